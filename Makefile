@@ -1,0 +1,34 @@
+# make run: the whole stack in the foreground.  make test: every test.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
+VENV := .venv
+
+.PHONY: run test lint check install clean
+
+run: install
+	$(VENV)/bin/bpo dev up
+
+test: install
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+check: lint test
+
+install: $(VENV)/.synced
+
+$(VENV)/.synced: uv.lock pyproject.toml libs/common/pyproject.toml tools/cli/pyproject.toml \
+		$(wildcard services/*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+.tools/uv/bin/uv:
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+clean:
+	rm -rf $(VENV) .tools .run/test .pytest_cache .mypy_cache .ruff_cache

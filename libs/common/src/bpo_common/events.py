@@ -1,0 +1,86 @@
+"""The event envelope and the base of every event contract.
+
+An event is a fact in the past tense. Its `event_type` is also the JetStream subject
+(`bpo.<service>.<entity>.<verb>`), so the stream `BPO` on `bpo.>` carries every event.
+"""
+
+import builtins
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from bpo_common.clock import utcnow
+from bpo_common.ids import new_id
+
+STREAM_NAME = "BPO"
+STREAM_SUBJECTS = ["bpo.>"]
+
+E = TypeVar("E", bound="Event")
+
+_registry: dict[str, type["Event"]] = {}
+
+
+class Event(BaseModel):
+    """Base of every event contract: frozen, versioned, ids and values only."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_type: ClassVar[str]
+    version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "event_type" in cls.__dict__:
+            if cls.event_type in _registry:
+                raise TypeError(f"event type {cls.event_type} is defined twice")
+            _registry[cls.event_type] = cls
+
+
+def event_class(event_type: str) -> type[Event]:
+    return _registry[event_type]
+
+
+class Envelope(BaseModel):
+    """What travels on the wire: one shape for every event of every service."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    type: str
+    source: str
+    time: AwareDatetime
+    client_id: UUID | None = None
+    correlation_id: str | None = None
+    version: int
+    data: dict[str, Any]
+
+    @property
+    def subject(self) -> str:
+        return self.type
+
+    def payload(self, cls: builtins.type[E]) -> E:
+        if cls.event_type != self.type:
+            raise TypeError(f"envelope holds {self.type}, not {cls.event_type}")
+        return cls.model_validate(self.data)
+
+
+def wrap(
+    event: Event,
+    *,
+    source: str,
+    client_id: UUID | None = None,
+    correlation_id: str | None = None,
+    time: datetime | None = None,
+) -> Envelope:
+    return Envelope(
+        id=new_id(),
+        type=event.event_type,
+        source=source,
+        time=time or utcnow(),
+        client_id=client_id,
+        correlation_id=correlation_id,
+        version=event.version,
+        data=event.model_dump(mode="json"),
+    )

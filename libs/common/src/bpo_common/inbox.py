@@ -1,0 +1,219 @@
+"""Idempotent event consumers on durable JetStream pull consumers.
+
+One durable consumer per service and purpose, shared by all replicas of that service. For
+each delivery the event id is recorded in `inbox_event` in the same transaction as the
+handler's effect, and the message is acked only after that commit, so a redelivery changes
+nothing. A failing event is redelivered with growing delays; at its last delivery it goes to
+`dead_letter` and is terminated. Other events keep flowing meanwhile.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.context import bind_correlation_id
+from bpo_common.contracts.messaging import EventDeadLettered
+from bpo_common.db import SessionFactory
+from bpo_common.events import STREAM_NAME, Envelope
+from bpo_common.ids import new_id
+from bpo_common.metrics import (
+    EVENTS_APPLIED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_DUPLICATE,
+    EVENTS_FAILED,
+)
+from bpo_common.outbox import publish
+from bpo_common.tables import dead_letter, inbox_event
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+MAX_NAK_DELAY_S = 60.0
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A durable consumer: its name and one handler per event type it takes."""
+
+    name: str
+    handlers: Mapping[str, Handler]
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    RETRY = "retry"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class InboxConsumer:
+    def __init__(
+        self,
+        subscription: Subscription,
+        sessions: SessionFactory,
+        js: JetStreamContext,
+        *,
+        max_deliver: int = 6,
+        ack_wait_s: float = 30.0,
+        backoff_s: float = 0.5,
+        batch_size: int = 100,
+        fetch_timeout_s: float = 1.0,
+    ) -> None:
+        self.subscription = subscription
+        self._sessions = sessions
+        self._js = js
+        self._max_deliver = max_deliver
+        self._ack_wait_s = ack_wait_s
+        self._backoff_s = backoff_s
+        self._batch_size = batch_size
+        self._fetch_timeout_s = fetch_timeout_s
+
+    def consumer_config(self) -> ConsumerConfig:
+        subjects = sorted(self.subscription.handlers)
+        return ConsumerConfig(
+            durable_name=self.subscription.name,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait_s,
+            # The consumer dead-letters at its own count; the server's bound is a backstop
+            # in case recording the dead letter itself keeps failing.
+            max_deliver=self._max_deliver * 2,
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+            filter_subjects=subjects if len(subjects) > 1 else None,
+            max_ack_pending=10_000,
+        )
+
+    async def run(self) -> None:
+        """Fetch and handle events until cancelled; survives NATS going away and coming back."""
+        pull = None
+        delay = 0.1
+        while True:
+            try:
+                if pull is None:
+                    await self._js.add_consumer(STREAM_NAME, self.consumer_config())
+                    pull = await self._js.pull_subscribe_bind(
+                        durable=self.subscription.name, stream=STREAM_NAME
+                    )
+                messages = await pull.fetch(self._batch_size, timeout=self._fetch_timeout_s)
+            except TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "consumer fetch failed, retrying",
+                    consumer=self.subscription.name,
+                    error=repr(exc),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            for message in messages:
+                await self.handle(message)
+
+    async def handle(self, message: Msg) -> Outcome:
+        deliveries = message.metadata.num_delivered
+        try:
+            envelope = Envelope.model_validate_json(message.data)
+        except ValidationError as exc:
+            return await self._give_up(message, None, deliveries, f"not an event envelope: {exc}")
+        handler = self.subscription.handlers.get(envelope.type)
+        bind_correlation_id(envelope.correlation_id)
+        try:
+            async with self._sessions() as session, session.begin():
+                first_time = await _record_received(session, self.subscription.name, envelope.id)
+                if first_time and handler is not None:
+                    await handler(session, envelope)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            EVENTS_FAILED.labels(self.subscription.name).inc()
+            if deliveries >= self._max_deliver:
+                return await self._give_up(message, envelope.id, deliveries, repr(exc))
+            delay = min(self._backoff_s * 2 ** (deliveries - 1), MAX_NAK_DELAY_S)
+            log.warning(
+                "event handler failed, will retry",
+                consumer=self.subscription.name,
+                event_id=str(envelope.id),
+                type=envelope.type,
+                deliveries=deliveries,
+                retry_in_s=delay,
+                error=repr(exc),
+            )
+            await message.nak(delay=delay)
+            return Outcome.RETRY
+        finally:
+            bind_correlation_id(None)
+        await message.ack()
+        if first_time:
+            EVENTS_APPLIED.labels(self.subscription.name, envelope.type).inc()
+            return Outcome.APPLIED
+        EVENTS_DUPLICATE.labels(self.subscription.name).inc()
+        return Outcome.DUPLICATE
+
+    async def _give_up(
+        self, message: Msg, event_id: UUID | None, deliveries: int, error: str
+    ) -> Outcome:
+        """Keep the event in `dead_letter` for a person to look at, then stop its deliveries."""
+        try:
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    insert(dead_letter).values(
+                        id=new_id(),
+                        consumer=self.subscription.name,
+                        event_id=event_id,
+                        subject=message.subject,
+                        payload=message.data,
+                        deliveries=deliveries,
+                        error=error,
+                    )
+                )
+                await publish(
+                    session,
+                    EventDeadLettered(
+                        consumer=self.subscription.name,
+                        event_id=event_id,
+                        subject=message.subject,
+                        deliveries=deliveries,
+                        error=error[:2000],
+                    ),
+                )
+        except Exception as exc:
+            log.error("could not record dead letter, will retry", error=repr(exc))
+            await message.nak(delay=self._backoff_s)
+            return Outcome.RETRY
+        await message.term()
+        EVENTS_DEAD_LETTERED.labels(self.subscription.name).inc()
+        log.error(
+            "event dead-lettered",
+            consumer=self.subscription.name,
+            event_id=str(event_id),
+            subject=message.subject,
+            deliveries=deliveries,
+            error=error,
+        )
+        return Outcome.DEAD_LETTERED
+
+
+async def _record_received(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
+    """Record the event in the inbox; False when this consumer has already applied it."""
+    result = await session.execute(
+        pg_insert(inbox_event)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(inbox_event.c.event_id)
+    )
+    return result.first() is not None

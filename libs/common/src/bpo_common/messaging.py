@@ -1,0 +1,61 @@
+"""NATS connection and the BPO stream."""
+
+import asyncio
+
+import nats
+import structlog
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from bpo_common.events import STREAM_NAME, STREAM_SUBJECTS
+
+log = structlog.get_logger(__name__)
+
+DUPLICATE_WINDOW_S = 2 * 60 * 60
+
+
+async def connect(url: str, *, name: str, timeout_s: float = 30.0) -> NATS:
+    """Connect, retrying until `timeout_s`; once connected, reconnect without a limit."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    delay = 0.1
+    while True:
+        try:
+            return await nats.connect(
+                servers=[server.strip() for server in url.split(",")],
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=2,
+                allow_reconnect=True,
+            )
+        except Exception as exc:
+            if asyncio.get_running_loop().time() + delay > deadline:
+                raise ConnectionError(f"cannot reach NATS at {url}: {exc!r}") from exc
+            log.warning("NATS not reachable yet", url=url, error=repr(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def stream_config(replicas: int = 1) -> StreamConfig:
+    return StreamConfig(
+        name=STREAM_NAME,
+        subjects=STREAM_SUBJECTS,
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        num_replicas=replicas,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
+    """Create the BPO stream, or bring an existing one to this configuration."""
+    config = stream_config(replicas)
+    try:
+        await js.stream_info(STREAM_NAME)
+    except NotFoundError:
+        await js.add_stream(config)
+    else:
+        await js.update_stream(config)

@@ -1,0 +1,159 @@
+"""The outbox relay: publishes committed outbox rows to JetStream, then marks them sent.
+
+Rows are claimed with FOR UPDATE SKIP LOCKED, so any number of replicas relay side by side.
+It selects every unsent row rather than reading past a high-water mark, so a row that
+committed after a later one is still picked up. Each publish carries `Nats-Msg-Id` = event
+id: if the relay dies between publish and mark-sent, the row is published again and
+JetStream (inside its duplicate window) or the consumer's inbox drops the copy.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import structlog
+from nats.js import JetStreamContext
+from sqlalchemy import select, update
+
+from bpo_common.clock import utcnow
+from bpo_common.db import SessionFactory
+from bpo_common.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
+from bpo_common.tables import OUTBOX_CHANNEL, outbox_event
+
+log = structlog.get_logger(__name__)
+
+AfterPublish = Callable[[Sequence[UUID]], Awaitable[None]]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        js: JetStreamContext,
+        *,
+        listen_dsn: str | None = None,
+        batch_size: int = 500,
+        idle_wait_s: float = 1.0,
+        publish_timeout_s: float = 10.0,
+        max_backoff_s: float = 5.0,
+        after_publish: AfterPublish | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._js = js
+        self._listen_dsn = listen_dsn
+        self._batch_size = batch_size
+        self._idle_wait_s = idle_wait_s
+        self._publish_timeout_s = publish_timeout_s
+        self._max_backoff_s = max_backoff_s
+        self._after_publish = after_publish
+        self._wakeup = asyncio.Event()
+        self._listener: asyncpg.Connection | None = None
+
+    async def run(self) -> None:
+        """Relay until cancelled; while NATS or the database is away, retry with backoff."""
+        backoff = 0.05
+        try:
+            while True:
+                try:
+                    relayed = await self.relay_once()
+                except Exception as exc:  # any failure: retry later, the rows stay unsent
+                    OUTBOX_FAILURES.inc()
+                    log.warning("outbox relay failed, retrying", error=repr(exc), backoff_s=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self._max_backoff_s)
+                    continue
+                backoff = 0.05
+                if relayed < self._batch_size:
+                    await self._wait_for_work()
+        finally:
+            if self._listener is not None:
+                await self._listener.close(timeout=1)
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unsent rows; returns how many were published."""
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(outbox_event.c.id, outbox_event.c.subject, outbox_event.c.payload)
+                    .where(outbox_event.c.sent_at.is_(None))
+                    .order_by(outbox_event.c.created_at)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            results = await self._publish(rows)
+            sent = [row.id for row, result in zip(rows, results, strict=True) if result is None]
+            failed = [
+                (row.id, result)
+                for row, result in zip(rows, results, strict=True)
+                if result is not None
+            ]
+            if self._after_publish is not None:
+                await self._after_publish(sent)
+            if sent:
+                await session.execute(
+                    update(outbox_event).where(outbox_event.c.id.in_(sent)).values(sent_at=utcnow())
+                )
+            for event_id, error in failed:
+                await session.execute(
+                    update(outbox_event)
+                    .where(outbox_event.c.id == event_id)
+                    .values(
+                        publish_attempts=outbox_event.c.publish_attempts + 1,
+                        last_error=repr(error),
+                    )
+                )
+        OUTBOX_PUBLISHED.inc(len(sent))
+        if failed and not sent:
+            raise failed[0][1]
+        return len(sent)
+
+    async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
+        """Publish all rows with acks in flight together; one result per row, None when acked."""
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for row in rows:
+                futures.append(
+                    await self._js.publish_async(
+                        row.subject, row.payload, headers={"Nats-Msg-Id": str(row.id)}
+                    )
+                )
+            await asyncio.wait(futures, timeout=self._publish_timeout_s)
+        finally:
+            for future in futures:
+                if not future.done():
+                    future.cancel()
+        results: list[BaseException | None] = []
+        for future in futures:
+            if future.cancelled():
+                results.append(TimeoutError("no ack from JetStream in time"))
+            else:
+                results.append(future.exception())
+        return results
+
+    async def _wait_for_work(self) -> None:
+        """Sleep until a commit notifies the outbox channel, or the idle wait ends."""
+        await self._ensure_listener()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), self._idle_wait_s)
+        self._wakeup.clear()
+
+    async def _ensure_listener(self) -> None:
+        if self._listen_dsn is None:
+            return
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await asyncpg.connect(self._listen_dsn, timeout=5)
+            await self._listener.add_listener(OUTBOX_CHANNEL, self._notified)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            self._listener = None
+            log.warning("outbox listener unavailable, polling instead", error=repr(exc))
+
+    def _notified(self, *_: object) -> None:
+        self._wakeup.set()

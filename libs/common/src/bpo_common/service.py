@@ -1,0 +1,137 @@
+"""Builds a service's FastAPI app: the lifespan owns the engine, NATS, the relay and consumers."""
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bpo_common.auth import TokenVerifier
+from bpo_common.db import SessionFactory, asyncpg_dsn, create_engine, create_session_factory
+from bpo_common.errors import install_error_handlers, problem
+from bpo_common.idempotency import install_idempotency_handler
+from bpo_common.inbox import InboxConsumer, Subscription
+from bpo_common.messaging import connect, ensure_stream
+from bpo_common.observability import RequestContextMiddleware, configure_logging
+from bpo_common.relay import OutboxRelay
+from bpo_common.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    routers: Sequence[APIRouter]
+    subscriptions: Sequence[Subscription] = ()
+
+
+@dataclass
+class Runtime:
+    """What the lifespan built; routes reach it through `request.app.state.runtime`."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    nats: NATS
+    js: JetStreamContext
+    verifier: TokenVerifier
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, definition.name)
+        verifier = TokenVerifier.from_settings(settings)
+        url = settings.database_url.get_secret_value()
+        engine = create_engine(url, pool_size=settings.database_pool_size)
+        sessions = create_session_factory(engine, source=definition.name)
+        nc = await connect(
+            settings.nats_url, name=definition.name, timeout_s=settings.nats_connect_timeout_s
+        )
+        js = nc.jetstream()
+        await ensure_stream(js, replicas=settings.stream_replicas)
+        runtime = Runtime(settings, engine, sessions, nc, js, verifier)
+        relay = OutboxRelay(
+            sessions, js, listen_dsn=asyncpg_dsn(url), batch_size=settings.relay_batch_size
+        )
+        runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        for subscription in definition.subscriptions:
+            consumer = InboxConsumer(
+                subscription,
+                sessions,
+                js,
+                max_deliver=settings.consumer_max_deliver,
+                ack_wait_s=settings.consumer_ack_wait_s,
+                backoff_s=settings.consumer_backoff_s,
+            )
+            runtime.tasks.append(
+                asyncio.create_task(consumer.run(), name=f"consumer-{subscription.name}")
+            )
+        app.state.runtime = runtime
+        log.info("service started", host=settings.host, port=settings.port)
+        try:
+            yield
+        finally:
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.wait(runtime.tasks, timeout=10)
+            with suppress(Exception):
+                await nc.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    install_idempotency_handler(app)
+    app.include_router(health_router())
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="The process is up.")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="The database and NATS are reachable.")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks = {"database": "ok", "nats": "ok"}
+        try:
+            async with runtime.engine.connect() as connection:
+                await asyncio.wait_for(connection.execute(text("SELECT 1")), 2)
+        except Exception as exc:
+            checks["database"] = repr(exc)
+        if not runtime.nats.is_connected:
+            checks["nats"] = "not connected"
+        if all(value == "ok" for value in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        failing = ", ".join(name for name, value in checks.items() if value != "ok")
+        response = problem(503, "Service unavailable", f"not ready: {failing} unreachable")
+        return response
+
+    @router.get("/metrics", summary="Prometheus metrics of this process.")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,49 @@
+"""The one settings loader: every service's Settings subclasses ServiceSettings."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _shared(name: str) -> AliasChoices:
+    """Shared settings are read from one unprefixed variable, whatever the service."""
+    return AliasChoices(name, name.removeprefix("BPO_").lower())
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses set `env_prefix` (BPO_<SERVICE>_)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    database_url: SecretStr = Field(
+        description="postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB of this service's database"
+    )
+    host: str = "127.0.0.1"
+    port: int
+    database_pool_size: int = 10
+
+    nats_url: str = Field("nats://127.0.0.1:14222", validation_alias=_shared("BPO_NATS_URL"))
+    stream_replicas: int = Field(1, validation_alias=_shared("BPO_STREAM_REPLICAS"))
+    nats_connect_timeout_s: float = Field(
+        30.0, validation_alias=_shared("BPO_NATS_CONNECT_TIMEOUT_S")
+    )
+
+    jwt_issuer: str = Field("bpo-local", validation_alias=_shared("BPO_JWT_ISSUER"))
+    jwt_audience: str = Field("bpo", validation_alias=_shared("BPO_JWT_AUDIENCE"))
+    jwt_algorithm: Literal["RS256", "RS384", "RS512", "ES256", "EdDSA"] = Field(
+        "RS256", validation_alias=_shared("BPO_JWT_ALGORITHM")
+    )
+    jwt_public_key_file: Path | None = Field(
+        None, validation_alias=_shared("BPO_JWT_PUBLIC_KEY_FILE")
+    )
+    jwt_jwks_url: str | None = Field(None, validation_alias=_shared("BPO_JWT_JWKS_URL"))
+
+    log_level: str = Field("INFO", validation_alias=_shared("BPO_LOG_LEVEL"))
+    max_body_bytes: int = Field(64 * 1024 * 1024, validation_alias=_shared("BPO_MAX_BODY_BYTES"))
+
+    consumer_max_deliver: int = Field(6, validation_alias=_shared("BPO_CONSUMER_MAX_DELIVER"))
+    consumer_ack_wait_s: float = Field(30.0, validation_alias=_shared("BPO_CONSUMER_ACK_WAIT_S"))
+    consumer_backoff_s: float = Field(0.5, validation_alias=_shared("BPO_CONSUMER_BACKOFF_S"))
+    relay_batch_size: int = Field(500, validation_alias=_shared("BPO_RELAY_BATCH_SIZE"))

@@ -1,0 +1,160 @@
+"""Pytest fixtures: a real PostgreSQL and NATS per test run, tokens, and in-process apps.
+
+Loaded as a plugin by the repository's conftest. Each run gets free ports and its own folder
+under `.run/test/`, so tests run beside `make run` and beside each other.
+"""
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from bpo_common import devstack
+from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+
+TEST_ISSUER = "bpo-local"
+TEST_AUDIENCE = "bpo"
+
+
+@dataclass(frozen=True)
+class TestStack:
+    root: Path
+    urls: devstack.StackUrls
+    postgres: devstack.PostgresServer
+    credentials: devstack.Credentials
+    public_key: Path
+    private_key: Path
+
+    def settings(self, cls: type[S], service: str, **overrides: Any) -> S:
+        values: dict[str, Any] = {
+            "database_url": self.urls.database_urls[service],
+            "nats_url": self.urls.nats_url,
+            "jwt_public_key_file": self.public_key,
+            "consumer_backoff_s": 0.05,
+            **overrides,
+        }
+        return cls(**values)
+
+    def admin_dsn(self, database: str = "postgres") -> str:
+        return (
+            f"postgresql://postgres:{self.credentials.superuser}"
+            f"@127.0.0.1:{self.postgres.port}/{database}"
+        )
+
+    def service_environment(self, ports: dict[str, int]) -> dict[str, str]:
+        return devstack.service_environment(
+            self.urls, jwt_public_key_file=self.public_key, ports=ports
+        ) | {"BPO_CONSUMER_BACKOFF_S": "0.05"}
+
+
+@dataclass(frozen=True)
+class Tokens:
+    private_key: str
+
+    def token(self, role: Role, subject: str = "tester", client_id: UUID | None = None) -> str:
+        return issue_token(
+            self.private_key,
+            subject=subject,
+            role=role,
+            client_id=client_id,
+            issuer=TEST_ISSUER,
+            audience=TEST_AUDIENCE,
+        )
+
+    def headers(
+        self, role: Role, subject: str = "tester", client_id: UUID | None = None
+    ) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, subject, client_id)}"}
+
+    def manager(self) -> dict[str, str]:
+        return self.headers(Role.MANAGER, "manager")
+
+    def client(self, client_id: UUID) -> dict[str, str]:
+        return self.headers(Role.CLIENT, "client", client_id)
+
+    def contractor(self, contractor_id: UUID | str) -> dict[str, str]:
+        return self.headers(Role.CONTRACTOR, str(contractor_id))
+
+
+def repository_root() -> Path:
+    here = Path.cwd()
+    for candidate in [here, *here.parents]:
+        if (candidate / "uv.lock").exists():
+            return candidate
+    return here
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[TestStack]:
+    root = repository_root() / ".run" / "test" / str(os.getpid())
+    shutil.rmtree(root, ignore_errors=True)
+    local = devstack.LocalStack(
+        root,
+        postgres_port=devstack.free_port(),
+        nats_port=devstack.free_port(),
+        durable=False,
+    )
+    private_key, public_key = ensure_key_pair(root / "jwt")
+    try:
+        urls = local.start()
+        devstack.migrate_all(urls.database_urls)
+        yield TestStack(
+            root=root,
+            urls=urls,
+            postgres=local.postgres,
+            credentials=local.credentials,
+            public_key=public_key,
+            private_key=private_key,
+        )
+    finally:
+        local.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tokens(stack: TestStack) -> Tokens:
+    return Tokens(stack.private_key.read_text())
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan (relay, consumers) and talk to it over ASGI."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout_s: float = 30.0, what: str = "condition"
+) -> None:
+    """Wait until `check()` holds; fail the test with `what` when it does not in time."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout_s:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def background(work: Coroutine[Any, Any, None]) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `work` (a relay, a consumer) for the length of the block, then cancel it."""
+    task = asyncio.create_task(work)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,102 @@
+"""The outbox relay against real PostgreSQL and JetStream."""
+
+from uuid import UUID
+
+import pytest
+from nats.js import JetStreamContext
+
+from bpo_common.events import STREAM_NAME
+from bpo_common.ids import new_id
+from bpo_common.inbox import InboxConsumer, Subscription
+from bpo_common.outbox import publish, publish_many
+from bpo_common.relay import OutboxRelay
+from bpo_common.testing import background, eventually
+
+from .conftest import Plumbing, ProbeRecorded
+
+
+class RelayDied(Exception):
+    pass
+
+
+async def _stream_messages(js: JetStreamContext) -> int:
+    return (await js.stream_info(STREAM_NAME)).state.messages
+
+
+async def test_relay_that_dies_between_publish_and_mark_sent_publishes_again_and_consumer_applies_once(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    run = str(new_id())
+    async with plumbing.sessions() as session, session.begin():
+        envelopes = await publish_many(session, [ProbeRecorded(run=run, n=n) for n in range(5)])
+    ids = [envelope.id for envelope in envelopes]
+    published: list[UUID] = []
+
+    async def die(sent: list[UUID]) -> None:
+        published.extend(sent)
+        raise RelayDied
+
+    before = await _stream_messages(js)
+    with pytest.raises(RelayDied):
+        await OutboxRelay(plumbing.sessions, js, after_publish=die).relay_once()
+    assert sorted(published) == sorted(ids)
+    assert await _stream_messages(js) == before + 5
+    assert await plumbing.unsent(ids) == 5, "rows of a relay that died stay unsent"
+
+    assert await OutboxRelay(plumbing.sessions, js).relay_once() >= 5
+    assert await plumbing.unsent(ids) == 0
+    assert await _stream_messages(js) == before + 5, "JetStream dropped the copies by Nats-Msg-Id"
+
+    # A copy from outside JetStream's duplicate window, sent here without a Nats-Msg-Id,
+    # must still be applied only once: the inbox drops it.
+    first = envelopes[0]
+    await js.publish(first.subject, first.model_dump_json().encode())
+
+    consumer = f"relay-crash-{run}"
+    inbox = InboxConsumer(
+        Subscription(consumer, {ProbeRecorded.event_type: plumbing.applier(consumer, run)}),
+        plumbing.sessions,
+        js,
+    )
+    async with background(inbox.run()):
+        await eventually(lambda: _all_applied(plumbing, consumer, 5), what="5 effects")
+        await eventually(
+            lambda: _stream_drained(js, consumer), what="the consumer to ack everything"
+        )
+    assert await plumbing.effects(consumer) == [0, 1, 2, 3, 4]
+
+
+async def test_outbox_row_committed_after_a_later_row_is_still_published(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    run = str(new_id())
+    relay = OutboxRelay(plumbing.sessions, js)
+    async with plumbing.sessions() as slow, slow.begin():
+        early = await publish(slow, ProbeRecorded(run=run, n=1))
+        async with plumbing.sessions() as fast, fast.begin():
+            late = await publish(fast, ProbeRecorded(run=run, n=2))
+        assert early.time < late.time
+        await relay.relay_once()
+        assert await plumbing.unsent([late.id]) == 0
+    assert await plumbing.unsent([early.id]) == 1, "committed now, after the later row was sent"
+    await relay.relay_once()
+    assert await plumbing.unsent([early.id, late.id]) == 0
+
+    consumer = f"out-of-order-{run}"
+    inbox = InboxConsumer(
+        Subscription(consumer, {ProbeRecorded.event_type: plumbing.applier(consumer, run)}),
+        plumbing.sessions,
+        js,
+    )
+    async with background(inbox.run()):
+        await eventually(lambda: _all_applied(plumbing, consumer, 2), what="both effects")
+    assert await plumbing.effects(consumer) == [1, 2]
+
+
+async def _all_applied(plumbing: Plumbing, consumer: str, count: int) -> bool:
+    return len(await plumbing.effects(consumer)) >= count
+
+
+async def _stream_drained(js: JetStreamContext, consumer: str) -> bool:
+    info = await js.consumer_info(STREAM_NAME, consumer)
+    return info.num_pending == 0 and info.num_ack_pending == 0

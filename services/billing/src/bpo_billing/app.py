@@ -1,0 +1,21 @@
+"""The billing service: accepted work becomes invoices and contractor earnings."""
+
+from fastapi import FastAPI
+
+from bpo_billing.consumers import subscriptions
+from bpo_billing.routes import router
+from bpo_billing.settings import Settings
+from bpo_common.service import ServiceDefinition, create_service_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        ServiceDefinition(
+            name="billing",
+            title="BPO billing",
+            description="Price books, usage, invoices, payments and contractor earnings.",
+            routers=[router],
+            subscriptions=subscriptions,
+        ),
+        settings or Settings(),
+    )

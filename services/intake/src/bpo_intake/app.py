@@ -1,0 +1,19 @@
+"""The intake service: clients push jobs and items, contractors pull tasks."""
+
+from fastapi import FastAPI
+
+from bpo_common.service import ServiceDefinition, create_service_app
+from bpo_intake.routes import router
+from bpo_intake.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        ServiceDefinition(
+            name="intake",
+            title="BPO intake",
+            description="Clients push jobs and items; contractors claim, key and submit tasks.",
+            routers=[router],
+        ),
+        settings or Settings(),
+    )

@@ -1,0 +1,51 @@
+"""HTTP routes of the intake service."""
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from bpo_common.auth import ClientOrManager, ClientUser, Manager
+from bpo_common.db import SessionDep
+from bpo_common.idempotency import IdempotencyDep
+from bpo_common.pagination import Page, PageDep
+from bpo_intake import service
+from bpo_intake.schemas import ClientCreate, ClientCreated, JobCreate, JobOut
+
+router = APIRouter(prefix="/v1")
+
+
+@router.post("/clients", status_code=201, tags=["clients"], response_model=ClientCreated)
+async def create_client(
+    body: ClientCreate, session: SessionDep, _: Manager, idempotency: IdempotencyDep
+) -> JSONResponse:
+    """Register a client company; the answer carries its webhook signing secret."""
+    client = await service.create_client(session, body)
+    return await idempotency.respond(
+        201, ClientCreated.model_validate(client, from_attributes=True)
+    )
+
+
+@router.post("/jobs", status_code=201, tags=["jobs"], response_model=JobOut)
+async def create_job(
+    body: JobCreate, session: SessionDep, client: ClientUser, idempotency: IdempotencyDep
+) -> JSONResponse:
+    """Create a job, optionally with its first items."""
+    assert client.client_id is not None
+    job = await service.create_job(session, client.client_id, body)
+    (view,) = await service.describe_jobs(session, [job])
+    return await idempotency.respond(201, view)
+
+
+@router.get("/jobs", tags=["jobs"])
+async def list_jobs(session: SessionDep, caller: ClientOrManager, page: PageDep) -> Page[JobOut]:
+    """List jobs, oldest first: a client sees its own, a manager sees all."""
+    return await service.list_jobs(session, caller.scope(), page)
+
+
+@router.get("/jobs/{job_id}", tags=["jobs"])
+async def get_job(job_id: UUID, session: SessionDep, caller: ClientOrManager) -> JobOut:
+    """One job with its item counts and progress."""
+    job = await service.get_job(session, job_id, caller.scope())
+    (view,) = await service.describe_jobs(session, [job])
+    return view

@@ -1,0 +1,3 @@
+from bpo_cli.main import app
+
+app()
