@@ -6,6 +6,7 @@ import sys
 import time
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bpo_common.context import bind_correlation_id
@@ -65,7 +66,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise PayloadTooLarge(self._too_large_detail())
+                    # FastAPI turns any other error raised while it reads the body into a 400.
+                    raise HTTPException(413, self._too_large_detail())
             return message
 
         async def send_with_id(message: Message) -> None:

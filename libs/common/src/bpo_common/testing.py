@@ -11,15 +11,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from bpo_common import devstack
 from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.events import STREAM_NAME
 from bpo_common.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -30,6 +33,7 @@ TEST_AUDIENCE = "bpo"
 
 @dataclass(frozen=True)
 class TestStack:
+    __test__: ClassVar[bool] = False  # a fixture's value, not a test class
     root: Path
     urls: devstack.StackUrls
     postgres: devstack.PostgresServer
@@ -56,7 +60,7 @@ class TestStack:
     def service_environment(self, ports: dict[str, int]) -> dict[str, str]:
         return devstack.service_environment(
             self.urls, jwt_public_key_file=self.public_key, ports=ports
-        ) | {"BPO_CONSUMER_BACKOFF_S": "0.05"}
+        ) | {"BPO_CONSUMER_BACKOFF_S": "0.05", "BPO_CONSUMER_ACK_WAIT_S": "3"}
 
 
 @dataclass(frozen=True)
@@ -158,3 +162,12 @@ async def background(work: Coroutine[Any, Any, None]) -> AsyncIterator[asyncio.T
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+
+
+async def consumer_drained(js: JetStreamContext, consumer: str) -> bool:
+    """The durable consumer exists and has nothing left to deliver or to be acked."""
+    try:
+        info = await js.consumer_info(STREAM_NAME, consumer)
+    except NotFoundError:
+        return False
+    return info.num_pending == 0 and info.num_ack_pending == 0

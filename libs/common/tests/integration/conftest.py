@@ -44,6 +44,9 @@ class Plumbing:
             )
             return [row.n for row in rows]
 
+    async def applied_at_least(self, consumer: str, count: int) -> bool:
+        return len(await self.effects(consumer)) >= count
+
     async def unsent(self, ids: list[UUID]) -> int:
         async with self.sessions() as session:
             result = await session.execute(

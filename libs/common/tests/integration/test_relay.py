@@ -10,7 +10,7 @@ from bpo_common.ids import new_id
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.outbox import publish, publish_many
 from bpo_common.relay import OutboxRelay
-from bpo_common.testing import background, eventually
+from bpo_common.testing import background, consumer_drained, eventually
 
 from .conftest import Plumbing, ProbeRecorded
 
@@ -23,10 +23,12 @@ async def _stream_messages(js: JetStreamContext) -> int:
     return (await js.stream_info(STREAM_NAME)).state.messages
 
 
-async def test_relay_that_dies_between_publish_and_mark_sent_publishes_again_and_consumer_applies_once(
+async def test_relay_dying_before_mark_sent_publishes_again_and_consumer_applies_once(
     plumbing: Plumbing, js: JetStreamContext
 ) -> None:
     run = str(new_id())
+    while await OutboxRelay(plumbing.sessions, js).relay_once():
+        pass  # earlier tests' leftovers (dead-letter events) would blur the counts below
     async with plumbing.sessions() as session, session.begin():
         envelopes = await publish_many(session, [ProbeRecorded(run=run, n=n) for n in range(5)])
     ids = [envelope.id for envelope in envelopes]
@@ -43,7 +45,7 @@ async def test_relay_that_dies_between_publish_and_mark_sent_publishes_again_and
     assert await _stream_messages(js) == before + 5
     assert await plumbing.unsent(ids) == 5, "rows of a relay that died stay unsent"
 
-    assert await OutboxRelay(plumbing.sessions, js).relay_once() >= 5
+    assert await OutboxRelay(plumbing.sessions, js).relay_once() == 5
     assert await plumbing.unsent(ids) == 0
     assert await _stream_messages(js) == before + 5, "JetStream dropped the copies by Nats-Msg-Id"
 
@@ -59,9 +61,9 @@ async def test_relay_that_dies_between_publish_and_mark_sent_publishes_again_and
         js,
     )
     async with background(inbox.run()):
-        await eventually(lambda: _all_applied(plumbing, consumer, 5), what="5 effects")
+        await eventually(lambda: plumbing.applied_at_least(consumer, 5), what="5 effects")
         await eventually(
-            lambda: _stream_drained(js, consumer), what="the consumer to ack everything"
+            lambda: consumer_drained(js, consumer), what="the consumer to ack everything"
         )
     assert await plumbing.effects(consumer) == [0, 1, 2, 3, 4]
 
@@ -89,14 +91,5 @@ async def test_outbox_row_committed_after_a_later_row_is_still_published(
         js,
     )
     async with background(inbox.run()):
-        await eventually(lambda: _all_applied(plumbing, consumer, 2), what="both effects")
+        await eventually(lambda: plumbing.applied_at_least(consumer, 2), what="both effects")
     assert await plumbing.effects(consumer) == [1, 2]
-
-
-async def _all_applied(plumbing: Plumbing, consumer: str, count: int) -> bool:
-    return len(await plumbing.effects(consumer)) >= count
-
-
-async def _stream_drained(js: JetStreamContext, consumer: str) -> bool:
-    info = await js.consumer_info(STREAM_NAME, consumer)
-    return info.num_pending == 0 and info.num_ack_pending == 0

@@ -23,6 +23,8 @@ async def client_exists(session: AsyncSession, client_id: UUID) -> bool:
 async def add_job(session: AsyncSession, job: Job) -> None:
     session.add(job)
     await session.flush()
+    # Read back what was stored (times in UTC, NUMERIC at its scale) so the answer matches a GET.
+    await session.refresh(job)
 
 
 async def add_items(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

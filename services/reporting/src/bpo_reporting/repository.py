@@ -40,8 +40,12 @@ async def add_to_rollup(
     )
 
 
-async def sum_items_received(session: AsyncSession, start: datetime, end: datetime) -> int:
+async def sum_items_received(
+    session: AsyncSession, start: datetime, end: datetime, client_id: UUID | None
+) -> int:
     query = select(func.coalesce(func.sum(HourlyRollup.items_received), 0)).where(
         HourlyRollup.hour >= start, HourlyRollup.hour < end
     )
+    if client_id is not None:
+        query = query.where(HourlyRollup.client_id == client_id)
     return int((await session.execute(query)).scalar_one())

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
@@ -23,7 +24,8 @@ async def overview(
     _: Manager,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    client_id: Annotated[UUID | None, Query(description="only this client's work")] = None,
 ) -> Overview:
-    """Headline figures for a period (default: the last 30 days)."""
+    """Headline figures for a period (default: the last 30 days), for all clients or one."""
     end = end or utcnow()
-    return await service.overview(session, start or end - DEFAULT_PERIOD, end)
+    return await service.overview(session, start or end - DEFAULT_PERIOD, end, client_id)

@@ -1,6 +1,7 @@
 """Use cases of the reporting service: fold events into read models, answer reports."""
 
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,9 +61,11 @@ def check_period(start: datetime, end: datetime) -> None:
         )
 
 
-async def overview(session: AsyncSession, start: datetime, end: datetime) -> Overview:
+async def overview(
+    session: AsyncSession, start: datetime, end: datetime, client_id: UUID | None = None
+) -> Overview:
     check_period(start, end)
-    received = await repository.sum_items_received(session, hour_of(start), end)
+    received = await repository.sum_items_received(session, hour_of(start), end, client_id)
     return Overview(
         period_from=start,
         period_to=end,

@@ -1,0 +1,110 @@
+"""The idempotent consumer against real PostgreSQL and JetStream."""
+
+from nats.js import JetStreamContext
+from sqlalchemy import text
+
+from bpo_common.events import STREAM_NAME
+from bpo_common.ids import new_id
+from bpo_common.inbox import InboxConsumer, Subscription
+from bpo_common.outbox import publish_many
+from bpo_common.relay import OutboxRelay
+from bpo_common.testing import background, consumer_drained, eventually
+
+from .conftest import Plumbing, ProbeRecorded
+
+
+async def _dead_letters(plumbing: Plumbing, consumer: str) -> list[dict[str, object]]:
+    async with plumbing.sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT event_id, subject, deliveries, error FROM dead_letter "
+                "WHERE consumer = :c ORDER BY created_at"
+            ),
+            {"c": consumer},
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+async def test_event_that_always_fails_is_dead_lettered_and_never_blocks_the_others(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    run = str(new_id())
+    consumer = f"poison-{run}"
+    async with plumbing.sessions() as session, session.begin():
+        envelopes = await publish_many(session, [ProbeRecorded(run=run, n=n) for n in range(10)])
+    poison = envelopes[3]
+    inbox = InboxConsumer(
+        Subscription(
+            consumer, {ProbeRecorded.event_type: plumbing.applier(consumer, run, poison=3)}
+        ),
+        plumbing.sessions,
+        js,
+        max_deliver=3,
+        backoff_s=1.0,
+    )
+    relay = OutboxRelay(plumbing.sessions, js)
+    async with background(relay.run()), background(inbox.run()):
+        await eventually(
+            lambda: plumbing.applied_at_least(consumer, 9),
+            what="the nine good events to be applied",
+        )
+        # The poison event waits 1 s, then 2 s, between its deliveries: the others did not.
+        assert await _dead_letters(plumbing, consumer) == []
+
+        await eventually(
+            lambda: _has_dead_letter(plumbing, consumer), what="the poison event's dead letter"
+        )
+        async with plumbing.sessions() as session, session.begin():
+            await publish_many(session, [ProbeRecorded(run=run, n=10)])
+        await eventually(lambda: plumbing.applied_at_least(consumer, 10), what="a later event")
+
+    assert await plumbing.effects(consumer) == [0, 1, 2, 4, 5, 6, 7, 8, 9, 10]
+    (letter,) = await _dead_letters(plumbing, consumer)
+    assert letter["event_id"] == poison.id
+    assert letter["subject"] == ProbeRecorded.event_type
+    assert letter["deliveries"] == 3
+    assert "probe 3 is poison" in str(letter["error"])
+    info = await js.consumer_info(STREAM_NAME, consumer)
+    assert info.num_ack_pending == 0, "the dead-lettered event was terminated, not left pending"
+
+
+async def test_message_that_is_not_an_envelope_is_dead_lettered_at_once(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    run = str(new_id())
+    consumer = f"garbage-{run}"
+    ack = await js.publish(ProbeRecorded.event_type, b"{not json")
+    inbox = InboxConsumer(
+        Subscription(consumer, {ProbeRecorded.event_type: plumbing.applier(consumer, run)}),
+        plumbing.sessions,
+        js,
+    )
+    async with background(inbox.run()):
+        await eventually(lambda: _has_dead_letter(plumbing, consumer), what="a dead letter")
+    letters = await _dead_letters(plumbing, consumer)
+    assert [letter["deliveries"] for letter in letters] == [1]
+    assert letters[0]["event_id"] is None
+    assert "not an event envelope" in str(letters[0]["error"])
+    assert ack.seq > 0
+
+
+async def test_redelivered_event_changes_nothing(plumbing: Plumbing, js: JetStreamContext) -> None:
+    run = str(new_id())
+    consumer = f"redelivery-{run}"
+    async with plumbing.sessions() as session, session.begin():
+        (envelope,) = await publish_many(session, [ProbeRecorded(run=run, n=7)])
+    await OutboxRelay(plumbing.sessions, js).relay_once()
+    for _ in range(3):  # three more copies, as a relay beyond the duplicate window would send
+        await js.publish(envelope.subject, envelope.model_dump_json().encode())
+    inbox = InboxConsumer(
+        Subscription(consumer, {ProbeRecorded.event_type: plumbing.applier(consumer, run)}),
+        plumbing.sessions,
+        js,
+    )
+    async with background(inbox.run()):
+        await eventually(lambda: consumer_drained(js, consumer), what="all four copies to be acked")
+    assert await plumbing.effects(consumer) == [7]
+
+
+async def _has_dead_letter(plumbing: Plumbing, consumer: str) -> bool:
+    return bool(await _dead_letters(plumbing, consumer))

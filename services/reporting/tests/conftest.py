@@ -1,0 +1,30 @@
+"""The reporting app in-process against the run's real PostgreSQL and NATS."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from bpo_common.db import SessionFactory
+from bpo_common.testing import TestStack, serve
+from bpo_reporting.app import create_app
+from bpo_reporting.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def reporting_app(stack: TestStack) -> FastAPI:
+    return create_app(stack.settings(Settings, "reporting"))
+
+
+@pytest.fixture(scope="session")
+async def reporting(reporting_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(reporting_app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def reporting_db(reporting_app: FastAPI, reporting: httpx.AsyncClient) -> SessionFactory:
+    """Sessions on the reporting database, from the running app's own runtime."""
+    sessions: SessionFactory = reporting_app.state.runtime.sessions
+    return sessions
