@@ -93,18 +93,3 @@ async def outbox_envelopes(sessions: SessionFactory, job_id: UUID) -> list[Envel
             .order_by(outbox_event.c.id)
         )
         return [Envelope.model_validate_json(payload) for payload in payloads]
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with this status; returns its body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    return body
-
-
-def error_fields(problem: dict[str, Any]) -> list[str]:
-    return [error["field"] for error in problem.get("errors", [])]

@@ -17,25 +17,30 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bpo_common.auth import Role, issue_token
 from bpo_common.clock import utcnow
 from bpo_common.ids import new_id
-from bpo_common.testing import TEST_AUDIENCE, TEST_ISSUER, TestStack, Tokens
+from bpo_common.testing import TEST_AUDIENCE, TEST_ISSUER, TestStack, Tokens, assert_problem
 
-from .conftest import assert_problem, register_client
+from .conftest import register_client
 
 MakeToken = Callable[[Tokens, TestStack], str]
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:
-    now = utcnow()
+    """Valid manager claims, with these changed (None removes a claim); times as NumericDate."""
+    now = int(utcnow().timestamp())
     claims = {
         "sub": "mallory",
         "role": "manager",
         "iss": TEST_ISSUER,
         "aud": TEST_AUDIENCE,
         "iat": now,
-        "exp": now + timedelta(minutes=5),
+        "exp": now + 300,
         **overrides,
     }
     return {name: value for name, value in claims.items() if value is not None}
+
+
+def _unsigned_jwt(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
 
 
 def _b64(data: bytes) -> str:
@@ -71,18 +76,16 @@ def _signed_by_another_key(tokens: Tokens, stack: TestStack) -> str:
 
 
 def _unsigned(tokens: Tokens, stack: TestStack) -> str:
-    return jwt.encode(_claims(), None, algorithm="none")
+    """`alg: none` with an empty signature, as jwt.encode(claims, None, algorithm="none") makes."""
+    return _unsigned_jwt({"alg": "none", "typ": "JWT"}, _claims()) + "."
 
 
 def _hmac_with_the_public_key(tokens: Tokens, stack: TestStack) -> str:
     """The classic key-confusion attack: HS256 keyed with the (public) RSA verification key."""
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    claims = {**_claims(), "iat": None, "exp": int((utcnow() + timedelta(minutes=5)).timestamp())}
-    payload = _b64(json.dumps({k: v for k, v in claims.items() if v is not None}).encode())
-    signature = hmac.new(
-        stack.public_key.read_bytes(), f"{header}.{payload}".encode(), hashlib.sha256
-    ).digest()
-    return f"{header}.{payload}.{_b64(signature)}"
+    signing_input = _unsigned_jwt({"alg": "HS256", "typ": "JWT"}, _claims())
+    key = stack.public_key.read_bytes()
+    signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
 
 
 BAD_TOKENS: list[Any] = [

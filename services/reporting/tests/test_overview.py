@@ -10,7 +10,7 @@ import pytest
 from bpo_common.contracts.intake import ItemsReceived, ReceivedItem
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_common.testing import Tokens
+from bpo_common.testing import Tokens, assert_problem
 from bpo_reporting.service import record_items
 
 OVERVIEW = "/v1/reports/overview"
@@ -29,14 +29,6 @@ OVERVIEW_FIELDS = {
     "margin",
     "currency",
 }
-
-
-def _problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 def _at(text: str) -> datetime:
@@ -154,7 +146,7 @@ async def test_only_managers_see_the_overview(
 
     response = await reporting.get(OVERVIEW, headers=headers)
 
-    problem = _problem(response, 403)
+    problem = assert_problem(response, 403)
     assert problem["detail"] == f"this needs the role manager; the token has {role}"
     assert "items_received" not in problem
 
@@ -162,7 +154,7 @@ async def test_only_managers_see_the_overview(
 async def test_overview_without_a_token_is_unauthorized(reporting: httpx.AsyncClient) -> None:
     response = await reporting.get(OVERVIEW)
 
-    problem = _problem(response, 401)
+    problem = assert_problem(response, 401)
     assert problem["detail"] == "send an Authorization: Bearer <token> header"
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
@@ -181,7 +173,7 @@ async def test_period_that_does_not_move_forward_is_rejected_naming_from(
         OVERVIEW, params={"from": start, "to": end}, headers=tokens.manager()
     )
 
-    problem = _problem(response, 422)
+    problem = assert_problem(response, 422)
     assert problem["detail"] == "from must be before to"
     assert [error["field"] for error in problem["errors"]] == ["from"]
 
@@ -198,7 +190,7 @@ async def test_period_longer_than_366_days_is_rejected(
         headers=tokens.manager(),
     )
 
-    problem = _problem(response, 422)
+    problem = assert_problem(response, 422)
     assert problem["detail"] == "the period may span at most 366 days"
     assert [error["field"] for error in problem["errors"]] == ["from"]
 
@@ -216,6 +208,6 @@ async def test_unreadable_time_is_rejected_naming_the_parameter(
 ) -> None:
     response = await reporting.get(OVERVIEW, params=params, headers=tokens.manager())
 
-    problem = _problem(response, 422)
+    problem = assert_problem(response, 422)
     assert [error["field"] for error in problem["errors"]] == [field]
     assert problem["detail"] == f"invalid request: {field}"

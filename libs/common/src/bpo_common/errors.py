@@ -67,11 +67,6 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
-class PayloadTooLarge(DomainError):
-    status = 413
-    title = "Payload too large"
-
-
 class Invalid(DomainError):
     status = 422
     title = "Unprocessable content"

@@ -4,13 +4,14 @@ import logging
 import re
 import sys
 import time
+from http import HTTPStatus
 
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bpo_common.context import bind_correlation_id
-from bpo_common.errors import PayloadTooLarge, problem
+from bpo_common.errors import problem
 from bpo_common.ids import new_id
 from bpo_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -19,20 +20,43 @@ _VALID_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def configure_logging(level: str, service: str) -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper(), force=True)
+    """JSON lines on stdout for our logs and for the libraries' (uvicorn, SQLAlchemy, nats)."""
+
+    def add_service(
+        _: object, __: str, event: structlog.types.EventDict
+    ) -> structlog.types.EventDict:
+        event["service"] = service
+        return event
+
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        add_service,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(),
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    structlog.contextvars.bind_contextvars(service=service)
 
 
 class RequestContextMiddleware:
@@ -52,7 +76,8 @@ class RequestContextMiddleware:
         bind_correlation_id(correlation_id)
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            response = problem(413, PayloadTooLarge.title, self._too_large_detail(), headers={})
+            too_large = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+            response = problem(too_large.value, too_large.phrase, self._too_large_detail())
             await response(scope, receive, send)
             return
 

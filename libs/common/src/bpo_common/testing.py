@@ -22,6 +22,7 @@ from nats.js.errors import NotFoundError
 
 from bpo_common import devstack
 from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.errors import PROBLEM_JSON
 from bpo_common.events import STREAM_NAME
 from bpo_common.settings import ServiceSettings
 
@@ -170,4 +171,19 @@ async def consumer_drained(js: JetStreamContext, consumer: str) -> bool:
         info = await js.consumer_info(STREAM_NAME, consumer)
     except NotFoundError:
         return False
-    return info.num_pending == 0 and info.num_ack_pending == 0
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
+    return body
+
+
+def error_fields(problem: dict[str, Any]) -> list[str]:
+    return [error["field"] for error in problem.get("errors", [])]

@@ -1,5 +1,6 @@
 """The outbox relay against real PostgreSQL and JetStream."""
 
+from collections.abc import Sequence
 from uuid import UUID
 
 import pytest
@@ -34,7 +35,7 @@ async def test_relay_dying_before_mark_sent_publishes_again_and_consumer_applies
     ids = [envelope.id for envelope in envelopes]
     published: list[UUID] = []
 
-    async def die(sent: list[UUID]) -> None:
+    async def die(sent: Sequence[UUID]) -> None:
         published.extend(sent)
         raise RelayDied
 

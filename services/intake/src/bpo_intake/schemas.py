@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
@@ -12,8 +12,8 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from bpo_intake.models import ItemStatus, JobStatus
@@ -81,7 +81,7 @@ class JobCreate(Strict):
     fields: Annotated[list[FieldSpec], Field(min_length=1, max_length=200)]
     qc: QcPolicy = QcPolicy()
     due_at: AwareDatetime | None = None
-    sla_hours: Annotated[Decimal, Field(gt=0, le=8760)] | None = None
+    sla_hours: Annotated[Decimal, Field(gt=0, le=8760, decimal_places=2)] | None = None
     priority: Annotated[int, Field(ge=0, le=100)] = 50
     required_skills: list[Annotated[str, Field(min_length=1, max_length=50)]] = []
     external_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -96,11 +96,12 @@ class JobCreate(Strict):
             raise ValueError(f"field names must be unique; repeated: {', '.join(duplicates)}")
         return fields
 
-    @model_validator(mode="after")
-    def _one_deadline(self) -> Self:
-        if self.due_at is not None and self.sla_hours is not None:
+    @field_validator("sla_hours")
+    @classmethod
+    def _one_deadline(cls, sla_hours: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if sla_hours is not None and info.data.get("due_at") is not None:
             raise ValueError("give due_at or sla_hours, not both")
-        return self
+        return sla_hours
 
 
 class ItemCounts(BaseModel):

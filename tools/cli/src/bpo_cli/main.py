@@ -143,6 +143,10 @@ def dev_up(
     else:
         console.print("using the NATS and PostgreSQL servers from the environment")
     processes: dict[str, Any] = {}
+    ports = {
+        service: int(os.environ.get(f"BPO_{service.upper()}_PORT", default))
+        for service, default in devstack.DEFAULT_SERVICE_PORTS.items()
+    }
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -150,14 +154,13 @@ def dev_up(
     signal.signal(signal.SIGTERM, stop)
     try:
         devstack.migrate_all(urls.database_urls)
-        env = devstack.service_environment(urls, jwt_public_key_file=public_key)
+        env = devstack.service_environment(urls, jwt_public_key_file=public_key, ports=ports)
         logs = run_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        for service in devstack.SERVICES:
-            port = devstack.DEFAULT_SERVICE_PORTS[service]
+        for service, port in ports.items():
             processes[service] = devstack.start_service(service, env, port, logs / f"{service}.log")
-        ready = devstack.wait_ready(devstack.DEFAULT_SERVICE_PORTS, timeout_s=120)
-        _print_ready(ready, time.monotonic() - started, logs)
+        devstack.wait_ready(ports, timeout_s=120)
+        _print_ready(ports, time.monotonic() - started, logs)
         while True:
             for service, process in processes.items():
                 if process.poll() is not None:
@@ -173,11 +176,11 @@ def dev_up(
             stack.stop()
 
 
-def _print_ready(ready: dict[str, float], total_s: float, logs: Path) -> None:
+def _print_ready(ports: dict[str, int], total_s: float, logs: Path) -> None:
     table = Table(title=f"BPO is up ({total_s:.1f} s)")
     for column in ("service", "URL", "docs"):
         table.add_column(column)
-    for service, port in devstack.DEFAULT_SERVICE_PORTS.items():
+    for service, port in ports.items():
         base = f"http://127.0.0.1:{port}"
         table.add_row(service, base, f"{base}/docs")
     console.print(table)

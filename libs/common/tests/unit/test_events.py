@@ -1,0 +1,51 @@
+"""The event envelope: one shape, UUIDv7 ids, UTC times, typed payloads."""
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem
+from bpo_common.events import Envelope, event_class, wrap
+
+
+def _items_received(count: int) -> ItemsReceived:
+    return ItemsReceived(
+        job_id=UUID(int=1),
+        client_id=UUID(int=2),
+        work_type="invoice",
+        items=[
+            ReceivedItem(item_id=UUID(int=10 + n), external_id=f"x{n}", golden=n % 2 == 0)
+            for n in range(count)
+        ],
+        received_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+
+
+@given(st.integers(min_value=0, max_value=20), st.text(min_size=1, max_size=40))
+def test_an_event_survives_the_wire_unchanged(count: int, correlation_id: str) -> None:
+    event = _items_received(count)
+    envelope = wrap(event, source="intake", client_id=UUID(int=2), correlation_id=correlation_id)
+    received = Envelope.model_validate_json(envelope.model_dump_json())
+    assert received == envelope
+    assert received.payload(ItemsReceived) == event
+    assert received.id.version == 7
+    assert received.time.utcoffset() is not None
+    assert received.type == received.subject == "bpo.intake.items.received"
+
+
+def test_reading_a_payload_as_the_wrong_event_type_is_refused() -> None:
+    envelope = wrap(_items_received(1), source="intake")
+    with pytest.raises(TypeError, match=r"holds bpo\.intake\.items\.received"):
+        envelope.payload(JobCreated)
+
+
+def test_event_types_are_registered_by_their_subject() -> None:
+    assert event_class("bpo.intake.job.created") is JobCreated
+
+
+def test_ids_of_consecutive_events_sort_by_creation() -> None:
+    ids = [wrap(_items_received(0), source="intake").id for _ in range(50)]
+    assert ids == sorted(ids)

@@ -1,0 +1,71 @@
+"""Pure parts of the HTTP plumbing: cursors, pages, error locations, settings."""
+
+from uuid import UUID
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bpo_common.errors import Invalid, _location
+from bpo_common.ids import new_id
+from bpo_common.pagination import PageRequest, decode_cursor, encode_cursor, make_page
+from bpo_common.settings import ServiceSettings
+
+
+@given(st.uuids())
+def test_a_cursor_decodes_to_the_id_it_was_made_from(value: UUID) -> None:
+    assert decode_cursor(encode_cursor(value)) == value
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "!!!!", "a" * 40])
+def test_a_cursor_not_made_by_the_api_is_a_422_naming_cursor(garbage: str) -> None:
+    with pytest.raises(Invalid) as raised:
+        decode_cursor(garbage)
+    assert [error.field for error in raised.value.errors] == ["cursor"]
+
+
+def test_a_page_says_whether_another_follows() -> None:
+    ids = [new_id() for _ in range(3)]
+    full = make_page(ids, PageRequest(limit=2, after=None), key=lambda value: value)
+    assert full.data == ids[:2]
+    assert full.next_cursor is not None
+    assert decode_cursor(full.next_cursor) == ids[1]
+    last = make_page(ids[2:], PageRequest(limit=2, after=ids[1]), key=lambda value: value)
+    assert last.data == ids[2:]
+    assert last.next_cursor is None
+
+
+@pytest.mark.parametrize(
+    ("loc", "field"),
+    [
+        (("body", "fields", 0, "type"), "fields[0].type"),
+        (("body", "items", 12, "source"), "items[12].source"),
+        (("query", "limit"), "limit"),
+        (("header", "Idempotency-Key"), "Idempotency-Key"),
+        (("body",), "body"),
+    ],
+)
+def test_validation_errors_name_the_field_as_a_user_writes_it(
+    loc: tuple[int | str, ...], field: str
+) -> None:
+    assert _location(loc) == field
+
+
+class ExampleSettings(ServiceSettings):
+    model_config = ServiceSettings.model_config | {"env_prefix": "BPO_EXAMPLE_"}
+
+    port: int = 9000
+
+
+def test_settings_take_shared_values_unprefixed_and_own_values_prefixed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BPO_NATS_URL", "nats://a:4222,nats://b:4222")
+    monkeypatch.setenv("BPO_EXAMPLE_DATABASE_URL", "postgresql+asyncpg://u:p@h:1/d")
+    monkeypatch.setenv("BPO_EXAMPLE_PORT", "9100")
+    monkeypatch.setenv("BPO_OTHER_PORT", "1")
+    settings = ExampleSettings()
+    assert settings.nats_url == "nats://a:4222,nats://b:4222"
+    assert settings.database_url.get_secret_value() == "postgresql+asyncpg://u:p@h:1/d"
+    assert settings.port == 9100
+    assert "p@h" not in repr(settings), "the database password never shows in logs"

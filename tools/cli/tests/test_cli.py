@@ -1,0 +1,141 @@
+"""The bpo command: tokens, and the local stack `make run` starts."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from uuid import UUID
+
+import asyncpg
+import httpx
+import jwt
+import pytest
+from typer.testing import CliRunner
+
+from bpo_cli.main import app
+from bpo_common import devstack
+from bpo_common.testing import TestStack
+
+
+def test_token_command_prints_a_token_signed_with_the_local_key(tmp_path: Path) -> None:
+    client_id = UUID("01890a5d-ac96-774b-bcce-b302099a8057")
+    result = CliRunner().invoke(
+        app,
+        ["token", "--role", "client", "--sub", "erp", "--client-id", str(client_id)],
+        env={"BPO_RUN_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 0, result.output
+    public_key = (tmp_path / "jwt" / "public.pem").read_text()
+    claims = jwt.decode(
+        result.stdout.strip(), public_key, algorithms=["RS256"], audience="bpo", issuer="bpo-local"
+    )
+    assert claims["sub"] == "erp"
+    assert claims["role"] == "client"
+    assert claims["client_id"] == str(client_id)
+    assert claims["exp"] > time.time() + 11 * 3600
+
+    again = CliRunner().invoke(
+        app, ["token", "--role", "manager"], env={"BPO_RUN_DIR": str(tmp_path)}
+    )
+    assert jwt.decode(again.stdout.strip(), public_key, algorithms=["RS256"], audience="bpo")
+
+
+def test_client_token_without_client_id_is_refused_with_a_hint(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["token", "--role", "client"], env={"BPO_RUN_DIR": str(tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert "--client-id" in result.output
+
+
+async def test_a_service_role_cannot_connect_to_another_service_database(
+    stack: TestStack,
+) -> None:
+    password = stack.credentials.services["intake"]
+    port = stack.postgres.port
+    own = await asyncpg.connect(f"postgresql://bpo_intake:{password}@127.0.0.1:{port}/bpo_intake")
+    assert await own.fetchval("SELECT current_database()") == "bpo_intake"
+    await own.close()
+    for other in ("validation", "billing", "reporting"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await asyncpg.connect(
+                f"postgresql://bpo_intake:{password}@127.0.0.1:{port}/bpo_{other}"
+            )
+
+
+class DevUp:
+    """`bpo dev up` as `make run` runs it, on ports of its own."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.ports = {service: devstack.free_port() for service in devstack.SERVICES}
+        self.infra_ports = [devstack.free_port(), devstack.free_port()]
+        self.env = {
+            **os.environ,
+            "BPO_RUN_DIR": str(run_dir),
+            **{f"BPO_{s.upper()}_PORT": str(port) for s, port in self.ports.items()},
+        }
+        for name in ("BPO_NATS_URL", *(f"BPO_{s.upper()}_DATABASE_URL" for s in self.ports)):
+            self.env.pop(name, None)
+
+    def start(self) -> "subprocess.Popen[str]":
+        postgres_port, nats_port = self.infra_ports
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bpo_cli", "dev", "up",
+             "--postgres-port", str(postgres_port), "--nats-port", str(nats_port)],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        assert process.stdout is not None
+        output = []
+        for line in process.stdout:
+            output.append(line)
+            if "Ctrl-C stops everything" in line:
+                return process
+        pytest.fail("bpo dev up ended before it was ready:\n" + "".join(output))
+
+    def headers(self, *args: str) -> dict[str, str]:
+        result = CliRunner().invoke(app, ["token", *args], env={"BPO_RUN_DIR": str(self.run_dir)})
+        return {"Authorization": f"Bearer {result.stdout.strip()}"}
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def all_ports(self) -> list[int]:
+        return [*self.ports.values(), *self.infra_ports]
+
+
+def test_dev_up_serves_everything_stops_on_ctrl_c_and_keeps_the_data_for_the_next_run(
+    stack: TestStack,
+) -> None:
+    dev = DevUp(stack.root / "dev-up")
+    first = dev.start()
+    try:
+        for service in devstack.SERVICES:
+            ready = httpx.get(f"{dev.url(service)}/readyz")
+            assert ready.json()["status"] == "ready"
+        manager = dev.headers("--role", "manager")
+        client = httpx.post(f"{dev.url('intake')}/v1/clients", json={"name": "K"}, headers=manager)
+        as_client = dev.headers("--role", "client", "--client-id", client.json()["id"])
+        job = httpx.post(
+            f"{dev.url('intake')}/v1/jobs",
+            json={"work_type": "kept", "fields": [{"name": "a", "type": "string"}]},
+            headers=as_client,
+        ).json()
+    finally:
+        first.send_signal(signal.SIGINT)
+        assert first.wait(60) == 0
+    assert [port for port in dev.all_ports() if devstack.port_open(port)] == []
+
+    second = dev.start()
+    try:
+        again = httpx.get(f"{dev.url('intake')}/v1/jobs/{job['id']}", headers=as_client)
+        assert again.status_code == 200
+        assert again.json()["work_type"] == "kept"
+    finally:
+        second.send_signal(signal.SIGINT)
+        assert second.wait(60) == 0
