@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -139,3 +140,18 @@ def test_dev_up_serves_everything_stops_on_ctrl_c_and_keeps_the_data_for_the_nex
     finally:
         second.send_signal(signal.SIGINT)
         assert second.wait(60) == 0
+
+
+def test_dev_up_refuses_to_start_when_a_service_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app,
+            ["dev", "up"],
+            env={"BPO_RUN_DIR": str(tmp_path), "BPO_BILLING_PORT": str(port)},
+        )
+    assert result.exit_code == 1
+    assert f"ports in use: billing ({port})" in result.output
+    assert not (tmp_path / "dev").exists(), "nothing was started"

@@ -131,28 +131,37 @@ def dev_up(
     """Start NATS, PostgreSQL and the four services in the foreground; Ctrl-C stops them all."""
     started = time.monotonic()
     run_dir = _run_dir()
-    _, public_key = ensure_key_pair(run_dir / "jwt")
-    urls = _external_urls()
-    stack = None
-    if urls is None:
-        stack = devstack.LocalStack(
-            run_dir / "dev", postgres_port=postgres_port, nats_port=nats_port
-        )
-        console.print(f"starting NATS on :{nats_port} and PostgreSQL on :{postgres_port} ...")
-        urls = stack.start()
-    else:
-        console.print("using the NATS and PostgreSQL servers from the environment")
-    processes: dict[str, Any] = {}
     ports = {
         service: int(os.environ.get(f"BPO_{service.upper()}_PORT", default))
         for service, default in devstack.DEFAULT_SERVICE_PORTS.items()
     }
+    busy = [f"{service} ({port})" for service, port in ports.items() if devstack.port_open(port)]
+    if busy:
+        console.print(
+            f"[red]ports in use: {', '.join(busy)}.[/red] Is another stack running? "
+            "Stop it, or set BPO_<SERVICE>_PORT."
+        )
+        raise typer.Exit(1)
+    _, public_key = ensure_key_pair(run_dir / "jwt")
+    urls = _external_urls()
+    stack = None
+    processes: dict[str, Any] = {}
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
 
+    # Explicitly, since a shell may start a background job with SIGINT ignored.
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
+        if urls is None:
+            stack = devstack.LocalStack(
+                run_dir / "dev", postgres_port=postgres_port, nats_port=nats_port
+            )
+            console.print(f"starting NATS on :{nats_port} and PostgreSQL on :{postgres_port} ...")
+            urls = stack.start()
+        else:
+            console.print("using the NATS and PostgreSQL servers from the environment")
         devstack.migrate_all(urls.database_urls)
         env = devstack.service_environment(urls, jwt_public_key_file=public_key, ports=ports)
         logs = run_dir / "logs"
@@ -161,19 +170,24 @@ def dev_up(
             processes[service] = devstack.start_service(service, env, port, logs / f"{service}.log")
         devstack.wait_ready(ports, timeout_s=120)
         _print_ready(ports, time.monotonic() - started, logs)
-        while True:
-            for service, process in processes.items():
-                if process.poll() is not None:
-                    console.print(f"[red]{service} exited ({process.returncode})[/red]")
-                    console.print((logs / f"{service}.log").read_text()[-3000:])
-                    raise typer.Exit(1)
-            time.sleep(0.5)
+        _watch(processes, logs)
     except KeyboardInterrupt:
         console.print("stopping ...")
     finally:
         devstack.stop_services(processes)
         if stack is not None:
             stack.stop()
+
+
+def _watch(processes: dict[str, Any], logs: Path) -> None:
+    """Block until a service exits on its own; then the stack ends with it."""
+    while True:
+        for service, process in processes.items():
+            if process.poll() is not None:
+                console.print(f"[red]{service} exited ({process.returncode})[/red]")
+                console.print((logs / f"{service}.log").read_text()[-3000:])
+                raise typer.Exit(1)
+        time.sleep(0.5)
 
 
 def _print_ready(ports: dict[str, int], total_s: float, logs: Path) -> None:
