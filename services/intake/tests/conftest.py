@@ -19,21 +19,19 @@ from bpo_intake.app import create_app
 from bpo_intake.models import Job
 from bpo_intake.settings import Settings
 
-PROBLEM_JSON = "application/problem+json"
 
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def intake_app(stack: TestStack) -> FastAPI:
     return create_app(stack.settings(Settings, "intake"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def intake(intake_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(intake_app) as client:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def intake_db(intake_app: FastAPI, intake: httpx.AsyncClient) -> SessionFactory:
     """Sessions on the intake database, from the running app's own runtime."""
     sessions: SessionFactory = intake_app.state.runtime.sessions

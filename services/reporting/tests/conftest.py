@@ -12,18 +12,18 @@ from bpo_reporting.app import create_app
 from bpo_reporting.settings import Settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def reporting_app(stack: TestStack) -> FastAPI:
     return create_app(stack.settings(Settings, "reporting"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def reporting(reporting_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(reporting_app) as client:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def reporting_db(reporting_app: FastAPI, reporting: httpx.AsyncClient) -> SessionFactory:
     """Sessions on the reporting database, from the running app's own runtime."""
     sessions: SessionFactory = reporting_app.state.runtime.sessions

@@ -3,15 +3,13 @@
 from uuid import UUID
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.models import BillableJob
 
 
-async def save_billable_job(session: AsyncSession, job: BillableJob) -> None:
-    values = {column.key: getattr(job, column.key) for column in BillableJob.__table__.columns}
-    await session.execute(insert(BillableJob).values(values).on_conflict_do_nothing())
+async def add_billable_job(session: AsyncSession, job: BillableJob) -> None:
+    session.add(job)
 
 
 async def get_billable_job(

@@ -12,7 +12,7 @@ from bpo_common.errors import NotFound
 
 
 async def record_job(session: AsyncSession, event: JobCreated) -> None:
-    await repository.save_billable_job(
+    await repository.add_billable_job(
         session,
         BillableJob(
             job_id=event.job_id,

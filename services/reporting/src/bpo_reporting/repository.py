@@ -11,18 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_reporting.models import HourlyRollup, ItemFact, JobFact
 
 
-async def save_job(session: AsyncSession, job: JobFact) -> None:
-    values = {column.key: getattr(job, column.key) for column in JobFact.__table__.columns}
-    await session.execute(insert(JobFact).values(values).on_conflict_do_nothing())
+async def add_job(session: AsyncSession, job: JobFact) -> None:
+    session.add(job)
 
 
-async def save_items(session: AsyncSession, items: Sequence[ItemFact]) -> None:
-    if items:
-        rows = [
-            {column.key: getattr(item, column.key) for column in ItemFact.__table__.columns}
-            for item in items
-        ]
-        await session.execute(insert(ItemFact).on_conflict_do_nothing(), rows)
+async def add_items(session: AsyncSession, items: Sequence[ItemFact]) -> None:
+    session.add_all(items)
 
 
 async def add_to_rollup(

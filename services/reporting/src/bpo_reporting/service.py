@@ -15,7 +15,7 @@ MAX_RANGE = timedelta(days=366)
 
 
 async def record_job(session: AsyncSession, event: JobCreated) -> None:
-    await repository.save_job(
+    await repository.add_job(
         session,
         JobFact(
             job_id=event.job_id,
@@ -28,7 +28,7 @@ async def record_job(session: AsyncSession, event: JobCreated) -> None:
 
 
 async def record_items(session: AsyncSession, event: ItemsReceived) -> None:
-    await repository.save_items(
+    await repository.add_items(
         session,
         [
             ItemFact(

@@ -3,15 +3,13 @@
 from uuid import UUID
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_validation.models import JobRules
 
 
-async def save_job_rules(session: AsyncSession, rules: JobRules) -> None:
-    values = {column.key: getattr(rules, column.key) for column in JobRules.__table__.columns}
-    await session.execute(insert(JobRules).values(values).on_conflict_do_nothing())
+async def add_job_rules(session: AsyncSession, rules: JobRules) -> None:
+    session.add(rules)
 
 
 async def get_job_rules(session: AsyncSession, job_id: UUID, scope: UUID | None) -> JobRules | None:

@@ -12,7 +12,7 @@ from bpo_validation.models import JobRules
 
 
 async def record_job(session: AsyncSession, event: JobCreated) -> None:
-    await repository.save_job_rules(
+    await repository.add_job_rules(
         session,
         JobRules(
             job_id=event.job_id,
