@@ -66,10 +66,15 @@ async def test_a_service_role_cannot_connect_to_another_service_database(
             )
 
 
+def _free_service_ports() -> dict[str, str]:
+    """Ports of its own, so the test runs while `make run` holds the default ones."""
+    return {f"BPO_{s.upper()}_PORT": str(devstack.free_port()) for s in devstack.SERVICES}
+
+
 class DevUp:
     """`bpo dev up` as `make run` runs it, on ports of its own."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, servers: dict[str, str] | None = None) -> None:
         self.run_dir = run_dir
         self.ports = {service: devstack.free_port() for service in devstack.SERVICES}
         self.infra_ports = [devstack.free_port(), devstack.free_port()]
@@ -80,6 +85,7 @@ class DevUp:
         }
         for name in ("BPO_NATS_URL", *(f"BPO_{s.upper()}_DATABASE_URL" for s in self.ports)):
             self.env.pop(name, None)
+        self.env.update(servers or {})
 
     def start(self) -> "subprocess.Popen[str]":
         postgres_port, nats_port = self.infra_ports
@@ -150,8 +156,39 @@ def test_dev_up_refuses_to_start_when_a_service_port_is_taken(tmp_path: Path) ->
         result = CliRunner().invoke(
             app,
             ["dev", "up"],
-            env={"BPO_RUN_DIR": str(tmp_path), "BPO_BILLING_PORT": str(port)},
+            env=_free_service_ports()
+            | {"BPO_RUN_DIR": str(tmp_path), "BPO_BILLING_PORT": str(port)},
         )
     assert result.exit_code == 1
     assert f"ports in use: billing ({port})" in result.output
     assert not (tmp_path / "dev").exists(), "nothing was started"
+
+
+def test_dev_up_uses_the_servers_named_in_settings_and_starts_none(stack: TestStack) -> None:
+    servers = {"BPO_NATS_URL": stack.urls.nats_url} | {
+        f"BPO_{service.upper()}_DATABASE_URL": url
+        for service, url in stack.urls.database_urls.items()
+    }
+    dev = DevUp(stack.root / "dev-up-external", servers)
+    process = dev.start()
+    try:
+        for service in devstack.SERVICES:
+            assert httpx.get(f"{dev.url(service)}/readyz").json()["status"] == "ready"
+        assert not (dev.run_dir / "dev").exists(), "no PostgreSQL or NATS of its own"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 0
+    assert devstack.port_open(stack.postgres.port), "the existing servers keep running"
+    assert devstack.port_open(int(stack.urls.nats_url.rsplit(":", 1)[1]))
+
+
+def test_dev_up_with_only_some_servers_named_says_which_are_missing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["dev", "up"],
+        env=_free_service_ports()
+        | {"BPO_RUN_DIR": str(tmp_path), "BPO_NATS_URL": "nats://127.0.0.1:1"},
+    )
+    assert result.exit_code == 2
+    assert "BPO_BILLING_DATABASE_URL" in result.output
+    assert "BPO_INTAKE_DATABASE_URL" in result.output

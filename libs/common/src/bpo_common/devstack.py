@@ -23,6 +23,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bpo_common.migrations import upgrade
+
 SERVICES = ("intake", "validation", "billing", "reporting")
 DEFAULT_SERVICE_PORTS = {"intake": 8001, "validation": 8002, "billing": 8003, "reporting": 8004}
 POSTGRES_OS_USER = "bpo-postgres"
@@ -314,8 +316,6 @@ class LocalStack:
 
 
 def migrate_all(database_urls: Mapping[str, str]) -> None:
-    from bpo_common.migrations import upgrade
-
     for service in SERVICES:
         upgrade(f"bpo_{service}", database_urls[service])
 

@@ -1,0 +1,58 @@
+"""Health, readiness and metrics: what an orchestrator and Prometheus read."""
+
+import asyncio
+
+import httpx
+
+from bpo_common.devstack import NatsServer, free_port
+from bpo_common.testing import TestStack, assert_problem, eventually, serve
+from bpo_intake.app import create_app
+from bpo_intake.settings import Settings
+
+
+async def test_health_says_the_process_is_up(intake: httpx.AsyncClient) -> None:
+    response = await intake.get("/healthz")
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readiness_checks_the_database_and_nats(intake: httpx.AsyncClient) -> None:
+    response = await intake.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "nats": "ok"}}
+
+
+async def test_metrics_count_requests_by_route_template(intake: httpx.AsyncClient) -> None:
+    await intake.get("/v1/jobs/01890a5d-ac96-774b-bcce-b302099a8057")
+    response = await intake.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'route="/v1/jobs/{job_id}",status="401"' in response.text
+    assert "bpo_outbox_published_total" in response.text
+
+
+async def test_readiness_fails_while_nats_is_away_and_recovers_when_it_is_back(
+    stack: TestStack,
+) -> None:
+    server = NatsServer(stack.root / "nats-readiness", free_port())
+    server.start()
+    try:
+        app = create_app(stack.settings(Settings, "intake", nats_url=server.url))
+        async with serve(app) as client:
+            assert (await client.get("/readyz")).status_code == 200
+            await asyncio.to_thread(server.stop)
+
+            async def not_ready() -> bool:
+                return (await client.get("/readyz")).status_code == 503
+
+            await eventually(not_ready, what="readiness to notice NATS is gone")
+            problem = assert_problem(await client.get("/readyz"), 503)
+            assert problem["detail"] == "not ready: nats unreachable"
+            assert (await client.get("/healthz")).status_code == 200
+
+            await asyncio.to_thread(server.start)
+
+            async def ready() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await eventually(ready, what="readiness to come back with NATS")
+    finally:
+        server.stop()

@@ -1,0 +1,50 @@
+"""The boundaries the architecture draws, checked on the source."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("intake", "validation", "billing", "reporting")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_imports_no_other_service(service: str) -> None:
+    others = {f"bpo_{other}" for other in SERVICES if other != service}
+    offending = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in sorted((ROOT / "services" / service).rglob("*.py"))
+        for module in sorted(_imported_modules(path))
+        if module.split(".")[0] in others
+    ]
+    assert offending == []
+
+
+def test_the_shared_library_imports_no_service() -> None:
+    services = {f"bpo_{service}" for service in SERVICES}
+    offending = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in sorted((ROOT / "libs" / "common" / "src").rglob("*.py"))
+        for module in sorted(_imported_modules(path))
+        if module.split(".")[0] in services
+    ]
+    assert offending == []
+
+
+def test_every_service_has_the_same_few_files() -> None:
+    expected = {"app.py", "settings.py", "routes.py", "service.py", "models.py", "repository.py"}
+    for service in SERVICES:
+        package = ROOT / "services" / service / "src" / f"bpo_{service}"
+        assert expected <= {path.name for path in package.glob("*.py")}, service
