@@ -55,14 +55,16 @@ async def test_a_service_role_cannot_connect_to_another_service_database(
     stack: TestStack,
 ) -> None:
     password = stack.credentials.services["intake"]
-    port = stack.postgres.port
-    own = await asyncpg.connect(f"postgresql://bpo_intake:{password}@127.0.0.1:{port}/bpo_intake")
+    port = stack.postgres_port
+    own = await asyncpg.connect(
+        f"postgresql://bpo_intake:{password}@{stack.postgres_host}:{port}/bpo_intake"
+    )
     assert await own.fetchval("SELECT current_database()") == "bpo_intake"
     await own.close()
     for other in ("validation", "billing", "reporting"):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
             await asyncpg.connect(
-                f"postgresql://bpo_intake:{password}@127.0.0.1:{port}/bpo_{other}"
+                f"postgresql://bpo_intake:{password}@{stack.postgres_host}:{port}/bpo_{other}"
             )
 
 
@@ -178,7 +180,7 @@ def test_dev_up_uses_the_servers_named_in_settings_and_starts_none(stack: TestSt
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
-    assert devstack.port_open(stack.postgres.port), "the existing servers keep running"
+    assert devstack.port_open(stack.postgres_port), "the existing servers keep running"
     assert devstack.port_open(int(stack.urls.nats_url.rsplit(":", 1)[1]))
 
 

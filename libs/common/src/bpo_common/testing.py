@@ -8,7 +8,7 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -35,9 +35,11 @@ TEST_AUDIENCE = "bpo"
 @dataclass(frozen=True)
 class TestStack:
     __test__: ClassVar[bool] = False  # a fixture's value, not a test class
+
     root: Path
     urls: devstack.StackUrls
-    postgres: devstack.PostgresServer
+    postgres_host: str
+    postgres_port: int
     credentials: devstack.Credentials
     public_key: Path
     private_key: Path
@@ -55,7 +57,7 @@ class TestStack:
     def admin_dsn(self, database: str = "postgres") -> str:
         return (
             f"postgresql://postgres:{self.credentials.superuser}"
-            f"@127.0.0.1:{self.postgres.port}/{database}"
+            f"@{self.postgres_host}:{self.postgres_port}/{database}"
         )
 
     def service_environment(self, ports: dict[str, int]) -> dict[str, str]:
@@ -103,29 +105,56 @@ def repository_root() -> Path:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[TestStack]:
+    """PostgreSQL and NATS for this test run: from the PyPI wheels, or from Docker images
+    with BPO_TEST_SERVERS=containers (needs the `docker` dependency group and an engine)."""
     root = repository_root() / ".run" / "test" / str(os.getpid())
     shutil.rmtree(root, ignore_errors=True)
-    local = devstack.LocalStack(
-        root,
-        postgres_port=devstack.free_port(),
-        nats_port=devstack.free_port(),
-        durable=False,
-    )
     private_key, public_key = ensure_key_pair(root / "jwt")
+    credentials = devstack.Credentials.load_or_create(root / "credentials.json")
+    start = _containers if os.environ.get("BPO_TEST_SERVERS") == "containers" else _local_stack
     try:
-        urls = local.start()
-        devstack.migrate_all(urls.database_urls)
-        yield TestStack(
-            root=root,
-            urls=urls,
-            postgres=local.postgres,
-            credentials=local.credentials,
-            public_key=public_key,
-            private_key=private_key,
-        )
+        with start(root, credentials) as (urls, host, port):
+            devstack.migrate_all(urls.database_urls)
+            yield TestStack(root, urls, host, port, credentials, public_key, private_key)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+Servers = tuple[devstack.StackUrls, str, int]
+
+
+@contextmanager
+def _local_stack(root: Path, credentials: devstack.Credentials) -> Iterator[Servers]:
+    local = devstack.LocalStack(
+        root, postgres_port=devstack.free_port(), nats_port=devstack.free_port(), durable=False
+    )
+    try:
+        yield local.start(), "127.0.0.1", local.postgres.port
     finally:
         local.stop()
-        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def _containers(root: Path, credentials: devstack.Credentials) -> Iterator[Servers]:
+    from testcontainers.nats import NatsContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with (
+        PostgresContainer("postgres:18", password=credentials.superuser) as postgres,
+        NatsContainer("nats:2.11", jetstream=True) as nats,
+    ):
+        host = postgres.get_container_host_ip()
+        port = int(postgres.get_exposed_port(5432))
+        admin = f"postgresql://postgres:{credentials.superuser}@{host}:{port}/postgres"
+        asyncio.run(devstack.provision_databases(admin, credentials))
+        urls = devstack.StackUrls(
+            nats_url=nats.nats_uri(),
+            database_urls={
+                service: devstack.database_url(service, password, port, host)
+                for service, password in credentials.services.items()
+            },
+        )
+        yield urls, host, port
 
 
 @pytest.fixture(scope="session")
