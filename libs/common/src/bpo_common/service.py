@@ -1,9 +1,10 @@
 """Builds a service's FastAPI app: the lifespan owns the engine, NATS, the relay and consumers."""
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -34,6 +35,8 @@ class ServiceDefinition:
     description: str
     routers: Sequence[APIRouter]
     subscriptions: Sequence[Subscription] = ()
+    # Background loops of the service (sweepers, senders), run for the app's lifetime.
+    workers: Sequence[Callable[["Runtime"], Coroutine[Any, Any, None]]] = ()
 
 
 @dataclass
@@ -67,6 +70,8 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
             sessions, js, listen_dsn=asyncpg_dsn(url), batch_size=settings.relay_batch_size
         )
         runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        for worker in definition.workers:
+            runtime.tasks.append(asyncio.create_task(worker(runtime), name=worker.__name__))
         for subscription in definition.subscriptions:
             consumer = InboxConsumer(
                 subscription,

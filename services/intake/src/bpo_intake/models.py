@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import DateTime, Enum, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_common.db import JSON_TYPES, new_metadata
@@ -39,6 +39,24 @@ def _enum(cls: type[StrEnum]) -> Enum:
     return Enum(cls, name=cls.__name__.lower(), values_callable=lambda e: [m.value for m in e])
 
 
+class ContractorStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class TaskKind(StrEnum):
+    ENTRY = "entry"
+    REVIEW = "review"
+    ADJUDICATION = "adjudication"
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    LEASED = "leased"
+    SUBMITTED = "submitted"
+    CANCELLED = "cancelled"
+
+
 class Client(Base):
     __tablename__ = "client"
 
@@ -46,6 +64,17 @@ class Client(Base):
     name: Mapped[str] = mapped_column(String(200))
     webhook_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Contractor(Base):
+    __tablename__ = "contractor"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    skills: Mapped[list[str]]
+    status: Mapped[ContractorStatus] = mapped_column(_enum(ContractorStatus))
+    status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -57,6 +86,7 @@ class Job(Base):
     status: Mapped[JobStatus] = mapped_column(_enum(JobStatus))
     work_type: Mapped[str] = mapped_column(String(100))
     fields: Mapped[list[dict[str, Any]]]
+    rules: Mapped[list[str]]
     qc: Mapped[dict[str, Any]]
     priority: Mapped[int]
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -64,7 +94,9 @@ class Job(Base):
     required_skills: Mapped[list[str]]
     external_ref: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Item(Base):
@@ -79,5 +111,45 @@ class Item(Base):
     source: Mapped[dict[str, Any]]
     golden: Mapped[dict[str, Any] | None]
     result: Mapped[dict[str, Any] | None]
+    # Set when the item needs a person: its tasks kept expiring, or a decision said so.
+    flagged_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Task(Base):
+    """A unit of work a contractor claims: keying an item, reviewing or adjudicating it."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        # The claim query walks queued tasks in this order.
+        Index(
+            "ix_task_queue",
+            text("due_at NULLS LAST"),
+            text("priority DESC"),
+            "id",
+            postgresql_where=text("status = 'queued'"),
+        ),
+        Index("ix_task_item_id", "item_id"),
+        Index("ix_task_lease", "lease_expires_at", postgresql_where=text("status = 'leased'")),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    job_id: Mapped[UUID] = mapped_column(ForeignKey("job.id"))
+    item_id: Mapped[UUID] = mapped_column(ForeignKey("item.id"))
+    client_id: Mapped[UUID]
+    kind: Mapped[TaskKind] = mapped_column(_enum(TaskKind))
+    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus))
+    required_skills: Mapped[list[str]]
+    # Earlier deadlines first, then higher priority; no deadline sorts last.
+    priority: Mapped[int]
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    contractor_id: Mapped[UUID | None]
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(default=0)
+    entries: Mapped[list[dict[str, Any]] | None]
+    data: Mapped[dict[str, Any] | None]
+    submitted_by: Mapped[UUID | None]
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -48,6 +48,7 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
         status=JobStatus.OPEN,
         work_type=command.work_type,
         fields=[spec.model_dump(mode="json") for spec in command.fields],
+        rules=[],
         qc=command.qc.model_dump(mode="json"),
         priority=command.priority,
         due_at=command.due_at,

@@ -1,3 +1,6 @@
+from typing import Annotated
+
+from fastapi import Depends, Request
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.settings import ServiceSettings
@@ -9,3 +12,21 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BPO_INTAKE_")
 
     port: int = 8001
+    lease_seconds: int = 300
+    # A task whose lease expired this many times flags its item for a manager.
+    max_attempts: int = 3
+    sweep_interval_s: float = 5.0
+    # Webhook URLs resolving to loopback, private or link-local addresses are refused
+    # unless this is set (for a receiver on the same machine or network).
+    webhook_allow_private: bool = False
+    webhook_retry_hours: float = 24.0
+    webhook_timeout_s: float = 10.0
+
+
+def current_settings(request: Request) -> Settings:
+    settings = request.app.state.runtime.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(current_settings)]

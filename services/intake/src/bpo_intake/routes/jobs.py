@@ -1,29 +1,18 @@
-"""HTTP routes of the intake service."""
+"""Jobs: clients create and follow them."""
 
 from uuid import UUID
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from bpo_common.auth import ClientOrManager, ClientUser, Manager
+from bpo_common.auth import ClientOrManager, ClientUser
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.pagination import Page, PageDep
 from bpo_intake import service
-from bpo_intake.schemas import ClientCreate, ClientCreated, JobCreate, JobOut
+from bpo_intake.schemas import JobCreate, JobOut
 
-router = APIRouter(prefix="/v1")
-
-
-@router.post("/clients", status_code=201, tags=["clients"], response_model=ClientCreated)
-async def create_client(
-    body: ClientCreate, session: SessionDep, _: Manager, idempotency: IdempotencyDep
-) -> JSONResponse:
-    """Register a client company; the answer carries its webhook signing secret."""
-    client = await service.create_client(session, body)
-    return await idempotency.respond(
-        201, ClientCreated.model_validate(client, from_attributes=True)
-    )
+router = APIRouter(prefix="/v1", tags=["jobs"])
 
 
 @router.post("/jobs", status_code=201, tags=["jobs"], response_model=JobOut)
