@@ -1,0 +1,94 @@
+"""The field rule engine: job specs, checking a record, canonical values. Pure: no I/O.
+
+Intake checks a contractor's submission with `check(spec, data)`; validation compares two
+keyings with `equal_after_normalization` / `differing_fields`.
+
+Canonical (normalized) forms, all JSON-ready:
+- string: NFC, trimmed, every whitespace run made one space, then upper/lower if `case` says.
+- integer: int. Accepts 1000, "1,000", "1 000", "1000.0".
+- decimal: a plain decimal string, never a float: "1000.5". With `decimal_places` it has
+  exactly that many places ("1000.50") and more non-zero places are an error; without it
+  trailing zeros are stripped ("1000.50" -> "1000.5", "3.0" -> "3"). Inputs may group
+  thousands ("1,000.50", "1.000,50", "1 000,5"). When both '.' and ',' appear the last is
+  the decimal point; otherwise `decimal_separator` (default '.') is the point, and the other
+  one is a point too unless it separates groups of three digits. So with
+  `decimal_separator: ","` "1.500" is 1500: a canonical value with exactly three decimals
+  and under 1000 ("1.500") does not read back the same there; send such values as JSON
+  numbers. JSON floats are read through repr() (0.1 -> "0.1").
+- date: "YYYY-MM-DD". Accepts ISO 8601 dates and each of `date_formats`, first match wins.
+- email: email-validator's normalized form (domain lower-cased, local part as typed);
+  no DNS lookups.
+- phone: E.164 ("+4930123456"); `country` is the region for numbers without "+".
+- iban, vat, bic, isin, lei, ean, us_ein: python-stdnum's compact form, upper-case
+  ("DE89370400440532013000", "DE136695976"); isbn as ISBN-13; a BIC ending in XXX is
+  shortened to its 8 letters. vat takes `country` as the prefix when none is typed.
+- enum: the choice as written in the spec, matched ignoring case and extra whitespace.
+- boolean: true/false from true/false, yes/no, 1/0 (any case).
+- an empty optional field: None (empty means missing, None, or only whitespace).
+
+Comparing two keyings: equal when their canonical forms are equal, ignoring required, limits
+and pattern. So strings compare after trimming and collapsing whitespace, case-sensitively
+unless the field sets `case: upper/lower` (then case cannot differ): in a double-keyed job
+a difference in case is a difference in the stored result. A value that cannot be parsed
+equals only an identical value.
+
+`min_length`/`max_length`/`pattern` apply to the canonical value; `pattern` must match the
+whole value (re.fullmatch). Identifiers are read with spaces, dots and dashes removed.
+
+Limits that keep a check cheap: text up to 10,000 characters, numbers up to 100 characters
+and 60 digits, rules up to 1,000 characters and 50 levels of nesting.
+"""
+
+from bpo_common.rules.check import CheckResult, check, differing_fields
+from bpo_common.rules.expressions import (
+    Kind,
+    Rule,
+    RuleEvaluationError,
+    RuleSyntaxError,
+    compile_rule,
+)
+from bpo_common.rules.spec import (
+    APPLIES_TO,
+    Case,
+    FieldSpec,
+    FieldType,
+    JobSpec,
+    rule_kind,
+    spec_errors,
+)
+from bpo_common.rules.types import (
+    InvalidValue,
+    Json,
+    Typed,
+    equal_after_normalization,
+    is_empty,
+    normalize_value,
+    parse_value,
+    to_json,
+)
+
+__all__ = [
+    "APPLIES_TO",
+    "Case",
+    "CheckResult",
+    "FieldSpec",
+    "FieldType",
+    "InvalidValue",
+    "JobSpec",
+    "Json",
+    "Kind",
+    "Rule",
+    "RuleEvaluationError",
+    "RuleSyntaxError",
+    "Typed",
+    "check",
+    "compile_rule",
+    "differing_fields",
+    "equal_after_normalization",
+    "is_empty",
+    "normalize_value",
+    "parse_value",
+    "rule_kind",
+    "spec_errors",
+    "to_json",
+]

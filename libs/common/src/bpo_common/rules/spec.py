@@ -1,0 +1,297 @@
+"""Field specs and job specs: what a job's data must look like, validated up front.
+
+A rule that does not fit its field's type is an error at its own path
+(`fields[2].min_length`), so a client learns about a broken spec when it creates the job,
+not when the first contractor submits.
+"""
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+import phonenumbers
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from stdnum.eu import vat
+
+from bpo_common.errors import FieldError
+from bpo_common.rules.expressions import Kind, Rule, RuleSyntaxError, compile_rule
+
+FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+Bound = int | Decimal | date
+
+
+class FieldType(StrEnum):
+    STRING = "string"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    DATE = "date"
+    EMAIL = "email"
+    PHONE = "phone"
+    IBAN = "iban"
+    ENUM = "enum"
+    BOOLEAN = "boolean"
+    # identifiers checked by python-stdnum
+    VAT = "vat"
+    BIC = "bic"
+    ISIN = "isin"
+    ISBN = "isbn"
+    LEI = "lei"
+    EAN = "ean"
+    US_EIN = "us_ein"
+
+
+class Case(StrEnum):
+    UPPER = "upper"
+    LOWER = "lower"
+    NONE = "none"
+
+
+IDENTIFIERS = frozenset(
+    {
+        FieldType.IBAN,
+        FieldType.VAT,
+        FieldType.BIC,
+        FieldType.ISIN,
+        FieldType.ISBN,
+        FieldType.LEI,
+        FieldType.EAN,
+        FieldType.US_EIN,
+    }
+)
+_ORDERED = frozenset({FieldType.INTEGER, FieldType.DECIMAL, FieldType.DATE})
+_TEXT = frozenset({FieldType.STRING, FieldType.EMAIL})
+
+# Which optional rule fits which field type; anything else is a spec error.
+APPLIES_TO: Mapping[str, frozenset[FieldType]] = {
+    "min": _ORDERED,
+    "max": _ORDERED,
+    "min_length": _TEXT,
+    "max_length": _TEXT,
+    "pattern": _TEXT | {FieldType.PHONE} | IDENTIFIERS,
+    "choices": frozenset({FieldType.ENUM}),
+    "case": frozenset({FieldType.STRING}),
+    "decimal_places": frozenset({FieldType.DECIMAL}),
+    "decimal_separator": frozenset({FieldType.INTEGER, FieldType.DECIMAL}),
+    "date_formats": frozenset({FieldType.DATE}),
+    "country": frozenset({FieldType.PHONE, FieldType.VAT}),
+}
+
+RULE_KINDS: Mapping[FieldType, Kind] = {
+    FieldType.INTEGER: Kind.NUMBER,
+    FieldType.DECIMAL: Kind.NUMBER,
+    FieldType.DATE: Kind.DATE,
+    FieldType.BOOLEAN: Kind.BOOLEAN,
+}
+
+
+def rule_kind(field_type: FieldType) -> Kind:
+    """How a field of this type reads in a cross-field rule; everything else is text."""
+    return RULE_KINDS.get(field_type, Kind.TEXT)
+
+
+class FieldSpec(BaseModel):
+    """One field of a job: `{name, type, required, ...rules}`; unset rules are None."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: FieldName
+    type: FieldType
+    required: bool = True
+    min: Bound | None = None
+    max: Bound | None = None
+    min_length: Annotated[int, Field(ge=0)] | None = None
+    max_length: Annotated[int, Field(ge=1)] | None = None
+    pattern: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    choices: Annotated[tuple[str, ...], Field(min_length=1, max_length=1000)] | None = None
+    case: Case | None = None
+    decimal_places: Annotated[int, Field(ge=0, le=20)] | None = None
+    decimal_separator: Literal[".", ","] | None = None
+    date_formats: Annotated[tuple[str, ...], Field(max_length=20)] | None = None
+    country: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")] | None = None
+
+    @field_validator(*APPLIES_TO)
+    @classmethod
+    def _rule_fits_type(cls, value: Any, info: ValidationInfo) -> Any:
+        field_type = info.data.get("type")
+        rule = info.field_name
+        if value is None or field_type is None or rule is None:
+            return value  # an unknown type is reported on `type` already
+        fits = APPLIES_TO[rule]
+        if field_type not in fits:
+            where = ", ".join(sorted(fits))
+            raise _error(f"{rule} does not apply to {field_type} fields (only to {where})")
+        check = _RULE_CHECKS.get(rule)
+        return check(value, field_type, info.data) if check else value
+
+    @model_validator(mode="after")
+    def _enum_has_choices(self) -> Self:
+        if self.type is FieldType.ENUM and self.choices is None:
+            raise _errors_at("FieldSpec", [(("choices",), "enum fields need choices")])
+        return self
+
+
+class JobSpec(BaseModel):
+    """The fields of a job and its cross-field rules (e.g. `total == net + tax`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fields: tuple[FieldSpec, ...]
+    rules: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    _compiled: tuple[Rule, ...] | None = PrivateAttr(default=None)
+
+    @field_validator("fields")
+    @classmethod
+    def _unique_names(cls, fields: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
+        names = [spec.name for spec in fields]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise _error(f"field names must be unique; repeated: {', '.join(duplicates)}")
+        return fields
+
+    @model_validator(mode="after")
+    def _compile_rules(self) -> Self:
+        kinds = {spec.name: rule_kind(spec.type) for spec in self.fields}
+        compiled, problems = [], []
+        for i, source in enumerate(self.rules):
+            try:
+                compiled.append(compile_rule(source, kinds))
+            except RuleSyntaxError as exc:
+                problems.append((("rules", i), str(exc)))
+        if problems:
+            raise _errors_at(type(self).__name__, problems)
+        self._compiled = tuple(compiled)
+        return self
+
+    @property
+    def compiled_rules(self) -> tuple[Rule, ...]:
+        if self._compiled is None:  # built with model_construct(), which skips validators
+            kinds = {spec.name: rule_kind(spec.type) for spec in self.fields}
+            self._compiled = tuple(compile_rule(source, kinds) for source in self.rules)
+        return self._compiled
+
+    def field(self, name: str) -> FieldSpec:
+        """The field called `name`; KeyError when the job has none."""
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def spec_errors(exc: ValidationError) -> list[FieldError]:
+    """A spec's validation errors at their paths: `fields[2].min_length`, `rules[0]`."""
+    return [FieldError(_path(error["loc"]), error["msg"]) for error in exc.errors()]
+
+
+def _path(loc: Sequence[int | str]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _error(message: str) -> PydanticCustomError:
+    # Passed as context so braces in a message (a regex) are not read as placeholders.
+    return PydanticCustomError("field_spec", "{message}", {"message": message})
+
+
+def _errors_at(
+    title: str, problems: Sequence[tuple[tuple[int | str, ...], str]]
+) -> ValidationError:
+    """Errors under sub-paths, which a plain ValueError in a model validator cannot name."""
+    details = [
+        InitErrorDetails(type=_error(message), loc=loc, input=None) for loc, message in problems
+    ]
+    return ValidationError.from_exception_data(title, details)
+
+
+def _check_bound(value: Bound, field_type: FieldType, data: Mapping[str, Any]) -> Bound:
+    if field_type is FieldType.DATE:
+        if not isinstance(value, date):
+            raise _error("must be a date (YYYY-MM-DD) for date fields")
+    elif isinstance(value, date):
+        raise _error(f"must be a number for {field_type} fields")
+    elif field_type is FieldType.INTEGER and value != int(value):
+        raise _error("must be a whole number for integer fields")
+    low = data.get("min")  # present only when checking max, and only if min was valid
+    if low is not None and isinstance(low, date) is isinstance(value, date) and value < low:
+        raise _error("max must not be less than min")
+    return value
+
+
+def _check_max_length(value: int, field_type: FieldType, data: Mapping[str, Any]) -> int:
+    low = data.get("min_length")
+    if low is not None and value < low:
+        raise _error("max_length must not be less than min_length")
+    return value
+
+
+def _check_pattern(value: str, field_type: FieldType, data: Mapping[str, Any]) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise _error(f"not a valid regular expression: {exc}") from exc
+    return value
+
+
+def _check_choices(
+    value: tuple[str, ...], field_type: FieldType, data: Mapping[str, Any]
+) -> tuple[str, ...]:
+    choices = tuple(" ".join(choice.split()) for choice in value)
+    if not all(choices):
+        raise _error("choices must not be empty text")
+    keys = [choice.casefold() for choice in choices]
+    repeated = sorted({c for c, k in zip(choices, keys, strict=True) if keys.count(k) > 1})
+    if repeated:
+        # Input is matched case-insensitively, so these could not be told apart.
+        raise _error(f"choices must differ in more than case: {', '.join(repeated)}")
+    return choices
+
+
+def _check_date_formats(
+    value: tuple[str, ...], field_type: FieldType, data: Mapping[str, Any]
+) -> tuple[str, ...]:
+    probe = date(2001, 11, 23)  # day, month and year all distinct and unambiguous
+    for fmt in value:
+        try:
+            parsed = datetime.strptime(probe.strftime(fmt), fmt).date()
+        except ValueError:
+            parsed = None
+        if parsed != probe:
+            raise _error(f"{fmt!r} is not a usable date format: it needs day, month and year")
+    return value
+
+
+def _check_country(value: str, field_type: FieldType, data: Mapping[str, Any]) -> str:
+    code = value.upper()
+    if field_type is FieldType.PHONE and code not in phonenumbers.SUPPORTED_REGIONS:
+        raise _error(f"{value} is not a region phonenumbers knows")
+    if field_type is FieldType.VAT and code.lower() not in vat.MEMBER_STATES | {"el"}:
+        raise _error(f"{value} is not an EU VAT country")
+    return code
+
+
+_RULE_CHECKS: Mapping[str, Callable[[Any, FieldType, Mapping[str, Any]], Any]] = {
+    "min": _check_bound,
+    "max": _check_bound,
+    "max_length": _check_max_length,
+    "pattern": _check_pattern,
+    "choices": _check_choices,
+    "date_formats": _check_date_formats,
+    "country": _check_country,
+}
