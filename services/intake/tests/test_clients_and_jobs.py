@@ -140,7 +140,9 @@ async def test_client_creates_a_job_with_items_and_reads_the_same_job_back(
         {"name": "issued_on", "type": "date", "required": False},
     ]
     assert job["qc"] == {"mode": "double", "review_sample_rate": "0.1"}
-    assert job["due_at"] is None
+    assert datetime.fromisoformat(job["due_at"]) - datetime.fromisoformat(
+        job["created_at"]
+    ) == timedelta(hours=24), "an SLA in hours sets the deadline from creation"
     assert Decimal(job["sla_hours"]) == 24
     assert job["priority"] == 70
     assert job["required_skills"] == ["finance"]
@@ -192,7 +194,13 @@ async def test_creating_a_job_puts_its_events_in_the_outbox_with_the_request_cor
 ) -> None:
     client_id = await register_client(intake, tokens)
     correlation_id = f"test-{new_id()}"
-    items = [*_items(2), {"source": {"image": "s3://scans/gold.png"}, "golden": {"total": "9.90"}}]
+    items = [
+        *_items(2),
+        {
+            "source": {"image": "s3://scans/gold.png"},
+            "golden": {"invoice_number": "G-1", "total": "9.90"},
+        },
+    ]
     started = datetime.now(UTC)
 
     response = await intake.post(
@@ -226,7 +234,7 @@ async def test_creating_a_job_puts_its_events_in_the_outbox_with_the_request_cor
     assert created.qc == job["qc"]
     assert created.priority == 70
     assert created.sla_hours == Decimal(24)
-    assert created.due_at is None
+    assert created.due_at == datetime.fromisoformat(job["due_at"])
     assert created.external_ref == job["external_ref"]
     assert created.created_at == datetime.fromisoformat(job["created_at"])
 

@@ -4,11 +4,13 @@ The entry point owns the transaction: a request's session commits once before th
 is sent, a consumer wraps its work in `session.begin()`. Nothing below the entry point commits.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
+from pydantic_core import to_json
+from sqlalchemy import JSON, FromClause, MetaData, Table, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -48,6 +50,33 @@ def create_session_factory(engine: AsyncEngine, *, source: str) -> SessionFactor
     return async_sessionmaker(engine, expire_on_commit=False, info={"source": source})
 
 
+async def copy_rows(
+    session: AsyncSession, table: Table | FromClause, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert rows (all with the same keys) with COPY, in the session's transaction: many
+    times faster than INSERT for big batches. JSON values go as JSON text; None is NULL."""
+    if not rows:
+        return
+    assert isinstance(table, Table)
+    names = list(rows[0])
+    as_json = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
+    values = itemgetter(*names)
+    records: list[Any] = []
+    for row in rows:
+        record = list(values(row)) if len(names) > 1 else [values(row)]
+        for i in as_json:
+            if record[i] is not None:
+                record[i] = to_json(record[i]).decode()
+        records.append(record)
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None, "the connection was invalidated"
+    if not driver.is_in_transaction():
+        # SQLAlchemy begins the transaction with its first statement; COPY must be inside it.
+        await connection.execute(select(literal(1)))
+    await driver.copy_records_to_table(table.name, records=records, columns=names)
+
+
 def asyncpg_dsn(url: str) -> str:
     """The same database URL without the SQLAlchemy driver suffix, for raw asyncpg."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -60,3 +89,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_session_factory(request: Request) -> SessionFactory:
+    sessions: SessionFactory = request.app.state.runtime.sessions
+    return sessions
+
+
+# For work that outlives the request's session, such as the body of a streamed response
+# (SessionDep's session is closed before that body runs).
+SessionFactoryDep = Annotated[SessionFactory, Depends(get_session_factory)]

@@ -72,6 +72,18 @@ class Invalid(DomainError):
     title = "Unprocessable content"
 
 
+class NotAcceptable(DomainError):
+    """None of the media types the `Accept` header asks for can be produced."""
+
+    status = 406
+    title = "Not acceptable"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    title = "Unsupported media type"
+
+
 def problem(
     status: int,
     title: str,

@@ -2,16 +2,18 @@
 
 The same key and body give the first response again (`Idempotent-Replayed: true`); the same
 key with another body is a 422; the same key while the first request still runs is a 409.
-The stored response is written in the request's own transaction, with its effects.
+The stored response is written in the request's own transaction, with its effects. A route
+that streams its body takes `StreamedIdempotencyDep` and reads the body through it.
 """
 
 import hashlib
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.auth import CurrentPrincipal, Principal
@@ -19,8 +21,16 @@ from bpo_common.db import SessionDep
 from bpo_common.errors import Conflict, FieldError, Invalid
 from bpo_common.tables import idempotency_key
 
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+
+KeyHeader = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="repeat a request safely with the same key"),
+]
 
 
 class IdempotentReplay(Exception):
@@ -32,11 +42,17 @@ class IdempotentReplay(Exception):
 class Idempotency:
     """What a route answers through, so that its response can be replayed."""
 
-    def __init__(self, session: AsyncSession, owner: str, key: str | None, digest: str) -> None:
+    def __init__(
+        self, session: AsyncSession, owner: str, key: str | None, request_hash: "_Hash"
+    ) -> None:
         self._session = session
         self._owner = owner
         self._key = key
-        self._digest = digest
+        self._request_hash = request_hash
+
+    def digest(self) -> str:
+        """The hash of the request (method, path, body) as far as it has been read."""
+        return self._request_hash.hexdigest()
 
     async def respond(self, status_code: int, body: BaseModel) -> JSONResponse:
         content = body.model_dump(mode="json")
@@ -45,7 +61,7 @@ class Idempotency:
                 insert(idempotency_key).values(
                     principal=self._owner,
                     key=self._key,
-                    request_hash=self._digest,
+                    request_hash=self.digest(),
                     status_code=status_code,
                     response_body=content,
                 )
@@ -53,26 +69,55 @@ class Idempotency:
         return JSONResponse(content, status_code=status_code)
 
 
+class StreamedIdempotency(Idempotency):
+    """For a route that reads its body as a stream, through `body()`, never whole: the body
+    is hashed as it passes, and the hash is stored with the response."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        owner: str,
+        key: str | None,
+        request_hash: "_Hash",
+        request: Request,
+    ) -> None:
+        super().__init__(session, owner, key, request_hash)
+        self._request = request
+        self._read = False
+
+    async def body(self) -> AsyncIterator[bytes]:
+        """The request body in chunks as they arrive; read it once."""
+        async for chunk in self._request.stream():
+            self._request_hash.update(chunk)
+            if chunk:
+                yield chunk
+        self._read = True
+
+    async def drain(self) -> None:
+        """Read (and hash) whatever of the body the route left unread."""
+        if not self._read:
+            async for _ in self.body():
+                pass
+
+    async def respond(self, status_code: int, body: BaseModel) -> JSONResponse:
+        await self.drain()
+        return await super().respond(status_code, body)
+
+
 def _owner(principal: Principal) -> str:
     return f"{principal.role.value}:{principal.client_id or principal.subject}"
 
 
-async def idempotency(
-    request: Request,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", description="repeat a request safely with the same key"),
-    ] = None,
-) -> Idempotency:
-    owner = _owner(principal)
-    body = await request.body()
-    digest = hashlib.sha256(
-        request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
-    ).hexdigest()
-    if key is None:
-        return Idempotency(session, owner, None, digest)
+def _request_hash(request: Request) -> "_Hash":
+    """The hash of a request so far: method and path; the caller adds the body."""
+    return hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n")
+
+
+async def _claim(session: AsyncSession, owner: str, key: str) -> Row[str, int, Any] | None:
+    """Lock the key for this transaction and return the response stored under it, if any.
+
+    A key another request holds (its transaction still running) is a 409.
+    """
     if not key or len(key) > MAX_KEY_LENGTH:
         raise Invalid(
             "the Idempotency-Key header is empty or too long",
@@ -85,7 +130,7 @@ async def idempotency(
     ).scalar_one()
     if not locked:
         raise Conflict("a request with this Idempotency-Key is still being processed; retry later")
-    stored = (
+    return (
         await session.execute(
             select(
                 idempotency_key.c.request_hash,
@@ -94,8 +139,10 @@ async def idempotency(
             ).where(idempotency_key.c.principal == owner, idempotency_key.c.key == key)
         )
     ).first()
-    if stored is None:
-        return Idempotency(session, owner, key, digest)
+
+
+def _replay(stored: Row[str, int, Any], digest: str) -> NoReturn:
+    """The first response again, if this is the same request; a 422 if the body differs."""
     if stored.request_hash != digest:
         raise Invalid(
             "this Idempotency-Key was already used with a different request body",
@@ -104,7 +151,33 @@ async def idempotency(
     raise IdempotentReplay(stored.status_code, stored.response_body)
 
 
+async def idempotency(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, key: KeyHeader = None
+) -> Idempotency:
+    owner = _owner(principal)
+    stored = await _claim(session, owner, key) if key is not None else None
+    request_hash = _request_hash(request)
+    request_hash.update(await request.body())
+    if stored is not None:
+        _replay(stored, request_hash.hexdigest())
+    return Idempotency(session, owner, key, request_hash)
+
+
+async def streamed_idempotency(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, key: KeyHeader = None
+) -> StreamedIdempotency:
+    """Like `idempotency`, without holding the body: a replay reads it through the hash only."""
+    owner = _owner(principal)
+    stored = await _claim(session, owner, key) if key is not None else None
+    streamed = StreamedIdempotency(session, owner, key, _request_hash(request), request)
+    if stored is not None:
+        await streamed.drain()
+        _replay(stored, streamed.digest())
+    return streamed
+
+
 IdempotencyDep = Annotated[Idempotency, Depends(idempotency)]
+StreamedIdempotencyDep = Annotated[StreamedIdempotency, Depends(streamed_idempotency)]
 
 
 def install_idempotency_handler(app: FastAPI) -> None:

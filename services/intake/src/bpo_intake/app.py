@@ -3,8 +3,11 @@
 from fastapi import FastAPI
 
 from bpo_common.service import ServiceDefinition, create_service_app
+from bpo_intake.consumers import subscriptions
 from bpo_intake.routes import router
 from bpo_intake.settings import Settings
+from bpo_intake.tasks import sweep_leases
+from bpo_intake.webhooks import deliver_webhooks
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -14,6 +17,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             title="BPO intake",
             description="Clients push jobs and items; contractors claim, key and submit tasks.",
             routers=[router],
+            subscriptions=subscriptions,
+            workers=[sweep_leases, deliver_webhooks],
         ),
         settings or Settings(),
     )

@@ -153,3 +153,53 @@ class Task(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDelivery(Base):
+    """One event on its way to a client's webhook URL, retried until delivered or out of time."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        # The sender walks pending deliveries by when they are due.
+        Index(
+            "ix_webhook_delivery_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_webhook_delivery_client_id", "client_id", "id"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID] = mapped_column(ForeignKey("client.id"))
+    event_type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    # The URL of the latest attempt: a pending delivery follows the client's current URL.
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(_enum(WebhookDeliveryStatus))
+    attempts: Mapped[int] = mapped_column(default=0)
+    # None once delivered or failed; pushed forward while a sender holds it.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookAttempt(Base):
+    """One try at sending a delivery, as the client sees it in the API."""
+
+    __tablename__ = "webhook_attempt"
+    __table_args__ = (Index("ix_webhook_attempt_delivery_id", "delivery_id"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    delivery_id: Mapped[UUID] = mapped_column(ForeignKey("webhook_delivery.id"))
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # None when no answer came (refused, unresolvable, timed out, connection failed).
+    status_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int]

@@ -1,14 +1,30 @@
 """Every query of the intake service."""
 
-from collections.abc import Sequence
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Row, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.db import copy_rows
 from bpo_common.pagination import PageRequest
-from bpo_intake.models import Client, Item, ItemStatus, Job
+from bpo_intake.models import (
+    Client,
+    Contractor,
+    Item,
+    ItemStatus,
+    Job,
+    Task,
+    TaskKind,
+    TaskStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+)
 
 
 async def add_client(session: AsyncSession, client: Client) -> None:
@@ -28,8 +44,11 @@ async def add_job(session: AsyncSession, job: Job) -> None:
 
 
 async def add_items(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(Item), rows)
+    await copy_rows(session, Item.__table__, rows)
+
+
+async def add_tasks(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await copy_rows(session, Task.__table__, rows)
 
 
 async def get_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job | None:
@@ -60,3 +79,310 @@ async def item_counts(
     for job_id, status, count in rows:
         counts[job_id][status] = count
     return counts
+
+
+# Contractors and tasks
+
+
+async def add_contractor(session: AsyncSession, contractor: Contractor) -> None:
+    session.add(contractor)
+    await session.flush()
+
+
+async def get_contractor(session: AsyncSession, contractor_id: UUID) -> Contractor | None:
+    return await session.get(Contractor, contractor_id)
+
+
+async def list_contractors(session: AsyncSession, page: PageRequest) -> list[Contractor]:
+    query = select(Contractor).order_by(Contractor.id).limit(page.limit + 1)
+    if page.after is not None:
+        query = query.where(Contractor.id > page.after)
+    return list((await session.execute(query)).scalars())
+
+
+_CLAIM = text(
+    """
+    WITH locked AS (
+        SELECT t.id, t.item_id, t.due_at, t.priority
+        FROM task t
+        WHERE t.status = 'queued'
+          AND t.kind = ANY(CAST(:kinds AS taskkind[]))
+          AND t.required_skills <@ CAST(:skills AS jsonb)
+          AND NOT EXISTS (
+              SELECT 1 FROM task mine
+              WHERE mine.item_id = t.item_id
+                AND (mine.contractor_id = :contractor OR mine.submitted_by = :contractor)
+          )
+        ORDER BY t.due_at NULLS LAST, t.priority DESC, t.id
+        LIMIT :scan
+        FOR UPDATE OF t SKIP LOCKED
+    ),
+    one_per_item AS (
+        SELECT DISTINCT ON (item_id) id, due_at, priority
+        FROM locked
+        ORDER BY item_id, due_at NULLS LAST, priority DESC, id
+    ),
+    chosen AS (
+        SELECT id FROM one_per_item ORDER BY due_at NULLS LAST, priority DESC, id LIMIT :limit
+    )
+    UPDATE task
+    SET status = 'leased', contractor_id = :contractor, lease_expires_at = :lease_until,
+        claimed_at = :now
+    FROM chosen
+    WHERE task.id = chosen.id
+    RETURNING task.*
+    """
+)
+
+
+async def claim_tasks(
+    session: AsyncSession,
+    contractor_id: UUID,
+    skills: Sequence[str],
+    kinds: Sequence[TaskKind],
+    limit: int,
+    now: datetime,
+    lease_until: datetime,
+) -> list[Task]:
+    """Lease up to `limit` queued tasks to a contractor in one statement.
+
+    Earliest deadline first, then highest priority; only tasks whose required skills the
+    contractor has; never a second task of an item the contractor holds or has keyed. Rows
+    other claimers have locked are skipped, so concurrent claims never wait on each other.
+    """
+    statement = (
+        select(Task).from_statement(_CLAIM).execution_options(populate_existing=True)
+    )
+    parameters = {
+        "contractor": contractor_id,
+        "kinds": [kind.value for kind in kinds],
+        "skills": json.dumps(list(skills)),
+        "scan": limit * 2,
+        "limit": limit,
+        "now": now,
+        "lease_until": lease_until,
+    }
+    tasks = list((await session.execute(statement, parameters)).scalars())
+    entry_items = [task.item_id for task in tasks if task.kind is TaskKind.ENTRY]
+    if entry_items:
+        await session.execute(
+            update(Item)
+            .where(Item.id.in_(entry_items), Item.status == ItemStatus.PENDING)
+            .values(status=ItemStatus.IN_PROGRESS)
+        )
+    return tasks
+
+
+async def get_task_for_update(session: AsyncSession, task_id: UUID) -> Task | None:
+    query = select(Task).where(Task.id == task_id).with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def lease_expired_tasks(session: AsyncSession, now: datetime, limit: int) -> list[Task]:
+    query = (
+        select(Task)
+        .where(Task.status == TaskStatus.LEASED, Task.lease_expires_at < now)
+        .order_by(Task.lease_expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def jobs_by_id(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, Job]:
+    rows = await session.execute(select(Job).where(Job.id.in_(set(job_ids))))
+    return {job.id: job for job in rows.scalars()}
+
+
+async def items_by_id(session: AsyncSession, item_ids: Iterable[UUID]) -> dict[UUID, Item]:
+    rows = await session.execute(select(Item).where(Item.id.in_(set(item_ids))))
+    return {item.id: item for item in rows.scalars()}
+
+
+async def get_item_for_update(session: AsyncSession, item_id: UUID) -> Item | None:
+    query = select(Item).where(Item.id == item_id).with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def withdraw_open_tasks(session: AsyncSession, job_id: UUID) -> int:
+    result = await session.execute(
+        update(Task)
+        .where(Task.job_id == job_id, Task.status.in_([TaskStatus.QUEUED, TaskStatus.LEASED]))
+        .values(status=TaskStatus.CANCELLED, contractor_id=None, lease_expires_at=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def unfinished_items(session: AsyncSession, job_id: UUID) -> int:
+    query = select(func.count()).where(
+        Item.job_id == job_id, Item.status.not_in([ItemStatus.COMPLETED, ItemStatus.REJECTED])
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+async def get_job_for_update(session: AsyncSession, job_id: UUID) -> Job | None:
+    query = select(Job).where(Job.id == job_id).with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+# Webhooks
+
+
+async def client_webhook_url(session: AsyncSession, client_id: UUID) -> str | None:
+    return await session.scalar(select(Client.webhook_url).where(Client.id == client_id))
+
+
+async def set_client_webhook_url(session: AsyncSession, client_id: UUID, url: str | None) -> bool:
+    """Returns whether the client exists."""
+    updated = await session.execute(
+        update(Client).where(Client.id == client_id).values(webhook_url=url).returning(Client.id)
+    )
+    return updated.first() is not None
+
+
+async def add_webhook_delivery(session: AsyncSession, delivery: WebhookDelivery) -> None:
+    session.add(delivery)
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    id: UUID
+    # The client's current URL and secret; None when the client has removed its URL.
+    url: str | None
+    secret: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+async def claim_webhook_deliveries(
+    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
+) -> list[DueDelivery]:
+    """Take due pending deliveries for one send: their next_attempt_at moves to the lease end."""
+    due = (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.status == WebhookDeliveryStatus.PENDING,
+            WebhookDelivery.next_attempt_at <= now,
+        )
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(due), WebhookDelivery.client_id == Client.id)
+        .values(next_attempt_at=lease_until)
+        .returning(
+            WebhookDelivery.id,
+            Client.webhook_url,
+            Client.webhook_secret,
+            WebhookDelivery.payload,
+            WebhookDelivery.attempts,
+            WebhookDelivery.created_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return [DueDelivery(*row) for row in rows]
+
+
+async def record_webhook_attempt(
+    session: AsyncSession,
+    attempt: WebhookAttempt,
+    *,
+    status: WebhookDeliveryStatus,
+    next_attempt_at: datetime | None,
+    delivered_at: datetime | None,
+    last_error: str | None,
+    url: str | None,
+) -> None:
+    """Store one try and what it means for its delivery; `url` is the one tried, if any."""
+    session.add(attempt)
+    changes: dict[str, Any] = {
+        "attempts": WebhookDelivery.attempts + 1,
+        "status": status,
+        "next_attempt_at": next_attempt_at,
+        "delivered_at": delivered_at,
+        "last_error": last_error,
+    }
+    if url is not None:
+        changes["url"] = url
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == attempt.delivery_id)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def list_webhook_deliveries(
+    session: AsyncSession,
+    scope: UUID | None,
+    status: WebhookDeliveryStatus | None,
+    page: PageRequest,
+) -> list[WebhookDelivery]:
+    query = select(WebhookDelivery).order_by(WebhookDelivery.id).limit(page.limit + 1)
+    if scope is not None:
+        query = query.where(WebhookDelivery.client_id == scope)
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    if page.after is not None:
+        query = query.where(WebhookDelivery.id > page.after)
+    return list((await session.execute(query)).scalars())
+
+
+async def get_webhook_delivery(
+    session: AsyncSession, delivery_id: UUID, scope: UUID | None
+) -> WebhookDelivery | None:
+    query = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+    if scope is not None:
+        query = query.where(WebhookDelivery.client_id == scope)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def webhook_attempts(session: AsyncSession, delivery_id: UUID) -> list[WebhookAttempt]:
+    query = (
+        select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id == delivery_id)
+        .order_by(WebhookAttempt.attempted_at, WebhookAttempt.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+# Items
+
+
+async def lock_job_for_items(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job | None:
+    """The job, share-locked until the transaction ends: items may be added to it from
+    several requests at once, but it cannot be closed or cancelled meanwhile."""
+    query = select(Job).where(Job.id == job_id).with_for_update(read=True)
+    if scope is not None:
+        query = query.where(Job.client_id == scope)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_items(
+    session: AsyncSession, job_id: UUID, status: ItemStatus | None, page: PageRequest
+) -> list[Item]:
+    query = select(Item).where(Item.job_id == job_id).order_by(Item.id).limit(page.limit + 1)
+    if status is not None:
+        query = query.where(Item.status == status)
+    if page.after is not None:
+        query = query.where(Item.id > page.after)
+    return list((await session.execute(query)).scalars())
+
+
+async def completed_results(
+    session: AsyncSession, job_id: UUID, batch_size: int
+) -> AsyncIterator[Sequence[Row[UUID, str | None, dict[str, Any] | None, datetime | None]]]:
+    """Id, external id, result and completion time of a job's completed items in id order,
+    `batch_size` rows at a time from a server-side cursor."""
+    result = await session.stream(
+        select(Item.id, Item.external_id, Item.result, Item.completed_at)
+        .where(Item.job_id == job_id, Item.status == ItemStatus.COMPLETED)
+        .order_by(Item.id)
+        .execution_options(yield_per=batch_size)
+    )
+    async for rows in result.partitions():
+        yield rows

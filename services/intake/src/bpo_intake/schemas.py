@@ -1,5 +1,6 @@
 """Request and response bodies of the intake API."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -16,7 +17,15 @@ from pydantic import (
     field_validator,
 )
 
-from bpo_intake.models import ItemStatus, JobStatus
+from bpo_common.errors import FieldError, Invalid
+from bpo_common.rules import FieldSpec, JobSpec, check
+from bpo_intake.models import (
+    ContractorStatus,
+    ItemStatus,
+    JobStatus,
+    TaskKind,
+    WebhookDeliveryStatus,
+)
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
@@ -41,24 +50,6 @@ class ClientCreated(BaseModel):
     created_at: datetime
 
 
-class FieldType(StrEnum):
-    STRING = "string"
-    INTEGER = "integer"
-    DECIMAL = "decimal"
-    DATE = "date"
-    EMAIL = "email"
-    PHONE = "phone"
-    IBAN = "iban"
-    ENUM = "enum"
-    BOOLEAN = "boolean"
-
-
-class FieldSpec(Strict):
-    name: FieldName
-    type: FieldType
-    required: bool = True
-
-
 class QcMode(StrEnum):
     SINGLE = "single"
     DOUBLE = "double"
@@ -76,24 +67,29 @@ class ItemIn(Strict):
     golden: dict[str, Any] | None = None
 
 
-class JobCreate(Strict):
+class JobCreate(JobSpec):
+    """A job: its field specs and cross-field rules (checked by the rule engine), QC, SLA."""
+
+    fields: Annotated[tuple[FieldSpec, ...], Field(max_length=200)]
     work_type: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
-    fields: Annotated[list[FieldSpec], Field(min_length=1, max_length=200)]
     qc: QcPolicy = QcPolicy()
     due_at: AwareDatetime | None = None
     sla_hours: Annotated[Decimal, Field(gt=0, le=8760, decimal_places=2)] | None = None
     priority: Annotated[int, Field(ge=0, le=100)] = 50
-    required_skills: list[Annotated[str, Field(min_length=1, max_length=50)]] = []
+    required_skills: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(
+        default_factory=list
+    )
     external_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    items: Annotated[list[ItemIn], Field(max_length=MAX_ITEMS_IN_BODY)] = []
+    items: Annotated[list[ItemIn], Field(max_length=MAX_ITEMS_IN_BODY)] = Field(
+        default_factory=list
+    )
 
     @field_validator("fields")
     @classmethod
-    def _unique_names(cls, fields: list[FieldSpec]) -> list[FieldSpec]:
-        names = [spec.name for spec in fields]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"field names must be unique; repeated: {', '.join(duplicates)}")
+    def _at_least_one_field(cls, fields: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
+        # Checked here, not with min_length, which also fires when a field is merely invalid.
+        if not fields:
+            raise ValueError("a job needs at least one field")
         return fields
 
     @field_validator("sla_hours")
@@ -118,7 +114,8 @@ class JobOut(BaseModel):
     client_id: UUID
     status: JobStatus
     work_type: str
-    fields: list[FieldSpec]
+    fields: list[dict[str, Any]]
+    rules: list[str]
     qc: QcPolicy
     due_at: datetime | None
     sla_hours: Decimal | None
@@ -139,3 +136,134 @@ class ItemOut(BaseModel):
     source: dict[str, Any]
     result: dict[str, Any] | None
     completed_at: datetime | None
+
+
+# Contractors and tasks
+
+Skill = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_.-]+$")]
+
+
+class ContractorCreate(Strict):
+    name: Name
+    skills: Annotated[list[Skill], Field(max_length=100)] = []
+
+
+class ContractorOut(BaseModel):
+    id: UUID
+    name: str
+    skills: list[str]
+    status: ContractorStatus
+    status_reason: str | None
+    created_at: datetime
+
+
+class StatusReason(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class ClaimRequest(Strict):
+    limit: Annotated[int, Field(ge=1, le=50)] = 1
+    kinds: Annotated[list[TaskKind], Field(min_length=1)] = list(TaskKind)
+
+
+class TaskOut(BaseModel):
+    id: UUID
+    kind: TaskKind
+    job_id: UUID
+    item_id: UUID
+    work_type: str
+    fields: list[dict[str, Any]]
+    rules: list[str]
+    source: dict[str, Any]
+    entries: list[dict[str, Any]] | None
+    lease_expires_at: datetime
+
+
+class ClaimResponse(BaseModel):
+    tasks: list[TaskOut]
+
+
+class SubmitRequest(Strict):
+    data: dict[str, Any]
+
+
+class Lease(BaseModel):
+    task_id: UUID
+    lease_expires_at: datetime
+
+
+class Submitted(BaseModel):
+    task_id: UUID
+    item_id: UUID
+    data: dict[str, Any]
+    submitted_at: datetime
+
+
+# Webhooks
+
+
+class WebhookUrlUpdate(Strict):
+    webhook_url: HttpUrl | None = Field(description="where events go; null stops sending them")
+
+
+class ClientWebhook(BaseModel):
+    client_id: UUID
+    webhook_url: str | None
+
+
+class WebhookAttemptOut(BaseModel):
+    id: UUID
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: UUID
+    client_id: UUID
+    event_type: str
+    status: WebhookDeliveryStatus
+    url: str
+    payload: dict[str, Any]
+    attempt_count: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class WebhookDeliveryDetail(WebhookDeliveryOut):
+    attempts: list[WebhookAttemptOut]
+
+
+# Items
+
+
+class ItemsAccepted(BaseModel):
+    accepted: int
+
+
+def check_golden(spec: JobSpec, item: ItemIn) -> tuple[ItemIn, list[FieldError]]:
+    """The item with its golden answer in canonical form, or what is wrong with the answer
+    (`golden.total`): a golden answer must be a complete record that passes the job's rules."""
+    if item.golden is None:
+        return item, []
+    checked = check(spec, item.golden)
+    if not checked.valid:
+        return item, [FieldError(f"golden.{e.field}", e.message) for e in checked.errors]
+    return item.model_copy(update={"golden": checked.normalized}), []
+
+
+def checked_items(spec: JobSpec, items: Sequence[ItemIn]) -> list[ItemIn]:
+    """Every item with its golden answer checked and normalized; Invalid names each bad
+    answer by its place in the body (`items[3].golden.total`)."""
+    checked, errors = [], []
+    for index, item in enumerate(items):
+        item, problems = check_golden(spec, item)
+        checked.append(item)
+        errors += [FieldError(f"items[{index}].{e.field}", e.message) for e in problems]
+    if errors:
+        fields = ", ".join(dict.fromkeys(error.field for error in errors[:10]))
+        raise Invalid(f"invalid golden answers: {fields}", errors=errors)
+    return checked

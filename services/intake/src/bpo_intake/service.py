@@ -1,21 +1,36 @@
 """Use cases of the intake service: change state and add events, in the caller's session."""
 
-import secrets
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem
-from bpo_common.errors import Forbidden, NotFound
+from bpo_common.contracts.intake import (
+    ItemsReceived,
+    JobCancelled,
+    JobClosed,
+    JobCompleted,
+    JobCreated,
+    ReceivedItem,
+)
+from bpo_common.errors import Conflict, Forbidden, NotFound
 from bpo_common.ids import new_id
 from bpo_common.outbox import publish, publish_many
 from bpo_common.pagination import Page, PageRequest, make_page
-from bpo_intake import repository
-from bpo_intake.models import Client, ItemStatus, Job, JobStatus
-from bpo_intake.schemas import ClientCreate, ItemCounts, ItemIn, JobCreate, JobOut
+from bpo_common.rules import JobSpec
+from bpo_intake import repository, webhooks
+from bpo_intake.models import Client, ItemStatus, Job, JobStatus, TaskKind, TaskStatus
+from bpo_intake.schemas import (
+    ClientCreate,
+    ItemCounts,
+    ItemIn,
+    JobCreate,
+    JobOut,
+    checked_items,
+)
 
 ITEMS_PER_EVENT = 1000
 
@@ -26,12 +41,16 @@ def _chunks(rows: Sequence[T], size: int) -> list[Sequence[T]]:
     return [rows[start : start + size] for start in range(0, len(rows), size)]
 
 
-async def create_client(session: AsyncSession, command: ClientCreate) -> Client:
+async def create_client(
+    session: AsyncSession, command: ClientCreate, *, allow_private_webhooks: bool = False
+) -> Client:
+    if command.webhook_url is not None:
+        await webhooks.check_webhook_url(str(command.webhook_url), allow_private_webhooks)
     client = Client(
         id=new_id(),
         name=command.name,
         webhook_url=str(command.webhook_url) if command.webhook_url else None,
-        webhook_secret="whsec_" + secrets.token_urlsafe(32),
+        webhook_secret=webhooks.new_secret(),
         created_at=utcnow(),
     )
     await repository.add_client(session, client)
@@ -47,11 +66,11 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
         client_id=client_id,
         status=JobStatus.OPEN,
         work_type=command.work_type,
-        fields=[spec.model_dump(mode="json") for spec in command.fields],
-        rules=[],
+        fields=[spec.model_dump(mode="json", exclude_none=True) for spec in command.fields],
+        rules=list(command.rules),
         qc=command.qc.model_dump(mode="json"),
         priority=command.priority,
-        due_at=command.due_at,
+        due_at=_due_at(command, now),
         sla_hours=command.sla_hours,
         required_skills=command.required_skills,
         external_ref=command.external_ref,
@@ -66,6 +85,7 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
             client_id=client_id,
             work_type=job.work_type,
             fields=job.fields,
+            rules=job.rules,
             qc=job.qc,
             priority=job.priority,
             due_at=job.due_at,
@@ -75,12 +95,37 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
         ),
         client_id=client_id,
     )
-    await add_items(session, job, command.items)
+    await add_items(session, job, checked_items(job_spec(job), command.items))
     return job
 
 
+def _due_at(command: JobCreate, now: datetime) -> datetime | None:
+    if command.sla_hours is not None:
+        return now + timedelta(seconds=int(command.sla_hours * 3600))
+    return command.due_at
+
+
+_specs: dict[UUID, JobSpec] = {}
+
+
+def job_spec(job: Job) -> JobSpec:
+    """The job's field rules, compiled once per job and process (a job's spec never changes)."""
+    spec = _specs.get(job.id)
+    if spec is None:
+        if len(_specs) >= 1024:
+            _specs.clear()
+        spec = _specs[job.id] = JobSpec.model_validate({"fields": job.fields, "rules": job.rules})
+    return spec
+
+
+def entries_per_item(job: Job) -> int:
+    """How many contractors key each item before validation decides."""
+    return 2 if job.qc.get("mode") == "double" else 1
+
+
 async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) -> int:
-    """Store items of an open job and announce them in events of up to ITEMS_PER_EVENT items."""
+    """Store items of an open job with their entry tasks, and announce them in events of up
+    to ITEMS_PER_EVENT items."""
     now = utcnow()
     rows = [
         {
@@ -98,6 +143,26 @@ async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) ->
         for item in items
     ]
     await repository.add_items(session, rows)
+    await repository.add_tasks(
+        session,
+        [
+            {
+                "id": new_id(),
+                "job_id": job.id,
+                "item_id": row["id"],
+                "client_id": job.client_id,
+                "kind": TaskKind.ENTRY,
+                "status": TaskStatus.QUEUED,
+                "required_skills": job.required_skills,
+                "priority": job.priority,
+                "due_at": job.due_at,
+                "attempts": 0,
+                "created_at": now,
+            }
+            for row in rows
+            for _ in range(entries_per_item(job))
+        ],
+    )
     events = [
         ItemsReceived(
             job_id=job.id,
@@ -153,3 +218,82 @@ async def list_jobs(session: AsyncSession, scope: UUID | None, page: PageRequest
     return Page[JobOut](
         data=await describe_jobs(session, listed.data), next_cursor=listed.next_cursor
     )
+
+
+async def close_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job:
+    """No more items: the job completes as soon as every item is final."""
+    job = await _job_for_update(session, job_id, scope)
+    if job.status is not JobStatus.OPEN:
+        raise Conflict(f"only an open job can be closed; this one is {job.status.value}")
+    now = utcnow()
+    job.status = JobStatus.CLOSED
+    job.closed_at = now
+    await publish(
+        session,
+        JobClosed(job_id=job.id, client_id=job.client_id, closed_at=now),
+        client_id=job.client_id,
+    )
+    await complete_if_done(session, job)
+    return job
+
+
+async def cancel_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job:
+    """Stop the work: queued and leased tasks are withdrawn; finished items stay as they are."""
+    job = await _job_for_update(session, job_id, scope)
+    if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+        raise Conflict(f"this job is already {job.status.value}")
+    now = utcnow()
+    withdrawn = await repository.withdraw_open_tasks(session, job.id)
+    job.status = JobStatus.CANCELLED
+    job.cancelled_at = now
+    await publish(
+        session,
+        JobCancelled(
+            job_id=job.id, client_id=job.client_id, tasks_withdrawn=withdrawn, cancelled_at=now
+        ),
+        client_id=job.client_id,
+    )
+    return job
+
+
+async def complete_if_done(session: AsyncSession, job: Job) -> bool:
+    """A closed job whose items are all final becomes completed; the client is told."""
+    if job.status is not JobStatus.CLOSED or await repository.unfinished_items(session, job.id):
+        return False
+    now = utcnow()
+    counts = (await repository.item_counts(session, [job.id]))[job.id]
+    job.status = JobStatus.COMPLETED
+    job.completed_at = now
+    await publish(
+        session,
+        JobCompleted(
+            job_id=job.id,
+            client_id=job.client_id,
+            work_type=job.work_type,
+            due_at=job.due_at,
+            items_completed=counts.get(ItemStatus.COMPLETED, 0),
+            items_rejected=counts.get(ItemStatus.REJECTED, 0),
+            completed_at=now,
+        ),
+        client_id=job.client_id,
+    )
+    await webhooks.enqueue(
+        session,
+        job.client_id,
+        "job.completed",
+        {
+            "job_id": job.id,
+            "external_ref": job.external_ref,
+            "items_completed": counts.get(ItemStatus.COMPLETED, 0),
+            "items_rejected": counts.get(ItemStatus.REJECTED, 0),
+            "completed_at": now,
+        },
+    )
+    return True
+
+
+async def _job_for_update(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job:
+    job = await repository.get_job_for_update(session, job_id)
+    if job is None or (scope is not None and job.client_id != scope):
+        raise NotFound(f"no job {job_id}")
+    return job

@@ -9,13 +9,14 @@ from bpo_validation.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
     return create_service_app(
         ServiceDefinition(
             name="validation",
             title="BPO validation",
             description="Quality control: field rules, double keying, review and accuracy.",
             routers=[router],
-            subscriptions=subscriptions,
+            subscriptions=subscriptions(settings),
         ),
-        settings or Settings(),
+        settings,
     )

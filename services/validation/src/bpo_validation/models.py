@@ -1,10 +1,11 @@
 """Tables the validation service owns."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import DateTime, Enum, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_common.db import JSON_TYPES, new_metadata
@@ -18,6 +19,12 @@ class Base(DeclarativeBase):
 metadata = Base.metadata
 
 
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    REVIEW = "review"
+    REJECTED = "rejected"
+
+
 class JobRules(Base):
     """The field rules and QC policy of a job, as intake announced them."""
 
@@ -27,5 +34,69 @@ class JobRules(Base):
     client_id: Mapped[UUID] = mapped_column(index=True)
     work_type: Mapped[str] = mapped_column(String(100))
     fields: Mapped[list[dict[str, Any]]]
+    rules: Mapped[list[str]]
     qc: Mapped[dict[str, Any]]
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Entry(Base):
+    """One submitted task: a keying, a review or an adjudication of an item."""
+
+    __tablename__ = "entry"
+
+    task_id: Mapped[UUID] = mapped_column(primary_key=True)
+    item_id: Mapped[UUID] = mapped_column(index=True)
+    job_id: Mapped[UUID]
+    client_id: Mapped[UUID]
+    work_type: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    contractor_id: Mapped[UUID]
+    data: Mapped[dict[str, Any]]
+    golden: Mapped[dict[str, Any] | None]
+    entries_expected: Mapped[int]
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Decision(Base):
+    """What validation decided about an item, and why; an item may collect several."""
+
+    __tablename__ = "decision"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    item_id: Mapped[UUID] = mapped_column(index=True)
+    job_id: Mapped[UUID]
+    client_id: Mapped[UUID]
+    outcome: Mapped[Outcome] = mapped_column(
+        Enum(Outcome, name="outcome", values_callable=lambda e: [m.value for m in e])
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None]
+    comparison: Mapped[list[dict[str, Any]]]
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Judgement(Base):
+    """One field of one entry judged right or wrong against the final or known answer."""
+
+    __tablename__ = "judgement"
+    __table_args__ = (Index("ix_judgement_contractor_judged_at", "contractor_id", "judged_at"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    contractor_id: Mapped[UUID]
+    task_id: Mapped[UUID]
+    item_id: Mapped[UUID]
+    work_type: Mapped[str] = mapped_column(String(100))
+    field: Mapped[str] = mapped_column(String(100))
+    correct: Mapped[bool]
+    golden: Mapped[bool]
+    judged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Standing(Base):
+    """A contractor's standing: set once they are suspended, so it is announced once."""
+
+    __tablename__ = "standing"
+
+    contractor_id: Mapped[UUID] = mapped_column(primary_key=True)
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)

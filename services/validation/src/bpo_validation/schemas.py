@@ -1,10 +1,14 @@
 """Request and response bodies of the validation API."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+
+from bpo_common.errors import FieldError
+from bpo_common.rules import JobSpec
+from bpo_validation.models import Outcome
 
 
 class JobRulesOut(BaseModel):
@@ -12,5 +16,81 @@ class JobRulesOut(BaseModel):
     client_id: UUID
     work_type: str
     fields: list[dict[str, Any]]
+    rules: list[str]
     qc: dict[str, Any]
     received_at: datetime
+
+
+class CheckRequest(JobSpec):
+    """A dry run of the rule engine: field specs, cross-field rules and one record."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data: dict[str, Any]
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+    @classmethod
+    def of(cls, error: FieldError) -> "FieldProblem":
+        return cls(field=error.field, message=error.message)
+
+
+class CheckResponse(BaseModel):
+    valid: bool
+    errors: list[FieldProblem]
+    normalized: dict[str, Any]
+
+
+class EntryOut(BaseModel):
+    task_id: UUID
+    kind: str
+    contractor_id: UUID
+    data: dict[str, Any]
+    submitted_at: datetime
+
+
+class DecisionOut(BaseModel):
+    outcome: Outcome
+    reason: str
+    result: dict[str, Any] | None
+    comparison: list[dict[str, Any]]
+    decided_at: datetime
+
+
+class ItemDecision(BaseModel):
+    item_id: UUID
+    job_id: UUID
+    decision: Outcome
+    reason: str
+    result: dict[str, Any] | None
+    comparison: list[dict[str, Any]]
+    entries: list[EntryOut]
+    history: list[DecisionOut]
+
+
+class Score(BaseModel):
+    judged: int
+    correct: int
+    accuracy: float | None
+
+
+class KeyedScore(Score):
+    key: str
+
+
+class DayScore(Score):
+    day: date
+
+
+class Quality(BaseModel):
+    contractor_id: UUID
+    overall: Score
+    per_field: list[KeyedScore]
+    per_work_type: list[KeyedScore]
+    golden: Score
+    trend: list[DayScore]
+    suspended_at: datetime | None
+    suspension_reason: str | None

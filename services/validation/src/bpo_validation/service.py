@@ -1,17 +1,44 @@
-"""Use cases of the validation service."""
+"""Use cases of the validation service: record entries, decide, judge, keep score."""
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.auth import Principal, Role
 from bpo_common.clock import utcnow
-from bpo_common.contracts.intake import JobCreated
+from bpo_common.contracts import intake, validation
 from bpo_common.errors import NotFound
-from bpo_validation import repository
-from bpo_validation.models import JobRules
+from bpo_common.ids import new_id
+from bpo_common.outbox import publish
+from bpo_common.rules import JobSpec, check
+from bpo_validation import domain, repository
+from bpo_validation.models import Decision, Entry, JobRules, Outcome, Standing
+from bpo_validation.schemas import (
+    CheckRequest,
+    CheckResponse,
+    DayScore,
+    DecisionOut,
+    EntryOut,
+    FieldProblem,
+    ItemDecision,
+    KeyedScore,
+    Quality,
+    Score,
+)
+from bpo_validation.settings import Settings
+
+TREND_DAYS = 7
 
 
-async def record_job(session: AsyncSession, event: JobCreated) -> None:
+class JobNotKnownYet(Exception):
+    """A submission arrived before its job: the consumer retries it a little later."""
+
+
+async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
     await repository.add_job_rules(
         session,
         JobRules(
@@ -19,9 +46,235 @@ async def record_job(session: AsyncSession, event: JobCreated) -> None:
             client_id=event.client_id,
             work_type=event.work_type,
             fields=event.fields,
+            rules=event.rules,
             qc=event.qc,
             received_at=utcnow(),
         ),
+    )
+
+
+def spec_of(job: JobRules) -> JobSpec:
+    return JobSpec.model_validate({"fields": job.fields, "rules": job.rules})
+
+
+async def record_submission(
+    session: AsyncSession, event: intake.TaskSubmitted, settings: Settings
+) -> None:
+    """Keep the entry; decide once the item has the entries it needs; judge and score."""
+    job = await repository.get_job_rules(session, event.job_id, None)
+    if job is None:
+        raise JobNotKnownYet(f"job {event.job_id} has not arrived yet")
+    entry = Entry(
+        task_id=event.task_id,
+        item_id=event.item_id,
+        job_id=event.job_id,
+        client_id=event.client_id,
+        work_type=event.work_type,
+        kind=event.kind,
+        contractor_id=event.contractor_id,
+        data=event.data,
+        golden=event.golden,
+        entries_expected=event.entries_expected,
+        submitted_at=event.submitted_at,
+    )
+    await repository.add_entry(session, entry)
+    spec = spec_of(job)
+    if event.kind == "entry":
+        if entry.golden is not None:
+            await _judge(session, spec, [entry], entry.golden, golden=True)
+        keyings = [
+            e for e in await repository.entries_of_item(session, entry.item_id) if e.kind == "entry"
+        ]
+        if len(keyings) >= entry.entries_expected:
+            await _decide(session, job, spec, keyings)
+    else:
+        await _finalize_review(session, job, spec, entry)
+    await _enforce_floor(session, {entry.contractor_id}, settings)
+
+
+async def _decide(
+    session: AsyncSession, job: JobRules, spec: JobSpec, keyings: Sequence[Entry]
+) -> None:
+    first = keyings[0]
+    if first.golden is not None:
+        result = check(spec, first.golden, partial=True).normalized
+        await _accept(session, first, result, "control item: the known answer stands", [])
+        return
+    if len(keyings) == 1:
+        rate = Decimal(str(job.qc.get("review_sample_rate", "0")))
+        if domain.sampled_for_review(first.item_id, rate):
+            await _review(
+                session, first, "review", keyings, f"sampled for review at rate {rate}", []
+            )
+        else:
+            await _accept(session, first, first.data, "single keying, valid", [])
+        return
+    rows = domain.comparison(spec, [k.data for k in keyings])
+    differing = [row["field"] for row in rows if not row["equal"]]
+    if not differing:
+        await _judge(session, spec, keyings, first.data, golden=False)
+        await _accept(session, first, first.data, f"{len(keyings)} keyings agree", rows)
+    else:
+        reason = f"keyings differ on {', '.join(differing)}"
+        await _review(session, first, "adjudication", keyings, reason, rows)
+
+
+async def _finalize_review(
+    session: AsyncSession, job: JobRules, spec: JobSpec, review: Entry
+) -> None:
+    """A reviewer's or adjudicator's entry is final; it scores the keyings before it."""
+    keyings = [
+        e
+        for e in await repository.entries_of_item(session, review.item_id)
+        if e.kind == "entry" and e.golden is None
+    ]
+    await _judge(session, spec, keyings, review.data, golden=False)
+    rows = domain.comparison(spec, [k.data for k in keyings] + [review.data])
+    await _accept(
+        session, review, review.data, f"{review.kind} by {review.contractor_id} is final", rows
+    )
+
+
+async def _accept(
+    session: AsyncSession,
+    entry: Entry,
+    result: dict[str, Any],
+    reason: str,
+    rows: list[dict[str, Any]],
+) -> None:
+    now = utcnow()
+    await repository.add_decision(
+        session,
+        Decision(
+            id=new_id(),
+            item_id=entry.item_id,
+            job_id=entry.job_id,
+            client_id=entry.client_id,
+            outcome=Outcome.ACCEPTED,
+            reason=reason,
+            result=result,
+            comparison=rows,
+            decided_at=now,
+        ),
+    )
+    await publish(
+        session,
+        validation.ItemAccepted(
+            item_id=entry.item_id,
+            job_id=entry.job_id,
+            client_id=entry.client_id,
+            result=result,
+            decided_at=now,
+        ),
+        client_id=entry.client_id,
+    )
+
+
+async def _review(
+    session: AsyncSession,
+    entry: Entry,
+    kind: str,
+    keyings: Sequence[Entry],
+    reason: str,
+    rows: list[dict[str, Any]],
+) -> None:
+    now = utcnow()
+    await repository.add_decision(
+        session,
+        Decision(
+            id=new_id(),
+            item_id=entry.item_id,
+            job_id=entry.job_id,
+            client_id=entry.client_id,
+            outcome=Outcome.REVIEW,
+            reason=reason,
+            result=None,
+            comparison=rows,
+            decided_at=now,
+        ),
+    )
+    await publish(
+        session,
+        validation.ReviewRequired(
+            item_id=entry.item_id,
+            job_id=entry.job_id,
+            client_id=entry.client_id,
+            kind="review" if kind == "review" else "adjudication",
+            entries=[
+                intake.Entry(task_id=k.task_id, contractor_id=k.contractor_id, data=k.data)
+                for k in keyings
+            ],
+            reason=reason,
+            decided_at=now,
+        ),
+        client_id=entry.client_id,
+    )
+
+
+async def _judge(
+    session: AsyncSession,
+    spec: JobSpec,
+    entries: Sequence[Entry],
+    truth: dict[str, Any],
+    *,
+    golden: bool,
+) -> None:
+    now = utcnow()
+    await repository.add_judgements(
+        session,
+        [
+            {
+                "id": new_id(),
+                "contractor_id": entry.contractor_id,
+                "task_id": entry.task_id,
+                "item_id": entry.item_id,
+                "work_type": entry.work_type,
+                "field": verdict.field,
+                "correct": verdict.correct,
+                "golden": golden,
+                "judged_at": now,
+            }
+            for entry in entries
+            for verdict in domain.judge(spec, entry.data, truth)
+        ],
+    )
+
+
+async def _enforce_floor(session: AsyncSession, contractors: set[UUID], settings: Settings) -> None:
+    """Suspend, once, a contractor whose accuracy fell below the floor over enough judgements."""
+    for contractor_id in contractors:
+        judged, correct = await repository.judged_totals(session, contractor_id)
+        rate = domain.accuracy(correct, judged)
+        if judged < settings.quality_min_judged or rate is None or rate >= settings.quality_floor:
+            continue
+        standing = await repository.get_standing(session, contractor_id)
+        if standing is not None and standing.suspended_at is not None:
+            continue
+        now = utcnow()
+        reason = (
+            f"accuracy {rate:.1%} over {judged} judged fields, "
+            f"below the {settings.quality_floor:.0%} floor"
+        )
+        if standing is None:
+            await repository.add_standing(
+                session, Standing(contractor_id=contractor_id, suspended_at=now, reason=reason)
+            )
+        else:
+            standing.suspended_at, standing.reason = now, reason
+        await publish(
+            session,
+            validation.ContractorSuspended(
+                contractor_id=contractor_id, reason=reason, suspended_at=now
+            ),
+        )
+
+
+def dry_run(request: CheckRequest) -> CheckResponse:
+    result = check(request, request.data)
+    return CheckResponse(
+        valid=result.valid,
+        errors=[FieldProblem.of(error) for error in result.errors],
+        normalized=result.normalized,
     )
 
 
@@ -30,3 +283,64 @@ async def job_rules(session: AsyncSession, job_id: UUID, scope: UUID | None) -> 
     if rules is None:
         raise NotFound(f"no rules known for job {job_id}")
     return rules
+
+
+async def item_decision(session: AsyncSession, item_id: UUID, scope: UUID | None) -> ItemDecision:
+    decisions = await repository.decisions_of_item(session, item_id)
+    if not decisions or (scope is not None and decisions[0].client_id != scope):
+        raise NotFound(f"no decision about item {item_id}")
+    latest = decisions[-1]
+    return ItemDecision(
+        item_id=item_id,
+        job_id=latest.job_id,
+        decision=latest.outcome,
+        reason=latest.reason,
+        result=latest.result,
+        comparison=latest.comparison,
+        entries=[
+            EntryOut.model_validate(entry, from_attributes=True)
+            for entry in await repository.entries_of_item(session, item_id)
+        ],
+        history=[DecisionOut.model_validate(d, from_attributes=True) for d in decisions],
+    )
+
+
+async def quality(
+    session: AsyncSession, contractor_id: UUID, caller: Principal, now: datetime | None = None
+) -> Quality:
+    if caller.role is not Role.MANAGER and caller.subject != str(contractor_id):
+        raise NotFound(f"no quality figures for contractor {contractor_id}")
+    now = now or utcnow()
+    judged, correct = await repository.judged_totals(session, contractor_id)
+    by_golden = {
+        key: (n, ok) for key, n, ok in await repository.scores_by(session, contractor_id, "golden")
+    }
+    golden_judged, golden_correct = by_golden.get("golden", (0, 0))
+    standing = await repository.get_standing(session, contractor_id)
+
+    def keyed(rows: list[tuple[object, int, int]]) -> list[KeyedScore]:
+        return [
+            KeyedScore(key=str(key), judged=n, correct=ok, accuracy=domain.accuracy(ok, n))
+            for key, n, ok in rows
+        ]
+
+    since = (now - timedelta(days=TREND_DAYS - 1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return Quality(
+        contractor_id=contractor_id,
+        overall=Score(judged=judged, correct=correct, accuracy=domain.accuracy(correct, judged)),
+        per_field=keyed(await repository.scores_by(session, contractor_id, "field")),
+        per_work_type=keyed(await repository.scores_by(session, contractor_id, "work_type")),
+        golden=Score(
+            judged=golden_judged,
+            correct=golden_correct,
+            accuracy=domain.accuracy(golden_correct, golden_judged),
+        ),
+        trend=[
+            DayScore(day=day, judged=n, correct=ok, accuracy=domain.accuracy(ok, n))
+            for day, n, ok in await repository.scores_by(session, contractor_id, "day", since)
+        ],
+        suspended_at=standing.suspended_at if standing else None,
+        suspension_reason=standing.reason if standing else None,
+    )

@@ -1,3 +1,6 @@
+from typing import Annotated
+
+from fastapi import Depends, Request
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.settings import ServiceSettings
@@ -9,3 +12,16 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BPO_VALIDATION_")
 
     port: int = 8002
+    # A contractor whose accuracy falls below the floor, over at least this many judged
+    # fields, is suspended.
+    quality_floor: float = 0.85
+    quality_min_judged: int = 50
+
+
+def current_settings(request: Request) -> Settings:
+    settings = request.app.state.runtime.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(current_settings)]

@@ -1,5 +1,5 @@
 """Event contracts, one module per publishing service. Importing this registers them all."""
 
-from bpo_common.contracts import intake, messaging
+from bpo_common.contracts import intake, messaging, validation
 
-__all__ = ["intake", "messaging"]
+__all__ = ["intake", "messaging", "validation"]

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bpo_common.events import Event
 
@@ -17,6 +17,7 @@ class JobCreated(Event):
     client_id: UUID
     work_type: str
     fields: list[dict[str, Any]]
+    rules: list[str] = Field(default_factory=list)
     qc: dict[str, Any]
     priority: int
     due_at: datetime | None
@@ -45,3 +46,102 @@ class ItemsReceived(Event):
     work_type: str
     items: list[ReceivedItem]
     received_at: datetime
+
+
+class JobClosed(Event):
+    """The client said no more items will come; the job completes when every item is final."""
+
+    event_type = "bpo.intake.job.closed"
+
+    job_id: UUID
+    client_id: UUID
+    closed_at: datetime
+
+
+class JobCompleted(Event):
+    event_type = "bpo.intake.job.completed"
+
+    job_id: UUID
+    client_id: UUID
+    work_type: str
+    due_at: datetime | None
+    items_completed: int
+    items_rejected: int
+    completed_at: datetime
+
+
+class JobCancelled(Event):
+    event_type = "bpo.intake.job.cancelled"
+
+    job_id: UUID
+    client_id: UUID
+    tasks_withdrawn: int
+    cancelled_at: datetime
+
+
+class Entry(BaseModel):
+    """One contractor's keying of an item, as review and adjudication tasks carry it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: UUID
+    contractor_id: UUID
+    data: dict[str, Any]
+
+
+class TaskSubmitted(Event):
+    """A contractor submitted a task; `data` is already checked against the job's rules."""
+
+    event_type = "bpo.intake.task.submitted"
+
+    task_id: UUID
+    job_id: UUID
+    item_id: UUID
+    client_id: UUID
+    work_type: str
+    kind: str
+    contractor_id: UUID
+    data: dict[str, Any]
+    # The known answer of a control item; validation scores the entry against it.
+    golden: dict[str, Any] | None
+    # How many entries the item gets (2 when double-keyed); validation decides after the last.
+    entries_expected: int
+    claimed_at: datetime
+    submitted_at: datetime
+
+
+class TaskExpired(Event):
+    event_type = "bpo.intake.task.expired"
+
+    task_id: UUID
+    job_id: UUID
+    item_id: UUID
+    client_id: UUID
+    contractor_id: UUID
+    attempts: int
+    requeued: bool
+    expired_at: datetime
+
+
+class ItemCompleted(Event):
+    event_type = "bpo.intake.item.completed"
+
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    work_type: str
+    golden: bool
+    fields: int
+    result: dict[str, Any]
+    completed_at: datetime
+
+
+class ItemRejected(Event):
+    event_type = "bpo.intake.item.rejected"
+
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    work_type: str
+    reason: str
+    rejected_at: datetime

@@ -8,16 +8,23 @@ from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_intake import service
 from bpo_intake.schemas import ClientCreate, ClientCreated
+from bpo_intake.settings import SettingsDep
 
 router = APIRouter(prefix="/v1")
 
 
 @router.post("/clients", status_code=201, tags=["clients"], response_model=ClientCreated)
 async def create_client(
-    body: ClientCreate, session: SessionDep, _: Manager, idempotency: IdempotencyDep
+    body: ClientCreate,
+    session: SessionDep,
+    _: Manager,
+    idempotency: IdempotencyDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     """Register a client company; the answer carries its webhook signing secret."""
-    client = await service.create_client(session, body)
+    client = await service.create_client(
+        session, body, allow_private_webhooks=settings.webhook_allow_private
+    )
     return await idempotency.respond(
         201, ClientCreated.model_validate(client, from_attributes=True)
     )

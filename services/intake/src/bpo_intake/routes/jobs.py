@@ -38,3 +38,19 @@ async def get_job(job_id: UUID, session: SessionDep, caller: ClientOrManager) ->
     job = await service.get_job(session, job_id, caller.scope())
     (view,) = await service.describe_jobs(session, [job])
     return view
+
+
+@router.post("/jobs/{job_id}/close")
+async def close_job(job_id: UUID, session: SessionDep, client: ClientUser) -> JobOut:
+    """No more items will come; the job completes when every item is final."""
+    job = await service.close_job(session, job_id, client.client_id)
+    (view,) = await service.describe_jobs(session, [job])
+    return view
+
+
+@router.post("/jobs/{job_id}/cancel")
+async def cancel_job(job_id: UUID, session: SessionDep, caller: ClientOrManager) -> JobOut:
+    """Cancel the work not yet done; its queued tasks are withdrawn."""
+    job = await service.cancel_job(session, job_id, caller.scope())
+    (view,) = await service.describe_jobs(session, [job])
+    return view

@@ -1,0 +1,238 @@
+"""Bulk intake: 100,000 items as NDJSON in one HTTP request, against a plain COPY baseline.
+
+    .venv/bin/python bench/bulk_intake.py [--items 100000]
+
+Starts its own durable PostgreSQL and NATS on free ports and the intake service (one uvicorn
+worker, as `make run` starts it), creates a client and a single-keyed job, and streams the
+items to POST /v1/jobs/{id}/items as NDJSON, generated while they are sent. The product
+figure covers the whole request: parsing, checks, the items and their entry tasks stored
+with COPY, the ItemsReceived events in the outbox, the commit.
+
+The baseline, in the same run and database: the same rows parsed from the same NDJSON
+lines and loaded into the same `item` table with asyncpg's copy_records_to_table, one
+transaction per 1,000 rows; no tasks, events or checks. The ratio is product / baseline
+(target >= 0.30). It exits 0 whatever the figures: it measures, it does not judge.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from time import perf_counter
+from uuid import UUID
+
+import asyncpg
+import httpx
+
+from bpo_common import devstack
+from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.db import asyncpg_dsn
+from bpo_common.ids import new_id
+
+TARGET_RATIO = 0.30
+CHUNK_ROWS = 1000
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The defaults of ServiceSettings; the stack sets no other issuer or audience.
+ISSUER, AUDIENCE = "bpo-local", "bpo"
+JOB = {
+    "work_type": "invoice",
+    "fields": [
+        {"name": "invoice_number", "type": "string"},
+        {"name": "total", "type": "decimal"},
+        {"name": "issued_on", "type": "date", "required": False},
+    ],
+    "qc": {"mode": "single"},
+    "sla_hours": 24,
+}
+
+
+def ndjson_line(n: int) -> bytes:
+    """Item n as one NDJSON line (about 100 bytes); every 20th is a golden item."""
+    line = b'{"external_id":"scan-%07d","source":{"image":"s3://scans/%07d.png","page":%d}' % (
+        n,
+        n,
+        n % 40 + 1,
+    )
+    if n % 20 == 0:
+        line += b',"golden":{"invoice_number":"INV-%d","total":"%d.50"}' % (n, n % 997)
+    return line + b"}\n"
+
+
+def ndjson_chunks(count: int) -> Iterator[bytes]:
+    for start in range(0, count, CHUNK_ROWS):
+        yield b"".join(ndjson_line(n) for n in range(start, min(start + CHUNK_ROWS, count)))
+
+
+@dataclass(frozen=True)
+class Stack:
+    urls: devstack.StackUrls
+    private_key: str
+    public_key_file: Path
+
+    def headers(self, role: Role, client_id: UUID | None = None) -> dict[str, str]:
+        token = issue_token(
+            self.private_key,
+            subject="bench",
+            role=role,
+            client_id=client_id,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def stack() -> Iterator[Stack]:
+    """PostgreSQL (durable, as in production) and NATS on free ports, every database migrated;
+    all under `.run/bench/<pid>`, removed at the end."""
+    root = REPO_ROOT / ".run" / "bench" / str(os.getpid())
+    shutil.rmtree(root, ignore_errors=True)
+    local = devstack.LocalStack(
+        root, postgres_port=devstack.free_port(), nats_port=devstack.free_port(), durable=True
+    )
+    try:
+        urls = local.start()
+        devstack.migrate_all(urls.database_urls)
+        private, public = ensure_key_pair(root / "jwt")
+        yield Stack(urls, private.read_text(), public)
+    finally:
+        local.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def intake_service(bench: Stack, log: Path) -> Iterator[str]:
+    """The intake service under uvicorn in its own process; yields its base URL."""
+    ports = {service: devstack.free_port() for service in devstack.SERVICES}
+    env = devstack.service_environment(
+        bench.urls, jwt_public_key_file=bench.public_key_file, ports=ports
+    ) | {"BPO_LOG_LEVEL": "WARNING"}
+    process = devstack.start_service("intake", env, ports["intake"], log)
+    try:
+        devstack.wait_ready({"intake": ports["intake"]})
+        yield f"http://127.0.0.1:{ports['intake']}"
+    finally:
+        devstack.stop_services({"intake": process})
+
+
+async def new_job(http: httpx.AsyncClient, bench: Stack) -> tuple[UUID, UUID, dict[str, str]]:
+    """A new client and an open job of it: (client id, job id, the client's headers)."""
+    client = await http.post(
+        "/v1/clients", json={"name": f"Bench {new_id()}"}, headers=bench.headers(Role.MANAGER)
+    )
+    client.raise_for_status()
+    client_id = UUID(client.json()["id"])
+    headers = bench.headers(Role.CLIENT, client_id)
+    job = await http.post("/v1/jobs", json=JOB, headers=headers)
+    job.raise_for_status()
+    return client_id, UUID(job.json()["id"]), headers
+
+
+async def product(base_url: str, bench: Stack, count: int) -> float:
+    """Seconds for one POST of `count` NDJSON items, from the first byte sent to the answer."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=600) as http:
+        _, job_id, headers = await new_job(http, bench)
+
+        async def body() -> AsyncIterator[bytes]:
+            for chunk in ndjson_chunks(count):
+                yield chunk
+
+        started = perf_counter()
+        response = await http.post(
+            f"/v1/jobs/{job_id}/items",
+            content=body(),
+            headers={**headers, "Content-Type": "application/x-ndjson"},
+        )
+        elapsed = perf_counter() - started
+        if response.status_code != 202 or response.json() != {"accepted": count}:
+            raise RuntimeError(f"the append failed: {response.status_code} {response.text}")
+        job = (await http.get(f"/v1/jobs/{job_id}", headers=headers)).json()
+        if job["counts"]["total"] != count:
+            raise RuntimeError(f"{job['counts']['total']} items stored, not {count}")
+        return elapsed
+
+
+async def baseline(base_url: str, bench: Stack, count: int) -> tuple[float, float]:
+    """Seconds to parse the same lines and COPY them into `item`, 1,000 rows a transaction;
+    and of those, the seconds spent in the COPY transactions alone."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        client_id, job_id, _ = await new_job(http, bench)
+    columns = ["id", "job_id", "client_id", "external_id", "status", "source", "golden"]
+    columns += ["created_at"]
+    connection = await asyncpg.connect(asyncpg_dsn(bench.urls.database_urls["intake"]))
+    try:
+        started = perf_counter()
+        copying = 0.0
+        for chunk in ndjson_chunks(count):
+            now = datetime.now(UTC)
+            records = []
+            for line in chunk.splitlines():
+                item = json.loads(line)
+                golden = item.get("golden")
+                records.append(
+                    (
+                        new_id(),
+                        job_id,
+                        client_id,
+                        item.get("external_id"),
+                        "pending",
+                        json.dumps(item["source"]),
+                        json.dumps(golden) if golden is not None else None,
+                        now,
+                    )
+                )
+            copy_started = perf_counter()
+            async with connection.transaction():
+                await connection.copy_records_to_table("item", records=records, columns=columns)
+            copying += perf_counter() - copy_started
+        elapsed = perf_counter() - started
+        stored = await connection.fetchval("SELECT count(*) FROM item WHERE job_id = $1", job_id)
+    finally:
+        await connection.close()
+    if stored != count:
+        raise RuntimeError(f"the baseline stored {stored} items, not {count}")
+    return elapsed, copying
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    count = parser.parse_args().items
+    with stack() as bench:
+        log = REPO_ROOT / ".run" / "bench" / f"bulk_intake-{os.getpid()}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with intake_service(bench, log) as base_url:
+            product_s = asyncio.run(product(base_url, bench, count))
+            baseline_s, copy_s = asyncio.run(baseline(base_url, bench, count))
+    log.unlink(missing_ok=True)
+    product_rate, baseline_rate = count / product_s, count / baseline_s
+    ratio = product_rate / baseline_rate
+    rows = [
+        ("items", f"{count:,}"),
+        ("product: NDJSON over HTTP, items/s", f"{product_rate:,.0f}  ({product_s:.1f} s)"),
+        (
+            "baseline: COPY, 1,000 a transaction, items/s",
+            f"{baseline_rate:,.0f}  ({baseline_s:.1f} s)",
+        ),
+        ("ratio product / baseline", f"{ratio:.2f}  (target >= {TARGET_RATIO:.2f})"),
+        ("(baseline's COPY transactions alone, items/s)", f"{count / copy_s:,.0f}"),
+        ("cores", str(os.cpu_count())),
+        ("python", platform.python_version()),
+        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{'bulk intake':<{width}}  result")
+    print(f"{'-' * width}  {'-' * 30}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Events the validation service publishes: its decisions and what it learns of contractors."""
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from bpo_common.contracts.intake import Entry
+from bpo_common.events import Event
+
+
+class ItemAccepted(Event):
+    event_type = "bpo.validation.item.accepted"
+
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    result: dict[str, Any]
+    decided_at: datetime
+
+
+class ReviewRequired(Event):
+    """A person with the qc skill must look: a sampled review, or two keyings that differ."""
+
+    event_type = "bpo.validation.review.required"
+
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    kind: Literal["review", "adjudication"]
+    entries: list[Entry]
+    reason: str
+    decided_at: datetime
+
+
+class ItemRejected(Event):
+    event_type = "bpo.validation.item.rejected"
+
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    reason: str
+    decided_at: datetime
+
+
+class ContractorSuspended(Event):
+    event_type = "bpo.validation.contractor.suspended"
+
+    contractor_id: UUID
+    reason: str
+    suspended_at: datetime

@@ -1,0 +1,52 @@
+"""Contractors: managers register, suspend and reinstate them."""
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from bpo_common.auth import CurrentPrincipal, Manager
+from bpo_common.db import SessionDep
+from bpo_common.idempotency import IdempotencyDep
+from bpo_common.pagination import Page, PageDep
+from bpo_intake import contractors
+from bpo_intake.schemas import ContractorCreate, ContractorOut, StatusReason
+
+router = APIRouter(prefix="/v1/contractors", tags=["contractors"])
+
+
+@router.post("", status_code=201, response_model=ContractorOut)
+async def create_contractor(
+    body: ContractorCreate, session: SessionDep, _: Manager, idempotency: IdempotencyDep
+) -> JSONResponse:
+    """Register a contractor with skills; the `qc` skill allows review and adjudication."""
+    contractor = await contractors.create(session, body)
+    return await idempotency.respond(201, contractor)
+
+
+@router.get("")
+async def list_contractors(session: SessionDep, _: Manager, page: PageDep) -> Page[ContractorOut]:
+    """List contractors, oldest first."""
+    return await contractors.list_page(session, page)
+
+
+@router.get("/{contractor_id}")
+async def get_contractor(
+    contractor_id: UUID, session: SessionDep, caller: CurrentPrincipal
+) -> ContractorOut:
+    """One contractor, for managers and for that contractor."""
+    return await contractors.get(session, contractor_id, caller)
+
+
+@router.post("/{contractor_id}/suspend")
+async def suspend(
+    contractor_id: UUID, body: StatusReason, session: SessionDep, _: Manager
+) -> ContractorOut:
+    """Stop giving a contractor work; the reason is kept and shown."""
+    return await contractors.suspend(session, contractor_id, body.reason)
+
+
+@router.post("/{contractor_id}/activate")
+async def activate(contractor_id: UUID, session: SessionDep, _: Manager) -> ContractorOut:
+    """Give a suspended contractor work again."""
+    return await contractors.activate(session, contractor_id)

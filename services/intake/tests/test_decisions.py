@@ -1,0 +1,89 @@
+"""Validation's decisions arrive over JetStream and finish intake's items."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from uuid import UUID
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import select
+
+from bpo_common.contracts import validation
+from bpo_common.db import SessionFactory
+from bpo_common.events import wrap
+from bpo_common.messaging import connect
+from bpo_common.testing import TestStack, Tokens, eventually
+from bpo_intake.models import ContractorStatus, Item, ItemStatus
+
+from .conftest import create_job, register_client
+
+
+@pytest.fixture(scope="module")
+async def js(stack: TestStack) -> AsyncIterator[JetStreamContext]:
+    client = await connect(stack.urls.nats_url, name="decisions-test")
+    yield client.jetstream()
+    await client.close()
+
+
+async def test_an_accepted_item_published_by_validation_completes_the_item_once(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, js: JetStreamContext
+) -> None:
+    client_id = await register_client(intake, tokens)
+    job = await create_job(intake, tokens, client_id, items=[{"source": {"page": 1}}])
+    async with intake_db() as session:
+        item_id = (
+            await session.scalars(select(Item.id).where(Item.job_id == UUID(job["id"])))
+        ).one()
+    decision = wrap(
+        validation.ItemAccepted(
+            item_id=item_id,
+            job_id=UUID(job["id"]),
+            client_id=client_id,
+            result={"invoice_number": "INV-7", "total": "12.5"},
+            decided_at=datetime.now(UTC),
+        ),
+        source="validation",
+        client_id=client_id,
+    )
+    for _ in range(2):  # a redelivered copy must change nothing
+        await js.publish(decision.subject, decision.model_dump_json().encode())
+
+    async def completed() -> bool:
+        response = await intake.get(f"/v1/jobs/{job['id']}", headers=tokens.client(client_id))
+        return bool(response.json()["counts"]["completed"] == 1)
+
+    await eventually(completed, what="the item to be completed")
+    async with intake_db() as session:
+        item = await session.get(Item, item_id)
+        assert item is not None
+        assert item.status is ItemStatus.COMPLETED
+        assert item.result == {"invoice_number": "INV-7", "total": "12.5"}
+        assert item.completed_at == datetime.fromisoformat(decision.data["decided_at"])
+
+
+async def test_a_contractor_suspended_by_validation_gets_no_more_work(
+    intake: httpx.AsyncClient, tokens: Tokens, js: JetStreamContext
+) -> None:
+    created = await intake.post(
+        "/v1/contractors", json={"name": "Slow Keyer"}, headers=tokens.manager()
+    )
+    contractor_id = UUID(created.json()["id"])
+    event = wrap(
+        validation.ContractorSuspended(
+            contractor_id=contractor_id,
+            reason="accuracy 71% over 200 judged entries, below the 85% floor",
+            suspended_at=datetime.now(UTC),
+        ),
+        source="validation",
+    )
+    await js.publish(event.subject, event.model_dump_json().encode())
+
+    async def suspended() -> bool:
+        response = await intake.get(f"/v1/contractors/{contractor_id}", headers=tokens.manager())
+        return bool(response.json()["status"] == ContractorStatus.SUSPENDED.value)
+
+    await eventually(suspended, what="the suspension to reach intake")
+    claim = await intake.post("/v1/tasks/claim", json={}, headers=tokens.contractor(contractor_id))
+    assert claim.status_code == 403
+    assert "below the 85% floor" in claim.json()["detail"]

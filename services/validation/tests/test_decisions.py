@@ -1,0 +1,271 @@
+"""The decision table: each QC mode against agreeing, differing, golden and reviewed entries."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from sqlalchemy import cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+
+from bpo_common.contracts.intake import JobCreated, TaskSubmitted
+from bpo_common.db import SessionFactory
+from bpo_common.events import Envelope
+from bpo_common.ids import new_id
+from bpo_common.tables import outbox_event
+from bpo_common.testing import Tokens
+from bpo_validation import domain, service
+from bpo_validation.settings import Settings
+
+FIELDS = [
+    {"name": "number", "type": "string"},
+    {"name": "total", "type": "decimal"},
+    {"name": "currency", "type": "enum", "choices": ["EUR", "USD"], "required": False},
+]
+
+
+async def _job(db: SessionFactory, **qc: Any) -> JobCreated:
+    job = JobCreated(
+        job_id=new_id(),
+        client_id=new_id(),
+        work_type="invoice",
+        fields=FIELDS,
+        rules=[],
+        qc={"mode": "single", "review_sample_rate": "0", **qc},
+        priority=50,
+        due_at=None,
+        sla_hours=None,
+        external_ref=None,
+        created_at=datetime.now(UTC),
+    )
+    async with db() as session, session.begin():
+        await service.record_job(session, job)
+    return job
+
+
+async def _submit(
+    db: SessionFactory,
+    settings: Settings,
+    job: JobCreated,
+    item_id: UUID,
+    data: dict[str, Any],
+    *,
+    kind: str = "entry",
+    expected: int = 1,
+    golden: dict[str, Any] | None = None,
+    contractor_id: UUID | None = None,
+) -> TaskSubmitted:
+    now = datetime.now(UTC)
+    event = TaskSubmitted(
+        task_id=new_id(),
+        job_id=job.job_id,
+        item_id=item_id,
+        client_id=job.client_id,
+        work_type=job.work_type,
+        kind=kind,
+        contractor_id=contractor_id or new_id(),
+        data=data,
+        golden=golden,
+        entries_expected=expected,
+        claimed_at=now,
+        submitted_at=now,
+    )
+    async with db() as session, session.begin():
+        await service.record_submission(session, event, settings)
+    return event
+
+
+async def _published(db: SessionFactory, item_id: UUID) -> list[Envelope]:
+    envelope = cast(func.convert_from(outbox_event.c.payload, "UTF8"), JSONB)
+    async with db() as session:
+        payloads = await session.scalars(
+            select(outbox_event.c.payload)
+            .where(envelope[("data", "item_id")].as_string() == str(item_id))
+            .order_by(outbox_event.c.id)
+        )
+        return [Envelope.model_validate_json(payload) for payload in payloads]
+
+
+def _not_sampled(rate: str) -> UUID:
+    while True:
+        candidate = new_id()
+        if not domain.sampled_for_review(candidate, Decimal(rate)):
+            return candidate
+
+
+def _sampled(rate: str) -> UUID:
+    while True:
+        candidate = new_id()
+        if domain.sampled_for_review(candidate, Decimal(rate)):
+            return candidate
+
+
+async def test_single_keying_outside_the_sample_is_accepted_as_keyed(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await _job(validation_db, review_sample_rate="0.5")
+    item = _not_sampled("0.5")
+    await _submit(validation_db, validation_settings, job, item, {"number": "A", "total": "5"})
+    (decision,) = await _published(validation_db, item)
+    assert decision.type == "bpo.validation.item.accepted"
+    assert decision.data["result"] == {"number": "A", "total": "5"}
+
+
+async def test_single_keying_in_the_sample_goes_to_review_and_the_review_is_final(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await _job(validation_db, review_sample_rate="0.5")
+    item = _sampled("0.5")
+    keyed = await _submit(
+        validation_db, validation_settings, job, item, {"number": "A", "total": "5"}
+    )
+    (review,) = await _published(validation_db, item)
+    assert review.type == "bpo.validation.review.required"
+    assert review.data["kind"] == "review"
+    assert review.data["entries"] == [
+        {
+            "task_id": str(keyed.task_id),
+            "contractor_id": str(keyed.contractor_id),
+            "data": keyed.data,
+        }
+    ]
+
+    await _submit(
+        validation_db, validation_settings, job, item, {"number": "A", "total": "50"}, kind="review"
+    )
+    _, accepted = await _published(validation_db, item)
+    assert accepted.data["result"] == {"number": "A", "total": "50"}
+
+    response = await validation.get(
+        f"/v1/items/{item}/decision", headers=tokens.client(job.client_id)
+    )
+    body = response.json()
+    assert body["decision"] == "accepted"
+    assert [entry["kind"] for entry in body["entries"]] == ["entry", "review"]
+    assert body["comparison"][1] == {"field": "total", "values": ["5", "50"], "equal": False}
+    quality = await validation.get(
+        f"/v1/contractors/{keyed.contractor_id}/quality", headers=tokens.manager()
+    )
+    scores = {row["key"]: row["correct"] for row in quality.json()["per_field"]}
+    assert scores == {"number": 1, "total": 0}
+
+
+@pytest.mark.parametrize(
+    ("second", "outcome"),
+    [
+        ({"number": " a-1 ", "total": "1000.5"}, "bpo.validation.review.required"),
+        ({"number": "A-1", "total": "1000.50", "currency": "eur"}, "bpo.validation.item.accepted"),
+        ({"number": "A-1", "total": "100.05", "currency": "EUR"}, "bpo.validation.review.required"),
+    ],
+    ids=["case-differs", "same-after-normalization", "total-differs"],
+)
+async def test_double_keying_is_accepted_only_when_both_keyings_agree_after_normalization(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    second: dict[str, Any],
+    outcome: str,
+) -> None:
+    job = await _job(validation_db, mode="double")
+    item = new_id()
+    first = {"number": "A-1", "total": "1,000.50", "currency": "EUR"}
+    await _submit(validation_db, validation_settings, job, item, first, expected=2)
+    assert await _published(validation_db, item) == [], "one keying of two decides nothing"
+    await _submit(validation_db, validation_settings, job, item, second, expected=2)
+    (decision,) = await _published(validation_db, item)
+    assert decision.type == outcome
+    if outcome.endswith("review.required"):
+        assert decision.data["kind"] == "adjudication"
+        assert len(decision.data["entries"]) == 2
+
+
+async def test_a_control_item_is_judged_against_its_known_answer(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await _job(validation_db)
+    keyer = new_id()
+    golden = {"number": "G-7", "total": "42"}
+    item = new_id()
+    await _submit(
+        validation_db,
+        validation_settings,
+        job,
+        item,
+        {"number": "G-7", "total": "24"},
+        golden=golden,
+        contractor_id=keyer,
+    )
+    (decision,) = await _published(validation_db, item)
+    assert decision.data["result"] == {"number": "G-7", "total": "42"}
+    quality = (
+        await validation.get(f"/v1/contractors/{keyer}/quality", headers=tokens.contractor(keyer))
+    ).json()
+    assert quality["golden"] == {"judged": 2, "correct": 1, "accuracy": 0.5}
+    other = await validation.get(
+        f"/v1/contractors/{keyer}/quality", headers=tokens.contractor(new_id())
+    )
+    assert other.status_code == 404
+
+
+async def test_a_keyer_below_the_floor_is_suspended_once_with_the_reason(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await _job(validation_db)
+    keyer = new_id()
+    # Each entry is two judged fields; the floor applies from six: one right of six is 16.7%.
+    for n in range(4):
+        wrong = {"number": "X" if n else "G", "total": "1"}
+        await _submit(
+            validation_db,
+            validation_settings,
+            job,
+            new_id(),
+            wrong,
+            golden={"number": "G", "total": "2"},
+            contractor_id=keyer,
+        )
+    envelope = cast(func.convert_from(outbox_event.c.payload, "UTF8"), JSONB)
+    async with validation_db() as session:
+        payloads = list(
+            await session.scalars(
+                select(outbox_event.c.payload).where(
+                    envelope[("data", "contractor_id")].as_string() == str(keyer)
+                )
+            )
+        )
+    (suspension,) = [Envelope.model_validate_json(p) for p in payloads]
+    assert suspension.type == "bpo.validation.contractor.suspended"
+    assert suspension.data["reason"] == "accuracy 16.7% over 6 judged fields, below the 75% floor"
+
+
+async def test_the_rule_engine_dry_run_checks_and_normalizes(
+    validation: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    response = await validation.post(
+        "/v1/check",
+        json={
+            "fields": FIELDS,
+            "rules": ["total > 10"],
+            "data": {"number": " A ", "total": "5", "currency": "usd"},
+        },
+        headers=tokens.manager(),
+    )
+    assert response.json() == {
+        "valid": False,
+        "errors": [{"field": "rules[0]", "message": "rule not met: total > 10 (total=5)"}],
+        "normalized": {"number": "A", "total": "5", "currency": "USD"},
+    }
+    bad = await validation.post(
+        "/v1/check",
+        json={"fields": [{"name": "n", "type": "integer", "choices": ["a"]}], "data": {}},
+        headers=tokens.manager(),
+    )
+    assert bad.status_code == 422
+    assert [e["field"] for e in bad.json()["errors"]] == ["fields[0].choices"]
