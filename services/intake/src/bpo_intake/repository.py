@@ -150,9 +150,7 @@ async def claim_tasks(
     contractor has; never a second task of an item the contractor holds or has keyed. Rows
     other claimers have locked are skipped, so concurrent claims never wait on each other.
     """
-    statement = (
-        select(Task).from_statement(_CLAIM).execution_options(populate_existing=True)
-    )
+    statement = select(Task).from_statement(_CLAIM).execution_options(populate_existing=True)
     parameters = {
         "contractor": contractor_id,
         "kinds": [kind.value for kind in kinds],
