@@ -398,3 +398,39 @@ async def test_fifty_keyers_racing_for_a_thousand_tasks_lease_each_exactly_once(
     assert set(statuses) == {200}
     assert len(leased) == 1000
     assert len(set(leased)) == 1000
+
+
+async def test_adaptive_jobs_get_a_second_keying_from_someone_else_when_validation_asks(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job = await _job(intake, tokens, 1, qc={"mode": "adaptive"}, due_at=_past(-300))
+    _, first = await _contractor(intake, tokens)
+    _, second = await _contractor(intake, tokens)
+    data = {"data": {"invoice_number": "A", "total": "1"}}
+    (task,) = await _claim(intake, first)
+    assert task["job_id"] == job["id"]
+    await intake.post(f"/v1/tasks/{task['id']}/submit", json=data, headers=first)
+
+    async with intake_db() as session, session.begin():
+        await decisions.require_second_keying(
+            session,
+            validation.SecondKeyingRequired(
+                item_id=UUID(task["item_id"]),
+                job_id=UUID(job["id"]),
+                client_id=UUID(job["client_id"]),
+                reason="the keyer has 0 judged fields on invoice, too few to trust",
+                decided_at=datetime.now(UTC),
+            ),
+        )
+
+    assert task["item_id"] not in {t["item_id"] for t in await _claim(intake, first, limit=50)}
+    (again,) = [
+        t for t in await _claim(intake, second, limit=50) if t["item_id"] == task["item_id"]
+    ]
+    await intake.post(f"/v1/tasks/{again['id']}/submit", json=data, headers=second)
+    submitted = [
+        e.data["entries_expected"]
+        for e in await outbox_envelopes(intake_db, UUID(job["id"]))
+        if e.type == "bpo.intake.task.submitted"
+    ]
+    assert submitted == [1, 2]

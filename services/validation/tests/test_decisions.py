@@ -55,6 +55,7 @@ async def _submit(
     kind: str = "entry",
     expected: int = 1,
     golden: dict[str, Any] | None = None,
+    client_values: dict[str, Any] | None = None,
     contractor_id: UUID | None = None,
 ) -> TaskSubmitted:
     now = datetime.now(UTC)
@@ -68,6 +69,7 @@ async def _submit(
         contractor_id=contractor_id or new_id(),
         data=data,
         golden=golden,
+        client_values=client_values,
         entries_expected=expected,
         claimed_at=now,
         submitted_at=now,
@@ -269,3 +271,77 @@ async def test_the_rule_engine_dry_run_checks_and_normalizes(
     )
     assert bad.status_code == 422
     assert [e["field"] for e in bad.json()["errors"]] == ["fields[0].choices"]
+
+
+@pytest.mark.parametrize(
+    ("verified", "outcome", "reason"),
+    [
+        ({"number": "A-1", "total": "10"}, "accepted", "verified: the client's values stand"),
+        (
+            {"number": "A-1", "total": "100"},
+            "review",
+            "the verifier changed total from the client's values",
+        ),
+    ],
+    ids=["kept", "corrected"],
+)
+async def test_verify_mode_keeps_the_clients_values_or_sends_corrections_to_review(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+    verified: dict[str, Any],
+    outcome: str,
+    reason: str,
+) -> None:
+    job = await _job(validation_db, mode="verify")
+    item = _not_sampled("0")
+    await _submit(
+        validation_db,
+        validation_settings,
+        job,
+        item,
+        verified,
+        client_values={"number": "A-1", "total": "10.00"},
+    )
+    decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
+    assert (decision["decision"], decision["reason"]) == (outcome, reason)
+
+
+async def test_adaptive_mode_rekeys_until_the_keyer_is_proven_then_trusts_one_keying(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await _job(validation_db, mode="adaptive", target_accuracy="0.95")
+    keyer = new_id()
+    data = {"number": "N-1", "total": "3"}
+
+    unproven = _not_sampled("0")
+    await _submit(validation_db, validation_settings, job, unproven, data, contractor_id=keyer)
+    (rekey,) = await _published(validation_db, unproven)
+    assert rekey.type == "bpo.validation.keying.required"
+    assert rekey.data["reason"] == "the keyer has 0 judged fields on invoice, too few to trust"
+    await _submit(validation_db, validation_settings, job, unproven, data, expected=2)
+    _, agreed = await _published(validation_db, unproven)
+    assert agreed.type == "bpo.validation.item.accepted"
+
+    for _ in range(15):  # with the agreement above: 32 judged fields, all right
+        await _submit(
+            validation_db,
+            validation_settings,
+            job,
+            new_id(),
+            data,
+            golden=data,
+            contractor_id=keyer,
+        )
+    trusted = _not_sampled("0")
+    await _submit(validation_db, validation_settings, job, trusted, data, contractor_id=keyer)
+    (accepted,) = await _published(validation_db, trusted)
+    assert accepted.type == "bpo.validation.item.accepted"
+    decision = (
+        await validation.get(f"/v1/items/{trusted}/decision", headers=tokens.manager())
+    ).json()
+    assert decision["reason"] == "one keying: the keyer's accuracy 100.0% meets 95.0%"

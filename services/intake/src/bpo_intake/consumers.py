@@ -20,6 +20,12 @@ async def on_review_required(session: AsyncSession, envelope: Envelope) -> None:
     await decisions.require_review(session, envelope.payload(validation.ReviewRequired))
 
 
+async def on_second_keying_required(session: AsyncSession, envelope: Envelope) -> None:
+    await decisions.require_second_keying(
+        session, envelope.payload(validation.SecondKeyingRequired)
+    )
+
+
 async def on_contractor_suspended(session: AsyncSession, envelope: Envelope) -> None:
     await decisions.suspend_contractor(session, envelope.payload(validation.ContractorSuspended))
 
@@ -31,6 +37,7 @@ subscriptions = [
             validation.ItemAccepted.event_type: on_item_accepted,
             validation.ItemRejected.event_type: on_item_rejected,
             validation.ReviewRequired.event_type: on_review_required,
+            validation.SecondKeyingRequired.event_type: on_second_keying_required,
             validation.ContractorSuspended.event_type: on_contractor_suspended,
         },
     ),

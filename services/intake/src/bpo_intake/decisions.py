@@ -99,6 +99,32 @@ async def require_review(session: AsyncSession, decision: validation.ReviewRequi
     )
 
 
+async def require_second_keying(
+    session: AsyncSession, decision: validation.SecondKeyingRequired
+) -> None:
+    item, job = await _item_and_job(session, decision.item_id)
+    if item is None or job is None or item.status in FINAL:
+        return
+    await repository.add_tasks(
+        session,
+        [
+            {
+                "id": new_id(),
+                "job_id": job.id,
+                "item_id": item.id,
+                "client_id": job.client_id,
+                "kind": TaskKind.ENTRY,
+                "status": TaskStatus.QUEUED,
+                "required_skills": job.required_skills,
+                "priority": job.priority,
+                "due_at": job.due_at,
+                "attempts": 0,
+                "created_at": decision.decided_at,
+            }
+        ],
+    )
+
+
 async def suspend_contractor(
     session: AsyncSession, decision: validation.ContractorSuspended
 ) -> None:

@@ -197,6 +197,15 @@ async def items_by_id(session: AsyncSession, item_ids: Iterable[UUID]) -> dict[U
     return {item.id: item for item in rows.scalars()}
 
 
+async def count_entry_tasks(session: AsyncSession, item_id: UUID) -> int:
+    query = select(func.count()).where(
+        Task.item_id == item_id,
+        Task.kind == TaskKind.ENTRY,
+        Task.status != TaskStatus.CANCELLED,
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
 async def get_item_for_update(session: AsyncSession, item_id: UUID) -> Item | None:
     query = select(Item).where(Item.id == item_id).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()

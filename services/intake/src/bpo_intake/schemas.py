@@ -54,11 +54,15 @@ class QcMode(StrEnum):
     SINGLE = "single"
     DOUBLE = "double"
     VERIFY = "verify"
+    # A second keying only where the keyer is not yet accurate enough, or the item is sampled.
+    ADAPTIVE = "adaptive"
 
 
 class QcPolicy(Strict):
     mode: QcMode = QcMode.SINGLE
     review_sample_rate: Annotated[Decimal, Field(ge=0, le=1)] = Decimal(0)
+    # The field accuracy an adaptive job wants from a single keying.
+    target_accuracy: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.99")
 
 
 class ItemIn(Strict):

@@ -20,7 +20,7 @@ from bpo_common.outbox import publish
 from bpo_common.rules import check
 from bpo_common.service import Runtime
 from bpo_intake import repository
-from bpo_intake.models import Contractor, ContractorStatus, Task, TaskKind, TaskStatus
+from bpo_intake.models import Contractor, ContractorStatus, Job, Task, TaskKind, TaskStatus
 from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
 from bpo_intake.service import entries_per_item, job_spec
 from bpo_intake.settings import Settings
@@ -139,7 +139,8 @@ async def submit(
             contractor_id=contractor.id,
             data=result.normalized,
             golden=item.golden,
-            entries_expected=entries_per_item(job) if task.kind is TaskKind.ENTRY else 1,
+            entries_expected=await _entries_expected(session, job, task),
+            client_values=_client_values(job, item.source),
             claimed_at=task.claimed_at or now,
             submitted_at=now,
         ),
@@ -213,6 +214,23 @@ async def _held_task(
     if _lease_of(task) <= now:
         raise Conflict("the lease on this task has expired; claim a new one")
     return task
+
+
+async def _entries_expected(session: AsyncSession, job: Job, task: Task) -> int:
+    if task.kind is not TaskKind.ENTRY:
+        return 1
+    if job.qc.get("mode") == "adaptive":
+        # One keying, or two once validation asked for a second.
+        return await repository.count_entry_tasks(session, task.item_id)
+    return entries_per_item(job)
+
+
+def _client_values(job: Job, source: dict[str, Any]) -> dict[str, Any] | None:
+    """In a verify job the item's source carries the client's values for the job's fields."""
+    if job.qc.get("mode") != "verify":
+        return None
+    names = {field["name"] for field in job.fields}
+    return {name: value for name, value in source.items() if name in names}
 
 
 def _lease_of(task: Task) -> datetime:

@@ -23,6 +23,8 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     REVIEW = "review"
     REJECTED = "rejected"
+    # Adaptive QC asked for another keying before deciding.
+    REKEY = "rekey"
 
 
 class JobRules(Base):
@@ -53,6 +55,7 @@ class Entry(Base):
     contractor_id: Mapped[UUID]
     data: Mapped[dict[str, Any]]
     golden: Mapped[dict[str, Any] | None]
+    client_values: Mapped[dict[str, Any] | None]
     entries_expected: Mapped[int]
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -57,6 +57,22 @@ async def judged_totals(session: AsyncSession, contractor_id: UUID) -> tuple[int
     return int(judged), int(correct)
 
 
+async def recent_scores(
+    session: AsyncSession, contractor_id: UUID, work_type: str, window: int
+) -> tuple[int, int]:
+    """(judged, correct) over a contractor's latest `window` judged fields of a work type."""
+    recent = (
+        select(Judgement.correct)
+        .where(Judgement.contractor_id == contractor_id, Judgement.work_type == work_type)
+        .order_by(Judgement.judged_at.desc())
+        .limit(window)
+        .subquery()
+    )
+    query = select(func.count(), func.count().filter(recent.c.correct))
+    judged, correct = (await session.execute(query)).one()
+    return int(judged), int(correct)
+
+
 Grouping = Literal["field", "work_type", "golden", "day"]
 
 

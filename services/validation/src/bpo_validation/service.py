@@ -74,6 +74,7 @@ async def record_submission(
         contractor_id=event.contractor_id,
         data=event.data,
         golden=event.golden,
+        client_values=event.client_values,
         entries_expected=event.entries_expected,
         submitted_at=event.submitted_at,
     )
@@ -86,19 +87,29 @@ async def record_submission(
             e for e in await repository.entries_of_item(session, entry.item_id) if e.kind == "entry"
         ]
         if len(keyings) >= entry.entries_expected:
-            await _decide(session, job, spec, keyings)
+            await _decide(session, job, spec, keyings, settings)
     else:
         await _finalize_review(session, job, spec, entry)
     await _enforce_floor(session, {entry.contractor_id}, settings)
 
 
 async def _decide(
-    session: AsyncSession, job: JobRules, spec: JobSpec, keyings: Sequence[Entry]
+    session: AsyncSession,
+    job: JobRules,
+    spec: JobSpec,
+    keyings: Sequence[Entry],
+    settings: Settings,
 ) -> None:
     first = keyings[0]
     if first.golden is not None:
         result = check(spec, first.golden, partial=True).normalized
         await _accept(session, first, result, "control item: the known answer stands", [])
+        return
+    if first.client_values is not None:
+        await _decide_verification(session, job, spec, first)
+        return
+    if len(keyings) == 1 and job.qc.get("mode") == "adaptive":
+        await _decide_adaptive(session, job, first, settings)
         return
     if len(keyings) == 1:
         rate = Decimal(str(job.qc.get("review_sample_rate", "0")))
@@ -119,6 +130,57 @@ async def _decide(
         await _review(session, first, "adjudication", keyings, reason, rows)
 
 
+async def _decide_adaptive(
+    session: AsyncSession, job: JobRules, entry: Entry, settings: Settings
+) -> None:
+    """One keying is enough from a keyer proven accurate on this work type; else key it again."""
+    target = Decimal(str(job.qc.get("target_accuracy", "0.99")))
+    rate = Decimal(str(job.qc.get("review_sample_rate", "0")))
+    judged, correct = await repository.recent_scores(
+        session, entry.contractor_id, entry.work_type, settings.adaptive_window
+    )
+    if domain.sampled_for_review(entry.item_id, rate):
+        reason = f"sampled for a second keying at rate {rate}"
+    elif judged < settings.adaptive_min_judged:
+        reason = f"the keyer has {judged} judged fields on {entry.work_type}, too few to trust"
+    elif Decimal(correct) / Decimal(judged) < target:
+        reason = f"the keyer's accuracy {correct / judged:.1%} is below the target {target:.1%}"
+    else:
+        why = f"one keying: the keyer's accuracy {correct / judged:.1%} meets {target:.1%}"
+        await _accept(session, entry, entry.data, why, [])
+        return
+    now = await _record(session, entry, Outcome.REKEY, reason, None, [])
+    await publish(
+        session,
+        validation.SecondKeyingRequired(
+            item_id=entry.item_id,
+            job_id=entry.job_id,
+            client_id=entry.client_id,
+            reason=reason,
+            decided_at=now,
+        ),
+        client_id=entry.client_id,
+    )
+
+
+async def _decide_verification(
+    session: AsyncSession, job: JobRules, spec: JobSpec, entry: Entry
+) -> None:
+    """Verify mode: the client's values stand if the verifier kept them; changes go to review."""
+    assert entry.client_values is not None
+    client = check(spec, entry.client_values, partial=True).normalized
+    rows = domain.comparison(spec, [client, entry.data])
+    changed = [row["field"] for row in rows if not row["equal"]]
+    rate = Decimal(str(job.qc.get("review_sample_rate", "0")))
+    if changed:
+        reason = f"the verifier changed {', '.join(changed)} from the client's values"
+        await _review(session, entry, "review", [entry], reason, rows)
+    elif domain.sampled_for_review(entry.item_id, rate):
+        await _review(session, entry, "review", [entry], f"sampled for review at rate {rate}", rows)
+    else:
+        await _accept(session, entry, entry.data, "verified: the client's values stand", rows)
+
+
 async def _finalize_review(
     session: AsyncSession, job: JobRules, spec: JobSpec, review: Entry
 ) -> None:
@@ -135,13 +197,15 @@ async def _finalize_review(
     )
 
 
-async def _accept(
+async def _record(
     session: AsyncSession,
     entry: Entry,
-    result: dict[str, Any],
+    outcome: Outcome,
     reason: str,
+    result: dict[str, Any] | None,
     rows: list[dict[str, Any]],
-) -> None:
+) -> datetime:
+    """Keep the decision and its reason for GET /v1/items/{id}/decision; returns its time."""
     now = utcnow()
     await repository.add_decision(
         session,
@@ -150,13 +214,24 @@ async def _accept(
             item_id=entry.item_id,
             job_id=entry.job_id,
             client_id=entry.client_id,
-            outcome=Outcome.ACCEPTED,
+            outcome=outcome,
             reason=reason,
             result=result,
             comparison=rows,
             decided_at=now,
         ),
     )
+    return now
+
+
+async def _accept(
+    session: AsyncSession,
+    entry: Entry,
+    result: dict[str, Any],
+    reason: str,
+    rows: list[dict[str, Any]],
+) -> None:
+    now = await _record(session, entry, Outcome.ACCEPTED, reason, result, rows)
     await publish(
         session,
         validation.ItemAccepted(
@@ -178,21 +253,7 @@ async def _review(
     reason: str,
     rows: list[dict[str, Any]],
 ) -> None:
-    now = utcnow()
-    await repository.add_decision(
-        session,
-        Decision(
-            id=new_id(),
-            item_id=entry.item_id,
-            job_id=entry.job_id,
-            client_id=entry.client_id,
-            outcome=Outcome.REVIEW,
-            reason=reason,
-            result=None,
-            comparison=rows,
-            decided_at=now,
-        ),
-    )
+    now = await _record(session, entry, Outcome.REVIEW, reason, None, rows)
     await publish(
         session,
         validation.ReviewRequired(

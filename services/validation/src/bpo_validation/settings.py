@@ -16,6 +16,10 @@ class Settings(ServiceSettings):
     # fields, is suspended.
     quality_floor: float = 0.85
     quality_min_judged: int = 50
+    # Adaptive QC trusts a single keying from a keyer with at least this many judged fields
+    # on the work type, over the most recent `adaptive_window` of them.
+    adaptive_min_judged: int = 30
+    adaptive_window: int = 500
 
 
 def current_settings(request: Request) -> Settings:

@@ -106,6 +106,9 @@ class TaskSubmitted(Event):
     golden: dict[str, Any] | None
     # How many entries the item gets (2 when double-keyed); validation decides after the last.
     entries_expected: int
+    # In a verify job, the client's own values for the fields: the entry they are checked
+    # against.
+    client_values: dict[str, Any] | None = None
     claimed_at: datetime
     submitted_at: datetime
 

@@ -32,6 +32,18 @@ class ReviewRequired(Event):
     decided_at: datetime
 
 
+class SecondKeyingRequired(Event):
+    """Adaptive QC: the first keying alone is not trusted enough; another keyer must key it."""
+
+    event_type = "bpo.validation.keying.required"
+
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    reason: str
+    decided_at: datetime
+
+
 class ItemRejected(Event):
     event_type = "bpo.validation.item.rejected"
 

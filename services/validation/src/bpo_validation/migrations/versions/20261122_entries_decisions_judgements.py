@@ -23,7 +23,9 @@ def upgrade() -> None:
         sa.Column("job_id", sa.Uuid(), nullable=False),
         sa.Column("client_id", sa.Uuid(), nullable=False),
         sa.Column(
-            "outcome", sa.Enum("accepted", "review", "rejected", name="outcome"), nullable=False
+            "outcome",
+            sa.Enum("accepted", "review", "rejected", "rekey", name="outcome"),
+            nullable=False,
         ),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
@@ -43,6 +45,7 @@ def upgrade() -> None:
         sa.Column("contractor_id", sa.Uuid(), nullable=False),
         sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("golden", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("client_values", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("entries_expected", sa.Integer(), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("task_id", name=op.f("pk_entry")),
