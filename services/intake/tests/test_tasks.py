@@ -249,10 +249,13 @@ async def test_an_expired_lease_goes_back_to_the_queue_and_then_flags_the_item(
             (task,) = await _claim(intake, keyer)
     assert stored is not None
     assert stored.status is TaskStatus.CANCELLED
-    async with intake_db() as session:
-        item = await session.get(Item, stored.item_id)
-        assert item is not None
-        assert item.flagged_reason == "a entry task's lease expired 3 times"
+    flagged = await intake.get("/v1/items/flagged?limit=500", headers=tokens.manager())
+    (item,) = [i for i in flagged.json()["data"] if i["id"] == str(stored.item_id)]
+    assert item["flagged_reason"] == "its entry task's lease expired 3 times"
+    requeued = await intake.post(f"/v1/items/{item['id']}/requeue", headers=tokens.manager())
+    assert requeued.json()["flagged_reason"] is None
+    (fresh,) = await _claim(intake, keyer)
+    assert fresh["item_id"] == item["id"]
     expired = [
         e
         for e in await outbox_envelopes(intake_db, stored.job_id)

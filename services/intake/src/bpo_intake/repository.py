@@ -197,6 +197,15 @@ async def items_by_id(session: AsyncSession, item_ids: Iterable[UUID]) -> dict[U
     return {item.id: item for item in rows.scalars()}
 
 
+async def flagged_items(session: AsyncSession, page: PageRequest) -> list[Item]:
+    query = (
+        select(Item).where(Item.flagged_reason.is_not(None)).order_by(Item.id).limit(page.limit + 1)
+    )
+    if page.after is not None:
+        query = query.where(Item.id > page.after)
+    return list((await session.execute(query)).scalars())
+
+
 async def count_entry_tasks(session: AsyncSession, item_id: UUID) -> int:
     query = select(func.count()).where(
         Task.item_id == item_id,

@@ -139,6 +139,7 @@ class ItemOut(BaseModel):
     status: ItemStatus
     source: dict[str, Any]
     result: dict[str, Any] | None
+    flagged_reason: str | None
     completed_at: datetime | None
 
 

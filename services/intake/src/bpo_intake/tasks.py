@@ -16,12 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
 from bpo_common.errors import Conflict, Forbidden, Invalid, NotFound
+from bpo_common.ids import new_id
 from bpo_common.outbox import publish
+from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import check
 from bpo_common.service import Runtime
 from bpo_intake import repository
-from bpo_intake.models import Contractor, ContractorStatus, Job, Task, TaskKind, TaskStatus
-from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
+from bpo_intake.models import (
+    Contractor,
+    ContractorStatus,
+    Job,
+    JobStatus,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+from bpo_intake.schemas import ClaimRequest, ItemOut, Submitted, TaskOut
 from bpo_intake.service import entries_per_item, job_spec
 from bpo_intake.settings import Settings
 
@@ -169,7 +179,9 @@ async def sweep_expired_leases(
             task.status = TaskStatus.CANCELLED
             item = await repository.get_item_for_update(session, task.item_id)
             assert item is not None
-            item.flagged_reason = f"a {task.kind.value} task's lease expired {task.attempts} times"
+            item.flagged_reason = (
+                f"its {task.kind.value} task's lease expired {task.attempts} times"
+            )
         assert holder is not None
         await publish(
             session,
@@ -201,6 +213,46 @@ async def sweep_leases(runtime: Runtime) -> None:
             swept = 0
         if swept == 0:
             await asyncio.sleep(settings.sweep_interval_s)
+
+
+async def flagged_items(session: AsyncSession, page: PageRequest) -> Page[ItemOut]:
+    listed = make_page(await repository.flagged_items(session, page), page, lambda item: item.id)
+    return Page[ItemOut](
+        data=[ItemOut.model_validate(item, from_attributes=True) for item in listed.data],
+        next_cursor=listed.next_cursor,
+    )
+
+
+async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
+    """A manager gives a flagged item a fresh entry task and clears the flag."""
+    item = await repository.get_item_for_update(session, item_id)
+    if item is None:
+        raise NotFound(f"no item {item_id}")
+    if item.flagged_reason is None:
+        raise Conflict("this item is not flagged; it is still in the normal flow")
+    job = (await repository.jobs_by_id(session, [item.job_id]))[item.job_id]
+    if job.status is JobStatus.CANCELLED:
+        raise Conflict("the item's job is cancelled")
+    item.flagged_reason = None
+    await repository.add_tasks(
+        session,
+        [
+            {
+                "id": new_id(),
+                "job_id": job.id,
+                "item_id": item.id,
+                "client_id": job.client_id,
+                "kind": TaskKind.ENTRY,
+                "status": TaskStatus.QUEUED,
+                "required_skills": job.required_skills,
+                "priority": job.priority,
+                "due_at": job.due_at,
+                "attempts": 0,
+                "created_at": utcnow(),
+            }
+        ],
+    )
+    return ItemOut.model_validate(item, from_attributes=True)
 
 
 async def _held_task(
