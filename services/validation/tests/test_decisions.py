@@ -112,7 +112,7 @@ async def test_single_keying_outside_the_sample_is_accepted_as_keyed(
     await _submit(validation_db, validation_settings, job, item, {"number": "A", "total": "5"})
     (decision,) = await _published(validation_db, item)
     assert decision.type == "bpo.validation.item.accepted"
-    assert decision.data["result"] == {"number": "A", "total": "5"}
+    assert decision.data["result"] == {"number": "A", "total": "5", "currency": None}
 
 
 async def test_single_keying_in_the_sample_goes_to_review_and_the_review_is_final(

@@ -53,6 +53,11 @@ async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
     )
 
 
+def _canonical(spec: JobSpec, data: dict[str, Any]) -> dict[str, Any]:
+    """An entry's values in canonical form (intake sends them so; this keeps results exact)."""
+    return {**data, **check(spec, data).normalized}
+
+
 def spec_of(job: JobRules) -> JobSpec:
     return JobSpec.model_validate({"fields": job.fields, "rules": job.rules})
 
@@ -109,7 +114,7 @@ async def _decide(
         await _decide_verification(session, job, spec, first)
         return
     if len(keyings) == 1 and job.qc.get("mode") == "adaptive":
-        await _decide_adaptive(session, job, first, settings)
+        await _decide_adaptive(session, job, spec, first, settings)
         return
     if len(keyings) == 1:
         rate = Decimal(str(job.qc.get("review_sample_rate", "0")))
@@ -118,20 +123,21 @@ async def _decide(
                 session, first, "review", keyings, f"sampled for review at rate {rate}", []
             )
         else:
-            await _accept(session, first, first.data, "single keying, valid", [])
+            await _accept(session, first, _canonical(spec, first.data), "single keying, valid", [])
         return
     rows = domain.comparison(spec, [k.data for k in keyings])
     differing = [row["field"] for row in rows if not row["equal"]]
     if not differing:
         await _judge(session, spec, keyings, first.data, golden=False)
-        await _accept(session, first, first.data, f"{len(keyings)} keyings agree", rows)
+        result = _canonical(spec, first.data)
+        await _accept(session, first, result, f"{len(keyings)} keyings agree", rows)
     else:
         reason = f"keyings differ on {', '.join(differing)}"
         await _review(session, first, "adjudication", keyings, reason, rows)
 
 
 async def _decide_adaptive(
-    session: AsyncSession, job: JobRules, entry: Entry, settings: Settings
+    session: AsyncSession, job: JobRules, spec: JobSpec, entry: Entry, settings: Settings
 ) -> None:
     """One keying is enough from a keyer proven accurate on this work type; else key it again."""
     target = Decimal(str(job.qc.get("target_accuracy", "0.99")))
@@ -147,7 +153,7 @@ async def _decide_adaptive(
         reason = f"the keyer's accuracy {correct / judged:.1%} is below the target {target:.1%}"
     else:
         why = f"one keying: the keyer's accuracy {correct / judged:.1%} meets {target:.1%}"
-        await _accept(session, entry, entry.data, why, [])
+        await _accept(session, entry, _canonical(spec, entry.data), why, [])
         return
     now = await _record(session, entry, Outcome.REKEY, reason, None, [])
     await publish(
@@ -178,7 +184,8 @@ async def _decide_verification(
     elif domain.sampled_for_review(entry.item_id, rate):
         await _review(session, entry, "review", [entry], f"sampled for review at rate {rate}", rows)
     else:
-        await _accept(session, entry, entry.data, "verified: the client's values stand", rows)
+        result = _canonical(spec, entry.data)
+        await _accept(session, entry, result, "verified: the client's values stand", rows)
 
 
 async def _finalize_review(
