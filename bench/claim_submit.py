@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import shutil
 import signal
 import sys
@@ -349,43 +350,50 @@ async def _keyer(client: httpx.AsyncClient, until: float, timeline: Timeline) ->
     cycle = 0
     while perf_counter() < until:
         began = perf_counter()
-        claimed = await _post(client, "/v1/tasks/claim", {"limit": 1}, "claim", timeline)
+        claimed = await _post(client, "/v1/tasks/claim", {"limit": 1}, timeline)
         if claimed is None:
             continue
-        if not claimed["tasks"]:
-            timeline.empty_claims.append(perf_counter())
+        body, ended, seconds = claimed
+        if not body["tasks"]:
+            timeline.empty_claims.append(ended)  # not counted as work done
             continue
-        task_id = claimed["tasks"][0]["id"]
+        timeline.requests.append(("claim", ended, seconds))
         cycle += 1
         data = {"invoice_number": f"INV-{cycle:06d}", "total": f"{cycle % 9973}.{cycle % 100:02d}"}
-        path = f"/v1/tasks/{task_id}/submit"
-        if await _post(client, path, {"data": data}, "submit", timeline) is not None:
-            ended = perf_counter()
+        path = f"/v1/tasks/{body['tasks'][0]['id']}/submit"
+        submitted = await _post(client, path, {"data": data}, timeline)
+        if submitted is not None:
+            _, ended, seconds = submitted
+            timeline.requests.append(("submit", ended, seconds))
             timeline.cycles.append((ended, ended - began))
 
 
 async def _noop(client: httpx.AsyncClient, until: float, timeline: Timeline) -> None:
     while perf_counter() < until:
-        await _post(client, "/noop", None, "noop", timeline)
+        answered = await _post(client, "/noop", None, timeline)
+        if answered is not None:
+            _, ended, seconds = answered
+            timeline.requests.append(("noop", ended, seconds))
 
 
 async def _post(
-    client: httpx.AsyncClient, path: str, body: Any, label: str, timeline: Timeline
-) -> Any:
-    """The decoded 2xx body, or None after recording what went wrong."""
+    client: httpx.AsyncClient, path: str, body: Any, timeline: Timeline
+) -> tuple[Any, float, float] | None:
+    """The decoded 2xx body, when it came and how long it took; or None after recording
+    what went wrong."""
     began = perf_counter()
     try:
         response = await client.post(path, json=body)
     except httpx.HTTPError as exc:
-        timeline.errors.append((perf_counter(), f"{label}: {type(exc).__name__} {exc}"))
+        timeline.errors.append((perf_counter(), f"POST {path}: {type(exc).__name__} {exc}"))
         await asyncio.sleep(0.05)  # a dead server must not turn this into a busy loop
         return None
     ended = perf_counter()
     if not response.is_success:
-        timeline.errors.append((ended, f"{label} {response.status_code}: {response.text[:200]}"))
+        what = f"POST {path}: {response.status_code} {response.text[:200]}"
+        timeline.errors.append((ended, what))
         return None
-    timeline.requests.append((label, ended, ended - began))
-    return response.json()
+    return response.json(), ended, ended - began
 
 
 def run_load(plan: LoadPlan) -> Timeline:
@@ -454,10 +462,13 @@ def figures(timeline: Timeline) -> Figures:
             if values
         },
         errors=len(errors),
-        error_kinds=dict(Counter(what[:120] for what in errors).most_common(5)),
+        error_kinds=dict(Counter(_UUID.sub("{id}", what)[:160] for what in errors).most_common(5)),
         empty_claims=sum(1 for ended in timeline.empty_claims if inside(ended)),
         cpu_percent=_cpu_percent(timeline.cpu_seconds, seconds),
     )
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _cpu_percent(used: Mapping[str, float], seconds: float) -> dict[str, float]:
@@ -501,7 +512,7 @@ def prepare(
         for batch in batches[1:]:
             if can_add:
                 added = http.post(add_items, json={"items": _items(batch)}, headers=client_headers)
-                if added.is_success:
+                if added.is_success and added.json().get("accepted") == len(batch):
                     how.append("POST /v1/jobs/{id}/items")
                     continue
                 can_add = False
@@ -683,7 +694,10 @@ def _arguments() -> argparse.Namespace:
         help="measure right after the load, before PostgreSQL has statistics on the new rows",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.items < 1 or args.contractors < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("--items, --contractors and --duration must be positive")
+    return args
 
 
 def main() -> int:

@@ -36,7 +36,8 @@ async def test_double_keyed_job_is_decided_adjudicated_and_completed(
             "work_type": "invoice",
             "fields": [{"name": "number", "type": "string"}, {"name": "total", "type": "decimal"}],
             "qc": {"mode": "double"},
-            "due_at": "2001-01-01T00:00:00Z",  # the most urgent work in the queue
+            # Due before anything other tests leave in the shared queue, so it is claimed first.
+            "due_at": "1970-01-02T00:00:00Z",
             "required_skills": [skill],
             "items": [
                 {"external_id": "agree", "source": {}},

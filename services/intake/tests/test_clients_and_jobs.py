@@ -139,7 +139,7 @@ async def test_client_creates_a_job_with_items_and_reads_the_same_job_back(
         {"name": "total", "type": "decimal", "required": True},
         {"name": "issued_on", "type": "date", "required": False},
     ]
-    assert job["qc"] == {"mode": "double", "review_sample_rate": "0.1"}
+    assert job["qc"] == {"mode": "double", "review_sample_rate": "0.1", "target_accuracy": "0.99"}
     assert datetime.fromisoformat(job["due_at"]) - datetime.fromisoformat(
         job["created_at"]
     ) == timedelta(hours=24), "an SLA in hours sets the deadline from creation"

@@ -7,6 +7,7 @@ JWKS URL from settings. Local stacks sign with a key pair generated on first use
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from bpo_common.clock import utcnow
 from bpo_common.errors import Forbidden, NotFound, Unauthorized
 from bpo_common.settings import ServiceSettings
+
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class Role(StrEnum):
@@ -67,6 +70,7 @@ class TokenVerifier:
         self._algorithm = algorithm
         self._public_key = public_key
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> "TokenVerifier":
@@ -80,6 +84,18 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        # A token verified once stays valid until it expires: skip the signature check for
+        # the contractor who sends the same token a thousand times an hour.
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        principal, expires = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             key: Any = self._public_key
             if self._jwks is not None:
@@ -100,7 +116,7 @@ class TokenVerifier:
             raise Unauthorized(f"the token was not issued by {self._issuer!r}") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token: {exc}") from exc
-        return _principal(claims)
+        return _principal(claims), float(claims["exp"])
 
 
 def _principal(claims: dict[str, Any]) -> Principal:

@@ -74,16 +74,28 @@ def _kill_leftover(pid_file: Path, sig: int = signal.SIGTERM) -> None:
         return
     try:
         os.kill(pid, sig)
-    except ProcessLookupError:
-        return
-    except PermissionError:
+    except (ProcessLookupError, PermissionError):
         return
     for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not process_alive(pid):
             return
         time.sleep(0.05)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_abandoned(root: Path) -> None:
+    """Stop the PostgreSQL and NATS a stack under `root` left running."""
+    _kill_leftover(root / "postgres" / "data" / "postmaster.pid", signal.SIGINT)
+    _kill_leftover(root / "nats" / "nats.pid")
 
 
 class PostgresServer:

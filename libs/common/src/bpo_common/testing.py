@@ -7,6 +7,7 @@ under `.run/test/`, so tests run beside `make run` and beside each other.
 import asyncio
 import os
 import shutil
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
@@ -107,8 +108,12 @@ def repository_root() -> Path:
 def stack() -> Iterator[TestStack]:
     """PostgreSQL and NATS for this test run: from the PyPI wheels, or from Docker images
     with BPO_TEST_SERVERS=containers (needs the `docker` dependency group and an engine)."""
-    root = repository_root() / ".run" / "test" / str(os.getpid())
+    runs = repository_root() / ".run" / "test"
+    _remove_abandoned_runs(runs)
+    root = runs / str(os.getpid())
     shutil.rmtree(root, ignore_errors=True)
+    # A run stopped with SIGTERM (a CI timeout, say) still tears its servers down.
+    signal.signal(signal.SIGTERM, _interrupt)
     private_key, public_key = ensure_key_pair(root / "jwt")
     credentials = devstack.Credentials.load_or_create(root / "credentials.json")
     start = _containers if os.environ.get("BPO_TEST_SERVERS") == "containers" else _local_stack
@@ -118,6 +123,19 @@ def stack() -> Iterator[TestStack]:
             yield TestStack(root, urls, host, port, credentials, public_key, private_key)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _remove_abandoned_runs(runs: Path) -> None:
+    """Stop the servers of earlier runs whose process died without tearing down, and
+    remove their folders."""
+    for run in runs.glob("*"):
+        if run.name.isdigit() and not devstack.process_alive(int(run.name)):
+            devstack.stop_abandoned(run)
+            shutil.rmtree(run, ignore_errors=True)
 
 
 Servers = tuple[devstack.StackUrls, str, int]

@@ -9,14 +9,13 @@ and the rollback takes back the batches already stored.
 Results are read from a server-side cursor and written out as they come.
 """
 
-import asyncio
 import csv
 import io
 import json
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
-from contextlib import aclosing, suppress
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -372,31 +371,19 @@ async def _store(
     errors: list[FieldError] = []
     first_bad: Place | None = None
     stored = 0
-    # A batch is stored while the next one is read and checked.
-    storing: asyncio.Task[int] | None = None
-    try:
-        async with aclosing(rows):
-            async for place, parsed in rows:
-                row = _checked(spec, parsed)
-                if isinstance(row, list):
-                    first_bad = first_bad or place
-                    errors += [FieldError(place.name(p.field), p.message) for p in row]
-                    if len(errors) >= MAX_ERRORS:
-                        break
-                elif not errors:
-                    batch.append(row)
-                    if len(batch) == BATCH_SIZE:
-                        if storing is not None:
-                            stored += await storing
-                        storing = asyncio.create_task(service.add_items(session, job, batch))
-                        batch = []
-        if storing is not None:
-            stored += await storing
-    finally:
-        if storing is not None and not storing.done():
-            storing.cancel()
-            with suppress(asyncio.CancelledError):
-                await storing
+    async with aclosing(rows):
+        async for place, parsed in rows:
+            row = _checked(spec, parsed)
+            if isinstance(row, list):
+                first_bad = first_bad or place
+                errors += [FieldError(place.name(p.field), p.message) for p in row]
+                if len(errors) >= MAX_ERRORS:
+                    break
+            elif not errors:
+                batch.append(row)
+                if len(batch) == BATCH_SIZE:
+                    stored += await service.add_items(session, job, batch)
+                    batch = []
     if first_bad is not None:
         raise Invalid(
             f"nothing was stored: the first problem is at {first_bad.label}", errors=errors

@@ -1,13 +1,12 @@
 """Every query of the intake service."""
 
-import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select, text, update
+from sqlalchemy import Row, RowMapping, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import copy_rows
@@ -102,17 +101,19 @@ async def list_contractors(session: AsyncSession, page: PageRequest) -> list[Con
 
 _CLAIM = text(
     """
-    WITH locked AS (
+    WITH me AS (
+        SELECT skills FROM contractor WHERE id = :contractor AND status = 'active'
+    ),
+    mine AS (
+        SELECT item_id FROM task WHERE contractor_id = :contractor OR submitted_by = :contractor
+    ),
+    locked AS (
         SELECT t.id, t.item_id, t.due_at, t.priority
-        FROM task t
+        FROM task t, me
         WHERE t.status = 'queued'
           AND t.kind = ANY(CAST(:kinds AS taskkind[]))
-          AND t.required_skills <@ CAST(:skills AS jsonb)
-          AND NOT EXISTS (
-              SELECT 1 FROM task mine
-              WHERE mine.item_id = t.item_id
-                AND (mine.contractor_id = :contractor OR mine.submitted_by = :contractor)
-          )
+          AND t.required_skills <@ me.skills
+          AND t.item_id NOT IN (SELECT item_id FROM mine)
         ORDER BY t.due_at NULLS LAST, t.priority DESC, t.id
         LIMIT :scan
         FOR UPDATE OF t SKIP LOCKED
@@ -124,13 +125,26 @@ _CLAIM = text(
     ),
     chosen AS (
         SELECT id FROM one_per_item ORDER BY due_at NULLS LAST, priority DESC, id LIMIT :limit
+    ),
+    leased AS (
+        UPDATE task
+        SET status = 'leased', contractor_id = :contractor, lease_expires_at = :lease_until,
+            claimed_at = :now
+        FROM chosen
+        WHERE task.id = chosen.id
+        RETURNING task.id, task.kind, task.job_id, task.item_id, task.entries,
+                  task.lease_expires_at, task.due_at, task.priority
+    ),
+    started AS (
+        UPDATE item SET status = 'in_progress'
+        WHERE id IN (SELECT item_id FROM leased WHERE kind = 'entry') AND status = 'pending'
     )
-    UPDATE task
-    SET status = 'leased', contractor_id = :contractor, lease_expires_at = :lease_until,
-        claimed_at = :now
-    FROM chosen
-    WHERE task.id = chosen.id
-    RETURNING task.*
+    SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
+           leased.lease_expires_at, item.source, job.work_type, job.fields, job.rules
+    FROM leased
+    JOIN item ON item.id = leased.item_id
+    JOIN job ON job.id = leased.job_id
+    ORDER BY leased.due_at NULLS LAST, leased.priority DESC, leased.id
     """
 )
 
@@ -138,37 +152,66 @@ _CLAIM = text(
 async def claim_tasks(
     session: AsyncSession,
     contractor_id: UUID,
-    skills: Sequence[str],
     kinds: Sequence[TaskKind],
     limit: int,
     now: datetime,
     lease_until: datetime,
-) -> list[Task]:
-    """Lease up to `limit` queued tasks to a contractor in one statement.
+) -> list[RowMapping]:
+    """Lease up to `limit` queued tasks to an active contractor in one statement.
 
     Earliest deadline first, then highest priority; only tasks whose required skills the
     contractor has; never a second task of an item the contractor holds or has keyed. Rows
     other claimers have locked are skipped, so concurrent claims never wait on each other.
+    Each row carries what the contractor needs to do the task (its job's fields, the source).
     """
-    statement = select(Task).from_statement(_CLAIM).execution_options(populate_existing=True)
     parameters = {
         "contractor": contractor_id,
         "kinds": [kind.value for kind in kinds],
-        "skills": json.dumps(list(skills)),
         "scan": limit * 2,
         "limit": limit,
         "now": now,
         "lease_until": lease_until,
     }
-    tasks = list((await session.execute(statement, parameters)).scalars())
-    entry_items = [task.item_id for task in tasks if task.kind is TaskKind.ENTRY]
-    if entry_items:
-        await session.execute(
-            update(Item)
-            .where(Item.id.in_(entry_items), Item.status == ItemStatus.PENDING)
-            .values(status=ItemStatus.IN_PROGRESS)
-        )
-    return tasks
+    return list((await session.execute(_CLAIM, parameters)).mappings())
+
+
+_HELD_TASK = text(
+    """
+    SELECT task.id, task.kind, task.status, task.contractor_id, task.lease_expires_at,
+           task.claimed_at, task.item_id, task.job_id, task.client_id,
+           item.golden, item.source, job.work_type, job.fields, job.rules, job.qc,
+           contractor.status AS contractor_status, contractor.status_reason
+    FROM task
+    JOIN item ON item.id = task.item_id
+    JOIN job ON job.id = task.job_id
+    LEFT JOIN contractor ON contractor.id = :contractor
+    WHERE task.id = :task
+    FOR UPDATE OF task
+    """
+)
+
+
+async def held_task(session: AsyncSession, task_id: UUID, contractor_id: UUID) -> RowMapping | None:
+    """A task locked for its holder's next step, with its item, job and the caller's standing."""
+    result = await session.execute(_HELD_TASK, {"task": task_id, "contractor": contractor_id})
+    return result.mappings().one_or_none()
+
+
+async def finish_lease(
+    session: AsyncSession, task_id: UUID, status: TaskStatus, **values: Any
+) -> None:
+    """End a lease: the task goes back to the queue or is submitted (with `values`)."""
+    await session.execute(
+        update(Task)
+        .where(Task.id == task_id)
+        .values(status=status, contractor_id=None, lease_expires_at=None, **values)
+    )
+
+
+async def extend_lease(session: AsyncSession, task_id: UUID, lease_until: datetime) -> None:
+    await session.execute(
+        update(Task).where(Task.id == task_id).values(lease_expires_at=lease_until)
+    )
 
 
 async def get_task_for_update(session: AsyncSession, task_id: UUID) -> Task | None:

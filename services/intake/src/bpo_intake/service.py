@@ -1,8 +1,8 @@
 """Use cases of the intake service: change state and add events, in the caller's session."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,19 +108,27 @@ def _due_at(command: JobCreate, now: datetime) -> datetime | None:
 _specs: dict[UUID, JobSpec] = {}
 
 
-def job_spec(job: Job) -> JobSpec:
-    """The job's field rules, compiled once per job and process (a job's spec never changes)."""
-    spec = _specs.get(job.id)
+def spec_for(job_id: UUID, fields: list[dict[str, Any]], rules: list[str]) -> JobSpec:
+    """A job's field rules, compiled once per job and process (a job's spec never changes)."""
+    spec = _specs.get(job_id)
     if spec is None:
         if len(_specs) >= 1024:
             _specs.clear()
-        spec = _specs[job.id] = JobSpec.model_validate({"fields": job.fields, "rules": job.rules})
+        spec = _specs[job_id] = JobSpec.model_validate({"fields": fields, "rules": rules})
     return spec
 
 
+def job_spec(job: Job) -> JobSpec:
+    return spec_for(job.id, job.fields, job.rules)
+
+
+def entries_for_mode(qc: Mapping[str, Any]) -> int:
+    """How many contractors key each item before validation decides (adaptive starts at one)."""
+    return 2 if qc.get("mode") == "double" else 1
+
+
 def entries_per_item(job: Job) -> int:
-    """How many contractors key each item before validation decides."""
-    return 2 if job.qc.get("mode") == "double" else 1
+    return entries_for_mode(job.qc)
 
 
 async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) -> int:

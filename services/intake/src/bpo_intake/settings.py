@@ -23,7 +23,7 @@ class Settings(ServiceSettings):
     webhook_timeout_s: float = 10.0
 
 
-def current_settings(request: Request) -> Settings:
+async def current_settings(request: Request) -> Settings:
     settings = request.app.state.runtime.settings
     assert isinstance(settings, Settings)
     return settings

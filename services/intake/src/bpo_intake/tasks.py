@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
@@ -23,100 +24,81 @@ from bpo_common.rules import check
 from bpo_common.service import Runtime
 from bpo_intake import repository
 from bpo_intake.models import (
-    Contractor,
     ContractorStatus,
-    Job,
     JobStatus,
-    Task,
     TaskKind,
     TaskStatus,
 )
 from bpo_intake.schemas import ClaimRequest, ItemOut, Submitted, TaskOut
-from bpo_intake.service import entries_per_item, job_spec
+from bpo_intake.service import entries_for_mode, spec_for
 from bpo_intake.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
-async def active_contractor(session: AsyncSession, subject: str) -> Contractor:
-    """The contractor a token speaks for; suspended contractors get no work."""
+def contractor_id_of(subject: str) -> UUID:
     try:
-        contractor_id = UUID(subject)
+        return UUID(subject)
     except ValueError as exc:
         raise Forbidden("a contractor token's sub must be the contractor's id") from exc
+
+
+async def _refuse_unless_active(session: AsyncSession, contractor_id: UUID) -> None:
+    """Say why a contractor gets no work: unknown or suspended (slow path only)."""
     contractor = await repository.get_contractor(session, contractor_id)
     if contractor is None:
         raise Forbidden("this token's contractor is not registered; ask a manager")
     if contractor.status is ContractorStatus.SUSPENDED:
         raise Forbidden(f"this contractor is suspended: {contractor.status_reason}")
-    return contractor
 
 
 async def claim(
     session: AsyncSession,
-    contractor: Contractor,
+    contractor_id: UUID,
     request: ClaimRequest,
     *,
     lease_seconds: int,
     now: datetime | None = None,
 ) -> list[TaskOut]:
     now = now or utcnow()
-    tasks = await repository.claim_tasks(
+    rows = await repository.claim_tasks(
         session,
-        contractor.id,
-        contractor.skills,
+        contractor_id,
         request.kinds,
         request.limit,
         now,
         now + timedelta(seconds=lease_seconds),
     )
-    if not tasks:
-        return []
-    jobs = await repository.jobs_by_id(session, (task.job_id for task in tasks))
-    items = await repository.items_by_id(session, (task.item_id for task in tasks))
-    return [
-        TaskOut(
-            id=task.id,
-            kind=task.kind,
-            job_id=task.job_id,
-            item_id=task.item_id,
-            work_type=jobs[task.job_id].work_type,
-            fields=jobs[task.job_id].fields,
-            rules=jobs[task.job_id].rules,
-            source=items[task.item_id].source,
-            entries=task.entries,
-            lease_expires_at=_lease_of(task),
-        )
-        for task in tasks
-    ]
+    if not rows:
+        await _refuse_unless_active(session, contractor_id)
+    return [TaskOut.model_validate(row) for row in rows]
 
 
 async def heartbeat(
     session: AsyncSession,
-    contractor: Contractor,
+    contractor_id: UUID,
     task_id: UUID,
     *,
     lease_seconds: int,
     now: datetime | None = None,
 ) -> datetime:
     now = now or utcnow()
-    task = await _held_task(session, contractor, task_id, now)
-    task.lease_expires_at = now + timedelta(seconds=lease_seconds)
-    return task.lease_expires_at
+    await _held_task(session, contractor_id, task_id, now)
+    lease_until = now + timedelta(seconds=lease_seconds)
+    await repository.extend_lease(session, task_id, lease_until)
+    return lease_until
 
 
 async def release(
-    session: AsyncSession, contractor: Contractor, task_id: UUID, *, now: datetime | None = None
+    session: AsyncSession, contractor_id: UUID, task_id: UUID, *, now: datetime | None = None
 ) -> None:
-    task = await _held_task(session, contractor, task_id, now or utcnow())
-    task.status = TaskStatus.QUEUED
-    task.contractor_id = None
-    task.lease_expires_at = None
+    await _held_task(session, contractor_id, task_id, now or utcnow())
+    await repository.finish_lease(session, task_id, TaskStatus.QUEUED)
 
 
 async def submit(
     session: AsyncSession,
-    contractor: Contractor,
+    contractor_id: UUID,
     task_id: UUID,
     data: Mapping[str, Any],
     *,
@@ -124,40 +106,41 @@ async def submit(
 ) -> Submitted:
     """Check the data against the job's rules, then record it and tell validation."""
     now = now or utcnow()
-    task = await _held_task(session, contractor, task_id, now)
-    job = (await repository.jobs_by_id(session, [task.job_id]))[task.job_id]
-    result = check(job_spec(job), data)
+    task = await _held_task(session, contractor_id, task_id, now)
+    result = check(spec_for(task["job_id"], task["fields"], task["rules"]), data)
     if not result.valid:
         names = ", ".join(dict.fromkeys(error.field for error in result.errors))
         raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
-    item = (await repository.items_by_id(session, [task.item_id]))[task.item_id]
-    task.status = TaskStatus.SUBMITTED
-    task.data = result.normalized
-    task.submitted_by = contractor.id
-    task.submitted_at = now
-    task.contractor_id = None
-    task.lease_expires_at = None
+    kind = TaskKind(task["kind"])
+    await repository.finish_lease(
+        session,
+        task_id,
+        TaskStatus.SUBMITTED,
+        data=result.normalized,
+        submitted_by=contractor_id,
+        submitted_at=now,
+    )
     await publish(
         session,
         TaskSubmitted(
-            task_id=task.id,
-            job_id=task.job_id,
-            item_id=task.item_id,
-            client_id=task.client_id,
-            work_type=job.work_type,
-            kind=task.kind.value,
-            contractor_id=contractor.id,
+            task_id=task_id,
+            job_id=task["job_id"],
+            item_id=task["item_id"],
+            client_id=task["client_id"],
+            work_type=task["work_type"],
+            kind=kind.value,
+            contractor_id=contractor_id,
             data=result.normalized,
-            golden=item.golden,
-            entries_expected=await _entries_expected(session, job, task),
-            client_values=_client_values(job, item.source),
-            claimed_at=task.claimed_at or now,
+            golden=task["golden"],
+            entries_expected=await _entries_expected(session, task["qc"], kind, task["item_id"]),
+            client_values=_client_values(task["qc"], task["fields"], task["source"]),
+            claimed_at=task["claimed_at"] or now,
             submitted_at=now,
         ),
-        client_id=task.client_id,
+        client_id=task["client_id"],
     )
     return Submitted(
-        task_id=task.id, item_id=task.item_id, data=result.normalized, submitted_at=now
+        task_id=task_id, item_id=task["item_id"], data=result.normalized, submitted_at=now
     )
 
 
@@ -256,35 +239,36 @@ async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
 
 
 async def _held_task(
-    session: AsyncSession, contractor: Contractor, task_id: UUID, now: datetime
-) -> Task:
-    task = await repository.get_task_for_update(session, task_id)
+    session: AsyncSession, contractor_id: UUID, task_id: UUID, now: datetime
+) -> RowMapping:
+    task = await repository.held_task(session, task_id, contractor_id)
     if task is None:
         raise NotFound(f"no task {task_id}")
-    if task.status is not TaskStatus.LEASED or task.contractor_id != contractor.id:
+    if task["contractor_status"] != ContractorStatus.ACTIVE.value:
+        await _refuse_unless_active(session, contractor_id)
+    if task["status"] != TaskStatus.LEASED.value or task["contractor_id"] != contractor_id:
         raise Conflict("this task is not leased to you; claim a new one")
-    if _lease_of(task) <= now:
+    if task["lease_expires_at"] <= now:
         raise Conflict("the lease on this task has expired; claim a new one")
     return task
 
 
-async def _entries_expected(session: AsyncSession, job: Job, task: Task) -> int:
-    if task.kind is not TaskKind.ENTRY:
+async def _entries_expected(
+    session: AsyncSession, qc: Mapping[str, Any], kind: TaskKind, item_id: UUID
+) -> int:
+    if kind is not TaskKind.ENTRY:
         return 1
-    if job.qc.get("mode") == "adaptive":
+    if qc.get("mode") == "adaptive":
         # One keying, or two once validation asked for a second.
-        return await repository.count_entry_tasks(session, task.item_id)
-    return entries_per_item(job)
+        return await repository.count_entry_tasks(session, item_id)
+    return entries_for_mode(qc)
 
 
-def _client_values(job: Job, source: dict[str, Any]) -> dict[str, Any] | None:
+def _client_values(
+    qc: Mapping[str, Any], fields: list[dict[str, Any]], source: dict[str, Any]
+) -> dict[str, Any] | None:
     """In a verify job the item's source carries the client's values for the job's fields."""
-    if job.qc.get("mode") != "verify":
+    if qc.get("mode") != "verify":
         return None
-    names = {field["name"] for field in job.fields}
+    names = {field["name"] for field in fields}
     return {name: value for name, value in source.items() if name in names}
-
-
-def _lease_of(task: Task) -> datetime:
-    assert task.lease_expires_at is not None
-    return task.lease_expires_at

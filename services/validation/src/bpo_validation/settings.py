@@ -22,7 +22,7 @@ class Settings(ServiceSettings):
     adaptive_window: int = 500
 
 
-def current_settings(request: Request) -> Settings:
+async def current_settings(request: Request) -> Settings:
     settings = request.app.state.runtime.settings
     assert isinstance(settings, Settings)
     return settings

@@ -8,23 +8,26 @@ from fastapi import APIRouter, Depends
 from bpo_common.auth import Contractor as ContractorToken
 from bpo_common.db import SessionDep
 from bpo_intake import tasks
-from bpo_intake.models import Contractor
 from bpo_intake.schemas import ClaimRequest, ClaimResponse, Lease, SubmitRequest, Submitted
 from bpo_intake.settings import SettingsDep
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
 
-async def current_contractor(session: SessionDep, token: ContractorToken) -> Contractor:
-    return await tasks.active_contractor(session, token.subject)
+async def current_contractor(token: ContractorToken) -> UUID:
+    return tasks.contractor_id_of(token.subject)
 
 
-ActiveContractor = Annotated[Contractor, Depends(current_contractor)]
+# The contractor's id; whether they may work is checked in the statements themselves.
+ContractorId = Annotated[UUID, Depends(current_contractor)]
 
 
 @router.post("/claim")
 async def claim(
-    body: ClaimRequest, session: SessionDep, contractor: ActiveContractor, settings: SettingsDep
+    body: ClaimRequest,
+    session: SessionDep,
+    contractor: ContractorId,
+    settings: SettingsDep,
 ) -> ClaimResponse:
     """Lease up to `limit` tasks, most urgent first; an empty list when there is no work."""
     claimed = await tasks.claim(session, contractor, body, lease_seconds=settings.lease_seconds)
@@ -33,7 +36,7 @@ async def claim(
 
 @router.post("/{task_id}/heartbeat")
 async def heartbeat(
-    task_id: UUID, session: SessionDep, contractor: ActiveContractor, settings: SettingsDep
+    task_id: UUID, session: SessionDep, contractor: ContractorId, settings: SettingsDep
 ) -> Lease:
     """Extend the lease on a task you hold."""
     expires = await tasks.heartbeat(
@@ -44,13 +47,13 @@ async def heartbeat(
 
 @router.post("/{task_id}/submit", status_code=202)
 async def submit(
-    task_id: UUID, body: SubmitRequest, session: SessionDep, contractor: ActiveContractor
+    task_id: UUID, body: SubmitRequest, session: SessionDep, contractor: ContractorId
 ) -> Submitted:
     """Submit the keyed data; every field that breaks the job's rules is named in a 422."""
     return await tasks.submit(session, contractor, task_id, body.data)
 
 
 @router.post("/{task_id}/release", status_code=204)
-async def release(task_id: UUID, session: SessionDep, contractor: ActiveContractor) -> None:
+async def release(task_id: UUID, session: SessionDep, contractor: ContractorId) -> None:
     """Give a task you hold back to the queue."""
     await tasks.release(session, contractor, task_id)
