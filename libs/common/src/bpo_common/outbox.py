@@ -32,7 +32,8 @@ async def publish_many(
         for event in events
     ]
     if envelopes:
-        await session.execute(
+        connection = await session.connection()
+        await connection.execute(
             insert(outbox_event),
             [
                 {

@@ -3,10 +3,10 @@
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Row, RowMapping, func, select, text, update
+from sqlalchemy import Row, RowMapping, Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import copy_rows
@@ -172,8 +172,13 @@ async def claim_tasks(
         "now": now,
         "lease_until": lease_until,
     }
-    return list((await session.execute(_CLAIM, parameters)).mappings())
+    # Core on the session's connection: the ORM layer has nothing to add to a text statement.
+    connection = await session.connection()
+    return list((await connection.execute(_CLAIM, parameters)).mappings())
 
+
+# The task table itself: lease updates skip the ORM's bookkeeping for entities.
+_TASK = cast(Table, Task.__table__)
 
 _HELD_TASK = text(
     """
@@ -193,7 +198,8 @@ _HELD_TASK = text(
 
 async def held_task(session: AsyncSession, task_id: UUID, contractor_id: UUID) -> RowMapping | None:
     """A task locked for its holder's next step, with its item, job and the caller's standing."""
-    result = await session.execute(_HELD_TASK, {"task": task_id, "contractor": contractor_id})
+    connection = await session.connection()
+    result = await connection.execute(_HELD_TASK, {"task": task_id, "contractor": contractor_id})
     return result.mappings().one_or_none()
 
 
@@ -201,22 +207,19 @@ async def finish_lease(
     session: AsyncSession, task_id: UUID, status: TaskStatus, **values: Any
 ) -> None:
     """End a lease: the task goes back to the queue or is submitted (with `values`)."""
-    await session.execute(
-        update(Task)
-        .where(Task.id == task_id)
+    connection = await session.connection()
+    await connection.execute(
+        update(_TASK)
+        .where(_TASK.c.id == task_id)
         .values(status=status, contractor_id=None, lease_expires_at=None, **values)
     )
 
 
 async def extend_lease(session: AsyncSession, task_id: UUID, lease_until: datetime) -> None:
-    await session.execute(
-        update(Task).where(Task.id == task_id).values(lease_expires_at=lease_until)
+    connection = await session.connection()
+    await connection.execute(
+        update(_TASK).where(_TASK.c.id == task_id).values(lease_expires_at=lease_until)
     )
-
-
-async def get_task_for_update(session: AsyncSession, task_id: UUID) -> Task | None:
-    query = select(Task).where(Task.id == task_id).with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def lease_expired_tasks(session: AsyncSession, now: datetime, limit: int) -> list[Task]:
