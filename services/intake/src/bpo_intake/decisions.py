@@ -6,10 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import validation
 from bpo_common.contracts.intake import ItemCompleted, ItemRejected
-from bpo_common.ids import new_id
 from bpo_common.outbox import publish
 from bpo_intake import repository, service, webhooks
-from bpo_intake.models import ContractorStatus, Item, ItemStatus, Job, TaskKind, TaskStatus
+from bpo_intake.models import ContractorStatus, Item, ItemStatus, Job, TaskKind
 
 QC_SKILL = "qc"
 FINAL = (ItemStatus.COMPLETED, ItemStatus.REJECTED)
@@ -81,20 +80,14 @@ async def require_review(session: AsyncSession, decision: validation.ReviewRequi
     await repository.add_tasks(
         session,
         [
-            {
-                "id": new_id(),
-                "job_id": job.id,
-                "item_id": item.id,
-                "client_id": job.client_id,
-                "kind": TaskKind(decision.kind),
-                "status": TaskStatus.QUEUED,
-                "required_skills": sorted({*job.required_skills, QC_SKILL}),
-                "priority": job.priority,
-                "due_at": job.due_at,
-                "attempts": 0,
-                "entries": [entry.model_dump(mode="json") for entry in decision.entries],
-                "created_at": decision.decided_at,
-            }
+            service.task_row(
+                job,
+                item.id,
+                TaskKind(decision.kind),
+                decision.decided_at,
+                required_skills=sorted({*job.required_skills, QC_SKILL}),
+                entries=[entry.model_dump(mode="json") for entry in decision.entries],
+            )
         ],
     )
 
@@ -106,22 +99,7 @@ async def require_second_keying(
     if item is None or job is None or item.status in FINAL:
         return
     await repository.add_tasks(
-        session,
-        [
-            {
-                "id": new_id(),
-                "job_id": job.id,
-                "item_id": item.id,
-                "client_id": job.client_id,
-                "kind": TaskKind.ENTRY,
-                "status": TaskStatus.QUEUED,
-                "required_skills": job.required_skills,
-                "priority": job.priority,
-                "due_at": job.due_at,
-                "attempts": 0,
-                "created_at": decision.decided_at,
-            }
-        ],
+        session, [service.task_row(job, item.id, TaskKind.ENTRY, decision.decided_at)]
     )
 
 

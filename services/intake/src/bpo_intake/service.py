@@ -122,6 +122,34 @@ def job_spec(job: Job) -> JobSpec:
     return spec_for(job.id, job.fields, job.rules)
 
 
+def task_row(
+    job: Job,
+    item_id: UUID,
+    kind: TaskKind,
+    created_at: datetime,
+    *,
+    required_skills: Sequence[str] | None = None,
+    entries: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A queued task of `job` for one item, ready for repository.add_tasks."""
+    return {
+        "id": new_id(),
+        "job_id": job.id,
+        "item_id": item_id,
+        "client_id": job.client_id,
+        "kind": kind,
+        "status": TaskStatus.QUEUED,
+        "required_skills": list(
+            job.required_skills if required_skills is None else required_skills
+        ),
+        "priority": job.priority,
+        "due_at": job.due_at,
+        "attempts": 0,
+        "entries": entries,
+        "created_at": created_at,
+    }
+
+
 def entries_for_mode(qc: Mapping[str, Any]) -> int:
     """How many contractors key each item before validation decides (adaptive starts at one)."""
     return 2 if qc.get("mode") == "double" else 1
@@ -135,7 +163,7 @@ async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) ->
     """Store items of an open job with their entry tasks, and announce them in events of up
     to ITEMS_PER_EVENT items."""
     now = utcnow()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": new_id(),
             "job_id": job.id,
@@ -154,19 +182,7 @@ async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) ->
     await repository.add_tasks(
         session,
         [
-            {
-                "id": new_id(),
-                "job_id": job.id,
-                "item_id": row["id"],
-                "client_id": job.client_id,
-                "kind": TaskKind.ENTRY,
-                "status": TaskStatus.QUEUED,
-                "required_skills": job.required_skills,
-                "priority": job.priority,
-                "due_at": job.due_at,
-                "attempts": 0,
-                "created_at": now,
-            }
+            task_row(job, row["id"], TaskKind.ENTRY, now)
             for row in rows
             for _ in range(entries_per_item(job))
         ],

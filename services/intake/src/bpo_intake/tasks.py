@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
 from bpo_common.errors import Conflict, Forbidden, Invalid, NotFound
-from bpo_common.ids import new_id
 from bpo_common.outbox import publish
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import check
@@ -30,7 +29,7 @@ from bpo_intake.models import (
     TaskStatus,
 )
 from bpo_intake.schemas import ClaimRequest, ItemOut, Submitted, TaskOut
-from bpo_intake.service import entries_for_mode, spec_for
+from bpo_intake.service import entries_for_mode, spec_for, task_row
 from bpo_intake.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -217,24 +216,7 @@ async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
     if job.status is JobStatus.CANCELLED:
         raise Conflict("the item's job is cancelled")
     item.flagged_reason = None
-    await repository.add_tasks(
-        session,
-        [
-            {
-                "id": new_id(),
-                "job_id": job.id,
-                "item_id": item.id,
-                "client_id": job.client_id,
-                "kind": TaskKind.ENTRY,
-                "status": TaskStatus.QUEUED,
-                "required_skills": job.required_skills,
-                "priority": job.priority,
-                "due_at": job.due_at,
-                "attempts": 0,
-                "created_at": utcnow(),
-            }
-        ],
-    )
+    await repository.add_tasks(session, [task_row(job, item.id, TaskKind.ENTRY, utcnow())])
     return ItemOut.model_validate(item, from_attributes=True)
 
 
