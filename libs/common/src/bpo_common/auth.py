@@ -183,9 +183,11 @@ def ensure_key_pair(directory: Path) -> tuple[Path, Path]:
 _bearer = HTTPBearer(auto_error=False, description="A JWT issued for this platform")
 
 
-async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _authenticate(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("send an Authorization: Bearer <token> header")
@@ -193,13 +195,19 @@ async def current_principal(
     return await verifier.verify(credentials.credentials)
 
 
+async def current_principal(request: Request, credentials: Credentials) -> Principal:
+    return await _authenticate(request, credentials)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+def require_role(*roles: Role) -> Callable[[Request, Credentials], Awaitable[Principal]]:
     allowed = ", ".join(role.value for role in roles)
 
-    async def dependency(principal: CurrentPrincipal) -> Principal:
+    # Verifies and checks in one dependency: every request of every route passes here.
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
+        principal = await _authenticate(request, credentials)
         if principal.role not in roles:
             raise Forbidden(f"this needs the role {allowed}; the token has {principal.role.value}")
         return principal

@@ -71,12 +71,21 @@ async def copy_rows(
                 record[i] = to_json(record[i]).decode()
         records.append(record)
     connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None, "the connection was invalidated"
+    driver = await driver_connection(session)
     if not driver.is_in_transaction():
         # SQLAlchemy begins the transaction with its first statement; COPY must be inside it.
         await connection.execute(select(literal(1)))
     await driver.copy_records_to_table(table.name, records=records, columns=names)
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, for what SQLAlchemy adds nothing to (COPY,
+    a hot statement). A statement sent on it before any through the session runs outside
+    the session's transaction, on its own (autocommit)."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None, "the connection was invalidated"
+    return driver
 
 
 def asyncpg_dsn(url: str) -> str:

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Row, RowMapping, Table, func, select, text, update
+from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import copy_rows
+from bpo_common.db import copy_rows, driver_connection
 from bpo_common.pagination import PageRequest
 from bpo_intake.models import (
     Client,
@@ -99,23 +99,23 @@ async def list_contractors(session: AsyncSession, page: PageRequest) -> list[Con
     return list((await session.execute(query)).scalars())
 
 
-_CLAIM = text(
-    """
+# asyncpg's own parameters ($1...): this statement runs on the driver connection.
+_CLAIM = """
     WITH me AS (
-        SELECT skills FROM contractor WHERE id = :contractor AND status = 'active'
+        SELECT skills FROM contractor WHERE id = $1 AND status = 'active'
     ),
     mine AS (
-        SELECT item_id FROM task WHERE contractor_id = :contractor OR submitted_by = :contractor
+        SELECT item_id FROM task WHERE contractor_id = $1 OR submitted_by = $1
     ),
     locked AS (
         SELECT t.id, t.item_id, t.due_at, t.priority
         FROM task t, me
         WHERE t.status = 'queued'
-          AND t.kind = ANY(CAST(:kinds AS taskkind[]))
+          AND t.kind = ANY($2::taskkind[])
           AND t.required_skills <@ me.skills
           AND t.item_id NOT IN (SELECT item_id FROM mine)
         ORDER BY t.due_at NULLS LAST, t.priority DESC, t.id
-        LIMIT :scan
+        LIMIT $3
         FOR UPDATE OF t SKIP LOCKED
     ),
     one_per_item AS (
@@ -124,12 +124,12 @@ _CLAIM = text(
         ORDER BY item_id, due_at NULLS LAST, priority DESC, id
     ),
     chosen AS (
-        SELECT id FROM one_per_item ORDER BY due_at NULLS LAST, priority DESC, id LIMIT :limit
+        SELECT id FROM one_per_item ORDER BY due_at NULLS LAST, priority DESC, id LIMIT $4
     ),
     leased AS (
         UPDATE task
-        SET status = 'leased', contractor_id = :contractor, lease_expires_at = :lease_until,
-            claimed_at = :now
+        SET status = 'leased', contractor_id = $1, lease_expires_at = $6,
+            claimed_at = $5
         FROM chosen
         WHERE task.id = chosen.id
         RETURNING task.id, task.kind, task.job_id, task.item_id, task.entries,
@@ -146,7 +146,6 @@ _CLAIM = text(
     JOIN job ON job.id = leased.job_id
     ORDER BY leased.due_at NULLS LAST, leased.priority DESC, leased.id
     """
-)
 
 
 async def claim_tasks(
@@ -156,32 +155,29 @@ async def claim_tasks(
     limit: int,
     now: datetime,
     lease_until: datetime,
-) -> list[RowMapping]:
+) -> list[dict[str, Any]]:
     """Lease up to `limit` queued tasks to an active contractor in one statement.
 
     Earliest deadline first, then highest priority; only tasks whose required skills the
     contractor has; never a second task of an item the contractor holds or has keyed. Rows
     other claimers have locked are skipped, so concurrent claims never wait on each other.
     Each row carries what the contractor needs to do the task (its job's fields, the source).
+    The statement is atomic on its own, so it runs straight on the driver: one round trip,
+    no BEGIN and COMMIT around it, none of SQLAlchemy's per-statement work (claiming is the
+    hottest path there is).
     """
-    parameters = {
-        "contractor": contractor_id,
-        "kinds": [kind.value for kind in kinds],
-        "scan": limit * 2,
-        "limit": limit,
-        "now": now,
-        "lease_until": lease_until,
-    }
-    # Core on the session's connection: the ORM layer has nothing to add to a text statement.
-    connection = await session.connection()
-    return list((await connection.execute(_CLAIM, parameters)).mappings())
+    driver = await driver_connection(session)
+    kind_names = [kind.value for kind in kinds]
+    rows = await driver.fetch(_CLAIM, contractor_id, kind_names, limit * 2, limit, now, lease_until)
+    return [dict(row) for row in rows]
 
 
 # The task table itself: lease updates skip the ORM's bookkeeping for entities.
 _TASK = cast(Table, Task.__table__)
 
-_HELD_TASK = text(
-    """
+# asyncpg's own parameters: this read runs on the driver connection, ahead of the
+# transaction that changes the task.
+_HELD_TASK = """
     SELECT task.id, task.kind, task.status, task.contractor_id, task.lease_expires_at,
            task.claimed_at, task.item_id, task.job_id, task.client_id,
            item.golden, item.source, job.work_type, job.fields, job.rules, job.qc,
@@ -189,37 +185,58 @@ _HELD_TASK = text(
     FROM task
     JOIN item ON item.id = task.item_id
     JOIN job ON job.id = task.job_id
-    LEFT JOIN contractor ON contractor.id = :contractor
-    WHERE task.id = :task
-    FOR UPDATE OF task
+    LEFT JOIN contractor ON contractor.id = $2
+    WHERE task.id = $1
     """
-)
 
 
-async def held_task(session: AsyncSession, task_id: UUID, contractor_id: UUID) -> RowMapping | None:
-    """A task locked for its holder's next step, with its item, job and the caller's standing."""
-    connection = await session.connection()
-    result = await connection.execute(_HELD_TASK, {"task": task_id, "contractor": contractor_id})
-    return result.mappings().one_or_none()
+async def held_task(
+    session: AsyncSession, task_id: UUID, contractor_id: UUID
+) -> dict[str, Any] | None:
+    """A task with its item, job and the caller's standing, read without a lock: the lease
+    step that follows changes the task only if the caller still holds it (see _HELD)."""
+    driver = await driver_connection(session)
+    row = await driver.fetchrow(_HELD_TASK, task_id, contractor_id)
+    return None if row is None else dict(row)
+
+
+def _held(task_id: UUID, contractor_id: UUID, now: datetime) -> Any:
+    """The task, while `contractor_id` holds an unexpired lease on it."""
+    return (
+        (_TASK.c.id == task_id)
+        & (_TASK.c.status == TaskStatus.LEASED)
+        & (_TASK.c.contractor_id == contractor_id)
+        & (_TASK.c.lease_expires_at > now)
+    )
 
 
 async def finish_lease(
-    session: AsyncSession, task_id: UUID, status: TaskStatus, **values: Any
-) -> None:
-    """End a lease: the task goes back to the queue or is submitted (with `values`)."""
+    session: AsyncSession,
+    task_id: UUID,
+    contractor_id: UUID,
+    now: datetime,
+    status: TaskStatus,
+    **values: Any,
+) -> bool:
+    """End a lease the contractor still holds: the task goes back to the queue or is
+    submitted (with `values`). False when the lease was lost in the meantime."""
     connection = await session.connection()
-    await connection.execute(
+    result = await connection.execute(
         update(_TASK)
-        .where(_TASK.c.id == task_id)
+        .where(_held(task_id, contractor_id, now))
         .values(status=status, contractor_id=None, lease_expires_at=None, **values)
     )
+    return bool(result.rowcount == 1)
 
 
-async def extend_lease(session: AsyncSession, task_id: UUID, lease_until: datetime) -> None:
+async def extend_lease(
+    session: AsyncSession, task_id: UUID, contractor_id: UUID, now: datetime, lease_until: datetime
+) -> bool:
     connection = await session.connection()
-    await connection.execute(
-        update(_TASK).where(_TASK.c.id == task_id).values(lease_expires_at=lease_until)
+    result = await connection.execute(
+        update(_TASK).where(_held(task_id, contractor_id, now)).values(lease_expires_at=lease_until)
     )
+    return bool(result.rowcount == 1)
 
 
 async def lease_expired_tasks(session: AsyncSession, now: datetime, limit: int) -> list[Task]:

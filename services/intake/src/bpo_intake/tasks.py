@@ -11,7 +11,6 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
@@ -33,6 +32,10 @@ from bpo_intake.service import entries_for_mode, spec_for, task_row
 from bpo_intake.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+
+def _lease_lost() -> Conflict:
+    return Conflict("this task is not leased to you; claim a new one")
 
 
 def contractor_id_of(subject: str) -> UUID:
@@ -84,15 +87,18 @@ async def heartbeat(
     now = now or utcnow()
     await _held_task(session, contractor_id, task_id, now)
     lease_until = now + timedelta(seconds=lease_seconds)
-    await repository.extend_lease(session, task_id, lease_until)
+    if not await repository.extend_lease(session, task_id, contractor_id, now, lease_until):
+        raise _lease_lost()
     return lease_until
 
 
 async def release(
     session: AsyncSession, contractor_id: UUID, task_id: UUID, *, now: datetime | None = None
 ) -> None:
-    await _held_task(session, contractor_id, task_id, now or utcnow())
-    await repository.finish_lease(session, task_id, TaskStatus.QUEUED)
+    now = now or utcnow()
+    await _held_task(session, contractor_id, task_id, now)
+    if not await repository.finish_lease(session, task_id, contractor_id, now, TaskStatus.QUEUED):
+        raise _lease_lost()
 
 
 async def submit(
@@ -111,14 +117,18 @@ async def submit(
         names = ", ".join(dict.fromkeys(error.field for error in result.errors))
         raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
     kind = TaskKind(task["kind"])
-    await repository.finish_lease(
+    submitted = await repository.finish_lease(
         session,
         task_id,
+        contractor_id,
+        now,
         TaskStatus.SUBMITTED,
         data=result.normalized,
         submitted_by=contractor_id,
         submitted_at=now,
     )
+    if not submitted:
+        raise _lease_lost()
     await publish(
         session,
         TaskSubmitted(
@@ -222,14 +232,14 @@ async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
 
 async def _held_task(
     session: AsyncSession, contractor_id: UUID, task_id: UUID, now: datetime
-) -> RowMapping:
+) -> dict[str, Any]:
     task = await repository.held_task(session, task_id, contractor_id)
     if task is None:
         raise NotFound(f"no task {task_id}")
     if task["contractor_status"] != ContractorStatus.ACTIVE.value:
         await _refuse_unless_active(session, contractor_id)
     if task["status"] != TaskStatus.LEASED.value or task["contractor_id"] != contractor_id:
-        raise Conflict("this task is not leased to you; claim a new one")
+        raise _lease_lost()
     if task["lease_expires_at"] <= now:
         raise Conflict("the lease on this task has expired; claim a new one")
     return task
