@@ -22,25 +22,32 @@ async def publish(
     return envelope
 
 
+def envelope_for(session: AsyncSession, event: Event, *, client_id: UUID | None = None) -> Envelope:
+    """The envelope `publish` would store: for a statement that writes its outbox row itself
+    (`outbox_values` gives the row), in the same statement as the change it announces."""
+    return wrap(
+        event,
+        source=session.info["source"],
+        client_id=client_id,
+        correlation_id=current_correlation_id(),
+    )
+
+
+def outbox_values(envelope: Envelope) -> tuple[UUID, str, bytes]:
+    """(id, subject, payload) of the envelope's outbox row."""
+    return envelope.id, envelope.subject, envelope.model_dump_json().encode()
+
+
 async def publish_many(
     session: AsyncSession, events: Sequence[Event], *, client_id: UUID | None = None
 ) -> list[Envelope]:
-    source: str = session.info["source"]
-    correlation_id = current_correlation_id()
-    envelopes = [
-        wrap(event, source=source, client_id=client_id, correlation_id=correlation_id)
-        for event in events
-    ]
+    envelopes = [envelope_for(session, event, client_id=client_id) for event in events]
     if envelopes:
         connection = await session.connection()
         await connection.execute(
             insert(outbox_event),
             [
-                {
-                    "id": envelope.id,
-                    "subject": envelope.subject,
-                    "payload": envelope.model_dump_json().encode(),
-                }
+                dict(zip(("id", "subject", "payload"), outbox_values(envelope), strict=True))
                 for envelope in envelopes
             ],
         )

@@ -1,5 +1,6 @@
 """Every query of the intake service."""
 
+import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -210,23 +211,49 @@ def _held(task_id: UUID, contractor_id: UUID, now: datetime) -> Any:
     )
 
 
-async def finish_lease(
-    session: AsyncSession,
-    task_id: UUID,
-    contractor_id: UUID,
-    now: datetime,
-    status: TaskStatus,
-    **values: Any,
+async def release_lease(
+    session: AsyncSession, task_id: UUID, contractor_id: UUID, now: datetime
 ) -> bool:
-    """End a lease the contractor still holds: the task goes back to the queue or is
-    submitted (with `values`). False when the lease was lost in the meantime."""
+    """Give a task its holder still holds back to the queue; False when the lease was lost."""
     connection = await session.connection()
     result = await connection.execute(
         update(_TASK)
         .where(_held(task_id, contractor_id, now))
-        .values(status=status, contractor_id=None, lease_expires_at=None, **values)
+        .values(status=TaskStatus.QUEUED, contractor_id=None, lease_expires_at=None)
     )
     return bool(result.rowcount == 1)
+
+
+# The submission and the event announcing it in one statement, atomic on its own: the task
+# changes only while the caller holds its lease, and the outbox row exists only if it did.
+_SUBMIT = """
+    WITH done AS (
+        UPDATE task
+        SET status = 'submitted', contractor_id = NULL, lease_expires_at = NULL,
+            data = $4, submitted_by = $2, submitted_at = $3
+        WHERE id = $1 AND status = 'leased' AND contractor_id = $2 AND lease_expires_at > $3
+        RETURNING id
+    )
+    INSERT INTO outbox_event (id, subject, payload)
+    SELECT $5, $6, $7 FROM done
+    RETURNING id
+    """
+
+
+async def submit_task(
+    session: AsyncSession,
+    task_id: UUID,
+    contractor_id: UUID,
+    now: datetime,
+    data: dict[str, Any],
+    outbox_row: tuple[UUID, str, bytes],
+) -> bool:
+    """Record a submission and its outbox row; False when the lease was lost meanwhile."""
+    driver = await driver_connection(session)
+    stored = await driver.fetchval(
+        _SUBMIT, task_id, contractor_id, now, json.dumps(data), *outbox_row
+    )
+    return stored is not None
 
 
 async def extend_lease(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
 from bpo_common.errors import Conflict, Forbidden, Invalid, NotFound
-from bpo_common.outbox import publish
+from bpo_common.outbox import envelope_for, outbox_values, publish
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import check
 from bpo_common.service import Runtime
@@ -97,7 +97,7 @@ async def release(
 ) -> None:
     now = now or utcnow()
     await _held_task(session, contractor_id, task_id, now)
-    if not await repository.finish_lease(session, task_id, contractor_id, now, TaskStatus.QUEUED):
+    if not await repository.release_lease(session, task_id, contractor_id, now):
         raise _lease_lost()
 
 
@@ -117,19 +117,7 @@ async def submit(
         names = ", ".join(dict.fromkeys(error.field for error in result.errors))
         raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
     kind = TaskKind(task["kind"])
-    submitted = await repository.finish_lease(
-        session,
-        task_id,
-        contractor_id,
-        now,
-        TaskStatus.SUBMITTED,
-        data=result.normalized,
-        submitted_by=contractor_id,
-        submitted_at=now,
-    )
-    if not submitted:
-        raise _lease_lost()
-    await publish(
+    envelope = envelope_for(
         session,
         TaskSubmitted(
             task_id=task_id,
@@ -148,6 +136,11 @@ async def submit(
         ),
         client_id=task["client_id"],
     )
+    stored = await repository.submit_task(
+        session, task_id, contractor_id, now, result.normalized, outbox_values(envelope)
+    )
+    if not stored:
+        raise _lease_lost()
     return Submitted(
         task_id=task_id, item_id=task["item_id"], data=result.normalized, submitted_at=now
     )
