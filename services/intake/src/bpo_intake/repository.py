@@ -282,11 +282,6 @@ async def jobs_by_id(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUI
     return {job.id: job for job in rows.scalars()}
 
 
-async def items_by_id(session: AsyncSession, item_ids: Iterable[UUID]) -> dict[UUID, Item]:
-    rows = await session.execute(select(Item).where(Item.id.in_(set(item_ids))))
-    return {item.id: item for item in rows.scalars()}
-
-
 async def flagged_items(session: AsyncSession, page: PageRequest) -> list[Item]:
     query = (
         select(Item).where(Item.flagged_reason.is_not(None)).order_by(Item.id).limit(page.limit + 1)

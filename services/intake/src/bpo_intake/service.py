@@ -20,7 +20,7 @@ from bpo_common.errors import Conflict, Forbidden, NotFound
 from bpo_common.ids import new_id
 from bpo_common.outbox import publish, publish_many
 from bpo_common.pagination import Page, PageRequest, make_page
-from bpo_common.rules import JobSpec
+from bpo_common.rules import JobSpec, spec_for
 from bpo_intake import repository, webhooks
 from bpo_intake.models import Client, ItemStatus, Job, JobStatus, TaskKind, TaskStatus
 from bpo_intake.schemas import (
@@ -105,19 +105,6 @@ def _due_at(command: JobCreate, now: datetime) -> datetime | None:
     return command.due_at
 
 
-_specs: dict[UUID, JobSpec] = {}
-
-
-def spec_for(job_id: UUID, fields: list[dict[str, Any]], rules: list[str]) -> JobSpec:
-    """A job's field rules, compiled once per job and process (a job's spec never changes)."""
-    spec = _specs.get(job_id)
-    if spec is None:
-        if len(_specs) >= 1024:
-            _specs.clear()
-        spec = _specs[job_id] = JobSpec.model_validate({"fields": fields, "rules": rules})
-    return spec
-
-
 def job_spec(job: Job) -> JobSpec:
     return spec_for(job.id, job.fields, job.rules)
 
@@ -179,13 +166,10 @@ async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) ->
         for item in items
     ]
     await repository.add_items(session, rows)
+    keyings = entries_per_item(job)
     await repository.add_tasks(
         session,
-        [
-            task_row(job, row["id"], TaskKind.ENTRY, now)
-            for row in rows
-            for _ in range(entries_per_item(job))
-        ],
+        [task_row(job, row["id"], TaskKind.ENTRY, now) for row in rows for _ in range(keyings)],
     )
     events = [
         ItemsReceived(

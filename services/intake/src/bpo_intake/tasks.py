@@ -18,7 +18,7 @@ from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
 from bpo_common.errors import Conflict, Forbidden, Invalid, NotFound
 from bpo_common.outbox import envelope_for, outbox_values, publish
 from bpo_common.pagination import Page, PageRequest, make_page
-from bpo_common.rules import check
+from bpo_common.rules import check, spec_for
 from bpo_common.service import Runtime
 from bpo_intake import repository
 from bpo_intake.models import (
@@ -28,7 +28,7 @@ from bpo_intake.models import (
     TaskStatus,
 )
 from bpo_intake.schemas import ClaimRequest, ItemOut, Submitted, TaskOut
-from bpo_intake.service import entries_for_mode, spec_for, task_row
+from bpo_intake.service import entries_for_mode, task_row
 from bpo_intake.settings import Settings
 
 log = structlog.get_logger(__name__)

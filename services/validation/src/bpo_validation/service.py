@@ -14,7 +14,7 @@ from bpo_common.contracts import intake, validation
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
 from bpo_common.outbox import publish
-from bpo_common.rules import JobSpec, check
+from bpo_common.rules import JobSpec, check, spec_for
 from bpo_validation import domain, repository
 from bpo_validation.models import Decision, Entry, JobRules, Outcome, Standing
 from bpo_validation.schemas import (
@@ -59,7 +59,7 @@ def _canonical(spec: JobSpec, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def spec_of(job: JobRules) -> JobSpec:
-    return JobSpec.model_validate({"fields": job.fields, "rules": job.rules})
+    return spec_for(job.job_id, job.fields, job.rules)
 
 
 async def record_submission(

@@ -55,6 +55,7 @@ from bpo_common.rules.spec import (
     JobSpec,
     rule_kind,
     spec_errors,
+    spec_for,
 )
 from bpo_common.rules.types import (
     InvalidValue,
@@ -90,5 +91,6 @@ __all__ = [
     "parse_value",
     "rule_kind",
     "spec_errors",
+    "spec_for",
     "to_json",
 ]

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
+from uuid import UUID
 
 import phonenumbers
 from pydantic import (
@@ -295,3 +296,17 @@ _RULE_CHECKS: Mapping[str, Callable[[Any, FieldType, Mapping[str, Any]], Any]] =
     "date_formats": _check_date_formats,
     "country": _check_country,
 }
+
+
+_compiled: dict[UUID, JobSpec] = {}
+
+
+def spec_for(job_id: UUID, fields: Sequence[Mapping[str, Any]], rules: Sequence[str]) -> JobSpec:
+    """A job's stored spec, compiled once per job and process (a job's spec never changes);
+    every submission of every job is checked against one."""
+    spec = _compiled.get(job_id)
+    if spec is None:
+        if len(_compiled) >= 1024:
+            _compiled.clear()
+        spec = _compiled[job_id] = JobSpec.model_validate({"fields": fields, "rules": rules})
+    return spec
