@@ -109,6 +109,8 @@ class TaskSubmitted(Event):
     # In a verify job, the client's own values for the fields: the entry they are checked
     # against.
     client_values: dict[str, Any] | None = None
+    # A reviewer or adjudicator who rejects the item says why here (and `data` is empty).
+    rejection: str | None = None
     claimed_at: datetime
     submitted_at: datetime
 

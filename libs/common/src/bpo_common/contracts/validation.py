@@ -60,3 +60,29 @@ class ContractorSuspended(Event):
     contractor_id: UUID
     reason: str
     suspended_at: datetime
+
+
+class ContractorScored(Event):
+    """An item is final: how one task's work on it came out.
+
+    One per task (keying, review, adjudication) once the item is accepted or rejected; billing
+    pays piece rates from it and reporting counts accuracy and productivity.
+    """
+
+    event_type = "bpo.validation.contractor.scored"
+
+    task_id: UUID
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    contractor_id: UUID
+    work_type: str
+    kind: Literal["entry", "review", "adjudication"]
+    # accepted: the work stands; overturned: the final answer differs on at least one field;
+    # rejected: the item itself was rejected.
+    outcome: Literal["accepted", "overturned", "rejected"]
+    golden: bool
+    fields_judged: int
+    fields_correct: int
+    submitted_at: datetime
+    decided_at: datetime
