@@ -308,6 +308,35 @@ async def test_review_goes_only_to_qc_keyers_who_did_not_key_the_item(
         assert item is not None
         assert item.status is ItemStatus.IN_REVIEW
 
+    rejected = await intake.post(
+        f"/v1/tasks/{review['id']}/submit",
+        json={"reject": "the scan is unreadable"},
+        headers=reviewer,
+    )
+    assert rejected.status_code == 202, rejected.text
+    (submitted,) = [
+        e
+        for e in await outbox_envelopes(intake_db, UUID(review["job_id"]))
+        if e.type == "bpo.intake.task.submitted" and e.data["task_id"] == review["id"]
+    ]
+    assert (submitted.data["rejection"], submitted.data["data"]) == ("the scan is unreadable", {})
+
+
+async def test_only_a_review_may_reject_an_item(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    await _job(intake, tokens, 1)
+    _, keyer = await _contractor(intake, tokens)
+    (task,) = await _claim(intake, keyer)
+    response = await intake.post(
+        f"/v1/tasks/{task['id']}/submit", json={"reject": "unreadable"}, headers=keyer
+    )
+    assert error_fields(assert_problem(response, 422)) == ["reject"]
+    async with intake_db() as session:
+        stored = await session.get(Task, UUID(task["id"]))
+        assert stored is not None
+        assert stored.status is TaskStatus.LEASED
+
 
 async def test_decisions_finish_items_and_a_closed_job_completes_with_its_last_item(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory

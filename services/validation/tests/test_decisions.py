@@ -26,12 +26,14 @@ FIELDS = [
 ]
 
 
-async def _job(db: SessionFactory, **qc: Any) -> JobCreated:
+async def _job(
+    db: SessionFactory, fields: list[dict[str, Any]] | None = None, **qc: Any
+) -> JobCreated:
     job = JobCreated(
         job_id=new_id(),
         client_id=new_id(),
         work_type="invoice",
-        fields=FIELDS,
+        fields=fields or FIELDS,
         rules=[],
         qc={"mode": "single", "review_sample_rate": "0", **qc},
         priority=50,
@@ -57,6 +59,7 @@ async def _submit(
     golden: dict[str, Any] | None = None,
     client_values: dict[str, Any] | None = None,
     contractor_id: UUID | None = None,
+    rejection: str | None = None,
 ) -> TaskSubmitted:
     now = datetime.now(UTC)
     event = TaskSubmitted(
@@ -71,6 +74,7 @@ async def _submit(
         golden=golden,
         client_values=client_values,
         entries_expected=expected,
+        rejection=rejection,
         claimed_at=now,
         submitted_at=now,
     )
@@ -79,7 +83,10 @@ async def _submit(
     return event
 
 
-async def _published(db: SessionFactory, item_id: UUID) -> list[Envelope]:
+SCORED = "bpo.validation.contractor.scored"
+
+
+async def _events(db: SessionFactory, item_id: UUID) -> list[Envelope]:
     envelope = cast(func.convert_from(outbox_event.c.payload, "UTF8"), JSONB)
     async with db() as session:
         payloads = await session.scalars(
@@ -88,6 +95,25 @@ async def _published(db: SessionFactory, item_id: UUID) -> list[Envelope]:
             .order_by(outbox_event.c.id)
         )
         return [Envelope.model_validate_json(payload) for payload in payloads]
+
+
+async def _published(db: SessionFactory, item_id: UUID) -> list[Envelope]:
+    """The decisions published about an item."""
+    return [e for e in await _events(db, item_id) if e.type != SCORED]
+
+
+async def _scored(db: SessionFactory, item_id: UUID) -> dict[str, tuple[str, str, int, int]]:
+    """How each task on an item came out: task id -> (kind, outcome, judged, correct)."""
+    return {
+        e.data["task_id"]: (
+            e.data["kind"],
+            e.data["outcome"],
+            e.data["fields_judged"],
+            e.data["fields_correct"],
+        )
+        for e in await _events(db, item_id)
+        if e.type == SCORED
+    }
 
 
 def _not_sampled(rate: str) -> UUID:
@@ -137,11 +163,15 @@ async def test_single_keying_in_the_sample_goes_to_review_and_the_review_is_fina
         }
     ]
 
-    await _submit(
+    final = await _submit(
         validation_db, validation_settings, job, item, {"number": "A", "total": "50"}, kind="review"
     )
     _, accepted = await _published(validation_db, item)
     assert accepted.data["result"] == {"number": "A", "total": "50"}
+    assert await _scored(validation_db, item) == {
+        str(keyed.task_id): ("entry", "overturned", 2, 1),
+        str(final.task_id): ("review", "accepted", 0, 0),
+    }
 
     response = await validation.get(
         f"/v1/items/{item}/decision", headers=tokens.client(job.client_id)
@@ -175,14 +205,74 @@ async def test_double_keying_is_accepted_only_when_both_keyings_agree_after_norm
     job = await _job(validation_db, mode="double")
     item = new_id()
     first = {"number": "A-1", "total": "1,000.50", "currency": "EUR"}
-    await _submit(validation_db, validation_settings, job, item, first, expected=2)
-    assert await _published(validation_db, item) == [], "one keying of two decides nothing"
-    await _submit(validation_db, validation_settings, job, item, second, expected=2)
+    one = await _submit(validation_db, validation_settings, job, item, first, expected=2)
+    assert await _events(validation_db, item) == [], "one keying of two decides nothing"
+    two = await _submit(validation_db, validation_settings, job, item, second, expected=2)
     (decision,) = await _published(validation_db, item)
     assert decision.type == outcome
     if outcome.endswith("review.required"):
         assert decision.data["kind"] == "adjudication"
         assert len(decision.data["entries"]) == 2
+        assert await _scored(validation_db, item) == {}, "nothing is settled before adjudication"
+    else:
+        assert await _scored(validation_db, item) == {
+            str(one.task_id): ("entry", "accepted", 3, 3),
+            str(two.task_id): ("entry", "accepted", 3, 3),
+        }
+
+
+async def test_an_adjudication_settles_each_keying_by_its_fields(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await _job(validation_db, mode="double")
+    item = new_id()
+    right = await _submit(
+        validation_db, validation_settings, job, item, {"number": "A", "total": "7"}, expected=2
+    )
+    wrong = await _submit(
+        validation_db, validation_settings, job, item, {"number": "A", "total": "1"}, expected=2
+    )
+    final = await _submit(
+        validation_db,
+        validation_settings,
+        job,
+        item,
+        {"number": "A", "total": "7.00"},
+        kind="adjudication",
+    )
+    assert await _scored(validation_db, item) == {
+        str(right.task_id): ("entry", "accepted", 2, 2),
+        str(wrong.task_id): ("entry", "overturned", 2, 1),
+        str(final.task_id): ("adjudication", "accepted", 0, 0),
+    }
+
+
+async def test_a_reviewer_can_reject_the_item_and_no_keying_of_it_stands(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await _job(validation_db, review_sample_rate="1")
+    item = new_id()
+    keyed = await _submit(
+        validation_db, validation_settings, job, item, {"number": "A", "total": "5"}
+    )
+    rejection = await _submit(
+        validation_db, validation_settings, job, item, {}, kind="review",
+        rejection="the scan is unreadable",
+    )  # fmt: skip
+
+    _, rejected = await _published(validation_db, item)
+    assert rejected.type == "bpo.validation.item.rejected"
+    assert rejected.data["reason"] == "rejected in review: the scan is unreadable"
+    assert await _scored(validation_db, item) == {
+        str(keyed.task_id): ("entry", "rejected", 0, 0),
+        str(rejection.task_id): ("review", "accepted", 0, 0),
+    }
+    decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
+    assert decision["decision"] == "rejected"
+    assert decision["entries"][1]["rejection"] == "the scan is unreadable"
 
 
 async def test_a_control_item_is_judged_against_its_known_answer(
@@ -206,6 +296,7 @@ async def test_a_control_item_is_judged_against_its_known_answer(
     )
     (decision,) = await _published(validation_db, item)
     assert decision.data["result"] == {"number": "G-7", "total": "42"}
+    assert list((await _scored(validation_db, item)).values()) == [("entry", "overturned", 2, 1)]
     quality = (
         await validation.get(f"/v1/contractors/{keyer}/quality", headers=tokens.contractor(keyer))
     ).json()
@@ -242,7 +333,7 @@ async def test_a_keyer_below_the_floor_is_suspended_once_with_the_reason(
                 )
             )
         )
-    (suspension,) = [Envelope.model_validate_json(p) for p in payloads]
+    (suspension,) = [e for p in payloads if (e := Envelope.model_validate_json(p)).type != SCORED]
     assert suspension.type == "bpo.validation.contractor.suspended"
     assert suspension.data["reason"] == "accuracy 16.7% over 6 judged fields, below the 75% floor"
 
@@ -345,3 +436,159 @@ async def test_adaptive_mode_rekeys_until_the_keyer_is_proven_then_trusts_one_ke
         await validation.get(f"/v1/items/{trusted}/decision", headers=tokens.manager())
     ).json()
     assert decision["reason"] == "one keying: the keyer's accuracy 100.0% meets 95.0%"
+
+
+PURCHASE_ORDERS = 'po,vendor,amount\nPO-1,ACME,"1,000.50"\nPO-2,Globex,20\n'
+
+
+@pytest.mark.parametrize(
+    ("keyed", "outcome", "reason"),
+    [
+        ({"number": "po-1", "total": "1000.49", "vendor": "acme"}, "accepted", None),
+        (
+            {"number": "PO-9", "total": "5", "vendor": "ACME"},
+            "review",
+            "reference check: number PO-9 is not in purchase-orders",
+        ),
+        (
+            {"number": "PO-1", "total": "1000.60", "vendor": "ACME"},
+            "review",
+            "reference check: total 1000.60 differs from amount 1,000.50 by more than 0.05",
+        ),
+        (
+            {"number": "PO-2", "total": "20", "vendor": "ACME"},
+            "review",
+            "reference check: vendor ACME is not vendor Globex",
+        ),
+    ],
+    ids=["matches-within-tolerance", "unknown-key", "amount-off", "other-vendor"],
+)
+async def test_a_lookup_mismatch_is_an_exception_routed_to_review_with_its_reason(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+    keyed: dict[str, Any],
+    outcome: str,
+    reason: str | None,
+) -> None:
+    lookup = {
+        "dataset": "purchase-orders",
+        "checks": [
+            {"field": "total", "column": "amount", "tolerance": "0.05"},
+            {"field": "vendor", "column": "vendor"},
+        ],
+    }
+    job = await _job(
+        validation_db,
+        fields=[
+            {"name": "number", "type": "string", "lookup": lookup},
+            {"name": "total", "type": "decimal", "decimal_places": 2},
+            {"name": "vendor", "type": "string", "case": "upper"},
+        ],
+    )
+    uploaded = await validation.put(
+        "/v1/reference-datasets/purchase-orders?key=po",
+        content=PURCHASE_ORDERS,
+        headers={**tokens.client(job.client_id), "Content-Type": "text/csv"},
+    )
+    assert uploaded.json()["row_count"] == 2
+    item = new_id()
+    await _submit(validation_db, validation_settings, job, item, keyed)
+    decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
+    assert decision["decision"] == outcome
+    if reason is not None:
+        assert decision["reason"] == reason
+        (review,) = await _published(validation_db, item)
+        assert review.data["reason"] == reason
+
+
+async def test_a_lookup_into_a_dataset_never_uploaded_goes_to_review(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await _job(
+        validation_db,
+        fields=[{"name": "number", "type": "string", "lookup": {"dataset": "vendors"}}],
+    )
+    item = new_id()
+    await _submit(validation_db, validation_settings, job, item, {"number": "V-1"})
+    decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
+    assert decision["decision"] == "review"
+    assert decision["reason"] == (
+        "reference check: there is no reference dataset vendors to find number in"
+    )
+
+
+async def test_quality_figures_equal_the_hand_computed_ones_of_a_scripted_scenario(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    double = await _job(validation_db, mode="double")
+    single = await _job(validation_db)
+    a, b, c = new_id(), new_id(), new_id()
+
+    async def keyed_twice(first: dict[str, Any], second: dict[str, Any]) -> UUID:
+        item = new_id()
+        for keyer, data in ((a, first), (b, second)):
+            await _submit(
+                validation_db, validation_settings, double, item, data, expected=2,
+                contractor_id=keyer,
+            )  # fmt: skip
+        return item
+
+    def invoice(number: str, total: str, currency: str) -> dict[str, Any]:
+        return {"number": number, "total": total, "currency": currency}
+
+    # 1: both right (agreement). 2: b's total is wrong. 3: a's currency and b's number are.
+    await keyed_twice(invoice("N1", "10", "EUR"), invoice("N1", "10.00", "EUR"))
+    for first, second, final in (
+        (invoice("N2", "20", "EUR"), invoice("N2", "21", "EUR"), invoice("N2", "20", "EUR")),
+        (invoice("N3", "30", "USD"), invoice("M3", "30", "EUR"), invoice("N3", "30", "EUR")),
+    ):
+        item = await keyed_twice(first, second)
+        await _submit(
+            validation_db, validation_settings, double, item, final, kind="adjudication",
+            contractor_id=c,
+        )  # fmt: skip
+    # A control item: a gets the total wrong.
+    await _submit(
+        validation_db, validation_settings, single, new_id(), invoice("G", "40", "EUR"),
+        golden=invoice("G", "41", "EUR"), contractor_id=a,
+    )  # fmt: skip
+
+    async def quality(contractor: UUID) -> dict[str, Any]:
+        response = await validation.get(
+            f"/v1/contractors/{contractor}/quality", headers=tokens.manager()
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    def score(judged: int, correct: int) -> dict[str, Any]:
+        return {"judged": judged, "correct": correct, "accuracy": correct / judged}
+
+    Counts = tuple[int, int]
+
+    def per_field(number: Counts, total: Counts, currency: Counts) -> list[dict[str, Any]]:
+        return [
+            {"key": key, **score(*counts)}
+            for key, counts in (("currency", currency), ("number", number), ("total", total))
+        ]
+
+    of_a, of_b = await quality(a), await quality(b)
+    # a: 3 + 3 + 2 right of 9 keyed fields, and 2 of 3 on the control item.
+    assert of_a["overall"] == score(12, 10)
+    assert of_a["golden"] == score(3, 2)
+    assert of_a["per_field"] == per_field(number=(4, 4), total=(4, 3), currency=(4, 3))
+    assert of_a["per_work_type"] == [{"key": "invoice", **score(12, 10)}]
+    assert [(day["judged"], day["correct"]) for day in of_a["trend"]] == [(12, 10)]
+    # b: 3 + 2 + 2 right of 9.
+    assert of_b["overall"] == score(9, 7)
+    assert of_b["golden"] == {"judged": 0, "correct": 0, "accuracy": None}
+    assert of_b["per_field"] == per_field(number=(3, 2), total=(3, 2), currency=(3, 3))
+    # The adjudicator's word is final and not judged.
+    assert (await quality(c))["overall"] == {"judged": 0, "correct": 0, "accuracy": None}

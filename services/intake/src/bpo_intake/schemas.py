@@ -189,7 +189,13 @@ class ClaimResponse(BaseModel):
 
 
 class SubmitRequest(Strict):
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(default_factory=dict)
+    reject: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="review and adjudication only: reject the item, saying why (data is ignored)",
+    )
 
 
 class Lease(BaseModel):

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
-from bpo_common.errors import Conflict, Forbidden, Invalid, NotFound
+from bpo_common.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from bpo_common.outbox import envelope_for, outbox_values, publish
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import check, spec_for
@@ -107,16 +107,27 @@ async def submit(
     task_id: UUID,
     data: Mapping[str, Any],
     *,
+    reject: str | None = None,
     now: datetime | None = None,
 ) -> Submitted:
-    """Check the data against the job's rules, then record it and tell validation."""
+    """Check the data against the job's rules (or take a reviewer's rejection), then record it
+    and tell validation."""
     now = now or utcnow()
     task = await _held_task(session, contractor_id, task_id, now)
-    result = check(spec_for(task["job_id"], task["fields"], task["rules"]), data)
-    if not result.valid:
-        names = ", ".join(dict.fromkeys(error.field for error in result.errors))
-        raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
     kind = TaskKind(task["kind"])
+    if reject is not None:
+        if kind is TaskKind.ENTRY:
+            raise Invalid(
+                "only a review or adjudication can reject an item; key the data instead",
+                errors=[FieldError(field="reject", message="not allowed on an entry task")],
+            )
+        normalized: dict[str, Any] = {}
+    else:
+        result = check(spec_for(task["job_id"], task["fields"], task["rules"]), data)
+        if not result.valid:
+            names = ", ".join(dict.fromkeys(error.field for error in result.errors))
+            raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
+        normalized = result.normalized
     envelope = envelope_for(
         session,
         TaskSubmitted(
@@ -127,23 +138,22 @@ async def submit(
             work_type=task["work_type"],
             kind=kind.value,
             contractor_id=contractor_id,
-            data=result.normalized,
+            data=normalized,
             golden=task["golden"],
             entries_expected=await _entries_expected(session, task["qc"], kind, task["item_id"]),
             client_values=_client_values(task["qc"], task["fields"], task["source"]),
+            rejection=reject,
             claimed_at=task["claimed_at"] or now,
             submitted_at=now,
         ),
         client_id=task["client_id"],
     )
     stored = await repository.submit_task(
-        session, task_id, contractor_id, now, result.normalized, outbox_values(envelope)
+        session, task_id, contractor_id, now, normalized, outbox_values(envelope)
     )
     if not stored:
         raise _lease_lost()
-    return Submitted(
-        task_id=task_id, item_id=task["item_id"], data=result.normalized, submitted_at=now
-    )
+    return Submitted(task_id=task_id, item_id=task["item_id"], data=normalized, submitted_at=now)
 
 
 async def sweep_expired_leases(

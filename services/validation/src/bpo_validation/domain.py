@@ -1,4 +1,5 @@
-"""Pure rules of quality control: sampling, comparing keyings, judging fields."""
+"""Pure rules of quality control: sampling, comparing keyings, judging fields, matching
+reference data."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -6,7 +7,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from bpo_common.rules import JobSpec, equal_after_normalization
+from bpo_common.rules import (
+    FieldSpec,
+    InvalidValue,
+    JobSpec,
+    equal_after_normalization,
+    parse_value,
+)
 
 
 def sampled_for_review(item_id: UUID, rate: Decimal) -> bool:
@@ -48,3 +55,45 @@ def judge(spec: JobSpec, entry: Mapping[str, Any], truth: Mapping[str, Any]) -> 
 
 def accuracy(correct: int, judged: int) -> float | None:
     return correct / judged if judged else None
+
+
+def reference_key(value: object) -> str:
+    """How keys of reference data match: trimmed, spaces collapsed, case ignored."""
+    return " ".join(str(value).split()).casefold()
+
+
+def reference_mismatches(
+    spec: JobSpec, field: FieldSpec, result: Mapping[str, Any], row: Mapping[str, Any]
+) -> list[str]:
+    """What in an entry disagrees with the reference row its `field` found (empty: all match).
+
+    The row's values are read as the entry's fields are, so "1,000.50" matches 1000.5.
+    """
+    assert field.lookup is not None
+    problems = []
+    for cross in field.lookup.checks:
+        mine, theirs = result.get(cross.field), row.get(cross.column)
+        target = spec.field(cross.field)
+        if cross.column not in row:
+            problems.append(f"{field.lookup.dataset} has no column {cross.column}")
+        elif cross.tolerance is not None:
+            gap = _difference(target, mine, theirs)
+            if gap is None or gap > cross.tolerance:
+                problems.append(
+                    f"{cross.field} {mine} differs from {cross.column} {theirs} by more than "
+                    f"{cross.tolerance}"
+                )
+        elif not equal_after_normalization(target, mine, theirs):
+            problems.append(f"{cross.field} {mine} is not {cross.column} {theirs}")
+    return problems
+
+
+def _difference(field: FieldSpec, a: object, b: object) -> Decimal | None:
+    """|a - b| as numbers of the field's type; None when either is not a number."""
+    try:
+        x, y = parse_value(field, a), parse_value(field, b)
+    except InvalidValue:
+        return None
+    if not isinstance(x, int | Decimal) or not isinstance(y, int | Decimal):
+        return None
+    return abs(Decimal(x) - Decimal(y))

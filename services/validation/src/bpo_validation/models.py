@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Enum, Index, String, Text
+from sqlalchemy import DateTime, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_common.db import JSON_TYPES, new_metadata
@@ -56,6 +56,8 @@ class Entry(Base):
     data: Mapped[dict[str, Any]]
     golden: Mapped[dict[str, Any] | None]
     client_values: Mapped[dict[str, Any] | None]
+    # A reviewer's reason for rejecting the item (their `data` is then empty).
+    rejection: Mapped[str | None] = mapped_column(Text)
     entries_expected: Mapped[int]
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -87,7 +89,7 @@ class Judgement(Base):
     id: Mapped[UUID] = mapped_column(primary_key=True)
     contractor_id: Mapped[UUID]
     task_id: Mapped[UUID]
-    item_id: Mapped[UUID]
+    item_id: Mapped[UUID] = mapped_column(index=True)
     work_type: Mapped[str] = mapped_column(String(100))
     field: Mapped[str] = mapped_column(String(100))
     correct: Mapped[bool]
@@ -103,3 +105,30 @@ class Standing(Base):
     contractor_id: Mapped[UUID] = mapped_column(primary_key=True)
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReferenceDataset(Base):
+    """A client's reference data (purchase orders, vendor master) that `lookup` rules check."""
+
+    __tablename__ = "reference_dataset"
+    __table_args__ = (UniqueConstraint("client_id", "name"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID]
+    name: Mapped[str] = mapped_column(String(63))
+    key_column: Mapped[str] = mapped_column(String(100))
+    columns: Mapped[list[str]]
+    row_count: Mapped[int]
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReferenceRow(Base):
+    """One row of a reference dataset, found by its key (trimmed, spaces collapsed, casefolded)."""
+
+    __tablename__ = "reference_row"
+
+    dataset_id: Mapped[UUID] = mapped_column(
+        ForeignKey("reference_dataset.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    values: Mapped[dict[str, Any]]

@@ -5,10 +5,19 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Date, case, cast, func, insert, select
+from sqlalchemy import Date, and_, case, cast, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_validation.models import Decision, Entry, JobRules, Judgement, Standing
+from bpo_common.db import copy_rows
+from bpo_validation.models import (
+    Decision,
+    Entry,
+    JobRules,
+    Judgement,
+    ReferenceDataset,
+    ReferenceRow,
+    Standing,
+)
 
 
 async def add_job_rules(session: AsyncSession, rules: JobRules) -> None:
@@ -46,6 +55,16 @@ async def decisions_of_item(session: AsyncSession, item_id: UUID) -> list[Decisi
 async def add_judgements(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(Judgement), rows)
+
+
+async def judged_by_task(session: AsyncSession, item_id: UUID) -> dict[UUID, tuple[int, int]]:
+    """(judged, correct) fields of each task of an item."""
+    query = (
+        select(Judgement.task_id, func.count(), func.count().filter(Judgement.correct))
+        .where(Judgement.item_id == item_id)
+        .group_by(Judgement.task_id)
+    )
+    return {task: (int(n), int(ok)) for task, n, ok in (await session.execute(query)).all()}
 
 
 async def judged_totals(session: AsyncSession, contractor_id: UUID) -> tuple[int, int]:
@@ -108,3 +127,60 @@ async def get_standing(session: AsyncSession, contractor_id: UUID) -> Standing |
 
 async def add_standing(session: AsyncSession, standing: Standing) -> None:
     session.add(standing)
+
+
+async def lock_dataset_name(session: AsyncSession, client_id: UUID, name: str) -> None:
+    """Serialize uploads and deletions of one dataset name (until the transaction ends)."""
+    lock_key = func.hashtextextended(f"reference:{client_id}:{name}", 0)
+    await session.execute(select(func.pg_advisory_xact_lock(lock_key)))
+
+
+async def delete_dataset(session: AsyncSession, client_id: UUID, name: str) -> bool:
+    """Delete a dataset and its rows; whether there was one."""
+    query = (
+        delete(ReferenceDataset)
+        .where(ReferenceDataset.client_id == client_id, ReferenceDataset.name == name)
+        .returning(ReferenceDataset.id)
+    )
+    return (await session.execute(query)).first() is not None
+
+
+async def add_dataset(
+    session: AsyncSession, dataset: ReferenceDataset, rows: Sequence[dict[str, Any]]
+) -> None:
+    session.add(dataset)
+    await session.flush()
+    await copy_rows(
+        session, ReferenceRow.__table__, [{"dataset_id": dataset.id, **row} for row in rows]
+    )
+
+
+async def get_dataset(session: AsyncSession, client_id: UUID, name: str) -> ReferenceDataset | None:
+    query = select(ReferenceDataset).where(
+        ReferenceDataset.client_id == client_id, ReferenceDataset.name == name
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_datasets(session: AsyncSession, scope: UUID | None) -> list[ReferenceDataset]:
+    query = select(ReferenceDataset).order_by(ReferenceDataset.client_id, ReferenceDataset.name)
+    if scope is not None:
+        query = query.where(ReferenceDataset.client_id == scope)
+    return list((await session.execute(query)).scalars())
+
+
+async def reference_row(
+    session: AsyncSession, client_id: UUID, name: str, key: str
+) -> tuple[bool, dict[str, Any] | None]:
+    """(whether the client has dataset `name`, the values of its row with this key or None)."""
+    query = (
+        select(ReferenceRow.values)
+        .select_from(ReferenceDataset)
+        .outerjoin(
+            ReferenceRow,
+            and_(ReferenceRow.dataset_id == ReferenceDataset.id, ReferenceRow.key == key),
+        )
+        .where(ReferenceDataset.client_id == client_id, ReferenceDataset.name == name)
+    )
+    found = (await session.execute(query)).first()
+    return (False, None) if found is None else (True, found[0])

@@ -1,13 +1,23 @@
 """HTTP routes of the validation service."""
 
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Path, Query, Request
 
-from bpo_common.auth import ClientOrManager, CurrentPrincipal
+from bpo_common.auth import ClientOrManager, ClientUser, CurrentPrincipal
 from bpo_common.db import SessionDep
-from bpo_validation import service
-from bpo_validation.schemas import CheckRequest, CheckResponse, ItemDecision, JobRulesOut, Quality
+from bpo_common.errors import PROBLEM_JSON
+from bpo_common.rules.spec import DatasetName
+from bpo_validation import reference, service
+from bpo_validation.schemas import (
+    CheckRequest,
+    CheckResponse,
+    ItemDecision,
+    JobRulesOut,
+    Quality,
+    ReferenceDatasetOut,
+)
 
 router = APIRouter(prefix="/v1")
 
@@ -37,3 +47,75 @@ async def get_quality(
 ) -> Quality:
     """A contractor's accuracy overall, per field and work type, on control items, and by day."""
     return await service.quality(session, contractor_id, caller)
+
+
+_TEXT = {"schema": {"type": "string"}}
+_PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
+# The body is read whole and parsed here, not declared as a parameter, so OpenAPI is told.
+_DATASET_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "CSV with a header row, or NDJSON with one JSON object a line; `key` names the "
+            "column lookups match on. The upload replaces the dataset; a bad line stores nothing."
+        ),
+        "content": {reference.Format.CSV: _TEXT, reference.Format.NDJSON: _TEXT},
+    }
+}
+Name = Annotated[DatasetName, Path(description="the dataset's name, as lookup rules give it")]
+
+
+@router.put(
+    "/reference-datasets/{name}",
+    tags=["reference data"],
+    openapi_extra=_DATASET_BODY,
+    responses={415: _PROBLEM, 422: _PROBLEM},
+)
+async def put_reference_dataset(
+    name: Name,
+    request: Request,
+    session: SessionDep,
+    client: ClientUser,
+    key: Annotated[str, Query(min_length=1, max_length=100, description="the key column")],
+    content_type: Annotated[str | None, Header()] = None,
+) -> ReferenceDatasetOut:
+    """Upload a reference dataset (CSV or NDJSON) that lookup rules check entries against."""
+    assert client.client_id is not None
+    media = reference.media_format(content_type)
+    table = reference.parse(await request.body(), media, key)
+    dataset = await reference.replace(session, client.client_id, name, key, table)
+    return ReferenceDatasetOut.model_validate(dataset)
+
+
+@router.get("/reference-datasets", tags=["reference data"])
+async def list_reference_datasets(
+    session: SessionDep, caller: ClientOrManager
+) -> list[ReferenceDatasetOut]:
+    """The reference datasets a client has uploaded (a manager sees every client's)."""
+    datasets = await reference.all_of(session, caller.scope())
+    return [ReferenceDatasetOut.model_validate(dataset) for dataset in datasets]
+
+
+@router.get("/reference-datasets/{name}", tags=["reference data"])
+async def get_reference_dataset(
+    name: Name, session: SessionDep, client: ClientUser
+) -> ReferenceDatasetOut:
+    """One of your reference datasets: its key, columns and size."""
+    assert client.client_id is not None
+    return ReferenceDatasetOut.model_validate(await reference.get(session, client.client_id, name))
+
+
+@router.get("/reference-datasets/{name}/rows/{key}", tags=["reference data"])
+async def get_reference_row(
+    name: Name, key: str, session: SessionDep, client: ClientUser
+) -> dict[str, Any]:
+    """The row a lookup finds for a key (case and extra spaces ignored)."""
+    assert client.client_id is not None
+    return await reference.find_row(session, client.client_id, name, key)
+
+
+@router.delete("/reference-datasets/{name}", status_code=204, tags=["reference data"])
+async def delete_reference_dataset(name: Name, session: SessionDep, client: ClientUser) -> None:
+    """Delete one of your reference datasets; lookups into it then send items to review."""
+    assert client.client_id is not None
+    await reference.remove(session, client.client_id, name)

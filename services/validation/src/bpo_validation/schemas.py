@@ -49,6 +49,7 @@ class EntryOut(BaseModel):
     kind: str
     contractor_id: UUID
     data: dict[str, Any]
+    rejection: str | None
     submitted_at: datetime
 
 
@@ -94,3 +95,14 @@ class Quality(BaseModel):
     trend: list[DayScore]
     suspended_at: datetime | None
     suspension_reason: str | None
+
+
+class ReferenceDatasetOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    client_id: UUID
+    key_column: str
+    columns: list[str]
+    row_count: int
+    uploaded_at: datetime

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +13,7 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import intake, validation
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
-from bpo_common.outbox import publish
+from bpo_common.outbox import publish, publish_many
 from bpo_common.rules import JobSpec, check, spec_for
 from bpo_validation import domain, repository
 from bpo_validation.models import Decision, Entry, JobRules, Outcome, Standing
@@ -80,6 +80,7 @@ async def record_submission(
         data=event.data,
         golden=event.golden,
         client_values=event.client_values,
+        rejection=event.rejection,
         entries_expected=event.entries_expected,
         submitted_at=event.submitted_at,
     )
@@ -123,14 +124,16 @@ async def _decide(
                 session, first, "review", keyings, f"sampled for review at rate {rate}", []
             )
         else:
-            await _accept(session, first, _canonical(spec, first.data), "single keying, valid", [])
+            result = _canonical(spec, first.data)
+            await _accept_checked(session, spec, first, keyings, result, "single keying, valid", [])
         return
     rows = domain.comparison(spec, [k.data for k in keyings])
     differing = [row["field"] for row in rows if not row["equal"]]
     if not differing:
         await _judge(session, spec, keyings, first.data, golden=False)
         result = _canonical(spec, first.data)
-        await _accept(session, first, result, f"{len(keyings)} keyings agree", rows)
+        reason = f"{len(keyings)} keyings agree"
+        await _accept_checked(session, spec, first, keyings, result, reason, rows)
     else:
         reason = f"keyings differ on {', '.join(differing)}"
         await _review(session, first, "adjudication", keyings, reason, rows)
@@ -153,7 +156,7 @@ async def _decide_adaptive(
         reason = f"the keyer's accuracy {correct / judged:.1%} is below the target {target:.1%}"
     else:
         why = f"one keying: the keyer's accuracy {correct / judged:.1%} meets {target:.1%}"
-        await _accept(session, entry, _canonical(spec, entry.data), why, [])
+        await _accept_checked(session, spec, entry, [entry], _canonical(spec, entry.data), why, [])
         return
     now = await _record(session, entry, Outcome.REKEY, reason, None, [])
     await publish(
@@ -185,13 +188,18 @@ async def _decide_verification(
         await _review(session, entry, "review", [entry], f"sampled for review at rate {rate}", rows)
     else:
         result = _canonical(spec, entry.data)
-        await _accept(session, entry, result, "verified: the client's values stand", rows)
+        reason = "verified: the client's values stand"
+        await _accept_checked(session, spec, entry, [entry], result, reason, rows)
 
 
 async def _finalize_review(
     session: AsyncSession, job: JobRules, spec: JobSpec, review: Entry
 ) -> None:
-    """A reviewer's or adjudicator's entry is final; it scores the keyings before it."""
+    """A reviewer's or adjudicator's entry is final; it scores the keyings before it, or
+    rejects the item."""
+    if review.rejection is not None:
+        await _reject(session, review, f"rejected in {review.kind}: {review.rejection}")
+        return
     keyings = [
         e
         for e in await repository.entries_of_item(session, review.item_id)
@@ -231,6 +239,46 @@ async def _record(
     return now
 
 
+async def _accept_checked(
+    session: AsyncSession,
+    spec: JobSpec,
+    entry: Entry,
+    keyings: Sequence[Entry],
+    result: dict[str, Any],
+    reason: str,
+    rows: list[dict[str, Any]],
+) -> None:
+    """Accept the result unless it disagrees with the client's reference data: that is an
+    exception a reviewer must look at, with what disagrees as the reason."""
+    problems = await _reference_problems(session, spec, entry.client_id, result)
+    if problems:
+        why = f"reference check: {'; '.join(problems)}"
+        await _review(session, entry, "review", keyings, why, rows)
+    else:
+        await _accept(session, entry, result, reason, rows)
+
+
+async def _reference_problems(
+    session: AsyncSession, spec: JobSpec, client_id: UUID, result: dict[str, Any]
+) -> list[str]:
+    problems: list[str] = []
+    for field in spec.fields:
+        value = result.get(field.name)
+        if field.lookup is None or value is None:
+            continue
+        dataset = field.lookup.dataset
+        found, row = await repository.reference_row(
+            session, client_id, dataset, domain.reference_key(value)
+        )
+        if not found:
+            problems.append(f"there is no reference dataset {dataset} to find {field.name} in")
+        elif row is None:
+            problems.append(f"{field.name} {value} is not in {dataset}")
+        else:
+            problems += domain.reference_mismatches(spec, field, result, row)
+    return problems
+
+
 async def _accept(
     session: AsyncSession,
     entry: Entry,
@@ -250,6 +298,58 @@ async def _accept(
         ),
         client_id=entry.client_id,
     )
+    await _settle(session, entry, now, rejected=False)
+
+
+async def _reject(session: AsyncSession, entry: Entry, reason: str) -> None:
+    now = await _record(session, entry, Outcome.REJECTED, reason, None, [])
+    await publish(
+        session,
+        validation.ItemRejected(
+            item_id=entry.item_id,
+            job_id=entry.job_id,
+            client_id=entry.client_id,
+            reason=reason,
+            decided_at=now,
+        ),
+        client_id=entry.client_id,
+    )
+    await _settle(session, entry, now, rejected=True)
+
+
+async def _settle(session: AsyncSession, final: Entry, now: datetime, *, rejected: bool) -> None:
+    """The item is final: say how each task's work on it came out (billing pays on it).
+
+    A keying stands when every judged field was right, and is overturned otherwise; on a
+    rejected item no keying stands. A review or adjudication is the final word: it stands.
+    """
+    scores = await repository.judged_by_task(session, final.item_id)
+    events = []
+    for entry in await repository.entries_of_item(session, final.item_id):
+        judged, correct = scores.get(entry.task_id, (0, 0))
+        outcome: validation.TaskOutcome = "accepted"
+        if entry.kind == "entry" and rejected:
+            outcome = "rejected"
+        elif entry.kind == "entry" and correct < judged:
+            outcome = "overturned"
+        events.append(
+            validation.ContractorScored(
+                task_id=entry.task_id,
+                item_id=entry.item_id,
+                job_id=entry.job_id,
+                client_id=entry.client_id,
+                contractor_id=entry.contractor_id,
+                work_type=entry.work_type,
+                kind=cast(validation.TaskKind, entry.kind),
+                outcome=outcome,
+                golden=entry.golden is not None,
+                fields_judged=judged,
+                fields_correct=correct,
+                submitted_at=entry.submitted_at,
+                decided_at=now,
+            )
+        )
+    await publish_many(session, events, client_id=final.client_id)
 
 
 async def _review(

@@ -7,6 +7,11 @@ from uuid import UUID
 from bpo_common.contracts.intake import Entry
 from bpo_common.events import Event
 
+TaskKind = Literal["entry", "review", "adjudication"]
+# accepted: the work stands; overturned: the final answer differs on at least one field;
+# rejected: the item itself was rejected.
+TaskOutcome = Literal["accepted", "overturned", "rejected"]
+
 
 class ItemAccepted(Event):
     event_type = "bpo.validation.item.accepted"
@@ -77,10 +82,8 @@ class ContractorScored(Event):
     client_id: UUID
     contractor_id: UUID
     work_type: str
-    kind: Literal["entry", "review", "adjudication"]
-    # accepted: the work stands; overturned: the final answer differs on at least one field;
-    # rejected: the item itself was rejected.
-    outcome: Literal["accepted", "overturned", "rejected"]
+    kind: TaskKind
+    outcome: TaskOutcome
     golden: bool
     fields_judged: int
     fields_correct: int

@@ -35,6 +35,10 @@ equals only an identical value.
 `min_length`/`max_length`/`pattern` apply to the canonical value; `pattern` must match the
 whole value (re.fullmatch). Identifiers are read with spaces, dots and dashes removed.
 
+A field may name a `lookup`: its value must be a key of one of the client's reference datasets,
+and `checks` compare other fields with that row (numbers within a `tolerance`). That needs
+the data, so `check` ignores it; validation applies it when it decides.
+
 Limits that keep a check cheap: text up to 10,000 characters, numbers up to 100 characters
 and 60 digits, rules up to 1,000 characters and 50 levels of nesting.
 """
@@ -50,9 +54,11 @@ from bpo_common.rules.expressions import (
 from bpo_common.rules.spec import (
     APPLIES_TO,
     Case,
+    CrossCheck,
     FieldSpec,
     FieldType,
     JobSpec,
+    Lookup,
     rule_kind,
     spec_errors,
     spec_for,
@@ -72,12 +78,14 @@ __all__ = [
     "APPLIES_TO",
     "Case",
     "CheckResult",
+    "CrossCheck",
     "FieldSpec",
     "FieldType",
     "InvalidValue",
     "JobSpec",
     "Json",
     "Kind",
+    "Lookup",
     "Rule",
     "RuleEvaluationError",
     "RuleSyntaxError",

@@ -103,6 +103,31 @@ def rule_kind(field_type: FieldType) -> Kind:
     return RULE_KINDS.get(field_type, Kind.TEXT)
 
 
+DatasetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
+
+
+class CrossCheck(BaseModel):
+    """Another field of the entry that must match a column of the reference row found."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: FieldName
+    column: Annotated[str, Field(min_length=1, max_length=100)]
+    # Numbers only: the largest difference that still matches (absolute, e.g. 0.01).
+    tolerance: Annotated[Decimal, Field(ge=0)] | None = None
+
+
+class Lookup(BaseModel):
+    """The keyed value must be a key of the client's reference dataset (uploaded to
+    validation); `checks` compare other fields with that row. Checked by validation when it
+    decides: a miss or a mismatch sends the item to review with the reason."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: DatasetName
+    checks: Annotated[tuple[CrossCheck, ...], Field(max_length=20)] = ()
+
+
 class FieldSpec(BaseModel):
     """One field of a job: `{name, type, required, ...rules}`; unset rules are None."""
 
@@ -122,6 +147,7 @@ class FieldSpec(BaseModel):
     decimal_separator: Literal[".", ","] | None = None
     date_formats: Annotated[tuple[str, ...], Field(max_length=20)] | None = None
     country: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")] | None = None
+    lookup: Lookup | None = None
 
     @field_validator(*APPLIES_TO)
     @classmethod
@@ -161,6 +187,23 @@ class JobSpec(BaseModel):
         if duplicates:
             raise _error(f"field names must be unique; repeated: {', '.join(duplicates)}")
         return fields
+
+    @model_validator(mode="after")
+    def _lookups_name_fields(self) -> Self:
+        kinds = {spec.name: rule_kind(spec.type) for spec in self.fields}
+        problems: list[tuple[tuple[int | str, ...], str]] = []
+        for i, spec in enumerate(self.fields):
+            for j, cross in enumerate(spec.lookup.checks if spec.lookup else ()):
+                where: tuple[int | str, ...] = ("fields", i, "lookup", "checks", j)
+                if cross.field not in kinds:
+                    problems.append(((*where, "field"), f"{cross.field} is not a field of the job"))
+                elif cross.tolerance is not None and kinds[cross.field] is not Kind.NUMBER:
+                    problems.append(
+                        ((*where, "tolerance"), "a tolerance applies to number fields only")
+                    )
+        if problems:
+            raise _errors_at(type(self).__name__, problems)
+        return self
 
     @model_validator(mode="after")
     def _compile_rules(self) -> Self:

@@ -49,8 +49,8 @@ async def heartbeat(
 async def submit(
     task_id: UUID, body: SubmitRequest, session: SessionDep, contractor: ContractorId
 ) -> Submitted:
-    """Submit the keyed data; every field that breaks the job's rules is named in a 422."""
-    return await tasks.submit(session, contractor, task_id, body.data)
+    """Submit the keyed data (or a reviewer's rejection); rule breaks are named in a 422."""
+    return await tasks.submit(session, contractor, task_id, body.data, reject=body.reject)
 
 
 @router.post("/{task_id}/release", status_code=204)

@@ -1,0 +1,203 @@
+"""Reference datasets: a client's own data (purchase orders, vendor master) that `lookup`
+rules check entries against.
+
+A dataset is uploaded whole, as CSV with a header row or as NDJSON objects, and one column
+is its key. An upload replaces the dataset of that name in one transaction; a bad line
+makes it a 422 naming the line, and nothing is stored. Values are kept as text (NDJSON
+numbers keep their digits), and read by the entry's field type when compared.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.clock import utcnow
+from bpo_common.errors import FieldError, Invalid, NotFound, UnsupportedMediaType
+from bpo_common.ids import new_id
+from bpo_validation import repository
+from bpo_validation.domain import reference_key
+from bpo_validation.models import ReferenceDataset
+
+# Past this many bad lines the rest of the body is not checked.
+MAX_ERRORS = 100
+
+
+class Format(StrEnum):
+    CSV = "text/csv"
+    NDJSON = "application/x-ndjson"
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.found: list[FieldError] = []
+
+    def add(self, line: int, message: str) -> None:
+        if len(self.found) < MAX_ERRORS:
+            self.found.append(FieldError(f"line {line}", message))
+
+    def raise_any(self) -> None:
+        if self.found:
+            lines = ", ".join(dict.fromkeys(error.field for error in self.found))
+            raise Invalid(f"the dataset has bad lines: {lines}", errors=self.found)
+
+
+def media_format(content_type: str | None) -> Format:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type not in set(Format):
+        given = f"not {media_type}" if media_type else "with a Content-Type header"
+        raise UnsupportedMediaType(f"send a dataset as {' or '.join(Format)} ({given})")
+    return Format(media_type)
+
+
+def parse(body: bytes, media: Format, key: str) -> Table:
+    """The rows of an upload, keyed by column `key`; Invalid naming every bad line."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"the dataset is not UTF-8 text (byte {exc.start})") from exc
+    errors = _Errors()
+    table = _csv(text, key, errors) if media is Format.CSV else _ndjson(text, key, errors)
+    errors.raise_any()
+    if not table.rows:
+        raise Invalid("the dataset has no rows")
+    return table
+
+
+def _csv(text: str, key: str, errors: _Errors) -> Table:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] = []
+    line = 1
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        _check_header(header, key)
+        rows, lines = [], []
+        line = reader.line_num + 1  # where the next record starts; a cell may span lines
+        for cells in reader:
+            if len(cells) != len(header) and any(cell.strip() for cell in cells):
+                errors.add(line, f"{len(cells)} cells where the header has {len(header)}")
+            elif any(cell.strip() for cell in cells):
+                rows.append(dict(zip(header, cells, strict=True)))
+                lines.append(line)
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        errors.add(line, f"not valid CSV: {exc}")
+        return Table(header, [])
+    return Table(header, _keyed(rows, key, errors, lines))
+
+
+def _check_header(header: Sequence[str], key: str) -> None:
+    problems = [
+        FieldError("line 1", f"column {i + 1} has no name") for i, n in enumerate(header) if not n
+    ]
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        problems.append(FieldError("line 1", f"repeated column names: {', '.join(repeated)}"))
+    if key not in header:
+        problems.append(FieldError("key", f"the header has no column {key}"))
+    if problems:
+        raise Invalid("the dataset's header needs fixing", errors=problems)
+
+
+def _ndjson(text: str, key: str, errors: _Errors) -> Table:
+    columns: dict[str, None] = {}
+    rows, lines = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line, parse_float=str, parse_int=str)
+        except json.JSONDecodeError as exc:
+            errors.add(number, f"not valid JSON: {exc.msg}")
+            continue
+        if not isinstance(row, dict):
+            errors.add(number, "each line must be a JSON object")
+            continue
+        nested = [name for name, value in row.items() if isinstance(value, dict | list)]
+        if nested:
+            errors.add(number, f"values must be text, numbers or booleans: {', '.join(nested)}")
+            continue
+        columns.update(dict.fromkeys(row))
+        rows.append(row)
+        lines.append(number)
+    return Table(list(columns), _keyed(rows, key, errors, lines))
+
+
+def _keyed(
+    rows: list[dict[str, Any]], key: str, errors: _Errors, lines: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The rows with their match key; a missing or repeated key is a bad line."""
+    seen: dict[str, int] = {}
+    keyed = []
+    for row, line in zip(rows, lines, strict=True):
+        value = row.get(key)
+        if value is None or not str(value).strip():
+            errors.add(line, f"the key column {key} is empty")
+            continue
+        match = reference_key(value)
+        if match in seen:
+            errors.add(line, f"key {value} repeats line {seen[match]} (case and spaces ignored)")
+            continue
+        seen[match] = line
+        keyed.append({"key": match, "values": row})
+    return keyed
+
+
+async def replace(
+    session: AsyncSession, client_id: UUID, name: str, key: str, table: Table
+) -> ReferenceDataset:
+    """Store the dataset `name` of a client, replacing the one before it, if any."""
+    await repository.lock_dataset_name(session, client_id, name)
+    await repository.delete_dataset(session, client_id, name)
+    dataset = ReferenceDataset(
+        id=new_id(),
+        client_id=client_id,
+        name=name,
+        key_column=key,
+        columns=table.columns,
+        row_count=len(table.rows),
+        uploaded_at=utcnow(),
+    )
+    await repository.add_dataset(session, dataset, table.rows)
+    return dataset
+
+
+async def get(session: AsyncSession, client_id: UUID, name: str) -> ReferenceDataset:
+    dataset = await repository.get_dataset(session, client_id, name)
+    if dataset is None:
+        raise NotFound(f"no reference dataset {name}")
+    return dataset
+
+
+async def all_of(session: AsyncSession, scope: UUID | None) -> list[ReferenceDataset]:
+    return await repository.list_datasets(session, scope)
+
+
+async def remove(session: AsyncSession, client_id: UUID, name: str) -> None:
+    await repository.lock_dataset_name(session, client_id, name)
+    if not await repository.delete_dataset(session, client_id, name):
+        raise NotFound(f"no reference dataset {name}")
+
+
+async def find_row(
+    session: AsyncSession, client_id: UUID, name: str, key: object
+) -> dict[str, Any]:
+    """The row of dataset `name` whose key matches `key`."""
+    found, row = await repository.reference_row(session, client_id, name, reference_key(key))
+    if not found:
+        raise NotFound(f"no reference dataset {name}")
+    if row is None:
+        raise NotFound(f"{name} has no row with key {key}")
+    return row
