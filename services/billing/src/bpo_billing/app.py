@@ -9,13 +9,14 @@ from bpo_common.service import ServiceDefinition, create_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
     return create_service_app(
         ServiceDefinition(
             name="billing",
             title="BPO billing",
             description="Price books, usage, invoices, payments and contractor earnings.",
             routers=[router],
-            subscriptions=subscriptions,
+            subscriptions=subscriptions(settings),
         ),
-        settings or Settings(),
+        settings,
     )

@@ -1,20 +1,51 @@
 """Tables the billing service owns."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Numeric, String
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bpo_common.db import new_metadata
+from bpo_billing.domain import LineKind, Outcome, TaskKind
+from bpo_common.db import JSON_TYPES, new_metadata
 
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+    type_annotation_map = JSON_TYPES
 
 
 metadata = Base.metadata
+
+# Exact prices and ledger amounts; invoice amounts are rounded to the minor unit when computed.
+EXACT = Numeric(24, 8)
+MONEY = Numeric(20, 4)
+
+
+def _enum(cls: type[StrEnum]) -> Enum:
+    return Enum(cls, name=cls.__name__.lower(), values_callable=lambda e: [m.value for m in e])
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    FINALIZED = "finalized"
+    PAID = "paid"
+    VOID = "void"
 
 
 class BillableJob(Base):
@@ -27,5 +58,200 @@ class BillableJob(Base):
     work_type: Mapped[str] = mapped_column(String(100))
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sla_hours: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    external_ref: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PriceBook(Base):
+    """One version of a client's prices, in force from its effective date until the next."""
+
+    __tablename__ = "price_book"
+    __table_args__ = (
+        UniqueConstraint("client_id", "version", name="uq_price_book_client_id_version"),
+        UniqueConstraint("client_id", "effective_from", name="uq_price_book_client_id_effective"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID]
+    version: Mapped[int]
+    effective_from: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(7, 6))
+    # {work_type: {per_item, per_field, tiers: [{min_quantity, max_quantity, per_item}]}}
+    rates: Mapped[dict[str, Any]]
+    rush: Mapped[dict[str, Any] | None]
+    minimum_monthly_fee: Mapped[Decimal] = mapped_column(MONEY)
+    sla_credit_pct: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VolumeCounter(Base):
+    """Items of a client's work type recorded in a calendar month: where graduated tiers stand."""
+
+    __tablename__ = "volume_counter"
+
+    client_id: Mapped[UUID] = mapped_column(primary_key=True)
+    work_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    items: Mapped[int]
+
+
+class UsageLine(Base):
+    """One completed item on the client's ledger. Unpriced (amount NULL) while the client's
+    prices do not cover it; unbilled while invoice_id is NULL.
+
+    A draft marks a client's lines billed by the million in one UPDATE, and every index on
+    the table is written for every line it marks: it has only the indexes lookups need
+    (none on job_id or invoice_id; a void finds its lines through the client).
+    """
+
+    __tablename__ = "usage_line"
+    __table_args__ = (
+        Index(
+            "ix_usage_line_unbilled",
+            "client_id",
+            "completed_at",
+            postgresql_where=text("invoice_id IS NULL"),
+        ),
+        Index("ix_usage_line_client_id_completed_at", "client_id", "completed_at"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    item_id: Mapped[UUID] = mapped_column(unique=True)
+    job_id: Mapped[UUID]
+    client_id: Mapped[UUID]
+    work_type: Mapped[str] = mapped_column(String(100))
+    fields: Mapped[int]
+    completed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    price_book_id: Mapped[UUID | None]
+    unit_price: Mapped[Decimal | None] = mapped_column(EXACT)
+    field_price: Mapped[Decimal | None] = mapped_column(EXACT)
+    rush_pct: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
+    amount: Mapped[Decimal | None] = mapped_column(EXACT)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    invoice_id: Mapped[UUID | None]
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    priced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SlaCredit(Base):
+    """A job that completed after its due time; its credit goes on the next invoice drafted."""
+
+    __tablename__ = "sla_credit"
+
+    job_id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID] = mapped_column(index=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    invoice_id: Mapped[UUID | None]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Invoice(Base):
+    __tablename__ = "invoice"
+    __table_args__ = (Index("ix_invoice_client_id_status", "client_id", "status"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID]
+    # "2026-000001": the next of a gap-free series per year, given when finalized.
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus))
+    currency: Mapped[str] = mapped_column(String(3))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    price_book_id: Mapped[UUID]
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(7, 6))
+    subtotal: Mapped[Decimal] = mapped_column(MONEY)
+    tax: Mapped[Decimal] = mapped_column(MONEY)
+    total: Mapped[Decimal] = mapped_column(MONEY)
+    amount_credited: Mapped[Decimal] = mapped_column(MONEY, server_default=text("0"))
+    amount_paid: Mapped[Decimal] = mapped_column(MONEY, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finalized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    void_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_line"
+
+    invoice_id: Mapped[UUID] = mapped_column(ForeignKey("invoice.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[LineKind] = mapped_column(_enum(LineKind))
+    job_id: Mapped[UUID | None] = mapped_column(index=True)
+    work_type: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[int]
+    unit_price: Mapped[Decimal] = mapped_column(EXACT)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class InvoiceCounter(Base):
+    """The last number given in a year's series; its row lock serializes finalizations."""
+
+    __tablename__ = "invoice_counter"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int]
+
+
+class CreditNote(Base):
+    __tablename__ = "credit_note"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    invoice_id: Mapped[UUID] = mapped_column(ForeignKey("invoice.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    reason: Mapped[str] = mapped_column(Text)
+    # [{description, amount}] when the note was given line by line.
+    lines: Mapped[list[dict[str, Any]]]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Payment(Base):
+    __tablename__ = "payment"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    invoice_id: Mapped[UUID] = mapped_column(ForeignKey("invoice.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PieceRate(Base):
+    """What a contractor earns per task of a kind on a work type."""
+
+    __tablename__ = "piece_rate"
+
+    work_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[TaskKind] = mapped_column(_enum(TaskKind), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(EXACT)
+    currency: Mapped[str] = mapped_column(String(3))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Earning(Base):
+    """One scored task: what it pays (amount NULL while its work type has no piece rate)."""
+
+    __tablename__ = "earning"
+    __table_args__ = (Index("ix_earning_contractor_id_earned_at", "contractor_id", "earned_at"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    task_id: Mapped[UUID] = mapped_column(unique=True)
+    item_id: Mapped[UUID]
+    contractor_id: Mapped[UUID]
+    job_id: Mapped[UUID] = mapped_column(index=True)
+    client_id: Mapped[UUID]
+    work_type: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[TaskKind] = mapped_column(_enum(TaskKind))
+    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome))
+    golden: Mapped[bool]
+    factor: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    rate: Mapped[Decimal | None] = mapped_column(EXACT)
+    amount: Mapped[Decimal | None] = mapped_column(EXACT)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    earned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

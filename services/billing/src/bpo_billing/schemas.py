@@ -1,10 +1,24 @@
-"""Request and response bodies of the billing API."""
+"""Request and response bodies of the billing API. Money goes out as decimal strings."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from bpo_billing import domain
+from bpo_billing.domain import LineKind, Outcome, TaskKind
+from bpo_billing.models import InvoiceStatus
+
+Price = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=domain.PRICE_DECIMALS)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
+Amount = Annotated[Decimal, Field(max_digits=16, decimal_places=4)]
+WorkType = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class JobTermsOut(BaseModel):
@@ -15,3 +29,254 @@ class JobTermsOut(BaseModel):
     sla_hours: Decimal | None
     created_at: datetime
     received_at: datetime
+
+
+# Price books
+
+
+class TierIn(_Body):
+    min_quantity: int = Field(ge=1)
+    max_quantity: int | None = Field(None, ge=1)
+    per_item: Price
+
+
+class RateIn(_Body):
+    per_item: Price
+    per_field: Price = Decimal(0)
+    tiers: list[TierIn] = Field(default_factory=list, max_length=50)
+
+    def rate(self) -> domain.Rate:
+        return domain.Rate(
+            per_item=self.per_item,
+            per_field=self.per_field,
+            tiers=tuple(
+                domain.Tier(t.min_quantity, t.max_quantity, t.per_item) for t in self.tiers
+            ),
+        )
+
+
+class RushIn(_Body):
+    max_sla_hours: Decimal = Field(gt=0, max_digits=10, decimal_places=2)
+    surcharge_pct: Percent
+
+
+class PriceBookIn(_Body):
+    """A new version of a client's prices, in force from `effective_from` (default today)."""
+
+    currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
+    tax_rate: Decimal = Field(ge=0, le=1, max_digits=7, decimal_places=6, examples=["0.21"])
+    rates: dict[WorkType, RateIn] = Field(max_length=200)
+    rush: RushIn | None = None
+    minimum_monthly_fee: Decimal = Field(Decimal(0), max_digits=16, decimal_places=4)
+    sla_credit_pct: Percent = Decimal(0)
+    effective_from: date | None = None
+
+
+class PriceBookOut(BaseModel):
+    id: UUID
+    client_id: UUID
+    version: int
+    effective_from: date
+    currency: str
+    tax_rate: Decimal
+    rates: dict[str, RateIn]
+    rush: RushIn | None
+    minimum_monthly_fee: Decimal
+    sla_credit_pct: Decimal
+    created_at: datetime
+
+
+class PriceBookVersions(BaseModel):
+    client_id: UUID
+    data: list[PriceBookOut]
+
+
+# Usage
+
+
+class UsageLineOut(BaseModel):
+    id: UUID
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    work_type: str
+    fields: int
+    completed_at: datetime
+    priced: bool
+    unit_price: Decimal | None
+    field_price: Decimal | None
+    rush_pct: Decimal | None
+    amount: Decimal | None
+    currency: str | None
+    invoice_id: UUID | None
+
+
+# Invoices
+
+
+class InvoiceDraftIn(_Body):
+    client_id: UUID
+    period_start: date
+    period_end: date
+
+    @field_validator("period_end")
+    @classmethod
+    def _not_before_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("period_start")
+        if start is not None and value < start:
+            raise ValueError("must not be before period_start")
+        return value
+
+
+class InvoiceLineOut(BaseModel):
+    kind: LineKind
+    job_id: UUID | None
+    work_type: str | None
+    description: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+
+
+class CreditNoteLineIn(_Body):
+    description: str = Field(min_length=1, max_length=500)
+    amount: Amount
+
+
+class CreditNoteIn(_Body):
+    """A credit: one `amount`, or `lines` that add up to it; always with a reason."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+    amount: Amount | None = None
+    lines: list[CreditNoteLineIn] | None = Field(None, min_length=1, max_length=100)
+
+
+class CreditNoteOut(BaseModel):
+    id: UUID
+    amount: Decimal
+    reason: str
+    lines: list[CreditNoteLineIn]
+    created_at: datetime
+
+
+class PaymentIn(_Body):
+    amount: Amount
+    paid_at: datetime | None = None
+    reference: str | None = Field(None, max_length=200)
+
+
+class PaymentOut(BaseModel):
+    id: UUID
+    amount: Decimal
+    reference: str | None
+    paid_at: datetime
+
+
+class VoidIn(_Body):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class InvoiceOut(BaseModel):
+    id: UUID
+    client_id: UUID
+    number: str | None
+    status: InvoiceStatus
+    currency: str
+    period_start: date
+    period_end: date
+    lines: list[InvoiceLineOut]
+    subtotal: Decimal
+    tax_rate: Decimal
+    tax: Decimal
+    total: Decimal
+    credit_notes: list[CreditNoteOut]
+    payments: list[PaymentOut]
+    amount_credited: Decimal
+    amount_paid: Decimal
+    amount_due: Decimal
+    due_on: date | None
+    overdue: bool
+    created_at: datetime
+    finalized_at: datetime | None
+    paid_at: datetime | None
+    voided_at: datetime | None
+    void_reason: str | None
+
+
+class InvoiceSummary(BaseModel):
+    id: UUID
+    client_id: UUID
+    number: str | None
+    status: InvoiceStatus
+    currency: str
+    period_start: date
+    period_end: date
+    total: Decimal
+    amount_due: Decimal
+    due_on: date | None
+    overdue: bool
+
+
+# Contractors
+
+
+class PieceRatesIn(_Body):
+    """What each kind of task on a work type pays."""
+
+    currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
+    entry: Price
+    review: Price
+    adjudication: Price
+
+
+class PieceRatesOut(BaseModel):
+    work_type: str
+    currency: str
+    entry: Decimal | None
+    review: Decimal | None
+    adjudication: Decimal | None
+
+
+class EarningGroup(BaseModel):
+    work_type: str
+    kind: TaskKind
+    outcome: Outcome
+    tasks: int
+    rate: Decimal | None
+    amount: Decimal | None
+    currency: str | None
+
+
+class EarningsStatement(BaseModel):
+    contractor_id: UUID
+    period_start: date
+    period_end: date
+    lines: list[EarningGroup]
+    # Per currency; tasks whose work type has no piece rate yet are counted in `unpriced_tasks`.
+    totals: dict[str, Decimal]
+    unpriced_tasks: int
+
+
+# Margin
+
+
+class JobMargin(BaseModel):
+    job_id: UUID
+    revenue: Decimal
+    cost: Decimal
+    margin: Decimal
+
+
+class ClientMargin(BaseModel):
+    client_id: UUID
+    currency: str | None
+    revenue: Decimal
+    cost: Decimal
+    margin: Decimal
+    jobs: list[JobMargin]
+
+
+class MarginReport(BaseModel):
+    period_start: date
+    period_end: date
+    clients: list[ClientMargin]

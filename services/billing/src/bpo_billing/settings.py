@@ -1,3 +1,8 @@
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.settings import ServiceSettings
@@ -9,3 +14,16 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BPO_BILLING_")
 
     port: int = 8003
+    # What an entry overturned by adjudication (or review) pays, as a fraction of its rate.
+    overturned_fraction: Decimal = Field(Decimal("0.5"), ge=0, le=1)
+    # Days from finalizing an invoice to its due date; past it, an unpaid invoice is overdue.
+    payment_terms_days: int = Field(30, ge=0)
+
+
+async def current_settings(request: Request) -> Settings:
+    settings = request.app.state.runtime.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(current_settings)]

@@ -1,0 +1,170 @@
+"""Invoices and earnings statements as documents: CSV and PDF, chosen by the Accept header."""
+
+import csv
+import io
+from collections.abc import Sequence
+from decimal import Decimal
+from enum import StrEnum
+
+from fpdf import FPDF
+
+from bpo_billing.schemas import EarningsStatement, InvoiceOut
+from bpo_common.errors import NotAcceptable
+
+# A spreadsheet reads a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class Format(StrEnum):
+    JSON = "application/json"
+    CSV = "text/csv"
+    PDF = "application/pdf"
+
+
+def negotiate(accept: str | None, offered: Sequence[Format]) -> Format:
+    """The offered format the Accept header prefers most; the first offered when it has no
+    preference."""
+    if accept is None or not accept.strip():
+        return offered[0]
+    ranges: list[tuple[str, float]] = []
+    for part in accept.split(","):
+        media_range, *parameters = part.split(";")
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((media_range.strip().lower(), quality))
+    best: tuple[float, Format] | None = None
+    for candidate in offered:
+        kind = candidate.split("/")[0]
+        specificity = {candidate.value: 2, f"{kind}/*": 1, "*/*": 0}
+        matching = [(specificity[media], q) for media, q in ranges if media in specificity]
+        if not matching:
+            continue
+        quality = max(matching)[1]
+        if quality > 0 and (best is None or quality > best[0]):
+            best = (quality, candidate)
+    if best is None:
+        raise NotAcceptable(f"this comes as {', '.join(offered)}; Accept allows none")
+    return best[1]
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _csv(rows: Sequence[Sequence[object]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([_cell(value) for value in row])
+    return buffer.getvalue().encode()
+
+
+def invoice_csv(invoice: InvoiceOut) -> bytes:
+    """One row per invoice line, then the totals as rows of their own (label in `kind`)."""
+    rows: list[list[object]] = [
+        ["number", "kind", "job_id", "work_type", "description", "quantity", "unit_price",
+         "amount", "currency"],
+    ]  # fmt: skip
+    number = invoice.number or "draft"
+    for line in invoice.lines:
+        rows.append([number, line.kind.value, line.job_id, line.work_type, line.description,
+                     line.quantity, line.unit_price, line.amount, invoice.currency])  # fmt: skip
+    totals = [
+        ("subtotal", invoice.subtotal),
+        (f"tax {invoice.tax_rate * 100:.2f}%", invoice.tax),
+        ("total", invoice.total),
+        ("credited", invoice.amount_credited),
+        ("paid", invoice.amount_paid),
+        ("amount_due", invoice.amount_due),
+    ]
+    for label, amount in totals:
+        rows.append([number, label, "", "", "", "", "", amount, invoice.currency])
+    return _csv(rows)
+
+
+def statement_csv(statement: EarningsStatement) -> bytes:
+    rows: list[list[object]] = [
+        ["contractor_id", "period_start", "period_end", "work_type", "kind", "outcome", "tasks",
+         "rate", "amount", "currency"],
+    ]  # fmt: skip
+    for line in statement.lines:
+        rows.append([statement.contractor_id, statement.period_start, statement.period_end,
+                     line.work_type, line.kind.value, line.outcome.value, line.tasks, line.rate,
+                     line.amount, line.currency])  # fmt: skip
+    for currency, total in sorted(statement.totals.items()):
+        rows.append([statement.contractor_id, statement.period_start, statement.period_end,
+                     "total", "", "", "", "", total, currency])  # fmt: skip
+    return _csv(rows)
+
+
+def _latin1(text: str) -> str:
+    """The PDF core fonts cover Latin-1; anything else shows as '?' rather than failing."""
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def invoice_pdf(invoice: InvoiceOut) -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    title = f"Invoice {invoice.number}" if invoice.number else "Invoice (draft)"
+    if invoice.status.value == "void":
+        title += " - VOID"
+    pdf.cell(0, 10, _latin1(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    facts = [
+        f"Client: {invoice.client_id}",
+        f"Period: {invoice.period_start} to {invoice.period_end}",
+        f"Status: {invoice.status.value}",
+    ]
+    if invoice.due_on:
+        facts.append(f"Due on: {invoice.due_on}")
+    for fact in facts:
+        pdf.cell(0, 5, _latin1(fact), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    widths = (100, 20, 30, 40)
+    pdf.set_font("Helvetica", "B", 9)
+    for width, heading in zip(widths, ("Description", "Qty", "Unit price", "Amount"), strict=True):
+        pdf.cell(width, 6, heading, border="B", align="L" if heading == "Description" else "R")
+    pdf.ln()
+    pdf.set_font("Helvetica", size=9)
+    for line in invoice.lines:
+        description = _latin1(line.description)
+        if pdf.get_string_width(description) > widths[0] - 2:
+            while pdf.get_string_width(description + "...") > widths[0] - 2:
+                description = description[:-1]
+            description += "..."
+        pdf.cell(widths[0], 6, description)
+        pdf.cell(widths[1], 6, str(line.quantity), align="R")
+        pdf.cell(widths[2], 6, str(line.unit_price), align="R")
+        pdf.cell(widths[3], 6, str(line.amount), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    summary: list[tuple[str, Decimal]] = [
+        ("Subtotal", invoice.subtotal),
+        (f"Tax ({invoice.tax_rate * 100:.2f}%)", invoice.tax),
+        ("Total", invoice.total),
+    ]
+    if invoice.amount_credited:
+        summary.append(("Credited", -invoice.amount_credited))
+    if invoice.amount_paid:
+        summary.append(("Paid", -invoice.amount_paid))
+    summary.append(("Amount due", invoice.amount_due))
+    for label, amount in summary:
+        bold = label in {"Total", "Amount due"}
+        pdf.set_font("Helvetica", "B" if bold else "", 9)
+        pdf.cell(sum(widths[:3]), 6, label, align="R")
+        pdf.cell(widths[3], 6, f"{amount} {invoice.currency}", align="R",
+                 new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    for note in invoice.credit_notes:
+        pdf.set_font("Helvetica", size=8)
+        pdf.multi_cell(
+            0, 5, _latin1(f"Credit note {note.amount} {invoice.currency}: {note.reason}")
+        )
+    return bytes(pdf.output())

@@ -1,0 +1,223 @@
+"""The billing app in-process against the run's real PostgreSQL and NATS, and helpers that
+feed it the events intake and validation would send."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+
+from bpo_billing.app import create_app
+from bpo_billing.consumers import subscriptions
+from bpo_billing.settings import Settings
+from bpo_common.contracts.intake import ItemCompleted, JobCompleted, JobCreated
+from bpo_common.contracts.validation import ContractorScored
+from bpo_common.db import SessionFactory
+from bpo_common.events import Envelope, Event, wrap
+from bpo_common.ids import new_id
+from bpo_common.inbox import Subscription
+from bpo_common.tables import outbox_event
+from bpo_common.testing import TestStack, Tokens, serve
+
+# Items completed in this month, so that invoice periods and tiers are easy to reason about.
+MONTH_START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def billing_settings(stack: TestStack) -> Settings:
+    return stack.settings(Settings, "billing", overturned_fraction=Decimal("0.4"))
+
+
+@pytest.fixture(scope="module")
+async def billing_app(billing_settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(billing_settings)
+    async with serve(app) as client:
+        app.state.client = client
+        yield app
+
+
+@pytest.fixture(scope="module")
+def billing(billing_app: FastAPI) -> httpx.AsyncClient:
+    client: httpx.AsyncClient = billing_app.state.client
+    return client
+
+
+@pytest.fixture(scope="module")
+def billing_db(billing_app: FastAPI) -> SessionFactory:
+    sessions: SessionFactory = billing_app.state.runtime.sessions
+    return sessions
+
+
+@pytest.fixture(scope="module")
+def feed(billing_db: SessionFactory, billing_settings: Settings) -> "Feed":
+    return Feed(billing_db, subscriptions(billing_settings)[0])
+
+
+class Feed:
+    """Hands events to billing's own handlers, each in its transaction, as its consumer does
+    (without the trip through JetStream; tests of redelivery take that trip)."""
+
+    def __init__(self, sessions: SessionFactory, subscription: Subscription) -> None:
+        self.sessions = sessions
+        self.handlers = subscription.handlers
+
+    async def __call__(self, *events: Event) -> None:
+        for event in events:
+            envelope = wrap(event, source="test")
+            async with self.sessions() as session, session.begin():
+                await self.handlers[envelope.type](session, envelope)
+
+    async def job(
+        self,
+        client_id: UUID,
+        *,
+        work_type: str = "invoice",
+        sla_hours: str | None = None,
+        due_at: datetime | None = None,
+        created_at: datetime = MONTH_START,
+        external_ref: str | None = None,
+    ) -> JobCreated:
+        job = JobCreated(
+            job_id=new_id(),
+            client_id=client_id,
+            work_type=work_type,
+            fields=[{"name": "total", "type": "decimal"}],
+            qc={"mode": "single"},
+            priority=50,
+            due_at=due_at,
+            sla_hours=Decimal(sla_hours) if sla_hours else None,
+            external_ref=external_ref,
+            created_at=created_at,
+        )
+        await self(job)
+        return job
+
+    async def items(
+        self,
+        job: JobCreated,
+        count: int,
+        *,
+        fields: int = 3,
+        at: datetime = MONTH_START + timedelta(days=1),
+        golden: bool = False,
+    ) -> list[ItemCompleted]:
+        events = [
+            ItemCompleted(
+                item_id=new_id(),
+                job_id=job.job_id,
+                client_id=job.client_id,
+                work_type=job.work_type,
+                golden=golden,
+                fields=fields,
+                result={"total": "1"},
+                completed_at=at + timedelta(seconds=n),
+            )
+            for n in range(count)
+        ]
+        await self(*events)
+        return events
+
+    async def job_completed(self, job: JobCreated, completed_at: datetime) -> None:
+        await self(
+            JobCompleted(
+                job_id=job.job_id,
+                client_id=job.client_id,
+                work_type=job.work_type,
+                due_at=job.due_at,
+                items_completed=1,
+                items_rejected=0,
+                completed_at=completed_at,
+            )
+        )
+
+    async def scored(
+        self,
+        contractor_id: UUID,
+        *,
+        outcome: str = "accepted",
+        kind: str = "entry",
+        work_type: str = "invoice",
+        at: datetime = MONTH_START + timedelta(days=2),
+        client_id: UUID | None = None,
+        job_id: UUID | None = None,
+    ) -> ContractorScored:
+        event = ContractorScored(
+            task_id=new_id(),
+            item_id=new_id(),
+            job_id=job_id or new_id(),
+            client_id=client_id or new_id(),
+            contractor_id=contractor_id,
+            work_type=work_type,
+            kind=kind,
+            outcome=outcome,
+            golden=False,
+            fields_judged=3,
+            fields_correct=3,
+            submitted_at=at,
+            decided_at=at,
+        )
+        await self(event)
+        return event
+
+
+def price_book(**overrides: Any) -> dict[str, Any]:
+    """A valid PUT /v1/price-books body: EUR, 21% tax, invoices at 0.50 plus 0.01 a field."""
+    return {
+        "currency": "EUR",
+        "tax_rate": "0.21",
+        "rates": {"invoice": {"per_item": "0.50", "per_field": "0.01"}},
+        "sla_credit_pct": "10",
+        "effective_from": "2026-01-01",
+        **overrides,
+    }
+
+
+async def new_client(billing: httpx.AsyncClient, tokens: Tokens, **book: Any) -> UUID:
+    """A new client id with a price book (`price_book()` with these overrides)."""
+    client_id = new_id()
+    response = await billing.put(
+        f"/v1/price-books/{client_id}", json=price_book(**book), headers=tokens.manager()
+    )
+    assert response.status_code == 201, response.text
+    return client_id
+
+
+async def draft(
+    billing: httpx.AsyncClient,
+    tokens: Tokens,
+    client_id: UUID,
+    start: str = "2026-03-01",
+    end: str = "2026-03-31",
+) -> dict[str, Any]:
+    response = await billing.post(
+        "/v1/invoices",
+        json={"client_id": str(client_id), "period_start": start, "period_end": end},
+        headers=tokens.manager(),
+    )
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def finalize(billing: httpx.AsyncClient, tokens: Tokens, invoice_id: str) -> dict[str, Any]:
+    response = await billing.post(f"/v1/invoices/{invoice_id}/finalize", headers=tokens.manager())
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def outbox(sessions: SessionFactory, subject: str, **data: str) -> list[Envelope]:
+    """Events of one type in billing's outbox whose data has these values, oldest first."""
+    envelope = cast(func.convert_from(outbox_event.c.payload, "UTF8"), JSONB)
+    query = select(outbox_event.c.payload).where(outbox_event.c.subject == subject)
+    for key, value in data.items():
+        query = query.where(envelope[("data", key)].as_string() == value)
+    async with sessions() as session:
+        payloads = await session.scalars(query.order_by(outbox_event.c.id))
+        return [Envelope.model_validate_json(payload) for payload in payloads]

@@ -1,0 +1,159 @@
+"""Contractor earnings from scored tasks, statements, and the margin per client and job."""
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+from sqlalchemy import select
+
+from bpo_billing.models import Earning
+from bpo_common.contracts.billing import EarningRecorded
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_common.testing import Tokens, assert_problem, error_fields
+
+from .conftest import MONTH_START, Feed, new_client, outbox
+
+PERIOD = "period_start=2026-03-01&period_end=2026-03-31"
+
+
+async def set_rates(
+    billing: httpx.AsyncClient, tokens: Tokens, work_type: str, entry: str = "0.20"
+) -> None:
+    response = await billing.put(
+        f"/v1/piece-rates/{work_type}",
+        json={"currency": "EUR", "entry": entry, "review": "0.10", "adjudication": "0.30"},
+        headers=tokens.manager(),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "work_type": work_type,
+        "currency": "EUR",
+        "entry": entry,
+        "review": "0.10",
+        "adjudication": "0.30",
+    }
+
+
+async def test_accepted_work_pays_the_rate_overturned_a_fraction_rejected_nothing(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
+) -> None:
+    work_type = f"claims-{new_id()}"
+    await set_rates(billing, tokens, work_type)
+    keyer = new_id()
+    accepted = await feed.scored(keyer, work_type=work_type)
+    await feed.scored(keyer, work_type=work_type)
+    await feed.scored(keyer, work_type=work_type, outcome="overturned")
+    await feed.scored(keyer, work_type=work_type, outcome="rejected")
+    await feed.scored(keyer, work_type=work_type, kind="adjudication")
+    await feed(accepted)  # the same task scored twice is paid once
+    await feed.scored(keyer, work_type=work_type, at=MONTH_START - timedelta(days=1))
+
+    response = await billing.get(
+        f"/v1/contractors/{keyer}/earnings?{PERIOD}", headers=tokens.contractor(keyer)
+    )
+    assert response.status_code == 200, response.text
+    statement = response.json()
+    lines = {(line["kind"], line["outcome"]): line for line in statement["lines"]}
+    assert (lines["entry", "accepted"]["tasks"], lines["entry", "accepted"]["amount"]) == (
+        2,
+        "0.40",
+    )
+    # The test settings pay overturned entries 40% of the rate.
+    assert lines["entry", "overturned"]["amount"] == "0.08"
+    assert lines["entry", "rejected"]["amount"] == "0.00"
+    assert lines["adjudication", "accepted"]["amount"] == "0.30"
+    assert statement["totals"] == {"EUR": "0.78"}
+    assert statement["unpriced_tasks"] == 0
+
+    events = await outbox(billing_db, EarningRecorded.event_type, contractor_id=str(keyer))
+    assert sorted(Decimal(e.data["amount"]) for e in events) == sorted(
+        Decimal(a) for a in ["0.2", "0.2", "0.08", "0", "0.3", "0.2"]
+    )
+
+    as_csv = await billing.get(
+        f"/v1/contractors/{keyer}/earnings?{PERIOD}",
+        headers={**tokens.manager(), "Accept": "text/csv"},
+    )
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [row["amount"] for row in rows if row["work_type"] == "total"] == ["0.78"]
+    assert {row["contractor_id"] for row in rows} == {str(keyer)}
+
+
+async def test_a_statement_is_for_managers_and_that_contractor_only(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    keyer = new_id()
+    await feed.scored(keyer)
+    url = f"/v1/contractors/{keyer}/earnings?{PERIOD}"
+    assert_problem(await billing.get(url, headers=tokens.contractor(new_id())), 404)
+    assert_problem(await billing.get(url, headers=tokens.client(new_id())), 403)
+    assert_problem(await billing.get(url), 401)
+    assert (await billing.get(url, headers=tokens.manager())).json()["contractor_id"] == str(keyer)
+    backwards = await billing.get(
+        f"/v1/contractors/{keyer}/earnings?period_start=2026-03-31&period_end=2026-03-01",
+        headers=tokens.manager(),
+    )
+    assert error_fields(assert_problem(backwards, 422)) == ["period_end"]
+
+
+async def test_work_before_its_piece_rate_is_priced_when_the_rate_is_set(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
+) -> None:
+    work_type = f"forms-{new_id()}"
+    keyer = new_id()
+    scored = await feed.scored(keyer, work_type=work_type)
+    statement = (
+        await billing.get(f"/v1/contractors/{keyer}/earnings?{PERIOD}", headers=tokens.manager())
+    ).json()
+    assert (statement["unpriced_tasks"], statement["totals"]) == (1, {})
+    await set_rates(billing, tokens, work_type, entry="0.25")
+    async with billing_db() as session:
+        earning = await session.scalar(select(Earning).where(Earning.task_id == scored.task_id))
+    assert earning is not None
+    assert (earning.amount, earning.currency) == (Decimal("0.25"), "EUR")
+    events = await outbox(billing_db, EarningRecorded.event_type, task_id=str(scored.task_id))
+    assert [e.data["amount"] for e in events] == ["0.25"]
+
+    bad = await billing.put(
+        f"/v1/piece-rates/{work_type}",
+        json={"currency": "EUR", "entry": "-1", "review": "0", "adjudication": "0"},
+        headers=tokens.manager(),
+    )
+    assert error_fields(assert_problem(bad, 422)) == ["entry"]
+    unknown = await billing.put(
+        f"/v1/piece-rates/{work_type}",
+        json={"currency": "ZZZ", "entry": "1", "review": "0", "adjudication": "0"},
+        headers=tokens.manager(),
+    )
+    assert error_fields(assert_problem(unknown, 422)) == ["currency"]
+
+
+async def test_margin_is_revenue_minus_contractor_cost_per_client_and_job(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens, rates={"margin": {"per_item": "1.00"}})
+    await set_rates(billing, tokens, "margin", entry="0.30")
+    job = await feed.job(client_id, work_type="margin")
+    other = await feed.job(client_id, work_type="margin")
+    await feed.items(job, 3)
+    await feed.items(other, 1)
+    for _ in range(2):
+        await feed.scored(new_id(), work_type="margin", client_id=client_id, job_id=job.job_id)
+
+    response = await billing.get(
+        f"/v1/margin?client_id={client_id}&{PERIOD}", headers=tokens.manager()
+    )
+    assert response.status_code == 200, response.text
+    (client,) = response.json()["clients"]
+    assert (client["currency"], client["revenue"], client["cost"], client["margin"]) == (
+        "EUR", "4.00", "0.60", "3.40"
+    )  # fmt: skip
+    jobs = {j["job_id"]: (j["revenue"], j["cost"], j["margin"]) for j in client["jobs"]}
+    assert jobs == {
+        str(job.job_id): ("3.00", "0.60", "2.40"),
+        str(other.job_id): ("1.00", "0.00", "1.00"),
+    }
+    assert_problem(await billing.get("/v1/margin", headers=tokens.client(client_id)), 403)

@@ -1,0 +1,153 @@
+"""Price books: versions with an effective date, and every way a bad one is refused."""
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bpo_billing.models import PriceBook
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_common.testing import Tokens, assert_problem, error_fields
+
+from .conftest import price_book
+
+
+async def test_a_new_version_takes_effect_on_its_date_and_the_old_one_stays_before_it(
+    billing: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id = new_id()
+    first = await billing.put(
+        f"/v1/price-books/{client_id}",
+        json=price_book(
+            rates={
+                "invoice": {
+                    "per_item": "0.50",
+                    "tiers": [
+                        {"min_quantity": 1, "max_quantity": 1000, "per_item": "0.50"},
+                        {"min_quantity": 1001, "per_item": "0.40"},
+                    ],
+                }
+            },
+            rush={"max_sla_hours": "24", "surcharge_pct": "25"},
+            minimum_monthly_fee="100.00",
+        ),
+        headers=tokens.manager(),
+    )
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["version"] == 1
+    assert body["currency"] == "EUR"
+    assert body["tax_rate"] == "0.21"
+    assert body["rates"]["invoice"]["tiers"][1] == {
+        "min_quantity": 1001,
+        "max_quantity": None,
+        "per_item": "0.40",
+    }
+    assert body["rush"] == {"max_sla_hours": "24", "surcharge_pct": "25"}
+
+    second = await billing.put(
+        f"/v1/price-books/{client_id}",
+        json=price_book(tax_rate="0.19", effective_from="2026-06-01"),
+        headers=tokens.manager(),
+    )
+    assert second.status_code == 201, second.text
+    assert second.json()["version"] == 2
+
+    headers = tokens.client(client_id)
+    in_may = await billing.get(f"/v1/price-books/{client_id}?at=2026-05-31", headers=headers)
+    in_june = await billing.get(f"/v1/price-books/{client_id}?at=2026-06-01", headers=headers)
+    before_any = await billing.get(f"/v1/price-books/{client_id}?at=2025-01-01", headers=headers)
+    assert (in_may.json()["version"], in_june.json()["version"]) == (1, 2)
+    assert in_june.json()["tax_rate"] == "0.19"
+    # Usage from before the first version is priced by the first version.
+    assert before_any.json()["version"] == 1
+    versions = await billing.get(f"/v1/price-books/{client_id}/versions", headers=headers)
+    assert [v["effective_from"] for v in versions.json()["data"]] == ["2026-01-01", "2026-06-01"]
+
+
+BAD_BOOKS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "negative rate",
+        {"rates": {"invoice": {"per_item": "-0.10"}}},
+        "rates.invoice.per_item",
+    ),
+    (
+        "negative per-field rate",
+        {"rates": {"invoice": {"per_item": "0.10", "per_field": "-1"}}},
+        "rates.invoice.per_field",
+    ),
+    ("unknown currency", {"currency": "EUX"}, "currency"),
+    (
+        "overlapping tiers",
+        {
+            "rates": {
+                "invoice": {
+                    "per_item": "0.5",
+                    "tiers": [
+                        {"min_quantity": 1, "max_quantity": 500, "per_item": "0.5"},
+                        {"min_quantity": 400, "per_item": "0.4"},
+                    ],
+                }
+            }
+        },
+        "rates.invoice.tiers[1].min_quantity",
+    ),
+    ("tax above 100%", {"tax_rate": "1.5"}, "tax_rate"),
+    ("negative minimum fee", {"minimum_monthly_fee": "-5"}, "minimum_monthly_fee"),
+    ("minimum fee in fractions of a cent", {"minimum_monthly_fee": "5.001"}, "minimum_monthly_fee"),
+    ("SLA credit above 100%", {"sla_credit_pct": "120"}, "sla_credit_pct"),
+    ("rush without a threshold", {"rush": {"surcharge_pct": "10"}}, "rush.max_sla_hours"),
+    ("no rates", {"rates": {}}, "rates"),
+    ("unknown field", {"discount": "5"}, "discount"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "field"), BAD_BOOKS, ids=[b[0] for b in BAD_BOOKS])
+async def test_a_bad_price_book_is_a_422_naming_the_field_and_nothing_is_stored(
+    billing: httpx.AsyncClient,
+    billing_db: SessionFactory,
+    tokens: Tokens,
+    case: str,
+    change: dict[str, Any],
+    field: str,
+) -> None:
+    client_id = new_id()
+    response = await billing.put(
+        f"/v1/price-books/{client_id}", json=price_book(**change), headers=tokens.manager()
+    )
+    problem = assert_problem(response, 422)
+    assert field in error_fields(problem), problem
+    async with billing_db() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(PriceBook).where(PriceBook.client_id == client_id)
+        )
+    assert stored == 0
+
+
+async def test_a_version_keeps_the_currency_and_a_date_takes_one_version(
+    billing: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id = new_id()
+    url = f"/v1/price-books/{client_id}"
+    assert (await billing.put(url, json=price_book(), headers=tokens.manager())).status_code == 201
+    other_currency = await billing.put(
+        url, json=price_book(currency="USD", effective_from="2026-05-01"), headers=tokens.manager()
+    )
+    assert error_fields(assert_problem(other_currency, 422)) == ["currency"]
+    same_day = await billing.put(url, json=price_book(), headers=tokens.manager())
+    assert error_fields(assert_problem(same_day, 422)) == ["effective_from"]
+
+
+async def test_only_managers_set_prices_and_a_client_sees_only_its_own(
+    billing: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id, other = new_id(), new_id()
+    url = f"/v1/price-books/{client_id}"
+    assert_problem(await billing.put(url, json=price_book(), headers=tokens.client(client_id)), 403)
+    assert (await billing.put(url, json=price_book(), headers=tokens.manager())).status_code == 201
+    assert_problem(await billing.get(url, headers=tokens.client(other)), 404)
+    assert_problem(await billing.get(f"{url}/versions", headers=tokens.client(other)), 404)
+    assert (await billing.get(url, headers=tokens.client(client_id))).json()["version"] == 1
+    assert_problem(await billing.get(url, headers=tokens.contractor(new_id())), 403)

@@ -1,0 +1,230 @@
+"""The usage ledger: one priced line per completed item, exactly once."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import select
+
+from bpo_billing.models import UsageLine
+from bpo_common.contracts.billing import UsageRecorded
+from bpo_common.contracts.intake import ItemCompleted, JobCreated
+from bpo_common.db import SessionFactory
+from bpo_common.events import Envelope, wrap
+from bpo_common.ids import new_id
+from bpo_common.messaging import connect
+from bpo_common.testing import TestStack, Tokens, assert_problem, eventually
+
+from .conftest import MONTH_START, Feed, draft, new_client, outbox, price_book
+
+
+async def usage(
+    billing: httpx.AsyncClient, tokens: Tokens, client_id: UUID
+) -> list[dict[str, Any]]:
+    response = await billing.get(
+        f"/v1/usage?client_id={client_id}&limit=500", headers=tokens.manager()
+    )
+    assert response.status_code == 200, response.text
+    lines: list[dict[str, Any]] = response.json()["data"]
+    return lines
+
+
+async def test_each_completed_item_is_one_line_priced_per_item_and_per_field(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens)
+    job = await feed.job(client_id)
+    completed = await feed.items(job, 2, fields=3)
+    await feed.items(job, 1, golden=True)
+
+    lines = await usage(billing, tokens, client_id)
+    assert sorted(line["item_id"] for line in lines) == sorted(str(e.item_id) for e in completed)
+    for line in lines:
+        assert line["priced"] is True
+        assert (line["unit_price"], line["field_price"], line["amount"]) == ("0.50", "0.01", "0.53")
+        assert line["currency"] == "EUR"
+        assert line["invoice_id"] is None
+    recorded = await outbox(billing_db, UsageRecorded.event_type, client_id=str(client_id))
+    assert sorted(Decimal(e.data["amount"]) for e in recorded) == [Decimal("0.53")] * 2
+    assert {e.data["item_id"] for e in recorded} == {str(e.item_id) for e in completed}
+
+
+async def test_each_item_is_priced_by_the_version_in_force_when_it_completed(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens)
+    raise_ = price_book(
+        effective_from="2026-03-15", rates={"invoice": {"per_item": "0.70", "per_field": "0.01"}}
+    )
+    response = await billing.put(
+        f"/v1/price-books/{client_id}", json=raise_, headers=tokens.manager()
+    )
+    assert response.status_code == 201, response.text
+    job = await feed.job(client_id)
+    await feed.items(job, 1, at=MONTH_START + timedelta(days=13))  # 14 March
+    await feed.items(job, 1, at=MONTH_START + timedelta(days=14))  # 15 March
+    lines = sorted(await usage(billing, tokens, client_id), key=lambda line: line["completed_at"])
+    assert [line["amount"] for line in lines] == ["0.53", "0.73"]
+    invoice = await draft(billing, tokens, client_id)
+    assert sorted((line["unit_price"], line["amount"]) for line in invoice["lines"]) == [
+        ("0.53", "0.53"),
+        ("0.73", "0.73"),
+    ]
+
+
+async def test_graduated_tiers_and_rush_surcharge(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(
+        billing,
+        tokens,
+        rates={
+            "invoice": {
+                "per_item": "1.00",
+                "tiers": [
+                    {"min_quantity": 1, "max_quantity": 2, "per_item": "1.00"},
+                    {"min_quantity": 3, "per_item": "0.80"},
+                ],
+            }
+        },
+        rush={"max_sla_hours": "24", "surcharge_pct": "50"},
+    )
+    relaxed = await feed.job(client_id, sla_hours="48")
+    rushed = await feed.job(client_id, due_at=MONTH_START + timedelta(hours=4))
+    await feed.items(relaxed, 3)
+    await feed.items(rushed, 1, at=MONTH_START + timedelta(days=2))
+    # The next month starts from the first tier again.
+    await feed.items(relaxed, 1, at=MONTH_START + timedelta(days=40))
+
+    lines = sorted(await usage(billing, tokens, client_id), key=lambda line: line["completed_at"])
+    assert [line["amount"] for line in lines] == ["1.00", "1.00", "0.80", "1.20", "1.00"]
+    assert [line["rush_pct"] for line in lines] == ["0.0000"] * 3 + ["50.0000", "0.0000"]
+
+
+async def test_usage_its_prices_do_not_cover_waits_unpriced_until_a_version_does(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
+) -> None:
+    """No price book yet, or a work type the book does not list: the line is kept (never
+    lost, never billed at zero) and priced by the first version that covers it."""
+    client_id = new_id()
+    await feed.items(await feed.job(client_id), 2)
+    waiting = await usage(billing, tokens, client_id)
+    assert [(line["priced"], line["amount"]) for line in waiting] == [(False, None)] * 2
+    assert await outbox(billing_db, UsageRecorded.event_type, client_id=str(client_id)) == []
+
+    # Effective after the items completed: the first version prices what came before it.
+    response = await billing.put(
+        f"/v1/price-books/{client_id}",
+        json=price_book(effective_from="2026-06-01"),
+        headers=tokens.manager(),
+    )
+    assert response.status_code == 201, response.text
+    priced = await usage(billing, tokens, client_id)
+    assert [(line["priced"], line["amount"]) for line in priced] == [(True, "0.53")] * 2
+    assert len(await outbox(billing_db, UsageRecorded.event_type, client_id=str(client_id))) == 2
+
+    await feed.items(await feed.job(client_id, work_type="passport"), 1)
+    (passport,) = [line for line in await usage(billing, tokens, client_id) if not line["priced"]]
+    assert passport["work_type"] == "passport"
+    invoice = await draft(billing, tokens, client_id, "2026-03-01", "2026-06-30")
+    assert [line["quantity"] for line in invoice["lines"]] == [2]  # not the unpriced one
+    rates = {"invoice": {"per_item": "0.50"}, "passport": {"per_item": "2.00"}}
+    response = await billing.put(
+        f"/v1/price-books/{client_id}",
+        json=price_book(effective_from="2026-07-01", rates=rates),
+        headers=tokens.manager(),
+    )
+    assert response.status_code == 201, response.text
+    lines = {line["work_type"]: line for line in await usage(billing, tokens, client_id)}
+    assert (lines["passport"]["amount"], lines["passport"]["invoice_id"]) == ("2.00", None)
+
+
+async def test_a_client_sees_only_its_own_usage(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    mine, theirs = await new_client(billing, tokens), await new_client(billing, tokens)
+    await feed.items(await feed.job(mine), 1)
+    await feed.items(await feed.job(theirs), 2)
+    as_mine = await billing.get("/v1/usage?limit=500", headers=tokens.client(mine))
+    assert {line["client_id"] for line in as_mine.json()["data"]} == {str(mine)}
+    # Asking for another client's usage by id still yields only one's own.
+    peeking = await billing.get(f"/v1/usage?client_id={theirs}", headers=tokens.client(mine))
+    assert peeking.json()["data"] == []
+    assert_problem(await billing.get("/v1/usage", headers=tokens.contractor(new_id())), 403)
+
+
+@pytest.fixture(scope="module")
+async def js(stack: TestStack) -> AsyncIterator[JetStreamContext]:
+    client = await connect(stack.urls.nats_url, name="billing-usage-test")
+    yield client.jetstream()
+    await client.close()
+
+
+async def _send(js: JetStreamContext, envelope: Envelope) -> None:
+    await js.publish(envelope.subject, envelope.model_dump_json().encode())
+
+
+async def test_redelivered_and_early_events_make_one_line_each(
+    billing: httpx.AsyncClient,
+    billing_db: SessionFactory,
+    tokens: Tokens,
+    js: JetStreamContext,
+) -> None:
+    """Through JetStream: an item that completes before its job reached billing is retried
+    until the job is there, and an event delivered twice counts once."""
+    client_id = await new_client(billing, tokens)
+    job = JobCreated(
+        job_id=new_id(),
+        client_id=client_id,
+        work_type="invoice",
+        fields=[],
+        qc={"mode": "single"},
+        priority=50,
+        due_at=None,
+        sla_hours=None,
+        external_ref=None,
+        created_at=MONTH_START,
+    )
+    items = [
+        wrap(
+            ItemCompleted(
+                item_id=new_id(),
+                job_id=job.job_id,
+                client_id=client_id,
+                work_type="invoice",
+                golden=False,
+                fields=2,
+                result={},
+                completed_at=MONTH_START + timedelta(hours=n),
+            ),
+            source="intake",
+            client_id=client_id,
+        )
+        for n in range(3)
+    ]
+    await _send(js, items[0])  # before its job
+    await _send(js, wrap(job, source="intake", client_id=client_id))
+    for envelope in [items[1], items[1], items[2], items[0]]:
+        await _send(js, envelope)
+
+    async def recorded() -> bool:
+        return len(await usage(billing, tokens, client_id)) == 3
+
+    await eventually(recorded, what="three usage lines")
+    await asyncio.sleep(0.5)  # let any duplicate land, if it were going to
+    async with billing_db() as session:
+        lines = (
+            await session.scalars(select(UsageLine).where(UsageLine.client_id == client_id))
+        ).all()
+    assert sorted(line.item_id for line in lines) == sorted(
+        ItemCompleted.model_validate(e.data).item_id for e in items
+    )
+    assert all(line.amount == Decimal("0.52") for line in lines)
+    events = await outbox(billing_db, UsageRecorded.event_type, client_id=str(client_id))
+    assert len(events) == 3
