@@ -4,7 +4,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 VENV := .venv
 
-.PHONY: run test lint check install clean
+.PHONY: run test lint check install clean demo
 
 run: install
 	$(VENV)/bin/bpo dev up
@@ -18,6 +18,10 @@ lint: install
 	$(VENV)/bin/mypy .
 
 check: lint test
+
+# make demo: a job keyed by simulated contractors, against the stack `make run` started.
+demo: install
+	$(VENV)/bin/bpo demo
 
 install: $(VENV)/.synced
 

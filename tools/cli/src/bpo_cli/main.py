@@ -15,12 +15,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bpo_cli import demo, signing
+from bpo_cli.signing import local_signer
 from bpo_common import devstack
-from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.auth import Role, ensure_key_pair
 
 app = typer.Typer(no_args_is_help=True, help="Run and use the BPO platform.")
 dev = typer.Typer(no_args_is_help=True, help="The local development stack.")
 app.add_typer(dev, name="dev")
+app.command()(demo.demo)
 console = Console()
 
 DEFAULT_POSTGRES_PORT = 15432
@@ -32,10 +35,6 @@ class Service(StrEnum):
     VALIDATION = "validation"
     BILLING = "billing"
     REPORTING = "reporting"
-
-
-def _run_dir() -> Path:
-    return Path(os.environ.get("BPO_RUN_DIR", ".run")).resolve()
 
 
 def _service_settings(service: Service) -> Any:
@@ -66,19 +65,7 @@ def token(
     """Print a signed token for the local stack (or for BPO_JWT_PRIVATE_KEY_FILE's key)."""
     if role is Role.CLIENT and client_id is None:
         raise typer.BadParameter("a client token needs --client-id", param_hint="--client-id")
-    configured = os.environ.get("BPO_JWT_PRIVATE_KEY_FILE")
-    private_key = Path(configured) if configured else ensure_key_pair(_run_dir() / "jwt")[0]
-    typer.echo(
-        issue_token(
-            private_key.read_text(),
-            subject=sub,
-            role=role,
-            client_id=client_id if role is Role.CLIENT else None,
-            issuer=os.environ.get("BPO_JWT_ISSUER", "bpo-local"),
-            audience=os.environ.get("BPO_JWT_AUDIENCE", "bpo"),
-            ttl=timedelta(hours=hours),
-        )
-    )
+    typer.echo(local_signer().token(role, sub, client_id, timedelta(hours=hours)))
 
 
 @app.command()
@@ -130,7 +117,7 @@ def dev_up(
 ) -> None:
     """Start NATS, PostgreSQL and the four services in the foreground; Ctrl-C stops them all."""
     started = time.monotonic()
-    run_dir = _run_dir()
+    run_dir = signing.run_dir()
     ports = {
         service: int(os.environ.get(f"BPO_{service.upper()}_PORT", default))
         for service, default in devstack.DEFAULT_SERVICE_PORTS.items()

@@ -1,0 +1,228 @@
+"""`bpo demo`: a client, its prices, a job and simulated contractors, against a running stack.
+
+It goes through the public HTTP API only, as a client, a manager and contractors would.
+"""
+
+import asyncio
+import os
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bpo_cli.signing import local_signer
+from bpo_cli.simulation import FIELDS, WORK_TYPE, Endpoints, Keyer, Outcome, Simulation
+from bpo_cli.simulation import Progress as Simulated
+from bpo_common import devstack
+from bpo_common.auth import Role
+
+console = Console()
+
+PER_ITEM, PER_FIELD = Decimal("0.40"), Decimal("0.02")
+PRICE_BOOK = {
+    "currency": "EUR",
+    "tax_rate": "0.21",
+    "rates": {WORK_TYPE: {"per_item": str(PER_ITEM), "per_field": str(PER_FIELD)}},
+    "sla_credit_pct": "5",
+}
+PIECE_RATES = {"currency": "EUR", "entry": "0.12", "review": "0.20", "adjudication": "0.25"}
+
+
+def _port(service: str) -> int:
+    return int(
+        os.environ.get(f"BPO_{service.upper()}_PORT", devstack.DEFAULT_SERVICE_PORTS[service])
+    )
+
+
+def _url(service: str) -> str:
+    return f"http://127.0.0.1:{_port(service)}"
+
+
+def demo(
+    items: Annotated[int, typer.Option(min=1, help="items in the job")] = 500,
+    keyers: Annotated[int, typer.Option(min=1, help="simulated keyers")] = 8,
+    reviewers: Annotated[int, typer.Option(min=1, help="of them, how many have the qc skill")] = 2,
+    accuracy: Annotated[
+        float, typer.Option(min=0.5, max=1.0, help="share of items a keyer keys exactly right")
+    ] = 0.97,
+    mode: Annotated[str, typer.Option(help="QC: single, double or adaptive")] = "double",
+) -> None:
+    """Push a job through the running stack (`make run`) with simulated contractors, then show
+    its results, the client's invoice and the manager's overview."""
+    missing = [
+        s for s in devstack.SERVICES if not devstack.port_open(int(_url(s).rsplit(":", 1)[1]))
+    ]
+    if missing:
+        console.print(
+            f"[red]not running: {', '.join(missing)}.[/red] Start the stack with `make run` in "
+            "another terminal, then run the demo again."
+        )
+        raise typer.Exit(1)
+    crew = [Keyer(accuracy)] * max(keyers - reviewers, 1) + [Keyer(accuracy, qc=True)] * reviewers
+    asyncio.run(_demo(Endpoints(intake=_url("intake"), signer=local_signer()), items,
+                      crew, mode))  # fmt: skip
+
+
+async def _demo(endpoints: Endpoints, items: int, crew: list[Keyer], mode: str) -> None:
+    manager = endpoints.headers(Role.MANAGER, "demo")
+    started = datetime.now(UTC)
+    with Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bars:
+        completed = bars.add_task("items final", total=items, note="")
+        review = bars.add_task("items in review", total=items, note="")
+        keyed = bars.add_task("keyings submitted", total=None, note="")
+
+        def show(progress: Simulated) -> None:
+            bars.update(completed, completed=progress.done, note=_rate(progress))
+            bars.update(review, completed=progress.counts.get("in_review", 0))
+            right = progress.keyings_right / progress.keyings if progress.keyings else 0.0
+            bars.update(keyed, completed=progress.keyings + progress.reviews,
+                        note=f"keyings right so far {right:.1%}")  # fmt: skip
+
+        async with httpx.AsyncClient(timeout=60) as http:
+            simulation = Simulation(http, endpoints, on_change=show)
+            client_id = await simulation.client(f"Demo Client {started:%Y-%m-%d %H:%M:%S}")
+            await _put(http, f"{_url('billing')}/v1/price-books/{client_id}", PRICE_BOOK, manager)
+            await _put(http, f"{_url('billing')}/v1/piece-rates/{WORK_TYPE}", PIECE_RATES, manager)
+            outcome = await simulation.run(client_id, items=items, keyers=crew, mode=mode)
+    async with httpx.AsyncClient(timeout=60) as http:
+        with console.status("waiting for billing and reporting to catch up ..."):
+            overview = await _overview(http, outcome, started, manager)
+            invoice = await _invoice(http, outcome, manager)
+    _print_results(outcome)
+    _print_invoice(invoice)
+    _print_overview(overview)
+    console.print(
+        f"\nDashboard: {_url('reporting')}/dashboard "
+        "(sign in with the token that `.venv/bin/bpo token --role manager` prints)"
+    )
+
+
+def _rate(progress: Simulated) -> str:
+    elapsed = max(progress.elapsed(), 1e-9)
+    return f"{progress.done / elapsed:,.1f} items/s"
+
+
+async def _put(http: httpx.AsyncClient, url: str, body: object, headers: dict[str, str]) -> None:
+    response = await http.put(url, json=body, headers=headers)
+    if response.status_code >= 400:
+        raise RuntimeError(f"PUT {url}: {response.status_code} {response.text}")
+
+
+async def _eventually(fetch: Any, ready: Any, seconds: float = 120) -> Any:
+    """The first answer of `fetch` that `ready` accepts, asking again for up to `seconds`."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        answer = await fetch()
+        if ready(answer) or asyncio.get_running_loop().time() > deadline:
+            return answer
+        await asyncio.sleep(0.5)
+
+
+async def _invoice(http: httpx.AsyncClient, outcome: Outcome, headers: dict[str, str]) -> Any:
+    """The client's draft invoice for this month, once billing has priced every billable item
+    (control items are not billed): a draft takes the usage priced so far."""
+    today = datetime.now(UTC).date()
+    billable = outcome.items - outcome.golden
+    expected = billable * (PER_ITEM + PER_FIELD * len(FIELDS))
+
+    async def revenue() -> Decimal:
+        response = await http.get(
+            f"{_url('billing')}/v1/margin", params={"client_id": str(outcome.client_id)},
+            headers=headers,
+        )  # fmt: skip
+        clients = response.json().get("clients", [])
+        return Decimal(clients[0]["revenue"]) if clients else Decimal(0)
+
+    await _eventually(revenue, lambda amount: amount >= expected)
+    response = await http.post(
+        f"{_url('billing')}/v1/invoices",
+        json={
+            "client_id": str(outcome.client_id),
+            "period_start": today.replace(day=1).isoformat(),
+            "period_end": today.isoformat(),
+        },
+        headers=headers,
+    )
+    if response.status_code >= 400:
+        raise RuntimeError(f"POST /v1/invoices: {response.status_code} {response.text}")
+    return response.json()
+
+
+async def _overview(
+    http: httpx.AsyncClient, outcome: Outcome, since: datetime, headers: dict[str, str]
+) -> Any:
+    """The manager's overview of this client, once reporting has seen every item final."""
+
+    async def fetch() -> Any:
+        response = await http.get(
+            f"{_url('reporting')}/v1/reports/overview",
+            params={
+                "from": (since - timedelta(hours=1)).isoformat(),
+                "to": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                "client_id": str(outcome.client_id),
+            },
+            headers=headers,
+        )
+        return response.json()
+
+    def caught_up(body: dict[str, Any]) -> bool:
+        final = body.get("items_completed", 0) + body.get("items_rejected", 0)
+        return bool(final >= outcome.items and body.get("revenue") is not None)
+
+    return await _eventually(fetch, caught_up)
+
+
+def _print_results(outcome: Outcome) -> None:
+    table = Table(title=f"Job {outcome.job_id} ({outcome.mode} keying)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    p50, p99 = outcome.latency(0.5), outcome.latency(0.99)
+    for name, value in (
+        ("items", f"{outcome.items:,}"),
+        ("items exactly right (of those not control items)", f"{outcome.item_accuracy:.2%}"),
+        ("fields right", f"{outcome.field_accuracy:.3%}"),
+        ("keyings per item", f"{outcome.keyings_per_item:.2f}"),
+        ("reviews and adjudications", f"{outcome.reviews:,}"),
+        ("seconds from push to the last item final", f"{outcome.seconds:,.1f}"),
+        ("items per second", f"{outcome.items / outcome.seconds:,.1f}"),
+        ("last submit to item completed, p50 / p99",
+         f"{p50 or 0:.2f} s / {p99 or 0:.2f} s"),
+    ):  # fmt: skip
+        table.add_row(name, value)
+    console.print(table)
+
+
+def _print_invoice(invoice: dict[str, Any]) -> None:
+    table = Table(title=f"Draft invoice {invoice['id']} ({invoice['currency']})")
+    for column in ("line", "quantity", "unit price", "amount"):
+        table.add_column(column, justify="left" if column == "line" else "right")
+    for line in invoice["lines"]:
+        table.add_row(line["description"], str(line["quantity"]), line["unit_price"],
+                      line["amount"])  # fmt: skip
+    table.add_section()
+    table.add_row("subtotal", "", "", invoice["subtotal"])
+    table.add_row(f"tax ({invoice['tax_rate']})", "", "", invoice["tax"])
+    table.add_row("total", "", "", invoice["total"])
+    console.print(table)
+
+
+def _print_overview(overview: dict[str, Any]) -> None:
+    table = Table(title="Overview (reporting)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in overview.items():
+        if not name.startswith("period"):
+            table.add_row(name, "-" if value is None else str(value))
+    console.print(table)

@@ -1,0 +1,380 @@
+"""Simulated contractors keying a job through the real HTTP API, with a known ground truth.
+
+Each item's `source` is the document as it really is (the truth). A keyer reads it and,
+with their error rate, mistypes a field now and then; a reviewer or adjudicator re-reads
+the fields the entries disagree on (all of them for a review) with their own error rate and
+keeps the fields the entries agree on. At the end the job's results are compared with the
+truth: items exactly right, fields right, keyings per item, and how long decisions took.
+
+`bpo demo` and the QC benchmark (bench/qc_simulator.py) both run on this.
+"""
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from bpo_cli.signing import Signer
+from bpo_common.auth import Role
+from bpo_common.ids import new_id
+
+FIELDS: list[dict[str, Any]] = [
+    {"name": "invoice_number", "type": "string", "case": "upper"},
+    {"name": "vendor", "type": "string"},
+    {"name": "total", "type": "decimal", "decimal_places": 2, "min": 0},
+    {"name": "issued_on", "type": "date"},
+    {"name": "currency", "type": "enum", "choices": ["EUR", "USD", "GBP"]},
+]
+VENDORS = ("Acme GmbH", "Globex Ltd", "Initech Inc", "Umbrella Corp", "Hooli SA", "Soylent BV")
+WORK_TYPE = "invoice"
+CLAIM_BATCH = 10
+
+
+@dataclass(frozen=True)
+class Keyer:
+    """A simulated contractor: how often an item they key is exactly right; qc may review."""
+
+    item_accuracy: float
+    qc: bool = False
+
+    def field_error(self) -> float:
+        """The per-field error rate that gives `item_accuracy` over all fields."""
+        return 1 - float(self.item_accuracy ** (1 / len(FIELDS)))
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    intake: str
+    signer: Signer
+
+    def headers(self, role: Role, subject: str, client_id: UUID | None = None) -> dict[str, str]:
+        return self.signer.headers(role, subject, client_id)
+
+
+@dataclass
+class Progress:
+    """What the simulated contractors have done so far; `on_change` sees it as it moves."""
+
+    items: int
+    keyings: int = 0
+    # Keyings the simulation knows to be exactly right (it holds the truth; the product not).
+    keyings_right: int = 0
+    reviews: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def done(self) -> int:
+        return self.counts.get("completed", 0) + self.counts.get("rejected", 0)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: UUID
+    client_id: UUID
+    mode: str
+    items: int
+    golden: int
+    scored_items: int
+    exactly_right: int
+    fields_right: int
+    fields_scored: int
+    keyings: int
+    reviews: int
+    seconds: float
+    latencies: Sequence[float]
+
+    @property
+    def item_accuracy(self) -> float:
+        return self.exactly_right / self.scored_items if self.scored_items else 0.0
+
+    @property
+    def field_accuracy(self) -> float:
+        return self.fields_right / self.fields_scored if self.fields_scored else 0.0
+
+    @property
+    def keyings_per_item(self) -> float:
+        return self.keyings / self.items if self.items else 0.0
+
+    def latency(self, quantile: float) -> float | None:
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(quantile * len(ordered)))]
+
+
+def document(rng: random.Random, number: int) -> dict[str, str]:
+    """One invoice as it really is."""
+    issued = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=rng.randrange(300))
+    return {
+        "invoice_number": f"INV-{number:07d}",
+        "vendor": rng.choice(VENDORS),
+        "total": str(Decimal(rng.randrange(100, 1_000_000)) / 100),
+        "issued_on": issued.date().isoformat(),
+        "currency": rng.choice(("EUR", "USD", "GBP")),
+    }
+
+
+def mistype(rng: random.Random, name: str, value: str) -> str:
+    """A plausible keying slip that still passes the field's rules."""
+    if name == "currency":
+        return rng.choice([c for c in ("EUR", "USD", "GBP") if c != value])
+    if name == "vendor":
+        return rng.choice([v for v in VENDORS if v != value])
+    if name == "issued_on":
+        day = datetime.fromisoformat(value) + timedelta(days=rng.choice((-1, 1, 10, -10)))
+        return day.date().isoformat()
+    if name == "total":
+        return str(Decimal(value) + Decimal(rng.choice((1, 9, 10, 90, -1))) / 100)
+    position = rng.randrange(4, len(value))
+    digit = str((int(value[position]) + rng.randrange(1, 10)) % 10)
+    return value[:position] + digit + value[position + 1 :]
+
+
+def keyed(
+    rng: random.Random, truth: dict[str, str], error: float, names: Sequence[str]
+) -> dict[str, str]:
+    """The fields `names` as a keyer with per-field error rate `error` types them."""
+    return {
+        name: mistype(rng, name, truth[name]) if rng.random() < error else truth[name]
+        for name in names
+    }
+
+
+def reviewed(
+    rng: random.Random, truth: dict[str, str], entries: Sequence[dict[str, Any]], error: float
+) -> dict[str, str]:
+    """A reviewer keeps what the entries agree on (when there are two) and re-reads the rest."""
+    names = [spec["name"] for spec in FIELDS]
+    if len(entries) < 2:
+        return keyed(rng, truth, error, names)
+    agreed = {
+        name: entries[0][name]
+        for name in names
+        if all(_same(entry.get(name), entries[0].get(name)) for entry in entries)
+    }
+    return {**keyed(rng, truth, error, [n for n in names if n not in agreed]), **agreed}
+
+
+def _same(a: object, b: object) -> bool:
+    return str(a).strip().casefold() == str(b).strip().casefold()
+
+
+class Simulation:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        *,
+        seed: int = 7,
+        on_change: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.http = http
+        self.endpoints = endpoints
+        self.rng = random.Random(seed)
+        self.on_change = on_change or (lambda progress: None)
+        self.manager = endpoints.headers(Role.MANAGER, "simulation")
+
+    async def _post(self, path: str, body: object, headers: dict[str, str]) -> Any:
+        response = await self.http.post(
+            f"{self.endpoints.intake}{path}", json=body, headers=headers
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    async def _get(self, path: str, headers: dict[str, str], **params: Any) -> Any:
+        response = await self.http.get(
+            f"{self.endpoints.intake}{path}", headers=headers, params=params
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"GET {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    async def client(self, name: str) -> UUID:
+        created = await self._post("/v1/clients", {"name": name}, self.manager)
+        return UUID(created["id"])
+
+    async def run(
+        self,
+        client_id: UUID,
+        *,
+        items: int,
+        keyers: Sequence[Keyer],
+        mode: str = "double",
+        golden_share: float = 0.05,
+        review_sample_rate: str = "0",
+        target_accuracy: str = "0.995",
+        sla_hours: int | None = 24,
+    ) -> Outcome:
+        """Push a job of `items` invoices, key it with `keyers` until every item is final."""
+        skill = f"sim-{new_id().hex[-10:]}"  # these keyers take only this job's tasks
+        as_client = self.endpoints.headers(Role.CLIENT, f"client-{client_id}", client_id)
+        truths = {f"doc-{n}": document(self.rng, n) for n in range(items)}
+        golden = set(self.rng.sample(sorted(truths), int(items * golden_share)))
+        job = await self._post(
+            "/v1/jobs",
+            {
+                "work_type": WORK_TYPE,
+                "fields": FIELDS,
+                "qc": {
+                    "mode": mode,
+                    "review_sample_rate": review_sample_rate,
+                    "target_accuracy": target_accuracy,
+                },
+                "sla_hours": sla_hours,
+                "required_skills": [skill],
+                "external_ref": f"simulation {skill}",
+            },
+            as_client,
+        )
+        job_id = UUID(job["id"])
+        progress = Progress(items=items)
+        submitted_at: dict[str, float] = {}
+        await self._append(job_id, truths, golden, as_client)
+        await self._post(f"/v1/jobs/{job_id}/close", {}, as_client)
+
+        finished = asyncio.Event()
+        workers = [
+            asyncio.create_task(
+                self._work(await self._contractor(keyer, skill), keyer, truths, progress,
+                           submitted_at, finished)
+            )
+            for keyer in keyers
+        ]  # fmt: skip
+        try:
+            while not finished.is_set():
+                status = await self._get(f"/v1/jobs/{job_id}", as_client)
+                progress.counts = status["counts"]
+                self.on_change(progress)
+                if status["status"] in ("completed", "cancelled"):
+                    finished.set()
+                else:
+                    await asyncio.sleep(0.25)
+        finally:
+            finished.set()
+            await asyncio.gather(*workers)
+        seconds = progress.elapsed()
+        return await self._score(job_id, client_id, mode, truths, golden, progress, seconds,
+                                 submitted_at, as_client)  # fmt: skip
+
+    async def _append(
+        self, job_id: UUID, truths: dict[str, dict[str, str]], golden: set[str],
+        headers: dict[str, str],
+    ) -> None:  # fmt: skip
+        names = sorted(truths)
+        for start in range(0, len(names), 5000):
+            batch = [
+                {"external_id": name, "source": truths[name]}
+                | ({"golden": truths[name]} if name in golden else {})
+                for name in names[start : start + 5000]
+            ]
+            await self._post(f"/v1/jobs/{job_id}/items", {"items": batch}, headers)
+
+    async def _contractor(self, keyer: Keyer, skill: str) -> dict[str, str]:
+        skills = [skill, "qc"] if keyer.qc else [skill]
+        created = await self._post(
+            "/v1/contractors", {"name": f"simulated keyer {skill}", "skills": skills}, self.manager
+        )
+        return self.endpoints.headers(Role.CONTRACTOR, created["id"])
+
+    async def _work(
+        self,
+        headers: dict[str, str],
+        keyer: Keyer,
+        truths: dict[str, dict[str, str]],
+        progress: Progress,
+        submitted_at: dict[str, float],
+        finished: asyncio.Event,
+    ) -> None:
+        kinds = ["entry", "review", "adjudication"] if keyer.qc else ["entry"]
+        error = keyer.field_error()
+        names = [spec["name"] for spec in FIELDS]
+        while not finished.is_set():
+            claimed = await self._post(
+                "/v1/tasks/claim", {"limit": CLAIM_BATCH, "kinds": kinds}, headers
+            )
+            if not claimed["tasks"]:
+                await asyncio.sleep(0.1)
+                continue
+            for task in claimed["tasks"]:
+                truth = task["source"]
+                if task["kind"] == "entry":
+                    data = keyed(self.rng, truth, error, names)
+                    progress.keyings += 1
+                    progress.keyings_right += data == truth
+                else:
+                    entries = [entry["data"] for entry in task["entries"] or []]
+                    data = reviewed(self.rng, truth, entries, error)
+                    progress.reviews += 1
+                await self._post(f"/v1/tasks/{task['id']}/submit", {"data": data}, headers)
+                submitted_at[task["item_id"]] = time.time()
+
+    async def _score(
+        self,
+        job_id: UUID,
+        client_id: UUID,
+        mode: str,
+        truths: dict[str, dict[str, str]],
+        golden: set[str],
+        progress: Progress,
+        seconds: float,
+        submitted_at: dict[str, float],
+        headers: dict[str, str],
+    ) -> Outcome:
+        exactly = right = scored_fields = scored_items = 0
+        latencies: list[float] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 500} | ({"cursor": cursor} if cursor else {})
+            page = await self._get(f"/v1/jobs/{job_id}/items", headers, **params)
+            for item in page["data"]:
+                if item["completed_at"] and item["id"] in submitted_at:
+                    done = datetime.fromisoformat(item["completed_at"]).timestamp()
+                    latencies.append(max(0.0, done - submitted_at[item["id"]]))
+                if item["external_id"] in golden or item["result"] is None:
+                    continue
+                truth = truths[item["external_id"]]
+                matches = Counter(
+                    _same(item["result"].get(name), canonical)
+                    for name, canonical in _canonical(truth).items()
+                )
+                scored_items += 1
+                scored_fields += len(truth)
+                right += matches[True]
+                exactly += matches[False] == 0
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        return Outcome(
+            job_id=job_id,
+            client_id=client_id,
+            mode=mode,
+            items=len(truths),
+            golden=len(golden),
+            scored_items=scored_items,
+            exactly_right=exactly,
+            fields_right=right,
+            fields_scored=scored_fields,
+            keyings=progress.keyings,
+            reviews=progress.reviews,
+            seconds=seconds,
+            latencies=latencies,
+        )
+
+
+def _canonical(truth: dict[str, str]) -> dict[str, str]:
+    """The truth as results spell it (upper-case invoice numbers, two-place totals)."""
+    return {**truth, "invoice_number": truth["invoice_number"].upper(),
+            "total": f"{Decimal(truth['total']):.2f}"}  # fmt: skip
