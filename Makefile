@@ -3,13 +3,16 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 VENV := .venv
+# The dashboard's browser test drives Debian's Chromium (through Playwright).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint check install clean demo
 
 run: install
 	$(VENV)/bin/bpo dev up
 
-test: install
+test: install $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 lint: install
@@ -29,6 +32,12 @@ $(VENV)/.synced: uv.lock pyproject.toml libs/common/pyproject.toml tools/cli/pyp
 		$(wildcard services/*/pyproject.toml) | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	touch $@
+
+# Installed once, only when missing.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium >/dev/null
 
 .tools/uv/bin/uv:
 	$(PYTHON) -m venv .tools/uv

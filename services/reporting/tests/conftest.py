@@ -5,8 +5,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from nats.js import JetStreamContext
 
 from bpo_common.db import SessionFactory
+from bpo_common.messaging import connect
 from bpo_common.testing import TestStack, serve
 from bpo_reporting.app import create_app
 from bpo_reporting.settings import Settings
@@ -28,3 +30,11 @@ def reporting_db(reporting_app: FastAPI, reporting: httpx.AsyncClient) -> Sessio
     """Sessions on the reporting database, from the running app's own runtime."""
     sessions: SessionFactory = reporting_app.state.runtime.sessions
     return sessions
+
+
+@pytest.fixture(scope="module")
+async def js(stack: TestStack) -> AsyncIterator[JetStreamContext]:
+    """A JetStream connection of the test's own, to publish events as the other services do."""
+    client = await connect(stack.urls.nats_url, name="reporting-test")
+    yield client.jetstream()
+    await client.close()

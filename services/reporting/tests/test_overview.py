@@ -6,12 +6,14 @@ from uuid import UUID
 
 import httpx
 import pytest
+from nats.js import JetStreamContext
 
 from bpo_common.contracts.intake import ItemsReceived, ReceivedItem
-from bpo_common.db import SessionFactory
+from bpo_common.events import wrap
 from bpo_common.ids import new_id
 from bpo_common.testing import Tokens, assert_problem
-from bpo_reporting.service import record_items
+
+from .scenario import publish
 
 OVERVIEW = "/v1/reports/overview"
 OVERVIEW_FIELDS = {
@@ -19,6 +21,7 @@ OVERVIEW_FIELDS = {
     "period_to",
     "items_received",
     "items_completed",
+    "items_rejected",
     "backlog",
     "turnaround_p50_s",
     "turnaround_p90_s",
@@ -48,10 +51,11 @@ ARRIVALS: list[tuple[str, str, int]] = [
 
 
 @pytest.fixture(scope="module")
-async def arrivals_2001(reporting_db: SessionFactory) -> dict[str, UUID]:
-    """Record ARRIVALS as intake's ItemsReceived events would; returns each client's id."""
+async def arrivals_2001(reporting: httpx.AsyncClient, js: JetStreamContext) -> dict[str, UUID]:
+    """ARRIVALS as intake's ItemsReceived events on the stream; returns each client's id."""
     clients = {"alice": new_id(), "bob": new_id()}
     work_types = {"alice": "invoice", "bob": "claim"}
+    events = []
     for who, received_at, count in ARRIVALS:
         event = ItemsReceived(
             job_id=new_id(),
@@ -63,8 +67,8 @@ async def arrivals_2001(reporting_db: SessionFactory) -> dict[str, UUID]:
             ],
             received_at=_at(received_at),
         )
-        async with reporting_db() as session, session.begin():
-            await record_items(session, event)
+        events.append(wrap(event, source="intake", client_id=clients[who]))
+    await publish(js, events)
     return clients
 
 
@@ -101,7 +105,7 @@ async def test_overview_counts_the_items_received_in_the_period(
     assert set(overview) == OVERVIEW_FIELDS
     assert overview["items_received"] == received
     assert overview["items_completed"] == 0
-    assert overview["backlog"] == received, "nothing completes yet, so all of it is backlog"
+    assert overview["items_rejected"] == 0
     assert _at(overview["period_from"]) == _at(start)
     assert _at(overview["period_to"]) == _at(end)
 
@@ -116,11 +120,19 @@ async def test_overview_can_be_narrowed_to_one_client(
             await reporting.get(
                 OVERVIEW, params={**day, "client_id": str(client_id)}, headers=tokens.manager()
             )
-        ).json()["items_received"]
+        ).json()
         for who, client_id in arrivals_2001.items()
     }
 
-    assert per_client == {"alice": 3 + 2 + 4, "bob": 1 + 6 + 2 + 7}
+    assert {who: o["items_received"] for who, o in per_client.items()} == {
+        "alice": 3 + 2 + 4,
+        "bob": 1 + 6 + 2 + 7,
+    }
+    # Nothing of theirs completed: every item is still open, whatever the period.
+    assert {who: o["backlog"] for who, o in per_client.items()} == {
+        "alice": 3 + 2 + 4,
+        "bob": 1 + 6 + 2 + 7,
+    }
 
 
 async def test_overview_without_a_period_covers_the_last_30_days(

@@ -1,21 +1,26 @@
 """The reporting service: read models and reports built only from events."""
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_reporting.consumers import subscriptions
-from bpo_reporting.routes import router
+from bpo_reporting.routes import routers
+from bpo_reporting.routes.dashboard import STATIC_DIR
 from bpo_reporting.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         ServiceDefinition(
             name="reporting",
             title="BPO reporting",
             description="Throughput, backlog, SLA, accuracy and money for managers.",
-            routers=[router],
+            routers=routers,
             subscriptions=subscriptions,
         ),
         settings or Settings(),
     )
+    # The dashboard's scripts and styles, the chart library among them: nothing from a CDN.
+    app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+    return app

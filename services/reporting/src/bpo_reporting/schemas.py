@@ -1,9 +1,13 @@
-"""Response bodies of the reporting API."""
+"""Response bodies of the reporting API. Money is a decimal string with its currency."""
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from bpo_reporting.domain import Bucket
 
 
 class Overview(BaseModel):
@@ -11,6 +15,86 @@ class Overview(BaseModel):
     period_to: datetime
     items_received: int
     items_completed: int
+    items_rejected: int
+    backlog: int = Field(description="items of open jobs not yet completed or rejected, now")
+    turnaround_p50_s: float | None
+    turnaround_p90_s: float | None
+    sla_met_ratio: float | None = Field(description="jobs completed by their due time / jobs due")
+    accuracy: float | None = Field(description="fields judged correct / fields judged")
+    revenue: Decimal | None
+    contractor_cost: Decimal | None
+    margin: Decimal | None
+    currency: str | None
+
+
+class ThroughputBucket(BaseModel):
+    start: datetime
+    items_received: int
+    items_completed: int
+    items_rejected: int
+    jobs_sla_met: int
+    jobs_sla_missed: int
+    entries_accepted: int
+    entries_overturned: int
+    entries_rejected: int
+
+
+class Throughput(BaseModel):
+    period_from: datetime
+    period_to: datetime
+    bucket: Bucket
+    client_id: UUID | None
+    work_type: str | None
+    data: list[ThroughputBucket]
+
+
+class OpenJob(BaseModel):
+    job_id: UUID
+    client_id: UUID
+    work_type: str | None
+    due_at: datetime | None
+    closed: bool
+    items_total: int
+    items_remaining: int
+    forecast_completion_at: datetime | None
+    at_risk: bool
+
+
+class Sla(BaseModel):
+    generated_at: datetime
+    window_hours: int
+    throughput_per_hour: float = Field(description="items finished per hour, recently")
+    data: list[OpenJob]
+
+
+class ContractorRow(BaseModel):
+    contractor_id: UUID
+    tasks_submitted: int
+    tasks_expired: int
+    active_hours: int
+    tasks_per_active_hour: float | None
+    avg_seconds_to_submit: float | None
+    entries_accepted: int
+    entries_overturned: int
+    entries_rejected: int
+    fields_judged: int
+    fields_correct: int
+    accuracy: float | None
+    earnings: Decimal | None
+
+
+class Contractors(BaseModel):
+    period_from: datetime
+    period_to: datetime
+    currency: str | None
+    data: list[ContractorRow]
+
+
+class ClientRow(BaseModel):
+    client_id: UUID
+    items_received: int
+    items_completed: int
+    items_rejected: int
     backlog: int
     turnaround_p50_s: float | None
     turnaround_p90_s: float | None
@@ -19,4 +103,22 @@ class Overview(BaseModel):
     revenue: Decimal | None
     contractor_cost: Decimal | None
     margin: Decimal | None
+
+
+class Clients(BaseModel):
+    period_from: datetime
+    period_to: datetime
     currency: str | None
+    data: list[ClientRow]
+
+
+class Dashboard(BaseModel):
+    """Everything the dashboard page shows, and its charts' series."""
+
+    days: int
+    currencies: list[str]
+    overview: Overview
+    sla: Sla
+    contractors: Contractors
+    clients: Clients
+    charts: dict[str, dict[str, list[Any]]]

@@ -9,3 +9,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BPO_REPORTING_")
 
     port: int = 8004
+    # Hours of recent throughput the SLA report's forecast extrapolates.
+    forecast_window_hours: int = 6
+    # Send the dashboard's session cookie only over HTTPS (set it wherever TLS is in front).
+    cookie_secure: bool = False

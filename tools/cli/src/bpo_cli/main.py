@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bpo_cli import demo, signing
+from bpo_cli import demo, reporting, signing
 from bpo_cli.signing import local_signer
 from bpo_common import devstack
 from bpo_common.auth import Role, ensure_key_pair
@@ -24,6 +24,7 @@ app = typer.Typer(no_args_is_help=True, help="Run and use the BPO platform.")
 dev = typer.Typer(no_args_is_help=True, help="The local development stack.")
 app.add_typer(dev, name="dev")
 app.command()(demo.demo)
+app.add_typer(reporting.app, name="reporting")
 console = Console()
 
 DEFAULT_POSTGRES_PORT = 15432

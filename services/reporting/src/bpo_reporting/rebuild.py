@@ -1,0 +1,93 @@
+"""Rebuild the read models from the event stream: `bpo reporting rebuild`.
+
+In one transaction: lock the read models and the inbox, empty them, and replay the stream
+`BPO` from its first event to its last (as of the lock) through the consumer's own handlers,
+noting each event in the inbox as the consumer does. Readers and the service's consumer wait
+for the commit (the service need not be stopped); the consumer then finds the replayed events
+already applied and carries on after them. A failure (an event a handler refuses, say) rolls
+back to the read models as they were. It needs the whole history in the stream, which keeps
+every event (no age or size limit).
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from time import perf_counter
+
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from bpo_common.db import SessionFactory
+from bpo_common.events import STREAM_NAME, Envelope
+from bpo_common.messaging import connect
+from bpo_reporting import repository
+from bpo_reporting.consumers import CONSUMER, handlers
+
+BATCH = 500
+FETCH_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    events_read: int
+    events_applied: int
+    last_sequence: int
+    seconds: float
+
+
+async def rebuild(sessions: SessionFactory, nats_url: str) -> Rebuilt:
+    started = perf_counter()
+    nc = await connect(nats_url, name="reporting-rebuild")
+    try:
+        js = nc.jetstream()
+        async with sessions() as session, session.begin():
+            await repository.lock_read_models(session)
+            # Read the end only once locked: whatever the live consumer committed before the
+            # lock is then at or before it, and is replayed here.
+            last = (await js.stream_info(STREAM_NAME)).state.last_seq
+            await repository.clear_read_models(session, CONSUMER)
+            read = applied = 0
+            async for envelope in _replay(js, last):
+                read += 1
+                handler = handlers.get(envelope.type)
+                if handler is None:
+                    continue
+                if await repository.record_applied(session, CONSUMER, envelope.id):
+                    await handler(session, envelope)
+                    applied += 1
+    finally:
+        await nc.close()
+    return Rebuilt(read, applied, last, perf_counter() - started)
+
+
+async def _replay(js: JetStreamContext, last: int) -> AsyncIterator[Envelope]:
+    """The envelopes of the stream from sequence 1 to `last`, in order, of the types the
+    consumer handles, through an ephemeral consumer that acks nothing."""
+    if last == 0:
+        return
+    subscription = await js.pull_subscribe(
+        "",
+        stream=STREAM_NAME,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.NONE,
+            filter_subjects=sorted(handlers),
+            inactive_threshold=60.0,
+        ),
+    )
+    try:
+        while True:
+            try:
+                messages = await subscription.fetch(BATCH, timeout=FETCH_TIMEOUT_S)
+            except TimeoutError:
+                return  # no event of a handled type is left
+            for message in messages:
+                if message.metadata.sequence.stream > last:
+                    return
+                yield Envelope.model_validate_json(message.data)
+            if (
+                messages[-1].metadata.sequence.stream >= last
+                or not messages[-1].metadata.num_pending
+            ):
+                return
+    finally:
+        await subscription.unsubscribe()

@@ -1,0 +1,200 @@
+"""The reports, for managers: JSON by default, CSV when Accept asks for text/csv."""
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel
+
+from bpo_common.auth import Manager
+from bpo_common.clock import utcnow
+from bpo_common.db import SessionDep
+from bpo_common.errors import NotAcceptable
+from bpo_reporting import service
+from bpo_reporting.domain import Bucket
+from bpo_reporting.schemas import (
+    ClientRow,
+    Clients,
+    ContractorRow,
+    Contractors,
+    OpenJob,
+    Overview,
+    Sla,
+    Throughput,
+    ThroughputBucket,
+)
+from bpo_reporting.settings import Settings
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+DEFAULT_PERIOD = timedelta(days=30)
+JSON, CSV = "application/json", "text/csv"
+_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {CSV: {"schema": {"type": "string"}}}},
+    406: {"description": "Accept allows neither JSON nor CSV"},
+    422: {"description": "a filter is invalid; the problem names it"},
+}
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.runtime.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(settings_of)]
+
+
+class Period(BaseModel):
+    start: datetime
+    end: datetime
+
+
+def period(
+    start: Annotated[
+        AwareDatetime | None, Query(alias="from", description="default: 30 days before to")
+    ] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to", description="default: now")] = None,
+) -> Period:
+    end = end or utcnow()
+    return Period(start=start or end - DEFAULT_PERIOD, end=end)
+
+
+PeriodDep = Annotated[Period, Depends(period)]
+ClientFilter = Annotated[UUID | None, Query(description="only this client's work")]
+CurrencyFilter = Annotated[
+    str | None,
+    Query(pattern="^[A-Z]{3}$", description="money in this currency (ISO 4217)"),
+]
+AcceptHeader = Annotated[str | None, Header()]
+
+
+def _quality(accept: str, media_type: str) -> float:
+    """The quality Accept gives a media type, by its most specific matching range."""
+    kind = media_type.split("/")[0]
+    specificity = {media_type: 2, f"{kind}/*": 1, "*/*": 0}
+    best: tuple[int, float] | None = None
+    for part in accept.split(","):
+        media_range, *parameters = part.split(";")
+        media_range = media_range.strip().lower()
+        if media_range not in specificity:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        candidate = (specificity[media_range], quality)
+        if best is None or candidate > best:
+            best = candidate
+    return best[1] if best else 0.0
+
+
+def wants_csv(accept: str | None) -> bool:
+    """CSV when Accept prefers text/csv to JSON; JSON when it has no preference."""
+    if accept is None or not accept.strip():
+        return False
+    json_q, csv_q = _quality(accept, JSON), _quality(accept, CSV)
+    if json_q <= 0 and csv_q <= 0:
+        raise NotAcceptable("reports come as application/json or text/csv; Accept allows none")
+    return csv_q > json_q or (csv_q == json_q and CSV in accept.lower())
+
+
+def _csv(rows: Sequence[BaseModel], row_model: type[BaseModel], name: str) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(row_model.model_fields), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(row.model_dump(mode="json") for row in rows)
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Vary": "Accept"},
+    )
+
+
+def _answer(
+    report: BaseModel,
+    rows: Sequence[BaseModel],
+    row_model: type[BaseModel],
+    name: str,
+    accept: str | None,
+) -> Any:
+    """The report as JSON, or its rows as CSV (one row per bucket, job, contractor ...)."""
+    if wants_csv(accept):
+        return _csv(rows, row_model, name)
+    return report
+
+
+@router.get("/overview", response_model=Overview, responses=_CSV_RESPONSE)
+async def overview(
+    session: SessionDep,
+    _: Manager,
+    when: PeriodDep,
+    client_id: ClientFilter = None,
+    currency: CurrencyFilter = None,
+    accept: AcceptHeader = None,
+) -> Any:
+    """Headline figures for a period (default: the last 30 days), for all clients or one."""
+    report = await service.overview(session, when.start, when.end, client_id, currency)
+    return _answer(report, [report], Overview, "overview", accept)
+
+
+@router.get("/throughput", response_model=Throughput, responses=_CSV_RESPONSE)
+async def throughput(
+    session: SessionDep,
+    _: Manager,
+    when: PeriodDep,
+    bucket: Annotated[Bucket, Query(description="hour (up to 31 days) or day")] = Bucket.HOUR,
+    client_id: ClientFilter = None,
+    work_type: Annotated[str | None, Query(max_length=100)] = None,
+    accept: AcceptHeader = None,
+) -> Any:
+    """Items received and finished per hour or day, every bucket of the period listed."""
+    report = await service.throughput(session, when.start, when.end, bucket, client_id, work_type)
+    return _answer(report, report.data, ThroughputBucket, "throughput", accept)
+
+
+@router.get("/sla", response_model=Sla, responses=_CSV_RESPONSE)
+async def sla(
+    session: SessionDep,
+    _: Manager,
+    settings: SettingsDep,
+    client_id: ClientFilter = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    accept: AcceptHeader = None,
+) -> Any:
+    """Open jobs by due time, with a completion forecast and whether they are at risk."""
+    report = await service.sla(session, utcnow(), settings.forecast_window_hours, client_id, limit)
+    return _answer(report, report.data, OpenJob, "sla", accept)
+
+
+@router.get("/contractors", response_model=Contractors, responses=_CSV_RESPONSE)
+async def contractors(
+    session: SessionDep,
+    _: Manager,
+    when: PeriodDep,
+    currency: CurrencyFilter = None,
+    accept: AcceptHeader = None,
+) -> Any:
+    """Per contractor: tasks, tasks per active hour, time to submit, accuracy, earnings."""
+    report = await service.contractors(session, when.start, when.end, currency)
+    return _answer(report, report.data, ContractorRow, "contractors", accept)
+
+
+@router.get("/clients", response_model=Clients, responses=_CSV_RESPONSE)
+async def clients(
+    session: SessionDep,
+    _: Manager,
+    when: PeriodDep,
+    currency: CurrencyFilter = None,
+    accept: AcceptHeader = None,
+) -> Any:
+    """Per client: volume, backlog, turnaround, SLA, accuracy, revenue and margin."""
+    report = await service.clients(session, when.start, when.end, currency)
+    return _answer(report, report.data, ClientRow, "clients", accept)

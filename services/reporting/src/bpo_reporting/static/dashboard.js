@@ -1,0 +1,60 @@
+// Draws the dashboard's charts from the figures the page carries; fetches nothing.
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("dashboard-data").textContent);
+
+  function width(el) {
+    return Math.max(el.clientWidth || 0, 300);
+  }
+
+  function timeChart(id, series, values) {
+    var el = document.getElementById(id);
+    var opts = {
+      width: width(el),
+      height: 240,
+      scales: { x: { time: true } },
+      series: [{}].concat(series),
+      axes: [{}, {}],
+    };
+    return new uPlot(opts, [data.throughput.t].concat(values), el);
+  }
+
+  function barChart(id, labels, values, label, color, top) {
+    var el = document.getElementById(id);
+    var xs = labels.map(function (_, i) { return i; });
+    var opts = {
+      width: width(el),
+      height: 240,
+      scales: {
+        x: { time: false, range: [-0.5, Math.max(labels.length - 0.5, 0.5)] },
+        // Bars stand on zero; a fixed top (100 %) when the figure has one.
+        y: { range: function (u, min, max) { return [0, top || Math.max(max, 1)]; } },
+      },
+      series: [
+        {},
+        { label: label, stroke: color, fill: color, paths: uPlot.paths.bars({ size: [0.6, 60] }),
+          points: { show: false } },
+      ],
+      axes: [
+        { splits: function () { return xs; },
+          values: function (u, splits) { return splits.map(function (i) { return labels[i] || ""; }); } },
+        {},
+      ],
+    };
+    return new uPlot(opts, [xs, values], el);
+  }
+
+  timeChart("chart-throughput", [
+    { label: "received", stroke: "#1f77b4", width: 2 },
+    { label: "completed", stroke: "#2ca02c", width: 2 },
+  ], [data.throughput.received, data.throughput.completed]);
+
+  timeChart("chart-sla", [
+    { label: "on time", stroke: "#2ca02c", fill: "rgba(44,160,44,0.25)", width: 2 },
+    { label: "late", stroke: "#d62728", fill: "rgba(214,39,40,0.25)", width: 2 },
+  ], [data.throughput.sla_met, data.throughput.sla_missed]);
+
+  barChart("chart-backlog", data.backlog.labels, data.backlog.values, "open items", "#ff7f0e");
+  barChart("chart-accuracy", data.accuracy.labels, data.accuracy.values, "accuracy %", "#9467bd", 100);
+  document.body.setAttribute("data-charts", "drawn");
+})();

@@ -1,0 +1,208 @@
+"""/dashboard: a manager signs in with a token kept in an HttpOnly cookie and sees charts.
+
+The browser test drives Debian's Chromium (`apt-get install chromium`; `make test` installs
+it when missing) through Playwright, against the app served by uvicorn on a free port.
+"""
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import uvicorn
+from nats.js import JetStreamContext
+from PIL import Image
+from playwright.async_api import Page, async_playwright
+
+from bpo_common import devstack
+from bpo_common.auth import Role
+from bpo_common.ids import new_id
+from bpo_common.testing import TestStack, Tokens
+from bpo_reporting.app import create_app
+from bpo_reporting.settings import Settings
+
+from .scenario import Scenario, publish
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+async def test_signing_in_sets_an_httponly_strict_cookie_for_the_dashboard_only(
+    reporting: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    token = tokens.token(Role.MANAGER, "alice")
+
+    response = await reporting.post("/dashboard/login", data={"token": token})
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"bpo_dashboard={token};")
+    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=strict", "path=/dashboard"} <= flags
+    assert "secure" not in flags  # BPO_REPORTING_COOKIE_SECURE is off in tests
+    assert any(flag.startswith("max-age=") and int(flag[8:]) > 3600 for flag in flags)
+
+    page = await reporting.get("/dashboard", headers=_with_cookie(token))
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert '<span class="who">alice</span>' in page.text
+
+
+@pytest.mark.parametrize("role", ["client", "contractor"])
+async def test_only_managers_may_sign_in(
+    reporting: httpx.AsyncClient, tokens: Tokens, role: str
+) -> None:
+    token = tokens.token(Role(role), "someone", new_id() if role == "client" else None)
+
+    response = await reporting.post("/dashboard/login", data={"token": token})
+
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+    assert f"the dashboard is for managers; this token is for a {role}" in response.text
+    page = await reporting.get("/dashboard", headers=_with_cookie(token))
+    assert page.status_code == 403
+    assert "Open jobs" not in page.text
+
+
+async def test_a_bad_token_is_refused_and_no_cookie_sends_you_to_sign_in(
+    reporting: httpx.AsyncClient,
+) -> None:
+    refused = await reporting.post("/dashboard/login", data={"token": "not-a-token"})
+    assert refused.status_code == 401
+    assert "invalid token" in refused.text
+    assert "set-cookie" not in refused.headers
+
+    anonymous = await reporting.get("/dashboard")
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/dashboard/login"
+
+
+async def test_the_chart_library_is_served_from_the_service(
+    reporting: httpx.AsyncClient,
+) -> None:
+    script = await reporting.get("/dashboard/static/vendor/uPlot.iife.min.js")
+    assert script.status_code == 200
+    assert script.text.startswith("/*! https://github.com/leeoniya/uPlot (v1.6.32) */")
+    licence = await reporting.get("/dashboard/static/vendor/uPlot.LICENSE")
+    assert "MIT License" in licence.text
+
+
+# In a real browser
+
+
+@pytest.fixture(autouse=True)
+def no_cookies(reporting: httpx.AsyncClient) -> None:
+    """The module's client keeps cookies; each test starts signed out."""
+    reporting.cookies.clear()
+
+
+def _with_cookie(token: str) -> dict[str, str]:
+    return {"Cookie": f"bpo_dashboard={token}"}
+
+
+@pytest.fixture(scope="module")
+async def served(stack: TestStack) -> AsyncIterator[str]:
+    """The reporting app under uvicorn on a free port, for the browser."""
+    port = devstack.free_port()
+    app = create_app(stack.settings(Settings, "reporting"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _pixels_like(png: bytes, color: tuple[int, int, int], tolerance: int = 60) -> int:
+    data = Image.open(io.BytesIO(png)).convert("RGB").tobytes()
+    return sum(
+        1
+        for i in range(0, len(data), 3)
+        if sum(abs(a - b) for a, b in zip(data[i : i + 3], color, strict=True)) <= tolerance
+    )
+
+
+async def _cells(page: Page, table: str, text: str) -> list[str]:
+    row = page.locator(f"#{table} tbody tr", has_text=text)
+    return [cell.strip() for cell in await row.locator("td").all_inner_texts()]
+
+
+async def test_a_manager_sees_the_charts_and_tables_in_chromium(
+    served: str, tokens: Tokens, js: JetStreamContext
+) -> None:
+    yesterday = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    scenario = Scenario(yesterday - timedelta(days=1))
+    await publish(js, scenario.envelopes())
+    requested: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 1800})
+            page = await context.new_page()
+            page.on("request", lambda request: requested.append(request.url))
+
+            await page.goto(f"{served}/dashboard")
+            assert page.url == f"{served}/dashboard/login"
+            await page.fill("#token", tokens.token(Role.MANAGER, "alice"))
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("body[data-charts=drawn]", timeout=20_000)
+            assert page.url == f"{served}/dashboard"
+
+            (cookie,) = await context.cookies()
+            assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (
+                "bpo_dashboard",
+                True,
+                "Strict",
+                "/dashboard",
+            )
+            assert await page.evaluate("document.cookie") == ""  # scripts cannot read it
+
+            # Each chart drew its data: enough pixels in its series' colour.
+            colours = {
+                "chart-throughput": (0x1F, 0x77, 0xB4),
+                "chart-sla": (0xD6, 0x27, 0x28),
+                "chart-backlog": (0xFF, 0x7F, 0x0E),
+                "chart-accuracy": (0x94, 0x67, 0xBD),
+            }
+            for chart, colour in colours.items():
+                png = await page.locator(f"#{chart} canvas").screenshot()
+                assert _pixels_like(png, colour) > 40, f"{chart} shows no data"
+
+            k1 = await _cells(page, "contractors", str(scenario.k1))
+            assert k1 == [str(scenario.k1), "3", "1.5", "800 s", "2", "1", "88.9 %", "1.20 EUR"]
+            job = await _cells(page, "sla", str(scenario.jobs[1]))
+            assert job[2:5] == [
+                "invoice",
+                (yesterday - timedelta(hours=12)).strftime("%Y-%m-%d %H:%M"),
+                "1 / 6",
+            ]
+            assert job[-1] == "yes"
+            client = await _cells(page, "clients", str(scenario.client_id))
+            assert client[1:4] == ["9", "7", "1"]
+            assert client[-2:] == ["11.50 EUR", "9.90 EUR"]
+
+            await page.click("nav form button[type=submit]")
+            await page.wait_for_url(f"{served}/dashboard/login")
+            assert await context.cookies() == []
+        finally:
+            await browser.close()
+    assert requested
+    assert all(url.startswith(served) for url in requested), requested

@@ -1,0 +1,170 @@
+"""Who may read the reports, and their filters: a 422 names the parameter that is wrong."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+
+from bpo_common.contracts.billing import UsageRecorded
+from bpo_common.events import wrap
+from bpo_common.ids import new_id
+from bpo_common.testing import Tokens, assert_problem, error_fields
+
+from .scenario import publish
+
+NEW_YEAR_2003 = {"from": "2003-01-01T00:00:00Z", "to": "2003-01-02T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("report", "params", "field", "detail"),
+    [
+        pytest.param(
+            "throughput",
+            {"bucket": "week"},
+            "bucket",
+            "invalid request: bucket",
+            id="unknown-bucket",
+        ),
+        pytest.param(
+            "throughput",
+            {"from": "2003-01-01T00:00:00Z", "to": "2003-02-01T00:00:01Z"},
+            "from",
+            "the period may span at most 31 days",
+            id="hourly-over-31-days",
+        ),
+        pytest.param(
+            "throughput",
+            {"from": "2003-01-01T00:00:00Z", "to": "2004-01-03T00:00:00Z", "bucket": "day"},
+            "from",
+            "the period may span at most 366 days",
+            id="daily-over-366-days",
+        ),
+        pytest.param(
+            "throughput",
+            {"from": "2003-01-02T00:00:00Z", "to": "2003-01-01T00:00:00Z"},
+            "from",
+            "from must be before to",
+            id="throughput-backwards",
+        ),
+        pytest.param(
+            "contractors",
+            {"from": "2003-01-02T00:00:00Z", "to": "2003-01-01T00:00:00Z"},
+            "from",
+            "from must be before to",
+            id="contractors-backwards",
+        ),
+        pytest.param(
+            "clients",
+            {"from": "2001-01-01T00:00:00Z", "to": "2003-01-01T00:00:00Z"},
+            "from",
+            "the period may span at most 366 days",
+            id="clients-over-366-days",
+        ),
+        pytest.param(
+            "overview", {"currency": "euro"}, "currency", "invalid request: currency", id="currency"
+        ),
+        pytest.param("sla", {"limit": "0"}, "limit", "invalid request: limit", id="sla-limit"),
+        pytest.param(
+            "throughput",
+            {"to": "2003-01-01"},
+            "to",
+            "invalid request: to",
+            id="to-without-time",
+        ),
+    ],
+)
+async def test_a_bad_filter_is_a_422_naming_it(
+    reporting: httpx.AsyncClient,
+    tokens: Tokens,
+    report: str,
+    params: dict[str, str],
+    field: str,
+    detail: str,
+) -> None:
+    response = await reporting.get(f"/v1/reports/{report}", params=params, headers=tokens.manager())
+
+    problem = assert_problem(response, 422)
+    assert problem["detail"] == detail
+    assert error_fields(problem) == [field]
+
+
+async def test_money_in_several_currencies_must_be_read_one_currency_at_a_time(
+    reporting: httpx.AsyncClient, tokens: Tokens, js: JetStreamContext
+) -> None:
+    client_id = new_id()
+
+    def usage(amount: str, currency: str) -> Any:
+        return wrap(
+            UsageRecorded(
+                usage_id=new_id(),
+                item_id=new_id(),
+                job_id=new_id(),
+                client_id=client_id,
+                work_type="invoice",
+                amount=Decimal(amount),
+                currency=currency,
+                completed_at=datetime(2003, 1, 1, 10, tzinfo=UTC),
+                recorded_at=datetime(2003, 1, 1, 10, tzinfo=UTC),
+            ),
+            source="billing",
+            client_id=client_id,
+        )
+
+    await publish(js, [usage("7.25", "EUR"), usage("5.00", "USD"), usage("0.75", "EUR")])
+
+    undecided = await reporting.get(
+        "/v1/reports/overview", params=NEW_YEAR_2003, headers=tokens.manager()
+    )
+    problem = assert_problem(undecided, 422)
+    assert problem["detail"] == "the period has amounts in EUR, USD; choose one with currency"
+    assert problem["errors"] == [{"field": "currency", "message": "one of EUR, USD"}]
+
+    for currency, revenue in [("EUR", "8.00"), ("USD", "5.00"), ("GBP", "0")]:
+        overview = await reporting.get(
+            "/v1/reports/overview",
+            params={**NEW_YEAR_2003, "currency": currency},
+            headers=tokens.manager(),
+        )
+        body = overview.json()
+        assert (body["currency"], body["revenue"], body["contractor_cost"], body["margin"]) == (
+            currency,
+            revenue,
+            "0",
+            revenue,
+        )
+    clients = await reporting.get(
+        "/v1/reports/clients",
+        params={**NEW_YEAR_2003, "currency": "USD"},
+        headers=tokens.manager(),
+    )
+    assert [(row["client_id"], row["revenue"]) for row in clients.json()["data"]] == [
+        (str(client_id), "5.00")
+    ]
+
+
+async def test_accept_allowing_neither_json_nor_csv_is_a_406(
+    reporting: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    response = await reporting.get(
+        "/v1/reports/clients", headers={**tokens.manager(), "Accept": "application/pdf"}
+    )
+
+    problem = assert_problem(response, 406)
+    assert problem["detail"] == "reports come as application/json or text/csv; Accept allows none"
+
+
+async def test_the_reports_api_is_for_managers_only(
+    reporting: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    for report in ("overview", "throughput", "sla", "contractors", "clients"):
+        contractor = await reporting.get(
+            f"/v1/reports/{report}", headers=tokens.contractor(new_id())
+        )
+        problem = assert_problem(contractor, 403)
+        assert problem["detail"] == "this needs the role manager; the token has contractor"
+        client = await reporting.get(f"/v1/reports/{report}", headers=tokens.client(new_id()))
+        assert assert_problem(client, 403)["detail"].endswith("the token has client")
+        assert_problem(await reporting.get(f"/v1/reports/{report}"), 401)

@@ -1,0 +1,40 @@
+"""`bpo reporting …`: operations on the reporting service's read models."""
+
+import asyncio
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(no_args_is_help=True, help="The reporting service's read models.")
+console = Console()
+
+
+@app.command()
+def rebuild() -> None:
+    """Rebuild every read model from the event stream BPO, replayed from its first event.
+
+    Uses BPO_REPORTING_DATABASE_URL and BPO_NATS_URL. Runs in one transaction: reports and
+    the service's consumer wait until it commits (they need not be stopped), and a failure
+    leaves the read models as they were.
+    """
+    from bpo_common.db import create_engine, create_session_factory
+    from bpo_reporting.rebuild import rebuild as replay
+    from bpo_reporting.settings import Settings
+
+    settings = Settings()
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+        try:
+            done = await replay(
+                create_session_factory(engine, source="reporting"), settings.nats_url
+            )
+        finally:
+            await engine.dispose()
+        console.print(
+            f"reporting: read models rebuilt from {done.events_read:,} events "
+            f"(stream sequence 1 to {done.last_sequence:,}; {done.events_applied:,} applied) "
+            f"in {done.seconds:.1f} s"
+        )
+
+    asyncio.run(run())
