@@ -95,6 +95,17 @@ async def test_claim_leases_the_most_urgent_task_with_what_the_keyer_needs(
     assert timedelta(seconds=250) < lease - datetime.now(UTC) <= timedelta(seconds=300)
 
 
+async def test_a_claim_may_ask_for_one_jobs_tasks_only(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    urgent = await _job(intake, tokens, 2)
+    later = await _job(intake, tokens, 2, due_at=_past(1))
+    _, keyer = await _contractor(intake, tokens)
+    claimed = await _claim(intake, keyer, limit=5, job_id=later["id"])
+    assert [task["job_id"] for task in claimed] == [later["id"], later["id"]]
+    assert urgent["id"] not in {task["job_id"] for task in claimed}
+
+
 async def test_a_keyer_never_gets_both_keyings_of_an_item(
     intake: httpx.AsyncClient, tokens: Tokens
 ) -> None:

@@ -9,6 +9,7 @@ nothing. A failing event is redelivered with growing delays; at its last deliver
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -41,6 +42,8 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
 MAX_NAK_DELAY_S = 60.0
+# How long a fetch waits for the events already in the stream after the first one.
+ALREADY_THERE_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class InboxConsumer:
                     pull = await self._js.pull_subscribe_bind(
                         durable=self.subscription.name, stream=STREAM_NAME
                     )
-                messages = await pull.fetch(self._batch_size, timeout=self._fetch_timeout_s)
+                messages = await self._next_batch(pull)
             except TimeoutError:
                 continue
             except asyncio.CancelledError:
@@ -121,8 +124,52 @@ class InboxConsumer:
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.1
-            for message in messages:
-                await self.handle(message)
+            await self.handle_batch(messages)
+
+    async def _next_batch(self, pull: JetStreamContext.PullSubscription) -> list[Msg]:
+        """Wait for the next event, then take what else is there already. (A fetch of a whole
+        batch holds the first event until the batch fills up or its wait runs out.)"""
+        messages = await pull.fetch(1, timeout=self._fetch_timeout_s)
+        if self._batch_size > 1:
+            with suppress(TimeoutError):
+                messages += await pull.fetch(self._batch_size - 1, timeout=ALREADY_THERE_S)
+        return messages
+
+    async def handle_batch(self, messages: list[Msg]) -> list[Outcome]:
+        """Apply a batch in one transaction (one commit instead of one per event), then ack
+        each. If any event of it fails, the batch is rolled back and each event is handled on
+        its own, so only the failing one is retried."""
+        if len(messages) == 1:
+            return [await self.handle(messages[0])]
+        try:
+            envelopes = [Envelope.model_validate_json(message.data) for message in messages]
+        except ValidationError:
+            return [await self.handle(message) for message in messages]
+        outcomes: list[Outcome] = []
+        try:
+            async with self._sessions() as session, session.begin():
+                for envelope in envelopes:
+                    bind_correlation_id(envelope.correlation_id)
+                    handler = self.subscription.handlers.get(envelope.type)
+                    if await _record_received(session, self.subscription.name, envelope.id):
+                        outcomes.append(Outcome.APPLIED)
+                        if handler is not None:
+                            await handler(session, envelope)
+                    else:
+                        outcomes.append(Outcome.DUPLICATE)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return [await self.handle(message) for message in messages]
+        finally:
+            bind_correlation_id(None)
+        for message, envelope, outcome in zip(messages, envelopes, outcomes, strict=True):
+            await message.ack()
+            if outcome is Outcome.APPLIED:
+                EVENTS_APPLIED.labels(self.subscription.name, envelope.type).inc()
+            else:
+                EVENTS_DUPLICATE.labels(self.subscription.name).inc()
+        return outcomes
 
     async def handle(self, message: Msg) -> Outcome:
         deliveries = message.metadata.num_delivered

@@ -115,6 +115,7 @@ _CLAIM = """
           AND t.kind = ANY($2::taskkind[])
           AND t.required_skills <@ me.skills
           AND t.item_id NOT IN (SELECT item_id FROM mine)
+          AND ($7::uuid IS NULL OR t.job_id = $7)
         ORDER BY t.due_at NULLS LAST, t.priority DESC, t.id
         LIMIT $3
         FOR UPDATE OF t SKIP LOCKED
@@ -156,11 +157,13 @@ async def claim_tasks(
     limit: int,
     now: datetime,
     lease_until: datetime,
+    job_id: UUID | None = None,
 ) -> list[dict[str, Any]]:
     """Lease up to `limit` queued tasks to an active contractor in one statement.
 
     Earliest deadline first, then highest priority; only tasks whose required skills the
-    contractor has; never a second task of an item the contractor holds or has keyed. Rows
+    contractor has (and of one job, if `job_id` is given); never a second task of an item the
+    contractor holds or has keyed. Rows
     other claimers have locked are skipped, so concurrent claims never wait on each other.
     Each row carries what the contractor needs to do the task (its job's fields, the source).
     The statement is atomic on its own, so it runs straight on the driver: one round trip,
@@ -169,7 +172,9 @@ async def claim_tasks(
     """
     driver = await driver_connection(session)
     kind_names = [kind.value for kind in kinds]
-    rows = await driver.fetch(_CLAIM, contractor_id, kind_names, limit * 2, limit, now, lease_until)
+    rows = await driver.fetch(
+        _CLAIM, contractor_id, kind_names, limit * 2, limit, now, lease_until, job_id
+    )
     return [dict(row) for row in rows]
 
 
@@ -314,11 +319,12 @@ async def withdraw_open_tasks(session: AsyncSession, job_id: UUID) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def unfinished_items(session: AsyncSession, job_id: UUID) -> int:
-    query = select(func.count()).where(
+async def has_unfinished_items(session: AsyncSession, job_id: UUID) -> bool:
+    """Whether an item of the job is not final yet (stops at the first one it finds)."""
+    unfinished = select(Item.id).where(
         Item.job_id == job_id, Item.status.not_in([ItemStatus.COMPLETED, ItemStatus.REJECTED])
     )
-    return int((await session.execute(query)).scalar_one())
+    return bool((await session.execute(select(unfinished.exists()))).scalar_one())
 
 
 async def get_job_for_update(session: AsyncSession, job_id: UUID) -> Job | None:

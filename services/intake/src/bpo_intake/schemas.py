@@ -169,6 +169,7 @@ class StatusReason(Strict):
 class ClaimRequest(Strict):
     limit: Annotated[int, Field(ge=1, le=50)] = 1
     kinds: Annotated[list[TaskKind], Field(min_length=1)] = list(TaskKind)
+    job_id: UUID | None = Field(default=None, description="only tasks of this job")
 
 
 class TaskOut(BaseModel):

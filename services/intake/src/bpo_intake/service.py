@@ -266,7 +266,7 @@ async def cancel_job(session: AsyncSession, job_id: UUID, scope: UUID | None) ->
 
 async def complete_if_done(session: AsyncSession, job: Job) -> bool:
     """A closed job whose items are all final becomes completed; the client is told."""
-    if job.status is not JobStatus.CLOSED or await repository.unfinished_items(session, job.id):
+    if job.status is not JobStatus.CLOSED or await repository.has_unfinished_items(session, job.id):
         return False
     now = utcnow()
     counts = (await repository.item_counts(session, [job.id]))[job.id]

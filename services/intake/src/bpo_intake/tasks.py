@@ -70,6 +70,7 @@ async def claim(
         request.limit,
         now,
         now + timedelta(seconds=lease_seconds),
+        request.job_id,
     )
     if not rows:
         await _refuse_unless_active(session, contractor_id)

@@ -4,13 +4,14 @@ Writes upsert facts and return whether the fact changed state, so that rollups m
 a change. Reads sum rollups over a range of hours, never facts.
 """
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, and_, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Executable, Row, and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,17 +50,25 @@ async def increment(
     if not merged:
         return
     values = list(merged.values())
-    statement = insert(model).values(values)
+    statement = _increment_statement(model, tuple(key_names), tuple(values[0]))
+    await session.execute(statement, values)
+
+
+@functools.cache
+def _increment_statement(
+    model: type[Base], key_names: tuple[str, ...], names: tuple[str, ...]
+) -> Executable:
+    """One statement per rollup and set of columns, built once (values go as parameters), so
+    the hot path neither rebuilds nor recompiles it."""
+    statement = insert(model)
     table = model.__table__
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=key_names,
-            set_={
-                name: table.c[name] + statement.excluded[name]
-                for name in values[0]
-                if name not in key_names
-            },
-        )
+    return statement.on_conflict_do_update(
+        index_elements=list(key_names),
+        set_={
+            name: table.c[name] + statement.excluded[name]
+            for name in names
+            if name not in key_names
+        },
     )
 
 

@@ -98,11 +98,15 @@ class Judgement(Base):
 
 
 class Standing(Base):
-    """A contractor's standing: set once they are suspended, so it is announced once."""
+    """A contractor's standing: their running tally, and when and why they were suspended
+    (set once, so a suspension is announced once)."""
 
     __tablename__ = "standing"
 
     contractor_id: Mapped[UUID] = mapped_column(primary_key=True)
+    # Every field of theirs judged so far, and how many were right: the floor's running tally.
+    judged: Mapped[int] = mapped_column(server_default="0")
+    correct: Mapped[int] = mapped_column(server_default="0")
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(Text)
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy import Date, and_, case, cast, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import copy_rows
@@ -67,15 +68,6 @@ async def judged_by_task(session: AsyncSession, item_id: UUID) -> dict[UUID, tup
     return {task: (int(n), int(ok)) for task, n, ok in (await session.execute(query)).all()}
 
 
-async def judged_totals(session: AsyncSession, contractor_id: UUID) -> tuple[int, int]:
-    """(judged, correct) over every judged field of a contractor."""
-    query = select(func.count(), func.count().filter(Judgement.correct)).where(
-        Judgement.contractor_id == contractor_id
-    )
-    judged, correct = (await session.execute(query)).one()
-    return int(judged), int(correct)
-
-
 async def recent_scores(
     session: AsyncSession, contractor_id: UUID, work_type: str, window: int
 ) -> tuple[int, int]:
@@ -125,8 +117,21 @@ async def get_standing(session: AsyncSession, contractor_id: UUID) -> Standing |
     return await session.get(Standing, contractor_id)
 
 
-async def add_standing(session: AsyncSession, standing: Standing) -> None:
-    session.add(standing)
+async def add_to_tally(
+    session: AsyncSession, contractor_id: UUID, judged: int, correct: int
+) -> Standing:
+    """Add judged fields to a contractor's running tally; their standing as it now is."""
+    values = pg_insert(Standing).values(contractor_id=contractor_id, judged=judged, correct=correct)
+    upsert = values.on_conflict_do_update(
+        index_elements=[Standing.contractor_id],
+        set_={
+            "judged": Standing.judged + values.excluded.judged,
+            "correct": Standing.correct + values.excluded.correct,
+        },
+    ).returning(Standing)
+    query = select(Standing).from_statement(upsert).execution_options(populate_existing=True)
+    standing: Standing = (await session.execute(query)).scalar_one()
+    return standing
 
 
 async def lock_dataset_name(session: AsyncSession, client_id: UUID, name: str) -> None:

@@ -88,15 +88,14 @@ async def record_submission(
     spec = spec_of(job)
     if event.kind == "entry":
         if entry.golden is not None:
-            await _judge(session, spec, [entry], entry.golden, golden=True)
+            await _judge(session, spec, [entry], entry.golden, settings, golden=True)
         keyings = [
             e for e in await repository.entries_of_item(session, entry.item_id) if e.kind == "entry"
         ]
         if len(keyings) >= entry.entries_expected:
             await _decide(session, job, spec, keyings, settings)
     else:
-        await _finalize_review(session, job, spec, entry)
-    await _enforce_floor(session, {entry.contractor_id}, settings)
+        await _finalize_review(session, spec, entry, settings)
 
 
 async def _decide(
@@ -130,7 +129,7 @@ async def _decide(
     rows = domain.comparison(spec, [k.data for k in keyings])
     differing = [row["field"] for row in rows if not row["equal"]]
     if not differing:
-        await _judge(session, spec, keyings, first.data, golden=False)
+        await _judge(session, spec, keyings, first.data, settings, golden=False)
         result = _canonical(spec, first.data)
         reason = f"{len(keyings)} keyings agree"
         await _accept_checked(session, spec, first, keyings, result, reason, rows)
@@ -193,7 +192,7 @@ async def _decide_verification(
 
 
 async def _finalize_review(
-    session: AsyncSession, job: JobRules, spec: JobSpec, review: Entry
+    session: AsyncSession, spec: JobSpec, review: Entry, settings: Settings
 ) -> None:
     """A reviewer's or adjudicator's entry is final; it scores the keyings before it, or
     rejects the item."""
@@ -205,7 +204,7 @@ async def _finalize_review(
         for e in await repository.entries_of_item(session, review.item_id)
         if e.kind == "entry" and e.golden is None
     ]
-    await _judge(session, spec, keyings, review.data, golden=False)
+    await _judge(session, spec, keyings, review.data, settings, golden=False)
     rows = domain.comparison(spec, [k.data for k in keyings] + [review.data])
     await _accept(
         session, review, review.data, f"{review.kind} by {review.contractor_id} is final", rows
@@ -384,10 +383,14 @@ async def _judge(
     spec: JobSpec,
     entries: Sequence[Entry],
     truth: dict[str, Any],
+    settings: Settings,
     *,
     golden: bool,
 ) -> None:
+    """Judge each field of the entries against the truth; keep each keyer's running tally and
+    hold it to the quality floor."""
     now = utcnow()
+    verdicts = [(entry, domain.judge(spec, entry.data, truth)) for entry in entries]
     await repository.add_judgements(
         session,
         [
@@ -402,39 +405,42 @@ async def _judge(
                 "golden": golden,
                 "judged_at": now,
             }
-            for entry in entries
-            for verdict in domain.judge(spec, entry.data, truth)
+            for entry, fields in verdicts
+            for verdict in fields
         ],
     )
+    counts: dict[UUID, tuple[int, int]] = {}
+    for entry, fields in verdicts:
+        total, right = counts.get(entry.contractor_id, (0, 0))
+        counts[entry.contractor_id] = (total + len(fields), right + sum(v.correct for v in fields))
+    for contractor_id, (judged, correct) in counts.items():
+        standing = await repository.add_to_tally(session, contractor_id, judged, correct)
+        await _enforce_floor(session, standing, settings)
 
 
-async def _enforce_floor(session: AsyncSession, contractors: set[UUID], settings: Settings) -> None:
+async def _enforce_floor(session: AsyncSession, standing: Standing, settings: Settings) -> None:
     """Suspend, once, a contractor whose accuracy fell below the floor over enough judgements."""
-    for contractor_id in contractors:
-        judged, correct = await repository.judged_totals(session, contractor_id)
-        rate = domain.accuracy(correct, judged)
-        if judged < settings.quality_min_judged or rate is None or rate >= settings.quality_floor:
-            continue
-        standing = await repository.get_standing(session, contractor_id)
-        if standing is not None and standing.suspended_at is not None:
-            continue
-        now = utcnow()
-        reason = (
-            f"accuracy {rate:.1%} over {judged} judged fields, "
-            f"below the {settings.quality_floor:.0%} floor"
-        )
-        if standing is None:
-            await repository.add_standing(
-                session, Standing(contractor_id=contractor_id, suspended_at=now, reason=reason)
-            )
-        else:
-            standing.suspended_at, standing.reason = now, reason
-        await publish(
-            session,
-            validation.ContractorSuspended(
-                contractor_id=contractor_id, reason=reason, suspended_at=now
-            ),
-        )
+    rate = domain.accuracy(standing.correct, standing.judged)
+    if (
+        standing.suspended_at is not None
+        or standing.judged < settings.quality_min_judged
+        or rate is None
+        or rate >= settings.quality_floor
+    ):
+        return
+    standing.suspended_at = utcnow()
+    standing.reason = (
+        f"accuracy {rate:.1%} over {standing.judged} judged fields, "
+        f"below the {settings.quality_floor:.0%} floor"
+    )
+    await publish(
+        session,
+        validation.ContractorSuspended(
+            contractor_id=standing.contractor_id,
+            reason=standing.reason,
+            suspended_at=standing.suspended_at,
+        ),
+    )
 
 
 def dry_run(request: CheckRequest) -> CheckResponse:
@@ -479,12 +485,12 @@ async def quality(
     if caller.role is not Role.MANAGER and caller.subject != str(contractor_id):
         raise NotFound(f"no quality figures for contractor {contractor_id}")
     now = now or utcnow()
-    judged, correct = await repository.judged_totals(session, contractor_id)
     by_golden = {
         key: (n, ok) for key, n, ok in await repository.scores_by(session, contractor_id, "golden")
     }
     golden_judged, golden_correct = by_golden.get("golden", (0, 0))
     standing = await repository.get_standing(session, contractor_id)
+    judged, correct = (standing.judged, standing.correct) if standing else (0, 0)
 
     def keyed(rows: list[tuple[object, int, int]]) -> list[KeyedScore]:
         return [

@@ -8,6 +8,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
+from uuid import UUID
 
 import httpx
 import typer
@@ -46,7 +47,12 @@ def _url(service: str) -> str:
 def demo(
     items: Annotated[int, typer.Option(min=1, help="items in the job")] = 500,
     keyers: Annotated[int, typer.Option(min=1, help="simulated keyers")] = 8,
-    reviewers: Annotated[int, typer.Option(min=1, help="of them, how many have the qc skill")] = 2,
+    reviewers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="of them, how many review and adjudicate (qc skill) instead of keying"
+        ),
+    ] = 2,
     accuracy: Annotated[
         float, typer.Option(min=0.5, max=1.0, help="share of items a keyer keys exactly right")
     ] = 0.97,
@@ -93,13 +99,11 @@ async def _demo(endpoints: Endpoints, items: int, crew: list[Keyer], mode: str) 
         async with httpx.AsyncClient(timeout=60) as http:
             simulation = Simulation(http, endpoints, on_change=show)
             client_id = await simulation.client(f"Demo Client {started:%Y-%m-%d %H:%M:%S}")
-            await _put(http, f"{_url('billing')}/v1/price-books/{client_id}", PRICE_BOOK, manager)
-            await _put(http, f"{_url('billing')}/v1/piece-rates/{WORK_TYPE}", PIECE_RATES, manager)
+            await set_prices(http, client_id, manager)
             outcome = await simulation.run(client_id, items=items, keyers=crew, mode=mode)
     async with httpx.AsyncClient(timeout=60) as http:
         with console.status("waiting for billing and reporting to catch up ..."):
-            overview = await _overview(http, outcome, started, manager)
-            invoice = await _invoice(http, outcome, manager)
+            overview, invoice = await caught_up(http, outcome, started, manager)
     _print_results(outcome)
     _print_invoice(invoice)
     _print_overview(overview)
@@ -114,10 +118,24 @@ def _rate(progress: Simulated) -> str:
     return f"{progress.done / elapsed:,.1f} items/s"
 
 
-async def _put(http: httpx.AsyncClient, url: str, body: object, headers: dict[str, str]) -> None:
-    response = await http.put(url, json=body, headers=headers)
-    if response.status_code >= 400:
-        raise RuntimeError(f"PUT {url}: {response.status_code} {response.text}")
+async def set_prices(http: httpx.AsyncClient, client_id: UUID, headers: dict[str, str]) -> None:
+    """The demo's price book for the client and piece rates for its work type."""
+    for url, body in (
+        (f"{_url('billing')}/v1/price-books/{client_id}", PRICE_BOOK),
+        (f"{_url('billing')}/v1/piece-rates/{WORK_TYPE}", PIECE_RATES),
+    ):
+        response = await http.put(url, json=body, headers=headers)
+        if response.status_code >= 400:
+            raise RuntimeError(f"PUT {url}: {response.status_code} {response.text}")
+
+
+async def caught_up(
+    http: httpx.AsyncClient, outcome: Outcome, started: datetime, headers: dict[str, str]
+) -> tuple[Any, Any]:
+    """The overview of the job's client and its draft invoice, once reporting has every item
+    final and billing every billable item priced."""
+    overview = await _overview(http, outcome, started, headers)
+    return overview, await _invoice(http, outcome, headers)
 
 
 async def _eventually(fetch: Any, ready: Any, seconds: float = 120) -> Any:

@@ -36,11 +36,14 @@ FIELDS: list[dict[str, Any]] = [
 VENDORS = ("Acme GmbH", "Globex Ltd", "Initech Inc", "Umbrella Corp", "Hooli SA", "Soylent BV")
 WORK_TYPE = "invoice"
 CLAIM_BATCH = 10
+# A keyer who finds no work waits this long, then twice as long, up to IDLE_MAX_S.
+IDLE_FIRST_S, IDLE_MAX_S = 0.1, 2.0
 
 
 @dataclass(frozen=True)
 class Keyer:
-    """A simulated contractor: how often an item they key is exactly right; qc may review."""
+    """A simulated contractor: how often an item they key is exactly right; with `qc` they
+    review and adjudicate (only)."""
 
     item_accuracy: float
     qc: bool = False
@@ -217,9 +220,12 @@ class Simulation:
         review_sample_rate: str = "0",
         target_accuracy: str = "0.995",
         sla_hours: int | None = 24,
+        until_keyed: bool = False,
     ) -> Outcome:
-        """Push a job of `items` invoices, key it with `keyers` until every item is final."""
+        """Push a job of `items` invoices, key it with `keyers` until every item is final (or,
+        `until_keyed`, until each item has been keyed once: claim and submit alone)."""
         skill = f"sim-{new_id().hex[-10:]}"  # these keyers take only this job's tasks
+        crew = [(await self._contractor(keyer, skill), keyer) for keyer in keyers]
         as_client = self.endpoints.headers(Role.CLIENT, f"client-{client_id}", client_id)
         truths = {f"doc-{n}": document(self.rng, n) for n in range(items)}
         golden = set(self.rng.sample(sorted(truths), int(items * golden_share)))
@@ -248,20 +254,24 @@ class Simulation:
         finished = asyncio.Event()
         workers = [
             asyncio.create_task(
-                self._work(await self._contractor(keyer, skill), keyer, truths, progress,
-                           submitted_at, finished)
+                self._work(job_id, headers, keyer, truths, progress, submitted_at, finished)
             )
-            for keyer in keyers
-        ]  # fmt: skip
+            for headers, keyer in crew
+        ]
         try:
             while not finished.is_set():
+                for worker in workers:
+                    if worker.done():
+                        worker.result()  # a keyer who stopped early stops the run: say why
                 status = await self._get(f"/v1/jobs/{job_id}", as_client)
                 progress.counts = status["counts"]
                 self.on_change(progress)
-                if status["status"] in ("completed", "cancelled"):
+                if status["status"] in ("completed", "cancelled") or (
+                    until_keyed and progress.keyings >= items
+                ):
                     finished.set()
                 else:
-                    await asyncio.sleep(0.25)
+                    await asyncio.sleep(0.1)
         finally:
             finished.set()
             await asyncio.gather(*workers)
@@ -291,6 +301,7 @@ class Simulation:
 
     async def _work(
         self,
+        job_id: UUID,
         headers: dict[str, str],
         keyer: Keyer,
         truths: dict[str, dict[str, str]],
@@ -298,16 +309,22 @@ class Simulation:
         submitted_at: dict[str, float],
         finished: asyncio.Event,
     ) -> None:
-        kinds = ["entry", "review", "adjudication"] if keyer.qc else ["entry"]
+        # Reviewers only review: a reviewer who keyed an item could not adjudicate it.
+        kinds = ["review", "adjudication"] if keyer.qc else ["entry"]
         error = keyer.field_error()
         names = [spec["name"] for spec in FIELDS]
+        idle = IDLE_FIRST_S
         while not finished.is_set():
             claimed = await self._post(
-                "/v1/tasks/claim", {"limit": CLAIM_BATCH, "kinds": kinds}, headers
+                "/v1/tasks/claim",
+                {"limit": CLAIM_BATCH, "kinds": kinds, "job_id": str(job_id)},
+                headers,
             )
             if not claimed["tasks"]:
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(idle)  # as a person would, look again a little later
+                idle = min(idle * 2, IDLE_MAX_S)
                 continue
+            idle = IDLE_FIRST_S
             for task in claimed["tasks"]:
                 truth = task["source"]
                 if task["kind"] == "entry":
