@@ -7,7 +7,7 @@ VENV := .venv
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint check install clean demo
+.PHONY: run test lint check install clean bench demo
 
 run: install
 	$(VENV)/bin/bpo dev up
@@ -25,6 +25,10 @@ check: lint test
 # make demo: a job keyed by simulated contractors, against the stack `make run` started.
 demo: install
 	$(VENV)/bin/bpo demo
+
+# make bench: every benchmark in bench/, one process each; the figures go to bench/results.md.
+bench: install
+	$(VENV)/bin/python bench/run.py
 
 install: $(VENV)/.synced
 

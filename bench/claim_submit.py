@@ -1,13 +1,20 @@
-"""Claim then submit over HTTP, 32 contractors at once, against a no-op FastAPI baseline.
+"""Claim then submit over HTTP, 32 contractors at once, against a no-op FastAPI baseline
+and against the same SQL sent straight from 16 connections.
 
     .venv/bin/python bench/claim_submit.py [--items 20000] [--warmup 5] [--duration 20]
+        [--sql-items 40000] [--sql-connections 16] [--quick]
 
 Starts its own durable stack and the intake service (one uvicorn worker) pinned to one core,
 loads one job and registers the contractors, then drives them from a load generator pinned to
 the other core: a cycle is POST /v1/tasks/claim {"limit": 1}, then POST /v1/tasks/{id}/submit.
 A no-op FastAPI endpoint served the same way is driven by the same generator in the same run;
-the figure is the ratio of the two request rates (target >= 0.25). It exits 0 whatever the
-ratio: it measures, it does not judge.
+the first figure is the ratio of the two request rates (target >= 0.25). The second baseline
+loads a second job of its own (`--sql-items`), stops the service, and runs the statements
+the two requests send (intake's `repository.claim_tasks`, `held_task` and `submit_task`, so
+the very same SQL) from 16 asyncpg connections in one process on the generator's core; the
+second figure is the ratio of cycles/s (target >= 0.30). It exits 0 whatever the ratios: it
+measures, it does not judge. The last line of its output is the `RESULT {...}` of
+bench/README.md.
 """
 
 import argparse
@@ -22,10 +29,10 @@ import shutil
 import signal
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from time import perf_counter
@@ -35,12 +42,22 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common import devstack
 from bpo_common.auth import Role, ensure_key_pair, issue_token
-from bpo_common.db import asyncpg_dsn
+from bpo_common.contracts.intake import TaskSubmitted
+from bpo_common.db import asyncpg_dsn, create_engine
+from bpo_common.events import wrap
+from bpo_common.ids import new_id
+from bpo_common.outbox import outbox_values
+from bpo_intake import repository
+from bpo_intake.schemas import ClaimRequest
+from bpo_intake.settings import Settings as IntakeSettings
 
 TARGET_RATIO = 0.25
+TARGET_SQL_RATIO = 0.30
+LEASE_SECONDS: int = IntakeSettings.model_fields["lease_seconds"].default
 MAX_ITEMS_PER_REQUEST = 10_000
 FIELDS = [
     {"name": "invoice_number", "type": "string", "required": True},
@@ -291,18 +308,22 @@ def generate_load(plan: LoadPlan, results: Connection) -> None:
         # httpcore retries `import sniffio` on every request when it is missing (anyio no
         # longer brings it), a sys.path scan that costs the generator ~0.3 ms a request.
         sys.modules["sniffio"] = None  # type: ignore[assignment]
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-        loop = "uvloop"
-    except ImportError:
-        runner, loop = asyncio.Runner(), "asyncio"
+    runner, loop = _runner()
     with runner:
         timeline = runner.run(_drive(plan))
     timeline.loop = loop
     results.send(timeline)
     results.close()
+
+
+def _runner() -> tuple[asyncio.Runner, str]:
+    """An event loop as the service's own: uvloop when it is installed."""
+    try:
+        import uvloop
+
+        return asyncio.Runner(loop_factory=uvloop.new_event_loop), "uvloop"
+    except ImportError:
+        return asyncio.Runner(), "asyncio"
 
 
 async def _drive(plan: LoadPlan) -> Timeline:
@@ -397,13 +418,18 @@ async def _post(
 
 
 def run_load(plan: LoadPlan) -> Timeline:
+    return _in_process(generate_load, plan, plan.warmup_s + plan.duration_s)
+
+
+def _in_process(target: Callable[[Any, Connection], None], plan: Any, seconds: float) -> Timeline:
+    """Run `target(plan, pipe)` in a process of its own and return the Timeline it sends."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=generate_load, args=(plan, sender), name="load-generator")
+    process = context.Process(target=target, args=(plan, sender), name="load-generator")
     process.start()
     sender.close()
     try:
-        if not receiver.poll(plan.warmup_s + plan.duration_s + 120):
+        if not receiver.poll(seconds + 120):
             raise RuntimeError("the load generator did not report in time")
         timeline: Timeline = receiver.recv()
         process.join(10)
@@ -417,6 +443,151 @@ def run_load(plan: LoadPlan) -> Timeline:
         if process.is_alive():
             process.kill()
             process.join()
+
+
+# The SQL baseline: intake's own claim and submit statements, sent by the repository
+# functions the service calls, from 16 connections with no HTTP and no service around them.
+
+
+@dataclass(frozen=True)
+class SqlPlan:
+    database_url: str
+    contractor_ids: Sequence[UUID]  # one connection each
+    warmup_s: float
+    duration_s: float
+    cpus: set[int] | None
+    postmaster_pid: int | None
+    nats_pid: int | None
+
+
+def drive_sql(plan: SqlPlan, results: Connection) -> None:
+    """The SQL baseline's process, pinned where the load generator runs."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if plan.cpus:
+        os.sched_setaffinity(0, plan.cpus)
+    runner, loop = _runner()
+    with runner:
+        timeline = runner.run(_drive_sql(plan))
+    timeline.loop = loop
+    results.send(timeline)
+    results.close()
+
+
+def run_sql(plan: SqlPlan) -> Timeline:
+    return _in_process(drive_sql, plan, plan.warmup_s + plan.duration_s)
+
+
+async def _drive_sql(plan: SqlPlan) -> Timeline:
+    """Like `_drive`, but the window closes early when the queue runs dry."""
+    timeline = Timeline()
+    dry = asyncio.Event()
+    engine = create_engine(plan.database_url, pool_size=len(plan.contractor_ids))
+    try:
+        async with AsyncExitStack() as stack:
+            # A session on a connection held for the whole run: the repository functions
+            # take a session and send their statements straight to its asyncpg connection.
+            sessions = [
+                AsyncSession(bind=await stack.enter_async_context(engine.connect()))
+                for _ in plan.contractor_ids
+            ]
+            start = perf_counter()
+            opens, closes = start + plan.warmup_s, start + plan.warmup_s + plan.duration_s
+            workers = [
+                asyncio.create_task(_sql_keyer(session, contractor, closes, timeline, dry))
+                for session, contractor in zip(sessions, plan.contractor_ids, strict=True)
+            ]
+            with suppress(TimeoutError):
+                await asyncio.wait_for(dry.wait(), opens - perf_counter())
+            if dry.is_set():
+                await asyncio.gather(*workers)
+                raise RuntimeError("the queue ran dry during the warm-up; use more --items")
+            window_start, before = perf_counter(), _sql_cpu_snapshot(plan)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(dry.wait(), closes - perf_counter())
+            window_end, after = perf_counter(), _sql_cpu_snapshot(plan)
+            dry.set()  # the others stop after their cycle
+            await asyncio.gather(*workers)
+            for session in sessions:
+                await session.close()
+    finally:
+        await engine.dispose()
+    timeline.window = (window_start, window_end)
+    timeline.cpu_seconds = {name: cpu_used(before[name], after[name]) for name in after}
+    return timeline
+
+
+def _sql_cpu_snapshot(plan: SqlPlan) -> dict[str, dict[int, float]]:
+    groups = {"generator": [os.getpid()]}
+    if plan.postmaster_pid is not None:
+        groups["postgres"] = with_children(plan.postmaster_pid)
+    if plan.nats_pid is not None:
+        groups["nats"] = [plan.nats_pid]
+    snapshot = {name: cpu_times(pids) for name, pids in groups.items()}
+    machine = machine_cpu()
+    snapshot["machine"], snapshot["steal"] = {0: machine["busy"]}, {0: machine["steal"]}
+    return snapshot
+
+
+def _outbox_payload() -> bytes:
+    """A TaskSubmitted envelope as intake stores it; each submission gets its own event id."""
+    now = datetime.now(UTC)
+    event = TaskSubmitted(
+        task_id=new_id(), job_id=new_id(), item_id=new_id(), client_id=new_id(),
+        work_type="bench.invoice", kind="entry", contractor_id=new_id(),
+        data={"invoice_number": "INV-000001", "total": "1234.56"}, golden=None,
+        entries_expected=1, claimed_at=now, submitted_at=now,
+    )  # fmt: skip
+    return outbox_values(wrap(event, source="intake"))[2]
+
+
+async def _sql_keyer(
+    session: AsyncSession,
+    contractor_id: UUID,
+    until: float,
+    timeline: Timeline,
+    dry: asyncio.Event,
+) -> None:
+    """What a claim and a submit request send to PostgreSQL: the claim statement, then the
+    held-task read and the guarded submit that also writes the outbox row."""
+    claim = ClaimRequest(limit=1)
+    lease = timedelta(seconds=LEASE_SECONDS)
+    payload = _outbox_payload()
+    cycle = 0
+    while perf_counter() < until and not dry.is_set():
+        began = perf_counter()
+        try:
+            now = datetime.now(UTC)
+            rows = await repository.claim_tasks(
+                session, contractor_id, claim.kinds, claim.limit, now, now + lease
+            )
+            ended = perf_counter()
+            if not rows:
+                timeline.empty_claims.append(ended)
+                dry.set()
+                return
+            timeline.requests.append(("claim", ended, ended - began))
+            cycle += 1
+            data = {
+                "invoice_number": f"INV-{cycle:06d}",
+                "total": f"{cycle % 9973}.{cycle % 100:02d}",
+            }
+            task_id = rows[0]["id"]
+            submit_began, now = perf_counter(), datetime.now(UTC)
+            held = await repository.held_task(session, task_id, contractor_id)
+            stored = held is not None and await repository.submit_task(
+                session, task_id, contractor_id, now, data,
+                (new_id(), TaskSubmitted.event_type, payload),
+            )  # fmt: skip
+        except Exception as exc:
+            timeline.errors.append((perf_counter(), f"SQL: {type(exc).__name__} {exc}"))
+            await asyncio.sleep(0.05)
+            continue
+        ended = perf_counter()
+        if not stored:
+            timeline.errors.append((ended, "SQL submit: the lease was lost"))
+            continue
+        timeline.requests.append(("submit", ended, ended - submit_began))
+        timeline.cycles.append((ended, ended - began))
 
 
 # Figures
@@ -491,42 +662,58 @@ def percentile(values: Sequence[float], q: float) -> float:
 # Setup through the public API, as a client and a manager would
 
 
-def prepare(
-    intake: Served, stack: BenchStack, items: int, contractors: int
-) -> tuple[str, list[dict[str, str]]]:
-    """One client, one job of `items` items and `contractors` contractors: how the items went
-    in, and each contractor's request headers."""
+@dataclass(frozen=True)
+class Work:
+    description: str  # how the items went in
+    headers: list[dict[str, str]]  # each contractor's request headers
+    contractor_ids: list[UUID]
+    client_headers: dict[str, str]
+
+
+def prepare(intake: Served, stack: BenchStack, items: int, contractors: int) -> Work:
+    """One client, one job of `items` items and `contractors` contractors."""
     manager = stack.headers(Role.MANAGER, "manager")
     with httpx.Client(base_url=intake.base_url, timeout=300) as http:
         client = _created(http.post("/v1/clients", json={"name": "Bench Co"}, headers=manager))
         client_headers = stack.headers(Role.CLIENT, "client", UUID(client["id"]))
-        batches = [
-            range(first, min(first + MAX_ITEMS_PER_REQUEST, items))
-            for first in range(0, items, MAX_ITEMS_PER_REQUEST)
-        ]
-        job = _created(http.post("/v1/jobs", json=_job(batches[0]), headers=client_headers))
-        how = ["POST /v1/jobs"]
-        add_items = f"/v1/jobs/{job['id']}/items"
-        paths = http.get("/openapi.json").json().get("paths", {})
-        can_add = "post" in paths.get("/v1/jobs/{job_id}/items", {})
-        for batch in batches[1:]:
-            if can_add:
-                added = http.post(add_items, json={"items": _items(batch)}, headers=client_headers)
-                if added.is_success and added.json().get("accepted") == len(batch):
-                    how.append("POST /v1/jobs/{id}/items")
-                    continue
-                can_add = False
-                print(
-                    f"POST {add_items}: {added.status_code}; adding jobs instead", file=sys.stderr
-                )
-            _created(http.post("/v1/jobs", json=_job(batch), headers=client_headers))
-            how.append("POST /v1/jobs (another job, same spec)")
-        headers = []
+        how = load_items(http, client_headers, items)
+        headers, ids = [], []
         for number in range(contractors):
             body = {"name": f"bench keyer {number}", "skills": []}
             contractor = _created(http.post("/v1/contractors", json=body, headers=manager))
             headers.append(stack.headers(Role.CONTRACTOR, contractor["id"]))
-    return _describe(how, items), headers
+            ids.append(UUID(contractor["id"]))
+    return Work(_describe(how, items), headers, ids, client_headers)
+
+
+def add_work(intake: Served, client_headers: Mapping[str, str], items: int) -> str:
+    """Another job of `items` items for the same client: the SQL baseline's own queue."""
+    with httpx.Client(base_url=intake.base_url, timeout=300) as http:
+        return _describe(load_items(http, client_headers, items), items)
+
+
+def load_items(http: httpx.Client, client_headers: Mapping[str, str], items: int) -> list[str]:
+    """A job of `items` items through the API, 10,000 a request; what each request was."""
+    batches = [
+        range(first, min(first + MAX_ITEMS_PER_REQUEST, items))
+        for first in range(0, items, MAX_ITEMS_PER_REQUEST)
+    ]
+    job = _created(http.post("/v1/jobs", json=_job(batches[0]), headers=client_headers))
+    how = ["POST /v1/jobs"]
+    add_items = f"/v1/jobs/{job['id']}/items"
+    paths = http.get("/openapi.json").json().get("paths", {})
+    can_add = "post" in paths.get("/v1/jobs/{job_id}/items", {})
+    for batch in batches[1:]:
+        if can_add:
+            added = http.post(add_items, json={"items": _items(batch)}, headers=client_headers)
+            if added.is_success and added.json().get("accepted") == len(batch):
+                how.append("POST /v1/jobs/{id}/items")
+                continue
+            can_add = False
+            print(f"POST {add_items}: {added.status_code}; adding jobs instead", file=sys.stderr)
+        _created(http.post("/v1/jobs", json=_job(batch), headers=client_headers))
+        how.append("POST /v1/jobs (another job, same spec)")
+    return how
 
 
 def analyze(stack: BenchStack) -> None:
@@ -583,14 +770,21 @@ class Run:
     duration_s: float
     product: Figures
     baseline: Figures
+    sql: Figures
+    sql_connections: int
+    sql_work: str
 
     @property
     def ratio(self) -> float:
         return self.product.requests_per_s / self.baseline.requests_per_s
 
+    @property
+    def sql_ratio(self) -> float:
+        return self.product.cycles_per_s / self.sql.cycles_per_s if self.sql.cycles_per_s else 0.0
+
 
 def report(run: Run) -> str:
-    product, baseline = run.product, run.baseline
+    product, baseline, sql = run.product, run.baseline, run.sql
 
     def ms(figures: Figures, label: str, which: int) -> str:
         values = figures.latency_ms.get(label)
@@ -605,6 +799,17 @@ def report(run: Run) -> str:
         ("requests/s (2xx)", f"{product.requests_per_s:,.0f}", f"{baseline.requests_per_s:,.0f}",
          f"{run.ratio:.3f}", f">= {TARGET_RATIO}"),
         ("cycles/s (claim + submit)", f"{product.cycles_per_s:,.1f}", "-", "", ""),
+        (f"cycles/s, baseline: the SQL alone, {run.sql_connections} connections",
+         f"{product.cycles_per_s:,.1f}", f"{sql.cycles_per_s:,.1f}", f"{run.sql_ratio:.3f}",
+         f">= {TARGET_SQL_RATIO}"),
+        ("  SQL alone: claim p50 / p99 (ms)", "-",
+         f"{ms(sql, 'claim', 0)} / {ms(sql, 'claim', 1)}", "", ""),
+        ("  SQL alone: submit p50 / p99 (ms)", "-",
+         f"{ms(sql, 'submit', 0)} / {ms(sql, 'submit', 1)}", "", ""),
+        ("  SQL alone: driver CPU (% of its core)", "-", cpu(sql, "generator"), "", ""),
+        ("  SQL alone: PostgreSQL CPU (% of a core)", "-", cpu(sql, "postgres"), "", ""),
+        ("  SQL alone: errors, other processes CPU (%)", "-",
+         f"{sql.errors}, {cpu(sql, 'others')}", "", "0"),
         ("cycle latency p50 (ms)", ms(product, "cycle", 0), "-", "", ""),
         ("cycle latency p99 (ms)", ms(product, "cycle", 1), "-", "", ""),
         ("request latency p50 (ms)", ms(product, "request", 0), ms(baseline, "request", 0), "", ""),
@@ -649,12 +854,16 @@ def report(run: Run) -> str:
         f"workers, httpx keep-alive, {run.generator_loop} | PostgreSQL durable (fsync on)",
         f"work: {run.work}; planner statistics: {run.statistics}; "
         f"{run.warmup_s:g} s warm-up, {run.duration_s:g} s measured",
+        f"SQL baseline: repository.claim_tasks, held_task and submit_task (the statements the "
+        f"two requests send) on {run.sql_connections} connections from one process, "
+        f"{run.generator_loop}, on the generator's core, intake stopped; its own queue: "
+        f"{run.sql_work}; measured {sql.seconds:.1f} s",
         "",
         line(header),
         rule,
         *(line(row) for row in rows),
     ]
-    for name, figures in (("product", product), ("baseline", baseline)):
+    for name, figures in (("product", product), ("baseline", baseline), ("SQL baseline", sql)):
         for what, count in figures.error_kinds.items():
             lines.append(f"{name} error x{count}: {what}")
     if baseline.cpu_percent.get("server", 0) < 80:
@@ -672,6 +881,10 @@ def report(run: Run) -> str:
         )
     if product.empty_claims:
         lines.append("note: the queue ran dry during the measurement; run again with more --items")
+    if sql.empty_claims:
+        lines.append(
+            f"note: the SQL baseline emptied its queue; its window ended then ({sql.seconds:.1f} s)"
+        )
     return "\n".join(lines)
 
 
@@ -693,10 +906,23 @@ def _arguments() -> argparse.Namespace:
         action="store_true",
         help="measure right after the load, before PostgreSQL has statistics on the new rows",
     )
+    parser.add_argument(
+        "--sql-items", type=int, default=40_000, help="items in the SQL baseline's own job"
+    )
+    parser.add_argument(
+        "--sql-connections", type=int, default=16, help="connections of the SQL baseline"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 3,000 items, 1 s warm-up, 4 s measured"
+    )
     args = parser.parse_args()
-    if args.items < 1 or args.contractors < 1 or args.duration <= 0 or args.warmup < 0:
-        parser.error("--items, --contractors and --duration must be positive")
+    if args.quick:
+        args.items, args.sql_items, args.warmup, args.duration = 3_000, 3_000, 1.0, 4.0
+    if min(args.items, args.sql_items, args.contractors, args.sql_connections) < 1:
+        parser.error("--items, --sql-items, --contractors and --sql-connections must be positive")
+    if args.duration <= 0 or args.warmup < 0:
+        parser.error("--duration must be positive and --warmup not negative")
     return args
 
 
@@ -737,11 +963,28 @@ def main() -> int:
             env = stack.environment()
             print(f"stack up under {stack.root}; loading work", file=sys.stderr)
             with served("intake", env, stack.root / "intake.log", server_cpus) as intake:
-                work, headers = prepare(intake, stack, args.items, args.contractors)
+                registered = max(args.contractors, args.sql_connections)
+                work = prepare(intake, stack, args.items, registered)
+                headers = work.headers[: args.contractors]
                 if not args.cold_statistics:
                     analyze(stack)
-                print(f"intake pid {intake.pid}: {work}; driving it", file=sys.stderr)
+                print(f"intake pid {intake.pid}: {work.description}; driving it", file=sys.stderr)
                 product = run_load(plan("keyers", intake, stack, headers))
+                sql_work = add_work(intake, work.client_headers, args.sql_items)
+            if not args.cold_statistics:
+                analyze(stack)
+            print(f"SQL baseline: {sql_work}; driving it", file=sys.stderr)
+            sql = run_sql(
+                SqlPlan(
+                    database_url=stack.urls.database_urls["intake"],
+                    contractor_ids=work.contractor_ids[: args.sql_connections],
+                    warmup_s=args.warmup,
+                    duration_s=args.duration,
+                    cpus=generator_cpus,
+                    postmaster_pid=stack.postmaster_pid(),
+                    nats_pid=stack.nats_pid(),
+                )
+            )
             noop_env = env | bench_module_environment()
             with served("noop", noop_env, stack.root / "noop.log", server_cpus) as noop:
                 print(f"no-op pid {noop.pid}: driving it", file=sys.stderr)
@@ -757,19 +1000,63 @@ def main() -> int:
         load_average=load_average,
         uvicorn=uvicorn_implementations(),
         generator_loop=product.loop,
-        work=work,
+        work=work.description,
         statistics="cold (as the load left them)" if args.cold_statistics else "ANALYZE after load",
         contractors=args.contractors,
         warmup_s=args.warmup,
         duration_s=args.duration,
         product=figures(product),
         baseline=figures(baseline),
+        sql=figures(sql),
+        sql_connections=min(args.sql_connections, len(work.contractor_ids)),
+        sql_work=sql_work,
     )
     print(report(run))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**asdict(run), "ratio": run.ratio}, indent=2) + "\n")
+        body = {**asdict(run), "ratio": run.ratio, "sql_ratio": run.sql_ratio}
+        args.json.write_text(json.dumps(body, indent=2) + "\n")
+    print(result_line(run))
     return 0
+
+
+def result_line(run: Run) -> str:
+    """The machine-readable last line every benchmark prints (see bench/README.md)."""
+    server_cpu = run.product.cpu_ms_per_request("server")
+    figures = [
+        {"figure": "claim + submit over HTTP vs a no-op endpoint (requests/s)",
+         "product": round(run.product.requests_per_s, 1),
+         "baseline": round(run.baseline.requests_per_s, 1),
+         "unit": "requests/s", "ratio": round(run.ratio, 3), "target": TARGET_RATIO},
+        {"figure": f"claim + submit over HTTP vs the same SQL on {run.sql_connections} "
+                   "connections (cycles/s)",
+         "product": round(run.product.cycles_per_s, 1),
+         "baseline": round(run.sql.cycles_per_s, 1),
+         "unit": "cycles/s", "ratio": round(run.sql_ratio, 3), "target": TARGET_SQL_RATIO},
+        {"figure": "server CPU per request, no-op / intake (informational)",
+         "product": round(server_cpu, 3),
+         "baseline": round(run.baseline.cpu_ms_per_request("server"), 3),
+         "unit": "ms CPU/request",
+         "ratio": round(run.baseline.cpu_ms_per_request("server") / server_cpu, 3)
+         if server_cpu else 0.0,
+         "target": None},
+    ]  # fmt: skip
+    notes = [
+        f"{run.contractors} contractors over HTTP (httpx, {run.generator_loop}, pinned to one "
+        f"core; intake pinned to the other); load average at start {run.load_average:.2f}",
+        f"other processes CPU (% of a core): product {run.product.cpu_percent.get('others', 0):.0f}"
+        f", no-op {run.baseline.cpu_percent.get('others', 0):.0f}, "
+        f"SQL {run.sql.cpu_percent.get('others', 0):.0f}",
+    ]
+    if run.product.errors or run.sql.errors:
+        notes.append(f"errors: product {run.product.errors}, SQL baseline {run.sql.errors}")
+    http_load = (
+        f"{run.contractors} contractors, each an httpx AsyncClient with one "
+        f"keep-alive connection, on {run.generator_loop} in one process ({run.pinning}); "
+        "the SQL baseline sends no HTTP"
+    )
+    result = {"name": "claim_submit", "figures": figures, "notes": notes, "http_load": http_load}
+    return "RESULT " + json.dumps(result)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ and submit alone; and the latency from a submit to its item completed.
 
     .venv/bin/python bench/end_to_end.py [--items 3000] [--keyers 16] [--quick]
 
-Starts the whole product (bench/fullstack.py). The product run pushes a single-keyed job of
+Starts the whole product (bench/harness.py). The product run pushes a single-keyed job of
 `--items` invoices and lets `--keyers` simulated contractors (bpo_cli.simulation, in this
 process) claim and submit through the HTTP API; it ends when the job is completed, reporting
 shows every item completed and billing has priced every billable item and drafted the
@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 
 import httpx
-from fullstack import FullStack, full_stack
+from harness import FullStack, full_stack
 
 from bpo_cli import demo
 from bpo_cli.signing import Signer

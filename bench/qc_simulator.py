@@ -1,8 +1,8 @@
 """Quality control with a ground truth: single, double and adaptive keying compared.
 
-    .venv/bin/python bench/qc_simulator.py [--items 2000] [--keyers 8] [--quick]
+    .venv/bin/python bench/qc_simulator.py [--items 1000] [--keyers 8] [--quick]
 
-Starts the whole product (bench/fullstack.py) and runs simulated contractors
+Starts the whole product (bench/harness.py) and runs simulated contractors
 (bpo_cli.simulation) through the real HTTP API: each item's source is the true invoice,
 each keyer mistypes fields at a rate that makes `--accuracy` (97%) of their items exactly
 right, reviewers and adjudicators re-read the fields the entries disagree on. For each mode
@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 
 import httpx
-from fullstack import FullStack, full_stack
+from harness import FullStack, full_stack
 
 from bpo_cli.signing import Signer
 from bpo_cli.simulation import Endpoints, Keyer, Outcome, Simulation
@@ -81,7 +81,7 @@ async def measure(stack: FullStack, items: int, plan: list[Scenario]) -> list[Ou
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--keyers", type=int, default=8)
     parser.add_argument("--qc-keyers", type=int, default=2)
     parser.add_argument("--accuracy", type=float, default=0.97, help="share of items right")

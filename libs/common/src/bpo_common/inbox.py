@@ -148,15 +148,19 @@ class InboxConsumer:
         outcomes: list[Outcome] = []
         try:
             async with self._sessions() as session, session.begin():
+                fresh = await record_received(
+                    session, self.subscription.name, [envelope.id for envelope in envelopes]
+                )
                 for envelope in envelopes:
-                    bind_correlation_id(envelope.correlation_id)
-                    handler = self.subscription.handlers.get(envelope.type)
-                    if await _record_received(session, self.subscription.name, envelope.id):
-                        outcomes.append(Outcome.APPLIED)
-                        if handler is not None:
-                            await handler(session, envelope)
-                    else:
+                    if envelope.id not in fresh:
                         outcomes.append(Outcome.DUPLICATE)
+                        continue
+                    fresh.discard(envelope.id)  # a copy inside the batch applies once
+                    outcomes.append(Outcome.APPLIED)
+                    handler = self.subscription.handlers.get(envelope.type)
+                    if handler is not None:
+                        bind_correlation_id(envelope.correlation_id)
+                        await handler(session, envelope)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -181,7 +185,8 @@ class InboxConsumer:
         bind_correlation_id(envelope.correlation_id)
         try:
             async with self._sessions() as session, session.begin():
-                first_time = await _record_received(session, self.subscription.name, envelope.id)
+                fresh = await record_received(session, self.subscription.name, [envelope.id])
+                first_time = envelope.id in fresh
                 if first_time and handler is not None:
                     await handler(session, envelope)
         except asyncio.CancelledError:
@@ -255,12 +260,18 @@ class InboxConsumer:
         return Outcome.DEAD_LETTERED
 
 
-async def _record_received(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
-    """Record the event in the inbox; False when this consumer has already applied it."""
-    result = await session.execute(
-        pg_insert(inbox_event)
-        .values(consumer=consumer, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(inbox_event.c.event_id)
+# The inbox rows of a whole batch in one statement, compiled once (insertmanyvalues).
+_RECORD_RECEIVED = (
+    pg_insert(inbox_event)
+    .on_conflict_do_nothing()
+    .returning(inbox_event.c.event_id, sort_by_parameter_order=True)
+)
+
+
+async def record_received(session: AsyncSession, consumer: str, event_ids: list[UUID]) -> set[UUID]:
+    """Record events in the consumer's inbox, in one statement; the ids it had not applied yet
+    (the rest are copies of events it has applied)."""
+    rows = await session.execute(
+        _RECORD_RECEIVED, [{"consumer": consumer, "event_id": event_id} for event_id in event_ids]
     )
-    return result.first() is not None
+    return set(rows.scalars())

@@ -18,6 +18,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bpo_common.db import SessionFactory
 from bpo_common.events import STREAM_NAME, Envelope
+from bpo_common.inbox import record_received
 from bpo_common.messaging import connect
 from bpo_reporting import repository
 from bpo_reporting.consumers import CONSUMER, handlers
@@ -51,7 +52,7 @@ async def rebuild(sessions: SessionFactory, nats_url: str) -> Rebuilt:
                 handler = handlers.get(envelope.type)
                 if handler is None:
                     continue
-                if await repository.record_applied(session, CONSUMER, envelope.id):
+                if envelope.id in await record_received(session, CONSUMER, [envelope.id]):
                     await handler(session, envelope)
                     applied += 1
     finally:

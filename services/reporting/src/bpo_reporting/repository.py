@@ -454,14 +454,3 @@ async def clear_read_models(session: AsyncSession, consumer: str) -> None:
     names = ", ".join(model.__tablename__ for model in READ_MODELS)
     await session.execute(text(f"TRUNCATE {names}"))
     await session.execute(delete(inbox_event).where(inbox_event.c.consumer == consumer))
-
-
-async def record_applied(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
-    """Note the event in the inbox as the consumer would; False when it was there already."""
-    result = await session.execute(
-        insert(inbox_event)
-        .values(consumer=consumer, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(inbox_event.c.event_id)
-    )
-    return result.first() is not None
