@@ -228,3 +228,13 @@ async def test_redelivered_and_early_events_make_one_line_each(
     assert all(line.amount == Decimal("0.52") for line in lines)
     events = await outbox(billing_db, UsageRecorded.event_type, client_id=str(client_id))
     assert len(events) == 3
+
+
+async def test_a_job_announced_twice_keeps_its_first_terms(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens)
+    job = await feed.job(client_id, sla_hours="24")
+    await feed(job.model_copy(update={"sla_hours": Decimal(1)}))
+    terms = await billing.get(f"/v1/jobs/{job.job_id}/terms", headers=tokens.manager())
+    assert Decimal(terms.json()["sla_hours"]) == 24

@@ -592,3 +592,15 @@ async def test_quality_figures_equal_the_hand_computed_ones_of_a_scripted_scenar
     assert of_b["per_field"] == per_field(number=(3, 2), total=(3, 2), currency=(3, 3))
     # The adjudicator's word is final and not judged.
     assert (await quality(c))["overall"] == {"judged": 0, "correct": 0, "accuracy": None}
+
+
+async def test_a_job_announced_twice_is_kept_once_as_first_announced(
+    validation_db: SessionFactory,
+) -> None:
+    job = await _job(validation_db)
+    copy = job.model_copy(update={"work_type": "changed"})
+    async with validation_db() as session, session.begin():
+        await service.record_job(session, copy)
+    async with validation_db() as session:
+        rules = await service.job_rules(session, job.job_id, None)
+    assert rules.work_type == "invoice"

@@ -31,7 +31,9 @@ from bpo_common.pagination import PageRequest
 
 
 async def add_billable_job(session: AsyncSession, job: BillableJob) -> None:
-    session.add(job)
+    """Keep a job's terms; a job already known (a copy of its event) is left as it is."""
+    if await session.get(BillableJob, job.job_id) is None:
+        session.add(job)
 
 
 async def get_billable_job(

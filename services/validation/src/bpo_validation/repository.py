@@ -22,7 +22,9 @@ from bpo_validation.models import (
 
 
 async def add_job_rules(session: AsyncSession, rules: JobRules) -> None:
-    session.add(rules)
+    """Keep a job's rules; a job already known (a copy of its event) is left as it is."""
+    if await session.get(JobRules, rules.job_id) is None:
+        session.add(rules)
 
 
 async def get_job_rules(session: AsyncSession, job_id: UUID, scope: UUID | None) -> JobRules | None:
