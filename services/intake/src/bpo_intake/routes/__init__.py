@@ -5,5 +5,6 @@ from fastapi import APIRouter
 from bpo_intake.routes import clients, contractors, flagged, items, jobs, tasks, webhooks
 
 router = APIRouter()
-for area in (clients, contractors, jobs, tasks, webhooks, items, flagged):
+# Tasks first: claim and submit are the hottest routes, and routes are matched in order.
+for area in (tasks, clients, contractors, jobs, webhooks, items, flagged):
     router.include_router(area.router)
