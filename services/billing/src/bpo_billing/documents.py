@@ -9,10 +9,8 @@ from enum import StrEnum
 from fpdf import FPDF
 
 from bpo_billing.schemas import EarningsStatement, InvoiceOut
-from bpo_common.errors import NotAcceptable
-
-# A spreadsheet reads a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from bpo_common.negotiation import negotiate as preferred
+from bpo_common.negotiation import spreadsheet_safe
 
 
 class Format(StrEnum):
@@ -24,38 +22,12 @@ class Format(StrEnum):
 def negotiate(accept: str | None, offered: Sequence[Format]) -> Format:
     """The offered format the Accept header prefers most; the first offered when it has no
     preference."""
-    if accept is None or not accept.strip():
-        return offered[0]
-    ranges: list[tuple[str, float]] = []
-    for part in accept.split(","):
-        media_range, *parameters = part.split(";")
-        quality = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        ranges.append((media_range.strip().lower(), quality))
-    best: tuple[float, Format] | None = None
-    for candidate in offered:
-        kind = candidate.split("/")[0]
-        specificity = {candidate.value: 2, f"{kind}/*": 1, "*/*": 0}
-        matching = [(specificity[media], q) for media, q in ranges if media in specificity]
-        if not matching:
-            continue
-        quality = max(matching)[1]
-        if quality > 0 and (best is None or quality > best[0]):
-            best = (quality, candidate)
-    if best is None:
-        raise NotAcceptable(f"this comes as {', '.join(offered)}; Accept allows none")
-    return best[1]
+    refusal = f"this comes as {', '.join(offered)}; Accept allows none"
+    return Format(preferred(accept, offered, refusal))
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return spreadsheet_safe("" if value is None else str(value))
 
 
 def _csv(rows: Sequence[Sequence[object]]) -> bytes:

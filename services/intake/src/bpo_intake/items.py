@@ -33,10 +33,10 @@ from bpo_common.errors import (
     DomainError,
     FieldError,
     Invalid,
-    NotAcceptable,
     NotFound,
     UnsupportedMediaType,
 )
+from bpo_common.negotiation import negotiate, spreadsheet_safe
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import JobSpec, spec_errors
 from bpo_intake import repository, service
@@ -52,8 +52,6 @@ RESULTS_PER_FETCH = 1000
 GOLDEN_PREFIX = "golden."
 EXTERNAL_ID = "external_id"
 UNCLOSED_QUOTE = 'a quoted cell is not closed (a quote inside a cell is doubled: "say ""hi""")'
-# A spreadsheet reads a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Format(StrEnum):
@@ -415,34 +413,8 @@ async def list_items(
 
 def results_format(accept: str | None) -> Format:
     """The format the Accept header prefers; JSON when it has no preference."""
-    if accept is None or not accept.strip():
-        return Format.JSON
-    ranges: list[tuple[str, float]] = []
-    for part in accept.split(","):
-        media_range, *parameters = part.split(";")
-        quality = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        ranges.append((media_range.strip().lower(), quality))
-    best: tuple[float, Format] | None = None
-    for candidate in Format:
-        kind = candidate.split("/")[0]
-        # The most specific range that matches a format sets its quality.
-        specificity = {candidate.value: 2, f"{kind}/*": 1, "*/*": 0}
-        matching = [(specificity[media], q) for media, q in ranges if media in specificity]
-        if not matching:
-            continue
-        quality = max(matching)[1]
-        if quality > 0 and (best is None or quality > best[0]):
-            best = (quality, candidate)
-    if best is None:
-        raise NotAcceptable(f"results come as {', '.join(Format)}; Accept allows none")
-    return best[1]
+    refusal = f"results come as {', '.join(Format)}; Accept allows none"
+    return Format(negotiate(accept, list(Format), refusal))
 
 
 @dataclass(frozen=True)
@@ -536,7 +508,7 @@ def csv_cell(value: Any) -> str:
         text = _dumps(value)
     else:
         text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return spreadsheet_safe(text)
 
 
 class _Csv(_Encoder):

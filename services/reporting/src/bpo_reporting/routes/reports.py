@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel
 from bpo_common.auth import Manager
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
-from bpo_common.errors import NotAcceptable
+from bpo_common.negotiation import negotiate
 from bpo_reporting import service
 from bpo_reporting.domain import Bucket
 from bpo_reporting.schemas import (
@@ -72,38 +72,10 @@ CurrencyFilter = Annotated[
 AcceptHeader = Annotated[str | None, Header()]
 
 
-def _quality(accept: str, media_type: str) -> float:
-    """The quality Accept gives a media type, by its most specific matching range."""
-    kind = media_type.split("/")[0]
-    specificity = {media_type: 2, f"{kind}/*": 1, "*/*": 0}
-    best: tuple[int, float] | None = None
-    for part in accept.split(","):
-        media_range, *parameters = part.split(";")
-        media_range = media_range.strip().lower()
-        if media_range not in specificity:
-            continue
-        quality = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        candidate = (specificity[media_range], quality)
-        if best is None or candidate > best:
-            best = candidate
-    return best[1] if best else 0.0
-
-
 def wants_csv(accept: str | None) -> bool:
     """CSV when Accept prefers text/csv to JSON; JSON when it has no preference."""
-    if accept is None or not accept.strip():
-        return False
-    json_q, csv_q = _quality(accept, JSON), _quality(accept, CSV)
-    if json_q <= 0 and csv_q <= 0:
-        raise NotAcceptable("reports come as application/json or text/csv; Accept allows none")
-    return csv_q > json_q or (csv_q == json_q and CSV in accept.lower())
+    refusal = "reports come as application/json or text/csv; Accept allows none"
+    return negotiate(accept, [JSON, CSV], refusal) == CSV
 
 
 def _csv(rows: Sequence[BaseModel], row_model: type[BaseModel], name: str) -> Response:
