@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from bpo_billing import documents, service
@@ -28,7 +28,11 @@ from bpo_billing.schemas import (
     VoidIn,
 )
 from bpo_billing.settings import SettingsDep
-from bpo_common.auth import ClientOrManager, Manager, Principal, Role, require_role
+from bpo_common.auth import (
+    ClientOrManager,
+    ContractorOrManager,
+    Manager,
+)
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
 from bpo_common.errors import PROBLEM_JSON, FieldError, Invalid
@@ -37,7 +41,6 @@ from bpo_common.pagination import Page, PageDep
 
 router = APIRouter(prefix="/v1")
 
-ContractorOrManager = Annotated[Principal, Depends(require_role(Role.CONTRACTOR, Role.MANAGER))]
 AcceptHeader = Annotated[str | None, Header(alias="Accept")]
 PeriodStart = Annotated[date | None, Query(description="first day (UTC); default: this month's")]
 PeriodEnd = Annotated[date | None, Query(description="last day (UTC), included; default: today")]
