@@ -20,18 +20,12 @@ baseline events/s (target >= 0.30). It exits 0 whatever the figures. The last li
 output is the `RESULT {...}` of bench/README.md.
 """
 
-import argparse
 import asyncio
-import os
-import platform
-import signal
 import sys
-from collections.abc import Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
 from time import perf_counter
 
-from harness import Stack, Timed, cpu_snapshot, interrupted, result_line, stack
+from harness import EventBench, Stack, Timed, cpu_snapshot, run_event_bench
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from sqlalchemy import Column, MetaData, String, Table, Uuid, func, insert, select
@@ -230,72 +224,23 @@ async def measure(bench: Stack, count: int, runs: int) -> tuple[list[Timed], lis
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--events", type=int, default=6_000, help="events in the stream")
-    parser.add_argument("--runs", type=int, default=2, help="alternating runs of each; best kept")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 2,000 events, 1 run")
-    args = parser.parse_args()
-    if args.quick:
-        args.events, args.runs = 2_000, 1
-    if args.events < 1 or args.runs < 1:
-        parser.error("--events and --runs must be positive")
-    for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, interrupted)
-    load_start = os.getloadavg()[0]
-    try:
-        with stack() as bench:
-            products, baselines, size = asyncio.run(measure(bench, args.events, args.runs))
-    except KeyboardInterrupt:
-        print("interrupted: the stack is stopped", file=sys.stderr)
-        return 130
-    best_product = min(products, key=lambda run: run.seconds)
-    best_baseline = min(baselines, key=lambda run: run.seconds)
-    product_rate = args.events / best_product.seconds
-    baseline_rate = args.events / best_baseline.seconds
-    ratio = product_rate / baseline_rate
-
-    def seconds(runs: Sequence[Timed]) -> str:
-        return ", ".join(f"{run.seconds:.2f}" for run in runs) + " s"
-
-    def cpu(run: Timed) -> str:
-        return ", ".join(
-            f"{name} {1e6 * value / args.events:.0f}" for name, value in run.cpu.items()
-        )
-
-    rows = [
-        ("events per run", f"{args.events:,} (mean payload {size} bytes)"),
-        ("runs (best of each kept)", str(args.runs)),
-        ("product: InboxConsumer, events/s", f"{product_rate:,.0f}  ({seconds(products)})"),
-        ("baseline: raw fetch and ack, events/s", f"{baseline_rate:,.0f}  ({seconds(baselines)})"),
-        ("ratio product / baseline", f"{ratio:.2f}  (target >= {TARGET_RATIO:.2f})"),
-        ("product CPU per event (us)", cpu(best_product)),
-        ("baseline CPU per event (us)", cpu(best_baseline)),
-        ("fetch batch", f"{FETCH_BATCH} (InboxConsumer's default; baseline the same)"),
-        ("cores", str(os.cpu_count())),
-        ("load average (1 min) at start / end", f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"),
-        ("python", platform.python_version()),
-        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
-    ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'event consumer':<{width}}  result")
-    print(f"{'-' * width}  {'-' * 30}")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
-    figure = {
-        "figure": "event consumer: fetch, apply in PostgreSQL, ack",
-        "product": round(product_rate, 1),
-        "baseline": round(baseline_rate, 1),
-        "unit": "events/s",
-        "ratio": round(ratio, 3),
-        "target": TARGET_RATIO,
-    }
-    notes = [
-        f"{args.events:,} events of ~{size} bytes, fetch {FETCH_BATCH}, best of {args.runs}; "
-        "InboxConsumer.run (inbox row + one INSERT effect per event) vs raw fetch + ack",
-        f"product CPU us/event: {cpu(best_product)}; baseline: {cpu(best_baseline)}",
-    ]
-    print(result_line("event_consumer", [figure], notes))
-    return 0
+    return run_event_bench(
+        EventBench(
+            name="event_consumer",
+            title="event consumer",
+            figure="event consumer: fetch, apply in PostgreSQL, ack",
+            product="InboxConsumer",
+            baseline="raw fetch and ack",
+            target=TARGET_RATIO,
+            events=6_000,
+            quick_events=2_000,
+            setting=("fetch batch", f"{FETCH_BATCH} (InboxConsumer's default; baseline the same)"),
+            method=f"fetch {FETCH_BATCH}; InboxConsumer.run (inbox row + one INSERT effect per "
+            "event) vs raw fetch + ack",
+        ),
+        measure,
+        __doc__,
+    )
 
 
 if __name__ == "__main__":

@@ -3,12 +3,18 @@ PostgreSQL and NATS (`stack`: the intake database migrated; `full_stack`: every 
 migrated and the four services as their own processes, as `make run` starts them), and the
 CPU time processes use around a timed run; and the RESULT line of bench/README.md."""
 
+import argparse
+import asyncio
 import json
 import os
+import platform
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from subprocess import Popen
 from types import FrameType
@@ -165,3 +171,94 @@ def result_line(name: str, figures: Sequence[Mapping[str, Any]], notes: Sequence
 
 def interrupted(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+Measure = Callable[[Stack, int, int], Coroutine[Any, Any, tuple[list[Timed], list[Timed], int]]]
+
+
+@dataclass(frozen=True)
+class EventBench:
+    """A messaging benchmark: `measure(stack, events, runs)` gives the product's and the
+    baseline's timed runs and the mean payload size; the rest says how to report them."""
+
+    name: str
+    title: str
+    figure: str
+    product: str
+    baseline: str
+    target: float
+    events: int
+    quick_events: int
+    setting: tuple[str, str]
+    method: str
+
+
+def run_event_bench(bench: EventBench, measure: Measure, doc: str | None) -> int:
+    """Parse the arguments, measure on a fresh `stack()`, print the table and the RESULT."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--events", type=int, default=bench.events, help="events per run")
+    parser.add_argument("--runs", type=int, default=2, help="alternating runs of each; best kept")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"a smoke run: {bench.quick_events:,} events, 1 run"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.events, args.runs = bench.quick_events, 1
+    if args.events < 1 or args.runs < 1:
+        parser.error("--events and --runs must be positive")
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, interrupted)
+    load_start = os.getloadavg()[0]
+    try:
+        with stack() as servers:
+            products, baselines, size = asyncio.run(measure(servers, args.events, args.runs))
+    except KeyboardInterrupt:
+        print("interrupted: the stack is stopped", file=sys.stderr)
+        return 130
+    best_product = min(products, key=lambda run: run.seconds)
+    best_baseline = min(baselines, key=lambda run: run.seconds)
+    product_rate = args.events / best_product.seconds
+    baseline_rate = args.events / best_baseline.seconds
+    ratio = product_rate / baseline_rate
+
+    def seconds(runs: Sequence[Timed]) -> str:
+        return ", ".join(f"{run.seconds:.2f}" for run in runs) + " s"
+
+    def cpu(run: Timed) -> str:
+        return ", ".join(
+            f"{name} {1e6 * value / args.events:.0f}" for name, value in run.cpu.items()
+        )
+
+    rows = [
+        ("events per run", f"{args.events:,} (mean payload {size} bytes)"),
+        ("runs (best of each kept)", str(args.runs)),
+        (f"product: {bench.product}, events/s", f"{product_rate:,.0f}  ({seconds(products)})"),
+        (f"baseline: {bench.baseline}, events/s", f"{baseline_rate:,.0f}  ({seconds(baselines)})"),
+        ("ratio product / baseline", f"{ratio:.2f}  (target >= {bench.target:.2f})"),
+        ("product CPU per event (us)", cpu(best_product)),
+        ("baseline CPU per event (us)", cpu(best_baseline)),
+        bench.setting,
+        ("cores", str(os.cpu_count())),
+        ("load average (1 min) at start / end", f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"),
+        ("python", platform.python_version()),
+        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{bench.title:<{width}}  result")
+    print(f"{'-' * width}  {'-' * 30}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    figure = {
+        "figure": bench.figure,
+        "product": round(product_rate, 1),
+        "baseline": round(baseline_rate, 1),
+        "unit": "events/s",
+        "ratio": round(ratio, 3),
+        "target": bench.target,
+    }
+    notes = [
+        f"{args.events:,} events of ~{size} bytes, best of {args.runs}; {bench.method}",
+        f"product CPU us/event: {cpu(best_product)}; baseline: {cpu(best_baseline)}",
+    ]
+    print(result_line(bench.name, [figure], notes))
+    return 0
