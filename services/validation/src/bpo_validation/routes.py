@@ -4,6 +4,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from bpo_common.auth import ClientOrManager, ClientUser, CurrentPrincipal
 from bpo_common.db import SessionDep
@@ -82,7 +83,8 @@ async def put_reference_dataset(
     """Upload a reference dataset (CSV or NDJSON) that lookup rules check entries against."""
     assert client.client_id is not None
     media = reference.media_format(content_type)
-    table = reference.parse(await request.body(), media, key)
+    # Parsing a large upload is CPU work: off the event loop, so other requests keep moving.
+    table = await run_in_threadpool(reference.parse, await request.body(), media, key)
     dataset = await reference.replace(session, client.client_id, name, key, table)
     return ReferenceDatasetOut.model_validate(dataset)
 
