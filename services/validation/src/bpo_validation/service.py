@@ -110,6 +110,10 @@ async def _decide(
         result = check(spec, first.golden, partial=True).normalized
         await _accept(session, first, result, "control item: the known answer stands", [])
         return
+    broken = _rule_failures(spec, keyings)
+    if broken:
+        await _review(session, first, "review", keyings, broken, [])
+        return
     if first.client_values is not None:
         await _decide_verification(session, job, spec, first)
         return
@@ -136,6 +140,20 @@ async def _decide(
     else:
         reason = f"keyings differ on {', '.join(differing)}"
         await _review(session, first, "adjudication", keyings, reason, rows)
+
+
+def _rule_failures(spec: JobSpec, keyings: Sequence[Entry]) -> str | None:
+    """Why the keyings cannot be accepted as they are, if any fails the job's rules.
+
+    Intake refuses such a submission, so this is a defence: an entry from another producer,
+    or checked against an older spec, is never accepted unchecked."""
+    failures = [
+        f"keying {n} of {len(keyings)} fails the job's rules: "
+        + "; ".join(f"{error.field}: {error.message}" for error in errors)
+        for n, keying in enumerate(keyings, 1)
+        if (errors := check(spec, keying.data).errors)
+    ]
+    return "; ".join(failures) or None
 
 
 async def _decide_adaptive(
