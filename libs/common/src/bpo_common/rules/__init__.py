@@ -33,7 +33,8 @@ a difference in case is a difference in the stored result. A value that cannot b
 equals only an identical value.
 
 `min_length`/`max_length`/`pattern` apply to the canonical value; `pattern` must match the
-whole value (re.fullmatch). Identifiers are read with spaces, dots and dashes removed.
+whole value, in RE2 syntax (linear time; no look-around, no back-references). Identifiers
+are read with spaces, dots and dashes removed.
 
 A field may name a `lookup`: its value must be a key of one of the client's reference datasets,
 and `checks` compare other fields with that row (numbers within a `tolerance`). That needs

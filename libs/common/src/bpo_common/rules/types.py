@@ -24,7 +24,7 @@ from stdnum.exceptions import (
 )
 from stdnum.us import ein
 
-from bpo_common.rules.spec import Case, FieldSpec, FieldType
+from bpo_common.rules.spec import Case, FieldSpec, FieldType, compiled_pattern
 
 Typed = str | int | Decimal | date | bool
 Json = str | int | bool
@@ -365,7 +365,7 @@ def _check_limits(field: FieldSpec, value: Typed) -> None:
             raise InvalidValue(f"must be at least {field.min_length} characters long")
         if field.max_length is not None and len(value) > field.max_length:
             raise InvalidValue(f"must be at most {field.max_length} characters long")
-        if field.pattern is not None and re.fullmatch(field.pattern, value) is None:
+        if field.pattern is not None and compiled_pattern(field.pattern).fullmatch(value) is None:
             raise InvalidValue(f"does not match the expected pattern {field.pattern}")
 
 

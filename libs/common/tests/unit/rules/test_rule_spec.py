@@ -83,6 +83,15 @@ def test_a_bad_regular_expression_is_a_spec_error() -> None:
     assert error.message.startswith("not a valid regular expression")
 
 
+def test_a_pattern_outside_re2_syntax_is_a_spec_error_that_says_so() -> None:
+    [error] = _errors([{"name": "code", "type": "string", "pattern": r"(?=A)\w+"}])
+    assert error.field == "fields[0].pattern"
+    assert error.message == (
+        "not a valid regular expression: invalid perl operator: (?= (patterns use RE2 syntax, "
+        "which has no look-around and no back-references)"
+    )
+
+
 def test_a_pattern_with_braces_keeps_them_in_the_message() -> None:
     [error] = _errors([{"name": "code", "type": "integer", "pattern": r"\d{2}"}])
     assert error.message.startswith("pattern does not apply")
