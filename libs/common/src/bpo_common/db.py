@@ -42,8 +42,9 @@ def new_metadata() -> MetaData:
 
 
 def create_engine(url: str, *, pool_size: int = 40) -> AsyncEngine:
-    # No pre-ping: it costs a round trip per checkout. A connection that died fails its
-    # statement and is dropped from the pool; the request answers 5xx once, not silently.
+    # No pre-ping: it costs a round trip per checkout (about 0.2 ms of CPU, a fifth of a claim).
+    # A connection that died fails its statement, the pool drops every connection as old,
+    # and the request answers 503 with Retry-After (bpo_common.errors).
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size // 4)
 
 

@@ -1,6 +1,7 @@
 """One error format: RFC 9457 problem+json. Domain errors carry their status.
 
-A 4xx says what to fix; a 5xx is a bug and is logged with its traceback.
+A 4xx says what to fix; a 503 says a server the service needs is out of reach for now, and
+when to retry; any other 5xx is a bug and is logged with its traceback.
 """
 
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -135,6 +137,19 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
+            return await on_unexpected(request, exc)
+        # PostgreSQL restarted or is down: the pool drops the dead connections, and the
+        # transaction was rolled back (a POST with an Idempotency-Key is safe to repeat).
+        log.warning("database unreachable", path=request.url.path, error=repr(exc))
+        return problem(
+            503,
+            "Service unavailable",
+            "the database connection was lost or refused; retry the request",
+            headers={"Retry-After": "1"},
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path, error=repr(exc))
         return problem(500, "Internal server error", "an unexpected error occurred")
@@ -142,6 +157,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(ConnectionError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -1,0 +1,59 @@
+"""PostgreSQL restarting or down under a service: a 503 that says to retry, never a 500, and
+requests are served again as soon as it is back."""
+
+from types import SimpleNamespace
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from bpo_common.db import SessionDep, create_engine, create_session_factory
+from bpo_common.devstack import PostgresServer, free_port
+from bpo_common.errors import install_error_handlers
+from bpo_common.testing import TestStack, assert_problem, serve
+
+PASSWORD = "outage"
+
+
+def _app(server: PostgresServer) -> FastAPI:
+    url = f"postgresql+asyncpg://postgres:{PASSWORD}@127.0.0.1:{server.port}/postgres"
+    app = FastAPI()
+    install_error_handlers(app)
+    sessions = create_session_factory(create_engine(url, pool_size=2), source="outage-test")
+    app.state.runtime = SimpleNamespace(sessions=sessions)
+
+    @app.get("/answer")
+    async def answer(session: SessionDep) -> dict[str, int]:
+        return {"answer": (await session.execute(text("SELECT 41 + 1"))).scalar_one()}
+
+    return app
+
+
+def _unavailable(response: httpx.Response) -> None:
+    body = assert_problem(response, 503)
+    assert body["detail"] == "the database connection was lost or refused; retry the request"
+    assert response.headers["Retry-After"] == "1"
+
+
+async def test_a_database_restart_or_outage_is_a_503_to_retry_and_then_requests_are_served(
+    stack: TestStack,
+) -> None:
+    server = PostgresServer(stack.root / "postgres-outage", free_port(), durable=False)
+    server.start(PASSWORD)
+    try:
+        async with serve(_app(server)) as client:
+            assert (await client.get("/answer")).json() == {"answer": 42}
+
+            server.stop()
+            _unavailable(await client.get("/answer"))  # the pooled connection is dead
+            _unavailable(await client.get("/answer"))  # no new one can be opened
+
+            server.start(PASSWORD)
+            assert (await client.get("/answer")).json() == {"answer": 42}
+
+            server.stop()
+            server.start(PASSWORD)
+            _unavailable(await client.get("/answer"))  # the one request on a dead connection
+            assert (await client.get("/answer")).json() == {"answer": 42}
+    finally:
+        server.stop()
