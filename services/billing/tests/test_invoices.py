@@ -3,6 +3,7 @@
 import asyncio
 import csv
 import io
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
-from bpo_billing.models import Invoice, InvoiceCounter, InvoiceLine, UsageLine
+from bpo_billing.models import CreditNote, Invoice, InvoiceCounter, InvoiceLine, Series, UsageLine
 from bpo_common.contracts.billing import InvoiceFinalized, InvoicePaid, InvoiceVoided
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
@@ -124,7 +125,9 @@ async def test_concurrent_finalizations_take_consecutive_numbers_without_gaps(
     assert sequence == list(range(sequence[0], sequence[0] + 6))
     async with billing_db() as session:
         last = await session.scalar(
-            select(InvoiceCounter.last_number).where(InvoiceCounter.year == int(year))
+            select(InvoiceCounter.last_number).where(
+                InvoiceCounter.series == Series.INVOICE, InvoiceCounter.year == int(year)
+            )
         )
         # No number was skipped: every one up to the counter went to an invoice.
         given = await session.scalar(select(func.count()).where(Invoice.number.like(f"{year}-%")))
@@ -222,7 +225,7 @@ async def test_payments_partial_then_full_and_an_overpayment_is_refused(
 
 
 async def test_credit_notes_reduce_what_is_due_and_can_settle_it(
-    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:
     client_id = await new_client(
         billing, tokens, rates={"invoice": {"per_item": "10"}}, tax_rate="0"
@@ -274,6 +277,37 @@ async def test_credit_notes_reduce_what_is_due_and_can_settle_it(
     body = settled.json()
     assert (body["status"], body["amount_due"]) == ("paid", "0.00")
     assert Decimal(body["total"]) == Decimal(body["amount_credited"]) + Decimal(body["amount_paid"])
+
+    # Credit notes are numbered in a series of their own, one after the other, and the
+    # refused requests above took no number.
+    first, second = (note["number"] for note in body["credit_notes"])
+    year = str(date.fromisoformat(body["finalized_at"][:10]).year)
+    assert re.fullmatch(rf"CN-{year}-[0-9]{{6}}", first), first
+    assert second == f"CN-{year}-{int(first[-6:]) + 1:06d}"
+    async with billing_db() as session:
+        last = await session.scalar(
+            select(InvoiceCounter.last_number).where(
+                InvoiceCounter.series == Series.CREDIT_NOTE, InvoiceCounter.year == int(year)
+            )
+        )
+        given = await session.scalar(
+            select(func.count()).where(CreditNote.number.like(f"CN-{year}-%"))
+        )
+    # No number was skipped: every one up to the counter went to a credit note.
+    assert last == given == int(second[-6:])
+    as_csv = await billing.get(url, headers={**tokens.manager(), "Accept": "text/csv"})
+    notes = [
+        row for row in csv.DictReader(io.StringIO(as_csv.text)) if row["kind"] == "credit_note"
+    ]
+    assert [(row["description"], row["amount"]) for row in notes] == [
+        (f"{first}: two scans were unreadable", "15.50"),
+        (f"{second}: goodwill", "14.50"),
+    ]
+    with pytest.raises(DBAPIError, match="never changes"):
+        async with billing_db() as session, session.begin():
+            await session.execute(
+                update(CreditNote).where(CreditNote.number == first).values(amount=Decimal("1"))
+            )
 
 
 async def test_void_only_while_unpaid_and_its_usage_goes_on_the_next_draft(

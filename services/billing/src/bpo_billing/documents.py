@@ -39,7 +39,8 @@ def _csv(rows: Sequence[Sequence[object]]) -> bytes:
 
 
 def invoice_csv(invoice: InvoiceOut) -> bytes:
-    """One row per invoice line, then the totals as rows of their own (label in `kind`)."""
+    """One row per invoice line, then the totals as rows of their own (label in `kind`), then
+    one row per credit note."""
     rows: list[list[object]] = [
         ["number", "kind", "job_id", "work_type", "description", "quantity", "unit_price",
          "amount", "currency"],
@@ -58,6 +59,9 @@ def invoice_csv(invoice: InvoiceOut) -> bytes:
     ]
     for label, amount in totals:
         rows.append([number, label, "", "", "", "", "", amount, invoice.currency])
+    for note in invoice.credit_notes:
+        rows.append([number, "credit_note", "", "", f"{note.number}: {note.reason}", "", "",
+                     note.amount, invoice.currency])  # fmt: skip
     return _csv(rows)
 
 
@@ -137,6 +141,8 @@ def invoice_pdf(invoice: InvoiceOut) -> bytes:
     for note in invoice.credit_notes:
         pdf.set_font("Helvetica", size=8)
         pdf.multi_cell(
-            0, 5, _latin1(f"Credit note {note.amount} {invoice.currency}: {note.reason}")
+            0,
+            5,
+            _latin1(f"Credit note {note.number}: {note.amount} {invoice.currency}, {note.reason}"),
         )
     return bytes(pdf.output())

@@ -189,11 +189,25 @@ class InvoiceLine(Base):
     amount: Mapped[Decimal] = mapped_column(MONEY)
 
 
+class Series(StrEnum):
+    """Each kind of document is numbered in a gap-free series of its own, per year."""
+
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+    def number(self, year: int, ordinal: int) -> str:
+        """`2026-000042` for an invoice, `CN-2026-000007` for a credit note."""
+        prefix = "CN-" if self is Series.CREDIT_NOTE else ""
+        return f"{prefix}{year}-{ordinal:06d}"
+
+
 class InvoiceCounter(Base):
-    """The last number given in a year's series; its row lock serializes finalizations."""
+    """The last number given in a year's series; its row lock serializes the documents that
+    take numbers from it."""
 
     __tablename__ = "invoice_counter"
 
+    series: Mapped[str] = mapped_column(String(20), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_number: Mapped[int]
 
@@ -203,6 +217,7 @@ class CreditNote(Base):
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     invoice_id: Mapped[UUID] = mapped_column(ForeignKey("invoice.id"), index=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     reason: Mapped[str] = mapped_column(Text)
     # [{description, amount}] when the note was given line by line.

@@ -21,6 +21,7 @@ from bpo_billing.models import (
     Payment,
     PieceRate,
     PriceBook,
+    Series,
     SlaCredit,
     UsageLine,
     VolumeCounter,
@@ -294,18 +295,19 @@ async def release_invoice(session: AsyncSession, invoice: Invoice) -> None:
     )
 
 
-async def next_invoice_number(session: AsyncSession, year: int) -> int:
+async def next_number(session: AsyncSession, series: Series, year: int) -> str:
     """The next number of the year's series. The counter row stays locked until the
-    transaction ends, so concurrent finalizations queue here; a rollback gives the number back."""
+    transaction ends, so concurrent documents queue here; a rollback gives the number back."""
     statement = (
         insert(InvoiceCounter)
-        .values(year=year, last_number=1)
+        .values(series=series.value, year=year, last_number=1)
         .on_conflict_do_update(
-            index_elements=["year"], set_={"last_number": InvoiceCounter.last_number + 1}
+            index_elements=["series", "year"],
+            set_={"last_number": InvoiceCounter.last_number + 1},
         )
         .returning(InvoiceCounter.last_number)
     )
-    return int((await session.execute(statement)).scalar_one())
+    return series.number(year, int((await session.execute(statement)).scalar_one()))
 
 
 async def credit_notes(session: AsyncSession, invoice_id: UUID) -> list[CreditNote]:

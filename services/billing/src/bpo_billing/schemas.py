@@ -153,6 +153,7 @@ class CreditNoteIn(_Body):
 
 class CreditNoteOut(BaseModel):
     id: UUID
+    number: str
     amount: Decimal
     reason: str
     lines: list[CreditNoteLineIn]

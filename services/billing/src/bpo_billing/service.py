@@ -18,6 +18,7 @@ from bpo_billing.models import (
     InvoiceStatus,
     Payment,
     PriceBook,
+    Series,
     SlaCredit,
     UsageLine,
 )
@@ -446,8 +447,7 @@ async def finalize_invoice(session: AsyncSession, invoice_id: UUID, settings: Se
     invoice = await _locked_invoice(session, invoice_id)
     _refuse(invoice, "finalizing", InvoiceStatus.DRAFT)
     now = utcnow()
-    number = await repository.next_invoice_number(session, now.year)
-    invoice.number = f"{now.year}-{number:06d}"
+    invoice.number = await repository.next_number(session, Series.INVOICE, now.year)
     invoice.status = InvoiceStatus.FINALIZED
     invoice.finalized_at = now
     invoice.due_on = now.date() + timedelta(days=settings.payment_terms_days)
@@ -555,6 +555,7 @@ async def add_credit_note(session: AsyncSession, invoice_id: UUID, body: CreditN
         CreditNote(
             id=new_id(),
             invoice_id=invoice.id,
+            number=await repository.next_number(session, Series.CREDIT_NOTE, now.year),
             amount=amount,
             reason=body.reason,
             lines=[line.model_dump(mode="json") for line in body.lines or []],
@@ -642,6 +643,7 @@ async def invoice_out(session: AsyncSession, invoice: Invoice, today: date) -> I
         credit_notes=[
             CreditNoteOut(
                 id=note.id,
+                number=note.number,
                 amount=m(note.amount),
                 reason=note.reason,
                 lines=[CreditNoteLineIn.model_validate(line) for line in note.lines],
