@@ -103,7 +103,15 @@ async def test_redelivered_event_changes_nothing(plumbing: Plumbing, js: JetStre
     )
     async with background(inbox.run()):
         await eventually(lambda: consumer_drained(js, consumer), what="all four copies to be acked")
-    assert await plumbing.effects(consumer) == [7]
+        assert await plumbing.effects(consumer) == [7]
+
+        # Copies of an applied event in the same batches as a new one: only the new one applies.
+        async with plumbing.sessions() as session, session.begin():
+            (fresh,) = await publish_many(session, [ProbeRecorded(run=run, n=8)])
+        for copy in [envelope, fresh, envelope, fresh]:
+            await js.publish(copy.subject, copy.model_dump_json().encode())
+        await eventually(lambda: consumer_drained(js, consumer), what="the copies to be acked")
+    assert await plumbing.effects(consumer) == [7, 8]
 
 
 async def _has_dead_letter(plumbing: Plumbing, consumer: str) -> bool:
