@@ -407,15 +407,24 @@ async def test_a_client_sees_only_its_own_invoices_and_cannot_manage_them(
     my_invoice = await draft(billing, tokens, mine)
     their_invoice = await draft(billing, tokens, theirs)
     as_mine = tokens.client(mine)
-    assert (await billing.get(f"/v1/invoices/{my_invoice['id']}", headers=as_mine)).json()["id"]
-    assert_problem(await billing.get(f"/v1/invoices/{their_invoice['id']}", headers=as_mine), 404)
+    my_url = f"/v1/invoices/{my_invoice['id']}"
+
+    # A draft is the back office's until it is finalized: the client does not see it yet.
+    assert_problem(await billing.get(my_url, headers=as_mine), 404)
     listed = (await billing.get("/v1/invoices?limit=500", headers=as_mine)).json()["data"]
-    assert {invoice["client_id"] for invoice in listed} == {str(mine)}
-    assert_problem(
-        await billing.post(f"/v1/invoices/{my_invoice['id']}/finalize", headers=as_mine), 403
-    )
+    assert my_invoice["id"] not in {invoice["id"] for invoice in listed}
+    assert_problem(await billing.post(f"{my_url}/finalize", headers=as_mine), 403)
     body = {"client_id": str(mine), "period_start": "2026-03-01", "period_end": "2026-03-31"}
     assert_problem(await billing.post("/v1/invoices", json=body, headers=as_mine), 403)
+
+    await finalize(billing, tokens, my_invoice["id"])
+    await finalize(billing, tokens, their_invoice["id"])
+    assert (await billing.get(my_url, headers=as_mine)).json()["id"] == my_invoice["id"]
+    assert_problem(await billing.get(f"/v1/invoices/{their_invoice['id']}", headers=as_mine), 404)
+    listed = (await billing.get("/v1/invoices?limit=500", headers=as_mine)).json()["data"]
+    assert my_invoice["id"] in {invoice["id"] for invoice in listed}
+    assert {invoice["client_id"] for invoice in listed} == {str(mine)}
+    assert "draft" not in {invoice["status"] for invoice in listed}
 
 
 async def test_bad_draft_requests_are_refused_and_store_nothing(

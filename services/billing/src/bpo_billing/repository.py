@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy import ColumnElement, and_, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -171,10 +171,16 @@ async def get_invoice(
 ) -> Invoice | None:
     query = select(Invoice).where(Invoice.id == invoice_id)
     if scope is not None:
-        query = query.where(Invoice.client_id == scope)
+        query = query.where(*_issued_to(scope))
     if lock:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
+
+
+def _issued_to(client_id: UUID) -> tuple[ColumnElement[bool], ...]:
+    """What a client sees of invoices: its own, once issued. A draft is the back office's
+    until it is finalized, and may still change or be voided."""
+    return Invoice.client_id == client_id, Invoice.status != InvoiceStatus.DRAFT
 
 
 async def open_draft(
@@ -334,7 +340,7 @@ async def list_invoices(
 ) -> list[Invoice]:
     query = select(Invoice).order_by(Invoice.id).limit(page.limit + 1)
     if scope is not None:
-        query = query.where(Invoice.client_id == scope)
+        query = query.where(*_issued_to(scope))
     if client_id is not None:
         query = query.where(Invoice.client_id == client_id)
     if status is not None:
