@@ -51,3 +51,21 @@ def test_every_service_has_the_same_few_parts() -> None:
         parts = {path.stem for path in package.glob("*.py")}
         parts |= {path.parent.name for path in package.glob("*/__init__.py")}
         assert expected <= parts, service
+
+
+def test_every_router_refuses_text_the_database_cannot_store() -> None:
+    """Each APIRouter is made with route_class=CheckedRoute (bpo_common.text)."""
+    sources = [
+        *(ROOT / "services").rglob("*.py"),
+        *(ROOT / "libs" / "common" / "src").rglob("*.py"),
+    ]
+    routers, unchecked = 0, []
+    for path in sorted(sources):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "APIRouter":
+                routers += 1
+                route_class = {k.arg: k.value for k in node.keywords}.get("route_class")
+                if getattr(route_class, "id", None) != "CheckedRoute":
+                    unchecked.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert routers >= 12
+    assert unchecked == []

@@ -1,6 +1,7 @@
 """Clients register, create jobs with items, and see only their own work."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -296,6 +297,16 @@ INVALID_JOBS: list[Any] = [
     pytest.param({"qc": {"review_sample_rate": "1.5"}}, "qc.review_sample_rate", id="rate-above-1"),
     pytest.param({"colour": "blue"}, "colour", id="unknown-property"),
     pytest.param({"items": [{"external_id": "x"}]}, "items[0].source", id="item-without-source"),
+    # Text PostgreSQL cannot store: a NUL, or a surrogate without its partner.
+    pytest.param({"external_ref": "batch\u00007"}, "external_ref", id="nul"),
+    pytest.param(
+        {"items": [{"source": {"scan": "\ud83d.png"}}]}, "items[0].source.scan", id="lone-surrogate"
+    ),
+    pytest.param(
+        {"fields": [{"name": "status", "type": "enum", "choices": ["open", "\u0000"]}]},
+        "fields[0].choices[1]",
+        id="nul-in-a-choice",
+    ),
 ]
 
 
@@ -311,7 +322,9 @@ async def test_invalid_job_is_rejected_naming_the_bad_part_and_nothing_is_stored
     await create_job(intake, tokens, client_id)
 
     response = await intake.post(
-        "/v1/jobs", json=job_body(**change), headers=tokens.client(client_id)
+        "/v1/jobs",
+        content=json.dumps(job_body(**change)),  # escaped as JSON allows, lone surrogates too
+        headers={**tokens.client(client_id), "Content-Type": "application/json"},
     )
 
     problem = assert_problem(response, 422)
@@ -319,6 +332,37 @@ async def test_invalid_job_is_rejected_naming_the_bad_part_and_nothing_is_stored
     assert all(error["message"] for error in problem["errors"])
     assert problem["detail"] == f"invalid request: {field}"
     assert await count_jobs(intake_db, client_id) == 1
+
+
+async def test_a_request_line_with_a_nul_is_refused_naming_the_path_or_parameter(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id = await register_client(intake, tokens)
+    headers = tokens.client(client_id)
+    by_parameter = await intake.get("/v1/jobs?external_ref=batch%007&limit=5", headers=headers)
+    assert error_fields(assert_problem(by_parameter, 422)) == ["external_ref"]
+    in_path = await intake.get("/v1/jobs/batch%00", headers=headers)
+    assert error_fields(assert_problem(in_path, 422)) == ["path"]
+
+
+async def test_a_client_name_with_a_nul_is_refused_and_not_stored(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+) -> None:
+    name = f"Acme {new_id()}"
+    response = await intake.post(
+        "/v1/clients", json={"name": f"{name}\u0000"}, headers=tokens.manager()
+    )
+    problem = assert_problem(response, 422)
+    assert problem["title"] == "Unprocessable content"
+    assert problem["errors"] == [
+        {
+            "field": "name",
+            "message": "contains a NUL character or an unpaired surrogate, which cannot be stored",
+        }
+    ]
+    async with intake_db() as session:
+        stored = await session.scalar(select(func.count()).where(Client.name.like(f"{name}%")))
+    assert stored == 0
 
 
 async def test_job_with_both_due_at_and_sla_hours_says_to_pick_one(

@@ -321,6 +321,31 @@ BAD_ROW_AFTER_A_STORED_BATCH = ITEMS_PER_EVENT + 200
             ["line 3"],
             id="csv-not-utf8",
         ),
+        # Text PostgreSQL cannot store: a NUL, or a surrogate without its partner.
+        pytest.param(
+            "application/json",
+            json.dumps({"items": [_good(1), {"source": {"note": "a\u0000b"}}]}).encode(),
+            ["items[1].source.note"],
+            id="json-nul",
+        ),
+        pytest.param(
+            "application/x-ndjson",
+            _ndjson([_good(1), {"external_id": "\ud83d", "source": {}}]),
+            ["line 2"],
+            id="ndjson-lone-surrogate",
+        ),
+        pytest.param(
+            "application/x-ndjson",
+            _ndjson([_good(1), {"source": {"note\u0000": "x"}}]),
+            ["line 2: source.note\ufffd"],
+            id="ndjson-nul-in-a-name",
+        ),
+        pytest.param(
+            "text/csv",
+            b"external_id,note\r\nscan-1,a\x00b\r\n",
+            ["line 2: source.note"],
+            id="csv-nul",
+        ),
     ],
 )
 async def test_a_bad_row_rejects_the_whole_request_naming_its_place_and_stores_nothing(

@@ -89,9 +89,13 @@ async def test_an_upload_replaces_the_dataset_and_a_bad_one_leaves_it_as_it_was(
          ["line 2", "line 3", "line 4"]),
         ("id\n", "text/csv", "id", []),
         ('"id"x,name\n', "text/csv", "id", ["line 1"]),
+        ("id,name\nV-1,a\x00b\nV-2,ok\n", "text/csv", "id", ["line 2"]),
+        ("id,na\x00me\nV-1,x\n", "text/csv", "id", ["line 1"]),
+        ('{"id": "V-1", "name": "\\ud83d"}\n', "application/x-ndjson", "id", ["line 1"]),
     ],
     ids=["no-key-column", "repeated-column", "short-row-and-empty-key", "open-quote",
-         "bad-ndjson-lines", "no-rows", "broken-header"],
+         "bad-ndjson-lines", "no-rows", "broken-header", "nul-in-a-cell", "nul-in-a-column-name",
+         "lone-surrogate"],
 )  # fmt: skip
 async def test_a_bad_dataset_is_a_422_naming_the_line_and_nothing_is_stored(
     validation: httpx.AsyncClient,

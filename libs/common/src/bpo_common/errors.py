@@ -27,6 +27,19 @@ class FieldError:
     message: str
 
 
+class BodyRefused(StarletteHTTPException):
+    """A 422 naming fields of the body, raised while FastAPI reads it: there only an
+    HTTPException gets through as it is (any other error becomes a 400)."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(422, f"invalid request: {_names(errors)}")
+        self.errors = errors
+
+
+def _names(errors: Sequence[FieldError]) -> str:
+    return ", ".join(dict.fromkeys(error.field for error in errors))
+
+
 class DomainError(Exception):
     """Base of every error a user can act on; subclasses set status and title."""
 
@@ -125,8 +138,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = [FieldError(_location(e["loc"]), e["msg"]) for e in exc.errors()]
-        fields = ", ".join(dict.fromkeys(e.field for e in errors))
-        return problem(422, "Unprocessable content", f"invalid request: {fields}", errors=errors)
+        detail = f"invalid request: {_names(errors)}"
+        return problem(422, "Unprocessable content", detail, errors=errors)
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -134,6 +147,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code,
             _reason(exc.status_code),
             str(exc.detail),
+            errors=exc.errors if isinstance(exc, BodyRefused) else (),
             headers=dict(exc.headers or {}),
         )
 
@@ -163,6 +177,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _reason(status: int) -> str:
+    if status == 422:
+        return "Unprocessable content"  # RFC 9110's name, as every other 422 here says
     try:
         return HTTPStatus(status).phrase
     except ValueError:

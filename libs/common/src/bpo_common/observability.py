@@ -1,19 +1,22 @@
-"""Structured JSON logs, correlation ids, request metrics and body limits."""
+"""Structured JSON logs, correlation ids, request metrics, body limits, and a request line
+whose text cannot be stored refused."""
 
 import logging
 import re
 import sys
 import time
 from http import HTTPStatus
+from urllib.parse import parse_qsl
 
 import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bpo_common.context import bind_correlation_id
-from bpo_common.errors import problem
+from bpo_common.errors import FieldError, problem
 from bpo_common.ids import new_id
 from bpo_common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from bpo_common.text import MESSAGE, has_unstorable
 
 CORRELATION_HEADER = "x-correlation-id"
 _VALID_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -81,6 +84,13 @@ class RequestContextMiddleware:
             response = problem(too_large.value, too_large.phrase, self._too_large_detail())
             await response(scope, receive, send)
             return
+        refused = _unstorable_request_line(scope)
+        if refused:
+            fields = ", ".join(error.field for error in refused)
+            response = problem(422, "Unprocessable content", f"invalid request: {fields}",
+                               errors=refused)  # fmt: skip
+            await response(scope, receive, send)
+            return
 
         started = time.perf_counter()
         status = 500
@@ -117,3 +127,13 @@ class RequestContextMiddleware:
 
     def _too_large_detail(self) -> str:
         return f"the request body is larger than the limit of {self.max_body_bytes} bytes"
+
+
+def _unstorable_request_line(scope: Scope) -> list[FieldError]:
+    """The path and the query parameters whose decoded text cannot be stored (a `%00`)."""
+    refused = [FieldError("path", MESSAGE)] if has_unstorable(scope["path"]) else []
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if has_unstorable(name) or has_unstorable(value):
+            refused.append(FieldError(name.replace("\x00", "\ufffd") or "query", MESSAGE))
+    return refused

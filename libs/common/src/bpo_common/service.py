@@ -25,6 +25,7 @@ from bpo_common.messaging import connect, ensure_stream
 from bpo_common.observability import RequestContextMiddleware, configure_logging
 from bpo_common.relay import OutboxRelay
 from bpo_common.settings import ServiceSettings
+from bpo_common.text import CheckedRoute
 
 log = structlog.get_logger(__name__)
 
@@ -117,7 +118,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
 
 
 def health_router() -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = APIRouter(tags=["health"], route_class=CheckedRoute)
 
     @router.get("/healthz", summary="The process is up.")
     async def healthz() -> dict[str, str]:

@@ -38,8 +38,9 @@ from bpo_common.db import SessionDep
 from bpo_common.errors import PROBLEM_JSON, FieldError, Invalid
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.pagination import Page, PageDep
+from bpo_common.text import CheckedRoute
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 
 AcceptHeader = Annotated[str | None, Header(alias="Accept")]
 PeriodStart = Annotated[date | None, Query(description="first day (UTC); default: this month's")]

@@ -39,6 +39,7 @@ from bpo_common.errors import (
 from bpo_common.negotiation import negotiate, spreadsheet_safe
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import JobSpec, spec_errors
+from bpo_common.text import unstorable
 from bpo_intake import repository, service
 from bpo_intake.models import ItemStatus, Job, JobStatus
 from bpo_intake.schemas import ItemIn, ItemOut, check_golden
@@ -96,10 +97,14 @@ def _problem(message: str) -> list[FieldError]:
 def _item(raw: object) -> Parsed:
     try:
         if isinstance(raw, bytes):
-            return ItemIn.model_validate_json(raw)
-        return ItemIn.model_validate(raw)
+            item = ItemIn.model_validate_json(raw)
+        else:
+            item = ItemIn.model_validate(raw)
     except ValidationError as exc:
         return spec_errors(exc)
+    if isinstance(raw, bytes) and b"\\u" not in raw:
+        return item  # in JSON text, a NUL or a lone surrogate can only be a \u escape
+    return unstorable(item.model_dump(exclude_none=True)) or item
 
 
 async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes]]:

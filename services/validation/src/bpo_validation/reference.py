@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.errors import FieldError, Invalid, NotFound, UnsupportedMediaType
 from bpo_common.ids import new_id
+from bpo_common.text import MESSAGE, has_unstorable, unstorable
 from bpo_validation import repository
 from bpo_validation.domain import reference_key
 from bpo_validation.models import ReferenceDataset
@@ -102,6 +103,11 @@ def _check_header(header: Sequence[str], key: str) -> None:
     problems = [
         FieldError("line 1", f"column {i + 1} has no name") for i, n in enumerate(header) if not n
     ]
+    problems += [
+        FieldError("line 1", f"the name of column {i + 1} {MESSAGE}")
+        for i, name in enumerate(header)
+        if has_unstorable(name)
+    ]
     repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         problems.append(FieldError("line 1", f"repeated column names: {', '.join(repeated)}"))
@@ -142,6 +148,10 @@ def _keyed(
     seen: dict[str, int] = {}
     keyed = []
     for row, line in zip(rows, lines, strict=True):
+        refused = unstorable(row)
+        if refused:
+            errors.add(line, "; ".join(f"{error.field}: {error.message}" for error in refused))
+            continue
         value = row.get(key)
         if value is None or not str(value).strip():
             errors.add(line, f"the key column {key} is empty")

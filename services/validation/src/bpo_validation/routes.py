@@ -10,6 +10,7 @@ from bpo_common.auth import ClientOrManager, ClientUser, CurrentPrincipal
 from bpo_common.db import SessionDep
 from bpo_common.errors import PROBLEM_JSON
 from bpo_common.rules.spec import DatasetName
+from bpo_common.text import CheckedRoute
 from bpo_validation import reference, service
 from bpo_validation.schemas import (
     CheckRequest,
@@ -20,7 +21,7 @@ from bpo_validation.schemas import (
     ReferenceDatasetOut,
 )
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 
 
 @router.post("/check", tags=["rules"])

@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
+from bpo_common.text import CheckedRoute
 from bpo_intake.routes import clients, contractors, flagged, items, jobs, tasks, webhooks
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 # Tasks first: claim and submit are the hottest routes, and routes are matched in order.
 for area in (tasks, clients, contractors, jobs, webhooks, items, flagged):
     router.include_router(area.router)

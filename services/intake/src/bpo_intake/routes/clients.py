@@ -6,11 +6,12 @@ from fastapi.responses import JSONResponse
 from bpo_common.auth import Manager
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
+from bpo_common.text import CheckedRoute
 from bpo_intake import service
 from bpo_intake.schemas import ClientCreate, ClientCreated
 from bpo_intake.settings import SettingsDep
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 
 
 @router.post("/clients", status_code=201, tags=["clients"], response_model=ClientCreated)

@@ -9,10 +9,11 @@ from bpo_common.auth import CurrentPrincipal, Manager
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.pagination import Page, PageDep
+from bpo_common.text import CheckedRoute
 from bpo_intake import contractors
 from bpo_intake.schemas import ContractorCreate, ContractorOut, StatusReason
 
-router = APIRouter(prefix="/v1/contractors", tags=["contractors"])
+router = APIRouter(prefix="/v1/contractors", tags=["contractors"], route_class=CheckedRoute)
 
 
 @router.post("", status_code=201, response_model=ContractorOut)

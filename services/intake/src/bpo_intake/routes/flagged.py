@@ -7,10 +7,11 @@ from fastapi import APIRouter
 from bpo_common.auth import Manager
 from bpo_common.db import SessionDep
 from bpo_common.pagination import Page, PageDep
+from bpo_common.text import CheckedRoute
 from bpo_intake import tasks
 from bpo_intake.schemas import ItemOut
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
+router = APIRouter(prefix="/v1/items", tags=["items"], route_class=CheckedRoute)
 
 
 @router.get("/flagged")

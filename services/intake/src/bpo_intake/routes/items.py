@@ -11,12 +11,13 @@ from bpo_common.db import SessionDep, SessionFactoryDep
 from bpo_common.errors import PROBLEM_JSON
 from bpo_common.idempotency import StreamedIdempotencyDep
 from bpo_common.pagination import Page, PageDep
+from bpo_common.text import CheckedRoute
 from bpo_intake import items
 from bpo_intake.items import Format
 from bpo_intake.models import ItemStatus
 from bpo_intake.schemas import ItemOut, ItemsAccepted
 
-router = APIRouter(prefix="/v1", tags=["items"])
+router = APIRouter(prefix="/v1", tags=["items"], route_class=CheckedRoute)
 
 _TEXT = {"schema": {"type": "string"}}
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}

@@ -9,10 +9,11 @@ from bpo_common.auth import ClientOrManager, ClientUser
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.pagination import Page, PageDep
+from bpo_common.text import CheckedRoute
 from bpo_intake import service
 from bpo_intake.schemas import JobCreate, JobOut
 
-router = APIRouter(prefix="/v1", tags=["jobs"])
+router = APIRouter(prefix="/v1", tags=["jobs"], route_class=CheckedRoute)
 
 
 @router.post("/jobs", status_code=201, tags=["jobs"], response_model=JobOut)

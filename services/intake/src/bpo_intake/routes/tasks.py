@@ -7,11 +7,12 @@ from fastapi import APIRouter, Depends
 
 from bpo_common.auth import Contractor as ContractorToken
 from bpo_common.db import SessionDep
+from bpo_common.text import CheckedRoute
 from bpo_intake import tasks
 from bpo_intake.schemas import ClaimRequest, ClaimResponse, Lease, SubmitRequest, Submitted
 from bpo_intake.settings import SettingsDep
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"], route_class=CheckedRoute)
 
 
 async def current_contractor(token: ContractorToken) -> UUID:

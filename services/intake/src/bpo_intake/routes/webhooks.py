@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from bpo_common.auth import ClientOrManager, Manager
 from bpo_common.db import SessionDep
 from bpo_common.pagination import Page, PageDep
+from bpo_common.text import CheckedRoute
 from bpo_intake import webhooks
 from bpo_intake.models import WebhookDeliveryStatus
 from bpo_intake.schemas import (
@@ -18,7 +19,7 @@ from bpo_intake.schemas import (
 )
 from bpo_intake.settings import SettingsDep
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 
 
 @router.put("/clients/{client_id}/webhook", tags=["clients", "webhooks"])

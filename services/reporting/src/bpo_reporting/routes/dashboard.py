@@ -19,6 +19,7 @@ from bpo_common.auth import Principal, Role, TokenVerifier
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
 from bpo_common.errors import DomainError
+from bpo_common.text import CheckedRoute
 from bpo_reporting import service
 from bpo_reporting.routes.reports import SettingsDep
 
@@ -26,7 +27,7 @@ PACKAGE = Path(__file__).resolve().parent.parent
 STATIC_DIR = PACKAGE / "static"
 templates = Jinja2Templates(directory=PACKAGE / "templates")
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
+router = APIRouter(prefix="/dashboard", include_in_schema=False, route_class=CheckedRoute)
 
 COOKIE = "bpo_dashboard"
 MAX_COOKIE_AGE_S = 12 * 3600

@@ -14,6 +14,7 @@ from bpo_common.auth import Manager
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
 from bpo_common.negotiation import negotiate
+from bpo_common.text import CheckedRoute
 from bpo_reporting import service
 from bpo_reporting.domain import Bucket
 from bpo_reporting.schemas import (
@@ -29,7 +30,7 @@ from bpo_reporting.schemas import (
 )
 from bpo_reporting.settings import Settings
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=CheckedRoute)
 
 DEFAULT_PERIOD = timedelta(days=30)
 JSON, CSV = "application/json", "text/csv"

@@ -1,0 +1,67 @@
+"""Text PostgreSQL cannot store, refused where it comes in.
+
+PostgreSQL's text and JSONB hold neither the NUL character nor a UTF-16 surrogate without its
+partner (a JSON `\\ud83d` escape alone), so such a value would fail in the database as a
+500. Every way in checks for it instead and answers a 422 naming the field, the line or the
+parameter:
+- JSON request bodies, through `CheckedRoute` (every service router uses it);
+- streamed uploads (items, reference datasets), row by row, by their parsers;
+- the path and query string, in `RequestContextMiddleware`.
+"""
+
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from bpo_common.errors import BodyRefused, FieldError
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+MESSAGE = "contains a NUL character or an unpaired surrogate, which cannot be stored"
+
+
+def has_unstorable(text: str) -> bool:
+    return _UNSTORABLE.search(text) is not None
+
+
+def unstorable(value: Any, path: str = "") -> list[FieldError]:
+    """Every place in a JSON value (names included) whose text cannot be stored, named as
+    errors name fields (`items[3].source.total`); `path` is where the value sits."""
+    if isinstance(value, str):
+        return [FieldError(path or "body", MESSAGE)] if has_unstorable(value) else []
+    found: list[FieldError] = []
+    if isinstance(value, dict):
+        for name, item in value.items():
+            shown = _UNSTORABLE.sub("\ufffd", str(name))
+            where = f"{path}.{shown}" if path else shown
+            if isinstance(name, str) and has_unstorable(name):
+                found.append(FieldError(where, f"the name {MESSAGE}"))
+            found += unstorable(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += unstorable(item, f"{path}[{index}]")
+    return found
+
+
+class _CheckedRequest(Request):
+    async def json(self) -> Any:
+        body = await super().json()
+        errors = unstorable(body)
+        if errors:
+            raise BodyRefused(errors)
+        return body
+
+
+class CheckedRoute(APIRoute):
+    """A route whose JSON body is refused with a 422 when it holds text that cannot be
+    stored (the body is checked once, as FastAPI parses it)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            return await handler(_CheckedRequest(request.scope, request.receive))
+
+        return checked
