@@ -5,7 +5,8 @@ import asyncio
 import httpx
 
 from bpo_common.devstack import NatsServer, free_port
-from bpo_common.testing import TestStack, assert_problem, eventually, serve
+from bpo_common.ids import new_id
+from bpo_common.testing import TestStack, Tokens, assert_problem, eventually, serve
 from bpo_intake.app import create_app
 from bpo_intake.settings import Settings
 
@@ -56,3 +57,29 @@ async def test_readiness_fails_while_nats_is_away_and_recovers_when_it_is_back(
             await eventually(ready, what="readiness to come back with NATS")
     finally:
         server.stop()
+
+
+async def test_the_openapi_document_describes_every_error_as_the_problem_it_is(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    document = (await intake.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    errors = {
+        (path, method, status): list(response["content"])
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        for status, response in operation["responses"].items()
+        if status[0] in "45"
+    }
+    assert errors[("/v1/jobs", "post", "422")] == ["application/problem+json"]
+    assert {tuple(types) for types in errors.values()} == {("application/problem+json",)}
+    assert list(document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == [
+        "text/plain"
+    ]
+
+    # What a 422 really carries is what the document's Problem schema requires.
+    refused = await intake.post("/v1/jobs", json={"fields": []}, headers=tokens.client(new_id()))
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert set(schemas["Problem"]["required"]) <= set(refused.json())

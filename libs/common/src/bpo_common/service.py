@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,6 +23,7 @@ from bpo_common.idempotency import install_idempotency_handler
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.messaging import connect, ensure_stream
 from bpo_common.observability import RequestContextMiddleware, configure_logging
+from bpo_common.openapi import document_problems
 from bpo_common.relay import OutboxRelay
 from bpo_common.settings import ServiceSettings
 from bpo_common.text import CheckedRoute
@@ -111,6 +112,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     install_idempotency_handler(app)
+    document_problems(app)
     app.include_router(health_router())
     for router in definition.routers:
         app.include_router(router)
@@ -141,7 +143,11 @@ def health_router() -> APIRouter:
         response = problem(503, "Service unavailable", f"not ready: {failing} unreachable")
         return response
 
-    @router.get("/metrics", summary="Prometheus metrics of this process.")
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics of this process.",
+        response_class=PlainTextResponse,
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -35,8 +35,9 @@ from bpo_common.auth import (
 )
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
-from bpo_common.errors import PROBLEM_JSON, FieldError, Invalid
+from bpo_common.errors import FieldError, Invalid
 from bpo_common.idempotency import IdempotencyDep
+from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
 
@@ -46,7 +47,6 @@ AcceptHeader = Annotated[str | None, Header(alias="Accept")]
 PeriodStart = Annotated[date | None, Query(description="first day (UTC); default: this month's")]
 PeriodEnd = Annotated[date | None, Query(description="last day (UTC), included; default: today")]
 
-_PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
 _TEXT = {"schema": {"type": "string"}}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 
@@ -73,7 +73,10 @@ async def get_job_terms(job_id: UUID, session: SessionDep, caller: ClientOrManag
 
 
 @router.put(
-    "/price-books/{client_id}", status_code=201, tags=["price books"], responses={422: _PROBLEM}
+    "/price-books/{client_id}",
+    status_code=201,
+    tags=["price books"],
+    responses={422: PROBLEM_RESPONSE},
 )
 async def put_price_book(
     client_id: UUID, body: PriceBookIn, session: SessionDep, _: Manager
@@ -132,7 +135,7 @@ async def list_usage(
     tags=["invoices"],
     response_model=InvoiceOut,
     responses={200: {"model": InvoiceOut, "description": "the open draft of that period"},
-               409: _PROBLEM, 422: _PROBLEM},
+               409: PROBLEM_RESPONSE, 422: PROBLEM_RESPONSE},
 )  # fmt: skip
 async def draft_invoice(
     body: InvoiceDraftIn, session: SessionDep, _: Manager, idempotency: IdempotencyDep
@@ -163,7 +166,7 @@ async def list_invoices(
     response_model=InvoiceOut,
     responses={
         200: {"content": {Format.JSON: {}, Format.CSV: _TEXT, Format.PDF: _BINARY}},
-        406: _PROBLEM,
+        406: PROBLEM_RESPONSE,
     },
 )
 async def get_invoice(
@@ -184,7 +187,9 @@ async def get_invoice(
     return JSONResponse(view.model_dump(mode="json"), headers=headers)
 
 
-@router.post("/invoices/{invoice_id}/finalize", tags=["invoices"], responses={409: _PROBLEM})
+@router.post(
+    "/invoices/{invoice_id}/finalize", tags=["invoices"], responses={409: PROBLEM_RESPONSE}
+)
 async def finalize_invoice(
     invoice_id: UUID, session: SessionDep, _: Manager, settings: SettingsDep
 ) -> InvoiceOut:
@@ -198,7 +203,7 @@ async def finalize_invoice(
     status_code=201,
     tags=["invoices"],
     response_model=InvoiceOut,
-    responses={409: _PROBLEM, 422: _PROBLEM},
+    responses={409: PROBLEM_RESPONSE, 422: PROBLEM_RESPONSE},
 )
 async def add_payment(
     invoice_id: UUID,
@@ -219,7 +224,7 @@ async def add_payment(
     status_code=201,
     tags=["invoices"],
     response_model=InvoiceOut,
-    responses={409: _PROBLEM, 422: _PROBLEM},
+    responses={409: PROBLEM_RESPONSE, 422: PROBLEM_RESPONSE},
 )
 async def add_credit_note(
     invoice_id: UUID,
@@ -235,7 +240,7 @@ async def add_credit_note(
     )
 
 
-@router.post("/invoices/{invoice_id}/void", tags=["invoices"], responses={409: _PROBLEM})
+@router.post("/invoices/{invoice_id}/void", tags=["invoices"], responses={409: PROBLEM_RESPONSE})
 async def void_invoice(
     invoice_id: UUID, body: VoidIn, session: SessionDep, _: Manager
 ) -> InvoiceOut:
@@ -247,7 +252,7 @@ async def void_invoice(
 # Contractors
 
 
-@router.put("/piece-rates/{work_type}", tags=["contractors"], responses={422: _PROBLEM})
+@router.put("/piece-rates/{work_type}", tags=["contractors"], responses={422: PROBLEM_RESPONSE})
 async def put_piece_rates(
     work_type: str, body: PieceRatesIn, session: SessionDep, _: Manager
 ) -> PieceRatesOut:
@@ -267,7 +272,7 @@ async def list_piece_rates(session: SessionDep, _: ContractorOrManager) -> list[
     "/contractors/{contractor_id}/earnings",
     tags=["contractors"],
     response_model=EarningsStatement,
-    responses={200: {"content": {Format.JSON: {}, Format.CSV: _TEXT}}, 406: _PROBLEM},
+    responses={200: {"content": {Format.JSON: {}, Format.CSV: _TEXT}}, 406: PROBLEM_RESPONSE},
 )
 async def get_earnings(
     contractor_id: UUID,

@@ -8,8 +8,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from bpo_common.auth import ClientOrManager, ClientUser
 from bpo_common.db import SessionDep, SessionFactoryDep
-from bpo_common.errors import PROBLEM_JSON
 from bpo_common.idempotency import StreamedIdempotencyDep
+from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
 from bpo_intake import items
@@ -20,7 +20,6 @@ from bpo_intake.schemas import ItemOut, ItemsAccepted
 router = APIRouter(prefix="/v1", tags=["items"], route_class=CheckedRoute)
 
 _TEXT = {"schema": {"type": "string"}}
-_PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
 
 # The body is read as a stream, not declared as a parameter, so OpenAPI is told here.
 _ITEMS_BODY: dict[str, Any] = {
@@ -53,7 +52,7 @@ _ITEMS_BODY: dict[str, Any] = {
     status_code=202,
     response_model=ItemsAccepted,
     openapi_extra=_ITEMS_BODY,
-    responses={409: _PROBLEM, 415: _PROBLEM, 422: _PROBLEM},
+    responses={409: PROBLEM_RESPONSE, 415: PROBLEM_RESPONSE, 422: PROBLEM_RESPONSE},
 )
 async def append_items(
     job_id: UUID,
@@ -89,7 +88,7 @@ async def list_items(
             "description": "One record per completed item: item_id, external_id, the fields",
             "content": {Format.JSON: {}, Format.NDJSON: _TEXT, Format.CSV: _TEXT},
         },
-        406: _PROBLEM,
+        406: PROBLEM_RESPONSE,
     },
 )
 async def get_results(
