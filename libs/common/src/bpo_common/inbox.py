@@ -28,6 +28,7 @@ from bpo_common.contracts.messaging import EventDeadLettered
 from bpo_common.db import SessionFactory
 from bpo_common.events import STREAM_NAME, Envelope
 from bpo_common.ids import new_id
+from bpo_common.loops import stop_if_cancelled
 from bpo_common.metrics import (
     EVENTS_APPLIED,
     EVENTS_DEAD_LETTERED,
@@ -111,10 +112,12 @@ class InboxConsumer:
                     )
                 messages = await self._next_batch(pull)
             except TimeoutError:
+                stop_if_cancelled()
                 continue
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                stop_if_cancelled()
                 log.warning(
                     "consumer fetch failed, retrying",
                     consumer=self.subscription.name,

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
+from bpo_common.loops import stop_if_cancelled
 from bpo_common.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
 from bpo_common.tables import OUTBOX_CHANNEL, outbox_event
 
@@ -62,6 +63,7 @@ class OutboxRelay:
                 try:
                     relayed = await self.relay_once()
                 except Exception as exc:  # any failure: retry later, the rows stay unsent
+                    stop_if_cancelled()
                     OUTBOX_FAILURES.inc()
                     log.warning("outbox relay failed, retrying", error=repr(exc), backoff_s=backoff)
                     await asyncio.sleep(backoff)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
 from bpo_common.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from bpo_common.loops import stop_if_cancelled
 from bpo_common.outbox import envelope_for, outbox_values, publish
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import check, spec_for
@@ -205,6 +206,7 @@ async def sweep_leases(runtime: Runtime) -> None:
             async with runtime.sessions() as session, session.begin():
                 swept = await sweep_expired_leases(session, max_attempts=settings.max_attempts)
         except Exception as exc:  # a database hiccup must not end the sweeper
+            stop_if_cancelled()
             log.warning("lease sweep failed", error=repr(exc))
             swept = 0
         if swept == 0:

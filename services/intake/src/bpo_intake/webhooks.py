@@ -44,6 +44,7 @@ from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
 from bpo_common.errors import FieldError, Invalid, NotFound
 from bpo_common.ids import new_id
+from bpo_common.loops import stop_if_cancelled
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.service import Runtime
 from bpo_intake import repository
@@ -474,6 +475,7 @@ async def deliver_webhooks(runtime: Runtime) -> None:
             try:
                 tried = await deliver_due(runtime.sessions, http, settings, utcnow())
             except Exception as exc:  # the database is away: try again shortly
+                stop_if_cancelled()
                 log.warning("webhook sender failed, retrying", error=repr(exc))
                 tried = 0
             if tried == 0:
