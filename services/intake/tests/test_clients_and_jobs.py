@@ -365,6 +365,19 @@ async def test_a_client_name_with_a_nul_is_refused_and_not_stored(
     assert stored == 0
 
 
+async def test_a_json_body_that_is_not_utf8_is_refused_naming_the_byte(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    response = await intake.post(
+        "/v1/clients",
+        content=b'{"name": "Caf\xe9"}',
+        headers={**tokens.manager(), "Content-Type": "application/json"},
+    )
+    assert assert_problem(response, 422)["errors"] == [
+        {"field": "body", "message": "not UTF-8 (byte 14)"}
+    ]
+
+
 async def test_job_with_both_due_at_and_sla_hours_says_to_pick_one(
     intake: httpx.AsyncClient, tokens: Tokens
 ) -> None:

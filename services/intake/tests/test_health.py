@@ -73,6 +73,9 @@ async def test_the_openapi_document_describes_every_error_as_the_problem_it_is(
         if status[0] in "45"
     }
     assert errors[("/v1/jobs", "post", "422")] == ["application/problem+json"]
+    # A token may be refused, an Idempotency-Key still in use, a closed job not closed again.
+    assert {("/v1/jobs", "post", "401"), ("/v1/jobs", "post", "409")} <= set(errors)
+    assert ("/v1/jobs/{job_id}/close", "post", "409") in errors
     assert {tuple(types) for types in errors.values()} == {("application/problem+json",)}
     assert list(document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == [
         "text/plain"

@@ -47,13 +47,25 @@ def document_problems(app: FastAPI) -> None:
 
 
 def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Every error response a Problem; 401 and 403 on every route that takes a token, 404 on
+    every route that names an object, 409 on every route that takes an Idempotency-Key."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     schemas["Problem"] = PROBLEM_SCHEMA
-    for path_item in document.get("paths", {}).values():
+    for path, path_item in document.get("paths", {}).items():
         for operation in path_item.values():
-            for status, response in operation.get("responses", {}).items():
+            responses = operation.setdefault("responses", {})
+            if operation.get("security"):
+                responses.setdefault("401", {"description": "No valid bearer token"})
+                responses.setdefault("403", {"description": "The token's role may not do this"})
+            if "{" in path:
+                responses.setdefault("404", {"description": "No such object for this caller"})
+            if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+                responses.setdefault(
+                    "409", {"description": "A request with this Idempotency-Key is still running"}
+                )
+            for status, response in responses.items():
                 if status[:1] in ("4", "5"):
                     response["content"] = PROBLEM_RESPONSE["content"]
     return document

@@ -47,7 +47,10 @@ def unstorable(value: Any, path: str = "") -> list[FieldError]:
 
 class _CheckedRequest(Request):
     async def json(self) -> Any:
-        body = await super().json()
+        try:
+            body = await super().json()
+        except UnicodeDecodeError as exc:
+            raise BodyRefused([FieldError("body", f"not UTF-8 (byte {exc.start + 1})")]) from exc
         errors = unstorable(body)
         if errors:
             raise BodyRefused(errors)
@@ -56,7 +59,7 @@ class _CheckedRequest(Request):
 
 class CheckedRoute(APIRoute):
     """A route whose JSON body is refused with a 422 when it holds text that cannot be
-    stored (the body is checked once, as FastAPI parses it)."""
+    stored, or is not UTF-8 (the body is checked once, as FastAPI parses it)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from bpo_common.auth import Manager
 from bpo_common.db import SessionDep
+from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
 from bpo_intake import tasks
@@ -20,7 +21,7 @@ async def flagged_items(session: SessionDep, _: Manager, page: PageDep) -> Page[
     return await tasks.flagged_items(session, page)
 
 
-@router.post("/{item_id}/requeue")
+@router.post("/{item_id}/requeue", responses={409: PROBLEM_RESPONSE})
 async def requeue(item_id: UUID, session: SessionDep, _: Manager) -> ItemOut:
     """Clear an item's flag and give it a fresh entry task."""
     return await tasks.requeue_item(session, item_id)

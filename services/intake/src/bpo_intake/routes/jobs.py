@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from bpo_common.auth import ClientOrManager, ClientUser
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
+from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
 from bpo_intake import service
@@ -41,7 +42,7 @@ async def get_job(job_id: UUID, session: SessionDep, caller: ClientOrManager) ->
     return view
 
 
-@router.post("/jobs/{job_id}/close")
+@router.post("/jobs/{job_id}/close", responses={409: PROBLEM_RESPONSE})
 async def close_job(job_id: UUID, session: SessionDep, client: ClientUser) -> JobOut:
     """No more items will come; the job completes when every item is final."""
     job = await service.close_job(session, job_id, client.client_id)
@@ -49,7 +50,7 @@ async def close_job(job_id: UUID, session: SessionDep, client: ClientUser) -> Jo
     return view
 
 
-@router.post("/jobs/{job_id}/cancel")
+@router.post("/jobs/{job_id}/cancel", responses={409: PROBLEM_RESPONSE})
 async def cancel_job(job_id: UUID, session: SessionDep, caller: ClientOrManager) -> JobOut:
     """Cancel the work not yet done; its queued tasks are withdrawn."""
     job = await service.cancel_job(session, job_id, caller.scope())

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 
 from bpo_common.auth import Contractor as ContractorToken
 from bpo_common.db import SessionDep
+from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.text import CheckedRoute
 from bpo_intake import tasks
 from bpo_intake.schemas import ClaimRequest, ClaimResponse, Lease, SubmitRequest, Submitted
@@ -35,7 +36,7 @@ async def claim(
     return ClaimResponse(tasks=claimed)
 
 
-@router.post("/{task_id}/heartbeat")
+@router.post("/{task_id}/heartbeat", responses={409: PROBLEM_RESPONSE})
 async def heartbeat(
     task_id: UUID, session: SessionDep, contractor: ContractorId, settings: SettingsDep
 ) -> Lease:
@@ -46,7 +47,7 @@ async def heartbeat(
     return Lease(task_id=task_id, lease_expires_at=expires)
 
 
-@router.post("/{task_id}/submit", status_code=202)
+@router.post("/{task_id}/submit", status_code=202, responses={409: PROBLEM_RESPONSE})
 async def submit(
     task_id: UUID, body: SubmitRequest, session: SessionDep, contractor: ContractorId
 ) -> Submitted:
@@ -54,7 +55,7 @@ async def submit(
     return await tasks.submit(session, contractor, task_id, body.data, reject=body.reject)
 
 
-@router.post("/{task_id}/release", status_code=204)
+@router.post("/{task_id}/release", status_code=204, responses={409: PROBLEM_RESPONSE})
 async def release(task_id: UUID, session: SessionDep, contractor: ContractorId) -> None:
     """Give a task you hold back to the queue."""
     await tasks.release(session, contractor, task_id)
