@@ -248,6 +248,59 @@ async def test_an_adjudication_settles_each_keying_by_its_fields(
     }
 
 
+async def test_an_adjudication_agreeing_with_no_keying_is_confirmed_by_a_second_adjudicator(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await _job(validation_db, mode="double")
+    item = new_id()
+    right = await _submit(
+        validation_db, validation_settings, job, item, {"number": "A", "total": "7"}, expected=2
+    )
+    wrong = await _submit(
+        validation_db, validation_settings, job, item, {"number": "A", "total": "1"}, expected=2
+    )
+    alone = await _submit(
+        validation_db, validation_settings, job, item, {"number": "A", "total": "9"},
+        kind="adjudication",
+    )  # fmt: skip
+    _, again = await _published(validation_db, item)
+    assert (again.type, again.data["kind"]) == ("bpo.validation.review.required", "adjudication")
+    assert again.data["reason"] == (
+        "the adjudicator's total agrees with no keying; a second adjudicator decides"
+    )
+    shown = [entry["task_id"] for entry in again.data["entries"]]
+    assert shown == [str(right.task_id), str(wrong.task_id), str(alone.task_id)]
+    assert await _scored(validation_db, item) == {}, "nothing is settled before it is confirmed"
+
+    final = await _submit(
+        validation_db, validation_settings, job, item, {"number": "A", "total": "7"},
+        kind="adjudication",
+    )  # fmt: skip
+    *_, accepted = await _published(validation_db, item)
+    assert accepted.data["result"] == {"number": "A", "total": "7"}
+    assert await _scored(validation_db, item) == {
+        str(right.task_id): ("entry", "accepted", 2, 2),
+        str(wrong.task_id): ("entry", "overturned", 2, 1),
+        str(alone.task_id): ("adjudication", "accepted", 0, 0),
+        str(final.task_id): ("adjudication", "accepted", 0, 0),
+    }
+
+
+async def test_without_confirmation_the_first_adjudication_is_final_whatever_it_says(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    settings = validation_settings.model_copy(update={"confirm_adjudications": False})
+    job = await _job(validation_db, mode="double")
+    item = new_id()
+    for total in ("7", "1"):
+        await _submit(validation_db, settings, job, item, {"number": "A", "total": total},
+                      expected=2)  # fmt: skip
+    await _submit(validation_db, settings, job, item, {"number": "A", "total": "9"},
+                  kind="adjudication")  # fmt: skip
+    _, accepted = await _published(validation_db, item)
+    assert accepted.data["result"] == {"number": "A", "total": "9"}
+
+
 async def test_a_reviewer_can_reject_the_item_and_no_keying_of_it_stands(
     validation_db: SessionFactory,
     validation_settings: Settings,

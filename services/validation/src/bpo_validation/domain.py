@@ -33,6 +33,20 @@ def comparison(spec: JobSpec, entries: Sequence[Mapping[str, Any]]) -> list[dict
     return rows
 
 
+def unconfirmed(
+    spec: JobSpec, answer: Mapping[str, Any], keyings: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """The fields on which an adjudicator's answer agrees with none of the keyings."""
+    return [
+        field.name
+        for field in spec.fields
+        if not any(
+            equal_after_normalization(field, answer.get(field.name), keying.get(field.name))
+            for keying in keyings
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class FieldVerdict:
     field: str

@@ -213,17 +213,25 @@ async def _finalize_review(
     session: AsyncSession, spec: JobSpec, review: Entry, settings: Settings
 ) -> None:
     """A reviewer's or adjudicator's entry is final; it scores the keyings before it, or
-    rejects the item."""
+    rejects the item. An adjudicator who agrees with no keying on a field is confirmed by a
+    second adjudicator first (when `confirm_adjudications`)."""
     if review.rejection is not None:
         await _reject(session, review, f"rejected in {review.kind}: {review.rejection}")
         return
-    keyings = [
-        e
-        for e in await repository.entries_of_item(session, review.item_id)
-        if e.kind == "entry" and e.golden is None
-    ]
-    await _judge(session, spec, keyings, review.data, settings, golden=False)
+    entries = await repository.entries_of_item(session, review.item_id)
+    keyings = [e for e in entries if e.kind == "entry" and e.golden is None]
     rows = domain.comparison(spec, [k.data for k in keyings] + [review.data])
+    first_adjudication = [e.kind for e in entries].count("adjudication") == 1
+    if review.kind == "adjudication" and first_adjudication and settings.confirm_adjudications:
+        alone = domain.unconfirmed(spec, review.data, [k.data for k in keyings])
+        if alone:
+            reason = (
+                f"the adjudicator's {', '.join(alone)} agrees with no keying; "
+                "a second adjudicator decides"
+            )
+            await _review(session, review, "adjudication", [*keyings, review], reason, rows)
+            return
+    await _judge(session, spec, keyings, review.data, settings, golden=False)
     await _accept(
         session, review, review.data, f"{review.kind} by {review.contractor_id} is final", rows
     )

@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     # on the work type, over the most recent `adaptive_window` of them.
     adaptive_min_judged: int = 30
     adaptive_window: int = 500
+    # An adjudication that agrees with no keying on some field is confirmed by a second
+    # adjudicator, whose answer is final. That takes two people with the qc skill.
+    confirm_adjudications: bool = True
 
 
 async def current_settings(request: Request) -> Settings:
