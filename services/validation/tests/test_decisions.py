@@ -222,17 +222,21 @@ async def test_double_keying_is_accepted_only_when_both_keyings_agree_after_norm
         }
 
 
+async def _keyed_differently(
+    db: SessionFactory, settings: Settings
+) -> tuple[JobCreated, UUID, TaskSubmitted, TaskSubmitted]:
+    """A double-keyed item whose two keyings differ on `total`: 7 (right) and 1 (wrong)."""
+    job = await _job(db, mode="double")
+    item = new_id()
+    right = await _submit(db, settings, job, item, {"number": "A", "total": "7"}, expected=2)
+    wrong = await _submit(db, settings, job, item, {"number": "A", "total": "1"}, expected=2)
+    return job, item, right, wrong
+
+
 async def test_an_adjudication_settles_each_keying_by_its_fields(
     validation_db: SessionFactory, validation_settings: Settings
 ) -> None:
-    job = await _job(validation_db, mode="double")
-    item = new_id()
-    right = await _submit(
-        validation_db, validation_settings, job, item, {"number": "A", "total": "7"}, expected=2
-    )
-    wrong = await _submit(
-        validation_db, validation_settings, job, item, {"number": "A", "total": "1"}, expected=2
-    )
+    job, item, right, wrong = await _keyed_differently(validation_db, validation_settings)
     final = await _submit(
         validation_db,
         validation_settings,
@@ -251,14 +255,7 @@ async def test_an_adjudication_settles_each_keying_by_its_fields(
 async def test_an_adjudication_agreeing_with_no_keying_is_confirmed_by_a_second_adjudicator(
     validation_db: SessionFactory, validation_settings: Settings
 ) -> None:
-    job = await _job(validation_db, mode="double")
-    item = new_id()
-    right = await _submit(
-        validation_db, validation_settings, job, item, {"number": "A", "total": "7"}, expected=2
-    )
-    wrong = await _submit(
-        validation_db, validation_settings, job, item, {"number": "A", "total": "1"}, expected=2
-    )
+    job, item, right, wrong = await _keyed_differently(validation_db, validation_settings)
     alone = await _submit(
         validation_db, validation_settings, job, item, {"number": "A", "total": "9"},
         kind="adjudication",
@@ -290,11 +287,7 @@ async def test_without_confirmation_the_first_adjudication_is_final_whatever_it_
     validation_db: SessionFactory, validation_settings: Settings
 ) -> None:
     settings = validation_settings.model_copy(update={"confirm_adjudications": False})
-    job = await _job(validation_db, mode="double")
-    item = new_id()
-    for total in ("7", "1"):
-        await _submit(validation_db, settings, job, item, {"number": "A", "total": total},
-                      expected=2)  # fmt: skip
+    job, item, _, _ = await _keyed_differently(validation_db, settings)
     await _submit(validation_db, settings, job, item, {"number": "A", "total": "9"},
                   kind="adjudication")  # fmt: skip
     _, accepted = await _published(validation_db, item)
