@@ -177,33 +177,6 @@ class VoidIn(_Body):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class InvoiceOut(BaseModel):
-    id: UUID
-    client_id: UUID
-    number: str | None
-    status: InvoiceStatus
-    currency: str
-    period_start: date
-    period_end: date
-    lines: list[InvoiceLineOut]
-    subtotal: Decimal
-    tax_rate: Decimal
-    tax: Decimal
-    total: Decimal
-    credit_notes: list[CreditNoteOut]
-    payments: list[PaymentOut]
-    amount_credited: Decimal
-    amount_paid: Decimal
-    amount_due: Decimal
-    due_on: date | None
-    overdue: bool
-    created_at: datetime
-    finalized_at: datetime | None
-    paid_at: datetime | None
-    voided_at: datetime | None
-    void_reason: str | None
-
-
 class InvoiceSummary(BaseModel):
     id: UUID
     client_id: UUID
@@ -216,6 +189,24 @@ class InvoiceSummary(BaseModel):
     amount_due: Decimal
     due_on: date | None
     overdue: bool
+
+
+class InvoiceOut(InvoiceSummary):
+    """The whole invoice: its summary, lines, credit notes, payments and timestamps."""
+
+    lines: list[InvoiceLineOut]
+    subtotal: Decimal
+    tax_rate: Decimal
+    tax: Decimal
+    credit_notes: list[CreditNoteOut]
+    payments: list[PaymentOut]
+    amount_credited: Decimal
+    amount_paid: Decimal
+    created_at: datetime
+    finalized_at: datetime | None
+    paid_at: datetime | None
+    voided_at: datetime | None
+    void_reason: str | None
 
 
 # Contractors

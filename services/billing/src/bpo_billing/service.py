@@ -610,13 +610,10 @@ def _overdue(invoice: Invoice, today: date) -> bool:
     )
 
 
-async def invoice_out(session: AsyncSession, invoice: Invoice, today: date) -> InvoiceOut:
+def _summary(invoice: Invoice, today: date) -> InvoiceSummary:
     money = invoice.currency
-
-    def m(amount: Decimal) -> Decimal:
-        return domain.round_money(amount, money)
-
-    return InvoiceOut(
+    due = domain.amount_due(invoice.total, invoice.amount_credited, invoice.amount_paid)
+    return InvoiceSummary(
         id=invoice.id,
         client_id=invoice.client_id,
         number=invoice.number,
@@ -624,6 +621,21 @@ async def invoice_out(session: AsyncSession, invoice: Invoice, today: date) -> I
         currency=money,
         period_start=invoice.period_start,
         period_end=invoice.period_end,
+        total=domain.round_money(invoice.total, money),
+        amount_due=domain.round_money(due, money),
+        due_on=invoice.due_on,
+        overdue=_overdue(invoice, today),
+    )
+
+
+async def invoice_out(session: AsyncSession, invoice: Invoice, today: date) -> InvoiceOut:
+    money = invoice.currency
+
+    def m(amount: Decimal) -> Decimal:
+        return domain.round_money(amount, money)
+
+    return InvoiceOut(
+        **dict(_summary(invoice, today)),
         lines=[
             InvoiceLineOut(
                 kind=line.kind,
@@ -639,7 +651,6 @@ async def invoice_out(session: AsyncSession, invoice: Invoice, today: date) -> I
         subtotal=m(invoice.subtotal),
         tax_rate=domain.plain(invoice.tax_rate),
         tax=m(invoice.tax),
-        total=m(invoice.total),
         credit_notes=[
             CreditNoteOut(
                 id=note.id,
@@ -657,11 +668,6 @@ async def invoice_out(session: AsyncSession, invoice: Invoice, today: date) -> I
         ],
         amount_credited=m(invoice.amount_credited),
         amount_paid=m(invoice.amount_paid),
-        amount_due=m(
-            domain.amount_due(invoice.total, invoice.amount_credited, invoice.amount_paid)
-        ),
-        due_on=invoice.due_on,
-        overdue=_overdue(invoice, today),
         created_at=invoice.created_at,
         finalized_at=invoice.finalized_at,
         paid_at=invoice.paid_at,
@@ -681,24 +687,7 @@ async def list_invoices(
     rows = await repository.list_invoices(session, scope, client_id, status, page)
     listed = make_page(rows, page, lambda invoice: invoice.id)
     return Page[InvoiceSummary](
-        data=[
-            InvoiceSummary(
-                id=i.id,
-                client_id=i.client_id,
-                number=i.number,
-                status=i.status,
-                currency=i.currency,
-                period_start=i.period_start,
-                period_end=i.period_end,
-                total=domain.round_money(i.total, i.currency),
-                amount_due=domain.round_money(
-                    domain.amount_due(i.total, i.amount_credited, i.amount_paid), i.currency
-                ),
-                due_on=i.due_on,
-                overdue=_overdue(i, today),
-            )
-            for i in listed.data
-        ],
+        data=[_summary(invoice, today) for invoice in listed.data],
         next_cursor=listed.next_cursor,
     )
 
