@@ -102,7 +102,9 @@ def _item(raw: object) -> Parsed:
             item = ItemIn.model_validate(raw)
     except ValidationError as exc:
         return spec_errors(exc)
-    if isinstance(raw, bytes) and b"\\u" not in raw:
+    if not isinstance(raw, bytes):
+        return unstorable(raw) or item  # a CSV row or a JSON item, already parsed
+    if b"\\u" not in raw:
         return item  # in JSON text, a NUL or a lone surrogate can only be a \u escape
     return unstorable(item.model_dump(exclude_none=True)) or item
 
