@@ -21,28 +21,21 @@ import asyncio
 import json
 import os
 import platform
-import shutil
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from time import perf_counter
 from uuid import UUID
 
 import asyncpg
 import httpx
+from harness import FullStack, full_stack
 
-from bpo_common import devstack
-from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.auth import Role
 from bpo_common.db import asyncpg_dsn
 from bpo_common.ids import new_id
 
 TARGET_RATIO = 0.30
 CHUNK_ROWS = 1000
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# The defaults of ServiceSettings; the stack sets no other issuer or audience.
-ISSUER, AUDIENCE = "bpo-local", "bpo"
 JOB = {
     "work_type": "invoice",
     "fields": [
@@ -72,59 +65,7 @@ def ndjson_chunks(count: int) -> Iterator[bytes]:
         yield b"".join(ndjson_line(n) for n in range(start, min(start + CHUNK_ROWS, count)))
 
 
-@dataclass(frozen=True)
-class Stack:
-    urls: devstack.StackUrls
-    private_key: str
-    public_key_file: Path
-
-    def headers(self, role: Role, client_id: UUID | None = None) -> dict[str, str]:
-        token = issue_token(
-            self.private_key,
-            subject="bench",
-            role=role,
-            client_id=client_id,
-            issuer=ISSUER,
-            audience=AUDIENCE,
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-
-@contextmanager
-def stack() -> Iterator[Stack]:
-    """PostgreSQL (durable, as in production) and NATS on free ports, every database migrated;
-    all under `.run/bench/<pid>`, removed at the end."""
-    root = REPO_ROOT / ".run" / "bench" / str(os.getpid())
-    shutil.rmtree(root, ignore_errors=True)
-    local = devstack.LocalStack(
-        root, postgres_port=devstack.free_port(), nats_port=devstack.free_port(), durable=True
-    )
-    try:
-        urls = local.start()
-        devstack.migrate_all(urls.database_urls)
-        private, public = ensure_key_pair(root / "jwt")
-        yield Stack(urls, private.read_text(), public)
-    finally:
-        local.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@contextmanager
-def intake_service(bench: Stack, log: Path) -> Iterator[str]:
-    """The intake service under uvicorn in its own process; yields its base URL."""
-    ports = {service: devstack.free_port() for service in devstack.SERVICES}
-    env = devstack.service_environment(
-        bench.urls, jwt_public_key_file=bench.public_key_file, ports=ports
-    ) | {"BPO_LOG_LEVEL": "WARNING"}
-    process = devstack.start_service("intake", env, ports["intake"], log)
-    try:
-        devstack.wait_ready({"intake": ports["intake"]})
-        yield f"http://127.0.0.1:{ports['intake']}"
-    finally:
-        devstack.stop_services({"intake": process})
-
-
-async def new_job(http: httpx.AsyncClient, bench: Stack) -> tuple[UUID, UUID, dict[str, str]]:
+async def new_job(http: httpx.AsyncClient, bench: FullStack) -> tuple[UUID, UUID, dict[str, str]]:
     """A new client and an open job of it: (client id, job id, the client's headers)."""
     client = await http.post(
         "/v1/clients", json={"name": f"Bench {new_id()}"}, headers=bench.headers(Role.MANAGER)
@@ -137,7 +78,7 @@ async def new_job(http: httpx.AsyncClient, bench: Stack) -> tuple[UUID, UUID, di
     return client_id, UUID(job.json()["id"]), headers
 
 
-async def product(base_url: str, bench: Stack, count: int) -> float:
+async def product(base_url: str, bench: FullStack, count: int) -> float:
     """Seconds for one POST of `count` NDJSON items, from the first byte sent to the answer."""
     async with httpx.AsyncClient(base_url=base_url, timeout=600) as http:
         _, job_id, headers = await new_job(http, bench)
@@ -161,7 +102,7 @@ async def product(base_url: str, bench: Stack, count: int) -> float:
         return elapsed
 
 
-async def baseline(base_url: str, bench: Stack, count: int) -> tuple[float, float]:
+async def baseline(base_url: str, bench: FullStack, count: int) -> tuple[float, float]:
     """Seconds to parse the same lines and COPY them into `item`, 1,000 rows a transaction;
     and of those, the seconds spent in the COPY transactions alone."""
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
@@ -214,17 +155,14 @@ def main() -> None:
     load_start = os.getloadavg()[0]
     count = arguments.items
     product_s, baseline_s, copy_s = [], [], []
-    with stack() as bench:
-        log = REPO_ROOT / ".run" / "bench" / f"bulk_intake-{os.getpid()}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with intake_service(bench, log) as base_url:
-            # Alternating, so that a burst of other load on the machine hits both sides.
-            for _ in range(arguments.runs):
-                product_s.append(asyncio.run(product(base_url, bench, count)))
-                whole, copying = asyncio.run(baseline(base_url, bench, count))
-                baseline_s.append(whole)
-                copy_s.append(copying)
-    log.unlink(missing_ok=True)
+    with full_stack("intake") as bench:
+        base_url = bench.url("intake")
+        # Alternating, so that a burst of other load on the machine hits both sides.
+        for _ in range(arguments.runs):
+            product_s.append(asyncio.run(product(base_url, bench, count)))
+            whole, copying = asyncio.run(baseline(base_url, bench, count))
+            baseline_s.append(whole)
+            copy_s.append(copying)
     product_rate, baseline_rate = count / min(product_s), count / min(baseline_s)
     ratio = product_rate / baseline_rate
 

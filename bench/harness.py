@@ -19,9 +19,11 @@ from pathlib import Path
 from subprocess import Popen
 from types import FrameType
 from typing import Any
+from uuid import UUID
 
+from bpo_cli.signing import Signer
 from bpo_common import devstack
-from bpo_common.auth import ensure_key_pair
+from bpo_common.auth import Role, ensure_key_pair
 from bpo_common.migrations import upgrade
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -119,10 +121,18 @@ class FullStack:
     private_key_pem: str
     public_key_file: Path
     ports: dict[str, int]
+    superuser_dsn: str  # PostgreSQL's superuser, without a database
     processes: dict[str, Popen[bytes]] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def headers(self, role: Role, client_id: UUID | None = None) -> dict[str, str]:
+        """A bearer token the services accept, for `role` (and `client_id`'s client)."""
+        return Signer(self.private_key_pem).headers(role, "bench", client_id)
+
+    def admin_dsn(self, database: str) -> str:
+        return f"{self.superuser_dsn}/{database}"
 
     def start(self, *services: str) -> None:
         env = devstack.service_environment(
@@ -141,8 +151,9 @@ class FullStack:
 
 
 @contextmanager
-def full_stack() -> Iterator[FullStack]:
-    """Servers migrated and all four services ready; stopped and removed afterwards."""
+def full_stack(*services: str) -> Iterator[FullStack]:
+    """Servers migrated and `services` (all four when none is named) ready, as their own
+    processes; stopped and removed afterwards."""
     root = REPO_ROOT / ".run" / "bench" / str(os.getpid())
     shutil.rmtree(root, ignore_errors=True)
     local = devstack.LocalStack(
@@ -154,8 +165,10 @@ def full_stack() -> Iterator[FullStack]:
         devstack.migrate_all(urls.database_urls)
         private, public = ensure_key_pair(root / "jwt")
         ports = {service: devstack.free_port() for service in devstack.SERVICES}
-        running = FullStack(root, urls, private.read_text(), public, ports)
-        running.start(*devstack.SERVICES)
+        superuser = f"postgresql://postgres:{local.credentials.superuser}@127.0.0.1:"
+        superuser += str(local.postgres.port)
+        running = FullStack(root, urls, private.read_text(), public, ports, superuser)
+        running.start(*(services or devstack.SERVICES))
         yield running
     finally:
         if running is not None:

@@ -25,10 +25,7 @@ import asyncio
 import json
 import os
 import platform
-import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -38,15 +35,12 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+from harness import FullStack, full_stack
 
-from bpo_common import devstack
-from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.auth import Role
 from bpo_common.db import asyncpg_dsn
 from bpo_common.ids import new_id
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# The defaults of ServiceSettings; the stack sets no other issuer or audience.
-ISSUER, AUDIENCE = "bpo-local", "bpo"
 CHUNK_ROWS = 100_000
 MONTH = date(2026, 3, 1)
 PERIOD = {"period_start": "2026-03-01", "period_end": "2026-03-31"}
@@ -82,72 +76,10 @@ FROM claimed GROUP BY job_id, work_type, amount
 """
 
 
-@dataclass(frozen=True)
-class Stack:
-    urls: devstack.StackUrls
-    private_key: str
-    public_key_file: Path
-    admin_dsn: str
-
-    def manager(self) -> dict[str, str]:
-        token = issue_token(
-            self.private_key, subject="bench", role=Role.MANAGER, issuer=ISSUER, audience=AUDIENCE
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-    @property
-    def dsn(self) -> str:
-        return asyncpg_dsn(self.urls.database_urls["billing"])
-
-
-@contextmanager
-def stack() -> Iterator[Stack]:
-    """PostgreSQL (durable, as in production) and NATS on free ports, every database migrated;
-    all under `.run/bench/<pid>`, removed at the end."""
-    root = REPO_ROOT / ".run" / "bench" / str(os.getpid())
-    shutil.rmtree(root, ignore_errors=True)
-    local = devstack.LocalStack(
-        root, postgres_port=devstack.free_port(), nats_port=devstack.free_port(), durable=True
-    )
-    try:
-        urls = local.start()
-        devstack.migrate_all(urls.database_urls)
-        private, public = ensure_key_pair(root / "jwt")
-        admin = (
-            f"postgresql://postgres:{local.credentials.superuser}"
-            f"@127.0.0.1:{local.postgres.port}/bpo_billing"
-        )
-        yield Stack(urls, private.read_text(), public, admin)
-    finally:
-        local.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@dataclass(frozen=True)
-class Service:
-    url: str
-    pid: int
-
-
-@contextmanager
-def billing_service(bench: Stack, log: Path) -> Iterator[Service]:
-    """The billing service under uvicorn in its own process."""
-    ports = {service: devstack.free_port() for service in devstack.SERVICES}
-    env = devstack.service_environment(
-        bench.urls, jwt_public_key_file=bench.public_key_file, ports=ports
-    ) | {"BPO_LOG_LEVEL": "WARNING"}
-    process = devstack.start_service("billing", env, ports["billing"], log)
-    try:
-        devstack.wait_ready({"billing": ports["billing"]})
-        yield Service(f"http://127.0.0.1:{ports['billing']}", process.pid)
-    finally:
-        devstack.stop_services({"billing": process})
-
-
-async def settle(bench: Stack) -> None:
+async def settle(bench: FullStack) -> None:
     """VACUUM ANALYZE the lines (what autovacuum does a minute later) and CHECKPOINT, so that
     each measured statement starts from the same state and pays for no earlier one's writes."""
-    connection = await asyncpg.connect(bench.admin_dsn)
+    connection = await asyncpg.connect(bench.admin_dsn("bpo_billing"))
     try:
         await connection.execute("VACUUM ANALYZE usage_line")
         await connection.execute("CHECKPOINT")
@@ -183,18 +115,18 @@ def usage_records(
         yield chunk
 
 
-async def load(bench: Stack, base_url: str, lines: int, job_count: int) -> UUID:
+async def load(bench: FullStack, base_url: str, lines: int, job_count: int) -> UUID:
     """A client with a price book (through the API) and its jobs and usage lines (COPY)."""
     client_id = new_id()
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         response = await http.put(
-            f"/v1/price-books/{client_id}", json=PRICE_BOOK, headers=bench.manager()
+            f"/v1/price-books/{client_id}", json=PRICE_BOOK, headers=bench.headers(Role.MANAGER)
         )
         response.raise_for_status()
         book_id = UUID(response.json()["id"])
     # Every 10th job is a rush job; within a job all items cost the same.
     jobs = [(new_id(), ("invoice", "receipt")[n % 2], n % 10 == 0) for n in range(job_count)]
-    connection = await asyncpg.connect(bench.dsn)
+    connection = await asyncpg.connect(asyncpg_dsn(bench.urls.database_urls["billing"]))
     try:
         created = datetime(MONTH.year, MONTH.month, 1, tzinfo=UTC)
         await connection.copy_records_to_table(
@@ -235,10 +167,10 @@ async def load(bench: Stack, base_url: str, lines: int, job_count: int) -> UUID:
     return client_id
 
 
-async def baseline(bench: Stack, client_id: UUID, runs: int = 3) -> tuple[float, int, int]:
+async def baseline(bench: FullStack, client_id: UUID, runs: int = 3) -> tuple[float, int, int]:
     """Best seconds of the bare aggregate, its groups and the lines it counted."""
     until = datetime(2026, 4, 1, tzinfo=UTC)
-    connection = await asyncpg.connect(bench.dsn)
+    connection = await asyncpg.connect(asyncpg_dsn(bench.urls.database_urls["billing"]))
     try:
         times, rows = [], []
         for _ in range(runs):
@@ -250,11 +182,11 @@ async def baseline(bench: Stack, client_id: UUID, runs: int = 3) -> tuple[float,
     return min(times), len(rows), sum(row["quantity"] for row in rows)
 
 
-async def claim_alone(bench: Stack, client_id: UUID) -> float:
+async def claim_alone(bench: FullStack, client_id: UUID) -> float:
     """Seconds of the claiming statement through asyncpg, rolled back (lines stay unbilled),
     then the rolled-back versions cleared away."""
     until = datetime(2026, 4, 1, tzinfo=UTC)
-    connection = await asyncpg.connect(bench.dsn)
+    connection = await asyncpg.connect(asyncpg_dsn(bench.urls.database_urls["billing"]))
     try:
         transaction = connection.transaction()
         await transaction.start()
@@ -268,12 +200,14 @@ async def claim_alone(bench: Stack, client_id: UUID) -> float:
     return elapsed
 
 
-async def product(bench: Stack, service: Service, client_id: UUID, lines: int) -> float:
+async def product(bench: FullStack, client_id: UUID, lines: int) -> float:
     """Seconds for one POST /v1/invoices, from the request to the answer."""
-    async with httpx.AsyncClient(base_url=service.url, timeout=900) as http:
+    async with httpx.AsyncClient(base_url=bench.url("billing"), timeout=900) as http:
         started = perf_counter()
         response = await http.post(
-            "/v1/invoices", json={"client_id": str(client_id), **PERIOD}, headers=bench.manager()
+            "/v1/invoices",
+            json={"client_id": str(client_id), **PERIOD},
+            headers=bench.headers(Role.MANAGER),
         )
         elapsed = perf_counter() - started
     if response.status_code != 201:
@@ -294,22 +228,19 @@ def main() -> None:
     if arguments.quick:
         arguments.lines = 100_000
     count = arguments.lines
-    with stack() as bench:
-        log = REPO_ROOT / ".run" / "bench" / f"invoice_draft-{os.getpid()}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with billing_service(bench, log) as service:
-            started = perf_counter()
-            client_id = asyncio.run(load(bench, service.url, count, arguments.jobs))
-            load_s = perf_counter() - started
-            baseline_s, groups, counted = asyncio.run(baseline(bench, client_id))
-            if counted != count:
-                raise RuntimeError(f"the baseline counted {counted} lines, not {count}")
-            claim_s = asyncio.run(claim_alone(bench, client_id))
-            rss_before = memory_kib(service.pid, "VmRSS")
-            peak_before = memory_kib(service.pid, "VmHWM")
-            product_s = asyncio.run(product(bench, service, client_id, count))
-            peak_after = memory_kib(service.pid, "VmHWM")
-        log.unlink(missing_ok=True)
+    with full_stack("billing") as bench:
+        pid = bench.pids()["billing"]
+        started = perf_counter()
+        client_id = asyncio.run(load(bench, bench.url("billing"), count, arguments.jobs))
+        load_s = perf_counter() - started
+        baseline_s, groups, counted = asyncio.run(baseline(bench, client_id))
+        if counted != count:
+            raise RuntimeError(f"the baseline counted {counted} lines, not {count}")
+        claim_s = asyncio.run(claim_alone(bench, client_id))
+        rss_before = memory_kib(pid, "VmRSS")
+        peak_before = memory_kib(pid, "VmHWM")
+        product_s = asyncio.run(product(bench, client_id, count))
+        peak_after = memory_kib(pid, "VmHWM")
 
     mib = 1024
     rows = [

@@ -28,31 +28,24 @@ is the machine-readable `RESULT {...}` of bench/README.md.
 
 import argparse
 import asyncio
-import json
 import os
 import platform
-import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from time import perf_counter
-from types import FrameType
 from typing import Any
 
 import asyncpg
 import httpx
+from harness import FullStack, full_stack, interrupted, result_line
 
-from bpo_common import devstack
-from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.auth import Role
 from bpo_common.db import asyncpg_dsn
 
 TARGET_RATIO = round(1 / 1.5, 3)
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ISSUER, AUDIENCE = "bpo-local", "bpo"
 SMALL_DAYS = 30
 CLIENTS = 5
 WORK_TYPES = ("invoice", "claim")
@@ -69,51 +62,6 @@ READ_MODELS = (
 def uuid_text(kind: int, n: int) -> str:
     """A valid, distinct UUIDv7-shaped text for entity `kind` number `n`; cheap to make."""
     return f"00000000-{kind:04x}-7000-8000-{n:012x}"
-
-
-@dataclass(frozen=True)
-class Stack:
-    urls: devstack.StackUrls
-    private_key: str
-    public_key_file: Path
-
-    def manager(self) -> dict[str, str]:
-        token = issue_token(
-            self.private_key, subject="bench", role=Role.MANAGER, issuer=ISSUER, audience=AUDIENCE
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-
-@contextmanager
-def stack() -> Iterator[Stack]:
-    """PostgreSQL (durable) and NATS on free ports, migrated; under `.run/bench/<pid>`."""
-    root = REPO_ROOT / ".run" / "bench" / str(os.getpid())
-    shutil.rmtree(root, ignore_errors=True)
-    local = devstack.LocalStack(
-        root, postgres_port=devstack.free_port(), nats_port=devstack.free_port(), durable=True
-    )
-    try:
-        urls = local.start()
-        devstack.migrate_all(urls.database_urls)
-        private, public = ensure_key_pair(root / "jwt")
-        yield Stack(urls, private.read_text(), public)
-    finally:
-        local.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@contextmanager
-def reporting_service(bench: Stack, log: Path) -> Iterator[str]:
-    ports = {service: devstack.free_port() for service in devstack.SERVICES}
-    env = devstack.service_environment(
-        bench.urls, jwt_public_key_file=bench.public_key_file, ports=ports
-    ) | {"BPO_LOG_LEVEL": "WARNING"}
-    process = devstack.start_service("reporting", env, ports["reporting"], log)
-    try:
-        devstack.wait_ready({"reporting": ports["reporting"]})
-        yield f"http://127.0.0.1:{ports['reporting']}"
-    finally:
-        devstack.stop_services({"reporting": process})
 
 
 # The synthetic history
@@ -338,7 +286,7 @@ def _percentile(samples: Sequence[float], fraction: float) -> float:
 
 
 async def latencies(
-    base_url: str, bench: Stack, requests: int
+    base_url: str, bench: FullStack, requests: int
 ) -> tuple[dict[str, Latency], dict[str, Any]]:
     now = datetime.now(UTC)
     queries = {
@@ -350,7 +298,9 @@ async def latencies(
     }
     results: dict[str, Latency] = {}
     bodies: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=base_url, headers=bench.manager(), timeout=60) as http:
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=bench.headers(Role.MANAGER), timeout=60
+    ) as http:
         for name, (path, params) in queries.items():
             for _ in range(max(requests // 10, 5)):  # warm-up: connection, plans, caches
                 (await http.get(path, params=params)).raise_for_status()
@@ -366,7 +316,7 @@ async def latencies(
 
 
 async def measure(
-    bench: Stack, base_url: str, sizes: Sequence[int], requests: int
+    bench: FullStack, base_url: str, sizes: Sequence[int], requests: int
 ) -> list[tuple[Loaded, dict[str, Latency], dict[str, Any]]]:
     dsn = asyncpg_dsn(bench.urls.database_urls["reporting"])
     runs = []
@@ -383,15 +333,6 @@ async def measure(
     return runs
 
 
-def result_line(name: str, figures: Sequence[Mapping[str, Any]], notes: Sequence[str]) -> str:
-    """The machine-readable last line every benchmark prints (see bench/README.md)."""
-    return "RESULT " + json.dumps({"name": name, "figures": list(figures), "notes": list(notes)})
-
-
-def _interrupted(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--small", type=int, default=100_000, help="task events, small history")
@@ -404,19 +345,16 @@ def main() -> int:
     if min(args.small, args.large, args.requests) < 1:
         parser.error("sizes and --requests must be positive")
     for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, _interrupted)
+        signal.signal(stop, interrupted)
     load_start = os.getloadavg()[0]
-    log = REPO_ROOT / ".run" / "bench" / f"report_queries-{os.getpid()}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with stack() as bench, reporting_service(bench, log) as base_url:
+        with full_stack("reporting") as bench:
             small, large = asyncio.run(
-                measure(bench, base_url, [args.small, args.large], args.requests)
+                measure(bench, bench.url("reporting"), [args.small, args.large], args.requests)
             )
     except KeyboardInterrupt:
         print("interrupted: the stack is stopped", file=sys.stderr)
         return 130
-    log.unlink(missing_ok=True)
     (small_loaded, small_times, small_bodies) = small
     (large_loaded, large_times, large_bodies) = large
     rows = [
