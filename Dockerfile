@@ -18,6 +18,7 @@ WORKDIR /app
 # Third-party dependencies first, so code changes do not reinstall them.
 COPY pyproject.toml uv.lock ./
 COPY libs/common/pyproject.toml libs/common/
+COPY libs/devtools/pyproject.toml libs/devtools/
 COPY tools/cli/pyproject.toml tools/cli/
 COPY services/intake/pyproject.toml services/intake/
 COPY services/validation/pyproject.toml services/validation/

@@ -32,7 +32,7 @@ bench: install
 
 install: $(VENV)/.synced
 
-$(VENV)/.synced: uv.lock pyproject.toml libs/common/pyproject.toml tools/cli/pyproject.toml \
+$(VENV)/.synced: uv.lock pyproject.toml libs/common/pyproject.toml libs/devtools/pyproject.toml tools/cli/pyproject.toml \
 		$(wildcard services/*/pyproject.toml) | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	touch $@

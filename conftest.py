@@ -1,1 +1,1 @@
-pytest_plugins = ["bpo_common.testing"]
+pytest_plugins = ["bpo_devtools.testing"]

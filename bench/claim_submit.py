@@ -44,13 +44,14 @@ import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common import devstack
 from bpo_common.auth import Role, ensure_key_pair, issue_token
 from bpo_common.contracts.intake import TaskSubmitted
 from bpo_common.db import asyncpg_dsn, create_engine
 from bpo_common.events import wrap
 from bpo_common.ids import new_id
 from bpo_common.outbox import outbox_values
+from bpo_common.settings import SERVICES
+from bpo_devtools import servers
 from bpo_intake import repository
 from bpo_intake.schemas import ClaimRequest
 from bpo_intake.settings import Settings as IntakeSettings
@@ -78,15 +79,15 @@ ISSUER, AUDIENCE = "bpo-local", "bpo"
 @dataclass(frozen=True)
 class BenchStack:
     root: Path
-    urls: devstack.StackUrls
+    urls: servers.StackUrls
     private_key: str
     public_key_file: Path
     postgres_data: Path
 
     def environment(self) -> dict[str, str]:
         """Every service's variables, as `make run` sets them (ports are set per service)."""
-        ports = {service: devstack.free_port() for service in devstack.SERVICES}
-        return devstack.service_environment(
+        ports = {service: servers.free_port() for service in SERVICES}
+        return servers.service_environment(
             self.urls, jwt_public_key_file=self.public_key_file, ports=ports
         )
 
@@ -133,15 +134,15 @@ def bench_stack() -> Iterator[BenchStack]:
     """PostgreSQL (durable, as in production) and NATS on free ports, every database migrated."""
     root = REPO_ROOT / ".run" / "bench" / str(os.getpid())
     shutil.rmtree(root, ignore_errors=True)
-    local = devstack.LocalStack(
+    local = servers.LocalStack(
         root,
-        postgres_port=devstack.free_port(),
-        nats_port=devstack.free_port(),
+        postgres_port=servers.free_port(),
+        nats_port=servers.free_port(),
         durable=True,
     )
     try:
         urls = local.start()
-        devstack.migrate_all(urls.database_urls)
+        servers.migrate_all(urls.database_urls)
         private, public = ensure_key_pair(root / "jwt")
         yield BenchStack(root, urls, private.read_text(), public, local.postgres.data_dir)
     finally:
@@ -165,16 +166,16 @@ class Served:
 def served(
     service: str, env: Mapping[str, str], log: Path, cpus: set[int] | None = None
 ) -> Iterator[Served]:
-    """One uvicorn worker of `bpo_<service>.app`, started by `devstack.start_service` as
+    """One uvicorn worker of `bpo_<service>.app`, started by `servers.start_service` as
     `make run` starts it, pinned to `cpus`, and ready."""
-    port = devstack.free_port()
+    port = servers.free_port()
     env = {**env, f"BPO_{service.upper()}_PORT": str(port)}
-    process = devstack.start_service(service, env, port, log)
+    process = servers.start_service(service, env, port, log)
     try:
         if cpus:
             pin(process.pid, cpus)
         try:
-            devstack.wait_ready({service: port})
+            servers.wait_ready({service: port})
         except RuntimeError as exc:
             tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
             raise RuntimeError(f"{exc}\n{tail}") from exc
@@ -183,7 +184,7 @@ def served(
         yield Served(service, process.pid, port)
     finally:
         with shielded():
-            devstack.stop_services({service: process})
+            servers.stop_services({service: process})
 
 
 def bench_module_environment() -> dict[str, str]:

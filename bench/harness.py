@@ -22,9 +22,10 @@ from typing import Any
 from uuid import UUID
 
 from bpo_cli.signing import Signer
-from bpo_common import devstack
 from bpo_common.auth import Role, ensure_key_pair
 from bpo_common.migrations import upgrade
+from bpo_common.settings import SERVICES
+from bpo_devtools import servers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,8 +44,8 @@ def stack() -> Iterator[Stack]:
     """Durable PostgreSQL and NATS under `.run/bench/<pid>`, the intake database migrated."""
     root = REPO_ROOT / ".run" / "bench" / str(os.getpid())
     shutil.rmtree(root, ignore_errors=True)
-    local = devstack.LocalStack(
-        root, postgres_port=devstack.free_port(), nats_port=devstack.free_port(), durable=True
+    local = servers.LocalStack(
+        root, postgres_port=servers.free_port(), nats_port=servers.free_port(), durable=True
     )
     try:
         urls = local.start()
@@ -117,7 +118,7 @@ class Timed:
 @dataclass
 class FullStack:
     root: Path
-    urls: devstack.StackUrls
+    urls: servers.StackUrls
     private_key_pem: str
     public_key_file: Path
     ports: dict[str, int]
@@ -135,16 +136,16 @@ class FullStack:
         return f"{self.superuser_dsn}/{database}"
 
     def start(self, *services: str) -> None:
-        env = devstack.service_environment(
+        env = servers.service_environment(
             self.urls, jwt_public_key_file=self.public_key_file, ports=self.ports
         ) | {"BPO_LOG_LEVEL": "WARNING"}
         for service in services:
             log = self.root / f"{service}.log"
-            self.processes[service] = devstack.start_service(service, env, self.ports[service], log)
-        devstack.wait_ready({service: self.ports[service] for service in services})
+            self.processes[service] = servers.start_service(service, env, self.ports[service], log)
+        servers.wait_ready({service: self.ports[service] for service in services})
 
     def stop(self, *services: str) -> None:
-        devstack.stop_services({s: self.processes.pop(s) for s in services})
+        servers.stop_services({s: self.processes.pop(s) for s in services})
 
     def pids(self) -> dict[str, int]:
         return {service: process.pid for service, process in self.processes.items()}
@@ -156,23 +157,23 @@ def full_stack(*services: str) -> Iterator[FullStack]:
     processes; stopped and removed afterwards."""
     root = REPO_ROOT / ".run" / "bench" / str(os.getpid())
     shutil.rmtree(root, ignore_errors=True)
-    local = devstack.LocalStack(
-        root, postgres_port=devstack.free_port(), nats_port=devstack.free_port(), durable=True
+    local = servers.LocalStack(
+        root, postgres_port=servers.free_port(), nats_port=servers.free_port(), durable=True
     )
     running: FullStack | None = None
     try:
         urls = local.start()
-        devstack.migrate_all(urls.database_urls)
+        servers.migrate_all(urls.database_urls)
         private, public = ensure_key_pair(root / "jwt")
-        ports = {service: devstack.free_port() for service in devstack.SERVICES}
+        ports = {service: servers.free_port() for service in SERVICES}
         superuser = f"postgresql://postgres:{local.credentials.superuser}@127.0.0.1:"
         superuser += str(local.postgres.port)
         running = FullStack(root, urls, private.read_text(), public, ports, superuser)
-        running.start(*(services or devstack.SERVICES))
+        running.start(*(services or SERVICES))
         yield running
     finally:
         if running is not None:
-            devstack.stop_services(running.processes)
+            servers.stop_services(running.processes)
         local.stop()
         shutil.rmtree(root, ignore_errors=True)
 

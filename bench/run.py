@@ -28,7 +28,7 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
-from bpo_common import devstack
+from bpo_devtools import servers
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -163,7 +163,7 @@ def _clean_up_after(pid: int) -> None:
     .run/bench/<its pid>; stop those and remove the folder."""
     root = REPO_ROOT / ".run" / "bench" / str(pid)
     if root.exists():
-        devstack.stop_abandoned(root)
+        servers.stop_abandoned(root)
         shutil.rmtree(root, ignore_errors=True)
 
 

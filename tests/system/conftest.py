@@ -8,8 +8,9 @@ from uuid import UUID
 import httpx
 import pytest
 
-from bpo_common import devstack
-from bpo_common.testing import TestStack, Tokens
+from bpo_common.settings import SERVICES
+from bpo_devtools import servers
+from bpo_devtools.testing import TestStack, Tokens
 
 
 @dataclass
@@ -26,8 +27,8 @@ class RunningServices:
         for service in services:
             log = self.stack.root / f"{service}.log"
             port = self.ports[service]
-            self.processes[service] = devstack.start_service(service, env, port, log)
-        devstack.wait_ready({service: self.ports[service] for service in services})
+            self.processes[service] = servers.start_service(service, env, port, log)
+        servers.wait_ready({service: self.ports[service] for service in services})
 
     def kill(self, service: str) -> None:
         process = self.processes.pop(service)
@@ -37,12 +38,12 @@ class RunningServices:
 
 @pytest.fixture(scope="session")
 def services(stack: TestStack) -> Iterator[RunningServices]:
-    running = RunningServices(stack, {s: devstack.free_port() for s in devstack.SERVICES})
+    running = RunningServices(stack, {s: servers.free_port() for s in SERVICES})
     try:
-        running.start(*devstack.SERVICES)
+        running.start(*SERVICES)
         yield running
     finally:
-        devstack.stop_services(running.processes)
+        servers.stop_services(running.processes)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bpo_common import devstack
-from bpo_common.testing import Tokens
+from bpo_common.settings import SERVICES
+from bpo_devtools.testing import Tokens
 
 from .conftest import RunningServices, register_client
 
@@ -27,7 +27,7 @@ CHECKS = ",".join(
 
 
 @pytest.mark.parametrize("role", ["client", "contractor", "manager"])
-@pytest.mark.parametrize("service", devstack.SERVICES)
+@pytest.mark.parametrize("service", SERVICES)
 async def test_every_operation_answers_as_documented_and_never_with_a_5xx(
     services: RunningServices,
     http: httpx.AsyncClient,

@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 
 from bpo_common.ids import new_id
-from bpo_common.testing import Tokens, eventually
+from bpo_devtools.testing import Tokens, eventually
 
 from .conftest import RunningServices, register_client
 

@@ -5,7 +5,7 @@ import asyncio
 import httpx
 
 from bpo_common.messaging import connect
-from bpo_common.testing import Tokens, consumer_drained, eventually
+from bpo_devtools.testing import Tokens, consumer_drained, eventually
 
 from .conftest import RunningServices, register_client
 

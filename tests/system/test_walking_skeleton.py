@@ -2,7 +2,7 @@
 
 import httpx
 
-from bpo_common.testing import Tokens, eventually
+from bpo_devtools.testing import Tokens, eventually
 
 from .conftest import RunningServices, register_client
 

@@ -23,7 +23,7 @@ from bpo_common.events import Envelope, Event, wrap
 from bpo_common.ids import new_id
 from bpo_common.inbox import Subscription
 from bpo_common.tables import outbox_event
-from bpo_common.testing import TestStack, Tokens, serve
+from bpo_devtools.testing import TestStack, Tokens, serve
 
 # Items completed in this month, so that invoice periods and tiers are easy to reason about.
 MONTH_START = datetime(2026, 3, 1, tzinfo=UTC)

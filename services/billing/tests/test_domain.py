@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpo_billing import domain
-from bpo_billing.domain import Outcome, Rate, Tier
+from bpo_billing.domain import Rate, Tier
+from bpo_common.contracts import TaskOutcome
 
 CURRENCIES = ["EUR", "USD", "JPY", "BHD", "CHF"]
 EXAMPLES = settings(max_examples=150, deadline=None)
@@ -159,9 +160,9 @@ def test_rush_applies_only_below_the_threshold() -> None:
 
 def test_accepted_work_pays_overturned_a_fraction_rejected_nothing() -> None:
     fraction = Decimal("0.5")
-    assert domain.earning_factor(Outcome.ACCEPTED, fraction) == 1
-    assert domain.earning_factor(Outcome.OVERTURNED, fraction) == fraction
-    assert domain.earning_factor(Outcome.REJECTED, fraction) == 0
+    assert domain.earning_factor(TaskOutcome.ACCEPTED, fraction) == 1
+    assert domain.earning_factor(TaskOutcome.OVERTURNED, fraction) == fraction
+    assert domain.earning_factor(TaskOutcome.REJECTED, fraction) == 0
 
 
 def test_money_typed_in_with_more_decimals_than_the_currency_has_is_refused() -> None:

@@ -12,7 +12,7 @@ from bpo_billing.models import Earning
 from bpo_common.contracts.billing import EarningRecorded
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_common.testing import Tokens, assert_problem, error_fields
+from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
 from .conftest import MONTH_START, Feed, new_client, outbox
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from bpo_billing.models import PriceBook
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_common.testing import Tokens, assert_problem, error_fields
+from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
 from .conftest import price_book
 

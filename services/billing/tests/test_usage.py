@@ -19,7 +19,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope, wrap
 from bpo_common.ids import new_id
 from bpo_common.messaging import connect
-from bpo_common.testing import TestStack, Tokens, assert_problem, eventually
+from bpo_devtools.testing import TestStack, Tokens, assert_problem, eventually
 
 from .conftest import MONTH_START, Feed, draft, new_client, outbox, price_book
 

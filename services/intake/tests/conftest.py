@@ -14,7 +14,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope
 from bpo_common.ids import new_id
 from bpo_common.tables import outbox_event
-from bpo_common.testing import TestStack, Tokens, serve
+from bpo_devtools.testing import TestStack, Tokens, serve
 from bpo_intake.app import create_app
 from bpo_intake.models import Job
 from bpo_intake.settings import Settings

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bpo_common.auth import Role, issue_token
 from bpo_common.clock import utcnow
 from bpo_common.ids import new_id
-from bpo_common.testing import TEST_AUDIENCE, TEST_ISSUER, TestStack, Tokens, assert_problem
+from bpo_devtools.testing import TEST_AUDIENCE, TEST_ISSUER, TestStack, Tokens, assert_problem
 
 from .conftest import register_client
 

@@ -12,10 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bpo_common.contracts import QcMode, QcPolicy
 from bpo_common.contracts.intake import ItemsReceived, JobCreated
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_common.testing import TestStack, Tokens, assert_problem, error_fields, serve
+from bpo_devtools.testing import TestStack, Tokens, assert_problem, error_fields, serve
 from bpo_intake.app import create_app
 from bpo_intake.models import Client, Item
 from bpo_intake.service import ITEMS_PER_EVENT
@@ -231,8 +232,9 @@ async def test_creating_a_job_puts_its_events_in_the_outbox_with_the_request_cor
     assert created.job_id == job_id
     assert created.client_id == client_id
     assert created.work_type == "invoice"
-    assert created.fields == job["fields"]
-    assert created.qc == job["qc"]
+    assert envelopes[0].data["fields"] == job["fields"], "each spec travels as it was written"
+    assert envelopes[0].data["qc"] == job["qc"]
+    assert created.qc == QcPolicy(mode=QcMode.DOUBLE, review_sample_rate=Decimal("0.1"))
     assert created.priority == 70
     assert created.sla_hours == Decimal(24)
     assert created.due_at == datetime.fromisoformat(job["due_at"])

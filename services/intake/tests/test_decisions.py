@@ -13,7 +13,7 @@ from bpo_common.contracts import validation
 from bpo_common.db import SessionFactory
 from bpo_common.events import wrap
 from bpo_common.messaging import connect
-from bpo_common.testing import TestStack, Tokens, eventually
+from bpo_devtools.testing import TestStack, Tokens, eventually
 from bpo_intake.models import ContractorStatus, Item, ItemStatus
 
 from .conftest import create_job, register_client

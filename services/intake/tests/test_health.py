@@ -4,9 +4,9 @@ import asyncio
 
 import httpx
 
-from bpo_common.devstack import NatsServer, free_port
 from bpo_common.ids import new_id
-from bpo_common.testing import TestStack, Tokens, assert_problem, eventually, serve
+from bpo_devtools.servers import NatsServer, free_port
+from bpo_devtools.testing import TestStack, Tokens, assert_problem, eventually, serve
 from bpo_intake.app import create_app
 from bpo_intake.settings import Settings
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from bpo_common.contracts.intake import ItemsReceived
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_common.testing import Tokens, assert_problem, error_fields
+from bpo_devtools.testing import Tokens, assert_problem, error_fields
 from bpo_intake.models import Item, ItemStatus, Job, JobStatus
 from bpo_intake.service import ITEMS_PER_EVENT
 

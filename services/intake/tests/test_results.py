@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_common.testing import Tokens, assert_problem
+from bpo_devtools.testing import Tokens, assert_problem
 from bpo_intake.items import RESULTS_PER_FETCH
 from bpo_intake.models import Item, ItemStatus
 

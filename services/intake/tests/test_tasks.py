@@ -12,7 +12,7 @@ from bpo_common.contracts import validation
 from bpo_common.contracts.intake import Entry
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_common.testing import Tokens, assert_problem, error_fields
+from bpo_devtools.testing import Tokens, assert_problem, error_fields
 from bpo_intake import decisions, tasks
 from bpo_intake.models import Item, ItemStatus, Task, TaskStatus
 

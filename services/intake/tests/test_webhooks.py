@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_common.testing import (
+from bpo_devtools.testing import (
     TestStack,
     Tokens,
     assert_problem,

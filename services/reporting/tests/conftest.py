@@ -9,7 +9,7 @@ from nats.js import JetStreamContext
 
 from bpo_common.db import SessionFactory
 from bpo_common.messaging import connect
-from bpo_common.testing import TestStack, serve
+from bpo_devtools.testing import TestStack, serve
 from bpo_reporting.app import create_app
 from bpo_reporting.settings import Settings
 

@@ -29,7 +29,7 @@ from nats.js import JetStreamContext
 from bpo_common.contracts import billing, intake, validation
 from bpo_common.events import Envelope, Event, wrap
 from bpo_common.ids import new_id
-from bpo_common.testing import consumer_drained, eventually
+from bpo_devtools.testing import consumer_drained, eventually
 
 
 @dataclass

@@ -16,10 +16,10 @@ from nats.js import JetStreamContext
 from PIL import Image
 from playwright.async_api import Page, async_playwright
 
-from bpo_common import devstack
 from bpo_common.auth import Role
 from bpo_common.ids import new_id
-from bpo_common.testing import TestStack, Tokens
+from bpo_devtools import servers
+from bpo_devtools.testing import TestStack, Tokens
 from bpo_reporting.app import create_app
 from bpo_reporting.settings import Settings
 
@@ -114,7 +114,7 @@ def _with_cookie(token: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 async def served(stack: TestStack) -> AsyncIterator[str]:
     """The reporting app under uvicorn on a free port, for the browser."""
-    port = devstack.free_port()
+    port = servers.free_port()
     app = create_app(stack.settings(Settings, "reporting"))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from bpo_common.contracts.intake import ItemsReceived, ReceivedItem
 from bpo_common.events import wrap
 from bpo_common.ids import new_id
-from bpo_common.testing import Tokens, assert_problem
+from bpo_devtools.testing import Tokens, assert_problem
 
 from .scenario import publish
 

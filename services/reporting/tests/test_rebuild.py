@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import update
 
 from bpo_common.db import SessionFactory
-from bpo_common.testing import TestStack, Tokens
+from bpo_devtools.testing import TestStack, Tokens
 from bpo_reporting.models import HourlyRollup, JobFact
 
 from .scenario import Scenario, publish

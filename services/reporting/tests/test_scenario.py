@@ -9,7 +9,7 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from bpo_common.testing import Tokens
+from bpo_devtools.testing import Tokens
 from bpo_reporting.domain import TURNAROUND_PRECISION
 
 from .scenario import Scenario, publish

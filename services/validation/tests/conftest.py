@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from bpo_common.db import SessionFactory
-from bpo_common.testing import TestStack, serve
+from bpo_devtools.testing import TestStack, serve
 from bpo_validation.app import create_app
 from bpo_validation.settings import Settings
 

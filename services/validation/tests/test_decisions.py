@@ -16,7 +16,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope
 from bpo_common.ids import new_id
 from bpo_common.tables import outbox_event
-from bpo_common.testing import Tokens
+from bpo_devtools.testing import Tokens
 from bpo_validation import domain, service
 from bpo_validation.settings import Settings
 

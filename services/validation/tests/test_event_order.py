@@ -11,7 +11,7 @@ from bpo_common.contracts.intake import JobCreated, TaskSubmitted
 from bpo_common.events import Envelope, wrap
 from bpo_common.ids import new_id
 from bpo_common.messaging import connect
-from bpo_common.testing import TestStack, Tokens, eventually
+from bpo_devtools.testing import TestStack, Tokens, eventually
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from bpo_common.ids import new_id
-from bpo_common.testing import Tokens, assert_problem, error_fields
+from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
 VENDORS_CSV = 'id,name,iban\nV-1,ACME,"DE89 3704 0044 0532 0130 00"\n v-2 ,Globex,\n'
 

@@ -16,8 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bpo_cli.main import app
-from bpo_common import devstack
-from bpo_common.testing import TestStack
+from bpo_common.settings import SERVICES
+from bpo_devtools import servers
+from bpo_devtools.testing import TestStack
 
 
 def test_token_command_prints_a_token_signed_with_the_local_key(tmp_path: Path) -> None:
@@ -70,16 +71,16 @@ async def test_a_service_role_cannot_connect_to_another_service_database(
 
 def _free_service_ports() -> dict[str, str]:
     """Ports of its own, so the test runs while `make run` holds the default ones."""
-    return {f"BPO_{s.upper()}_PORT": str(devstack.free_port()) for s in devstack.SERVICES}
+    return {f"BPO_{s.upper()}_PORT": str(servers.free_port()) for s in SERVICES}
 
 
 class DevUp:
     """`bpo dev up` as `make run` runs it, on ports of its own."""
 
-    def __init__(self, run_dir: Path, servers: dict[str, str] | None = None) -> None:
+    def __init__(self, run_dir: Path, existing: dict[str, str] | None = None) -> None:
         self.run_dir = run_dir
-        self.ports = {service: devstack.free_port() for service in devstack.SERVICES}
-        self.infra_ports = [devstack.free_port(), devstack.free_port()]
+        self.ports = {service: servers.free_port() for service in SERVICES}
+        self.infra_ports = [servers.free_port(), servers.free_port()]
         self.env = {
             **os.environ,
             "BPO_RUN_DIR": str(run_dir),
@@ -87,7 +88,7 @@ class DevUp:
         }
         for name in ("BPO_NATS_URL", *(f"BPO_{s.upper()}_DATABASE_URL" for s in self.ports)):
             self.env.pop(name, None)
-        self.env.update(servers or {})
+        self.env.update(existing or {})
 
     def start(self) -> "subprocess.Popen[str]":
         postgres_port, nats_port = self.infra_ports
@@ -124,7 +125,7 @@ def test_dev_up_serves_everything_stops_on_ctrl_c_and_keeps_the_data_for_the_nex
     dev = DevUp(stack.root / "dev-up")
     first = dev.start()
     try:
-        for service in devstack.SERVICES:
+        for service in SERVICES:
             ready = httpx.get(f"{dev.url(service)}/readyz")
             assert ready.json()["status"] == "ready"
         manager = dev.headers("--role", "manager")
@@ -138,7 +139,7 @@ def test_dev_up_serves_everything_stops_on_ctrl_c_and_keeps_the_data_for_the_nex
     finally:
         first.send_signal(signal.SIGINT)
         assert first.wait(60) == 0
-    assert [port for port in dev.all_ports() if devstack.port_open(port)] == []
+    assert [port for port in dev.all_ports() if servers.port_open(port)] == []
 
     second = dev.start()
     try:
@@ -167,21 +168,21 @@ def test_dev_up_refuses_to_start_when_a_service_port_is_taken(tmp_path: Path) ->
 
 
 def test_dev_up_uses_the_servers_named_in_settings_and_starts_none(stack: TestStack) -> None:
-    servers = {"BPO_NATS_URL": stack.urls.nats_url} | {
+    existing = {"BPO_NATS_URL": stack.urls.nats_url} | {
         f"BPO_{service.upper()}_DATABASE_URL": url
         for service, url in stack.urls.database_urls.items()
     }
-    dev = DevUp(stack.root / "dev-up-external", servers)
+    dev = DevUp(stack.root / "dev-up-external", existing)
     process = dev.start()
     try:
-        for service in devstack.SERVICES:
+        for service in SERVICES:
             assert httpx.get(f"{dev.url(service)}/readyz").json()["status"] == "ready"
         assert not (dev.run_dir / "dev").exists(), "no PostgreSQL or NATS of its own"
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0
-    assert devstack.port_open(stack.postgres_port), "the existing servers keep running"
-    assert devstack.port_open(int(stack.urls.nats_url.rsplit(":", 1)[1]))
+    assert servers.port_open(stack.postgres_port), "the existing servers keep running"
+    assert servers.port_open(int(stack.urls.nats_url.rsplit(":", 1)[1]))
 
 
 def test_dev_up_with_only_some_servers_named_says_which_are_missing(tmp_path: Path) -> None:

@@ -45,10 +45,13 @@ class Principal:
         """The client whose data this caller may see; None means every client (managers)."""
         return None if self.role is Role.MANAGER else self.client_id
 
-    def ensure_owns(self, client_id: UUID) -> None:
-        """Another tenant's object is answered as not found, never as forbidden."""
-        if self.role is not Role.MANAGER and self.client_id != client_id:
-            raise NotFound("no such object")
+
+@dataclass(frozen=True)
+class ClientPrincipal:
+    """A client company's caller: its `client_id` is always known."""
+
+    subject: str
+    client_id: UUID
 
 
 class TokenVerifier:
@@ -216,7 +219,66 @@ def require_role(*roles: Role) -> Callable[[Request, Credentials], Awaitable[Pri
 
 
 Manager = Annotated[Principal, Depends(require_role(Role.MANAGER))]
-ClientUser = Annotated[Principal, Depends(require_role(Role.CLIENT))]
 Contractor = Annotated[Principal, Depends(require_role(Role.CONTRACTOR))]
 ClientOrManager = Annotated[Principal, Depends(require_role(Role.CLIENT, Role.MANAGER))]
 ContractorOrManager = Annotated[Principal, Depends(require_role(Role.CONTRACTOR, Role.MANAGER))]
+
+_client_only = require_role(Role.CLIENT)
+
+
+async def current_client(request: Request, credentials: Credentials) -> ClientPrincipal:
+    principal = await _client_only(request, credentials)
+    assert principal.client_id is not None, "a client token always names its client"
+    return ClientPrincipal(principal.subject, principal.client_id)
+
+
+# A client company's caller, with its client_id.
+CurrentClient = Annotated[ClientPrincipal, Depends(current_client)]
+
+
+def client_scope(caller: ClientOrManager) -> UUID | None:
+    return caller.scope()
+
+
+# The client whose data a client or manager may see: a client its own, a manager every
+# client's (None). Another tenant's object is then not found, never forbidden.
+ClientScope = Annotated[UUID | None, Depends(client_scope)]
+
+
+def own_client(client_id: UUID, scope: ClientScope) -> UUID:
+    if scope is not None and scope != client_id:
+        raise NotFound("no such object")
+    return client_id
+
+
+# The path's `client_id`, when it is the caller's own client or the caller is a manager.
+OwnClientId = Annotated[UUID, Depends(own_client)]
+
+
+def the_contractor_or_a_manager(refusal: str) -> Callable[[UUID, Principal], UUID]:
+    """A dependency giving the path's `contractor_id` to a manager or to that contractor
+    themself; anyone else gets a 404 saying `refusal` (with `{contractor_id}` filled in)."""
+
+    def dependency(contractor_id: UUID, caller: CurrentPrincipal) -> UUID:
+        itself = caller.role is Role.CONTRACTOR and caller.subject == str(contractor_id)
+        if caller.role is Role.MANAGER or itself:
+            return contractor_id
+        raise NotFound(refusal.format(contractor_id=contractor_id))
+
+    return dependency
+
+
+def contractor_id_of(principal: Principal) -> UUID:
+    """A contractor's id, which their token carries as its subject."""
+    try:
+        return UUID(principal.subject)
+    except ValueError as exc:
+        raise Forbidden("a contractor token's sub must be the contractor's id") from exc
+
+
+async def current_contractor(token: Contractor) -> UUID:
+    return contractor_id_of(token)
+
+
+# The calling contractor's id; whether they may work is for the use case to say.
+CurrentContractor = Annotated[UUID, Depends(current_contractor)]

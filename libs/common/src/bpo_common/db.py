@@ -5,12 +5,13 @@ is sent, a consumer wraps its work in `session.begin()`. Nothing below the entry
 """
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from enum import StrEnum
 from operator import itemgetter
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic_core import to_json
-from sqlalchemy import JSON, FromClause, MetaData, Table, literal, select
+from sqlalchemy import JSON, Enum, FromClause, MetaData, Table, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -111,3 +112,18 @@ def get_session_factory(request: Request) -> SessionFactory:
 # For work that outlives the request's session, such as the body of a streamed response
 # (SessionDep's session is closed before that body runs).
 SessionFactoryDep = Annotated[SessionFactory, Depends(get_session_factory)]
+
+
+def enum_column(cls: type[StrEnum], *, name: str | None = None) -> Enum:
+    """A PostgreSQL enum type holding the values of a StrEnum (named after it by default)."""
+    return Enum(
+        cls, name=name or cls.__name__.lower(), values_callable=lambda e: [m.value for m in e]
+    )
+
+
+async def advisory_lock(session: AsyncSession, key: str, *, shared: bool = False) -> None:
+    """Hold a lock named `key` until the session's transaction ends: serializes work that no
+    row lock covers (a name not yet stored, all of one client's drafts). Shared holders only
+    keep the exclusive one out."""
+    lock = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
+    await session.execute(select(lock(func.hashtextextended(key, 0))))

@@ -28,7 +28,7 @@ from bpo_common.contracts.messaging import EventDeadLettered
 from bpo_common.db import SessionFactory
 from bpo_common.events import STREAM_NAME, Envelope
 from bpo_common.ids import new_id
-from bpo_common.loops import stop_if_cancelled
+from bpo_common.loops import keep_running, stop_if_cancelled
 from bpo_common.metrics import (
     EVENTS_APPLIED,
     EVENTS_DEAD_LETTERED,
@@ -53,6 +53,10 @@ class Subscription:
 
     name: str
     handlers: Mapping[str, Handler]
+
+
+async def _at_once() -> None:
+    """A consumer's idle wait: none, since each fetch waits for events itself."""
 
 
 class Outcome(StrEnum):
@@ -83,6 +87,7 @@ class InboxConsumer:
         self._backoff_s = backoff_s
         self._batch_size = batch_size
         self._fetch_timeout_s = fetch_timeout_s
+        self._pull: JetStreamContext.PullSubscription | None = None
 
     def consumer_config(self) -> ConsumerConfig:
         subjects = sorted(self.subscription.handlers)
@@ -101,33 +106,21 @@ class InboxConsumer:
 
     async def run(self) -> None:
         """Fetch and handle events until cancelled; survives NATS going away and coming back."""
-        pull = None
-        delay = 0.1
-        while True:
-            try:
-                if pull is None:
-                    await self._js.add_consumer(STREAM_NAME, self.consumer_config())
-                    pull = await self._js.pull_subscribe_bind(
-                        durable=self.subscription.name, stream=STREAM_NAME
-                    )
-                messages = await self._next_batch(pull)
-            except TimeoutError:
-                stop_if_cancelled()
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                stop_if_cancelled()
-                log.warning(
-                    "consumer fetch failed, retrying",
-                    consumer=self.subscription.name,
-                    error=repr(exc),
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            delay = 0.1
-            await self.handle_batch(messages)
+        await keep_running(f"consumer {self.subscription.name}", self._fetch_and_handle, _at_once)
+
+    async def _fetch_and_handle(self) -> bool:
+        if self._pull is None:
+            await self._js.add_consumer(STREAM_NAME, self.consumer_config())
+            self._pull = await self._js.pull_subscribe_bind(
+                durable=self.subscription.name, stream=STREAM_NAME
+            )
+        try:
+            messages = await self._next_batch(self._pull)
+        except TimeoutError:
+            stop_if_cancelled()
+            return False  # the fetch waited already
+        await self.handle_batch(messages)
+        return True
 
     async def _next_batch(self, pull: JetStreamContext.PullSubscription) -> list[Msg]:
         """Wait for the next event, then take what else is there already. (A fetch of a whole

@@ -38,6 +38,19 @@ def outbox_values(envelope: Envelope) -> tuple[UUID, str, bytes]:
     return envelope.id, envelope.subject, envelope.model_dump_json().encode()
 
 
+def insert_for_each(source: str, first_parameter: int) -> str:
+    """SQL that stores one outbox row (the `outbox_values` of an envelope, as the driver's
+    parameters `$first_parameter` to `$first_parameter + 2`) for each row `source` yields:
+    the tail of one statement that changes state and announces it, so that the event exists
+    exactly when the change does."""
+    first = first_parameter
+    # Only names and parameter numbers go into the text; the values travel as parameters.
+    return (
+        f"INSERT INTO {outbox_event.name} (id, subject, payload) "  # noqa: S608
+        f"SELECT ${first}, ${first + 1}, ${first + 2} FROM {source}"
+    )
+
+
 async def publish_many(
     session: AsyncSession, events: Sequence[Event], *, client_id: UUID | None = None
 ) -> list[Envelope]:

@@ -1,20 +1,33 @@
-"""Cursor pagination over time-ordered ids: `?limit=&cursor=` in, `{data, next_cursor}` out."""
+"""Cursor pagination over time-ordered ids: `?limit=&cursor=` in, `{data, next_cursor}` out.
+
+A repository reads one page with `paginate(query, id_column, page)`: rows after the cursor, in
+id order, one more than the limit; a use case turns them into the answer with
+`make_page(rows, page, view)`, the extra row saying that another page exists.
+"""
 
 import base64
 import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select
 
 from bpo_common.errors import FieldError, Invalid
 
 T = TypeVar("T")
+R = TypeVar("R", bound="Identified")
+Q = TypeVar("Q", bound=Select[Any])
 
 MAX_LIMIT = 500
+
+
+class Identified(Protocol):
+    @property
+    def id(self) -> UUID: ...
 
 
 class Page(BaseModel, Generic[T]):
@@ -52,8 +65,19 @@ def page_request(
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
-def make_page(rows: Sequence[T], request: PageRequest, key: Callable[[T], UUID]) -> Page[T]:
-    """`rows` holds up to limit + 1 rows in id order; the extra one says another page exists."""
-    data = list(rows[: request.limit])
-    more = len(rows) > request.limit
-    return Page[T](data=data, next_cursor=encode_cursor(key(data[-1])) if more else None)
+def paginate(query: Q, id_column: ColumnElement[UUID], page: PageRequest) -> Q:
+    """The query limited to one page: rows after the cursor in id order, plus one."""
+    if page.after is not None:
+        query = query.where(id_column > page.after)
+    return query.order_by(id_column).limit(page.limit + 1)
+
+
+def make_page(rows: Sequence[R], page: PageRequest, view: Callable[[R], T]) -> Page[T]:
+    """The page of `rows` (a `paginate` query's, up to limit + 1 in id order), each shown by
+    `view`; the extra row says another page exists."""
+    shown = rows[: page.limit]
+    more = len(rows) > page.limit
+    return Page[T](
+        data=[view(row) for row in shown],
+        next_cursor=encode_cursor(shown[-1].id) if more else None,
+    )

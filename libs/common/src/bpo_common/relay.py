@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
-from bpo_common.loops import stop_if_cancelled
+from bpo_common.loops import keep_running
 from bpo_common.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
 from bpo_common.tables import OUTBOX_CHANNEL, outbox_event
 
@@ -57,24 +57,21 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled; while NATS or the database is away, retry with backoff."""
-        backoff = 0.05
         try:
-            while True:
-                try:
-                    relayed = await self.relay_once()
-                except Exception as exc:  # any failure: retry later, the rows stay unsent
-                    stop_if_cancelled()
-                    OUTBOX_FAILURES.inc()
-                    log.warning("outbox relay failed, retrying", error=repr(exc), backoff_s=backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self._max_backoff_s)
-                    continue
-                backoff = 0.05
-                if relayed < self._batch_size:
-                    await self._wait_for_work()
+            await keep_running(
+                "outbox relay",
+                self._relay_a_batch,
+                self._wait_for_work,
+                max_backoff_s=self._max_backoff_s,
+                on_error=lambda _: OUTBOX_FAILURES.inc(),
+            )
         finally:
             if self._listener is not None:
                 await self._listener.close(timeout=1)
+
+    async def _relay_a_batch(self) -> bool:
+        """One batch; True when it was full, so that more rows may be waiting."""
+        return await self.relay_once() >= self._batch_size
 
     async def relay_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""

@@ -5,7 +5,7 @@ import gc
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -30,6 +30,22 @@ from bpo_common.text import CheckedRoute
 
 log = structlog.get_logger(__name__)
 
+S = TypeVar("S", bound=ServiceSettings)
+
+
+# A background loop of a service (a sweeper, a sender): runs until its task is cancelled.
+Loop = Callable[["Runtime"], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class Workers:
+    """Every background loop of a service, as its `workers.py` lists them: the outbox relay
+    (every service has one), a durable consumer per subscription, and the service's own
+    loops. Any number of replicas may run them side by side."""
+
+    subscriptions: Sequence[Subscription] = ()
+    loops: Sequence[Loop] = ()
+
 
 @dataclass(frozen=True)
 class ServiceDefinition:
@@ -37,9 +53,7 @@ class ServiceDefinition:
     title: str
     description: str
     routers: Sequence[APIRouter]
-    subscriptions: Sequence[Subscription] = ()
-    # Background loops of the service (sweepers, senders), run for the app's lifetime.
-    workers: Sequence[Callable[["Runtime"], Coroutine[Any, Any, None]]] = ()
+    workers: Workers = Workers()
 
 
 @dataclass
@@ -53,6 +67,23 @@ class Runtime:
     js: JetStreamContext
     verifier: TokenVerifier
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def settings_as(self, cls: type[S]) -> S:
+        """The settings, as the service's own Settings class they were built from."""
+        if not isinstance(self.settings, cls):
+            raise TypeError(f"the app was built with {type(self.settings).__name__}")
+        return self.settings
+
+
+def settings_dependency(cls: type[S]) -> Callable[[Request], S]:
+    """A dependency giving a route the service's own settings: `Depends(settings_dependency(
+    Settings))`, as the app was built with them."""
+
+    def settings(request: Request) -> S:
+        runtime: Runtime = request.app.state.runtime
+        return runtime.settings_as(cls)
+
+    return settings
 
 
 def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
@@ -73,9 +104,9 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
             sessions, js, listen_dsn=asyncpg_dsn(url), batch_size=settings.relay_batch_size
         )
         runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-        for worker in definition.workers:
-            runtime.tasks.append(asyncio.create_task(worker(runtime), name=worker.__name__))
-        for subscription in definition.subscriptions:
+        for loop in definition.workers.loops:
+            runtime.tasks.append(asyncio.create_task(loop(runtime), name=loop.__name__))
+        for subscription in definition.workers.subscriptions:
             consumer = InboxConsumer(
                 subscription,
                 sessions,

@@ -1,10 +1,20 @@
 """The one settings loader: every service's Settings subclasses ServiceSettings."""
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Where each service listens unless BPO_<SERVICE>_PORT says otherwise.
+DEFAULT_PORTS: Mapping[str, int] = {
+    "intake": 8001,
+    "validation": 8002,
+    "billing": 8003,
+    "reporting": 8004,
+}
+SERVICES = tuple(DEFAULT_PORTS)
 
 
 def _shared(name: str) -> AliasChoices:

@@ -16,7 +16,7 @@ from bpo_common.events import Envelope, Event
 from bpo_common.inbox import Handler
 from bpo_common.messaging import connect, ensure_stream
 from bpo_common.migrations import create_plumbing_tables
-from bpo_common.testing import TestStack
+from bpo_devtools.testing import TestStack
 
 DATABASE = "plumbing_test"
 

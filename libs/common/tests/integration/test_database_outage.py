@@ -8,9 +8,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from bpo_common.db import SessionDep, create_engine, create_session_factory
-from bpo_common.devstack import PostgresServer, free_port
 from bpo_common.errors import install_error_handlers
-from bpo_common.testing import TestStack, assert_problem, serve
+from bpo_devtools.servers import PostgresServer, free_port
+from bpo_devtools.testing import TestStack, assert_problem, serve
 
 PASSWORD = "outage"
 

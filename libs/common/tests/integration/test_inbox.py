@@ -8,7 +8,7 @@ from bpo_common.ids import new_id
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.outbox import publish_many
 from bpo_common.relay import OutboxRelay
-from bpo_common.testing import background, consumer_drained, eventually
+from bpo_devtools.testing import background, consumer_drained, eventually
 
 from .conftest import Plumbing, ProbeRecorded
 

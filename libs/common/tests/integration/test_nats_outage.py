@@ -2,13 +2,13 @@
 
 import asyncio
 
-from bpo_common.devstack import NatsServer, free_port
 from bpo_common.ids import new_id
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.messaging import connect, ensure_stream
 from bpo_common.outbox import publish
 from bpo_common.relay import OutboxRelay
-from bpo_common.testing import TestStack, background, eventually
+from bpo_devtools.servers import NatsServer, free_port
+from bpo_devtools.testing import TestStack, background, eventually
 
 from .conftest import Plumbing, ProbeRecorded
 

@@ -1,5 +1,6 @@
 """Pure parts of the HTTP plumbing: cursors, pages, error locations, settings."""
 
+from dataclasses import dataclass
 from uuid import UUID
 
 import pytest
@@ -24,14 +25,19 @@ def test_a_cursor_not_made_by_the_api_is_a_422_naming_cursor(garbage: str) -> No
     assert [error.field for error in raised.value.errors] == ["cursor"]
 
 
-def test_a_page_says_whether_another_follows() -> None:
-    ids = [new_id() for _ in range(3)]
-    full = make_page(ids, PageRequest(limit=2, after=None), key=lambda value: value)
-    assert full.data == ids[:2]
+@dataclass(frozen=True)
+class Row:
+    id: UUID
+
+
+def test_a_page_shows_its_rows_and_says_whether_another_follows() -> None:
+    rows = [Row(new_id()) for _ in range(3)]
+    full = make_page(rows, PageRequest(limit=2, after=None), lambda row: str(row.id))
+    assert full.data == [str(row.id) for row in rows[:2]]
     assert full.next_cursor is not None
-    assert decode_cursor(full.next_cursor) == ids[1]
-    last = make_page(ids[2:], PageRequest(limit=2, after=ids[1]), key=lambda value: value)
-    assert last.data == ids[2:]
+    assert decode_cursor(full.next_cursor) == rows[1].id
+    last = make_page(rows[2:], PageRequest(limit=2, after=rows[1].id), lambda row: str(row.id))
+    assert last.data == [str(rows[2].id)]
     assert last.next_cursor is None
 
 

@@ -1,38 +1,81 @@
-"""A background loop ends when its service stops, even if a library ate the cancellation."""
+"""The one retrying loop: it goes on after errors, waits when idle, and ends only when its
+service stops, even if a library ate the cancellation."""
 
 import asyncio
 
 import pytest
 
-from bpo_common.loops import stop_if_cancelled
+from bpo_common import loops
+from bpo_common.loops import keep_running
 
 
 async def test_a_cancellation_turned_into_another_error_still_ends_the_loop() -> None:
-    rounds = 0
+    steps = 0
 
-    async def retrying_loop() -> None:
-        nonlocal rounds
-        while True:
-            rounds += 1
-            try:
-                try:
-                    await asyncio.sleep(10)
-                except asyncio.CancelledError:
-                    # What nats-py does when the connection is already closed.
-                    raise ConnectionError("connection closed") from None
-            except Exception:
-                stop_if_cancelled()
+    async def step() -> bool:
+        nonlocal steps
+        steps += 1
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            # What nats-py does when the connection is already closed.
+            raise ConnectionError("connection closed") from None
+        return True
 
-    task = asyncio.create_task(retrying_loop())
+    task = asyncio.create_task(keep_running("test loop", step, loops.pause(0)))
     await asyncio.sleep(0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 5)
-    assert rounds == 1
+    assert steps == 1
 
 
-async def test_an_error_without_a_cancellation_lets_the_loop_go_on() -> None:
-    try:
-        raise ConnectionError("the database is away")
-    except ConnectionError:
-        stop_if_cancelled()  # nothing cancelled this task: no CancelledError
+async def test_a_failing_step_is_tried_again_until_it_succeeds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(loops, "FIRST_BACKOFF_S", 0.001)
+    outcomes: list[str] = []
+    errors: list[Exception] = []
+    done = asyncio.Event()
+
+    async def step() -> bool:
+        if len(outcomes) < 3:
+            outcomes.append("failed")
+            raise ConnectionError("the database is away")
+        outcomes.append("worked")
+        done.set()
+        return True
+
+    task = asyncio.create_task(
+        keep_running("test loop", step, loops.pause(0), on_error=errors.append)
+    )
+    await asyncio.wait_for(done.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert outcomes[:4] == ["failed", "failed", "failed", "worked"]
+    assert [str(error) for error in errors] == ["the database is away"] * 3
+
+
+async def test_the_loop_waits_only_after_a_step_that_found_nothing_to_do() -> None:
+    found = [True, True, False, True, False]
+    events: list[str] = []
+    done = asyncio.Event()
+
+    async def step() -> bool:
+        busy = found.pop(0)
+        events.append("busy" if busy else "idle")
+        if not found:
+            done.set()
+            await asyncio.sleep(10)
+        return busy
+
+    async def wait() -> None:
+        events.append("wait")
+
+    task = asyncio.create_task(keep_running("test loop", step, wait))
+    await asyncio.wait_for(done.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert events == ["busy", "busy", "idle", "wait", "busy", "idle"]

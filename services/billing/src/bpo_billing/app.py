@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from bpo_billing.consumers import subscriptions
 from bpo_billing.routes import router
 from bpo_billing.settings import Settings
-from bpo_common.service import ServiceDefinition, create_service_app
+from bpo_common.service import ServiceDefinition, Workers, create_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             title="BPO billing",
             description="Price books, usage, invoices, payments and contractor earnings.",
             routers=[router],
-            subscriptions=subscriptions(settings),
+            workers=Workers(subscriptions=subscriptions(settings)),
         ),
         settings,
     )

@@ -9,8 +9,8 @@ from enum import StrEnum
 from fpdf import FPDF
 
 from bpo_billing.schemas import EarningsStatement, InvoiceOut
-from bpo_common.negotiation import negotiate as preferred
-from bpo_common.negotiation import spreadsheet_safe
+from bpo_common.media import negotiate as preferred
+from bpo_common.media import spreadsheet_safe
 
 
 class Format(StrEnum):

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from babel.numbers import get_currency_precision, list_currencies
 
+from bpo_common.contracts import TaskOutcome
 from bpo_common.errors import FieldError
 
 HUNDRED = Decimal(100)
@@ -22,18 +23,6 @@ HUNDRED = Decimal(100)
 PRICE_DECIMALS = 6
 LEDGER_DECIMALS = 8
 KNOWN_CURRENCIES = frozenset(list_currencies())
-
-
-class TaskKind(StrEnum):
-    ENTRY = "entry"
-    REVIEW = "review"
-    ADJUDICATION = "adjudication"
-
-
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    OVERTURNED = "overturned"
-    REJECTED = "rejected"
 
 
 def minor_units(currency: str) -> int:
@@ -268,11 +257,11 @@ def settlement_errors(
 # Contractors
 
 
-def earning_factor(outcome: Outcome, overturned_fraction: Decimal) -> Decimal:
+def earning_factor(outcome: TaskOutcome, overturned_fraction: Decimal) -> Decimal:
     """Accepted work pays the rate, overturned work a fraction of it, rejected work nothing."""
-    if outcome is Outcome.ACCEPTED:
+    if outcome is TaskOutcome.ACCEPTED:
         return Decimal(1)
-    if outcome is Outcome.OVERTURNED:
+    if outcome is TaskOutcome.OVERTURNED:
         return overturned_fraction
     return Decimal(0)
 

@@ -9,7 +9,6 @@ from uuid import UUID
 from sqlalchemy import (
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -21,8 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bpo_billing.domain import LineKind, Outcome, TaskKind
-from bpo_common.db import JSON_TYPES, new_metadata
+from bpo_billing.domain import LineKind
+from bpo_common.contracts import TaskKind, TaskOutcome
+from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 
 
 class Base(DeclarativeBase):
@@ -35,10 +35,6 @@ metadata = Base.metadata
 # Exact prices and ledger amounts; invoice amounts are rounded to the minor unit when computed.
 EXACT = Numeric(24, 8)
 MONEY = Numeric(20, 4)
-
-
-def _enum(cls: type[StrEnum]) -> Enum:
-    return Enum(cls, name=cls.__name__.lower(), values_callable=lambda e: [m.value for m in e])
 
 
 class InvoiceStatus(StrEnum):
@@ -156,7 +152,7 @@ class Invoice(Base):
     client_id: Mapped[UUID]
     # "2026-000001": the next of a gap-free series per year, given when finalized.
     number: Mapped[str | None] = mapped_column(String(20), unique=True)
-    status: Mapped[InvoiceStatus] = mapped_column(_enum(InvoiceStatus))
+    status: Mapped[InvoiceStatus] = mapped_column(enum_column(InvoiceStatus))
     currency: Mapped[str] = mapped_column(String(3))
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
@@ -180,7 +176,7 @@ class InvoiceLine(Base):
 
     invoice_id: Mapped[UUID] = mapped_column(ForeignKey("invoice.id"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[LineKind] = mapped_column(_enum(LineKind))
+    kind: Mapped[LineKind] = mapped_column(enum_column(LineKind))
     job_id: Mapped[UUID | None] = mapped_column(index=True)
     work_type: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text)
@@ -242,7 +238,7 @@ class PieceRate(Base):
     __tablename__ = "piece_rate"
 
     work_type: Mapped[str] = mapped_column(String(100), primary_key=True)
-    kind: Mapped[TaskKind] = mapped_column(_enum(TaskKind), primary_key=True)
+    kind: Mapped[TaskKind] = mapped_column(enum_column(TaskKind), primary_key=True)
     amount: Mapped[Decimal] = mapped_column(EXACT)
     currency: Mapped[str] = mapped_column(String(3))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -261,8 +257,8 @@ class Earning(Base):
     job_id: Mapped[UUID] = mapped_column(index=True)
     client_id: Mapped[UUID]
     work_type: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[TaskKind] = mapped_column(_enum(TaskKind))
-    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome))
+    kind: Mapped[TaskKind] = mapped_column(enum_column(TaskKind))
+    outcome: Mapped[TaskOutcome] = mapped_column(enum_column(TaskOutcome, name="outcome"))
     golden: Mapped[bool]
     factor: Mapped[Decimal] = mapped_column(Numeric(7, 4))
     rate: Mapped[Decimal | None] = mapped_column(EXACT)

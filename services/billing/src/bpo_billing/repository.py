@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_billing.domain import LineKind, TaskKind
+from bpo_billing.domain import LineKind
 from bpo_billing.models import (
     BillableJob,
     CreditNote,
@@ -26,6 +26,8 @@ from bpo_billing.models import (
     UsageLine,
     VolumeCounter,
 )
+from bpo_common.contracts import TaskKind
+from bpo_common.db import advisory_lock
 from bpo_common.pagination import PageRequest
 
 # Jobs
@@ -54,9 +56,7 @@ async def lock_client(
 ) -> None:
     """Serialize one kind of work on one client (price book versions, invoice drafts) for
     the rest of the transaction; shared holders only keep the exclusive one out."""
-    key = func.hashtextextended(f"billing:{purpose}:{client_id}", 0)
-    lock = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
-    await session.execute(select(lock(key)))
+    await advisory_lock(session, f"billing:{purpose}:{client_id}", shared=shared)
 
 
 async def price_books(session: AsyncSession, client_id: UUID) -> list[PriceBook]:

@@ -28,11 +28,7 @@ from bpo_billing.schemas import (
     VoidIn,
 )
 from bpo_billing.settings import SettingsDep
-from bpo_common.auth import (
-    ClientOrManager,
-    ContractorOrManager,
-    Manager,
-)
+from bpo_common.auth import ClientOrManager, ContractorOrManager, Manager, OwnClientId
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
 from bpo_common.errors import FieldError, Invalid
@@ -88,23 +84,20 @@ async def put_price_book(
 
 @router.get("/price-books/{client_id}", tags=["price books"])
 async def get_price_book(
-    client_id: UUID,
+    client_id: OwnClientId,
     session: SessionDep,
-    caller: ClientOrManager,
     at: Annotated[date | None, Query(description="the day; default today")] = None,
 ) -> PriceBookOut:
     """The version of a client's prices in force on a day (today by default)."""
-    caller.ensure_owns(client_id)
     book = await service.price_book_in_force(session, client_id, at or utcnow().date())
     return service.price_book_out(book)
 
 
 @router.get("/price-books/{client_id}/versions", tags=["price books"])
 async def list_price_book_versions(
-    client_id: UUID, session: SessionDep, caller: ClientOrManager
+    client_id: OwnClientId, session: SessionDep
 ) -> PriceBookVersions:
     """Every version of a client's prices, oldest first."""
-    caller.ensure_owns(client_id)
     return await service.price_book_versions(session, client_id)
 
 

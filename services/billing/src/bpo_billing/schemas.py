@@ -8,8 +8,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from bpo_billing import domain
-from bpo_billing.domain import LineKind, Outcome, TaskKind
+from bpo_billing.domain import LineKind
 from bpo_billing.models import InvoiceStatus
+from bpo_common.contracts import TaskKind, TaskOutcome
 
 Price = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=domain.PRICE_DECIMALS)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
@@ -232,7 +233,7 @@ class PieceRatesOut(BaseModel):
 class EarningGroup(BaseModel):
     work_type: str
     kind: TaskKind
-    outcome: Outcome
+    outcome: TaskOutcome
     tasks: int
     rate: Decimal | None
     amount: Decimal | None

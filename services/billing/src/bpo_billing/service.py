@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing import domain, repository
-from bpo_billing.domain import LineKind, Outcome, TaskKind
+from bpo_billing.domain import LineKind
 from bpo_billing.models import (
     BillableJob,
     CreditNote,
@@ -49,7 +49,7 @@ from bpo_billing.schemas import (
 from bpo_billing.settings import Settings
 from bpo_common.auth import Principal, Role
 from bpo_common.clock import utcnow
-from bpo_common.contracts import billing
+from bpo_common.contracts import TaskKind, TaskOutcome, billing
 from bpo_common.contracts.intake import ItemCompleted, JobCompleted, JobCreated
 from bpo_common.contracts.validation import ContractorScored
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
@@ -306,10 +306,7 @@ async def list_usage(
         start_of(period_end + timedelta(days=1)) if period_end else None,
         page,
     )
-    listed = make_page(rows, page, lambda line: line.id)
-    return Page[UsageLineOut](
-        data=[usage_out(line) for line in listed.data], next_cursor=listed.next_cursor
-    )
+    return make_page(rows, page, usage_out)
 
 
 # Invoices
@@ -685,11 +682,7 @@ async def list_invoices(
     today: date,
 ) -> Page[InvoiceSummary]:
     rows = await repository.list_invoices(session, scope, client_id, status, page)
-    listed = make_page(rows, page, lambda invoice: invoice.id)
-    return Page[InvoiceSummary](
-        data=[_summary(invoice, today) for invoice in listed.data],
-        next_cursor=listed.next_cursor,
-    )
+    return make_page(rows, page, lambda invoice: _summary(invoice, today))
 
 
 # Contractors
@@ -766,7 +759,7 @@ async def record_score(session: AsyncSession, event: ContractorScored, settings:
     overturned, nothing when the item was rejected."""
     if await repository.earning_exists(session, event.task_id):
         return
-    outcome, kind = Outcome(event.outcome), TaskKind(event.kind)
+    outcome, kind = TaskOutcome(event.outcome), TaskKind(event.kind)
     earning = Earning(
         id=new_id(),
         task_id=event.task_id,

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from bpo_common.service import ServiceDefinition, create_service_app
+from bpo_common.service import ServiceDefinition, Workers, create_service_app
 from bpo_intake.consumers import subscriptions
 from bpo_intake.routes import router
 from bpo_intake.settings import Settings
@@ -17,8 +17,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             title="BPO intake",
             description="Clients push jobs and items; contractors claim, key and submit tasks.",
             routers=[router],
-            subscriptions=subscriptions,
-            workers=[sweep_leases, deliver_webhooks],
+            workers=Workers(subscriptions=subscriptions, loops=[sweep_leases, deliver_webhooks]),
         ),
         settings or Settings(),
     )

@@ -32,10 +32,7 @@ async def create(session: AsyncSession, command: ContractorCreate) -> Contractor
 
 
 async def list_page(session: AsyncSession, page: PageRequest) -> Page[ContractorOut]:
-    listed = make_page(await repository.list_contractors(session, page), page, lambda c: c.id)
-    return Page[ContractorOut](
-        data=[_out(contractor) for contractor in listed.data], next_cursor=listed.next_cursor
-    )
+    return make_page(await repository.list_contractors(session, page), page, _out)
 
 
 async def get(session: AsyncSession, contractor_id: UUID, caller: Principal) -> ContractorOut:

@@ -4,11 +4,11 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.contracts import validation
+from bpo_common.contracts import TaskKind, validation
 from bpo_common.contracts.intake import ItemCompleted, ItemRejected
 from bpo_common.outbox import publish
 from bpo_intake import repository, service, webhooks
-from bpo_intake.models import ContractorStatus, Item, ItemStatus, Job, TaskKind
+from bpo_intake.models import ContractorStatus, Item, ItemStatus, Job
 
 QC_SKILL = "qc"
 FINAL = (ItemStatus.COMPLETED, ItemStatus.REJECTED)

@@ -36,7 +36,7 @@ from bpo_common.errors import (
     NotFound,
     UnsupportedMediaType,
 )
-from bpo_common.negotiation import negotiate, spreadsheet_safe
+from bpo_common.media import csv_cell, negotiate
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import JobSpec, spec_errors
 from bpo_common.text import unstorable
@@ -409,13 +409,8 @@ async def list_items(
     page: PageRequest,
 ) -> Page[ItemOut]:
     job = await service.get_job(session, job_id, scope)
-    listed = make_page(
-        await repository.list_items(session, job.id, status, page), page, lambda item: item.id
-    )
-    return Page[ItemOut](
-        data=[ItemOut.model_validate(item, from_attributes=True) for item in listed.data],
-        next_cursor=listed.next_cursor,
-    )
+    rows = await repository.list_items(session, job.id, status, page)
+    return make_page(rows, page, lambda item: ItemOut.model_validate(item, from_attributes=True))
 
 
 def results_format(accept: str | None) -> Format:
@@ -503,19 +498,6 @@ class _JsonArray(_Encoder):
 class _JsonLines(_Encoder):
     def rows(self, rows: Sequence[ResultRow], first: bool) -> str:
         return "".join(_dumps(self.record(row)) + "\n" for row in rows)
-
-
-def csv_cell(value: Any) -> str:
-    """A value as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
-    if value is None:
-        text = ""
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, dict | list):
-        text = _dumps(value)
-    else:
-        text = str(value)
-    return spreadsheet_safe(text)
 
 
 class _Csv(_Encoder):

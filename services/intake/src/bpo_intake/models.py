@@ -6,10 +6,11 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import DateTime, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bpo_common.db import JSON_TYPES, new_metadata
+from bpo_common.contracts import TaskKind
+from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 
 
 class Base(DeclarativeBase):
@@ -35,19 +36,9 @@ class ItemStatus(StrEnum):
     REJECTED = "rejected"
 
 
-def _enum(cls: type[StrEnum]) -> Enum:
-    return Enum(cls, name=cls.__name__.lower(), values_callable=lambda e: [m.value for m in e])
-
-
 class ContractorStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
-
-
-class TaskKind(StrEnum):
-    ENTRY = "entry"
-    REVIEW = "review"
-    ADJUDICATION = "adjudication"
 
 
 class TaskStatus(StrEnum):
@@ -73,7 +64,7 @@ class Contractor(Base):
     id: Mapped[UUID] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     skills: Mapped[list[str]]
-    status: Mapped[ContractorStatus] = mapped_column(_enum(ContractorStatus))
+    status: Mapped[ContractorStatus] = mapped_column(enum_column(ContractorStatus))
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -83,7 +74,7 @@ class Job(Base):
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     client_id: Mapped[UUID] = mapped_column(ForeignKey("client.id"), index=True)
-    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus))
+    status: Mapped[JobStatus] = mapped_column(enum_column(JobStatus))
     work_type: Mapped[str] = mapped_column(String(100))
     fields: Mapped[list[dict[str, Any]]]
     rules: Mapped[list[str]]
@@ -107,7 +98,7 @@ class Item(Base):
     job_id: Mapped[UUID] = mapped_column(ForeignKey("job.id"))
     client_id: Mapped[UUID]
     external_id: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[ItemStatus] = mapped_column(_enum(ItemStatus))
+    status: Mapped[ItemStatus] = mapped_column(enum_column(ItemStatus))
     source: Mapped[dict[str, Any]]
     golden: Mapped[dict[str, Any] | None]
     result: Mapped[dict[str, Any] | None]
@@ -149,8 +140,8 @@ class Task(Base):
     job_id: Mapped[UUID] = mapped_column(ForeignKey("job.id"))
     item_id: Mapped[UUID] = mapped_column(ForeignKey("item.id"))
     client_id: Mapped[UUID]
-    kind: Mapped[TaskKind] = mapped_column(_enum(TaskKind))
-    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus))
+    kind: Mapped[TaskKind] = mapped_column(enum_column(TaskKind))
+    status: Mapped[TaskStatus] = mapped_column(enum_column(TaskStatus))
     required_skills: Mapped[list[str]]
     # Earlier deadlines first, then higher priority; no deadline sorts last.
     priority: Mapped[int]
@@ -192,7 +183,7 @@ class WebhookDelivery(Base):
     payload: Mapped[dict[str, Any]]
     # The URL of the latest attempt: a pending delivery follows the client's current URL.
     url: Mapped[str] = mapped_column(Text)
-    status: Mapped[WebhookDeliveryStatus] = mapped_column(_enum(WebhookDeliveryStatus))
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(enum_column(WebhookDeliveryStatus))
     attempts: Mapped[int] = mapped_column(default=0)
     # None once delivered or failed; pushed forward while a sender holds it.
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

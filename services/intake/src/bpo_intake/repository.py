@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.contracts import TaskKind
 from bpo_common.db import copy_rows, driver_connection
 from bpo_common.pagination import PageRequest
 from bpo_intake.models import (
@@ -19,7 +20,6 @@ from bpo_intake.models import (
     ItemStatus,
     Job,
     Task,
-    TaskKind,
     TaskStatus,
     WebhookAttempt,
     WebhookDelivery,

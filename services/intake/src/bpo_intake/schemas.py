@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,13 +16,13 @@ from pydantic import (
     field_validator,
 )
 
+from bpo_common.contracts import QcPolicy, TaskKind
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.rules import FieldSpec, JobSpec, check
 from bpo_intake.models import (
     ContractorStatus,
     ItemStatus,
     JobStatus,
-    TaskKind,
     WebhookDeliveryStatus,
 )
 
@@ -48,21 +47,6 @@ class ClientCreated(BaseModel):
     webhook_url: str | None
     webhook_secret: str
     created_at: datetime
-
-
-class QcMode(StrEnum):
-    SINGLE = "single"
-    DOUBLE = "double"
-    VERIFY = "verify"
-    # A second keying only where the keyer is not yet accurate enough, or the item is sampled.
-    ADAPTIVE = "adaptive"
-
-
-class QcPolicy(Strict):
-    mode: QcMode = QcMode.SINGLE
-    review_sample_rate: Annotated[Decimal, Field(ge=0, le=1)] = Decimal(0)
-    # The field accuracy an adaptive job wants from a single keying.
-    target_accuracy: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.99")
 
 
 class ItemIn(Strict):

@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
+from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import (
     ItemsReceived,
     JobCancelled,
@@ -22,7 +23,7 @@ from bpo_common.outbox import publish, publish_many
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import JobSpec, spec_for
 from bpo_intake import repository, webhooks
-from bpo_intake.models import Client, ItemStatus, Job, JobStatus, TaskKind, TaskStatus
+from bpo_intake.models import Client, ItemStatus, Job, JobStatus, TaskStatus
 from bpo_intake.schemas import (
     ClientCreate,
     ItemCounts,
@@ -84,9 +85,9 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
             job_id=job.id,
             client_id=client_id,
             work_type=job.work_type,
-            fields=job.fields,
+            fields=command.fields,
             rules=job.rules,
-            qc=job.qc,
+            qc=command.qc,
             priority=job.priority,
             due_at=job.due_at,
             sla_hours=job.sla_hours,
@@ -222,7 +223,8 @@ async def describe_jobs(session: AsyncSession, jobs: Sequence[Job]) -> list[JobO
 
 
 async def list_jobs(session: AsyncSession, scope: UUID | None, page: PageRequest) -> Page[JobOut]:
-    listed = make_page(await repository.list_jobs(session, scope, page), page, lambda job: job.id)
+    rows = await repository.list_jobs(session, scope, page)
+    listed = make_page(rows, page, lambda job: job)
     return Page[JobOut](
         data=await describe_jobs(session, listed.data), next_cursor=listed.next_cursor
     )

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
+from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
 from bpo_common.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from bpo_common.loops import stop_if_cancelled
@@ -25,7 +26,6 @@ from bpo_intake import repository
 from bpo_intake.models import (
     ContractorStatus,
     JobStatus,
-    TaskKind,
     TaskStatus,
 )
 from bpo_intake.schemas import ClaimRequest, ItemOut, Submitted, TaskOut
@@ -214,11 +214,8 @@ async def sweep_leases(runtime: Runtime) -> None:
 
 
 async def flagged_items(session: AsyncSession, page: PageRequest) -> Page[ItemOut]:
-    listed = make_page(await repository.flagged_items(session, page), page, lambda item: item.id)
-    return Page[ItemOut](
-        data=[ItemOut.model_validate(item, from_attributes=True) for item in listed.data],
-        next_cursor=listed.next_cursor,
-    )
+    rows = await repository.flagged_items(session, page)
+    return make_page(rows, page, lambda item: ItemOut.model_validate(item, from_attributes=True))
 
 
 async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:

@@ -270,10 +270,7 @@ async def list_deliveries(
     page: PageRequest,
 ) -> Page[WebhookDeliveryOut]:
     rows = await repository.list_webhook_deliveries(session, scope, status, page)
-    listed = make_page(rows, page, lambda delivery: delivery.id)
-    return Page[WebhookDeliveryOut](
-        data=[_view(delivery) for delivery in listed.data], next_cursor=listed.next_cursor
-    )
+    return make_page(rows, page, _view)
 
 
 async def get_delivery(

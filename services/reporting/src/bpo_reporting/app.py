@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from bpo_common.service import ServiceDefinition, create_service_app
+from bpo_common.service import ServiceDefinition, Workers, create_service_app
 from bpo_reporting.consumers import subscriptions
 from bpo_reporting.routes import routers
 from bpo_reporting.routes.dashboard import STATIC_DIR
@@ -17,7 +17,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             title="BPO reporting",
             description="Throughput, backlog, SLA, accuracy and money for managers.",
             routers=routers,
-            subscriptions=subscriptions,
+            workers=Workers(subscriptions=subscriptions),
         ),
         settings or Settings(),
     )

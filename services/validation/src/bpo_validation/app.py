@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from bpo_common.service import ServiceDefinition, create_service_app
+from bpo_common.service import ServiceDefinition, Workers, create_service_app
 from bpo_validation.consumers import subscriptions
 from bpo_validation.routes import router
 from bpo_validation.settings import Settings
@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             title="BPO validation",
             description="Quality control: field rules, double keying, review and accuracy.",
             routers=[router],
-            subscriptions=subscriptions(settings),
+            workers=Workers(subscriptions=subscriptions(settings)),
         ),
         settings,
     )

@@ -9,7 +9,7 @@ from sqlalchemy import Date, and_, case, cast, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import copy_rows
+from bpo_common.db import advisory_lock, copy_rows
 from bpo_validation.models import (
     Decision,
     Entry,
@@ -138,8 +138,7 @@ async def add_to_tally(
 
 async def lock_dataset_name(session: AsyncSession, client_id: UUID, name: str) -> None:
     """Serialize uploads and deletions of one dataset name (until the transaction ends)."""
-    lock_key = func.hashtextextended(f"reference:{client_id}:{name}", 0)
-    await session.execute(select(func.pg_advisory_xact_lock(lock_key)))
+    await advisory_lock(session, f"reference:{client_id}:{name}")
 
 
 async def delete_dataset(session: AsyncSession, client_id: UUID, name: str) -> bool:

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from bpo_common.auth import ClientOrManager, ClientUser, CurrentPrincipal
+from bpo_common.auth import ClientOrManager, CurrentClient, CurrentPrincipal
 from bpo_common.db import SessionDep
 from bpo_common.errors import PROBLEM_JSON
 from bpo_common.rules.spec import DatasetName
@@ -77,12 +77,11 @@ async def put_reference_dataset(
     name: Name,
     request: Request,
     session: SessionDep,
-    client: ClientUser,
+    client: CurrentClient,
     key: Annotated[str, Query(min_length=1, max_length=100, description="the key column")],
     content_type: Annotated[str | None, Header()] = None,
 ) -> ReferenceDatasetOut:
     """Upload a reference dataset (CSV or NDJSON) that lookup rules check entries against."""
-    assert client.client_id is not None
     media = reference.media_format(content_type)
     # Parsing a large upload is CPU work: off the event loop, so other requests keep moving.
     table = await run_in_threadpool(reference.parse, await request.body(), media, key)
@@ -101,24 +100,21 @@ async def list_reference_datasets(
 
 @router.get("/reference-datasets/{name}", tags=["reference data"])
 async def get_reference_dataset(
-    name: Name, session: SessionDep, client: ClientUser
+    name: Name, session: SessionDep, client: CurrentClient
 ) -> ReferenceDatasetOut:
     """One of your reference datasets: its key, columns and size."""
-    assert client.client_id is not None
     return ReferenceDatasetOut.model_validate(await reference.get(session, client.client_id, name))
 
 
 @router.get("/reference-datasets/{name}/rows/{key}", tags=["reference data"])
 async def get_reference_row(
-    name: Name, key: str, session: SessionDep, client: ClientUser
+    name: Name, key: str, session: SessionDep, client: CurrentClient
 ) -> dict[str, Any]:
     """The row a lookup finds for a key (case and extra spaces ignored)."""
-    assert client.client_id is not None
     return await reference.find_row(session, client.client_id, name, key)
 
 
 @router.delete("/reference-datasets/{name}", status_code=204, tags=["reference data"])
-async def delete_reference_dataset(name: Name, session: SessionDep, client: ClientUser) -> None:
+async def delete_reference_dataset(name: Name, session: SessionDep, client: CurrentClient) -> None:
     """Delete one of your reference datasets; lookups into it then send items to review."""
-    assert client.client_id is not None
     await reference.remove(session, client.client_id, name)

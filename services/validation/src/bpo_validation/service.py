@@ -3,14 +3,14 @@
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.auth import Principal, Role
 from bpo_common.clock import utcnow
-from bpo_common.contracts import intake, validation
+from bpo_common.contracts import TaskKind, TaskOutcome, intake, validation
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
 from bpo_common.outbox import publish, publish_many
@@ -45,9 +45,9 @@ async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
             job_id=event.job_id,
             client_id=event.client_id,
             work_type=event.work_type,
-            fields=event.fields,
+            fields=event.model_dump(mode="json")["fields"],
             rules=event.rules,
-            qc=event.qc,
+            qc=event.qc.model_dump(mode="json"),
             received_at=utcnow(),
         ),
     )
@@ -352,11 +352,11 @@ async def _settle(session: AsyncSession, final: Entry, now: datetime, *, rejecte
     events = []
     for entry in await repository.entries_of_item(session, final.item_id):
         judged, correct = scores.get(entry.task_id, (0, 0))
-        outcome: validation.TaskOutcome = "accepted"
+        outcome = TaskOutcome.ACCEPTED
         if entry.kind == "entry" and rejected:
-            outcome = "rejected"
+            outcome = TaskOutcome.REJECTED
         elif entry.kind == "entry" and correct < judged:
-            outcome = "overturned"
+            outcome = TaskOutcome.OVERTURNED
         events.append(
             validation.ContractorScored(
                 task_id=entry.task_id,
@@ -365,7 +365,7 @@ async def _settle(session: AsyncSession, final: Entry, now: datetime, *, rejecte
                 client_id=entry.client_id,
                 contractor_id=entry.contractor_id,
                 work_type=entry.work_type,
-                kind=cast(validation.TaskKind, entry.kind),
+                kind=TaskKind(entry.kind),
                 outcome=outcome,
                 golden=entry.golden is not None,
                 fields_judged=judged,
@@ -392,7 +392,7 @@ async def _review(
             item_id=entry.item_id,
             job_id=entry.job_id,
             client_id=entry.client_id,
-            kind="review" if kind == "review" else "adjudication",
+            kind=TaskKind.REVIEW if kind == "review" else TaskKind.ADJUDICATION,
             entries=[
                 intake.Entry(task_id=k.task_id, contractor_id=k.contractor_id, data=k.data)
                 for k in keyings

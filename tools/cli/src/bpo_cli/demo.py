@@ -19,8 +19,8 @@ from rich.table import Table
 from bpo_cli.signing import local_signer
 from bpo_cli.simulation import FIELDS, WORK_TYPE, Endpoints, Keyer, Outcome, Simulation
 from bpo_cli.simulation import Progress as Simulated
-from bpo_common import devstack
 from bpo_common.auth import Role
+from bpo_common.settings import DEFAULT_PORTS, SERVICES
 
 console = Console()
 
@@ -35,13 +35,18 @@ PIECE_RATES = {"currency": "EUR", "entry": "0.12", "review": "0.20", "adjudicati
 
 
 def _port(service: str) -> int:
-    return int(
-        os.environ.get(f"BPO_{service.upper()}_PORT", devstack.DEFAULT_SERVICE_PORTS[service])
-    )
+    return int(os.environ.get(f"BPO_{service.upper()}_PORT", DEFAULT_PORTS[service]))
 
 
 def _url(service: str) -> str:
     return f"http://127.0.0.1:{_port(service)}"
+
+
+def _up(service: str) -> bool:
+    try:
+        return httpx.get(f"{_url(service)}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def demo(
@@ -60,9 +65,7 @@ def demo(
 ) -> None:
     """Push a job through the running stack (`make run`) with simulated contractors, then show
     its results, the client's invoice and the manager's overview."""
-    missing = [
-        s for s in devstack.SERVICES if not devstack.port_open(int(_url(s).rsplit(":", 1)[1]))
-    ]
+    missing = [service for service in SERVICES if not _up(service)]
     if missing:
         console.print(
             f"[red]not running: {', '.join(missing)}.[/red] Start the stack with `make run` in "

@@ -1,10 +1,6 @@
 """The `bpo` command: the local stack, tokens, and running one service."""
 
 import importlib
-import os
-import signal
-import sys
-import time
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -13,11 +9,9 @@ from uuid import UUID
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from bpo_cli import demo, reporting, signing
+from bpo_cli import demo, reporting
 from bpo_cli.signing import local_signer
-from bpo_common import devstack
 from bpo_common.auth import Role, ensure_key_pair
 
 app = typer.Typer(no_args_is_help=True, help="Run and use the BPO platform.")
@@ -94,21 +88,6 @@ def serve(service: Service) -> None:
     )
 
 
-def _external_urls() -> devstack.StackUrls | None:
-    """Existing servers named in the environment; None when the stack should start its own."""
-    names = ["BPO_NATS_URL", *(f"BPO_{s.upper()}_DATABASE_URL" for s in devstack.SERVICES)]
-    given = [name for name in names if os.environ.get(name)]
-    if not given:
-        return None
-    if len(given) != len(names):
-        missing = ", ".join(sorted(set(names) - set(given)))
-        raise typer.BadParameter(f"to use existing servers set all of them; missing: {missing}")
-    return devstack.StackUrls(
-        nats_url=os.environ["BPO_NATS_URL"],
-        database_urls={s: os.environ[f"BPO_{s.upper()}_DATABASE_URL"] for s in devstack.SERVICES},
-    )
-
-
 @dev.command("up")
 def dev_up(
     postgres_port: Annotated[int, typer.Option(help="port of the local PostgreSQL")] = (
@@ -117,78 +96,11 @@ def dev_up(
     nats_port: Annotated[int, typer.Option(help="port of the local NATS")] = DEFAULT_NATS_PORT,
 ) -> None:
     """Start NATS, PostgreSQL and the four services in the foreground; Ctrl-C stops them all."""
-    started = time.monotonic()
-    run_dir = signing.run_dir()
-    ports = {
-        service: int(os.environ.get(f"BPO_{service.upper()}_PORT", default))
-        for service, default in devstack.DEFAULT_SERVICE_PORTS.items()
-    }
-    busy = [f"{service} ({port})" for service, port in ports.items() if devstack.port_open(port)]
-    if busy:
-        console.print(
-            f"[red]ports in use: {', '.join(busy)}.[/red] Is another stack running? "
-            "Stop it, or set BPO_<SERVICE>_PORT."
-        )
-        raise typer.Exit(1)
-    _, public_key = ensure_key_pair(run_dir / "jwt")
-    urls = _external_urls()
-    stack = None
-    processes: dict[str, Any] = {}
-
-    def stop(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    # Explicitly, since a shell may start a background job with SIGINT ignored.
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     try:
-        if urls is None:
-            stack = devstack.LocalStack(
-                run_dir / "dev", postgres_port=postgres_port, nats_port=nats_port
-            )
-            console.print(f"starting NATS on :{nats_port} and PostgreSQL on :{postgres_port} ...")
-            urls = stack.start()
-        else:
-            console.print("using the NATS and PostgreSQL servers from the environment")
-        devstack.migrate_all(urls.database_urls)
-        env = devstack.service_environment(urls, jwt_public_key_file=public_key, ports=ports)
-        logs = run_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for service, port in ports.items():
-            processes[service] = devstack.start_service(service, env, port, logs / f"{service}.log")
-        devstack.wait_ready(ports, timeout_s=120)
-        _print_ready(ports, time.monotonic() - started, logs)
-        _watch(processes, logs)
-    except KeyboardInterrupt:
-        console.print("stopping ...")
-    finally:
-        devstack.stop_services(processes)
-        if stack is not None:
-            stack.stop()
-
-
-def _watch(processes: dict[str, Any], logs: Path) -> None:
-    """Block until a service exits on its own; then the stack ends with it."""
-    while True:
-        for service, process in processes.items():
-            if process.poll() is not None:
-                console.print(f"[red]{service} exited ({process.returncode})[/red]")
-                console.print((logs / f"{service}.log").read_text()[-3000:])
-                raise typer.Exit(1)
-        time.sleep(0.5)
-
-
-def _print_ready(ports: dict[str, int], total_s: float, logs: Path) -> None:
-    table = Table(title=f"BPO is up ({total_s:.1f} s)")
-    for column in ("service", "URL", "docs"):
-        table.add_column(column)
-    for service, port in ports.items():
-        base = f"http://127.0.0.1:{port}"
-        table.add_row(service, base, f"{base}/docs")
-    console.print(table)
-    console.print(
-        "Get a token:  [bold].venv/bin/bpo token --role manager --sub alice[/bold]\n"
-        f"Service logs: {logs}\n"
-        "Ctrl-C stops everything."
-    )
-    sys.stdout.flush()
+        # The local stack is development tooling, absent from service images.
+        from bpo_cli.local import run_stack
+    except ImportError as exc:
+        console.print(f"[red]bpo dev needs the development tools ({exc.name} is missing):[/red] "
+                      "install bpo-cli[dev], or run `make run` from a checkout.")  # fmt: skip
+        raise typer.Exit(1) from exc
+    run_stack(postgres_port, nats_port, console)

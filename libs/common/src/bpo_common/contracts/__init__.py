@@ -1,5 +1,20 @@
-"""Event contracts, one module per publishing service. Importing this registers them all."""
+"""Event contracts, one module per publishing service, and the vocabulary they share.
+Importing this registers every event."""
 
-from bpo_common.contracts import billing, intake, messaging, validation
+from bpo_common.contracts import billing, intake, messaging, validation, vocabulary
+from bpo_common.contracts.vocabulary import QcMode, QcPolicy, TaskKind, TaskOutcome
+from bpo_common.rules import FieldSpec, JobSpec
 
-__all__ = ["billing", "intake", "messaging", "validation"]
+__all__ = [
+    "FieldSpec",
+    "JobSpec",
+    "QcMode",
+    "QcPolicy",
+    "TaskKind",
+    "TaskOutcome",
+    "billing",
+    "intake",
+    "messaging",
+    "validation",
+    "vocabulary",
+]

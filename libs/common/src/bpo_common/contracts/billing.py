@@ -4,6 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
+from bpo_common.contracts.vocabulary import TaskKind
 from bpo_common.events import Event
 
 
@@ -34,7 +35,7 @@ class EarningRecorded(Event):
     job_id: UUID
     client_id: UUID
     work_type: str
-    kind: str
+    kind: TaskKind
     amount: Decimal
     currency: str
     earned_at: datetime

@@ -5,9 +5,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from bpo_common.contracts.vocabulary import QcPolicy, TaskKind
 from bpo_common.events import Event
+from bpo_common.rules import FieldSpec
 
 
 class JobCreated(Event):
@@ -16,14 +18,19 @@ class JobCreated(Event):
     job_id: UUID
     client_id: UUID
     work_type: str
-    fields: list[dict[str, Any]]
+    fields: list[FieldSpec]
     rules: list[str] = Field(default_factory=list)
-    qc: dict[str, Any]
+    qc: QcPolicy
     priority: int
     due_at: datetime | None
     sla_hours: Decimal | None
     external_ref: str | None
     created_at: datetime
+
+    @field_serializer("fields")
+    def _specs_as_written(self, fields: list[FieldSpec]) -> list[dict[str, Any]]:
+        """A field spec travels with the rules it sets, as the client wrote it."""
+        return [spec.model_dump(mode="json", exclude_none=True) for spec in fields]
 
 
 class ReceivedItem(BaseModel):
@@ -99,7 +106,7 @@ class TaskSubmitted(Event):
     item_id: UUID
     client_id: UUID
     work_type: str
-    kind: str
+    kind: TaskKind
     contractor_id: UUID
     data: dict[str, Any]
     # The known answer of a control item; validation scores the entry against it.

@@ -5,12 +5,8 @@ from typing import Any, Literal
 from uuid import UUID
 
 from bpo_common.contracts.intake import Entry
+from bpo_common.contracts.vocabulary import TaskKind, TaskOutcome
 from bpo_common.events import Event
-
-TaskKind = Literal["entry", "review", "adjudication"]
-# accepted: the work stands; overturned: the final answer differs on at least one field;
-# rejected: the item itself was rejected.
-TaskOutcome = Literal["accepted", "overturned", "rejected"]
 
 
 class ItemAccepted(Event):
@@ -31,7 +27,7 @@ class ReviewRequired(Event):
     item_id: UUID
     job_id: UUID
     client_id: UUID
-    kind: Literal["review", "adjudication"]
+    kind: Literal[TaskKind.REVIEW, TaskKind.ADJUDICATION]
     entries: list[Entry]
     reason: str
     decided_at: datetime

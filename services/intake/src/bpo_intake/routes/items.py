@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from bpo_common.auth import ClientOrManager, ClientUser
+from bpo_common.auth import ClientOrManager, CurrentClient
 from bpo_common.db import SessionDep, SessionFactoryDep
 from bpo_common.idempotency import StreamedIdempotencyDep
 from bpo_common.openapi import PROBLEM_RESPONSE
@@ -58,12 +58,12 @@ async def append_items(
     job_id: UUID,
     request: Request,
     session: SessionDep,
-    client: ClientUser,
+    client: CurrentClient,
     idempotency: StreamedIdempotencyDep,
 ) -> JSONResponse:
     """Append items to an open job as JSON, NDJSON or CSV; one bad item and none is stored."""
     accepted = await items.append_items(
-        session, job_id, client.scope(), request.headers.get("content-type"), idempotency.body()
+        session, job_id, client.client_id, request.headers.get("content-type"), idempotency.body()
     )
     return await idempotency.respond(202, ItemsAccepted(accepted=accepted))
 

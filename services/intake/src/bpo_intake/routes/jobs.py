@@ -5,7 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from bpo_common.auth import ClientOrManager, ClientUser
+from bpo_common.auth import ClientOrManager, CurrentClient
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.openapi import PROBLEM_RESPONSE
@@ -19,10 +19,9 @@ router = APIRouter(prefix="/v1", tags=["jobs"], route_class=CheckedRoute)
 
 @router.post("/jobs", status_code=201, tags=["jobs"], response_model=JobOut)
 async def create_job(
-    body: JobCreate, session: SessionDep, client: ClientUser, idempotency: IdempotencyDep
+    body: JobCreate, session: SessionDep, client: CurrentClient, idempotency: IdempotencyDep
 ) -> JSONResponse:
     """Create a job, optionally with its first items."""
-    assert client.client_id is not None
     job = await service.create_job(session, client.client_id, body)
     (view,) = await service.describe_jobs(session, [job])
     return await idempotency.respond(201, view)
@@ -43,7 +42,7 @@ async def get_job(job_id: UUID, session: SessionDep, caller: ClientOrManager) ->
 
 
 @router.post("/jobs/{job_id}/close", responses={409: PROBLEM_RESPONSE})
-async def close_job(job_id: UUID, session: SessionDep, client: ClientUser) -> JobOut:
+async def close_job(job_id: UUID, session: SessionDep, client: CurrentClient) -> JobOut:
     """No more items will come; the job completes when every item is final."""
     job = await service.close_job(session, job_id, client.client_id)
     (view,) = await service.describe_jobs(session, [job])

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel
 from bpo_common.auth import Manager
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
-from bpo_common.negotiation import negotiate
+from bpo_common.media import negotiate
 from bpo_common.text import CheckedRoute
 from bpo_reporting import service
 from bpo_reporting.domain import Bucket

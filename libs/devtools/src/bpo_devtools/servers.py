@@ -1,7 +1,7 @@
 """The local stack: PostgreSQL and NATS JetStream from their PyPI wheels, under one folder.
 
-`bpo dev up` (what `make run` calls) and the test suite both use it, each with its own
-folder and ports. Nothing here is used by a service in production.
+`bpo dev up` (what `make run` calls), the test suite and the benchmarks use it, each with
+its own folder and ports. Nothing here is used by a service in production.
 """
 
 import asyncio
@@ -24,9 +24,8 @@ import asyncpg
 import httpx
 
 from bpo_common.migrations import upgrade
+from bpo_common.settings import DEFAULT_PORTS, SERVICES
 
-SERVICES = ("intake", "validation", "billing", "reporting")
-DEFAULT_SERVICE_PORTS = {"intake": 8001, "validation": 8002, "billing": 8003, "reporting": 8004}
 POSTGRES_OS_USER = "bpo-postgres"
 
 
@@ -336,7 +335,7 @@ def service_environment(
     urls: StackUrls,
     *,
     jwt_public_key_file: Path,
-    ports: Mapping[str, int] = DEFAULT_SERVICE_PORTS,
+    ports: Mapping[str, int] = DEFAULT_PORTS,
 ) -> dict[str, str]:
     env = {
         "BPO_NATS_URL": urls.nats_url,

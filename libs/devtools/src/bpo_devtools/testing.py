@@ -20,12 +20,16 @@ import pytest
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from sqlalchemy import cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 
-from bpo_common import devstack
 from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.db import SessionFactory
 from bpo_common.errors import PROBLEM_JSON
-from bpo_common.events import STREAM_NAME
+from bpo_common.events import STREAM_NAME, Envelope
 from bpo_common.settings import ServiceSettings
+from bpo_common.tables import outbox_event
+from bpo_devtools import servers
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -38,10 +42,10 @@ class TestStack:
     __test__: ClassVar[bool] = False  # a fixture's value, not a test class
 
     root: Path
-    urls: devstack.StackUrls
+    urls: servers.StackUrls
     postgres_host: str
     postgres_port: int
-    credentials: devstack.Credentials
+    credentials: servers.Credentials
     public_key: Path
     private_key: Path
 
@@ -62,7 +66,7 @@ class TestStack:
         )
 
     def service_environment(self, ports: dict[str, int]) -> dict[str, str]:
-        return devstack.service_environment(
+        return servers.service_environment(
             self.urls, jwt_public_key_file=self.public_key, ports=ports
         ) | {"BPO_CONSUMER_BACKOFF_S": "0.05", "BPO_CONSUMER_ACK_WAIT_S": "3"}
 
@@ -115,11 +119,11 @@ def stack() -> Iterator[TestStack]:
     # A run stopped with SIGTERM (a CI timeout, say) still tears its servers down.
     signal.signal(signal.SIGTERM, _interrupt)
     private_key, public_key = ensure_key_pair(root / "jwt")
-    credentials = devstack.Credentials.load_or_create(root / "credentials.json")
+    credentials = servers.Credentials.load_or_create(root / "credentials.json")
     start = _containers if os.environ.get("BPO_TEST_SERVERS") == "containers" else _local_stack
     try:
         with start(root, credentials) as (urls, host, port):
-            devstack.migrate_all(urls.database_urls)
+            servers.migrate_all(urls.database_urls)
             yield TestStack(root, urls, host, port, credentials, public_key, private_key)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -133,18 +137,18 @@ def _remove_abandoned_runs(runs: Path) -> None:
     """Stop the servers of earlier runs whose process died without tearing down, and
     remove their folders."""
     for run in runs.glob("*"):
-        if run.name.isdigit() and not devstack.process_alive(int(run.name)):
-            devstack.stop_abandoned(run)
+        if run.name.isdigit() and not servers.process_alive(int(run.name)):
+            servers.stop_abandoned(run)
             shutil.rmtree(run, ignore_errors=True)
 
 
-Servers = tuple[devstack.StackUrls, str, int]
+Servers = tuple[servers.StackUrls, str, int]
 
 
 @contextmanager
-def _local_stack(root: Path, credentials: devstack.Credentials) -> Iterator[Servers]:
-    local = devstack.LocalStack(
-        root, postgres_port=devstack.free_port(), nats_port=devstack.free_port(), durable=False
+def _local_stack(root: Path, credentials: servers.Credentials) -> Iterator[Servers]:
+    local = servers.LocalStack(
+        root, postgres_port=servers.free_port(), nats_port=servers.free_port(), durable=False
     )
     try:
         yield local.start(), "127.0.0.1", local.postgres.port
@@ -153,7 +157,7 @@ def _local_stack(root: Path, credentials: devstack.Credentials) -> Iterator[Serv
 
 
 @contextmanager
-def _containers(root: Path, credentials: devstack.Credentials) -> Iterator[Servers]:
+def _containers(root: Path, credentials: servers.Credentials) -> Iterator[Servers]:
     from testcontainers.nats import NatsContainer
     from testcontainers.postgres import PostgresContainer
 
@@ -164,11 +168,11 @@ def _containers(root: Path, credentials: devstack.Credentials) -> Iterator[Serve
         host = postgres.get_container_host_ip()
         port = int(postgres.get_exposed_port(5432))
         admin = f"postgresql://postgres:{credentials.superuser}@{host}:{port}/postgres"
-        asyncio.run(devstack.provision_databases(admin, credentials))
-        urls = devstack.StackUrls(
+        asyncio.run(servers.provision_databases(admin, credentials))
+        urls = servers.StackUrls(
             nats_url=nats.nats_uri(),
             database_urls={
-                service: devstack.database_url(service, password, port, host)
+                service: servers.database_url(service, password, port, host)
                 for service, password in credentials.services.items()
             },
         )
@@ -219,6 +223,21 @@ async def consumer_drained(js: JetStreamContext, consumer: str) -> bool:
     except NotFoundError:
         return False
     return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+
+async def outbox_events(
+    sessions: SessionFactory, subject: str | None = None, **data: str
+) -> list[Envelope]:
+    """Events in a service's outbox, sent or not, oldest first: of one type (`subject`) if
+    given, and whose data has these values (`job_id="..."`)."""
+    payload = cast(func.convert_from(outbox_event.c.payload, "UTF8"), JSONB)
+    query = select(outbox_event.c.payload).order_by(outbox_event.c.id)
+    if subject is not None:
+        query = query.where(outbox_event.c.subject == subject)
+    for key, value in data.items():
+        query = query.where(payload[("data", key)].as_string() == value)
+    async with sessions() as session:
+        return [Envelope.model_validate_json(row) for row in await session.scalars(query)]
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:

@@ -1,0 +1,46 @@
+"""The words every service uses for work: kinds of task, how a task came out, QC policy.
+
+Events carry them, and each service stores and shows them as these values.
+"""
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TaskKind(StrEnum):
+    ENTRY = "entry"
+    REVIEW = "review"
+    ADJUDICATION = "adjudication"
+
+
+# accepted: the work stands; overturned: the final answer differs on at least one field;
+# rejected: the item itself was rejected.
+class TaskOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    OVERTURNED = "overturned"
+    REJECTED = "rejected"
+
+
+# Billing's API has published this type as `Outcome` from its first version; clients' code
+# generated from that document keeps the name.
+TaskOutcome.__name__ = TaskOutcome.__qualname__ = "Outcome"
+
+
+class QcMode(StrEnum):
+    SINGLE = "single"
+    DOUBLE = "double"
+    VERIFY = "verify"
+    # A second keying only where the keyer is not yet accurate enough, or the item is sampled.
+    ADAPTIVE = "adaptive"
+
+
+class QcPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: QcMode = QcMode.SINGLE
+    review_sample_rate: Annotated[Decimal, Field(ge=0, le=1)] = Decimal(0)
+    # The field accuracy an adaptive job wants from a single keying.
+    target_accuracy: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.99")

@@ -1,0 +1,112 @@
+"""The local stack behind `bpo dev up`: NATS and PostgreSQL from their PyPI wheels (or the
+servers the environment names), migrations, then the four services as processes."""
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bpo_cli import signing
+from bpo_common.auth import ensure_key_pair
+from bpo_common.settings import DEFAULT_PORTS, SERVICES
+from bpo_devtools import servers
+
+
+def _external_urls() -> servers.StackUrls | None:
+    """Existing servers named in the environment; None when the stack should start its own."""
+    names = ["BPO_NATS_URL", *(f"BPO_{s.upper()}_DATABASE_URL" for s in SERVICES)]
+    given = [name for name in names if os.environ.get(name)]
+    if not given:
+        return None
+    if len(given) != len(names):
+        missing = ", ".join(sorted(set(names) - set(given)))
+        raise typer.BadParameter(f"to use existing servers set all of them; missing: {missing}")
+    return servers.StackUrls(
+        nats_url=os.environ["BPO_NATS_URL"],
+        database_urls={s: os.environ[f"BPO_{s.upper()}_DATABASE_URL"] for s in SERVICES},
+    )
+
+
+def _watch(console: Console, processes: dict[str, Any], logs: Path) -> None:
+    """Block until a service exits on its own; then the stack ends with it."""
+    while True:
+        for service, process in processes.items():
+            if process.poll() is not None:
+                console.print(f"[red]{service} exited ({process.returncode})[/red]")
+                console.print((logs / f"{service}.log").read_text()[-3000:])
+                raise typer.Exit(1)
+        time.sleep(0.5)
+
+
+def _print_ready(console: Console, ports: dict[str, int], total_s: float, logs: Path) -> None:
+    table = Table(title=f"BPO is up ({total_s:.1f} s)")
+    for column in ("service", "URL", "docs"):
+        table.add_column(column)
+    for service, port in ports.items():
+        base = f"http://127.0.0.1:{port}"
+        table.add_row(service, base, f"{base}/docs")
+    console.print(table)
+    console.print(
+        "Get a token:  [bold].venv/bin/bpo token --role manager --sub alice[/bold]\n"
+        f"Service logs: {logs}\n"
+        "Ctrl-C stops everything."
+    )
+    sys.stdout.flush()
+
+
+def run_stack(postgres_port: int, nats_port: int, console: Console) -> None:
+    """Start everything in the foreground until Ctrl-C (or a service exits)."""
+    started = time.monotonic()
+    run_dir = signing.run_dir()
+    ports = {
+        service: int(os.environ.get(f"BPO_{service.upper()}_PORT", default))
+        for service, default in DEFAULT_PORTS.items()
+    }
+    busy = [f"{service} ({port})" for service, port in ports.items() if servers.port_open(port)]
+    if busy:
+        console.print(
+            f"[red]ports in use: {', '.join(busy)}.[/red] Is another stack running? "
+            "Stop it, or set BPO_<SERVICE>_PORT."
+        )
+        raise typer.Exit(1)
+    _, public_key = ensure_key_pair(run_dir / "jwt")
+    urls = _external_urls()
+    stack = None
+    processes: dict[str, Any] = {}
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    # Explicitly, since a shell may start a background job with SIGINT ignored.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if urls is None:
+            stack = servers.LocalStack(
+                run_dir / "dev", postgres_port=postgres_port, nats_port=nats_port
+            )
+            console.print(f"starting NATS on :{nats_port} and PostgreSQL on :{postgres_port} ...")
+            urls = stack.start()
+        else:
+            console.print("using the NATS and PostgreSQL servers from the environment")
+        servers.migrate_all(urls.database_urls)
+        env = servers.service_environment(urls, jwt_public_key_file=public_key, ports=ports)
+        logs = run_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for service, port in ports.items():
+            processes[service] = servers.start_service(service, env, port, logs / f"{service}.log")
+        servers.wait_ready(ports, timeout_s=120)
+        _print_ready(console, ports, time.monotonic() - started, logs)
+        _watch(console, processes, logs)
+    except KeyboardInterrupt:
+        console.print("stopping ...")
+    finally:
+        servers.stop_services(processes)
+        if stack is not None:
+            stack.stop()
