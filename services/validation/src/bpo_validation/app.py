@@ -2,10 +2,10 @@
 
 from fastapi import FastAPI
 
-from bpo_common.service import ServiceDefinition, Workers, create_service_app
-from bpo_validation.consumers import subscriptions
-from bpo_validation.routes import router
+from bpo_common.service import ServiceDefinition, create_service_app
+from bpo_validation.routes import routers
 from bpo_validation.settings import Settings
+from bpo_validation.workers import workers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -15,8 +15,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             name="validation",
             title="BPO validation",
             description="Quality control: field rules, double keying, review and accuracy.",
-            routers=[router],
-            workers=Workers(subscriptions=subscriptions(settings)),
+            routers=routers,
+            workers=workers(settings),
         ),
         settings,
     )

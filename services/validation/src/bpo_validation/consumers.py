@@ -5,16 +5,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.contracts.intake import JobCreated, TaskSubmitted
 from bpo_common.events import Envelope
 from bpo_common.inbox import Handler, Subscription
-from bpo_validation import service
+from bpo_validation.service import decisions, jobs
 from bpo_validation.settings import Settings
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
     async def on_job_created(session: AsyncSession, envelope: Envelope) -> None:
-        await service.record_job(session, envelope.payload(JobCreated))
+        await jobs.record_job(session, envelope.payload(JobCreated))
 
     async def on_task_submitted(session: AsyncSession, envelope: Envelope) -> None:
-        await service.record_submission(session, envelope.payload(TaskSubmitted), settings)
+        await decisions.record_submission(session, envelope.payload(TaskSubmitted), settings)
 
     handlers: dict[str, Handler] = {
         JobCreated.event_type: on_job_created,

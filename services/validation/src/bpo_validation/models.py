@@ -1,14 +1,15 @@
 """Tables the validation service owns."""
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bpo_common.db import JSON_TYPES, new_metadata
+from bpo_common.contracts import TaskKind
+from bpo_common.db import JSON_TYPES, enum_column, new_metadata
+from bpo_validation.domain.decision import Outcome
 
 
 class Base(DeclarativeBase):
@@ -17,14 +18,6 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
-
-
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    REVIEW = "review"
-    REJECTED = "rejected"
-    # Adaptive QC asked for another keying before deciding.
-    REKEY = "rekey"
 
 
 class JobRules(Base):
@@ -51,7 +44,7 @@ class Entry(Base):
     job_id: Mapped[UUID]
     client_id: Mapped[UUID]
     work_type: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[TaskKind] = mapped_column(enum_column(TaskKind, name="task_kind"))
     contractor_id: Mapped[UUID]
     data: Mapped[dict[str, Any]]
     golden: Mapped[dict[str, Any] | None]
@@ -71,9 +64,7 @@ class Decision(Base):
     item_id: Mapped[UUID] = mapped_column(index=True)
     job_id: Mapped[UUID]
     client_id: Mapped[UUID]
-    outcome: Mapped[Outcome] = mapped_column(
-        Enum(Outcome, name="outcome", values_callable=lambda e: [m.value for m in e])
-    )
+    outcome: Mapped[Outcome] = mapped_column(enum_column(Outcome, name="outcome"))
     reason: Mapped[str] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None]
     comparison: Mapped[list[dict[str, Any]]]

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bpo_common.errors import FieldError
 from bpo_common.rules import JobSpec
-from bpo_validation.models import Outcome
+from bpo_validation.domain.decision import Outcome
 
 
 class JobRulesOut(BaseModel):

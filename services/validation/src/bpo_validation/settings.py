@@ -1,9 +1,10 @@
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from pydantic_settings import SettingsConfigDict
 
-from bpo_common.settings import ServiceSettings
+from bpo_common.service import settings_dependency
+from bpo_common.settings import DEFAULT_PORTS, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -11,7 +12,7 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="BPO_VALIDATION_")
 
-    port: int = 8002
+    port: int = DEFAULT_PORTS["validation"]
     # A contractor whose accuracy falls below the floor, over at least this many judged
     # fields, is suspended.
     quality_floor: float = 0.85
@@ -25,10 +26,4 @@ class Settings(ServiceSettings):
     confirm_adjudications: bool = True
 
 
-async def current_settings(request: Request) -> Settings:
-    settings = request.app.state.runtime.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(current_settings)]
+SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]

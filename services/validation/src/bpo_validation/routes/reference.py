@@ -1,55 +1,21 @@
-"""HTTP routes of the validation service."""
+"""Routes of reference datasets: uploaded whole, as CSV or NDJSON, by the client they belong to."""
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from bpo_common.auth import ClientOrManager, CurrentClient, CurrentPrincipal
+from bpo_common import media
+from bpo_common.auth import ClientScope, CurrentClient
 from bpo_common.db import SessionDep
 from bpo_common.errors import PROBLEM_JSON
 from bpo_common.rules.spec import DatasetName
 from bpo_common.text import CheckedRoute
-from bpo_validation import reference, service
-from bpo_validation.schemas import (
-    CheckRequest,
-    CheckResponse,
-    ItemDecision,
-    JobRulesOut,
-    Quality,
-    ReferenceDatasetOut,
-)
+from bpo_validation.domain.datasets import Format, parse
+from bpo_validation.schemas import ReferenceDatasetOut
+from bpo_validation.service import reference
 
 router = APIRouter(prefix="/v1", route_class=CheckedRoute)
-
-
-@router.post("/check", tags=["rules"])
-async def check(body: CheckRequest, _: CurrentPrincipal) -> CheckResponse:
-    """Dry-run the rule engine: check and normalize one record against field specs."""
-    return service.dry_run(body)
-
-
-@router.get("/jobs/{job_id}/rules", tags=["jobs"])
-async def get_job_rules(job_id: UUID, session: SessionDep, caller: ClientOrManager) -> JobRulesOut:
-    """The field rules and QC policy validation applies to a job's entries."""
-    rules = await service.job_rules(session, job_id, caller.scope())
-    return JobRulesOut.model_validate(rules, from_attributes=True)
-
-
-@router.get("/items/{item_id}/decision", tags=["decisions"])
-async def get_decision(item_id: UUID, session: SessionDep, caller: ClientOrManager) -> ItemDecision:
-    """The entries of an item, how they compare field by field, and the decision with its reason."""
-    return await service.item_decision(session, item_id, caller.scope())
-
-
-@router.get("/contractors/{contractor_id}/quality", tags=["quality"])
-async def get_quality(
-    contractor_id: UUID, session: SessionDep, caller: CurrentPrincipal
-) -> Quality:
-    """A contractor's accuracy overall, per field and work type, on control items, and by day."""
-    return await service.quality(session, contractor_id, caller)
-
 
 _TEXT = {"schema": {"type": "string"}}
 _PROBLEM = {"content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
@@ -61,7 +27,7 @@ _DATASET_BODY: dict[str, Any] = {
             "CSV with a header row, or NDJSON with one JSON object a line; `key` names the "
             "column lookups match on. The upload replaces the dataset; a bad line stores nothing."
         ),
-        "content": {reference.Format.CSV: _TEXT, reference.Format.NDJSON: _TEXT},
+        "content": {Format.CSV: _TEXT, Format.NDJSON: _TEXT},
     }
 }
 Name = Annotated[DatasetName, Path(description="the dataset's name, as lookup rules give it")]
@@ -82,20 +48,18 @@ async def put_reference_dataset(
     content_type: Annotated[str | None, Header()] = None,
 ) -> ReferenceDatasetOut:
     """Upload a reference dataset (CSV or NDJSON) that lookup rules check entries against."""
-    media = reference.media_format(content_type)
+    media_type = Format(media.content_type(content_type, list(Format), what="a dataset"))
     # Parsing a large upload is CPU work: off the event loop, so other requests keep moving.
-    table = await run_in_threadpool(reference.parse, await request.body(), media, key)
-    dataset = await reference.replace(session, client.client_id, name, key, table)
-    return ReferenceDatasetOut.model_validate(dataset)
+    table = await run_in_threadpool(parse, await request.body(), media_type, key)
+    return await reference.replace(session, client.client_id, name, key, table)
 
 
 @router.get("/reference-datasets", tags=["reference data"])
 async def list_reference_datasets(
-    session: SessionDep, caller: ClientOrManager
+    session: SessionDep, scope: ClientScope
 ) -> list[ReferenceDatasetOut]:
     """The reference datasets a client has uploaded (a manager sees every client's)."""
-    datasets = await reference.all_of(session, caller.scope())
-    return [ReferenceDatasetOut.model_validate(dataset) for dataset in datasets]
+    return await reference.all_of(session, scope)
 
 
 @router.get("/reference-datasets/{name}", tags=["reference data"])
@@ -103,7 +67,7 @@ async def get_reference_dataset(
     name: Name, session: SessionDep, client: CurrentClient
 ) -> ReferenceDatasetOut:
     """One of your reference datasets: its key, columns and size."""
-    return ReferenceDatasetOut.model_validate(await reference.get(session, client.client_id, name))
+    return await reference.get(session, client.client_id, name)
 
 
 @router.get("/reference-datasets/{name}/rows/{key}", tags=["reference data"])

@@ -1,10 +1,10 @@
-"""Reference datasets: a client's own data (purchase orders, vendor master) that `lookup`
-rules check entries against.
+"""Reading an uploaded reference dataset: a client's own data (purchase orders, vendor
+master) that `lookup` rules check entries against.
 
 A dataset is uploaded whole, as CSV with a header row or as NDJSON objects, and one column
-is its key. An upload replaces the dataset of that name in one transaction; a bad line
-makes it a 422 naming the line, and nothing is stored. Values are kept as text (NDJSON
-numbers keep their digits), and read by the entry's field type when compared.
+is its key. A bad line makes the upload a 422 naming the line, before anything is stored.
+Values are kept as text (NDJSON numbers keep their digits), and read by the entry's field
+type when compared.
 """
 
 import csv
@@ -14,17 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bpo_common.clock import utcnow
-from bpo_common.errors import FieldError, Invalid, NotFound, UnsupportedMediaType
-from bpo_common.ids import new_id
+from bpo_common.errors import FieldError, Invalid
 from bpo_common.text import MESSAGE, has_unstorable, unstorable
-from bpo_validation import repository
-from bpo_validation.domain import reference_key
-from bpo_validation.models import ReferenceDataset
+from bpo_validation.domain.reference import reference_key
 
 # Past this many bad lines the rest of the body is not checked.
 MAX_ERRORS = 100
@@ -53,14 +46,6 @@ class _Errors:
         if self.found:
             lines = ", ".join(dict.fromkeys(error.field for error in self.found))
             raise Invalid(f"the dataset has bad lines: {lines}", errors=self.found)
-
-
-def media_format(content_type: str | None) -> Format:
-    media_type = (content_type or "").split(";")[0].strip().lower()
-    if media_type not in set(Format):
-        given = f"not {media_type}" if media_type else "with a Content-Type header"
-        raise UnsupportedMediaType(f"send a dataset as {' or '.join(Format)} ({given})")
-    return Format(media_type)
 
 
 def parse(body: bytes, media: Format, key: str) -> Table:
@@ -163,51 +148,3 @@ def _keyed(
         seen[match] = line
         keyed.append({"key": match, "values": row})
     return keyed
-
-
-async def replace(
-    session: AsyncSession, client_id: UUID, name: str, key: str, table: Table
-) -> ReferenceDataset:
-    """Store the dataset `name` of a client, replacing the one before it, if any."""
-    await repository.lock_dataset_name(session, client_id, name)
-    await repository.delete_dataset(session, client_id, name)
-    dataset = ReferenceDataset(
-        id=new_id(),
-        client_id=client_id,
-        name=name,
-        key_column=key,
-        columns=table.columns,
-        row_count=len(table.rows),
-        uploaded_at=utcnow(),
-    )
-    await repository.add_dataset(session, dataset, table.rows)
-    return dataset
-
-
-async def get(session: AsyncSession, client_id: UUID, name: str) -> ReferenceDataset:
-    dataset = await repository.get_dataset(session, client_id, name)
-    if dataset is None:
-        raise NotFound(f"no reference dataset {name}")
-    return dataset
-
-
-async def all_of(session: AsyncSession, scope: UUID | None) -> list[ReferenceDataset]:
-    return await repository.list_datasets(session, scope)
-
-
-async def remove(session: AsyncSession, client_id: UUID, name: str) -> None:
-    await repository.lock_dataset_name(session, client_id, name)
-    if not await repository.delete_dataset(session, client_id, name):
-        raise NotFound(f"no reference dataset {name}")
-
-
-async def find_row(
-    session: AsyncSession, client_id: UUID, name: str, key: object
-) -> dict[str, Any]:
-    """The row of dataset `name` whose key matches `key`."""
-    found, row = await repository.reference_row(session, client_id, name, reference_key(key))
-    if not found:
-        raise NotFound(f"no reference dataset {name}")
-    if row is None:
-        raise NotFound(f"{name} has no row with key {key}")
-    return row

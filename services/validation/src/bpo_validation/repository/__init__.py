@@ -1,0 +1,1 @@
+"""Every query of the validation service, one module per aggregate."""

@@ -1,0 +1,93 @@
+"""Queries of judged fields and contractors' standing."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from sqlalchemy import Date, case, cast, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_validation.models import Judgement, Standing
+
+
+async def add_judgements(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(Judgement), rows)
+
+
+async def judged_by_task(session: AsyncSession, item_id: UUID) -> dict[UUID, tuple[int, int]]:
+    """(judged, correct) fields of each task of an item."""
+    query = (
+        select(Judgement.task_id, func.count(), func.count().filter(Judgement.correct))
+        .where(Judgement.item_id == item_id)
+        .group_by(Judgement.task_id)
+    )
+    return {task: (int(n), int(ok)) for task, n, ok in (await session.execute(query)).all()}
+
+
+async def recent_scores(
+    session: AsyncSession, contractor_id: UUID, work_type: str, window: int
+) -> tuple[int, int]:
+    """(judged, correct) over a contractor's latest `window` judged fields of a work type."""
+    recent = (
+        select(Judgement.correct)
+        .where(Judgement.contractor_id == contractor_id, Judgement.work_type == work_type)
+        .order_by(Judgement.judged_at.desc())
+        .limit(window)
+        .subquery()
+    )
+    query = select(func.count(), func.count().filter(recent.c.correct))
+    judged, correct = (await session.execute(query)).one()
+    return int(judged), int(correct)
+
+
+Grouping = Literal["field", "work_type", "golden", "day"]
+
+
+def _grouping(grouping: Grouping) -> Any:
+    if grouping == "field":
+        return Judgement.field
+    if grouping == "work_type":
+        return Judgement.work_type
+    if grouping == "golden":
+        return case((Judgement.golden, "golden"), else_="regular")
+    return cast(func.timezone("UTC", Judgement.judged_at), Date)
+
+
+async def scores_by(
+    session: AsyncSession, contractor_id: UUID, grouping: Grouping, since: datetime | None = None
+) -> list[tuple[Any, int, int]]:
+    """(key, judged, correct) of a contractor's judged fields, grouped."""
+    key = _grouping(grouping)
+    query = (
+        select(key, func.count(), func.count().filter(Judgement.correct))
+        .where(Judgement.contractor_id == contractor_id)
+        .group_by(key)
+        .order_by(key)
+    )
+    if since is not None:
+        query = query.where(Judgement.judged_at >= since)
+    return [(k, int(judged), int(correct)) for k, judged, correct in await session.execute(query)]
+
+
+async def get_standing(session: AsyncSession, contractor_id: UUID) -> Standing | None:
+    return await session.get(Standing, contractor_id)
+
+
+async def add_to_tally(
+    session: AsyncSession, contractor_id: UUID, judged: int, correct: int
+) -> Standing:
+    """Add judged fields to a contractor's running tally; their standing as it now is."""
+    values = pg_insert(Standing).values(contractor_id=contractor_id, judged=judged, correct=correct)
+    upsert = values.on_conflict_do_update(
+        index_elements=[Standing.contractor_id],
+        set_={
+            "judged": Standing.judged + values.excluded.judged,
+            "correct": Standing.correct + values.excluded.correct,
+        },
+    ).returning(Standing)
+    query = select(Standing).from_statement(upsert).execution_options(populate_existing=True)
+    standing: Standing = (await session.execute(query)).scalar_one()
+    return standing

@@ -1,0 +1,66 @@
+"""Queries of reference datasets and their rows."""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.db import advisory_lock, copy_rows
+from bpo_validation.domain.reference import LookupResult
+from bpo_validation.models import ReferenceDataset, ReferenceRow
+
+
+async def lock_dataset_name(session: AsyncSession, client_id: UUID, name: str) -> None:
+    """Serialize uploads and deletions of one dataset name (until the transaction ends)."""
+    await advisory_lock(session, f"reference:{client_id}:{name}")
+
+
+async def delete_dataset(session: AsyncSession, client_id: UUID, name: str) -> bool:
+    """Delete a dataset and its rows; whether there was one."""
+    query = (
+        delete(ReferenceDataset)
+        .where(ReferenceDataset.client_id == client_id, ReferenceDataset.name == name)
+        .returning(ReferenceDataset.id)
+    )
+    return (await session.execute(query)).first() is not None
+
+
+async def add_dataset(
+    session: AsyncSession, dataset: ReferenceDataset, rows: Sequence[dict[str, Any]]
+) -> None:
+    session.add(dataset)
+    await session.flush()
+    await copy_rows(
+        session, ReferenceRow.__table__, [{"dataset_id": dataset.id, **row} for row in rows]
+    )
+
+
+async def get_dataset(session: AsyncSession, client_id: UUID, name: str) -> ReferenceDataset | None:
+    query = select(ReferenceDataset).where(
+        ReferenceDataset.client_id == client_id, ReferenceDataset.name == name
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_datasets(session: AsyncSession, scope: UUID | None) -> list[ReferenceDataset]:
+    query = select(ReferenceDataset).order_by(ReferenceDataset.client_id, ReferenceDataset.name)
+    if scope is not None:
+        query = query.where(ReferenceDataset.client_id == scope)
+    return list((await session.execute(query)).scalars())
+
+
+async def look_up(session: AsyncSession, client_id: UUID, name: str, key: str) -> LookupResult:
+    """Whether the client has dataset `name`, and the values of its row with this match key."""
+    query = (
+        select(ReferenceRow.values)
+        .select_from(ReferenceDataset)
+        .outerjoin(
+            ReferenceRow,
+            and_(ReferenceRow.dataset_id == ReferenceDataset.id, ReferenceRow.key == key),
+        )
+        .where(ReferenceDataset.client_id == client_id, ReferenceDataset.name == name)
+    )
+    found = (await session.execute(query)).first()
+    return LookupResult(False) if found is None else LookupResult(True, found[0])

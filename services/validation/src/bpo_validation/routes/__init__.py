@@ -1,0 +1,5 @@
+"""HTTP routes of the validation service, one module per aggregate."""
+
+from bpo_validation.routes import decisions, jobs, quality, reference
+
+routers = [jobs.router, decisions.router, quality.router, reference.router]

@@ -1,0 +1,25 @@
+"""Routes of job rules and the rule engine."""
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from bpo_common.auth import ClientScope, CurrentPrincipal
+from bpo_common.db import SessionDep
+from bpo_common.text import CheckedRoute
+from bpo_validation.schemas import CheckRequest, CheckResponse, JobRulesOut
+from bpo_validation.service import jobs
+
+router = APIRouter(prefix="/v1", route_class=CheckedRoute)
+
+
+@router.post("/check", tags=["rules"])
+async def check(body: CheckRequest, _: CurrentPrincipal) -> CheckResponse:
+    """Dry-run the rule engine: check and normalize one record against field specs."""
+    return jobs.dry_run(body)
+
+
+@router.get("/jobs/{job_id}/rules", tags=["jobs"])
+async def get_job_rules(job_id: UUID, session: SessionDep, scope: ClientScope) -> JobRulesOut:
+    """The field rules and QC policy validation applies to a job's entries."""
+    return await jobs.job_rules(session, job_id, scope)

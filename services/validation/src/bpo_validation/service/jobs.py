@@ -1,0 +1,44 @@
+"""Use cases of job rules: keep the rules intake announced, show them, dry-run the engine."""
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.clock import utcnow
+from bpo_common.contracts import intake
+from bpo_common.errors import NotFound
+from bpo_common.rules import check
+from bpo_validation.models import JobRules
+from bpo_validation.repository import jobs as repository
+from bpo_validation.schemas import CheckRequest, CheckResponse, FieldProblem, JobRulesOut
+
+
+async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
+    await repository.add_job_rules(
+        session,
+        JobRules(
+            job_id=event.job_id,
+            client_id=event.client_id,
+            work_type=event.work_type,
+            fields=event.model_dump(mode="json")["fields"],
+            rules=event.rules,
+            qc=event.qc.model_dump(mode="json"),
+            received_at=utcnow(),
+        ),
+    )
+
+
+async def job_rules(session: AsyncSession, job_id: UUID, scope: UUID | None) -> JobRulesOut:
+    rules = await repository.get_job_rules(session, job_id, scope)
+    if rules is None:
+        raise NotFound(f"no rules known for job {job_id}")
+    return JobRulesOut.model_validate(rules, from_attributes=True)
+
+
+def dry_run(request: CheckRequest) -> CheckResponse:
+    result = check(request, request.data)
+    return CheckResponse(
+        valid=result.valid,
+        errors=[FieldProblem.of(error) for error in result.errors],
+        normalized=result.normalized,
+    )

@@ -1,0 +1,31 @@
+"""Reading an uploaded reference dataset: rows keyed by a column, bad lines named."""
+
+import pytest
+
+from bpo_common.errors import Invalid
+from bpo_validation.domain.datasets import Format, parse
+
+
+def test_csv_rows_are_kept_as_text_and_found_by_a_casefolded_key() -> None:
+    table = parse(b'\xef\xbb\xbfid,name\n V-1 ,"ACME, Inc."\n\nv-2,Globex\n', Format.CSV, "id")
+    assert table.columns == ["id", "name"]
+    assert table.rows == [
+        {"key": "v-1", "values": {"id": " V-1 ", "name": "ACME, Inc."}},
+        {"key": "v-2", "values": {"id": "v-2", "name": "Globex"}},
+    ]
+
+
+def test_ndjson_numbers_keep_their_digits_and_columns_are_the_union() -> None:
+    body = b'{"id": "V-1", "limit": 1000.50}\n{"id": "V-2", "open": true}\n'
+    table = parse(body, Format.NDJSON, "id")
+    assert table.columns == ["id", "limit", "open"]
+    assert table.rows[0]["values"] == {"id": "V-1", "limit": "1000.50"}
+
+
+def test_every_bad_line_is_named() -> None:
+    with pytest.raises(Invalid) as raised:
+        parse(b"id,name\nV-1\nV-2,ok\nv-2,again\n", Format.CSV, "id")
+    assert [(e.field, e.message) for e in raised.value.errors] == [
+        ("line 2", "1 cells where the header has 2"),
+        ("line 4", "key v-2 repeats line 3 (case and spaces ignored)"),
+    ]

@@ -1,0 +1,230 @@
+"""The decision's cases one by one: reference lookups, adaptive trust, verification,
+adjudication and rejection, with the judgements each one makes."""
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from bpo_common.contracts import QcMode, QcPolicy, TaskKind
+from bpo_common.ids import new_id
+from bpo_common.rules import JobSpec
+from bpo_validation.domain.decision import KeyerRecord, Ruling
+from bpo_validation.domain.fields import FieldVerdict
+from bpo_validation.domain.reference import LookupResult, Wanted
+
+from .walking import SPEC, keying, review, walk
+
+SINGLE, ADAPTIVE = QcPolicy(), QcPolicy(mode=QcMode.ADAPTIVE, target_accuracy=Decimal("0.95"))
+# In the review sample at any rate above 0.
+SAMPLED = UUID(int=1)
+
+PURCHASE_ORDERS = JobSpec.model_validate(
+    {
+        "fields": [
+            {
+                "name": "number",
+                "type": "string",
+                "lookup": {
+                    "dataset": "purchase-orders",
+                    "checks": [
+                        {"field": "total", "column": "amount", "tolerance": "0.05"},
+                        {"field": "vendor", "column": "vendor"},
+                    ],
+                },
+            },
+            {"name": "total", "type": "decimal", "decimal_places": 2},
+            {"name": "vendor", "type": "string", "case": "upper"},
+        ]
+    }
+)
+PO_1 = LookupResult(True, {"po": "PO-1", "vendor": "ACME", "amount": "1,000.50"})
+PO_2 = LookupResult(True, {"po": "PO-2", "vendor": "Globex", "amount": "20"})
+UNKNOWN = LookupResult(True, None)
+
+
+@pytest.mark.parametrize(
+    ("keyed", "found", "problem"),
+    [
+        ({"number": "po-1", "total": "1000.49", "vendor": "acme"}, PO_1, None),
+        (
+            {"number": "PO-9", "total": "5", "vendor": "ACME"},
+            UNKNOWN,
+            "number PO-9 is not in purchase-orders",
+        ),
+        (
+            {"number": "PO-1", "total": "1000.60", "vendor": "ACME"},
+            PO_1,
+            "total 1000.60 differs from amount 1,000.50 by more than 0.05",
+        ),
+        (
+            {"number": "PO-2", "total": "20", "vendor": "ACME"},
+            PO_2,
+            "vendor ACME is not vendor Globex",
+        ),
+        (
+            {"number": "PO-2", "total": "20", "vendor": "ACME"},
+            LookupResult(True, {"po": "PO-2", "amount": "20"}),
+            "purchase-orders has no column vendor",
+        ),
+        (
+            {"number": "V-1", "total": "1", "vendor": "ACME"},
+            LookupResult(False),
+            "there is no reference dataset purchase-orders to find number in",
+        ),
+    ],
+    ids=["within-tolerance", "unknown-key", "amount-off", "other-vendor", "no-such-column",
+         "no-dataset"],
+)  # fmt: skip
+def test_a_result_that_disagrees_with_the_reference_data_goes_to_review(
+    keyed: dict[str, Any], found: LookupResult, problem: str | None
+) -> None:
+    wanted: Wanted = ("purchase-orders", keyed["number"].casefold())
+    (verdict,) = walk(PURCHASE_ORDERS, SINGLE, [keying(keyed)], found={wanted: found})
+    if problem is None:
+        assert (verdict.ruling, verdict.reference_problems) == (Ruling.ACCEPT, ())
+        assert verdict.result == {"number": "po-1", "total": "1000.49", "vendor": "ACME"}
+        return
+    assert (verdict.ruling, verdict.reason) == (Ruling.REVIEW, f"reference check: {problem}")
+    assert verdict.reference_problems == (problem,)
+    assert verdict.result is None
+
+
+@pytest.mark.parametrize(
+    ("record", "item_id", "ruling", "reason"),
+    [
+        (KeyerRecord(40, 40), None, Ruling.ACCEPT,
+         "one keying: the keyer's accuracy 100.0% meets 95.0%"),
+        (KeyerRecord(29, 29), None, Ruling.SECOND_KEYING,
+         "the keyer has 29 judged fields on invoice, too few to trust"),
+        (KeyerRecord(100, 90), None, Ruling.SECOND_KEYING,
+         "the keyer's accuracy 90.0% is below the target 95.0%"),
+        (KeyerRecord(40, 40), SAMPLED, Ruling.SECOND_KEYING,
+         "sampled for a second keying at rate 0.5"),
+    ],
+    ids=["trusted", "too-few-judged", "below-target", "sampled"],
+)  # fmt: skip
+def test_adaptive_qc_trusts_one_keying_only_from_a_proven_keyer(
+    record: KeyerRecord, item_id: UUID | None, ruling: Ruling, reason: str
+) -> None:
+    policy = ADAPTIVE.model_copy(update={"review_sample_rate": Decimal("0.5")})
+    steps = [keying({"number": "po-1", "total": "10"})]
+    (verdict,) = walk(SPEC, policy, steps, keyer=record, item_id=item_id or UUID(int=2**62 - 1))
+    assert (verdict.ruling, verdict.reason) == (ruling, reason)
+    expected = {"number": "PO-1", "total": "10.00"} if ruling is Ruling.ACCEPT else None
+    assert verdict.result == expected
+    assert verdict.judgings == ()
+
+
+def test_a_trusted_keyers_result_is_still_checked_against_the_reference_data() -> None:
+    off = keying({"number": "PO-1", "total": "12"})
+    (verdict,) = walk(SPEC, ADAPTIVE, [off], keyer=KeyerRecord(40, 40))
+    assert (verdict.ruling, verdict.reason) == (
+        Ruling.REVIEW,
+        "reference check: total 12.00 is not amount 10.00",
+    )
+    assert verdict.shown == (off,)
+
+
+@pytest.mark.parametrize(
+    ("verified", "item_id", "ruling", "reason"),
+    [
+        ({"number": "PO-1", "total": "10"}, None, Ruling.ACCEPT,
+         "verified: the client's values stand"),
+        ({"number": "PO-1", "total": "100"}, None, Ruling.REVIEW,
+         "the verifier changed total from the client's values"),
+        ({"number": "PO-1", "total": "10"}, SAMPLED, Ruling.REVIEW,
+         "sampled for review at rate 0.5"),
+    ],
+    ids=["kept", "changed", "kept-but-sampled"],
+)  # fmt: skip
+def test_verify_mode_keeps_the_clients_values_or_sends_changes_to_review(
+    verified: dict[str, Any], item_id: UUID | None, ruling: Ruling, reason: str
+) -> None:
+    policy = QcPolicy(mode=QcMode.VERIFY, review_sample_rate=Decimal("0.5"))
+    client_values = {"number": "PO-1", "total": "10.00"}
+    entry = keying(verified, client_values=client_values)
+    (verdict,) = walk(SPEC, policy, [entry], item_id=item_id or UUID(int=2**62 - 1))
+    assert (verdict.ruling, verdict.reason) == (ruling, reason)
+    assert verdict.comparison[1] == {
+        "field": "total",
+        "values": ["10.00", verified["total"]],
+        "equal": verified["total"] == "10",
+    }
+    assert verdict.shown == (() if ruling is Ruling.ACCEPT else (entry,))
+
+
+def test_a_single_keying_in_the_sample_is_shown_to_a_reviewer() -> None:
+    entry = keying({"number": "PO-1", "total": "10"})
+    policy = QcPolicy(review_sample_rate=Decimal("0.5"))
+    (verdict,) = walk(SPEC, policy, [entry], item_id=SAMPLED)
+    assert (verdict.ruling, verdict.reason) == (Ruling.REVIEW, "sampled for review at rate 0.5")
+    assert (verdict.shown, verdict.comparison) == ((entry,), [])
+
+
+FIELDS = JobSpec.model_validate(
+    {"fields": [{"name": "number", "type": "string"}, {"name": "total", "type": "decimal"}]}
+)
+DOUBLE = QcPolicy(mode=QcMode.DOUBLE)
+RIGHT, WRONG = keying({"number": "A", "total": "7"}, 2), keying({"number": "A", "total": "1"}, 2)
+
+
+def test_keyings_that_differ_go_to_adjudication_which_judges_each_keying() -> None:
+    final = review({"number": "A", "total": "7.00"}, TaskKind.ADJUDICATION)
+    _, differ, decided = walk(FIELDS, DOUBLE, [RIGHT, WRONG, final], found={})
+    assert (differ.ruling, differ.shown) == (Ruling.ADJUDICATION, (RIGHT, WRONG))
+    assert differ.judgings == ()
+    assert (decided.ruling, decided.reason) == (
+        Ruling.ACCEPT,
+        f"adjudication by {final.contractor_id} is final",
+    )
+    assert decided.result == final.data
+    assert decided.comparison[1] == {"field": "total", "values": ["7", "1", "7.00"], "equal": False}
+    (judging,) = decided.judgings
+    assert not judging.golden
+    assert [(j.entry, j.fields) for j in judging.entries] == [
+        (RIGHT, (FieldVerdict("number", True), FieldVerdict("total", True))),
+        (WRONG, (FieldVerdict("number", True), FieldVerdict("total", False))),
+    ]
+
+
+@pytest.mark.parametrize("confirm", [True, False], ids=["confirmed", "not-confirmed"])
+def test_an_adjudicator_agreeing_with_no_keying_is_confirmed_by_a_second_one(
+    confirm: bool,
+) -> None:
+    alone = review({"number": "A", "total": "9"}, TaskKind.ADJUDICATION, new_id())
+    second = review({"number": "A", "total": "7"}, TaskKind.ADJUDICATION, new_id())
+    steps = [RIGHT, WRONG, alone, second]
+    *_, first_word, last_word = walk(FIELDS, DOUBLE, steps, found={}, confirm_adjudications=confirm)
+    if not confirm:
+        assert (first_word.ruling, first_word.result) == (Ruling.ACCEPT, alone.data)
+        return
+    assert (first_word.ruling, first_word.reason) == (
+        Ruling.ADJUDICATION,
+        "the adjudicator's total agrees with no keying; a second adjudicator decides",
+    )
+    assert first_word.shown == (RIGHT, WRONG, alone)
+    assert first_word.judgings == ()
+    assert (last_word.ruling, last_word.result) == (Ruling.ACCEPT, second.data)
+    assert [j.tallies() for j in last_word.judgings] == [
+        {RIGHT.contractor_id: (2, 2), WRONG.contractor_id: (2, 1)}
+    ]
+
+
+def test_a_reviewer_can_reject_the_item() -> None:
+    keyed = keying({"number": "A", "total": "5"})
+    rejection = review({}, rejection="the scan is unreadable")
+    _, verdict = walk(FIELDS, QcPolicy(review_sample_rate=Decimal(1)), [keyed, rejection], found={})
+    assert (verdict.ruling, verdict.reason) == (
+        Ruling.REJECT,
+        "rejected in review: the scan is unreadable",
+    )
+    assert (verdict.result, verdict.comparison, verdict.judgings) == (None, [], ())
+
+
+def test_a_keyer_judged_on_no_field_still_keeps_a_tally() -> None:
+    entry = keying({"number": "A", "total": "5"}, 2, golden={})
+    (verdict,) = walk(FIELDS, DOUBLE, [entry], found={})
+    assert verdict.ruling is None
+    assert [j.tallies() for j in verdict.judgings] == [{entry.contractor_id: (0, 0)}]
