@@ -15,6 +15,7 @@ from uuid import UUID
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select
+from sqlalchemy.orm import QueryableAttribute
 
 from bpo_common.errors import FieldError, Invalid
 
@@ -65,7 +66,9 @@ def page_request(
 PageDep = Annotated[PageRequest, Depends(page_request)]
 
 
-def paginate(query: Q, id_column: ColumnElement[UUID], page: PageRequest) -> Q:
+def paginate(
+    query: Q, id_column: ColumnElement[UUID] | QueryableAttribute[UUID], page: PageRequest
+) -> Q:
     """The query limited to one page: rows after the cursor in id order, plus one."""
     if page.after is not None:
         query = query.where(id_column > page.after)

@@ -2,10 +2,10 @@
 
 from fastapi import FastAPI
 
-from bpo_billing.consumers import subscriptions
-from bpo_billing.routes import router
+from bpo_billing.routes import routers
 from bpo_billing.settings import Settings
-from bpo_common.service import ServiceDefinition, Workers, create_service_app
+from bpo_billing.workers import workers
+from bpo_common.service import ServiceDefinition, create_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -15,8 +15,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             name="billing",
             title="BPO billing",
             description="Price books, usage, invoices, payments and contractor earnings.",
-            routers=[router],
-            workers=Workers(subscriptions=subscriptions(settings)),
+            routers=routers,
+            workers=workers(settings),
         ),
         settings,
     )

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bpo_billing.domain import LineKind
+from bpo_billing.domain.invoices import InvoiceStatus, LineKind
 from bpo_common.contracts import TaskKind, TaskOutcome
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 
@@ -35,13 +35,6 @@ metadata = Base.metadata
 # Exact prices and ledger amounts; invoice amounts are rounded to the minor unit when computed.
 EXACT = Numeric(24, 8)
 MONEY = Numeric(20, 4)
-
-
-class InvoiceStatus(StrEnum):
-    DRAFT = "draft"
-    FINALIZED = "finalized"
-    PAID = "paid"
-    VOID = "void"
 
 
 class BillableJob(Base):

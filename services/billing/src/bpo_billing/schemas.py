@@ -7,12 +7,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from bpo_billing import domain
-from bpo_billing.domain import LineKind
-from bpo_billing.models import InvoiceStatus
+from bpo_billing.domain.invoices import InvoiceStatus, LineKind
+from bpo_billing.domain.money import PRICE_DECIMALS
+from bpo_billing.domain.price_books import Rate, Rush, Tier
 from bpo_common.contracts import TaskKind, TaskOutcome
 
-Price = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=domain.PRICE_DECIMALS)]
+Price = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=PRICE_DECIMALS)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
 Amount = Annotated[Decimal, Field(max_digits=16, decimal_places=4)]
 WorkType = Annotated[str, Field(min_length=1, max_length=100)]
@@ -46,19 +46,20 @@ class RateIn(_Body):
     per_field: Price = Decimal(0)
     tiers: list[TierIn] = Field(default_factory=list, max_length=50)
 
-    def rate(self) -> domain.Rate:
-        return domain.Rate(
+    def rate(self) -> Rate:
+        return Rate(
             per_item=self.per_item,
             per_field=self.per_field,
-            tiers=tuple(
-                domain.Tier(t.min_quantity, t.max_quantity, t.per_item) for t in self.tiers
-            ),
+            tiers=tuple(Tier(t.min_quantity, t.max_quantity, t.per_item) for t in self.tiers),
         )
 
 
 class RushIn(_Body):
     max_sla_hours: Decimal = Field(gt=0, max_digits=10, decimal_places=2)
     surcharge_pct: Percent
+
+    def rush(self) -> Rush:
+        return Rush(max_sla_hours=self.max_sla_hours, surcharge_pct=self.surcharge_pct)
 
 
 class PriceBookIn(_Body):

@@ -1,11 +1,12 @@
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from bpo_common.settings import ServiceSettings
+from bpo_common.service import settings_dependency
+from bpo_common.settings import DEFAULT_PORTS, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -13,17 +14,11 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="BPO_BILLING_")
 
-    port: int = 8003
+    port: int = DEFAULT_PORTS["billing"]
     # What an entry overturned by adjudication (or review) pays, as a fraction of its rate.
     overturned_fraction: Decimal = Field(Decimal("0.5"), ge=0, le=1)
     # Days from finalizing an invoice to its due date; past it, an unpaid invoice is overdue.
     payment_terms_days: int = Field(30, ge=0)
 
 
-async def current_settings(request: Request) -> Settings:
-    settings = request.app.state.runtime.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(current_settings)]
+SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]

@@ -10,19 +10,18 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import cast, func, select
-from sqlalchemy.dialects.postgresql import JSONB
 
 from bpo_billing.app import create_app
 from bpo_billing.consumers import subscriptions
 from bpo_billing.settings import Settings
+from bpo_common.contracts import FieldSpec, QcPolicy, TaskKind, TaskOutcome
 from bpo_common.contracts.intake import ItemCompleted, JobCompleted, JobCreated
 from bpo_common.contracts.validation import ContractorScored
 from bpo_common.db import SessionFactory
-from bpo_common.events import Envelope, Event, wrap
+from bpo_common.events import Event, wrap
 from bpo_common.ids import new_id
 from bpo_common.inbox import Subscription
-from bpo_common.tables import outbox_event
+from bpo_common.rules import FieldType
 from bpo_devtools.testing import TestStack, Tokens, serve
 
 # Items completed in this month, so that invoice periods and tiers are easy to reason about.
@@ -87,8 +86,8 @@ class Feed:
             job_id=new_id(),
             client_id=client_id,
             work_type=work_type,
-            fields=[{"name": "total", "type": "decimal"}],
-            qc={"mode": "single"},
+            fields=[FieldSpec(name="total", type=FieldType.DECIMAL)],
+            qc=QcPolicy(),
             priority=50,
             due_at=due_at,
             sla_hours=Decimal(sla_hours) if sla_hours else None,
@@ -140,8 +139,8 @@ class Feed:
         self,
         contractor_id: UUID,
         *,
-        outcome: str = "accepted",
-        kind: str = "entry",
+        outcome: TaskOutcome = TaskOutcome.ACCEPTED,
+        kind: TaskKind = TaskKind.ENTRY,
         work_type: str = "invoice",
         at: datetime = MONTH_START + timedelta(days=2),
         client_id: UUID | None = None,
@@ -210,14 +209,3 @@ async def finalize(billing: httpx.AsyncClient, tokens: Tokens, invoice_id: str) 
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-async def outbox(sessions: SessionFactory, subject: str, **data: str) -> list[Envelope]:
-    """Events of one type in billing's outbox whose data has these values, oldest first."""
-    envelope = cast(func.convert_from(outbox_event.c.payload, "UTF8"), JSONB)
-    query = select(outbox_event.c.payload).where(outbox_event.c.subject == subject)
-    for key, value in data.items():
-        query = query.where(envelope[("data", key)].as_string() == value)
-    async with sessions() as session:
-        payloads = await session.scalars(query.order_by(outbox_event.c.id))
-        return [Envelope.model_validate_json(payload) for payload in payloads]

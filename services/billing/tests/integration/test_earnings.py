@@ -9,12 +9,13 @@ import httpx
 from sqlalchemy import select
 
 from bpo_billing.models import Earning
+from bpo_common.contracts import TaskKind, TaskOutcome
 from bpo_common.contracts.billing import EarningRecorded
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens, assert_problem, error_fields
+from bpo_devtools.testing import Tokens, assert_problem, error_fields, outbox_events
 
-from .conftest import MONTH_START, Feed, new_client, outbox
+from .conftest import MONTH_START, Feed, new_client
 
 PERIOD = "period_start=2026-03-01&period_end=2026-03-31"
 
@@ -45,9 +46,9 @@ async def test_accepted_work_pays_the_rate_overturned_a_fraction_rejected_nothin
     keyer = new_id()
     accepted = await feed.scored(keyer, work_type=work_type)
     await feed.scored(keyer, work_type=work_type)
-    await feed.scored(keyer, work_type=work_type, outcome="overturned")
-    await feed.scored(keyer, work_type=work_type, outcome="rejected")
-    await feed.scored(keyer, work_type=work_type, kind="adjudication")
+    await feed.scored(keyer, work_type=work_type, outcome=TaskOutcome.OVERTURNED)
+    await feed.scored(keyer, work_type=work_type, outcome=TaskOutcome.REJECTED)
+    await feed.scored(keyer, work_type=work_type, kind=TaskKind.ADJUDICATION)
     await feed(accepted)  # the same task scored twice is paid once
     await feed.scored(keyer, work_type=work_type, at=MONTH_START - timedelta(days=1))
 
@@ -68,7 +69,7 @@ async def test_accepted_work_pays_the_rate_overturned_a_fraction_rejected_nothin
     assert statement["totals"] == {"EUR": "0.78"}
     assert statement["unpriced_tasks"] == 0
 
-    events = await outbox(billing_db, EarningRecorded.event_type, contractor_id=str(keyer))
+    events = await outbox_events(billing_db, EarningRecorded.event_type, contractor_id=str(keyer))
     assert sorted(Decimal(e.data["amount"]) for e in events) == sorted(
         Decimal(a) for a in ["0.2", "0.2", "0.08", "0", "0.3", "0.2"]
     )
@@ -114,7 +115,9 @@ async def test_work_before_its_piece_rate_is_priced_when_the_rate_is_set(
         earning = await session.scalar(select(Earning).where(Earning.task_id == scored.task_id))
     assert earning is not None
     assert (earning.amount, earning.currency) == (Decimal("0.25"), "EUR")
-    events = await outbox(billing_db, EarningRecorded.event_type, task_id=str(scored.task_id))
+    events = await outbox_events(
+        billing_db, EarningRecorded.event_type, task_id=str(scored.task_id)
+    )
     assert [e.data["amount"] for e in events] == ["0.25"]
 
     bad = await billing.put(

@@ -1,6 +1,5 @@
 """The usage ledger: one priced line per completed item, exactly once."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -13,15 +12,23 @@ from nats.js import JetStreamContext
 from sqlalchemy import select
 
 from bpo_billing.models import UsageLine
+from bpo_common.contracts import QcPolicy
 from bpo_common.contracts.billing import UsageRecorded
 from bpo_common.contracts.intake import ItemCompleted, JobCreated
 from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope, wrap
 from bpo_common.ids import new_id
 from bpo_common.messaging import connect
-from bpo_devtools.testing import TestStack, Tokens, assert_problem, eventually
+from bpo_devtools.testing import (
+    TestStack,
+    Tokens,
+    assert_problem,
+    consumer_drained,
+    eventually,
+    outbox_events,
+)
 
-from .conftest import MONTH_START, Feed, draft, new_client, outbox, price_book
+from .conftest import MONTH_START, Feed, draft, new_client, price_book
 
 
 async def usage(
@@ -50,7 +57,7 @@ async def test_each_completed_item_is_one_line_priced_per_item_and_per_field(
         assert (line["unit_price"], line["field_price"], line["amount"]) == ("0.50", "0.01", "0.53")
         assert line["currency"] == "EUR"
         assert line["invoice_id"] is None
-    recorded = await outbox(billing_db, UsageRecorded.event_type, client_id=str(client_id))
+    recorded = await outbox_events(billing_db, UsageRecorded.event_type, client_id=str(client_id))
     assert sorted(Decimal(e.data["amount"]) for e in recorded) == [Decimal("0.53")] * 2
     assert {e.data["item_id"] for e in recorded} == {str(e.item_id) for e in completed}
 
@@ -116,7 +123,7 @@ async def test_usage_its_prices_do_not_cover_waits_unpriced_until_a_version_does
     await feed.items(await feed.job(client_id), 2)
     waiting = await usage(billing, tokens, client_id)
     assert [(line["priced"], line["amount"]) for line in waiting] == [(False, None)] * 2
-    assert await outbox(billing_db, UsageRecorded.event_type, client_id=str(client_id)) == []
+    assert await outbox_events(billing_db, UsageRecorded.event_type, client_id=str(client_id)) == []
 
     # Effective after the items completed: the first version prices what came before it.
     response = await billing.put(
@@ -127,7 +134,10 @@ async def test_usage_its_prices_do_not_cover_waits_unpriced_until_a_version_does
     assert response.status_code == 201, response.text
     priced = await usage(billing, tokens, client_id)
     assert [(line["priced"], line["amount"]) for line in priced] == [(True, "0.53")] * 2
-    assert len(await outbox(billing_db, UsageRecorded.event_type, client_id=str(client_id))) == 2
+    assert (
+        len(await outbox_events(billing_db, UsageRecorded.event_type, client_id=str(client_id)))
+        == 2
+    )
 
     await feed.items(await feed.job(client_id, work_type="passport"), 1)
     (passport,) = [line for line in await usage(billing, tokens, client_id) if not line["priced"]]
@@ -184,7 +194,7 @@ async def test_redelivered_and_early_events_make_one_line_each(
         client_id=client_id,
         work_type="invoice",
         fields=[],
-        qc={"mode": "single"},
+        qc=QcPolicy(),
         priority=50,
         due_at=None,
         sla_hours=None,
@@ -217,7 +227,12 @@ async def test_redelivered_and_early_events_make_one_line_each(
         return len(await usage(billing, tokens, client_id)) == 3
 
     await eventually(recorded, what="three usage lines")
-    await asyncio.sleep(0.5)  # let any duplicate land, if it were going to
+
+    async def drained() -> bool:
+        return await consumer_drained(js, "billing")
+
+    # Every copy handled, the early one's retry included: a duplicate would have landed by now.
+    await eventually(drained, what="billing's consumer to handle every copy")
     async with billing_db() as session:
         lines = (
             await session.scalars(select(UsageLine).where(UsageLine.client_id == client_id))
@@ -226,7 +241,7 @@ async def test_redelivered_and_early_events_make_one_line_each(
         ItemCompleted.model_validate(e.data).item_id for e in items
     )
     assert all(line.amount == Decimal("0.52") for line in lines)
-    events = await outbox(billing_db, UsageRecorded.event_type, client_id=str(client_id))
+    events = await outbox_events(billing_db, UsageRecorded.event_type, client_id=str(client_id))
     assert len(events) == 3
 
 

@@ -1,0 +1,62 @@
+"""What contractors earn: a task's piece rate by how its work came out, and what a statement
+of them adds up to."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from bpo_billing.domain.money import ledger, round_money
+from bpo_common.contracts import TaskOutcome
+
+
+def earning_factor(outcome: TaskOutcome, overturned_fraction: Decimal) -> Decimal:
+    """Accepted work pays the rate, overturned work a fraction of it, rejected work nothing."""
+    if outcome is TaskOutcome.ACCEPTED:
+        return Decimal(1)
+    if outcome is TaskOutcome.OVERTURNED:
+        return overturned_fraction
+    return Decimal(0)
+
+
+def earning_amount(rate: Decimal, factor: Decimal) -> Decimal:
+    return ledger(rate * factor)
+
+
+class Earned(Protocol):
+    """Tasks of a statement group: how many, and their exact sum (None while unpriced)."""
+
+    @property
+    def tasks(self) -> int: ...
+
+    @property
+    def amount(self) -> Decimal | None: ...
+
+    @property
+    def currency(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class StatementTotals:
+    # Each group's amount rounded to its currency, in the groups' order; None while unpriced.
+    amounts: list[Decimal | None]
+    totals: dict[str, Decimal]
+    unpriced_tasks: int
+
+
+def statement_totals(groups: Iterable[Earned]) -> StatementTotals:
+    """Each group rounded once to its currency, totals per currency as sums of those, and
+    the tasks whose work type has no piece rate yet counted apart."""
+    amounts: list[Decimal | None] = []
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    unpriced = 0
+    for group in groups:
+        if group.currency is None or group.amount is None:
+            unpriced += group.tasks
+            amounts.append(None)
+            continue
+        amount = round_money(group.amount, group.currency)
+        totals[group.currency] += amount
+        amounts.append(amount)
+    return StatementTotals(amounts=amounts, totals=dict(totals), unpriced_tasks=unpriced)

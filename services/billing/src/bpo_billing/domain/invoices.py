@@ -1,0 +1,215 @@
+"""An invoice's arithmetic: its lines from the claimed usage, the minimum fee top-up and SLA
+credits, tax and totals; what a payment or credit note may take off; which status allows what.
+
+A draft is assembled in two steps because the SLA credits are claimed from what the draft's
+usage lines bill: `usage_lines` first, then, once those are stored and the credits claimed,
+`assemble` adds the rest and the totals.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from bpo_billing.domain.money import HUNDRED, exact_price, money_errors, plain, round_money
+from bpo_common.errors import Conflict, FieldError, Invalid
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    FINALIZED = "finalized"
+    PAID = "paid"
+    VOID = "void"
+
+
+class LineKind(StrEnum):
+    USAGE = "usage"
+    MINIMUM_FEE = "minimum_fee"
+    SLA_CREDIT = "sla_credit"
+
+
+@dataclass(frozen=True)
+class UsageGroup:
+    """Claimed usage lines of one job and work type at one price: how many, and their exact sum."""
+
+    job_id: UUID
+    work_type: str
+    external_ref: str | None
+    unit_price: Decimal
+    quantity: int
+    exact_sum: Decimal
+
+
+@dataclass(frozen=True)
+class LateJob:
+    """A claimed SLA credit: a job that completed after its due time, and what its items
+    were billed."""
+
+    job_id: UUID
+    external_ref: str | None
+    due_at: datetime
+    completed_at: datetime
+    billed: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceTerms:
+    """What a draft takes from the price book in force at the end of its period."""
+
+    currency: str
+    tax_rate: Decimal
+    minimum_monthly_fee: Decimal
+    sla_credit_pct: Decimal
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: LineKind
+    description: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+    job_id: UUID | None = None
+    work_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class Draft:
+    lines: tuple[Line, ...]
+    totals: Totals
+
+
+def line_amount(exact_sum: Decimal, currency: str) -> Decimal:
+    return round_money(exact_sum, currency)
+
+
+def invoice_totals(line_amounts: Iterable[Decimal], tax_rate: Decimal, currency: str) -> Totals:
+    """Subtotal is the sum of the (already rounded) lines; tax rounds subtotal x rate once."""
+    subtotal = round_money(sum(line_amounts, Decimal(0)), currency)
+    tax = round_money(subtotal * tax_rate, currency)
+    return Totals(subtotal=subtotal, tax=tax, total=subtotal + tax)
+
+
+def minimum_fee_top_up(usage_subtotal: Decimal, minimum: Decimal, currency: str) -> Decimal:
+    """What brings the usage of an invoice up to the minimum monthly fee (0 when above it)."""
+    return round_money(max(Decimal(0), minimum - usage_subtotal), currency)
+
+
+def sla_credit(job_amount: Decimal, pct: Decimal, currency: str) -> Decimal:
+    """The (negative) credit line for a late job: pct of what its items cost."""
+    return -round_money(job_amount * pct / HUNDRED, currency)
+
+
+def usage_lines(groups: Iterable[UsageGroup], currency: str) -> list[Line]:
+    """One line per group, its exact sum rounded once."""
+    return [
+        Line(
+            kind=LineKind.USAGE,
+            description=f"{group.work_type} items, job {group.external_ref or group.job_id}",
+            quantity=group.quantity,
+            unit_price=exact_price(group.unit_price),
+            amount=line_amount(group.exact_sum, currency),
+            job_id=group.job_id,
+            work_type=group.work_type,
+        )
+        for group in groups
+    ]
+
+
+def assemble(usage: Sequence[Line], late_jobs: Iterable[LateJob], terms: InvoiceTerms) -> Draft:
+    """The whole draft: the usage lines, a top-up to the minimum monthly fee, a credit per late
+    job (none when it rounds to nothing), and the totals with tax."""
+    currency = terms.currency
+    lines = list(usage)
+    usage_subtotal = sum((line.amount for line in usage), Decimal(0))
+    top_up = minimum_fee_top_up(usage_subtotal, terms.minimum_monthly_fee, currency)
+    if top_up > 0:
+        fee = round_money(terms.minimum_monthly_fee, currency)
+        description = f"Minimum monthly fee of {fee} {currency}"
+        lines.append(Line(LineKind.MINIMUM_FEE, description, 1, top_up, top_up))
+    for job in late_jobs:
+        amount = sla_credit(job.billed, terms.sla_credit_pct, currency)
+        if amount == 0:
+            continue
+        description = (
+            f"SLA credit {plain(terms.sla_credit_pct)}%: job {job.external_ref or job.job_id} "
+            f"completed {_duration(job.completed_at - job.due_at)} late"
+        )
+        lines.append(Line(LineKind.SLA_CREDIT, description, 1, amount, amount, job.job_id))
+    totals = invoice_totals([line.amount for line in lines], terms.tax_rate, currency)
+    return Draft(lines=tuple(lines), totals=totals)
+
+
+def _duration(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+def amount_due(total: Decimal, credited: Decimal, paid: Decimal) -> Decimal:
+    return total - credited - paid
+
+
+def settlement_errors(
+    field: str, amount: Decimal, due: Decimal, currency: str, what: str
+) -> list[FieldError]:
+    """A payment or credit note must be positive, in minor units, and no more than is due."""
+    errors = money_errors(field, amount, currency, positive=True)
+    if not errors and amount > due:
+        errors.append(
+            FieldError(field, f"{what} of {amount} exceeds the {due} {currency} still due")
+        )
+    return errors
+
+
+def check_payment(amount: Decimal, due: Decimal, currency: str) -> None:
+    """Invalid unless the payment settles part or all of what is due."""
+    _refuse(settlement_errors("amount", amount, due, currency, "a payment"))
+
+
+def credit_amount(
+    amount: Decimal | None, line_amounts: Sequence[Decimal] | None, due: Decimal, currency: str
+) -> Decimal:
+    """What a credit note takes off: its `amount`, or the sum of its lines (one or the other);
+    Invalid naming every problem otherwise."""
+    if (amount is None) == (line_amounts is None):
+        _refuse([FieldError("amount", "give either amount or lines, not both or neither")])
+    if amount is not None:
+        _refuse(settlement_errors("amount", amount, due, currency, "a credit"))
+        return amount
+    assert line_amounts is not None
+    errors: list[FieldError] = []
+    for index, line in enumerate(line_amounts):
+        errors += money_errors(f"lines[{index}].amount", line, currency, positive=True)
+    total = sum(line_amounts, Decimal(0))
+    if not errors:
+        errors += settlement_errors("lines", total, due, currency, "a credit")
+    _refuse(errors)
+    return total
+
+
+def _refuse(errors: list[FieldError]) -> None:
+    if errors:
+        raise Invalid(errors[0].message, errors=errors)
+
+
+def ensure_status(
+    invoice_id: UUID, status: InvoiceStatus, action: str, *allowed: InvoiceStatus
+) -> None:
+    """Conflict unless the invoice is in a status that allows the action."""
+    if status not in allowed:
+        states = " or ".join(s.value for s in allowed)
+        raise Conflict(f"invoice {invoice_id} is {status.value}; {action} needs it {states}")
+
+
+def overdue(status: InvoiceStatus, due_on: date | None, today: date) -> bool:
+    """Finalized and still unpaid after its due date."""
+    return status is InvoiceStatus.FINALIZED and due_on is not None and today > due_on

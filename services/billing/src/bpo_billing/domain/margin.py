@@ -1,0 +1,66 @@
+"""Margin: revenue (priced usage) less contractor cost (earnings), per job and per client."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+from uuid import UUID
+
+from bpo_billing.domain.money import exact_price
+
+
+@dataclass(frozen=True)
+class Margin:
+    revenue: Decimal
+    cost: Decimal
+    margin: Decimal
+
+
+def margin(revenue: Decimal | None, cost: Decimal | None) -> Decimal:
+    return (revenue or Decimal(0)) - (cost or Decimal(0))
+
+
+def margin_of(revenue: Decimal, cost: Decimal) -> Margin:
+    return Margin(revenue=revenue, cost=cost, margin=margin(revenue, cost))
+
+
+class JobFigures(Protocol):
+    """A job's revenue and cost in a period, and the currency of its revenue (None when it
+    has cost only)."""
+
+    @property
+    def client_id(self) -> UUID: ...
+
+    @property
+    def job_id(self) -> UUID: ...
+
+    @property
+    def currency(self) -> str | None: ...
+
+    @property
+    def revenue(self) -> Decimal: ...
+
+    @property
+    def cost(self) -> Decimal: ...
+
+
+@dataclass
+class ClientMargins:
+    currency: str | None = None
+    total: Margin = field(default_factory=lambda: margin_of(Decimal(0), Decimal(0)))
+    jobs: dict[UUID, Margin] = field(default_factory=dict)
+
+
+def by_client(jobs: Iterable[JobFigures]) -> dict[UUID, ClientMargins]:
+    """Each job's figures as shown (exact prices), and each client's as the sums of its jobs',
+    in the order the jobs come."""
+    clients: dict[UUID, ClientMargins] = {}
+    for job in jobs:
+        client = clients.setdefault(job.client_id, ClientMargins())
+        client.currency = client.currency or job.currency
+        figures = margin_of(exact_price(job.revenue), exact_price(job.cost))
+        client.jobs[job.job_id] = figures
+        client.total = margin_of(
+            client.total.revenue + figures.revenue, client.total.cost + figures.cost
+        )
+    return clients

@@ -1,0 +1,76 @@
+"""Money: currencies, rounding, and the checks on an amount a person typed in.
+
+The one rounding rule: an amount shown on an invoice (a line, the tax, a credit note, a
+payment) is rounded half-up (ties away from zero) to the currency's minor unit, once, where
+it is computed. Usage lines keep their exact price; an invoice line rounds the exact sum of
+its usage, the tax rounds subtotal x rate, and totals are sums of rounded amounts.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from babel.numbers import get_currency_precision, list_currencies
+
+from bpo_common.errors import FieldError
+
+HUNDRED = Decimal(100)
+# Prices typed in (per item, per field, piece rates) have at most this many decimals; what
+# the ledger computes from them (an item's price, an earning) keeps LEDGER_DECIMALS.
+PRICE_DECIMALS = 6
+LEDGER_DECIMALS = 8
+KNOWN_CURRENCIES = frozenset(list_currencies())
+
+
+def minor_units(currency: str) -> int:
+    """Decimals of the currency's minor unit: 2 for EUR, 0 for JPY, 3 for BHD."""
+    return int(get_currency_precision(currency))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """Half-up (ties away from zero) to the currency's minor unit."""
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
+def ledger(amount: Decimal) -> Decimal:
+    """An amount as the ledger keeps it: to LEDGER_DECIMALS, far below any minor unit."""
+    return amount.quantize(Decimal(1).scaleb(-LEDGER_DECIMALS), rounding=ROUND_HALF_UP)
+
+
+def exact_price(amount: Decimal) -> Decimal:
+    """A price or ledger amount as shown: without trailing zeros beyond the second decimal."""
+    value = ledger(amount)
+    normalized = value.normalize()
+    if normalized.as_tuple().exponent > -2:  # type: ignore[operator]
+        return value.quantize(Decimal("0.01"))
+    return normalized
+
+
+def plain(amount: Decimal) -> Decimal:
+    """Without trailing zeros, and never in exponent notation: 0.190000 -> 0.19, 10.00 -> 10."""
+    return Decimal(format(amount.normalize(), "f"))
+
+
+def decimals_of(amount: Decimal) -> int:
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def currency_errors(currency: str) -> list[FieldError]:
+    if currency not in KNOWN_CURRENCIES:
+        return [FieldError("currency", f"{currency!r} is not an ISO 4217 currency code")]
+    return []
+
+
+def money_errors(field: str, amount: Decimal, currency: str, *, positive: bool) -> list[FieldError]:
+    """Problems of an amount a person typed in: sign and decimals beyond the minor unit."""
+    if not amount.is_finite():
+        return [FieldError(field, "must be a number")]
+    if positive and amount <= 0:
+        return [FieldError(field, "must be greater than zero")]
+    if amount < 0:
+        return [FieldError(field, "must not be negative")]
+    if decimals_of(amount.normalize()) > minor_units(currency):
+        return [
+            FieldError(field, f"{currency} has {minor_units(currency)} decimals; {amount} has more")
+        ]
+    return []

@@ -1,0 +1,18 @@
+"""Billing periods are whole UTC days: a period from its first day to its last, included."""
+
+from datetime import UTC, date, datetime, time, timedelta
+
+
+def start_of(day: date) -> datetime:
+    """The first moment of a day (UTC)."""
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def end_of(day: date) -> datetime:
+    """The first moment after a day (UTC): what a period that includes `day` stays before."""
+    return start_of(day + timedelta(days=1))
+
+
+def month_of(moment: datetime) -> date:
+    """The first day of the calendar month (UTC) a moment falls in."""
+    return moment.astimezone(UTC).date().replace(day=1)

@@ -1,0 +1,103 @@
+"""Piece rates and the earnings of scored tasks."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_billing.models import Earning, PieceRate
+from bpo_billing.repository import exists
+from bpo_common.contracts import TaskKind
+
+
+async def piece_rates(session: AsyncSession, work_type: str | None = None) -> list[PieceRate]:
+    query = select(PieceRate).order_by(PieceRate.work_type, PieceRate.kind)
+    if work_type is not None:
+        query = query.where(PieceRate.work_type == work_type)
+    return list((await session.execute(query)).scalars())
+
+
+async def get_piece_rate(session: AsyncSession, work_type: str, kind: TaskKind) -> PieceRate | None:
+    query = select(PieceRate).where(PieceRate.work_type == work_type, PieceRate.kind == kind)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def put_piece_rates(
+    session: AsyncSession,
+    work_type: str,
+    amounts: dict[TaskKind, Decimal],
+    currency: str,
+    updated_at: datetime,
+) -> None:
+    """Set the rate of each kind of task on the work type, replacing any there was."""
+    statement = insert(PieceRate)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["work_type", "kind"],
+            set_={
+                "amount": statement.excluded.amount,
+                "currency": statement.excluded.currency,
+                "updated_at": statement.excluded.updated_at,
+            },
+        ),
+        [
+            {
+                "work_type": work_type,
+                "kind": kind,
+                "amount": amount,
+                "currency": currency,
+                "updated_at": updated_at,
+            }
+            for kind, amount in amounts.items()
+        ],
+    )
+
+
+async def earning_exists(session: AsyncSession, task_id: UUID) -> bool:
+    return await exists(session, Earning.task_id == task_id)
+
+
+async def add_earning(session: AsyncSession, earning: Earning) -> None:
+    session.add(earning)
+    await session.flush()
+
+
+async def unpriced_earnings(session: AsyncSession, work_type: str) -> list[Earning]:
+    query = (
+        select(Earning)
+        .where(Earning.work_type == work_type, Earning.amount.is_(None))
+        .order_by(Earning.id)
+        .with_for_update()
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def earnings_by_group(
+    session: AsyncSession, contractor_id: UUID, since: datetime, until: datetime
+) -> Sequence[Any]:
+    """(work_type, kind, outcome, rate, currency, tasks, amount) per group of a contractor's
+    earnings in the period; rate, currency and amount are None while unpriced."""
+    query = (
+        select(
+            Earning.work_type,
+            Earning.kind,
+            Earning.outcome,
+            Earning.rate,
+            Earning.currency,
+            func.count().label("tasks"),
+            func.sum(Earning.amount).label("amount"),
+        )
+        .where(
+            Earning.contractor_id == contractor_id,
+            Earning.earned_at >= since,
+            Earning.earned_at < until,
+        )
+        .group_by(Earning.work_type, Earning.kind, Earning.outcome, Earning.rate, Earning.currency)
+        .order_by(Earning.work_type, Earning.kind, Earning.outcome, Earning.rate)
+    )
+    return (await session.execute(query)).all()

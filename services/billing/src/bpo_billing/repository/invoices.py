@@ -1,0 +1,217 @@
+"""Invoices: drafts claiming usage and SLA credits, numbering, lines, credit notes, payments."""
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date, datetime
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_billing.domain.invoices import InvoiceStatus, LateJob, Line, LineKind, UsageGroup
+from bpo_billing.models import (
+    BillableJob,
+    CreditNote,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    Payment,
+    Series,
+    SlaCredit,
+    UsageLine,
+)
+from bpo_common.pagination import PageRequest, paginate
+
+
+async def add_invoice(session: AsyncSession, invoice: Invoice) -> None:
+    session.add(invoice)
+    await session.flush()
+
+
+async def get_invoice(
+    session: AsyncSession, invoice_id: UUID, scope: UUID | None, *, lock: bool = False
+) -> Invoice | None:
+    query = select(Invoice).where(Invoice.id == invoice_id)
+    if scope is not None:
+        query = query.where(*_issued_to(scope))
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def _issued_to(client_id: UUID) -> tuple[ColumnElement[bool], ...]:
+    """What a client sees of invoices: its own, once issued. A draft is the back office's
+    until it is finalized, and may still change or be voided."""
+    return Invoice.client_id == client_id, Invoice.status != InvoiceStatus.DRAFT
+
+
+async def open_draft(
+    session: AsyncSession, client_id: UUID, period_start: date, period_end: date
+) -> Invoice | None:
+    query = select(Invoice).where(
+        Invoice.client_id == client_id,
+        Invoice.status == InvoiceStatus.DRAFT,
+        Invoice.period_start == period_start,
+        Invoice.period_end == period_end,
+    )
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def claim_usage(
+    session: AsyncSession, invoice_id: UUID, client_id: UUID, until: datetime
+) -> list[UsageGroup]:
+    """Mark every unbilled, priced usage line completed before `until` as billed on the
+    invoice, and return them aggregated by job, work type and price: one statement, so the
+    lines claimed are exactly the lines counted, and none of them travels to Python."""
+    claimed = (
+        update(UsageLine)
+        .where(
+            UsageLine.client_id == client_id,
+            UsageLine.invoice_id.is_(None),
+            UsageLine.amount.is_not(None),
+            UsageLine.completed_at < until,
+        )
+        .values(invoice_id=invoice_id)
+        .returning(UsageLine.job_id, UsageLine.work_type, UsageLine.amount)
+        .cte("claimed")
+    )
+    query = (
+        select(
+            claimed.c.job_id,
+            claimed.c.work_type,
+            BillableJob.external_ref,
+            claimed.c.amount.label("unit_price"),
+            func.count().label("quantity"),
+            func.sum(claimed.c.amount).label("exact_sum"),
+        )
+        .select_from(claimed)
+        .outerjoin(BillableJob, BillableJob.job_id == claimed.c.job_id)
+        .group_by(claimed.c.job_id, claimed.c.work_type, BillableJob.external_ref, claimed.c.amount)
+        .order_by(claimed.c.job_id, claimed.c.work_type, claimed.c.amount)
+    )
+    return [UsageGroup(**row._mapping) for row in await session.execute(query)]
+
+
+async def claim_sla_credits(
+    session: AsyncSession, invoice_id: UUID, client_id: UUID, until: datetime
+) -> list[LateJob]:
+    """Apply the pending SLA credits of jobs completed before `until` whose items are
+    invoiced (on this draft, whose usage lines must be stored first, or on an invoice not
+    void), with what those items were billed."""
+    billed = (
+        select(func.sum(InvoiceLine.amount))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(
+            InvoiceLine.job_id == SlaCredit.job_id,
+            InvoiceLine.kind == LineKind.USAGE,
+            Invoice.status != InvoiceStatus.VOID,
+        )
+        .scalar_subquery()
+    )
+    claimed = (
+        update(SlaCredit)
+        .where(
+            SlaCredit.client_id == client_id,
+            SlaCredit.invoice_id.is_(None),
+            SlaCredit.completed_at < until,
+            billed.is_not(None),
+        )
+        .values(invoice_id=invoice_id)
+        .returning(
+            SlaCredit.job_id, SlaCredit.due_at, SlaCredit.completed_at, billed.label("billed")
+        )
+        .cte("claimed_credit")
+    )
+    query = (
+        select(
+            claimed.c.job_id,
+            BillableJob.external_ref,
+            claimed.c.due_at,
+            claimed.c.completed_at,
+            claimed.c.billed,
+        )
+        .select_from(claimed)
+        .outerjoin(BillableJob, BillableJob.job_id == claimed.c.job_id)
+        .order_by(claimed.c.job_id)
+    )
+    return [LateJob(**row._mapping) for row in await session.execute(query)]
+
+
+async def add_invoice_lines(
+    session: AsyncSession, invoice_id: UUID, lines: Sequence[Line], *, first_position: int = 1
+) -> None:
+    rows = [
+        {"invoice_id": invoice_id, "position": position, **asdict(line)}
+        for position, line in enumerate(lines, start=first_position)
+    ]
+    if rows:
+        await session.execute(insert(InvoiceLine), rows)
+
+
+async def invoice_lines(session: AsyncSession, invoice_id: UUID) -> list[InvoiceLine]:
+    query = (
+        select(InvoiceLine)
+        .where(InvoiceLine.invoice_id == invoice_id)
+        .order_by(InvoiceLine.position)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def release_invoice(session: AsyncSession, invoice: Invoice) -> None:
+    """A voided invoice gives its usage and SLA credits back to the next draft."""
+    await session.execute(
+        update(UsageLine)
+        .where(UsageLine.client_id == invoice.client_id, UsageLine.invoice_id == invoice.id)
+        .values(invoice_id=None)
+    )
+    await session.execute(
+        update(SlaCredit).where(SlaCredit.invoice_id == invoice.id).values(invoice_id=None)
+    )
+
+
+async def next_number(session: AsyncSession, series: Series, year: int) -> str:
+    """The next number of the year's series. The counter row stays locked until the
+    transaction ends, so concurrent documents queue here; a rollback gives the number back."""
+    statement = (
+        insert(InvoiceCounter)
+        .values(series=series.value, year=year, last_number=1)
+        .on_conflict_do_update(
+            index_elements=["series", "year"],
+            set_={"last_number": InvoiceCounter.last_number + 1},
+        )
+        .returning(InvoiceCounter.last_number)
+    )
+    return series.number(year, int((await session.execute(statement)).scalar_one()))
+
+
+async def add_settlement(session: AsyncSession, row: CreditNote | Payment) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def credit_notes(session: AsyncSession, invoice_id: UUID) -> list[CreditNote]:
+    query = select(CreditNote).where(CreditNote.invoice_id == invoice_id).order_by(CreditNote.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def payments(session: AsyncSession, invoice_id: UUID) -> list[Payment]:
+    query = select(Payment).where(Payment.invoice_id == invoice_id).order_by(Payment.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def list_invoices(
+    session: AsyncSession,
+    scope: UUID | None,
+    client_id: UUID | None,
+    status: InvoiceStatus | None,
+    page: PageRequest,
+) -> list[Invoice]:
+    query = select(Invoice)
+    if scope is not None:
+        query = query.where(*_issued_to(scope))
+    if client_id is not None:
+        query = query.where(Invoice.client_id == client_id)
+    if status is not None:
+        query = query.where(Invoice.status == status)
+    return list((await session.execute(paginate(query, Invoice.id, page))).scalars())

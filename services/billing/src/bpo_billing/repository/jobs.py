@@ -1,0 +1,38 @@
+"""Jobs as billing knows them, and the SLA credits of those that finished late."""
+
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_billing.models import BillableJob, SlaCredit
+from bpo_billing.repository import exists
+
+
+async def add_billable_job(session: AsyncSession, job: BillableJob) -> None:
+    """Keep a job's terms; a job already known (a copy of its event) is left as it is."""
+    if await session.get(BillableJob, job.job_id) is None:
+        session.add(job)
+
+
+async def get_billable_job(
+    session: AsyncSession, job_id: UUID, scope: UUID | None
+) -> BillableJob | None:
+    query = select(BillableJob).where(BillableJob.job_id == job_id)
+    if scope is not None:
+        query = query.where(BillableJob.client_id == scope)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def jobs_by_id(session: AsyncSession, job_ids: set[UUID]) -> dict[UUID, BillableJob]:
+    query = select(BillableJob).where(BillableJob.job_id.in_(job_ids))
+    return {job.job_id: job for job in (await session.execute(query)).scalars()}
+
+
+async def sla_credit_exists(session: AsyncSession, job_id: UUID) -> bool:
+    return await exists(session, SlaCredit.job_id == job_id)
+
+
+async def add_sla_credit(session: AsyncSession, credit: SlaCredit) -> None:
+    session.add(credit)
+    await session.flush()

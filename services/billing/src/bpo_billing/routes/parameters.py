@@ -1,0 +1,40 @@
+"""What several billing routes share: the Accept header and the formats they answer in, and
+the reporting period of a query."""
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Header, Query
+
+from bpo_common.clock import utcnow
+from bpo_common.errors import FieldError, Invalid
+from bpo_common.media import negotiate
+
+JSON = "application/json"
+PDF = "application/pdf"
+
+AcceptHeader = Annotated[str | None, Header(alias="Accept")]
+PeriodStart = Annotated[date | None, Query(description="first day (UTC); default: this month's")]
+PeriodEnd = Annotated[date | None, Query(description="last day (UTC), included; default: today")]
+
+# How the OpenAPI document shows a response that comes as CSV text or PDF bytes.
+AS_TEXT: dict[str, Any] = {"schema": {"type": "string"}}
+AS_BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
+
+
+def chosen_format(accept: str | None, offered: Sequence[str]) -> str:
+    """The offered media type Accept prefers most; the first offered when it has none."""
+    return negotiate(accept, offered, f"this comes as {', '.join(offered)}; Accept allows none")
+
+
+def period(start: date | None, end: date | None) -> tuple[date, date]:
+    """The period asked for: this month up to today unless given; never ending before it starts."""
+    today = utcnow().date()
+    start, end = start or today.replace(day=1), end or today
+    if end < start:
+        raise Invalid(
+            "the period ends before it starts",
+            errors=[FieldError("period_end", "must not be before period_start")],
+        )
+    return start, end

@@ -1,0 +1,136 @@
+"""Contractor earnings: piece rates per work type and task kind, what each scored task
+earns, and a contractor's statement for a period."""
+
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_billing.domain.earnings import earning_amount, earning_factor, statement_totals
+from bpo_billing.domain.money import currency_errors, exact_price, plain
+from bpo_billing.domain.periods import end_of, start_of
+from bpo_billing.models import Earning
+from bpo_billing.repository import earnings as repository
+from bpo_billing.schemas import EarningGroup, EarningsStatement, PieceRatesIn, PieceRatesOut
+from bpo_common.clock import utcnow
+from bpo_common.contracts import TaskKind, billing
+from bpo_common.contracts.validation import ContractorScored
+from bpo_common.errors import Invalid
+from bpo_common.ids import new_id
+from bpo_common.outbox import publish, publish_many
+
+
+async def put_piece_rates(
+    session: AsyncSession, work_type: str, body: PieceRatesIn
+) -> PieceRatesOut:
+    """Set what each task kind pays on a work type; earnings waiting for a rate get priced."""
+    currency = body.currency.upper()
+    errors = currency_errors(currency)
+    if errors:
+        raise Invalid("invalid piece rates: currency", errors=errors)
+    amounts = {
+        TaskKind.ENTRY: body.entry,
+        TaskKind.REVIEW: body.review,
+        TaskKind.ADJUDICATION: body.adjudication,
+    }
+    await repository.put_piece_rates(session, work_type, amounts, currency, utcnow())
+    events = [
+        _price_earning(earning, amounts[earning.kind], currency)
+        for earning in await repository.unpriced_earnings(session, work_type)
+    ]
+    await publish_many(session, events)
+    (rates,) = await piece_rates(session, work_type)
+    return rates
+
+
+async def piece_rates(session: AsyncSession, work_type: str | None = None) -> list[PieceRatesOut]:
+    grouped: dict[str, PieceRatesOut] = {}
+    for rate in await repository.piece_rates(session, work_type):
+        out = grouped.setdefault(
+            rate.work_type,
+            PieceRatesOut(
+                work_type=rate.work_type,
+                currency=rate.currency,
+                entry=None,
+                review=None,
+                adjudication=None,
+            ),
+        )
+        setattr(out, rate.kind.value, exact_price(rate.amount))
+    return list(grouped.values())
+
+
+def _price_earning(earning: Earning, rate: Decimal, currency: str) -> billing.EarningRecorded:
+    earning.rate = rate
+    earning.amount = earning_amount(rate, earning.factor)
+    earning.currency = currency
+    return billing.EarningRecorded(
+        earning_id=earning.id,
+        task_id=earning.task_id,
+        contractor_id=earning.contractor_id,
+        job_id=earning.job_id,
+        client_id=earning.client_id,
+        work_type=earning.work_type,
+        kind=earning.kind,
+        amount=plain(earning.amount),
+        currency=currency,
+        earned_at=earning.earned_at,
+    )
+
+
+async def record_score(
+    session: AsyncSession, event: ContractorScored, overturned_fraction: Decimal
+) -> None:
+    """A scored task earns its piece rate: all of it when accepted, a fraction when
+    overturned, nothing when the item was rejected."""
+    if await repository.earning_exists(session, event.task_id):
+        return
+    earning = Earning(
+        id=new_id(),
+        task_id=event.task_id,
+        item_id=event.item_id,
+        contractor_id=event.contractor_id,
+        job_id=event.job_id,
+        client_id=event.client_id,
+        work_type=event.work_type,
+        kind=event.kind,
+        outcome=event.outcome,
+        golden=event.golden,
+        factor=earning_factor(event.outcome, overturned_fraction),
+        earned_at=event.decided_at,
+        recorded_at=utcnow(),
+    )
+    rate = await repository.get_piece_rate(session, event.work_type, event.kind)
+    recorded = _price_earning(earning, rate.amount, rate.currency) if rate else None
+    await repository.add_earning(session, earning)
+    if recorded is not None:
+        await publish(session, recorded, client_id=event.client_id)
+
+
+async def earnings_statement(
+    session: AsyncSession, contractor_id: UUID, period_start: date, period_end: date
+) -> EarningsStatement:
+    groups = await repository.earnings_by_group(
+        session, contractor_id, start_of(period_start), end_of(period_end)
+    )
+    figures = statement_totals(groups)
+    return EarningsStatement(
+        contractor_id=contractor_id,
+        period_start=period_start,
+        period_end=period_end,
+        lines=[
+            EarningGroup(
+                work_type=group.work_type,
+                kind=group.kind,
+                outcome=group.outcome,
+                tasks=group.tasks,
+                rate=exact_price(group.rate) if group.rate is not None else None,
+                amount=amount,
+                currency=group.currency,
+            )
+            for group, amount in zip(groups, figures.amounts, strict=True)
+        ],
+        totals=figures.totals,
+        unpriced_tasks=figures.unpriced_tasks,
+    )

@@ -1,0 +1,84 @@
+"""Price books: versions of a client's prices, each in force from its effective date."""
+
+from datetime import date
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_billing.domain.money import plain, round_money
+from bpo_billing.domain.price_books import price_book_errors
+from bpo_billing.models import PriceBook
+from bpo_billing.repository import lock_client
+from bpo_billing.repository import price_books as repository
+from bpo_billing.schemas import PriceBookIn, PriceBookOut, PriceBookVersions, RateIn, RushIn
+from bpo_billing.service.usage import price_waiting_usage
+from bpo_common.clock import utcnow
+from bpo_common.errors import FieldError, Invalid, NotFound
+from bpo_common.ids import new_id
+
+
+def price_book_out(book: PriceBook) -> PriceBookOut:
+    return PriceBookOut(
+        id=book.id,
+        client_id=book.client_id,
+        version=book.version,
+        effective_from=book.effective_from,
+        currency=book.currency,
+        tax_rate=plain(book.tax_rate),
+        rates={k: RateIn.model_validate(v) for k, v in book.rates.items()},
+        rush=RushIn.model_validate(book.rush) if book.rush else None,
+        minimum_monthly_fee=round_money(book.minimum_monthly_fee, book.currency),
+        sla_credit_pct=plain(book.sla_credit_pct),
+        created_at=book.created_at,
+    )
+
+
+async def put_price_book(
+    session: AsyncSession, client_id: UUID, body: PriceBookIn, today: date
+) -> PriceBookOut:
+    """Add a version of the client's prices. Usage that waits unpriced (no price book yet, or
+    its work type was not listed) is priced by this version if it lists the work type."""
+    await lock_client(session, client_id, "price-book")
+    versions = await repository.price_books(session, client_id)
+    currency = body.currency.upper()
+    errors = price_book_errors(
+        currency,
+        {work_type: rate.rate() for work_type, rate in body.rates.items()},
+        body.minimum_monthly_fee,
+        versions[-1].currency if versions else None,
+    )
+    effective_from = body.effective_from or today
+    if any(v.effective_from == effective_from for v in versions):
+        errors.append(
+            FieldError("effective_from", f"a version already takes effect on {effective_from}")
+        )
+    if errors:
+        raise Invalid(f"invalid price book: {', '.join(e.field for e in errors)}", errors=errors)
+    book = PriceBook(
+        id=new_id(),
+        client_id=client_id,
+        version=len(versions) + 1,
+        effective_from=effective_from,
+        currency=currency,
+        tax_rate=body.tax_rate,
+        rates={k: v.model_dump(mode="json") for k, v in body.rates.items()},
+        rush=body.rush.model_dump(mode="json") if body.rush else None,
+        minimum_monthly_fee=body.minimum_monthly_fee,
+        sla_credit_pct=body.sla_credit_pct,
+        created_at=utcnow(),
+    )
+    await repository.add_price_book(session, book)
+    await price_waiting_usage(session, book)
+    return price_book_out(book)
+
+
+async def price_book_versions(session: AsyncSession, client_id: UUID) -> PriceBookVersions:
+    books = await repository.price_books(session, client_id)
+    return PriceBookVersions(client_id=client_id, data=[price_book_out(b) for b in books])
+
+
+async def price_book_in_force(session: AsyncSession, client_id: UUID, day: date) -> PriceBookOut:
+    book = await repository.price_book_at(session, client_id, day)
+    if book is None:
+        raise NotFound(f"client {client_id} has no price book")
+    return price_book_out(book)

@@ -1,0 +1,108 @@
+"""An invoice as CSV and PDF: the same figures as its JSON."""
+
+import csv
+import io
+from datetime import timedelta
+
+import httpx
+import pypdfium2
+
+from bpo_devtools.testing import Tokens, assert_problem
+
+from .conftest import MONTH_START, Feed, draft, finalize, new_client
+
+
+async def test_an_invoice_as_csv_and_pdf_says_what_the_json_says(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    rates = {
+        "invoice": {"per_item": "0.5"},
+        "請求書": {"per_item": "1"},
+        "=SUM(A1)": {"per_item": "1"},
+    }
+    client_id = await new_client(billing, tokens, rates=rates)
+    await feed.items(await feed.job(client_id, work_type="invoice", external_ref="=HYPERLINK()"), 2)
+    # Beyond what the PDF's fonts can show: it still renders.
+    await feed.items(await feed.job(client_id, work_type="請求書"), 1)
+    await feed.items(await feed.job(client_id, work_type="=SUM(A1)"), 1)
+    invoice = await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])
+    url, number = f"/v1/invoices/{invoice['id']}", invoice["number"]
+    as_csv = await billing.get(url, headers={**tokens.client(client_id), "Accept": "text/csv"})
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.headers["content-disposition"] == f'attachment; filename="invoice-{number}.csv"'
+    assert as_csv.headers["vary"] == "Accept"
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert rows[0]["description"] == "invoice items, job =HYPERLINK()"
+    assert rows[0]["amount"] == invoice["lines"][0]["amount"]
+    totals = {row["kind"]: row["amount"] for row in rows[3:]}
+    assert totals["total"] == invoice["total"]
+    assert totals["amount_due"] == invoice["amount_due"]
+    assert all(row["number"] == invoice["number"] for row in rows)
+    assert rows[1]["work_type"] == "請求書"
+    # A cell a spreadsheet would run as a formula is quoted.
+    assert (rows[2]["work_type"], rows[2]["description"]) == (
+        "'=SUM(A1)",
+        "'=SUM(A1) items, job " + rows[2]["job_id"],
+    )
+
+    as_pdf = await billing.get(url, headers={**tokens.manager(), "Accept": "application/pdf"})
+    assert as_pdf.headers["content-type"] == "application/pdf"
+    assert as_pdf.headers["content-disposition"] == f'inline; filename="invoice-{number}.pdf"'
+    assert as_pdf.content.startswith(b"%PDF-")
+    assert pdf_lines(as_pdf.content) == [
+        f"Invoice {number}",
+        f"Client: {client_id}",
+        f"Period: {invoice['period_start']} to {invoice['period_end']}",
+        "Status: finalized",
+        f"Due on: {invoice['due_on']}",
+        "Description Qty Unit price Amount",
+        *(
+            f"{shown(line['description'])} {line['quantity']} {line['unit_price']} {line['amount']}"
+            for line in invoice["lines"]
+        ),
+        f"Subtotal {invoice['subtotal']} EUR",
+        f"Tax (21.00%) {invoice['tax']} EUR",
+        f"Total {invoice['total']} EUR",
+        f"Amount due {invoice['amount_due']} EUR",
+    ]
+    assert_problem(await billing.get(url, headers={**tokens.manager(), "Accept": "image/png"}), 406)
+
+
+async def test_a_credit_line_is_a_negative_number_in_csv_and_pdf(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens, rates={"invoice": {"per_item": "10"}})
+    late = await feed.job(client_id, due_at=MONTH_START + timedelta(days=1), external_ref="late")
+    await feed.items(late, 3)
+    await feed.job_completed(late, MONTH_START + timedelta(days=1, hours=6))
+    invoice = await draft(billing, tokens, client_id)
+    invoice_id = invoice["id"]
+    url = f"/v1/invoices/{invoice_id}"
+
+    as_csv = await billing.get(url, headers={**tokens.manager(), "Accept": "text/csv"})
+    assert (
+        as_csv.headers["content-disposition"] == f'attachment; filename="invoice-{invoice_id}.csv"'
+    )
+    rows = {row["kind"]: row for row in csv.DictReader(io.StringIO(as_csv.text))}
+    assert rows["usage"]["number"] == "draft"
+    # A number as it is: the minus sign is not text a spreadsheet could run.
+    assert (rows["sla_credit"]["unit_price"], rows["sla_credit"]["amount"]) == ("-3.00", "-3.00")
+    assert rows["subtotal"]["amount"] == invoice["subtotal"] == "27.00"
+
+    as_pdf = await billing.get(url, headers={**tokens.manager(), "Accept": "application/pdf"})
+    text = pdf_lines(as_pdf.content)
+    assert text[0] == "Invoice (draft)"
+    assert "SLA credit 10%: job late completed 6.0 h late 1 -3.00 -3.00" in text
+    assert f"Amount due {invoice['amount_due']} EUR" in text
+
+
+def pdf_lines(content: bytes) -> list[str]:
+    """The text of a PDF, line by line, as a reader would copy it."""
+    document = pypdfium2.PdfDocument(content)
+    text = "".join(page.get_textpage().get_text_range() for page in document)
+    return text.splitlines()
+
+
+def shown(text: str) -> str:
+    """Text as the PDF's core fonts show it: what Latin-1 lacks as '?'."""
+    return text.encode("latin-1", "replace").decode("latin-1")

@@ -1,0 +1,147 @@
+"""Drafts: unbilled usage grouped by job and work type, one draft per client and period,
+SLA credits and the minimum fee, and what is refused."""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from bpo_billing.models import Invoice, UsageLine
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_devtools.testing import Tokens, assert_problem, error_fields
+
+from .conftest import MONTH_START, Feed, draft, new_client
+
+
+async def test_a_draft_groups_unbilled_usage_by_job_and_work_type_with_tax(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(
+        billing,
+        tokens,
+        rates={
+            "invoice": {"per_item": "0.333", "per_field": "0"},
+            "receipt": {"per_item": "0.25", "per_field": "0.005"},
+        },
+    )
+    first = await feed.job(client_id, external_ref="batch-1")
+    second = await feed.job(client_id, work_type="receipt")
+    await feed.items(first, 7)
+    await feed.items(second, 3, fields=1)
+    await feed.items(second, 2, at=MONTH_START + timedelta(days=31))  # April: not this period
+
+    invoice = await draft(billing, tokens, client_id)
+    assert invoice["status"] == "draft"
+    assert invoice["number"] is None
+    lines = {line["description"]: line for line in invoice["lines"]}
+    assert lines["invoice items, job batch-1"] == {
+        "kind": "usage",
+        "job_id": str(first.job_id),
+        "work_type": "invoice",
+        "description": "invoice items, job batch-1",
+        "quantity": 7,
+        "unit_price": "0.333",
+        "amount": "2.33",  # 7 x 0.333 = 2.331, rounded once for the line
+    }
+    receipts = lines[f"receipt items, job {second.job_id}"]
+    assert (receipts["quantity"], receipts["unit_price"], receipts["amount"]) == (
+        3,
+        "0.255",
+        "0.77",
+    )
+    assert invoice["subtotal"] == "3.10"
+    assert invoice["tax_rate"] == "0.21"
+    assert invoice["tax"] == "0.65"  # 3.10 x 0.21 = 0.651
+    assert invoice["total"] == "3.75"
+    assert invoice["amount_due"] == "3.75"
+    async with billing_db() as session:
+        billed = await session.scalar(
+            select(func.count()).where(
+                UsageLine.client_id == client_id, UsageLine.invoice_id == invoice["id"]
+            )
+        )
+        unbilled = await session.scalar(
+            select(func.count()).where(
+                UsageLine.client_id == client_id, UsageLine.invoice_id.is_(None)
+            )
+        )
+    assert (billed, unbilled) == (10, 2)
+
+
+async def test_two_invoice_runs_at_once_make_one_draft_that_claims_each_line_once(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens)
+    job = await feed.job(client_id)
+    await feed.items(job, 20)
+    body = {"client_id": str(client_id), "period_start": "2026-03-01", "period_end": "2026-03-31"}
+    responses = await asyncio.gather(
+        *[billing.post("/v1/invoices", json=body, headers=tokens.manager()) for _ in range(3)]
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert [line["quantity"] for line in responses[0].json()["lines"]] == [20]
+    async with billing_db() as session:
+        drafts = await session.scalar(
+            select(func.count()).select_from(Invoice).where(Invoice.client_id == client_id)
+        )
+        claimed = await session.scalars(
+            select(UsageLine.invoice_id).where(UsageLine.client_id == client_id)
+        )
+        assert set(claimed) == {Invoice.id.type.python_type(responses[0].json()["id"])}
+    assert drafts == 1
+
+
+async def test_sla_credit_for_a_late_job_and_the_minimum_monthly_fee(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(
+        billing, tokens, rates={"invoice": {"per_item": "10"}}, minimum_monthly_fee="100.00"
+    )
+    late = await feed.job(client_id, due_at=MONTH_START + timedelta(days=1), external_ref="late")
+    on_time = await feed.job(client_id, due_at=MONTH_START + timedelta(days=9))
+    await feed.items(late, 3)
+    await feed.items(on_time, 2)
+    await feed.job_completed(late, MONTH_START + timedelta(days=1, hours=6))
+    await feed.job_completed(on_time, MONTH_START + timedelta(days=2))
+    await feed.job_completed(late, MONTH_START + timedelta(days=1, hours=6))  # told twice
+
+    invoice = await draft(billing, tokens, client_id)
+    kinds = [(line["kind"], line["amount"]) for line in invoice["lines"]]
+    assert sorted(kinds) == sorted(
+        [("usage", "30.00"), ("usage", "20.00"), ("minimum_fee", "50.00"), ("sla_credit", "-3.00")]
+    )
+    credit = next(line for line in invoice["lines"] if line["kind"] == "sla_credit")
+    assert credit["description"] == "SLA credit 10%: job late completed 6.0 h late"
+    assert invoice["subtotal"] == "97.00"
+    assert invoice["total"] == "117.37"
+
+
+async def test_bad_draft_requests_are_refused_and_store_nothing(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens
+) -> None:
+    client_id = await new_client(billing, tokens)
+    march = {"period_start": "2026-03-01", "period_end": "2026-03-31"}
+    cases: list[tuple[dict[str, Any], int, str | None]] = [
+        ({"client_id": str(client_id), "period_start": "2026-03-31", "period_end": "2026-03-01"},
+         422, "period_end"),
+        ({"client_id": "nope", **march}, 422, "client_id"),
+        ({"client_id": str(client_id), "period_start": "2026-03-01"}, 422, "period_end"),
+        # Nothing to invoice, and a client without prices.
+        ({"client_id": str(client_id), **march}, 409, None),
+        ({"client_id": str(new_id()), **march}, 409, None),
+    ]  # fmt: skip
+    for body, status, field in cases:
+        problem = assert_problem(
+            await billing.post("/v1/invoices", json=body, headers=tokens.manager()), status
+        )
+        if field:
+            assert field in error_fields(problem), problem
+    async with billing_db() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(Invoice).where(Invoice.client_id == client_id)
+        )
+    assert stored == 0

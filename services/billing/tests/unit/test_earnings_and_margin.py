@@ -1,0 +1,78 @@
+"""What contractors earn, what a statement adds up to, and the margin per job and client."""
+
+from decimal import Decimal
+from typing import NamedTuple
+from uuid import UUID
+
+from bpo_billing.domain.earnings import earning_amount, earning_factor, statement_totals
+from bpo_billing.domain.margin import by_client, margin_of
+from bpo_common.contracts import TaskOutcome
+
+CLIENT = UUID("01900000-0000-7000-8000-00000000000c")
+OTHER_CLIENT = UUID("01900000-0000-7000-8000-00000000000d")
+JOB = UUID("01900000-0000-7000-8000-000000000001")
+OTHER_JOB = UUID("01900000-0000-7000-8000-000000000002")
+
+
+class Group(NamedTuple):
+    tasks: int
+    amount: Decimal | None
+    currency: str | None
+
+
+class JobRow(NamedTuple):
+    client_id: UUID
+    job_id: UUID
+    currency: str | None
+    revenue: Decimal
+    cost: Decimal
+
+
+def test_accepted_work_pays_overturned_a_fraction_rejected_nothing() -> None:
+    fraction = Decimal("0.5")
+    assert earning_factor(TaskOutcome.ACCEPTED, fraction) == 1
+    assert earning_factor(TaskOutcome.OVERTURNED, fraction) == fraction
+    assert earning_factor(TaskOutcome.REJECTED, fraction) == 0
+
+
+def test_an_earning_is_its_rate_times_its_factor_to_the_ledgers_precision() -> None:
+    assert earning_amount(Decimal("0.20"), Decimal("0.4")) == Decimal("0.08")
+    assert earning_amount(Decimal("0.123456789"), Decimal(1)) == Decimal("0.12345679")
+    assert earning_amount(Decimal("0.30"), Decimal(0)) == 0
+
+
+def test_a_statement_rounds_each_group_once_and_totals_per_currency() -> None:
+    figures = statement_totals(
+        [
+            Group(2, Decimal("0.40"), "EUR"),
+            Group(1, Decimal("0.0825"), "EUR"),
+            Group(3, None, None),
+            Group(1, Decimal("12.5"), "JPY"),
+        ]
+    )
+    assert figures.amounts == [Decimal("0.40"), Decimal("0.08"), None, Decimal(13)]
+    assert figures.totals == {"EUR": Decimal("0.48"), "JPY": Decimal(13)}
+    assert figures.unpriced_tasks == 3
+
+
+def test_margin_is_revenue_minus_cost_per_job_and_summed_per_client() -> None:
+    clients = by_client(
+        [
+            JobRow(CLIENT, JOB, "EUR", Decimal("3.00000000"), Decimal("0.60000000")),
+            JobRow(CLIENT, OTHER_JOB, None, Decimal(0), Decimal("0.25")),
+            JobRow(OTHER_CLIENT, JOB, "USD", Decimal("1.5"), Decimal(0)),
+        ]
+    )
+    mine = clients[CLIENT]
+    assert mine.currency == "EUR"
+    assert mine.jobs == {
+        JOB: margin_of(Decimal("3.00"), Decimal("0.60")),
+        OTHER_JOB: margin_of(Decimal("0.00"), Decimal("0.25")),
+    }
+    assert (str(mine.total.revenue), str(mine.total.cost), str(mine.total.margin)) == (
+        "3.00",
+        "0.85",
+        "2.15",
+    )
+    assert mine.jobs[JOB].margin == Decimal("2.40")
+    assert clients[OTHER_CLIENT].total == margin_of(Decimal("1.50"), Decimal("0.00"))

@@ -1,0 +1,48 @@
+"""Money: half-up rounding to each currency's minor unit, and amounts a person typed in."""
+
+from decimal import Decimal
+
+import pytest
+
+from bpo_billing.domain.money import currency_errors, exact_price, money_errors, plain, round_money
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "rounded"),
+    [
+        (Decimal("0.125"), "EUR", Decimal("0.13")),
+        (Decimal("0.124999"), "EUR", Decimal("0.12")),
+        (Decimal("-0.125"), "EUR", Decimal("-0.13")),
+        (Decimal("2.5"), "JPY", Decimal("3")),
+        (Decimal("1.0005"), "BHD", Decimal("1.001")),
+    ],
+)
+def test_half_up_to_the_minor_unit_of_the_currency(
+    amount: Decimal, currency: str, rounded: Decimal
+) -> None:
+    assert round_money(amount, currency) == rounded
+    assert str(round_money(amount, currency)) == str(rounded)
+
+
+def test_money_typed_in_with_more_decimals_than_the_currency_has_is_refused() -> None:
+    (error,) = money_errors("amount", Decimal("1.005"), "EUR", positive=True)
+    assert error.field == "amount"
+    assert "2 decimals" in error.message
+    assert money_errors("amount", Decimal("100"), "JPY", positive=True) == []
+    assert money_errors("amount", Decimal("0"), "EUR", positive=True)[0].message == (
+        "must be greater than zero"
+    )
+
+
+def test_prices_show_at_least_two_decimals_and_no_trailing_zeros_beyond() -> None:
+    assert str(exact_price(Decimal("0.5"))) == "0.50"
+    assert str(exact_price(Decimal("0.25500000"))) == "0.255"
+    assert str(exact_price(Decimal("0.123456789"))) == "0.12345679"
+    assert str(plain(Decimal("0.190000"))) == "0.19"
+    assert str(plain(Decimal("10.00"))) == "10"
+
+
+def test_only_iso_4217_currencies_are_accepted() -> None:
+    assert currency_errors("EUR") == []
+    (error,) = currency_errors("EUX")
+    assert (error.field, error.message) == ("currency", "'EUX' is not an ISO 4217 currency code")

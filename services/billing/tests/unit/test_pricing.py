@@ -1,0 +1,115 @@
+"""What an item costs: graduated tiers, a price per field, the rush surcharge."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpo_billing.domain.price_books import (
+    Rate,
+    Rush,
+    Tier,
+    item_amount,
+    per_item_price,
+    price_book_errors,
+    price_item,
+    rush_pct,
+    sla_hours,
+    tier_errors,
+)
+
+EXAMPLES = settings(max_examples=150, deadline=None)
+
+prices = st.decimals(min_value=0, max_value=1000, places=6, allow_nan=False, allow_infinity=False)
+rates = st.decimals(min_value=0, max_value=1, places=4, allow_nan=False, allow_infinity=False)
+
+
+@EXAMPLES
+@given(
+    bounds=st.lists(st.integers(min_value=1, max_value=50), min_size=1, max_size=5),
+    prices_=st.lists(prices, min_size=6, max_size=6),
+    count=st.integers(min_value=0, max_value=400),
+)
+def test_graduated_tiers_price_each_item_in_its_band(
+    bounds: list[int], prices_: list[Decimal], count: int
+) -> None:
+    tiers, start = [], 1
+    for index, width in enumerate(bounds):
+        tiers.append(Tier(start, start + width - 1, prices_[index]))
+        start += width
+    tiers.append(Tier(start, None, prices_[len(bounds)]))
+    assert tier_errors("tiers", tiers) == []
+    rate = Rate(per_item=Decimal("99"), tiers=tuple(tiers))
+    by_ordinal = sum((per_item_price(rate, n) for n in range(1, count + 1)), Decimal(0))
+    by_band = sum(
+        (
+            tier.per_item * max(0, min(count, tier.max_quantity or count) - tier.min_quantity + 1)
+            for tier in tiers
+        ),
+        Decimal(0),
+    )
+    assert by_ordinal == by_band
+
+
+def test_overlapping_gapped_and_misplaced_tiers_are_named() -> None:
+    overlapping = [Tier(1, 100, Decimal(1)), Tier(50, None, Decimal(1))]
+    gapped = [Tier(1, 100, Decimal(1)), Tier(150, None, Decimal(1))]
+    open_early = [Tier(1, None, Decimal(1)), Tier(101, None, Decimal(1))]
+    late_start = [Tier(5, None, Decimal(1))]
+    assert [e.field for e in tier_errors("t", overlapping)] == ["t[1].min_quantity"]
+    assert "overlaps" in tier_errors("t", overlapping)[0].message
+    assert "gap" in tier_errors("t", gapped)[0].message
+    assert [e.field for e in tier_errors("t", open_early)] == ["t[0].max_quantity"]
+    assert [e.field for e in tier_errors("t", late_start)] == ["t[0].min_quantity"]
+
+
+def test_a_price_book_keeps_its_currency_and_lists_at_least_one_work_type() -> None:
+    rate = {"invoice": Rate(per_item=Decimal(1))}
+    assert price_book_errors("EUR", rate, Decimal("10.00"), "EUR") == []
+    assert [e.field for e in price_book_errors("EUX", {}, Decimal("0.001"), None)] == ["currency"]
+    refused = price_book_errors("USD", {}, Decimal("0.001"), "EUR")
+    assert [e.field for e in refused] == ["currency", "rates", "minimum_monthly_fee"]
+
+
+@EXAMPLES
+@given(unit=prices, per_field=prices, fields=st.integers(0, 40), pct=rates.map(lambda r: r * 100))
+def test_an_item_costs_its_unit_and_fields_plus_any_rush_surcharge(
+    unit: Decimal, per_field: Decimal, fields: int, pct: Decimal
+) -> None:
+    plain = item_amount(unit, per_field, fields, Decimal(0))
+    assert plain == unit + per_field * fields
+    rushed = item_amount(unit, per_field, fields, pct)
+    assert abs(rushed - plain * (1 + pct / 100)) <= Decimal("0.000000005")
+
+
+def test_rush_applies_only_below_the_threshold() -> None:
+    rush = Rush(max_sla_hours=Decimal(24), surcharge_pct=Decimal(50))
+    assert rush_pct(rush, Decimal(4)) == 50
+    assert rush_pct(rush, Decimal(24)) == 0
+    assert rush_pct(rush, None) == 0
+    assert rush_pct(None, Decimal(1)) == 0
+
+
+def test_a_jobs_sla_is_as_given_else_from_its_due_time() -> None:
+    created = datetime(2026, 3, 1, tzinfo=UTC)
+    assert sla_hours(Decimal(48), created + timedelta(hours=4), created) == 48
+    assert sla_hours(None, created + timedelta(hours=4), created) == 4
+    assert sla_hours(None, None, created) is None
+
+
+def test_the_third_item_of_a_rushed_job_pays_its_tier_its_fields_and_the_surcharge() -> None:
+    rate = Rate(
+        per_item=Decimal("1.00"),
+        per_field=Decimal("0.01"),
+        tiers=(Tier(1, 2, Decimal("1.00")), Tier(3, None, Decimal("0.80"))),
+    )
+    rush = Rush(max_sla_hours=Decimal(24), surcharge_pct=Decimal(50))
+    price = price_item(rate, 3, 5, rush, Decimal(4))
+    assert (price.unit_price, price.field_price, price.rush_pct) == (
+        Decimal("0.80"),
+        Decimal("0.01"),
+        Decimal(50),
+    )
+    assert price.amount == Decimal("1.275")  # (0.80 + 5 x 0.01) x 1.5
+    assert price_item(rate, 1, 0, rush, Decimal(48)).amount == Decimal("1.00")
