@@ -189,7 +189,7 @@ ROLLUPS = [
         FROM ({_HOURLY_SOURCES}) AS s(client_id, work_type, hour,
               {", ".join(f"c{n}" for n in range(len(HOURLY)))})
         GROUP BY 1, 2, 3 ORDER BY 3""",  # noqa: S608
-    # The same bins as bpo_reporting.domain.turnaround_bin.
+    # The same bins as bpo_reporting.domain.turnaround.turnaround_bin.
     """INSERT INTO turnaround_rollup (client_id, work_type, hour, bin, items)
        SELECT client_id, work_type, date_trunc('hour', completed_at),
               least(floor(ln(greatest(turnaround_s, 1)) / ln(2) * 8), 240), count(*)

@@ -3,23 +3,24 @@
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from bpo_common.service import ServiceDefinition, Workers, create_service_app
-from bpo_reporting.consumers import subscriptions
+from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_reporting.routes import routers
 from bpo_reporting.routes.dashboard import STATIC_DIR
 from bpo_reporting.settings import Settings
+from bpo_reporting.workers import workers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
     app = create_service_app(
         ServiceDefinition(
             name="reporting",
             title="BPO reporting",
             description="Throughput, backlog, SLA, accuracy and money for managers.",
             routers=routers,
-            workers=Workers(subscriptions=subscriptions),
+            workers=workers(settings),
         ),
-        settings or Settings(),
+        settings,
     )
     # The dashboard's scripts and styles, the chart library among them: nothing from a CDN.
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.contracts import billing, intake, validation
 from bpo_common.events import Envelope, Event
 from bpo_common.inbox import Handler, Subscription
-from bpo_reporting import service
+from bpo_reporting.service import projections
 
 E = TypeVar("E", bound=Event)
 
@@ -27,18 +27,18 @@ def _handler(
 # Each pair is type-checked: the recorder takes exactly the contract it is given.
 handlers: dict[str, Handler] = dict(
     [
-        _handler(intake.JobCreated, service.record_job),
-        _handler(intake.ItemsReceived, service.record_items),
-        _handler(intake.TaskSubmitted, service.record_task_submitted),
-        _handler(intake.TaskExpired, service.record_task_expired),
-        _handler(intake.ItemCompleted, service.record_item_completed),
-        _handler(intake.ItemRejected, service.record_item_rejected),
-        _handler(intake.JobClosed, service.record_job_closed),
-        _handler(intake.JobCompleted, service.record_job_completed),
-        _handler(intake.JobCancelled, service.record_job_cancelled),
-        _handler(validation.ContractorScored, service.record_contractor_scored),
-        _handler(billing.UsageRecorded, service.record_usage),
-        _handler(billing.EarningRecorded, service.record_earning),
+        _handler(intake.JobCreated, projections.record_job),
+        _handler(intake.ItemsReceived, projections.record_items),
+        _handler(intake.TaskSubmitted, projections.record_task_submitted),
+        _handler(intake.TaskExpired, projections.record_task_expired),
+        _handler(intake.ItemCompleted, projections.record_item_completed),
+        _handler(intake.ItemRejected, projections.record_item_rejected),
+        _handler(intake.JobClosed, projections.record_job_closed),
+        _handler(intake.JobCompleted, projections.record_job_completed),
+        _handler(intake.JobCancelled, projections.record_job_cancelled),
+        _handler(validation.ContractorScored, projections.record_contractor_scored),
+        _handler(billing.UsageRecorded, projections.record_usage),
+        _handler(billing.EarningRecorded, projections.record_earning),
     ]
 )
 

@@ -14,7 +14,9 @@ from uuid import UUID
 from sqlalchemy import DateTime, Index, Numeric, SmallInteger, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bpo_common.db import new_metadata
+from bpo_common.contracts import TaskKind, TaskOutcome
+from bpo_common.db import enum_column, new_metadata
+from bpo_reporting.domain.projections import LedgerKind
 
 
 class Base(DeclarativeBase):
@@ -90,10 +92,13 @@ class TaskFact(Base):
     client_id: Mapped[UUID]
     contractor_id: Mapped[UUID] = mapped_column(index=True)
     work_type: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[TaskKind] = mapped_column(enum_column(TaskKind))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    outcome: Mapped[str | None] = mapped_column(String(20))
+    # TaskOutcome's class is named Outcome (billing's published name); the type says more.
+    outcome: Mapped[TaskOutcome | None] = mapped_column(
+        enum_column(TaskOutcome, name="taskoutcome")
+    )
     fields_judged: Mapped[int | None]
     fields_correct: Mapped[int | None]
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -105,7 +110,7 @@ class LedgerFact(Base):
     __tablename__ = "ledger_fact"
 
     entry_id: Mapped[UUID] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[LedgerKind] = mapped_column(enum_column(LedgerKind))
     amount: Mapped[Decimal] = mapped_column(Numeric)
     currency: Mapped[str] = mapped_column(String(3))
 
@@ -132,7 +137,7 @@ class HourlyRollup(Base):
 
 
 class TurnaroundRollup(Base):
-    """Items completed per hour by turnaround bin (log-spaced; see domain.turnaround_bin)."""
+    """Items completed per hour by turnaround bin (log-spaced; see domain.turnaround)."""
 
     __tablename__ = "turnaround_rollup"
 

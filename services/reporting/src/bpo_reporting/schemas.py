@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from bpo_reporting.domain import Bucket
+from bpo_reporting.domain.buckets import Bucket
 
 
 class Overview(BaseModel):

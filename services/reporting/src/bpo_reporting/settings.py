@@ -1,6 +1,10 @@
+from typing import Annotated
+
+from fastapi import Depends
 from pydantic_settings import SettingsConfigDict
 
-from bpo_common.settings import ServiceSettings
+from bpo_common.service import settings_dependency
+from bpo_common.settings import DEFAULT_PORTS, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -8,8 +12,12 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="BPO_REPORTING_")
 
-    port: int = 8004
+    port: int = DEFAULT_PORTS["reporting"]
     # Hours of recent throughput the SLA report's forecast extrapolates.
     forecast_window_hours: int = 6
     # Send the dashboard's session cookie only over HTTPS (set it wherever TLS is in front).
     cookie_secure: bool = False
+
+
+# The settings the app was built with, for a route.
+SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]

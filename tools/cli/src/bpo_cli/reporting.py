@@ -18,7 +18,7 @@ def rebuild() -> None:
     leaves the read models as they were.
     """
     from bpo_common.db import create_engine, create_session_factory
-    from bpo_reporting.rebuild import rebuild as replay
+    from bpo_reporting.service.rebuild import rebuild as replay
     from bpo_reporting.settings import Settings
 
     settings = Settings()

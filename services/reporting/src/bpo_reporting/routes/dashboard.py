@@ -20,8 +20,8 @@ from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
 from bpo_common.errors import DomainError
 from bpo_common.text import CheckedRoute
-from bpo_reporting import service
-from bpo_reporting.routes.reports import SettingsDep
+from bpo_reporting.service import dashboard as service
+from bpo_reporting.settings import SettingsDep
 
 PACKAGE = Path(__file__).resolve().parent.parent
 STATIC_DIR = PACKAGE / "static"

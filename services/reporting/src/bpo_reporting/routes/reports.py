@@ -1,52 +1,33 @@
 """The reports, for managers: JSON by default, CSV when Accept asks for text/csv."""
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import AwareDatetime, BaseModel
 
 from bpo_common.auth import Manager
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
-from bpo_common.media import negotiate
+from bpo_common.media import CSV, attachment, csv_text, negotiate
 from bpo_common.text import CheckedRoute
-from bpo_reporting import service
-from bpo_reporting.domain import Bucket
-from bpo_reporting.schemas import (
-    ClientRow,
-    Clients,
-    ContractorRow,
-    Contractors,
-    OpenJob,
-    Overview,
-    Sla,
-    Throughput,
-    ThroughputBucket,
-)
-from bpo_reporting.settings import Settings
+from bpo_reporting import schemas
+from bpo_reporting.domain.buckets import Bucket
+from bpo_reporting.service import reports as service
+from bpo_reporting.settings import SettingsDep
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=CheckedRoute)
 
 DEFAULT_PERIOD = timedelta(days=30)
-JSON, CSV = "application/json", "text/csv"
+JSON = "application/json"
+REFUSAL = "reports come as application/json or text/csv; Accept allows none"
 _CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {CSV: {"schema": {"type": "string"}}}},
     406: {"description": "Accept allows neither JSON nor CSV"},
     422: {"description": "a filter is invalid; the problem names it"},
 }
-
-
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.runtime.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(settings_of)]
 
 
 class Period(BaseModel):
@@ -73,24 +54,6 @@ CurrencyFilter = Annotated[
 AcceptHeader = Annotated[str | None, Header()]
 
 
-def wants_csv(accept: str | None) -> bool:
-    """CSV when Accept prefers text/csv to JSON; JSON when it has no preference."""
-    refusal = "reports come as application/json or text/csv; Accept allows none"
-    return negotiate(accept, [JSON, CSV], refusal) == CSV
-
-
-def _csv(rows: Sequence[BaseModel], row_model: type[BaseModel], name: str) -> Response:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(row_model.model_fields), lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(row.model_dump(mode="json") for row in rows)
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Vary": "Accept"},
-    )
-
-
 def _answer(
     report: BaseModel,
     rows: Sequence[BaseModel],
@@ -98,13 +61,18 @@ def _answer(
     name: str,
     accept: str | None,
 ) -> Any:
-    """The report as JSON, or its rows as CSV (one row per bucket, job, contractor ...)."""
-    if wants_csv(accept):
-        return _csv(rows, row_model, name)
-    return report
+    """The report as JSON, or its rows as CSV (one row per bucket, job, contractor ...): CSV
+    when Accept prefers text/csv to JSON; JSON when it has no preference."""
+    if negotiate(accept, [JSON, CSV], REFUSAL) == JSON:
+        return report
+    columns = list(row_model.model_fields)
+    table = [columns, *([getattr(row, column) for column in columns] for row in rows)]
+    return Response(
+        csv_text(table), media_type=f"{CSV}; charset=utf-8", headers=attachment(f"{name}.csv")
+    )
 
 
-@router.get("/overview", response_model=Overview, responses=_CSV_RESPONSE)
+@router.get("/overview", response_model=schemas.Overview, responses=_CSV_RESPONSE)
 async def overview(
     session: SessionDep,
     _: Manager,
@@ -115,10 +83,10 @@ async def overview(
 ) -> Any:
     """Headline figures for a period (default: the last 30 days), for all clients or one."""
     report = await service.overview(session, when.start, when.end, client_id, currency)
-    return _answer(report, [report], Overview, "overview", accept)
+    return _answer(report, [report], schemas.Overview, "overview", accept)
 
 
-@router.get("/throughput", response_model=Throughput, responses=_CSV_RESPONSE)
+@router.get("/throughput", response_model=schemas.Throughput, responses=_CSV_RESPONSE)
 async def throughput(
     session: SessionDep,
     _: Manager,
@@ -130,10 +98,10 @@ async def throughput(
 ) -> Any:
     """Items received and finished per hour or day, every bucket of the period listed."""
     report = await service.throughput(session, when.start, when.end, bucket, client_id, work_type)
-    return _answer(report, report.data, ThroughputBucket, "throughput", accept)
+    return _answer(report, report.data, schemas.ThroughputBucket, "throughput", accept)
 
 
-@router.get("/sla", response_model=Sla, responses=_CSV_RESPONSE)
+@router.get("/sla", response_model=schemas.Sla, responses=_CSV_RESPONSE)
 async def sla(
     session: SessionDep,
     _: Manager,
@@ -144,10 +112,10 @@ async def sla(
 ) -> Any:
     """Open jobs by due time, with a completion forecast and whether they are at risk."""
     report = await service.sla(session, utcnow(), settings.forecast_window_hours, client_id, limit)
-    return _answer(report, report.data, OpenJob, "sla", accept)
+    return _answer(report, report.data, schemas.OpenJob, "sla", accept)
 
 
-@router.get("/contractors", response_model=Contractors, responses=_CSV_RESPONSE)
+@router.get("/contractors", response_model=schemas.Contractors, responses=_CSV_RESPONSE)
 async def contractors(
     session: SessionDep,
     _: Manager,
@@ -157,10 +125,10 @@ async def contractors(
 ) -> Any:
     """Per contractor: tasks, tasks per active hour, time to submit, accuracy, earnings."""
     report = await service.contractors(session, when.start, when.end, currency)
-    return _answer(report, report.data, ContractorRow, "contractors", accept)
+    return _answer(report, report.data, schemas.ContractorRow, "contractors", accept)
 
 
-@router.get("/clients", response_model=Clients, responses=_CSV_RESPONSE)
+@router.get("/clients", response_model=schemas.Clients, responses=_CSV_RESPONSE)
 async def clients(
     session: SessionDep,
     _: Manager,
@@ -170,4 +138,4 @@ async def clients(
 ) -> Any:
     """Per client: volume, backlog, turnaround, SLA, accuracy, revenue and margin."""
     report = await service.clients(session, when.start, when.end, currency)
-    return _answer(report, report.data, ClientRow, "clients", accept)
+    return _answer(report, report.data, schemas.ClientRow, "clients", accept)

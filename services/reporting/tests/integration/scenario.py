@@ -26,9 +26,18 @@ from uuid import UUID
 
 from nats.js import JetStreamContext
 
-from bpo_common.contracts import billing, intake, validation
+from bpo_common.contracts import (
+    FieldSpec,
+    QcPolicy,
+    TaskKind,
+    TaskOutcome,
+    billing,
+    intake,
+    validation,
+)
 from bpo_common.events import Envelope, Event, wrap
 from bpo_common.ids import new_id
+from bpo_common.rules import FieldType
 from bpo_devtools.testing import consumer_drained, eventually
 
 
@@ -58,8 +67,8 @@ class Scenario:
                     job_id=self.jobs[n],
                     client_id=c,
                     work_type=work_type[n],
-                    fields=[{"name": "total", "type": "decimal"}],
-                    qc={"mode": "single"},
+                    fields=[FieldSpec(name="total", type=FieldType.DECIMAL)],
+                    qc=QcPolicy(),
                     priority=50,
                     due_at=self.at(due[n]),
                     sla_hours=None,
@@ -135,12 +144,14 @@ class Scenario:
                     completed_at=self.at(when),
                 )
             )
+        accepted, overturned = TaskOutcome.ACCEPTED, TaskOutcome.OVERTURNED
+        rejected = TaskOutcome.REJECTED
         tasks = [
-            ("T1", self.k1, "a", "08:20", "08:30", "accepted", 3, "08:40"),
-            ("T2", self.k1, "b", "08:30", "08:50", "overturned", 2, "09:00"),
-            ("T3", self.k2, "c", "08:40", "09:40", "accepted", 3, "10:10"),
-            ("T4", self.k2, "d", "09:00", "09:05", "rejected", 0, "09:10"),
-            ("T5", self.k1, "e", "09:40", "09:50", "accepted", 3, "10:30"),
+            ("T1", self.k1, "a", "08:20", "08:30", accepted, 3, "08:40"),
+            ("T2", self.k1, "b", "08:30", "08:50", overturned, 2, "09:00"),
+            ("T3", self.k2, "c", "08:40", "09:40", accepted, 3, "10:10"),
+            ("T4", self.k2, "d", "09:00", "09:05", rejected, 0, "09:10"),
+            ("T5", self.k1, "e", "09:40", "09:50", accepted, 3, "10:30"),
         ]
         for task, who, item, claimed, submitted, outcome, correct, decided in tasks:
             identity = {
@@ -150,7 +161,7 @@ class Scenario:
                 "client_id": c,
                 "contractor_id": who,
                 "work_type": "invoice",
-                "kind": "entry",
+                "kind": TaskKind.ENTRY,
             }
             events.append(
                 intake.TaskSubmitted(
@@ -173,7 +184,7 @@ class Scenario:
                     decided_at=self.at(decided),
                 )
             )
-            if outcome != "rejected":
+            if outcome is not TaskOutcome.REJECTED:
                 events.append(
                     billing.EarningRecorded(
                         earning_id=new_id(),
@@ -182,7 +193,7 @@ class Scenario:
                         job_id=self.jobs[1],
                         client_id=c,
                         work_type="invoice",
-                        kind="entry",
+                        kind=TaskKind.ENTRY,
                         amount=Decimal("0.40"),
                         currency="EUR",
                         earned_at=self.at(decided),
@@ -217,3 +228,10 @@ async def publish(js: JetStreamContext, envelopes: list[Envelope]) -> None:
     await eventually(
         lambda: consumer_drained(js, "reporting"), what="reporting to take every event"
     )
+
+
+async def published(js: JetStreamContext, day: datetime) -> Scenario:
+    """The day of work of `day`, on the stream and taken by reporting."""
+    scenario = Scenario(day)
+    await publish(js, scenario.envelopes())
+    return scenario

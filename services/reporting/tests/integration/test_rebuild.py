@@ -6,22 +6,20 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from nats.js import JetStreamContext
 from sqlalchemy import update
 
 from bpo_common.db import SessionFactory
-from bpo_devtools.testing import TestStack, Tokens
+from bpo_devtools.testing import TestStack
 from bpo_reporting.models import HourlyRollup, JobFact
 
-from .scenario import Scenario, publish
+from .api import Reports
+from .scenario import Scenario, publish, published
 
 DAY = datetime(2002, 7, 6, tzinfo=UTC)
 
 
-async def _reports(
-    reporting: httpx.AsyncClient, tokens: Tokens, scenario: Scenario
-) -> dict[str, Any]:
+async def _reports(reports: Reports, scenario: Scenario) -> dict[str, Any]:
     period = {"from": scenario.day.isoformat(), "to": (scenario.day + timedelta(1)).isoformat()}
     client = {"client_id": str(scenario.client_id)}
     requests = {
@@ -36,9 +34,7 @@ async def _reports(
     }
     answers: dict[str, Any] = {}
     for name, (report, params) in requests.items():
-        response = await reporting.get(
-            f"/v1/reports/{report}", params=params, headers=tokens.manager()
-        )
+        response = await reports.get(report, params)
         body = response.json()
         if report == "sla":
             # Its forecast moves with the clock; the rest must not move.
@@ -73,15 +69,10 @@ async def _rebuild(stack: TestStack) -> str:
 
 
 async def test_rebuild_from_the_stream_gives_exactly_the_same_numbers(
-    reporting: httpx.AsyncClient,
-    reporting_db: SessionFactory,
-    tokens: Tokens,
-    js: JetStreamContext,
-    stack: TestStack,
+    reports: Reports, reporting_db: SessionFactory, js: JetStreamContext, stack: TestStack
 ) -> None:
-    scenario = Scenario(DAY)
-    await publish(js, scenario.envelopes())
-    before = await _reports(reporting, tokens, scenario)
+    scenario = await published(js, DAY)
+    before = await _reports(reports, scenario)
     assert before["overview"][1]["items_received"] == 9
     assert before["overview"][1]["revenue"] == "11.50"
     # Damage the read models: the rebuild must start from nothing, not patch them.
@@ -96,7 +87,7 @@ async def test_rebuild_from_the_stream_gives_exactly_the_same_numbers(
             .where(JobFact.client_id == scenario.client_id)
             .values(items_received=JobFact.items_received + 5)
         )
-    damaged = await _reports(reporting, tokens, scenario)
+    damaged = await _reports(reports, scenario)
     # Five hourly rows (invoices and claims at 8 and 9, invoices at 10); one open job.
     assert damaged["overview"][1]["items_received"] == 9 + 100 * 5
     assert damaged["overview"][1]["backlog"] == 1 + 5
@@ -104,12 +95,12 @@ async def test_rebuild_from_the_stream_gives_exactly_the_same_numbers(
     output = await _rebuild(stack)
 
     assert "read models rebuilt from" in output, output
-    after = await _reports(reporting, tokens, scenario)
+    after = await _reports(reports, scenario)
     assert after == before
     # The service's consumer carries on after the rebuild, without counting twice.
     later = Scenario(DAY)
     later.client_id = scenario.client_id
     await publish(js, later.envelopes())
-    again = await _reports(reporting, tokens, scenario)
+    again = await _reports(reports, scenario)
     assert again["overview"][1]["items_received"] == 18
     assert again["overview"][1]["revenue"] == "23.00"

@@ -19,11 +19,11 @@ from playwright.async_api import Page, async_playwright
 from bpo_common.auth import Role
 from bpo_common.ids import new_id
 from bpo_devtools import servers
-from bpo_devtools.testing import TestStack, Tokens
+from bpo_devtools.testing import TestStack, Tokens, eventually
 from bpo_reporting.app import create_app
 from bpo_reporting.settings import Settings
 
-from .scenario import Scenario, publish
+from .scenario import published
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -120,10 +120,13 @@ async def served(stack: TestStack) -> AsyncIterator[str]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
+
+    async def started() -> bool:
         if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
+            task.result()  # a server that could not start says why
+        return bool(server.started)
+
+    await eventually(started, what="the dashboard's server to start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -149,8 +152,7 @@ async def test_a_manager_sees_the_charts_and_tables_in_chromium(
     served: str, tokens: Tokens, js: JetStreamContext
 ) -> None:
     yesterday = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    scenario = Scenario(yesterday - timedelta(days=1))
-    await publish(js, scenario.envelopes())
+    scenario = await published(js, yesterday - timedelta(days=1))
     requested: list[str] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -13,78 +13,51 @@ from bpo_common.events import wrap
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
+from .api import Reports
 from .scenario import publish
 
 NEW_YEAR_2003 = {"from": "2003-01-01T00:00:00Z", "to": "2003-01-02T00:00:00Z"}
 
 
+BACKWARDS = {"from": "2003-01-02T00:00:00Z", "to": "2003-01-01T00:00:00Z"}
+SPAN = "the period may span at most"
+# id: report, its parameters, the parameter the 422 names, its detail
+BAD_FILTERS: dict[str, tuple[str, dict[str, str], str, str]] = {
+    "unknown-bucket": ("throughput", {"bucket": "week"}, "bucket", "invalid request: bucket"),
+    "hourly-over-31-days": (
+        "throughput",
+        {"from": "2003-01-01T00:00:00Z", "to": "2003-02-01T00:00:01Z"},
+        "from",
+        f"{SPAN} 31 days",
+    ),
+    "daily-over-366-days": (
+        "throughput",
+        {"from": "2003-01-01T00:00:00Z", "to": "2004-01-03T00:00:00Z", "bucket": "day"},
+        "from",
+        f"{SPAN} 366 days",
+    ),
+    "throughput-backwards": ("throughput", BACKWARDS, "from", "from must be before to"),
+    "contractors-backwards": ("contractors", BACKWARDS, "from", "from must be before to"),
+    "clients-over-366-days": (
+        "clients",
+        {"from": "2001-01-01T00:00:00Z", "to": "2003-01-01T00:00:00Z"},
+        "from",
+        f"{SPAN} 366 days",
+    ),
+    "currency": ("overview", {"currency": "euro"}, "currency", "invalid request: currency"),
+    "sla-limit": ("sla", {"limit": "0"}, "limit", "invalid request: limit"),
+    "to-without-time": ("throughput", {"to": "2003-01-01"}, "to", "invalid request: to"),
+}
+
+
 @pytest.mark.parametrize(
     ("report", "params", "field", "detail"),
-    [
-        pytest.param(
-            "throughput",
-            {"bucket": "week"},
-            "bucket",
-            "invalid request: bucket",
-            id="unknown-bucket",
-        ),
-        pytest.param(
-            "throughput",
-            {"from": "2003-01-01T00:00:00Z", "to": "2003-02-01T00:00:01Z"},
-            "from",
-            "the period may span at most 31 days",
-            id="hourly-over-31-days",
-        ),
-        pytest.param(
-            "throughput",
-            {"from": "2003-01-01T00:00:00Z", "to": "2004-01-03T00:00:00Z", "bucket": "day"},
-            "from",
-            "the period may span at most 366 days",
-            id="daily-over-366-days",
-        ),
-        pytest.param(
-            "throughput",
-            {"from": "2003-01-02T00:00:00Z", "to": "2003-01-01T00:00:00Z"},
-            "from",
-            "from must be before to",
-            id="throughput-backwards",
-        ),
-        pytest.param(
-            "contractors",
-            {"from": "2003-01-02T00:00:00Z", "to": "2003-01-01T00:00:00Z"},
-            "from",
-            "from must be before to",
-            id="contractors-backwards",
-        ),
-        pytest.param(
-            "clients",
-            {"from": "2001-01-01T00:00:00Z", "to": "2003-01-01T00:00:00Z"},
-            "from",
-            "the period may span at most 366 days",
-            id="clients-over-366-days",
-        ),
-        pytest.param(
-            "overview", {"currency": "euro"}, "currency", "invalid request: currency", id="currency"
-        ),
-        pytest.param("sla", {"limit": "0"}, "limit", "invalid request: limit", id="sla-limit"),
-        pytest.param(
-            "throughput",
-            {"to": "2003-01-01"},
-            "to",
-            "invalid request: to",
-            id="to-without-time",
-        ),
-    ],
+    [pytest.param(*case, id=name) for name, case in BAD_FILTERS.items()],
 )
 async def test_a_bad_filter_is_a_422_naming_it(
-    reporting: httpx.AsyncClient,
-    tokens: Tokens,
-    report: str,
-    params: dict[str, str],
-    field: str,
-    detail: str,
+    reports: Reports, report: str, params: dict[str, str], field: str, detail: str
 ) -> None:
-    response = await reporting.get(f"/v1/reports/{report}", params=params, headers=tokens.manager())
+    response = await reports.get(report, params)
 
     problem = assert_problem(response, 422)
     assert problem["detail"] == detail
@@ -92,7 +65,7 @@ async def test_a_bad_filter_is_a_422_naming_it(
 
 
 async def test_money_in_several_currencies_must_be_read_one_currency_at_a_time(
-    reporting: httpx.AsyncClient, tokens: Tokens, js: JetStreamContext
+    reports: Reports, js: JetStreamContext
 ) -> None:
     client_id = new_id()
 
@@ -115,42 +88,27 @@ async def test_money_in_several_currencies_must_be_read_one_currency_at_a_time(
 
     await publish(js, [usage("7.25", "EUR"), usage("5.00", "USD"), usage("0.75", "EUR")])
 
-    undecided = await reporting.get(
-        "/v1/reports/overview", params=NEW_YEAR_2003, headers=tokens.manager()
-    )
+    undecided = await reports.get("overview", NEW_YEAR_2003)
     problem = assert_problem(undecided, 422)
     assert problem["detail"] == "the period has amounts in EUR, USD; choose one with currency"
     assert problem["errors"] == [{"field": "currency", "message": "one of EUR, USD"}]
 
     for currency, revenue in [("EUR", "8.00"), ("USD", "5.00"), ("GBP", "0")]:
-        overview = await reporting.get(
-            "/v1/reports/overview",
-            params={**NEW_YEAR_2003, "currency": currency},
-            headers=tokens.manager(),
-        )
-        body = overview.json()
+        body = await reports.body("overview", **NEW_YEAR_2003, currency=currency)
         assert (body["currency"], body["revenue"], body["contractor_cost"], body["margin"]) == (
             currency,
             revenue,
             "0",
             revenue,
         )
-    clients = await reporting.get(
-        "/v1/reports/clients",
-        params={**NEW_YEAR_2003, "currency": "USD"},
-        headers=tokens.manager(),
-    )
-    assert [(row["client_id"], row["revenue"]) for row in clients.json()["data"]] == [
+    clients = await reports.body("clients", **NEW_YEAR_2003, currency="USD")
+    assert [(row["client_id"], row["revenue"]) for row in clients["data"]] == [
         (str(client_id), "5.00")
     ]
 
 
-async def test_accept_allowing_neither_json_nor_csv_is_a_406(
-    reporting: httpx.AsyncClient, tokens: Tokens
-) -> None:
-    response = await reporting.get(
-        "/v1/reports/clients", headers={**tokens.manager(), "Accept": "application/pdf"}
-    )
+async def test_accept_allowing_neither_json_nor_csv_is_a_406(reports: Reports) -> None:
+    response = await reports.get("clients", accept="application/pdf")
 
     problem = assert_problem(response, 406)
     assert problem["detail"] == "reports come as application/json or text/csv; Accept allows none"

@@ -7,6 +7,9 @@ for the commit (the service need not be stopped); the consumer then finds the re
 already applied and carries on after them. A failure (an event a handler refuses, say) rolls
 back to the read models as they were. It needs the whole history in the stream, which keeps
 every event (no age or size limit).
+
+The command calls `rebuild` as its entry point: unlike other use cases it opens its own
+transaction, since the rebuild is that one transaction.
 """
 
 from collections.abc import AsyncIterator
@@ -15,13 +18,14 @@ from time import perf_counter
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import SessionFactory
 from bpo_common.events import STREAM_NAME, Envelope
 from bpo_common.inbox import record_received
 from bpo_common.messaging import connect
-from bpo_reporting import repository
 from bpo_reporting.consumers import CONSUMER, handlers
+from bpo_reporting.repository import rebuild as repository
 
 BATCH = 500
 FETCH_TIMEOUT_S = 5.0
@@ -39,25 +43,31 @@ async def rebuild(sessions: SessionFactory, nats_url: str) -> Rebuilt:
     started = perf_counter()
     nc = await connect(nats_url, name="reporting-rebuild")
     try:
-        js = nc.jetstream()
         async with sessions() as session, session.begin():
-            await repository.lock_read_models(session)
-            # Read the end only once locked: whatever the live consumer committed before the
-            # lock is then at or before it, and is replayed here.
-            last = (await js.stream_info(STREAM_NAME)).state.last_seq
-            await repository.clear_read_models(session, CONSUMER)
-            read = applied = 0
-            async for envelope in _replay(js, last):
-                read += 1
-                handler = handlers.get(envelope.type)
-                if handler is None:
-                    continue
-                if envelope.id in await record_received(session, CONSUMER, [envelope.id]):
-                    await handler(session, envelope)
-                    applied += 1
+            read, applied, last = await _replay_afresh(session, nc.jetstream())
     finally:
         await nc.close()
     return Rebuilt(read, applied, last, perf_counter() - started)
+
+
+async def _replay_afresh(session: AsyncSession, js: JetStreamContext) -> tuple[int, int, int]:
+    """Empty the read models and replay the stream into them: (events read, events applied,
+    the last sequence replayed)."""
+    await repository.lock_read_models(session)
+    # Read the end only once locked: whatever the live consumer committed before the lock is
+    # then at or before it, and is replayed here.
+    last = (await js.stream_info(STREAM_NAME)).state.last_seq
+    await repository.clear_read_models(session, CONSUMER)
+    read = applied = 0
+    async for envelope in _replay(js, last):
+        read += 1
+        handler = handlers.get(envelope.type)
+        if handler is None:
+            continue
+        if envelope.id in await record_received(session, CONSUMER, [envelope.id]):
+            await handler(session, envelope)
+            applied += 1
+    return read, applied, last
 
 
 async def _replay(js: JetStreamContext, last: int) -> AsyncIterator[Envelope]:
@@ -76,19 +86,17 @@ async def _replay(js: JetStreamContext, last: int) -> AsyncIterator[Envelope]:
         ),
     )
     try:
-        while True:
+        position, pending = 0, True
+        while pending and position < last:
             try:
                 messages = await subscription.fetch(BATCH, timeout=FETCH_TIMEOUT_S)
             except TimeoutError:
                 return  # no event of a handled type is left
             for message in messages:
-                if message.metadata.sequence.stream > last:
+                position = message.metadata.sequence.stream
+                if position > last:
                     return
                 yield Envelope.model_validate_json(message.data)
-            if (
-                messages[-1].metadata.sequence.stream >= last
-                or not messages[-1].metadata.num_pending
-            ):
-                return
+            pending = bool(messages[-1].metadata.num_pending)
     finally:
         await subscription.unsubscribe()

@@ -9,9 +9,11 @@ from nats.js import JetStreamContext
 
 from bpo_common.db import SessionFactory
 from bpo_common.messaging import connect
-from bpo_devtools.testing import TestStack, serve
+from bpo_devtools.testing import TestStack, Tokens, serve
 from bpo_reporting.app import create_app
 from bpo_reporting.settings import Settings
+
+from .api import Reports
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +40,8 @@ async def js(stack: TestStack) -> AsyncIterator[JetStreamContext]:
     client = await connect(stack.urls.nats_url, name="reporting-test")
     yield client.jetstream()
     await client.close()
+
+
+@pytest.fixture
+def reports(reporting: httpx.AsyncClient, tokens: Tokens) -> Reports:
+    return Reports(reporting, tokens)

@@ -13,6 +13,7 @@ from bpo_common.events import wrap
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem
 
+from .api import Reports
 from .scenario import publish
 
 OVERVIEW = "/v1/reports/overview"
@@ -89,16 +90,13 @@ WINDOWS: list[Any] = [
 
 @pytest.mark.parametrize(("start", "end", "received"), WINDOWS)
 async def test_overview_counts_the_items_received_in_the_period(
-    reporting: httpx.AsyncClient,
-    tokens: Tokens,
+    reports: Reports,
     arrivals_2001: dict[str, UUID],
     start: str,
     end: str,
     received: int,
 ) -> None:
-    response = await reporting.get(
-        OVERVIEW, params={"from": start, "to": end}, headers=tokens.manager()
-    )
+    response = await reports.get("overview", {"from": start, "to": end})
 
     assert response.status_code == 200, response.text
     overview = response.json()
@@ -111,16 +109,12 @@ async def test_overview_counts_the_items_received_in_the_period(
 
 
 async def test_overview_can_be_narrowed_to_one_client(
-    reporting: httpx.AsyncClient, tokens: Tokens, arrivals_2001: dict[str, UUID]
+    reports: Reports, arrivals_2001: dict[str, UUID]
 ) -> None:
     day = {"from": "2001-03-10T00:00:00Z", "to": "2001-03-11T00:00:00Z"}
 
     per_client = {
-        who: (
-            await reporting.get(
-                OVERVIEW, params={**day, "client_id": str(client_id)}, headers=tokens.manager()
-            )
-        ).json()
+        who: await reports.body("overview", **day, client_id=str(client_id))
         for who, client_id in arrivals_2001.items()
     }
 
@@ -135,12 +129,10 @@ async def test_overview_can_be_narrowed_to_one_client(
     }
 
 
-async def test_overview_without_a_period_covers_the_last_30_days(
-    reporting: httpx.AsyncClient, tokens: Tokens
-) -> None:
+async def test_overview_without_a_period_covers_the_last_30_days(reports: Reports) -> None:
     before = datetime.now(UTC)
 
-    response = await reporting.get(OVERVIEW, headers=tokens.manager())
+    response = await reports.get("overview")
 
     assert response.status_code == 200, response.text
     period_from, period_to = (_at(response.json()[key]) for key in ("period_from", "period_to"))
@@ -179,28 +171,20 @@ async def test_overview_without_a_token_is_unauthorized(reporting: httpx.AsyncCl
     ],
 )
 async def test_period_that_does_not_move_forward_is_rejected_naming_from(
-    reporting: httpx.AsyncClient, tokens: Tokens, start: str, end: str
+    reports: Reports, start: str, end: str
 ) -> None:
-    response = await reporting.get(
-        OVERVIEW, params={"from": start, "to": end}, headers=tokens.manager()
-    )
+    response = await reports.get("overview", {"from": start, "to": end})
 
     problem = assert_problem(response, 422)
     assert problem["detail"] == "from must be before to"
     assert [error["field"] for error in problem["errors"]] == ["from"]
 
 
-async def test_period_longer_than_366_days_is_rejected(
-    reporting: httpx.AsyncClient, tokens: Tokens
-) -> None:
+async def test_period_longer_than_366_days_is_rejected(reports: Reports) -> None:
     end = datetime(2001, 3, 11, tzinfo=UTC)
     start = end - timedelta(days=366, seconds=1)
 
-    response = await reporting.get(
-        OVERVIEW,
-        params={"from": start.isoformat(), "to": end.isoformat()},
-        headers=tokens.manager(),
-    )
+    response = await reports.get("overview", {"from": start.isoformat(), "to": end.isoformat()})
 
     problem = assert_problem(response, 422)
     assert problem["detail"] == "the period may span at most 366 days"
@@ -216,9 +200,9 @@ async def test_period_longer_than_366_days_is_rejected(
     ],
 )
 async def test_unreadable_time_is_rejected_naming_the_parameter(
-    reporting: httpx.AsyncClient, tokens: Tokens, params: dict[str, str], field: str
+    reports: Reports, params: dict[str, str], field: str
 ) -> None:
-    response = await reporting.get(OVERVIEW, params=params, headers=tokens.manager())
+    response = await reports.get("overview", params)
 
     problem = assert_problem(response, 422)
     assert [error["field"] for error in problem["errors"]] == [field]

@@ -1,0 +1,49 @@
+"""What the dashboard page shows: its bucket, its currency, and its charts' series."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from bpo_reporting.domain.buckets import Bucket
+from bpo_reporting.schemas import ClientRow, ContractorRow, ThroughputBucket
+
+# The charts label a client or contractor by the end of its id.
+LABEL_LENGTH = 8
+
+
+def bucket_for(days: int) -> Bucket:
+    """Hours for up to a week, days beyond."""
+    return Bucket.HOUR if days <= 7 else Bucket.DAY
+
+
+def currency_shown(requested: str | None, present: Sequence[str]) -> str | None:
+    """The currency asked for, else the first of the period's (the page offers the others)."""
+    return requested or (present[0] if present else None)
+
+
+def charts(
+    throughput: Sequence[ThroughputBucket],
+    clients: Sequence[ClientRow],
+    contractors: Sequence[ContractorRow],
+) -> dict[str, dict[str, list[Any]]]:
+    """The charts' series: throughput and SLA per bucket, backlog per client, accuracy (in
+    per cent) per contractor."""
+    return {
+        "throughput": {
+            "t": [int(bucket.start.timestamp()) for bucket in throughput],
+            "received": [bucket.items_received for bucket in throughput],
+            "completed": [bucket.items_completed for bucket in throughput],
+            "sla_met": [bucket.jobs_sla_met for bucket in throughput],
+            "sla_missed": [bucket.jobs_sla_missed for bucket in throughput],
+        },
+        "backlog": {
+            "labels": [str(row.client_id)[-LABEL_LENGTH:] for row in clients],
+            "values": [row.backlog for row in clients],
+        },
+        "accuracy": {
+            "labels": [str(row.contractor_id)[-LABEL_LENGTH:] for row in contractors],
+            "values": [
+                None if row.accuracy is None else round(row.accuracy * 100, 1)
+                for row in contractors
+            ],
+        },
+    }

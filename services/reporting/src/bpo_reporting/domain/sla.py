@@ -1,0 +1,56 @@
+"""The SLA outlook: when each open job should be done at the recent throughput, and whether
+that is after its due time."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bpo_reporting.domain.buckets import hour_of
+
+
+@dataclass(frozen=True)
+class OpenJob:
+    job_id: str
+    due_at: datetime | None
+    remaining: int
+
+
+def remaining(received: int, completed: int, rejected: int) -> int:
+    """A job's items neither completed nor rejected yet."""
+    return max(received - completed - rejected, 0)
+
+
+def window_start(now: datetime, window_hours: int) -> datetime:
+    """The first of the `window_hours` hours whose throughput the forecast extrapolates, the
+    current hour being the last."""
+    return hour_of(now) - timedelta(hours=window_hours - 1)
+
+
+def throughput_per_hour(finished: int, window_hours: int) -> float:
+    """Items finished per hour over the window."""
+    return finished / window_hours
+
+
+def forecast(jobs: Sequence[OpenJob], per_hour: float, now: datetime) -> dict[str, datetime | None]:
+    """When each open job should be done, at the recent throughput of the whole platform.
+
+    Work is claimed earliest deadline first, so a job finishes once the remaining items of
+    every job due no later than it (and its own) are done. None when nothing completes.
+    """
+    ordered = sorted(jobs, key=lambda job: (job.due_at is None, job.due_at or now, job.job_id))
+    ahead = 0
+    done_at: dict[str, datetime | None] = {}
+    for job in ordered:
+        ahead += job.remaining
+        if job.remaining == 0:
+            done_at[job.job_id] = now
+        elif per_hour <= 0:
+            done_at[job.job_id] = None
+        else:
+            done_at[job.job_id] = now + timedelta(hours=ahead / per_hour)
+    return done_at
+
+
+def at_risk(due_at: datetime | None, forecast_at: datetime | None) -> bool:
+    """A job due is at risk when it is forecast after its due time, or not at all."""
+    return due_at is not None and (forecast_at is None or forecast_at > due_at)

@@ -1,0 +1,236 @@
+"""The projections' writes: facts merged as events arrive, and rollups incremented.
+
+Writes upsert facts and return whether the fact changed state, so that rollups move only on
+a change.
+"""
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Executable, Row, and_, func, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_reporting.domain.projections import (
+    ContractorKey,
+    EarnerKey,
+    HourlyKey,
+    Increment,
+    LedgerKind,
+    MoneyKey,
+    RollupKey,
+    Settled,
+    TurnaroundKey,
+)
+from bpo_reporting.models import (
+    Base,
+    ContractorEarningRollup,
+    ContractorRollup,
+    HourlyRollup,
+    ItemFact,
+    JobFact,
+    LedgerFact,
+    MoneyRollup,
+    TaskFact,
+    TurnaroundRollup,
+)
+
+ROLLUPS: Mapping[type[RollupKey], type[Base]] = {
+    HourlyKey: HourlyRollup,
+    TurnaroundKey: TurnaroundRollup,
+    MoneyKey: MoneyRollup,
+    ContractorKey: ContractorRollup,
+    EarnerKey: ContractorEarningRollup,
+}
+
+
+# A rollup, its key columns and the columns an increment adds to.
+Statement = tuple[type[Base], tuple[str, ...], tuple[str, ...]]
+
+
+async def increment(session: AsyncSession, increments: Iterable[Increment]) -> None:
+    """Add the increments to their rollup rows, creating the rows that do not exist yet: one
+    statement per rollup and set of columns, increments of the same row added up first."""
+    statements: dict[Statement, dict[RollupKey, dict[str, Any]]] = {}
+    for change in increments:
+        key = vars(change.key)
+        rows = statements.setdefault(
+            (ROLLUPS[type(change.key)], tuple(key), tuple(change.deltas)), {}
+        )
+        row = rows.setdefault(change.key, {**key, **dict.fromkeys(change.deltas, 0)})
+        for name, value in change.deltas.items():
+            row[name] += value
+    for statement, rows in statements.items():
+        await session.execute(_increment_statement(*statement), list(rows.values()))
+
+
+@functools.cache
+def _increment_statement(
+    model: type[Base], key_names: tuple[str, ...], names: tuple[str, ...]
+) -> Executable:
+    """One statement per rollup and set of columns, built once (values go as parameters), so
+    the hot path neither rebuilds nor recompiles it."""
+    statement = insert(model)
+    table = model.__table__
+    return statement.on_conflict_do_update(
+        index_elements=list(key_names),
+        set_={name: table.c[name] + statement.excluded[name] for name in names},
+    )
+
+
+async def upsert_job(session: AsyncSession, job_id: UUID, client_id: UUID, **values: Any) -> bool:
+    """Merge what one event knows of a job; True when a value was new (was NULL before).
+
+    Each column comes from one kind of event, so only the first copy of it counts."""
+    statement = insert(JobFact).values(job_id=job_id, client_id=client_id, **values)
+    changed = [JobFact.__table__.c[name].is_(None) for name in values if name != "work_type"]
+    set_: dict[str, Any] = {name: statement.excluded[name] for name in values}
+    if "work_type" in values:
+        set_["work_type"] = func.coalesce(JobFact.work_type, statement.excluded.work_type)
+    result = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[JobFact.job_id],
+            set_=set_,
+            where=and_(*changed) if changed else None,
+        ).returning(JobFact.job_id)
+    )
+    return result.first() is not None
+
+
+async def add_job_items(
+    session: AsyncSession,
+    job_id: UUID,
+    client_id: UUID,
+    work_type: str,
+    *,
+    received: int = 0,
+    completed: int = 0,
+    rejected: int = 0,
+) -> None:
+    statement = insert(JobFact).values(
+        job_id=job_id,
+        client_id=client_id,
+        work_type=work_type,
+        items_received=received,
+        items_completed=completed,
+        items_rejected=rejected,
+    )
+    excluded = statement.excluded
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[JobFact.job_id],
+            set_={
+                "work_type": func.coalesce(JobFact.work_type, excluded.work_type),
+                "items_received": JobFact.items_received + excluded.items_received,
+                "items_completed": JobFact.items_completed + excluded.items_completed,
+                "items_rejected": JobFact.items_rejected + excluded.items_rejected,
+            },
+        )
+    )
+
+
+async def receive_items(
+    session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+) -> list[Row[UUID, datetime | None]]:
+    """Record items as received; returns (item id, completed at) of those not received
+    before (completed at is known when the completion arrived first)."""
+    if not rows:
+        return []
+    statement = insert(ItemFact).values(list(rows))
+    excluded = statement.excluded
+    result = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ItemFact.item_id],
+            set_={"received_at": excluded.received_at, "golden": excluded.golden},
+            where=ItemFact.received_at.is_(None),
+        ).returning(ItemFact.item_id, ItemFact.completed_at)
+    )
+    return list(result.all())
+
+
+async def finish_item(session: AsyncSession, column: str, **values: Any) -> bool:
+    """Record an item's completion or rejection (`column`); True the first time."""
+    statement = insert(ItemFact).values(**values)
+    target = ItemFact.__table__.c[column]
+    set_: dict[str, Any] = {column: statement.excluded[column]}
+    if "golden" in values:
+        set_["golden"] = statement.excluded.golden
+    result = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ItemFact.item_id], set_=set_, where=target.is_(None)
+        ).returning(ItemFact.item_id)
+    )
+    return result.first() is not None
+
+
+async def claim_item(session: AsyncSession, claimed_at: datetime, **values: Any) -> None:
+    """The item's first claim is the earliest one any submission reports."""
+    statement = insert(ItemFact).values(first_claimed_at=claimed_at, **values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ItemFact.item_id],
+            set_={
+                "first_claimed_at": func.least(
+                    ItemFact.first_claimed_at, statement.excluded.first_claimed_at
+                )
+            },
+        )
+    )
+
+
+async def settle_turnarounds(session: AsyncSession, item_ids: Sequence[UUID]) -> list[Settled]:
+    """Give a turnaround to the items that now know both ends of it, once each."""
+    if not item_ids:
+        return []
+    turnaround = func.extract("epoch", ItemFact.completed_at - ItemFact.received_at)
+    result = await session.execute(
+        update(ItemFact)
+        .where(
+            ItemFact.item_id.in_(item_ids),
+            ItemFact.received_at.is_not(None),
+            ItemFact.completed_at.is_not(None),
+            ItemFact.turnaround_s.is_(None),
+        )
+        .values(turnaround_s=func.greatest(turnaround, 0))
+        .returning(
+            ItemFact.client_id, ItemFact.work_type, ItemFact.completed_at, ItemFact.turnaround_s
+        )
+    )
+    settled = []
+    for client_id, work_type, completed_at, seconds in result.all():
+        # Settled means both ends are known.
+        assert completed_at is not None
+        assert seconds is not None
+        settled.append(Settled(client_id, work_type, completed_at, seconds))
+    return settled
+
+
+async def upsert_task(session: AsyncSession, guard: str, **values: Any) -> bool:
+    """Merge what one event knows of a task; True when its `guard` column was NULL before."""
+    statement = insert(TaskFact).values(**values)
+    identity = {"task_id", "item_id", "job_id", "client_id", "contractor_id", "work_type", "kind"}
+    result = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[TaskFact.task_id],
+            set_={name: statement.excluded[name] for name in values if name not in identity},
+            where=TaskFact.__table__.c[guard].is_(None),
+        ).returning(TaskFact.task_id)
+    )
+    return result.first() is not None
+
+
+async def add_ledger_entry(
+    session: AsyncSession, entry_id: UUID, kind: LedgerKind, amount: Decimal, currency: str
+) -> bool:
+    """Note a usage line or an earning; False when it was noted before."""
+    result = await session.execute(
+        insert(LedgerFact)
+        .values(entry_id=entry_id, kind=kind, amount=amount, currency=currency)
+        .on_conflict_do_nothing()
+        .returning(LedgerFact.entry_id)
+    )
+    return result.first() is not None

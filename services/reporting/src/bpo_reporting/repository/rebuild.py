@@ -1,0 +1,21 @@
+"""The rebuild's hold on the read models, and their reset."""
+
+from sqlalchemy import delete, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.tables import inbox_event
+from bpo_reporting.models import READ_MODELS
+
+
+async def lock_read_models(session: AsyncSession) -> None:
+    """Hold every read model and the inbox until the transaction ends: the service's own
+    consumer waits meanwhile, and finds afterwards that the rebuild applied its events."""
+    names = ", ".join(model.__tablename__ for model in READ_MODELS)
+    await session.execute(text(f"LOCK TABLE {names}, inbox_event IN ACCESS EXCLUSIVE MODE"))
+
+
+async def clear_read_models(session: AsyncSession, consumer: str) -> None:
+    """Empty every read model, and forget the events the consumer took."""
+    names = ", ".join(model.__tablename__ for model in READ_MODELS)
+    await session.execute(text(f"TRUNCATE {names}"))
+    await session.execute(delete(inbox_event).where(inbox_event.c.consumer == consumer))

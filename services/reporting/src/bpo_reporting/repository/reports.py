@@ -1,0 +1,229 @@
+"""The reports' reads: rollups summed over a range of hours, never facts over a period; the
+open jobs and the backlog from the job facts."""
+
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Row, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_reporting.domain.reports import ContractorWork, Counts, Judged, Money
+from bpo_reporting.models import (
+    Base,
+    ContractorEarningRollup,
+    ContractorRollup,
+    HourlyRollup,
+    JobFact,
+    MoneyRollup,
+    TurnaroundRollup,
+)
+
+COUNTERS = tuple(field.name for field in fields(Counts))
+CONTRACTOR_COUNTERS = (
+    "tasks_submitted",
+    "tasks_expired",
+    *(field.name for field in fields(Judged)),
+)
+
+
+def _period(hour: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(hour >= start, hour < end)
+
+
+def _sums(model: type[Base], names: Sequence[str]) -> list[Any]:
+    table = model.__table__
+    return [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in names]
+
+
+def _counts(row: Row[Any]) -> Counts:
+    return Counts(**{name: int(row._mapping[name]) for name in COUNTERS})
+
+
+def _scoped(query: Any, model: Any, client_id: UUID | None, work_type: str | None) -> Any:
+    if client_id is not None:
+        query = query.where(model.client_id == client_id)
+    if work_type is not None:
+        query = query.where(model.work_type == work_type)
+    return query
+
+
+async def hourly_totals(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    client_id: UUID | None = None,
+    work_type: str | None = None,
+) -> Counts:
+    query = select(*_sums(HourlyRollup, COUNTERS)).where(_period(HourlyRollup.hour, start, end))
+    row = (await session.execute(_scoped(query, HourlyRollup, client_id, work_type))).one()
+    return _counts(row)
+
+
+async def hourly_series(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    day_buckets: bool,
+    client_id: UUID | None,
+    work_type: str | None,
+) -> dict[datetime, Counts]:
+    bucket = (
+        func.date_trunc("day", HourlyRollup.hour, "UTC") if day_buckets else HourlyRollup.hour
+    ).label("bucket")
+    query = (
+        select(bucket, *_sums(HourlyRollup, COUNTERS))
+        .where(_period(HourlyRollup.hour, start, end))
+        .group_by(bucket)
+    )
+    rows = (await session.execute(_scoped(query, HourlyRollup, client_id, work_type))).all()
+    return {row.bucket: _counts(row) for row in rows}
+
+
+async def turnaround_bins(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    client_id: UUID | None = None,
+    work_type: str | None = None,
+) -> dict[UUID, dict[int, int]]:
+    """Items per turnaround bin, per client."""
+    query = (
+        select(TurnaroundRollup.client_id, TurnaroundRollup.bin, func.sum(TurnaroundRollup.items))
+        .where(_period(TurnaroundRollup.hour, start, end))
+        .group_by(TurnaroundRollup.client_id, TurnaroundRollup.bin)
+    )
+    rows = (await session.execute(_scoped(query, TurnaroundRollup, client_id, work_type))).all()
+    bins: dict[UUID, dict[int, int]] = {}
+    for client, bin_, items in rows:
+        bins.setdefault(client, {})[bin_] = int(items)
+    return bins
+
+
+async def currencies(
+    session: AsyncSession, start: datetime, end: datetime, client_id: UUID | None = None
+) -> list[str]:
+    """The currencies with amounts in the period (earnings are in money_rollup as costs too)."""
+    query = (
+        select(MoneyRollup.currency)
+        .where(_period(MoneyRollup.hour, start, end))
+        .group_by(MoneyRollup.currency)
+    )
+    if client_id is not None:
+        query = query.where(MoneyRollup.client_id == client_id)
+    return sorted((await session.execute(query)).scalars())
+
+
+async def money_per_client(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    currency: str,
+    client_id: UUID | None = None,
+) -> dict[UUID, Money]:
+    """Revenue and contractor cost per client in one currency."""
+    query = (
+        select(
+            MoneyRollup.client_id,
+            func.sum(MoneyRollup.revenue),
+            func.sum(MoneyRollup.contractor_cost),
+        )
+        .where(_period(MoneyRollup.hour, start, end), MoneyRollup.currency == currency)
+        .group_by(MoneyRollup.client_id)
+    )
+    if client_id is not None:
+        query = query.where(MoneyRollup.client_id == client_id)
+    rows = (await session.execute(query)).all()
+    return {client: Money(revenue, cost) for client, revenue, cost in rows}
+
+
+async def open_jobs(
+    session: AsyncSession, client_id: UUID | None = None
+) -> list[Row[UUID, UUID, str | None, datetime | None, datetime | None, int, int, int]]:
+    """Jobs neither completed nor cancelled, with their item counts."""
+    query = (
+        select(
+            JobFact.job_id,
+            JobFact.client_id,
+            JobFact.work_type,
+            JobFact.due_at,
+            JobFact.closed_at,
+            JobFact.items_received,
+            JobFact.items_completed,
+            JobFact.items_rejected,
+        )
+        .where(JobFact.completed_at.is_(None), JobFact.cancelled_at.is_(None))
+        .order_by(JobFact.due_at.asc().nulls_last(), JobFact.job_id)
+    )
+    if client_id is not None:
+        query = query.where(JobFact.client_id == client_id)
+    return list((await session.execute(query)).all())
+
+
+async def backlog_per_client(
+    session: AsyncSession, client_id: UUID | None = None
+) -> dict[UUID, int]:
+    """Items of open jobs not yet completed or rejected, per client."""
+    remaining = func.greatest(
+        JobFact.items_received - JobFact.items_completed - JobFact.items_rejected, 0
+    )
+    query = (
+        select(JobFact.client_id, func.sum(remaining))
+        .where(JobFact.completed_at.is_(None), JobFact.cancelled_at.is_(None))
+        .group_by(JobFact.client_id)
+    )
+    if client_id is not None:
+        query = query.where(JobFact.client_id == client_id)
+    return {client: int(items) for client, items in (await session.execute(query)).all()}
+
+
+async def clients_in_period(
+    session: AsyncSession, start: datetime, end: datetime
+) -> dict[UUID, Counts]:
+    query = (
+        select(HourlyRollup.client_id, *_sums(HourlyRollup, COUNTERS))
+        .where(_period(HourlyRollup.hour, start, end))
+        .group_by(HourlyRollup.client_id)
+    )
+    return {row.client_id: _counts(row) for row in (await session.execute(query)).all()}
+
+
+async def contractors_in_period(
+    session: AsyncSession, start: datetime, end: datetime
+) -> dict[UUID, ContractorWork]:
+    """Per contractor: the counters, the seconds spent to submit, and the active hours."""
+    active = func.count().filter(ContractorRollup.tasks_submitted > 0).label("active_hours")
+    query = (
+        select(
+            ContractorRollup.contractor_id,
+            *_sums(ContractorRollup, [*CONTRACTOR_COUNTERS, "submit_seconds"]),
+            active,
+        )
+        .where(_period(ContractorRollup.hour, start, end))
+        .group_by(ContractorRollup.contractor_id)
+    )
+    return {
+        row.contractor_id: ContractorWork(
+            **{name: int(row._mapping[name]) for name in CONTRACTOR_COUNTERS},
+            submit_seconds=float(row.submit_seconds),
+            active_hours=int(row.active_hours),
+        )
+        for row in (await session.execute(query)).all()
+    }
+
+
+async def earnings_in_period(
+    session: AsyncSession, start: datetime, end: datetime, currency: str
+) -> dict[UUID, Decimal]:
+    query = (
+        select(ContractorEarningRollup.contractor_id, func.sum(ContractorEarningRollup.amount))
+        .where(
+            _period(ContractorEarningRollup.hour, start, end),
+            ContractorEarningRollup.currency == currency,
+        )
+        .group_by(ContractorEarningRollup.contractor_id)
+    )
+    return {contractor: amount for contractor, amount in (await session.execute(query)).all()}

@@ -1,0 +1,216 @@
+"""Figures out: each report loads the rollups of its period and lets the domain make figures
+of them. Money is answered in one currency (see `domain.reports.only_currency`)."""
+
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_reporting.domain import sla as outlook
+from bpo_reporting.domain.buckets import Bucket, bucket_of, bucket_starts, hour_of
+from bpo_reporting.domain.reports import (
+    ContractorWork,
+    Counts,
+    Money,
+    check_period,
+    figures,
+    longest_period,
+    only_currency,
+    total,
+)
+from bpo_reporting.domain.turnaround import merged
+from bpo_reporting.repository import reports as repository
+from bpo_reporting.schemas import (
+    ClientRow,
+    Clients,
+    ContractorRow,
+    Contractors,
+    OpenJob,
+    Overview,
+    Sla,
+    Throughput,
+    ThroughputBucket,
+)
+
+
+async def _currency(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    requested: str | None,
+    client_id: UUID | None = None,
+) -> str | None:
+    if requested is not None:
+        return requested
+    return only_currency(await repository.currencies(session, start, end, client_id))
+
+
+async def overview(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    client_id: UUID | None = None,
+    currency: str | None = None,
+) -> Overview:
+    check_period(start, end)
+    first_hour = hour_of(start)
+    totals = await repository.hourly_totals(session, first_hour, end, client_id)
+    bins = await repository.turnaround_bins(session, first_hour, end, client_id)
+    backlog = await repository.backlog_per_client(session, client_id)
+    chosen = await _currency(session, first_hour, end, currency, client_id)
+    money = None
+    if chosen is not None:
+        per_client = await repository.money_per_client(session, first_hour, end, chosen, client_id)
+        money = total(per_client.values())
+    return Overview(
+        period_from=start,
+        period_to=end,
+        **asdict(figures(totals, sum(backlog.values()), merged(bins.values()), money)),
+        currency=chosen,
+    )
+
+
+async def throughput(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+    client_id: UUID | None = None,
+    work_type: str | None = None,
+) -> Throughput:
+    check_period(start, end, longest_period(bucket))
+    first = bucket_of(start, bucket)
+    series = await repository.hourly_series(
+        session, first, end, bucket is Bucket.DAY, client_id, work_type
+    )
+    return Throughput(
+        period_from=start,
+        period_to=end,
+        bucket=bucket,
+        client_id=client_id,
+        work_type=work_type,
+        data=[
+            ThroughputBucket(start=moment, **asdict(series.get(moment, Counts())))
+            for moment in bucket_starts(start, end, bucket)
+        ],
+    )
+
+
+async def sla(
+    session: AsyncSession,
+    now: datetime,
+    window_hours: int,
+    client_id: UUID | None = None,
+    limit: int = 100,
+) -> Sla:
+    """Open jobs by due time, each with a completion forecast at the recent throughput."""
+    recent = await repository.hourly_totals(session, outlook.window_start(now, window_hours), now)
+    per_hour = outlook.throughput_per_hour(recent.items_finished, window_hours)
+    rows = await repository.open_jobs(session)
+    jobs = [
+        outlook.OpenJob(
+            str(row.job_id),
+            row.due_at,
+            outlook.remaining(row.items_received, row.items_completed, row.items_rejected),
+        )
+        for row in rows
+    ]
+    done_at = outlook.forecast(jobs, per_hour, now)
+    listed = [
+        OpenJob(
+            job_id=row.job_id,
+            client_id=row.client_id,
+            work_type=row.work_type,
+            due_at=row.due_at,
+            closed=row.closed_at is not None,
+            items_total=row.items_received,
+            items_remaining=job.remaining,
+            forecast_completion_at=done_at[job.job_id],
+            at_risk=outlook.at_risk(row.due_at, done_at[job.job_id]),
+        )
+        for row, job in zip(rows, jobs, strict=True)
+        if client_id is None or row.client_id == client_id
+    ]
+    return Sla(
+        generated_at=now,
+        window_hours=window_hours,
+        throughput_per_hour=round(per_hour, 3),
+        data=listed[:limit],
+    )
+
+
+async def contractors(
+    session: AsyncSession, start: datetime, end: datetime, currency: str | None = None
+) -> Contractors:
+    check_period(start, end)
+    first_hour = hour_of(start)
+    work = await repository.contractors_in_period(session, first_hour, end)
+    chosen = await _currency(session, first_hour, end, currency)
+    earnings = (
+        await repository.earnings_in_period(session, first_hour, end, chosen) if chosen else {}
+    )
+    data = [
+        _contractor_row(
+            contractor_id,
+            work.get(contractor_id, ContractorWork()),
+            earnings.get(contractor_id, Decimal(0)) if chosen else None,
+        )
+        for contractor_id in sorted(work.keys() | earnings.keys())
+    ]
+    data.sort(key=lambda row: (-row.tasks_submitted, str(row.contractor_id)))
+    return Contractors(period_from=start, period_to=end, currency=chosen, data=data)
+
+
+def _contractor_row(
+    contractor_id: UUID, done: ContractorWork, earnings: Decimal | None
+) -> ContractorRow:
+    return ContractorRow(
+        contractor_id=contractor_id,
+        tasks_submitted=done.tasks_submitted,
+        tasks_expired=done.tasks_expired,
+        active_hours=done.active_hours,
+        tasks_per_active_hour=done.tasks_per_active_hour,
+        avg_seconds_to_submit=done.avg_seconds_to_submit,
+        entries_accepted=done.entries_accepted,
+        entries_overturned=done.entries_overturned,
+        entries_rejected=done.entries_rejected,
+        fields_judged=done.fields_judged,
+        fields_correct=done.fields_correct,
+        accuracy=done.accuracy,
+        earnings=earnings,
+    )
+
+
+async def clients(
+    session: AsyncSession, start: datetime, end: datetime, currency: str | None = None
+) -> Clients:
+    check_period(start, end)
+    first_hour = hour_of(start)
+    totals = await repository.clients_in_period(session, first_hour, end)
+    bins = await repository.turnaround_bins(session, first_hour, end)
+    backlog = await repository.backlog_per_client(session)
+    chosen = await _currency(session, first_hour, end, currency)
+    money = await repository.money_per_client(session, first_hour, end, chosen) if chosen else {}
+    data = [
+        ClientRow(
+            client_id=client_id,
+            **asdict(
+                figures(
+                    totals.get(client_id, Counts()),
+                    backlog.get(client_id, 0),
+                    bins.get(client_id, {}),
+                    money.get(client_id, Money()) if chosen else None,
+                )
+            ),
+        )
+        for client_id in sorted(totals.keys() | money.keys())
+    ]
+    data.sort(key=lambda row: (-row.items_received, str(row.client_id)))
+    return Clients(period_from=start, period_to=end, currency=chosen, data=data)
+
+
+async def currencies(session: AsyncSession, start: datetime, end: datetime) -> list[str]:
+    """The currencies with amounts in the period."""
+    return await repository.currencies(session, hour_of(start), end)

@@ -1,0 +1,11 @@
+"""Every background loop of the reporting service: one consumer, folding every event it
+reports on into the read models. The outbox relay runs for every service besides (the
+service's lifespan starts it); reporting publishes nothing, so here it finds nothing to send."""
+
+from bpo_common.service import Workers
+from bpo_reporting.consumers import subscriptions
+from bpo_reporting.settings import Settings
+
+
+def workers(settings: Settings) -> Workers:
+    return Workers(subscriptions=subscriptions)

@@ -1,0 +1,158 @@
+"""The report arithmetic: turnaround bins and percentiles, buckets, periods and currencies,
+ratios, rates and money."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from bpo_common.errors import Invalid
+from bpo_reporting.domain import reports
+from bpo_reporting.domain.buckets import Bucket, bucket_starts
+from bpo_reporting.domain.reports import ContractorWork, Counts, Money
+from bpo_reporting.domain.turnaround import TURNAROUND_PRECISION, merged, percentile, turnaround_bin
+
+NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("seconds", [1, 1.5, 59, 61, 600, 3599, 3600, 86_400, 30 * 86_400])
+def test_a_binned_turnaround_reads_back_within_the_stated_precision(seconds: float) -> None:
+    read = percentile({turnaround_bin(seconds): 1}, 0.5)
+
+    assert read == pytest.approx(seconds, rel=TURNAROUND_PRECISION + 0.001)
+
+
+def test_percentiles_are_nearest_rank_over_the_bins() -> None:
+    values = [10, 20, 30, 40, 50, 60, 70, 80, 90, 1000]
+    bins: dict[int, int] = {}
+    for value in values:
+        bins[turnaround_bin(value)] = bins.get(turnaround_bin(value), 0) + 1
+
+    assert percentile(bins, 0.5) == pytest.approx(50, rel=TURNAROUND_PRECISION)
+    assert percentile(bins, 0.9) == pytest.approx(90, rel=TURNAROUND_PRECISION)
+    assert percentile(bins, 1.0) == pytest.approx(1000, rel=TURNAROUND_PRECISION)
+    assert percentile({}, 0.5) is None
+
+
+def test_the_overview_reads_every_clients_bins_as_one() -> None:
+    assert merged([{3: 1, 5: 2}, {5: 1, 8: 4}, {}]) == {3: 1, 5: 3, 8: 4}
+    assert merged([]) == {}
+
+
+def test_buckets_start_at_the_hour_or_day_holding_from_and_end_before_to() -> None:
+    start = datetime(2030, 1, 1, 22, 30, tzinfo=UTC)
+
+    hours = list(bucket_starts(start, start + timedelta(hours=2), Bucket.HOUR))
+    days = list(bucket_starts(start, start + timedelta(days=1), Bucket.DAY))
+
+    assert hours == [datetime(2030, 1, 1, h, tzinfo=UTC) for h in (22, 23)] + [
+        datetime(2030, 1, 2, 0, tzinfo=UTC)
+    ]
+    assert days == [datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC)]
+
+
+def test_a_period_moves_forward_and_spans_a_month_of_hours_or_a_year_of_days() -> None:
+    reports.check_period(NOW, NOW + timedelta(days=366))
+    reports.check_period(
+        NOW, NOW + reports.longest_period(Bucket.HOUR), reports.longest_period(Bucket.HOUR)
+    )
+
+    refusals = []
+    for start, end, longest in [
+        (NOW, NOW, reports.longest_period(Bucket.DAY)),
+        (NOW, NOW + timedelta(days=366, seconds=1), reports.longest_period(Bucket.DAY)),
+        (NOW, NOW + timedelta(days=31, seconds=1), reports.longest_period(Bucket.HOUR)),
+    ]:
+        with pytest.raises(Invalid) as refused:
+            reports.check_period(start, end, longest)
+        refusals.append((refused.value.detail, [error.field for error in refused.value.errors]))
+    assert refusals == [
+        ("from must be before to", ["from"]),
+        ("the period may span at most 366 days", ["from"]),
+        ("the period may span at most 31 days", ["from"]),
+    ]
+
+
+def test_money_is_read_in_the_only_currency_of_the_period_or_one_chosen() -> None:
+    assert reports.only_currency([]) is None
+    assert reports.only_currency(["EUR"]) == "EUR"
+    with pytest.raises(Invalid) as refused:
+        reports.only_currency(["EUR", "USD"])
+    assert refused.value.detail == "the period has amounts in EUR, USD; choose one with currency"
+    assert [(e.field, e.message) for e in refused.value.errors] == [("currency", "one of EUR, USD")]
+
+
+def test_ratios_are_rounded_to_four_places_and_none_without_a_whole() -> None:
+    counts = Counts(jobs_sla_met=1, jobs_sla_missed=2, fields_judged=15, fields_correct=11)
+
+    assert counts.sla_met_ratio == 0.3333
+    assert counts.accuracy == round(11 / 15, 4)
+    assert Counts().sla_met_ratio is None
+    assert Counts().accuracy is None
+    assert Counts(items_completed=7, items_rejected=1).items_finished == 8
+
+
+def test_a_contractors_rates_are_per_active_hour_and_per_task() -> None:
+    work = ContractorWork(
+        tasks_submitted=3, active_hours=2, submit_seconds=2400.0, fields_judged=9, fields_correct=8
+    )
+
+    assert work.tasks_per_active_hour == 1.5
+    assert work.avg_seconds_to_submit == 800.0
+    assert work.accuracy == round(8 / 9, 4)
+    assert ContractorWork(tasks_submitted=2, active_hours=3).tasks_per_active_hour == 0.667
+    idle = ContractorWork(tasks_expired=1)
+    assert (idle.tasks_per_active_hour, idle.avg_seconds_to_submit, idle.accuracy) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_the_margin_is_revenue_less_contractor_cost_summed_over_clients() -> None:
+    money = reports.total([Money(Decimal("9.50"), Decimal("1.60")), Money(Decimal("2.00"))])
+
+    assert (money.revenue, money.contractor_cost, money.margin) == (
+        Decimal("11.50"),
+        Decimal("1.60"),
+        Decimal("9.90"),
+    )
+    assert str(reports.total([]).margin) == "0"
+    assert Money(Decimal(1), Decimal("1.20")).margin == Decimal("-0.20")
+
+
+def test_the_clients_figures_read_their_counts_bins_backlog_and_money() -> None:
+    counts = Counts(
+        items_received=9,
+        items_completed=7,
+        items_rejected=1,
+        jobs_sla_met=1,
+        jobs_sla_missed=1,
+        fields_judged=15,
+        fields_correct=11,
+    )
+    bins = {turnaround_bin(1800): 2, turnaround_bin(3600): 3, turnaround_bin(7200): 2}
+
+    shown = reports.figures(counts, 1, bins, Money(Decimal("11.50"), Decimal("1.60")))
+    unpriced = reports.figures(Counts(), 0, {}, None)
+
+    assert shown == reports.Figures(
+        items_received=9,
+        items_completed=7,
+        items_rejected=1,
+        backlog=1,
+        turnaround_p50_s=percentile(bins, 0.5),
+        turnaround_p90_s=percentile(bins, 0.9),
+        sla_met_ratio=0.5,
+        accuracy=round(11 / 15, 4),
+        revenue=Decimal("11.50"),
+        contractor_cost=Decimal("1.60"),
+        margin=Decimal("9.90"),
+    )
+    assert shown.turnaround_p50_s == pytest.approx(3600, rel=TURNAROUND_PRECISION)
+    assert (unpriced.revenue, unpriced.contractor_cost, unpriced.margin) == (None, None, None)
+    assert (unpriced.turnaround_p50_s, unpriced.sla_met_ratio, unpriced.accuracy) == (
+        None,
+        None,
+        None,
+    )

@@ -1,0 +1,108 @@
+"""The SLA outlook (the forecast and who is at risk) and the dashboard's bucket, currency
+and chart series."""
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from bpo_reporting.domain.buckets import Bucket
+from bpo_reporting.domain.dashboard import bucket_for, charts, currency_shown
+from bpo_reporting.domain.reports import Counts, figures
+from bpo_reporting.domain.sla import (
+    OpenJob,
+    at_risk,
+    forecast,
+    remaining,
+    throughput_per_hour,
+    window_start,
+)
+from bpo_reporting.schemas import ClientRow, ContractorRow, ThroughputBucket
+
+NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+def test_the_forecast_serves_the_earliest_due_job_first() -> None:
+    jobs = [
+        OpenJob("late", NOW + timedelta(hours=10), 20),
+        OpenJob("soon", NOW + timedelta(hours=1), 10),
+        OpenJob("whenever", None, 5),
+        OpenJob("done", NOW, 0),
+    ]
+
+    done_at = forecast(jobs, per_hour=10, now=NOW)
+
+    assert done_at == {
+        "done": NOW,
+        "soon": NOW + timedelta(hours=1),  # its own 10 items
+        "late": NOW + timedelta(hours=3),  # after soon's 10, its own 20
+        "whenever": NOW + timedelta(hours=3.5),
+    }
+    assert forecast(jobs, per_hour=0, now=NOW)["soon"] is None
+
+
+def test_a_job_is_at_risk_when_forecast_after_its_due_time_or_never() -> None:
+    due = NOW + timedelta(hours=1)
+
+    assert not at_risk(due, due)
+    assert at_risk(due, due + timedelta(seconds=1))
+    assert at_risk(due, None)
+    assert not at_risk(None, None)
+    assert remaining(6, 4, 1) == 1
+    assert remaining(2, 2, 1) == 0
+
+
+def test_the_forecast_extrapolates_the_last_hours_including_the_current_one() -> None:
+    assert window_start(NOW + timedelta(minutes=59), 6) == NOW - timedelta(hours=5)
+    assert throughput_per_hour(9, 6) == 1.5
+
+
+def test_the_dashboard_shows_hours_for_a_week_and_days_beyond() -> None:
+    assert bucket_for(7) is Bucket.HOUR
+    assert bucket_for(8) is Bucket.DAY
+    assert currency_shown(None, ["EUR", "USD"]) == "EUR"
+    assert currency_shown("USD", ["EUR"]) == "USD"
+    assert currency_shown(None, []) is None
+
+
+def _contractor_row(contractor_id: UUID, accuracy: float | None) -> ContractorRow:
+    return ContractorRow(
+        contractor_id=contractor_id,
+        tasks_submitted=0,
+        tasks_expired=0,
+        active_hours=0,
+        tasks_per_active_hour=None,
+        avg_seconds_to_submit=None,
+        entries_accepted=0,
+        entries_overturned=0,
+        entries_rejected=0,
+        fields_judged=0,
+        fields_correct=0,
+        accuracy=accuracy,
+        earnings=None,
+    )
+
+
+def test_the_dashboard_charts_are_the_reports_series() -> None:
+    client = UUID("00000000-0000-0000-0000-0000c11e0001")
+    contractor = UUID("00000000-0000-0000-0000-00000000c0de")
+    hour = ThroughputBucket(
+        start=NOW,
+        **asdict(Counts(items_received=7, items_completed=2, jobs_sla_met=1, entries_accepted=1)),
+    )
+    clients = [ClientRow(client_id=client, **asdict(figures(Counts(), 3, {}, None)))]
+    contractors = [
+        _contractor_row(contractor, accuracy=round(8 / 9, 4)),
+        _contractor_row(contractor, accuracy=None),
+    ]
+
+    assert charts([hour], clients, contractors) == {
+        "throughput": {
+            "t": [int(NOW.timestamp())],
+            "received": [7],
+            "completed": [2],
+            "sla_met": [1],
+            "sla_missed": [0],
+        },
+        "backlog": {"labels": ["c11e0001"], "values": [3]},
+        "accuracy": {"labels": ["0000c0de", "0000c0de"], "values": [88.9, None]},
+    }
