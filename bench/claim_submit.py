@@ -52,7 +52,7 @@ from bpo_common.ids import new_id
 from bpo_common.outbox import outbox_values
 from bpo_common.settings import SERVICES
 from bpo_devtools import servers
-from bpo_intake import repository
+from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest
 from bpo_intake.settings import Settings as IntakeSettings
 

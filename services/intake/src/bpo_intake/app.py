@@ -2,22 +2,21 @@
 
 from fastapi import FastAPI
 
-from bpo_common.service import ServiceDefinition, Workers, create_service_app
-from bpo_intake.consumers import subscriptions
+from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_intake.routes import router
 from bpo_intake.settings import Settings
-from bpo_intake.tasks import sweep_leases
-from bpo_intake.webhooks import deliver_webhooks
+from bpo_intake.workers import workers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
     return create_service_app(
         ServiceDefinition(
             name="intake",
             title="BPO intake",
             description="Clients push jobs and items; contractors claim, key and submit tasks.",
             routers=[router],
-            workers=Workers(subscriptions=subscriptions, loops=[sweep_leases, deliver_webhooks]),
+            workers=workers(settings),
         ),
-        settings or Settings(),
+        settings,
     )

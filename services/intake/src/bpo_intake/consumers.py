@@ -1,11 +1,11 @@
-"""Events the intake service consumes: validation's decisions."""
+"""Events the intake service consumes: validation's decisions, each to its use case."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import validation
 from bpo_common.events import Envelope
 from bpo_common.inbox import Subscription
-from bpo_intake import decisions
+from bpo_intake.service import decisions
 
 
 async def on_item_accepted(session: AsyncSession, envelope: Envelope) -> None:

@@ -2,7 +2,6 @@
 
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +10,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_common.contracts import TaskKind
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
+from bpo_intake.domain.contractors import ContractorStatus
+from bpo_intake.domain.jobs import ItemStatus, JobStatus
+from bpo_intake.domain.tasks import TaskStatus
+from bpo_intake.domain.webhooks import WebhookDeliveryStatus
 
 
 class Base(DeclarativeBase):
@@ -19,33 +22,6 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
-
-
-class JobStatus(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-class ItemStatus(StrEnum):
-    PENDING = "pending"
-    IN_PROGRESS = "in_progress"
-    IN_REVIEW = "in_review"
-    COMPLETED = "completed"
-    REJECTED = "rejected"
-
-
-class ContractorStatus(StrEnum):
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-
-
-class TaskStatus(StrEnum):
-    QUEUED = "queued"
-    LEASED = "leased"
-    SUBMITTED = "submitted"
-    CANCELLED = "cancelled"
 
 
 class Client(Base):
@@ -155,12 +131,6 @@ class Task(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class WebhookDeliveryStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    FAILED = "failed"
 
 
 class WebhookDelivery(Base):

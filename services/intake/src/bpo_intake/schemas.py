@@ -1,6 +1,5 @@
 """Request and response bodies of the intake API."""
 
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -17,14 +16,11 @@ from pydantic import (
 )
 
 from bpo_common.contracts import QcPolicy, TaskKind
-from bpo_common.errors import FieldError, Invalid
-from bpo_common.rules import FieldSpec, JobSpec, check
-from bpo_intake.models import (
-    ContractorStatus,
-    ItemStatus,
-    JobStatus,
-    WebhookDeliveryStatus,
-)
+from bpo_common.rules import FieldSpec, JobSpec
+from bpo_intake.domain.contractors import ContractorStatus
+from bpo_intake.domain.items import ItemIn
+from bpo_intake.domain.jobs import ItemStatus, JobStatus
+from bpo_intake.domain.webhooks import WebhookDeliveryStatus
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
@@ -47,12 +43,6 @@ class ClientCreated(BaseModel):
     webhook_url: str | None
     webhook_secret: str
     created_at: datetime
-
-
-class ItemIn(Strict):
-    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    source: dict[str, Any]
-    golden: dict[str, Any] | None = None
 
 
 class JobCreate(JobSpec):
@@ -238,28 +228,3 @@ class WebhookDeliveryDetail(WebhookDeliveryOut):
 
 class ItemsAccepted(BaseModel):
     accepted: int
-
-
-def check_golden(spec: JobSpec, item: ItemIn) -> tuple[ItemIn, list[FieldError]]:
-    """The item with its golden answer in canonical form, or what is wrong with the answer
-    (`golden.total`): a golden answer must be a complete record that passes the job's rules."""
-    if item.golden is None:
-        return item, []
-    checked = check(spec, item.golden)
-    if not checked.valid:
-        return item, [FieldError(f"golden.{e.field}", e.message) for e in checked.errors]
-    return item.model_copy(update={"golden": checked.normalized}), []
-
-
-def checked_items(spec: JobSpec, items: Sequence[ItemIn]) -> list[ItemIn]:
-    """Every item with its golden answer checked and normalized; Invalid names each bad
-    answer by its place in the body (`items[3].golden.total`)."""
-    checked, errors = [], []
-    for index, item in enumerate(items):
-        item, problems = check_golden(spec, item)
-        checked.append(item)
-        errors += [FieldError(f"items[{index}].{e.field}", e.message) for e in problems]
-    if errors:
-        fields = ", ".join(dict.fromkeys(error.field for error in errors[:10]))
-        raise Invalid(f"invalid golden answers: {fields}", errors=errors)
-    return checked

@@ -1,9 +1,10 @@
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from pydantic_settings import SettingsConfigDict
 
-from bpo_common.settings import ServiceSettings
+from bpo_common.service import settings_dependency
+from bpo_common.settings import DEFAULT_PORTS, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -11,7 +12,7 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="BPO_INTAKE_")
 
-    port: int = 8001
+    port: int = DEFAULT_PORTS["intake"]
     lease_seconds: int = 300
     # A task whose lease expired this many times flags its item for a manager.
     max_attempts: int = 3
@@ -23,10 +24,4 @@ class Settings(ServiceSettings):
     webhook_timeout_s: float = 10.0
 
 
-async def current_settings(request: Request) -> Settings:
-    settings = request.app.state.runtime.settings
-    assert isinstance(settings, Settings)
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(current_settings)]
+SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]

@@ -1,11 +1,11 @@
-"""HTTP routes of the intake service, one module per area."""
+"""HTTP routes of the intake service, one module per aggregate."""
 
 from fastapi import APIRouter
 
 from bpo_common.text import CheckedRoute
-from bpo_intake.routes import clients, contractors, flagged, items, jobs, tasks, webhooks
+from bpo_intake.routes import clients, contractors, items, jobs, tasks, webhooks
 
 router = APIRouter(route_class=CheckedRoute)
 # Tasks first: claim and submit are the hottest routes, and routes are matched in order.
-for area in (tasks, clients, contractors, jobs, webhooks, items, flagged):
-    router.include_router(area.router)
+for aggregate in (tasks, clients, contractors, jobs, webhooks, items):
+    router.include_router(aggregate.router)

@@ -1,4 +1,4 @@
-"""Clients and contractors: managers register them."""
+"""Clients: managers register them."""
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -7,8 +7,8 @@ from bpo_common.auth import Manager
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.text import CheckedRoute
-from bpo_intake import service
 from bpo_intake.schemas import ClientCreate, ClientCreated
+from bpo_intake.service import clients
 from bpo_intake.settings import SettingsDep
 
 router = APIRouter(prefix="/v1", route_class=CheckedRoute)
@@ -23,7 +23,7 @@ async def create_client(
     settings: SettingsDep,
 ) -> JSONResponse:
     """Register a client company; the answer carries its webhook signing secret."""
-    client = await service.create_client(
+    client = await clients.create_client(
         session, body, allow_private_webhooks=settings.webhook_allow_private
     )
     return await idempotency.respond(

@@ -1,19 +1,25 @@
 """Contractors: managers register, suspend and reinstate them."""
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from bpo_common.auth import CurrentPrincipal, Manager
+from bpo_common.auth import Manager, the_contractor_or_a_manager
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
-from bpo_intake import contractors
 from bpo_intake.schemas import ContractorCreate, ContractorOut, StatusReason
+from bpo_intake.service import contractors
 
 router = APIRouter(prefix="/v1/contractors", tags=["contractors"], route_class=CheckedRoute)
+
+# The path's contractor_id, for a manager or that contractor; anyone else hears it is unknown.
+OwnContractorId = Annotated[
+    UUID, Depends(the_contractor_or_a_manager("no contractor {contractor_id}"))
+]
 
 
 @router.post("", status_code=201, response_model=ContractorOut)
@@ -32,11 +38,9 @@ async def list_contractors(session: SessionDep, _: Manager, page: PageDep) -> Pa
 
 
 @router.get("/{contractor_id}")
-async def get_contractor(
-    contractor_id: UUID, session: SessionDep, caller: CurrentPrincipal
-) -> ContractorOut:
+async def get_contractor(contractor_id: OwnContractorId, session: SessionDep) -> ContractorOut:
     """One contractor, for managers and for that contractor."""
-    return await contractors.get(session, contractor_id, caller)
+    return await contractors.get(session, contractor_id)
 
 
 @router.post("/{contractor_id}/suspend")

@@ -1,23 +1,54 @@
-"""Items: clients append them to open jobs and read them, and their results, back."""
+"""Items: clients append them to open jobs and read them, and their results, back; managers
+see the items flagged for them.
 
+Media types live here: the parser an item body needs is chosen by its Content-Type, the
+results' format by Accept, and a refused body is read to its end before the answer goes.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from bpo_common.auth import ClientOrManager, CurrentClient
+from bpo_common.auth import ClientScope, CurrentClient, Manager
 from bpo_common.db import SessionDep, SessionFactoryDep
+from bpo_common.errors import DomainError
 from bpo_common.idempotency import StreamedIdempotencyDep
+from bpo_common.media import attachment, content_type, drain, negotiate
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
-from bpo_intake import items
-from bpo_intake.items import Format
-from bpo_intake.models import ItemStatus
+from bpo_intake.domain.item_bodies import CsvItems, JsonItems, NdjsonItems
+from bpo_intake.domain.jobs import ItemStatus
+from bpo_intake.domain.results import CsvTable, JsonArray, JsonLines, ResultRow, ResultsEncoder
 from bpo_intake.schemas import ItemOut, ItemsAccepted
+from bpo_intake.service import items
+from bpo_intake.service.items import ParserFor
 
 router = APIRouter(prefix="/v1", tags=["items"], route_class=CheckedRoute)
+
+
+class Format(StrEnum):
+    """The media types items come in and results go out as."""
+
+    JSON = "application/json"
+    NDJSON = "application/x-ndjson"
+    CSV = "text/csv"
+
+
+PARSERS: dict[Format, ParserFor] = {
+    Format.JSON: JsonItems,
+    Format.NDJSON: NdjsonItems,
+    Format.CSV: CsvItems,
+}
+ENCODERS: dict[Format, type[ResultsEncoder]] = {
+    Format.JSON: JsonArray,
+    Format.NDJSON: JsonLines,
+    Format.CSV: CsvTable,
+}
 
 _TEXT = {"schema": {"type": "string"}}
 
@@ -62,9 +93,15 @@ async def append_items(
     idempotency: StreamedIdempotencyDep,
 ) -> JSONResponse:
     """Append items to an open job as JSON, NDJSON or CSV; one bad item and none is stored."""
-    accepted = await items.append_items(
-        session, job_id, client.client_id, request.headers.get("content-type"), idempotency.body()
-    )
+    chunks = idempotency.body()
+    try:
+        media_type = content_type(request.headers.get("content-type"), list(Format), "items")
+        parser = PARSERS[Format(media_type)]
+        accepted = await items.append_items(session, job_id, client.client_id, parser, chunks)
+    except DomainError:
+        # The client hears the refusal instead of having its connection closed mid-upload.
+        await drain(chunks)
+        raise
     return await idempotency.respond(202, ItemsAccepted(accepted=accepted))
 
 
@@ -72,12 +109,12 @@ async def append_items(
 async def list_items(
     job_id: UUID,
     session: SessionDep,
-    caller: ClientOrManager,
+    scope: ClientScope,
     page: PageDep,
     status: Annotated[ItemStatus | None, Query(description="only items in this status")] = None,
 ) -> Page[ItemOut]:
     """List a job's items, oldest first, optionally only those in one status."""
-    return await items.list_items(session, job_id, caller.scope(), status, page)
+    return await items.list_items(session, job_id, scope, status, page)
 
 
 @router.get(
@@ -95,12 +132,39 @@ async def get_results(
     job_id: UUID,
     session: SessionDep,
     sessions: SessionFactoryDep,
-    caller: ClientOrManager,
+    scope: ClientScope,
     accept: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Stream the final data of every completed item as JSON, NDJSON or CSV, as Accept asks."""
-    export = await items.export_results(session, sessions, job_id, caller.scope(), accept)
-    headers = {"Vary": "Accept"}
-    if export.media_type is Format.CSV:
-        headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-    return StreamingResponse(export.chunks, media_type=export.media_type, headers=headers)
+    refusal = f"results come as {', '.join(Format)}; Accept allows none"
+    chosen = Format(negotiate(accept, list(Format), refusal))
+    results = await items.results(session, sessions, job_id, scope)
+    encoded = _encoded(ENCODERS[chosen](results.fields), results.rows)
+    if chosen is Format.CSV:
+        headers = attachment(f"job-{results.job_id}-results.csv")
+    else:
+        headers = {"Vary": "Accept"}
+    return StreamingResponse(encoded, media_type=chosen, headers=headers)
+
+
+async def _encoded(
+    encoder: ResultsEncoder, batches: AsyncIterator[Sequence[ResultRow]]
+) -> AsyncIterator[bytes]:
+    yield encoder.start().encode()
+    first = True
+    async for rows in batches:
+        yield encoder.rows(rows, first).encode()
+        first = False
+    yield encoder.end().encode()
+
+
+@router.get("/items/flagged")
+async def flagged_items(session: SessionDep, _: Manager, page: PageDep) -> Page[ItemOut]:
+    """Items flagged for a manager, with the reason (for example leases that kept expiring)."""
+    return await items.flagged_items(session, page)
+
+
+@router.post("/items/{item_id}/requeue", responses={409: PROBLEM_RESPONSE})
+async def requeue(item_id: UUID, session: SessionDep, _: Manager) -> ItemOut:
+    """Clear an item's flag and give it a fresh entry task."""
+    return await items.requeue_item(session, item_id)

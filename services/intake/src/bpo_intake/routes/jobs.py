@@ -5,14 +5,14 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from bpo_common.auth import ClientOrManager, CurrentClient
+from bpo_common.auth import ClientScope, CurrentClient
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
-from bpo_intake import service
 from bpo_intake.schemas import JobCreate, JobOut
+from bpo_intake.service import jobs
 
 router = APIRouter(prefix="/v1", tags=["jobs"], route_class=CheckedRoute)
 
@@ -22,36 +22,28 @@ async def create_job(
     body: JobCreate, session: SessionDep, client: CurrentClient, idempotency: IdempotencyDep
 ) -> JSONResponse:
     """Create a job, optionally with its first items."""
-    job = await service.create_job(session, client.client_id, body)
-    (view,) = await service.describe_jobs(session, [job])
-    return await idempotency.respond(201, view)
+    return await idempotency.respond(201, await jobs.create_job(session, client.client_id, body))
 
 
 @router.get("/jobs", tags=["jobs"])
-async def list_jobs(session: SessionDep, caller: ClientOrManager, page: PageDep) -> Page[JobOut]:
+async def list_jobs(session: SessionDep, scope: ClientScope, page: PageDep) -> Page[JobOut]:
     """List jobs, oldest first: a client sees its own, a manager sees all."""
-    return await service.list_jobs(session, caller.scope(), page)
+    return await jobs.list_jobs(session, scope, page)
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"])
-async def get_job(job_id: UUID, session: SessionDep, caller: ClientOrManager) -> JobOut:
+async def get_job(job_id: UUID, session: SessionDep, scope: ClientScope) -> JobOut:
     """One job with its item counts and progress."""
-    job = await service.get_job(session, job_id, caller.scope())
-    (view,) = await service.describe_jobs(session, [job])
-    return view
+    return await jobs.show_job(session, job_id, scope)
 
 
 @router.post("/jobs/{job_id}/close", responses={409: PROBLEM_RESPONSE})
 async def close_job(job_id: UUID, session: SessionDep, client: CurrentClient) -> JobOut:
     """No more items will come; the job completes when every item is final."""
-    job = await service.close_job(session, job_id, client.client_id)
-    (view,) = await service.describe_jobs(session, [job])
-    return view
+    return await jobs.close_job(session, job_id, client.client_id)
 
 
 @router.post("/jobs/{job_id}/cancel", responses={409: PROBLEM_RESPONSE})
-async def cancel_job(job_id: UUID, session: SessionDep, caller: ClientOrManager) -> JobOut:
+async def cancel_job(job_id: UUID, session: SessionDep, scope: ClientScope) -> JobOut:
     """Cancel the work not yet done; its queued tasks are withdrawn."""
-    job = await service.cancel_job(session, job_id, caller.scope())
-    (view,) = await service.describe_jobs(session, [job])
-    return view
+    return await jobs.cancel_job(session, job_id, scope)

@@ -5,30 +5,34 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
-from bpo_common.auth import Contractor as ContractorToken
+from bpo_common.auth import CurrentContractor
 from bpo_common.db import SessionDep
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.text import CheckedRoute
-from bpo_intake import tasks
 from bpo_intake.schemas import ClaimRequest, ClaimResponse, Lease, SubmitRequest, Submitted
+from bpo_intake.service import tasks
+from bpo_intake.service.tasks import LeaseHolder
 from bpo_intake.settings import SettingsDep
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], route_class=CheckedRoute)
 
 
-async def current_contractor(token: ContractorToken) -> UUID:
-    return tasks.contractor_id_of(token.subject)
+async def current_lease_holder(
+    task_id: UUID, session: SessionDep, contractor: CurrentContractor
+) -> LeaseHolder:
+    return await tasks.lease_holder(session, contractor, task_id)
 
 
-# The contractor's id; whether they may work is checked in the statements themselves.
-ContractorId = Annotated[UUID, Depends(current_contractor)]
+# The caller and the path's task, which they hold an unexpired lease on: the one read these
+# routes make before their change (404, 403 or 409 otherwise).
+CurrentLeaseHolder = Annotated[LeaseHolder, Depends(current_lease_holder)]
 
 
 @router.post("/claim")
 async def claim(
     body: ClaimRequest,
     session: SessionDep,
-    contractor: ContractorId,
+    contractor: CurrentContractor,
     settings: SettingsDep,
 ) -> ClaimResponse:
     """Lease up to `limit` tasks, most urgent first; an empty list when there is no work."""
@@ -38,24 +42,20 @@ async def claim(
 
 @router.post("/{task_id}/heartbeat", responses={409: PROBLEM_RESPONSE})
 async def heartbeat(
-    task_id: UUID, session: SessionDep, contractor: ContractorId, settings: SettingsDep
+    holder: CurrentLeaseHolder, session: SessionDep, settings: SettingsDep
 ) -> Lease:
     """Extend the lease on a task you hold."""
-    expires = await tasks.heartbeat(
-        session, contractor, task_id, lease_seconds=settings.lease_seconds
-    )
-    return Lease(task_id=task_id, lease_expires_at=expires)
+    expires = await tasks.heartbeat(session, holder, lease_seconds=settings.lease_seconds)
+    return Lease(task_id=holder.task.id, lease_expires_at=expires)
 
 
 @router.post("/{task_id}/submit", status_code=202, responses={409: PROBLEM_RESPONSE})
-async def submit(
-    task_id: UUID, body: SubmitRequest, session: SessionDep, contractor: ContractorId
-) -> Submitted:
+async def submit(holder: CurrentLeaseHolder, body: SubmitRequest, session: SessionDep) -> Submitted:
     """Submit the keyed data (or a reviewer's rejection); rule breaks are named in a 422."""
-    return await tasks.submit(session, contractor, task_id, body.data, reject=body.reject)
+    return await tasks.submit(session, holder, body.data, reject=body.reject)
 
 
 @router.post("/{task_id}/release", status_code=204, responses={409: PROBLEM_RESPONSE})
-async def release(task_id: UUID, session: SessionDep, contractor: ContractorId) -> None:
+async def release(holder: CurrentLeaseHolder, session: SessionDep) -> None:
     """Give a task you hold back to the queue."""
-    await tasks.release(session, contractor, task_id)
+    await tasks.release(session, holder)

@@ -5,18 +5,18 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from bpo_common.auth import ClientOrManager, Manager
+from bpo_common.auth import ClientScope, Manager
 from bpo_common.db import SessionDep
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
-from bpo_intake import webhooks
-from bpo_intake.models import WebhookDeliveryStatus
+from bpo_intake.domain.webhooks import WebhookDeliveryStatus
 from bpo_intake.schemas import (
     ClientWebhook,
     WebhookDeliveryDetail,
     WebhookDeliveryOut,
     WebhookUrlUpdate,
 )
+from bpo_intake.service import webhooks
 from bpo_intake.settings import SettingsDep
 
 router = APIRouter(prefix="/v1", route_class=CheckedRoute)
@@ -39,17 +39,17 @@ async def set_webhook(
 @router.get("/webhooks/deliveries", tags=["webhooks"])
 async def list_deliveries(
     session: SessionDep,
-    caller: ClientOrManager,
+    scope: ClientScope,
     page: PageDep,
     status: Annotated[WebhookDeliveryStatus | None, Query(description="only these")] = None,
 ) -> Page[WebhookDeliveryOut]:
     """List webhook deliveries, oldest first: a client sees its own, a manager sees all."""
-    return await webhooks.list_deliveries(session, caller.scope(), status, page)
+    return await webhooks.list_deliveries(session, scope, status, page)
 
 
 @router.get("/webhooks/deliveries/{delivery_id}", tags=["webhooks"])
 async def get_delivery(
-    delivery_id: UUID, session: SessionDep, caller: ClientOrManager
+    delivery_id: UUID, session: SessionDep, scope: ClientScope
 ) -> WebhookDeliveryDetail:
     """One webhook delivery with every attempt to send it."""
-    return await webhooks.get_delivery(session, delivery_id, caller.scope())
+    return await webhooks.get_delivery(session, delivery_id, scope)

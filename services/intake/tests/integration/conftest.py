@@ -1,22 +1,20 @@
 """The intake app in-process against the run's real PostgreSQL and NATS, and helpers to drive it."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import cast, func, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import func, select
 
 from bpo_common.db import SessionFactory
-from bpo_common.events import Envelope
 from bpo_common.ids import new_id
-from bpo_common.tables import outbox_event
 from bpo_devtools.testing import TestStack, Tokens, serve
 from bpo_intake.app import create_app
-from bpo_intake.models import Job
+from bpo_intake.models import Item, Job
 from bpo_intake.settings import Settings
 
 
@@ -81,13 +79,67 @@ async def count_jobs(sessions: SessionFactory, client_id: UUID) -> int:
         return int((await session.execute(query)).scalar_one())
 
 
-async def outbox_envelopes(sessions: SessionFactory, job_id: UUID) -> list[Envelope]:
-    """Every event in the intake outbox about one job, sent or not, oldest first."""
-    envelope = cast(func.convert_from(outbox_event.c.payload, "UTF8"), JSONB)
+def scan_items(count: int) -> list[dict[str, Any]]:
+    """`count` items of a POST /v1/jobs body: scans with an external id and a page number."""
+    return [
+        {"external_id": f"scan-{n}", "source": {"image": f"s3://scans/{n}.png", "page": n}}
+        for n in range(count)
+    ]
+
+
+async def stored_items(sessions: SessionFactory, job_id: UUID | str) -> list[Item]:
+    """A job's items as stored, oldest first."""
     async with sessions() as session:
-        payloads = await session.scalars(
-            select(outbox_event.c.payload)
-            .where(envelope[("data", "job_id")].as_string() == str(job_id))
-            .order_by(outbox_event.c.id)
-        )
-        return [Envelope.model_validate_json(payload) for payload in payloads]
+        query = select(Item).where(Item.job_id == UUID(str(job_id))).order_by(Item.id)
+        return list(await session.scalars(query))
+
+
+# Webhooks: apps whose own sender is stopped, so that each test sends with the `now` it chooses
+
+
+@asynccontextmanager
+async def serve_without_sender(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(app) as api:
+        (sender,) = [t for t in app.state.runtime.tasks if t.get_name() == "deliver_webhooks"]
+        sender.cancel()
+        yield api
+
+
+@pytest.fixture(scope="module")
+def lenient_settings(stack: TestStack) -> Settings:
+    """Settings that let webhooks go to this machine, where the test receivers listen."""
+    return stack.settings(Settings, "intake", webhook_allow_private=True)
+
+
+@pytest.fixture(scope="module")
+def strict_settings(stack: TestStack) -> Settings:
+    return stack.settings(Settings, "intake")
+
+
+@pytest.fixture(scope="module")
+def lenient_app(lenient_settings: Settings) -> FastAPI:
+    return create_app(lenient_settings)
+
+
+@pytest.fixture(scope="module")
+async def lenient(lenient_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_without_sender(lenient_app) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+async def strict(strict_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_without_sender(create_app(strict_settings)) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def db(lenient_app: FastAPI, lenient: httpx.AsyncClient) -> SessionFactory:
+    sessions: SessionFactory = lenient_app.state.runtime.sessions
+    return sessions
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        yield client

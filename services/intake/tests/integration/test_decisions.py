@@ -14,7 +14,9 @@ from bpo_common.db import SessionFactory
 from bpo_common.events import wrap
 from bpo_common.messaging import connect
 from bpo_devtools.testing import TestStack, Tokens, eventually
-from bpo_intake.models import ContractorStatus, Item, ItemStatus
+from bpo_intake.domain.contractors import ContractorStatus
+from bpo_intake.domain.jobs import ItemStatus
+from bpo_intake.models import Item
 
 from .conftest import create_job, register_client
 

@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem
-from bpo_intake.items import RESULTS_PER_FETCH
-from bpo_intake.models import Item, ItemStatus
+from bpo_intake.domain.jobs import ItemStatus
+from bpo_intake.models import Item
+from bpo_intake.service.items import RESULTS_PER_FETCH
 
 from .conftest import create_job, register_client
 

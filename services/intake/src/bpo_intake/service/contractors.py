@@ -4,13 +4,13 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.auth import Principal, Role
 from bpo_common.clock import utcnow
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
 from bpo_common.pagination import Page, PageRequest, make_page
-from bpo_intake import repository
-from bpo_intake.models import Contractor, ContractorStatus
+from bpo_intake.domain.contractors import ContractorStatus
+from bpo_intake.models import Contractor
+from bpo_intake.repository import contractors as repository
 from bpo_intake.schemas import ContractorCreate, ContractorOut
 
 
@@ -35,14 +35,8 @@ async def list_page(session: AsyncSession, page: PageRequest) -> Page[Contractor
     return make_page(await repository.list_contractors(session, page), page, _out)
 
 
-async def get(session: AsyncSession, contractor_id: UUID, caller: Principal) -> ContractorOut:
-    visible = caller.role is Role.MANAGER or (
-        caller.role is Role.CONTRACTOR and caller.subject == str(contractor_id)
-    )
-    contractor = await repository.get_contractor(session, contractor_id) if visible else None
-    if contractor is None:
-        raise NotFound(f"no contractor {contractor_id}")
-    return _out(contractor)
+async def get(session: AsyncSession, contractor_id: UUID) -> ContractorOut:
+    return _out(await _contractor(session, contractor_id))
 
 
 async def suspend(session: AsyncSession, contractor_id: UUID, reason: str) -> ContractorOut:
@@ -56,10 +50,14 @@ async def activate(session: AsyncSession, contractor_id: UUID) -> ContractorOut:
 async def _set_status(
     session: AsyncSession, contractor_id: UUID, status: ContractorStatus, reason: str | None
 ) -> ContractorOut:
+    contractor = await _contractor(session, contractor_id)
+    contractor.status = status
+    contractor.status_reason = reason
+    return _out(contractor)
+
+
+async def _contractor(session: AsyncSession, contractor_id: UUID) -> Contractor:
     contractor = await repository.get_contractor(session, contractor_id)
     if contractor is None:
         raise NotFound(f"no contractor {contractor_id}")
-    contractor.status = status
-    contractor.status_reason = reason
-    await session.flush()
-    return _out(contractor)
+    return contractor

@@ -1,14 +1,13 @@
-"""Use cases of the intake service: change state and add events, in the caller's session."""
+"""Jobs: clients create, close and cancel them; a closed job completes with its last item."""
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts import TaskKind
+from bpo_common.contracts import QcPolicy, TaskKind
 from bpo_common.contracts.intake import (
     ItemsReceived,
     JobCancelled,
@@ -22,44 +21,34 @@ from bpo_common.ids import new_id
 from bpo_common.outbox import publish, publish_many
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import JobSpec, spec_for
-from bpo_intake import repository, webhooks
-from bpo_intake.models import Client, ItemStatus, Job, JobStatus, TaskStatus
-from bpo_intake.schemas import (
-    ClientCreate,
-    ItemCounts,
-    ItemIn,
-    JobCreate,
-    JobOut,
-    checked_items,
+from bpo_intake.domain.items import ItemIn, checked_items
+from bpo_intake.domain.jobs import (
+    ITEMS_PER_EVENT,
+    ItemStatus,
+    JobStatus,
+    chunked,
+    due_at,
+    entries_per_item,
+    progress,
 )
-
-ITEMS_PER_EVENT = 1000
-
-T = TypeVar("T")
-
-
-def _chunks(rows: Sequence[T], size: int) -> list[Sequence[T]]:
-    return [rows[start : start + size] for start in range(0, len(rows), size)]
-
-
-async def create_client(
-    session: AsyncSession, command: ClientCreate, *, allow_private_webhooks: bool = False
-) -> Client:
-    if command.webhook_url is not None:
-        await webhooks.check_webhook_url(str(command.webhook_url), allow_private_webhooks)
-    client = Client(
-        id=new_id(),
-        name=command.name,
-        webhook_url=str(command.webhook_url) if command.webhook_url else None,
-        webhook_secret=webhooks.new_secret(),
-        created_at=utcnow(),
-    )
-    await repository.add_client(session, client)
-    return client
+from bpo_intake.domain.tasks import new_task
+from bpo_intake.domain.webhooks import WebhookEvent
+from bpo_intake.models import Job
+from bpo_intake.repository import clients as clients_repository
+from bpo_intake.repository import items as items_repository
+from bpo_intake.repository import jobs as repository
+from bpo_intake.repository import tasks as tasks_repository
+from bpo_intake.schemas import ItemCounts, JobCreate, JobOut
+from bpo_intake.service import webhooks
 
 
-async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate) -> Job:
-    if not await repository.client_exists(session, client_id):
+def job_spec(job: Job) -> JobSpec:
+    return spec_for(job.id, job.fields, job.rules)
+
+
+async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate) -> JobOut:
+    """A new open job of a registered client, with the items the command carries."""
+    if not await clients_repository.client_exists(session, client_id):
         raise Forbidden("this token's client is not registered; ask a manager to create it")
     now = utcnow()
     job = Job(
@@ -71,7 +60,7 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
         rules=list(command.rules),
         qc=command.qc.model_dump(mode="json"),
         priority=command.priority,
-        due_at=_due_at(command, now),
+        due_at=due_at(command.sla_hours, command.due_at, now),
         sla_hours=command.sla_hours,
         required_skills=command.required_skills,
         external_ref=command.external_ref,
@@ -97,54 +86,7 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
         client_id=client_id,
     )
     await add_items(session, job, checked_items(job_spec(job), command.items))
-    return job
-
-
-def _due_at(command: JobCreate, now: datetime) -> datetime | None:
-    if command.sla_hours is not None:
-        return now + timedelta(seconds=int(command.sla_hours * 3600))
-    return command.due_at
-
-
-def job_spec(job: Job) -> JobSpec:
-    return spec_for(job.id, job.fields, job.rules)
-
-
-def task_row(
-    job: Job,
-    item_id: UUID,
-    kind: TaskKind,
-    created_at: datetime,
-    *,
-    required_skills: Sequence[str] | None = None,
-    entries: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """A queued task of `job` for one item, ready for repository.add_tasks."""
-    return {
-        "id": new_id(),
-        "job_id": job.id,
-        "item_id": item_id,
-        "client_id": job.client_id,
-        "kind": kind,
-        "status": TaskStatus.QUEUED,
-        "required_skills": list(
-            job.required_skills if required_skills is None else required_skills
-        ),
-        "priority": job.priority,
-        "due_at": job.due_at,
-        "attempts": 0,
-        "entries": entries,
-        "created_at": created_at,
-    }
-
-
-def entries_for_mode(qc: Mapping[str, Any]) -> int:
-    """How many contractors key each item before validation decides (adaptive starts at one)."""
-    return 2 if qc.get("mode") == "double" else 1
-
-
-def entries_per_item(job: Job) -> int:
-    return entries_for_mode(job.qc)
+    return await describe_job(session, job)
 
 
 async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) -> int:
@@ -166,11 +108,11 @@ async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) ->
         }
         for item in items
     ]
-    await repository.add_items(session, rows)
-    keyings = entries_per_item(job)
-    await repository.add_tasks(
+    await items_repository.add_items(session, rows)
+    keyings = entries_per_item(QcPolicy.model_validate(job.qc))
+    await tasks_repository.add_tasks(
         session,
-        [task_row(job, row["id"], TaskKind.ENTRY, now) for row in rows for _ in range(keyings)],
+        [new_task(job, row["id"], TaskKind.ENTRY, now) for row in rows for _ in range(keyings)],
     )
     events = [
         ItemsReceived(
@@ -185,7 +127,7 @@ async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) ->
             ],
             received_at=now,
         )
-        for chunk in _chunks(rows, ITEMS_PER_EVENT)
+        for chunk in chunked(rows, ITEMS_PER_EVENT)
     ]
     await publish_many(session, events, client_id=job.client_id)
     return len(rows)
@@ -201,25 +143,32 @@ async def get_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Jo
 async def describe_jobs(session: AsyncSession, jobs: Sequence[Job]) -> list[JobOut]:
     """Jobs as the API shows them, with item counts per status and progress."""
     counts = await repository.item_counts(session, [job.id for job in jobs])
-    views = []
-    for job in jobs:
-        by_status = {status.value: n for status, n in counts[job.id].items()}
-        total = sum(by_status.values())
-        final = by_status.get("completed", 0) + by_status.get("rejected", 0)
-        views.append(
-            JobOut.model_validate(
-                {
-                    **{
-                        column: getattr(job, column)
-                        for column in JobOut.model_fields
-                        if hasattr(job, column)
-                    },
-                    "counts": ItemCounts(**by_status, total=total),
-                    "progress": final / total if total else 0.0,
-                }
-            )
+    return [
+        JobOut.model_validate(
+            {
+                **{
+                    column: getattr(job, column)
+                    for column in JobOut.model_fields
+                    if hasattr(job, column)
+                },
+                "counts": ItemCounts(
+                    **{status.value: n for status, n in counts[job.id].items()},
+                    total=sum(counts[job.id].values()),
+                ),
+                "progress": progress(counts[job.id]),
+            }
         )
-    return views
+        for job in jobs
+    ]
+
+
+async def describe_job(session: AsyncSession, job: Job) -> JobOut:
+    (view,) = await describe_jobs(session, [job])
+    return view
+
+
+async def show_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> JobOut:
+    return await describe_job(session, await get_job(session, job_id, scope))
 
 
 async def list_jobs(session: AsyncSession, scope: UUID | None, page: PageRequest) -> Page[JobOut]:
@@ -230,7 +179,7 @@ async def list_jobs(session: AsyncSession, scope: UUID | None, page: PageRequest
     )
 
 
-async def close_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job:
+async def close_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> JobOut:
     """No more items: the job completes as soon as every item is final."""
     job = await _job_for_update(session, job_id, scope)
     if job.status is not JobStatus.OPEN:
@@ -244,16 +193,16 @@ async def close_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> 
         client_id=job.client_id,
     )
     await complete_if_done(session, job)
-    return job
+    return await describe_job(session, job)
 
 
-async def cancel_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job:
+async def cancel_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> JobOut:
     """Stop the work: queued and leased tasks are withdrawn; finished items stay as they are."""
     job = await _job_for_update(session, job_id, scope)
     if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
         raise Conflict(f"this job is already {job.status.value}")
     now = utcnow()
-    withdrawn = await repository.withdraw_open_tasks(session, job.id)
+    withdrawn = await tasks_repository.withdraw_open_tasks(session, job.id)
     job.status = JobStatus.CANCELLED
     job.cancelled_at = now
     await publish(
@@ -263,7 +212,7 @@ async def cancel_job(session: AsyncSession, job_id: UUID, scope: UUID | None) ->
         ),
         client_id=job.client_id,
     )
-    return job
+    return await describe_job(session, job)
 
 
 async def complete_if_done(session: AsyncSession, job: Job) -> bool:
@@ -272,6 +221,7 @@ async def complete_if_done(session: AsyncSession, job: Job) -> bool:
         return False
     now = utcnow()
     counts = (await repository.item_counts(session, [job.id]))[job.id]
+    completed, rejected = counts.get(ItemStatus.COMPLETED, 0), counts.get(ItemStatus.REJECTED, 0)
     job.status = JobStatus.COMPLETED
     job.completed_at = now
     await publish(
@@ -281,8 +231,8 @@ async def complete_if_done(session: AsyncSession, job: Job) -> bool:
             client_id=job.client_id,
             work_type=job.work_type,
             due_at=job.due_at,
-            items_completed=counts.get(ItemStatus.COMPLETED, 0),
-            items_rejected=counts.get(ItemStatus.REJECTED, 0),
+            items_completed=completed,
+            items_rejected=rejected,
             completed_at=now,
         ),
         client_id=job.client_id,
@@ -290,12 +240,12 @@ async def complete_if_done(session: AsyncSession, job: Job) -> bool:
     await webhooks.enqueue(
         session,
         job.client_id,
-        "job.completed",
+        WebhookEvent.JOB_COMPLETED,
         {
             "job_id": job.id,
             "external_ref": job.external_ref,
-            "items_completed": counts.get(ItemStatus.COMPLETED, 0),
-            "items_rejected": counts.get(ItemStatus.REJECTED, 0),
+            "items_completed": completed,
+            "items_rejected": rejected,
             "completed_at": now,
         },
     )

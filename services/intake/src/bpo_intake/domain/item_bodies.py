@@ -1,0 +1,297 @@
+"""Bodies of items: JSON `{"items": [...]}` (through ijson), NDJSON, or CSV with a header row.
+
+Each parser is fed the body chunk by chunk as it arrives and gives back the rows those chunks
+completed, each an item or what is wrong with it, with its place. It never holds more than a
+line or an item, so memory stays bounded whatever the size of the body. A parser that meets
+a body it cannot read on (broken JSON, a bad CSV header, a line that is not UTF-8) names the
+place and is `done`: the rest of the body is not parsed.
+"""
+
+import csv
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ijson
+
+from bpo_common.errors import FieldError
+from bpo_common.rules import JobSpec
+from bpo_intake.domain.items import Parsed, Place, index, line, parse_item, problem
+
+GOLDEN_PREFIX = "golden."
+EXTERNAL_ID = "external_id"
+UNCLOSED_QUOTE = 'a quoted cell is not closed (a quote inside a cell is doubled: "say ""hi""")'
+NOT_AN_ITEMS_OBJECT = 'the body must be a JSON object: {"items": [...]}'
+
+Row = tuple[Place, Parsed]
+
+
+class ItemsParser(ABC):
+    """Turns a body, fed in chunks, into its rows."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        self.spec = spec
+        self.done = False
+
+    @abstractmethod
+    def feed(self, chunk: bytes) -> list[Row]:
+        """The rows this chunk completes."""
+
+    @abstractmethod
+    def end(self) -> list[Row]:
+        """The rows left when the body has ended."""
+
+
+class _Lines:
+    """The body's lines, numbered from 1, without their `\\n`, as the chunks arrive."""
+
+    def __init__(self) -> None:
+        self.number = 0
+        self._partial = bytearray()
+
+    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        lines = []
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            self.number += 1
+            if self._partial:
+                self._partial += chunk[start:end]
+                lines.append((self.number, bytes(self._partial)))
+                self._partial.clear()
+            else:
+                lines.append((self.number, chunk[start:end]))
+            start = end + 1
+        self._partial += chunk[start:]
+        return lines
+
+    def end(self) -> list[tuple[int, bytes]]:
+        return [(self.number + 1, bytes(self._partial))] if self._partial else []
+
+
+class NdjsonItems(ItemsParser):
+    """One item a line; blank lines are skipped."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        super().__init__(spec)
+        self._lines = _Lines()
+
+    def feed(self, chunk: bytes) -> list[Row]:
+        return self._items(self._lines.feed(chunk))
+
+    def end(self) -> list[Row]:
+        return self._items(self._lines.end())
+
+    def _items(self, lines: list[tuple[int, bytes]]) -> list[Row]:
+        return [(line(number), parse_item(text)) for number, text in lines if text.strip()]
+
+
+class _Malformed(Exception):
+    """The JSON body is well-formed JSON but not `{"items": [...]}`."""
+
+
+class _JsonItems:
+    """Takes ijson's events for `{"items": [...]}` and builds each item as it closes."""
+
+    def __init__(self) -> None:
+        self.built: list[tuple[int, Any]] = []
+        self.has_items = False
+        self._started = 0
+        self._in_array = False
+        self._builder: ijson.ObjectBuilder | None = None
+        self._depth = 0
+
+    def send(self, event: tuple[str, str, Any]) -> None:
+        prefix, kind, value = event
+        if self._builder is None:
+            if prefix != "items.item":
+                self._outside_items(prefix, kind, value)
+                return
+            self._builder = ijson.ObjectBuilder()
+            self._started += 1
+        self._builder.event(kind, value)
+        if kind in ("start_map", "start_array"):
+            self._depth += 1
+        elif kind in ("end_map", "end_array"):
+            self._depth -= 1
+        if self._depth == 0:
+            self.built.append((self._started - 1, self._builder.value))
+            self._builder = None
+
+    def _outside_items(self, prefix: str, kind: str, value: Any) -> None:
+        if prefix == "" and kind in ("start_map", "end_map"):
+            return
+        if prefix == "" and kind == "map_key":
+            if value != "items" or self.has_items:
+                raise _Malformed(f'unexpected key "{value}": the body is {{"items": [...]}}')
+            self.has_items = True
+            return
+        if prefix == "items" and kind in ("start_array", "end_array"):
+            self._in_array = kind == "start_array"
+            return
+        if prefix == "items":
+            raise _Malformed("items must be an array of items")
+        raise _Malformed(NOT_AN_ITEMS_OBJECT)
+
+    def take(self) -> list[Row]:
+        built, self.built = self.built, []
+        return [(index(position), parse_item(raw)) for position, raw in built]
+
+    def place(self) -> Place:
+        """Where the parser is: in an item, between items, or elsewhere in the body."""
+        if self._builder is not None:
+            return index(self._started - 1)
+        return index(self._started) if self._in_array else Place("body")
+
+
+class JsonItems(ItemsParser):
+    """`{"items": [item, ...]}`, each item built as soon as it closes."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        super().__init__(spec)
+        self._items = _JsonItems()
+        self._parser = ijson.parse_coro(self._items, use_float=True)
+
+    def feed(self, chunk: bytes) -> list[Row]:
+        try:
+            self._parser.send(chunk)
+        except (ijson.JSONError, _Malformed) as exc:
+            return self._broken(exc)
+        return self._items.take()
+
+    def end(self) -> list[Row]:
+        try:
+            self._parser.close()
+            if not self._items.has_items:
+                raise _Malformed(NOT_AN_ITEMS_OBJECT)
+        except (ijson.JSONError, _Malformed) as exc:
+            return self._broken(exc)
+        return self._items.take()
+
+    def _broken(self, exc: Exception) -> list[Row]:
+        self.done = True
+        message = str(exc).splitlines()[0] if str(exc) else "incomplete"
+        if not isinstance(exc, _Malformed):
+            message = f"not valid JSON: {message}"
+        return [*self._items.take(), (self._items.place(), problem(message))]
+
+
+class _PendingLines:
+    """What csv.reader reads from: lines put here only once they hold whole records."""
+
+    def __init__(self) -> None:
+        self.lines: deque[str] = deque()
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if not self.lines:
+            raise StopIteration
+        return self.lines.popleft()
+
+
+@dataclass(frozen=True)
+class _CsvColumns:
+    """The header row: `external_id`, `golden.<field>`, and the rest, which go into `source`."""
+
+    names: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, cells: Sequence[str], spec: JobSpec) -> "_CsvColumns | list[FieldError]":
+        names = tuple(cell.strip() for cell in cells)
+        errors = [
+            FieldError("", f"column {i + 1} has no name") for i, n in enumerate(names) if not n
+        ]
+        repeated = sorted({name for name in names if name and names.count(name) > 1})
+        if repeated:
+            errors.append(FieldError("", f"repeated column names: {', '.join(repeated)}"))
+        fields = {spec_field.name for spec_field in spec.fields}
+        errors += [
+            FieldError(name, "not a field of this job")
+            for name in names
+            if name.startswith(GOLDEN_PREFIX) and name.removeprefix(GOLDEN_PREFIX) not in fields
+        ]
+        return errors or cls(names)
+
+    def item(self, cells: Sequence[str]) -> dict[str, Any] | list[FieldError]:
+        if len(cells) != len(self.names):
+            return problem(f"{len(cells)} cells where the header has {len(self.names)} columns")
+        external_id: str | None = None
+        source: dict[str, str] = {}
+        golden: dict[str, str] = {}
+        for name, value in zip(self.names, cells, strict=True):
+            if name == EXTERNAL_ID:
+                external_id = value or None
+            elif name.startswith(GOLDEN_PREFIX):
+                golden[name.removeprefix(GOLDEN_PREFIX)] = value
+            else:
+                source[name] = value
+        # A row with every golden cell empty is an ordinary item, not a control item.
+        known = golden if any(value.strip() for value in golden.values()) else None
+        return {"external_id": external_id, "source": source, "golden": known}
+
+
+class CsvItems(ItemsParser):
+    """A header row, then one item a record; a quoted cell may span lines."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        super().__init__(spec)
+        self._lines = _Lines()
+        self._pending = _PendingLines()
+        self._reader = csv.reader(self._pending, strict=True)
+        self._columns: _CsvColumns | None = None
+        self._quotes = 0
+
+    def feed(self, chunk: bytes) -> list[Row]:
+        return self._records(self._lines.feed(chunk))
+
+    def end(self) -> list[Row]:
+        rows = self._records(self._lines.end())
+        if not self.done and self._pending.lines:
+            rows += self._broken(self._reader.line_num + 1, f"not valid CSV: {UNCLOSED_QUOTE}")
+        return rows
+
+    def _records(self, lines: list[tuple[int, bytes]]) -> list[Row]:
+        rows: list[Row] = []
+        for number, raw in lines:
+            if self.done:
+                break
+            rows += self._line(number, raw)
+        return rows
+
+    def _line(self, number: int, raw: bytes) -> list[Row]:
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError as exc:
+            return self._broken(number, f"not UTF-8 (byte {exc.start + 1} of the line)")
+        self._pending.lines.append((text.removeprefix("\ufeff") if number == 1 else text) + "\n")
+        # An odd number of quotes so far: a quoted cell goes on on the next line.
+        self._quotes += text.count('"')
+        if self._quotes % 2:
+            return []
+        self._quotes = 0
+        rows: list[Row] = []
+        while self._pending.lines:
+            first = self._reader.line_num + 1
+            try:
+                cells = next(self._reader)
+            except (csv.Error, StopIteration) as exc:
+                return rows + self._broken(first, f"not valid CSV: {exc or UNCLOSED_QUOTE}")
+            if not cells:
+                continue  # a blank line
+            if self._columns is None:
+                header = _CsvColumns.parse(cells, self.spec)
+                if isinstance(header, list):
+                    self.done = True
+                    return [*rows, (line(first), header)]
+                self._columns = header
+                continue
+            row = self._columns.item(cells)
+            rows.append((line(first), row if isinstance(row, list) else parse_item(row)))
+        return rows
+
+    def _broken(self, number: int, message: str) -> list[Row]:
+        self.done = True
+        return [(line(number), problem(message))]

@@ -1,0 +1,100 @@
+"""Items as a client sends them, and the checks each one passes before it is stored.
+
+A row of a body is an item, or what is wrong with it (fields relative to the row); `Place`
+says where the row sits, as errors name it: `line 17: golden.total`, `items[16].golden.total`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bpo_common.errors import FieldError, Invalid
+from bpo_common.rules import JobSpec, check, spec_errors
+from bpo_common.text import unstorable
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    source: dict[str, Any]
+    golden: dict[str, Any] | None = None
+
+
+# A row of a body: the item, or what is wrong with it.
+Parsed = ItemIn | list[FieldError]
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a row sits in the body, as errors name it: `line 17` or `items[16]`."""
+
+    label: str
+    separator: str = ": "
+
+    def name(self, path: str = "") -> str:
+        return f"{self.label}{self.separator}{path}" if path else self.label
+
+
+def line(number: int) -> Place:
+    return Place(f"line {number}")
+
+
+def index(position: int) -> Place:
+    return Place(f"items[{position}]", ".")
+
+
+def problem(message: str) -> list[FieldError]:
+    """What is wrong with a row as a whole."""
+    return [FieldError("", message)]
+
+
+def parse_item(raw: object) -> Parsed:
+    """An item from its JSON text, or from a JSON value or CSV row already parsed."""
+    try:
+        if isinstance(raw, bytes):
+            item = ItemIn.model_validate_json(raw)
+        else:
+            item = ItemIn.model_validate(raw)
+    except ValidationError as exc:
+        return spec_errors(exc)
+    if not isinstance(raw, bytes):
+        return unstorable(raw) or item  # a CSV row or a JSON item, already parsed
+    if b"\\u" not in raw:
+        return item  # in JSON text, a NUL or a lone surrogate can only be a \u escape
+    return unstorable(item.model_dump(exclude_none=True)) or item
+
+
+def check_golden(spec: JobSpec, item: ItemIn) -> tuple[ItemIn, list[FieldError]]:
+    """The item with its golden answer in canonical form, or what is wrong with the answer
+    (`golden.total`): a golden answer must be a complete record that passes the job's rules."""
+    if item.golden is None:
+        return item, []
+    checked = check(spec, item.golden)
+    if not checked.valid:
+        return item, [FieldError(f"golden.{e.field}", e.message) for e in checked.errors]
+    return item.model_copy(update={"golden": checked.normalized}), []
+
+
+def checked_row(spec: JobSpec, row: Parsed) -> Parsed:
+    """A parsed row with its golden answer checked: the item to store, or its problems."""
+    if isinstance(row, list):
+        return row
+    item, problems = check_golden(spec, row)
+    return problems or item
+
+
+def checked_items(spec: JobSpec, items: Sequence[ItemIn]) -> list[ItemIn]:
+    """Every item with its golden answer checked and normalized; Invalid names each bad
+    answer by its place in the body (`items[3].golden.total`)."""
+    checked, errors = [], []
+    for position, item in enumerate(items):
+        item, problems = check_golden(spec, item)
+        checked.append(item)
+        errors += [FieldError(index(position).name(e.field), e.message) for e in problems]
+    if errors:
+        fields = ", ".join(dict.fromkeys(error.field for error in errors[:10]))
+        raise Invalid(f"invalid golden answers: {fields}", errors=errors)
+    return checked

@@ -1,0 +1,56 @@
+"""Jobs and their items: statuses, deadlines, how many keyings an item gets, progress."""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import TypeVar
+
+from bpo_common.contracts import QcMode, QcPolicy
+
+T = TypeVar("T")
+
+# Items are announced in ItemsReceived events of at most this many.
+ITEMS_PER_EVENT = 1000
+
+
+class JobStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class ItemStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    IN_REVIEW = "in_review"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+
+
+# An item in one of these has its outcome; no decision changes it again.
+FINAL = (ItemStatus.COMPLETED, ItemStatus.REJECTED)
+
+
+def due_at(sla_hours: Decimal | None, due: datetime | None, now: datetime) -> datetime | None:
+    """A job's deadline: `sla_hours` after its creation, or the `due` time it was given."""
+    if sla_hours is not None:
+        return now + timedelta(seconds=int(sla_hours * 3600))
+    return due
+
+
+def entries_per_item(policy: QcPolicy) -> int:
+    """How many contractors key each item before validation decides (adaptive starts at one)."""
+    return 2 if policy.mode is QcMode.DOUBLE else 1
+
+
+def chunked(rows: Sequence[T], size: int) -> list[Sequence[T]]:
+    """`rows` in consecutive pieces of at most `size`."""
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+def progress(counts: Mapping[ItemStatus, int]) -> float:
+    """The share of a job's items that are final (0 for a job without items)."""
+    total = sum(counts.values())
+    return sum(counts.get(status, 0) for status in FINAL) / total if total else 0.0

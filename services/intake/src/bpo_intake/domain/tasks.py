@@ -1,0 +1,153 @@
+"""Tasks: what a contractor keys or reviews, the lease they hold it under, and what
+validation is told when they submit it."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+from uuid import UUID
+
+from bpo_common.contracts import QcMode, QcPolicy, TaskKind
+from bpo_common.errors import Conflict, FieldError, Invalid
+from bpo_common.ids import new_id
+from bpo_intake.domain.contractors import ContractorStatus, refuse_unless_active
+from bpo_intake.domain.jobs import entries_per_item
+
+# The skill a contractor needs for review and adjudication tasks.
+QC_SKILL = "qc"
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    LEASED = "leased"
+    SUBMITTED = "submitted"
+    CANCELLED = "cancelled"
+
+
+class TaskTerms(Protocol):
+    """What a job gives each of its tasks."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def client_id(self) -> UUID: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def required_skills(self) -> list[str]: ...
+
+
+def new_task(
+    job: TaskTerms,
+    item_id: UUID,
+    kind: TaskKind,
+    created_at: datetime,
+    *,
+    required_skills: Sequence[str] | None = None,
+    entries: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A queued task of `job` for one item, as a row of the task table."""
+    return {
+        "id": new_id(),
+        "job_id": job.id,
+        "item_id": item_id,
+        "client_id": job.client_id,
+        "kind": kind,
+        "status": TaskStatus.QUEUED,
+        "required_skills": list(
+            job.required_skills if required_skills is None else required_skills
+        ),
+        "priority": job.priority,
+        "due_at": job.due_at,
+        "attempts": 0,
+        "entries": entries,
+        "created_at": created_at,
+    }
+
+
+def review_skills(required_skills: Sequence[str]) -> list[str]:
+    """A review or adjudication needs the job's skills and the qc skill."""
+    return sorted({*required_skills, QC_SKILL})
+
+
+@dataclass(frozen=True)
+class HeldTask:
+    """A task as its holder keeps it alive, submits or releases it: with its item, its job's
+    terms, and the standing of the contractor who asks."""
+
+    id: UUID
+    kind: TaskKind
+    status: TaskStatus
+    contractor_id: UUID | None
+    lease_expires_at: datetime | None
+    claimed_at: datetime | None
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    golden: dict[str, Any] | None
+    source: dict[str, Any]
+    work_type: str
+    fields: list[dict[str, Any]]
+    rules: list[str]
+    qc: QcPolicy
+    contractor_status: ContractorStatus | None
+    status_reason: str | None
+
+
+def lease_lost() -> Conflict:
+    return Conflict("this task is not leased to you; claim a new one")
+
+
+def check_held(task: HeldTask, contractor_id: UUID, now: datetime) -> None:
+    """Refuse a contractor who may not work (403), who does not hold the task (409), or whose
+    lease on it has run out (409)."""
+    if task.contractor_status is not ContractorStatus.ACTIVE:
+        refuse_unless_active(task.contractor_status, task.status_reason)
+    if task.status is not TaskStatus.LEASED or task.contractor_id != contractor_id:
+        raise lease_lost()
+    if task.lease_expires_at is None or task.lease_expires_at <= now:
+        raise Conflict("the lease on this task has expired; claim a new one")
+
+
+def check_rejection(kind: TaskKind) -> None:
+    """Only a review or an adjudication may reject an item."""
+    if kind is TaskKind.ENTRY:
+        raise Invalid(
+            "only a review or adjudication can reject an item; key the data instead",
+            errors=[FieldError(field="reject", message="not allowed on an entry task")],
+        )
+
+
+def entries_expected(policy: QcPolicy, kind: TaskKind) -> int | None:
+    """How many entries validation waits for before it decides on the item; None for an
+    entry of an adaptive job, which gets as many as it has entry tasks (one, or two once
+    validation asked for a second)."""
+    if kind is not TaskKind.ENTRY:
+        return 1
+    if policy.mode is QcMode.ADAPTIVE:
+        return None
+    return entries_per_item(policy)
+
+
+def client_values(
+    policy: QcPolicy, fields: Sequence[Mapping[str, Any]], source: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """In a verify job the item's source carries the client's values for the job's fields."""
+    if policy.mode is not QcMode.VERIFY:
+        return None
+    names = {field["name"] for field in fields}
+    return {name: value for name, value in source.items() if name in names}
+
+
+def requeued_after_expiry(attempts: int, max_attempts: int) -> bool:
+    """Whether a task whose lease expired for the `attempts`-th time goes back to the queue;
+    if not, its item is flagged for a manager."""
+    return attempts < max_attempts
+
+
+def flag_reason(kind: TaskKind, attempts: int) -> str:
+    """Why an item whose task kept expiring waits for a manager."""
+    return f"its {kind.value} task's lease expired {attempts} times"

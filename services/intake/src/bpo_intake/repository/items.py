@@ -1,0 +1,61 @@
+"""Queries on items."""
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.db import copy_rows
+from bpo_common.pagination import PageRequest, paginate
+from bpo_intake.domain.jobs import ItemStatus
+from bpo_intake.domain.results import ResultRow
+from bpo_intake.models import Item, Job
+from bpo_intake.repository import of_client
+
+
+async def lock_job_for_items(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job | None:
+    """The job, share-locked until the transaction ends: items may be added to it from
+    several requests at once, but it cannot be closed or cancelled meanwhile."""
+    query = of_client(select(Job).where(Job.id == job_id), Job.client_id, scope)
+    return (await session.execute(query.with_for_update(read=True))).scalar_one_or_none()
+
+
+async def add_items(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await copy_rows(session, Item.__table__, rows)
+
+
+async def get_item_for_update(session: AsyncSession, item_id: UUID) -> Item | None:
+    query = select(Item).where(Item.id == item_id).with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_items(
+    session: AsyncSession, job_id: UUID, status: ItemStatus | None, page: PageRequest
+) -> list[Item]:
+    query = select(Item).where(Item.job_id == job_id)
+    if status is not None:
+        query = query.where(Item.status == status)
+    return list((await session.execute(paginate(query, Item.id, page))).scalars())
+
+
+async def flagged_items(session: AsyncSession, page: PageRequest) -> list[Item]:
+    query = paginate(select(Item).where(Item.flagged_reason.is_not(None)), Item.id, page)
+    return list((await session.execute(query)).scalars())
+
+
+async def completed_results(
+    session: AsyncSession, job_id: UUID, batch_size: int
+) -> AsyncIterator[Sequence[ResultRow]]:
+    """Id, external id, result and completion time of a job's completed items in id order,
+    `batch_size` rows at a time from a server-side cursor."""
+    result = await session.stream(
+        select(Item.id, Item.external_id, Item.result, Item.completed_at)
+        .where(Item.job_id == job_id, Item.status == ItemStatus.COMPLETED)
+        .order_by(Item.id)
+        .execution_options(yield_per=batch_size)
+    )
+    async for rows in result.partitions():
+        # A Row unpacks as the tuple of its columns, which is all a ResultRow is used for.
+        yield cast(Sequence[ResultRow], rows)

@@ -1,0 +1,231 @@
+"""Queries on tasks: the queue, leases, submissions.
+
+Claiming and submitting are the hottest paths there are: each is one statement, atomic on
+its own, sent straight to the driver (asyncpg's own parameters, $1...): one round trip, no
+BEGIN and COMMIT around it, none of SQLAlchemy's per-statement work.
+"""
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.contracts import QcPolicy, TaskKind
+from bpo_common.db import copy_rows, driver_connection
+from bpo_common.outbox import insert_for_each
+from bpo_intake.domain.contractors import ContractorStatus
+from bpo_intake.domain.tasks import HeldTask, TaskStatus
+from bpo_intake.models import Task
+
+
+async def add_tasks(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await copy_rows(session, Task.__table__, rows)
+
+
+_CLAIM = """
+    WITH me AS (
+        SELECT skills FROM contractor WHERE id = $1 AND status = 'active'
+    ),
+    mine AS (
+        SELECT item_id FROM task WHERE contractor_id = $1 OR submitted_by = $1
+    ),
+    locked AS (
+        SELECT t.id, t.item_id, t.due_at, t.priority
+        FROM task t, me
+        WHERE t.status = 'queued'
+          AND t.kind = ANY($2::taskkind[])
+          AND t.required_skills <@ me.skills
+          AND t.item_id NOT IN (SELECT item_id FROM mine)
+          AND ($7::uuid IS NULL OR t.job_id = $7)
+        ORDER BY t.due_at NULLS LAST, t.priority DESC, t.id
+        LIMIT $3
+        FOR UPDATE OF t SKIP LOCKED
+    ),
+    one_per_item AS (
+        SELECT DISTINCT ON (item_id) id, due_at, priority
+        FROM locked
+        ORDER BY item_id, due_at NULLS LAST, priority DESC, id
+    ),
+    chosen AS (
+        SELECT id FROM one_per_item ORDER BY due_at NULLS LAST, priority DESC, id LIMIT $4
+    ),
+    leased AS (
+        UPDATE task
+        SET status = 'leased', contractor_id = $1, lease_expires_at = $6,
+            claimed_at = $5
+        FROM chosen
+        WHERE task.id = chosen.id
+        RETURNING task.id, task.kind, task.job_id, task.item_id, task.entries,
+                  task.lease_expires_at, task.due_at, task.priority
+    ),
+    started AS (
+        UPDATE item SET status = 'in_progress'
+        WHERE id IN (SELECT item_id FROM leased WHERE kind = 'entry') AND status = 'pending'
+    )
+    SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
+           leased.lease_expires_at, item.source, job.work_type, job.fields, job.rules
+    FROM leased
+    JOIN item ON item.id = leased.item_id
+    JOIN job ON job.id = leased.job_id
+    ORDER BY leased.due_at NULLS LAST, leased.priority DESC, leased.id
+    """
+
+
+async def claim_tasks(
+    session: AsyncSession,
+    contractor_id: UUID,
+    kinds: Sequence[TaskKind],
+    limit: int,
+    now: datetime,
+    lease_until: datetime,
+    job_id: UUID | None = None,
+) -> list[dict[str, Any]]:
+    """Lease up to `limit` queued tasks to an active contractor in one statement.
+
+    Earliest deadline first, then highest priority; only tasks whose required skills the
+    contractor has (and of one job, if `job_id` is given); never a second task of an item the
+    contractor holds or has keyed. Rows other claimers have locked are skipped, so concurrent
+    claims never wait on each other. Each row carries what the contractor needs to do the
+    task (its job's fields, the source).
+    """
+    driver = await driver_connection(session)
+    kind_names = [kind.value for kind in kinds]
+    rows = await driver.fetch(
+        _CLAIM, contractor_id, kind_names, limit * 2, limit, now, lease_until, job_id
+    )
+    return [dict(row) for row in rows]
+
+
+# This read runs on the driver connection ahead of the transaction that changes the task.
+_HELD_TASK = """
+    SELECT task.id, task.kind, task.status, task.contractor_id, task.lease_expires_at,
+           task.claimed_at, task.item_id, task.job_id, task.client_id,
+           item.golden, item.source, job.work_type, job.fields, job.rules, job.qc,
+           contractor.status AS contractor_status, contractor.status_reason
+    FROM task
+    JOIN item ON item.id = task.item_id
+    JOIN job ON job.id = task.job_id
+    LEFT JOIN contractor ON contractor.id = $2
+    WHERE task.id = $1
+    """
+
+
+async def held_task(session: AsyncSession, task_id: UUID, contractor_id: UUID) -> HeldTask | None:
+    """A task with its item, job and the caller's standing, read without a lock: the lease
+    step that follows changes the task only if the caller still holds it (see _held)."""
+    driver = await driver_connection(session)
+    row = await driver.fetchrow(_HELD_TASK, task_id, contractor_id)
+    if row is None:
+        return None
+    standing = row["contractor_status"]
+    typed = {
+        "kind": TaskKind(row["kind"]),
+        "status": TaskStatus(row["status"]),
+        "qc": QcPolicy.model_validate(row["qc"]),
+        "contractor_status": None if standing is None else ContractorStatus(standing),
+    }
+    return HeldTask(**{**row, **typed})
+
+
+# The task table itself: lease updates skip the ORM's bookkeeping for entities.
+_TASK = cast(Table, Task.__table__)
+
+
+def _held(task_id: UUID, contractor_id: UUID, now: datetime) -> Any:
+    """The task, while `contractor_id` holds an unexpired lease on it."""
+    return (
+        (_TASK.c.id == task_id)
+        & (_TASK.c.status == TaskStatus.LEASED)
+        & (_TASK.c.contractor_id == contractor_id)
+        & (_TASK.c.lease_expires_at > now)
+    )
+
+
+async def extend_lease(
+    session: AsyncSession, task_id: UUID, contractor_id: UUID, now: datetime, lease_until: datetime
+) -> bool:
+    """Move a held lease's end to `lease_until`; False when the lease was lost."""
+    connection = await session.connection()
+    result = await connection.execute(
+        update(_TASK).where(_held(task_id, contractor_id, now)).values(lease_expires_at=lease_until)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def release_lease(
+    session: AsyncSession, task_id: UUID, contractor_id: UUID, now: datetime
+) -> bool:
+    """Give a task its holder still holds back to the queue; False when the lease was lost."""
+    connection = await session.connection()
+    result = await connection.execute(
+        update(_TASK)
+        .where(_held(task_id, contractor_id, now))
+        .values(status=TaskStatus.QUEUED, contractor_id=None, lease_expires_at=None)
+    )
+    return bool(result.rowcount == 1)
+
+
+# The submission and the event announcing it in one statement: the task changes only while
+# the caller holds its lease, and the outbox row exists only if it did. Only a table name
+# and parameter numbers are put into the text; the values travel as parameters.
+_SUBMIT = f"""
+    WITH done AS (
+        UPDATE task
+        SET status = 'submitted', contractor_id = NULL, lease_expires_at = NULL,
+            data = $4, submitted_by = $2, submitted_at = $3
+        WHERE id = $1 AND status = 'leased' AND contractor_id = $2 AND lease_expires_at > $3
+        RETURNING id
+    )
+    {insert_for_each("done", 5)}
+    RETURNING id
+    """  # noqa: S608
+
+
+async def submit_task(
+    session: AsyncSession,
+    task_id: UUID,
+    contractor_id: UUID,
+    now: datetime,
+    data: dict[str, Any],
+    outbox_row: tuple[UUID, str, bytes],
+) -> bool:
+    """Record a submission and its outbox row; False when the lease was lost meanwhile."""
+    driver = await driver_connection(session)
+    stored = await driver.fetchval(
+        _SUBMIT, task_id, contractor_id, now, json.dumps(data), *outbox_row
+    )
+    return stored is not None
+
+
+async def lease_expired_tasks(session: AsyncSession, now: datetime, limit: int) -> list[Task]:
+    query = (
+        select(Task)
+        .where(Task.status == TaskStatus.LEASED, Task.lease_expires_at < now)
+        .order_by(Task.lease_expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def count_entry_tasks(session: AsyncSession, item_id: UUID) -> int:
+    query = select(func.count()).where(
+        Task.item_id == item_id,
+        Task.kind == TaskKind.ENTRY,
+        Task.status != TaskStatus.CANCELLED,
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+async def withdraw_open_tasks(session: AsyncSession, job_id: UUID) -> int:
+    """Cancel a job's queued and leased tasks; returns how many."""
+    result = await session.execute(
+        update(Task)
+        .where(Task.job_id == job_id, Task.status.in_([TaskStatus.QUEUED, TaskStatus.LEASED]))
+        .values(status=TaskStatus.CANCELLED, contractor_id=None, lease_expires_at=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

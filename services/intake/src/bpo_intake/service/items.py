@@ -1,0 +1,165 @@
+"""Items in and results out, and items flagged for a manager.
+
+Appending feeds the body to its parser as it arrives, checks each row, and stores rows in
+batches of BATCH_SIZE inside the request's one transaction, so memory stays bounded whatever
+the size of the body. A bad row makes the whole request a 422 naming the row
+(`line 17: golden.total`, `items[16].golden.total`), and the rollback takes back the batches
+already stored.
+
+Results are read from a server-side cursor, in a session of their own, as they are sent.
+"""
+
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.clock import utcnow
+from bpo_common.contracts import TaskKind
+from bpo_common.db import SessionFactory
+from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
+from bpo_common.pagination import Page, PageRequest, make_page
+from bpo_common.rules import JobSpec
+from bpo_intake.domain.item_bodies import ItemsParser, Row
+from bpo_intake.domain.items import ItemIn, Place, checked_row
+from bpo_intake.domain.jobs import ITEMS_PER_EVENT, ItemStatus, JobStatus
+from bpo_intake.domain.results import ResultRow
+from bpo_intake.domain.tasks import new_task
+from bpo_intake.models import Item, Job
+from bpo_intake.repository import items as repository
+from bpo_intake.repository import tasks as tasks_repository
+from bpo_intake.schemas import ItemOut
+from bpo_intake.service import jobs
+
+# One ItemsReceived event per stored batch.
+BATCH_SIZE = ITEMS_PER_EVENT
+# Past this many bad rows the rest of the body is read but no longer checked.
+MAX_ERRORS = 100
+RESULTS_PER_FETCH = 1000
+
+# How a body is read: a parser of the job's items (domain.item_bodies).
+ParserFor = Callable[[JobSpec], ItemsParser]
+
+
+async def append_items(
+    session: AsyncSession,
+    job_id: UUID,
+    client_id: UUID,
+    parser: ParserFor,
+    chunks: AsyncIterator[bytes],
+) -> int:
+    """Add every item of a streamed body to the client's open job, or none; returns how
+    many. What it leaves of `chunks` unread is for the caller to drain."""
+    job = await repository.lock_job_for_items(session, job_id, client_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if job.status is not JobStatus.OPEN:
+        raise Conflict(
+            f"job {job_id} is {job.status.value}; items can be added only while a job is open"
+        )
+    spec = jobs.job_spec(job)
+    return await _store(session, job, spec, _rows(parser(spec), chunks))
+
+
+async def _rows(parser: ItemsParser, chunks: AsyncIterator[bytes]) -> AsyncGenerator[Row, None]:
+    async for chunk in chunks:
+        for row in parser.feed(chunk):
+            yield row
+        if parser.done:
+            return
+    for row in parser.end():
+        yield row
+
+
+async def _store(
+    session: AsyncSession, job: Job, spec: JobSpec, rows: AsyncGenerator[Row, None]
+) -> int:
+    batch: list[ItemIn] = []
+    errors: list[FieldError] = []
+    first_bad: Place | None = None
+    stored = 0
+    async with aclosing(rows):
+        async for place, parsed in rows:
+            row = checked_row(spec, parsed)
+            if isinstance(row, list):
+                first_bad = first_bad or place
+                errors += [FieldError(place.name(p.field), p.message) for p in row]
+                if len(errors) >= MAX_ERRORS:
+                    break
+            elif not errors:
+                batch.append(row)
+                if len(batch) == BATCH_SIZE:
+                    stored += await jobs.add_items(session, job, batch)
+                    batch = []
+    if first_bad is not None:
+        raise Invalid(
+            f"nothing was stored: the first problem is at {first_bad.label}", errors=errors
+        )
+    if batch:
+        stored += await jobs.add_items(session, job, batch)
+    return stored
+
+
+def _out(item: Item) -> ItemOut:
+    return ItemOut.model_validate(item, from_attributes=True)
+
+
+async def list_items(
+    session: AsyncSession,
+    job_id: UUID,
+    scope: UUID | None,
+    status: ItemStatus | None,
+    page: PageRequest,
+) -> Page[ItemOut]:
+    job = await jobs.get_job(session, job_id, scope)
+    return make_page(await repository.list_items(session, job.id, status, page), page, _out)
+
+
+@dataclass(frozen=True)
+class Results:
+    """A job's results: its field names, and its completed items in batches, read as they
+    are iterated."""
+
+    job_id: UUID
+    fields: Sequence[str]
+    rows: AsyncIterator[Sequence[ResultRow]]
+
+
+async def results(
+    session: AsyncSession, sessions: SessionFactory, job_id: UUID, scope: UUID | None
+) -> Results:
+    """The final data of every completed item of a job, to be streamed.
+
+    The rows are read when they are iterated, in a session of their own: the request's
+    session is closed by then.
+    """
+    job = await jobs.get_job(session, job_id, scope)
+    fields = [spec_field.name for spec_field in jobs.job_spec(job).fields]
+    return Results(job.id, fields, _completed(sessions, job.id))
+
+
+async def _completed(sessions: SessionFactory, job_id: UUID) -> AsyncIterator[Sequence[ResultRow]]:
+    async with sessions() as session, session.begin():
+        async for rows in repository.completed_results(session, job_id, RESULTS_PER_FETCH):
+            yield rows
+
+
+async def flagged_items(session: AsyncSession, page: PageRequest) -> Page[ItemOut]:
+    return make_page(await repository.flagged_items(session, page), page, _out)
+
+
+async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
+    """A manager gives a flagged item a fresh entry task and clears the flag."""
+    item = await repository.get_item_for_update(session, item_id)
+    if item is None:
+        raise NotFound(f"no item {item_id}")
+    if item.flagged_reason is None:
+        raise Conflict("this item is not flagged; it is still in the normal flow")
+    job = await jobs.get_job(session, item.job_id, None)
+    if job.status is JobStatus.CANCELLED:
+        raise Conflict("the item's job is cancelled")
+    item.flagged_reason = None
+    await tasks_repository.add_tasks(session, [new_task(job, item.id, TaskKind.ENTRY, utcnow())])
+    return _out(item)

@@ -1,0 +1,199 @@
+"""Work distribution: contractors claim tasks under a lease, key them, submit or release them.
+
+Leases expire; the sweep gives expired tasks back to the queue and, after too many
+attempts, flags the item for a manager instead.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.clock import utcnow
+from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
+from bpo_common.errors import Invalid, NotFound
+from bpo_common.outbox import envelope_for, outbox_values, publish
+from bpo_common.rules import check, spec_for
+from bpo_intake.domain.contractors import refuse_unless_active
+from bpo_intake.domain.tasks import (
+    HeldTask,
+    TaskStatus,
+    check_held,
+    check_rejection,
+    client_values,
+    entries_expected,
+    flag_reason,
+    lease_lost,
+    requeued_after_expiry,
+)
+from bpo_intake.repository import contractors as contractors_repository
+from bpo_intake.repository import items as items_repository
+from bpo_intake.repository import tasks as repository
+from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
+
+SWEEP_BATCH = 500
+
+
+async def claim(
+    session: AsyncSession,
+    contractor_id: UUID,
+    request: ClaimRequest,
+    *,
+    lease_seconds: int,
+    now: datetime | None = None,
+) -> list[TaskOut]:
+    """Lease up to `request.limit` tasks to the contractor; none, and 403 saying why, to one
+    who may not work."""
+    now = now or utcnow()
+    rows = await repository.claim_tasks(
+        session,
+        contractor_id,
+        request.kinds,
+        request.limit,
+        now,
+        now + timedelta(seconds=lease_seconds),
+        request.job_id,
+    )
+    if not rows:
+        # The slow path only: an empty queue, or a contractor who may not work.
+        contractor = await contractors_repository.get_contractor(session, contractor_id)
+        refuse_unless_active(
+            contractor.status if contractor else None,
+            contractor.status_reason if contractor else None,
+        )
+    return [TaskOut.model_validate(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    """The contractor who holds the lease on a task, and the task."""
+
+    contractor_id: UUID
+    task: HeldTask
+
+
+async def lease_holder(
+    session: AsyncSession, contractor_id: UUID, task_id: UUID, *, now: datetime | None = None
+) -> LeaseHolder:
+    """The task, when `contractor_id` may work and holds an unexpired lease on it: 404, 403
+    or 409 otherwise. One read, without a lock: each step after it changes the task only if
+    the lease is still held."""
+    task = await repository.held_task(session, task_id, contractor_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    check_held(task, contractor_id, now or utcnow())
+    return LeaseHolder(contractor_id, task)
+
+
+async def heartbeat(
+    session: AsyncSession, holder: LeaseHolder, *, lease_seconds: int, now: datetime | None = None
+) -> datetime:
+    """Extend the lease; returns its new end."""
+    now = now or utcnow()
+    lease_until = now + timedelta(seconds=lease_seconds)
+    task_id = holder.task.id
+    if not await repository.extend_lease(session, task_id, holder.contractor_id, now, lease_until):
+        raise lease_lost()
+    return lease_until
+
+
+async def release(
+    session: AsyncSession, holder: LeaseHolder, *, now: datetime | None = None
+) -> None:
+    """Give the task back to the queue."""
+    now = now or utcnow()
+    if not await repository.release_lease(session, holder.task.id, holder.contractor_id, now):
+        raise lease_lost()
+
+
+async def submit(
+    session: AsyncSession,
+    holder: LeaseHolder,
+    data: Mapping[str, Any],
+    *,
+    reject: str | None = None,
+    now: datetime | None = None,
+) -> Submitted:
+    """Check the data against the job's rules (or take a reviewer's rejection), then record it
+    and tell validation, in one statement."""
+    now = now or utcnow()
+    task = holder.task
+    if reject is not None:
+        check_rejection(task.kind)
+        normalized: dict[str, Any] = {}
+    else:
+        result = check(spec_for(task.job_id, task.fields, task.rules), data)
+        if not result.valid:
+            names = ", ".join(dict.fromkeys(error.field for error in result.errors))
+            raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
+        normalized = result.normalized
+    expected = entries_expected(task.qc, task.kind)
+    if expected is None:
+        expected = await repository.count_entry_tasks(session, task.item_id)
+    envelope = envelope_for(
+        session,
+        TaskSubmitted(
+            task_id=task.id,
+            job_id=task.job_id,
+            item_id=task.item_id,
+            client_id=task.client_id,
+            work_type=task.work_type,
+            kind=task.kind,
+            contractor_id=holder.contractor_id,
+            data=normalized,
+            golden=task.golden,
+            entries_expected=expected,
+            client_values=client_values(task.qc, task.fields, task.source),
+            rejection=reject,
+            claimed_at=task.claimed_at or now,
+            submitted_at=now,
+        ),
+        client_id=task.client_id,
+    )
+    stored = await repository.submit_task(
+        session, task.id, holder.contractor_id, now, normalized, outbox_values(envelope)
+    )
+    if not stored:
+        raise lease_lost()
+    return Submitted(task_id=task.id, item_id=task.item_id, data=normalized, submitted_at=now)
+
+
+async def sweep_expired_leases(
+    session: AsyncSession, *, max_attempts: int, now: datetime | None = None
+) -> int:
+    """Give expired tasks (up to SWEEP_BATCH) back to the queue; flag the item once a task has
+    expired too often. Returns how many expired."""
+    now = now or utcnow()
+    expired = await repository.lease_expired_tasks(session, now, SWEEP_BATCH)
+    for task in expired:
+        holder = task.contractor_id
+        assert holder is not None, "a leased task has a holder"
+        task.attempts += 1
+        requeued = requeued_after_expiry(task.attempts, max_attempts)
+        task.contractor_id = None
+        task.lease_expires_at = None
+        if requeued:
+            task.status = TaskStatus.QUEUED
+        else:
+            task.status = TaskStatus.CANCELLED
+            item = await items_repository.get_item_for_update(session, task.item_id)
+            assert item is not None, "a task's item exists"
+            item.flagged_reason = flag_reason(task.kind, task.attempts)
+        await publish(
+            session,
+            TaskExpired(
+                task_id=task.id,
+                job_id=task.job_id,
+                item_id=task.item_id,
+                client_id=task.client_id,
+                contractor_id=holder,
+                attempts=task.attempts,
+                requeued=requeued,
+                expired_at=now,
+            ),
+            client_id=task.client_id,
+        )
+    return len(expired)

@@ -1,0 +1,132 @@
+"""Managers register client companies, each with its webhook signing secret."""
+
+from datetime import datetime
+from uuid import UUID
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_devtools.testing import (
+    Tokens,
+    assert_problem,
+    error_fields,
+)
+from bpo_intake.models import Client
+
+
+async def test_manager_registers_a_client_and_gets_its_webhook_secret_once(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+) -> None:
+    response = await intake.post(
+        "/v1/clients",
+        json={"name": "Northwind Logistics", "webhook_url": "https://hooks.northwind.example/bpo"},
+        headers=tokens.manager(),
+    )
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert UUID(body["id"]).version == 7
+    assert body["name"] == "Northwind Logistics"
+    assert body["webhook_url"] == "https://hooks.northwind.example/bpo"
+    assert body["webhook_secret"].startswith("whsec_")
+    assert len(body["webhook_secret"]) > len("whsec_") + 32, "the secret must be hard to guess"
+    async with intake_db() as session:
+        stored = await session.get(Client, UUID(body["id"]))
+    assert stored is not None
+    assert stored.name == "Northwind Logistics"
+    assert stored.webhook_url == body["webhook_url"]
+    assert stored.webhook_secret == body["webhook_secret"]
+    assert datetime.fromisoformat(body["created_at"]) == stored.created_at
+
+
+async def test_two_clients_get_different_webhook_secrets(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    first, second = [
+        (await intake.post("/v1/clients", json={"name": name}, headers=tokens.manager())).json()
+        for name in ("Contoso", "Fabrikam")
+    ]
+
+    assert first["id"] != second["id"]
+    assert first["webhook_secret"] != second["webhook_secret"]
+
+
+async def test_client_with_an_invalid_webhook_url_is_rejected_and_not_stored(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+) -> None:
+    name = f"Bad hook {new_id()}"
+
+    response = await intake.post(
+        "/v1/clients", json={"name": name, "webhook_url": "not a url"}, headers=tokens.manager()
+    )
+
+    problem = assert_problem(response, 422)
+    assert error_fields(problem) == ["webhook_url"]
+    async with intake_db() as session:
+        stored = await session.scalar(select(func.count()).where(Client.name == name))
+    assert stored == 0
+
+
+@pytest.mark.parametrize("role", ["client", "contractor"])
+async def test_only_a_manager_registers_clients(
+    intake: httpx.AsyncClient, tokens: Tokens, role: str
+) -> None:
+    headers = tokens.client(new_id()) if role == "client" else tokens.contractor(new_id())
+
+    response = await intake.post("/v1/clients", json={"name": "Sneaky"}, headers=headers)
+
+    problem = assert_problem(response, 403)
+    assert problem["detail"] == f"this needs the role manager; the token has {role}"
+
+
+async def test_a_client_name_with_a_nul_is_refused_and_not_stored(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+) -> None:
+    name = f"Acme {new_id()}"
+    response = await intake.post(
+        "/v1/clients", json={"name": f"{name}\u0000"}, headers=tokens.manager()
+    )
+    problem = assert_problem(response, 422)
+    assert problem["title"] == "Unprocessable content"
+    assert problem["errors"] == [
+        {
+            "field": "name",
+            "message": "contains a NUL character or an unpaired surrogate, which cannot be stored",
+        }
+    ]
+    async with intake_db() as session:
+        stored = await session.scalar(select(func.count()).where(Client.name.like(f"{name}%")))
+    assert stored == 0
+
+
+async def test_a_json_body_that_is_not_utf8_is_refused_naming_the_byte(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    response = await intake.post(
+        "/v1/clients",
+        content=b'{"name": "Caf\xe9"}',
+        headers={**tokens.manager(), "Content-Type": "application/json"},
+    )
+    assert assert_problem(response, 422)["errors"] == [
+        {"field": "body", "message": "not UTF-8 (byte 14)"}
+    ]
+
+
+async def test_registering_a_client_twice_with_the_same_key_registers_it_once(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+) -> None:
+    name = f"Once Ltd {new_id()}"
+    headers = {**tokens.manager(), "Idempotency-Key": f"onboard-{new_id()}"}
+
+    first = await intake.post("/v1/clients", json={"name": name}, headers=headers)
+    replay = await intake.post("/v1/clients", json={"name": name}, headers=headers)
+
+    assert first.status_code == replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()
+    async with intake_db() as session:
+        stored = await session.scalar(select(func.count()).where(Client.name == name))
+    assert stored == 1

@@ -1,0 +1,166 @@
+"""Lease holders submit, keep alive or give back their tasks; expired leases return to the queue.
+
+The sweep here gives back every expired lease in the shared database, so this file runs before
+test_work_queue.py, which leases a thousand tasks due earlier than these.
+"""
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import httpx
+
+from bpo_common.db import SessionFactory
+from bpo_devtools.testing import (
+    Tokens,
+    assert_problem,
+    error_fields,
+    outbox_events,
+)
+from bpo_intake.domain.tasks import TaskStatus
+from bpo_intake.models import Task
+from bpo_intake.service import tasks
+
+from .keying import claim_tasks, keying_job, new_contractor, past
+
+
+async def test_a_valid_submission_is_recorded_normalized_and_sent_to_validation(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job = await keying_job(intake, tokens, 1)
+    contractor_id, keyer = await new_contractor(intake, tokens)
+    (task,) = await claim_tasks(intake, keyer)
+
+    response = await intake.post(
+        f"/v1/tasks/{task['id']}/submit",
+        json={"data": {"invoice_number": "  INV-1 ", "total": "1,250.50"}},
+        headers=keyer,
+    )
+
+    assert response.status_code == 202, response.text
+    assert response.json()["data"] == {
+        "invoice_number": "INV-1",
+        "total": "1250.5",
+        "iban": None,
+    }
+    async with intake_db() as session:
+        stored = await session.get(Task, UUID(task["id"]))
+        assert stored is not None
+        assert stored.status is TaskStatus.SUBMITTED
+        assert stored.submitted_by == contractor_id
+    (event,) = [
+        e
+        for e in await outbox_events(intake_db, job_id=job["id"])
+        if e.type == "bpo.intake.task.submitted"
+    ]
+    assert event.data["data"]["total"] == "1250.5"
+    assert event.data["contractor_id"] == str(contractor_id)
+    assert event.data["entries_expected"] == 1
+
+
+async def test_a_submission_that_breaks_the_rules_names_every_bad_field_and_changes_nothing(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    await keying_job(intake, tokens, 1)
+    _, keyer = await new_contractor(intake, tokens)
+    (task,) = await claim_tasks(intake, keyer)
+
+    response = await intake.post(
+        f"/v1/tasks/{task['id']}/submit",
+        json={"data": {"total": "twelve", "iban": "DE00 1234", "colour": "red"}},
+        headers=keyer,
+    )
+
+    problem = assert_problem(response, 422)
+    assert sorted(error_fields(problem)) == ["colour", "iban", "invoice_number", "total"]
+    async with intake_db() as session:
+        stored = await session.get(Task, UUID(task["id"]))
+        assert stored is not None
+        assert stored.status is TaskStatus.LEASED
+
+
+async def test_only_the_lease_holder_may_submit_heartbeat_or_release(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    await keying_job(intake, tokens, 1)
+    _, holder = await new_contractor(intake, tokens)
+    _, other = await new_contractor(intake, tokens)
+    (task,) = await claim_tasks(intake, holder)
+    data = {"data": {"invoice_number": "A", "total": "1"}}
+
+    for action, body in (("submit", data), ("heartbeat", None), ("release", None)):
+        response = await intake.post(f"/v1/tasks/{task['id']}/{action}", json=body, headers=other)
+        assert "not leased to you" in assert_problem(response, 409)["detail"]
+
+    beat = await intake.post(f"/v1/tasks/{task['id']}/heartbeat", headers=holder)
+    assert datetime.fromisoformat(beat.json()["lease_expires_at"]) >= datetime.fromisoformat(
+        task["lease_expires_at"]
+    )
+    released = await intake.post(f"/v1/tasks/{task['id']}/release", headers=holder)
+    assert released.status_code == 204
+    late = await intake.post(f"/v1/tasks/{task['id']}/submit", json=data, headers=holder)
+    assert_problem(late, 409)
+    again = await claim_tasks(intake, other)
+    assert [t["id"] for t in again] == [task["id"]]
+
+
+async def test_an_expired_lease_goes_back_to_the_queue_and_then_flags_the_item(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    await keying_job(intake, tokens, 1, due_at=past(-200))
+    _, keyer = await new_contractor(intake, tokens)
+    future = datetime.now(UTC) + timedelta(days=1)
+    stored: Task | None = None
+
+    (task,) = await claim_tasks(intake, keyer)
+    for attempt in (1, 2, 3):
+        async with intake_db() as session, session.begin():
+            swept = await tasks.sweep_expired_leases(session, max_attempts=3, now=future)
+        assert swept >= 1
+        async with intake_db() as session:
+            stored = await session.get(Task, UUID(task["id"]))
+            assert stored is not None
+            assert stored.attempts == attempt
+        if attempt < 3:
+            assert stored.status is TaskStatus.QUEUED
+            late = await intake.post(
+                f"/v1/tasks/{task['id']}/submit",
+                json={"data": {"invoice_number": "A", "total": "1"}},
+                headers=keyer,
+            )
+            assert_problem(late, 409)
+            (task,) = await claim_tasks(intake, keyer)
+    assert stored is not None
+    assert stored.status is TaskStatus.CANCELLED
+    flagged = await intake.get("/v1/items/flagged?limit=500", headers=tokens.manager())
+    (item,) = [i for i in flagged.json()["data"] if i["id"] == str(stored.item_id)]
+    assert item["flagged_reason"] == "its entry task's lease expired 3 times"
+    requeued = await intake.post(f"/v1/items/{item['id']}/requeue", headers=tokens.manager())
+    assert requeued.json()["flagged_reason"] is None
+    (fresh,) = await claim_tasks(intake, keyer)
+    assert fresh["item_id"] == item["id"]
+    expired = [
+        e
+        for e in await outbox_events(intake_db, job_id=str(stored.job_id))
+        if e.type == "bpo.intake.task.expired"
+    ]
+    assert [(e.data["attempts"], e.data["requeued"]) for e in expired] == [
+        (1, True),
+        (2, True),
+        (3, False),
+    ]
+
+
+async def test_only_a_review_may_reject_an_item(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    await keying_job(intake, tokens, 1)
+    _, keyer = await new_contractor(intake, tokens)
+    (task,) = await claim_tasks(intake, keyer)
+    response = await intake.post(
+        f"/v1/tasks/{task['id']}/submit", json={"reject": "unreadable"}, headers=keyer
+    )
+    assert error_fields(assert_problem(response, 422)) == ["reject"]
+    async with intake_db() as session:
+        stored = await session.get(Task, UUID(task["id"]))
+        assert stored is not None
+        assert stored.status is TaskStatus.LEASED

@@ -1,0 +1,168 @@
+"""Validation's decisions as the consumer applies them: reviews, second keyings, final items."""
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import httpx
+from sqlalchemy import select
+
+from bpo_common.contracts import validation
+from bpo_common.contracts.intake import Entry
+from bpo_common.db import SessionFactory
+from bpo_devtools.testing import (
+    Tokens,
+    outbox_events,
+)
+from bpo_intake.domain.jobs import ItemStatus
+from bpo_intake.models import Item
+from bpo_intake.service import decisions
+
+from .keying import claim_tasks, keying_job, new_contractor, past
+
+
+async def test_review_goes_only_to_qc_keyers_who_did_not_key_the_item(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job = await keying_job(intake, tokens, 1)
+    keyer_id, keyer = await new_contractor(intake, tokens, "qc")
+    _, plain = await new_contractor(intake, tokens)
+    _, reviewer = await new_contractor(intake, tokens, "qc")
+    (task,) = await claim_tasks(intake, keyer)
+    data = {"invoice_number": "INV-9", "total": "10"}
+    await intake.post(f"/v1/tasks/{task['id']}/submit", json={"data": data}, headers=keyer)
+
+    async with intake_db() as session, session.begin():
+        await decisions.require_review(
+            session,
+            validation.ReviewRequired(
+                item_id=UUID(task["item_id"]),
+                job_id=UUID(job["id"]),
+                client_id=UUID(job["client_id"]),
+                kind="review",
+                entries=[Entry(task_id=UUID(task["id"]), contractor_id=keyer_id, data=data)],
+                reason="sampled for review",
+                decided_at=datetime.now(UTC),
+            ),
+        )
+
+    def reviews(claimed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [t for t in claimed if t["item_id"] == task["item_id"]]
+
+    assert reviews(await claim_tasks(intake, keyer, limit=50, kinds=["review"])) == []
+    assert reviews(await claim_tasks(intake, plain, limit=50, kinds=["review"])) == []
+    (review,) = reviews(await claim_tasks(intake, reviewer, limit=50, kinds=["review"]))
+    assert review["kind"] == "review"
+    assert review["entries"] == [
+        {"task_id": task["id"], "contractor_id": str(keyer_id), "data": data}
+    ]
+    async with intake_db() as session:
+        item = await session.get(Item, UUID(task["item_id"]))
+        assert item is not None
+        assert item.status is ItemStatus.IN_REVIEW
+
+    rejected = await intake.post(
+        f"/v1/tasks/{review['id']}/submit",
+        json={"reject": "the scan is unreadable"},
+        headers=reviewer,
+    )
+    assert rejected.status_code == 202, rejected.text
+    (submitted,) = [
+        e
+        for e in await outbox_events(intake_db, job_id=review["job_id"])
+        if e.type == "bpo.intake.task.submitted" and e.data["task_id"] == review["id"]
+    ]
+    assert (submitted.data["rejection"], submitted.data["data"]) == ("the scan is unreadable", {})
+
+
+async def test_decisions_finish_items_and_a_closed_job_completes_with_its_last_item(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job = await keying_job(intake, tokens, 2)
+    client = tokens.client(UUID(job["client_id"]))
+    hook = await intake.put(
+        f"/v1/clients/{job['client_id']}/webhook",
+        json={"webhook_url": "https://hooks.acme.example/bpo"},
+        headers=tokens.manager(),
+    )
+    assert hook.status_code == 200, hook.text
+    async with intake_db() as session:
+        item_ids = list(
+            await session.scalars(select(Item.id).where(Item.job_id == UUID(job["id"])))
+        )
+    closed = await intake.post(f"/v1/jobs/{job['id']}/close", headers=client)
+    assert closed.json()["status"] == "closed"
+    now = datetime.now(UTC)
+    common = {"job_id": UUID(job["id"]), "client_id": UUID(job["client_id"]), "decided_at": now}
+
+    async with intake_db() as session, session.begin():
+        await decisions.accept_item(
+            session,
+            validation.ItemAccepted(item_id=item_ids[0], result={"total": "5"}, **common),
+        )
+    assert (await intake.get(f"/v1/jobs/{job['id']}", headers=client)).json()["status"] == "closed"
+    async with intake_db() as session, session.begin():
+        await decisions.reject_item(
+            session,
+            validation.ItemRejected(item_id=item_ids[1], reason="illegible scan", **common),
+        )
+
+    final = (await intake.get(f"/v1/jobs/{job['id']}", headers=client)).json()
+    assert final["status"] == "completed"
+    assert final["counts"] | {"total": 2} == {
+        "pending": 0,
+        "in_progress": 0,
+        "in_review": 0,
+        "completed": 1,
+        "rejected": 1,
+        "total": 2,
+    }
+    assert final["progress"] == 1.0
+    deliveries = await intake.get("/v1/webhooks/deliveries", headers=client)
+    told = sorted(
+        (d["event_type"], d["payload"]["data"].get("item_id")) for d in deliveries.json()["data"]
+    )
+    assert told == [("item.rejected", str(item_ids[1])), ("job.completed", None)]
+    types = [e.type for e in await outbox_events(intake_db, job_id=job["id"])]
+    assert types[-4:] == [
+        "bpo.intake.job.closed",
+        "bpo.intake.item.completed",
+        "bpo.intake.item.rejected",
+        "bpo.intake.job.completed",
+    ]
+
+
+async def test_adaptive_jobs_get_a_second_keying_from_someone_else_when_validation_asks(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job = await keying_job(intake, tokens, 1, qc={"mode": "adaptive"}, due_at=past(-300))
+    _, first = await new_contractor(intake, tokens)
+    _, second = await new_contractor(intake, tokens)
+    data = {"data": {"invoice_number": "A", "total": "1"}}
+    (task,) = await claim_tasks(intake, first)
+    assert task["job_id"] == job["id"]
+    await intake.post(f"/v1/tasks/{task['id']}/submit", json=data, headers=first)
+
+    async with intake_db() as session, session.begin():
+        await decisions.require_second_keying(
+            session,
+            validation.SecondKeyingRequired(
+                item_id=UUID(task["item_id"]),
+                job_id=UUID(job["id"]),
+                client_id=UUID(job["client_id"]),
+                reason="the keyer has 0 judged fields on invoice, too few to trust",
+                decided_at=datetime.now(UTC),
+            ),
+        )
+
+    assert task["item_id"] not in {t["item_id"] for t in await claim_tasks(intake, first, limit=50)}
+    (again,) = [
+        t for t in await claim_tasks(intake, second, limit=50) if t["item_id"] == task["item_id"]
+    ]
+    await intake.post(f"/v1/tasks/{again['id']}/submit", json=data, headers=second)
+    submitted = [
+        e.data["entries_expected"]
+        for e in await outbox_events(intake_db, job_id=job["id"])
+        if e.type == "bpo.intake.task.submitted"
+    ]
+    assert submitted == [1, 2]

@@ -1,0 +1,133 @@
+"""Contractors claim the most urgent work they are allowed to do, each task once."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import httpx
+
+from bpo_common.ids import new_id
+from bpo_devtools.testing import (
+    Tokens,
+    assert_problem,
+)
+
+from .keying import claim_tasks, keying_job, new_contractor, past
+
+
+async def test_claim_leases_the_most_urgent_task_with_what_the_keyer_needs(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    later = await keying_job(intake, tokens, 1, due_at=past(2), priority=100)
+    sooner_low = await keying_job(intake, tokens, 1, due_at=past(1), priority=10)
+    sooner_high = await keying_job(intake, tokens, 1, due_at=past(1), priority=90)
+    _, keyer = await new_contractor(intake, tokens)
+
+    claimed = await claim_tasks(intake, keyer, limit=3)
+
+    assert [task["job_id"] for task in claimed] == [
+        sooner_high["id"],
+        sooner_low["id"],
+        later["id"],
+    ]
+    first = claimed[0]
+    assert first["kind"] == "entry"
+    assert first["fields"] == sooner_high["fields"]
+    assert first["source"] == {"page": 0}
+    assert first["entries"] is None
+    lease = datetime.fromisoformat(first["lease_expires_at"])
+    assert timedelta(seconds=250) < lease - datetime.now(UTC) <= timedelta(seconds=300)
+
+
+async def test_a_claim_may_ask_for_one_jobs_tasks_only(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    urgent = await keying_job(intake, tokens, 2)
+    later = await keying_job(intake, tokens, 2, due_at=past(1))
+    _, keyer = await new_contractor(intake, tokens)
+    claimed = await claim_tasks(intake, keyer, limit=5, job_id=later["id"])
+    assert [task["job_id"] for task in claimed] == [later["id"], later["id"]]
+    assert urgent["id"] not in {task["job_id"] for task in claimed}
+
+
+async def test_a_keyer_never_gets_both_keyings_of_an_item(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    job = await keying_job(intake, tokens, 3, qc={"mode": "double"})
+    _, first = await new_contractor(intake, tokens)
+    _, second = await new_contractor(intake, tokens)
+
+    mine = [t for t in await claim_tasks(intake, first, limit=10) if t["job_id"] == job["id"]]
+    assert len(mine) == 3
+    assert len({task["item_id"] for task in mine}) == 3
+    assert [t for t in await claim_tasks(intake, first, limit=10) if t["job_id"] == job["id"]] == []
+    theirs = [t for t in await claim_tasks(intake, second, limit=10) if t["job_id"] == job["id"]]
+    assert {t["item_id"] for t in theirs} == {t["item_id"] for t in mine}
+    assert not {t["id"] for t in theirs} & {t["id"] for t in mine}
+
+
+async def test_tasks_go_only_to_keyers_with_the_required_skills(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    skill = f"medical-{new_id().hex[:8]}"
+    job = await keying_job(intake, tokens, 1, required_skills=[skill])
+    _, unskilled = await new_contractor(intake, tokens)
+    _, skilled = await new_contractor(intake, tokens, skill)
+
+    assert job["id"] not in {t["job_id"] for t in await claim_tasks(intake, unskilled, limit=50)}
+    assert [t["job_id"] for t in await claim_tasks(intake, skilled)] == [job["id"]]
+
+
+async def test_a_suspended_keyer_gets_no_work_and_is_told_why(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    contractor_id, keyer = await new_contractor(intake, tokens)
+    suspended = await intake.post(
+        f"/v1/contractors/{contractor_id}/suspend",
+        json={"reason": "accuracy below 80% on invoices"},
+        headers=tokens.manager(),
+    )
+    assert suspended.json()["status"] == "suspended"
+
+    problem = assert_problem(await intake.post("/v1/tasks/claim", json={}, headers=keyer), 403)
+    assert "accuracy below 80% on invoices" in problem["detail"]
+
+    await intake.post(f"/v1/contractors/{contractor_id}/activate", headers=tokens.manager())
+    assert (await intake.post("/v1/tasks/claim", json={}, headers=keyer)).status_code == 200
+
+
+async def test_cancelling_a_job_withdraws_its_queued_tasks(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    job = await keying_job(intake, tokens, 3)
+    client = tokens.client(UUID(job["client_id"]))
+    cancelled = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)
+    assert cancelled.json()["status"] == "cancelled"
+    _, keyer = await new_contractor(intake, tokens)
+    assert job["id"] not in {t["job_id"] for t in await claim_tasks(intake, keyer, limit=50)}
+    again = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)
+    assert "already cancelled" in assert_problem(again, 409)["detail"]
+
+
+async def test_fifty_keyers_racing_for_a_thousand_tasks_lease_each_exactly_once(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    job = await keying_job(intake, tokens, 1000, due_at=past(-365))
+    keyers = [(await new_contractor(intake, tokens))[1] for _ in range(50)]
+    statuses: list[int] = []
+
+    async def keep_claiming(headers: dict[str, str]) -> list[str]:
+        mine: list[str] = []
+        while True:
+            response = await intake.post("/v1/tasks/claim", json={"limit": 5}, headers=headers)
+            statuses.append(response.status_code)
+            claimed = [t for t in response.json()["tasks"] if t["job_id"] == job["id"]]
+            if not claimed:
+                return mine
+            mine.extend(task["id"] for task in claimed)
+
+    leased = [task for batch in await asyncio.gather(*map(keep_claiming, keyers)) for task in batch]
+
+    assert set(statuses) == {200}
+    assert len(leased) == 1000
+    assert len(set(leased)) == 1000

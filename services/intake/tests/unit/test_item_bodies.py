@@ -1,0 +1,143 @@
+"""Item bodies parsed chunk by chunk: every row an item or its problems, named by its place."""
+
+import json
+from typing import Any
+
+import pytest
+
+from bpo_common.rules import JobSpec
+from bpo_intake.domain.item_bodies import (
+    UNCLOSED_QUOTE,
+    CsvItems,
+    ItemsParser,
+    JsonItems,
+    NdjsonItems,
+)
+from bpo_intake.domain.items import ItemIn
+
+SPEC = JobSpec.model_validate(
+    {"fields": [{"name": "invoice_number", "type": "string"}, {"name": "total", "type": "decimal"}]}
+)
+
+
+def parse(parser: type[ItemsParser], body: bytes, size: int = 3) -> list[tuple[str, Any]]:
+    """Every row of `body` fed in chunks of `size` bytes: (place, item or error fields)."""
+    reading = parser(SPEC)
+    rows = []
+    for start in range(0, len(body), size):
+        rows += reading.feed(body[start : start + size])
+        if reading.done:
+            break
+    else:
+        rows += reading.end()
+    return [
+        (place.label, parsed if isinstance(parsed, ItemIn) else [e.field for e in parsed])
+        for place, parsed in rows
+    ]
+
+
+def test_ndjson_gives_one_item_a_line_numbered_and_skips_blank_lines() -> None:
+    body = b'{"source": {"a": "caf\xc3\xa9"}}\n\n  \r\n{"external_id": "x", "source": {}}'
+
+    assert parse(NdjsonItems, body) == [
+        ("line 1", ItemIn(source={"a": "café"})),
+        ("line 4", ItemIn(external_id="x", source={})),
+    ]
+
+
+def test_ndjson_names_what_is_wrong_with_each_line_and_reads_on() -> None:
+    body = b'{"source": 1}\n{"source": {}, "colour": 2}\n{"source": {}\n{"source": {}}\n'
+
+    assert parse(NdjsonItems, body) == [
+        ("line 1", ["source"]),
+        ("line 2", ["colour"]),
+        ("line 3", [""]),
+        ("line 4", ItemIn(source={})),
+    ]
+
+
+def test_ndjson_names_text_that_cannot_be_stored() -> None:
+    body = json.dumps({"source": {"note": "a\u0000b"}}).encode() + b"\n"
+
+    assert parse(NdjsonItems, body) == [("line 1", ["source.note"])]
+
+
+def test_json_builds_each_item_of_the_items_array_as_it_closes() -> None:
+    body = json.dumps({"items": [{"source": {"n": 1}}, {"source": {"n": 2.5}}]}).encode()
+
+    assert parse(JsonItems, body, size=5) == [
+        ("items[0]", ItemIn(source={"n": 1})),
+        ("items[1]", ItemIn(source={"n": 2.5})),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "rows"),
+    [
+        (b'[{"source": {}}]', [("body", [""])]),
+        (b'{"itemz": []}', [("body", [""])]),
+        (b'{"items": {"source": {}}}', [("body", [""])]),
+        (b"", [("body", [""])]),
+        (b'{"items": [{"source": {}}, 7]}', [("items[0]", ItemIn(source={})), ("items[1]", [""])]),
+        (
+            b'{"items": [{"source": {}}, {"source"',
+            [("items[0]", ItemIn(source={})), ("items[1]", [""])],
+        ),
+    ],
+)
+def test_json_that_is_not_an_items_object_is_named_where_it_breaks(
+    body: bytes, rows: list[tuple[str, Any]]
+) -> None:
+    assert parse(JsonItems, body) == rows
+
+
+def test_json_stops_at_the_first_break() -> None:
+    reading = JsonItems(SPEC)
+
+    ((_, problems),) = reading.feed(b'{"items": [}')
+
+    assert reading.done
+    assert isinstance(problems, list)
+    assert problems[0].message.startswith("not valid JSON: ")
+
+
+def test_csv_takes_external_id_golden_columns_and_the_rest_as_source() -> None:
+    body = (
+        '\ufeffexternal_id,image,golden.total\r\na,1.png,\r\n\r\n,"two\nlines",12.5\r\nc,3.png,'
+    ).encode()
+
+    assert parse(CsvItems, body) == [
+        ("line 2", ItemIn(external_id="a", source={"image": "1.png"})),
+        ("line 4", ItemIn(source={"image": "two\nlines"}, golden={"total": "12.5"})),
+        ("line 6", ItemIn(external_id="c", source={"image": "3.png"})),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "rows"),
+    [
+        (b"a,a,,golden.vat\r\n", [("line 1", ["", "", "golden.vat"])]),
+        (
+            b"a,b\r\n1\r\n2,3\r\n",
+            [("line 2", [""]), ("line 3", ItemIn(source={"a": "2", "b": "3"}))],
+        ),
+        (b'a,b\r\n1,"open\r\n2,3\r\n', [("line 2", [""])]),
+        (b"a\r\n1\r\n\xff\r\n4\r\n", [("line 2", ItemIn(source={"a": "1"})), ("line 3", [""])]),
+        (b"a\r\n1\x002\r\n", [("line 2", ["source.a"])]),
+    ],
+    ids=["bad-header", "short-row", "unclosed-quote", "not-utf8", "nul"],
+)
+def test_csv_names_the_line_of_each_problem(body: bytes, rows: list[tuple[str, Any]]) -> None:
+    assert parse(CsvItems, body) == rows
+
+
+def test_csv_says_how_to_close_a_quoted_cell() -> None:
+    reading = CsvItems(SPEC)
+    reading.feed(b'a,b\r\n1,"open\r\n')
+
+    ((place, problems),) = reading.end()
+
+    assert place.label == "line 2"
+    assert isinstance(problems, list)
+    assert problems[0].message == f"not valid CSV: {UNCLOSED_QUOTE}"
+    assert UNCLOSED_QUOTE.endswith('(a quote inside a cell is doubled: "say ""hi""")')

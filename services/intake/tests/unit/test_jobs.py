@@ -1,0 +1,80 @@
+"""Rules of jobs and items: deadlines, keyings per item, batches, progress, golden answers."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from bpo_common.contracts import QcMode, QcPolicy
+from bpo_common.errors import Invalid
+from bpo_common.rules import JobSpec
+from bpo_intake.domain.items import ItemIn, check_golden, checked_items, checked_row
+from bpo_intake.domain.jobs import ItemStatus, chunked, due_at, entries_per_item, progress
+
+NOW = datetime(2031, 1, 1, 12, tzinfo=UTC)
+SPEC = JobSpec.model_validate(
+    {"fields": [{"name": "invoice_number", "type": "string"}, {"name": "total", "type": "decimal"}]}
+)
+
+
+def test_an_sla_sets_the_deadline_from_now_and_otherwise_the_given_one_stands() -> None:
+    given = datetime(2031, 2, 1, tzinfo=UTC)
+
+    assert due_at(Decimal("1.5"), None, NOW) == NOW + timedelta(minutes=90)
+    assert due_at(None, given, NOW) == given
+    assert due_at(None, None, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("mode", "keyings"),
+    [(QcMode.SINGLE, 1), (QcMode.DOUBLE, 2), (QcMode.VERIFY, 1), (QcMode.ADAPTIVE, 1)],
+)
+def test_only_a_double_keyed_job_gets_two_keyings_per_item(mode: QcMode, keyings: int) -> None:
+    assert entries_per_item(QcPolicy(mode=mode)) == keyings
+
+
+def test_rows_are_cut_into_batches_of_at_most_the_size() -> None:
+    assert chunked(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
+    assert chunked([], 2) == []
+
+
+def test_progress_is_the_share_of_final_items() -> None:
+    counts = {ItemStatus.COMPLETED: 2, ItemStatus.REJECTED: 1, ItemStatus.PENDING: 1}
+
+    assert progress(counts) == 0.75
+    assert progress({}) == 0.0
+
+
+def test_a_golden_answer_is_normalized_or_its_bad_fields_named() -> None:
+    good = ItemIn(source={}, golden={"invoice_number": " A-1 ", "total": "1,250.50"})
+    bad = ItemIn(source={}, golden={"total": "ten"})
+
+    checked, problems = check_golden(SPEC, good)
+    _, errors = check_golden(SPEC, bad)
+
+    assert problems == []
+    assert checked.golden == {"invoice_number": "A-1", "total": "1250.5"}
+    assert sorted(error.field for error in errors) == ["golden.invoice_number", "golden.total"]
+    assert check_golden(SPEC, ItemIn(source={})) == (ItemIn(source={}), [])
+
+
+def test_a_parsed_row_becomes_the_item_to_store_or_its_problems() -> None:
+    bad = ItemIn(source={}, golden={"invoice_number": "A", "total": "ten"})
+
+    assert checked_row(SPEC, ItemIn(source={"n": 1})) == ItemIn(source={"n": 1})
+    problems = checked_row(SPEC, bad)
+    assert isinstance(problems, list)
+    assert [error.field for error in problems] == ["golden.total"]
+
+
+def test_a_jobs_items_are_checked_together_naming_each_bad_one_by_its_index() -> None:
+    items = [
+        ItemIn(source={}),
+        ItemIn(source={}, golden={"invoice_number": "A", "total": "ten"}),
+    ]
+
+    with pytest.raises(Invalid) as refused:
+        checked_items(SPEC, items)
+
+    assert [error.field for error in refused.value.errors] == ["items[1].golden.total"]
+    assert refused.value.detail == "invalid golden answers: items[1].golden.total"
