@@ -7,7 +7,7 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from bpo_common.events import STREAM_NAME, STREAM_SUBJECTS
 
@@ -50,12 +50,25 @@ def stream_config(replicas: int = 1) -> StreamConfig:
     )
 
 
-async def ensure_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
-    """Create the BPO stream, or bring an existing one to this configuration."""
+async def ensure_stream(
+    js: JetStreamContext, *, replicas: int = 1, timeout_s: float = 30.0
+) -> None:
+    """Create the BPO stream, or bring an existing one to this configuration. While JetStream
+    does not answer (a cluster electing a leader, a node restarting), try again until
+    `timeout_s`."""
     config = stream_config(replicas)
-    try:
-        await js.stream_info(STREAM_NAME)
-    except NotFoundError:
-        await js.add_stream(config)
-    else:
-        await js.update_stream(config)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            try:
+                await js.stream_info(STREAM_NAME)
+            except NotFoundError:
+                await js.add_stream(config)
+            else:
+                await js.update_stream(config)
+            return
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("JetStream not answering yet", stream=STREAM_NAME)
+            await asyncio.sleep(0.5)

@@ -98,7 +98,9 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
             settings.nats_url, name=definition.name, timeout_s=settings.nats_connect_timeout_s
         )
         js = nc.jetstream()
-        await ensure_stream(js, replicas=settings.stream_replicas)
+        await ensure_stream(
+            js, replicas=settings.stream_replicas, timeout_s=settings.nats_connect_timeout_s
+        )
         runtime = Runtime(settings, engine, sessions, nc, js, verifier)
         relay = OutboxRelay(
             sessions, js, listen_dsn=asyncpg_dsn(url), batch_size=settings.relay_batch_size

@@ -3,11 +3,14 @@
 from dataclasses import dataclass
 from uuid import UUID
 
+import asyncpg
+import httpx
 import pytest
+from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bpo_common.errors import Invalid, _location
+from bpo_common.errors import Invalid, _location, install_error_handlers
 from bpo_common.ids import new_id
 from bpo_common.pagination import PageRequest, decode_cursor, encode_cursor, make_page
 from bpo_common.settings import ServiceSettings
@@ -75,3 +78,29 @@ def test_settings_take_shared_values_unprefixed_and_own_values_prefixed(
     assert settings.database_url.get_secret_value() == "postgresql+asyncpg://u:p@h:1/d"
     assert settings.port == 9100
     assert "p@h" not in repr(settings), "the database password never shows in logs"
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), 503),
+        (asyncpg.exceptions.CannotConnectNowError("the database system is starting up"), 503),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), 503),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key"), 500),
+    ],
+)
+async def test_a_database_out_of_reach_is_a_503_to_retry_and_any_other_error_a_500(
+    error: Exception, status: int
+) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/statement")
+    async def statement() -> None:
+        raise error
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/statement")
+    assert response.status_code == status
+    assert response.headers.get("Retry-After") == ("1" if status == 503 else None)
