@@ -5,7 +5,15 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.db import advisory_lock
 from bpo_validation.models import Decision, Entry
+
+
+async def lock_item(session: AsyncSession, item_id: UUID) -> None:
+    """Take the item's submissions one at a time, until the transaction ends: a decision reads
+    every entry of its item, and two consumers that each saw only their own keying of it
+    would never decide."""
+    await advisory_lock(session, f"validation-item:{item_id}")
 
 
 async def add_entry(session: AsyncSession, entry: Entry) -> None:

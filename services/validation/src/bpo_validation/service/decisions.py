@@ -45,6 +45,7 @@ async def record_submission(
     job = await job_rules.get_job_rules(session, event.job_id, None)
     if job is None:
         raise JobNotKnownYet(f"job {event.job_id} has not arrived yet")
+    await repository.lock_item(session, event.item_id)
     entry = Entry(
         task_id=event.task_id,
         item_id=event.item_id,

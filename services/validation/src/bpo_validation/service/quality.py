@@ -43,7 +43,8 @@ async def record_judging(
             for verdict in judged.fields
         ],
     )
-    for contractor_id, (judged_fields, correct) in judging.tallies().items():
+    # In one order everywhere, so that two items judged at once never wait on each other.
+    for contractor_id, (judged_fields, correct) in sorted(judging.tallies().items()):
         standing = await repository.add_to_tally(session, contractor_id, judged_fields, correct)
         reason = suspension(
             standing.judged,

@@ -1,0 +1,48 @@
+"""Two replicas' consumers applying the two keyings of one item at the same time still decide
+the item: the second waits for the first to commit, then sees both keyings."""
+
+import asyncio
+from datetime import UTC, datetime
+
+from bpo_common.contracts import TaskKind
+from bpo_common.contracts.intake import TaskSubmitted
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_validation.service import decisions
+from bpo_validation.settings import Settings
+
+from .submissions import new_job, published
+
+
+async def test_keyings_of_one_item_applied_at_once_on_two_replicas_are_decided_once(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await new_job(validation_db, mode="double")
+    item_id, now = new_id(), datetime.now(UTC)
+    first, second = (
+        TaskSubmitted(
+            task_id=new_id(), job_id=job.job_id, item_id=item_id, client_id=job.client_id,
+            work_type=job.work_type, kind=TaskKind.ENTRY, contractor_id=new_id(),
+            data={"number": "A-1", "total": "10"}, golden=None, entries_expected=2,
+            claimed_at=now, submitted_at=now,
+        )
+        for _ in range(2)
+    )  # fmt: skip
+
+    async with validation_db() as one:
+        await decisions.record_submission(one, first, validation_settings)
+        # Meanwhile the other replica takes the second keying, in a transaction of its own.
+        applying = asyncio.create_task(_apply(validation_db, second, validation_settings))
+        done, _ = await asyncio.wait({applying}, timeout=0.5)
+        assert not done, "the other replica waits for the first to commit"
+        await one.commit()
+    await asyncio.wait_for(applying, 10)
+
+    (decision,) = await published(validation_db, item_id)
+    assert decision.type == "bpo.validation.item.accepted"
+    assert decision.data["result"] == {"number": "A-1", "total": "10", "currency": None}
+
+
+async def _apply(sessions: SessionFactory, event: TaskSubmitted, settings: Settings) -> None:
+    async with sessions() as session, session.begin():
+        await decisions.record_submission(session, event, settings)
