@@ -7,10 +7,15 @@ VENV := .venv
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint check install clean bench demo
+.PHONY: run run-cluster test lint check install clean bench demo chaos
 
 run: install
 	$(VENV)/bin/bpo dev up
+
+# make run-cluster: the same on one machine as the cluster it is deployed as: three NATS nodes
+# (the stream at three replicas) and two replicas of every service behind the same ports.
+run-cluster: install
+	$(VENV)/bin/bpo dev up --cluster
 
 test: install $(CHROMIUM)
 	$(VENV)/bin/pytest
@@ -25,6 +30,12 @@ check: lint test
 # make demo: a job keyed by simulated contractors, against the stack `make run` started.
 demo: install
 	$(VENV)/bin/bpo demo
+
+# make chaos: a 5,000-item job keyed while services, NATS and PostgreSQL are killed and
+# restarted, then every invariant checked (make test runs a short form of it). CLUSTER=1: on
+# the cluster, killing one NATS node and one replica of a service at a time.
+chaos: install
+	$(VENV)/bin/bpo dev chaos --full $(if $(CLUSTER),--cluster)
 
 # make bench: every benchmark in bench/, one process each; the figures go to bench/results.md.
 bench: install

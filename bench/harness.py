@@ -13,10 +13,9 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from subprocess import Popen
 from types import FrameType
 from typing import Any
 from uuid import UUID
@@ -120,13 +119,15 @@ class FullStack:
     root: Path
     urls: servers.StackUrls
     private_key_pem: str
-    public_key_file: Path
-    ports: dict[str, int]
     superuser_dsn: str  # PostgreSQL's superuser, without a database
-    processes: dict[str, Popen[bytes]] = field(default_factory=dict)
+    services: servers.Services
+
+    @property
+    def ports(self) -> Mapping[str, int]:
+        return self.services.ports
 
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+        return self.services.url(service)
 
     def headers(self, role: Role, client_id: UUID | None = None) -> dict[str, str]:
         """A bearer token the services accept, for `role` (and `client_id`'s client)."""
@@ -135,20 +136,11 @@ class FullStack:
     def admin_dsn(self, database: str) -> str:
         return f"{self.superuser_dsn}/{database}"
 
-    def start(self, *services: str) -> None:
-        env = servers.service_environment(
-            self.urls, jwt_public_key_file=self.public_key_file, ports=self.ports
-        ) | {"BPO_LOG_LEVEL": "WARNING"}
-        for service in services:
-            log = self.root / f"{service}.log"
-            self.processes[service] = servers.start_service(service, env, self.ports[service], log)
-        servers.wait_ready({service: self.ports[service] for service in services})
-
     def stop(self, *services: str) -> None:
-        servers.stop_services({s: self.processes.pop(s) for s in services})
+        self.services.stop(*services)
 
     def pids(self) -> dict[str, int]:
-        return {service: process.pid for service, process in self.processes.items()}
+        return {name: process.pid for name, process in self.services.processes.items()}
 
 
 @contextmanager
@@ -160,20 +152,21 @@ def full_stack(*services: str) -> Iterator[FullStack]:
     local = servers.LocalStack(
         root, postgres_port=servers.free_port(), nats_port=servers.free_port(), durable=True
     )
-    running: FullStack | None = None
+    running: servers.Services | None = None
     try:
         urls = local.start()
         servers.migrate_all(urls.database_urls)
         private, public = ensure_key_pair(root / "jwt")
         ports = {service: servers.free_port() for service in SERVICES}
+        env = servers.service_environment(urls, jwt_public_key_file=public, ports=ports)
+        running = servers.Services(env | {"BPO_LOG_LEVEL": "WARNING"}, ports, root)
         superuser = f"postgresql://postgres:{local.credentials.superuser}@127.0.0.1:"
         superuser += str(local.postgres.port)
-        running = FullStack(root, urls, private.read_text(), public, ports, superuser)
         running.start(*(services or SERVICES))
-        yield running
+        yield FullStack(root, urls, private.read_text(), superuser, running)
     finally:
         if running is not None:
-            servers.stop_services(running.processes)
+            running.stop()
         local.stop()
         shutil.rmtree(root, ignore_errors=True)
 

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from bpo_common.settings import SERVICES
+from bpo_devtools.servers import Services
 from bpo_devtools.testing import Tokens
 
-from .conftest import RunningServices, register_client
+from .conftest import register_client
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CHECKS = ",".join(
@@ -29,7 +30,7 @@ CHECKS = ",".join(
 @pytest.mark.parametrize("role", ["client", "contractor", "manager"])
 @pytest.mark.parametrize("service", SERVICES)
 async def test_every_operation_answers_as_documented_and_never_with_a_5xx(
-    services: RunningServices,
+    services: Services,
     http: httpx.AsyncClient,
     tokens: Tokens,
     tmp_path: Path,

@@ -5,15 +5,16 @@ import asyncio
 import os
 import sys
 
-from .conftest import RunningServices
+from bpo_devtools.servers import Services
+from bpo_devtools.testing import TestStack
 
 
 async def test_the_demo_keys_a_job_and_shows_its_results_invoice_and_overview(
-    services: RunningServices,
+    services: Services, stack: TestStack
 ) -> None:
     env = {
         **os.environ,
-        "BPO_JWT_PRIVATE_KEY_FILE": str(services.stack.private_key),
+        "BPO_JWT_PRIVATE_KEY_FILE": str(stack.private_key),
         "COLUMNS": "200",
         **{f"BPO_{service.upper()}_PORT": str(port) for service, port in services.ports.items()},
     }

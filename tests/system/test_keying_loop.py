@@ -5,13 +5,14 @@ from typing import Any
 import httpx
 
 from bpo_common.ids import new_id
+from bpo_devtools.servers import Services
 from bpo_devtools.testing import Tokens, eventually
 
-from .conftest import RunningServices, register_client
+from .conftest import register_client
 
 
 async def _contractor(
-    http: httpx.AsyncClient, services: RunningServices, tokens: Tokens, *skills: str
+    http: httpx.AsyncClient, services: Services, tokens: Tokens, *skills: str
 ) -> dict[str, str]:
     response = await http.post(
         f"{services.url('intake')}/v1/contractors",
@@ -23,7 +24,7 @@ async def _contractor(
 
 
 async def test_double_keyed_job_is_decided_adjudicated_and_completed(
-    services: RunningServices, tokens: Tokens, http: httpx.AsyncClient
+    services: Services, tokens: Tokens, http: httpx.AsyncClient
 ) -> None:
     intake = services.url("intake")
     skill = f"loop-{new_id().hex[-8:]}"  # keeps other tests' tasks away from these keyers

@@ -5,16 +5,17 @@ import asyncio
 import httpx
 
 from bpo_common.messaging import connect
-from bpo_devtools.testing import Tokens, consumer_drained, eventually
+from bpo_devtools.servers import Services
+from bpo_devtools.testing import TestStack, Tokens, consumer_drained, eventually
 
-from .conftest import RunningServices, register_client
+from .conftest import register_client
 
 JOBS = 30
 ITEMS_PER_JOB = 20
 
 
 async def test_reporting_killed_mid_flow_and_restarted_counts_every_item_exactly_once(
-    services: RunningServices, tokens: Tokens, http: httpx.AsyncClient
+    services: Services, stack: TestStack, tokens: Tokens, http: httpx.AsyncClient
 ) -> None:
     client_id = await register_client(http, services, tokens, "Kill Test Ltd")
     as_client = tokens.client(client_id)
@@ -53,7 +54,7 @@ async def test_reporting_killed_mid_flow_and_restarted_counts_every_item_exactly
     await eventually(all_counted, timeout_s=60, what="every item to be counted")
     # What the killed process had applied but not acked is delivered again after the ack
     # wait; once the consumer has nothing pending, the count must still be the truth.
-    client = await connect(services.stack.urls.nats_url, name="kill-test")
+    client = await connect(stack.urls.nats_url, name="kill-test")
     try:
         await eventually(
             lambda: consumer_drained(client.jetstream(), "reporting"),

@@ -2,13 +2,14 @@
 
 import httpx
 
+from bpo_devtools.servers import Services
 from bpo_devtools.testing import Tokens, eventually
 
-from .conftest import RunningServices, register_client
+from .conftest import register_client
 
 
 async def test_job_created_on_intake_is_known_to_validation_billing_and_reporting(
-    services: RunningServices, tokens: Tokens, http: httpx.AsyncClient
+    services: Services, tokens: Tokens, http: httpx.AsyncClient
 ) -> None:
     client_id = await register_client(http, services, tokens, "Skeleton Ltd")
     as_client = tokens.client(client_id)

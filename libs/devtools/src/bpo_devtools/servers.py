@@ -17,12 +17,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 import httpx
 
+from bpo_common.messaging import connect
 from bpo_common.migrations import upgrade
 from bpo_common.settings import DEFAULT_PORTS, SERVICES
 
@@ -143,6 +144,19 @@ class PostgresServer:
         _stop_process(self._process, signal.SIGINT, 30)
         self._process = None
 
+    def crash(self) -> None:
+        """Stop at once, as a power cut would (`pg_ctl stop -m immediate`): no checkpoint, so
+        the next start recovers from the write-ahead log."""
+        subprocess.run(
+            [str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "immediate"],
+            check=True,
+            capture_output=True,
+            user=self._user,
+        )
+        if self._process is not None:
+            self._process.wait(30)
+        self._process = None
+
     def _ready(self) -> bool:
         if self._process is not None and self._process.poll() is not None:
             raise RuntimeError(
@@ -198,12 +212,31 @@ class PostgresServer:
             password_file.unlink(missing_ok=True)
 
 
-class NatsServer:
-    """A NATS server with JetStream on a file store in `directory`, on 127.0.0.1:`port`."""
+@dataclass(frozen=True)
+class Route:
+    """A NATS node's place in a cluster: its name, its route port, and every node's."""
 
-    def __init__(self, directory: Path, port: int) -> None:
+    name: str
+    port: int
+    ports: tuple[int, ...]
+
+    def config(self) -> str:
+        routes = ", ".join(f"nats-route://127.0.0.1:{port}" for port in self.ports)
+        return (
+            f'server_name: "{self.name}"\n'
+            f'cluster {{\n  name: "bpo"\n  listen: 127.0.0.1:{self.port}\n'
+            f"  routes: [{routes}]\n}}\n"
+        )
+
+
+class NatsServer:
+    """A NATS server with JetStream on a file store in `directory`, on 127.0.0.1:`port`;
+    with a `route`, one node of a cluster."""
+
+    def __init__(self, directory: Path, port: int, route: Route | None = None) -> None:
         self.directory = directory
         self.port = port
+        self.route = route
         self.config = directory / "nats.conf"
         self.pid_file = directory / "nats.pid"
         self.log = directory / "nats.log"
@@ -223,6 +256,7 @@ class NatsServer:
             f'pid_file: "{self.pid_file}"\n'
             "max_payload: 8MB\n"
             f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: always\n}}\n'
+            + (self.route.config() if self.route else "")
         )
         binary = shutil.which("nats-server", path=str(Path(sys.executable).parent))
         if binary is None:
@@ -296,17 +330,45 @@ class StackUrls:
 
 
 class LocalStack:
-    """PostgreSQL and NATS under `root`, one database and role per service, migrated."""
+    """PostgreSQL and NATS under `root`, one database and role per service, migrated. With
+    `nats_nodes` of 3, NATS is a JetStream cluster: each node on its own store, routes on
+    localhost, client ports from `nats_port` up."""
 
-    def __init__(self, root: Path, *, postgres_port: int, nats_port: int, durable: bool = True):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        postgres_port: int,
+        nats_port: int,
+        durable: bool = True,
+        nats_nodes: int = 1,
+    ):
         self.root = root
         self.postgres = PostgresServer(root / "postgres", postgres_port, durable=durable)
-        self.nats = NatsServer(root / "nats", nats_port)
+        if nats_nodes == 1:
+            self.nats_nodes = [NatsServer(root / "nats", nats_port)]
+        else:
+            routes = tuple(free_port() for _ in range(nats_nodes))
+            self.nats_nodes = [
+                NatsServer(root / f"nats-{n}", nats_port + n, Route(f"n{n}", port, routes))
+                for n, port in enumerate(routes)
+            ]
         self.credentials = Credentials.load_or_create(root / "credentials.json")
+
+    @property
+    def nats(self) -> NatsServer:
+        """The (first) NATS node."""
+        return self.nats_nodes[0]
+
+    @property
+    def nats_url(self) -> str:
+        return ",".join(node.url for node in self.nats_nodes)
 
     def start(self) -> StackUrls:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.nats.start()
+        for node in self.nats_nodes:
+            node.start()
+        asyncio.run(jetstream_ready(self.nats_url))
         self.postgres.start(self.credentials.superuser)
         admin = (
             f"postgresql://postgres:{self.credentials.superuser}"
@@ -314,7 +376,7 @@ class LocalStack:
         )
         asyncio.run(provision_databases(admin, self.credentials))
         return StackUrls(
-            nats_url=self.nats.url,
+            nats_url=self.nats_url,
             database_urls={
                 service: database_url(service, password, self.postgres.port)
                 for service, password in self.credentials.services.items()
@@ -322,8 +384,26 @@ class LocalStack:
         )
 
     def stop(self) -> None:
-        self.nats.stop()
+        for node in self.nats_nodes:
+            node.stop()
         self.postgres.stop()
+
+
+async def jetstream_ready(url: str, timeout_s: float = 60.0) -> None:
+    """Wait until JetStream answers (a new cluster first elects its leader)."""
+    client = await connect(url, name="stack-start", timeout_s=timeout_s)
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            try:
+                await client.jetstream().account_info()
+                return
+            except Exception:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+    finally:
+        await client.close()
 
 
 def migrate_all(database_urls: Mapping[str, str]) -> None:
@@ -348,13 +428,32 @@ def service_environment(
     return env
 
 
+def listening_socket(port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:`port` that several service processes share: the
+    kernel hands each new connection to one of them, as a load balancer would."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 def start_service(
-    service: str, env: Mapping[str, str], port: int, log: Path | None = None
+    service: str,
+    env: Mapping[str, str],
+    port: int,
+    log: Path | None = None,
+    shared: socket.socket | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Run one service under uvicorn as its own process."""
+    """Run one service under uvicorn as its own process, on `port` or on a `shared` socket
+    (one of several replicas)."""
+    where = ["--host", "127.0.0.1", "--port", str(port)]
+    if shared is not None:
+        where = ["--fd", str(shared.fileno())]
     command = [
         sys.executable, "-m", "uvicorn", f"bpo_{service}.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+        "--no-access-log", *where,
     ]  # fmt: skip
     output = log.open("ab") if log is not None else None
     try:
@@ -364,6 +463,7 @@ def start_service(
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
             start_new_session=True,
+            pass_fds=(shared.fileno(),) if shared else (),
         )
     finally:
         if output is not None:
@@ -388,6 +488,62 @@ def wait_ready(ports: Mapping[str, int], timeout_s: float = 60.0) -> None:
                 missing = sorted(set(ports) - set(ready))
                 raise RuntimeError(f"not ready after {timeout_s:.0f} s: {', '.join(missing)}")
             time.sleep(0.1)
+
+
+@dataclass
+class Services:
+    """Services as processes, `replicas` of each: the replicas of a service share one
+    listening socket on its port, so any of them answers, and any one can be killed and
+    started again while the others serve. A replica is named `intake`, or `intake-2` ..."""
+
+    env: Mapping[str, str]
+    ports: Mapping[str, int]
+    logs: Path
+    replicas: int = 1
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _sockets: dict[str, socket.socket] = field(default_factory=dict)
+
+    def names(self, service: str) -> list[str]:
+        if self.replicas == 1:
+            return [service]
+        return [f"{service}-{n}" for n in range(1, self.replicas + 1)]
+
+    def start(self, *services: str) -> None:
+        """Start every replica of `services` and wait until each service is ready."""
+        for service in services:
+            for name in self.names(service):
+                self.start_replica(name)
+        wait_ready({service: self.ports[service] for service in services})
+
+    def start_replica(self, name: str) -> None:
+        service = name.split("-")[0]
+        shared = None
+        if self.replicas > 1:
+            if service not in self._sockets:
+                self._sockets[service] = listening_socket(self.ports[service])
+            shared = self._sockets[service]
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.processes[name] = start_service(
+            service, self.env, self.ports[service], self.logs / f"{name}.log", shared
+        )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one replica: no shutdown of any kind."""
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait()
+
+    def stop(self, *services: str) -> None:
+        """Stop `services` (every one when none is named)."""
+        names = [n for s in services for n in self.names(s)] if services else list(self.processes)
+        stop_services({name: self.processes.pop(name) for name in names})
+        if not self.processes:
+            for sock in self._sockets.values():
+                sock.close()
+            self._sockets.clear()
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
 
 
 def stop_services(processes: Mapping[str, subprocess.Popen[bytes]]) -> None:

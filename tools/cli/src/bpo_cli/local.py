@@ -6,7 +6,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -33,19 +32,22 @@ def _external_urls() -> servers.StackUrls | None:
     )
 
 
-def _watch(console: Console, processes: dict[str, Any], logs: Path) -> None:
+def _watch(console: Console, services: servers.Services, logs: Path) -> None:
     """Block until a service exits on its own; then the stack ends with it."""
     while True:
-        for service, process in processes.items():
+        for name, process in services.processes.items():
             if process.poll() is not None:
-                console.print(f"[red]{service} exited ({process.returncode})[/red]")
-                console.print((logs / f"{service}.log").read_text()[-3000:])
+                console.print(f"[red]{name} exited ({process.returncode})[/red]")
+                console.print((logs / f"{name}.log").read_text()[-3000:])
                 raise typer.Exit(1)
         time.sleep(0.5)
 
 
-def _print_ready(console: Console, ports: dict[str, int], total_s: float, logs: Path) -> None:
-    table = Table(title=f"BPO is up ({total_s:.1f} s)")
+def _print_ready(
+    console: Console, ports: dict[str, int], total_s: float, logs: Path, cluster: bool
+) -> None:
+    shape = " as a cluster: 3 NATS nodes, 2 replicas of each service" if cluster else ""
+    table = Table(title=f"BPO is up{shape} ({total_s:.1f} s)")
     for column in ("service", "URL", "docs"):
         table.add_column(column)
     for service, port in ports.items():
@@ -60,7 +62,7 @@ def _print_ready(console: Console, ports: dict[str, int], total_s: float, logs: 
     sys.stdout.flush()
 
 
-def run_stack(postgres_port: int, nats_port: int, console: Console) -> None:
+def run_stack(postgres_port: int, nats_port: int, console: Console, *, cluster: bool) -> None:
     """Start everything in the foreground until Ctrl-C (or a service exits)."""
     started = time.monotonic()
     run_dir = signing.run_dir()
@@ -78,7 +80,8 @@ def run_stack(postgres_port: int, nats_port: int, console: Console) -> None:
     _, public_key = ensure_key_pair(run_dir / "jwt")
     urls = _external_urls()
     stack = None
-    processes: dict[str, Any] = {}
+    logs = run_dir / "logs"
+    services: servers.Services | None = None
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -88,25 +91,32 @@ def run_stack(postgres_port: int, nats_port: int, console: Console) -> None:
     signal.signal(signal.SIGTERM, stop)
     try:
         if urls is None:
+            nodes = 3 if cluster else 1
             stack = servers.LocalStack(
-                run_dir / "dev", postgres_port=postgres_port, nats_port=nats_port
+                run_dir / ("cluster" if cluster else "dev"),
+                postgres_port=postgres_port,
+                nats_port=nats_port,
+                nats_nodes=nodes,
             )
-            console.print(f"starting NATS on :{nats_port} and PostgreSQL on :{postgres_port} ...")
+            console.print(
+                f"starting NATS ({nodes} node{'s' if cluster else ''} from :{nats_port}) "
+                f"and PostgreSQL on :{postgres_port} ..."
+            )
             urls = stack.start()
         else:
             console.print("using the NATS and PostgreSQL servers from the environment")
         servers.migrate_all(urls.database_urls)
         env = servers.service_environment(urls, jwt_public_key_file=public_key, ports=ports)
-        logs = run_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for service, port in ports.items():
-            processes[service] = servers.start_service(service, env, port, logs / f"{service}.log")
-        servers.wait_ready(ports, timeout_s=120)
-        _print_ready(console, ports, time.monotonic() - started, logs)
-        _watch(console, processes, logs)
+        if cluster:
+            env["BPO_STREAM_REPLICAS"] = "3"
+        services = servers.Services(env, ports, logs, replicas=2 if cluster else 1)
+        services.start(*SERVICES)
+        _print_ready(console, ports, time.monotonic() - started, logs, cluster)
+        _watch(console, services, logs)
     except KeyboardInterrupt:
         console.print("stopping ...")
     finally:
-        servers.stop_services(processes)
+        if services is not None:
+            services.stop()
         if stack is not None:
             stack.stop()

@@ -1,6 +1,8 @@
 """The `bpo` command: the local stack, tokens, and running one service."""
 
+import dataclasses
 import importlib
+import os
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -10,7 +12,7 @@ from uuid import UUID
 import typer
 from rich.console import Console
 
-from bpo_cli import demo, reporting
+from bpo_cli import demo, reporting, signing
 from bpo_cli.signing import local_signer
 from bpo_common.auth import Role, ensure_key_pair
 
@@ -94,6 +96,14 @@ def dev_up(
         DEFAULT_POSTGRES_PORT
     ),
     nats_port: Annotated[int, typer.Option(help="port of the local NATS")] = DEFAULT_NATS_PORT,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="NATS as three nodes (ports from --nats-port up, the stream at three "
+            "replicas) and two replicas of each service",
+        ),
+    ] = False,
 ) -> None:
     """Start NATS, PostgreSQL and the four services in the foreground; Ctrl-C stops them all."""
     try:
@@ -103,4 +113,32 @@ def dev_up(
         console.print(f"[red]bpo dev needs the development tools ({exc.name} is missing):[/red] "
                       "install bpo-cli[dev], or run `make run` from a checkout.")  # fmt: skip
         raise typer.Exit(1) from exc
-    run_stack(postgres_port, nats_port, console)
+    run_stack(postgres_port, nats_port, console, cluster=cluster)
+
+
+@dev.command("chaos")
+def dev_chaos(
+    full: Annotated[
+        bool, typer.Option("--full", help="5,000 items and every service killed twice")
+    ] = False,
+    cluster: Annotated[
+        bool, typer.Option("--cluster", help="three NATS nodes, two replicas of each service")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="for the job, the keyers and the faults")] = 7,
+) -> None:
+    """Key a double-keyed job while services, NATS and PostgreSQL die and come back, then check
+    that nothing was lost or done twice (a stack of its own, under BPO_RUN_DIR/chaos)."""
+    try:
+        # The local stack is development tooling, absent from service images.
+        from bpo_cli import chaos
+    except ImportError as exc:
+        console.print(f"[red]bpo dev needs the development tools ({exc.name} is missing)[/red]")
+        raise typer.Exit(1) from exc
+    plan = dataclasses.replace(chaos.FULL if full else chaos.QUICK, cluster=cluster, seed=seed)
+    root = signing.run_dir() / "chaos" / str(os.getpid())
+
+    def verdict(result: chaos.Result) -> None:
+        if not result.passed:
+            raise typer.Exit(1)
+
+    chaos.main(plan, root, console, verdict)

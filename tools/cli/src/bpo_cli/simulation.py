@@ -6,7 +6,13 @@ the fields the entries disagree on (all of them for a review) with their own err
 keeps the fields the entries agree on. At the end the job's results are compared with the
 truth: items exactly right, fields right, keyings per item, and how long decisions took.
 
-`bpo demo` and the QC benchmark (bench/qc_simulator.py) both run on this.
+Requests go as a careful client sends them: a connection error, a timeout or a 5xx is
+retried after a growing delay (and counted), a POST that creates something carries an
+Idempotency-Key, and a submit whose answer was lost is known to have landed when the retry
+says the task is no longer leased. So the simulation keeps working while services restart.
+
+`bpo demo`, the chaos run and the benchmarks (bench/qc_simulator.py, bench/end_to_end.py)
+run on this.
 """
 
 import asyncio
@@ -38,6 +44,10 @@ WORK_TYPE = "invoice"
 CLAIM_BATCH = 10
 # A keyer who finds no work waits this long, then twice as long, up to IDLE_MAX_S.
 IDLE_FIRST_S, IDLE_MAX_S = 0.1, 2.0
+# A request that failed for want of a server is tried again after RETRY_FIRST_S, doubling
+# up to RETRY_MAX_S, for at most RETRY_FOR_S.
+RETRY_FIRST_S, RETRY_MAX_S, RETRY_FOR_S = 0.05, 1.0, 180.0
+ITEMS_PER_REQUEST = 5000
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,17 @@ class Keyer:
     def field_error(self) -> float:
         """The per-field error rate that gives `item_accuracy` over all fields."""
         return 1 - float(self.item_accuracy ** (1 / len(FIELDS)))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A task leased to a simulated contractor, as the claim answered, and when that lease
+    ended on the contractor's side (submitted or given up), if it did."""
+
+    task_id: str
+    contractor: str
+    lease_expires_at: datetime
+    ended_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,9 @@ class Outcome:
     reviews: int
     seconds: float
     latencies: Sequence[float]
+    # Requests that failed for want of a server (connection error, timeout, 5xx) and were
+    # sent again.
+    failed_requests: int = 0
 
     @property
     def item_accuracy(self) -> float:
@@ -129,8 +153,11 @@ def document(rng: random.Random, number: int) -> dict[str, str]:
     }
 
 
-def mistype(rng: random.Random, name: str, value: str) -> str:
-    """A plausible keying slip that still passes the field's rules."""
+def mistype(rng: random.Random, name: str, value: str, keyer: int | None = None) -> str:
+    """A plausible keying slip that still passes the field's rules. With `keyer` (a number
+    below 5), the slip is that keyer's own: two keyers never make the same one."""
+    if keyer is not None:
+        return _own_slip(rng, name, value, keyer)
     if name == "currency":
         return rng.choice([c for c in ("EUR", "USD", "GBP") if c != value])
     if name == "vendor":
@@ -140,17 +167,41 @@ def mistype(rng: random.Random, name: str, value: str) -> str:
         return day.date().isoformat()
     if name == "total":
         return str(Decimal(value) + Decimal(rng.choice((1, 9, 10, 90, -1))) / 100)
+    return _digit_slip(rng, value, rng.randrange(1, 10))
+
+
+def _own_slip(rng: random.Random, name: str, value: str, keyer: int) -> str:
+    if name == "vendor":
+        return VENDORS[(VENDORS.index(value) + 1 + keyer) % len(VENDORS)]
+    if name == "issued_on":
+        day = datetime.fromisoformat(value) + timedelta(days=keyer + 1)
+        return day.date().isoformat()
+    if name == "total":
+        return str(Decimal(value) + Decimal(keyer + 1) / 100)
+    # A digit of the invoice number (an enum has too few wrong choices to be anyone's own).
+    return _digit_slip(rng, value, keyer + 1)
+
+
+def _digit_slip(rng: random.Random, value: str, by: int) -> str:
     position = rng.randrange(4, len(value))
-    digit = str((int(value[position]) + rng.randrange(1, 10)) % 10)
+    digit = str((int(value[position]) + by) % 10)
     return value[:position] + digit + value[position + 1 :]
 
 
 def keyed(
-    rng: random.Random, truth: dict[str, str], error: float, names: Sequence[str]
+    rng: random.Random,
+    truth: dict[str, str],
+    error: float,
+    names: Sequence[str],
+    keyer: int | None = None,
 ) -> dict[str, str]:
-    """The fields `names` as a keyer with per-field error rate `error` types them."""
+    """The fields `names` as a keyer with per-field error rate `error` types them (`keyer`:
+    the slips are that keyer's own; see `mistype`)."""
+    slippable = [name for name in names if keyer is None or name != "currency"]
     return {
-        name: mistype(rng, name, truth[name]) if rng.random() < error else truth[name]
+        name: mistype(rng, name, truth[name], keyer)
+        if name in slippable and rng.random() < error * len(names) / len(slippable)
+        else truth[name]
         for name in names
     }
 
@@ -174,6 +225,10 @@ def _same(a: object, b: object) -> bool:
     return str(a).strip().casefold() == str(b).strip().casefold()
 
 
+class Refused(RuntimeError):
+    """The platform answered a request with a 4xx the simulation did not expect."""
+
+
 class Simulation:
     def __init__(
         self,
@@ -188,26 +243,68 @@ class Simulation:
         self.rng = random.Random(seed)
         self.on_change = on_change or (lambda progress: None)
         self.manager = endpoints.headers(Role.MANAGER, "simulation")
+        self.failed_requests = 0
+        self.claims: list[Claim] = []
+        # When a claim brought work, and how many items were final when: for recovery times.
+        self.claimed_at: list[float] = []
+        self.final_at: list[tuple[float, int]] = []
+        self.flagged_requeued = 0
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        *,
+        expect: Sequence[int] = (),
+        first_timeout_s: float | None = None,
+        **request: Any,
+    ) -> httpx.Response:
+        """Send a request to intake as a careful client does: while the answer is a connection
+        error, a timeout, a 5xx or a 409 "still running" of an Idempotency-Key, send it again
+        after a growing delay. A 4xx other than those in `expect` is a Refused.
+        `first_timeout_s`: the first try gives up this soon (then the client's own timeout)."""
+        delay, deadline = RETRY_FIRST_S, time.monotonic() + RETRY_FOR_S
+        timeout = first_timeout_s
+        while True:
+            try:
+                response = await self.http.request(
+                    method,
+                    f"{self.endpoints.intake}{path}",
+                    headers=headers,
+                    timeout=timeout or self.http.timeout,
+                    **request,
+                )
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+            else:
+                running = response.status_code == 409 and "Idempotency-Key" in headers
+                if response.status_code < 500 and not running:
+                    if response.status_code >= 400 and response.status_code not in expect:
+                        raise Refused(f"{method} {path}: {response.status_code} {response.text}")
+                    return response
+                failure = f"{response.status_code} {response.text[:200]}"
+            self.failed_requests += 1
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{method} {path} kept failing: {failure}")
+            await asyncio.sleep(delay)
+            delay, timeout = min(delay * 2, RETRY_MAX_S), None
 
     async def _post(self, path: str, body: object, headers: dict[str, str]) -> Any:
-        response = await self.http.post(
-            f"{self.endpoints.intake}{path}", json=body, headers=headers
-        )
-        if response.status_code >= 400:
-            raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+        response = await self.send("POST", path, headers, json=body)
         return response.json() if response.content else None
 
     async def _get(self, path: str, headers: dict[str, str], **params: Any) -> Any:
-        response = await self.http.get(
-            f"{self.endpoints.intake}{path}", headers=headers, params=params
-        )
-        if response.status_code >= 400:
-            raise RuntimeError(f"GET {path}: {response.status_code} {response.text}")
-        return response.json()
+        return (await self.send("GET", path, headers, params=params)).json()
 
     async def client(self, name: str) -> UUID:
-        created = await self._post("/v1/clients", {"name": name}, self.manager)
+        created = await self._post("/v1/clients", {"name": name}, self._once(self.manager))
         return UUID(created["id"])
+
+    @staticmethod
+    def _once(headers: dict[str, str]) -> dict[str, str]:
+        """Headers for a POST that creates something: sent again, it creates nothing more."""
+        return {**headers, "Idempotency-Key": str(new_id())}
 
     async def run(
         self,
@@ -221,9 +318,21 @@ class Simulation:
         target_accuracy: str = "0.995",
         sla_hours: int | None = 24,
         until_keyed: bool = False,
+        own_slips: bool = False,
+        submits_per_second: float | None = None,
+        requeue_flagged: bool = False,
+        lost_answer: bool = False,
+        stall_s: float | None = None,
     ) -> Outcome:
         """Push a job of `items` invoices, key it with `keyers` until every item is final (or,
-        `until_keyed`, until each item has been keyed once: claim and submit alone)."""
+        `until_keyed`, until each item has been keyed once: claim and submit alone).
+
+        `own_slips`: no two keyers make the same slip, so that two keyings that agree are right.
+        `submits_per_second`: the crew together submits no faster. `requeue_flagged`: as a
+        manager, give flagged items a fresh task. `lost_answer`: the answer to one request of
+        items is lost (a timeout) and the request is sent again with the same key. `stall_s`:
+        give up on a job whose items stop becoming final for this long (the outcome then says
+        how far it got)."""
         skill = f"sim-{new_id().hex[-10:]}"  # these keyers take only this job's tasks
         crew = [(await self._contractor(keyer, skill), keyer) for keyer in keyers]
         as_client = self.endpoints.headers(Role.CLIENT, f"client-{client_id}", client_id)
@@ -243,21 +352,26 @@ class Simulation:
                 "required_skills": [skill],
                 "external_ref": f"simulation {skill}",
             },
-            as_client,
+            self._once(as_client),
         )
         job_id = UUID(job["id"])
         progress = Progress(items=items)
         submitted_at: dict[str, float] = {}
-        await self._append(job_id, truths, golden, as_client)
+        await self._append(job_id, truths, golden, as_client, lost_answer=lost_answer)
         await self._post(f"/v1/jobs/{job_id}/close", {}, as_client)
 
         finished = asyncio.Event()
+        pace = _Pace(submits_per_second)
+        moved = time.time()
         workers = [
             asyncio.create_task(
-                self._work(job_id, headers, keyer, truths, progress, submitted_at, finished)
+                self._work(
+                    job_id, contractor_id, keyer, truths, progress, submitted_at, finished, pace,
+                    number if own_slips and not keyer.qc else None,
+                )
             )
-            for headers, keyer in crew
-        ]
+            for number, (contractor_id, keyer) in enumerate(crew)
+        ]  # fmt: skip
         try:
             while not finished.is_set():
                 for worker in workers:
@@ -265,9 +379,17 @@ class Simulation:
                         worker.result()  # a keyer who stopped early stops the run: say why
                 status = await self._get(f"/v1/jobs/{job_id}", as_client)
                 progress.counts = status["counts"]
+                if not self.final_at or progress.done > self.final_at[-1][1]:
+                    moved = time.time()
+                self.final_at.append((time.time(), progress.done))
                 self.on_change(progress)
-                if status["status"] in ("completed", "cancelled") or (
-                    until_keyed and progress.keyings >= items
+                if requeue_flagged:
+                    await self._requeue_flagged()
+                stalled = stall_s is not None and time.time() - moved > stall_s
+                if (
+                    stalled
+                    or status["status"] in ("completed", "cancelled")
+                    or (until_keyed and progress.keyings >= items)
                 ):
                     finished.set()
                 else:
@@ -281,38 +403,59 @@ class Simulation:
 
     async def _append(
         self, job_id: UUID, truths: dict[str, dict[str, str]], golden: set[str],
-        headers: dict[str, str],
+        headers: dict[str, str], *, lost_answer: bool,
     ) -> None:  # fmt: skip
         names = sorted(truths)
-        for start in range(0, len(names), 5000):
+        for start in range(0, len(names), ITEMS_PER_REQUEST):
             batch = [
                 {"external_id": name, "source": truths[name]}
                 | ({"golden": truths[name]} if name in golden else {})
-                for name in names[start : start + 5000]
+                for name in names[start : start + ITEMS_PER_REQUEST]
             ]
-            await self._post(f"/v1/jobs/{job_id}/items", {"items": batch}, headers)
+            # A timeout too short for the answer: the client sends the request again with the
+            # same key, and gets the first answer, whether or not the first request landed.
+            response = await self.send(
+                "POST", f"/v1/jobs/{job_id}/items", self._once(headers), json={"items": batch},
+                first_timeout_s=0.005 if lost_answer and start == 0 else None,
+            )  # fmt: skip
+            if response.json() != {"accepted": len(batch)}:
+                raise RuntimeError(f"items of job {job_id}: {response.text}")
 
-    async def _contractor(self, keyer: Keyer, skill: str) -> dict[str, str]:
+    async def _requeue_flagged(self) -> None:
+        flagged = await self._get("/v1/items/flagged", self.manager, limit=100)
+        for item in flagged["data"]:
+            response = await self.send(
+                "POST", f"/v1/items/{item['id']}/requeue", self.manager, expect=(409,)
+            )
+            self.flagged_requeued += response.status_code == 200
+
+    async def _contractor(self, keyer: Keyer, skill: str) -> str:
         skills = [skill, "qc"] if keyer.qc else [skill]
         created = await self._post(
-            "/v1/contractors", {"name": f"simulated keyer {skill}", "skills": skills}, self.manager
+            "/v1/contractors",
+            {"name": f"simulated keyer {skill}", "skills": skills},
+            self._once(self.manager),
         )
-        return self.endpoints.headers(Role.CONTRACTOR, created["id"])
+        contractor_id: str = created["id"]
+        return contractor_id
 
     async def _work(
         self,
         job_id: UUID,
-        headers: dict[str, str],
+        contractor_id: str,
         keyer: Keyer,
         truths: dict[str, dict[str, str]],
         progress: Progress,
         submitted_at: dict[str, float],
         finished: asyncio.Event,
+        pace: "_Pace",
+        own_slips: int | None,
     ) -> None:
         # Reviewers only review: a reviewer who keyed an item could not adjudicate it.
         kinds = ["review", "adjudication"] if keyer.qc else ["entry"]
         error = keyer.field_error()
         names = [spec["name"] for spec in FIELDS]
+        headers = self.endpoints.headers(Role.CONTRACTOR, contractor_id)
         idle = IDLE_FIRST_S
         while not finished.is_set():
             claimed = await self._post(
@@ -325,17 +468,26 @@ class Simulation:
                 idle = min(idle * 2, IDLE_MAX_S)
                 continue
             idle = IDLE_FIRST_S
+            self.claimed_at.append(time.time())
             for task in claimed["tasks"]:
+                lease = datetime.fromisoformat(task["lease_expires_at"])
                 truth = task["source"]
                 if task["kind"] == "entry":
-                    data = keyed(self.rng, truth, error, names)
+                    data = keyed(self.rng, truth, error, names, own_slips)
                     progress.keyings += 1
                     progress.keyings_right += data == truth
                 else:
                     entries = [entry["data"] for entry in task["entries"] or []]
                     data = reviewed(self.rng, truth, entries, error)
                     progress.reviews += 1
-                await self._post(f"/v1/tasks/{task['id']}/submit", {"data": data}, headers)
+                await pace.wait()
+                # A 409 says the task is not leased to this keyer any more: an earlier try of
+                # this submit landed and its answer was lost, or the lease ran out.
+                await self.send(
+                    "POST", f"/v1/tasks/{task['id']}/submit", headers,
+                    json={"data": data}, expect=(409,),
+                )  # fmt: skip
+                self.claims.append(Claim(task["id"], contractor_id, lease, datetime.now(UTC)))
                 submitted_at[task["item_id"]] = time.time()
 
     async def _score(
@@ -388,6 +540,7 @@ class Simulation:
             reviews=progress.reviews,
             seconds=seconds,
             latencies=latencies,
+            failed_requests=self.failed_requests,
         )
 
 
@@ -395,3 +548,18 @@ def _canonical(truth: dict[str, str]) -> dict[str, str]:
     """The truth as results spell it (upper-case invoice numbers, two-place totals)."""
     return {**truth, "invoice_number": truth["invoice_number"].upper(),
             "total": f"{Decimal(truth['total']):.2f}"}  # fmt: skip
+
+
+class _Pace:
+    """At most `per_second` submits a second, across the whole crew (None: no limit)."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self._gap = 1 / per_second if per_second else 0.0
+        self._next = time.monotonic()
+
+    async def wait(self) -> None:
+        if not self._gap:
+            return
+        now = time.monotonic()
+        self._next = max(self._next + self._gap, now)
+        await asyncio.sleep(self._next - now)
