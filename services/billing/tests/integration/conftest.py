@@ -177,14 +177,41 @@ def price_book(**overrides: Any) -> dict[str, Any]:
     }
 
 
-async def new_client(billing: httpx.AsyncClient, tokens: Tokens, **book: Any) -> UUID:
-    """A new client id with a price book (`price_book()` with these overrides)."""
-    client_id = new_id()
+async def put_price_book(
+    billing: httpx.AsyncClient, tokens: Tokens, client_id: UUID, **book: Any
+) -> dict[str, Any]:
+    """A new version of the client's price book (`price_book()` with these overrides), put
+    by a manager; returns it as stored."""
     response = await billing.put(
         f"/v1/price-books/{client_id}", json=price_book(**book), headers=tokens.manager()
     )
     assert response.status_code == 201, response.text
+    stored: dict[str, Any] = response.json()
+    return stored
+
+
+async def new_client(billing: httpx.AsyncClient, tokens: Tokens, **book: Any) -> UUID:
+    """A new client id with a price book (`price_book()` with these overrides)."""
+    client_id = new_id()
+    await put_price_book(billing, tokens, client_id, **book)
     return client_id
+
+
+async def client_with_usage(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed, items: int, **book: Any
+) -> UUID:
+    """A new client with a price book (`price_book()` with these overrides) and `items`
+    items of one job completed in March."""
+    client_id = await new_client(billing, tokens, **book)
+    await feed.items(await feed.job(client_id), items)
+    return client_id
+
+
+def draft_body(
+    client_id: UUID, start: str = "2026-03-01", end: str = "2026-03-31"
+) -> dict[str, str]:
+    """A POST /v1/invoices body: the client's invoice of a period, by default March."""
+    return {"client_id": str(client_id), "period_start": start, "period_end": end}
 
 
 async def draft(
@@ -195,9 +222,7 @@ async def draft(
     end: str = "2026-03-31",
 ) -> dict[str, Any]:
     response = await billing.post(
-        "/v1/invoices",
-        json={"client_id": str(client_id), "period_start": start, "period_end": end},
-        headers=tokens.manager(),
+        "/v1/invoices", json=draft_body(client_id, start, end), headers=tokens.manager()
     )
     assert response.status_code in (200, 201), response.text
     body: dict[str, Any] = response.json()
@@ -209,3 +234,10 @@ async def finalize(billing: httpx.AsyncClient, tokens: Tokens, invoice_id: str) 
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def finalized_invoice(
+    billing: httpx.AsyncClient, tokens: Tokens, client_id: UUID
+) -> dict[str, Any]:
+    """The client's March invoice, drafted and finalized."""
+    return await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])

@@ -9,7 +9,7 @@ import pypdfium2
 
 from bpo_devtools.testing import Tokens, assert_problem
 
-from .conftest import MONTH_START, Feed, draft, finalize, new_client
+from .conftest import MONTH_START, Feed, draft, finalized_invoice, new_client
 
 
 async def test_an_invoice_as_csv_and_pdf_says_what_the_json_says(
@@ -25,7 +25,7 @@ async def test_an_invoice_as_csv_and_pdf_says_what_the_json_says(
     # Beyond what the PDF's fonts can show: it still renders.
     await feed.items(await feed.job(client_id, work_type="請求書"), 1)
     await feed.items(await feed.job(client_id, work_type="=SUM(A1)"), 1)
-    invoice = await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])
+    invoice = await finalized_invoice(billing, tokens, client_id)
     url, number = f"/v1/invoices/{invoice['id']}", invoice["number"]
     as_csv = await billing.get(url, headers={**tokens.client(client_id), "Accept": "text/csv"})
     assert as_csv.headers["content-type"].startswith("text/csv")

@@ -13,7 +13,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
-from .conftest import MONTH_START, Feed, draft, new_client
+from .conftest import MONTH_START, Feed, client_with_usage, draft, draft_body, new_client
 
 
 async def test_a_draft_groups_unbilled_usage_by_job_and_work_type_with_tax(
@@ -74,10 +74,8 @@ async def test_a_draft_groups_unbilled_usage_by_job_and_work_type_with_tax(
 async def test_two_invoice_runs_at_once_make_one_draft_that_claims_each_line_once(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:
-    client_id = await new_client(billing, tokens)
-    job = await feed.job(client_id)
-    await feed.items(job, 20)
-    body = {"client_id": str(client_id), "period_start": "2026-03-01", "period_end": "2026-03-31"}
+    client_id = await client_with_usage(billing, tokens, feed, 20)
+    body = draft_body(client_id)
     responses = await asyncio.gather(
         *[billing.post("/v1/invoices", json=body, headers=tokens.manager()) for _ in range(3)]
     )

@@ -14,7 +14,16 @@ from bpo_common.contracts.billing import InvoiceFinalized, InvoiceVoided
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens, assert_problem, outbox_events
 
-from .conftest import MONTH_START, Feed, draft, finalize, new_client
+from .conftest import (
+    MONTH_START,
+    Feed,
+    client_with_usage,
+    draft,
+    draft_body,
+    finalize,
+    finalized_invoice,
+    new_client,
+)
 
 
 async def test_concurrent_finalizations_take_consecutive_numbers_without_gaps(
@@ -22,8 +31,7 @@ async def test_concurrent_finalizations_take_consecutive_numbers_without_gaps(
 ) -> None:
     drafts = []
     for _ in range(6):
-        client_id = await new_client(billing, tokens)
-        await feed.items(await feed.job(client_id), 1)
+        client_id = await client_with_usage(billing, tokens, feed, 1)
         drafts.append(await draft(billing, tokens, client_id))
     responses = await asyncio.gather(
         *[
@@ -66,22 +74,14 @@ async def test_a_finalized_invoice_never_changes_and_late_usage_goes_on_the_next
     client_id = await new_client(billing, tokens)
     job = await feed.job(client_id)
     await feed.items(job, 4)
-    march = await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])
+    march = await finalized_invoice(billing, tokens, client_id)
     url = f"/v1/invoices/{march['id']}"
     before = (await billing.get(url, headers=tokens.manager())).json()
 
     # An item completed in March arrives after March was invoiced.
     await feed.items(job, 1, at=MONTH_START + timedelta(days=20))
     assert_problem(await billing.post(f"{url}/finalize", headers=tokens.manager()), 409)
-    again = await billing.post(
-        "/v1/invoices",
-        json={
-            "client_id": str(client_id),
-            "period_start": "2026-03-01",
-            "period_end": "2026-03-31",
-        },
-        headers=tokens.manager(),
-    )
+    again = await billing.post("/v1/invoices", json=draft_body(client_id), headers=tokens.manager())
     assert again.status_code == 201  # a new draft for the late line; March's stays as it was
     assert [line["quantity"] for line in again.json()["lines"]] == [1]
     after = (await billing.get(url, headers=tokens.manager())).json()
@@ -102,9 +102,8 @@ async def test_a_finalized_invoice_never_changes_and_late_usage_goes_on_the_next
 async def test_void_only_while_unpaid_and_its_usage_goes_on_the_next_draft(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:
-    client_id = await new_client(billing, tokens)
-    await feed.items(await feed.job(client_id), 3)
-    invoice = await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])
+    client_id = await client_with_usage(billing, tokens, feed, 3)
+    invoice = await finalized_invoice(billing, tokens, client_id)
     voided = await billing.post(
         f"/v1/invoices/{invoice['id']}/void",
         json={"reason": "wrong client"},
@@ -128,9 +127,7 @@ async def test_void_only_while_unpaid_and_its_usage_goes_on_the_next_draft(
 async def test_a_client_sees_only_its_own_invoices_and_cannot_manage_them(
     billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
 ) -> None:
-    mine, theirs = await new_client(billing, tokens), await new_client(billing, tokens)
-    for client_id in (mine, theirs):
-        await feed.items(await feed.job(client_id), 1)
+    mine, theirs = [await client_with_usage(billing, tokens, feed, 1) for _ in range(2)]
     my_invoice = await draft(billing, tokens, mine)
     their_invoice = await draft(billing, tokens, theirs)
     as_mine = tokens.client(mine)
@@ -141,8 +138,7 @@ async def test_a_client_sees_only_its_own_invoices_and_cannot_manage_them(
     listed = (await billing.get("/v1/invoices?limit=500", headers=as_mine)).json()["data"]
     assert my_invoice["id"] not in {invoice["id"] for invoice in listed}
     assert_problem(await billing.post(f"{my_url}/finalize", headers=as_mine), 403)
-    body = {"client_id": str(mine), "period_start": "2026-03-01", "period_end": "2026-03-31"}
-    assert_problem(await billing.post("/v1/invoices", json=body, headers=as_mine), 403)
+    assert_problem(await billing.post("/v1/invoices", json=draft_body(mine), headers=as_mine), 403)
 
     await finalize(billing, tokens, my_invoice["id"])
     await finalize(billing, tokens, their_invoice["id"])

@@ -11,32 +11,29 @@ from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
-from .conftest import price_book
+from .conftest import price_book, put_price_book
 
 
 async def test_a_new_version_takes_effect_on_its_date_and_the_old_one_stays_before_it(
     billing: httpx.AsyncClient, tokens: Tokens
 ) -> None:
     client_id = new_id()
-    first = await billing.put(
-        f"/v1/price-books/{client_id}",
-        json=price_book(
-            rates={
-                "invoice": {
-                    "per_item": "0.50",
-                    "tiers": [
-                        {"min_quantity": 1, "max_quantity": 1000, "per_item": "0.50"},
-                        {"min_quantity": 1001, "per_item": "0.40"},
-                    ],
-                }
-            },
-            rush={"max_sla_hours": "24", "surcharge_pct": "25"},
-            minimum_monthly_fee="100.00",
-        ),
-        headers=tokens.manager(),
+    body = await put_price_book(
+        billing,
+        tokens,
+        client_id,
+        rates={
+            "invoice": {
+                "per_item": "0.50",
+                "tiers": [
+                    {"min_quantity": 1, "max_quantity": 1000, "per_item": "0.50"},
+                    {"min_quantity": 1001, "per_item": "0.40"},
+                ],
+            }
+        },
+        rush={"max_sla_hours": "24", "surcharge_pct": "25"},
+        minimum_monthly_fee="100.00",
     )
-    assert first.status_code == 201, first.text
-    body = first.json()
     assert body["version"] == 1
     assert body["currency"] == "EUR"
     assert body["tax_rate"] == "0.21"
@@ -47,13 +44,10 @@ async def test_a_new_version_takes_effect_on_its_date_and_the_old_one_stays_befo
     }
     assert body["rush"] == {"max_sla_hours": "24", "surcharge_pct": "25"}
 
-    second = await billing.put(
-        f"/v1/price-books/{client_id}",
-        json=price_book(tax_rate="0.19", effective_from="2026-06-01"),
-        headers=tokens.manager(),
+    second = await put_price_book(
+        billing, tokens, client_id, tax_rate="0.19", effective_from="2026-06-01"
     )
-    assert second.status_code == 201, second.text
-    assert second.json()["version"] == 2
+    assert second["version"] == 2
 
     headers = tokens.client(client_id)
     in_may = await billing.get(f"/v1/price-books/{client_id}?at=2026-05-31", headers=headers)

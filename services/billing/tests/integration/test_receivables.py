@@ -16,15 +16,16 @@ from bpo_common.contracts.billing import InvoicePaid
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens, assert_problem, error_fields, outbox_events
 
-from .conftest import Feed, draft, finalize, new_client
+from .conftest import Feed, client_with_usage, draft, finalize, finalized_invoice
 
 
 async def test_payments_partial_then_full_and_an_overpayment_is_refused(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:
-    client_id = await new_client(billing, tokens, rates={"invoice": {"per_item": "10"}})
-    await feed.items(await feed.job(client_id), 10)
-    invoice = await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])
+    client_id = await client_with_usage(
+        billing, tokens, feed, 10, rates={"invoice": {"per_item": "10"}}
+    )
+    invoice = await finalized_invoice(billing, tokens, client_id)
     assert (invoice["total"], invoice["status"]) == ("121.00", "finalized")
     assert invoice["due_on"] == str(
         date.fromisoformat(invoice["finalized_at"][:10]) + timedelta(30)
@@ -65,10 +66,9 @@ async def test_payments_partial_then_full_and_an_overpayment_is_refused(
 async def test_credit_notes_reduce_what_is_due_and_can_settle_it(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:
-    client_id = await new_client(
-        billing, tokens, rates={"invoice": {"per_item": "10"}}, tax_rate="0"
+    client_id = await client_with_usage(
+        billing, tokens, feed, 5, rates={"invoice": {"per_item": "10"}}, tax_rate="0"
     )
-    await feed.items(await feed.job(client_id), 5)
     draft_ = await draft(billing, tokens, client_id)
     url = f"/v1/invoices/{draft_['id']}"
     on_draft = await billing.post(
@@ -151,9 +151,8 @@ async def test_credit_notes_reduce_what_is_due_and_can_settle_it(
 async def test_an_unpaid_invoice_past_its_due_date_is_overdue(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:
-    client_id = await new_client(billing, tokens)
-    await feed.items(await feed.job(client_id), 1)
-    invoice = await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])
+    client_id = await client_with_usage(billing, tokens, feed, 1)
+    invoice = await finalized_invoice(billing, tokens, client_id)
     assert invoice["overdue"] is False
     async with billing_db() as session, session.begin():
         await session.execute(

@@ -28,7 +28,7 @@ from bpo_devtools.testing import (
     outbox_events,
 )
 
-from .conftest import MONTH_START, Feed, draft, new_client, price_book
+from .conftest import MONTH_START, Feed, client_with_usage, draft, new_client, put_price_book
 
 
 async def usage(
@@ -66,13 +66,13 @@ async def test_each_item_is_priced_by_the_version_in_force_when_it_completed(
     billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
 ) -> None:
     client_id = await new_client(billing, tokens)
-    raise_ = price_book(
-        effective_from="2026-03-15", rates={"invoice": {"per_item": "0.70", "per_field": "0.01"}}
+    await put_price_book(
+        billing,
+        tokens,
+        client_id,
+        effective_from="2026-03-15",
+        rates={"invoice": {"per_item": "0.70", "per_field": "0.01"}},
     )
-    response = await billing.put(
-        f"/v1/price-books/{client_id}", json=raise_, headers=tokens.manager()
-    )
-    assert response.status_code == 201, response.text
     job = await feed.job(client_id)
     await feed.items(job, 1, at=MONTH_START + timedelta(days=13))  # 14 March
     await feed.items(job, 1, at=MONTH_START + timedelta(days=14))  # 15 March
@@ -126,12 +126,7 @@ async def test_usage_its_prices_do_not_cover_waits_unpriced_until_a_version_does
     assert await outbox_events(billing_db, UsageRecorded.event_type, client_id=str(client_id)) == []
 
     # Effective after the items completed: the first version prices what came before it.
-    response = await billing.put(
-        f"/v1/price-books/{client_id}",
-        json=price_book(effective_from="2026-06-01"),
-        headers=tokens.manager(),
-    )
-    assert response.status_code == 201, response.text
+    await put_price_book(billing, tokens, client_id, effective_from="2026-06-01")
     priced = await usage(billing, tokens, client_id)
     assert [(line["priced"], line["amount"]) for line in priced] == [(True, "0.53")] * 2
     assert (
@@ -145,12 +140,7 @@ async def test_usage_its_prices_do_not_cover_waits_unpriced_until_a_version_does
     invoice = await draft(billing, tokens, client_id, "2026-03-01", "2026-06-30")
     assert [line["quantity"] for line in invoice["lines"]] == [2]  # not the unpriced one
     rates = {"invoice": {"per_item": "0.50"}, "passport": {"per_item": "2.00"}}
-    response = await billing.put(
-        f"/v1/price-books/{client_id}",
-        json=price_book(effective_from="2026-07-01", rates=rates),
-        headers=tokens.manager(),
-    )
-    assert response.status_code == 201, response.text
+    await put_price_book(billing, tokens, client_id, effective_from="2026-07-01", rates=rates)
     lines = {line["work_type"]: line for line in await usage(billing, tokens, client_id)}
     assert (lines["passport"]["amount"], lines["passport"]["invoice_id"]) == ("2.00", None)
 
@@ -158,9 +148,8 @@ async def test_usage_its_prices_do_not_cover_waits_unpriced_until_a_version_does
 async def test_a_client_sees_only_its_own_usage(
     billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
 ) -> None:
-    mine, theirs = await new_client(billing, tokens), await new_client(billing, tokens)
-    await feed.items(await feed.job(mine), 1)
-    await feed.items(await feed.job(theirs), 2)
+    mine = await client_with_usage(billing, tokens, feed, 1)
+    theirs = await client_with_usage(billing, tokens, feed, 2)
     as_mine = await billing.get("/v1/usage?limit=500", headers=tokens.client(mine))
     assert {line["client_id"] for line in as_mine.json()["data"]} == {str(mine)}
     # Asking for another client's usage by id still yields only one's own.

@@ -7,23 +7,19 @@ from bpo_common.events import Envelope
 from bpo_common.inbox import Subscription
 from bpo_intake.service import decisions
 
-
-async def on_item_accepted(session: AsyncSession, envelope: Envelope) -> None:
-    await decisions.accept_item(session, envelope.payload(validation.ItemAccepted))
-
-
-async def on_item_rejected(session: AsyncSession, envelope: Envelope) -> None:
-    await decisions.reject_item(session, envelope.payload(validation.ItemRejected))
-
-
-async def on_review_required(session: AsyncSession, envelope: Envelope) -> None:
-    await decisions.require_review(session, envelope.payload(validation.ReviewRequired))
-
-
-async def on_second_keying_required(session: AsyncSession, envelope: Envelope) -> None:
-    await decisions.require_second_keying(
-        session, envelope.payload(validation.SecondKeyingRequired)
+ITEM_DECISIONS: dict[str, type[decisions.ItemDecision]] = {
+    decision.event_type: decision
+    for decision in (
+        validation.ItemAccepted,
+        validation.ItemRejected,
+        validation.ReviewRequired,
+        validation.SecondKeyingRequired,
     )
+}
+
+
+async def on_item_decision(session: AsyncSession, envelope: Envelope) -> None:
+    await decisions.decide_item(session, envelope.payload(ITEM_DECISIONS[envelope.type]))
 
 
 async def on_contractor_suspended(session: AsyncSession, envelope: Envelope) -> None:
@@ -34,10 +30,7 @@ subscriptions = [
     Subscription(
         name="intake",
         handlers={
-            validation.ItemAccepted.event_type: on_item_accepted,
-            validation.ItemRejected.event_type: on_item_rejected,
-            validation.ReviewRequired.event_type: on_review_required,
-            validation.SecondKeyingRequired.event_type: on_second_keying_required,
+            **dict.fromkeys(ITEM_DECISIONS, on_item_decision),
             validation.ContractorSuspended.event_type: on_contractor_suspended,
         },
     ),

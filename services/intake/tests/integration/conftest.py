@@ -1,7 +1,8 @@
 """The intake app in-process against the run's real PostgreSQL and NATS, and helpers to drive it."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, serve
 from bpo_intake.app import create_app
 from bpo_intake.models import Item, Job
+from bpo_intake.service.webhooks import deliver_due
 from bpo_intake.settings import Settings
 
 
@@ -143,3 +145,17 @@ def db(lenient_app: FastAPI, lenient: httpx.AsyncClient) -> SessionFactory:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(trust_env=False) as client:
         yield client
+
+
+# One pass of the webhook sender, at the `now` a test chooses; returns how many it tried.
+Send = Callable[[datetime], Awaitable[int]]
+
+
+@pytest.fixture
+def send(db: SessionFactory, http: httpx.AsyncClient, lenient_settings: Settings) -> Send:
+    """A pass of the sender with the lenient settings, as the lenient app would make it."""
+
+    async def send_due(now: datetime) -> int:
+        return await deliver_due(db, http, lenient_settings, now)
+
+    return send_due

@@ -1,13 +1,15 @@
-"""Helpers of the task tests: contractors, jobs due long ago, claims."""
+"""Helpers of the task tests: contractors, jobs due long ago, claims, leased tasks."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import httpx
 
+from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
+from bpo_intake.models import Task
 
 from .conftest import create_job, register_client
 
@@ -62,3 +64,30 @@ async def claim_tasks(
     assert response.status_code == 200, response.text
     claimed: list[dict[str, Any]] = response.json()["tasks"]
     return claimed
+
+
+class Lease(NamedTuple):
+    """The one task of a new keying job, claimed by a new contractor."""
+
+    job: dict[str, Any]
+    keyer_id: UUID
+    keyer: dict[str, str]
+    task: dict[str, Any]
+
+
+async def lease_a_task(
+    intake: httpx.AsyncClient, tokens: Tokens, *skills: str, **job: Any
+) -> Lease:
+    """A one-item keying job (with `job`'s overrides) whose task a new keyer with `skills`
+    has claimed."""
+    created = await keying_job(intake, tokens, 1, **job)
+    keyer_id, keyer = await new_contractor(intake, tokens, *skills)
+    (task,) = await claim_tasks(intake, keyer)
+    return Lease(created, keyer_id, keyer, task)
+
+
+async def stored_task(sessions: SessionFactory, task_id: str) -> Task:
+    async with sessions() as session:
+        task = await session.get(Task, UUID(task_id))
+    assert task is not None
+    return task

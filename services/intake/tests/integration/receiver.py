@@ -67,13 +67,7 @@ class Receiver:
                 await writer.wait_closed()
 
     def _answer(self, request: Received) -> int:
-        if self.secret is not None and not webhooks.verify(
-            self.secret,
-            request.headers["webhook-id"],
-            request.headers["webhook-timestamp"],
-            request.body,
-            request.headers["webhook-signature"],
-        ):
+        if self.secret is not None and not verifies(self.secret, request):
             return 401
         return self.statuses[min(len(self.received), len(self.statuses)) - 1]
 
@@ -98,6 +92,15 @@ async def register_hooked_client(
     )
     assert response.status_code == 201, response.text
     return UUID(response.json()["id"]), response.json()["webhook_secret"]
+
+
+async def pending_delivery(
+    api: httpx.AsyncClient, db: SessionFactory, tokens: Tokens, url: str
+) -> tuple[UUID, str, UUID | None]:
+    """A new client with this webhook URL and an event queued for it: returns the client's id,
+    its signing secret and the delivery's id."""
+    client_id, secret = await register_hooked_client(api, tokens, url)
+    return client_id, secret, await enqueue_delivery(db, client_id)
 
 
 async def enqueue_delivery(
@@ -136,7 +139,9 @@ async def load_attempts(db: SessionFactory, delivery_id: UUID) -> list[WebhookAt
         )
 
 
-def verifies(secret: str, request: Received, now: datetime) -> bool:
+def verifies(secret: str, request: Received, now: datetime | None = None) -> bool:
+    """Whether the request's signature checks out with the client's secret, at `now` (by
+    default the receiver's own clock)."""
     headers = request.headers
     return webhooks.verify(
         secret,

@@ -28,6 +28,13 @@ from .appending import (
 from .conftest import create_job, register_client, stored_items
 
 
+@pytest.fixture
+async def keyed_job(intake: httpx.AsyncClient, tokens: Tokens) -> tuple[dict[str, str], str]:
+    """A new client's empty job, and its headers for NDJSON with a fresh Idempotency-Key."""
+    headers, job_id = await open_job(intake, tokens)
+    return {**headers, **NDJSON, "Idempotency-Key": f"append-{new_id()}"}, job_id
+
+
 @pytest.mark.parametrize("status", [JobStatus.CLOSED, JobStatus.CANCELLED, JobStatus.COMPLETED])
 async def test_items_cannot_be_added_to_a_job_that_is_not_open(
     intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens, status: JobStatus
@@ -116,10 +123,9 @@ async def test_media_type_parameters_and_case_are_accepted(
 
 
 async def test_replaying_a_streamed_append_returns_the_first_answer_and_stores_items_once(
-    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+    intake: httpx.AsyncClient, intake_db: SessionFactory, keyed_job: tuple[dict[str, str], str]
 ) -> None:
-    headers, job_id = await open_job(intake, tokens)
-    headers = {**headers, **NDJSON, "Idempotency-Key": f"append-{new_id()}"}
+    headers, job_id = keyed_job
     body = ndjson_body([good_item(n) for n in range(1500)])
 
     first = await intake.post(items_path(job_id), content=in_chunks(body, 1000), headers=headers)
@@ -136,10 +142,9 @@ async def test_replaying_a_streamed_append_returns_the_first_answer_and_stores_i
 
 
 async def test_the_same_key_with_another_streamed_body_is_rejected_and_stores_nothing(
-    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+    intake: httpx.AsyncClient, intake_db: SessionFactory, keyed_job: tuple[dict[str, str], str]
 ) -> None:
-    headers, job_id = await open_job(intake, tokens)
-    headers = {**headers, **NDJSON, "Idempotency-Key": f"append-{new_id()}"}
+    headers, job_id = keyed_job
     await intake.post(items_path(job_id), content=ndjson_body([good_item(1)]), headers=headers)
 
     response = await intake.post(
@@ -154,10 +159,9 @@ async def test_the_same_key_with_another_streamed_body_is_rejected_and_stores_no
 
 
 async def test_a_failed_append_leaves_its_key_free_for_the_corrected_request(
-    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+    intake: httpx.AsyncClient, intake_db: SessionFactory, keyed_job: tuple[dict[str, str], str]
 ) -> None:
-    headers, job_id = await open_job(intake, tokens)
-    headers = {**headers, **NDJSON, "Idempotency-Key": f"append-{new_id()}"}
+    headers, job_id = keyed_job
 
     rejected = await intake.post(
         items_path(job_id), content=b'{"source": {}}\n{"source": 1}\n', headers=headers

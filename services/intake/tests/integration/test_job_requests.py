@@ -22,12 +22,20 @@ from bpo_intake.settings import Settings
 
 from .conftest import count_jobs, job_body, register_client, scan_items, stored_items
 
+# A new client's id, and its headers with a fresh Idempotency-Key.
+KeyedClient = tuple[UUID, dict[str, str]]
+
+
+@pytest.fixture
+async def keyed_client(intake: httpx.AsyncClient, tokens: Tokens) -> KeyedClient:
+    client_id = await register_client(intake, tokens)
+    return client_id, {**tokens.client(client_id), "Idempotency-Key": f"upload-{new_id()}"}
+
 
 async def test_replaying_a_job_with_the_same_key_and_body_returns_the_first_job(
-    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+    intake: httpx.AsyncClient, intake_db: SessionFactory, keyed_client: KeyedClient
 ) -> None:
-    client_id = await register_client(intake, tokens)
-    headers = {**tokens.client(client_id), "Idempotency-Key": f"upload-{new_id()}"}
+    client_id, headers = keyed_client
     body = job_body(items=scan_items(2))
 
     first = await intake.post("/v1/jobs", json=body, headers=headers)
@@ -43,10 +51,9 @@ async def test_replaying_a_job_with_the_same_key_and_body_returns_the_first_job(
 
 
 async def test_same_key_with_a_different_body_is_rejected_and_creates_nothing(
-    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+    intake: httpx.AsyncClient, intake_db: SessionFactory, keyed_client: KeyedClient
 ) -> None:
-    client_id = await register_client(intake, tokens)
-    headers = {**tokens.client(client_id), "Idempotency-Key": f"upload-{new_id()}"}
+    client_id, headers = keyed_client
     await intake.post("/v1/jobs", json=job_body(priority=10), headers=headers)
 
     response = await intake.post("/v1/jobs", json=job_body(priority=90), headers=headers)
@@ -96,10 +103,9 @@ async def test_empty_or_overlong_idempotency_key_is_rejected(
 
 
 async def test_two_concurrent_requests_with_the_same_key_create_one_job(
-    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+    intake: httpx.AsyncClient, intake_db: SessionFactory, keyed_client: KeyedClient
 ) -> None:
-    client_id = await register_client(intake, tokens)
-    headers = {**tokens.client(client_id), "Idempotency-Key": f"upload-{new_id()}"}
+    client_id, headers = keyed_client
     body = job_body(items=scan_items(50))
 
     # httpx's ASGI transport does not serialize requests: the two interleave at every await
@@ -127,11 +133,10 @@ async def test_two_concurrent_requests_with_the_same_key_create_one_job(
 
 
 async def test_request_whose_key_is_still_being_processed_gets_409_and_may_retry(
-    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+    intake: httpx.AsyncClient, intake_db: SessionFactory, keyed_client: KeyedClient
 ) -> None:
-    client_id = await register_client(intake, tokens)
-    key = f"upload-{new_id()}"
-    headers = {**tokens.client(client_id), "Idempotency-Key": key}
+    client_id, headers = keyed_client
+    key = headers["Idempotency-Key"]
     # Hold the lock a first request on this key would hold, exactly as bpo_common.idempotency
     # takes it, so the second request meets it whatever the transport's scheduling.
     async with intake_db() as session, session.begin():

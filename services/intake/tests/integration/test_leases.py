@@ -5,7 +5,6 @@ test_work_queue.py, which leases a thousand tasks due earlier than these.
 """
 
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
 
 import httpx
 
@@ -20,15 +19,13 @@ from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
 from bpo_intake.service import tasks
 
-from .keying import claim_tasks, keying_job, new_contractor, past
+from .keying import claim_tasks, lease_a_task, new_contractor, past, stored_task
 
 
 async def test_a_valid_submission_is_recorded_normalized_and_sent_to_validation(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    job = await keying_job(intake, tokens, 1)
-    contractor_id, keyer = await new_contractor(intake, tokens)
-    (task,) = await claim_tasks(intake, keyer)
+    job, contractor_id, keyer, task = await lease_a_task(intake, tokens)
 
     response = await intake.post(
         f"/v1/tasks/{task['id']}/submit",
@@ -42,11 +39,9 @@ async def test_a_valid_submission_is_recorded_normalized_and_sent_to_validation(
         "total": "1250.5",
         "iban": None,
     }
-    async with intake_db() as session:
-        stored = await session.get(Task, UUID(task["id"]))
-        assert stored is not None
-        assert stored.status is TaskStatus.SUBMITTED
-        assert stored.submitted_by == contractor_id
+    stored = await stored_task(intake_db, task["id"])
+    assert stored.status is TaskStatus.SUBMITTED
+    assert stored.submitted_by == contractor_id
     (event,) = [
         e
         for e in await outbox_events(intake_db, job_id=job["id"])
@@ -60,9 +55,7 @@ async def test_a_valid_submission_is_recorded_normalized_and_sent_to_validation(
 async def test_a_submission_that_breaks_the_rules_names_every_bad_field_and_changes_nothing(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    await keying_job(intake, tokens, 1)
-    _, keyer = await new_contractor(intake, tokens)
-    (task,) = await claim_tasks(intake, keyer)
+    _, _, keyer, task = await lease_a_task(intake, tokens)
 
     response = await intake.post(
         f"/v1/tasks/{task['id']}/submit",
@@ -72,19 +65,14 @@ async def test_a_submission_that_breaks_the_rules_names_every_bad_field_and_chan
 
     problem = assert_problem(response, 422)
     assert sorted(error_fields(problem)) == ["colour", "iban", "invoice_number", "total"]
-    async with intake_db() as session:
-        stored = await session.get(Task, UUID(task["id"]))
-        assert stored is not None
-        assert stored.status is TaskStatus.LEASED
+    assert (await stored_task(intake_db, task["id"])).status is TaskStatus.LEASED
 
 
 async def test_only_the_lease_holder_may_submit_heartbeat_or_release(
     intake: httpx.AsyncClient, tokens: Tokens
 ) -> None:
-    await keying_job(intake, tokens, 1)
-    _, holder = await new_contractor(intake, tokens)
+    _, _, holder, task = await lease_a_task(intake, tokens)
     _, other = await new_contractor(intake, tokens)
-    (task,) = await claim_tasks(intake, holder)
     data = {"data": {"invoice_number": "A", "total": "1"}}
 
     for action, body in (("submit", data), ("heartbeat", None), ("release", None)):
@@ -106,20 +94,16 @@ async def test_only_the_lease_holder_may_submit_heartbeat_or_release(
 async def test_an_expired_lease_goes_back_to_the_queue_and_then_flags_the_item(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    await keying_job(intake, tokens, 1, due_at=past(-200))
-    _, keyer = await new_contractor(intake, tokens)
+    _, _, keyer, task = await lease_a_task(intake, tokens, due_at=past(-200))
     future = datetime.now(UTC) + timedelta(days=1)
     stored: Task | None = None
 
-    (task,) = await claim_tasks(intake, keyer)
     for attempt in (1, 2, 3):
         async with intake_db() as session, session.begin():
             swept = await tasks.sweep_expired_leases(session, max_attempts=3, now=future)
         assert swept >= 1
-        async with intake_db() as session:
-            stored = await session.get(Task, UUID(task["id"]))
-            assert stored is not None
-            assert stored.attempts == attempt
+        stored = await stored_task(intake_db, task["id"])
+        assert stored.attempts == attempt
         if attempt < 3:
             assert stored.status is TaskStatus.QUEUED
             late = await intake.post(
@@ -153,14 +137,9 @@ async def test_an_expired_lease_goes_back_to_the_queue_and_then_flags_the_item(
 async def test_only_a_review_may_reject_an_item(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    await keying_job(intake, tokens, 1)
-    _, keyer = await new_contractor(intake, tokens)
-    (task,) = await claim_tasks(intake, keyer)
+    _, _, keyer, task = await lease_a_task(intake, tokens)
     response = await intake.post(
         f"/v1/tasks/{task['id']}/submit", json={"reject": "unreadable"}, headers=keyer
     )
     assert error_fields(assert_problem(response, 422)) == ["reject"]
-    async with intake_db() as session:
-        stored = await session.get(Task, UUID(task["id"]))
-        assert stored is not None
-        assert stored.status is TaskStatus.LEASED
+    assert (await stored_task(intake_db, task["id"])).status is TaskStatus.LEASED

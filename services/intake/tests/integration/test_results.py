@@ -20,10 +20,13 @@ from .conftest import create_job, register_client
 
 DONE_AT = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
 
+# A client's headers, its job's id and the ids of the job's items.
+JobItems = tuple[dict[str, str], str, list[UUID]]
+
 
 async def _job_with_items(
     intake: httpx.AsyncClient, tokens: Tokens, external_ids: list[str | None]
-) -> tuple[dict[str, str], str, list[UUID]]:
+) -> JobItems:
     """A client's headers, its job (invoice_number, total, issued_on) and the item ids,
     in the order given."""
     client_id = await register_client(intake, tokens)
@@ -64,10 +67,21 @@ async def _results(
     return await intake.get(f"/v1/jobs/{job_id}/results", headers=headers)
 
 
+async def _results_in(
+    intake: httpx.AsyncClient, job: JobItems, accept: str | None, media_type: str
+) -> httpx.Response:
+    """The job's results as Accept asks, checked to come whole in `media_type`."""
+    headers, job_id, _ = job
+    response = await _results(intake, job_id, headers, accept)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == media_type
+    return response
+
+
 @pytest.fixture
 async def finished_job(
     intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
-) -> tuple[dict[str, str], str, list[UUID]]:
+) -> JobItems:
     """Five items: three completed (with cells a spreadsheet would run as formulas), one
     still pending, one rejected."""
     headers, job_id, ids = await _job_with_items(
@@ -95,14 +109,12 @@ async def finished_job(
 
 
 async def test_results_as_json_are_an_array_of_the_completed_items_in_order(
-    intake: httpx.AsyncClient, finished_job: tuple[dict[str, str], str, list[UUID]]
+    intake: httpx.AsyncClient, finished_job: JobItems
 ) -> None:
-    headers, job_id, ids = finished_job
+    _, _, ids = finished_job
 
-    response = await _results(intake, job_id, headers, "application/json")
+    response = await _results_in(intake, finished_job, "application/json", "application/json")
 
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "application/json"
     assert response.headers["vary"] == "Accept"
     assert response.json() == [
         {
@@ -131,14 +143,13 @@ async def test_results_as_json_are_an_array_of_the_completed_items_in_order(
 
 
 async def test_results_as_ndjson_are_one_completed_item_a_line(
-    intake: httpx.AsyncClient, finished_job: tuple[dict[str, str], str, list[UUID]]
+    intake: httpx.AsyncClient, finished_job: JobItems
 ) -> None:
-    headers, job_id, ids = finished_job
+    _, _, ids = finished_job
+    ndjson = "application/x-ndjson"
 
-    response = await _results(intake, job_id, headers, "application/x-ndjson")
+    response = await _results_in(intake, finished_job, ndjson, ndjson)
 
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "application/x-ndjson"
     assert response.text == (
         f'{{"item_id":"{ids[0]}","external_id":"inv-1","completed_at":"2031-03-04T05:06:07Z",'
         '"data":{"invoice_number":"=HYPERLINK(\\"http://x.example\\")","total":"-5",'
@@ -152,14 +163,12 @@ async def test_results_as_ndjson_are_one_completed_item_a_line(
 
 
 async def test_results_as_csv_have_the_jobs_fields_as_columns_and_formulas_defused(
-    intake: httpx.AsyncClient, finished_job: tuple[dict[str, str], str, list[UUID]]
+    intake: httpx.AsyncClient, finished_job: JobItems
 ) -> None:
-    headers, job_id, ids = finished_job
+    _, job_id, ids = finished_job
 
-    response = await _results(intake, job_id, headers, "text/csv")
+    response = await _results_in(intake, finished_job, "text/csv", "text/csv; charset=utf-8")
 
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"] == (
         f'attachment; filename="job-{job_id}-results.csv"'
     )
@@ -197,17 +206,9 @@ async def test_csv_cells_starting_with_a_carriage_return_are_defused_too(
     ],
 )
 async def test_the_format_is_the_one_accept_prefers(
-    intake: httpx.AsyncClient,
-    finished_job: tuple[dict[str, str], str, list[UUID]],
-    accept: str | None,
-    media_type: str,
+    intake: httpx.AsyncClient, finished_job: JobItems, accept: str | None, media_type: str
 ) -> None:
-    headers, job_id, _ = finished_job
-
-    response = await _results(intake, job_id, headers, accept)
-
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == media_type
+    await _results_in(intake, finished_job, accept, media_type)
 
 
 @pytest.mark.parametrize(
@@ -278,7 +279,7 @@ async def test_results_longer_than_one_fetch_come_whole_and_in_order(
 
 
 async def test_results_are_for_the_owner_and_managers_only(
-    intake: httpx.AsyncClient, finished_job: tuple[dict[str, str], str, list[UUID]], tokens: Tokens
+    intake: httpx.AsyncClient, finished_job: JobItems, tokens: Tokens
 ) -> None:
     headers, job_id, _ = finished_job
     bob = tokens.client(await register_client(intake, tokens, "Bob Co"))

@@ -18,33 +18,39 @@ from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Item
 from bpo_intake.service import decisions
 
-from .keying import claim_tasks, keying_job, new_contractor, past
+from .keying import claim_tasks, keying_job, lease_a_task, new_contractor, past
+
+
+async def decide(sessions: SessionFactory, decision: decisions.ItemDecision) -> None:
+    """Apply validation's decision as the consumer does, in a transaction of its own."""
+    async with sessions() as session, session.begin():
+        await decisions.decide_item(session, decision)
+
+
+def about(job: dict[str, Any], item_id: UUID) -> dict[str, Any]:
+    """The ids a decision about one of the job's items carries."""
+    return {"item_id": item_id, "job_id": UUID(job["id"]), "client_id": UUID(job["client_id"])}
 
 
 async def test_review_goes_only_to_qc_keyers_who_did_not_key_the_item(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    job = await keying_job(intake, tokens, 1)
-    keyer_id, keyer = await new_contractor(intake, tokens, "qc")
+    job, keyer_id, keyer, task = await lease_a_task(intake, tokens, "qc")
     _, plain = await new_contractor(intake, tokens)
     _, reviewer = await new_contractor(intake, tokens, "qc")
-    (task,) = await claim_tasks(intake, keyer)
     data = {"invoice_number": "INV-9", "total": "10"}
     await intake.post(f"/v1/tasks/{task['id']}/submit", json={"data": data}, headers=keyer)
 
-    async with intake_db() as session, session.begin():
-        await decisions.require_review(
-            session,
-            validation.ReviewRequired(
-                item_id=UUID(task["item_id"]),
-                job_id=UUID(job["id"]),
-                client_id=UUID(job["client_id"]),
-                kind="review",
-                entries=[Entry(task_id=UUID(task["id"]), contractor_id=keyer_id, data=data)],
-                reason="sampled for review",
-                decided_at=datetime.now(UTC),
-            ),
-        )
+    await decide(
+        intake_db,
+        validation.ReviewRequired(
+            **about(job, UUID(task["item_id"])),
+            kind="review",
+            entries=[Entry(task_id=UUID(task["id"]), contractor_id=keyer_id, data=data)],
+            reason="sampled for review",
+            decided_at=datetime.now(UTC),
+        ),
+    )
 
     def reviews(claimed: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [t for t in claimed if t["item_id"] == task["item_id"]]
@@ -93,19 +99,16 @@ async def test_decisions_finish_items_and_a_closed_job_completes_with_its_last_i
     closed = await intake.post(f"/v1/jobs/{job['id']}/close", headers=client)
     assert closed.json()["status"] == "closed"
     now = datetime.now(UTC)
-    common = {"job_id": UUID(job["id"]), "client_id": UUID(job["client_id"]), "decided_at": now}
 
-    async with intake_db() as session, session.begin():
-        await decisions.accept_item(
-            session,
-            validation.ItemAccepted(item_id=item_ids[0], result={"total": "5"}, **common),
-        )
+    await decide(
+        intake_db,
+        validation.ItemAccepted(**about(job, item_ids[0]), result={"total": "5"}, decided_at=now),
+    )
     assert (await intake.get(f"/v1/jobs/{job['id']}", headers=client)).json()["status"] == "closed"
-    async with intake_db() as session, session.begin():
-        await decisions.reject_item(
-            session,
-            validation.ItemRejected(item_id=item_ids[1], reason="illegible scan", **common),
-        )
+    await decide(
+        intake_db,
+        validation.ItemRejected(**about(job, item_ids[1]), reason="illegible scan", decided_at=now),
+    )
 
     final = (await intake.get(f"/v1/jobs/{job['id']}", headers=client)).json()
     assert final["status"] == "completed"
@@ -135,25 +138,22 @@ async def test_decisions_finish_items_and_a_closed_job_completes_with_its_last_i
 async def test_adaptive_jobs_get_a_second_keying_from_someone_else_when_validation_asks(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    job = await keying_job(intake, tokens, 1, qc={"mode": "adaptive"}, due_at=past(-300))
-    _, first = await new_contractor(intake, tokens)
+    job, _, first, task = await lease_a_task(
+        intake, tokens, qc={"mode": "adaptive"}, due_at=past(-300)
+    )
     _, second = await new_contractor(intake, tokens)
     data = {"data": {"invoice_number": "A", "total": "1"}}
-    (task,) = await claim_tasks(intake, first)
     assert task["job_id"] == job["id"]
     await intake.post(f"/v1/tasks/{task['id']}/submit", json=data, headers=first)
 
-    async with intake_db() as session, session.begin():
-        await decisions.require_second_keying(
-            session,
-            validation.SecondKeyingRequired(
-                item_id=UUID(task["item_id"]),
-                job_id=UUID(job["id"]),
-                client_id=UUID(job["client_id"]),
-                reason="the keyer has 0 judged fields on invoice, too few to trust",
-                decided_at=datetime.now(UTC),
-            ),
-        )
+    await decide(
+        intake_db,
+        validation.SecondKeyingRequired(
+            **about(job, UUID(task["item_id"])),
+            reason="the keyer has 0 judged fields on invoice, too few to trust",
+            decided_at=datetime.now(UTC),
+        ),
+    )
 
     assert task["item_id"] not in {t["item_id"] for t in await claim_tasks(intake, first, limit=50)}
     (again,) = [

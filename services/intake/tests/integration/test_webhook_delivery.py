@@ -22,14 +22,15 @@ from bpo_devtools.testing import (
 )
 from bpo_intake.app import create_app
 from bpo_intake.domain.webhooks import WebhookDeliveryStatus, WebhookEvent
-from bpo_intake.service.webhooks import deliver_due
 from bpo_intake.settings import Settings
 
+from .conftest import Send
 from .receiver import (
     Received,
     enqueue_delivery,
     load_attempts,
     load_delivery,
+    pending_delivery,
     receiver,
     register_hooked_client,
     verifies,
@@ -37,11 +38,7 @@ from .receiver import (
 
 
 async def test_receiver_verifies_the_signature_and_gets_the_event(
-    lenient: httpx.AsyncClient,
-    lenient_settings: Settings,
-    db: SessionFactory,
-    http: httpx.AsyncClient,
-    tokens: Tokens,
+    lenient: httpx.AsyncClient, db: SessionFactory, send: Send, tokens: Tokens
 ) -> None:
     async with receiver(204) as hook:
         client_id, secret = await register_hooked_client(lenient, tokens, hook.url)
@@ -55,7 +52,7 @@ async def test_receiver_verifies_the_signature_and_gets_the_event(
         )
         now = utcnow()
 
-        await deliver_due(db, http, lenient_settings, now)
+        await send(now)
 
     assert secret.startswith("whsec_")
     (request,) = hook.received
@@ -104,28 +101,23 @@ async def test_the_sender_running_in_the_app_delivers_by_itself(
 
 
 async def test_failed_tries_are_retried_with_growing_delays_and_shown_in_the_api(
-    lenient: httpx.AsyncClient,
-    lenient_settings: Settings,
-    db: SessionFactory,
-    http: httpx.AsyncClient,
-    tokens: Tokens,
+    lenient: httpx.AsyncClient, db: SessionFactory, send: Send, tokens: Tokens
 ) -> None:
     async with receiver(500, 500, 200) as hook:
-        client_id, secret = await register_hooked_client(lenient, tokens, hook.url)
-        delivery_id = await enqueue_delivery(db, client_id)
+        client_id, secret, delivery_id = await pending_delivery(lenient, db, tokens, hook.url)
         first = utcnow()
 
-        await deliver_due(db, http, lenient_settings, first)
+        await send(first)
         after_first = await load_delivery(db, delivery_id)
         assert after_first.next_attempt_at is not None
         second = after_first.next_attempt_at
-        await deliver_due(db, http, lenient_settings, second - timedelta(seconds=1))
+        await send(second - timedelta(seconds=1))
         assert len(hook.received) == 1, "not due yet, not tried"
-        await deliver_due(db, http, lenient_settings, second)
+        await send(second)
         after_second = await load_delivery(db, delivery_id)
         assert after_second.next_attempt_at is not None
         third = after_second.next_attempt_at
-        await deliver_due(db, http, lenient_settings, third)
+        await send(third)
 
     assert after_first.status is WebhookDeliveryStatus.PENDING
     assert after_first.last_error == "the receiver answered HTTP 500"
@@ -161,24 +153,19 @@ async def test_failed_tries_are_retried_with_growing_delays_and_shown_in_the_api
 
 
 async def test_a_delivery_still_failing_after_24_hours_is_given_up(
-    lenient: httpx.AsyncClient,
-    lenient_settings: Settings,
-    db: SessionFactory,
-    http: httpx.AsyncClient,
-    tokens: Tokens,
+    lenient: httpx.AsyncClient, db: SessionFactory, send: Send, tokens: Tokens
 ) -> None:
     async with receiver(503) as hook:
-        client_id, _ = await register_hooked_client(lenient, tokens, hook.url)
-        delivery_id = await enqueue_delivery(db, client_id)
+        _, _, delivery_id = await pending_delivery(lenient, db, tokens, hook.url)
         delivery = await load_delivery(db, delivery_id)
         now = delivery.created_at
         tries = 0
         while delivery.next_attempt_at is not None and tries < 100:
             now = delivery.next_attempt_at
-            await deliver_due(db, http, lenient_settings, now)
+            await send(now)
             tries += 1
             delivery = await load_delivery(db, delivery_id)
-        await deliver_due(db, http, lenient_settings, now + timedelta(days=2))
+        await send(now + timedelta(days=2))
 
     deadline = delivery.created_at + timedelta(hours=24)
     attempts = await load_attempts(db, delivery.id)
@@ -198,18 +185,13 @@ async def test_a_delivery_still_failing_after_24_hours_is_given_up(
 
 
 async def test_two_senders_at_once_send_a_delivery_once(
-    lenient: httpx.AsyncClient,
-    lenient_settings: Settings,
-    db: SessionFactory,
-    http: httpx.AsyncClient,
-    tokens: Tokens,
+    lenient: httpx.AsyncClient, db: SessionFactory, send: Send, tokens: Tokens
 ) -> None:
     async with receiver(204) as hook:
-        client_id, _ = await register_hooked_client(lenient, tokens, hook.url)
-        delivery_id = await enqueue_delivery(db, client_id)
+        _, _, delivery_id = await pending_delivery(lenient, db, tokens, hook.url)
         now = utcnow()
 
-        await asyncio.gather(*(deliver_due(db, http, lenient_settings, now) for _ in range(4)))
+        await asyncio.gather(*(send(now) for _ in range(4)))
 
     assert [r.headers["webhook-id"] for r in hook.received] == [str(delivery_id)]
     delivery = await load_delivery(db, delivery_id)

@@ -17,11 +17,13 @@ from bpo_intake.models import Client
 from bpo_intake.service.webhooks import deliver_due
 from bpo_intake.settings import Settings
 
+from .conftest import Send
 from .receiver import (
     PUBLIC_ONLY,
     enqueue_delivery,
     load_attempts,
     load_delivery,
+    pending_delivery,
     receiver,
     register_hooked_client,
 )
@@ -79,8 +81,7 @@ async def test_a_url_saved_while_allowed_is_refused_when_sent_while_not(
     tokens: Tokens,
 ) -> None:
     async with receiver(204) as hook:
-        client_id, _ = await register_hooked_client(lenient, tokens, hook.url)
-        delivery_id = await enqueue_delivery(db, client_id)
+        client_id, _, delivery_id = await pending_delivery(lenient, db, tokens, hook.url)
         now = utcnow()
 
         await deliver_due(db, http, strict_settings, now)
@@ -102,15 +103,13 @@ async def test_a_url_saved_while_allowed_is_refused_when_sent_while_not(
 async def test_manager_changes_the_url_and_pending_deliveries_follow_it(
     lenient: httpx.AsyncClient,
     strict: httpx.AsyncClient,
-    lenient_settings: Settings,
     db: SessionFactory,
-    http: httpx.AsyncClient,
+    send: Send,
     tokens: Tokens,
 ) -> None:
     async with receiver(500) as old, receiver(200) as new:
-        client_id, _ = await register_hooked_client(lenient, tokens, old.url)
-        delivery_id = await enqueue_delivery(db, client_id)
-        await deliver_due(db, http, lenient_settings, utcnow())
+        client_id, _, delivery_id = await pending_delivery(lenient, db, tokens, old.url)
+        await send(utcnow())
 
         changed = await lenient.put(
             f"/v1/clients/{client_id}/webhook",
@@ -119,7 +118,7 @@ async def test_manager_changes_the_url_and_pending_deliveries_follow_it(
         )
         retry_at = (await load_delivery(db, delivery_id)).next_attempt_at
         assert retry_at is not None
-        await deliver_due(db, http, lenient_settings, retry_at)
+        await send(retry_at)
 
     assert changed.status_code == 200, changed.text
     assert changed.json() == {"client_id": str(client_id), "webhook_url": new.url}
@@ -160,18 +159,14 @@ async def test_manager_changes_the_url_and_pending_deliveries_follow_it(
 
 
 async def test_clients_see_only_their_own_deliveries_and_contractors_none(
-    lenient: httpx.AsyncClient,
-    lenient_settings: Settings,
-    db: SessionFactory,
-    http: httpx.AsyncClient,
-    tokens: Tokens,
+    lenient: httpx.AsyncClient, db: SessionFactory, send: Send, tokens: Tokens
 ) -> None:
     async with receiver(204) as hook:
         acme, _ = await register_hooked_client(lenient, tokens, hook.url)
         globex, _ = await register_hooked_client(lenient, tokens, hook.url)
         acme_ids = [str(await enqueue_delivery(db, acme)) for _ in range(3)]
         globex_id = str(await enqueue_delivery(db, globex))
-        await deliver_due(db, http, lenient_settings, utcnow())
+        await send(utcnow())
         assert len(hook.received) == 4
 
     first = await lenient.get("/v1/webhooks/deliveries?limit=2", headers=tokens.client(acme))

@@ -1,6 +1,6 @@
 """Single and double keying, and the reviews and adjudications that settle an item."""
 
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import httpx
@@ -112,21 +112,35 @@ async def test_double_keying_is_accepted_only_when_both_keyings_agree_after_norm
         }
 
 
-async def _keyed_differently(
-    db: SessionFactory, settings: Settings
-) -> tuple[JobCreated, UUID, TaskSubmitted, TaskSubmitted]:
+class Disagreement(NamedTuple):
     """A double-keyed item whose two keyings differ on `total`: 7 (right) and 1 (wrong)."""
+
+    job: JobCreated
+    item: UUID
+    right: TaskSubmitted
+    wrong: TaskSubmitted
+
+    def settled(self) -> dict[str, tuple[str, str, int, int]]:
+        """How the two keyings score once the item is settled with a total of 7."""
+        return {
+            str(self.right.task_id): ("entry", "accepted", 2, 2),
+            str(self.wrong.task_id): ("entry", "overturned", 2, 1),
+        }
+
+
+async def _keyed_differently(db: SessionFactory, settings: Settings) -> Disagreement:
     job = await new_job(db, mode="double")
     item = new_id()
     right = await submit(db, settings, job, item, {"number": "A", "total": "7"}, expected=2)
     wrong = await submit(db, settings, job, item, {"number": "A", "total": "1"}, expected=2)
-    return job, item, right, wrong
+    return Disagreement(job, item, right, wrong)
 
 
 async def test_an_adjudication_settles_each_keying_by_its_fields(
     validation_db: SessionFactory, validation_settings: Settings
 ) -> None:
-    job, item, right, wrong = await _keyed_differently(validation_db, validation_settings)
+    keyed = await _keyed_differently(validation_db, validation_settings)
+    job, item, _, _ = keyed
     final = await submit(
         validation_db,
         validation_settings,
@@ -136,8 +150,7 @@ async def test_an_adjudication_settles_each_keying_by_its_fields(
         kind=TaskKind.ADJUDICATION,
     )
     assert await scored(validation_db, item) == {
-        str(right.task_id): ("entry", "accepted", 2, 2),
-        str(wrong.task_id): ("entry", "overturned", 2, 1),
+        **keyed.settled(),
         str(final.task_id): ("adjudication", "accepted", 0, 0),
     }
 
@@ -145,7 +158,8 @@ async def test_an_adjudication_settles_each_keying_by_its_fields(
 async def test_an_adjudication_agreeing_with_no_keying_is_confirmed_by_a_second_adjudicator(
     validation_db: SessionFactory, validation_settings: Settings
 ) -> None:
-    job, item, right, wrong = await _keyed_differently(validation_db, validation_settings)
+    keyed = await _keyed_differently(validation_db, validation_settings)
+    job, item, right, wrong = keyed
     alone = await submit(
         validation_db, validation_settings, job, item, {"number": "A", "total": "9"},
         kind=TaskKind.ADJUDICATION,
@@ -166,8 +180,7 @@ async def test_an_adjudication_agreeing_with_no_keying_is_confirmed_by_a_second_
     *_, accepted = await published(validation_db, item)
     assert accepted.data["result"] == {"number": "A", "total": "7"}
     assert await scored(validation_db, item) == {
-        str(right.task_id): ("entry", "accepted", 2, 2),
-        str(wrong.task_id): ("entry", "overturned", 2, 1),
+        **keyed.settled(),
         str(alone.task_id): ("adjudication", "accepted", 0, 0),
         str(final.task_id): ("adjudication", "accepted", 0, 0),
     }

@@ -23,13 +23,37 @@ from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.service import jobs, webhooks
 
+ItemDecision = (
+    validation.ItemAccepted
+    | validation.ItemRejected
+    | validation.ReviewRequired
+    | validation.SecondKeyingRequired
+)
 
-async def accept_item(session: AsyncSession, decision: validation.ItemAccepted) -> None:
-    """The item is completed with the decided result."""
+
+async def decide_item(session: AsyncSession, decision: ItemDecision) -> None:
+    """Apply validation's decision about an item, with the item and its job locked."""
     found = await _open_item(session, decision.item_id)
     if found is None:
         return
     item, job = found
+    match decision:
+        case validation.ItemAccepted():
+            await _accept(session, item, job, decision)
+        case validation.ItemRejected():
+            await _reject(session, item, job, decision)
+        case validation.ReviewRequired():
+            await _review(session, item, job, decision)
+        case validation.SecondKeyingRequired():
+            # Another entry task for the item, which its first keyer cannot claim.
+            task = new_task(job, item.id, TaskKind.ENTRY, decision.decided_at)
+            await tasks_repository.add_tasks(session, [task])
+
+
+async def _accept(
+    session: AsyncSession, item: Item, job: Job, decision: validation.ItemAccepted
+) -> None:
+    """The item is completed with the decided result."""
     item.result = decision.result
     completed = ItemCompleted(
         item_id=item.id,
@@ -44,12 +68,10 @@ async def accept_item(session: AsyncSession, decision: validation.ItemAccepted) 
     await _finish(session, item, job, ItemStatus.COMPLETED, decision.decided_at, completed)
 
 
-async def reject_item(session: AsyncSession, decision: validation.ItemRejected) -> None:
+async def _reject(
+    session: AsyncSession, item: Item, job: Job, decision: validation.ItemRejected
+) -> None:
     """The item is rejected; the client hears why by webhook."""
-    found = await _open_item(session, decision.item_id)
-    if found is None:
-        return
-    item, job = found
     await webhooks.enqueue(
         session,
         job.client_id,
@@ -73,12 +95,10 @@ async def reject_item(session: AsyncSession, decision: validation.ItemRejected) 
     await _finish(session, item, job, ItemStatus.REJECTED, decision.decided_at, rejected)
 
 
-async def require_review(session: AsyncSession, decision: validation.ReviewRequired) -> None:
+async def _review(
+    session: AsyncSession, item: Item, job: Job, decision: validation.ReviewRequired
+) -> None:
     """A review or adjudication task that only contractors with the qc skill can claim."""
-    found = await _open_item(session, decision.item_id)
-    if found is None:
-        return
-    item, job = found
     item.status = ItemStatus.IN_REVIEW
     task = new_task(
         job,
@@ -88,18 +108,6 @@ async def require_review(session: AsyncSession, decision: validation.ReviewRequi
         required_skills=review_skills(job.required_skills),
         entries=[entry.model_dump(mode="json") for entry in decision.entries],
     )
-    await tasks_repository.add_tasks(session, [task])
-
-
-async def require_second_keying(
-    session: AsyncSession, decision: validation.SecondKeyingRequired
-) -> None:
-    """Another entry task for the item, which its first keyer cannot claim."""
-    found = await _open_item(session, decision.item_id)
-    if found is None:
-        return
-    item, job = found
-    task = new_task(job, item.id, TaskKind.ENTRY, decision.decided_at)
     await tasks_repository.add_tasks(session, [task])
 
 

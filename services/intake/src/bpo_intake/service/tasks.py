@@ -17,18 +17,9 @@ from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
 from bpo_common.errors import Invalid, NotFound
 from bpo_common.outbox import envelope_for, outbox_values, publish
 from bpo_common.rules import check, spec_for
+from bpo_intake.domain import tasks as domain
 from bpo_intake.domain.contractors import refuse_unless_active
-from bpo_intake.domain.tasks import (
-    HeldTask,
-    TaskStatus,
-    check_held,
-    check_rejection,
-    client_values,
-    entries_expected,
-    flag_reason,
-    lease_lost,
-    requeued_after_expiry,
-)
+from bpo_intake.domain.tasks import HeldTask, TaskStatus
 from bpo_intake.repository import contractors as contractors_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import tasks as repository
@@ -84,7 +75,7 @@ async def lease_holder(
     task = await repository.held_task(session, task_id, contractor_id)
     if task is None:
         raise NotFound(f"no task {task_id}")
-    check_held(task, contractor_id, now or utcnow())
+    domain.check_held(task, contractor_id, now or utcnow())
     return LeaseHolder(contractor_id, task)
 
 
@@ -96,7 +87,7 @@ async def heartbeat(
     lease_until = now + timedelta(seconds=lease_seconds)
     task_id = holder.task.id
     if not await repository.extend_lease(session, task_id, holder.contractor_id, now, lease_until):
-        raise lease_lost()
+        raise domain.lease_lost()
     return lease_until
 
 
@@ -106,7 +97,7 @@ async def release(
     """Give the task back to the queue."""
     now = now or utcnow()
     if not await repository.release_lease(session, holder.task.id, holder.contractor_id, now):
-        raise lease_lost()
+        raise domain.lease_lost()
 
 
 async def submit(
@@ -122,7 +113,7 @@ async def submit(
     now = now or utcnow()
     task = holder.task
     if reject is not None:
-        check_rejection(task.kind)
+        domain.check_rejection(task.kind)
         normalized: dict[str, Any] = {}
     else:
         result = check(spec_for(task.job_id, task.fields, task.rules), data)
@@ -130,7 +121,7 @@ async def submit(
             names = ", ".join(dict.fromkeys(error.field for error in result.errors))
             raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
         normalized = result.normalized
-    expected = entries_expected(task.qc, task.kind)
+    expected = domain.entries_expected(task.qc, task.kind)
     if expected is None:
         expected = await repository.count_entry_tasks(session, task.item_id)
     envelope = envelope_for(
@@ -146,7 +137,7 @@ async def submit(
             data=normalized,
             golden=task.golden,
             entries_expected=expected,
-            client_values=client_values(task.qc, task.fields, task.source),
+            client_values=domain.client_values(task.qc, task.fields, task.source),
             rejection=reject,
             claimed_at=task.claimed_at or now,
             submitted_at=now,
@@ -157,7 +148,7 @@ async def submit(
         session, task.id, holder.contractor_id, now, normalized, outbox_values(envelope)
     )
     if not stored:
-        raise lease_lost()
+        raise domain.lease_lost()
     return Submitted(task_id=task.id, item_id=task.item_id, data=normalized, submitted_at=now)
 
 
@@ -172,7 +163,7 @@ async def sweep_expired_leases(
         holder = task.contractor_id
         assert holder is not None, "a leased task has a holder"
         task.attempts += 1
-        requeued = requeued_after_expiry(task.attempts, max_attempts)
+        requeued = domain.requeued_after_expiry(task.attempts, max_attempts)
         task.contractor_id = None
         task.lease_expires_at = None
         if requeued:
@@ -181,7 +172,7 @@ async def sweep_expired_leases(
             task.status = TaskStatus.CANCELLED
             item = await items_repository.get_item_for_update(session, task.item_id)
             assert item is not None, "a task's item exists"
-            item.flagged_reason = flag_reason(task.kind, task.attempts)
+            item.flagged_reason = domain.flag_reason(task.kind, task.attempts)
         await publish(
             session,
             TaskExpired(

@@ -1,6 +1,7 @@
 """The reports, for managers: JSON by default, CSV when Accept asks for text/csv."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -54,88 +55,83 @@ CurrencyFilter = Annotated[
 AcceptHeader = Annotated[str | None, Header()]
 
 
-def _answer(
-    report: BaseModel,
-    rows: Sequence[BaseModel],
-    row_model: type[BaseModel],
-    name: str,
-    accept: str | None,
-) -> Any:
-    """The report as JSON, or its rows as CSV (one row per bucket, job, contractor ...): CSV
-    when Accept prefers text/csv to JSON; JSON when it has no preference."""
-    if negotiate(accept, [JSON, CSV], REFUSAL) == JSON:
-        return report
-    columns = list(row_model.model_fields)
-    table = [columns, *([getattr(row, column) for column in columns] for row in rows)]
-    return Response(
-        csv_text(table), media_type=f"{CSV}; charset=utf-8", headers=attachment(f"{name}.csv")
-    )
+@dataclass(frozen=True)
+class ReportRequest:
+    """A manager's request for a report: the session to read it in, and the Accept header
+    that chooses between the report as JSON and its rows as CSV."""
+
+    session: SessionDep
+    manager: Manager
+    accept: AcceptHeader = None
+
+    def answer(
+        self, report: BaseModel, rows: Sequence[BaseModel], row_model: type[BaseModel], name: str
+    ) -> Any:
+        """The report as JSON, or its rows as CSV (one row per bucket, job, contractor ...): CSV
+        when Accept prefers text/csv to JSON; JSON when it has no preference."""
+        if negotiate(self.accept, [JSON, CSV], REFUSAL) == JSON:
+            return report
+        columns = list(row_model.model_fields)
+        table = [columns, *([getattr(row, column) for column in columns] for row in rows)]
+        return Response(
+            csv_text(table), media_type=f"{CSV}; charset=utf-8", headers=attachment(f"{name}.csv")
+        )
+
+
+ReportRequestDep = Annotated[ReportRequest, Depends()]
 
 
 @router.get("/overview", response_model=schemas.Overview, responses=_CSV_RESPONSE)
 async def overview(
-    session: SessionDep,
-    _: Manager,
+    asked: ReportRequestDep,
     when: PeriodDep,
     client_id: ClientFilter = None,
     currency: CurrencyFilter = None,
-    accept: AcceptHeader = None,
 ) -> Any:
     """Headline figures for a period (default: the last 30 days), for all clients or one."""
-    report = await service.overview(session, when.start, when.end, client_id, currency)
-    return _answer(report, [report], schemas.Overview, "overview", accept)
+    report = await service.overview(asked.session, when.start, when.end, client_id, currency)
+    return asked.answer(report, [report], schemas.Overview, "overview")
 
 
 @router.get("/throughput", response_model=schemas.Throughput, responses=_CSV_RESPONSE)
 async def throughput(
-    session: SessionDep,
-    _: Manager,
+    asked: ReportRequestDep,
     when: PeriodDep,
     bucket: Annotated[Bucket, Query(description="hour (up to 31 days) or day")] = Bucket.HOUR,
     client_id: ClientFilter = None,
     work_type: Annotated[str | None, Query(max_length=100)] = None,
-    accept: AcceptHeader = None,
 ) -> Any:
     """Items received and finished per hour or day, every bucket of the period listed."""
-    report = await service.throughput(session, when.start, when.end, bucket, client_id, work_type)
-    return _answer(report, report.data, schemas.ThroughputBucket, "throughput", accept)
+    report = await service.throughput(
+        asked.session, when.start, when.end, bucket, client_id, work_type
+    )
+    return asked.answer(report, report.data, schemas.ThroughputBucket, "throughput")
 
 
 @router.get("/sla", response_model=schemas.Sla, responses=_CSV_RESPONSE)
 async def sla(
-    session: SessionDep,
-    _: Manager,
+    asked: ReportRequestDep,
     settings: SettingsDep,
     client_id: ClientFilter = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    accept: AcceptHeader = None,
 ) -> Any:
     """Open jobs by due time, with a completion forecast and whether they are at risk."""
-    report = await service.sla(session, utcnow(), settings.forecast_window_hours, client_id, limit)
-    return _answer(report, report.data, schemas.OpenJob, "sla", accept)
+    window = settings.forecast_window_hours
+    report = await service.sla(asked.session, utcnow(), window, client_id, limit)
+    return asked.answer(report, report.data, schemas.OpenJob, "sla")
 
 
 @router.get("/contractors", response_model=schemas.Contractors, responses=_CSV_RESPONSE)
 async def contractors(
-    session: SessionDep,
-    _: Manager,
-    when: PeriodDep,
-    currency: CurrencyFilter = None,
-    accept: AcceptHeader = None,
+    asked: ReportRequestDep, when: PeriodDep, currency: CurrencyFilter = None
 ) -> Any:
     """Per contractor: tasks, tasks per active hour, time to submit, accuracy, earnings."""
-    report = await service.contractors(session, when.start, when.end, currency)
-    return _answer(report, report.data, schemas.ContractorRow, "contractors", accept)
+    report = await service.contractors(asked.session, when.start, when.end, currency)
+    return asked.answer(report, report.data, schemas.ContractorRow, "contractors")
 
 
 @router.get("/clients", response_model=schemas.Clients, responses=_CSV_RESPONSE)
-async def clients(
-    session: SessionDep,
-    _: Manager,
-    when: PeriodDep,
-    currency: CurrencyFilter = None,
-    accept: AcceptHeader = None,
-) -> Any:
+async def clients(asked: ReportRequestDep, when: PeriodDep, currency: CurrencyFilter = None) -> Any:
     """Per client: volume, backlog, turnaround, SLA, accuracy, revenue and margin."""
-    report = await service.clients(session, when.start, when.end, currency)
-    return _answer(report, report.data, schemas.ClientRow, "clients", accept)
+    report = await service.clients(asked.session, when.start, when.end, currency)
+    return asked.answer(report, report.data, schemas.ClientRow, "clients")
