@@ -17,6 +17,9 @@ class Settings(ServiceSettings):
     # A task whose lease expired this many times flags its item for a manager.
     max_attempts: int = 3
     sweep_interval_s: float = 5.0
+    # A task queued this long that no active contractor may claim flags its item for a
+    # manager (checked every minute).
+    unclaimable_after_s: float = 600.0
     # Webhook URLs resolving to loopback, private or link-local addresses are refused
     # unless this is set (for a receiver on the same machine or network).
     webhook_allow_private: bool = False

@@ -1,9 +1,12 @@
 """Every background loop of the intake service.
 
 The outbox relay runs for every service (bpo_common.service starts it); intake adds its
-consumer of validation's decisions, the lease sweep and the webhook sender. Each loop runs
-on every replica, side by side: each step takes its rows with SKIP LOCKED or a lease.
+consumer of validation's decisions, the lease sweep, the check for work nobody may take,
+and the webhook sender. Each loop runs on every replica, side by side: each step takes its
+rows with SKIP LOCKED or a lease, or (the check) does what another replica may do as well.
 """
+
+from datetime import timedelta
 
 import httpx
 
@@ -15,6 +18,7 @@ from bpo_intake.service import tasks, webhooks
 from bpo_intake.settings import Settings
 
 WEBHOOK_IDLE_S = 1.0
+UNCLAIMABLE_CHECK_S = 60.0
 
 
 async def sweep_leases(runtime: Runtime) -> None:
@@ -27,6 +31,19 @@ async def sweep_leases(runtime: Runtime) -> None:
         return swept > 0
 
     await keep_running("lease sweep", sweep, pause(settings.sweep_interval_s))
+
+
+async def flag_unclaimable_items(runtime: Runtime) -> None:
+    """Flag the items nobody may take work of, once a minute."""
+    settings = runtime.settings_as(Settings)
+    waited = timedelta(seconds=settings.unclaimable_after_s)
+
+    async def flag() -> bool:
+        async with runtime.sessions() as session, session.begin():
+            flagged = await tasks.flag_unclaimable_items(session, waited=waited)
+        return flagged == tasks.SWEEP_BATCH
+
+    await keep_running("unclaimable check", flag, pause(UNCLAIMABLE_CHECK_S))
 
 
 async def deliver_webhooks(runtime: Runtime) -> None:
@@ -45,4 +62,7 @@ async def deliver_webhooks(runtime: Runtime) -> None:
 
 def workers(settings: Settings) -> Workers:
     """Intake's loops and consumers; the outbox relay runs for every service besides these."""
-    return Workers(subscriptions=subscriptions, loops=[sweep_leases, deliver_webhooks])
+    return Workers(
+        subscriptions=subscriptions,
+        loops=[sweep_leases, flag_unclaimable_items, deliver_webhooks],
+    )

@@ -3,7 +3,7 @@ validation is told when they submit it."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
@@ -151,3 +151,12 @@ def requeued_after_expiry(attempts: int, max_attempts: int) -> bool:
 def flag_reason(kind: TaskKind, attempts: int) -> str:
     """Why an item whose task kept expiring waits for a manager."""
     return f"its {kind.value} task's lease expired {attempts} times"
+
+
+def unclaimable_reason(kind: TaskKind, waited: timedelta) -> str:
+    """Why an item whose task nobody may claim waits for a manager."""
+    minutes = round(waited.total_seconds() / 60)
+    return (
+        f"no active contractor may take its {kind.value} task (queued over {minutes} min): none "
+        "has the skills it needs, or each who has them already worked on the item"
+    )

@@ -229,3 +229,40 @@ async def withdraw_open_tasks(session: AsyncSession, job_id: UUID) -> int:
         .values(status=TaskStatus.CANCELLED, contractor_id=None, lease_expires_at=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def has_open_task(session: AsyncSession, item_id: UUID) -> bool:
+    """Whether a task of the item is queued or leased."""
+    open_task = select(Task.id).where(
+        Task.item_id == item_id, Task.status.in_([TaskStatus.QUEUED, TaskStatus.LEASED])
+    )
+    return bool((await session.execute(select(open_task.exists()))).scalar_one())
+
+
+# Queued tasks, waiting since before $1, of unflagged items, that no active contractor may
+# claim: none has the skills, or each who has them holds or has keyed the item.
+_UNCLAIMABLE = """
+    SELECT DISTINCT ON (t.item_id) t.item_id, t.kind
+    FROM task t
+    JOIN item i ON i.id = t.item_id
+    WHERE t.status = 'queued' AND t.created_at < $1 AND i.flagged_reason IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM contractor c
+          WHERE c.status = 'active' AND t.required_skills <@ c.skills
+            AND NOT EXISTS (
+                SELECT 1 FROM task m
+                WHERE m.item_id = t.item_id AND (m.contractor_id = c.id OR m.submitted_by = c.id)
+            )
+      )
+    ORDER BY t.item_id, t.created_at
+    LIMIT $2
+    """
+
+
+async def unclaimable_tasks(
+    session: AsyncSession, queued_before: datetime, limit: int
+) -> list[tuple[UUID, TaskKind]]:
+    """(item, task kind) of items with a task nobody may claim, queued since before then."""
+    driver = await driver_connection(session)
+    rows = await driver.fetch(_UNCLAIMABLE, queued_before, limit)
+    return [(row["item_id"], TaskKind(row["kind"])) for row in rows]

@@ -166,5 +166,5 @@ async def flagged_items(session: SessionDep, _: Manager, page: PageDep) -> Page[
 
 @router.post("/items/{item_id}/requeue", responses={409: PROBLEM_RESPONSE})
 async def requeue(item_id: UUID, session: SessionDep, _: Manager) -> ItemOut:
-    """Clear an item's flag and give it a fresh entry task."""
+    """Clear an item's flag; it gets a fresh entry task unless one of its tasks is open."""
     return await items.requeue_item(session, item_id)

@@ -130,9 +130,10 @@ async def _finish(
     event: ItemCompleted | ItemRejected,
 ) -> None:
     """The item's final status, the event that says so, and the job's completion if it was
-    the job's last open item."""
+    the job's last open item. A final item waits for no manager."""
     item.status = status
     item.completed_at = decided_at
+    item.flagged_reason = None
     await publish(session, event, client_id=job.client_id)
     await jobs.complete_if_done(session, job)
 

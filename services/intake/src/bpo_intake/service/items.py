@@ -151,7 +151,8 @@ async def flagged_items(session: AsyncSession, page: PageRequest) -> Page[ItemOu
 
 
 async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
-    """A manager gives a flagged item a fresh entry task and clears the flag."""
+    """A manager clears an item's flag. An item whose task kept expiring gets a fresh entry
+    task; one whose task nobody could take keeps it (the manager has found someone)."""
     item = await repository.get_item_for_update(session, item_id)
     if item is None:
         raise NotFound(f"no item {item_id}")
@@ -161,5 +162,7 @@ async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
     if job.status is JobStatus.CANCELLED:
         raise Conflict("the item's job is cancelled")
     item.flagged_reason = None
-    await tasks_repository.add_tasks(session, [new_task(job, item.id, TaskKind.ENTRY, utcnow())])
+    if not await tasks_repository.has_open_task(session, item.id):
+        task = new_task(job, item.id, TaskKind.ENTRY, utcnow())
+        await tasks_repository.add_tasks(session, [task])
     return _out(item)

@@ -188,3 +188,18 @@ async def sweep_expired_leases(
             client_id=task.client_id,
         )
     return len(expired)
+
+
+async def flag_unclaimable_items(
+    session: AsyncSession, *, waited: timedelta, now: datetime | None = None
+) -> int:
+    """Flag for a manager the items (up to SWEEP_BATCH) with a task queued longer than
+    `waited` that no active contractor may claim; returns how many. Their flag clears when the
+    item becomes final, or when a manager requeues it."""
+    now = now or utcnow()
+    stuck = await repository.unclaimable_tasks(session, now - waited, SWEEP_BATCH)
+    for item_id, kind in stuck:
+        item = await items_repository.get_item_for_update(session, item_id)
+        assert item is not None, "a task's item exists"
+        item.flagged_reason = domain.unclaimable_reason(kind, waited)
+    return len(stuck)

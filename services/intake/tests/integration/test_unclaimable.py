@@ -1,0 +1,88 @@
+"""Work nobody may take does not wait in silence: an item whose task no active contractor may
+claim for long enough is flagged for a manager, and the flag goes once someone can."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import httpx
+from sqlalchemy import update
+
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_devtools.testing import Tokens
+from bpo_intake.models import Task
+from bpo_intake.service import tasks
+
+from .keying import claim_tasks, keying_job, new_contractor
+
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def _queued_long_ago(sessions: SessionFactory, job_id: str) -> None:
+    """The job's tasks have waited since LONG_AGO (older than any other test's)."""
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Task).where(Task.job_id == UUID(job_id)).values(created_at=LONG_AGO)
+        )
+
+
+async def _check(sessions: SessionFactory) -> None:
+    """The check, for tasks queued since before a day after LONG_AGO: only this file's."""
+    waited = datetime.now(UTC) - LONG_AGO - timedelta(days=1)
+    async with sessions() as session, session.begin():
+        await tasks.flag_unclaimable_items(session, waited=waited)
+
+
+async def _flag_of(intake: httpx.AsyncClient, tokens: Tokens, item_id: str) -> str | None:
+    """The item's reason on the managers' list of flagged items, if it is there."""
+    flagged = await intake.get("/v1/items/flagged?limit=500", headers=tokens.manager())
+    assert flagged.status_code == 200, flagged.text
+    reasons = [i["flagged_reason"] for i in flagged.json()["data"] if i["id"] == item_id]
+    return reasons[0] if reasons else None
+
+
+async def test_an_item_whose_task_needs_a_skill_nobody_has_is_flagged_until_someone_can(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    skill = f"rare-{new_id().hex[-8:]}"
+    job = await keying_job(intake, tokens, 1, required_skills=[skill])
+    await _queued_long_ago(intake_db, job["id"])
+    items = await intake.get(f"/v1/jobs/{job['id']}/items", headers=tokens.manager())
+    (item,) = items.json()["data"]
+
+    await _check(intake_db)
+
+    reason = await _flag_of(intake, tokens, item["id"])
+    assert reason is not None
+    assert reason.startswith("no active contractor may take its entry task")
+
+    # A manager finds someone with the skill and clears the flag: the item keeps its task.
+    _, keyer = await new_contractor(intake, tokens, skill)
+    requeued = await intake.post(f"/v1/items/{item['id']}/requeue", headers=tokens.manager())
+    assert requeued.json()["flagged_reason"] is None
+    await _check(intake_db)
+    assert await _flag_of(intake, tokens, item["id"]) is None, "someone may take it now"
+    (task,) = await claim_tasks(intake, keyer, limit=5, job_id=job["id"])
+    assert task["item_id"] == item["id"]
+
+
+async def test_an_item_every_qualified_contractor_has_worked_on_is_flagged(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    skill = f"only-one-{new_id().hex[-8:]}"
+    job = await keying_job(intake, tokens, 1, required_skills=[skill], qc={"mode": "double"})
+    _, keyer = await new_contractor(intake, tokens, skill)
+    (first,) = await claim_tasks(intake, keyer, job_id=job["id"])
+    submitted = await intake.post(
+        f"/v1/tasks/{first['id']}/submit",
+        json={"data": {"invoice_number": "A-1", "total": "10"}},
+        headers=keyer,
+    )
+    assert submitted.status_code == 202, submitted.text
+    await _queued_long_ago(intake_db, job["id"])
+
+    await _check(intake_db)
+
+    reason = await _flag_of(intake, tokens, first["item_id"])
+    assert reason is not None
+    assert "each who has them already worked on the item" in reason
