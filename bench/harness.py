@@ -99,6 +99,17 @@ def _with_children(pid: int | None) -> list[int]:
     return family
 
 
+def stack_cpu(stack: "FullStack") -> dict[str, float]:
+    """CPU seconds so far of each service process, PostgreSQL, NATS and this process."""
+    cpu = {name: _cpu_seconds([pid]) for name, pid in stack.pids().items()}
+    postmaster = _pid(stack.root / "postgres" / "data" / "postmaster.pid")
+    cpu["PostgreSQL"] = _cpu_seconds(_with_children(postmaster))
+    nats = _pid(stack.root / "nats" / "nats.pid")
+    cpu["NATS"] = _cpu_seconds([nats] if nats else [])
+    cpu["simulated contractors"] = _cpu_seconds([os.getpid()])
+    return cpu
+
+
 def cpu_snapshot(bench: Stack) -> dict[str, float]:
     nats_pid = _pid(bench.nats_pid_file)
     return {

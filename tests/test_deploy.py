@@ -1,0 +1,194 @@
+"""The deployment files hold: the Kubernetes manifests (base and each overlay, as kustomize
+would build them) pass the Kubernetes schemas, docker-compose.yml passes the Compose
+specification's schema, and both set every setting a service needs and none that nothing
+reads. All offline: the schemas come with kubernetes-validate and check-jsonschema."""
+
+import ast
+import copy
+import importlib
+import json
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from pydantic import AliasChoices
+
+from bpo_common.settings import SERVICES, ServiceSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = ("staging", "production")
+KUBERNETES_VERSION = "1.33.0"
+# The kustomize features the test renders; a kustomization using any other fails the test.
+RENDERED = {"apiVersion", "kind", "namespace", "labels", "resources", "images", "replicas",
+            "patches"}  # fmt: skip
+
+Resource = dict[str, Any]
+
+
+def _documents(path: Path) -> list[Resource]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def build(directory: Path) -> list[Resource]:
+    """What `kustomize build directory` gives for the features in RENDERED."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    assert set(kustomization) <= RENDERED, f"{directory}: render {set(kustomization) - RENDERED}"
+    built: list[Resource] = []
+    for entry in kustomization.get("resources", []):
+        source = directory / entry
+        built += build(source) if source.is_dir() else _documents(source)
+    built = copy.deepcopy(built)
+    for replicas in kustomization.get("replicas", []):
+        (target,) = [r for r in built if r["metadata"]["name"] == replicas["name"]
+                     and r["kind"] in ("Deployment", "StatefulSet")]  # fmt: skip
+        target["spec"]["replicas"] = replicas["count"]
+    for patch in kustomization.get("patches", []):
+        wanted = patch["target"]
+        operations = jsonpatch.JsonPatch(yaml.safe_load(patch["patch"]))
+        for index, resource in enumerate(built):
+            if resource["kind"] == wanted["kind"] and wanted.get("name") in (
+                None,
+                resource["metadata"]["name"],
+            ):
+                built[index] = operations.apply(resource)
+    for resource in built:
+        if "namespace" in kustomization and resource["kind"] != "Namespace":
+            resource["metadata"]["namespace"] = kustomization["namespace"]
+        for image in kustomization.get("images", []):
+            for container in _containers(resource):
+                if container["image"] == image["name"]:
+                    container["image"] = f"{image['newName']}:{image['newTag']}"
+    return built
+
+
+def _containers(resource: Resource) -> Iterator[Resource]:
+    pod = resource.get("spec", {}).get("template", {}).get("spec", {})
+    yield from pod.get("containers", [])
+
+
+def _builds() -> dict[str, list[Resource]]:
+    return {"base": build(K8S / "base")} | {o: build(K8S / "overlays" / o) for o in OVERLAYS}
+
+
+@pytest.mark.parametrize("name", ["base", *OVERLAYS])
+def test_every_manifest_passes_the_kubernetes_schemas(name: str) -> None:
+    problems = []
+    for resource in _builds()[name]:
+        try:
+            kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            problems.append(f"{resource['kind']}/{resource['metadata']['name']}: {exc.message}")
+    assert problems == []
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_each_size_keeps_every_service_available_through_disruptions(name: str) -> None:
+    built = _builds()[name]
+    by_kind: dict[str, dict[str, Resource]] = {}
+    for resource in built:
+        by_kind.setdefault(resource["kind"], {})[resource["metadata"]["name"]] = resource
+    config = by_kind["ConfigMap"]["bpo-config"]["data"]
+    assert config["BPO_STREAM_REPLICAS"] == "3"
+    assert by_kind["StatefulSet"]["nats"]["spec"]["replicas"] == 3
+    for service in SERVICES:
+        deployment = by_kind["Deployment"][service]
+        assert deployment["spec"]["replicas"] >= 2, service
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["resources"]["requests"]["cpu"]
+        budget = by_kind["PodDisruptionBudget"][service]
+        assert (
+            budget["spec"]["selector"]["matchLabels"]
+            == deployment["spec"]["selector"]["matchLabels"]
+        )
+
+
+def test_docker_compose_passes_the_compose_specification() -> None:
+    schemas = resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema = json.loads((schemas / "compose-spec.json").read_text())
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(compose), key=str)
+    assert [f"{list(error.path)}: {error.message}" for error in errors] == []
+
+
+def _settings(service: str) -> type[ServiceSettings]:
+    settings: type[ServiceSettings] = importlib.import_module(f"bpo_{service}.settings").Settings
+    return settings
+
+
+def _names(service: str) -> tuple[set[str], set[str]]:
+    """(every variable the service reads, those it cannot start without)."""
+    settings = _settings(service)
+    prefix = settings.model_config.get("env_prefix", "")
+    read, required = set(), set()
+    for field_name, field in settings.model_fields.items():
+        alias = field.validation_alias
+        shared = alias.choices[0] if isinstance(alias, AliasChoices) else None
+        names = {str(shared) if shared else f"{prefix}{field_name}".upper()}
+        read |= {str(name) for name in names}
+        if field.is_required():
+            required |= {str(name) for name in names}
+    return read, required
+
+
+def _read_by_the_command() -> set[str]:
+    """Variables the `bpo` command itself reads (the key it signs with, its run folder)."""
+    names = set()
+    for path in (ROOT / "tools" / "cli" / "src").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and text.startswith("BPO_") and text.isupper():
+                names.add(text)
+    return names
+
+
+def _read_by_anyone() -> set[str]:
+    return set().union(*(_names(service)[0] for service in SERVICES)) | _read_by_the_command()
+
+
+def _k8s_environment(built: list[Resource], container: Resource) -> set[str]:
+    maps = {r["metadata"]["name"]: r for r in built if r["kind"] in ("ConfigMap", "Secret")}
+    names = {entry["name"] for entry in container.get("env", [])}
+    for source in container.get("envFrom", []):
+        ref = source.get("configMapRef") or source.get("secretRef")
+        source_map = maps[ref["name"]]
+        names |= set(source_map.get("data") or source_map.get("stringData") or {})
+    return names
+
+
+@pytest.mark.parametrize("name", ["base", *OVERLAYS])
+def test_the_manifests_set_what_each_service_needs_and_nothing_unread(name: str) -> None:
+    built = _builds()[name]
+    for resource in built:
+        for container in _containers(resource):
+            command = container.get("command", [])
+            if command[:2] not in (["bpo", "serve"], ["bpo", "migrate"]):
+                continue
+            service = command[2]
+            given = {n for n in _k8s_environment(built, container) if n.startswith("BPO_")}
+            read, required = _names(service)
+            assert sorted(required - given) == [], f"{resource['metadata']['name']} lacks"
+            others = _read_by_anyone() - read
+            assert sorted(given - read - others) == [], "set but read by no service"
+    config = next(r for r in built if r["metadata"]["name"] == "bpo-config")
+    assert sorted(set(config["data"]) - _read_by_anyone()) == [], "set but read by no one"
+
+
+def test_docker_compose_sets_what_each_service_needs_and_nothing_unread() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        command = service.get("command", [])
+        if command[:1] != ["bpo"]:
+            continue  # PostgreSQL's and NATS's own containers
+        given = set(service.get("environment") or {})
+        assert sorted(given - _read_by_anyone()) == [], f"{name} sets what no one reads"
+        if command[:2] in (["bpo", "serve"], ["bpo", "migrate"]):
+            _, required = _names(command[2])
+            assert sorted(required - given) == [], f"{name} lacks"
