@@ -1,15 +1,24 @@
 """NATS connection and the BPO stream."""
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
 
 import nats
 import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 
-from bpo_common.events import STREAM_NAME, STREAM_SUBJECTS
+from bpo_common.events import STREAM_NAME, STREAM_SUBJECTS, Envelope
 
 log = structlog.get_logger(__name__)
 
@@ -72,3 +81,44 @@ async def ensure_stream(
                 raise
             log.warning("JetStream not answering yet", stream=STREAM_NAME)
             await asyncio.sleep(0.5)
+
+
+async def replay(
+    js: JetStreamContext,
+    subjects: Sequence[str],
+    *,
+    last: int | None = None,
+    batch: int = 500,
+    wait_s: float = 5.0,
+) -> AsyncIterator[Envelope]:
+    """The events of stream BPO on `subjects`, in order, from its first up to sequence `last`
+    (or to its end), through an ephemeral consumer that acks nothing: the stream as it is,
+    read by someone who changes nothing in it."""
+    if last == 0:
+        return
+    subscription = await js.pull_subscribe(
+        "",
+        stream=STREAM_NAME,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.NONE,
+            filter_subjects=sorted(subjects),
+            inactive_threshold=60.0,
+        ),
+    )
+    try:
+        pending = True
+        while pending:
+            try:
+                messages = await subscription.fetch(batch, timeout=wait_s)
+            except TimeoutError:
+                return  # no event on these subjects is left
+            for message in messages:
+                if last is not None and message.metadata.sequence.stream > last:
+                    return
+                yield Envelope.model_validate_json(message.data)
+            pending = bool(messages[-1].metadata.num_pending)
+            if last is not None and messages[-1].metadata.sequence.stream >= last:
+                return
+    finally:
+        await subscription.unsubscribe()

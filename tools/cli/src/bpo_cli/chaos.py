@@ -14,6 +14,7 @@ checked and printed (bpo_cli.chaos_checks), with the time each fault took to rec
 
 import asyncio
 import random
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -280,4 +281,8 @@ def main(plan: Plan, root: Path, console: Console, on_result: Callable[[Result],
     signal.signal(signal.SIGTERM, _interrupted)
     result = asyncio.run(run(plan, root))
     report(result, console)
+    if result.passed:
+        shutil.rmtree(root, ignore_errors=True)  # kept, with the services' logs, when not
+    else:
+        console.print(f"the servers' data and the services' logs are under {root}")
     on_result(result)

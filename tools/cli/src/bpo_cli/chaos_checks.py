@@ -2,7 +2,6 @@
 the services' own databases, their HTTP APIs, the event stream and the client's history."""
 
 import asyncio
-import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,12 +13,10 @@ from uuid import UUID
 
 import asyncpg
 import httpx
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bpo_cli.simulation import Claim, Outcome
 from bpo_common.db import asyncpg_dsn
-from bpo_common.events import STREAM_NAME
-from bpo_common.messaging import connect
+from bpo_common.messaging import connect, replay
 from bpo_common.settings import SERVICES
 from bpo_devtools.servers import StackUrls
 from bpo_devtools.testing import consumer_drained
@@ -85,29 +82,9 @@ async def final_events_per_item(urls: StackUrls, job_id: UUID) -> Counter[str]:
     nc = await connect(urls.nats_url, name="chaos-stream")
     counts: Counter[str] = Counter()
     try:
-        js = nc.jetstream()
-        subscription = await js.pull_subscribe(
-            "",
-            stream=STREAM_NAME,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.ALL,
-                ack_policy=AckPolicy.NONE,
-                filter_subjects=FINAL_SUBJECTS,
-                inactive_threshold=60.0,
-            ),
-        )
-        while True:
-            try:
-                messages = await subscription.fetch(1000, timeout=2)
-            except TimeoutError:
-                break
-            for message in messages:
-                data = json.loads(message.data)["data"]
-                if data["job_id"] == str(job_id):
-                    counts[data["item_id"]] += 1
-            if not messages[-1].metadata.num_pending:
-                break
-        await subscription.unsubscribe()
+        async for envelope in replay(nc.jetstream(), FINAL_SUBJECTS, wait_s=2):
+            if envelope.data["job_id"] == str(job_id):
+                counts[envelope.data["item_id"]] += 1
     finally:
         await nc.close()
     return counts

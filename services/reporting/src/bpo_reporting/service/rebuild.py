@@ -12,23 +12,18 @@ The command calls `rebuild` as its entry point: unlike other use cases it opens 
 transaction, since the rebuild is that one transaction.
 """
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from time import perf_counter
 
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import SessionFactory
-from bpo_common.events import STREAM_NAME, Envelope
+from bpo_common.events import STREAM_NAME
 from bpo_common.inbox import record_received
-from bpo_common.messaging import connect
+from bpo_common.messaging import connect, replay
 from bpo_reporting.consumers import CONSUMER, handlers
 from bpo_reporting.repository import rebuild as repository
-
-BATCH = 500
-FETCH_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,7 @@ async def _replay_afresh(session: AsyncSession, js: JetStreamContext) -> tuple[i
     last = (await js.stream_info(STREAM_NAME)).state.last_seq
     await repository.clear_read_models(session, CONSUMER)
     read = applied = 0
-    async for envelope in _replay(js, last):
+    async for envelope in replay(js, list(handlers), last=last):
         read += 1
         handler = handlers.get(envelope.type)
         if handler is None:
@@ -68,35 +63,3 @@ async def _replay_afresh(session: AsyncSession, js: JetStreamContext) -> tuple[i
             await handler(session, envelope)
             applied += 1
     return read, applied, last
-
-
-async def _replay(js: JetStreamContext, last: int) -> AsyncIterator[Envelope]:
-    """The envelopes of the stream from sequence 1 to `last`, in order, of the types the
-    consumer handles, through an ephemeral consumer that acks nothing."""
-    if last == 0:
-        return
-    subscription = await js.pull_subscribe(
-        "",
-        stream=STREAM_NAME,
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.NONE,
-            filter_subjects=sorted(handlers),
-            inactive_threshold=60.0,
-        ),
-    )
-    try:
-        position, pending = 0, True
-        while pending and position < last:
-            try:
-                messages = await subscription.fetch(BATCH, timeout=FETCH_TIMEOUT_S)
-            except TimeoutError:
-                return  # no event of a handled type is left
-            for message in messages:
-                position = message.metadata.sequence.stream
-                if position > last:
-                    return
-                yield Envelope.model_validate_json(message.data)
-            pending = bool(messages[-1].metadata.num_pending)
-    finally:
-        await subscription.unsubscribe()
