@@ -36,6 +36,7 @@ REPO_ROOT = BENCH_DIR.parent
 BENCHMARKS = (
     "bulk_intake",
     "claim_submit",
+    "claim_queue",
     "outbox_relay",
     "event_consumer",
     "invoice_draft",

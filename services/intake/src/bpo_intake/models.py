@@ -99,17 +99,6 @@ class Task(Base):
         ),
         Index("ix_task_item_id", "item_id"),
         Index("ix_task_lease", "lease_expires_at", postgresql_where=text("status = 'leased'")),
-        # A claim skips items the contractor holds or has keyed: these find them quickly.
-        Index(
-            "ix_task_contractor_id",
-            "contractor_id",
-            postgresql_where=text("contractor_id IS NOT NULL"),
-        ),
-        Index(
-            "ix_task_submitted_by",
-            "submitted_by",
-            postgresql_where=text("submitted_by IS NOT NULL"),
-        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)

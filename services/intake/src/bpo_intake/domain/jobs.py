@@ -12,6 +12,8 @@ T = TypeVar("T")
 
 # Items are announced in ItemsReceived events of at most this many.
 ITEMS_PER_EVENT = 1000
+# An append of this many items or more brings the queue's statistics up to date.
+ANALYZE_AFTER_ITEMS = 5000
 
 
 class JobStatus(StrEnum):

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import QcPolicy, TaskKind
@@ -26,12 +26,16 @@ async def add_tasks(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> No
     await copy_rows(session, Task.__table__, rows)
 
 
+async def refresh_queue_statistics(session: AsyncSession) -> None:
+    """Let the planner know the queue's size now: after a large append to a table with a long
+    history, autovacuum may wait a minute or never analyze, and claims would be planned for
+    the queue as it was."""
+    await session.execute(text("ANALYZE task"))
+
+
 _CLAIM = """
     WITH me AS (
         SELECT skills FROM contractor WHERE id = $1 AND status = 'active'
-    ),
-    mine AS (
-        SELECT item_id FROM task WHERE contractor_id = $1 OR submitted_by = $1
     ),
     locked AS (
         SELECT t.id, t.item_id, t.due_at, t.priority
@@ -39,7 +43,10 @@ _CLAIM = """
         WHERE t.status = 'queued'
           AND t.kind = ANY($2::taskkind[])
           AND t.required_skills <@ me.skills
-          AND t.item_id NOT IN (SELECT item_id FROM mine)
+          AND NOT EXISTS (
+              SELECT 1 FROM task m
+              WHERE m.item_id = t.item_id AND (m.contractor_id = $1 OR m.submitted_by = $1)
+          )
           AND ($7::uuid IS NULL OR t.job_id = $7)
         ORDER BY t.due_at NULLS LAST, t.priority DESC, t.id
         LIMIT $3

@@ -60,7 +60,9 @@ async def append_items(
             f"job {job_id} is {job.status.value}; items can be added only while a job is open"
         )
     spec = jobs.job_spec(job)
-    return await _store(session, job, spec, _rows(parser(spec), chunks))
+    stored = await _store(session, job, spec, _rows(parser(spec), chunks))
+    await jobs.after_append(session, stored)
+    return stored
 
 
 async def _rows(parser: ItemsParser, chunks: AsyncIterator[bytes]) -> AsyncGenerator[Row, None]:

@@ -23,6 +23,7 @@ from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import JobSpec, spec_for
 from bpo_intake.domain.items import ItemIn, checked_items
 from bpo_intake.domain.jobs import (
+    ANALYZE_AFTER_ITEMS,
     ITEMS_PER_EVENT,
     ItemStatus,
     JobStatus,
@@ -85,8 +86,16 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
         ),
         client_id=client_id,
     )
-    await add_items(session, job, checked_items(job_spec(job), command.items))
+    stored = await add_items(session, job, checked_items(job_spec(job), command.items))
+    await after_append(session, stored)
     return await describe_job(session, job)
+
+
+async def after_append(session: AsyncSession, stored: int) -> None:
+    """After a large append, the queue's statistics are brought up to date, so that the next
+    claims are planned for the queue as it now is."""
+    if stored >= ANALYZE_AFTER_ITEMS:
+        await tasks_repository.refresh_queue_statistics(session)
 
 
 async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) -> int:
