@@ -77,6 +77,9 @@ def main() -> None:
     parser.add_argument(
         "--mode", choices=["single", "double"], default="single", help="QC of the product's job"
     )
+    parser.add_argument(
+        "--apart", action="store_true", help="each service's API and workers as two processes"
+    )
     arguments = parser.parse_args()
     if arguments.quick:
         arguments.items = 300
@@ -84,7 +87,7 @@ def main() -> None:
     keyers = [Keyer(0.97)] * arguments.keyers
     if arguments.mode == "double":
         keyers += [Keyer(0.97, qc=True)] * 2  # where two keyings differ, someone adjudicates
-    with full_stack() as stack:
+    with full_stack(apart=arguments.apart) as stack:
         for service, port in stack.ports.items():  # bpo_cli.demo finds the services by port
             os.environ[f"BPO_{service.upper()}_PORT"] = str(port)
         outcome, product_s, cpu = asyncio.run(product(stack, items, keyers, arguments.mode))

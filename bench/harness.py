@@ -155,9 +155,10 @@ class FullStack:
 
 
 @contextmanager
-def full_stack(*services: str) -> Iterator[FullStack]:
+def full_stack(*services: str, apart: bool = False) -> Iterator[FullStack]:
     """Servers migrated and `services` (all four when none is named) ready, as their own
-    processes; stopped and removed afterwards."""
+    processes (`apart`: each service's API and workers as two); stopped and removed
+    afterwards."""
     root = REPO_ROOT / ".run" / "bench" / str(os.getpid())
     shutil.rmtree(root, ignore_errors=True)
     local = servers.LocalStack(
@@ -170,7 +171,13 @@ def full_stack(*services: str) -> Iterator[FullStack]:
         private, public = ensure_key_pair(root / "jwt")
         ports = {service: servers.free_port() for service in SERVICES}
         env = servers.service_environment(urls, jwt_public_key_file=public, ports=ports)
-        running = servers.Services(env | {"BPO_LOG_LEVEL": "WARNING"}, ports, root)
+        running = servers.Services(
+            env | {"BPO_LOG_LEVEL": "WARNING"},
+            ports,
+            root,
+            apart=apart,
+            worker_ports={service: servers.free_port() for service in SERVICES},
+        )
         superuser = f"postgresql://postgres:{local.credentials.superuser}@127.0.0.1:"
         superuser += str(local.postgres.port)
         running.start(*(services or SERVICES))

@@ -30,6 +30,8 @@ RENDERED = {"apiVersion", "kind", "namespace", "labels", "resources", "images", 
             "patches"}  # fmt: skip
 
 Resource = dict[str, Any]
+# The commands that run a service's code: its API, its background work, its migrations.
+RUNS = (["bpo", "serve"], ["bpo", "worker"], ["bpo", "migrate"])
 
 
 def _documents(path: Path) -> list[Resource]:
@@ -169,7 +171,7 @@ def test_the_manifests_set_what_each_service_needs_and_nothing_unread(name: str)
     for resource in built:
         for container in _containers(resource):
             command = container.get("command", [])
-            if command[:2] not in (["bpo", "serve"], ["bpo", "migrate"]):
+            if command[:2] not in RUNS:
                 continue
             service = command[2]
             given = {n for n in _k8s_environment(built, container) if n.startswith("BPO_")}
@@ -189,6 +191,6 @@ def test_docker_compose_sets_what_each_service_needs_and_nothing_unread() -> Non
             continue  # PostgreSQL's and NATS's own containers
         given = set(service.get("environment") or {})
         assert sorted(given - _read_by_anyone()) == [], f"{name} sets what no one reads"
-        if command[:2] in (["bpo", "serve"], ["bpo", "migrate"]):
+        if command[:2] in RUNS:
             _, required = _names(command[2])
             assert sorted(required - given) == [], f"{name} lacks"

@@ -195,3 +195,27 @@ def test_dev_up_with_only_some_servers_named_says_which_are_missing(tmp_path: Pa
     assert result.exit_code == 2
     assert "BPO_BILLING_DATABASE_URL" in result.output
     assert "BPO_INTAKE_DATABASE_URL" in result.output
+
+
+def test_serve_runs_a_services_api_and_worker_its_background_work_alone(
+    stack: TestStack,
+) -> None:
+    port, worker_port = servers.free_port(), servers.free_port()
+    env = {
+        **os.environ,
+        **stack.service_environment({service: servers.free_port() for service in SERVICES}),
+        "BPO_INTAKE_PORT": str(port),
+        "BPO_INTAKE_WORKER_PORT": str(worker_port),
+    }
+    commands = {
+        name: subprocess.Popen([sys.executable, "-m", "bpo_cli", name, "intake"], env=env)
+        for name in ("serve", "worker")
+    }
+    try:
+        servers.wait_ready({"intake api": port, "intake worker": worker_port})
+        # The API has its routes (a request without a token is refused); the worker has none.
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/jobs").status_code == 401
+        assert httpx.get(f"http://127.0.0.1:{worker_port}/v1/jobs").status_code == 404
+        assert httpx.get(f"http://127.0.0.1:{worker_port}/metrics").status_code == 200
+    finally:
+        servers.stop_services(commands)

@@ -102,30 +102,19 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
             js, replicas=settings.stream_replicas, timeout_s=settings.nats_connect_timeout_s
         )
         runtime = Runtime(settings, engine, sessions, nc, js, verifier)
-        relay = OutboxRelay(
-            sessions, js, listen_dsn=asyncpg_dsn(url), batch_size=settings.relay_batch_size
-        )
-        runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
-        for loop in definition.workers.loops:
-            runtime.tasks.append(asyncio.create_task(loop(runtime), name=loop.__name__))
-        for subscription in definition.workers.subscriptions:
-            consumer = InboxConsumer(
-                subscription,
-                sessions,
-                js,
-                max_deliver=settings.consumer_max_deliver,
-                ack_wait_s=settings.consumer_ack_wait_s,
-                backoff_s=settings.consumer_backoff_s,
-            )
-            runtime.tasks.append(
-                asyncio.create_task(consumer.run(), name=f"consumer-{subscription.name}")
-            )
+        if settings.component.works:
+            runtime.tasks += _start_workers(definition.workers, runtime, asyncpg_dsn(url))
         app.state.runtime = runtime
         # What startup built lives as long as the process: keep it out of the collector's
         # way, so collections on the request path stay short.
         gc.collect()
         gc.freeze()
-        log.info("service started", host=settings.host, port=settings.port)
+        log.info(
+            "service started",
+            component=settings.component.value,
+            host=settings.host,
+            port=settings.listen_port(),
+        )
         try:
             yield
         finally:
@@ -147,9 +136,31 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
     install_idempotency_handler(app)
     document_problems(app)
     app.include_router(health_router())
-    for router in definition.routers:
-        app.include_router(router)
+    if settings.component.serves_api:
+        for router in definition.routers:
+            app.include_router(router)
     return app
+
+
+def _start_workers(workers: Workers, runtime: Runtime, listen_dsn: str) -> list[asyncio.Task[None]]:
+    """The relay, a consumer per subscription and the service's own loops, as tasks."""
+    settings = runtime.settings
+    relay = OutboxRelay(
+        runtime.sessions, runtime.js, listen_dsn=listen_dsn, batch_size=settings.relay_batch_size
+    )
+    tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
+    tasks += [asyncio.create_task(loop(runtime), name=loop.__name__) for loop in workers.loops]
+    for subscription in workers.subscriptions:
+        consumer = InboxConsumer(
+            subscription,
+            runtime.sessions,
+            runtime.js,
+            max_deliver=settings.consumer_max_deliver,
+            ack_wait_s=settings.consumer_ack_wait_s,
+            backoff_s=settings.consumer_backoff_s,
+        )
+        tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{subscription.name}"))
+    return tasks
 
 
 def health_router() -> APIRouter:

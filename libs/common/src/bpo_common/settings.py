@@ -1,6 +1,7 @@
 """The one settings loader: every service's Settings subclasses ServiceSettings."""
 
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,23 @@ DEFAULT_PORTS: Mapping[str, int] = {
     "reporting": 8004,
 }
 SERVICES = tuple(DEFAULT_PORTS)
+
+
+class Component(StrEnum):
+    """What a service process runs: its API and its background work (relay, consumers,
+    loops), or one of them (`bpo serve`, `bpo worker`), so each scales on its own."""
+
+    ALL = "all"
+    API = "api"
+    WORKER = "worker"
+
+    @property
+    def serves_api(self) -> bool:
+        return self is not Component.WORKER
+
+    @property
+    def works(self) -> bool:
+        return self is not Component.API
 
 
 def _shared(name: str) -> AliasChoices:
@@ -32,6 +50,10 @@ class ServiceSettings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int
+    component: Component = Component.ALL
+    # Where a worker process answers /healthz, /readyz and /metrics; the service's port plus
+    # 1000 when not set.
+    worker_port: int | None = None
     # Connections kept open. Keep it above the requests served at once: a connection opened
     # for a burst beyond it is closed again, and opening one costs a SCRAM handshake.
     database_pool_size: int = 40
@@ -59,3 +81,9 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_s: float = Field(30.0, validation_alias=_shared("BPO_CONSUMER_ACK_WAIT_S"))
     consumer_backoff_s: float = Field(0.5, validation_alias=_shared("BPO_CONSUMER_BACKOFF_S"))
     relay_batch_size: int = Field(500, validation_alias=_shared("BPO_RELAY_BATCH_SIZE"))
+
+    def listen_port(self) -> int:
+        """The port this process listens on: the service's, or a worker's."""
+        if self.component is Component.WORKER:
+            return self.worker_port or self.port + 1000
+        return self.port

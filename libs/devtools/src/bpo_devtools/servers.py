@@ -25,7 +25,7 @@ import httpx
 
 from bpo_common.messaging import connect
 from bpo_common.migrations import upgrade
-from bpo_common.settings import DEFAULT_PORTS, SERVICES
+from bpo_common.settings import DEFAULT_PORTS, SERVICES, Component
 
 POSTGRES_OS_USER = "bpo-postgres"
 
@@ -492,40 +492,53 @@ def wait_ready(ports: Mapping[str, int], timeout_s: float = 60.0) -> None:
 
 @dataclass
 class Services:
-    """Services as processes, `replicas` of each: the replicas of a service share one
-    listening socket on its port, so any of them answers, and any one can be killed and
-    started again while the others serve. A replica is named `intake`, or `intake-2` ..."""
+    """Services as processes, `replicas` of each. With `apart`, each service's API and its
+    background work run as processes of their own (`<service>` and `<service>-worker`, the
+    worker answering its probes on `worker_ports`). The replicas of a process share one
+    listening socket, so any of them answers, and any one can be killed and started again
+    while the others serve. A replica is named `intake`, `intake-2`, `intake-worker-1` ..."""
 
     env: Mapping[str, str]
     ports: Mapping[str, int]
     logs: Path
     replicas: int = 1
+    apart: bool = False
+    worker_ports: Mapping[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _sockets: dict[str, socket.socket] = field(default_factory=dict)
 
     def names(self, service: str) -> list[str]:
+        kinds = [service, f"{service}-worker"] if self.apart else [service]
         if self.replicas == 1:
-            return [service]
-        return [f"{service}-{n}" for n in range(1, self.replicas + 1)]
+            return kinds
+        return [f"{kind}-{n}" for kind in kinds for n in range(1, self.replicas + 1)]
 
     def start(self, *services: str) -> None:
-        """Start every replica of `services` and wait until each service is ready."""
+        """Start every replica of `services` and wait until each process is ready."""
         for service in services:
             for name in self.names(service):
                 self.start_replica(name)
-        wait_ready({service: self.ports[service] for service in services})
+        ports = {service: self.ports[service] for service in services}
+        if self.apart:
+            ports |= {f"{s}-worker": self.worker_ports[s] for s in services}
+        wait_ready(ports)
 
     def start_replica(self, name: str) -> None:
-        service = name.split("-")[0]
+        service, *rest = name.split("-")
+        kind = f"{service}-worker" if "worker" in rest else service
+        port = self.worker_ports[service] if "worker" in rest else self.ports[service]
+        env = dict(self.env)
+        if self.apart:
+            component = Component.WORKER if "worker" in rest else Component.API
+            env[f"BPO_{service.upper()}_COMPONENT"] = component.value
+            env[f"BPO_{service.upper()}_WORKER_PORT"] = str(self.worker_ports[service])
         shared = None
         if self.replicas > 1:
-            if service not in self._sockets:
-                self._sockets[service] = listening_socket(self.ports[service])
-            shared = self._sockets[service]
+            if kind not in self._sockets:
+                self._sockets[kind] = listening_socket(port)
+            shared = self._sockets[kind]
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.processes[name] = start_service(
-            service, self.env, self.ports[service], self.logs / f"{name}.log", shared
-        )
+        self.processes[name] = start_service(service, env, port, self.logs / f"{name}.log", shared)
 
     def kill(self, name: str) -> None:
         """SIGKILL one replica: no shutdown of any kind."""

@@ -62,7 +62,9 @@ class Plan:
         """Every fault of the run in the order they come: a service (on a cluster, one of its
         replicas) by name, and NATS (on a cluster, one node) and PostgreSQL among them."""
         rng = random.Random(self.seed)
-        replicas = ["-1", "-2"] if self.cluster else [""]
+        # On a cluster, one of the two replicas of a service's API or of its workers.
+        processes = [f"{part}-{n}" for part in ("", "-worker") for n in (1, 2)]
+        replicas = processes if self.cluster else [""]
         faults = [service + rng.choice(replicas) for service in SERVICES for _ in range(self.kills)]
         rng.shuffle(faults)
         for fault in ("nats", "postgres"):
@@ -116,8 +118,14 @@ class ChaosStack:
             "BPO_CONSUMER_ACK_WAIT_S": "10",
             "BPO_STREAM_REPLICAS": str(len(self.local.nats_nodes)),
         }
-        replicas = 2 if self.cluster else 1
-        self.services = servers.Services(env, ports, self.root / "logs", replicas)
+        self.services = servers.Services(
+            env,
+            ports,
+            self.root / "logs",
+            replicas=2 if self.cluster else 1,
+            apart=self.cluster,
+            worker_ports={service: servers.free_port() for service in SERVICES},
+        )
         self.services.start(*SERVICES)
 
     def stop(self) -> None:

@@ -62,7 +62,9 @@ def _print_ready(
     sys.stdout.flush()
 
 
-def run_stack(postgres_port: int, nats_port: int, console: Console, *, cluster: bool) -> None:
+def run_stack(
+    postgres_port: int, nats_port: int, console: Console, *, cluster: bool, apart: bool
+) -> None:
     """Start everything in the foreground until Ctrl-C (or a service exits)."""
     started = time.monotonic()
     run_dir = signing.run_dir()
@@ -109,7 +111,14 @@ def run_stack(postgres_port: int, nats_port: int, console: Console, *, cluster: 
         env = servers.service_environment(urls, jwt_public_key_file=public_key, ports=ports)
         if cluster:
             env["BPO_STREAM_REPLICAS"] = "3"
-        services = servers.Services(env, ports, logs, replicas=2 if cluster else 1)
+        services = servers.Services(
+            env,
+            ports,
+            logs,
+            replicas=2 if cluster else 1,
+            apart=apart or cluster,
+            worker_ports={service: port + 1000 for service, port in ports.items()},
+        )
         services.start(*SERVICES)
         _print_ready(console, ports, time.monotonic() - started, logs, cluster)
         _watch(console, services, logs)

@@ -15,6 +15,7 @@ from rich.console import Console
 from bpo_cli import demo, reporting, signing
 from bpo_cli.signing import local_signer
 from bpo_common.auth import Role, ensure_key_pair
+from bpo_common.settings import Component
 
 app = typer.Typer(no_args_is_help=True, help="Run and use the BPO platform.")
 dev = typer.Typer(no_args_is_help=True, help="The local development stack.")
@@ -34,9 +35,18 @@ class Service(StrEnum):
     REPORTING = "reporting"
 
 
-def _service_settings(service: Service) -> Any:
+def _service_settings(service: Service, **overrides: Any) -> Any:
     module = importlib.import_module(f"bpo_{service.value}.settings")
-    return module.Settings()
+    return module.Settings(**overrides)
+
+
+def _run(service: Service, component: Component) -> None:
+    """One process of `service` running `component`, under uvicorn, until stopped."""
+    import uvicorn
+
+    settings = _service_settings(service, component=component)
+    app = importlib.import_module(f"bpo_{service.value}.app").create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.listen_port(), access_log=False)
 
 
 @app.command()
@@ -77,17 +87,15 @@ def migrate(service: Service) -> None:
 
 @app.command()
 def serve(service: Service) -> None:
-    """Run one service under uvicorn, on its BPO_<SERVICE>_HOST and BPO_<SERVICE>_PORT."""
-    import uvicorn
+    """Run a service's API (no background work), on BPO_<SERVICE>_HOST and _PORT."""
+    _run(service, Component.API)
 
-    settings = _service_settings(service)
-    uvicorn.run(
-        f"bpo_{service.value}.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-    )
+
+@app.command()
+def worker(service: Service) -> None:
+    """Run a service's background work (outbox relay, consumers, loops), no API; its
+    /healthz, /readyz and /metrics answer on BPO_<SERVICE>_WORKER_PORT (default: port + 1000)."""
+    _run(service, Component.WORKER)
 
 
 @dev.command("up")
@@ -101,7 +109,15 @@ def dev_up(
         typer.Option(
             "--cluster",
             help="NATS as three nodes (ports from --nats-port up, the stream at three "
-            "replicas) and two replicas of each service",
+            "replicas) and two replicas of each service's API and of its background work",
+        ),
+    ] = False,
+    workers_apart: Annotated[
+        bool,
+        typer.Option(
+            "--workers-apart",
+            help="each service's API and its background work as processes of their own "
+            "(workers answer probes on the service's port + 1000)",
         ),
     ] = False,
 ) -> None:
@@ -113,7 +129,7 @@ def dev_up(
         console.print(f"[red]bpo dev needs the development tools ({exc.name} is missing):[/red] "
                       "install bpo-cli[dev], or run `make run` from a checkout.")  # fmt: skip
         raise typer.Exit(1) from exc
-    run_stack(postgres_port, nats_port, console, cluster=cluster)
+    run_stack(postgres_port, nats_port, console, cluster=cluster, apart=workers_apart)
 
 
 @dev.command("chaos")
