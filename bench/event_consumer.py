@@ -8,8 +8,9 @@ adds a one-table effect, creates the BPO stream and publishes `--events` TaskSub
 envelopes to it (not timed). Each run then drains all of them with a new durable consumer:
 
 - product: `bpo_common.inbox.InboxConsumer.run` with its defaults (up to 100 events a
-  fetch), one handler whose effect is one INSERT in the transaction that records the event
-  in the inbox; parse, inbox row, effect, commit and ack as the consumer does them.
+  fetch), one set-based handler whose effect is one INSERT per run of events, in the
+  transaction that records the events in the inbox; parse, inbox rows, effect, commit and
+  ack as the consumer does them.
 - baseline: a raw nats.py pull subscription on a consumer with the same configuration,
   fetching 100 at a time and acking each message.
 
@@ -22,6 +23,7 @@ output is the `RESULT {...}` of bench/README.md.
 
 import asyncio
 import sys
+from collections.abc import Sequence
 from contextlib import suppress
 from time import perf_counter
 
@@ -112,10 +114,12 @@ async def drained(js: JetStreamContext, consumer: str, last_seq: int) -> None:
 def inbox_consumer(
     name: str, sessions: SessionFactory, js: JetStreamContext, applied: "Applied | None" = None
 ) -> InboxConsumer:
-    async def apply(session: AsyncSession, event: Envelope) -> None:
-        await session.execute(insert(bench_effect).values(consumer=name, event_id=event.id))
+    async def apply(session: AsyncSession, events: Sequence[Envelope]) -> None:
+        # Set-based, as the services' handlers: one INSERT for the run.
+        rows = [{"consumer": name, "event_id": event.id} for event in events]
+        await session.execute(insert(bench_effect), rows)
         if applied is not None:
-            applied.one()
+            applied.add(len(events))
 
     return InboxConsumer(Subscription(name, {TaskSubmitted.event_type: apply}), sessions, js)
 
@@ -128,8 +132,8 @@ class Applied:
         self.count = 0
         self.all_seen = asyncio.Event()
 
-    def one(self) -> None:
-        self.count += 1
+    def add(self, count: int) -> None:
+        self.count += count
         if self.count >= self.expected:
             self.all_seen.set()
 

@@ -8,10 +8,11 @@ nothing. A failing event is redelivered with growing delays; at its last deliver
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 from uuid import UUID
 
 import structlog
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.context import bind_correlation_id
 from bpo_common.contracts.messaging import EventDeadLettered
 from bpo_common.db import SessionFactory
-from bpo_common.events import STREAM_NAME, Envelope
+from bpo_common.events import STREAM_NAME, Envelope, Event
 from bpo_common.ids import new_id
 from bpo_common.loops import keep_running, stop_if_cancelled
 from bpo_common.metrics import (
@@ -40,7 +41,10 @@ from bpo_common.tables import dead_letter, inbox_event
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# A handler applies a run of consecutive events of one type, in order, in the caller's
+# transaction: set-based where it can (one statement per table for the whole run).
+Handler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
+E = TypeVar("E", bound=Event)
 
 MAX_NAK_DELAY_S = 60.0
 # How long a fetch waits for the events already in the stream after the first one.
@@ -53,6 +57,44 @@ class Subscription:
 
     name: str
     handlers: Mapping[str, Handler]
+
+
+def each(
+    contract: type[E], use_case: Callable[[AsyncSession, E], Awaitable[None]]
+) -> tuple[str, Handler]:
+    """(event type, handler) applying a run's events one at a time through `use_case`, each
+    with its own correlation id."""
+
+    async def handle(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            bind_correlation_id(envelope.correlation_id)
+            await use_case(session, envelope.payload(contract))
+
+    return contract.event_type, handle
+
+
+def batch(
+    contract: type[E], use_case: Callable[[AsyncSession, list[E]], Awaitable[None]]
+) -> tuple[str, Handler]:
+    """(event type, handler) giving a run's events to `use_case` at once, for set-based work."""
+
+    async def handle(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        await use_case(session, [envelope.payload(contract) for envelope in envelopes])
+
+    return contract.event_type, handle
+
+
+def runs(envelopes: Sequence[Envelope]) -> list[list[Envelope]]:
+    """The envelopes cut into runs of consecutive events of one type, in order: applied run
+    after run, each event still comes after every event delivered before it (a job before
+    its items, a decision after its keyings)."""
+    cut: list[list[Envelope]] = []
+    for envelope in envelopes:
+        if cut and cut[-1][0].type == envelope.type:
+            cut[-1].append(envelope)
+        else:
+            cut.append([envelope])
+    return cut
 
 
 async def _at_once() -> None:
@@ -147,16 +189,18 @@ class InboxConsumer:
                 fresh = await record_received(
                     session, self.subscription.name, [envelope.id for envelope in envelopes]
                 )
+                applied = []
                 for envelope in envelopes:
                     if envelope.id not in fresh:
                         outcomes.append(Outcome.DUPLICATE)
                         continue
                     fresh.discard(envelope.id)  # a copy inside the batch applies once
                     outcomes.append(Outcome.APPLIED)
-                    handler = self.subscription.handlers.get(envelope.type)
-                    if handler is not None:
-                        bind_correlation_id(envelope.correlation_id)
-                        await handler(session, envelope)
+                    if envelope.type in self.subscription.handlers:
+                        applied.append(envelope)
+                for run in runs(applied):
+                    bind_correlation_id(run[0].correlation_id)
+                    await self.subscription.handlers[run[0].type](session, run)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -184,7 +228,7 @@ class InboxConsumer:
                 fresh = await record_received(session, self.subscription.name, [envelope.id])
                 first_time = envelope.id in fresh
                 if first_time and handler is not None:
-                    await handler(session, envelope)
+                    await handler(session, [envelope])
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -1,6 +1,6 @@
 """A database of its own for the messaging plumbing, with a probe event and its effect table."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -58,16 +58,17 @@ class Plumbing:
     def applier(self, consumer: str, run: str, *, poison: int | None = None) -> Handler:
         """A handler that records one effect per application; it always fails on `poison`."""
 
-        async def apply(session: AsyncSession, envelope: Envelope) -> None:
-            probe = envelope.payload(ProbeRecorded)
-            if probe.run != run:
-                return
-            if probe.n == poison:
-                raise RuntimeError(f"probe {probe.n} is poison")
-            await session.execute(
-                text("INSERT INTO probe_effect (consumer, event_id, n) VALUES (:c, :e, :n)"),
-                {"c": consumer, "e": envelope.id, "n": probe.n},
-            )
+        async def apply(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+            for envelope in envelopes:
+                probe = envelope.payload(ProbeRecorded)
+                if probe.run != run:
+                    continue
+                if probe.n == poison:
+                    raise RuntimeError(f"probe {probe.n} is poison")
+                await session.execute(
+                    text("INSERT INTO probe_effect (consumer, event_id, n) VALUES (:c, :e, :n)"),
+                    {"c": consumer, "e": envelope.id, "n": probe.n},
+                )
 
         return apply
 

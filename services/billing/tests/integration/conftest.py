@@ -70,7 +70,7 @@ class Feed:
         for event in events:
             envelope = wrap(event, source="test")
             async with self.sessions() as session, session.begin():
-                await self.handlers[envelope.type](session, envelope)
+                await self.handlers[envelope.type](session, [envelope])
 
     async def job(
         self,

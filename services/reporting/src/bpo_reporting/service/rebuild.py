@@ -19,11 +19,14 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import SessionFactory
-from bpo_common.events import STREAM_NAME
-from bpo_common.inbox import record_received
+from bpo_common.events import STREAM_NAME, Envelope
+from bpo_common.inbox import record_received, runs
 from bpo_common.messaging import connect, replay
 from bpo_reporting.consumers import CONSUMER, handlers
 from bpo_reporting.repository import rebuild as repository
+
+# Events applied together, as the consumer applies a fetched batch.
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,24 @@ async def _replay_afresh(session: AsyncSession, js: JetStreamContext) -> tuple[i
     last = (await js.stream_info(STREAM_NAME)).state.last_seq
     await repository.clear_read_models(session, CONSUMER)
     read = applied = 0
+    chunk: list[Envelope] = []
     async for envelope in replay(js, list(handlers), last=last):
         read += 1
-        handler = handlers.get(envelope.type)
-        if handler is None:
-            continue
-        if envelope.id in await record_received(session, CONSUMER, [envelope.id]):
-            await handler(session, envelope)
-            applied += 1
+        chunk.append(envelope)
+        if len(chunk) == CHUNK:
+            applied += await _apply(session, chunk)
+            chunk = []
+    applied += await _apply(session, chunk)
     return read, applied, last
+
+
+async def _apply(session: AsyncSession, envelopes: list[Envelope]) -> int:
+    """Apply events as the consumer does a fetched batch: noted in the inbox, run by run;
+    how many were new."""
+    if not envelopes:
+        return 0
+    fresh = await record_received(session, CONSUMER, [envelope.id for envelope in envelopes])
+    new = [envelope for envelope in envelopes if envelope.id in fresh]
+    for run in runs(new):
+        await handlers[run[0].type](session, run)
+    return len(new)
