@@ -1,26 +1,27 @@
 """Events the reporting service consumes: every fact it reports on, from every service."""
 
 from bpo_common.contracts import billing, intake, validation
-from bpo_common.inbox import Subscription, each
+from bpo_common.inbox import Subscription, batch, each
 from bpo_reporting.service import projections
 
 CONSUMER = "reporting"
 
-# Each pair is type-checked: the recorder takes exactly the contract it is given.
+# Each pair is type-checked: the recorder takes exactly the contract it is given. What
+# every item and task brings goes set-based, a run at a time; a job's own events one by one.
 handlers = dict(
     [
         each(intake.JobCreated, projections.record_job),
         each(intake.ItemsReceived, projections.record_items),
-        each(intake.TaskSubmitted, projections.record_task_submitted),
-        each(intake.TaskExpired, projections.record_task_expired),
-        each(intake.ItemCompleted, projections.record_item_completed),
-        each(intake.ItemRejected, projections.record_item_rejected),
+        batch(intake.TaskSubmitted, projections.record_tasks_submitted),
+        batch(intake.TaskExpired, projections.record_tasks_expired),
+        batch(intake.ItemCompleted, projections.record_items_completed),
+        batch(intake.ItemRejected, projections.record_items_rejected),
         each(intake.JobClosed, projections.record_job_closed),
         each(intake.JobCompleted, projections.record_job_completed),
         each(intake.JobCancelled, projections.record_job_cancelled),
-        each(validation.ContractorScored, projections.record_contractor_scored),
-        each(billing.UsageRecorded, projections.record_usage),
-        each(billing.EarningRecorded, projections.record_earning),
+        batch(validation.ContractorScored, projections.record_contractors_scored),
+        batch(billing.UsageRecorded, projections.record_usages),
+        batch(billing.EarningRecorded, projections.record_earnings),
     ]
 )
 

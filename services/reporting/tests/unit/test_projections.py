@@ -236,3 +236,29 @@ def test_an_earning_is_the_clients_cost_and_the_contractors_earnings() -> None:
         Increment(EarnerKey(CONTRACTOR, EIGHT, "USD"), {"amount": Decimal("0.40")}),
     ]
     assert projections.earning_recorded(earning, first=False) == []
+
+
+def test_a_run_keeps_the_first_event_of_each_fact_as_one_at_a_time_would() -> None:
+    first, again, other = (
+        intake.ItemRejected(item_id=item, **OF_THE_JOB, reason=reason, rejected_at=NINE)
+        for item, reason in ((ITEM, "blurred"), (ITEM, "torn"), (new_id(), "blank"))
+    )
+
+    kept = projections.first_of_each([first, again, other], lambda event: event.item_id)
+
+    assert [event.reason for event in kept] == ["blurred", "blank"]
+
+
+def test_items_finished_in_a_run_add_up_per_job() -> None:
+    other_job = {**OF_THE_JOB, "job_id": new_id()}
+    events = [
+        intake.ItemRejected(item_id=new_id(), **job, reason="blank", rejected_at=NINE)
+        for job in (OF_THE_JOB, OF_THE_JOB, other_job)
+    ]
+
+    counts = projections.finished_per_job(events, completed=False)
+
+    assert [(count.job_id, count.completed, count.rejected) for count in counts] == [
+        (JOB, 0, 2),
+        (other_job["job_id"], 0, 1),
+    ]

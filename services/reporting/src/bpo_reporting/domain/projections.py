@@ -6,11 +6,12 @@ needs both the receipt and the completion: whichever arrives second settles it, 
 settled items are what its increments come from.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypeVar
 from uuid import UUID
 
 from bpo_common.contracts import TaskOutcome, billing, intake, validation
@@ -67,6 +68,48 @@ class EarnerKey:
 
 
 RollupKey = HourlyKey | TurnaroundKey | MoneyKey | ContractorKey | EarnerKey
+
+
+@dataclass(frozen=True)
+class JobItems:
+    """What to add to a job's item counters."""
+
+    job_id: UUID
+    client_id: UUID
+    work_type: str
+    received: int = 0
+    completed: int = 0
+    rejected: int = 0
+
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+def first_of_each(events: Iterable[T], key: Callable[[T], K]) -> list[T]:
+    """The first event of each key, in order: what one event at a time would have applied
+    (a later copy of a fact changes nothing)."""
+    seen: dict[K, T] = {}
+    for event in events:
+        seen.setdefault(key(event), event)
+    return list(seen.values())
+
+
+def finished_per_job(
+    events: Iterable[intake.ItemCompleted | intake.ItemRejected], *, completed: bool
+) -> list[JobItems]:
+    """Each job's items that became completed (or rejected) among `events`."""
+    counts: dict[UUID, JobItems] = {}
+    for event in events:
+        known = counts.get(event.job_id, JobItems(event.job_id, event.client_id, event.work_type))
+        counts[event.job_id] = JobItems(
+            known.job_id,
+            known.client_id,
+            known.work_type,
+            completed=known.completed + completed,
+            rejected=known.rejected + (not completed),
+        )
+    return list(counts.values())
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from bpo_reporting.domain.projections import (
     EarnerKey,
     HourlyKey,
     Increment,
+    JobItems,
     LedgerKind,
     MoneyKey,
     RollupKey,
@@ -101,23 +102,22 @@ async def upsert_job(session: AsyncSession, job_id: UUID, client_id: UUID, **val
     return result.first() is not None
 
 
-async def add_job_items(
-    session: AsyncSession,
-    job_id: UUID,
-    client_id: UUID,
-    work_type: str,
-    *,
-    received: int = 0,
-    completed: int = 0,
-    rejected: int = 0,
-) -> None:
+async def add_job_items(session: AsyncSession, counts: Sequence[JobItems]) -> None:
+    """Add to jobs' item counters, one row per job."""
+    if not counts:
+        return
     statement = insert(JobFact).values(
-        job_id=job_id,
-        client_id=client_id,
-        work_type=work_type,
-        items_received=received,
-        items_completed=completed,
-        items_rejected=rejected,
+        [
+            {
+                "job_id": count.job_id,
+                "client_id": count.client_id,
+                "work_type": count.work_type,
+                "items_received": count.received,
+                "items_completed": count.completed,
+                "items_rejected": count.rejected,
+            }
+            for count in counts
+        ]
     )
     excluded = statement.excluded
     await session.execute(
@@ -152,24 +152,33 @@ async def receive_items(
     return list(result.all())
 
 
-async def finish_item(session: AsyncSession, column: str, **values: Any) -> bool:
-    """Record an item's completion or rejection (`column`); True the first time."""
-    statement = insert(ItemFact).values(**values)
-    target = ItemFact.__table__.c[column]
+async def finish_items(
+    session: AsyncSession, column: str, rows: Sequence[Mapping[str, Any]]
+) -> set[UUID]:
+    """Record items' completion or rejection (`column`), one row per item; the items whose
+    `column` was not known before."""
+    if not rows:
+        return set()
+    statement = insert(ItemFact).values(list(rows))
     set_: dict[str, Any] = {column: statement.excluded[column]}
-    if "golden" in values:
+    if "golden" in rows[0]:
         set_["golden"] = statement.excluded.golden
     result = await session.execute(
         statement.on_conflict_do_update(
-            index_elements=[ItemFact.item_id], set_=set_, where=target.is_(None)
+            index_elements=[ItemFact.item_id],
+            set_=set_,
+            where=ItemFact.__table__.c[column].is_(None),
         ).returning(ItemFact.item_id)
     )
-    return result.first() is not None
+    return set(result.scalars())
 
 
-async def claim_item(session: AsyncSession, claimed_at: datetime, **values: Any) -> None:
-    """The item's first claim is the earliest one any submission reports."""
-    statement = insert(ItemFact).values(first_claimed_at=claimed_at, **values)
+async def claim_items(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """An item's first claim is the earliest one any submission reports (one row per item,
+    with its `first_claimed_at`)."""
+    if not rows:
+        return
+    statement = insert(ItemFact).values(list(rows))
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[ItemFact.item_id],
@@ -209,28 +218,40 @@ async def settle_turnarounds(session: AsyncSession, item_ids: Sequence[UUID]) ->
     return settled
 
 
-async def upsert_task(session: AsyncSession, guard: str, **values: Any) -> bool:
-    """Merge what one event knows of a task; True when its `guard` column was NULL before."""
-    statement = insert(TaskFact).values(**values)
+async def upsert_tasks(
+    session: AsyncSession, guard: str, rows: Sequence[Mapping[str, Any]]
+) -> set[UUID]:
+    """Merge what events know of tasks, one row per task; the tasks whose `guard` column was
+    NULL before."""
+    if not rows:
+        return set()
+    statement = insert(TaskFact).values(list(rows))
     identity = {"task_id", "item_id", "job_id", "client_id", "contractor_id", "work_type", "kind"}
     result = await session.execute(
         statement.on_conflict_do_update(
             index_elements=[TaskFact.task_id],
-            set_={name: statement.excluded[name] for name in values if name not in identity},
+            set_={name: statement.excluded[name] for name in rows[0] if name not in identity},
             where=TaskFact.__table__.c[guard].is_(None),
         ).returning(TaskFact.task_id)
     )
-    return result.first() is not None
+    return set(result.scalars())
 
 
-async def add_ledger_entry(
-    session: AsyncSession, entry_id: UUID, kind: LedgerKind, amount: Decimal, currency: str
-) -> bool:
-    """Note a usage line or an earning; False when it was noted before."""
+async def add_ledger_entries(
+    session: AsyncSession, kind: LedgerKind, entries: Sequence[tuple[UUID, Decimal, str]]
+) -> set[UUID]:
+    """Note usage lines or earnings, (id, amount, currency) each; the ids not noted before."""
+    if not entries:
+        return set()
     result = await session.execute(
         insert(LedgerFact)
-        .values(entry_id=entry_id, kind=kind, amount=amount, currency=currency)
+        .values(
+            [
+                {"entry_id": entry_id, "kind": kind, "amount": amount, "currency": currency}
+                for entry_id, amount, currency in entries
+            ]
+        )
         .on_conflict_do_nothing()
         .returning(LedgerFact.entry_id)
     )
-    return result.first() is not None
+    return set(result.scalars())

@@ -7,6 +7,7 @@ completion: whichever arrives second settles it.
 """
 
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,9 +46,10 @@ async def record_items(session: AsyncSession, event: intake.ItemsReceived) -> No
     ]
     received = await repository.receive_items(session, rows)
     if received:
-        await repository.add_job_items(
-            session, event.job_id, event.client_id, event.work_type, received=len(received)
+        counts = domain.JobItems(
+            event.job_id, event.client_id, event.work_type, received=len(received)
         )
+        await repository.add_job_items(session, [counts])
     # Items whose completion arrived first get their turnaround now.
     settled = await repository.settle_turnarounds(
         session, [item_id for item_id, completed_at in received if completed_at is not None]
@@ -77,34 +79,25 @@ def _task(event: intake.TaskSubmitted | validation.ContractorScored) -> dict[str
     }
 
 
-async def record_item_completed(session: AsyncSession, event: intake.ItemCompleted) -> None:
-    first = await repository.finish_item(
-        session,
-        "completed_at",
-        **_item(event),
-        golden=event.golden,
-        completed_at=event.completed_at,
-    )
-    settled: list[domain.Settled] = []
-    if first:
-        await repository.add_job_items(
-            session, event.job_id, event.client_id, event.work_type, completed=1
-        )
-        settled = await repository.settle_turnarounds(session, [event.item_id])
-    await repository.increment(
-        session, domain.item_completed(event, first) + domain.turnarounds(settled)
-    )
+async def record_items_completed(session: AsyncSession, events: list[intake.ItemCompleted]) -> None:
+    events = domain.first_of_each(events, lambda event: event.item_id)
+    rows = [{**_item(e), "golden": e.golden, "completed_at": e.completed_at} for e in events]
+    first = await repository.finish_items(session, "completed_at", rows)
+    done = [event for event in events if event.item_id in first]
+    await repository.add_job_items(session, domain.finished_per_job(done, completed=True))
+    settled = await repository.settle_turnarounds(session, [event.item_id for event in done])
+    increments = [i for e in events for i in domain.item_completed(e, e.item_id in first)]
+    await repository.increment(session, increments + domain.turnarounds(settled))
 
 
-async def record_item_rejected(session: AsyncSession, event: intake.ItemRejected) -> None:
-    first = await repository.finish_item(
-        session, "rejected_at", **_item(event), rejected_at=event.rejected_at
-    )
-    if first:
-        await repository.add_job_items(
-            session, event.job_id, event.client_id, event.work_type, rejected=1
-        )
-    await repository.increment(session, domain.item_rejected(event, first))
+async def record_items_rejected(session: AsyncSession, events: list[intake.ItemRejected]) -> None:
+    events = domain.first_of_each(events, lambda event: event.item_id)
+    rows = [{**_item(event), "rejected_at": event.rejected_at} for event in events]
+    first = await repository.finish_items(session, "rejected_at", rows)
+    done = [event for event in events if event.item_id in first]
+    await repository.add_job_items(session, domain.finished_per_job(done, completed=False))
+    increments = [i for e in events for i in domain.item_rejected(e, e.item_id in first)]
+    await repository.increment(session, increments)
 
 
 async def record_job_closed(session: AsyncSession, event: intake.JobClosed) -> None:
@@ -128,46 +121,56 @@ async def record_job_completed(session: AsyncSession, event: intake.JobCompleted
     await repository.increment(session, domain.job_completed(event, first))
 
 
-async def record_task_submitted(session: AsyncSession, event: intake.TaskSubmitted) -> None:
-    await repository.claim_item(session, event.claimed_at, **_item(event))
-    first = await repository.upsert_task(
-        session,
-        "submitted_at",
-        **_task(event),
-        claimed_at=event.claimed_at,
-        submitted_at=event.submitted_at,
-    )
-    await repository.increment(session, domain.task_submitted(event, first))
+async def record_tasks_submitted(session: AsyncSession, events: list[intake.TaskSubmitted]) -> None:
+    claims: dict[UUID, dict[str, Any]] = {}
+    for event in events:
+        known = claims.get(event.item_id)
+        if known is None or event.claimed_at < known["first_claimed_at"]:
+            claims[event.item_id] = {**_item(event), "first_claimed_at": event.claimed_at}
+    await repository.claim_items(session, list(claims.values()))
+    events = domain.first_of_each(events, lambda event: event.task_id)
+    rows = [
+        {**_task(e), "claimed_at": e.claimed_at, "submitted_at": e.submitted_at} for e in events
+    ]
+    first = await repository.upsert_tasks(session, "submitted_at", rows)
+    increments = [i for e in events for i in domain.task_submitted(e, e.task_id in first)]
+    await repository.increment(session, increments)
 
 
-async def record_task_expired(session: AsyncSession, event: intake.TaskExpired) -> None:
-    await repository.increment(session, domain.task_expired(event))
+async def record_tasks_expired(session: AsyncSession, events: list[intake.TaskExpired]) -> None:
+    await repository.increment(session, [i for e in events for i in domain.task_expired(e)])
 
 
-async def record_contractor_scored(
-    session: AsyncSession, event: validation.ContractorScored
+async def record_contractors_scored(
+    session: AsyncSession, events: list[validation.ContractorScored]
 ) -> None:
-    first = await repository.upsert_task(
-        session,
-        "outcome",
-        **_task(event),
-        outcome=event.outcome,
-        fields_judged=event.fields_judged,
-        fields_correct=event.fields_correct,
-        decided_at=event.decided_at,
-    )
-    await repository.increment(session, domain.contractor_scored(event, first))
+    events = domain.first_of_each(events, lambda event: event.task_id)
+    rows = [
+        {
+            **_task(event),
+            "outcome": event.outcome,
+            "fields_judged": event.fields_judged,
+            "fields_correct": event.fields_correct,
+            "decided_at": event.decided_at,
+        }
+        for event in events
+    ]
+    first = await repository.upsert_tasks(session, "outcome", rows)
+    increments = [i for e in events for i in domain.contractor_scored(e, e.task_id in first)]
+    await repository.increment(session, increments)
 
 
-async def record_usage(session: AsyncSession, event: billing.UsageRecorded) -> None:
-    first = await repository.add_ledger_entry(
-        session, event.usage_id, LedgerKind.USAGE, event.amount, event.currency
-    )
-    await repository.increment(session, domain.usage_recorded(event, first))
+async def record_usages(session: AsyncSession, events: list[billing.UsageRecorded]) -> None:
+    entries = [(event.usage_id, event.amount, event.currency) for event in events]
+    first = await repository.add_ledger_entries(session, LedgerKind.USAGE, entries)
+    new = domain.first_of_each(events, lambda event: event.usage_id)
+    increments = [i for e in new for i in domain.usage_recorded(e, e.usage_id in first)]
+    await repository.increment(session, increments)
 
 
-async def record_earning(session: AsyncSession, event: billing.EarningRecorded) -> None:
-    first = await repository.add_ledger_entry(
-        session, event.earning_id, LedgerKind.EARNING, event.amount, event.currency
-    )
-    await repository.increment(session, domain.earning_recorded(event, first))
+async def record_earnings(session: AsyncSession, events: list[billing.EarningRecorded]) -> None:
+    entries = [(event.earning_id, event.amount, event.currency) for event in events]
+    first = await repository.add_ledger_entries(session, LedgerKind.EARNING, entries)
+    new = domain.first_of_each(events, lambda event: event.earning_id)
+    increments = [i for e in new for i in domain.earning_recorded(e, e.earning_id in first)]
+    await repository.increment(session, increments)
