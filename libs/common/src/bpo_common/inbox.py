@@ -84,6 +84,19 @@ def batch(
     return contract.event_type, handle
 
 
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+def first_of_each(events: Sequence[T], key: Callable[[T], K]) -> list[T]:
+    """The first of each key among a run's events, in order: what applying them one at a time
+    would have done, since a later copy of a fact changes nothing."""
+    seen: dict[K, T] = {}
+    for event in events:
+        seen.setdefault(key(event), event)
+    return list(seen.values())
+
+
 def runs(envelopes: Sequence[Envelope]) -> list[list[Envelope]]:
     """The envelopes cut into runs of consecutive events of one type, in order: applied run
     after run, each event still comes after every event delivered before it (a job before

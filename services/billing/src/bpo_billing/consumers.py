@@ -7,18 +7,18 @@ from bpo_billing.service import earnings, jobs, usage
 from bpo_billing.settings import Settings
 from bpo_common.contracts.intake import ItemCompleted, JobCompleted, JobCreated
 from bpo_common.contracts.validation import ContractorScored
-from bpo_common.inbox import Subscription, each
+from bpo_common.inbox import Subscription, batch, each
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
     handlers = dict(
         [
             each(JobCreated, jobs.record_job),
-            each(ItemCompleted, usage.record_item_completed),
+            batch(ItemCompleted, usage.record_items_completed),
             each(JobCompleted, jobs.record_job_completed),
-            each(
+            batch(
                 ContractorScored,
-                partial(earnings.record_score, overturned_fraction=settings.overturned_fraction),
+                partial(earnings.record_scores, overturned_fraction=settings.overturned_fraction),
             ),
         ]
     )

@@ -238,17 +238,6 @@ def test_an_earning_is_the_clients_cost_and_the_contractors_earnings() -> None:
     assert projections.earning_recorded(earning, first=False) == []
 
 
-def test_a_run_keeps_the_first_event_of_each_fact_as_one_at_a_time_would() -> None:
-    first, again, other = (
-        intake.ItemRejected(item_id=item, **OF_THE_JOB, reason=reason, rejected_at=NINE)
-        for item, reason in ((ITEM, "blurred"), (ITEM, "torn"), (new_id(), "blank"))
-    )
-
-    kept = projections.first_of_each([first, again, other], lambda event: event.item_id)
-
-    assert [event.reason for event in kept] == ["blurred", "blank"]
-
-
 def test_items_finished_in_a_run_add_up_per_job() -> None:
     other_job = {**OF_THE_JOB, "job_id": new_id()}
     events = [

@@ -11,7 +11,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.models import Earning, PieceRate
-from bpo_billing.repository import exists
 from bpo_common.contracts import TaskKind
 
 
@@ -22,9 +21,12 @@ async def piece_rates(session: AsyncSession, work_type: str | None = None) -> li
     return list((await session.execute(query)).scalars())
 
 
-async def get_piece_rate(session: AsyncSession, work_type: str, kind: TaskKind) -> PieceRate | None:
-    query = select(PieceRate).where(PieceRate.work_type == work_type, PieceRate.kind == kind)
-    return (await session.execute(query)).scalar_one_or_none()
+async def piece_rates_of(
+    session: AsyncSession, work_types: Sequence[str]
+) -> dict[tuple[str, TaskKind], PieceRate]:
+    """The piece rates of these work types, by work type and task kind."""
+    query = select(PieceRate).where(PieceRate.work_type.in_(work_types))
+    return {(rate.work_type, rate.kind): rate for rate in (await session.execute(query)).scalars()}
 
 
 async def put_piece_rates(
@@ -58,12 +60,14 @@ async def put_piece_rates(
     )
 
 
-async def earning_exists(session: AsyncSession, task_id: UUID) -> bool:
-    return await exists(session, Earning.task_id == task_id)
+async def tasks_with_earnings(session: AsyncSession, task_ids: Sequence[UUID]) -> set[UUID]:
+    """The tasks among these that have an earning already."""
+    query = select(Earning.task_id).where(Earning.task_id.in_(task_ids))
+    return set((await session.execute(query)).scalars())
 
 
-async def add_earning(session: AsyncSession, earning: Earning) -> None:
-    session.add(earning)
+async def add_earnings(session: AsyncSession, earnings: Sequence[Earning]) -> None:
+    session.add_all(earnings)
     await session.flush()
 
 

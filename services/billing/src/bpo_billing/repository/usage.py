@@ -1,5 +1,6 @@
 """The usage ledger: one line per completed item, and the monthly counts tiers go by."""
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from uuid import UUID
 
@@ -8,16 +9,17 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.models import UsageLine, VolumeCounter
-from bpo_billing.repository import exists
 from bpo_common.pagination import PageRequest, paginate
 
 
-async def usage_line_exists(session: AsyncSession, item_id: UUID) -> bool:
-    return await exists(session, UsageLine.item_id == item_id)
+async def items_with_usage(session: AsyncSession, item_ids: Sequence[UUID]) -> set[UUID]:
+    """The items among these that have a usage line already."""
+    query = select(UsageLine.item_id).where(UsageLine.item_id.in_(item_ids))
+    return set((await session.execute(query)).scalars())
 
 
-async def add_usage_line(session: AsyncSession, line: UsageLine) -> None:
-    session.add(line)
+async def add_usage_lines(session: AsyncSession, lines: Sequence[UsageLine]) -> None:
+    session.add_all(lines)
     await session.flush()
 
 
@@ -37,18 +39,21 @@ async def unpriced_usage(
     return list((await session.execute(query)).scalars())
 
 
-async def next_ordinal(session: AsyncSession, client_id: UUID, work_type: str, month: date) -> int:
-    """Count one more item of the month and return its number (the row stays locked)."""
+async def count_items(
+    session: AsyncSession, client_id: UUID, work_type: str, month: date, items: int
+) -> int:
+    """Count `items` more items of the month; the number of the first of them (the row stays
+    locked until the transaction ends, so numbers are never given twice)."""
     statement = (
         insert(VolumeCounter)
-        .values(client_id=client_id, work_type=work_type, month=month, items=1)
+        .values(client_id=client_id, work_type=work_type, month=month, items=items)
         .on_conflict_do_update(
             index_elements=["client_id", "work_type", "month"],
-            set_={"items": VolumeCounter.items + 1},
+            set_={"items": VolumeCounter.items + items},
         )
         .returning(VolumeCounter.items)
     )
-    return int((await session.execute(statement)).scalar_one())
+    return int((await session.execute(statement)).scalar_one()) - items + 1
 
 
 async def list_usage(

@@ -18,7 +18,8 @@ from bpo_common.contracts import TaskKind, billing
 from bpo_common.contracts.validation import ContractorScored
 from bpo_common.errors import Invalid
 from bpo_common.ids import new_id
-from bpo_common.outbox import publish, publish_many
+from bpo_common.inbox import first_of_each
+from bpo_common.outbox import publish_many
 
 
 async def put_piece_rates(
@@ -79,33 +80,43 @@ def _price_earning(earning: Earning, rate: Decimal, currency: str) -> billing.Ea
     )
 
 
-async def record_score(
-    session: AsyncSession, event: ContractorScored, overturned_fraction: Decimal
+async def record_scores(
+    session: AsyncSession, events: list[ContractorScored], overturned_fraction: Decimal
 ) -> None:
     """A scored task earns its piece rate: all of it when accepted, a fraction when
-    overturned, nothing when the item was rejected."""
-    if await repository.earning_exists(session, event.task_id):
+    overturned, nothing when the item was rejected. A task scored twice earns once."""
+    firsts = first_of_each(events, lambda event: event.task_id)
+    known = await repository.tasks_with_earnings(session, [event.task_id for event in firsts])
+    fresh = [event for event in firsts if event.task_id not in known]
+    if not fresh:
         return
-    earning = Earning(
-        id=new_id(),
-        task_id=event.task_id,
-        item_id=event.item_id,
-        contractor_id=event.contractor_id,
-        job_id=event.job_id,
-        client_id=event.client_id,
-        work_type=event.work_type,
-        kind=event.kind,
-        outcome=event.outcome,
-        golden=event.golden,
-        factor=earning_factor(event.outcome, overturned_fraction),
-        earned_at=event.decided_at,
-        recorded_at=utcnow(),
-    )
-    rate = await repository.get_piece_rate(session, event.work_type, event.kind)
-    recorded = _price_earning(earning, rate.amount, rate.currency) if rate else None
-    await repository.add_earning(session, earning)
-    if recorded is not None:
-        await publish(session, recorded, client_id=event.client_id)
+    rates = await repository.piece_rates_of(session, sorted({e.work_type for e in fresh}))
+    now = utcnow()
+    earnings, recorded = [], []
+    for event in fresh:
+        earning = Earning(
+            id=new_id(),
+            task_id=event.task_id,
+            item_id=event.item_id,
+            contractor_id=event.contractor_id,
+            job_id=event.job_id,
+            client_id=event.client_id,
+            work_type=event.work_type,
+            kind=event.kind,
+            outcome=event.outcome,
+            golden=event.golden,
+            factor=earning_factor(event.outcome, overturned_fraction),
+            earned_at=event.decided_at,
+            recorded_at=now,
+        )
+        earnings.append(earning)
+        rate = rates.get((event.work_type, event.kind))
+        if rate is not None:
+            recorded.append(_price_earning(earning, rate.amount, rate.currency))
+    await repository.add_earnings(session, earnings)
+    for client_id in sorted({event.client_id for event in recorded}):
+        mine = [event for event in recorded if event.client_id == client_id]
+        await publish_many(session, mine, client_id=client_id)
 
 
 async def earnings_statement(

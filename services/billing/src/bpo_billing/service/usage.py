@@ -17,7 +17,8 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import billing
 from bpo_common.contracts.intake import ItemCompleted
 from bpo_common.ids import new_id
-from bpo_common.outbox import publish, publish_many
+from bpo_common.inbox import first_of_each
+from bpo_common.outbox import publish_many
 from bpo_common.pagination import Page, PageRequest, make_page
 
 
@@ -25,34 +26,56 @@ class JobNotKnownYet(Exception):
     """An item completed before its job reached billing: the consumer retries it shortly."""
 
 
-async def record_item_completed(session: AsyncSession, event: ItemCompleted) -> None:
+async def record_items_completed(session: AsyncSession, events: list[ItemCompleted]) -> None:
     """One usage line per completed item, priced by the book in force at completion.
 
     Control (golden) items are not billed; rejected items never arrive here. An item the
     client's prices do not cover (no price book yet, or its work type not listed) is kept
-    unpriced, never invoiced, until a price book version covers it.
+    unpriced, never invoiced, until a price book version covers it. A run of items is priced
+    together: one read of what is known, one insert of the lines, one count per month.
     """
-    if event.golden or await repository.usage_line_exists(session, event.item_id):
+    billable = first_of_each([e for e in events if not e.golden], lambda event: event.item_id)
+    known = await repository.items_with_usage(session, [event.item_id for event in billable])
+    fresh = [event for event in billable if event.item_id not in known]
+    if not fresh:
         return
-    job = await jobs.get_billable_job(session, event.job_id, None)
-    if job is None:
-        raise JobNotKnownYet(f"job {event.job_id} has not reached billing yet")
-    line = UsageLine(
-        id=new_id(),
-        item_id=event.item_id,
-        job_id=event.job_id,
-        client_id=event.client_id,
-        work_type=event.work_type,
-        fields=event.fields,
-        completed_at=event.completed_at,
-        recorded_at=utcnow(),
-    )
-    await repository.add_usage_line(session, line)
-    # A price book being added now either sees this line or is seen by it.
-    await lock_client(session, event.client_id, "price-book", shared=True)
-    book = await price_books.price_book_at(session, event.client_id, event.completed_at.date())
-    if book is not None and line.work_type in book.rates:
-        await publish(session, await _price(session, line, book, job), client_id=job.client_id)
+    terms = await jobs.jobs_by_id(session, {event.job_id for event in fresh})
+    missing = sorted({str(event.job_id) for event in fresh if event.job_id not in terms})
+    if missing:
+        raise JobNotKnownYet(f"jobs {', '.join(missing)} have not reached billing yet")
+    now = utcnow()
+    lines = [
+        UsageLine(
+            id=new_id(),
+            item_id=event.item_id,
+            job_id=event.job_id,
+            client_id=event.client_id,
+            work_type=event.work_type,
+            fields=event.fields,
+            completed_at=event.completed_at,
+            recorded_at=now,
+        )
+        for event in fresh
+    ]
+    books: dict[tuple[UUID, date], PriceBook | None] = {}
+    for client_id in sorted({line.client_id for line in lines}):
+        # A price book being added now either sees these lines or is seen by them.
+        await lock_client(session, client_id, "price-book", shared=True)
+    for line in lines:
+        key = (line.client_id, line.completed_at.date())
+        if key not in books:
+            books[key] = await price_books.price_book_at(session, *key)
+    priced = [
+        (line, book)
+        for line in lines
+        if (book := books[(line.client_id, line.completed_at.date())]) is not None
+        and line.work_type in book.rates
+    ]
+    recorded = await _price(session, priced, terms)
+    await repository.add_usage_lines(session, lines)
+    for client_id in sorted({event.client_id for event in recorded}):
+        mine = [event for event in recorded if event.client_id == client_id]
+        await publish_many(session, mine, client_id=client_id)
 
 
 async def price_waiting_usage(session: AsyncSession, book: PriceBook) -> None:
@@ -61,42 +84,56 @@ async def price_waiting_usage(session: AsyncSession, book: PriceBook) -> None:
     if not lines:
         return
     terms = await jobs.jobs_by_id(session, {line.job_id for line in lines})
-    events = [await _price(session, line, book, terms[line.job_id]) for line in lines]
+    events = await _price(session, [(line, book) for line in lines], terms)
     await publish_many(session, events, client_id=book.client_id)
 
 
 async def _price(
-    session: AsyncSession, line: UsageLine, book: PriceBook, job: BillableJob
-) -> billing.UsageRecorded:
-    """Price one line: its tier by the month's running count, per field, rush surcharge."""
-    ordinal = await repository.next_ordinal(
-        session, line.client_id, line.work_type, month_of(line.completed_at)
-    )
-    price = price_item(
-        RateIn.model_validate(book.rates[line.work_type]).rate(),
-        ordinal,
-        line.fields,
-        RushIn.model_validate(book.rush).rush() if book.rush else None,
-        sla_hours(job.sla_hours, job.due_at, job.created_at),
-    )
-    line.price_book_id = book.id
-    line.unit_price = price.unit_price
-    line.field_price = price.field_price
-    line.rush_pct = price.rush_pct
-    line.amount = price.amount
-    line.currency = book.currency
-    line.priced_at = utcnow()
-    return billing.UsageRecorded(
-        usage_id=line.id,
-        item_id=line.item_id,
-        job_id=line.job_id,
-        client_id=line.client_id,
-        work_type=line.work_type,
-        amount=plain(price.amount),
-        currency=book.currency,
-        completed_at=line.completed_at,
-        recorded_at=line.priced_at,
-    )
+    session: AsyncSession,
+    priced: list[tuple[UsageLine, PriceBook]],
+    terms: dict[UUID, BillableJob],
+) -> list[billing.UsageRecorded]:
+    """Price lines in order: each its tier by the month's running count, per field, rush
+    surcharge. The month's count moves once per client, work type and month."""
+    ordinals: dict[tuple[UUID, str, date], int] = {}
+    for line, _ in priced:
+        key = (line.client_id, line.work_type, month_of(line.completed_at))
+        ordinals[key] = ordinals.get(key, 0) + 1
+    for key, count in list(ordinals.items()):
+        ordinals[key] = await repository.count_items(session, *key, count)
+    events = []
+    for line, book in priced:
+        key = (line.client_id, line.work_type, month_of(line.completed_at))
+        ordinal, ordinals[key] = ordinals[key], ordinals[key] + 1
+        job = terms[line.job_id]
+        price = price_item(
+            RateIn.model_validate(book.rates[line.work_type]).rate(),
+            ordinal,
+            line.fields,
+            RushIn.model_validate(book.rush).rush() if book.rush else None,
+            sla_hours(job.sla_hours, job.due_at, job.created_at),
+        )
+        line.price_book_id = book.id
+        line.unit_price = price.unit_price
+        line.field_price = price.field_price
+        line.rush_pct = price.rush_pct
+        line.amount = price.amount
+        line.currency = book.currency
+        line.priced_at = utcnow()
+        events.append(
+            billing.UsageRecorded(
+                usage_id=line.id,
+                item_id=line.item_id,
+                job_id=line.job_id,
+                client_id=line.client_id,
+                work_type=line.work_type,
+                amount=plain(price.amount),
+                currency=book.currency,
+                completed_at=line.completed_at,
+                recorded_at=line.priced_at,
+            )
+        )
+    return events
 
 
 def usage_out(line: UsageLine) -> UsageLineOut:

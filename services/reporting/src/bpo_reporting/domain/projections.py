@@ -6,12 +6,11 @@ needs both the receipt and the completion: whichever arrives second settles it, 
 settled items are what its increments come from.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TypeVar
 from uuid import UUID
 
 from bpo_common.contracts import TaskOutcome, billing, intake, validation
@@ -80,19 +79,6 @@ class JobItems:
     received: int = 0
     completed: int = 0
     rejected: int = 0
-
-
-K = TypeVar("K")
-T = TypeVar("T")
-
-
-def first_of_each(events: Iterable[T], key: Callable[[T], K]) -> list[T]:
-    """The first event of each key, in order: what one event at a time would have applied
-    (a later copy of a fact changes nothing)."""
-    seen: dict[K, T] = {}
-    for event in events:
-        seen.setdefault(key(event), event)
-    return list(seen.values())
 
 
 def finished_per_job(

@@ -12,6 +12,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import billing, intake, validation
+from bpo_common.inbox import first_of_each
 from bpo_reporting.domain import projections as domain
 from bpo_reporting.domain.projections import LedgerKind
 from bpo_reporting.repository import projections as repository
@@ -80,7 +81,7 @@ def _task(event: intake.TaskSubmitted | validation.ContractorScored) -> dict[str
 
 
 async def record_items_completed(session: AsyncSession, events: list[intake.ItemCompleted]) -> None:
-    events = domain.first_of_each(events, lambda event: event.item_id)
+    events = first_of_each(events, lambda event: event.item_id)
     rows = [{**_item(e), "golden": e.golden, "completed_at": e.completed_at} for e in events]
     first = await repository.finish_items(session, "completed_at", rows)
     done = [event for event in events if event.item_id in first]
@@ -91,7 +92,7 @@ async def record_items_completed(session: AsyncSession, events: list[intake.Item
 
 
 async def record_items_rejected(session: AsyncSession, events: list[intake.ItemRejected]) -> None:
-    events = domain.first_of_each(events, lambda event: event.item_id)
+    events = first_of_each(events, lambda event: event.item_id)
     rows = [{**_item(event), "rejected_at": event.rejected_at} for event in events]
     first = await repository.finish_items(session, "rejected_at", rows)
     done = [event for event in events if event.item_id in first]
@@ -128,7 +129,7 @@ async def record_tasks_submitted(session: AsyncSession, events: list[intake.Task
         if known is None or event.claimed_at < known["first_claimed_at"]:
             claims[event.item_id] = {**_item(event), "first_claimed_at": event.claimed_at}
     await repository.claim_items(session, list(claims.values()))
-    events = domain.first_of_each(events, lambda event: event.task_id)
+    events = first_of_each(events, lambda event: event.task_id)
     rows = [
         {**_task(e), "claimed_at": e.claimed_at, "submitted_at": e.submitted_at} for e in events
     ]
@@ -144,7 +145,7 @@ async def record_tasks_expired(session: AsyncSession, events: list[intake.TaskEx
 async def record_contractors_scored(
     session: AsyncSession, events: list[validation.ContractorScored]
 ) -> None:
-    events = domain.first_of_each(events, lambda event: event.task_id)
+    events = first_of_each(events, lambda event: event.task_id)
     rows = [
         {
             **_task(event),
@@ -163,7 +164,7 @@ async def record_contractors_scored(
 async def record_usages(session: AsyncSession, events: list[billing.UsageRecorded]) -> None:
     entries = [(event.usage_id, event.amount, event.currency) for event in events]
     first = await repository.add_ledger_entries(session, LedgerKind.USAGE, entries)
-    new = domain.first_of_each(events, lambda event: event.usage_id)
+    new = first_of_each(events, lambda event: event.usage_id)
     increments = [i for e in new for i in domain.usage_recorded(e, e.usage_id in first)]
     await repository.increment(session, increments)
 
@@ -171,6 +172,6 @@ async def record_usages(session: AsyncSession, events: list[billing.UsageRecorde
 async def record_earnings(session: AsyncSession, events: list[billing.EarningRecorded]) -> None:
     entries = [(event.earning_id, event.amount, event.currency) for event in events]
     first = await repository.add_ledger_entries(session, LedgerKind.EARNING, entries)
-    new = domain.first_of_each(events, lambda event: event.earning_id)
+    new = first_of_each(events, lambda event: event.earning_id)
     increments = [i for e in new for i in domain.earning_recorded(e, e.earning_id in first)]
     await repository.increment(session, increments)
