@@ -11,7 +11,19 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic_core import to_json
-from sqlalchemy import JSON, Enum, FromClause, MetaData, Table, event, func, literal, select
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Enum,
+    FromClause,
+    MetaData,
+    Table,
+    Text,
+    event,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -131,9 +143,11 @@ def enum_column(cls: type[StrEnum], *, name: str | None = None) -> Enum:
     )
 
 
-async def advisory_lock(session: AsyncSession, key: str, *, shared: bool = False) -> None:
-    """Hold a lock named `key` until the session's transaction ends: serializes work that no
-    row lock covers (a name not yet stored, all of one client's drafts). Shared holders only
-    keep the exclusive one out."""
+async def advisory_lock(session: AsyncSession, *keys: str, shared: bool = False) -> None:
+    """Hold locks named `keys`, taken in the order given, in one statement, until the
+    session's transaction ends: serializes work that no row lock covers (a name not yet
+    stored, all of one client's drafts, an item's keyings). Shared holders only keep the
+    exclusive one out."""
     lock = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
+    key = func.unnest(literal(list(keys), ARRAY(Text))).column_valued("key")
     await session.execute(select(lock(func.hashtextextended(key, 0))))

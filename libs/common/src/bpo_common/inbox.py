@@ -110,6 +110,13 @@ def runs(envelopes: Sequence[Envelope]) -> list[list[Envelope]]:
     return cut
 
 
+def _shared_correlation_id(run: Sequence[Envelope]) -> str | None:
+    """The correlation id a run's events share, if they do: what a set-based handler's own
+    events carry (`each` binds each event's own)."""
+    ids = {envelope.correlation_id for envelope in run}
+    return ids.pop() if len(ids) == 1 else None
+
+
 async def _at_once() -> None:
     """A consumer's idle wait: none, since each fetch waits for events itself."""
 
@@ -212,7 +219,7 @@ class InboxConsumer:
                     if envelope.type in self.subscription.handlers:
                         applied.append(envelope)
                 for run in runs(applied):
-                    bind_correlation_id(run[0].correlation_id)
+                    bind_correlation_id(_shared_correlation_id(run))
                     await self.subscription.handlers[run[0].type](session, run)
         except asyncio.CancelledError:
             raise

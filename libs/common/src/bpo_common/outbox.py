@@ -55,6 +55,13 @@ async def publish_many(
     session: AsyncSession, events: Sequence[Event], *, client_id: UUID | None = None
 ) -> list[Envelope]:
     envelopes = [envelope_for(session, event, client_id=client_id) for event in events]
+    await store(session, envelopes)
+    return envelopes
+
+
+async def store(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Add envelopes made by `envelope_for` to the outbox, in one statement; they are
+    published in the order they were made."""
     if envelopes:
         connection = await session.connection()
         await connection.execute(
@@ -64,4 +71,3 @@ async def publish_many(
                 for envelope in envelopes
             ],
         )
-    return envelopes

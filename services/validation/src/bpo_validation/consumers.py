@@ -3,7 +3,7 @@
 from functools import partial
 
 from bpo_common.contracts.intake import JobCreated, TaskSubmitted
-from bpo_common.inbox import Subscription, each
+from bpo_common.inbox import Subscription, batch, each
 from bpo_validation.service import decisions, jobs
 from bpo_validation.settings import Settings
 
@@ -12,7 +12,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
     handlers = dict(
         [
             each(JobCreated, jobs.record_job),
-            each(TaskSubmitted, partial(decisions.record_submission, settings=settings)),
+            batch(TaskSubmitted, partial(decisions.record_submissions, settings=settings)),
         ]
     )
     return [Subscription(name="validation", handlers=handlers)]

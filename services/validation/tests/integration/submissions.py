@@ -44,9 +44,7 @@ async def new_job(
     return created
 
 
-async def submit(
-    db: SessionFactory,
-    settings: Settings,
+def keying(
     job: JobCreated,
     item_id: UUID,
     data: dict[str, Any],
@@ -58,8 +56,9 @@ async def submit(
     contractor_id: UUID | None = None,
     rejection: str | None = None,
 ) -> TaskSubmitted:
+    """A task of the job submitted now, as intake announces it."""
     now = datetime.now(UTC)
-    event = TaskSubmitted(
+    return TaskSubmitted(
         task_id=new_id(),
         job_id=job.job_id,
         item_id=item_id,
@@ -75,8 +74,20 @@ async def submit(
         claimed_at=now,
         submitted_at=now,
     )
+
+
+async def submit(
+    db: SessionFactory,
+    settings: Settings,
+    job: JobCreated,
+    item_id: UUID,
+    data: dict[str, Any],
+    **keyed: Any,
+) -> TaskSubmitted:
+    """A keying (see `keying`) applied as the consumer applies it, in a transaction of its own."""
+    event = keying(job, item_id, data, **keyed)
     async with db() as session, session.begin():
-        await decisions.record_submission(session, event, settings)
+        await decisions.record_submissions(session, [event], settings)
     return event
 
 

@@ -1,5 +1,6 @@
-"""Queries of an item's entries and the decisions about it."""
+"""Queries of items' entries and the decisions about them."""
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from sqlalchemy import select
@@ -9,27 +10,37 @@ from bpo_common.db import advisory_lock
 from bpo_validation.models import Decision, Entry
 
 
-async def lock_item(session: AsyncSession, item_id: UUID) -> None:
-    """Take the item's submissions one at a time, until the transaction ends: a decision reads
-    every entry of its item, and two consumers that each saw only their own keying of it
-    would never decide."""
-    await advisory_lock(session, f"validation-item:{item_id}")
+async def lock_items(session: AsyncSession, item_ids: Sequence[UUID]) -> None:
+    """Take the items' submissions one transaction at a time, until the transaction ends: a
+    decision reads every entry of its item, and two consumers that each saw only their own
+    keying of it would never decide. Taken in item order, so that two transactions locking
+    some of the same items never deadlock."""
+    await advisory_lock(session, *(f"validation-item:{item_id}" for item_id in sorted(item_ids)))
 
 
-async def add_entry(session: AsyncSession, entry: Entry) -> None:
-    session.add(entry)
-    await session.flush()
+def add_entries(session: AsyncSession, entries: Sequence[Entry]) -> None:
+    session.add_all(entries)
+
+
+async def entries_of_items(
+    session: AsyncSession, item_ids: Sequence[UUID]
+) -> dict[UUID, list[Entry]]:
+    """Each item's entries, in the order they were submitted."""
+    query = (
+        select(Entry).where(Entry.item_id.in_(item_ids)).order_by(Entry.submitted_at, Entry.task_id)
+    )
+    entries: dict[UUID, list[Entry]] = {}
+    for entry in (await session.execute(query)).scalars():
+        entries.setdefault(entry.item_id, []).append(entry)
+    return entries
 
 
 async def entries_of_item(session: AsyncSession, item_id: UUID) -> list[Entry]:
-    query = (
-        select(Entry).where(Entry.item_id == item_id).order_by(Entry.submitted_at, Entry.task_id)
-    )
-    return list((await session.execute(query)).scalars())
+    return (await entries_of_items(session, [item_id])).get(item_id, [])
 
 
-async def add_decision(session: AsyncSession, decision: Decision) -> None:
-    session.add(decision)
+def add_decisions(session: AsyncSession, decisions: Sequence[Decision]) -> None:
+    session.add_all(decisions)
 
 
 async def decisions_of_item(session: AsyncSession, item_id: UUID) -> list[Decision]:

@@ -1,5 +1,6 @@
 """Queries of the job rules intake announced."""
 
+from collections.abc import Iterable
 from uuid import UUID
 
 from sqlalchemy import select
@@ -19,3 +20,9 @@ async def get_job_rules(session: AsyncSession, job_id: UUID, scope: UUID | None)
     if scope is not None:
         query = query.where(JobRules.client_id == scope)
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def rules_of_jobs(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, JobRules]:
+    """The rules of those of the jobs that are known, by job."""
+    query = select(JobRules).where(JobRules.job_id.in_(list(job_ids)))
+    return {rules.job_id: rules for rules in (await session.execute(query)).scalars()}

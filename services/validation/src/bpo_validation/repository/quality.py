@@ -1,6 +1,6 @@
 """Queries of judged fields and contractors' standing."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -17,11 +17,13 @@ async def add_judgements(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
         await session.execute(insert(Judgement), rows)
 
 
-async def judged_by_task(session: AsyncSession, item_id: UUID) -> dict[UUID, tuple[int, int]]:
-    """(judged, correct) fields of each task of an item."""
+async def judged_by_task(
+    session: AsyncSession, item_ids: Sequence[UUID]
+) -> dict[UUID, tuple[int, int]]:
+    """(judged, correct) fields of each task of the items."""
     query = (
         select(Judgement.task_id, func.count(), func.count().filter(Judgement.correct))
-        .where(Judgement.item_id == item_id)
+        .where(Judgement.item_id.in_(item_ids))
         .group_by(Judgement.task_id)
     )
     return {task: (int(n), int(ok)) for task, n, ok in (await session.execute(query)).all()}
@@ -76,11 +78,20 @@ async def get_standing(session: AsyncSession, contractor_id: UUID) -> Standing |
     return await session.get(Standing, contractor_id)
 
 
-async def add_to_tally(
-    session: AsyncSession, contractor_id: UUID, judged: int, correct: int
-) -> Standing:
-    """Add judged fields to a contractor's running tally; their standing as it now is."""
-    values = pg_insert(Standing).values(contractor_id=contractor_id, judged=judged, correct=correct)
+async def add_to_tallies(
+    session: AsyncSession, tallies: Mapping[UUID, tuple[int, int]]
+) -> dict[UUID, Standing]:
+    """Add (judged, correct) fields to each contractor's running tally, in one statement taking
+    the rows in contractor order (so that two runs never wait on each other); their standings
+    as they now are."""
+    if not tallies:
+        return {}
+    values = pg_insert(Standing).values(
+        [
+            {"contractor_id": contractor_id, "judged": judged, "correct": correct}
+            for contractor_id, (judged, correct) in sorted(tallies.items())
+        ]
+    )
     upsert = values.on_conflict_do_update(
         index_elements=[Standing.contractor_id],
         set_={
@@ -89,5 +100,6 @@ async def add_to_tally(
         },
     ).returning(Standing)
     query = select(Standing).from_statement(upsert).execution_options(populate_existing=True)
-    standing: Standing = (await session.execute(query)).scalar_one()
-    return standing
+    return {
+        standing.contractor_id: standing for standing in (await session.execute(query)).scalars()
+    }

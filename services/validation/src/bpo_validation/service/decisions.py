@@ -1,15 +1,18 @@
 """Use cases of decisions: keep each submitted entry, decide about its item, and say so.
 
-`record_submission` loads what the decision reads (the job's rules, the item's entries, the
-reference rows and the keyer's record that `decision.needs` names), lets `decision.decide`
-rule once, and writes what the verdict says in the order the outbox has always shown it:
-judgements with their tallies (and any suspension), the decision and its event, then, once
-the item is final, how each task on it came out.
+`record_submissions` takes a run of submissions and does what applying them one at a time,
+in order, would: for each, `decision.decide` rules once on the item's entries so far, with
+what `decision.needs` names loaded (the job's rules, reference rows, the keyer's record).
+It reads and writes a table once for the whole run: the jobs, the items' earlier entries and
+judged fields, then the new entries, judgements, tallies, decisions and events, in the order
+one at a time would have published them: per submission, any suspension its judgings bring,
+the decision, then, once the item is final, how each task on it came out.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,18 +22,20 @@ from bpo_common.contracts import QcPolicy, TaskKind, intake, validation
 from bpo_common.errors import NotFound
 from bpo_common.events import Event
 from bpo_common.ids import new_id
-from bpo_common.outbox import publish, publish_many
+from bpo_common.inbox import first_of_each
+from bpo_common.outbox import envelope_for, store
 from bpo_common.rules import JobSpec, spec_for
 from bpo_validation.domain import decision
-from bpo_validation.domain.decision import Item, KeyerRecord, Ruling, Submission, Verdict
+from bpo_validation.domain.decision import Item, Judging, KeyerRecord, Ruling, Submission, Verdict
+from bpo_validation.domain.reference import LookupResult, Wanted
 from bpo_validation.domain.scoring import task_outcome
-from bpo_validation.models import Decision, Entry
+from bpo_validation.models import Decision, Entry, JobRules
 from bpo_validation.repository import decisions as repository
 from bpo_validation.repository import jobs as job_rules
 from bpo_validation.repository import quality as scores
 from bpo_validation.repository import reference
 from bpo_validation.schemas import DecisionOut, EntryOut, ItemDecision
-from bpo_validation.service.quality import record_judging
+from bpo_validation.service.quality import add_to_tallies, judgement_rows
 from bpo_validation.settings import Settings
 
 
@@ -38,15 +43,188 @@ class JobNotKnownYet(Exception):
     """A submission arrived before its job: the consumer retries it a little later."""
 
 
-async def record_submission(
-    session: AsyncSession, event: intake.TaskSubmitted, settings: Settings
+async def record_submissions(
+    session: AsyncSession, events: Sequence[intake.TaskSubmitted], settings: Settings
 ) -> None:
-    """Keep the entry; decide once the item has the entries it needs; judge and score."""
-    job = await job_rules.get_job_rules(session, event.job_id, None)
-    if job is None:
-        raise JobNotKnownYet(f"job {event.job_id} has not arrived yet")
-    await repository.lock_item(session, event.item_id)
-    entry = Entry(
+    """Keep the entries; decide about each item once it has the entries it needs; judge and
+    score; as applying the submissions one at a time, in order, would."""
+    jobs = await job_rules.rules_of_jobs(session, {event.job_id for event in events})
+    for event in events:
+        if event.job_id not in jobs:
+            raise JobNotKnownYet(f"job {event.job_id} has not arrived yet")
+    item_ids = list({event.item_id for event in events})
+    await repository.lock_items(session, item_ids)
+    so_far = await repository.entries_of_items(session, item_ids)
+    # A later copy of a submission (the same task) changes nothing.
+    stored = {entry.task_id for entries in so_far.values() for entry in entries}
+    fresh = [e for e in first_of_each(events, lambda e: e.task_id) if e.task_id not in stored]
+    run = _Run(
+        session,
+        settings,
+        entries=so_far,
+        judged=await scores.judged_by_task(session, item_ids),
+    )
+    entries = [_entry(event) for event in fresh]
+    repository.add_entries(session, entries)
+    for event, entry in zip(fresh, entries, strict=True):
+        await run.apply(_Rules.of(jobs[event.job_id]), entry)
+    await run.write()
+
+
+@dataclass(frozen=True)
+class _Rules:
+    spec: JobSpec
+    policy: QcPolicy
+
+    @classmethod
+    def of(cls, job: JobRules) -> "_Rules":
+        return cls(spec_for(job.job_id, job.fields, job.rules), QcPolicy.model_validate(job.qc))
+
+
+@dataclass
+class _Outcome:
+    """What one submission brought: its judgings (each keeps a tally) and its events."""
+
+    judgings: list[dict[UUID, tuple[int, int]]] = field(default_factory=list)
+    events: list[tuple[Event, UUID]] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    """A run of submissions as it is applied: each item's entries and each task's judged
+    fields so far, and what is still to be written."""
+
+    session: AsyncSession
+    settings: Settings
+    entries: dict[UUID, list[Entry]]
+    # (judged, correct) fields of each task of the run's items.
+    judged: dict[UUID, tuple[int, int]]
+    judgements: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    outcomes: list[_Outcome] = field(default_factory=list)
+    lookups: dict[tuple[UUID, Wanted], LookupResult] = field(default_factory=dict)
+
+    async def apply(self, rules: _Rules, entry: Entry) -> None:
+        now = utcnow()
+        so_far = self.entries.setdefault(entry.item_id, [])
+        so_far.append(entry)
+        so_far.sort(key=lambda e: (e.submitted_at, e.task_id))
+        item = Item(
+            entry.item_id, entry.work_type, [_submission(e) for e in so_far], _submission(entry)
+        )
+        verdict = await self._decide(rules, item, entry)
+        outcome = _Outcome()
+        self.outcomes.append(outcome)
+        for judging in verdict.judgings:
+            self._judge(judging, entry, now)
+            outcome.judgings.append(judging.tallies())
+        if verdict.ruling is None:
+            return
+        # Kept for GET /v1/items/{id}/decision.
+        self.decisions.append(
+            Decision(
+                id=new_id(),
+                item_id=entry.item_id,
+                job_id=entry.job_id,
+                client_id=entry.client_id,
+                outcome=verdict.ruling.outcome,
+                reason=verdict.reason,
+                result=verdict.result,
+                comparison=verdict.comparison,
+                decided_at=now,
+            )
+        )
+        outcome.events.append((_announcement(entry, verdict, now), entry.client_id))
+        if verdict.ruling.settles:
+            rejected = verdict.ruling is Ruling.REJECT
+            outcome.events += [(self._scored(e, now, rejected), e.client_id) for e in so_far]
+
+    async def _decide(self, rules: _Rules, item: Item, entry: Entry) -> Verdict:
+        """Load what the decision reads beyond the item (`decision.needs`), then let it rule."""
+        needs = decision.needs(rules.spec, rules.policy, item)
+        keyer = None
+        if needs.keyer_record:
+            # The keyer's latest judged fields, those of this run's earlier items among them.
+            await self._write_judgements()
+            recent = await scores.recent_scores(
+                self.session, entry.contractor_id, entry.work_type, self.settings.adaptive_window
+            )
+            keyer = KeyerRecord(*recent)
+        lookups = {wanted: await self._look_up(entry.client_id, wanted) for wanted in needs.lookups}
+        return decision.decide(
+            rules.spec,
+            rules.policy,
+            item,
+            lookups=lookups,
+            keyer=keyer,
+            adaptive_min_judged=self.settings.adaptive_min_judged,
+            confirm_adjudications=self.settings.confirm_adjudications,
+        )
+
+    async def _look_up(self, client_id: UUID, wanted: Wanted) -> LookupResult:
+        key = (client_id, wanted)
+        if key not in self.lookups:
+            self.lookups[key] = await reference.look_up(self.session, client_id, *wanted)
+        return self.lookups[key]
+
+    def _judge(self, judging: Judging, entry: Entry, now: datetime) -> None:
+        self.judgements += judgement_rows(judging, entry.item_id, entry.work_type, now)
+        for judged in judging.entries:
+            total, right = self.judged.get(judged.entry.task_id, (0, 0))
+            self.judged[judged.entry.task_id] = (
+                total + len(judged.fields),
+                right + sum(verdict.correct for verdict in judged.fields),
+            )
+
+    def _scored(self, entry: Entry, now: datetime, rejected: bool) -> validation.ContractorScored:
+        """How a task's work on a final item came out (billing pays on it)."""
+        judged, correct = self.judged.get(entry.task_id, (0, 0))
+        return validation.ContractorScored(
+            task_id=entry.task_id,
+            item_id=entry.item_id,
+            job_id=entry.job_id,
+            client_id=entry.client_id,
+            contractor_id=entry.contractor_id,
+            work_type=entry.work_type,
+            kind=entry.kind,
+            outcome=task_outcome(entry.kind, judged, correct, rejected=rejected),
+            golden=entry.golden is not None,
+            fields_judged=judged,
+            fields_correct=correct,
+            submitted_at=entry.submitted_at,
+            decided_at=now,
+        )
+
+    async def _write_judgements(self) -> None:
+        await scores.add_judgements(self.session, self.judgements)
+        self.judgements = []
+
+    async def write(self) -> None:
+        """Write what the run decided: judgements, tallies held to the quality floor,
+        decisions, and the events in the order one submission at a time would have
+        published them."""
+        await self._write_judgements()
+        suspensions = iter(
+            await add_to_tallies(
+                self.session,
+                [tally for outcome in self.outcomes for tally in outcome.judgings],
+                self.settings,
+            )
+        )
+        repository.add_decisions(self.session, self.decisions)
+        envelopes = []
+        for outcome in self.outcomes:
+            for _ in outcome.judgings:
+                envelopes += [envelope_for(self.session, s) for s in next(suspensions)]
+            envelopes += [
+                envelope_for(self.session, event, client_id=client_id)
+                for event, client_id in outcome.events
+            ]
+        await store(self.session, envelopes)
+
+
+def _entry(event: intake.TaskSubmitted) -> Entry:
+    return Entry(
         task_id=event.task_id,
         item_id=event.item_id,
         job_id=event.job_id,
@@ -60,70 +238,6 @@ async def record_submission(
         rejection=event.rejection,
         entries_expected=event.entries_expected,
         submitted_at=event.submitted_at,
-    )
-    await repository.add_entry(session, entry)
-    entries = await repository.entries_of_item(session, event.item_id)
-    spec = spec_for(job.job_id, job.fields, job.rules)
-    policy = QcPolicy.model_validate(job.qc)
-    item = Item(
-        event.item_id, event.work_type, [_submission(e) for e in entries], _submission(entry)
-    )
-    verdict = await _decide(session, spec, policy, item, event, settings)
-    for judging in verdict.judgings:
-        await record_judging(session, judging, event.item_id, event.work_type, settings)
-    if verdict.ruling is None:
-        return
-    now = utcnow()
-    # Kept for GET /v1/items/{id}/decision.
-    await repository.add_decision(
-        session,
-        Decision(
-            id=new_id(),
-            item_id=event.item_id,
-            job_id=event.job_id,
-            client_id=event.client_id,
-            outcome=verdict.ruling.outcome,
-            reason=verdict.reason,
-            result=verdict.result,
-            comparison=verdict.comparison,
-            decided_at=now,
-        ),
-    )
-    await publish(
-        session, _announcement(event, verdict.ruling, verdict, now), client_id=event.client_id
-    )
-    if verdict.ruling.settles:
-        await _settle(session, event, entries, now, rejected=verdict.ruling is Ruling.REJECT)
-
-
-async def _decide(
-    session: AsyncSession,
-    spec: JobSpec,
-    policy: QcPolicy,
-    item: Item,
-    event: intake.TaskSubmitted,
-    settings: Settings,
-) -> Verdict:
-    """Load what the decision reads beyond the item (`decision.needs`), then let it rule."""
-    needs = decision.needs(spec, policy, item)
-    keyer = None
-    if needs.keyer_record:
-        recent = await scores.recent_scores(
-            session, event.contractor_id, event.work_type, settings.adaptive_window
-        )
-        keyer = KeyerRecord(*recent)
-    lookups = {
-        wanted: await reference.look_up(session, event.client_id, *wanted)
-        for wanted in needs.lookups
-    }
-    return decision.decide(
-        spec,
-        policy,
-        item,
-        lookups=lookups,
-        keyer=keyer,
-        adaptive_min_judged=settings.adaptive_min_judged,
-        confirm_adjudications=settings.confirm_adjudications,
     )
 
 
@@ -147,13 +261,12 @@ class _About(TypedDict):
     decided_at: datetime
 
 
-def _announcement(
-    event: intake.TaskSubmitted, ruling: Ruling, verdict: Verdict, now: datetime
-) -> Event:
+def _announcement(entry: Entry, verdict: Verdict, now: datetime) -> Event:
     """The event saying what became of the item."""
     about = _About(
-        item_id=event.item_id, job_id=event.job_id, client_id=event.client_id, decided_at=now
+        item_id=entry.item_id, job_id=entry.job_id, client_id=entry.client_id, decided_at=now
     )
+    ruling = verdict.ruling
     if ruling is Ruling.ACCEPT:
         assert verdict.result is not None, "an accepted item has its result"
         return validation.ItemAccepted(**about, result=verdict.result)
@@ -170,39 +283,6 @@ def _announcement(
         ],
         reason=verdict.reason,
     )
-
-
-async def _settle(
-    session: AsyncSession,
-    event: intake.TaskSubmitted,
-    entries: Sequence[Entry],
-    now: datetime,
-    *,
-    rejected: bool,
-) -> None:
-    """The item is final: say how each task's work on it came out (billing pays on it)."""
-    judged_by_task = await scores.judged_by_task(session, event.item_id)
-    events = []
-    for entry in entries:
-        judged, correct = judged_by_task.get(entry.task_id, (0, 0))
-        events.append(
-            validation.ContractorScored(
-                task_id=entry.task_id,
-                item_id=entry.item_id,
-                job_id=entry.job_id,
-                client_id=entry.client_id,
-                contractor_id=entry.contractor_id,
-                work_type=entry.work_type,
-                kind=entry.kind,
-                outcome=task_outcome(entry.kind, judged, correct, rejected=rejected),
-                golden=entry.golden is not None,
-                fields_judged=judged,
-                fields_correct=correct,
-                submitted_at=entry.submitted_at,
-                decided_at=now,
-            )
-        )
-    await publish_many(session, events, client_id=event.client_id)
 
 
 async def item_decision(session: AsyncSession, item_id: UUID, scope: UUID | None) -> ItemDecision:

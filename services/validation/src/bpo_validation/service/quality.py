@@ -1,7 +1,9 @@
 """Use cases of contractors' quality: judged fields, running tallies held to the quality
 floor, and the figures a contractor and their managers see."""
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts import validation
 from bpo_common.ids import new_id
-from bpo_common.outbox import publish
 from bpo_validation.domain.decision import Judging
 from bpo_validation.domain.scoring import accuracy, suspension
 from bpo_validation.repository import quality as repository
@@ -19,50 +20,71 @@ from bpo_validation.settings import Settings
 TREND_DAYS = 7
 
 
-async def record_judging(
-    session: AsyncSession, judging: Judging, item_id: UUID, work_type: str, settings: Settings
-) -> None:
-    """Keep the judged fields; add them to each keyer's running tally and hold it to the
-    quality floor."""
-    now = utcnow()
-    await repository.add_judgements(
-        session,
-        [
-            {
-                "id": new_id(),
-                "contractor_id": judged.entry.contractor_id,
-                "task_id": judged.entry.task_id,
-                "item_id": item_id,
-                "work_type": work_type,
-                "field": verdict.field,
-                "correct": verdict.correct,
-                "golden": judging.golden,
-                "judged_at": now,
-            }
-            for judged in judging.entries
-            for verdict in judged.fields
-        ],
-    )
-    # In one order everywhere, so that two items judged at once never wait on each other.
-    for contractor_id, (judged_fields, correct) in sorted(judging.tallies().items()):
-        standing = await repository.add_to_tally(session, contractor_id, judged_fields, correct)
-        reason = suspension(
-            standing.judged,
-            standing.correct,
-            suspended=standing.suspended_at is not None,
-            floor=settings.quality_floor,
-            min_judged=settings.quality_min_judged,
+def judgement_rows(
+    judging: Judging, item_id: UUID, work_type: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The judged fields of a judging, as rows of the judgements table."""
+    return [
+        {
+            "id": new_id(),
+            "contractor_id": judged.entry.contractor_id,
+            "task_id": judged.entry.task_id,
+            "item_id": item_id,
+            "work_type": work_type,
+            "field": verdict.field,
+            "correct": verdict.correct,
+            "golden": judging.golden,
+            "judged_at": now,
+        }
+        for judged in judging.entries
+        for verdict in judged.fields
+    ]
+
+
+async def add_to_tallies(
+    session: AsyncSession, judgings: Sequence[Mapping[UUID, tuple[int, int]]], settings: Settings
+) -> list[list[validation.ContractorSuspended]]:
+    """Add what each judging brings ((judged, correct) fields by contractor) to the keyers'
+    running tallies, in one write, and hold each tally to the quality floor after each
+    judging, as adding them one at a time would; the suspensions each judging brings."""
+    run: dict[UUID, tuple[int, int]] = {}
+    for tallies in judgings:
+        for contractor_id, (judged, correct) in tallies.items():
+            total, right = run.get(contractor_id, (0, 0))
+            run[contractor_id] = (total + judged, right + correct)
+    standings = await repository.add_to_tallies(session, run)
+    # Each tally as it stood before the run, then as each judging leaves it.
+    tally = {
+        contractor_id: (
+            standing.judged - run[contractor_id][0],
+            standing.correct - run[contractor_id][1],
         )
-        if reason is None:
-            continue
-        standing.suspended_at = utcnow()
-        standing.reason = reason
-        await publish(
-            session,
-            validation.ContractorSuspended(
-                contractor_id=contractor_id, reason=reason, suspended_at=standing.suspended_at
-            ),
-        )
+        for contractor_id, standing in standings.items()
+    }
+    suspensions = []
+    for tallies in judgings:
+        brought = []
+        for contractor_id, (judged, correct) in sorted(tallies.items()):
+            total, right = tally[contractor_id]
+            tally[contractor_id] = (total + judged, right + correct)
+            standing = standings[contractor_id]
+            reason = suspension(
+                *tally[contractor_id],
+                suspended=standing.suspended_at is not None,
+                floor=settings.quality_floor,
+                min_judged=settings.quality_min_judged,
+            )
+            if reason is None:
+                continue
+            standing.suspended_at = utcnow()
+            standing.reason = reason
+            brought.append(
+                validation.ContractorSuspended(
+                    contractor_id=contractor_id, reason=reason, suspended_at=standing.suspended_at
+                )
+            )
+        suspensions.append(brought)
+    return suspensions
 
 
 async def quality(

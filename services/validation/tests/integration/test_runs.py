@@ -1,0 +1,175 @@
+"""A run of submissions applied at once does what applying them one at a time does."""
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+
+from bpo_common.contracts.intake import JobCreated, TaskSubmitted
+from bpo_common.db import SessionFactory
+from bpo_common.events import Envelope
+from bpo_common.ids import new_id
+from bpo_devtools.testing import outbox_events
+from bpo_validation.models import Decision, Standing
+from bpo_validation.service import decisions, jobs
+from bpo_validation.settings import Settings
+
+from .submissions import keying, new_job
+
+AGREED = {"number": "A-1", "total": "10"}
+GOLDEN = {"number": "G", "total": "2"}
+# Set when the event is applied, so never the same in two applications.
+STAMPS = {"decided_at", "suspended_at"}
+
+
+def _run(double: JobCreated, single: JobCreated, adaptive: JobCreated) -> list[TaskSubmitted]:
+    """Two keyings of one item that agree and two that do not, each pair in the run; a keyer
+    whose third wrong control item suspends them (and a fourth that does not again); a keyer
+    rekeyed while unproven and trusted once the run's own control items prove them."""
+    first, second, sloppy, proven = new_id(), new_id(), new_id(), new_id()
+    agreed, disputed = new_id(), new_id()
+    wrong = [{"number": "G" if n == 0 else "X", "total": "1"} for n in range(4)]
+    return [
+        keying(double, agreed, AGREED, contractor_id=first, expected=2),
+        keying(single, new_id(), wrong[0], contractor_id=sloppy, golden=GOLDEN),
+        keying(adaptive, new_id(), AGREED, contractor_id=proven),
+        keying(double, disputed, AGREED, contractor_id=first, expected=2),
+        keying(single, new_id(), wrong[1], contractor_id=sloppy, golden=GOLDEN),
+        keying(double, agreed, AGREED, contractor_id=second, expected=2),
+        keying(single, new_id(), GOLDEN, contractor_id=proven, golden=GOLDEN),
+        keying(single, new_id(), wrong[2], contractor_id=sloppy, golden=GOLDEN),
+        keying(
+            double, disputed, {"number": "A-1", "total": "11"}, contractor_id=second, expected=2
+        ),
+        keying(single, new_id(), GOLDEN, contractor_id=proven, golden=GOLDEN),
+        keying(single, new_id(), wrong[3], contractor_id=sloppy, golden=GOLDEN),
+        keying(adaptive, new_id(), AGREED, contractor_id=proven),
+    ]
+
+
+class _Twin:
+    """The same submissions under other ids: a second world to apply them in."""
+
+    def __init__(self) -> None:
+        self.ids: dict[UUID, UUID] = {}
+        self.back: dict[str, str] = {}
+
+    def id(self, original: UUID) -> UUID:
+        if original not in self.ids:
+            self.ids[original] = new_id()
+            self.back[str(self.ids[original])] = str(original)
+        return self.ids[original]
+
+    def job(self, job: JobCreated) -> JobCreated:
+        return job.model_copy(
+            update={"job_id": self.id(job.job_id), "client_id": self.id(job.client_id)}
+        )
+
+    def keying(self, event: TaskSubmitted) -> TaskSubmitted:
+        named = ("task_id", "item_id", "job_id", "client_id", "contractor_id")
+        return event.model_copy(update={name: self.id(getattr(event, name)) for name in named})
+
+    def original(self, envelope: Envelope) -> tuple[str, dict[str, Any]]:
+        """The event as the first world would say it."""
+        return envelope.type, _unstamped(self._back(envelope.data))
+
+    def _back(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: self._back(inner) for key, inner in value.items()}
+        if isinstance(value, list):
+            return [self._back(inner) for inner in value]
+        return self.back.get(value, value) if isinstance(value, str) else value
+
+
+def _unstamped(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key not in STAMPS}
+
+
+async def _published_after(db: SessionFactory, mark: UUID) -> list[Envelope]:
+    return [envelope for envelope in await outbox_events(db) if envelope.id > mark]
+
+
+async def _stored(
+    db: SessionFactory, items: list[UUID], contractors: list[UUID]
+) -> tuple[list[tuple[str, str | None, Any]], list[tuple[int, int, str | None]]]:
+    """What is kept: each item's decisions, each contractor's standing; in the given order."""
+    async with db() as session:
+        kept = (
+            await session.scalars(
+                select(Decision).where(Decision.item_id.in_(items)).order_by(Decision.id)
+            )
+        ).all()
+        standings = {
+            standing.contractor_id: standing
+            for standing in await session.scalars(
+                select(Standing).where(Standing.contractor_id.in_(contractors))
+            )
+        }
+    by_item = sorted(kept, key=lambda decision: items.index(decision.item_id))
+    return (
+        [(str(d.outcome), d.reason, d.result) for d in by_item],
+        [(standings[c].judged, standings[c].correct, standings[c].reason) for c in contractors],
+    )
+
+
+async def test_a_run_applied_at_once_decides_judges_and_suspends_as_one_at_a_time(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    settings = validation_settings.model_copy(update={"adaptive_min_judged": 4})
+    double = await new_job(validation_db, mode="double")
+    single = await new_job(validation_db)
+    adaptive = await new_job(validation_db, mode="adaptive", target_accuracy="0.95")
+    run = _run(double, single, adaptive)
+    twin = _Twin()
+    async with validation_db() as session, session.begin():
+        for job in (double, single, adaptive):
+            await jobs.record_job(session, twin.job(job))
+
+    mark = new_id()
+    async with validation_db() as session, session.begin():
+        await decisions.record_submissions(session, run, settings)
+    at_once = await _published_after(validation_db, mark)
+
+    mark = new_id()
+    for event in run:
+        async with validation_db() as session, session.begin():
+            await decisions.record_submissions(session, [twin.keying(event)], settings)
+    one_by_one = await _published_after(validation_db, mark)
+
+    said = [(envelope.type, envelope.data) for envelope in at_once]
+    assert [twin.original(envelope) for envelope in one_by_one] == [
+        (kind, _unstamped(data)) for kind, data in said
+    ]
+    reasons = [data.get("reason") for _, data in said]
+    assert "accuracy 16.7% over 6 judged fields, below the 75% floor" in reasons
+    assert reasons.count("accuracy 16.7% over 6 judged fields, below the 75% floor") == 1
+    assert "the keyer has 0 judged fields on invoice, too few to trust" in reasons
+    assert [kind for kind, _ in said].count("bpo.validation.item.accepted") == 8
+    assert "bpo.validation.review.required" in [kind for kind, _ in said]
+
+    items = list(dict.fromkeys(event.item_id for event in run))
+    contractors = list(dict.fromkeys(event.contractor_id for event in run))
+    assert await _stored(validation_db, items, contractors) == await _stored(
+        validation_db, [twin.id(i) for i in items], [twin.id(c) for c in contractors]
+    )
+
+
+async def test_a_copy_of_a_submission_in_the_run_or_already_kept_changes_nothing(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await new_job(validation_db, mode="double")
+    item = new_id()
+    first = keying(job, item, AGREED, expected=2)
+    async with validation_db() as session, session.begin():
+        await decisions.record_submissions(session, [first], validation_settings)
+    second = keying(job, item, AGREED, expected=2)
+    async with validation_db() as session, session.begin():
+        await decisions.record_submissions(
+            session, [first, second, second.model_copy(update={"data": {}})], validation_settings
+        )
+
+    told = [envelope.type for envelope in await outbox_events(validation_db, item_id=str(item))]
+    assert told == ["bpo.validation.item.accepted", *["bpo.validation.contractor.scored"] * 2]
+    async with validation_db() as session:
+        kept = await session.scalars(select(Decision).where(Decision.item_id == item))
+        assert [(d.outcome, d.result) for d in kept] == [("accepted", AGREED | {"currency": None})]
