@@ -1,7 +1,7 @@
-"""Events the intake service consumes: validation's decisions, each to its use case."""
+"""Events the intake service consumes: validation's decisions, a run at a time."""
 
 from bpo_common.contracts import validation
-from bpo_common.inbox import Subscription, each
+from bpo_common.inbox import Subscription, batch, each
 from bpo_intake.service import decisions
 
 subscriptions = [
@@ -9,10 +9,10 @@ subscriptions = [
         name="intake",
         handlers=dict(
             [
-                each(validation.ItemAccepted, decisions.decide_item),
-                each(validation.ItemRejected, decisions.decide_item),
-                each(validation.ReviewRequired, decisions.decide_item),
-                each(validation.SecondKeyingRequired, decisions.decide_item),
+                batch(validation.ItemAccepted, decisions.decide_items),
+                batch(validation.ItemRejected, decisions.decide_items),
+                batch(validation.ReviewRequired, decisions.decide_items),
+                batch(validation.SecondKeyingRequired, decisions.decide_items),
                 each(validation.ContractorSuspended, decisions.suspend_contractor),
             ]
         ),

@@ -24,7 +24,7 @@ from .keying import claim_tasks, keying_job, lease_a_task, new_contractor, past
 async def decide(sessions: SessionFactory, decision: decisions.ItemDecision) -> None:
     """Apply validation's decision as the consumer does, in a transaction of its own."""
     async with sessions() as session, session.begin():
-        await decisions.decide_item(session, decision)
+        await decisions.decide_items(session, [decision])
 
 
 def about(job: dict[str, Any], item_id: UUID) -> dict[str, Any]:
@@ -166,3 +166,54 @@ async def test_adaptive_jobs_get_a_second_keying_from_someone_else_when_validati
         if e.type == "bpo.intake.task.submitted"
     ]
     assert submitted == [1, 2]
+
+
+async def test_a_run_of_decisions_applies_each_once_in_order_and_completes_the_job_once(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job = await keying_job(intake, tokens, 3, due_at=None)  # its tasks queue behind others'
+    client = tokens.client(UUID(job["client_id"]))
+    async with intake_db() as session:
+        first, second, third = await session.scalars(
+            select(Item.id).where(Item.job_id == UUID(job["id"])).order_by(Item.id)
+        )
+    await intake.post(f"/v1/jobs/{job['id']}/close", headers=client)
+    now = datetime.now(UTC)
+
+    def accepted(item_id: UUID, total: str) -> validation.ItemAccepted:
+        return validation.ItemAccepted(
+            **about(job, item_id), result={"total": total}, decided_at=now
+        )
+
+    async with intake_db() as session, session.begin():
+        await decisions.decide_items(
+            session,
+            [
+                accepted(third, "3"),
+                accepted(first, "1"),
+                accepted(third, "33"),
+                accepted(second, "2"),
+            ],
+        )
+
+    async with intake_db() as session:
+        results = {
+            item.id: (item.status, item.result)
+            for item in await session.scalars(select(Item).where(Item.job_id == UUID(job["id"])))
+        }
+    assert results == {
+        first: (ItemStatus.COMPLETED, {"total": "1"}),
+        second: (ItemStatus.COMPLETED, {"total": "2"}),
+        third: (ItemStatus.COMPLETED, {"total": "3"}),
+    }
+    told = [
+        (e.type, e.data.get("item_id")) for e in await outbox_events(intake_db, job_id=job["id"])
+    ]
+    assert told[-4:] == [
+        ("bpo.intake.item.completed", str(third)),
+        ("bpo.intake.item.completed", str(first)),
+        ("bpo.intake.item.completed", str(second)),
+        ("bpo.intake.job.completed", None),
+    ]
+    final = (await intake.get(f"/v1/jobs/{job['id']}", headers=client)).json()
+    assert (final["status"], final["counts"]["completed"]) == ("completed", 3)

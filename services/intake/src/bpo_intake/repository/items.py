@@ -1,6 +1,6 @@
 """Queries on items."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
@@ -24,6 +24,12 @@ async def lock_job_for_items(session: AsyncSession, job_id: UUID, scope: UUID | 
 
 async def add_items(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await copy_rows(session, Item.__table__, rows)
+
+
+async def items_for_update(session: AsyncSession, item_ids: Iterable[UUID]) -> dict[UUID, Item]:
+    """The items, locked in id order (so that two transactions never deadlock on them)."""
+    query = select(Item).where(Item.id.in_(sorted(item_ids))).order_by(Item.id).with_for_update()
+    return {item.id: item for item in (await session.execute(query)).scalars()}
 
 
 async def get_item_for_update(session: AsyncSession, item_id: UUID) -> Item | None:

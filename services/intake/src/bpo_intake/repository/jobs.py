@@ -1,6 +1,6 @@
 """Queries on jobs."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 from sqlalchemy import func, select
@@ -27,6 +27,12 @@ async def get_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Jo
 async def get_job_for_update(session: AsyncSession, job_id: UUID) -> Job | None:
     query = select(Job).where(Job.id == job_id).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def jobs_for_update(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, Job]:
+    """The jobs, locked in id order (so that two transactions never deadlock on them)."""
+    query = select(Job).where(Job.id.in_(sorted(job_ids))).order_by(Job.id).with_for_update()
+    return {job.id: job for job in (await session.execute(query)).scalars()}
 
 
 async def list_jobs(session: AsyncSession, scope: UUID | None, page: PageRequest) -> list[Job]:

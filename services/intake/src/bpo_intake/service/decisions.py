@@ -4,14 +4,17 @@ A decision about an item that is gone, or already final, changes nothing: decisi
 at least once.
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import TaskKind, validation
 from bpo_common.contracts.intake import ItemCompleted, ItemRejected
-from bpo_common.outbox import publish
+from bpo_common.outbox import envelope_for, store
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.jobs import FINAL, ItemStatus
 from bpo_intake.domain.tasks import new_task, review_skills
@@ -31,47 +34,114 @@ ItemDecision = (
 )
 
 
-async def decide_item(session: AsyncSession, decision: ItemDecision) -> None:
-    """Apply validation's decision about an item, with the item and its job locked."""
-    found = await _open_item(session, decision.item_id)
-    if found is None:
-        return
-    item, job = found
-    match decision:
-        case validation.ItemAccepted():
-            await _accept(session, item, job, decision)
-        case validation.ItemRejected():
-            await _reject(session, item, job, decision)
-        case validation.ReviewRequired():
-            await _review(session, item, job, decision)
-        case validation.SecondKeyingRequired():
-            # Another entry task for the item, which its first keyer cannot claim.
-            task = new_task(job, item.id, TaskKind.ENTRY, decision.decided_at)
-            await tasks_repository.add_tasks(session, [task])
-
-
-async def _accept(
-    session: AsyncSession, item: Item, job: Job, decision: validation.ItemAccepted
-) -> None:
-    """The item is completed with the decided result."""
-    item.result = decision.result
-    completed = ItemCompleted(
-        item_id=item.id,
-        job_id=job.id,
-        client_id=job.client_id,
-        work_type=job.work_type,
-        golden=item.golden is not None,
-        fields=len(job.fields),
-        result=decision.result,
-        completed_at=decision.decided_at,
+async def decide_items(session: AsyncSession, decisions: Sequence[ItemDecision]) -> None:
+    """Apply validation's decisions about items, in order, with the items and their jobs
+    locked: as applying them one at a time would, reading the items and jobs once and
+    writing the new tasks and the events once."""
+    items = await items_repository.items_for_update(session, {d.item_id for d in decisions})
+    jobs_of_items = await jobs_repository.jobs_for_update(
+        session, {item.job_id for item in items.values()}
     )
-    await _finish(session, item, job, ItemStatus.COMPLETED, decision.decided_at, completed)
+    run = _Run()
+    for decision in decisions:
+        item = items.get(decision.item_id)
+        job = jobs_of_items.get(item.job_id) if item is not None else None
+        if item is None or job is None or item.status in FINAL:
+            continue
+        match decision:
+            case validation.ItemAccepted():
+                run.accept(item, job, decision)
+            case validation.ItemRejected():
+                await _tell_client(session, item, job, decision)
+                run.reject(item, job, decision)
+            case validation.ReviewRequired():
+                run.review(item, job, decision)
+            case validation.SecondKeyingRequired():
+                # Another entry task for the item, which its first keyer cannot claim.
+                run.tasks.append(new_task(job, item.id, TaskKind.ENTRY, decision.decided_at))
+    await run.write(session)
 
 
-async def _reject(
+@dataclass
+class _Run:
+    """What a run of decisions brings: new tasks, events, and the jobs whose items finished."""
+
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[ItemCompleted | ItemRejected, UUID]] = field(default_factory=list)
+    finishing: dict[UUID, Job] = field(default_factory=dict)
+
+    def accept(self, item: Item, job: Job, decision: validation.ItemAccepted) -> None:
+        """The item is completed with the decided result."""
+        item.result = decision.result
+        completed = ItemCompleted(
+            item_id=item.id,
+            job_id=job.id,
+            client_id=job.client_id,
+            work_type=job.work_type,
+            golden=item.golden is not None,
+            fields=len(job.fields),
+            result=decision.result,
+            completed_at=decision.decided_at,
+        )
+        self._finish(item, job, ItemStatus.COMPLETED, decision.decided_at, completed)
+
+    def reject(self, item: Item, job: Job, decision: validation.ItemRejected) -> None:
+        rejected = ItemRejected(
+            item_id=item.id,
+            job_id=job.id,
+            client_id=job.client_id,
+            work_type=job.work_type,
+            reason=decision.reason,
+            rejected_at=decision.decided_at,
+        )
+        self._finish(item, job, ItemStatus.REJECTED, decision.decided_at, rejected)
+
+    def review(self, item: Item, job: Job, decision: validation.ReviewRequired) -> None:
+        """A review or adjudication task that only contractors with the qc skill can claim."""
+        item.status = ItemStatus.IN_REVIEW
+        self.tasks.append(
+            new_task(
+                job,
+                item.id,
+                decision.kind,
+                decision.decided_at,
+                required_skills=review_skills(job.required_skills),
+                entries=[entry.model_dump(mode="json") for entry in decision.entries],
+            )
+        )
+
+    def _finish(
+        self,
+        item: Item,
+        job: Job,
+        status: ItemStatus,
+        decided_at: datetime,
+        event: ItemCompleted | ItemRejected,
+    ) -> None:
+        """The item's final status and the event that says so. A final item waits for no
+        manager."""
+        item.status = status
+        item.completed_at = decided_at
+        item.flagged_reason = None
+        self.events.append((event, job.client_id))
+        self.finishing[job.id] = job
+
+    async def write(self, session: AsyncSession) -> None:
+        """The new tasks and the events, then the completion of each job whose last open
+        item this run finished."""
+        await tasks_repository.add_tasks(session, self.tasks)
+        await store(
+            session,
+            [envelope_for(session, event, client_id=client) for event, client in self.events],
+        )
+        for job in self.finishing.values():
+            await jobs.complete_if_done(session, job)
+
+
+async def _tell_client(
     session: AsyncSession, item: Item, job: Job, decision: validation.ItemRejected
 ) -> None:
-    """The item is rejected; the client hears why by webhook."""
+    """The client hears by webhook why the item was rejected."""
     await webhooks.enqueue(
         session,
         job.client_id,
@@ -84,31 +154,6 @@ async def _reject(
             "rejected_at": decision.decided_at,
         },
     )
-    rejected = ItemRejected(
-        item_id=item.id,
-        job_id=job.id,
-        client_id=job.client_id,
-        work_type=job.work_type,
-        reason=decision.reason,
-        rejected_at=decision.decided_at,
-    )
-    await _finish(session, item, job, ItemStatus.REJECTED, decision.decided_at, rejected)
-
-
-async def _review(
-    session: AsyncSession, item: Item, job: Job, decision: validation.ReviewRequired
-) -> None:
-    """A review or adjudication task that only contractors with the qc skill can claim."""
-    item.status = ItemStatus.IN_REVIEW
-    task = new_task(
-        job,
-        item.id,
-        decision.kind,
-        decision.decided_at,
-        required_skills=review_skills(job.required_skills),
-        entries=[entry.model_dump(mode="json") for entry in decision.entries],
-    )
-    await tasks_repository.add_tasks(session, [task])
 
 
 async def suspend_contractor(
@@ -119,31 +164,3 @@ async def suspend_contractor(
     if contractor is not None:
         contractor.status = ContractorStatus.SUSPENDED
         contractor.status_reason = decision.reason
-
-
-async def _finish(
-    session: AsyncSession,
-    item: Item,
-    job: Job,
-    status: ItemStatus,
-    decided_at: datetime,
-    event: ItemCompleted | ItemRejected,
-) -> None:
-    """The item's final status, the event that says so, and the job's completion if it was
-    the job's last open item. A final item waits for no manager."""
-    item.status = status
-    item.completed_at = decided_at
-    item.flagged_reason = None
-    await publish(session, event, client_id=job.client_id)
-    await jobs.complete_if_done(session, job)
-
-
-async def _open_item(session: AsyncSession, item_id: UUID) -> tuple[Item, Job] | None:
-    """The item and its job, both locked, unless the item is gone or already final."""
-    item = await items_repository.get_item_for_update(session, item_id)
-    if item is None:
-        return None
-    job = await jobs_repository.get_job_for_update(session, item.job_id)
-    if job is None or item.status in FINAL:
-        return None
-    return item, job
