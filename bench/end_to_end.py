@@ -9,10 +9,14 @@ contractors (bpo_cli.simulation, in this process) claim and submit through the H
 ends when the job is completed, reporting shows every item completed and billing has priced
 every billable item and drafted the client's invoice. The baseline, in the same run:
 validation, billing and reporting stopped, the same keyers claim and submit a job of the
-same size, and the clock stops at the last submit. Ratio = product items/s / baseline
+same size, and the clock stops at the last submit. Between the two, two steady runs of a
+quarter as many items, the crew paced to 50 % and 80 % of the submits per second the
+product reached, give the latency when the pipeline is not saturated (targets: p99 <= 0.3 s
+and <= 1 s). Ratio = product items/s / baseline
 items/s (target >= 0.80: the asynchronous pipeline keeps up with the contractors). Latency:
-from each item's last submit to its completed_at, p50 and p99 (target p99 < 1 s). The last
-line is the RESULT of bench/README.md.
+from each item's last submit to its completed_at, p50 and p99 (target p99 < 1 s). SQL
+statements per item: what pg_stat_statements counts over the four databases during the
+product run (target <= 15). The last line is the RESULT of bench/README.md.
 """
 
 import argparse
@@ -20,6 +24,7 @@ import asyncio
 import json
 import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -32,30 +37,53 @@ from bpo_common.auth import Role
 
 TARGET_RATIO = 0.80
 TARGET_P99_S = 1.0
+TARGET_STATEMENTS = 15
+# Fractions of the product's own rate for the steady runs, and their p99 targets (s).
+LOADS = {0.5: 0.3, 0.8: 1.0}
 
 
-async def product(
-    stack: FullStack, items: int, keyers: list[Keyer], mode: str
-) -> tuple[Outcome, float, dict[str, float]]:
-    """The whole pipeline: (the simulation's outcome, seconds until invoiced and reported, CPU
-    seconds each process spent on it)."""
+@dataclass(frozen=True)
+class Product:
+    outcome: Outcome
+    seconds: float  # until invoiced and reported
+    cpu: dict[str, float]  # CPU seconds each process spent on it
+    statements: int  # SQL statements over the four databases
+
+
+async def product(stack: FullStack, items: int, keyers: list[Keyer], mode: str) -> Product:
+    """The whole pipeline, pushed, keyed, invoiced and reported."""
     signer = Signer(stack.private_key_pem)
     manager = signer.headers(Role.MANAGER, "bench")
     async with httpx.AsyncClient(timeout=120) as http:
         simulation = Simulation(http, Endpoints(stack.url("intake"), signer))
         client_id = await simulation.client("End-to-end bench")
         await demo.set_prices(http, client_id, manager)
+        await stack.statements(reset=True)
         started, clock, cpu = datetime.now(UTC), time.perf_counter(), stack_cpu(stack)
         outcome = await simulation.run(client_id, items=items, keyers=keyers, mode=mode)
         overview, invoice = await demo.caught_up(http, outcome, started, manager)
         seconds = time.perf_counter() - clock
         spent = {name: used - cpu.get(name, 0.0) for name, used in stack_cpu(stack).items()}
+        statements = await stack.statements()
     if overview["items_completed"] != items:
         raise RuntimeError(f"reporting shows {overview['items_completed']} of {items} items")
     billed = sum(line["quantity"] for line in invoice["lines"])
     if billed != items - outcome.golden:
         raise RuntimeError(f"the invoice bills {billed} items, not {items - outcome.golden}")
-    return outcome, seconds, spent
+    return Product(outcome, seconds, spent, statements)
+
+
+async def steady(
+    stack: FullStack, items: int, keyers: list[Keyer], mode: str, submits_per_second: float
+) -> Outcome:
+    """A job keyed by the crew paced to a fixed rate of submits, well below what it could do:
+    the latency of the pipeline when it is not saturated."""
+    async with httpx.AsyncClient(timeout=120) as http:
+        simulation = Simulation(http, Endpoints(stack.url("intake"), Signer(stack.private_key_pem)))
+        client_id = await simulation.client(f"Steady load bench {submits_per_second:.0f}/s")
+        return await simulation.run(
+            client_id, items=items, keyers=keyers, mode=mode, submits_per_second=submits_per_second
+        )
 
 
 async def baseline(stack: FullStack, items: int, keyers: list[Keyer]) -> float:
@@ -90,9 +118,18 @@ def main() -> None:
     with full_stack(apart=arguments.apart) as stack:
         for service, port in stack.ports.items():  # bpo_cli.demo finds the services by port
             os.environ[f"BPO_{service.upper()}_PORT"] = str(port)
-        outcome, product_s, cpu = asyncio.run(product(stack, items, keyers, arguments.mode))
+        measured = asyncio.run(product(stack, items, keyers, arguments.mode))
+        # Submits per item (keyings, reviews, adjudications) at the rate the product reached.
+        submits_per_s = (measured.outcome.keyings + measured.outcome.reviews) / measured.seconds
+        loaded = {
+            load: asyncio.run(
+                steady(stack, max(items // 4, 50), keyers, arguments.mode, load * submits_per_s)
+            )
+            for load in LOADS
+        }
         stack.stop("validation", "billing", "reporting")
         baseline_s = asyncio.run(baseline(stack, items, keyers))
+    outcome, product_s, cpu = measured.outcome, measured.seconds, measured.cpu
     product_rate, baseline_rate = items / product_s, items / baseline_s
     p50, p99 = outcome.latency(0.5) or 0.0, outcome.latency(0.99) or 0.0
     print(f"items                                   {items:,}, {arguments.keyers} keyers")
@@ -104,10 +141,16 @@ def main() -> None:
     print(f"ratio                                   {product_rate / baseline_rate:8.2f} "
           f"(target >= {TARGET_RATIO})")  # fmt: skip
     print(f"submit to item completed                p50 {p50:.3f} s, p99 {p99:.3f} s")
+    for load, run in loaded.items():
+        p50_at, p99_at = run.latency(0.5) or 0.0, run.latency(0.99) or 0.0
+        print(f"at {load:.0%} of that rate, {run.items} items   "
+              f"submit to completed p50 {p50_at:.3f} s, p99 {p99_at:.3f} s")  # fmt: skip
     per_item = {name: seconds * 1000 / items for name, seconds in cpu.items()}
     for name, ms in per_item.items():
         print(f"CPU per item, {name:<25} {ms:8.2f} ms")
     print(f"CPU per item, all processes              {sum(per_item.values()):8.2f} ms")
+    statements = measured.statements / items
+    print(f"SQL statements per item                 {statements:8.1f} (four databases)")
     figures = [
         {
             "figure": "end to end: push to completed, invoiced and reported vs claim+submit",
@@ -126,6 +169,14 @@ def main() -> None:
             "target": 1.0,
         },
         {
+            "figure": "SQL statements per item, four databases (ratio: 15 / statements)",
+            "product": round(statements, 1),
+            "baseline": TARGET_STATEMENTS,
+            "unit": "statements",
+            "ratio": round(TARGET_STATEMENTS / statements, 3),
+            "target": 1.0,
+        },
+        {
             "figure": "submit to item completed p50 (informational)",
             "product": round(p50, 3),
             "baseline": None,
@@ -134,6 +185,19 @@ def main() -> None:
             "target": None,
         },
     ]
+    for load, target_s in LOADS.items():
+        p99_at = loaded[load].latency(0.99) or 0.0
+        figures.append(
+            {
+                "figure": f"submit to item completed p99 at {load:.0%} of the product's rate "
+                f"(ratio: {target_s} s / p99)",
+                "product": round(p99_at, 3),
+                "baseline": target_s,
+                "unit": "s",
+                "ratio": round(target_s / p99_at, 3) if p99_at else None,
+                "target": 1.0,
+            }
+        )
     figures += [
         {
             "figure": f"CPU per item, {name} (informational)",

@@ -20,6 +20,8 @@ from types import FrameType
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from bpo_cli.signing import Signer
 from bpo_common.auth import Role, ensure_key_pair
 from bpo_common.migrations import upgrade
@@ -125,6 +127,10 @@ class Timed:
     cpu: dict[str, float]  # CPU seconds per process group during the run
 
 
+# Statements pg_stat_statements counts that are not the services' work: transaction control.
+TRANSACTION_CONTROL = r"^\s*(begin|commit|rollback|start transaction|savepoint|release)\y"
+
+
 @dataclass
 class FullStack:
     root: Path
@@ -149,6 +155,25 @@ class FullStack:
 
     def stop(self, *services: str) -> None:
         self.services.stop(*services)
+
+    async def statements(self, *, reset: bool = False) -> int:
+        """SQL statements the services' databases have run (pg_stat_statements: a COPY is
+        one, each row of an executemany one; transaction control not counted), since the
+        last `reset`."""
+        connection = await asyncpg.connect(self.admin_dsn("postgres"))
+        try:
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            if reset:
+                await connection.execute("SELECT pg_stat_statements_reset()")
+            calls: int = await connection.fetchval(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements AS s"
+                " JOIN pg_database AS d ON d.oid = s.dbid WHERE d.datname LIKE 'bpo\\_%'"
+                " AND s.query !~* $1",
+                TRANSACTION_CONTROL,
+            )
+        finally:
+            await connection.close()
+        return int(calls)
 
     def pids(self) -> dict[str, int]:
         return {name: process.pid for name, process in self.services.processes.items()}

@@ -126,6 +126,9 @@ class PostgresServer:
             "-c", f"port={self.port}",
             "-c", f"unix_socket_directories={self.directory}",
             "-c", "max_connections=400",
+            # Counts of the statements each database runs (the end-to-end bench reads them).
+            "-c", "shared_preload_libraries=pg_stat_statements",
+            "-c", "pg_stat_statements.max=10000",
         ]  # fmt: skip
         if not self.durable:
             settings += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
