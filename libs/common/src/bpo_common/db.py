@@ -24,6 +24,9 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy import (
+    inspect as sa_inspect,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -100,6 +103,21 @@ async def copy_rows(
         # SQLAlchemy begins the transaction with its first statement; COPY must be inside it.
         await connection.execute(select(literal(1)))
     await driver.copy_records_to_table(table.name, records=records, columns=names)
+
+
+async def copy_instances(session: AsyncSession, instances: Sequence[Any]) -> None:
+    """Insert new ORM instances of one class, all built with the same attributes set, with
+    COPY (`copy_rows`): one statement for the lot, without the unit of work. They stay
+    transient; read them, but change them through statements."""
+    if not instances:
+        return
+    mapper = sa_inspect(type(instances[0]))
+    assigned = vars(instances[0])
+    columns = [
+        (prop.key, prop.columns[0].name) for prop in mapper.column_attrs if prop.key in assigned
+    ]
+    rows = [{name: getattr(instance, key) for key, name in columns} for instance in instances]
+    await copy_rows(session, mapper.local_table, rows)
 
 
 async def driver_connection(session: AsyncSession) -> Any:

@@ -6,10 +6,10 @@ Only the relay talks to JetStream; see `bpo_common.relay`.
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.context import current_correlation_id
+from bpo_common.db import copy_rows
 from bpo_common.events import Envelope, Event, wrap
 from bpo_common.tables import outbox_event
 
@@ -60,14 +60,10 @@ async def publish_many(
 
 
 async def store(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    """Add envelopes made by `envelope_for` to the outbox, in one statement; they are
+    """Add envelopes made by `envelope_for` to the outbox, in one statement (COPY); they are
     published in the order they were made."""
-    if envelopes:
-        connection = await session.connection()
-        await connection.execute(
-            insert(outbox_event),
-            [
-                dict(zip(("id", "subject", "payload"), outbox_values(envelope), strict=True))
-                for envelope in envelopes
-            ],
-        )
+    rows = [
+        dict(zip(("id", "subject", "payload"), outbox_values(envelope), strict=True))
+        for envelope in envelopes
+    ]
+    await copy_rows(session, outbox_event, rows)

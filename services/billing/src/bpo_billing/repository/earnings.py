@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.models import Earning, PieceRate
 from bpo_common.contracts import TaskKind
+from bpo_common.db import copy_instances
 
 
 async def piece_rates(session: AsyncSession, work_type: str | None = None) -> list[PieceRate]:
@@ -67,8 +68,7 @@ async def tasks_with_earnings(session: AsyncSession, task_ids: Sequence[UUID]) -
 
 
 async def add_earnings(session: AsyncSession, earnings: Sequence[Earning]) -> None:
-    session.add_all(earnings)
-    await session.flush()
+    await copy_instances(session, earnings)
 
 
 async def unpriced_earnings(session: AsyncSession, work_type: str) -> list[Earning]:

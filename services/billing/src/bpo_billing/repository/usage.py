@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.models import UsageLine, VolumeCounter
+from bpo_common.db import copy_instances
 from bpo_common.pagination import PageRequest, paginate
 
 
@@ -19,8 +20,7 @@ async def items_with_usage(session: AsyncSession, item_ids: Sequence[UUID]) -> s
 
 
 async def add_usage_lines(session: AsyncSession, lines: Sequence[UsageLine]) -> None:
-    session.add_all(lines)
-    await session.flush()
+    await copy_instances(session, lines)
 
 
 async def unpriced_usage(

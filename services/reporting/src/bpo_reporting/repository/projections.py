@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Executable, Row, and_, func, update
+from sqlalchemy import ARRAY, Executable, Row, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,17 +66,28 @@ async def increment(session: AsyncSession, increments: Iterable[Increment]) -> N
         for name, value in change.deltas.items():
             row[name] += value
     for statement, rows in statements.items():
-        await session.execute(_increment_statement(*statement), list(rows.values()))
+        columns = [*statement[1], *statement[2]]
+        await session.execute(
+            _increment_statement(*statement),
+            {f"{name}_values": [row[name] for row in rows.values()] for name in columns},
+        )
 
 
 @functools.cache
 def _increment_statement(
     model: type[Base], key_names: tuple[str, ...], names: tuple[str, ...]
 ) -> Executable:
-    """One statement per rollup and set of columns, built once (values go as parameters), so
-    the hot path neither rebuilds nor recompiles it."""
-    statement = insert(model)
+    """One statement per rollup and set of columns, built once, taking each column's values
+    as one array (`INSERT ... SELECT FROM unnest(...)`): one execution for all the rows,
+    each row a key once. On the table, not the model: the ORM would read the arrays as
+    rows."""
     table = model.__table__
+    assert isinstance(table, Table)
+    columns = [*key_names, *names]
+    # Named apart from the columns: an INSERT takes parameters named as its columns as values.
+    arrays = [bindparam(f"{name}_values", type_=ARRAY(table.c[name].type)) for name in columns]
+    rows = func.unnest(*arrays).table_valued(*columns).render_derived(name="increments")
+    statement = insert(table).from_select(columns, select(*(rows.c[name] for name in columns)))
     return statement.on_conflict_do_update(
         index_elements=list(key_names),
         set_={name: table.c[name] + statement.excluded[name] for name in names},

@@ -6,7 +6,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import advisory_lock
+from bpo_common.db import advisory_lock, copy_instances
 from bpo_validation.models import Decision, Entry
 
 
@@ -18,8 +18,8 @@ async def lock_items(session: AsyncSession, item_ids: Sequence[UUID]) -> None:
     await advisory_lock(session, *(f"validation-item:{item_id}" for item_id in sorted(item_ids)))
 
 
-def add_entries(session: AsyncSession, entries: Sequence[Entry]) -> None:
-    session.add_all(entries)
+async def add_entries(session: AsyncSession, entries: Sequence[Entry]) -> None:
+    await copy_instances(session, entries)
 
 
 async def entries_of_items(
@@ -39,8 +39,8 @@ async def entries_of_item(session: AsyncSession, item_id: UUID) -> list[Entry]:
     return (await entries_of_items(session, [item_id])).get(item_id, [])
 
 
-def add_decisions(session: AsyncSession, decisions: Sequence[Decision]) -> None:
-    session.add_all(decisions)
+async def add_decisions(session: AsyncSession, decisions: Sequence[Decision]) -> None:
+    await copy_instances(session, decisions)
 
 
 async def decisions_of_item(session: AsyncSession, item_id: UUID) -> list[Decision]:

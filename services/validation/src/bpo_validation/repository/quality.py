@@ -5,16 +5,16 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Date, case, cast, func, insert, select
+from sqlalchemy import Date, case, cast, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.db import copy_rows
 from bpo_validation.models import Judgement, Standing
 
 
 async def add_judgements(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(Judgement), rows)
+    await copy_rows(session, Judgement.__table__, rows)
 
 
 async def judged_by_task(

@@ -65,7 +65,7 @@ async def record_submissions(
         judged=await scores.judged_by_task(session, item_ids),
     )
     entries = [_entry(event) for event in fresh]
-    repository.add_entries(session, entries)
+    await repository.add_entries(session, entries)
     for event, entry in zip(fresh, entries, strict=True):
         await run.apply(_Rules.of(jobs[event.job_id]), entry)
     await run.write()
@@ -211,7 +211,7 @@ class _Run:
                 self.settings,
             )
         )
-        repository.add_decisions(self.session, self.decisions)
+        await repository.add_decisions(self.session, self.decisions)
         envelopes = []
         for outcome in self.outcomes:
             for _ in outcome.judgings:
