@@ -155,8 +155,7 @@ async def _invoice(http: httpx.AsyncClient, outcome: Outcome, headers: dict[str,
     """The client's draft invoice for this month, once billing has priced every billable item
     (control items are not billed): a draft takes the usage priced so far."""
     today = datetime.now(UTC).date()
-    billable = outcome.items - outcome.golden
-    expected = billable * (PER_ITEM + PER_FIELD * len(FIELDS))
+    expected = _revenue(outcome)
 
     async def revenue() -> Decimal:
         response = await http.get(
@@ -181,10 +180,16 @@ async def _invoice(http: httpx.AsyncClient, outcome: Outcome, headers: dict[str,
     return response.json()
 
 
+def _revenue(outcome: Outcome) -> Decimal:
+    """What the job's billable items (not the control items) earn at the demo's prices."""
+    return (outcome.items - outcome.golden) * (PER_ITEM + PER_FIELD * len(FIELDS))
+
+
 async def _overview(
     http: httpx.AsyncClient, outcome: Outcome, since: datetime, headers: dict[str, str]
 ) -> Any:
-    """The manager's overview of this client, once reporting has seen every item final."""
+    """The manager's overview of this client, once reporting has seen every item final and
+    every billable item priced (usage reaches reporting through billing, after the item)."""
 
     async def fetch() -> Any:
         response = await http.get(
@@ -200,7 +205,12 @@ async def _overview(
 
     def caught_up(body: dict[str, Any]) -> bool:
         final = body.get("items_completed", 0) + body.get("items_rejected", 0)
-        return bool(final >= outcome.items and body.get("revenue") is not None)
+        revenue = body.get("revenue")
+        return bool(
+            final >= outcome.items
+            and revenue is not None
+            and Decimal(str(revenue)) >= _revenue(outcome)
+        )
 
     return await _eventually(fetch, caught_up)
 
