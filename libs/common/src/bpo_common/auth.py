@@ -236,7 +236,9 @@ async def current_client(request: Request, credentials: Credentials) -> ClientPr
 CurrentClient = Annotated[ClientPrincipal, Depends(current_client)]
 
 
-def client_scope(caller: ClientOrManager) -> UUID | None:
+# Dependencies that do no I/O are coroutines all the same: FastAPI runs a plain function in a
+# worker thread, a hop that costs more than the function.
+async def client_scope(caller: ClientOrManager) -> UUID | None:
     return caller.scope()
 
 
@@ -245,7 +247,7 @@ def client_scope(caller: ClientOrManager) -> UUID | None:
 ClientScope = Annotated[UUID | None, Depends(client_scope)]
 
 
-def own_client(client_id: UUID, scope: ClientScope) -> UUID:
+async def own_client(client_id: UUID, scope: ClientScope) -> UUID:
     if scope is not None and scope != client_id:
         raise NotFound("no such object")
     return client_id
@@ -255,11 +257,11 @@ def own_client(client_id: UUID, scope: ClientScope) -> UUID:
 OwnClientId = Annotated[UUID, Depends(own_client)]
 
 
-def the_contractor_or_a_manager(refusal: str) -> Callable[[UUID, Principal], UUID]:
+def the_contractor_or_a_manager(refusal: str) -> Callable[[UUID, Principal], Awaitable[UUID]]:
     """A dependency giving the path's `contractor_id` to a manager or to that contractor
     themself; anyone else gets a 404 saying `refusal` (with `{contractor_id}` filled in)."""
 
-    def dependency(contractor_id: UUID, caller: CurrentPrincipal) -> UUID:
+    async def dependency(contractor_id: UUID, caller: CurrentPrincipal) -> UUID:
         itself = caller.role is Role.CONTRACTOR and caller.subject == str(contractor_id)
         if caller.role is Role.MANAGER or itself:
             return contractor_id

@@ -2,7 +2,7 @@
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -75,11 +75,12 @@ class Runtime:
         return self.settings
 
 
-def settings_dependency(cls: type[S]) -> Callable[[Request], S]:
+def settings_dependency(cls: type[S]) -> Callable[[Request], Awaitable[S]]:
     """A dependency giving a route the service's own settings: `Depends(settings_dependency(
-    Settings))`, as the app was built with them."""
+    Settings))`, as the app was built with them. (A coroutine, so that FastAPI does not run it
+    in a worker thread.)"""
 
-    def settings(request: Request) -> S:
+    async def settings(request: Request) -> S:
         runtime: Runtime = request.app.state.runtime
         return runtime.settings_as(cls)
 

@@ -36,7 +36,7 @@ class Period(BaseModel):
     end: datetime
 
 
-def period(
+async def period(
     start: Annotated[
         AwareDatetime | None, Query(alias="from", description="default: 30 days before to")
     ] = None,
