@@ -106,13 +106,14 @@ async def copy_rows(
 
 
 async def copy_instances(session: AsyncSession, instances: Sequence[Any]) -> None:
-    """Insert new ORM instances of one class, all built with the same attributes set, with
-    COPY (`copy_rows`): one statement for the lot, without the unit of work. They stay
-    transient; read them, but change them through statements."""
+    """Insert new ORM instances of one class with COPY (`copy_rows`): one statement for the
+    lot, without the unit of work. A column set on any of them is written for all (NULL where
+    unset); the others take their server defaults. The instances stay transient: read them,
+    but change them through statements."""
     if not instances:
         return
     mapper = sa_inspect(type(instances[0]))
-    assigned = vars(instances[0])
+    assigned = set().union(*(vars(instance) for instance in instances))
     columns = [
         (prop.key, prop.columns[0].name) for prop in mapper.column_attrs if prop.key in assigned
     ]

@@ -72,6 +72,13 @@ class Feed:
             async with self.sessions() as session, session.begin():
                 await self.handlers[envelope.type](session, [envelope])
 
+    async def run(self, *events: Event) -> None:
+        """Hands events of one type to billing's handler as one run, in one transaction, as
+        the consumer does with a batch."""
+        envelopes = [wrap(event, source="test") for event in events]
+        async with self.sessions() as session, session.begin():
+            await self.handlers[envelopes[0].type](session, envelopes)
+
     async def job(
         self,
         client_id: UUID,
@@ -106,19 +113,7 @@ class Feed:
         at: datetime = MONTH_START + timedelta(days=1),
         golden: bool = False,
     ) -> list[ItemCompleted]:
-        events = [
-            ItemCompleted(
-                item_id=new_id(),
-                job_id=job.job_id,
-                client_id=job.client_id,
-                work_type=job.work_type,
-                golden=golden,
-                fields=fields,
-                result={"total": "1"},
-                completed_at=at + timedelta(seconds=n),
-            )
-            for n in range(count)
-        ]
+        events = completions(job, count, fields=fields, at=at, golden=golden)
         await self(*events)
         return events
 
@@ -135,34 +130,62 @@ class Feed:
             )
         )
 
-    async def scored(
-        self,
-        contractor_id: UUID,
-        *,
-        outcome: TaskOutcome = TaskOutcome.ACCEPTED,
-        kind: TaskKind = TaskKind.ENTRY,
-        work_type: str = "invoice",
-        at: datetime = MONTH_START + timedelta(days=2),
-        client_id: UUID | None = None,
-        job_id: UUID | None = None,
-    ) -> ContractorScored:
-        event = ContractorScored(
-            task_id=new_id(),
-            item_id=new_id(),
-            job_id=job_id or new_id(),
-            client_id=client_id or new_id(),
-            contractor_id=contractor_id,
-            work_type=work_type,
-            kind=kind,
-            outcome=outcome,
-            golden=False,
-            fields_judged=3,
-            fields_correct=3,
-            submitted_at=at,
-            decided_at=at,
-        )
+    async def scored(self, contractor_id: UUID, **task: Any) -> ContractorScored:
+        event = scored(contractor_id, **task)
         await self(event)
         return event
+
+
+def completions(
+    job: JobCreated,
+    count: int,
+    *,
+    fields: int = 3,
+    at: datetime = MONTH_START + timedelta(days=1),
+    golden: bool = False,
+) -> list[ItemCompleted]:
+    """`count` items of the job completed a second apart from `at`."""
+    return [
+        ItemCompleted(
+            item_id=new_id(),
+            job_id=job.job_id,
+            client_id=job.client_id,
+            work_type=job.work_type,
+            golden=golden,
+            fields=fields,
+            result={"total": "1"},
+            completed_at=at + timedelta(seconds=n),
+        )
+        for n in range(count)
+    ]
+
+
+def scored(
+    contractor_id: UUID,
+    *,
+    outcome: TaskOutcome = TaskOutcome.ACCEPTED,
+    kind: TaskKind = TaskKind.ENTRY,
+    work_type: str = "invoice",
+    at: datetime = MONTH_START + timedelta(days=2),
+    client_id: UUID | None = None,
+    job_id: UUID | None = None,
+) -> ContractorScored:
+    """A task of the contractor's, scored."""
+    return ContractorScored(
+        task_id=new_id(),
+        item_id=new_id(),
+        job_id=job_id or new_id(),
+        client_id=client_id or new_id(),
+        contractor_id=contractor_id,
+        work_type=work_type,
+        kind=kind,
+        outcome=outcome,
+        golden=False,
+        fields_judged=3,
+        fields_correct=3,
+        submitted_at=at,
+        decided_at=at,
+    )
 
 
 def price_book(**overrides: Any) -> dict[str, Any]:

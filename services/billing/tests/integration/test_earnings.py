@@ -15,7 +15,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem, error_fields, outbox_events
 
-from .conftest import MONTH_START, Feed, new_client
+from .conftest import MONTH_START, Feed, new_client, scored
 
 PERIOD = "period_start=2026-03-01&period_end=2026-03-31"
 
@@ -98,6 +98,29 @@ async def test_a_statement_is_for_managers_and_that_contractor_only(
         headers=tokens.manager(),
     )
     assert error_fields(assert_problem(backwards, 422)) == ["period_end"]
+
+
+async def test_a_run_prices_each_task_as_alone_whatever_comes_before_it(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
+) -> None:
+    """A task of a work type without piece rates, then one with them, in one run."""
+    work_type = f"claims-{new_id()}"
+    await set_rates(billing, tokens, work_type)
+    keyer = new_id()
+    unpriced, priced = (
+        scored(keyer, work_type=f"forms-{new_id()}"),
+        scored(keyer, work_type=work_type),
+    )
+    await feed.run(unpriced, priced)
+
+    async with billing_db() as session:
+        earnings = {
+            earning.task_id: (earning.amount, earning.currency)
+            for earning in await session.scalars(
+                select(Earning).where(Earning.contractor_id == keyer)
+            )
+        }
+    assert earnings == {unpriced.task_id: (None, None), priced.task_id: (Decimal("0.20"), "EUR")}
 
 
 async def test_work_before_its_piece_rate_is_priced_when_the_rate_is_set(

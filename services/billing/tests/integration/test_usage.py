@@ -28,7 +28,15 @@ from bpo_devtools.testing import (
     outbox_events,
 )
 
-from .conftest import MONTH_START, Feed, client_with_usage, draft, new_client, put_price_book
+from .conftest import (
+    MONTH_START,
+    Feed,
+    client_with_usage,
+    completions,
+    draft,
+    new_client,
+    put_price_book,
+)
 
 
 async def usage(
@@ -83,6 +91,27 @@ async def test_each_item_is_priced_by_the_version_in_force_when_it_completed(
         ("0.53", "0.53"),
         ("0.73", "0.73"),
     ]
+
+
+async def test_a_run_prices_each_line_as_alone_whatever_comes_before_it(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    """An item the prices do not cover, then one they do, in one run: the second is priced."""
+    client_id = await new_client(billing, tokens)
+    uncovered = await feed.job(client_id, work_type=f"forms-{new_id()}")
+    covered = await feed.job(client_id)
+    waiting, billed = completions(uncovered, 1) + completions(covered, 1)
+    await feed.run(waiting, billed)
+
+    lines = {line["item_id"]: line for line in await usage(billing, tokens, client_id)}
+    assert (lines[str(billed.item_id)]["priced"], lines[str(billed.item_id)]["amount"]) == (
+        True,
+        "0.53",
+    )
+    assert (lines[str(waiting.item_id)]["priced"], lines[str(waiting.item_id)]["amount"]) == (
+        False,
+        None,
+    )
 
 
 async def test_graduated_tiers_and_rush_surcharge(
