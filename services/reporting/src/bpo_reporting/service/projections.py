@@ -6,7 +6,8 @@ not depend on the order or on repeats. A turnaround needs both the receipt and t
 completion: whichever arrives second settles it.
 """
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.contracts import billing, intake, validation
 from bpo_common.inbox import first_of_each
 from bpo_reporting.domain import projections as domain
-from bpo_reporting.domain.projections import LedgerKind
+from bpo_reporting.domain.projections import Increment, LedgerKind
 from bpo_reporting.repository import projections as repository
 
 ItemEvent = (
@@ -162,16 +163,31 @@ async def record_contractors_scored(
 
 
 async def record_usages(session: AsyncSession, events: list[billing.UsageRecorded]) -> None:
-    entries = [(event.usage_id, event.amount, event.currency) for event in events]
-    first = await repository.add_ledger_entries(session, LedgerKind.USAGE, entries)
-    new = first_of_each(events, lambda event: event.usage_id)
-    increments = [i for e in new for i in domain.usage_recorded(e, e.usage_id in first)]
-    await repository.increment(session, increments)
+    await _record_ledger(
+        session, LedgerKind.USAGE, events, lambda e: e.usage_id, domain.usage_recorded
+    )
 
 
 async def record_earnings(session: AsyncSession, events: list[billing.EarningRecorded]) -> None:
-    entries = [(event.earning_id, event.amount, event.currency) for event in events]
-    first = await repository.add_ledger_entries(session, LedgerKind.EARNING, entries)
-    new = first_of_each(events, lambda event: event.earning_id)
-    increments = [i for e in new for i in domain.earning_recorded(e, e.earning_id in first)]
+    await _record_ledger(
+        session, LedgerKind.EARNING, events, lambda e: e.earning_id, domain.earning_recorded
+    )
+
+
+Priced = TypeVar("Priced", billing.UsageRecorded, billing.EarningRecorded)
+
+
+async def _record_ledger(
+    session: AsyncSession,
+    kind: LedgerKind,
+    events: list[Priced],
+    key: Callable[[Priced], UUID],
+    increments_of: Callable[[Priced, bool], list[Increment]],
+) -> None:
+    """Keep each priced usage line or earning once in the ledger; its first copy adds to the
+    rollups."""
+    entries = [(key(event), event.amount, event.currency) for event in events]
+    first = await repository.add_ledger_entries(session, kind, entries)
+    new = first_of_each(events, key)
+    increments = [i for e in new for i in increments_of(e, key(e) in first)]
     await repository.increment(session, increments)
