@@ -54,16 +54,18 @@ def insert_for_each(source: str, first_parameter: int) -> str:
 async def publish_many(
     session: AsyncSession, events: Sequence[Event], *, client_id: UUID | None = None
 ) -> list[Envelope]:
-    envelopes = [envelope_for(session, event, client_id=client_id) for event in events]
-    await store(session, envelopes)
-    return envelopes
+    return await publish_each(session, [(event, client_id) for event in events])
 
 
-async def store(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    """Add envelopes made by `envelope_for` to the outbox, in one statement (COPY); they are
-    published in the order they were made."""
+async def publish_each(
+    session: AsyncSession, events: Sequence[tuple[Event, UUID | None]]
+) -> list[Envelope]:
+    """Add events to the outbox, each for its client (or none), in one statement (COPY);
+    they are published in this order once the session's transaction commits."""
+    envelopes = [envelope_for(session, event, client_id=client_id) for event, client_id in events]
     rows = [
         dict(zip(("id", "subject", "payload"), outbox_values(envelope), strict=True))
         for envelope in envelopes
     ]
     await copy_rows(session, outbox_event, rows)
+    return envelopes

@@ -19,7 +19,7 @@ from bpo_common.contracts.validation import ContractorScored
 from bpo_common.errors import Invalid
 from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
-from bpo_common.outbox import publish_many
+from bpo_common.outbox import publish_each, publish_many
 
 
 async def put_piece_rates(
@@ -114,9 +114,7 @@ async def record_scores(
         if rate is not None:
             recorded.append(_price_earning(earning, rate.amount, rate.currency))
     await repository.add_earnings(session, earnings)
-    for client_id in sorted({event.client_id for event in recorded}):
-        mine = [event for event in recorded if event.client_id == client_id]
-        await publish_many(session, mine, client_id=client_id)
+    await publish_each(session, [(event, event.client_id) for event in recorded])
 
 
 async def earnings_statement(

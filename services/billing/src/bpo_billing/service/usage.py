@@ -18,7 +18,7 @@ from bpo_common.contracts import billing
 from bpo_common.contracts.intake import ItemCompleted
 from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
-from bpo_common.outbox import publish_many
+from bpo_common.outbox import publish_each, publish_many
 from bpo_common.pagination import Page, PageRequest, make_page
 
 
@@ -73,9 +73,7 @@ async def record_items_completed(session: AsyncSession, events: list[ItemComplet
     ]
     recorded = await _price(session, priced, terms)
     await repository.add_usage_lines(session, lines)
-    for client_id in sorted({event.client_id for event in recorded}):
-        mine = [event for event in recorded if event.client_id == client_id]
-        await publish_many(session, mine, client_id=client_id)
+    await publish_each(session, [(event, event.client_id) for event in recorded])
 
 
 async def price_waiting_usage(session: AsyncSession, book: PriceBook) -> None:

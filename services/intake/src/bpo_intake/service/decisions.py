@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import TaskKind, validation
 from bpo_common.contracts.intake import ItemCompleted, ItemRejected
-from bpo_common.outbox import envelope_for, store
+from bpo_common.outbox import publish_each
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.jobs import FINAL, ItemStatus
 from bpo_intake.domain.tasks import new_task, review_skills
@@ -130,10 +130,7 @@ class _Run:
         """The new tasks and the events, then the completion of each job whose last open
         item this run finished."""
         await tasks_repository.add_tasks(session, self.tasks)
-        await store(
-            session,
-            [envelope_for(session, event, client_id=client) for event, client in self.events],
-        )
+        await publish_each(session, self.events)
         for job in self.finishing.values():
             await jobs.complete_if_done(session, job)
 

@@ -23,7 +23,7 @@ from bpo_common.errors import NotFound
 from bpo_common.events import Event
 from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
-from bpo_common.outbox import envelope_for, store
+from bpo_common.outbox import publish_each
 from bpo_common.rules import JobSpec, spec_for
 from bpo_validation.domain import decision
 from bpo_validation.domain.decision import Item, Judging, KeyerRecord, Ruling, Submission, Verdict
@@ -48,7 +48,8 @@ async def record_submissions(
 ) -> None:
     """Keep the entries; decide about each item once it has the entries it needs; judge and
     score; as applying the submissions one at a time, in order, would."""
-    jobs = await job_rules.rules_of_jobs(session, {event.job_id for event in events})
+    known = await job_rules.rules_of_jobs(session, {event.job_id for event in events})
+    jobs = {job_id: _Rules.of(job) for job_id, job in known.items()}
     for event in events:
         if event.job_id not in jobs:
             raise JobNotKnownYet(f"job {event.job_id} has not arrived yet")
@@ -67,7 +68,7 @@ async def record_submissions(
     entries = [_entry(event) for event in fresh]
     await repository.add_entries(session, entries)
     for event, entry in zip(fresh, entries, strict=True):
-        await run.apply(_Rules.of(jobs[event.job_id]), entry)
+        await run.apply(jobs[event.job_id], entry)
     await run.write()
 
 
@@ -212,15 +213,12 @@ class _Run:
             )
         )
         await repository.add_decisions(self.session, self.decisions)
-        envelopes = []
+        events: list[tuple[Event, UUID | None]] = []
         for outcome in self.outcomes:
             for _ in outcome.judgings:
-                envelopes += [envelope_for(self.session, s) for s in next(suspensions)]
-            envelopes += [
-                envelope_for(self.session, event, client_id=client_id)
-                for event, client_id in outcome.events
-            ]
-        await store(self.session, envelopes)
+                events += [(suspended, None) for suspended in next(suspensions)]
+            events += outcome.events
+        await publish_each(self.session, events)
 
 
 def _entry(event: intake.TaskSubmitted) -> Entry:
