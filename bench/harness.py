@@ -175,15 +175,27 @@ class FullStack:
             await connection.close()
         return int(calls)
 
+    async def fetch(self, database: str, query: str, *args: Any) -> list[Any]:
+        """The rows `query` gives in `database` (`bpo_intake`, ...), as the superuser."""
+        connection = await asyncpg.connect(self.admin_dsn(database))
+        try:
+            return list(await connection.fetch(query, *args))
+        finally:
+            await connection.close()
+
     def pids(self) -> dict[str, int]:
         return {name: process.pid for name, process in self.services.processes.items()}
 
 
 @contextmanager
-def full_stack(*services: str, apart: bool = False) -> Iterator[FullStack]:
+def full_stack(
+    *services: str, apart: bool = False, commit_times: bool = False
+) -> Iterator[FullStack]:
     """Servers migrated and `services` (all four when none is named) ready, as their own
     processes (`apart`: each service's API and workers as two); stopped and removed
-    afterwards."""
+    afterwards. `commit_times`: PostgreSQL keeps each transaction's commit time
+    (`track_commit_timestamp`), so `pg_xact_commit_timestamp(xmin)` tells when a row was
+    written."""
     root = REPO_ROOT / ".run" / "bench" / str(os.getpid())
     shutil.rmtree(root, ignore_errors=True)
     local = servers.LocalStack(
@@ -192,6 +204,14 @@ def full_stack(*services: str, apart: bool = False) -> Iterator[FullStack]:
     running: servers.Services | None = None
     try:
         urls = local.start()
+        superuser = f"postgresql://postgres:{local.credentials.superuser}@127.0.0.1:"
+        superuser += str(local.postgres.port)
+        if commit_times:  # a setting PostgreSQL reads when it starts
+            asyncio.run(
+                _execute(f"{superuser}/postgres", "ALTER SYSTEM SET track_commit_timestamp = on")
+            )
+            local.postgres.stop()
+            local.postgres.start(local.credentials.superuser)
         servers.migrate_all(urls.database_urls)
         private, public = ensure_key_pair(root / "jwt")
         ports = {service: servers.free_port() for service in SERVICES}
@@ -203,8 +223,6 @@ def full_stack(*services: str, apart: bool = False) -> Iterator[FullStack]:
             apart=apart,
             worker_ports={service: servers.free_port() for service in SERVICES},
         )
-        superuser = f"postgresql://postgres:{local.credentials.superuser}@127.0.0.1:"
-        superuser += str(local.postgres.port)
         running.start(*(services or SERVICES))
         yield FullStack(root, urls, private.read_text(), superuser, running)
     finally:
@@ -212,6 +230,14 @@ def full_stack(*services: str, apart: bool = False) -> Iterator[FullStack]:
             running.stop()
         local.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def _execute(dsn: str, statement: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 def result_line(name: str, figures: Sequence[Mapping[str, Any]], notes: Sequence[str]) -> str:
