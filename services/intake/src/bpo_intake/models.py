@@ -5,7 +5,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Numeric, String, Text, Uuid, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_common.contracts import TaskKind
@@ -77,11 +78,57 @@ class Item(Base):
     status: Mapped[ItemStatus] = mapped_column(enum_column(ItemStatus))
     source: Mapped[dict[str, Any]]
     golden: Mapped[dict[str, Any] | None]
+    # The documents of the job it is keyed from, in the order the client named them.
+    documents: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid), server_default=text("'{}'"))
     result: Mapped[dict[str, Any] | None]
     # Set when the item needs a person: its tasks kept expiring, or a decision said so.
     flagged_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Document(Base):
+    """A file a client attached to a job: its bytes are in the object store as
+    `<client>/<sha256>/original`, once per client however many documents have them."""
+
+    __tablename__ = "document"
+    __table_args__ = (
+        Index("ix_document_job_id_filename", "job_id", "filename", unique=True),
+        Index("ix_document_client_id_sha256", "client_id", "sha256"),
+        # The renderer walks the documents whose pages are not rendered yet.
+        Index(
+            "ix_document_unrendered",
+            "id",
+            postgresql_where=text("rendered_at IS NULL AND deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    job_id: Mapped[UUID] = mapped_column(ForeignKey("job.id"))
+    client_id: Mapped[UUID]
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    pages: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rendered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when retention removed its bytes and page images; the row stays as the record.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DocumentPage(Base):
+    """A page of a document: its web image's size, and a PDF's text layer and words."""
+
+    __tablename__ = "document_page"
+
+    document_id: Mapped[UUID] = mapped_column(ForeignKey("document.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(primary_key=True)
+    width: Mapped[int]
+    height: Mapped[int]
+    text: Mapped[str | None] = mapped_column(Text)
+    # [{"text": "Total", "box": [x0, y0, x1, y1]}], fractions of the page from its top left.
+    words: Mapped[list[dict[str, Any]] | None]
 
 
 class Task(Base):

@@ -112,9 +112,58 @@ class ItemOut(BaseModel):
     external_id: str | None
     status: ItemStatus
     source: dict[str, Any]
+    documents: list[UUID]
     result: dict[str, Any] | None
     flagged_reason: str | None
     completed_at: datetime | None
+
+
+# Documents
+
+
+class DocumentOut(BaseModel):
+    """A stored document, as its upload answers."""
+
+    id: UUID
+    job_id: UUID
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    pages: int
+
+
+class DocumentsOut(BaseModel):
+    """The documents of a zip, in the zip's order."""
+
+    documents: list[DocumentOut]
+
+
+class PageOut(BaseModel):
+    number: int
+    width: int = Field(description="of the page image, in pixels")
+    height: int
+    image_url: str = Field(description="a path on this service, signed; it expires")
+
+
+class DocumentPages(BaseModel):
+    """A document as a task shows it: its pages' images."""
+
+    id: UUID
+    filename: str
+    pages: list[PageOut]
+
+
+class DocumentView(DocumentPages):
+    """A document's metadata and its pages' images (none once deleted)."""
+
+    job_id: UUID
+    media_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+    rendered_at: datetime | None = Field(description="when the page images were made")
+    deleted_at: datetime | None = Field(description="when retention deleted its bytes")
 
 
 # Contractors and tasks
@@ -155,6 +204,7 @@ class TaskOut(BaseModel):
     fields: list[dict[str, Any]]
     rules: list[str]
     source: dict[str, Any]
+    documents: list[DocumentPages] = Field(default_factory=list)
     entries: list[dict[str, Any]] | None
     lease_expires_at: datetime
 

@@ -1,10 +1,15 @@
+import os
+import secrets
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.service import settings_dependency
 from bpo_common.settings import DEFAULT_PORTS, ServiceSettings
+from bpo_intake.repository.objects import open_store
 
 
 class Settings(ServiceSettings):
@@ -25,6 +30,39 @@ class Settings(ServiceSettings):
     webhook_allow_private: bool = False
     webhook_retry_hours: float = 24.0
     webhook_timeout_s: float = 10.0
+
+    # Where documents' bytes and page images go: file:///path (the default: documents/ in
+    # the run directory), s3://bucket/prefix, gs://bucket/prefix or az://account/container.
+    # Credentials and endpoint come from document_store_options or the provider's own
+    # environment variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ...).
+    document_store_url: str = Field(default_factory=lambda: _run_dir("documents").as_uri())
+    # Options of that store, as object_store names them, for example {"endpoint":
+    # "http://minio:9000", "region": "eu-west-1", "allow_http": "true"}.
+    document_store_options: dict[str, str] = Field(default_factory=dict)
+    document_max_bytes: int = 50 * 1024 * 1024
+    document_max_pages: int = 500
+    # Pixels of one page of an image: past it, an image is refused as a decompression bomb.
+    document_max_pixels: int = 100_000_000
+    document_zip_max_members: int = 10_000
+    # Documents are deleted this many days after their job completed or was cancelled.
+    document_retention_days: int = 90
+    # Signs page image links. Every replica of the API must have the same one; when not set,
+    # a random one is made at start (links then work only on the replica that made them).
+    document_url_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(32))
+    )
+    # How long a page image link works.
+    document_url_ttl_s: int = 900
+
+
+def _run_dir(name: str) -> Path:
+    return Path(os.environ.get("BPO_RUN_DIR", ".run")).resolve() / name
+
+    @model_validator(mode="after")
+    def _store_opens(self) -> "Settings":
+        """A store URL or option that object_store cannot use stops the service at start."""
+        open_store(self.document_store_url, self.document_store_options)
+        return self
 
 
 SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]

@@ -2,8 +2,9 @@
 
 The outbox relay runs for every service (bpo_common.service starts it); intake adds its
 consumer of validation's decisions, the lease sweep, the check for work nobody may take,
-and the webhook sender. Each loop runs on every replica, side by side: each step takes its
-rows with SKIP LOCKED or a lease, or (the check) does what another replica may do as well.
+the webhook sender, the page renderer and document retention. Each loop runs on every
+replica, side by side: each step takes its rows with SKIP LOCKED or a lease, or (the check)
+does what another replica may do as well.
 """
 
 from datetime import timedelta
@@ -14,11 +15,13 @@ from bpo_common.clock import utcnow
 from bpo_common.loops import keep_running, pause
 from bpo_common.service import Runtime, Workers
 from bpo_intake.consumers import subscriptions
-from bpo_intake.service import tasks, webhooks
+from bpo_intake.service import documents, tasks, webhooks
 from bpo_intake.settings import Settings
 
 WEBHOOK_IDLE_S = 1.0
 UNCLAIMABLE_CHECK_S = 60.0
+RENDER_IDLE_S = 0.5
+RETENTION_CHECK_S = 3600.0
 
 
 async def sweep_leases(runtime: Runtime) -> None:
@@ -60,9 +63,43 @@ async def deliver_webhooks(runtime: Runtime) -> None:
         await keep_running("webhook sender", deliver, pause(WEBHOOK_IDLE_S))
 
 
+async def render_pages(runtime: Runtime) -> None:
+    """Render the pages of uploaded documents to web images, as they come."""
+    settings = runtime.settings_as(Settings)
+    objects = documents.document_store(settings)
+
+    async def render() -> bool:
+        async with runtime.sessions() as session, session.begin():
+            rendered = await documents.render_pending(session, objects)
+        return rendered == documents.RENDER_BATCH
+
+    await keep_running("page renderer", render, pause(RENDER_IDLE_S))
+
+
+async def delete_expired_documents(runtime: Runtime) -> None:
+    """Delete documents whose job's retention has run out, once an hour."""
+    settings = runtime.settings_as(Settings)
+    objects = documents.document_store(settings)
+
+    async def delete() -> bool:
+        async with runtime.sessions() as session, session.begin():
+            deleted = await documents.delete_expired(
+                session, objects, settings.document_retention_days, utcnow()
+            )
+        return deleted == documents.RETENTION_BATCH
+
+    await keep_running("document retention", delete, pause(RETENTION_CHECK_S))
+
+
 def workers(settings: Settings) -> Workers:
     """Intake's loops and consumers; the outbox relay runs for every service besides these."""
     return Workers(
         subscriptions=subscriptions,
-        loops=[sweep_leases, flag_unclaimable_items, deliver_webhooks],
+        loops=[
+            sweep_leases,
+            flag_unclaimable_items,
+            deliver_webhooks,
+            render_pages,
+            delete_expired_documents,
+        ],
     )

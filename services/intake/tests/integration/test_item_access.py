@@ -231,6 +231,7 @@ async def test_a_jobs_items_are_listed_in_pages_and_filtered_by_status(
         "external_id": "scan-0",
         "status": "pending",
         "source": {"page": 0},
+        "documents": [],
         "result": None,
         "completed_at": None,
         "flagged_reason": None,

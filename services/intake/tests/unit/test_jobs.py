@@ -77,4 +77,4 @@ def test_a_jobs_items_are_checked_together_naming_each_bad_one_by_its_index() ->
         checked_items(SPEC, items)
 
     assert [error.field for error in refused.value.errors] == ["items[1].golden.total"]
-    assert refused.value.detail == "invalid golden answers: items[1].golden.total"
+    assert refused.value.detail == "invalid items: items[1].golden.total"

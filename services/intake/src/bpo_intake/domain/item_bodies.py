@@ -22,6 +22,7 @@ from bpo_intake.domain.items import Parsed, Place, index, line, parse_item, prob
 
 GOLDEN_PREFIX = "golden."
 EXTERNAL_ID = "external_id"
+DOCUMENTS = "documents"
 UNCLOSED_QUOTE = 'a quoted cell is not closed (a quote inside a cell is doubled: "say ""hi""")'
 NOT_AN_ITEMS_OBJECT = 'the body must be a JSON object: {"items": [...]}'
 
@@ -194,7 +195,8 @@ class _PendingLines:
 
 @dataclass(frozen=True)
 class _CsvColumns:
-    """The header row: `external_id`, `golden.<field>`, and the rest, which go into `source`."""
+    """The header row: `external_id`, `golden.<field>`, `documents` (`;`-separated), and the
+    rest, which go into `source`."""
 
     names: tuple[str, ...]
 
@@ -221,16 +223,24 @@ class _CsvColumns:
         external_id: str | None = None
         source: dict[str, str] = {}
         golden: dict[str, str] = {}
+        documents: list[str] = []
         for name, value in zip(self.names, cells, strict=True):
             if name == EXTERNAL_ID:
                 external_id = value or None
+            elif name == DOCUMENTS:
+                documents = [part.strip() for part in value.split(";") if part.strip()]
             elif name.startswith(GOLDEN_PREFIX):
                 golden[name.removeprefix(GOLDEN_PREFIX)] = value
             else:
                 source[name] = value
         # A row with every golden cell empty is an ordinary item, not a control item.
         known = golden if any(value.strip() for value in golden.values()) else None
-        return {"external_id": external_id, "source": source, "golden": known}
+        return {
+            "external_id": external_id,
+            "source": source,
+            "golden": known,
+            "documents": documents,
+        }
 
 
 class CsvItems(ItemsParser):

@@ -14,6 +14,12 @@ from bpo_common.errors import FieldError, Invalid
 from bpo_common.rules import JobSpec, check, spec_errors
 from bpo_common.text import unstorable
 
+MAX_DOCUMENTS = 100
+NO_DOCUMENTS_YET = (
+    "a new job has no documents yet: create the job, upload its documents, then append items"
+)
+DocumentRef = Annotated[str, Field(min_length=1, max_length=255)]
+
 
 class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -21,6 +27,10 @@ class ItemIn(BaseModel):
     external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     source: dict[str, Any]
     golden: dict[str, Any] | None = None
+    documents: Annotated[list[DocumentRef], Field(max_length=MAX_DOCUMENTS)] = Field(
+        default_factory=list,
+        description="ids or file names of documents uploaded to the same job",
+    )
 
 
 # A row of a body: the item, or what is wrong with it.
@@ -94,7 +104,9 @@ def checked_items(spec: JobSpec, items: Sequence[ItemIn]) -> list[ItemIn]:
         item, problems = check_golden(spec, item)
         checked.append(item)
         errors += [FieldError(index(position).name(e.field), e.message) for e in problems]
+        if item.documents:
+            errors.append(FieldError(index(position).name("documents"), NO_DOCUMENTS_YET))
     if errors:
         fields = ", ".join(dict.fromkeys(error.field for error in errors[:10]))
-        raise Invalid(f"invalid golden answers: {fields}", errors=errors)
+        raise Invalid(f"invalid items: {fields}", errors=errors)
     return checked

@@ -74,7 +74,8 @@ _CLAIM = """
         WHERE id IN (SELECT item_id FROM leased WHERE kind = 'entry') AND status = 'pending'
     )
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
-           leased.lease_expires_at, item.source, job.work_type, job.fields, job.rules
+           leased.lease_expires_at, item.source, item.documents, job.work_type, job.fields,
+           job.rules
     FROM leased
     JOIN item ON item.id = leased.item_id
     JOIN job ON job.id = leased.job_id

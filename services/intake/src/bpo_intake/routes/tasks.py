@@ -10,7 +10,7 @@ from bpo_common.db import SessionDep
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.text import CheckedRoute
 from bpo_intake.schemas import ClaimRequest, ClaimResponse, Lease, SubmitRequest, Submitted
-from bpo_intake.service import tasks
+from bpo_intake.service import documents, tasks
 from bpo_intake.service.tasks import LeaseHolder
 from bpo_intake.settings import SettingsDep
 
@@ -36,7 +36,13 @@ async def claim(
     settings: SettingsDep,
 ) -> ClaimResponse:
     """Lease up to `limit` tasks, most urgent first; an empty list when there is no work."""
-    claimed = await tasks.claim(session, contractor, body, lease_seconds=settings.lease_seconds)
+    claimed = await tasks.claim(
+        session,
+        contractor,
+        body,
+        lease_seconds=settings.lease_seconds,
+        links=documents.page_links(settings),
+    )
     return ClaimResponse(tasks=claimed)
 
 

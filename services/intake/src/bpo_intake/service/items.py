@@ -31,7 +31,7 @@ from bpo_intake.models import Item, Job
 from bpo_intake.repository import items as repository
 from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.schemas import ItemOut
-from bpo_intake.service import jobs
+from bpo_intake.service import documents, jobs
 
 # One ItemsReceived event per stored batch.
 BATCH_SIZE = ITEMS_PER_EVENT
@@ -78,10 +78,24 @@ async def _rows(parser: ItemsParser, chunks: AsyncIterator[bytes]) -> AsyncGener
 async def _store(
     session: AsyncSession, job: Job, spec: JobSpec, rows: AsyncGenerator[Row, None]
 ) -> int:
-    batch: list[ItemIn] = []
+    batch: list[tuple[Place, ItemIn]] = []
     errors: list[FieldError] = []
     first_bad: Place | None = None
     stored = 0
+
+    async def flush() -> None:
+        """Store the batch, its documents resolved; or only name the bad references."""
+        nonlocal stored, first_bad
+        refs = [item.documents for _, item in batch]
+        resolved, unknown = await documents.resolve(session, job.id, refs)
+        for position, error in unknown:
+            place = batch[position][0]
+            first_bad = first_bad or place
+            errors.append(FieldError(place.name(error.field), error.message))
+        if not errors:
+            stored += await jobs.add_items(session, job, [item for _, item in batch], resolved)
+        batch.clear()
+
     async with aclosing(rows):
         async for place, parsed in rows:
             row = checked_row(spec, parsed)
@@ -90,17 +104,16 @@ async def _store(
                 errors += [FieldError(place.name(p.field), p.message) for p in row]
                 if len(errors) >= MAX_ERRORS:
                     break
-            elif not errors:
-                batch.append(row)
+            else:
+                batch.append((place, row))
                 if len(batch) == BATCH_SIZE:
-                    stored += await jobs.add_items(session, job, batch)
-                    batch = []
+                    await flush()
+    if batch:
+        await flush()
     if first_bad is not None:
         raise Invalid(
             f"nothing was stored: the first problem is at {first_bad.label}", errors=errors
         )
-    if batch:
-        stored += await jobs.add_items(session, job, batch)
     return stored
 
 

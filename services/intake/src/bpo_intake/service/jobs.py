@@ -98,9 +98,14 @@ async def after_append(session: AsyncSession, stored: int) -> None:
         await tasks_repository.refresh_queue_statistics(session)
 
 
-async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) -> int:
+async def add_items(
+    session: AsyncSession,
+    job: Job,
+    items: Sequence[ItemIn],
+    documents: Sequence[list[UUID]] | None = None,
+) -> int:
     """Store items of an open job with their entry tasks, and announce them in events of up
-    to ITEMS_PER_EVENT items."""
+    to ITEMS_PER_EVENT items. `documents`: each item's document ids, as resolved."""
     now = utcnow()
     rows: list[dict[str, Any]] = [
         {
@@ -111,11 +116,12 @@ async def add_items(session: AsyncSession, job: Job, items: Sequence[ItemIn]) ->
             "status": ItemStatus.PENDING,
             "source": item.source,
             "golden": item.golden,
+            "documents": documents[position] if documents else [],
             "result": None,
             "created_at": now,
             "completed_at": None,
         }
-        for item in items
+        for position, item in enumerate(items)
     ]
     await items_repository.add_items(session, rows)
     keyings = entries_per_item(QcPolicy.model_validate(job.qc))

@@ -19,11 +19,13 @@ from bpo_common.outbox import envelope_for, outbox_values, publish
 from bpo_common.rules import check, spec_for
 from bpo_intake.domain import tasks as domain
 from bpo_intake.domain.contractors import refuse_unless_active
+from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import HeldTask, TaskStatus
 from bpo_intake.repository import contractors as contractors_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
+from bpo_intake.service import documents
 
 SWEEP_BATCH = 500
 
@@ -34,6 +36,7 @@ async def claim(
     request: ClaimRequest,
     *,
     lease_seconds: int,
+    links: PageLinks,
     now: datetime | None = None,
 ) -> list[TaskOut]:
     """Lease up to `request.limit` tasks to the contractor; none, and 403 saying why, to one
@@ -55,7 +58,11 @@ async def claim(
             contractor.status if contractor else None,
             contractor.status_reason if contractor else None,
         )
-    return [TaskOut.model_validate(row) for row in rows]
+    shown = await documents.for_items(session, [row.pop("documents") for row in rows], links)
+    return [
+        TaskOut.model_validate(row | {"documents": docs})
+        for row, docs in zip(rows, shown, strict=True)
+    ]
 
 
 @dataclass(frozen=True)

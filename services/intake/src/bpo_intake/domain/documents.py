@@ -1,0 +1,280 @@
+"""Documents as a client uploads them: what the bytes are (sniffed, never taken from the
+name), whether they may be stored (size, pages, pixels; not corrupt, not encrypted, not a
+bomb), the size each page's web image will have, and the pages rendered to those images
+with a PDF's text layer and word boxes.
+
+Everything here is CPU work on bytes in memory: no I/O. PDFium is not thread-safe, so the
+callers run these one at a time (`service.documents` holds the lock).
+"""
+
+import io
+import re
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from hashlib import sha256
+from typing import Any
+
+import pypdfium2 as pdfium
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+# PDFium's error code for a document that needs a password.
+_PDF_PASSWORD = 4
+# A PDF is rendered at this resolution, unless its longest side would exceed MAX_SIDE.
+RENDER_DPI = 150
+MAX_SIDE = 2400
+WEBP_QUALITY = 80
+# A zip member that expands more than this many times over is refused as a bomb.
+MAX_ZIP_RATIO = 200
+# Members a zip tool adds that are not documents.
+_ZIP_NOISE = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$)")
+
+
+class MediaType(StrEnum):
+    PDF = "application/pdf"
+    PNG = "image/png"
+    JPEG = "image/jpeg"
+    TIFF = "image/tiff"
+    WEBP = "image/webp"
+
+
+_PILLOW_FORMATS = {
+    "PNG": MediaType.PNG,
+    "JPEG": MediaType.JPEG,
+    "MPO": MediaType.JPEG,
+    "TIFF": MediaType.TIFF,
+    "WEBP": MediaType.WEBP,
+}
+ACCEPTED = ", ".join(kind.name for kind in MediaType)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one document may be."""
+
+    max_bytes: int
+    max_pages: int
+    max_pixels: int  # per page of an image
+    max_members: int  # of a zip
+
+
+class Refused(Exception):
+    """The bytes cannot be stored as a document; the message says why, for the uploader."""
+
+
+@dataclass(frozen=True)
+class PageSize:
+    """A page's web image, in pixels."""
+
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """A document that may be stored: its bytes, what they are, and its pages' image sizes."""
+
+    filename: str
+    content: bytes
+    media_type: MediaType
+    sha256: str
+    pages: list[PageSize]
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word of a PDF's text layer and its box, as fractions of the page from its top left."""
+
+    text: str
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    number: int
+    image: bytes  # WebP
+    text: str | None
+    words: list[Word] | None
+
+
+def inspect(filename: str, content: bytes, limits: Limits) -> Inspected:
+    """The document these bytes are, or Refused saying what is wrong with them."""
+    if not content:
+        raise Refused("the file is empty")
+    if len(content) > limits.max_bytes:
+        raise Refused(f"the file has {len(content)} bytes; the limit is {limits.max_bytes}")
+    if content.startswith(b"%PDF-"):
+        media_type, pages = MediaType.PDF, _pdf_pages(content, limits)
+    else:
+        media_type, pages = _image_pages(content, limits)
+    if len(pages) > limits.max_pages:
+        raise Refused(f"the document has {len(pages)} pages; the limit is {limits.max_pages}")
+    return Inspected(filename, content, media_type, sha256(content).hexdigest(), pages)
+
+
+def _pdf_scale(width_pt: float, height_pt: float) -> float:
+    return min(RENDER_DPI / 72, MAX_SIDE / max(width_pt, height_pt, 1.0))
+
+
+def _pdf_pages(content: bytes, limits: Limits) -> list[PageSize]:
+    try:
+        document = pdfium.PdfDocument(content)
+    except pdfium.PdfiumError as exc:
+        if exc.err_code == _PDF_PASSWORD:
+            raise Refused("the PDF is password-protected; upload it without a password") from exc
+        raise Refused("the PDF is corrupt: PDFium cannot open it") from exc
+    try:
+        count = len(document)
+        if count == 0:
+            raise Refused("the PDF has no pages")
+        if count > limits.max_pages:
+            raise Refused(f"the document has {count} pages; the limit is {limits.max_pages}")
+        sizes = []
+        for index in range(count):
+            width, height = document.get_page_size(index)
+            scale = _pdf_scale(width, height)
+            sizes.append(PageSize(max(1, round(width * scale)), max(1, round(height * scale))))
+        return sizes
+    finally:
+        document.close()
+
+
+def _image_pages(content: bytes, limits: Limits) -> tuple[MediaType, list[PageSize]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(content)) as image:
+                media_type = _PILLOW_FORMATS.get(image.format or "")
+                if media_type is None:
+                    raise Refused(f"a {image.format} image is not accepted; send {ACCEPTED}")
+                return media_type, _frames(image, limits)
+        except UnidentifiedImageError as exc:
+            raise Refused(f"the file is not a document: send {ACCEPTED}") from exc
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise Refused(
+                "the image decompresses to too many pixels (a decompression bomb)"
+            ) from exc
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise Refused(f"the image is corrupt: {exc}") from exc
+
+
+def _frames(image: Image.Image, limits: Limits) -> list[PageSize]:
+    sizes = []
+    for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+        if number > limits.max_pages:
+            raise Refused(f"the document has more than {limits.max_pages} pages")
+        width, height = frame.size
+        if width * height > limits.max_pixels:
+            raise Refused(
+                f"page {number} has {width}x{height} pixels; the limit is {limits.max_pixels} "
+                "(a decompression bomb?)"
+            )
+        frame.load()  # decodes the page: a truncated or corrupt one fails here, not later
+        scale = min(1.0, MAX_SIDE / max(width, height))
+        sizes.append(PageSize(max(1, round(width * scale)), max(1, round(height * scale))))
+    return sizes
+
+
+def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str, bytes]]:
+    """Each document of a zip, by its path in the archive; Refused, naming the member, for
+    one that is too large or expands like a bomb (checked before it is read)."""
+    members = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir() and not _ZIP_NOISE.search(info.filename)
+    ]
+    if not members:
+        raise Refused("the zip holds no files")
+    if len(members) > limits.max_members:
+        raise Refused(f"the zip holds {len(members)} files; the limit is {limits.max_members}")
+    for info in members:
+        if info.file_size > limits.max_bytes:
+            raise MemberRefused(
+                info.filename, f"expands to {info.file_size} bytes; the limit is {limits.max_bytes}"
+            )
+        if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO:
+            raise MemberRefused(
+                info.filename,
+                f"expands {info.file_size // info.compress_size} times over (a zip bomb)",
+            )
+        if info.flag_bits & 0x1:
+            raise MemberRefused(info.filename, "is encrypted; zip it without a password")
+        try:
+            yield info.filename, archive.read(info)
+        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+            raise MemberRefused(info.filename, f"cannot be read: {exc}") from exc
+
+
+class MemberRefused(Refused):
+    """A member of a zip cannot be stored."""
+
+    def __init__(self, member: str, message: str) -> None:
+        super().__init__(message)
+        self.member = member
+
+
+def render(media_type: MediaType, content: bytes) -> Iterator[RenderedPage]:
+    """The pages as WebP images of the sizes `inspect` gave, with a PDF's words."""
+    if media_type is MediaType.PDF:
+        yield from _render_pdf(content)
+        return
+    with Image.open(io.BytesIO(content)) as image:
+        for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+            yield RenderedPage(number, _webp(frame), None, None)
+
+
+def _render_pdf(content: bytes) -> Iterator[RenderedPage]:
+    document = pdfium.PdfDocument(content)
+    try:
+        for index in range(len(document)):
+            page = document[index]
+            width, height = page.get_size()
+            bitmap = page.render(scale=_pdf_scale(width, height))
+            image = _webp(bitmap.to_pil())
+            textpage = page.get_textpage()
+            text = textpage.get_text_range() or None
+            words = _words(textpage, width, height) if text else None
+            yield RenderedPage(index + 1, image, text, words)
+    finally:
+        document.close()
+
+
+def _webp(image: Image.Image) -> bytes:
+    picture = image.convert("RGB")
+    if max(picture.size) > MAX_SIDE:
+        picture.thumbnail((MAX_SIDE, MAX_SIDE))
+    out = io.BytesIO()
+    picture.save(out, "WEBP", quality=WEBP_QUALITY)
+    return out.getvalue()
+
+
+def _words(textpage: Any, width: float, height: float) -> list[Word]:
+    """The text layer's words: runs of characters between spaces, each with the box around
+    its characters (PDF points from the bottom left, turned into fractions from the top left)."""
+    words: list[Word] = []
+    chars: list[str] = []
+    box = [0.0, 0.0, 0.0, 0.0]
+    for index in range(textpage.count_chars()):
+        char = textpage.get_text_range(index, 1)
+        if not char or char.isspace():
+            if chars:
+                words.append(_word(chars, box, width, height))
+                chars = []
+            continue
+        left, bottom, right, top = textpage.get_charbox(index)
+        if chars:
+            box = [min(box[0], left), min(box[1], bottom), max(box[2], right), max(box[3], top)]
+        else:
+            box = [left, bottom, right, top]
+        chars.append(char)
+    if chars:
+        words.append(_word(chars, box, width, height))
+    return words
+
+
+def _word(chars: list[str], box: list[float], width: float, height: float) -> Word:
+    left, bottom, right, top = box
+    fractions = (left / width, 1 - top / height, right / width, 1 - bottom / height)
+    return Word("".join(chars), tuple(round(min(max(f, 0.0), 1.0), 4) for f in fractions))  # type: ignore[arg-type]

@@ -1,0 +1,153 @@
+"""Queries on documents and their pages."""
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import String, and_, cast, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.auth import Principal, Role, contractor_id_of
+from bpo_common.db import copy_rows
+from bpo_intake.domain.tasks import TaskStatus
+from bpo_intake.models import Document, DocumentPage, Item, Job, Task
+from bpo_intake.repository import of_client
+
+
+async def lock_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job | None:
+    """The job, locked until the transaction ends: one upload at a time names its files."""
+    query = of_client(select(Job).where(Job.id == job_id), Job.client_id, scope)
+    return (await session.execute(query.with_for_update())).scalar_one_or_none()
+
+
+async def taken_filenames(session: AsyncSession, job_id: UUID, names: Collection[str]) -> set[str]:
+    query = select(Document.filename).where(
+        Document.job_id == job_id, Document.filename.in_(list(names))
+    )
+    return set((await session.execute(query)).scalars())
+
+
+async def add_documents(
+    session: AsyncSession, documents: Sequence[dict[str, Any]], pages: Sequence[dict[str, Any]]
+) -> None:
+    await copy_rows(session, Document.__table__, documents)
+    await copy_rows(session, DocumentPage.__table__, pages)
+
+
+async def references(
+    session: AsyncSession, job_id: UUID, named: Collection[str]
+) -> dict[str, UUID]:
+    """The job's documents that `named` references, by id (as text) or file name."""
+    query = select(Document.id, Document.filename).where(
+        Document.job_id == job_id,
+        or_(Document.filename.in_(list(named)), cast(Document.id, String).in_(list(named))),
+    )
+    found: dict[str, UUID] = {}
+    for document_id, filename in await session.execute(query):
+        found[filename] = document_id
+        found[str(document_id)] = document_id
+    return found
+
+
+def _held_by(contractor_id: UUID, document_id: UUID, now: datetime) -> Any:
+    """A live lease of the contractor on a task of an item keyed from the document."""
+    return exists().where(
+        Task.contractor_id == contractor_id,
+        Task.status == TaskStatus.LEASED,
+        Task.lease_expires_at > now,
+        Item.id == Task.item_id,
+        Item.documents.contains([document_id]),
+    )
+
+
+async def readable(
+    session: AsyncSession, document_id: UUID, caller: Principal, now: datetime
+) -> Document | None:
+    """The document, if the caller may read it: its client, a manager, or a contractor who
+    holds a live lease on a task of an item keyed from it."""
+    query = select(Document).where(Document.id == document_id)
+    if caller.role is Role.CONTRACTOR:
+        query = query.where(_held_by(contractor_id_of(caller), document_id, now))
+    else:
+        query = of_client(query, Document.client_id, caller.scope())
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_document(session: AsyncSession, document_id: UUID) -> Document | None:
+    return await session.get(Document, document_id)
+
+
+async def pages_of(
+    session: AsyncSession, document_ids: Iterable[UUID]
+) -> dict[UUID, list[DocumentPage]]:
+    """Each document's pages, in order."""
+    query = (
+        select(DocumentPage)
+        .where(DocumentPage.document_id.in_(list(document_ids)))
+        .order_by(DocumentPage.document_id, DocumentPage.number)
+    )
+    pages: dict[UUID, list[DocumentPage]] = {}
+    for page in (await session.execute(query)).scalars():
+        pages.setdefault(page.document_id, []).append(page)
+    return pages
+
+
+async def documents(session: AsyncSession, document_ids: Iterable[UUID]) -> list[Document]:
+    query = select(Document).where(Document.id.in_(list(document_ids)))
+    return list((await session.execute(query)).scalars())
+
+
+async def unrendered(session: AsyncSession, limit: int) -> list[Document]:
+    """Documents whose pages are still to be rendered, locked; others' are skipped."""
+    query = (
+        select(Document)
+        .where(Document.rendered_at.is_(None), Document.deleted_at.is_(None))
+        .order_by(Document.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def set_page_text(
+    session: AsyncSession, document_id: UUID, number: int, text: str | None, words: Any
+) -> None:
+    await session.execute(
+        update(DocumentPage)
+        .where(DocumentPage.document_id == document_id, DocumentPage.number == number)
+        .values(text=text, words=words)
+    )
+
+
+async def expired(session: AsyncSession, ended_before: datetime, limit: int) -> list[Document]:
+    """Documents not yet deleted whose job completed or was cancelled before `ended_before`,
+    locked; others' are skipped."""
+    ended = func.coalesce(Job.completed_at, Job.cancelled_at)
+    query = (
+        select(Document)
+        .join(Job, and_(Job.id == Document.job_id, ended < ended_before))
+        .where(Document.deleted_at.is_(None))
+        .order_by(Document.id)
+        .limit(limit)
+        .with_for_update(of=Document, skip_locked=True)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def still_stored(session: AsyncSession, client_id: UUID, sha256: str) -> bool:
+    """Whether a document of the client that is not deleted has these bytes."""
+    query = select(
+        exists().where(
+            Document.client_id == client_id,
+            Document.sha256 == sha256,
+            Document.deleted_at.is_(None),
+        )
+    )
+    return bool((await session.execute(query)).scalar())
+
+
+async def mark_deleted(session: AsyncSession, document_ids: Sequence[UUID], now: datetime) -> None:
+    await session.execute(
+        update(Document).where(Document.id.in_(document_ids)).values(deleted_at=now)
+    )

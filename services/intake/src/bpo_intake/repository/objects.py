@@ -1,0 +1,77 @@
+"""The object store documents live in, opened from a URL and options (settings name both):
+a document's bytes as `<client>/<sha256>/original` (so the same bytes are stored once per
+client), its page images beside them as `page-<n>.webp`."""
+
+from collections.abc import Iterable
+from contextlib import suppress
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from uuid import UUID
+
+import obstore
+from obstore.store import ObjectStore, from_url
+
+from bpo_common.errors import NotFound
+
+# Options of the HTTP client rather than of the store; the rest are the store's own
+# (`endpoint`, `region`, `access_key_id`, ... as object_store names them).
+CLIENT_OPTIONS = frozenset(
+    {
+        "allow_http",
+        "allow_invalid_certificates",
+        "connect_timeout",
+        "timeout",
+        "proxy_url",
+        "user_agent",
+        "pool_idle_timeout",
+        "http1_only",
+        "http2_only",
+    }
+)
+
+
+def open_store(url: str, options: dict[str, str]) -> ObjectStore:
+    """The store at `url`, one per URL and options; ValueError saying why it cannot open."""
+    return _open(url, tuple(sorted(options.items())))
+
+
+@cache
+def _open(url: str, options: tuple[tuple[str, str], ...]) -> ObjectStore:
+    if url.startswith("file://"):
+        Path(urlparse(url).path).mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {k: v for k, v in options if k not in CLIENT_OPTIONS}
+    client: dict[str, Any] = {k: v for k, v in options if k in CLIENT_OPTIONS}
+    try:
+        return from_url(url, config=config or None, client_options=client or None)  # type: ignore[arg-type]
+    except BaseException as exc:  # object_store panics on an option it does not know
+        raise ValueError(f"the document store cannot be opened: {exc}") from None
+
+
+def original(client_id: UUID, sha256: str) -> str:
+    return f"{client_id}/{sha256}/original"
+
+
+def page_image(client_id: UUID, sha256: str, number: int) -> str:
+    return f"{client_id}/{sha256}/page-{number}.webp"
+
+
+async def put(store: ObjectStore, path: str, content: bytes) -> None:
+    await obstore.put_async(store, path, content)
+
+
+async def read(store: ObjectStore, path: str) -> bytes:
+    """The object's bytes; NotFound when it is not there."""
+    try:
+        result = await obstore.get_async(store, path)
+        return bytes(await result.bytes_async())
+    except FileNotFoundError as exc:
+        raise NotFound(f"{path} is not in the document store") from exc
+
+
+async def delete(store: ObjectStore, paths: Iterable[str]) -> None:
+    """Delete the objects; one already gone is no error."""
+    for path in paths:
+        with suppress(FileNotFoundError):
+            await obstore.delete_async(store, path)

@@ -1,0 +1,189 @@
+"""Documents: clients upload the files items are keyed from; their client, managers and the
+contractor working on them read them back, page images through signed links.
+
+How the file comes is read here: the body itself (`?filename=`), a multipart `file` part,
+or a zip of many; what the bytes are is sniffed from them, whatever the header says.
+"""
+
+import tempfile
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile
+
+from bpo_common.auth import CurrentClient, CurrentPrincipal
+from bpo_common.db import SessionDep
+from bpo_common.errors import FieldError, Invalid
+from bpo_common.media import attachment, drain
+from bpo_common.openapi import PROBLEM_RESPONSE
+from bpo_common.text import CheckedRoute
+from bpo_intake.domain.documents import Inspected
+from bpo_intake.schemas import DocumentOut, DocumentsOut, DocumentView
+from bpo_intake.service import documents
+from bpo_intake.settings import Settings, SettingsDep
+
+router = APIRouter(prefix="/v1", tags=["documents"], route_class=CheckedRoute)
+
+ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
+MULTIPART = "multipart/form-data"
+# A zip is kept in memory up to this size, on disk past it.
+SPOOL_BYTES = 16 * 1024 * 1024
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "A PDF, PNG, JPEG, TIFF or WebP as the body (name it with `?filename=`), as the "
+            "multipart part `file`, or a zip whose every file becomes a document. What the "
+            "bytes are is read from them. All are stored, or none."
+        ),
+        "content": {
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+            MULTIPART: {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+            "application/zip": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/jobs/{job_id}/documents",
+    status_code=201,
+    response_model=DocumentOut | DocumentsOut,
+    openapi_extra=_UPLOAD_BODY,
+    responses={409: PROBLEM_RESPONSE, 422: PROBLEM_RESPONSE},
+)
+async def upload_documents(
+    job_id: UUID,
+    request: Request,
+    session: SessionDep,
+    client: CurrentClient,
+    settings: SettingsDep,
+    filename: Annotated[
+        str | None,
+        Query(min_length=1, max_length=255, description="the file's name, for a bare body"),
+    ] = None,
+) -> JSONResponse:
+    """Attach a document (or a zip of many) to an open job; one bad file and none is stored."""
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media_type in ZIP_TYPES:
+        files = await _zip(request, settings)
+    elif media_type == MULTIPART:
+        files = await _multipart(request, settings, filename)
+    else:
+        files = await _bare(request, settings, filename)
+    stored = await documents.add_documents(
+        session, documents.document_store(settings), job_id, client.client_id, files
+    )
+    if media_type in ZIP_TYPES:
+        body: DocumentOut | DocumentsOut = DocumentsOut(documents=stored)
+    else:
+        (body,) = stored
+    return JSONResponse(body.model_dump(mode="json"), status_code=201)
+
+
+async def _bare(request: Request, settings: Settings, filename: str | None) -> list[Inspected]:
+    chunks = request.stream()
+    if filename is None:
+        await drain(chunks)
+        raise Invalid(
+            "name the file: ?filename=invoice-7.pdf (or send it as the multipart part file)",
+            errors=[FieldError("filename", "required for a file sent as the body")],
+        )
+    content = bytearray()
+    async for chunk in chunks:
+        content += chunk
+        if len(content) > settings.document_max_bytes:
+            await drain(chunks)
+            break
+    return await documents.inspect_file(filename, bytes(content), settings)
+
+
+async def _multipart(request: Request, settings: Settings, filename: str | None) -> list[Inspected]:
+    async with request.form(max_files=1, max_fields=10) as form:
+        part = form.get("file")
+        if not isinstance(part, UploadFile):
+            raise Invalid(
+                "send the document as the multipart part named file",
+                errors=[FieldError("file", "missing, or not a file")],
+            )
+        name = filename or part.filename
+        if not name:
+            raise Invalid(
+                "name the file: give the part a filename, or ?filename=",
+                errors=[FieldError("filename", "required")],
+            )
+        content = await part.read(settings.document_max_bytes + 1)
+    return await documents.inspect_file(name, content, settings)
+
+
+async def _zip(request: Request, settings: Settings) -> list[Inspected]:
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spooled:
+        async for chunk in request.stream():
+            spooled.write(chunk)
+        spooled.seek(0)
+        return await documents.inspect_zip(spooled, settings)
+
+
+@router.get("/documents/{document_id}")
+async def get_document(
+    document_id: UUID, session: SessionDep, caller: CurrentPrincipal, settings: SettingsDep
+) -> DocumentView:
+    """A document's metadata and its pages, each with a short-lived signed image link."""
+    document = await documents.readable(session, document_id, caller)
+    return await documents.view(session, document, documents.page_links(settings))
+
+
+@router.get(
+    "/documents/{document_id}/file",
+    response_class=Response,
+    responses={200: {"description": "the bytes as uploaded", "content": {"*/*": {}}}},
+)
+async def get_document_file(
+    document_id: UUID, session: SessionDep, caller: CurrentPrincipal, settings: SettingsDep
+) -> Response:
+    """The document's bytes as they were uploaded."""
+    document = await documents.readable(session, document_id, caller)
+    content = await documents.original(documents.document_store(settings), document)
+    headers = attachment(document.filename) | {"Cache-Control": "private, no-store"}
+    return Response(content, media_type=document.media_type, headers=headers)
+
+
+@router.get(
+    "/documents/{document_id}/pages/{number}",
+    response_class=Response,
+    responses={
+        200: {"description": "the page as a WebP image", "content": {"image/webp": {}}},
+        403: PROBLEM_RESPONSE,
+        409: PROBLEM_RESPONSE,
+    },
+)
+async def get_page_image(
+    document_id: UUID,
+    number: Annotated[int, Path(ge=1)],
+    session: SessionDep,
+    settings: SettingsDep,
+    expires: Annotated[int, Query(description="from the signed link")],
+    signature: Annotated[str, Query(max_length=128, description="from the signed link")],
+) -> Response:
+    """A page's image, through the signed link a document or a task gave (no token needed)."""
+    image = await documents.page_image(
+        session,
+        documents.document_store(settings),
+        documents.page_links(settings),
+        document_id,
+        number,
+        expires,
+        signature,
+    )
+    cache = f"private, max-age={image.seconds_left}, immutable"
+    return Response(image.content, media_type="image/webp", headers={"Cache-Control": cache})

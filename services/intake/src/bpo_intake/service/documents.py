@@ -1,0 +1,359 @@
+"""Documents: clients upload them to a job, items reference them, the people allowed to
+read them do so through signed page links; a worker renders their pages, another deletes
+them when the job's retention has run out.
+
+An upload is all or nothing: every file is inspected (in a thread, one at a time: PDFium is
+not thread-safe) before any byte is stored, and one refused file refuses the request,
+naming it. Bytes go to the object store (repository.objects) first, content-addressed; the
+rows follow in the request's transaction.
+"""
+
+import asyncio
+import threading
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import IO, TypeVar
+from uuid import UUID
+
+import structlog
+from obstore.store import ObjectStore
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.auth import Principal
+from bpo_common.clock import utcnow
+from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
+from bpo_common.ids import new_id
+from bpo_intake.domain import documents as domain
+from bpo_intake.domain.documents import Inspected, Limits, MemberRefused, Refused
+from bpo_intake.domain.jobs import JobStatus
+from bpo_intake.domain.links import PageLinks
+from bpo_intake.models import Document, DocumentPage
+from bpo_intake.repository import documents as repository
+from bpo_intake.repository import objects
+from bpo_intake.schemas import DocumentOut, DocumentPages, DocumentView, PageOut
+from bpo_intake.settings import Settings
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+_PDFIUM = threading.Lock()
+RENDER_BATCH = 10
+RETENTION_BATCH = 100
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(
+        max_bytes=settings.document_max_bytes,
+        max_pages=settings.document_max_pages,
+        max_pixels=settings.document_max_pixels,
+        max_members=settings.document_zip_max_members,
+    )
+
+
+def page_links(settings: Settings) -> PageLinks:
+    return PageLinks(
+        settings.document_url_secret.get_secret_value().encode(), settings.document_url_ttl_s
+    )
+
+
+def document_store(settings: Settings) -> ObjectStore:
+    """The object store documents go to, as the settings name it."""
+    return objects.open_store(settings.document_store_url, settings.document_store_options)
+
+
+async def _one_at_a_time(work: Callable[[], T]) -> T:
+    """CPU work on PDFium or Pillow, off the event loop, never two at once."""
+
+    def locked() -> T:
+        with _PDFIUM:
+            return work()
+
+    return await asyncio.to_thread(locked)
+
+
+# Uploads
+
+
+def _refusal(name: str, exc: Refused) -> Invalid:
+    where = exc.member if isinstance(exc, MemberRefused) else name
+    return Invalid(f"nothing was stored: {where}: {exc}", errors=[FieldError(where, str(exc))])
+
+
+async def inspect_file(filename: str, content: bytes, settings: Settings) -> list[Inspected]:
+    """One file as a document, or Invalid naming it."""
+    try:
+        return [await _one_at_a_time(lambda: domain.inspect(filename, content, limits(settings)))]
+    except Refused as exc:
+        raise _refusal(filename, exc) from exc
+
+
+async def inspect_zip(archive: IO[bytes], settings: Settings) -> list[Inspected]:
+    """Every member of a zip as a document, or Invalid naming the first one refused."""
+    bounds = limits(settings)
+
+    def inspect_all() -> list[Inspected]:
+        try:
+            with zipfile.ZipFile(archive) as opened:
+                return [
+                    _member(name, content, bounds)
+                    for name, content in domain.zip_members(opened, bounds)
+                ]
+        except zipfile.BadZipFile as exc:
+            raise Refused(f"the body is not a valid zip: {exc}") from exc
+
+    try:
+        return await _one_at_a_time(inspect_all)
+    except Refused as exc:
+        raise _refusal("body", exc) from exc
+
+
+def _member(name: str, content: bytes, bounds: Limits) -> Inspected:
+    try:
+        return domain.inspect(name, content, bounds)
+    except MemberRefused:
+        raise
+    except Refused as exc:
+        raise MemberRefused(name, str(exc)) from exc
+
+
+async def add_documents(
+    session: AsyncSession,
+    store: ObjectStore,
+    job_id: UUID,
+    client_id: UUID,
+    files: Sequence[Inspected],
+) -> list[DocumentOut]:
+    """Store inspected files as documents of the client's open job."""
+    job = await repository.lock_job(session, job_id, client_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if job.status is not JobStatus.OPEN:
+        raise Conflict(
+            f"job {job_id} is {job.status.value}; documents can be added only while it is open"
+        )
+    names = [file.filename for file in files]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        errors = [FieldError(name, "appears more than once in the zip") for name in repeated]
+        raise Invalid(f"nothing was stored: {repeated[0]} appears more than once", errors=errors)
+    taken = sorted(await repository.taken_filenames(session, job_id, names))
+    if taken:
+        raise Conflict(
+            f"nothing was stored: the job already has a document named {taken[0]}"
+            + (f" (and {len(taken) - 1} more)" if len(taken) > 1 else "")
+        )
+    for sha256, content in {file.sha256: file.content for file in files}.items():
+        await objects.put(store, objects.original(client_id, sha256), content)
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id(),
+            "job_id": job_id,
+            "client_id": client_id,
+            "filename": file.filename,
+            "media_type": file.media_type.value,
+            "size": len(file.content),
+            "sha256": file.sha256,
+            "pages": len(file.pages),
+            "created_at": now,
+            "rendered_at": None,
+            "deleted_at": None,
+        }
+        for file in files
+    ]
+    pages = [
+        {
+            "document_id": row["id"],
+            "number": number,
+            "width": size.width,
+            "height": size.height,
+            "text": None,
+            "words": None,
+        }
+        for row, file in zip(rows, files, strict=True)
+        for number, size in enumerate(file.pages, start=1)
+    ]
+    await repository.add_documents(session, rows, pages)
+    return [DocumentOut.model_validate(row) for row in rows]
+
+
+# Reading
+
+
+async def readable(
+    session: AsyncSession, document_id: UUID, caller: Principal, now: datetime | None = None
+) -> Document:
+    """The document, if the caller may read it; 404 as if it did not exist otherwise."""
+    document = await repository.readable(session, document_id, caller, now or utcnow())
+    if document is None:
+        raise NotFound(f"no document {document_id}")
+    return document
+
+
+def _shown(
+    document: Document, pages: Iterable[DocumentPage], links: PageLinks, now: datetime
+) -> list[PageOut]:
+    if document.deleted_at is not None:
+        return []
+    return [
+        PageOut(
+            number=page.number,
+            width=page.width,
+            height=page.height,
+            image_url=links.url(document.id, page.number, now),
+        )
+        for page in pages
+    ]
+
+
+async def view(
+    session: AsyncSession, document: Document, links: PageLinks, now: datetime | None = None
+) -> DocumentView:
+    pages = (await repository.pages_of(session, [document.id])).get(document.id, [])
+    return DocumentView(
+        id=document.id,
+        job_id=document.job_id,
+        filename=document.filename,
+        media_type=document.media_type,
+        size=document.size,
+        sha256=document.sha256,
+        created_at=document.created_at,
+        rendered_at=document.rendered_at,
+        deleted_at=document.deleted_at,
+        pages=_shown(document, pages, links, now or utcnow()),
+    )
+
+
+async def for_items(
+    session: AsyncSession, document_ids: Sequence[Sequence[UUID]], links: PageLinks
+) -> list[list[DocumentPages]]:
+    """For each list of document ids (an item's), those documents with their page links."""
+    wanted = {document_id for ids in document_ids for document_id in ids}
+    if not wanted:
+        return [[] for _ in document_ids]
+    found = {document.id: document for document in await repository.documents(session, wanted)}
+    pages = await repository.pages_of(session, wanted)
+    now = utcnow()
+    shown = {
+        document.id: DocumentPages(
+            id=document.id,
+            filename=document.filename,
+            pages=_shown(document, pages.get(document.id, []), links, now),
+        )
+        for document in found.values()
+    }
+    return [[shown[document_id] for document_id in ids] for ids in document_ids]
+
+
+async def original(store: ObjectStore, document: Document) -> bytes:
+    if document.deleted_at is not None:
+        raise NotFound(f"document {document.id} was deleted on {document.deleted_at:%Y-%m-%d}")
+    return await objects.read(store, objects.original(document.client_id, document.sha256))
+
+
+@dataclass(frozen=True)
+class PageImage:
+    content: bytes
+    seconds_left: int
+
+
+async def page_image(
+    session: AsyncSession,
+    store: ObjectStore,
+    links: PageLinks,
+    document_id: UUID,
+    number: int,
+    expires: int,
+    signature: str,
+) -> PageImage:
+    """A page's image, to whoever holds a valid link to it."""
+    left = links.check(document_id, number, expires, signature, utcnow())
+    document = await repository.get_document(session, document_id)
+    if document is None or document.deleted_at is not None or not 1 <= number <= document.pages:
+        raise NotFound(f"no page {number} of document {document_id}")
+    if document.rendered_at is None:
+        raise Conflict(
+            "the page is still being rendered; try again in a moment",
+            headers={"Retry-After": "1"},
+        )
+    image = await objects.read(
+        store, objects.page_image(document.client_id, document.sha256, number)
+    )
+    return PageImage(image, left)
+
+
+# References from items
+
+
+async def resolve(
+    session: AsyncSession, job_id: UUID, references: Sequence[Sequence[str]]
+) -> tuple[list[list[UUID]], list[tuple[int, FieldError]]]:
+    """Each item's document references as document ids, and the references that are not
+    documents of the job, by the item's position (`documents[1]`)."""
+    named = {reference for item in references for reference in item}
+    found = await repository.references(session, job_id, named) if named else {}
+    errors = [
+        (item, FieldError(f"documents[{position}]", f"no document {reference!r} in this job"))
+        for item, refs in enumerate(references)
+        for position, reference in enumerate(refs)
+        if reference not in found
+    ]
+    resolved = [[found[ref] for ref in refs if ref in found] for refs in references]
+    return resolved, errors
+
+
+# Background work
+
+
+async def render_pending(session: AsyncSession, store: ObjectStore) -> int:
+    """Render the pages of up to RENDER_BATCH documents; returns how many."""
+    pending = await repository.unrendered(session, RENDER_BATCH)
+    for document in pending:
+        try:
+            content = await objects.read(
+                store, objects.original(document.client_id, document.sha256)
+            )
+            kind = domain.MediaType(document.media_type)
+            rendered = await _one_at_a_time(partial(_rendered, kind, content))
+        except Exception:
+            # Marked rendered all the same: one document that cannot be must not stop the
+            # others; its pages answer 404.
+            log.exception("document_not_rendered", document_id=str(document.id))
+            rendered = []
+        for page in rendered:
+            path = objects.page_image(document.client_id, document.sha256, page.number)
+            await objects.put(store, path, page.image)
+            words = (
+                None
+                if page.words is None
+                else [{"text": word.text, "box": list(word.box)} for word in page.words]
+            )
+            await repository.set_page_text(session, document.id, page.number, page.text, words)
+        document.rendered_at = utcnow()
+    return len(pending)
+
+
+async def delete_expired(
+    session: AsyncSession, store: ObjectStore, retention_days: int, now: datetime
+) -> int:
+    """Delete the bytes and page images of documents whose job ended more than
+    `retention_days` ago (up to RETENTION_BATCH of them); returns how many."""
+    expired = await repository.expired(
+        session, now - timedelta(days=retention_days), RETENTION_BATCH
+    )
+    await repository.mark_deleted(session, [document.id for document in expired], now)
+    for document in expired:
+        if await repository.still_stored(session, document.client_id, document.sha256):
+            continue
+        paths = [objects.original(document.client_id, document.sha256)] + [
+            objects.page_image(document.client_id, document.sha256, number)
+            for number in range(1, document.pages + 1)
+        ]
+        await objects.delete(store, paths)
+    return len(expired)
+
+
+def _rendered(kind: domain.MediaType, content: bytes) -> list[domain.RenderedPage]:
+    return list(domain.render(kind, content))
