@@ -41,7 +41,7 @@ ENV PATH=/app/.venv/bin:$PATH \
 
 RUN groupadd --system --gid 10001 bpo \
     && useradd --system --uid 10001 --gid bpo --home-dir /home/bpo --create-home bpo \
-    && mkdir /keys && chown bpo:bpo /keys
+    && mkdir /keys /documents && chown bpo:bpo /keys /documents
 
 COPY --from=build /app /app
 WORKDIR /app

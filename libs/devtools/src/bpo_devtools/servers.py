@@ -423,6 +423,9 @@ def service_environment(
     env = {
         "BPO_NATS_URL": urls.nats_url,
         "BPO_JWT_PUBLIC_KEY_FILE": str(jwt_public_key_file),
+        # One key for every intake replica, so that a page link one made works on another.
+        "BPO_INTAKE_DOCUMENT_URL_SECRET": os.environ.get("BPO_INTAKE_DOCUMENT_URL_SECRET")
+        or secrets.token_urlsafe(32),
     }
     for service in SERVICES:
         prefix = f"BPO_{service.upper()}_"

@@ -61,7 +61,8 @@ def _run_dir(name: str) -> Path:
     @model_validator(mode="after")
     def _store_opens(self) -> "Settings":
         """A store URL or option that object_store cannot use stops the service at start."""
-        open_store(self.document_store_url, self.document_store_options)
+        if not self.document_store_url.startswith("file://"):  # a directory is made on use
+            open_store(self.document_store_url, self.document_store_options)
         return self
 
 

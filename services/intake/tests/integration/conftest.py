@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -159,3 +160,39 @@ def send(db: SessionFactory, http: httpx.AsyncClient, lenient_settings: Settings
         return await deliver_due(db, http, lenient_settings, now)
 
     return send_due
+
+
+# Documents: an app whose store is a directory of the test module's own, with low limits.
+
+DOCUMENT_LINK_SECRET = "test-document-links"
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("documents")
+
+
+@pytest.fixture(scope="module")
+def documents_app(stack: TestStack, store_dir: Path) -> FastAPI:
+    settings = stack.settings(
+        Settings,
+        "intake",
+        document_store_url=store_dir.as_uri(),
+        document_url_secret=DOCUMENT_LINK_SECRET,
+        document_max_bytes=200_000,
+        document_max_pages=5,
+        document_max_pixels=1_000_000,
+    )
+    return create_app(settings)
+
+
+@pytest.fixture(scope="module")
+async def documents_api(documents_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(documents_app) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def documents_db(documents_app: FastAPI, documents_api: httpx.AsyncClient) -> SessionFactory:
+    factory: SessionFactory = documents_app.state.runtime.sessions
+    return factory

@@ -1,11 +1,23 @@
-"""Documents for the tests: PDFs written with fpdf2, images with Pillow, zips of them."""
+"""Documents for the tests: PDFs written with fpdf2, images with Pillow, zips of them; and a
+client's open job to upload them to."""
 
 import io
 import zipfile
 from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
 
+import httpx
 from fpdf import FPDF
 from PIL import Image
+from sqlalchemy import select
+
+from bpo_common.db import SessionFactory
+from bpo_devtools.testing import Tokens, eventually
+from bpo_intake.models import Document
+
+from .conftest import create_job, register_client
+from .keying import FIELDS, past
 
 
 def invoice_pdf(number: str, pages: int = 2, password: str | None = None) -> bytes:
@@ -34,3 +46,45 @@ def zipped(members: Mapping[str, bytes], compression: int = zipfile.ZIP_DEFLATED
         for name, content in members.items():
             archive.writestr(name, content)
     return out.getvalue()
+
+
+async def open_job(api: httpx.AsyncClient, tokens: Tokens) -> tuple[UUID, dict[str, Any]]:
+    client_id = await register_client(api, tokens)
+    job = await create_job(
+        api, tokens, client_id, fields=FIELDS, qc={"mode": "single"}, sla_hours=None, due_at=past(1)
+    )
+    return client_id, job
+
+
+async def upload(
+    api: httpx.AsyncClient,
+    tokens: Tokens,
+    client_id: UUID,
+    job_id: str,
+    content: bytes,
+    *,
+    filename: str | None = None,
+    content_type: str = "application/octet-stream",
+) -> httpx.Response:
+    params = {"filename": filename} if filename else {}
+    return await api.post(
+        f"/v1/jobs/{job_id}/documents",
+        content=content,
+        params=params,
+        headers=tokens.client(client_id) | {"Content-Type": content_type},
+    )
+
+
+async def documents_of(sessions: SessionFactory, job_id: str) -> list[Document]:
+    async with sessions() as session:
+        query = select(Document).where(Document.job_id == UUID(job_id)).order_by(Document.id)
+        return list(await session.scalars(query))
+
+
+async def rendered(sessions: SessionFactory, document_id: str) -> None:
+    async def done() -> bool:
+        async with sessions() as session:
+            document = await session.get(Document, UUID(document_id))
+            return document is not None and document.rendered_at is not None
+
+    await eventually(done, what="the pages rendered")

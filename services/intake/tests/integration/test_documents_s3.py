@@ -19,8 +19,7 @@ from bpo_intake.app import create_app
 from bpo_intake.repository.objects import open_store
 from bpo_intake.settings import Settings
 
-from .documents import invoice_pdf
-from .test_documents import open_job, rendered, upload
+from .documents import invoice_pdf, open_job, rendered, upload
 
 BUCKET = "bpo-documents"
 CREDENTIALS = {"region": "us-east-1", "access_key_id": "test", "secret_access_key": "test"}

@@ -12,6 +12,7 @@ handlers = dict(
     [
         each(intake.JobCreated, projections.record_job),
         each(intake.ItemsReceived, projections.record_items),
+        each(intake.DocumentsAdded, projections.record_documents),
         batch(intake.TaskSubmitted, projections.record_tasks_submitted),
         batch(intake.TaskExpired, projections.record_tasks_expired),
         batch(intake.ItemCompleted, projections.record_items_completed),

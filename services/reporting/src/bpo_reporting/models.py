@@ -61,6 +61,9 @@ class JobFact(Base):
     items_received: Mapped[int] = _counter()
     items_completed: Mapped[int] = _counter()
     items_rejected: Mapped[int] = _counter()
+    # Documents attached to the job, and their pages.
+    documents: Mapped[int] = _counter()
+    pages: Mapped[int] = _counter()
 
 
 class ItemFact(Base):

@@ -56,6 +56,8 @@ class OpenJob(BaseModel):
     closed: bool
     items_total: int
     items_remaining: int
+    documents: int = Field(description="documents attached to the job")
+    pages: int = Field(description="their pages")
     forecast_completion_at: datetime | None
     at_risk: bool
 

@@ -160,6 +160,8 @@ async def test_sla_report_lists_the_open_job_late_against_its_due_time(
         "closed": False,
         "items_total": 6,
         "items_remaining": 1,
+        "documents": 0,
+        "pages": 0,
         "at_risk": True,
     }
     assert forecast is None or datetime.fromisoformat(forecast) >= before

@@ -55,6 +55,19 @@ class ItemsReceived(Event):
     received_at: datetime
 
 
+class DocumentsAdded(Event):
+    """Documents were attached to a job (one upload: a file, or every file of a zip)."""
+
+    event_type = "bpo.intake.documents.added"
+
+    job_id: UUID
+    client_id: UUID
+    work_type: str
+    documents: int
+    pages: int
+    added_at: datetime
+
+
 class JobClosed(Event):
     """The client said no more items will come; the job completes when every item is final."""
 

@@ -24,8 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.auth import Principal
 from bpo_common.clock import utcnow
+from bpo_common.contracts.intake import DocumentsAdded
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
 from bpo_common.ids import new_id
+from bpo_common.outbox import publish
 from bpo_intake.domain import documents as domain
 from bpo_intake.domain.documents import Inspected, Limits, MemberRefused, Refused
 from bpo_intake.domain.jobs import JobStatus
@@ -176,6 +178,15 @@ async def add_documents(
         for number, size in enumerate(file.pages, start=1)
     ]
     await repository.add_documents(session, rows, pages)
+    added = DocumentsAdded(
+        job_id=job_id,
+        client_id=client_id,
+        work_type=job.work_type,
+        documents=len(rows),
+        pages=len(pages),
+        added_at=now,
+    )
+    await publish(session, added, client_id=client_id)
     return [DocumentOut.model_validate(row) for row in rows]
 
 

@@ -71,7 +71,7 @@ RollupKey = HourlyKey | TurnaroundKey | MoneyKey | ContractorKey | EarnerKey
 
 @dataclass(frozen=True)
 class JobItems:
-    """What to add to a job's item counters."""
+    """What to add to a job's item and document counters."""
 
     job_id: UUID
     client_id: UUID
@@ -79,6 +79,8 @@ class JobItems:
     received: int = 0
     completed: int = 0
     rejected: int = 0
+    documents: int = 0
+    pages: int = 0
 
 
 def finished_per_job(

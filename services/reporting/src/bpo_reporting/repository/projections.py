@@ -126,6 +126,8 @@ async def add_job_items(session: AsyncSession, counts: Sequence[JobItems]) -> No
                 "items_received": count.received,
                 "items_completed": count.completed,
                 "items_rejected": count.rejected,
+                "documents": count.documents,
+                "pages": count.pages,
             }
             for count in counts
         ]
@@ -139,6 +141,8 @@ async def add_job_items(session: AsyncSession, counts: Sequence[JobItems]) -> No
                 "items_received": JobFact.items_received + excluded.items_received,
                 "items_completed": JobFact.items_completed + excluded.items_completed,
                 "items_rejected": JobFact.items_rejected + excluded.items_rejected,
+                "documents": JobFact.documents + excluded.documents,
+                "pages": JobFact.pages + excluded.pages,
             },
         )
     )

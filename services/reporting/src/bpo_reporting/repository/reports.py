@@ -142,7 +142,7 @@ async def money_per_client(
 
 async def open_jobs(
     session: AsyncSession, client_id: UUID | None = None
-) -> list[Row[UUID, UUID, str | None, datetime | None, datetime | None, int, int, int]]:
+) -> list[Row[UUID, UUID, str | None, datetime | None, datetime | None, int, int, int, int, int]]:
     """Jobs neither completed nor cancelled, with their item counts."""
     query = (
         select(
@@ -154,6 +154,8 @@ async def open_jobs(
             JobFact.items_received,
             JobFact.items_completed,
             JobFact.items_rejected,
+            JobFact.documents,
+            JobFact.pages,
         )
         .where(JobFact.completed_at.is_(None), JobFact.cancelled_at.is_(None))
         .order_by(JobFact.due_at.asc().nulls_last(), JobFact.job_id)

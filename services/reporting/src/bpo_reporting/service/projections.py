@@ -61,6 +61,17 @@ async def record_items(session: AsyncSession, event: intake.ItemsReceived) -> No
     )
 
 
+async def record_documents(session: AsyncSession, event: intake.DocumentsAdded) -> None:
+    counts = domain.JobItems(
+        event.job_id,
+        event.client_id,
+        event.work_type,
+        documents=event.documents,
+        pages=event.pages,
+    )
+    await repository.add_job_items(session, [counts])
+
+
 def _item(event: ItemEvent) -> dict[str, Any]:
     """The columns that place an item: its job, client and work type."""
     return {

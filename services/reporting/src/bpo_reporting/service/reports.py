@@ -127,6 +127,8 @@ async def sla(
             closed=row.closed_at is not None,
             items_total=row.items_received,
             items_remaining=job.remaining,
+            documents=row.documents,
+            pages=row.pages,
             forecast_completion_at=done_at[job.job_id],
             at_risk=outlook.at_risk(row.due_at, done_at[job.job_id]),
         )

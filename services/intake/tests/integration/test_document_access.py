@@ -1,0 +1,158 @@
+"""Documents once stored: items keyed from them, who may read them, page images through
+signed links that expire, and their deletion when the job's retention runs out."""
+
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+from sqlalchemy import func, select
+
+from bpo_common.clock import utcnow
+from bpo_common.db import SessionFactory
+from bpo_devtools.testing import (
+    Tokens,
+    assert_problem,
+    error_fields,
+)
+from bpo_intake.domain.links import PageLinks
+from bpo_intake.models import Document
+from bpo_intake.repository.objects import open_store
+
+from .conftest import DOCUMENT_LINK_SECRET, register_client
+from .documents import image, invoice_pdf, open_job, rendered, upload
+from .keying import claim_tasks, new_contractor
+
+
+async def test_items_reference_documents_and_the_keyer_reads_them_only_while_holding_the_task(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    uploaded = await upload(
+        documents_api, tokens, client_id, job["id"], invoice_pdf("7"), filename="inv-7.pdf"
+    )
+    document_id = uploaded.json()["id"]
+    await rendered(documents_db, document_id)
+    csv = f"external_id,vendor,documents\ninv-7,Acme,inv-7.pdf; {document_id}\n"
+    appended = await documents_api.post(
+        f"/v1/jobs/{job['id']}/items",
+        content=csv,
+        headers=tokens.client(client_id) | {"Content-Type": "text/csv"},
+    )
+    assert appended.status_code == 202, appended.text
+    listed = await documents_api.get(
+        f"/v1/jobs/{job['id']}/items", headers=tokens.client(client_id)
+    )
+    (item,) = listed.json()["data"]
+    assert item["documents"] == [document_id, document_id]
+
+    _keyer_id, keyer = await new_contractor(documents_api, tokens)
+    (task,) = await claim_tasks(documents_api, keyer, job_id=job["id"])
+    shown = task["documents"][0]
+    assert (shown["id"], shown["filename"]) == (document_id, "inv-7.pdf")
+    assert [page["number"] for page in shown["pages"]] == [1, 2]
+    picture = await documents_api.get(shown["pages"][1]["image_url"])
+    assert picture.status_code == 200
+    assert picture.content[8:12] == b"WEBP"
+    assert (
+        await documents_api.get(f"/v1/documents/{document_id}", headers=keyer)
+    ).status_code == 200
+    assert (
+        await documents_api.get(f"/v1/documents/{document_id}/file", headers=keyer)
+    ).status_code == 200
+
+    _, stranger = await new_contractor(documents_api, tokens)
+    other_client = tokens.client(await register_client(documents_api, tokens, "Not the owner"))
+    for headers in (stranger, other_client):
+        assert_problem(
+            await documents_api.get(f"/v1/documents/{document_id}", headers=headers), 404
+        )
+        assert_problem(
+            await documents_api.get(f"/v1/documents/{document_id}/file", headers=headers), 404
+        )
+
+    released = await documents_api.post(f"/v1/tasks/{task['id']}/release", headers=keyer)
+    assert released.status_code == 204
+    assert_problem(await documents_api.get(f"/v1/documents/{document_id}", headers=keyer), 404)
+
+
+async def test_an_unknown_document_reference_is_refused_naming_the_line(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    await upload(
+        documents_api, tokens, client_id, job["id"], invoice_pdf("1"), filename="inv-1.pdf"
+    )
+    body = (
+        '{"external_id": "a", "source": {}, "documents": ["inv-1.pdf"]}\n'
+        '{"external_id": "b", "source": {}, "documents": ["inv-1.pdf", "inv-2.pdf"]}\n'
+    )
+    response = await documents_api.post(
+        f"/v1/jobs/{job['id']}/items",
+        content=body,
+        headers=tokens.client(client_id) | {"Content-Type": "application/x-ndjson"},
+    )
+    problem = assert_problem(response, 422)
+    assert error_fields(problem) == ["line 2: documents[1]"]
+    assert "inv-2.pdf" in problem["errors"][0]["message"]
+    listed = await documents_api.get(
+        f"/v1/jobs/{job['id']}/items", headers=tokens.client(client_id)
+    )
+    assert listed.json()["data"] == []
+
+
+async def test_a_page_link_altered_or_expired_gets_no_image(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    uploaded = await upload(
+        documents_api, tokens, client_id, job["id"], image("PNG"), filename="p.png"
+    )
+    document_id = UUID(uploaded.json()["id"])
+    await rendered(documents_db, str(document_id))
+    links = PageLinks(DOCUMENT_LINK_SECRET.encode(), 900)
+    good = links.url(document_id, 1, utcnow())
+    assert (await documents_api.get(good)).status_code == 200
+    altered = good.replace("/pages/1?", "/pages/2?")
+    assert "signature" in assert_problem(await documents_api.get(altered), 403)["detail"]
+    tampered = good[:-4] + ("0000" if not good.endswith("0000") else "1111")
+    assert_problem(await documents_api.get(tampered), 403)
+    expired = links.url(document_id, 1, utcnow() - timedelta(hours=1))
+    assert "expired" in assert_problem(await documents_api.get(expired), 403)["detail"]
+    foreign = PageLinks(b"another secret", 900).url(document_id, 1, utcnow())
+    assert_problem(await documents_api.get(foreign), 403)
+
+
+async def test_documents_of_a_job_past_its_retention_are_deleted_and_say_so(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory, store_dir: Path
+) -> None:
+    from bpo_intake.service import documents
+
+    client_id, job = await open_job(documents_api, tokens)
+    uploaded = await upload(
+        documents_api, tokens, client_id, job["id"], image("PNG"), filename="r.png"
+    )
+    document_id = uploaded.json()["id"]
+    await rendered(documents_db, document_id)
+    cancelled = await documents_api.post(
+        f"/v1/jobs/{job['id']}/cancel", headers=tokens.client(client_id)
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    objects = open_store(store_dir.as_uri(), {})
+    async with documents_db() as session, session.begin():
+        soon = await documents.delete_expired(session, objects, 90, utcnow())
+    assert soon == 0, "not before its retention has run out"
+    async with documents_db() as session, session.begin():
+        later = utcnow() + timedelta(days=91)
+        assert await documents.delete_expired(session, objects, 90, later) >= 1
+    shown = (
+        await documents_api.get(f"/v1/documents/{document_id}", headers=tokens.manager())
+    ).json()
+    assert shown["deleted_at"] is not None
+    assert shown["pages"] == []
+    gone = await documents_api.get(f"/v1/documents/{document_id}/file", headers=tokens.manager())
+    assert "deleted" in assert_problem(gone, 404)["detail"]
+    assert [path for path in (store_dir / str(client_id)).rglob("*") if path.is_file()] == []
+    async with documents_db() as session:
+        count = select(func.count()).select_from(Document).where(Document.client_id == client_id)
+        assert (await session.execute(count)).scalar_one() == 1, "the record stays"
