@@ -54,16 +54,16 @@ class Settings(ServiceSettings):
     # How long a page image link works.
     document_url_ttl_s: int = 900
 
-
-def _run_dir(name: str) -> Path:
-    return Path(os.environ.get("BPO_RUN_DIR", ".run")).resolve() / name
-
     @model_validator(mode="after")
     def _store_opens(self) -> "Settings":
         """A store URL or option that object_store cannot use stops the service at start."""
         if not self.document_store_url.startswith("file://"):  # a directory is made on use
             open_store(self.document_store_url, self.document_store_options)
         return self
+
+
+def _run_dir(name: str) -> Path:
+    return Path(os.environ.get("BPO_RUN_DIR", ".run")).resolve() / name
 
 
 SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]

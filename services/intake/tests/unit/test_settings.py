@@ -1,0 +1,25 @@
+"""Intake's settings: a document store that cannot be used stops the service at start."""
+
+import pytest
+from pydantic import ValidationError
+
+from bpo_intake.settings import Settings
+
+DATABASE = "postgresql+asyncpg://intake@db/intake"
+
+
+def test_a_document_store_that_cannot_be_opened_stops_the_service_at_start() -> None:
+    with pytest.raises(ValidationError, match=r"the document store cannot be opened: .*bogus"):
+        Settings(
+            database_url=DATABASE,
+            document_store_url="s3://bucket/documents",
+            document_store_options={"bogus": "1"},
+        )
+
+
+def test_an_s3_store_with_an_endpoint_and_http_allowed_is_accepted() -> None:
+    options = {"endpoint": "http://127.0.0.1:9000", "allow_http": "true", "region": "eu-west-1"}
+    settings = Settings(
+        database_url=DATABASE, document_store_url="s3://bucket/docs", document_store_options=options
+    )
+    assert settings.document_store_options == options
