@@ -61,6 +61,8 @@ class Job(Base):
     sla_hours: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     required_skills: Mapped[list[str]]
     external_ref: Mapped[str | None] = mapped_column(String(200))
+    # What keyers should know, in Markdown.
+    instructions: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -164,6 +166,8 @@ class Task(Base):
     entries: Mapped[list[dict[str, Any]] | None]
     data: Mapped[dict[str, Any] | None]
     submitted_by: Mapped[UUID | None]
+    # Seconds the contractor was active on it, as the workbench measured them.
+    active_seconds: Mapped[float | None]
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

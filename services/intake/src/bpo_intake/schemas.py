@@ -58,6 +58,10 @@ class JobCreate(JobSpec):
         default_factory=list
     )
     external_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    instructions: Annotated[str, Field(min_length=1, max_length=20_000)] | None = Field(
+        default=None,
+        description="what keyers should know, in Markdown (raw HTML is shown as text)",
+    )
     items: Annotated[list[ItemIn], Field(max_length=MAX_ITEMS_IN_BODY)] = Field(
         default_factory=list
     )
@@ -100,6 +104,7 @@ class JobOut(BaseModel):
     priority: int
     required_skills: list[str]
     external_ref: str | None
+    instructions: str | None
     counts: ItemCounts
     progress: float
     created_at: datetime
@@ -203,6 +208,7 @@ class TaskOut(BaseModel):
     work_type: str
     fields: list[dict[str, Any]]
     rules: list[str]
+    instructions: str | None = Field(description="the job's, in Markdown")
     source: dict[str, Any]
     documents: list[DocumentPages] = Field(default_factory=list)
     entries: list[dict[str, Any]] | None
@@ -220,6 +226,21 @@ class SubmitRequest(Strict):
         min_length=1,
         max_length=1000,
         description="review and adjudication only: reject the item, saying why (data is ignored)",
+    )
+    unreadable: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description=(
+            "entry tasks only: the item cannot be keyed from its documents or source, saying "
+            "why (data is ignored); the item goes to review"
+        ),
+    )
+    active_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        le=86_400,
+        description="seconds the contractor was active on the task (focus and input, not idle)",
     )
 
 

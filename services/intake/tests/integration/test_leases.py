@@ -19,7 +19,7 @@ from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
 from bpo_intake.service import tasks
 
-from .keying import claim_tasks, lease_a_task, new_contractor, past, stored_task
+from .keying import claim_tasks, keying_job, lease_a_task, new_contractor, past, stored_task
 
 
 async def test_a_valid_submission_is_recorded_normalized_and_sent_to_validation(
@@ -143,3 +143,61 @@ async def test_only_a_review_may_reject_an_item(
     )
     assert error_fields(assert_problem(response, 422)) == ["reject"]
     assert (await stored_task(intake_db, task["id"])).status is TaskStatus.LEASED
+
+
+async def test_a_keyer_marks_an_item_unreadable_with_the_time_spent_and_validation_hears_why(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    _, _, keyer, task = await lease_a_task(intake, tokens)
+    both = await intake.post(
+        f"/v1/tasks/{task['id']}/submit",
+        json={"unreadable": "blurred", "reject": "blurred"},
+        headers=keyer,
+    )
+    assert error_fields(assert_problem(both, 422)) == ["unreadable"]
+
+    response = await intake.post(
+        f"/v1/tasks/{task['id']}/submit",
+        json={
+            "unreadable": "the total is torn off",
+            "data": {"total": "1"},
+            "active_seconds": 41.5,
+        },
+        headers=keyer,
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["data"] == {}
+    stored = await stored_task(intake_db, task["id"])
+    assert (stored.status, stored.data, stored.active_seconds) == (TaskStatus.SUBMITTED, {}, 41.5)
+    (event,) = await outbox_events(intake_db, "bpo.intake.task.submitted", task_id=task["id"])
+    assert (event.data["rejection"], event.data["data"]) == ("the total is torn off", {})
+    assert event.data["active_seconds"] == 41.5
+
+
+async def test_time_on_task_cannot_be_negative(intake: httpx.AsyncClient, tokens: Tokens) -> None:
+    _, _, keyer, task = await lease_a_task(intake, tokens)
+    negative = await intake.post(
+        f"/v1/tasks/{task['id']}/submit",
+        json={"data": {"invoice_number": "A", "total": "1"}, "active_seconds": -1},
+        headers=keyer,
+    )
+    assert error_fields(assert_problem(negative, 422)) == ["active_seconds"]
+
+
+async def test_a_task_shows_the_jobs_instructions_and_each_fields_label_and_help(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    fields = [
+        {"name": "total", "type": "decimal", "label": "Total due", "help": "With tax, as printed"}
+    ]
+    instructions = "# Invoices\n\nKey the **total** as printed. <script>alert(1)</script>"
+    job = await keying_job(intake, tokens, 1, fields=fields, instructions=instructions)
+    assert job["instructions"] == instructions
+    assert job["fields"][0]["label"] == "Total due"
+    _, keyer = await new_contractor(intake, tokens)
+    (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
+    assert task["instructions"] == instructions
+    assert (task["fields"][0]["label"], task["fields"][0]["help"]) == (
+        "Total due",
+        "With tax, as printed",
+    )

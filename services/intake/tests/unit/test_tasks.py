@@ -14,6 +14,7 @@ from bpo_intake.domain.tasks import (
     TaskStatus,
     check_held,
     check_rejection,
+    check_unreadable,
     client_values,
     entries_expected,
     flag_reason,
@@ -95,6 +96,15 @@ def test_only_a_review_or_adjudication_may_reject() -> None:
     with pytest.raises(Invalid) as refused:
         check_rejection(TaskKind.ENTRY)
     assert [error.field for error in refused.value.errors] == ["reject"]
+
+
+@pytest.mark.parametrize("kind", [TaskKind.REVIEW, TaskKind.ADJUDICATION])
+def test_only_a_keyer_marks_an_item_unreadable_and_never_with_a_rejection(kind: TaskKind) -> None:
+    check_unreadable(TaskKind.ENTRY, None)
+    for refused_kind, reject in ((kind, None), (TaskKind.ENTRY, "and rejected")):
+        with pytest.raises(Invalid) as refused:
+            check_unreadable(refused_kind, reject)
+        assert [error.field for error in refused.value.errors] == ["unreadable"]
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,7 @@ async def test_single_keying_in_the_sample_goes_to_review_and_the_review_is_fina
             "task_id": str(keyed.task_id),
             "contractor_id": str(keyed.contractor_id),
             "data": keyed.data,
+            "unreadable": None,
         }
     ]
 

@@ -228,3 +228,13 @@ def test_a_keyer_judged_on_no_field_still_keeps_a_tally() -> None:
     (verdict,) = walk(FIELDS, DOUBLE, [entry], found={})
     assert verdict.ruling is None
     assert [j.tallies() for j in verdict.judgings] == [{entry.contractor_id: (0, 0)}]
+
+
+def test_a_keying_marked_unreadable_goes_to_review_saying_why_then_the_reviewer_decides() -> None:
+    unreadable = keying({}, 2, rejection="page 2 is cut off")
+    keyed = keying({"number": "A", "total": "7"}, 2)
+    final = review({"number": "A", "total": "7"})
+    _, due, decided = walk(FIELDS, DOUBLE, [keyed, unreadable, final], found={})
+    assert (due.ruling, due.reason) == (Ruling.REVIEW, "marked unreadable: page 2 is cut off")
+    assert due.shown == (keyed, unreadable)
+    assert (decided.ruling, decided.result) == (Ruling.ACCEPT, final.data)

@@ -107,6 +107,8 @@ class Entry(BaseModel):
     task_id: UUID
     contractor_id: UUID
     data: dict[str, Any]
+    # A keyer who could not read the item says why here (and `data` is empty).
+    unreadable: str | None = None
 
 
 class TaskSubmitted(Event):
@@ -129,8 +131,11 @@ class TaskSubmitted(Event):
     # In a verify job, the client's own values for the fields: the entry they are checked
     # against.
     client_values: dict[str, Any] | None = None
-    # A reviewer or adjudicator who rejects the item says why here (and `data` is empty).
+    # A reviewer or adjudicator who rejects the item says why here, and so does a keyer who
+    # marks it unreadable (an entry task); `data` is then empty.
     rejection: str | None = None
+    # Seconds the contractor was active on the task, as the workbench measured them.
+    active_seconds: float | None = None
     claimed_at: datetime
     submitted_at: datetime
 

@@ -137,6 +137,9 @@ class FieldSpec(BaseModel):
     name: FieldName
     type: FieldType
     required: bool = True
+    # What a person keying the field is shown: its label, and a line of help.
+    label: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    help: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
     min: Bound | None = None
     max: Bound | None = None
     min_length: Annotated[int, Field(ge=0)] | None = None

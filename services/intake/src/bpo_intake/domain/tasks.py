@@ -121,6 +121,20 @@ def check_rejection(kind: TaskKind) -> None:
         )
 
 
+def check_unreadable(kind: TaskKind, reject: str | None) -> None:
+    """Only a keyer marks an item unreadable; a reviewer or adjudicator rejects it."""
+    if kind is not TaskKind.ENTRY:
+        raise Invalid(
+            "only an entry task can mark an item unreadable; reject it with reject instead",
+            errors=[FieldError(field="unreadable", message=f"not allowed on a {kind} task")],
+        )
+    if reject is not None:
+        raise Invalid(
+            "give reject or unreadable, not both",
+            errors=[FieldError(field="unreadable", message="not allowed with reject")],
+        )
+
+
 def entries_expected(policy: QcPolicy, kind: TaskKind) -> int | None:
     """How many entries validation waits for before it decides on the item; None for an
     entry of an adaptive job, which gets as many as it has entry tasks (one, or two once

@@ -75,7 +75,7 @@ _CLAIM = """
     )
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
            leased.lease_expires_at, item.source, item.documents, job.work_type, job.fields,
-           job.rules
+           job.rules, job.instructions
     FROM leased
     JOIN item ON item.id = leased.item_id
     JOIN job ON job.id = leased.job_id
@@ -184,11 +184,11 @@ _SUBMIT = f"""
     WITH done AS (
         UPDATE task
         SET status = 'submitted', contractor_id = NULL, lease_expires_at = NULL,
-            data = $4, submitted_by = $2, submitted_at = $3
+            data = $4, submitted_by = $2, submitted_at = $3, active_seconds = $5
         WHERE id = $1 AND status = 'leased' AND contractor_id = $2 AND lease_expires_at > $3
         RETURNING id
     )
-    {insert_for_each("done", 5)}
+    {insert_for_each("done", 6)}
     RETURNING id
     """  # noqa: S608
 
@@ -199,12 +199,13 @@ async def submit_task(
     contractor_id: UUID,
     now: datetime,
     data: dict[str, Any],
+    active_seconds: float | None,
     outbox_row: tuple[UUID, str, bytes],
 ) -> bool:
     """Record a submission and its outbox row; False when the lease was lost meanwhile."""
     driver = await driver_connection(session)
     stored = await driver.fetchval(
-        _SUBMIT, task_id, contractor_id, now, json.dumps(data), *outbox_row
+        _SUBMIT, task_id, contractor_id, now, json.dumps(data), active_seconds, *outbox_row
     )
     return stored is not None
 

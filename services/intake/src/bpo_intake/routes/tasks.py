@@ -57,8 +57,15 @@ async def heartbeat(
 
 @router.post("/{task_id}/submit", status_code=202, responses={409: PROBLEM_RESPONSE})
 async def submit(holder: CurrentLeaseHolder, body: SubmitRequest, session: SessionDep) -> Submitted:
-    """Submit the keyed data (or a reviewer's rejection); rule breaks are named in a 422."""
-    return await tasks.submit(session, holder, body.data, reject=body.reject)
+    """Submit the keyed data (or a rejection, or unreadable); rule breaks are named in a 422."""
+    return await tasks.submit(
+        session,
+        holder,
+        body.data,
+        reject=body.reject,
+        unreadable=body.unreadable,
+        active_seconds=body.active_seconds,
+    )
 
 
 @router.post("/{task_id}/release", status_code=204, responses={409: PROBLEM_RESPONSE})

@@ -65,6 +65,7 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
         sla_hours=command.sla_hours,
         required_skills=command.required_skills,
         external_ref=command.external_ref,
+        instructions=command.instructions,
         created_at=now,
         completed_at=None,
     )

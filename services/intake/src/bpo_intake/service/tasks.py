@@ -113,14 +113,20 @@ async def submit(
     data: Mapping[str, Any],
     *,
     reject: str | None = None,
+    unreadable: str | None = None,
+    active_seconds: float | None = None,
     now: datetime | None = None,
 ) -> Submitted:
-    """Check the data against the job's rules (or take a reviewer's rejection), then record it
-    and tell validation, in one statement."""
+    """Check the data against the job's rules (or take a reviewer's rejection, or a keyer's
+    word that the item cannot be read), then record it and tell validation, in one
+    statement."""
     now = now or utcnow()
     task = holder.task
+    if unreadable is not None:
+        domain.check_unreadable(task.kind, reject)
     if reject is not None:
         domain.check_rejection(task.kind)
+    if reject is not None or unreadable is not None:
         normalized: dict[str, Any] = {}
     else:
         result = check(spec_for(task.job_id, task.fields, task.rules), data)
@@ -145,14 +151,21 @@ async def submit(
             golden=task.golden,
             entries_expected=expected,
             client_values=domain.client_values(task.qc, task.fields, task.source),
-            rejection=reject,
+            rejection=reject or unreadable,
+            active_seconds=active_seconds,
             claimed_at=task.claimed_at or now,
             submitted_at=now,
         ),
         client_id=task.client_id,
     )
     stored = await repository.submit_task(
-        session, task.id, holder.contractor_id, now, normalized, outbox_values(envelope)
+        session,
+        task.id,
+        holder.contractor_id,
+        now,
+        normalized,
+        active_seconds,
+        outbox_values(envelope),
     )
     if not stored:
         raise domain.lease_lost()

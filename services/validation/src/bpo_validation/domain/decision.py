@@ -8,6 +8,7 @@ first; the use case then writes what the verdict says.
 
 The table, once a keying completes the item's keyings:
 - a control item: its known answer stands;
+- a keying marked unreadable by its keyer: review, saying why;
 - a keying that fails the job's rules: review;
 - verify mode: the client's values stand, unless the verifier changed some or the item is
   sampled (review);
@@ -98,7 +99,8 @@ class Submission:
     golden: dict[str, Any] | None = None
     # Verify mode: the client's own values, which the keyer checked.
     client_values: dict[str, Any] | None = None
-    # A reviewer's reason for rejecting the item.
+    # A reviewer's reason for rejecting the item; on a keying, the keyer's reason it could
+    # not be read.
     rejection: str | None = None
     entries_expected: int = 1
 
@@ -234,6 +236,9 @@ def _on_keyings(
     if first.golden is not None:
         result = check(spec, first.golden, partial=True).normalized
         return Verdict(Ruling.ACCEPT, "control item: the known answer stands", result)
+    unreadable = [keying.rejection for keying in keyings if keying.rejection is not None]
+    if unreadable:
+        return _review(Ruling.REVIEW, f"marked unreadable: {'; '.join(unreadable)}", keyings, [])
     broken = rule_failures(spec, [keying.data for keying in keyings])
     if broken:
         return _review(Ruling.REVIEW, broken, keyings, [])

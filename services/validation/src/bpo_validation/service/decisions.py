@@ -276,7 +276,12 @@ def _announcement(entry: Entry, verdict: Verdict, now: datetime) -> Event:
         **about,
         kind=TaskKind.REVIEW if ruling is Ruling.REVIEW else TaskKind.ADJUDICATION,
         entries=[
-            intake.Entry(task_id=shown.task_id, contractor_id=shown.contractor_id, data=shown.data)
+            intake.Entry(
+                task_id=shown.task_id,
+                contractor_id=shown.contractor_id,
+                data=shown.data,
+                unreadable=shown.rejection if shown.kind is TaskKind.ENTRY else None,
+            )
             for shown in verdict.shown
         ],
         reason=verdict.reason,
