@@ -576,7 +576,7 @@ async def _sql_keyer(
             submit_began, now = perf_counter(), datetime.now(UTC)
             held = await repository.held_task(session, task_id, contractor_id)
             stored = held is not None and await repository.submit_task(
-                session, task_id, contractor_id, now, data,
+                session, task_id, contractor_id, now, data, None,
                 (new_id(), TaskSubmitted.event_type, payload),
             )  # fmt: skip
         except Exception as exc:

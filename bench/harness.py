@@ -217,7 +217,12 @@ def full_stack(
         ports = {service: servers.free_port() for service in SERVICES}
         env = servers.service_environment(urls, jwt_public_key_file=public, ports=ports)
         running = servers.Services(
-            env | {"BPO_LOG_LEVEL": "WARNING"},
+            # Documents in this run's folder, removed with it.
+            env
+            | {
+                "BPO_LOG_LEVEL": "WARNING",
+                "BPO_INTAKE_DOCUMENT_STORE_URL": (root / "documents").as_uri(),
+            },
             ports,
             root,
             apart=apart,

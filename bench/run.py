@@ -35,6 +35,7 @@ REPO_ROOT = BENCH_DIR.parent
 # In the order they run; absent ones are skipped with a note.
 BENCHMARKS = (
     "bulk_intake",
+    "document_upload",
     "claim_submit",
     "claim_queue",
     "outbox_relay",
