@@ -173,6 +173,11 @@ class ContractorRollup(Base):
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True, index=True)
     tasks_submitted: Mapped[int] = _counter()
     submit_seconds: Mapped[float] = mapped_column(default=0.0, server_default=ZERO)
+    # Tasks submitted with the time the contractor was active on them, that time, and the
+    # fields those tasks' data held.
+    timed_tasks: Mapped[int] = _counter()
+    active_seconds: Mapped[float] = mapped_column(default=0.0, server_default=ZERO)
+    fields_keyed: Mapped[int] = _counter()
     tasks_expired: Mapped[int] = _counter()
     entries_accepted: Mapped[int] = _counter()
     entries_overturned: Mapped[int] = _counter()

@@ -76,6 +76,9 @@ class ContractorRow(BaseModel):
     active_hours: int
     tasks_per_active_hour: float | None
     avg_seconds_to_submit: float | None
+    active_seconds: float = Field(description="time on task as the workbench measured it")
+    seconds_per_field: float | None = Field(description="of that time, per field keyed")
+    items_per_hour: float | None = Field(description="tasks per hour of that time")
     entries_accepted: int
     entries_overturned: int
     entries_rejected: int

@@ -146,14 +146,15 @@ class Scenario:
             )
         accepted, overturned = TaskOutcome.ACCEPTED, TaskOutcome.OVERTURNED
         rejected = TaskOutcome.REJECTED
+        # The last figure: seconds active on the task, where the workbench measured them.
         tasks = [
-            ("T1", self.k1, "a", "08:20", "08:30", accepted, 3, "08:40"),
-            ("T2", self.k1, "b", "08:30", "08:50", overturned, 2, "09:00"),
-            ("T3", self.k2, "c", "08:40", "09:40", accepted, 3, "10:10"),
-            ("T4", self.k2, "d", "09:00", "09:05", rejected, 0, "09:10"),
-            ("T5", self.k1, "e", "09:40", "09:50", accepted, 3, "10:30"),
+            ("T1", self.k1, "a", "08:20", "08:30", accepted, 3, "08:40", 90.0),
+            ("T2", self.k1, "b", "08:30", "08:50", overturned, 2, "09:00", None),
+            ("T3", self.k2, "c", "08:40", "09:40", accepted, 3, "10:10", 120.0),
+            ("T4", self.k2, "d", "09:00", "09:05", rejected, 0, "09:10", None),
+            ("T5", self.k1, "e", "09:40", "09:50", accepted, 3, "10:30", 60.0),
         ]
-        for task, who, item, claimed, submitted, outcome, correct, decided in tasks:
+        for task, who, item, claimed, submitted, outcome, correct, decided, active in tasks:
             identity = {
                 "task_id": self.tasks[task],
                 "item_id": self.items[item],
@@ -169,6 +170,7 @@ class Scenario:
                     data={"total": "1"},
                     golden=None,
                     entries_expected=1,
+                    active_seconds=active,
                     claimed_at=self.at(claimed),
                     submitted_at=self.at(submitted),
                 )

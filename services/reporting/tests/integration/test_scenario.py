@@ -119,6 +119,10 @@ async def test_contractors_report_counts_tasks_time_to_submit_accuracy_and_earni
         "active_hours": (2, 1),
         "tasks_per_active_hour": (1.5, 2.0),
         "avg_seconds_to_submit": (800.0, 1950.0),  # K1: 600, 1200, 600; K2: 3600, 300
+        # Measured on two of K1's tasks (90 + 60 s, one field each), one of K2's (120 s).
+        "active_seconds": (150.0, 120.0),
+        "seconds_per_field": (75.0, 120.0),
+        "items_per_hour": (48.0, 30.0),
         "entries_accepted": (2, 1),
         "entries_overturned": (1, 0),
         "entries_rejected": (0, 1),

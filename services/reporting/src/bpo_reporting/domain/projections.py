@@ -181,7 +181,15 @@ def task_submitted(event: intake.TaskSubmitted, first: bool) -> list[Increment]:
         return []
     seconds = max((event.submitted_at - event.claimed_at).total_seconds(), 0.0)
     key = ContractorKey(event.contractor_id, hour_of(event.submitted_at))
-    return [Increment(key, {"tasks_submitted": 1, "submit_seconds": seconds})]
+    deltas: dict[str, Number] = {"tasks_submitted": 1, "submit_seconds": seconds}
+    if event.active_seconds is not None:
+        # Time on task as the workbench measured it, and the fields it covered.
+        deltas |= {
+            "timed_tasks": 1,
+            "active_seconds": event.active_seconds,
+            "fields_keyed": len(event.data),
+        }
+    return [Increment(key, deltas)]
 
 
 def task_expired(event: intake.TaskExpired) -> list[Increment]:

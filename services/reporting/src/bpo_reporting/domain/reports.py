@@ -87,6 +87,9 @@ class ContractorWork(Judged):
     tasks_expired: int = 0
     submit_seconds: float = 0.0
     active_hours: int = 0
+    timed_tasks: int = 0
+    active_seconds: float = 0.0
+    fields_keyed: int = 0
 
     @property
     def tasks_per_active_hour(self) -> float | None:
@@ -99,6 +102,20 @@ class ContractorWork(Judged):
         if not self.tasks_submitted:
             return None
         return round(self.submit_seconds / self.tasks_submitted, 1)
+
+    @property
+    def seconds_per_field(self) -> float | None:
+        """Active time per field keyed, over the tasks whose time was measured."""
+        if not self.fields_keyed:
+            return None
+        return round(self.active_seconds / self.fields_keyed, 2)
+
+    @property
+    def items_per_hour(self) -> float | None:
+        """Tasks per hour of active time, over the tasks whose time was measured."""
+        if not self.active_seconds:
+            return None
+        return round(self.timed_tasks * 3600 / self.active_seconds, 1)
 
 
 @dataclass(frozen=True)

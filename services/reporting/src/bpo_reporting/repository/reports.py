@@ -26,6 +26,8 @@ COUNTERS = tuple(field.name for field in fields(Counts))
 CONTRACTOR_COUNTERS = (
     "tasks_submitted",
     "tasks_expired",
+    "timed_tasks",
+    "fields_keyed",
     *(field.name for field in fields(Judged)),
 )
 
@@ -201,7 +203,7 @@ async def contractors_in_period(
     query = (
         select(
             ContractorRollup.contractor_id,
-            *_sums(ContractorRollup, [*CONTRACTOR_COUNTERS, "submit_seconds"]),
+            *_sums(ContractorRollup, [*CONTRACTOR_COUNTERS, "submit_seconds", "active_seconds"]),
             active,
         )
         .where(_period(ContractorRollup.hour, start, end))
@@ -211,6 +213,7 @@ async def contractors_in_period(
         row.contractor_id: ContractorWork(
             **{name: int(row._mapping[name]) for name in CONTRACTOR_COUNTERS},
             submit_seconds=float(row.submit_seconds),
+            active_seconds=float(row.active_seconds),
             active_hours=int(row.active_hours),
         )
         for row in (await session.execute(query)).all()
