@@ -189,13 +189,30 @@ _bearer = HTTPBearer(auto_error=False, description="A JWT issued for this platfo
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+# A page of this platform (the workbench) calls the API with the token its sign-in keeps in
+# an HttpOnly cookie, and names itself in this header. Another site can neither read the
+# cookie, nor make a browser send it (SameSite=Strict), nor add the header without a CORS
+# preflight, which no service answers.
+PAGE_HEADER = "X-BPO-Page"
+PAGE_COOKIES = {"workbench": "bpo_work"}
+
+
 async def _authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
-    if credentials is None:
+    if credentials is not None:
+        token: str | None = credentials.credentials
+    else:
+        token = _page_token(request)
+    if token is None:
         raise Unauthorized("send an Authorization: Bearer <token> header")
     verifier: TokenVerifier = request.app.state.runtime.verifier
-    return await verifier.verify(credentials.credentials)
+    return await verifier.verify(token)
+
+
+def _page_token(request: Request) -> str | None:
+    cookie = PAGE_COOKIES.get(request.headers.get(PAGE_HEADER, ""))
+    return None if cookie is None else request.cookies.get(cookie)
 
 
 async def current_principal(request: Request, credentials: Credentials) -> Principal:

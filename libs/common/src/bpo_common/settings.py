@@ -75,6 +75,9 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_url: str | None = Field(None, validation_alias=_shared("BPO_JWT_JWKS_URL"))
 
     log_level: str = Field("INFO", validation_alias=_shared("BPO_LOG_LEVEL"))
+    # Send a page's sign-in cookie (the dashboard's, the workbench's) over HTTPS only: set it
+    # behind TLS.
+    cookie_secure: bool = False
     max_body_bytes: int = Field(64 * 1024 * 1024, validation_alias=_shared("BPO_MAX_BODY_BYTES"))
 
     consumer_max_deliver: int = Field(6, validation_alias=_shared("BPO_CONSUMER_MAX_DELIVER"))

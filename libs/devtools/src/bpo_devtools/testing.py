@@ -17,6 +17,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -191,6 +192,41 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
             yield client
+
+
+@asynccontextmanager
+async def serve_http(app: FastAPI) -> AsyncIterator[str]:
+    """Run an app under uvicorn on a free port, lifespan and all, for a browser: its URL."""
+    port = servers.free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+
+    async def started() -> bool:
+        if task.done():
+            task.result()  # a server that could not start says why
+        return bool(server.started)
+
+    await eventually(started, what="the server to start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+# Debian's Chromium (`make test` installs it), as the browser tests launch it through Playwright.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 async def eventually(

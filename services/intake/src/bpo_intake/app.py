@@ -1,16 +1,18 @@
 """The intake service: clients push jobs and items, contractors pull tasks."""
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_intake.routes import router
+from bpo_intake.routes.workbench import STATIC_DIR
 from bpo_intake.settings import Settings
 from bpo_intake.workers import workers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    return create_service_app(
+    app = create_service_app(
         ServiceDefinition(
             name="intake",
             title="BPO intake",
@@ -20,3 +22,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         settings,
     )
+    # The workbench's script and styles: nothing from a CDN.
+    app.mount("/work/static", StaticFiles(directory=STATIC_DIR), name="workbench-static")
+    return app

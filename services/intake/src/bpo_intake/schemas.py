@@ -244,6 +244,12 @@ class SubmitRequest(Strict):
     )
 
 
+class DraftIn(Strict):
+    data: dict[str, Any] = Field(
+        description="the fields keyed so far; those left out are not required yet"
+    )
+
+
 class Lease(BaseModel):
     task_id: UUID
     lease_expires_at: datetime

@@ -15,8 +15,6 @@ class Settings(ServiceSettings):
     port: int = DEFAULT_PORTS["reporting"]
     # Hours of recent throughput the SLA report's forecast extrapolates.
     forecast_window_hours: int = 6
-    # Send the dashboard's session cookie only over HTTPS (set it wherever TLS is in front).
-    cookie_secure: bool = False
 
 
 # The settings the app was built with, for a route.

@@ -4,37 +4,23 @@ The browser test drives Debian's Chromium (`apt-get install chromium`; `make tes
 it when missing) through Playwright, against the app served by uvicorn on a free port.
 """
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from nats.js import JetStreamContext
 from PIL import Image
 from playwright.async_api import Page, async_playwright
 
 from bpo_common.auth import Role
 from bpo_common.ids import new_id
-from bpo_devtools import servers
-from bpo_devtools.testing import TestStack, Tokens, eventually
+from bpo_devtools.testing import CHROMIUM, CHROMIUM_ARGS, TestStack, Tokens, serve_http
 from bpo_reporting.app import create_app
 from bpo_reporting.settings import Settings
 
 from .scenario import published
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 async def test_signing_in_sets_an_httponly_strict_cookie_for_the_dashboard_only(
@@ -114,24 +100,8 @@ def _with_cookie(token: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 async def served(stack: TestStack) -> AsyncIterator[str]:
     """The reporting app under uvicorn on a free port, for the browser."""
-    port = servers.free_port()
-    app = create_app(stack.settings(Settings, "reporting"))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        if task.done():
-            task.result()  # a server that could not start says why
-        return bool(server.started)
-
-    await eventually(started, what="the dashboard's server to start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_http(create_app(stack.settings(Settings, "reporting"))) as url:
+        yield url
 
 
 def _pixels_like(png: bytes, color: tuple[int, int, int], tolerance: int = 60) -> int:

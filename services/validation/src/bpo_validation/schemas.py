@@ -6,7 +6,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from bpo_common.errors import FieldError
 from bpo_common.rules import JobSpec
 from bpo_validation.domain.decision import Outcome
 
@@ -27,21 +26,6 @@ class CheckRequest(JobSpec):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     data: dict[str, Any]
-
-
-class FieldProblem(BaseModel):
-    field: str
-    message: str
-
-    @classmethod
-    def of(cls, error: FieldError) -> "FieldProblem":
-        return cls(field=error.field, message=error.message)
-
-
-class CheckResponse(BaseModel):
-    valid: bool
-    errors: list[FieldProblem]
-    normalized: dict[str, Any]
 
 
 class EntryOut(BaseModel):

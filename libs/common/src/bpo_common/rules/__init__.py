@@ -44,7 +44,13 @@ Limits that keep a check cheap: text up to 10,000 characters, numbers up to 100 
 and 60 digits, rules up to 1,000 characters and 50 levels of nesting.
 """
 
-from bpo_common.rules.check import CheckResult, check, differing_fields
+from bpo_common.rules.check import (
+    CheckResponse,
+    CheckResult,
+    FieldProblem,
+    check,
+    differing_fields,
+)
 from bpo_common.rules.expressions import (
     Kind,
     Rule,
@@ -78,8 +84,10 @@ from bpo_common.rules.types import (
 __all__ = [
     "APPLIES_TO",
     "Case",
+    "CheckResponse",
     "CheckResult",
     "CrossCheck",
+    "FieldProblem",
     "FieldSpec",
     "FieldType",
     "InvalidValue",

@@ -4,6 +4,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from bpo_common.errors import FieldError
 from bpo_common.rules.expressions import RuleEvaluationError
 from bpo_common.rules.spec import JobSpec
@@ -26,6 +28,27 @@ class CheckResult:
     @property
     def valid(self) -> bool:
         return not self.errors
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class CheckResponse(BaseModel):
+    """A check's answer over HTTP (validation's dry run, intake's draft check)."""
+
+    valid: bool
+    errors: list[FieldProblem]
+    normalized: dict[str, Any]
+
+    @classmethod
+    def of(cls, result: CheckResult) -> "CheckResponse":
+        return cls(
+            valid=result.valid,
+            errors=[FieldProblem(field=e.field, message=e.message) for e in result.errors],
+            normalized=result.normalized,
+        )
 
 
 def check(spec: JobSpec, data: Mapping[str, Any], *, partial: bool = False) -> CheckResult:

@@ -3,9 +3,18 @@
 from fastapi import APIRouter
 
 from bpo_common.text import CheckedRoute
-from bpo_intake.routes import clients, contractors, documents, items, jobs, tasks, webhooks
+from bpo_intake.routes import (
+    clients,
+    contractors,
+    documents,
+    items,
+    jobs,
+    tasks,
+    webhooks,
+    workbench,
+)
 
 router = APIRouter(route_class=CheckedRoute)
 # Tasks first: claim and submit are the hottest routes, and routes are matched in order.
-for aggregate in (tasks, clients, contractors, jobs, webhooks, items, documents):
+for aggregate in (tasks, clients, contractors, jobs, webhooks, items, documents, workbench):
     router.include_router(aggregate.router)

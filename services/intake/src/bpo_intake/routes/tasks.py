@@ -8,8 +8,16 @@ from fastapi import APIRouter, Depends
 from bpo_common.auth import CurrentContractor
 from bpo_common.db import SessionDep
 from bpo_common.openapi import PROBLEM_RESPONSE
+from bpo_common.rules import CheckResponse
 from bpo_common.text import CheckedRoute
-from bpo_intake.schemas import ClaimRequest, ClaimResponse, Lease, SubmitRequest, Submitted
+from bpo_intake.schemas import (
+    ClaimRequest,
+    ClaimResponse,
+    DraftIn,
+    Lease,
+    SubmitRequest,
+    Submitted,
+)
 from bpo_intake.service import documents, tasks
 from bpo_intake.service.tasks import LeaseHolder
 from bpo_intake.settings import SettingsDep
@@ -53,6 +61,12 @@ async def heartbeat(
     """Extend the lease on a task you hold."""
     expires = await tasks.heartbeat(session, holder, lease_seconds=settings.lease_seconds)
     return Lease(task_id=holder.task.id, lease_expires_at=expires)
+
+
+@router.post("/{task_id}/check")
+async def check_draft(holder: CurrentLeaseHolder, body: DraftIn) -> CheckResponse:
+    """Check the fields keyed so far, as submit would, without submitting (for a form)."""
+    return CheckResponse.of(tasks.check_draft(holder, body.data))
 
 
 @router.post("/{task_id}/submit", status_code=202, responses={409: PROBLEM_RESPONSE})

@@ -16,7 +16,7 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
 from bpo_common.errors import Invalid, NotFound
 from bpo_common.outbox import envelope_for, outbox_values, publish
-from bpo_common.rules import check, spec_for
+from bpo_common.rules import CheckResult, check, spec_for
 from bpo_intake.domain import tasks as domain
 from bpo_intake.domain.contractors import refuse_unless_active
 from bpo_intake.domain.links import PageLinks
@@ -84,6 +84,13 @@ async def lease_holder(
         raise NotFound(f"no task {task_id}")
     domain.check_held(task, contractor_id, now or utcnow())
     return LeaseHolder(contractor_id, task)
+
+
+def check_draft(holder: LeaseHolder, data: Mapping[str, Any]) -> CheckResult:
+    """The fields keyed so far, checked as a submit would check them; fields not given yet
+    are not required yet, and rules on them wait."""
+    task = holder.task
+    return check(spec_for(task.job_id, task.fields, task.rules), data, partial=True)
 
 
 async def heartbeat(

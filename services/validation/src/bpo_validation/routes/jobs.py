@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from bpo_common.auth import ClientScope, CurrentPrincipal
 from bpo_common.db import SessionDep
+from bpo_common.rules import CheckResponse
 from bpo_common.text import CheckedRoute
-from bpo_validation.schemas import CheckRequest, CheckResponse, JobRulesOut
+from bpo_validation.schemas import CheckRequest, JobRulesOut
 from bpo_validation.service import jobs
 
 router = APIRouter(prefix="/v1", route_class=CheckedRoute)

@@ -7,10 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts import intake
 from bpo_common.errors import NotFound
-from bpo_common.rules import check
+from bpo_common.rules import CheckResponse, check
 from bpo_validation.models import JobRules
 from bpo_validation.repository import jobs as repository
-from bpo_validation.schemas import CheckRequest, CheckResponse, FieldProblem, JobRulesOut
+from bpo_validation.schemas import CheckRequest, JobRulesOut
 
 
 async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
@@ -37,8 +37,4 @@ async def job_rules(session: AsyncSession, job_id: UUID, scope: UUID | None) -> 
 
 def dry_run(request: CheckRequest) -> CheckResponse:
     result = check(request, request.data)
-    return CheckResponse(
-        valid=result.valid,
-        errors=[FieldProblem.of(error) for error in result.errors],
-        normalized=result.normalized,
-    )
+    return CheckResponse.of(result)

@@ -1,0 +1,128 @@
+"""Server-rendered pages (the dashboard, the workbench): their headers, and signing in by
+cookie.
+
+A person pastes a token into a sign-in form; it is kept in an HttpOnly, SameSite=Strict
+cookie scoped to the page's path (Secure when the service says so), so page scripts never
+see it and other sites cannot send it. Everything the page loads comes from its own origin.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+import jwt
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from bpo_common.auth import Principal, Role, TokenVerifier
+from bpo_common.errors import DomainError
+
+MAX_COOKIE_AGE_S = 12 * 3600
+# Everything from this origin; no inline script, nothing fetched from elsewhere.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What a token is worth on a page: the person, or the status and reason it is refused."""
+
+    principal: Principal | None
+    status: int = 200
+    reason: str = ""
+
+
+async def sign_in(request: Request, token: str | None, role: Role, page: str) -> SignIn:
+    """The token's holder, if it is valid and for `role` (the one `page` is for)."""
+    if not token:
+        return SignIn(None, 401, "paste a token")
+    verifier: TokenVerifier = request.app.state.runtime.verifier
+    try:
+        principal = await verifier.verify(token)
+    except DomainError as exc:
+        return SignIn(None, exc.status, exc.detail)
+    if principal.role is not role:
+        reason = f"the {page} is for {role.value}s; this token is for a {principal.role.value}"
+        return SignIn(None, 403, reason)
+    return SignIn(principal)
+
+
+@dataclass(frozen=True)
+class PageCookie:
+    """The cookie a page keeps its token in, and where the page lives. `scope`: the paths the
+    cookie goes to, when it is more than the page's own (a page that calls the API)."""
+
+    name: str
+    path: str
+    secure: bool
+    scope: str | None = None
+
+    def signed_in(self, token: str) -> RedirectResponse:
+        """To the page, with the token kept until it expires (at most MAX_COOKIE_AGE_S)."""
+        claims = jwt.decode(token, options={"verify_signature": False})
+        max_age = int(min(float(claims["exp"]) - time.time(), MAX_COOKIE_AGE_S))
+        response = RedirectResponse(self.path, status_code=303, headers=HEADERS)
+        response.set_cookie(
+            self.name,
+            token,
+            max_age=max(max_age, 0),
+            path=self.scope or self.path,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure,
+        )
+        return response
+
+    def signed_out(self) -> RedirectResponse:
+        """To the sign-in form, the cookie gone."""
+        response = RedirectResponse(f"{self.path}/login", status_code=303, headers=HEADERS)
+        response.delete_cookie(
+            self.name,
+            path=self.scope or self.path,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure,
+        )
+        return response
+
+
+class Render(Protocol):
+    """How a service renders one of its templates."""
+
+    def __call__(
+        self, request: Request, name: str, status: int = 200, **context: Any
+    ) -> HTMLResponse: ...
+
+
+def add_sign_in(
+    router: APIRouter, render: Render, role: Role, page: str, cookie: str, scope: str | None = None
+) -> None:
+    """GET and POST `<prefix>/login` (the form, `login.html`, and its token) and POST
+    `<prefix>/logout` on the page's router: `page`'s sign-in for `role`, kept in `cookie`."""
+
+    def page_cookie(request: Request) -> PageCookie:
+        secure = bool(request.app.state.runtime.settings.cookie_secure)
+        return PageCookie(cookie, router.prefix, secure, scope)
+
+    @router.get("/login")
+    async def login_form(request: Request) -> HTMLResponse:
+        return render(request, "login.html")
+
+    @router.post("/login")
+    async def login(request: Request, token: Annotated[str, Form(max_length=8192)]) -> Response:
+        signed = await sign_in(request, token.strip(), role, page)
+        if signed.principal is None:
+            return render(request, "login.html", signed.status, error=signed.reason)
+        return page_cookie(request).signed_in(token.strip())
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        return page_cookie(request).signed_out()

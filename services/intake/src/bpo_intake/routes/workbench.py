@@ -1,0 +1,73 @@
+"""The contractors' workbench: one server-rendered page, signed in by cookie
+(bpo_common.pages), whose script works through the public API: it claims, shows the
+documents, checks fields as they are left (POST /v1/tasks/{id}/check, the same rule engine
+as submit), keeps the lease alive and submits. The cookie goes with the page's API calls,
+which name the page in the X-BPO-Page header (bpo_common.auth)."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Cookie, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from bpo_common.auth import PAGE_COOKIES, Role
+from bpo_common.pages import HEADERS, add_sign_in, sign_in
+from bpo_common.text import CheckedRoute
+from bpo_intake.domain.instructions import as_html
+from bpo_intake.settings import SettingsDep
+
+PACKAGE = Path(__file__).resolve().parent.parent
+STATIC_DIR = PACKAGE / "static"
+templates = Jinja2Templates(directory=PACKAGE / "templates")
+
+router = APIRouter(prefix="/work", include_in_schema=False, route_class=CheckedRoute)
+
+PAGE = "workbench"
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status, headers=HEADERS)
+
+
+# The page's script calls /v1 with the cookie: it goes to every path of the service.
+add_sign_in(
+    router,
+    _page,
+    Role.CONTRACTOR,
+    PAGE,
+    PAGE_COOKIES[PAGE],
+    scope="/",
+)
+
+
+@router.get("")
+async def workbench(
+    request: Request,
+    settings: SettingsDep,
+    bpo_work: Annotated[str | None, Cookie()] = None,
+) -> Response:
+    signed = await sign_in(request, bpo_work, Role.CONTRACTOR, PAGE)
+    if signed.status == 403:
+        return _page(request, "login.html", 403, error=signed.reason)
+    if signed.principal is None:
+        return RedirectResponse("/work/login", status_code=303, headers=HEADERS)
+    return _page(
+        request,
+        "workbench.html",
+        who=signed.principal.subject,
+        lease_seconds=settings.lease_seconds,
+    )
+
+
+@router.post("/instructions")
+async def instructions(
+    request: Request,
+    markdown: Annotated[str, Body(embed=True, max_length=20_000)],
+    bpo_work: Annotated[str | None, Cookie()] = None,
+) -> Response:
+    """A job's instructions as the page shows them: Markdown as HTML, raw HTML as text."""
+    signed = await sign_in(request, bpo_work, Role.CONTRACTOR, PAGE)
+    if signed.principal is None:
+        return Response(signed.reason, status_code=signed.status, headers=HEADERS)
+    return HTMLResponse(as_html(markdown), headers=HEADERS)

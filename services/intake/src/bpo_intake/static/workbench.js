@@ -1,0 +1,567 @@
+// The workbench: claim a task, show its documents beside a form built from the job's field
+// spec, check each field as it is left (the server's rule engine, POST /v1/tasks/{id}/check),
+// keep the lease alive while the contractor works, and submit. Every call goes to the public
+// API; the sign-in cookie goes with it, and the X-BPO-Page header says which page sent it.
+"use strict";
+
+(() => {
+  const PAGE_HEADER = { "X-BPO-Page": "workbench" };
+  const IDLE_AFTER_MS = 30_000; // no input for this long: not active, no heartbeat
+  const ZOOMS = [0.25, 0.33, 0.5, 0.67, 0.75, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4];
+  const PAN_PX = 120;
+  const $ = (id) => document.getElementById(id);
+  const body = document.body;
+  const leaseSeconds = Number(body.dataset.leaseSeconds);
+
+  let task = null; // the task being worked on, as claim gave it
+  let leaseExpiresAt = 0; // ms since the epoch
+  let lastInput = Date.now();
+  let activeSeconds = 0;
+  let visited = new Set(); // fields the contractor has left at least once
+  let reasonFor = null; // "unreadable" or "reject" while the reason form is open
+  const instructionsHtml = new Map(); // job id -> rendered instructions
+  const viewer = { doc: 0, page: 0, zoom: null, rotation: 0, bitmap: null, token: 0 };
+
+  // The API
+
+  async function api(method, path, payload) {
+    const options = { method, headers: { ...PAGE_HEADER }, credentials: "same-origin" };
+    if (payload !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(payload);
+    }
+    const response = await fetch(path, options);
+    const type = response.headers.get("content-type") || "";
+    const answer = type.includes("json") ? await response.json() : await response.text();
+    return { status: response.status, body: answer };
+  }
+
+  function say(text, isError = false) {
+    $("status").textContent = text;
+    $("status").classList.toggle("error", isError);
+  }
+
+  function problemText(answer) {
+    if (answer && typeof answer === "object" && answer.detail) return answer.detail;
+    return typeof answer === "string" && answer ? answer : "the service did not answer";
+  }
+
+  // Claiming and the lease
+
+  async function claim() {
+    if (task) return;
+    $("claim").disabled = true;
+    say("Looking for work…");
+    performance.mark("claim-start");
+    try {
+      const { status, body: answer } = await api("POST", "/v1/tasks/claim", { limit: 1 });
+      if (status === 401) { window.location.assign("/work/login"); return; }
+      if (status !== 200) { say(problemText(answer), true); return; }
+      if (!answer.tasks.length) {
+        $("idle-text").textContent = "No work right now. Try again in a moment.";
+        say("No task available.");
+        return;
+      }
+      performance.mark("claimed");
+      await open(answer.tasks[0]);
+    } finally {
+      $("claim").disabled = false;
+    }
+  }
+
+  async function open(claimed) {
+    task = claimed;
+    leaseExpiresAt = Date.parse(task.lease_expires_at);
+    activeSeconds = 0;
+    visited = new Set();
+    lastInput = Date.now();
+    body.dataset.state = "working";
+    body.dataset.kind = task.kind;
+    $("idle").hidden = true;
+    $("task").hidden = false;
+    const kinds = { entry: "Key", review: "Review", adjudication: "Adjudicate" };
+    $("task-title").textContent = `${kinds[task.kind] || task.kind}: ${task.work_type}`;
+    $("unreadable").hidden = task.kind !== "entry";
+    $("reject").hidden = task.kind === "entry";
+    closeReason();
+    showSource();
+    buildForm();
+    showEntries();
+    await Promise.all([showInstructions(), openDocuments()]);
+    say(`Task ${task.id.slice(-8)} is yours.`);
+    // The first field to key: in an adjudication, the first one the keyings disagree on.
+    const first = $("fields").querySelector(".differs input, .differs select")
+      || $("fields").querySelector("input, select");
+    if (first) first.focus();
+  }
+
+  function close(message, isError = false) {
+    task = null;
+    body.dataset.state = "idle";
+    delete body.dataset.kind;
+    delete body.dataset.painted;
+    $("task").hidden = true;
+    $("idle").hidden = false;
+    $("idle-text").textContent = "No task open.";
+    $("lease").textContent = "";
+    viewer.bitmap = null;
+    clearViewer();
+    say(message, isError);
+    $("claim").focus();
+  }
+
+  async function heartbeat() {
+    if (!task || document.visibilityState !== "visible") return;
+    if (Date.now() - lastInput > leaseSeconds * 1000) return; // away: let the lease run out
+    const { status, body: answer } = await api("POST", `/v1/tasks/${task.id}/heartbeat`);
+    if (status === 200) leaseExpiresAt = Date.parse(answer.lease_expires_at);
+    else if (status === 409 || status === 404) close(problemText(answer), true);
+  }
+
+  function tick() {
+    if (!task) return;
+    if (document.hasFocus() && Date.now() - lastInput < IDLE_AFTER_MS) activeSeconds += 1;
+    const left = Math.round((leaseExpiresAt - Date.now()) / 1000);
+    if (left <= 0) { close("The lease ran out; the task went back to the queue.", true); return; }
+    const minutes = Math.floor(left / 60);
+    $("lease").textContent = `Lease ${minutes}:${String(left % 60).padStart(2, "0")}`;
+    $("lease").classList.toggle("expiring", left < 60);
+    if (left === 59) say("The lease ends in a minute: keep working to keep it.", true);
+  }
+
+  function release() {
+    if (!task) return;
+    const id = task.id;
+    close("Task given back.");
+    api("POST", `/v1/tasks/${id}/release`);
+  }
+
+  // The form
+
+  const INPUTS = {
+    date: { type: "date" },
+    integer: { type: "text", inputMode: "numeric" },
+    decimal: { type: "text", inputMode: "decimal" },
+    phone: { type: "tel" },
+    email: { type: "text", inputMode: "email" },
+  };
+
+  function buildForm() {
+    const holder = $("fields");
+    holder.replaceChildren();
+    task.fields.forEach((spec) => {
+      const row = document.createElement("div");
+      row.className = "field";
+      row.dataset.field = spec.name;
+      const id = `field-${spec.name}`;
+      const label = document.createElement("label");
+      label.htmlFor = id;
+      label.textContent = spec.label || spec.name;
+      const required = spec.required !== false;
+      if (required) {
+        const mark = document.createElement("span");
+        mark.className = "required";
+        mark.textContent = " *";
+        mark.setAttribute("aria-hidden", "true");
+        label.append(mark);
+      }
+      const input = spec.type === "enum" || spec.type === "boolean"
+        ? choice(spec) : document.createElement("input");
+      if (input.tagName === "INPUT") {
+        const kind = INPUTS[spec.type] || { type: "text" };
+        input.type = kind.type;
+        if (kind.inputMode) input.inputMode = kind.inputMode;
+        input.autocomplete = "off";
+        input.spellcheck = false;
+      }
+      input.id = id;
+      input.name = spec.name;
+      if (required) input.setAttribute("aria-required", "true");
+      const described = [];
+      row.append(label, input);
+      if (spec.help) {
+        const help = document.createElement("small");
+        help.className = "help";
+        help.id = `${id}-help`;
+        help.textContent = spec.help;
+        described.push(help.id);
+        row.append(help);
+      }
+      const error = document.createElement("div");
+      error.className = "field-error";
+      error.id = `${id}-error`;
+      described.push(error.id);
+      row.append(error);
+      input.setAttribute("aria-describedby", described.join(" "));
+      holder.append(row);
+    });
+  }
+
+  function choice(spec) {
+    const select = document.createElement("select");
+    const options = spec.type === "boolean" ? ["true", "false"] : spec.choices || [];
+    [["", "—"], ...options.map((value) => [value, spec.type === "boolean"
+      ? (value === "true" ? "yes" : "no") : value])].forEach(([value, text]) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = text;
+      select.append(option);
+    });
+    return select;
+  }
+
+  function values(names) {
+    const data = {};
+    names.forEach((name) => {
+      const input = $(`field-${name}`);
+      if (input) data[name] = input.value;
+    });
+    return data;
+  }
+
+  function showErrors(errors, only) {
+    const byField = new Map();
+    errors.forEach((error) => {
+      const name = error.field.replace(/^data\./, "");
+      if (!byField.has(name)) byField.set(name, error.message);
+    });
+    task.fields.forEach((spec) => {
+      if (only && !only.has(spec.name)) return;
+      const row = $("fields").querySelector(`[data-field="${CSS.escape(spec.name)}"]`);
+      const message = byField.get(spec.name) || "";
+      row.classList.toggle("invalid", Boolean(message));
+      row.querySelector(".field-error").textContent = message;
+      $(`field-${spec.name}`).setAttribute("aria-invalid", message ? "true" : "false");
+    });
+    const others = errors.filter((error) => !task.fields.some(
+      (spec) => spec.name === error.field.replace(/^data\./, "")));
+    if (others.length) say(others.map((error) => `${error.field}: ${error.message}`).join("; "), true);
+  }
+
+  async function checkVisited() {
+    if (!task || !visited.size) return;
+    const checking = task;
+    const { status, body: answer } = await api(
+      "POST", `/v1/tasks/${task.id}/check`, { data: values([...visited]) });
+    if (checking !== task) return;
+    if (status === 200) showErrors(answer.errors, visited);
+    else if (status === 409 || status === 404) close(problemText(answer), true);
+  }
+
+  async function submit(extra) {
+    if (!task) return;
+    const id = task.id;
+    const payload = { active_seconds: activeSeconds, ...extra };
+    if (!extra) payload.data = values(task.fields.map((spec) => spec.name));
+    $("submit").disabled = true;
+    try {
+      const { status, body: answer } = await api("POST", `/v1/tasks/${id}/submit`, payload);
+      if (status === 202) {
+        body.dataset.submitted = String(Number(body.dataset.submitted || 0) + 1);
+        close("Submitted. Taking the next task…");
+        await claim();
+        return;
+      }
+      if (status === 422 && answer.errors) {
+        task.fields.forEach((spec) => visited.add(spec.name));
+        showErrors(answer.errors);
+        say(answer.detail, true);
+        const bad = $("fields").querySelector(".invalid input, .invalid select");
+        if (bad) bad.focus();
+        return;
+      }
+      if (status === 409 || status === 404) { close(problemText(answer), true); return; }
+      say(problemText(answer), true);
+    } finally {
+      $("submit").disabled = false;
+    }
+  }
+
+  function askReason(kind) {
+    if (!task) return;
+    reasonFor = kind;
+    $("reason-label").textContent = kind === "unreadable"
+      ? "What can't be read?" : "Why reject this item?";
+    $("reason-form").hidden = false;
+    $("reason").value = "";
+    $("reason").focus();
+  }
+
+  function closeReason() {
+    reasonFor = null;
+    $("reason-form").hidden = true;
+  }
+
+  // What the task shows besides the form: the client's source, the keyings to compare
+
+  function showSource() {
+    const entries = Object.entries(task.source || {});
+    const table = $("source");
+    table.hidden = !entries.length || task.documents.length > 0;
+    const rows = entries.map(([key, value]) => {
+      const row = document.createElement("tr");
+      const name = document.createElement("th");
+      name.scope = "row";
+      name.textContent = key;
+      const cell = document.createElement("td");
+      cell.textContent = typeof value === "string" ? value : JSON.stringify(value);
+      row.append(name, cell);
+      return row;
+    });
+    table.tBodies[0].replaceChildren(...rows);
+  }
+
+  function shown(value) {
+    return value === null || value === undefined ? "" : String(value);
+  }
+
+  function showEntries() {
+    const table = $("entries");
+    const entries = task.entries || [];
+    table.hidden = !entries.length;
+    if (!entries.length) return;
+    const head = document.createElement("tr");
+    ["Field", ...entries.map((_, n) => `Keying ${n + 1}`)].forEach((text) => {
+      const cell = document.createElement("th");
+      cell.scope = "col";
+      cell.textContent = text;
+      head.append(cell);
+    });
+    table.tHead.replaceChildren(head);
+    const rows = task.fields.map((spec) => {
+      const seen = entries.map((entry) => shown(entry.data[spec.name]));
+      const differs = new Set(seen).size > 1;
+      const row = document.createElement("tr");
+      row.classList.toggle("differs", differs);
+      row.dataset.field = spec.name;
+      const name = document.createElement("th");
+      name.scope = "row";
+      name.textContent = spec.label || spec.name;
+      row.append(name);
+      entries.forEach((entry, n) => {
+        const cell = document.createElement("td");
+        if (entry.unreadable) {
+          cell.className = "unreadable";
+          cell.textContent = `unreadable: ${entry.unreadable}`;
+        } else cell.textContent = seen[n];
+        row.append(cell);
+      });
+      // Where every keying agrees the form starts from their value; where they differ, empty.
+      const input = $(`field-${spec.name}`);
+      input.closest(".field").classList.toggle("differs", differs);
+      if (!differs && !entries.some((entry) => entry.unreadable)) input.value = seen[0];
+      return row;
+    });
+    table.tBodies[0].replaceChildren(...rows);
+  }
+
+  async function showInstructions() {
+    const box = $("instructions-box");
+    box.hidden = !task.instructions;
+    if (!task.instructions) return;
+    if (!instructionsHtml.has(task.job_id)) {
+      const { status, body: html } = await api(
+        "POST", "/work/instructions", { markdown: task.instructions });
+      instructionsHtml.set(task.job_id, status === 200 ? html : "");
+    }
+    // Rendered by the server from Markdown with raw HTML escaped.
+    $("instructions").innerHTML = instructionsHtml.get(task.job_id);
+  }
+
+  // The document viewer: one page at a time on a canvas, zoomed, rotated, moved.
+
+  const viewerButtons = ["prev-page", "next-page", "zoom-out", "zoom-in", "fit-width", "rotate"];
+
+  function clearViewer() {
+    const canvas = $("page-canvas");
+    canvas.width = 0;
+    canvas.height = 0;
+    canvas.setAttribute("aria-label", "No page shown");
+    $("page-label").textContent = "No document";
+    $("document-select").replaceChildren();
+    $("document-select").disabled = true;
+    viewerButtons.forEach((id) => { $(id).disabled = true; });
+  }
+
+  async function openDocuments() {
+    clearViewer();
+    const documents = task.documents || [];
+    if (!documents.length) return;
+    const select = $("document-select");
+    documents.forEach((doc, n) => {
+      const option = document.createElement("option");
+      option.value = String(n);
+      option.textContent = doc.filename;
+      select.append(option);
+    });
+    select.disabled = documents.length < 2;
+    viewerButtons.forEach((id) => { $(id).disabled = false; });
+    viewer.doc = 0;
+    viewer.rotation = 0;
+    viewer.zoom = null;
+    await showPage(0);
+  }
+
+  async function pageImage(url) {
+    for (let attempt = 0; attempt < 30; attempt += 1) {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (response.ok) return createImageBitmap(await response.blob());
+      if (response.status !== 409) throw new Error(`the page image answered ${response.status}`);
+      await new Promise((resolve) => { setTimeout(resolve, 1000); }); // still being rendered
+    }
+    throw new Error("the page is still being rendered");
+  }
+
+  async function showPage(number) {
+    if (!task) return;
+    const doc = task.documents[viewer.doc];
+    if (!doc || !doc.pages.length) return;
+    viewer.page = Math.max(0, Math.min(number, doc.pages.length - 1));
+    const page = doc.pages[viewer.page];
+    $("page-label").textContent = `Page ${viewer.page + 1} of ${doc.pages.length}`;
+    $("prev-page").disabled = viewer.page === 0;
+    $("next-page").disabled = viewer.page === doc.pages.length - 1;
+    const token = ++viewer.token;
+    try {
+      const bitmap = await pageImage(page.image_url);
+      if (token !== viewer.token) return; // another page was asked for meanwhile
+      viewer.bitmap = bitmap;
+      draw();
+      $("page-canvas").setAttribute(
+        "aria-label", `${doc.filename}, page ${viewer.page + 1} of ${doc.pages.length}`);
+      if (!body.dataset.painted) performance.mark("painted");
+      body.dataset.painted = `${doc.id}:${viewer.page + 1}`;
+    } catch (error) {
+      say(`${doc.filename}: ${error.message}`, true);
+    }
+  }
+
+  function fitZoom() {
+    const box = $("canvas-box");
+    const { width, height } = viewer.bitmap;
+    const across = viewer.rotation % 180 ? height : width;
+    return Math.max(0.1, (box.clientWidth - 20) / across);
+  }
+
+  function draw() {
+    const { bitmap } = viewer;
+    if (!bitmap) return;
+    const zoom = viewer.zoom || fitZoom();
+    const sideways = viewer.rotation % 180 !== 0;
+    const canvas = $("page-canvas");
+    const width = Math.round((sideways ? bitmap.height : bitmap.width) * zoom);
+    const height = Math.round((sideways ? bitmap.width : bitmap.height) * zoom);
+    canvas.width = width;
+    canvas.height = height;
+    const context = canvas.getContext("2d");
+    context.translate(width / 2, height / 2);
+    context.rotate((viewer.rotation * Math.PI) / 180);
+    context.drawImage(bitmap, (-bitmap.width * zoom) / 2, (-bitmap.height * zoom) / 2,
+      bitmap.width * zoom, bitmap.height * zoom);
+    $("zoom-label").textContent = viewer.zoom ? `${Math.round(zoom * 100)} %` : "Fit width";
+  }
+
+  function zoomBy(step) {
+    if (!viewer.bitmap) return;
+    const now = viewer.zoom || fitZoom();
+    const next = step > 0 ? ZOOMS.find((z) => z > now + 0.001) : [...ZOOMS].reverse().find((z) => z < now - 0.001);
+    viewer.zoom = next || now;
+    draw();
+  }
+
+  function nextDocument() {
+    if (!task || task.documents.length < 2) return;
+    viewer.doc = (viewer.doc + 1) % task.documents.length;
+    $("document-select").value = String(viewer.doc);
+    showPage(0);
+  }
+
+  // Keys, buttons and activity
+
+  const ALT_KEYS = {
+    PageDown: () => showPage(viewer.page + 1),
+    PageUp: () => showPage(viewer.page - 1),
+    Equal: () => zoomBy(1),
+    NumpadAdd: () => zoomBy(1),
+    Minus: () => zoomBy(-1),
+    NumpadSubtract: () => zoomBy(-1),
+    Digit0: () => { viewer.zoom = null; draw(); },
+    KeyR: () => { viewer.rotation = (viewer.rotation + 90) % 360; draw(); },
+    KeyD: nextDocument,
+    KeyU: () => { if (task && task.kind === "entry") askReason("unreadable"); },
+    KeyJ: () => { if (task && task.kind !== "entry") askReason("reject"); },
+    KeyQ: release,
+    ArrowUp: () => $("canvas-box").scrollBy(0, -PAN_PX),
+    ArrowDown: () => $("canvas-box").scrollBy(0, PAN_PX),
+    ArrowLeft: () => $("canvas-box").scrollBy(-PAN_PX, 0),
+    ArrowRight: () => $("canvas-box").scrollBy(PAN_PX, 0),
+  };
+
+  function typing(target) {
+    return target instanceof HTMLElement && target.matches("input, select, textarea");
+  }
+
+  document.addEventListener("keydown", (event) => {
+    lastInput = Date.now();
+    if (event.altKey && !event.ctrlKey && !event.metaKey && ALT_KEYS[event.code]) {
+      event.preventDefault();
+      ALT_KEYS[event.code]();
+      return;
+    }
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      if (reasonFor) $("reason-form").requestSubmit();
+      else if (task) submit();
+      return;
+    }
+    if (event.key === "Escape" && reasonFor) { closeReason(); return; }
+    if (typing(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "?") { event.preventDefault(); $("help").showModal(); return; }
+    if ((event.key === "n" || event.key === "N") && !task) { event.preventDefault(); claim(); }
+  });
+  ["pointerdown", "input", "wheel"].forEach((type) => {
+    document.addEventListener(type, () => { lastInput = Date.now(); }, { passive: true });
+  });
+  $("fields").addEventListener("focusout", (event) => {
+    if (!typing(event.target) || !task) return;
+    visited.add(event.target.name);
+    checkVisited();
+  });
+  $("entry").addEventListener("submit", (event) => { event.preventDefault(); submit(); });
+  $("reason-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const reason = $("reason").value.trim();
+    if (!reason) { $("reason").focus(); return; }
+    const kind = reasonFor;
+    closeReason();
+    submit(kind === "unreadable" ? { unreadable: reason } : { reject: reason });
+  });
+  $("reason-cancel").addEventListener("click", closeReason);
+  $("claim").addEventListener("click", claim);
+  $("unreadable").addEventListener("click", () => askReason("unreadable"));
+  $("reject").addEventListener("click", () => askReason("reject"));
+  $("release").addEventListener("click", release);
+  $("help-button").addEventListener("click", () => $("help").showModal());
+  $("prev-page").addEventListener("click", ALT_KEYS.PageUp);
+  $("next-page").addEventListener("click", ALT_KEYS.PageDown);
+  $("zoom-in").addEventListener("click", ALT_KEYS.Equal);
+  $("zoom-out").addEventListener("click", ALT_KEYS.Minus);
+  $("fit-width").addEventListener("click", ALT_KEYS.Digit0);
+  $("rotate").addEventListener("click", ALT_KEYS.KeyR);
+  $("document-select").addEventListener("change", (event) => {
+    viewer.doc = Number(event.target.value);
+    showPage(0);
+  });
+  window.addEventListener("resize", () => { if (!viewer.zoom) draw(); });
+  // Leaving the page gives the task back at once rather than when the lease runs out.
+  window.addEventListener("pagehide", () => {
+    if (task) {
+      fetch(`/v1/tasks/${task.id}/release`, {
+        method: "POST", headers: PAGE_HEADER, credentials: "same-origin", keepalive: true,
+      });
+    }
+  });
+  setInterval(tick, 1000);
+  setInterval(heartbeat, Math.max(10, leaseSeconds / 3) * 1000);
+  $("claim").focus();
+})();

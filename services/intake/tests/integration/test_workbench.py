@@ -1,0 +1,366 @@
+"""/work: contractors key from the document in Chromium, with the keyboard alone.
+
+The browser tests drive Debian's Chromium through Playwright (as the dashboard's do) against
+the intake app served by uvicorn on a free port, its documents in a directory of the test's
+own. They save screenshots of the workbench to docs/screenshots/, which docs/workbench.md
+shows.
+"""
+
+import asyncio
+import io
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from PIL import Image
+from playwright.async_api import Browser, Page, async_playwright
+from sqlalchemy import select
+
+from bpo_common.auth import Role
+from bpo_common.contracts import validation
+from bpo_common.contracts.intake import Entry
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_devtools.testing import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TestStack,
+    Tokens,
+    eventually,
+    serve_http,
+)
+from bpo_intake.app import create_app
+from bpo_intake.models import Task
+from bpo_intake.service import decisions
+from bpo_intake.settings import Settings
+
+from .documents import invoice_pdf, rendered
+from .keying import lease_a_task
+
+SCREENSHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
+# Before every other test's deadline: these tasks are the first any contractor claims.
+DUE = "1990-01-01T00:00:00Z"
+FIELDS = [
+    {"name": "invoice_number", "type": "string", "label": "Invoice number",
+     "help": "As printed at the top, e.g. INV-7"},
+    {"name": "total", "type": "decimal", "label": "Total", "help": "With tax"},
+    {"name": "issued_on", "type": "date", "label": "Issued on", "required": False},
+]  # fmt: skip
+INSTRUCTIONS = "Key the invoice **as printed**.\n\n- Totals with tax\n\n<b>not bold</b>"
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    app: FastAPI
+
+    @property
+    def sessions(self) -> SessionFactory:
+        factory: SessionFactory = self.app.state.runtime.sessions
+        return factory
+
+
+@pytest.fixture(scope="module")
+async def served(stack: TestStack, store_dir: Path) -> AsyncIterator[Served]:
+    """The intake app under uvicorn on a free port, for the browser."""
+    app = create_app(stack.settings(Settings, "intake", document_store_url=store_dir.as_uri()))
+    async with serve_http(app) as url:
+        yield Served(url, app)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+async def http_api(served: Served) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=served.url, trust_env=False, timeout=30)
+
+
+async def a_job_with_a_document(served: Served, tokens: Tokens, **job: Any) -> dict[str, Any]:
+    """A job with one item keyed from a two-page invoice PDF; returns ids and the client's
+    headers."""
+    async with await http_api(served) as api:
+        registered = await api.post("/v1/clients", json={"name": "Acme"}, headers=tokens.manager())
+        client = tokens.client(UUID(registered.json()["id"]))
+        body = {"work_type": "invoice", "fields": FIELDS, "instructions": INSTRUCTIONS,
+                "qc": {"mode": "single"}, "due_at": DUE, **job}  # fmt: skip
+        created = (await api.post("/v1/jobs", json=body, headers=client)).json()
+        uploaded = await api.post(
+            f"/v1/jobs/{created['id']}/documents",
+            params={"filename": "inv-7.pdf"},
+            content=invoice_pdf("INV-7"),
+            headers=client | {"Content-Type": "application/pdf"},
+        )
+        document_id = uploaded.json()["id"]
+        items = {"items": [{"external_id": "inv-7", "source": {}, "documents": ["inv-7.pdf"]}]}
+        appended = await api.post(f"/v1/jobs/{created['id']}/items", json=items, headers=client)
+        assert appended.status_code == 202, appended.text
+        listed = await api.get(f"/v1/jobs/{created['id']}/items", headers=client)
+    await rendered(served.sessions, document_id)
+    return {"job": created, "document_id": document_id, "item_id": listed.json()["data"][0]["id"]}
+
+
+async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID, str]:
+    async with await http_api(served) as api:
+        response = await api.post(
+            "/v1/contractors",
+            json={"name": f"keyer {new_id()}", "skills": list(skills)},
+            headers=tokens.manager(),
+        )
+    contractor_id = UUID(response.json()["id"])
+    return contractor_id, tokens.token(Role.CONTRACTOR, str(contractor_id))
+
+
+async def signed_in(browser: Browser, served: Served, token: str, width: int = 1366) -> Page:
+    context = await browser.new_context(
+        viewport={"width": width, "height": 768 if width == 1366 else 1080}, locale="en-US"
+    )
+    page = await context.new_page()
+    await page.goto(f"{served.url}/work")
+    assert page.url == f"{served.url}/work/login"
+    await page.fill("#token", token)
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{served.url}/work")
+    return page
+
+
+def dark_share(png: bytes) -> float:
+    """The share of a picture's pixels that are dark: text on a white page."""
+    gray = Image.open(io.BytesIO(png)).convert("L")
+    histogram = gray.histogram()
+    return sum(histogram[:100]) / max(1, sum(histogram))
+
+
+async def submitted(served: Served, item_id: str, kind: str) -> Task:
+    """The item's task of that kind, once it is submitted."""
+    query = select(Task).where(Task.item_id == UUID(item_id), Task.kind == kind)
+
+    async def done() -> bool:
+        async with served.sessions() as session:
+            return (await session.scalars(query)).one().status == "submitted"
+
+    await eventually(done, what=f"the {kind} task submitted")
+    async with served.sessions() as session:
+        return (await session.scalars(query)).one()
+
+
+async def test_a_keyer_keys_a_two_page_invoice_with_the_keyboard_alone(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    made = await a_job_with_a_document(served, tokens)
+    keyer_id, token = await contractor(served, tokens)
+    page = await signed_in(browser, served, token)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    cookie = (await page.context.cookies())[0]
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("bpo_work", True, "Strict")
+    assert await page.evaluate("document.cookie") == ""
+
+    await page.keyboard.press("n")
+    document = made["document_id"]
+    await page.wait_for_selector(f'body[data-painted="{document}:1"]')
+    assert await page.inner_text("#page-label") == "Page 1 of 2"
+    assert "as printed" in await page.inner_text("#instructions strong")
+    assert "<b>not bold</b>" in await page.inner_text("#instructions")  # raw HTML stays text
+    canvas = await page.locator("#page-canvas").screenshot()
+    assert 0.0001 < dark_share(canvas) < 0.05, "the page's line of text is drawn on white"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "workbench-entry.png")
+
+    await page.keyboard.press("Alt+PageDown")
+    await page.wait_for_selector(f'body[data-painted="{document}:2"]')
+    assert await page.inner_text("#page-label") == "Page 2 of 2"
+    await page.keyboard.press("Alt+R")
+    await page.keyboard.press("Alt+Equal")
+    assert await page.inner_text("#zoom-label") != "Fit width"
+    await page.keyboard.press("Alt+0")
+
+    # The first field has the focus; Tab follows the job's order.
+    assert await page.evaluate("document.activeElement.id") == "field-invoice_number"
+    await page.keyboard.type("INV-7")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("12,50x")
+    await page.keyboard.press("Tab")
+    error = page.locator("#field-total-error")
+    await error.filter(has_text="not a number").wait_for()
+    assert await page.locator(".field[data-field=total]").get_attribute("class") == (
+        "field invalid"
+    )
+    await page.keyboard.press("Shift+Tab")
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type("12.50")
+    await page.keyboard.press("Tab")
+    await page.locator(".field.invalid").wait_for(state="detached")
+    assert await error.inner_text() == ""
+    await page.keyboard.type("12012026")  # the date field, month/day/year in en-US
+    await asyncio.sleep(1.2)  # at least a second of active time
+    unnamed = await page.evaluate(
+        "fetch('/v1/tasks/claim', {method: 'POST', headers: {'X-BPO-Page': 'another'}})"
+        ".then(response => response.status)"
+    )
+    assert unnamed == 401, "without the page's name the cookie is no credential"
+    await page.keyboard.press("Control+Enter")
+    task = await submitted(served, made["item_id"], "entry")
+    assert task.submitted_by == keyer_id
+    assert task.data == {"invoice_number": "INV-7", "total": "12.5", "issued_on": "2026-12-01"}
+    assert task.active_seconds is not None
+    assert task.active_seconds >= 1
+    assert all(url.startswith(served.url) for url in requested), "nothing from elsewhere"
+    await page.context.close()
+
+
+async def test_an_adjudicator_sees_both_keyings_the_difference_marked_and_decides(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    made = await a_job_with_a_document(served, tokens)
+    job = made["job"]
+    first_id, first = await contractor(served, tokens)
+    async with await http_api(served) as api:
+        claimed = await api.post(
+            "/v1/tasks/claim",
+            json={"job_id": job["id"]},
+            headers={"Authorization": f"Bearer {first}"},
+        )
+    (entry_task,) = claimed.json()["tasks"]
+    entries = [
+        Entry(task_id=UUID(entry_task["id"]), contractor_id=first_id,
+              data={"invoice_number": "INV-7", "total": "12.5", "issued_on": None}),
+        Entry(task_id=new_id(), contractor_id=new_id(),
+              data={"invoice_number": "INV-7", "total": "125", "issued_on": None}),
+    ]  # fmt: skip
+    async with served.sessions() as session, session.begin():
+        await decisions.decide_items(
+            session,
+            [
+                validation.ReviewRequired(
+                    item_id=UUID(made["item_id"]),
+                    job_id=UUID(job["id"]),
+                    client_id=UUID(job["client_id"]),
+                    kind="adjudication",
+                    entries=entries,
+                    reason="keyings differ on total",
+                    decided_at=datetime.now(UTC),
+                )
+            ],
+        )
+    _, token = await contractor(served, tokens, "qc")
+    page = await signed_in(browser, served, token, width=1920)
+    await page.keyboard.press("n")
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    assert await page.get_attribute("body", "data-kind") == "adjudication"
+    differing = page.locator("#entries tr.differs")
+    assert await differing.count() == 1
+    assert await differing.get_attribute("data-field") == "total"
+    assert await differing.locator("td").all_inner_texts() == ["12.5", "125"]
+    assert await page.input_value("#field-invoice_number") == "INV-7"  # agreed: filled in
+    assert await page.input_value("#field-total") == ""  # differs: the adjudicator decides
+    await page.screenshot(path=SCREENSHOTS / "workbench-adjudication.png")
+    assert await page.evaluate("document.activeElement.id") == "field-total"
+    await page.keyboard.type("12.50")
+    await page.keyboard.press("Control+Enter")
+    task = await submitted(served, made["item_id"], "adjudication")
+    assert task.data == {"invoice_number": "INV-7", "total": "12.5", "issued_on": None}
+    # The page took the next task there was, if any: give it back, then ask for the keys.
+    await page.wait_for_selector("body[data-submitted='1']")
+    settled = re.compile("is yours|No task available")
+    await page.locator("#status").filter(has_text=settled).wait_for()
+    await page.keyboard.press("Alt+Q")
+    await page.wait_for_selector("body[data-state=idle]")
+    await page.keyboard.press("?")
+    await page.wait_for_selector("dialog#help[open]")
+    await page.screenshot(path=SCREENSHOTS / "workbench-shortcuts.png")
+    await page.keyboard.press("Escape")
+    await page.context.close()
+
+
+# Without a browser
+
+
+@pytest.fixture
+async def api(served: Served) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the served app of its own: no cookie from another test."""
+    async with await http_api(served) as client:
+        yield client
+
+
+@pytest.mark.parametrize("role", ["client", "manager"])
+async def test_only_contractors_sign_in_to_the_workbench(
+    api: httpx.AsyncClient, tokens: Tokens, role: str
+) -> None:
+    token = tokens.token(Role(role), "someone", new_id() if role == "client" else None)
+    response = await api.post("/work/login", data={"token": token})
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+    assert f"the workbench is for contractors; this token is for a {role}" in response.text
+    page = await api.get("/work", headers={"Cookie": f"bpo_work={token}"})
+    assert page.status_code == 403
+    assert 'id="claim"' not in page.text
+
+
+async def test_the_workbench_page_is_served_with_a_strict_policy_and_sends_strangers_to_sign_in(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    anonymous = await api.get("/work")
+    assert (anonymous.status_code, anonymous.headers["location"]) == (303, "/work/login")
+    token = tokens.token(Role.CONTRACTOR, str(new_id()))
+    signed = await api.post("/work/login", data={"token": token})
+    assert signed.status_code == 303
+    flags = {part.strip().lower() for part in signed.headers["set-cookie"].split(";")[1:]}
+    assert {"httponly", "samesite=strict", "path=/"} <= flags
+    page = await api.get("/work", headers={"Cookie": f"bpo_work={token}"})
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self'" in policy
+    assert "<script>" not in page.text, "no inline script"
+    script = await api.get("/work/static/workbench.js")
+    assert script.status_code == 200
+    assert "X-BPO-Page" in script.text
+
+
+async def test_instructions_are_shown_as_markdown_with_raw_html_escaped(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    token = tokens.token(Role.CONTRACTOR, str(new_id()))
+    cookie = {"Cookie": f"bpo_work={token}"}
+    markdown = "# Invoices\n\n**Totals** [help](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    shown = await api.post("/work/instructions", json={"markdown": markdown}, headers=cookie)
+    assert shown.status_code == 200
+    assert "<h1>Invoices</h1>" in shown.text
+    assert "<strong>Totals</strong>" in shown.text
+    assert "&lt;img" in shown.text
+    assert "<img" not in shown.text
+    assert 'href="javascript' not in shown.text
+    refused = await api.post("/work/instructions", json={"markdown": markdown})
+    assert refused.status_code == 401
+
+
+async def test_a_draft_is_checked_as_a_submit_would_check_it_without_requiring_what_is_not_keyed(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    _, _, keyer, task = await lease_a_task(api, tokens)
+    path = f"/v1/tasks/{task['id']}/check"
+    draft = await api.post(path, json={"data": {"total": "12,50x"}}, headers=keyer)
+    assert draft.json() == {
+        "valid": False,
+        "errors": [{"field": "total", "message": "not a number"}],
+        "normalized": {},
+    }
+    good = await api.post(path, json={"data": {"total": "1,250.50"}}, headers=keyer)
+    assert good.json() == {"valid": True, "errors": [], "normalized": {"total": "1250.5"}}
+    submitted = await api.post(
+        f"/v1/tasks/{task['id']}/submit", json={"data": {"total": "12,50x"}}, headers=keyer
+    )
+    assert {"field": "total", "message": "not a number"} in submitted.json()["errors"]
