@@ -3,15 +3,20 @@ prints adds up (perfect keyers, so every figure is known in advance)."""
 
 import asyncio
 import os
+import re
 import sys
+from uuid import UUID
+
+import httpx
+import pytest
 
 from bpo_devtools.servers import Services
-from bpo_devtools.testing import TestStack
+from bpo_devtools.testing import TestStack, Tokens
 
 
-async def test_the_demo_keys_a_job_and_shows_its_results_invoice_and_overview(
-    services: Services, stack: TestStack
-) -> None:
+async def _demo(services: Services, stack: TestStack, *options: str) -> tuple[str, set[str]]:
+    """Run `bpo demo` with `options` (perfect keyers) until it ends (killed after 240 s); its
+    output, and its lines with the tables' borders and runs of spaces taken out."""
     env = {
         **os.environ,
         "BPO_JWT_PRIVATE_KEY_FILE": str(stack.private_key),
@@ -19,14 +24,26 @@ async def test_the_demo_keys_a_job_and_shows_its_results_invoice_and_overview(
         **{f"BPO_{service.upper()}_PORT": str(port) for service, port in services.ports.items()},
     }
     demo = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bpo_cli", "demo", "--items", "40", "--keyers", "4",
-        "--reviewers", "1", "--accuracy", "1", "--mode", "double",
+        sys.executable, "-m", "bpo_cli", "demo", "--accuracy", "1", *options,
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    output, _ = await asyncio.wait_for(demo.communicate(), timeout=240)
-    text = output.decode()
+    reading = asyncio.ensure_future(demo.communicate())
+    try:
+        await asyncio.wait_for(asyncio.shield(reading), timeout=240)
+    except TimeoutError:
+        demo.kill()  # its output so far is still read
+        pytest.fail(f"the demo did not end in 240 s:\n{(await reading)[0].decode()}")
+    text = (await reading)[0].decode()
     assert demo.returncode == 0, text
-    lines = {" ".join(line.replace("│", " ").split()) for line in text.splitlines()}
+    return text, {" ".join(line.replace("│", " ").split()) for line in text.splitlines()}
+
+
+async def test_the_demo_keys_a_job_and_shows_its_results_invoice_and_overview(
+    services: Services, stack: TestStack
+) -> None:
+    text, lines = await _demo(
+        services, stack, "--items", "40", "--keyers", "4", "--reviewers", "1", "--mode", "double"
+    )
     # 40 items, 2 of them control items; double keying by keyers who never slip.
     assert "items exactly right (of those not control items) 100.00%" in lines, text
     assert "keyings per item 2.00" in lines, text
@@ -38,3 +55,39 @@ async def test_the_demo_keys_a_job_and_shows_its_results_invoice_and_overview(
     assert "items_completed 40" in lines, text
     assert "revenue 19.00" in lines or "revenue 19.0" in lines, text
     assert f"Dashboard: http://127.0.0.1:{services.ports['reporting']}/dashboard" in text, text
+    assert "documents uploaded" not in text, text
+
+
+async def test_the_demo_with_documents_uploads_an_invoice_pdf_per_item_and_keys_from_them(
+    services: Services, stack: TestStack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
+    text, lines = await _demo(
+        services, stack,
+        "--documents", "--items", "12", "--keyers", "3", "--reviewers", "1", "--mode", "double",
+    )  # fmt: skip
+    assert "items exactly right (of those not control items) 100.00%" in lines, text
+    assert "documents uploaded (an invoice PDF an item) 12" in lines, text
+    # Each item keyed twice, and each keying opened its item's page image first.
+    assert "page images the contractors opened 24" in lines, text
+    assert "items_completed 12" in lines, text
+    job = re.search(r"Job ([0-9a-f-]{36}) \(double keying\)", text)
+    assert job is not None, text
+    intake = services.url("intake")
+    response = await http.get(
+        f"{intake}/v1/jobs/{UUID(job[1])}/items", params={"limit": 100}, headers=tokens.manager()
+    )
+    assert response.status_code == 200, response.text
+    items = response.json()["data"]
+    assert len(items) == 12
+    for item in items:
+        assert item["status"] == "completed", item
+        (document_id,) = item["documents"]
+        document = await http.get(f"{intake}/v1/documents/{document_id}", headers=tokens.manager())
+        assert document.status_code == 200, document.text
+        assert document.json()["filename"] == f"{item['external_id']}.pdf"
+        assert document.json()["media_type"] == "application/pdf"
+        assert document.json()["rendered_at"] is not None
+        (page,) = document.json()["pages"]
+        image = await http.get(f"{intake}{page['image_url']}")
+        assert image.status_code == 200, image.text
+        assert image.headers["content-type"] == "image/webp"

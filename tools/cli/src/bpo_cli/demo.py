@@ -62,6 +62,14 @@ def demo(
         float, typer.Option(min=0.5, max=1.0, help="share of items a keyer keys exactly right")
     ] = 0.97,
     mode: Annotated[str, typer.Option(help="QC: single, double or adaptive")] = "double",
+    documents: Annotated[
+        bool,
+        typer.Option(
+            "--documents",
+            help="the client also uploads each invoice as a PDF (zipped) and the items name "
+            "their PDF; contractors open a task's page image before keying it",
+        ),
+    ] = False,
 ) -> None:
     """Push a job through the running stack (`make run`) with simulated contractors, then show
     its results, the client's invoice and the manager's overview."""
@@ -74,10 +82,12 @@ def demo(
         raise typer.Exit(1)
     crew = [Keyer(accuracy)] * max(keyers - reviewers, 1) + [Keyer(accuracy, qc=True)] * reviewers
     asyncio.run(_demo(Endpoints(intake=_url("intake"), signer=local_signer()), items,
-                      crew, mode))  # fmt: skip
+                      crew, mode, documents))  # fmt: skip
 
 
-async def _demo(endpoints: Endpoints, items: int, crew: list[Keyer], mode: str) -> None:
+async def _demo(
+    endpoints: Endpoints, items: int, crew: list[Keyer], mode: str, documents: bool
+) -> None:
     manager = endpoints.headers(Role.MANAGER, "demo")
     started = datetime.now(UTC)
     with Progress(
@@ -103,7 +113,9 @@ async def _demo(endpoints: Endpoints, items: int, crew: list[Keyer], mode: str) 
             simulation = Simulation(http, endpoints, on_change=show)
             client_id = await simulation.client(f"Demo Client {started:%Y-%m-%d %H:%M:%S}")
             await set_prices(http, client_id, manager)
-            outcome = await simulation.run(client_id, items=items, keyers=crew, mode=mode)
+            outcome = await simulation.run(
+                client_id, items=items, keyers=crew, mode=mode, documents=documents
+            )
     async with httpx.AsyncClient(timeout=60) as http:
         with console.status("waiting for billing and reporting to catch up ..."):
             overview, invoice = await caught_up(http, outcome, started, manager)
@@ -232,6 +244,9 @@ def _print_results(outcome: Outcome) -> None:
          f"{p50 or 0:.2f} s / {p99 or 0:.2f} s"),
     ):  # fmt: skip
         table.add_row(name, value)
+    if outcome.documents:
+        table.add_row("documents uploaded (an invoice PDF an item)", f"{outcome.documents:,}")
+        table.add_row("page images the contractors opened", f"{outcome.pages_viewed:,}")
     console.print(table)
 
 

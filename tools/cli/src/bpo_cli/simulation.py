@@ -5,6 +5,8 @@ with their error rate, mistypes a field now and then; a reviewer or adjudicator 
 the fields the entries disagree on (all of them for a review) with their own error rate and
 keeps the fields the entries agree on. At the end the job's results are compared with the
 truth: items exactly right, fields right, keyings per item, and how long decisions took.
+With documents, each item also comes as its invoice's PDF, and a keyer opens the page image
+of a task's document, as a person's browser would, before keying it.
 
 Requests go as a careful client sends them: a connection error, a timeout or a 5xx is
 retried after a growing delay (and counted), a POST that creates something carries an
@@ -28,6 +30,7 @@ from uuid import UUID
 
 import httpx
 
+from bpo_cli.invoices import invoice_pdf, zipped
 from bpo_cli.signing import Signer
 from bpo_common.auth import Role
 from bpo_common.ids import new_id
@@ -48,6 +51,8 @@ IDLE_FIRST_S, IDLE_MAX_S = 0.1, 2.0
 # up to RETRY_MAX_S, for at most RETRY_FOR_S.
 RETRY_FIRST_S, RETRY_MAX_S, RETRY_FOR_S = 0.05, 1.0, 180.0
 ITEMS_PER_REQUEST = 5000
+# A page image still being rendered is asked for again after its Retry-After, for so long.
+RENDER_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,8 @@ class Progress:
     # Keyings the simulation knows to be exactly right (it holds the truth; the product not).
     keyings_right: int = 0
     reviews: int = 0
+    # Page images the contractors opened (with documents).
+    pages_viewed: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
@@ -121,6 +128,9 @@ class Outcome:
     # Requests that failed for want of a server (connection error, timeout, 5xx) and were
     # sent again.
     failed_requests: int = 0
+    # Documents uploaded (one invoice PDF an item), and page images the contractors opened.
+    documents: int = 0
+    pages_viewed: int = 0
 
     @property
     def item_accuracy(self) -> float:
@@ -244,6 +254,7 @@ class Simulation:
         self.on_change = on_change or (lambda progress: None)
         self.manager = endpoints.headers(Role.MANAGER, "simulation")
         self.failed_requests = 0
+        self.documents_uploaded = 0
         self.claims: list[Claim] = []
         # When a claim brought work, and how many items were final when: for recovery times.
         self.claimed_at: list[float] = []
@@ -323,6 +334,7 @@ class Simulation:
         requeue_flagged: bool = False,
         lost_answer: bool = False,
         stall_s: float | None = None,
+        documents: bool = False,
     ) -> Outcome:
         """Push a job of `items` invoices, key it with `keyers` until every item is final (or,
         `until_keyed`, until each item has been keyed once: claim and submit alone).
@@ -332,7 +344,8 @@ class Simulation:
         manager, give flagged items a fresh task. `lost_answer`: the answer to one request of
         items is lost (a timeout) and the request is sent again with the same key. `stall_s`:
         give up on a job whose items stop becoming final for this long (the outcome then says
-        how far it got)."""
+        how far it got). `documents`: each item's invoice is uploaded as a PDF (in a zip, before
+        the items that name it), and a contractor opens a task's page image before keying."""
         skill = f"sim-{new_id().hex[-10:]}"  # these keyers take only this job's tasks
         crew = [(await self._contractor(keyer, skill), keyer) for keyer in keyers]
         as_client = self.endpoints.headers(Role.CLIENT, f"client-{client_id}", client_id)
@@ -357,7 +370,9 @@ class Simulation:
         job_id = UUID(job["id"])
         progress = Progress(items=items)
         submitted_at: dict[str, float] = {}
-        await self._append(job_id, truths, golden, as_client, lost_answer=lost_answer)
+        await self._append(
+            job_id, truths, golden, as_client, lost_answer=lost_answer, documents=documents
+        )
         await self._post(f"/v1/jobs/{job_id}/close", {}, as_client)
 
         finished = asyncio.Event()
@@ -403,14 +418,21 @@ class Simulation:
 
     async def _append(
         self, job_id: UUID, truths: dict[str, dict[str, str]], golden: set[str],
-        headers: dict[str, str], *, lost_answer: bool,
+        headers: dict[str, str], *, lost_answer: bool, documents: bool,
     ) -> None:  # fmt: skip
+        """Append the items, ITEMS_PER_REQUEST a request; with `documents`, each request's
+        invoices are uploaded first, one zip of PDFs named after the items."""
         names = sorted(truths)
         for start in range(0, len(names), ITEMS_PER_REQUEST):
+            chunk = names[start : start + ITEMS_PER_REQUEST]
+            if documents:
+                pdfs = {f"{name}.pdf": invoice_pdf(truths[name]) for name in chunk}
+                await self._upload(job_id, pdfs, headers)
             batch = [
                 {"external_id": name, "source": truths[name]}
                 | ({"golden": truths[name]} if name in golden else {})
-                for name in names[start : start + ITEMS_PER_REQUEST]
+                | ({"documents": [f"{name}.pdf"]} if documents else {})
+                for name in chunk
             ]
             # A timeout too short for the answer: the client sends the request again with the
             # same key, and gets the first answer, whether or not the first request landed.
@@ -420,6 +442,17 @@ class Simulation:
             )  # fmt: skip
             if response.json() != {"accepted": len(batch)}:
                 raise RuntimeError(f"items of job {job_id}: {response.text}")
+
+    async def _upload(self, job_id: UUID, files: dict[str, bytes], headers: dict[str, str]) -> None:
+        """Attach `files` (name: bytes) to the job in one zip: all are stored, or none."""
+        response = await self.send(
+            "POST", f"/v1/jobs/{job_id}/documents", {**headers, "Content-Type": "application/zip"},
+            content=zipped(files),
+        )  # fmt: skip
+        stored = response.json()["documents"]
+        if [document["filename"] for document in stored] != list(files):
+            raise RuntimeError(f"documents of job {job_id}: {response.text[:500]}")
+        self.documents_uploaded += len(stored)
 
     async def _requeue_flagged(self) -> None:
         flagged = await self._get("/v1/items/flagged", self.manager, limit=100)
@@ -471,6 +504,9 @@ class Simulation:
             self.claimed_at.append(time.time())
             for task in claimed["tasks"]:
                 lease = datetime.fromisoformat(task["lease_expires_at"])
+                for document in task["documents"]:
+                    await self._open(document["id"], headers)
+                    progress.pages_viewed += 1
                 truth = task["source"]
                 if task["kind"] == "entry":
                     data = keyed(self.rng, truth, error, names, own_slips)
@@ -489,6 +525,20 @@ class Simulation:
                 )  # fmt: skip
                 self.claims.append(Claim(task["id"], contractor_id, lease, datetime.now(UTC)))
                 submitted_at[task["item_id"]] = time.time()
+
+    async def _open(self, document_id: str, headers: dict[str, str]) -> None:
+        """Open a document as a contractor's browser does: the document with their token, then
+        its first page's image through the signed link it gives (no token), asked for again
+        after the Retry-After while intake is still rendering it."""
+        view = await self._get(f"/v1/documents/{document_id}", headers)
+        deadline = time.monotonic() + RENDER_WAIT_S
+        while True:
+            image = await self.send("GET", view["pages"][0]["image_url"], {}, expect=(409,))
+            if image.status_code == 200:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"document {document_id}: no page image after {RENDER_WAIT_S} s")
+            await asyncio.sleep(float(image.headers.get("Retry-After", "1")))
 
     async def _score(
         self,
@@ -541,6 +591,8 @@ class Simulation:
             seconds=seconds,
             latencies=latencies,
             failed_requests=self.failed_requests,
+            documents=self.documents_uploaded,
+            pages_viewed=progress.pages_viewed,
         )
 
 
