@@ -56,9 +56,15 @@ class TestStack:
             "nats_url": self.urls.nats_url,
             "jwt_public_key_file": self.public_key,
             "consumer_backoff_s": 0.05,
+            # Intake's documents in the run's folder (other services ignore the setting).
+            "document_store_url": self.documents.as_uri(),
             **overrides,
         }
         return cls(**values)
+
+    @property
+    def documents(self) -> Path:
+        return self.root / "documents"
 
     def admin_dsn(self, database: str = "postgres") -> str:
         return (
@@ -69,7 +75,11 @@ class TestStack:
     def service_environment(self, ports: dict[str, int]) -> dict[str, str]:
         return servers.service_environment(
             self.urls, jwt_public_key_file=self.public_key, ports=ports
-        ) | {"BPO_CONSUMER_BACKOFF_S": "0.05", "BPO_CONSUMER_ACK_WAIT_S": "3"}
+        ) | {
+            "BPO_CONSUMER_BACKOFF_S": "0.05",
+            "BPO_CONSUMER_ACK_WAIT_S": "3",
+            "BPO_INTAKE_DOCUMENT_STORE_URL": self.documents.as_uri(),
+        }
 
 
 @dataclass(frozen=True)

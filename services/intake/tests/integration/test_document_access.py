@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import func, select
 
 from bpo_common.clock import utcnow
+from bpo_common.contracts import validation
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import (
     Tokens,
@@ -18,6 +19,7 @@ from bpo_devtools.testing import (
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.models import Document
 from bpo_intake.repository.objects import open_store
+from bpo_intake.service import decisions
 
 from .conftest import DOCUMENT_LINK_SECRET, register_client
 from .documents import image, invoice_pdf, open_job, rendered, upload
@@ -156,3 +158,39 @@ async def test_documents_of_a_job_past_its_retention_are_deleted_and_say_so(
     async with documents_db() as session:
         count = select(func.count()).select_from(Document).where(Document.client_id == client_id)
         assert (await session.execute(count)).scalar_one() == 1, "the record stays"
+
+
+async def test_results_name_the_documents_each_item_was_keyed_from(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    client = tokens.client(client_id)
+    for name in ("a.pdf", "b.png"):
+        content = invoice_pdf("1") if name.endswith("pdf") else image("PNG")
+        await upload(documents_api, tokens, client_id, job["id"], content, filename=name)
+    items = {"items": [{"external_id": "x", "source": {}, "documents": ["b.png", "a.pdf"]}]}
+    await documents_api.post(f"/v1/jobs/{job['id']}/items", json=items, headers=client)
+    (item,) = (await documents_api.get(f"/v1/jobs/{job['id']}/items", headers=client)).json()[
+        "data"
+    ]
+    result = {"invoice_number": "INV-1", "total": "5", "iban": None}
+    async with documents_db() as session, session.begin():
+        await decisions.decide_items(
+            session,
+            [
+                validation.ItemAccepted(
+                    item_id=UUID(item["id"]),
+                    job_id=UUID(job["id"]),
+                    client_id=client_id,
+                    result=result,
+                    decided_at=utcnow(),
+                )
+            ],
+        )
+    path = f"/v1/jobs/{job['id']}/results"
+    (record,) = (await documents_api.get(path, headers=client)).json()
+    assert (record["documents"], record["data"]) == (["b.png", "a.pdf"], result)
+    table = await documents_api.get(path, headers=client | {"Accept": "text/csv"})
+    header, row = table.text.splitlines()
+    assert header == "item_id,external_id,documents,invoice_number,total,iban"
+    assert row == f"{item['id']},x,b.png;a.pdf,INV-1,5,"

@@ -121,6 +121,7 @@ async def test_results_as_json_are_an_array_of_the_completed_items_in_order(
             "item_id": str(ids[0]),
             "external_id": "inv-1",
             "completed_at": "2031-03-04T05:06:07Z",
+            "documents": [],
             "data": {
                 "invoice_number": '=HYPERLINK("http://x.example")',
                 "total": "-5",
@@ -131,12 +132,14 @@ async def test_results_as_json_are_an_array_of_the_completed_items_in_order(
             "item_id": str(ids[1]),
             "external_id": None,
             "completed_at": "2031-03-04T05:06:07Z",
+            "documents": [],
             "data": {"invoice_number": "@SUM(A1)", "total": "+3", "issued_on": None},
         },
         {
             "item_id": str(ids[2]),
             "external_id": "=cmd|' /C calc'!A0",
             "completed_at": "2031-03-04T05:06:07Z",
+            "documents": [],
             "data": {"invoice_number": "\tTAB", "total": "1234.5", "issued_on": None},
         },
     ]
@@ -152,13 +155,13 @@ async def test_results_as_ndjson_are_one_completed_item_a_line(
 
     assert response.text == (
         f'{{"item_id":"{ids[0]}","external_id":"inv-1","completed_at":"2031-03-04T05:06:07Z",'
-        '"data":{"invoice_number":"=HYPERLINK(\\"http://x.example\\")","total":"-5",'
+        '"documents":[],"data":{"invoice_number":"=HYPERLINK(\\"http://x.example\\")","total":"-5",'
         '"issued_on":"2031-01-02"}}\n'
         f'{{"item_id":"{ids[1]}","external_id":null,"completed_at":"2031-03-04T05:06:07Z",'
-        '"data":{"invoice_number":"@SUM(A1)","total":"+3","issued_on":null}}\n'
+        '"documents":[],"data":{"invoice_number":"@SUM(A1)","total":"+3","issued_on":null}}\n'
         f'{{"item_id":"{ids[2]}","external_id":"=cmd|\' /C calc\'!A0",'
         '"completed_at":"2031-03-04T05:06:07Z",'
-        '"data":{"invoice_number":"\\tTAB","total":"1234.5","issued_on":null}}\n'
+        '"documents":[],"data":{"invoice_number":"\\tTAB","total":"1234.5","issued_on":null}}\n'
     )
 
 

@@ -9,8 +9,8 @@ ONE = UUID("0190d7a0-0000-7000-8000-000000000001")
 TWO = UUID("0190d7a0-0000-7000-8000-000000000002")
 DONE = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
 ROWS: list[ResultRow] = [
-    (ONE, "inv-1", {"total": "-5", "note": "not a field"}, DONE),
-    (TWO, None, None, None),
+    (ONE, "inv-1", {"total": "-5", "note": "not a field"}, DONE, ["inv-1.pdf", "=x.png"]),
+    (TWO, None, None, None, []),
 ]
 
 
@@ -25,8 +25,9 @@ def test_json_is_one_array_across_batches_with_the_jobs_fields_only() -> None:
 
     assert text == (
         f'[{{"item_id":"{ONE}","external_id":"inv-1","completed_at":"2031-03-04T05:06:07Z",'
-        '"data":{"total":"-5"}},\n'
-        f'{{"item_id":"{TWO}","external_id":null,"completed_at":null,"data":{{"total":null}}}}]\n'
+        '"documents":["inv-1.pdf","=x.png"],"data":{"total":"-5"}},\n'
+        f'{{"item_id":"{TWO}","external_id":null,"completed_at":null,"documents":[],'
+        '"data":{"total":null}}]\n'
     )
 
 
@@ -47,4 +48,10 @@ def test_ndjson_is_one_record_a_line() -> None:
 def test_csv_has_a_header_of_the_fields_and_defuses_formulas() -> None:
     assert write(CsvTable(["total"]), [ROWS]) == (
         f"item_id,external_id,total\r\n{ONE},inv-1,'-5\r\n{TWO},,\r\n"
+    )
+
+
+def test_csv_names_each_items_documents_when_the_job_has_some() -> None:
+    assert write(CsvTable(["total"], documents=True), [ROWS]) == (
+        f"item_id,external_id,documents,total\r\n{ONE},inv-1,inv-1.pdf;=x.png,'-5\r\n{TWO},,,\r\n"
     )

@@ -4,14 +4,14 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import ColumnClause, exists, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import copy_rows
 from bpo_common.pagination import PageRequest, paginate
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.domain.results import ResultRow
-from bpo_intake.models import Item, Job
+from bpo_intake.models import Document, Item, Job
 from bpo_intake.repository import of_client
 
 
@@ -51,13 +51,25 @@ async def flagged_items(session: AsyncSession, page: PageRequest) -> list[Item]:
     return list((await session.execute(query)).scalars())
 
 
+# An item's documents by file name, in the order the item names them.
+_DOCUMENT_NAMES: ColumnClause[Any] = literal_column(
+    "ARRAY(SELECT d.filename FROM unnest(item.documents) WITH ORDINALITY AS named(id, n)"
+    " JOIN document d ON d.id = named.id ORDER BY named.n)"
+)
+
+
+async def has_documents(session: AsyncSession, job_id: UUID) -> bool:
+    query = select(exists().where(Document.job_id == job_id))
+    return bool((await session.execute(query)).scalar())
+
+
 async def completed_results(
     session: AsyncSession, job_id: UUID, batch_size: int
 ) -> AsyncIterator[Sequence[ResultRow]]:
     """Id, external id, result and completion time of a job's completed items in id order,
     `batch_size` rows at a time from a server-side cursor."""
     result = await session.stream(
-        select(Item.id, Item.external_id, Item.result, Item.completed_at)
+        select(Item.id, Item.external_id, Item.result, Item.completed_at, _DOCUMENT_NAMES)
         .where(Item.job_id == job_id, Item.status == ItemStatus.COMPLETED)
         .order_by(Item.id)
         .execution_options(yield_per=batch_size)

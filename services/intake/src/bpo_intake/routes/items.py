@@ -139,7 +139,7 @@ async def get_results(
     refusal = f"results come as {', '.join(Format)}; Accept allows none"
     chosen = Format(negotiate(accept, list(Format), refusal))
     results = await items.results(session, sessions, job_id, scope)
-    encoded = _encoded(ENCODERS[chosen](results.fields), results.rows)
+    encoded = _encoded(ENCODERS[chosen](results.fields, results.documents), results.rows)
     if chosen is Format.CSV:
         headers = attachment(f"job-{results.job_id}-results.csv")
     else:

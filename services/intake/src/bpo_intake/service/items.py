@@ -139,6 +139,7 @@ class Results:
 
     job_id: UUID
     fields: Sequence[str]
+    documents: bool  # whether the job has any
     rows: AsyncIterator[Sequence[ResultRow]]
 
 
@@ -152,7 +153,8 @@ async def results(
     """
     job = await jobs.get_job(session, job_id, scope)
     fields = [spec_field.name for spec_field in jobs.job_spec(job).fields]
-    return Results(job.id, fields, _completed(sessions, job.id))
+    documents = await repository.has_documents(session, job.id)
+    return Results(job.id, fields, documents, _completed(sessions, job.id))
 
 
 async def _completed(sessions: SessionFactory, job_id: UUID) -> AsyncIterator[Sequence[ResultRow]]:
