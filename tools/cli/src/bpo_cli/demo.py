@@ -124,7 +124,9 @@ async def _demo(
     _print_overview(overview)
     console.print(
         f"\nDashboard: {_url('reporting')}/dashboard "
-        "(sign in with the token that `.venv/bin/bpo token --role manager` prints)"
+        "(sign in with the token that `.venv/bin/bpo token --role manager` prints)\n"
+        f"Workbench: {_url('intake')}/work "
+        "(a contractor's token: `.venv/bin/bpo token --role contractor --sub <contractor id>`)"
     )
 
 

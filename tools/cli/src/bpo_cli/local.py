@@ -55,6 +55,8 @@ def _print_ready(
         table.add_row(service, base, f"{base}/docs")
     console.print(table)
     console.print(
+        f"Workbench:    http://127.0.0.1:{ports['intake']}/work (contractors)\n"
+        f"Dashboard:    http://127.0.0.1:{ports['reporting']}/dashboard (managers)\n"
         "Get a token:  [bold].venv/bin/bpo token --role manager --sub alice[/bold]\n"
         f"Service logs: {logs}\n"
         "Ctrl-C stops everything."
