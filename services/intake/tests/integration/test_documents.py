@@ -134,7 +134,7 @@ BOMB = zipped({"bomb.pdf": b"%PDF-" + b"0" * 150_000}, compression=8)
         (image("GIF"), "image/gif", "x.pdf", "GIF image is not accepted"),
         (image("PNG", size=(1200, 1000)), "image/png", "x.pdf", "decompression bomb"),
         (invoice_pdf("9", pages=6), "application/pdf", "x.pdf", "6 pages; the limit is 5"),
-        (b"%PDF-" + b"0" * 200_001, "application/pdf", "x.pdf", "the limit is 200000"),
+        (b"%PDF-" + b"0" * 200_001, "application/pdf", "x.pdf", "larger than the limit of 200000"),
         (b"PK\x03\x04 not really", "application/zip", "body", "not a valid zip"),
         (
             zipped({"good.pdf": invoice_pdf("1"), "bad.pdf": b"%PDF-broken"}),

@@ -115,7 +115,7 @@ def inspect(filename: str, content: bytes, limits: Limits) -> Inspected:
     if not content:
         raise Refused("the file is empty")
     if len(content) > limits.max_bytes:
-        raise Refused(f"the file has {len(content)} bytes; the limit is {limits.max_bytes}")
+        raise Refused(f"the file is larger than the limit of {limits.max_bytes} bytes")
     if content.startswith(b"%PDF-"):
         media_type, pages = MediaType.PDF, _pdf_pages(content, limits)
     else:

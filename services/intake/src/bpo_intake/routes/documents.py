@@ -103,7 +103,7 @@ async def _bare(request: Request, settings: Settings, filename: str | None) -> l
     async for chunk in chunks:
         content += chunk
         if len(content) > settings.document_max_bytes:
-            await drain(chunks)
+            await drain(chunks)  # what is kept is enough to say the file is too large
             break
     return await documents.inspect_file(filename, bytes(content), settings)
 
