@@ -45,8 +45,11 @@ from .documents import invoice_pdf, rendered
 from .keying import lease_a_task
 
 SCREENSHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
-# Before every other test's deadline: these tasks are the first any contractor claims.
+# Before every other test's deadline, so that these contractors claim these tasks first; and
+# for contractors with this skill only, so that no other test's contractor claims them (nor
+# the tasks a validation service of a later test may make of their events).
 DUE = "1990-01-01T00:00:00Z"
+SKILL = f"workbench-{new_id().hex[-8:]}"
 FIELDS = [
     {"name": "invoice_number", "type": "string", "label": "Invoice number",
      "help": "As printed at the top, e.g. INV-7"},
@@ -94,7 +97,8 @@ async def a_job_with_a_document(served: Served, tokens: Tokens, **job: Any) -> d
         registered = await api.post("/v1/clients", json={"name": "Acme"}, headers=tokens.manager())
         client = tokens.client(UUID(registered.json()["id"]))
         body = {"work_type": "invoice", "fields": FIELDS, "instructions": INSTRUCTIONS,
-                "qc": {"mode": "single"}, "due_at": DUE, **job}  # fmt: skip
+                "qc": {"mode": "single"}, "due_at": DUE, "required_skills": [SKILL],
+                **job}  # fmt: skip
         created = (await api.post("/v1/jobs", json=body, headers=client)).json()
         uploaded = await api.post(
             f"/v1/jobs/{created['id']}/documents",
@@ -115,7 +119,7 @@ async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID
     async with await http_api(served) as api:
         response = await api.post(
             "/v1/contractors",
-            json={"name": f"keyer {new_id()}", "skills": list(skills)},
+            json={"name": f"keyer {new_id()}", "skills": [SKILL, *skills]},
             headers=tokens.manager(),
         )
     contractor_id = UUID(response.json()["id"])

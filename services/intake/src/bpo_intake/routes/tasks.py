@@ -63,7 +63,7 @@ async def heartbeat(
     return Lease(task_id=holder.task.id, lease_expires_at=expires)
 
 
-@router.post("/{task_id}/check")
+@router.post("/{task_id}/check", responses={409: PROBLEM_RESPONSE})
 async def check_draft(holder: CurrentLeaseHolder, body: DraftIn) -> CheckResponse:
     """Check the fields keyed so far, as submit would, without submitting (for a form)."""
     return CheckResponse.of(tasks.check_draft(holder, body.data))

@@ -19,6 +19,8 @@
   let activeSeconds = 0;
   let visited = new Set(); // fields the contractor has left at least once
   let reasonFor = null; // "unreadable" or "reject" while the reason form is open
+  let claiming = false; // a claim is on its way: another would hold a second task
+  let submitting = false; // a submit is on its way
   const instructionsHtml = new Map(); // job id -> rendered instructions
   const viewer = { doc: 0, page: 0, zoom: null, rotation: 0, bitmap: null, token: 0 };
 
@@ -49,7 +51,8 @@
   // Claiming and the lease
 
   async function claim() {
-    if (task) return;
+    if (task || claiming) return;
+    claiming = true;
     $("claim").disabled = true;
     say("Looking for work…");
     performance.mark("claim-start");
@@ -65,12 +68,14 @@
       performance.mark("claimed");
       await open(answer.tasks[0]);
     } finally {
+      claiming = false;
       $("claim").disabled = false;
     }
   }
 
   async function open(claimed) {
     task = claimed;
+    delete body.dataset.painted;
     leaseExpiresAt = Date.parse(task.lease_expires_at);
     activeSeconds = 0;
     visited = new Set();
@@ -87,12 +92,12 @@
     showSource();
     buildForm();
     showEntries();
-    await Promise.all([showInstructions(), openDocuments()]);
-    say(`Task ${task.id.slice(-8)} is yours.`);
-    // The first field to key: in an adjudication, the first one the keyings disagree on.
+    // The first field to key, at once: in an adjudication, the first the keyings disagree on.
     const first = $("fields").querySelector(".differs input, .differs select")
       || $("fields").querySelector("input, select");
     if (first) first.focus();
+    say(`Task ${task.id.slice(-8)} is yours.`);
+    await Promise.all([showInstructions(), openDocuments()]);
   }
 
   function close(message, isError = false) {
@@ -105,6 +110,7 @@
     $("idle-text").textContent = "No task open.";
     $("lease").textContent = "";
     viewer.bitmap = null;
+    viewer.token += 1; // a page image still on its way is not drawn
     clearViewer();
     say(message, isError);
     $("claim").focus();
@@ -249,7 +255,8 @@
   }
 
   async function submit(extra) {
-    if (!task) return;
+    if (!task || submitting) return;
+    submitting = true;
     const id = task.id;
     const payload = { active_seconds: activeSeconds, ...extra };
     if (!extra) payload.data = values(task.fields.map((spec) => spec.name));
@@ -270,9 +277,13 @@
         if (bad) bad.focus();
         return;
       }
-      if (status === 409 || status === 404) { close(problemText(answer), true); return; }
+      if (status === 409 || status === 404) {
+        if (task && task.id === id) close(problemText(answer), true);
+        return;
+      }
       say(problemText(answer), true);
     } finally {
+      submitting = false;
       $("submit").disabled = false;
     }
   }
@@ -407,7 +418,8 @@
       const response = await fetch(url, { credentials: "same-origin" });
       if (response.ok) return createImageBitmap(await response.blob());
       if (response.status !== 409) throw new Error(`the page image answered ${response.status}`);
-      await new Promise((resolve) => { setTimeout(resolve, 1000); }); // still being rendered
+      const wait = Number(response.headers.get("Retry-After")) || 1; // still being rendered
+      await new Promise((resolve) => { setTimeout(resolve, wait * 1000); });
     }
     throw new Error("the page is still being rendered");
   }
@@ -424,7 +436,7 @@
     const token = ++viewer.token;
     try {
       const bitmap = await pageImage(page.image_url);
-      if (token !== viewer.token) return; // another page was asked for meanwhile
+      if (token !== viewer.token) return; // another page, or no task, was asked for meanwhile
       viewer.bitmap = bitmap;
       draw();
       $("page-canvas").setAttribute(
