@@ -36,6 +36,7 @@ REPO_ROOT = BENCH_DIR.parent
 BENCHMARKS = (
     "bulk_intake",
     "document_upload",
+    "workbench",
     "claim_submit",
     "claim_queue",
     "outbox_relay",
