@@ -188,7 +188,7 @@ async def test_a_keyer_keys_a_two_page_invoice_with_the_keyboard_alone(
     assert await page.inner_text("#page-label") == "Page 2 of 2"
     await page.keyboard.press("Alt+R")
     await page.keyboard.press("Alt+Equal")
-    assert await page.inner_text("#zoom-label") != "Fit width"
+    assert await page.inner_text("#zoom-label") != "fit"
     await page.keyboard.press("Alt+0")
 
     # The first field has the focus; Tab follows the job's order.

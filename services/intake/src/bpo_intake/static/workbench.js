@@ -470,7 +470,7 @@
     context.rotate((viewer.rotation * Math.PI) / 180);
     context.drawImage(bitmap, (-bitmap.width * zoom) / 2, (-bitmap.height * zoom) / 2,
       bitmap.width * zoom, bitmap.height * zoom);
-    $("zoom-label").textContent = viewer.zoom ? `${Math.round(zoom * 100)} %` : "Fit width";
+    $("zoom-label").textContent = viewer.zoom ? `${Math.round(zoom * 100)} %` : "fit";
   }
 
   function zoomBy(step) {
