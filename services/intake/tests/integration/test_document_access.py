@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bpo_common.clock import utcnow
 from bpo_common.contracts import validation
 from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
 from bpo_devtools.testing import (
     Tokens,
     assert_problem,
@@ -18,6 +19,7 @@ from bpo_devtools.testing import (
 )
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.models import Document
+from bpo_intake.repository import documents as documents_repository
 from bpo_intake.repository.objects import open_store
 from bpo_intake.service import decisions
 
@@ -194,3 +196,32 @@ async def test_results_name_the_documents_each_item_was_keyed_from(
     header, row = table.text.splitlines()
     assert header == "item_id,external_id,documents,invoice_number,total,iban"
     assert row == f"{item['id']},x,b.png;a.pdf,INV-1,5,"
+
+
+async def test_a_document_whose_bytes_are_gone_is_marked_rendered_and_its_pages_answer_404(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    document_id = new_id()
+    async with documents_db() as session, session.begin():
+        row = {
+            "id": document_id,
+            "job_id": UUID(job["id"]),
+            "client_id": client_id,
+            "filename": "lost.pdf",
+            "media_type": "application/pdf",
+            "size": 10,
+            "sha256": "0" * 64,
+            "pages": 1,
+            "created_at": utcnow(),
+            "rendered_at": None,
+            "deleted_at": None,
+        }
+        page = {"document_id": document_id, "number": 1, "width": 10, "height": 10}
+        await documents_repository.add_documents(
+            session, [row], [page | {"text": None, "words": None}]
+        )
+    await rendered(documents_db, str(document_id))
+    shown = await documents_api.get(f"/v1/documents/{document_id}", headers=tokens.manager())
+    (only,) = shown.json()["pages"]
+    assert_problem(await documents_api.get(only["image_url"]), 404)

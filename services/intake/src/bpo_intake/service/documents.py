@@ -322,17 +322,23 @@ async def render_pending(session: AsyncSession, store: ObjectStore) -> int:
     """Render the pages of up to RENDER_BATCH documents; returns how many."""
     pending = await repository.unrendered(session, RENDER_BATCH)
     for document in pending:
+        # A document that can never be rendered (its bytes gone, or bytes PDFium or Pillow
+        # cannot draw after all) is marked rendered all the same, its pages answering 404, so
+        # that it does not stop the others. A store that fails (away, refusing) fails the
+        # batch, which is tried again.
+        rendered: list[domain.RenderedPage] = []
         try:
             content = await objects.read(
                 store, objects.original(document.client_id, document.sha256)
             )
+        except NotFound:
+            log.error("document_bytes_missing", document_id=str(document.id))
+        else:
             kind = domain.MediaType(document.media_type)
-            rendered = await _one_at_a_time(partial(_rendered, kind, content))
-        except Exception:
-            # Marked rendered all the same: one document that cannot be must not stop the
-            # others; its pages answer 404.
-            log.exception("document_not_rendered", document_id=str(document.id))
-            rendered = []
+            try:
+                rendered = await _one_at_a_time(partial(_rendered, kind, content))
+            except Exception:
+                log.exception("document_not_rendered", document_id=str(document.id))
         for page in rendered:
             path = objects.page_image(document.client_id, document.sha256, page.number)
             await objects.put(store, path, page.image)
