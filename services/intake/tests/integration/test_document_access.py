@@ -16,6 +16,7 @@ from bpo_devtools.testing import (
     Tokens,
     assert_problem,
     error_fields,
+    outbox_events,
 )
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.models import Document
@@ -75,8 +76,13 @@ async def test_items_reference_documents_and_the_keyer_reads_them_only_while_hol
             await documents_api.get(f"/v1/documents/{document_id}/file", headers=headers), 404
         )
 
-    released = await documents_api.post(f"/v1/tasks/{task['id']}/release", headers=keyer)
-    assert released.status_code == 204
+    data = {"invoice_number": "INV-7", "total": "7"}
+    submitted = await documents_api.post(
+        f"/v1/tasks/{task['id']}/submit", json={"data": data}, headers=keyer
+    )
+    assert submitted.status_code == 202, submitted.text
+    (event,) = await outbox_events(documents_db, "bpo.intake.task.submitted", task_id=task["id"])
+    assert event.data["documents"] == ["inv-7.pdf", "inv-7.pdf"]  # named twice, as the item does
     assert_problem(await documents_api.get(f"/v1/documents/{document_id}", headers=keyer), 404)
 
 

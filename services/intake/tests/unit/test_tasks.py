@@ -42,6 +42,7 @@ HELD = HeldTask(
     fields=[{"name": "total", "type": "decimal"}],
     rules=[],
     qc=QcPolicy(),
+    documents=[],
     contractor_status=ContractorStatus.ACTIVE,
     status_reason=None,
 )

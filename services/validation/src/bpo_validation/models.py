@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_common.contracts import TaskKind
@@ -51,6 +51,8 @@ class Entry(Base):
     client_values: Mapped[dict[str, Any] | None]
     # A reviewer's reason for rejecting the item (their `data` is then empty).
     rejection: Mapped[str | None] = mapped_column(Text)
+    # The file names of the documents the item was keyed from.
+    documents: Mapped[list[str]] = mapped_column(server_default=text("'[]'::jsonb"))
     entries_expected: Mapped[int]
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

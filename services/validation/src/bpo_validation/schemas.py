@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bpo_common.rules import JobSpec
 from bpo_validation.domain.decision import Outcome
@@ -48,6 +48,7 @@ class DecisionOut(BaseModel):
 class ItemDecision(BaseModel):
     item_id: UUID
     job_id: UUID
+    documents: list[str] = Field(description="the file names of the documents keyed from")
     decision: Outcome
     reason: str
     result: dict[str, Any] | None

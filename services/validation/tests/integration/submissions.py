@@ -55,6 +55,7 @@ def keying(
     client_values: dict[str, Any] | None = None,
     contractor_id: UUID | None = None,
     rejection: str | None = None,
+    documents: list[str] | None = None,
 ) -> TaskSubmitted:
     """A task of the job submitted now, as intake announces it."""
     now = datetime.now(UTC)
@@ -69,6 +70,7 @@ def keying(
         data=data,
         golden=golden,
         client_values=client_values,
+        documents=documents or [],
         entries_expected=expected,
         rejection=rejection,
         claimed_at=now,

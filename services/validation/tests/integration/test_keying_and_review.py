@@ -36,7 +36,12 @@ async def test_single_keying_in_the_sample_goes_to_review_and_the_review_is_fina
     job = await new_job(validation_db, review_sample_rate="0.5")
     item = new_item("0.5", sampled=True)
     keyed = await submit(
-        validation_db, validation_settings, job, item, {"number": "A", "total": "5"}
+        validation_db,
+        validation_settings,
+        job,
+        item,
+        {"number": "A", "total": "5"},
+        documents=["inv-5.pdf"],
     )
     (review,) = await published(validation_db, item)
     assert review.type == "bpo.validation.review.required"
@@ -57,6 +62,7 @@ async def test_single_keying_in_the_sample_goes_to_review_and_the_review_is_fina
         item,
         {"number": "A", "total": "50"},
         kind=TaskKind.REVIEW,
+        documents=["inv-5.pdf"],
     )
     _, accepted = await published(validation_db, item)
     assert accepted.data["result"] == {"number": "A", "total": "50"}
@@ -70,6 +76,7 @@ async def test_single_keying_in_the_sample_goes_to_review_and_the_review_is_fina
     )
     body = response.json()
     assert body["decision"] == "accepted"
+    assert body["documents"] == ["inv-5.pdf"]
     assert [entry["kind"] for entry in body["entries"]] == ["entry", "review"]
     assert body["comparison"][1] == {"field": "total", "values": ["5", "50"], "equal": False}
     quality = await validation.get(

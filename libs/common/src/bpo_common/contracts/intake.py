@@ -136,6 +136,8 @@ class TaskSubmitted(Event):
     rejection: str | None = None
     # Seconds the contractor was active on the task, as the workbench measured them.
     active_seconds: float | None = None
+    # The file names of the documents the item is keyed from.
+    documents: list[str] = Field(default_factory=list)
     claimed_at: datetime
     submitted_at: datetime
 

@@ -93,6 +93,8 @@ class HeldTask:
     fields: list[dict[str, Any]]
     rules: list[str]
     qc: QcPolicy
+    # The file names of the item's documents.
+    documents: list[str]
     contractor_status: ContractorStatus | None
     status_reason: str | None
 

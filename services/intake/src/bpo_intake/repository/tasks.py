@@ -113,6 +113,8 @@ _HELD_TASK = """
     SELECT task.id, task.kind, task.status, task.contractor_id, task.lease_expires_at,
            task.claimed_at, task.item_id, task.job_id, task.client_id,
            item.golden, item.source, job.work_type, job.fields, job.rules, job.qc,
+           ARRAY(SELECT d.filename FROM unnest(item.documents) WITH ORDINALITY AS named(id, n)
+                 JOIN document d ON d.id = named.id ORDER BY named.n) AS documents,
            contractor.status AS contractor_status, contractor.status_reason
     FROM task
     JOIN item ON item.id = task.item_id

@@ -160,6 +160,7 @@ async def submit(
             client_values=domain.client_values(task.qc, task.fields, task.source),
             rejection=reject or unreadable,
             active_seconds=active_seconds,
+            documents=task.documents,
             claimed_at=task.claimed_at or now,
             submitted_at=now,
         ),

@@ -234,6 +234,7 @@ def _entry(event: intake.TaskSubmitted) -> Entry:
         golden=event.golden,
         client_values=event.client_values,
         rejection=event.rejection,
+        documents=event.documents,
         entries_expected=event.entries_expected,
         submitted_at=event.submitted_at,
     )
@@ -293,16 +294,15 @@ async def item_decision(session: AsyncSession, item_id: UUID, scope: UUID | None
     if not decisions or (scope is not None and decisions[0].client_id != scope):
         raise NotFound(f"no decision about item {item_id}")
     latest = decisions[-1]
+    entries = await repository.entries_of_item(session, item_id)
     return ItemDecision(
         item_id=item_id,
         job_id=latest.job_id,
+        documents=entries[-1].documents if entries else [],
         decision=latest.outcome,
         reason=latest.reason,
         result=latest.result,
         comparison=latest.comparison,
-        entries=[
-            EntryOut.model_validate(entry, from_attributes=True)
-            for entry in await repository.entries_of_item(session, item_id)
-        ],
+        entries=[EntryOut.model_validate(entry, from_attributes=True) for entry in entries],
         history=[DecisionOut.model_validate(d, from_attributes=True) for d in decisions],
     )
