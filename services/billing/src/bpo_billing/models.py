@@ -234,6 +234,9 @@ class PieceRate(Base):
     kind: Mapped[TaskKind] = mapped_column(enum_column(TaskKind), primary_key=True)
     amount: Mapped[Decimal] = mapped_column(EXACT)
     currency: Mapped[str] = mapped_column(String(3))
+    # Paid besides, per hour the contractor was active on a task (the same on each kind's
+    # row of a work type); None when the work type pays by the piece only.
+    per_hour: Mapped[Decimal | None] = mapped_column(EXACT)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -254,6 +257,8 @@ class Earning(Base):
     outcome: Mapped[TaskOutcome] = mapped_column(enum_column(TaskOutcome, name="outcome"))
     golden: Mapped[bool]
     factor: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    # Seconds the contractor was active on the task, when the workbench measured them.
+    active_seconds: Mapped[float | None]
     rate: Mapped[Decimal | None] = mapped_column(EXACT)
     amount: Mapped[Decimal | None] = mapped_column(EXACT)
     currency: Mapped[str | None] = mapped_column(String(3))

@@ -221,6 +221,10 @@ class PieceRatesIn(_Body):
     entry: Price
     review: Price
     adjudication: Price
+    per_hour: Price | None = Field(
+        default=None,
+        description="paid besides, per hour of a task's active time (submits that report it)",
+    )
 
 
 class PieceRatesOut(BaseModel):
@@ -229,6 +233,7 @@ class PieceRatesOut(BaseModel):
     entry: Decimal | None
     review: Decimal | None
     adjudication: Decimal | None
+    per_hour: Decimal | None
 
 
 class EarningGroup(BaseModel):

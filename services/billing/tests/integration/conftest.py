@@ -169,6 +169,7 @@ def scored(
     at: datetime = MONTH_START + timedelta(days=2),
     client_id: UUID | None = None,
     job_id: UUID | None = None,
+    active_seconds: float | None = None,
 ) -> ContractorScored:
     """A task of the contractor's, scored."""
     return ContractorScored(
@@ -183,6 +184,7 @@ def scored(
         golden=False,
         fields_judged=3,
         fields_correct=3,
+        active_seconds=active_seconds,
         submitted_at=at,
         decided_at=at,
     )

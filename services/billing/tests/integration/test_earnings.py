@@ -35,6 +35,7 @@ async def set_rates(
         "entry": entry,
         "review": "0.10",
         "adjudication": "0.30",
+        "per_hour": None,
     }
 
 
@@ -81,6 +82,38 @@ async def test_accepted_work_pays_the_rate_overturned_a_fraction_rejected_nothin
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [row["amount"] for row in rows if row["work_type"] == "total"] == ["0.78"]
     assert {row["contractor_id"] for row in rows} == {str(keyer)}
+
+
+async def test_a_book_with_an_hourly_rate_pays_the_active_time_too_even_when_priced_later(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
+) -> None:
+    work_type = f"forms-{new_id()}"
+    keyer = new_id()
+    # Scored before the work type has rates: priced when they are set, time included.
+    early = await feed.scored(keyer, work_type=work_type, active_seconds=90.0)
+    rates = {"currency": "EUR", "entry": "0.20", "review": "0.10", "adjudication": "0.30",
+             "per_hour": "12.00"}  # fmt: skip
+    response = await billing.put(
+        f"/v1/piece-rates/{work_type}", json=rates, headers=tokens.manager()
+    )
+    assert response.json()["per_hour"] == "12.00"
+    await feed.scored(keyer, work_type=work_type, active_seconds=36.5)
+    await feed.scored(keyer, work_type=work_type, outcome=TaskOutcome.OVERTURNED, active_seconds=60)
+    await feed.scored(keyer, work_type=work_type)  # no time reported: the piece rate alone
+
+    async with billing_db() as session:
+        query = select(Earning.amount).where(Earning.contractor_id == keyer)
+        amounts = sorted(amount for amount in await session.scalars(query) if amount is not None)
+    # 0.20 + 12/h x 90 s = 0.50; 0.20 + 36.5 s = 0.32166667; overturned (40 %) of
+    # 0.20 + 60 s = 0.16; and 0.20.
+    assert amounts == [
+        Decimal("0.16"),
+        Decimal("0.20"),
+        Decimal("0.32166667"),
+        Decimal("0.50"),
+    ]
+    events = await outbox_events(billing_db, EarningRecorded.event_type, task_id=str(early.task_id))
+    assert [Decimal(event.data["amount"]) for event in events] == [Decimal("0.5")]
 
 
 async def test_a_statement_is_for_managers_and_that_contractor_only(

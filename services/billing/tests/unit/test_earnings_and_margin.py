@@ -38,6 +38,13 @@ def test_accepted_work_pays_overturned_a_fraction_rejected_nothing() -> None:
 def test_an_earning_is_its_rate_times_its_factor_to_the_ledgers_precision() -> None:
     assert earning_amount(Decimal("0.20"), Decimal("0.4")) == Decimal("0.08")
     assert earning_amount(Decimal("0.123456789"), Decimal(1)) == Decimal("0.12345679")
+    # An hourly rate pays the active time besides, to the millisecond, by the same factor.
+    assert earning_amount(Decimal("0.20"), Decimal(1), Decimal("12"), 90.0) == Decimal("0.5")
+    assert earning_amount(Decimal("0.20"), Decimal("0.4"), Decimal("12"), 60.0004) == (
+        Decimal("0.16")
+    )
+    assert earning_amount(Decimal("0.20"), Decimal(1), Decimal("12"), None) == Decimal("0.2")
+    assert earning_amount(Decimal("0.20"), Decimal(1), None, 90.0) == Decimal("0.2")
     assert earning_amount(Decimal("0.30"), Decimal(0)) == 0
 
 

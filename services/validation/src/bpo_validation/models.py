@@ -53,6 +53,8 @@ class Entry(Base):
     rejection: Mapped[str | None] = mapped_column(Text)
     # The file names of the documents the item was keyed from.
     documents: Mapped[list[str]] = mapped_column(server_default=text("'[]'::jsonb"))
+    # Seconds the contractor was active on the task, when the workbench measured them.
+    active_seconds: Mapped[float | None]
     entries_expected: Mapped[int]
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

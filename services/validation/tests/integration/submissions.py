@@ -56,6 +56,7 @@ def keying(
     contractor_id: UUID | None = None,
     rejection: str | None = None,
     documents: list[str] | None = None,
+    active_seconds: float | None = None,
 ) -> TaskSubmitted:
     """A task of the job submitted now, as intake announces it."""
     now = datetime.now(UTC)
@@ -71,6 +72,7 @@ def keying(
         golden=golden,
         client_values=client_values,
         documents=documents or [],
+        active_seconds=active_seconds,
         entries_expected=expected,
         rejection=rejection,
         claimed_at=now,

@@ -10,7 +10,7 @@ from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import JobCreated, TaskSubmitted
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens
+from bpo_devtools.testing import Tokens, outbox_events
 from bpo_validation.settings import Settings
 
 from .submissions import events, new_item, new_job, published, scored, submit
@@ -42,6 +42,7 @@ async def test_single_keying_in_the_sample_goes_to_review_and_the_review_is_fina
         item,
         {"number": "A", "total": "5"},
         documents=["inv-5.pdf"],
+        active_seconds=42.5,
     )
     (review,) = await published(validation_db, item)
     assert review.type == "bpo.validation.review.required"
@@ -77,6 +78,11 @@ async def test_single_keying_in_the_sample_goes_to_review_and_the_review_is_fina
     body = response.json()
     assert body["decision"] == "accepted"
     assert body["documents"] == ["inv-5.pdf"]
+    # The keyer's active time goes on with the score, for billing's hourly rate.
+    (keyer_score,) = await outbox_events(
+        validation_db, "bpo.validation.contractor.scored", task_id=str(keyed.task_id)
+    )
+    assert keyer_score.data["active_seconds"] == 42.5
     assert [entry["kind"] for entry in body["entries"]] == ["entry", "review"]
     assert body["comparison"][1] == {"field": "total", "values": ["5", "50"], "equal": False}
     quality = await validation.get(

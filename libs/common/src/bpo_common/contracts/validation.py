@@ -83,5 +83,7 @@ class ContractorScored(Event):
     golden: bool
     fields_judged: int
     fields_correct: int
+    # Seconds the contractor was active on the task, when the workbench measured them.
+    active_seconds: float | None = None
     submitted_at: datetime
     decided_at: datetime

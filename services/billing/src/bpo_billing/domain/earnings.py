@@ -20,8 +20,18 @@ def earning_factor(outcome: TaskOutcome, overturned_fraction: Decimal) -> Decima
     return Decimal(0)
 
 
-def earning_amount(rate: Decimal, factor: Decimal) -> Decimal:
-    return ledger(rate * factor)
+def earning_amount(
+    rate: Decimal,
+    factor: Decimal,
+    per_hour: Decimal | None = None,
+    active_seconds: float | None = None,
+) -> Decimal:
+    """The piece rate, plus the hourly rate for the time the contractor was active on the
+    task when both are known (to the millisecond), by how the work came out."""
+    pay = rate
+    if per_hour is not None and active_seconds is not None:
+        pay += per_hour * Decimal(f"{active_seconds:.3f}") / 3600
+    return ledger(pay * factor)
 
 
 class Earned(Protocol):

@@ -34,6 +34,7 @@ async def put_piece_rates(
     session: AsyncSession,
     work_type: str,
     amounts: dict[TaskKind, Decimal],
+    per_hour: Decimal | None,
     currency: str,
     updated_at: datetime,
 ) -> None:
@@ -44,6 +45,7 @@ async def put_piece_rates(
             index_elements=["work_type", "kind"],
             set_={
                 "amount": statement.excluded.amount,
+                "per_hour": statement.excluded.per_hour,
                 "currency": statement.excluded.currency,
                 "updated_at": statement.excluded.updated_at,
             },
@@ -53,6 +55,7 @@ async def put_piece_rates(
                 "work_type": work_type,
                 "kind": kind,
                 "amount": amount,
+                "per_hour": per_hour,
                 "currency": currency,
                 "updated_at": updated_at,
             }

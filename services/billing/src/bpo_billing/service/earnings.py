@@ -35,9 +35,9 @@ async def put_piece_rates(
         TaskKind.REVIEW: body.review,
         TaskKind.ADJUDICATION: body.adjudication,
     }
-    await repository.put_piece_rates(session, work_type, amounts, currency, utcnow())
+    await repository.put_piece_rates(session, work_type, amounts, body.per_hour, currency, utcnow())
     events = [
-        _price_earning(earning, amounts[earning.kind], currency)
+        _price_earning(earning, amounts[earning.kind], body.per_hour, currency)
         for earning in await repository.unpriced_earnings(session, work_type)
     ]
     await publish_many(session, events)
@@ -56,15 +56,18 @@ async def piece_rates(session: AsyncSession, work_type: str | None = None) -> li
                 entry=None,
                 review=None,
                 adjudication=None,
+                per_hour=None if rate.per_hour is None else exact_price(rate.per_hour),
             ),
         )
         setattr(out, rate.kind.value, exact_price(rate.amount))
     return list(grouped.values())
 
 
-def _price_earning(earning: Earning, rate: Decimal, currency: str) -> billing.EarningRecorded:
+def _price_earning(
+    earning: Earning, rate: Decimal, per_hour: Decimal | None, currency: str
+) -> billing.EarningRecorded:
     earning.rate = rate
-    earning.amount = earning_amount(rate, earning.factor)
+    earning.amount = earning_amount(rate, earning.factor, per_hour, earning.active_seconds)
     earning.currency = currency
     return billing.EarningRecorded(
         earning_id=earning.id,
@@ -106,13 +109,14 @@ async def record_scores(
             outcome=event.outcome,
             golden=event.golden,
             factor=earning_factor(event.outcome, overturned_fraction),
+            active_seconds=event.active_seconds,
             earned_at=event.decided_at,
             recorded_at=now,
         )
         earnings.append(earning)
         rate = rates.get((event.work_type, event.kind))
         if rate is not None:
-            recorded.append(_price_earning(earning, rate.amount, rate.currency))
+            recorded.append(_price_earning(earning, rate.amount, rate.per_hour, rate.currency))
     await repository.add_earnings(session, earnings)
     await publish_each(session, [(event, event.client_id) for event in recorded])
 

@@ -192,6 +192,7 @@ class _Run:
             golden=entry.golden is not None,
             fields_judged=judged,
             fields_correct=correct,
+            active_seconds=entry.active_seconds,
             submitted_at=entry.submitted_at,
             decided_at=now,
         )
@@ -235,6 +236,7 @@ def _entry(event: intake.TaskSubmitted) -> Entry:
         client_values=event.client_values,
         rejection=event.rejection,
         documents=event.documents,
+        active_seconds=event.active_seconds,
         entries_expected=event.entries_expected,
         submitted_at=event.submitted_at,
     )
