@@ -81,10 +81,11 @@ async def test_the_demo_with_documents_uploads_an_invoice_pdf_per_item_and_keys_
     assert len(items) == 12
     for item in items:
         assert item["status"] == "completed", item
-        (document_id,) = item["documents"]
-        document = await http.get(f"{intake}/v1/documents/{document_id}", headers=tokens.manager())
+        (named,) = item["documents"]
+        assert named["filename"] == f"{item['external_id']}.pdf"
+        document = await http.get(f"{intake}/v1/documents/{named['id']}", headers=tokens.manager())
         assert document.status_code == 200, document.text
-        assert document.json()["filename"] == f"{item['external_id']}.pdf"
+        assert document.json()["filename"] == named["filename"]
         assert document.json()["media_type"] == "application/pdf"
         assert document.json()["rendered_at"] is not None
         (page,) = document.json()["pages"]

@@ -111,13 +111,18 @@ class JobOut(BaseModel):
     completed_at: datetime | None
 
 
+class DocumentName(BaseModel):
+    id: UUID
+    filename: str
+
+
 class ItemOut(BaseModel):
     id: UUID
     job_id: UUID
     external_id: str | None
     status: ItemStatus
     source: dict[str, Any]
-    documents: list[UUID]
+    documents: list[DocumentName] = Field(description="the documents it is keyed from")
     result: dict[str, Any] | None
     flagged_reason: str | None
     completed_at: datetime | None

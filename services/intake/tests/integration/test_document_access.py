@@ -49,7 +49,8 @@ async def test_items_reference_documents_and_the_keyer_reads_them_only_while_hol
         f"/v1/jobs/{job['id']}/items", headers=tokens.client(client_id)
     )
     (item,) = listed.json()["data"]
-    assert item["documents"] == [document_id, document_id]
+    named = {"id": document_id, "filename": "inv-7.pdf"}
+    assert item["documents"] == [named, named]
 
     _keyer_id, keyer = await new_contractor(documents_api, tokens)
     (task,) = await claim_tasks(documents_api, keyer, job_id=job["id"])

@@ -93,6 +93,11 @@ async def pages_of(
     return pages
 
 
+async def filenames(session: AsyncSession, document_ids: Iterable[UUID]) -> dict[UUID, str]:
+    query = select(Document.id, Document.filename).where(Document.id.in_(list(document_ids)))
+    return {document_id: name for document_id, name in await session.execute(query)}
+
+
 async def documents(session: AsyncSession, document_ids: Iterable[UUID]) -> list[Document]:
     query = select(Document).where(Document.id.in_(list(document_ids)))
     return list((await session.execute(query)).scalars())

@@ -28,9 +28,10 @@ from bpo_intake.domain.jobs import ITEMS_PER_EVENT, ItemStatus, JobStatus
 from bpo_intake.domain.results import ResultRow
 from bpo_intake.domain.tasks import new_task
 from bpo_intake.models import Item, Job
+from bpo_intake.repository import documents as documents_repository
 from bpo_intake.repository import items as repository
 from bpo_intake.repository import tasks as tasks_repository
-from bpo_intake.schemas import ItemOut
+from bpo_intake.schemas import DocumentName, ItemOut
 from bpo_intake.service import documents, jobs
 
 # One ItemsReceived event per stored batch.
@@ -117,8 +118,28 @@ async def _store(
     return stored
 
 
-def _out(item: Item) -> ItemOut:
-    return ItemOut.model_validate(item, from_attributes=True)
+async def _view(session: AsyncSession, items: Sequence[Item]) -> Callable[[Item], ItemOut]:
+    """How the items are shown, their documents named (one read for all of them)."""
+    wanted = {document_id for item in items for document_id in item.documents}
+    names = await documents_repository.filenames(session, wanted) if wanted else {}
+
+    def view(item: Item) -> ItemOut:
+        return ItemOut(
+            id=item.id,
+            job_id=item.job_id,
+            external_id=item.external_id,
+            status=item.status,
+            source=item.source,
+            documents=[
+                DocumentName(id=document_id, filename=names[document_id])
+                for document_id in item.documents
+            ],
+            result=item.result,
+            flagged_reason=item.flagged_reason,
+            completed_at=item.completed_at,
+        )
+
+    return view
 
 
 async def list_items(
@@ -129,7 +150,8 @@ async def list_items(
     page: PageRequest,
 ) -> Page[ItemOut]:
     job = await jobs.get_job(session, job_id, scope)
-    return make_page(await repository.list_items(session, job.id, status, page), page, _out)
+    items = await repository.list_items(session, job.id, status, page)
+    return make_page(items, page, await _view(session, items))
 
 
 @dataclass(frozen=True)
@@ -164,7 +186,8 @@ async def _completed(sessions: SessionFactory, job_id: UUID) -> AsyncIterator[Se
 
 
 async def flagged_items(session: AsyncSession, page: PageRequest) -> Page[ItemOut]:
-    return make_page(await repository.flagged_items(session, page), page, _out)
+    items = await repository.flagged_items(session, page)
+    return make_page(items, page, await _view(session, items))
 
 
 async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
@@ -182,4 +205,4 @@ async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
     if not await tasks_repository.has_open_task(session, item.id):
         task = new_task(job, item.id, TaskKind.ENTRY, utcnow())
         await tasks_repository.add_tasks(session, [task])
-    return _out(item)
+    return (await _view(session, [item]))(item)
