@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from pydantic_core import to_jsonable_python
 
@@ -104,9 +105,15 @@ def csv_text(rows: Iterable[Sequence[Any]]) -> str:
 
 
 def attachment(filename: str, *, inline: bool = False) -> dict[str, str]:
-    """The headers of a download called `filename` (`inline`: shown rather than saved)."""
+    """The headers of a download called `filename` (`inline`: shown rather than saved): an
+    ASCII name for old clients and, when the name is not plain ASCII, the name itself
+    (RFC 6266's filename*)."""
     disposition = "inline" if inline else "attachment"
-    return {"Content-Disposition": f'{disposition}; filename="{filename}"', "Vary": "Accept"}
+    plain = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    value = f'{disposition}; filename="{plain}"'
+    if plain != filename:
+        value += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return {"Content-Disposition": value, "Vary": "Accept"}
 
 
 async def drain(chunks: AsyncIterator[bytes]) -> None:

@@ -118,6 +118,9 @@ def add_sign_in(
 
     @router.post("/login")
     async def login(request: Request, token: Annotated[str, Form(max_length=8192)]) -> Response:
+        # A form on another site must not sign the person in as someone else.
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            return render(request, "login.html", 403, error="sign in from this page")
         signed = await sign_in(request, token.strip(), role, page)
         if signed.principal is None:
             return render(request, "login.html", signed.status, error=signed.reason)

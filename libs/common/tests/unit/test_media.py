@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bpo_common.errors import NotAcceptable, UnsupportedMediaType
-from bpo_common.media import content_type, csv_text, negotiate, spreadsheet_safe
+from bpo_common.media import attachment, content_type, csv_text, negotiate, spreadsheet_safe
 
 OFFERED = ["application/json", "text/csv", "application/pdf"]
 
@@ -71,3 +71,15 @@ def test_a_body_in_a_type_not_taken_is_refused_saying_what_is(
 
 def test_a_body_in_a_type_taken_is_named_by_its_media_type() -> None:
     assert content_type('Text/CSV; charset="UTF-8"', ["text/csv"], "items") == "text/csv"
+
+
+def test_a_download_name_that_is_not_plain_ascii_is_sent_as_rfc_6266_says() -> None:
+    assert attachment("job-1-results.csv")["Content-Disposition"] == (
+        'attachment; filename="job-1-results.csv"'
+    )
+    header = attachment('請求書 "7".pdf')["Content-Disposition"]
+    assert header == (
+        'attachment; filename="___ _7_.pdf"; '
+        "filename*=UTF-8''%E8%AB%8B%E6%B1%82%E6%9B%B8%20%227%22.pdf"
+    )
+    header.encode("latin-1")  # what an HTTP header may carry

@@ -1,5 +1,6 @@
 """Documents: upload one, many in a zip, or refused naming what is wrong."""
 
+import zipfile
 from pathlib import Path
 from uuid import UUID
 
@@ -84,11 +85,19 @@ async def test_a_multipart_upload_and_the_same_bytes_twice_are_stored_once(
     png = image("PNG")
     first = await documents_api.post(
         f"/v1/jobs/{job['id']}/documents",
-        files={"file": ("receipt.png", png, "image/png")},
+        files={"file": ("領収書.png", png, "image/png")},
         headers=tokens.client(client_id),
     )
     assert first.status_code == 201, first.text
     assert first.json()["media_type"] == "image/png"
+    download = await documents_api.get(
+        f"/v1/documents/{first.json()['id']}/file", headers=tokens.client(client_id)
+    )
+    assert download.content == png
+    assert (
+        "filename*=UTF-8''%E9%A0%98%E5%8F%8E%E6%9B%B8.png"
+        in (download.headers["content-disposition"])
+    )
     second = await upload(documents_api, tokens, client_id, job["id"], png, filename="copy.png")
     assert second.status_code == 201, second.text
     assert second.json()["sha256"] == first.json()["sha256"]
@@ -143,6 +152,18 @@ BOMB = zipped({"bomb.pdf": b"%PDF-" + b"0" * 150_000}, compression=8)
             "corrupt",
         ),
         (BOMB, "application/zip", "bomb.pdf", "zip bomb"),
+        (
+            zipped({"b.pdf": invoice_pdf("1")}, compression=zipfile.ZIP_BZIP2),
+            "application/zip",
+            "b.pdf",
+            "compressed other than deflated or stored",
+        ),
+        (
+            zipped({"n" * 256 + ".pdf": invoice_pdf("1")}),
+            "application/zip",
+            "n" * 256 + ".pdf",
+            "1 to 255 characters",
+        ),
     ],
     ids=[
         "empty",
@@ -155,6 +176,8 @@ BOMB = zipped({"bomb.pdf": b"%PDF-" + b"0" * 150_000}, compression=8)
         "not-a-zip",
         "bad-member",
         "zip-bomb",
+        "bzip2-member",
+        "long-member-name",
     ],
 )
 async def test_a_refused_upload_names_what_is_wrong_and_stores_nothing(

@@ -368,3 +368,18 @@ async def test_a_draft_is_checked_as_a_submit_would_check_it_without_requiring_w
         f"/v1/tasks/{task['id']}/submit", json={"data": {"total": "12,50x"}}, headers=keyer
     )
     assert {"field": "total", "message": "not a number"} in submitted.json()["errors"]
+
+
+async def test_a_sign_in_posted_from_another_site_is_refused(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    token = tokens.token(Role.CONTRACTOR, str(new_id()))
+    forged = await api.post(
+        "/work/login", data={"token": token}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert forged.status_code == 403
+    assert "set-cookie" not in forged.headers
+    own = await api.post(
+        "/work/login", data={"token": token}, headers={"Sec-Fetch-Site": "same-origin"}
+    )
+    assert own.status_code == 303

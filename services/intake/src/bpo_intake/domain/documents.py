@@ -29,8 +29,14 @@ WEBP_QUALITY = 80
 # libwebp's fastest effort: a scanned A4 page encodes about five times faster than at its
 # default (4), for images about a third larger (10 KB rather than 7 KB for a text page).
 WEBP_METHOD = 0
-# A zip member that expands more than this many times over is refused as a bomb.
+# A zip member that expands more than this many times over is refused as a bomb, and so is a
+# zip whose files add up to more than this (they are held in memory while inspected).
 MAX_ZIP_RATIO = 200
+MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024
+# The only compressions read: their decompression stops where asked (bzip2 and LZMA's, in
+# zipfile, do not, whatever size a member declares).
+_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+MAX_NAME = 255
 # Members a zip tool adds that are not documents.
 _ZIP_NOISE = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$)")
 
@@ -112,6 +118,8 @@ class RenderedPage:
 
 def inspect(filename: str, content: bytes, limits: Limits) -> Inspected:
     """The document these bytes are, or Refused saying what is wrong with them."""
+    if not 1 <= len(filename) <= MAX_NAME:
+        raise Refused(f"a document's name has 1 to {MAX_NAME} characters")
     if not content:
         raise Refused("the file is empty")
     if len(content) > limits.max_bytes:
@@ -200,7 +208,14 @@ def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str,
         raise Refused("the zip holds no files")
     if len(members) > limits.max_members:
         raise Refused(f"the zip holds {len(members)} files; the limit is {limits.max_members}")
+    total = sum(info.file_size for info in members)
+    if total > MAX_ZIP_TOTAL_BYTES:
+        raise Refused(
+            f"the zip's files add up to {total} bytes; the limit is {MAX_ZIP_TOTAL_BYTES}"
+        )
     for info in members:
+        if info.compress_type not in _ZIP_METHODS:
+            raise MemberRefused(info.filename, "is compressed other than deflated or stored")
         if info.file_size > limits.max_bytes:
             raise MemberRefused(
                 info.filename, f"expands to {info.file_size} bytes; the limit is {limits.max_bytes}"
@@ -213,9 +228,11 @@ def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str,
         if info.flag_bits & 0x1:
             raise MemberRefused(info.filename, "is encrypted; zip it without a password")
         try:
-            yield info.filename, archive.read(info)
+            with archive.open(info) as member:
+                content = member.read(info.file_size + 1)  # never more than it declares
         except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
             raise MemberRefused(info.filename, f"cannot be read: {exc}") from exc
+        yield info.filename, content
 
 
 def render(media_type: MediaType, content: bytes) -> Iterator[RenderedPage]:
@@ -245,6 +262,11 @@ def _render_pdf(content: bytes) -> Iterator[RenderedPage]:
 
 
 def _webp(image: Image.Image) -> bytes:
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        # Transparent parts shown on white paper, not on black.
+        paper = Image.new("RGBA", image.size, "white")
+        paper.alpha_composite(image.convert("RGBA"))
+        image = paper
     picture = image.convert("RGB")
     if max(picture.size) > MAX_SIDE:
         picture.thumbnail((MAX_SIDE, MAX_SIDE))

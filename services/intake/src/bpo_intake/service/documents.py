@@ -102,7 +102,7 @@ async def inspect_zip(archive: IO[bytes], settings: Settings) -> list[Inspected]
                     _member(name, content, bounds)
                     for name, content in domain.zip_members(opened, bounds)
                 ]
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:
             raise Refused(f"the body is not a valid zip: {exc}") from exc
 
     try:

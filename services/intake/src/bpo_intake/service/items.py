@@ -89,7 +89,7 @@ async def _store(
         nonlocal stored, first_bad
         refs = [item.documents for _, item in batch]
         resolved, unknown = await documents.resolve(session, job.id, refs)
-        for position, error in unknown:
+        for position, error in unknown[: max(MAX_ERRORS - len(errors), 0)]:
             place = batch[position][0]
             first_bad = first_bad or place
             errors.append(FieldError(place.name(error.field), error.message))
@@ -109,6 +109,8 @@ async def _store(
                 batch.append((place, row))
                 if len(batch) == BATCH_SIZE:
                     await flush()
+                    if len(errors) >= MAX_ERRORS:
+                        break
     if batch:
         await flush()
     if first_bad is not None:

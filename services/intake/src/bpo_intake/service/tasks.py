@@ -129,6 +129,11 @@ async def submit(
     statement."""
     now = now or utcnow()
     task = holder.task
+    if active_seconds is not None:
+        # Never more than the task was held (time on task may be paid by the hour), to the
+        # millisecond.
+        held = (now - (task.claimed_at or now)).total_seconds()
+        active_seconds = round(min(active_seconds, max(held, 0.0)), 3)
     if unreadable is not None:
         domain.check_unreadable(task.kind, reject)
     if reject is not None:
