@@ -9,7 +9,7 @@ from sqlalchemy import String, and_, cast, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.auth import Principal, Role, contractor_id_of
-from bpo_common.db import copy_rows
+from bpo_common.db import advisory_lock, copy_rows
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Document, DocumentPage, Item, Job, Task
 from bpo_intake.repository import of_client
@@ -19,6 +19,14 @@ async def lock_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> J
     """The job, locked until the transaction ends: one upload at a time names its files."""
     query = of_client(select(Job).where(Job.id == job_id), Job.client_id, scope)
     return (await session.execute(query.with_for_update())).scalar_one_or_none()
+
+
+async def lock_bytes(session: AsyncSession, stored: Iterable[tuple[UUID, str]]) -> None:
+    """Hold these (client, sha256) bytes until the transaction ends: an upload that writes
+    them and retention that may delete them take turns (in one order, so that two of them
+    never wait on each other)."""
+    keys = sorted({f"document:{client_id}:{sha256}" for client_id, sha256 in stored})
+    await advisory_lock(session, *keys)
 
 
 async def taken_filenames(session: AsyncSession, job_id: UUID, names: Collection[str]) -> set[str]:

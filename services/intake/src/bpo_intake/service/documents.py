@@ -146,7 +146,9 @@ async def add_documents(
             f"nothing was stored: the job already has a document named {taken[0]}"
             + (f" (and {len(taken) - 1} more)" if len(taken) > 1 else "")
         )
-    for sha256, content in {file.sha256: file.content for file in files}.items():
+    contents = {file.sha256: file.content for file in files}
+    await repository.lock_bytes(session, [(client_id, sha256) for sha256 in contents])
+    for sha256, content in contents.items():
         await objects.put(store, objects.original(client_id, sha256), content)
     now = utcnow()
     rows = [
@@ -361,6 +363,9 @@ async def delete_expired(
         session, now - timedelta(days=retention_days), RETENTION_BATCH
     )
     await repository.mark_deleted(session, [document.id for document in expired], now)
+    # Bytes are deleted only when no other live document has them, checked while an upload
+    # of the same bytes (which would write them again) waits.
+    await repository.lock_bytes(session, [(doc.client_id, doc.sha256) for doc in expired])
     for document in expired:
         if await repository.still_stored(session, document.client_id, document.sha256):
             continue
