@@ -22,7 +22,7 @@ from bpo_intake.domain.links import PageLinks
 from bpo_intake.models import Document
 from bpo_intake.repository import documents as documents_repository
 from bpo_intake.repository.objects import open_store
-from bpo_intake.service import decisions
+from bpo_intake.service import decisions, documents
 
 from .conftest import DOCUMENT_LINK_SECRET, register_client
 from .documents import image, invoice_pdf, open_job, rendered, upload
@@ -137,8 +137,6 @@ async def test_a_page_link_altered_or_expired_gets_no_image(
 async def test_documents_of_a_job_past_its_retention_are_deleted_and_say_so(
     documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory, store_dir: Path
 ) -> None:
-    from bpo_intake.service import documents
-
     client_id, job = await open_job(documents_api, tokens)
     uploaded = await upload(
         documents_api, tokens, client_id, job["id"], image("PNG"), filename="r.png"

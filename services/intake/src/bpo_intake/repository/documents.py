@@ -14,6 +14,12 @@ from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Document, DocumentPage, Item, Job, Task
 from bpo_intake.repository import of_client
 
+# An item's documents by file name, in the order the item names them (SQL on `item`).
+ITEM_DOCUMENT_NAMES = (
+    "ARRAY(SELECT d.filename FROM unnest(item.documents) WITH ORDINALITY AS named(id, n)"
+    " JOIN document d ON d.id = named.id ORDER BY named.n)"
+)
+
 
 async def lock_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job | None:
     """The job, locked until the transaction ends: one upload at a time names its files."""

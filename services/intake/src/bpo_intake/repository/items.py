@@ -13,6 +13,7 @@ from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.domain.results import ResultRow
 from bpo_intake.models import Document, Item, Job
 from bpo_intake.repository import of_client
+from bpo_intake.repository.documents import ITEM_DOCUMENT_NAMES
 
 
 async def lock_job_for_items(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job | None:
@@ -51,11 +52,7 @@ async def flagged_items(session: AsyncSession, page: PageRequest) -> list[Item]:
     return list((await session.execute(query)).scalars())
 
 
-# An item's documents by file name, in the order the item names them.
-_DOCUMENT_NAMES: ColumnClause[Any] = literal_column(
-    "ARRAY(SELECT d.filename FROM unnest(item.documents) WITH ORDINALITY AS named(id, n)"
-    " JOIN document d ON d.id = named.id ORDER BY named.n)"
-)
+_DOCUMENT_NAMES: ColumnClause[Any] = literal_column(ITEM_DOCUMENT_NAMES)
 
 
 async def has_documents(session: AsyncSession, job_id: UUID) -> bool:

@@ -20,6 +20,7 @@ from bpo_common.outbox import insert_for_each
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.tasks import HeldTask, TaskStatus
 from bpo_intake.models import Task
+from bpo_intake.repository.documents import ITEM_DOCUMENT_NAMES
 
 
 async def add_tasks(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -108,20 +109,20 @@ async def claim_tasks(
     return [dict(row) for row in rows]
 
 
-# This read runs on the driver connection ahead of the transaction that changes the task.
-_HELD_TASK = """
+# This read runs on the driver connection ahead of the transaction that changes the task. Only
+# a constant fragment is put into the text.
+_HELD_TASK = f"""
     SELECT task.id, task.kind, task.status, task.contractor_id, task.lease_expires_at,
            task.claimed_at, task.item_id, task.job_id, task.client_id,
            item.golden, item.source, job.work_type, job.fields, job.rules, job.qc,
-           ARRAY(SELECT d.filename FROM unnest(item.documents) WITH ORDINALITY AS named(id, n)
-                 JOIN document d ON d.id = named.id ORDER BY named.n) AS documents,
+           {ITEM_DOCUMENT_NAMES} AS documents,
            contractor.status AS contractor_status, contractor.status_reason
     FROM task
     JOIN item ON item.id = task.item_id
     JOIN job ON job.id = task.job_id
     LEFT JOIN contractor ON contractor.id = $2
     WHERE task.id = $1
-    """
+    """  # noqa: S608
 
 
 async def held_task(session: AsyncSession, task_id: UUID, contractor_id: UUID) -> HeldTask | None:
