@@ -39,6 +39,11 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 
+# Intake's OCR of scanned pages: Tesseract with its English and German models.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 bpo \
     && useradd --system --uid 10001 --gid bpo --home-dir /home/bpo --create-home bpo \
     && mkdir /keys /documents && chown bpo:bpo /keys /documents

@@ -3,21 +3,23 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 VENV := .venv
-# The dashboard's browser test drives Debian's Chromium (through Playwright).
+# The dashboard's browser test drives Debian's Chromium (through Playwright); intake reads
+# scanned pages with Debian's Tesseract and its English and German models.
 CHROMIUM := /usr/bin/chromium
+TESSERACT := /usr/bin/tesseract
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run run-cluster test lint check install clean bench demo chaos
 
-run: install
+run: install $(TESSERACT)
 	$(VENV)/bin/bpo dev up
 
 # make run-cluster: the same on one machine as the cluster it is deployed as: three NATS nodes
 # (the stream at three replicas) and two replicas of every service behind the same ports.
-run-cluster: install
+run-cluster: install $(TESSERACT)
 	$(VENV)/bin/bpo dev up --cluster
 
-test: install $(CHROMIUM)
+test: install $(CHROMIUM) $(TESSERACT)
 	$(VENV)/bin/pytest
 
 lint: install
@@ -38,7 +40,7 @@ chaos: install
 	$(VENV)/bin/bpo dev chaos --full $(if $(CLUSTER),--cluster)
 
 # make bench: every benchmark in bench/, one process each; the figures go to bench/results.md.
-bench: install
+bench: install $(CHROMIUM) $(TESSERACT)
 	$(VENV)/bin/python bench/run.py
 
 install: $(VENV)/.synced
@@ -53,6 +55,11 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		chromium >/dev/null
+
+$(TESSERACT):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu >/dev/null
 
 .tools/uv/bin/uv:
 	$(PYTHON) -m venv .tools/uv

@@ -71,7 +71,17 @@ class Job(Base):
 
 class Item(Base):
     __tablename__ = "item"
-    __table_args__ = (Index("ix_item_job_id_status", "job_id", "status"),)
+    __table_args__ = (
+        Index("ix_item_job_id_status", "job_id", "status"),
+        # Extraction walks the items with documents it has not read yet, and those accepted
+        # since, to learn from.
+        Index(
+            "ix_item_unextracted",
+            "id",
+            postgresql_where=text("extracted_at IS NULL AND documents <> '{}'"),
+        ),
+        Index("ix_item_learn_pending", "id", postgresql_where=text("learn_pending")),
+    )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     job_id: Mapped[UUID] = mapped_column(ForeignKey("job.id"))
@@ -87,6 +97,13 @@ class Item(Base):
     flagged_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Machine pre-fill: the layout its documents were matched to, what extraction suggests
+    # per field ({field: {value, confidence, document_id, page, boxes, planted?}}), when it
+    # ran, and whether its accepted result is still to be learned from.
+    layout_id: Mapped[UUID | None]
+    suggestions: Mapped[dict[str, Any] | None]
+    extracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    learn_pending: Mapped[bool] = mapped_column(server_default=text("false"))
 
 
 class Document(Base):
@@ -123,14 +140,37 @@ class DocumentPage(Base):
     """A page of a document: its web image's size, and a PDF's text layer and words."""
 
     __tablename__ = "document_page"
+    # OCR walks the pages whose words are still to be read.
+    __table_args__ = (
+        Index("ix_document_page_unread", "document_id", postgresql_where=text("read_at IS NULL")),
+    )
 
     document_id: Mapped[UUID] = mapped_column(ForeignKey("document.id"), primary_key=True)
     number: Mapped[int] = mapped_column(primary_key=True)
     width: Mapped[int]
     height: Mapped[int]
     text: Mapped[str | None] = mapped_column(Text)
-    # [{"text": "Total", "box": [x0, y0, x1, y1]}], fractions of the page from its top left.
+    # [{"text": "Total", "box": [x0, y0, x1, y1], "confidence": 0.97}], fractions of the page
+    # from its top left; from the text layer, else OCR.
     words: Mapped[list[dict[str, Any]] | None]
+    # When its words were read (or OCR gave up on it); NULL: OCR is still to run.
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Layout(Base):
+    """A layout of a client's documents (one supplier's invoice, say): how often each word of
+    a first page was seen on it (the frequent ones are its fixed text), and what extraction
+    learned of where each field's accepted values are printed. Never shared between clients."""
+
+    __tablename__ = "extraction_layout"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID] = mapped_column(index=True)
+    tokens: Mapped[dict[str, Any]]
+    documents: Mapped[int]
+    learned: Mapped[int] = mapped_column(server_default=text("0"))
+    model: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Task(Base):

@@ -116,6 +116,25 @@ class DocumentName(BaseModel):
     filename: str
 
 
+class SuggestionOut(BaseModel):
+    """Machine pre-fill for a field: the value read on the documents, how sure extraction is
+    (0 to 1), and where: the document, its page and the boxes of the words (fractions of the
+    page from its top left: x0, y0, x1, y1)."""
+
+    value: Any
+    confidence: float
+    document_id: UUID | None
+    page: int
+    boxes: list[list[float]]
+
+
+class ItemSuggestionOut(SuggestionOut):
+    planted: bool = Field(
+        default=False,
+        description="deliberately wrong, on a control item: does the keyer check pre-fills?",
+    )
+
+
 class ItemOut(BaseModel):
     id: UUID
     job_id: UUID
@@ -126,6 +145,12 @@ class ItemOut(BaseModel):
     result: dict[str, Any] | None
     flagged_reason: str | None
     completed_at: datetime | None
+    layout_id: UUID | None = Field(
+        default=None, description="the layout extraction matched its documents to"
+    )
+    suggestions: dict[str, ItemSuggestionOut] = Field(
+        default_factory=dict, description="machine pre-fill per field, once extraction ran"
+    )
 
 
 # Documents
@@ -154,6 +179,21 @@ class PageOut(BaseModel):
     width: int = Field(description="of the page image, in pixels")
     height: int
     image_url: str = Field(description="a path on this service, signed; it expires")
+    words_url: str = Field(description="the page's words and their boxes, signed the same way")
+
+
+class WordOut(BaseModel):
+    text: str
+    box: list[float] = Field(description="x0, y0, x1, y1: fractions of the page from its top left")
+    confidence: float = Field(description="how sure OCR was, 0 to 1 (1 for a text layer)")
+
+
+class PageWords(BaseModel):
+    """A page's words: its PDF text layer, or what OCR read (none when it could read none)."""
+
+    document_id: UUID
+    number: int
+    words: list[WordOut]
 
 
 class DocumentPages(BaseModel):
@@ -216,6 +256,10 @@ class TaskOut(BaseModel):
     instructions: str | None = Field(description="the job's, in Markdown")
     source: dict[str, Any]
     documents: list[DocumentPages] = Field(default_factory=list)
+    suggestions: dict[str, SuggestionOut] = Field(
+        default_factory=dict,
+        description="entry tasks: machine pre-fill per field, where extraction ran",
+    )
     entries: list[dict[str, Any]] | None
     lease_expires_at: datetime
 

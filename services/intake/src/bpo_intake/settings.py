@@ -53,6 +53,10 @@ class Settings(ServiceSettings):
     )
     # How long a page image link works.
     document_url_ttl_s: int = 900
+    # OCR of pages without a text layer: Tesseract's languages ("+"-separated, each installed
+    # as Debian's tesseract-ocr-<lang>), and how long one page may take before it is given up.
+    ocr_languages: str = "eng+deu"
+    ocr_timeout_s: float = 120.0
 
     @model_validator(mode="after")
     def _store_opens(self) -> "Settings":

@@ -2,9 +2,9 @@
 
 The outbox relay runs for every service (bpo_common.service starts it); intake adds its
 consumer of validation's decisions, the lease sweep, the check for work nobody may take,
-the webhook sender, the page renderer and document retention. Each loop runs on every
-replica, side by side: each step takes its rows with SKIP LOCKED or a lease, or (the check)
-does what another replica may do as well.
+the webhook sender, the page renderer, OCR, extraction and document retention. Each loop
+runs on every replica, side by side: each step takes its rows with SKIP LOCKED or a lease,
+or (the check) does what another replica may do as well.
 """
 
 from datetime import timedelta
@@ -15,12 +15,14 @@ from bpo_common.clock import utcnow
 from bpo_common.loops import keep_running, pause
 from bpo_common.service import Runtime, Workers
 from bpo_intake.consumers import subscriptions
-from bpo_intake.service import documents, tasks, webhooks
+from bpo_intake.service import documents, extraction, tasks, webhooks
+from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
 WEBHOOK_IDLE_S = 1.0
 UNCLAIMABLE_CHECK_S = 60.0
 RENDER_IDLE_S = 0.5
+EXTRACT_IDLE_S = 0.5
 RETENTION_CHECK_S = 3600.0
 
 
@@ -76,6 +78,31 @@ async def render_pages(runtime: Runtime) -> None:
     await keep_running("page renderer", render, pause(RENDER_IDLE_S))
 
 
+async def read_pages(runtime: Runtime) -> None:
+    """OCR the pages that have no text layer, a few at a time."""
+    settings = runtime.settings_as(Settings)
+    objects = documents.document_store(settings)
+    engine = Tesseract(settings.ocr_languages, settings.ocr_timeout_s)
+
+    async def read() -> bool:
+        async with runtime.sessions() as session, session.begin():
+            read = await extraction.read_pending(session, objects, engine)
+        return read == extraction.OCR_BATCH
+
+    await keep_running("page reader", read, pause(RENDER_IDLE_S))
+
+
+async def extract_items(runtime: Runtime) -> None:
+    """Suggest the fields of items whose pages are read; learn from accepted items."""
+
+    async def extract() -> bool:
+        async with runtime.sessions() as session, session.begin():
+            handled = await extraction.extract_pending(session)
+        return handled > 0
+
+    await keep_running("extraction", extract, pause(EXTRACT_IDLE_S))
+
+
 async def delete_expired_documents(runtime: Runtime) -> None:
     """Delete documents whose job's retention has run out, once an hour."""
     settings = runtime.settings_as(Settings)
@@ -100,6 +127,8 @@ def workers(settings: Settings) -> Workers:
             flag_unclaimable_items,
             deliver_webhooks,
             render_pages,
+            read_pages,
+            extract_items,
             delete_expired_documents,
         ],
     )

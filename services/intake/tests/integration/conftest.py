@@ -10,15 +10,20 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
+from nats.js import JetStreamContext
+from playwright.async_api import Browser, async_playwright
 from sqlalchemy import func, select
 
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import TestStack, Tokens, serve
+from bpo_common.messaging import connect
+from bpo_devtools.testing import CHROMIUM, CHROMIUM_ARGS, TestStack, Tokens, serve, serve_http
 from bpo_intake.app import create_app
 from bpo_intake.models import Item, Job
 from bpo_intake.service.webhooks import deliver_due
 from bpo_intake.settings import Settings
+
+from .browsing import Served
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +201,29 @@ async def documents_api(documents_app: FastAPI) -> AsyncIterator[httpx.AsyncClie
 def documents_db(documents_app: FastAPI, documents_api: httpx.AsyncClient) -> SessionFactory:
     factory: SessionFactory = documents_app.state.runtime.sessions
     return factory
+
+
+# The workbench in Chromium: the app under uvicorn on a free port, and the browser.
+
+
+@pytest.fixture(scope="module")
+async def served(stack: TestStack, store_dir: Path) -> AsyncIterator[Served]:
+    app = create_app(stack.settings(Settings, "intake", document_store_url=store_dir.as_uri()))
+    async with serve_http(app) as url:
+        yield Served(url, app)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture(scope="module")
+async def js(stack: TestStack) -> AsyncIterator[JetStreamContext]:
+    """JetStream, to publish what another service would."""
+    client = await connect(stack.urls.nats_url, name="intake-tests")
+    yield client.jetstream()
+    await client.close()

@@ -1,31 +1,21 @@
 """Validation's decisions arrive over JetStream and finish intake's items."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from uuid import UUID
 
 import httpx
-import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import select
 
 from bpo_common.contracts import validation
 from bpo_common.db import SessionFactory
 from bpo_common.events import wrap
-from bpo_common.messaging import connect
-from bpo_devtools.testing import TestStack, Tokens, eventually
+from bpo_devtools.testing import Tokens, eventually
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Item
 
 from .conftest import create_job, register_client
-
-
-@pytest.fixture(scope="module")
-async def js(stack: TestStack) -> AsyncIterator[JetStreamContext]:
-    client = await connect(stack.urls.nats_url, name="decisions-test")
-    yield client.jetstream()
-    await client.close()
 
 
 async def test_an_accepted_item_published_by_validation_completes_the_item_once(

@@ -235,6 +235,8 @@ async def test_a_jobs_items_are_listed_in_pages_and_filtered_by_status(
         "result": None,
         "completed_at": None,
         "flagged_reason": None,
+        "layout_id": None,
+        "suggestions": {},
     }
     listed = [item["id"] for item in first.json()["data"] + second.json()["data"]]
     assert listed == [str(item.id) for item in stored]

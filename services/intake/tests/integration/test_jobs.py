@@ -43,7 +43,13 @@ async def test_client_creates_a_job_with_items_and_reads_the_same_job_back(
         {"name": "total", "type": "decimal", "required": True},
         {"name": "issued_on", "type": "date", "required": False},
     ]
-    assert job["qc"] == {"mode": "double", "review_sample_rate": "0.1", "target_accuracy": "0.99"}
+    assert job["qc"] == {
+        "mode": "double",
+        "review_sample_rate": "0.1",
+        "target_accuracy": "0.99",
+        "suggestion_threshold": "0.8",
+        "wrong_suggestion_rate": "0.25",
+    }
     assert datetime.fromisoformat(job["due_at"]) - datetime.fromisoformat(
         job["created_at"]
     ) == timedelta(hours=24), "an SLA in hours sets the deadline from creation"
@@ -200,6 +206,33 @@ INVALID_JOBS: list[Any] = [
     pytest.param({"priority": -1}, "priority", id="negative-priority"),
     pytest.param({"qc": {"review_sample_rate": "1.5"}}, "qc.review_sample_rate", id="rate-above-1"),
     pytest.param({"colour": "blue"}, "colour", id="unknown-property"),
+    pytest.param(
+        {"qc": {"mode": "assisted", "suggestion_threshold": "0"}},
+        "qc.suggestion_threshold",
+        id="threshold-0",
+    ),
+    pytest.param(
+        {"qc": {"wrong_suggestion_rate": "-0.1"}}, "qc.wrong_suggestion_rate", id="negative-rate"
+    ),
+    pytest.param(
+        {"fields": [{"name": "total", "type": "decimal", "hints": {"labels": []}}]},
+        "fields[0].hints.labels",
+        id="no-hint-labels",
+    ),
+    pytest.param(
+        {"fields": [{"name": "total", "type": "decimal", "hints": {"labels": ["x" * 101]}}]},
+        "fields[0].hints.labels[0]",
+        id="long-hint-label",
+    ),
+    pytest.param(
+        {
+            "fields": [
+                {"name": "total", "type": "decimal", "hints": {"labels": ["Sum"], "words": []}}
+            ]
+        },
+        "fields[0].hints.words",
+        id="unknown-hint",
+    ),
     pytest.param({"items": [{"external_id": "x"}]}, "items[0].source", id="item-without-source"),
     # Text PostgreSQL cannot store: a NUL, or a surrogate without its partner.
     pytest.param({"external_ref": "batch\u00007"}, "external_ref", id="nul"),

@@ -10,41 +10,31 @@ import asyncio
 import io
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from PIL import Image
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser
 from sqlalchemy import select
 
 from bpo_common.auth import Role
 from bpo_common.contracts import validation
 from bpo_common.contracts.intake import Entry
-from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    TestStack,
     Tokens,
     eventually,
-    serve_http,
 )
-from bpo_intake.app import create_app
 from bpo_intake.models import Task
 from bpo_intake.service import decisions
-from bpo_intake.settings import Settings
 
+from .browsing import SCREENSHOTS, Served, http_api, signed_in
 from .documents import invoice_pdf, rendered
 from .keying import lease_a_task
 
-SCREENSHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
 # Before every other test's deadline, so that these contractors claim these tasks first; and
 # for contractors with this skill only, so that no other test's contractor claims them (nor
 # the tasks a validation service of a later test may make of their events).
@@ -57,37 +47,6 @@ FIELDS = [
     {"name": "issued_on", "type": "date", "label": "Issued on", "required": False},
 ]  # fmt: skip
 INSTRUCTIONS = "Key the invoice **as printed**.\n\n- Totals with tax\n\n<b>not bold</b>"
-
-
-@dataclass(frozen=True)
-class Served:
-    url: str
-    app: FastAPI
-
-    @property
-    def sessions(self) -> SessionFactory:
-        factory: SessionFactory = self.app.state.runtime.sessions
-        return factory
-
-
-@pytest.fixture(scope="module")
-async def served(stack: TestStack, store_dir: Path) -> AsyncIterator[Served]:
-    """The intake app under uvicorn on a free port, for the browser."""
-    app = create_app(stack.settings(Settings, "intake", document_store_url=store_dir.as_uri()))
-    async with serve_http(app) as url:
-        yield Served(url, app)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
-
-
-async def http_api(served: Served) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=served.url, trust_env=False, timeout=30)
 
 
 async def a_job_with_a_document(served: Served, tokens: Tokens, **job: Any) -> dict[str, Any]:
@@ -124,20 +83,6 @@ async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID
         )
     contractor_id = UUID(response.json()["id"])
     return contractor_id, tokens.token(Role.CONTRACTOR, str(contractor_id))
-
-
-async def signed_in(browser: Browser, served: Served, token: str, width: int = 1366) -> Page:
-    context = await browser.new_context(
-        viewport={"width": width, "height": 768 if width == 1366 else 1080}, locale="en-US"
-    )
-    page = await context.new_page()
-    await page.goto(f"{served.url}/work")
-    assert page.url == f"{served.url}/work/login"
-    await page.fill("#token", token)
-    await page.keyboard.press("Tab")
-    await page.keyboard.press("Enter")
-    await page.wait_for_url(f"{served.url}/work")
-    return page
 
 
 def dark_share(png: bytes) -> float:

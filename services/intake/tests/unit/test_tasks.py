@@ -43,6 +43,8 @@ HELD = HeldTask(
     rules=[],
     qc=QcPolicy(),
     documents=[],
+    suggestions=None,
+    layout_id=None,
     contractor_status=ContractorStatus.ACTIVE,
     status_reason=None,
 )

@@ -55,6 +55,9 @@ class Entry(Base):
     documents: Mapped[list[str]] = mapped_column(server_default=text("'[]'::jsonb"))
     # Seconds the contractor was active on the task, when the workbench measured them.
     active_seconds: Mapped[float | None]
+    # An entry task's machine pre-fill ({field: {value, confidence, planted}}) and its layout.
+    suggestions: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    layout_id: Mapped[UUID | None]
     entries_expected: Mapped[int]
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -90,6 +93,10 @@ class Judgement(Base):
     correct: Mapped[bool]
     golden: Mapped[bool]
     judged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The machine's judged fields: the layout it read the value by.
+    layout_id: Mapped[UUID | None]
+    # A keyer shown a wrong pre-fill for the field: whether they kept it (else NULL).
+    accepted_wrong_prefill: Mapped[bool | None]
 
 
 class Standing(Base):

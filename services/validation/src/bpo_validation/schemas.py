@@ -71,6 +71,19 @@ class DayScore(Score):
     day: date
 
 
+class LayoutScore(Score):
+    layout_id: UUID
+    field: str
+
+
+class WrongPrefills(BaseModel):
+    """Fields where the keyer was shown a pre-fill that was wrong, and how many they kept."""
+
+    shown: int
+    accepted: int
+    rate: float | None = Field(description="accepted / shown: how often they click through")
+
+
 class Quality(BaseModel):
     contractor_id: UUID
     overall: Score
@@ -78,6 +91,10 @@ class Quality(BaseModel):
     per_work_type: list[KeyedScore]
     golden: Score
     trend: list[DayScore]
+    wrong_prefills: WrongPrefills
+    per_layout: list[LayoutScore] = Field(
+        description="the machine's judged fields by the layout it read them by (else empty)"
+    )
     suspended_at: datetime | None
     suspension_reason: str | None
 

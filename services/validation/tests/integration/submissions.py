@@ -5,13 +5,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from bpo_common import ids
 from bpo_common.contracts import TaskKind
-from bpo_common.contracts.intake import JobCreated, TaskSubmitted
+from bpo_common.contracts.intake import JobCreated, Suggested, TaskSubmitted
 from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope
 from bpo_common.ids import new_id
 from bpo_devtools.testing import outbox_events
-from bpo_validation.domain.fields import sampled_for_review
 from bpo_validation.service import decisions, jobs
 from bpo_validation.settings import Settings
 
@@ -57,6 +57,8 @@ def keying(
     rejection: str | None = None,
     documents: list[str] | None = None,
     active_seconds: float | None = None,
+    suggestions: dict[str, Suggested] | None = None,
+    layout_id: UUID | None = None,
 ) -> TaskSubmitted:
     """A task of the job submitted now, as intake announces it."""
     now = datetime.now(UTC)
@@ -73,6 +75,8 @@ def keying(
         client_values=client_values,
         documents=documents or [],
         active_seconds=active_seconds,
+        suggestions=suggestions or {},
+        layout_id=layout_id,
         entries_expected=expected,
         rejection=rejection,
         claimed_at=now,
@@ -122,5 +126,5 @@ def new_item(rate: str, *, sampled: bool) -> UUID:
     """A new item id that is, or is not, in the review sample at `rate`."""
     while True:
         candidate = new_id()
-        if sampled_for_review(candidate, Decimal(rate)) is sampled:
+        if ids.sampled(candidate, Decimal(rate)) is sampled:
             return candidate

@@ -8,7 +8,8 @@ import pytest
 
 from bpo_common.contracts import QcMode, QcPolicy
 from bpo_validation.domain import decision
-from bpo_validation.domain.decision import Item, Outcome, Ruling, Submission
+from bpo_validation.domain.decision import Outcome, Ruling
+from bpo_validation.domain.entries import Item, Submission
 
 from .walking import ITEM, REVIEWER, SPEC, keying, review, walk
 

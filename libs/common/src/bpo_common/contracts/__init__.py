@@ -2,10 +2,17 @@
 Importing this registers every event."""
 
 from bpo_common.contracts import billing, intake, messaging, validation, vocabulary
-from bpo_common.contracts.vocabulary import QcMode, QcPolicy, TaskKind, TaskOutcome
+from bpo_common.contracts.vocabulary import (
+    MACHINE_CONTRACTOR_ID,
+    QcMode,
+    QcPolicy,
+    TaskKind,
+    TaskOutcome,
+)
 from bpo_common.rules import FieldSpec, JobSpec
 
 __all__ = [
+    "MACHINE_CONTRACTOR_ID",
     "FieldSpec",
     "JobSpec",
     "QcMode",

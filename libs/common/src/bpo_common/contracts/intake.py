@@ -111,6 +111,17 @@ class Entry(BaseModel):
     unreadable: str | None = None
 
 
+class Suggested(BaseModel):
+    """What the machine suggested for a field of an entry task: validation scores it as the
+    machine's keying. `planted`: a deliberately wrong suggestion on a control item."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: Any
+    confidence: float
+    planted: bool = False
+
+
 class TaskSubmitted(Event):
     """A contractor submitted a task; `data` is already checked against the job's rules."""
 
@@ -138,6 +149,10 @@ class TaskSubmitted(Event):
     active_seconds: float | None = None
     # The file names of the documents the item is keyed from.
     documents: list[str] = Field(default_factory=list)
+    # Entry tasks: the machine's suggestions the keyer was shown, and the layout extraction
+    # matched the item's documents to.
+    suggestions: dict[str, Suggested] = Field(default_factory=dict)
+    layout_id: UUID | None = None
     claimed_at: datetime
     submitted_at: datetime
 

@@ -6,8 +6,13 @@ Events carry them, and each service stores and shows them as these values.
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# The machine as a keyer: validation scores extraction's confident suggestions as this
+# contractor's entries (`GET /v1/contractors/{id}/quality` shows how it does).
+MACHINE_CONTRACTOR_ID = UUID("00000000-0000-7000-8000-00000000a11e")
 
 
 class TaskKind(StrEnum):
@@ -35,6 +40,9 @@ class QcMode(StrEnum):
     VERIFY = "verify"
     # A second keying only where the keyer is not yet accurate enough, or the item is sampled.
     ADAPTIVE = "adaptive"
+    # The machine keys first: a field whose confident suggestion a person confirms counts as
+    # keyed twice in agreement; an item with any other field is keyed by a second person.
+    ASSISTED = "assisted"
 
 
 class QcPolicy(BaseModel):
@@ -44,3 +52,8 @@ class QcPolicy(BaseModel):
     review_sample_rate: Annotated[Decimal, Field(ge=0, le=1)] = Decimal(0)
     # The field accuracy an adaptive job wants from a single keying.
     target_accuracy: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.99")
+    # A suggestion at or above this confidence is the machine's keying (assisted mode).
+    suggestion_threshold: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.8")
+    # The share of control items whose pre-fill is deliberately wrong on one field: how often
+    # a keyer accepts it is part of their quality.
+    wrong_suggestion_rate: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.25")

@@ -129,6 +129,24 @@ class Lookup(BaseModel):
     checks: Annotated[tuple[CrossCheck, ...], Field(max_length=20)] = ()
 
 
+class Hints(BaseModel):
+    """Where machine pre-fill should look for a field: the labels it is printed beside."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    labels: Annotated[
+        tuple[Annotated[str, Field(min_length=1, max_length=100)], ...], Field(max_length=20)
+    ]
+
+    @field_validator("labels")
+    @classmethod
+    def _some_labels(cls, labels: tuple[str, ...]) -> tuple[str, ...]:
+        # Not min_length: pydantic would also report an empty tuple when a label is too long.
+        if not labels:
+            raise _error("give at least one label")
+        return labels
+
+
 class FieldSpec(BaseModel):
     """One field of a job: `{name, type, required, ...rules}`; unset rules are None."""
 
@@ -140,6 +158,7 @@ class FieldSpec(BaseModel):
     # What a person keying the field is shown: its label, and a line of help.
     label: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     help: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    hints: Hints | None = None
     min: Bound | None = None
     max: Bound | None = None
     min_length: Annotated[int, Field(ge=0)] | None = None

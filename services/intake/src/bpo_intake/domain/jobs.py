@@ -43,7 +43,8 @@ def due_at(sla_hours: Decimal | None, due: datetime | None, now: datetime) -> da
 
 
 def entries_per_item(policy: QcPolicy) -> int:
-    """How many contractors key each item before validation decides (adaptive starts at one)."""
+    """How many contractors key each item before validation decides (adaptive and assisted
+    start at one)."""
     return 2 if policy.mode is QcMode.DOUBLE else 1
 
 

@@ -1,7 +1,8 @@
-"""Signed links to page images: whoever has one may fetch the image until it expires, without
-a token (an `<img>` sends none). The signature is an HMAC of the document, the page and the
-expiry; the expiry is rounded up to a step of half the lifetime, so that a page shown twice
-within a step has the same link and the browser answers it from its cache."""
+"""Signed links to page images and their words: whoever has one may fetch the image (or the
+words) until it expires, without a token (an `<img>` sends none). The signature is an HMAC of
+the document, the page and the expiry; the expiry is rounded up to a step of half the
+lifetime, so that a page shown twice within a step has the same link and the browser answers
+it from its cache."""
 
 import hashlib
 import hmac
@@ -13,24 +14,34 @@ from bpo_common.errors import Forbidden
 
 
 @dataclass(frozen=True)
+class SignedPage:
+    """A page link as it was followed: the page, until when, and the signature."""
+
+    document_id: UUID
+    number: int
+    expires: int
+    signature: str
+
+
+@dataclass(frozen=True)
 class PageLinks:
     secret: bytes
     ttl_s: int
 
-    def url(self, document_id: UUID, number: int, now: datetime) -> str:
+    def url(self, document_id: UUID, number: int, now: datetime, part: str = "") -> str:
+        """The page's image link; with `part` "/words", the same link to its words."""
         step = max(1, self.ttl_s // 2)
         expires = (int(now.timestamp()) // step + 2) * step
         signature = self._signature(document_id, number, expires)
-        return f"/v1/documents/{document_id}/pages/{number}?expires={expires}&signature={signature}"
+        query = f"expires={expires}&signature={signature}"
+        return f"/v1/documents/{document_id}/pages/{number}{part}?{query}"
 
-    def check(
-        self, document_id: UUID, number: int, expires: int, signature: str, now: datetime
-    ) -> int:
+    def check(self, link: SignedPage, now: datetime) -> int:
         """The seconds the link has left; Forbidden when it expired or is not ours."""
-        expected = self._signature(document_id, number, expires)
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
+        expected = self._signature(link.document_id, link.number, link.expires)
+        if not hmac.compare_digest(expected.encode(), link.signature.encode()):
             raise Forbidden("the link's signature is not valid; ask for the document again")
-        left = expires - int(now.timestamp())
+        left = link.expires - int(now.timestamp())
         if left <= 0:
             raise Forbidden("the link has expired; ask for the document again")
         return left

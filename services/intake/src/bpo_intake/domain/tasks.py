@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
+from bpo_common.contracts.intake import Suggested
 from bpo_common.errors import Conflict, FieldError, Invalid
 from bpo_common.ids import new_id
 from bpo_intake.domain.contractors import ContractorStatus, refuse_unless_active
@@ -95,6 +96,9 @@ class HeldTask:
     qc: QcPolicy
     # The file names of the item's documents.
     documents: list[str]
+    # Machine pre-fill of the item, and the layout it came from.
+    suggestions: dict[str, Any] | None
+    layout_id: UUID | None
     contractor_status: ContractorStatus | None
     status_reason: str | None
 
@@ -139,13 +143,20 @@ def check_unreadable(kind: TaskKind, reject: str | None) -> None:
 
 def entries_expected(policy: QcPolicy, kind: TaskKind) -> int | None:
     """How many entries validation waits for before it decides on the item; None for an
-    entry of an adaptive job, which gets as many as it has entry tasks (one, or two once
-    validation asked for a second)."""
+    entry of an adaptive or assisted job, which gets as many as it has entry tasks (one, or
+    two once validation asked for a second)."""
     if kind is not TaskKind.ENTRY:
         return 1
-    if policy.mode is QcMode.ADAPTIVE:
+    if policy.mode in (QcMode.ADAPTIVE, QcMode.ASSISTED):
         return None
     return entries_per_item(policy)
+
+
+def suggested(kind: TaskKind, suggestions: Mapping[str, Any] | None) -> dict[str, Suggested]:
+    """The pre-fill an entry task showed, as validation scores it."""
+    if kind is not TaskKind.ENTRY or not suggestions:
+        return {}
+    return {name: Suggested.model_validate(shown) for name, shown in suggestions.items()}
 
 
 def client_values(

@@ -129,16 +129,6 @@ async def unrendered(session: AsyncSession, limit: int) -> list[Document]:
     return list((await session.execute(query)).scalars())
 
 
-async def set_page_text(
-    session: AsyncSession, document_id: UUID, number: int, text: str | None, words: Any
-) -> None:
-    await session.execute(
-        update(DocumentPage)
-        .where(DocumentPage.document_id == document_id, DocumentPage.number == number)
-        .values(text=text, words=words)
-    )
-
-
 async def expired(session: AsyncSession, ended_before: datetime, limit: int) -> list[Document]:
     """Documents not yet deleted whose job completed or was cancelled before `ended_before`,
     locked; others' are skipped."""

@@ -76,7 +76,8 @@ _CLAIM = """
     )
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
            leased.lease_expires_at, item.source, item.documents, job.work_type, job.fields,
-           job.rules, job.instructions
+           job.rules, job.instructions,
+           CASE WHEN leased.kind = 'entry' THEN item.suggestions END AS suggestions
     FROM leased
     JOIN item ON item.id = leased.item_id
     JOIN job ON job.id = leased.job_id
@@ -114,7 +115,8 @@ async def claim_tasks(
 _HELD_TASK = f"""
     SELECT task.id, task.kind, task.status, task.contractor_id, task.lease_expires_at,
            task.claimed_at, task.item_id, task.job_id, task.client_id,
-           item.golden, item.source, job.work_type, job.fields, job.rules, job.qc,
+           item.golden, item.source, item.suggestions, item.layout_id, job.work_type,
+           job.fields, job.rules, job.qc,
            {ITEM_DOCUMENT_NAMES} AS documents,
            contractor.status AS contractor_status, contractor.status_reason
     FROM task

@@ -9,7 +9,7 @@ import tempfile
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
@@ -20,8 +20,9 @@ from bpo_common.media import attachment, drain
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.text import CheckedRoute
 from bpo_intake.domain.documents import Inspected
-from bpo_intake.schemas import DocumentOut, DocumentsOut, DocumentView
-from bpo_intake.service import documents
+from bpo_intake.domain.links import SignedPage
+from bpo_intake.schemas import DocumentOut, DocumentsOut, DocumentView, PageWords
+from bpo_intake.service import documents, extraction
 from bpo_intake.settings import Settings, SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["documents"], route_class=CheckedRoute)
@@ -158,6 +159,18 @@ async def get_document_file(
     return Response(content, media_type=document.media_type, headers=headers)
 
 
+def signed_page(
+    document_id: UUID,
+    number: Annotated[int, Path(ge=1)],
+    expires: Annotated[int, Query(description="from the signed link")],
+    signature: Annotated[str, Query(max_length=128, description="from the signed link")],
+) -> SignedPage:
+    return SignedPage(document_id, number, expires, signature)
+
+
+SignedPageDep = Annotated[SignedPage, Depends(signed_page)]
+
+
 @router.get(
     "/documents/{document_id}/pages/{number}",
     response_class=Response,
@@ -168,22 +181,22 @@ async def get_document_file(
     },
 )
 async def get_page_image(
-    document_id: UUID,
-    number: Annotated[int, Path(ge=1)],
-    session: SessionDep,
-    settings: SettingsDep,
-    expires: Annotated[int, Query(description="from the signed link")],
-    signature: Annotated[str, Query(max_length=128, description="from the signed link")],
+    link: SignedPageDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """A page's image, through the signed link a document or a task gave (no token needed)."""
     image = await documents.page_image(
-        session,
-        documents.document_store(settings),
-        documents.page_links(settings),
-        document_id,
-        number,
-        expires,
-        signature,
+        session, documents.document_store(settings), documents.page_links(settings), link
     )
     cache = f"private, max-age={image.seconds_left}, immutable"
     return Response(image.content, media_type="image/webp", headers={"Cache-Control": cache})
+
+
+@router.get(
+    "/documents/{document_id}/pages/{number}/words",
+    responses={403: PROBLEM_RESPONSE, 409: PROBLEM_RESPONSE},
+)
+async def get_page_words(
+    link: SignedPageDep, session: SessionDep, settings: SettingsDep
+) -> PageWords:
+    """A page's words and their boxes, through the signed link a document or a task gave."""
+    return await extraction.page_words(session, documents.page_links(settings), link)

@@ -71,8 +71,9 @@ class _Run:
     finishing: dict[UUID, Job] = field(default_factory=dict)
 
     def accept(self, item: Item, job: Job, decision: validation.ItemAccepted) -> None:
-        """The item is completed with the decided result."""
+        """The item is completed with the decided result (which extraction learns from)."""
         item.result = decision.result
+        item.learn_pending = item.layout_id is not None
         completed = ItemCompleted(
             item_id=item.id,
             job_id=job.id,

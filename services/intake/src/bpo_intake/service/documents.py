@@ -31,9 +31,10 @@ from bpo_common.outbox import publish
 from bpo_intake.domain import documents as domain
 from bpo_intake.domain.documents import Inspected, Limits, MemberRefused, Refused
 from bpo_intake.domain.jobs import JobStatus
-from bpo_intake.domain.links import PageLinks
+from bpo_intake.domain.links import PageLinks, SignedPage
 from bpo_intake.models import Document, DocumentPage
 from bpo_intake.repository import documents as repository
+from bpo_intake.repository import extraction as extraction_repository
 from bpo_intake.repository import objects
 from bpo_intake.schemas import DocumentOut, DocumentPages, DocumentView, PageOut
 from bpo_intake.settings import Settings
@@ -216,6 +217,7 @@ def _shown(
             width=page.width,
             height=page.height,
             image_url=links.url(document.id, page.number, now),
+            words_url=links.url(document.id, page.number, now, "/words"),
         )
         for page in pages
     ]
@@ -273,16 +275,11 @@ class PageImage:
 
 
 async def page_image(
-    session: AsyncSession,
-    store: ObjectStore,
-    links: PageLinks,
-    document_id: UUID,
-    number: int,
-    expires: int,
-    signature: str,
+    session: AsyncSession, store: ObjectStore, links: PageLinks, link: SignedPage
 ) -> PageImage:
     """A page's image, to whoever holds a valid link to it."""
-    left = links.check(document_id, number, expires, signature, utcnow())
+    left = links.check(link, utcnow())
+    document_id, number = link.document_id, link.number
     document = await repository.get_document(session, document_id)
     if document is None or document.deleted_at is not None or not 1 <= number <= document.pages:
         raise NotFound(f"no page {number} of document {document_id}")
@@ -344,12 +341,12 @@ async def render_pending(session: AsyncSession, store: ObjectStore) -> int:
         for page in rendered:
             path = objects.page_image(document.client_id, document.sha256, page.number)
             await objects.put(store, path, page.image)
-            words = (
-                None
-                if page.words is None
-                else [{"text": word.text, "box": list(word.box)} for word in page.words]
+            # A page with a text layer is read; one without waits for OCR.
+            words = None if page.words is None else [word.as_json() for word in page.words]
+            read_at = None if words is None else utcnow()
+            await extraction_repository.set_page_words(
+                session, document.id, page.number, page.text, words, read_at
             )
-            await repository.set_page_text(session, document.id, page.number, page.text, words)
         document.rendered_at = utcnow()
     return len(pending)
 

@@ -139,6 +139,8 @@ async def _view(session: AsyncSession, items: Sequence[Item]) -> Callable[[Item]
             result=item.result,
             flagged_reason=item.flagged_reason,
             completed_at=item.completed_at,
+            layout_id=item.layout_id,
+            suggestions=item.suggestions or {},
         )
 
     return view

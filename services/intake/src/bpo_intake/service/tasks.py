@@ -13,6 +13,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
+from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
 from bpo_common.errors import Invalid, NotFound
 from bpo_common.outbox import envelope_for, outbox_values, publish
@@ -59,8 +60,9 @@ async def claim(
             contractor.status_reason if contractor else None,
         )
     shown = await documents.for_items(session, [row.pop("documents") for row in rows], links)
+    # A planted suggestion shows as any other.
     return [
-        TaskOut.model_validate(row | {"documents": docs})
+        TaskOut.model_validate(row | {"documents": docs, "suggestions": row["suggestions"] or {}})
         for row, docs in zip(rows, shown, strict=True)
     ]
 
@@ -166,6 +168,8 @@ async def submit(
             rejection=reject or unreadable,
             active_seconds=active_seconds,
             documents=task.documents,
+            suggestions=domain.suggested(task.kind, task.suggestions),
+            layout_id=task.layout_id if task.kind is TaskKind.ENTRY else None,
             claimed_at=task.claimed_at or now,
             submitted_at=now,
         ),

@@ -1,6 +1,7 @@
 // The workbench: claim a task, show its documents beside a form built from the job's field
 // spec, check each field as it is left (the server's rule engine, POST /v1/tasks/{id}/check),
-// keep the lease alive while the contractor works, and submit. Every call goes to the public
+// keep the lease alive while the contractor works, and submit. Machine pre-fill fills the
+// form; the field in focus shows where on the page its value was read. Every call goes to the public
 // API; the sign-in cookie goes with it, and the X-BPO-Page header says which page sent it.
 "use strict";
 
@@ -9,6 +10,7 @@
   const IDLE_AFTER_MS = 30_000; // no input for this long: not active, no heartbeat
   const ZOOMS = [0.25, 0.33, 0.5, 0.67, 0.75, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4];
   const PAN_PX = 120;
+  const SURE = 0.8; // a suggestion below this confidence is marked as unsure
   const $ = (id) => document.getElementById(id);
   const body = document.body;
   const leaseSeconds = Number(body.dataset.leaseSeconds);
@@ -22,7 +24,13 @@
   let claiming = false; // a claim is on its way: another would hold a second task
   let submitting = false; // a submit is on its way
   const instructionsHtml = new Map(); // job id -> rendered instructions
-  const viewer = { doc: 0, page: 0, zoom: null, rotation: 0, bitmap: null, token: 0 };
+  const viewer = {
+    doc: 0, page: 0, zoom: null, rotation: 0, bitmap: null, token: 0,
+    highlight: null, // {documentId, page, boxes} of the focused field's suggestion
+    showWords: false, words: null, // the shown page's words, once fetched
+  };
+  const wordsByUrl = new Map(); // words_url -> words of the page
+  let lastField = null; // the field a click on a word types into
 
   // The API
 
@@ -91,6 +99,7 @@
     closeReason();
     showSource();
     buildForm();
+    prefill();
     showEntries();
     // The first field to key, at once: in an adjudication, the first the keyings disagree on.
     const first = $("fields").querySelector(".differs input, .differs select")
@@ -110,7 +119,11 @@
     $("idle-text").textContent = "No task open.";
     $("lease").textContent = "";
     viewer.bitmap = null;
+    viewer.highlight = null;
+    viewer.words = null;
     viewer.token += 1; // a page image still on its way is not drawn
+    wordsByUrl.clear();
+    lastField = null;
     clearViewer();
     say(message, isError);
     $("claim").focus();
@@ -200,6 +213,28 @@
       row.append(error);
       input.setAttribute("aria-describedby", described.join(" "));
       holder.append(row);
+    });
+  }
+
+  function prefill() {
+    if (task.kind !== "entry") return;
+    Object.entries(task.suggestions || {}).forEach(([name, suggestion]) => {
+      const input = $(`field-${name}`);
+      if (!input) return;
+      input.value = String(suggestion.value);
+      const row = input.closest(".field");
+      const sure = suggestion.confidence >= SURE;
+      row.classList.add(sure ? "suggested" : "unsure");
+      const note = document.createElement("small");
+      note.className = "suggestion";
+      note.id = `${input.id}-suggestion`;
+      const percent = Math.round(suggestion.confidence * 100);
+      note.textContent = sure
+        ? `Pre-filled (${percent} % sure): check it against the page.`
+        : `Pre-filled, unsure (${percent} %): check it carefully.`;
+      input.after(note);
+      input.setAttribute("aria-describedby",
+        `${note.id} ${input.getAttribute("aria-describedby")}`);
     });
   }
 
@@ -381,7 +416,9 @@
 
   // The document viewer: one page at a time on a canvas, zoomed, rotated, moved.
 
-  const viewerButtons = ["prev-page", "next-page", "zoom-out", "zoom-in", "fit-width", "rotate"];
+  const viewerButtons = [
+    "prev-page", "next-page", "zoom-out", "zoom-in", "fit-width", "rotate", "words",
+  ];
 
   function clearViewer() {
     const canvas = $("page-canvas");
@@ -429,6 +466,7 @@
     const doc = task.documents[viewer.doc];
     if (!doc || !doc.pages.length) return;
     viewer.page = Math.max(0, Math.min(number, doc.pages.length - 1));
+    viewer.words = null;
     const page = doc.pages[viewer.page];
     $("page-label").textContent = `Page ${viewer.page + 1} of ${doc.pages.length}`;
     $("prev-page").disabled = viewer.page === 0;
@@ -438,6 +476,8 @@
       const bitmap = await pageImage(page.image_url);
       if (token !== viewer.token) return; // another page, or no task, was asked for meanwhile
       viewer.bitmap = bitmap;
+      if (viewer.showWords) await loadWords();
+      if (token !== viewer.token) return;
       draw();
       $("page-canvas").setAttribute(
         "aria-label", `${doc.filename}, page ${viewer.page + 1} of ${doc.pages.length}`);
@@ -446,6 +486,96 @@
     } catch (error) {
       say(`${doc.filename}: ${error.message}`, true);
     }
+  }
+
+  // Where the focused field's value was read: the box drawn on its page, scrolled into view.
+  async function pointAt(name) {
+    const suggestion = task && task.kind === "entry" && (task.suggestions || {})[name];
+    if (!suggestion || !suggestion.boxes.length) {
+      if (viewer.highlight) { viewer.highlight = null; draw(); }
+      return;
+    }
+    viewer.highlight = {
+      documentId: suggestion.document_id, page: suggestion.page, boxes: suggestion.boxes,
+    };
+    const doc = task.documents.findIndex((d) => d.id === suggestion.document_id);
+    if (doc >= 0 && (doc !== viewer.doc || suggestion.page - 1 !== viewer.page)) {
+      viewer.doc = doc;
+      $("document-select").value = String(doc);
+      await showPage(suggestion.page - 1);
+    } else {
+      draw();
+    }
+    scrollToHighlight();
+  }
+
+  // A point of the page (fractions from its top left) on the canvas as drawn.
+  function onCanvas(x, y) {
+    const zoom = viewer.zoom || fitZoom();
+    const w = viewer.bitmap.width * zoom;
+    const h = viewer.bitmap.height * zoom;
+    const [dx, dy] = [(x - 0.5) * w, (y - 0.5) * h];
+    const turn = (viewer.rotation * Math.PI) / 180;
+    const canvas = $("page-canvas");
+    return [canvas.width / 2 + dx * Math.cos(turn) - dy * Math.sin(turn),
+      canvas.height / 2 + dx * Math.sin(turn) + dy * Math.cos(turn)];
+  }
+
+  function scrollToHighlight() {
+    const { highlight, bitmap } = viewer;
+    if (!highlight || !bitmap) return;
+    const [x0, y0, x1, y1] = highlight.boxes[0];
+    const [cx, cy] = onCanvas((x0 + x1) / 2, (y0 + y1) / 2);
+    const box = $("canvas-box");
+    const canvas = $("page-canvas");
+    box.scrollTo({
+      left: canvas.offsetLeft + cx - box.clientWidth / 2,
+      top: canvas.offsetTop + cy - box.clientHeight / 2,
+    });
+  }
+
+  async function toggleWords() {
+    if (!task || !viewer.bitmap) return;
+    viewer.showWords = !viewer.showWords;
+    $("words").setAttribute("aria-pressed", String(viewer.showWords));
+    if (viewer.showWords) await loadWords();
+    draw();
+  }
+
+  async function loadWords() {
+    const page = task.documents[viewer.doc].pages[viewer.page];
+    if (!wordsByUrl.has(page.words_url)) {
+      const response = await fetch(page.words_url, { credentials: "same-origin" });
+      if (!response.ok) {
+        say(response.status === 409
+          ? "The page's words are still being read; try again in a moment."
+          : `The page's words answered ${response.status}.`, true);
+        viewer.words = null;
+        return;
+      }
+      wordsByUrl.set(page.words_url, (await response.json()).words);
+    }
+    viewer.words = wordsByUrl.get(page.words_url);
+  }
+
+  // A click on a shown word types it into the field last in focus.
+  function clickWord(event) {
+    if (!viewer.showWords || !viewer.words || !lastField) return;
+    const canvas = $("page-canvas");
+    const rect = canvas.getBoundingClientRect();
+    const [px, py] = [event.clientX - rect.left, event.clientY - rect.top];
+    const hit = viewer.words.find((word) => {
+      const [ax, ay] = onCanvas(word.box[0], word.box[1]);
+      const [bx, by] = onCanvas(word.box[2], word.box[3]);
+      return px >= Math.min(ax, bx) && px <= Math.max(ax, bx)
+        && py >= Math.min(ay, by) && py <= Math.max(ay, by);
+    });
+    if (!hit) return;
+    const input = lastField;
+    const append = input.value && input.tagName === "INPUT";
+    input.value = append ? `${input.value} ${hit.text}` : hit.text;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.focus();
   }
 
   function fitZoom() {
@@ -468,8 +598,31 @@
     const context = canvas.getContext("2d");
     context.translate(width / 2, height / 2);
     context.rotate((viewer.rotation * Math.PI) / 180);
-    context.drawImage(bitmap, (-bitmap.width * zoom) / 2, (-bitmap.height * zoom) / 2,
-      bitmap.width * zoom, bitmap.height * zoom);
+    const [w, h] = [bitmap.width * zoom, bitmap.height * zoom];
+    context.drawImage(bitmap, -w / 2, -h / 2, w, h);
+    const here = task && task.documents[viewer.doc];
+    if (viewer.showWords && viewer.words) {
+      context.beginPath(); // one path for every word: a thousand boxes are one stroke
+      viewer.words.forEach(({ box: [x0, y0, x1, y1] }) => {
+        context.rect(-w / 2 + x0 * w, -h / 2 + y0 * h, (x1 - x0) * w, (y1 - y0) * h);
+      });
+      context.lineWidth = 1;
+      context.strokeStyle = "rgba(26, 95, 180, 0.55)";
+      context.stroke();
+    }
+    const mark = viewer.highlight;
+    if (mark && here && mark.documentId === here.id && mark.page === viewer.page + 1) {
+      context.beginPath();
+      mark.boxes.forEach(([x0, y0, x1, y1]) => {
+        context.rect(
+          -w / 2 + x0 * w - 3, -h / 2 + y0 * h - 3, (x1 - x0) * w + 6, (y1 - y0) * h + 6);
+      });
+      context.fillStyle = "rgba(255, 200, 0, 0.3)";
+      context.fill();
+      context.lineWidth = 2;
+      context.strokeStyle = "#c98a00";
+      context.stroke();
+    }
     $("zoom-label").textContent = viewer.zoom ? `${Math.round(zoom * 100)} %` : "fit";
   }
 
@@ -499,6 +652,7 @@
     NumpadSubtract: () => zoomBy(-1),
     Digit0: () => { viewer.zoom = null; draw(); },
     KeyR: () => { viewer.rotation = (viewer.rotation + 90) % 360; draw(); },
+    KeyW: toggleWords,
     KeyD: nextDocument,
     KeyU: () => { if (task && task.kind === "entry") askReason("unreadable"); },
     KeyJ: () => { if (task && task.kind !== "entry") askReason("reject"); },
@@ -534,6 +688,20 @@
   ["pointerdown", "input", "wheel"].forEach((type) => {
     document.addEventListener(type, () => { lastInput = Date.now(); }, { passive: true });
   });
+  $("fields").addEventListener("focusin", (event) => {
+    if (!typing(event.target) || !task) return;
+    lastField = event.target;
+    pointAt(event.target.name);
+  });
+  $("fields").addEventListener("input", (event) => {
+    const row = event.target.closest(".field");
+    if (row) row.classList.remove("suggested", "unsure"); // the keyer's own value now
+  });
+  // With the words shown, a click on the page keeps the field in focus (and types the word).
+  $("page-canvas").addEventListener("mousedown", (event) => {
+    if (viewer.showWords && lastField) event.preventDefault();
+  });
+  $("page-canvas").addEventListener("click", clickWord);
   $("fields").addEventListener("focusout", (event) => {
     if (!typing(event.target) || !task) return;
     visited.add(event.target.name);
@@ -560,6 +728,7 @@
   $("zoom-out").addEventListener("click", ALT_KEYS.Minus);
   $("fit-width").addEventListener("click", ALT_KEYS.Digit0);
   $("rotate").addEventListener("click", ALT_KEYS.KeyR);
+  $("words").addEventListener("click", toggleWords);
   $("document-select").addEventListener("change", (event) => {
     viewer.doc = Number(event.target.value);
     showPage(0);

@@ -14,6 +14,8 @@ The table, once a keying completes the item's keyings:
   sampled (review);
 - adaptive mode, one keying: accepted from a keyer proven accurate on the work type, else
   keyed again;
+- assisted mode, one keying: accepted when the keyer confirmed a confident machine value on
+  every field (each counts as two keyings that agree), else keyed again;
 - one keying: review when the item is sampled, else accepted;
 - several keyings: accepted when they agree (and judged against each other), else
   adjudication.
@@ -21,6 +23,10 @@ What would be accepted from keyings is checked against the reference data first;
 disagreement goes to review. A review or an adjudication is final and judges the keyings,
 unless an adjudicator agrees with no keying on some field: a second adjudicator decides then.
 A reviewer may reject the item instead.
+
+The machine is judged with the first keying, on the fields it was confident of (its planted
+wrong values aside), and never counts in a keyer's tally; a keyer shown a wrong pre-fill is
+judged on whether they kept it.
 """
 
 from collections.abc import Mapping, Sequence
@@ -28,18 +34,25 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
 
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
+from bpo_common.ids import sampled
 from bpo_common.rules import JobSpec, check
+from bpo_validation.domain.entries import (
+    Item,
+    Judged,
+    Judging,
+    KeyerRecord,
+    Submission,
+    keyings_of,
+    machine_keying,
+)
 from bpo_validation.domain.fields import (
-    FieldVerdict,
     canonical,
     comparison,
     differing,
     judge,
     rule_failures,
-    sampled_for_review,
     unconfirmed,
 )
 from bpo_validation.domain.reference import (
@@ -85,67 +98,6 @@ _OUTCOMES = {
     Ruling.REJECT: Outcome.REJECTED,
     Ruling.SECOND_KEYING: Outcome.REKEY,
 }
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One submitted task on the item: a keying, a review or an adjudication."""
-
-    task_id: UUID
-    kind: TaskKind
-    contractor_id: UUID
-    data: dict[str, Any]
-    # The known answer of a control item.
-    golden: dict[str, Any] | None = None
-    # Verify mode: the client's own values, which the keyer checked.
-    client_values: dict[str, Any] | None = None
-    # A reviewer's reason for rejecting the item; on a keying, the keyer's reason it could
-    # not be read.
-    rejection: str | None = None
-    entries_expected: int = 1
-
-
-@dataclass(frozen=True)
-class Item:
-    item_id: UUID
-    work_type: str
-    # Every entry so far, in the order they were submitted; `submitted` is among them.
-    entries: Sequence[Submission]
-    submitted: Submission
-
-
-@dataclass(frozen=True)
-class KeyerRecord:
-    """The keyer's most recent judged fields on the item's work type."""
-
-    judged: int
-    correct: int
-
-
-@dataclass(frozen=True)
-class Judged:
-    entry: Submission
-    fields: tuple[FieldVerdict, ...]
-
-
-@dataclass(frozen=True)
-class Judging:
-    """Entries judged field by field against one truth: a known answer (`golden`), or the
-    result the item is accepted with."""
-
-    golden: bool
-    entries: tuple[Judged, ...]
-
-    def tallies(self) -> dict[UUID, tuple[int, int]]:
-        """(judged, correct) fields per contractor, each contractor judged (if on no field)."""
-        counts: dict[UUID, tuple[int, int]] = {}
-        for judged in self.entries:
-            total, right = counts.get(judged.entry.contractor_id, (0, 0))
-            counts[judged.entry.contractor_id] = (
-                total + len(judged.fields),
-                right + sum(verdict.correct for verdict in judged.fields),
-            )
-        return counts
 
 
 @dataclass(frozen=True)
@@ -204,10 +156,12 @@ def decide(
     some field goes to a second adjudicator."""
     submitted = item.submitted
     if submitted.kind is not TaskKind.ENTRY:
-        return _final_word(spec, item, confirm_adjudications)
+        return _final_word(spec, policy, item, confirm_adjudications)
     golden: tuple[Judging, ...] = ()
     if submitted.golden is not None:
-        golden = (_judging(spec, [submitted], submitted.golden, golden=True),)
+        first = keyings_of(item)[0] == submitted
+        machine = machine_keying(policy, submitted, item.item_id) if first else None
+        golden = (_judging(spec, [submitted], submitted.golden, golden=True, machine=machine),)
     keyings = _keyings_due(item)
     if not keyings:
         return Verdict(None, judgings=golden)
@@ -219,7 +173,7 @@ def _keyings_due(item: Item) -> list[Submission]:
     """The item's keyings when the submitted one completes them (a decision is due), else none."""
     if item.submitted.kind is not TaskKind.ENTRY:
         return []
-    keyings = [entry for entry in item.entries if entry.kind is TaskKind.ENTRY]
+    keyings = keyings_of(item)
     return keyings if len(keyings) >= item.submitted.entries_expected else []
 
 
@@ -247,7 +201,10 @@ def _on_keyings(
     if len(keyings) == 1 and policy.mode is QcMode.ADAPTIVE:
         assert keyer is not None, "needs() asks for the keyer's record"
         return _adaptive(spec, policy, item, first, keyer, adaptive_min_judged, lookups)
-    if len(keyings) == 1 and sampled_for_review(item.item_id, rate):
+    machine = machine_keying(policy, first, item.item_id)
+    if len(keyings) == 1 and policy.mode is QcMode.ASSISTED:
+        return _assisted(spec, first, machine, lookups)
+    if len(keyings) == 1 and sampled(item.item_id, rate):
         return _review(Ruling.REVIEW, f"sampled for review at rate {rate}", keyings, [])
     if len(keyings) == 1:
         result = canonical(spec, first.data)
@@ -256,7 +213,7 @@ def _on_keyings(
     differ = differing(rows)
     if differ:
         return _review(Ruling.ADJUDICATION, f"keyings differ on {', '.join(differ)}", keyings, rows)
-    agreed = _judging(spec, keyings, first.data, golden=False)
+    agreed = _judging(spec, keyings, first.data, golden=False, machine=machine)
     reason = f"{len(keyings)} keyings agree"
     return _checked(spec, lookups, canonical(spec, first.data), reason, rows, keyings, agreed)
 
@@ -276,7 +233,7 @@ def _verification(
     if changed:
         reason = f"the verifier changed {', '.join(changed)} from the client's values"
         return _review(Ruling.REVIEW, reason, [entry], rows)
-    if sampled_for_review(item.item_id, rate):
+    if sampled(item.item_id, rate):
         return _review(Ruling.REVIEW, f"sampled for review at rate {rate}", [entry], rows)
     reason = "verified: the client's values stand"
     return _checked(spec, lookups, canonical(spec, entry.data), reason, rows, [entry])
@@ -294,7 +251,7 @@ def _adaptive(
     """One keying is enough from a keyer proven accurate on this work type; else key it again."""
     target, rate = policy.target_accuracy, policy.review_sample_rate
     judged, correct = keyer.judged, keyer.correct
-    if sampled_for_review(item.item_id, rate):
+    if sampled(item.item_id, rate):
         reason = f"sampled for a second keying at rate {rate}"
     elif judged < min_judged:
         reason = f"the keyer has {judged} judged fields on {item.work_type}, too few to trust"
@@ -306,7 +263,28 @@ def _adaptive(
     return Verdict(Ruling.SECOND_KEYING, reason)
 
 
-def _final_word(spec: JobSpec, item: Item, confirm_adjudications: bool) -> Verdict:
+def _assisted(
+    spec: JobSpec,
+    entry: Submission,
+    machine: Submission | None,
+    lookups: Mapping[Wanted, LookupResult],
+) -> Verdict:
+    """One keying is enough when it confirms a confident machine value on every field."""
+    agreed = machine.data if machine else {}
+    # A field neither the machine nor the keyer gave a value for agrees: both found none.
+    differ = unconfirmed(spec, entry.data, [agreed])
+    if differ:
+        reason = f"assisted: the machine's values were not confirmed on {', '.join(differ)}"
+        return Verdict(Ruling.SECOND_KEYING, reason)
+    reason = f"assisted: the keyer confirmed the machine's values on all {len(agreed)} fields"
+    result = canonical(spec, entry.data)
+    judging = _judging(spec, [entry], result, golden=False, machine=machine)
+    return _checked(spec, lookups, result, reason, [], [entry], judging)
+
+
+def _final_word(
+    spec: JobSpec, policy: QcPolicy, item: Item, confirm_adjudications: bool
+) -> Verdict:
     """A reviewer's or adjudicator's entry is final; it judges the keyings before it, or
     rejects the item. An adjudicator who agrees with no keying on a field is confirmed by a
     second adjudicator first (when `confirm_adjudications`)."""
@@ -324,12 +302,13 @@ def _final_word(spec: JobSpec, item: Item, confirm_adjudications: bool) -> Verdi
                 "a second adjudicator decides"
             )
             return _review(Ruling.ADJUDICATION, reason, [*keyings, review], rows)
+    machine = machine_keying(policy, keyings[0], item.item_id) if keyings else None
     return Verdict(
         Ruling.ACCEPT,
         f"{review.kind} by {review.contractor_id} is final",
         review.data,
         rows,
-        judgings=(_judging(spec, keyings, review.data, golden=False),),
+        judgings=(_judging(spec, keyings, review.data, golden=False, machine=machine),),
     )
 
 
@@ -361,8 +340,16 @@ def _review(
 
 
 def _judging(
-    spec: JobSpec, entries: Sequence[Submission], truth: dict[str, Any], *, golden: bool
+    spec: JobSpec,
+    entries: Sequence[Submission],
+    truth: dict[str, Any],
+    *,
+    golden: bool,
+    machine: Submission | None = None,
 ) -> Judging:
-    return Judging(
-        golden, tuple(Judged(entry, tuple(judge(spec, entry.data, truth))) for entry in entries)
-    )
+    """The entries judged against the truth; the machine too (on the fields it keyed)."""
+    judged = [Judged(e, tuple(judge(spec, e.data, truth, e.prefill))) for e in entries]
+    if machine is not None:
+        covered = {name: value for name, value in truth.items() if name in machine.data}
+        judged.append(Judged(machine, tuple(judge(spec, machine.data, covered))))
+    return Judging(golden, tuple(judged))

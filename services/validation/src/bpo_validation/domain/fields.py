@@ -1,20 +1,10 @@
-"""Field by field: sampling items for review, comparing keyings, judging entries against the
-truth."""
+"""Field by field: comparing keyings, judging entries against the truth."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from bpo_common.rules import JobSpec, check, equal_after_normalization
-
-
-def sampled_for_review(item_id: UUID, rate: Decimal) -> bool:
-    """Deterministic by item id: the same item is always in, or out of, the sample."""
-    # The low 62 bits of a UUIDv7 are random (the two above them are its variant), so they
-    # spread evenly over [0, 1).
-    return Decimal(item_id.int & (2**62 - 1)) / Decimal(2**62) < rate
 
 
 def canonical(spec: JobSpec, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,17 +59,32 @@ def unconfirmed(
 class FieldVerdict:
     field: str
     correct: bool
+    # When the keyer was shown a wrong pre-fill for the field: whether they accepted it.
+    accepted_wrong_prefill: bool | None = None
 
 
-def judge(spec: JobSpec, entry: Mapping[str, Any], truth: Mapping[str, Any]) -> list[FieldVerdict]:
-    """Each field of an entry against the truth (a known answer, or the final result).
+def judge(
+    spec: JobSpec,
+    entry: Mapping[str, Any],
+    truth: Mapping[str, Any],
+    prefill: Mapping[str, Any] | None = None,
+) -> list[FieldVerdict]:
+    """Each field of an entry against the truth (a known answer, or the final result), and,
+    where the keyer was shown a pre-fill (`prefill`) that was wrong, whether they kept it.
 
     Only fields the truth covers are judged: a golden answer may give some fields only.
     """
-    return [
-        FieldVerdict(
-            field.name, equal_after_normalization(field, entry.get(field.name), truth[field.name])
+    verdicts = []
+    for field in spec.fields:
+        if field.name not in truth:
+            continue
+        value, right = entry.get(field.name), truth[field.name]
+        kept = None
+        if prefill and field.name in prefill:
+            shown = prefill[field.name]
+            if not equal_after_normalization(field, shown, right):
+                kept = equal_after_normalization(field, value, shown)
+        verdicts.append(
+            FieldVerdict(field.name, equal_after_normalization(field, value, right), kept)
         )
-        for field in spec.fields
-        if field.name in truth
-    ]
+    return verdicts

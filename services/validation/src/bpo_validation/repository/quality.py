@@ -45,6 +45,36 @@ async def recent_scores(
     return int(judged), int(correct)
 
 
+async def scores_by_layout(
+    session: AsyncSession, contractor_id: UUID
+) -> list[tuple[UUID, str, int, int]]:
+    """(layout, field, judged, correct) of the machine's judged fields."""
+    query = (
+        select(
+            Judgement.layout_id,
+            Judgement.field,
+            func.count(),
+            func.count().filter(Judgement.correct),
+        )
+        .where(Judgement.contractor_id == contractor_id, Judgement.layout_id.is_not(None))
+        .group_by(Judgement.layout_id, Judgement.field)
+        .order_by(Judgement.layout_id, Judgement.field)
+    )
+    rows = await session.execute(query)
+    return [(layout, name, int(n), int(ok)) for layout, name, n, ok in rows if layout is not None]
+
+
+async def wrong_prefills(session: AsyncSession, contractor_id: UUID) -> tuple[int, int]:
+    """(shown, kept): the contractor's judged fields whose pre-fill was wrong, and how many of
+    those they kept."""
+    query = select(
+        func.count(Judgement.accepted_wrong_prefill),
+        func.count().filter(Judgement.accepted_wrong_prefill.is_(True)),
+    ).where(Judgement.contractor_id == contractor_id)
+    shown, kept = (await session.execute(query)).one()
+    return int(shown), int(kept)
+
+
 Grouping = Literal["field", "work_type", "golden", "day"]
 
 

@@ -26,7 +26,8 @@ from bpo_common.inbox import first_of_each
 from bpo_common.outbox import publish_each
 from bpo_common.rules import JobSpec, spec_for
 from bpo_validation.domain import decision
-from bpo_validation.domain.decision import Item, Judging, KeyerRecord, Ruling, Submission, Verdict
+from bpo_validation.domain.decision import Ruling, Verdict
+from bpo_validation.domain.entries import Item, Judging, KeyerRecord, Submission
 from bpo_validation.domain.reference import LookupResult, Wanted
 from bpo_validation.domain.scoring import task_outcome
 from bpo_validation.models import Decision, Entry, JobRules
@@ -238,6 +239,8 @@ def _entry(event: intake.TaskSubmitted) -> Entry:
         documents=event.documents,
         active_seconds=event.active_seconds,
         entries_expected=event.entries_expected,
+        suggestions={name: shown.model_dump() for name, shown in event.suggestions.items()},
+        layout_id=event.layout_id,
         submitted_at=event.submitted_at,
     )
 
@@ -252,6 +255,11 @@ def _submission(entry: Entry) -> Submission:
         client_values=entry.client_values,
         rejection=entry.rejection,
         entries_expected=entry.entries_expected,
+        suggestions={
+            name: intake.Suggested.model_validate(shown)
+            for name, shown in entry.suggestions.items()
+        },
+        layout_id=entry.layout_id,
     )
 
 

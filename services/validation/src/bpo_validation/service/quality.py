@@ -9,12 +9,19 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts import validation
+from bpo_common.contracts import MACHINE_CONTRACTOR_ID, validation
 from bpo_common.ids import new_id
-from bpo_validation.domain.decision import Judging
+from bpo_validation.domain.entries import Judging
 from bpo_validation.domain.scoring import accuracy, suspension
 from bpo_validation.repository import quality as repository
-from bpo_validation.schemas import DayScore, KeyedScore, Quality, Score
+from bpo_validation.schemas import (
+    DayScore,
+    KeyedScore,
+    LayoutScore,
+    Quality,
+    Score,
+    WrongPrefills,
+)
 from bpo_validation.settings import Settings
 
 TREND_DAYS = 7
@@ -35,6 +42,10 @@ def judgement_rows(
             "correct": verdict.correct,
             "golden": judging.golden,
             "judged_at": now,
+            "layout_id": judged.entry.layout_id
+            if judged.entry.contractor_id == MACHINE_CONTRACTOR_ID
+            else None,
+            "accepted_wrong_prefill": verdict.accepted_wrong_prefill,
         }
         for judged in judging.entries
         for verdict in judged.fields
@@ -96,7 +107,14 @@ async def quality(
     }
     golden_judged, golden_correct = by_golden.get("golden", (0, 0))
     standing = await repository.get_standing(session, contractor_id)
-    judged, correct = (standing.judged, standing.correct) if standing else (0, 0)
+    per_field = await repository.scores_by(session, contractor_id, "field")
+    # The machine keeps no running tally (it is never suspended): its fields add up.
+    judged, correct = (
+        (standing.judged, standing.correct)
+        if standing
+        else (sum(n for _, n, _ in per_field), sum(ok for _, _, ok in per_field))
+    )
+    shown, kept = await repository.wrong_prefills(session, contractor_id)
 
     def keyed(rows: list[tuple[object, int, int]]) -> list[KeyedScore]:
         return [
@@ -110,7 +128,7 @@ async def quality(
     return Quality(
         contractor_id=contractor_id,
         overall=Score(judged=judged, correct=correct, accuracy=accuracy(correct, judged)),
-        per_field=keyed(await repository.scores_by(session, contractor_id, "field")),
+        per_field=keyed(per_field),
         per_work_type=keyed(await repository.scores_by(session, contractor_id, "work_type")),
         golden=Score(
             judged=golden_judged,
@@ -123,4 +141,13 @@ async def quality(
         ],
         suspended_at=standing.suspended_at if standing else None,
         suspension_reason=standing.reason if standing else None,
+        wrong_prefills=WrongPrefills(
+            shown=shown, accepted=kept, rate=kept / shown if shown else None
+        ),
+        per_layout=[
+            LayoutScore(
+                layout_id=layout_id, field=name, judged=n, correct=ok, accuracy=accuracy(ok, n)
+            )
+            for layout_id, name, n, ok in await repository.scores_by_layout(session, contractor_id)
+        ],
     )

@@ -1,0 +1,115 @@
+"""Layouts: which of a client's known layouts a document is, and what each layout learned
+from the documents of it that people keyed.
+
+A layout is recognised by its fixed text: the words of a first page (letters only, three or
+more) seen on most documents matched to it. A document matches the layout whose fixed text
+it contains most of, if that is at least MATCH of it; otherwise it starts a new layout. What
+a layout learned is its `Model`: per field, the record of each extraction rule.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bpo_common.rules import FieldSpec, FieldType
+from bpo_intake.domain.extraction import MAX_RULES, Page, Record, Rule, candidates, label_text
+
+# A word is fixed text once it was on this share of the layout's documents.
+FIXED = 0.8
+# A document is of a layout when it holds this share of the layout's fixed text.
+MATCH = 0.6
+# Words kept per layout: the most frequent.
+MAX_TOKENS = 400
+
+
+@dataclass
+class Model:
+    """A layout's record per field: {field: {rule: record}}."""
+
+    fields: dict[str, dict[Rule, Record]] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            name: [
+                [rule.label, rule.relation, rule.reading, r.hits, r.misses, r.x, r.y]
+                for rule, r in rules.items()
+            ]
+            for name, rules in self.fields.items()
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> "Model":
+        fields: dict[str, dict[Rule, Record]] = {}
+        for name, rows in (data or {}).items():
+            fields[name] = {
+                Rule(label, relation, reading): Record(hits, misses, x, y)
+                for label, relation, reading, hits, misses, x, y in rows
+            }
+        return cls(fields)
+
+
+def tokens(pages: Sequence[Page]) -> set[str]:
+    """The words of the first page that could be fixed text: letters only, three or more."""
+    if not pages:
+        return set()
+    return {
+        text
+        for word in pages[0].words
+        if len(text := label_text(word.text)) >= 3 and text.isalpha()
+    }
+
+
+def fixed_text(counts: Mapping[str, int], documents: int) -> set[str]:
+    return {token for token, seen in counts.items() if seen >= FIXED * documents}
+
+
+def match(seen: set[str], layouts: Sequence[tuple[Any, Mapping[str, int], int]]) -> Any | None:
+    """The key of the layout (key, token counts, documents) these words are of, or None."""
+    best, best_share = None, MATCH
+    for key, counts, documents in layouts:
+        fixed = fixed_text(counts, documents)
+        if not fixed:
+            continue
+        share = len(fixed & seen) / len(fixed)
+        if share >= best_share:
+            best, best_share = key, share
+    return best
+
+
+def observe(counts: Mapping[str, int], seen: set[str]) -> dict[str, int]:
+    """The layout's word counts with one more document's words."""
+    updated = dict(counts)
+    for token in seen:
+        updated[token] = updated.get(token, 0) + 1
+    ranked = sorted(updated.items(), key=lambda pair: -pair[1])
+    return dict(ranked[:MAX_TOKENS])
+
+
+def learn(
+    model: Model, specs: Sequence[FieldSpec], pages: Sequence[Page], accepted: Mapping[str, Any]
+) -> Model:
+    """The model after a document of its layout was keyed and accepted with these values:
+    every rule that finds the accepted value scores a hit there, every known rule that finds
+    another value a miss."""
+    for spec in specs:
+        value = accepted.get(spec.name)
+        if value is None or spec.type is FieldType.BOOLEAN:
+            continue
+        record = model.fields.setdefault(spec.name, {})
+        outcome: dict[Rule, tuple[bool, tuple[float, float]]] = {}
+        for candidate in candidates(spec, pages):
+            right = candidate.value == value
+            if candidate.rule in outcome and outcome[candidate.rule][0]:
+                continue
+            if right or candidate.rule in record:
+                outcome[candidate.rule] = (right, candidate.center)
+        for rule, (right, (x, y)) in outcome.items():
+            r = record.setdefault(rule, Record())
+            if right:
+                r.x, r.y = (r.x * r.hits + x) / (r.hits + 1), (r.y * r.hits + y) / (r.hits + 1)
+                r.hits += 1
+            else:
+                r.misses += 1
+        kept = sorted(record.items(), key=lambda item: item[1].misses - item[1].hits)
+        model.fields[spec.name] = dict(kept[:MAX_RULES])
+    return model

@@ -1,0 +1,154 @@
+"""Queries of machine pre-fill: pages to read, items to extract and learn from, layouts."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, exists, func, null, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.db import advisory_lock
+from bpo_intake.domain.jobs import ItemStatus
+from bpo_intake.models import Document, DocumentPage, Item, Job, Layout
+
+
+async def unread_pages(session: AsyncSession, limit: int) -> list[tuple[DocumentPage, Document]]:
+    """Pages of rendered documents whose words are still to be read, locked; others' are
+    skipped."""
+    query = (
+        select(DocumentPage, Document)
+        .join(Document, Document.id == DocumentPage.document_id)
+        .where(
+            DocumentPage.read_at.is_(None),
+            Document.rendered_at.is_not(None),
+            Document.deleted_at.is_(None),
+        )
+        .order_by(DocumentPage.document_id, DocumentPage.number)
+        .limit(limit)
+        .with_for_update(of=DocumentPage, skip_locked=True)
+    )
+    return [(page, document) for page, document in (await session.execute(query)).all()]
+
+
+async def items_to_extract(session: AsyncSession, limit: int) -> list[tuple[Item, Job]]:
+    """Items with documents not extracted yet whose every page is rendered and read, locked;
+    others' are skipped."""
+    ready = and_(
+        ~exists().where(
+            Document.id == func.any(Item.documents),
+            Document.rendered_at.is_(None),
+            Document.deleted_at.is_(None),
+        ),
+        ~exists().where(
+            DocumentPage.document_id == func.any(Item.documents),
+            DocumentPage.read_at.is_(None),
+        ),
+    )
+    query = (
+        select(Item, Job)
+        .join(Job, Job.id == Item.job_id)
+        .where(Item.extracted_at.is_(None), Item.documents != [], ready)
+        .order_by(Item.id)
+        .limit(limit)
+        .with_for_update(of=Item, skip_locked=True)
+    )
+    return [(item, job) for item, job in (await session.execute(query)).all()]
+
+
+async def items_to_learn_from(session: AsyncSession, limit: int) -> list[tuple[Item, Job]]:
+    """Accepted items whose result extraction is still to learn from, locked."""
+    query = (
+        select(Item, Job)
+        .join(Job, Job.id == Item.job_id)
+        .where(Item.learn_pending)
+        .order_by(Item.id)
+        .limit(limit)
+        .with_for_update(of=Item, skip_locked=True)
+    )
+    return [(item, job) for item, job in (await session.execute(query)).all()]
+
+
+async def page_words(
+    session: AsyncSession, document_ids: Sequence[UUID]
+) -> list[tuple[UUID, int, list[dict[str, Any]]]]:
+    """(document id, page number, words) of the documents' read pages, in the documents'
+    order and then by page."""
+    query = (
+        select(DocumentPage.document_id, DocumentPage.number, DocumentPage.words)
+        .join(Document, Document.id == DocumentPage.document_id)
+        .where(
+            DocumentPage.document_id.in_(list(document_ids)),
+            DocumentPage.words.is_not(None),
+            Document.deleted_at.is_(None),
+        )
+    )
+    rows = (await session.execute(query)).all()
+    order = {document_id: n for n, document_id in enumerate(document_ids)}
+    return sorted(
+        ((row[0], row[1], row[2]) for row in rows), key=lambda row: (order[row[0]], row[1])
+    )
+
+
+async def page_of_live_document(
+    session: AsyncSession, document_id: UUID, number: int
+) -> DocumentPage | None:
+    """The page, unless its document is gone (or was deleted by retention)."""
+    query = (
+        select(DocumentPage)
+        .join(Document, Document.id == DocumentPage.document_id)
+        .where(
+            DocumentPage.document_id == document_id,
+            DocumentPage.number == number,
+            Document.deleted_at.is_(None),
+        )
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def set_page_words(
+    session: AsyncSession,
+    document_id: UUID,
+    number: int,
+    text: str | None,
+    words: list[dict[str, Any]] | None,
+    read_at: datetime | None,
+) -> None:
+    await session.execute(
+        update(DocumentPage)
+        .where(DocumentPage.document_id == document_id, DocumentPage.number == number)
+        # SQL NULL, not JSON null, for a page without words.
+        .values(text=text, words=null() if words is None else words, read_at=read_at)
+    )
+
+
+async def extract_again(session: AsyncSession, layout_ids: Sequence[UUID]) -> None:
+    """Have extraction read again the items of these layouts that no one has started."""
+    await session.execute(
+        update(Item)
+        .where(
+            Item.layout_id.in_(list(layout_ids)),
+            Item.status == ItemStatus.PENDING,
+            Item.extracted_at.is_not(None),
+        )
+        .values(extracted_at=None)
+    )
+
+
+async def layouts_of_client(session: AsyncSession, client_id: UUID) -> list[Layout]:
+    """The client's layouts, with the client's layouts held until the transaction ends: one
+    extraction at a time matches a client's documents to layouts (or starts one)."""
+    await advisory_lock(session, f"layouts:{client_id}")
+    query = select(Layout).where(Layout.client_id == client_id).order_by(Layout.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def add_layout(session: AsyncSession, layout: Layout) -> None:
+    session.add(layout)
+
+
+async def layouts_for_update(session: AsyncSession, layout_ids: Sequence[UUID]) -> list[Layout]:
+    query = (
+        select(Layout).where(Layout.id.in_(list(layout_ids))).order_by(Layout.id).with_for_update()
+    )
+    return list((await session.execute(query)).scalars())

@@ -1,0 +1,199 @@
+"""Machine pre-fill in the background: OCR reads the pages without a text layer, extraction
+suggests each field of an item once its pages are read, and learns from accepted items.
+
+A page OCR cannot read is marked read without words: its item is extracted from what could
+be read (or suggests nothing) and is keyed by hand as ever. Suggestions never hold up work:
+a task claimed before its item was extracted shows none.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import structlog
+from obstore.store import ObjectStore
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.clock import utcnow
+from bpo_common.contracts import QcPolicy
+from bpo_common.errors import Conflict, NotFound
+from bpo_common.ids import new_id, sampled
+from bpo_common.rules import FieldSpec, spec_for
+from bpo_intake.domain import extraction as domain
+from bpo_intake.domain import layouts
+from bpo_intake.domain.documents import Word
+from bpo_intake.domain.links import PageLinks, SignedPage
+from bpo_intake.models import Job, Layout
+from bpo_intake.repository import extraction as repository
+from bpo_intake.repository import objects
+from bpo_intake.schemas import PageWords, WordOut
+from bpo_intake.service.ocr import Tesseract
+
+log = structlog.get_logger()
+
+OCR_BATCH = 4
+EXTRACT_BATCH = 20
+LEARN_BATCH = 50
+# A planted suggestion looks as sure as a learned one.
+PLANTED_CONFIDENCE = 0.95
+
+
+async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesseract) -> int:
+    """OCR up to OCR_BATCH pages that have no words yet; returns how many."""
+    pending = await repository.unread_pages(session, OCR_BATCH)
+    for page, document in pending:
+        words: list[Word] | None = None
+        try:
+            image = await objects.read(
+                store, objects.page_image(document.client_id, document.sha256, page.number)
+            )
+            words = await engine.read(image)
+        except NotFound:
+            log.error("page_image_missing", document_id=str(document.id), page=page.number)
+        except Exception:
+            log.exception("page_not_read", document_id=str(document.id), page=page.number)
+        text = " ".join(word.text for word in words) if words else None
+        await repository.set_page_words(
+            session, document.id, page.number, text, _as_json(words), utcnow()
+        )
+    return len(pending)
+
+
+async def page_words(session: AsyncSession, links: PageLinks, link: SignedPage) -> PageWords:
+    """A page's words, to whoever holds a valid link to it; 409 while they are being read."""
+    links.check(link, utcnow())
+    document_id, number = link.document_id, link.number
+    found = await repository.page_of_live_document(session, document_id, number)
+    if found is None:
+        raise NotFound(f"no page {number} of document {document_id}")
+    if found.read_at is None:
+        raise Conflict(
+            "the page is still being read; try again in a moment", headers={"Retry-After": "1"}
+        )
+    words = [WordOut.model_validate(word) for word in found.words or []]
+    return PageWords(document_id=document_id, number=number, words=words)
+
+
+async def extract_pending(session: AsyncSession) -> int:
+    """Learn from up to LEARN_BATCH accepted items, then suggest the fields of up to
+    EXTRACT_BATCH items whose pages are read; returns how many items it handled."""
+    learned = await _learn(session)
+    ready = await repository.items_to_extract(session, EXTRACT_BATCH)
+    now = utcnow()
+    for item, job in ready:
+        pages = await _pages(session, item.documents)
+        specs = _specs(job)
+        layout = await _layout_of(session, job.client_id, pages, item.layout_id)
+        try:
+            found = domain.suggest(specs, pages, layouts.Model.from_json(layout.model).fields)
+        except Exception:
+            # A bug on one item's words must not stop the others: it is keyed by hand.
+            log.exception("item_not_extracted", item_id=str(item.id))
+            found = {}
+        suggestions = {name: suggestion.as_json() for name, suggestion in found.items()}
+        policy = QcPolicy.model_validate(job.qc)
+        if item.golden is not None and sampled(item.id, policy.wrong_suggestion_rate):
+            suggestions |= _planted(specs, item.golden, suggestions, pages)
+        item.layout_id, item.suggestions, item.extracted_at = layout.id, suggestions, now
+    return learned + len(ready)
+
+
+async def _learn(session: AsyncSession) -> int:
+    items = await repository.items_to_learn_from(session, LEARN_BATCH)
+    layout_ids = sorted({item.layout_id for item, _ in items if item.layout_id is not None})
+    locked = await repository.layouts_for_update(session, layout_ids)
+    by_id = {layout.id: layout for layout in locked}
+    before = {layout.id: layout.learned for layout in locked}
+    for item, job in items:
+        item.learn_pending = False
+        layout = by_id.get(item.layout_id) if item.layout_id else None
+        if layout is None or item.result is None or item.golden is not None:
+            continue
+        pages = await _pages(session, item.documents)
+        model = layouts.Model.from_json(layout.model)
+        layouts.learn(model, _specs(job), pages, item.result)
+        layout.model, layout.learned = model.as_json(), layout.learned + 1
+    # Items of a layout that nobody has started yet are read again with what it learned, each
+    # time its count of learned documents passes a power of two (so a big batch is read again
+    # a few times, not once per accepted item).
+    grown = [
+        layout.id
+        for layout in locked
+        if layout.learned.bit_length() > before[layout.id].bit_length()
+    ]
+    if grown:
+        await repository.extract_again(session, grown)
+    return len(items)
+
+
+async def _layout_of(
+    session: AsyncSession, client_id: UUID, pages: Sequence[domain.Page], known_id: UUID | None
+) -> Layout:
+    """The client's layout these pages are of, counting them in; a new one if none fits. An
+    item read again keeps its layout (`known_id`), counted once."""
+    known = await repository.layouts_of_client(session, client_id)
+    again = next((layout for layout in known if layout.id == known_id), None)
+    if again is not None:
+        return again
+    seen = layouts.tokens(pages)
+    key = layouts.match(seen, [(layout, layout.tokens, layout.documents) for layout in known])
+    layout: Layout
+    if isinstance(key, Layout):
+        layout = key
+        layout.tokens, layout.documents = layouts.observe(layout.tokens, seen), layout.documents + 1
+        return layout
+    layout = Layout(
+        id=new_id(),
+        client_id=client_id,
+        tokens=layouts.observe({}, seen),
+        documents=1,
+        learned=0,
+        model={},
+        created_at=utcnow(),
+    )
+    await repository.add_layout(session, layout)
+    return layout
+
+
+def _planted(
+    specs: Sequence[FieldSpec],
+    golden: dict[str, Any],
+    suggestions: dict[str, dict[str, Any]],
+    pages: Sequence[domain.Page],
+) -> dict[str, dict[str, Any]]:
+    """A deliberately wrong suggestion for one field of a control item: does the keyer check
+    what the machine pre-filled, or accept it blindly?"""
+    for spec in specs:
+        truth = golden.get(spec.name)
+        wrong = None if truth is None else domain.wrong_value(spec, truth)
+        if wrong is None:
+            continue
+        shown = suggestions.get(spec.name) or {
+            "document_id": pages[0].document_id if pages else None,
+            "page": 1,
+            "boxes": [],
+        }
+        return {
+            spec.name: shown | {"value": wrong, "confidence": PLANTED_CONFIDENCE, "planted": True}
+        }
+    return {}
+
+
+async def _pages(session: AsyncSession, document_ids: Sequence[UUID]) -> list[domain.Page]:
+    rows = await repository.page_words(session, document_ids)
+    return [
+        domain.Page(
+            str(document_id),
+            number,
+            [Word.from_json(word) for word in words],
+        )
+        for document_id, number, words in rows
+    ]
+
+
+def _specs(job: Job) -> tuple[FieldSpec, ...]:
+    return spec_for(job.id, job.fields, job.rules).fields
+
+
+def _as_json(words: list[Word] | None) -> list[dict[str, Any]] | None:
+    return None if words is None else [word.as_json() for word in words]

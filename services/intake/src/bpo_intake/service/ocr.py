@@ -1,0 +1,90 @@
+"""OCR of a page image with Tesseract (Debian's package, with its English and German models),
+run as a process per page: words with their boxes and Tesseract's confidence in each.
+
+One page at a time per worker, each Tesseract on one thread: two worker processes keep two
+cores busy, and a page that fails or hangs costs only itself.
+"""
+
+import asyncio
+import csv
+import io
+import os
+from dataclasses import dataclass
+
+from PIL import Image
+
+from bpo_intake.domain.documents import Word
+
+# Tesseract's row level of a word in its TSV output.
+_WORD_LEVEL = "5"
+
+
+class OcrFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Tesseract:
+    languages: str = "eng+deu"
+    timeout_s: float = 120.0
+    executable: str = "tesseract"
+
+    async def read(self, image: bytes) -> list[Word]:
+        """The words Tesseract reads on the image (any format Pillow opens)."""
+        png, (width, height) = await asyncio.to_thread(_as_png, image)
+        process = await asyncio.create_subprocess_exec(
+            self.executable,
+            "stdin",
+            "stdout",
+            "-l",
+            self.languages,
+            "--psm",
+            "3",
+            "tsv",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(png), self.timeout_s)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise OcrFailed(f"tesseract took longer than {self.timeout_s} s") from None
+        if process.returncode != 0:
+            raise OcrFailed(err.decode(errors="replace").strip()[-500:])
+        return words_of(out.decode(), width, height)
+
+
+def words_of(tsv: str, width: int, height: int) -> list[Word]:
+    """The words of Tesseract's TSV, their boxes as fractions of the page."""
+    words = []
+    for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
+        text = (row.get("text") or "").strip()
+        if row.get("level") != _WORD_LEVEL or not text:
+            continue
+        left, top = int(row["left"]), int(row["top"])
+        right, bottom = left + int(row["width"]), top + int(row["height"])
+        words.append(
+            Word(
+                text,
+                (
+                    round(left / width, 4),
+                    round(top / height, 4),
+                    round(right / width, 4),
+                    round(bottom / height, 4),
+                ),
+                max(float(row["conf"]), 0.0) / 100,
+            )
+        )
+    return words
+
+
+def _as_png(image: bytes) -> tuple[bytes, tuple[int, int]]:
+    """The image as a grey PNG, which every Tesseract build reads, and its size."""
+    with Image.open(io.BytesIO(image)) as opened:
+        grey = opened.convert("L")
+    out = io.BytesIO()
+    grey.save(out, "PNG", compress_level=1)
+    return out.getvalue(), grey.size

@@ -1,0 +1,159 @@
+"""Extraction on words in memory: candidates and their labels, readings a layout learns,
+layouts told apart by their fixed text, wrong values for control items; and the OCR engine
+itself, on a real image."""
+
+import io
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from bpo_common.rules import FieldSpec, JobSpec
+from bpo_intake.domain import extraction, layouts
+from bpo_intake.domain.documents import Word
+from bpo_intake.domain.extraction import Page
+from bpo_intake.service.ocr import OcrFailed, Tesseract, words_of
+
+LINE = 0.02  # a line's height, as a fraction of the page
+
+
+def page(*lines: tuple[float, float, str], confidence: float = 1.0) -> Page:
+    """Words from (x, y, text) runs: each run's words laid out left to right."""
+    words = []
+    for x, y, text in lines:
+        for word in text.split():
+            width = 0.012 * len(word)
+            words.append(Word(word, (x, y, x + width, y + LINE), confidence))
+            x += width + 0.01
+    return Page("doc", 1, words)
+
+
+def spec(**field: Any) -> FieldSpec:
+    return JobSpec.model_validate({"fields": [field]}).fields[0]
+
+
+def invoice(number: str, day: str, total: str, customer: str = "Jane Roe") -> Page:
+    return page(
+        (0.05, 0.05, "Brandt GmbH Hauptstrasse 5 Berlin"),
+        (0.05, 0.10, f"Customer {customer}"),
+        (0.05, 0.20, "Rechnungsnummer:"),
+        (0.40, 0.20, number),
+        (0.05, 0.25, "Datum"),
+        (0.40, 0.25, day),
+        (0.05, 0.30, "Netto"),
+        (0.40, 0.30, "100,00 EUR"),
+        (0.05, 0.35, "Gesamtbetrag"),
+        (0.40, 0.35, f"{total} EUR"),
+        (0.05, 0.90, "Zahlbar innerhalb von 30 Tagen"),
+    )
+
+
+NUMBER = spec(name="number", type="string", hints={"labels": ["Rechnungsnummer"]})
+DAY = spec(name="day", type="date", date_formats=["%d/%m/%Y", "%m/%d/%Y"])
+TOTAL = spec(name="total", type="decimal", decimal_places=2)
+SPECS = [NUMBER, DAY, TOTAL]
+
+
+def test_a_value_is_labelled_by_the_words_before_it_to_its_left_or_above_it() -> None:
+    seen = page(
+        (0.05, 0.10, "Total: 12.50"),
+        (0.05, 0.20, "Net"),
+        (0.40, 0.20, "10.00"),
+        (0.05, 0.30, "Tax"),
+        (0.05, 0.33, "2.50"),
+    )
+    found = {(c.rule.label, c.rule.relation): c.value for c in extraction.candidates(TOTAL, [seen])}
+    assert found[("total", "inline")] == "12.50"
+    assert found[("net", "left")] == "10.00"
+    assert found[("tax", "above")] == "2.50"
+
+
+def test_hints_place_a_value_before_anything_is_learned_but_are_not_trusted() -> None:
+    found = extraction.suggest(SPECS, [invoice("R-1001", "03/04/2026", "1.190,00")], {})
+    assert set(found) == {"number"}, "no hint for the date or the total: nothing guessed"
+    assert found["number"].value == "R-1001"
+    assert found["number"].confidence == extraction.HINT_CONFIDENCE
+    ((x0, y0, *_),) = found["number"].boxes
+    assert (x0, y0) == (0.4, 0.2)
+
+
+def test_a_layout_learns_labels_and_readings_and_gains_confidence_with_each_document() -> None:
+    model = layouts.Model()
+    for n in range(3):
+        # German dates: 03/04 is the 3rd of April, which the first format gives too.
+        keyed = {"number": f"R-{n}", "day": f"2026-04-0{n + 1}", "total": f"119{n}.00"}
+        layouts.learn(model, SPECS, [invoice(f"R-{n}", f"0{n + 1}/04/2026", f"1.19{n},00")], keyed)
+    found = extraction.suggest(SPECS, [invoice("R-9", "05/06/2026", "2.000,50")], model.fields)
+    assert {name: s.value for name, s in found.items()} == {
+        "number": "R-9",
+        "day": "2026-06-05",
+        "total": "2000.50",
+    }
+    assert all(s.confidence == pytest.approx(0.8) for s in found.values())
+    # A US layout of the same dates: the other reading wins there.
+    us = layouts.Model()
+    for n in range(3):
+        keyed = {"number": f"R-{n}", "day": f"2026-0{n + 1}-04", "total": f"119{n}.00"}
+        layouts.learn(us, SPECS, [invoice(f"R-{n}", f"0{n + 1}/04/2026", f"1.19{n},00")], keyed)
+    found = extraction.suggest(SPECS, [invoice("R-9", "05/06/2026", "2.000,50")], us.fields)
+    assert found["day"].value == "2026-05-06"
+
+
+def test_a_rule_that_found_other_values_loses_confidence_and_ocr_doubt_lowers_it() -> None:
+    model = layouts.Model()
+    for n in range(3):
+        pages = [invoice(f"R-{n}", "01/04/2026", "1.000,00")]
+        layouts.learn(model, [TOTAL], pages, {"total": "1000.00"})
+    layouts.learn(model, [TOTAL], [invoice("R-3", "01/04/2026", "5,00")], {"total": "7.00"})
+    # Either decimal separator reads these amounts: a record for each reading.
+    records = [r for rule, r in model.fields["total"].items() if rule.label == "gesamtbetrag"]
+    assert [(r.hits, r.misses) for r in records] == [(3, 1), (3, 1)]
+    assert records[0].confidence() == pytest.approx(4 / 6)
+    doubtful = page((0.05, 0.35, "Gesamtbetrag"), (0.40, 0.35, "9,99"), confidence=0.45)
+    (shown,) = extraction.suggest([TOTAL], [doubtful], model.fields).values()
+    assert shown.confidence == pytest.approx(4 / 6 * 0.45 / extraction.OCR_SURE)
+
+
+def test_layouts_are_told_apart_by_their_fixed_text_not_by_what_varies() -> None:
+    first = layouts.tokens([invoice("R-1", "01/04/2026", "1,00", customer="Jane Roe")])
+    same = layouts.tokens([invoice("R-2", "02/04/2026", "2,00", customer="Max Mustermann")])
+    other = layouts.tokens(
+        [page((0.05, 0.05, "Acme Corporation Invoice"), (0.6, 0.2, "Total due 10.00"))]
+    )
+    known = [("brandt", layouts.observe({}, first), 1)]
+    assert layouts.match(same, known) == "brandt"
+    assert layouts.match(other, known) is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "wrong"),
+    [
+        ({"type": "date"}, "2026-02-28", "2026-03-01"),
+        ({"type": "enum", "choices": ["EUR", "USD"]}, "USD", "EUR"),
+        ({"type": "decimal"}, "1190.50", "1190.60"),
+        ({"type": "string"}, "R-1001", "R-1011"),
+        ({"type": "iban"}, "DE89370400440532013000", None),
+    ],
+    ids=["date", "enum", "decimal", "string", "identifier"],
+)
+def test_a_planted_value_is_plausible_and_wrong(
+    field: dict[str, Any], value: str, wrong: str | None
+) -> None:
+    assert extraction.wrong_value(spec(name="f", **field), value) == wrong
+
+
+async def test_tesseract_reads_words_with_their_boxes_and_a_failure_is_an_error() -> None:
+    image = Image.new("L", (1240, 400), 255)
+    font = ImageFont.load_default(40)
+    ImageDraw.Draw(image).text((100, 150), "Total due 1.234,56", fill=0, font=font)
+    out = io.BytesIO()
+    image.save(out, "WEBP")
+    words = await Tesseract().read(out.getvalue())
+    assert [word.text for word in words] == ["Total", "due", "1.234,56"]
+    x0, y0, x1, y1 = words[0].box
+    assert 0.07 < x0 < x1 < 0.2
+    assert 0.3 < y0 < y1 < 0.6
+    assert all(0.5 < word.confidence <= 1 for word in words)
+    with pytest.raises(OcrFailed, match="klingon"):
+        await Tesseract(languages="klingon").read(out.getvalue())
+    assert words_of("level\tleft\ttop\twidth\theight\tconf\ttext\n", 10, 10) == []

@@ -1,0 +1,102 @@
+"""What validation knows of an item when it decides: its entries (keyings, reviews,
+adjudications, and the machine's keying drawn from the first keying's pre-fill), and how
+entries are judged field by field against a truth."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from bpo_common.contracts import MACHINE_CONTRACTOR_ID, QcPolicy, TaskKind
+from bpo_common.contracts.intake import Suggested
+from bpo_validation.domain.fields import FieldVerdict
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submitted task on the item: a keying, a review or an adjudication."""
+
+    task_id: UUID
+    kind: TaskKind
+    contractor_id: UUID
+    data: dict[str, Any]
+    # The known answer of a control item.
+    golden: dict[str, Any] | None = None
+    # Verify mode: the client's own values, which the keyer checked.
+    client_values: dict[str, Any] | None = None
+    # A reviewer's reason for rejecting the item; on a keying, the keyer's reason it could
+    # not be read.
+    rejection: str | None = None
+    entries_expected: int = 1
+    # An entry task's machine pre-fill, and the layout it was read by.
+    suggestions: Mapping[str, Suggested] = field(default_factory=dict)
+    layout_id: UUID | None = None
+
+    @property
+    def prefill(self) -> dict[str, Any]:
+        return {name: shown.value for name, shown in self.suggestions.items()}
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: UUID
+    work_type: str
+    # Every entry so far, in the order they were submitted; `submitted` is among them.
+    entries: Sequence[Submission]
+    submitted: Submission
+
+
+@dataclass(frozen=True)
+class KeyerRecord:
+    """The keyer's most recent judged fields on the item's work type."""
+
+    judged: int
+    correct: int
+
+
+@dataclass(frozen=True)
+class Judged:
+    entry: Submission
+    fields: tuple[FieldVerdict, ...]
+
+
+@dataclass(frozen=True)
+class Judging:
+    """Entries judged field by field against one truth: a known answer (`golden`), or the
+    result the item is accepted with."""
+
+    golden: bool
+    entries: tuple[Judged, ...]
+
+    def tallies(self) -> dict[UUID, tuple[int, int]]:
+        """(judged, correct) fields per contractor, each contractor judged (if on no field)."""
+        counts: dict[UUID, tuple[int, int]] = {}
+        for judged in self.entries:
+            if judged.entry.contractor_id == MACHINE_CONTRACTOR_ID:
+                continue
+            total, right = counts.get(judged.entry.contractor_id, (0, 0))
+            counts[judged.entry.contractor_id] = (
+                total + len(judged.fields),
+                right + sum(verdict.correct for verdict in judged.fields),
+            )
+        return counts
+
+
+def keyings_of(item: Item) -> list[Submission]:
+    return [entry for entry in item.entries if entry.kind is TaskKind.ENTRY]
+
+
+def machine_keying(policy: QcPolicy, keying: Submission, item_id: UUID) -> Submission | None:
+    """The machine's keying of the item: the values it was confident of on the keying's task
+    (planted wrong ones aside), or None. Its task is the item: it keys each item once."""
+    confident = {
+        name: shown.value
+        for name, shown in keying.suggestions.items()
+        if not shown.planted and Decimal(str(shown.confidence)) >= policy.suggestion_threshold
+    }
+    if not confident:
+        return None
+    return Submission(
+        item_id, TaskKind.ENTRY, MACHINE_CONTRACTOR_ID, confident, layout_id=keying.layout_id
+    )
