@@ -1,5 +1,6 @@
 """Identifiers: UUIDv7, time-ordered, so primary keys index well and sort by creation."""
 
+import hashlib
 from decimal import Decimal
 from uuid import UUID
 
@@ -12,7 +13,12 @@ def new_id() -> UUID:
 
 def sampled(id_: UUID, rate: Decimal) -> bool:
     """Whether the id is in a sample of this rate: deterministic, so the same id is always in,
-    or out of, it."""
-    # The low 62 bits of a UUIDv7 are random (the two above them are its variant), so they
-    # spread evenly over [0, 1).
-    return Decimal(id_.int & (2**62 - 1)) / Decimal(2**62) < rate
+    or out of, it. The id is hashed first: a UUIDv7's low bits count up within a millisecond,
+    so ids made in one burst would otherwise be sampled all together, or not at all."""
+    return share_of(id_) < rate
+
+
+def share_of(id_: UUID) -> Decimal:
+    """Where the id falls in [0, 1), evenly spread whatever the ids are."""
+    digest = hashlib.blake2b(id_.bytes, digest_size=8).digest()
+    return Decimal(int.from_bytes(digest, "big")) / Decimal(2**64)

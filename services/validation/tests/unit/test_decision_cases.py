@@ -15,11 +15,11 @@ from bpo_validation.domain.entries import KeyerRecord
 from bpo_validation.domain.fields import FieldVerdict
 from bpo_validation.domain.reference import LookupResult, Wanted
 
-from .walking import SPEC, keying, review, walk
+from .walking import ITEM, SPEC, keying, review, walk
 
 SINGLE, ADAPTIVE = QcPolicy(), QcPolicy(mode=QcMode.ADAPTIVE, target_accuracy=Decimal("0.95"))
-# In the review sample at any rate above 0.
-SAMPLED = UUID(int=1)
+# In the review sample at any rate above 0.005 (bpo_common.ids.share_of).
+SAMPLED = UUID(int=10)
 
 PURCHASE_ORDERS = JobSpec.model_validate(
     {
@@ -111,7 +111,7 @@ def test_adaptive_qc_trusts_one_keying_only_from_a_proven_keyer(
 ) -> None:
     policy = ADAPTIVE.model_copy(update={"review_sample_rate": Decimal("0.5")})
     steps = [keying({"number": "po-1", "total": "10"})]
-    (verdict,) = walk(SPEC, policy, steps, keyer=record, item_id=item_id or UUID(int=2**62 - 1))
+    (verdict,) = walk(SPEC, policy, steps, keyer=record, item_id=item_id or ITEM)
     assert (verdict.ruling, verdict.reason) == (ruling, reason)
     expected = {"number": "PO-1", "total": "10.00"} if ruling is Ruling.ACCEPT else None
     assert verdict.result == expected
@@ -146,7 +146,7 @@ def test_verify_mode_keeps_the_clients_values_or_sends_changes_to_review(
     policy = QcPolicy(mode=QcMode.VERIFY, review_sample_rate=Decimal("0.5"))
     client_values = {"number": "PO-1", "total": "10.00"}
     entry = keying(verified, client_values=client_values)
-    (verdict,) = walk(SPEC, policy, [entry], item_id=item_id or UUID(int=2**62 - 1))
+    (verdict,) = walk(SPEC, policy, [entry], item_id=item_id or ITEM)
     assert (verdict.ruling, verdict.reason) == (ruling, reason)
     assert verdict.comparison[1] == {
         "field": "total",
