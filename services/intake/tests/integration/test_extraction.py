@@ -268,3 +268,61 @@ async def test_items_nobody_started_are_read_again_as_their_layout_learns(
     assert again is not None
     assert {name: s["value"] for name, s in (again.suggestions or {}).items()} == batch[4].keyed
     assert again.layout_id == waiting.layout_id
+
+
+async def test_only_a_first_keying_outside_double_and_verify_modes_shows_the_pre_fill(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, js: JetStreamContext
+) -> None:
+    client_id = await register_client(api, tokens)
+    (invoice,) = invoices(1, seed=5)
+    shown: dict[str, list[dict[str, Any]]] = {}
+    for mode in ("double", "assisted"):
+        skill = f"x-{new_id()}"
+        job = await invoice_job(api, tokens, client_id, skill, mode=mode)
+        (item,) = await extracted(
+            db,
+            await add_invoices(
+                api, db, tokens, client_id, job["id"], {"i.pdf": invoice_pdf("Gale", invoice)}
+            ),
+        )
+        assert item.suggestions, "extraction ran in either mode"
+        tasks: list[dict[str, Any]] = []
+        for _ in range(2):
+            if mode == "assisted" and tasks:
+                # Validation asks for a second keying: a person's own, without pre-fill.
+                await js.publish(*second_keying(item))
+            _, keyer = await new_contractor(api, tokens, skill)
+            tasks.append(await claim_when_queued(api, keyer, job["id"]))
+        shown[mode] = [task["suggestions"] for task in tasks]
+    assert shown["double"] == [{}, {}], "two independent keyings"
+    first, second = shown["assisted"]
+    assert set(first) == {"invoice_number", "total"}
+    assert second == {}
+
+
+async def claim_when_queued(
+    api: httpx.AsyncClient, keyer: dict[str, str], job_id: str
+) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+
+    async def claimed() -> bool:
+        found.extend(await claim_tasks(api, keyer, job_id=job_id))
+        return bool(found)
+
+    await eventually(claimed, what=f"a task of job {job_id} to claim")
+    return found[0]
+
+
+def second_keying(item: Item) -> tuple[str, bytes]:
+    decision = wrap(
+        validation.SecondKeyingRequired(
+            item_id=item.id,
+            job_id=item.job_id,
+            client_id=item.client_id,
+            reason="assisted: the machine's values were not confirmed on total",
+            decided_at=datetime.now(UTC),
+        ),
+        source="validation",
+        client_id=item.client_id,
+    )
+    return decision.subject, decision.model_dump_json().encode()

@@ -34,7 +34,22 @@ async def refresh_queue_statistics(session: AsyncSession) -> None:
     await session.execute(text("ANALYZE task"))
 
 
-_CLAIM = """
+# Whether a task shows its item's machine pre-fill (SQL on `item`, `job` and the task, named
+# by `task`): only the first keying of an item, and not where keyings must be independent
+# (double keying) or check the client's own values (verify). A second keying in assisted
+# mode is a person's own, without the machine's values.
+SHOWS_SUGGESTIONS = """(
+    {task}.kind = 'entry'
+    AND job.qc->>'mode' NOT IN ('double', 'verify')
+    AND NOT EXISTS (
+        SELECT 1 FROM task earlier
+        WHERE earlier.item_id = {task}.item_id AND earlier.kind = 'entry'
+          AND earlier.id < {task}.id
+    )
+)"""
+
+
+_CLAIM = f"""
     WITH me AS (
         SELECT skills FROM contractor WHERE id = $1 AND status = 'active'
     ),
@@ -77,12 +92,13 @@ _CLAIM = """
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
            leased.lease_expires_at, item.source, item.documents, job.work_type, job.fields,
            job.rules, job.instructions,
-           CASE WHEN leased.kind = 'entry' THEN item.suggestions END AS suggestions
+           CASE WHEN {SHOWS_SUGGESTIONS.format(task="leased")} THEN item.suggestions END
+               AS suggestions
     FROM leased
     JOIN item ON item.id = leased.item_id
     JOIN job ON job.id = leased.job_id
     ORDER BY leased.due_at NULLS LAST, leased.priority DESC, leased.id
-    """
+    """  # noqa: S608 (a constant fragment)
 
 
 async def claim_tasks(
@@ -115,8 +131,11 @@ async def claim_tasks(
 _HELD_TASK = f"""
     SELECT task.id, task.kind, task.status, task.contractor_id, task.lease_expires_at,
            task.claimed_at, task.item_id, task.job_id, task.client_id,
-           item.golden, item.source, item.suggestions, item.layout_id, job.work_type,
-           job.fields, job.rules, job.qc,
+           item.golden, item.source, item.layout_id, job.work_type, job.fields, job.rules,
+           job.qc,
+           CASE WHEN {SHOWS_SUGGESTIONS.format(task="task")}
+                     AND item.extracted_at <= task.claimed_at
+                THEN item.suggestions END AS suggestions,
            {ITEM_DOCUMENT_NAMES} AS documents,
            contractor.status AS contractor_status, contractor.status_reason
     FROM task
