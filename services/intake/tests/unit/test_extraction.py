@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from bpo_common.rules import FieldSpec, JobSpec
-from bpo_intake.domain import extraction, layouts
+from bpo_intake.domain import extraction, layouts, suggestions
 from bpo_intake.domain.documents import Word
 from bpo_intake.domain.extraction import Page
 from bpo_intake.service.ocr import OcrFailed, Tesseract, words_of
@@ -51,6 +51,7 @@ def invoice(number: str, day: str, total: str, customer: str = "Jane Roe") -> Pa
 NUMBER = spec(name="number", type="string", hints={"labels": ["Rechnungsnummer"]})
 DAY = spec(name="day", type="date", date_formats=["%d/%m/%Y", "%m/%d/%Y"])
 TOTAL = spec(name="total", type="decimal", decimal_places=2)
+IBAN = spec(name="iban", type="iban")
 SPECS = [NUMBER, DAY, TOTAL]
 
 
@@ -69,10 +70,10 @@ def test_a_value_is_labelled_by_the_words_before_it_to_its_left_or_above_it() ->
 
 
 def test_hints_place_a_value_before_anything_is_learned_but_are_not_trusted() -> None:
-    found = extraction.suggest(SPECS, [invoice("R-1001", "03/04/2026", "1.190,00")], {})
+    found = suggestions.suggest(SPECS, [invoice("R-1001", "03/04/2026", "1.190,00")], {})
     assert set(found) == {"number"}, "no hint for the date or the total: nothing guessed"
     assert found["number"].value == "R-1001"
-    assert found["number"].confidence == extraction.HINT_CONFIDENCE
+    assert found["number"].confidence == suggestions.HINT_CONFIDENCE
     ((x0, y0, *_),) = found["number"].boxes
     assert (x0, y0) == (0.4, 0.2)
 
@@ -83,7 +84,7 @@ def test_a_layout_learns_labels_and_readings_and_gains_confidence_with_each_docu
         # German dates: 03/04 is the 3rd of April, which the first format gives too.
         keyed = {"number": f"R-{n}", "day": f"2026-04-0{n + 1}", "total": f"119{n}.00"}
         layouts.learn(model, SPECS, [invoice(f"R-{n}", f"0{n + 1}/04/2026", f"1.19{n},00")], keyed)
-    found = extraction.suggest(SPECS, [invoice("R-9", "05/06/2026", "2.000,50")], model.fields)
+    found = suggestions.suggest(SPECS, [invoice("R-9", "05/06/2026", "2.000,50")], model.fields)
     assert {name: s.value for name, s in found.items()} == {
         "number": "R-9",
         "day": "2026-06-05",
@@ -95,7 +96,7 @@ def test_a_layout_learns_labels_and_readings_and_gains_confidence_with_each_docu
     for n in range(3):
         keyed = {"number": f"R-{n}", "day": f"2026-0{n + 1}-04", "total": f"119{n}.00"}
         layouts.learn(us, SPECS, [invoice(f"R-{n}", f"0{n + 1}/04/2026", f"1.19{n},00")], keyed)
-    found = extraction.suggest(SPECS, [invoice("R-9", "05/06/2026", "2.000,50")], us.fields)
+    found = suggestions.suggest(SPECS, [invoice("R-9", "05/06/2026", "2.000,50")], us.fields)
     assert found["day"].value == "2026-05-06"
 
 
@@ -110,8 +111,8 @@ def test_a_rule_that_found_other_values_loses_confidence_and_ocr_doubt_lowers_it
     assert [(r.hits, r.misses) for r in records] == [(3, 1), (3, 1)]
     assert records[0].confidence() == pytest.approx(4 / 6)
     doubtful = page((0.05, 0.35, "Gesamtbetrag"), (0.40, 0.35, "9,99"), confidence=0.45)
-    (shown,) = extraction.suggest([TOTAL], [doubtful], model.fields).values()
-    assert shown.confidence == pytest.approx(4 / 6 * 0.45 / extraction.OCR_SURE)
+    (shown,) = suggestions.suggest([TOTAL], [doubtful], model.fields).values()
+    assert shown.confidence == pytest.approx(4 / 6 * 0.45 / suggestions.OCR_SURE)
 
 
 def test_layouts_are_told_apart_by_their_fixed_text_not_by_what_varies() -> None:
@@ -139,7 +140,7 @@ def test_layouts_are_told_apart_by_their_fixed_text_not_by_what_varies() -> None
 def test_a_planted_value_is_plausible_and_wrong(
     field: dict[str, Any], value: str, wrong: str | None
 ) -> None:
-    assert extraction.wrong_value(spec(name="f", **field), value) == wrong
+    assert suggestions.wrong_value(spec(name="f", **field), value) == wrong
 
 
 async def test_tesseract_reads_words_with_their_boxes_and_a_failure_is_an_error() -> None:
@@ -157,3 +158,25 @@ async def test_tesseract_reads_words_with_their_boxes_and_a_failure_is_an_error(
     with pytest.raises(OcrFailed, match="klingon"):
         await Tesseract(languages="klingon").read(out.getvalue())
     assert words_of("level\tleft\ttop\twidth\theight\tconf\ttext\n", 10, 10) == []
+
+
+def test_a_value_seen_again_and_again_is_suggested_through_an_ocr_slip() -> None:
+    iban = "DE89370400440532013000"
+
+    def footer(printed: str, number: str) -> Page:
+        return page((0.05, 0.20, "Rechnungsnummer:"), (0.40, 0.20, number), (0.05, 0.9, printed))
+
+    model = layouts.Model()
+    for n in range(3):
+        pages = [footer("IBAN DE89 3704 0044 0532 0130 00", f"R-{n}")]
+        layouts.learn(model, [IBAN], pages, {"iban": iban})
+    # OCR read an O for a 0: no IBAN on the page passes its checksum, the one it keeps seeing
+    # is still there.
+    slipped = [footer("IBAN DE89 37O4 0044 0532 0130 00", "R-9")]
+    (shown,) = suggestions.suggest([IBAN], slipped, model.fields).values()
+    assert shown.value == iban
+    assert shown.confidence == pytest.approx(0.8)
+    # Another account printed there: not the old one.
+    moved = [footer("IBAN GB82 WEST 1234 5698 7654 32", "R-10")]
+    (other,) = suggestions.suggest([IBAN], moved, model.fields).values()
+    assert other.value == "GB82WEST12345698765432"

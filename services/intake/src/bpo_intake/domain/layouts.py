@@ -4,7 +4,8 @@ from the documents of it that people keyed.
 A layout is recognised by its fixed text: the words of a first page (letters only, three or
 more) seen on most documents matched to it. A document matches the layout whose fixed text
 it contains most of, if that is at least MATCH of it; otherwise it starts a new layout. What
-a layout learned is its `Model`: per field, the record of each extraction rule.
+a layout learned is its `Model`: per field, the record of each extraction rule and of the
+value it keeps seeing.
 """
 
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bpo_common.rules import FieldSpec, FieldType
-from bpo_intake.domain.extraction import MAX_RULES, Page, Record, Rule, candidates, label_text
+from bpo_intake.domain.extraction import Page, Rule, candidates, label_text
+from bpo_intake.domain.suggestions import CONSTANT, Record, constant_rule
 
 # A word is fixed text once it was on this share of the layout's documents.
 FIXED = 0.8
@@ -20,6 +22,8 @@ FIXED = 0.8
 MATCH = 0.6
 # Words kept per layout: the most frequent.
 MAX_TOKENS = 400
+# Rules kept per field and layout: the best by hits less misses.
+MAX_RULES = 8
 
 
 @dataclass
@@ -90,7 +94,8 @@ def learn(
 ) -> Model:
     """The model after a document of its layout was keyed and accepted with these values:
     every rule that finds the accepted value scores a hit there, every known rule that finds
-    another value a miss."""
+    another value a miss; a text value found on the page is remembered as the field's
+    constant, one more hit if it was the last document's value too."""
     for spec in specs:
         value = accepted.get(spec.name)
         if value is None or spec.type is FieldType.BOOLEAN:
@@ -106,10 +111,22 @@ def learn(
         for rule, (right, (x, y)) in outcome.items():
             r = record.setdefault(rule, Record())
             if right:
-                r.x, r.y = (r.x * r.hits + x) / (r.hits + 1), (r.y * r.hits + y) / (r.hits + 1)
-                r.hits += 1
+                r.found_at(x, y)
             else:
                 r.misses += 1
+        found = [centre for right, centre in outcome.values() if right]
+        if isinstance(value, str):
+            _remember(record, value, found[0] if found else None)
         kept = sorted(record.items(), key=lambda item: item[1].misses - item[1].hits)
         model.fields[spec.name] = dict(kept[:MAX_RULES])
     return model
+
+
+def _remember(record: dict[Rule, Record], value: str, at: tuple[float, float] | None) -> None:
+    """The field's constant: this value once more in a row where it was found on the page (at
+    `at`); another value ends the run of the one before."""
+    rule = constant_rule(value)
+    for other in [r for r in record if r.relation == CONSTANT and r != rule]:
+        del record[other]
+    if at is not None:
+        record.setdefault(rule, Record()).found_at(*at)

@@ -20,7 +20,7 @@ from bpo_common.errors import Conflict, NotFound
 from bpo_common.ids import new_id, sampled
 from bpo_common.rules import FieldSpec, spec_for
 from bpo_intake.domain import extraction as domain
-from bpo_intake.domain import layouts
+from bpo_intake.domain import layouts, suggestions
 from bpo_intake.domain.documents import Word
 from bpo_intake.domain.links import PageLinks, SignedPage
 from bpo_intake.models import Job, Layout
@@ -85,16 +85,16 @@ async def extract_pending(session: AsyncSession) -> int:
         specs = _specs(job)
         layout = await _layout_of(session, job.client_id, pages, item.layout_id)
         try:
-            found = domain.suggest(specs, pages, layouts.Model.from_json(layout.model).fields)
+            found = suggestions.suggest(specs, pages, layouts.Model.from_json(layout.model).fields)
         except Exception:
             # A bug on one item's words must not stop the others: it is keyed by hand.
             log.exception("item_not_extracted", item_id=str(item.id))
             found = {}
-        suggestions = {name: suggestion.as_json() for name, suggestion in found.items()}
+        suggested = {name: suggestion.as_json() for name, suggestion in found.items()}
         policy = QcPolicy.model_validate(job.qc)
         if item.golden is not None and sampled(item.id, policy.wrong_suggestion_rate):
-            suggestions |= _planted(specs, item.golden, suggestions, pages)
-        item.layout_id, item.suggestions, item.extracted_at = layout.id, suggestions, now
+            suggested |= _planted(specs, item.golden, suggested, pages)
+        item.layout_id, item.suggestions, item.extracted_at = layout.id, suggested, now
     return learned + len(ready)
 
 
@@ -158,17 +158,17 @@ async def _layout_of(
 def _planted(
     specs: Sequence[FieldSpec],
     golden: dict[str, Any],
-    suggestions: dict[str, dict[str, Any]],
+    suggested: dict[str, dict[str, Any]],
     pages: Sequence[domain.Page],
 ) -> dict[str, dict[str, Any]]:
     """A deliberately wrong suggestion for one field of a control item: does the keyer check
     what the machine pre-filled, or accept it blindly?"""
     for spec in specs:
         truth = golden.get(spec.name)
-        wrong = None if truth is None else domain.wrong_value(spec, truth)
+        wrong = None if truth is None else suggestions.wrong_value(spec, truth)
         if wrong is None:
             continue
-        shown = suggestions.get(spec.name) or {
+        shown = suggested.get(spec.name) or {
             "document_id": pages[0].document_id if pages else None,
             "page": 1,
             "boxes": [],

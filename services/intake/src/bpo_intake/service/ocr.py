@@ -30,8 +30,16 @@ class Tesseract:
     executable: str = "tesseract"
 
     async def read(self, image: bytes) -> list[Word]:
-        """The words Tesseract reads on the image (any format Pillow opens)."""
-        png, (width, height) = await asyncio.to_thread(_as_png, image)
+        """The words Tesseract reads on the image (any format Pillow opens). Its global
+        threshold (Otsu's) loses some noisy scans whole; those are read again with a local
+        one (Sauvola's)."""
+        png, size = await asyncio.to_thread(_as_png, image)
+        words = await self._read(png, size)
+        if not words:
+            words = await self._read(png, size, "-c", "thresholding_method=2")
+        return words
+
+    async def _read(self, png: bytes, size: tuple[int, int], *options: str) -> list[Word]:
         process = await asyncio.create_subprocess_exec(
             self.executable,
             "stdin",
@@ -40,6 +48,7 @@ class Tesseract:
             self.languages,
             "--psm",
             "3",
+            *options,
             "tsv",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -54,7 +63,7 @@ class Tesseract:
             raise OcrFailed(f"tesseract took longer than {self.timeout_s} s") from None
         if process.returncode != 0:
             raise OcrFailed(err.decode(errors="replace").strip()[-500:])
-        return words_of(out.decode(), width, height)
+        return words_of(out.decode(), *size)
 
 
 def words_of(tsv: str, width: int, height: int) -> list[Word]:

@@ -1,0 +1,205 @@
+"""What machine pre-fill suggests for each field, and how sure it is.
+
+A layout's record (`Learned`, kept by `domain.layouts`) says, per field, how often each rule
+found the accepted value (hits) or another one (misses), and where on the page; its
+confidence is Laplace's rule of succession. A text field whose accepted value was the same on
+the layout's latest documents (a supplier's VAT id, IBAN or email) is also remembered as a
+constant, suggested where the page shows it, so that OCR's slip on one character does not
+cost it. Before a layout has a record, a value labelled by one of the field's hints (or its
+label, or its name) is suggested at a modest confidence, below the usual threshold.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from difflib import SequenceMatcher
+from typing import Any
+
+from bpo_common.rules import FieldSpec, FieldType
+from bpo_intake.domain.documents import Box
+from bpo_intake.domain.extraction import (
+    RELATIONS,
+    Candidate,
+    Page,
+    Rule,
+    candidates,
+    label_text,
+)
+
+# Tesseract is 0.9 to 0.97 sure of a clean word: only a word read with less doubt lowers a
+# suggestion's confidence.
+OCR_SURE = 0.9
+# A hint matched without any record of the layout: shown, not trusted.
+HINT_CONFIDENCE = 0.6
+# The relation of a remembered constant; its rule's label is the value itself.
+CONSTANT = "constant"
+# A constant is shown where the page holds this share of its characters, in order, near
+# where it was printed before.
+CONSTANT_MATCH = 0.85
+_NEAR_X, _NEAR_Y = 0.2, 0.02
+
+
+@dataclass
+class Record:
+    """What one rule did on a layout: accepted values found, other values found, and the
+    mean centre of the values it found."""
+
+    hits: int = 0
+    misses: int = 0
+    x: float = 0.0
+    y: float = 0.0
+
+    def confidence(self) -> float:
+        # Laplace's rule of succession: 3 hits and no miss give 0.8, 9 give 0.91.
+        return (self.hits + 1) / (self.hits + self.misses + 2)
+
+    def found_at(self, x: float, y: float) -> None:
+        """One more hit, at (x, y)."""
+        self.x = (self.x * self.hits + x) / (self.hits + 1)
+        self.y = (self.y * self.hits + y) / (self.hits + 1)
+        self.hits += 1
+
+
+# What a layout learned: per field, each rule's record.
+Learned = Mapping[str, Mapping[Rule, Record]]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    value: Any
+    confidence: float
+    document_id: str
+    page: int
+    boxes: list[Box]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "confidence": round(self.confidence, 3),
+            "document_id": self.document_id,
+            "page": self.page,
+            "boxes": [list(box) for box in self.boxes],
+        }
+
+
+def suggest(
+    specs: Sequence[FieldSpec], pages: Sequence[Page], learned: Learned
+) -> dict[str, Suggestion]:
+    """The best suggestion per field: by the layout's record, else by label hints."""
+    found: dict[str, Suggestion] = {}
+    for spec in specs:
+        if spec.type is FieldType.BOOLEAN:
+            continue
+        options = list(candidates(spec, pages))
+        record = learned.get(spec.name, {})
+        best = _by_record(options, record)
+        constant = _by_constant(record, pages)
+        if constant is not None and (best is None or constant.confidence > best.confidence):
+            best = constant
+        best = best or _by_hints(spec, options)
+        if best is not None:
+            found[spec.name] = best
+    return found
+
+
+def wrong_value(spec: FieldSpec, value: Any) -> Any | None:
+    """A plausible value that is not `value` and still passes the field's type (a date a day
+    later, another choice, a digit changed), to see whether people check a pre-fill before
+    accepting it; None for identifiers, whose checksums would give a changed one away."""
+    text = str(value)
+    if spec.type is FieldType.DATE:
+        return (date.fromisoformat(text) + timedelta(days=1)).isoformat()
+    if spec.type is FieldType.ENUM and spec.choices:
+        return next((choice for choice in spec.choices if choice != text), None)
+    if spec.type not in (FieldType.STRING, FieldType.DECIMAL, FieldType.INTEGER):
+        return None
+    digits = [index for index, ch in enumerate(text) if ch.isdigit()]
+    if not digits:
+        return None
+    index = digits[-1] if len(digits) == 1 else digits[-2]
+    changed = str((int(text[index]) + 1) % 10)
+    return text[:index] + changed + text[index + 1 :]
+
+
+def constant_rule(value: Any) -> Rule:
+    return Rule(str(value), CONSTANT, -1)
+
+
+def _by_record(options: Sequence[Candidate], record: Mapping[Rule, Record]) -> Suggestion | None:
+    scored: list[tuple[float, Candidate]] = []
+    for candidate in options:
+        r = record.get(candidate.rule)
+        if r is None or r.hits == 0:
+            continue
+        distance = abs(candidate.center[0] - r.x) + abs(candidate.center[1] - r.y)
+        scored.append((r.confidence() - distance, candidate))
+    if not scored:
+        return None
+    scored.sort(key=lambda pair: -pair[0])
+    score, best = scored[0]
+    confidence = record[best.rule].confidence()
+    # Another trusted rule reading another value here: the layout is not what it learned.
+    rivals = {c.value for s, c in scored if c.value != best.value and s > score - 0.2}
+    if rivals:
+        confidence /= 2
+    return _suggestion(best, confidence)
+
+
+def _by_constant(record: Mapping[Rule, Record], pages: Sequence[Page]) -> Suggestion | None:
+    """The field's remembered constant, where the page shows it (near where it was before)."""
+    constants = [(rule, r) for rule, r in record.items() if rule.relation == CONSTANT]
+    if not constants or not pages:
+        return None
+    rule, r = max(constants, key=lambda pair: pair[1].confidence())
+    page = pages[0]
+    near = [
+        word
+        for word in page.words
+        if abs((word.box[0] + word.box[2]) / 2 - r.x) < _NEAR_X
+        and abs((word.box[1] + word.box[3]) / 2 - r.y) < _NEAR_Y
+    ]
+    wanted = _compact(rule.label)
+    if not near or not wanted:
+        return None
+    seen = _compact(" ".join(word.text for word in near))
+    matcher = SequenceMatcher(None, wanted, seen, autojunk=False)
+    matched = sum(block.size for block in matcher.get_matching_blocks()) / len(wanted)
+    if matched < CONSTANT_MATCH:
+        return None
+    boxes = [word.box for word in near if _compact(word.text) and _compact(word.text) in wanted]
+    return Suggestion(rule.label, r.confidence(), page.document_id, page.number, boxes)
+
+
+def _by_hints(spec: FieldSpec, options: Sequence[Candidate]) -> Suggestion | None:
+    """The candidate a hint labels most closely: in its segment, else to its right, else below
+    it; two values as close as each other halve the confidence."""
+    hints = {label_text(text) for text in _hint_labels(spec)}
+    matched = [c for c in options if c.rule.label and c.rule.label in hints]
+    if not matched:
+        return None
+    closest = min(RELATIONS.index(c.rule.relation) for c in matched)
+    best = [c for c in matched if RELATIONS.index(c.rule.relation) == closest]
+    confidence = HINT_CONFIDENCE if len({c.value for c in best}) == 1 else HINT_CONFIDENCE / 2
+    return _suggestion(best[0], confidence)
+
+
+def _hint_labels(spec: FieldSpec) -> Iterable[str]:
+    yield from spec.hints.labels if spec.hints else ()
+    if spec.label:
+        yield spec.label
+    yield spec.name.replace("_", " ")
+
+
+def _suggestion(candidate: Candidate, confidence: float) -> Suggestion:
+    read = min(word.confidence for word in candidate.words)
+    return Suggestion(
+        candidate.value,
+        confidence * min(1.0, read / OCR_SURE),
+        candidate.page.document_id,
+        candidate.page.number,
+        [word.box for word in candidate.words],
+    )
+
+
+def _compact(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
