@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from bpo_common.rules import FieldSpec, FieldType
@@ -43,13 +44,23 @@ class Segment:
     page: Page
     words: tuple[Word, ...]
 
-    @property
+    @cached_property
     def box(self) -> Box:
         return _union(word.box for word in self.words)
 
-    @property
+    @cached_property
     def height(self) -> float:
         return max(word.box[3] - word.box[1] for word in self.words)
+
+    @cached_property
+    def text(self) -> str:
+        return " ".join(word.text for word in self.words)
+
+    @cached_property
+    def labelish(self) -> bool:
+        """Whether it reads as a label: letters, more of them than digits."""
+        letters = sum(ch.isalpha() for ch in self.text)
+        return letters >= 2 and letters >= sum(ch.isdigit() for ch in self.text)
 
 
 @dataclass(frozen=True)
@@ -173,33 +184,23 @@ def _label_of(seg: Segment, start: int, segs: Sequence[Segment], index: int) -> 
     left = [
         s
         for s in segs
-        if s.box[2] <= x0 + height * 0.2 and _overlap_y(s.box, seg.box) > 0.5 and _labelish(s)
+        if s.box[2] <= x0 + height * 0.2 and _overlap_y(s.box, seg.box) > 0.5 and s.labelish
     ]
     if left:
         nearest = max(left, key=lambda s: s.box[2])
-        return label_text(_text(nearest)), "left"
+        return label_text(nearest.text), "left"
     above = [
         s
         for s in segs
         if y0 - ABOVE_LINES * height <= s.box[3] <= y0 + height * 0.2
         and s.box[0] < x1
         and s.box[2] > x0
-        and _labelish(s)
+        and s.labelish
     ]
     if above:
         nearest = max(above, key=lambda s: s.box[3])
-        return label_text(_text(nearest)), "above"
+        return label_text(nearest.text), "above"
     return "", "none"
-
-
-def _labelish(seg: Segment) -> bool:
-    text = _text(seg)
-    letters = sum(ch.isalpha() for ch in text)
-    return letters >= 2 and letters >= sum(ch.isdigit() for ch in text)
-
-
-def _text(seg: Segment) -> str:
-    return " ".join(word.text for word in seg.words)
 
 
 def label_text(text: str) -> str:
