@@ -37,6 +37,8 @@ BENCHMARKS = (
     "bulk_intake",
     "document_upload",
     "workbench",
+    "word_boxes",
+    "extraction",
     "claim_submit",
     "claim_queue",
     "outbox_relay",

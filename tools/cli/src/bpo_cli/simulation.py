@@ -6,7 +6,11 @@ the fields the entries disagree on (all of them for a review) with their own err
 keeps the fields the entries agree on. At the end the job's results are compared with the
 truth: items exactly right, fields right, keyings per item, and how long decisions took.
 With documents, each item also comes as its invoice's PDF, and a keyer opens the page image
-of a task's document, as a person's browser would, before keying it.
+of a task's document, as a person's browser would, before keying it. The keyers start once
+intake has read every item's documents: people key far slower than the simulation, so in
+practice extraction runs ahead of them, while simulated keyers would claim every task before
+it. An entry task that comes with machine pre-fill is keyed as a person checks one: a right
+value is kept, a wrong one typed over (or, now and then, kept unnoticed).
 
 Requests go as a careful client sends them: a connection error, a timeout or a 5xx is
 retried after a growing delay (and counted), a POST that creates something carries an
@@ -35,12 +39,31 @@ from bpo_cli.signing import Signer
 from bpo_common.auth import Role
 from bpo_common.ids import new_id
 
+# `hints`: the labels the invoice PDF (bpo_cli.invoices) prints beside each value, so that
+# machine pre-fill suggests them from the first document on. The vendor's name stands alone
+# at the top, with no label: only a layout that learned where it is suggests it.
 FIELDS: list[dict[str, Any]] = [
-    {"name": "invoice_number", "type": "string", "case": "upper"},
+    {
+        "name": "invoice_number",
+        "type": "string",
+        "case": "upper",
+        "hints": {"labels": ["Invoice number"]},
+    },
     {"name": "vendor", "type": "string"},
-    {"name": "total", "type": "decimal", "decimal_places": 2, "min": 0},
-    {"name": "issued_on", "type": "date"},
-    {"name": "currency", "type": "enum", "choices": ["EUR", "USD", "GBP"]},
+    {
+        "name": "total",
+        "type": "decimal",
+        "decimal_places": 2,
+        "min": 0,
+        "hints": {"labels": ["Total due"]},
+    },
+    {"name": "issued_on", "type": "date", "hints": {"labels": ["Date"]}},
+    {
+        "name": "currency",
+        "type": "enum",
+        "choices": ["EUR", "USD", "GBP"],
+        "hints": {"labels": ["Currency"]},
+    },
 ]
 VENDORS = ("Acme GmbH", "Globex Ltd", "Initech Inc", "Umbrella Corp", "Hooli SA", "Soylent BV")
 WORK_TYPE = "invoice"
@@ -53,15 +76,19 @@ RETRY_FIRST_S, RETRY_MAX_S, RETRY_FOR_S = 0.05, 1.0, 180.0
 ITEMS_PER_REQUEST = 5000
 # A page image still being rendered is asked for again after its Retry-After, for so long.
 RENDER_WAIT_S = 60.0
+# How often a keyer keeps a wrong pre-filled value without noticing.
+BLIND = 0.05
 
 
 @dataclass(frozen=True)
 class Keyer:
     """A simulated contractor: how often an item they key is exactly right; with `qc` they
-    review and adjudicate (only)."""
+    review and adjudicate (only). `blind`: how often they keep a wrong pre-filled value
+    without noticing (they type over the others)."""
 
     item_accuracy: float
     qc: bool = False
+    blind: float = BLIND
 
     def field_error(self) -> float:
         """The per-field error rate that gives `item_accuracy` over all fields."""
@@ -99,6 +126,15 @@ class Progress:
     reviews: int = 0
     # Page images the contractors opened (with documents).
     pages_viewed: int = 0
+    # What the keyings did with machine pre-fill: see `Keying`; and how many keyings' tasks
+    # came with any.
+    fields_typed: int = 0
+    fields_kept: int = 0
+    wrong_kept: int = 0
+    prefilled_keyings: int = 0
+    # Tasks submitted per item (by id), of every kind: an item with one was settled by one
+    # person.
+    submitted: Counter[str] = field(default_factory=Counter)
     counts: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
@@ -131,6 +167,16 @@ class Outcome:
     # Documents uploaded (one invoice PDF an item), and page images the contractors opened.
     documents: int = 0
     pages_viewed: int = 0
+    # How long the keyers waited for intake to read the documents (with documents).
+    extraction_wait_s: float = 0.0
+    # Fields typed, and pre-filled fields kept (wrong ones among them), over all keyings;
+    # keyings whose task came with pre-fill; scored items completed with one task submitted
+    # (a control item is, whatever the mode: its known answer stands after one keying).
+    fields_typed: int = 0
+    fields_kept: int = 0
+    wrong_kept: int = 0
+    prefilled_keyings: int = 0
+    settled_by_one: int = 0
 
     @property
     def item_accuracy(self) -> float:
@@ -143,6 +189,16 @@ class Outcome:
     @property
     def keyings_per_item(self) -> float:
         return self.keyings / self.items if self.items else 0.0
+
+    @property
+    def typed_per_item(self) -> float:
+        """Fields people typed per item, over the fields an item has: 1.0 is every field typed
+        once, as single keying does; double keying without pre-fill types 2.0."""
+        return self.fields_typed / (self.items * len(FIELDS)) if self.items else 0.0
+
+    @property
+    def settled_by_one_share(self) -> float:
+        return self.settled_by_one / self.scored_items if self.scored_items else 0.0
 
     def latency(self, quantile: float) -> float | None:
         if not self.latencies:
@@ -214,6 +270,52 @@ def keyed(
         else truth[name]
         for name in names
     }
+
+
+@dataclass(frozen=True)
+class Keying:
+    """An entry task as a keyer keyed it: the data, how many fields they typed, how many
+    pre-filled values they kept as shown, and how many of those were wrong."""
+
+    data: dict[str, str]
+    typed: int
+    kept: int
+    wrong_kept: int
+
+
+def prefilled(
+    rng: random.Random,
+    truth: dict[str, str],
+    suggestions: dict[str, Any],
+    keyer: Keyer,
+    names: Sequence[str],
+    own: int | None = None,
+) -> Keying:
+    """The fields `names` as `keyer` keys them with the machine's `suggestions` (a task's
+    `{field: {value, ...}}`) filled in: a value that is right is kept; a wrong one is noticed
+    and typed over, except with probability `keyer.blind`; a field without one is typed.
+    Typing slips at the keyer's rate (see `keyed`; `own`: the slips are that keyer's own)."""
+    kept: dict[str, str] = {}
+    wrong = 0
+    for name in names:
+        if name not in suggestions:
+            continue
+        value = str(suggestions[name]["value"])
+        right = _means(name, value, truth[name])
+        if right or rng.random() < keyer.blind:
+            kept[name] = value
+            wrong += not right
+    typed = [name for name in names if name not in kept]
+    data = {**keyed(rng, truth, keyer.field_error(), typed, own), **kept}
+    return Keying(data, len(typed), len(kept), wrong)
+
+
+def _means(name: str, value: str, truth: str) -> bool:
+    """Whether a keyed or suggested value says what the truth does (an amount whatever its
+    decimal places: suggestions are canonical, 1234.5 for 1234.50)."""
+    if name == "total":
+        return Decimal(value) == Decimal(truth)
+    return _same(value, truth)
 
 
 def reviewed(
@@ -345,7 +447,9 @@ class Simulation:
         items is lost (a timeout) and the request is sent again with the same key. `stall_s`:
         give up on a job whose items stop becoming final for this long (the outcome then says
         how far it got). `documents`: each item's invoice is uploaded as a PDF (in a zip, before
-        the items that name it), and a contractor opens a task's page image before keying."""
+        the items that name it), the keyers start once intake has read them all, and a
+        contractor opens a task's page image before keying; keyers key from the machine's pre-fill
+        where a task shows some (see `prefilled`)."""
         skill = f"sim-{new_id().hex[-10:]}"  # these keyers take only this job's tasks
         crew = [(await self._contractor(keyer, skill), keyer) for keyer in keyers]
         as_client = self.endpoints.headers(Role.CLIENT, f"client-{client_id}", client_id)
@@ -374,6 +478,7 @@ class Simulation:
             job_id, truths, golden, as_client, lost_answer=lost_answer, documents=documents
         )
         await self._post(f"/v1/jobs/{job_id}/close", {}, as_client)
+        waited = await self._extracted(job_id, as_client) if documents else 0.0
 
         finished = asyncio.Event()
         pace = _Pace(submits_per_second)
@@ -414,7 +519,7 @@ class Simulation:
             await asyncio.gather(*workers)
         seconds = progress.elapsed()
         return await self._score(job_id, client_id, mode, truths, golden, progress, seconds,
-                                 submitted_at, as_client)  # fmt: skip
+                                 waited, submitted_at, as_client)  # fmt: skip
 
     async def _append(
         self, job_id: UUID, truths: dict[str, dict[str, str]], golden: set[str],
@@ -453,6 +558,29 @@ class Simulation:
         if [document["filename"] for document in stored] != list(files):
             raise RuntimeError(f"documents of job {job_id}: {response.text[:500]}")
         self.documents_uploaded += len(stored)
+
+    async def _extracted(self, job_id: UUID, headers: dict[str, str]) -> float:
+        """Wait until intake has read every item's documents (each item has its layout, and
+        what pre-fill it could make), and say how long that took; a RuntimeError once no more
+        are read for RENDER_WAIT_S."""
+        started = time.perf_counter()
+        unread, moved = -1, time.monotonic()
+        while True:
+            left, cursor = 0, None
+            while True:
+                params: dict[str, Any] = {"limit": 500} | ({"cursor": cursor} if cursor else {})
+                page = await self._get(f"/v1/jobs/{job_id}/items", headers, **params)
+                left += sum(item["layout_id"] is None for item in page["data"])
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            if not left:
+                return time.perf_counter() - started
+            if left != unread:
+                unread, moved = left, time.monotonic()
+            elif time.monotonic() - moved > RENDER_WAIT_S:
+                raise RuntimeError(f"job {job_id}: {left} items unread after {RENDER_WAIT_S} s")
+            await asyncio.sleep(0.5)
 
     async def _requeue_flagged(self) -> None:
         flagged = await self._get("/v1/items/flagged", self.manager, limit=100)
@@ -509,9 +637,15 @@ class Simulation:
                     progress.pages_viewed += 1
                 truth = task["source"]
                 if task["kind"] == "entry":
-                    data = keyed(self.rng, truth, error, names, own_slips)
+                    shown = task["suggestions"]
+                    keying = prefilled(self.rng, truth, shown, keyer, names, own_slips)
+                    data = keying.data
                     progress.keyings += 1
-                    progress.keyings_right += data == truth
+                    progress.keyings_right += all(_means(n, data[n], truth[n]) for n in names)
+                    progress.fields_typed += keying.typed
+                    progress.fields_kept += keying.kept
+                    progress.wrong_kept += keying.wrong_kept
+                    progress.prefilled_keyings += bool(shown)
                 else:
                     entries = [entry["data"] for entry in task["entries"] or []]
                     data = reviewed(self.rng, truth, entries, error)
@@ -525,6 +659,7 @@ class Simulation:
                 )  # fmt: skip
                 self.claims.append(Claim(task["id"], contractor_id, lease, datetime.now(UTC)))
                 submitted_at[task["item_id"]] = time.time()
+                progress.submitted[task["item_id"]] += 1
 
     async def _open(self, document_id: str, headers: dict[str, str]) -> None:
         """Open a document as a contractor's browser does: the document with their token, then
@@ -549,10 +684,11 @@ class Simulation:
         golden: set[str],
         progress: Progress,
         seconds: float,
+        extraction_wait_s: float,
         submitted_at: dict[str, float],
         headers: dict[str, str],
     ) -> Outcome:
-        exactly = right = scored_fields = scored_items = 0
+        exactly = right = scored_fields = scored_items = by_one = 0
         latencies: list[float] = []
         cursor: str | None = None
         while True:
@@ -570,6 +706,7 @@ class Simulation:
                     for name, canonical in _canonical(truth).items()
                 )
                 scored_items += 1
+                by_one += item["status"] == "completed" and progress.submitted[item["id"]] == 1
                 scored_fields += len(truth)
                 right += matches[True]
                 exactly += matches[False] == 0
@@ -593,6 +730,12 @@ class Simulation:
             failed_requests=self.failed_requests,
             documents=self.documents_uploaded,
             pages_viewed=progress.pages_viewed,
+            extraction_wait_s=extraction_wait_s,
+            fields_typed=progress.fields_typed,
+            fields_kept=progress.fields_kept,
+            wrong_kept=progress.wrong_kept,
+            prefilled_keyings=progress.prefilled_keyings,
+            settled_by_one=by_one,
         )
 
 
