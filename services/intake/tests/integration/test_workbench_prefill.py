@@ -35,9 +35,11 @@ async def a_learned_layout_and_a_task(served: Served, tokens: Tokens) -> dict[st
         client_id = UUID(registered.json()["id"])
         client = tokens.client(client_id)
         jobs = []
-        for skill in (f"nobody-{new_id()}", SKILL):
+        # The training job is due in a day; the keyer's before every other test's work, so
+        # that `N` claims its task (and only this test's keyers have its skill).
+        for skill, due in ((f"nobody-{new_id()}", {"sla_hours": 24}), (SKILL, {"due_at": DUE})):
             body = {"work_type": "invoice", "fields": LABELLED, "qc": {"mode": "single"},
-                    "due_at": DUE, "required_skills": [skill]}  # fmt: skip
+                    "required_skills": [skill], **due}  # fmt: skip
             jobs.append((await api.post("/v1/jobs", json=body, headers=client)).json())
         files = {f"t{n}.pdf": invoice_pdf("Brandt", invoice) for n, invoice in enumerate(training)}
         done = await extracted(
@@ -96,8 +98,9 @@ def highlighted(png: bytes, box: list[float]) -> float:
             int(y1 * picture.height) + 1,
         )
     )
-    pixels = list(region.getdata())
-    yellow = [p for p in pixels if p[0] > 220 and p[1] > 190 and p[2] < p[0] - 40]
+    raw = region.tobytes()
+    pixels = list(zip(raw[0::3], raw[1::3], raw[2::3], strict=True))
+    yellow = [(r, g, b) for r, g, b in pixels if r > 220 and g > 190 and b < r - 40]
     return len(yellow) / max(1, len(pixels))
 
 
