@@ -149,3 +149,18 @@ async def learned(db: SessionFactory, item_ids: list[UUID]) -> None:
             return len(flags) == len(item_ids) and not any(flags)
 
     await eventually(done, timeout_s=60, what="extraction to learn from the accepted items")
+
+
+async def extracted_invoices(
+    api: httpx.AsyncClient,
+    db: SessionFactory,
+    tokens: Tokens,
+    client_id: UUID,
+    job_id: str,
+    files: dict[str, bytes],
+    golden: dict[str, dict[str, str]] | None = None,
+) -> list[Item]:
+    """The files added as items (`add_invoices`), once extraction has read them."""
+    return await extracted(
+        db, await add_invoices(api, db, tokens, client_id, job_id, files, golden)
+    )

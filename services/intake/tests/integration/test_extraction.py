@@ -25,7 +25,7 @@ from bpo_intake.models import DocumentPage, Item
 from bpo_intake.settings import Settings
 
 from .conftest import create_job, register_client
-from .invoices import FIELDS, add_invoices, extracted, invoice_pdf, invoices, learned, scanned
+from .invoices import FIELDS, extracted_invoices, invoice_pdf, invoices, learned, scanned
 from .keying import claim_tasks, new_contractor
 
 
@@ -85,7 +85,7 @@ async def test_a_pdf_and_a_scan_get_suggestions_placed_by_the_fields_hints(
     skill = f"x-{new_id()}"
     job = await invoice_job(api, tokens, client_id, skill)
     first, second = invoices(2, seed=1)
-    ids = await add_invoices(
+    items = await extracted_invoices(
         api,
         db,
         tokens,
@@ -96,12 +96,13 @@ async def test_a_pdf_and_a_scan_get_suggestions_placed_by_the_fields_hints(
             "b.png": scanned(invoice_pdf("Brandt", second)),
         },
     )
-    pdf_item, scan_item = await extracted(db, ids)
+    pdf_item, scan_item = items
+    ids = [item.id for item in items]
 
     async with db() as session:
-        pages = list(
-            await session.scalars(select(DocumentPage).where(DocumentPage.read_at.is_not(None)))
-        )
+        query = select(DocumentPage).where(DocumentPage.document_id.in_(scan_item.documents))
+        pages = list(await session.scalars(query))
+    assert pages
     assert all(page.read_at is not None for page in pages)
     scan_words = [word for page in pages for word in page.words or []]
     assert any(word["text"] == second.number for word in scan_words), "OCR read the number"
@@ -144,7 +145,7 @@ async def test_accepted_results_teach_the_clients_layout_and_no_other_clients(
     client_id = await register_client(api, tokens)
     job = await invoice_job(api, tokens, client_id, f"x-{new_id()}")
     batch = invoices(4, seed=2)
-    ids = await add_invoices(
+    items = await extracted_invoices(
         api,
         db,
         tokens,
@@ -152,15 +153,12 @@ async def test_accepted_results_teach_the_clients_layout_and_no_other_clients(
         job["id"],
         {f"{n}.pdf": invoice_pdf("Cobalt", invoice) for n, invoice in enumerate(batch[:3])},
     )
-    for item, invoice in zip(await extracted(db, ids), batch, strict=False):
+    for item, invoice in zip(items, batch, strict=False):
         await accept(js, item, invoice.keyed)
-    await learned(db, ids)
+    await learned(db, [item.id for item in items])
 
-    (later,) = await extracted(
-        db,
-        await add_invoices(
-            api, db, tokens, client_id, job["id"], {"3.pdf": invoice_pdf("Cobalt", batch[3])}
-        ),
+    (later,) = await extracted_invoices(
+        api, db, tokens, client_id, job["id"], {"3.pdf": invoice_pdf("Cobalt", batch[3])}
     )
     suggestions = later.suggestions or {}
     for name, value in batch[3].keyed.items():
@@ -170,11 +168,8 @@ async def test_accepted_results_teach_the_clients_layout_and_no_other_clients(
     # The same supplier's invoice at another client starts from the hints.
     other = await register_client(api, tokens)
     other_job = await invoice_job(api, tokens, other, f"x-{new_id()}")
-    (theirs,) = await extracted(
-        db,
-        await add_invoices(
-            api, db, tokens, other, other_job["id"], {"3.pdf": invoice_pdf("Cobalt", batch[3])}
-        ),
+    (theirs,) = await extracted_invoices(
+        api, db, tokens, other, other_job["id"], {"3.pdf": invoice_pdf("Cobalt", batch[3])}
     )
     assert theirs.layout_id != later.layout_id
     assert "invoice_date" not in (theirs.suggestions or {})
@@ -189,17 +184,14 @@ async def test_a_control_item_may_carry_a_planted_wrong_suggestion_the_keyer_can
     job = await invoice_job(api, tokens, client_id, skill, wrong_suggestion_rate="1")
     (invoice,) = invoices(1, seed=3)
     golden = invoice.keyed
-    (item,) = await extracted(
+    (item,) = await extracted_invoices(
+        api,
         db,
-        await add_invoices(
-            api,
-            db,
-            tokens,
-            client_id,
-            job["id"],
-            {"g.pdf": invoice_pdf("Dufour", invoice)},
-            golden={"g.pdf": golden},
-        ),
+        tokens,
+        client_id,
+        job["id"],
+        {"g.pdf": invoice_pdf("Dufour", invoice)},
+        golden={"g.pdf": golden},
     )
     planted = (item.suggestions or {})["invoice_number"]
     assert planted["planted"] is True
@@ -232,8 +224,8 @@ async def test_a_page_without_words_does_not_hold_up_its_item(
     # A blank page: OCR finds no words, and the item is extracted with nothing to suggest.
     out = io.BytesIO()
     Image.new("L", (1240, 1754), 255).save(out, "PNG")
-    (item,) = await extracted(
-        db, await add_invoices(api, db, tokens, client_id, job["id"], {"blank.png": out.getvalue()})
+    (item,) = await extracted_invoices(
+        api, db, tokens, client_id, job["id"], {"blank.png": out.getvalue()}
     )
     assert item.suggestions == {}
     _, keyer = await new_contractor(api, tokens, skill)
@@ -249,7 +241,7 @@ async def test_items_nobody_started_are_read_again_as_their_layout_learns(
     job = await invoice_job(api, tokens, client_id, f"x-{new_id()}")
     batch = invoices(5, seed=4)
     files = {f"{n}.pdf": invoice_pdf("Fjord", invoice) for n, invoice in enumerate(batch)}
-    items = await extracted(db, await add_invoices(api, db, tokens, client_id, job["id"], files))
+    items = await extracted_invoices(api, db, tokens, client_id, job["id"], files)
     waiting = items[4]
     assert all(s["confidence"] < 0.8 for s in (waiting.suggestions or {}).values())
     for item, invoice in zip(items[:4], batch, strict=False):
@@ -279,11 +271,8 @@ async def test_only_a_first_keying_outside_double_and_verify_modes_shows_the_pre
     for mode in ("double", "assisted"):
         skill = f"x-{new_id()}"
         job = await invoice_job(api, tokens, client_id, skill, mode=mode)
-        (item,) = await extracted(
-            db,
-            await add_invoices(
-                api, db, tokens, client_id, job["id"], {"i.pdf": invoice_pdf("Gale", invoice)}
-            ),
+        (item,) = await extracted_invoices(
+            api, db, tokens, client_id, job["id"], {"i.pdf": invoice_pdf("Gale", invoice)}
         )
         assert item.suggestions, "extraction ran in either mode"
         tasks: list[dict[str, Any]] = []
