@@ -42,6 +42,13 @@ async def test_the_machine_is_judged_by_layout_and_keyers_on_the_wrong_pre_fills
     (accepted,) = await published(validation_db, confirmed)
     assert accepted.type == "bpo.validation.item.accepted"
     assert accepted.data["result"]["total"] == "10"
+    # The decision shows the machine's keying beside the person's.
+    view = await validation.get(f"/v1/items/{confirmed}/decision", headers=tokens.manager())
+    assert view.status_code == 200, view.text
+    machine_entry, person = view.json()["entries"]
+    assert machine_entry["contractor_id"] == str(MACHINE_CONTRACTOR_ID)
+    assert machine_entry["data"] == {"number": "A-1", "total": "10"}
+    assert person["contractor_id"] == str(keyer)
 
     # The machine's total is wrong: the keyer corrects it, a second keyer agrees.
     corrected = new_id()

@@ -27,7 +27,7 @@ from bpo_common.outbox import publish_each
 from bpo_common.rules import JobSpec, spec_for
 from bpo_validation.domain import decision
 from bpo_validation.domain.decision import Ruling, Verdict
-from bpo_validation.domain.entries import Item, Judging, KeyerRecord, Submission
+from bpo_validation.domain.entries import Item, Judging, KeyerRecord, Submission, machine_keying
 from bpo_validation.domain.reference import LookupResult, Wanted
 from bpo_validation.domain.scoring import task_outcome
 from bpo_validation.models import Decision, Entry, JobRules
@@ -305,6 +305,7 @@ async def item_decision(session: AsyncSession, item_id: UUID, scope: UUID | None
         raise NotFound(f"no decision about item {item_id}")
     latest = decisions[-1]
     entries = await repository.entries_of_item(session, item_id)
+    shown = [EntryOut.model_validate(entry, from_attributes=True) for entry in entries]
     return ItemDecision(
         item_id=item_id,
         job_id=latest.job_id,
@@ -313,6 +314,32 @@ async def item_decision(session: AsyncSession, item_id: UUID, scope: UUID | None
         reason=latest.reason,
         result=latest.result,
         comparison=latest.comparison,
-        entries=[EntryOut.model_validate(entry, from_attributes=True) for entry in entries],
+        entries=await _with_machine(session, item_id, entries) + shown,
         history=[DecisionOut.model_validate(d, from_attributes=True) for d in decisions],
     )
+
+
+async def _with_machine(
+    session: AsyncSession, item_id: UUID, entries: Sequence[Entry]
+) -> list[EntryOut]:
+    """The machine's keying of the item (the values it was sure of on the first keying's
+    task), shown first, as the entry it is judged as; none without pre-fill."""
+    first = next((entry for entry in entries if entry.kind is TaskKind.ENTRY), None)
+    if first is None or not first.suggestions:
+        return []
+    job = (await job_rules.rules_of_jobs(session, [first.job_id])).get(first.job_id)
+    if job is None:
+        return []
+    machine = machine_keying(_Rules.of(job).policy, _submission(first), item_id)
+    if machine is None:
+        return []
+    return [
+        EntryOut(
+            task_id=machine.task_id,
+            kind=TaskKind.ENTRY,
+            contractor_id=machine.contractor_id,
+            data=machine.data,
+            rejection=None,
+            submitted_at=first.submitted_at,
+        )
+    ]
