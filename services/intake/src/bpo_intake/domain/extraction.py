@@ -88,15 +88,15 @@ def readings(spec: FieldSpec) -> list[FieldSpec]:
     """The ways a printed value of this field may be read: each date format on its own, both
     decimal separators, else the spec itself."""
     if spec.type is FieldType.DATE and spec.date_formats:
-        return [replace_spec(spec, date_formats=(fmt,)) for fmt in spec.date_formats]
+        return [_replace_spec(spec, date_formats=(fmt,)) for fmt in spec.date_formats]
     if spec.type in (FieldType.DECIMAL, FieldType.INTEGER):
         first = spec.decimal_separator or "."
         other = "," if first == "." else "."
-        return [replace_spec(spec, decimal_separator=sep) for sep in (first, other)]
+        return [_replace_spec(spec, decimal_separator=sep) for sep in (first, other)]
     return [spec]
 
 
-def replace_spec(spec: FieldSpec, **changes: Any) -> FieldSpec:
+def _replace_spec(spec: FieldSpec, **changes: Any) -> FieldSpec:
     return spec.model_copy(update={**changes, "required": True})
 
 

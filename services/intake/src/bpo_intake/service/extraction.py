@@ -6,6 +6,7 @@ be read (or suggests nothing) and is keyed by hand as ever. Suggestions never ho
 a task claimed before its item was extracted shows none.
 """
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -84,8 +85,10 @@ async def extract_pending(session: AsyncSession) -> int:
         pages = await _pages(session, item.documents)
         specs = _specs(job)
         layout = await _layout_of(session, job.client_id, pages, item.layout_id)
+        learned_fields = layouts.Model.from_json(layout.model).fields
         try:
-            found = suggestions.suggest(specs, pages, layouts.Model.from_json(layout.model).fields)
+            # Tens of milliseconds of CPU an item: off the event loop the consumers share.
+            found = await asyncio.to_thread(suggestions.suggest, specs, pages, learned_fields)
         except Exception:
             # A bug on one item's words must not stop the others: it is keyed by hand.
             log.exception("item_not_extracted", item_id=str(item.id))
@@ -111,7 +114,7 @@ async def _learn(session: AsyncSession) -> int:
             continue
         pages = await _pages(session, item.documents)
         model = layouts.Model.from_json(layout.model)
-        layouts.learn(model, _specs(job), pages, item.result)
+        await asyncio.to_thread(layouts.learn, model, _specs(job), pages, item.result)
         layout.model, layout.learned = model.as_json(), layout.learned + 1
     # Items of a layout that nobody has started yet are read again with what it learned, each
     # time its count of learned documents passes a power of two (so a big batch is read again
