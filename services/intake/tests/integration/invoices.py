@@ -101,7 +101,7 @@ def scanned(pdf: bytes, seed: int = 0) -> bytes:
     return out.getvalue()
 
 
-async def add_invoices(
+async def extracted_invoices(
     api: httpx.AsyncClient,
     db: SessionFactory,
     tokens: Tokens,
@@ -109,8 +109,9 @@ async def add_invoices(
     job_id: str,
     files: dict[str, bytes],
     golden: dict[str, dict[str, str]] | None = None,
-) -> list[UUID]:
-    """Upload the files and add one item per file; the items' ids, in the files' order."""
+) -> list[Item]:
+    """Upload the files and add one item per file; the items, in the files' order, once
+    extraction has read them."""
     for name, content in files.items():
         response = await upload(api, tokens, client_id, job_id, content, filename=name)
         assert response.status_code == 201, response.text
@@ -126,7 +127,7 @@ async def add_invoices(
     async with db() as session:
         query = select(Item.id, Item.external_id).where(Item.job_id == UUID(job_id))
         ids = {external: item_id for item_id, external in await session.execute(query)}
-    return [ids[name] for name in files]
+    return await extracted(db, [ids[name] for name in files])
 
 
 async def extracted(db: SessionFactory, item_ids: list[UUID]) -> list[Item]:
@@ -149,18 +150,3 @@ async def learned(db: SessionFactory, item_ids: list[UUID]) -> None:
             return len(flags) == len(item_ids) and not any(flags)
 
     await eventually(done, timeout_s=60, what="extraction to learn from the accepted items")
-
-
-async def extracted_invoices(
-    api: httpx.AsyncClient,
-    db: SessionFactory,
-    tokens: Tokens,
-    client_id: UUID,
-    job_id: str,
-    files: dict[str, bytes],
-    golden: dict[str, dict[str, str]] | None = None,
-) -> list[Item]:
-    """The files added as items (`add_invoices`), once extraction has read them."""
-    return await extracted(
-        db, await add_invoices(api, db, tokens, client_id, job_id, files, golden)
-    )

@@ -19,7 +19,7 @@ from bpo_devtools.testing import Tokens, eventually, outbox_events
 from bpo_intake.service import decisions
 
 from .browsing import SCREENSHOTS, Served, http_api, signed_in
-from .invoices import FIELDS, add_invoices, extracted, invoice_pdf, invoices, learned
+from .invoices import FIELDS, extracted_invoices, invoice_pdf, invoices, learned
 
 DUE = "1990-01-02T00:00:00Z"
 SKILL = f"prefill-{new_id().hex[-8:]}"
@@ -42,9 +42,8 @@ async def a_learned_layout_and_a_task(served: Served, tokens: Tokens) -> dict[st
                     "required_skills": [skill], **due}  # fmt: skip
             jobs.append((await api.post("/v1/jobs", json=body, headers=client)).json())
         files = {f"t{n}.pdf": invoice_pdf("Brandt", invoice) for n, invoice in enumerate(training)}
-        done = await extracted(
-            served.sessions,
-            await add_invoices(api, served.sessions, tokens, client_id, jobs[0]["id"], files),
+        done = await extracted_invoices(
+            api, served.sessions, tokens, client_id, jobs[0]["id"], files
         )
         async with served.sessions() as session, session.begin():
             await decisions.decide_items(
@@ -61,16 +60,13 @@ async def a_learned_layout_and_a_task(served: Served, tokens: Tokens) -> dict[st
                 ],
             )
         await learned(served.sessions, [item.id for item in done])
-        (item,) = await extracted(
+        (item,) = await extracted_invoices(
+            api,
             served.sessions,
-            await add_invoices(
-                api,
-                served.sessions,
-                tokens,
-                client_id,
-                jobs[1]["id"],
-                {"new.pdf": invoice_pdf("Brandt", fresh)},
-            ),
+            tokens,
+            client_id,
+            jobs[1]["id"],
+            {"new.pdf": invoice_pdf("Brandt", fresh)},
         )
     return {"item": item, "invoice": fresh, "client": client}
 
