@@ -4,6 +4,7 @@ Importing this registers every event."""
 from bpo_common.contracts import billing, intake, messaging, validation, vocabulary
 from bpo_common.contracts.vocabulary import (
     MACHINE_CONTRACTOR_ID,
+    ExceptionAction,
     QcMode,
     QcPolicy,
     TaskKind,
@@ -13,6 +14,7 @@ from bpo_common.rules import FieldSpec, JobSpec
 
 __all__ = [
     "MACHINE_CONTRACTOR_ID",
+    "ExceptionAction",
     "FieldSpec",
     "JobSpec",
     "QcMode",

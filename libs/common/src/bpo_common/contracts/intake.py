@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from bpo_common.contracts.vocabulary import QcPolicy, TaskKind
 from bpo_common.events import Event
-from bpo_common.rules import FieldSpec
+from bpo_common.rules import FieldSpec, Match
 
 
 class JobCreated(Event):
@@ -20,6 +20,7 @@ class JobCreated(Event):
     work_type: str
     fields: list[FieldSpec]
     rules: list[str] = Field(default_factory=list)
+    match: Match | None = None
     qc: QcPolicy
     priority: int
     due_at: datetime | None

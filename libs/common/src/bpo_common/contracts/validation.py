@@ -5,7 +5,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from bpo_common.contracts.intake import Entry
-from bpo_common.contracts.vocabulary import TaskKind, TaskOutcome
+from bpo_common.contracts.vocabulary import ExceptionAction, TaskKind, TaskOutcome
 from bpo_common.events import Event
 
 
@@ -87,3 +87,34 @@ class ContractorScored(Event):
     active_seconds: float | None = None
     submitted_at: datetime
     decided_at: datetime
+
+
+class ExceptionOpened(Event):
+    """An invoice does not match its purchase order (or its receipts, or is a duplicate): the
+    item waits for the client's accounts-payable team to resolve it."""
+
+    event_type = "bpo.validation.exception.opened"
+
+    exception_id: UUID
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    reasons: list[str]
+    # Each invoice line's outcome: {row, line, outcome, reasons, invoiced, ordered, received}.
+    lines: list[dict[str, Any]]
+    opened_at: datetime
+
+
+class ExceptionResolved(Event):
+    """A match exception was resolved; the item is accepted or rejected with it (validation
+    publishes that too). `by_client`: the client's own people resolved it (billed then)."""
+
+    event_type = "bpo.validation.exception.resolved"
+
+    exception_id: UUID
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    action: ExceptionAction
+    by_client: bool
+    resolved_at: datetime

@@ -34,6 +34,16 @@ class TaskOutcome(StrEnum):
 TaskOutcome.__name__ = TaskOutcome.__qualname__ = "Outcome"
 
 
+class ExceptionAction(StrEnum):
+    """How the client's accounts-payable team resolves a match exception."""
+
+    # The invoice stands as keyed.
+    ACCEPT = "accept"
+    REJECT = "reject"
+    # The invoice stands with the data the client gives.
+    CORRECT = "correct"
+
+
 class QcMode(StrEnum):
     SINGLE = "single"
     DOUBLE = "double"

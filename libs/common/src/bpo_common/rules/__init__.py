@@ -40,6 +40,17 @@ A field may name a `lookup`: its value must be a key of one of the client's refe
 and `checks` compare other fields with that row (numbers within a `tolerance`). That needs
 the data, so `check` ignores it; validation applies it when it decides.
 
+A field of type `table` holds rows: `columns` are field specs of the types above, each cell is
+checked and normalized as such a field, and a bad cell is reported at its path (`lines[3].qty`,
+rows from 0). `min_rows`/`max_rows` bound the rows (at most 500), and `key` names the column that
+identifies a row (required and unique in every row). Two keyings of a table compare after their
+rows are aligned (`rows.align`): on the key column, else in order with inserted and removed rows
+found. Rules speak of a row's cells (`lines.qty`, checked on every row) and of a table's rows
+(`sum(lines.amount)`, `count(lines)`).
+
+A job's `match` rule (`matching.Match`) matches an invoice's lines against the client's
+purchase orders and goods receipts; validation applies it when it decides.
+
 Limits that keep a check cheap: text up to 10,000 characters, numbers up to 100 characters
 and 60 digits, rules up to 1,000 characters and 50 levels of nesting.
 """
@@ -58,6 +69,7 @@ from bpo_common.rules.expressions import (
     RuleSyntaxError,
     compile_rule,
 )
+from bpo_common.rules.matching import Match, Tolerance
 from bpo_common.rules.spec import (
     APPLIES_TO,
     Case,
@@ -95,9 +107,11 @@ __all__ = [
     "Json",
     "Kind",
     "Lookup",
+    "Match",
     "Rule",
     "RuleEvaluationError",
     "RuleSyntaxError",
+    "Tolerance",
     "Typed",
     "check",
     "compile_rule",

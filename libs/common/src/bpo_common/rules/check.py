@@ -7,12 +7,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from bpo_common.errors import FieldError
-from bpo_common.rules.expressions import RuleEvaluationError
-from bpo_common.rules.spec import JobSpec
+from bpo_common.rules.expressions import Rule, RuleEvaluationError
+from bpo_common.rules.rows import BadTable, Rows, read_table
+from bpo_common.rules.spec import FieldType, JobSpec
 from bpo_common.rules.types import (
     InvalidValue,
-    Json,
-    Typed,
     equal_after_normalization,
     parse_value,
     to_json,
@@ -23,7 +22,8 @@ from bpo_common.rules.types import (
 class CheckResult:
     errors: list[FieldError] = field(default_factory=list)
     # Every field that normalized cleanly, None for empty optional ones; use it when valid.
-    normalized: dict[str, Json | None] = field(default_factory=dict)
+    # (a table's value is its list of rows, each column -> value or None)
+    normalized: dict[str, Any] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -59,10 +59,21 @@ def check(spec: JobSpec, data: Mapping[str, Any], *, partial: bool = False) -> C
     """
     names = {spec_field.name for spec_field in spec.fields}
     errors = [FieldError(key, "not a field of this job") for key in data if key not in names]
-    normalized: dict[str, Json | None] = {}
-    values: dict[str, Typed] = {}
+    normalized: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    tables: dict[str, Rows] = {}
     for spec_field in spec.fields:
         if partial and spec_field.name not in data:
+            continue
+        if spec_field.type is FieldType.TABLE:
+            try:
+                rows = read_table(spec_field, data.get(spec_field.name))
+            except BadTable as exc:
+                errors += exc.errors
+                continue
+            normalized[spec_field.name] = None if rows is None else rows.canonical
+            if rows is not None:
+                values[spec_field.name], tables[spec_field.name] = rows.typed, rows
             continue
         try:
             value = parse_value(spec_field, data.get(spec_field.name))
@@ -74,18 +85,49 @@ def check(spec: JobSpec, data: Mapping[str, Any], *, partial: bool = False) -> C
             values[spec_field.name] = value
 
     for i, rule in enumerate(spec.compiled_rules):
-        if not all(name in values for name in rule.names):
-            continue  # a missing or bad field is reported on its own
-        try:
-            holds = rule.evaluate(values)
-        except RuleEvaluationError as exc:
-            errors.append(FieldError(f"rules[{i}]", f"cannot check {rule.source}: {exc}"))
-            continue
-        if not holds:
-            shown = ", ".join(f"{name}={normalized[name]}" for name in rule.names)
-            detail = f" ({shown})" if shown else ""
-            errors.append(FieldError(f"rules[{i}]", f"rule not met: {rule.source}{detail}"))
+        if rule.rows is None:
+            errors += _broken(i, rule, values, normalized)
+        elif rule.rows in tables:
+            for r, (typed, canonical) in enumerate(
+                zip(tables[rule.rows].typed, tables[rule.rows].canonical, strict=True)
+            ):
+                cells = {f"{rule.rows}.{column}": value for column, value in typed.items()}
+                shown = {f"{rule.rows}[{r}].{column}": value for column, value in canonical.items()}
+                scope = {**values, **cells}
+                errors += _broken(i, rule, scope, {**normalized, **shown}, f"{rule.rows}[{r}]")
     return CheckResult(errors=errors, normalized=normalized)
+
+
+def _broken(
+    i: int,
+    rule: Rule,
+    values: Mapping[str, Any],
+    shown: Mapping[str, Any],
+    row: str | None = None,
+) -> list[FieldError]:
+    """Why rule `i` is not met on these values (on one row of a table, `row`), if it is not."""
+    if not all(name in values for name in rule.names):
+        return []  # a missing or bad field is reported on its own; an empty cell too
+    where = f" on {row}" if row else ""
+    try:
+        holds = rule.evaluate(values)
+    except RuleEvaluationError as exc:
+        return [FieldError(f"rules[{i}]", f"cannot check {rule.source}{where}: {exc}")]
+    if holds:
+        return []
+    named = [_shown_name(name, rule.rows, row) for name in rule.names]
+    # A table a rule adds up is not shown whole.
+    cells = [name for name in named if name in shown and not isinstance(shown[name], list)]
+    detail = ", ".join(f"{name}={shown[name]}" for name in cells)
+    detail = f" ({detail})" if detail else ""
+    return [FieldError(f"rules[{i}]", f"rule not met{where}: {rule.source}{detail}")]
+
+
+def _shown_name(name: str, table: str | None, row: str | None) -> str:
+    """How a name a rule reads is shown: a cell of the row checked as `lines[3].qty`."""
+    if table is not None and row is not None and name.startswith(f"{table}."):
+        return row + name[len(table) :]
+    return name
 
 
 def differing_fields(spec: JobSpec, a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:

@@ -9,6 +9,11 @@ Kinds: numbers (integer and decimal fields, as `Decimal`), dates, text and boole
 Allowed: literals, field names, `+ - * /`, unary `-`/`+`, comparisons (chained too),
 `and`/`or`/`not`, `x in (a, b, ...)`, and the functions abs, round, min, max, len and
 date("YYYY-MM-DD"). Dates support `date - date` (days) and `date ± days`.
+
+Tables: `lines.qty` is the cell of column qty in a row of table field `lines`; a rule that
+names cells outside an aggregate is checked on every row of that table
+(`lines.qty * lines.unit_price == lines.amount`). `sum(...)` adds a number over every row
+(`sum(lines.amount) == net`, `sum(lines.qty * lines.unit_price)`), `count(lines)` counts rows.
 """
 
 import ast
@@ -27,6 +32,7 @@ from decimal import (
     localcontext,
 )
 from enum import StrEnum
+from typing import Any
 
 MAX_RULE_LENGTH = 1000
 MAX_RULE_DEPTH = 50
@@ -42,6 +48,8 @@ class Kind(StrEnum):
     DATE = "date"
     TEXT = "text"
     BOOLEAN = "boolean"
+    # A table field as a whole: only count() takes it.
+    TABLE = "table"
 
 
 Value = Decimal | date | str | bool
@@ -58,11 +66,16 @@ class RuleEvaluationError(ValueError):
 @dataclass(frozen=True)
 class Rule:
     source: str
-    names: tuple[str, ...]  # fields the rule reads, in order of first use
+    # What the rule reads, in order of first use: fields, `table.column` cells of the row it
+    # is checked on, and tables that sum() or count() reads whole.
+    names: tuple[str, ...]
     tree: ast.expr = field(compare=False, repr=False)  # ast nodes compare by identity
+    # The table on each of whose rows the rule is checked, when it names cells.
+    rows: str | None = None
 
-    def evaluate(self, values: Mapping[str, Value | int]) -> bool:
-        """True when the rule holds; every name in `names` must have a value."""
+    def evaluate(self, values: Mapping[str, Any]) -> bool:
+        """True when the rule holds; every name in `names` must have a value: a field's typed
+        value, a cell's (`lines.qty`), or a table's rows (a list of column -> value)."""
         try:
             with localcontext(_CONTEXT):
                 result = _eval(self.tree, values)
@@ -87,7 +100,7 @@ def compile_rule(source: str, kinds: Mapping[str, Kind]) -> Rule:
         raise RuleSyntaxError(f"nested more than {MAX_RULE_DEPTH} levels deep")
     if _kind(tree, kinds) is not Kind.BOOLEAN:
         raise RuleSyntaxError("must be a condition that is true or false, e.g. a comparison")
-    return Rule(source=source, names=_field_names(tree), tree=tree)
+    return Rule(source=source, names=_field_names(tree), tree=tree, rows=_row_scope(tree))
 
 
 def _depth(tree: ast.AST) -> int:
@@ -103,9 +116,74 @@ def _depth(tree: ast.AST) -> int:
 def _field_names(tree: ast.expr) -> tuple[str, ...]:
     # Function names are ast.Name nodes too, and a field may be called `date` or `max`.
     functions = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    names = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in functions]
-    names.sort(key=lambda n: (n.lineno, n.col_offset))
-    return tuple(dict.fromkeys(n.id for n in names))
+    tables = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    whole = {id(n) for call in _aggregates(tree) for n in ast.walk(call)}
+    named: list[tuple[int, int, str]] = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+            text = n.value.id if id(n) in whole else f"{n.value.id}.{n.attr}"
+            named.append((n.lineno, n.col_offset, text))
+        elif isinstance(n, ast.Name) and id(n) not in functions and id(n) not in tables:
+            named.append((n.lineno, n.col_offset, n.id))
+    return tuple(dict.fromkeys(text for _, _, text in sorted(named)))
+
+
+def _aggregates(tree: ast.AST) -> list[ast.Call]:
+    """The sum() and count() calls of a rule: they read a table's rows whole."""
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in _AGGREGATES
+    ]
+
+
+def _cell_tables(tree: ast.AST) -> set[str]:
+    return {
+        node.value.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+    }
+
+
+def _row_scope(tree: ast.expr) -> str | None:
+    """The table on whose rows a rule is checked: the one whose cells it names outside sum()."""
+    aggregates = _aggregates(tree)
+    inside = {id(n) for call in aggregates for n in ast.walk(call)}
+    for call in aggregates:
+        if any(
+            id(other) in {id(n) for n in ast.walk(call)}
+            for other in aggregates
+            if other is not call
+        ):
+            raise RuleSyntaxError(f"{_name(call)}() cannot hold another sum() or count()")
+        tables = _cell_tables(call)
+        if _name(call) == "sum" and not tables:
+            raise RuleSyntaxError("sum() adds a column over a table's rows, e.g. sum(lines.amount)")
+        if len(tables) > 1:
+            raise RuleSyntaxError(f"sum() adds the rows of one table, not of {_listed(tables)}")
+    outside = {
+        node.value.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and id(node) not in inside
+    }
+    if len(outside) > 1:
+        raise RuleSyntaxError(
+            f"a rule is checked on the rows of one table, not of {_listed(outside)}"
+        )
+    return outside.pop() if outside else None
+
+
+def _name(call: ast.Call) -> str:
+    assert isinstance(call.func, ast.Name)
+    return call.func.id
+
+
+def _listed(tables: set[str]) -> str:
+    return " and ".join(sorted(tables))
 
 
 _ARITHMETIC: dict[type[ast.operator], str] = {
@@ -117,7 +195,8 @@ _ARITHMETIC: dict[type[ast.operator], str] = {
 _ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 _EQUALITY = (ast.Eq, ast.NotEq)
 _MEMBERSHIP = (ast.In, ast.NotIn)
-_FUNCTIONS = ("abs", "round", "min", "max", "len", "date")
+_AGGREGATES = ("sum", "count")
+_FUNCTIONS = ("abs", "round", "min", "max", "len", "date", *_AGGREGATES)
 _FORBIDDEN_HINTS: dict[type[ast.AST], str] = {
     ast.Attribute: "attribute access ('.') is not allowed",
     ast.Subscript: "indexing ('[...]') is not allowed",
@@ -145,6 +224,10 @@ def _kind(node: ast.expr, kinds: Mapping[str, Kind]) -> Kind:
             if name not in kinds:
                 raise RuleSyntaxError(f"unknown name '{name}': not a field of this job")
             return kinds[name]
+        case ast.Attribute(value=ast.Name(id=table), attr=column) if f"{table}.{column}" in kinds:
+            return kinds[f"{table}.{column}"]
+        case ast.Attribute(value=ast.Name(id=table), attr=column) if kinds.get(table) is Kind.TABLE:
+            raise RuleSyntaxError(f"{table} has no column {column}")
         case ast.UnaryOp(op=ast.Not(), operand=operand):
             _expect(_kind(operand, kinds), {Kind.BOOLEAN}, "'not'")
             return Kind.BOOLEAN
@@ -206,6 +289,8 @@ def _check_comparison(op: ast.cmpop, a: ast.expr, b: ast.expr, kinds: Mapping[st
         others = [_kind(b, kinds)]
     else:  # `is`, `is not`
         raise RuleSyntaxError("'is' is not allowed; use == or !=")
+    if Kind.TABLE in (left, *others):
+        raise RuleSyntaxError("a table is compared by its cells, sum() or count(), not whole")
     for right in others:
         if right is not left:
             raise RuleSyntaxError(f"cannot compare a {left} with a {right}")
@@ -221,6 +306,16 @@ def _call_kind(function: str, args: Sequence[ast.expr], kinds: Mapping[str, Kind
             raise RuleSyntaxError('date() takes one literal date, e.g. date("2024-12-31")')
         return Kind.DATE
     arg_kinds = [_kind(arg, kinds) for arg in args]
+    if function == "count":
+        if arg_kinds != [Kind.TABLE]:
+            raise RuleSyntaxError("count() takes a table, e.g. count(lines)")
+        return Kind.NUMBER
+    if function == "sum":
+        if arg_kinds != [Kind.NUMBER]:
+            raise RuleSyntaxError(
+                "sum() takes one number of a table's rows, e.g. sum(lines.amount)"
+            )
+        return Kind.NUMBER
     if function in ("min", "max"):
         if len(arg_kinds) < 2 or len(set(arg_kinds)) != 1:
             raise RuleSyntaxError(f"{function}() takes two or more numbers, or two or more dates")
@@ -252,7 +347,7 @@ def _is_iso(value: object) -> bool:
     return True
 
 
-def _eval(node: ast.expr, values: Mapping[str, Value | int]) -> Value:
+def _eval(node: ast.expr, values: Mapping[str, Any]) -> Value:
     """Evaluate a tree that `_kind` accepted; anything else is a bug, not user input."""
     match node:
         case ast.Constant(value=bool() | str() as literal):
@@ -261,10 +356,13 @@ def _eval(node: ast.expr, values: Mapping[str, Value | int]) -> Value:
             # repr() gives the shortest literal that round-trips: 0.01 stays 0.01.
             return Decimal(repr(number))
         case ast.Name(id=name):
-            value = values[name]
-            if isinstance(value, int) and not isinstance(value, bool):
-                return Decimal(value)
-            return value
+            return _typed(values[name])
+        case ast.Attribute(value=ast.Name(id=table), attr=column):
+            return _typed(values[f"{table}.{column}"])
+        case ast.Call(func=ast.Name(id="count"), args=[ast.Name(id=table)]):
+            return Decimal(len(values[table]))
+        case ast.Call(func=ast.Name(id="sum"), args=[cells]):
+            return _sum(cells, values)
         case ast.UnaryOp(op=ast.Not(), operand=operand):
             return not _eval(operand, values)
         case ast.UnaryOp(op=ast.USub(), operand=operand):
@@ -287,7 +385,26 @@ def _eval(node: ast.expr, values: Mapping[str, Value | int]) -> Value:
     raise AssertionError(f"unchecked node {type(node).__name__}")
 
 
-def _compare(node: ast.Compare, values: Mapping[str, Value | int]) -> bool:
+def _typed(value: Value | int) -> Value:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return value
+
+
+def _sum(cells: ast.expr, values: Mapping[str, Any]) -> Decimal:
+    """A number over every row of the table whose cells `cells` names, added up."""
+    (table,) = _cell_tables(cells)
+    total = Decimal(0)
+    for i, row in enumerate(values[table]):
+        scope = {f"{table}.{column}": value for column, value in row.items() if value is not None}
+        try:
+            total += _number(_eval(cells, {**values, **scope}))
+        except KeyError as exc:
+            raise ValueError(f"{table}[{i}].{str(exc.args[0]).partition('.')[2]} is empty") from exc
+    return total
+
+
+def _compare(node: ast.Compare, values: Mapping[str, Any]) -> bool:
     current = _eval(node.left, values)
     for cmp, comparator in zip(node.ops, node.comparators, strict=True):
         if isinstance(cmp, _MEMBERSHIP):

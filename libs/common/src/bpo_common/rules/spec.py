@@ -25,13 +25,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import InitErrorDetails
 from stdnum.eu import vat
 
 from bpo_common.errors import FieldError
 from bpo_common.rules.expressions import Kind, Rule, RuleSyntaxError, compile_rule
+from bpo_common.rules.matching import Match
+from bpo_common.rules.names import DatasetName, FieldName, spec_error
 
-FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
 Bound = int | Decimal | date
 
 
@@ -53,6 +54,8 @@ class FieldType(StrEnum):
     LEI = "lei"
     EAN = "ean"
     US_EIN = "us_ein"
+    # rows of columns, each column a field of one of the types above
+    TABLE = "table"
 
 
 class Case(StrEnum):
@@ -75,6 +78,10 @@ IDENTIFIERS = frozenset(
 )
 _ORDERED = frozenset({FieldType.INTEGER, FieldType.DECIMAL, FieldType.DATE})
 _TEXT = frozenset({FieldType.STRING, FieldType.EMAIL})
+_SCALAR = frozenset(FieldType) - {FieldType.TABLE}
+_TABLE = frozenset({FieldType.TABLE})
+# The most rows a table may have: aligning two keyings of one stays quick.
+MAX_ROWS = 500
 
 # Which optional rule fits which field type; anything else is a spec error.
 APPLIES_TO: Mapping[str, frozenset[FieldType]] = {
@@ -89,6 +96,12 @@ APPLIES_TO: Mapping[str, frozenset[FieldType]] = {
     "decimal_separator": frozenset({FieldType.INTEGER, FieldType.DECIMAL}),
     "date_formats": frozenset({FieldType.DATE}),
     "country": frozenset({FieldType.PHONE, FieldType.VAT}),
+    "hints": _SCALAR,
+    "lookup": _SCALAR,
+    "columns": _TABLE,
+    "min_rows": _TABLE,
+    "max_rows": _TABLE,
+    "key": _TABLE,
 }
 
 RULE_KINDS: Mapping[FieldType, Kind] = {
@@ -101,10 +114,17 @@ RULE_KINDS: Mapping[FieldType, Kind] = {
 
 def rule_kind(field_type: FieldType) -> Kind:
     """How a field of this type reads in a cross-field rule; everything else is text."""
-    return RULE_KINDS.get(field_type, Kind.TEXT)
+    return Kind.TABLE if field_type is FieldType.TABLE else RULE_KINDS.get(field_type, Kind.TEXT)
 
 
-DatasetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
+def rule_kinds(fields: Sequence["FieldSpec"]) -> dict[str, Kind]:
+    """The names a job's rules may use and their kinds: every field, and every column of a
+    table as `table.column` (a cell of the row a rule is checked on)."""
+    kinds = {spec.name: rule_kind(spec.type) for spec in fields}
+    for spec in fields:
+        for column in spec.columns or ():
+            kinds[f"{spec.name}.{column.name}"] = rule_kind(column.type)
+    return kinds
 
 
 class CrossCheck(BaseModel):
@@ -143,7 +163,7 @@ class Hints(BaseModel):
     def _some_labels(cls, labels: tuple[str, ...]) -> tuple[str, ...]:
         # Not min_length: pydantic would also report an empty tuple when a label is too long.
         if not labels:
-            raise _error("give at least one label")
+            raise spec_error("give at least one label")
         return labels
 
 
@@ -171,6 +191,12 @@ class FieldSpec(BaseModel):
     date_formats: Annotated[tuple[str, ...], Field(max_length=20)] | None = None
     country: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")] | None = None
     lookup: Lookup | None = None
+    # A table: the fields of each row, how many rows, and the column that identifies a row
+    # (double keying aligns rows on it; without it rows are aligned by their order).
+    columns: Annotated[tuple["FieldSpec", ...], Field(min_length=1, max_length=50)] | None = None
+    min_rows: Annotated[int, Field(ge=0, le=MAX_ROWS)] | None = None
+    max_rows: Annotated[int, Field(ge=1, le=MAX_ROWS)] | None = None
+    key: FieldName | None = None
 
     @field_validator(*APPLIES_TO)
     @classmethod
@@ -182,7 +208,7 @@ class FieldSpec(BaseModel):
         fits = APPLIES_TO[rule]
         if field_type not in fits:
             where = ", ".join(sorted(fits))
-            raise _error(f"{rule} does not apply to {field_type} fields (only to {where})")
+            raise spec_error(f"{rule} does not apply to {field_type} fields (only to {where})")
         check = _RULE_CHECKS.get(rule)
         return check(value, field_type, info.data) if check else value
 
@@ -192,6 +218,38 @@ class FieldSpec(BaseModel):
             raise _errors_at("FieldSpec", [(("choices",), "enum fields need choices")])
         return self
 
+    @model_validator(mode="after")
+    def _table_shape(self) -> Self:
+        if self.type is not FieldType.TABLE:
+            return self
+        if self.columns is None:
+            raise _errors_at("FieldSpec", [(("columns",), "table fields need columns")])
+        problems: list[tuple[tuple[int | str, ...], str]] = []
+        names = [column.name for column in self.columns]
+        for j, column in enumerate(self.columns):
+            if column.type is FieldType.TABLE:
+                problems.append((("columns", j, "type"), "a column cannot be a table"))
+            if names.count(column.name) > 1:
+                problems.append((("columns", j, "name"), f"column {column.name} is repeated"))
+        if self.key is not None and self.key not in names:
+            problems.append((("key",), f"{self.key} is not a column of {self.name}"))
+        if self.max_rows is not None and self.max_rows < (self.min_rows or 0):
+            problems.append((("max_rows",), "max_rows must not be less than min_rows"))
+        if problems:
+            raise _errors_at("FieldSpec", problems)
+        return self
+
+    @property
+    def row_limit(self) -> int:
+        return MAX_ROWS if self.max_rows is None else self.max_rows
+
+    def column(self, name: str) -> "FieldSpec":
+        """The column called `name` of a table field; KeyError when it has none."""
+        for column in self.columns or ():
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
 
 class JobSpec(BaseModel):
     """The fields of a job and its cross-field rules (e.g. `total == net + tax`)."""
@@ -200,6 +258,8 @@ class JobSpec(BaseModel):
 
     fields: tuple[FieldSpec, ...]
     rules: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    # Invoices: match each line against the client's purchase orders and goods receipts.
+    match: Match | None = None
     _compiled: tuple[Rule, ...] | None = PrivateAttr(default=None)
 
     @field_validator("fields")
@@ -208,18 +268,20 @@ class JobSpec(BaseModel):
         names = [spec.name for spec in fields]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
-            raise _error(f"field names must be unique; repeated: {', '.join(duplicates)}")
+            raise spec_error(f"field names must be unique; repeated: {', '.join(duplicates)}")
         return fields
 
     @model_validator(mode="after")
     def _lookups_name_fields(self) -> Self:
-        kinds = {spec.name: rule_kind(spec.type) for spec in self.fields}
+        kinds = rule_kinds(self.fields)
         problems: list[tuple[tuple[int | str, ...], str]] = []
         for i, spec in enumerate(self.fields):
             for j, cross in enumerate(spec.lookup.checks if spec.lookup else ()):
                 where: tuple[int | str, ...] = ("fields", i, "lookup", "checks", j)
                 if cross.field not in kinds:
                     problems.append(((*where, "field"), f"{cross.field} is not a field of the job"))
+                elif kinds[cross.field] is Kind.TABLE:
+                    problems.append(((*where, "field"), f"{cross.field} is a table"))
                 elif cross.tolerance is not None and kinds[cross.field] is not Kind.NUMBER:
                     problems.append(
                         ((*where, "tolerance"), "a tolerance applies to number fields only")
@@ -229,8 +291,16 @@ class JobSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _match_names_fields(self) -> Self:
+        if self.match is not None:
+            problems = self.match.problems(rule_kinds(self.fields))
+            if problems:
+                raise _errors_at(type(self).__name__, [(("match", *w), m) for w, m in problems])
+        return self
+
+    @model_validator(mode="after")
     def _compile_rules(self) -> Self:
-        kinds = {spec.name: rule_kind(spec.type) for spec in self.fields}
+        kinds = rule_kinds(self.fields)
         compiled, problems = [], []
         for i, source in enumerate(self.rules):
             try:
@@ -245,7 +315,7 @@ class JobSpec(BaseModel):
     @property
     def compiled_rules(self) -> tuple[Rule, ...]:
         if self._compiled is None:  # built with model_construct(), which skips validators
-            kinds = {spec.name: rule_kind(spec.type) for spec in self.fields}
+            kinds = rule_kinds(self.fields)
             self._compiled = tuple(compile_rule(source, kinds) for source in self.rules)
         return self._compiled
 
@@ -272,17 +342,12 @@ def _path(loc: Sequence[int | str]) -> str:
     return text
 
 
-def _error(message: str) -> PydanticCustomError:
-    # Passed as context so braces in a message (a regex) are not read as placeholders.
-    return PydanticCustomError("field_spec", "{message}", {"message": message})
-
-
 def _errors_at(
     title: str, problems: Sequence[tuple[tuple[int | str, ...], str]]
 ) -> ValidationError:
     """Errors under sub-paths, which a plain ValueError in a model validator cannot name."""
     details = [
-        InitErrorDetails(type=_error(message), loc=loc, input=None) for loc, message in problems
+        InitErrorDetails(type=spec_error(message), loc=loc, input=None) for loc, message in problems
     ]
     return ValidationError.from_exception_data(title, details)
 
@@ -290,21 +355,21 @@ def _errors_at(
 def _check_bound(value: Bound, field_type: FieldType, data: Mapping[str, Any]) -> Bound:
     if field_type is FieldType.DATE:
         if not isinstance(value, date):
-            raise _error("must be a date (YYYY-MM-DD) for date fields")
+            raise spec_error("must be a date (YYYY-MM-DD) for date fields")
     elif isinstance(value, date):
-        raise _error(f"must be a number for {field_type} fields")
+        raise spec_error(f"must be a number for {field_type} fields")
     elif field_type is FieldType.INTEGER and value != int(value):
-        raise _error("must be a whole number for integer fields")
+        raise spec_error("must be a whole number for integer fields")
     low = data.get("min")  # present only when checking max, and only if min was valid
     if low is not None and isinstance(low, date) is isinstance(value, date) and value < low:
-        raise _error("max must not be less than min")
+        raise spec_error("max must not be less than min")
     return value
 
 
 def _check_max_length(value: int, field_type: FieldType, data: Mapping[str, Any]) -> int:
     low = data.get("min_length")
     if low is not None and value < low:
-        raise _error("max_length must not be less than min_length")
+        raise spec_error("max_length must not be less than min_length")
     return value
 
 
@@ -312,7 +377,7 @@ def _check_pattern(value: str, field_type: FieldType, data: Mapping[str, Any]) -
     try:
         compiled_pattern(value)
     except re2.error as exc:
-        raise _error(
+        raise spec_error(
             f"not a valid regular expression: {_re2_message(exc)} (patterns use RE2 syntax, "
             "which has no look-around and no back-references)"
         ) from exc
@@ -345,12 +410,12 @@ def _check_choices(
 ) -> tuple[str, ...]:
     choices = tuple(" ".join(choice.split()) for choice in value)
     if not all(choices):
-        raise _error("choices must not be empty text")
+        raise spec_error("choices must not be empty text")
     keys = [choice.casefold() for choice in choices]
     repeated = sorted({c for c, k in zip(choices, keys, strict=True) if keys.count(k) > 1})
     if repeated:
         # Input is matched case-insensitively, so these could not be told apart.
-        raise _error(f"choices must differ in more than case: {', '.join(repeated)}")
+        raise spec_error(f"choices must differ in more than case: {', '.join(repeated)}")
     return choices
 
 
@@ -364,16 +429,16 @@ def _check_date_formats(
         except ValueError:
             parsed = None
         if parsed != probe:
-            raise _error(f"{fmt!r} is not a usable date format: it needs day, month and year")
+            raise spec_error(f"{fmt!r} is not a usable date format: it needs day, month and year")
     return value
 
 
 def _check_country(value: str, field_type: FieldType, data: Mapping[str, Any]) -> str:
     code = value.upper()
     if field_type is FieldType.PHONE and code not in phonenumbers.SUPPORTED_REGIONS:
-        raise _error(f"{value} is not a region phonenumbers knows")
+        raise spec_error(f"{value} is not a region phonenumbers knows")
     if field_type is FieldType.VAT and code.lower() not in vat.MEMBER_STATES | {"el"}:
-        raise _error(f"{value} is not an EU VAT country")
+        raise spec_error(f"{value} is not an EU VAT country")
     return code
 
 
@@ -391,12 +456,18 @@ _RULE_CHECKS: Mapping[str, Callable[[Any, FieldType, Mapping[str, Any]], Any]] =
 _compiled: dict[UUID, JobSpec] = {}
 
 
-def spec_for(job_id: UUID, fields: Sequence[Mapping[str, Any]], rules: Sequence[str]) -> JobSpec:
+def spec_for(
+    job_id: UUID,
+    fields: Sequence[Mapping[str, Any]],
+    rules: Sequence[str],
+    match: Mapping[str, Any] | None = None,
+) -> JobSpec:
     """A job's stored spec, compiled once per job and process (a job's spec never changes);
     every submission of every job is checked against one."""
     spec = _compiled.get(job_id)
     if spec is None:
         if len(_compiled) >= 1024:
             _compiled.clear()
-        spec = _compiled[job_id] = JobSpec.model_validate({"fields": fields, "rules": rules})
+        body = {"fields": fields, "rules": rules, "match": match}
+        spec = _compiled[job_id] = JobSpec.model_validate(body)
     return spec

@@ -7,7 +7,7 @@ InvalidValue with a message the person who typed it can act on.
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import date, datetime
 from decimal import Context, Decimal, InvalidOperation
 
@@ -90,6 +90,8 @@ def equal_after_normalization(field: FieldSpec, a: object, b: object) -> bool:
     value out of range is still the same value); two empties are equal. A value that does
     not parse is equal only to an identical one.
     """
+    if field.type is FieldType.TABLE:
+        return table_key(field, a) == table_key(field, b)
     try:
         return _canonical(field, a) == _canonical(field, b)
     except InvalidValue:
@@ -98,6 +100,35 @@ def equal_after_normalization(field: FieldSpec, a: object, b: object) -> bool:
 
 def _canonical(field: FieldSpec, raw: object) -> Json | None:
     return None if is_empty(raw) else to_json(field, _PARSERS[field.type](field, raw))
+
+
+def cell_key(field: FieldSpec, raw: object) -> Hashable:
+    """What a value compares as: its canonical form, or, when it has none, the raw value
+    itself (so it equals only an identical value)."""
+    try:
+        return _canonical(field, raw)
+    except InvalidValue:
+        return ("not read", type(raw).__name__, repr(raw))
+
+
+def row_key(table: FieldSpec, row: object) -> tuple[Hashable, ...]:
+    """What a table's row compares as: its cells' keys, column by column."""
+    if not isinstance(row, Mapping):
+        return ("not a row", repr(row))
+    return tuple(cell_key(column, row.get(column.name)) for column in table.columns or ())
+
+
+def table_key(table: FieldSpec, raw: object) -> Hashable:
+    """What a table compares as: its rows in order, or by their key column when it has one
+    (then the order of the rows does not matter)."""
+    if is_empty(raw) or raw == []:
+        return ()
+    if not isinstance(raw, list):
+        return ("not a table", repr(raw))
+    rows = [row_key(table, row) for row in raw]
+    if table.key is None:
+        return tuple(rows)
+    return tuple(sorted(rows, key=repr))
 
 
 def _text(raw: object) -> str:

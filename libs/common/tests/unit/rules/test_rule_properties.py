@@ -312,8 +312,9 @@ VALID_VALUES: dict[FieldType, st.SearchStrategy[Drawn]] = {
 }
 
 
-def test_every_field_type_has_a_generator() -> None:
-    assert set(VALID_VALUES) == set(FieldType)
+def test_every_scalar_field_type_has_a_generator() -> None:
+    # A table's cells are values of these types (test_rule_tables.py checks tables).
+    assert set(VALID_VALUES) == set(FieldType) - {FieldType.TABLE}
 
 
 @pytest.mark.parametrize("field_type", sorted(VALID_VALUES))

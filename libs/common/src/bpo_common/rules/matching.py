@@ -1,0 +1,110 @@
+"""A job's `match` rule: how validation matches an invoice's lines against the client's
+purchase orders (two-way) and goods receipts (three-way), and finds duplicate invoices.
+
+The purchase-order dataset holds one row per order, keyed by its number, with the order's
+lines in `lines` (NDJSON); a line has the invoice table's `line`, `quantity` and `price`
+columns. The receipts dataset, when named, holds one row per goods receipt with the order's
+number in `order_column` and the received lines (their `line` and `quantity` columns).
+"""
+
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bpo_common.rules.expressions import Kind
+from bpo_common.rules.names import DatasetName, FieldName, spec_error
+
+ColumnName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Tolerance(BaseModel):
+    """How far an invoiced value may be from the order's and still match: an absolute amount
+    (`{"absolute": "0.05"}`) or a share of the order's value (`{"percent": "2"}`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    absolute: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+    percent: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.absolute is None) == (self.percent is None):
+            raise spec_error("give either absolute or percent")
+        return self
+
+    def allows(self, invoiced: Decimal, ordered: Decimal) -> bool:
+        """Whether `invoiced` is within this tolerance of `ordered` (the edge included)."""
+        limit = self.absolute if self.percent is None else abs(ordered) * self.percent / 100
+        assert limit is not None
+        return abs(invoiced - ordered) <= limit
+
+
+class Receipts(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: DatasetName
+    # The column of a receipt that holds the number of the order it delivers against.
+    order_column: ColumnName = "order"
+
+
+class Duplicates(BaseModel):
+    """An invoice is a duplicate when another of the client's invoices has the same vendor and
+    number, or the same vendor and amount with a date at most `days` apart."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vendor: FieldName
+    number: FieldName | None = None
+    amount: FieldName | None = None
+    date: FieldName | None = None
+    days: Annotated[int, Field(ge=0, le=3660)] = 30
+
+
+class Match(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    orders: DatasetName
+    # The invoice's field holding the purchase-order number.
+    order_field: FieldName
+    # The invoice's table of lines, and its columns the match reads.
+    table: FieldName
+    line: ColumnName
+    quantity: ColumnName
+    price: ColumnName
+    tolerances: Annotated[dict[ColumnName, Tolerance], Field(max_length=20)] = Field(
+        default_factory=dict
+    )
+    receipts: Receipts | None = None
+    duplicates: Duplicates | None = None
+
+    def tolerance(self, column: str) -> Tolerance:
+        """The tolerance on a column: none unless the rule gives one."""
+        return self.tolerances.get(column, Tolerance(absolute=Decimal(0)))
+
+    def problems(self, kinds: dict[str, Kind]) -> list[tuple[tuple[int | str, ...], str]]:
+        """What in the rule does not fit the job's fields (`kinds` as `rule_kinds` gives)."""
+        found: list[tuple[tuple[int | str, ...], str]] = []
+        if kinds.get(self.order_field) in (None, Kind.TABLE):
+            found.append((("order_field",), f"{self.order_field} is not a field of the job"))
+        if kinds.get(self.table) is not Kind.TABLE:
+            found.append((("table",), f"{self.table} is not a table field of the job"))
+            return found
+        columns: list[tuple[str, str, bool]] = [
+            ("line", self.line, False),
+            ("quantity", self.quantity, True),
+            ("price", self.price, True),
+        ]
+        columns += [(f"tolerances.{name}", name, True) for name in self.tolerances]
+        for where, column, number in columns:
+            kind = kinds.get(f"{self.table}.{column}")
+            if kind is None:
+                found.append(((*where.split("."),), f"{column} is not a column of {self.table}"))
+            elif number and kind is not Kind.NUMBER:
+                found.append(((*where.split("."),), f"{column} is not a number column"))
+        if self.duplicates is not None:
+            for role in ("vendor", "number", "amount", "date"):
+                name = getattr(self.duplicates, role)
+                if name is not None and kinds.get(name) in (None, Kind.TABLE):
+                    found.append((("duplicates", role), f"{name} is not a field of the job"))
+        return found

@@ -1,0 +1,14 @@
+"""Names a job spec uses (fields, datasets) and the error a spec's validators raise."""
+
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_core import PydanticCustomError
+
+FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+DatasetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
+
+
+def spec_error(message: str) -> PydanticCustomError:
+    # Passed as context so braces in a message (a regex) are not read as placeholders.
+    return PydanticCustomError("field_spec", "{message}", {"message": message})
