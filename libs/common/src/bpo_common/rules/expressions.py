@@ -394,11 +394,13 @@ def _typed(value: Value | int) -> Value:
 def _sum(cells: ast.expr, values: Mapping[str, Any]) -> Decimal:
     """A number over every row of the table whose cells `cells` names, added up."""
     (table,) = _cell_tables(cells)
+    # Without the cells of the row a row rule is checked on: each row brings its own.
+    outside = {name: value for name, value in values.items() if not name.startswith(f"{table}.")}
     total = Decimal(0)
     for i, row in enumerate(values[table]):
         scope = {f"{table}.{column}": value for column, value in row.items() if value is not None}
         try:
-            total += _number(_eval(cells, {**values, **scope}))
+            total += _number(_eval(cells, {**outside, **scope}))
         except KeyError as exc:
             raise ValueError(f"{table}[{i}].{str(exc.args[0]).partition('.')[2]} is empty") from exc
     return total

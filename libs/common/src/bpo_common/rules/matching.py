@@ -72,7 +72,8 @@ class Match(BaseModel):
     line: ColumnName
     quantity: ColumnName
     price: ColumnName
-    tolerances: Annotated[dict[ColumnName, Tolerance], Field(max_length=20)] = Field(
+    # On the quantity and price columns: how far from the order still matches (none: exact).
+    tolerances: Annotated[dict[ColumnName, Tolerance], Field(max_length=2)] = Field(
         default_factory=dict
     )
     receipts: Receipts | None = None
@@ -85,8 +86,7 @@ class Match(BaseModel):
     def problems(self, kinds: dict[str, Kind]) -> list[tuple[tuple[int | str, ...], str]]:
         """What in the rule does not fit the job's fields (`kinds` as `rule_kinds` gives)."""
         found: list[tuple[tuple[int | str, ...], str]] = []
-        if kinds.get(self.order_field) in (None, Kind.TABLE):
-            found.append((("order_field",), f"{self.order_field} is not a field of the job"))
+        found += _scalar(("order_field",), self.order_field, kinds)
         if kinds.get(self.table) is not Kind.TABLE:
             found.append((("table",), f"{self.table} is not a table field of the job"))
             return found
@@ -95,7 +95,11 @@ class Match(BaseModel):
             ("quantity", self.quantity, True),
             ("price", self.price, True),
         ]
-        columns += [(f"tolerances.{name}", name, True) for name in self.tolerances]
+        found += [
+            (("tolerances", name), f"tolerances apply to {self.quantity} and {self.price} only")
+            for name in self.tolerances
+            if name not in (self.quantity, self.price)
+        ]
         for where, column, number in columns:
             kind = kinds.get(f"{self.table}.{column}")
             if kind is None:
@@ -105,6 +109,17 @@ class Match(BaseModel):
         if self.duplicates is not None:
             for role in ("vendor", "number", "amount", "date"):
                 name = getattr(self.duplicates, role)
-                if name is not None and kinds.get(name) in (None, Kind.TABLE):
-                    found.append((("duplicates", role), f"{name} is not a field of the job"))
+                if name is not None:
+                    found += _scalar(("duplicates", role), name, kinds)
         return found
+
+
+def _scalar(
+    where: tuple[int | str, ...], name: str, kinds: dict[str, Kind]
+) -> list[tuple[tuple[int | str, ...], str]]:
+    """A problem unless `name` is a field of the job that is not a table."""
+    if name not in kinds:
+        return [(where, f"{name} is not a field of the job")]
+    if kinds[name] is Kind.TABLE:
+        return [(where, f"{name} is a table")]
+    return []

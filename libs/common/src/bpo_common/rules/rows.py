@@ -51,9 +51,9 @@ def read_table(table: FieldSpec, raw: object) -> Rows | None:
     """The rows of a table's value, every cell checked; None when empty and optional;
     BadTable naming every bad cell, row or limit."""
     name = table.name
-    if raw is None:
+    if is_empty(raw) or raw == []:
         if table.required:
-            raise BadTable([FieldError(name, "required")])
+            raise BadTable([FieldError(name, "required: give at least one row")])
         return None
     if not isinstance(raw, list):
         raise BadTable([FieldError(name, "must be a list of rows, each an object of cells")])
@@ -122,7 +122,8 @@ def rows_of(raw: object) -> list[Any]:
 
 def align(table: FieldSpec, a: object, b: object) -> list[Pair]:
     """The rows of two keyings of a table paired up (see the module's note), in the order of
-    `a`'s rows, each row of `b` that pairs with none placed after the row before it."""
+    `a`'s rows; a row of `b` that pairs with none comes after the row of `b` before it, or,
+    on a key, at the end."""
     keys_a = [row_key(table, row) for row in rows_of(a)]
     keys_b = [row_key(table, row) for row in rows_of(b)]
     if table.key is not None:
@@ -164,18 +165,16 @@ def _fewest_edits(
 ) -> list[Pair]:
     """Rows between two anchors paired by the fewest edits (Needleman-Wunsch)."""
     n, m = len(a), len(b)
+    pair = [[2 * _differing_share(x, y) for y in b] for x in a]
     cost = [[float(i + j) if i == 0 or j == 0 else 0.0 for j in range(m + 1)] for i in range(n + 1)]
     for i in range(1, n + 1):
+        above, here = cost[i - 1], cost[i]
         for j in range(1, m + 1):
-            cost[i][j] = min(
-                cost[i - 1][j - 1] + 2 * _differing_share(a[i - 1], b[j - 1]),
-                cost[i - 1][j] + 1,
-                cost[i][j - 1] + 1,
-            )
+            here[j] = min(above[j - 1] + pair[i - 1][j - 1], above[j] + 1, here[j - 1] + 1)
     pairs: list[Pair] = []
     i, j = n, m
     while i or j:
-        if i and j and cost[i][j] == cost[i - 1][j - 1] + 2 * _differing_share(a[i - 1], b[j - 1]):
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + pair[i - 1][j - 1]:
             pairs.append((i0 + i - 1, j0 + j - 1))
             i, j = i - 1, j - 1
         elif i and cost[i][j] == cost[i - 1][j] + 1:
