@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bpo_billing.domain.invoices import InvoiceStatus, LineKind
+from bpo_billing.domain.invoices import InvoiceStatus, LineKind, UsageKind
 from bpo_common.contracts import TaskKind, TaskOutcome
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 
@@ -70,6 +70,8 @@ class PriceBook(Base):
     # {work_type: {per_item, per_field, tiers: [{min_quantity, max_quantity, per_item}]}}
     rates: Mapped[dict[str, Any]]
     rush: Mapped[dict[str, Any] | None]
+    # What each match exception the client's own people resolve costs; None: nothing.
+    per_exception: Mapped[Decimal | None] = mapped_column(EXACT)
     minimum_monthly_fee: Mapped[Decimal] = mapped_column(MONEY)
     sla_credit_pct: Mapped[Decimal] = mapped_column(Numeric(7, 4))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -87,12 +89,14 @@ class VolumeCounter(Base):
 
 
 class UsageLine(Base):
-    """One completed item on the client's ledger. Unpriced (amount NULL) while the client's
-    prices do not cover it; unbilled while invoice_id is NULL.
+    """One completed item, or one match exception the client's own people resolved (priced
+    when recorded; it names its item too), on the client's ledger. Unpriced (amount NULL)
+    while the client's prices do not cover it; unbilled while invoice_id is NULL.
 
     A draft marks a client's lines billed by the million in one UPDATE, and every index on
     the table is written for every line it marks: it has only the indexes lookups need
-    (none on job_id or invoice_id; a void finds its lines through the client).
+    (none on job_id or invoice_id; a void finds its lines through the client), and the one
+    on exception_id holds only exception lines.
     """
 
     __tablename__ = "usage_line"
@@ -104,10 +108,27 @@ class UsageLine(Base):
             postgresql_where=text("invoice_id IS NULL"),
         ),
         Index("ix_usage_line_client_id_completed_at", "client_id", "completed_at"),
+        # One line per item and one per exception; an item may have both.
+        Index(
+            "uq_usage_line_item_id",
+            "item_id",
+            unique=True,
+            postgresql_where=text("kind = 'item'"),
+        ),
+        Index(
+            "uq_usage_line_exception_id",
+            "exception_id",
+            unique=True,
+            postgresql_where=text("exception_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
-    item_id: Mapped[UUID] = mapped_column(unique=True)
+    kind: Mapped[UsageKind] = mapped_column(
+        enum_column(UsageKind), server_default=UsageKind.ITEM.value
+    )
+    item_id: Mapped[UUID]
+    exception_id: Mapped[UUID | None]
     job_id: Mapped[UUID]
     client_id: Mapped[UUID]
     work_type: Mapped[str] = mapped_column(String(100))

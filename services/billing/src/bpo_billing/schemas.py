@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from bpo_billing.domain.invoices import InvoiceStatus, LineKind
+from bpo_billing.domain.invoices import InvoiceStatus, LineKind, UsageKind
 from bpo_billing.domain.money import PRICE_DECIMALS
 from bpo_billing.domain.price_books import Rate, Rush, Tier
 from bpo_common.contracts import TaskKind, TaskOutcome
@@ -69,6 +69,11 @@ class PriceBookIn(_Body):
     tax_rate: Decimal = Field(ge=0, le=1, max_digits=7, decimal_places=6, examples=["0.21"])
     rates: dict[WorkType, RateIn] = Field(max_length=200)
     rush: RushIn | None = None
+    per_exception: Price | None = Field(
+        default=None,
+        description="billed for each match exception the client's own people resolve; "
+        "without it, resolving one costs nothing",
+    )
     minimum_monthly_fee: Decimal = Field(Decimal(0), max_digits=16, decimal_places=4)
     sla_credit_pct: Percent = Decimal(0)
     effective_from: date | None = None
@@ -83,6 +88,7 @@ class PriceBookOut(BaseModel):
     tax_rate: Decimal
     rates: dict[str, RateIn]
     rush: RushIn | None
+    per_exception: Decimal | None
     minimum_monthly_fee: Decimal
     sla_credit_pct: Decimal
     created_at: datetime
@@ -97,8 +103,13 @@ class PriceBookVersions(BaseModel):
 
 
 class UsageLineOut(BaseModel):
+    """A completed item, or a match exception the client's people resolved (`completed_at`
+    is when, and `item_id` its item)."""
+
     id: UUID
+    kind: UsageKind
     item_id: UUID
+    exception_id: UUID | None
     job_id: UUID
     client_id: UUID
     work_type: str

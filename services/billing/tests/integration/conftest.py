@@ -10,17 +10,19 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
+from nats.js import JetStreamContext
 
 from bpo_billing.app import create_app
 from bpo_billing.consumers import subscriptions
 from bpo_billing.settings import Settings
-from bpo_common.contracts import FieldSpec, QcPolicy, TaskKind, TaskOutcome
+from bpo_common.contracts import ExceptionAction, FieldSpec, QcPolicy, TaskKind, TaskOutcome
 from bpo_common.contracts.intake import ItemCompleted, JobCompleted, JobCreated
-from bpo_common.contracts.validation import ContractorScored
+from bpo_common.contracts.validation import ContractorScored, ExceptionResolved
 from bpo_common.db import SessionFactory
-from bpo_common.events import Event, wrap
+from bpo_common.events import Envelope, Event, wrap
 from bpo_common.ids import new_id
 from bpo_common.inbox import Subscription
+from bpo_common.messaging import connect
 from bpo_common.rules import FieldType
 from bpo_devtools.testing import TestStack, Tokens, serve
 
@@ -51,6 +53,19 @@ def billing(billing_app: FastAPI) -> httpx.AsyncClient:
 def billing_db(billing_app: FastAPI) -> SessionFactory:
     sessions: SessionFactory = billing_app.state.runtime.sessions
     return sessions
+
+
+@pytest.fixture(scope="module")
+async def js(stack: TestStack) -> AsyncIterator[JetStreamContext]:
+    """JetStream, for the tests that send events the way other services do."""
+    client = await connect(stack.urls.nats_url, name="billing-test")
+    yield client.jetstream()
+    await client.close()
+
+
+async def send(js: JetStreamContext, envelope: Envelope) -> None:
+    """Publish an event to the stream as its source's relay would, for billing's consumer."""
+    await js.publish(envelope.subject, envelope.model_dump_json().encode())
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +150,11 @@ class Feed:
         await self(event)
         return event
 
+    async def resolved(self, job: JobCreated, **resolution: Any) -> ExceptionResolved:
+        event = resolved(job, **resolution)
+        await self(event)
+        return event
+
 
 def completions(
     job: JobCreated,
@@ -187,6 +207,26 @@ def scored(
         active_seconds=active_seconds,
         submitted_at=at,
         decided_at=at,
+    )
+
+
+def resolved(
+    job: JobCreated,
+    *,
+    by_client: bool = True,
+    item_id: UUID | None = None,
+    at: datetime = MONTH_START + timedelta(days=3),
+) -> ExceptionResolved:
+    """A match exception on an item of the job (a new one unless `item_id`), resolved by the
+    client's accounts-payable team (or, `by_client=False`, by the back office)."""
+    return ExceptionResolved(
+        exception_id=new_id(),
+        item_id=item_id or new_id(),
+        job_id=job.job_id,
+        client_id=job.client_id,
+        action=ExceptionAction.ACCEPT,
+        by_client=by_client,
+        resolved_at=at,
     )
 
 

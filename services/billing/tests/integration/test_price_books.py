@@ -1,5 +1,6 @@
 """Price books: versions with an effective date, and every way a bad one is refused."""
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -61,6 +62,29 @@ async def test_a_new_version_takes_effect_on_its_date_and_the_old_one_stays_befo
     assert [v["effective_from"] for v in versions.json()["data"]] == ["2026-01-01", "2026-06-01"]
 
 
+async def test_a_price_per_exception_is_optional_and_kept_per_version(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens
+) -> None:
+    client_id = new_id()
+    first = await put_price_book(billing, tokens, client_id)
+    second = await put_price_book(
+        billing, tokens, client_id, per_exception="2.5", effective_from="2026-06-01"
+    )
+    assert (first["per_exception"], second["per_exception"]) == (None, "2.50")
+
+    headers = tokens.client(client_id)
+    in_may = await billing.get(f"/v1/price-books/{client_id}?at=2026-05-31", headers=headers)
+    in_june = await billing.get(f"/v1/price-books/{client_id}?at=2026-06-01", headers=headers)
+    assert (in_may.json()["per_exception"], in_june.json()["per_exception"]) == (None, "2.50")
+    async with billing_db() as session:
+        stored = await session.scalars(
+            select(PriceBook.per_exception)
+            .where(PriceBook.client_id == client_id)
+            .order_by(PriceBook.version)
+        )
+        assert stored.all() == [None, Decimal("2.5")]
+
+
 BAD_BOOKS: list[tuple[str, dict[str, Any], str]] = [
     (
         "negative rate",
@@ -88,6 +112,13 @@ BAD_BOOKS: list[tuple[str, dict[str, Any], str]] = [
         },
         "rates.invoice.tiers[1].min_quantity",
     ),
+    ("negative price per exception", {"per_exception": "-0.50"}, "per_exception"),
+    (
+        "price per exception beyond six decimals",
+        {"per_exception": "0.1234567"},
+        "per_exception",
+    ),
+    ("price per exception not a number", {"per_exception": "two"}, "per_exception"),
     ("tax above 100%", {"tax_rate": "1.5"}, "tax_rate"),
     ("negative minimum fee", {"minimum_monthly_fee": "-5"}, "minimum_monthly_fee"),
     ("minimum fee in fractions of a cent", {"minimum_monthly_fee": "5.001"}, "minimum_monthly_fee"),

@@ -1,13 +1,11 @@
 """The usage ledger: one priced line per completed item, exactly once."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import httpx
-import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import select
 
@@ -16,11 +14,9 @@ from bpo_common.contracts import QcPolicy
 from bpo_common.contracts.billing import UsageRecorded
 from bpo_common.contracts.intake import ItemCompleted, JobCreated
 from bpo_common.db import SessionFactory
-from bpo_common.events import Envelope, wrap
+from bpo_common.events import wrap
 from bpo_common.ids import new_id
-from bpo_common.messaging import connect
 from bpo_devtools.testing import (
-    TestStack,
     Tokens,
     assert_problem,
     consumer_drained,
@@ -36,6 +32,7 @@ from .conftest import (
     draft,
     new_client,
     put_price_book,
+    send,
 )
 
 
@@ -187,17 +184,6 @@ async def test_a_client_sees_only_its_own_usage(
     assert_problem(await billing.get("/v1/usage", headers=tokens.contractor(new_id())), 403)
 
 
-@pytest.fixture(scope="module")
-async def js(stack: TestStack) -> AsyncIterator[JetStreamContext]:
-    client = await connect(stack.urls.nats_url, name="billing-usage-test")
-    yield client.jetstream()
-    await client.close()
-
-
-async def _send(js: JetStreamContext, envelope: Envelope) -> None:
-    await js.publish(envelope.subject, envelope.model_dump_json().encode())
-
-
 async def test_redelivered_and_early_events_make_one_line_each(
     billing: httpx.AsyncClient,
     billing_db: SessionFactory,
@@ -236,10 +222,10 @@ async def test_redelivered_and_early_events_make_one_line_each(
         )
         for n in range(3)
     ]
-    await _send(js, items[0])  # before its job
-    await _send(js, wrap(job, source="intake", client_id=client_id))
+    await send(js, items[0])  # before its job
+    await send(js, wrap(job, source="intake", client_id=client_id))
     for envelope in [items[1], items[1], items[2], items[0]]:
-        await _send(js, envelope)
+        await send(js, envelope)
 
     async def recorded() -> bool:
         return len(await usage(billing, tokens, client_id)) == 3

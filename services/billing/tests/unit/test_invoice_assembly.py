@@ -16,6 +16,7 @@ from bpo_billing.domain.invoices import (
     Line,
     LineKind,
     UsageGroup,
+    UsageKind,
     amount_due,
     assemble,
     check_payment,
@@ -55,7 +56,13 @@ def money(draw: st.DrawFn, currency: str, max_value: int = 100_000) -> Decimal:
     )  # fmt: skip
 
 
-def group(job_id: UUID, quantity: int, unit: str, **terms: str | None) -> UsageGroup:
+def group(
+    job_id: UUID,
+    quantity: int,
+    unit: str,
+    kind: UsageKind = UsageKind.ITEM,
+    **terms: str | None,
+) -> UsageGroup:
     return UsageGroup(
         job_id=job_id,
         work_type=terms.get("work_type") or "invoice",
@@ -63,6 +70,7 @@ def group(job_id: UUID, quantity: int, unit: str, **terms: str | None) -> UsageG
         unit_price=Decimal(unit),
         quantity=quantity,
         exact_sum=Decimal(unit) * quantity,
+        kind=kind,
     )
 
 
@@ -113,6 +121,27 @@ def test_each_usage_group_is_a_line_rounded_once_from_its_exact_sum() -> None:
         Decimal("0.65"),
         Decimal("3.75"),
     )
+
+
+def test_resolved_exceptions_are_a_line_of_their_own() -> None:
+    lines = usage_lines(
+        [
+            group(JOB, 4, "0.50", external_ref="batch-1"),
+            group(JOB, 3, "0.125", UsageKind.EXCEPTION, external_ref="batch-1"),
+        ],
+        "EUR",
+    )
+    assert lines[1] == Line(
+        LineKind.EXCEPTION,
+        "Match exceptions resolved, job batch-1",
+        3,
+        Decimal("0.125"),
+        Decimal("0.38"),  # 0.375 rounded half-up, once
+        JOB,
+        "invoice",
+    )
+    assert lines[0].kind is LineKind.USAGE
+    assert assemble(lines, [], TERMS).totals.subtotal == Decimal("2.38")
 
 
 def test_usage_below_the_minimum_fee_is_topped_up_and_late_jobs_are_credited() -> None:

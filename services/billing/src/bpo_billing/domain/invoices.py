@@ -26,13 +26,24 @@ class InvoiceStatus(StrEnum):
 
 class LineKind(StrEnum):
     USAGE = "usage"
+    # Match exceptions the client's own people resolved, at the price book's price each.
+    EXCEPTION = "exception"
     MINIMUM_FEE = "minimum_fee"
     SLA_CREDIT = "sla_credit"
 
 
+class UsageKind(StrEnum):
+    """What a usage line bills: a completed item, or a match exception the client's own
+    people resolved."""
+
+    ITEM = "item"
+    EXCEPTION = "exception"
+
+
 @dataclass(frozen=True)
 class UsageGroup:
-    """Claimed usage lines of one job and work type at one price: how many, and their exact sum."""
+    """Claimed usage lines of one job, work type and kind at one price: how many, and their
+    exact sum."""
 
     job_id: UUID
     work_type: str
@@ -40,6 +51,7 @@ class UsageGroup:
     unit_price: Decimal
     quantity: int
     exact_sum: Decimal
+    kind: UsageKind = UsageKind.ITEM
 
 
 @dataclass(frozen=True)
@@ -110,11 +122,12 @@ def sla_credit(job_amount: Decimal, pct: Decimal, currency: str) -> Decimal:
 
 
 def usage_lines(groups: Iterable[UsageGroup], currency: str) -> list[Line]:
-    """One line per group, its exact sum rounded once."""
+    """One line per group, its exact sum rounded once. Resolved exceptions are lines of their
+    own kind, so an SLA credit (a share of what a job's items cost) leaves them out."""
     return [
         Line(
-            kind=LineKind.USAGE,
-            description=f"{group.work_type} items, job {group.external_ref or group.job_id}",
+            kind=LineKind.EXCEPTION if group.kind is UsageKind.EXCEPTION else LineKind.USAGE,
+            description=_usage_description(group),
             quantity=group.quantity,
             unit_price=exact_price(group.unit_price),
             amount=line_amount(group.exact_sum, currency),
@@ -123,6 +136,13 @@ def usage_lines(groups: Iterable[UsageGroup], currency: str) -> list[Line]:
         )
         for group in groups
     ]
+
+
+def _usage_description(group: UsageGroup) -> str:
+    job = group.external_ref or group.job_id
+    if group.kind is UsageKind.EXCEPTION:
+        return f"Match exceptions resolved, job {job}"
+    return f"{group.work_type} items, job {job}"
 
 
 def assemble(usage: Sequence[Line], late_jobs: Iterable[LateJob], terms: InvoiceTerms) -> Draft:

@@ -62,7 +62,7 @@ async def claim_usage(
     session: AsyncSession, invoice_id: UUID, client_id: UUID, until: datetime
 ) -> list[UsageGroup]:
     """Mark every unbilled, priced usage line completed before `until` as billed on the
-    invoice, and return them aggregated by job, work type and price: one statement, so the
+    invoice, and return them aggregated by job, work type, kind and price: one statement, so the
     lines claimed are exactly the lines counted, and none of them travels to Python."""
     claimed = (
         update(UsageLine)
@@ -73,13 +73,14 @@ async def claim_usage(
             UsageLine.completed_at < until,
         )
         .values(invoice_id=invoice_id)
-        .returning(UsageLine.job_id, UsageLine.work_type, UsageLine.amount)
+        .returning(UsageLine.job_id, UsageLine.work_type, UsageLine.kind, UsageLine.amount)
         .cte("claimed")
     )
     query = (
         select(
             claimed.c.job_id,
             claimed.c.work_type,
+            claimed.c.kind,
             BillableJob.external_ref,
             claimed.c.amount.label("unit_price"),
             func.count().label("quantity"),
@@ -87,8 +88,14 @@ async def claim_usage(
         )
         .select_from(claimed)
         .outerjoin(BillableJob, BillableJob.job_id == claimed.c.job_id)
-        .group_by(claimed.c.job_id, claimed.c.work_type, BillableJob.external_ref, claimed.c.amount)
-        .order_by(claimed.c.job_id, claimed.c.work_type, claimed.c.amount)
+        .group_by(
+            claimed.c.job_id,
+            claimed.c.work_type,
+            claimed.c.kind,
+            BillableJob.external_ref,
+            claimed.c.amount,
+        )
+        .order_by(claimed.c.job_id, claimed.c.work_type, claimed.c.kind, claimed.c.amount)
     )
     return [UsageGroup(**row._mapping) for row in await session.execute(query)]
 

@@ -1,4 +1,5 @@
-"""The usage ledger: one line per completed item, and the monthly counts tiers go by."""
+"""The usage ledger: one line per completed item and per billed exception, and the monthly
+counts tiers go by."""
 
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -8,15 +9,24 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_billing.domain.invoices import UsageKind
 from bpo_billing.models import UsageLine, VolumeCounter
+from bpo_billing.repository import exists
 from bpo_common.db import copy_instances
 from bpo_common.pagination import PageRequest, paginate
 
 
 async def items_with_usage(session: AsyncSession, item_ids: Sequence[UUID]) -> set[UUID]:
-    """The items among these that have a usage line already."""
-    query = select(UsageLine.item_id).where(UsageLine.item_id.in_(item_ids))
+    """The items among these that have their item's usage line already (an exception's line
+    names its item too, and may come first)."""
+    query = select(UsageLine.item_id).where(
+        UsageLine.kind == UsageKind.ITEM, UsageLine.item_id.in_(item_ids)
+    )
     return set((await session.execute(query)).scalars())
+
+
+async def exception_billed(session: AsyncSession, exception_id: UUID) -> bool:
+    return await exists(session, UsageLine.exception_id == exception_id)
 
 
 async def add_usage_lines(session: AsyncSession, lines: Sequence[UsageLine]) -> None:

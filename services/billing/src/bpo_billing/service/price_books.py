@@ -5,7 +5,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_billing.domain.money import plain, round_money
+from bpo_billing.domain.money import exact_price, plain, round_money
 from bpo_billing.domain.price_books import price_book_errors
 from bpo_billing.models import PriceBook
 from bpo_billing.repository import lock_client
@@ -27,6 +27,7 @@ def price_book_out(book: PriceBook) -> PriceBookOut:
         tax_rate=plain(book.tax_rate),
         rates={k: RateIn.model_validate(v) for k, v in book.rates.items()},
         rush=RushIn.model_validate(book.rush) if book.rush else None,
+        per_exception=exact_price(book.per_exception) if book.per_exception is not None else None,
         minimum_monthly_fee=round_money(book.minimum_monthly_fee, book.currency),
         sla_credit_pct=plain(book.sla_credit_pct),
         created_at=book.created_at,
@@ -63,6 +64,7 @@ async def put_price_book(
         tax_rate=body.tax_rate,
         rates={k: v.model_dump(mode="json") for k, v in body.rates.items()},
         rush=body.rush.model_dump(mode="json") if body.rush else None,
+        per_exception=body.per_exception,
         minimum_monthly_fee=body.minimum_monthly_fee,
         sla_credit_pct=body.sla_credit_pct,
         created_at=utcnow(),

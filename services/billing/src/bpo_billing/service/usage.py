@@ -1,12 +1,15 @@
 """The usage ledger: one line per completed item, priced by the book in force when it
-completed, or kept unpriced until a version covers it."""
+completed, or kept unpriced until a version covers it; and one per match exception the
+client's own people resolved, when the book in force then prices exceptions."""
 
 from datetime import date
+from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_billing.domain.money import exact_price, plain
+from bpo_billing.domain.invoices import UsageKind
+from bpo_billing.domain.money import exact_price, ledger, plain
 from bpo_billing.domain.periods import end_of, month_of, start_of
 from bpo_billing.domain.price_books import price_item, sla_hours
 from bpo_billing.models import BillableJob, PriceBook, UsageLine
@@ -16,9 +19,10 @@ from bpo_billing.schemas import RateIn, RushIn, UsageLineOut
 from bpo_common.clock import utcnow
 from bpo_common.contracts import billing
 from bpo_common.contracts.intake import ItemCompleted
+from bpo_common.contracts.validation import ExceptionResolved
 from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
-from bpo_common.outbox import publish_each, publish_many
+from bpo_common.outbox import publish, publish_each, publish_many
 from bpo_common.pagination import Page, PageRequest, make_page
 
 
@@ -47,6 +51,7 @@ async def record_items_completed(session: AsyncSession, events: list[ItemComplet
     lines = [
         UsageLine(
             id=new_id(),
+            kind=UsageKind.ITEM,
             item_id=event.item_id,
             job_id=event.job_id,
             client_id=event.client_id,
@@ -74,6 +79,56 @@ async def record_items_completed(session: AsyncSession, events: list[ItemComplet
     recorded = await _price(session, priced, terms)
     await repository.add_usage_lines(session, lines)
     await publish_each(session, [(event, event.client_id) for event in recorded])
+
+
+async def record_exception_resolved(session: AsyncSession, event: ExceptionResolved) -> None:
+    """A match exception the client's own people resolved is one usage line at the price per
+    exception of the book in force when it was resolved, and is billed once however often
+    it is announced. Resolved by the back office, or under a book without that price, it
+    costs nothing: unlike an item, it does not wait for a later version to price it."""
+    if not event.by_client:
+        return
+    book = await price_books.price_book_at(session, event.client_id, event.resolved_at.date())
+    if book is None or book.per_exception is None:
+        return
+    if await repository.exception_billed(session, event.exception_id):
+        return
+    job = await jobs.get_billable_job(session, event.job_id, None)
+    if job is None:
+        raise JobNotKnownYet(f"job {event.job_id} has not reached billing yet")
+    now, amount = utcnow(), ledger(book.per_exception)
+    line = UsageLine(
+        id=new_id(),
+        kind=UsageKind.EXCEPTION,
+        item_id=event.item_id,
+        exception_id=event.exception_id,
+        job_id=event.job_id,
+        client_id=event.client_id,
+        work_type=job.work_type,
+        fields=0,
+        completed_at=event.resolved_at,
+        price_book_id=book.id,
+        unit_price=book.per_exception,
+        field_price=Decimal(0),
+        rush_pct=Decimal(0),
+        amount=amount,
+        currency=book.currency,
+        recorded_at=now,
+        priced_at=now,
+    )
+    await repository.add_usage_lines(session, [line])
+    recorded = billing.UsageRecorded(
+        usage_id=line.id,
+        item_id=line.item_id,
+        job_id=line.job_id,
+        client_id=line.client_id,
+        work_type=line.work_type,
+        amount=plain(amount),
+        currency=book.currency,
+        completed_at=line.completed_at,
+        recorded_at=now,
+    )
+    await publish(session, recorded, client_id=event.client_id)
 
 
 async def price_waiting_usage(session: AsyncSession, book: PriceBook) -> None:
@@ -137,7 +192,9 @@ async def _price(
 def usage_out(line: UsageLine) -> UsageLineOut:
     return UsageLineOut(
         id=line.id,
+        kind=line.kind,
         item_id=line.item_id,
+        exception_id=line.exception_id,
         job_id=line.job_id,
         client_id=line.client_id,
         work_type=line.work_type,
