@@ -1,15 +1,27 @@
 """Tables the validation service owns."""
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bpo_common.contracts import TaskKind
+from bpo_common.contracts import ExceptionAction, TaskKind
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 from bpo_validation.domain.decision import Outcome
+from bpo_validation.domain.matching import ExceptionStatus
 
 
 class Base(DeclarativeBase):
@@ -30,6 +42,8 @@ class JobRules(Base):
     work_type: Mapped[str] = mapped_column(String(100))
     fields: Mapped[list[dict[str, Any]]]
     rules: Mapped[list[str]]
+    # The job's match rule (invoices against purchase orders), when it has one.
+    match: Mapped[dict[str, Any] | None]
     qc: Mapped[dict[str, Any]]
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -138,3 +152,58 @@ class ReferenceRow(Base):
     )
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     values: Mapped[dict[str, Any]]
+
+
+class MatchException(Base):
+    """An invoice that did not match its purchase order: open until the client's accounts
+    payable (or a manager) accepts, rejects or corrects it."""
+
+    __tablename__ = "match_exception"
+    __table_args__ = (Index("ix_match_exception_client_status", "client_id", "status", "id"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    item_id: Mapped[UUID] = mapped_column(index=True)
+    job_id: Mapped[UUID]
+    client_id: Mapped[UUID]
+    status: Mapped[ExceptionStatus] = mapped_column(enum_column(ExceptionStatus))
+    reasons: Mapped[list[str]]
+    # Each invoice line's outcome (matching.LineMatch.as_json).
+    lines: Mapped[list[dict[str, Any]]]
+    # The invoice as it would have been accepted.
+    result: Mapped[dict[str, Any]]
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[ExceptionAction | None] = mapped_column(enum_column(ExceptionAction))
+    # The data a correction gave, and who resolved it (a client's or a manager's subject).
+    data: Mapped[dict[str, Any] | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    by_client: Mapped[bool | None]
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InvoicedLine(Base):
+    """What an invoice item billed against one order line: later invoices of the same line
+    see it as invoiced before."""
+
+    __tablename__ = "invoiced_line"
+    __table_args__ = (Index("ix_invoiced_line_order", "client_id", "order_key"),)
+
+    item_id: Mapped[UUID] = mapped_column(primary_key=True)
+    order_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    line_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    client_id: Mapped[UUID]
+    quantity: Mapped[Decimal] = mapped_column(Numeric)
+
+
+class SeenInvoice(Base):
+    """An invoice item's vendor, number, amount and date, to find duplicates by."""
+
+    __tablename__ = "seen_invoice"
+    __table_args__ = (Index("ix_seen_invoice_vendor", "client_id", "vendor"),)
+
+    item_id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID]
+    vendor: Mapped[str] = mapped_column(Text)
+    number: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric)
+    dated: Mapped[date | None] = mapped_column(Date)

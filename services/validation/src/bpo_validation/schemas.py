@@ -6,8 +6,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bpo_common.contracts import ExceptionAction
 from bpo_common.rules import JobSpec
 from bpo_validation.domain.decision import Outcome
+from bpo_validation.domain.matching import ExceptionStatus
 
 
 class JobRulesOut(BaseModel):
@@ -16,6 +18,7 @@ class JobRulesOut(BaseModel):
     work_type: str
     fields: list[dict[str, Any]]
     rules: list[str]
+    match: dict[str, Any] | None
     qc: dict[str, Any]
     received_at: datetime
 
@@ -108,3 +111,35 @@ class ReferenceDatasetOut(BaseModel):
     columns: list[str]
     row_count: int
     uploaded_at: datetime
+
+
+class ExceptionOut(BaseModel):
+    """An invoice that did not match its purchase order, and how it was resolved."""
+
+    id: UUID
+    item_id: UUID
+    job_id: UUID
+    client_id: UUID
+    status: ExceptionStatus
+    reasons: list[str]
+    lines: list[dict[str, Any]] = Field(
+        description="each invoice line: {row, line, outcome, reasons, invoiced, ordered, received}"
+    )
+    result: dict[str, Any] = Field(description="the invoice as keyed")
+    opened_at: datetime
+    action: ExceptionAction | None
+    data: dict[str, Any] | None
+    note: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+
+
+class ExceptionResolve(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: ExceptionAction
+    data: dict[str, Any] | None = Field(
+        default=None,
+        description="with `correct`: the fields to change (a table whole), checked as a keying",
+    )
+    note: str | None = Field(default=None, min_length=1, max_length=2000)

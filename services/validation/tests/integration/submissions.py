@@ -24,7 +24,10 @@ SCORED = "bpo.validation.contractor.scored"
 
 
 async def new_job(
-    db: SessionFactory, fields: list[dict[str, Any]] | None = None, **qc: Any
+    db: SessionFactory,
+    fields: list[dict[str, Any]] | None = None,
+    match: dict[str, Any] | None = None,
+    **qc: Any,
 ) -> JobCreated:
     created = JobCreated(
         job_id=new_id(),
@@ -32,6 +35,7 @@ async def new_job(
         work_type="invoice",
         fields=fields or FIELDS,
         rules=[],
+        match=match,
         qc={"mode": "single", "review_sample_rate": "0", **qc},
         priority=50,
         due_at=None,

@@ -117,6 +117,7 @@ def test_a_ruling_is_stored_as_its_outcome_and_only_acceptance_and_rejection_set
         Ruling.ADJUDICATION: (Outcome.REVIEW, False),
         Ruling.REJECT: (Outcome.REJECTED, True),
         Ruling.SECOND_KEYING: (Outcome.REKEY, False),
+        Ruling.EXCEPTION: (Outcome.EXCEPTION, False),
     }
 
 

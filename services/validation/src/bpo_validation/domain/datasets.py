@@ -2,9 +2,10 @@
 master) that `lookup` rules check entries against.
 
 A dataset is uploaded whole, as CSV with a header row or as NDJSON objects, and one column
-is its key. A bad line makes the upload a 422 naming the line, before anything is stored.
-Values are kept as text (NDJSON numbers keep their digits), and read by the entry's field
-type when compared.
+is its key. An NDJSON value may also be a list of flat objects: a purchase order's or a
+goods receipt's lines, which a job's `match` rule reads. A bad line makes the upload a 422
+naming the line, before anything is stored. Values are kept as text (NDJSON numbers keep
+their digits), and read by the entry's field type when compared.
 """
 
 import csv
@@ -116,14 +117,29 @@ def _ndjson(text: str, key: str, errors: _Errors) -> Table:
         if not isinstance(row, dict):
             errors.add(number, "each line must be a JSON object")
             continue
-        nested = [name for name, value in row.items() if isinstance(value, dict | list)]
+        nested = [name for name, value in row.items() if not _flat(value) and not _lines(value)]
         if nested:
-            errors.add(number, f"values must be text, numbers or booleans: {', '.join(nested)}")
+            errors.add(
+                number,
+                "values must be text, numbers, booleans or a list of objects of those (an "
+                f"order's lines): {', '.join(nested)}",
+            )
             continue
         columns.update(dict.fromkeys(row))
         rows.append(row)
         lines.append(number)
     return Table(list(columns), _keyed(rows, key, errors, lines))
+
+
+def _flat(value: object) -> bool:
+    return not isinstance(value, dict | list)
+
+
+def _lines(value: object) -> bool:
+    """A list of flat objects: the lines of a purchase order or a goods receipt."""
+    return isinstance(value, list) and all(
+        isinstance(line, dict) and all(_flat(cell) for cell in line.values()) for line in value
+    )
 
 
 def _keyed(

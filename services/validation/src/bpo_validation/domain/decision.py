@@ -20,9 +20,11 @@ The table, once a keying completes the item's keyings:
 - several keyings: accepted when they agree (and judged against each other), else
   adjudication.
 What would be accepted from keyings is checked against the reference data first; a
-disagreement goes to review. A review or an adjudication is final and judges the keyings,
-unless an adjudicator agrees with no keying on some field: a second adjudicator decides then.
-A reviewer may reject the item instead.
+disagreement goes to review. An invoice job then matches what would be accepted against its
+purchase order (`matched`, after the use case loads what matching reads): a mismatch is an
+exception the client's accounts payable resolves. A review or an adjudication is final and
+judges the keyings, unless an adjudicator agrees with no keying on some field: a second
+adjudicator decides then. A reviewer may reject the item instead.
 
 The machine is judged with the first keying, on the fields it was confident of (its planted
 wrong values aside), and never counts in a keyer's tally; a keyer shown a wrong pre-fill is
@@ -55,6 +57,7 @@ from bpo_validation.domain.fields import (
     rule_failures,
     unconfirmed,
 )
+from bpo_validation.domain.matching import InvoiceMatch
 from bpo_validation.domain.reference import (
     LookupResult,
     Wanted,
@@ -69,6 +72,8 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     # Adaptive QC asked for another keying before deciding.
     REKEY = "rekey"
+    # An invoice that does not match its purchase order: the client's accounts payable decides.
+    EXCEPTION = "exception"
 
 
 class Ruling(StrEnum):
@@ -79,6 +84,7 @@ class Ruling(StrEnum):
     ADJUDICATION = "adjudication"
     REJECT = "reject"
     SECOND_KEYING = "second keying"
+    EXCEPTION = "exception"
 
     @property
     def outcome(self) -> Outcome:
@@ -97,6 +103,7 @@ _OUTCOMES = {
     Ruling.ADJUDICATION: Outcome.REVIEW,
     Ruling.REJECT: Outcome.REJECTED,
     Ruling.SECOND_KEYING: Outcome.REKEY,
+    Ruling.EXCEPTION: Outcome.EXCEPTION,
 }
 
 
@@ -115,6 +122,8 @@ class Verdict:
     judgings: tuple[Judging, ...] = ()
     # What the reference check found wrong with the result that would have been accepted.
     reference_problems: tuple[str, ...] = ()
+    # How the result matched its purchase order, when the job matches invoices.
+    match: InvoiceMatch | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +340,17 @@ def _checked(
         judgings=judgings,
         reference_problems=tuple(problems),
     )
+
+
+def matched(verdict: Verdict, invoice: InvoiceMatch) -> Verdict:
+    """An accepted invoice after matching it against its order: accepted still when every line
+    matches, else an exception for the client's accounts payable, with the reasons."""
+    if invoice.matched:
+        return replace(
+            verdict, reason=f"{verdict.reason}; matches order {invoice.order}", match=invoice
+        )
+    reason = f"does not match its purchase order: {'; '.join(invoice.reasons)}"
+    return replace(verdict, ruling=Ruling.EXCEPTION, reason=reason, match=invoice)
 
 
 def _review(

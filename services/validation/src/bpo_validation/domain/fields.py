@@ -1,10 +1,17 @@
-"""Field by field: comparing keyings, judging entries against the truth."""
+"""Field by field: comparing keyings, judging entries against the truth.
 
-from collections.abc import Mapping, Sequence
+A table is compared and judged cell by cell, its rows aligned first (`rows.cells`): a
+comparison lists the cells that differ (`lines[3].qty`), and a judged entry has one verdict
+per cell, named by its column (`lines.qty`); a row the entry lacks or has too many is wrong in
+every column.
+"""
+
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bpo_common.rules import JobSpec, check, equal_after_normalization
+from bpo_common.rules import FieldSpec, FieldType, JobSpec, check, equal_after_normalization
+from bpo_common.rules.rows import cell_path, cells
 
 
 def canonical(spec: JobSpec, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -32,13 +39,24 @@ def comparison(spec: JobSpec, entries: Sequence[Mapping[str, Any]]) -> list[dict
     for field in spec.fields:
         values = [entry.get(field.name) for entry in entries]
         equal = all(equal_after_normalization(field, values[0], value) for value in values[1:])
-        rows.append({"field": field.name, "values": values, "equal": equal})
+        row: dict[str, Any] = {"field": field.name, "values": values, "equal": equal}
+        if field.type is FieldType.TABLE and not equal:
+            row["cells"] = [
+                {"cell": cell_path(field, cell), "rows": cell.rows, "values": cell.values}
+                for cell in cells(field, values)
+                if not cell.equal
+            ]
+        rows.append(row)
     return rows
 
 
 def differing(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The fields of a comparison on which the entries do not all agree."""
-    return [row["field"] for row in rows if not row["equal"]]
+    """Where the entries of a comparison do not all agree: fields, and a table's cells."""
+    found = []
+    for row in rows:
+        if not row["equal"]:
+            found += [cell["cell"] for cell in row["cells"]] if row.get("cells") else [row["field"]]
+    return found
 
 
 def unconfirmed(
@@ -74,11 +92,14 @@ def judge(
 
     Only fields the truth covers are judged: a golden answer may give some fields only.
     """
-    verdicts = []
+    verdicts: list[FieldVerdict] = []
     for field in spec.fields:
         if field.name not in truth:
             continue
         value, right = entry.get(field.name), truth[field.name]
+        if field.type is FieldType.TABLE:
+            verdicts += _judge_cells(field, value, right)
+            continue
         kept = None
         if prefill and field.name in prefill:
             shown = prefill[field.name]
@@ -88,3 +109,9 @@ def judge(
             FieldVerdict(field.name, equal_after_normalization(field, value, right), kept)
         )
     return verdicts
+
+
+def _judge_cells(table: FieldSpec, value: object, right: object) -> Iterator[FieldVerdict]:
+    """A table's cells against the truth's, rows aligned: one verdict per cell of either."""
+    for cell in cells(table, [right, value]):
+        yield FieldVerdict(f"{table.name}.{cell.column}", cell.equal)

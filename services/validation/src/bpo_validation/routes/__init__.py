@@ -1,5 +1,5 @@
 """HTTP routes of the validation service, one module per aggregate."""
 
-from bpo_validation.routes import decisions, jobs, quality, reference
+from bpo_validation.routes import decisions, exceptions, jobs, quality, reference
 
-routers = [jobs.router, decisions.router, quality.router, reference.router]
+routers = [jobs.router, decisions.router, quality.router, reference.router, exceptions.router]

@@ -9,7 +9,7 @@ from bpo_common import media
 from bpo_common.auth import ClientScope, CurrentClient
 from bpo_common.db import SessionDep
 from bpo_common.errors import PROBLEM_JSON
-from bpo_common.rules.spec import DatasetName
+from bpo_common.rules.names import DatasetName
 from bpo_common.text import CheckedRoute
 from bpo_validation.domain.datasets import Format, parse
 from bpo_validation.schemas import ReferenceDatasetOut

@@ -29,14 +29,14 @@ from bpo_validation.domain import decision
 from bpo_validation.domain.decision import Ruling, Verdict
 from bpo_validation.domain.entries import Item, Judging, KeyerRecord, Submission, machine_keying
 from bpo_validation.domain.reference import LookupResult, Wanted
-from bpo_validation.domain.scoring import task_outcome
-from bpo_validation.models import Decision, Entry, JobRules
+from bpo_validation.models import Decision, Entry, JobRules, MatchException
 from bpo_validation.repository import decisions as repository
 from bpo_validation.repository import jobs as job_rules
 from bpo_validation.repository import quality as scores
 from bpo_validation.repository import reference
 from bpo_validation.schemas import DecisionOut, EntryOut, ItemDecision
-from bpo_validation.service.quality import add_to_tallies, judgement_rows
+from bpo_validation.service import exceptions
+from bpo_validation.service.quality import add_to_tallies, judgement_rows, scored
 from bpo_validation.settings import Settings
 
 
@@ -80,7 +80,8 @@ class _Rules:
 
     @classmethod
     def of(cls, job: JobRules) -> "_Rules":
-        return cls(spec_for(job.job_id, job.fields, job.rules), QcPolicy.model_validate(job.qc))
+        spec = spec_for(job.job_id, job.fields, job.rules, job.match)
+        return cls(spec, QcPolicy.model_validate(job.qc))
 
 
 @dataclass
@@ -103,6 +104,7 @@ class _Run:
     judged: dict[UUID, tuple[int, int]]
     judgements: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    exceptions: list[MatchException] = field(default_factory=list)
     outcomes: list[_Outcome] = field(default_factory=list)
     lookups: dict[tuple[UUID, Wanted], LookupResult] = field(default_factory=dict)
 
@@ -115,6 +117,18 @@ class _Run:
             entry.item_id, entry.work_type, [_submission(e) for e in so_far], _submission(entry)
         )
         verdict = await self._decide(rules, item, entry)
+        invoice = verdict.ruling is Ruling.ACCEPT and rules.spec.match is not None
+        if invoice and all(e.golden is None for e in so_far):
+            assert verdict.result is not None
+            found = await exceptions.match(
+                self.session,
+                rules.spec,
+                entry.client_id,
+                entry.item_id,
+                verdict.result,
+                self._look_up,
+            )
+            verdict = decision.matched(verdict, found)
         outcome = _Outcome()
         self.outcomes.append(outcome)
         for judging in verdict.judgings:
@@ -136,10 +150,19 @@ class _Run:
                 decided_at=now,
             )
         )
-        outcome.events.append((_announcement(entry, verdict, now), entry.client_id))
+        if verdict.ruling is Ruling.EXCEPTION:
+            assert verdict.match is not None
+            assert verdict.result is not None
+            opened = exceptions.opened(entry, verdict.result, verdict.match, now)
+            self.exceptions.append(opened)
+            outcome.events.append((exceptions.opened_event(opened), entry.client_id))
+        else:
+            outcome.events.append((_announcement(entry, verdict, now), entry.client_id))
         if verdict.ruling.settles:
             rejected = verdict.ruling is Ruling.REJECT
-            outcome.events += [(self._scored(e, now, rejected), e.client_id) for e in so_far]
+            outcome.events += [
+                (scored(e, self.judged, now, rejected=rejected), e.client_id) for e in so_far
+            ]
 
     async def _decide(self, rules: _Rules, item: Item, entry: Entry) -> Verdict:
         """Load what the decision reads beyond the item (`decision.needs`), then let it rule."""
@@ -164,6 +187,7 @@ class _Run:
         )
 
     async def _look_up(self, client_id: UUID, wanted: Wanted) -> LookupResult:
+        """What a lookup finds, read once a run (reference data does not change in one)."""
         key = (client_id, wanted)
         if key not in self.lookups:
             self.lookups[key] = await reference.look_up(self.session, client_id, *wanted)
@@ -177,26 +201,6 @@ class _Run:
                 total + len(judged.fields),
                 right + sum(verdict.correct for verdict in judged.fields),
             )
-
-    def _scored(self, entry: Entry, now: datetime, rejected: bool) -> validation.ContractorScored:
-        """How a task's work on a final item came out (billing pays on it)."""
-        judged, correct = self.judged.get(entry.task_id, (0, 0))
-        return validation.ContractorScored(
-            task_id=entry.task_id,
-            item_id=entry.item_id,
-            job_id=entry.job_id,
-            client_id=entry.client_id,
-            contractor_id=entry.contractor_id,
-            work_type=entry.work_type,
-            kind=entry.kind,
-            outcome=task_outcome(entry.kind, judged, correct, rejected=rejected),
-            golden=entry.golden is not None,
-            fields_judged=judged,
-            fields_correct=correct,
-            active_seconds=entry.active_seconds,
-            submitted_at=entry.submitted_at,
-            decided_at=now,
-        )
 
     async def _write_judgements(self) -> None:
         await scores.add_judgements(self.session, self.judgements)
@@ -215,6 +219,7 @@ class _Run:
             )
         )
         await repository.add_decisions(self.session, self.decisions)
+        exceptions.add(self.session, self.exceptions)
         events: list[tuple[Event, UUID | None]] = []
         for outcome in self.outcomes:
             for _ in outcome.judgings:

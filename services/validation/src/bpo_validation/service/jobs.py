@@ -22,6 +22,7 @@ async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
             work_type=event.work_type,
             fields=event.model_dump(mode="json")["fields"],
             rules=event.rules,
+            match=None if event.match is None else event.match.model_dump(mode="json"),
             qc=event.qc.model_dump(mode="json"),
             received_at=utcnow(),
         ),

@@ -12,7 +12,8 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID, validation
 from bpo_common.ids import new_id
 from bpo_validation.domain.entries import Judging
-from bpo_validation.domain.scoring import accuracy, suspension
+from bpo_validation.domain.scoring import accuracy, suspension, task_outcome
+from bpo_validation.models import Entry
 from bpo_validation.repository import quality as repository
 from bpo_validation.schemas import (
     DayScore,
@@ -150,4 +151,28 @@ async def quality(
             )
             for layout_id, name, n, ok in await repository.scores_by_layout(session, contractor_id)
         ],
+    )
+
+
+def scored(
+    entry: Entry, judged: Mapping[UUID, tuple[int, int]], now: datetime, *, rejected: bool
+) -> validation.ContractorScored:
+    """How a task's work on a final item came out (billing pays on it); `judged` holds the
+    (judged, correct) fields of each task."""
+    fields_judged, fields_correct = judged.get(entry.task_id, (0, 0))
+    return validation.ContractorScored(
+        task_id=entry.task_id,
+        item_id=entry.item_id,
+        job_id=entry.job_id,
+        client_id=entry.client_id,
+        contractor_id=entry.contractor_id,
+        work_type=entry.work_type,
+        kind=entry.kind,
+        outcome=task_outcome(entry.kind, fields_judged, fields_correct, rejected=rejected),
+        golden=entry.golden is not None,
+        fields_judged=fields_judged,
+        fields_correct=fields_correct,
+        active_seconds=entry.active_seconds,
+        submitted_at=entry.submitted_at,
+        decided_at=now,
     )

@@ -1,0 +1,308 @@
+"""Matching an invoice against the client's purchase order and goods receipts: an outcome
+for every line, and the reasons the invoice cannot be paid as it is.
+
+A line is matched on the rule's `line` column with the order's line of the same value (case
+and spaces ignored). Quantities add up: what other items invoiced against the same order line
+before, the earlier lines of this invoice with the same value, and this line. Each line gets
+the first of these that applies, and every reason that applies:
+- not_on_order: the order has no such line (or there is no such order);
+- already_invoiced: other items invoiced this order line before, and with this line more than
+  was ordered would be invoiced;
+- not_received (three-way): more would be invoiced than the receipts of the order delivered;
+- quantity_variance: more would be invoiced than was ordered;
+- price_variance: the unit price differs from the order's, either way;
+- matched.
+Invoicing less than was ordered or received is a partial invoice, not a variance. "More" is
+beyond the quantity tolerance, and "differs" beyond the price tolerance, both measured from
+the order's (or receipts') figure, the edge included as a match.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from bpo_common.rules import FieldSpec, InvalidValue, Match, parse_value
+from bpo_common.rules.matching import Duplicates
+from bpo_validation.domain.reference import LookupResult, reference_key
+
+
+class LineOutcome(StrEnum):
+    MATCHED = "matched"
+    NOT_ON_ORDER = "not_on_order"
+    ALREADY_INVOICED = "already_invoiced"
+    NOT_RECEIVED = "not_received"
+    QUANTITY_VARIANCE = "quantity_variance"
+    PRICE_VARIANCE = "price_variance"
+
+
+class ExceptionStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+# The order of precedence: a line's outcome is the first that applies.
+_PRECEDENCE = list(LineOutcome)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What matching one invoice reads beyond it."""
+
+    order: LookupResult
+    # The receipts against the order; None when the rule names no receipts dataset.
+    receipts: Sequence[Mapping[str, Any]] | None
+    # Quantity already invoiced by other items, by order line (its `reference_key`).
+    invoiced_before: Mapping[str, Decimal]
+    # Other invoices this one duplicates: why, for each.
+    duplicates: Sequence[str] = ()
+    # Whether the client has the receipts dataset the rule names.
+    receipts_exist: bool = True
+
+
+@dataclass(frozen=True)
+class LineMatch:
+    row: int
+    line: str | None
+    outcome: LineOutcome
+    reasons: list[str]
+    quantity: str | None
+    price: str | None
+    ordered_quantity: str | None = None
+    ordered_price: str | None = None
+    received_quantity: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "line": self.line,
+            "outcome": self.outcome.value,
+            "reasons": self.reasons,
+            "invoiced": {"quantity": self.quantity, "price": self.price},
+            "ordered": {"quantity": self.ordered_quantity, "price": self.ordered_price},
+            "received": self.received_quantity,
+        }
+
+
+@dataclass(frozen=True)
+class InvoiceMatch:
+    order: str | None
+    lines: list[LineMatch] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def matched(self) -> bool:
+        return not self.reasons
+
+    def invoiced_lines(self) -> dict[str, Decimal]:
+        """Quantity this invoice bills, by order line: what later invoices see as before."""
+        totals: dict[str, Decimal] = {}
+        for line in self.lines:
+            billed = line.outcome is not LineOutcome.NOT_ON_ORDER
+            if billed and line.line is not None and line.quantity is not None:
+                key = reference_key(line.line)
+                totals[key] = totals.get(key, Decimal(0)) + Decimal(line.quantity)
+        return totals
+
+
+def order_number(rule: Match, result: Mapping[str, Any]) -> str | None:
+    """The purchase-order number the invoice names, if it names one."""
+    value = result.get(rule.order_field)
+    return None if value is None or not str(value).strip() else str(value)
+
+
+def match_invoice(
+    rule: Match, table: FieldSpec, result: Mapping[str, Any], found: Found
+) -> InvoiceMatch:
+    """Every line of the invoice against its order (and receipts), and the invoice's reasons.
+    `table` is the invoice's table field: the order's and receipts' values are read as its
+    columns are, so "1,000.50" in an order matches 1000.5."""
+    number = order_number(rule, result)
+    reasons: list[str] = []
+    order_lines: dict[str, Mapping[str, Any]] | None = None
+    if number is None:
+        reasons.append(f"the invoice names no purchase order ({rule.order_field} is empty)")
+    elif not found.order.dataset_exists:
+        reasons.append(f"there is no purchase-order dataset {rule.orders}")
+    elif found.order.row is None:
+        reasons.append(f"order {number} is not in {rule.orders}")
+    else:
+        order_lines = _by_line(rule, found.order.row.get("lines"))
+    if rule.receipts is not None and not found.receipts_exist:
+        reasons.append(f"there is no goods-receipt dataset {rule.receipts.dataset}")
+    reader = _Reader(rule, table)
+    received = None if found.receipts is None else reader.received(found.receipts)
+    running: dict[str, Decimal] = {}
+    lines = []
+    for i, row in enumerate(result.get(rule.table) or []):
+        line = reader.line(i, row, number, order_lines, received, found.invoiced_before, running)
+        lines.append(line)
+        reasons += [f"{rule.table}[{i}]: {reason}" for reason in line.reasons]
+    reasons += [f"duplicate: {why}" for why in found.duplicates]
+    return InvoiceMatch(number, lines, reasons)
+
+
+def _by_line(rule: Match, lines: object) -> dict[str, Mapping[str, Any]]:
+    """The order's lines by their line value; the first of two with the same value counts."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for line in lines if isinstance(lines, list) else []:
+        if isinstance(line, Mapping) and line.get(rule.line) is not None:
+            found.setdefault(reference_key(line[rule.line]), line)
+    return found
+
+
+@dataclass(frozen=True)
+class _Reader:
+    rule: Match
+    table: FieldSpec
+
+    def number(self, column: str, value: object) -> Decimal | None:
+        """A value read as the table's column reads it; None when it is not a number."""
+        try:
+            parsed = parse_value(self.table.column(column), value)
+        except (InvalidValue, KeyError):
+            return None
+        return Decimal(parsed) if isinstance(parsed, int | Decimal) else None
+
+    def received(self, receipts: Sequence[Mapping[str, Any]]) -> dict[str, Decimal]:
+        """Quantity delivered by line over all the order's receipts."""
+        rule, totals = self.rule, dict[str, Decimal]()
+        for receipt in receipts:
+            lines = receipt.get("lines")
+            for line in lines if isinstance(lines, list) else []:
+                if isinstance(line, Mapping) and line.get(rule.line) is not None:
+                    key = reference_key(line[rule.line])
+                    delivered = self.number(rule.quantity, line.get(rule.quantity))
+                    totals[key] = totals.get(key, Decimal(0)) + (delivered or 0)
+        return totals
+
+    def line(
+        self,
+        i: int,
+        row: Mapping[str, Any],
+        order: str | None,
+        order_lines: Mapping[str, Mapping[str, Any]] | None,
+        received: Mapping[str, Decimal] | None,
+        before: Mapping[str, Decimal],
+        running: dict[str, Decimal],
+    ) -> LineMatch:
+        """One invoice line's outcome; `running` adds up this invoice's quantities by line."""
+        rule, value = self.rule, row.get(self.rule.line)
+        quantity = self.number(rule.quantity, row.get(rule.quantity))
+        price = self.number(rule.price, row.get(rule.price))
+        shown = LineMatch(
+            row=i,
+            line=None if value is None else str(value),
+            outcome=LineOutcome.MATCHED,
+            reasons=[],
+            quantity=_text(quantity),
+            price=_text(price),
+        )
+        if order_lines is None:  # no order: the invoice's reason says why
+            return replace(shown, outcome=LineOutcome.NOT_ON_ORDER)
+        key = None if value is None else reference_key(value)
+        ordered = None if key is None else order_lines.get(key)
+        if key is None or ordered is None:
+            why = f"{rule.line} {value} is not on order {order}"
+            return _with(shown, [(LineOutcome.NOT_ON_ORDER, why)])
+        ordered_quantity = self.number(rule.quantity, ordered.get(rule.quantity))
+        ordered_price = self.number(rule.price, ordered.get(rule.price))
+        running[key] = running.get(key, Decimal(0)) + (quantity or 0)
+        total = before.get(key, Decimal(0)) + running[key]
+        shown = replace(
+            shown, ordered_quantity=_text(ordered_quantity), ordered_price=_text(ordered_price)
+        )
+        found: list[tuple[LineOutcome, str]] = []
+        named = f"{rule.line} {value}"
+        tolerance = rule.tolerance(rule.quantity)
+        if ordered_quantity is None or ordered_price is None:
+            why = f"order {order}'s line {value} has no readable {rule.quantity} or {rule.price}"
+            return _with(shown, [(LineOutcome.NOT_ON_ORDER, why)])
+        if total > ordered_quantity and not tolerance.allows(total, ordered_quantity):
+            if before.get(key):
+                outcome = LineOutcome.ALREADY_INVOICED
+                why = (
+                    f"{named}: {_text(before[key])} of {_text(ordered_quantity)} ordered were "
+                    f"invoiced before; with this invoice {_text(total)}"
+                )
+            else:
+                outcome = LineOutcome.QUANTITY_VARIANCE
+                why = f"{named}: {_text(total)} invoiced, {_text(ordered_quantity)} ordered"
+            found.append((outcome, why))
+        if price is not None and not rule.tolerance(rule.price).allows(price, ordered_price):
+            why = f"{named}: {rule.price} {_text(price)}, ordered at {_text(ordered_price)}"
+            found.append((LineOutcome.PRICE_VARIANCE, why))
+        if received is not None:
+            delivered = received.get(key, Decimal(0))
+            shown = replace(shown, received_quantity=_text(delivered))
+            if total > delivered and not tolerance.allows(total, delivered):
+                why = f"{named}: {_text(total)} invoiced, {_text(delivered)} received"
+                found.append((LineOutcome.NOT_RECEIVED, why))
+        return _with(shown, found)
+
+
+def _with(line: LineMatch, found: Sequence[tuple[LineOutcome, str]]) -> LineMatch:
+    """The line with its outcome (the first that applies) and every reason."""
+    if not found:
+        return line
+    ordered = sorted(found, key=lambda pair: _PRECEDENCE.index(pair[0]))
+    return replace(line, outcome=ordered[0][0], reasons=[why for _, why in ordered])
+
+
+def _text(number: Decimal | None) -> str | None:
+    return None if number is None else format(number.normalize(), "f")
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """What finding duplicates keeps of an invoice: its vendor, number, amount and date."""
+
+    item_id: UUID
+    vendor: str
+    number: str | None
+    amount: Decimal | None
+    dated: date | None
+
+
+def invoice_of(rule: Duplicates, item_id: UUID, result: Mapping[str, Any]) -> Invoice | None:
+    """The invoice's identity for finding duplicates; None when it names no vendor."""
+    vendor = result.get(rule.vendor)
+    if vendor is None or not str(vendor).strip():
+        return None
+
+    def value(name: str | None) -> Any:
+        return None if name is None else result.get(name)
+
+    number, amount, dated = value(rule.number), value(rule.amount), value(rule.date)
+    return Invoice(
+        item_id=item_id,
+        vendor=reference_key(vendor),
+        number=None if number is None else reference_key(number),
+        amount=None if amount is None else Decimal(str(amount)),
+        dated=date.fromisoformat(dated) if isinstance(dated, str) else None,
+    )
+
+
+def duplicates(rule: Duplicates, invoice: Invoice, others: Sequence[Invoice]) -> list[str]:
+    """Why the invoice duplicates others of the same vendor: the same number, or the same
+    amount dated at most `rule.days` apart."""
+    found = []
+    for other in others:
+        if other.item_id == invoice.item_id or other.vendor != invoice.vendor:
+            continue
+        if invoice.number is not None and other.number == invoice.number:
+            found.append(f"item {other.item_id} has the same vendor and invoice number")
+        elif (
+            invoice.amount is not None
+            and other.amount == invoice.amount
+            and invoice.dated is not None
+            and other.dated is not None
+            and abs((invoice.dated - other.dated).days) <= rule.days
+        ):
+            found.append(
+                f"item {other.item_id} has the same vendor and amount, dated {other.dated}"
+            )
+    return found

@@ -1,0 +1,269 @@
+"""Use cases of match exceptions: matching an invoice its keyings would accept against the
+client's purchase order and receipts, opening an exception when it does not match, and the
+client's accounts payable resolving it (accept, reject, or correct with data)."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.auth import Principal, Role
+from bpo_common.clock import utcnow
+from bpo_common.contracts import ExceptionAction, validation
+from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
+from bpo_common.events import Event
+from bpo_common.ids import new_id
+from bpo_common.outbox import publish_each
+from bpo_common.pagination import Page, PageRequest, make_page
+from bpo_common.rules import JobSpec, check, spec_for
+from bpo_validation.domain import matching
+from bpo_validation.domain.decision import Outcome
+from bpo_validation.domain.matching import ExceptionStatus, Found, InvoiceMatch
+from bpo_validation.domain.reference import LookupResult, Wanted, reference_key
+from bpo_validation.models import Decision, Entry, MatchException
+from bpo_validation.repository import decisions as decision_rows
+from bpo_validation.repository import exceptions as repository
+from bpo_validation.repository import jobs as job_rules
+from bpo_validation.repository import quality as scores
+from bpo_validation.repository import reference
+from bpo_validation.schemas import ExceptionOut, ExceptionResolve
+from bpo_validation.service.quality import scored
+
+LookUp = Callable[[UUID, Wanted], Awaitable[LookupResult]]
+
+
+async def match(
+    session: AsyncSession,
+    spec: JobSpec,
+    client_id: UUID,
+    item_id: UUID,
+    result: dict[str, object],
+    look_up: LookUp,
+) -> InvoiceMatch:
+    """The invoice matched against its order, receipts and the client's other invoices; what
+    it bills is remembered for the invoices after it."""
+    rule = spec.match
+    assert rule is not None, "only a job with a match rule matches invoices"
+    await repository.lock_matching(session, client_id)
+    number = matching.order_number(rule, result)
+    order_key = None if number is None else reference_key(number)
+    order = (
+        LookupResult(True)
+        if order_key is None
+        else await look_up(client_id, (rule.orders, order_key))
+    )
+    receipts: Sequence[dict[str, object]] | None = None
+    receipts_exist = True
+    if rule.receipts is not None and order_key is not None:
+        receipts = await repository.receipts_of_order(
+            session, client_id, rule.receipts.dataset, rule.receipts.order_column, order_key
+        )
+        receipts_exist = receipts is not None
+    billed = None if order_key is None else f"{rule.orders}:{order_key}"
+    before = (
+        {}
+        if billed is None
+        else await repository.invoiced_before(session, client_id, billed, item_id)
+    )
+    invoice = (
+        None if rule.duplicates is None else matching.invoice_of(rule.duplicates, item_id, result)
+    )
+    duplicates: list[str] = []
+    if invoice is not None and rule.duplicates is not None:
+        others = await repository.invoices_of_vendor(session, client_id, invoice.vendor)
+        duplicates = matching.duplicates(rule.duplicates, invoice, others)
+    found = Found(
+        order, (receipts or []) if rule.receipts else None, before, duplicates, receipts_exist
+    )
+    outcome = matching.match_invoice(rule, spec.field(rule.table), result, found)
+    await repository.remember_invoice(
+        session, client_id, item_id, billed, outcome.invoiced_lines(), invoice
+    )
+    return outcome
+
+
+def opened(
+    entry: Entry, result: dict[str, object], invoice: InvoiceMatch, now: datetime
+) -> MatchException:
+    return MatchException(
+        id=new_id(),
+        item_id=entry.item_id,
+        job_id=entry.job_id,
+        client_id=entry.client_id,
+        status=ExceptionStatus.OPEN,
+        reasons=invoice.reasons,
+        lines=[line.as_json() for line in invoice.lines],
+        result=result,
+        opened_at=now,
+    )
+
+
+def opened_event(exception: MatchException) -> validation.ExceptionOpened:
+    return validation.ExceptionOpened(
+        exception_id=exception.id,
+        item_id=exception.item_id,
+        job_id=exception.job_id,
+        client_id=exception.client_id,
+        reasons=exception.reasons,
+        lines=exception.lines,
+        opened_at=exception.opened_at,
+    )
+
+
+def add(session: AsyncSession, exceptions: Sequence[MatchException]) -> None:
+    for exception in exceptions:
+        repository.add_exception(session, exception)
+
+
+async def list_exceptions(
+    session: AsyncSession,
+    scope: UUID | None,
+    status: ExceptionStatus | None,
+    job_id: UUID | None,
+    page: PageRequest,
+) -> Page[ExceptionOut]:
+    rows = await repository.list_exceptions(session, scope, status, job_id, page)
+    return make_page(rows, page, _out)
+
+
+async def get_exception(
+    session: AsyncSession, exception_id: UUID, scope: UUID | None
+) -> ExceptionOut:
+    exception = await repository.get_exception(session, exception_id)
+    return _out(_visible(exception, exception_id, scope))
+
+
+async def resolve(
+    session: AsyncSession, exception_id: UUID, caller: Principal, body: ExceptionResolve
+) -> ExceptionOut:
+    """Resolve an open exception: the item is accepted (as keyed, or as corrected) or rejected,
+    its tasks are scored, and the resolution is kept in the item's decision history."""
+    exception = _visible(
+        await repository.exception_for_update(session, exception_id), exception_id, caller.scope()
+    )
+    if exception.status is ExceptionStatus.RESOLVED:
+        raise Conflict(
+            f"exception {exception_id} was resolved already: {exception.action} at "
+            f"{exception.resolved_at}"
+        )
+    job = (await job_rules.rules_of_jobs(session, [exception.job_id]))[exception.job_id]
+    spec = spec_for(job.job_id, job.fields, job.rules, job.match)
+    result = _resolved_result(spec, exception, body)
+    now = utcnow()
+    by_client = caller.role is Role.CLIENT
+    exception.status, exception.action, exception.data = (
+        ExceptionStatus.RESOLVED,
+        body.action,
+        body.data,
+    )
+    exception.note, exception.resolved_by, exception.by_client = (
+        body.note,
+        caller.subject,
+        by_client,
+    )
+    exception.resolved_at = now
+    rejected = result is None
+    who = "the client's accounts payable" if by_client else "a manager"
+    reason = f"match exception {body.action}ed by {who}" + (f": {body.note}" if body.note else "")
+    if result is None:
+        await repository.forget_invoice(session, exception.item_id)
+    elif body.action is ExceptionAction.CORRECT:
+        # What the corrected invoice bills replaces what the keyed one did.
+        await match(session, spec, exception.client_id, exception.item_id, result, _reader(session))
+    await decision_rows.add_decisions(
+        session,
+        [
+            Decision(
+                id=new_id(),
+                item_id=exception.item_id,
+                job_id=exception.job_id,
+                client_id=exception.client_id,
+                outcome=Outcome.REJECTED if rejected else Outcome.ACCEPTED,
+                reason=reason,
+                result=result,
+                comparison=[],
+                decided_at=now,
+            )
+        ],
+    )
+    await publish_each(session, await _announced(session, exception, result, reason, now))
+    return _out(exception)
+
+
+def _resolved_result(
+    spec: JobSpec, exception: MatchException, body: ExceptionResolve
+) -> dict[str, object] | None:
+    """The invoice the resolution accepts (None: rejected); a correction is checked whole."""
+    if body.action is not ExceptionAction.CORRECT:
+        if body.data is not None:
+            raise Invalid(
+                "only a correction takes data",
+                errors=[FieldError("data", f"leave it out to {body.action}, or use correct")],
+            )
+        return None if body.action is ExceptionAction.REJECT else exception.result
+    if not body.data:
+        raise Invalid(
+            "a correction needs data",
+            errors=[FieldError("data", 'give the fields to change, e.g. {"lines": [...]}')],
+        )
+    checked = check(spec, {**exception.result, **body.data})
+    if checked.errors:
+        raise Invalid(
+            "the corrected invoice does not pass the job's rules",
+            errors=[FieldError(f"data.{error.field}", error.message) for error in checked.errors],
+        )
+    return checked.normalized
+
+
+async def _announced(
+    session: AsyncSession,
+    exception: MatchException,
+    result: dict[str, object] | None,
+    reason: str,
+    now: datetime,
+) -> list[tuple[Event, UUID | None]]:
+    """The item's decision, how each of its tasks came out, and the resolution."""
+    about = {
+        "item_id": exception.item_id,
+        "job_id": exception.job_id,
+        "client_id": exception.client_id,
+        "decided_at": now,
+    }
+    decided: Event = (
+        validation.ItemRejected(**about, reason=reason)
+        if result is None
+        else validation.ItemAccepted(**about, result=result)
+    )
+    entries = await decision_rows.entries_of_item(session, exception.item_id)
+    judged = await scores.judged_by_task(session, [exception.item_id])
+    tasks = [scored(entry, judged, now, rejected=result is None) for entry in entries]
+    resolved = validation.ExceptionResolved(
+        exception_id=exception.id,
+        item_id=exception.item_id,
+        job_id=exception.job_id,
+        client_id=exception.client_id,
+        action=exception.action,
+        by_client=bool(exception.by_client),
+        resolved_at=now,
+    )
+    return [(event, exception.client_id) for event in [decided, *tasks, resolved]]
+
+
+def _reader(session: AsyncSession) -> LookUp:
+    async def look_up(client_id: UUID, wanted: Wanted) -> LookupResult:
+        return await reference.look_up(session, client_id, *wanted)
+
+    return look_up
+
+
+def _visible(
+    exception: MatchException | None, exception_id: UUID, scope: UUID | None
+) -> MatchException:
+    if exception is None or (scope is not None and exception.client_id != scope):
+        raise NotFound(f"no exception {exception_id}")
+    return exception
+
+
+def _out(exception: MatchException) -> ExceptionOut:
+    return ExceptionOut.model_validate(exception, from_attributes=True)
