@@ -18,14 +18,15 @@ the order's (or receipts') figure, the edge included as a match.
 """
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from bpo_common.rules import FieldSpec, InvalidValue, Match, parse_value
+from bpo_common.rules import FieldSpec, InvalidValue, Match, normalize_value, parse_value
 from bpo_common.rules.matching import Duplicates
 from bpo_validation.domain.reference import LookupResult, reference_key
 
@@ -66,6 +67,8 @@ class Found:
 @dataclass(frozen=True)
 class LineMatch:
     row: int
+    # The order line it bills (the line value as its column reads it, `reference_key`ed).
+    key: str | None
     line: str | None
     outcome: LineOutcome
     reasons: list[str]
@@ -102,9 +105,8 @@ class InvoiceMatch:
         totals: dict[str, Decimal] = {}
         for line in self.lines:
             billed = line.outcome is not LineOutcome.NOT_ON_ORDER
-            if billed and line.line is not None and line.quantity is not None:
-                key = reference_key(line.line)
-                totals[key] = totals.get(key, Decimal(0)) + Decimal(line.quantity)
+            if billed and line.key is not None and line.quantity is not None:
+                totals[line.key] = totals.get(line.key, Decimal(0)) + Decimal(line.quantity)
         return totals
 
 
@@ -120,44 +122,60 @@ def match_invoice(
     """Every line of the invoice against its order (and receipts), and the invoice's reasons.
     `table` is the invoice's table field: the order's and receipts' values are read as its
     columns are, so "1,000.50" in an order matches 1000.5."""
-    number = order_number(rule, result)
-    reasons: list[str] = []
-    order_lines: dict[str, Mapping[str, Any]] | None = None
-    if number is None:
-        reasons.append(f"the invoice names no purchase order ({rule.order_field} is empty)")
-    elif not found.order.dataset_exists:
-        reasons.append(f"there is no purchase-order dataset {rule.orders}")
-    elif found.order.row is None:
-        reasons.append(f"order {number} is not in {rule.orders}")
-    else:
-        order_lines = _by_line(rule, found.order.row.get("lines"))
-    if rule.receipts is not None and not found.receipts_exist:
-        reasons.append(f"there is no goods-receipt dataset {rule.receipts.dataset}")
-    reader = _Reader(rule, table)
-    received = None if found.receipts is None else reader.received(found.receipts)
-    running: dict[str, Decimal] = {}
-    lines = []
-    for i, row in enumerate(result.get(rule.table) or []):
-        line = reader.line(i, row, number, order_lines, received, found.invoiced_before, running)
-        lines.append(line)
-        reasons += [f"{rule.table}[{i}]: {reason}" for reason in line.reasons]
-    reasons += [f"duplicate: {why}" for why in found.duplicates]
-    return InvoiceMatch(number, lines, reasons)
-
-
-def _by_line(rule: Match, lines: object) -> dict[str, Mapping[str, Any]]:
-    """The order's lines by their line value; the first of two with the same value counts."""
-    found: dict[str, Mapping[str, Any]] = {}
-    for line in lines if isinstance(lines, list) else []:
-        if isinstance(line, Mapping) and line.get(rule.line) is not None:
-            found.setdefault(reference_key(line[rule.line]), line)
-    return found
+    # Wide enough for any number a field accepts (60 digits), sums and shares of them.
+    with localcontext(Context(prec=130)):
+        number = order_number(rule, result)
+        reader = _Reader(rule, table)
+        reasons: list[str] = []
+        order_lines: dict[str, Mapping[str, Any]] | None = None
+        if number is None:
+            reasons.append(f"the invoice names no purchase order ({rule.order_field} is empty)")
+        elif not found.order.dataset_exists:
+            reasons.append(f"there is no purchase-order dataset {rule.orders}")
+        elif found.order.row is None:
+            reasons.append(f"order {number} is not in {rule.orders}")
+        else:
+            order_lines = reader.by_line(found.order.row.get("lines"))
+        received = None
+        if rule.receipts is not None and not found.receipts_exist:
+            # Nothing is known of what was delivered: no line is said to be short of it.
+            reasons.append(f"there is no goods-receipt dataset {rule.receipts.dataset}")
+        elif found.receipts is not None:
+            received = reader.received(found.receipts)
+        running: dict[str, Decimal] = {}
+        lines = []
+        for i, row in enumerate(result.get(rule.table) or []):
+            line = reader.line(
+                i, row, number, order_lines, received, found.invoiced_before, running
+            )
+            lines.append(line)
+            reasons += [f"{rule.table}[{i}]: {reason}" for reason in line.reasons]
+        reasons += [f"duplicate: {why}" for why in found.duplicates]
+        return InvoiceMatch(number, lines, reasons)
 
 
 @dataclass(frozen=True)
 class _Reader:
     rule: Match
     table: FieldSpec
+
+    def key(self, value: object) -> str | None:
+        """The order line a line value names: read as the line column reads it (so 1 and
+        "01" in an integer column are one line), then `reference_key`ed."""
+        if value is None:
+            return None
+        with suppress(InvalidValue, KeyError):  # else compared as it is written
+            value = normalize_value(self.table.column(self.rule.line), value)
+        return None if value is None else reference_key(value)
+
+    def by_line(self, lines: object) -> dict[str, Mapping[str, Any]]:
+        """An order's lines by line; the first of two of the same line counts."""
+        found: dict[str, Mapping[str, Any]] = {}
+        for line in lines if isinstance(lines, list) else []:
+            key = self.key(line.get(self.rule.line)) if isinstance(line, Mapping) else None
+            if key is not None:
+                found.setdefault(key, line)
+        return found
 
     def number(self, column: str, value: object) -> Decimal | None:
         """A value read as the table's column reads it; None when it is not a number."""
@@ -173,8 +191,8 @@ class _Reader:
         for receipt in receipts:
             lines = receipt.get("lines")
             for line in lines if isinstance(lines, list) else []:
-                if isinstance(line, Mapping) and line.get(rule.line) is not None:
-                    key = reference_key(line[rule.line])
+                key = self.key(line.get(rule.line)) if isinstance(line, Mapping) else None
+                if key is not None:
                     delivered = self.number(rule.quantity, line.get(rule.quantity))
                     totals[key] = totals.get(key, Decimal(0)) + (delivered or 0)
         return totals
@@ -195,6 +213,7 @@ class _Reader:
         price = self.number(rule.price, row.get(rule.price))
         shown = LineMatch(
             row=i,
+            key=self.key(value),
             line=None if value is None else str(value),
             outcome=LineOutcome.MATCHED,
             reasons=[],
@@ -203,7 +222,7 @@ class _Reader:
         )
         if order_lines is None:  # no order: the invoice's reason says why
             return replace(shown, outcome=LineOutcome.NOT_ON_ORDER)
-        key = None if value is None else reference_key(value)
+        key = self.key(value)
         ordered = None if key is None else order_lines.get(key)
         if key is None or ordered is None:
             why = f"{rule.line} {value} is not on order {order}"

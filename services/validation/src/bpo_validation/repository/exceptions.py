@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.db import advisory_lock
 from bpo_common.pagination import PageRequest, paginate
 from bpo_validation.domain.matching import ExceptionStatus, Invoice
+from bpo_validation.domain.reference import reference_key
 from bpo_validation.models import (
     InvoicedLine,
     MatchException,
@@ -94,10 +95,10 @@ async def forget_invoice(session: AsyncSession, item_id: UUID) -> None:
 
 
 async def receipts_of_order(
-    session: AsyncSession, client_id: UUID, dataset: str, column: str, order_key: str
+    session: AsyncSession, client_id: UUID, dataset: str, column: str, order: str
 ) -> list[dict[str, object]] | None:
-    """The rows of the client's receipts dataset whose `column` names the order (case and
-    spaces ignored); None when the client has no such dataset."""
+    """The rows of the client's receipts dataset whose `column` names the order (as
+    `reference_key` compares them); None when the client has no such dataset."""
     found = await session.execute(
         select(ReferenceDataset.id).where(
             ReferenceDataset.client_id == client_id, ReferenceDataset.name == dataset
@@ -106,13 +107,19 @@ async def receipts_of_order(
     dataset_id = found.scalar_one_or_none()
     if dataset_id is None:
         return None
+    # Narrowed in SQL (spaces collapsed, lower-cased), then compared as lookups compare keys.
     named = func.lower(
         func.regexp_replace(func.btrim(ReferenceRow.values[column].astext), r"\s+", " ", "g")
     )
     query = select(ReferenceRow.values).where(
-        ReferenceRow.dataset_id == dataset_id, named == order_key
+        ReferenceRow.dataset_id == dataset_id, named == " ".join(order.split()).lower()
     )
-    return list((await session.execute(query)).scalars())
+    key = reference_key(order)
+    return [
+        row
+        for row in (await session.execute(query)).scalars()
+        if reference_key(row.get(column, "")) == key
+    ]
 
 
 def add_exception(session: AsyncSession, exception: MatchException) -> None:

@@ -56,8 +56,9 @@ async def match(
     receipts: Sequence[dict[str, object]] | None = None
     receipts_exist = True
     if rule.receipts is not None and order_key is not None:
+        assert number is not None
         receipts = await repository.receipts_of_order(
-            session, client_id, rule.receipts.dataset, rule.receipts.order_column, order_key
+            session, client_id, rule.receipts.dataset, rule.receipts.order_column, number
         )
         receipts_exist = receipts is not None
     billed = None if order_key is None else f"{rule.orders}:{order_key}"
