@@ -213,7 +213,8 @@ def test_a_table_without_max_rows_takes_at_most_500() -> None:
 
 def test_an_empty_table_is_required_unless_optional() -> None:
     required = [FieldError("lines", "required: give at least one row")]
-    for empty in (None, [], "  "):
+    empties: list[object] = [None, [], "  "]
+    for empty in empties:
         assert check(_spec(), {"lines": empty}).errors == required
         optional = check(_spec(required=False), {"lines": empty})
         assert optional.valid
