@@ -1,4 +1,5 @@
-"""Events the intake service consumes: validation's decisions, a run at a time."""
+"""Events the intake service consumes: validation's decisions and the match exceptions it
+opens, a run at a time."""
 
 from bpo_common.contracts import validation
 from bpo_common.inbox import Subscription, batch, each
@@ -13,6 +14,7 @@ subscriptions = [
                 batch(validation.ItemRejected, decisions.decide_items),
                 batch(validation.ReviewRequired, decisions.decide_items),
                 batch(validation.SecondKeyingRequired, decisions.decide_items),
+                batch(validation.ExceptionOpened, decisions.decide_items),
                 each(validation.ContractorSuspended, decisions.suspend_contractor),
             ]
         ),

@@ -55,6 +55,8 @@ class Job(Base):
     work_type: Mapped[str] = mapped_column(String(100))
     fields: Mapped[list[dict[str, Any]]]
     rules: Mapped[list[str]]
+    # How validation matches an invoice's lines against purchase orders (bpo_common's Match).
+    match: Mapped[dict[str, Any] | None]
     qc: Mapped[dict[str, Any]]
     priority: Mapped[int]
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -95,6 +97,10 @@ class Item(Base):
     result: Mapped[dict[str, Any] | None]
     # Set when the item needs a person: its tasks kept expiring, or a decision said so.
     flagged_reason: Mapped[str | None] = mapped_column(Text)
+    # The match exception validation opened on it, while it waits for the client (status
+    # `exception`), and why the invoice does not match.
+    exception_id: Mapped[UUID | None]
+    exception_reasons: Mapped[list[str] | None]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Machine pre-fill: the layout its documents were matched to, what extraction suggests

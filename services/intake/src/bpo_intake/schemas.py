@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from bpo_common.contracts import QcPolicy, TaskKind
-from bpo_common.rules import FieldSpec, JobSpec
+from bpo_common.rules import FieldSpec, JobSpec, Match
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.items import ItemIn
 from bpo_intake.domain.jobs import ItemStatus, JobStatus
@@ -86,6 +86,7 @@ class ItemCounts(BaseModel):
     pending: int = 0
     in_progress: int = 0
     in_review: int = 0
+    exception: int = 0
     completed: int = 0
     rejected: int = 0
     total: int = 0
@@ -98,6 +99,9 @@ class JobOut(BaseModel):
     work_type: str
     fields: list[dict[str, Any]]
     rules: list[str]
+    match: Match | None = Field(
+        description="how validation matches each invoice's lines against purchase orders"
+    )
     qc: QcPolicy
     due_at: datetime | None
     sla_hours: Decimal | None
@@ -135,6 +139,13 @@ class ItemSuggestionOut(SuggestionOut):
     )
 
 
+class OpenException(BaseModel):
+    """A match exception waiting for the client: resolve it on validation by its id."""
+
+    id: UUID
+    reasons: list[str]
+
+
 class ItemOut(BaseModel):
     id: UUID
     job_id: UUID
@@ -144,6 +155,10 @@ class ItemOut(BaseModel):
     documents: list[DocumentName] = Field(description="the documents it is keyed from")
     result: dict[str, Any] | None
     flagged_reason: str | None
+    exception: OpenException | None = Field(
+        default=None,
+        description="while the status is `exception`: why its invoice does not match its order",
+    )
     completed_at: datetime | None
     layout_id: UUID | None = Field(
         default=None, description="the layout extraction matched its documents to"

@@ -19,6 +19,33 @@ FIELDS = [
     {"name": "iban", "type": "iban", "required": False},
 ]
 
+# An invoice with its lines, and the rule that matches them against the client's orders.
+INVOICE_LINES: list[dict[str, Any]] = [
+    {"name": "po_number", "type": "string"},
+    {
+        "name": "lines",
+        "type": "table",
+        "columns": [
+            {"name": "line", "type": "integer"},
+            {"name": "sku", "type": "string"},
+            {"name": "qty", "type": "decimal"},
+            {"name": "price", "type": "decimal", "decimal_places": 2},
+        ],
+        "key": "line",
+        "min_rows": 1,
+    },
+]
+THREE_WAY_MATCH: dict[str, Any] = {
+    "orders": "purchase-orders",
+    "order_field": "po_number",
+    "table": "lines",
+    "line": "line",
+    "quantity": "qty",
+    "price": "price",
+    "tolerances": {"price": {"percent": "2"}},
+    "receipts": {"dataset": "goods-receipts"},
+}
+
 
 def past(days: int) -> str:
     """A deadline in the past sorts these tests' tasks ahead of every other test's."""

@@ -235,6 +235,7 @@ async def test_a_jobs_items_are_listed_in_pages_and_filtered_by_status(
         "result": None,
         "completed_at": None,
         "flagged_reason": None,
+        "exception": None,
         "layout_id": None,
         "suggestions": {},
     }

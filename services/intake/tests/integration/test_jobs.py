@@ -22,6 +22,7 @@ from bpo_devtools.testing import (
 from bpo_intake.domain.jobs import ITEMS_PER_EVENT
 
 from .conftest import count_jobs, create_job, job_body, register_client, scan_items, stored_items
+from .keying import INVOICE_LINES, THREE_WAY_MATCH
 
 
 async def test_client_creates_a_job_with_items_and_reads_the_same_job_back(
@@ -61,6 +62,7 @@ async def test_client_creates_a_job_with_items_and_reads_the_same_job_back(
         "pending": 3,
         "in_progress": 0,
         "in_review": 0,
+        "exception": 0,
         "completed": 0,
         "rejected": 0,
         "total": 3,
@@ -244,6 +246,19 @@ INVALID_JOBS: list[Any] = [
         "fields[0].choices[1]",
         id="nul-in-a-choice",
     ),
+    pytest.param(
+        {"fields": [INVOICE_LINES[0], {"name": "lines", "type": "table"}]},
+        "fields[1].columns",
+        id="table-without-columns",
+    ),
+    pytest.param(
+        {
+            "fields": INVOICE_LINES,
+            "match": THREE_WAY_MATCH | {"tolerances": {"sku": {"percent": "2"}}},
+        },
+        "match.tolerances.sku",
+        id="tolerance-on-a-column-the-match-does-not-compare",
+    ),
 ]
 
 
@@ -269,6 +284,67 @@ async def test_invalid_job_is_rejected_naming_the_bad_part_and_nothing_is_stored
     assert all(error["message"] for error in problem["errors"])
     assert problem["detail"] == f"invalid request: {field}"
     assert await count_jobs(intake_db, client_id) == 1
+
+
+# A table in a table, keyed on a column it lacks, with fewer rows allowed than needed.
+BAD_LINES: dict[str, Any] = {
+    "name": "lines",
+    "type": "table",
+    "key": "sku",
+    "min_rows": 5,
+    "max_rows": 2,
+}
+BAD_LINES["columns"] = [INVOICE_LINES[1] | {"name": "sub"}, {"name": "qty", "type": "decimal"}]
+BAD_TABLES_AND_MATCHES: list[Any] = [
+    pytest.param(
+        {"fields": [INVOICE_LINES[0], BAD_LINES]},
+        {
+            "fields[1].columns[0].type": "a column cannot be a table",
+            "fields[1].key": "sku is not a column of lines",
+            "fields[1].max_rows": "max_rows must not be less than min_rows",
+        },
+        id="table-shape",
+    ),
+    pytest.param(
+        {
+            "fields": INVOICE_LINES,
+            "match": THREE_WAY_MATCH | {"order_field": "vendor", "table": "po_number"},
+        },
+        {
+            "match.order_field": "vendor is not a field of the job",
+            "match.table": "po_number is not a table field of the job",
+        },
+        id="match-on-fields-the-job-lacks",
+    ),
+    pytest.param(
+        {"fields": INVOICE_LINES, "match": THREE_WAY_MATCH | {"line": "row", "quantity": "sku"}},
+        {
+            "match.line": "row is not a column of lines",
+            "match.quantity": "sku is not a number column",
+        },
+        id="match-on-columns-the-table-lacks",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "errors"), BAD_TABLES_AND_MATCHES)
+async def test_a_bad_table_or_match_rule_is_refused_with_each_problem_at_its_path(
+    intake: httpx.AsyncClient,
+    intake_db: SessionFactory,
+    tokens: Tokens,
+    change: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    client_id = await register_client(intake, tokens)
+
+    response = await intake.post(
+        "/v1/jobs", json=job_body(**change), headers=tokens.client(client_id)
+    )
+
+    problem = assert_problem(response, 422)
+    assert {error["field"]: error["message"] for error in problem["errors"]} == errors
+    assert problem["detail"] == f"invalid request: {', '.join(errors)}"
+    assert await count_jobs(intake_db, client_id) == 0
 
 
 async def test_a_request_line_with_a_nul_is_refused_naming_the_path_or_parameter(

@@ -19,7 +19,15 @@ from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
 from bpo_intake.service import tasks
 
-from .keying import claim_tasks, keying_job, lease_a_task, new_contractor, past, stored_task
+from .keying import (
+    INVOICE_LINES,
+    claim_tasks,
+    keying_job,
+    lease_a_task,
+    new_contractor,
+    past,
+    stored_task,
+)
 
 
 async def test_a_valid_submission_is_recorded_normalized_and_sent_to_validation(
@@ -66,6 +74,45 @@ async def test_a_submission_that_breaks_the_rules_names_every_bad_field_and_chan
     problem = assert_problem(response, 422)
     assert sorted(error_fields(problem)) == ["colour", "iban", "invoice_number", "total"]
     assert (await stored_task(intake_db, task["id"])).status is TaskStatus.LEASED
+
+
+async def test_a_submission_with_bad_cells_names_each_cell_and_stores_nothing(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job, _, keyer, task = await lease_a_task(intake, tokens, fields=INVOICE_LINES)
+    lines = [
+        {"line": 1, "sku": "A-1", "qty": "lots", "price": "9.90"},
+        {"line": 2, "sku": "B-2", "qty": "1", "price": "9.999"},
+        {"line": 1, "sku": "C-3", "qty": "2", "price": "1", "zz": "?"},
+    ]
+
+    response = await intake.post(
+        f"/v1/tasks/{task['id']}/submit",
+        json={"data": {"po_number": "PO-7", "lines": lines}},
+        headers=keyer,
+    )
+
+    problem = assert_problem(response, 422)
+    assert {e["field"]: e["message"] for e in problem["errors"]} == {
+        "lines[0].qty": "not a number",
+        "lines[1].price": "must have at most 2 decimal places",
+        "lines[2].zz": "not a column of lines",
+        "lines[2].line": "repeats the line of lines[0]: 1",
+    }
+    assert (await stored_task(intake_db, task["id"])).status is TaskStatus.LEASED
+    events = await outbox_events(intake_db, job_id=job["id"])
+    assert "bpo.intake.task.submitted" not in [e.type for e in events]
+
+    lines = [{"line": 1, "sku": " A-1 ", "qty": "1,000", "price": "9.9"}]
+    good = await intake.post(
+        f"/v1/tasks/{task['id']}/submit",
+        json={"data": {"po_number": "PO-7", "lines": lines}},
+        headers=keyer,
+    )
+    assert good.status_code == 202, good.text
+    normalized = [{"line": 1, "sku": "A-1", "qty": "1000", "price": "9.90"}]
+    assert good.json()["data"] == {"po_number": "PO-7", "lines": normalized}
+    assert (await stored_task(intake_db, task["id"])).data == good.json()["data"]
 
 
 async def test_only_the_lease_holder_may_submit_heartbeat_or_release(

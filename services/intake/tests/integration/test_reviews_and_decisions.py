@@ -116,6 +116,7 @@ async def test_decisions_finish_items_and_a_closed_job_completes_with_its_last_i
         "pending": 0,
         "in_progress": 0,
         "in_review": 0,
+        "exception": 0,
         "completed": 1,
         "rejected": 1,
         "total": 2,

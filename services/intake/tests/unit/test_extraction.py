@@ -126,6 +126,24 @@ def test_layouts_are_told_apart_by_their_fixed_text_not_by_what_varies() -> None
     assert layouts.match(other, known) is None
 
 
+def test_a_table_field_is_never_suggested_nor_learned_and_the_other_fields_still_are() -> None:
+    lines = spec(
+        name="lines",
+        type="table",
+        columns=[{"name": "description", "type": "string"}, {"name": "amount", "type": "decimal"}],
+    )
+    model = layouts.Model()
+    for n in range(3):
+        keyed = {"number": f"R-{n}", "lines": [{"description": "Netto", "amount": "100.00"}]}
+        pages = [invoice(f"R-{n}", "01/04/2026", "1,00")]
+        layouts.learn(model, [NUMBER, lines], pages, keyed)
+    assert set(model.fields) == {"number"}
+    found = suggestions.suggest([lines, NUMBER], [invoice("R-9", "01/04/2026", "1,00")], {})
+    assert set(found) == {"number"}
+    assert not extraction.extractable(lines)
+    assert suggestions.wrong_value(lines, [{"description": "Netto", "amount": "100.00"}]) is None
+
+
 @pytest.mark.parametrize(
     ("field", "value", "wrong"),
     [

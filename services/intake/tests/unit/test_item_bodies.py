@@ -13,7 +13,7 @@ from bpo_intake.domain.item_bodies import (
     JsonItems,
     NdjsonItems,
 )
-from bpo_intake.domain.items import ItemIn
+from bpo_intake.domain.items import ItemIn, not_in_csv
 
 SPEC = JobSpec.model_validate(
     {"fields": [{"name": "invoice_number", "type": "string"}, {"name": "total", "type": "decimal"}]}
@@ -141,3 +141,51 @@ def test_csv_says_how_to_close_a_quoted_cell() -> None:
     assert isinstance(problems, list)
     assert problems[0].message == f"not valid CSV: {UNCLOSED_QUOTE}"
     assert UNCLOSED_QUOTE.endswith('(a quote inside a cell is doubled: "say ""hi""")')
+
+
+TABLES = JobSpec.model_validate(
+    {
+        "fields": [
+            {"name": "number", "type": "string"},
+            {
+                "name": "lines",
+                "type": "table",
+                "columns": [{"name": "sku", "type": "string"}, {"name": "qty", "type": "integer"}],
+            },
+        ]
+    }
+)
+
+
+def csv_rows(spec: JobSpec, body: bytes) -> list[tuple[str, Any]]:
+    reading = CsvItems(spec)
+    rows = reading.feed(body) + ([] if reading.done else reading.end())
+    return [
+        (
+            place.label,
+            parsed if isinstance(parsed, ItemIn) else [(e.field, e.message) for e in parsed],
+        )
+        for place, parsed in rows
+    ]
+
+
+@pytest.mark.parametrize("column", ["golden.lines", "golden.lines.qty", "golden.lines[0].qty"])
+def test_a_csv_golden_column_cannot_give_a_table_and_says_to_send_ndjson_or_json(
+    column: str,
+) -> None:
+    body = f"external_id,golden.number,{column}\r\na,R-1,2\r\n".encode()
+
+    assert csv_rows(TABLES, body) == [("line 1", [(column, not_in_csv("lines"))])]
+    assert not_in_csv("lines") == (
+        "lines is a table, whose rows a CSV cell cannot hold: send items that give it as "
+        "NDJSON or JSON"
+    )
+
+
+def test_a_csv_golden_answer_cannot_give_a_required_table_but_ordinary_rows_pass() -> None:
+    body = b"external_id,golden.number,lines\r\na,R-1,x\r\nb,,x\r\n"
+
+    assert csv_rows(TABLES, body) == [
+        ("line 2", [("golden.lines", not_in_csv("lines"))]),
+        ("line 3", ItemIn(external_id="b", source={"lines": "x"})),
+    ]

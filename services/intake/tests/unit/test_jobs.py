@@ -6,10 +6,17 @@ from decimal import Decimal
 import pytest
 
 from bpo_common.contracts import QcMode, QcPolicy
-from bpo_common.errors import Invalid
+from bpo_common.errors import FieldError, Invalid
 from bpo_common.rules import JobSpec
-from bpo_intake.domain.items import ItemIn, check_golden, checked_items, checked_row
-from bpo_intake.domain.jobs import ItemStatus, chunked, due_at, entries_per_item, progress
+from bpo_intake.domain.items import (
+    ItemIn,
+    check_client_values,
+    check_golden,
+    checked_items,
+    checked_row,
+    not_in_csv,
+)
+from bpo_intake.domain.jobs import FINAL, ItemStatus, chunked, due_at, entries_per_item, progress
 
 NOW = datetime(2031, 1, 1, 12, tzinfo=UTC)
 SPEC = JobSpec.model_validate(
@@ -78,3 +85,64 @@ def test_a_jobs_items_are_checked_together_naming_each_bad_one_by_its_index() ->
 
     assert [error.field for error in refused.value.errors] == ["items[1].golden.total"]
     assert refused.value.detail == "invalid items: items[1].golden.total"
+
+
+def test_an_item_waiting_on_a_match_exception_is_not_final() -> None:
+    counts = {ItemStatus.COMPLETED: 1, ItemStatus.EXCEPTION: 1}
+
+    assert ItemStatus.EXCEPTION not in FINAL
+    assert progress(counts) == 0.5
+
+
+TABLED = JobSpec.model_validate(
+    {
+        "fields": [
+            {"name": "number", "type": "string"},
+            {
+                "name": "lines",
+                "type": "table",
+                "required": False,
+                "columns": [{"name": "sku", "type": "string"}, {"name": "qty", "type": "integer"}],
+            },
+        ]
+    }
+)
+
+
+def test_a_golden_table_is_normalized_row_by_row_or_its_bad_cells_named() -> None:
+    good = ItemIn(source={}, golden={"number": "R-1", "lines": [{"sku": " A ", "qty": "1,000"}]})
+    bad = ItemIn(
+        source={},
+        golden={
+            "number": "R-1",
+            "lines": [{"sku": "A", "qty": "x"}, {"sku": "B", "qty": 1, "zz": 1}],
+        },
+    )
+
+    checked, problems = check_golden(TABLED, good)
+    _, errors = check_golden(TABLED, bad)
+
+    assert problems == []
+    assert checked.golden == {"number": "R-1", "lines": [{"sku": "A", "qty": 1000}]}
+    assert [(e.field, e.message) for e in errors] == [
+        ("golden.lines[0].qty", "not a number"),
+        ("golden.lines[1].zz", "not a column of lines"),
+    ]
+
+
+def test_a_verify_jobs_client_values_of_a_table_must_be_rows_and_a_csv_cell_is_told_why() -> None:
+    rows = ItemIn(source={"number": "R-1", "lines": [{"sku": "A", "qty": "bad"}]})
+    cell = ItemIn(source={"number": "R-1", "lines": "A x 2"})
+    scalar = ItemIn(source={"lines": 7})
+    empty = ItemIn(source={"lines": " "})
+
+    assert check_client_values(TABLED, rows) == []
+    assert check_client_values(TABLED, empty) == []
+    assert check_client_values(TABLED, cell) == [FieldError("source.lines", not_in_csv("lines"))]
+    (error,) = check_client_values(TABLED, scalar)
+    assert error.message == "must be a list of rows, each an object of column: value"
+    assert checked_items(TABLED, [cell]) == [cell], "outside verify jobs the source is free"
+    with pytest.raises(Invalid) as refused:
+        checked_items(TABLED, [rows, cell], verify=True)
+    assert [e.field for e in refused.value.errors] == ["items[1].source.lines"]
+    assert isinstance(checked_row(TABLED, scalar, verify=True), list)

@@ -55,3 +55,47 @@ def test_csv_names_each_items_documents_when_the_job_has_some() -> None:
     assert write(CsvTable(["total"], documents=True), [ROWS]) == (
         f"item_id,external_id,documents,total\r\n{ONE},inv-1,inv-1.pdf;=x.png,'-5\r\n{TWO},,,\r\n"
     )
+
+
+LINES = {"lines": ["sku", "qty"]}
+TABLED: list[ResultRow] = [
+    (
+        ONE,
+        "inv-1",
+        {
+            "number": "R-1",
+            "lines": [{"sku": "A-1", "qty": 2}, {"sku": "=B", "qty": None}],
+            "taxes": [{"rate": "19"}],
+        },
+        DONE,
+        [],
+    ),
+    (TWO, None, {"number": "R-2", "lines": [], "taxes": None}, DONE, []),
+]
+
+
+def test_csv_gives_a_row_per_table_row_repeating_the_items_other_cells() -> None:
+    encoder = CsvTable(["number", "lines", "total"], tables=LINES)
+
+    assert write(encoder, [TABLED[:1]]) == (
+        "item_id,external_id,line,number,lines.sku,lines.qty,total\r\n"
+        f"{ONE},inv-1,1,R-1,A-1,2,\r\n"
+        f"{ONE},inv-1,2,R-1,'=B,,\r\n"
+    )
+
+
+def test_tables_share_csv_rows_by_row_number_and_an_item_without_rows_has_one() -> None:
+    encoder = CsvTable(["lines", "number", "taxes"], tables=LINES | {"taxes": ["rate"]})
+
+    assert write(encoder, [TABLED]) == (
+        "item_id,external_id,line,lines.sku,lines.qty,number,taxes.rate\r\n"
+        f"{ONE},inv-1,1,A-1,2,R-1,19\r\n"
+        f"{ONE},inv-1,2,'=B,,R-1,\r\n"
+        f"{TWO},,,,,R-2,\r\n"
+    )
+
+
+def test_json_and_ndjson_carry_a_table_nested_as_it_is() -> None:
+    (record,) = write(JsonLines(["lines"], tables=LINES), [TABLED[:1]]).splitlines()
+
+    assert record.endswith('"data":{"lines":[{"sku":"A-1","qty":2},{"sku":"=B","qty":null}]}}')

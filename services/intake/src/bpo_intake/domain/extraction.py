@@ -84,6 +84,12 @@ class Candidate:
         return ((x0 + x1) / 2, (y0 + y1) / 2)
 
 
+def extractable(spec: FieldSpec) -> bool:
+    """Whether pre-fill reads the field off a page: not a yes/no, which no printed word says,
+    nor a table, whose rows people key."""
+    return spec.type not in (FieldType.BOOLEAN, FieldType.TABLE)
+
+
 def readings(spec: FieldSpec) -> list[FieldSpec]:
     """The ways a printed value of this field may be read: each date format on its own, both
     decimal separators, else the spec itself."""

@@ -17,8 +17,16 @@ from typing import Any
 import ijson
 
 from bpo_common.errors import FieldError
-from bpo_common.rules import JobSpec
-from bpo_intake.domain.items import Parsed, Place, index, line, parse_item, problem
+from bpo_common.rules import FieldType, JobSpec
+from bpo_intake.domain.items import (
+    Parsed,
+    Place,
+    index,
+    line,
+    not_in_csv,
+    parse_item,
+    problem,
+)
 
 GOLDEN_PREFIX = "golden."
 EXTERNAL_ID = "external_id"
@@ -196,9 +204,12 @@ class _PendingLines:
 @dataclass(frozen=True)
 class _CsvColumns:
     """The header row: `external_id`, `golden.<field>`, `documents` (`;`-separated), and the
-    rest, which go into `source`."""
+    rest, which go into `source`. A cell holds no table's rows: a golden answer in CSV cannot
+    give a table, so a job with a required table takes its control items as NDJSON or JSON."""
 
     names: tuple[str, ...]
+    # The job's required tables, which a golden answer must give.
+    required_tables: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, cells: Sequence[str], spec: JobSpec) -> "_CsvColumns | list[FieldError]":
@@ -210,12 +221,18 @@ class _CsvColumns:
         if repeated:
             errors.append(FieldError("", f"repeated column names: {', '.join(repeated)}"))
         fields = {spec_field.name for spec_field in spec.fields}
-        errors += [
-            FieldError(name, "not a field of this job")
-            for name in names
-            if name.startswith(GOLDEN_PREFIX) and name.removeprefix(GOLDEN_PREFIX) not in fields
-        ]
-        return errors or cls(names)
+        tables = [f.name for f in spec.fields if f.type is FieldType.TABLE]
+        for name in names:
+            if not name.startswith(GOLDEN_PREFIX):
+                continue
+            field = name.removeprefix(GOLDEN_PREFIX)
+            table = field.split(".")[0].split("[")[0]
+            if table in tables:
+                errors.append(FieldError(name, not_in_csv(table)))
+            elif field not in fields:
+                errors.append(FieldError(name, "not a field of this job"))
+        required = tuple(f.name for f in spec.fields if f.type is FieldType.TABLE and f.required)
+        return errors or cls(names, required)
 
     def item(self, cells: Sequence[str]) -> dict[str, Any] | list[FieldError]:
         if len(cells) != len(self.names):
@@ -235,6 +252,11 @@ class _CsvColumns:
                 source[name] = value
         # A row with every golden cell empty is an ordinary item, not a control item.
         known = golden if any(value.strip() for value in golden.values()) else None
+        if known is not None and self.required_tables:
+            return [
+                FieldError(GOLDEN_PREFIX + table, not_in_csv(table))
+                for table in self.required_tables
+            ]
         return {
             "external_id": external_id,
             "source": source,

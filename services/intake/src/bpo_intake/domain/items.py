@@ -2,6 +2,10 @@
 
 A row of a body is an item, or what is wrong with it (fields relative to the row); `Place`
 says where the row sits, as errors name it: `line 17: golden.total`, `items[16].golden.total`.
+
+A table field's value is a list of rows, which JSON and NDJSON bodies carry and a CSV cell
+cannot: a golden answer, or a verify job's client values (in `source`), with a table come in
+NDJSON or JSON.
 """
 
 from collections.abc import Sequence
@@ -11,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bpo_common.errors import FieldError, Invalid
-from bpo_common.rules import JobSpec, check, spec_errors
+from bpo_common.rules import FieldType, JobSpec, check, is_empty, spec_errors
 from bpo_common.text import unstorable
 
 MAX_DOCUMENTS = 100
@@ -77,6 +81,30 @@ def parse_item(raw: object) -> Parsed:
     return unstorable(item.model_dump(exclude_none=True)) or item
 
 
+def not_in_csv(table: str) -> str:
+    """Why a CSV body cannot give a table's value."""
+    return (
+        f"{table} is a table, whose rows a CSV cell cannot hold: send items that give it as "
+        "NDJSON or JSON"
+    )
+
+
+def check_client_values(spec: JobSpec, item: ItemIn) -> list[FieldError]:
+    """In a verify job the source carries the client's values of the job's fields, which
+    validation checks: a table's must at least be its rows (`source.lines`)."""
+    errors = []
+    for field in spec.fields:
+        value = item.source.get(field.name)
+        if field.type is not FieldType.TABLE or is_empty(value):
+            continue
+        if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+            message = "must be a list of rows, each an object of column: value"
+            if isinstance(value, str):  # what a CSV cell gives
+                message = not_in_csv(field.name)
+            errors.append(FieldError(f"source.{field.name}", message))
+    return errors
+
+
 def check_golden(spec: JobSpec, item: ItemIn) -> tuple[ItemIn, list[FieldError]]:
     """The item with its golden answer in canonical form, or what is wrong with the answer
     (`golden.total`): a golden answer must be a complete record that passes the job's rules."""
@@ -88,20 +116,26 @@ def check_golden(spec: JobSpec, item: ItemIn) -> tuple[ItemIn, list[FieldError]]
     return item.model_copy(update={"golden": checked.normalized}), []
 
 
-def checked_row(spec: JobSpec, row: Parsed) -> Parsed:
-    """A parsed row with its golden answer checked: the item to store, or its problems."""
+def checked_row(spec: JobSpec, row: Parsed, *, verify: bool = False) -> Parsed:
+    """A parsed row with its golden answer (and in a `verify` job, its client values)
+    checked: the item to store, or its problems."""
     if isinstance(row, list):
         return row
     item, problems = check_golden(spec, row)
+    if verify:
+        problems += check_client_values(spec, row)
     return problems or item
 
 
-def checked_items(spec: JobSpec, items: Sequence[ItemIn]) -> list[ItemIn]:
-    """Every item with its golden answer checked and normalized; Invalid names each bad
-    answer by its place in the body (`items[3].golden.total`)."""
+def checked_items(spec: JobSpec, items: Sequence[ItemIn], *, verify: bool = False) -> list[ItemIn]:
+    """Every item with its golden answer checked and normalized (in a `verify` job, its
+    client values too); Invalid names each bad answer by its place in the body
+    (`items[3].golden.total`)."""
     checked, errors = [], []
     for position, item in enumerate(items):
         item, problems = check_golden(spec, item)
+        if verify:
+            problems += check_client_values(spec, item)
         checked.append(item)
         errors += [FieldError(index(position).name(e.field), e.message) for e in problems]
         if item.documents:

@@ -27,6 +27,9 @@ class ItemStatus(StrEnum):
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
     IN_REVIEW = "in_review"
+    # Validation opened a match exception (an invoice that does not match its order): the
+    # item waits for the client to resolve it, which accepts or rejects it.
+    EXCEPTION = "exception"
     COMPLETED = "completed"
     REJECTED = "rejected"
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpo_common.rules import FieldSpec, FieldType
-from bpo_intake.domain.extraction import Page, Rule, candidates, label_text
+from bpo_common.rules import FieldSpec
+from bpo_intake.domain.extraction import Page, Rule, candidates, extractable, label_text
 from bpo_intake.domain.suggestions import CONSTANT, Record, constant_rule
 
 # A word is fixed text once it was on this share of the layout's documents.
@@ -98,7 +98,7 @@ def learn(
     constant, one more hit if it was the last document's value too."""
     for spec in specs:
         value = accepted.get(spec.name)
-        if value is None or spec.type is FieldType.BOOLEAN:
+        if value is None or not extractable(spec):
             continue
         record = model.fields.setdefault(spec.name, {})
         outcome: dict[Rule, tuple[bool, tuple[float, float]]] = {}

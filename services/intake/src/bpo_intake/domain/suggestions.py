@@ -23,6 +23,7 @@ from bpo_intake.domain.extraction import (
     Page,
     Rule,
     candidates,
+    extractable,
     label_text,
 )
 
@@ -88,7 +89,7 @@ def suggest(
     """The best suggestion per field: by the layout's record, else by label hints."""
     found: dict[str, Suggestion] = {}
     for spec in specs:
-        if spec.type is FieldType.BOOLEAN:
+        if not extractable(spec):
             continue
         options = list(candidates(spec, pages))
         record = learned.get(spec.name, {})

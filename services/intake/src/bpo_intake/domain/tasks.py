@@ -101,6 +101,8 @@ class HeldTask:
     layout_id: UUID | None
     contractor_status: ContractorStatus | None
     status_reason: str | None
+    # The job's match rule, part of its spec.
+    match: dict[str, Any] | None = None
 
 
 def lease_lost() -> Conflict:

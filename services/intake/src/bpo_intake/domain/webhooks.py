@@ -36,6 +36,8 @@ PUBLIC_ONLY = "webhooks may only go to public addresses"
 class WebhookEvent(StrEnum):
     JOB_COMPLETED = "job.completed"
     ITEM_REJECTED = "item.rejected"
+    # An invoice does not match its purchase order: the client resolves it on validation.
+    ITEM_EXCEPTION = "item.exception"
 
 
 class WebhookDeliveryStatus(StrEnum):

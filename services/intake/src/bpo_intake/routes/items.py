@@ -122,7 +122,10 @@ async def list_items(
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "One record per completed item: item_id, external_id, the fields",
+            "description": (
+                "One record per completed item: item_id, external_id, the fields; in CSV, "
+                "one row per row of the item's tables"
+            ),
             "content": {Format.JSON: {}, Format.NDJSON: _TEXT, Format.CSV: _TEXT},
         },
         406: PROBLEM_RESPONSE,
@@ -139,7 +142,8 @@ async def get_results(
     refusal = f"results come as {', '.join(Format)}; Accept allows none"
     chosen = Format(negotiate(accept, list(Format), refusal))
     results = await items.results(session, sessions, job_id, scope)
-    encoded = _encoded(ENCODERS[chosen](results.fields, results.documents), results.rows)
+    encoder = ENCODERS[chosen](results.fields, results.documents, results.tables)
+    encoded = _encoded(encoder, results.rows)
     if chosen is Format.CSV:
         headers = attachment(f"job-{results.job_id}-results.csv")
     else:

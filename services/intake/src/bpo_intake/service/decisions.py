@@ -1,7 +1,8 @@
 """What intake does with validation's decisions about items and contractors.
 
 A decision about an item that is gone, or already final, changes nothing: decisions arrive
-at least once.
+at least once. A match exception holds an item (status `exception`, not final) until the
+client resolves it, which validation follows with the item's acceptance or rejection.
 """
 
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ ItemDecision = (
     | validation.ItemRejected
     | validation.ReviewRequired
     | validation.SecondKeyingRequired
+    | validation.ExceptionOpened
 )
 
 
@@ -59,6 +61,10 @@ async def decide_items(session: AsyncSession, decisions: Sequence[ItemDecision])
             case validation.SecondKeyingRequired():
                 # Another entry task for the item, which its first keyer cannot claim.
                 run.tasks.append(new_task(job, item.id, TaskKind.ENTRY, decision.decided_at))
+            case validation.ExceptionOpened():
+                if item.exception_id != decision.exception_id:
+                    _hold(item, decision)
+                    await _tell_client_of_exception(session, item, job, decision)
     await run.write(session)
 
 
@@ -100,6 +106,7 @@ class _Run:
     def review(self, item: Item, job: Job, decision: validation.ReviewRequired) -> None:
         """A review or adjudication task that only contractors with the qc skill can claim."""
         item.status = ItemStatus.IN_REVIEW
+        _release(item)
         self.tasks.append(
             new_task(
                 job,
@@ -124,6 +131,7 @@ class _Run:
         item.status = status
         item.completed_at = decided_at
         item.flagged_reason = None
+        _release(item)
         self.events.append((event, job.client_id))
         self.finishing[job.id] = job
 
@@ -134,6 +142,40 @@ class _Run:
         await publish_each(session, self.events)
         for job in self.finishing.values():
             await jobs.complete_if_done(session, job)
+
+
+def _hold(item: Item, opened: validation.ExceptionOpened) -> None:
+    """The item waits for the client to resolve the exception; it shows why."""
+    item.status = ItemStatus.EXCEPTION
+    item.exception_id = opened.exception_id
+    item.exception_reasons = list(opened.reasons)
+
+
+def _release(item: Item) -> None:
+    """The item no longer waits on an exception (it is decided, or back in the flow)."""
+    item.exception_id = None
+    item.exception_reasons = None
+
+
+async def _tell_client_of_exception(
+    session: AsyncSession, item: Item, job: Job, opened: validation.ExceptionOpened
+) -> None:
+    """The client hears by webhook that an invoice waits for its accounts-payable team: the
+    exception to resolve, why, and each line's outcome."""
+    await webhooks.enqueue(
+        session,
+        job.client_id,
+        WebhookEvent.ITEM_EXCEPTION,
+        {
+            "exception_id": opened.exception_id,
+            "job_id": job.id,
+            "item_id": item.id,
+            "external_id": item.external_id,
+            "reasons": opened.reasons,
+            "lines": opened.lines,
+            "opened_at": opened.opened_at,
+        },
+    )
 
 
 async def _tell_client(

@@ -195,7 +195,7 @@ async def _pages(session: AsyncSession, document_ids: Sequence[UUID]) -> list[do
 
 
 def _specs(job: Job) -> tuple[FieldSpec, ...]:
-    return spec_for(job.id, job.fields, job.rules).fields
+    return spec_for(job.id, job.fields, job.rules, job.match).fields
 
 
 def _as_json(words: list[Word] | None) -> list[dict[str, Any]] | None:

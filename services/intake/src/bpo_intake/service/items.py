@@ -9,7 +9,7 @@ already stored.
 Results are read from a server-side cursor, in a session of their own, as they are sent.
 """
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from uuid import UUID
@@ -17,11 +17,11 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts import TaskKind
+from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.db import SessionFactory
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
 from bpo_common.pagination import Page, PageRequest, make_page
-from bpo_common.rules import JobSpec
+from bpo_common.rules import FieldType, JobSpec
 from bpo_intake.domain.item_bodies import ItemsParser, Row
 from bpo_intake.domain.items import ItemIn, Place, checked_row
 from bpo_intake.domain.jobs import ITEMS_PER_EVENT, ItemStatus, JobStatus
@@ -31,7 +31,7 @@ from bpo_intake.models import Item, Job
 from bpo_intake.repository import documents as documents_repository
 from bpo_intake.repository import items as repository
 from bpo_intake.repository import tasks as tasks_repository
-from bpo_intake.schemas import DocumentName, ItemOut
+from bpo_intake.schemas import DocumentName, ItemOut, OpenException
 from bpo_intake.service import documents, jobs
 
 # One ItemsReceived event per stored batch.
@@ -79,6 +79,7 @@ async def _rows(parser: ItemsParser, chunks: AsyncIterator[bytes]) -> AsyncGener
 async def _store(
     session: AsyncSession, job: Job, spec: JobSpec, rows: AsyncGenerator[Row, None]
 ) -> int:
+    verify = QcPolicy.model_validate(job.qc).mode is QcMode.VERIFY
     batch: list[tuple[Place, ItemIn]] = []
     errors: list[FieldError] = []
     first_bad: Place | None = None
@@ -99,7 +100,7 @@ async def _store(
 
     async with aclosing(rows):
         async for place, parsed in rows:
-            row = checked_row(spec, parsed)
+            row = checked_row(spec, parsed, verify=verify)
             if isinstance(row, list):
                 first_bad = first_bad or place
                 errors += [FieldError(place.name(p.field), p.message) for p in row]
@@ -138,12 +139,19 @@ async def _view(session: AsyncSession, items: Sequence[Item]) -> Callable[[Item]
             ],
             result=item.result,
             flagged_reason=item.flagged_reason,
+            exception=_open_exception(item),
             completed_at=item.completed_at,
             layout_id=item.layout_id,
             suggestions=item.suggestions or {},
         )
 
     return view
+
+
+def _open_exception(item: Item) -> OpenException | None:
+    if item.status is not ItemStatus.EXCEPTION or item.exception_id is None:
+        return None
+    return OpenException(id=item.exception_id, reasons=item.exception_reasons or [])
 
 
 async def list_items(
@@ -167,6 +175,8 @@ class Results:
     fields: Sequence[str]
     documents: bool  # whether the job has any
     rows: AsyncIterator[Sequence[ResultRow]]
+    # The table fields and their columns, which CSV spreads over a row per table row.
+    tables: Mapping[str, Sequence[str]]
 
 
 async def results(
@@ -178,9 +188,15 @@ async def results(
     session is closed by then.
     """
     job = await jobs.get_job(session, job_id, scope)
-    fields = [spec_field.name for spec_field in jobs.job_spec(job).fields]
+    specs = jobs.job_spec(job).fields
+    tables = {
+        spec.name: [column.name for column in spec.columns or ()]
+        for spec in specs
+        if spec.type is FieldType.TABLE
+    }
     documents = await repository.has_documents(session, job.id)
-    return Results(job.id, fields, documents, _completed(sessions, job.id))
+    fields = [spec.name for spec in specs]
+    return Results(job.id, fields, documents, _completed(sessions, job.id), tables)
 
 
 async def _completed(sessions: SessionFactory, job_id: UUID) -> AsyncIterator[Sequence[ResultRow]]:

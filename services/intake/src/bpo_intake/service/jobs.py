@@ -7,7 +7,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts import QcPolicy, TaskKind
+from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.contracts.intake import (
     ItemsReceived,
     JobCancelled,
@@ -44,7 +44,7 @@ from bpo_intake.service import webhooks
 
 
 def job_spec(job: Job) -> JobSpec:
-    return spec_for(job.id, job.fields, job.rules)
+    return spec_for(job.id, job.fields, job.rules, job.match)
 
 
 async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate) -> JobOut:
@@ -59,6 +59,7 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
         work_type=command.work_type,
         fields=[spec.model_dump(mode="json", exclude_none=True) for spec in command.fields],
         rules=list(command.rules),
+        match=command.match.model_dump(mode="json") if command.match else None,
         qc=command.qc.model_dump(mode="json"),
         priority=command.priority,
         due_at=due_at(command.sla_hours, command.due_at, now),
@@ -78,6 +79,7 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
             work_type=job.work_type,
             fields=command.fields,
             rules=job.rules,
+            match=command.match,
             qc=command.qc,
             priority=job.priority,
             due_at=job.due_at,
@@ -87,7 +89,9 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
         ),
         client_id=client_id,
     )
-    stored = await add_items(session, job, checked_items(job_spec(job), command.items))
+    verify = command.qc.mode is QcMode.VERIFY
+    checked = checked_items(job_spec(job), command.items, verify=verify)
+    stored = await add_items(session, job, checked)
     await after_append(session, stored)
     return await describe_job(session, job)
 

@@ -92,7 +92,7 @@ def check_draft(holder: LeaseHolder, data: Mapping[str, Any]) -> CheckResult:
     """The fields keyed so far, checked as a submit would check them; fields not given yet
     are not required yet, and rules on them wait."""
     task = holder.task
-    return check(spec_for(task.job_id, task.fields, task.rules), data, partial=True)
+    return check(spec_for(task.job_id, task.fields, task.rules, task.match), data, partial=True)
 
 
 async def heartbeat(
@@ -143,7 +143,7 @@ async def submit(
     if reject is not None or unreadable is not None:
         normalized: dict[str, Any] = {}
     else:
-        result = check(spec_for(task.job_id, task.fields, task.rules), data)
+        result = check(spec_for(task.job_id, task.fields, task.rules, task.match), data)
         if not result.valid:
             names = ", ".join(dict.fromkeys(error.field for error in result.errors))
             raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
