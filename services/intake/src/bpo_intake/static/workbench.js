@@ -166,75 +166,293 @@
   };
 
   function buildForm() {
-    const holder = $("fields");
-    holder.replaceChildren();
-    task.fields.forEach((spec) => {
-      const row = document.createElement("div");
-      row.className = "field";
-      row.dataset.field = spec.name;
-      const id = `field-${spec.name}`;
-      const label = document.createElement("label");
-      label.htmlFor = id;
-      label.textContent = spec.label || spec.name;
-      const required = spec.required !== false;
-      if (required) {
-        const mark = document.createElement("span");
-        mark.className = "required";
-        mark.textContent = " *";
-        mark.setAttribute("aria-hidden", "true");
-        label.append(mark);
-      }
-      const input = spec.type === "enum" || spec.type === "boolean"
-        ? choice(spec) : document.createElement("input");
-      if (input.tagName === "INPUT") {
-        const kind = INPUTS[spec.type] || { type: "text" };
-        input.type = kind.type;
-        if (kind.inputMode) input.inputMode = kind.inputMode;
-        input.autocomplete = "off";
-        input.spellcheck = false;
-      }
-      input.id = id;
-      input.name = spec.name;
-      if (required) input.setAttribute("aria-required", "true");
-      const described = [];
-      row.append(label, input);
-      if (spec.help) {
-        const help = document.createElement("small");
-        help.className = "help";
-        help.id = `${id}-help`;
-        help.textContent = spec.help;
-        described.push(help.id);
-        row.append(help);
-      }
-      const error = document.createElement("div");
-      error.className = "field-error";
-      error.id = `${id}-error`;
-      described.push(error.id);
-      row.append(error);
-      input.setAttribute("aria-describedby", described.join(" "));
-      holder.append(row);
+    $("fields").replaceChildren(...task.fields.map(
+      (spec) => (spec.type === "table" ? tableField(spec) : scalarField(spec))));
+  }
+
+  function scalarField(spec) {
+    const row = document.createElement("div");
+    row.className = "field";
+    row.dataset.field = spec.name;
+    const id = `field-${spec.name}`;
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.append(labelOf(spec), ...requiredMark(spec));
+    const input = inputFor(spec);
+    input.id = id;
+    input.name = spec.name;
+    const described = [];
+    row.append(label, input);
+    if (spec.help) {
+      row.append(note("help", `${id}-help`, spec.help));
+      described.push(`${id}-help`);
+    }
+    row.append(note("field-error", `${id}-error`));
+    described.push(`${id}-error`);
+    input.setAttribute("aria-describedby", described.join(" "));
+    return row;
+  }
+
+  const labelOf = (spec) => spec.label || spec.name;
+
+  function requiredMark(spec) {
+    if (spec.required === false) return [];
+    const mark = document.createElement("span");
+    mark.className = "required";
+    mark.textContent = " *";
+    mark.setAttribute("aria-hidden", "true");
+    return [mark];
+  }
+
+  function note(className, id, text = "") {
+    const small = className === "help" || className === "suggestion";
+    const element = document.createElement(small ? "small" : "div");
+    element.className = className;
+    element.id = id;
+    element.textContent = text;
+    return element;
+  }
+
+  // The input of a field, or of a table's column: a choice, or text typed to the field.
+  function inputFor(spec) {
+    const input = spec.type === "enum" || spec.type === "boolean"
+      ? choice(spec) : document.createElement("input");
+    if (input.tagName === "INPUT") {
+      const kind = INPUTS[spec.type] || { type: "text" };
+      input.type = kind.type;
+      if (kind.inputMode) input.inputMode = kind.inputMode;
+      input.autocomplete = "off";
+      input.spellcheck = false;
+    }
+    if (spec.required !== false) input.setAttribute("aria-required", "true");
+    return input;
+  }
+
+  // Table fields: a grid with a row of inputs per row of the table. The row keys act on the
+  // row in focus, and the focus keeps its column when rows are added, moved or removed.
+
+  const ROW_LIMIT = 500; // a table's rows when its spec sets no max_rows, as the server says
+  const ROW_BUTTONS = [
+    { action: "add", text: "+", what: "Add a row below row", keys: "Alt+Insert" },
+    { action: "up", text: "\u2191", what: "Move up row", keys: "Alt+Shift+ArrowUp" },
+    { action: "down", text: "\u2193", what: "Move down row", keys: "Alt+Shift+ArrowDown" },
+    { action: "remove", text: "\u00d7", what: "Remove row", keys: "Alt+Delete" },
+  ];
+  let cellCount = 0; // for the ids of the cells' error notes, which move with their rows
+
+  const specOf = (name) => task.fields.find((spec) => spec.name === name);
+  const isTable = (name) => (specOf(name) || {}).type === "table";
+  const rowLimit = (spec) => spec.max_rows ?? ROW_LIMIT;
+  const fieldBox = (name) => $("fields").querySelector(`[data-field="${CSS.escape(name)}"]`);
+  const gridOf = (name) => fieldBox(name).querySelector("tbody");
+  const cellsOf = (row) => [...row.querySelectorAll("td[data-column]")];
+  const fieldOf = (input) => input.dataset.table || input.name;
+
+  function tableField(spec) {
+    const id = `field-${spec.name}`;
+    const box = document.createElement("div");
+    box.className = "field table-field";
+    box.dataset.field = spec.name;
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-labelledby", `${id}-label`);
+    const label = note("table-label", `${id}-label`, labelOf(spec));
+    label.append(...requiredMark(spec));
+    const grid = document.createElement("tbody");
+    grid.dataset.table = spec.name;
+    const table = document.createElement("table");
+    table.className = "grid";
+    table.append(gridHead(spec), grid);
+    const scroller = document.createElement("div");
+    scroller.className = "grid-box";
+    scroller.append(table);
+    box.append(label, scroller);
+    const described = [`${id}-keys`];
+    if (spec.help) {
+      box.append(note("help", `${id}-help`, spec.help));
+      described.unshift(`${id}-help`);
+    }
+    const limit = spec.max_rows ? ` At most ${spec.max_rows} rows.` : "";
+    const keys = "Alt+Insert (or Alt+I) adds a row below, Alt+Delete removes it, "
+      + `Alt+Shift+\u2191/\u2193 moves it.${limit}`;
+    box.append(note("help", `${id}-keys`, keys), note("field-error", `${id}-error`));
+    box.setAttribute("aria-describedby", described.join(" "));
+    const rows = Math.max(spec.min_rows || 0, 1);
+    for (let n = 0; n < rows; n += 1) grid.append(gridRow(spec));
+    renumber(grid, spec);
+    return box;
+  }
+
+  function gridHead(spec) {
+    const head = document.createElement("thead");
+    const row = document.createElement("tr");
+    const number = headCell("row-number", "#");
+    number.setAttribute("aria-label", "Row");
+    const actions = headCell("row-actions", "");
+    actions.append(note("visually-hidden", `field-${spec.name}-actions`, "Row actions"));
+    row.append(number, ...spec.columns.map((column) => {
+      const cell = headCell("", labelOf(column));
+      cell.append(...requiredMark(column));
+      return cell;
+    }), actions);
+    head.append(row);
+    return head;
+  }
+
+  function headCell(className, text) {
+    const cell = document.createElement("th");
+    cell.scope = "col";
+    if (className) cell.className = className;
+    cell.textContent = text;
+    return cell;
+  }
+
+  function gridRow(spec) {
+    const row = document.createElement("tr");
+    const number = document.createElement("th");
+    number.scope = "row";
+    number.className = "row-number";
+    row.append(number);
+    spec.columns.forEach((column) => {
+      const cell = document.createElement("td");
+      cell.dataset.column = column.name;
+      const input = inputFor(column);
+      input.dataset.table = spec.name;
+      cellCount += 1;
+      const error = note("cell-error", `cell-${cellCount}-error`);
+      input.setAttribute("aria-describedby", `${error.id} field-${spec.name}-error`);
+      cell.append(input, error);
+      row.append(cell);
+    });
+    const actions = document.createElement("td");
+    actions.className = "row-actions";
+    actions.append(...ROW_BUTTONS.map(({ action, text, keys }) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.tabIndex = -1; // Tab goes from cell to cell; the keys do what these do
+      button.dataset.action = action;
+      button.textContent = text;
+      button.setAttribute("aria-keyshortcuts", keys);
+      return button;
+    }));
+    row.append(actions);
+    return row;
+  }
+
+  // Row numbers, the cells' names and labels, and which row buttons work, after a change.
+  function renumber(grid, spec = specOf(grid.dataset.table)) {
+    const rows = [...grid.rows];
+    const full = rows.length >= rowLimit(spec);
+    rows.forEach((row, i) => {
+      const n = i + 1;
+      const disabled = { add: full, up: n === 1, down: n === rows.length, remove: false };
+      row.cells[0].textContent = String(n);
+      cellsOf(row).forEach((cell, j) => {
+        const input = cell.firstElementChild;
+        input.name = `${spec.name}[${i}].${cell.dataset.column}`;
+        input.setAttribute("aria-label", `${labelOf(spec)} row ${n} ${labelOf(spec.columns[j])}`);
+      });
+      row.querySelectorAll(".row-actions button").forEach((button) => {
+        const { what, keys } = ROW_BUTTONS.find((b) => b.action === button.dataset.action);
+        button.disabled = disabled[button.dataset.action];
+        button.setAttribute("aria-label", `${what} ${n}`);
+        button.title = button.dataset.action === "add" && full
+          ? `At most ${rowLimit(spec)} rows` : `${what} ${n} (${keys.replaceAll("+", " + ")})`;
+      });
     });
   }
 
+  const ROW_ACTIONS = {
+    add: addRowBelow,
+    remove: removeRow,
+    up: (row, column) => moveRow(row, column, -1),
+    down: (row, column) => moveRow(row, column, 1),
+  };
+
+  function addRowBelow(row, column) {
+    const grid = row.parentElement;
+    const spec = specOf(grid.dataset.table);
+    if (grid.rows.length >= rowLimit(spec)) {
+      say(`${labelOf(spec)} has at most ${rowLimit(spec)} rows: no row can be added.`, true);
+      return;
+    }
+    const added = gridRow(spec);
+    row.after(added);
+    rowsChanged(grid, added, column);
+  }
+
+  // The last row is emptied rather than removed: a table always has a row to key into.
+  function removeRow(row, column) {
+    const grid = row.parentElement;
+    if (grid.rows.length === 1) {
+      cellsOf(row).forEach((cell) => { cell.firstElementChild.value = ""; });
+      rowsChanged(grid, row, column);
+      return;
+    }
+    const next = row.nextElementSibling || row.previousElementSibling;
+    row.remove();
+    rowsChanged(grid, next, column);
+  }
+
+  function moveRow(row, column, step) {
+    const grid = row.parentElement;
+    const other = step < 0 ? row.previousElementSibling : row.nextElementSibling;
+    if (!other) {
+      say(`Row ${row.sectionRowIndex + 1} is already the ${step < 0 ? "first" : "last"}.`);
+      return;
+    }
+    // The other row moves: the one in focus never leaves the page, which would blur it.
+    if (step < 0) row.after(other);
+    else row.before(other);
+    rowsChanged(grid, row, column);
+  }
+
+  function rowsChanged(grid, row, column) {
+    renumber(grid);
+    const cell = cellsOf(row).find((c) => c.dataset.column === column) || cellsOf(row)[0];
+    cell.firstElementChild.focus();
+    if (visited.has(grid.dataset.table)) checkVisited(); // the server's paths moved too
+  }
+
+  // A table's value: its rows, each column -> text as keyed; empty rows at the end are left
+  // out, and a table with no row keyed is empty (null), as an empty field is.
+  function tableValue(name) {
+    const rows = [...gridOf(name).rows].map((row) => Object.fromEntries(
+      cellsOf(row).map((cell) => [cell.dataset.column, cell.firstElementChild.value])));
+    const blank = (row) => Object.values(row).every((text) => !text.trim());
+    while (rows.length && blank(rows.at(-1))) rows.pop();
+    return rows.length ? rows : null;
+  }
+
+  // Rows already keyed (by the keyings a review starts from) put in the grid.
+  function fillTable(spec, rows) {
+    const grid = gridOf(spec.name);
+    const count = Math.max(rows.length, spec.min_rows || 0, 1);
+    grid.replaceChildren(...Array.from({ length: count }, () => gridRow(spec)));
+    rows.forEach((values, i) => {
+      cellsOf(grid.rows[i]).forEach((cell) => {
+        cell.firstElementChild.value = shown((values || {})[cell.dataset.column]);
+      });
+    });
+    renumber(grid, spec);
+  }
+
+  // Machine pre-fill of the scalar fields (extraction suggests no table).
   function prefill() {
     if (task.kind !== "entry") return;
     Object.entries(task.suggestions || {}).forEach(([name, suggestion]) => {
-      const input = $(`field-${name}`);
+      const input = !isTable(name) && $(`field-${name}`);
       if (!input) return;
       input.value = String(suggestion.value);
       const row = input.closest(".field");
       const sure = suggestion.confidence >= SURE;
       row.classList.add(sure ? "suggested" : "unsure");
-      const note = document.createElement("small");
-      note.className = "suggestion";
-      note.id = `${input.id}-suggestion`;
       const percent = Math.round(suggestion.confidence * 100);
-      note.textContent = sure
+      const hint = note("suggestion", `${input.id}-suggestion`, sure
         ? `Pre-filled (${percent} % sure): check it against the page.`
-        : `Pre-filled, unsure (${percent} %): check it carefully.`;
-      input.after(note);
+        : `Pre-filled, unsure (${percent} %): check it carefully.`);
+      input.after(hint);
       input.setAttribute("aria-describedby",
-        `${note.id} ${input.getAttribute("aria-describedby")}`);
+        `${hint.id} ${input.getAttribute("aria-describedby")}`);
     });
   }
 
@@ -254,37 +472,113 @@
   function values(names) {
     const data = {};
     names.forEach((name) => {
+      if (isTable(name)) {
+        data[name] = tableValue(name);
+        return;
+      }
       const input = $(`field-${name}`);
       if (input) data[name] = input.value;
     });
     return data;
   }
 
+  // Where the server puts an error: a field (`total`), a table's row (`lines[3]`) or cell
+  // (`lines[3].qty`); a rule checked on each row of a table names the row in its message
+  // ("rule not met on lines[3]: ...").
+  function placeOf(error) {
+    const path = error.field.replace(/^data\./, "");
+    const onRow = /^rules\[\d+\]$/.test(path) && / on ([^\s[\]]+)\[(\d+)\]/.exec(error.message);
+    if (onRow) return { name: onRow[1], row: Number(onRow[2]), column: null };
+    const [, name = path, row, column = null] = /^([^[.]+)(?:\[(\d+)\](?:\.(.+))?)?$/.exec(path)
+      || [];
+    return { name, row: row === undefined ? null : Number(row), column };
+  }
+
+  // `only`: the fields a draft check covered; there only a cell keyed into shows its error
+  // (not one a keyer passed through on the way to another: that waits for the submit).
   function showErrors(errors, only) {
-    const byField = new Map();
-    errors.forEach((error) => {
-      const name = error.field.replace(/^data\./, "");
-      if (!byField.has(name)) byField.set(name, error.message);
-    });
+    const placed = errors.map((error) => ({ error, place: placeOf(error) }));
+    const shownErrors = new Set();
     task.fields.forEach((spec) => {
       if (only && !only.has(spec.name)) return;
-      const row = $("fields").querySelector(`[data-field="${CSS.escape(spec.name)}"]`);
-      const message = byField.get(spec.name) || "";
-      row.classList.toggle("invalid", Boolean(message));
-      row.querySelector(".field-error").textContent = message;
-      $(`field-${spec.name}`).setAttribute("aria-invalid", message ? "true" : "false");
+      const mine = placed.filter(({ place }) => place.name === spec.name);
+      const show = spec.type === "table" ? showTableErrors : showFieldError;
+      show(spec, mine, Boolean(only)).forEach((error) => shownErrors.add(error));
     });
-    const others = errors.filter((error) => !task.fields.some(
-      (spec) => spec.name === error.field.replace(/^data\./, "")));
+    const others = errors.filter((error) => !shownErrors.has(error));
     if (others.length) say(others.map((error) => `${error.field}: ${error.message}`).join("; "), true);
   }
+
+  function showFieldError(spec, placed) {
+    const mine = placed.filter(({ place }) => place.row === null).map(({ error }) => error);
+    const message = mine.length ? mine[0].message : "";
+    const box = fieldBox(spec.name);
+    box.classList.toggle("invalid", Boolean(message));
+    box.querySelector(".field-error").textContent = message;
+    $(`field-${spec.name}`).setAttribute("aria-invalid", message ? "true" : "false");
+    return mine;
+  }
+
+  // A table's errors on their cells, on their rows (marked, and said below the grid with the
+  // row's number as shown) or on the whole table; returns those it placed.
+  function showTableErrors(spec, placed, draft) {
+    const box = fieldBox(spec.name);
+    clearTableErrors(box);
+    const rows = [...gridOf(spec.name).rows];
+    const notes = [];
+    const done = placed.filter(({ error, place }) => {
+      const row = place.row === null ? null : rows[place.row];
+      if (place.row === null) {
+        box.classList.add("invalid");
+        notes.unshift(error.message);
+      } else if (!row) {
+        return false; // a row the grid does not have (any more): said in the status line
+      } else if (place.column === null) {
+        markRow(row);
+        notes.push(`Row ${place.row + 1}: ${error.message}`);
+      } else {
+        const cell = cellsOf(row).find((c) => c.dataset.column === place.column);
+        if (!cell) return false;
+        if (!draft || "keyed" in cell.firstElementChild.dataset) markCell(cell, error.message);
+      }
+      return true;
+    });
+    box.querySelector(".field-error").textContent = notes.join("\n");
+    return done.map(({ error }) => error);
+  }
+
+  function clearTableErrors(box) {
+    box.classList.remove("invalid");
+    box.querySelectorAll("tbody .invalid").forEach((element) => {
+      element.classList.remove("invalid");
+    });
+    box.querySelectorAll(".cell-error").forEach((element) => { element.textContent = ""; });
+    box.querySelectorAll("tbody input, tbody select").forEach((input) => {
+      input.setAttribute("aria-invalid", "false");
+    });
+  }
+
+  function markRow(row) {
+    row.classList.add("invalid");
+    cellsOf(row).forEach((cell) => cell.firstElementChild.setAttribute("aria-invalid", "true"));
+  }
+
+  function markCell(cell, message) {
+    if (cell.classList.contains("invalid")) return; // the first error of a cell is enough
+    cell.classList.add("invalid");
+    cell.querySelector(".cell-error").textContent = message;
+    cell.firstElementChild.setAttribute("aria-invalid", "true");
+  }
+
+  let checks = 0; // the latest check's number: an earlier answer arriving late is not shown
 
   async function checkVisited() {
     if (!task || !visited.size) return;
     const checking = task;
+    const number = ++checks;
     const { status, body: answer } = await api(
       "POST", `/v1/tasks/${task.id}/check`, { data: values([...visited]) });
-    if (checking !== task) return;
+    if (checking !== task || number !== checks) return;
     if (status === 200) showErrors(answer.errors, visited);
     else if (status === 409 || status === 404) close(problemText(answer), true);
   }
@@ -306,6 +600,10 @@
       }
       if (status === 422 && answer.errors) {
         task.fields.forEach((spec) => visited.add(spec.name));
+        $("fields").querySelectorAll("tbody input, tbody select").forEach((input) => {
+          input.dataset.keyed = ""; // a submit shows every cell's error, so do checks after it
+        });
+        checks += 1; // a check still on its way is older than this answer
         showErrors(answer.errors);
         say(answer.detail, true);
         const bad = $("fields").querySelector(".invalid input, .invalid select");
@@ -361,6 +659,15 @@
     return value === null || value === undefined ? "" : String(value);
   }
 
+  const tableRows = (value) => (Array.isArray(value) ? value : []);
+
+  // A keying's value as text; a table's a line per row, its cells in the columns' order.
+  function shownValue(spec, value) {
+    if (spec.type !== "table") return shown(value);
+    return tableRows(value).map((row) => spec.columns.map(
+      (column) => shown((row || {})[column.name])).join(" \u00b7 ")).join("\n");
+  }
+
   function showEntries() {
     const table = $("entries");
     const entries = task.entries || [];
@@ -375,7 +682,7 @@
     });
     table.tHead.replaceChildren(head);
     const rows = task.fields.map((spec) => {
-      const seen = entries.map((entry) => shown(entry.data[spec.name]));
+      const seen = entries.map((entry) => shownValue(spec, entry.data[spec.name]));
       const differs = new Set(seen).size > 1;
       const row = document.createElement("tr");
       row.classList.toggle("differs", differs);
@@ -393,9 +700,11 @@
         row.append(cell);
       });
       // Where every keying agrees the form starts from their value; where they differ, empty.
-      const input = $(`field-${spec.name}`);
-      input.closest(".field").classList.toggle("differs", differs);
-      if (!differs && !entries.some((entry) => entry.unreadable)) input.value = seen[0];
+      fieldBox(spec.name).classList.toggle("differs", differs);
+      if (!differs && !entries.some((entry) => entry.unreadable)) {
+        if (spec.type === "table") fillTable(spec, tableRows(entries[0].data[spec.name]));
+        else $(`field-${spec.name}`).value = seen[0];
+      }
       return row;
     });
     table.tBodies[0].replaceChildren(...rows);
@@ -490,7 +799,8 @@
 
   // Where the focused field's value was read: the box drawn on its page, scrolled into view.
   async function pointAt(name) {
-    const suggestion = task && task.kind === "entry" && (task.suggestions || {})[name];
+    const suggestion = task && task.kind === "entry" && !isTable(name)
+      && (task.suggestions || {})[name];
     if (!suggestion || !suggestion.boxes.length) {
       if (viewer.highlight) { viewer.highlight = null; draw(); }
       return;
@@ -663,12 +973,33 @@
     ArrowRight: () => $("canvas-box").scrollBy(PAN_PX, 0),
   };
 
+  // With Alt, in a table's cell: add, remove or move the row in focus.
+  const ROW_KEYS = {
+    Insert: "add",
+    KeyI: "add",
+    Delete: "remove",
+    "Shift+ArrowUp": "up",
+    "Shift+ArrowDown": "down",
+  };
+
   function typing(target) {
     return target instanceof HTMLElement && target.matches("input, select, textarea");
   }
 
+  function rowKey(event) {
+    const action = ROW_KEYS[`${event.shiftKey ? "Shift+" : ""}${event.code}`];
+    const cell = action && typing(event.target) && event.target.closest(".table-field td");
+    if (!cell) return false;
+    ROW_ACTIONS[action](cell.parentElement, cell.dataset.column);
+    return true;
+  }
+
   document.addEventListener("keydown", (event) => {
     lastInput = Date.now();
+    if (event.altKey && !event.ctrlKey && !event.metaKey && rowKey(event)) {
+      event.preventDefault();
+      return;
+    }
     if (event.altKey && !event.ctrlKey && !event.metaKey && ALT_KEYS[event.code]) {
       event.preventDefault();
       ALT_KEYS[event.code]();
@@ -691,9 +1022,23 @@
   $("fields").addEventListener("focusin", (event) => {
     if (!typing(event.target) || !task) return;
     lastField = event.target;
-    pointAt(event.target.name);
+    const cell = event.target.closest(".table-field td");
+    if (cell) cell.parentElement.parentElement.dataset.column = cell.dataset.column;
+    pointAt(fieldOf(event.target));
+  });
+  // The row buttons, for the mouse: the focus stays in its cell, or goes to the column last
+  // keyed in that table.
+  $("fields").addEventListener("mousedown", (event) => {
+    if (event.target.closest(".row-actions button")) event.preventDefault();
+  });
+  $("fields").addEventListener("click", (event) => {
+    const button = event.target.closest(".row-actions button");
+    if (!button || button.disabled) return;
+    const row = button.closest("tr");
+    ROW_ACTIONS[button.dataset.action](row, row.parentElement.dataset.column);
   });
   $("fields").addEventListener("input", (event) => {
+    event.target.dataset.keyed = ""; // a cell shows a draft check's error once keyed into
     const row = event.target.closest(".field");
     if (row) row.classList.remove("suggested", "unsure"); // the keyer's own value now
   });
@@ -704,7 +1049,7 @@
   $("page-canvas").addEventListener("click", clickWord);
   $("fields").addEventListener("focusout", (event) => {
     if (!typing(event.target) || !task) return;
-    visited.add(event.target.name);
+    visited.add(fieldOf(event.target));
     checkVisited();
   });
   $("entry").addEventListener("submit", (event) => { event.preventDefault(); submit(); });

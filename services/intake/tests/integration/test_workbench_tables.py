@@ -1,0 +1,294 @@
+"""/work with a table field, in Chromium: an invoice's lines keyed as a grid with the keyboard
+alone; rows added, moved and removed by key; the server's errors shown on the cell and the row
+they name; the rows sent in the order shown; and an adjudication starting from the rows its
+keyings agree on."""
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from fpdf import FPDF
+from playwright.async_api import Browser, Locator, Page
+
+from bpo_common.auth import Role
+from bpo_common.contracts import validation
+from bpo_common.contracts.intake import Entry, TaskSubmitted
+from bpo_common.ids import new_id
+from bpo_devtools.testing import Tokens, eventually, outbox_events
+from bpo_intake.service import decisions
+
+from .browsing import SCREENSHOTS, Served, http_api, signed_in
+from .documents import rendered
+
+# Before every other test's deadline, so that `N` claims these tasks first; and for this
+# module's contractors only (the only ones with its skill).
+DUE = "1990-01-03T00:00:00Z"
+SKILL = f"tables-{new_id().hex[-8:]}"
+COLUMNS = [
+    {"name": "sku", "type": "string", "label": "SKU"},
+    {"name": "qty", "type": "integer", "label": "Qty"},
+    {"name": "unit_price", "type": "decimal", "label": "Unit price"},
+    {"name": "amount", "type": "decimal", "label": "Amount"},
+]
+FIELDS = [
+    {"name": "invoice_number", "type": "string", "label": "Invoice number"},
+    {"name": "lines", "type": "table", "label": "Lines", "columns": COLUMNS, "min_rows": 1,
+     "max_rows": 3, "help": "One row per printed line, in the printed order"},
+    {"name": "net", "type": "decimal", "label": "Net"},
+]  # fmt: skip
+RULES = ["lines.qty * lines.unit_price == lines.amount", "sum(lines.amount) == net"]
+PRINTED = [("B-2", "3", "5.00", "15.00"), ("A-1", "2", "10.00", "20.00")]
+
+
+def invoice_pdf() -> bytes:
+    """An invoice with two lines and their net, as a text layer on one A4 page."""
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("helvetica", size=16)
+    pdf.cell(text="Invoice INV-31")
+    pdf.ln(16)
+    pdf.set_font("helvetica", size=12)
+    for row in [("SKU", "Qty", "Unit price", "Amount"), *PRINTED]:
+        for text in row:
+            pdf.cell(40, 9, text)
+        pdf.ln(9)
+    pdf.ln(6)
+    pdf.cell(120, 9, "Net")
+    pdf.cell(40, 9, "35.00")
+    return bytes(pdf.output())
+
+
+async def a_job_with_lines(served: Served, tokens: Tokens) -> dict[str, Any]:
+    """A job whose one item is keyed from an invoice with lines; returns the job, the item's
+    id and its document's."""
+    async with await http_api(served) as api:
+        registered = await api.post("/v1/clients", json={"name": "Acme"}, headers=tokens.manager())
+        client = tokens.client(UUID(registered.json()["id"]))
+        body = {"work_type": "invoice", "fields": FIELDS, "rules": RULES,
+                "qc": {"mode": "single"}, "due_at": DUE, "required_skills": [SKILL]}  # fmt: skip
+        created = await api.post("/v1/jobs", json=body, headers=client)
+        assert created.status_code == 201, created.text
+        job = created.json()
+        uploaded = await api.post(
+            f"/v1/jobs/{job['id']}/documents",
+            params={"filename": "inv-31.pdf"},
+            content=invoice_pdf(),
+            headers=client | {"Content-Type": "application/pdf"},
+        )
+        document_id = uploaded.json()["id"]
+        items = {"items": [{"external_id": "inv-31", "source": {}, "documents": ["inv-31.pdf"]}]}
+        appended = await api.post(f"/v1/jobs/{job['id']}/items", json=items, headers=client)
+        assert appended.status_code == 202, appended.text
+        listed = await api.get(f"/v1/jobs/{job['id']}/items", headers=client)
+    await rendered(served.sessions, document_id)
+    return {"job": job, "document_id": document_id, "item_id": listed.json()["data"][0]["id"]}
+
+
+async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID, str]:
+    async with await http_api(served) as api:
+        response = await api.post(
+            "/v1/contractors",
+            json={"name": f"keyer {new_id()}", "skills": [SKILL, *skills]},
+            headers=tokens.manager(),
+        )
+    contractor_id = UUID(response.json()["id"])
+    return contractor_id, tokens.token(Role.CONTRACTOR, str(contractor_id))
+
+
+def cell(page: Page, row: int, column: str) -> Locator:
+    """A cell's input, by its label as a screen reader reads it (rows counted from 1)."""
+    return page.get_by_label(f"Lines row {row} {column}", exact=True)
+
+
+async def focused(page: Page) -> str:
+    """The label of the input in focus."""
+    label: str = await page.evaluate("document.activeElement.getAttribute('aria-label')")
+    return label
+
+
+async def grid(page: Page) -> list[list[str]]:
+    """The grid's rows as shown: each cell's value."""
+    rows: list[list[str]] = await page.eval_on_selector_all(
+        ".table-field tbody tr",
+        "rows => rows.map(row => [...row.querySelectorAll('input')].map(input => input.value))",
+    )
+    return rows
+
+
+async def key_row(page: Page, *cells: str) -> None:
+    """Type a row's cells, from the cell in focus, Tab between them."""
+    for n, text in enumerate(cells):
+        if n:
+            await page.keyboard.press("Tab")
+        await page.keyboard.type(text)
+
+
+async def test_a_keyer_keys_an_invoices_lines_as_rows_with_the_keyboard_alone(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    made = await a_job_with_lines(served, tokens)
+    keyer_id, token = await contractor(served, tokens)
+    page = await signed_in(browser, served, token)
+    await page.keyboard.press("n")
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    headers = await page.locator(".table-field thead th").all_inner_texts()
+    assert [text.strip() for text in headers] == ["#", "SKU *", "Qty *", "Unit price *",
+                                                   "Amount *", "Row actions"]  # fmt: skip
+    assert await grid(page) == [["", "", "", ""]], "min_rows 1: one empty row to key into"
+
+    # Tab goes from the invoice number into the grid, cell by cell; a row is added below.
+    assert await page.evaluate("document.activeElement.id") == "field-invoice_number"
+    await page.keyboard.type("INV-31")
+    await page.keyboard.press("Tab")
+    assert await focused(page) == "Lines row 1 SKU"
+    await key_row(page, "A-1", "2", "10.00", "20.00")
+    await page.keyboard.press("Alt+Insert")
+    assert await focused(page) == "Lines row 2 Amount", "the new row, in the same column"
+    for _ in range(3):
+        await page.keyboard.press("Shift+Tab")
+    await key_row(page, "B-2", "3x")
+    await page.keyboard.press("Tab")
+
+    # The server's error on the cell it names (lines[1].qty), and on no other.
+    qty = page.locator(".table-field tbody tr:nth-child(2) td[data-column=qty]")
+    await qty.locator(".cell-error").filter(has_text="not a number").wait_for()
+    assert await qty.get_attribute("class") == "invalid"
+    assert await cell(page, 2, "Qty").get_attribute("aria-invalid") == "true"
+    assert await page.locator(".table-field td.invalid").count() == 1
+    await page.screenshot(path=SCREENSHOTS / "workbench-table-error.png")
+    await page.keyboard.press("Shift+Tab")
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type("3")
+    await key_row(page, "", "5.00", "16.00")
+    await page.keyboard.press("Tab")  # into the next field: the row is checked whole
+
+    # A rule on the rows marks the row it is not met on, and says so below the grid.
+    row_two = page.locator(".table-field tbody tr:nth-child(2)")
+    await page.locator(".table-field tbody tr.invalid").wait_for()
+    assert await row_two.get_attribute("class") == "invalid"
+    assert await page.locator(".table-field td.invalid").count() == 0
+    note = await page.inner_text("#field-lines-error")
+    assert note.startswith("Row 2: rule not met on lines[1]: lines.qty * lines.unit_price")
+    await page.keyboard.press("Shift+Tab")
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type("15.00")
+    await page.keyboard.press("Tab")
+    await page.locator(".table-field tbody tr.invalid").wait_for(state="detached")
+    assert await page.inner_text("#field-lines-error") == ""
+
+    # The printed order has B-2 first: the row moves up, and the focus with it.
+    await cell(page, 2, "Qty").focus()
+    await page.keyboard.press("Alt+Shift+ArrowUp")
+    assert await focused(page) == "Lines row 1 Qty"
+    assert await page.evaluate("document.activeElement.value") == "3"
+    await page.keyboard.press("Alt+Shift+ArrowDown")
+    await page.keyboard.press("Alt+Shift+ArrowUp")
+    assert await grid(page) == [["B-2", "3", "5.00", "15.00"], ["A-1", "2", "10.00", "20.00"]]
+
+    # A third row, then no fourth (max_rows 3): the page says why. The third row goes again.
+    await cell(page, 2, "SKU").focus()
+    await page.keyboard.press("Alt+I")
+    assert await focused(page) == "Lines row 3 SKU"
+    await page.keyboard.type("C-3")
+    await page.keyboard.press("Alt+Insert")
+    full = "Lines has at most 3 rows: no row can be added."
+    await page.locator("#status.error").filter(has_text=full).wait_for()
+    assert await page.locator(".table-field tbody tr").count() == 3
+    assert await page.get_attribute('[aria-label="Add a row below row 1"]', "disabled") == ""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "workbench-table.png")
+    await page.keyboard.press("Alt+Delete")
+    assert await focused(page) == "Lines row 2 SKU", "the row above, in the same column"
+    assert await grid(page) == [list(PRINTED[0]), list(PRINTED[1])]
+
+    await page.focus("#field-net")  # pre-filled if extraction was quicker than the claim
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type("35.00")
+    await page.keyboard.press("Control+Enter")
+
+    async def sent() -> bool:
+        found = await outbox_events(
+            served.sessions, TaskSubmitted.event_type, item_id=made["item_id"]
+        )
+        return bool(found)
+
+    await eventually(sent, what="the entry submitted")
+    (event,) = await outbox_events(
+        served.sessions, TaskSubmitted.event_type, item_id=made["item_id"]
+    )
+    assert event.data["contractor_id"] == str(keyer_id)
+    assert event.data["data"] == {
+        "invoice_number": "INV-31",
+        "lines": [
+            {"sku": "B-2", "qty": 3, "unit_price": "5", "amount": "15"},
+            {"sku": "A-1", "qty": 2, "unit_price": "10", "amount": "20"},
+        ],
+        "net": "35",
+    }
+    assert "lines" not in event.data["suggestions"]
+    await page.context.close()
+
+
+async def test_an_adjudication_starts_from_the_rows_both_keyings_agree_on(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    made = await a_job_with_lines(served, tokens)
+    job = made["job"]
+    first_id, first = await contractor(served, tokens)
+    async with await http_api(served) as api:
+        claimed = await api.post(
+            "/v1/tasks/claim",
+            json={"job_id": job["id"]},
+            headers={"Authorization": f"Bearer {first}"},
+        )
+    (entry_task,) = claimed.json()["tasks"]
+    lines = [
+        {"sku": "B-2", "qty": 3, "unit_price": "5", "amount": "15"},
+        {"sku": "A-1", "qty": 2, "unit_price": "10", "amount": "20"},
+    ]
+    entries = [
+        Entry(task_id=UUID(entry_task["id"]), contractor_id=first_id,
+              data={"invoice_number": "INV-31", "lines": lines, "net": "35"}),
+        Entry(task_id=new_id(), contractor_id=new_id(),
+              data={"invoice_number": "INV-31", "lines": lines, "net": "53"}),
+    ]  # fmt: skip
+    async with served.sessions() as session, session.begin():
+        await decisions.decide_items(
+            session,
+            [
+                validation.ReviewRequired(
+                    item_id=UUID(made["item_id"]),
+                    job_id=UUID(job["id"]),
+                    client_id=UUID(job["client_id"]),
+                    kind="adjudication",
+                    entries=entries,
+                    reason="keyings differ on net",
+                    decided_at=datetime.now(UTC),
+                )
+            ],
+        )
+    _, token = await contractor(served, tokens, "qc")
+    page = await signed_in(browser, served, token)
+    await page.keyboard.press("n")
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    assert await page.get_attribute("body", "data-kind") == "adjudication"
+    shown = page.locator('#entries tr[data-field="lines"] td')
+    assert await shown.all_inner_texts() == ["B-2 · 3 · 5 · 15\nA-1 · 2 · 10 · 20"] * 2
+    assert await page.locator("#entries tr.differs").get_attribute("data-field") == "net"
+    assert await grid(page) == [["B-2", "3", "5", "15"], ["A-1", "2", "10", "20"]]
+    assert await page.evaluate("document.activeElement.id") == "field-net"
+    await page.keyboard.type("35")
+    await page.keyboard.press("Control+Enter")
+
+    async def sent() -> bool:
+        found = await outbox_events(
+            served.sessions, TaskSubmitted.event_type, item_id=made["item_id"], kind="adjudication"
+        )
+        return bool(found)
+
+    await eventually(sent, what="the adjudication submitted")
+    (event,) = await outbox_events(
+        served.sessions, TaskSubmitted.event_type, item_id=made["item_id"], kind="adjudication"
+    )
+    assert event.data["data"] == {"invoice_number": "INV-31", "lines": lines, "net": "35"}
+    await page.context.close()
