@@ -210,6 +210,8 @@ class Task(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(default=0)
     entries: Mapped[list[dict[str, Any]] | None]
+    # An adjudication's places where its entries differ (`total`, `lines[3].qty`).
+    differing: Mapped[list[str]] = mapped_column(server_default=text("'[]'::jsonb"))
     data: Mapped[dict[str, Any] | None]
     submitted_by: Mapped[UUID | None]
     # Seconds the contractor was active on it, as the workbench measured them.

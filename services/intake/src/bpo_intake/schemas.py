@@ -276,6 +276,14 @@ class TaskOut(BaseModel):
         description="entry tasks: machine pre-fill per field, where extraction ran",
     )
     entries: list[dict[str, Any]] | None
+    differing: list[str] = Field(
+        default_factory=list,
+        description=(
+            "adjudications: where the entries differ, fields and a table's cells after "
+            "aligning its rows (`lines[3].qty`; `lines[1 of keying 2].qty`: a row only the "
+            "second entry has)"
+        ),
+    )
     lease_expires_at: datetime
 
 

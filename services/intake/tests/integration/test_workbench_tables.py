@@ -1,7 +1,7 @@
 """/work with a table field, in Chromium: an invoice's lines keyed as a grid with the keyboard
 alone; rows added, moved and removed by key; the server's errors shown on the cell and the row
 they name; the rows sent in the order shown; and an adjudication starting from the rows its
-keyings agree on."""
+keyings agree on, or, where they differ, from the first keying's, the cells that differ marked."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,11 @@ FIELDS = [
 ]  # fmt: skip
 RULES = ["lines.qty * lines.unit_price == lines.amount", "sum(lines.amount) == net"]
 PRINTED = [("B-2", "3", "5.00", "15.00"), ("A-1", "2", "10.00", "20.00")]
+# The printed lines in canonical form.
+PRINTED_LINES = [
+    {"sku": "B-2", "qty": 3, "unit_price": "5", "amount": "15"},
+    {"sku": "A-1", "qty": 2, "unit_price": "10", "amount": "20"},
+]
 
 
 def invoice_pdf() -> bytes:
@@ -217,22 +222,21 @@ async def test_a_keyer_keys_an_invoices_lines_as_rows_with_the_keyboard_alone(
         served.sessions, TaskSubmitted.event_type, item_id=made["item_id"]
     )
     assert event.data["contractor_id"] == str(keyer_id)
-    assert event.data["data"] == {
-        "invoice_number": "INV-31",
-        "lines": [
-            {"sku": "B-2", "qty": 3, "unit_price": "5", "amount": "15"},
-            {"sku": "A-1", "qty": 2, "unit_price": "10", "amount": "20"},
-        ],
-        "net": "35",
-    }
+    assert event.data["data"] == {"invoice_number": "INV-31", "lines": PRINTED_LINES, "net": "35"}
     assert "lines" not in event.data["suggestions"]
     await page.context.close()
 
 
-async def test_an_adjudication_starts_from_the_rows_both_keyings_agree_on(
-    served: Served, browser: Browser, tokens: Tokens
-) -> None:
-    made = await a_job_with_lines(served, tokens)
+async def adjudicating(
+    served: Served,
+    browser: Browser,
+    tokens: Tokens,
+    made: dict[str, Any],
+    keyed: list[dict[str, Any]],
+    differing: list[str],
+) -> Page:
+    """The item goes to adjudication on two keyings (the first by a contractor holding its
+    entry task) where validation says they differ; a qc contractor's page claims it."""
     job = made["job"]
     first_id, first = await contractor(served, tokens)
     async with await http_api(served) as api:
@@ -242,53 +246,104 @@ async def test_an_adjudication_starts_from_the_rows_both_keyings_agree_on(
             headers={"Authorization": f"Bearer {first}"},
         )
     (entry_task,) = claimed.json()["tasks"]
-    lines = [
-        {"sku": "B-2", "qty": 3, "unit_price": "5", "amount": "15"},
-        {"sku": "A-1", "qty": 2, "unit_price": "10", "amount": "20"},
-    ]
     entries = [
-        Entry(task_id=UUID(entry_task["id"]), contractor_id=first_id,
-              data={"invoice_number": "INV-31", "lines": lines, "net": "35"}),
-        Entry(task_id=new_id(), contractor_id=new_id(),
-              data={"invoice_number": "INV-31", "lines": lines, "net": "53"}),
-    ]  # fmt: skip
+        Entry(task_id=UUID(entry_task["id"]), contractor_id=first_id, data=keyed[0]),
+        Entry(task_id=new_id(), contractor_id=new_id(), data=keyed[1]),
+    ]
+    required = validation.ReviewRequired(
+        item_id=UUID(made["item_id"]), job_id=UUID(job["id"]), client_id=UUID(job["client_id"]),
+        kind="adjudication", entries=entries, reason=f"keyings differ on {', '.join(differing)}",
+        differing=differing, decided_at=datetime.now(UTC),
+    )  # fmt: skip
     async with served.sessions() as session, session.begin():
-        await decisions.decide_items(
-            session,
-            [
-                validation.ReviewRequired(
-                    item_id=UUID(made["item_id"]),
-                    job_id=UUID(job["id"]),
-                    client_id=UUID(job["client_id"]),
-                    kind="adjudication",
-                    entries=entries,
-                    reason="keyings differ on net",
-                    decided_at=datetime.now(UTC),
-                )
-            ],
-        )
+        await decisions.decide_items(session, [required])
     _, token = await contractor(served, tokens, "qc")
     page = await signed_in(browser, served, token)
     await page.keyboard.press("n")
     await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
     assert await page.get_attribute("body", "data-kind") == "adjudication"
-    shown = page.locator('#entries tr[data-field="lines"] td')
-    assert await shown.all_inner_texts() == ["B-2 · 3 · 5 · 15\nA-1 · 2 · 10 · 20"] * 2
-    assert await page.locator("#entries tr.differs").get_attribute("data-field") == "net"
-    assert await grid(page) == [["B-2", "3", "5", "15"], ["A-1", "2", "10", "20"]]
-    assert await page.evaluate("document.activeElement.id") == "field-net"
-    await page.keyboard.type("35")
-    await page.keyboard.press("Control+Enter")
+    return page
+
+
+async def adjudicated(served: Served, item_id: str) -> dict[str, Any]:
+    """The data of the adjudication submitted for the item, once it is."""
 
     async def sent() -> bool:
         found = await outbox_events(
-            served.sessions, TaskSubmitted.event_type, item_id=made["item_id"], kind="adjudication"
+            served.sessions, TaskSubmitted.event_type, item_id=item_id, kind="adjudication"
         )
         return bool(found)
 
     await eventually(sent, what="the adjudication submitted")
     (event,) = await outbox_events(
-        served.sessions, TaskSubmitted.event_type, item_id=made["item_id"], kind="adjudication"
+        served.sessions, TaskSubmitted.event_type, item_id=item_id, kind="adjudication"
     )
-    assert event.data["data"] == {"invoice_number": "INV-31", "lines": lines, "net": "35"}
+    data: dict[str, Any] = event.data["data"]
+    return data
+
+
+async def test_an_adjudication_starts_from_the_rows_both_keyings_agree_on(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    made = await a_job_with_lines(served, tokens)
+    keyed = [{"invoice_number": "INV-31", "lines": PRINTED_LINES, "net": n} for n in ("35", "53")]
+    page = await adjudicating(served, browser, tokens, made, keyed, ["net"])
+    shown = page.locator('#entries tr[data-field="lines"] td')
+    assert await shown.all_inner_texts() == ["B-2 · 3 · 5 · 15\nA-1 · 2 · 10 · 20"] * 2
+    assert await page.locator("#entries tr.differs").get_attribute("data-field") == "net"
+    assert await grid(page) == [["B-2", "3", "5", "15"], ["A-1", "2", "10", "20"]]
+    assert await page.locator(".table-field td.differs").count() == 0
+    assert await page.evaluate("document.activeElement.id") == "field-net"
+    await page.keyboard.type("35")
+    await page.keyboard.press("Control+Enter")
+    assert await adjudicated(served, made["item_id"]) == keyed[0]
+    await page.context.close()
+
+
+async def test_an_adjudication_of_differing_lines_starts_from_the_first_keying_marked(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    made = await a_job_with_lines(served, tokens)
+    # The first keyer missed line A-1; the second typed B-2's quantity wrong. The places are
+    # validation's comparison of the two (its test_tables holds it to the reason).
+    first = PRINTED_LINES[:1]
+    second = [{**first[0], "qty": 4}, PRINTED_LINES[1]]
+    keyed = [{"invoice_number": "INV-31", "lines": lines, "net": "35"} for lines in (first, second)]
+    only = [f"lines[1 of keying 2].{column['name']}" for column in COLUMNS]
+    page = await adjudicating(served, browser, tokens, made, keyed, ["lines[0].qty", *only])
+
+    # The grid holds the first keying's rows, and marks the one cell of them that differs.
+    assert await grid(page) == [["B-2", "3", "5", "15"]]
+    marked = await page.eval_on_selector_all(
+        ".table-field td.differs",
+        "cells => cells.map(c => [c.parentElement.rowIndex, c.dataset.column, c.title])",
+    )
+    assert marked == [[1, "qty", "the keyings differ here"]]
+    described = await cell(page, 1, "Qty").get_attribute("aria-describedby") or ""
+    assert "field-lines-differs" in described.split()
+    assert await page.inner_text("#field-lines-differs") == "the keyings differ here"
+    assert "field-lines-differs" not in (
+        await cell(page, 1, "SKU").get_attribute("aria-describedby") or ""
+    )
+    assert await page.locator(".table-field.differs, .grid tr.differs").count() == 0
+    assert await focused(page) == "Lines row 1 Qty", "the first place the keyings differ"
+    # The comparison marks the differing cell and the row only the second keying has.
+    shown = page.locator('#entries tr[data-field="lines"] td')
+    assert await shown.all_inner_texts() == [
+        "B-2 · 3 · 5 · 15",
+        "B-2 · 4 · 5 · 15\nA-1 · 2 · 10 · 20 (only keying 2 has this row)",
+    ]
+    assert await page.locator("#entries mark").all_inner_texts() == ["3"]
+    assert await page.locator("#entries .only").count() == 1
+    assert "keying 2's row 2" in await page.inner_text("#field-lines-differs-rows")
+    assert await page.locator("#entries tr.differs").get_attribute("data-field") == "lines"
+    await page.screenshot(path=SCREENSHOTS / "workbench-table-adjudication.png")
+
+    # The adjudicator keeps the quantity, adds the missing line, and submits.
+    await page.keyboard.press("Alt+Insert")
+    assert await focused(page) == "Lines row 2 Qty"
+    await page.keyboard.press("Shift+Tab")
+    await key_row(page, "A-1", "2", "10", "20")
+    await page.keyboard.press("Control+Enter")
+    assert await adjudicated(served, made["item_id"]) == {**keyed[0], "lines": PRINTED_LINES}
     await page.context.close()

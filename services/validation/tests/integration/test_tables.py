@@ -67,6 +67,8 @@ async def test_differing_tables_go_to_adjudication_on_the_cells_that_differ(
     )  # fmt: skip
     (review,) = await published(validation_db, item)
     assert review.data["reason"] == ("keyings differ on lines[1].sku, lines[1].qty, lines[2].qty")
+    # The same places, for the adjudicator's workbench to mark.
+    assert review.data["differing"] == ["lines[1].sku", "lines[1].qty", "lines[2].qty"]
     shown = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
     (table,) = [row for row in shown["comparison"] if row["field"] == "lines"]
     assert table["cells"] == [

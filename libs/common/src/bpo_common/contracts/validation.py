@@ -4,6 +4,8 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from pydantic import Field
+
 from bpo_common.contracts.intake import Entry
 from bpo_common.contracts.vocabulary import ExceptionAction, TaskKind, TaskOutcome
 from bpo_common.events import Event
@@ -30,6 +32,9 @@ class ReviewRequired(Event):
     kind: Literal[TaskKind.REVIEW, TaskKind.ADJUDICATION]
     entries: list[Entry]
     reason: str
+    # An adjudication's places where its entries differ: fields, and a table's cells after
+    # aligning its rows (`lines[3].qty`, `lines[1 of keying 2].qty`); none for a review.
+    differing: list[str] = Field(default_factory=list)
     decided_at: datetime
 
 

@@ -49,6 +49,7 @@ def new_task(
     *,
     required_skills: Sequence[str] | None = None,
     entries: list[dict[str, Any]] | None = None,
+    differing: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A queued task of `job` for one item, as a row of the task table."""
     return {
@@ -65,6 +66,7 @@ def new_task(
         "due_at": job.due_at,
         "attempts": 0,
         "entries": entries,
+        "differing": list(differing),
         "created_at": created_at,
     }
 

@@ -82,7 +82,7 @@ _CLAIM = f"""
             claimed_at = $5
         FROM chosen
         WHERE task.id = chosen.id
-        RETURNING task.id, task.kind, task.job_id, task.item_id, task.entries,
+        RETURNING task.id, task.kind, task.job_id, task.item_id, task.entries, task.differing,
                   task.lease_expires_at, task.due_at, task.priority
     ),
     started AS (
@@ -90,8 +90,8 @@ _CLAIM = f"""
         WHERE id IN (SELECT item_id FROM leased WHERE kind = 'entry') AND status = 'pending'
     )
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
-           leased.lease_expires_at, item.source, item.documents, job.work_type, job.fields,
-           job.rules, job.instructions,
+           leased.differing, leased.lease_expires_at, item.source, item.documents,
+           job.work_type, job.fields, job.rules, job.instructions,
            CASE WHEN {SHOWS_SUGGESTIONS.format(task="leased")} THEN item.suggestions END
                AS suggestions
     FROM leased

@@ -115,6 +115,7 @@ class _Run:
                 decision.decided_at,
                 required_skills=review_skills(job.required_skills),
                 entries=[entry.model_dump(mode="json") for entry in decision.entries],
+                differing=decision.differing,
             )
         )
 

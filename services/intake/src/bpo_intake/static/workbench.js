@@ -668,11 +668,24 @@
       (column) => shown((row || {})[column.name])).join(" \u00b7 ")).join("\n");
   }
 
+  // Where an adjudication's keyings differ, as validation compared them (rows aligned): a
+  // field (`total`), a table's cell by the first keying's row (`lines[1].qty`), or a cell of a
+  // row only a later keying has (`lines[2 of keying 2].qty`).
+  function differingPlaces() {
+    return (task.differing || []).map((path) => {
+      const [, name = path, row, keying = "1", column = null] =
+        /^([^[.]+)(?:\[(\d+)(?: of keying (\d+))?\]\.(.+))?$/.exec(path) || [];
+      return { name, row: row === undefined ? null : Number(row), keying: Number(keying), column };
+    });
+  }
+
   function showEntries() {
     const table = $("entries");
     const entries = task.entries || [];
     table.hidden = !entries.length;
     if (!entries.length) return;
+    const unreadable = entries.some((entry) => entry.unreadable);
+    const places = task.kind === "adjudication" && !unreadable ? differingPlaces() : [];
     const head = document.createElement("tr");
     ["Field", ...entries.map((_, n) => `Keying ${n + 1}`)].forEach((text) => {
       const cell = document.createElement("th");
@@ -684,6 +697,8 @@
     const rows = task.fields.map((spec) => {
       const seen = entries.map((entry) => shownValue(spec, entry.data[spec.name]));
       const differs = new Set(seen).size > 1;
+      const cells = spec.type === "table"
+        ? places.filter((place) => place.name === spec.name && place.row !== null) : [];
       const row = document.createElement("tr");
       row.classList.toggle("differs", differs);
       row.dataset.field = spec.name;
@@ -696,18 +711,77 @@
         if (entry.unreadable) {
           cell.className = "unreadable";
           cell.textContent = `unreadable: ${entry.unreadable}`;
+        } else if (spec.type === "table") {
+          cell.append(...comparedRows(spec, entry.data[spec.name], cells, n + 1));
         } else cell.textContent = seen[n];
         row.append(cell);
       });
-      // Where every keying agrees the form starts from their value; where they differ, empty.
-      fieldBox(spec.name).classList.toggle("differs", differs);
-      if (!differs && !entries.some((entry) => entry.unreadable)) {
+      // Where every keying agrees the form starts from their value; where they differ, empty,
+      // but for a table whose differing cells are known: it starts from the first keying's.
+      fieldBox(spec.name).classList.toggle("differs", differs && !cells.length);
+      if (cells.length) startFromFirst(spec, tableRows(entries[0].data[spec.name]), cells);
+      else if (!differs && !unreadable) {
         if (spec.type === "table") fillTable(spec, tableRows(entries[0].data[spec.name]));
         else $(`field-${spec.name}`).value = seen[0];
       }
       return row;
     });
     table.tBodies[0].replaceChildren(...rows);
+  }
+
+  // A keying's table in the comparison, a line per row: the cells where the keyings differ
+  // marked, and a row only this keying has (not the first) marked and said as such.
+  function comparedRows(spec, value, places, keying) {
+    return tableRows(value).map((values, i) => {
+      const line = document.createElement("div");
+      const here = places.filter((place) => place.keying === keying && place.row === i);
+      spec.columns.forEach((column, j) => {
+        if (j) line.append(" \u00b7 ");
+        const text = shown((values || {})[column.name]);
+        if (keying > 1 || !here.some((place) => place.column === column.name)) {
+          line.append(text);
+          return;
+        }
+        const mark = document.createElement("mark");
+        mark.textContent = text;
+        line.append(mark);
+      });
+      if (keying > 1 && here.length) {
+        line.className = "only";
+        const said = document.createElement("span");
+        said.className = "only-note";
+        said.textContent = ` (only keying ${keying} has this row)`;
+        line.append(said);
+      }
+      return line;
+    });
+  }
+
+  // An adjudication of a table that differs starts from the first keying's rows, so that the
+  // adjudicator fixes them rather than keys them again; each cell where the keyings differ is
+  // marked, and rows only a later keying has are named under the grid.
+  function startFromFirst(spec, rows, places) {
+    fillTable(spec, rows);
+    const grid = gridOf(spec.name);
+    const box = fieldBox(spec.name);
+    const id = `field-${spec.name}-differs`;
+    box.append(note("visually-hidden", id, "the keyings differ here"));
+    places.filter((place) => place.keying === 1).forEach(({ row, column }) => {
+      const cell = grid.rows[row]
+        && cellsOf(grid.rows[row]).find((c) => c.dataset.column === column);
+      if (!cell) return;
+      const input = cell.firstElementChild;
+      cell.classList.add("differs");
+      cell.title = "the keyings differ here";
+      input.setAttribute("aria-describedby", `${id} ${input.getAttribute("aria-describedby")}`);
+    });
+    const only = [...new Set(places.filter((place) => place.keying > 1)
+      .map(({ keying, row }) => `keying ${keying}'s row ${row + 1}`))];
+    if (only.length) {
+      const text = `Not in the first keying's rows: ${only.join(", ")} (marked in the keyings `
+        + "above). Add what the page has.";
+      box.append(note("help differs-note", `${id}-rows`, text));
+    }
   }
 
   async function showInstructions() {

@@ -25,7 +25,7 @@ from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
 from bpo_common.outbox import publish_each
 from bpo_common.rules import JobSpec, spec_for
-from bpo_validation.domain import decision
+from bpo_validation.domain import decision, fields
 from bpo_validation.domain.decision import Ruling, Verdict
 from bpo_validation.domain.entries import Item, Judging, KeyerRecord, Submission, machine_keying
 from bpo_validation.domain.reference import LookupResult, Wanted
@@ -288,9 +288,12 @@ def _announcement(entry: Entry, verdict: Verdict, now: datetime) -> Event:
         return validation.ItemRejected(**about, reason=verdict.reason)
     if ruling is Ruling.SECOND_KEYING:
         return validation.SecondKeyingRequired(**about, reason=verdict.reason)
+    # A review's comparison may hold values it does not show (the client's, in verify mode),
+    # so its places would not name the entries shown.
+    adjudication = ruling is Ruling.ADJUDICATION
     return validation.ReviewRequired(
         **about,
-        kind=TaskKind.REVIEW if ruling is Ruling.REVIEW else TaskKind.ADJUDICATION,
+        kind=TaskKind.ADJUDICATION if adjudication else TaskKind.REVIEW,
         entries=[
             intake.Entry(
                 task_id=shown.task_id,
@@ -301,6 +304,7 @@ def _announcement(entry: Entry, verdict: Verdict, now: datetime) -> Event:
             for shown in verdict.shown
         ],
         reason=verdict.reason,
+        differing=fields.differing(verdict.comparison) if adjudication else [],
     )
 
 
