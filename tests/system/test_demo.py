@@ -92,3 +92,72 @@ async def test_the_demo_with_documents_uploads_an_invoice_pdf_per_item_and_keys_
         image = await http.get(f"{intake}{page['image_url']}")
         assert image.status_code == 200, image.text
         assert image.headers["content-type"] == "image/webp"
+
+
+def _rows(text: str, title: str, until: str) -> list[list[str]]:
+    """The cells of each row of the table titled `title` (up to the text `until`)."""
+    section = text[text.index(title) : text.index(until)]
+    return [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in section.splitlines()
+        if line.startswith("│")
+    ]
+
+
+async def test_the_ap_demo_queues_each_deliberate_variance_and_bills_the_resolved_ones(
+    services: Services, stack: TestStack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
+    text, lines = await _demo(services, stack, "--ap", "--items", "16", "--keyers", "3")
+
+    built = {row[0]: row[-1] for row in _rows(text, "built to stand out", "Exception queue")}
+    deliberate = {item for item, outcome in built.items() if outcome != "matched"}
+    assert sorted(built[item] for item in deliberate) == [
+        "already_invoiced", "duplicate", "not_on_order", "not_received", "price_variance",
+        "quantity_variance",
+    ], text  # fmt: skip
+    edge = [row for row in lines if "the tolerance's edge" in row]
+    assert len(edge) == 1, text
+    # The queue: one block of rows per invoice (the item named on its first row), naming
+    # the outcome it was built for; nothing else is in it, the tolerance's edge neither.
+    queued: dict[str, set[str]] = {}
+    for row in _rows(text, "Exception queue", "Resolved by"):
+        if row[0]:
+            item = row[0]
+        queued.setdefault(item, set()).add(row[4])
+    assert set(queued) == deliberate, text
+    for item in deliberate:
+        assert built[item] in queued[item], (item, text)
+    assert edge[0].split()[0] not in queued
+
+    resolved = {row[1]: row for row in _rows(text, "Resolved by", "open: POST")}
+    assert {outcome: (row[2], row[4]) for outcome, row in resolved.items()} == {
+        "price_variance": ("accept", "completed"),
+        "quantity_variance": ("correct", "completed"),
+        "duplicate": ("reject", "rejected"),
+    }, text
+    assert "3 exceptions stay open" in text, text
+
+    # 12 invoices billed at 0.40 + 8 fields at 0.02; 3 exceptions resolved at 1.50.
+    def printed(pattern: str) -> bool:
+        return any(re.search(pattern, row) for row in lines)
+
+    assert printed(r"invoice items, job .* 12 0\.56\d* 6\.72$"), text
+    assert printed(r"Match exceptions resolved, job .* 3 1\.50* 4\.50$"), text
+
+    job = re.search(r"Exception queue of job ([0-9a-f-]{36})", text)
+    assert job is not None, text
+    response = await http.get(
+        f"{services.url('intake')}/v1/jobs/{UUID(job[1])}/items",
+        params={"limit": 100},
+        headers=tokens.manager(),
+    )
+    statuses = {item["external_id"]: item["status"] for item in response.json()["data"]}
+    assert len(statuses) == 16
+    resolved_items = {row[0]: row[4] for row in resolved.values()}
+    for item, status in statuses.items():
+        if item in resolved_items:
+            assert status == resolved_items[item], (item, status)
+        elif item in deliberate:
+            assert status == "exception", (item, status)
+        else:
+            assert status == "completed", (item, status)

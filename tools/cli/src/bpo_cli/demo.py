@@ -5,6 +5,8 @@ It goes through the public HTTP API only, as a client, a manager and contractors
 
 import asyncio
 import os
+import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -16,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bpo_cli import payables
 from bpo_cli.signing import local_signer
 from bpo_cli.simulation import FIELDS, WORK_TYPE, Endpoints, Keyer, Outcome, Simulation
 from bpo_cli.simulation import Progress as Simulated
@@ -31,6 +34,9 @@ PRICE_BOOK = {
     "rates": {WORK_TYPE: {"per_item": str(PER_ITEM), "per_field": str(PER_FIELD)}},
     "sla_credit_pct": "5",
 }
+# `--ap`: a resolved match exception is billed too.
+PER_EXCEPTION = Decimal("1.50")
+AP_PRICE_BOOK = {**PRICE_BOOK, "per_exception": str(PER_EXCEPTION)}
 PIECE_RATES = {"currency": "EUR", "entry": "0.12", "review": "0.20", "adjudication": "0.25"}
 
 
@@ -70,9 +76,24 @@ def demo(
             "their PDF; contractors open a task's page image before keying it",
         ),
     ] = False,
+    ap: Annotated[
+        bool,
+        typer.Option(
+            "--ap",
+            help="accounts payable: invoices with lines (--items of them) matched against "
+            "purchase orders and goods receipts, some with deliberate variances; keyed once, "
+            "exactly, by all the keyers; prints the exception queue and resolves some of it",
+        ),
+    ] = False,
 ) -> None:
     """Push a job through the running stack (`make run`) with simulated contractors, then show
     its results, the client's invoice and the manager's overview."""
+    if ap and documents:
+        raise typer.BadParameter("--ap keys invoices without documents", param_hint="--documents")
+    if ap and items < payables.MIN_INVOICES:
+        raise typer.BadParameter(
+            f"--ap needs at least {payables.MIN_INVOICES} invoices", param_hint="--items"
+        )
     missing = [service for service in SERVICES if not _up(service)]
     if missing:
         console.print(
@@ -80,9 +101,12 @@ def demo(
             "another terminal, then run the demo again."
         )
         raise typer.Exit(1)
+    endpoints = Endpoints(intake=_url("intake"), signer=local_signer())
+    if ap:
+        asyncio.run(_ap_demo(endpoints, items, keyers))
+        return
     crew = [Keyer(accuracy)] * max(keyers - reviewers, 1) + [Keyer(accuracy, qc=True)] * reviewers
-    asyncio.run(_demo(Endpoints(intake=_url("intake"), signer=local_signer()), items,
-                      crew, mode, documents))  # fmt: skip
+    asyncio.run(_demo(endpoints, items, crew, mode, documents))
 
 
 async def _demo(
@@ -90,14 +114,7 @@ async def _demo(
 ) -> None:
     manager = endpoints.headers(Role.MANAGER, "demo")
     started = datetime.now(UTC)
-    with Progress(
-        TextColumn("{task.description:<22}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bars:
+    with _bars() as bars:
         completed = bars.add_task("items final", total=items, note="")
         review = bars.add_task("items in review", total=items, note="")
         keyed = bars.add_task("keyings submitted", total=None, note="")
@@ -122,6 +139,54 @@ async def _demo(
     _print_results(outcome)
     _print_invoice(invoice)
     _print_overview(overview)
+    _print_addresses()
+
+
+async def _ap_demo(endpoints: Endpoints, invoices: int, keyers: int) -> None:
+    """`--ap`: invoices matched against the client's orders and receipts, the exception queue,
+    three exceptions resolved by the client, and the invoice with their charges."""
+    manager = endpoints.headers(Role.MANAGER, "demo")
+    started = datetime.now(UTC)
+    scenario = payables.scenario(invoices, random.Random(7))
+    payables.print_built(console, scenario)
+    async with httpx.AsyncClient(timeout=60) as http:
+        with _bars() as bars:
+            settled = bars.add_task("invoices settled", total=invoices, note="")
+
+            def show(progress: Simulated) -> None:
+                waiting = progress.counts.get("exception", 0)
+                bars.update(settled, completed=progress.done + waiting,
+                            note=f"{waiting} exceptions so far")  # fmt: skip
+
+            ap = payables.Payables(http, endpoints, _url("validation"), on_change=show)
+            client_id = await ap.client(f"Demo AP Client {started:%Y-%m-%d %H:%M:%S}")
+            await set_prices(http, client_id, manager, AP_PRICE_BOOK)
+            job_id = await ap.push(client_id, scenario, keyers)
+        queue = await ap.queue(client_id, job_id)
+        payables.print_queue(console, queue)
+        resolved = await ap.resolve(client_id, queue)
+        payables.print_resolved(console, resolved, len(queue.exceptions) - len(resolved))
+        completed = invoices - len(queue.exceptions)
+        completed += sum(one.status == "completed" for one in resolved)
+        with console.status("waiting for billing to catch up ..."):
+            await _billed(http, client_id, completed, len(resolved), manager)
+            invoice = await _draft_invoice(http, client_id, manager)
+    _print_invoice(invoice)
+    _print_addresses()
+
+
+def _bars() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _print_addresses() -> None:
     console.print(
         f"\nDashboard: {_url('reporting')}/dashboard "
         "(sign in with the token that `.venv/bin/bpo token --role manager` prints)\n"
@@ -135,10 +200,15 @@ def _rate(progress: Simulated) -> str:
     return f"{progress.done / elapsed:,.1f} items/s"
 
 
-async def set_prices(http: httpx.AsyncClient, client_id: UUID, headers: dict[str, str]) -> None:
-    """The demo's price book for the client and piece rates for its work type."""
+async def set_prices(
+    http: httpx.AsyncClient,
+    client_id: UUID,
+    headers: dict[str, str],
+    book: dict[str, Any] = PRICE_BOOK,
+) -> None:
+    """The demo's price book (or `book`) for the client and piece rates for its work type."""
     for url, body in (
-        (f"{_url('billing')}/v1/price-books/{client_id}", PRICE_BOOK),
+        (f"{_url('billing')}/v1/price-books/{client_id}", book),
         (f"{_url('billing')}/v1/piece-rates/{WORK_TYPE}", PIECE_RATES),
     ):
         response = await http.put(url, json=body, headers=headers)
@@ -168,7 +238,6 @@ async def _eventually(fetch: Any, ready: Any, seconds: float = 120) -> Any:
 async def _invoice(http: httpx.AsyncClient, outcome: Outcome, headers: dict[str, str]) -> Any:
     """The client's draft invoice for this month, once billing has priced every billable item
     (control items are not billed): a draft takes the usage priced so far."""
-    today = datetime.now(UTC).date()
     expected = _revenue(outcome)
 
     async def revenue() -> Decimal:
@@ -180,10 +249,32 @@ async def _invoice(http: httpx.AsyncClient, outcome: Outcome, headers: dict[str,
         return Decimal(clients[0]["revenue"]) if clients else Decimal(0)
 
     await _eventually(revenue, lambda amount: amount >= expected)
+    return await _draft_invoice(http, outcome.client_id, headers)
+
+
+async def _billed(
+    http: httpx.AsyncClient, client_id: UUID, items: int, exceptions: int, headers: dict[str, str]
+) -> None:
+    """Wait until billing has priced a usage line for each of `items` completed items and
+    `exceptions` exceptions the client resolved."""
+
+    async def usage() -> Counter[str]:
+        url = f"{_url('billing')}/v1/usage"
+        lines = payables.pages(http, url, headers, client_id=str(client_id))
+        return Counter([line["kind"] async for line in lines if line["priced"]])
+
+    await _eventually(
+        usage, lambda kinds: kinds["item"] >= items and kinds["exception"] >= exceptions
+    )
+
+
+async def _draft_invoice(http: httpx.AsyncClient, client_id: UUID, headers: dict[str, str]) -> Any:
+    """The client's draft invoice for this month so far."""
+    today = datetime.now(UTC).date()
     response = await http.post(
         f"{_url('billing')}/v1/invoices",
         json={
-            "client_id": str(outcome.client_id),
+            "client_id": str(client_id),
             "period_start": today.replace(day=1).isoformat(),
             "period_end": today.isoformat(),
         },
