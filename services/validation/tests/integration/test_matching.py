@@ -131,7 +131,7 @@ async def test_a_mismatch_is_an_exception_the_client_accepts(
     opened = await _exception_of(validation_db, item)
     assert opened["reasons"] == [
         "lines[1]: sku B: 2 invoiced, 1 received",
-        "lines[1]: sku B: unit_price 103, ordered at 100",
+        "lines[1]: sku B: unit_price 103.00, ordered at 100.00",
     ]
     assert [(line["row"], line["outcome"]) for line in opened["lines"]] == [
         (0, "matched"),
@@ -141,9 +141,9 @@ async def test_a_mismatch_is_an_exception_the_client_accepts(
         "row": 1,
         "line": "B",
         "outcome": "not_received",
-        "reasons": ["sku B: 2 invoiced, 1 received", "sku B: unit_price 103, ordered at 100"],
-        "invoiced": {"quantity": "2", "price": "103"},
-        "ordered": {"quantity": "2", "price": "100"},
+        "reasons": ["sku B: 2 invoiced, 1 received", "sku B: unit_price 103.00, ordered at 100.00"],
+        "invoiced": {"quantity": "2", "price": "103.00"},
+        "ordered": {"quantity": "2", "price": "100.00"},
         "received": "1",
     }
     client = tokens.client(job.client_id)

@@ -26,7 +26,14 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from bpo_common.rules import FieldSpec, InvalidValue, Match, normalize_value, parse_value
+from bpo_common.rules import (
+    FieldSpec,
+    InvalidValue,
+    Match,
+    normalize_value,
+    parse_value,
+    to_json,
+)
 from bpo_common.rules.matching import Duplicates
 from bpo_validation.domain.reference import LookupResult, reference_key
 
@@ -185,6 +192,10 @@ class _Reader:
             return None
         return Decimal(parsed) if isinstance(parsed, int | Decimal) else None
 
+    def text(self, column: str, number: Decimal | None) -> str | None:
+        """A figure as the column writes it (`12.50` in a column of two decimal places)."""
+        return None if number is None else str(to_json(self.table.column(column), number))
+
     def received(self, receipts: Sequence[Mapping[str, Any]]) -> dict[str, Decimal]:
         """Quantity delivered by line over all the order's receipts."""
         rule, totals = self.rule, dict[str, Decimal]()
@@ -217,8 +228,8 @@ class _Reader:
             line=None if value is None else str(value),
             outcome=LineOutcome.MATCHED,
             reasons=[],
-            quantity=_text(quantity),
-            price=_text(price),
+            quantity=self.text(rule.quantity, quantity),
+            price=self.text(rule.price, price),
         )
         if order_lines is None:  # no order: the invoice's reason says why
             return replace(shown, outcome=LineOutcome.NOT_ON_ORDER)
@@ -232,10 +243,19 @@ class _Reader:
         running[key] = running.get(key, Decimal(0)) + (quantity or 0)
         total = before.get(key, Decimal(0)) + running[key]
         shown = replace(
-            shown, ordered_quantity=_text(ordered_quantity), ordered_price=_text(ordered_price)
+            shown,
+            ordered_quantity=self.text(rule.quantity, ordered_quantity),
+            ordered_price=self.text(rule.price, ordered_price),
         )
         found: list[tuple[LineOutcome, str]] = []
         named = f"{rule.line} {value}"
+
+        def qty(number: Decimal) -> str | None:
+            return self.text(rule.quantity, number)
+
+        def cost(number: Decimal) -> str | None:
+            return self.text(rule.price, number)
+
         tolerance = rule.tolerance(rule.quantity)
         if ordered_quantity is None or ordered_price is None:
             why = f"order {order}'s line {value} has no readable {rule.quantity} or {rule.price}"
@@ -244,21 +264,21 @@ class _Reader:
             if before.get(key):
                 outcome = LineOutcome.ALREADY_INVOICED
                 why = (
-                    f"{named}: {_text(before[key])} of {_text(ordered_quantity)} ordered were "
-                    f"invoiced before; with this invoice {_text(total)}"
+                    f"{named}: {qty(before[key])} of {qty(ordered_quantity)} ordered were "
+                    f"invoiced before; with this invoice {qty(total)}"
                 )
             else:
                 outcome = LineOutcome.QUANTITY_VARIANCE
-                why = f"{named}: {_text(total)} invoiced, {_text(ordered_quantity)} ordered"
+                why = f"{named}: {qty(total)} invoiced, {qty(ordered_quantity)} ordered"
             found.append((outcome, why))
         if price is not None and not rule.tolerance(rule.price).allows(price, ordered_price):
-            why = f"{named}: {rule.price} {_text(price)}, ordered at {_text(ordered_price)}"
+            why = f"{named}: {rule.price} {cost(price)}, ordered at {cost(ordered_price)}"
             found.append((LineOutcome.PRICE_VARIANCE, why))
         if received is not None:
             delivered = received.get(key, Decimal(0))
-            shown = replace(shown, received_quantity=_text(delivered))
+            shown = replace(shown, received_quantity=self.text(rule.quantity, delivered))
             if total > delivered and not tolerance.allows(total, delivered):
-                why = f"{named}: {_text(total)} invoiced, {_text(delivered)} received"
+                why = f"{named}: {qty(total)} invoiced, {qty(delivered)} received"
                 found.append((LineOutcome.NOT_RECEIVED, why))
         return _with(shown, found)
 
@@ -269,10 +289,6 @@ def _with(line: LineMatch, found: Sequence[tuple[LineOutcome, str]]) -> LineMatc
         return line
     ordered = sorted(found, key=lambda pair: _PRECEDENCE.index(pair[0]))
     return replace(line, outcome=ordered[0][0], reasons=[why for _, why in ordered])
-
-
-def _text(number: Decimal | None) -> str | None:
-    return None if number is None else format(number.normalize(), "f")
 
 
 @dataclass(frozen=True)
