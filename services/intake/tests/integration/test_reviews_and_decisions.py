@@ -218,3 +218,33 @@ async def test_a_run_of_decisions_applies_each_once_in_order_and_completes_the_j
     ]
     final = (await intake.get(f"/v1/jobs/{job['id']}", headers=client)).json()
     assert (final["status"], final["counts"]["completed"]) == ("completed", 3)
+
+
+async def test_no_task_of_a_cancelled_job_is_created_after_the_cancel(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job, keyer_id, keyer, task = await lease_a_task(intake, tokens, "qc")
+    data = {"invoice_number": "INV-10", "total": "10"}
+    await intake.post(f"/v1/tasks/{task['id']}/submit", json={"data": data}, headers=keyer)
+    client = tokens.client(UUID(job["client_id"]))
+    assert (await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)).status_code == 200
+
+    # Validation's decisions about keyings submitted before the cancel arrive after it.
+    item_id, now = UUID(task["item_id"]), datetime.now(UTC)
+    entry = Entry(task_id=UUID(task["id"]), contractor_id=keyer_id, data=data)
+    await decide(
+        intake_db,
+        validation.ReviewRequired(
+            **about(job, item_id), kind="adjudication", entries=[entry], reason="differ",
+            decided_at=now,
+        ),
+    )  # fmt: skip
+    await decide(
+        intake_db,
+        validation.SecondKeyingRequired(**about(job, item_id), reason="unproven", decided_at=now),
+    )
+
+    _, reviewer = await new_contractor(intake, tokens, "qc")
+    for kinds in (["review", "adjudication"], ["entry"]):
+        claimed = await claim_tasks(intake, reviewer, limit=50, kinds=kinds)
+        assert job["id"] not in {t["job_id"] for t in claimed}

@@ -21,7 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from bpo_common.contracts import ExceptionAction, TaskKind
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 from bpo_validation.domain.decision import Outcome
-from bpo_validation.domain.matching import ExceptionStatus
+from bpo_validation.domain.matching import ExceptionStatus, InvoiceOutcome
 
 
 class Base(DeclarativeBase):
@@ -166,6 +166,7 @@ class MatchException(Base):
     job_id: Mapped[UUID]
     client_id: Mapped[UUID]
     status: Mapped[ExceptionStatus] = mapped_column(enum_column(ExceptionStatus))
+    outcome: Mapped[InvoiceOutcome] = mapped_column(enum_column(InvoiceOutcome))
     reasons: Mapped[list[str]]
     # Each invoice line's outcome (matching.LineMatch.as_json).
     lines: Mapped[list[dict[str, Any]]]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bpo_common.contracts import ExceptionAction
 from bpo_common.rules import JobSpec
 from bpo_validation.domain.decision import Outcome
-from bpo_validation.domain.matching import ExceptionStatus
+from bpo_validation.domain.matching import ExceptionStatus, InvoiceOutcome
 
 
 class JobRulesOut(BaseModel):
@@ -121,6 +121,9 @@ class ExceptionOut(BaseModel):
     job_id: UUID
     client_id: UUID
     status: ExceptionStatus
+    outcome: InvoiceOutcome = Field(
+        description="the invoice as a whole: duplicate, no_order (none named or found) or mismatch"
+    )
     reasons: list[str]
     lines: list[dict[str, Any]] = Field(
         description="each invoice line: {row, line, outcome, reasons, invoiced, ordered, received}"

@@ -148,9 +148,10 @@ async def test_a_mismatch_is_an_exception_the_client_accepts(
     }
     client = tokens.client(job.client_id)
     listed = (await validation.get("/v1/exceptions?status=open", headers=client)).json()
-    assert [(e["id"], e["item_id"], e["status"]) for e in listed["data"]] == [
-        (opened["exception_id"], str(item), "open")
+    assert [(e["id"], e["item_id"], e["status"], e["outcome"]) for e in listed["data"]] == [
+        (opened["exception_id"], str(item), "open", "mismatch")
     ]
+    assert opened["outcome"] == "mismatch"
     shown = (await validation.get(f"/v1/items/{item}/decision", headers=client)).json()
     assert shown["decision"] == "exception"
     assert shown["reason"].startswith("does not match its purchase order: lines[1]: sku B")
@@ -326,6 +327,8 @@ async def test_a_duplicate_invoice_is_an_exception(
     assert (await published(validation_db, first))[-1].type == "bpo.validation.item.accepted"
     again = {**_invoice(number, line, total=total), "dated": dated}
     second = await _keyed(validation_db, validation_settings, job, again)
-    assert (await _exception_of(validation_db, second))["reasons"] == [
-        f"duplicate: item {first} {why}"
-    ]
+    duplicate = await _exception_of(validation_db, second)
+    assert (duplicate["outcome"], duplicate["reasons"]) == (
+        "duplicate",
+        [f"duplicate: item {first} {why}"],
+    )

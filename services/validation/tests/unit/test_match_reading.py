@@ -7,6 +7,7 @@ import pytest
 
 from bpo_validation.domain.matching import (
     Found,
+    InvoiceOutcome,
     LineOutcome,
     match_invoice,
 )
@@ -229,6 +230,20 @@ def test_a_duplicate_alone_keeps_the_invoice_from_matching() -> None:
     assert [found.outcome for found in invoice.lines] == [LineOutcome.MATCHED]
     assert invoice.reasons == ["duplicate: item x is a copy"]
     assert not invoice.matched
+    assert invoice.outcome is InvoiceOutcome.DUPLICATE
+    # A duplicate comes before a line that does not match.
+    worse = {"po": ORDER, "lines": [line("AB-1", "11")]}
+    again = match_invoice(rule, table, worse, Found(order, None, {}, ["item x is a copy"]))
+    assert again.outcome is InvoiceOutcome.DUPLICATE
+
+
+def test_the_invoice_as_a_whole_has_an_outcome() -> None:
+    assert match([line("AB-1", "10")], [line("AB-1", "10")]).outcome is InvoiceOutcome.MATCHED
+    assert match([line("AB-1", "11")], [line("AB-1", "10")]).outcome is InvoiceOutcome.MISMATCH
+    rule, table = rule_and_table()
+    missing = Found(LookupResult(True, None), None, {})
+    invoice = match_invoice(rule, table, {"po": ORDER, "lines": [line("AB-1", "1")]}, missing)
+    assert invoice.outcome is InvoiceOutcome.NO_ORDER
 
 
 def test_an_invoice_without_lines_against_its_order_is_matched() -> None:

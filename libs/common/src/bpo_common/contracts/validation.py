@@ -104,6 +104,8 @@ class ExceptionOpened(Event):
     item_id: UUID
     job_id: UUID
     client_id: UUID
+    # The invoice as a whole: duplicate, no_order or mismatch.
+    outcome: str
     reasons: list[str]
     # Each invoice line's outcome: {row, line, outcome, reasons, invoiced, ordered, received}.
     lines: list[dict[str, Any]]

@@ -17,7 +17,7 @@ from bpo_common.contracts import TaskKind, validation
 from bpo_common.contracts.intake import ItemCompleted, ItemRejected
 from bpo_common.outbox import publish_each
 from bpo_intake.domain.contractors import ContractorStatus
-from bpo_intake.domain.jobs import FINAL, ItemStatus
+from bpo_intake.domain.jobs import FINAL, ItemStatus, JobStatus
 from bpo_intake.domain.tasks import new_task, review_skills
 from bpo_intake.domain.webhooks import WebhookEvent
 from bpo_intake.models import Item, Job
@@ -56,6 +56,10 @@ async def decide_items(session: AsyncSession, decisions: Sequence[ItemDecision])
             case validation.ItemRejected():
                 await _tell_client(session, item, job, decision)
                 run.reject(item, job, decision)
+            case validation.ReviewRequired() | validation.SecondKeyingRequired() if (
+                job.status is JobStatus.CANCELLED
+            ):
+                continue  # a cancelled job's work is withdrawn: no new task for anyone
             case validation.ReviewRequired():
                 run.review(item, job, decision)
             case validation.SecondKeyingRequired():
@@ -172,6 +176,7 @@ async def _tell_client_of_exception(
             "job_id": job.id,
             "item_id": item.id,
             "external_id": item.external_id,
+            "outcome": opened.outcome,
             "reasons": opened.reasons,
             "lines": opened.lines,
             "opened_at": opened.opened_at,

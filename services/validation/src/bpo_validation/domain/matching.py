@@ -47,6 +47,18 @@ class LineOutcome(StrEnum):
     PRICE_VARIANCE = "price_variance"
 
 
+class InvoiceOutcome(StrEnum):
+    """How an invoice as a whole matched: the first that applies."""
+
+    # Another invoice of the client has the same vendor and number, or amount and date.
+    DUPLICATE = "duplicate"
+    # The invoice names no order, or one the client's orders do not hold.
+    NO_ORDER = "no_order"
+    # Some line is not as ordered or received.
+    MISMATCH = "mismatch"
+    MATCHED = "matched"
+
+
 class ExceptionStatus(StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
@@ -100,6 +112,7 @@ class LineMatch:
 @dataclass(frozen=True)
 class InvoiceMatch:
     order: str | None
+    outcome: InvoiceOutcome
     lines: list[LineMatch] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
 
@@ -158,7 +171,13 @@ def match_invoice(
             lines.append(line)
             reasons += [f"{rule.table}[{i}]: {reason}" for reason in line.reasons]
         reasons += [f"duplicate: {why}" for why in found.duplicates]
-        return InvoiceMatch(number, lines, reasons)
+        if found.duplicates:
+            outcome = InvoiceOutcome.DUPLICATE
+        elif order_lines is None:
+            outcome = InvoiceOutcome.NO_ORDER
+        else:
+            outcome = InvoiceOutcome.MISMATCH if reasons else InvoiceOutcome.MATCHED
+        return InvoiceMatch(number, outcome, lines, reasons)
 
 
 @dataclass(frozen=True)
