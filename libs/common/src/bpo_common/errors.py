@@ -4,6 +4,7 @@ A 4xx says what to fix; a 503 says a server the service needs is out of reach fo
 when to retry; any other 5xx is a bug and is logged with its traceback.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -16,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bpo_common.headers import SECURITY_HEADERS
 
 log = structlog.get_logger(__name__)
 
@@ -100,6 +103,16 @@ class UnsupportedMediaType(DomainError):
     title = "Unsupported media type"
 
 
+# What PostgreSQL cannot store and a JSON answer cannot carry: NUL and unpaired surrogates.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def shown(text: str) -> str:
+    """Text as an answer can show it: what cannot be stored or encoded becomes U+FFFD (an
+    error naming a key someone sent may quote what is wrong with it)."""
+    return UNSTORABLE.sub("\ufffd", text)
+
+
 def problem(
     status: int,
     title: str,
@@ -112,10 +125,10 @@ def problem(
         "type": "about:blank",
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": shown(detail),
     }
     if errors:
-        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+        body["errors"] = [{"field": shown(e.field), "message": shown(e.message)} for e in errors]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -167,7 +180,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path, error=repr(exc))
-        return problem(500, "Internal server error", "an unexpected error occurred")
+        # Starlette answers this outside every middleware: the security headers come here.
+        return problem(
+            500,
+            "Internal server error",
+            "an unexpected error occurred",
+            headers=dict(SECURITY_HEADERS),
+        )
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

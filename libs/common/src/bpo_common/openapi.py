@@ -32,6 +32,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 PROBLEM_RESPONSE: dict[str, Any] = {
     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 }
+TOO_MANY = "Past the caller's rate limit: retry after `Retry-After` seconds"
 
 
 def document_problems(app: FastAPI) -> None:
@@ -47,8 +48,9 @@ def document_problems(app: FastAPI) -> None:
 
 
 def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
-    """Every error response a Problem; 401 and 403 on every route that takes a token, 404 on
-    every route that names an object, 409 on every route that takes an Idempotency-Key."""
+    """Every error response a Problem (unless the route documents a format of its own); 401,
+    403 and 429 on every route that takes a token, 404 on every route that names an object,
+    409 on every route that takes an Idempotency-Key."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
@@ -58,7 +60,10 @@ def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             if operation.get("security"):
                 responses.setdefault("401", {"description": "No valid bearer token"})
-                responses.setdefault("403", {"description": "The token's role may not do this"})
+                responses.setdefault(
+                    "403", {"description": "The token's role or scope may not do this"}
+                )
+                responses.setdefault("429", {"description": TOO_MANY})
             if "{" in path:
                 responses.setdefault("404", {"description": "No such object for this caller"})
             if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
@@ -66,6 +71,13 @@ def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
                     "409", {"description": "A request with this Idempotency-Key is still running"}
                 )
             for status, response in responses.items():
-                if status[:1] in ("4", "5"):
+                if status[:1] in ("4", "5") and not _own_format(response):
                     response["content"] = PROBLEM_RESPONSE["content"]
     return document
+
+
+def _own_format(response: dict[str, Any]) -> bool:
+    """Whether a route documents this error with a body model of its own (the token
+    endpoint's RFC 6749 errors), not FastAPI's validation error or none."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return schema.get("$ref", "").rsplit("/", 1)[-1] not in ("", "HTTPValidationError")

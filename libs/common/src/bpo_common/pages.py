@@ -4,11 +4,14 @@ cookie.
 A person pastes a token into a sign-in form; it is kept in an HttpOnly, SameSite=Strict
 cookie scoped to the page's path (Secure when the service says so), so page scripts never
 see it and other sites cannot send it. Everything the page loads comes from its own origin.
+The form takes the token from its body only, never from the address, and only when posted
+from a page of the service's own origin (no login CSRF).
 """
 
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
+from urllib.parse import urlsplit
 
 import jwt
 from fastapi import APIRouter, Form, Request, Response
@@ -26,7 +29,10 @@ CSP = (
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it a browser sends `Origin: null` even with the page's own forms,
+    # and the sign-in could not tell them from a forged one. Nothing goes to other sites.
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
 
@@ -114,12 +120,16 @@ def add_sign_in(
 
     @router.get("/login")
     async def login_form(request: Request) -> HTMLResponse:
+        if _token_in_address(request):
+            return render(request, "login.html", 400, error=ADDRESS_REFUSAL)
         return render(request, "login.html")
 
     @router.post("/login")
     async def login(request: Request, token: Annotated[str, Form(max_length=8192)]) -> Response:
+        if _token_in_address(request):
+            return render(request, "login.html", 400, error=ADDRESS_REFUSAL)
         # A form on another site must not sign the person in as someone else.
-        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        if _from_another_site(request):
             return render(request, "login.html", 403, error="sign in from this page")
         signed = await sign_in(request, token.strip(), role, page)
         if signed.principal is None:
@@ -128,4 +138,31 @@ def add_sign_in(
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
+        if _from_another_site(request):
+            return render(request, "login.html", 403, error="sign out from this page")
         return page_cookie(request).signed_out()
+
+
+ADDRESS_REFUSAL = (
+    "a token in a web address stays in the browser's history and in server logs: "
+    "paste it into the form instead, and have this one replaced"
+)
+
+
+def _token_in_address(request: Request) -> bool:
+    return any(name in request.query_params for name in ("token", "access_token"))
+
+
+def _from_another_site(request: Request) -> bool:
+    """Whether the browser says the request comes from a page of another origin: its `Origin`
+    names another host than the one asked (or none, `null`), or `Sec-Fetch-Site` is not
+    same-origin. Schemes are not compared: behind a proxy that ends TLS the service sees
+    http. A client that sends neither header is not a browser a forged form can drive."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    host = request.headers.get("host", "").lower()
+    return origin == "null" or urlsplit(origin).netloc.lower() != host

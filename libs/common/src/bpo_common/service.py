@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bpo_common.auth import TokenVerifier
 from bpo_common.db import SessionFactory, asyncpg_dsn, create_engine, create_session_factory
 from bpo_common.errors import install_error_handlers, problem
+from bpo_common.headers import SecurityHeadersMiddleware
 from bpo_common.idempotency import install_idempotency_handler
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.messaging import connect, ensure_stream
 from bpo_common.observability import RequestContextMiddleware, configure_logging
 from bpo_common.openapi import document_problems
+from bpo_common.ratelimit import RateLimiter, RateLimitMiddleware
 from bpo_common.relay import OutboxRelay
 from bpo_common.settings import ServiceSettings
 from bpo_common.text import CheckedRoute
@@ -87,7 +89,14 @@ def settings_dependency(cls: type[S]) -> Callable[[Request], Awaitable[S]]:
     return settings
 
 
-def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> FastAPI:
+def create_service_app(
+    definition: ServiceDefinition,
+    settings: ServiceSettings,
+    *,
+    rate_limiter: RateLimiter | None = None,
+) -> FastAPI:
+    """The service's app; `rate_limiter` is built from the settings unless one is given."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, definition.name)
@@ -121,7 +130,8 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         finally:
             for task in runtime.tasks:
                 task.cancel()
-            await asyncio.wait(runtime.tasks, timeout=10)
+            if runtime.tasks:  # none in an API process
+                await asyncio.wait(runtime.tasks, timeout=10)
             with suppress(Exception):
                 await nc.close()
             await engine.dispose()
@@ -132,7 +142,14 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         version="1.0.0",
         lifespan=lifespan,
     )
+    # The last added runs first: security headers on every answer, even a 413 or a 429.
+    limiter = rate_limiter or RateLimiter.from_settings(settings)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    docs = [
+        path for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if path
+    ]
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs)
     install_error_handlers(app)
     install_idempotency_handler(app)
     document_problems(app)

@@ -73,12 +73,33 @@ class ServiceSettings(BaseSettings):
         None, validation_alias=_shared("BPO_JWT_PUBLIC_KEY_FILE")
     )
     jwt_jwks_url: str | None = Field(None, validation_alias=_shared("BPO_JWT_JWKS_URL"))
+    # Intake's public key for the tokens it issues to clients' API keys (POST /v1/oauth/token),
+    # and their `iss`: trusted for those client tokens alone. Unset, no API key's token works.
+    api_key_public_key_file: Path | None = Field(
+        None, validation_alias=_shared("BPO_API_KEY_PUBLIC_KEY_FILE")
+    )
+    api_key_issuer: str = Field("bpo-api-keys", validation_alias=_shared("BPO_API_KEY_ISSUER"))
+    # A manager token without a `scope` claim may do everything a manager may (ops, finance,
+    # admin). For the local stack and tokens of old; in production managers carry scopes.
+    manager_unscoped: bool = Field(False, validation_alias=_shared("BPO_MANAGER_UNSCOPED"))
 
     log_level: str = Field("INFO", validation_alias=_shared("BPO_LOG_LEVEL"))
     # Send a page's sign-in cookie (the dashboard's, the workbench's) over HTTPS only: set it
     # behind TLS.
     cookie_secure: bool = False
     max_body_bytes: int = Field(64 * 1024 * 1024, validation_alias=_shared("BPO_MAX_BODY_BYTES"))
+    # What one caller (an API key, else a client company, a contractor; managers are not
+    # limited) may spend a minute on each replica (bpo_common.ratelimit); 0 turns one off.
+    # Far above what a person or an integration needs, and above what the benchmarks send.
+    rate_limit_requests_per_minute: int = Field(
+        12_000, ge=0, validation_alias=_shared("BPO_RATE_LIMIT_REQUESTS_PER_MINUTE")
+    )
+    rate_limit_items_per_minute: int = Field(
+        1_000_000, ge=0, validation_alias=_shared("BPO_RATE_LIMIT_ITEMS_PER_MINUTE")
+    )
+    rate_limit_bytes_per_minute: int = Field(
+        1024 * 1024 * 1024, ge=0, validation_alias=_shared("BPO_RATE_LIMIT_BYTES_PER_MINUTE")
+    )
 
     consumer_max_deliver: int = Field(6, validation_alias=_shared("BPO_CONSUMER_MAX_DELIVER"))
     consumer_ack_wait_s: float = Field(30.0, validation_alias=_shared("BPO_CONSUMER_ACK_WAIT_S"))

@@ -9,21 +9,20 @@ parameter:
 - the path and query string, in `RequestContextMiddleware`.
 """
 
-import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from bpo_common.errors import BodyRefused, FieldError
+from bpo_common import json_input
+from bpo_common.errors import UNSTORABLE, BodyRefused, FieldError, shown
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MESSAGE = "contains a NUL character or an unpaired surrogate, which cannot be stored"
 
 
 def has_unstorable(text: str) -> bool:
-    return _UNSTORABLE.search(text) is not None
+    return UNSTORABLE.search(text) is not None
 
 
 def unstorable(value: Any, path: str = "") -> list[FieldError]:
@@ -34,8 +33,8 @@ def unstorable(value: Any, path: str = "") -> list[FieldError]:
     found: list[FieldError] = []
     if isinstance(value, dict):
         for name, item in value.items():
-            shown = _UNSTORABLE.sub("\ufffd", str(name))
-            where = f"{path}.{shown}" if path else shown
+            shown_name = shown(str(name))
+            where = f"{path}.{shown_name}" if path else shown_name
             if isinstance(name, str) and has_unstorable(name):
                 found.append(FieldError(where, f"the name {MESSAGE}"))
             found += unstorable(item, where)
@@ -47,19 +46,24 @@ def unstorable(value: Any, path: str = "") -> list[FieldError]:
 
 class _CheckedRequest(Request):
     async def json(self) -> Any:
-        try:
-            body = await super().json()
-        except UnicodeDecodeError as exc:
-            raise BodyRefused([FieldError("body", f"not UTF-8 (byte {exc.start + 1})")]) from exc
-        errors = unstorable(body)
-        if errors:
-            raise BodyRefused(errors)
-        return body
+        if not hasattr(self, "_json"):
+            try:
+                self._json = json_input.loads(await self.body())
+            except UnicodeDecodeError as exc:
+                message = f"not UTF-8 (byte {exc.start + 1})"
+                raise BodyRefused([FieldError("body", message)]) from exc
+            except json_input.BadJson as exc:
+                raise BodyRefused([FieldError("body", exc.message)]) from exc
+            errors = unstorable(self._json)
+            if errors:
+                raise BodyRefused(errors)
+        return self._json
 
 
 class CheckedRoute(APIRoute):
-    """A route whose JSON body is refused with a 422 when it holds text that cannot be
-    stored, or is not UTF-8 (the body is checked once, as FastAPI parses it)."""
+    """A route whose JSON body is refused with a 422 when it is not JSON this platform takes
+    (`json_input`), holds text that cannot be stored, or is not UTF-8 (the body is checked
+    once, as FastAPI parses it)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

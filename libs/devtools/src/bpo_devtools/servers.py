@@ -418,15 +418,23 @@ def service_environment(
     urls: StackUrls,
     *,
     jwt_public_key_file: Path,
+    api_key_private_key_file: Path | None = None,
     ports: Mapping[str, int] = DEFAULT_PORTS,
 ) -> dict[str, str]:
+    """The variables of every service of a local stack. With `api_key_private_key_file` (the
+    private half of `jwt_public_key_file`), intake signs its API keys' tokens with it."""
     env = {
         "BPO_NATS_URL": urls.nats_url,
         "BPO_JWT_PUBLIC_KEY_FILE": str(jwt_public_key_file),
         # One key for every intake replica, so that a page link one made works on another.
         "BPO_INTAKE_DOCUMENT_URL_SECRET": os.environ.get("BPO_INTAKE_DOCUMENT_URL_SECRET")
         or secrets.token_urlsafe(32),
+        # Tokens signed before managers had scopes, and by hand, keep working locally.
+        "BPO_MANAGER_UNSCOPED": "true",
     }
+    if api_key_private_key_file is not None:
+        env["BPO_API_KEY_PUBLIC_KEY_FILE"] = str(jwt_public_key_file)
+        env["BPO_INTAKE_API_KEY_PRIVATE_KEY_FILE"] = str(api_key_private_key_file)
     for service in SERVICES:
         prefix = f"BPO_{service.upper()}_"
         env[prefix + "DATABASE_URL"] = urls.database_urls[service]

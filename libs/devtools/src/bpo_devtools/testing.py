@@ -8,7 +8,7 @@ import asyncio
 import os
 import shutil
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +24,11 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import cast, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 
-from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.auth import API_KEY_SUBJECT, KeyScope, Role, Scope, ensure_key_pair, issue_token
 from bpo_common.db import SessionFactory
 from bpo_common.errors import PROBLEM_JSON
 from bpo_common.events import STREAM_NAME, Envelope
+from bpo_common.ids import new_id
 from bpo_common.settings import ServiceSettings
 from bpo_common.tables import outbox_event
 from bpo_devtools import servers
@@ -36,6 +37,7 @@ S = TypeVar("S", bound=ServiceSettings)
 
 TEST_ISSUER = "bpo-local"
 TEST_AUDIENCE = "bpo"
+TEST_API_KEY_ISSUER = "bpo-api-keys"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class TestStack:
             "database_url": self.urls.database_urls[service],
             "nats_url": self.urls.nats_url,
             "jwt_public_key_file": self.public_key,
+            # Locally intake signs its API keys' tokens with the same key pair.
+            "api_key_public_key_file": self.public_key,
+            "api_key_private_key_file": self.private_key,
+            "manager_unscoped": True,
             "consumer_backoff_s": 0.05,
             # Intake's documents in the run's folder (other services ignore the setting).
             "document_store_url": self.documents.as_uri(),
@@ -74,7 +80,10 @@ class TestStack:
 
     def service_environment(self, ports: dict[str, int]) -> dict[str, str]:
         return servers.service_environment(
-            self.urls, jwt_public_key_file=self.public_key, ports=ports
+            self.urls,
+            jwt_public_key_file=self.public_key,
+            api_key_private_key_file=self.private_key,
+            ports=ports,
         ) | {
             "BPO_CONSUMER_BACKOFF_S": "0.05",
             "BPO_CONSUMER_ACK_WAIT_S": "3",
@@ -86,23 +95,44 @@ class TestStack:
 class Tokens:
     private_key: str
 
-    def token(self, role: Role, subject: str = "tester", client_id: UUID | None = None) -> str:
+    def token(
+        self,
+        role: Role,
+        subject: str = "tester",
+        client_id: UUID | None = None,
+        scopes: Iterable[str] | None = None,
+        issuer: str = TEST_ISSUER,
+    ) -> str:
         return issue_token(
             self.private_key,
             subject=subject,
             role=role,
             client_id=client_id,
-            issuer=TEST_ISSUER,
+            issuer=issuer,
             audience=TEST_AUDIENCE,
+            scopes=scopes,
         )
 
     def headers(
-        self, role: Role, subject: str = "tester", client_id: UUID | None = None
+        self,
+        role: Role,
+        subject: str = "tester",
+        client_id: UUID | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(role, subject, client_id)}"}
+        return {"Authorization": f"Bearer {self.token(role, subject, client_id, scopes)}"}
 
-    def manager(self) -> dict[str, str]:
-        return self.headers(Role.MANAGER, "manager")
+    def manager(self, *scopes: Scope) -> dict[str, str]:
+        """A manager with these scopes; with none, a token without a scope claim (which the
+        test settings let do everything, BPO_MANAGER_UNSCOPED)."""
+        return self.headers(Role.MANAGER, "manager", scopes=scopes or None)
+
+    def api_key(self, client_id: UUID, *scopes: KeyScope) -> dict[str, str]:
+        """A token as intake issues one for an API key of `client_id` with these scopes."""
+        token = self.token(
+            Role.CLIENT, f"{API_KEY_SUBJECT}{new_id()}", client_id, scopes, TEST_API_KEY_ISSUER
+        )
+        return {"Authorization": f"Bearer {token}"}
 
     def client(self, client_id: UUID) -> dict[str, str]:
         return self.headers(Role.CLIENT, "client", client_id)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from bpo_billing.domain.invoices import InvoiceStatus, LineKind, UsageKind
 from bpo_billing.domain.money import PRICE_DECIMALS
 from bpo_billing.domain.price_books import Rate, Rush, Tier
+from bpo_common.clock import Day, Instant
 from bpo_common.contracts import TaskKind, TaskOutcome
 
 Price = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=PRICE_DECIMALS)]
@@ -76,7 +77,7 @@ class PriceBookIn(_Body):
     )
     minimum_monthly_fee: Decimal = Field(Decimal(0), max_digits=16, decimal_places=4)
     sla_credit_pct: Percent = Decimal(0)
-    effective_from: date | None = None
+    effective_from: Day | None = None
 
 
 class PriceBookOut(BaseModel):
@@ -129,8 +130,8 @@ class UsageLineOut(BaseModel):
 
 class InvoiceDraftIn(_Body):
     client_id: UUID
-    period_start: date
-    period_end: date
+    period_start: Day
+    period_end: Day
 
     @field_validator("period_end")
     @classmethod
@@ -175,7 +176,7 @@ class CreditNoteOut(BaseModel):
 
 class PaymentIn(_Body):
     amount: Amount
-    paid_at: datetime | None = None
+    paid_at: Instant | None = None
     reference: str | None = Field(None, max_length=200)
 
 

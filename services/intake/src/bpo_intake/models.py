@@ -263,3 +263,25 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int]
+
+
+class ApiKey(Base):
+    """A client system's credentials for the token endpoint: the secret is kept only as its
+    scrypt hash, and a revoked or expired key gets no new token."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (Index("ix_api_key_client_id", "client_id", "id"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID] = mapped_column(ForeignKey("client.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[str]]
+    # `$scrypt$ln=..,r=..,p=..$<salt>$<hash>` (PHC string format), never the secret itself.
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    # The `sub` of the token that made it.
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When it last got a token.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

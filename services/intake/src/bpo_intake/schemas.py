@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from bpo_common.clock import Instant
 from bpo_common.contracts import QcPolicy, TaskKind
 from bpo_common.rules import FieldSpec, JobSpec, Match
 from bpo_intake.domain.contractors import ContractorStatus
@@ -51,7 +51,7 @@ class JobCreate(JobSpec):
     fields: Annotated[tuple[FieldSpec, ...], Field(max_length=200)]
     work_type: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
     qc: QcPolicy = QcPolicy()
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
     sla_hours: Annotated[Decimal, Field(gt=0, le=8760, decimal_places=2)] | None = None
     priority: Annotated[int, Field(ge=0, le=100)] = 50
     required_skills: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(

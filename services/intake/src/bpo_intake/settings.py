@@ -4,9 +4,10 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from bpo_common.auth import algorithm_of
 from bpo_common.service import settings_dependency
 from bpo_common.settings import DEFAULT_PORTS, ServiceSettings
 from bpo_intake.repository.objects import open_store
@@ -58,12 +59,33 @@ class Settings(ServiceSettings):
     ocr_languages: str = "eng+deu"
     ocr_timeout_s: float = 120.0
 
+    # The private key intake signs its API keys' tokens with (PEM: RSA, EC or Ed25519); every
+    # service verifies them with its public half, BPO_API_KEY_PUBLIC_KEY_FILE. Unset, API keys
+    # get no tokens.
+    api_key_private_key_file: Path | None = None
+    # How long such a token works: short, so that a revoked key is soon locked out for good.
+    api_key_token_ttl_s: int = Field(900, ge=60, le=900)
+    _api_key_signing_key: str | None = PrivateAttr(None)
+
     @model_validator(mode="after")
     def _store_opens(self) -> "Settings":
         """A store URL or option that object_store cannot use stops the service at start."""
         if not self.document_store_url.startswith("file://"):  # a directory is made on use
             open_store(self.document_store_url, self.document_store_options)
         return self
+
+    @model_validator(mode="after")
+    def _signing_key_reads(self) -> "Settings":
+        """The API keys' signing key is read once, and one that cannot be used stops the API
+        at start (a worker, which issues no tokens, does not need it)."""
+        if self.api_key_private_key_file is not None and self.component.serves_api:
+            pem = self.api_key_private_key_file.read_text()
+            algorithm_of(pem)
+            self._api_key_signing_key = pem
+        return self
+
+    def api_key_signing_key(self) -> str | None:
+        return self._api_key_signing_key
 
 
 def _run_dir(name: str) -> Path:

@@ -104,7 +104,7 @@ BAD_ROW_AFTER_A_STORED_BATCH = ITEMS_PER_EVENT + 200
         pytest.param(
             "application/x-ndjson",
             ndjson_body([good_item(1), {"external_id": "\ud83d", "source": {}}]),
-            ["line 2"],
+            ["line 2: external_id"],
             id="ndjson-lone-surrogate",
         ),
         pytest.param(
@@ -118,6 +118,29 @@ BAD_ROW_AFTER_A_STORED_BATCH = ITEMS_PER_EVENT + 200
             b"external_id,note\r\nscan-1,a\x00b\r\n",
             ["line 2: source.note"],
             id="csv-nul",
+        ),
+        # JSON the database would refuse later, or parsers read differently.
+        *(
+            pytest.param(
+                media,
+                body,
+                [place],
+                id=f"{media.rsplit('/', 1)[1]}-{name}",
+            )
+            for name, text in (
+                ("nan", '{"source": {"total": NaN}}'),
+                ("beyond-a-double", '{"source": {"total": 1e400}}'),
+                ("key-twice", '{"source": {"total": 1, "total": 2}}'),
+                ("nested-deep", '{"source": {"a": ' + "[" * 100 + "]" * 100 + "}}"),
+            )
+            for media, body, place in (
+                ("application/x-ndjson", b'{"source": {}}\n' + text.encode() + b"\n", "line 2"),
+                (
+                    "application/json",
+                    b'{"items": [{"source": {}}, ' + text.encode() + b"]}",
+                    "items[1]",
+                ),
+            )
         ),
     ],
 )

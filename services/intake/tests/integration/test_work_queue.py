@@ -109,6 +109,22 @@ async def test_cancelling_a_job_withdraws_its_queued_tasks(
     assert "already cancelled" in assert_problem(again, 409)["detail"]
 
 
+async def test_closing_and_cancelling_take_an_idempotency_key(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    job = await keying_job(intake, tokens, 1)
+    client = tokens.client(UUID(job["client_id"]))
+    for action, status in (("close", "closed"), ("cancel", "cancelled")):
+        retried = {**client, "Idempotency-Key": f"{action}-{new_id()}"}
+        first = await intake.post(f"/v1/jobs/{job['id']}/{action}", headers=retried)
+        assert (first.status_code, first.json()["status"]) == (200, status)
+        # The same request again (a retry after a lost answer) gets the same answer, not a 409.
+        replayed = await intake.post(f"/v1/jobs/{job['id']}/{action}", headers=retried)
+        assert (replayed.status_code, replayed.json()) == (200, first.json())
+    unkeyed = await intake.post(f"/v1/jobs/{job['id']}/close", headers=client)
+    assert assert_problem(unkeyed, 409)["detail"].endswith("this one is cancelled")
+
+
 async def test_fifty_keyers_racing_for_a_thousand_tasks_lease_each_exactly_once(
     intake: httpx.AsyncClient, tokens: Tokens
 ) -> None:

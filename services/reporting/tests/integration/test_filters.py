@@ -114,10 +114,10 @@ async def test_accept_allowing_neither_json_nor_csv_is_a_406(reports: Reports) -
     assert problem["detail"] == "reports come as application/json or text/csv; Accept allows none"
 
 
-async def test_the_reports_api_is_for_managers_only(
+async def test_the_reports_api_is_for_managers_and_a_clients_own_throughput(
     reporting: httpx.AsyncClient, tokens: Tokens
 ) -> None:
-    for report in ("overview", "throughput", "sla", "contractors", "clients"):
+    for report in ("overview", "sla", "contractors", "clients"):
         contractor = await reporting.get(
             f"/v1/reports/{report}", headers=tokens.contractor(new_id())
         )
@@ -126,3 +126,10 @@ async def test_the_reports_api_is_for_managers_only(
         client = await reporting.get(f"/v1/reports/{report}", headers=tokens.client(new_id()))
         assert assert_problem(client, 403)["detail"].endswith("the token has client")
         assert_problem(await reporting.get(f"/v1/reports/{report}"), 401)
+    contractor = await reporting.get("/v1/reports/throughput", headers=tokens.contractor(new_id()))
+    assert assert_problem(contractor, 403)["detail"] == (
+        "this needs the role client, manager; the token has contractor"
+    )
+    client_id = new_id()
+    own = await reporting.get("/v1/reports/throughput", headers=tokens.client(client_id))
+    assert own.json()["client_id"] == str(client_id)

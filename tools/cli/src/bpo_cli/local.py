@@ -81,7 +81,7 @@ def run_stack(
             "Stop it, or set BPO_<SERVICE>_PORT."
         )
         raise typer.Exit(1)
-    _, public_key = ensure_key_pair(run_dir / "jwt")
+    private_key, public_key = ensure_key_pair(run_dir / "jwt")
     urls = _external_urls()
     stack = None
     logs = run_dir / "logs"
@@ -110,7 +110,13 @@ def run_stack(
         else:
             console.print("using the NATS and PostgreSQL servers from the environment")
         servers.migrate_all(urls.database_urls)
-        env = servers.service_environment(urls, jwt_public_key_file=public_key, ports=ports)
+        # Intake signs its API keys' tokens with the stack's own key pair.
+        env = servers.service_environment(
+            urls,
+            jwt_public_key_file=public_key,
+            api_key_private_key_file=private_key,
+            ports=ports,
+        )
         if cluster:
             env["BPO_STREAM_REPLICAS"] = "3"
         services = servers.Services(

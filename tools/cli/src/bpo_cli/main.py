@@ -12,9 +12,9 @@ from uuid import UUID
 import typer
 from rich.console import Console
 
-from bpo_cli import demo, reporting, signing
+from bpo_cli import api_keys, demo, reporting, signing
 from bpo_cli.signing import local_signer
-from bpo_common.auth import Role, ensure_key_pair
+from bpo_common.auth import Role, Scope, ensure_key_pair
 from bpo_common.settings import Component
 
 app = typer.Typer(no_args_is_help=True, help="Run and use the BPO platform.")
@@ -22,6 +22,7 @@ dev = typer.Typer(no_args_is_help=True, help="The local development stack.")
 app.add_typer(dev, name="dev")
 app.command()(demo.demo)
 app.add_typer(reporting.app, name="reporting")
+app.add_typer(api_keys.app, name="api-key")
 console = Console()
 
 DEFAULT_POSTGRES_PORT = 15432
@@ -68,11 +69,18 @@ def token(
         UUID | None, typer.Option(help="the client a client token acts for")
     ] = None,
     hours: Annotated[float, typer.Option(help="hours until it expires")] = 12,
+    scope: Annotated[
+        list[Scope] | None,
+        typer.Option(help="a manager's scope (repeatable); default: ops, finance and admin"),
+    ] = None,
 ) -> None:
     """Print a signed token for the local stack (or for BPO_JWT_PRIVATE_KEY_FILE's key)."""
     if role is Role.CLIENT and client_id is None:
         raise typer.BadParameter("a client token needs --client-id", param_hint="--client-id")
-    typer.echo(local_signer().token(role, sub, client_id, timedelta(hours=hours)))
+    if scope and role is not Role.MANAGER:
+        raise typer.BadParameter("only a manager token has scopes", param_hint="--scope")
+    signer = local_signer()
+    typer.echo(signer.token(role, sub, client_id, timedelta(hours=hours), scope or ()))
 
 
 @app.command()

@@ -1,12 +1,13 @@
 """The tokens the CLI signs: with the local stack's key pair, or the one configured."""
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
-from bpo_common.auth import Role, ensure_key_pair, issue_token
+from bpo_common.auth import Role, Scope, ensure_key_pair, issue_token
 
 
 def run_dir() -> Path:
@@ -25,7 +26,9 @@ class Signer:
         subject: str,
         client_id: UUID | None = None,
         ttl: timedelta = timedelta(hours=12),
+        scopes: Sequence[Scope] = (),
     ) -> str:
+        """A token for `role`; a manager's carries `scopes`, every scope when none are given."""
         return issue_token(
             self.private_key_pem,
             subject=subject,
@@ -34,6 +37,7 @@ class Signer:
             issuer=self.issuer,
             audience=self.audience,
             ttl=ttl,
+            scopes=(scopes or list(Scope)) if role is Role.MANAGER else None,
         )
 
     def headers(self, role: Role, subject: str, client_id: UUID | None = None) -> dict[str, str]:

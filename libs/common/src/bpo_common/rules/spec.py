@@ -34,6 +34,8 @@ from bpo_common.rules.matching import Match
 from bpo_common.rules.names import DatasetName, FieldName, spec_error
 
 Bound = int | Decimal | date
+# A number bound's reach (a value has at most 60 digits, so none needs a bound beyond).
+BOUND_DIGITS = 60
 
 
 class FieldType(StrEnum):
@@ -362,6 +364,9 @@ def _check_bound(value: Bound, field_type: FieldType, data: Mapping[str, Any]) -
             raise spec_error("must be a date (YYYY-MM-DD) for date fields")
     elif isinstance(value, date):
         raise spec_error(f"must be a number for {field_type} fields")
+    elif not Decimal(value).is_finite() or abs(Decimal(value).adjusted()) > BOUND_DIGITS:
+        reach = f"±1e{BOUND_DIGITS}"
+        raise spec_error(f"must be within {reach}, to at most {BOUND_DIGITS} decimal places")
     elif field_type is FieldType.INTEGER and value != int(value):
         raise spec_error("must be a whole number for integer fields")
     low = data.get("min")  # present only when checking max, and only if min was valid

@@ -17,7 +17,14 @@ from bpo_billing.routes.parameters import (
 )
 from bpo_billing.schemas import EarningsStatement, PieceRatesIn, PieceRatesOut
 from bpo_billing.service import earnings as service
-from bpo_common.auth import ContractorOrManager, Manager, the_contractor_or_a_manager
+from bpo_common.auth import (
+    Finance,
+    Principal,
+    Role,
+    Scope,
+    require_role,
+    the_contractor_or_a_manager,
+)
 from bpo_common.db import SessionDep
 from bpo_common.media import CSV, attachment, csv_text
 from bpo_common.openapi import PROBLEM_RESPONSE
@@ -25,22 +32,29 @@ from bpo_common.text import CheckedRoute
 
 router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 
-# The path's contractor, to a manager or to that contractor themself.
+# The path's contractor, to a finance manager or to that contractor themself.
 EarningsOf = Annotated[
-    UUID, Depends(the_contractor_or_a_manager("no earnings for contractor {contractor_id}"))
+    UUID,
+    Depends(
+        the_contractor_or_a_manager("no earnings for contractor {contractor_id}", Scope.FINANCE)
+    ),
+]
+# Contractors, and managers of finance: what work pays.
+ContractorOrFinance = Annotated[
+    Principal, Depends(require_role(Role.CONTRACTOR, Role.MANAGER, manager=[Scope.FINANCE]))
 ]
 
 
 @router.put("/piece-rates/{work_type}", tags=["contractors"], responses={422: PROBLEM_RESPONSE})
 async def put_piece_rates(
-    work_type: str, body: PieceRatesIn, session: SessionDep, _: Manager
+    work_type: str, body: PieceRatesIn, session: SessionDep, _: Finance
 ) -> PieceRatesOut:
     """Set what entry, review and adjudication tasks on a work type pay."""
     return await service.put_piece_rates(session, work_type, body)
 
 
 @router.get("/piece-rates", tags=["contractors"])
-async def list_piece_rates(session: SessionDep, _: ContractorOrManager) -> list[PieceRatesOut]:
+async def list_piece_rates(session: SessionDep, _: ContractorOrFinance) -> list[PieceRatesOut]:
     """The piece rates of every work type."""
     return await service.piece_rates(session)
 
@@ -52,7 +66,7 @@ async def list_piece_rates(session: SessionDep, _: ContractorOrManager) -> list[
     responses={200: {"content": {JSON: {}, CSV: AS_TEXT}}, 406: PROBLEM_RESPONSE},
 )
 async def get_earnings(
-    _: ContractorOrManager,
+    _: ContractorOrFinance,
     contractor_id: EarningsOf,
     session: SessionDep,
     period_start: PeriodStart = None,

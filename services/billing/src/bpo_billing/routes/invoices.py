@@ -20,7 +20,7 @@ from bpo_billing.schemas import (
 )
 from bpo_billing.service import invoices as service
 from bpo_billing.settings import SettingsDep
-from bpo_common.auth import ClientScope, Manager
+from bpo_common.auth import Finance, InvoicesScope
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.media import CSV, attachment, csv_text
@@ -40,7 +40,7 @@ router = APIRouter(prefix="/v1", route_class=CheckedRoute)
                409: PROBLEM_RESPONSE, 422: PROBLEM_RESPONSE},
 )  # fmt: skip
 async def draft_invoice(
-    body: InvoiceDraftIn, session: SessionDep, _: Manager, idempotency: IdempotencyDep
+    body: InvoiceDraftIn, session: SessionDep, _: Finance, idempotency: IdempotencyDep
 ) -> JSONResponse:
     """Draft an invoice from a client's unbilled usage up to the period's end (201), or
     return the open draft of that client and period (200)."""
@@ -51,7 +51,7 @@ async def draft_invoice(
 @router.get("/invoices", tags=["invoices"])
 async def list_invoices(
     session: SessionDep,
-    scope: ClientScope,
+    scope: InvoicesScope,
     page: PageDep,
     client_id: Annotated[UUID | None, Query()] = None,
     status: Annotated[InvoiceStatus | None, Query()] = None,
@@ -70,7 +70,7 @@ async def list_invoices(
     },
 )
 async def get_invoice(
-    invoice_id: UUID, session: SessionDep, scope: ClientScope, accept: AcceptHeader = None
+    invoice_id: UUID, session: SessionDep, scope: InvoicesScope, accept: AcceptHeader = None
 ) -> Response:
     """One invoice as JSON, CSV or PDF, as Accept asks."""
     chosen = chosen_format(accept, [JSON, CSV, PDF])
@@ -116,7 +116,7 @@ def _invoice_rows(invoice: InvoiceOut) -> list[list[object]]:
     "/invoices/{invoice_id}/finalize", tags=["invoices"], responses={409: PROBLEM_RESPONSE}
 )
 async def finalize_invoice(
-    invoice_id: UUID, session: SessionDep, _: Manager, settings: SettingsDep
+    invoice_id: UUID, session: SessionDep, _: Finance, settings: SettingsDep
 ) -> InvoiceOut:
     """Give a draft the next number of this year's series; from then on it never changes."""
     return await service.finalize_invoice(session, invoice_id, settings.payment_terms_days)
@@ -133,7 +133,7 @@ async def add_payment(
     invoice_id: UUID,
     body: PaymentIn,
     session: SessionDep,
-    _: Manager,
+    _: Finance,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
     """Record a payment, partial or full; the invoice is paid when nothing is due."""
@@ -151,7 +151,7 @@ async def add_credit_note(
     invoice_id: UUID,
     body: CreditNoteIn,
     session: SessionDep,
-    _: Manager,
+    _: Finance,
     idempotency: IdempotencyDep,
 ) -> JSONResponse:
     """Credit a finalized invoice by an amount or line by line, with a reason."""
@@ -161,7 +161,7 @@ async def add_credit_note(
 
 @router.post("/invoices/{invoice_id}/void", tags=["invoices"], responses={409: PROBLEM_RESPONSE})
 async def void_invoice(
-    invoice_id: UUID, body: VoidIn, session: SessionDep, _: Manager
+    invoice_id: UUID, body: VoidIn, session: SessionDep, _: Finance
 ) -> InvoiceOut:
     """Void a draft or an unpaid invoice; its usage goes on the next draft."""
     return await service.void_invoice(session, invoice_id, body.reason)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from bpo_billing.schemas import JobTermsOut
 from bpo_billing.service import jobs as service
-from bpo_common.auth import ClientScope
+from bpo_common.auth import InvoicesScope
 from bpo_common.db import SessionDep
 from bpo_common.text import CheckedRoute
 
@@ -14,6 +14,6 @@ router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 
 
 @router.get("/jobs/{job_id}/terms", tags=["jobs"])
-async def get_job_terms(job_id: UUID, session: SessionDep, scope: ClientScope) -> JobTermsOut:
+async def get_job_terms(job_id: UUID, session: SessionDep, scope: InvoicesScope) -> JobTermsOut:
     """The terms billing will price a job under: its client, work type and deadline."""
     return await service.job_terms(session, job_id, scope)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from bpo_billing.routes.parameters import PeriodEnd, PeriodStart, period
 from bpo_billing.schemas import MarginReport
 from bpo_billing.service import margin as service
-from bpo_common.auth import Manager
+from bpo_common.auth import Finance
 from bpo_common.db import SessionDep
 from bpo_common.text import CheckedRoute
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 @router.get("/margin", tags=["margin"])
 async def get_margin(
     session: SessionDep,
-    _: Manager,
+    _: Finance,
     client_id: Annotated[UUID | None, Query()] = None,
     period_start: PeriodStart = None,
     period_end: PeriodEnd = None,

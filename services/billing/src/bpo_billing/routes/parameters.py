@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Header, Query
 
-from bpo_common.clock import utcnow
+from bpo_common.clock import Day, utcnow
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.media import negotiate
 
@@ -15,8 +15,8 @@ JSON = "application/json"
 PDF = "application/pdf"
 
 AcceptHeader = Annotated[str | None, Header(alias="Accept")]
-PeriodStart = Annotated[date | None, Query(description="first day (UTC); default: this month's")]
-PeriodEnd = Annotated[date | None, Query(description="last day (UTC), included; default: today")]
+PeriodStart = Annotated[Day | None, Query(description="first day (UTC); default: this month's")]
+PeriodEnd = Annotated[Day | None, Query(description="last day (UTC), included; default: today")]
 
 # How the OpenAPI document shows a response that comes as CSV text or PDF bytes.
 AS_TEXT: dict[str, Any] = {"schema": {"type": "string"}}

@@ -1,6 +1,5 @@
 """The usage ledger: one line per completed item."""
 
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -8,7 +7,8 @@ from fastapi import APIRouter, Query
 
 from bpo_billing.schemas import UsageLineOut
 from bpo_billing.service import usage as service
-from bpo_common.auth import ClientScope
+from bpo_common.auth import InvoicesScope
+from bpo_common.clock import Day
 from bpo_common.db import SessionDep
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
@@ -19,11 +19,11 @@ router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 @router.get("/usage", tags=["usage"])
 async def list_usage(
     session: SessionDep,
-    scope: ClientScope,
+    scope: InvoicesScope,
     page: PageDep,
     client_id: Annotated[UUID | None, Query()] = None,
-    period_start: Annotated[date | None, Query(description="completed on or after (UTC)")] = None,
-    period_end: Annotated[date | None, Query(description="completed on or before (UTC)")] = None,
+    period_start: Annotated[Day | None, Query(description="completed on or after (UTC)")] = None,
+    period_end: Annotated[Day | None, Query(description="completed on or before (UTC)")] = None,
 ) -> Page[UsageLineOut]:
     """Usage lines (one per completed item), oldest first: a client sees its own."""
     return await service.list_usage(session, scope, client_id, period_start, period_end, page)

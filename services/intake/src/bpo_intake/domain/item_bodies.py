@@ -8,6 +8,7 @@ place and is `done`: the rest of the body is not parsed.
 """
 
 import csv
+import math
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 
 import ijson
 
+from bpo_common import json_input
 from bpo_common.errors import FieldError
 from bpo_common.rules import FieldType, JobSpec
 from bpo_intake.domain.items import (
@@ -33,6 +35,7 @@ EXTERNAL_ID = "external_id"
 DOCUMENTS = "documents"
 UNCLOSED_QUOTE = 'a quoted cell is not closed (a quote inside a cell is doubled: "say ""hi""")'
 NOT_AN_ITEMS_OBJECT = 'the body must be a JSON object: {"items": [...]}'
+_BACKEND = ijson.get_backend("python")
 
 Row = tuple[Place, Parsed]
 
@@ -110,6 +113,8 @@ class _JsonItems:
         self._in_array = False
         self._builder: ijson.ObjectBuilder | None = None
         self._depth = 0
+        # The keys of each object open in the item: a key twice in one is refused.
+        self._keys: list[set[str]] = []
 
     def send(self, event: tuple[str, str, Any]) -> None:
         prefix, kind, value = event
@@ -122,8 +127,21 @@ class _JsonItems:
         self._builder.event(kind, value)
         if kind in ("start_map", "start_array"):
             self._depth += 1
+            if self._depth > json_input.MAX_DEPTH:
+                raise _Malformed(f"nested more than {json_input.MAX_DEPTH} levels deep")
+            if kind == "start_map":
+                self._keys.append(set())
         elif kind in ("end_map", "end_array"):
             self._depth -= 1
+            if kind == "end_map":
+                self._keys.pop()
+        elif kind == "number" and isinstance(value, float) and not math.isfinite(value):
+            # The pure-Python backend refuses 1e400 but reads -1e400 as -inf.
+            raise _Malformed("a number is beyond the range of a number (about 1.8e308)")
+        elif kind == "map_key":
+            if value in self._keys[-1]:
+                raise _Malformed(f'the key "{value}" appears twice in one object')
+            self._keys[-1].add(value)
         if self._depth == 0:
             self.built.append((self._started - 1, self._builder.value))
             self._builder = None
@@ -160,7 +178,9 @@ class JsonItems(ItemsParser):
     def __init__(self, spec: JobSpec) -> None:
         super().__init__(spec)
         self._items = _JsonItems()
-        self._parser = ijson.parse_coro(self._items, use_float=True)
+        # The pure-Python backend: it keeps an unpaired surrogate (refused as unstorable, naming
+        # the field) where the C one turns it into "?" or fails, and refuses NaN and 1e400.
+        self._parser = _BACKEND.parse_coro(self._items, use_float=True)
 
     def feed(self, chunk: bytes) -> list[Row]:
         try:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bpo_common import json_input
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.rules import FieldType, JobSpec, check, is_empty, spec_errors
 from bpo_common.text import unstorable
@@ -68,17 +69,16 @@ def problem(message: str) -> list[FieldError]:
 def parse_item(raw: object) -> Parsed:
     """An item from its JSON text, or from a JSON value or CSV row already parsed."""
     try:
-        if isinstance(raw, bytes):
-            item = ItemIn.model_validate_json(raw)
-        else:
-            item = ItemIn.model_validate(raw)
+        value = json_input.loads(raw) if isinstance(raw, bytes) else raw
+        json_input.check_depth(value)
+        item = ItemIn.model_validate(value)
+    except UnicodeDecodeError as exc:
+        return problem(f"not UTF-8 (byte {exc.start + 1})")
+    except json_input.BadJson as exc:
+        return problem(exc.message)
     except ValidationError as exc:
         return spec_errors(exc)
-    if not isinstance(raw, bytes):
-        return unstorable(raw) or item  # a CSV row or a JSON item, already parsed
-    if b"\\u" not in raw:
-        return item  # in JSON text, a NUL or a lone surrogate can only be a \u escape
-    return unstorable(item.model_dump(exclude_none=True)) or item
+    return unstorable(value) or item
 
 
 def not_in_csv(table: str) -> str:

@@ -4,11 +4,13 @@ from fastapi import APIRouter
 
 from bpo_common.text import CheckedRoute
 from bpo_intake.routes import (
+    api_keys,
     clients,
     contractors,
     documents,
     items,
     jobs,
+    oauth,
     tasks,
     webhooks,
     workbench,
@@ -16,5 +18,16 @@ from bpo_intake.routes import (
 
 router = APIRouter(route_class=CheckedRoute)
 # Tasks first: claim and submit are the hottest routes, and routes are matched in order.
-for aggregate in (tasks, clients, contractors, jobs, webhooks, items, documents, workbench):
+for aggregate in (
+    tasks,
+    clients,
+    contractors,
+    jobs,
+    webhooks,
+    items,
+    documents,
+    api_keys,
+    oauth,
+    workbench,
+):
     router.include_router(aggregate.router)

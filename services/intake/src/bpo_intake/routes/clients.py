@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from bpo_common.auth import Manager
+from bpo_common.auth import Ops
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.text import CheckedRoute
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 async def create_client(
     body: ClientCreate,
     session: SessionDep,
-    _: Manager,
+    _: Ops,
     idempotency: IdempotencyDep,
     settings: SettingsDep,
 ) -> JSONResponse:

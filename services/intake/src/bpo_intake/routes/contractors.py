@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from bpo_common.auth import Manager, the_contractor_or_a_manager
+from bpo_common.auth import Ops, Scope, the_contractor_or_a_manager
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.pagination import Page, PageDep
@@ -18,13 +18,13 @@ router = APIRouter(prefix="/v1/contractors", tags=["contractors"], route_class=C
 
 # The path's contractor_id, for a manager or that contractor; anyone else hears it is unknown.
 OwnContractorId = Annotated[
-    UUID, Depends(the_contractor_or_a_manager("no contractor {contractor_id}"))
+    UUID, Depends(the_contractor_or_a_manager("no contractor {contractor_id}", Scope.OPS))
 ]
 
 
 @router.post("", status_code=201, response_model=ContractorOut)
 async def create_contractor(
-    body: ContractorCreate, session: SessionDep, _: Manager, idempotency: IdempotencyDep
+    body: ContractorCreate, session: SessionDep, _: Ops, idempotency: IdempotencyDep
 ) -> JSONResponse:
     """Register a contractor with skills; the `qc` skill allows review and adjudication."""
     contractor = await contractors.create(session, body)
@@ -32,7 +32,7 @@ async def create_contractor(
 
 
 @router.get("")
-async def list_contractors(session: SessionDep, _: Manager, page: PageDep) -> Page[ContractorOut]:
+async def list_contractors(session: SessionDep, _: Ops, page: PageDep) -> Page[ContractorOut]:
     """List contractors, oldest first."""
     return await contractors.list_page(session, page)
 
@@ -45,13 +45,13 @@ async def get_contractor(contractor_id: OwnContractorId, session: SessionDep) ->
 
 @router.post("/{contractor_id}/suspend")
 async def suspend(
-    contractor_id: UUID, body: StatusReason, session: SessionDep, _: Manager
+    contractor_id: UUID, body: StatusReason, session: SessionDep, _: Ops
 ) -> ContractorOut:
     """Stop giving a contractor work; the reason is kept and shown."""
     return await contractors.suspend(session, contractor_id, body.reason)
 
 
 @router.post("/{contractor_id}/activate")
-async def activate(contractor_id: UUID, session: SessionDep, _: Manager) -> ContractorOut:
+async def activate(contractor_id: UUID, session: SessionDep, _: Ops) -> ContractorOut:
     """Give a suspended contractor work again."""
     return await contractors.activate(session, contractor_id)

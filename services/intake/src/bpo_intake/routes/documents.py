@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
-from bpo_common.auth import CurrentClient, CurrentPrincipal
+from bpo_common.auth import CurrentClient, KeyScope, Principal, Role, Scope, require_role
 from bpo_common.db import SessionDep
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.media import attachment, drain
@@ -26,6 +26,21 @@ from bpo_intake.service import documents, extraction
 from bpo_intake.settings import Settings, SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["documents"], route_class=CheckedRoute)
+
+# Who may read a document, as far as a token says: its client (an API key: results:read), an
+# operations manager, a contractor (whether they hold a lease on it is for the use case).
+DocumentReader = Annotated[
+    Principal,
+    Depends(
+        require_role(
+            Role.CLIENT,
+            Role.MANAGER,
+            Role.CONTRACTOR,
+            manager=[Scope.OPS],
+            client=[KeyScope.RESULTS_READ],
+        )
+    ),
+]
 
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 MULTIPART = "multipart/form-data"
@@ -137,7 +152,7 @@ async def _zip(request: Request, settings: Settings) -> list[Inspected]:
 
 @router.get("/documents/{document_id}")
 async def get_document(
-    document_id: UUID, session: SessionDep, caller: CurrentPrincipal, settings: SettingsDep
+    document_id: UUID, session: SessionDep, caller: DocumentReader, settings: SettingsDep
 ) -> DocumentView:
     """A document's metadata and its pages, each with a short-lived signed image link."""
     document = await documents.readable(session, document_id, caller)
@@ -150,7 +165,7 @@ async def get_document(
     responses={200: {"description": "the bytes as uploaded", "content": {"*/*": {}}}},
 )
 async def get_document_file(
-    document_id: UUID, session: SessionDep, caller: CurrentPrincipal, settings: SettingsDep
+    document_id: UUID, session: SessionDep, caller: DocumentReader, settings: SettingsDep
 ) -> Response:
     """The document's bytes as they were uploaded."""
     document = await documents.readable(session, document_id, caller)

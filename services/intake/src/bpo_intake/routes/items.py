@@ -13,13 +13,14 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from bpo_common.auth import ClientScope, CurrentClient, Manager
+from bpo_common.auth import CurrentClient, Ops, ResultsScope
 from bpo_common.db import SessionDep, SessionFactoryDep
 from bpo_common.errors import DomainError
 from bpo_common.idempotency import StreamedIdempotencyDep
 from bpo_common.media import attachment, content_type, drain, negotiate
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.pagination import Page, PageDep
+from bpo_common.ratelimit import ItemCounter
 from bpo_common.text import CheckedRoute
 from bpo_intake.domain.item_bodies import CsvItems, JsonItems, NdjsonItems
 from bpo_intake.domain.jobs import ItemStatus
@@ -91,13 +92,16 @@ async def append_items(
     session: SessionDep,
     client: CurrentClient,
     idempotency: StreamedIdempotencyDep,
+    count_items: ItemCounter,
 ) -> JSONResponse:
     """Append items to an open job as JSON, NDJSON or CSV; one bad item and none is stored."""
     chunks = idempotency.body()
     try:
         media_type = content_type(request.headers.get("content-type"), list(Format), "items")
         parser = PARSERS[Format(media_type)]
-        accepted = await items.append_items(session, job_id, client.client_id, parser, chunks)
+        accepted = await items.append_items(
+            session, job_id, client.client_id, parser, chunks, count_items
+        )
     except DomainError:
         # The client hears the refusal instead of having its connection closed mid-upload.
         await drain(chunks)
@@ -109,7 +113,7 @@ async def append_items(
 async def list_items(
     job_id: UUID,
     session: SessionDep,
-    scope: ClientScope,
+    scope: ResultsScope,
     page: PageDep,
     status: Annotated[ItemStatus | None, Query(description="only items in this status")] = None,
 ) -> Page[ItemOut]:
@@ -135,7 +139,7 @@ async def get_results(
     job_id: UUID,
     session: SessionDep,
     sessions: SessionFactoryDep,
-    scope: ClientScope,
+    scope: ResultsScope,
     accept: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Stream the final data of every completed item as JSON, NDJSON or CSV, as Accept asks."""
@@ -163,12 +167,12 @@ async def _encoded(
 
 
 @router.get("/items/flagged")
-async def flagged_items(session: SessionDep, _: Manager, page: PageDep) -> Page[ItemOut]:
+async def flagged_items(session: SessionDep, _: Ops, page: PageDep) -> Page[ItemOut]:
     """Items flagged for a manager, with the reason (for example leases that kept expiring)."""
     return await items.flagged_items(session, page)
 
 
 @router.post("/items/{item_id}/requeue", responses={409: PROBLEM_RESPONSE})
-async def requeue(item_id: UUID, session: SessionDep, _: Manager) -> ItemOut:
+async def requeue(item_id: UUID, session: SessionDep, _: Ops) -> ItemOut:
     """Clear an item's flag; it gets a fresh entry task unless one of its tasks is open."""
     return await items.requeue_item(session, item_id)

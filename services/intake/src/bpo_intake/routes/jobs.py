@@ -5,11 +5,12 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from bpo_common.auth import ClientScope, CurrentClient
+from bpo_common.auth import ClientScope, CurrentClient, JobsWriter
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.pagination import Page, PageDep
+from bpo_common.ratelimit import ItemCounter
 from bpo_common.text import CheckedRoute
 from bpo_intake.schemas import JobCreate, JobOut
 from bpo_intake.service import jobs
@@ -19,9 +20,14 @@ router = APIRouter(prefix="/v1", tags=["jobs"], route_class=CheckedRoute)
 
 @router.post("/jobs", status_code=201, tags=["jobs"], response_model=JobOut)
 async def create_job(
-    body: JobCreate, session: SessionDep, client: CurrentClient, idempotency: IdempotencyDep
+    body: JobCreate,
+    session: SessionDep,
+    client: CurrentClient,
+    idempotency: IdempotencyDep,
+    count_items: ItemCounter,
 ) -> JSONResponse:
     """Create a job, optionally with its first items."""
+    count_items(len(body.items))
     return await idempotency.respond(201, await jobs.create_job(session, client.client_id, body))
 
 
@@ -37,13 +43,18 @@ async def get_job(job_id: UUID, session: SessionDep, scope: ClientScope) -> JobO
     return await jobs.show_job(session, job_id, scope)
 
 
-@router.post("/jobs/{job_id}/close", responses={409: PROBLEM_RESPONSE})
-async def close_job(job_id: UUID, session: SessionDep, client: CurrentClient) -> JobOut:
+@router.post("/jobs/{job_id}/close", responses={409: PROBLEM_RESPONSE}, response_model=JobOut)
+async def close_job(
+    job_id: UUID, session: SessionDep, client: CurrentClient, idempotency: IdempotencyDep
+) -> JSONResponse:
     """No more items will come; the job completes when every item is final."""
-    return await jobs.close_job(session, job_id, client.client_id)
+    return await idempotency.respond(200, await jobs.close_job(session, job_id, client.client_id))
 
 
-@router.post("/jobs/{job_id}/cancel", responses={409: PROBLEM_RESPONSE})
-async def cancel_job(job_id: UUID, session: SessionDep, scope: ClientScope) -> JobOut:
+@router.post("/jobs/{job_id}/cancel", responses={409: PROBLEM_RESPONSE}, response_model=JobOut)
+async def cancel_job(
+    job_id: UUID, session: SessionDep, caller: JobsWriter, idempotency: IdempotencyDep
+) -> JSONResponse:
     """Cancel the work not yet done; its queued tasks are withdrawn."""
-    return await jobs.cancel_job(session, job_id, scope)
+    cancelled = await jobs.cancel_job(session, job_id, caller.scope())
+    return await idempotency.respond(200, cancelled)

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from bpo_common.auth import ClientScope, Manager
+from bpo_common.auth import Admin, ResultsScope
 from bpo_common.db import SessionDep
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
@@ -27,7 +27,7 @@ async def set_webhook(
     client_id: UUID,
     body: WebhookUrlUpdate,
     session: SessionDep,
-    _: Manager,
+    _: Admin,
     settings: SettingsDep,
 ) -> ClientWebhook:
     """Change or clear the URL a client's webhooks are sent to."""
@@ -39,7 +39,7 @@ async def set_webhook(
 @router.get("/webhooks/deliveries", tags=["webhooks"])
 async def list_deliveries(
     session: SessionDep,
-    scope: ClientScope,
+    scope: ResultsScope,
     page: PageDep,
     status: Annotated[WebhookDeliveryStatus | None, Query(description="only these")] = None,
 ) -> Page[WebhookDeliveryOut]:
@@ -49,7 +49,7 @@ async def list_deliveries(
 
 @router.get("/webhooks/deliveries/{delivery_id}", tags=["webhooks"])
 async def get_delivery(
-    delivery_id: UUID, session: SessionDep, scope: ClientScope
+    delivery_id: UUID, session: SessionDep, scope: ResultsScope
 ) -> WebhookDeliveryDetail:
     """One webhook delivery with every attempt to send it."""
     return await webhooks.get_delivery(session, delivery_id, scope)

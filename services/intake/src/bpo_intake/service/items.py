@@ -42,6 +42,12 @@ RESULTS_PER_FETCH = 1000
 
 # How a body is read: a parser of the job's items (domain.item_bodies).
 ParserFor = Callable[[JobSpec], ItemsParser]
+# Told how many items were read; may refuse more by raising.
+Count = Callable[[int], None]
+
+
+def _uncounted(items: int) -> None:
+    return None
 
 
 async def append_items(
@@ -50,9 +56,12 @@ async def append_items(
     client_id: UUID,
     parser: ParserFor,
     chunks: AsyncIterator[bytes],
+    count: Count = _uncounted,
 ) -> int:
     """Add every item of a streamed body to the client's open job, or none; returns how
-    many. What it leaves of `chunks` unread is for the caller to drain."""
+    many. `count` is told how many rows each chunk held as it is parsed, and may refuse by
+    raising (the caller's rate limit). What it leaves of `chunks` unread is for the caller
+    to drain."""
     job = await repository.lock_job_for_items(session, job_id, client_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
@@ -61,18 +70,24 @@ async def append_items(
             f"job {job_id} is {job.status.value}; items can be added only while a job is open"
         )
     spec = jobs.job_spec(job)
-    stored = await _store(session, job, spec, _rows(parser(spec), chunks))
+    stored = await _store(session, job, spec, _rows(parser(spec), chunks, count))
     await jobs.after_append(session, stored)
     return stored
 
 
-async def _rows(parser: ItemsParser, chunks: AsyncIterator[bytes]) -> AsyncGenerator[Row, None]:
+async def _rows(
+    parser: ItemsParser, chunks: AsyncIterator[bytes], count: Count
+) -> AsyncGenerator[Row, None]:
     async for chunk in chunks:
-        for row in parser.feed(chunk):
+        rows = parser.feed(chunk)
+        count(len(rows))
+        for row in rows:
             yield row
         if parser.done:
             return
-    for row in parser.end():
+    rows = parser.end()
+    count(len(rows))
+    for row in rows:
         yield row
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Cookie, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from bpo_common.auth import Role
+from bpo_common.auth import Role, Scope, scope_refusal
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
 from bpo_common.pages import HEADERS, add_sign_in, sign_in
@@ -51,6 +51,10 @@ async def dashboard(
         return _page(request, "login.html", 403, error=signed.reason)
     if signed.principal is None:
         return RedirectResponse("/dashboard/login", status_code=303, headers=HEADERS)
+    # The reports' figures, so the reports' scopes.
+    refusal = scope_refusal(signed.principal, [Scope.OPS, Scope.FINANCE])
+    if refusal is not None:
+        return _page(request, "login.html", 403, error=refusal)
     view = await service.dashboard(
         session, utcnow(), days, currency, settings.forecast_window_hours
     )

@@ -1,4 +1,5 @@
-"""The reports, for managers: JSON by default, CSV when Accept asks for text/csv."""
+"""The reports, for managers (and a client's own throughput, for that client): JSON by
+default, CSV when Accept asks for text/csv."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -7,11 +8,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
-from bpo_common.auth import Manager
-from bpo_common.clock import utcnow
+from bpo_common.auth import KeyScope, Principal, Role, Scope, require_role
+from bpo_common.clock import Instant, utcnow
 from bpo_common.db import SessionDep
+from bpo_common.errors import NotFound
 from bpo_common.media import CSV, attachment, csv_text, negotiate
 from bpo_common.text import CheckedRoute
 from bpo_reporting import schemas
@@ -38,9 +40,9 @@ class Period(BaseModel):
 
 async def period(
     start: Annotated[
-        AwareDatetime | None, Query(alias="from", description="default: 30 days before to")
+        Instant | None, Query(alias="from", description="default: 30 days before to")
     ] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to", description="default: now")] = None,
+    end: Annotated[Instant | None, Query(alias="to", description="default: now")] = None,
 ) -> Period:
     end = end or utcnow()
     return Period(start=start or end - DEFAULT_PERIOD, end=end)
@@ -53,6 +55,22 @@ CurrencyFilter = Annotated[
     Query(pattern="^[A-Z]{3}$", description="money in this currency (ISO 4217)"),
 ]
 AcceptHeader = Annotated[str | None, Header()]
+# Reports are read by managers of operations and of finance alike.
+ManagerReader = Annotated[
+    Principal, Depends(require_role(Role.MANAGER, manager=[Scope.OPS, Scope.FINANCE]))
+]
+# A report a client may read too, of its own work (an API key: reports:read).
+ClientOrManagerReader = Annotated[
+    Principal,
+    Depends(
+        require_role(
+            Role.CLIENT,
+            Role.MANAGER,
+            manager=[Scope.OPS, Scope.FINANCE],
+            client=[KeyScope.REPORTS_READ],
+        )
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -61,7 +79,7 @@ class ReportRequest:
     that chooses between the report as JSON and its rows as CSV."""
 
     session: SessionDep
-    manager: Manager
+    caller: ManagerReader
     accept: AcceptHeader = None
 
     def answer(
@@ -81,6 +99,24 @@ class ReportRequest:
 ReportRequestDep = Annotated[ReportRequest, Depends()]
 
 
+@dataclass(frozen=True)
+class OwnReportRequest(ReportRequest):
+    """A request for a report a client may read of its own work, as a manager of anyone's."""
+
+    caller: ClientOrManagerReader
+
+    def client(self, asked: UUID | None) -> UUID | None:
+        """The client the report is about: the one asked for, which for a client is its own
+        (another client's is not found, as if it did not exist)."""
+        own = self.caller.scope()
+        if own is not None and asked not in (None, own):
+            raise NotFound(f"no client {asked}")
+        return own or asked
+
+
+OwnReportRequestDep = Annotated[OwnReportRequest, Depends()]
+
+
 @router.get("/overview", response_model=schemas.Overview, responses=_CSV_RESPONSE)
 async def overview(
     asked: ReportRequestDep,
@@ -93,17 +129,22 @@ async def overview(
     return asked.answer(report, [report], schemas.Overview, "overview")
 
 
-@router.get("/throughput", response_model=schemas.Throughput, responses=_CSV_RESPONSE)
+@router.get(
+    "/throughput",
+    response_model=schemas.Throughput,
+    responses=_CSV_RESPONSE | {404: {"description": "a client asked for another client's"}},
+)
 async def throughput(
-    asked: ReportRequestDep,
+    asked: OwnReportRequestDep,
     when: PeriodDep,
     bucket: Annotated[Bucket, Query(description="hour (up to 31 days) or day")] = Bucket.HOUR,
     client_id: ClientFilter = None,
     work_type: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Any:
-    """Items received and finished per hour or day, every bucket of the period listed."""
+    """Items received and finished per hour or day, every bucket of the period listed (a
+    client: of its own work)."""
     report = await service.throughput(
-        asked.session, when.start, when.end, bucket, client_id, work_type
+        asked.session, when.start, when.end, bucket, asked.client(client_id), work_type
     )
     return asked.answer(report, report.data, schemas.ThroughputBucket, "throughput")
 

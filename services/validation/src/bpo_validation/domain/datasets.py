@@ -10,12 +10,12 @@ their digits), and read by the entry's field type when compared.
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bpo_common import json_input
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.text import MESSAGE, has_unstorable, unstorable
 from bpo_validation.domain.reference import reference_key
@@ -106,13 +106,14 @@ def _check_header(header: Sequence[str], key: str) -> None:
 def _ndjson(text: str, key: str, errors: _Errors) -> Table:
     columns: dict[str, None] = {}
     rows, lines = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at a newline only: U+2028 and the like are text inside a value.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line, parse_float=str, parse_int=str)
-        except json.JSONDecodeError as exc:
-            errors.add(number, f"not valid JSON: {exc.msg}")
+            row = json_input.loads(line, numbers_as_text=True)
+        except json_input.BadJson as exc:
+            errors.add(number, exc.message)
             continue
         if not isinstance(row, dict):
             errors.add(number, "each line must be a JSON object")

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from bpo_common.auth import ClientOrManager, ClientScope
+from bpo_common.auth import JobsWriter, ResultsScope
 from bpo_common.db import SessionDep
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 @router.get("/exceptions", tags=["exceptions"])
 async def list_exceptions(
     session: SessionDep,
-    scope: ClientScope,
+    scope: ResultsScope,
     page: PageDep,
     status: Annotated[ExceptionStatus | None, Query(description="open or resolved")] = None,
     job_id: Annotated[UUID | None, Query()] = None,
@@ -32,7 +32,7 @@ async def list_exceptions(
 
 @router.get("/exceptions/{exception_id}", tags=["exceptions"])
 async def get_exception(
-    exception_id: UUID, session: SessionDep, scope: ClientScope
+    exception_id: UUID, session: SessionDep, scope: ResultsScope
 ) -> ExceptionOut:
     """One match exception."""
     return await exceptions.get_exception(session, exception_id, scope)
@@ -40,7 +40,7 @@ async def get_exception(
 
 @router.post("/exceptions/{exception_id}/resolve", tags=["exceptions"])
 async def resolve_exception(
-    exception_id: UUID, body: ExceptionResolve, session: SessionDep, caller: ClientOrManager
+    exception_id: UUID, body: ExceptionResolve, session: SessionDep, caller: JobsWriter
 ) -> ExceptionOut:
     """Resolve an open exception: `accept` the invoice as keyed, `reject` it, or `correct` it
     with `data` (the fields to change, checked as a keying is). The item completes or is

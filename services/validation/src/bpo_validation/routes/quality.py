@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
-from bpo_common.auth import the_contractor_or_a_manager
+from bpo_common.auth import Scope, the_contractor_or_a_manager
 from bpo_common.db import SessionDep
 from bpo_common.text import CheckedRoute
 from bpo_validation.schemas import Quality
@@ -15,7 +15,10 @@ router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 
 # A contractor sees their own figures, a manager anyone's; to others they do not exist.
 QualityOf = Annotated[
-    UUID, Depends(the_contractor_or_a_manager("no quality figures for contractor {contractor_id}"))
+    UUID,
+    Depends(
+        the_contractor_or_a_manager("no quality figures for contractor {contractor_id}", Scope.OPS)
+    ),
 ]
 
 

@@ -2,11 +2,11 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from bpo_common import media
-from bpo_common.auth import ClientScope, CurrentClient
+from bpo_common.auth import ClientPrincipal, ClientScope, CurrentClient, KeyScope, current_client
 from bpo_common.db import SessionDep
 from bpo_common.errors import PROBLEM_JSON
 from bpo_common.rules.names import DatasetName
@@ -31,6 +31,10 @@ _DATASET_BODY: dict[str, Any] = {
     }
 }
 Name = Annotated[DatasetName, Path(description="the dataset's name, as lookup rules give it")]
+# A client reading its own reference data (an API key: jobs:write or results:read).
+DatasetReader = Annotated[
+    ClientPrincipal, Depends(current_client(KeyScope.JOBS_WRITE, KeyScope.RESULTS_READ))
+]
 
 
 @router.put(
@@ -64,7 +68,7 @@ async def list_reference_datasets(
 
 @router.get("/reference-datasets/{name}", tags=["reference data"])
 async def get_reference_dataset(
-    name: Name, session: SessionDep, client: CurrentClient
+    name: Name, session: SessionDep, client: DatasetReader
 ) -> ReferenceDatasetOut:
     """One of your reference datasets: its key, columns and size."""
     return await reference.get(session, client.client_id, name)
@@ -72,7 +76,7 @@ async def get_reference_dataset(
 
 @router.get("/reference-datasets/{name}/rows/{key}", tags=["reference data"])
 async def get_reference_row(
-    name: Name, key: str, session: SessionDep, client: CurrentClient
+    name: Name, key: str, session: SessionDep, client: DatasetReader
 ) -> dict[str, Any]:
     """The row a lookup finds for a key (case and extra spaces ignored)."""
     return await reference.find_row(session, client.client_id, name, key)

@@ -1,0 +1,88 @@
+"""JSON that comes in, read strictly: what the database or the JSON encoder would fail on later
+(as a 500) is refused where it is parsed, with a 422 saying what to fix.
+
+Refused, wherever JSON comes in (request bodies through `CheckedRoute`, NDJSON and JSON items,
+NDJSON reference data):
+- `NaN`, `Infinity`, `-Infinity`, and numbers beyond a double's range (`1e400`): JSON has no
+  such numbers, and PostgreSQL's jsonb refuses them (where numbers are kept as text, as in
+  reference data, `1e400` is text like any other);
+- nesting deeper than `MAX_DEPTH` levels, whole numbers of more than `MAX_DIGITS` digits;
+- an object with the same key twice (JSON parsers disagree on which one wins);
+- text PostgreSQL cannot store (NUL, unpaired surrogates), as `text.unstorable` finds it.
+"""
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+MAX_DEPTH = 64
+# Python reads whole numbers of up to 4,300 digits; far more than any value needs.
+MAX_DIGITS = 1000
+
+
+class BadJson(ValueError):
+    """The text is not JSON this platform can take; `message` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _no_constant(name: str) -> Any:
+    raise BadJson(f"{name} is not a JSON number; send a number or null")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise BadJson(f"{text} is beyond the range of a number (about 1.8e308)")
+    return number
+
+
+def _whole(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise BadJson(f"a whole number of more than {MAX_DIGITS} digits")
+    return int(text)
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise BadJson(f'the key "{key}" appears twice in one object')
+        found[key] = value
+    return found
+
+
+def loads(text: str | bytes, *, numbers_as_text: bool = False) -> Any:
+    """The JSON value of `text`, or BadJson. With `numbers_as_text`, numbers keep their digits
+    as strings (reference data compares them as the entry's field type reads them)."""
+    parse_float: Callable[[str], Any] = str if numbers_as_text else _finite
+    try:
+        value = json.loads(
+            text,
+            parse_float=parse_float,
+            parse_int=str if numbers_as_text else _whole,
+            parse_constant=_no_constant,
+            object_pairs_hook=_unique,
+        )
+    except RecursionError as exc:
+        raise BadJson(f"nested more than {MAX_DEPTH} levels deep") from exc
+    except json.JSONDecodeError as exc:
+        raise BadJson(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+    check_depth(value)
+    return value
+
+
+def check_depth(value: Any) -> None:
+    """BadJson when `value` nests deeper than MAX_DEPTH (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadJson(f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(current, dict):
+            stack.extend((item, depth + 1) for item in current.values())
+        elif isinstance(current, list):
+            stack.extend((item, depth + 1) for item in current)

@@ -1,0 +1,313 @@
+"""Tokens: who a caller is (`Principal`), verifying the JWTs the services are given, and
+issuing them (the CLI, tests, intake for API keys).
+
+Tokens are verified with one pinned algorithm and must carry `exp`, `aud`, `iss`, `sub` and
+`role`; a client's token also carries its `client_id`. The key is a PEM public key or a
+JWKS URL from settings. Local stacks sign with a key pair generated on first use.
+
+A token's `scope` claim (space-separated) narrows what it may do within its role: a
+manager's areas (`Scope`), what a client's API key was given (`KeyScope`). Intake issues the
+tokens of API keys with a key of its own, which the services trust for exactly those tokens:
+a client's, with subject `api-key:<id>` and the key's scopes.
+"""
+
+import asyncio
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from bpo_common.clock import utcnow
+from bpo_common.errors import Unauthorized
+from bpo_common.settings import ServiceSettings
+
+VERIFIED_CACHE_SIZE = 10_000
+
+
+class Role(StrEnum):
+    CLIENT = "client"
+    CONTRACTOR = "contractor"
+    MANAGER = "manager"
+
+
+class Scope(StrEnum):
+    """A manager's areas of work, granted in the `scope` claim of their token."""
+
+    OPS = "ops"  # jobs, items, contractors, clients, reports
+    FINANCE = "finance"  # price books, invoices, payments, piece rates, earnings, reports
+    ADMIN = "admin"  # audit, API keys, webhook addresses, erasure
+
+
+class KeyScope(StrEnum):
+    """What the tokens of a client's API key may do: the scopes given to the key."""
+
+    JOBS_WRITE = "jobs:write"  # create, fill, close and cancel jobs; resolve exceptions
+    RESULTS_READ = "results:read"  # items, results, documents, decisions, exceptions
+    INVOICES_READ = "invoices:read"  # usage, invoices, price books
+    REPORTS_READ = "reports:read"  # the client's own throughput report
+
+
+# Managing a client's API keys: a client's own token (one without a scope claim) may, a token
+# of an API key never does, so that a key cannot make keys that outlive its revocation.
+MANAGE_KEYS = "api-keys"
+API_KEY_SUBJECT = "api-key:"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    client_id: UUID | None = None
+    # What the token may do within its role: a manager's `Scope`s, a client's `KeyScope`s.
+    scopes: frozenset[str] = frozenset()
+
+    def scope(self) -> UUID | None:
+        """The client whose data this caller may see; None means every client (managers)."""
+        return None if self.role is Role.MANAGER else self.client_id
+
+
+@dataclass(frozen=True)
+class ClientPrincipal:
+    """A client company's caller: its `client_id` is always known."""
+
+    subject: str
+    client_id: UUID
+
+
+@dataclass(frozen=True)
+class ApiKeyTrust:
+    """Intake's key for the tokens it issues to clients' API keys, and their `iss`: trusted
+    for those tokens alone, never for a manager's or a contractor's."""
+
+    issuer: str
+    public_key: str
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        algorithm: str,
+        public_key: str | None = None,
+        jwks_url: str | None = None,
+        api_keys: ApiKeyTrust | None = None,
+        manager_unscoped: bool = False,
+    ) -> None:
+        if (public_key is None) == (jwks_url is None):
+            raise ValueError(
+                "set exactly one of BPO_JWT_PUBLIC_KEY_FILE and BPO_JWT_JWKS_URL to verify tokens"
+            )
+        if api_keys is not None and api_keys.issuer == issuer:
+            raise ValueError("BPO_API_KEY_ISSUER must differ from BPO_JWT_ISSUER")
+        self._issuer = issuer
+        self._audience = audience
+        self._algorithm = algorithm
+        self._public_key = public_key
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._api_keys = api_keys
+        self._api_key_algorithm = algorithm_of(api_keys.public_key) if api_keys else ""
+        self._manager_unscoped = manager_unscoped
+        self._verified: dict[str, tuple[Principal, float]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> "TokenVerifier":
+        key_file = settings.jwt_public_key_file
+        api_key_file = settings.api_key_public_key_file
+        return cls(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            algorithm=settings.jwt_algorithm,
+            public_key=key_file.read_text() if key_file else None,
+            jwks_url=settings.jwt_jwks_url,
+            api_keys=ApiKeyTrust(settings.api_key_issuer, api_key_file.read_text())
+            if api_key_file
+            else None,
+            manager_unscoped=settings.manager_unscoped,
+        )
+
+    async def verify(self, token: str) -> Principal:
+        # A token verified once stays valid until it expires: skip the signature check for
+        # the contractor who sends the same token a thousand times an hour.
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        principal, expires = await self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
+        # The issuer picks the key: intake's for its API keys' tokens, else the identity
+        # provider's. Either way the signature is then checked with that key alone.
+        api_keys = self._api_keys
+        if api_keys is not None and _unverified_issuer(token) != api_keys.issuer:
+            api_keys = None
+        try:
+            key: Any = self._public_key
+            algorithm, issuer = self._algorithm, self._issuer
+            if api_keys is not None:
+                key, algorithm = api_keys.public_key, self._api_key_algorithm
+                issuer = api_keys.issuer
+            elif self._jwks is not None:
+                key = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._audience,
+                issuer=issuer,
+                options={"require": ["exp", "aud", "iss", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("the token has expired") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthorized(f"the token is not meant for audience {self._audience!r}") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise Unauthorized(f"the token was not issued by {self._issuer!r}") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid token: {exc}") from exc
+        if api_keys is not None:
+            return _api_key_principal(claims), float(claims["exp"])
+        return _principal(claims, self._manager_unscoped), float(claims["exp"])
+
+
+def _unverified_issuer(token: str) -> str | None:
+    """The `iss` a token claims, before anything about it is checked (None if unreadable)."""
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+    return issuer if isinstance(issuer, str) else None
+
+
+def _principal(claims: dict[str, Any], manager_unscoped: bool = False) -> Principal:
+    try:
+        role = Role(str(claims.get("role")))
+    except ValueError as exc:
+        raise Unauthorized("the token's role must be client, contractor or manager") from exc
+    client_id = None
+    if role is Role.CLIENT:
+        try:
+            client_id = UUID(str(claims["client_id"]))
+        except (KeyError, ValueError) as exc:
+            raise Unauthorized("a client token must carry a client_id UUID") from exc
+    granted = claims.get("scope")
+    if granted is None:
+        scopes = _UNSCOPED[role] if manager_unscoped or role is not Role.MANAGER else frozenset()
+    elif isinstance(granted, str):
+        scopes = frozenset(granted.split())
+    else:
+        raise Unauthorized("the token's scope must be a string of space-separated scopes")
+    return Principal(subject=str(claims["sub"]), role=role, client_id=client_id, scopes=scopes)
+
+
+# What a token without a scope claim may do: a client everything a client may (a client's own
+# sign-in); a manager everything, where settings still allow that (BPO_MANAGER_UNSCOPED).
+_UNSCOPED: dict[Role, frozenset[str]] = {
+    Role.CLIENT: frozenset(KeyScope) | {MANAGE_KEYS},
+    Role.MANAGER: frozenset(Scope),
+    Role.CONTRACTOR: frozenset(),
+}
+
+
+def _api_key_principal(claims: dict[str, Any]) -> Principal:
+    """The caller of a token intake issued for an API key: a client, with the key's scopes."""
+    principal = _principal(claims)
+    if (
+        principal.role is not Role.CLIENT
+        or not principal.subject.startswith(API_KEY_SUBJECT)
+        or not isinstance(claims.get("scope"), str)
+    ):
+        raise Unauthorized("a token of an API key must be a client's, name its key and scopes")
+    return Principal(
+        principal.subject,
+        Role.CLIENT,
+        principal.client_id,
+        principal.scopes & frozenset(KeyScope),
+    )
+
+
+def issue_token(
+    private_key_pem: str,
+    *,
+    subject: str,
+    role: Role,
+    issuer: str,
+    audience: str,
+    client_id: UUID | None = None,
+    ttl: timedelta = timedelta(hours=12),
+    algorithm: str = "RS256",
+    scopes: Iterable[str] | None = None,
+    token_id: str | None = None,
+) -> str:
+    """A signed token; `scopes` become its `scope` claim (none: the claim is left out)."""
+    now = utcnow()
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "role": role.value,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl,
+    }
+    if client_id is not None:
+        claims["client_id"] = str(client_id)
+    if scopes is not None:
+        claims["scope"] = " ".join(scopes)
+    if token_id is not None:
+        claims["jti"] = token_id
+    return jwt.encode(claims, private_key_pem, algorithm=algorithm)
+
+
+def algorithm_of(key_pem: str) -> str:
+    """The one algorithm a PEM key (public or private) signs or verifies with: RS256 for RSA,
+    ES256/ES384 for P-256/P-384, EdDSA for Ed25519. Pinned by the key, never by a token."""
+    data = key_pem.encode()
+    key: Any
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        key = serialization.load_pem_private_key(data, password=None)
+    if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+        curves = {"secp256r1": "ES256", "secp384r1": "ES384"}
+        if key.curve.name in curves:
+            return curves[key.curve.name]
+    if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
+        return "EdDSA"
+    raise ValueError("the key must be RSA, EC P-256 or P-384, or Ed25519")
+
+
+def ensure_key_pair(directory: Path) -> tuple[Path, Path]:
+    """Create `private.pem` and `public.pem` in `directory` unless they exist; return both paths."""
+    private_path, public_path = directory / "private.pem", directory / "public.pem"
+    if private_path.exists() and public_path.exists():
+        return private_path, public_path
+    directory.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_pem)
+    public_path.write_bytes(public_pem)
+    return private_path, public_path

@@ -1,0 +1,188 @@
+"""Rate limits on a service app as every service builds it (bpo_common.service), against the
+run's PostgreSQL and NATS, with tiny quotas and a clock the tests move: a burst past a quota
+is a 429 saying when to retry, the caller is served again then, and one caller's burst never
+limits another."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI, Request
+
+from bpo_common.auth import API_KEY_SUBJECT, CurrentPrincipal, KeyScope, Role
+from bpo_common.ids import new_id
+from bpo_common.ratelimit import ItemCounter, RateLimiter
+from bpo_common.service import ServiceDefinition, create_service_app
+from bpo_common.settings import Component, ServiceSettings
+from bpo_devtools.testing import TEST_API_KEY_ISSUER, TestStack, Tokens, assert_problem, serve
+
+REQUESTS, ITEMS, BYTES = 3, 10, 2000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class LimitedSettings(ServiceSettings):
+    model_config = ServiceSettings.model_config | {"env_prefix": "BPO_LIMITED_"}
+
+    port: int = 9000
+
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/me")
+async def me(caller: CurrentPrincipal) -> dict[str, str]:
+    return {"subject": caller.subject}
+
+
+@router.post("/things")
+async def things(request: Request, _: CurrentPrincipal, count_items: ItemCounter) -> dict[str, int]:
+    things: list[Any] = await request.json()
+    count_items(len(things))
+    return {"accepted": len(things)}
+
+
+@pytest.fixture(scope="module")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="module")
+async def api(stack: TestStack, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    settings = stack.settings(LimitedSettings, "intake", component=Component.API)
+    limiter = RateLimiter(
+        requests_per_minute=REQUESTS, items_per_minute=ITEMS, bytes_per_minute=BYTES, clock=clock
+    )
+    definition = ServiceDefinition("limited", "Limited", "A service with tiny quotas", [router])
+    app: FastAPI = create_service_app(definition, settings, rate_limiter=limiter)
+    async with serve(app) as client:
+        yield client
+
+
+def api_key(tokens: Tokens, client_id: UUID, key: UUID) -> dict[str, str]:
+    """A token of the API key `key`, as intake issues one."""
+    subject = f"{API_KEY_SUBJECT}{key}"
+    token = tokens.token(
+        Role.CLIENT, subject, client_id, [KeyScope.JOBS_WRITE], issuer=TEST_API_KEY_ISSUER
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def spend(api: httpx.AsyncClient, headers: dict[str, str], requests: int = REQUESTS) -> None:
+    for _ in range(requests):
+        assert (await api.get("/v1/me", headers=headers)).status_code == 200
+
+
+async def test_a_burst_past_the_limit_is_a_429_saying_when_to_retry_and_then_it_is_served(
+    api: httpx.AsyncClient, tokens: Tokens, clock: Clock
+) -> None:
+    keyer = tokens.contractor(new_id())
+    first = await api.get("/v1/me", headers=keyer)
+    assert first.headers["RateLimit-Policy"] == (
+        '"requests";q=3;w=60, "items";q=10;qu="items";w=60, "bytes";q=2000;qu="content-bytes";w=60'
+    )
+    assert first.headers["RateLimit"] == '"requests";r=2;t=20'
+    await spend(api, keyer, REQUESTS - 1)
+
+    refused = await api.get("/v1/me", headers=keyer)
+
+    body = assert_problem(refused, 429)
+    assert body["detail"] == (
+        "this contractor may send 3 requests a minute on this server; retry in 20 s"
+    )
+    assert refused.headers["Retry-After"] == "20"
+    assert refused.headers["RateLimit"] == '"requests";r=0;t=20'
+    assert "RateLimit-Policy" in refused.headers
+    clock.now += int(refused.headers["Retry-After"])
+    again = await api.get("/v1/me", headers=keyer)
+    assert again.status_code == 200
+    assert again.headers["RateLimit"] == '"requests";r=0;t=20'
+
+
+async def test_a_key_a_client_and_a_contractor_each_spend_their_own_quota(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id, other_client_id = new_id(), new_id()
+    key = api_key(tokens, client_id, new_id())
+    await spend(api, key)
+    assert (await api.get("/v1/me", headers=key)).status_code == 429
+
+    # Another key of the same client, the client's own token, another client, a contractor.
+    for caller in (
+        api_key(tokens, client_id, new_id()),
+        tokens.headers(Role.CLIENT, "someone", client_id),
+        tokens.client(other_client_id),
+        tokens.contractor(new_id()),
+    ):
+        answer = await api.get("/v1/me", headers=caller)
+        assert answer.status_code == 200
+        assert answer.headers["RateLimit"].startswith('"requests";r=2;')
+
+    # The people of one client share its quota, whatever their token's subject.
+    await spend(api, tokens.headers(Role.CLIENT, "ann", other_client_id), REQUESTS - 1)
+    colleague = await api.get("/v1/me", headers=tokens.headers(Role.CLIENT, "bob", other_client_id))
+    assert_problem(colleague, 429)
+
+
+async def test_managers_and_requests_without_a_token_are_not_limited(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    for _ in range(REQUESTS * 3):
+        managed = await api.get("/v1/me", headers=tokens.manager())
+        assert managed.status_code == 200
+        assert "RateLimit" not in managed.headers
+        assert (await api.get("/healthz")).status_code == 200
+    assert (await api.get("/v1/me")).status_code == 401
+
+
+async def test_a_bulk_request_spends_as_many_items_as_it_carries(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client = tokens.client(new_id())
+    four = await api.post("/v1/things", json=[{"n": n} for n in range(4)], headers=client)
+    assert four.json() == {"accepted": 4}
+    assert '"items";r=6;' in four.headers["RateLimit"]
+
+    seven = await api.post("/v1/things", json=[{"n": n} for n in range(7)], headers=client)
+
+    body = assert_problem(seven, 429)
+    assert body["detail"].startswith("this client may send 10 items a minute on this server")
+    assert int(seven.headers["Retry-After"]) >= 1
+    six = await api.post("/v1/things", json=[{"n": n} for n in range(6)], headers=client)
+    assert six.json() == {"accepted": 6}
+
+
+async def test_bodies_spend_their_bytes_declared_or_streamed(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    declared = tokens.client(new_id())
+    first = await api.post("/v1/things", content=_things(1500), headers=declared)
+    assert first.status_code == 200
+    assert '"bytes";r=500;' in first.headers["RateLimit"]
+    refused = await api.post("/v1/things", content=_things(1000), headers=declared)
+    assert_problem(refused, 429)
+    assert "bytes of request bodies a minute" in refused.json()["detail"]
+
+    streamed = tokens.client(new_id())
+
+    async def chunks(size: int) -> AsyncIterator[bytes]:
+        yield _things(size)
+
+    chunked = await api.post("/v1/things", content=chunks(1500), headers=streamed)
+    assert chunked.status_code == 200
+    refused = await api.post("/v1/things", content=chunks(1000), headers=streamed)
+    assert_problem(refused, 429)
+    assert int(refused.headers["Retry-After"]) >= 1
+
+
+def _things(size: int) -> bytes:
+    """A JSON array of one thing, `size` bytes long."""
+    return b'[{"pad": "' + b"x" * (size - 13) + b'"}]'

@@ -1,0 +1,72 @@
+"""JSON that comes in is read strictly: what would fail later as a 500 is refused up front."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from bpo_common import json_input
+from bpo_common.clock import Day, Instant
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"a": NaN}', "NaN is not a JSON number; send a number or null"),
+        ('{"a": [Infinity]}', "Infinity is not a JSON number; send a number or null"),
+        ('{"a": -Infinity}', "-Infinity is not a JSON number; send a number or null"),
+        ('{"a": 1e400}', "1e400 is beyond the range of a number (about 1.8e308)"),
+        ('{"a": -1.5e999}', "-1.5e999 is beyond the range of a number (about 1.8e308)"),
+        ('{"a": 1, "b": {"c": 2, "c": 3}}', 'the key "c" appears twice in one object'),
+        ("[" * 65 + "]" * 65, "nested more than 64 levels deep"),
+        ('{"a": ' + "[" * 5000 + "]" * 5000 + "}", "nested more than 64 levels deep"),
+        ('{"a": 1', "not valid JSON: Expecting ',' delimiter (line 1, column 8)"),
+        ('{"a": ' + "9" * 5000 + "}", "a whole number of more than 1000 digits"),
+    ],
+)
+def test_what_would_fail_later_is_refused_saying_why(text: str, message: str) -> None:
+    with pytest.raises(json_input.BadJson) as refused:
+        json_input.loads(text)
+    assert refused.value.message == message
+
+
+def test_what_the_database_takes_is_read_as_json_reads_it() -> None:
+    text = '{"a": 1.5e300, "b": [1, 2], "c": null, "d": "\\ud83d\\ude00"}'
+    assert json_input.loads(text) == {"a": 1.5e300, "b": [1, 2], "c": None, "d": "😀"}
+    assert json_input.loads("[" * 64 + "]" * 64) is not None
+
+
+def test_numbers_kept_as_text_keep_their_digits_and_refuse_nan() -> None:
+    assert json_input.loads('{"a": 1000.50, "b": 7, "c": 1e400}', numbers_as_text=True) == {
+        "a": "1000.50",
+        "b": "7",
+        "c": "1e400",
+    }
+    with pytest.raises(json_input.BadJson):
+        json_input.loads('{"a": NaN}', numbers_as_text=True)
+
+
+INSTANT = TypeAdapter(Instant)
+DAY = TypeAdapter(Day)
+
+
+def test_an_instant_is_given_back_in_utc() -> None:
+    assert INSTANT.validate_python("2026-12-04T10:00:00+02:00") == datetime(
+        2026, 12, 4, 8, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9001-01-01T00:00:00Z"]
+)
+def test_an_instant_at_the_ends_of_the_calendar_is_refused(value: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        INSTANT.validate_python(value)
+    assert "must be between 1900-01-01 and 9000-12-31 (UTC)" in str(refused.value)
+
+
+def test_a_day_at_the_ends_of_the_calendar_is_refused() -> None:
+    assert DAY.validate_python("9000-12-31") == date(9000, 12, 31)
+    for value in ("9999-12-31", "0001-01-01"):
+        with pytest.raises(ValidationError):
+            DAY.validate_python(value)

@@ -1,0 +1,136 @@
+"""The dashboard's sign-in takes a token only from its own form, posted from its own origin;
+and every answer of the service, page or JSON, error or health, carries the security headers.
+
+The browser test drives Debian's Chromium through Playwright, as test_dashboard does.
+"""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from playwright.async_api import async_playwright
+
+from bpo_common.auth import Role
+from bpo_devtools.testing import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TestStack,
+    Tokens,
+    assert_problem,
+    serve_http,
+)
+from bpo_reporting.app import create_app
+from bpo_reporting.settings import Settings
+
+# The in-process client's origin: base_url http://service, so Host: service.
+OWN_ORIGIN = "http://service"
+
+
+@pytest.mark.parametrize("name", ["token", "access_token"])
+async def test_a_token_in_the_address_is_refused_and_never_signs_in(
+    reporting: httpx.AsyncClient, tokens: Tokens, name: str
+) -> None:
+    token = tokens.token(Role.MANAGER, "alice")
+
+    shown = await reporting.get(f"/dashboard/login?{name}={token}")
+    posted = await reporting.post(
+        f"/dashboard/login?{name}={token}", data={"token": token}, headers={"Origin": OWN_ORIGIN}
+    )
+
+    for refused in (shown, posted):
+        assert refused.status_code == 400
+        assert "set-cookie" not in refused.headers
+        assert "paste it into the form instead" in refused.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "http://service.evil.example"},
+        {"Origin": "null"},
+        {"Origin": OWN_ORIGIN, "Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+async def test_a_sign_in_posted_from_another_site_is_refused(
+    reporting: httpx.AsyncClient, tokens: Tokens, headers: dict[str, str]
+) -> None:
+    token = tokens.token(Role.MANAGER, "alice")
+    forged = await reporting.post("/dashboard/login", data={"token": token}, headers=headers)
+    assert forged.status_code == 403
+    assert "set-cookie" not in forged.headers
+    assert "sign in from this page" in forged.text
+
+
+async def test_a_sign_in_posted_from_the_dashboards_own_page_is_accepted(
+    reporting: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    token = tokens.token(Role.MANAGER, "alice")
+    own = {"Origin": OWN_ORIGIN, "Sec-Fetch-Site": "same-origin"}
+
+    signed = await reporting.post("/dashboard/login", data={"token": token}, headers=own)
+
+    assert signed.status_code == 303
+    assert signed.headers["set-cookie"].startswith(f"bpo_dashboard={token};")
+    forged = await reporting.post("/dashboard/logout", headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403
+    assert "set-cookie" not in forged.headers
+    out = await reporting.post("/dashboard/logout", headers=own)
+    assert out.status_code == 303
+
+
+async def test_pages_json_errors_and_health_all_carry_the_security_headers(
+    reporting: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    page = await reporting.get("/dashboard/login")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    report = await reporting.get("/v1/reports/sla", headers=tokens.manager())
+    assert report.status_code == 200
+    assert "data" in report.json()
+    problem = await reporting.get("/v1/reports/sla")
+    assert assert_problem(problem, 401)["detail"]
+    health = await reporting.get("/healthz")
+    assert health.json() == {"status": "ok"}
+
+    for answer in (page, report, problem, health):
+        policy = answer.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    # A page names itself only to its own origin, so that its forms carry their `Origin`.
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    for answer in (report, problem, health):
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
+        assert (
+            answer.headers["Content-Security-Policy"]
+            == "default-src 'none'; frame-ancestors 'none'"
+        )
+
+
+@pytest.fixture(scope="module")
+async def served(stack: TestStack) -> AsyncIterator[str]:
+    """The reporting app under uvicorn on a free port, for the browser."""
+    async with serve_http(create_app(stack.settings(Settings, "reporting"))) as url:
+        yield url
+
+
+async def test_a_form_on_another_page_cannot_sign_a_browser_in(served: str, tokens: Tokens) -> None:
+    token = tokens.token(Role.MANAGER, "mallory")
+    forged = (
+        f'<form method="post" action="{served}/dashboard/login">'
+        f'<input name="token" value="{token}"><button type="submit">Go</button></form>'
+    )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context()
+            page = await context.new_page()
+            await page.set_content(forged)
+            async with page.expect_navigation():
+                await page.click("button[type=submit]")
+            assert "sign in from this page" in await page.content()
+            assert await context.cookies() == []
+        finally:
+            await browser.close()
