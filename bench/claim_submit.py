@@ -88,7 +88,10 @@ class BenchStack:
         """Every service's variables, as `make run` sets them (ports are set per service)."""
         ports = {service: servers.free_port() for service in SERVICES}
         return servers.service_environment(
-            self.urls, jwt_public_key_file=self.public_key_file, ports=ports
+            self.urls,
+            jwt_public_key_file=self.public_key_file,
+            kek=servers.local_kek(self.root / "kek"),
+            ports=ports,
         )
 
     def headers(

@@ -215,7 +215,9 @@ def full_stack(
         servers.migrate_all(urls.database_urls)
         private, public = ensure_key_pair(root / "jwt")
         ports = {service: servers.free_port() for service in SERVICES}
-        env = servers.service_environment(urls, jwt_public_key_file=public, ports=ports)
+        env = servers.service_environment(
+            urls, jwt_public_key_file=public, kek=servers.local_kek(root / "kek"), ports=ports
+        )
         running = servers.Services(
             # Documents in this run's folder, removed with it.
             env

@@ -30,7 +30,7 @@ def _claims(tmp_path: Path, *arguments: str) -> dict[str, object]:
 
 
 def test_a_manager_token_has_every_scope_unless_scopes_are_named(tmp_path: Path) -> None:
-    assert _claims(tmp_path, "--role", "manager")["scope"] == "ops finance admin"
+    assert _claims(tmp_path, "--role", "manager")["scope"] == "ops finance admin pii"
     narrow = _claims(tmp_path, "--role", "manager", "--scope", "ops", "--scope", "admin")
     assert narrow["scope"] == "ops admin"
     contractor = _claims(tmp_path, "--role", "contractor", "--sub", "k1")

@@ -168,7 +168,8 @@ def test_dev_up_refuses_to_start_when_a_service_port_is_taken(tmp_path: Path) ->
 
 
 def test_dev_up_uses_the_servers_named_in_settings_and_starts_none(stack: TestStack) -> None:
-    existing = {"BPO_NATS_URL": stack.urls.nats_url} | {
+    # The servers' data comes with the KEK its data keys are wrapped with.
+    existing = {"BPO_NATS_URL": stack.urls.nats_url, "BPO_KEK": stack.kek} | {
         f"BPO_{service.upper()}_DATABASE_URL": url
         for service, url in stack.urls.database_urls.items()
     }

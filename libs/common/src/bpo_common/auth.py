@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bpo_common.errors import Forbidden, NotFound, Unauthorized
+from bpo_common.errors import DomainError, Forbidden, NotFound, Unauthorized
 from bpo_common.tokens import (
     API_KEY_SUBJECT,
     MANAGE_KEYS,
@@ -49,6 +49,7 @@ __all__ = [
     "JobsWriter",
     "KeyScope",
     "Ops",
+    "PersonalData",
     "Principal",
     "ResultsScope",
     "Role",
@@ -63,8 +64,11 @@ __all__ = [
     "current_principal",
     "ensure_key_pair",
     "issue_token",
+    "remember_caller",
+    "request_caller",
     "require_role",
     "scope_refusal",
+    "shows_personal_data",
     "the_contractor_or_a_manager",
 ]
 
@@ -82,6 +86,10 @@ PAGE_HEADER = "X-BPO-Page"
 PAGE_COOKIES = {"workbench": "bpo_work"}
 
 
+# Where a request keeps whom its token named, for the audit trail (bpo_common.audit).
+_CALLER = "bpo_caller"
+
+
 async def _authenticate(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
@@ -92,7 +100,31 @@ async def _authenticate(
     if token is None:
         raise Unauthorized("send an Authorization: Bearer <token> header")
     verifier: TokenVerifier = request.app.state.runtime.verifier
-    return await verifier.verify(token)
+    principal = await verifier.verify(token)
+    remember_caller(request, principal)
+    return principal
+
+
+def remember_caller(request: Request, principal: Principal) -> None:
+    """Keep whom the request's token names, before anything is decided on it."""
+    request.scope.setdefault("state", {})[_CALLER] = principal
+
+
+async def request_caller(request: Request) -> Principal | None:
+    """Whom a request's token names: the caller its route authenticated or, for a request
+    refused before the route looked (a body that is not valid), whoever its bearer token
+    names; None without a valid token."""
+    remembered: Principal | None = request.scope.get("state", {}).get(_CALLER)
+    if remembered is not None:
+        return remembered
+    credentials = await _bearer(request)
+    if credentials is None:
+        return None
+    verifier: TokenVerifier = request.app.state.runtime.verifier
+    try:
+        return await verifier.verify(credentials.credentials)
+    except DomainError:
+        return None
 
 
 def _page_token(request: Request) -> str | None:
@@ -198,6 +230,23 @@ ClientScope = Annotated[
 ResultsScope = Annotated[
     UUID | None, Depends(client_scope(manager=Scope.OPS, client=[KeyScope.RESULTS_READ]))
 ]
+
+
+def shows_personal_data(principal: Principal) -> bool:
+    """Whether the caller reads personal (`pii`) values in clear: a client (routes give it its
+    own work only), a manager with the `pii` scope. Anyone else reads them masked (the holder
+    of a task's lease is shown its task's values by the task routes)."""
+    if principal.role is Role.CLIENT:
+        return True
+    return principal.role is Role.MANAGER and Scope.PII in principal.scopes
+
+
+async def personal_data_shown(request: Request, credentials: Credentials) -> bool:
+    return shows_personal_data(await _authenticate(request, credentials))
+
+
+# Whether the caller reads personal values in clear, or masked.
+PersonalData = Annotated[bool, Depends(personal_data_shown)]
 # Reading what a client is billed: usage, invoices, prices, a job's terms.
 InvoicesScope = Annotated[
     UUID | None, Depends(client_scope(manager=Scope.FINANCE, client=[KeyScope.INVOICES_READ]))

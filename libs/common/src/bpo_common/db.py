@@ -136,10 +136,22 @@ def asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+# Where a request keeps its session, for the audit trail to write its row in the same
+# transaction as the change (bpo_common.audit).
+_SESSION = "bpo_session"
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     sessions: SessionFactory = request.app.state.runtime.sessions
     async with sessions() as session, session.begin():
+        request.scope.setdefault("state", {})[_SESSION] = session
         yield session
+
+
+def request_session(request: Request) -> AsyncSession | None:
+    """The session of the request (`SessionDep`), if its route took one."""
+    session: AsyncSession | None = request.scope.get("state", {}).get(_SESSION)
+    return session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

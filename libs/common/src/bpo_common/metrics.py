@@ -22,3 +22,7 @@ EVENTS_FAILED = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "bpo_events_dead_lettered_total", "Events given up after their last delivery", ["consumer"]
 )
+AUDIT_WRITE_FAILURES = Counter(
+    "bpo_audit_write_failures_total",
+    "Audit rows of refused calls that could not be written (each is logged instead)",
+)

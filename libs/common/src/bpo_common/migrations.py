@@ -1,20 +1,23 @@
 """Alembic plumbing shared by every service's migrations.
 
 A service's `migrations/env.py` calls `run_migrations(metadata, settings_class)`; its first
-revision calls `create_plumbing_tables()`; `upgrade()` runs them from code (the CLI, tests).
+revision calls `create_plumbing_tables()`, a later one `create_audit_table()`; `upgrade()`
+runs them from code (the CLI, tests).
 """
 
 import asyncio
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, pool, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bpo_common.settings import ServiceSettings
-from bpo_common.tables import OUTBOX_CHANNEL, plumbing_metadata
+from bpo_common.tables import OUTBOX_CHANNEL, audit_metadata, plumbing_metadata
 
 
 def run_migrations(metadata: MetaData, settings_class: Callable[[], ServiceSettings]) -> None:
@@ -27,7 +30,7 @@ def run_migrations(metadata: MetaData, settings_class: Callable[[], ServiceSetti
     def run(connection: Connection) -> None:
         context.configure(
             connection=connection,
-            target_metadata=[metadata, plumbing_metadata],
+            target_metadata=[metadata, plumbing_metadata, audit_metadata],
             compare_type=True,
         )
         with context.begin_transaction():
@@ -64,6 +67,57 @@ def drop_plumbing_tables() -> None:
     op.execute("DROP TRIGGER IF EXISTS outbox_event_notify ON outbox_event")
     op.execute("DROP FUNCTION IF EXISTS notify_outbox_event()")
     plumbing_metadata.drop_all(op.get_bind())
+
+
+def create_audit_table() -> None:
+    """The audit trail's table (bpo_common.tables.audit_event) and the trigger that makes it
+    append-only: UPDATE, DELETE and TRUNCATE fail, whoever runs them (the service included).
+
+    Written out rather than created from the metadata, so that this migration keeps creating
+    what it created when the table changes later (that change is a migration of its own).
+    """
+    op.create_table(
+        "audit_event",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=255), nullable=False),
+        sa.Column(
+            "role",
+            sa.Enum("client", "contractor", "manager", name="audit_role"),
+            nullable=False,
+        ),
+        sa.Column("scopes", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("client_id", sa.Uuid(), nullable=True),
+        sa.Column("action", sa.String(length=300), nullable=False),
+        sa.Column("object_id", sa.String(length=255), nullable=True),
+        sa.Column("status_code", sa.SmallInteger(), nullable=False),
+        sa.Column("summary", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=True),
+        sa.Column("correlation_id", sa.String(length=128), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
+    )
+    op.create_index("ix_audit_event_actor", "audit_event", ["actor", "id"])
+    op.create_index("ix_audit_event_object_id", "audit_event", ["object_id", "id"])
+    op.create_index("ix_audit_event_at", "audit_event", ["at"])
+    # A statement trigger fires even when no row matches: every UPDATE, DELETE and TRUNCATE
+    # of the table fails, not only those that would change a row.
+    op.execute(
+        "CREATE FUNCTION refuse_audit_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN RAISE EXCEPTION 'audit_event is append-only: % refused', TG_OP "
+        "USING ERRCODE = 'insufficient_privilege'; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_event_append_only "
+        "BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_event "
+        "FOR EACH STATEMENT EXECUTE FUNCTION refuse_audit_change()"
+    )
+
+
+def drop_audit_table() -> None:
+    op.execute("DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event")
+    op.execute("DROP FUNCTION IF EXISTS refuse_audit_change()")
+    op.drop_table("audit_event")
+    op.execute("DROP TYPE IF EXISTS audit_role")
 
 
 def upgrade(package: str, url: str, revision: str = "head") -> None:

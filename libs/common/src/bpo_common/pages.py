@@ -17,7 +17,7 @@ import jwt
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from bpo_common.auth import Principal, Role, TokenVerifier
+from bpo_common.auth import Principal, Role, TokenVerifier, remember_caller
 from bpo_common.errors import DomainError
 
 MAX_COOKIE_AGE_S = 12 * 3600
@@ -55,6 +55,7 @@ async def sign_in(request: Request, token: str | None, role: Role, page: str) ->
         principal = await verifier.verify(token)
     except DomainError as exc:
         return SignIn(None, exc.status, exc.detail)
+    remember_caller(request, principal)
     if principal.role is not role:
         reason = f"the {page} is for {role.value}s; this token is for a {principal.role.value}"
         return SignIn(None, 403, reason)

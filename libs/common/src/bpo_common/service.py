@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bpo_common.audit import AuditMiddleware
 from bpo_common.auth import TokenVerifier
 from bpo_common.db import SessionFactory, asyncpg_dsn, create_engine, create_session_factory
 from bpo_common.errors import install_error_handlers, problem
@@ -37,6 +38,12 @@ S = TypeVar("S", bound=ServiceSettings)
 
 # A background loop of a service (a sweeper, a sender): runs until its task is cancelled.
 Loop = Callable[["Runtime"], Coroutine[Any, Any, None]]
+# A service's durable consumers, or how to make them from what the lifespan built (for a
+# handler that needs the NATS connection, say).
+Subscriptions = Sequence[Subscription] | Callable[["Runtime"], Sequence[Subscription]]
+# What a service checks at start, before it serves or works: a failed check (it raises,
+# saying why) stops the process.
+StartupCheck = Callable[["Runtime"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class Workers:
     (every service has one), a durable consumer per subscription, and the service's own
     loops. Any number of replicas may run them side by side."""
 
-    subscriptions: Sequence[Subscription] = ()
+    subscriptions: Subscriptions = ()
     loops: Sequence[Loop] = ()
 
 
@@ -56,6 +63,7 @@ class ServiceDefinition:
     description: str
     routers: Sequence[APIRouter]
     workers: Workers = Workers()
+    checks: Sequence[StartupCheck] = ()
 
 
 @dataclass
@@ -112,6 +120,13 @@ def create_service_app(
             js, replicas=settings.stream_replicas, timeout_s=settings.nats_connect_timeout_s
         )
         runtime = Runtime(settings, engine, sessions, nc, js, verifier)
+        try:
+            for check in definition.checks:
+                await check(runtime)
+        except BaseException:
+            await nc.close()
+            await engine.dispose()
+            raise
         if settings.component.works:
             runtime.tasks += _start_workers(definition.workers, runtime, asyncpg_dsn(url))
         app.state.runtime = runtime
@@ -143,6 +158,8 @@ def create_service_app(
         lifespan=lifespan,
     )
     # The last added runs first: security headers on every answer, even a 413 or a 429.
+    # Innermost, the audit trail: it sees the route's answer, with the correlation id bound.
+    app.add_middleware(AuditMiddleware, trusted_proxies=settings.trusted_proxies)
     limiter = rate_limiter or RateLimiter.from_settings(settings)
     app.add_middleware(RateLimitMiddleware, limiter=limiter)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
@@ -168,7 +185,10 @@ def _start_workers(workers: Workers, runtime: Runtime, listen_dsn: str) -> list[
     )
     tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
     tasks += [asyncio.create_task(loop(runtime), name=loop.__name__) for loop in workers.loops]
-    for subscription in workers.subscriptions:
+    subscriptions = workers.subscriptions
+    if callable(subscriptions):
+        subscriptions = subscriptions(runtime)
+    for subscription in subscriptions:
         consumer = InboxConsumer(
             subscription,
             runtime.sessions,

@@ -3,10 +3,20 @@
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    Field,
+    IPvAnyNetwork,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bpo_common.crypto import MISSING_KEK, DataKeys, KeyRing, KeyUnavailable, LocalKeyRing
 
 # Where each service listens unless BPO_<SERVICE>_PORT says otherwise.
 DEFAULT_PORTS: Mapping[str, int] = {
@@ -80,7 +90,7 @@ class ServiceSettings(BaseSettings):
     )
     api_key_issuer: str = Field("bpo-api-keys", validation_alias=_shared("BPO_API_KEY_ISSUER"))
     # A manager token without a `scope` claim may do everything a manager may (ops, finance,
-    # admin). For the local stack and tokens of old; in production managers carry scopes.
+    # admin, pii). For the local stack and tokens of old; in production managers carry scopes.
     manager_unscoped: bool = Field(False, validation_alias=_shared("BPO_MANAGER_UNSCOPED"))
 
     log_level: str = Field("INFO", validation_alias=_shared("BPO_LOG_LEVEL"))
@@ -101,13 +111,57 @@ class ServiceSettings(BaseSettings):
         1024 * 1024 * 1024, ge=0, validation_alias=_shared("BPO_RATE_LIMIT_BYTES_PER_MINUTE")
     )
 
+    # The proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
+    # caller's address in the audit trail; none: the address the request came from is.
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        (), validation_alias=_shared("BPO_TRUSTED_PROXIES")
+    )
+
     consumer_max_deliver: int = Field(6, validation_alias=_shared("BPO_CONSUMER_MAX_DELIVER"))
     consumer_ack_wait_s: float = Field(30.0, validation_alias=_shared("BPO_CONSUMER_ACK_WAIT_S"))
     consumer_backoff_s: float = Field(0.5, validation_alias=_shared("BPO_CONSUMER_BACKOFF_S"))
     relay_batch_size: int = Field(500, validation_alias=_shared("BPO_RELAY_BATCH_SIZE"))
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     def listen_port(self) -> int:
         """The port this process listens on: the service's, or a worker's."""
         if self.component is Component.WORKER:
             return self.worker_port or self.port + 1000
         return self.port
+
+
+class KeyedSettings(ServiceSettings):
+    """Settings of a service that keeps jobs' values (intake, validation): the key-encryption
+    keys (bpo_common.crypto) its jobs' data keys are wrapped with. They have no default: keys
+    given wrongly stop the settings from being read, and a service started without any stops
+    at start (what needs no key, `bpo migrate`, runs without). Read once, they come with the
+    data keys the process unwraps with them (`data_keys`)."""
+
+    # `id:base64(32 bytes)`, several separated by commas while KEKs rotate.
+    kek: SecretStr = Field(SecretStr(""), validation_alias=_shared("BPO_KEK"))
+    # The KEK that wraps new data keys; needed only when BPO_KEK holds several.
+    kek_id: str | None = Field(None, validation_alias=_shared("BPO_KEK_ID"))
+    _data_keys: DataKeys | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _key_ring_reads(self) -> "KeyedSettings":
+        if self.kek.get_secret_value().strip():
+            ring = LocalKeyRing.parse(self.kek.get_secret_value(), self.kek_id)
+            self._data_keys = DataKeys(ring)
+        return self
+
+    def key_ring(self) -> KeyRing:
+        return self.data_keys().ring
+
+    def data_keys(self) -> DataKeys:
+        """The jobs' data keys this process has unwrapped, kept for its lifetime;
+        KeyUnavailable without BPO_KEK."""
+        if self._data_keys is None:
+            raise KeyUnavailable(MISSING_KEK)
+        return self._data_keys

@@ -1,7 +1,9 @@
-"""Tables every service has in its own database: outbox, inbox, dead letters, idempotency keys.
+"""Tables every service has in its own database: outbox, inbox, dead letters, idempotency keys,
+and the audit trail.
 
-They live on their own metadata; each service's migrations create them with
-`bpo_common.migrations.create_plumbing_tables()` and its Alembic env targets both metadatas.
+They live on metadatas of their own; each service's migrations create them with
+`bpo_common.migrations.create_plumbing_tables()` and `create_audit_table()`, and its Alembic
+env targets every metadata.
 """
 
 from sqlalchemy import (
@@ -11,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -20,7 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from bpo_common.db import new_metadata
+from bpo_common.db import enum_column, new_metadata
+from bpo_common.tokens import Role
 
 plumbing_metadata = new_metadata()
 
@@ -72,3 +76,28 @@ idempotency_key = Table(
 )
 
 OUTBOX_CHANNEL = "outbox_event"
+
+# Apart from the plumbing: the first migration of each service created those, a later one
+# creates this (bpo_common.migrations.create_audit_table).
+audit_metadata = new_metadata()
+
+# Who changed what, one row per call (bpo_common.audit); a trigger refuses any change to it.
+audit_event = Table(
+    "audit_event",
+    audit_metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("role", enum_column(Role, name="audit_role"), nullable=False),
+    Column("scopes", JSONB, nullable=False),
+    Column("client_id", Uuid),
+    Column("action", String(300), nullable=False),
+    Column("object_id", String(255)),
+    Column("status_code", SmallInteger, nullable=False),
+    Column("summary", JSONB, nullable=False),
+    Column("address", String(64)),
+    Column("correlation_id", String(128)),
+    Index("ix_audit_event_actor", "actor", "id"),
+    Index("ix_audit_event_object_id", "object_id", "id"),
+    Index("ix_audit_event_at", "at"),
+)

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from bpo_common import json_input
+from bpo_common import audit, json_input
 from bpo_common.errors import UNSTORABLE, BodyRefused, FieldError, shown
 
 MESSAGE = "contains a NUL character or an unpaired surrogate, which cannot be stored"
@@ -61,9 +61,10 @@ class _CheckedRequest(Request):
 
 
 class CheckedRoute(APIRoute):
-    """A route whose JSON body is refused with a 422 when it is not JSON this platform takes
-    (`json_input`), holds text that cannot be stored, or is not UTF-8 (the body is checked
-    once, as FastAPI parses it)."""
+    """The route of every router: its JSON body is refused with a 422 when it is not JSON
+    this platform takes (`json_input`), holds text that cannot be stored, or is not UTF-8
+    (the body is checked once, as FastAPI parses it); and a change it makes is committed
+    with its audit row (`bpo_common.audit.with_the_change`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -71,4 +72,4 @@ class CheckedRoute(APIRoute):
         async def checked(request: Request) -> Response:
             return await handler(_CheckedRequest(request.scope, request.receive))
 
-        return checked
+        return audit.with_the_change(checked)

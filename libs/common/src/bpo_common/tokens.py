@@ -45,6 +45,9 @@ class Scope(StrEnum):
     OPS = "ops"  # jobs, items, contractors, clients, reports
     FINANCE = "finance"  # price books, invoices, payments, piece rates, earnings, reports
     ADMIN = "admin"  # audit, API keys, webhook addresses, erasure
+    # Personal data: the values of `pii` fields in clear, wherever the manager reads values;
+    # without it they are masked.
+    PII = "pii"
 
 
 class KeyScope(StrEnum):

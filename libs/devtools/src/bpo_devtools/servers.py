@@ -23,6 +23,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bpo_common.crypto import new_kek
 from bpo_common.messaging import connect
 from bpo_common.migrations import upgrade
 from bpo_common.settings import DEFAULT_PORTS, SERVICES, Component
@@ -304,6 +305,19 @@ class Credentials:
         return credentials
 
 
+def local_kek(path: Path) -> str:
+    """The key-encryption key of a local stack (BPO_KEK): made on first use and kept beside
+    its data, so that what the stack stored stays readable when it starts again."""
+    if path.exists():
+        return path.read_text().strip()
+    kek = new_kek("local1")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(kek)
+    return kek
+
+
 def database_url(service: str, password: str, port: int, host: str = "127.0.0.1") -> str:
     return f"postgresql+asyncpg://bpo_{service}:{password}@{host}:{port}/bpo_{service}"
 
@@ -418,11 +432,13 @@ def service_environment(
     urls: StackUrls,
     *,
     jwt_public_key_file: Path,
+    kek: str,
     api_key_private_key_file: Path | None = None,
     ports: Mapping[str, int] = DEFAULT_PORTS,
 ) -> dict[str, str]:
-    """The variables of every service of a local stack. With `api_key_private_key_file` (the
-    private half of `jwt_public_key_file`), intake signs its API keys' tokens with it."""
+    """The variables of every service of a local stack, whose key-encryption key is `kek`
+    (unless BPO_KEK names one). With `api_key_private_key_file` (the private half of
+    `jwt_public_key_file`), intake signs its API keys' tokens with it."""
     env = {
         "BPO_NATS_URL": urls.nats_url,
         "BPO_JWT_PUBLIC_KEY_FILE": str(jwt_public_key_file),
@@ -431,6 +447,7 @@ def service_environment(
         or secrets.token_urlsafe(32),
         # Tokens signed before managers had scopes, and by hand, keep working locally.
         "BPO_MANAGER_UNSCOPED": "true",
+        "BPO_KEK": os.environ.get("BPO_KEK") or kek,
     }
     if api_key_private_key_file is not None:
         env["BPO_API_KEY_PUBLIC_KEY_FILE"] = str(jwt_public_key_file)
@@ -467,7 +484,7 @@ def start_service(
         where = ["--fd", str(shared.fileno())]
     command = [
         sys.executable, "-m", "uvicorn", f"bpo_{service}.app:create_app", "--factory",
-        "--no-access-log", *where,
+        "--no-access-log", "--no-proxy-headers", *where,
     ]  # fmt: skip
     output = log.open("ab") if log is not None else None
     try:

@@ -25,6 +25,7 @@ from sqlalchemy import cast, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from bpo_common.auth import API_KEY_SUBJECT, KeyScope, Role, Scope, ensure_key_pair, issue_token
+from bpo_common.crypto import DataKey, is_sealed
 from bpo_common.db import SessionFactory
 from bpo_common.errors import PROBLEM_JSON
 from bpo_common.events import STREAM_NAME, Envelope
@@ -51,6 +52,8 @@ class TestStack:
     credentials: servers.Credentials
     public_key: Path
     private_key: Path
+    # The key-encryption key of the run (BPO_KEK).
+    kek: str
 
     def settings(self, cls: type[S], service: str, **overrides: Any) -> S:
         values: dict[str, Any] = {
@@ -62,6 +65,8 @@ class TestStack:
             "api_key_private_key_file": self.private_key,
             "manager_unscoped": True,
             "consumer_backoff_s": 0.05,
+            # Intake's and validation's (the others ignore it).
+            "kek": self.kek,
             # Intake's documents in the run's folder (other services ignore the setting).
             "document_store_url": self.documents.as_uri(),
             **overrides,
@@ -82,6 +87,7 @@ class TestStack:
         return servers.service_environment(
             self.urls,
             jwt_public_key_file=self.public_key,
+            kek=self.kek,
             api_key_private_key_file=self.private_key,
             ports=ports,
         ) | {
@@ -165,7 +171,8 @@ def stack() -> Iterator[TestStack]:
     try:
         with start(root, credentials) as (urls, host, port):
             servers.migrate_all(urls.database_urls)
-            yield TestStack(root, urls, host, port, credentials, public_key, private_key)
+            kek = servers.local_kek(root / "kek")
+            yield TestStack(root, urls, host, port, credentials, public_key, private_key, kek)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -314,6 +321,22 @@ async def outbox_events(
         query = query.where(payload[("data", key)].as_string() == value)
     async with sessions() as session:
         return [Envelope.model_validate_json(row) for row in await session.scalars(query)]
+
+
+def opened(envelope: Envelope, key: DataKey) -> Envelope:
+    """The envelope with every value its data carries sealed (bpo_common.crypto) opened with
+    the job's `key`: what the event says, for a test to read."""
+    return envelope.model_copy(update={"data": _opened(envelope.data, key)})
+
+
+def _opened(value: Any, key: DataKey) -> Any:
+    if is_sealed(value):
+        return key.open(value)
+    if isinstance(value, dict):
+        return {name: _opened(inner, key) for name, inner in value.items()}
+    if isinstance(value, list):
+        return [_opened(inner, key) for inner in value]
+    return value
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from bpo_billing.routes import routers
 from bpo_billing.settings import Settings
 from bpo_billing.workers import workers
+from bpo_common import audit
 from bpo_common.service import ServiceDefinition, create_service_app
 
 
@@ -15,7 +16,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             name="billing",
             title="BPO billing",
             description="Price books, usage, invoices, payments and contractor earnings.",
-            routers=routers,
+            routers=[*routers, audit.router()],
             workers=workers(settings),
         ),
         settings,

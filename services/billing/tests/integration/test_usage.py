@@ -214,7 +214,6 @@ async def test_redelivered_and_early_events_make_one_line_each(
                 work_type="invoice",
                 golden=False,
                 fields=2,
-                result={},
                 completed_at=MONTH_START + timedelta(hours=n),
             ),
             source="intake",

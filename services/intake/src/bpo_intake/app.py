@@ -3,11 +3,12 @@
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from bpo_common import audit
 from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_intake.routes import router
 from bpo_intake.routes.workbench import STATIC_DIR
 from bpo_intake.settings import Settings
-from bpo_intake.workers import workers
+from bpo_intake.workers import check_data_keys, workers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -17,8 +18,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             name="intake",
             title="BPO intake",
             description="Clients push jobs and items; contractors claim, key and submit tasks.",
-            routers=[router],
+            routers=[router, audit.router()],
             workers=workers(settings),
+            checks=[check_data_keys],
         ),
         settings,
     )

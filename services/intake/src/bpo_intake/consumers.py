@@ -1,22 +1,24 @@
 """Events the intake service consumes: validation's decisions and the match exceptions it
 opens, a run at a time."""
 
+from functools import partial
+
 from bpo_common.contracts import validation
 from bpo_common.inbox import Subscription, batch, each
 from bpo_intake.service import decisions
+from bpo_intake.settings import Settings
 
-subscriptions = [
-    Subscription(
-        name="intake",
-        handlers=dict(
-            [
-                batch(validation.ItemAccepted, decisions.decide_items),
-                batch(validation.ItemRejected, decisions.decide_items),
-                batch(validation.ReviewRequired, decisions.decide_items),
-                batch(validation.SecondKeyingRequired, decisions.decide_items),
-                batch(validation.ExceptionOpened, decisions.decide_items),
-                each(validation.ContractorSuspended, decisions.suspend_contractor),
-            ]
-        ),
-    ),
-]
+
+def subscriptions(settings: Settings) -> list[Subscription]:
+    decide = partial(decisions.decide_items, keys=settings.data_keys())
+    handlers = dict(
+        [
+            batch(validation.ItemAccepted, decide),
+            batch(validation.ItemRejected, decide),
+            batch(validation.ReviewRequired, decide),
+            batch(validation.SecondKeyingRequired, decide),
+            batch(validation.ExceptionOpened, decide),
+            each(validation.ContractorSuspended, decisions.suspend_contractor),
+        ]
+    )
+    return [Subscription(name="intake", handlers=handlers)]

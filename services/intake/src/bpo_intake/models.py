@@ -65,6 +65,10 @@ class Job(Base):
     external_ref: Mapped[str | None] = mapped_column(String(200))
     # What keyers should know, in Markdown.
     instructions: Mapped[str | None] = mapped_column(Text)
+    # The job's data key, wrapped by a key-encryption key (bpo_common.crypto): it seals the
+    # job's personal values here and every keyed value on the stream. None on a job made
+    # before jobs had one, until it is first needed.
+    data_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

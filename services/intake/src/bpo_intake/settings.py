@@ -9,11 +9,11 @@ from pydantic_settings import SettingsConfigDict
 
 from bpo_common.auth import algorithm_of
 from bpo_common.service import settings_dependency
-from bpo_common.settings import DEFAULT_PORTS, ServiceSettings
+from bpo_common.settings import DEFAULT_PORTS, KeyedSettings
 from bpo_intake.repository.objects import open_store
 
 
-class Settings(ServiceSettings):
+class Settings(KeyedSettings):
     """Settings of the intake service: BPO_INTAKE_* and the shared BPO_* ones."""
 
     model_config = SettingsConfigDict(env_prefix="BPO_INTAKE_")

@@ -2,20 +2,26 @@
 
 The outbox relay runs for every service (bpo_common.service starts it); intake adds its
 consumer of validation's decisions, the lease sweep, the check for work nobody may take,
-the webhook sender, the page renderer, OCR, extraction and document retention. Each loop
-runs on every replica, side by side: each step takes its rows with SKIP LOCKED or a lease,
-or (the check) does what another replica may do as well.
+the webhook sender, the page renderer, OCR, extraction, document retention, the answerer of
+validation's requests for data keys and the rewrapping of data keys after a KEK rotation.
+Each loop runs on every replica, side by side: each step takes its rows with SKIP LOCKED or a
+lease, or (the check) does what another replica may do as well; the answerers share the
+requests as a queue group.
 """
 
+import asyncio
 from datetime import timedelta
 
 import httpx
+import structlog
+from nats.aio.msg import Msg
 
 from bpo_common.clock import utcnow
+from bpo_common.contracts.intake import DATA_KEYS_SUBJECT
 from bpo_common.loops import keep_running, pause
 from bpo_common.service import Runtime, Workers
 from bpo_intake.consumers import subscriptions
-from bpo_intake.service import documents, extraction, tasks, webhooks
+from bpo_intake.service import documents, extraction, keys, tasks, webhooks
 from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
@@ -24,6 +30,9 @@ UNCLAIMABLE_CHECK_S = 60.0
 RENDER_IDLE_S = 0.5
 EXTRACT_IDLE_S = 0.5
 RETENTION_CHECK_S = 3600.0
+REWRAP_CHECK_S = 60.0
+
+log = structlog.get_logger(__name__)
 
 
 async def sweep_leases(runtime: Runtime) -> None:
@@ -95,9 +104,11 @@ async def read_pages(runtime: Runtime) -> None:
 async def extract_items(runtime: Runtime) -> None:
     """Suggest the fields of items whose pages are read; learn from accepted items."""
 
+    keys = runtime.settings_as(Settings).data_keys()
+
     async def extract() -> bool:
         async with runtime.sessions() as session, session.begin():
-            handled = await extraction.extract_pending(session)
+            handled = await extraction.extract_pending(session, keys)
         return handled > 0
 
     await keep_running("extraction", extract, pause(EXTRACT_IDLE_S))
@@ -118,10 +129,52 @@ async def delete_expired_documents(runtime: Runtime) -> None:
     await keep_running("document retention", delete, pause(RETENTION_CHECK_S))
 
 
+async def answer_data_key_requests(runtime: Runtime) -> None:
+    """Answer validation's requests for jobs' data keys (wrapped) for the app's lifetime; the
+    subscription outlives NATS reconnects."""
+    settings = runtime.settings_as(Settings)
+
+    async def answer(message: Msg) -> None:
+        try:
+            reply = await keys.answer(runtime.sessions, settings.key_ring(), message.data)
+        except Exception:
+            # Unanswered, the request times out and the asking consumer tries again later.
+            log.exception("data key request not answered")
+            return
+        await message.respond(reply)
+
+    subscription = await runtime.nats.subscribe(DATA_KEYS_SUBJECT, queue="intake", cb=answer)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await subscription.unsubscribe()
+
+
+async def rewrap_data_keys(runtime: Runtime) -> None:
+    """Wrap the data keys an older KEK wraps by the current one, a batch at a time, then
+    check again every minute (after a KEK rotation: until none is left)."""
+    ring = runtime.settings_as(Settings).key_ring()
+
+    async def rewrap() -> bool:
+        async with runtime.sessions() as session, session.begin():
+            rewrapped = await keys.rewrap_data_keys(session, ring)
+        return rewrapped == keys.REWRAP_BATCH
+
+    await keep_running("data key rewrap", rewrap, pause(REWRAP_CHECK_S))
+
+
+async def check_data_keys(runtime: Runtime) -> None:
+    """At start: the KEKs given unwrap the data keys stored, or the service does not start."""
+    ring = runtime.settings_as(Settings).key_ring()
+    async with runtime.sessions() as session:
+        await keys.check_key_ring(session, ring)
+
+
 def workers(settings: Settings) -> Workers:
     """Intake's loops and consumers; the outbox relay runs for every service besides these."""
     return Workers(
-        subscriptions=subscriptions,
+        # Made at start (after the check of the KEKs), so that the app is built without them.
+        subscriptions=lambda runtime: subscriptions(settings),
         loops=[
             sweep_leases,
             flag_unclaimable_items,
@@ -130,5 +183,7 @@ def workers(settings: Settings) -> Workers:
             read_pages,
             extract_items,
             delete_expired_documents,
+            answer_data_key_requests,
+            rewrap_data_keys,
         ],
     )

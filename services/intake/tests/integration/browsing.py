@@ -8,7 +8,9 @@ import httpx
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page
 
+from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
+from bpo_intake.settings import Settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
 
@@ -22,6 +24,12 @@ class Served:
     def sessions(self) -> SessionFactory:
         factory: SessionFactory = self.app.state.runtime.sessions
         return factory
+
+    @property
+    def keys(self) -> DataKeys:
+        """The jobs' data keys the app has unwrapped."""
+        settings: Settings = self.app.state.runtime.settings
+        return settings.data_keys()
 
 
 async def http_api(served: Served) -> httpx.AsyncClient:

@@ -14,12 +14,24 @@ from nats.js import JetStreamContext
 from playwright.async_api import Browser, async_playwright
 from sqlalchemy import func, select
 
+from bpo_common.crypto import DataKeys, LocalKeyRing
 from bpo_common.db import SessionFactory
+from bpo_common.events import Envelope
 from bpo_common.ids import new_id
 from bpo_common.messaging import connect
-from bpo_devtools.testing import CHROMIUM, CHROMIUM_ARGS, TestStack, Tokens, serve, serve_http
+from bpo_devtools.testing import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TestStack,
+    Tokens,
+    opened,
+    outbox_events,
+    serve,
+    serve_http,
+)
 from bpo_intake.app import create_app
 from bpo_intake.models import Item, Job
+from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.service.webhooks import deliver_due
 from bpo_intake.settings import Settings
 
@@ -35,6 +47,12 @@ def intake_app(stack: TestStack) -> FastAPI:
 async def intake(intake_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(intake_app) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def data_keys(stack: TestStack) -> DataKeys:
+    """Jobs' data keys, as intake's processes unwrap them (with the run's KEK)."""
+    return DataKeys(LocalKeyRing.parse(stack.kek))
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +97,23 @@ async def create_job(
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def opened_events(
+    sessions: SessionFactory, keys: DataKeys, subject: str | None = None, **data: str
+) -> list[Envelope]:
+    """Events in intake's outbox (as `outbox_events` finds them), the values they carry opened
+    with their jobs' data keys."""
+    found = await outbox_events(sessions, subject, **data)
+    job_ids = {UUID(e.data["job_id"]) for e in found if "job_id" in e.data}
+    async with sessions() as session:
+        wrapped = await jobs_repository.data_keys_of(session, job_ids)
+    shown = []
+    for event in found:
+        job_id = UUID(event.data["job_id"]) if "job_id" in event.data else None
+        stored = wrapped.get(job_id) if job_id else None
+        shown.append(opened(event, keys.of(job_id, stored)) if job_id and stored else event)
+    return shown
 
 
 async def count_jobs(sessions: SessionFactory, client_id: UUID) -> int:

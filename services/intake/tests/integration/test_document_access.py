@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts import validation
+from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import (
@@ -168,7 +169,10 @@ async def test_documents_of_a_job_past_its_retention_are_deleted_and_say_so(
 
 
 async def test_results_name_the_documents_each_item_was_keyed_from(
-    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+    documents_api: httpx.AsyncClient,
+    tokens: Tokens,
+    documents_db: SessionFactory,
+    data_keys: DataKeys,
 ) -> None:
     client_id, job = await open_job(documents_api, tokens)
     client = tokens.client(client_id)
@@ -193,6 +197,7 @@ async def test_results_name_the_documents_each_item_was_keyed_from(
                     decided_at=utcnow(),
                 )
             ],
+            data_keys,
         )
     path = f"/v1/jobs/{job['id']}/results"
     (record,) = (await documents_api.get(path, headers=client)).json()

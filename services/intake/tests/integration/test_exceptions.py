@@ -14,6 +14,7 @@ from nats.js import JetStreamContext
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts import validation
+from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.events import Event, wrap
 from bpo_common.ids import new_id
@@ -165,7 +166,7 @@ async def test_an_exception_holds_the_item_tells_the_client_and_its_resolution_f
 
 
 async def test_an_exception_about_a_final_item_or_opened_twice_changes_nothing_more(
-    lenient: httpx.AsyncClient, db: SessionFactory, tokens: Tokens
+    lenient: httpx.AsyncClient, db: SessionFactory, tokens: Tokens, data_keys: DataKeys
 ) -> None:
     client_id, _ = await register_hooked_client(lenient, tokens, "https://hooks.acme.example/ap")
     job = await create_job(
@@ -190,6 +191,7 @@ async def test_an_exception_about_a_final_item_or_opened_twice_changes_nothing_m
                 rejected,
                 opened(second, new_id()),
             ],
+            data_keys,
         )
 
     first, second = await stored_items(db, job["id"])

@@ -16,15 +16,16 @@ from sqlalchemy import select
 
 from bpo_common.contracts import validation
 from bpo_common.contracts.intake import TaskSubmitted
+from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.events import wrap
 from bpo_common.ids import new_id
-from bpo_devtools.testing import TestStack, Tokens, eventually, outbox_events, serve
+from bpo_devtools.testing import TestStack, Tokens, eventually, serve
 from bpo_intake.app import create_app
 from bpo_intake.models import DocumentPage, Item
 from bpo_intake.settings import Settings
 
-from .conftest import create_job, register_client
+from .conftest import create_job, opened_events, register_client
 from .invoices import FIELDS, extracted_invoices, invoice_pdf, invoices, learned, scanned
 from .keying import claim_tasks, new_contractor
 
@@ -177,7 +178,7 @@ async def test_accepted_results_teach_the_clients_layout_and_no_other_clients(
 
 
 async def test_a_control_item_may_carry_a_planted_wrong_suggestion_the_keyer_cannot_tell(
-    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, data_keys: DataKeys
 ) -> None:
     client_id = await register_client(api, tokens)
     skill = f"x-{new_id()}"
@@ -205,7 +206,7 @@ async def test_a_control_item_may_carry_a_planted_wrong_suggestion_the_keyer_can
     data = golden | {"invoice_number": planted["value"]}
     submitted = await api.post(f"/v1/tasks/{task['id']}/submit", json={"data": data}, headers=keyer)
     assert submitted.status_code == 202, submitted.text
-    (event,) = await outbox_events(db, TaskSubmitted.event_type, task_id=task["id"])
+    (event,) = await opened_events(db, data_keys, TaskSubmitted.event_type, task_id=task["id"])
     assert event.data["suggestions"]["invoice_number"] == {
         "value": planted["value"],
         "confidence": planted["confidence"],

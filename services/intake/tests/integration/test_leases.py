@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import (
     Tokens,
@@ -19,6 +20,7 @@ from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
 from bpo_intake.service import tasks
 
+from .conftest import opened_events
 from .keying import (
     INVOICE_LINES,
     claim_tasks,
@@ -31,7 +33,7 @@ from .keying import (
 
 
 async def test_a_valid_submission_is_recorded_normalized_and_sent_to_validation(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
     job, contractor_id, keyer, task = await lease_a_task(intake, tokens)
 
@@ -52,7 +54,7 @@ async def test_a_valid_submission_is_recorded_normalized_and_sent_to_validation(
     assert stored.submitted_by == contractor_id
     (event,) = [
         e
-        for e in await outbox_events(intake_db, job_id=job["id"])
+        for e in await opened_events(intake_db, data_keys, job_id=job["id"])
         if e.type == "bpo.intake.task.submitted"
     ]
     assert event.data["data"]["total"] == "1250.5"
@@ -193,7 +195,7 @@ async def test_only_a_review_may_reject_an_item(
 
 
 async def test_a_keyer_marks_an_item_unreadable_with_the_time_spent_and_validation_hears_why(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
     _, _, keyer, task = await lease_a_task(intake, tokens)
     both = await intake.post(
@@ -222,7 +224,9 @@ async def test_a_keyer_marks_an_item_unreadable_with_the_time_spent_and_validati
     held = (stored.submitted_at - stored.claimed_at).total_seconds()
     assert stored.active_seconds is not None
     assert stored.active_seconds == round(held, 3) < 41.5
-    (event,) = await outbox_events(intake_db, "bpo.intake.task.submitted", task_id=task["id"])
+    (event,) = await opened_events(
+        intake_db, data_keys, "bpo.intake.task.submitted", task_id=task["id"]
+    )
     assert (event.data["rejection"], event.data["data"]) == ("the total is torn off", {})
     assert event.data["active_seconds"] == stored.active_seconds
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bpo_common.contracts import validation
 from bpo_common.contracts.intake import Entry
+from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import (
     Tokens,
@@ -18,13 +19,16 @@ from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Item
 from bpo_intake.service import decisions
 
+from .conftest import opened_events
 from .keying import claim_tasks, keying_job, lease_a_task, new_contractor, past
 
 
-async def decide(sessions: SessionFactory, decision: decisions.ItemDecision) -> None:
+async def decide(
+    sessions: SessionFactory, keys: DataKeys, decision: decisions.ItemDecision
+) -> None:
     """Apply validation's decision as the consumer does, in a transaction of its own."""
     async with sessions() as session, session.begin():
-        await decisions.decide_items(session, [decision])
+        await decisions.decide_items(session, [decision], keys)
 
 
 def about(job: dict[str, Any], item_id: UUID) -> dict[str, Any]:
@@ -33,7 +37,7 @@ def about(job: dict[str, Any], item_id: UUID) -> dict[str, Any]:
 
 
 async def test_review_goes_only_to_qc_keyers_who_did_not_key_the_item(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
     job, keyer_id, keyer, task = await lease_a_task(intake, tokens, "qc")
     _, plain = await new_contractor(intake, tokens)
@@ -43,6 +47,7 @@ async def test_review_goes_only_to_qc_keyers_who_did_not_key_the_item(
 
     await decide(
         intake_db,
+        data_keys,
         validation.ReviewRequired(
             **about(job, UUID(task["item_id"])),
             kind="review",
@@ -75,14 +80,14 @@ async def test_review_goes_only_to_qc_keyers_who_did_not_key_the_item(
     assert rejected.status_code == 202, rejected.text
     (submitted,) = [
         e
-        for e in await outbox_events(intake_db, job_id=review["job_id"])
+        for e in await opened_events(intake_db, data_keys, job_id=review["job_id"])
         if e.type == "bpo.intake.task.submitted" and e.data["task_id"] == review["id"]
     ]
     assert (submitted.data["rejection"], submitted.data["data"]) == ("the scan is unreadable", {})
 
 
 async def test_decisions_finish_items_and_a_closed_job_completes_with_its_last_item(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
     job = await keying_job(intake, tokens, 2)
     client = tokens.client(UUID(job["client_id"]))
@@ -102,11 +107,13 @@ async def test_decisions_finish_items_and_a_closed_job_completes_with_its_last_i
 
     await decide(
         intake_db,
+        data_keys,
         validation.ItemAccepted(**about(job, item_ids[0]), result={"total": "5"}, decided_at=now),
     )
     assert (await intake.get(f"/v1/jobs/{job['id']}", headers=client)).json()["status"] == "closed"
     await decide(
         intake_db,
+        data_keys,
         validation.ItemRejected(**about(job, item_ids[1]), reason="illegible scan", decided_at=now),
     )
 
@@ -137,7 +144,7 @@ async def test_decisions_finish_items_and_a_closed_job_completes_with_its_last_i
 
 
 async def test_adaptive_jobs_get_a_second_keying_from_someone_else_when_validation_asks(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
     job, _, first, task = await lease_a_task(
         intake, tokens, qc={"mode": "adaptive"}, due_at=past(-300)
@@ -149,6 +156,7 @@ async def test_adaptive_jobs_get_a_second_keying_from_someone_else_when_validati
 
     await decide(
         intake_db,
+        data_keys,
         validation.SecondKeyingRequired(
             **about(job, UUID(task["item_id"])),
             reason="the keyer has 0 judged fields on invoice, too few to trust",
@@ -170,7 +178,7 @@ async def test_adaptive_jobs_get_a_second_keying_from_someone_else_when_validati
 
 
 async def test_a_run_of_decisions_applies_each_once_in_order_and_completes_the_job_once(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
     job = await keying_job(intake, tokens, 3, due_at=None)  # its tasks queue behind others'
     client = tokens.client(UUID(job["client_id"]))
@@ -195,6 +203,7 @@ async def test_a_run_of_decisions_applies_each_once_in_order_and_completes_the_j
                 accepted(third, "33"),
                 accepted(second, "2"),
             ],
+            data_keys,
         )
 
     async with intake_db() as session:
@@ -221,7 +230,7 @@ async def test_a_run_of_decisions_applies_each_once_in_order_and_completes_the_j
 
 
 async def test_no_task_of_a_cancelled_job_is_created_after_the_cancel(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
     job, keyer_id, keyer, task = await lease_a_task(intake, tokens, "qc")
     data = {"invoice_number": "INV-10", "total": "10"}
@@ -234,6 +243,7 @@ async def test_no_task_of_a_cancelled_job_is_created_after_the_cancel(
     entry = Entry(task_id=UUID(task["id"]), contractor_id=keyer_id, data=data)
     await decide(
         intake_db,
+        data_keys,
         validation.ReviewRequired(
             **about(job, item_id), kind="adjudication", entries=[entry], reason="differ",
             decided_at=now,
@@ -241,6 +251,7 @@ async def test_no_task_of_a_cancelled_job_is_created_after_the_cancel(
     )  # fmt: skip
     await decide(
         intake_db,
+        data_keys,
         validation.SecondKeyingRequired(**about(job, item_id), reason="unproven", decided_at=now),
     )
 

@@ -203,6 +203,7 @@ async def test_an_adjudicator_sees_both_keyings_the_difference_marked_and_decide
                     decided_at=datetime.now(UTC),
                 )
             ],
+            served.keys,
         )
     _, token = await contractor(served, tokens, "qc")
     page = await signed_in(browser, served, token, width=1920)

@@ -19,6 +19,7 @@ from bpo_devtools.testing import Tokens, eventually, outbox_events
 from bpo_intake.service import decisions
 
 from .browsing import SCREENSHOTS, Served, http_api, signed_in
+from .conftest import opened_events
 from .invoices import FIELDS, extracted_invoices, invoice_pdf, invoices, learned
 
 DUE = "1990-01-02T00:00:00Z"
@@ -58,6 +59,7 @@ async def a_learned_layout_and_a_task(served: Served, tokens: Tokens) -> dict[st
                     )
                     for item, invoice in zip(done, training, strict=True)
                 ],
+                served.keys,
             )
         await learned(served.sessions, [item.id for item in done])
         (item,) = await extracted_invoices(
@@ -160,7 +162,9 @@ async def test_the_form_comes_pre_filled_and_the_focused_field_shows_where_it_wa
 
     # (The page then claims the next task: whatever other tests left in the queue.)
     await eventually(sent, what="the entry submitted")
-    (event,) = await outbox_events(served.sessions, TaskSubmitted.event_type, item_id=str(item.id))
+    (event,) = await opened_events(
+        served.sessions, served.keys, TaskSubmitted.event_type, item_id=str(item.id)
+    )
     assert event.data["contractor_id"] == str(keyer_id)
     assert event.data["data"] == invoice.keyed
     assert set(event.data["suggestions"]) == set(invoice.keyed)

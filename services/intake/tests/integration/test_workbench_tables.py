@@ -18,6 +18,7 @@ from bpo_devtools.testing import Tokens, eventually, outbox_events
 from bpo_intake.service import decisions
 
 from .browsing import SCREENSHOTS, Served, http_api, signed_in
+from .conftest import opened_events
 from .documents import rendered
 
 # Before every other test's deadline, so that `N` claims these tasks first; and for this
@@ -218,8 +219,8 @@ async def test_a_keyer_keys_an_invoices_lines_as_rows_with_the_keyboard_alone(
         return bool(found)
 
     await eventually(sent, what="the entry submitted")
-    (event,) = await outbox_events(
-        served.sessions, TaskSubmitted.event_type, item_id=made["item_id"]
+    (event,) = await opened_events(
+        served.sessions, served.keys, TaskSubmitted.event_type, item_id=made["item_id"]
     )
     assert event.data["contractor_id"] == str(keyer_id)
     assert event.data["data"] == {"invoice_number": "INV-31", "lines": PRINTED_LINES, "net": "35"}
@@ -256,7 +257,7 @@ async def adjudicating(
         differing=differing, decided_at=datetime.now(UTC),
     )  # fmt: skip
     async with served.sessions() as session, session.begin():
-        await decisions.decide_items(session, [required])
+        await decisions.decide_items(session, [required], served.keys)
     _, token = await contractor(served, tokens, "qc")
     page = await signed_in(browser, served, token)
     await page.keyboard.press("n")
@@ -275,8 +276,8 @@ async def adjudicated(served: Served, item_id: str) -> dict[str, Any]:
         return bool(found)
 
     await eventually(sent, what="the adjudication submitted")
-    (event,) = await outbox_events(
-        served.sessions, TaskSubmitted.event_type, item_id=item_id, kind="adjudication"
+    (event,) = await opened_events(
+        served.sessions, served.keys, TaskSubmitted.event_type, item_id=item_id, kind="adjudication"
     )
     data: dict[str, Any] = event.data["data"]
     return data

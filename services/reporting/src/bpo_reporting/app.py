@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from bpo_common import audit
 from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_reporting.routes import routers
 from bpo_reporting.routes.dashboard import STATIC_DIR
@@ -17,7 +18,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             name="reporting",
             title="BPO reporting",
             description="Throughput, backlog, SLA, accuracy and money for managers.",
-            routers=routers,
+            routers=[*routers, audit.router()],
             workers=workers(settings),
         ),
         settings,

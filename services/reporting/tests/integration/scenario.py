@@ -101,7 +101,6 @@ class Scenario:
                     work_type=work_type[job],
                     golden=False,
                     fields=3,
-                    result={"total": "1"},
                     completed_at=self.at(when),
                 )
             )

@@ -66,7 +66,6 @@ def test_an_item_completed_or_rejected_counts_the_first_time_only() -> None:
         work_type="claim",
         golden=False,
         fields=3,
-        result={},
         completed_at=_at(59),
     )
     rejected = intake.ItemRejected(

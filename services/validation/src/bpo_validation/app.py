@@ -2,10 +2,11 @@
 
 from fastapi import FastAPI
 
+from bpo_common import audit
 from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_validation.routes import routers
 from bpo_validation.settings import Settings
-from bpo_validation.workers import workers
+from bpo_validation.workers import check_data_keys, workers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -15,8 +16,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             name="validation",
             title="BPO validation",
             description="Quality control: field rules, double keying, review and accuracy.",
-            routers=routers,
+            routers=[*routers, audit.router()],
             workers=workers(settings),
+            checks=[check_data_keys],
         ),
         settings,
     )

@@ -48,6 +48,17 @@ class JobRules(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class JobDataKey(Base):
+    """A job's data key, wrapped as intake gave it (bpo_common.crypto): kept so that it is
+    asked for once."""
+
+    __tablename__ = "job_data_key"
+
+    job_id: Mapped[UUID] = mapped_column(primary_key=True)
+    wrapped: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Entry(Base):
     """One submitted task: a keying, a review or an adjudication of an item."""
 

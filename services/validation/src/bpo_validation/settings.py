@@ -4,10 +4,10 @@ from fastapi import Depends
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.service import settings_dependency
-from bpo_common.settings import DEFAULT_PORTS, ServiceSettings
+from bpo_common.settings import DEFAULT_PORTS, KeyedSettings
 
 
-class Settings(ServiceSettings):
+class Settings(KeyedSettings):
     """Settings of the validation service: BPO_VALIDATION_* and the shared BPO_* ones."""
 
     model_config = SettingsConfigDict(env_prefix="BPO_VALIDATION_")

@@ -1,4 +1,7 @@
-"""A job and submissions on it, handed straight to the use cases, and what they published."""
+"""A job and submissions on it, handed straight to the use cases, and what they published.
+
+Intake is played by `INTAKE`, which gives validation each job's data key when it asks (and
+opens what validation published with it)."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -8,11 +11,14 @@ from uuid import UUID
 from bpo_common import ids
 from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import JobCreated, Suggested, TaskSubmitted
+from bpo_common.crypto import DataKey, KeyRing, new_data_key
 from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope
 from bpo_common.ids import new_id
-from bpo_devtools.testing import outbox_events
+from bpo_devtools.testing import opened, outbox_events
+from bpo_validation.repository import keys as kept_keys
 from bpo_validation.service import decisions, jobs
+from bpo_validation.service.keys import Ask, JobKeys
 from bpo_validation.settings import Settings
 
 FIELDS = [
@@ -21,6 +27,48 @@ FIELDS = [
     {"name": "currency", "type": "enum", "choices": ["EUR", "USD"], "required": False},
 ]
 SCORED = "bpo.validation.contractor.scored"
+
+
+class Intake:
+    """Intake as validation asks it for jobs' data keys: a job's key is made when it is first
+    asked for, and is the same after."""
+
+    def __init__(self) -> None:
+        self.wrapped: dict[UUID, str] = {}
+        self.keys: dict[UUID, DataKey] = {}
+
+    def asker(self, ring: KeyRing) -> Ask:
+        async def ask(job_ids: list[UUID]) -> dict[UUID, str]:
+            return {job_id: self.key(ring, job_id) for job_id in job_ids}
+
+        return ask
+
+    def key(self, ring: KeyRing, job_id: UUID) -> str:
+        """The job's data key, wrapped."""
+        if job_id not in self.wrapped:
+            self.keys[job_id], self.wrapped[job_id] = new_data_key(ring, job_id)
+        return self.wrapped[job_id]
+
+    def opened(self, envelope: Envelope) -> Envelope:
+        """The event with the values it carries sealed opened."""
+        job_id = UUID(envelope.data["job_id"]) if "job_id" in envelope.data else None
+        key = self.keys.get(job_id) if job_id else None
+        return envelope if key is None else opened(envelope, key)
+
+
+INTAKE = Intake()
+
+
+def job_keys(settings: Settings) -> JobKeys:
+    """Jobs' data keys as validation's consumer has them, asked of `INTAKE`."""
+    return JobKeys(settings.data_keys(), INTAKE.asker(settings.key_ring()))
+
+
+async def give_key(db: SessionFactory, settings: Settings, job_id: UUID) -> None:
+    """Validation keeps the job's data key already (as if it had asked for it before)."""
+    wrapped = {job_id: INTAKE.key(settings.key_ring(), job_id)}
+    async with db() as session, session.begin():
+        await kept_keys.add_keys(session, wrapped, datetime.now(UTC))
 
 
 async def new_job(
@@ -99,13 +147,13 @@ async def submit(
     """A keying (see `keying`) applied as the consumer applies it, in a transaction of its own."""
     event = keying(job, item_id, data, **keyed)
     async with db() as session, session.begin():
-        await decisions.record_submissions(session, [event], settings)
+        await decisions.record_submissions(session, [event], settings, keys=job_keys(settings))
     return event
 
 
 async def events(db: SessionFactory, item_id: UUID) -> list[Envelope]:
-    """Every event published about an item, oldest first."""
-    return await outbox_events(db, item_id=str(item_id))
+    """Every event published about an item, oldest first, the values it carries opened."""
+    return [INTAKE.opened(e) for e in await outbox_events(db, item_id=str(item_id))]
 
 
 async def published(db: SessionFactory, item_id: UUID) -> list[Envelope]:

@@ -11,7 +11,7 @@ from bpo_common.ids import new_id
 from bpo_validation.service import decisions
 from bpo_validation.settings import Settings
 
-from .submissions import new_job, published
+from .submissions import job_keys, new_job, published
 
 
 async def test_keyings_of_one_item_applied_at_once_on_two_replicas_are_decided_once(
@@ -30,7 +30,9 @@ async def test_keyings_of_one_item_applied_at_once_on_two_replicas_are_decided_o
     )  # fmt: skip
 
     async with validation_db() as one:
-        await decisions.record_submissions(one, [first], validation_settings)
+        await decisions.record_submissions(
+            one, [first], validation_settings, keys=job_keys(validation_settings)
+        )
         # Meanwhile the other replica takes the second keying, in a transaction of its own.
         applying = asyncio.create_task(_apply(validation_db, second, validation_settings))
         done, _ = await asyncio.wait({applying}, timeout=0.5)
@@ -45,4 +47,4 @@ async def test_keyings_of_one_item_applied_at_once_on_two_replicas_are_decided_o
 
 async def _apply(sessions: SessionFactory, event: TaskSubmitted, settings: Settings) -> None:
     async with sessions() as session, session.begin():
-        await decisions.record_submissions(session, [event], settings)
+        await decisions.record_submissions(session, [event], settings, keys=job_keys(settings))

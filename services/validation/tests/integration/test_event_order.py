@@ -8,10 +8,14 @@ import pytest
 from nats.js import JetStreamContext
 
 from bpo_common.contracts.intake import JobCreated, TaskSubmitted
+from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope, wrap
 from bpo_common.ids import new_id
 from bpo_common.messaging import connect
 from bpo_devtools.testing import TestStack, Tokens, eventually
+from bpo_validation.settings import Settings
+
+from .submissions import give_key
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +30,11 @@ async def _send(js: JetStreamContext, envelope: Envelope) -> None:
 
 
 async def test_a_submission_before_its_job_and_a_duplicate_are_decided_once(
-    validation: httpx.AsyncClient, tokens: Tokens, js: JetStreamContext
+    validation: httpx.AsyncClient,
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    tokens: Tokens,
+    js: JetStreamContext,
 ) -> None:
     now = datetime.now(UTC)
     job = JobCreated(
@@ -63,6 +71,7 @@ async def test_a_submission_before_its_job_and_a_duplicate_are_decided_once(
             client_id=job.client_id,
         )
 
+    await give_key(validation_db, validation_settings, job.job_id)
     first, second = keying("10.0"), keying("10")
     await _send(js, first)  # before the job: validation waits for it
     await _send(js, second)

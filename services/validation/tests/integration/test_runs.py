@@ -14,7 +14,7 @@ from bpo_validation.models import Decision, Standing
 from bpo_validation.service import decisions, jobs
 from bpo_validation.settings import Settings
 
-from .submissions import keying, new_job
+from .submissions import INTAKE, job_keys, keying, new_job
 
 AGREED = {"number": "A-1", "total": "10"}
 GOLDEN = {"number": "G", "total": "2"}
@@ -86,7 +86,7 @@ def _unstamped(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _published_after(db: SessionFactory, mark: UUID) -> list[Envelope]:
-    return [envelope for envelope in await outbox_events(db) if envelope.id > mark]
+    return [INTAKE.opened(e) for e in await outbox_events(db) if e.id > mark]
 
 
 async def _stored(
@@ -127,13 +127,15 @@ async def test_a_run_applied_at_once_decides_judges_and_suspends_as_one_at_a_tim
 
     mark = new_id()
     async with validation_db() as session, session.begin():
-        await decisions.record_submissions(session, run, settings)
+        await decisions.record_submissions(session, run, settings, keys=job_keys(settings))
     at_once = await _published_after(validation_db, mark)
 
     mark = new_id()
     for event in run:
         async with validation_db() as session, session.begin():
-            await decisions.record_submissions(session, [twin.keying(event)], settings)
+            await decisions.record_submissions(
+                session, [twin.keying(event)], settings, keys=job_keys(settings)
+            )
     one_by_one = await _published_after(validation_db, mark)
 
     said = [(envelope.type, envelope.data) for envelope in at_once]
@@ -161,11 +163,16 @@ async def test_a_copy_of_a_submission_in_the_run_or_already_kept_changes_nothing
     item = new_id()
     first = keying(job, item, AGREED, expected=2)
     async with validation_db() as session, session.begin():
-        await decisions.record_submissions(session, [first], validation_settings)
+        await decisions.record_submissions(
+            session, [first], validation_settings, keys=job_keys(validation_settings)
+        )
     second = keying(job, item, AGREED, expected=2)
     async with validation_db() as session, session.begin():
         await decisions.record_submissions(
-            session, [first, second, second.model_copy(update={"data": {}})], validation_settings
+            session,
+            [first, second, second.model_copy(update={"data": {}})],
+            validation_settings,
+            keys=job_keys(validation_settings),
         )
 
     told = [envelope.type for envelope in await outbox_events(validation_db, item_id=str(item))]

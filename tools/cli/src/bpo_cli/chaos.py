@@ -111,7 +111,12 @@ class ChaosStack:
         self.urls = self.local.start()
         servers.migrate_all(self.urls.database_urls)
         ports = {service: servers.free_port() for service in SERVICES}
-        env = servers.service_environment(self.urls, jwt_public_key_file=public, ports=ports) | {
+        env = servers.service_environment(
+            self.urls,
+            jwt_public_key_file=public,
+            kek=servers.local_kek(self.root / "kek"),
+            ports=ports,
+        ) | {
             "BPO_INTAKE_LEASE_SECONDS": str(LEASE_SECONDS),
             "BPO_INTAKE_SWEEP_INTERVAL_S": "1",
             # Events a killed consumer had fetched go to the next one after this long.

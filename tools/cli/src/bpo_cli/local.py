@@ -108,12 +108,15 @@ def run_stack(
             )
             urls = stack.start()
         else:
+            # Their data keys are wrapped by the KEK that came with them (BPO_KEK), else the
+            # services refuse to start, saying so.
             console.print("using the NATS and PostgreSQL servers from the environment")
         servers.migrate_all(urls.database_urls)
         # Intake signs its API keys' tokens with the stack's own key pair.
         env = servers.service_environment(
             urls,
             jwt_public_key_file=public_key,
+            kek=servers.local_kek(run_dir / "kek"),
             api_key_private_key_file=private_key,
             ports=ports,
         )

@@ -15,6 +15,7 @@ from rich.console import Console
 from bpo_cli import api_keys, demo, reporting, signing
 from bpo_cli.signing import local_signer
 from bpo_common.auth import Role, Scope, ensure_key_pair
+from bpo_common.crypto import new_kek
 from bpo_common.settings import Component
 
 app = typer.Typer(no_args_is_help=True, help="Run and use the BPO platform.")
@@ -47,7 +48,15 @@ def _run(service: Service, component: Component) -> None:
 
     settings = _service_settings(service, component=component)
     app = importlib.import_module(f"bpo_{service.value}.app").create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.listen_port(), access_log=False)
+    # X-Forwarded-For is for BPO_TRUSTED_PROXIES to believe (bpo_common.audit), not uvicorn,
+    # which would take it from any local peer.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.listen_port(),
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 @app.command()
@@ -62,6 +71,16 @@ def keys(
 
 
 @app.command()
+def kek(
+    key_id: Annotated[str, typer.Option("--id", help="the key's id, named in BPO_KEK_ID")] = "kek1",
+) -> None:
+    """Print a new key-encryption key for BPO_KEK: ID:BASE64 of 32 random bytes. To rotate,
+    give it first in BPO_KEK beside the keys in use and name it in BPO_KEK_ID: the services
+    wrap every data key by it again, after which the old keys may go."""
+    typer.echo(new_kek(key_id))
+
+
+@app.command()
 def token(
     role: Annotated[Role, typer.Option(help="client, contractor or manager")],
     sub: Annotated[str, typer.Option(help="who the token is for (a contractor's id)")] = "dev",
@@ -71,7 +90,7 @@ def token(
     hours: Annotated[float, typer.Option(help="hours until it expires")] = 12,
     scope: Annotated[
         list[Scope] | None,
-        typer.Option(help="a manager's scope (repeatable); default: ops, finance and admin"),
+        typer.Option(help="a manager's scope (repeatable); default: ops, finance, admin and pii"),
     ] = None,
 ) -> None:
     """Print a signed token for the local stack (or for BPO_JWT_PRIVATE_KEY_FILE's key)."""

@@ -27,9 +27,6 @@ from rich.console import Console
 from rich.table import Table
 
 from bpo_cli.simulation import (
-    CLAIM_BATCH,
-    IDLE_FIRST_S,
-    IDLE_MAX_S,
     VENDORS,
     Endpoints,
     Keyer,
@@ -543,19 +540,8 @@ class Payables(Simulation):
     ) -> None:
         """Claim the job's entry tasks and key each invoice exactly as it is, lines and all."""
         headers = self.endpoints.headers(Role.CONTRACTOR, contractor_id)
-        idle = IDLE_FIRST_S
-        while not stop.is_set():
-            claimed = await self._post(
-                "/v1/tasks/claim",
-                {"limit": CLAIM_BATCH, "kinds": ["entry"], "job_id": str(job_id)},
-                headers,
-            )
-            if not claimed["tasks"]:
-                await asyncio.sleep(idle)
-                idle = min(idle * 2, IDLE_MAX_S)
-                continue
-            idle = IDLE_FIRST_S
-            for task in claimed["tasks"]:
+        async for tasks in self.claimed(job_id, ["entry"], headers, stop):
+            for task in tasks:
                 # A 409: an earlier try of this submit landed and its answer was lost.
                 await self.send(
                     "POST",

@@ -25,7 +25,7 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -617,20 +617,9 @@ class Simulation:
         error = keyer.field_error()
         names = [spec["name"] for spec in FIELDS]
         headers = self.endpoints.headers(Role.CONTRACTOR, contractor_id)
-        idle = IDLE_FIRST_S
-        while not finished.is_set():
-            claimed = await self._post(
-                "/v1/tasks/claim",
-                {"limit": CLAIM_BATCH, "kinds": kinds, "job_id": str(job_id)},
-                headers,
-            )
-            if not claimed["tasks"]:
-                await asyncio.sleep(idle)  # as a person would, look again a little later
-                idle = min(idle * 2, IDLE_MAX_S)
-                continue
-            idle = IDLE_FIRST_S
+        async for tasks in self.claimed(job_id, kinds, headers, finished):
             self.claimed_at.append(time.time())
-            for task in claimed["tasks"]:
+            for task in tasks:
                 lease = datetime.fromisoformat(task["lease_expires_at"])
                 for document in task["documents"]:
                     await self._open(document["id"], headers)
@@ -660,6 +649,26 @@ class Simulation:
                 self.claims.append(Claim(task["id"], contractor_id, lease, datetime.now(UTC)))
                 submitted_at[task["item_id"]] = time.time()
                 progress.submitted[task["item_id"]] += 1
+
+    async def claimed(
+        self, job_id: UUID, kinds: list[str], headers: dict[str, str], stop: asyncio.Event
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The job's tasks of these kinds as a contractor claims them, a batch at a time, until
+        `stop` is set; after an empty claim they look again a little later each time, as a
+        person would."""
+        idle = IDLE_FIRST_S
+        while not stop.is_set():
+            claimed = await self._post(
+                "/v1/tasks/claim",
+                {"limit": CLAIM_BATCH, "kinds": kinds, "job_id": str(job_id)},
+                headers,
+            )
+            if not claimed["tasks"]:
+                await asyncio.sleep(idle)
+                idle = min(idle * 2, IDLE_MAX_S)
+                continue
+            idle = IDLE_FIRST_S
+            yield claimed["tasks"]
 
     async def _open(self, document_id: str, headers: dict[str, str]) -> None:
         """Open a document as a contractor's browser does: the document with their token, then

@@ -1,7 +1,8 @@
 """Event contracts, one module per publishing service, and the vocabulary they share.
 Importing this registers every event."""
 
-from bpo_common.contracts import billing, intake, messaging, validation, vocabulary
+from bpo_common.contracts import billing, intake, messaging, sealed, validation, vocabulary
+from bpo_common.contracts.sealed import Sealed
 from bpo_common.contracts.vocabulary import (
     MACHINE_CONTRACTOR_ID,
     ExceptionAction,
@@ -19,11 +20,13 @@ __all__ = [
     "JobSpec",
     "QcMode",
     "QcPolicy",
+    "Sealed",
     "TaskKind",
     "TaskOutcome",
     "billing",
     "intake",
     "messaging",
+    "sealed",
     "validation",
     "vocabulary",
 ]

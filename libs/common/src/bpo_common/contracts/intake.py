@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from bpo_common.contracts.sealed import Sealed
 from bpo_common.contracts.vocabulary import QcPolicy, TaskKind
 from bpo_common.events import Event
 from bpo_common.rules import FieldSpec, Match
@@ -107,7 +108,8 @@ class Entry(BaseModel):
 
     task_id: UUID
     contractor_id: UUID
-    data: dict[str, Any]
+    # The keyed fields ({field: value}), sealed.
+    data: Sealed
     # A keyer who could not read the item says why here (and `data` is empty).
     unreadable: str | None = None
 
@@ -118,15 +120,18 @@ class Suggested(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    value: Any
+    value: Sealed
     confidence: float
     planted: bool = False
 
 
 class TaskSubmitted(Event):
-    """A contractor submitted a task; `data` is already checked against the job's rules."""
+    """A contractor submitted a task; `data` is already checked against the job's rules.
+    Version 2: the values (`data`, `golden`, `client_values`, the suggestions' values) are
+    sealed with the job's data key."""
 
     event_type = "bpo.intake.task.submitted"
+    version = 2
 
     task_id: UUID
     job_id: UUID
@@ -135,14 +140,17 @@ class TaskSubmitted(Event):
     work_type: str
     kind: TaskKind
     contractor_id: UUID
-    data: dict[str, Any]
-    # The known answer of a control item; validation scores the entry against it.
-    golden: dict[str, Any] | None
+    # The keyed fields ({field: value}), sealed.
+    data: Sealed
+    # How many fields `data` gives (for reports, which do not open it).
+    fields_keyed: int | None = None
+    # The known answer of a control item, sealed; validation scores the entry against it.
+    golden: Sealed | None
     # How many entries the item gets (2 when double-keyed); validation decides after the last.
     entries_expected: int
-    # In a verify job, the client's own values for the fields: the entry they are checked
-    # against.
-    client_values: dict[str, Any] | None = None
+    # In a verify job, the client's own values for the fields (sealed): the entry they are
+    # checked against.
+    client_values: Sealed | None = None
     # A reviewer or adjudicator who rejects the item says why here, and so does a keyer who
     # marks it unreadable (an entry task); `data` is then empty.
     rejection: str | None = None
@@ -172,7 +180,11 @@ class TaskExpired(Event):
 
 
 class ItemCompleted(Event):
+    """An item is final with its result, which stays in intake (the client reads it there):
+    version 2 no longer carries it."""
+
     event_type = "bpo.intake.item.completed"
+    version = 2
 
     item_id: UUID
     job_id: UUID
@@ -180,7 +192,6 @@ class ItemCompleted(Event):
     work_type: str
     golden: bool
     fields: int
-    result: dict[str, Any]
     completed_at: datetime
 
 
@@ -193,3 +204,20 @@ class ItemRejected(Event):
     work_type: str
     reason: str
     rejected_at: datetime
+
+
+# Validation asks intake for jobs' data keys over core NATS request and reply: never on the
+# stream (whose subjects are `bpo.>`), and only wrapped by the key-encryption key both hold.
+DATA_KEYS_SUBJECT = "rpc.intake.data_keys"
+
+
+class DataKeysRequest(BaseModel):
+    """The jobs whose data keys are asked for."""
+
+    job_ids: list[UUID] = Field(max_length=1000)
+
+
+class DataKeysReply(BaseModel):
+    """Each job's data key, wrapped (`dek:v1:...`); a job intake does not know is left out."""
+
+    keys: dict[UUID, str]

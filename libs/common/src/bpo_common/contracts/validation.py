@@ -1,30 +1,38 @@
 """Events the validation service publishes: its decisions and what it learns of contractors."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import Field
 
 from bpo_common.contracts.intake import Entry
+from bpo_common.contracts.sealed import Sealed
 from bpo_common.contracts.vocabulary import ExceptionAction, TaskKind, TaskOutcome
 from bpo_common.events import Event
 
 
 class ItemAccepted(Event):
+    """The item's result is decided. Version 2: `result` ({field: value}) is sealed with the
+    job's data key."""
+
     event_type = "bpo.validation.item.accepted"
+    version = 2
 
     item_id: UUID
     job_id: UUID
     client_id: UUID
-    result: dict[str, Any]
+    result: Sealed
     decided_at: datetime
 
 
 class ReviewRequired(Event):
-    """A person with the qc skill must look: a sampled review, or two keyings that differ."""
+    """A person with the qc skill must look: a sampled review, or two keyings that differ.
+    Version 2: the entries' data is sealed with the job's data key. `reason` quotes no
+    personal value."""
 
     event_type = "bpo.validation.review.required"
+    version = 2
 
     item_id: UUID
     job_id: UUID
@@ -96,9 +104,11 @@ class ContractorScored(Event):
 
 class ExceptionOpened(Event):
     """An invoice does not match its purchase order (or its receipts, or is a duplicate): the
-    item waits for the client's accounts-payable team to resolve it."""
+    item waits for the client's accounts-payable team to resolve it. Version 2: `reasons`
+    and `lines`, which quote the invoice's figures, are sealed with the job's data key."""
 
     event_type = "bpo.validation.exception.opened"
+    version = 2
 
     exception_id: UUID
     item_id: UUID
@@ -106,9 +116,11 @@ class ExceptionOpened(Event):
     client_id: UUID
     # The invoice as a whole: duplicate, no_order or mismatch.
     outcome: str
-    reasons: list[str]
-    # Each invoice line's outcome: {row, line, outcome, reasons, invoiced, ordered, received}.
-    lines: list[dict[str, Any]]
+    # The reasons (a list of text), sealed.
+    reasons: Sealed
+    # Each invoice line's outcome, sealed: [{row, line, outcome, reasons, invoiced, ordered,
+    # received}].
+    lines: Sealed
     opened_at: datetime
 
 

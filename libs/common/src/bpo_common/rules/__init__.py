@@ -48,6 +48,11 @@ rows are aligned (`rows.align`): on the key column, else in order with inserted 
 found. Rules speak of a row's cells (`lines.qty`, checked on every row) and of a table's rows
 (`sum(lines.amount)`, `count(lines)`).
 
+A field or a table column with `pii: true` holds personal data (`personal.Personal`): its values
+are sealed with the job's data key wherever a service keeps them, and masked for whoever may not
+see them. Matching keeps the values it reads, so a field or column a `match` rule reads cannot
+be pii.
+
 A job's `match` rule (`matching.Match`) matches an invoice's lines against the client's
 purchase orders and goods receipts; validation applies it when it decides.
 
@@ -70,6 +75,7 @@ from bpo_common.rules.expressions import (
     compile_rule,
 )
 from bpo_common.rules.matching import Match, Tolerance
+from bpo_common.rules.personal import MASK, Personal, Reader
 from bpo_common.rules.spec import (
     APPLIES_TO,
     Case,
@@ -95,6 +101,7 @@ from bpo_common.rules.types import (
 
 __all__ = [
     "APPLIES_TO",
+    "MASK",
     "Case",
     "CheckResponse",
     "CheckResult",
@@ -108,6 +115,8 @@ __all__ = [
     "Kind",
     "Lookup",
     "Match",
+    "Personal",
+    "Reader",
     "Rule",
     "RuleEvaluationError",
     "RuleSyntaxError",

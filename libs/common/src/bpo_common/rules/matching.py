@@ -83,6 +83,22 @@ class Match(BaseModel):
         """The tolerance on a column: none unless the rule gives one."""
         return self.tolerances.get(column, Tolerance(absolute=Decimal(0)))
 
+    def fields_read(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The fields (`number`) and table columns (`lines.qty`) the rule reads, each with
+        where the rule names it."""
+        read: list[tuple[str, tuple[str, ...]]] = [
+            (self.order_field, ("order_field",)),
+            (f"{self.table}.{self.line}", ("line",)),
+            (f"{self.table}.{self.quantity}", ("quantity",)),
+            (f"{self.table}.{self.price}", ("price",)),
+        ]
+        if self.duplicates is not None:
+            for role in ("vendor", "number", "amount", "date"):
+                name = getattr(self.duplicates, role)
+                if name is not None:
+                    read.append((name, ("duplicates", role)))
+        return read
+
     def problems(self, kinds: dict[str, Kind]) -> list[tuple[tuple[int | str, ...], str]]:
         """What in the rule does not fit the job's fields (`kinds` as `rule_kinds` gives)."""
         found: list[tuple[tuple[int | str, ...], str]] = []

@@ -32,6 +32,7 @@ from bpo_common.errors import FieldError
 from bpo_common.rules.expressions import Kind, Rule, RuleSyntaxError, compile_rule
 from bpo_common.rules.matching import Match
 from bpo_common.rules.names import DatasetName, FieldName, spec_error
+from bpo_common.rules.personal import Personal
 
 Bound = int | Decimal | date
 # A number bound's reach (a value has at most 60 digits, so none needs a bound beyond).
@@ -181,6 +182,9 @@ class FieldSpec(BaseModel):
     # What a person keying the field is shown: its label, and a line of help.
     label: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     help: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    # Personal data: its values are encrypted wherever they are kept, and masked for whoever
+    # may not see them (on a table: every cell; on a column: its cells). Unset: not personal.
+    pii: bool | None = None
     hints: Hints | None = None
     min: Bound | None = None
     max: Bound | None = None
@@ -305,6 +309,23 @@ class JobSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _match_reads_no_personal_data(self) -> Self:
+        """Matching keeps the values it reads (orders invoiced, invoices seen) across jobs to
+        match later invoices by: those fields cannot be personal."""
+        if self.match is None:
+            return self
+        personal = self.personal
+        problems: list[tuple[tuple[int | str, ...], str]] = []
+        for name, where in self.match.fields_read():
+            table, _, column = name.partition(".")
+            if personal.covers(name) if not column else personal.column(table, column):
+                message = f"{name} is pii; matching keeps the values it reads, so it cannot be"
+                problems.append((("match", *where), message))
+        if problems:
+            raise _errors_at(type(self).__name__, problems)
+        return self
+
+    @model_validator(mode="after")
     def _compile_rules(self) -> Self:
         kinds = rule_kinds(self.fields)
         compiled, problems = [], []
@@ -324,6 +345,11 @@ class JobSpec(BaseModel):
             kinds = rule_kinds(self.fields)
             self._compiled = tuple(compile_rule(source, kinds) for source in self.rules)
         return self._compiled
+
+    @functools.cached_property
+    def personal(self) -> Personal:
+        """Which values of the job's records are personal (`pii`)."""
+        return Personal.of(self.fields)
 
     def field(self, name: str) -> FieldSpec:
         """The field called `name`; KeyError when the job has none."""

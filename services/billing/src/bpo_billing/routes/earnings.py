@@ -17,6 +17,7 @@ from bpo_billing.routes.parameters import (
 )
 from bpo_billing.schemas import EarningsStatement, PieceRatesIn, PieceRatesOut
 from bpo_billing.service import earnings as service
+from bpo_common import audit
 from bpo_common.auth import (
     Finance,
     Principal,
@@ -50,6 +51,7 @@ async def put_piece_rates(
     work_type: str, body: PieceRatesIn, session: SessionDep, _: Finance
 ) -> PieceRatesOut:
     """Set what entry, review and adjudication tasks on a work type pay."""
+    audit.summarize(session, fields=sorted(body.model_fields_set))
     return await service.put_piece_rates(session, work_type, body)
 
 

@@ -20,6 +20,7 @@ from bpo_billing.schemas import (
 )
 from bpo_billing.service import invoices as service
 from bpo_billing.settings import SettingsDep
+from bpo_common import audit
 from bpo_common.auth import Finance, InvoicesScope
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
@@ -45,6 +46,7 @@ async def draft_invoice(
     """Draft an invoice from a client's unbilled usage up to the period's end (201), or
     return the open draft of that client and period (200)."""
     view, created = await service.draft_invoice(session, body)
+    audit.summarize(session, invoice_id=view.id, lines=len(view.lines))
     return await idempotency.respond(201 if created else 200, view)
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 
 from bpo_billing.schemas import PriceBookIn, PriceBookOut, PriceBookVersions
 from bpo_billing.service import price_books as service
+from bpo_common import audit
 from bpo_common.auth import BilledClientId, Finance
 from bpo_common.clock import Day, utcnow
 from bpo_common.db import SessionDep
@@ -26,7 +27,9 @@ async def put_price_book(
     client_id: UUID, body: PriceBookIn, session: SessionDep, _: Finance
 ) -> PriceBookOut:
     """Add a new version of a client's prices, in force from its effective date."""
-    return await service.put_price_book(session, client_id, body, utcnow().date())
+    book = await service.put_price_book(session, client_id, body, utcnow().date())
+    audit.summarize(session, version=book.version, fields=sorted(body.model_fields_set))
+    return book
 
 
 @router.get("/price-books/{client_id}", tags=["price books"])

@@ -26,6 +26,7 @@ from bpo_billing.schemas import (
     PaymentIn,
     PaymentOut,
 )
+from bpo_common import audit
 from bpo_common.clock import utcnow
 from bpo_common.contracts import billing
 from bpo_common.errors import Conflict, NotFound
@@ -116,6 +117,7 @@ async def finalize_invoice(
     if invoice.total <= 0:
         # Nothing to collect (credits ate it all): it is settled as it is issued.
         invoice.status, invoice.paid_at = InvoiceStatus.PAID, now
+    audit.summarize(session, before=InvoiceStatus.DRAFT, after=invoice.status)
     await publish(
         session,
         billing.InvoiceFinalized(
@@ -185,6 +187,9 @@ async def add_payment(session: AsyncSession, invoice_id: UUID, body: PaymentIn) 
     )
     invoice.amount_paid += body.amount
     await _settle_if_nothing_due(session, invoice, paid_at)
+    audit.summarize(
+        session, amount=body.amount, before=InvoiceStatus.FINALIZED, after=invoice.status
+    )
     return await _view(session, invoice)
 
 
@@ -211,6 +216,7 @@ async def add_credit_note(
     )
     invoice.amount_credited += amount
     await _settle_if_nothing_due(session, invoice, now)
+    audit.summarize(session, amount=amount, before=InvoiceStatus.FINALIZED, after=invoice.status)
     return await _view(session, invoice)
 
 
@@ -225,6 +231,7 @@ async def void_invoice(session: AsyncSession, invoice_id: UUID, reason: str) -> 
         raise Conflict(f"invoice {invoice.number} has payments; credit it instead of voiding")
     now = utcnow()
     was_finalized = invoice.status is InvoiceStatus.FINALIZED
+    audit.summarize(session, before=invoice.status, after=InvoiceStatus.VOID)
     invoice.status, invoice.voided_at, invoice.void_reason = InvoiceStatus.VOID, now, reason
     await repository.release_invoice(session, invoice)
     if was_finalized:

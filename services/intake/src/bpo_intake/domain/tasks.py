@@ -105,6 +105,8 @@ class HeldTask:
     status_reason: str | None
     # The job's match rule, part of its spec.
     match: dict[str, Any] | None = None
+    # The job's data key, wrapped (None: a job made before jobs had one).
+    data_key: str | None = None
 
 
 def lease_lost() -> Conflict:

@@ -1,9 +1,11 @@
 """Queries on jobs."""
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.pagination import PageRequest, paginate
@@ -58,3 +60,65 @@ async def has_unfinished_items(session: AsyncSession, job_id: UUID) -> bool:
     """Whether an item of the job is not final yet (stops at the first one it finds)."""
     unfinished = select(Item.id).where(Item.job_id == job_id, Item.status.not_in(FINAL))
     return bool((await session.execute(select(unfinished.exists()))).scalar_one())
+
+
+async def data_keys_of(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, str | None]:
+    """The wrapped data keys of the jobs that exist (None: a job made before jobs had one)."""
+    query = select(Job.id, Job.data_key).where(Job.id.in_(sorted(set(job_ids))))
+    return {job_id: wrapped for job_id, wrapped in await session.execute(query)}
+
+
+async def give_data_key(session: AsyncSession, job_id: UUID, wrapped: str) -> str | None:
+    """Store a data key for a job that has none; the job's key (this one, or the one another
+    transaction gave it first), None when there is no such job."""
+    given = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.data_key.is_(None))
+        .values(data_key=wrapped)
+        .returning(Job.data_key)
+    )
+    stored = given.scalar_one_or_none()
+    if stored is None:
+        stored = (await session.execute(select(Job.data_key).where(Job.id == job_id))).scalar()
+    return stored
+
+
+async def data_keys_to_rewrap(
+    session: AsyncSession, current_kek: str, limit: int
+) -> list[tuple[UUID, str]]:
+    """Jobs whose data key another KEK than the current one wraps, locked (others skipped)."""
+    query = (
+        select(Job.id, Job.data_key)
+        .where(Job.data_key.is_not(None), _wrapped_by(Job.data_key) != current_kek)
+        .order_by(Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(job_id, wrapped) for job_id, wrapped in await session.execute(query) if wrapped]
+
+
+async def set_data_keys(session: AsyncSession, wrapped: dict[UUID, str]) -> None:
+    for job_id, key in wrapped.items():
+        await session.execute(update(Job).where(Job.id == job_id).values(data_key=key))
+
+
+async def data_key_per_kek(session: AsyncSession) -> dict[UUID, str]:
+    """One job's wrapped data key for each KEK that wraps any (the newest job's)."""
+    kek = _wrapped_by(Job.data_key)
+    query = (
+        select(Job.id, Job.data_key)
+        .where(Job.data_key.is_not(None))
+        .ext(distinct_on(kek))
+        .order_by(kek, Job.id.desc())
+    )
+    return {job_id: wrapped for job_id, wrapped in await session.execute(query) if wrapped}
+
+
+def _wrapped_by(wrapped: Any) -> Any:
+    """The id of the KEK that wraps a stored data key (`dek:v1:<KEK id>:...`)."""
+    return func.split_part(wrapped, ":", 3)
+
+
+async def jobs_by_id(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, Job]:
+    query = select(Job).where(Job.id.in_(sorted(set(job_ids))))
+    return {job.id: job for job in (await session.execute(query)).scalars()}

@@ -91,7 +91,7 @@ _CLAIM = f"""
     )
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
            leased.differing, leased.lease_expires_at, item.source, item.documents,
-           job.work_type, job.fields, job.rules, job.instructions,
+           job.work_type, job.fields, job.rules, job.match, job.instructions, job.data_key,
            CASE WHEN {SHOWS_SUGGESTIONS.format(task="leased")} THEN item.suggestions END
                AS suggestions
     FROM leased
@@ -132,7 +132,7 @@ _HELD_TASK = f"""
     SELECT task.id, task.kind, task.status, task.contractor_id, task.lease_expires_at,
            task.claimed_at, task.item_id, task.job_id, task.client_id,
            item.golden, item.source, item.layout_id, job.work_type, job.fields, job.rules,
-           job.match, job.qc,
+           job.match, job.qc, job.data_key,
            CASE WHEN {SHOWS_SUGGESTIONS.format(task="task")}
                      AND item.extracted_at <= task.claimed_at
                 THEN item.suggestions END AS suggestions,

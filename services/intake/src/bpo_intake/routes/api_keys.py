@@ -6,6 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
+from bpo_common import audit
 from bpo_common.auth import MANAGE_KEYS, Principal, Role, Scope, require_role
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
@@ -31,7 +32,11 @@ async def create_api_key(
     body: ApiKeyCreate, session: SessionDep, caller: KeyKeeper
 ) -> ApiKeyCreated:
     """Make an API key for a client's systems; the answer shows its secret, this once."""
-    return await api_keys.create_key(session, caller, body, utcnow())
+    created = await api_keys.create_key(session, caller, body, utcnow())
+    audit.summarize(
+        session, client_id=created.client_id, scopes=created.scopes, expires_at=created.expires_at
+    )
+    return created
 
 
 @router.get("")
@@ -49,4 +54,6 @@ async def list_api_keys(
 @router.delete("/{key_id}", status_code=204)
 async def revoke_api_key(key_id: UUID, session: SessionDep, caller: KeyKeeper) -> None:
     """Revoke an API key: it gets no new token (those it has run out within minutes)."""
-    await api_keys.revoke_key(session, key_id, caller.scope(), utcnow())
+    now = utcnow()
+    await api_keys.revoke_key(session, key_id, caller.scope(), now)
+    audit.summarize(session, revoked_at=now)

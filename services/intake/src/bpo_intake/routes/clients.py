@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from bpo_common import audit
 from bpo_common.auth import Ops
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
@@ -26,6 +27,7 @@ async def create_client(
     client = await clients.create_client(
         session, body, allow_private_webhooks=settings.webhook_allow_private
     )
+    audit.summarize(session, fields=sorted(body.model_fields_set))
     return await idempotency.respond(
         201, ClientCreated.model_validate(client, from_attributes=True)
     )

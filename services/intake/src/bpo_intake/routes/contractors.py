@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from bpo_common import audit
 from bpo_common.auth import Ops, Scope, the_contractor_or_a_manager
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
@@ -28,6 +29,7 @@ async def create_contractor(
 ) -> JSONResponse:
     """Register a contractor with skills; the `qc` skill allows review and adjudication."""
     contractor = await contractors.create(session, body)
+    audit.summarize(session, skills=contractor.skills)
     return await idempotency.respond(201, contractor)
 
 

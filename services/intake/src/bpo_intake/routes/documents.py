@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
+from bpo_common import audit
 from bpo_common.auth import CurrentClient, KeyScope, Principal, Role, Scope, require_role
 from bpo_common.db import SessionDep
 from bpo_common.errors import FieldError, Invalid
@@ -100,6 +101,7 @@ async def upload_documents(
     stored = await documents.add_documents(
         session, documents.document_store(settings), job_id, client.client_id, files
     )
+    audit.summarize(session, documents=len(stored))
     if media_type in ZIP_TYPES:
         body: DocumentOut | DocumentsOut = DocumentsOut(documents=stored)
     else:

@@ -13,7 +13,8 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from bpo_common.auth import CurrentClient, Ops, ResultsScope
+from bpo_common import audit
+from bpo_common.auth import CurrentClient, Ops, PersonalData, ResultsScope
 from bpo_common.db import SessionDep, SessionFactoryDep
 from bpo_common.errors import DomainError
 from bpo_common.idempotency import StreamedIdempotencyDep
@@ -28,6 +29,7 @@ from bpo_intake.domain.results import CsvTable, JsonArray, JsonLines, ResultRow,
 from bpo_intake.schemas import ItemOut, ItemsAccepted
 from bpo_intake.service import items
 from bpo_intake.service.items import ParserFor
+from bpo_intake.settings import SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["items"], route_class=CheckedRoute)
 
@@ -93,6 +95,7 @@ async def append_items(
     client: CurrentClient,
     idempotency: StreamedIdempotencyDep,
     count_items: ItemCounter,
+    settings: SettingsDep,
 ) -> JSONResponse:
     """Append items to an open job as JSON, NDJSON or CSV; one bad item and none is stored."""
     chunks = idempotency.body()
@@ -100,12 +103,13 @@ async def append_items(
         media_type = content_type(request.headers.get("content-type"), list(Format), "items")
         parser = PARSERS[Format(media_type)]
         accepted = await items.append_items(
-            session, job_id, client.client_id, parser, chunks, count_items
+            session, job_id, client.client_id, parser, chunks, settings.data_keys(), count_items
         )
     except DomainError:
         # The client hears the refusal instead of having its connection closed mid-upload.
         await drain(chunks)
         raise
+    audit.summarize(session, items=accepted)
     return await idempotency.respond(202, ItemsAccepted(accepted=accepted))
 
 
@@ -115,10 +119,13 @@ async def list_items(
     session: SessionDep,
     scope: ResultsScope,
     page: PageDep,
+    personal: PersonalData,
+    settings: SettingsDep,
     status: Annotated[ItemStatus | None, Query(description="only items in this status")] = None,
 ) -> Page[ItemOut]:
     """List a job's items, oldest first, optionally only those in one status."""
-    return await items.list_items(session, job_id, scope, status, page)
+    keys = settings.data_keys()
+    return await items.list_items(session, job_id, scope, status, page, keys, personal=personal)
 
 
 @router.get(
@@ -140,12 +147,15 @@ async def get_results(
     session: SessionDep,
     sessions: SessionFactoryDep,
     scope: ResultsScope,
+    personal: PersonalData,
+    settings: SettingsDep,
     accept: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Stream the final data of every completed item as JSON, NDJSON or CSV, as Accept asks."""
     refusal = f"results come as {', '.join(Format)}; Accept allows none"
     chosen = Format(negotiate(accept, list(Format), refusal))
-    results = await items.results(session, sessions, job_id, scope)
+    keys = settings.data_keys()
+    results = await items.results(session, sessions, job_id, scope, keys, personal=personal)
     encoder = ENCODERS[chosen](results.fields, results.documents, results.tables)
     encoded = _encoded(encoder, results.rows)
     if chosen is Format.CSV:
@@ -167,12 +177,16 @@ async def _encoded(
 
 
 @router.get("/items/flagged")
-async def flagged_items(session: SessionDep, _: Ops, page: PageDep) -> Page[ItemOut]:
+async def flagged_items(
+    session: SessionDep, _: Ops, page: PageDep, personal: PersonalData, settings: SettingsDep
+) -> Page[ItemOut]:
     """Items flagged for a manager, with the reason (for example leases that kept expiring)."""
-    return await items.flagged_items(session, page)
+    return await items.flagged_items(session, page, settings.data_keys(), personal=personal)
 
 
 @router.post("/items/{item_id}/requeue", responses={409: PROBLEM_RESPONSE})
-async def requeue(item_id: UUID, session: SessionDep, _: Ops) -> ItemOut:
+async def requeue(
+    item_id: UUID, session: SessionDep, _: Ops, personal: PersonalData, settings: SettingsDep
+) -> ItemOut:
     """Clear an item's flag; it gets a fresh entry task unless one of its tasks is open."""
-    return await items.requeue_item(session, item_id)
+    return await items.requeue_item(session, item_id, settings.data_keys(), personal=personal)

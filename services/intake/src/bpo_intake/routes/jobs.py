@@ -5,6 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from bpo_common import audit
 from bpo_common.auth import ClientScope, CurrentClient, JobsWriter
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
@@ -14,6 +15,7 @@ from bpo_common.ratelimit import ItemCounter
 from bpo_common.text import CheckedRoute
 from bpo_intake.schemas import JobCreate, JobOut
 from bpo_intake.service import jobs
+from bpo_intake.settings import SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["jobs"], route_class=CheckedRoute)
 
@@ -25,10 +27,13 @@ async def create_job(
     client: CurrentClient,
     idempotency: IdempotencyDep,
     count_items: ItemCounter,
+    settings: SettingsDep,
 ) -> JSONResponse:
     """Create a job, optionally with its first items."""
     count_items(len(body.items))
-    return await idempotency.respond(201, await jobs.create_job(session, client.client_id, body))
+    audit.summarize(session, items=len(body.items))
+    created = await jobs.create_job(session, client.client_id, body, settings.data_keys())
+    return await idempotency.respond(201, created)
 
 
 @router.get("/jobs", tags=["jobs"])

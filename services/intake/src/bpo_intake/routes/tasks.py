@@ -50,6 +50,7 @@ async def claim(
         body,
         lease_seconds=settings.lease_seconds,
         links=documents.page_links(settings),
+        keys=settings.data_keys(),
     )
     return ClaimResponse(tasks=claimed)
 
@@ -70,7 +71,9 @@ async def check_draft(holder: CurrentLeaseHolder, body: DraftIn) -> CheckRespons
 
 
 @router.post("/{task_id}/submit", status_code=202, responses={409: PROBLEM_RESPONSE})
-async def submit(holder: CurrentLeaseHolder, body: SubmitRequest, session: SessionDep) -> Submitted:
+async def submit(
+    holder: CurrentLeaseHolder, body: SubmitRequest, session: SessionDep, settings: SettingsDep
+) -> Submitted:
     """Submit the keyed data (or a rejection, or unreadable); rule breaks are named in a 422."""
     return await tasks.submit(
         session,
@@ -79,6 +82,7 @@ async def submit(holder: CurrentLeaseHolder, body: SubmitRequest, session: Sessi
         reject=body.reject,
         unreadable=body.unreadable,
         active_seconds=body.active_seconds,
+        keys=settings.data_keys(),
     )
 
 

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from bpo_common import audit
 from bpo_common.auth import Admin, ResultsScope
 from bpo_common.db import SessionDep
 from bpo_common.pagination import Page, PageDep
@@ -31,6 +32,8 @@ async def set_webhook(
     settings: SettingsDep,
 ) -> ClientWebhook:
     """Change or clear the URL a client's webhooks are sent to."""
+    # Whether a URL is set, never the URL: one may carry a token of the client's.
+    audit.summarize(session, webhook=body.webhook_url is not None)
     return await webhooks.set_webhook_url(
         session, client_id, body.webhook_url, allow_private=settings.webhook_allow_private
     )

@@ -4,6 +4,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common import audit
 from bpo_common.clock import utcnow
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
@@ -51,6 +52,7 @@ async def _set_status(
     session: AsyncSession, contractor_id: UUID, status: ContractorStatus, reason: str | None
 ) -> ContractorOut:
     contractor = await _contractor(session, contractor_id)
+    audit.summarize(session, before=contractor.status, after=status)
     contractor.status = status
     contractor.status_reason = reason
     return _out(contractor)

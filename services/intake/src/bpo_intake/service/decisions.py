@@ -3,6 +3,9 @@
 A decision about an item that is gone, or already final, changes nothing: decisions arrive
 at least once. A match exception holds an item (status `exception`, not final) until the
 client resolves it, which validation follows with the item's acceptance or rejection.
+
+Decisions carry their values sealed with the job's data key: a result and the entries under
+review are opened here, and stored with their personal values sealed again.
 """
 
 from collections.abc import Sequence
@@ -15,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import TaskKind, validation
 from bpo_common.contracts.intake import ItemCompleted, ItemRejected
+from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.outbox import publish_each
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.jobs import FINAL, ItemStatus, JobStatus
@@ -26,6 +30,7 @@ from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.service import jobs, webhooks
+from bpo_intake.service.keys import keys_of_jobs
 
 ItemDecision = (
     validation.ItemAccepted
@@ -36,7 +41,9 @@ ItemDecision = (
 )
 
 
-async def decide_items(session: AsyncSession, decisions: Sequence[ItemDecision]) -> None:
+async def decide_items(
+    session: AsyncSession, decisions: Sequence[ItemDecision], keys: DataKeys
+) -> None:
     """Apply validation's decisions about items, in order, with the items and their jobs
     locked: as applying them one at a time would, reading the items and jobs once and
     writing the new tasks and the events once."""
@@ -44,7 +51,8 @@ async def decide_items(session: AsyncSession, decisions: Sequence[ItemDecision])
     jobs_of_items = await jobs_repository.jobs_for_update(
         session, {item.job_id for item in items.values()}
     )
-    run = _Run()
+    wrapped = {job.id: job.data_key for job in jobs_of_items.values()}
+    run = _Run(await keys_of_jobs(session, keys, wrapped))
     for decision in decisions:
         item = items.get(decision.item_id)
         job = jobs_of_items.get(item.job_id) if item is not None else None
@@ -67,8 +75,9 @@ async def decide_items(session: AsyncSession, decisions: Sequence[ItemDecision])
                 run.tasks.append(new_task(job, item.id, TaskKind.ENTRY, decision.decided_at))
             case validation.ExceptionOpened():
                 if item.exception_id != decision.exception_id:
-                    _hold(item, decision)
-                    await _tell_client_of_exception(session, item, job, decision)
+                    opened = _Opened.of(decision, run.keys[job.id])
+                    _hold(item, decision, opened)
+                    await _tell_client_of_exception(session, item, job, decision, opened)
     await run.write(session)
 
 
@@ -76,13 +85,16 @@ async def decide_items(session: AsyncSession, decisions: Sequence[ItemDecision])
 class _Run:
     """What a run of decisions brings: new tasks, events, and the jobs whose items finished."""
 
+    # The data key of each job of the run.
+    keys: dict[UUID, DataKey]
     tasks: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[ItemCompleted | ItemRejected, UUID]] = field(default_factory=list)
     finishing: dict[UUID, Job] = field(default_factory=dict)
 
     def accept(self, item: Item, job: Job, decision: validation.ItemAccepted) -> None:
         """The item is completed with the decided result (which extraction learns from)."""
-        item.result = decision.result
+        key = self.keys[job.id]
+        item.result = jobs.job_spec(job).personal.seal(key.open(decision.result), key)
         item.learn_pending = item.layout_id is not None
         completed = ItemCompleted(
             item_id=item.id,
@@ -91,7 +103,6 @@ class _Run:
             work_type=job.work_type,
             golden=item.golden is not None,
             fields=len(job.fields),
-            result=decision.result,
             completed_at=decision.decided_at,
         )
         self._finish(item, job, ItemStatus.COMPLETED, decision.decided_at, completed)
@@ -108,9 +119,11 @@ class _Run:
         self._finish(item, job, ItemStatus.REJECTED, decision.decided_at, rejected)
 
     def review(self, item: Item, job: Job, decision: validation.ReviewRequired) -> None:
-        """A review or adjudication task that only contractors with the qc skill can claim."""
+        """A review or adjudication task that only contractors with the qc skill can claim; its
+        entries kept with their personal values sealed."""
         item.status = ItemStatus.IN_REVIEW
         _release(item)
+        key, personal = self.keys[job.id], jobs.job_spec(job).personal
         self.tasks.append(
             new_task(
                 job,
@@ -118,7 +131,11 @@ class _Run:
                 decision.kind,
                 decision.decided_at,
                 required_skills=review_skills(job.required_skills),
-                entries=[entry.model_dump(mode="json") for entry in decision.entries],
+                entries=[
+                    entry.model_dump(mode="json")
+                    | {"data": personal.seal(key.open(entry.data), key)}
+                    for entry in decision.entries
+                ],
                 differing=decision.differing,
             )
         )
@@ -149,11 +166,24 @@ class _Run:
             await jobs.complete_if_done(session, job)
 
 
-def _hold(item: Item, opened: validation.ExceptionOpened) -> None:
+@dataclass(frozen=True)
+class _Opened:
+    """What an exception quotes of the invoice, opened: why it does not match, and each line's
+    outcome. (A job's match reads no personal field, so neither holds a personal value.)"""
+
+    reasons: list[str]
+    lines: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, opened: validation.ExceptionOpened, key: DataKey) -> "_Opened":
+        return cls(list(key.open(opened.reasons)), list(key.open(opened.lines)))
+
+
+def _hold(item: Item, exception: validation.ExceptionOpened, opened: _Opened) -> None:
     """The item waits for the client to resolve the exception; it shows why."""
     item.status = ItemStatus.EXCEPTION
-    item.exception_id = opened.exception_id
-    item.exception_reasons = list(opened.reasons)
+    item.exception_id = exception.exception_id
+    item.exception_reasons = opened.reasons
 
 
 def _release(item: Item) -> None:
@@ -163,7 +193,11 @@ def _release(item: Item) -> None:
 
 
 async def _tell_client_of_exception(
-    session: AsyncSession, item: Item, job: Job, opened: validation.ExceptionOpened
+    session: AsyncSession,
+    item: Item,
+    job: Job,
+    exception: validation.ExceptionOpened,
+    opened: _Opened,
 ) -> None:
     """The client hears by webhook that an invoice waits for its accounts-payable team: the
     exception to resolve, why, and each line's outcome."""
@@ -172,14 +206,14 @@ async def _tell_client_of_exception(
         job.client_id,
         WebhookEvent.ITEM_EXCEPTION,
         {
-            "exception_id": opened.exception_id,
+            "exception_id": exception.exception_id,
             "job_id": job.id,
             "item_id": item.id,
             "external_id": item.external_id,
-            "outcome": opened.outcome,
+            "outcome": exception.outcome,
             "reasons": opened.reasons,
             "lines": opened.lines,
-            "opened_at": opened.opened_at,
+            "opened_at": exception.opened_at,
         },
     )
 

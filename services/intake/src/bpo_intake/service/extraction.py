@@ -4,6 +4,9 @@ suggests each field of an item once its pages are read, and learns from accepted
 A page OCR cannot read is marked read without words: its item is extracted from what could
 be read (or suggests nothing) and is keyed by hand as ever. Suggestions never hold up work:
 a task claimed before its item was extracted shows none.
+
+Suggestions of personal (`pii`) fields are stored sealed with the job's data key, like every
+personal value; a layout, which is the client's across jobs, never learns personal values.
 """
 
 import asyncio
@@ -17,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts import QcPolicy
+from bpo_common.crypto import DataKeys
 from bpo_common.errors import Conflict, NotFound
 from bpo_common.ids import new_id, sampled
-from bpo_common.rules import FieldSpec, spec_for
+from bpo_common.rules import FieldSpec, JobSpec, spec_for
 from bpo_intake.domain import extraction as domain
 from bpo_intake.domain import layouts, suggestions
 from bpo_intake.domain.documents import Word
@@ -28,6 +32,7 @@ from bpo_intake.models import Job, Layout
 from bpo_intake.repository import extraction as repository
 from bpo_intake.repository import objects
 from bpo_intake.schemas import PageWords, WordOut
+from bpo_intake.service.keys import keys_of_jobs
 from bpo_intake.service.ocr import Tesseract
 
 log = structlog.get_logger()
@@ -75,11 +80,12 @@ async def page_words(session: AsyncSession, links: PageLinks, link: SignedPage) 
     return PageWords(document_id=document_id, number=number, words=words)
 
 
-async def extract_pending(session: AsyncSession) -> int:
+async def extract_pending(session: AsyncSession, keys: DataKeys) -> int:
     """Learn from up to LEARN_BATCH accepted items, then suggest the fields of up to
     EXTRACT_BATCH items whose pages are read; returns how many items it handled."""
     learned = await _learn(session)
     ready = await repository.items_to_extract(session, EXTRACT_BATCH)
+    found_keys = await keys_of_jobs(session, keys, {job.id: job.data_key for _, job in ready})
     now = utcnow()
     for item, job in ready:
         pages = await _pages(session, item.documents)
@@ -95,9 +101,16 @@ async def extract_pending(session: AsyncSession) -> int:
             found = {}
         suggested = {name: suggestion.as_json() for name, suggestion in found.items()}
         policy = QcPolicy.model_validate(job.qc)
+        key, personal = found_keys[job.id], _spec(job).personal
         if item.golden is not None and sampled(item.id, policy.wrong_suggestion_rate):
-            suggested |= _planted(specs, item.golden, suggested, pages)
-        item.layout_id, item.suggestions, item.extracted_at = layout.id, suggested, now
+            suggested |= _planted(specs, personal.open(item.golden, key), suggested, pages)
+        sealed = {
+            name: {**shown, "value": key.seal(shown["value"])}
+            if personal.covers(name) and shown.get("value") is not None
+            else shown
+            for name, shown in suggested.items()
+        }
+        item.layout_id, item.suggestions, item.extracted_at = layout.id, sealed, now
     return learned + len(ready)
 
 
@@ -114,7 +127,9 @@ async def _learn(session: AsyncSession) -> int:
             continue
         pages = await _pages(session, item.documents)
         model = layouts.Model.from_json(layout.model)
-        await asyncio.to_thread(layouts.learn, model, _specs(job), pages, item.result)
+        # Personal values left out (as if not keyed): the layout never holds one.
+        accepted = _spec(job).personal.map(item.result, _left_out)
+        await asyncio.to_thread(layouts.learn, model, _specs(job), pages, accepted)
         layout.model, layout.learned = model.as_json(), layout.learned + 1
     # Items of a layout that nobody has started yet are read again with what it learned, each
     # time its count of learned documents passes a power of two (so a big batch is read again
@@ -194,8 +209,16 @@ async def _pages(session: AsyncSession, document_ids: Sequence[UUID]) -> list[do
     ]
 
 
+def _spec(job: Job) -> JobSpec:
+    return spec_for(job.id, job.fields, job.rules, job.match)
+
+
 def _specs(job: Job) -> tuple[FieldSpec, ...]:
-    return spec_for(job.id, job.fields, job.rules, job.match).fields
+    return _spec(job).fields
+
+
+def _left_out(value: Any) -> None:
+    return None
 
 
 def _as_json(words: list[Word] | None) -> list[dict[str, Any]] | None:

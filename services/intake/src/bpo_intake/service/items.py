@@ -7,6 +7,10 @@ the size of the body. A bad row makes the whole request a 422 naming the row
 already stored.
 
 Results are read from a server-side cursor, in a session of their own, as they are sent.
+
+Personal values (`pii` fields) are stored sealed with the job's data key; items and results
+show them opened to a reader who may see them (`personal`: the client, a manager with the pii
+scope), masked to anyone else.
 """
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
@@ -18,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
+from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
 from bpo_common.pagination import Page, PageRequest, make_page
-from bpo_common.rules import FieldType, JobSpec
+from bpo_common.rules import FieldType, JobSpec, Reader
 from bpo_intake.domain.item_bodies import ItemsParser, Row
 from bpo_intake.domain.items import ItemIn, Place, checked_row
 from bpo_intake.domain.jobs import ITEMS_PER_EVENT, ItemStatus, JobStatus
@@ -30,9 +35,11 @@ from bpo_intake.domain.tasks import new_task
 from bpo_intake.models import Item, Job
 from bpo_intake.repository import documents as documents_repository
 from bpo_intake.repository import items as repository
+from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.schemas import DocumentName, ItemOut, OpenException
 from bpo_intake.service import documents, jobs
+from bpo_intake.service.keys import key_of_job, keys_of_jobs
 
 # One ItemsReceived event per stored batch.
 BATCH_SIZE = ITEMS_PER_EVENT
@@ -56,6 +63,7 @@ async def append_items(
     client_id: UUID,
     parser: ParserFor,
     chunks: AsyncIterator[bytes],
+    keys: DataKeys,
     count: Count = _uncounted,
 ) -> int:
     """Add every item of a streamed body to the client's open job, or none; returns how
@@ -70,7 +78,8 @@ async def append_items(
             f"job {job_id} is {job.status.value}; items can be added only while a job is open"
         )
     spec = jobs.job_spec(job)
-    stored = await _store(session, job, spec, _rows(parser(spec), chunks, count))
+    key = await key_of_job(session, keys, job.id, job.data_key)
+    stored = await _store(session, job, spec, key, _rows(parser(spec), chunks, count))
     await jobs.after_append(session, stored)
     return stored
 
@@ -92,7 +101,7 @@ async def _rows(
 
 
 async def _store(
-    session: AsyncSession, job: Job, spec: JobSpec, rows: AsyncGenerator[Row, None]
+    session: AsyncSession, job: Job, spec: JobSpec, key: DataKey, rows: AsyncGenerator[Row, None]
 ) -> int:
     verify = QcPolicy.model_validate(job.qc).mode is QcMode.VERIFY
     batch: list[tuple[Place, ItemIn]] = []
@@ -110,7 +119,7 @@ async def _store(
             first_bad = first_bad or place
             errors.append(FieldError(place.name(error.field), error.message))
         if not errors:
-            stored += await jobs.add_items(session, job, [item for _, item in batch], resolved)
+            stored += await jobs.add_items(session, job, [item for _, item in batch], key, resolved)
         batch.clear()
 
     async with aclosing(rows):
@@ -136,28 +145,47 @@ async def _store(
     return stored
 
 
-async def _view(session: AsyncSession, items: Sequence[Item]) -> Callable[[Item], ItemOut]:
-    """How the items are shown, their documents named (one read for all of them)."""
+async def _readers(
+    session: AsyncSession, jobs_of: Sequence[Job], keys: DataKeys, *, personal: bool
+) -> dict[UUID, Reader]:
+    """How a reader sees each job's values: personal ones opened if they may see them
+    (`personal`), masked if not."""
+    wanted = {job.id: job.data_key for job in jobs_of if personal and jobs.job_spec(job).personal}
+    found = await keys_of_jobs(session, keys, wanted)
+    return {job.id: jobs.job_spec(job).personal.reader(found.get(job.id)) for job in jobs_of}
+
+
+async def _view(
+    session: AsyncSession, items: Sequence[Item], keys: DataKeys, *, personal: bool
+) -> Callable[[Item], ItemOut]:
+    """How the items are shown, their documents named and their personal values opened or
+    masked (one read for all of them)."""
     wanted = {document_id for item in items for document_id in item.documents}
     names = await documents_repository.filenames(session, wanted) if wanted else {}
+    jobs_of = await jobs_repository.jobs_by_id(session, {item.job_id for item in items})
+    shown = await _readers(session, list(jobs_of.values()), keys, personal=personal)
 
     def view(item: Item) -> ItemOut:
+        reader = shown[item.job_id]
         return ItemOut(
             id=item.id,
             job_id=item.job_id,
             external_id=item.external_id,
             status=item.status,
-            source=item.source,
+            source=reader.record(item.source),
             documents=[
                 DocumentName(id=document_id, filename=names[document_id])
                 for document_id in item.documents
             ],
-            result=item.result,
+            result=item.result and reader.record(item.result),
             flagged_reason=item.flagged_reason,
             exception=_open_exception(item),
             completed_at=item.completed_at,
             layout_id=item.layout_id,
-            suggestions=item.suggestions or {},
+            suggestions={
+                name: {**suggestion, "value": reader.value(name, suggestion.get("value"))}
+                for name, suggestion in (item.suggestions or {}).items()
+            },
         )
 
     return view
@@ -175,10 +203,13 @@ async def list_items(
     scope: UUID | None,
     status: ItemStatus | None,
     page: PageRequest,
+    keys: DataKeys,
+    *,
+    personal: bool,
 ) -> Page[ItemOut]:
     job = await jobs.get_job(session, job_id, scope)
     items = await repository.list_items(session, job.id, status, page)
-    return make_page(items, page, await _view(session, items))
+    return make_page(items, page, await _view(session, items, keys, personal=personal))
 
 
 @dataclass(frozen=True)
@@ -189,20 +220,29 @@ class Results:
     job_id: UUID
     fields: Sequence[str]
     documents: bool  # whether the job has any
+    # Their personal values opened or masked, as the reader may see them.
     rows: AsyncIterator[Sequence[ResultRow]]
     # The table fields and their columns, which CSV spreads over a row per table row.
     tables: Mapping[str, Sequence[str]]
 
 
 async def results(
-    session: AsyncSession, sessions: SessionFactory, job_id: UUID, scope: UUID | None
+    session: AsyncSession,
+    sessions: SessionFactory,
+    job_id: UUID,
+    scope: UUID | None,
+    keys: DataKeys,
+    *,
+    personal: bool,
 ) -> Results:
-    """The final data of every completed item of a job, to be streamed.
+    """The final data of every completed item of a job, to be streamed; personal values
+    opened for a reader who may see them (`personal`), masked for anyone else.
 
     The rows are read when they are iterated, in a session of their own: the request's
     session is closed by then.
     """
     job = await jobs.get_job(session, job_id, scope)
+    reader = (await _readers(session, [job], keys, personal=personal))[job.id]
     specs = jobs.job_spec(job).fields
     tables = {
         spec.name: [column.name for column in spec.columns or ()]
@@ -211,21 +251,33 @@ async def results(
     }
     documents = await repository.has_documents(session, job.id)
     fields = [spec.name for spec in specs]
-    return Results(job.id, fields, documents, _completed(sessions, job.id), tables)
+    return Results(job.id, fields, documents, _completed(sessions, job.id, reader), tables)
 
 
-async def _completed(sessions: SessionFactory, job_id: UUID) -> AsyncIterator[Sequence[ResultRow]]:
+async def _completed(
+    sessions: SessionFactory, job_id: UUID, reader: Reader
+) -> AsyncIterator[Sequence[ResultRow]]:
     async with sessions() as session, session.begin():
         async for rows in repository.completed_results(session, job_id, RESULTS_PER_FETCH):
-            yield rows
+            if not reader.personal:
+                yield rows
+                continue
+            yield [
+                (item_id, external_id, result and reader.record(result), completed_at, names)
+                for item_id, external_id, result, completed_at, names in rows
+            ]
 
 
-async def flagged_items(session: AsyncSession, page: PageRequest) -> Page[ItemOut]:
+async def flagged_items(
+    session: AsyncSession, page: PageRequest, keys: DataKeys, *, personal: bool
+) -> Page[ItemOut]:
     items = await repository.flagged_items(session, page)
-    return make_page(items, page, await _view(session, items))
+    return make_page(items, page, await _view(session, items, keys, personal=personal))
 
 
-async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
+async def requeue_item(
+    session: AsyncSession, item_id: UUID, keys: DataKeys, *, personal: bool
+) -> ItemOut:
     """A manager clears an item's flag. An item whose task kept expiring gets a fresh entry
     task; one whose task nobody could take keeps it (the manager has found someone)."""
     item = await repository.get_item_for_update(session, item_id)
@@ -240,4 +292,4 @@ async def requeue_item(session: AsyncSession, item_id: UUID) -> ItemOut:
     if not await tasks_repository.has_open_task(session, item.id):
         task = new_task(job, item.id, TaskKind.ENTRY, utcnow())
         await tasks_repository.add_tasks(session, [task])
-    return (await _view(session, [item]))(item)
+    return (await _view(session, [item], keys, personal=personal))(item)

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common import audit
 from bpo_common.clock import utcnow
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.contracts.intake import (
@@ -16,6 +17,7 @@ from bpo_common.contracts.intake import (
     JobCreated,
     ReceivedItem,
 )
+from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.errors import Conflict, Forbidden, NotFound
 from bpo_common.ids import new_id
 from bpo_common.outbox import publish, publish_many
@@ -47,13 +49,18 @@ def job_spec(job: Job) -> JobSpec:
     return spec_for(job.id, job.fields, job.rules, job.match)
 
 
-async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate) -> JobOut:
-    """A new open job of a registered client, with the items the command carries."""
+async def create_job(
+    session: AsyncSession, client_id: UUID, command: JobCreate, keys: DataKeys
+) -> JobOut:
+    """A new open job of a registered client, with its data key and the items the command
+    carries."""
     if not await clients_repository.client_exists(session, client_id):
         raise Forbidden("this token's client is not registered; ask a manager to create it")
     now = utcnow()
+    job_id = new_id()
+    key, wrapped = keys.new(job_id)
     job = Job(
-        id=new_id(),
+        id=job_id,
         client_id=client_id,
         status=JobStatus.OPEN,
         work_type=command.work_type,
@@ -67,6 +74,7 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
         required_skills=command.required_skills,
         external_ref=command.external_ref,
         instructions=command.instructions,
+        data_key=wrapped,
         created_at=now,
         completed_at=None,
     )
@@ -91,7 +99,7 @@ async def create_job(session: AsyncSession, client_id: UUID, command: JobCreate)
     )
     verify = command.qc.mode is QcMode.VERIFY
     checked = checked_items(job_spec(job), command.items, verify=verify)
-    stored = await add_items(session, job, checked)
+    stored = await add_items(session, job, checked, key)
     await after_append(session, stored)
     return await describe_job(session, job)
 
@@ -107,11 +115,14 @@ async def add_items(
     session: AsyncSession,
     job: Job,
     items: Sequence[ItemIn],
+    key: DataKey,
     documents: Sequence[list[UUID]] | None = None,
 ) -> int:
     """Store items of an open job with their entry tasks, and announce them in events of up
-    to ITEMS_PER_EVENT items. `documents`: each item's document ids, as resolved."""
+    to ITEMS_PER_EVENT items. `documents`: each item's document ids, as resolved. Personal
+    values of the source and the golden answer are stored sealed with the job's `key`."""
     now = utcnow()
+    personal = job_spec(job).personal
     rows: list[dict[str, Any]] = [
         {
             "id": new_id(),
@@ -119,8 +130,8 @@ async def add_items(
             "client_id": job.client_id,
             "external_id": item.external_id,
             "status": ItemStatus.PENDING,
-            "source": item.source,
-            "golden": item.golden,
+            "source": personal.seal(item.source, key),
+            "golden": item.golden and personal.seal(item.golden, key),
             "documents": documents[position] if documents else [],
             "result": None,
             "created_at": now,
@@ -213,6 +224,7 @@ async def close_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> 
         client_id=job.client_id,
     )
     await complete_if_done(session, job)
+    audit.summarize(session, before=JobStatus.OPEN, after=job.status)
     return await describe_job(session, job)
 
 
@@ -221,6 +233,7 @@ async def cancel_job(session: AsyncSession, job_id: UUID, scope: UUID | None) ->
     job = await _job_for_update(session, job_id, scope)
     if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
         raise Conflict(f"this job is already {job.status.value}")
+    audit.summarize(session, before=job.status, after=JobStatus.CANCELLED)
     now = utcnow()
     withdrawn = await tasks_repository.withdraw_open_tasks(session, job.id)
     job.status = JobStatus.CANCELLED

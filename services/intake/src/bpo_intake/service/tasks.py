@@ -2,9 +2,13 @@
 
 Leases expire; the sweep gives expired tasks back to the queue and, after too many
 attempts, flags the item for a manager instead.
+
+The holder of a task's lease sees its personal values: a task is shown with them opened, and
+a submission is stored with them sealed (the job's data key). What validation is told travels
+sealed whole, personal or not.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts import TaskKind
-from bpo_common.contracts.intake import TaskExpired, TaskSubmitted
+from bpo_common.contracts.intake import Suggested, TaskExpired, TaskSubmitted
+from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.errors import Invalid, NotFound
 from bpo_common.outbox import envelope_for, outbox_values, publish
-from bpo_common.rules import CheckResult, check, spec_for
+from bpo_common.rules import CheckResult, Personal, check, spec_for
 from bpo_intake.domain import tasks as domain
 from bpo_intake.domain.contractors import refuse_unless_active
 from bpo_intake.domain.links import PageLinks
@@ -27,6 +32,7 @@ from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
 from bpo_intake.service import documents
+from bpo_intake.service.keys import key_of_job, keys_of_jobs
 
 SWEEP_BATCH = 500
 
@@ -38,10 +44,11 @@ async def claim(
     *,
     lease_seconds: int,
     links: PageLinks,
+    keys: DataKeys,
     now: datetime | None = None,
 ) -> list[TaskOut]:
-    """Lease up to `request.limit` tasks to the contractor; none, and 403 saying why, to one
-    who may not work."""
+    """Lease up to `request.limit` tasks to the contractor, their personal values opened; none,
+    and 403 saying why, to one who may not work."""
     now = now or utcnow()
     rows = await repository.claim_tasks(
         session,
@@ -60,11 +67,43 @@ async def claim(
             contractor.status_reason if contractor else None,
         )
     shown = await documents.for_items(session, [row.pop("documents") for row in rows], links)
+    personal = {row["job_id"]: _personal(row) for row in rows}
+    wrapped = {row["job_id"]: row.pop("data_key") for row in rows}
+    found = await keys_of_jobs(
+        session, keys, {job_id: key for job_id, key in wrapped.items() if personal[job_id]}
+    )
     # A planted suggestion shows as any other.
     return [
-        TaskOut.model_validate(row | {"documents": docs, "suggestions": row["suggestions"] or {}})
+        TaskOut.model_validate(
+            row
+            | _opened(row, personal[row["job_id"]], found.get(row["job_id"]))
+            | {"documents": docs}
+        )
         for row, docs in zip(rows, shown, strict=True)
     ]
+
+
+def _personal(row: Mapping[str, Any]) -> Personal:
+    return spec_for(row["job_id"], row["fields"], row["rules"], row["match"]).personal
+
+
+def _opened(row: Mapping[str, Any], personal: Personal, key: DataKey | None) -> dict[str, Any]:
+    """A claimed task's source, suggestions and entries under review, for its holder: with
+    their personal values opened."""
+    suggestions = row["suggestions"] or {}
+    if key is None:
+        return {"suggestions": suggestions}
+    reader = personal.reader(key)
+    entries = row["entries"]
+    return {
+        "source": reader.record(row["source"]),
+        "suggestions": {
+            name: {**shown, "value": reader.value(name, shown.get("value"))}
+            for name, shown in suggestions.items()
+        },
+        "entries": entries
+        and [{**entry, "data": reader.record(entry["data"])} for entry in entries],
+    }
 
 
 @dataclass(frozen=True)
@@ -124,11 +163,12 @@ async def submit(
     reject: str | None = None,
     unreadable: str | None = None,
     active_seconds: float | None = None,
+    keys: DataKeys,
     now: datetime | None = None,
 ) -> Submitted:
     """Check the data against the job's rules (or take a reviewer's rejection, or a keyer's
-    word that the item cannot be read), then record it and tell validation, in one
-    statement."""
+    word that the item cannot be read), then record it (its personal values sealed) and tell
+    validation (every value sealed), in one statement."""
     now = now or utcnow()
     task = holder.task
     if active_seconds is not None:
@@ -140,10 +180,10 @@ async def submit(
         domain.check_unreadable(task.kind, reject)
     if reject is not None:
         domain.check_rejection(task.kind)
-    if reject is not None or unreadable is not None:
-        normalized: dict[str, Any] = {}
-    else:
-        result = check(spec_for(task.job_id, task.fields, task.rules, task.match), data)
+    normalized: dict[str, Any] = {}
+    spec = spec_for(task.job_id, task.fields, task.rules, task.match)
+    if reject is None and unreadable is None:
+        result = check(spec, data)
         if not result.valid:
             names = ", ".join(dict.fromkeys(error.field for error in result.errors))
             raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
@@ -151,6 +191,10 @@ async def submit(
     expected = domain.entries_expected(task.qc, task.kind)
     if expected is None:
         expected = await repository.count_entry_tasks(session, task.item_id)
+    key = await key_of_job(session, keys, task.job_id, task.data_key)
+    reader = spec.personal.reader(key)
+    golden = None if task.golden is None else reader.record(task.golden)
+    client_values = domain.client_values(task.qc, task.fields, reader.record(task.source))
     envelope = envelope_for(
         session,
         TaskSubmitted(
@@ -161,14 +205,15 @@ async def submit(
             work_type=task.work_type,
             kind=task.kind,
             contractor_id=holder.contractor_id,
-            data=normalized,
-            golden=task.golden,
+            data=key.seal(normalized),
+            fields_keyed=len(normalized),
+            golden=None if golden is None else key.seal(golden),
             entries_expected=expected,
-            client_values=domain.client_values(task.qc, task.fields, task.source),
+            client_values=None if client_values is None else key.seal(client_values),
             rejection=reject or unreadable,
             active_seconds=active_seconds,
             documents=task.documents,
-            suggestions=domain.suggested(task.kind, task.suggestions),
+            suggestions=_sealed_suggestions(task, reader.value, key),
             layout_id=task.layout_id if task.kind is TaskKind.ENTRY else None,
             claimed_at=task.claimed_at or now,
             submitted_at=now,
@@ -180,13 +225,27 @@ async def submit(
         task.id,
         holder.contractor_id,
         now,
-        normalized,
+        spec.personal.seal(normalized, key),
         active_seconds,
         outbox_values(envelope),
     )
     if not stored:
         raise domain.lease_lost()
     return Submitted(task_id=task.id, item_id=task.item_id, data=normalized, submitted_at=now)
+
+
+def _sealed_suggestions(
+    task: domain.HeldTask, opened: Callable[[str, Any], Any], key: DataKey
+) -> dict[str, Suggested]:
+    """The pre-fill the task showed, as validation is told of it: each value sealed."""
+    shown = {
+        name: {**suggestion, "value": opened(name, suggestion.get("value"))}
+        for name, suggestion in (task.suggestions or {}).items()
+    }
+    return {
+        name: suggestion.model_copy(update={"value": key.seal(suggestion.value)})
+        for name, suggestion in domain.suggested(task.kind, shown).items()
+    }
 
 
 async def sweep_expired_leases(

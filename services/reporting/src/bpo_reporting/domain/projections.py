@@ -187,9 +187,17 @@ def task_submitted(event: intake.TaskSubmitted, first: bool) -> list[Increment]:
         deltas |= {
             "timed_tasks": 1,
             "active_seconds": event.active_seconds,
-            "fields_keyed": len(event.data),
+            "fields_keyed": fields_keyed(event),
         }
     return [Increment(key, deltas)]
+
+
+def fields_keyed(event: intake.TaskSubmitted) -> int:
+    """How many fields a keying gave: the event says so (it carries the values sealed); one
+    published before it did carries the values themselves."""
+    if event.fields_keyed is not None:
+        return event.fields_keyed
+    return len(event.data) if isinstance(event.data, dict) else 0
 
 
 def task_expired(event: intake.TaskExpired) -> list[Increment]:

@@ -24,7 +24,7 @@ async def dashboard(
         days=days,
         currencies=present,
         overview=await reports.overview(session, start, now, currency=chosen),
-        sla=await reports.sla(session, now, window_hours, limit=50),
+        sla=await reports.sla(session, now, window_hours),
         contractors=contractors,
         clients=clients,
         charts=charts(series.data, clients.data, contractors.data),

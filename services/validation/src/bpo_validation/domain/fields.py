@@ -6,11 +6,19 @@ per cell, named by its column (`lines.qty`); a row the entry lacks or has too ma
 every column.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bpo_common.rules import FieldSpec, FieldType, JobSpec, check, equal_after_normalization
+from bpo_common.rules import (
+    FieldSpec,
+    FieldType,
+    JobSpec,
+    Personal,
+    check,
+    equal_after_normalization,
+)
+from bpo_common.rules.personal import Sealer
 from bpo_common.rules.rows import cell_path, cells
 
 
@@ -48,6 +56,37 @@ def comparison(spec: JobSpec, entries: Sequence[Mapping[str, Any]]) -> list[dict
             ]
         rows.append(row)
     return rows
+
+
+def personal_comparison(
+    personal: Personal, rows: Sequence[Mapping[str, Any]], change: Callable[[Any], Any]
+) -> list[dict[str, Any]]:
+    """A comparison with each of its personal values changed: sealed to be kept, opened or
+    masked to be shown."""
+    changed = []
+    for row in rows:
+        name = row["field"]
+        if not (personal.covers(name) or name in personal.columns):
+            changed.append(dict(row))
+            continue
+        values = [
+            None if v is None else personal.map({name: v}, change)[name] for v in row["values"]
+        ]
+        cells = [
+            cell | {"values": [None if v is None else change(v) for v in cell["values"]]}
+            if personal.column(name, cell["cell"].rsplit(".", 1)[-1])
+            else cell
+            for cell in row.get("cells", ())
+        ]
+        changed.append({**row, "values": values} | ({"cells": cells} if "cells" in row else {}))
+    return changed
+
+
+def sealed_comparison(
+    spec: JobSpec, rows: Sequence[Mapping[str, Any]], key: Sealer
+) -> list[dict[str, Any]]:
+    """A comparison as it is kept: its personal values sealed with the job's data key."""
+    return personal_comparison(spec.personal, rows, key.seal)
 
 
 def differing(rows: Sequence[Mapping[str, Any]]) -> list[str]:

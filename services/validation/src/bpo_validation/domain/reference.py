@@ -55,7 +55,7 @@ def reference_problems(
         if not lookup.dataset_exists:
             problems.append(f"there is no reference dataset {dataset} to find {field.name} in")
         elif lookup.row is None:
-            problems.append(f"{field.name} {value} is not in {dataset}")
+            problems.append(f"{_quoted(spec, field.name, value)} is not in {dataset}")
         else:
             problems += _mismatches(spec, field, result, lookup.row)
     return problems
@@ -79,12 +79,24 @@ def _mismatches(
             gap = _difference(target, mine, theirs)
             if gap is None or gap > cross.tolerance:
                 problems.append(
-                    f"{cross.field} {mine} differs from {cross.column} {theirs} by more than "
+                    f"{_quoted(spec, cross.field, mine)} differs from "
+                    f"{_quoted(spec, cross.field, theirs, cross.column)} by more than "
                     f"{cross.tolerance}"
                 )
         elif not equal_after_normalization(target, mine, theirs):
-            problems.append(f"{cross.field} {mine} is not {cross.column} {theirs}")
+            problems.append(
+                f"{_quoted(spec, cross.field, mine)} is not "
+                f"{_quoted(spec, cross.field, theirs, cross.column)}"
+            )
     return problems
+
+
+def _quoted(spec: JobSpec, field: str, value: object, name: str | None = None) -> str:
+    """A field (or a reference column, `name`, compared with it) and its value, as a reason
+    quotes it: a personal field's value is never quoted (reasons are kept and sent in clear)."""
+    table, _, column = field.partition(".")
+    personal = spec.personal.column(table, column) if column else spec.personal.covers(field)
+    return name or field if personal else f"{name or field} {value}"
 
 
 def _difference(field: FieldSpec, a: object, b: object) -> Decimal | None:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from bpo_common import media
+from bpo_common import audit, media
 from bpo_common.auth import ClientPrincipal, ClientScope, CurrentClient, KeyScope, current_client
 from bpo_common.db import SessionDep
 from bpo_common.errors import PROBLEM_JSON
@@ -55,7 +55,9 @@ async def put_reference_dataset(
     media_type = Format(media.content_type(content_type, list(Format), what="a dataset"))
     # Parsing a large upload is CPU work: off the event loop, so other requests keep moving.
     table = await run_in_threadpool(parse, await request.body(), media_type, key)
-    return await reference.replace(session, client.client_id, name, key, table)
+    dataset = await reference.replace(session, client.client_id, name, key, table)
+    audit.summarize(session, rows=dataset.row_count, columns=len(dataset.columns))
+    return dataset
 
 
 @router.get("/reference-datasets", tags=["reference data"])

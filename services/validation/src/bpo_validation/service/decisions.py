@@ -7,6 +7,10 @@ It reads and writes a table once for the whole run: the jobs, the items' earlier
 judged fields, then the new entries, judgements, tallies, decisions and events, in the order
 one at a time would have published them: per submission, any suspension its judgings bring,
 the decision, then, once the item is final, how each task on it came out.
+
+Values arrive sealed with the job's data key and are opened in memory to decide (see
+service.keys); entries, decisions and exceptions keep their personal values sealed, and the
+events that carry values carry them sealed.
 """
 
 from collections.abc import Sequence
@@ -18,24 +22,27 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts import QcPolicy, TaskKind, intake, validation
+from bpo_common.contracts import TaskKind, intake, validation
+from bpo_common.crypto import DataKey
 from bpo_common.errors import NotFound
 from bpo_common.events import Event
 from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
 from bpo_common.outbox import publish_each
-from bpo_common.rules import JobSpec, spec_for
+from bpo_common.rules import Reader
 from bpo_validation.domain import decision, fields
 from bpo_validation.domain.decision import Ruling, Verdict
-from bpo_validation.domain.entries import Item, Judging, KeyerRecord, Submission, machine_keying
+from bpo_validation.domain.entries import Item, Judging, KeyerRecord, machine_keying
 from bpo_validation.domain.reference import LookupResult, Wanted
-from bpo_validation.models import Decision, Entry, JobRules, MatchException
+from bpo_validation.models import Decision, Entry, MatchException
 from bpo_validation.repository import decisions as repository
 from bpo_validation.repository import jobs as job_rules
 from bpo_validation.repository import quality as scores
 from bpo_validation.repository import reference
 from bpo_validation.schemas import DecisionOut, EntryOut, ItemDecision
 from bpo_validation.service import exceptions
+from bpo_validation.service.entries import Rules, kept_entry, submission
+from bpo_validation.service.keys import JobKeys
 from bpo_validation.service.quality import add_to_tallies, judgement_rows, scored
 from bpo_validation.settings import Settings
 
@@ -45,15 +52,20 @@ class JobNotKnownYet(Exception):
 
 
 async def record_submissions(
-    session: AsyncSession, events: Sequence[intake.TaskSubmitted], settings: Settings
+    session: AsyncSession,
+    events: Sequence[intake.TaskSubmitted],
+    settings: Settings,
+    *,
+    keys: JobKeys,
 ) -> None:
     """Keep the entries; decide about each item once it has the entries it needs; judge and
     score; as applying the submissions one at a time, in order, would."""
     known = await job_rules.rules_of_jobs(session, {event.job_id for event in events})
-    jobs = {job_id: _Rules.of(job) for job_id, job in known.items()}
+    jobs = {job_id: Rules.of(job) for job_id, job in known.items()}
     for event in events:
         if event.job_id not in jobs:
             raise JobNotKnownYet(f"job {event.job_id} has not arrived yet")
+    job_keys = await keys.of_jobs(session, jobs)
     item_ids = list({event.item_id for event in events})
     await repository.lock_items(session, item_ids)
     so_far = await repository.entries_of_items(session, item_ids)
@@ -63,25 +75,15 @@ async def record_submissions(
     run = _Run(
         session,
         settings,
+        job_keys,
         entries=so_far,
         judged=await scores.judged_by_task(session, item_ids),
     )
-    entries = [_entry(event) for event in fresh]
+    entries = [kept_entry(event, jobs[event.job_id], job_keys[event.job_id]) for event in fresh]
     await repository.add_entries(session, entries)
     for event, entry in zip(fresh, entries, strict=True):
         await run.apply(jobs[event.job_id], entry)
     await run.write()
-
-
-@dataclass(frozen=True)
-class _Rules:
-    spec: JobSpec
-    policy: QcPolicy
-
-    @classmethod
-    def of(cls, job: JobRules) -> "_Rules":
-        spec = spec_for(job.job_id, job.fields, job.rules, job.match)
-        return cls(spec, QcPolicy.model_validate(job.qc))
 
 
 @dataclass
@@ -99,6 +101,8 @@ class _Run:
 
     session: AsyncSession
     settings: Settings
+    # The data key of each job of the run.
+    keys: dict[UUID, DataKey]
     entries: dict[UUID, list[Entry]]
     # (judged, correct) fields of each task of the run's items.
     judged: dict[UUID, tuple[int, int]]
@@ -108,13 +112,18 @@ class _Run:
     outcomes: list[_Outcome] = field(default_factory=list)
     lookups: dict[tuple[UUID, Wanted], LookupResult] = field(default_factory=dict)
 
-    async def apply(self, rules: _Rules, entry: Entry) -> None:
+    async def apply(self, rules: Rules, entry: Entry) -> None:
         now = utcnow()
         so_far = self.entries.setdefault(entry.item_id, [])
         so_far.append(entry)
         so_far.sort(key=lambda e: (e.submitted_at, e.task_id))
+        key = self.keys[entry.job_id]
+        reader = rules.spec.personal.reader(key)
         item = Item(
-            entry.item_id, entry.work_type, [_submission(e) for e in so_far], _submission(entry)
+            entry.item_id,
+            entry.work_type,
+            [submission(e, reader) for e in so_far],
+            submission(entry, reader),
         )
         verdict = await self._decide(rules, item, entry)
         invoice = verdict.ruling is Ruling.ACCEPT and rules.spec.match is not None
@@ -145,26 +154,26 @@ class _Run:
                 client_id=entry.client_id,
                 outcome=verdict.ruling.outcome,
                 reason=verdict.reason,
-                result=verdict.result,
-                comparison=verdict.comparison,
+                result=verdict.result and rules.kept(verdict.result, key),
+                comparison=fields.sealed_comparison(rules.spec, verdict.comparison, key),
                 decided_at=now,
             )
         )
         if verdict.ruling is Ruling.EXCEPTION:
             assert verdict.match is not None
             assert verdict.result is not None
-            opened = exceptions.opened(entry, verdict.result, verdict.match, now)
+            opened = exceptions.opened(entry, rules.kept(verdict.result, key), verdict.match, now)
             self.exceptions.append(opened)
-            outcome.events.append((exceptions.opened_event(opened), entry.client_id))
+            outcome.events.append((exceptions.opened_event(opened, key), entry.client_id))
         else:
-            outcome.events.append((_announcement(entry, verdict, now), entry.client_id))
+            outcome.events.append((_announcement(entry, verdict, now, key), entry.client_id))
         if verdict.ruling.settles:
             rejected = verdict.ruling is Ruling.REJECT
             outcome.events += [
                 (scored(e, self.judged, now, rejected=rejected), e.client_id) for e in so_far
             ]
 
-    async def _decide(self, rules: _Rules, item: Item, entry: Entry) -> Verdict:
+    async def _decide(self, rules: Rules, item: Item, entry: Entry) -> Verdict:
         """Load what the decision reads beyond the item (`decision.needs`), then let it rule."""
         needs = decision.needs(rules.spec, rules.policy, item)
         keyer = None
@@ -228,46 +237,6 @@ class _Run:
         await publish_each(self.session, events)
 
 
-def _entry(event: intake.TaskSubmitted) -> Entry:
-    return Entry(
-        task_id=event.task_id,
-        item_id=event.item_id,
-        job_id=event.job_id,
-        client_id=event.client_id,
-        work_type=event.work_type,
-        kind=event.kind,
-        contractor_id=event.contractor_id,
-        data=event.data,
-        golden=event.golden,
-        client_values=event.client_values,
-        rejection=event.rejection,
-        documents=event.documents,
-        active_seconds=event.active_seconds,
-        entries_expected=event.entries_expected,
-        suggestions={name: shown.model_dump() for name, shown in event.suggestions.items()},
-        layout_id=event.layout_id,
-        submitted_at=event.submitted_at,
-    )
-
-
-def _submission(entry: Entry) -> Submission:
-    return Submission(
-        task_id=entry.task_id,
-        kind=entry.kind,
-        contractor_id=entry.contractor_id,
-        data=entry.data,
-        golden=entry.golden,
-        client_values=entry.client_values,
-        rejection=entry.rejection,
-        entries_expected=entry.entries_expected,
-        suggestions={
-            name: intake.Suggested.model_validate(shown)
-            for name, shown in entry.suggestions.items()
-        },
-        layout_id=entry.layout_id,
-    )
-
-
 class _About(TypedDict):
     item_id: UUID
     job_id: UUID
@@ -275,15 +244,15 @@ class _About(TypedDict):
     decided_at: datetime
 
 
-def _announcement(entry: Entry, verdict: Verdict, now: datetime) -> Event:
-    """The event saying what became of the item."""
+def _announcement(entry: Entry, verdict: Verdict, now: datetime, key: DataKey) -> Event:
+    """The event saying what became of the item, its values sealed."""
     about = _About(
         item_id=entry.item_id, job_id=entry.job_id, client_id=entry.client_id, decided_at=now
     )
     ruling = verdict.ruling
     if ruling is Ruling.ACCEPT:
         assert verdict.result is not None, "an accepted item has its result"
-        return validation.ItemAccepted(**about, result=verdict.result)
+        return validation.ItemAccepted(**about, result=key.seal(verdict.result))
     if ruling is Ruling.REJECT:
         return validation.ItemRejected(**about, reason=verdict.reason)
     if ruling is Ruling.SECOND_KEYING:
@@ -298,7 +267,7 @@ def _announcement(entry: Entry, verdict: Verdict, now: datetime) -> Event:
             intake.Entry(
                 task_id=shown.task_id,
                 contractor_id=shown.contractor_id,
-                data=shown.data,
+                data=key.seal(shown.data),
                 unreadable=shown.rejection if shown.kind is TaskKind.ENTRY else None,
             )
             for shown in verdict.shown
@@ -308,38 +277,59 @@ def _announcement(entry: Entry, verdict: Verdict, now: datetime) -> Event:
     )
 
 
-async def item_decision(session: AsyncSession, item_id: UUID, scope: UUID | None) -> ItemDecision:
+async def item_decision(
+    session: AsyncSession, item_id: UUID, scope: UUID | None, keys: JobKeys, *, personal: bool
+) -> ItemDecision:
+    """The item's entries, comparison and decisions; personal values opened for a reader who
+    may see them (`personal`), masked for anyone else."""
     decisions = await repository.decisions_of_item(session, item_id)
     if not decisions or (scope is not None and decisions[0].client_id != scope):
         raise NotFound(f"no decision about item {item_id}")
     latest = decisions[-1]
+    job = (await job_rules.rules_of_jobs(session, [latest.job_id]))[latest.job_id]
+    rules = Rules.of(job)
+    shows = personal and bool(rules.spec.personal)
+    reader = rules.spec.personal.reader(await keys.of_job(session, job.job_id) if shows else None)
     entries = await repository.entries_of_item(session, item_id)
-    shown = [EntryOut.model_validate(entry, from_attributes=True) for entry in entries]
+    shown = [
+        EntryOut.model_validate(entry, from_attributes=True).model_copy(
+            update={"data": reader.record(entry.data)}
+        )
+        for entry in entries
+    ]
+    history = [_decision_out(d, reader) for d in decisions]
     return ItemDecision(
         item_id=item_id,
         job_id=latest.job_id,
         documents=entries[-1].documents if entries else [],
         decision=latest.outcome,
         reason=latest.reason,
-        result=latest.result,
-        comparison=latest.comparison,
-        entries=await _with_machine(session, item_id, entries) + shown,
-        history=[DecisionOut.model_validate(d, from_attributes=True) for d in decisions],
+        result=history[-1].result,
+        comparison=history[-1].comparison,
+        entries=_with_machine(rules, reader, item_id, entries) + shown,
+        history=history,
     )
 
 
-async def _with_machine(
-    session: AsyncSession, item_id: UUID, entries: Sequence[Entry]
+def _decision_out(decision: Decision, reader: Reader) -> DecisionOut:
+    return DecisionOut(
+        outcome=decision.outcome,
+        reason=decision.reason,
+        result=decision.result and reader.record(decision.result),
+        comparison=fields.personal_comparison(reader.personal, decision.comparison, reader.shown),
+        decided_at=decision.decided_at,
+    )
+
+
+def _with_machine(
+    rules: Rules, reader: Reader, item_id: UUID, entries: Sequence[Entry]
 ) -> list[EntryOut]:
     """The machine's keying of the item (the values it was sure of on the first keying's
     task), shown first, as the entry it is judged as; none without pre-fill."""
     first = next((entry for entry in entries if entry.kind is TaskKind.ENTRY), None)
     if first is None or not first.suggestions:
         return []
-    job = (await job_rules.rules_of_jobs(session, [first.job_id])).get(first.job_id)
-    if job is None:
-        return []
-    machine = machine_keying(_Rules.of(job).policy, _submission(first), item_id)
+    machine = machine_keying(rules.policy, submission(first, reader), item_id)
     if machine is None:
         return []
     return [

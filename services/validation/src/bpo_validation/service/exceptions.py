@@ -1,6 +1,9 @@
 """Use cases of match exceptions: matching an invoice its keyings would accept against the
 client's purchase order and receipts, opening an exception when it does not match, and the
-client's accounts payable resolving it (accept, reject, or correct with data)."""
+client's accounts payable resolving it (accept, reject, or correct with data).
+
+An exception keeps the invoice with its personal values sealed (a match reads none of them),
+and shows them opened to a reader who may see them, masked to anyone else."""
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -8,15 +11,16 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.auth import Principal, Role
+from bpo_common.auth import Principal, Role, shows_personal_data
 from bpo_common.clock import utcnow
 from bpo_common.contracts import ExceptionAction, validation
+from bpo_common.crypto import DataKey
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
 from bpo_common.events import Event
 from bpo_common.ids import new_id
 from bpo_common.outbox import publish_each
 from bpo_common.pagination import Page, PageRequest, make_page
-from bpo_common.rules import JobSpec, check, spec_for
+from bpo_common.rules import JobSpec, Personal, Reader, check
 from bpo_validation.domain import matching
 from bpo_validation.domain.decision import Outcome
 from bpo_validation.domain.matching import ExceptionStatus, Found, InvoiceMatch
@@ -28,6 +32,8 @@ from bpo_validation.repository import jobs as job_rules
 from bpo_validation.repository import quality as scores
 from bpo_validation.repository import reference
 from bpo_validation.schemas import ExceptionOut, ExceptionResolve
+from bpo_validation.service.entries import Rules
+from bpo_validation.service.keys import JobKeys
 from bpo_validation.service.quality import scored
 
 LookUp = Callable[[UUID, Wanted], Awaitable[LookupResult]]
@@ -101,15 +107,16 @@ def opened(
     )
 
 
-def opened_event(exception: MatchException) -> validation.ExceptionOpened:
+def opened_event(exception: MatchException, key: DataKey) -> validation.ExceptionOpened:
+    """The event of an opened exception: what it quotes of the invoice sealed."""
     return validation.ExceptionOpened(
         exception_id=exception.id,
         item_id=exception.item_id,
         job_id=exception.job_id,
         client_id=exception.client_id,
         outcome=exception.outcome.value,
-        reasons=exception.reasons,
-        lines=exception.lines,
+        reasons=key.seal(exception.reasons),
+        lines=key.seal(exception.lines),
         opened_at=exception.opened_at,
     )
 
@@ -125,20 +132,43 @@ async def list_exceptions(
     status: ExceptionStatus | None,
     job_id: UUID | None,
     page: PageRequest,
+    keys: JobKeys,
+    *,
+    personal: bool,
 ) -> Page[ExceptionOut]:
     rows = await repository.list_exceptions(session, scope, status, job_id, page)
-    return make_page(rows, page, _out)
+    shown = await _readers(session, {row.job_id for row in rows}, keys, personal=personal)
+    return make_page(rows, page, lambda exception: _out(exception, shown[exception.job_id]))
 
 
 async def get_exception(
-    session: AsyncSession, exception_id: UUID, scope: UUID | None
+    session: AsyncSession, exception_id: UUID, scope: UUID | None, keys: JobKeys, *, personal: bool
 ) -> ExceptionOut:
-    exception = await repository.get_exception(session, exception_id)
-    return _out(_visible(exception, exception_id, scope))
+    exception = _visible(await repository.get_exception(session, exception_id), exception_id, scope)
+    shown = await _readers(session, {exception.job_id}, keys, personal=personal)
+    return _out(exception, shown[exception.job_id])
+
+
+async def _readers(
+    session: AsyncSession, job_ids: set[UUID], keys: JobKeys, *, personal: bool
+) -> dict[UUID, Reader]:
+    """How the reader sees each job's values: personal ones opened if they may see them
+    (`personal`), masked if not."""
+    rules = {
+        job_id: Rules.of(job).spec.personal
+        for job_id, job in (await job_rules.rules_of_jobs(session, job_ids)).items()
+    }
+    wanted = [job_id for job_id, of_job in rules.items() if personal and of_job]
+    found = await keys.of_jobs(session, wanted) if wanted else {}
+    return {job_id: rules.get(job_id, Personal()).reader(found.get(job_id)) for job_id in job_ids}
 
 
 async def resolve(
-    session: AsyncSession, exception_id: UUID, caller: Principal, body: ExceptionResolve
+    session: AsyncSession,
+    exception_id: UUID,
+    caller: Principal,
+    body: ExceptionResolve,
+    keys: JobKeys,
 ) -> ExceptionOut:
     """Resolve an open exception: the item is accepted (as keyed, or as corrected) or rejected,
     its tasks are scored, and the resolution is kept in the item's decision history."""
@@ -151,14 +181,16 @@ async def resolve(
             f"{exception.resolved_at}"
         )
     job = (await job_rules.rules_of_jobs(session, [exception.job_id]))[exception.job_id]
-    spec = spec_for(job.job_id, job.fields, job.rules, job.match)
-    result = _resolved_result(spec, exception, body)
+    rules = Rules.of(job)
+    spec, key = rules.spec, await keys.of_job(session, exception.job_id)
+    reader = spec.personal.reader(key)
+    result = _resolved_result(spec, reader.record(exception.result), body)
     now = utcnow()
     by_client = caller.role is Role.CLIENT
     exception.status, exception.action, exception.data = (
         ExceptionStatus.RESOLVED,
         body.action,
-        body.data,
+        body.data and rules.kept(body.data, key),
     )
     exception.note, exception.resolved_by, exception.by_client = (
         body.note,
@@ -184,18 +216,18 @@ async def resolve(
                 client_id=exception.client_id,
                 outcome=Outcome.REJECTED if rejected else Outcome.ACCEPTED,
                 reason=reason,
-                result=result,
+                result=result and rules.kept(result, key),
                 comparison=[],
                 decided_at=now,
             )
         ],
     )
-    await publish_each(session, await _announced(session, exception, result, reason, now))
-    return _out(exception)
+    await publish_each(session, await _announced(session, exception, result, reason, now, key))
+    return _out(exception, spec.personal.reader(key if shows_personal_data(caller) else None))
 
 
 def _resolved_result(
-    spec: JobSpec, exception: MatchException, body: ExceptionResolve
+    spec: JobSpec, keyed: dict[str, object], body: ExceptionResolve
 ) -> dict[str, object] | None:
     """The invoice the resolution accepts (None: rejected); a correction is checked whole."""
     if body.action is not ExceptionAction.CORRECT:
@@ -204,13 +236,13 @@ def _resolved_result(
                 "only a correction takes data",
                 errors=[FieldError("data", f"leave it out to {body.action}, or use correct")],
             )
-        return None if body.action is ExceptionAction.REJECT else exception.result
+        return None if body.action is ExceptionAction.REJECT else keyed
     if not body.data:
         raise Invalid(
             "a correction needs data",
             errors=[FieldError("data", 'give the fields to change, e.g. {"lines": [...]}')],
         )
-    checked = check(spec, {**exception.result, **body.data})
+    checked = check(spec, {**keyed, **body.data})
     if checked.errors:
         raise Invalid(
             "the corrected invoice does not pass the job's rules",
@@ -225,6 +257,7 @@ async def _announced(
     result: dict[str, object] | None,
     reason: str,
     now: datetime,
+    key: DataKey,
 ) -> list[tuple[Event, UUID | None]]:
     """The item's decision, how each of its tasks came out, and the resolution."""
     about = {
@@ -236,7 +269,7 @@ async def _announced(
     decided: Event = (
         validation.ItemRejected(**about, reason=reason)
         if result is None
-        else validation.ItemAccepted(**about, result=result)
+        else validation.ItemAccepted(**about, result=key.seal(result))
     )
     entries = await decision_rows.entries_of_item(session, exception.item_id)
     judged = await scores.judged_by_task(session, [exception.item_id])
@@ -268,5 +301,11 @@ def _visible(
     return exception
 
 
-def _out(exception: MatchException) -> ExceptionOut:
-    return ExceptionOut.model_validate(exception, from_attributes=True)
+def _out(exception: MatchException, reader: Reader) -> ExceptionOut:
+    shown = ExceptionOut.model_validate(exception, from_attributes=True)
+    return shown.model_copy(
+        update={
+            "result": reader.record(exception.result),
+            "data": exception.data and reader.record(exception.data),
+        }
+    )
