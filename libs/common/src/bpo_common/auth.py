@@ -231,6 +231,14 @@ ResultsScope = Annotated[
     UUID | None, Depends(client_scope(manager=Scope.OPS, client=[KeyScope.RESULTS_READ]))
 ]
 
+# Erasing a client's data: the client itself (jobs:write) or an admin.
+DataEraser = Annotated[
+    Principal,
+    Depends(
+        require_role(Role.CLIENT, Role.MANAGER, manager=[Scope.ADMIN], client=[KeyScope.JOBS_WRITE])
+    ),
+]
+
 
 def shows_personal_data(principal: Principal) -> bool:
     """Whether the caller reads personal (`pii`) values in clear: a client (routes give it its

@@ -47,7 +47,10 @@ async def connect(url: str, *, name: str, timeout_s: float = 30.0) -> NATS:
             delay = min(delay * 2, 2.0)
 
 
-def stream_config(replicas: int = 1) -> StreamConfig:
+def stream_config(replicas: int = 1, max_age_days: int = 0) -> StreamConfig:
+    """`max_age_days`: events older go (0: kept until the stream is full of newer ones); at
+    least the longest retention of a client's data, so that erasure reaches what the stream
+    holds only sealed under a deleted key, and never outlives it in clear."""
     return StreamConfig(
         name=STREAM_NAME,
         subjects=STREAM_SUBJECTS,
@@ -56,16 +59,17 @@ def stream_config(replicas: int = 1) -> StreamConfig:
         discard=DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW_S,
         num_replicas=replicas,
+        max_age=max_age_days * 86400.0,
     )
 
 
 async def ensure_stream(
-    js: JetStreamContext, *, replicas: int = 1, timeout_s: float = 30.0
+    js: JetStreamContext, *, replicas: int = 1, max_age_days: int = 0, timeout_s: float = 30.0
 ) -> None:
     """Create the BPO stream, or bring an existing one to this configuration. While JetStream
     does not answer (a cluster electing a leader, a node restarting), try again until
     `timeout_s`."""
-    config = stream_config(replicas)
+    config = stream_config(replicas, max_age_days)
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         try:

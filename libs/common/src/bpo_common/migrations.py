@@ -17,7 +17,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bpo_common.settings import ServiceSettings
-from bpo_common.tables import OUTBOX_CHANNEL, audit_metadata, plumbing_metadata
+from bpo_common.tables import (
+    OUTBOX_CHANNEL,
+    audit_metadata,
+    erasure_metadata,
+    plumbing_metadata,
+)
 
 
 def run_migrations(metadata: MetaData, settings_class: Callable[[], ServiceSettings]) -> None:
@@ -30,7 +35,7 @@ def run_migrations(metadata: MetaData, settings_class: Callable[[], ServiceSetti
     def run(connection: Connection) -> None:
         context.configure(
             connection=connection,
-            target_metadata=[metadata, plumbing_metadata, audit_metadata],
+            target_metadata=[metadata, plumbing_metadata, audit_metadata, erasure_metadata],
             compare_type=True,
         )
         with context.begin_transaction():
@@ -118,6 +123,24 @@ def drop_audit_table() -> None:
     op.execute("DROP FUNCTION IF EXISTS refuse_audit_change()")
     op.drop_table("audit_event")
     op.execute("DROP TYPE IF EXISTS audit_role")
+
+
+def create_erasure_table() -> None:
+    """What the service erased, per erasure intake asked for (bpo_common.tables.erasure_record);
+    written out for the same reason as the audit table."""
+    op.create_table(
+        "erasure_record",
+        sa.Column("erasure_id", sa.Uuid(), nullable=False),
+        sa.Column("job_id", sa.Uuid(), nullable=False),
+        sa.Column("item_ids", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("erasure_id", name=op.f("pk_erasure_record")),
+    )
+    op.create_index("ix_erasure_record_job_id", "erasure_record", ["job_id"])
+
+
+def drop_erasure_table() -> None:
+    op.drop_table("erasure_record")
 
 
 def upgrade(package: str, url: str, revision: str = "head") -> None:

@@ -117,7 +117,10 @@ def create_service_app(
         )
         js = nc.jetstream()
         await ensure_stream(
-            js, replicas=settings.stream_replicas, timeout_s=settings.nats_connect_timeout_s
+            js,
+            replicas=settings.stream_replicas,
+            max_age_days=settings.stream_max_age_days,
+            timeout_s=settings.nats_connect_timeout_s,
         )
         runtime = Runtime(settings, engine, sessions, nc, js, verifier)
         try:

@@ -101,3 +101,18 @@ audit_event = Table(
     Index("ix_audit_event_object_id", "object_id", "id"),
     Index("ix_audit_event_at", "at"),
 )
+
+
+# Apart as well (bpo_common.migrations.create_erasure_table): what a service erased of a job
+# or of some of its items, asked by intake's DataErased (bpo_common.erasure).
+erasure_metadata = new_metadata()
+
+erasure_record = Table(
+    "erasure_record",
+    erasure_metadata,
+    Column("erasure_id", Uuid, primary_key=True),
+    Column("job_id", Uuid, nullable=False, index=True),
+    # None: the whole job.
+    Column("item_ids", JSONB(none_as_null=True)),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+)

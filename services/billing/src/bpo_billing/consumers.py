@@ -5,8 +5,10 @@ from functools import partial
 
 from bpo_billing.service import earnings, jobs, usage
 from bpo_billing.settings import Settings
-from bpo_common.contracts.intake import ItemCompleted, JobCompleted, JobCreated
+from bpo_common.contracts.erasure import BillingErasureDone
+from bpo_common.contracts.intake import DataErased, ItemCompleted, JobCompleted, JobCreated
 from bpo_common.contracts.validation import ContractorScored, ExceptionResolved
+from bpo_common.erasure import record_erased
 from bpo_common.inbox import Subscription, batch, each
 
 
@@ -21,6 +23,9 @@ def subscriptions(settings: Settings) -> list[Subscription]:
                 partial(earnings.record_scores, overturned_fraction=settings.overturned_fraction),
             ),
             each(ExceptionResolved, usage.record_exception_resolved),
+            # Usage lines, invoices and earnings keep counts and prices, never keyed values:
+            # billing has nothing to erase but says so.
+            each(DataErased, partial(record_erased, done=BillingErasureDone)),
         ]
     )
     return [Subscription(name="billing", handlers=handlers)]

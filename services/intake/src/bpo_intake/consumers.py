@@ -1,11 +1,12 @@
 """Events the intake service consumes: validation's decisions and the match exceptions it
-opens, a run at a time."""
+opens, a run at a time; every service's answer to an erasure."""
 
 from functools import partial
 
-from bpo_common.contracts import validation
+from bpo_common.contracts import erasure, validation
 from bpo_common.inbox import Subscription, batch, each
 from bpo_intake.service import decisions
+from bpo_intake.service.erasure import record_done
 from bpo_intake.settings import Settings
 
 
@@ -19,6 +20,9 @@ def subscriptions(settings: Settings) -> list[Subscription]:
             batch(validation.SecondKeyingRequired, decide),
             batch(validation.ExceptionOpened, decide),
             each(validation.ContractorSuspended, decisions.suspend_contractor),
+            each(erasure.ValidationErasureDone, record_done),
+            each(erasure.BillingErasureDone, record_done),
+            each(erasure.ReportingErasureDone, record_done),
         ]
     )
     return [Subscription(name="intake", handlers=handlers)]

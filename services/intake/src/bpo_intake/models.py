@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Numeric, String, Text, Uuid, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_common.contracts import TaskKind
@@ -33,6 +33,8 @@ class Client(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Days after a job ended that its data is erased; None: the service's default.
+    retention_days: Mapped[int | None]
 
 
 class Contractor(Base):
@@ -289,3 +291,23 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When it last got a token.
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Erasure(Base):
+    """A job's data (`item_ids` None) or some of its items' erased: when, asked by whom (a
+    client, an admin, retention), and when each service said it erased its own."""
+
+    __tablename__ = "erasure"
+    __table_args__ = (Index("ix_erasure_job_id", "job_id", "requested_at"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    job_id: Mapped[UUID] = mapped_column(ForeignKey("job.id"))
+    client_id: Mapped[UUID]
+    # SQL NULL (not JSON null) for the whole job: the queries ask for it.
+    item_ids: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    intake_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    validation_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    billing_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reporting_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

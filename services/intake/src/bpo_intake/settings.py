@@ -45,6 +45,10 @@ class Settings(KeyedSettings):
     # Pixels of one page of an image: past it, an image is refused as a decompression bomb.
     document_max_pixels: int = 100_000_000
     document_zip_max_members: int = 10_000
+    # A job's data (values, documents, its data key) is erased this many days after it
+    # completed or was cancelled, for a client without a retention of its own (0: never).
+    # At most BPO_STREAM_MAX_AGE_DAYS (unless that is 0), so the stream never outlives it.
+    retention_days: int = Field(365, ge=0, le=36500)
     # Documents are deleted this many days after their job completed or was cancelled.
     document_retention_days: int = 90
     # Signs page image links. Every replica of the API must have the same one; when not set,
@@ -66,6 +70,15 @@ class Settings(KeyedSettings):
     # How long such a token works: short, so that a revoked key is soon locked out for good.
     api_key_token_ttl_s: int = Field(900, ge=60, le=900)
     _api_key_signing_key: str | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _stream_outlives_no_retention(self) -> "Settings":
+        if self.stream_max_age_days and not 0 < self.retention_days <= self.stream_max_age_days:
+            raise ValueError(
+                f"retention_days ({self.retention_days}) must be between 1 and "
+                f"BPO_STREAM_MAX_AGE_DAYS ({self.stream_max_age_days}) when the stream is bounded"
+            )
+        return self
 
     @model_validator(mode="after")
     def _store_opens(self) -> "Settings":

@@ -2,8 +2,9 @@
 
 The outbox relay runs for every service (bpo_common.service starts it); intake adds its
 consumer of validation's decisions, the lease sweep, the check for work nobody may take,
-the webhook sender, the page renderer, OCR, extraction, document retention, the answerer of
-validation's requests for data keys and the rewrapping of data keys after a KEK rotation.
+the webhook sender, the page renderer, OCR, extraction, document retention, data retention,
+the answerer of validation's requests for data keys and the rewrapping of data keys after a
+KEK rotation.
 Each loop runs on every replica, side by side: each step takes its rows with SKIP LOCKED or a
 lease, or (the check) does what another replica may do as well; the answerers share the
 requests as a queue group.
@@ -21,7 +22,7 @@ from bpo_common.contracts.intake import DATA_KEYS_SUBJECT
 from bpo_common.loops import keep_running, pause
 from bpo_common.service import Runtime, Workers
 from bpo_intake.consumers import subscriptions
-from bpo_intake.service import documents, extraction, keys, tasks, webhooks
+from bpo_intake.service import documents, erasure, extraction, keys, tasks, webhooks
 from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
@@ -129,6 +130,23 @@ async def delete_expired_documents(runtime: Runtime) -> None:
     await keep_running("document retention", delete, pause(RETENTION_CHECK_S))
 
 
+async def erase_past_retention(runtime: Runtime) -> None:
+    """Erase the data of jobs that ended longer ago than their client's retention, a batch at
+    a time, then check again every hour."""
+    settings = runtime.settings_as(Settings)
+    objects = documents.document_store(settings)
+    keys = settings.data_keys()
+
+    async def erase() -> bool:
+        async with runtime.sessions() as session, session.begin():
+            erased = await erasure.erase_past_retention(
+                session, objects, keys, settings.retention_days, utcnow()
+            )
+        return erased == erasure.RETENTION_BATCH
+
+    await keep_running("data retention", erase, pause(RETENTION_CHECK_S))
+
+
 async def answer_data_key_requests(runtime: Runtime) -> None:
     """Answer validation's requests for jobs' data keys (wrapped) for the app's lifetime; the
     subscription outlives NATS reconnects."""
@@ -183,6 +201,7 @@ def workers(settings: Settings) -> Workers:
             read_pages,
             extract_items,
             delete_expired_documents,
+            erase_past_retention,
             answer_data_key_requests,
             rewrap_data_keys,
         ],

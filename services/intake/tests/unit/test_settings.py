@@ -1,8 +1,10 @@
-"""Intake's settings: a document store that cannot be used stops the service at start."""
+"""Intake's settings: a document store that cannot be used, or a retention the stream would
+outlive, stops the service at start."""
 
 import pytest
 from pydantic import ValidationError
 
+from bpo_common.messaging import stream_config
 from bpo_intake.settings import Settings
 
 DATABASE = "postgresql+asyncpg://intake@db/intake"
@@ -23,3 +25,12 @@ def test_an_s3_store_with_an_endpoint_and_http_allowed_is_accepted() -> None:
         database_url=DATABASE, document_store_url="s3://bucket/docs", document_store_options=options
     )
     assert settings.document_store_options == options
+
+
+def test_a_retention_longer_than_the_stream_keeps_events_stops_the_service_at_start() -> None:
+    with pytest.raises(ValidationError, match=r"retention_days \(500\) must be between 1 and"):
+        Settings(database_url=DATABASE, retention_days=500, stream_max_age_days=400)
+    unbounded = Settings(database_url=DATABASE, retention_days=0, stream_max_age_days=0)
+    assert stream_config(max_age_days=unbounded.stream_max_age_days).max_age == 0
+    bounded = Settings(database_url=DATABASE, retention_days=30, stream_max_age_days=31)
+    assert stream_config(max_age_days=bounded.stream_max_age_days).max_age == 31 * 86400

@@ -1,6 +1,10 @@
 """Events the reporting service consumes: every fact it reports on, from every service."""
 
+from functools import partial
+
 from bpo_common.contracts import billing, intake, validation
+from bpo_common.contracts.erasure import ReportingErasureDone
+from bpo_common.erasure import record_erased
 from bpo_common.inbox import Subscription, batch, each
 from bpo_reporting.service import projections
 
@@ -23,6 +27,8 @@ handlers = dict(
         batch(validation.ContractorScored, projections.record_contractors_scored),
         batch(billing.UsageRecorded, projections.record_usages),
         batch(billing.EarningRecorded, projections.record_earnings),
+        # The read models hold counts and times, never values: nothing to erase but the answer.
+        each(intake.DataErased, partial(record_erased, done=ReportingErasureDone)),
     ]
 )
 

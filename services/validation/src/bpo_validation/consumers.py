@@ -2,9 +2,9 @@
 
 from functools import partial
 
-from bpo_common.contracts.intake import JobCreated, TaskSubmitted
+from bpo_common.contracts.intake import DataErased, JobCreated, TaskSubmitted
 from bpo_common.inbox import Subscription, batch, each
-from bpo_validation.service import decisions, jobs
+from bpo_validation.service import decisions, erasure, jobs
 from bpo_validation.service.keys import JobKeys
 from bpo_validation.settings import Settings
 
@@ -12,5 +12,12 @@ from bpo_validation.settings import Settings
 def subscriptions(settings: Settings, keys: JobKeys) -> list[Subscription]:
     """`keys`: where the jobs' data keys come from (asked of intake over NATS when new)."""
     record = partial(decisions.record_submissions, settings=settings, keys=keys)
-    handlers = dict([each(JobCreated, jobs.record_job), batch(TaskSubmitted, record)])
+    erase = partial(erasure.erase, keys=keys.keys)
+    handlers = dict(
+        [
+            each(JobCreated, jobs.record_job),
+            batch(TaskSubmitted, record),
+            each(DataErased, erase),
+        ]
+    )
     return [Subscription(name="validation", handlers=handlers)]

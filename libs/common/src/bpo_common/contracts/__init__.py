@@ -1,7 +1,15 @@
 """Event contracts, one module per publishing service, and the vocabulary they share.
 Importing this registers every event."""
 
-from bpo_common.contracts import billing, intake, messaging, sealed, validation, vocabulary
+from bpo_common.contracts import (
+    billing,
+    erasure,
+    intake,
+    messaging,
+    sealed,
+    validation,
+    vocabulary,
+)
 from bpo_common.contracts.sealed import Sealed
 from bpo_common.contracts.vocabulary import (
     MACHINE_CONTRACTOR_ID,
@@ -24,6 +32,7 @@ __all__ = [
     "TaskKind",
     "TaskOutcome",
     "billing",
+    "erasure",
     "intake",
     "messaging",
     "sealed",

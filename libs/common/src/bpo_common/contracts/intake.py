@@ -206,6 +206,20 @@ class ItemRejected(Event):
     rejected_at: datetime
 
 
+class DataErased(Event):
+    """A client or an admin asked for a job's data (`item_ids` None) or some of its items' to
+    be erased: intake erased what it holds (and, for a job, its data key); every other service
+    erases its own and answers with its ErasureDone."""
+
+    event_type = "bpo.intake.data.erased"
+
+    erasure_id: UUID
+    job_id: UUID
+    client_id: UUID
+    item_ids: list[UUID] | None
+    requested_at: datetime
+
+
 # Validation asks intake for jobs' data keys over core NATS request and reply: never on the
 # stream (whose subjects are `bpo.>`), and only wrapped by the key-encryption key both hold.
 DATA_KEYS_SUBJECT = "rpc.intake.data_keys"

@@ -1,13 +1,16 @@
 """Clients: managers register them."""
 
+from uuid import UUID
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from bpo_common import audit
-from bpo_common.auth import Ops
+from bpo_common.auth import Admin, Ops
 from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.text import CheckedRoute
+from bpo_intake.domain.erasure import ClientRetention, RetentionUpdate
 from bpo_intake.schemas import ClientCreate, ClientCreated
 from bpo_intake.service import clients
 from bpo_intake.settings import SettingsDep
@@ -30,4 +33,18 @@ async def create_client(
     audit.summarize(session, fields=sorted(body.model_fields_set))
     return await idempotency.respond(
         201, ClientCreated.model_validate(client, from_attributes=True)
+    )
+
+
+@router.put("/clients/{client_id}/retention", tags=["clients"])
+async def set_retention(
+    client_id: UUID, body: RetentionUpdate, session: SessionDep, _: Admin, settings: SettingsDep
+) -> ClientRetention:
+    """Set how many days after a job ended its data is erased (null: the service's default)."""
+    days = await clients.set_retention(
+        session, client_id, body.retention_days, settings.stream_max_age_days
+    )
+    audit.summarize(session, after=days)
+    return ClientRetention(
+        client_id=client_id, retention_days=days, default_days=settings.retention_days
     )

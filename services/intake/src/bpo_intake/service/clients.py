@@ -1,12 +1,16 @@
 """Client companies: managers register them."""
 
+from uuid import UUID
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
+from bpo_common.errors import FieldError, Invalid, NotFound
 from bpo_common.ids import new_id
 from bpo_intake.domain.webhooks import new_secret
 from bpo_intake.models import Client
 from bpo_intake.repository import clients as repository
+from bpo_intake.repository import erasure
 from bpo_intake.schemas import ClientCreate
 from bpo_intake.service.webhook_http import check_webhook_url
 
@@ -27,3 +31,16 @@ async def create_client(
     )
     await repository.add_client(session, client)
     return client
+
+
+async def set_retention(
+    session: AsyncSession, client_id: UUID, days: int | None, stream_max_age_days: int
+) -> int | None:
+    """Set the client's retention; longer than the stream keeps events is refused (the stream
+    would outlive it)."""
+    if days is not None and stream_max_age_days and days > stream_max_age_days:
+        why = f"at most {stream_max_age_days}, the days the stream keeps events"
+        raise Invalid(f"retention_days: {why}", errors=[FieldError("retention_days", why)])
+    if not await erasure.set_retention(session, client_id, days):
+        raise NotFound(f"no client {client_id}")
+    return days

@@ -359,11 +359,19 @@ async def delete_expired(
     expired = await repository.expired(
         session, now - timedelta(days=retention_days), RETENTION_BATCH
     )
-    await repository.mark_deleted(session, [document.id for document in expired], now)
+    await delete_documents(session, store, expired, now)
+    return len(expired)
+
+
+async def delete_documents(
+    session: AsyncSession, store: ObjectStore, documents: Sequence[Document], now: datetime
+) -> None:
+    """Mark the documents deleted and delete their bytes and page images from the store."""
+    await repository.mark_deleted(session, [document.id for document in documents], now)
     # Bytes are deleted only when no other live document has them, checked while an upload
     # of the same bytes (which would write them again) waits.
-    await repository.lock_bytes(session, [(doc.client_id, doc.sha256) for doc in expired])
-    for document in expired:
+    await repository.lock_bytes(session, [(doc.client_id, doc.sha256) for doc in documents])
+    for document in documents:
         if await repository.still_stored(session, document.client_id, document.sha256):
             continue
         paths = [objects.original(document.client_id, document.sha256)] + [
@@ -371,7 +379,6 @@ async def delete_expired(
             for number in range(1, document.pages + 1)
         ]
         await objects.delete(store, paths)
-    return len(expired)
 
 
 def _rendered(kind: domain.MediaType, content: bytes) -> list[domain.RenderedPage]:

@@ -1,0 +1,32 @@
+"""What each service answers to intake's DataErased once it erased what it holds: one
+contract, a subject per service (`bpo.<service>.erasure.done`)."""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from bpo_common.events import Event
+
+ErasingService = Literal["intake", "validation", "billing", "reporting"]
+
+
+class ErasureDone(Event):
+    """A service erased the values of a job (`item_ids` None) or of some of its items."""
+
+    erasure_id: UUID
+    service: ErasingService
+    job_id: UUID
+    item_ids: list[UUID] | None
+    erased_at: datetime
+
+
+class ValidationErasureDone(ErasureDone):
+    event_type = "bpo.validation.erasure.done"
+
+
+class BillingErasureDone(ErasureDone):
+    event_type = "bpo.billing.erasure.done"
+
+
+class ReportingErasureDone(ErasureDone):
+    event_type = "bpo.reporting.erasure.done"

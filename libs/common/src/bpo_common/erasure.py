@@ -1,0 +1,41 @@
+"""Answering intake's DataErased: a service records what it erased in its `erasure_record`
+(bpo_common.tables) and tells intake with its ErasureDone, in the transaction of the erasure
+itself (the consumer's), so that intake shows it erased only once it is."""
+
+from datetime import datetime
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.clock import utcnow
+from bpo_common.contracts.erasure import ErasureDone
+from bpo_common.contracts.intake import DataErased
+from bpo_common.outbox import publish
+from bpo_common.tables import erasure_record
+
+
+async def record_erased(
+    session: AsyncSession,
+    event: DataErased,
+    done: type[ErasureDone],
+    now: datetime | None = None,
+) -> None:
+    """Record that the service erased what `event` asked for, and announce it as `done`."""
+    now = now or utcnow()
+    item_ids = None if event.item_ids is None else [str(i) for i in event.item_ids]
+    await session.execute(
+        insert(erasure_record)
+        .values(erasure_id=event.erasure_id, job_id=event.job_id, item_ids=item_ids, erased_at=now)
+        .on_conflict_do_nothing()
+    )
+    service = done.event_type.split(".")[1]
+    answer = done.model_validate(
+        {
+            "erasure_id": event.erasure_id,
+            "service": service,
+            "job_id": event.job_id,
+            "item_ids": event.item_ids,
+            "erased_at": now,
+        }
+    )
+    await publish(session, answer, client_id=event.client_id)

@@ -1,0 +1,229 @@
+"""Queries of erasure: emptying what intake keeps of a job's or its items' values, the
+erasures asked for and what each service answered, and the jobs retention has run out for."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, DateTime, Integer, case, func, literal, null, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
+
+from bpo_intake.domain.jobs import JobStatus
+from bpo_intake.models import (
+    Client,
+    Document,
+    DocumentPage,
+    Erasure,
+    Item,
+    Job,
+    Task,
+    WebhookDelivery,
+)
+
+SERVICES = ("intake", "validation", "billing", "reporting")
+
+
+def _json(value: object) -> ColumnElement[Any]:
+    return literal(value, JSONB)
+
+
+def _emptied(column: QueryableAttribute[Any], empty: object) -> ColumnElement[Any]:
+    """`empty` in place of a value, none (SQL or JSON null) staying none: whether there was one
+    is no value, and says what the row is (a control item, a submitted task)."""
+    none = func.coalesce(func.jsonb_typeof(column), "null") == "null"
+    return case((none, column), else_=_json(empty))
+
+
+def _of(
+    job: QueryableAttribute[UUID],
+    item: QueryableAttribute[UUID],
+    job_id: UUID,
+    ids: Sequence[UUID] | None,
+) -> ColumnElement[bool]:
+    """The job's rows, or those of these of its items."""
+    return job == job_id if ids is None else (job == job_id) & item.in_(ids)
+
+
+async def erase_values(
+    session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None
+) -> list[UUID]:
+    """Empty the items' source, golden answer, result, suggestions and exception reasons,
+    their tasks' data and entries, and the payloads of their webhooks; ids, statuses, counts
+    and times stay. Returns the documents the items were keyed from."""
+    documents = await session.execute(
+        update(Item)
+        .where(_of(Item.job_id, Item.id, job_id, item_ids))
+        .values(
+            source=_json({}),
+            golden=_emptied(Item.golden, {}),
+            result=_emptied(Item.result, {}),
+            suggestions=null(),
+            exception_reasons=_emptied(Item.exception_reasons, []),
+        )
+        .returning(Item.documents)
+    )
+    await session.execute(
+        update(Task)
+        .where(_of(Task.job_id, Task.item_id, job_id, item_ids))
+        .values(data=_emptied(Task.data, {}), entries=_emptied(Task.entries, []))
+    )
+    data = WebhookDelivery.payload["data"]
+    ids_only = func.jsonb_strip_nulls(
+        func.jsonb_build_object(
+            "job_id", data["job_id"], "item_id", data["item_id"], "erased", True
+        )
+    )
+    # A job's own webhooks (job.completed) carry counts, no value.
+    of_webhook = (
+        (data["job_id"].astext == str(job_id)) & data.has_key("item_id")
+        if item_ids is None
+        else data["item_id"].astext.in_([str(i) for i in item_ids])
+    )
+    await session.execute(
+        update(WebhookDelivery)
+        .where(of_webhook)
+        .values(payload=WebhookDelivery.payload.op("||")(func.jsonb_build_object("data", ids_only)))
+    )
+    erased = {d for (ids,) in documents for d in ids}
+    if item_ids is not None and erased:
+        # A document the job's other items are keyed from stays theirs.
+        others = select(func.unnest(Item.documents)).where(
+            Item.job_id == job_id, Item.id.not_in(item_ids)
+        )
+        erased -= set((await session.execute(others)).scalars())
+    return sorted(erased)
+
+
+async def job_documents(session: AsyncSession, job_id: UUID) -> list[UUID]:
+    query = select(Document.id).where(Document.job_id == job_id)
+    return list((await session.execute(query)).scalars())
+
+
+async def documents_for_update(
+    session: AsyncSession, document_ids: Sequence[UUID]
+) -> list[Document]:
+    """The documents not deleted yet, locked."""
+    query = (
+        select(Document)
+        .where(Document.id.in_(document_ids), Document.deleted_at.is_(None))
+        .order_by(Document.id)
+        .with_for_update()
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def forget_pages(session: AsyncSession, document_ids: Sequence[UUID]) -> None:
+    """Drop the text and words read from the documents' pages (their sizes stay)."""
+    await session.execute(
+        update(DocumentPage)
+        .where(DocumentPage.document_id.in_(document_ids))
+        .values(text=None, words=None)
+    )
+
+
+async def delete_data_key(session: AsyncSession, job_id: UUID) -> None:
+    await session.execute(update(Job).where(Job.id == job_id).values(data_key=None))
+
+
+async def add_erasure(session: AsyncSession, erasure: Erasure) -> None:
+    session.add(erasure)
+    await session.flush()
+
+
+async def erased_before(
+    session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None
+) -> bool:
+    """Whether an earlier erasure took the whole job, or (items) every one of these."""
+    query = select(Erasure.item_ids).where(Erasure.job_id == job_id)
+    done = list((await session.execute(query)).scalars())
+    if any(ids is None for ids in done):
+        return True
+    if item_ids is None:
+        return False
+    erased = {i for ids in done if ids for i in ids}
+    return {str(i) for i in item_ids} <= erased
+
+
+async def latest_erasure(session: AsyncSession, job_id: UUID) -> Erasure | None:
+    query = (
+        select(Erasure)
+        .where(Erasure.job_id == job_id)
+        .order_by(Erasure.item_ids.is_(None).desc(), Erasure.requested_at.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def set_erased_at(
+    session: AsyncSession, erasure_id: UUID, service: str, erased_at: datetime
+) -> None:
+    if service not in SERVICES:
+        raise ValueError(f"no service {service}")
+    column = getattr(Erasure, f"{service}_erased_at")
+    await session.execute(
+        update(Erasure)
+        .where(Erasure.id == erasure_id, column.is_(None))
+        .values({column: erased_at})
+    )
+
+
+async def jobs_past_retention(
+    session: AsyncSession, now: datetime, default_days: int, limit: int
+) -> list[tuple[UUID, UUID]]:
+    """(job, client) of jobs that completed or were cancelled longer ago than their client's
+    retention (else `default_days`; 0: kept) and were not erased whole yet; locked, others'
+    skipped."""
+    ended = func.coalesce(Job.completed_at, Job.cancelled_at)
+    days = func.coalesce(Client.retention_days, literal(default_days, Integer))
+    erased = select(Erasure.id).where(Erasure.job_id == Job.id, Erasure.item_ids.is_(None))
+    query = (
+        select(Job.id, Job.client_id)
+        .join(Client, Client.id == Job.client_id)
+        .where(
+            Job.status.in_([JobStatus.COMPLETED, JobStatus.CANCELLED]),
+            days > 0,
+            ended < literal(now, DateTime(timezone=True)) - func.make_interval(0, 0, 0, days),
+            ~erased.exists(),
+        )
+        .order_by(Job.id)
+        .limit(limit)
+        .with_for_update(of=Job, skip_locked=True)
+    )
+    return [(job_id, client_id) for job_id, client_id in await session.execute(query)]
+
+
+async def set_retention(session: AsyncSession, client_id: UUID, days: int | None) -> bool:
+    result = await session.execute(
+        update(Client).where(Client.id == client_id).values(retention_days=days)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def job_of_item(
+    session: AsyncSession, item_id: UUID, scope: UUID | None
+) -> tuple[UUID, UUID] | None:
+    """(job, client) of the item, if the caller's scope holds it."""
+    query = select(Item.job_id, Item.client_id).where(Item.id == item_id)
+    if scope is not None:
+        query = query.where(Item.client_id == scope)
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def lock_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job | None:
+    """The job, locked (two erasures of it, or its erasure and retention, one after the other),
+    if the caller's scope holds it."""
+    query = select(Job).where(Job.id == job_id)
+    if scope is not None:
+        query = query.where(Job.client_id == scope)
+    return (await session.execute(query.with_for_update())).scalar_one_or_none()
+
+
+async def job_of(session: AsyncSession, job_id: UUID, scope: UUID | None) -> UUID | None:
+    query = select(Job.id).where(Job.id == job_id)
+    if scope is not None:
+        query = query.where(Job.client_id == scope)
+    return (await session.execute(query)).scalar_one_or_none()

@@ -1,0 +1,142 @@
+"""Erasure and retention of a job's data.
+
+Intake erases what it holds of a job (or of some of its items): the values of items, tasks
+and webhook payloads, the documents' bytes, page images and words; for a whole job its data
+key as well, which leaves every sealed copy of its values unreadable, on the stream too
+(crypto-shredding). Then it announces DataErased; validation, billing and reporting erase
+their own share and each answers with its ErasureDone, which intake records per service.
+Ids, counts, statuses and times stay. A second erasure of what is erased already changes
+nothing.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from obstore.store import ObjectStore
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.clock import utcnow
+from bpo_common.contracts.erasure import ErasureDone
+from bpo_common.contracts.intake import DataErased
+from bpo_common.crypto import DataKeys
+from bpo_common.errors import NotFound
+from bpo_common.ids import new_id
+from bpo_common.outbox import publish
+from bpo_intake.domain.erasure import ErasureOut, ServiceErasure
+from bpo_intake.models import Erasure, Job
+from bpo_intake.repository import erasure as repository
+from bpo_intake.service import documents
+
+RETENTION_BATCH = 20
+
+
+async def erase_job(
+    session: AsyncSession,
+    store: ObjectStore,
+    keys: DataKeys,
+    job_id: UUID,
+    scope: UUID | None,
+    requested_by: str,
+) -> ErasureOut:
+    """Erase the job's data everywhere; another client's job is not found."""
+    job = await repository.lock_job(session, job_id, scope)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    await _erase(session, store, keys, job, None, requested_by)
+    return await erasure_state(session, job_id, scope)
+
+
+async def erase_item(
+    session: AsyncSession,
+    store: ObjectStore,
+    keys: DataKeys,
+    item_id: UUID,
+    scope: UUID | None,
+    requested_by: str,
+) -> ErasureOut:
+    """Erase one item's data everywhere; its job's key stays (the job's other items need it),
+    so the sealed copies of the item's values on the stream stay sealed, never in clear."""
+    found = await repository.job_of_item(session, item_id, scope)
+    job = None if found is None else await repository.lock_job(session, found[0], scope)
+    if job is None:
+        raise NotFound(f"no item {item_id}")
+    await _erase(session, store, keys, job, [item_id], requested_by)
+    return await erasure_state(session, job.id, scope)
+
+
+async def _erase(
+    session: AsyncSession,
+    store: ObjectStore,
+    keys: DataKeys,
+    job: Job,
+    item_ids: Sequence[UUID] | None,
+    requested_by: str,
+) -> None:
+    if await repository.erased_before(session, job.id, item_ids):
+        return
+    now = utcnow()
+    document_ids = await repository.erase_values(session, job.id, item_ids)
+    if item_ids is None:
+        document_ids = await repository.job_documents(session, job.id)
+        await repository.delete_data_key(session, job.id)
+        keys.forget(job.id)
+    await repository.forget_pages(session, document_ids)
+    await documents.delete_documents(
+        session, store, await repository.documents_for_update(session, document_ids), now
+    )
+    erasure = Erasure(
+        id=new_id(),
+        job_id=job.id,
+        client_id=job.client_id,
+        item_ids=None if item_ids is None else [str(i) for i in item_ids],
+        requested_by=requested_by,
+        requested_at=now,
+        intake_erased_at=now,
+    )
+    await repository.add_erasure(session, erasure)
+    event = DataErased(
+        erasure_id=erasure.id,
+        job_id=job.id,
+        client_id=job.client_id,
+        item_ids=None if item_ids is None else list(item_ids),
+        requested_at=now,
+    )
+    await publish(session, event, client_id=job.client_id)
+
+
+async def erasure_state(session: AsyncSession, job_id: UUID, scope: UUID | None) -> ErasureOut:
+    """Where the job's erasure stands in each service."""
+    if await repository.job_of(session, job_id, scope) is None:
+        raise NotFound(f"no job {job_id}")
+    erasure = await repository.latest_erasure(session, job_id)
+    if erasure is None:
+        return ErasureOut(job_id=job_id)
+    return ErasureOut(
+        job_id=job_id,
+        erasure_id=erasure.id,
+        item_ids=None if erasure.item_ids is None else [UUID(i) for i in erasure.item_ids],
+        requested_at=erasure.requested_at,
+        intake=ServiceErasure(erased_at=erasure.intake_erased_at),
+        validation=ServiceErasure(erased_at=erasure.validation_erased_at),
+        billing=ServiceErasure(erased_at=erasure.billing_erased_at),
+        reporting=ServiceErasure(erased_at=erasure.reporting_erased_at),
+    )
+
+
+async def record_done(session: AsyncSession, event: ErasureDone) -> None:
+    """A service said it erased its share."""
+    await repository.set_erased_at(session, event.erasure_id, event.service, event.erased_at)
+
+
+async def erase_past_retention(
+    session: AsyncSession, store: ObjectStore, keys: DataKeys, default_days: int, now: datetime
+) -> int:
+    """Erase the data of jobs (up to RETENTION_BATCH) that ended longer ago than their
+    client's retention; returns how many."""
+    due = await repository.jobs_past_retention(session, now, default_days, RETENTION_BATCH)
+    for job_id, _ in due:
+        job = await repository.lock_job(session, job_id, None)
+        if job is not None:
+            await _erase(session, store, keys, job, None, "retention")
+    return len(due)

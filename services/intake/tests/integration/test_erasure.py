@@ -1,0 +1,121 @@
+"""Erasure in intake: a job's or an item's values go, its data key with a whole job, the
+erasure is announced once; retention erases a job that ended long enough ago."""
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+from sqlalchemy import select, update
+
+from bpo_common.auth import Scope
+from bpo_common.clock import utcnow
+from bpo_common.crypto import DataKeys
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_devtools.testing import TestStack, Tokens, assert_problem, outbox_events
+from bpo_intake.models import Item, Job
+from bpo_intake.service import documents, erasure
+from bpo_intake.settings import Settings
+
+from .conftest import create_job, register_client
+
+
+def _items(*numbers: str) -> list[dict[str, Any]]:
+    return [{"external_id": n, "source": {"invoice_number": n}} for n in numbers]
+
+
+async def _stored(sessions: SessionFactory, job_id: str) -> tuple[Job, dict[str, Item]]:
+    async with sessions() as session:
+        job = (await session.execute(select(Job).where(Job.id == UUID(job_id)))).scalar_one()
+        items = (await session.execute(select(Item).where(Item.job_id == job.id))).scalars()
+        return job, {str(item.external_id): item for item in items}
+
+
+async def test_an_erased_item_keeps_its_place_but_not_its_values_and_once_is_enough(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    client_id = await register_client(intake, tokens, "Erasing Ltd")
+    gone, kept = f"INV-{new_id().hex[-8:]}", f"INV-{new_id().hex[-8:]}"
+    job = await create_job(intake, tokens, client_id, items=_items(gone, kept))
+    _, items = await _stored(intake_db, job["id"])
+    item_id = items[gone].id
+
+    other = await register_client(intake, tokens, "Someone Else")
+    foreign = await intake.delete(f"/v1/items/{item_id}/data", headers=tokens.client(other))
+    assert_problem(foreign, 404)
+    ops = await intake.delete(f"/v1/items/{item_id}/data", headers=tokens.manager(Scope.OPS))
+    assert "admin" in assert_problem(ops, 403)["detail"]
+
+    erased = await intake.delete(f"/v1/items/{item_id}/data", headers=tokens.client(client_id))
+    assert erased.status_code == 202, erased.text
+    state = erased.json()
+    assert state["item_ids"] == [str(item_id)]
+    assert state["intake"]["erased_at"] is not None
+    assert state["validation"] == {"erased_at": None}, "pending until validation answers"
+    again = await intake.delete(f"/v1/items/{item_id}/data", headers=tokens.client(client_id))
+    assert again.status_code == 202, again.text
+    assert again.json()["erasure_id"] == state["erasure_id"], "a second erasure is a no-op"
+
+    stored_job, items = await _stored(intake_db, job["id"])
+    assert items[gone].source == {}
+    assert items[gone].status == items[kept].status
+    assert items[kept].source == {"invoice_number": kept}
+    assert stored_job.data_key is not None, "the job's other items still need its key"
+    announced = await outbox_events(intake_db, "bpo.intake.data.erased", job_id=job["id"])
+    assert [e.data["item_ids"] for e in announced] == [[str(item_id)]]
+
+
+async def test_an_erased_job_loses_its_values_and_its_data_key(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await register_client(intake, tokens, "Erasing Job Ltd")
+    number = f"INV-{new_id().hex[-8:]}"
+    job = await create_job(intake, tokens, client_id, items=_items(number))
+    before = await intake.get(f"/v1/jobs/{job['id']}/erasure", headers=tokens.client(client_id))
+    assert before.json()["erasure_id"] is None
+    admin = tokens.manager(Scope.ADMIN)
+    erased = await intake.delete(f"/v1/jobs/{job['id']}/data", headers=admin)
+    assert erased.status_code == 202, erased.text
+    assert erased.json()["item_ids"] is None
+    stored_job, items = await _stored(intake_db, job["id"])
+    assert stored_job.data_key is None
+    assert items[number].source == {}
+    shown = await intake.get(f"/v1/jobs/{job['id']}/erasure", headers=tokens.client(client_id))
+    assert shown.json()["erasure_id"] == erased.json()["erasure_id"]
+
+
+async def test_retention_erases_a_job_that_ended_longer_ago_than_the_client_keeps_data(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, stack: TestStack
+) -> None:
+    client_id = await register_client(intake, tokens, "Short Memory Ltd")
+    url = f"/v1/clients/{client_id}/retention"
+    too_long = await intake.put(url, json={"retention_days": 36500}, headers=tokens.manager())
+    assert "retention_days" in assert_problem(too_long, 422)["detail"]
+    kept = await intake.put(url, json={"retention_days": 30}, headers=tokens.manager())
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["retention_days"] == 30
+    number = f"INV-{new_id().hex[-8:]}"
+    job = await create_job(intake, tokens, client_id, items=_items(number))
+    cancelled = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=tokens.client(client_id))
+    assert cancelled.status_code == 200, cancelled.text
+    settings = stack.settings(Settings, "intake")
+    store, keys = documents.document_store(settings), settings.data_keys()
+
+    async def one_pass() -> None:
+        async with intake_db() as session, session.begin():
+            await erasure.erase_past_retention(session, store, keys, 365, utcnow())
+
+    await one_pass()
+    assert (await _stored(intake_db, job["id"]))[1][number].source != {}, "not yet: 30 days"
+    async with intake_db() as session, session.begin():
+        ended = utcnow() - timedelta(days=31)
+        await session.execute(
+            update(Job).where(Job.id == UUID(job["id"])).values(cancelled_at=ended)
+        )
+    await one_pass()
+    stored_job, items = await _stored(intake_db, job["id"])
+    assert items[number].source == {}
+    assert stored_job.data_key is None
+    shown = await intake.get(f"/v1/jobs/{job['id']}/erasure", headers=tokens.client(client_id))
+    assert shown.json()["intake"]["erased_at"] is not None

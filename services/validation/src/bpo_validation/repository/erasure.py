@@ -1,0 +1,47 @@
+"""Queries that erase the values validation keeps of a job or of some of its items."""
+
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, delete, literal, null, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_validation.models import Decision, Entry, JobDataKey, MatchException, SeenInvoice
+
+
+def _empty(value: object) -> ColumnElement[object]:
+    return literal(value, JSONB)
+
+
+async def erase_values(session: AsyncSession, job_id: UUID, item_ids: list[UUID] | None) -> None:
+    """Empty the entries, decisions and match exceptions of the job (or of these of its items);
+    ids, outcomes, counts and times stay. The invoices seen for duplicates go."""
+
+    def of(table: type[Entry] | type[Decision] | type[MatchException]) -> ColumnElement[bool]:
+        if item_ids is None:
+            return table.job_id == job_id
+        return (table.job_id == job_id) & table.item_id.in_(item_ids)
+
+    await session.execute(
+        update(Entry)
+        .where(of(Entry))
+        .values(data=_empty({}), golden=null(), client_values=null(), suggestions=_empty({}))
+    )
+    await session.execute(
+        update(Decision).where(of(Decision)).values(result=null(), comparison=_empty([]))
+    )
+    await session.execute(
+        update(MatchException)
+        .where(of(MatchException))
+        .values(reasons=_empty([]), lines=_empty([]), result=_empty({}), data=null(), note=None)
+    )
+    items = (
+        select(Entry.item_id).where(Entry.job_id == job_id).scalar_subquery()
+        if item_ids is None
+        else item_ids
+    )
+    await session.execute(delete(SeenInvoice).where(SeenInvoice.item_id.in_(items)))
+
+
+async def delete_job_key(session: AsyncSession, job_id: UUID) -> None:
+    await session.execute(delete(JobDataKey).where(JobDataKey.job_id == job_id))

@@ -1,0 +1,19 @@
+"""Erasing what validation keeps of a job or of some of its items, when intake says it erased
+them: the values of entries, decisions and match exceptions, and for a whole job its data key
+(here and in the process), which leaves every sealed copy unreadable."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.contracts.erasure import ValidationErasureDone
+from bpo_common.contracts.intake import DataErased
+from bpo_common.crypto import DataKeys
+from bpo_common.erasure import record_erased
+from bpo_validation.repository import erasure as repository
+
+
+async def erase(session: AsyncSession, event: DataErased, *, keys: DataKeys) -> None:
+    await repository.erase_values(session, event.job_id, event.item_ids)
+    if event.item_ids is None:
+        await repository.delete_job_key(session, event.job_id)
+        keys.forget(event.job_id)
+    await record_erased(session, event, ValidationErasureDone)

@@ -1,0 +1,78 @@
+"""Erasure in validation: an erased item's entries and decisions keep no value while the
+job's other items keep theirs; an erased job loses its data key too; each erasure is
+answered to intake."""
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+
+from bpo_common.clock import utcnow
+from bpo_common.contracts.intake import DataErased, JobCreated
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_devtools.testing import outbox_events
+from bpo_validation.models import Decision, Entry, JobDataKey
+from bpo_validation.service import erasure
+from bpo_validation.settings import Settings
+
+from .submissions import job_keys, new_item, new_job, submit
+
+FIELDS: list[dict[str, Any]] = [
+    {"name": "name", "type": "string", "pii": True},
+    {"name": "city", "type": "string"},
+]
+
+
+async def _kept(db: SessionFactory, item_id: UUID) -> str:
+    async with db() as session:
+        rows: list[Any] = [*await session.scalars(select(Entry).where(Entry.item_id == item_id))]
+        rows += await session.scalars(select(Decision).where(Decision.item_id == item_id))
+    assert rows, "validation keeps entries and a decision of the item"
+    return " ".join(str({k: v for k, v in vars(row).items() if k[0] != "_"}) for row in rows)
+
+
+async def _erase(
+    db: SessionFactory, settings: Settings, job: JobCreated, items: list[UUID] | None
+) -> DataErased:
+    event = DataErased(
+        erasure_id=new_id(),
+        job_id=job.job_id,
+        client_id=job.client_id,
+        item_ids=items,
+        requested_at=utcnow(),
+    )
+    async with db() as session, session.begin():
+        await erasure.erase(session, event, keys=job_keys(settings).keys)
+    return event
+
+
+async def test_an_erased_item_and_then_its_job_keep_no_value_and_are_answered(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await new_job(validation_db, fields=FIELDS, mode="single", review_sample_rate="0")
+    cities = {new_item("0", sampled=False): f"Town{new_id().hex[-8:]}" for _ in range(2)}
+    for item_id, city in cities.items():
+        keyed = {"name": "Someone", "city": city}
+        await submit(validation_db, validation_settings, job, item_id, keyed)
+    gone, kept = list(cities)
+
+    erased = await _erase(validation_db, validation_settings, job, [gone])
+    assert cities[gone] not in await _kept(validation_db, gone)
+    assert cities[kept] in await _kept(validation_db, kept)
+    async with validation_db() as session:
+        key = await session.get(JobDataKey, job.job_id)
+    assert key is not None, "the job's other items still need its key"
+
+    whole = await _erase(validation_db, validation_settings, job, None)
+    assert cities[kept] not in await _kept(validation_db, kept)
+    async with validation_db() as session:
+        assert await session.get(JobDataKey, job.job_id) is None
+    answers = await outbox_events(
+        validation_db, "bpo.validation.erasure.done", job_id=str(job.job_id)
+    )
+    assert [a.data["erasure_id"] for a in answers] == [
+        str(erased.erasure_id),
+        str(whole.erasure_id),
+    ]
+    assert {a.data["service"] for a in answers} == {"validation"}

@@ -1,0 +1,193 @@
+"""Erasure across the processes: an item erased without its job and a job erased whole leave
+none of their values in clear in any table of the four databases nor on the stream; every
+service says when it erased its share; the job's data key is gone from intake and validation.
+
+Values are those of a `pii` field (sealed at rest) and of a plain one (in clear until erased),
+unique to the run and searched for (case ignored) in every column of every table."""
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+
+from bpo_common.auth import Scope
+from bpo_common.ids import new_id
+from bpo_common.messaging import connect, replay
+from bpo_devtools.servers import Services
+from bpo_devtools.testing import TestStack, Tokens, eventually
+
+from .conftest import register_client
+
+SERVICES = ("intake", "validation", "billing", "reporting")
+FIELDS = [{"name": "name", "type": "string", "pii": True}, {"name": "city", "type": "string"}]
+
+
+def _values(what: str) -> dict[str, str]:
+    return {"name": f"Erasable {what} {new_id().hex[-10:]}", "city": f"Town{new_id().hex[-10:]}"}
+
+
+class Desk:
+    def __init__(self, http: httpx.AsyncClient, services: Services, tokens: Tokens) -> None:
+        self.http, self.services, self.tokens = http, services, tokens
+        self.skill = f"erase-{new_id().hex[-8:]}"
+
+    def url(self, service: str, path: str) -> str:
+        return f"{self.services.url(service)}{path}"
+
+    async def job(self, client: dict[str, str], items: dict[str, dict[str, str]]) -> str:
+        created = await self.http.post(
+            self.url("intake", "/v1/jobs"),
+            headers=client,
+            json={
+                "work_type": "erasure",
+                "fields": FIELDS,
+                "qc": {"mode": "single", "review_sample_rate": "0"},
+                "due_at": "1970-01-02T00:00:00Z",
+                "required_skills": [self.skill],
+                "items": [
+                    {"external_id": key, "source": {"city": values["city"]}}
+                    for key, values in items.items()
+                ],
+            },
+        )
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+    async def items(self, job_id: str, client: dict[str, str]) -> dict[str, dict[str, Any]]:
+        listed = await self.http.get(self.url("intake", f"/v1/jobs/{job_id}/items"), headers=client)
+        assert listed.status_code == 200, listed.text
+        return {item["external_id"]: item for item in listed.json()["data"]}
+
+    async def key_all(self, by_item: dict[str, dict[str, str]]) -> None:
+        created = await self.http.post(
+            self.url("intake", "/v1/contractors"),
+            json={"name": "keyer", "skills": [self.skill]},
+            headers=self.tokens.manager(),
+        )
+        keyer = self.tokens.contractor(created.json()["id"])
+        left = dict(by_item)
+        while left:
+            claimed = await self.http.post(
+                self.url("intake", "/v1/tasks/claim"), json={"limit": 10}, headers=keyer
+            )
+            tasks = claimed.json()["tasks"]
+            assert tasks, f"tasks of {sorted(left)} to key"
+            for task in tasks:
+                submitted = await self.http.post(
+                    self.url("intake", f"/v1/tasks/{task['id']}/submit"),
+                    json={"data": left.pop(task["item_id"])},
+                    headers=keyer,
+                )
+                assert submitted.status_code == 202, submitted.text
+
+    async def erasure(self, job_id: str, client: dict[str, str]) -> dict[str, Any]:
+        shown = await self.http.get(
+            self.url("intake", f"/v1/jobs/{job_id}/erasure"), headers=client
+        )
+        assert shown.status_code == 200, shown.text
+        body: dict[str, Any] = shown.json()
+        return body
+
+
+async def test_erased_values_are_nowhere_in_clear_and_every_service_says_it_erased_them(
+    services: Services, tokens: Tokens, http: httpx.AsyncClient, stack: TestStack
+) -> None:
+    desk = Desk(http, services, tokens)
+    client_id = await register_client(http, services, tokens, "Forgetful Ltd")
+    client = tokens.client(client_id)
+    values = {"kept": _values("kept"), "gone": _values("gone"), "whole": _values("whole")}
+    partly = await desk.job(client, {"kept": values["kept"], "gone": values["gone"]})
+    whole = await desk.job(client, {"whole": values["whole"]})
+    listed = {**await desk.items(partly, client), **await desk.items(whole, client)}
+    ids = {key: item["id"] for key, item in listed.items()}
+    await desk.key_all({ids[key]: values[key] for key in values})
+
+    async def completed() -> bool:
+        items = {**await desk.items(partly, client), **await desk.items(whole, client)}
+        return all(item["status"] == "completed" for item in items.values())
+
+    await eventually(completed, what="every item completed")
+
+    other = tokens.client(await register_client(http, services, tokens, "Nosy Ltd"))
+    foreign = await http.delete(desk.url("intake", f"/v1/jobs/{whole}/data"), headers=other)
+    assert foreign.status_code == 404, foreign.text
+    ops = tokens.manager(Scope.OPS)
+    refused = await http.delete(desk.url("intake", f"/v1/jobs/{whole}/data"), headers=ops)
+    assert refused.status_code == 403, refused.text
+
+    item = await http.delete(desk.url("intake", f"/v1/items/{ids['gone']}/data"), headers=client)
+    assert item.status_code == 202, item.text
+    admin = tokens.manager(Scope.ADMIN)
+    job = await http.delete(desk.url("intake", f"/v1/jobs/{whole}/data"), headers=admin)
+    assert job.status_code == 202, job.text
+
+    async def all_erased() -> bool:
+        states = [await desk.erasure(job_id, client) for job_id in (partly, whole)]
+        return all(state[service]["erased_at"] for state in states for service in SERVICES)
+
+    await eventually(all_erased, what="every service erased the item and the job")
+    assert (await desk.erasure(partly, client))["item_ids"] == [ids["gone"]]
+    assert (await desk.erasure(whole, client))["item_ids"] is None
+
+    erased = [v.split()[-1] for key in ("gone", "whole") for v in values[key].values()]
+    kept = values["kept"]["city"]
+    found = await _in_the_databases(stack, [*erased, kept])
+    assert [secret for secret in erased if secret in found] == [], found
+    assert {"intake", "validation"} <= set(found.get(kept, [])), "the item kept keeps its values"
+    stream = await _on_the_stream(stack)
+    assert [secret for secret in erased if secret.lower() in stream] == []
+    assert await _keys_left(stack, UUID(whole)) == {"intake": 0, "validation": 0}
+
+
+async def _in_the_databases(stack: TestStack, secrets: list[str]) -> dict[str, list[str]]:
+    """For each secret, the services one of whose tables holds it in clear: every column of
+    every table read as text (bytea as escaped text)."""
+    found: dict[str, list[str]] = {}
+    for service in SERVICES:
+        connection = await asyncpg.connect(stack.admin_dsn(f"bpo_{service}"))
+        try:
+            tables = await connection.fetch(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+            )
+            for (table,) in tables:
+                binary = await connection.fetch(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = 'public' AND table_name = $1 AND data_type = 'bytea'",
+                    table,
+                )
+                texts = ["t::text", *(f"encode(t.{c}, 'escape')" for (c,) in binary)]
+                matches = " OR ".join(f"{text} ILIKE $1" for text in texts)
+                for secret in secrets:
+                    query = f'SELECT count(*) FROM "{table}" t WHERE {matches}'  # noqa: S608
+                    if await connection.fetchval(query, f"%{secret}%"):
+                        found.setdefault(secret, []).append(service)
+        finally:
+            await connection.close()
+    return found
+
+
+async def _on_the_stream(stack: TestStack) -> str:
+    """Every event on the stream, as JSON, lower case."""
+    client = await connect(stack.urls.nats_url, name="erasure-test")
+    try:
+        events = [envelope async for envelope in replay(client.jetstream(), ["bpo.>"])]
+    finally:
+        await client.close()
+    return "\n".join(envelope.model_dump_json() for envelope in events).lower()
+
+
+async def _keys_left(stack: TestStack, job_id: UUID) -> dict[str, int]:
+    queries = {
+        "intake": "SELECT count(*) FROM job WHERE id = $1 AND data_key IS NOT NULL",
+        "validation": "SELECT count(*) FROM job_data_key WHERE job_id = $1",
+    }
+    left = {}
+    for service, query in queries.items():
+        connection = await asyncpg.connect(stack.admin_dsn(f"bpo_{service}"))
+        try:
+            left[service] = await connection.fetchval(query, job_id)
+        finally:
+            await connection.close()
+    return left
