@@ -10,12 +10,13 @@ from sqlalchemy import select, update
 
 from bpo_common.auth import Scope
 from bpo_common.clock import utcnow
+from bpo_common.contracts.intake import DataKeysReply, DataKeysRequest
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, outbox_events
 from bpo_intake.models import Item, Job
-from bpo_intake.service import documents, erasure
+from bpo_intake.service import documents, erasure, keys
 from bpo_intake.settings import Settings
 
 from .conftest import create_job, register_client
@@ -83,6 +84,13 @@ async def test_an_erased_job_loses_its_values_and_its_data_key(
     assert items[number].source == {}
     shown = await intake.get(f"/v1/jobs/{job['id']}/erasure", headers=tokens.client(client_id))
     assert shown.json()["erasure_id"] == erased.json()["erasure_id"]
+    # A late request for the job's key (validation's, for a submission still on its way) gets
+    # none: a new key would make the job's late values readable again.
+    asked = DataKeysRequest(job_ids=[UUID(job["id"])]).model_dump_json().encode()
+    reply = DataKeysReply.model_validate_json(await keys.answer(intake_db, data_keys.ring, asked))
+    assert reply.keys == {}
+    stored_job, _ = await _stored(intake_db, job["id"])
+    assert stored_job.data_key is None
 
 
 async def test_retention_erases_a_job_that_ended_longer_ago_than_the_client_keeps_data(

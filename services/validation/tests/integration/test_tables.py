@@ -93,3 +93,57 @@ async def test_differing_tables_go_to_adjudication_on_the_cells_that_differ(
     ).json()
     per_field = {score["key"]: score["judged"] - score["correct"] for score in quality["per_field"]}
     assert per_field == {"number": 0, "lines.sku": 1, "lines.qty": 2}
+
+
+async def test_a_column_looks_up_each_cell_and_checks_its_row_against_the_reference(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    priced: list[dict[str, Any]] = [
+        {"name": "currency", "type": "string"},
+        {
+            "name": "lines",
+            "type": "table",
+            "columns": [
+                {
+                    "name": "sku",
+                    "type": "string",
+                    "case": "upper",
+                    "lookup": {
+                        "dataset": "products",
+                        "checks": [
+                            {"field": "price", "column": "price", "tolerance": "0.01"},
+                            {"field": "currency", "column": "currency"},
+                        ],
+                    },
+                },
+                {"name": "price", "type": "decimal"},
+            ],
+        },
+    ]
+    job = await new_job(validation_db, fields=priced, mode="single")
+    uploaded = await validation.put(
+        "/v1/reference-datasets/products?key=sku",
+        content="sku,price,currency\nA,5.00,EUR\nB,7.50,EUR\n",
+        headers={**tokens.client(job.client_id), "Content-Type": "text/csv"},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    right = {"currency": "EUR", "lines": [{"sku": "a", "price": "5"}, {"sku": "B", "price": "7.5"}]}
+    accepted = new_item("0", sampled=False)
+    await submit(validation_db, validation_settings, job, accepted, right)
+    (decided,) = await published(validation_db, accepted)
+    assert decided.type == "bpo.validation.item.accepted"
+
+    wrong = {
+        "currency": "USD",
+        "lines": [{"sku": "A", "price": "5.02"}, {"sku": "C", "price": "1"}],
+    }
+    reviewed = new_item("0", sampled=False)
+    await submit(validation_db, validation_settings, job, reviewed, wrong)
+    (review,) = await published(validation_db, reviewed)
+    assert review.data["reason"] == (
+        "reference check: lines[0].price 5.02 differs from price 5.00 by more than 0.01; "
+        "currency USD is not currency EUR; lines[1].sku C is not in products"
+    )

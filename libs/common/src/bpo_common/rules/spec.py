@@ -236,9 +236,6 @@ class FieldSpec(BaseModel):
         for j, column in enumerate(self.columns):
             if column.type is FieldType.TABLE:
                 problems.append((("columns", j, "type"), "a column cannot be a table"))
-            if column.lookup is not None:
-                message = "a column cannot look up reference data; the job's match rule can"
-                problems.append((("columns", j, "lookup"), message))
             if names.count(column.name) > 1:
                 problems.append((("columns", j, "name"), f"column {column.name} is repeated"))
         if self.key is not None and self.key not in names:
@@ -283,19 +280,31 @@ class JobSpec(BaseModel):
 
     @model_validator(mode="after")
     def _lookups_name_fields(self) -> Self:
+        """A lookup's checks name fields of the job; a column's, the other columns of its row
+        or fields of the job."""
         kinds = rule_kinds(self.fields)
         problems: list[tuple[tuple[int | str, ...], str]] = []
         for i, spec in enumerate(self.fields):
-            for j, cross in enumerate(spec.lookup.checks if spec.lookup else ()):
-                where: tuple[int | str, ...] = ("fields", i, "lookup", "checks", j)
-                if cross.field not in kinds:
-                    problems.append(((*where, "field"), f"{cross.field} is not a field of the job"))
-                elif kinds[cross.field] is Kind.TABLE:
-                    problems.append(((*where, "field"), f"{cross.field} is a table"))
-                elif cross.tolerance is not None and kinds[cross.field] is not Kind.NUMBER:
-                    problems.append(
-                        ((*where, "tolerance"), "a tolerance applies to number fields only")
-                    )
+            places: list[tuple[tuple[int | str, ...], FieldSpec, dict[str, Kind]]] = [
+                (("fields", i), spec, kinds)
+            ]
+            row = {column.name: rule_kind(column.type) for column in spec.columns or ()}
+            places += [
+                (("fields", i, "columns", j), column, {**kinds, **row})
+                for j, column in enumerate(spec.columns or ())
+            ]
+            for at, field, named in places:
+                for j, cross in enumerate(field.lookup.checks if field.lookup else ()):
+                    where = (*at, "lookup", "checks", j)
+                    if cross.field not in named:
+                        message = f"{cross.field} is not a field of the job"
+                        problems.append(((*where, "field"), message))
+                    elif named[cross.field] is Kind.TABLE:
+                        problems.append(((*where, "field"), f"{cross.field} is a table"))
+                    elif cross.tolerance is not None and named[cross.field] is not Kind.NUMBER:
+                        problems.append(
+                            ((*where, "tolerance"), "a tolerance applies to number fields only")
+                        )
         if problems:
             raise _errors_at(type(self).__name__, problems)
         return self

@@ -76,12 +76,28 @@ def _refusals(
             ],
         ),
         (
-            _lines(columns=[{**COLUMNS[0], "lookup": {"dataset": "products"}}]),
+            _lines(
+                columns=[
+                    {
+                        **COLUMNS[0],
+                        "lookup": {
+                            "dataset": "products",
+                            "checks": [
+                                {"field": "ean", "column": "ean"},
+                                {"field": "sku", "column": "code", "tolerance": "1"},
+                            ],
+                        },
+                    }
+                ]
+            ),
             [
                 FieldError(
-                    "fields[0].columns[0].lookup",
-                    "a column cannot look up reference data; the job's match rule can",
-                )
+                    "fields[0].columns[0].lookup.checks[0].field", "ean is not a field of the job"
+                ),
+                FieldError(
+                    "fields[0].columns[0].lookup.checks[1].tolerance",
+                    "a tolerance applies to number fields only",
+                ),
             ],
         ),
         (

@@ -4,13 +4,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.pagination import PageRequest, paginate
 from bpo_intake.domain.jobs import FINAL, ItemStatus
-from bpo_intake.models import Item, Job
+from bpo_intake.models import Erasure, Item, Job
 from bpo_intake.repository import of_client
 
 
@@ -70,10 +70,12 @@ async def data_keys_of(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[U
 
 async def give_data_key(session: AsyncSession, job_id: UUID, wrapped: str) -> str | None:
     """Store a data key for a job that has none; the job's key (this one, or the one another
-    transaction gave it first), None when there is no such job."""
+    transaction gave it first), None when there is no such job or its data was erased (a new
+    key then would let late values of it be read again)."""
+    erased = exists().where(Erasure.job_id == Job.id, Erasure.item_ids.is_(None))
     given = await session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.data_key.is_(None))
+        .where(Job.id == job_id, Job.data_key.is_(None), ~erased)
         .values(data_key=wrapped)
         .returning(Job.data_key)
     )

@@ -58,7 +58,7 @@ async def _given(session: AsyncSession, keys: DataKeys, job_id: UUID) -> DataKey
     committed."""
     stored = await _give(session, keys.ring, job_id)
     if stored is None:
-        raise NotFound(f"no job {job_id}")
+        raise NotFound(f"no job {job_id}, or its data was erased")
     return open_data_key(keys.ring, job_id, stored)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from bpo_common.rules import (
     FieldSpec,
+    FieldType,
     InvalidValue,
     JobSpec,
     equal_after_normalization,
@@ -31,17 +32,57 @@ def reference_key(value: object) -> str:
     return " ".join(str(value).split()).casefold()
 
 
-def _looked_up(spec: JobSpec, result: Mapping[str, Any]) -> Iterator[tuple[FieldSpec, Any, Wanted]]:
-    """Each lookup field the result has a value for, that value, and what it looks up."""
+@dataclass(frozen=True)
+class _Lookup:
+    """One value a lookup finds a reference row by, and what its checks compare with that row:
+    a field and the result, or a table's cell and its row (the job's fields beside it)."""
+
+    where: str  # how a reason names the value: `vendor`, `lines[2].sku`
+    field: FieldSpec
+    value: Any
+    wanted: Wanted
+    values: Mapping[str, Any]
+    fields: Mapping[str, FieldSpec]
+    # By field or column name: the name `_quoted` asks the personal spec about, and the name a
+    # reason gives (`lines[2].qty` for a cell of the row).
+    personal: Mapping[str, str]
+    labels: Mapping[str, str]
+
+
+def _looked_up(spec: JobSpec, result: Mapping[str, Any]) -> Iterator[_Lookup]:
+    """Each lookup the result has a value for: its fields', and its tables' cells', row by row."""
+    headers = {field.name: field for field in spec.fields if field.type is not FieldType.TABLE}
+    names = {name: name for name in headers}
     for field in spec.fields:
-        value = result.get(field.name)
-        if field.lookup is not None and value is not None:
-            yield field, value, (field.lookup.dataset, reference_key(value))
+        if field.type is not FieldType.TABLE:
+            value = result.get(field.name)
+            if field.lookup is not None and value is not None:
+                wanted = (field.lookup.dataset, reference_key(value))
+                yield _Lookup(field.name, field, value, wanted, result, headers, names, names)
+            continue
+        columns = {column.name: column for column in field.columns or ()}
+        cells = {**names, **{name: f"{field.name}.{name}" for name in columns}}
+        for r, row in enumerate(result.get(field.name) or []):
+            for column in columns.values():
+                value = row.get(column.name) if isinstance(row, Mapping) else None
+                if column.lookup is not None and value is not None:
+                    wanted = (column.lookup.dataset, reference_key(value))
+                    labels = {**names, **{c: f"{field.name}[{r}].{c}" for c in columns}}
+                    yield _Lookup(
+                        labels[column.name],
+                        column,
+                        value,
+                        wanted,
+                        {**result, **row},
+                        headers | columns,
+                        cells,
+                        labels,
+                    )
 
 
 def lookups_of(spec: JobSpec, result: Mapping[str, Any]) -> list[Wanted]:
     """What checking `result` against the reference data looks up."""
-    return [wanted for _, _, wanted in _looked_up(spec, result)]
+    return [lookup.wanted for lookup in _looked_up(spec, result)]
 
 
 def reference_problems(
@@ -50,53 +91,54 @@ def reference_problems(
     """What in a result disagrees with the client's reference data (empty: all agrees), given
     what each of its lookups (`lookups_of`) found."""
     problems: list[str] = []
-    for field, value, wanted in _looked_up(spec, result):
-        dataset, lookup = wanted[0], found[wanted]
-        if not lookup.dataset_exists:
-            problems.append(f"there is no reference dataset {dataset} to find {field.name} in")
-        elif lookup.row is None:
-            problems.append(f"{_quoted(spec, field.name, value)} is not in {dataset}")
+    for lookup in _looked_up(spec, result):
+        dataset, looked = lookup.wanted[0], found[lookup.wanted]
+        own = lookup.personal[lookup.field.name]
+        if not looked.dataset_exists:
+            problems.append(f"there is no reference dataset {dataset} to find {lookup.where} in")
+        elif looked.row is None:
+            problems.append(f"{_quoted(spec, own, lookup.value, lookup.where)} is not in {dataset}")
         else:
-            problems += _mismatches(spec, field, result, lookup.row)
+            problems += _mismatches(spec, lookup, looked.row)
     return problems
 
 
-def _mismatches(
-    spec: JobSpec, field: FieldSpec, result: Mapping[str, Any], row: Mapping[str, Any]
-) -> list[str]:
-    """What in an entry disagrees with the reference row its `field` found (empty: all match).
+def _mismatches(spec: JobSpec, lookup: _Lookup, row: Mapping[str, Any]) -> list[str]:
+    """What in an entry disagrees with the reference row a lookup found (empty: all match).
 
     The row's values are read as the entry's fields are, so "1,000.50" matches 1000.5.
     """
+    field = lookup.field
     assert field.lookup is not None
     problems = []
     for cross in field.lookup.checks:
-        mine, theirs = result.get(cross.field), row.get(cross.column)
-        target = spec.field(cross.field)
+        mine, theirs = lookup.values.get(cross.field), row.get(cross.column)
+        target, own = lookup.fields[cross.field], lookup.personal[cross.field]
+        label = lookup.labels[cross.field]
         if cross.column not in row:
             problems.append(f"{field.lookup.dataset} has no column {cross.column}")
         elif cross.tolerance is not None:
             gap = _difference(target, mine, theirs)
             if gap is None or gap > cross.tolerance:
                 problems.append(
-                    f"{_quoted(spec, cross.field, mine)} differs from "
-                    f"{_quoted(spec, cross.field, theirs, cross.column)} by more than "
+                    f"{_quoted(spec, own, mine, label)} differs from "
+                    f"{_quoted(spec, own, theirs, cross.column)} by more than "
                     f"{cross.tolerance}"
                 )
         elif not equal_after_normalization(target, mine, theirs):
             problems.append(
-                f"{_quoted(spec, cross.field, mine)} is not "
-                f"{_quoted(spec, cross.field, theirs, cross.column)}"
+                f"{_quoted(spec, own, mine, label)} is not "
+                f"{_quoted(spec, own, theirs, cross.column)}"
             )
     return problems
 
 
-def _quoted(spec: JobSpec, field: str, value: object, name: str | None = None) -> str:
-    """A field (or a reference column, `name`, compared with it) and its value, as a reason
-    quotes it: a personal field's value is never quoted (reasons are kept and sent in clear)."""
+def _quoted(spec: JobSpec, field: str, value: object, name: str) -> str:
+    """A value as a reason quotes it, after the `name` it goes by: a personal field's (or
+    column's, `table.column`) value is never quoted (reasons are kept and sent in clear)."""
     table, _, column = field.partition(".")
     personal = spec.personal.column(table, column) if column else spec.personal.covers(field)
-    return name or field if personal else f"{name or field} {value}"
+    return name if personal else f"{name} {value}"
 
 
 def _difference(field: FieldSpec, a: object, b: object) -> Decimal | None:
