@@ -41,6 +41,7 @@ SAMPLES: dict[tuple[str, str, str], dict[str, Json]] = {
     ("intake", "POST", "/v1/api-keys"): {"name": "erp", "scopes": ["jobs:write"]},
     ("intake", "POST", "/v1/clients"): {"name": "Acme", "webhook_url": "https://example.com/h"},
     ("intake", "PUT", "/v1/clients/{client_id}/webhook"): {"webhook_url": None},
+    ("intake", "PUT", "/v1/clients/{client_id}/retention"): {"retention_days": 30},
     ("intake", "POST", "/v1/contractors"): {"name": "Kim", "skills": ["qc"]},
     ("intake", "POST", "/v1/contractors/{contractor_id}/suspend"): {"reason": "errors"},
     ("intake", "POST", "/v1/jobs"): {"work_type": "invoices", "qc": {"mode": "single"},
