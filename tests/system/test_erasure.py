@@ -13,9 +13,8 @@ import httpx
 
 from bpo_common.auth import Scope
 from bpo_common.ids import new_id
-from bpo_common.messaging import connect, replay
 from bpo_devtools.servers import Services
-from bpo_devtools.testing import TestStack, Tokens, eventually
+from bpo_devtools.testing import TestStack, Tokens, eventually, stream_messages
 
 from .conftest import register_client
 
@@ -175,13 +174,9 @@ async def _in_the_databases(stack: TestStack, secrets: list[str]) -> dict[str, l
 
 
 async def _on_the_stream(stack: TestStack) -> str:
-    """Every event on the stream, as JSON, lower case."""
-    client = await connect(stack.urls.nats_url, name="erasure-test")
-    try:
-        events = [envelope async for envelope in replay(client.jetstream(), ["bpo.>"])]
-    finally:
-        await client.close()
-    return "\n".join(envelope.model_dump_json() for envelope in events).lower()
+    """Every message on the stream as stored, lower case."""
+    messages = await stream_messages(stack.urls.nats_url)
+    return "\n".join(message.decode(errors="replace") for message in messages).lower()
 
 
 async def _keys_left(stack: TestStack, job_id: UUID) -> dict[str, int]:

@@ -12,18 +12,15 @@ from uuid import UUID
 
 import asyncpg
 import httpx
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from bpo_common.auth import Scope
 from bpo_common.crypto import LocalKeyRing, open_data_key
-from bpo_common.events import STREAM_NAME, Envelope
+from bpo_common.events import Envelope
 from bpo_common.ids import new_id
-from bpo_common.messaging import connect
 from bpo_common.rules import MASK
 from bpo_devtools.servers import Services
-from bpo_devtools.testing import TestStack, Tokens, eventually, opened
+from bpo_devtools.testing import TestStack, Tokens, eventually, opened, stream_messages
 
 from .conftest import register_client
 
@@ -262,11 +259,7 @@ async def _no_database_holds_a_value(stack: TestStack) -> None:
 async def _no_event_on_the_stream_holds_a_value(stack: TestStack, job_ids: Iterable[str]) -> None:
     """Nothing on the stream is clear, and what the jobs' events carry sealed opens with their
     data keys to the values."""
-    client = await connect(stack.urls.nats_url, name="personal-data-test")
-    try:
-        messages = await _every_message(client.jetstream())
-    finally:
-        await client.close()
+    messages = await stream_messages(stack.urls.nats_url)
     for message in messages:
         _assert_no_value(message.decode(errors="replace"))
     # Other modules of the run leave messages that are not events (a poison message's test).
@@ -283,29 +276,6 @@ async def _no_event_on_the_stream_holds_a_value(stack: TestStack, job_ids: Itera
     assert NAME in said
     assert SSN in said
     assert MISSED in said
-
-
-async def _every_message(js: JetStreamContext) -> list[bytes]:
-    """Every message left on the stream, as it is stored, read without acking."""
-    subscription = await js.pull_subscribe(
-        "",
-        stream=STREAM_NAME,
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.NONE,
-            filter_subject="bpo.>",
-            inactive_threshold=60.0,
-        ),
-    )
-    found: list[bytes] = []
-    try:
-        while True:
-            try:
-                found += [message.data for message in await subscription.fetch(500, timeout=5)]
-            except TimeoutError:
-                return found
-    finally:
-        await subscription.unsubscribe()
 
 
 def _opened(envelope: Envelope, keys: dict[str, Any]) -> Envelope:

@@ -20,6 +20,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import cast, func, select
 from sqlalchemy.dialects.postgresql import JSONB
@@ -30,6 +31,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.errors import PROBLEM_JSON
 from bpo_common.events import STREAM_NAME, Envelope
 from bpo_common.ids import new_id
+from bpo_common.messaging import connect
 from bpo_common.settings import ServiceSettings
 from bpo_common.tables import outbox_event
 from bpo_devtools import servers
@@ -352,3 +354,28 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 def error_fields(problem: dict[str, Any]) -> list[str]:
     return [error["field"] for error in problem.get("errors", [])]
+
+
+async def stream_messages(nats_url: str) -> list[bytes]:
+    """Every message left on the stream, as it is stored (events, and whatever else a test
+    published), read through an ephemeral consumer that acks nothing."""
+    client = await connect(nats_url, name="stream-reader")
+    try:
+        subscription = await client.jetstream().pull_subscribe(
+            "",
+            stream=STREAM_NAME,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.NONE,
+                filter_subject="bpo.>",
+                inactive_threshold=60.0,
+            ),
+        )
+        found: list[bytes] = []
+        while True:
+            try:
+                found += [message.data for message in await subscription.fetch(500, timeout=5)]
+            except TimeoutError:
+                return found
+    finally:
+        await client.close()
