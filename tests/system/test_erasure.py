@@ -14,7 +14,7 @@ import httpx
 from bpo_common.auth import Scope
 from bpo_common.ids import new_id
 from bpo_devtools.servers import Services
-from bpo_devtools.testing import TestStack, Tokens, eventually, stream_messages
+from bpo_devtools.testing import TestStack, Tokens, eventually, stream_messages, tables_holding
 
 from .conftest import register_client
 
@@ -137,40 +137,13 @@ async def test_erased_values_are_nowhere_in_clear_and_every_service_says_it_eras
 
     erased = [v.split()[-1] for key in ("gone", "whole") for v in values[key].values()]
     kept = values["kept"]["city"]
-    found = await _in_the_databases(stack, [*erased, kept])
+    found = await tables_holding(stack, SERVICES, [*erased, kept])
     assert [secret for secret in erased if secret in found] == [], found
-    assert {"intake", "validation"} <= set(found.get(kept, [])), "the item kept keeps its values"
+    holders = {service for service, _ in found.get(kept, [])}
+    assert {"intake", "validation"} <= holders, "the item kept keeps its values"
     stream = await _on_the_stream(stack)
     assert [secret for secret in erased if secret.lower() in stream] == []
     assert await _keys_left(stack, UUID(whole)) == {"intake": 0, "validation": 0}
-
-
-async def _in_the_databases(stack: TestStack, secrets: list[str]) -> dict[str, list[str]]:
-    """For each secret, the services one of whose tables holds it in clear: every column of
-    every table read as text (bytea as escaped text)."""
-    found: dict[str, list[str]] = {}
-    for service in SERVICES:
-        connection = await asyncpg.connect(stack.admin_dsn(f"bpo_{service}"))
-        try:
-            tables = await connection.fetch(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
-            )
-            for (table,) in tables:
-                binary = await connection.fetch(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_schema = 'public' AND table_name = $1 AND data_type = 'bytea'",
-                    table,
-                )
-                texts = ["t::text", *(f"encode(t.{c}, 'escape')" for (c,) in binary)]
-                matches = " OR ".join(f"{text} ILIKE $1" for text in texts)
-                for secret in secrets:
-                    query = f'SELECT count(*) FROM "{table}" t WHERE {matches}'  # noqa: S608
-                    if await connection.fetchval(query, f"%{secret}%"):
-                        found.setdefault(secret, []).append(service)
-        finally:
-            await connection.close()
-    return found
 
 
 async def _on_the_stream(stack: TestStack) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -379,3 +380,40 @@ async def stream_messages(nats_url: str) -> list[bytes]:
                 return found
     finally:
         await client.close()
+
+
+async def tables_holding(
+    stack: "TestStack",
+    services: Iterable[str],
+    values: Iterable[str],
+    skip: Iterable[str] = (),
+) -> dict[str, list[tuple[str, str]]]:
+    """For each value, the (service, table) whose rows hold it in clear: every column of every
+    table of the services' databases read as text (bytea as escaped text); `skip` names tables
+    left out."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    left_out = set(skip)
+    for service in services:
+        connection = await asyncpg.connect(stack.admin_dsn(f"bpo_{service}"))
+        try:
+            tables = await connection.fetch(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+            )
+            for (table,) in tables:
+                if table in left_out:
+                    continue
+                binary = await connection.fetch(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = 'public' AND table_name = $1 AND data_type = 'bytea'",
+                    table,
+                )
+                texts = ["t::text", *(f"encode(t.{c}, 'escape')" for (c,) in binary)]
+                matches = " OR ".join(f"{text} ILIKE $1" for text in texts)
+                query = f'SELECT count(*) FROM "{table}" t WHERE {matches}'  # noqa: S608
+                for value in values:
+                    if await connection.fetchval(query, f"%{value}%"):
+                        found.setdefault(value, []).append((service, table))
+        finally:
+            await connection.close()
+    return found
