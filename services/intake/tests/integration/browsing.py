@@ -3,13 +3,17 @@ a plain HTTP client of it, and a contractor signed in to /work."""
 
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page
 
+from bpo_common.auth import Role
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_devtools.testing import Tokens
 from bpo_intake.settings import Settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
@@ -48,3 +52,15 @@ async def signed_in(browser: Browser, served: Served, token: str, width: int = 1
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{served.url}/work")
     return page
+
+
+async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID, str]:
+    """A new contractor with these skills, and their token."""
+    async with await http_api(served) as api:
+        response = await api.post(
+            "/v1/contractors",
+            json={"name": f"keyer {new_id()}", "skills": list(skills)},
+            headers=tokens.manager(),
+        )
+    contractor_id = UUID(response.json()["id"])
+    return contractor_id, tokens.token(Role.CONTRACTOR, str(contractor_id))

@@ -16,6 +16,7 @@ from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens, eventually
 from bpo_intake.models import Document
 
+from .browsing import Served, http_api
 from .conftest import create_job, register_client
 from .keying import FIELDS, past
 
@@ -88,3 +89,30 @@ async def rendered(sessions: SessionFactory, document_id: str) -> None:
             return document is not None and document.rendered_at is not None
 
     await eventually(done, what="the pages rendered")
+
+
+async def a_job_with_a_document(
+    served: Served, tokens: Tokens, job: dict[str, Any], filename: str, pdf: bytes
+) -> dict[str, Any]:
+    """A new client's job (`job`: its body) with one item keyed from one PDF, its pages
+    rendered; returns the job, the document's id and the item's id."""
+    async with await http_api(served) as api:
+        registered = await api.post("/v1/clients", json={"name": "Acme"}, headers=tokens.manager())
+        client = tokens.client(UUID(registered.json()["id"]))
+        created = await api.post("/v1/jobs", json=job, headers=client)
+        assert created.status_code == 201, created.text
+        made = created.json()
+        uploaded = await api.post(
+            f"/v1/jobs/{made['id']}/documents",
+            params={"filename": filename},
+            content=pdf,
+            headers=client | {"Content-Type": "application/pdf"},
+        )
+        document_id = uploaded.json()["id"]
+        external_id = filename.removesuffix(".pdf")
+        items = {"items": [{"external_id": external_id, "source": {}, "documents": [filename]}]}
+        appended = await api.post(f"/v1/jobs/{made['id']}/items", json=items, headers=client)
+        assert appended.status_code == 202, appended.text
+        listed = await api.get(f"/v1/jobs/{made['id']}/items", headers=client)
+    await rendered(served.sessions, document_id)
+    return {"job": made, "document_id": document_id, "item_id": listed.json()["data"][0]["id"]}

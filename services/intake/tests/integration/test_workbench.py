@@ -31,8 +31,8 @@ from bpo_devtools.testing import (
 from bpo_intake.models import Task
 from bpo_intake.service import decisions
 
-from .browsing import SCREENSHOTS, Served, http_api, signed_in
-from .documents import invoice_pdf, rendered
+from .browsing import SCREENSHOTS, Served, contractor, http_api, signed_in
+from .documents import a_job_with_a_document, invoice_pdf
 from .keying import lease_a_task
 
 # Before every other test's deadline, so that these contractors claim these tasks first; and
@@ -49,40 +49,11 @@ FIELDS = [
 INSTRUCTIONS = "Key the invoice **as printed**.\n\n- Totals with tax\n\n<b>not bold</b>"
 
 
-async def a_job_with_a_document(served: Served, tokens: Tokens, **job: Any) -> dict[str, Any]:
-    """A job with one item keyed from a two-page invoice PDF; returns ids and the client's
-    headers."""
-    async with await http_api(served) as api:
-        registered = await api.post("/v1/clients", json={"name": "Acme"}, headers=tokens.manager())
-        client = tokens.client(UUID(registered.json()["id"]))
-        body = {"work_type": "invoice", "fields": FIELDS, "instructions": INSTRUCTIONS,
-                "qc": {"mode": "single"}, "due_at": DUE, "required_skills": [SKILL],
-                **job}  # fmt: skip
-        created = (await api.post("/v1/jobs", json=body, headers=client)).json()
-        uploaded = await api.post(
-            f"/v1/jobs/{created['id']}/documents",
-            params={"filename": "inv-7.pdf"},
-            content=invoice_pdf("INV-7"),
-            headers=client | {"Content-Type": "application/pdf"},
-        )
-        document_id = uploaded.json()["id"]
-        items = {"items": [{"external_id": "inv-7", "source": {}, "documents": ["inv-7.pdf"]}]}
-        appended = await api.post(f"/v1/jobs/{created['id']}/items", json=items, headers=client)
-        assert appended.status_code == 202, appended.text
-        listed = await api.get(f"/v1/jobs/{created['id']}/items", headers=client)
-    await rendered(served.sessions, document_id)
-    return {"job": created, "document_id": document_id, "item_id": listed.json()["data"][0]["id"]}
-
-
-async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID, str]:
-    async with await http_api(served) as api:
-        response = await api.post(
-            "/v1/contractors",
-            json={"name": f"keyer {new_id()}", "skills": [SKILL, *skills]},
-            headers=tokens.manager(),
-        )
-    contractor_id = UUID(response.json()["id"])
-    return contractor_id, tokens.token(Role.CONTRACTOR, str(contractor_id))
+async def invoice_job(served: Served, tokens: Tokens, **job: Any) -> dict[str, Any]:
+    """A job with one item keyed from a two-page invoice PDF."""
+    body = {"work_type": "invoice", "fields": FIELDS, "instructions": INSTRUCTIONS,
+            "qc": {"mode": "single"}, "due_at": DUE, "required_skills": [SKILL], **job}  # fmt: skip
+    return await a_job_with_a_document(served, tokens, body, "inv-7.pdf", invoice_pdf("INV-7"))
 
 
 def dark_share(png: bytes) -> float:
@@ -108,8 +79,8 @@ async def submitted(served: Served, item_id: str, kind: str) -> Task:
 async def test_a_keyer_keys_a_two_page_invoice_with_the_keyboard_alone(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    made = await a_job_with_a_document(served, tokens)
-    keyer_id, token = await contractor(served, tokens)
+    made = await invoice_job(served, tokens)
+    keyer_id, token = await contractor(served, tokens, SKILL)
     page = await signed_in(browser, served, token)
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
@@ -173,9 +144,9 @@ async def test_a_keyer_keys_a_two_page_invoice_with_the_keyboard_alone(
 async def test_an_adjudicator_sees_both_keyings_the_difference_marked_and_decides(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    made = await a_job_with_a_document(served, tokens)
+    made = await invoice_job(served, tokens)
     job = made["job"]
-    first_id, first = await contractor(served, tokens)
+    first_id, first = await contractor(served, tokens, SKILL)
     async with await http_api(served) as api:
         claimed = await api.post(
             "/v1/tasks/claim",
@@ -205,7 +176,7 @@ async def test_an_adjudicator_sees_both_keyings_the_difference_marked_and_decide
             ],
             served.keys,
         )
-    _, token = await contractor(served, tokens, "qc")
+    _, token = await contractor(served, tokens, SKILL, "qc")
     page = await signed_in(browser, served, token, width=1920)
     await page.keyboard.press("n")
     await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')

@@ -10,16 +10,21 @@ from uuid import UUID
 from fpdf import FPDF
 from playwright.async_api import Browser, Locator, Page
 
-from bpo_common.auth import Role
 from bpo_common.contracts import validation
 from bpo_common.contracts.intake import Entry, TaskSubmitted
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, eventually, outbox_events
 from bpo_intake.service import decisions
 
-from .browsing import SCREENSHOTS, Served, http_api, signed_in
+from .browsing import (
+    SCREENSHOTS,
+    Served,
+    contractor,
+    http_api,
+    signed_in,
+)
 from .conftest import opened_events
-from .documents import rendered
+from .documents import a_job_with_a_document
 
 # Before every other test's deadline, so that `N` claims these tasks first; and for this
 # module's contractors only (the only ones with its skill).
@@ -65,40 +70,10 @@ def invoice_pdf() -> bytes:
 
 
 async def a_job_with_lines(served: Served, tokens: Tokens) -> dict[str, Any]:
-    """A job whose one item is keyed from an invoice with lines; returns the job, the item's
-    id and its document's."""
-    async with await http_api(served) as api:
-        registered = await api.post("/v1/clients", json={"name": "Acme"}, headers=tokens.manager())
-        client = tokens.client(UUID(registered.json()["id"]))
-        body = {"work_type": "invoice", "fields": FIELDS, "rules": RULES,
-                "qc": {"mode": "single"}, "due_at": DUE, "required_skills": [SKILL]}  # fmt: skip
-        created = await api.post("/v1/jobs", json=body, headers=client)
-        assert created.status_code == 201, created.text
-        job = created.json()
-        uploaded = await api.post(
-            f"/v1/jobs/{job['id']}/documents",
-            params={"filename": "inv-31.pdf"},
-            content=invoice_pdf(),
-            headers=client | {"Content-Type": "application/pdf"},
-        )
-        document_id = uploaded.json()["id"]
-        items = {"items": [{"external_id": "inv-31", "source": {}, "documents": ["inv-31.pdf"]}]}
-        appended = await api.post(f"/v1/jobs/{job['id']}/items", json=items, headers=client)
-        assert appended.status_code == 202, appended.text
-        listed = await api.get(f"/v1/jobs/{job['id']}/items", headers=client)
-    await rendered(served.sessions, document_id)
-    return {"job": job, "document_id": document_id, "item_id": listed.json()["data"][0]["id"]}
-
-
-async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID, str]:
-    async with await http_api(served) as api:
-        response = await api.post(
-            "/v1/contractors",
-            json={"name": f"keyer {new_id()}", "skills": [SKILL, *skills]},
-            headers=tokens.manager(),
-        )
-    contractor_id = UUID(response.json()["id"])
-    return contractor_id, tokens.token(Role.CONTRACTOR, str(contractor_id))
+    """A job whose one item is keyed from an invoice with lines."""
+    body = {"work_type": "invoice", "fields": FIELDS, "rules": RULES,
+            "qc": {"mode": "single"}, "due_at": DUE, "required_skills": [SKILL]}  # fmt: skip
+    return await a_job_with_a_document(served, tokens, body, "inv-31.pdf", invoice_pdf())
 
 
 def cell(page: Page, row: int, column: str) -> Locator:
@@ -133,7 +108,7 @@ async def test_a_keyer_keys_an_invoices_lines_as_rows_with_the_keyboard_alone(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     made = await a_job_with_lines(served, tokens)
-    keyer_id, token = await contractor(served, tokens)
+    keyer_id, token = await contractor(served, tokens, SKILL)
     page = await signed_in(browser, served, token)
     await page.keyboard.press("n")
     await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
@@ -239,7 +214,7 @@ async def adjudicating(
     """The item goes to adjudication on two keyings (the first by a contractor holding its
     entry task) where validation says they differ; a qc contractor's page claims it."""
     job = made["job"]
-    first_id, first = await contractor(served, tokens)
+    first_id, first = await contractor(served, tokens, SKILL)
     async with await http_api(served) as api:
         claimed = await api.post(
             "/v1/tasks/claim",
@@ -258,7 +233,7 @@ async def adjudicating(
     )  # fmt: skip
     async with served.sessions() as session, session.begin():
         await decisions.decide_items(session, [required], served.keys)
-    _, token = await contractor(served, tokens, "qc")
+    _, token = await contractor(served, tokens, SKILL, "qc")
     page = await signed_in(browser, served, token)
     await page.keyboard.press("n")
     await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
