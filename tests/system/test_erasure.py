@@ -1,10 +1,13 @@
 """Erasure across the processes: an item erased without its job and a job erased whole leave
 none of their values in clear in any table of the four databases nor on the stream; every
-service says when it erased its share; the job's data key is gone from intake and validation.
+service says when it erased its share; the job's data key is gone from intake and validation;
+the events on the stream that carried their values (sealed) are replaced by copies without
+them, the other item's stay as they were.
 
 Values are those of a `pii` field (sealed at rest) and of a plain one (in clear until erased),
 unique to the run and searched for (case ignored) in every column of every table."""
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +15,7 @@ import asyncpg
 import httpx
 
 from bpo_common.auth import Scope
+from bpo_common.contracts.sealed import holds_sealed
 from bpo_common.ids import new_id
 from bpo_devtools.servers import Services
 from bpo_devtools.testing import TestStack, Tokens, eventually, stream_messages, tables_holding
@@ -145,11 +149,33 @@ async def test_erased_values_are_nowhere_in_clear_and_every_service_says_it_eras
     assert [secret for secret in erased if secret.lower() in stream] == []
     assert await _keys_left(stack, UUID(whole)) == {"intake": 0, "validation": 0}
 
+    async def off_the_stream() -> bool:
+        states = [await desk.erasure(job_id, client) for job_id in (partly, whole)]
+        return all(state["stream"]["erased_at"] for state in states)
+
+    await eventually(off_the_stream, what="the erased values left the stream's events")
+    sealed = await _sealed_on_the_stream(stack, {ids[key] for key in values})
+    assert sealed[ids["gone"]] == sealed[ids["whole"]] == 0, sealed
+    assert sealed[ids["kept"]] >= 2, "the item kept keeps its events (a keying, its result)"
+
 
 async def _on_the_stream(stack: TestStack) -> str:
     """Every message on the stream as stored, lower case."""
     messages = await stream_messages(stack.urls.nats_url)
     return "\n".join(message.decode(errors="replace") for message in messages).lower()
+
+
+async def _sealed_on_the_stream(stack: TestStack, item_ids: set[str]) -> dict[str, int]:
+    """For each item, how many events on the stream carry its values sealed."""
+    counts = dict.fromkeys(item_ids, 0)
+    for message in await stream_messages(stack.urls.nats_url):
+        try:
+            data = json.loads(message).get("data", {})
+        except (ValueError, AttributeError):
+            continue  # not an event
+        if data.get("item_id") in counts and holds_sealed(data):
+            counts[data["item_id"]] += 1
+    return counts
 
 
 async def _keys_left(stack: TestStack, job_id: UUID) -> dict[str, int]:

@@ -1,11 +1,13 @@
 """NATS connection and the BPO stream."""
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import nats
 import structlog
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -17,6 +19,7 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.errors import NotFoundError, ServiceUnavailableError
+from pydantic import ValidationError
 
 from bpo_common.events import STREAM_NAME, STREAM_SUBJECTS, Envelope
 
@@ -98,6 +101,14 @@ async def replay(
     """The events of stream BPO on `subjects`, in order, from its first up to sequence `last`
     (or to its end), through an ephemeral consumer that acks nothing: the stream as it is,
     read by someone who changes nothing in it."""
+    async for message in _stored(js, subjects, last=last, batch=batch, wait_s=wait_s):
+        yield Envelope.model_validate_json(message.data)
+
+
+async def _stored(
+    js: JetStreamContext, subjects: Sequence[str], *, last: int | None, batch: int, wait_s: float
+) -> AsyncIterator[Msg]:
+    """The messages of stream BPO on `subjects` up to sequence `last`, as stored."""
     if last == 0:
         return
     subscription = await js.pull_subscribe(
@@ -116,13 +127,78 @@ async def replay(
             try:
                 messages = await subscription.fetch(batch, timeout=wait_s)
             except TimeoutError:
-                return  # no event on these subjects is left
+                return  # no message on these subjects is left
             for message in messages:
                 if last is not None and message.metadata.sequence.stream > last:
                     return
-                yield Envelope.model_validate_json(message.data)
+                yield message
             pending = bool(messages[-1].metadata.num_pending)
             if last is not None and messages[-1].metadata.sequence.stream >= last:
                 return
     finally:
         await subscription.unsubscribe()
+
+
+async def redact(
+    js: JetStreamContext,
+    subjects: Sequence[str],
+    picked: Callable[[Envelope], bool],
+    emptied: Callable[[dict[str, Any]], dict[str, Any]],
+) -> list[Envelope]:
+    """Replace each event on `subjects` that `picked` chooses by a copy whose data is
+    `emptied`, published at the stream's end under the same event id (every consumer that
+    took the event already drops the copy as a duplicate; a replay from the start reads it in
+    the original's place), then delete the original (the server overwrites it). An event not
+    yet acked by every durable consumer reading its subject stays; those are returned, for a
+    later pass. Reads the stream once, up to its end when called."""
+    last = (await js.stream_info(STREAM_NAME)).state.last_seq
+    done_with = await _acked_by_every_consumer(js)
+    waiting: list[Envelope] = []
+    async for message in _stored(js, subjects, last=last, batch=500, wait_s=5.0):
+        try:
+            envelope = Envelope.model_validate_json(message.data)
+        except ValidationError:
+            continue  # not an event: nothing of a job's in it
+        if not picked(envelope):
+            continue
+        sequence = message.metadata.sequence.stream
+        if not done_with(message.subject, sequence):
+            waiting.append(envelope)
+            continue
+        copy = envelope.model_copy(update={"data": emptied(envelope.data)})
+        await js.publish(
+            message.subject,
+            copy.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": f"{envelope.id}:redacted:{sequence}"},
+        )
+        await js.delete_msg(STREAM_NAME, sequence)
+    return waiting
+
+
+async def _acked_by_every_consumer(js: JetStreamContext) -> Callable[[str, int], bool]:
+    """Whether every durable consumer of the stream that reads `subject` is done with the
+    message at `sequence`: it acked it, or it acked everything it reads."""
+    consumers = [info for info in await js.consumers_info(STREAM_NAME) if info.config.durable_name]
+
+    def done_with(subject: str, sequence: int) -> bool:
+        for info in consumers:
+            filters = info.config.filter_subjects or [info.config.filter_subject or ">"]
+            if not any(_covers(pattern, subject) for pattern in filters):
+                continue
+            caught_up = not info.num_pending and not info.num_ack_pending
+            if not caught_up and (info.ack_floor is None or info.ack_floor.stream_seq < sequence):
+                return False
+        return True
+
+    return done_with
+
+
+def _covers(pattern: str, subject: str) -> bool:
+    """Whether a NATS subject filter (`*` one token, `>` the rest) takes `subject`."""
+    wanted, parts = pattern.split("."), subject.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return len(parts) > index
+        if index >= len(parts) or part not in ("*", parts[index]):
+            return False
+    return len(wanted) == len(parts)

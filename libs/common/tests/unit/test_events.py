@@ -1,5 +1,6 @@
 """The event envelope: one shape, UUIDv7 ids, UTC times, typed payloads."""
 
+import json
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -7,8 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import bpo_common.contracts  # noqa: F401 (every contract module, for the walk of Event's subclasses)
+from bpo_common.contracts.erasure import SEALED_EVENTS
 from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem
-from bpo_common.events import Envelope, event_class, wrap
+from bpo_common.contracts.sealed import emptied, holds_sealed
+from bpo_common.events import Envelope, Event, event_class, wrap
 
 
 def _items_received(count: int) -> ItemsReceived:
@@ -49,3 +53,35 @@ def test_event_types_are_registered_by_their_subject() -> None:
 def test_ids_of_consecutive_events_sort_by_creation() -> None:
     ids = [wrap(_items_received(0), source="intake").id for _ in range(50)]
     assert ids == sorted(ids)
+
+
+def test_every_event_carrying_sealed_values_is_emptied_by_an_erasure() -> None:
+    def subclasses(cls: type[Event]) -> list[type[Event]]:
+        return [cls, *(sub for child in cls.__subclasses__() for sub in subclasses(child))]
+
+    sealing = {
+        cls
+        for cls in subclasses(Event)
+        if getattr(cls, "event_type", None)
+        and "sealed with the job's data key" in json.dumps(cls.model_json_schema())
+    }
+    assert sealing == set(SEALED_EVENTS)
+
+
+def test_an_emptied_event_keeps_everything_but_its_sealed_values() -> None:
+    data = {
+        "item_id": "i",
+        "fields_keyed": 2,
+        "data": "pii:v1:k:abc",
+        "entries": [{"task_id": "t", "data": "pii:v1:k:def"}],
+        "golden": None,
+    }
+    assert holds_sealed(data)
+    assert emptied(data) == {
+        "item_id": "i",
+        "fields_keyed": 2,
+        "data": None,
+        "entries": [{"task_id": "t", "data": None}],
+        "golden": None,
+    }
+    assert not holds_sealed(emptied(data))

@@ -311,3 +311,5 @@ class Erasure(Base):
     validation_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     billing_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reporting_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the item's (or job's) events on the stream were emptied of its values.
+    stream_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

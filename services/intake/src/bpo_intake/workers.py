@@ -3,8 +3,8 @@
 The outbox relay runs for every service (bpo_common.service starts it); intake adds its
 consumer of validation's decisions, the lease sweep, the check for work nobody may take,
 the webhook sender, the page renderer, OCR, extraction, document retention, data retention,
-the answerer of validation's requests for data keys and the rewrapping of data keys after a
-KEK rotation.
+the emptying of erased values from the stream's events, the answerer of validation's
+requests for data keys and the rewrapping of data keys after a KEK rotation.
 Each loop runs on every replica, side by side: each step takes its rows with SKIP LOCKED or a
 lease, or (the check) does what another replica may do as well; the answerers share the
 requests as a queue group.
@@ -32,6 +32,7 @@ RENDER_IDLE_S = 0.5
 EXTRACT_IDLE_S = 0.5
 RETENTION_CHECK_S = 3600.0
 REWRAP_CHECK_S = 60.0
+STREAM_ERASURE_CHECK_S = 5.0
 
 log = structlog.get_logger(__name__)
 
@@ -147,6 +148,17 @@ async def erase_past_retention(runtime: Runtime) -> None:
     await keep_running("data retention", erase, pause(RETENTION_CHECK_S))
 
 
+async def erase_from_the_stream(runtime: Runtime) -> None:
+    """Empty the stream's events of the values of finished erasures, every few seconds."""
+
+    async def erase() -> bool:
+        async with runtime.sessions() as session, session.begin():
+            done = await erasure.erase_from_the_stream(session, runtime.js)
+        return done == erasure.STREAM_BATCH
+
+    await keep_running("stream erasure", erase, pause(STREAM_ERASURE_CHECK_S))
+
+
 async def answer_data_key_requests(runtime: Runtime) -> None:
     """Answer validation's requests for jobs' data keys (wrapped) for the app's lifetime; the
     subscription outlives NATS reconnects."""
@@ -202,6 +214,7 @@ def workers(settings: Settings) -> Workers:
             extract_items,
             delete_expired_documents,
             erase_past_retention,
+            erase_from_the_stream,
             answer_data_key_requests,
             rewrap_data_keys,
         ],

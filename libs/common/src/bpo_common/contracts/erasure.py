@@ -5,6 +5,8 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from bpo_common.contracts.intake import TaskSubmitted
+from bpo_common.contracts.validation import ExceptionOpened, ItemAccepted, ReviewRequired
 from bpo_common.events import Event
 
 ErasingService = Literal["intake", "validation", "billing", "reporting"]
@@ -30,3 +32,13 @@ class BillingErasureDone(ErasureDone):
 
 class ReportingErasureDone(ErasureDone):
     event_type = "bpo.reporting.erasure.done"
+
+
+# The events that carry an item's values (sealed): what an item's erasure empties on the
+# stream. Every event with a Sealed field is here (a unit test checks).
+SEALED_EVENTS: tuple[type[Event], ...] = (
+    TaskSubmitted,
+    ItemAccepted,
+    ReviewRequired,
+    ExceptionOpened,
+)

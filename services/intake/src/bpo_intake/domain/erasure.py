@@ -25,6 +25,11 @@ class ErasureOut(BaseModel):
     validation: ServiceErasure = ServiceErasure()
     billing: ServiceErasure = ServiceErasure()
     reporting: ServiceErasure = ServiceErasure()
+    stream: ServiceErasure = Field(
+        default=ServiceErasure(),
+        description="when the events on the stream were emptied of the erased values, "
+        "after the four services erased theirs",
+    )
 
 
 class RetentionUpdate(BaseModel):

@@ -170,6 +170,20 @@ async def set_erased_at(
     )
 
 
+async def erasures_for_the_stream(session: AsyncSession, limit: int) -> list[Erasure]:
+    """Erasures every service has done but whose events on the stream still hold values,
+    oldest first; locked, others' skipped."""
+    done = [getattr(Erasure, f"{service}_erased_at").is_not(None) for service in SERVICES]
+    query = (
+        select(Erasure)
+        .where(*done, Erasure.stream_erased_at.is_(None))
+        .order_by(Erasure.requested_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(query)).scalars())
+
+
 async def jobs_past_retention(
     session: AsyncSession, now: datetime, default_days: int, limit: int
 ) -> list[tuple[UUID, UUID]]:

@@ -5,23 +5,29 @@ and webhook payloads, the documents' bytes, page images and words; for a whole j
 key as well, which leaves every sealed copy of its values unreadable, on the stream too
 (crypto-shredding). Then it announces DataErased; validation, billing and reporting erase
 their own share and each answers with its ErasureDone, which intake records per service.
-Ids, counts, statuses and times stay. A second erasure of what is erased already changes
-nothing.
+Once all four have, intake empties the events on the stream that carry the erased values
+(sealed): each is replaced by a copy without them, which matters for an item erased without
+its job, whose key lives on. Ids, counts, statuses and times stay. A second erasure of what
+is erased already changes nothing.
 """
 
 from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+from nats.js import JetStreamContext
 from obstore.store import ObjectStore
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts.erasure import ErasureDone
+from bpo_common.contracts.erasure import SEALED_EVENTS, ErasureDone
 from bpo_common.contracts.intake import DataErased
+from bpo_common.contracts.sealed import emptied, holds_sealed
 from bpo_common.crypto import DataKeys
 from bpo_common.errors import NotFound
+from bpo_common.events import Envelope
 from bpo_common.ids import new_id
+from bpo_common.messaging import redact
 from bpo_common.outbox import publish
 from bpo_intake.domain.erasure import ErasureOut, ServiceErasure
 from bpo_intake.models import Erasure, Job
@@ -29,6 +35,7 @@ from bpo_intake.repository import erasure as repository
 from bpo_intake.service import documents
 
 RETENTION_BATCH = 20
+STREAM_BATCH = 100
 
 
 async def erase_job(
@@ -121,6 +128,7 @@ async def erasure_state(session: AsyncSession, job_id: UUID, scope: UUID | None)
         validation=ServiceErasure(erased_at=erasure.validation_erased_at),
         billing=ServiceErasure(erased_at=erasure.billing_erased_at),
         reporting=ServiceErasure(erased_at=erasure.reporting_erased_at),
+        stream=ServiceErasure(erased_at=erasure.stream_erased_at),
     )
 
 
@@ -140,3 +148,35 @@ async def erase_past_retention(
         if job is not None:
             await _erase(session, store, keys, job, None, "retention")
     return len(due)
+
+
+async def erase_from_the_stream(session: AsyncSession, js: JetStreamContext) -> int:
+    """Empty the stream's events of the values of erasures every service has done (up to
+    STREAM_BATCH of them), in one read of the stream; an erasure whose events some consumer
+    has not acked yet waits for the next pass. Returns how many erasures are done."""
+    erasures = await repository.erasures_for_the_stream(session, STREAM_BATCH)
+    if not erasures:
+        return 0
+    jobs = {erasure.job_id for erasure in erasures if erasure.item_ids is None}
+    items = {UUID(i) for erasure in erasures for i in erasure.item_ids or ()}
+
+    def erased(envelope: Envelope) -> bool:
+        job, item = envelope.data.get("job_id"), envelope.data.get("item_id")
+        return (
+            (job is not None and UUID(job) in jobs) or (item is not None and UUID(item) in items)
+        ) and holds_sealed(envelope.data)
+
+    subjects = [event.event_type for event in SEALED_EVENTS]
+    waiting = await redact(js, subjects, erased, emptied)
+    waiting_jobs = {envelope.data["job_id"] for envelope in waiting}
+    waiting_items = {envelope.data["item_id"] for envelope in waiting}
+    now = utcnow()
+    done = [
+        erasure
+        for erasure in erasures
+        if str(erasure.job_id) not in waiting_jobs
+        and not set(erasure.item_ids or ()) & waiting_items
+    ]
+    for erasure in done:
+        erasure.stream_erased_at = now
+    return len(done)
