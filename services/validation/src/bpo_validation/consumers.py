@@ -1,10 +1,16 @@
-"""Events the validation service consumes: jobs and submitted tasks from intake."""
+"""Events the validation service consumes: jobs, submitted tasks and reactivated contractors
+from intake."""
 
 from functools import partial
 
-from bpo_common.contracts.intake import DataErased, JobCreated, TaskSubmitted
+from bpo_common.contracts.intake import (
+    ContractorReactivated,
+    DataErased,
+    JobCreated,
+    TaskSubmitted,
+)
 from bpo_common.inbox import Subscription, batch, each
-from bpo_validation.service import decisions, erasure, jobs
+from bpo_validation.service import decisions, erasure, jobs, quality
 from bpo_validation.service.keys import JobKeys
 from bpo_validation.settings import Settings
 
@@ -18,6 +24,7 @@ def subscriptions(settings: Settings, keys: JobKeys) -> list[Subscription]:
             each(JobCreated, jobs.record_job),
             batch(TaskSubmitted, record),
             each(DataErased, erase),
+            each(ContractorReactivated, quality.reactivate),
         ]
     )
     return [Subscription(name="validation", handlers=handlers)]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_common.contracts import ExceptionAction, TaskKind
@@ -107,7 +108,11 @@ class Judgement(Base):
     """One field of one entry judged right or wrong against the final or known answer."""
 
     __tablename__ = "judgement"
-    __table_args__ = (Index("ix_judgement_contractor_judged_at", "contractor_id", "judged_at"),)
+    __table_args__ = (
+        Index("ix_judgement_contractor_judged_at", "contractor_id", "judged_at"),
+        # The crew's recent record on a work type (adaptive QC's prior).
+        Index("ix_judgement_work_type_judged_at", "work_type", "judged_at"),
+    )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     contractor_id: Mapped[UUID]
@@ -125,17 +130,38 @@ class Judgement(Base):
 
 
 class Standing(Base):
-    """A contractor's standing: their running tally, and when and why they were suspended
-    (set once, so a suspension is announced once)."""
+    """A contractor's standing: their running tally, when and why they were suspended (set
+    until a manager reactivates them, so a suspension is announced once), and when they were
+    last reactivated."""
 
     __tablename__ = "standing"
 
     contractor_id: Mapped[UUID] = mapped_column(primary_key=True)
-    # Every field of theirs judged so far, and how many were right: the floor's running tally.
+    # Every field of theirs judged so far, and how many were right (the figures shown).
     judged: Mapped[int] = mapped_column(server_default="0")
     correct: Mapped[int] = mapped_column(server_default="0")
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(Text)
+    # The quality floor counts only fields judged after it.
+    reactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobAccuracy(Base):
+    """An adaptive job's ledger (domain.accuracy.Ledger): what the items adaptive QC ruled on
+    are expected to deliver."""
+
+    __tablename__ = "job_accuracy"
+
+    job_id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID]
+    work_type: Mapped[str] = mapped_column(String(100))
+    items: Mapped[int]
+    single: Mapped[int]
+    # Each Share as [items, expected, variance, sd]: the items keyed twice, and by keyer
+    # ({contractor id: share}) those they carried alone.
+    checked: Mapped[list[float]] = mapped_column(JSONB)
+    carried: Mapped[dict[str, list[float]]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ReferenceDataset(Base):

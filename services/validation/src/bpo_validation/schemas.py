@@ -1,12 +1,13 @@
 """Request and response bodies of the validation API."""
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bpo_common.contracts import ExceptionAction
+from bpo_common.contracts import ExceptionAction, QcMode
 from bpo_common.rules import JobSpec
 from bpo_validation.domain.decision import Outcome
 from bpo_validation.domain.matching import ExceptionStatus, InvoiceOutcome
@@ -146,3 +147,24 @@ class ExceptionResolve(BaseModel):
         description="with `correct`: the fields to change (a table whole), checked as a keying",
     )
     note: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+class JobAccuracyOut(BaseModel):
+    """The accuracy a job delivers: the share of its items expected right, as adaptive QC
+    keeps count (items it ruled on; control items, items reviewed for their rules or marked
+    unreadable aside), with the two-sided 95 % interval. Null figures: no item ruled on yet,
+    or the job is not adaptive (only adaptive QC keeps this count)."""
+
+    job_id: UUID
+    mode: QcMode
+    target_accuracy: Decimal
+    items: int = Field(description="items adaptive QC ruled on")
+    single_keyed: int = Field(description="of those, accepted from one keying")
+    keyed_twice: int = Field(description="of those, keyed a second time")
+    estimate: float | None = Field(description="the share of those items expected right")
+    low: float | None = Field(description="the 95 % interval's lower end")
+    high: float | None = Field(description="the 95 % interval's upper end")
+    meets_target: bool | None = Field(
+        description="whether the interval's lower end is at or above the target"
+    )
+    updated_at: datetime | None

@@ -75,12 +75,13 @@ async def new_job(
     db: SessionFactory,
     fields: list[dict[str, Any]] | None = None,
     match: dict[str, Any] | None = None,
+    work_type: str = "invoice",
     **qc: Any,
 ) -> JobCreated:
     created = JobCreated(
         job_id=new_id(),
         client_id=new_id(),
-        work_type="invoice",
+        work_type=work_type,
         fields=fields or FIELDS,
         rules=[],
         match=match,

@@ -48,43 +48,89 @@ async def test_verify_mode_keeps_the_clients_values_or_sends_corrections_to_revi
     assert (decision["decision"], decision["reason"]) == (outcome, reason)
 
 
-async def test_adaptive_mode_rekeys_until_the_keyer_is_proven_then_trusts_one_keying(
+async def test_adaptive_mode_keys_twice_until_the_job_can_afford_a_proven_keyer_alone(
     validation_db: SessionFactory,
     validation_settings: Settings,
     validation: httpx.AsyncClient,
     tokens: Tokens,
 ) -> None:
-    job = await new_job(validation_db, mode="adaptive", target_accuracy="0.95")
-    keyer = new_id()
+    # A work type of its own: the crew is this test's two keyers.
+    work_type = f"adaptive-{new_id().hex[-8:]}"
+    job = await new_job(validation_db, work_type=work_type, mode="adaptive", target_accuracy="0.95")
+    proven, other = new_id(), new_id()
     data = {"number": "N-1", "total": "3"}
+    for keyer in (proven, other):
+        for _ in range(40):  # control items, all right: 80 judged fields each
+            await submit(
+                validation_db, validation_settings, job, new_id(), data, golden=data,
+                contractor_id=keyer,
+            )  # fmt: skip
 
-    unproven = new_item("0", sampled=False)
-    await submit(validation_db, validation_settings, job, unproven, data, contractor_id=keyer)
-    (rekey,) = await published(validation_db, unproven)
-    assert rekey.type == "bpo.validation.keying.required"
-    assert rekey.data["reason"] == "the keyer has 0 judged fields on invoice, too few to trust"
-    await submit(validation_db, validation_settings, job, unproven, data, expected=2)
-    _, agreed = await published(validation_db, unproven)
-    assert agreed.type == "bpo.validation.item.accepted"
-
-    for _ in range(15):  # with the agreement above: 32 judged fields, all right
+    rekeyed: list[str] = []
+    for _ in range(30):
+        item = new_item("0", sampled=False)
+        await submit(validation_db, validation_settings, job, item, data, contractor_id=proven)
+        (ruled,) = await published(validation_db, item)
+        if ruled.type == "bpo.validation.item.accepted":
+            break
+        assert ruled.type == "bpo.validation.keying.required"
+        rekeyed.append(ruled.data["reason"])
         await submit(
-            validation_db,
-            validation_settings,
-            job,
-            new_id(),
-            data,
-            golden=data,
-            contractor_id=keyer,
+            validation_db, validation_settings, job, item, data, expected=2, contractor_id=other
         )
-    trusted = new_item("0", sampled=False)
-    await submit(validation_db, validation_settings, job, trusted, data, contractor_id=keyer)
-    (accepted,) = await published(validation_db, trusted)
-    assert accepted.type == "bpo.validation.item.accepted"
-    decision = (
-        await validation.get(f"/v1/items/{trusted}/decision", headers=tokens.manager())
+        assert (await published(validation_db, item))[-1].type == "bpo.validation.item.accepted"
+    else:
+        raise AssertionError(f"never trusted alone: {rekeyed[-1]}")
+    assert rekeyed, "a job's first item is never carried by one keying"
+    assert all(reason.startswith("keyed again: with the keyer's item") for reason in rekeyed)
+    decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
+    assert decision["reason"].startswith("one keying: the keyer's item accuracy")
+
+    shown = await validation.get(f"/v1/jobs/{job.job_id}/accuracy", headers=tokens.manager())
+    assert shown.status_code == 200, shown.text
+    body = shown.json()
+    assert (body["mode"], body["target_accuracy"]) == ("adaptive", "0.95")
+    assert (body["items"], body["single_keyed"], body["keyed_twice"]) == (
+        len(rekeyed) + 1,
+        1,
+        len(rekeyed),
+    )
+    assert body["low"] <= body["estimate"] <= body["high"] <= 1
+    assert body["meets_target"] is (body["low"] >= 0.95)
+    own = await validation.get(
+        f"/v1/jobs/{job.job_id}/accuracy", headers=tokens.client(job.client_id)
+    )
+    assert own.json() == body, "the job's client sees the same"
+    other_client = await validation.get(
+        f"/v1/jobs/{job.job_id}/accuracy", headers=tokens.client(new_id())
+    )
+    assert other_client.status_code == 404, other_client.text
+
+
+async def test_a_job_not_in_adaptive_mode_shows_no_delivered_accuracy(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await new_job(validation_db, mode="double")
+    item = new_id()
+    for keyer in (new_id(), new_id()):
+        data = {"number": "N-1", "total": "3"}
+        await submit(
+            validation_db, validation_settings, job, item, data, expected=2, contractor_id=keyer
+        )
+    body = (
+        await validation.get(f"/v1/jobs/{job.job_id}/accuracy", headers=tokens.manager())
     ).json()
-    assert decision["reason"] == "one keying: the keyer's accuracy 100.0% meets 95.0%"
+    assert (body["mode"], body["items"], body["estimate"], body["meets_target"]) == (
+        "double",
+        0,
+        None,
+        None,
+    )
+    missing = await validation.get(f"/v1/jobs/{new_id()}/accuracy", headers=tokens.manager())
+    assert missing.status_code == 404, missing.text
 
 
 PURCHASE_ORDERS = 'po,vendor,amount\nPO-1,ACME,"1,000.50"\nPO-2,Globex,20\n'

@@ -70,7 +70,9 @@ async def test_a_keyer_below_the_floor_is_suspended_once_with_the_reason(
     about_the_keyer = await outbox_events(validation_db, contractor_id=str(keyer))
     (suspension,) = [e for e in about_the_keyer if e.type != SCORED]
     assert suspension.type == "bpo.validation.contractor.suspended"
-    assert suspension.data["reason"] == "accuracy 16.7% over 6 judged fields, below the 75% floor"
+    assert suspension.data["reason"] == (
+        "accuracy 16.7% over the last 6 judged fields on invoice is below the floor 75.0%"
+    )
 
 
 async def test_quality_figures_equal_the_hand_computed_ones_of_a_scripted_scenario(

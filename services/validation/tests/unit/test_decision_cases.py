@@ -10,8 +10,8 @@ import pytest
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.ids import new_id
 from bpo_common.rules import JobSpec
+from bpo_validation.domain.accuracy import Crew, KeyerAccuracy, Ledger, Tally, Trust
 from bpo_validation.domain.decision import Ruling
-from bpo_validation.domain.entries import KeyerRecord
 from bpo_validation.domain.fields import FieldVerdict
 from bpo_validation.domain.reference import LookupResult, Wanted
 
@@ -92,35 +92,63 @@ def test_a_result_that_disagrees_with_the_reference_data_goes_to_review(
     assert verdict.result is None
 
 
+def _margin(items: int) -> Ledger:
+    """A job's ledger after `items` items keyed twice."""
+    ledger = Ledger()
+    for _ in range(items):
+        ledger = ledger.add_checked(Trust(0.9999, 0.0001))
+    return ledger
+
+
+PROVEN = {"number": Tally(4000, 3996), "total": Tally(4000, 3996)}
+WEAK = {"number": Tally(1000, 900), "total": Tally(1000, 900)}
+# Eight keyers alike: the crew's figure weighs the most against a keyer's own.
+CREW = Crew(
+    {UUID(int=n): {"number": Tally(2500, 2488), "total": Tally(2500, 2488)} for n in range(8)}
+)
+
+
 @pytest.mark.parametrize(
-    ("record", "item_id", "ruling", "reason"),
+    ("keyer", "item_id", "ruling", "reason"),
     [
-        (KeyerRecord(40, 40), None, Ruling.ACCEPT,
-         "one keying: the keyer's accuracy 100.0% meets 95.0%"),
-        (KeyerRecord(29, 29), None, Ruling.SECOND_KEYING,
-         "the keyer has 29 judged fields on invoice, too few to trust"),
-        (KeyerRecord(100, 90), None, Ruling.SECOND_KEYING,
-         "the keyer's accuracy 90.0% is below the target 95.0%"),
-        (KeyerRecord(40, 40), SAMPLED, Ruling.SECOND_KEYING,
+        (KeyerAccuracy(PROVEN, CREW, _margin(200)), None, Ruling.ACCEPT,
+         "one keying: the keyer's item accuracy 99.65% keeps the job's delivered accuracy at "
+         "99.862% or more (95 % confidence), target 95.00%"),
+        (KeyerAccuracy(PROVEN, CREW), None, Ruling.SECOND_KEYING,
+         "keyed again: with the keyer's item accuracy 99.65% alone the job's delivered "
+         "accuracy could fall to 89.895%, under its target 99.50%"),
+        (KeyerAccuracy(WEAK, CREW, _margin(200)), None, Ruling.SECOND_KEYING,
+         "keyed again: the keyer's item accuracy 89.79% is under the crew's 99.04% and the "
+         "target 95.00%"),
+        (KeyerAccuracy({}, CREW, _margin(200)), None, Ruling.ACCEPT,
+         "one keying: the keyer's item accuracy 99.04% keeps the job's delivered accuracy at "
+         "99.844% or more (95 % confidence), target 95.00%"),
+        (KeyerAccuracy(PROVEN, CREW, _margin(200)), SAMPLED, Ruling.SECOND_KEYING,
          "sampled for a second keying at rate 0.5"),
     ],
-    ids=["trusted", "too-few-judged", "below-target", "sampled"],
+    ids=["proven-with-margin", "proven-first-item", "weak", "newcomer-as-the-crew", "sampled"],
 )  # fmt: skip
-def test_adaptive_qc_trusts_one_keying_only_from_a_proven_keyer(
-    record: KeyerRecord, item_id: UUID | None, ruling: Ruling, reason: str
+def test_adaptive_qc_trusts_one_keying_only_while_the_job_keeps_its_target(
+    keyer: KeyerAccuracy, item_id: UUID | None, ruling: Ruling, reason: str
 ) -> None:
-    policy = ADAPTIVE.model_copy(update={"review_sample_rate": Decimal("0.5")})
+    target = "0.95" if keyer.ledger.items else "0.995"
+    policy = ADAPTIVE.model_copy(
+        update={"review_sample_rate": Decimal("0.5"), "target_accuracy": Decimal(target)}
+    )
     steps = [keying({"number": "po-1", "total": "10"})]
-    (verdict,) = walk(SPEC, policy, steps, keyer=record, item_id=item_id or ITEM)
+    (verdict,) = walk(SPEC, policy, steps, keyer=keyer, item_id=item_id or ITEM)
     assert (verdict.ruling, verdict.reason) == (ruling, reason)
     expected = {"number": "PO-1", "total": "10.00"} if ruling is Ruling.ACCEPT else None
     assert verdict.result == expected
     assert verdict.judgings == ()
+    assert verdict.ledger is not None, "the item counts in the job's ledger"
+    assert verdict.ledger.items == keyer.ledger.items + 1
+    assert verdict.ledger.single == keyer.ledger.single + (ruling is Ruling.ACCEPT)
 
 
 def test_a_trusted_keyers_result_is_still_checked_against_the_reference_data() -> None:
     off = keying({"number": "PO-1", "total": "12"})
-    (verdict,) = walk(SPEC, ADAPTIVE, [off], keyer=KeyerRecord(40, 40))
+    (verdict,) = walk(SPEC, ADAPTIVE, [off], keyer=KeyerAccuracy(PROVEN, CREW, _margin(200)))
     assert (verdict.ruling, verdict.reason) == (
         Ruling.REVIEW,
         "reference check: total 12.00 is not amount 10.00",

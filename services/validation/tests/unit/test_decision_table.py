@@ -21,7 +21,11 @@ OFF = {"number": "PO-1", "total": "12"}  # valid, but not what the purchase orde
 ACCEPTED = {"number": "PO-1", "total": "10.00"}
 BAD_TOTAL = "total: not a number"
 NOT_THE_ORDER = "reference check: total 12.00 is not amount 10.00"
-UNPROVEN = "the keyer has 0 judged fields on invoice, too few to trust"
+# A keyer and a crew nobody judged yet, on the job's first item (domain.accuracy).
+UNPROVEN = (
+    "keyed again: with the keyer's item accuracy 81.00% alone the job's delivered accuracy "
+    "could fall to 6.980%, under its target 99.00%"
+)
 
 
 # mode -> case -> (the entries in order, the ruling, its reason); an entry is the keyed values,
@@ -121,7 +125,7 @@ def test_a_ruling_is_stored_as_its_outcome_and_only_acceptance_and_rejection_set
     }
 
 
-def test_a_decision_needs_the_first_keyings_lookups_and_adaptive_the_keyers_record() -> None:
+def test_a_decision_needs_the_first_keyings_lookups_and_adaptive_the_keyers_accuracy() -> None:
     adaptive, double = QcPolicy(mode=QcMode.ADAPTIVE), QcPolicy(mode=QcMode.DOUBLE)
     one = keying({"number": " po-7 ", "total": "1"})
     only = Item(ITEM, "invoice", [one], one)

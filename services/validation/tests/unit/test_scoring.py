@@ -1,25 +1,104 @@
-"""Keeping score: the quality floor and how each task on a final item came out."""
+"""Keeping score: the quality floor on a recent window, reactivation, and how each task on a
+final item came out."""
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bpo_common.contracts import TaskKind, TaskOutcome
-from bpo_validation.domain.scoring import accuracy, suspension, task_outcome
+from bpo_validation.domain.scoring import (
+    Window,
+    accuracy,
+    reactivation_applies,
+    suspension,
+    task_outcome,
+)
+
+ONE_RIGHT_OF_SIX = (
+    "accuracy 16.7% over the last 6 judged fields on invoice is below the floor 75.0%"
+)
 
 
 @pytest.mark.parametrize(
     ("judged", "correct", "suspended", "reason"),
     [
-        (6, 1, False, "accuracy 16.7% over 6 judged fields, below the 75% floor"),
+        (6, 1, False, ONE_RIGHT_OF_SIX),
         (6, 1, True, None),
         (5, 0, False, None),
         (8, 6, False, None),
     ],
     ids=["below-the-floor", "already-suspended", "too-few-judged", "at-the-floor"],
 )
-def test_a_keyer_below_the_floor_over_enough_fields_is_suspended_once(
+def test_a_keyer_below_the_floor_over_enough_recent_fields_is_suspended_unless_already(
     judged: int, correct: int, suspended: bool, reason: str | None
 ) -> None:
-    assert suspension(judged, correct, suspended=suspended, floor=0.75, min_judged=6) == reason
+    window = Window(judged, correct)
+    assert suspension("invoice", window, suspended=suspended, floor=0.75, min_judged=6) == reason
+
+
+def test_the_reason_names_the_work_type_and_the_figures() -> None:
+    reason = suspension("invoice", Window(200, 156), suspended=False, floor=0.85, min_judged=50)
+    assert reason == (
+        "accuracy 78.0% over the last 200 judged fields on invoice is below the floor 85.0%"
+    )
+
+
+def test_the_window_holds_only_the_latest_judged_fields() -> None:
+    # Oldest first: eight wrong, then twelve right.
+    fields = [False] * 8 + [True] * 12
+    assert Window.latest(fields, 10) == Window(10, 10)
+    assert Window.latest(fields, 16) == Window(16, 12)
+    assert Window.latest(fields, 200) == Window(20, 12)
+    assert Window.latest([], 200) == Window(0, 0)
+
+
+def test_old_errors_leave_the_window_and_with_them_the_suspension() -> None:
+    """A keyer bad long ago and good since is not suspended; the same errors recent are."""
+    bad_then_good = [False] * 100 + [True] * 200
+    good_then_bad = [True] * 200 + [False] * 100
+
+    def reason(fields: list[bool]) -> str | None:
+        window = Window.latest(fields, 200)
+        return suspension("invoice", window, suspended=False, floor=0.85, min_judged=50)
+
+    assert reason(bad_then_good) is None
+    assert reason(good_then_bad) == (
+        "accuracy 50.0% over the last 200 judged fields on invoice is below the floor 85.0%"
+    )
+
+
+NOON = datetime(2026, 12, 5, 12, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("suspended_at", "last_reactivated_at", "applies"),
+    [
+        (NOON - HOUR, None, True),
+        (None, None, True),
+        (NOON - HOUR, NOON - 2 * HOUR, True),
+        (NOON + HOUR, None, False),
+        (None, NOON + HOUR, False),
+        (None, NOON, False),
+    ],
+    ids=[
+        "suspended-before",
+        "never-suspended",
+        "reactivated-before-too",
+        "suspended-after-it",
+        "a-later-reactivation-applied",
+        "the-same-reactivation-again",
+    ],
+)
+def test_a_reactivation_clears_a_suspension_made_before_it_only(
+    suspended_at: datetime | None, last_reactivated_at: datetime | None, applies: bool
+) -> None:
+    assert (
+        reactivation_applies(
+            NOON, suspended_at=suspended_at, last_reactivated_at=last_reactivated_at
+        )
+        is applies
+    )
 
 
 @pytest.mark.parametrize(

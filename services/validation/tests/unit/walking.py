@@ -8,8 +8,9 @@ from bpo_common.contracts import QcPolicy, TaskKind
 from bpo_common.ids import new_id
 from bpo_common.rules import JobSpec
 from bpo_validation.domain import decision
+from bpo_validation.domain.accuracy import Crew, KeyerAccuracy
 from bpo_validation.domain.decision import Verdict
-from bpo_validation.domain.entries import Item, KeyerRecord, Submission
+from bpo_validation.domain.entries import Item, Submission
 from bpo_validation.domain.reference import LookupResult, Wanted
 
 SPEC = JobSpec.model_validate(
@@ -40,7 +41,7 @@ def walk(
     steps: Sequence[Submission],
     *,
     found: Mapping[Wanted, LookupResult] = ORDERS,
-    keyer: KeyerRecord = KeyerRecord(0, 0),
+    keyer: KeyerAccuracy = KeyerAccuracy({}, Crew({})),
     item_id: UUID = ITEM,
     confirm_adjudications: bool = True,
 ) -> list[Verdict]:
@@ -56,8 +57,7 @@ def walk(
                 policy,
                 item,
                 lookups={wanted: found[wanted] for wanted in needs.lookups},
-                keyer=keyer if needs.keyer_record else None,
-                adaptive_min_judged=30,
+                keyer=keyer if needs.keyer_accuracy else None,
                 confirm_adjudications=confirm_adjudications,
             )
         )

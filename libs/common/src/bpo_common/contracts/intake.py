@@ -206,6 +206,16 @@ class ItemRejected(Event):
     rejected_at: datetime
 
 
+class ContractorReactivated(Event):
+    """A manager gave a suspended contractor work again: validation clears its suspension and
+    judges them afresh from `reactivated_at`."""
+
+    event_type = "bpo.intake.contractor.reactivated"
+
+    contractor_id: UUID
+    reactivated_at: datetime
+
+
 class DataErased(Event):
     """A client or an admin asked for a job's data (`item_ids` None) or some of its items' to
     be erased: intake erased what it holds (and, for a job, its data key); every other service

@@ -6,8 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common import audit
 from bpo_common.clock import utcnow
+from bpo_common.contracts.intake import ContractorReactivated
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
+from bpo_common.outbox import publish
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.models import Contractor
@@ -45,6 +47,12 @@ async def suspend(session: AsyncSession, contractor_id: UUID, reason: str) -> Co
 
 
 async def activate(session: AsyncSession, contractor_id: UUID) -> ContractorOut:
+    """Give the contractor work again; a suspended one is announced as reactivated, so that
+    validation judges them afresh (and may suspend them again)."""
+    contractor = await _contractor(session, contractor_id)
+    if contractor.status is ContractorStatus.SUSPENDED:
+        reactivated = ContractorReactivated(contractor_id=contractor_id, reactivated_at=utcnow())
+        await publish(session, reactivated)
     return await _set_status(session, contractor_id, ContractorStatus.ACTIVE, None)
 
 

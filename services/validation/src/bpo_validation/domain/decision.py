@@ -12,7 +12,8 @@ The table, once a keying completes the item's keyings:
 - a keying that fails the job's rules: review;
 - verify mode: the client's values stand, unless the verifier changed some or the item is
   sampled (review);
-- adaptive mode, one keying: accepted from a keyer proven accurate on the work type, else
+- adaptive mode, one keying: accepted when the job, with it, still delivers its target
+  accuracy with 95 % confidence given what is known of the keyer (domain.accuracy), else
   keyed again;
 - assisted mode, one keying: accepted when the keyer confirmed a confident machine value on
   every field (each counts as two keyings that agree), else keyed again;
@@ -40,11 +41,12 @@ from typing import Any
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.ids import sampled
 from bpo_common.rules import JobSpec, check
+from bpo_validation.domain import accuracy
+from bpo_validation.domain.accuracy import KeyerAccuracy, Ledger
 from bpo_validation.domain.entries import (
     Item,
     Judged,
     Judging,
-    KeyerRecord,
     Submission,
     keyings_of,
     machine_keying,
@@ -54,6 +56,7 @@ from bpo_validation.domain.fields import (
     comparison,
     differing,
     judge,
+    judged_fields,
     rule_failures,
     unconfirmed,
 )
@@ -124,6 +127,8 @@ class Verdict:
     reference_problems: tuple[str, ...] = ()
     # How the result matched its purchase order, when the job matches invoices.
     match: InvoiceMatch | None = None
+    # Adaptive QC on a first keying: the job's ledger with the item counted.
+    ledger: Ledger | None = None
 
 
 @dataclass(frozen=True)
@@ -131,19 +136,20 @@ class Needs:
     """What a decision reads beyond the item itself."""
 
     lookups: tuple[Wanted, ...] = ()
-    keyer_record: bool = False
+    keyer_accuracy: bool = False
 
 
 def needs(spec: JobSpec, policy: QcPolicy, item: Item) -> Needs:
     """What to load before deciding: the lookups of the values keyings could be accepted with,
-    and whether adaptive QC may trust a single keying (then the keyer's record)."""
+    and whether adaptive QC rules on a single keying (then the keyer's accuracy and the job's
+    ledger)."""
     keyings = _keyings_due(item)
     if not keyings:
         return Needs()
     return Needs(
         # Whatever keyings are accepted with is the first keying's values.
         lookups=tuple(dict.fromkeys(lookups_of(spec, canonical(spec, keyings[0].data)))),
-        keyer_record=policy.mode is QcMode.ADAPTIVE and len(keyings) == 1,
+        keyer_accuracy=policy.mode is QcMode.ADAPTIVE and len(keyings) == 1,
     )
 
 
@@ -153,16 +159,14 @@ def decide(
     item: Item,
     *,
     lookups: Mapping[Wanted, LookupResult],
-    keyer: KeyerRecord | None,
-    adaptive_min_judged: int,
+    keyer: KeyerAccuracy | None,
     confirm_adjudications: bool,
 ) -> Verdict:
     """The verdict on an item after its latest submission (see the module's table).
 
-    `lookups` holds what each of `needs(...).lookups` found; `keyer` the keyer's record when
-    `needs(...).keyer_record`. Adaptive QC trusts a keyer with at least `adaptive_min_judged`
-    judged fields; with `confirm_adjudications`, an adjudication that agrees with no keying on
-    some field goes to a second adjudicator."""
+    `lookups` holds what each of `needs(...).lookups` found; `keyer` what adaptive QC reads
+    when `needs(...).keyer_accuracy`. With `confirm_adjudications`, an adjudication that
+    agrees with no keying on some field goes to a second adjudicator."""
     submitted = item.submitted
     if submitted.kind is not TaskKind.ENTRY:
         return _final_word(spec, policy, item, confirm_adjudications)
@@ -174,7 +178,7 @@ def decide(
     keyings = _keyings_due(item)
     if not keyings:
         return Verdict(None, judgings=golden)
-    verdict = _on_keyings(spec, policy, item, keyings, lookups, keyer, adaptive_min_judged)
+    verdict = _on_keyings(spec, policy, item, keyings, lookups, keyer)
     return replace(verdict, judgings=golden + verdict.judgings)
 
 
@@ -192,8 +196,7 @@ def _on_keyings(
     item: Item,
     keyings: Sequence[Submission],
     lookups: Mapping[Wanted, LookupResult],
-    keyer: KeyerRecord | None,
-    adaptive_min_judged: int,
+    keyer: KeyerAccuracy | None,
 ) -> Verdict:
     first, rate = keyings[0], policy.review_sample_rate
     if first.golden is not None:
@@ -208,8 +211,8 @@ def _on_keyings(
     if first.client_values is not None:
         return _verification(spec, item, first, first.client_values, rate, lookups)
     if len(keyings) == 1 and policy.mode is QcMode.ADAPTIVE:
-        assert keyer is not None, "needs() asks for the keyer's record"
-        return _adaptive(spec, policy, item, first, keyer, adaptive_min_judged, lookups)
+        assert keyer is not None, "needs() asks for the keyer's accuracy"
+        return _adaptive(spec, policy, item, first, keyer, lookups)
     machine = machine_keying(policy, first, item.item_id)
     if len(keyings) == 1 and policy.mode is QcMode.ASSISTED:
         return _assisted(spec, first, machine, lookups)
@@ -253,23 +256,27 @@ def _adaptive(
     policy: QcPolicy,
     item: Item,
     entry: Submission,
-    keyer: KeyerRecord,
-    min_judged: int,
+    keyer: KeyerAccuracy,
     lookups: Mapping[Wanted, LookupResult],
 ) -> Verdict:
-    """One keying is enough from a keyer proven accurate on this work type; else key it again."""
-    target, rate = policy.target_accuracy, policy.review_sample_rate
-    judged, correct = keyer.judged, keyer.correct
+    """One keying is enough when the job still delivers its target with it alone; else key
+    it again (an item sampled at the review rate is keyed again all the same)."""
+    names = judged_fields(spec)
+    single = accuracy.trust(names, keyer.crew, keyer.own)
+    second = accuracy.crew_trust(names, keyer.crew)
+    rate = policy.review_sample_rate
     if sampled(item.item_id, rate):
+        checked = keyer.ledger.add_checked(accuracy.both_wrong(single, second))
         reason = f"sampled for a second keying at rate {rate}"
-    elif judged < min_judged:
-        reason = f"the keyer has {judged} judged fields on {item.work_type}, too few to trust"
-    elif Decimal(correct) / Decimal(judged) < target:
-        reason = f"the keyer's accuracy {correct / judged:.1%} is below the target {target:.1%}"
-    else:
-        why = f"one keying: the keyer's accuracy {correct / judged:.1%} meets {target:.1%}"
-        return _checked(spec, lookups, canonical(spec, entry.data), why, [], [entry])
-    return Verdict(Ruling.SECOND_KEYING, reason)
+        return Verdict(Ruling.SECOND_KEYING, reason, ledger=checked)
+    ruled = accuracy.rule(
+        keyer.ledger, entry.contractor_id, single, second, float(policy.target_accuracy)
+    )
+    if ruled.again:
+        return Verdict(Ruling.SECOND_KEYING, ruled.reason, ledger=ruled.ledger)
+    result = canonical(spec, entry.data)
+    verdict = _checked(spec, lookups, result, ruled.reason, [], [entry])
+    return replace(verdict, ledger=ruled.ledger)
 
 
 def _assisted(

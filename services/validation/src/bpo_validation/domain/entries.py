@@ -48,14 +48,6 @@ class Item:
 
 
 @dataclass(frozen=True)
-class KeyerRecord:
-    """The keyer's most recent judged fields on the item's work type."""
-
-    judged: int
-    correct: int
-
-
-@dataclass(frozen=True)
 class Judged:
     entry: Submission
     fields: tuple[FieldVerdict, ...]

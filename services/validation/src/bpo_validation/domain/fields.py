@@ -150,6 +150,19 @@ def judge(
     return verdicts
 
 
+def judged_fields(spec: JobSpec) -> list[str]:
+    """The names fields are judged by: a field's, or `table.column` for a table's cells."""
+    return [
+        name
+        for field in spec.fields
+        for name in (
+            [f"{field.name}.{column.name}" for column in field.columns or ()]
+            if field.type is FieldType.TABLE
+            else [field.name]
+        )
+    ]
+
+
 def _judge_cells(table: FieldSpec, value: object, right: object) -> Iterator[FieldVerdict]:
     """A table's cells against the truth's, rows aligned: one verdict per cell of either."""
     for cell in cells(table, [right, value]):

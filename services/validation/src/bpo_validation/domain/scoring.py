@@ -1,5 +1,9 @@
 """Keeping score: accuracy, the quality floor, and how each task on a final item came out."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
 from bpo_common.contracts import TaskKind, TaskOutcome
 
 
@@ -7,17 +11,46 @@ def accuracy(correct: int, judged: int) -> float | None:
     return correct / judged if judged else None
 
 
-def suspension(
-    judged: int, correct: int, *, suspended: bool, floor: float, min_judged: int
-) -> str | None:
-    """Why a contractor with this running tally is suspended now, or None.
+@dataclass(frozen=True)
+class Window:
+    """A keyer's most recent judged fields on a work type, as many as the window holds."""
 
-    A contractor is suspended once (`suspended`: already), when their accuracy over at least
-    `min_judged` judged fields is below the floor."""
-    rate = accuracy(correct, judged)
-    if suspended or judged < min_judged or rate is None or rate >= floor:
+    judged: int
+    correct: int
+
+    @classmethod
+    def latest(cls, fields: Sequence[bool], size: int) -> "Window":
+        """The window over judged fields given oldest first (each right or wrong)."""
+        kept = fields[-size:] if size > 0 else []
+        return cls(len(kept), sum(kept))
+
+
+def suspension(
+    work_type: str, window: Window, *, suspended: bool, floor: float, min_judged: int
+) -> str | None:
+    """Why a keyer is suspended now, with this window of their judged fields on the work type
+    of what was just judged, or None.
+
+    A keyer is suspended when at least `min_judged` judged fields fill the window and their
+    accuracy over it is below the floor; not while they already are (`suspended`)."""
+    rate = accuracy(window.correct, window.judged)
+    if suspended or window.judged < min_judged or rate is None or rate >= floor:
         return None
-    return f"accuracy {rate:.1%} over {judged} judged fields, below the {floor:.0%} floor"
+    return (
+        f"accuracy {rate:.1%} over the last {window.judged} judged fields on {work_type} "
+        f"is below the floor {floor:.1%}"
+    )
+
+
+def reactivation_applies(
+    reactivated_at: datetime, *, suspended_at: datetime | None, last_reactivated_at: datetime | None
+) -> bool:
+    """Whether a manager's reactivation clears the keyer's suspension and restarts their
+    windows: not when they were suspended after it (that suspension stands; intake hears of
+    it after the reactivation and suspends them again), nor when a later one already did."""
+    if suspended_at is not None and suspended_at > reactivated_at:
+        return False
+    return last_reactivated_at is None or last_reactivated_at < reactivated_at
 
 
 def task_outcome(kind: TaskKind, judged: int, correct: int, *, rejected: bool) -> TaskOutcome:

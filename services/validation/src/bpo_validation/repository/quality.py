@@ -5,7 +5,21 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Date, case, cast, func, select
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Integer,
+    String,
+    Uuid,
+    case,
+    cast,
+    column,
+    func,
+    or_,
+    select,
+    true,
+    values,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,22 +41,6 @@ async def judged_by_task(
         .group_by(Judgement.task_id)
     )
     return {task: (int(n), int(ok)) for task, n, ok in (await session.execute(query)).all()}
-
-
-async def recent_scores(
-    session: AsyncSession, contractor_id: UUID, work_type: str, window: int
-) -> tuple[int, int]:
-    """(judged, correct) over a contractor's latest `window` judged fields of a work type."""
-    recent = (
-        select(Judgement.correct)
-        .where(Judgement.contractor_id == contractor_id, Judgement.work_type == work_type)
-        .order_by(Judgement.judged_at.desc())
-        .limit(window)
-        .subquery()
-    )
-    query = select(func.count(), func.count().filter(recent.c.correct))
-    judged, correct = (await session.execute(query)).one()
-    return int(judged), int(correct)
 
 
 async def scores_by_layout(
@@ -104,8 +102,62 @@ async def scores_by(
     return [(k, int(judged), int(correct)) for k, judged, correct in await session.execute(query)]
 
 
+async def latest_judged(
+    session: AsyncSession, asked: Mapping[tuple[UUID, str], tuple[datetime | None, int]]
+) -> dict[tuple[UUID, str], list[bool]]:
+    """Each (contractor, work type)'s latest judged fields, right or wrong, oldest first: for
+    each the number asked for at most, judged after the instant given with it (if one is).
+    One statement; each pair reads its contractor's judged fields newest first by index."""
+    if not asked:
+        return {}
+    pairs = values(
+        column("contractor_id", Uuid),
+        column("work_type", String),
+        column("since", DateTime(timezone=True)),
+        column("size", Integer),
+        name="asked",
+    ).data([(c, work_type, *rest) for (c, work_type), rest in sorted(asked.items())])
+    # A column of VALUES that holds only NULLs is text to PostgreSQL.
+    since = cast(pairs.c.since, DateTime(timezone=True))
+    latest = (
+        select(Judgement.correct, Judgement.judged_at, Judgement.id)
+        .where(
+            Judgement.contractor_id == pairs.c.contractor_id,
+            Judgement.work_type == pairs.c.work_type,
+            or_(since.is_(None), Judgement.judged_at > since),
+        )
+        .order_by(Judgement.judged_at.desc(), Judgement.id.desc())
+        .limit(pairs.c.size)
+        .lateral("latest")
+    )
+    query = (
+        select(pairs.c.contractor_id, pairs.c.work_type, latest.c.correct)
+        .select_from(pairs.join(latest, true()))
+        .order_by(pairs.c.contractor_id, pairs.c.work_type, latest.c.judged_at, latest.c.id)
+    )
+    found: dict[tuple[UUID, str], list[bool]] = {pair: [] for pair in asked}
+    for contractor_id, work_type, correct in await session.execute(query):
+        found[(contractor_id, work_type)].append(correct)
+    return found
+
+
 async def get_standing(session: AsyncSession, contractor_id: UUID) -> Standing | None:
     return await session.get(Standing, contractor_id)
+
+
+async def standing_for_update(session: AsyncSession, contractor_id: UUID) -> Standing:
+    """The contractor's standing (a new one if they have none yet), locked until the
+    transaction ends."""
+    await session.execute(
+        pg_insert(Standing).values(contractor_id=contractor_id).on_conflict_do_nothing()
+    )
+    query = (
+        select(Standing)
+        .where(Standing.contractor_id == contractor_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(query)).scalar_one()
 
 
 async def add_to_tallies(

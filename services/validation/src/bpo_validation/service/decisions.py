@@ -32,7 +32,7 @@ from bpo_common.outbox import publish_each
 from bpo_common.rules import Reader
 from bpo_validation.domain import decision, fields
 from bpo_validation.domain.decision import Ruling, Verdict
-from bpo_validation.domain.entries import Item, Judging, KeyerRecord, machine_keying
+from bpo_validation.domain.entries import Item, Judging, machine_keying
 from bpo_validation.domain.reference import LookupResult, Wanted
 from bpo_validation.models import Decision, Entry, MatchException
 from bpo_validation.repository import decisions as repository
@@ -41,9 +41,10 @@ from bpo_validation.repository import quality as scores
 from bpo_validation.repository import reference
 from bpo_validation.schemas import DecisionOut, EntryOut, ItemDecision
 from bpo_validation.service import exceptions
+from bpo_validation.service.accuracy import Ledgers
 from bpo_validation.service.entries import Rules, kept_entry, submission
 from bpo_validation.service.keys import JobKeys
-from bpo_validation.service.quality import add_to_tallies, judgement_rows, scored
+from bpo_validation.service.quality import Tallies, add_to_tallies, judgement_rows, scored
 from bpo_validation.settings import Settings
 
 
@@ -78,6 +79,7 @@ async def record_submissions(
         job_keys,
         entries=so_far,
         judged=await scores.judged_by_task(session, item_ids),
+        ledgers=Ledgers(settings),
     )
     entries = [kept_entry(event, jobs[event.job_id], job_keys[event.job_id]) for event in fresh]
     await repository.add_entries(session, entries)
@@ -90,7 +92,7 @@ async def record_submissions(
 class _Outcome:
     """What one submission brought: its judgings (each keeps a tally) and its events."""
 
-    judgings: list[dict[UUID, tuple[int, int]]] = field(default_factory=list)
+    judgings: list[Tallies] = field(default_factory=list)
     events: list[tuple[Event, UUID]] = field(default_factory=list)
 
 
@@ -106,6 +108,8 @@ class _Run:
     entries: dict[UUID, list[Entry]]
     # (judged, correct) fields of each task of the run's items.
     judged: dict[UUID, tuple[int, int]]
+    # Adaptive jobs' ledgers of the accuracy they deliver.
+    ledgers: Ledgers
     judgements: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     exceptions: list[MatchException] = field(default_factory=list)
@@ -142,7 +146,7 @@ class _Run:
         self.outcomes.append(outcome)
         for judging in verdict.judgings:
             self._judge(judging, entry, now)
-            outcome.judgings.append(judging.tallies())
+            outcome.judgings.append(Tallies(entry.work_type, judging.tallies()))
         if verdict.ruling is None:
             return
         # Kept for GET /v1/items/{id}/decision.
@@ -177,23 +181,25 @@ class _Run:
         """Load what the decision reads beyond the item (`decision.needs`), then let it rule."""
         needs = decision.needs(rules.spec, rules.policy, item)
         keyer = None
-        if needs.keyer_record:
-            # The keyer's latest judged fields, those of this run's earlier items among them.
+        if needs.keyer_accuracy:
+            # The keyer's and the crew's latest judged fields, this run's earlier ones among
+            # them.
             await self._write_judgements()
-            recent = await scores.recent_scores(
-                self.session, entry.contractor_id, entry.work_type, self.settings.adaptive_window
+            keyer = await self.ledgers.keyer_accuracy(
+                self.session, entry.job_id, entry.contractor_id, entry.work_type
             )
-            keyer = KeyerRecord(*recent)
         lookups = {wanted: await self._look_up(entry.client_id, wanted) for wanted in needs.lookups}
-        return decision.decide(
+        verdict = decision.decide(
             rules.spec,
             rules.policy,
             item,
             lookups=lookups,
             keyer=keyer,
-            adaptive_min_judged=self.settings.adaptive_min_judged,
             confirm_adjudications=self.settings.confirm_adjudications,
         )
+        if verdict.ledger is not None:
+            self.ledgers.ruled(entry.job_id, entry.client_id, entry.work_type, verdict.ledger)
+        return verdict
 
     async def _look_up(self, client_id: UUID, wanted: Wanted) -> LookupResult:
         """What a lookup finds, read once a run (reference data does not change in one)."""
@@ -227,6 +233,7 @@ class _Run:
                 self.settings,
             )
         )
+        await self.ledgers.write(self.session)
         await repository.add_decisions(self.session, self.decisions)
         exceptions.add(self.session, self.exceptions)
         events: list[tuple[Event, UUID | None]] = []

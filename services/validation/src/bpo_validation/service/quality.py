@@ -1,7 +1,9 @@
-"""Use cases of contractors' quality: judged fields, running tallies held to the quality
-floor, and the figures a contractor and their managers see."""
+"""Use cases of contractors' quality: judged fields, running tallies, the quality floor on a
+recent window per work type, reactivation, and the figures a contractor and their managers
+see."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -9,10 +11,16 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts import MACHINE_CONTRACTOR_ID, validation
+from bpo_common.contracts import MACHINE_CONTRACTOR_ID, intake, validation
 from bpo_common.ids import new_id
 from bpo_validation.domain.entries import Judging
-from bpo_validation.domain.scoring import accuracy, suspension, task_outcome
+from bpo_validation.domain.scoring import (
+    Window,
+    accuracy,
+    reactivation_applies,
+    suspension,
+    task_outcome,
+)
 from bpo_validation.models import Entry
 from bpo_validation.repository import quality as repository
 from bpo_validation.schemas import (
@@ -53,35 +61,53 @@ def judgement_rows(
     ]
 
 
+@dataclass(frozen=True)
+class Tallies:
+    """What one judging brings: (judged, correct) fields by contractor, on an item of this
+    work type."""
+
+    work_type: str
+    by_contractor: Mapping[UUID, tuple[int, int]]
+
+
 async def add_to_tallies(
-    session: AsyncSession, judgings: Sequence[Mapping[UUID, tuple[int, int]]], settings: Settings
+    session: AsyncSession, judgings: Sequence[Tallies], settings: Settings
 ) -> list[list[validation.ContractorSuspended]]:
-    """Add what each judging brings ((judged, correct) fields by contractor) to the keyers'
-    running tallies, in one write, and hold each tally to the quality floor after each
-    judging, as adding them one at a time would; the suspensions each judging brings."""
+    """Add what each judging brings to the keyers' running tallies (the figures shown), in
+    one write; then, after each judging, as judging one at a time would, hold each keyer to
+    the quality floor over their latest `quality_window` judged fields on the work type of the
+    item judged (those since a manager last reactivated them), all read in one query, this
+    run's own (written already) among them. The suspensions each judging brings."""
     run: dict[UUID, tuple[int, int]] = {}
-    for tallies in judgings:
-        for contractor_id, (judged, correct) in tallies.items():
+    brought: dict[tuple[UUID, str], int] = {}
+    for judging in judgings:
+        for contractor_id, (judged, correct) in judging.by_contractor.items():
             total, right = run.get(contractor_id, (0, 0))
             run[contractor_id] = (total + judged, right + correct)
+            pair = (contractor_id, judging.work_type)
+            brought[pair] = brought.get(pair, 0) + judged
     standings = await repository.add_to_tallies(session, run)
-    # Each tally as it stood before the run, then as each judging leaves it.
-    tally = {
-        contractor_id: (
-            standing.judged - run[contractor_id][0],
-            standing.correct - run[contractor_id][1],
-        )
-        for contractor_id, standing in standings.items()
+    # A keyer suspended already is not held to the floor again until reactivated.
+    asked = {
+        pair: (standings[pair[0]].reactivated_at, settings.quality_window + judged)
+        for pair, judged in brought.items()
+        if standings[pair[0]].suspended_at is None
     }
+    fields = await repository.latest_judged(session, asked)
+    # How far into each pair's fields the run has come: the run's own are the latest.
+    reached = {pair: max(0, len(fields[pair]) - brought[pair]) for pair in asked}
     suspensions = []
-    for tallies in judgings:
-        brought = []
-        for contractor_id, (judged, correct) in sorted(tallies.items()):
-            total, right = tally[contractor_id]
-            tally[contractor_id] = (total + judged, right + correct)
+    for judging in judgings:
+        brings = []
+        for contractor_id, (judged, _) in sorted(judging.by_contractor.items()):
+            pair = (contractor_id, judging.work_type)
+            if pair not in reached:
+                continue
+            reached[pair] += judged
             standing = standings[contractor_id]
             reason = suspension(
-                *tally[contractor_id],
+                judging.work_type,
+                Window.latest(fields[pair][: reached[pair]], settings.quality_window),
                 suspended=standing.suspended_at is not None,
                 floor=settings.quality_floor,
                 min_judged=settings.quality_min_judged,
@@ -90,13 +116,29 @@ async def add_to_tallies(
                 continue
             standing.suspended_at = utcnow()
             standing.reason = reason
-            brought.append(
+            brings.append(
                 validation.ContractorSuspended(
                     contractor_id=contractor_id, reason=reason, suspended_at=standing.suspended_at
                 )
             )
-        suspensions.append(brought)
+        suspensions.append(brings)
     return suspensions
+
+
+async def reactivate(session: AsyncSession, event: intake.ContractorReactivated) -> None:
+    """A manager gave the contractor work again: their suspension is cleared, and the floor
+    counts only the fields judged after the reactivation (a second chance: the errors that
+    suspended them do not suspend them again at once)."""
+    standing = await repository.standing_for_update(session, event.contractor_id)
+    if not reactivation_applies(
+        event.reactivated_at,
+        suspended_at=standing.suspended_at,
+        last_reactivated_at=standing.reactivated_at,
+    ):
+        return
+    standing.suspended_at = None
+    standing.reason = None
+    standing.reactivated_at = event.reactivated_at
 
 
 async def quality(

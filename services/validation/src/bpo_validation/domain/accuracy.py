@@ -1,0 +1,311 @@
+"""Accuracy as a contract: what a keyer's single keying is worth, and whether the job, item by
+item, still delivers its target with 95 % confidence.
+
+A keyer's accuracy on a field of a work type is a Beta posterior: its prior is the crew's
+accuracy on that field (so a newcomer is taken for an average keyer), weighing as many
+judged fields as the crew's keyers' differences say (empirical Bayes: a crew whose keyers
+differ little beyond chance lets a keyer's own luck move their figure little, so that the
+keyers picked to key alone are not merely the lucky ones), updated by the keyer's own recent
+judged fields (second keyings, control items, reviews and adjudications judge them). A
+single keying's chance of making the whole item right is the product of its fields'
+posterior means (errors on fields taken as independent), with an uncertainty from the
+posteriors' spread (delta method).
+
+The job's ledger adds up, for every item adaptive QC ruled on, its chance of being right:
+a single keying's trust, or, for an item keyed twice (the two keyings compared, a person
+settling any difference), the chance that both keyings erred on the same field, counted as
+wrong. The job delivers its target with 95 % confidence while the ledger's one-sided lower
+bound stays at or above it: the spread of the items' outcomes (Bernoulli), plus each
+keyer's parameter uncertainty, which errs the same way on every item that keyer carried
+alone (so it grows with their number of items, not its square root). After a first keying,
+a second is asked for exactly when accepting the first alone would bring that bound under
+the target: items keyed twice build the margin that the single keyings of trusted keyers
+then spend, and a keyer below both the target and the crew never spends it.
+"""
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from uuid import UUID
+
+# One-sided 95 % (the decision) and two-sided 95 % (the interval shown).
+Z_ONE_SIDED = 1.6449
+Z_TWO_SIDED = 1.9600
+# How many judged fields the crew's accuracy weighs in a keyer's posterior: from how much the
+# crew's keyers differ (empirical Bayes), within these bounds.
+MIN_STRENGTH = 20.0
+MAX_STRENGTH = 1000.0
+# The prior where the crew has no judged field on a work type yet: little trust, little
+# weight; the first items of a new work type are keyed twice.
+UNKNOWN_PRIOR = 0.9
+UNKNOWN_STRENGTH = 2.0
+
+
+@dataclass(frozen=True)
+class Tally:
+    judged: int
+    correct: int
+
+
+@dataclass(frozen=True)
+class Beta:
+    alpha: float
+    beta: float
+
+    @property
+    def mean(self) -> float:
+        return self.alpha / (self.alpha + self.beta)
+
+    @property
+    def variance(self) -> float:
+        total = self.alpha + self.beta
+        return self.alpha * self.beta / (total * total * (total + 1))
+
+
+@dataclass(frozen=True)
+class Crew:
+    """The crew's recent judged fields on a work type, by keyer and field."""
+
+    by_keyer: Mapping[UUID, Mapping[str, Tally]]
+    # The most the crew's figure may weigh: MAX_STRENGTH to decide; MIN_STRENGTH to
+    # estimate what a job delivered, once each keyer's own record is large enough to stand
+    # (a heavy prior would pull a keyer much better or worse than the crew to its mean).
+    most: float = MAX_STRENGTH
+
+    @cached_property
+    def by_field(self) -> dict[str, Tally]:
+        judged: dict[str, list[int]] = {}
+        for fields in self.by_keyer.values():
+            for name, tally in fields.items():
+                both = judged.setdefault(name, [0, 0])
+                both[0] += tally.judged
+                both[1] += tally.correct
+        return {name: Tally(n, ok) for name, (n, ok) in judged.items()}
+
+    @cached_property
+    def strength(self) -> float:
+        """How many judged fields the crew's accuracy weighs against a keyer's own: the
+        less its keyers differ beyond what chance explains, the more (method of moments on
+        each keyer's share of fields right)."""
+        shares = [
+            (n, ok / n)
+            for fields in self.by_keyer.values()
+            for n, ok in [
+                (sum(t.judged for t in fields.values()), sum(t.correct for t in fields.values()))
+            ]
+            if n
+        ]
+        total = sum(n for n, _ in shares)
+        if len(shares) < 2:
+            return min(self.most, MIN_STRENGTH)
+        mean = sum(n * share for n, share in shares) / total
+        observed = sum(n * (share - mean) ** 2 for n, share in shares) / total
+        chance = mean * (1 - mean) * (len(shares) - 1) / total
+        spread = observed - chance
+        if spread <= 0:
+            return self.most
+        return min(self.most, max(MIN_STRENGTH, mean * (1 - mean) / spread - 1))
+
+
+def posterior(crew: Crew, name: str, own: Tally | None) -> Beta:
+    """A keyer's accuracy on a field: the crew's as prior, their own judged fields on top."""
+    record = crew.by_field.get(name)
+    if record is None or record.judged == 0:
+        prior_mean, strength = UNKNOWN_PRIOR, UNKNOWN_STRENGTH
+    else:
+        # Never quite 0 or 1: a crew that never erred still leaves room for doubt.
+        prior_mean = (record.correct + 0.5) / (record.judged + 1)
+        strength = crew.strength
+    judged, correct = (own.judged, own.correct) if own else (0, 0)
+    return Beta(prior_mean * strength + correct, (1 - prior_mean) * strength + judged - correct)
+
+
+@dataclass(frozen=True)
+class Trust:
+    """A keying's chance of making its item right, how unsure that figure is, and, field by
+    field, its chance of an error with that chance's sd."""
+
+    p: float
+    sd: float
+    errors: tuple[tuple[float, float], ...] = ()
+
+
+def trust(fields: Iterable[str], crew: Crew, own: Mapping[str, Tally]) -> Trust:
+    """A keyer's single keying of an item with these (judged) fields: those of them the crew
+    was ever judged on (a field no answer ever gave, an optional one, does not count), all
+    of them on a work type nobody was judged on yet."""
+    p, relative_variance, errors = 1.0, 0.0, []
+    for name in _judged(fields, crew.by_field):
+        belief = posterior(crew, name, own.get(name))
+        p *= belief.mean
+        relative_variance += belief.variance / (belief.mean * belief.mean)
+        errors.append((1 - belief.mean, math.sqrt(belief.variance)))
+    return Trust(p, p * math.sqrt(relative_variance), tuple(errors))
+
+
+def crew_trust(fields: Iterable[str], crew: Crew) -> Trust:
+    """What a keying by the crew at large is worth: its whole record, precise with its size."""
+    return trust(_judged(fields, crew.by_field), Crew({}), crew.by_field)
+
+
+def _judged(fields: Iterable[str], judged: Mapping[str, Tally]) -> list[str]:
+    names = list(fields)
+    return [name for name in names if name in judged] or names
+
+
+def both_wrong(first: Trust, second: Trust) -> Trust:
+    """An item keyed twice: the keyings are compared field by field and a person settles
+    each difference, so it ends wrong only where both keyings erred on the same field (taken
+    to be the same error, which makes the figure a floor)."""
+    pairs = list(zip(first.errors, second.errors, strict=True))
+    missed = sum(one * other for (one, _), (other, _) in pairs)
+    spread = math.sqrt(
+        sum(
+            (other * sd_one) ** 2 + (one * sd_other) ** 2
+            for (one, sd_one), (other, sd_other) in pairs
+        )
+    )
+    return Trust(max(0.0, 1 - missed), spread)
+
+
+@dataclass(frozen=True)
+class Share:
+    """Items counted alike in a ledger: how many, the sum of their chances of being right
+    and of their outcomes' variances, and the sum of their chances' parameter sds (which err
+    the same way on every one of them)."""
+
+    items: int = 0
+    expected: float = 0.0
+    variance: float = 0.0
+    sd: float = 0.0
+
+    def add(self, item: Trust) -> "Share":
+        return Share(
+            self.items + 1,
+            self.expected + item.p,
+            self.variance + item.p * (1 - item.p),
+            self.sd + item.sd,
+        )
+
+    def at(self, trust: Trust) -> "Share":
+        """These items, each at `trust`."""
+        n = self.items
+        return Share(n, n * trust.p, n * trust.p * (1 - trust.p), n * trust.sd)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What a job's items ruled on so far are expected to deliver: those each keyer carried
+    alone, and those keyed twice (which rest on the crew's accuracy)."""
+
+    carried: Mapping[UUID, Share] = field(default_factory=dict)
+    checked: Share = Share()
+
+    @property
+    def shares(self) -> list[Share]:
+        return [self.checked, *self.carried.values()]
+
+    @property
+    def items(self) -> int:
+        return sum(share.items for share in self.shares)
+
+    @property
+    def single(self) -> int:
+        """Items accepted from one keying."""
+        return sum(share.items for share in self.carried.values())
+
+    def add_single(self, keyer: UUID, single: Trust) -> "Ledger":
+        carried = dict(self.carried)
+        carried[keyer] = carried.get(keyer, Share()).add(single)
+        return replace(self, carried=carried)
+
+    def add_checked(self, double: Trust) -> "Ledger":
+        return replace(self, checked=self.checked.add(double))
+
+    def refreshed(self, trusts: Mapping[UUID, Trust]) -> "Ledger":
+        """The ledger with each keyer's items at what is known of the keyer now (those in
+        `trusts`): later judged fields correct what was known when the items were ruled on."""
+        carried = {
+            keyer: share.at(trusts[keyer]) if keyer in trusts else share
+            for keyer, share in self.carried.items()
+        }
+        return replace(self, carried=carried)
+
+    def bound(self, z: float) -> float:
+        """The share of items right less z of its standard deviations (0 before any item)."""
+        items = self.items
+        if not items:
+            return 0.0
+        expected = sum(share.expected for share in self.shares)
+        variance = sum(share.variance + share.sd * share.sd for share in self.shares)
+        return max(0.0, (expected - z * math.sqrt(variance)) / items)
+
+
+@dataclass(frozen=True)
+class KeyerAccuracy:
+    """What adaptive QC reads to rule on a first keying: the keyer's recent judged fields and
+    the crew's on the work type, by field, and the job's ledger."""
+
+    own: Mapping[str, Tally]
+    crew: Crew
+    ledger: Ledger = Ledger()
+
+
+@dataclass(frozen=True)
+class Ruling:
+    """Adaptive QC on a first keying: whether to key the item again, why, and the ledger as
+    it then stands."""
+
+    again: bool
+    reason: str
+    ledger: Ledger
+
+
+def rule(ledger: Ledger, keyer: UUID, single: Trust, second: Trust, target: float) -> Ruling:
+    """Accept the first keying alone if the job's lower bound stays at or above the target
+    with it; else key the item again (`second`: what a second keying is expected to be
+    worth, the crew's trust), which the ledger then counts as keyed twice.
+
+    A keyer below both the target and the crew never carries an item alone, whatever margin
+    the job has: the margin is spent where it buys the most single keyings."""
+    checked = ledger.add_checked(both_wrong(single, second))
+    if single.p < min(target, second.p):
+        return Ruling(
+            True,
+            f"keyed again: the keyer's item accuracy {single.p:.2%} is under the crew's "
+            f"{second.p:.2%} and the target {target:.2%}",
+            checked,
+        )
+    alone = ledger.add_single(keyer, single)
+    bound = alone.bound(Z_ONE_SIDED)
+    if bound >= target:
+        return Ruling(
+            False,
+            f"one keying: the keyer's item accuracy {single.p:.2%} keeps the job's "
+            f"delivered accuracy at {bound:.3%} or more (95 % confidence), target {target:.2%}",
+            alone,
+        )
+    return Ruling(
+        True,
+        f"keyed again: with the keyer's item accuracy {single.p:.2%} alone the job's "
+        f"delivered accuracy could fall to {bound:.3%}, under its target {target:.2%}",
+        checked,
+    )
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The job's delivered accuracy as estimated, with its two-sided 95 % interval."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+
+    @classmethod
+    def of(cls, ledger: Ledger) -> "Delivered":
+        if not ledger.items:
+            return cls(None, None, None)
+        estimate = sum(share.expected for share in ledger.shares) / ledger.items
+        low = ledger.bound(Z_TWO_SIDED)
+        return cls(estimate, low, min(1.0, 2 * estimate - low))

@@ -1,0 +1,83 @@
+"""Queries of adaptive QC: judged fields by field, a keyer's and the crew's, recent first;
+jobs' ledgers of the accuracy they deliver."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.contracts import MACHINE_CONTRACTOR_ID
+from bpo_validation.domain.accuracy import Crew, Tally
+from bpo_validation.models import JobAccuracy, Judgement
+
+
+async def recent_by_field(
+    session: AsyncSession, contractor_id: UUID, work_type: str, window: int
+) -> dict[str, Tally]:
+    """(judged, correct) by field over a contractor's latest `window` judged fields of a
+    work type."""
+    latest = (
+        select(Judgement.field, Judgement.correct)
+        .where(Judgement.contractor_id == contractor_id, Judgement.work_type == work_type)
+        .order_by(Judgement.judged_at.desc())
+        .limit(window)
+        .subquery()
+    )
+    query = select(latest.c.field, func.count(), func.count().filter(latest.c.correct)).group_by(
+        latest.c.field
+    )
+    return {
+        name: Tally(int(judged), int(correct))
+        for name, judged, correct in await session.execute(query)
+    }
+
+
+async def crew_by_keyer(session: AsyncSession, work_type: str, window: int) -> Crew:
+    """(judged, correct) by keyer and field over the latest `window` judged fields of a work
+    type, the machine's aside."""
+    latest = (
+        select(Judgement.contractor_id, Judgement.field, Judgement.correct)
+        .where(Judgement.work_type == work_type, Judgement.contractor_id != MACHINE_CONTRACTOR_ID)
+        .order_by(Judgement.judged_at.desc())
+        .limit(window)
+        .subquery()
+    )
+    query = select(
+        latest.c.contractor_id,
+        latest.c.field,
+        func.count(),
+        func.count().filter(latest.c.correct),
+    ).group_by(latest.c.contractor_id, latest.c.field)
+    by_keyer: dict[UUID, dict[str, Tally]] = {}
+    for keyer, name, judged, correct in await session.execute(query):
+        by_keyer.setdefault(keyer, {})[name] = Tally(int(judged), int(correct))
+    return Crew(by_keyer)
+
+
+async def ledgers_for_update(
+    session: AsyncSession, job_ids: Iterable[UUID]
+) -> dict[UUID, JobAccuracy]:
+    """The jobs' ledgers that exist, locked until the transaction ends (one run at a time
+    rules on a job's items)."""
+    query = (
+        select(JobAccuracy)
+        .where(JobAccuracy.job_id.in_(sorted(set(job_ids))))
+        .order_by(JobAccuracy.job_id)
+        .with_for_update()
+    )
+    return {row.job_id: row for row in (await session.execute(query)).scalars()}
+
+
+async def save_ledgers(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    values = pg_insert(JobAccuracy).values(list(rows))
+    columns = {name: values.excluded[name] for name in rows[0] if name != "job_id"}
+    await session.execute(values.on_conflict_do_update(index_elements=["job_id"], set_=columns))
+
+
+async def ledger_of(session: AsyncSession, job_id: UUID) -> JobAccuracy | None:
+    return await session.get(JobAccuracy, job_id)

@@ -1,0 +1,137 @@
+"""Use cases of accuracy as a contract: the jobs' ledgers as a run of submissions rules on
+their items, and a job's delivered accuracy as its client and managers see it."""
+
+from dataclasses import dataclass, field, replace
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.clock import utcnow
+from bpo_common.errors import NotFound
+from bpo_validation.domain.accuracy import (
+    MIN_STRENGTH,
+    Delivered,
+    KeyerAccuracy,
+    Ledger,
+    Share,
+    trust,
+)
+from bpo_validation.domain.fields import judged_fields
+from bpo_validation.models import JobAccuracy
+from bpo_validation.repository import accuracy as repository
+from bpo_validation.repository import jobs as job_rules
+from bpo_validation.schemas import JobAccuracyOut
+from bpo_validation.service.entries import Rules
+from bpo_validation.settings import Settings
+
+
+@dataclass
+class Ledgers:
+    """The ledgers of a run's jobs: read (and locked) when first needed, kept as the run
+    rules, written once at its end."""
+
+    settings: Settings
+    ledgers: dict[UUID, Ledger] = field(default_factory=dict)
+    # The (client, work type) of each job whose ledger changed.
+    changed: dict[UUID, tuple[UUID, str]] = field(default_factory=dict)
+
+    async def keyer_accuracy(
+        self, session: AsyncSession, job_id: UUID, contractor_id: UUID, work_type: str
+    ) -> KeyerAccuracy:
+        """What adaptive QC reads about a first keying of the job's."""
+        if job_id not in self.ledgers:
+            found = await repository.ledgers_for_update(session, [job_id])
+            self.ledgers[job_id] = _ledger(found[job_id]) if job_id in found else Ledger()
+        settings = self.settings
+        return KeyerAccuracy(
+            own=await repository.recent_by_field(
+                session, contractor_id, work_type, settings.adaptive_window
+            ),
+            crew=await repository.crew_by_keyer(session, work_type, settings.adaptive_crew_window),
+            ledger=self.ledgers[job_id],
+        )
+
+    def ruled(self, job_id: UUID, client_id: UUID, work_type: str, ledger: Ledger) -> None:
+        self.ledgers[job_id] = ledger
+        self.changed[job_id] = (client_id, work_type)
+
+    async def write(self, session: AsyncSession) -> None:
+        now = utcnow()
+        rows = []
+        for job_id, (client_id, work_type) in sorted(self.changed.items()):
+            ledger = self.ledgers[job_id]
+            rows.append(
+                {
+                    "job_id": job_id,
+                    "client_id": client_id,
+                    "work_type": work_type,
+                    "items": ledger.items,
+                    "single": ledger.single,
+                    "checked": _row(ledger.checked),
+                    "carried": {str(keyer): _row(share) for keyer, share in ledger.carried.items()},
+                    "updated_at": now,
+                }
+            )
+        await repository.save_ledgers(session, rows)
+        self.changed.clear()
+
+
+def _row(share: Share) -> list[float]:
+    return [share.items, share.expected, share.variance, share.sd]
+
+
+def _share(row: list[float]) -> Share:
+    items, expected, variance, sd = row
+    return Share(int(items), expected, variance, sd)
+
+
+def _ledger(row: JobAccuracy) -> Ledger:
+    return Ledger(
+        carried={UUID(keyer): _share(share) for keyer, share in row.carried.items()},
+        checked=_share(row.checked),
+    )
+
+
+async def job_accuracy(
+    session: AsyncSession, job_id: UUID, scope: UUID | None, settings: Settings
+) -> JobAccuracyOut:
+    """The accuracy an adaptive job delivers, estimated from its ledger with its keyers at
+    what is known of them now, with its 95 % interval; another client's job is not found."""
+    job = (await job_rules.rules_of_jobs(session, [job_id])).get(job_id)
+    if job is None or (scope is not None and job.client_id != scope):
+        raise NotFound(f"no job {job_id}")
+    rules = Rules.of(job)
+    row = await repository.ledger_of(session, job_id)
+    ledger = _ledger(row) if row else Ledger()
+    if ledger.carried:
+        found = await repository.crew_by_keyer(
+            session, job.work_type, settings.adaptive_crew_window
+        )
+        crew = replace(found, most=MIN_STRENGTH)
+        names = judged_fields(rules.spec)
+        now = {
+            keyer: trust(
+                names,
+                crew,
+                await repository.recent_by_field(
+                    session, keyer, job.work_type, settings.adaptive_window
+                ),
+            )
+            for keyer in ledger.carried
+        }
+        ledger = ledger.refreshed(now)
+    delivered = Delivered.of(ledger)
+    target = rules.policy.target_accuracy
+    return JobAccuracyOut(
+        job_id=job_id,
+        mode=rules.policy.mode,
+        target_accuracy=target,
+        items=ledger.items,
+        single_keyed=ledger.single,
+        keyed_twice=ledger.items - ledger.single,
+        estimate=delivered.estimate,
+        low=delivered.low,
+        high=delivered.high,
+        meets_target=None if delivered.low is None else delivered.low >= float(target),
+        updated_at=row.updated_at if row else None,
+    )
