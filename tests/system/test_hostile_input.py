@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from bpo_devtools.servers import Services
 from bpo_devtools.testing import Tokens
 
+from .access import SAMPLES, operations, served_documents
+
 Json = Any
 # No shrinking: an example is a few requests, and the first failure is printed whole.
 EXAMPLES = settings(max_examples=100, derandomize=True, deadline=None, phases=[Phase.generate])
@@ -35,35 +37,6 @@ PLAUSIBLE = st.dictionaries(NAMES, PLAIN, max_size=4)  # an object of a few plai
 SLOT = "@hostile@"
 JSON_TYPE = {"Content-Type": "application/json"}
 
-# Every operation with a JSON body, and the body its documentation gives.
-# fmt: off
-SAMPLES: dict[tuple[str, str, str], dict[str, Json]] = {
-    ("intake", "POST", "/v1/api-keys"): {"name": "erp", "scopes": ["jobs:write"]},
-    ("intake", "POST", "/v1/clients"): {"name": "Acme", "webhook_url": "https://example.com/h"},
-    ("intake", "PUT", "/v1/clients/{client_id}/webhook"): {"webhook_url": None},
-    ("intake", "PUT", "/v1/clients/{client_id}/retention"): {"retention_days": 30},
-    ("intake", "POST", "/v1/contractors"): {"name": "Kim", "skills": ["qc"]},
-    ("intake", "POST", "/v1/contractors/{contractor_id}/suspend"): {"reason": "errors"},
-    ("intake", "POST", "/v1/jobs"): {"work_type": "invoices", "qc": {"mode": "single"},
-                                     "fields": [{"name": "total", "type": "decimal"}]},
-    ("intake", "POST", "/v1/tasks/claim"): {"limit": 1, "kinds": ["entry"]},
-    ("intake", "POST", "/v1/tasks/{task_id}/check"): {"data": {"total": "12.50"}},
-    ("intake", "POST", "/v1/tasks/{task_id}/submit"): {"data": {"total": "1"}, "active_seconds": 3},
-    ("validation", "POST", "/v1/check"): {"fields": [{"name": "t", "type": "decimal"}],
-                                          "data": {"t": "1.00"}},
-    ("validation", "POST", "/v1/exceptions/{exception_id}/resolve"): {"action": "correct",
-                                                                      "data": {"t": "1.00"}},
-    ("billing", "PUT", "/v1/price-books/{client_id}"): {"currency": "EUR", "tax_rate": "0.21",
-                                                        "rates": {"jobs": {"per_item": "0.4"}}},
-    ("billing", "POST", "/v1/invoices"): {"client_id": str(uuid4()), "period_start": "2026-11-01",
-                                          "period_end": "2026-11-30"},
-    ("billing", "POST", "/v1/invoices/{invoice_id}/payments"): {"amount": "10.00"},
-    ("billing", "POST", "/v1/invoices/{invoice_id}/credit-notes"): {"reason": "x", "amount": "1"},
-    ("billing", "POST", "/v1/invoices/{invoice_id}/void"): {"reason": "duplicate"},
-    ("billing", "PUT", "/v1/piece-rates/{work_type}"): {"currency": "EUR", "entry": "0.05",
-                                                        "review": "0.03", "adjudication": "0.04"},
-}
-# fmt: on
 STREAMED = {("intake", "POST", "/v1/jobs/{job_id}/items")}  # read as a stream: sent rows below
 
 
@@ -156,11 +129,8 @@ def _ok(response: httpx.Response) -> Json:
 
 def _openapi(stage: "Stage") -> Iterator[tuple[str, str, str, Json]]:
     """Every operation of the four services: service, method, path, operation."""
-    for service in ("intake", "validation", "billing", "reporting"):
-        document = _ok(stage.api.get(stage.url(service, "/openapi.json")))
-        for path, operations in document["paths"].items():
-            for method, operation in operations.items():
-                yield service, method.upper(), path, operation
+    for operation in operations(served_documents(stage.services)):
+        yield operation.service, operation.method, operation.path, operation.spec
 
 
 GOOD_ITEM, GOOD_ROWS = '{"source": {"total": "1.00"}}', ['{"id": "a"}', '{"id": "b"}']

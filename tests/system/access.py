@@ -1,0 +1,304 @@
+"""What the system tests that walk every operation share: the operations of the four OpenAPI
+documents, a documented body for each that takes JSON, tokens no service may accept, and a
+tenant's real objects (a job with an item and a document, a task leased to a contractor, a
+reference dataset, an API key, an invoice) to aim requests at."""
+
+import base64
+import io
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from PIL import Image
+
+from bpo_common.auth import Role, Scope, issue_token
+from bpo_common.ids import new_id
+from bpo_devtools.servers import Services
+from bpo_devtools.testing import TEST_AUDIENCE, TEST_ISSUER, Tokens, eventually
+
+from .conftest import register_client
+
+Json = Any
+SERVICES = ("intake", "validation", "billing", "reporting")
+
+# Every operation with a JSON body, and the body its documentation gives.
+# fmt: off
+SAMPLES: dict[tuple[str, str, str], dict[str, Json]] = {
+    ("intake", "POST", "/v1/api-keys"): {"name": "erp", "scopes": ["jobs:write"]},
+    ("intake", "POST", "/v1/clients"): {"name": "Acme", "webhook_url": "https://example.com/h"},
+    ("intake", "PUT", "/v1/clients/{client_id}/webhook"): {"webhook_url": None},
+    ("intake", "PUT", "/v1/clients/{client_id}/retention"): {"retention_days": 30},
+    ("intake", "POST", "/v1/contractors"): {"name": "Kim", "skills": ["qc"]},
+    ("intake", "POST", "/v1/contractors/{contractor_id}/suspend"): {"reason": "errors"},
+    ("intake", "POST", "/v1/jobs"): {"work_type": "invoices", "qc": {"mode": "single"},
+                                     "fields": [{"name": "total", "type": "decimal"}]},
+    ("intake", "POST", "/v1/tasks/claim"): {"limit": 1, "kinds": ["entry"]},
+    ("intake", "POST", "/v1/tasks/{task_id}/check"): {"data": {"total": "12.50"}},
+    ("intake", "POST", "/v1/tasks/{task_id}/submit"): {"data": {"total": "1"}, "active_seconds": 3},
+    ("validation", "POST", "/v1/check"): {"fields": [{"name": "t", "type": "decimal"}],
+                                          "data": {"t": "1.00"}},
+    ("validation", "POST", "/v1/exceptions/{exception_id}/resolve"): {"action": "correct",
+                                                                      "data": {"t": "1.00"}},
+    ("billing", "PUT", "/v1/price-books/{client_id}"): {"currency": "EUR", "tax_rate": "0.21",
+                                                        "rates": {"jobs": {"per_item": "0.4"}}},
+    ("billing", "POST", "/v1/invoices"): {"client_id": str(uuid4()), "period_start": "2026-11-01",
+                                          "period_end": "2026-11-30"},
+    ("billing", "POST", "/v1/invoices/{invoice_id}/payments"): {"amount": "10.00"},
+    ("billing", "POST", "/v1/invoices/{invoice_id}/credit-notes"): {"reason": "x", "amount": "1"},
+    ("billing", "POST", "/v1/invoices/{invoice_id}/void"): {"reason": "duplicate"},
+    ("billing", "PUT", "/v1/piece-rates/{work_type}"): {"currency": "EUR", "entry": "0.05",
+                                                        "review": "0.03", "adjudication": "0.04"},
+}
+# fmt: on
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of a service's OpenAPI document; `spec` is its operation object."""
+
+    service: str
+    method: str
+    path: str
+    spec: Json = field(compare=False, hash=False, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.service, self.method, self.path
+
+    def parameters(self, where: str) -> list[str]:
+        """The names of its parameters `in` the path, the query ..."""
+        return [p["name"] for p in self.spec.get("parameters", []) if p["in"] == where]
+
+    def media_types(self) -> set[str]:
+        """The media types its request body may come as (none: it takes no body)."""
+        return set(self.spec.get("requestBody", {}).get("content", {}))
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.method} {self.path}"
+
+
+def operations(documents: Mapping[str, Json]) -> list[Operation]:
+    """Every operation of the services' OpenAPI documents (by service name)."""
+    return [
+        Operation(service, method.upper(), path, operation)
+        for service, document in documents.items()
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+def served_documents(services: Services) -> dict[str, Json]:
+    """The OpenAPI document each of the four running services serves."""
+    documents = {}
+    for service in SERVICES:
+        response = httpx.get(f"{services.url(service)}/openapi.json", timeout=30)
+        assert response.status_code == 200, response.text
+        documents[service] = response.json()
+    return documents
+
+
+def _unpadded(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forged_tokens(private_key: str) -> dict[str, str]:
+    """A manager's token with every scope, as no service may take it: signed by another key,
+    expired, for another audience, and unsigned (`alg: none`)."""
+    another = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    scopes = [scope.value for scope in Scope]
+    manager: dict[str, Any] = {"subject": "manager", "role": Role.MANAGER, "scopes": scopes}
+    claims: dict[str, Any] = {
+        "sub": "manager",
+        "role": "manager",
+        "iss": TEST_ISSUER,
+        "aud": TEST_AUDIENCE,
+    }
+    now = int(time.time())
+    claims |= {"iat": now, "exp": now + 3600, "scope": " ".join(scopes)}
+    header = _unpadded(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    return {
+        "bad signature": issue_token(
+            another.decode(), issuer=TEST_ISSUER, audience=TEST_AUDIENCE, **manager
+        ),
+        "expired": issue_token(
+            private_key,
+            issuer=TEST_ISSUER,
+            audience=TEST_AUDIENCE,
+            ttl=timedelta(minutes=-5),
+            **manager,
+        ),
+        "wrong audience": issue_token(
+            private_key, issuer=TEST_ISSUER, audience="somebody-else", **manager
+        ),
+        "alg none": f"{header}.{_unpadded(json.dumps(claims).encode())}.",
+    }
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (60, 40), (40, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+WORK_TYPE = "access"
+DOCUMENT = "access.png"
+PERIOD = {"period_start": "2026-11-01", "period_end": "2026-11-30"}
+
+
+@dataclass(frozen=True)
+class Tenants:
+    """Clients A and B; B's job (of the work type WORK_TYPE) with an item keyed from a
+    document, the item's task leased to `holder` (another contractor, `other`, may take the
+    job's work too), B's reference dataset with the row `V-1`, an API key and a draft
+    invoice; and tokens of API keys of A, by their scopes."""
+
+    a: UUID
+    b: UUID
+    holder: UUID
+    other: UUID
+    job: str
+    item: str
+    task: str
+    document: str
+    dataset: str
+    key: str
+    invoice: str
+    keys: dict[frozenset[str], str]
+
+    def of_b(self) -> list[str]:
+        """What names B or its objects: no one but B and managers may be shown any of it."""
+        ids = [str(self.b), self.job, self.item, self.task, self.document, self.key]
+        return [*ids, self.invoice, self.dataset]
+
+
+class Desk:
+    """Requests made as someone who may make them, each checked to succeed."""
+
+    def __init__(self, http: httpx.AsyncClient, services: Services) -> None:
+        self.http, self.services = http, services
+
+    async def ask(
+        self, method: str, service: str, path: str, headers: dict[str, str], **sent: Any
+    ) -> Json:
+        url = f"{self.services.url(service)}{path}"
+        response = await self.http.request(method, url, headers=headers, **sent)
+        assert response.status_code in (200, 201, 202), f"{method} {path}: {response.text}"
+        return response.json()
+
+    async def key_token(self, admin: dict[str, str], client_id: UUID, scopes: Iterable[str]) -> str:
+        """A token from the token endpoint for a new API key of the client with these scopes."""
+        body = {"client_id": str(client_id), "name": "access", "scopes": sorted(scopes)}
+        key = await self.ask("POST", "intake", "/v1/api-keys", admin, json=body)
+        grant = {"grant_type": "client_credentials"}
+        url = f"{self.services.url('intake')}/v1/oauth/token"
+        granted = await self.http.post(url, data=grant, auth=(key["id"], key["secret"]))
+        assert granted.status_code == 200, granted.text
+        token: str = granted.json()["access_token"]
+        return token
+
+
+async def set_up(
+    http: httpx.AsyncClient,
+    services: Services,
+    tokens: Tokens,
+    key_scopes: Iterable[frozenset[str]],
+) -> Tenants:
+    """Tenants A and B, B's objects, and A's API keys with each of `key_scopes`."""
+    desk, manager, finance = Desk(http, services), tokens.manager(), tokens.manager(Scope.FINANCE)
+    a = await register_client(http, services, tokens, "Access A")
+    b = await register_client(http, services, tokens, "Access B")
+    client = tokens.client(b)
+    skill = f"access-{new_id().hex[-8:]}"
+    keyers = [
+        await desk.ask(
+            "POST", "intake", "/v1/contractors", manager, json={"name": n, "skills": [skill]}
+        )
+        for n in ("holder", "other")
+    ]
+    holder, other = (UUID(keyer["id"]) for keyer in keyers)
+    job = {
+        "work_type": WORK_TYPE,
+        "fields": [{"name": "total", "type": "decimal"}],
+        "qc": {"mode": "single", "review_sample_rate": "0"},
+        "due_at": "1970-01-02T00:00:00Z",
+        "required_skills": [skill],
+    }
+    job_id = (await desk.ask("POST", "intake", "/v1/jobs", client, json=job))["id"]
+    document = await desk.ask(
+        "POST",
+        "intake",
+        f"/v1/jobs/{job_id}/documents",
+        client | {"Content-Type": "image/png"},
+        params={"filename": DOCUMENT},
+        content=png(),
+    )
+    item = {"external_id": "b-1", "source": {"total": "1"}, "documents": [DOCUMENT]}
+    path = f"/v1/jobs/{job_id}/items"
+    await desk.ask("POST", "intake", path, client, json={"items": [item]})
+    (listed,) = (await desk.ask("GET", "intake", path, client))["data"]
+    leased: list[str] = []
+
+    async def claimed() -> bool:
+        body = {"limit": 1, "job_id": job_id}
+        answer = await desk.ask(
+            "POST", "intake", "/v1/tasks/claim", tokens.contractor(holder), json=body
+        )
+        leased.extend(task["id"] for task in answer["tasks"])
+        return bool(leased)
+
+    await eventually(claimed, what="a task of B's job to claim")
+    # The job known to validation and billing, where routes take its id too.
+    for service, route, who in (("validation", "rules", manager), ("billing", "terms", finance)):
+
+        async def known(service: str = service, route: str = route, who: Any = who) -> bool:
+            url = f"{services.url(service)}/v1/jobs/{job_id}/{route}"
+            return (await http.get(url, headers=who)).status_code == 200
+
+        await eventually(known, what=f"B's job to reach {service}")
+    dataset = f"access-{new_id().hex[-8:]}"
+    await desk.ask(
+        "PUT",
+        "validation",
+        f"/v1/reference-datasets/{dataset}",
+        client | {"Content-Type": "text/csv"},
+        params={"key": "id"},
+        content="id,name\nV-1,ACME\n",
+    )
+    key_body = {"name": "b", "scopes": ["results:read"]}
+    key = await desk.ask("POST", "intake", "/v1/api-keys", client, json=key_body)
+    prices = {"currency": "EUR", "tax_rate": "0.2", "rates": {WORK_TYPE: {"per_item": "0.40"}}}
+    prices["minimum_monthly_fee"] = "10"
+    await desk.ask("PUT", "billing", f"/v1/price-books/{b}", finance, json=prices)
+    drafted = {"client_id": str(b), **PERIOD}
+    invoice = await desk.ask("POST", "billing", "/v1/invoices", finance, json=drafted)
+    admin = tokens.manager(Scope.ADMIN)
+    keys = {scopes: await desk.key_token(admin, a, scopes) for scopes in set(key_scopes)}
+    return Tenants(
+        a=a,
+        b=b,
+        holder=holder,
+        other=other,
+        job=job_id,
+        item=listed["id"],
+        task=leased[0],
+        document=document["id"],
+        dataset=dataset,
+        key=key["id"],
+        invoice=invoice["id"],
+        keys=keys,
+    )
