@@ -1,16 +1,17 @@
-"""Events the validation service consumes: jobs, submitted tasks and reactivated contractors
-from intake."""
+"""Events the validation service consumes: jobs (created, completed), submitted tasks, erasures
+and reactivated contractors from intake."""
 
 from functools import partial
 
 from bpo_common.contracts.intake import (
     ContractorReactivated,
     DataErased,
+    JobCompleted,
     JobCreated,
     TaskSubmitted,
 )
 from bpo_common.inbox import Subscription, batch, each
-from bpo_validation.service import decisions, erasure, jobs, quality
+from bpo_validation.service import accuracy, decisions, erasure, jobs, quality
 from bpo_validation.service.keys import JobKeys
 from bpo_validation.settings import Settings
 
@@ -25,6 +26,7 @@ def subscriptions(settings: Settings, keys: JobKeys) -> list[Subscription]:
             batch(TaskSubmitted, record),
             each(DataErased, erase),
             each(ContractorReactivated, quality.reactivate),
+            each(JobCompleted, partial(accuracy.job_completed, settings=settings)),
         ]
     )
     return [Subscription(name="validation", handlers=handlers)]

@@ -162,6 +162,10 @@ class JobAccuracy(Base):
     checked: Mapped[list[float]] = mapped_column(JSONB)
     carried: Mapped[dict[str, list[float]]] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the job completed and what it delivered was said; whether it met its target with
+    # 95 % confidence (None: no item was ruled on).
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    met: Mapped[bool | None]
 
 
 class ReferenceDataset(Base):

@@ -164,7 +164,14 @@ class JobAccuracyOut(BaseModel):
     estimate: float | None = Field(description="the share of those items expected right")
     low: float | None = Field(description="the 95 % interval's lower end")
     high: float | None = Field(description="the 95 % interval's upper end")
+    assured: float | None = Field(
+        description="the one-sided 95 % lower bound: what the job delivers with 95 % confidence"
+    )
     meets_target: bool | None = Field(
-        description="whether the interval's lower end is at or above the target"
+        description="whether `assured` is at or above the target (false once the job "
+        "completed: flagged, and credited as the price book says)"
     )
     updated_at: datetime | None
+    delivered_at: datetime | None = Field(
+        description="when the job completed and what it delivered was announced"
+    )

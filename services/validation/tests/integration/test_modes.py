@@ -1,13 +1,17 @@
 """Verify and adaptive QC, and lookups into the client's reference data."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from bpo_common.contracts.intake import JobCompleted, JobCreated
+from bpo_common.contracts.validation import JobAccuracyDelivered
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens
+from bpo_devtools.testing import Tokens, outbox_events
+from bpo_validation.service import accuracy
 from bpo_validation.settings import Settings
 
 from .submissions import new_item, new_job, published, submit
@@ -106,6 +110,45 @@ async def test_adaptive_mode_keys_twice_until_the_job_can_afford_a_proven_keyer_
     )
     assert other_client.status_code == 404, other_client.text
 
+    said = await _completed(validation_db, validation_settings, job)
+    assert said is not None, "an adaptive job says what it delivered"
+    assert {key: said[key] for key in ("job_id", "target_accuracy", "items", "single_keyed")} == {
+        "job_id": str(job.job_id),
+        "target_accuracy": "0.95",
+        "items": body["items"],
+        "single_keyed": 1,
+    }
+    assert said["met"] is True
+    assert said["assured"] == pytest.approx(body["assured"])
+    assert body["low"] <= said["assured"] <= body["estimate"]
+    after = await validation.get(f"/v1/jobs/{job.job_id}/accuracy", headers=tokens.manager())
+    assert after.json()["delivered_at"] is not None
+
+
+async def _completed(
+    db: SessionFactory, settings: Settings, job: JobCreated
+) -> dict[str, Any] | None:
+    """The job completed, as intake says it: what validation then publishes of its accuracy."""
+    mark = new_id()
+    completed = JobCompleted(
+        job_id=job.job_id,
+        client_id=job.client_id,
+        work_type=job.work_type,
+        due_at=None,
+        items_completed=1,
+        items_rejected=0,
+        completed_at=datetime.now(UTC),
+    )
+    async with db() as session, session.begin():
+        await accuracy.job_completed(session, completed, settings)
+    said = [
+        envelope.data
+        for envelope in await outbox_events(db)
+        if envelope.id > mark and envelope.type == JobAccuracyDelivered.event_type
+    ]
+    assert len(said) <= 1
+    return said[0] if said else None
+
 
 async def test_a_job_not_in_adaptive_mode_shows_no_delivered_accuracy(
     validation_db: SessionFactory,
@@ -131,6 +174,7 @@ async def test_a_job_not_in_adaptive_mode_shows_no_delivered_accuracy(
     )
     missing = await validation.get(f"/v1/jobs/{new_id()}/accuracy", headers=tokens.manager())
     assert missing.status_code == 404, missing.text
+    assert await _completed(validation_db, validation_settings, job) is None
 
 
 PURCHASE_ORDERS = 'po,vendor,amount\nPO-1,ACME,"1,000.50"\nPO-2,Globex,20\n'

@@ -69,6 +69,9 @@ def test_the_ledgers_bound_tightens_with_items_and_widens_with_a_keyers_doubt() 
     refreshed = doubtful.refreshed({UUID(int=1): sure})
     assert refreshed.bound(1.6449) == pytest.approx(many.bound(1.6449))
     shown = Delivered.of(many)
+    assert shown.meets(0.98) is True
+    assert shown.meets(0.99) is False, "0.99 expected is not 0.99 with 95 % confidence"
+    assert Delivered.of(Ledger()).meets(0.99) is None
     assert shown.low is not None
     assert shown.high is not None
     assert shown.low < 0.99 < shown.high

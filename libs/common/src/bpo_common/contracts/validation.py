@@ -1,6 +1,7 @@
 """Events the validation service publishes: its decisions and what it learns of contractors."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -55,6 +56,31 @@ class SecondKeyingRequired(Event):
     job_id: UUID
     client_id: UUID
     reason: str
+    decided_at: datetime
+
+
+class JobAccuracyDelivered(Event):
+    """An adaptive job completed: the accuracy it delivered, as validation estimates it (the
+    share of the items adaptive QC ruled on expected right, each keyer at what is known of
+    them then), with its two-sided 95 % interval, and whether the job met its target with
+    95 % confidence (`assured`, the one-sided lower bound, at or above `target_accuracy`). A
+    job that did not is flagged: billing credits it, intake shows it with the job's results,
+    reporting on the dashboard. Figures are null when adaptive QC ruled on no item."""
+
+    event_type = "bpo.validation.job.accuracy_delivered"
+
+    job_id: UUID
+    client_id: UUID
+    work_type: str
+    target_accuracy: Decimal
+    items: int
+    single_keyed: int
+    keyed_twice: int
+    estimate: float | None
+    low: float | None
+    high: float | None
+    assured: float | None
+    met: bool
     decided_at: datetime
 
 

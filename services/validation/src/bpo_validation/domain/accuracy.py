@@ -296,16 +296,22 @@ def rule(ledger: Ledger, keyer: UUID, single: Trust, second: Trust, target: floa
 
 @dataclass(frozen=True)
 class Delivered:
-    """The job's delivered accuracy as estimated, with its two-sided 95 % interval."""
+    """The job's delivered accuracy as estimated, with its two-sided 95 % interval, and the
+    one-sided 95 % lower bound its target is held to (`assured`)."""
 
     estimate: float | None
     low: float | None
     high: float | None
+    assured: float | None
 
     @classmethod
     def of(cls, ledger: Ledger) -> "Delivered":
         if not ledger.items:
-            return cls(None, None, None)
+            return cls(None, None, None, None)
         estimate = sum(share.expected for share in ledger.shares) / ledger.items
         low = ledger.bound(Z_TWO_SIDED)
-        return cls(estimate, low, min(1.0, 2 * estimate - low))
+        return cls(estimate, low, min(1.0, 2 * estimate - low), ledger.bound(Z_ONE_SIDED))
+
+    def meets(self, target: float) -> bool | None:
+        """Whether the job delivers its target with 95 % confidence; None before any item."""
+        return None if self.assured is None else self.assured >= target

@@ -7,7 +7,10 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
+from bpo_common.contracts import QcMode, validation
+from bpo_common.contracts.intake import JobCompleted
 from bpo_common.errors import NotFound
+from bpo_common.outbox import publish
 from bpo_validation.domain.accuracy import (
     MIN_STRENGTH,
     Delivered,
@@ -17,7 +20,7 @@ from bpo_validation.domain.accuracy import (
     trust,
 )
 from bpo_validation.domain.fields import judged_fields
-from bpo_validation.models import JobAccuracy
+from bpo_validation.models import JobAccuracy, JobRules
 from bpo_validation.repository import accuracy as repository
 from bpo_validation.repository import jobs as job_rules
 from bpo_validation.schemas import JobAccuracyOut
@@ -92,46 +95,91 @@ def _ledger(row: JobAccuracy) -> Ledger:
     )
 
 
+async def _refreshed(
+    session: AsyncSession, job: JobRules, settings: Settings
+) -> tuple[Ledger, JobAccuracy | None]:
+    """The job's ledger with each keyer who carried items alone at what is known of them now
+    (the crew's figure weighing little: by then their own record stands), and its row."""
+    row = await repository.ledger_of(session, job.job_id)
+    ledger = _ledger(row) if row else Ledger()
+    if not ledger.carried:
+        return ledger, row
+    found = await repository.crew_by_keyer(session, job.work_type, settings.adaptive_crew_window)
+    crew = replace(found, most=MIN_STRENGTH)
+    names = judged_fields(Rules.of(job).spec)
+    now = {
+        keyer: trust(
+            names,
+            crew,
+            await repository.recent_by_field(
+                session, keyer, job.work_type, settings.adaptive_window
+            ),
+        )
+        for keyer in ledger.carried
+    }
+    return ledger.refreshed(now), row
+
+
 async def job_accuracy(
     session: AsyncSession, job_id: UUID, scope: UUID | None, settings: Settings
 ) -> JobAccuracyOut:
-    """The accuracy an adaptive job delivers, estimated from its ledger with its keyers at
-    what is known of them now, with its 95 % interval; another client's job is not found."""
+    """The accuracy an adaptive job delivers, estimated from its ledger, with its 95 %
+    interval; another client's job is not found."""
     job = (await job_rules.rules_of_jobs(session, [job_id])).get(job_id)
     if job is None or (scope is not None and job.client_id != scope):
         raise NotFound(f"no job {job_id}")
-    rules = Rules.of(job)
-    row = await repository.ledger_of(session, job_id)
-    ledger = _ledger(row) if row else Ledger()
-    if ledger.carried:
-        found = await repository.crew_by_keyer(
-            session, job.work_type, settings.adaptive_crew_window
-        )
-        crew = replace(found, most=MIN_STRENGTH)
-        names = judged_fields(rules.spec)
-        now = {
-            keyer: trust(
-                names,
-                crew,
-                await repository.recent_by_field(
-                    session, keyer, job.work_type, settings.adaptive_window
-                ),
-            )
-            for keyer in ledger.carried
-        }
-        ledger = ledger.refreshed(now)
+    policy = Rules.of(job).policy
+    ledger, row = await _refreshed(session, job, settings)
     delivered = Delivered.of(ledger)
-    target = rules.policy.target_accuracy
     return JobAccuracyOut(
         job_id=job_id,
-        mode=rules.policy.mode,
-        target_accuracy=target,
+        mode=policy.mode,
+        target_accuracy=policy.target_accuracy,
         items=ledger.items,
         single_keyed=ledger.single,
         keyed_twice=ledger.items - ledger.single,
         estimate=delivered.estimate,
         low=delivered.low,
         high=delivered.high,
-        meets_target=None if delivered.low is None else delivered.low >= float(target),
+        assured=delivered.assured,
+        meets_target=delivered.meets(float(policy.target_accuracy)),
         updated_at=row.updated_at if row else None,
+        delivered_at=row.delivered_at if row else None,
+    )
+
+
+async def job_completed(session: AsyncSession, event: JobCompleted, settings: Settings) -> None:
+    """An adaptive job completed: say what it delivered (a job without its target with 95 %
+    confidence is flagged: billing credits it). Other modes keep no ledger."""
+    job = (await job_rules.rules_of_jobs(session, [event.job_id])).get(event.job_id)
+    # Its JobCreated came first on the stream: a job unknown here was never announced.
+    if job is None or Rules.of(job).policy.mode is not QcMode.ADAPTIVE:
+        return
+    policy = Rules.of(job).policy
+    ledger, row = await _refreshed(session, job, settings)
+    delivered = Delivered.of(ledger)
+    target = policy.target_accuracy
+    met = delivered.meets(float(target))
+    now = utcnow()
+    if row is not None:
+        row.delivered_at = now
+        row.met = met
+    await publish(
+        session,
+        validation.JobAccuracyDelivered(
+            job_id=job.job_id,
+            client_id=job.client_id,
+            work_type=job.work_type,
+            target_accuracy=target,
+            items=ledger.items,
+            single_keyed=ledger.single,
+            keyed_twice=ledger.items - ledger.single,
+            estimate=delivered.estimate,
+            low=delivered.low,
+            high=delivered.high,
+            assured=delivered.assured,
+            met=met is not False,
+            decided_at=now,
+        ),
+        client_id=job.client_id,
     )
