@@ -157,13 +157,21 @@ class JobAccuracyOut(BaseModel):
 
     job_id: UUID
     mode: QcMode
-    target_accuracy: Decimal
+    target: Decimal = Field(description="the job's qc.target_accuracy")
+    method: str = Field(
+        description="how the estimate is made: `beta-posterior-ledger` (each item's chance of "
+        "being right from the Beta posteriors of its keyers, summed over the job)"
+    )
+    judged: int = Field(
+        description="the judged fields on the work type the estimate rests on (control "
+        "items, second keyings, reviews and adjudications judge them)"
+    )
     items: int = Field(description="items adaptive QC ruled on")
     single_keyed: int = Field(description="of those, accepted from one keying")
     keyed_twice: int = Field(description="of those, keyed a second time")
     estimate: float | None = Field(description="the share of those items expected right")
-    low: float | None = Field(description="the 95 % interval's lower end")
-    high: float | None = Field(description="the 95 % interval's upper end")
+    lower: float | None = Field(description="the 95 % interval's lower end")
+    upper: float | None = Field(description="the 95 % interval's upper end")
     assured: float | None = Field(
         description="the one-sided 95 % lower bound: what the job delivers with 95 % confidence"
     )

@@ -93,14 +93,19 @@ async def test_adaptive_mode_keys_twice_until_the_job_can_afford_a_proven_keyer_
     shown = await validation.get(f"/v1/jobs/{job.job_id}/accuracy", headers=tokens.manager())
     assert shown.status_code == 200, shown.text
     body = shown.json()
-    assert (body["mode"], body["target_accuracy"]) == ("adaptive", "0.95")
+    assert (body["mode"], body["target"], body["method"]) == (
+        "adaptive",
+        "0.95",
+        "beta-posterior-ledger",
+    )
+    assert body["judged"] >= 2 * 80, "the two keyers' control items at least"
     assert (body["items"], body["single_keyed"], body["keyed_twice"]) == (
         len(rekeyed) + 1,
         1,
         len(rekeyed),
     )
-    assert body["low"] <= body["estimate"] <= body["high"] <= 1
-    assert body["meets_target"] is (body["low"] >= 0.95)
+    assert body["lower"] <= body["estimate"] <= body["upper"] <= 1
+    assert body["meets_target"] is (body["assured"] >= 0.95)
     own = await validation.get(
         f"/v1/jobs/{job.job_id}/accuracy", headers=tokens.client(job.client_id)
     )
@@ -120,7 +125,7 @@ async def test_adaptive_mode_keys_twice_until_the_job_can_afford_a_proven_keyer_
     }
     assert said["met"] is True
     assert said["assured"] == pytest.approx(body["assured"])
-    assert body["low"] <= said["assured"] <= body["estimate"]
+    assert body["lower"] <= said["assured"] <= body["estimate"]
     after = await validation.get(f"/v1/jobs/{job.job_id}/accuracy", headers=tokens.manager())
     assert after.json()["delivered_at"] is not None
 

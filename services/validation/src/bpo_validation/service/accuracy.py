@@ -95,16 +95,21 @@ def _ledger(row: JobAccuracy) -> Ledger:
     )
 
 
+METHOD = "beta-posterior-ledger"
+
+
 async def _refreshed(
     session: AsyncSession, job: JobRules, settings: Settings
-) -> tuple[Ledger, JobAccuracy | None]:
+) -> tuple[Ledger, JobAccuracy | None, int]:
     """The job's ledger with each keyer who carried items alone at what is known of them now
-    (the crew's figure weighing little: by then their own record stands), and its row."""
+    (the crew's figure weighing little: by then their own record stands), its row, and the
+    judged fields on the work type it rests on."""
     row = await repository.ledger_of(session, job.job_id)
     ledger = _ledger(row) if row else Ledger()
-    if not ledger.carried:
-        return ledger, row
+    if not ledger.items:
+        return ledger, row, 0
     found = await repository.crew_by_keyer(session, job.work_type, settings.adaptive_crew_window)
+    judged = sum(tally.judged for tally in found.by_field.values())
     crew = replace(found, most=MIN_STRENGTH)
     names = judged_fields(Rules.of(job).spec)
     now = {
@@ -117,7 +122,7 @@ async def _refreshed(
         )
         for keyer in ledger.carried
     }
-    return ledger.refreshed(now), row
+    return ledger.refreshed(now), row, judged
 
 
 async def job_accuracy(
@@ -129,18 +134,20 @@ async def job_accuracy(
     if job is None or (scope is not None and job.client_id != scope):
         raise NotFound(f"no job {job_id}")
     policy = Rules.of(job).policy
-    ledger, row = await _refreshed(session, job, settings)
+    ledger, row, judged = await _refreshed(session, job, settings)
     delivered = Delivered.of(ledger)
     return JobAccuracyOut(
         job_id=job_id,
         mode=policy.mode,
-        target_accuracy=policy.target_accuracy,
+        target=policy.target_accuracy,
+        method=METHOD,
+        judged=judged,
         items=ledger.items,
         single_keyed=ledger.single,
         keyed_twice=ledger.items - ledger.single,
         estimate=delivered.estimate,
-        low=delivered.low,
-        high=delivered.high,
+        lower=delivered.low,
+        upper=delivered.high,
         assured=delivered.assured,
         meets_target=delivered.meets(float(policy.target_accuracy)),
         updated_at=row.updated_at if row else None,
@@ -156,7 +163,7 @@ async def job_completed(session: AsyncSession, event: JobCompleted, settings: Se
     if job is None or Rules.of(job).policy.mode is not QcMode.ADAPTIVE:
         return
     policy = Rules.of(job).policy
-    ledger, row = await _refreshed(session, job, settings)
+    ledger, row, _ = await _refreshed(session, job, settings)
     delivered = Delivered.of(ledger)
     target = policy.target_accuracy
     met = delivered.meets(float(target))
