@@ -1,5 +1,5 @@
-"""Events the billing service consumes: jobs and completed items from intake, scored tasks
-and resolved match exceptions from validation."""
+"""Events the billing service consumes: jobs and completed items from intake; scored tasks,
+resolved match exceptions and the accuracy jobs delivered from validation."""
 
 from functools import partial
 
@@ -7,7 +7,11 @@ from bpo_billing.service import earnings, jobs, usage
 from bpo_billing.settings import Settings
 from bpo_common.contracts.erasure import BillingErasureDone
 from bpo_common.contracts.intake import DataErased, ItemCompleted, JobCompleted, JobCreated
-from bpo_common.contracts.validation import ContractorScored, ExceptionResolved
+from bpo_common.contracts.validation import (
+    ContractorScored,
+    ExceptionResolved,
+    JobAccuracyDelivered,
+)
 from bpo_common.erasure import record_erased
 from bpo_common.inbox import Subscription, batch, each
 
@@ -23,6 +27,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
                 partial(earnings.record_scores, overturned_fraction=settings.overturned_fraction),
             ),
             each(ExceptionResolved, usage.record_exception_resolved),
+            each(JobAccuracyDelivered, jobs.record_accuracy_delivered),
             # Usage lines, invoices and earnings keep counts and prices, never keyed values:
             # billing has nothing to erase but says so.
             each(DataErased, partial(record_erased, done=BillingErasureDone)),

@@ -74,6 +74,7 @@ class PriceBook(Base):
     per_exception: Mapped[Decimal | None] = mapped_column(EXACT)
     minimum_monthly_fee: Mapped[Decimal] = mapped_column(MONEY)
     sla_credit_pct: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    accuracy_credit_pct: Mapped[Decimal] = mapped_column(Numeric(7, 4), server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -145,17 +146,35 @@ class UsageLine(Base):
     priced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class SlaCredit(Base):
+class JobCredit:
+    """A job that fell short, once per job: pending while invoice_id is NULL, then claimed by
+    the draft that bills its items (a void gives it back)."""
+
+    job_id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID] = mapped_column(index=True)
+    invoice_id: Mapped[UUID | None]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SlaCredit(JobCredit, Base):
     """A job that completed after its due time; its credit goes on the next invoice drafted."""
 
     __tablename__ = "sla_credit"
 
-    job_id: Mapped[UUID] = mapped_column(primary_key=True)
-    client_id: Mapped[UUID] = mapped_column(index=True)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    invoice_id: Mapped[UUID | None]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AccuracyCredit(JobCredit, Base):
+    """A job that did not deliver its target accuracy with 95 % confidence, as validation
+    decided when it completed (shares of 1); its credit goes on the next invoice drafted."""
+
+    __tablename__ = "accuracy_credit"
+
+    target_accuracy: Mapped[Decimal] = mapped_column(Numeric)
+    estimate: Mapped[float | None]
+    assured: Mapped[float | None]
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Invoice(Base):

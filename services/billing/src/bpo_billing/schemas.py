@@ -76,7 +76,14 @@ class PriceBookIn(_Body):
         "without it, resolving one costs nothing",
     )
     minimum_monthly_fee: Decimal = Field(Decimal(0), max_digits=16, decimal_places=4)
-    sla_credit_pct: Percent = Decimal(0)
+    sla_credit_pct: Percent = Field(
+        Decimal(0), description="credited of a late job's items, in %, on the next invoice"
+    )
+    accuracy_credit_pct: Percent = Field(
+        Decimal(0),
+        description="credited of the items of a job that did not deliver its target accuracy "
+        "with 95 % confidence, in %, on the next invoice",
+    )
     effective_from: Day | None = None
 
 
@@ -92,6 +99,7 @@ class PriceBookOut(BaseModel):
     per_exception: Decimal | None
     minimum_monthly_fee: Decimal
     sla_credit_pct: Decimal
+    accuracy_credit_pct: Decimal
     created_at: datetime
 
 

@@ -17,7 +17,11 @@ from bpo_billing.consumers import subscriptions
 from bpo_billing.settings import Settings
 from bpo_common.contracts import ExceptionAction, FieldSpec, QcPolicy, TaskKind, TaskOutcome
 from bpo_common.contracts.intake import ItemCompleted, JobCompleted, JobCreated
-from bpo_common.contracts.validation import ContractorScored, ExceptionResolved
+from bpo_common.contracts.validation import (
+    ContractorScored,
+    ExceptionResolved,
+    JobAccuracyDelivered,
+)
 from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope, Event, wrap
 from bpo_common.ids import new_id
@@ -145,6 +149,36 @@ class Feed:
             )
         )
 
+    async def accuracy_delivered(
+        self,
+        job: JobCreated,
+        *,
+        met: bool,
+        target: str = "0.995",
+        estimate: float = 0.9891,
+        assured: float = 0.987,
+        at: datetime = MONTH_START + timedelta(days=2),
+    ) -> JobAccuracyDelivered:
+        """Validation's word on an adaptive job that completed: by default it delivered
+        98.91 % (95 % lower bound 98.70 %) against a 99.50 % target."""
+        event = JobAccuracyDelivered(
+            job_id=job.job_id,
+            client_id=job.client_id,
+            work_type=job.work_type,
+            target_accuracy=Decimal(target),
+            items=100,
+            single_keyed=80,
+            keyed_twice=20,
+            estimate=estimate,
+            low=estimate - 0.003,
+            high=estimate + 0.003,
+            assured=assured,
+            met=met,
+            decided_at=at,
+        )
+        await self(event)
+        return event
+
     async def scored(self, contractor_id: UUID, **task: Any) -> ContractorScored:
         event = scored(contractor_id, **task)
         await self(event)
@@ -269,6 +303,21 @@ async def client_with_usage(
     client_id = await new_client(billing, tokens, **book)
     await feed.items(await feed.job(client_id), items)
     return client_id
+
+
+async def client_below_target(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> tuple[UUID, JobCreated]:
+    """A new client whose price book credits 10 % of a job below its accuracy target, and its
+    job `below`: 3 items at 10.00 completed in March, and validation's word that it did not
+    deliver its target (`Feed.accuracy_delivered`'s figures)."""
+    client_id = await new_client(
+        billing, tokens, rates={"invoice": {"per_item": "10"}}, accuracy_credit_pct="10"
+    )
+    job = await feed.job(client_id, external_ref="below")
+    await feed.items(job, 3)
+    await feed.accuracy_delivered(job, met=False)
+    return client_id, job
 
 
 def draft_body(

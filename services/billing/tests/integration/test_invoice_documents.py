@@ -9,7 +9,7 @@ import pypdfium2
 
 from bpo_devtools.testing import Tokens, assert_problem
 
-from .conftest import MONTH_START, Feed, draft, finalized_invoice, new_client
+from .conftest import MONTH_START, Feed, client_below_target, draft, finalized_invoice, new_client
 
 
 async def test_an_invoice_as_csv_and_pdf_says_what_the_json_says(
@@ -93,6 +93,33 @@ async def test_a_credit_line_is_a_negative_number_in_csv_and_pdf(
     text = pdf_lines(as_pdf.content)
     assert text[0] == "Invoice (draft)"
     assert "SLA credit 10%: job late completed 6.0 h late 1 -3.00 -3.00" in text
+    assert f"Amount due {invoice['amount_due']} EUR" in text
+
+
+async def test_an_accuracy_credit_shows_in_full_in_csv_and_pdf(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id, job = await client_below_target(billing, tokens, feed)
+    invoice = await draft(billing, tokens, client_id)
+    url = f"/v1/invoices/{invoice['id']}"
+    description = (
+        "Accuracy credit 10%: job below delivered 98.91% against its 99.50% target "
+        "(95 % lower bound 98.70%)"
+    )
+
+    as_csv = await billing.get(url, headers={**tokens.manager(), "Accept": "text/csv"})
+    rows = {row["kind"]: row for row in csv.DictReader(io.StringIO(as_csv.text))}
+    credit = rows["accuracy_credit"]
+    assert (credit["job_id"], credit["description"]) == (str(job.job_id), description)
+    assert (credit["quantity"], credit["unit_price"], credit["amount"]) == ("1", "-3.00", "-3.00")
+
+    as_pdf = await billing.get(url, headers={**tokens.manager(), "Accept": "application/pdf"})
+    text = pdf_lines(as_pdf.content)
+    # Too long for its column: it goes on under the figures, cut nowhere.
+    at = text.index(
+        "Accuracy credit 10%: job below delivered 98.91% against its 99.50% 1 -3.00 -3.00"
+    )
+    assert text[at + 1] == "target (95 % lower bound 98.70%)"
     assert f"Amount due {invoice['amount_due']} EUR" in text
 
 

@@ -123,6 +123,8 @@ BAD_BOOKS: list[tuple[str, dict[str, Any], str]] = [
     ("negative minimum fee", {"minimum_monthly_fee": "-5"}, "minimum_monthly_fee"),
     ("minimum fee in fractions of a cent", {"minimum_monthly_fee": "5.001"}, "minimum_monthly_fee"),
     ("SLA credit above 100%", {"sla_credit_pct": "120"}, "sla_credit_pct"),
+    ("accuracy credit above 100%", {"accuracy_credit_pct": "100.5"}, "accuracy_credit_pct"),
+    ("negative accuracy credit", {"accuracy_credit_pct": "-1"}, "accuracy_credit_pct"),
     ("rush without a threshold", {"rush": {"surcharge_pct": "10"}}, "rush.max_sla_hours"),
     ("no rates", {"rates": {}}, "rates"),
     ("unknown field", {"discount": "5"}, "discount"),

@@ -1,7 +1,8 @@
-"""An invoice's arithmetic: its lines from the claimed usage, the minimum fee top-up and SLA
-credits, tax and totals; what a payment or credit note may take off; which status allows what.
+"""An invoice's arithmetic: its lines from the claimed usage, the minimum fee top-up, the
+credits of jobs that fell short (late, or below their accuracy target), tax and totals; what a
+payment or credit note may take off; which status allows what.
 
-A draft is assembled in two steps because the SLA credits are claimed from what the draft's
+A draft is assembled in two steps because the credits are claimed from what the draft's
 usage lines bill: `usage_lines` first, then, once those are stored and the credits claimed,
 `assemble` adds the rest and the totals.
 """
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import ClassVar
 from uuid import UUID
 
 from bpo_billing.domain.money import HUNDRED, exact_price, money_errors, plain, round_money
@@ -30,6 +32,7 @@ class LineKind(StrEnum):
     EXCEPTION = "exception"
     MINIMUM_FEE = "minimum_fee"
     SLA_CREDIT = "sla_credit"
+    ACCURACY_CREDIT = "accuracy_credit"
 
 
 class UsageKind(StrEnum):
@@ -65,6 +68,41 @@ class LateJob:
     completed_at: datetime
     billed: Decimal
 
+    kind: ClassVar[LineKind] = LineKind.SLA_CREDIT
+
+    def shortfall(self) -> str:
+        return f"completed {_duration(self.completed_at - self.due_at)} late"
+
+
+@dataclass(frozen=True)
+class JobBelowTarget:
+    """A claimed accuracy credit: a job that did not deliver its target accuracy with 95 %
+    confidence (accuracies as shares of 1, as validation gives them), and what its items were
+    billed."""
+
+    job_id: UUID
+    external_ref: str | None
+    target_accuracy: Decimal
+    estimate: float | None
+    assured: float | None
+    billed: Decimal
+
+    kind: ClassVar[LineKind] = LineKind.ACCURACY_CREDIT
+
+    def shortfall(self) -> str:
+        target = f"{self.target_accuracy:.2%}"
+        if self.estimate is None or self.assured is None:
+            return f"delivered no measured accuracy against its {target} target"
+        return (
+            f"delivered {self.estimate:.2%} against its {target} target "
+            f"(95 % lower bound {self.assured:.2%})"
+        )
+
+
+# A job that fell short of what the client was promised, credited on the next draft.
+CreditedJob = LateJob | JobBelowTarget
+CREDIT_NAMES = {LineKind.SLA_CREDIT: "SLA credit", LineKind.ACCURACY_CREDIT: "Accuracy credit"}
+
 
 @dataclass(frozen=True)
 class InvoiceTerms:
@@ -74,6 +112,13 @@ class InvoiceTerms:
     tax_rate: Decimal
     minimum_monthly_fee: Decimal
     sla_credit_pct: Decimal
+    accuracy_credit_pct: Decimal = Decimal(0)
+
+    def credit_pct(self, kind: LineKind) -> Decimal:
+        """The share (in %) of a job's billed items a credit of this kind gives back."""
+        if kind is LineKind.ACCURACY_CREDIT:
+            return self.accuracy_credit_pct
+        return self.sla_credit_pct
 
 
 @dataclass(frozen=True)
@@ -116,14 +161,28 @@ def minimum_fee_top_up(usage_subtotal: Decimal, minimum: Decimal, currency: str)
     return round_money(max(Decimal(0), minimum - usage_subtotal), currency)
 
 
-def sla_credit(job_amount: Decimal, pct: Decimal, currency: str) -> Decimal:
-    """The (negative) credit line for a late job: pct of what its items cost."""
+def job_credit(job_amount: Decimal, pct: Decimal, currency: str) -> Decimal:
+    """The (negative) credit for a job that fell short: pct of what its items cost."""
     return -round_money(job_amount * pct / HUNDRED, currency)
+
+
+def credit_line(job: CreditedJob, terms: InvoiceTerms) -> Line | None:
+    """The credit line of a late job or one below its accuracy target; None when the
+    credit rounds to nothing."""
+    pct = terms.credit_pct(job.kind)
+    amount = job_credit(job.billed, pct, terms.currency)
+    if amount == 0:
+        return None
+    description = (
+        f"{CREDIT_NAMES[job.kind]} {plain(pct)}%: job {job.external_ref or job.job_id} "
+        f"{job.shortfall()}"
+    )
+    return Line(job.kind, description, 1, amount, amount, job.job_id)
 
 
 def usage_lines(groups: Iterable[UsageGroup], currency: str) -> list[Line]:
     """One line per group, its exact sum rounded once. Resolved exceptions are lines of their
-    own kind, so an SLA credit (a share of what a job's items cost) leaves them out."""
+    own kind, so a job's credit (a share of what its items cost) leaves them out."""
     return [
         Line(
             kind=LineKind.EXCEPTION if group.kind is UsageKind.EXCEPTION else LineKind.USAGE,
@@ -145,9 +204,10 @@ def _usage_description(group: UsageGroup) -> str:
     return f"{group.work_type} items, job {job}"
 
 
-def assemble(usage: Sequence[Line], late_jobs: Iterable[LateJob], terms: InvoiceTerms) -> Draft:
-    """The whole draft: the usage lines, a top-up to the minimum monthly fee, a credit per late
-    job (none when it rounds to nothing), and the totals with tax."""
+def assemble(usage: Sequence[Line], credited: Iterable[CreditedJob], terms: InvoiceTerms) -> Draft:
+    """The whole draft: the usage lines, a top-up to the minimum monthly fee, a credit per
+    late job and per job below its accuracy target, in the order given (none when it rounds
+    to nothing; a job both late and below target gets both), and the totals with tax."""
     currency = terms.currency
     lines = list(usage)
     usage_subtotal = sum((line.amount for line in usage), Decimal(0))
@@ -156,15 +216,7 @@ def assemble(usage: Sequence[Line], late_jobs: Iterable[LateJob], terms: Invoice
         fee = round_money(terms.minimum_monthly_fee, currency)
         description = f"Minimum monthly fee of {fee} {currency}"
         lines.append(Line(LineKind.MINIMUM_FEE, description, 1, top_up, top_up))
-    for job in late_jobs:
-        amount = sla_credit(job.billed, terms.sla_credit_pct, currency)
-        if amount == 0:
-            continue
-        description = (
-            f"SLA credit {plain(terms.sla_credit_pct)}%: job {job.external_ref or job.job_id} "
-            f"completed {_duration(job.completed_at - job.due_at)} late"
-        )
-        lines.append(Line(LineKind.SLA_CREDIT, description, 1, amount, amount, job.job_id))
+    lines += [line for job in credited if (line := credit_line(job, terms)) is not None]
     totals = invoice_totals([line.amount for line in lines], terms.tax_rate, currency)
     return Draft(lines=tuple(lines), totals=totals)
 

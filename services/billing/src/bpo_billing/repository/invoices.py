@@ -1,21 +1,33 @@
-"""Invoices: drafts claiming usage and SLA credits, numbering, lines, credit notes, payments."""
+"""Invoices: drafts claiming usage and the credits of jobs that fell short, numbering, lines,
+credit notes, payments."""
 
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, RowMapping, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from bpo_billing.domain.invoices import InvoiceStatus, LateJob, Line, LineKind, UsageGroup
+from bpo_billing.domain.invoices import (
+    InvoiceStatus,
+    JobBelowTarget,
+    LateJob,
+    Line,
+    LineKind,
+    UsageGroup,
+)
 from bpo_billing.models import (
+    AccuracyCredit,
     BillableJob,
     CreditNote,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
+    JobCredit,
     Payment,
     Series,
     SlaCredit,
@@ -103,46 +115,75 @@ async def claim_usage(
 async def claim_sla_credits(
     session: AsyncSession, invoice_id: UUID, client_id: UUID, until: datetime
 ) -> list[LateJob]:
-    """Apply the pending SLA credits of jobs completed before `until` whose items are
-    invoiced (on this draft, whose usage lines must be stored first, or on an invoice not
-    void), with what those items were billed."""
+    """Apply the pending SLA credits of jobs completed before `until` (see _claim_credits)."""
+    credit = SlaCredit
+    facts = (credit.due_at, credit.completed_at)
+    rows = await _claim_credits(
+        session, credit, credit.completed_at, facts, invoice_id, client_id, until
+    )
+    return [LateJob(**row) for row in rows]
+
+
+async def claim_accuracy_credits(
+    session: AsyncSession, invoice_id: UUID, client_id: UUID, until: datetime
+) -> list[JobBelowTarget]:
+    """Apply the pending accuracy credits of jobs decided below their target before `until`
+    (see _claim_credits)."""
+    credit = AccuracyCredit
+    facts = (credit.target_accuracy, credit.estimate, credit.assured)
+    rows = await _claim_credits(
+        session, credit, credit.decided_at, facts, invoice_id, client_id, until
+    )
+    return [JobBelowTarget(**row) for row in rows]
+
+
+async def _claim_credits(
+    session: AsyncSession,
+    credit: type[JobCredit],
+    at: InstrumentedAttribute[datetime],
+    facts: tuple[InstrumentedAttribute[Any], ...],
+    invoice_id: UUID,
+    client_id: UUID,
+    until: datetime,
+) -> list[RowMapping]:
+    """Apply the client's pending credits of one kind whose job fell short (`at`) before
+    `until` and whose items are invoiced (on this draft, whose usage lines must be stored
+    first, or on an invoice not void): each job's id, external ref, the credit's `facts` and
+    what the job's items were billed, in one statement."""
     billed = (
         select(func.sum(InvoiceLine.amount))
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(
-            InvoiceLine.job_id == SlaCredit.job_id,
+            InvoiceLine.job_id == credit.job_id,
             InvoiceLine.kind == LineKind.USAGE,
             Invoice.status != InvoiceStatus.VOID,
         )
         .scalar_subquery()
     )
     claimed = (
-        update(SlaCredit)
+        update(credit)
         .where(
-            SlaCredit.client_id == client_id,
-            SlaCredit.invoice_id.is_(None),
-            SlaCredit.completed_at < until,
+            credit.client_id == client_id,
+            credit.invoice_id.is_(None),
+            at < until,
             billed.is_not(None),
         )
         .values(invoice_id=invoice_id)
-        .returning(
-            SlaCredit.job_id, SlaCredit.due_at, SlaCredit.completed_at, billed.label("billed")
-        )
+        .returning(credit.job_id, *facts, billed.label("billed"))
         .cte("claimed_credit")
     )
     query = (
         select(
             claimed.c.job_id,
             BillableJob.external_ref,
-            claimed.c.due_at,
-            claimed.c.completed_at,
+            *(claimed.c[fact.key] for fact in facts),
             claimed.c.billed,
         )
         .select_from(claimed)
         .outerjoin(BillableJob, BillableJob.job_id == claimed.c.job_id)
         .order_by(claimed.c.job_id)
     )
-    return [LateJob(**row._mapping) for row in await session.execute(query)]
+    return list((await session.execute(query)).mappings())
 
 
 async def add_invoice_lines(
@@ -166,15 +207,16 @@ async def invoice_lines(session: AsyncSession, invoice_id: UUID) -> list[Invoice
 
 
 async def release_invoice(session: AsyncSession, invoice: Invoice) -> None:
-    """A voided invoice gives its usage and SLA credits back to the next draft."""
+    """A voided invoice gives its usage and its jobs' credits back to the next draft."""
     await session.execute(
         update(UsageLine)
         .where(UsageLine.client_id == invoice.client_id, UsageLine.invoice_id == invoice.id)
         .values(invoice_id=None)
     )
-    await session.execute(
-        update(SlaCredit).where(SlaCredit.invoice_id == invoice.id).values(invoice_id=None)
-    )
+    for credit in (SlaCredit, AccuracyCredit):
+        await session.execute(
+            update(credit).where(credit.invoice_id == invoice.id).values(invoice_id=None)
+        )
 
 
 async def next_number(session: AsyncSession, series: Series, year: int) -> str:

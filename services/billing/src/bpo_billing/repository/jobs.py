@@ -1,12 +1,12 @@
-"""Jobs as billing knows them, and the SLA credits of those that finished late."""
+"""Jobs as billing knows them, and the credits of those that finished late or below their
+accuracy target."""
 
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_billing.models import BillableJob, SlaCredit
-from bpo_billing.repository import exists
+from bpo_billing.models import AccuracyCredit, BillableJob, SlaCredit
 
 
 async def add_billable_job(session: AsyncSession, job: BillableJob) -> None:
@@ -29,10 +29,8 @@ async def jobs_by_id(session: AsyncSession, job_ids: set[UUID]) -> dict[UUID, Bi
     return {job.job_id: job for job in (await session.execute(query)).scalars()}
 
 
-async def sla_credit_exists(session: AsyncSession, job_id: UUID) -> bool:
-    return await exists(session, SlaCredit.job_id == job_id)
-
-
-async def add_sla_credit(session: AsyncSession, credit: SlaCredit) -> None:
-    session.add(credit)
-    await session.flush()
+async def add_credit(session: AsyncSession, credit: SlaCredit | AccuracyCredit) -> None:
+    """Keep a job's credit; one the job already has (a copy of its event) is left as it is."""
+    if await session.get(type(credit), credit.job_id) is None:
+        session.add(credit)
+        await session.flush()

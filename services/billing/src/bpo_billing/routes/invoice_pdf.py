@@ -14,6 +14,13 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+def _wrapped(pdf: FPDF, width: float, text: str) -> list[str]:
+    """The text as the PDF breaks it into lines that fit `width` (one, empty, for no text)."""
+    lines = pdf.multi_cell(width, 6, _latin1(text), dry_run=True, output="LINES")
+    assert isinstance(lines, list)
+    return lines
+
+
 def invoice_pdf(invoice: InvoiceOut) -> bytes:
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
@@ -41,15 +48,14 @@ def invoice_pdf(invoice: InvoiceOut) -> bytes:
     pdf.ln()
     pdf.set_font("Helvetica", size=9)
     for line in invoice.lines:
-        description = _latin1(line.description)
-        if pdf.get_string_width(description) > widths[0] - 2:
-            while pdf.get_string_width(description + "...") > widths[0] - 2:
-                description = description[:-1]
-            description += "..."
-        pdf.cell(widths[0], 6, description)
+        # A long description (a credit saying why) goes on under its figures, never cut.
+        first, *rest = _wrapped(pdf, widths[0], line.description)
+        pdf.cell(widths[0], 6, first)
         pdf.cell(widths[1], 6, str(line.quantity), align="R")
         pdf.cell(widths[2], 6, str(line.unit_price), align="R")
         pdf.cell(widths[3], 6, str(line.amount), align="R", new_x="LMARGIN", new_y="NEXT")
+        for more in rest:
+            pdf.cell(widths[0], 6, more, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     summary: list[tuple[str, Decimal]] = [
         ("Subtotal", invoice.subtotal),

@@ -72,16 +72,20 @@ async def draft_invoice(session: AsyncSession, body: InvoiceDraftIn) -> tuple[In
     await repository.add_invoice(session, invoice)
     groups = await repository.claim_usage(session, invoice.id, body.client_id, until)
     usage = rules.usage_lines(groups, book.currency)
-    # Stored before the SLA credits are claimed: a credit is computed from a job's invoiced lines.
+    # Stored before the credits are claimed: a credit is computed from a job's invoiced lines.
     await repository.add_invoice_lines(session, invoice.id, usage)
-    late_jobs = await repository.claim_sla_credits(session, invoice.id, body.client_id, until)
+    credited: list[rules.CreditedJob] = [
+        *await repository.claim_sla_credits(session, invoice.id, body.client_id, until),
+        *await repository.claim_accuracy_credits(session, invoice.id, body.client_id, until),
+    ]
     terms = InvoiceTerms(
         currency=book.currency,
         tax_rate=book.tax_rate,
         minimum_monthly_fee=book.minimum_monthly_fee,
         sla_credit_pct=book.sla_credit_pct,
+        accuracy_credit_pct=book.accuracy_credit_pct,
     )
-    draft = rules.assemble(usage, late_jobs, terms)
+    draft = rules.assemble(usage, credited, terms)
     if not draft.lines:
         raise Conflict(
             f"client {body.client_id} has no unbilled usage up to {body.period_end} "

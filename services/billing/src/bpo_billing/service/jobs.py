@@ -1,15 +1,20 @@
-"""Jobs as billing prices them, and the SLA credits of those that finished late."""
+"""Jobs as billing prices them, and the credits of those that finished late or below their
+accuracy target."""
 
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_billing.models import BillableJob, SlaCredit
+from bpo_billing.models import AccuracyCredit, BillableJob, SlaCredit
 from bpo_billing.repository import jobs as repository
 from bpo_billing.schemas import JobTermsOut
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import JobCompleted, JobCreated
+from bpo_common.contracts.validation import JobAccuracyDelivered
 from bpo_common.errors import NotFound
+
+# What an accuracy credit keeps of validation's word: the job, and how far below target it was.
+ACCURACY_FIGURES = {"job_id", "client_id", "target_accuracy", "estimate", "assured", "decided_at"}
 
 
 async def record_job(session: AsyncSession, event: JobCreated) -> None:
@@ -39,9 +44,7 @@ async def record_job_completed(session: AsyncSession, event: JobCompleted) -> No
     """A job finished after its due time earns its client an SLA credit on the next invoice."""
     if event.due_at is None or event.completed_at <= event.due_at:
         return
-    if await repository.sla_credit_exists(session, event.job_id):
-        return
-    await repository.add_sla_credit(
+    await repository.add_credit(
         session,
         SlaCredit(
             job_id=event.job_id,
@@ -51,4 +54,15 @@ async def record_job_completed(session: AsyncSession, event: JobCompleted) -> No
             invoice_id=None,
             created_at=utcnow(),
         ),
+    )
+
+
+async def record_accuracy_delivered(session: AsyncSession, event: JobAccuracyDelivered) -> None:
+    """A job that did not deliver its target accuracy with 95 % confidence earns its client an
+    accuracy credit on the next invoice."""
+    if event.met:
+        return
+    figures = event.model_dump(include=ACCURACY_FIGURES)
+    await repository.add_credit(
+        session, AccuracyCredit(**figures, invoice_id=None, created_at=utcnow())
     )

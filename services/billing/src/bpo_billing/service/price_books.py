@@ -30,6 +30,7 @@ def price_book_out(book: PriceBook) -> PriceBookOut:
         per_exception=exact_price(book.per_exception) if book.per_exception is not None else None,
         minimum_monthly_fee=round_money(book.minimum_monthly_fee, book.currency),
         sla_credit_pct=plain(book.sla_credit_pct),
+        accuracy_credit_pct=plain(book.accuracy_credit_pct),
         created_at=book.created_at,
     )
 
@@ -67,6 +68,7 @@ async def put_price_book(
         per_exception=body.per_exception,
         minimum_monthly_fee=body.minimum_monthly_fee,
         sla_credit_pct=body.sla_credit_pct,
+        accuracy_credit_pct=body.accuracy_credit_pct,
         created_at=utcnow(),
     )
     await repository.add_price_book(session, book)
