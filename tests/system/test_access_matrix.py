@@ -134,7 +134,7 @@ RULES: dict[tuple[str, str, str], tuple[str, str, str, str]] = {
     **{(service, "GET", "/v1/audit"): ("admin", "-", "", "")
        for service in ("intake", "validation", "billing", "reporting")},
     **{("reporting", "GET", f"/v1/reports/{report}"): ("ops finance", "-", "", "")
-       for report in ("clients", "contractors", "overview", "sla")},
+       for report in ("accuracy", "clients", "contractors", "overview", "sla")},
     ("reporting", "GET", "/v1/reports/throughput"): ("ops finance", "reports:read", "", "list"),
 }
 # fmt: on

@@ -1,5 +1,6 @@
 """Events the intake service consumes: validation's decisions and the match exceptions it
-opens, a run at a time; every service's answer to an erasure."""
+opens, a run at a time; suspensions and the keyers adaptive QC doubts; the accuracy an
+adaptive job delivered; every service's answer to an erasure."""
 
 from functools import partial
 
@@ -20,6 +21,8 @@ def subscriptions(settings: Settings) -> list[Subscription]:
             batch(validation.SecondKeyingRequired, decide),
             batch(validation.ExceptionOpened, decide),
             each(validation.ContractorSuspended, decisions.suspend_contractor),
+            each(validation.KeyerTrustChanged, decisions.route_keyer),
+            each(validation.JobAccuracyDelivered, decisions.record_job_accuracy),
             each(erasure.ValidationErasureDone, record_done),
             each(erasure.BillingErasureDone, record_done),
             each(erasure.ReportingErasureDone, record_done),

@@ -48,6 +48,18 @@ class Contractor(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class KeyerRoute(Base):
+    """Whether validation doubts a keyer's first keyings on a work type (KeyerTrustChanged):
+    such a keyer is offered second keyings first."""
+
+    __tablename__ = "keyer_route"
+
+    contractor_id: Mapped[UUID] = mapped_column(primary_key=True)
+    work_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    doubtful: Mapped[bool]
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Job(Base):
     __tablename__ = "job"
 
@@ -75,6 +87,28 @@ class Job(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobAccuracy(Base):
+    """The accuracy an adaptive job delivered, as validation estimated it once the job
+    completed (the share of the items adaptive QC ruled on expected right, with its two-sided
+    95 % interval); `met` False: it did not deliver its target with 95 % confidence, and the
+    job is flagged. Figures are None when adaptive QC ruled on no item."""
+
+    __tablename__ = "job_accuracy"
+
+    job_id: Mapped[UUID] = mapped_column(ForeignKey("job.id"), primary_key=True)
+    target: Mapped[Decimal] = mapped_column(Numeric)
+    items: Mapped[int]
+    single_keyed: Mapped[int]
+    keyed_twice: Mapped[int]
+    estimate: Mapped[float | None]
+    lower: Mapped[float | None]
+    upper: Mapped[float | None]
+    # The one-sided 95 % lower bound the target is held to.
+    assured: Mapped[float | None]
+    met: Mapped[bool]
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Item(Base):
@@ -218,6 +252,8 @@ class Task(Base):
     entries: Mapped[list[dict[str, Any]] | None]
     # An adjudication's places where its entries differ (`total`, `lines[3].qty`).
     differing: Mapped[list[str]] = mapped_column(server_default=text("'[]'::jsonb"))
+    # A second keying adaptive QC asked for: offered first to keyers it doubts.
+    rekey: Mapped[bool] = mapped_column(server_default=text("false"))
     data: Mapped[dict[str, Any] | None]
     submitted_by: Mapped[UUID | None]
     # Seconds the contractor was active on it, as the workbench measured them.

@@ -92,6 +92,23 @@ class ItemCounts(BaseModel):
     total: int = 0
 
 
+class JobAccuracyOut(BaseModel):
+    """The accuracy an adaptive job delivered, as validation estimated it once the job
+    completed: the share of the items adaptive QC ruled on expected right, with its two-sided
+    95 % interval. Figures are null when adaptive QC ruled on no item."""
+
+    target: Decimal = Field(description="the job's qc.target_accuracy")
+    estimate: float | None = Field(description="the share of the items expected right")
+    lower: float | None = Field(description="the 95 % interval's lower end")
+    upper: float | None = Field(description="the 95 % interval's upper end")
+    assured: float | None = Field(description="the one-sided 95 % lower bound")
+    met: bool = Field(description="`assured` at or above the target; false: the job is flagged")
+    items: int = Field(description="items adaptive QC ruled on")
+    single_keyed: int = Field(description="of those, accepted from one keying")
+    keyed_twice: int = Field(description="of those, keyed a second time")
+    decided_at: datetime
+
+
 class JobOut(BaseModel):
     id: UUID
     client_id: UUID
@@ -113,6 +130,9 @@ class JobOut(BaseModel):
     progress: float
     created_at: datetime
     completed_at: datetime | None
+    accuracy: JobAccuracyOut | None = Field(
+        default=None, description="what an adaptive job delivered, once validation said it"
+    )
 
 
 class DocumentName(BaseModel):

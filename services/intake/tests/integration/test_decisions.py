@@ -1,6 +1,8 @@
 """Validation's decisions arrive over JetStream and finish intake's items."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -9,13 +11,13 @@ from sqlalchemy import select
 
 from bpo_common.contracts import validation
 from bpo_common.db import SessionFactory
-from bpo_common.events import wrap
+from bpo_common.events import Envelope, wrap
 from bpo_devtools.testing import Tokens, eventually, outbox_events
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.jobs import ItemStatus
-from bpo_intake.models import Item
+from bpo_intake.models import Item, JobAccuracy
 
-from .conftest import create_job, register_client
+from .conftest import create_job, register_client, scan_items
 
 REACTIVATED = "bpo.intake.contractor.reactivated"
 
@@ -131,3 +133,136 @@ async def test_a_reactivated_contractor_is_announced_once_and_suspended_again_by
     assert claim.status_code == 403
     assert second in claim.json()["detail"]
     assert len(await reactivations()) == 1
+
+
+def _accuracy_delivered(
+    job_id: UUID, client_id: UUID, *, met: bool, decided_at: datetime, estimate: float = 0.97
+) -> Envelope:
+    event = validation.JobAccuracyDelivered(
+        job_id=job_id,
+        client_id=client_id,
+        work_type="invoice",
+        target=Decimal("0.98"),
+        items=40,
+        single_keyed=31,
+        keyed_twice=9,
+        estimate=estimate,
+        lower=0.9412,
+        upper=0.9988,
+        assured=0.9458,
+        met=met,
+        decided_at=decided_at,
+    )
+    return wrap(event, source="validation", client_id=client_id)
+
+
+async def test_the_accuracy_an_adaptive_job_delivered_shows_with_the_job_and_flags_a_miss(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, js: JetStreamContext
+) -> None:
+    client_id = await register_client(intake, tokens)
+    adaptive = {"mode": "adaptive", "target_accuracy": "0.98"}
+    missed = await create_job(intake, tokens, client_id, qc=adaptive, items=scan_items(1))
+    met = await create_job(intake, tokens, client_id, qc=adaptive)
+    double = await create_job(intake, tokens, client_id)
+    assert missed["accuracy"] is None  # nothing is known of it yet
+    job_id = UUID(missed["id"])
+    headers = tokens.client(client_id)
+    async with intake_db() as session:
+        item_id = (await session.scalars(select(Item.id).where(Item.job_id == job_id))).one()
+    accepted = wrap(
+        validation.ItemAccepted(
+            item_id=item_id,
+            job_id=job_id,
+            client_id=client_id,
+            result={"invoice_number": "INV-7", "total": "12.5"},
+            decided_at=datetime.now(UTC),
+        ),
+        source="validation",
+        client_id=client_id,
+    )
+    await js.publish(accepted.subject, accepted.model_dump_json().encode())
+
+    async def completed() -> bool:
+        response = await intake.get(f"/v1/jobs/{job_id}", headers=headers)
+        return bool(response.json()["counts"]["completed"] == 1)
+
+    await eventually(completed, what="the item to be completed")
+    closed = await intake.post(f"/v1/jobs/{job_id}/close", headers=headers)
+    assert closed.json()["status"] == "completed"
+
+    decided_at = datetime.now(UTC).replace(microsecond=0)
+    other_client = await register_client(intake, tokens, "Other Co")
+    events = [
+        # Naming another client than the job's: nothing is kept of it.
+        _accuracy_delivered(job_id, other_client, met=True, decided_at=decided_at, estimate=1.0),
+        _accuracy_delivered(job_id, client_id, met=False, decided_at=decided_at),
+        # An earlier estimate arriving late does not replace the one kept.
+        _accuracy_delivered(
+            job_id, client_id, met=True, decided_at=decided_at - timedelta(hours=1), estimate=0.99
+        ),
+        _accuracy_delivered(UUID(met["id"]), client_id, met=True, decided_at=decided_at),
+    ]
+    for event in [*events, events[1]]:  # a redelivered copy changes nothing
+        await js.publish(event.subject, event.model_dump_json().encode())
+
+    async def shown() -> bool:
+        response = await intake.get(f"/v1/jobs/{met['id']}", headers=headers)
+        return response.json()["accuracy"] is not None
+
+    await eventually(shown, what="the delivered accuracy to reach intake")
+    async with intake_db() as session:
+        row = await session.get(JobAccuracy, job_id)
+        assert row is not None
+        assert (row.target, row.items, row.single_keyed, row.keyed_twice) == (
+            Decimal("0.98"),
+            40,
+            31,
+            9,
+        )
+        assert (row.estimate, row.lower, row.upper, row.assured) == (0.97, 0.9412, 0.9988, 0.9458)
+        assert (row.met, row.decided_at) == (False, decided_at)
+
+    # The client finds it with the job it reads the results of, the results as they were.
+    job = (await intake.get(f"/v1/jobs/{job_id}", headers=headers)).json()
+    assert job["accuracy"] == {
+        "target": "0.98",
+        "estimate": 0.97,
+        "lower": 0.9412,
+        "upper": 0.9988,
+        "assured": 0.9458,
+        "met": False,
+        "items": 40,
+        "single_keyed": 31,
+        "keyed_twice": 9,
+        "decided_at": decided_at.isoformat().replace("+00:00", "Z"),
+    }
+    results = await intake.get(f"/v1/jobs/{job_id}/results", headers=headers)
+    assert [(record["item_id"], record["data"]) for record in results.json()] == [
+        (str(item_id), {"invoice_number": "INV-7", "total": "12.5", "issued_on": None})
+    ]
+    double_job = (await intake.get(f"/v1/jobs/{double['id']}", headers=headers)).json()
+    assert double_job["accuracy"] is None
+
+    # Managers (and the client) list the flagged job apart.
+    for who in (tokens.manager(), headers):
+        flagged = await _listed(intake, who, flagged="true")
+        assert missed["id"] in flagged
+        assert not {met["id"], double["id"]} & set(flagged)
+        others = await _listed(intake, who, flagged="false")
+        assert {met["id"], double["id"]} <= set(others)
+        assert missed["id"] not in others
+    assert await _listed(intake, tokens.client(other_client), flagged="true") == {}
+
+
+async def _listed(
+    intake: httpx.AsyncClient, headers: dict[str, str], **params: str
+) -> dict[str, dict[str, Any]]:
+    """The jobs the caller lists with these filters, by id, following next_cursor."""
+    jobs: dict[str, dict[str, Any]] = {}
+    query: dict[str, str] = {**params, "limit": "500"}
+    while True:
+        page = (await intake.get("/v1/jobs", params=query, headers=headers)).json()
+        jobs |= {job["id"]: job for job in page["data"]}
+        if page["next_cursor"] is None:
+            return jobs
+        query["cursor"] = page["next_cursor"]

@@ -25,6 +25,7 @@ handlers = dict(
         each(intake.JobCompleted, projections.record_job_completed),
         each(intake.JobCancelled, projections.record_job_cancelled),
         batch(validation.ContractorScored, projections.record_contractors_scored),
+        each(validation.JobAccuracyDelivered, projections.record_job_accuracy),
         batch(billing.UsageRecorded, projections.record_usages),
         batch(billing.EarningRecorded, projections.record_earnings),
         # The read models hold counts and times, never values: nothing to erase but the answer.

@@ -4,7 +4,8 @@ Facts (job, item, task) record each thing's life as its events arrive, in any or
 column is filled by exactly one kind of event, so merging them gives the same row whatever
 the order. Rollups hold counts per hour; reports read rollups, never facts over a period.
 A rollup is changed only when a fact changes state (an upsert that returns a row), so a
-repeated event, even under a new id, counts once.
+repeated event, even under a new id, counts once. (The accuracy adaptive jobs delivered is
+listed per job, not summed: its report reads the few facts of a period by their time.)
 """
 
 from datetime import datetime
@@ -64,6 +65,27 @@ class JobFact(Base):
     # Documents attached to the job, and their pages.
     documents: Mapped[int] = _counter()
     pages: Mapped[int] = _counter()
+
+
+class JobAccuracyFact(Base):
+    """The accuracy an adaptive job delivered, as validation estimated it once the job
+    completed; `met` False: not its target with 95 % confidence, the job is flagged."""
+
+    __tablename__ = "job_accuracy_fact"
+
+    job_id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID]
+    work_type: Mapped[str] = mapped_column(String(100))
+    target: Mapped[Decimal] = mapped_column(Numeric)
+    items: Mapped[int]
+    single_keyed: Mapped[int]
+    keyed_twice: Mapped[int]
+    estimate: Mapped[float | None]
+    lower: Mapped[float | None]
+    upper: Mapped[float | None]
+    assured: Mapped[float | None]
+    met: Mapped[bool]
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class ItemFact(Base):
@@ -197,6 +219,7 @@ class ContractorEarningRollup(Base):
 
 READ_MODELS = (
     JobFact,
+    JobAccuracyFact,
     ItemFact,
     TaskFact,
     LedgerFact,

@@ -69,6 +69,34 @@ class Sla(BaseModel):
     data: list[OpenJob]
 
 
+class DeliveredAccuracyRow(BaseModel):
+    """What an adaptive job delivered, as validation estimated it once the job completed: the
+    share of the items adaptive QC ruled on expected right, with its two-sided 95 % interval.
+    Figures are null when adaptive QC ruled on no item."""
+
+    job_id: UUID
+    client_id: UUID
+    work_type: str
+    target: Decimal
+    estimate: float | None
+    lower: float | None = Field(description="the 95 % interval's lower end")
+    upper: float | None = Field(description="the 95 % interval's upper end")
+    assured: float | None = Field(description="the one-sided 95 % lower bound")
+    met: bool = Field(description="`assured` at or above the target; false: the job is flagged")
+    items: int = Field(description="items adaptive QC ruled on")
+    single_keyed: int
+    keyed_twice: int
+    decided_at: datetime
+
+
+class DeliveredAccuracy(BaseModel):
+    period_from: datetime
+    period_to: datetime
+    jobs: int = Field(description="adaptive jobs whose delivered accuracy came in the period")
+    flagged: int = Field(description="of those, the jobs that did not meet their target")
+    data: list[DeliveredAccuracyRow] = Field(description="latest first")
+
+
 class ContractorRow(BaseModel):
     contractor_id: UUID
     tasks_submitted: int
@@ -124,6 +152,7 @@ class Dashboard(BaseModel):
     currencies: list[str]
     overview: Overview
     sla: Sla
+    accuracy: DeliveredAccuracy
     contractors: Contractors
     clients: Clients
     charts: dict[str, dict[str, list[Any]]]

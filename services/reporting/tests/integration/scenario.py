@@ -17,6 +17,8 @@ tasks: T1 K1 a claimed 08:20 submitted 08:30, accepted 3/3 fields at 08:40
        K2 let a lease expire at 08:55
 money (EUR): usage 1.50 for a b c e i, 2.00 for g h: revenue 11.50;
        earnings 0.40 for T1 T2 T3 T5: cost 1.60 (K1 1.20, K2 0.40); margin 9.90
+accuracy: jobs 2 and 3 are adaptive; validation says what they delivered a minute after each
+    completed: job 2 met its target 0.98 (09:16), job 3 missed its 0.95 (09:31): flagged
 """
 
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from nats.js import JetStreamContext
 
 from bpo_common.contracts import (
     FieldSpec,
+    QcMode,
     QcPolicy,
     TaskKind,
     TaskOutcome,
@@ -60,15 +63,17 @@ class Scenario:
         work_type = {1: "invoice", 2: "claim", 3: "invoice"}
         due = {1: "12:00", 2: "10:00", 3: "09:00"}
         c = self.client_id
+        target = {2: Decimal("0.98"), 3: Decimal("0.95")}
         events: list[Event] = []
         for n in (1, 2, 3):
+            adaptive = QcPolicy(mode=QcMode.ADAPTIVE, target_accuracy=target[n]) if n > 1 else None
             events.append(
                 intake.JobCreated(
                     job_id=self.jobs[n],
                     client_id=c,
                     work_type=work_type[n],
                     fields=[FieldSpec(name="total", type=FieldType.DECIMAL)],
-                    qc=QcPolicy(),
+                    qc=adaptive or QcPolicy(),
                     priority=50,
                     due_at=self.at(due[n]),
                     sla_hours=None,
@@ -141,6 +146,29 @@ class Scenario:
                     items_completed=2 if job == 2 else 1,
                     items_rejected=0,
                     completed_at=self.at(when),
+                )
+            )
+        # Items, single keyed, keyed twice; estimate, lower, upper, assured; met; when.
+        delivered = [
+            (2, 2, 1, 1, 0.995, 0.9812, 1.0, 0.9843, True, "09:16"),
+            (3, 1, 1, 0, 0.962, 0.8905, 1.0, 0.9118, False, "09:31"),
+        ]
+        for job, items, single, twice, estimate, lower, upper, assured, met, when in delivered:
+            events.append(
+                validation.JobAccuracyDelivered(
+                    job_id=self.jobs[job],
+                    client_id=c,
+                    work_type=work_type[job],
+                    target=target[job],
+                    items=items,
+                    single_keyed=single,
+                    keyed_twice=twice,
+                    estimate=estimate,
+                    lower=lower,
+                    upper=upper,
+                    assured=assured,
+                    met=met,
+                    decided_at=self.at(when),
                 )
             )
         accepted, overturned = TaskOutcome.ACCEPTED, TaskOutcome.OVERTURNED

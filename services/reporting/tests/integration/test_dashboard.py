@@ -1,12 +1,15 @@
 """/dashboard: a manager signs in with a token kept in an HttpOnly cookie and sees charts.
 
 The browser test drives Debian's Chromium (`apt-get install chromium`; `make test` installs
-it when missing) through Playwright, against the app served by uvicorn on a free port.
+it when missing) through Playwright, against the app served by uvicorn on a free port, and
+saves a screenshot of the page to docs/screenshots/dashboard.png.
 """
 
 import io
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +24,8 @@ from bpo_reporting.app import create_app
 from bpo_reporting.settings import Settings
 
 from .scenario import published
+
+SCREENSHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
 
 
 async def test_signing_in_sets_an_httponly_strict_cookie_for_the_dashboard_only(
@@ -170,6 +175,41 @@ async def test_a_manager_sees_the_charts_and_tables_in_chromium(
             client = await _cells(page, "clients", str(scenario.client_id))
             assert client[1:4] == ["9", "7", "1"]
             assert client[-2:] == ["11.50 EUR", "9.90 EUR"]
+            # What the adaptive jobs delivered, latest first; job 3 missed its target.
+            # (Other modules' adaptive jobs may be on the shared stream too.)
+            heading = await page.locator("h2", has_text="Delivered accuracy").inner_text()
+            counted = re.fullmatch(
+                r"Delivered accuracy of adaptive jobs \((\d+) in the last 7 d, (\d+) flagged\)",
+                heading,
+            )
+            assert counted is not None, heading
+            assert int(counted[1]) >= 2
+            assert int(counted[2]) >= 1
+            missed = await _cells(page, "accuracy", str(scenario.jobs[3]))
+            assert missed == [
+                str(scenario.jobs[3]),
+                str(scenario.client_id),
+                "invoice",
+                "1 (1 / 0)",
+                "96.20 % (89.05 – 100.00)",
+                "91.18 %",
+                "95.00 %",
+                "no: flagged",
+            ]
+            met = await _cells(page, "accuracy", str(scenario.jobs[2]))
+            assert met[3:] == [
+                "2 (1 / 1)",
+                "99.50 % (98.12 – 100.00)",
+                "98.43 %",
+                "98.00 %",
+                "yes",
+            ]
+            flagged = page.locator("#accuracy tbody tr.flagged td:first-child")
+            shaded = await flagged.all_inner_texts()
+            assert str(scenario.jobs[3]) in shaded
+            assert str(scenario.jobs[2]) not in shaded
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
 
             await page.click("nav form button[type=submit]")
             await page.wait_for_url(f"{served}/dashboard/login")

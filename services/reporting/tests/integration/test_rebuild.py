@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import TestStack
-from bpo_reporting.models import HourlyRollup, JobFact
+from bpo_reporting.models import HourlyRollup, JobAccuracyFact, JobFact
 
 from .api import Reports
 from .scenario import Scenario, publish, published
@@ -31,6 +31,7 @@ async def _reports(reports: Reports, scenario: Scenario) -> dict[str, Any]:
         "contractors": ("contractors", period),
         "clients": ("clients", period),
         "sla": ("sla", client),
+        "accuracy": ("accuracy", {**period, **client}),
     }
     answers: dict[str, Any] = {}
     for name, (report, params) in requests.items():
@@ -75,6 +76,7 @@ async def test_rebuild_from_the_stream_gives_exactly_the_same_numbers(
     before = await _reports(reports, scenario)
     assert before["overview"][1]["items_received"] == 9
     assert before["overview"][1]["revenue"] == "11.50"
+    assert before["accuracy"][1]["flagged"] == 1
     # Damage the read models: the rebuild must start from nothing, not patch them.
     async with reporting_db() as session, session.begin():
         await session.execute(
@@ -87,10 +89,16 @@ async def test_rebuild_from_the_stream_gives_exactly_the_same_numbers(
             .where(JobFact.client_id == scenario.client_id)
             .values(items_received=JobFact.items_received + 5)
         )
+        await session.execute(
+            update(JobAccuracyFact)
+            .where(JobAccuracyFact.client_id == scenario.client_id)
+            .values(met=True)
+        )
     damaged = await _reports(reports, scenario)
     # Five hourly rows (invoices and claims at 8 and 9, invoices at 10); one open job.
     assert damaged["overview"][1]["items_received"] == 9 + 100 * 5
     assert damaged["overview"][1]["backlog"] == 1 + 5
+    assert damaged["accuracy"][1]["flagged"] == 0
 
     output = await _rebuild(stack)
 

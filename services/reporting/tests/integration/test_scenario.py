@@ -171,6 +171,60 @@ async def test_sla_report_lists_the_open_job_late_against_its_due_time(
     assert forecast is None or datetime.fromisoformat(forecast) >= before
 
 
+async def test_accuracy_report_lists_what_adaptive_jobs_delivered_the_miss_flagged(
+    reports: Reports, day: Scenario
+) -> None:
+    report = await reports.body("accuracy", **WHOLE_DAY, client_id=str(day.client_id))
+
+    assert (report["jobs"], report["flagged"]) == (2, 1)
+    identity = {"client_id": str(day.client_id), "work_type": "claim"}
+    assert report["data"] == [  # the latest first
+        {
+            **identity,
+            "job_id": str(day.jobs[3]),
+            "work_type": "invoice",
+            "target": "0.95",
+            "estimate": 0.962,
+            "lower": 0.8905,
+            "upper": 1.0,
+            "assured": 0.9118,
+            "met": False,
+            "items": 1,
+            "single_keyed": 1,
+            "keyed_twice": 0,
+            "decided_at": "2002-05-06T09:31:00Z",
+        },
+        {
+            **identity,
+            "job_id": str(day.jobs[2]),
+            "target": "0.98",
+            "estimate": 0.995,
+            "lower": 0.9812,
+            "upper": 1.0,
+            "assured": 0.9843,
+            "met": True,
+            "items": 2,
+            "single_keyed": 1,
+            "keyed_twice": 1,
+            "decided_at": "2002-05-06T09:16:00Z",
+        },
+    ]
+    # A period that ends before job 3's figures came, as CSV.
+    csv_answer = await reports.get(
+        "accuracy",
+        {"from": "2002-05-06T00:00:00Z", "to": "2002-05-06T09:30:00Z"},
+        accept="text/csv",
+    )
+    assert csv_answer.headers["content-disposition"] == 'attachment; filename="accuracy.csv"'
+    (row,) = list(csv.DictReader(io.StringIO(csv_answer.text)))
+    assert {name: row[name] for name in ("job_id", "estimate", "assured", "met")} == {
+        "job_id": str(day.jobs[2]),
+        "estimate": "0.995",
+        "assured": "0.9843",
+        "met": "true",
+    }
+
+
 async def test_reports_answer_csv_when_asked(reports: Reports, day: Scenario) -> None:
     response = await reports.get(
         "throughput",
@@ -218,7 +272,7 @@ async def test_reports_answer_csv_when_asked(reports: Reports, day: Scenario) ->
 def _numbers(value: Any) -> Any:
     """A report without its ids and times, to compare two scenarios' figures."""
     skip = {"period_from", "period_to", "start", "generated_at", "client_id", "contractor_id"}
-    skip |= {"job_id", "due_at", "forecast_completion_at"}
+    skip |= {"job_id", "due_at", "forecast_completion_at", "decided_at"}
     if isinstance(value, dict):
         return {key: _numbers(item) for key, item in value.items() if key not in skip}
     if isinstance(value, list):
@@ -239,6 +293,7 @@ async def _all_reports(reports: Reports, scenario: Scenario) -> dict[str, Any]:
         "daily": await reports.body("throughput", **day, **client, bucket="day"),
         "contractors": await reports.body("contractors", **day),
         "clients": await reports.body("clients", **day),
+        "accuracy": await reports.body("accuracy", **day, **client),
         "sla": sla["data"],
     }
 

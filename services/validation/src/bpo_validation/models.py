@@ -168,6 +168,18 @@ class JobAccuracy(Base):
     met: Mapped[bool | None]
 
 
+class KeyerRoute(Base):
+    """Whether a keyer's first keyings on a work type are among the least trusted, as last
+    said to intake (KeyerTrustChanged)."""
+
+    __tablename__ = "keyer_route"
+
+    contractor_id: Mapped[UUID] = mapped_column(primary_key=True)
+    work_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    doubtful: Mapped[bool]
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ReferenceDataset(Base):
     """A client's reference data (purchase orders, vendor master) that `lookup` rules check."""
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from bpo_common.contracts.intake import JobCompleted, JobCreated
-from bpo_common.contracts.validation import JobAccuracyDelivered
+from bpo_common.contracts.validation import JobAccuracyDelivered, KeyerTrustChanged
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, outbox_events
@@ -117,9 +117,9 @@ async def test_adaptive_mode_keys_twice_until_the_job_can_afford_a_proven_keyer_
 
     said = await _completed(validation_db, validation_settings, job)
     assert said is not None, "an adaptive job says what it delivered"
-    assert {key: said[key] for key in ("job_id", "target_accuracy", "items", "single_keyed")} == {
+    assert {key: said[key] for key in ("job_id", "target", "items", "single_keyed")} == {
         "job_id": str(job.job_id),
-        "target_accuracy": "0.95",
+        "target": "0.95",
         "items": body["items"],
         "single_keyed": 1,
     }
@@ -153,6 +153,36 @@ async def _completed(
     ]
     assert len(said) <= 1
     return said[0] if said else None
+
+
+async def test_a_keyer_well_below_the_crew_is_said_doubtful_to_intake_once(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    work_type = f"routing-{new_id().hex[-8:]}"
+    job = await new_job(validation_db, work_type=work_type, mode="adaptive")
+    good, poor = new_id(), new_id()
+    data, wrong = {"number": "N-1", "total": "3"}, {"number": "X-9", "total": "4"}
+    for n in range(40):
+        await submit(
+            validation_db, validation_settings, job, new_id(), data, golden=data,
+            contractor_id=good,
+        )  # fmt: skip
+        await submit(
+            validation_db, validation_settings, job, new_id(), wrong if n % 2 else data,
+            golden=data, contractor_id=poor,
+        )  # fmt: skip
+    mark = new_id()
+    for keyer in (good, poor, poor):
+        await submit(validation_db, validation_settings, job, new_id(), data, contractor_id=keyer)
+    said = [
+        envelope.data
+        for envelope in await outbox_events(validation_db)
+        if envelope.id > mark and envelope.type == KeyerTrustChanged.event_type
+    ]
+    assert [(event["contractor_id"], event["work_type"], event["doubtful"]) for event in said] == [
+        (str(poor), work_type, True)
+    ], "said once, of the poor keyer only"
+    assert said[0]["item_accuracy"] < said[0]["crew_item_accuracy"]
 
 
 async def test_a_job_not_in_adaptive_mode_shows_no_delivered_accuracy(

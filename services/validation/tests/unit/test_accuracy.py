@@ -18,6 +18,7 @@ from bpo_validation.domain.accuracy import (
     Trust,
     both_wrong,
     crew_trust,
+    doubtful,
     posterior,
     rule,
     trust,
@@ -85,6 +86,14 @@ def test_a_keyer_below_the_target_and_the_crew_never_keys_alone() -> None:
     weak = Trust(0.90, 0.001, ((0.02, 0.0),) * 5)
     assert rule(margin, UUID(int=1), weak, crew, 0.95).again
     assert not rule(margin, UUID(int=2), crew, crew, 0.95).again
+
+
+def test_a_keyer_becomes_doubtful_well_below_the_crew_and_stops_at_its_figure() -> None:
+    crew = 0.97
+    assert not doubtful(False, 0.96, crew), "within half the crew's error rate"
+    assert doubtful(False, 0.95, crew)
+    assert doubtful(True, 0.965, crew), "doubtful until back at the crew's figure"
+    assert not doubtful(True, 0.971, crew)
 
 
 @dataclass

@@ -59,11 +59,27 @@ class SecondKeyingRequired(Event):
     decided_at: datetime
 
 
+class KeyerTrustChanged(Event):
+    """A keyer's first keyings on a work type became (or stopped being) among the least
+    trusted (`doubtful`): intake then offers them second keyings first, as far as the queue
+    allows, so that the keyers it trusts key items first. Item accuracies as adaptive QC
+    estimates them."""
+
+    event_type = "bpo.validation.keyer.trust_changed"
+
+    contractor_id: UUID
+    work_type: str
+    doubtful: bool
+    item_accuracy: float
+    crew_item_accuracy: float
+    decided_at: datetime
+
+
 class JobAccuracyDelivered(Event):
     """An adaptive job completed: the accuracy it delivered, as validation estimates it (the
     share of the items adaptive QC ruled on expected right, each keyer at what is known of
     them then), with its two-sided 95 % interval, and whether the job met its target with
-    95 % confidence (`assured`, the one-sided lower bound, at or above `target_accuracy`). A
+    95 % confidence (`assured`, the one-sided lower bound, at or above `target`). A
     job that did not is flagged: billing credits it, intake shows it with the job's results,
     reporting on the dashboard. Figures are null when adaptive QC ruled on no item."""
 
@@ -72,13 +88,13 @@ class JobAccuracyDelivered(Event):
     job_id: UUID
     client_id: UUID
     work_type: str
-    target_accuracy: Decimal
+    target: Decimal
     items: int
     single_keyed: int
     keyed_twice: int
     estimate: float | None
-    low: float | None
-    high: float | None
+    lower: float | None
+    upper: float | None
     assured: float | None
     met: bool
     decided_at: datetime

@@ -13,9 +13,6 @@ from bpo_common.contracts.intake import JobCompleted, JobCreated
 from bpo_common.contracts.validation import JobAccuracyDelivered
 from bpo_common.errors import NotFound
 
-# What an accuracy credit keeps of validation's word: the job, and how far below target it was.
-ACCURACY_FIGURES = {"job_id", "client_id", "target_accuracy", "estimate", "assured", "decided_at"}
-
 
 async def record_job(session: AsyncSession, event: JobCreated) -> None:
     await repository.add_billable_job(
@@ -62,7 +59,16 @@ async def record_accuracy_delivered(session: AsyncSession, event: JobAccuracyDel
     accuracy credit on the next invoice."""
     if event.met:
         return
-    figures = event.model_dump(include=ACCURACY_FIGURES)
     await repository.add_credit(
-        session, AccuracyCredit(**figures, invoice_id=None, created_at=utcnow())
+        session,
+        AccuracyCredit(
+            job_id=event.job_id,
+            client_id=event.client_id,
+            target_accuracy=event.target,
+            estimate=event.estimate,
+            assured=event.assured,
+            decided_at=event.decided_at,
+            invoice_id=None,
+            created_at=utcnow(),
+        ),
     )

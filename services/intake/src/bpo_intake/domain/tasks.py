@@ -50,8 +50,10 @@ def new_task(
     required_skills: Sequence[str] | None = None,
     entries: list[dict[str, Any]] | None = None,
     differing: Sequence[str] = (),
+    rekey: bool = False,
 ) -> dict[str, Any]:
-    """A queued task of `job` for one item, as a row of the task table."""
+    """A queued task of `job` for one item, as a row of the task table; `rekey`: a second
+    keying adaptive QC asked for."""
     return {
         "id": new_id(),
         "job_id": job.id,
@@ -67,6 +69,7 @@ def new_task(
         "attempts": 0,
         "entries": entries,
         "differing": list(differing),
+        "rekey": rekey,
         "created_at": created_at,
     }
 

@@ -5,12 +5,12 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.pagination import PageRequest, paginate
 from bpo_intake.domain.jobs import FINAL, ItemStatus
-from bpo_intake.models import Erasure, Item, Job
+from bpo_intake.models import Erasure, Item, Job, JobAccuracy
 from bpo_intake.repository import of_client
 
 
@@ -37,9 +37,35 @@ async def jobs_for_update(session: AsyncSession, job_ids: Iterable[UUID]) -> dic
     return {job.id: job for job in (await session.execute(query)).scalars()}
 
 
-async def list_jobs(session: AsyncSession, scope: UUID | None, page: PageRequest) -> list[Job]:
-    query = paginate(of_client(select(Job), Job.client_id, scope), Job.id, page)
-    return list((await session.execute(query)).scalars())
+async def list_jobs(
+    session: AsyncSession, scope: UUID | None, page: PageRequest, flagged: bool | None = None
+) -> list[Job]:
+    """A page of jobs; `flagged`: only those that did not deliver their target accuracy
+    (True), or only the others (False)."""
+    query = of_client(select(Job), Job.client_id, scope)
+    if flagged is not None:
+        missed = exists().where(JobAccuracy.job_id == Job.id, JobAccuracy.met.is_(False))
+        query = query.where(missed if flagged else ~missed)
+    return list((await session.execute(paginate(query, Job.id, page))).scalars())
+
+
+async def record_accuracy(session: AsyncSession, delivered: JobAccuracy) -> None:
+    """Keep the accuracy a job delivered, unless a later estimate of it is kept already."""
+    columns = JobAccuracy.__table__.columns
+    statement = insert(JobAccuracy).values({c.name: getattr(delivered, c.key) for c in columns})
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[JobAccuracy.job_id],
+            set_={c.name: statement.excluded[c.name] for c in columns if not c.primary_key},
+            where=JobAccuracy.decided_at < statement.excluded.decided_at,
+        )
+    )
+
+
+async def accuracies(session: AsyncSession, job_ids: Sequence[UUID]) -> dict[UUID, JobAccuracy]:
+    """The delivered accuracy of those of the jobs validation has announced it for."""
+    query = select(JobAccuracy).where(JobAccuracy.job_id.in_(job_ids))
+    return {row.job_id: row for row in (await session.execute(query)).scalars()}
 
 
 async def item_counts(

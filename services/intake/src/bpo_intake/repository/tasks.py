@@ -49,12 +49,16 @@ SHOWS_SUGGESTIONS = """(
 )"""
 
 
+# How many queued tasks beyond twice those asked for a claim looks at, so that second keyings
+# go first to the keyers adaptive QC doubts.
+ROUTING_WINDOW = 8
+
 _CLAIM = f"""
     WITH me AS (
         SELECT skills FROM contractor WHERE id = $1 AND status = 'active'
     ),
     locked AS (
-        SELECT t.id, t.item_id, t.due_at, t.priority
+        SELECT t.id, t.item_id, t.due_at, t.priority, t.rekey, t.job_id
         FROM task t, me
         WHERE t.status = 'queued'
           AND t.kind = ANY($2::taskkind[])
@@ -69,12 +73,18 @@ _CLAIM = f"""
         FOR UPDATE OF t SKIP LOCKED
     ),
     one_per_item AS (
-        SELECT DISTINCT ON (item_id) id, due_at, priority
+        SELECT DISTINCT ON (item_id) id, due_at, priority, rekey, job_id
         FROM locked
         ORDER BY item_id, due_at NULLS LAST, priority DESC, id
     ),
     chosen AS (
-        SELECT id FROM one_per_item ORDER BY due_at NULLS LAST, priority DESC, id LIMIT $4
+        SELECT o.id FROM one_per_item o
+        JOIN job j ON j.id = o.job_id
+        LEFT JOIN keyer_route r ON r.contractor_id = $1 AND r.work_type = j.work_type
+        -- A keyer adaptive QC doubts takes second keyings first.
+        ORDER BY o.rekey AND coalesce(r.doubtful, false) DESC, o.due_at NULLS LAST,
+                 o.priority DESC, o.id
+        LIMIT $4
     ),
     leased AS (
         UPDATE task
@@ -114,14 +124,17 @@ async def claim_tasks(
 
     Earliest deadline first, then highest priority; only tasks whose required skills the
     contractor has (and of one job, if `job_id` is given); never a second task of an item the
-    contractor holds or has keyed. Rows other claimers have locked are skipped, so concurrent
-    claims never wait on each other. Each row carries what the contractor needs to do the
-    task (its job's fields, the source).
+    contractor holds or has keyed. Among the first `ROUTING_WINDOW` more tasks than asked
+    for, a keyer adaptive QC doubts on the work type gets second keyings first (so that the
+    others key items first). Rows other claimers have locked are skipped, so concurrent claims
+    never wait on each other. Each row carries what the contractor needs to do the task (its
+    job's fields, the source).
     """
     driver = await driver_connection(session)
     kind_names = [kind.value for kind in kinds]
+    candidates = limit * 2 + ROUTING_WINDOW
     rows = await driver.fetch(
-        _CLAIM, contractor_id, kind_names, limit * 2, limit, now, lease_until, job_id
+        _CLAIM, contractor_id, kind_names, candidates, limit, now, lease_until, job_id
     )
     return [dict(row) for row in rows]
 

@@ -135,7 +135,8 @@ async def list_items(
         200: {
             "description": (
                 "One record per completed item: item_id, external_id, the fields; in CSV, "
-                "one row per row of the item's tables"
+                "one row per row of the item's tables. What an adaptive job delivered is "
+                "the job's `accuracy` (GET /v1/jobs/{job_id})"
             ),
             "content": {Format.JSON: {}, Format.NDJSON: _TEXT, Format.CSV: _TEXT},
         },

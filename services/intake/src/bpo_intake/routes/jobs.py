@@ -1,8 +1,9 @@
 """Jobs: clients create and follow them."""
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from bpo_common import audit
@@ -37,9 +38,22 @@ async def create_job(
 
 
 @router.get("/jobs", tags=["jobs"])
-async def list_jobs(session: SessionDep, scope: ClientScope, page: PageDep) -> Page[JobOut]:
+async def list_jobs(
+    session: SessionDep,
+    scope: ClientScope,
+    page: PageDep,
+    flagged: Annotated[
+        bool | None,
+        Query(
+            description=(
+                "true: only jobs flagged for not delivering their target accuracy with 95 % "
+                "confidence (accuracy.met false); false: only the others"
+            )
+        ),
+    ] = None,
+) -> Page[JobOut]:
     """List jobs, oldest first: a client sees its own, a manager sees all."""
-    return await jobs.list_jobs(session, scope, page)
+    return await jobs.list_jobs(session, scope, page, flagged)
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"])

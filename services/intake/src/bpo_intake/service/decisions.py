@@ -1,4 +1,4 @@
-"""What intake does with validation's decisions about items and contractors.
+"""What intake does with validation's decisions about items, contractors and jobs.
 
 A decision about an item that is gone, or already final, changes nothing: decisions arrive
 at least once. A match exception holds an item (status `exception`, not final) until the
@@ -24,7 +24,7 @@ from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.jobs import FINAL, ItemStatus, JobStatus
 from bpo_intake.domain.tasks import new_task, review_skills
 from bpo_intake.domain.webhooks import WebhookEvent
-from bpo_intake.models import Item, Job
+from bpo_intake.models import Item, Job, JobAccuracy
 from bpo_intake.repository import contractors as contractors_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import jobs as jobs_repository
@@ -72,7 +72,9 @@ async def decide_items(
                 run.review(item, job, decision)
             case validation.SecondKeyingRequired():
                 # Another entry task for the item, which its first keyer cannot claim.
-                run.tasks.append(new_task(job, item.id, TaskKind.ENTRY, decision.decided_at))
+                run.tasks.append(
+                    new_task(job, item.id, TaskKind.ENTRY, decision.decided_at, rekey=True)
+                )
             case validation.ExceptionOpened():
                 if item.exception_id != decision.exception_id:
                     opened = _Opened.of(decision, run.keys[job.id])
@@ -244,3 +246,31 @@ async def suspend_contractor(
     if contractor is not None:
         contractor.status = ContractorStatus.SUSPENDED
         contractor.status_reason = decision.reason
+
+
+async def route_keyer(session: AsyncSession, changed: validation.KeyerTrustChanged) -> None:
+    """Validation doubts (or no longer doubts) a keyer's first keyings on a work type: their
+    claims take second keyings first (or tasks in the queue's order again)."""
+    await contractors_repository.set_route(
+        session,
+        {
+            "contractor_id": changed.contractor_id,
+            "work_type": changed.work_type,
+            "doubtful": changed.doubtful,
+            "changed_at": changed.decided_at,
+        },
+    )
+
+
+async def record_job_accuracy(
+    session: AsyncSession, delivered: validation.JobAccuracyDelivered
+) -> None:
+    """Keep what an adaptive job delivered, to show with the job and its results; one that
+    missed its target is flagged by it. An event about a job intake does not hold for that
+    client changes nothing."""
+    job = await jobs_repository.get_job(session, delivered.job_id, delivered.client_id)
+    if job is None:
+        return
+    # Its client and work type are the job's own.
+    figures = delivered.model_dump(exclude={"client_id", "work_type"})
+    await jobs_repository.record_accuracy(session, JobAccuracy(**figures))

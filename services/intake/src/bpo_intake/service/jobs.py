@@ -36,12 +36,12 @@ from bpo_intake.domain.jobs import (
 )
 from bpo_intake.domain.tasks import new_task
 from bpo_intake.domain.webhooks import WebhookEvent
-from bpo_intake.models import Job
+from bpo_intake.models import Job, JobAccuracy
 from bpo_intake.repository import clients as clients_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import jobs as repository
 from bpo_intake.repository import tasks as tasks_repository
-from bpo_intake.schemas import ItemCounts, JobCreate, JobOut
+from bpo_intake.schemas import ItemCounts, JobAccuracyOut, JobCreate, JobOut
 from bpo_intake.service import webhooks
 
 
@@ -172,8 +172,10 @@ async def get_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Jo
 
 
 async def describe_jobs(session: AsyncSession, jobs: Sequence[Job]) -> list[JobOut]:
-    """Jobs as the API shows them, with item counts per status and progress."""
+    """Jobs as the API shows them, with item counts per status, progress and the accuracy an
+    adaptive job delivered."""
     counts = await repository.item_counts(session, [job.id for job in jobs])
+    delivered = await repository.accuracies(session, [job.id for job in jobs])
     return [
         JobOut.model_validate(
             {
@@ -187,10 +189,15 @@ async def describe_jobs(session: AsyncSession, jobs: Sequence[Job]) -> list[JobO
                     total=sum(counts[job.id].values()),
                 ),
                 "progress": progress(counts[job.id]),
+                "accuracy": _accuracy(delivered.get(job.id)),
             }
         )
         for job in jobs
     ]
+
+
+def _accuracy(delivered: JobAccuracy | None) -> JobAccuracyOut | None:
+    return JobAccuracyOut.model_validate(delivered, from_attributes=True) if delivered else None
 
 
 async def describe_job(session: AsyncSession, job: Job) -> JobOut:
@@ -202,8 +209,10 @@ async def show_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> J
     return await describe_job(session, await get_job(session, job_id, scope))
 
 
-async def list_jobs(session: AsyncSession, scope: UUID | None, page: PageRequest) -> Page[JobOut]:
-    rows = await repository.list_jobs(session, scope, page)
+async def list_jobs(
+    session: AsyncSession, scope: UUID | None, page: PageRequest, flagged: bool | None = None
+) -> Page[JobOut]:
+    rows = await repository.list_jobs(session, scope, page, flagged)
     listed = make_page(rows, page, lambda job: job)
     return Page[JobOut](
         data=await describe_jobs(session, listed.data), next_cursor=listed.next_cursor

@@ -8,6 +8,8 @@ from bpo_reporting.schemas import ClientRow, ContractorRow, ThroughputBucket
 
 # The charts label a client or contractor by the end of its id.
 LABEL_LENGTH = 8
+# The latest adaptive jobs whose delivered accuracy the page lists (the heading counts all).
+ACCURACY_ROWS = 20
 
 
 def bucket_for(days: int) -> Bucket:

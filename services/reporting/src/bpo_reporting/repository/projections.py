@@ -33,6 +33,7 @@ from bpo_reporting.models import (
     ContractorRollup,
     HourlyRollup,
     ItemFact,
+    JobAccuracyFact,
     JobFact,
     LedgerFact,
     MoneyRollup,
@@ -111,6 +112,22 @@ async def upsert_job(session: AsyncSession, job_id: UUID, client_id: UUID, **val
         ).returning(JobFact.job_id)
     )
     return result.first() is not None
+
+
+async def record_job_accuracy(session: AsyncSession, delivered: JobAccuracyFact) -> None:
+    """Keep what an adaptive job delivered, unless a later estimate of it is kept already
+    (the latest wins, whatever the order the events come in)."""
+    columns = JobAccuracyFact.__table__.columns
+    statement = insert(JobAccuracyFact).values(
+        {column.name: getattr(delivered, column.key) for column in columns}
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[JobAccuracyFact.job_id],
+            set_={c.name: statement.excluded[c.name] for c in columns if not c.primary_key},
+            where=JobAccuracyFact.decided_at < statement.excluded.decided_at,
+        )
+    )
 
 
 async def add_job_items(session: AsyncSession, counts: Sequence[JobItems]) -> None:

@@ -1,5 +1,6 @@
 """The reports' reads: rollups summed over a range of hours, never facts over a period; the
-open jobs and the backlog from the job facts."""
+open jobs and the backlog from the job facts; the few jobs whose delivered accuracy came in a
+period, by its time."""
 
 from collections.abc import Sequence
 from dataclasses import fields
@@ -17,6 +18,7 @@ from bpo_reporting.models import (
     ContractorEarningRollup,
     ContractorRollup,
     HourlyRollup,
+    JobAccuracyFact,
     JobFact,
     MoneyRollup,
     TurnaroundRollup,
@@ -165,6 +167,31 @@ async def open_jobs(
     if client_id is not None:
         query = query.where(JobFact.client_id == client_id)
     return list((await session.execute(query)).all())
+
+
+def _accuracy_in(query: Any, start: datetime, end: datetime, client_id: UUID | None) -> Any:
+    query = query.where(_period(JobAccuracyFact.decided_at, start, end))
+    return _scoped(query, JobAccuracyFact, client_id, None)
+
+
+async def delivered_accuracy(
+    session: AsyncSession, start: datetime, end: datetime, client_id: UUID | None, limit: int
+) -> list[JobAccuracyFact]:
+    """The latest `limit` adaptive jobs whose delivered accuracy came in the period."""
+    query = _accuracy_in(select(JobAccuracyFact), start, end, client_id)
+    query = query.order_by(JobAccuracyFact.decided_at.desc(), JobAccuracyFact.job_id).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def delivered_accuracy_counts(
+    session: AsyncSession, start: datetime, end: datetime, client_id: UUID | None
+) -> tuple[int, int]:
+    """How many adaptive jobs' delivered accuracy came in the period, and how many of them
+    missed their target."""
+    missed = func.count().filter(JobAccuracyFact.met.is_(False))
+    query = _accuracy_in(select(func.count(), missed), start, end, client_id)
+    jobs, flagged = (await session.execute(query)).one()
+    return int(jobs), int(flagged)
 
 
 async def backlog_per_client(

@@ -54,6 +54,7 @@ CurrencyFilter = Annotated[
     str | None,
     Query(pattern="^[A-Z]{3}$", description="money in this currency (ISO 4217)"),
 ]
+RowLimit = Annotated[int, Query(ge=1, le=500, description="at most this many rows")]
 AcceptHeader = Annotated[str | None, Header()]
 # Reports are read by managers of operations and of finance alike.
 ManagerReader = Annotated[
@@ -154,12 +155,24 @@ async def sla(
     asked: ReportRequestDep,
     settings: SettingsDep,
     client_id: ClientFilter = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: RowLimit = 100,
 ) -> Any:
     """Open jobs by due time, with a completion forecast and whether they are at risk."""
     window = settings.forecast_window_hours
     report = await service.sla(asked.session, utcnow(), window, client_id, limit)
     return asked.answer(report, report.data, schemas.OpenJob, "sla")
+
+
+@router.get("/accuracy", response_model=schemas.DeliveredAccuracy, responses=_CSV_RESPONSE)
+async def accuracy(
+    asked: ReportRequestDep,
+    when: PeriodDep,
+    client_id: ClientFilter = None,
+    limit: RowLimit = 100,
+) -> Any:
+    """The accuracy adaptive jobs delivered in a period, latest first, with the misses flagged."""
+    report = await service.accuracy(asked.session, when.start, when.end, client_id, limit)
+    return asked.answer(report, report.data, schemas.DeliveredAccuracyRow, "accuracy")
 
 
 @router.get("/contractors", response_model=schemas.Contractors, responses=_CSV_RESPONSE)

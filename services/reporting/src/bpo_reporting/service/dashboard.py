@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_reporting.domain.dashboard import bucket_for, charts, currency_shown
+from bpo_reporting.domain.dashboard import ACCURACY_ROWS, bucket_for, charts, currency_shown
 from bpo_reporting.schemas import Dashboard
 from bpo_reporting.service import reports
 
@@ -25,6 +25,7 @@ async def dashboard(
         currencies=present,
         overview=await reports.overview(session, start, now, currency=chosen),
         sla=await reports.sla(session, now, window_hours),
+        accuracy=await reports.accuracy(session, start, now, limit=ACCURACY_ROWS),
         contractors=contractors,
         clients=clients,
         charts=charts(series.data, clients.data, contractors.data),

@@ -16,6 +16,7 @@ from bpo_common.contracts import billing, intake, validation
 from bpo_common.inbox import first_of_each
 from bpo_reporting.domain import projections as domain
 from bpo_reporting.domain.projections import Increment, LedgerKind
+from bpo_reporting.models import JobAccuracyFact
 from bpo_reporting.repository import projections as repository
 
 ItemEvent = (
@@ -132,6 +133,12 @@ async def record_job_completed(session: AsyncSession, event: intake.JobCompleted
         completed_at=event.completed_at,
     )
     await repository.increment(session, domain.job_completed(event, first))
+
+
+async def record_job_accuracy(
+    session: AsyncSession, event: validation.JobAccuracyDelivered
+) -> None:
+    await repository.record_job_accuracy(session, JobAccuracyFact(**event.model_dump()))
 
 
 async def record_tasks_submitted(session: AsyncSession, events: list[intake.TaskSubmitted]) -> None:

@@ -27,6 +27,8 @@ from bpo_reporting.schemas import (
     Clients,
     ContractorRow,
     Contractors,
+    DeliveredAccuracy,
+    DeliveredAccuracyRow,
     OpenJob,
     Overview,
     Sla,
@@ -140,6 +142,27 @@ async def sla(
         window_hours=window_hours,
         throughput_per_hour=round(per_hour, 3),
         data=listed[:limit],
+    )
+
+
+async def accuracy(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    client_id: UUID | None = None,
+    limit: int = 100,
+) -> DeliveredAccuracy:
+    """The accuracy adaptive jobs delivered, of those whose figures came in the period, latest
+    first; how many there were, and how many missed their target (flagged)."""
+    check_period(start, end)
+    rows = await repository.delivered_accuracy(session, start, end, client_id, limit)
+    jobs, flagged = await repository.delivered_accuracy_counts(session, start, end, client_id)
+    return DeliveredAccuracy(
+        period_from=start,
+        period_to=end,
+        jobs=jobs,
+        flagged=flagged,
+        data=[DeliveredAccuracyRow.model_validate(row, from_attributes=True) for row in rows],
     )
 
 

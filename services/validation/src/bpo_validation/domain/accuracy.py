@@ -294,6 +294,16 @@ def rule(ledger: Ledger, keyer: UUID, single: Trust, second: Trust, target: floa
     )
 
 
+def doubtful(was: bool, single: float, crew: float) -> bool:
+    """Whether a keyer's first keyings on a work type are among the least trusted, so that
+    intake offers them second keyings first (the others key items first): once their
+    item accuracy falls below the crew's by half the crew's error rate, until it is back at
+    the crew's (the gap keeps a keyer near the crew's figure from going back and forth)."""
+    if was:
+        return single < crew
+    return single < crew - (1 - crew) / 2
+
+
 @dataclass(frozen=True)
 class Delivered:
     """The job's delivered accuracy as estimated, with its two-sided 95 % interval, and the

@@ -127,8 +127,10 @@ class Verdict:
     reference_problems: tuple[str, ...] = ()
     # How the result matched its purchase order, when the job matches invoices.
     match: InvoiceMatch | None = None
-    # Adaptive QC on a first keying: the job's ledger with the item counted.
+    # Adaptive QC on a first keying: the job's ledger with the item counted, and the item
+    # accuracy of the keyer's single keying and of the crew's.
     ledger: Ledger | None = None
+    trust: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -264,19 +266,19 @@ def _adaptive(
     names = judged_fields(spec)
     single = accuracy.trust(names, keyer.crew, keyer.own)
     second = accuracy.crew_trust(names, keyer.crew)
-    rate = policy.review_sample_rate
+    rate, trust = policy.review_sample_rate, (single.p, second.p)
     if sampled(item.item_id, rate):
         checked = keyer.ledger.add_checked(accuracy.both_wrong(single, second))
         reason = f"sampled for a second keying at rate {rate}"
-        return Verdict(Ruling.SECOND_KEYING, reason, ledger=checked)
+        return Verdict(Ruling.SECOND_KEYING, reason, ledger=checked, trust=trust)
     ruled = accuracy.rule(
         keyer.ledger, entry.contractor_id, single, second, float(policy.target_accuracy)
     )
     if ruled.again:
-        return Verdict(Ruling.SECOND_KEYING, ruled.reason, ledger=ruled.ledger)
+        return Verdict(Ruling.SECOND_KEYING, ruled.reason, ledger=ruled.ledger, trust=trust)
     result = canonical(spec, entry.data)
     verdict = _checked(spec, lookups, result, ruled.reason, [], [entry])
-    return replace(verdict, ledger=ruled.ledger)
+    return replace(verdict, ledger=ruled.ledger, trust=trust)
 
 
 def _assisted(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID
 from bpo_validation.domain.accuracy import Crew, Tally
-from bpo_validation.models import JobAccuracy, Judgement
+from bpo_validation.models import JobAccuracy, Judgement, KeyerRoute
 
 
 async def recent_by_field(
@@ -81,3 +81,22 @@ async def save_ledgers(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
 
 async def ledger_of(session: AsyncSession, job_id: UUID) -> JobAccuracy | None:
     return await session.get(JobAccuracy, job_id)
+
+
+async def route_of(session: AsyncSession, contractor_id: UUID, work_type: str) -> bool:
+    """Whether the keyer was last said doubtful on the work type (never said: not). Read
+    without a lock: two runs that change it at once write the same state."""
+    route = await session.get(KeyerRoute, (contractor_id, work_type))
+    return route is not None and route.doubtful
+
+
+async def save_routes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    values = pg_insert(KeyerRoute).values(list(rows))
+    await session.execute(
+        values.on_conflict_do_update(
+            index_elements=["contractor_id", "work_type"],
+            set_={"doubtful": values.excluded.doubtful, "changed_at": values.excluded.changed_at},
+        )
+    )

@@ -1,7 +1,9 @@
 """Use cases of accuracy as a contract: the jobs' ledgers as a run of submissions rules on
-their items, and a job's delivered accuracy as its client and managers see it."""
+their items, which keyers intake should offer second keyings first, and a job's delivered
+accuracy as its client and managers see it."""
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,7 @@ from bpo_validation.domain.accuracy import (
     KeyerAccuracy,
     Ledger,
     Share,
+    doubtful,
     trust,
 )
 from bpo_validation.domain.fields import judged_fields
@@ -37,6 +40,10 @@ class Ledgers:
     ledgers: dict[UUID, Ledger] = field(default_factory=dict)
     # The (client, work type) of each job whose ledger changed.
     changed: dict[UUID, tuple[UUID, str]] = field(default_factory=dict)
+    # Whether each keyer is doubtful on a work type, as read or decided; when those the run
+    # changed changed.
+    routes: dict[tuple[UUID, str], bool] = field(default_factory=dict)
+    rerouted: dict[tuple[UUID, str], datetime] = field(default_factory=dict)
 
     async def keyer_accuracy(
         self, session: AsyncSession, job_id: UUID, contractor_id: UUID, work_type: str
@@ -52,6 +59,35 @@ class Ledgers:
             ),
             crew=await repository.crew_by_keyer(session, work_type, settings.adaptive_crew_window),
             ledger=self.ledgers[job_id],
+        )
+
+    async def route(
+        self,
+        session: AsyncSession,
+        contractor_id: UUID,
+        work_type: str,
+        trust: tuple[float, float],
+        now: datetime,
+    ) -> validation.KeyerTrustChanged | None:
+        """Whether the keyer's first keyings on the work type are now among the least trusted
+        (domain.accuracy.doubtful); the event for intake when that changed."""
+        key = (contractor_id, work_type)
+        if key not in self.routes:
+            self.routes[key] = await repository.route_of(session, contractor_id, work_type)
+        single, crew = trust
+        was = self.routes[key]
+        now_doubtful = doubtful(was, single, crew)
+        if now_doubtful == was:
+            return None
+        self.routes[key] = now_doubtful
+        self.rerouted[key] = now
+        return validation.KeyerTrustChanged(
+            contractor_id=contractor_id,
+            work_type=work_type,
+            doubtful=now_doubtful,
+            item_accuracy=single,
+            crew_item_accuracy=crew,
+            decided_at=now,
         )
 
     def ruled(self, job_id: UUID, client_id: UUID, work_type: str, ledger: Ledger) -> None:
@@ -77,6 +113,19 @@ class Ledgers:
             )
         await repository.save_ledgers(session, rows)
         self.changed.clear()
+        await repository.save_routes(
+            session,
+            [
+                {
+                    "contractor_id": contractor_id,
+                    "work_type": work_type,
+                    "doubtful": self.routes[contractor_id, work_type],
+                    "changed_at": changed_at,
+                }
+                for (contractor_id, work_type), changed_at in sorted(self.rerouted.items())
+            ],
+        )
+        self.rerouted.clear()
 
 
 def _row(share: Share) -> list[float]:
@@ -177,13 +226,13 @@ async def job_completed(session: AsyncSession, event: JobCompleted, settings: Se
             job_id=job.job_id,
             client_id=job.client_id,
             work_type=job.work_type,
-            target_accuracy=target,
+            target=target,
             items=ledger.items,
             single_keyed=ledger.single,
             keyed_twice=ledger.items - ledger.single,
             estimate=delivered.estimate,
-            low=delivered.low,
-            high=delivered.high,
+            lower=delivered.low,
+            upper=delivered.high,
             assured=delivered.assured,
             met=met is not False,
             decided_at=now,

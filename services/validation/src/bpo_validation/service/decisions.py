@@ -93,7 +93,7 @@ class _Outcome:
     """What one submission brought: its judgings (each keeps a tally) and its events."""
 
     judgings: list[Tallies] = field(default_factory=list)
-    events: list[tuple[Event, UUID]] = field(default_factory=list)
+    events: list[tuple[Event, UUID | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -147,6 +147,12 @@ class _Run:
         for judging in verdict.judgings:
             self._judge(judging, entry, now)
             outcome.judgings.append(Tallies(entry.work_type, judging.tallies()))
+        if verdict.trust is not None:
+            rerouted = await self.ledgers.route(
+                self.session, entry.contractor_id, entry.work_type, verdict.trust, now
+            )
+            if rerouted is not None:
+                outcome.events.append((rerouted, None))
         if verdict.ruling is None:
             return
         # Kept for GET /v1/items/{id}/decision.

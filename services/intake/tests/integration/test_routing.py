@@ -1,0 +1,81 @@
+"""Routing of adaptive QC's work: a keyer whose first keyings validation doubts on a work type
+takes second keyings first, as far as the queue allows; any other keyer takes tasks in the
+usual order."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from bpo_common.contracts import validation
+from bpo_common.crypto import DataKeys
+from bpo_common.db import SessionFactory
+from bpo_devtools.testing import Tokens
+from bpo_intake.models import KeyerRoute
+from bpo_intake.service import decisions
+
+from .keying import claim_tasks, keying_job, new_contractor
+
+
+async def _doubted(
+    sessions: SessionFactory, keyer: UUID, work_type: str, doubtful: bool, at: datetime
+) -> None:
+    changed = validation.KeyerTrustChanged(
+        contractor_id=keyer,
+        work_type=work_type,
+        doubtful=doubtful,
+        item_accuracy=0.9 if doubtful else 0.99,
+        crew_item_accuracy=0.97,
+        decided_at=at,
+    )
+    async with sessions() as session, session.begin():
+        await decisions.route_keyer(session, changed)
+
+
+async def _rekeyed(
+    sessions: SessionFactory, keys: DataKeys, job: dict[str, Any], item_id: str
+) -> None:
+    asked = validation.SecondKeyingRequired(
+        item_id=UUID(item_id),
+        job_id=UUID(job["id"]),
+        client_id=UUID(job["client_id"]),
+        reason="keyed again",
+        decided_at=datetime.now(UTC),
+    )
+    async with sessions() as session, session.begin():
+        await decisions.decide_items(session, [asked], keys)
+
+
+async def test_a_doubted_keyer_takes_second_keyings_first_and_the_others_the_queues_order(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    # No deadline: its tasks sort after every other test's, which claim by urgency.
+    job = await keying_job(intake, tokens, 4, qc={"mode": "adaptive"}, due_at=None)
+    mine = {"job_id": job["id"]}
+    _, first = await new_contractor(intake, tokens)
+    (keyed,) = await claim_tasks(intake, first, **mine)
+    data = {"data": {"invoice_number": "A", "total": "1"}}
+    submitted = await intake.post(f"/v1/tasks/{keyed['id']}/submit", json=data, headers=first)
+    assert submitted.status_code == 202, submitted.text
+    await _rekeyed(intake_db, data_keys, job, keyed["item_id"])
+
+    doubted_id, doubted = await new_contractor(intake, tokens)
+    now = datetime.now(UTC)
+    await _doubted(intake_db, doubted_id, job["work_type"], True, now)
+    _, trusted = await new_contractor(intake, tokens)
+
+    (second,) = await claim_tasks(intake, doubted, **mine)
+    assert second["item_id"] == keyed["item_id"], "the second keying, though queued last"
+    (fresh,) = await claim_tasks(intake, trusted, **mine)
+    assert fresh["item_id"] != keyed["item_id"]
+
+    await _doubted(intake_db, doubted_id, job["work_type"], False, now + timedelta(seconds=1))
+    await _doubted(intake_db, doubted_id, job["work_type"], True, now)  # an older copy
+    async with intake_db() as session:
+        route = await session.get(KeyerRoute, (doubted_id, job["work_type"]))
+    assert route is not None
+    assert (route.doubtful, route.changed_at) == (False, now + timedelta(seconds=1))
+    client = tokens.client(UUID(job["client_id"]))
+    cancelled = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)
+    assert cancelled.status_code == 200, cancelled.text
