@@ -5,6 +5,9 @@ with their error rate, mistypes a field now and then; a reviewer or adjudicator 
 the fields the entries disagree on (all of them for a review) with their own error rate and
 keeps the fields the entries agree on. At the end the job's results are compared with the
 truth: items exactly right, fields right, keyings per item, and how long decisions took.
+The outcome also says who did what: each keyer's contractor id, every entry keying in the
+order submitted, the items one person settled, and the keyers refused work as suspended
+(who then stop: their claims and submits would be refused from then on).
 With documents, each item also comes as its invoice's PDF, and a keyer opens the page image
 of a task's document, as a person's browser would, before keying it. The keyers start once
 intake has read every item's documents: people key far slower than the simulation, so in
@@ -26,7 +29,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -107,6 +110,16 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Suspension:
+    """A keyer refused work as suspended: after how many of their entry keyings had been
+    submitted, and how many seconds into the run."""
+
+    contractor_id: str
+    entries: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Endpoints:
     intake: str
     signer: Signer
@@ -123,7 +136,9 @@ class Progress:
     keyings: int = 0
     # Keyings the simulation knows to be exactly right (it holds the truth; the product not).
     keyings_right: int = 0
+    # Review and adjudication tasks submitted; `adjudications` of them adjudications.
     reviews: int = 0
+    adjudications: int = 0
     # Page images the contractors opened (with documents).
     pages_viewed: int = 0
     # What the keyings did with machine pre-fill: see `Keying`; and how many keyings' tasks
@@ -135,6 +150,9 @@ class Progress:
     # Tasks submitted per item (by id), of every kind: an item with one was settled by one
     # person.
     submitted: Counter[str] = field(default_factory=Counter)
+    # Entry keyings as (item id, contractor id), in the order submitted.
+    entries: list[tuple[str, str]] = field(default_factory=list)
+    suspensions: list[Suspension] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
@@ -177,6 +195,19 @@ class Outcome:
     wrong_kept: int = 0
     prefilled_keyings: int = 0
     settled_by_one: int = 0
+    # Of `reviews` (review and adjudication tasks), the adjudications.
+    adjudications: int = 0
+    # Each keyer's contractor id, in the order the keyers were given.
+    contractors: tuple[str, ...] = ()
+    # Entry keyings as (item id, contractor id), in the order submitted: an item's first is
+    # its first keying.
+    entries: tuple[tuple[str, str], ...] = ()
+    # The scored items completed with one task submitted (`settled_by_one` of them), and the
+    # control items, by id.
+    alone: frozenset[str] = frozenset()
+    controls: frozenset[str] = frozenset()
+    # Keyers refused work as suspended, who stopped then.
+    suspensions: tuple[Suspension, ...] = ()
 
     @property
     def item_accuracy(self) -> float:
@@ -189,6 +220,18 @@ class Outcome:
     @property
     def keyings_per_item(self) -> float:
         return self.keyings / self.items if self.items else 0.0
+
+    @property
+    def control_keyings(self) -> int:
+        """Entry keyings of control items."""
+        return sum(item in self.controls for item, _ in self.entries)
+
+    @property
+    def entry_keyings_per_item(self) -> float:
+        """Entry keyings per scored item: control items and their keyings aside (as reviews
+        and adjudications are)."""
+        scored = self.keyings - self.control_keyings
+        return scored / self.scored_items if self.scored_items else 0.0
 
     @property
     def typed_per_item(self) -> float:
@@ -437,6 +480,7 @@ class Simulation:
         lost_answer: bool = False,
         stall_s: float | None = None,
         documents: bool = False,
+        work_type: str = WORK_TYPE,
     ) -> Outcome:
         """Push a job of `items` invoices, key it with `keyers` until every item is final (or,
         `until_keyed`, until each item has been keyed once: claim and submit alone).
@@ -449,7 +493,9 @@ class Simulation:
         how far it got). `documents`: each item's invoice is uploaded as a PDF (in a zip, before
         the items that name it), the keyers start once intake has read them all, and a
         contractor opens a task's page image before keying; keyers key from the machine's pre-fill
-        where a task shows some (see `prefilled`)."""
+        where a task shows some (see `prefilled`). `work_type`: the job's (adaptive QC and the
+        quality floor know keyers by work type: a work type of its own keeps a run apart from
+        others' records)."""
         skill = f"sim-{new_id().hex[-10:]}"  # these keyers take only this job's tasks
         crew = [(await self._contractor(keyer, skill), keyer) for keyer in keyers]
         as_client = self.endpoints.headers(Role.CLIENT, f"client-{client_id}", client_id)
@@ -458,7 +504,7 @@ class Simulation:
         job = await self._post(
             "/v1/jobs",
             {
-                "work_type": WORK_TYPE,
+                "work_type": work_type,
                 "fields": FIELDS,
                 "qc": {
                     "mode": mode,
@@ -518,8 +564,9 @@ class Simulation:
             finished.set()
             await asyncio.gather(*workers)
         seconds = progress.elapsed()
-        return await self._score(job_id, client_id, mode, truths, golden, progress, seconds,
-                                 waited, submitted_at, as_client)  # fmt: skip
+        outcome = await self._score(job_id, client_id, mode, truths, golden, progress, seconds,
+                                    waited, submitted_at, as_client)  # fmt: skip
+        return replace(outcome, contractors=tuple(contractor for contractor, _ in crew))
 
     async def _append(
         self, job_id: UUID, truths: dict[str, dict[str, str]], golden: set[str],
@@ -617,38 +664,67 @@ class Simulation:
         error = keyer.field_error()
         names = [spec["name"] for spec in FIELDS]
         headers = self.endpoints.headers(Role.CONTRACTOR, contractor_id)
-        async for tasks in self.claimed(job_id, kinds, headers, finished):
-            self.claimed_at.append(time.time())
-            for task in tasks:
-                lease = datetime.fromisoformat(task["lease_expires_at"])
-                for document in task["documents"]:
-                    await self._open(document["id"], headers)
-                    progress.pages_viewed += 1
-                truth = task["source"]
-                if task["kind"] == "entry":
-                    shown = task["suggestions"]
-                    keying = prefilled(self.rng, truth, shown, keyer, names, own_slips)
-                    data = keying.data
-                    progress.keyings += 1
-                    progress.keyings_right += all(_means(n, data[n], truth[n]) for n in names)
-                    progress.fields_typed += keying.typed
-                    progress.fields_kept += keying.kept
-                    progress.wrong_kept += keying.wrong_kept
-                    progress.prefilled_keyings += bool(shown)
-                else:
-                    entries = [entry["data"] for entry in task["entries"] or []]
-                    data = reviewed(self.rng, truth, entries, error)
-                    progress.reviews += 1
-                await pace.wait()
-                # A 409 says the task is not leased to this keyer any more: an earlier try of
-                # this submit landed and its answer was lost, or the lease ran out.
-                await self.send(
-                    "POST", f"/v1/tasks/{task['id']}/submit", headers,
-                    json={"data": data}, expect=(409,),
-                )  # fmt: skip
-                self.claims.append(Claim(task["id"], contractor_id, lease, datetime.now(UTC)))
-                submitted_at[task["item_id"]] = time.time()
-                progress.submitted[task["item_id"]] += 1
+        try:
+            async for tasks in self.claimed(job_id, kinds, headers, finished):
+                self.claimed_at.append(time.time())
+                for task in tasks:
+                    await self._do(task, contractor_id, keyer, error, names, headers, progress,
+                                   submitted_at, pace, own_slips)  # fmt: skip
+        except Refused:
+            # Suspended (validation judged them under the quality floor): no more work for
+            # them; the tasks they held go back to the queue when their leases run out.
+            contractor = await self._get(f"/v1/contractors/{contractor_id}", self.manager)
+            if contractor["status"] != "suspended":
+                raise
+            theirs = sum(who == contractor_id for _, who in progress.entries)
+            progress.suspensions.append(Suspension(contractor_id, theirs, progress.elapsed()))
+
+    async def _do(
+        self,
+        task: dict[str, Any],
+        contractor_id: str,
+        keyer: Keyer,
+        error: float,
+        names: list[str],
+        headers: dict[str, str],
+        progress: Progress,
+        submitted_at: dict[str, float],
+        pace: "_Pace",
+        own_slips: int | None,
+    ) -> None:
+        """Key, review or adjudicate one claimed task and submit it; counted once submitted."""
+        lease = datetime.fromisoformat(task["lease_expires_at"])
+        for document in task["documents"]:
+            await self._open(document["id"], headers)
+            progress.pages_viewed += 1
+        truth = task["source"]
+        keying: Keying | None = None
+        if task["kind"] == "entry":
+            keying = prefilled(self.rng, truth, task["suggestions"], keyer, names, own_slips)
+            data = keying.data
+        else:
+            entries = [entry["data"] for entry in task["entries"] or []]
+            data = reviewed(self.rng, truth, entries, error)
+        await pace.wait()
+        # A 409 says the task is not leased to this keyer any more: an earlier try of this
+        # submit landed and its answer was lost, or the lease ran out.
+        await self.send(
+            "POST", f"/v1/tasks/{task['id']}/submit", headers, json={"data": data}, expect=(409,)
+        )
+        if keying is not None:
+            progress.keyings += 1
+            progress.keyings_right += all(_means(n, data[n], truth[n]) for n in names)
+            progress.fields_typed += keying.typed
+            progress.fields_kept += keying.kept
+            progress.wrong_kept += keying.wrong_kept
+            progress.prefilled_keyings += bool(task["suggestions"])
+            progress.entries.append((task["item_id"], contractor_id))
+        else:
+            progress.reviews += 1
+            progress.adjudications += task["kind"] == "adjudication"
+        self.claims.append(Claim(task["id"], contractor_id, lease, datetime.now(UTC)))
+        submitted_at[task["item_id"]] = time.time()
+        progress.submitted[task["item_id"]] += 1
 
     async def claimed(
         self, job_id: UUID, kinds: list[str], headers: dict[str, str], stop: asyncio.Event
@@ -697,7 +773,9 @@ class Simulation:
         submitted_at: dict[str, float],
         headers: dict[str, str],
     ) -> Outcome:
-        exactly = right = scored_fields = scored_items = by_one = 0
+        exactly = right = scored_fields = scored_items = 0
+        alone: set[str] = set()
+        controls: set[str] = set()
         latencies: list[float] = []
         cursor: str | None = None
         while True:
@@ -707,6 +785,8 @@ class Simulation:
                 if item["completed_at"] and item["id"] in submitted_at:
                     done = datetime.fromisoformat(item["completed_at"]).timestamp()
                     latencies.append(max(0.0, done - submitted_at[item["id"]]))
+                if item["external_id"] in golden:
+                    controls.add(item["id"])
                 if item["external_id"] in golden or item["result"] is None:
                     continue
                 truth = truths[item["external_id"]]
@@ -715,7 +795,8 @@ class Simulation:
                     for name, canonical in _canonical(truth).items()
                 )
                 scored_items += 1
-                by_one += item["status"] == "completed" and progress.submitted[item["id"]] == 1
+                if item["status"] == "completed" and progress.submitted[item["id"]] == 1:
+                    alone.add(item["id"])
                 scored_fields += len(truth)
                 right += matches[True]
                 exactly += matches[False] == 0
@@ -744,7 +825,12 @@ class Simulation:
             fields_kept=progress.fields_kept,
             wrong_kept=progress.wrong_kept,
             prefilled_keyings=progress.prefilled_keyings,
-            settled_by_one=by_one,
+            settled_by_one=len(alone),
+            adjudications=progress.adjudications,
+            entries=tuple(progress.entries),
+            alone=frozenset(alone),
+            controls=frozenset(controls),
+            suspensions=tuple(progress.suspensions),
         )
 
 
