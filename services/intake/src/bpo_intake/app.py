@@ -1,5 +1,7 @@
 """The intake service: clients push jobs and items, contractors pull tasks."""
 
+from random import Random
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -11,7 +13,9 @@ from bpo_intake.settings import Settings
 from bpo_intake.workers import check_data_keys, workers
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, draw: Random | None = None) -> FastAPI:
+    """The app; `draw`: the random source claims draw control items with (a test passes one
+    it steers)."""
     settings = settings or Settings()
     app = create_service_app(
         ServiceDefinition(
@@ -26,4 +30,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # The workbench's script and styles: nothing from a CDN.
     app.mount("/work/static", StaticFiles(directory=STATIC_DIR), name="workbench-static")
+    app.state.control_draw = draw or Random()
     return app

@@ -123,6 +123,14 @@ class Item(Base):
             postgresql_where=text("extracted_at IS NULL AND documents <> '{}'"),
         ),
         Index("ix_item_learn_pending", "id", postgresql_where=text("learn_pending")),
+        # A claim that injects a control draws from the client's control items, and skips
+        # those the keyer has keyed a copy of.
+        Index(
+            "ix_item_control_pool",
+            "client_id",
+            postgresql_where=text("golden IS NOT NULL AND control_of IS NULL"),
+        ),
+        Index("ix_item_control_of", "control_of", postgresql_where=text("control_of IS NOT NULL")),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -150,6 +158,9 @@ class Item(Base):
     suggestions: Mapped[dict[str, Any] | None]
     extracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     learn_pending: Mapped[bool] = mapped_column(server_default=text("false"))
+    # A control injected at a claim: the client's control item it copies. It is none of the
+    # client's work: not counted, listed or in the results.
+    control_of: Mapped[UUID | None]
 
 
 class Document(Base):
@@ -234,6 +245,12 @@ class Task(Base):
         ),
         Index("ix_task_item_id", "item_id"),
         Index("ix_task_lease", "lease_expires_at", postgresql_where=text("status = 'leased'")),
+        # How many items a keyer has keyed on a work type (a new keyer gets more controls).
+        Index(
+            "ix_task_keyer",
+            "submitted_by",
+            postgresql_where=text("kind = 'entry' AND submitted_by IS NOT NULL"),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -254,6 +271,8 @@ class Task(Base):
     differing: Mapped[list[str]] = mapped_column(server_default=text("'[]'::jsonb"))
     # A second keying adaptive QC asked for: offered first to keyers it doubts.
     rekey: Mapped[bool] = mapped_column(server_default=text("false"))
+    # A partial second keying: the only fields it keys (None: all of the job's).
+    keyed_fields: Mapped[list[str] | None]
     data: Mapped[dict[str, Any] | None]
     submitted_by: Mapped[UUID | None]
     # Seconds the contractor was active on it, as the workbench measured them.

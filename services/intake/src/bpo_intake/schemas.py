@@ -5,14 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    HttpUrl,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator
 
 from bpo_common.clock import Instant
 from bpo_common.contracts import QcPolicy, TaskKind
@@ -303,6 +296,10 @@ class TaskOut(BaseModel):
             "aligning its rows (`lines[3].qty`; `lines[1 of keying 2].qty`: a row only the "
             "second entry has)"
         ),
+    )
+    keyed_fields: list[str] | None = Field(
+        default=None,
+        description="a partial second keying: the only fields to key, as in `fields`; null: all",
     )
     lease_expires_at: datetime
 

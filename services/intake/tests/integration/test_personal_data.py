@@ -130,8 +130,10 @@ async def test_personal_values_are_stored_and_sent_sealed_and_shown_as_the_reade
         result=key.seal(KEYED),
         decided_at=items["a"].created_at,
     )
+    # "b" too: "a", a control item, is no result.
+    also = accepted.model_copy(update={"item_id": items["b"].id})
     async with intake_db() as session, session.begin():
-        await decisions.decide_items(session, [accepted], data_keys)
+        await decisions.decide_items(session, [accepted, also], data_keys)
     async with intake_db() as session:
         item = await session.get(Item, UUID(task["item_id"]))
     assert item is not None

@@ -177,6 +177,55 @@ async def test_adaptive_jobs_get_a_second_keying_from_someone_else_when_validati
     assert submitted == [1, 2]
 
 
+async def test_a_partial_second_keying_shows_requires_and_takes_only_the_fields_named(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    job, _, first, task = await lease_a_task(
+        intake, tokens, qc={"mode": "adaptive"}, due_at=past(-299)
+    )
+    keyed = {"invoice_number": "A-1", "total": "1", "iban": None}
+    await intake.post(f"/v1/tasks/{task['id']}/submit", json={"data": keyed}, headers=first)
+    only_total = {"reason": "keyed again: only total", "fields": ["total"]}
+    about_item = about(job, UUID(task["item_id"])) | {"decided_at": datetime.now(UTC)}
+    await decide(intake_db, data_keys, validation.SecondKeyingRequired(**about_item, **only_total))
+
+    _, second = await new_contractor(intake, tokens)
+    (again,) = [
+        t for t in await claim_tasks(intake, second, limit=50) if t["item_id"] == task["item_id"]
+    ]
+    assert again["keyed_fields"] == ["total"]
+    assert again["fields"] == [spec for spec in task["fields"] if spec["name"] == "total"]
+    assert (again["source"], again["rules"]) == (task["source"], task["rules"])
+    assert task["keyed_fields"] is None, "a first keying keys every field"
+    path = f"/v1/tasks/{again['id']}"
+    draft = await intake.post(
+        f"{path}/check", json={"data": {"invoice_number": "A"}}, headers=second
+    )
+    assert draft.json()["errors"] == [
+        {"field": "invoice_number", "message": "not one of the fields this second keying keys"}
+    ]
+    # The invoice number is required of a whole keying, not of this one.
+    empty = await intake.post(f"{path}/submit", json={"data": {}}, headers=second)
+    assert (empty.status_code, empty.json()["errors"]) == (
+        422,
+        [{"field": "total", "message": "required"}],
+    )
+    done = await intake.post(f"{path}/submit", json={"data": {"total": "1.00"}}, headers=second)
+    assert (done.status_code, done.json()["data"]) == (202, {"total": "1"})
+
+    (told,) = [
+        e.data
+        for e in await opened_events(intake_db, data_keys, job_id=job["id"])
+        if e.type == "bpo.intake.task.submitted" and e.data["task_id"] == again["id"]
+    ]
+    assert (told["data"], told["keyed_fields"], told["fields_keyed"]) == (
+        {"total": "1"},
+        ["total"],
+        1,
+    )
+    assert told["entries_expected"] == 2
+
+
 async def test_a_run_of_decisions_applies_each_once_in_order_and_completes_the_job_once(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:

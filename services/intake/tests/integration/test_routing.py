@@ -79,3 +79,23 @@ async def test_a_doubted_keyer_takes_second_keyings_first_and_the_others_the_que
     client = tokens.client(UUID(job["client_id"]))
     cancelled = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)
     assert cancelled.status_code == 200, cancelled.text
+
+
+async def test_a_second_keying_comes_before_the_jobs_first_keyings(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    job = await keying_job(intake, tokens, 3, qc={"mode": "adaptive"}, due_at=None)
+    mine = {"job_id": job["id"]}
+    _, first = await new_contractor(intake, tokens)
+    (keyed,) = await claim_tasks(intake, first, **mine)
+    data = {"data": {"invoice_number": "A", "total": "1"}}
+    submitted = await intake.post(f"/v1/tasks/{keyed['id']}/submit", json=data, headers=first)
+    assert submitted.status_code == 202, submitted.text
+    await _rekeyed(intake_db, data_keys, job, keyed["item_id"])
+
+    _, anyone = await new_contractor(intake, tokens)
+    (next_task,) = await claim_tasks(intake, anyone, **mine)
+    assert next_task["item_id"] == keyed["item_id"], "the item begun is finished first"
+    client = tokens.client(UUID(job["client_id"]))
+    cancelled = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)
+    assert cancelled.status_code == 200, cancelled.text

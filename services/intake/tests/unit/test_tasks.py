@@ -126,6 +126,11 @@ def test_validation_is_told_how_many_entries_to_wait_for(
     assert entries_expected(QcPolicy(mode=mode), kind) == expected
 
 
+@pytest.mark.parametrize("mode", list(QcMode))
+def test_a_control_injected_at_a_claim_is_keyed_once_in_any_mode(mode: QcMode) -> None:
+    assert entries_expected(QcPolicy(mode=mode), TaskKind.ENTRY, control=True) == 1
+
+
 def test_a_verify_job_sends_the_clients_own_values_of_its_fields() -> None:
     fields = [{"name": "total", "type": "decimal"}]
     source = {"total": "9", "scan": "1.png"}

@@ -85,6 +85,8 @@ class Entry(Base):
     suggestions: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     layout_id: Mapped[UUID | None]
     entries_expected: Mapped[int]
+    # A partial second keying: the only fields it keyed (empty: all of the job's).
+    keyed_fields: Mapped[list[str]] = mapped_column(server_default=text("'[]'::jsonb"))
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -157,9 +159,10 @@ class JobAccuracy(Base):
     work_type: Mapped[str] = mapped_column(String(100))
     items: Mapped[int]
     single: Mapped[int]
-    # Each Share as [items, expected, variance, sd]: the items keyed twice, and by keyer
-    # ({contractor id: share}) those they carried alone.
+    # Each Share as [items, expected, variance, sd]: the items keyed twice, those keyed twice
+    # on some fields only, and by keyer ({contractor id: share}) those they carried alone.
     checked: Mapped[list[float]] = mapped_column(JSONB)
+    partly: Mapped[list[float]] = mapped_column(JSONB, server_default=text("'[0, 0, 0, 0]'::jsonb"))
     carried: Mapped[dict[str, list[float]]] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # When the job completed and what it delivered was said; whether it met its target with

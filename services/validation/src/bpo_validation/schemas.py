@@ -38,6 +38,13 @@ class EntryOut(BaseModel):
     contractor_id: UUID
     data: dict[str, Any]
     rejection: str | None
+    keyed_fields: list[str] = Field(
+        default_factory=list,
+        description=(
+            "a partial second keying (adaptive QC): the only fields it keyed, compared with the "
+            "first keying's, whose other fields stand; empty: all of the job's"
+        ),
+    )
     submitted_at: datetime
 
 

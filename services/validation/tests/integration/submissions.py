@@ -112,6 +112,7 @@ def keying(
     active_seconds: float | None = None,
     suggestions: dict[str, Suggested] | None = None,
     layout_id: UUID | None = None,
+    keyed_fields: list[str] | None = None,
 ) -> TaskSubmitted:
     """A task of the job submitted now, as intake announces it."""
     now = datetime.now(UTC)
@@ -130,6 +131,7 @@ def keying(
         active_seconds=active_seconds,
         suggestions=suggestions or {},
         layout_id=layout_id,
+        keyed_fields=keyed_fields or [],
         entries_expected=expected,
         rejection=rejection,
         claimed_at=now,

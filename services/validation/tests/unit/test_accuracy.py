@@ -1,6 +1,8 @@
-"""Accuracy as a contract, pure: keyers' posteriors, the crew's weight, items keyed twice,
-and whole jobs ruled on item by item with simulated keyers whose true accuracy is known."""
+"""Accuracy as a contract, pure: keyers' posteriors, the crew's weight, items keyed twice
+(whole or on the fields a keyer is weak on), and whole jobs ruled on item by item with
+simulated keyers whose true accuracy is known."""
 
+import math
 import random
 from dataclasses import dataclass, field, replace
 from uuid import UUID
@@ -23,6 +25,7 @@ from bpo_validation.domain.accuracy import (
     rule,
     trust,
 )
+from bpo_validation.domain.partial import weak_fields
 
 FIELDS = ["vendor", "number", "date", "net", "total"]
 
@@ -52,6 +55,67 @@ def test_two_keyings_end_wrong_only_where_both_erred_on_one_field() -> None:
     one = Trust(0.97, 0.0, ((0.02, 0.0), (0.01, 0.0)))
     other = Trust(0.95, 0.0, ((0.03, 0.0), (0.02, 0.0)))
     assert both_wrong(one, other).p == pytest.approx(1 - (0.02 * 0.03 + 0.01 * 0.02))
+
+
+def test_keyed_again_on_some_fields_an_item_is_wrong_where_both_or_the_first_alone_erred() -> None:
+    one = Trust(0.97, 0.0, ((0.02, 0.001), (0.01, 0.002)), ("number", "total"))
+    other = Trust(0.95, 0.0, ((0.03, 0.0), (0.02, 0.0)), ("number", "total"))
+    partly = both_wrong(one, other, ["total"])
+    assert partly.p == pytest.approx(1 - (0.02 + 0.01 * 0.02))
+    assert partly.sd == pytest.approx(math.hypot(0.001, 0.02 * 0.002))
+    assert both_wrong(one, other, ["number", "total"]) == both_wrong(one, other)
+    # A table's cells are its field's: keyed again, the table is keyed again whole.
+    cells = Trust(0.97, 0.0, ((0.02, 0.0), (0.01, 0.0)), ("lines.qty", "lines.sku"))
+    assert both_wrong(cells, other, ["lines"]).p == pytest.approx(1 - (0.02 * 0.03 + 0.01 * 0.02))
+
+
+def test_items_keyed_twice_in_part_count_as_ruled_for_they_rest_on_their_first_keyer() -> None:
+    ledger = Ledger().add_partly(Trust(0.98, 0.01)).add_checked(Trust(0.9999, 0.0))
+    assert (ledger.items, ledger.single) == (2, 0)
+    assert Delivered.of(ledger).estimate == pytest.approx((0.98 + 0.9999) / 2)
+    # What the crew's record says of two keyings does not say what the first keying alone is.
+    assert ledger.rechecked(Trust(0.99999, 0.0)).partly == ledger.partly
+
+
+# Eight keyers alike at 99.5 % on each field of an invoice with lines.
+NAMES = ["number", "total", "lines.sku", "lines.qty"]
+ALIKE = Crew({UUID(int=n): {name: Tally(1000, 995) for name in NAMES} for n in range(8)})
+GOOD = {name: Tally(500, 499) for name in NAMES}
+WEAK_TOTAL = GOOD | {"total": Tally(500, 450)}
+
+
+def test_a_field_is_weak_over_twice_the_crews_error_unless_the_keyer_is_weak_overall() -> None:
+    assert weak_fields(trust(NAMES, ALIKE, WEAK_TOTAL)) == ("total",)
+    assert weak_fields(trust(NAMES, ALIKE, GOOD | {"lines.qty": Tally(500, 450)})) == ("lines",)
+    # At the crew's error or under twice it on every field: nothing stands out.
+    assert weak_fields(trust(NAMES, ALIKE, {})) == ()
+    assert weak_fields(trust(NAMES, ALIKE, {name: Tally(500, 493) for name in NAMES})) == ()
+    # Weak overall: on two of the three fields, or weak on one and not quite the crew elsewhere.
+    two = WEAK_TOTAL | {"number": Tally(500, 450)}
+    assert weak_fields(trust(NAMES, ALIKE, two)) == ()
+    middling = {name: Tally(500, 493) for name in NAMES} | {"total": Tally(500, 450)}
+    assert weak_fields(trust(NAMES, ALIKE, middling)) == ()
+    assert weak_fields(Trust(0.9, 0.0, ((0.1, 0.0),))) == (), "no names, no fields to name"
+
+
+def test_only_weak_fields_are_keyed_again_while_the_job_can_afford_the_rest_once() -> None:
+    single, crew = trust(NAMES, ALIKE, WEAK_TOTAL), crew_trust(NAMES, ALIKE)
+    margin = Ledger()
+    for _ in range(1000):
+        margin = margin.add_checked(Trust(0.9999, 0.0))
+    ruled = rule(margin, UUID(int=1), single, crew, 0.99)
+    assert (ruled.again, ruled.only) == (True, ("total",))
+    assert ruled.ledger == margin.add_partly(both_wrong(single, crew, ["total"]))
+    assert ruled.reason == (
+        "keyed again: the keyer's item accuracy 95.17% is under the crew's 98.01% and the "
+        "target 99.00%; only total keyed again (the keyer's error rate there is over 2 times "
+        "the crew's): with the rest keyed once the job's delivered accuracy stays at 99.934% "
+        "or more"
+    )
+    # Without the margin, the rest keyed once would bring the job under its target.
+    bare = rule(Ledger(), UUID(int=1), single, crew, 0.99)
+    assert (bare.again, bare.only) == (True, ())
+    assert bare.ledger == Ledger().add_checked(both_wrong(single, crew))
 
 
 def test_the_ledgers_bound_tightens_with_items_and_widens_with_a_keyers_doubt() -> None:
@@ -107,19 +171,25 @@ class _Job:
     target: float
     items: int = 3000
     seed: int = 1
+    # Keyer number (from 1) -> field -> the keyer's accuracy on it, where not as `accuracies`.
+    fields: dict[int, dict[str, float]] = field(default_factory=dict)
     judged: dict[UUID, dict[str, list[int]]] = field(default_factory=dict)
     carried: dict[UUID, int] = field(default_factory=dict)
+    # Items keyed again on some fields only, by first keyer.
+    partly: dict[UUID, int] = field(default_factory=dict)
 
     def run(self) -> tuple[float, float, Delivered]:
         """(the share of items right, keyings per item, the estimate shown at the end)."""
         chance = random.Random(self.seed)
         keyers = [UUID(int=n + 1) for n in range(len(self.accuracies))]
         per_field = {
-            keyer: accuracy ** (1 / len(FIELDS))
+            keyer: dict.fromkeys(FIELDS, accuracy ** (1 / len(FIELDS)))
+            | self.fields.get(keyer.int, {})
             for keyer, accuracy in zip(keyers, self.accuracies, strict=True)
         }
         self.judged = {keyer: {name: [0, 0] for name in FIELDS} for keyer in keyers}
         self.carried = dict.fromkeys(keyers, 0)
+        self.partly = dict.fromkeys(keyers, 0)
         ledger, keyings, right = Ledger(), 0, 0
         for n in range(self.items):
             first = keyers[n % len(keyers)]
@@ -127,17 +197,20 @@ class _Job:
             single = trust(FIELDS, crew, self._own(first))
             ruled = rule(ledger, first, single, crew_trust(FIELDS, crew), self.target)
             ledger, keyings = ruled.ledger, keyings + 1
-            erred = {name for name in FIELDS if chance.random() > per_field[first]}
+            erred = {name for name in FIELDS if chance.random() > per_field[first][name]}
             if not ruled.again:
                 self.carried[first] += 1
                 right += not erred
                 continue
             second = keyers[(n + 1 + chance.randrange(len(keyers) - 1)) % len(keyers)]
             keyings += 1
-            also = {name for name in FIELDS if chance.random() > per_field[second]}
-            right += not erred & also
+            # A partial second keying keys (and judges) its fields only; the first's others stand.
+            rekeyed = [name for name in FIELDS if not ruled.only or name in ruled.only]
+            self.partly[first] += bool(ruled.only)
+            also = {name for name in rekeyed if chance.random() > per_field[second][name]}
+            right += not (erred & also or erred - set(rekeyed))
             for keyer, wrong in ((first, erred), (second, also)):
-                for name in FIELDS:
+                for name in rekeyed:
                     self.judged[keyer][name][0] += 1
                     self.judged[keyer][name][1] += name not in wrong
         light = replace(self._crew(), most=MIN_STRENGTH)
@@ -162,11 +235,27 @@ def test_keyers_all_at_97_percent_deliver_99_percent_at_under_1_8_keyings(seed: 
     assert shown.low <= delivered <= shown.high
 
 
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_keyer_weak_on_one_field_has_it_keyed_again_alone_and_the_job_keeps_its_target(
+    seed: int,
+) -> None:
+    job = _Job([0.99] * 8, 0.99, seed=seed, fields={8: {"total": 0.95}})
+    delivered, _, shown = job.run()
+    weak = UUID(int=8)
+    assert job.carried[weak] == 0
+    assert job.partly[weak] > 100, "most of the weak keyer's items: the total only"
+    assert delivered >= 0.99
+    assert shown.low is not None
+    assert shown.high is not None
+    assert shown.low <= delivered <= shown.high
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_one_bad_apple_never_keys_alone_and_the_job_keeps_its_target(seed: int) -> None:
     job = _Job([0.995] * 7 + [0.80], 0.995, seed=seed)
     delivered, _, shown = job.run()
     assert job.carried[UUID(int=8)] == 0
+    assert job.partly[UUID(int=8)] == 0, "weak overall: keyed again whole"
     assert delivered >= 0.995
     assert shown.low is not None
     assert shown.high is not None

@@ -113,7 +113,7 @@ CREW = Crew(
     [
         (KeyerAccuracy(PROVEN, CREW, _margin(200)), None, Ruling.ACCEPT,
          "one keying: the keyer's item accuracy 99.65% keeps the job's delivered accuracy at "
-         "99.862% or more (95 % confidence), target 95.00%"),
+         "99.901% or more (95 % confidence), target 95.00%"),
         (KeyerAccuracy(PROVEN, CREW), None, Ruling.SECOND_KEYING,
          "keyed again: with the keyer's item accuracy 99.65% alone the job's delivered "
          "accuracy could fall to 89.895%, under its target 99.50%"),
@@ -122,7 +122,7 @@ CREW = Crew(
          "target 95.00%"),
         (KeyerAccuracy({}, CREW, _margin(200)), None, Ruling.ACCEPT,
          "one keying: the keyer's item accuracy 99.04% keeps the job's delivered accuracy at "
-         "99.844% or more (95 % confidence), target 95.00%"),
+         "99.878% or more (95 % confidence), target 95.00%"),
         (KeyerAccuracy(PROVEN, CREW, _margin(200)), SAMPLED, Ruling.SECOND_KEYING,
          "sampled for a second keying at rate 0.5"),
     ],

@@ -144,6 +144,9 @@ class TaskSubmitted(Event):
     data: Sealed
     # How many fields `data` gives (for reports, which do not open it).
     fields_keyed: int | None = None
+    # A partial second keying (validation's SecondKeyingRequired.fields): the only fields the
+    # task asked for, and so the only ones `data` gives; empty: all of the job's.
+    keyed_fields: list[str] = Field(default_factory=list)
     # The known answer of a control item, sealed; validation scores the entry against it.
     golden: Sealed | None
     # How many entries the item gets (2 when double-keyed); validation decides after the last.

@@ -48,7 +48,9 @@ class ReviewRequired(Event):
 
 
 class SecondKeyingRequired(Event):
-    """Adaptive QC: the first keying alone is not trusted enough; another keyer must key it."""
+    """Adaptive QC: the first keying alone is not trusted enough; another keyer must key it.
+    `fields`: a partial second keying keys only these of the job's fields (those the first
+    keyer is weak on), the result keeping the first keying's others; empty: the whole item."""
 
     event_type = "bpo.validation.keying.required"
 
@@ -56,6 +58,7 @@ class SecondKeyingRequired(Event):
     job_id: UUID
     client_id: UUID
     reason: str
+    fields: list[str] = Field(default_factory=list)
     decided_at: datetime
 
 

@@ -67,3 +67,6 @@ class QcPolicy(BaseModel):
     # The share of control items whose pre-fill is deliberately wrong on one field: how often
     # a keyer accepts it is part of their quality.
     wrong_suggestion_rate: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.25")
+    # The share of entry claims that get a control item instead (a copy of one of the
+    # client's control items of the work type), more for new or doubted keyers.
+    golden_rate: Annotated[Decimal, Field(ge=0, le=1)] = Decimal(0)

@@ -2,7 +2,7 @@
 validation is told when they submit it."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -12,6 +12,7 @@ from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.contracts.intake import Suggested
 from bpo_common.errors import Conflict, FieldError, Invalid
 from bpo_common.ids import new_id
+from bpo_common.rules import CheckResult, JobSpec, check
 from bpo_intake.domain.contractors import ContractorStatus, refuse_unless_active
 from bpo_intake.domain.jobs import entries_per_item
 
@@ -41,6 +42,10 @@ class TaskTerms(Protocol):
     def required_skills(self) -> list[str]: ...
 
 
+# How far a second keying's priority stands above its job's.
+REKEY_PRIORITY = 1
+
+
 def new_task(
     job: TaskTerms,
     item_id: UUID,
@@ -51,9 +56,13 @@ def new_task(
     entries: list[dict[str, Any]] | None = None,
     differing: Sequence[str] = (),
     rekey: bool = False,
+    keyed_fields: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """A queued task of `job` for one item, as a row of the task table; `rekey`: a second
-    keying adaptive QC asked for."""
+    keying adaptive QC asked for, of `keyed_fields` only when given. A second keying comes
+    before the job's first keyings (one priority step above the job's): it finishes an item
+    already begun, and what it judges is what adaptive QC learns its keyers from, while the
+    job's other items are still to be ruled on."""
     return {
         "id": new_id(),
         "job_id": job.id,
@@ -64,14 +73,50 @@ def new_task(
         "required_skills": list(
             job.required_skills if required_skills is None else required_skills
         ),
-        "priority": job.priority,
+        "priority": job.priority + REKEY_PRIORITY if rekey else job.priority,
         "due_at": job.due_at,
         "attempts": 0,
         "entries": entries,
         "differing": list(differing),
         "rekey": rekey,
+        "keyed_fields": None if keyed_fields is None else list(keyed_fields),
         "created_at": created_at,
     }
+
+
+def keyed_fields(fields: Sequence[Mapping[str, Any]], asked: Sequence[str]) -> list[str] | None:
+    """The fields a second keying keys: the job's that validation asked for, in the job's
+    order; None (all of them) when it asked for none of them, or for all."""
+    names = [field["name"] for field in fields if field["name"] in asked]
+    return names if names and len(names) < len(fields) else None
+
+
+def shown_fields(
+    fields: Sequence[Mapping[str, Any]], keyed: Sequence[str] | None
+) -> list[dict[str, Any]]:
+    """The field specs a task shows: the job's, or those a partial second keying keys."""
+    return [dict(field) for field in fields if keyed is None or field["name"] in keyed]
+
+
+def check_keying(
+    spec: JobSpec, data: Mapping[str, Any], keyed: Sequence[str] | None, *, draft: bool = False
+) -> CheckResult:
+    """A keying checked against the job's rules: every field, or, on a partial second keying,
+    the fields it keys alone (the others are not required, a value given for one is refused,
+    and a rule that reads one is left to validation, which has the first keying's). A draft
+    (`draft`) requires no field not given yet."""
+    if keyed is None:
+        return check(spec, data, partial=draft)
+    job_fields = {field.name for field in spec.fields}
+    refused = [
+        FieldError(name, "not one of the fields this second keying keys")
+        for name in data
+        if name in job_fields and name not in keyed
+    ]
+    given = {name: value for name, value in data.items() if name not in job_fields}
+    given |= {name: data.get(name) for name in keyed if not draft or name in data}
+    result = check(spec, given, partial=True)
+    return replace(result, errors=refused + result.errors) if refused else result
 
 
 def review_skills(required_skills: Sequence[str]) -> list[str]:
@@ -110,6 +155,10 @@ class HeldTask:
     match: dict[str, Any] | None = None
     # The job's data key, wrapped (None: a job made before jobs had one).
     data_key: str | None = None
+    # A partial second keying: the only fields it keys (None: all of the job's).
+    keyed_fields: list[str] | None = None
+    # A control injected at a claim: the control item it copies (domain.controls).
+    control_of: UUID | None = None
 
 
 def lease_lost() -> Conflict:
@@ -150,11 +199,12 @@ def check_unreadable(kind: TaskKind, reject: str | None) -> None:
         )
 
 
-def entries_expected(policy: QcPolicy, kind: TaskKind) -> int | None:
+def entries_expected(policy: QcPolicy, kind: TaskKind, *, control: bool = False) -> int | None:
     """How many entries validation waits for before it decides on the item; None for an
     entry of an adaptive or assisted job, which gets as many as it has entry tasks (one, or
-    two once validation asked for a second)."""
-    if kind is not TaskKind.ENTRY:
+    two once validation asked for a second). A control injected at a claim (`control`) is
+    keyed once, in any mode."""
+    if kind is not TaskKind.ENTRY or control:
         return 1
     if policy.mode in (QcMode.ADAPTIVE, QcMode.ASSISTED):
         return None

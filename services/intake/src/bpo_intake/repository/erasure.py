@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, DateTime, Integer, case, func, literal, null, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, aliased
 
 from bpo_intake.domain.jobs import JobStatus
 from bpo_intake.models import (
@@ -89,12 +89,33 @@ async def erase_values(
     )
     erased = {d for (ids,) in documents for d in ids}
     if item_ids is not None and erased:
-        # A document the job's other items are keyed from stays theirs.
+        # A document the job's other items are keyed from stays theirs; one of another job
+        # (which a control copied from there is keyed from) is that job's.
         others = select(func.unnest(Item.documents)).where(
             Item.job_id == job_id, Item.id.not_in(item_ids)
         )
         erased -= set((await session.execute(others)).scalars())
+        own = select(Document.id).where(Document.id.in_(erased), Document.job_id == job_id)
+        erased = set((await session.execute(own)).scalars())
     return sorted(erased)
+
+
+async def copies_of(
+    session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None
+) -> dict[UUID, list[UUID]]:
+    """The controls copied from the job's items (or these of them) that this erasure does not
+    cover already, by the job they were injected into."""
+    original = aliased(Item)
+    copied = select(original.id).where(_of(original.job_id, original.id, job_id, item_ids))
+    query = (
+        select(Item.job_id, Item.id)
+        .where(Item.control_of.in_(copied), ~_of(Item.job_id, Item.id, job_id, item_ids))
+        .order_by(Item.job_id, Item.id)
+    )
+    found: dict[UUID, list[UUID]] = {}
+    for copy_job_id, copy_id in await session.execute(query):
+        found.setdefault(copy_job_id, []).append(copy_id)
+    return found
 
 
 async def job_documents(session: AsyncSession, job_id: UUID) -> list[UUID]:

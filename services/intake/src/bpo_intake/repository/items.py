@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import ColumnClause, exists, literal_column, select
+from sqlalchemy import ColumnClause, exists, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import copy_rows
@@ -41,7 +41,8 @@ async def get_item_for_update(session: AsyncSession, item_id: UUID) -> Item | No
 async def list_items(
     session: AsyncSession, job_id: UUID, status: ItemStatus | None, page: PageRequest
 ) -> list[Item]:
-    query = select(Item).where(Item.job_id == job_id)
+    # A control injected at a claim is none of the client's items.
+    query = select(Item).where(Item.job_id == job_id, Item.control_of.is_(None))
     if status is not None:
         query = query.where(Item.status == status)
     return list((await session.execute(paginate(query, Item.id, page))).scalars())
@@ -64,10 +65,12 @@ async def completed_results(
     session: AsyncSession, job_id: UUID, batch_size: int
 ) -> AsyncIterator[Sequence[ResultRow]]:
     """Id, external id, result and completion time of a job's completed items in id order,
-    `batch_size` rows at a time from a server-side cursor."""
+    `batch_size` rows at a time from a server-side cursor. Control items (the client's, or
+    injected at claims) are no results."""
+    no_answer = func.coalesce(func.jsonb_typeof(Item.golden), "null") == "null"
     result = await session.stream(
         select(Item.id, Item.external_id, Item.result, Item.completed_at, _DOCUMENT_NAMES)
-        .where(Item.job_id == job_id, Item.status == ItemStatus.COMPLETED)
+        .where(Item.job_id == job_id, Item.status == ItemStatus.COMPLETED, no_answer)
         .order_by(Item.id)
         .execution_options(yield_per=batch_size)
     )

@@ -71,9 +71,10 @@ async def accuracies(session: AsyncSession, job_ids: Sequence[UUID]) -> dict[UUI
 async def item_counts(
     session: AsyncSession, job_ids: Sequence[UUID]
 ) -> dict[UUID, dict[ItemStatus, int]]:
+    """The jobs' items per status; controls injected at claims are none of them."""
     rows = await session.execute(
         select(Item.job_id, Item.status, func.count())
-        .where(Item.job_id.in_(job_ids))
+        .where(Item.job_id.in_(job_ids), Item.control_of.is_(None))
         .group_by(Item.job_id, Item.status)
     )
     counts: dict[UUID, dict[ItemStatus, int]] = {job_id: {} for job_id in job_ids}
@@ -83,8 +84,11 @@ async def item_counts(
 
 
 async def has_unfinished_items(session: AsyncSession, job_id: UUID) -> bool:
-    """Whether an item of the job is not final yet (stops at the first one it finds)."""
-    unfinished = select(Item.id).where(Item.job_id == job_id, Item.status.not_in(FINAL))
+    """Whether an item of the job is not final yet (stops at the first one it finds); a
+    control injected at a claim does not hold the job up."""
+    unfinished = select(Item.id).where(
+        Item.job_id == job_id, Item.status.not_in(FINAL), Item.control_of.is_(None)
+    )
     return bool((await session.execute(select(unfinished.exists()))).scalar_one())
 
 

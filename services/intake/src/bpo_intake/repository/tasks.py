@@ -93,15 +93,16 @@ _CLAIM = f"""
         FROM chosen
         WHERE task.id = chosen.id
         RETURNING task.id, task.kind, task.job_id, task.item_id, task.entries, task.differing,
-                  task.lease_expires_at, task.due_at, task.priority
+                  task.keyed_fields, task.lease_expires_at, task.due_at, task.priority
     ),
     started AS (
         UPDATE item SET status = 'in_progress'
         WHERE id IN (SELECT item_id FROM leased WHERE kind = 'entry') AND status = 'pending'
     )
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
-           leased.differing, leased.lease_expires_at, item.source, item.documents,
-           job.work_type, job.fields, job.rules, job.match, job.instructions, job.data_key,
+           leased.differing, leased.keyed_fields, leased.lease_expires_at, item.source,
+           item.documents, job.work_type, job.fields, job.rules, job.match, job.instructions,
+           job.data_key, job.qc->>'golden_rate' AS golden_rate,
            CASE WHEN {SHOWS_SUGGESTIONS.format(task="leased")} THEN item.suggestions END
                AS suggestions
     FROM leased
@@ -145,7 +146,7 @@ _HELD_TASK = f"""
     SELECT task.id, task.kind, task.status, task.contractor_id, task.lease_expires_at,
            task.claimed_at, task.item_id, task.job_id, task.client_id,
            item.golden, item.source, item.layout_id, job.work_type, job.fields, job.rules,
-           job.match, job.qc, job.data_key,
+           job.match, job.qc, job.data_key, task.keyed_fields, item.control_of,
            CASE WHEN {SHOWS_SUGGESTIONS.format(task="task")}
                      AND item.extracted_at <= task.claimed_at
                 THEN item.suggestions END AS suggestions,

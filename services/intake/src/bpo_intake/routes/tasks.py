@@ -1,9 +1,10 @@
 """Tasks: contractors claim, keep alive, submit or give back their work."""
 
+from random import Random
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from bpo_common.auth import CurrentContractor
 from bpo_common.db import SessionDep
@@ -36,12 +37,22 @@ async def current_lease_holder(
 CurrentLeaseHolder = Annotated[LeaseHolder, Depends(current_lease_holder)]
 
 
+def control_draw(request: Request) -> Random:
+    draw: Random = request.app.state.control_draw
+    return draw
+
+
+# The random source claims draw control items with (`qc.golden_rate`): the app's.
+ControlDraw = Annotated[Random, Depends(control_draw)]
+
+
 @router.post("/claim")
 async def claim(
     body: ClaimRequest,
     session: SessionDep,
     contractor: CurrentContractor,
     settings: SettingsDep,
+    draw: ControlDraw,
 ) -> ClaimResponse:
     """Lease up to `limit` tasks, most urgent first; an empty list when there is no work."""
     claimed = await tasks.claim(
@@ -51,6 +62,7 @@ async def claim(
         lease_seconds=settings.lease_seconds,
         links=documents.page_links(settings),
         keys=settings.data_keys(),
+        draw=draw,
     )
     return ClaimResponse(tasks=claimed)
 

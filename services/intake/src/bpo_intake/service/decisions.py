@@ -22,7 +22,7 @@ from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.outbox import publish_each
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.jobs import FINAL, ItemStatus, JobStatus
-from bpo_intake.domain.tasks import new_task, review_skills
+from bpo_intake.domain.tasks import keyed_fields, new_task, review_skills
 from bpo_intake.domain.webhooks import WebhookEvent
 from bpo_intake.models import Item, Job, JobAccuracy
 from bpo_intake.repository import contractors as contractors_repository
@@ -71,9 +71,18 @@ async def decide_items(
             case validation.ReviewRequired():
                 run.review(item, job, decision)
             case validation.SecondKeyingRequired():
-                # Another entry task for the item, which its first keyer cannot claim.
+                # Another entry task for the item, which its first keyer cannot claim: of the
+                # fields validation named only, when it named some.
+                only = keyed_fields(job.fields, decision.fields)
                 run.tasks.append(
-                    new_task(job, item.id, TaskKind.ENTRY, decision.decided_at, rekey=True)
+                    new_task(
+                        job,
+                        item.id,
+                        TaskKind.ENTRY,
+                        decision.decided_at,
+                        rekey=True,
+                        keyed_fields=only,
+                    )
                 )
             case validation.ExceptionOpened():
                 if item.exception_id != decision.exception_id:

@@ -110,6 +110,11 @@ async def _erase(
         requested_at=now,
     )
     await publish(session, event, client_id=job.client_id)
+    # Controls copied from these items into other jobs (injected at claims) go with them.
+    for copy_job_id, copies in (await repository.copies_of(session, job.id, item_ids)).items():
+        copied_into = await repository.lock_job(session, copy_job_id, None)
+        if copied_into is not None:
+            await _erase(session, store, keys, copied_into, copies, requested_by)
 
 
 async def erasure_state(session: AsyncSession, job_id: UUID, scope: UUID | None) -> ErasureOut:

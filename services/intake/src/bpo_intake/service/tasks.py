@@ -11,6 +11,7 @@ sealed whole, personal or not.
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from random import Random
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +23,7 @@ from bpo_common.contracts.intake import Suggested, TaskExpired, TaskSubmitted
 from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.errors import Invalid, NotFound
 from bpo_common.outbox import envelope_for, outbox_values, publish
-from bpo_common.rules import CheckResult, Personal, check, spec_for
+from bpo_common.rules import CheckResult, Personal, spec_for
 from bpo_intake.domain import tasks as domain
 from bpo_intake.domain.contractors import refuse_unless_active
 from bpo_intake.domain.links import PageLinks
@@ -31,7 +32,7 @@ from bpo_intake.repository import contractors as contractors_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
-from bpo_intake.service import documents
+from bpo_intake.service import controls, documents
 from bpo_intake.service.keys import key_of_job, keys_of_jobs
 
 SWEEP_BATCH = 500
@@ -45,10 +46,12 @@ async def claim(
     lease_seconds: int,
     links: PageLinks,
     keys: DataKeys,
+    draw: Random,
     now: datetime | None = None,
 ) -> list[TaskOut]:
     """Lease up to `request.limit` tasks to the contractor, their personal values opened; none,
-    and 403 saying why, to one who may not work."""
+    and 403 saying why, to one who may not work. An entry task of a job with a golden rate
+    may give way to a control, as `draw` says (service.controls)."""
     now = now or utcnow()
     rows = await repository.claim_tasks(
         session,
@@ -66,18 +69,21 @@ async def claim(
             contractor.status if contractor else None,
             contractor.status_reason if contractor else None,
         )
+    rows = await controls.swap_in_controls(
+        session, contractor_id, rows, draw=draw, keys=keys, now=now
+    )
     shown = await documents.for_items(session, [row.pop("documents") for row in rows], links)
     personal = {row["job_id"]: _personal(row) for row in rows}
     wrapped = {row["job_id"]: row.pop("data_key") for row in rows}
     found = await keys_of_jobs(
         session, keys, {job_id: key for job_id, key in wrapped.items() if personal[job_id]}
     )
-    # A planted suggestion shows as any other.
+    # A planted suggestion shows as any other; a partial second keying only its fields.
     return [
         TaskOut.model_validate(
             row
             | _opened(row, personal[row["job_id"]], found.get(row["job_id"]))
-            | {"documents": docs}
+            | {"documents": docs, "fields": domain.shown_fields(row["fields"], row["keyed_fields"])}
         )
         for row, docs in zip(rows, shown, strict=True)
     ]
@@ -131,7 +137,8 @@ def check_draft(holder: LeaseHolder, data: Mapping[str, Any]) -> CheckResult:
     """The fields keyed so far, checked as a submit would check them; fields not given yet
     are not required yet, and rules on them wait."""
     task = holder.task
-    return check(spec_for(task.job_id, task.fields, task.rules, task.match), data, partial=True)
+    spec = spec_for(task.job_id, task.fields, task.rules, task.match)
+    return domain.check_keying(spec, data, task.keyed_fields, draft=True)
 
 
 async def heartbeat(
@@ -183,12 +190,12 @@ async def submit(
     normalized: dict[str, Any] = {}
     spec = spec_for(task.job_id, task.fields, task.rules, task.match)
     if reject is None and unreadable is None:
-        result = check(spec, data)
+        result = domain.check_keying(spec, data, task.keyed_fields)
         if not result.valid:
             names = ", ".join(dict.fromkeys(error.field for error in result.errors))
             raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
         normalized = result.normalized
-    expected = domain.entries_expected(task.qc, task.kind)
+    expected = domain.entries_expected(task.qc, task.kind, control=task.control_of is not None)
     if expected is None:
         expected = await repository.count_entry_tasks(session, task.item_id)
     key = await key_of_job(session, keys, task.job_id, task.data_key)
@@ -207,6 +214,7 @@ async def submit(
             contractor_id=holder.contractor_id,
             data=key.seal(normalized),
             fields_keyed=len(normalized),
+            keyed_fields=task.keyed_fields or [],
             golden=None if golden is None else key.seal(golden),
             entries_expected=expected,
             client_values=None if client_values is None else key.seal(client_values),

@@ -96,6 +96,7 @@
     $("task-title").textContent = `${kinds[task.kind] || task.kind}: ${task.work_type}`;
     $("unreadable").hidden = task.kind !== "entry";
     $("reject").hidden = task.kind === "entry";
+    showKeyedNote();
     closeReason();
     showSource();
     buildForm();
@@ -153,6 +154,17 @@
     const id = task.id;
     close("Task given back.");
     api("POST", `/v1/tasks/${id}/release`);
+  }
+
+  // A partial second keying: the form has only the fields validation doubts the first keying
+  // on (claim gives only those in `fields`); the page says so.
+  function showKeyedNote() {
+    const only = Boolean(task.keyed_fields);
+    $("keyed-note").hidden = !only;
+    $("keyed-note").textContent = only
+      ? `Second keying of ${task.fields.map(labelOf).join(", ")} only: the first keying's `
+        + "other fields stand."
+      : "";
   }
 
   // The form

@@ -14,12 +14,13 @@ The table, once a keying completes the item's keyings:
   sampled (review);
 - adaptive mode, one keying: accepted when the job, with it, still delivers its target
   accuracy with 95 % confidence given what is known of the keyer (domain.accuracy), else
-  keyed again;
+  keyed again: only the fields the keyer is weak on, where that is enough, else all;
 - assisted mode, one keying: accepted when the keyer confirmed a confident machine value on
   every field (each counts as two keyings that agree), else keyed again;
 - one keying: review when the item is sampled, else accepted;
 - several keyings: accepted when they agree (and judged against each other), else
-  adjudication.
+  adjudication; a partial second keying is compared on its fields, the first keying's
+  others standing (domain.entries).
 What would be accepted from keyings is checked against the reference data first; a
 disagreement goes to review. An invoice job then matches what would be accepted against its
 purchase order (`matched`, after the use case loads what matching reads): a mismatch is an
@@ -45,17 +46,17 @@ from bpo_validation.domain import accuracy
 from bpo_validation.domain.accuracy import KeyerAccuracy, Ledger
 from bpo_validation.domain.entries import (
     Item,
-    Judged,
     Judging,
     Submission,
+    judging,
     keyings_of,
     machine_keying,
+    rekeyed,
 )
 from bpo_validation.domain.fields import (
     canonical,
     comparison,
     differing,
-    judge,
     judged_fields,
     rule_failures,
     unconfirmed,
@@ -131,6 +132,8 @@ class Verdict:
     # accuracy of the keyer's single keying and of the crew's.
     ledger: Ledger | None = None
     trust: tuple[float, float] | None = None
+    # A second keying of some fields only (none: the whole item).
+    rekey: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,8 @@ def decide(
     if submitted.golden is not None:
         first = keyings_of(item)[0] == submitted
         machine = machine_keying(policy, submitted, item.item_id) if first else None
-        golden = (_judging(spec, [submitted], submitted.golden, golden=True, machine=machine),)
+        truth, only = submitted.golden, submitted.keyed_fields
+        golden = (judging(spec, [submitted], truth, golden=True, machine=machine, only=only),)
     keyings = _keyings_due(item)
     if not keyings:
         return Verdict(None, judgings=golden)
@@ -227,8 +231,11 @@ def _on_keyings(
     differ = differing(rows)
     if differ:
         return _review(Ruling.ADJUDICATION, f"keyings differ on {', '.join(differ)}", keyings, rows)
-    agreed = _judging(spec, keyings, first.data, golden=False, machine=machine)
-    reason = f"{len(keyings)} keyings agree"
+    only = rekeyed(keyings)
+    agreed = judging(spec, keyings, first.data, golden=False, machine=machine, only=only)
+    reason = f"{len(keyings)} keyings agree" + (
+        f" on {', '.join(only)}, the first keying's other fields standing" if only else ""
+    )
     return _checked(spec, lookups, canonical(spec, first.data), reason, rows, keyings, agreed)
 
 
@@ -266,16 +273,18 @@ def _adaptive(
     names = judged_fields(spec)
     single = accuracy.trust(names, keyer.crew, keyer.own)
     second = accuracy.crew_trust(names, keyer.crew)
+    ledger = keyer.ledger.rechecked(accuracy.both_wrong(second, second))
     rate, trust = policy.review_sample_rate, (single.p, second.p)
     if sampled(item.item_id, rate):
-        checked = keyer.ledger.add_checked(accuracy.both_wrong(single, second))
+        checked = ledger.add_checked(accuracy.both_wrong(single, second))
         reason = f"sampled for a second keying at rate {rate}"
         return Verdict(Ruling.SECOND_KEYING, reason, ledger=checked, trust=trust)
     ruled = accuracy.rule(
-        keyer.ledger, entry.contractor_id, single, second, float(policy.target_accuracy)
+        ledger, entry.contractor_id, single, second, float(policy.target_accuracy)
     )
     if ruled.again:
-        return Verdict(Ruling.SECOND_KEYING, ruled.reason, ledger=ruled.ledger, trust=trust)
+        again = Ruling.SECOND_KEYING
+        return Verdict(again, ruled.reason, ledger=ruled.ledger, trust=trust, rekey=ruled.only)
     result = canonical(spec, entry.data)
     verdict = _checked(spec, lookups, result, ruled.reason, [], [entry])
     return replace(verdict, ledger=ruled.ledger, trust=trust)
@@ -296,8 +305,8 @@ def _assisted(
         return Verdict(Ruling.SECOND_KEYING, reason)
     reason = f"assisted: the keyer confirmed the machine's values on all {len(agreed)} fields"
     result = canonical(spec, entry.data)
-    judging = _judging(spec, [entry], result, golden=False, machine=machine)
-    return _checked(spec, lookups, result, reason, [], [entry], judging)
+    judged = judging(spec, [entry], result, golden=False, machine=machine)
+    return _checked(spec, lookups, result, reason, [], [entry], judged)
 
 
 def _final_word(
@@ -309,7 +318,7 @@ def _final_word(
     review = item.submitted
     if review.rejection is not None:
         return Verdict(Ruling.REJECT, f"rejected in {review.kind}: {review.rejection}")
-    keyings = [e for e in item.entries if e.kind is TaskKind.ENTRY and e.golden is None]
+    keyings = [keying for keying in keyings_of(item) if keying.golden is None]
     rows = comparison(spec, [keying.data for keying in keyings] + [review.data])
     adjudications = [e for e in item.entries if e.kind is TaskKind.ADJUDICATION]
     if review.kind is TaskKind.ADJUDICATION and len(adjudications) == 1 and confirm_adjudications:
@@ -326,7 +335,11 @@ def _final_word(
         f"{review.kind} by {review.contractor_id} is final",
         review.data,
         rows,
-        judgings=(_judging(spec, keyings, review.data, golden=False, machine=machine),),
+        judgings=(
+            judging(
+                spec, keyings, review.data, golden=False, machine=machine, only=rekeyed(keyings)
+            ),
+        ),
     )
 
 
@@ -366,19 +379,3 @@ def _review(
     ruling: Ruling, reason: str, shown: Sequence[Submission], rows: list[dict[str, Any]]
 ) -> Verdict:
     return Verdict(ruling, reason, comparison=rows, shown=tuple(shown))
-
-
-def _judging(
-    spec: JobSpec,
-    entries: Sequence[Submission],
-    truth: dict[str, Any],
-    *,
-    golden: bool,
-    machine: Submission | None = None,
-) -> Judging:
-    """The entries judged against the truth; the machine too (on the fields it keyed)."""
-    judged = [Judged(e, tuple(judge(spec, e.data, truth, e.prefill))) for e in entries]
-    if machine is not None:
-        covered = {name: value for name, value in truth.items() if name in machine.data}
-        judged.append(Judged(machine, tuple(judge(spec, machine.data, covered))))
-    return Judging(golden, tuple(judged))

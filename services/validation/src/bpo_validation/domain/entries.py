@@ -1,16 +1,22 @@
 """What validation knows of an item when it decides: its entries (keyings, reviews,
 adjudications, and the machine's keying drawn from the first keying's pre-fill), and how
-entries are judged field by field against a truth."""
+entries are judged field by field against a truth.
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+A partial second keying (adaptive QC asked for some fields only) is read as keying the
+other fields as the first keying did: it is compared, checked and shown so, and the item's
+keyings are judged on the fields it keyed only (the first keying's others are unjudged, as
+in a single keying)."""
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID, QcPolicy, TaskKind
 from bpo_common.contracts.intake import Suggested
-from bpo_validation.domain.fields import FieldVerdict
+from bpo_common.rules import JobSpec
+from bpo_validation.domain.fields import FieldVerdict, judge
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,8 @@ class Submission:
     # An entry task's machine pre-fill, and the layout it was read by.
     suggestions: Mapping[str, Suggested] = field(default_factory=dict)
     layout_id: UUID | None = None
+    # A partial second keying: the only fields it keyed (empty: all of the job's).
+    keyed_fields: tuple[str, ...] = ()
 
     @property
     def prefill(self) -> dict[str, Any]:
@@ -76,7 +84,42 @@ class Judging:
 
 
 def keyings_of(item: Item) -> list[Submission]:
-    return [entry for entry in item.entries if entry.kind is TaskKind.ENTRY]
+    """The item's keyings, a partial one completed with the first keying's other fields."""
+    keyings = [entry for entry in item.entries if entry.kind is TaskKind.ENTRY]
+    first = keyings[0].data if keyings else {}
+    return [
+        replace(
+            keying, data={**first, **{name: keying.data.get(name) for name in keying.keyed_fields}}
+        )
+        if keying.keyed_fields and keying.rejection is None
+        else keying
+        for keying in keyings
+    ]
+
+
+def rekeyed(keyings: Sequence[Submission]) -> tuple[str, ...]:
+    """The fields a partial second keying of the item keyed (empty: the keyings are whole)."""
+    return next((keying.keyed_fields for keying in keyings if keying.keyed_fields), ())
+
+
+def judging(
+    spec: JobSpec,
+    entries: Sequence[Submission],
+    truth: Mapping[str, Any],
+    *,
+    golden: bool,
+    machine: Submission | None = None,
+    only: Collection[str] = (),
+) -> Judging:
+    """The entries judged against the truth (on the fields `only`, if given); the machine too
+    (on the fields it keyed)."""
+    if only:
+        truth = {name: value for name, value in truth.items() if name in only}
+    judged = [Judged(e, tuple(judge(spec, e.data, truth, e.prefill))) for e in entries]
+    if machine is not None:
+        covered = {name: value for name, value in truth.items() if name in machine.data}
+        judged.append(Judged(machine, tuple(judge(spec, machine.data, covered))))
+    return Judging(golden, tuple(judged))
 
 
 def machine_keying(policy: QcPolicy, keying: Submission, item_id: UUID) -> Submission | None:

@@ -163,6 +163,11 @@ def judged_fields(spec: JobSpec) -> list[str]:
     ]
 
 
+def field_of(judged: str) -> str:
+    """The field a judged name is of: a table's, for its cells (`lines.qty`)."""
+    return judged.partition(".")[0]
+
+
 def _judge_cells(table: FieldSpec, value: object, right: object) -> Iterator[FieldVerdict]:
     """A table's cells against the truth's, rows aligned: one verdict per cell of either."""
     for cell in cells(table, [right, value]):

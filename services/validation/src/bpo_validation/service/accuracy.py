@@ -19,6 +19,8 @@ from bpo_validation.domain.accuracy import (
     KeyerAccuracy,
     Ledger,
     Share,
+    both_wrong,
+    crew_trust,
     doubtful,
     trust,
 )
@@ -107,6 +109,7 @@ class Ledgers:
                     "items": ledger.items,
                     "single": ledger.single,
                     "checked": _row(ledger.checked),
+                    "partly": _row(ledger.partly),
                     "carried": {str(keyer): _row(share) for keyer, share in ledger.carried.items()},
                     "updated_at": now,
                 }
@@ -141,6 +144,7 @@ def _ledger(row: JobAccuracy) -> Ledger:
     return Ledger(
         carried={UUID(keyer): _share(share) for keyer, share in row.carried.items()},
         checked=_share(row.checked),
+        partly=_share(row.partly),
     )
 
 
@@ -151,8 +155,9 @@ async def _refreshed(
     session: AsyncSession, job: JobRules, settings: Settings
 ) -> tuple[Ledger, JobAccuracy | None, int]:
     """The job's ledger with each keyer who carried items alone at what is known of them now
-    (the crew's figure weighing little: by then their own record stands), its row, and the
-    judged fields on the work type it rests on."""
+    (the crew's figure weighing little: by then their own record stands) and the items keyed
+    twice at what the crew's record says now, its row, and the judged fields on the work
+    type it rests on."""
     row = await repository.ledger_of(session, job.job_id)
     ledger = _ledger(row) if row else Ledger()
     if not ledger.items:
@@ -171,7 +176,8 @@ async def _refreshed(
         )
         for keyer in ledger.carried
     }
-    return ledger.refreshed(now), row, judged
+    double = both_wrong(crew_trust(names, found), crew_trust(names, found))
+    return ledger.refreshed(now).rechecked(double), row, judged
 
 
 async def job_accuracy(

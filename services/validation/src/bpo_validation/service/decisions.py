@@ -269,7 +269,9 @@ def _announcement(entry: Entry, verdict: Verdict, now: datetime, key: DataKey) -
     if ruling is Ruling.REJECT:
         return validation.ItemRejected(**about, reason=verdict.reason)
     if ruling is Ruling.SECOND_KEYING:
-        return validation.SecondKeyingRequired(**about, reason=verdict.reason)
+        return validation.SecondKeyingRequired(
+            **about, reason=verdict.reason, fields=list(verdict.rekey)
+        )
     # A review's comparison may hold values it does not show (the client's, in verify mode),
     # so its places would not name the entries shown.
     adjudication = ruling is Ruling.ADJUDICATION

@@ -53,6 +53,7 @@ def kept_entry(event: intake.TaskSubmitted, rules: Rules, key: DataKey) -> Entry
             for name, shown in event.suggestions.items()
         },
         layout_id=event.layout_id,
+        keyed_fields=event.keyed_fields,
         submitted_at=event.submitted_at,
     )
 
@@ -75,4 +76,5 @@ def submission(entry: Entry, reader: Reader) -> Submission:
             for name, shown in entry.suggestions.items()
         },
         layout_id=entry.layout_id,
+        keyed_fields=tuple(entry.keyed_fields),
     )

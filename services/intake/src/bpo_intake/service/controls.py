@@ -1,0 +1,124 @@
+"""Control items injected at claim (`qc.golden_rate`).
+
+A claimed entry task of a job with a golden rate gives way, at that rate (see
+domain.controls.chance), to a control: a new item of the job copied from one of the client's
+control items the keyer has never had, with the known answer, whose entry task is leased to
+the keyer instead. The claimed task goes back to the queue. The keyer sees the control as
+any task; validation scores the keying against the known answer and accepts the control with
+it. A control is none of the client's work: billing skips control items, and the job's
+counts, listing, results and completion leave injected ones out.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+from random import Random
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.contracts import TaskKind
+from bpo_common.contracts.intake import ItemsReceived, ReceivedItem
+from bpo_common.crypto import DataKeys
+from bpo_common.outbox import publish
+from bpo_intake.domain import controls as domain
+from bpo_intake.domain.jobs import JobStatus
+from bpo_intake.domain.tasks import TaskStatus, new_task
+from bpo_intake.models import Job
+from bpo_intake.repository import controls as repository
+from bpo_intake.repository import items as items_repository
+from bpo_intake.repository import jobs as jobs_repository
+from bpo_intake.repository import tasks as tasks_repository
+from bpo_intake.service.jobs import job_spec
+from bpo_intake.service.keys import keys_of_jobs
+
+# What a claimed task's row tells of its job, which a control of the job shows alike.
+_JOB_COLUMNS = ("job_id", "work_type", "fields", "rules", "match", "instructions", "data_key")
+
+
+async def swap_in_controls(
+    session: AsyncSession,
+    contractor_id: UUID,
+    rows: list[dict[str, Any]],
+    *,
+    draw: Random,
+    keys: DataKeys,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The claimed rows (with their job's `golden_rate`), each entry task of a job with a
+    golden rate given way, as drawn, to a control leased to the keyer until the same time.
+    Rows of jobs without a golden rate cost nothing more."""
+    rates = [Decimal(row.pop("golden_rate") or 0) for row in rows]
+    if not any(rates):
+        return rows
+    return [
+        await _drawn(session, contractor_id, row, rate, draw, keys, now)
+        if rate and row["kind"] == TaskKind.ENTRY
+        else row
+        for row, rate in zip(rows, rates, strict=True)
+    ]
+
+
+async def _drawn(
+    session: AsyncSession,
+    contractor_id: UUID,
+    row: dict[str, Any],
+    rate: Decimal,
+    draw: Random,
+    keys: DataKeys,
+    now: datetime,
+) -> dict[str, Any]:
+    """The claimed row, or a control in its place if the draw says so and the pool has one
+    for the keyer. Whether the keyer is new or doubted is asked only when it decides."""
+    drawn = Decimal(draw.random())
+    if drawn >= domain.chance(rate, wary=True):
+        return row
+    if drawn >= rate and not await repository.wary(session, contractor_id, row["work_type"]):
+        return row
+    job = (await jobs_repository.jobs_by_id(session, [row["job_id"]]))[row["job_id"]]
+    if job.status not in (JobStatus.OPEN, JobStatus.CLOSED):
+        return row
+    pool = await repository.pool_item(session, job.id, contractor_id, str(draw.random()))
+    if pool is None:
+        return row
+    return await _inject(session, contractor_id, row, job, pool, keys, now)
+
+
+async def _inject(
+    session: AsyncSession,
+    contractor_id: UUID,
+    row: dict[str, Any],
+    job: Job,
+    pool: domain.PoolItem,
+    keys: DataKeys,
+    now: datetime,
+) -> dict[str, Any]:
+    """The claimed task back in the queue, and a control copied from `pool` leased to the
+    keyer in its place; the control's task as the claim shows it."""
+    if not await tasks_repository.release_lease(session, row["id"], contractor_id, now):
+        return row
+    found = await keys_of_jobs(session, keys, {pool.job_id: pool.data_key, job.id: job.data_key})
+    reseal = domain.Resealer(job_spec(job).personal, found[pool.job_id], found[job.id])
+    item = domain.control_item(pool, job.id, job.client_id, reseal, now)
+    await items_repository.add_items(session, [item])
+    task = new_task(job, item["id"], TaskKind.ENTRY, now) | {
+        "status": TaskStatus.LEASED,
+        "contractor_id": contractor_id,
+        "lease_expires_at": row["lease_expires_at"],
+        "claimed_at": now,
+    }
+    await tasks_repository.add_tasks(session, [task])
+    received = ReceivedItem(item_id=item["id"], external_id=None, golden=True)
+    await publish(
+        session,
+        ItemsReceived(
+            job_id=job.id,
+            client_id=job.client_id,
+            work_type=job.work_type,
+            items=[received],
+            received_at=now,
+        ),
+        client_id=job.client_id,
+    )
+    shown = await repository.control_task(session, task["id"])
+    return {name: row[name] for name in _JOB_COLUMNS} | shown
