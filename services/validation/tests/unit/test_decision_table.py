@@ -24,7 +24,7 @@ NOT_THE_ORDER = "reference check: total 12.00 is not amount 10.00"
 # A keyer and a crew nobody judged yet, on the job's first item (domain.accuracy).
 UNPROVEN = (
     "keyed again: with the keyer's item accuracy 81.00% alone the job's delivered accuracy "
-    "could fall to 6.980%, under its target 99.00%"
+    "could fall to 0.000%, under its target 99.00%"
 )
 
 

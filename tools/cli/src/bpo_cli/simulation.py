@@ -699,8 +699,10 @@ class Simulation:
             progress.pages_viewed += 1
         truth = task["source"]
         keying: Keying | None = None
+        # A partial second keying keys the fields it names only.
+        keyed = task.get("keyed_fields") or names
         if task["kind"] == "entry":
-            keying = prefilled(self.rng, truth, task["suggestions"], keyer, names, own_slips)
+            keying = prefilled(self.rng, truth, task["suggestions"], keyer, keyed, own_slips)
             data = keying.data
         else:
             entries = [entry["data"] for entry in task["entries"] or []]
@@ -713,7 +715,7 @@ class Simulation:
         )
         if keying is not None:
             progress.keyings += 1
-            progress.keyings_right += all(_means(n, data[n], truth[n]) for n in names)
+            progress.keyings_right += all(_means(n, data[n], truth[n]) for n in keyed)
             progress.fields_typed += keying.typed
             progress.fields_kept += keying.kept
             progress.wrong_kept += keying.wrong_kept

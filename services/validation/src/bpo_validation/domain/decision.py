@@ -273,7 +273,10 @@ def _adaptive(
     names = judged_fields(spec)
     single = accuracy.trust(names, keyer.crew, keyer.own)
     second = accuracy.crew_trust(names, keyer.crew)
-    ledger = keyer.ledger.rechecked(accuracy.both_wrong(second, second))
+    # The items keyed twice, and this keyer's single keyings, at what is known now.
+    ledger = keyer.ledger.rechecked(accuracy.both_wrong(second, second)).refreshed(
+        {entry.contractor_id: single}
+    )
     rate, trust = policy.review_sample_rate, (single.p, second.p)
     if sampled(item.item_id, rate):
         checked = ledger.add_checked(accuracy.both_wrong(single, second))
