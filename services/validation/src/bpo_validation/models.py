@@ -150,15 +150,12 @@ class Standing(Base):
 
 class JobAccuracy(Base):
     """An adaptive job's ledger (domain.accuracy.Ledger): what the items adaptive QC ruled on
-    are expected to deliver."""
+    are expected to deliver (its counts are its shares'; its client and work type, the job's
+    rules')."""
 
     __tablename__ = "job_accuracy"
 
     job_id: Mapped[UUID] = mapped_column(primary_key=True)
-    client_id: Mapped[UUID]
-    work_type: Mapped[str] = mapped_column(String(100))
-    items: Mapped[int]
-    single: Mapped[int]
     # Each Share as [items, expected, variance, sd]: the items keyed twice, those keyed twice
     # on some fields only, and by keyer ({contractor id: share}) those they carried alone.
     checked: Mapped[list[float]] = mapped_column(JSONB)

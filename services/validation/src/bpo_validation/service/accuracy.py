@@ -40,8 +40,8 @@ class Ledgers:
 
     settings: Settings
     ledgers: dict[UUID, Ledger] = field(default_factory=dict)
-    # The (client, work type) of each job whose ledger changed.
-    changed: dict[UUID, tuple[UUID, str]] = field(default_factory=dict)
+    # The jobs whose ledger changed.
+    changed: set[UUID] = field(default_factory=set)
     # Whether each keyer is doubtful on a work type, as read or decided; when those the run
     # changed changed.
     routes: dict[tuple[UUID, str], bool] = field(default_factory=dict)
@@ -92,28 +92,23 @@ class Ledgers:
             decided_at=now,
         )
 
-    def ruled(self, job_id: UUID, client_id: UUID, work_type: str, ledger: Ledger) -> None:
+    def ruled(self, job_id: UUID, ledger: Ledger) -> None:
         self.ledgers[job_id] = ledger
-        self.changed[job_id] = (client_id, work_type)
+        self.changed.add(job_id)
 
     async def write(self, session: AsyncSession) -> None:
         now = utcnow()
-        rows = []
-        for job_id, (client_id, work_type) in sorted(self.changed.items()):
-            ledger = self.ledgers[job_id]
-            rows.append(
-                {
-                    "job_id": job_id,
-                    "client_id": client_id,
-                    "work_type": work_type,
-                    "items": ledger.items,
-                    "single": ledger.single,
-                    "checked": _row(ledger.checked),
-                    "partly": _row(ledger.partly),
-                    "carried": {str(keyer): _row(share) for keyer, share in ledger.carried.items()},
-                    "updated_at": now,
-                }
-            )
+        rows = [
+            {
+                "job_id": job_id,
+                "checked": _row(ledger.checked),
+                "partly": _row(ledger.partly),
+                "carried": {str(keyer): _row(share) for keyer, share in ledger.carried.items()},
+                "updated_at": now,
+            }
+            for job_id in sorted(self.changed)
+            for ledger in [self.ledgers[job_id]]
+        ]
         await repository.save_ledgers(session, rows)
         self.changed.clear()
         await repository.save_routes(

@@ -204,7 +204,7 @@ class _Run:
             confirm_adjudications=self.settings.confirm_adjudications,
         )
         if verdict.ledger is not None:
-            self.ledgers.ruled(entry.job_id, entry.client_id, entry.work_type, verdict.ledger)
+            self.ledgers.ruled(entry.job_id, verdict.ledger)
         return verdict
 
     async def _look_up(self, client_id: UUID, wanted: Wanted) -> LookupResult:
