@@ -47,18 +47,39 @@ async def _rekeyed(
         await decisions.decide_items(session, [asked], keys)
 
 
-async def test_a_doubted_keyer_takes_second_keyings_first_and_the_others_the_queues_order(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
-) -> None:
-    # No deadline: its tasks sort after every other test's, which claim by urgency.
-    job = await keying_job(intake, tokens, 4, qc={"mode": "adaptive"}, due_at=None)
-    mine = {"job_id": job["id"]}
+async def _keyed_and_asked_again(
+    intake: httpx.AsyncClient,
+    tokens: Tokens,
+    sessions: SessionFactory,
+    keys: DataKeys,
+    *,
+    items: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An adaptive job of `items` items, no deadline (its tasks sort after every other test's,
+    which claim by urgency), whose first task a keyer keyed and validation asked to key again:
+    (the job, that task)."""
+    job = await keying_job(intake, tokens, items, qc={"mode": "adaptive"}, due_at=None)
     _, first = await new_contractor(intake, tokens)
-    (keyed,) = await claim_tasks(intake, first, **mine)
+    (keyed,) = await claim_tasks(intake, first, job_id=job["id"])
     data = {"data": {"invoice_number": "A", "total": "1"}}
     submitted = await intake.post(f"/v1/tasks/{keyed['id']}/submit", json=data, headers=first)
     assert submitted.status_code == 202, submitted.text
-    await _rekeyed(intake_db, data_keys, job, keyed["item_id"])
+    await _rekeyed(sessions, keys, job, keyed["item_id"])
+    return job, keyed
+
+
+async def _cancel(intake: httpx.AsyncClient, tokens: Tokens, job: dict[str, Any]) -> None:
+    """The test's job cancelled: nothing of it is left for other tests to claim."""
+    client = tokens.client(UUID(job["client_id"]))
+    cancelled = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)
+    assert cancelled.status_code == 200, cancelled.text
+
+
+async def test_a_doubted_keyer_takes_second_keyings_first_and_the_others_the_queues_order(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    job, keyed = await _keyed_and_asked_again(intake, tokens, intake_db, data_keys, items=4)
+    mine = {"job_id": job["id"]}
 
     doubted_id, doubted = await new_contractor(intake, tokens)
     now = datetime.now(UTC)
@@ -76,26 +97,16 @@ async def test_a_doubted_keyer_takes_second_keyings_first_and_the_others_the_que
         route = await session.get(KeyerRoute, (doubted_id, job["work_type"]))
     assert route is not None
     assert (route.doubtful, route.changed_at) == (False, now + timedelta(seconds=1))
-    client = tokens.client(UUID(job["client_id"]))
-    cancelled = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)
-    assert cancelled.status_code == 200, cancelled.text
+    await _cancel(intake, tokens, job)
 
 
 async def test_a_second_keying_comes_before_the_jobs_first_keyings(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    job = await keying_job(intake, tokens, 3, qc={"mode": "adaptive"}, due_at=None)
+    job, keyed = await _keyed_and_asked_again(intake, tokens, intake_db, data_keys, items=3)
     mine = {"job_id": job["id"]}
-    _, first = await new_contractor(intake, tokens)
-    (keyed,) = await claim_tasks(intake, first, **mine)
-    data = {"data": {"invoice_number": "A", "total": "1"}}
-    submitted = await intake.post(f"/v1/tasks/{keyed['id']}/submit", json=data, headers=first)
-    assert submitted.status_code == 202, submitted.text
-    await _rekeyed(intake_db, data_keys, job, keyed["item_id"])
 
     _, anyone = await new_contractor(intake, tokens)
     (next_task,) = await claim_tasks(intake, anyone, **mine)
     assert next_task["item_id"] == keyed["item_id"], "the item begun is finished first"
-    client = tokens.client(UUID(job["client_id"]))
-    cancelled = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)
-    assert cancelled.status_code == 200, cancelled.text
+    await _cancel(intake, tokens, job)
