@@ -162,10 +162,8 @@ class JobAccuracy(Base):
     partly: Mapped[list[float]] = mapped_column(JSONB, server_default=text("'[0, 0, 0, 0]'::jsonb"))
     carried: Mapped[dict[str, list[float]]] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # When the job completed and what it delivered was said; whether it met its target with
-    # 95 % confidence (None: no item was ruled on).
+    # When the job completed and what it delivered was said.
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    met: Mapped[bool | None]
 
 
 class KeyerRoute(Base):

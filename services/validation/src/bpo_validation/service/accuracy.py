@@ -4,6 +4,7 @@ accuracy as its client and managers see it."""
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypedDict
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -192,13 +193,7 @@ async def job_accuracy(
         target=policy.target_accuracy,
         method=METHOD,
         judged=judged,
-        items=ledger.items,
-        single_keyed=ledger.single,
-        keyed_twice=ledger.items - ledger.single,
-        estimate=delivered.estimate,
-        lower=delivered.low,
-        upper=delivered.high,
-        assured=delivered.assured,
+        **_figures(ledger, delivered),
         meets_target=delivered.meets(float(policy.target_accuracy)),
         updated_at=row.updated_at if row else None,
         delivered_at=row.delivered_at if row else None,
@@ -220,7 +215,6 @@ async def job_completed(session: AsyncSession, event: JobCompleted, settings: Se
     now = utcnow()
     if row is not None:
         row.delivered_at = now
-        row.met = met
     await publish(
         session,
         validation.JobAccuracyDelivered(
@@ -228,15 +222,32 @@ async def job_completed(session: AsyncSession, event: JobCompleted, settings: Se
             client_id=job.client_id,
             work_type=job.work_type,
             target=target,
-            items=ledger.items,
-            single_keyed=ledger.single,
-            keyed_twice=ledger.items - ledger.single,
-            estimate=delivered.estimate,
-            lower=delivered.low,
-            upper=delivered.high,
-            assured=delivered.assured,
+            **_figures(ledger, delivered),
             met=met is not False,
             decided_at=now,
         ),
         client_id=job.client_id,
+    )
+
+
+class _Figures(TypedDict):
+    items: int
+    single_keyed: int
+    keyed_twice: int
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    assured: float | None
+
+
+def _figures(ledger: Ledger, delivered: Delivered) -> _Figures:
+    """What the endpoint and the event both say of a job's ledger."""
+    return _Figures(
+        items=ledger.items,
+        single_keyed=ledger.single,
+        keyed_twice=ledger.items - ledger.single,
+        estimate=delivered.estimate,
+        lower=delivered.low,
+        upper=delivered.high,
+        assured=delivered.assured,
     )

@@ -1,5 +1,5 @@
 """An adaptive job's ledger keeps no copies: its counts are its shares', its client and work
-type the job's rules'.
+type the job's rules', and whether it met its target is worked out when asked.
 
 Revision ID: validation_0019
 Revises: validation_0018
@@ -16,11 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    for column in ("items", "single", "client_id", "work_type"):
+    for column in ("items", "single", "client_id", "work_type", "met"):
         op.drop_column("job_accuracy", column)
 
 
 def downgrade() -> None:
+    op.add_column("job_accuracy", sa.Column("met", sa.Boolean(), nullable=True))
     op.add_column(
         "job_accuracy",
         sa.Column("work_type", sa.String(length=100), server_default="", nullable=False),
