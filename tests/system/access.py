@@ -40,6 +40,8 @@ SAMPLES: dict[tuple[str, str, str], dict[str, Json]] = {
     ("intake", "POST", "/v1/jobs"): {"work_type": "invoices", "qc": {"mode": "single"},
                                      "fields": [{"name": "total", "type": "decimal"}]},
     ("intake", "POST", "/v1/tasks/claim"): {"limit": 1, "kinds": ["entry"]},
+    # No job of that id: a qualification is refused, and the tenant's work type stays free.
+    ("intake", "PUT", "/v1/work-types/{work_type}/qualification"): {"job_id": str(uuid4())},
     ("intake", "POST", "/v1/tasks/{task_id}/check"): {"data": {"total": "12.50"}},
     ("intake", "POST", "/v1/tasks/{task_id}/submit"): {"data": {"total": "1"}, "active_seconds": 3},
     ("validation", "POST", "/v1/check"): {"fields": [{"name": "t", "type": "decimal"}],

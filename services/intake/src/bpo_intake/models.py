@@ -13,6 +13,7 @@ from bpo_common.contracts import TaskKind
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.jobs import ItemStatus, JobStatus
+from bpo_intake.domain.qualifications import AttemptOutcome
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.domain.webhooks import WebhookDeliveryStatus
 
@@ -58,6 +59,33 @@ class KeyerRoute(Base):
     work_type: Mapped[str] = mapped_column(String(100), primary_key=True)
     doubtful: Mapped[bool]
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Qualification(Base):
+    """A work type's qualification: its set is the control items of `job_id`."""
+
+    __tablename__ = "qualification"
+
+    work_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    job_id: Mapped[UUID] = mapped_column(ForeignKey("job.id"))
+    pass_mark: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    retry_after_hours: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QualificationAttempt(Base):
+    __tablename__ = "qualification_attempt"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    contractor_id: Mapped[UUID]
+    work_type: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[AttemptOutcome] = mapped_column(enum_column(AttemptOutcome))
+    items: Mapped[int]
+    answered: Mapped[int]
+    right: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Job(Base):
@@ -131,6 +159,7 @@ class Item(Base):
             postgresql_where=text("golden IS NOT NULL AND control_of IS NULL"),
         ),
         Index("ix_item_control_of", "control_of", postgresql_where=text("control_of IS NOT NULL")),
+        Index("ix_item_agreed_pool", "client_id", "id", postgresql_where=text("agreed")),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -145,8 +174,7 @@ class Item(Base):
     result: Mapped[dict[str, Any] | None]
     # Set when the item needs a person: its tasks kept expiring, or a decision said so.
     flagged_reason: Mapped[str | None] = mapped_column(Text)
-    # The match exception validation opened on it, while it waits for the client (status
-    # `exception`), and why the invoice does not match.
+    # While it waits for the client (`exception`): validation's match exception, and why.
     exception_id: Mapped[UUID | None]
     exception_reasons: Mapped[list[str] | None]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -158,9 +186,11 @@ class Item(Base):
     suggestions: Mapped[dict[str, Any] | None]
     extracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     learn_pending: Mapped[bool] = mapped_column(server_default=text("false"))
-    # A control injected at a claim: the client's control item it copies. It is none of the
-    # client's work: not counted, listed or in the results.
+    # A control (none of the client's work): the item it copies; its qualification attempt.
     control_of: Mapped[UUID | None]
+    attempt_id: Mapped[UUID | None]
+    # Two keyers agreed on its result, and its client lets it be a control's answer.
+    agreed: Mapped[bool] = mapped_column(server_default=text("false"))
 
 
 class Document(Base):

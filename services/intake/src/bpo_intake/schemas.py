@@ -13,6 +13,11 @@ from bpo_common.rules import FieldSpec, JobSpec, Match
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.items import ItemIn
 from bpo_intake.domain.jobs import ItemStatus, JobStatus
+from bpo_intake.domain.qualifications import (
+    DEFAULT_PASS_MARK,
+    DEFAULT_RETRY_AFTER_HOURS,
+    AttemptOutcome,
+)
 from bpo_intake.domain.webhooks import WebhookDeliveryStatus
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -109,9 +114,7 @@ class JobOut(BaseModel):
     work_type: str
     fields: list[dict[str, Any]]
     rules: list[str]
-    match: Match | None = Field(
-        description="how validation matches each invoice's lines against purchase orders"
-    )
+    match: Match | None = Field(description="how validation matches invoice lines to orders")
     qc: QcPolicy
     due_at: datetime | None
     sla_hours: Decimal | None
@@ -146,10 +149,7 @@ class SuggestionOut(BaseModel):
 
 
 class ItemSuggestionOut(SuggestionOut):
-    planted: bool = Field(
-        default=False,
-        description="deliberately wrong, on a control item: does the keyer check pre-fills?",
-    )
+    planted: bool = Field(default=False, description="a wrong pre-fill on a control item")
 
 
 class OpenException(BaseModel):
@@ -181,7 +181,8 @@ class ItemOut(BaseModel):
     )
 
 
-# Documents
+class ItemsAccepted(BaseModel):
+    accepted: int
 
 
 class DocumentOut(BaseModel):
@@ -263,8 +264,11 @@ class ContractorOut(BaseModel):
     created_at: datetime
 
 
+Reason = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
 class StatusReason(Strict):
-    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    reason: Reason
 
 
 class ClaimRequest(Strict):
@@ -291,15 +295,11 @@ class TaskOut(BaseModel):
     entries: list[dict[str, Any]] | None
     differing: list[str] = Field(
         default_factory=list,
-        description=(
-            "adjudications: where the entries differ, fields and a table's cells after "
-            "aligning its rows (`lines[3].qty`; `lines[1 of keying 2].qty`: a row only the "
-            "second entry has)"
-        ),
+        description="adjudications: fields and cells the entries differ on, rows aligned: "
+        "`lines[3].qty` (`lines[1 of keying 2].qty`: a row only the second entry has)",
     )
     keyed_fields: list[str] | None = Field(
-        default=None,
-        description="a partial second keying: the only fields to key, as in `fields`; null: all",
+        default=None, description="a partial second keying: the only fields to key; null: all"
     )
     lease_expires_at: datetime
 
@@ -310,20 +310,11 @@ class ClaimResponse(BaseModel):
 
 class SubmitRequest(Strict):
     data: dict[str, Any] = Field(default_factory=dict)
-    reject: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=1000,
-        description="review and adjudication only: reject the item, saying why (data is ignored)",
+    reject: Reason | None = Field(
+        default=None, description="reviews and adjudications: reject the item (data is ignored)"
     )
-    unreadable: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=1000,
-        description=(
-            "entry tasks only: the item cannot be keyed from its documents or source, saying "
-            "why (data is ignored); the item goes to review"
-        ),
+    unreadable: Reason | None = Field(
+        default=None, description="entry tasks: why it cannot be keyed (data ignored; to review)"
     )
     active_seconds: float | None = Field(
         default=None,
@@ -344,14 +335,34 @@ class Lease(BaseModel):
     lease_expires_at: datetime
 
 
+class QualificationIn(Strict):
+    job_id: UUID = Field(description="the job whose control items are the set")
+    pass_mark: Annotated[Decimal, Field(gt=0, le=1)] = DEFAULT_PASS_MARK
+    retry_after_hours: Annotated[int, Field(ge=0, le=8760)] = DEFAULT_RETRY_AFTER_HOURS
+
+
+class QualificationOut(QualificationIn):
+    work_type: str
+    items: int = Field(description="control items in the set")
+    updated_at: datetime
+
+
+class AttemptOut(BaseModel):
+    work_type: str
+    outcome: AttemptOutcome
+    items: int
+    answered: int = Field(description="keyed and judged so far")
+    right: int
+    started_at: datetime
+    finished_at: datetime | None
+    retry_at: datetime | None = Field(description="failed: when it is offered again")
+
+
 class Submitted(BaseModel):
     task_id: UUID
     item_id: UUID
     data: dict[str, Any]
     submitted_at: datetime
-
-
-# Webhooks
 
 
 class WebhookUrlUpdate(Strict):
@@ -387,10 +398,3 @@ class WebhookDeliveryOut(BaseModel):
 
 class WebhookDeliveryDetail(WebhookDeliveryOut):
     attempts: list[WebhookAttemptOut]
-
-
-# Items
-
-
-class ItemsAccepted(BaseModel):
-    accepted: int

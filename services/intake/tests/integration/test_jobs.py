@@ -51,6 +51,7 @@ async def test_client_creates_a_job_with_items_and_reads_the_same_job_back(
         "suggestion_threshold": "0.8",
         "wrong_suggestion_rate": "0.25",
         "golden_rate": "0",
+        "agreed_controls": False,
     }
     assert datetime.fromisoformat(job["due_at"]) - datetime.fromisoformat(
         job["created_at"]

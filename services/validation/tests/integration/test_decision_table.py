@@ -135,5 +135,8 @@ async def test_the_decision_table_holds_for_every_mode_and_case(
     if decision == "accepted":
         assert last.type == "bpo.validation.item.accepted"
         assert last.data["result"] == {"number": "PO-1", "total": "10.00"}
+        # Two keyings settled it (agreeing, or an adjudicator between them): a control's
+        # answer, where the client allows it; never a control's own result.
+        assert last.data["agreed"] is (len(keyings) >= 2 and case != "golden")
     else:
         assert (last.type, last.data["reason"]) == ("bpo.validation.review.required", reason)

@@ -36,6 +36,17 @@ async def test_a_control_item_is_judged_against_its_known_answer(
     (decision,) = await published(validation_db, item)
     assert decision.data["result"] == {"number": "G-7", "total": "42"}
     assert list((await scored(validation_db, item)).values()) == [("entry", "overturned", 2, 1)]
+    # Intake counts a qualification's copies from what the acceptance says of the keying.
+    control = decision.data["control"]
+    assert (control["contractor_id"], control["fields_judged"], control["fields_correct"]) == (
+        str(keyer),
+        2,
+        1,
+    )
+    plain = new_id()
+    await submit(validation_db, validation_settings, job, plain, {"number": "P", "total": "1"})
+    (accepted,) = await published(validation_db, plain)
+    assert accepted.data["control"] is None, "an item without a known answer is no control"
     quality = (
         await validation.get(f"/v1/contractors/{keyer}/quality", headers=tokens.contractor(keyer))
     ).json()

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from bpo_common.contracts.intake import Entry
 from bpo_common.contracts.sealed import Sealed
@@ -13,9 +13,20 @@ from bpo_common.contracts.vocabulary import ExceptionAction, TaskKind, TaskOutco
 from bpo_common.events import Event
 
 
+class ControlKeying(BaseModel):
+    """How the one keying of a control item (an item with a known answer) came out."""
+
+    task_id: UUID
+    contractor_id: UUID
+    fields_judged: int
+    fields_correct: int
+
+
 class ItemAccepted(Event):
     """The item's result is decided. Version 2: `result` ({field: value}) is sealed with the
-    job's data key."""
+    job's data key. `control`: for a control item keyed once (a copy given at a claim or in a
+    qualification), that keying against the known answer. `agreed`: the result is what two
+    whole keyings agreed on, an adjudicator settling where they differed."""
 
     event_type = "bpo.validation.item.accepted"
     version = 2
@@ -24,6 +35,8 @@ class ItemAccepted(Event):
     job_id: UUID
     client_id: UUID
     result: Sealed
+    control: ControlKeying | None = None
+    agreed: bool = False
     decided_at: datetime
 
 

@@ -60,7 +60,7 @@ class QcPolicy(BaseModel):
 
     mode: QcMode = QcMode.SINGLE
     review_sample_rate: Annotated[Decimal, Field(ge=0, le=1)] = Decimal(0)
-    # The field accuracy an adaptive job wants from a single keying.
+    # The share of an adaptive job's items right that it delivers (95 % confidence).
     target_accuracy: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.99")
     # A suggestion at or above this confidence is the machine's keying (assisted mode).
     suggestion_threshold: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.8")
@@ -70,3 +70,6 @@ class QcPolicy(BaseModel):
     # The share of entry claims that get a control item instead (a copy of one of the
     # client's control items of the work type), more for new or doubted keyers.
     golden_rate: Annotated[Decimal, Field(ge=0, le=1)] = Decimal(0)
+    # The client lets this job's items that two keyers agreed on (an adjudicator settling
+    # where they differed) serve as control items of its jobs of the work type.
+    agreed_controls: bool = False

@@ -71,10 +71,16 @@ class Resealer:
 
 
 def control_item(
-    pool: PoolItem, job_id: UUID, client_id: UUID, reseal: Resealer, now: datetime
+    pool: PoolItem,
+    job_id: UUID,
+    client_id: UUID,
+    reseal: Resealer,
+    now: datetime,
+    attempt_id: UUID | None = None,
 ) -> dict[str, Any]:
     """A new control item of the job, copied from a pool item: the same source, documents and
-    pre-fill, and its known answer. It starts in progress: its one task is leased at once."""
+    pre-fill, and its known answer; of a qualification attempt, when given. It starts in
+    progress: its one task is leased at once."""
     return {
         "id": new_id(),
         "job_id": job_id,
@@ -91,4 +97,5 @@ def control_item(
         "suggestions": reseal.suggestions(pool.suggestions),
         "extracted_at": pool.extracted_at,
         "control_of": pool.id,
+        "attempt_id": attempt_id,
     }

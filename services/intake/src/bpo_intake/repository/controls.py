@@ -1,5 +1,6 @@
 """Queries of control injection: whether a keyer is new to a work type or doubted on it, the
-pool a control is copied from, and the control's task as its claimer sees it.
+pool a control is copied from (the client's control items, then the items two keyers agreed
+on where it allows), and the control's task as its claimer sees it.
 
 They run only when a claim draws a control, never on a claim of a job without a golden rate.
 """
@@ -34,11 +35,23 @@ async def wary(session: AsyncSession, contractor_id: UUID, work_type: str) -> bo
     return bool(await driver.fetchval(_WARY, contractor_id, work_type, NEW_KEYER_TASKS))
 
 
+# The keyer $2 holds or has keyed neither the pool item `p` nor a copy of it.
+_NEVER_HAD = """
+    NOT EXISTS (
+        SELECT 1 FROM task t
+        WHERE t.item_id = p.id AND (t.contractor_id = $2 OR t.submitted_by = $2)
+    )
+    AND NOT EXISTS (
+        SELECT 1 FROM item c JOIN task t ON t.item_id = c.id
+        WHERE c.control_of = p.id AND (t.contractor_id = $2 OR t.submitted_by = $2)
+    )
+"""
+
 # The client's completed control items (not copies, not erased) of jobs with the same work
 # type and fields as job $1, but none the keyer $2 holds or has keyed, nor one they hold or
 # have keyed a copy of; in an order the caller's draw ($3) sets. Completed: an item still
 # in the queue could come to the keyer again as itself.
-_POOL_ITEM = """
+_POOL_ITEM = f"""
     SELECT p.id, p.job_id, p.source, p.golden, p.documents, p.layout_id, p.suggestions,
            p.extracted_at, pj.data_key
     FROM job j
@@ -46,28 +59,52 @@ _POOL_ITEM = """
     JOIN job pj ON pj.id = p.job_id
     WHERE j.id = $1
       AND p.golden IS NOT NULL AND p.control_of IS NULL AND p.status = 'completed'
-      AND jsonb_typeof(p.golden) = 'object' AND p.golden <> '{}'::jsonb
+      AND jsonb_typeof(p.golden) = 'object' AND p.golden <> '{{}}'::jsonb
       AND pj.work_type = j.work_type AND pj.fields = j.fields
-      AND NOT EXISTS (
-          SELECT 1 FROM task t
-          WHERE t.item_id = p.id AND (t.contractor_id = $2 OR t.submitted_by = $2)
-      )
-      AND NOT EXISTS (
-          SELECT 1 FROM item c JOIN task t ON t.item_id = c.id
-          WHERE c.control_of = p.id AND (t.contractor_id = $2 OR t.submitted_by = $2)
-      )
+      AND {_NEVER_HAD}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
-    """
+    """  # noqa: S608 (a constant fragment)
+
+
+# How many of the client's latest agreed items (see _AGREED_ITEM) a draw looks at.
+AGREED_WINDOW = 500
+
+# Where the client lets them be (qc.agreed_controls): one of its latest $4 completed items of
+# the same work type and fields as job $1 that two keyers agreed on (not erased), its result
+# the answer; as _POOL_ITEM has them for keyer $2, in the order $3 sets.
+_AGREED_ITEM = f"""
+    WITH latest AS (
+        SELECT p.id FROM job j
+        JOIN item p ON p.client_id = j.client_id
+        JOIN job pj ON pj.id = p.job_id
+        WHERE j.id = $1 AND p.agreed AND p.status = 'completed' AND p.control_of IS NULL
+          AND pj.work_type = j.work_type AND pj.fields = j.fields
+          AND jsonb_typeof(p.result) = 'object' AND p.result <> '{{}}'::jsonb
+        ORDER BY p.id DESC
+        LIMIT $4
+    )
+    SELECT p.id, p.job_id, p.source, p.result AS golden, p.documents, p.layout_id,
+           p.suggestions, p.extracted_at, pj.data_key
+    FROM latest
+    JOIN item p ON p.id = latest.id
+    JOIN job pj ON pj.id = p.job_id
+    WHERE {_NEVER_HAD}
+    ORDER BY md5(p.id::text || $3)
+    LIMIT 1
+    """  # noqa: S608 (a constant fragment)
 
 
 async def pool_item(
     session: AsyncSession, job_id: UUID, contractor_id: UUID, order: str
 ) -> PoolItem | None:
     """A completed control item of the job's client the keyer has never had (nor a copy of),
-    for a control in the job; None when there is none. `order`: any string, which one."""
+    for a control in the job; else one of its items two keyers agreed on, where it allows;
+    None when there is none. `order`: any string, which one."""
     driver = await driver_connection(session)
     row = await driver.fetchrow(_POOL_ITEM, job_id, contractor_id, order)
+    if row is None:
+        row = await driver.fetchrow(_AGREED_ITEM, job_id, contractor_id, order, AGREED_WINDOW)
     return None if row is None else PoolItem(**row)
 
 

@@ -12,8 +12,8 @@ from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
-from bpo_intake.schemas import ContractorCreate, ContractorOut, StatusReason
-from bpo_intake.service import contractors
+from bpo_intake.schemas import AttemptOut, ContractorCreate, ContractorOut, StatusReason
+from bpo_intake.service import contractors, qualifications
 
 router = APIRouter(prefix="/v1/contractors", tags=["contractors"], route_class=CheckedRoute)
 
@@ -43,6 +43,15 @@ async def list_contractors(session: SessionDep, _: Ops, page: PageDep) -> Page[C
 async def get_contractor(contractor_id: OwnContractorId, session: SessionDep) -> ContractorOut:
     """One contractor, for managers and for that contractor."""
     return await contractors.get(session, contractor_id)
+
+
+@router.get("/{contractor_id}/qualifications")
+async def list_attempts(
+    contractor_id: OwnContractorId, session: SessionDep
+) -> dict[str, list[AttemptOut]]:
+    """The contractor's attempts at work types' qualifications, latest first: under way
+    (`pending`), `passed` (the skill was granted) or `failed` (offered again at `retry_at`)."""
+    return {"data": await qualifications.attempts(session, contractor_id)}
 
 
 @router.post("/{contractor_id}/suspend")

@@ -32,8 +32,8 @@ from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.service.jobs import job_spec
 from bpo_intake.service.keys import keys_of_jobs
 
-# What a claimed task's row tells of its job, which a control of the job shows alike.
-_JOB_COLUMNS = ("job_id", "work_type", "fields", "rules", "match", "instructions", "data_key")
+# What a claim shows of a task's job.
+_JOB_COLUMNS = ("work_type", "fields", "rules", "match", "instructions", "data_key")
 
 
 async def swap_in_controls(
@@ -97,14 +97,32 @@ async def _inject(
     keyer in its place; the control's task as the claim shows it."""
     if not await tasks_repository.release_lease(session, row["id"], contractor_id, now):
         return row
+    return await give_control(
+        session, contractor_id, job, pool, keys, now, lease_until=row["lease_expires_at"]
+    )
+
+
+async def give_control(
+    session: AsyncSession,
+    contractor_id: UUID,
+    job: Job,
+    pool: domain.PoolItem,
+    keys: DataKeys,
+    now: datetime,
+    *,
+    lease_until: datetime,
+    attempt_id: UUID | None = None,
+) -> dict[str, Any]:
+    """A control of `job` copied from `pool` (of a qualification attempt, when given), its
+    entry task leased to the keyer until `lease_until`: the task as a claim shows it."""
     found = await keys_of_jobs(session, keys, {pool.job_id: pool.data_key, job.id: job.data_key})
     reseal = domain.Resealer(job_spec(job).personal, found[pool.job_id], found[job.id])
-    item = domain.control_item(pool, job.id, job.client_id, reseal, now)
+    item = domain.control_item(pool, job.id, job.client_id, reseal, now, attempt_id)
     await items_repository.add_items(session, [item])
     task = new_task(job, item["id"], TaskKind.ENTRY, now) | {
         "status": TaskStatus.LEASED,
         "contractor_id": contractor_id,
-        "lease_expires_at": row["lease_expires_at"],
+        "lease_expires_at": lease_until,
         "claimed_at": now,
     }
     await tasks_repository.add_tasks(session, [task])
@@ -121,4 +139,4 @@ async def _inject(
         client_id=job.client_id,
     )
     shown = await repository.control_task(session, task["id"])
-    return {name: row[name] for name in _JOB_COLUMNS} | shown
+    return {name: getattr(job, name) for name in _JOB_COLUMNS} | {"job_id": job.id} | shown

@@ -16,7 +16,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.contracts import TaskKind, validation
+from bpo_common.clock import utcnow
+from bpo_common.contracts import QcPolicy, TaskKind, validation
 from bpo_common.contracts.intake import ItemCompleted, ItemRejected
 from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.outbox import publish_each
@@ -29,7 +30,7 @@ from bpo_intake.repository import contractors as contractors_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.repository import tasks as tasks_repository
-from bpo_intake.service import jobs, webhooks
+from bpo_intake.service import jobs, qualifications, webhooks
 from bpo_intake.service.keys import keys_of_jobs
 
 ItemDecision = (
@@ -101,12 +102,15 @@ class _Run:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[ItemCompleted | ItemRejected, UUID]] = field(default_factory=list)
     finishing: dict[UUID, Job] = field(default_factory=dict)
+    # Copies given in qualification attempts, decided.
+    answers: list[qualifications.Answer] = field(default_factory=list)
 
     def accept(self, item: Item, job: Job, decision: validation.ItemAccepted) -> None:
         """The item is completed with the decided result (which extraction learns from)."""
         key = self.keys[job.id]
         item.result = jobs.job_spec(job).personal.seal(key.open(decision.result), key)
         item.learn_pending = item.layout_id is not None
+        item.agreed = decision.agreed and QcPolicy.model_validate(job.qc).agreed_controls
         completed = ItemCompleted(
             item_id=item.id,
             job_id=job.id,
@@ -117,6 +121,8 @@ class _Run:
             completed_at=decision.decided_at,
         )
         self._finish(item, job, ItemStatus.COMPLETED, decision.decided_at, completed)
+        if item.attempt_id is not None:
+            self.answers.append(qualifications.Answer(item.attempt_id, item.id, decision.control))
 
     def reject(self, item: Item, job: Job, decision: validation.ItemRejected) -> None:
         rejected = ItemRejected(
@@ -128,6 +134,8 @@ class _Run:
             rejected_at=decision.decided_at,
         )
         self._finish(item, job, ItemStatus.REJECTED, decision.decided_at, rejected)
+        if item.attempt_id is not None:
+            self.answers.append(qualifications.Answer(item.attempt_id, item.id, None))
 
     def review(self, item: Item, job: Job, decision: validation.ReviewRequired) -> None:
         """A review or adjudication task that only contractors with the qc skill can claim; its
@@ -175,6 +183,7 @@ class _Run:
         await publish_each(session, self.events)
         for job in self.finishing.values():
             await jobs.complete_if_done(session, job)
+        await qualifications.record(session, self.answers, utcnow())
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from bpo_intake.models import Job, JobAccuracy
 from bpo_intake.repository import clients as clients_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import jobs as repository
+from bpo_intake.repository import qualifications as qualifications_repository
 from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.schemas import ItemCounts, JobAccuracyOut, JobCreate, JobOut
 from bpo_intake.service import webhooks
@@ -71,7 +72,7 @@ async def create_job(
         priority=command.priority,
         due_at=due_at(command.sla_hours, command.due_at, now),
         sla_hours=command.sla_hours,
-        required_skills=command.required_skills,
+        required_skills=await _required_skills(session, command),
         external_ref=command.external_ref,
         instructions=command.instructions,
         data_key=wrapped,
@@ -102,6 +103,17 @@ async def create_job(
     stored = await add_items(session, job, checked, key)
     await after_append(session, stored)
     return await describe_job(session, job)
+
+
+async def _required_skills(session: AsyncSession, command: JobCreate) -> list[str]:
+    """The skills the client asks for, and the work type's own when it requires a
+    qualification (service.qualifications)."""
+    asked = list(command.required_skills)
+    if command.work_type in asked or not await qualifications_repository.requires(
+        session, command.work_type
+    ):
+        return asked
+    return [*asked, command.work_type]
 
 
 async def after_append(session: AsyncSession, stored: int) -> None:

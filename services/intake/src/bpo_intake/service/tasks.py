@@ -32,7 +32,7 @@ from bpo_intake.repository import contractors as contractors_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
-from bpo_intake.service import controls, documents
+from bpo_intake.service import controls, documents, qualifications
 from bpo_intake.service.keys import key_of_job, keys_of_jobs
 
 SWEEP_BATCH = 500
@@ -51,16 +51,13 @@ async def claim(
 ) -> list[TaskOut]:
     """Lease up to `request.limit` tasks to the contractor, their personal values opened; none,
     and 403 saying why, to one who may not work. An entry task of a job with a golden rate
-    may give way to a control, as `draw` says (service.controls)."""
+    may give way to a control, as `draw` says (service.controls). A claim that finds fewer
+    entry tasks than asked for may be given an item of a qualification the contractor lacks
+    (service.qualifications)."""
     now = now or utcnow()
+    lease_until = now + timedelta(seconds=lease_seconds)
     rows = await repository.claim_tasks(
-        session,
-        contractor_id,
-        request.kinds,
-        request.limit,
-        now,
-        now + timedelta(seconds=lease_seconds),
-        request.job_id,
+        session, contractor_id, request.kinds, request.limit, now, lease_until, request.job_id
     )
     if not rows:
         # The slow path only: an empty queue, or a contractor who may not work.
@@ -72,6 +69,11 @@ async def claim(
     rows = await controls.swap_in_controls(
         session, contractor_id, rows, draw=draw, keys=keys, now=now
     )
+    if len(rows) < request.limit and TaskKind.ENTRY in request.kinds:
+        given = await qualifications.offer(
+            session, contractor_id, request.job_id, lease_until=lease_until, keys=keys, now=now
+        )
+        rows += [given] if given is not None else []
     shown = await documents.for_items(session, [row.pop("documents") for row in rows], links)
     personal = {row["job_id"]: _personal(row) for row in rows}
     wrapped = {row["job_id"]: row.pop("data_key") for row in rows}

@@ -176,7 +176,8 @@ class _Run:
             self.exceptions.append(opened)
             outcome.events.append((exceptions.opened_event(opened, key), entry.client_id))
         else:
-            outcome.events.append((_announcement(entry, verdict, now, key), entry.client_id))
+            announced = _announcement(entry, verdict, now, key, so_far)
+            outcome.events.append((announced, entry.client_id))
         if verdict.ruling.settles:
             rejected = verdict.ruling is Ruling.REJECT
             outcome.events += [
@@ -257,15 +258,24 @@ class _About(TypedDict):
     decided_at: datetime
 
 
-def _announcement(entry: Entry, verdict: Verdict, now: datetime, key: DataKey) -> Event:
-    """The event saying what became of the item, its values sealed."""
+def _announcement(
+    entry: Entry, verdict: Verdict, now: datetime, key: DataKey, so_far: Sequence[Entry]
+) -> Event:
+    """The event saying what became of the item (its submissions `so_far`), its values
+    sealed; a control keyed once says how that keying came out."""
     about = _About(
         item_id=entry.item_id, job_id=entry.job_id, client_id=entry.client_id, decided_at=now
     )
     ruling = verdict.ruling
     if ruling is Ruling.ACCEPT:
         assert verdict.result is not None, "an accepted item has its result"
-        return validation.ItemAccepted(**about, result=key.seal(verdict.result))
+        whole = [e for e in so_far if e.kind is TaskKind.ENTRY and not e.keyed_fields]
+        return validation.ItemAccepted(
+            **about,
+            result=key.seal(verdict.result),
+            control=_control_keying(entry, verdict) if len(so_far) == 1 else None,
+            agreed=len(whole) >= 2 and entry.golden is None,
+        )
     if ruling is Ruling.REJECT:
         return validation.ItemRejected(**about, reason=verdict.reason)
     if ruling is Ruling.SECOND_KEYING:
@@ -289,6 +299,25 @@ def _announcement(entry: Entry, verdict: Verdict, now: datetime, key: DataKey) -
         ],
         reason=verdict.reason,
         differing=fields.differing(verdict.comparison) if adjudication else [],
+    )
+
+
+def _control_keying(entry: Entry, verdict: Verdict) -> validation.ControlKeying | None:
+    """The entry against its item's known answer, when the item is a control."""
+    judged = [
+        verdicts.fields
+        for judging in verdict.judgings
+        if judging.golden
+        for verdicts in judging.entries
+        if verdicts.entry.task_id == entry.task_id
+    ]
+    if not judged:
+        return None
+    return validation.ControlKeying(
+        task_id=entry.task_id,
+        contractor_id=entry.contractor_id,
+        fields_judged=len(judged[0]),
+        fields_correct=sum(verdict.correct for verdict in judged[0]),
     )
 
 

@@ -1,0 +1,309 @@
+"""Qualifications: a work type whose manager set one (a set of control items: those of one
+job) is keyed only by contractors with its skill. One without it who claims entry work is
+given the set's items, copies none of the client's work, one a claim; keying enough of them
+right grants the skill, failing holds the work type's items back until the retry delay."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+from bpo_common.contracts import validation
+from bpo_common.crypto import DataKeys
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_devtools.testing import Tokens, assert_problem, error_fields
+from bpo_intake.models import Item
+from bpo_intake.service import decisions
+
+from .conftest import create_job, register_client, stored_items
+from .keying import claim_tasks, new_contractor
+
+FIELDS: list[dict[str, Any]] = [
+    {"name": "holder", "type": "string", "pii": True},
+    {"name": "total", "type": "decimal"},
+]
+
+
+def _work_type() -> str:
+    """A work type of the test's own: a qualification holds for every job of its type."""
+    return f"claims-{new_id().hex[-10:]}"
+
+
+def _skill(work_type: str) -> str:
+    """What the test's jobs of the work type require besides: keeps every other test's
+    keyers, and the qualifications of its other work types, away from them."""
+    return f"only-{work_type}"
+
+
+def _known(n: int) -> dict[str, Any]:
+    return {
+        "external_id": f"known-{n}",
+        "source": {"holder": f"Known Holder {n}", "scan": f"known-{n}.png"},
+        "golden": {"holder": f"Known Holder {n}", "total": f"{n}.50"},
+    }
+
+
+async def _job(
+    intake: httpx.AsyncClient,
+    tokens: Tokens,
+    client_id: UUID,
+    work_type: str,
+    items: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return await create_job(
+        intake,
+        tokens,
+        client_id,
+        work_type=work_type,
+        fields=FIELDS,
+        qc={"mode": "single"},
+        sla_hours=None,
+        required_skills=[_skill(work_type)],
+        items=items,
+    )
+
+
+def _real(n: int) -> list[dict[str, Any]]:
+    return [{"external_id": f"real-{i}", "source": {"holder": f"Real {i}"}} for i in range(n)]
+
+
+async def _qualification(
+    intake: httpx.AsyncClient, tokens: Tokens, controls: int, **terms: Any
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A work type requiring a qualification of `controls` items, and a client's job of it
+    waiting with two real items: (work type, the set's job, the waiting job)."""
+    work_type = _work_type()
+    client_id = await register_client(intake, tokens)
+    known = await _job(intake, tokens, client_id, work_type, [_known(n) for n in range(controls)])
+    body = {"job_id": known["id"], **terms}
+    response = await intake.put(
+        f"/v1/work-types/{work_type}/qualification", json=body, headers=tokens.manager()
+    )
+    assert response.status_code == 200, response.text
+    waiting = await _job(intake, tokens, client_id, work_type, _real(2))
+    return work_type, known, waiting
+
+
+async def _key(
+    intake: httpx.AsyncClient,
+    sessions: SessionFactory,
+    keys: DataKeys,
+    keyer: tuple[UUID, dict[str, str]],
+    task: dict[str, Any],
+    *,
+    right: bool,
+) -> None:
+    """The keyer submits the task, and validation's judgement of it (accepted, the keying
+    against the known answer) is applied as intake's consumer applies it."""
+    data = {"holder": "Typed", "total": "1.00"}
+    response = await intake.post(
+        f"/v1/tasks/{task['id']}/submit", json={"data": data}, headers=keyer[1]
+    )
+    assert response.status_code == 202, response.text
+    accepted = validation.ItemAccepted(
+        item_id=UUID(task["item_id"]),
+        job_id=UUID(task["job_id"]),
+        client_id=new_id(),
+        result=data,
+        control=validation.ControlKeying(
+            task_id=UUID(task["id"]),
+            contractor_id=keyer[0],
+            fields_judged=2,
+            fields_correct=2 if right else 1,
+        ),
+        decided_at=datetime.now(UTC),
+    )
+    async with sessions() as session, session.begin():
+        await decisions.decide_items(session, [accepted], keys)
+
+
+async def _attempts(
+    intake: httpx.AsyncClient, keyer: tuple[UUID, dict[str, str]]
+) -> list[dict[str, Any]]:
+    response = await intake.get(f"/v1/contractors/{keyer[0]}/qualifications", headers=keyer[1])
+    assert response.status_code == 200, response.text
+    attempts: list[dict[str, Any]] = response.json()["data"]
+    return attempts
+
+
+async def test_a_qualification_makes_its_work_types_jobs_require_its_skill(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    work_type = _work_type()
+    client_id = await register_client(intake, tokens)
+    known = await _job(intake, tokens, client_id, work_type, [_known(n) for n in range(3)])
+    before = await _job(intake, tokens, client_id, work_type, _real(1))
+    body = {"job_id": known["id"], "pass_mark": "0.8", "retry_after_hours": 2}
+
+    response = await intake.put(
+        f"/v1/work-types/{work_type}/qualification", json=body, headers=tokens.manager()
+    )
+
+    assert response.status_code == 200, response.text
+    shown = response.json()
+    assert {k: shown[k] for k in ("work_type", "job_id", "items", "retry_after_hours")} == {
+        "work_type": work_type,
+        "job_id": known["id"],
+        "items": 3,
+        "retry_after_hours": 2,
+    }
+    assert shown["pass_mark"] == "0.8"
+    got = await intake.get(f"/v1/work-types/{work_type}/qualification", headers=tokens.manager())
+    assert got.json() == shown
+    after = await _job(intake, tokens, client_id, work_type, _real(1))
+    assert after["required_skills"] == [_skill(work_type), work_type]
+    client = tokens.client(client_id)
+    earlier = (await intake.get(f"/v1/jobs/{before['id']}", headers=client)).json()
+    assert earlier["required_skills"] == [_skill(work_type), work_type], (
+        "an open job requires it too"
+    )
+
+
+async def test_a_contractor_without_the_skill_is_given_the_set_not_the_clients_items(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    work_type, known, waiting = await _qualification(intake, tokens, 2)
+    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    real = {str(item.id) for item in await stored_items(intake_db, waiting["id"])}
+    pool = {str(item.id): item for item in await stored_items(intake_db, known["id"])}
+
+    # (Claims of the waiting job: those of the whole queue might take other tests' tasks.)
+    first, second = [(await claim_tasks(intake, keyer[1], job_id=waiting["id"]))[0] for _ in "12"]
+    third = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+
+    assert third == [], "each item of the set is given once; then nothing until judged"
+    for task in (first, second):
+        assert task["item_id"] not in real | set(pool)
+        assert task["job_id"] == known["id"]
+        assert "golden" not in task
+        assert task["fields"] == known["fields"]
+    async with intake_db() as session:
+        copies = [await session.get(Item, UUID(t["item_id"])) for t in (first, second)]
+    assert {str(copy.control_of) for copy in copies if copy} == set(pool)
+    assert {first["source"]["holder"], second["source"]["holder"]} == {
+        "Known Holder 0",
+        "Known Holder 1",
+    }
+    (attempt,) = await _attempts(intake, keyer)
+    assert attempt | {"started_at": None} == {
+        "work_type": work_type,
+        "outcome": "pending",
+        "items": 2,
+        "answered": 0,
+        "right": 0,
+        "started_at": None,
+        "finished_at": None,
+        "retry_at": None,
+    }
+    client = tokens.client(UUID(waiting["client_id"]))
+    counts = (await intake.get(f"/v1/jobs/{known['id']}", headers=client)).json()["counts"]
+    assert counts["total"] == 2, "copies are none of the client's items"
+
+
+async def test_keying_the_set_right_grants_the_skill_and_the_clients_work_follows(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    work_type, _, waiting = await _qualification(intake, tokens, 2, pass_mark="1")
+    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    real = {str(item.id) for item in await stored_items(intake_db, waiting["id"])}
+
+    for _ in range(2):
+        (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+        await _key(intake, intake_db, data_keys, keyer, task, right=True)
+
+    (attempt,) = await _attempts(intake, keyer)
+    assert (attempt["outcome"], attempt["answered"], attempt["right"]) == ("passed", 2, 2)
+    assert attempt["finished_at"] is not None
+    me = (await intake.get(f"/v1/contractors/{keyer[0]}", headers=keyer[1])).json()
+    assert me["skills"] == [_skill(work_type), work_type]
+    (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    assert task["item_id"] in real
+
+
+async def test_failing_holds_the_work_back_until_the_retry_delay(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    work_type, _, waiting = await _qualification(intake, tokens, 2, pass_mark="0.9")
+    keyer = await new_contractor(intake, tokens, _skill(work_type))
+
+    for right in (True, False):
+        (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+        await _key(intake, intake_db, data_keys, keyer, task, right=right)
+
+    (attempt,) = await _attempts(intake, keyer)
+    assert (attempt["outcome"], attempt["answered"], attempt["right"]) == ("failed", 2, 1)
+    finished = datetime.fromisoformat(attempt["finished_at"])
+    assert datetime.fromisoformat(attempt["retry_at"]) == finished + timedelta(hours=24)
+    assert await claim_tasks(intake, keyer[1], job_id=waiting["id"]) == []
+    me = (await intake.get(f"/v1/contractors/{keyer[0]}", headers=keyer[1])).json()
+    assert me["skills"] == [_skill(work_type)]
+
+
+async def test_with_no_retry_delay_a_failed_contractor_starts_again_at_once(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    work_type, known, waiting = await _qualification(intake, tokens, 1, retry_after_hours=0)
+    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    await _key(intake, intake_db, data_keys, keyer, task, right=False)
+
+    (again,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+
+    assert again["job_id"] == known["id"]
+    assert again["item_id"] != task["item_id"], "a new copy, in a new attempt"
+    outcomes = [attempt["outcome"] for attempt in await _attempts(intake, keyer)]
+    assert outcomes == ["pending", "failed"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        ({"job_id": "00000000-0000-7000-8000-000000000000"}, "job_id", "no job"),
+        ({"job_id": "OTHER"}, "job_id", "is of work type"),
+        ({"job_id": "PLAIN"}, "job_id", "has no control items"),
+        ({"job_id": "KNOWN", "pass_mark": "0"}, "pass_mark", ""),
+        ({"job_id": "KNOWN", "pass_mark": "1.5"}, "pass_mark", ""),
+        ({"job_id": "KNOWN", "retry_after_hours": -1}, "retry_after_hours", ""),
+        ({"job_id": "KNOWN", "skill": "x"}, "skill", ""),
+    ],
+)
+async def test_a_qualification_that_cannot_hold_is_refused_naming_the_member(
+    intake: httpx.AsyncClient, tokens: Tokens, body: dict[str, Any], field: str, says: str
+) -> None:
+    work_type = _work_type()
+    client_id = await register_client(intake, tokens)
+    jobs = {
+        "KNOWN": await _job(intake, tokens, client_id, work_type, [_known(0)]),
+        "PLAIN": await _job(intake, tokens, client_id, work_type, _real(1)),
+        "OTHER": await _job(intake, tokens, client_id, _work_type(), [_known(0)]),
+    }
+    sent = body | {"job_id": jobs[body["job_id"]]["id"]} if body["job_id"] in jobs else body
+
+    response = await intake.put(
+        f"/v1/work-types/{work_type}/qualification", json=sent, headers=tokens.manager()
+    )
+
+    problem = assert_problem(response, 422)
+    assert error_fields(problem) == [field]
+    assert says in problem["detail"]
+    missing = await intake.get(
+        f"/v1/work-types/{work_type}/qualification", headers=tokens.manager()
+    )
+    assert_problem(missing, 404)
+    plain = (await intake.get(f"/v1/jobs/{jobs['PLAIN']['id']}", headers=tokens.manager())).json()
+    assert plain["required_skills"] == [_skill(work_type)], "nothing was stored"
+
+
+async def test_a_work_type_that_is_no_work_type_is_refused(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    response = await intake.put(
+        "/v1/work-types/Not%20One/qualification",
+        json={"job_id": str(new_id())},
+        headers=tokens.manager(),
+    )
+
+    assert error_fields(assert_problem(response, 422)) == ["work_type"]
