@@ -2,8 +2,8 @@
 keying on the same crews.
 
     .venv/bin/python bench/qc_simulator.py [--items 3000] [--baseline-items 1000]
-        [--document-items 500] [--keyers 8] [--qc-keyers 2] [--plot bench/qc_accuracy.png]
-        [--quick]
+        [--document-items 500] [--keyers 8] [--qc-keyers 2] [--warm-items 0]
+        [--plot bench/qc_accuracy.png] [--quick]
 
 Starts the whole product (bench/harness.py) and runs simulated contractors
 (bpo_cli.simulation) through the real HTTP API: each item's source is the true invoice (5
@@ -32,6 +32,14 @@ adaptive job starts cold: its first items are keyed twice). Entry keyings per it
 entry keyings of the scored items only (control items, reviews and adjudications apart; those
 are printed too).
 
+With `--warm-items N`, each adaptive scenario starts warm, as in production, where the same
+contractors key job after job of a work type: a warm-up job of N items of its work type is
+keyed first by the same keyers (the same contractors, at the same accuracies),
+then the measured job. The scenario's figures are the measured job's; the warm-up's line is
+printed too (", warm-up"), and, for both jobs, each entry keyer's first keyings (those
+accepted alone among them) and second keyings. A keyer the warm-up suspended keys nothing of
+the measured job.
+
 Assisted keying (machine pre-fill) on the crew all at 97 %, `--document-items` items with
 their invoices as PDFs: intake reads each PDF's words and suggests the fields, and a keyer
 keeps a right suggestion, types over a wrong one (keeping it unnoticed 5 % of the time) and
@@ -54,6 +62,7 @@ import re
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -211,12 +220,14 @@ class Measured:
     # Validation's GET /v1/jobs/{id}/accuracy once the job was completed (adaptive only).
     accuracy: dict[str, Any] | None
     bad: BadApple | None
-    # The assisted client's first job, which its layout learned from (not a figure).
-    first: bool = False
+    # A job keyed before the scenario's measured one (not a figure), as what it was for: the
+    # assisted client's "first batch", which its layout learned from, or an adaptive
+    # scenario's "warm-up", which its keyers' records grew on.
+    prelude: str | None = None
 
     @property
     def label(self) -> str:
-        return self.scenario.label + (", first batch" if self.first else "")
+        return self.scenario.label + (f", {self.prelude}" if self.prelude else "")
 
     @property
     def delivered(self) -> float:
@@ -248,6 +259,7 @@ class Sizes:
     baseline_items: int  # single and double
     document_items: int  # assisted
     qc_keyers: int
+    warm_items: int  # each adaptive scenario's warm-up job (0: none)
 
     def of(self, scenario: Scenario) -> int:
         if scenario.documents:
@@ -264,48 +276,75 @@ async def measure(stack: FullStack, scenarios: Sequence[Scenario], sizes: Sizes)
         for scenario in scenarios:
             crew = scenario.crew
             client_id = await simulation.client(f"QC bench {scenario.label}")
-            if scenario.first_batch:
+            warm = sizes.warm_items if scenario.mode == "adaptive" else 0
+            jobs = [("first batch", scenario.first_batch), ("warm-up", warm)]
+            # A warm-up's keyers key the measured job too.
+            returning = None
+            for prelude, items in [*((p, n) for p, n in jobs if n), (None, sizes.of(scenario))]:
                 outcome = await simulation.run(
                     client_id,
-                    items=scenario.first_batch,
+                    items=items,
                     keyers=crew.with_qc(sizes.qc_keyers),
                     mode=scenario.mode,
+                    target_accuracy=scenario.target or "0.995",
                     documents=scenario.documents,
                     work_type=scenario.work_type,
+                    returning=returning,
                 )
-                measured.append(Measured(scenario, outcome, None, None, first=True))
-                print(report(measured[-1]), flush=True)
-            outcome = await simulation.run(
-                client_id,
-                items=sizes.of(scenario),
-                keyers=crew.with_qc(sizes.qc_keyers),
-                mode=scenario.mode,
-                target_accuracy=scenario.target or "0.995",
-                documents=scenario.documents,
-                work_type=scenario.work_type,
-            )
-            accuracy = None
-            if scenario.mode == "adaptive":
-                response = await http.get(
-                    f"{stack.url('validation')}/v1/jobs/{outcome.job_id}/accuracy",
-                    headers=manager,
-                )
-                response.raise_for_status()
-                accuracy = response.json()
-            bad = None
-            if crew.bad is not None:
-                contractor = outcome.contractors[crew.bad]
-                response = await http.get(
-                    f"{stack.url('validation')}/v1/contractors/{contractor}/quality",
-                    headers=manager,
-                )
-                response.raise_for_status()
-                suspended_at = response.json()["suspended_at"]
-                bad = replace(bad_apple(outcome, contractor), suspended_at=suspended_at)
-            result = Measured(scenario, outcome, accuracy, bad)
-            measured.append(result)
-            print(report(result), flush=True)
+                returning = outcome if prelude == "warm-up" else None
+                accuracy = None
+                if scenario.mode == "adaptive":
+                    response = await http.get(
+                        f"{stack.url('validation')}/v1/jobs/{outcome.job_id}/accuracy",
+                        headers=manager,
+                    )
+                    response.raise_for_status()
+                    accuracy = response.json()
+                bad = None
+                if crew.bad is not None:
+                    contractor = outcome.contractors[crew.bad]
+                    response = await http.get(
+                        f"{stack.url('validation')}/v1/contractors/{contractor}/quality",
+                        headers=manager,
+                    )
+                    response.raise_for_status()
+                    suspended_at = response.json()["suspended_at"]
+                    bad = replace(bad_apple(outcome, contractor), suspended_at=suspended_at)
+                result = Measured(scenario, outcome, accuracy, bad, prelude)
+                measured.append(result)
+                print(report(result), flush=True)
+                if warm:
+                    print(by_keyer(result), flush=True)
     return measured
+
+
+def by_keyer(measured: Measured) -> str:
+    """Each entry keyer's keyings of the job's scored items: first keyings (and those accepted
+    alone among them), and keyings of items someone keyed before (second keyings, a partial
+    one too)."""
+    o = measured.outcome
+    first: Counter[str] = Counter()
+    alone: Counter[str] = Counter()
+    again: Counter[str] = Counter()
+    seen: set[str] = set()
+    for item, who in o.entries:
+        if item in o.controls:
+            continue
+        if item in seen:
+            again[who] += 1
+        else:
+            first[who] += 1
+            alone[who] += item in o.alone
+        seen.add(item)
+    keyers = measured.scenario.crew.keyers
+    lines = [f"{'':<26} entry keyers (control items aside): first keyings (accepted alone), second"]
+    entry = o.contractors[: len(keyers)]  # the reviewers come after
+    for n, (contractor, keyer) in enumerate(zip(entry, keyers, strict=True), start=1):
+        lines.append(
+            f"{'':<28} keyer {n} at {keyer.item_accuracy:6.1%}: {first[contractor]:5d} first "
+            f"({alone[contractor]:5d} alone), {again[contractor]:5d} second"
+        )
+    return "\n".join(lines)
 
 
 def report(measured: Measured) -> str:
@@ -362,7 +401,7 @@ def report(measured: Measured) -> str:
 
 def figures(measured: Sequence[Measured]) -> list[dict[str, Any]]:
     by_label = {m.label: m for m in measured}
-    adaptive = [m for m in measured if m.scenario.mode == "adaptive"]
+    adaptive = [m for m in measured if m.scenario.mode == "adaptive" and not m.prelude]
     result: list[dict[str, Any]] = []
     for m in adaptive:
         scenario = m.scenario
@@ -505,8 +544,8 @@ FLOOR = 1e-4
 SCALE = 2  # drawn at twice the size, then scaled down: smooth edges
 
 
-def plot(every: Sequence[Measured], path: Path, items: int, baseline_items: int) -> None:
-    measured = [m for m in every if m.scenario.mode in PLOTTED and not m.first]
+def plot(every: Sequence[Measured], path: Path, sizes: Sizes) -> None:
+    measured = [m for m in every if m.scenario.mode in PLOTTED and not m.prelude]
     width, height = 1200 * SCALE, 760 * SCALE
     left, right, top, bottom = 130 * SCALE, 880 * SCALE, 80 * SCALE, 680 * SCALE
     image = Image.new("RGB", (width, height), "white")
@@ -538,8 +577,9 @@ def plot(every: Sequence[Measured], path: Path, items: int, baseline_items: int)
     )
     draw.text(
         (left, 50 * SCALE),
-        f"simulated crews through the product; adaptive {items} items a scenario, "
-        f"single and double {baseline_items}; control items aside",
+        f"simulated crews through the product; adaptive {sizes.items} items a scenario"
+        + (f" (after a warm-up of {sizes.warm_items})" if sizes.warm_items else "")
+        + f", single and double {sizes.baseline_items}; control items aside",
         fill=(90, 90, 90),
         font=small,
     )
@@ -747,6 +787,13 @@ def main() -> int:
     )
     parser.add_argument("--keyers", type=int, default=8, help="entry keyers of each crew")
     parser.add_argument("--qc-keyers", type=int, default=2, help="reviewers and adjudicators")
+    parser.add_argument(
+        "--warm-items",
+        type=int,
+        default=0,
+        help="items of a warm-up job before each adaptive one, keyed by the same keyers "
+        "(0: none, adaptive starts cold)",
+    )
     parser.add_argument("--plot", type=Path, default=PLOT, help="where the PNG goes")
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 300 items, baselines and assisted 100"
@@ -755,10 +802,16 @@ def main() -> int:
     if arguments.quick:
         arguments.items, arguments.baseline_items, arguments.document_items = 300, 100, 100
     sizes = Sizes(
-        arguments.items, arguments.baseline_items, arguments.document_items, arguments.qc_keyers
+        arguments.items,
+        arguments.baseline_items,
+        arguments.document_items,
+        arguments.qc_keyers,
+        arguments.warm_items,
     )
     if arguments.keyers < 2 or min(sizes.items, sizes.baseline_items, sizes.document_items) < 1:
         parser.error("--keyers must be at least 2, the item counts positive")
+    if sizes.warm_items < 0:
+        parser.error("--warm-items must not be negative")
     for stop in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop, interrupted)
     scenarios = plan(arguments.keyers)
@@ -770,7 +823,7 @@ def main() -> int:
         print("interrupted: the stack is stopped", file=sys.stderr)
         return 130
     wall = time.perf_counter() - started
-    plot(measured, arguments.plot, arguments.items, arguments.baseline_items)
+    plot(measured, arguments.plot, sizes)
     result = figures(measured)
     print()
     for figure in result:
@@ -785,7 +838,13 @@ def main() -> int:
         f"adaptive {arguments.items} items a scenario, single and double "
         f"{arguments.baseline_items} each crew; {arguments.keyers} entry keyers + "
         f"{arguments.qc_keyers} reviewers at {QC_ACCURACY:.0%}; 5 fields, 5% control items "
-        "(not scored); each scenario a work type of its own (adaptive starts cold)",
+        "(not scored); each scenario a work type of its own "
+        + (
+            f"(adaptive starts warm: a warm-up job of {sizes.warm_items} items of it first, "
+            "keyed by the same keyers; its line says 'warm-up')"
+            if sizes.warm_items
+            else "(adaptive starts cold)"
+        ),
         f"assisted, all at 97%: {arguments.document_items} items, each with its invoice PDF; the "
         "keyers start once intake has read them all; its keyers keep right pre-fill and "
         f"{BLIND:.0%} of wrong; measured on the client's second job, its layout learned from a "
@@ -817,7 +876,7 @@ def main() -> int:
             if m.scenario.documents
         ),
         *(
-            f"bad keyer ({m.scenario.label}): first keyings accepted alone {m.bad.alone_early} of "
+            f"bad keyer ({m.label}): first keyings accepted alone {m.bad.alone_early} of "
             f"{m.bad.first_early} within their first {BAD_APPLE_ITEMS} items, "
             f"{m.bad.alone_late} of {m.bad.first_late} after; "
             + (

@@ -197,8 +197,10 @@ class Outcome:
     settled_by_one: int = 0
     # Of `reviews` (review and adjudication tasks), the adjudications.
     adjudications: int = 0
-    # Each keyer's contractor id, in the order the keyers were given.
+    # Each keyer's contractor id, in the order the keyers were given, and the skill they were
+    # registered with, which the job required.
     contractors: tuple[str, ...] = ()
+    skill: str = ""
     # Entry keyings as (item id, contractor id), in the order submitted: an item's first is
     # its first keying.
     entries: tuple[tuple[str, str], ...] = ()
@@ -481,6 +483,7 @@ class Simulation:
         stall_s: float | None = None,
         documents: bool = False,
         work_type: str = WORK_TYPE,
+        returning: Outcome | None = None,
     ) -> Outcome:
         """Push a job of `items` invoices, key it with `keyers` until every item is final (or,
         `until_keyed`, until each item has been keyed once: claim and submit alone).
@@ -495,9 +498,15 @@ class Simulation:
         contractor opens a task's page image before keying; keyers key from the machine's pre-fill
         where a task shows some (see `prefilled`). `work_type`: the job's (adaptive QC and the
         quality floor know keyers by work type: a work type of its own keeps a run apart from
-        others' records)."""
-        skill = f"sim-{new_id().hex[-10:]}"  # these keyers take only this job's tasks
-        crew = [(await self._contractor(keyer, skill), keyer) for keyer in keyers]
+        others' records). `returning`: an earlier run whose contractors key this job too, the
+        n-th of `keyers` as its n-th contractor (as a work type's contractors key job after
+        job in production, validation knowing them from the jobs before)."""
+        if returning is None:
+            skill = f"sim-{new_id().hex[-10:]}"  # these keyers take only this job's tasks
+            crew = [(await self._contractor(keyer, skill), keyer) for keyer in keyers]
+        else:
+            skill = returning.skill
+            crew = list(zip(returning.contractors, keyers, strict=True))
         as_client = self.endpoints.headers(Role.CLIENT, f"client-{client_id}", client_id)
         truths = {f"doc-{n}": document(self.rng, n) for n in range(items)}
         golden = set(self.rng.sample(sorted(truths), int(items * golden_share)))
@@ -566,7 +575,9 @@ class Simulation:
         seconds = progress.elapsed()
         outcome = await self._score(job_id, client_id, mode, truths, golden, progress, seconds,
                                     waited, submitted_at, as_client)  # fmt: skip
-        return replace(outcome, contractors=tuple(contractor for contractor, _ in crew))
+        return replace(
+            outcome, contractors=tuple(contractor for contractor, _ in crew), skill=skill
+        )
 
     async def _append(
         self, job_id: UUID, truths: dict[str, dict[str, str]], golden: set[str],
