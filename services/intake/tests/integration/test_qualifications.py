@@ -15,11 +15,12 @@ from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem, error_fields
+from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Item
-from bpo_intake.service import decisions
+from bpo_intake.service import decisions, tasks
 
 from .conftest import create_job, register_client, stored_items
-from .keying import claim_tasks, new_contractor
+from .keying import claim_tasks, new_contractor, stored_task
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "holder", "type": "string", "pii": True},
@@ -256,6 +257,29 @@ async def test_with_no_retry_delay_a_failed_contractor_starts_again_at_once(
     assert again["item_id"] != task["item_id"], "a new copy, in a new attempt"
     outcomes = [attempt["outcome"] for attempt in await _attempts(intake, keyer)]
     assert outcomes == ["pending", "failed"]
+
+
+async def test_a_copy_whose_lease_ran_out_is_withdrawn_and_its_item_given_again(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    work_type, _, waiting = await _qualification(intake, tokens, 1)
+    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    expired = datetime.fromisoformat(task["lease_expires_at"]) + timedelta(seconds=1)
+
+    async with intake_db() as session, session.begin():
+        await tasks.sweep_expired_leases(session, max_attempts=3, now=expired)
+
+    stored = await stored_task(intake_db, task["id"])
+    assert stored.status is TaskStatus.CANCELLED, "nobody else keys the contractor's copy"
+    (again,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    async with intake_db() as session:
+        first, second = [await session.get(Item, UUID(t["item_id"])) for t in (task, again)]
+    assert first is not None
+    assert second is not None
+    assert second.id != first.id
+    assert (second.control_of, second.attempt_id) == (first.control_of, first.attempt_id)
+    assert first.flagged_reason is None
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import HeldTask, TaskStatus
 from bpo_intake.repository import contractors as contractors_repository
 from bpo_intake.repository import items as items_repository
+from bpo_intake.repository import qualifications as qualifications_repository
 from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
 from bpo_intake.service import controls, documents, qualifications
@@ -262,18 +263,23 @@ async def sweep_expired_leases(
     session: AsyncSession, *, max_attempts: int, now: datetime | None = None
 ) -> int:
     """Give expired tasks (up to SWEEP_BATCH) back to the queue; flag the item once a task has
-    expired too often. Returns how many expired."""
+    expired too often. A qualification's copy is withdrawn instead (the contractor is given
+    its set item again). Returns how many expired."""
     now = now or utcnow()
     expired = await repository.lease_expired_tasks(session, now, SWEEP_BATCH)
+    copies = await qualifications_repository.copies(session, [t.item_id for t in expired])
     for task in expired:
         holder = task.contractor_id
         assert holder is not None, "a leased task has a holder"
         task.attempts += 1
-        requeued = domain.requeued_after_expiry(task.attempts, max_attempts)
+        withdrawn = task.item_id in copies
+        requeued = not withdrawn and domain.requeued_after_expiry(task.attempts, max_attempts)
         task.contractor_id = None
         task.lease_expires_at = None
         if requeued:
             task.status = TaskStatus.QUEUED
+        elif withdrawn:
+            task.status = TaskStatus.CANCELLED
         else:
             task.status = TaskStatus.CANCELLED
             item = await items_repository.get_item_for_update(session, task.item_id)
