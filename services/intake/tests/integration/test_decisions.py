@@ -16,8 +16,10 @@ from bpo_devtools.testing import Tokens, eventually, outbox_events
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Item, JobAccuracy
+from bpo_intake.service import decisions
 
 from .conftest import create_job, register_client, scan_items
+from .receiver import register_hooked_client
 
 REACTIVATED = "bpo.intake.contractor.reactivated"
 
@@ -266,3 +268,40 @@ async def _listed(
         if page["next_cursor"] is None:
             return jobs
         query["cursor"] = page["next_cursor"]
+
+
+async def test_the_client_hears_by_webhook_what_its_adaptive_job_delivered_once(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    client_id, _ = await register_hooked_client(intake, tokens, "https://hooks.acme.example/qc")
+    adaptive = {"mode": "adaptive", "target_accuracy": "0.98"}
+    job = await create_job(intake, tokens, client_id, qc=adaptive, external_ref="PO batch 7")
+    job_id = UUID(job["id"])
+    decided_at = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
+    told = [
+        _accuracy_delivered(job_id, client_id, met=False, decided_at=decided_at),
+        # An earlier estimate arriving late: not kept, not told.
+        _accuracy_delivered(job_id, client_id, met=True, decided_at=decided_at - timedelta(1)),
+    ]
+
+    for envelope in told:
+        event = validation.JobAccuracyDelivered.model_validate(envelope.data)
+        async with intake_db() as session, session.begin():
+            await decisions.record_job_accuracy(session, event)
+
+    response = await intake.get("/v1/webhooks/deliveries", headers=tokens.client(client_id))
+    (delivery,) = [d for d in response.json()["data"] if d["event_type"] == "job.accuracy"]
+    assert delivery["payload"]["data"] == {
+        "job_id": str(job_id),
+        "external_ref": "PO batch 7",
+        "target": "0.98",
+        "items": 40,
+        "single_keyed": 31,
+        "keyed_twice": 9,
+        "estimate": 0.97,
+        "lower": 0.9412,
+        "upper": 0.9988,
+        "assured": 0.9458,
+        "met": False,
+        "decided_at": "2031-01-02T03:04:05Z",
+    }

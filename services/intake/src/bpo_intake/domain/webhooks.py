@@ -38,6 +38,8 @@ class WebhookEvent(StrEnum):
     ITEM_REJECTED = "item.rejected"
     # An invoice does not match its purchase order: the client resolves it on validation.
     ITEM_EXCEPTION = "item.exception"
+    # What an adaptive job delivered, once validation estimated it.
+    JOB_ACCURACY = "job.accuracy"
 
 
 class WebhookDeliveryStatus(StrEnum):

@@ -49,17 +49,19 @@ async def list_jobs(
     return list((await session.execute(paginate(query, Job.id, page))).scalars())
 
 
-async def record_accuracy(session: AsyncSession, delivered: JobAccuracy) -> None:
-    """Keep the accuracy a job delivered, unless a later estimate of it is kept already."""
+async def record_accuracy(session: AsyncSession, delivered: JobAccuracy) -> bool:
+    """Keep the accuracy a job delivered, unless a later estimate of it is kept already;
+    whether it was kept."""
     columns = JobAccuracy.__table__.columns
     statement = insert(JobAccuracy).values({c.name: getattr(delivered, c.key) for c in columns})
-    await session.execute(
+    kept = await session.execute(
         statement.on_conflict_do_update(
             index_elements=[JobAccuracy.job_id],
             set_={c.name: statement.excluded[c.name] for c in columns if not c.primary_key},
             where=JobAccuracy.decided_at < statement.excluded.decided_at,
-        )
+        ).returning(JobAccuracy.job_id)
     )
+    return kept.first() is not None
 
 
 async def accuracies(session: AsyncSession, job_ids: Sequence[UUID]) -> dict[UUID, JobAccuracy]:

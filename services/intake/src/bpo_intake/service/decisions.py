@@ -283,12 +283,14 @@ async def route_keyer(session: AsyncSession, changed: validation.KeyerTrustChang
 async def record_job_accuracy(
     session: AsyncSession, delivered: validation.JobAccuracyDelivered
 ) -> None:
-    """Keep what an adaptive job delivered, to show with the job and its results; one that
-    missed its target is flagged by it. An event about a job intake does not hold for that
-    client changes nothing."""
+    """Keep what an adaptive job delivered, to show with the job and its results, and tell the
+    client by webhook; one that missed its target is flagged by it. An event about a job
+    intake does not hold for that client, or older than the estimate kept, changes nothing."""
     job = await jobs_repository.get_job(session, delivered.job_id, delivered.client_id)
     if job is None:
         return
     # Its client and work type are the job's own.
     figures = delivered.model_dump(exclude={"client_id", "work_type"})
-    await jobs_repository.record_accuracy(session, JobAccuracy(**figures))
+    if await jobs_repository.record_accuracy(session, JobAccuracy(**figures)):
+        told = {"external_ref": job.external_ref} | figures
+        await webhooks.enqueue(session, job.client_id, WebhookEvent.JOB_ACCURACY, told)
