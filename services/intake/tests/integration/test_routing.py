@@ -2,17 +2,20 @@
 takes second keyings first, as far as the queue allows; any other keyer takes tasks in the
 usual order."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
+from sqlalchemy import select
 
 from bpo_common.contracts import validation
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens
-from bpo_intake.models import KeyerRoute
+from bpo_intake.domain.tasks import TaskStatus
+from bpo_intake.models import Item, KeyerRoute, Task
 from bpo_intake.service import decisions
 
 from .keying import claim_tasks, keying_job, new_contractor
@@ -34,13 +37,18 @@ async def _doubted(
 
 
 async def _rekeyed(
-    sessions: SessionFactory, keys: DataKeys, job: dict[str, Any], item_id: str
+    sessions: SessionFactory,
+    keys: DataKeys,
+    job: dict[str, Any],
+    item_id: str,
+    fields: Sequence[str] = (),
 ) -> None:
     asked = validation.SecondKeyingRequired(
         item_id=UUID(item_id),
         job_id=UUID(job["id"]),
         client_id=UUID(job["client_id"]),
         reason="keyed again",
+        fields=list(fields),
         decided_at=datetime.now(UTC),
     )
     async with sessions() as session, session.begin():
@@ -109,4 +117,35 @@ async def test_a_second_keying_comes_before_the_jobs_first_keyings(
     _, anyone = await new_contractor(intake, tokens)
     (next_task,) = await claim_tasks(intake, anyone, **mine)
     assert next_task["item_id"] == keyed["item_id"], "the item begun is finished first"
+    await _cancel(intake, tokens, job)
+
+
+async def test_a_requeued_second_keying_keys_again_only_the_fields_asked_for(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    job = await keying_job(intake, tokens, 1, qc={"mode": "adaptive"}, due_at=None)
+    _, first = await new_contractor(intake, tokens)
+    (keyed,) = await claim_tasks(intake, first, job_id=job["id"])
+    data = {"data": {"invoice_number": "A", "total": "1"}}
+    submitted = await intake.post(f"/v1/tasks/{keyed['id']}/submit", json=data, headers=first)
+    assert submitted.status_code == 202, submitted.text
+    await _rekeyed(intake_db, data_keys, job, keyed["item_id"], ["total"])
+    # Its lease kept expiring: the sweep gave it up and flagged the item.
+    async with intake_db() as session, session.begin():
+        rekey = await session.scalar(
+            select(Task).where(Task.item_id == UUID(keyed["item_id"]), Task.rekey)
+        )
+        item = await session.get(Item, UUID(keyed["item_id"]))
+        assert rekey is not None
+        assert item is not None
+        rekey.status, item.flagged_reason = TaskStatus.CANCELLED, "expired 3 times"
+
+    requeued = await intake.post(f"/v1/items/{keyed['item_id']}/requeue", headers=tokens.manager())
+
+    assert requeued.status_code == 200, requeued.text
+    _, second = await new_contractor(intake, tokens)
+    (again,) = await claim_tasks(intake, second, job_id=job["id"])
+    assert again["item_id"] == keyed["item_id"]
+    assert again["keyed_fields"] == ["total"]
+    assert [field["name"] for field in again["fields"]] == ["total"]
     await _cancel(intake, tokens, job)

@@ -278,6 +278,17 @@ async def withdraw_open_tasks(session: AsyncSession, job_id: UUID) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def latest_cancelled_task(session: AsyncSession, item_id: UUID) -> Task | None:
+    """The item's task given up last (its lease expired too often), if any."""
+    query = (
+        select(Task)
+        .where(Task.item_id == item_id, Task.status == TaskStatus.CANCELLED)
+        .order_by(Task.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def has_open_task(session: AsyncSession, item_id: UUID) -> bool:
     """Whether a task of the item is queued or leased."""
     open_task = select(Task.id).where(

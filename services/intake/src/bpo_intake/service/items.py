@@ -278,8 +278,9 @@ async def flagged_items(
 async def requeue_item(
     session: AsyncSession, item_id: UUID, keys: DataKeys, *, personal: bool
 ) -> ItemOut:
-    """A manager clears an item's flag. An item whose task kept expiring gets a fresh entry
-    task; one whose task nobody could take keeps it (the manager has found someone)."""
+    """A manager clears an item's flag. An item whose task kept expiring gets that task afresh
+    (a second keying of the same fields, a review of the same entries), or an entry task when
+    it had none; one whose task nobody could take keeps it (the manager has found someone)."""
     item = await repository.get_item_for_update(session, item_id)
     if item is None:
         raise NotFound(f"no item {item_id}")
@@ -290,6 +291,21 @@ async def requeue_item(
         raise Conflict("the item's job is cancelled")
     item.flagged_reason = None
     if not await tasks_repository.has_open_task(session, item.id):
-        task = new_task(job, item.id, TaskKind.ENTRY, utcnow())
+        given_up = await tasks_repository.latest_cancelled_task(session, item.id)
+        task = (
+            new_task(
+                job,
+                item.id,
+                given_up.kind,
+                utcnow(),
+                required_skills=given_up.required_skills,
+                entries=given_up.entries,
+                differing=given_up.differing,
+                rekey=given_up.rekey,
+                keyed_fields=given_up.keyed_fields,
+            )
+            if given_up is not None
+            else new_task(job, item.id, TaskKind.ENTRY, utcnow())
+        )
         await tasks_repository.add_tasks(session, [task])
     return (await _view(session, [item], keys, personal=personal))(item)
