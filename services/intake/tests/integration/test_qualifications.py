@@ -282,6 +282,19 @@ async def test_a_copy_whose_lease_ran_out_is_withdrawn_and_its_item_given_again(
     assert first.flagged_reason is None
 
 
+async def test_no_copy_goes_into_a_set_whose_job_was_cancelled_since(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    work_type, known, waiting = await _qualification(intake, tokens, 1)
+    client = tokens.client(UUID(known["client_id"]))
+    cancelled = await intake.post(f"/v1/jobs/{known['id']}/cancel", headers=client)
+    assert cancelled.status_code == 200, cancelled.text
+    keyer = await new_contractor(intake, tokens, _skill(work_type))
+
+    assert await claim_tasks(intake, keyer[1], job_id=waiting["id"]) == []
+    assert await _attempts(intake, keyer) == [], "no attempt starts either"
+
+
 @pytest.mark.parametrize(
     ("body", "field", "says"),
     [

@@ -88,17 +88,22 @@ async def offer(
     """The next item of a qualification the contractor may take now (see
     repository.qualifications.offered), leased to them until `lease_until`, as a claim shows
     a task; None when there is none, or each item of their attempt is given already."""
+    if await repository.offered(session, contractor_id, job_id, now) is None:
+        return None
+    # Asked again under the contractor's lock: two claims at once start one attempt.
     await advisory_lock(session, "qualification", str(contractor_id))
     offered = await repository.offered(session, contractor_id, job_id, now)
     if offered is None:
         return None
+    job = (await jobs_repository.jobs_by_id(session, [offered.job_id]))[offered.job_id]
+    if job.status is JobStatus.CANCELLED:
+        return None  # the set's job was cancelled since: no copy goes into it
     attempt_id = offered.attempt_id or await _start(session, contractor_id, offered, now)
     if attempt_id is None:
         return None
     item = await repository.next_item(session, offered.job_id, attempt_id, contractor_id)
     if item is None:
         return None
-    job = (await jobs_repository.jobs_by_id(session, [item.job_id]))[item.job_id]
     return await controls.give_control(
         session, contractor_id, job, item, keys, now, lease_until=lease_until, attempt_id=attempt_id
     )
