@@ -297,6 +297,8 @@ class Earning(Base):
     outcome: Mapped[TaskOutcome] = mapped_column(enum_column(TaskOutcome, name="outcome"))
     golden: Mapped[bool]
     factor: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    # The share of the job's fields the task keyed (a partial second keying's is under 1).
+    share: Mapped[Decimal] = mapped_column(Numeric(5, 4), server_default=text("1"))
     # Seconds the contractor was active on the task, when the workbench measured them.
     active_seconds: Mapped[float | None]
     rate: Mapped[Decimal | None] = mapped_column(EXACT)

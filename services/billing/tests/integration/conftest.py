@@ -223,8 +223,9 @@ def scored(
     client_id: UUID | None = None,
     job_id: UUID | None = None,
     active_seconds: float | None = None,
+    share: Decimal = Decimal(1),
 ) -> ContractorScored:
-    """A task of the contractor's, scored."""
+    """A task of the contractor's, scored (`share`: of its job's fields, a partial keying's)."""
     return ContractorScored(
         task_id=new_id(),
         item_id=new_id(),
@@ -237,6 +238,7 @@ def scored(
         golden=False,
         fields_judged=3,
         fields_correct=3,
+        share=share,
         active_seconds=active_seconds,
         submitted_at=at,
         decided_at=at,

@@ -84,6 +84,35 @@ async def test_accepted_work_pays_the_rate_overturned_a_fraction_rejected_nothin
     assert {row["contractor_id"] for row in rows} == {str(keyer)}
 
 
+async def test_a_partial_second_keying_earns_its_share_of_the_rate_even_when_priced_later(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    work_type = f"claims-{new_id()}"
+    keyer = new_id()
+    await feed.scored(keyer, work_type=work_type, share=Decimal("0.4"))
+    await set_rates(billing, tokens, work_type)
+    await feed.scored(keyer, work_type=work_type, share=Decimal("0.2"))
+    await feed.scored(
+        keyer, work_type=work_type, outcome=TaskOutcome.OVERTURNED, share=Decimal("0.5")
+    )
+    await feed.scored(keyer, work_type=work_type)
+
+    response = await billing.get(
+        f"/v1/contractors/{keyer}/earnings?{PERIOD}", headers=tokens.contractor(keyer)
+    )
+
+    statement = response.json()
+    paid = sorted((line["outcome"], line["rate"], line["amount"]) for line in statement["lines"])
+    # Rate 0.20: two fifths, one fifth, all of it; overturned: 40 % of half of it.
+    assert paid == [
+        ("accepted", "0.04", "0.04"),
+        ("accepted", "0.08", "0.08"),
+        ("accepted", "0.20", "0.20"),
+        ("overturned", "0.10", "0.04"),
+    ]
+    assert statement["totals"] == {"EUR": "0.36"}
+
+
 async def test_a_book_with_an_hourly_rate_pays_the_active_time_too_even_when_priced_later(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:

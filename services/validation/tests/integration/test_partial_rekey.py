@@ -12,7 +12,7 @@ from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_validation.settings import Settings
 
-from .submissions import new_item, new_job, published, scored, submit
+from .submissions import SCORED, events, new_item, new_job, published, scored, submit
 
 RIGHT = {"number": "N-1", "total": "3"}
 
@@ -67,6 +67,11 @@ async def test_a_keyer_weak_on_the_total_has_only_the_total_keyed_again(
         str(first.task_id): ("entry", "accepted", 1, 1),
         str(second.task_id): ("entry", "accepted", 1, 1),
     }
+    # The second keying keyed one of the job's three fields: billing pays a third of the rate.
+    shares = {
+        e.data["task_id"]: e.data["share"] for e in await events(db, item) if e.type == SCORED
+    }
+    assert shares == {str(first.task_id): "1", str(second.task_id): "0.3333"}
     shown = await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())
     body = shown.json()
     assert body["reason"] == "2 keyings agree on total, the first keying's other fields standing"

@@ -1,7 +1,8 @@
-"""Keeping score: the quality floor on a recent window, reactivation, and how each task on a
-final item came out."""
+"""Keeping score: the quality floor on a recent window, reactivation, how each task on a
+final item came out, and the share of a job's fields a partial keying keyed."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -9,6 +10,7 @@ from bpo_common.contracts import TaskKind, TaskOutcome
 from bpo_validation.domain.scoring import (
     Window,
     accuracy,
+    keyed_share,
     reactivation_applies,
     suspension,
     task_outcome,
@@ -120,3 +122,13 @@ def test_a_keying_stands_when_all_its_judged_fields_were_right_and_a_final_word_
 
 def test_accuracy_is_none_before_anything_is_judged() -> None:
     assert (accuracy(0, 0), accuracy(1, 4)) == (None, 0.25)
+
+
+@pytest.mark.parametrize(
+    ("keyed", "fields", "share"),
+    [(0, 5, "1"), (5, 5, "1"), (1, 5, "0.2"), (2, 3, "0.6667"), (1, 3, "0.3333"), (1, 0, "1")],
+)
+def test_a_partial_keying_keyed_its_share_of_the_jobs_fields_to_four_places(
+    keyed: int, fields: int, share: str
+) -> None:
+    assert keyed_share(keyed, fields) == Decimal(share)

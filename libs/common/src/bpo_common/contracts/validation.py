@@ -154,6 +154,9 @@ class ContractorScored(Event):
     golden: bool
     fields_judged: int
     fields_correct: int
+    # The share of the job's fields the task keyed: under 1 for a partial second keying,
+    # which earns that share of the piece rate.
+    share: Decimal = Decimal(1)
     # Seconds the contractor was active on the task, when the workbench measured them.
     active_seconds: float | None = None
     submitted_at: datetime

@@ -66,8 +66,10 @@ async def piece_rates(session: AsyncSession, work_type: str | None = None) -> li
 def _price_earning(
     earning: Earning, rate: Decimal, per_hour: Decimal | None, currency: str
 ) -> billing.EarningRecorded:
-    earning.rate = rate
-    earning.amount = earning_amount(rate, earning.factor, per_hour, earning.active_seconds)
+    """The earning priced at the piece rate `rate` (its share of it, for a partial second
+    keying) and the hourly rate."""
+    earning.rate = rate * earning.share
+    earning.amount = earning_amount(earning.rate, earning.factor, per_hour, earning.active_seconds)
     earning.currency = currency
     return billing.EarningRecorded(
         earning_id=earning.id,
@@ -86,8 +88,9 @@ def _price_earning(
 async def record_scores(
     session: AsyncSession, events: list[ContractorScored], overturned_fraction: Decimal
 ) -> None:
-    """A scored task earns its piece rate: all of it when accepted, a fraction when
-    overturned, nothing when the item was rejected. A task scored twice earns once."""
+    """A scored task earns its piece rate (its share of it, for a partial second keying): all
+    of it when accepted, a fraction when overturned, nothing when the item was rejected. A
+    task scored twice earns once."""
     firsts = first_of_each(events, lambda event: event.task_id)
     known = await repository.tasks_with_earnings(session, [event.task_id for event in firsts])
     fresh = [event for event in firsts if event.task_id not in known]
@@ -109,6 +112,7 @@ async def record_scores(
             outcome=event.outcome,
             golden=event.golden,
             factor=earning_factor(event.outcome, overturned_fraction),
+            share=event.share,
             active_seconds=event.active_seconds,
             earned_at=event.decided_at,
             recorded_at=now,

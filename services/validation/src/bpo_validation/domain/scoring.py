@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from bpo_common.contracts import TaskKind, TaskOutcome
 
@@ -51,6 +52,18 @@ def reactivation_applies(
     if suspended_at is not None and suspended_at > reactivated_at:
         return False
     return last_reactivated_at is None or last_reactivated_at < reactivated_at
+
+
+# A task's share of its job's fields, to four places (billing pays a piece rate in it).
+SHARE_PLACES = Decimal("0.0001")
+
+
+def keyed_share(keyed: int, fields: int) -> Decimal:
+    """The share of the job's `fields` a task keyed: 1 when it keyed all of them (`keyed` 0:
+    no partial second keying), else `keyed` of them, to four places, rounded half up."""
+    if not keyed or not fields or keyed >= fields:
+        return Decimal(1)
+    return (Decimal(keyed) / fields).quantize(SHARE_PLACES, rounding=ROUND_HALF_UP)
 
 
 def task_outcome(kind: TaskKind, judged: int, correct: int, *, rejected: bool) -> TaskOutcome:

@@ -180,8 +180,10 @@ class _Run:
             outcome.events.append((announced, entry.client_id))
         if verdict.ruling.settles:
             rejected = verdict.ruling is Ruling.REJECT
+            count = len(rules.spec.fields)
             outcome.events += [
-                (scored(e, self.judged, now, rejected=rejected), e.client_id) for e in so_far
+                (scored(e, self.judged, now, rejected=rejected, fields=count), e.client_id)
+                for e in so_far
             ]
 
     async def _decide(self, rules: Rules, item: Item, entry: Entry) -> Verdict:

@@ -222,7 +222,10 @@ async def resolve(
             )
         ],
     )
-    await publish_each(session, await _announced(session, exception, result, reason, now, key))
+    announced = await _announced(
+        session, exception, result, reason, now, key, fields=len(spec.fields)
+    )
+    await publish_each(session, announced)
     return _out(exception, spec.personal.reader(key if shows_personal_data(caller) else None))
 
 
@@ -258,8 +261,11 @@ async def _announced(
     reason: str,
     now: datetime,
     key: DataKey,
+    *,
+    fields: int,
 ) -> list[tuple[Event, UUID | None]]:
-    """The item's decision, how each of its tasks came out, and the resolution."""
+    """The item's decision, how each of its tasks came out (of a job of `fields` fields), and
+    the resolution."""
     about = {
         "item_id": exception.item_id,
         "job_id": exception.job_id,
@@ -273,7 +279,9 @@ async def _announced(
     )
     entries = await decision_rows.entries_of_item(session, exception.item_id)
     judged = await scores.judged_by_task(session, [exception.item_id])
-    tasks = [scored(entry, judged, now, rejected=result is None) for entry in entries]
+    tasks = [
+        scored(entry, judged, now, rejected=result is None, fields=fields) for entry in entries
+    ]
     resolved = validation.ExceptionResolved(
         exception_id=exception.id,
         item_id=exception.item_id,

@@ -17,6 +17,7 @@ from bpo_validation.domain.entries import Judging
 from bpo_validation.domain.scoring import (
     Window,
     accuracy,
+    keyed_share,
     reactivation_applies,
     suspension,
     task_outcome,
@@ -197,10 +198,16 @@ async def quality(
 
 
 def scored(
-    entry: Entry, judged: Mapping[UUID, tuple[int, int]], now: datetime, *, rejected: bool
+    entry: Entry,
+    judged: Mapping[UUID, tuple[int, int]],
+    now: datetime,
+    *,
+    rejected: bool,
+    fields: int,
 ) -> validation.ContractorScored:
     """How a task's work on a final item came out (billing pays on it); `judged` holds the
-    (judged, correct) fields of each task."""
+    (judged, correct) fields of each task; `fields`: how many the job has (a partial second
+    keying keyed a share of them)."""
     fields_judged, fields_correct = judged.get(entry.task_id, (0, 0))
     return validation.ContractorScored(
         task_id=entry.task_id,
@@ -214,6 +221,7 @@ def scored(
         golden=entry.golden is not None,
         fields_judged=fields_judged,
         fields_correct=fields_correct,
+        share=keyed_share(len(entry.keyed_fields), fields),
         active_seconds=entry.active_seconds,
         submitted_at=entry.submitted_at,
         decided_at=now,
