@@ -62,17 +62,18 @@ async def _keyed_and_asked_again(
     keys: DataKeys,
     *,
     items: int,
+    fields: Sequence[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """An adaptive job of `items` items, no deadline (its tasks sort after every other test's,
-    which claim by urgency), whose first task a keyer keyed and validation asked to key again:
-    (the job, that task)."""
+    which claim by urgency), whose first task a keyer keyed and validation asked to key again
+    (only `fields`, when given): (the job, that task)."""
     job = await keying_job(intake, tokens, items, qc={"mode": "adaptive"}, due_at=None)
     _, first = await new_contractor(intake, tokens)
     (keyed,) = await claim_tasks(intake, first, job_id=job["id"])
     data = {"data": {"invoice_number": "A", "total": "1"}}
     submitted = await intake.post(f"/v1/tasks/{keyed['id']}/submit", json=data, headers=first)
     assert submitted.status_code == 202, submitted.text
-    await _rekeyed(sessions, keys, job, keyed["item_id"])
+    await _rekeyed(sessions, keys, job, keyed["item_id"], fields)
     return job, keyed
 
 
@@ -123,13 +124,9 @@ async def test_a_second_keying_comes_before_the_jobs_first_keyings(
 async def test_a_requeued_second_keying_keys_again_only_the_fields_asked_for(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    job = await keying_job(intake, tokens, 1, qc={"mode": "adaptive"}, due_at=None)
-    _, first = await new_contractor(intake, tokens)
-    (keyed,) = await claim_tasks(intake, first, job_id=job["id"])
-    data = {"data": {"invoice_number": "A", "total": "1"}}
-    submitted = await intake.post(f"/v1/tasks/{keyed['id']}/submit", json=data, headers=first)
-    assert submitted.status_code == 202, submitted.text
-    await _rekeyed(intake_db, data_keys, job, keyed["item_id"], ["total"])
+    job, keyed = await _keyed_and_asked_again(
+        intake, tokens, intake_db, data_keys, items=1, fields=["total"]
+    )
     # Its lease kept expiring: the sweep gave it up and flagged the item.
     async with intake_db() as session, session.begin():
         rekey = await session.scalar(
