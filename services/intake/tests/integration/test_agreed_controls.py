@@ -17,12 +17,9 @@ from bpo_intake.models import Item
 from bpo_intake.service import decisions
 
 from .conftest import create_job, opened_events, register_client, stored_items
+from .controlled import FIELDS, submit_typed
 from .keying import claim_tasks, new_contractor
 
-FIELDS: list[dict[str, Any]] = [
-    {"name": "holder", "type": "string", "pii": True},
-    {"name": "total", "type": "decimal"},
-]
 # Keeps other tests' keyers away from these jobs' tasks (and this test's from theirs).
 SKILL = f"agreed-{new_id().hex[-8:]}"
 
@@ -43,12 +40,6 @@ async def _job(
     )
 
 
-async def _submit(intake: httpx.AsyncClient, keyer: dict[str, str], task_id: str) -> None:
-    data = {"data": {"holder": "Typed Holder", "total": "1.00"}}
-    response = await intake.post(f"/v1/tasks/{task_id}/submit", json=data, headers=keyer)
-    assert response.status_code == 202, response.text
-
-
 async def _agreed_job(
     intake: httpx.AsyncClient,
     tokens: Tokens,
@@ -64,7 +55,7 @@ async def _agreed_job(
     job = await _job(intake, tokens, client_id, qc, "Agreed Holder")
     _, keyer = await new_contractor(intake, tokens, SKILL)
     (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
-    await _submit(intake, keyer, task["id"])
+    await submit_typed(intake, keyer, task["id"])
     accepted = validation.ItemAccepted(
         item_id=UUID(task["item_id"]),
         job_id=UUID(job["id"]),
@@ -96,7 +87,7 @@ async def test_items_two_keyers_agreed_on_are_controls_where_the_client_allows_i
         control = await session.get(Item, UUID(task["item_id"]))
     assert control is not None
     assert control.control_of == source.id
-    await _submit(intake, keyer, task["id"])
+    await submit_typed(intake, keyer, task["id"])
     (said,) = await opened_events(
         intake_db, data_keys, "bpo.intake.task.submitted", task_id=task["id"]
     )

@@ -26,12 +26,9 @@ from bpo_intake.service import decisions
 from bpo_intake.settings import Settings
 
 from .conftest import create_job, opened_events, register_client, stored_items
+from .controlled import FIELDS, KNOWN_TOTAL, known_item, submit_typed
 from .keying import claim_tasks, new_contractor
 
-FIELDS: list[dict[str, Any]] = [
-    {"name": "holder", "type": "string", "pii": True},
-    {"name": "total", "type": "decimal"},
-]
 # Keeps other tests' keyers away from these jobs' tasks (and this test's from theirs).
 SKILL = f"controls-{new_id().hex[-8:]}"
 
@@ -55,18 +52,6 @@ def intake_app(stack: TestStack) -> FastAPI:
     return create_app(stack.settings(Settings, "intake"), draw=DRAWS)
 
 
-# Known answers' totals start with this, which nothing else a task shows has.
-KNOWN_TOTAL = "98765"
-
-
-def _known(n: int) -> dict[str, Any]:
-    return {
-        "external_id": f"known-{n}",
-        "source": {"holder": f"Known Holder {n}", "scan": f"known-{n}.png"},
-        "golden": {"holder": f"Known Holder {n}", "total": f"{KNOWN_TOTAL}.{n}1"},
-    }
-
-
 async def _client_with_controls(
     intake: httpx.AsyncClient,
     tokens: Tokens,
@@ -77,11 +62,11 @@ async def _client_with_controls(
 ) -> UUID:
     """A client with a job of `controls` completed control items of the work type: the pool."""
     client_id = await register_client(intake, tokens)
-    known = [_known(n) for n in range(controls)]
+    known = [known_item(n) for n in range(controls)]
     job = await _job(intake, tokens, client_id, 0, "0", work_type, known)
     _, keyer = await new_contractor(intake, tokens, SKILL)
     for task in await claim_tasks(intake, keyer, controls, job_id=job["id"]):
-        await _submit(intake, keyer, task["id"])
+        await submit_typed(intake, keyer, task["id"])
         await _accept(sessions, keys, job, task["item_id"])
     return client_id
 
@@ -111,12 +96,6 @@ async def _job(
         ]
         + list(extra),
     )
-
-
-async def _submit(intake: httpx.AsyncClient, keyer: dict[str, str], task_id: str) -> None:
-    data = {"data": {"holder": "Typed Holder", "total": "1.00"}}
-    response = await intake.post(f"/v1/tasks/{task_id}/submit", json=data, headers=keyer)
-    assert response.status_code == 202, response.text
 
 
 async def _accept(
@@ -186,7 +165,7 @@ async def test_a_claim_at_golden_rate_1_gets_a_control_copied_from_the_pool_with
         {"item_id": task["item_id"], "external_id": None, "golden": True}
     ]
 
-    await _submit(intake, keyer, task["id"])
+    await submit_typed(intake, keyer, task["id"])
 
     (said,) = await opened_events(
         intake_db, data_keys, "bpo.intake.task.submitted", task_id=task["id"]
@@ -245,7 +224,7 @@ async def test_controls_stay_out_of_the_results_and_the_job_completes_without_th
 ) -> None:
     client_id = await _client_with_controls(intake, tokens, intake_db, data_keys, 1)
     # The client's own control item in the job is no result either.
-    job = await _job(intake, tokens, client_id, 1, "1", extra=[_known(7)])
+    job = await _job(intake, tokens, client_id, 1, "1", extra=[known_item(7)])
     mine = {item.external_id: str(item.id) for item in await stored_items(intake_db, job["id"])}
     (_, keyer), (_, other) = [await new_contractor(intake, tokens, SKILL) for _ in range(2)]
     (control,) = await claim_tasks(intake, keyer, job_id=job["id"])
@@ -255,7 +234,7 @@ async def test_controls_stay_out_of_the_results_and_the_job_completes_without_th
     own = [(await claim_tasks(intake, keyer, job_id=job["id"]))[0] for _ in range(2)]
     assert [task["item_id"] for task in own] == [mine["real-0"], mine["known-7"]]
     for task in (control, *own):
-        await _submit(intake, keyer, task["id"])
+        await submit_typed(intake, keyer, task["id"])
         await _accept(intake_db, data_keys, job, task["item_id"])
     client = tokens.client(client_id)
 
@@ -266,7 +245,7 @@ async def test_controls_stay_out_of_the_results_and_the_job_completes_without_th
     assert closed.json()["counts"]["completed"] == closed.json()["counts"]["total"] == 2
     results = await intake.get(f"/v1/jobs/{job['id']}/results", headers=client)
     assert [record["item_id"] for record in results.json()] == [mine["real-0"]]
-    await _submit(intake, other, still_open["id"])
+    await submit_typed(intake, other, still_open["id"])
     await _accept(intake_db, data_keys, job, still_open["item_id"])
     for task in (control, still_open):
         (completed,) = await outbox_events(
@@ -290,7 +269,7 @@ async def _veteran(
     practice = await _job(intake, tokens, client_id, 20, "0", work_type)
     keyer_id, keyer = await new_contractor(intake, tokens, SKILL)
     for task in await claim_tasks(intake, keyer, 20, job_id=practice["id"]):
-        await _submit(intake, keyer, task["id"])
+        await submit_typed(intake, keyer, task["id"])
     return keyer_id, keyer
 
 
@@ -340,7 +319,7 @@ async def test_erasing_a_control_item_erases_the_controls_copied_from_it(
     job = await _job(intake, tokens, client_id, 1, "1")
     _, keyer = await new_contractor(intake, tokens, SKILL)
     (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
-    await _submit(intake, keyer, task["id"])
+    await submit_typed(intake, keyer, task["id"])
 
     erased = await intake.delete(f"/v1/items/{pool_item.id}/data", headers=tokens.client(client_id))
 

@@ -20,12 +20,8 @@ from bpo_intake.models import Item
 from bpo_intake.service import decisions, tasks
 
 from .conftest import create_job, register_client, stored_items
+from .controlled import FIELDS, known_item
 from .keying import claim_tasks, new_contractor, stored_task
-
-FIELDS: list[dict[str, Any]] = [
-    {"name": "holder", "type": "string", "pii": True},
-    {"name": "total", "type": "decimal"},
-]
 
 
 def _work_type() -> str:
@@ -37,14 +33,6 @@ def _skill(work_type: str) -> str:
     """What the test's jobs of the work type require besides: keeps every other test's
     keyers, and the qualifications of its other work types, away from them."""
     return f"only-{work_type}"
-
-
-def _known(n: int) -> dict[str, Any]:
-    return {
-        "external_id": f"known-{n}",
-        "source": {"holder": f"Known Holder {n}", "scan": f"known-{n}.png"},
-        "golden": {"holder": f"Known Holder {n}", "total": f"{n}.50"},
-    }
 
 
 async def _job(
@@ -78,7 +66,9 @@ async def _qualification(
     waiting with two real items: (work type, the set's job, the waiting job)."""
     work_type = _work_type()
     client_id = await register_client(intake, tokens)
-    known = await _job(intake, tokens, client_id, work_type, [_known(n) for n in range(controls)])
+    known = await _job(
+        intake, tokens, client_id, work_type, [known_item(n) for n in range(controls)]
+    )
     body = {"job_id": known["id"], **terms}
     response = await intake.put(
         f"/v1/work-types/{work_type}/qualification", json=body, headers=tokens.manager()
@@ -135,7 +125,7 @@ async def test_a_qualification_makes_its_work_types_jobs_require_its_skill(
 ) -> None:
     work_type = _work_type()
     client_id = await register_client(intake, tokens)
-    known = await _job(intake, tokens, client_id, work_type, [_known(n) for n in range(3)])
+    known = await _job(intake, tokens, client_id, work_type, [known_item(n) for n in range(3)])
     before = await _job(intake, tokens, client_id, work_type, _real(1))
     body = {"job_id": known["id"], "pass_mark": "0.8", "retry_after_hours": 2}
 
@@ -313,9 +303,9 @@ async def test_a_qualification_that_cannot_hold_is_refused_naming_the_member(
     work_type = _work_type()
     client_id = await register_client(intake, tokens)
     jobs = {
-        "KNOWN": await _job(intake, tokens, client_id, work_type, [_known(0)]),
+        "KNOWN": await _job(intake, tokens, client_id, work_type, [known_item(0)]),
         "PLAIN": await _job(intake, tokens, client_id, work_type, _real(1)),
-        "OTHER": await _job(intake, tokens, client_id, _work_type(), [_known(0)]),
+        "OTHER": await _job(intake, tokens, client_id, _work_type(), [known_item(0)]),
     }
     sent = body | {"job_id": jobs[body["job_id"]]["id"]} if body["job_id"] in jobs else body
 
