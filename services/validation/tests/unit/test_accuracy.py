@@ -10,20 +10,22 @@ from uuid import UUID
 import pytest
 
 from bpo_validation.domain.accuracy import (
-    MAX_STRENGTH,
-    MIN_STRENGTH,
-    UNKNOWN_PRIOR,
-    Crew,
     Delivered,
     Ledger,
-    Tally,
     Trust,
     both_wrong,
     crew_trust,
     doubtful,
-    posterior,
     rule,
     trust,
+)
+from bpo_validation.domain.crew import (
+    MAX_STRENGTH,
+    MIN_STRENGTH,
+    UNKNOWN_PRIOR,
+    Crew,
+    Tally,
+    posterior,
 )
 from bpo_validation.domain.partial import weak_fields
 
@@ -35,7 +37,7 @@ def _alike(keyers: int, judged: int, correct: int) -> Crew:
 
 
 def test_a_keyer_nobody_judged_on_a_new_work_type_is_barely_trusted() -> None:
-    belief = posterior(Crew({}), "total", None)
+    belief = posterior(Crew({}), "total", {})
     assert belief.mean == pytest.approx(UNKNOWN_PRIOR)
     assert trust(FIELDS, Crew({}), {}).p == pytest.approx(UNKNOWN_PRIOR ** len(FIELDS))
 
@@ -46,7 +48,7 @@ def test_the_crews_figure_weighs_as_much_as_its_keyers_are_alike() -> None:
     assert MIN_STRENGTH <= apart.strength < 100
     assert replace(_alike(8, 1000, 990), most=MIN_STRENGTH).strength == MIN_STRENGTH
     # Alike: a lucky record hardly moves a keyer; apart: it does.
-    lucky = Tally(200, 200)
+    lucky = {"total": Tally(200, 200)}
     assert posterior(_alike(8, 1000, 990), "total", lucky).mean < 0.992
     assert posterior(apart, "total", lucky).mean > 0.99
 
@@ -267,12 +269,16 @@ def test_one_bad_apple_never_keys_alone_and_the_job_keeps_its_target(seed: int) 
 
 
 def test_a_mixed_crew_keys_the_weak_half_twice_and_the_strong_half_alone() -> None:
+    """Each keyer first-keys an eighth of the items here, so 1.5 keyings an item is the floor;
+    a crew prior of one group kept the strong half's clean records near the crew's middle and
+    keyed 1.84 times an item (the crew as two groups: domain.crew)."""
     job = _Job([0.998, 0.95] * 4, 0.995)
     delivered, keyings, shown = job.run()
     weak = [UUID(int=n) for n in (2, 4, 6, 8)]
     assert sum(job.carried[keyer] for keyer in weak) == 0
+    assert min(job.carried[UUID(int=n)] for n in (1, 3, 5, 7)) > 250, "of 375 first keyings"
     assert delivered >= 0.995
-    assert keyings < 2.0
+    assert keyings < 1.65
     assert shown.low is not None
     assert shown.high is not None
     assert shown.low <= delivered <= shown.high

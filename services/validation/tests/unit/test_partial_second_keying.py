@@ -7,16 +7,15 @@ from uuid import UUID
 
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_validation.domain.accuracy import (
-    Crew,
     KeyerAccuracy,
     Ledger,
     Share,
-    Tally,
     Trust,
     both_wrong,
     crew_trust,
     trust,
 )
+from bpo_validation.domain.crew import Crew, Tally
 from bpo_validation.domain.decision import Ruling
 from bpo_validation.domain.entries import Submission
 from bpo_validation.domain.fields import FieldVerdict

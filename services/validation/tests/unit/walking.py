@@ -8,7 +8,8 @@ from bpo_common.contracts import QcPolicy, TaskKind
 from bpo_common.ids import new_id
 from bpo_common.rules import JobSpec
 from bpo_validation.domain import decision
-from bpo_validation.domain.accuracy import Crew, KeyerAccuracy
+from bpo_validation.domain.accuracy import KeyerAccuracy
+from bpo_validation.domain.crew import Crew
 from bpo_validation.domain.decision import Verdict
 from bpo_validation.domain.entries import Item, Submission
 from bpo_validation.domain.reference import LookupResult, Wanted

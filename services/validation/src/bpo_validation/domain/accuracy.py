@@ -1,15 +1,11 @@
 """Accuracy as a contract: what a keyer's single keying is worth, and whether the job, item by
 item, still delivers its target with 95 % confidence.
 
-A keyer's accuracy on a field of a work type is a Beta posterior: its prior is the crew's
-accuracy on that field (so a newcomer is taken for an average keyer), weighing as many
-judged fields as the crew's keyers' differences say (empirical Bayes: a crew whose keyers
-differ little beyond chance lets a keyer's own luck move their figure little, so that the
-keyers picked to key alone are not merely the lucky ones), updated by the keyer's own recent
-judged fields (second keyings, control items, reviews and adjudications judge them). A
-single keying's chance of making the whole item right is the product of its fields'
-posterior means (errors on fields taken as independent), with an uncertainty from the
-posteriors' spread (delta method).
+A keyer's accuracy on a field of a work type is a Beta posterior whose prior is the crew's
+(domain.crew), updated by the keyer's own recent judged fields (second keyings, control
+items, reviews and adjudications judge them). A single keying's chance of making the whole
+item right is the product of its fields' posterior means (errors on fields taken as
+independent), with an uncertainty from the posteriors' spread (delta method).
 
 The job's ledger adds up, for every item adaptive QC ruled on, its chance of being right:
 a single keying's trust, or, for an item keyed twice (the two keyings compared, a person
@@ -32,9 +28,9 @@ job, counting the item as keyed twice on those and once on the rest (`both_wrong
 import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from uuid import UUID
 
+from bpo_validation.domain.crew import Crew, Tally, posterior
 from bpo_validation.domain.fields import field_of
 from bpo_validation.domain.partial import WEAK_FACTOR, weak_fields
 
@@ -47,93 +43,6 @@ Z_TWO_SIDED = 1.9600
 # it rests on are also judged by the very rulings they steer (a keyer trusted alone is
 # checked less). The margin costs about 0.05 keyings an item against 95 %.
 Z_DECIDE = 2.3263
-# How many judged fields the crew's accuracy weighs in a keyer's posterior: from how much the
-# crew's keyers differ (empirical Bayes), within these bounds.
-MIN_STRENGTH = 20.0
-MAX_STRENGTH = 1000.0
-# The prior where the crew has no judged field on a work type yet: little trust, little
-# weight; the first items of a new work type are keyed twice.
-UNKNOWN_PRIOR = 0.9
-UNKNOWN_STRENGTH = 2.0
-
-
-@dataclass(frozen=True)
-class Tally:
-    judged: int
-    correct: int
-
-
-@dataclass(frozen=True)
-class Beta:
-    alpha: float
-    beta: float
-
-    @property
-    def mean(self) -> float:
-        return self.alpha / (self.alpha + self.beta)
-
-    @property
-    def variance(self) -> float:
-        total = self.alpha + self.beta
-        return self.alpha * self.beta / (total * total * (total + 1))
-
-
-@dataclass(frozen=True)
-class Crew:
-    """The crew's recent judged fields on a work type, by keyer and field."""
-
-    by_keyer: Mapping[UUID, Mapping[str, Tally]]
-    # The most the crew's figure may weigh: MAX_STRENGTH to decide; MIN_STRENGTH to
-    # estimate what a job delivered, once each keyer's own record is large enough to stand
-    # (a heavy prior would pull a keyer much better or worse than the crew to its mean).
-    most: float = MAX_STRENGTH
-
-    @cached_property
-    def by_field(self) -> dict[str, Tally]:
-        judged: dict[str, list[int]] = {}
-        for fields in self.by_keyer.values():
-            for name, tally in fields.items():
-                both = judged.setdefault(name, [0, 0])
-                both[0] += tally.judged
-                both[1] += tally.correct
-        return {name: Tally(n, ok) for name, (n, ok) in judged.items()}
-
-    @cached_property
-    def strength(self) -> float:
-        """How many judged fields the crew's accuracy weighs against a keyer's own: the
-        less its keyers differ beyond what chance explains, the more (method of moments on
-        each keyer's share of fields right)."""
-        shares = [
-            (n, ok / n)
-            for fields in self.by_keyer.values()
-            for n, ok in [
-                (sum(t.judged for t in fields.values()), sum(t.correct for t in fields.values()))
-            ]
-            if n
-        ]
-        total = sum(n for n, _ in shares)
-        if len(shares) < 2:
-            return min(self.most, MIN_STRENGTH)
-        mean = sum(n * share for n, share in shares) / total
-        observed = sum(n * (share - mean) ** 2 for n, share in shares) / total
-        chance = mean * (1 - mean) * (len(shares) - 1) / total
-        spread = observed - chance
-        if spread <= 0:
-            return self.most
-        return min(self.most, max(MIN_STRENGTH, mean * (1 - mean) / spread - 1))
-
-
-def posterior(crew: Crew, name: str, own: Tally | None) -> Beta:
-    """A keyer's accuracy on a field: the crew's as prior, their own judged fields on top."""
-    record = crew.by_field.get(name)
-    if record is None or record.judged == 0:
-        prior_mean, strength = UNKNOWN_PRIOR, UNKNOWN_STRENGTH
-    else:
-        # Never quite 0 or 1: a crew that never erred still leaves room for doubt.
-        prior_mean = (record.correct + 0.5) / (record.judged + 1)
-        strength = crew.strength
-    judged, correct = (own.judged, own.correct) if own else (0, 0)
-    return Beta(prior_mean * strength + correct, (1 - prior_mean) * strength + judged - correct)
 
 
 @dataclass(frozen=True)
@@ -156,11 +65,11 @@ def trust(fields: Iterable[str], crew: Crew, own: Mapping[str, Tally]) -> Trust:
     p, relative_variance, errors, crews = 1.0, 0.0, [], []
     names = _judged(fields, crew.by_field)
     for name in names:
-        belief = posterior(crew, name, own.get(name))
+        belief = posterior(crew, name, own)
         p *= belief.mean
         relative_variance += belief.variance / (belief.mean * belief.mean)
         errors.append((1 - belief.mean, math.sqrt(belief.variance)))
-        crews.append(1 - posterior(crew, name, None).mean)
+        crews.append(1 - posterior(crew, name, {}).mean)
     return Trust(p, p * math.sqrt(relative_variance), tuple(errors), tuple(names), tuple(crews))
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID
-from bpo_validation.domain.accuracy import Crew, Tally
+from bpo_validation.domain.crew import Crew, Tally
 from bpo_validation.models import JobAccuracy, Judgement, KeyerRoute
 
 

@@ -15,7 +15,6 @@ from bpo_common.contracts.intake import JobCompleted
 from bpo_common.errors import NotFound
 from bpo_common.outbox import publish
 from bpo_validation.domain.accuracy import (
-    MIN_STRENGTH,
     Delivered,
     KeyerAccuracy,
     Ledger,
@@ -25,6 +24,7 @@ from bpo_validation.domain.accuracy import (
     doubtful,
     trust,
 )
+from bpo_validation.domain.crew import MIN_STRENGTH
 from bpo_validation.domain.fields import judged_fields
 from bpo_validation.models import JobAccuracy, JobRules
 from bpo_validation.repository import accuracy as repository
