@@ -51,9 +51,13 @@ class Contractor(Base):
 
 class KeyerRoute(Base):
     """Whether validation doubts a keyer's first keyings on a work type (KeyerTrustChanged):
-    such a keyer is offered second keyings first."""
+    such a keyer is offered second keyings first, and where one is, the others first keyings."""
 
     __tablename__ = "keyer_route"
+    # Whether a work type has a doubted keyer (a claim asks).
+    __table_args__ = (
+        Index("ix_keyer_route_doubtful", "work_type", postgresql_where=text("doubtful")),
+    )
 
     contractor_id: Mapped[UUID] = mapped_column(primary_key=True)
     work_type: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -118,10 +122,9 @@ class Job(Base):
 
 
 class JobAccuracy(Base):
-    """The accuracy an adaptive job delivered, as validation estimated it once the job
-    completed (the share of the items adaptive QC ruled on expected right, with its two-sided
-    95 % interval); `met` False: it did not deliver its target with 95 % confidence, and the
-    job is flagged. Figures are None when adaptive QC ruled on no item."""
+    """The accuracy an adaptive job delivered as validation estimated it at its end (its items'
+    share expected right, two-sided 95 % interval); `met` False: under its target with 95 %
+    confidence, and the job is flagged. Figures are None when adaptive QC ruled on no item."""
 
     __tablename__ = "job_accuracy"
 
@@ -245,9 +248,9 @@ class DocumentPage(Base):
 
 
 class Layout(Base):
-    """A layout of a client's documents (one supplier's invoice, say): how often each word of
-    a first page was seen on it (the frequent ones are its fixed text), and what extraction
-    learned of where each field's accepted values are printed. Never shared between clients."""
+    """A layout of a client's documents (one supplier's invoice, say): how often each word of a
+    first page was seen on it (the frequent: its fixed text), and where each field's accepted
+    values were printed, as extraction learned. Never shared between clients."""
 
     __tablename__ = "extraction_layout"
 
@@ -357,8 +360,7 @@ class WebhookAttempt(Base):
 
 
 class ApiKey(Base):
-    """A client system's credentials for the token endpoint: the secret is kept only as its
-    scrypt hash, and a revoked or expired key gets no new token."""
+    """A client system's credentials for the token endpoint (the secret kept as a hash only)."""
 
     __tablename__ = "api_key"
     __table_args__ = (Index("ix_api_key_client_id", "client_id", "id"),)
@@ -369,13 +371,11 @@ class ApiKey(Base):
     scopes: Mapped[list[str]]
     # `$scrypt$ln=..,r=..,p=..$<salt>$<hash>` (PHC string format), never the secret itself.
     secret_hash: Mapped[str] = mapped_column(String(200))
-    # The `sub` of the token that made it.
-    created_by: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))  # the `sub` of the token that made it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # When it last got a token.
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last token
 
 
 class Erasure(Base):

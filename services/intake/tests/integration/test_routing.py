@@ -1,6 +1,7 @@
 """Routing of adaptive QC's work: a keyer whose first keyings validation doubts on a work type
-takes second keyings first, as far as the queue allows; any other keyer takes tasks in the
-usual order."""
+takes second keyings first, as far as the queue allows; where an active keyer is doubted, any
+other keyer takes first keyings first (a second keying that has waited long aside); elsewhere
+keyers take tasks in the usual order."""
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -8,14 +9,17 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
 from bpo_common.contracts import validation
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens
+from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.tasks import TaskStatus
-from bpo_intake.models import Item, KeyerRoute, Task
+from bpo_intake.models import Contractor, Item, KeyerRoute, Task
+from bpo_intake.repository.tasks import REKEY_PATIENCE
 from bpo_intake.service import decisions
 
 from .keying import claim_tasks, keying_job, new_contractor
@@ -145,4 +149,66 @@ async def test_a_requeued_second_keying_keys_again_only_the_fields_asked_for(
     assert again["item_id"] == keyed["item_id"]
     assert again["keyed_fields"] == ["total"]
     assert [field["name"] for field in again["fields"]] == ["total"]
+    await _cancel(intake, tokens, job)
+
+
+async def _with_a_doubted_keyer(
+    intake: httpx.AsyncClient, tokens: Tokens, sessions: SessionFactory, keys: DataKeys
+) -> tuple[dict[str, Any], dict[str, Any], UUID, dict[str, str], datetime]:
+    """A job whose first item waits for its second keying, and a keyer adaptive QC doubts on
+    its work type: (the job, the item's first task, the keyer's id and headers, when)."""
+    job, keyed = await _keyed_and_asked_again(intake, tokens, sessions, keys, items=3)
+    doubted_id, doubted = await new_contractor(intake, tokens)
+    now = datetime.now(UTC)
+    await _doubted(sessions, doubted_id, job["work_type"], True, now)
+    return job, keyed, doubted_id, doubted, now
+
+
+async def test_where_a_keyer_is_doubted_the_others_take_first_keyings_first(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    job, keyed, doubted_id, doubted, now = await _with_a_doubted_keyer(
+        intake, tokens, intake_db, data_keys
+    )
+    _, trusted = await new_contractor(intake, tokens)
+
+    (fresh,) = await claim_tasks(intake, trusted, job_id=job["id"])
+    assert fresh["item_id"] != keyed["item_id"], "a first keying, though queued after"
+    (second,) = await claim_tasks(intake, doubted, job_id=job["id"])
+    assert second["item_id"] == keyed["item_id"]
+
+    await _doubted(intake_db, doubted_id, job["work_type"], False, now + timedelta(seconds=1))
+    await _cancel(intake, tokens, job)
+
+
+@pytest.mark.parametrize("aside", ["waited long", "doubted keyer suspended"])
+async def test_a_second_keying_goes_in_the_queues_order_once_no_doubted_keyer_would_take_it(
+    intake: httpx.AsyncClient,
+    tokens: Tokens,
+    intake_db: SessionFactory,
+    data_keys: DataKeys,
+    aside: str,
+) -> None:
+    job, keyed, doubted_id, _, now = await _with_a_doubted_keyer(
+        intake, tokens, intake_db, data_keys
+    )
+    async with intake_db() as session, session.begin():
+        if aside == "waited long":
+            await session.execute(
+                update(Task)
+                .where(Task.item_id == UUID(keyed["item_id"]), Task.rekey)
+                .values(created_at=now - REKEY_PATIENCE - timedelta(seconds=1))
+            )
+        else:
+            await session.execute(
+                update(Contractor)
+                .where(Contractor.id == doubted_id)
+                .values(status=ContractorStatus.SUSPENDED)
+            )
+    _, trusted = await new_contractor(intake, tokens)
+
+    (next_task,) = await claim_tasks(intake, trusted, job_id=job["id"])
+    assert next_task["item_id"] == keyed["item_id"], "the item begun is finished first"
+
+    await _doubted(intake_db, doubted_id, job["work_type"], False, now + timedelta(seconds=1))
     await _cancel(intake, tokens, job)

@@ -7,7 +7,7 @@ BEGIN and COMMIT around it, none of SQLAlchemy's per-statement work.
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -49,18 +49,20 @@ SHOWS_SUGGESTIONS = """(
 )"""
 
 
-# How many queued tasks beyond twice those asked for a claim looks at, so that second keyings
-# go first to the keyers adaptive QC doubts.
+# How many queued tasks beyond twice those asked for a claim looks at, of first keyings and of
+# second keyings each, so that a claim can prefer one role over the other.
 ROUTING_WINDOW = 8
+# How long a second keying waits for a doubted keyer before any keyer takes it in the queue's
+# order again (a doubted keyer may be away, or have keyed the item first).
+REKEY_PATIENCE = timedelta(minutes=5)
 
-_CLAIM = f"""
-    WITH me AS (
-        SELECT skills FROM contractor WHERE id = $1 AND status = 'active'
-    ),
-    locked AS (
-        SELECT t.id, t.item_id, t.due_at, t.priority, t.rekey, t.job_id
+# The queued tasks a contractor (`me`) may claim, walked in the queue's order (ix_task_queue);
+# {rekey} picks first keyings (and reviews, adjudications) or second keyings.
+_CLAIMABLE = """
+        SELECT t.id, t.item_id, t.due_at, t.priority, t.rekey, t.job_id, t.created_at
         FROM task t, me
         WHERE t.status = 'queued'
+          AND t.rekey = {rekey}
           AND t.kind = ANY($2::taskkind[])
           AND t.required_skills <@ me.skills
           AND NOT EXISTS (
@@ -70,10 +72,21 @@ _CLAIM = f"""
           AND ($7::uuid IS NULL OR t.job_id = $7)
         ORDER BY t.due_at NULLS LAST, t.priority DESC, t.id
         LIMIT $3
-        FOR UPDATE OF t SKIP LOCKED
+        FOR UPDATE OF t SKIP LOCKED"""
+
+_CLAIM = f"""
+    WITH me AS (
+        SELECT skills FROM contractor WHERE id = $1 AND status = 'active'
+    ),
+    firsts AS ({_CLAIMABLE.format(rekey="false")}
+    ),
+    seconds AS ({_CLAIMABLE.format(rekey="true")}
+    ),
+    locked AS (
+        SELECT * FROM firsts UNION ALL SELECT * FROM seconds
     ),
     one_per_item AS (
-        SELECT DISTINCT ON (item_id) id, due_at, priority, rekey, job_id
+        SELECT DISTINCT ON (item_id) id, due_at, priority, rekey, job_id, created_at
         FROM locked
         ORDER BY item_id, due_at NULLS LAST, priority DESC, id
     ),
@@ -81,8 +94,19 @@ _CLAIM = f"""
         SELECT o.id FROM one_per_item o
         JOIN job j ON j.id = o.job_id
         LEFT JOIN keyer_route r ON r.contractor_id = $1 AND r.work_type = j.work_type
-        -- A keyer adaptive QC doubts takes second keyings first.
-        ORDER BY o.rekey AND coalesce(r.doubtful, false) DESC, o.due_at NULLS LAST,
+        -- Within a deadline: a keyer adaptive QC doubts on the work type takes second keyings
+        -- first; where it doubts an active keyer, any other takes first keyings first (but a
+        -- second keying queued since before $8 in the queue's order); else the queue's order.
+        ORDER BY o.due_at NULLS LAST,
+                 CASE
+                     WHEN coalesce(r.doubtful, false) THEN NOT o.rekey
+                     WHEN o.rekey AND o.created_at > $8 THEN EXISTS (
+                         SELECT 1 FROM keyer_route d
+                         JOIN contractor c ON c.id = d.contractor_id AND c.status = 'active'
+                         WHERE d.work_type = j.work_type AND d.doubtful
+                     )
+                     ELSE false
+                 END,
                  o.priority DESC, o.id
         LIMIT $4
     ),
@@ -126,8 +150,11 @@ async def claim_tasks(
     Earliest deadline first, then highest priority; only tasks whose required skills the
     contractor has (and of one job, if `job_id` is given); never a second task of an item the
     contractor holds or has keyed. Among the first `ROUTING_WINDOW` more tasks than asked
-    for, a keyer adaptive QC doubts on the work type gets second keyings first (so that the
-    others key items first). Rows other claimers have locked are skipped, so concurrent claims
+    for, of first keyings and of second keyings each, and within a deadline, a keyer adaptive
+    QC doubts on the work type gets second keyings first, and, where it doubts an active keyer
+    on the work type, every other keyer first keyings first (a second keying that has waited
+    `REKEY_PATIENCE` goes in the queue's order again), so that the trusted key items first.
+    Rows other claimers have locked are skipped, so concurrent claims
     never wait on each other. Each row carries what the contractor needs to do the task (its
     job's fields, the source).
     """
@@ -135,7 +162,15 @@ async def claim_tasks(
     kind_names = [kind.value for kind in kinds]
     candidates = limit * 2 + ROUTING_WINDOW
     rows = await driver.fetch(
-        _CLAIM, contractor_id, kind_names, candidates, limit, now, lease_until, job_id
+        _CLAIM,
+        contractor_id,
+        kind_names,
+        candidates,
+        limit,
+        now,
+        lease_until,
+        job_id,
+        now - REKEY_PATIENCE,
     )
     return [dict(row) for row in rows]
 
