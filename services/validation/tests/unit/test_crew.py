@@ -76,3 +76,16 @@ def test_a_bad_apple_is_a_group_of_its_own_and_the_others_are_judged_as_alike() 
     assert good.strength == MAX_STRENGTH
     assert bad.error > 0.03
     assert trust(FIELDS, crew, crew.by_keyer[UUID(int=8)]).p < 0.85
+
+
+def test_a_group_weighs_no_more_judged_fields_than_its_keyers_have_each() -> None:
+    """Early in a crew's first job: keyers alike on little evidence are held alike no further
+    than their records can tell."""
+    chance = random.Random(8)
+    crew = _crew(
+        *(_keyer(12, _field_error(0.995), chance) for _ in range(7)),
+        _keyer(200, _field_error(0.80), chance),
+    )
+    good, _ = crew.groups
+    assert good.strength == pytest.approx(60)
+    assert trust(FIELDS, crew, crew.by_keyer[UUID(int=1)]).sd > 0.005

@@ -142,7 +142,10 @@ class Crew:
         groups = []
         for weights in (split, [1 - weight for weight in split]):
             error = _error(self.records, weights)
-            strength = _strength(self.records, weights, self.most)
+            # A group found in the records is held alike only as far as its keyers' records
+            # can tell: no further than the judged fields each has, on average.
+            judged = sum(w * record.judged for w, record in zip(weights, self.records, strict=True))
+            strength = min(_strength(self.records, weights, self.most), judged / sum(weights))
             groups.append(Group(sum(weights) / len(weights), error, error / crew, strength))
         return tuple(groups)
 
