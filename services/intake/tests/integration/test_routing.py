@@ -88,15 +88,25 @@ async def _cancel(intake: httpx.AsyncClient, tokens: Tokens, job: dict[str, Any]
     assert cancelled.status_code == 200, cancelled.text
 
 
-async def test_a_doubted_keyer_takes_second_keyings_first_and_the_others_the_queues_order(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
-) -> None:
-    job, keyed = await _keyed_and_asked_again(intake, tokens, intake_db, data_keys, items=4)
-    mine = {"job_id": job["id"]}
-
+async def _with_a_doubted_keyer(
+    intake: httpx.AsyncClient, tokens: Tokens, sessions: SessionFactory, keys: DataKeys
+) -> tuple[dict[str, Any], dict[str, Any], UUID, dict[str, str], datetime]:
+    """A job whose first item waits for its second keying, and a keyer adaptive QC doubts on
+    its work type: (the job, the item's first task, the keyer's id and headers, when)."""
+    job, keyed = await _keyed_and_asked_again(intake, tokens, sessions, keys, items=3)
     doubted_id, doubted = await new_contractor(intake, tokens)
     now = datetime.now(UTC)
-    await _doubted(intake_db, doubted_id, job["work_type"], True, now)
+    await _doubted(sessions, doubted_id, job["work_type"], True, now)
+    return job, keyed, doubted_id, doubted, now
+
+
+async def test_a_doubted_keyer_takes_second_keyings_first_and_an_older_route_change_is_ignored(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    job, keyed, doubted_id, doubted, now = await _with_a_doubted_keyer(
+        intake, tokens, intake_db, data_keys
+    )
+    mine = {"job_id": job["id"]}
     _, trusted = await new_contractor(intake, tokens)
 
     (second,) = await claim_tasks(intake, doubted, **mine)
@@ -150,18 +160,6 @@ async def test_a_requeued_second_keying_keys_again_only_the_fields_asked_for(
     assert again["keyed_fields"] == ["total"]
     assert [field["name"] for field in again["fields"]] == ["total"]
     await _cancel(intake, tokens, job)
-
-
-async def _with_a_doubted_keyer(
-    intake: httpx.AsyncClient, tokens: Tokens, sessions: SessionFactory, keys: DataKeys
-) -> tuple[dict[str, Any], dict[str, Any], UUID, dict[str, str], datetime]:
-    """A job whose first item waits for its second keying, and a keyer adaptive QC doubts on
-    its work type: (the job, the item's first task, the keyer's id and headers, when)."""
-    job, keyed = await _keyed_and_asked_again(intake, tokens, sessions, keys, items=3)
-    doubted_id, doubted = await new_contractor(intake, tokens)
-    now = datetime.now(UTC)
-    await _doubted(sessions, doubted_id, job["work_type"], True, now)
-    return job, keyed, doubted_id, doubted, now
 
 
 async def test_where_a_keyer_is_doubted_the_others_take_first_keyings_first(
