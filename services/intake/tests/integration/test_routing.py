@@ -1,11 +1,11 @@
 """Routing of adaptive QC's work: a keyer whose first keyings validation doubts on a work type
-takes second keyings first, as far as the queue allows; where an active keyer is doubted, any
-other keyer takes first keyings first (a second keying that has waited long aside); elsewhere
-keyers take tasks in the usual order."""
+takes second keyings first, as far as the queue allows; any other keyer leaves a second keying
+to a doubted keyer at work who may key it (one that has waited long aside), and so takes first
+keyings first; elsewhere keyers take tasks in the usual order."""
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import httpx
@@ -81,46 +81,76 @@ async def _keyed_and_asked_again(
     return job, keyed
 
 
-async def _cancel(intake: httpx.AsyncClient, tokens: Tokens, job: dict[str, Any]) -> None:
-    """The test's job cancelled: nothing of it is left for other tests to claim."""
-    client = tokens.client(UUID(job["client_id"]))
-    cancelled = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)
-    assert cancelled.status_code == 200, cancelled.text
+async def _cancel(intake: httpx.AsyncClient, tokens: Tokens, *jobs: dict[str, Any]) -> None:
+    """The test's jobs cancelled: nothing of them is left for other tests to claim."""
+    for job in jobs:
+        client = tokens.client(UUID(job["client_id"]))
+        cancelled = await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)
+        assert cancelled.status_code == 200, cancelled.text
+
+
+class Doubted(NamedTuple):
+    """A job whose first item waits for its second keying, and a keyer adaptive QC doubts on
+    its work type since `at`."""
+
+    job: dict[str, Any]
+    keyed: dict[str, Any]  # the item's first task
+    keyer_id: UUID
+    keyer: dict[str, str]
+    at: datetime
+    jobs: list[dict[str, Any]]  # to cancel: the job, and the one the keyer holds a lease of
 
 
 async def _with_a_doubted_keyer(
-    intake: httpx.AsyncClient, tokens: Tokens, sessions: SessionFactory, keys: DataKeys
-) -> tuple[dict[str, Any], dict[str, Any], UUID, dict[str, str], datetime]:
-    """A job whose first item waits for its second keying, and a keyer adaptive QC doubts on
-    its work type: (the job, the item's first task, the keyer's id and headers, when)."""
+    intake: httpx.AsyncClient,
+    tokens: Tokens,
+    sessions: SessionFactory,
+    keys: DataKeys,
+    *,
+    at_work: bool = False,
+    keyed_the_item: bool = False,
+) -> Doubted:
+    """`at_work`: the keyer holds a lease (of a one-item job of its own); `keyed_the_item`: the
+    doubted keyer is the item's first keyer."""
     job, keyed = await _keyed_and_asked_again(intake, tokens, sessions, keys, items=3)
-    doubted_id, doubted = await new_contractor(intake, tokens)
+    if keyed_the_item:
+        async with sessions() as session:
+            doubted_id = await session.scalar(
+                select(Task.submitted_by).where(Task.id == UUID(keyed["id"]))
+            )
+        assert doubted_id is not None
+        doubted = tokens.contractor(doubted_id)
+    else:
+        doubted_id, doubted = await new_contractor(intake, tokens)
+    jobs = [job]
+    if at_work:
+        jobs.append(await keying_job(intake, tokens, 1, due_at=None))
+        assert await claim_tasks(intake, doubted, job_id=jobs[-1]["id"])
     now = datetime.now(UTC)
     await _doubted(sessions, doubted_id, job["work_type"], True, now)
-    return job, keyed, doubted_id, doubted, now
+    return Doubted(job, keyed, doubted_id, doubted, now, jobs)
 
 
 async def test_a_doubted_keyer_takes_second_keyings_first_and_an_older_route_change_is_ignored(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    job, keyed, doubted_id, doubted, now = await _with_a_doubted_keyer(
-        intake, tokens, intake_db, data_keys
-    )
-    mine = {"job_id": job["id"]}
+    doubted = await _with_a_doubted_keyer(intake, tokens, intake_db, data_keys)
+    mine = {"job_id": doubted.job["id"]}
     _, trusted = await new_contractor(intake, tokens)
 
-    (second,) = await claim_tasks(intake, doubted, **mine)
-    assert second["item_id"] == keyed["item_id"], "the second keying, though queued last"
+    (second,) = await claim_tasks(intake, doubted.keyer, **mine)
+    assert second["item_id"] == doubted.keyed["item_id"], "the second keying, though queued last"
     (fresh,) = await claim_tasks(intake, trusted, **mine)
-    assert fresh["item_id"] != keyed["item_id"]
+    assert fresh["item_id"] != doubted.keyed["item_id"]
 
-    await _doubted(intake_db, doubted_id, job["work_type"], False, now + timedelta(seconds=1))
-    await _doubted(intake_db, doubted_id, job["work_type"], True, now)  # an older copy
+    work_type, later = doubted.job["work_type"], doubted.at + timedelta(seconds=1)
+    await _doubted(intake_db, doubted.keyer_id, work_type, False, later)
+    await _doubted(intake_db, doubted.keyer_id, work_type, True, doubted.at)  # an older copy
     async with intake_db() as session:
-        route = await session.get(KeyerRoute, (doubted_id, job["work_type"]))
+        route = await session.get(KeyerRoute, (doubted.keyer_id, work_type))
     assert route is not None
-    assert (route.doubtful, route.changed_at) == (False, now + timedelta(seconds=1))
-    await _cancel(intake, tokens, job)
+    assert (route.doubtful, route.changed_at) == (False, later)
+    await _cancel(intake, tokens, *doubted.jobs)
 
 
 async def test_a_second_keying_comes_before_the_jobs_first_keyings(
@@ -162,24 +192,27 @@ async def test_a_requeued_second_keying_keys_again_only_the_fields_asked_for(
     await _cancel(intake, tokens, job)
 
 
-async def test_where_a_keyer_is_doubted_the_others_take_first_keyings_first(
+async def test_where_a_doubted_keyer_is_at_work_the_others_take_first_keyings_first(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    job, keyed, doubted_id, doubted, now = await _with_a_doubted_keyer(
-        intake, tokens, intake_db, data_keys
-    )
+    doubted = await _with_a_doubted_keyer(intake, tokens, intake_db, data_keys, at_work=True)
+    mine = {"job_id": doubted.job["id"]}
     _, trusted = await new_contractor(intake, tokens)
 
-    (fresh,) = await claim_tasks(intake, trusted, job_id=job["id"])
-    assert fresh["item_id"] != keyed["item_id"], "a first keying, though queued after"
-    (second,) = await claim_tasks(intake, doubted, job_id=job["id"])
-    assert second["item_id"] == keyed["item_id"]
+    (fresh,) = await claim_tasks(intake, trusted, **mine)
+    assert fresh["item_id"] != doubted.keyed["item_id"], "a first keying, though queued after"
+    (second,) = await claim_tasks(intake, doubted.keyer, **mine)
+    assert second["item_id"] == doubted.keyed["item_id"]
 
-    await _doubted(intake_db, doubted_id, job["work_type"], False, now + timedelta(seconds=1))
-    await _cancel(intake, tokens, job)
+    later = doubted.at + timedelta(seconds=1)
+    await _doubted(intake_db, doubted.keyer_id, doubted.job["work_type"], False, later)
+    await _cancel(intake, tokens, *doubted.jobs)
 
 
-@pytest.mark.parametrize("aside", ["waited long", "doubted keyer suspended"])
+@pytest.mark.parametrize(
+    "aside",
+    ["waited long", "doubted keyer suspended", "doubted keyer not at work", "doubted keyer's own"],
+)
 async def test_a_second_keying_goes_in_the_queues_order_once_no_doubted_keyer_would_take_it(
     intake: httpx.AsyncClient,
     tokens: Tokens,
@@ -187,26 +220,32 @@ async def test_a_second_keying_goes_in_the_queues_order_once_no_doubted_keyer_wo
     data_keys: DataKeys,
     aside: str,
 ) -> None:
-    job, keyed, doubted_id, _, now = await _with_a_doubted_keyer(
-        intake, tokens, intake_db, data_keys
+    doubted = await _with_a_doubted_keyer(
+        intake,
+        tokens,
+        intake_db,
+        data_keys,
+        at_work=aside != "doubted keyer not at work",
+        keyed_the_item=aside == "doubted keyer's own",
     )
     async with intake_db() as session, session.begin():
         if aside == "waited long":
             await session.execute(
                 update(Task)
-                .where(Task.item_id == UUID(keyed["item_id"]), Task.rekey)
-                .values(created_at=now - REKEY_PATIENCE - timedelta(seconds=1))
+                .where(Task.item_id == UUID(doubted.keyed["item_id"]), Task.rekey)
+                .values(created_at=doubted.at - REKEY_PATIENCE - timedelta(seconds=1))
             )
-        else:
+        elif aside == "doubted keyer suspended":
             await session.execute(
                 update(Contractor)
-                .where(Contractor.id == doubted_id)
+                .where(Contractor.id == doubted.keyer_id)
                 .values(status=ContractorStatus.SUSPENDED)
             )
     _, trusted = await new_contractor(intake, tokens)
 
-    (next_task,) = await claim_tasks(intake, trusted, job_id=job["id"])
-    assert next_task["item_id"] == keyed["item_id"], "the item begun is finished first"
+    (next_task,) = await claim_tasks(intake, trusted, job_id=doubted.job["id"])
+    assert next_task["item_id"] == doubted.keyed["item_id"], "the item begun is finished first"
 
-    await _doubted(intake_db, doubted_id, job["work_type"], False, now + timedelta(seconds=1))
-    await _cancel(intake, tokens, job)
+    later = doubted.at + timedelta(seconds=1)
+    await _doubted(intake_db, doubted.keyer_id, doubted.job["work_type"], False, later)
+    await _cancel(intake, tokens, *doubted.jobs)

@@ -86,7 +86,7 @@ _CLAIM = f"""
         SELECT * FROM firsts UNION ALL SELECT * FROM seconds
     ),
     one_per_item AS (
-        SELECT DISTINCT ON (item_id) id, due_at, priority, rekey, job_id, created_at
+        SELECT DISTINCT ON (item_id) id, item_id, due_at, priority, rekey, job_id, created_at
         FROM locked
         ORDER BY item_id, due_at NULLS LAST, priority DESC, id
     ),
@@ -95,8 +95,9 @@ _CLAIM = f"""
         JOIN job j ON j.id = o.job_id
         LEFT JOIN keyer_route r ON r.contractor_id = $1 AND r.work_type = j.work_type
         -- Within a deadline: a keyer adaptive QC doubts on the work type takes second keyings
-        -- first; where it doubts an active keyer, any other takes first keyings first (but a
-        -- second keying queued since before $8 in the queue's order); else the queue's order.
+        -- first; any other leaves a second keying to a doubted keyer at work (active, holding
+        -- a lease) who may key it (did not key the item), unless it was queued before $8;
+        -- else the queue's order.
         ORDER BY o.due_at NULLS LAST,
                  CASE
                      WHEN coalesce(r.doubtful, false) THEN NOT o.rekey
@@ -104,6 +105,13 @@ _CLAIM = f"""
                          SELECT 1 FROM keyer_route d
                          JOIN contractor c ON c.id = d.contractor_id AND c.status = 'active'
                          WHERE d.work_type = j.work_type AND d.doubtful
+                           AND d.contractor_id IN (
+                               SELECT contractor_id FROM task WHERE status = 'leased'
+                           )
+                           AND NOT EXISTS (
+                               SELECT 1 FROM task k
+                               WHERE k.item_id = o.item_id AND k.submitted_by = d.contractor_id
+                           )
                      )
                      ELSE false
                  END,
@@ -151,9 +159,11 @@ async def claim_tasks(
     contractor has (and of one job, if `job_id` is given); never a second task of an item the
     contractor holds or has keyed. Among the first `ROUTING_WINDOW` more tasks than asked
     for, of first keyings and of second keyings each, and within a deadline, a keyer adaptive
-    QC doubts on the work type gets second keyings first, and, where it doubts an active keyer
-    on the work type, every other keyer first keyings first (a second keying that has waited
-    `REKEY_PATIENCE` goes in the queue's order again), so that the trusted key items first.
+    QC doubts on the work type gets second keyings first, and every other keyer leaves a second
+    keying to a doubted keyer at work on the work type who may key it (a second keying that has
+    waited `REKEY_PATIENCE` goes in the queue's order again), so that the trusted key items
+    first. A doubted keyer is at work while active and holding a lease: one who stopped, or
+    keyed the item first, leaves its second keying to anyone.
     Rows other claimers have locked are skipped, so concurrent claims
     never wait on each other. Each row carries what the contractor needs to do the task (its
     job's fields, the source).
