@@ -3,7 +3,8 @@ takes second keyings first, as far as the queue allows; any other keyer leaves a
 to a doubted keyer at work who may key it (one that has waited long aside), and so takes first
 keyings first; elsewhere keyers take tasks in the usual order."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 from bpo_common.contracts import validation
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.tasks import TaskStatus
@@ -67,12 +69,20 @@ async def _keyed_and_asked_again(
     *,
     items: int,
     fields: Sequence[str] = (),
+    skills: Sequence[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """An adaptive job of `items` items, no deadline (its tasks sort after every other test's,
-    which claim by urgency), whose first task a keyer keyed and validation asked to key again
-    (only `fields`, when given): (the job, that task)."""
-    job = await keying_job(intake, tokens, items, qc={"mode": "adaptive"}, due_at=None)
-    _, first = await new_contractor(intake, tokens)
+    which claim by urgency), requiring `skills`, whose first task a keyer keyed and validation
+    asked to key again (only `fields`, when given): (the job, that task)."""
+    job = await keying_job(
+        intake,
+        tokens,
+        items,
+        qc={"mode": "adaptive"},
+        due_at=None,
+        required_skills=list(skills),
+    )
+    _, first = await new_contractor(intake, tokens, *skills)
     (keyed,) = await claim_tasks(intake, first, job_id=job["id"])
     data = {"data": {"invoice_number": "A", "total": "1"}}
     submitted = await intake.post(f"/v1/tasks/{keyed['id']}/submit", json=data, headers=first)
@@ -98,10 +108,10 @@ class Doubted(NamedTuple):
     keyer_id: UUID
     keyer: dict[str, str]
     at: datetime
-    jobs: list[dict[str, Any]]  # to cancel: the job, and the one the keyer holds a lease of
 
 
-async def _with_a_doubted_keyer(
+@asynccontextmanager
+async def _a_doubted_keyer(
     intake: httpx.AsyncClient,
     tokens: Tokens,
     sessions: SessionFactory,
@@ -109,10 +119,15 @@ async def _with_a_doubted_keyer(
     *,
     at_work: bool = False,
     keyed_the_item: bool = False,
-) -> Doubted:
+    skills: Sequence[str] = (),
+) -> AsyncIterator[Doubted]:
     """`at_work`: the keyer holds a lease (of a one-item job of its own); `keyed_the_item`: the
-    doubted keyer is the item's first keyer."""
-    job, keyed = await _keyed_and_asked_again(intake, tokens, sessions, keys, items=3)
+    doubted keyer is the item's first keyer; `skills`: what the job requires (a doubted keyer
+    of the test's own has none). Whatever the test finds, the keyer is trusted again after it
+    and its jobs cancelled, so that no later test meets a doubted keyer at work."""
+    job, keyed = await _keyed_and_asked_again(
+        intake, tokens, sessions, keys, items=3, skills=skills
+    )
     if keyed_the_item:
         async with sessions() as session:
             doubted_id = await session.scalar(
@@ -128,29 +143,32 @@ async def _with_a_doubted_keyer(
         assert await claim_tasks(intake, doubted, job_id=jobs[-1]["id"])
     now = datetime.now(UTC)
     await _doubted(sessions, doubted_id, job["work_type"], True, now)
-    return Doubted(job, keyed, doubted_id, doubted, now, jobs)
+    try:
+        yield Doubted(job, keyed, doubted_id, doubted, now)
+    finally:
+        await _doubted(sessions, doubted_id, job["work_type"], False, now + timedelta(seconds=1))
+        await _cancel(intake, tokens, *jobs)
 
 
 async def test_a_doubted_keyer_takes_second_keyings_first_and_an_older_route_change_is_ignored(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    doubted = await _with_a_doubted_keyer(intake, tokens, intake_db, data_keys)
-    mine = {"job_id": doubted.job["id"]}
-    _, trusted = await new_contractor(intake, tokens)
+    async with _a_doubted_keyer(intake, tokens, intake_db, data_keys) as doubted:
+        mine = {"job_id": doubted.job["id"]}
+        _, trusted = await new_contractor(intake, tokens)
 
-    (second,) = await claim_tasks(intake, doubted.keyer, **mine)
-    assert second["item_id"] == doubted.keyed["item_id"], "the second keying, though queued last"
-    (fresh,) = await claim_tasks(intake, trusted, **mine)
-    assert fresh["item_id"] != doubted.keyed["item_id"]
+        (second,) = await claim_tasks(intake, doubted.keyer, **mine)
+        assert second["item_id"] == doubted.keyed["item_id"], "the second keying, queued last"
+        (fresh,) = await claim_tasks(intake, trusted, **mine)
+        assert fresh["item_id"] != doubted.keyed["item_id"]
 
-    work_type, later = doubted.job["work_type"], doubted.at + timedelta(seconds=1)
-    await _doubted(intake_db, doubted.keyer_id, work_type, False, later)
-    await _doubted(intake_db, doubted.keyer_id, work_type, True, doubted.at)  # an older copy
-    async with intake_db() as session:
-        route = await session.get(KeyerRoute, (doubted.keyer_id, work_type))
-    assert route is not None
-    assert (route.doubtful, route.changed_at) == (False, later)
-    await _cancel(intake, tokens, *doubted.jobs)
+        work_type, later = doubted.job["work_type"], doubted.at + timedelta(seconds=1)
+        await _doubted(intake_db, doubted.keyer_id, work_type, False, later)
+        await _doubted(intake_db, doubted.keyer_id, work_type, True, doubted.at)  # an older copy
+        async with intake_db() as session:
+            route = await session.get(KeyerRoute, (doubted.keyer_id, work_type))
+        assert route is not None
+        assert (route.doubtful, route.changed_at) == (False, later)
 
 
 async def test_a_second_keying_comes_before_the_jobs_first_keyings(
@@ -195,23 +213,26 @@ async def test_a_requeued_second_keying_keys_again_only_the_fields_asked_for(
 async def test_where_a_doubted_keyer_is_at_work_the_others_take_first_keyings_first(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    doubted = await _with_a_doubted_keyer(intake, tokens, intake_db, data_keys, at_work=True)
-    mine = {"job_id": doubted.job["id"]}
-    _, trusted = await new_contractor(intake, tokens)
+    async with _a_doubted_keyer(intake, tokens, intake_db, data_keys, at_work=True) as doubted:
+        mine = {"job_id": doubted.job["id"]}
+        _, trusted = await new_contractor(intake, tokens)
 
-    (fresh,) = await claim_tasks(intake, trusted, **mine)
-    assert fresh["item_id"] != doubted.keyed["item_id"], "a first keying, though queued after"
-    (second,) = await claim_tasks(intake, doubted.keyer, **mine)
-    assert second["item_id"] == doubted.keyed["item_id"]
-
-    later = doubted.at + timedelta(seconds=1)
-    await _doubted(intake_db, doubted.keyer_id, doubted.job["work_type"], False, later)
-    await _cancel(intake, tokens, *doubted.jobs)
+        (fresh,) = await claim_tasks(intake, trusted, **mine)
+        assert fresh["item_id"] != doubted.keyed["item_id"], "a first keying, though queued after"
+        (second,) = await claim_tasks(intake, doubted.keyer, **mine)
+        assert second["item_id"] == doubted.keyed["item_id"]
 
 
 @pytest.mark.parametrize(
     "aside",
-    ["waited long", "doubted keyer suspended", "doubted keyer not at work", "doubted keyer's own"],
+    [
+        "waited long",
+        "doubted keyer suspended",
+        "doubted keyer not at work",
+        "doubted keyer's lease ran out",
+        "doubted keyer's own",
+        "doubted keyer without the skill",
+    ],
 )
 async def test_a_second_keying_goes_in_the_queues_order_once_no_doubted_keyer_would_take_it(
     intake: httpx.AsyncClient,
@@ -220,15 +241,26 @@ async def test_a_second_keying_goes_in_the_queues_order_once_no_doubted_keyer_wo
     data_keys: DataKeys,
     aside: str,
 ) -> None:
-    doubted = await _with_a_doubted_keyer(
+    skills = [f"routing-{new_id()}"] if aside == "doubted keyer without the skill" else []
+    async with _a_doubted_keyer(
         intake,
         tokens,
         intake_db,
         data_keys,
         at_work=aside != "doubted keyer not at work",
         keyed_the_item=aside == "doubted keyer's own",
-    )
-    async with intake_db() as session, session.begin():
+        skills=skills,
+    ) as doubted:
+        await _set_aside(intake_db, doubted, aside)
+        _, trusted = await new_contractor(intake, tokens, *skills)
+
+        (next_task,) = await claim_tasks(intake, trusted, job_id=doubted.job["id"])
+        assert next_task["item_id"] == doubted.keyed["item_id"], "the item begun is finished first"
+
+
+async def _set_aside(sessions: SessionFactory, doubted: Doubted, aside: str) -> None:
+    """What keeps the doubted keyer from the item's second keying, where the database says it."""
+    async with sessions() as session, session.begin():
         if aside == "waited long":
             await session.execute(
                 update(Task)
@@ -241,11 +273,9 @@ async def test_a_second_keying_goes_in_the_queues_order_once_no_doubted_keyer_wo
                 .where(Contractor.id == doubted.keyer_id)
                 .values(status=ContractorStatus.SUSPENDED)
             )
-    _, trusted = await new_contractor(intake, tokens)
-
-    (next_task,) = await claim_tasks(intake, trusted, job_id=doubted.job["id"])
-    assert next_task["item_id"] == doubted.keyed["item_id"], "the item begun is finished first"
-
-    later = doubted.at + timedelta(seconds=1)
-    await _doubted(intake_db, doubted.keyer_id, doubted.job["work_type"], False, later)
-    await _cancel(intake, tokens, *doubted.jobs)
+        elif aside == "doubted keyer's lease ran out":
+            await session.execute(
+                update(Task)
+                .where(Task.contractor_id == doubted.keyer_id, Task.status == TaskStatus.LEASED)
+                .values(lease_expires_at=doubted.at - timedelta(seconds=1))
+            )

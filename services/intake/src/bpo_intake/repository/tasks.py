@@ -52,14 +52,15 @@ SHOWS_SUGGESTIONS = """(
 # How many queued tasks beyond twice those asked for a claim looks at, of first keyings and of
 # second keyings each, so that a claim can prefer one role over the other.
 ROUTING_WINDOW = 8
-# How long a second keying waits for a doubted keyer before any keyer takes it in the queue's
-# order again (a doubted keyer may be away, or have keyed the item first).
+# How long a second keying waits for a doubted keyer at work before any keyer takes it in the
+# queue's order again (the doubted keyers at work may be slow, or busy with other work).
 REKEY_PATIENCE = timedelta(minutes=5)
 
 # The queued tasks a contractor (`me`) may claim, walked in the queue's order (ix_task_queue);
 # {rekey} picks first keyings (and reviews, adjudications) or second keyings.
 _CLAIMABLE = """
-        SELECT t.id, t.item_id, t.due_at, t.priority, t.rekey, t.job_id, t.created_at
+        SELECT t.id, t.item_id, t.due_at, t.priority, t.rekey, t.job_id, t.created_at,
+               t.required_skills
         FROM task t, me
         WHERE t.status = 'queued'
           AND t.rekey = {rekey}
@@ -86,7 +87,8 @@ _CLAIM = f"""
         SELECT * FROM firsts UNION ALL SELECT * FROM seconds
     ),
     one_per_item AS (
-        SELECT DISTINCT ON (item_id) id, item_id, due_at, priority, rekey, job_id, created_at
+        SELECT DISTINCT ON (item_id) id, item_id, due_at, priority, rekey, job_id, created_at,
+               required_skills
         FROM locked
         ORDER BY item_id, due_at NULLS LAST, priority DESC, id
     ),
@@ -96,8 +98,8 @@ _CLAIM = f"""
         LEFT JOIN keyer_route r ON r.contractor_id = $1 AND r.work_type = j.work_type
         -- Within a deadline: a keyer adaptive QC doubts on the work type takes second keyings
         -- first; any other leaves a second keying to a doubted keyer at work (active, holding
-        -- a lease) who may key it (did not key the item), unless it was queued before $8;
-        -- else the queue's order.
+        -- a lease) who may key it (has its skills, did not key the item), unless it was queued
+        -- before $8; else the queue's order.
         ORDER BY o.due_at NULLS LAST,
                  CASE
                      WHEN coalesce(r.doubtful, false) THEN NOT o.rekey
@@ -105,8 +107,10 @@ _CLAIM = f"""
                          SELECT 1 FROM keyer_route d
                          JOIN contractor c ON c.id = d.contractor_id AND c.status = 'active'
                          WHERE d.work_type = j.work_type AND d.doubtful
+                           AND o.required_skills <@ c.skills
                            AND d.contractor_id IN (
-                               SELECT contractor_id FROM task WHERE status = 'leased'
+                               SELECT contractor_id FROM task
+                               WHERE status = 'leased' AND lease_expires_at > $5
                            )
                            AND NOT EXISTS (
                                SELECT 1 FROM task k
@@ -162,8 +166,9 @@ async def claim_tasks(
     QC doubts on the work type gets second keyings first, and every other keyer leaves a second
     keying to a doubted keyer at work on the work type who may key it (a second keying that has
     waited `REKEY_PATIENCE` goes in the queue's order again), so that the trusted key items
-    first. A doubted keyer is at work while active and holding a lease: one who stopped, or
-    keyed the item first, leaves its second keying to anyone.
+    first. A doubted keyer is at work while active and holding a lease that has not run out:
+    one who stopped, keyed the item first or lacks its skills leaves its second keying to
+    anyone.
     Rows other claimers have locked are skipped, so concurrent claims
     never wait on each other. Each row carries what the contractor needs to do the task (its
     job's fields, the source).
