@@ -32,7 +32,8 @@ services/validation/src/bpo_validation/domain/accuracy.py); the issue's measurem
 Adaptive runs `--items` items a scenario; single and double keying, the baselines, each crew
 once, `--baseline-items`. Every scenario's job has a work type of its own: adaptive QC and the
 quality floor know keyers by work type, so no scenario starts from another's records (each
-adaptive job starts cold: its first items are keyed twice). Entry keyings per item count
+adaptive job starts cold: its first items are keyed twice; "after another crew" starts from
+its first crew's). Entry keyings per item count
 entry keyings of the scored items only (control items, reviews and adjudications apart; those
 are printed too). `--only` runs the scenarios whose label (as printed) contains the text, a
 scenario's figures then without the baselines it lacks.
