@@ -122,9 +122,8 @@ class Job(Base):
 
 
 class JobAccuracy(Base):
-    """The accuracy an adaptive job delivered as validation estimated it at its end (its items'
-    share expected right, two-sided 95 % interval); `met` False: under its target with 95 %
-    confidence, and the job is flagged. Figures are None when adaptive QC ruled on no item."""
+    """What an adaptive job delivered as validation estimated it at its end; `met` False: under
+    its target with 95 % confidence (flagged). Figures None: adaptive QC ruled on no item."""
 
     __tablename__ = "job_accuracy"
 
@@ -197,8 +196,7 @@ class Item(Base):
 
 
 class Document(Base):
-    """A file a client attached to a job: its bytes are in the object store as
-    `<client>/<sha256>/original`, once per client however many documents have them."""
+    """A file attached to a job; its bytes stored once per client, `<client>/<sha256>/original`."""
 
     __tablename__ = "document"
     __table_args__ = (
@@ -278,6 +276,8 @@ class Task(Base):
         ),
         Index("ix_task_item_id", "item_id"),
         Index("ix_task_lease", "lease_expires_at", postgresql_where=text("status = 'leased'")),
+        # Whether a doubted keyer is at work (holds a lease): a claim asks.
+        Index("ix_task_leased_by", "contractor_id", postgresql_where=text("status = 'leased'")),
         # How many items a keyer has keyed on a work type (a new keyer gets more controls).
         Index(
             "ix_task_keyer",

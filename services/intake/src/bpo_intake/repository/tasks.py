@@ -108,9 +108,10 @@ _CLAIM = f"""
                          JOIN contractor c ON c.id = d.contractor_id AND c.status = 'active'
                          WHERE d.work_type = j.work_type AND d.doubtful
                            AND o.required_skills <@ c.skills
-                           AND d.contractor_id IN (
-                               SELECT contractor_id FROM task
-                               WHERE status = 'leased' AND lease_expires_at > $5
+                           AND EXISTS (
+                               SELECT 1 FROM task l
+                               WHERE l.contractor_id = d.contractor_id AND l.status = 'leased'
+                                 AND l.lease_expires_at > $5
                            )
                            AND NOT EXISTS (
                                SELECT 1 FROM task k
