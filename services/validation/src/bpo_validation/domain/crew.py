@@ -108,6 +108,10 @@ class Crew:
     """The crew's recent judged fields on a work type, by keyer and field."""
 
     by_keyer: Mapping[UUID, Mapping[str, Tally]]
+    # The most the crew's figure may weigh: MAX_STRENGTH to decide; MIN_STRENGTH to
+    # estimate what a job delivered, once each keyer's own record is large enough to stand
+    # (a heavy prior would pull a keyer much better or worse than the crew to its mean).
+    most: float = MAX_STRENGTH
 
     @cached_property
     def by_field(self) -> dict[str, Tally]:
@@ -126,7 +130,7 @@ class Crew:
     def strength(self) -> float:
         """How many judged fields the crew's accuracy weighs against a keyer's own, taken as
         one group."""
-        return _strength(self.records, [1.0] * len(self.records))
+        return _strength(self.records, [1.0] * len(self.records), self.most)
 
     @cached_property
     def groups(self) -> tuple[Group, ...]:
@@ -141,7 +145,7 @@ class Crew:
             # A group found in the records is held alike only as far as its keyers' records
             # can tell: no further than the judged fields each has, on average.
             judged = sum(w * record.judged for w, record in zip(weights, self.records, strict=True))
-            strength = min(_strength(self.records, weights), judged / sum(weights))
+            strength = min(_strength(self.records, weights, self.most), judged / sum(weights))
             groups.append(Group(sum(weights) / len(weights), error, error / crew, strength))
         return tuple(groups)
 
@@ -190,10 +194,10 @@ def _matched(weights: Sequence[float], beliefs: Sequence[Beta]) -> Beta:
     return Beta(mean * strength, (1 - mean) * strength)
 
 
-def _strength(records: Sequence[Tally], weights: Sequence[float]) -> float:
+def _strength(records: Sequence[Tally], weights: Sequence[float], most: float) -> float:
     """How many judged fields a group's accuracy weighs against a keyer's own: the less its
     keyers (each counted at its weight) differ beyond what chance explains, the more (method
-    of moments on each keyer's share of fields right), within MIN_STRENGTH and MAX_STRENGTH."""
+    of moments on each keyer's share of fields right), within MIN_STRENGTH and `most`."""
     shares = [
         (weight * record.judged, record.correct / record.judged)
         for record, weight in zip(records, weights, strict=True)
@@ -201,14 +205,14 @@ def _strength(records: Sequence[Tally], weights: Sequence[float]) -> float:
     keyers = sum(weights)
     judged = sum(n for n, _ in shares)
     if keyers < 2 or not judged:
-        return MIN_STRENGTH
+        return min(most, MIN_STRENGTH)
     mean = sum(n * share for n, share in shares) / judged
     observed = sum(n * (share - mean) ** 2 for n, share in shares) / judged
     chance = mean * (1 - mean) * (keyers - 1) / judged
     spread = observed - chance
     if spread <= 0:
-        return MAX_STRENGTH
-    return min(MAX_STRENGTH, max(MIN_STRENGTH, mean * (1 - mean) / spread - 1))
+        return most
+    return min(most, max(MIN_STRENGTH, mean * (1 - mean) / spread - 1))
 
 
 def _two_groups(records: Sequence[Tally]) -> list[float] | None:

@@ -2,7 +2,7 @@
 their items, which keyers intake should offer second keyings first, and a job's delivered
 accuracy as its client and managers see it."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypedDict
 from uuid import UUID
@@ -24,6 +24,7 @@ from bpo_validation.domain.accuracy import (
     doubtful,
     trust,
 )
+from bpo_validation.domain.crew import MIN_STRENGTH
 from bpo_validation.domain.fields import judged_fields
 from bpo_validation.models import JobAccuracy, JobRules
 from bpo_validation.repository import accuracy as repository
@@ -150,21 +151,21 @@ async def _refreshed(
     session: AsyncSession, job: JobRules, settings: Settings
 ) -> tuple[Ledger, JobAccuracy | None, int]:
     """The job's ledger with each keyer who carried items alone at what is known of them now
-    (as a ruling sees them: the crew's figure as prior, their own record on top, so that a job
-    is judged by the figures its rulings were made with, brought up to date) and the items
-    keyed twice at what the crew's record says now, its row, and the judged fields on the
-    work type it rests on."""
+    (the crew's figure weighing little: by then their own record stands) and the items keyed
+    twice at what the crew's record says now, its row, and the judged fields on the work
+    type it rests on."""
     row = await repository.ledger_of(session, job.job_id)
     ledger = _ledger(row) if row else Ledger()
     if not ledger.items:
         return ledger, row, 0
     found = await repository.crew_by_keyer(session, job.work_type, settings.adaptive_crew_window)
     judged = sum(tally.judged for tally in found.by_field.values())
+    crew = replace(found, most=MIN_STRENGTH)
     names = judged_fields(Rules.of(job).spec)
     now = {
         keyer: trust(
             names,
-            found,
+            crew,
             await repository.recent_by_field(
                 session, keyer, job.work_type, settings.adaptive_window
             ),
