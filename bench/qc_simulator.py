@@ -671,17 +671,20 @@ def plot(every: Sequence[Measured], path: Path, sizes: Sizes) -> None:
         _dashed(draw, (left, y), (end, y), (120, 120, 120))
         if scenario.keyings_bound:
             _dashed(draw, (end, y), (end, top), (120, 120, 120))
-    for m in measured:
-        scenario = m.scenario
-        if scenario.target is not None:
-            bound = scenario.keyings_bound
-            place(
-                f"{scenario.crew_label}: >= {float(scenario.target):.1%}"
-                + (f", <= {bound} keyings" if bound else ""),
-                (x_at(bound) if bound else right - 250 * SCALE, y_at(float(scenario.target))),
-                (110, 110, 110),
-                above=True,
-            )
+    # A promise is the crew's and the target's: the bad apple's is drawn once for both its
+    # scenarios.
+    promises = {
+        (m.scenario.crew.name, float(m.scenario.target), m.scenario.keyings_bound)
+        for m in measured
+        if m.scenario.target is not None
+    }
+    for name, target, bound in sorted(promises, key=str):
+        place(
+            f"{name}: >= {target:.1%}" + (f", <= {bound} keyings" if bound else ""),
+            (x_at(bound) if bound else right - 250 * SCALE, y_at(target)),
+            (110, 110, 110),
+            above=True,
+        )
     # The accuracy endpoint's intervals, each a little apart from the others (they may share
     # an x), with a dot at the estimate; then the points.
     bars = [(m, m.interval) for m in measured if m.interval is not None]
