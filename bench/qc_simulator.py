@@ -33,10 +33,10 @@ Adaptive runs `--items` items a scenario; single and double keying, the baseline
 once, `--baseline-items`. Every scenario's job has a work type of its own: adaptive QC and the
 quality floor know keyers by work type, so no scenario starts from another's records (each
 adaptive job starts cold: its first items are keyed twice; "after another crew" starts from
-its first crew's). Entry keyings per item count
-entry keyings of the scored items only (control items, reviews and adjudications apart; those
-are printed too). `--only` runs the scenarios whose label (as printed) contains the text, a
-scenario's figures then without the baselines it lacks.
+its first crew's). Entry keyings per item count entry keyings of the scored items only
+(control items, reviews and adjudications apart; those are printed too). `--only` runs the
+scenarios whose label (as printed) contains the text, a scenario's figures then without the
+baselines it lacks.
 
 With `--warm-items N`, each adaptive scenario starts warm, as in production, where the same
 contractors key job after job of a work type: a warm-up job of N items of its work type is
@@ -661,24 +661,23 @@ def plot(every: Sequence[Measured], path: Path, sizes: Sizes) -> None:
         taken.append((tx, ty, tx + w, ty + h))
         draw.text((tx - box[0], ty - box[1]), text, fill=colour, font=small)
 
-    # Each adaptive scenario's promise: at least its target, at most its keyings per item.
-    for m in measured:
-        scenario = m.scenario
-        if scenario.target is None:
-            continue
-        y = y_at(float(scenario.target))
-        end = x_at(scenario.keyings_bound) if scenario.keyings_bound else right
+    # Each adaptive scenario's promise: at least its target, at most its keyings per item. A
+    # promise is the crew's and the target's: the bad apple's is drawn once for both its
+    # scenarios; its lines first, then the labels, which keep clear of each other.
+    promises = sorted(
+        {
+            (m.scenario.crew.name, float(m.scenario.target), m.scenario.keyings_bound)
+            for m in measured
+            if m.scenario.target is not None
+        },
+        key=str,
+    )
+    for _, target, bound in promises:
+        y, end = y_at(target), x_at(bound) if bound else right
         _dashed(draw, (left, y), (end, y), (120, 120, 120))
-        if scenario.keyings_bound:
+        if bound:
             _dashed(draw, (end, y), (end, top), (120, 120, 120))
-    # A promise is the crew's and the target's: the bad apple's is drawn once for both its
-    # scenarios.
-    promises = {
-        (m.scenario.crew.name, float(m.scenario.target), m.scenario.keyings_bound)
-        for m in measured
-        if m.scenario.target is not None
-    }
-    for name, target, bound in sorted(promises, key=str):
+    for name, target, bound in promises:
         place(
             f"{name}: >= {target:.1%}" + (f", <= {bound} keyings" if bound else ""),
             (x_at(bound) if bound else right - 250 * SCALE, y_at(target)),
