@@ -38,6 +38,7 @@ async def test_every_operation_answers_as_documented_and_never_with_a_5xx(
         json={"name": f"contract-{service}", "skills": ["qc"]},
         headers=tokens.manager(),
     )
+    assert registered.status_code == 201, registered.text
     roles = {
         "client": tokens.client(client_id),
         "contractor": tokens.contractor(registered.json()["id"]),

@@ -169,9 +169,8 @@ async def claim_tasks(
     waited `REKEY_PATIENCE` goes in the queue's order again), so that the trusted key items
     first. A doubted keyer is at work while active and holding a lease that has not run out:
     one who stopped, keyed the item first or lacks its skills leaves its second keying to
-    anyone.
-    Rows other claimers have locked are skipped, so concurrent claims
-    never wait on each other. Each row carries what the contractor needs to do the task (its
+    anyone. Rows other claimers have locked are skipped, so concurrent claims never wait on
+    each other. Each row carries what the contractor needs to do the task (its
     job's fields, the source).
     """
     driver = await driver_connection(session)
