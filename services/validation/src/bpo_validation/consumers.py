@@ -1,11 +1,12 @@
-"""Events the validation service consumes: jobs (created, completed), submitted tasks, erasures
-and reactivated contractors from intake."""
+"""Events the validation service consumes: jobs (created, completed), their items received,
+submitted tasks, erasures and reactivated contractors from intake."""
 
 from functools import partial
 
 from bpo_common.contracts.intake import (
     ContractorReactivated,
     DataErased,
+    ItemsReceived,
     JobCompleted,
     JobCreated,
     TaskSubmitted,
@@ -23,6 +24,7 @@ def subscriptions(settings: Settings, keys: JobKeys) -> list[Subscription]:
     handlers = dict(
         [
             each(JobCreated, jobs.record_job),
+            each(ItemsReceived, jobs.count_items),
             batch(TaskSubmitted, record),
             each(DataErased, erase),
             each(ContractorReactivated, quality.reactivate),

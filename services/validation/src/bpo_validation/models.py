@@ -47,6 +47,9 @@ class JobRules(Base):
     match: Mapped[dict[str, Any] | None]
     qc: Mapped[dict[str, Any]]
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The job's items received so far, control items aside (adaptive QC's rulings hold the
+    # job's bound over them).
+    items: Mapped[int] = mapped_column(server_default="0")
 
 
 class JobDataKey(Base):
@@ -156,8 +159,8 @@ class JobAccuracy(Base):
     __tablename__ = "job_accuracy"
 
     job_id: Mapped[UUID] = mapped_column(primary_key=True)
-    # Each Share as [items, expected, variance, sd]: the items keyed twice, those keyed twice
-    # on some fields only, and by keyer ({contractor id: share}) those they carried alone.
+    # Each Share as [items, expected, variance, sd, shared]: the items keyed twice, those keyed
+    # twice on some fields only, and by keyer ({contractor id: share}) those they carried alone.
     checked: Mapped[list[float]] = mapped_column(JSONB)
     partly: Mapped[list[float]] = mapped_column(JSONB, server_default=text("'[0, 0, 0, 0]'::jsonb"))
     carried: Mapped[dict[str, list[float]]] = mapped_column(JSONB)

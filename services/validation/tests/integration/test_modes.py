@@ -2,16 +2,17 @@
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 
-from bpo_common.contracts.intake import JobCompleted, JobCreated
+from bpo_common.contracts.intake import ItemsReceived, JobCompleted, JobCreated, ReceivedItem
 from bpo_common.contracts.validation import JobAccuracyDelivered, KeyerTrustChanged
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, outbox_events
-from bpo_validation.service import accuracy
+from bpo_validation.service import accuracy, jobs
 from bpo_validation.settings import Settings
 
 from .submissions import new_item, new_job, published, submit
@@ -61,14 +62,8 @@ async def test_adaptive_mode_keys_twice_until_the_job_can_afford_a_proven_keyer_
     # A work type of its own: the crew is this test's two keyers.
     work_type = f"adaptive-{new_id().hex[-8:]}"
     job = await new_job(validation_db, work_type=work_type, mode="adaptive", target_accuracy="0.95")
-    proven, other = new_id(), new_id()
+    proven, other = await _proven(validation_db, validation_settings, job)
     data = {"number": "N-1", "total": "3"}
-    for keyer in (proven, other):
-        for _ in range(40):  # control items, all right: 80 judged fields each
-            await submit(
-                validation_db, validation_settings, job, new_id(), data, golden=data,
-                contractor_id=keyer,
-            )  # fmt: skip
 
     rekeyed: list[str] = []
     for _ in range(30):
@@ -128,6 +123,45 @@ async def test_adaptive_mode_keys_twice_until_the_job_can_afford_a_proven_keyer_
     assert body["lower"] <= said["assured"] <= body["estimate"]
     after = await validation.get(f"/v1/jobs/{job.job_id}/accuracy", headers=tokens.manager())
     assert after.json()["delivered_at"] is not None
+
+
+async def test_adaptive_mode_holds_the_bound_over_the_jobs_items_received(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    """With the job's thousand items known, its first item need not reach the target alone:
+    a proven keyer's first keying of it stands."""
+    work_type = f"adaptive-{new_id().hex[-8:]}"
+    job = await new_job(validation_db, work_type=work_type, mode="adaptive", target_accuracy="0.95")
+    proven, _ = await _proven(validation_db, validation_settings, job)
+    received = ItemsReceived(
+        job_id=job.job_id,
+        client_id=job.client_id,
+        work_type=work_type,
+        items=[ReceivedItem(item_id=new_id(), external_id=None, golden=False)] * 1000,
+        received_at=datetime.now(UTC),
+    )
+    async with validation_db() as session, session.begin():
+        await jobs.count_items(session, received)
+    item = new_item("0", sampled=False)
+    data = {"number": "N-1", "total": "3"}
+    await submit(validation_db, validation_settings, job, item, data, contractor_id=proven)
+    (ruled,) = await published(validation_db, item)
+    assert ruled.type == "bpo.validation.item.accepted"
+    decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
+    assert decision["reason"].startswith("one keying: the keyer's item accuracy")
+
+
+async def _proven(db: SessionFactory, settings: Settings, job: JobCreated) -> tuple[UUID, UUID]:
+    """Two keyers of the job's work type, each right on 40 control items (80 judged fields)."""
+    keyers = new_id(), new_id()
+    data = {"number": "N-1", "total": "3"}
+    for keyer in keyers:
+        for _ in range(40):
+            await submit(db, settings, job, new_id(), data, golden=data, contractor_id=keyer)
+    return keyers
 
 
 async def _completed(

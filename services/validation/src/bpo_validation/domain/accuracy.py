@@ -13,12 +13,14 @@ settling any difference), the chance that both keyings erred on the same field, 
 wrong. The job delivers its target with 95 % confidence while the ledger's one-sided lower
 bound stays at or above it: the spread of the items' outcomes (Bernoulli), plus each
 keyer's parameter uncertainty, which errs the same way on every item that keyer carried
-alone (so it grows with their number of items, not its square root). After a first keying,
+alone (so it grows with their number of items, not its square root), and that of the
+crew's figure, which every keyer's rests on (so it errs alike across keyers). After a first keying,
 a second is asked for exactly when accepting the first alone would bring that bound, taken
-at 99 % to leave a margin (`Z_DECIDE`), under the target: items keyed twice build the
-margin that the single keyings of trusted keyers then spend, and a keyer below both the
-target and the crew never spends it. Each ruling values the items keyed twice, and the
-ruled keyer's own single keyings, at what is known now.
+at 99 % to leave a margin (`Z_DECIDE`) and over the job's items received (`Ledger.size`:
+the items still to rule taken to go as those ruled), under the target: items keyed twice
+build the margin that the single keyings of trusted keyers then spend, and a keyer below
+both the target and the crew never spends it. Each ruling values the items keyed twice, and
+the ruled keyer's own single keyings, at what is known now.
 
 A second keying may cover only the fields the keyer is weak on (domain.partial), when the
 job, counting the item as keyed twice on those and once on the rest (`both_wrong` with
@@ -30,7 +32,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
-from bpo_validation.domain.crew import Crew, Tally, posterior
+from bpo_validation.domain.crew import Crew, Tally, posterior, shared
 from bpo_validation.domain.fields import field_of
 from bpo_validation.domain.partial import WEAK_FACTOR, weak_fields
 
@@ -49,28 +51,38 @@ Z_DECIDE = 2.3263
 class Trust:
     """A keying's chance of making its item right, how unsure that figure is, and, field by
     field (the judged names in `names`, in the same order), its chance of an error with that
-    chance's sd, and the crew's chance of an error (its prior: a newcomer's)."""
+    chance's sd, and the crew's chance of an error (its prior: a newcomer's); `shared`: how
+    unsure the figure is through the crew's (domain.crew.shared), beyond `sd`."""
 
     p: float
     sd: float
     errors: tuple[tuple[float, float], ...] = ()
     names: tuple[str, ...] = ()
     crew_errors: tuple[float, ...] = ()
+    shared: float = 0.0
 
 
 def trust(fields: Iterable[str], crew: Crew, own: Mapping[str, Tally]) -> Trust:
     """A keyer's single keying of an item with these (judged) fields: those of them the crew
     was ever judged on (a field no answer ever gave, an optional one, does not count), all
     of them on a work type nobody was judged on yet."""
-    p, relative_variance, errors, crews = 1.0, 0.0, [], []
+    p, relative_variance, relative_shared, errors, crews = 1.0, 0.0, 0.0, [], []
     names = _judged(fields, crew.by_field)
     for name in names:
         belief = posterior(crew, name, own)
         p *= belief.mean
         relative_variance += belief.variance / (belief.mean * belief.mean)
+        relative_shared += (shared(crew, name, own) / belief.mean) ** 2
         errors.append((1 - belief.mean, math.sqrt(belief.variance)))
         crews.append(1 - posterior(crew, name, {}).mean)
-    return Trust(p, p * math.sqrt(relative_variance), tuple(errors), tuple(names), tuple(crews))
+    return Trust(
+        p,
+        p * math.sqrt(relative_variance),
+        tuple(errors),
+        tuple(names),
+        tuple(crews),
+        p * math.sqrt(relative_shared),
+    )
 
 
 def crew_trust(fields: Iterable[str], crew: Crew) -> Trust:
@@ -90,30 +102,35 @@ def both_wrong(first: Trust, second: Trust, rekeyed: Collection[str] = ()) -> Tr
 
     Keyed twice on the fields `rekeyed` only (a partial second keying; a table's cells are
     its field's), it also ends wrong wherever the first keying erred on another field: those
-    count as in a single keying (added up: a floor too)."""
+    count as in a single keying (added up: a floor too).
+
+    The doubt on the fields keyed twice is counted as the crew's figure's (`shared`: the
+    second keying's figure is the crew's); on those keyed once, as the first keyer's own."""
     pairs = list(zip(first.errors, second.errors, strict=True))
     twice = [field_of(name) in rekeyed for name in first.names] if rekeyed else [True] * len(pairs)
-    missed, variance = 0.0, 0.0
+    missed, common, own = 0.0, 0.0, 0.0
     for both, ((one, sd_one), (other, sd_other)) in zip(twice, pairs, strict=True):
         if both:
             missed += one * other
-            variance += (other * sd_one) ** 2 + (one * sd_other) ** 2
+            common += (other * sd_one) ** 2 + (one * sd_other) ** 2
         else:
             missed += one
-            variance += sd_one**2
-    return Trust(max(0.0, 1 - missed), math.sqrt(variance))
+            own += sd_one**2
+    return Trust(max(0.0, 1 - missed), math.sqrt(own), shared=math.sqrt(common))
 
 
 @dataclass(frozen=True)
 class Share:
     """Items counted alike in a ledger: how many, the sum of their chances of being right
-    and of their outcomes' variances, and the sum of their chances' parameter sds (which err
-    the same way on every one of them)."""
+    and of their outcomes' variances, and the sums of their chances' parameter sds (which err
+    the same way on every one of them) and of the parts of those through the crew's figure
+    (`shared`: which err alike on every share)."""
 
     items: int = 0
     expected: float = 0.0
     variance: float = 0.0
     sd: float = 0.0
+    shared: float = 0.0
 
     def add(self, item: Trust) -> "Share":
         return Share(
@@ -121,12 +138,13 @@ class Share:
             self.expected + item.p,
             self.variance + item.p * (1 - item.p),
             self.sd + item.sd,
+            self.shared + item.shared,
         )
 
     def at(self, trust: Trust) -> "Share":
         """These items, each at `trust`."""
         n = self.items
-        return Share(n, n * trust.p, n * trust.p * (1 - trust.p), n * trust.sd)
+        return Share(n, n * trust.p, n * trust.p * (1 - trust.p), n * trust.sd, n * trust.shared)
 
 
 @dataclass(frozen=True)
@@ -138,6 +156,9 @@ class Ledger:
     carried: Mapping[UUID, Share] = field(default_factory=dict)
     checked: Share = Share()
     partly: Share = Share()
+    # The job's items as far as known (those received; 0: not known): what rulings hold the
+    # bound over (`bound`'s `over`).
+    size: int = 0
 
     @property
     def shares(self) -> list[Share]:
@@ -180,13 +201,28 @@ class Ledger:
         chances.)"""
         return replace(self, checked=self.checked.at(double))
 
-    def bound(self, z: float) -> float:
-        """The share of items right less z of its standard deviations (0 before any item)."""
+    def bound(self, z: float, over: int = 0) -> float:
+        """The share of items right less z of its standard deviations (0 before any item).
+
+        Over `over` items, when more than those ruled: the share the whole job delivers if
+        the items still to rule go as those ruled did. Their outcomes' spread (Bernoulli)
+        then shrinks with the job's size, not with the items ruled so far; the keyers'
+        parameter spread does not, for it errs alike on every item a keyer carries. A job's
+        first rulings so spend the margin its whole size allows, instead of asking the first
+        few items to deliver the target alone (which would key nearly all of them twice).
+
+        Each share's parameter spread adds in quadrature to the others'; the spreads through
+        the crew's figure (`shared`), which every keyer's and what two keyings are worth lean
+        on, add up, for they err together (most while the crew is new and its record
+        short)."""
         items = self.items
         if not items:
             return 0.0
-        expected = sum(share.expected for share in self.shares)
-        variance = sum(share.variance + share.sd * share.sd for share in self.shares)
+        shares = self.shares
+        expected = sum(share.expected for share in shares)
+        outcomes = sum(share.variance for share in shares) * items / max(over, items)
+        own = sum(share.sd * share.sd for share in shares)
+        variance = outcomes + own + sum(share.shared for share in shares) ** 2
         return max(0.0, (expected - z * math.sqrt(variance)) / items)
 
 
@@ -226,7 +262,7 @@ def rule(ledger: Ledger, keyer: UUID, single: Trust, second: Trust, target: floa
         )
         return _again(ledger, single, second, target, reason)
     alone = ledger.add_single(keyer, single)
-    bound = alone.bound(Z_DECIDE)
+    bound = alone.bound(Z_DECIDE, ledger.size)
     if bound >= target:
         return Ruling(
             False,
@@ -248,7 +284,7 @@ def _again(ledger: Ledger, single: Trust, second: Trust, target: float, reason: 
     only = weak_fields(single)
     if only:
         partly = ledger.add_partly(both_wrong(single, second, only))
-        bound = partly.bound(Z_DECIDE)
+        bound = partly.bound(Z_DECIDE, ledger.size)
         if bound >= target:
             return Ruling(
                 True,

@@ -171,10 +171,32 @@ def posterior(crew: Crew, name: str, own: Mapping[str, Tally]) -> Beta:
     groups = crew.groups
     if len(groups) == 1:
         return crew.prior(groups[0], name).updated(tally)
+    return _matched(_of_groups(crew, own), [crew.prior(g, name).updated(tally) for g in groups])
+
+
+def shared(crew: Crew, name: str, own: Mapping[str, Tally]) -> float:
+    """How unsure a keyer's chance of an error on a field is through the crew's figure, the
+    prior's mean, itself estimated from the crew's judged fields: that figure's sd, scaled
+    as the keyer's group's, times the weight the prior has against the keyer's own judged
+    fields. It errs alike for every keyer of the crew (none where the crew has no record:
+    the unknown prior's spread is the posterior's own)."""
+    record = crew.by_field.get(name)
+    if record is None or record.judged == 0:
+        return 0.0
+    figure = math.sqrt(record.error * (1 - record.error) / (record.judged + 1))
+    judged = own.get(name, Tally(0, 0)).judged
+    groups = crew.groups
+    weights = _of_groups(crew, own) if len(groups) > 1 else [1.0]
+    return sum(
+        weight * group.scale * figure * group.strength / (group.strength + judged)
+        for weight, group in zip(weights, groups, strict=True)
+    )
+
+
+def _of_groups(crew: Crew, own: Mapping[str, Tally]) -> list[float]:
+    """The keyer's chance of being of each of the crew's groups, from their whole record."""
     keyer = total(own)
-    likelihoods = [group.likelihood(keyer) for group in groups]
-    weights = _normalised(likelihoods)
-    return _matched(weights, [crew.prior(group, name).updated(tally) for group in groups])
+    return _normalised([group.likelihood(keyer) for group in crew.groups])
 
 
 def _normalised(logs: Sequence[float]) -> list[float]:

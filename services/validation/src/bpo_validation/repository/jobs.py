@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_validation.models import JobRules
@@ -26,3 +26,14 @@ async def rules_of_jobs(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[
     """The rules of those of the jobs that are known, by job."""
     query = select(JobRules).where(JobRules.job_id.in_(list(job_ids)))
     return {rules.job_id: rules for rules in (await session.execute(query)).scalars()}
+
+
+async def add_items(session: AsyncSession, job_id: UUID, count: int) -> bool:
+    """Count `count` more items received for the job; False when the job is not known."""
+    query = (
+        update(JobRules)
+        .where(JobRules.job_id == job_id)
+        .values(items=JobRules.items + count)
+        .returning(JobRules.job_id)
+    )
+    return (await session.execute(query)).first() is not None

@@ -49,12 +49,14 @@ class Ledgers:
     rerouted: dict[tuple[UUID, str], datetime] = field(default_factory=dict)
 
     async def keyer_accuracy(
-        self, session: AsyncSession, job_id: UUID, contractor_id: UUID, work_type: str
+        self, session: AsyncSession, job_id: UUID, contractor_id: UUID, work_type: str, items: int
     ) -> KeyerAccuracy:
-        """What adaptive QC reads about a first keying of the job's."""
+        """What adaptive QC reads about a first keying of the job's (`items`: the job's items
+        received, control items aside)."""
         if job_id not in self.ledgers:
             found = await repository.ledgers_for_update(session, [job_id])
-            self.ledgers[job_id] = _ledger(found[job_id]) if job_id in found else Ledger()
+            ledger = _ledger(found[job_id]) if job_id in found else Ledger()
+            self.ledgers[job_id] = replace(ledger, size=items)
         settings = self.settings
         return KeyerAccuracy(
             own=await repository.recent_by_field(
@@ -128,12 +130,13 @@ class Ledgers:
 
 
 def _row(share: Share) -> list[float]:
-    return [share.items, share.expected, share.variance, share.sd]
+    return [share.items, share.expected, share.variance, share.sd, share.shared]
 
 
 def _share(row: list[float]) -> Share:
-    items, expected, variance, sd = row
-    return Share(int(items), expected, variance, sd)
+    """A share as kept (one kept before `shared` was: none of its doubt through the crew's)."""
+    items, expected, variance, sd, *shared = row
+    return Share(int(items), expected, variance, sd, sum(shared))
 
 
 def _ledger(row: JobAccuracy) -> Ledger:

@@ -49,7 +49,8 @@ from bpo_validation.settings import Settings
 
 
 class JobNotKnownYet(Exception):
-    """A submission arrived before its job: the consumer retries it a little later."""
+    """An event (a submission, items received) arrived before its job: the consumer retries it
+    a little later."""
 
 
 async def record_submissions(
@@ -195,7 +196,7 @@ class _Run:
             # them.
             await self._write_judgements()
             keyer = await self.ledgers.keyer_accuracy(
-                self.session, entry.job_id, entry.contractor_id, entry.work_type
+                self.session, entry.job_id, entry.contractor_id, entry.work_type, rules.items
             )
         lookups = {wanted: await self._look_up(entry.client_id, wanted) for wanted in needs.lookups}
         verdict = decision.decide(

@@ -13,15 +13,17 @@ from bpo_validation.models import Entry, JobRules
 
 @dataclass(frozen=True)
 class Rules:
-    """A job's field rules and QC policy, as intake announced them."""
+    """A job's field rules and QC policy, as intake announced them, and its items received."""
 
     spec: JobSpec
     policy: QcPolicy
+    # The job's items received so far, control items aside.
+    items: int = 0
 
     @classmethod
     def of(cls, job: JobRules) -> "Rules":
         spec = spec_for(job.job_id, job.fields, job.rules, job.match)
-        return cls(spec, QcPolicy.model_validate(job.qc))
+        return cls(spec, QcPolicy.model_validate(job.qc), job.items)
 
     def kept(self, record: dict[str, Any], key: DataKey) -> dict[str, Any]:
         """A record as it is kept: its personal values sealed."""

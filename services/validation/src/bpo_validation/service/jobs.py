@@ -11,6 +11,7 @@ from bpo_common.rules import CheckResponse, check
 from bpo_validation.models import JobRules
 from bpo_validation.repository import jobs as repository
 from bpo_validation.schemas import CheckRequest, JobRulesOut
+from bpo_validation.service.decisions import JobNotKnownYet
 
 
 async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
@@ -34,6 +35,14 @@ async def job_rules(session: AsyncSession, job_id: UUID, scope: UUID | None) -> 
     if rules is None:
         raise NotFound(f"no rules known for job {job_id}")
     return JobRulesOut.model_validate(rules, from_attributes=True)
+
+
+async def count_items(session: AsyncSession, event: intake.ItemsReceived) -> None:
+    """Count the job's items received, control items aside: what adaptive QC holds the job's
+    delivered accuracy over (domain.accuracy.Ledger.size)."""
+    count = sum(not item.golden for item in event.items)
+    if not await repository.add_items(session, event.job_id, count):
+        raise JobNotKnownYet(f"job {event.job_id} has not arrived yet")
 
 
 def dry_run(request: CheckRequest) -> CheckResponse:
