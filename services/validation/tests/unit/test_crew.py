@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 
 from bpo_validation.domain.accuracy import trust
-from bpo_validation.domain.crew import MAX_STRENGTH, Crew, Tally, posterior
+from bpo_validation.domain.crew import MAX_STRENGTH, Crew, Tally, posterior, shared
 
 FIELDS = ["vendor", "number", "date", "net", "total"]
 
@@ -28,22 +28,39 @@ def _field_error(item_accuracy: float) -> float:
     return 1 - float(item_accuracy ** (1 / len(FIELDS)))
 
 
+def _two_kinds(chance: random.Random) -> Crew:
+    """Four careful keyers (99.8 % an item) with 300 judged fields each, four careless ones
+    (95 %) with 800."""
+    return _crew(
+        *(_keyer(300, _field_error(0.998), chance) for _ in range(4)),
+        *(_keyer(800, _field_error(0.95), chance) for _ in range(4)),
+    )
+
+
 def test_a_crew_of_two_kinds_is_two_groups_and_a_clean_record_reads_as_careful() -> None:
     chance = random.Random(5)
-    careful, careless = _field_error(0.998), _field_error(0.95)
-    crew = _crew(
-        *(_keyer(300, careful, chance) for _ in range(4)),
-        *(_keyer(800, careless, chance) for _ in range(4)),
-    )
+    crew = _two_kinds(chance)
     first, second = crew.groups
     assert first.share == pytest.approx(0.5, abs=0.01)
     assert first.error < 0.002 < 0.007 < second.error
     clean = {name: Tally(300, 300) for name in FIELDS}
     # One group would put them near the crew's middle: 98.6 % an item.
     assert trust(FIELDS, crew, clean).p > 0.997
-    assert trust(FIELDS, crew, _keyer(800, careless, chance)).p < 0.96
+    assert trust(FIELDS, crew, _keyer(800, _field_error(0.95), chance)).p < 0.96
     newcomer = trust(FIELDS, crew, {})
     assert newcomer.sd > 0.01, "of either kind, as far as anyone knows"
+
+
+def test_a_careful_groups_figure_read_from_few_errors_is_an_unsure_one() -> None:
+    """A careful keyer's prior is the crew's figure scaled by their group's few errors: the
+    doubt they share with their group is that of those errors, not of the crew's many."""
+    crew = _two_kinds(random.Random(5))
+    first, second = crew.groups
+    assert first.wrong < second.wrong
+    newcomer = {name: Tally(20, 20) for name in FIELDS}
+    pooled = crew.by_field["total"]
+    alone = first.scale * pooled.error * (1 / (pooled.judged - pooled.correct + 1)) ** 0.5
+    assert shared(crew, "total", newcomer) > 2 * alone * first.strength / (first.strength + 20)
 
 
 def test_keyers_alike_stay_one_group_whatever_their_luck() -> None:

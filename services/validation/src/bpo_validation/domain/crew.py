@@ -80,12 +80,15 @@ class Beta:
 @dataclass(frozen=True)
 class Group:
     """Keyers alike: their share of the crew, their chance of an error on a judged field
-    against the crew's (`scale`), and how many judged fields their figure weighs."""
+    against the crew's (`scale`), how many judged fields their figure weighs, and how
+    many errors that scale was read from (`wrong`; none for a crew of one group, whose
+    scale is 1 by definition)."""
 
     share: float
     error: float
     scale: float
     strength: float
+    wrong: float = math.inf
 
     def likelihood(self, record: Tally) -> float:
         """How likely a keyer of this group is to have this record (natural log, less a term
@@ -146,7 +149,12 @@ class Crew:
             # can tell: no further than the judged fields each has, on average.
             judged = sum(w * record.judged for w, record in zip(weights, self.records, strict=True))
             strength = min(_strength(self.records, weights, self.most), judged / sum(weights))
-            groups.append(Group(sum(weights) / len(weights), error, error / crew, strength))
+            wrong = sum(
+                w * (record.judged - record.correct)
+                for w, record in zip(weights, self.records, strict=True)
+            )
+            share = sum(weights) / len(weights)
+            groups.append(Group(share, error, error / crew, strength, wrong))
         return tuple(groups)
 
     def prior(self, group: Group, name: str) -> Beta:
@@ -176,19 +184,24 @@ def posterior(crew: Crew, name: str, own: Mapping[str, Tally]) -> Beta:
 
 def shared(crew: Crew, name: str, own: Mapping[str, Tally]) -> float:
     """How unsure a keyer's chance of an error on a field is through the crew's figure, the
-    prior's mean, itself estimated from the crew's judged fields: that figure's sd, scaled
-    as the keyer's group's, times the weight the prior has against the keyer's own judged
-    fields. It errs alike for every keyer of the crew (none where the crew has no record:
-    the unknown prior's spread is the posterior's own)."""
+    prior's mean, itself estimated from the crew's judged fields: that figure's sd (from the
+    errors the crew made on the field and, for a group, the errors its scale was read
+    from: a careful group's few), times the weight the prior has against the keyer's own
+    judged fields. It errs alike for every keyer of the crew (none where the crew has no
+    record: the unknown prior's spread is the posterior's own)."""
     record = crew.by_field.get(name)
     if record is None or record.judged == 0:
         return 0.0
-    figure = math.sqrt(record.error * (1 - record.error) / (record.judged + 1))
+    wrong = record.judged - record.correct
     judged = own.get(name, Tally(0, 0)).judged
     groups = crew.groups
     weights = _of_groups(crew, own) if len(groups) > 1 else [1.0]
     return sum(
-        weight * group.scale * figure * group.strength / (group.strength + judged)
+        weight
+        * min(0.5, record.error * group.scale)
+        * math.sqrt(1 / (wrong + 1) + 1 / (group.wrong + 1))
+        * group.strength
+        / (group.strength + judged)
         for weight, group in zip(weights, groups, strict=True)
     )
 
