@@ -104,8 +104,10 @@ def both_wrong(first: Trust, second: Trust, rekeyed: Collection[str] = ()) -> Tr
     its field's), it also ends wrong wherever the first keying erred on another field: those
     count as in a single keying (added up: a floor too).
 
-    The doubt on the fields keyed twice is counted as the crew's figure's (`shared`: the
-    second keying's figure is the crew's); on those keyed once, as the first keyer's own."""
+    The doubt on the fields keyed twice goes in `shared` (it errs with the crew's figure,
+    which the second keying's is; the first keyer's own part counted there too, which only
+    widens the bound); on those keyed once, the first keyer's own doubt goes in `sd` (their
+    keying's part through the crew's figure is not split by field, and is left out)."""
     pairs = list(zip(first.errors, second.errors, strict=True))
     twice = [field_of(name) in rekeyed for name in first.names] if rekeyed else [True] * len(pairs)
     missed, common, own = 0.0, 0.0, 0.0
@@ -123,8 +125,8 @@ def both_wrong(first: Trust, second: Trust, rekeyed: Collection[str] = ()) -> Tr
 class Share:
     """Items counted alike in a ledger: how many, the sum of their chances of being right
     and of their outcomes' variances, and the sums of their chances' parameter sds (which err
-    the same way on every one of them) and of the parts of those through the crew's figure
-    (`shared`: which err alike on every share)."""
+    the same way on every one of them) and, apart from those, of their doubts through the
+    crew's figure (`shared`: which err alike on every share)."""
 
     items: int = 0
     expected: float = 0.0
