@@ -12,6 +12,7 @@ from bpo_common.contracts.validation import JobAccuracyDelivered, KeyerTrustChan
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, outbox_events
+from bpo_validation.models import JobAccuracy
 from bpo_validation.service import accuracy, jobs
 from bpo_validation.settings import Settings
 
@@ -152,6 +153,29 @@ async def test_adaptive_mode_holds_the_bound_over_the_jobs_items_received(
     assert ruled.type == "bpo.validation.item.accepted"
     decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
     assert decision["reason"].startswith("one keying: the keyer's item accuracy")
+
+
+async def test_a_ledger_kept_before_the_shared_doubt_is_read_as_having_none(
+    validation_db: SessionFactory, validation: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """Shares kept as four numbers (items, expected, variance, sd) still load."""
+    job = await new_job(validation_db, mode="adaptive", target_accuracy="0.95")
+    keyer = new_id()
+    async with validation_db() as session, session.begin():
+        session.add(
+            JobAccuracy(
+                job_id=job.job_id,
+                checked=[10, 9.99, 0.0099, 0.0],
+                partly=[0, 0, 0, 0],
+                carried={str(keyer): [10, 9.9, 0.099, 0.01]},
+                updated_at=datetime.now(UTC),
+            )
+        )
+    shown = await validation.get(f"/v1/jobs/{job.job_id}/accuracy", headers=tokens.manager())
+    assert shown.status_code == 200, shown.text
+    body = shown.json()
+    assert (body["items"], body["single_keyed"], body["keyed_twice"]) == (20, 10, 10)
+    assert body["lower"] <= body["estimate"] <= body["upper"]
 
 
 async def _proven(db: SessionFactory, settings: Settings, job: JobCreated) -> tuple[UUID, UUID]:
