@@ -14,13 +14,13 @@ wrong. The job delivers its target with 95 % confidence while the ledger's one-s
 bound stays at or above it: the spread of the items' outcomes (Bernoulli), plus each
 keyer's parameter uncertainty, which errs the same way on every item that keyer carried
 alone (so it grows with their number of items, not its square root), and that of the
-crew's figure, which every keyer's rests on (so it errs alike across keyers). After a first keying,
-a second is asked for exactly when accepting the first alone would bring that bound, taken
-at 99 % to leave a margin (`Z_DECIDE`) and over the job's items received (`Ledger.size`:
-the items still to rule taken to go as those ruled), under the target: items keyed twice
-build the margin that the single keyings of trusted keyers then spend, and a keyer below
-both the target and the crew never spends it. Each ruling values the items keyed twice, and
-the ruled keyer's own single keyings, at what is known now.
+crew's figure, which every keyer's rests on (so it errs alike across keyers). After a
+first keying, a second is asked for exactly when accepting the first alone would bring that
+bound, taken at 99 % to leave a margin (`Z_DECIDE`) and over the job's items received
+(`Ledger.size`: the items still to rule taken to go as those ruled), under the target:
+items keyed twice build the margin that the single keyings of trusted keyers then spend,
+and a keyer below both the target and the crew never spends it. Each ruling values the
+items keyed twice, and the ruled keyer's own single keyings, at what is known now.
 
 A second keying may cover only the fields the keyer is weak on (domain.partial), when the
 job, counting the item as keyed twice on those and once on the rest (`both_wrong` with

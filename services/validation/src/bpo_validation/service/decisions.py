@@ -43,14 +43,10 @@ from bpo_validation.schemas import DecisionOut, EntryOut, ItemDecision
 from bpo_validation.service import exceptions
 from bpo_validation.service.accuracy import Ledgers
 from bpo_validation.service.entries import Rules, kept_entry, submission
+from bpo_validation.service.jobs import JobNotKnownYet
 from bpo_validation.service.keys import JobKeys
 from bpo_validation.service.quality import Tallies, add_to_tallies, judgement_rows, scored
 from bpo_validation.settings import Settings
-
-
-class JobNotKnownYet(Exception):
-    """An event (a submission, items received) arrived before its job: the consumer retries it
-    a little later."""
 
 
 async def record_submissions(

@@ -11,7 +11,11 @@ from bpo_common.rules import CheckResponse, check
 from bpo_validation.models import JobRules
 from bpo_validation.repository import jobs as repository
 from bpo_validation.schemas import CheckRequest, JobRulesOut
-from bpo_validation.service.decisions import JobNotKnownYet
+
+
+class JobNotKnownYet(Exception):
+    """An event (a submission, items received) arrived before its job: the consumer retries it
+    a little later."""
 
 
 async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
