@@ -151,6 +151,17 @@ def test_dev_up_serves_everything_stops_on_ctrl_c_and_keeps_the_data_for_the_nex
         assert second.wait(60) == 0
 
 
+def test_a_server_port_is_one_no_outgoing_connection_can_take_while_the_server_is_down() -> None:
+    low, high = map(int, servers.EPHEMERAL_PORTS.read_text().split())
+    ports = [servers.free_port() for _ in range(200)]
+
+    assert len(set(ports)) == len(ports), "never the same port twice"
+    assert [port for port in ports if low <= port <= high] == []
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", ports[0]))
+
+
 def test_dev_up_refuses_to_start_when_a_service_port_is_taken(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -5,10 +5,12 @@ its own folder and ports. Nothing here is used by a service in production.
 """
 
 import asyncio
+import functools
 import importlib.util
 import json
 import os
 import pwd
+import random
 import secrets
 import shutil
 import signal
@@ -31,11 +33,38 @@ from bpo_common.settings import DEFAULT_PORTS, SERVICES, Component
 POSTGRES_OS_USER = "bpo-postgres"
 
 
+# The range of ports the kernel gives outgoing connections (where Linux says it).
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_ports_given: set[int] = set()
+
+
+@functools.cache
+def _server_ports() -> list[int]:
+    """Ports outside the kernel's range for outgoing connections (Linux's default range when
+    the kernel does not say)."""
+    low, high = 32768, 60999
+    if EPHEMERAL_PORTS.exists():
+        low, high = map(int, EPHEMERAL_PORTS.read_text().split())
+    return [*range(max(1024, low - 16384), low), *range(high + 1, 65536)]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A free port for a server, never one this process gave before, and outside the range the
+    kernel takes outgoing connections' own ports from: a server stopped and started again on it
+    (as the chaos run does) cannot find it taken by a client's connection in the meantime."""
+    candidates = _server_ports()
+    for _ in range(200):
+        port = random.choice(candidates)
+        if port in _ports_given:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
         return port
+    raise RuntimeError("no free port found for a server")
 
 
 def port_open(port: int) -> bool:
