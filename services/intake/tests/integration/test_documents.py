@@ -211,6 +211,39 @@ async def test_a_refused_upload_names_what_is_wrong_and_stores_nothing(
     assert not (store_dir / str(client_id)).exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"--b1\r\n<'\xc2\x95\r\nnot a part--b1--\r\n", "could not be read"),
+        (b"--b1--\r\n", "missing, or not a file"),
+        (
+            b'--b1\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n1'
+            b'\r\n--b1\r\nContent-Disposition: form-data; name="more"; filename="b.pdf"\r\n'
+            b"\r\n2\r\n--b1--\r\n",
+            "Too many files",
+        ),
+    ],
+    ids=["garbled", "no part", "two files"],
+)
+async def test_a_multipart_body_that_cannot_be_read_is_refused_naming_the_part(
+    documents_api: httpx.AsyncClient,
+    tokens: Tokens,
+    documents_db: SessionFactory,
+    body: bytes,
+    says: str,
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    multipart = "multipart/form-data; boundary=b1"
+    response = await upload(
+        documents_api, tokens, client_id, job["id"], body, content_type=multipart
+    )
+    problem = assert_problem(response, 422)
+    assert error_fields(problem) == ["file"]
+    assert says in problem["detail"] + problem["errors"][0]["message"]
+    assert "named file" in problem["detail"]
+    assert await documents_of(documents_db, job["id"]) == []
+
+
 async def test_an_upload_without_a_name_or_with_a_taken_one_is_refused(
     documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
 ) -> None:

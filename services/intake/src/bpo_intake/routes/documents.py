@@ -12,6 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from bpo_common import audit
 from bpo_common.auth import CurrentClient, KeyScope, Principal, Role, Scope, require_role
@@ -127,20 +128,27 @@ async def _bare(request: Request, settings: Settings, filename: str | None) -> l
 
 
 async def _multipart(request: Request, settings: Settings, filename: str | None) -> list[Inspected]:
-    async with request.form(max_files=1, max_fields=10) as form:
-        part = form.get("file")
-        if not isinstance(part, UploadFile):
-            raise Invalid(
-                "send the document as the multipart part named file",
-                errors=[FieldError("file", "missing, or not a file")],
-            )
-        name = filename or part.filename
-        if not name:
-            raise Invalid(
-                "name the file: give the part a filename, or ?filename=",
-                errors=[FieldError("filename", "required")],
-            )
-        content = await part.read(settings.document_max_bytes + 1)
+    try:
+        async with request.form(max_files=1, max_fields=10) as form:
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise Invalid(
+                    "send the document as the multipart part named file",
+                    errors=[FieldError("file", "missing, or not a file")],
+                )
+            name = filename or part.filename
+            if not name:
+                raise Invalid(
+                    "name the file: give the part a filename, or ?filename=",
+                    errors=[FieldError("filename", "required")],
+                )
+            content = await part.read(settings.document_max_bytes + 1)
+    except HTTPException as exc:  # Starlette could not read the body as multipart
+        raise Invalid(
+            f"the multipart body could not be read ({exc.detail}): send one part, the "
+            "document, named file",
+            errors=[FieldError("file", str(exc.detail))],
+        ) from exc
     return await documents.inspect_file(name, content, settings)
 
 
