@@ -43,8 +43,9 @@ contractors key job after job of a work type: a warm-up job of N items of its wo
 keyed first by the same keyers (the same contractors, at the same accuracies),
 then the measured job. The scenario's figures are the measured job's; the warm-up's line is
 printed too (", warm-up"), and, for both jobs, each entry keyer's first keyings (those
-accepted alone among them) and second keyings. A keyer the warm-up suspended keys nothing of
-the measured job.
+accepted alone among them: how many of those were wrong, and how many adaptive QC's ledger
+expects wrong, as it last valued them) and second keyings. A keyer the warm-up suspended
+keys nothing of the measured job.
 
 Assisted keying (machine pre-fill) on the crew all at 97 %, `--document-items` items with
 their invoices as PDFs: intake reads each PDF's words and suggests the fields, and a keyer
@@ -70,9 +71,10 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 from harness import REPO_ROOT, FullStack, full_stack, interrupted
@@ -241,6 +243,9 @@ class Measured:
     # assisted client's "first batch", which its layout learned from, or an adaptive
     # scenario's "warm-up", which its keyers' records grew on.
     prelude: str | None = None
+    # Adaptive QC's ledger of the job: by keyer, the items they carried alone and the sum of
+    # those items' chances of being right, as it last valued them.
+    valued: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -313,7 +318,7 @@ async def measure(stack: FullStack, scenarios: Sequence[Scenario], sizes: Sizes)
                     returning=returning,
                 )
                 returning = outcome if prelude == "warm-up" else None
-                accuracy = None
+                accuracy, valued = None, {}
                 if scenario.mode == "adaptive":
                     response = await http.get(
                         f"{stack.url('validation')}/v1/jobs/{outcome.job_id}/accuracy",
@@ -321,6 +326,7 @@ async def measure(stack: FullStack, scenarios: Sequence[Scenario], sizes: Sizes)
                     )
                     response.raise_for_status()
                     accuracy = response.json()
+                    valued = await ledger(stack, outcome.job_id)
                 bad = None
                 if crew.bad is not None:
                     contractor = outcome.contractors[crew.bad]
@@ -331,12 +337,22 @@ async def measure(stack: FullStack, scenarios: Sequence[Scenario], sizes: Sizes)
                     response.raise_for_status()
                     suspended_at = response.json()["suspended_at"]
                     bad = replace(bad_apple(outcome, contractor), suspended_at=suspended_at)
-                result = Measured(scenario, outcome, accuracy, bad, prelude)
+                result = Measured(scenario, outcome, accuracy, bad, prelude, valued)
                 measured.append(result)
                 print(report(result), flush=True)
                 if warm:
                     print(by_keyer(result), flush=True)
     return measured
+
+
+async def ledger(stack: FullStack, job_id: UUID) -> dict[str, tuple[int, float]]:
+    """What adaptive QC's ledger of the job holds of each keyer's items carried alone (read
+    from validation's database: no endpoint shows it keyer by keyer)."""
+    rows = await stack.fetch(
+        "bpo_validation", "SELECT carried FROM job_accuracy WHERE job_id = $1", job_id
+    )
+    shares = json.loads(rows[0]["carried"]) if rows else {}
+    return {keyer: (int(share[0]), float(share[1])) for keyer, share in shares.items()}
 
 
 def by_keyer(measured: Measured) -> str:
@@ -346,6 +362,7 @@ def by_keyer(measured: Measured) -> str:
     o = measured.outcome
     first: Counter[str] = Counter()
     alone: Counter[str] = Counter()
+    alone_wrong: Counter[str] = Counter()
     again: Counter[str] = Counter()
     seen: set[str] = set()
     for item, who in o.entries:
@@ -356,14 +373,20 @@ def by_keyer(measured: Measured) -> str:
         else:
             first[who] += 1
             alone[who] += item in o.alone
+            alone_wrong[who] += item in o.alone and item in o.wrong
         seen.add(item)
     keyers = measured.scenario.crew.keyers
-    lines = [f"{'':<26} entry keyers (control items aside): first keyings (accepted alone), second"]
+    lines = [
+        f"{'':<26} entry keyers (control items aside): first keyings (accepted alone: how many "
+        "of those wrong, and how many the ledger expects wrong), second"
+    ]
     entry = o.contractors[: len(keyers)]  # the reviewers come after
     for n, (contractor, keyer) in enumerate(zip(entry, keyers, strict=True), start=1):
+        items, right = measured.valued.get(contractor, (0, 0.0))
         lines.append(
             f"{'':<28} keyer {n} at {keyer.item_accuracy:6.1%}: {first[contractor]:5d} first "
-            f"({alone[contractor]:5d} alone), {again[contractor]:5d} second"
+            f"({alone[contractor]:5d} alone: {alone_wrong[contractor]:3d} wrong, "
+            f"{items - right:5.1f} expected), {again[contractor]:5d} second"
         )
     return "\n".join(lines)
 

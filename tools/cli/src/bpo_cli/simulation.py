@@ -208,6 +208,8 @@ class Outcome:
     # control items, by id.
     alone: frozenset[str] = frozenset()
     controls: frozenset[str] = frozenset()
+    # The scored items whose result is not exactly right, by id.
+    wrong: frozenset[str] = frozenset()
     # Keyers refused work as suspended, who stopped then.
     suspensions: tuple[Suspension, ...] = ()
 
@@ -789,6 +791,7 @@ class Simulation:
         exactly = right = scored_fields = scored_items = 0
         alone: set[str] = set()
         controls: set[str] = set()
+        wrong: set[str] = set()
         latencies: list[float] = []
         cursor: str | None = None
         while True:
@@ -813,6 +816,8 @@ class Simulation:
                 scored_fields += len(truth)
                 right += matches[True]
                 exactly += matches[False] == 0
+                if matches[False]:
+                    wrong.add(item["id"])
             cursor = page["next_cursor"]
             if cursor is None:
                 break
@@ -843,6 +848,7 @@ class Simulation:
             entries=tuple(progress.entries),
             alone=frozenset(alone),
             controls=frozenset(controls),
+            wrong=frozenset(wrong),
             suspensions=tuple(progress.suspensions),
         )
 
