@@ -44,8 +44,9 @@ keyed first by the same keyers (the same contractors, at the same accuracies),
 then the measured job. The scenario's figures are the measured job's; the warm-up's line is
 printed too (", warm-up"), and, for both jobs, each entry keyer's first keyings (those
 accepted alone among them: how many of those were wrong, and how many adaptive QC's ledger
-expects wrong, as it last valued them) and second keyings. A keyer the warm-up suspended
-keys nothing of the measured job.
+expects wrong, as it last valued them) and second keyings, and the share of their judged
+fields on the work type judged wrong (on control items, on the others) against their true
+rate. A keyer the warm-up suspended keys nothing of the measured job.
 
 Assisted keying (machine pre-fill) on the crew all at 97 %, `--document-items` items with
 their invoices as PDFs: intake reads each PDF's words and suggests the fields, and a keyer
@@ -246,6 +247,9 @@ class Measured:
     # Adaptive QC's ledger of the job: by keyer, the items they carried alone and the sum of
     # those items' chances of being right, as it last valued them.
     valued: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # Validation's judged fields of the entry keyers on the work type so far (the warm-up's
+    # too), as (fields, wrong): on control items, and on the others.
+    judged: dict[bool, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -318,7 +322,7 @@ async def measure(stack: FullStack, scenarios: Sequence[Scenario], sizes: Sizes)
                     returning=returning,
                 )
                 returning = outcome if prelude == "warm-up" else None
-                accuracy, valued = None, {}
+                accuracy, valued, judged = None, {}, {}
                 if scenario.mode == "adaptive":
                     response = await http.get(
                         f"{stack.url('validation')}/v1/jobs/{outcome.job_id}/accuracy",
@@ -327,6 +331,8 @@ async def measure(stack: FullStack, scenarios: Sequence[Scenario], sizes: Sizes)
                     response.raise_for_status()
                     accuracy = response.json()
                     valued = await ledger(stack, outcome.job_id)
+                    keyers = [UUID(c) for c in outcome.contractors[: len(crew.keyers)]]
+                    judged = await judged_fields(stack, scenario.work_type, keyers)
                 bad = None
                 if crew.bad is not None:
                     contractor = outcome.contractors[crew.bad]
@@ -337,7 +343,7 @@ async def measure(stack: FullStack, scenarios: Sequence[Scenario], sizes: Sizes)
                     response.raise_for_status()
                     suspended_at = response.json()["suspended_at"]
                     bad = replace(bad_apple(outcome, contractor), suspended_at=suspended_at)
-                result = Measured(scenario, outcome, accuracy, bad, prelude, valued)
+                result = Measured(scenario, outcome, accuracy, bad, prelude, valued, judged)
                 measured.append(result)
                 print(report(result), flush=True)
                 if warm:
@@ -353,6 +359,21 @@ async def ledger(stack: FullStack, job_id: UUID) -> dict[str, tuple[int, float]]
     )
     shares = json.loads(rows[0]["carried"]) if rows else {}
     return {keyer: (int(share[0]), float(share[1])) for keyer, share in shares.items()}
+
+
+async def judged_fields(
+    stack: FullStack, work_type: str, keyers: list[UUID]
+) -> dict[bool, tuple[int, int]]:
+    """Validation's judged fields of `keyers` on the work type, as (fields, wrong), on control
+    items (True) and on the others (False): what adaptive QC's figures rest on."""
+    rows = await stack.fetch(
+        "bpo_validation",
+        "SELECT golden, count(*), count(*) FILTER (WHERE NOT correct) FROM judgement"
+        " WHERE work_type = $1 AND contractor_id = ANY($2::uuid[]) GROUP BY golden",
+        work_type,
+        keyers,
+    )
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows}
 
 
 def by_keyer(measured: Measured) -> str:
@@ -388,6 +409,16 @@ def by_keyer(measured: Measured) -> str:
             f"({alone[contractor]:5d} alone: {alone_wrong[contractor]:3d} wrong, "
             f"{items - right:5.1f} expected), {again[contractor]:5d} second"
         )
+    true_rate = sum(keyer.field_error() for keyer in keyers) / len(keyers)
+    shares = []
+    for golden, what in ((True, "on control items"), (False, "on the others")):
+        n, wrong = measured.judged.get(golden, (0, 0))
+        if n:
+            shares.append(f"{what} {n:,} ({wrong / n:.3%} wrong)")
+    lines.append(
+        f"{'':<28} their judged fields on the work type so far: {', '.join(shares) or 'none'}; "
+        f"the keyers' true rate {true_rate:.3%} wrong a field"
+    )
     return "\n".join(lines)
 
 
