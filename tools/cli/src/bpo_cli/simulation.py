@@ -788,7 +788,7 @@ class Simulation:
         submitted_at: dict[str, float],
         headers: dict[str, str],
     ) -> Outcome:
-        exactly = right = scored_fields = scored_items = 0
+        right = scored_fields = scored_items = 0
         alone: set[str] = set()
         controls: set[str] = set()
         wrong: set[str] = set()
@@ -815,7 +815,6 @@ class Simulation:
                     alone.add(item["id"])
                 scored_fields += len(truth)
                 right += matches[True]
-                exactly += matches[False] == 0
                 if matches[False]:
                     wrong.add(item["id"])
             cursor = page["next_cursor"]
@@ -828,7 +827,7 @@ class Simulation:
             items=len(truths),
             golden=len(golden),
             scored_items=scored_items,
-            exactly_right=exactly,
+            exactly_right=scored_items - len(wrong),
             fields_right=right,
             fields_scored=scored_fields,
             keyings=progress.keyings,
