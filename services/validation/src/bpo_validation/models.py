@@ -109,7 +109,19 @@ class Decision(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Judgement(Base):
+class JudgedField:
+    """One field of one keying judged right or wrong (the columns judgements share)."""
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    contractor_id: Mapped[UUID]
+    item_id: Mapped[UUID] = mapped_column(index=True)
+    work_type: Mapped[str] = mapped_column(String(100))
+    field: Mapped[str] = mapped_column(String(100))
+    correct: Mapped[bool]
+    judged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Judgement(JudgedField, Base):
     """One field of one entry judged right or wrong against the final or known answer."""
 
     __tablename__ = "judgement"
@@ -119,19 +131,23 @@ class Judgement(Base):
         Index("ix_judgement_work_type_judged_at", "work_type", "judged_at"),
     )
 
-    id: Mapped[UUID] = mapped_column(primary_key=True)
-    contractor_id: Mapped[UUID]
     task_id: Mapped[UUID]
-    item_id: Mapped[UUID] = mapped_column(index=True)
-    work_type: Mapped[str] = mapped_column(String(100))
-    field: Mapped[str] = mapped_column(String(100))
-    correct: Mapped[bool]
     golden: Mapped[bool]
-    judged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The machine's judged fields: the layout it read the value by.
     layout_id: Mapped[UUID | None]
     # A keyer shown a wrong pre-fill for the field: whether they kept it (else NULL).
     accepted_wrong_prefill: Mapped[bool | None]
+
+
+class ProvisionalJudgement(JudgedField, Base):
+    """One field of a keying judged against another keying of its item, while the item
+    awaits its adjudication (domain.entries.disputed); its final judgement replaces it."""
+
+    __tablename__ = "provisional_judgement"
+    __table_args__ = (
+        Index("ix_provisional_judgement_contractor_judged_at", "contractor_id", "judged_at"),
+        Index("ix_provisional_judgement_work_type_judged_at", "work_type", "judged_at"),
+    )
 
 
 class Standing(Base):

@@ -205,6 +205,13 @@ def test_keyings_that_differ_go_to_adjudication_which_judges_each_keying() -> No
     _, differ, decided = walk(FIELDS, DOUBLE, [RIGHT, WRONG, final], found={})
     assert (differ.ruling, differ.shown) == (Ruling.ADJUDICATION, (RIGHT, WRONG))
     assert differ.judgings == ()
+    # Meanwhile each keying is judged against the other: provisionally wrong where they differ.
+    (provisional,) = differ.provisional
+    assert [(j.entry, j.fields) for j in provisional.entries] == [
+        (RIGHT, (FieldVerdict("number", True), FieldVerdict("total", False))),
+        (WRONG, (FieldVerdict("number", True), FieldVerdict("total", False))),
+    ]
+    assert decided.provisional == ()
     assert (decided.ruling, decided.reason) == (
         Ruling.ACCEPT,
         f"adjudication by {final.contractor_id} is final",

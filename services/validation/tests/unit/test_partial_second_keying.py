@@ -101,6 +101,13 @@ def test_a_partial_second_keying_that_differs_goes_to_adjudication_on_the_whole_
         ("number", True),
         ("total", False),
     ]
+    # Judged against each other meanwhile, on the field keyed again only.
+    (provisional,) = verdict.provisional
+    wrong = [FieldVerdict("total", False)]
+    assert [(j.entry.task_id, list(j.fields)) for j in provisional.entries] == [
+        (first.task_id, wrong),
+        (second.task_id, wrong),
+    ]
 
     steps = [first, second, review({"number": "PO-1", "total": "10"}, TaskKind.ADJUDICATION)]
     *_, final = walk(SPEC, ADAPTIVE, steps, keyer=WEAK_ON_TOTAL)

@@ -46,8 +46,11 @@ SETTLED = 1e-6
 
 @dataclass(frozen=True)
 class Tally:
+    """Judged fields, and how many of them were right: a float, for a provisional judgement
+    of keyings that differ counts as half an error (repository.accuracy)."""
+
     judged: int
-    correct: int
+    correct: float
 
     def __add__(self, other: "Tally") -> "Tally":
         return Tally(self.judged + other.judged, self.correct + other.correct)

@@ -48,6 +48,7 @@ from bpo_validation.domain.entries import (
     Item,
     Judging,
     Submission,
+    disputed,
     judging,
     keyings_of,
     machine_keying,
@@ -124,6 +125,9 @@ class Verdict:
     shown: tuple[Submission, ...] = ()
     # Judgements to record, in the order they were made: each keeps a tally.
     judgings: tuple[Judging, ...] = ()
+    # Keyings that differ, judged against each other until the item's adjudication judges
+    # them (domain.entries.disputed): adaptive QC reads them meanwhile.
+    provisional: tuple[Judging, ...] = ()
     # What the reference check found wrong with the result that would have been accepted.
     reference_problems: tuple[str, ...] = ()
     # How the result matched its purchase order, when the job matches invoices.
@@ -229,9 +233,11 @@ def _on_keyings(
         return _checked(spec, lookups, result, "single keying, valid", [], keyings)
     rows = comparison(spec, [keying.data for keying in keyings])
     differ = differing(rows)
-    if differ:
-        return _review(Ruling.ADJUDICATION, f"keyings differ on {', '.join(differ)}", keyings, rows)
     only = rekeyed(keyings)
+    if differ:
+        reason = f"keyings differ on {', '.join(differ)}"
+        provisional = (disputed(spec, keyings, only),)
+        return replace(_review(Ruling.ADJUDICATION, reason, keyings, rows), provisional=provisional)
     agreed = judging(spec, keyings, first.data, golden=False, machine=machine, only=only)
     reason = f"{len(keyings)} keyings agree" + (
         f" on {', '.join(only)}, the first keying's other fields standing" if only else ""

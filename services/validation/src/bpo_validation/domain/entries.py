@@ -122,6 +122,20 @@ def judging(
     return Judging(golden, tuple(judged))
 
 
+def disputed(spec: JobSpec, keyings: Sequence[Submission], only: Collection[str] = ()) -> Judging:
+    """Keyings that differ, while their item awaits its adjudication: each judged against the
+    next one's values (the last against the first's), on the fields `only` if given. Where
+    two keyings differ, one of them at least is wrong; which one, the adjudicator will say, so
+    this judging is provisional (adaptive QC counts each of its wrong fields as half an
+    error; `repository.accuracy`)."""
+    others = [*keyings[1:], keyings[0]]
+    judged = []
+    for keying, other in zip(keyings, others, strict=True):
+        truth = {name: value for name, value in other.data.items() if not only or name in only}
+        judged.append(Judged(keying, tuple(judge(spec, keying.data, truth))))
+    return Judging(False, tuple(judged))
+
+
 def machine_keying(policy: QcPolicy, keying: Submission, item_id: UUID) -> Submission | None:
     """The machine's keying of the item: the values it was confident of on the keying's task
     (planted wrong ones aside), or None. Its task is the item: it keys each item once."""

@@ -5,13 +5,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, case, func, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID
 from bpo_validation.domain.crew import Crew, Tally
-from bpo_validation.models import JobAccuracy, Judgement, KeyerRoute
+from bpo_validation.models import JobAccuracy, Judgement, KeyerRoute, ProvisionalJudgement
 
 
 async def recent_by_field(
@@ -19,42 +19,57 @@ async def recent_by_field(
 ) -> dict[str, Tally]:
     """(judged, correct) by field over a contractor's latest `window` judged fields of a
     work type."""
-    latest = (
-        select(Judgement.field, Judgement.correct)
-        .where(Judgement.contractor_id == contractor_id, Judgement.work_type == work_type)
-        .order_by(Judgement.judged_at.desc())
-        .limit(window)
-        .subquery()
-    )
-    query = select(latest.c.field, func.count(), func.count().filter(latest.c.correct)).group_by(
-        latest.c.field
-    )
+    latest = _latest(window, work_type, contractor_id)
+    query = select(latest.c.field, func.count(), func.sum(latest.c.wrong)).group_by(latest.c.field)
     return {
-        name: Tally(int(judged), int(correct))
-        for name, judged, correct in await session.execute(query)
+        name: Tally(int(judged), judged - float(wrong))
+        for name, judged, wrong in await session.execute(query)
     }
 
 
 async def crew_by_keyer(session: AsyncSession, work_type: str, window: int) -> Crew:
     """(judged, correct) by keyer and field over the latest `window` judged fields of a work
     type, the machine's aside."""
-    latest = (
-        select(Judgement.contractor_id, Judgement.field, Judgement.correct)
-        .where(Judgement.work_type == work_type, Judgement.contractor_id != MACHINE_CONTRACTOR_ID)
-        .order_by(Judgement.judged_at.desc())
+    latest = _latest(window, work_type)
+    query = select(
+        latest.c.contractor_id, latest.c.field, func.count(), func.sum(latest.c.wrong)
+    ).group_by(latest.c.contractor_id, latest.c.field)
+    by_keyer: dict[UUID, dict[str, Tally]] = {}
+    for keyer, name, judged, wrong in await session.execute(query):
+        by_keyer.setdefault(keyer, {})[name] = Tally(int(judged), judged - float(wrong))
+    return Crew(by_keyer)
+
+
+def _latest(window: int, work_type: str, contractor_id: UUID | None = None) -> Subquery:
+    """The latest `window` judged fields of a work type (a contractor's, or the crew's but the
+    machine's) as (keyer, field, how much of an error): final judgements, and provisional ones
+    (keyings that differ, their item awaiting adjudication), a wrong provisional field counted
+    as half an error, for one of the two keyings that differ there is wrong and which one is
+    not known yet. Without them, a window of the latest judged fields would miss the errors
+    that wait for an adjudicator while the fields of items whose keyings agree are in: it
+    would read the crew as more accurate than it is."""
+    parts = []
+    for table, weight in ((Judgement, 1.0), (ProvisionalJudgement, 0.5)):
+        who = (
+            table.contractor_id == contractor_id
+            if contractor_id is not None
+            else table.contractor_id != MACHINE_CONTRACTOR_ID
+        )
+        parts.append(
+            select(
+                table.contractor_id,
+                table.field,
+                table.judged_at,
+                case((table.correct, 0.0), else_=weight).label("wrong"),
+            ).where(table.work_type == work_type, who)
+        )
+    judged = union_all(*parts).subquery()
+    return (
+        select(judged.c.contractor_id, judged.c.field, judged.c.wrong)
+        .order_by(judged.c.judged_at.desc())
         .limit(window)
         .subquery()
     )
-    query = select(
-        latest.c.contractor_id,
-        latest.c.field,
-        func.count(),
-        func.count().filter(latest.c.correct),
-    ).group_by(latest.c.contractor_id, latest.c.field)
-    by_keyer: dict[UUID, dict[str, Tally]] = {}
-    for keyer, name, judged, correct in await session.execute(query):
-        by_keyer.setdefault(keyer, {})[name] = Tally(int(judged), int(correct))
-    return Crew(by_keyer)
 
 
 async def ledgers_for_update(

@@ -1,6 +1,6 @@
 """Queries of judged fields and contractors' standing."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -14,6 +14,7 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    delete,
     func,
     or_,
     select,
@@ -24,11 +25,24 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import copy_rows
-from bpo_validation.models import Judgement, Standing
+from bpo_validation.models import Judgement, ProvisionalJudgement, Standing
 
 
 async def add_judgements(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await copy_rows(session, Judgement.__table__, rows)
+
+
+async def replace_provisional(
+    session: AsyncSession, settled: Collection[UUID], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Drop the provisional judgements of the items `settled` (judged finally since), then
+    add `rows` (judgement rows: the columns a provisional judgement has are taken)."""
+    if settled:
+        await session.execute(
+            delete(ProvisionalJudgement).where(ProvisionalJudgement.item_id.in_(settled))
+        )
+    table = ProvisionalJudgement.__table__
+    await copy_rows(session, table, [{c.name: row[c.name] for c in table.columns} for row in rows])
 
 
 async def judged_by_task(

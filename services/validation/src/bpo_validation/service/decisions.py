@@ -108,6 +108,9 @@ class _Run:
     # Adaptive jobs' ledgers of the accuracy they deliver.
     ledgers: Ledgers
     judgements: list[dict[str, Any]] = field(default_factory=list)
+    # Keyings that differ, judged against each other; the items a final judging settled.
+    provisional: list[dict[str, Any]] = field(default_factory=list)
+    settled: set[UUID] = field(default_factory=set)
     decisions: list[Decision] = field(default_factory=list)
     exceptions: list[MatchException] = field(default_factory=list)
     outcomes: list[_Outcome] = field(default_factory=list)
@@ -144,6 +147,10 @@ class _Run:
         for judging in verdict.judgings:
             self._judge(judging, entry, now)
             outcome.judgings.append(Tallies(entry.work_type, judging.tallies()))
+            if not judging.golden:
+                self.settled.add(entry.item_id)
+        for judging in verdict.provisional:
+            self.provisional += judgement_rows(judging, entry.item_id, entry.work_type, now)
         if verdict.trust is not None:
             rerouted = await self.ledgers.route(
                 self.session, entry.contractor_id, entry.work_type, verdict.trust, now
@@ -224,8 +231,12 @@ class _Run:
             )
 
     async def _write_judgements(self) -> None:
+        # A final judging replaces its item's provisional ones (a settled item is keyed no
+        # more, so none of the run's are newer).
         await scores.add_judgements(self.session, self.judgements)
-        self.judgements = []
+        provisional = [row for row in self.provisional if row["item_id"] not in self.settled]
+        await scores.replace_provisional(self.session, self.settled, provisional)
+        self.judgements, self.provisional, self.settled = [], [], set()
 
     async def write(self) -> None:
         """Write what the run decided: judgements, tallies held to the quality floor,

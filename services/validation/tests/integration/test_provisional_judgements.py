@@ -1,0 +1,81 @@
+"""Keyings that differ are judged against each other while their item awaits adjudication:
+adaptive QC's record of the crew counts each field they differ on as half an error of each
+keyer, until the adjudication's final judgements replace them."""
+
+from uuid import UUID
+
+from sqlalchemy import func, select
+
+from bpo_common.contracts import TaskKind
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_validation.domain.crew import Tally
+from bpo_validation.models import Judgement, ProvisionalJudgement
+from bpo_validation.repository import accuracy
+from bpo_validation.settings import Settings
+
+from .submissions import new_job, submit
+
+WINDOW = 1000
+
+
+async def _record(db: SessionFactory, work_type: str) -> dict[UUID, dict[str, Tally]]:
+    async with db() as session:
+        crew = await accuracy.crew_by_keyer(session, work_type, WINDOW)
+    return {keyer: dict(fields) for keyer, fields in crew.by_keyer.items()}
+
+
+async def _rows(db: SessionFactory, item: UUID) -> tuple[int, int]:
+    """The item's provisional and final judged fields."""
+    async with db() as session:
+        counts = [
+            await session.scalar(select(func.count()).where(table.item_id == item))
+            for table in (ProvisionalJudgement, Judgement)
+        ]
+    return (counts[0] or 0, counts[1] or 0)
+
+
+async def test_keyings_that_differ_count_half_an_error_each_until_adjudicated(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    work_type = f"provisional-{new_id()}"
+    job = await new_job(validation_db, mode="double", work_type=work_type)
+    item, right, wrong = new_id(), new_id(), new_id()
+    for keyer, total in ((right, "7"), (wrong, "1")):
+        data = {"number": "A", "total": total}
+        await submit(validation_db, validation_settings, job, item, data,
+                     expected=2, contractor_id=keyer)  # fmt: skip
+    assert await _rows(validation_db, item) == (4, 0)
+    half = {"number": Tally(1, 1.0), "total": Tally(1, 0.5)}
+    assert await _record(validation_db, work_type) == {right: half, wrong: half}
+    async with validation_db() as session:
+        own = await accuracy.recent_by_field(session, wrong, work_type, WINDOW)
+    assert own == half
+
+    await submit(validation_db, validation_settings, job, item, {"number": "A", "total": "7"},
+                 kind=TaskKind.ADJUDICATION)  # fmt: skip
+    assert await _rows(validation_db, item) == (0, 4)
+    assert await _record(validation_db, work_type) == {
+        right: {"number": Tally(1, 1.0), "total": Tally(1, 1.0)},
+        wrong: {"number": Tally(1, 1.0), "total": Tally(1, 0.0)},
+    }
+
+
+async def test_the_window_takes_the_latest_judged_fields_final_and_provisional_alike(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    work_type = f"provisional-{new_id()}"
+    job = await new_job(validation_db, mode="double", work_type=work_type)
+    keyer, other = new_id(), new_id()
+    agreed, differing = new_id(), new_id()
+    for item, total in ((agreed, "7"), (differing, "8")):
+        await submit(validation_db, validation_settings, job, item, {"number": "A", "total": "7"},
+                     expected=2, contractor_id=keyer)  # fmt: skip
+        await submit(validation_db, validation_settings, job, item, {"number": "A", "total": total},
+                     expected=2, contractor_id=other)  # fmt: skip
+    async with validation_db() as session:
+        latest = await accuracy.recent_by_field(session, keyer, work_type, 2)
+        whole = await accuracy.recent_by_field(session, keyer, work_type, 4)
+    # The provisional fields are the latest two.
+    assert latest == {"number": Tally(1, 1.0), "total": Tally(1, 0.5)}
+    assert whole == {"number": Tally(2, 2.0), "total": Tally(2, 1.5)}
