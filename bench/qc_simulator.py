@@ -365,7 +365,8 @@ async def judged_fields(
     stack: FullStack, work_type: str, keyers: list[UUID]
 ) -> dict[bool, tuple[int, int]]:
     """Validation's judged fields of `keyers` on the work type, as (fields, wrong), on control
-    items (True) and on the others (False): what adaptive QC's figures rest on."""
+    items (True) and on the others (False), final judgements only (adaptive QC's figures
+    also count keyings that differ while their item awaits adjudication)."""
     rows = await stack.fetch(
         "bpo_validation",
         "SELECT golden, count(*), count(*) FILTER (WHERE NOT correct) FROM judgement"

@@ -79,3 +79,19 @@ async def test_the_window_takes_the_latest_judged_fields_final_and_provisional_a
     # The provisional fields are the latest two.
     assert latest == {"number": Tally(1, 1.0), "total": Tally(1, 0.5)}
     assert whole == {"number": Tally(2, 2.0), "total": Tally(2, 1.5)}
+
+
+async def test_an_adjudicator_who_rejects_the_item_ends_its_provisional_judgements(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    work_type = f"provisional-{new_id()}"
+    job = await new_job(validation_db, mode="double", work_type=work_type)
+    item = new_id()
+    for total in ("7", "1"):
+        await submit(validation_db, validation_settings, job, item, {"number": "A", "total": total},
+                     expected=2)  # fmt: skip
+    assert await _rows(validation_db, item) == (4, 0)
+    await submit(validation_db, validation_settings, job, item, {}, kind=TaskKind.ADJUDICATION,
+                 rejection="the scan is unreadable")  # fmt: skip
+    assert await _rows(validation_db, item) == (0, 0), "nobody judged, nothing provisional"
+    assert await _record(validation_db, work_type) == {}

@@ -36,7 +36,7 @@ from bpo_validation.domain.crew import Crew, Tally, posterior, shared
 from bpo_validation.domain.fields import field_of
 from bpo_validation.domain.partial import WEAK_FACTOR, weak_fields
 
-# One-sided 95 % (the decision) and two-sided 95 % (the interval shown).
+# One-sided 95 % (the promise: a job's end figures) and two-sided 95 % (the interval shown).
 Z_ONE_SIDED = 1.6449
 Z_TWO_SIDED = 1.9600
 # What a ruling holds the job's bound to: one-sided 97.5 %, a margin beyond the 95 % the job
@@ -47,6 +47,7 @@ Z_TWO_SIDED = 1.9600
 # half the time. On a crew all at 97 % and a target of 99 %, the margin costs about 0.015
 # keyings an item against 95 % (99 % would cost 0.015 more, over a run-to-run spread of
 # about 0.03).
+DECIDE_CONFIDENCE = 0.975
 Z_DECIDE = 1.9600
 
 
@@ -272,7 +273,8 @@ def rule(ledger: Ledger, keyer: UUID, single: Trust, second: Trust, target: floa
         return Ruling(
             False,
             f"one keying: the keyer's item accuracy {single.p:.2%} keeps the job's "
-            f"delivered accuracy at {bound:.3%} or more (97.5 % confidence), target {target:.2%}",
+            f"delivered accuracy at {bound:.3%} or more ({DECIDE_CONFIDENCE * 100:g} % "
+            f"confidence), target {target:.2%}",
             alone,
         )
     reason = (

@@ -19,8 +19,9 @@ The table, once a keying completes the item's keyings:
   every field (each counts as two keyings that agree), else keyed again;
 - one keying: review when the item is sampled, else accepted;
 - several keyings: accepted when they agree (and judged against each other), else
-  adjudication; a partial second keying is compared on its fields, the first keying's
-  others standing (domain.entries).
+  adjudication, the keyings judged provisionally against each other meanwhile
+  (domain.entries.disputed); a partial second keying is compared on its fields, the first
+  keying's others standing (domain.entries).
 What would be accepted from keyings is checked against the reference data first; a
 disagreement goes to review. An invoice job then matches what would be accepted against its
 purchase order (`matched`, after the use case loads what matching reads): a mismatch is an
@@ -138,6 +139,12 @@ class Verdict:
     trust: tuple[float, float] | None = None
     # A second keying of some fields only (none: the whole item).
     rekey: tuple[str, ...] = ()
+
+    @property
+    def final(self) -> bool:
+        """Whether the item's keyings are judged for good now (or it is rejected, which
+        judges nobody): its provisional judgements, if any, are done with."""
+        return self.ruling is Ruling.REJECT or any(not j.golden for j in self.judgings)
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,8 @@ class Judged:
 
 @dataclass(frozen=True)
 class Judging:
-    """Entries judged field by field against one truth: a known answer (`golden`), or the
-    result the item is accepted with."""
+    """Entries judged field by field against a truth: a known answer (`golden`), the result
+    the item is accepted with, or, provisionally, another keying's values (`disputed`)."""
 
     golden: bool
     entries: tuple[Judged, ...]
@@ -124,10 +124,11 @@ def judging(
 
 def disputed(spec: JobSpec, keyings: Sequence[Submission], only: Collection[str] = ()) -> Judging:
     """Keyings that differ, while their item awaits its adjudication: each judged against the
-    next one's values (the last against the first's), on the fields `only` if given. Where
-    two keyings differ, one of them at least is wrong; which one, the adjudicator will say, so
-    this judging is provisional (adaptive QC counts each of its wrong fields as half an
-    error; `repository.accuracy`)."""
+    next one's values (the last against the first's: with the two keyings an item gets at
+    most before an adjudication, each against the other), on the fields `only` if given.
+    Where two keyings differ, one of them at least is wrong; which one, the adjudicator will
+    say, so this judging is provisional (adaptive QC counts each of its wrong fields as half
+    an error; `repository.accuracy`)."""
     others = [*keyings[1:], keyings[0]]
     judged = []
     for keying, other in zip(keyings, others, strict=True):

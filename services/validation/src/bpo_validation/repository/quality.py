@@ -35,14 +35,14 @@ async def add_judgements(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
 async def replace_provisional(
     session: AsyncSession, settled: Collection[UUID], rows: Sequence[dict[str, Any]]
 ) -> None:
-    """Drop the provisional judgements of the items `settled` (judged finally since), then
-    add `rows` (judgement rows: the columns a provisional judgement has are taken)."""
-    if settled:
+    """Drop the provisional judgements of the items `settled` (final since) and of the items
+    `rows` judge again, then add `rows`."""
+    items = {*settled, *(row["item_id"] for row in rows)}
+    if items:
         await session.execute(
-            delete(ProvisionalJudgement).where(ProvisionalJudgement.item_id.in_(settled))
+            delete(ProvisionalJudgement).where(ProvisionalJudgement.item_id.in_(items))
         )
-    table = ProvisionalJudgement.__table__
-    await copy_rows(session, table, [{c.name: row[c.name] for c in table.columns} for row in rows])
+    await copy_rows(session, ProvisionalJudgement.__table__, rows)
 
 
 async def judged_by_task(

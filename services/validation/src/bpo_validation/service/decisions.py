@@ -4,9 +4,10 @@
 in order, would: for each, `decision.decide` rules once on the item's entries so far, with
 what `decision.needs` names loaded (the job's rules, reference rows, the keyer's record).
 It reads and writes a table once for the whole run: the jobs, the items' earlier entries and
-judged fields, then the new entries, judgements, tallies, decisions and events, in the order
-one at a time would have published them: per submission, any suspension its judgings bring,
-the decision, then, once the item is final, how each task on it came out.
+judged fields, then the new entries, judgements (provisional ones too: keyings that differ,
+until adjudicated), tallies, decisions and events, in the order one at a time would have
+published them: per submission, any suspension its judgings bring, the decision, then, once
+the item is final, how each task on it came out.
 
 Values arrive sealed with the job's data key and are opened in memory to decide (see
 service.keys); entries, decisions and exceptions keep their personal values sealed, and the
@@ -40,12 +41,12 @@ from bpo_validation.repository import jobs as job_rules
 from bpo_validation.repository import quality as scores
 from bpo_validation.repository import reference
 from bpo_validation.schemas import DecisionOut, EntryOut, ItemDecision
-from bpo_validation.service import exceptions
+from bpo_validation.service import exceptions, quality
 from bpo_validation.service.accuracy import Ledgers
 from bpo_validation.service.entries import Rules, kept_entry, submission
 from bpo_validation.service.jobs import JobNotKnownYet
 from bpo_validation.service.keys import JobKeys
-from bpo_validation.service.quality import Tallies, add_to_tallies, judgement_rows, scored
+from bpo_validation.service.quality import Tallies, add_to_tallies, scored
 from bpo_validation.settings import Settings
 
 
@@ -147,10 +148,12 @@ class _Run:
         for judging in verdict.judgings:
             self._judge(judging, entry, now)
             outcome.judgings.append(Tallies(entry.work_type, judging.tallies()))
-            if not judging.golden:
-                self.settled.add(entry.item_id)
+        if verdict.final:
+            self.settled.add(entry.item_id)
         for judging in verdict.provisional:
-            self.provisional += judgement_rows(judging, entry.item_id, entry.work_type, now)
+            self.provisional += quality.provisional_rows(
+                judging, entry.item_id, entry.work_type, now
+            )
         if verdict.trust is not None:
             rerouted = await self.ledgers.route(
                 self.session, entry.contractor_id, entry.work_type, verdict.trust, now
@@ -222,7 +225,7 @@ class _Run:
         return self.lookups[key]
 
     def _judge(self, judging: Judging, entry: Entry, now: datetime) -> None:
-        self.judgements += judgement_rows(judging, entry.item_id, entry.work_type, now)
+        self.judgements += quality.judgement_rows(judging, entry.item_id, entry.work_type, now)
         for judged in judging.entries:
             total, right = self.judged.get(judged.entry.task_id, (0, 0))
             self.judged[judged.entry.task_id] = (
@@ -231,8 +234,7 @@ class _Run:
             )
 
     async def _write_judgements(self) -> None:
-        # A final judging replaces its item's provisional ones (a settled item is keyed no
-        # more, so none of the run's are newer).
+        # A settled item is keyed no more: none of the run's provisional rows are newer.
         await scores.add_judgements(self.session, self.judgements)
         provisional = [row for row in self.provisional if row["item_id"] not in self.settled]
         await scores.replace_provisional(self.session, self.settled, provisional)

@@ -14,6 +14,7 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID, intake, validation
 from bpo_common.ids import new_id
 from bpo_validation.domain.entries import Judging
+from bpo_validation.domain.fields import FieldVerdict
 from bpo_validation.domain.scoring import (
     Window,
     accuracy,
@@ -43,15 +44,9 @@ def judgement_rows(
     """The judged fields of a judging, as rows of the judgements table."""
     return [
         {
-            "id": new_id(),
-            "contractor_id": judged.entry.contractor_id,
+            **_judged_field(judged.entry.contractor_id, verdict, item_id, work_type, now),
             "task_id": judged.entry.task_id,
-            "item_id": item_id,
-            "work_type": work_type,
-            "field": verdict.field,
-            "correct": verdict.correct,
             "golden": judging.golden,
-            "judged_at": now,
             "layout_id": judged.entry.layout_id
             if judged.entry.contractor_id == MACHINE_CONTRACTOR_ID
             else None,
@@ -60,6 +55,32 @@ def judgement_rows(
         for judged in judging.entries
         for verdict in judged.fields
     ]
+
+
+def provisional_rows(
+    judging: Judging, item_id: UUID, work_type: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The fields of keyings that differ, judged against each other (`domain.entries.
+    disputed`), as rows of the provisional judgements table."""
+    return [
+        _judged_field(judged.entry.contractor_id, verdict, item_id, work_type, now)
+        for judged in judging.entries
+        for verdict in judged.fields
+    ]
+
+
+def _judged_field(
+    contractor_id: UUID, verdict: FieldVerdict, item_id: UUID, work_type: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "contractor_id": contractor_id,
+        "item_id": item_id,
+        "work_type": work_type,
+        "field": verdict.field,
+        "correct": verdict.correct,
+        "judged_at": now,
+    }
 
 
 @dataclass(frozen=True)

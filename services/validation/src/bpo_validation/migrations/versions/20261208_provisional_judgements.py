@@ -18,13 +18,14 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "provisional_judgement",
-        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("contractor_id", sa.Uuid(), nullable=False),
         sa.Column("item_id", sa.Uuid(), nullable=False),
         sa.Column("work_type", sa.String(100), nullable=False),
         sa.Column("field", sa.String(100), nullable=False),
         sa.Column("correct", sa.Boolean(), nullable=False),
         sa.Column("judged_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provisional_judgement")),
     )
     op.create_index("ix_provisional_judgement_item_id", "provisional_judgement", ["item_id"])
     op.create_index(
