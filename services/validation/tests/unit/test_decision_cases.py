@@ -114,16 +114,16 @@ CREW = Crew(
     [
         (KeyerAccuracy(PROVEN, CREW, _margin(200)), None, Ruling.ACCEPT,
          "one keying: the keyer's item accuracy 99.65% keeps the job's delivered accuracy at "
-         "99.883% or more (97.5 % confidence), target 95.00%"),
+         "99.863% or more (99 % confidence), target 95.00%"),
         (KeyerAccuracy(PROVEN, CREW), None, Ruling.SECOND_KEYING,
          "keyed again: with the keyer's item accuracy 99.65% alone the job's delivered "
-         "accuracy could fall to 88.027%, under its target 99.50%"),
+         "accuracy could fall to 85.855%, under its target 99.50%"),
         (KeyerAccuracy(WEAK, CREW, _margin(200)), None, Ruling.SECOND_KEYING,
          "keyed again: the keyer's item accuracy 89.79% is under the crew's 99.04% and the "
          "target 95.00%"),
         (KeyerAccuracy({}, CREW, _margin(200)), None, Ruling.ACCEPT,
          "one keying: the keyer's item accuracy 99.04% keeps the job's delivered accuracy at "
-         "99.857% or more (97.5 % confidence), target 95.00%"),
+         "99.832% or more (99 % confidence), target 95.00%"),
         (KeyerAccuracy(PROVEN, CREW, _margin(200)), SAMPLED, Ruling.SECOND_KEYING,
          "sampled for a second keying at rate 0.5"),
     ],

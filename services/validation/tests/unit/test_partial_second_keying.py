@@ -49,7 +49,7 @@ def test_a_keyer_weak_on_one_field_has_only_that_field_keyed_again() -> None:
     assert verdict.reason == (
         "keyed again: the keyer's item accuracy 94.59% is under the crew's 99.04% and the "
         "target 95.00%; only total keyed again (the keyer's error rate there is over 2 times "
-        "the crew's): with the rest keyed once the job's delivered accuracy stays at 99.891% "
+        "the crew's): with the rest keyed once the job's delivered accuracy stays at 99.872% "
         "or more"
     )
     assert (verdict.result, verdict.judgings) == (None, ())
