@@ -9,6 +9,7 @@ from enum import StrEnum
 from operator import itemgetter
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from pydantic_core import to_json
 from sqlalchemy import (
@@ -182,3 +183,20 @@ async def advisory_lock(session: AsyncSession, *keys: str, shared: bool = False)
     lock = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
     key = func.unnest(literal(list(keys), ARRAY(Text))).column_valued("key")
     await session.execute(select(lock(func.hashtextextended(key, 0))))
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether an error says the database cannot be reached now (down, restarting, still
+    recovering, the connection lost), not that what was asked of it is wrong."""
+    found: BaseException | None = error
+    while found is not None:
+        if isinstance(
+            found,
+            OSError
+            | TimeoutError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.ConnectionDoesNotExistError,
+        ):
+            return True
+        found = found.__cause__
+    return False

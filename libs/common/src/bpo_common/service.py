@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bpo_common.audit import AuditMiddleware
 from bpo_common.auth import TokenVerifier
-from bpo_common.db import SessionFactory, asyncpg_dsn, create_engine, create_session_factory
+from bpo_common.db import (
+    SessionFactory,
+    asyncpg_dsn,
+    create_engine,
+    create_session_factory,
+    unreachable,
+)
 from bpo_common.errors import install_error_handlers, problem
 from bpo_common.headers import SecurityHeadersMiddleware
 from bpo_common.idempotency import install_idempotency_handler
@@ -97,6 +103,25 @@ def settings_dependency(cls: type[S]) -> Callable[[Request], Awaitable[S]]:
     return settings
 
 
+async def once_reachable(
+    check: Callable[[Runtime], Awaitable[None]], runtime: Runtime, timeout_s: float
+) -> None:
+    """Run a start-up check, waiting while the database cannot be reached (restarting,
+    recovering from a crash) for up to `timeout_s`; any other failure stops the start."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    delay = 0.1
+    while True:
+        try:
+            await check(runtime)
+            return
+        except Exception as exc:
+            if not unreachable(exc) or asyncio.get_running_loop().time() + delay > deadline:
+                raise
+            log.warning("database not reachable yet", error=repr(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 def create_service_app(
     definition: ServiceDefinition,
     settings: ServiceSettings,
@@ -125,7 +150,7 @@ def create_service_app(
         runtime = Runtime(settings, engine, sessions, nc, js, verifier)
         try:
             for check in definition.checks:
-                await check(runtime)
+                await once_reachable(check, runtime, settings.database_connect_timeout_s)
         except BaseException:
             await nc.close()
             await engine.dispose()

@@ -76,6 +76,10 @@ class ServiceSettings(BaseSettings):
     nats_connect_timeout_s: float = Field(
         30.0, validation_alias=_shared("BPO_NATS_CONNECT_TIMEOUT_S")
     )
+    # How long a starting service waits for its database to answer its start-up checks.
+    database_connect_timeout_s: float = Field(
+        30.0, validation_alias=_shared("BPO_DATABASE_CONNECT_TIMEOUT_S")
+    )
 
     jwt_issuer: str = Field("bpo-local", validation_alias=_shared("BPO_JWT_ISSUER"))
     jwt_audience: str = Field("bpo", validation_alias=_shared("BPO_JWT_AUDIENCE"))
