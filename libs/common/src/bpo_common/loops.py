@@ -1,15 +1,19 @@
 """The one retrying loop every background worker runs on (relay, consumers, sweepers,
 senders): a step again and again until the service stops, a failed step retried after a
-growing delay, an idle wait when a step found nothing to do."""
+growing delay, an idle wait when a step found nothing to do. And start-up's retry: a step
+tried until it succeeds, while its server is away, up to a deadline."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 
 log = structlog.get_logger(__name__)
 
 FIRST_BACKOFF_S = 0.05
+
+T = TypeVar("T")
 
 
 def stop_if_cancelled() -> None:
@@ -60,3 +64,29 @@ def pause(seconds: float) -> Callable[[], Awaitable[None]]:
         await asyncio.sleep(seconds)
 
     return wait
+
+
+async def retry_until(
+    what: str,
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    passing: Callable[[Exception], bool],
+    timeout_s: float,
+    first_delay_s: float = 0.1,
+    max_delay_s: float = 2.0,
+) -> T:
+    """`attempt` until it succeeds. An error `passing` says will pass (its server away or
+    restarting) is logged as `what` and the attempt made again after a delay that doubles up
+    to `max_delay_s`, until `timeout_s` has gone by; any other error, or one past the
+    deadline, is raised."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    delay = first_delay_s
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:
+            if not passing(exc) or asyncio.get_running_loop().time() + delay > deadline:
+                raise
+            log.warning(what, error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay_s)

@@ -1,6 +1,5 @@
 """NATS connection and the BPO stream."""
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ from nats.js.errors import NotFoundError, ServiceUnavailableError
 from pydantic import ValidationError
 
 from bpo_common.events import STREAM_NAME, STREAM_SUBJECTS, Envelope
+from bpo_common.loops import retry_until
 
 log = structlog.get_logger(__name__)
 
@@ -30,24 +30,22 @@ DUPLICATE_WINDOW_S = 2 * 60 * 60
 
 async def connect(url: str, *, name: str, timeout_s: float = 30.0) -> NATS:
     """Connect, retrying until `timeout_s`; once connected, reconnect without a limit."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    delay = 0.1
-    while True:
-        try:
-            return await nats.connect(
+    try:
+        return await retry_until(
+            "NATS not reachable yet",
+            lambda: nats.connect(
                 servers=[server.strip() for server in url.split(",")],
                 name=name,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
                 connect_timeout=2,
                 allow_reconnect=True,
-            )
-        except Exception as exc:
-            if asyncio.get_running_loop().time() + delay > deadline:
-                raise ConnectionError(f"cannot reach NATS at {url}: {exc!r}") from exc
-            log.warning("NATS not reachable yet", url=url, error=repr(exc))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            ),
+            passing=lambda _: True,
+            timeout_s=timeout_s,
+        )
+    except Exception as exc:
+        raise ConnectionError(f"cannot reach NATS at {url}: {exc!r}") from exc
 
 
 def stream_config(replicas: int = 1, max_age_days: int = 0) -> StreamConfig:
@@ -73,21 +71,25 @@ async def ensure_stream(
     does not answer (a cluster electing a leader, a node restarting), try again until
     `timeout_s`."""
     config = stream_config(replicas, max_age_days)
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
+
+    async def configure() -> None:
         try:
-            try:
-                await js.stream_info(STREAM_NAME)
-            except NotFoundError:
-                await js.add_stream(config)
-            else:
-                await js.update_stream(config)
-            return
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError):
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            log.warning("JetStream not answering yet", stream=STREAM_NAME)
-            await asyncio.sleep(0.5)
+            await js.stream_info(STREAM_NAME)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+
+    await retry_until(
+        f"JetStream not answering yet (stream {STREAM_NAME})",
+        configure,
+        passing=lambda exc: isinstance(
+            exc, nats.errors.TimeoutError | nats.errors.NoRespondersError | ServiceUnavailableError
+        ),
+        timeout_s=timeout_s,
+        first_delay_s=0.5,
+        max_delay_s=0.5,
+    )
 
 
 async def replay(

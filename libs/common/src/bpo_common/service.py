@@ -5,6 +5,7 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -29,6 +30,7 @@ from bpo_common.errors import install_error_handlers, problem
 from bpo_common.headers import SecurityHeadersMiddleware
 from bpo_common.idempotency import install_idempotency_handler
 from bpo_common.inbox import InboxConsumer, Subscription
+from bpo_common.loops import retry_until
 from bpo_common.messaging import connect, ensure_stream
 from bpo_common.observability import RequestContextMiddleware, configure_logging
 from bpo_common.openapi import document_problems
@@ -103,25 +105,6 @@ def settings_dependency(cls: type[S]) -> Callable[[Request], Awaitable[S]]:
     return settings
 
 
-async def once_reachable(
-    check: Callable[[Runtime], Awaitable[None]], runtime: Runtime, timeout_s: float
-) -> None:
-    """Run a start-up check, waiting while the database cannot be reached (restarting,
-    recovering from a crash) for up to `timeout_s`; any other failure stops the start."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    delay = 0.1
-    while True:
-        try:
-            await check(runtime)
-            return
-        except Exception as exc:
-            if not unreachable(exc) or asyncio.get_running_loop().time() + delay > deadline:
-                raise
-            log.warning("database not reachable yet", error=repr(exc))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
-
-
 def create_service_app(
     definition: ServiceDefinition,
     settings: ServiceSettings,
@@ -150,7 +133,13 @@ def create_service_app(
         runtime = Runtime(settings, engine, sessions, nc, js, verifier)
         try:
             for check in definition.checks:
-                await once_reachable(check, runtime, settings.database_connect_timeout_s)
+                # A database restarting (recovering from a crash) is waited for.
+                await retry_until(
+                    "database not reachable yet",
+                    partial(check, runtime),
+                    passing=unreachable,
+                    timeout_s=settings.database_connect_timeout_s,
+                )
         except BaseException:
             await nc.close()
             await engine.dispose()
