@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bpo_cli.main import app
 from bpo_common.auth import Scope
+from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, serve_http
 from bpo_intake.app import create_app
 from bpo_intake.settings import Settings as IntakeSettings
@@ -113,6 +114,6 @@ async def test_api_key_commands_make_list_and_revoke_keys_on_the_running_intake(
         )
         assert again.json()["error_description"] == "the API key was revoked"
 
-        unknown = await asyncio.to_thread(_bpo, env, "api-key", "revoke", key_id[1][:-1] + "0")
+        unknown = await asyncio.to_thread(_bpo, env, "api-key", "revoke", str(new_id()))
         assert unknown.returncode == 1
         assert "404: no API key" in unknown.stdout
