@@ -11,10 +11,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Executable, Row, Table, and_, bindparam, func, select, update
+from sqlalchemy import Executable, Row, and_, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.db import as_arrays, insert_arrays
 from bpo_reporting.domain.projections import (
     ContractorKey,
     EarnerKey,
@@ -69,8 +70,7 @@ async def increment(session: AsyncSession, increments: Iterable[Increment]) -> N
     for statement, rows in statements.items():
         columns = [*statement[1], *statement[2]]
         await session.execute(
-            _increment_statement(*statement),
-            {f"{name}_values": [row[name] for row in rows.values()] for name in columns},
+            _increment_statement(*statement), as_arrays(list(rows.values()), columns)
         )
 
 
@@ -78,20 +78,12 @@ async def increment(session: AsyncSession, increments: Iterable[Increment]) -> N
 def _increment_statement(
     model: type[Base], key_names: tuple[str, ...], names: tuple[str, ...]
 ) -> Executable:
-    """One statement per rollup and set of columns, built once, taking each column's values
-    as one array (`INSERT ... SELECT FROM unnest(...)`): one execution for all the rows,
-    each row a key once. On the table, not the model: the ORM would read the arrays as
-    rows."""
-    table = model.__table__
-    assert isinstance(table, Table)
-    columns = [*key_names, *names]
-    # Named apart from the columns: an INSERT takes parameters named as its columns as values.
-    arrays = [bindparam(f"{name}_values", type_=ARRAY(table.c[name].type)) for name in columns]
-    rows = func.unnest(*arrays).table_valued(*columns).render_derived(name="increments")
-    statement = insert(table).from_select(columns, select(*(rows.c[name] for name in columns)))
+    """One statement per rollup and set of columns, built once: one execution for all the
+    rows, each row a key once."""
+    statement = insert_arrays(model.__table__, [*key_names, *names])
     return statement.on_conflict_do_update(
         index_elements=list(key_names),
-        set_={name: table.c[name] + statement.excluded[name] for name in names},
+        set_={name: model.__table__.c[name] + statement.excluded[name] for name in names},
     )
 
 
@@ -130,58 +122,82 @@ async def record_job_accuracy(session: AsyncSession, delivered: JobAccuracyFact)
     )
 
 
+_JOB_COUNTERS = ("items_received", "items_completed", "items_rejected", "documents", "pages")
+
+
+@functools.cache
+def _add_job_items() -> Executable:
+    statement = insert_arrays(
+        JobFact.__table__, ["job_id", "client_id", "work_type", *_JOB_COUNTERS]
+    )
+    counters = {
+        name: JobFact.__table__.c[name] + statement.excluded[name] for name in _JOB_COUNTERS
+    }
+    return statement.on_conflict_do_update(
+        index_elements=[JobFact.job_id],
+        set_={
+            "work_type": func.coalesce(JobFact.work_type, statement.excluded.work_type),
+            **counters,
+        },
+    )
+
+
 async def add_job_items(session: AsyncSession, counts: Sequence[JobItems]) -> None:
     """Add to jobs' item counters, one row per job."""
     if not counts:
         return
-    statement = insert(JobFact).values(
-        [
-            {
-                "job_id": count.job_id,
-                "client_id": count.client_id,
-                "work_type": count.work_type,
-                "items_received": count.received,
-                "items_completed": count.completed,
-                "items_rejected": count.rejected,
-                "documents": count.documents,
-                "pages": count.pages,
-            }
-            for count in counts
-        ]
-    )
+    rows = [
+        {
+            "job_id": count.job_id,
+            "client_id": count.client_id,
+            "work_type": count.work_type,
+            "items_received": count.received,
+            "items_completed": count.completed,
+            "items_rejected": count.rejected,
+            "documents": count.documents,
+            "pages": count.pages,
+        }
+        for count in counts
+    ]
+    await session.execute(_add_job_items(), as_arrays(rows, list(rows[0])))
+
+
+_RECEIVED = ("item_id", "job_id", "client_id", "work_type", "golden", "received_at")
+
+
+@functools.cache
+def _receive_items() -> Executable:
+    statement = insert_arrays(ItemFact.__table__, _RECEIVED)
     excluded = statement.excluded
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[JobFact.job_id],
-            set_={
-                "work_type": func.coalesce(JobFact.work_type, excluded.work_type),
-                "items_received": JobFact.items_received + excluded.items_received,
-                "items_completed": JobFact.items_completed + excluded.items_completed,
-                "items_rejected": JobFact.items_rejected + excluded.items_rejected,
-                "documents": JobFact.documents + excluded.documents,
-                "pages": JobFact.pages + excluded.pages,
-            },
-        )
-    )
+    return statement.on_conflict_do_update(
+        index_elements=[ItemFact.item_id],
+        set_={"received_at": excluded.received_at, "golden": excluded.golden},
+        where=ItemFact.received_at.is_(None),
+    ).returning(ItemFact.item_id, ItemFact.completed_at)
 
 
 async def receive_items(
     session: AsyncSession, rows: Sequence[Mapping[str, Any]]
 ) -> list[Row[UUID, datetime | None]]:
-    """Record items as received; returns (item id, completed at) of those not received
-    before (completed at is known when the completion arrived first)."""
+    """Record items as received (rows of `_RECEIVED`); returns (item id, completed at) of
+    those not received before (completed at is known when the completion arrived first)."""
     if not rows:
         return []
-    statement = insert(ItemFact).values(list(rows))
-    excluded = statement.excluded
-    result = await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ItemFact.item_id],
-            set_={"received_at": excluded.received_at, "golden": excluded.golden},
-            where=ItemFact.received_at.is_(None),
-        ).returning(ItemFact.item_id, ItemFact.completed_at)
-    )
+    result = await session.execute(_receive_items(), as_arrays(rows, _RECEIVED))
     return list(result.all())
+
+
+@functools.cache
+def _finish_items(column: str, names: tuple[str, ...]) -> Executable:
+    statement = insert_arrays(ItemFact.__table__, names)
+    set_: dict[str, Any] = {column: statement.excluded[column]}
+    if "golden" in names:
+        set_["golden"] = statement.excluded.golden
+    return statement.on_conflict_do_update(
+        index_elements=[ItemFact.item_id],
+        set_=set_,
+        where=ItemFact.__table__.c[column].is_(None),
+    ).returning(ItemFact.item_id)
 
 
 async def finish_items(
@@ -191,36 +207,28 @@ async def finish_items(
     `column` was not known before."""
     if not rows:
         return set()
-    statement = insert(ItemFact).values(list(rows))
-    set_: dict[str, Any] = {column: statement.excluded[column]}
-    if "golden" in rows[0]:
-        set_["golden"] = statement.excluded.golden
-    result = await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ItemFact.item_id],
-            set_=set_,
-            where=ItemFact.__table__.c[column].is_(None),
-        ).returning(ItemFact.item_id)
-    )
+    names = tuple(rows[0])
+    result = await session.execute(_finish_items(column, names), as_arrays(rows, names))
     return set(result.scalars())
+
+
+_CLAIMED = ("item_id", "job_id", "client_id", "work_type", "first_claimed_at")
+
+
+@functools.cache
+def _claim_items() -> Executable:
+    statement = insert_arrays(ItemFact.__table__, _CLAIMED)
+    first = func.least(ItemFact.first_claimed_at, statement.excluded.first_claimed_at)
+    return statement.on_conflict_do_update(
+        index_elements=[ItemFact.item_id], set_={"first_claimed_at": first}
+    )
 
 
 async def claim_items(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
     """An item's first claim is the earliest one any submission reports (one row per item,
-    with its `first_claimed_at`)."""
-    if not rows:
-        return
-    statement = insert(ItemFact).values(list(rows))
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ItemFact.item_id],
-            set_={
-                "first_claimed_at": func.least(
-                    ItemFact.first_claimed_at, statement.excluded.first_claimed_at
-                )
-            },
-        )
-    )
+    of `_CLAIMED`)."""
+    if rows:
+        await session.execute(_claim_items(), as_arrays(rows, _CLAIMED))
 
 
 async def settle_turnarounds(session: AsyncSession, item_ids: Sequence[UUID]) -> list[Settled]:
@@ -250,6 +258,19 @@ async def settle_turnarounds(session: AsyncSession, item_ids: Sequence[UUID]) ->
     return settled
 
 
+_TASK_IDENTITY = {"task_id", "item_id", "job_id", "client_id", "contractor_id", "work_type", "kind"}
+
+
+@functools.cache
+def _upsert_tasks(guard: str, names: tuple[str, ...]) -> Executable:
+    statement = insert_arrays(TaskFact.__table__, names)
+    return statement.on_conflict_do_update(
+        index_elements=[TaskFact.task_id],
+        set_={name: statement.excluded[name] for name in names if name not in _TASK_IDENTITY},
+        where=TaskFact.__table__.c[guard].is_(None),
+    ).returning(TaskFact.task_id)
+
+
 async def upsert_tasks(
     session: AsyncSession, guard: str, rows: Sequence[Mapping[str, Any]]
 ) -> set[UUID]:
@@ -257,16 +278,17 @@ async def upsert_tasks(
     NULL before."""
     if not rows:
         return set()
-    statement = insert(TaskFact).values(list(rows))
-    identity = {"task_id", "item_id", "job_id", "client_id", "contractor_id", "work_type", "kind"}
-    result = await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[TaskFact.task_id],
-            set_={name: statement.excluded[name] for name in rows[0] if name not in identity},
-            where=TaskFact.__table__.c[guard].is_(None),
-        ).returning(TaskFact.task_id)
-    )
+    names = tuple(rows[0])
+    result = await session.execute(_upsert_tasks(guard, names), as_arrays(rows, names))
     return set(result.scalars())
+
+
+_LEDGER = ("entry_id", "kind", "amount", "currency")
+_ADD_LEDGER_ENTRIES = (
+    insert_arrays(LedgerFact.__table__, _LEDGER)
+    .on_conflict_do_nothing()
+    .returning(LedgerFact.entry_id)
+)
 
 
 async def add_ledger_entries(
@@ -275,15 +297,9 @@ async def add_ledger_entries(
     """Note usage lines or earnings, (id, amount, currency) each; the ids not noted before."""
     if not entries:
         return set()
-    result = await session.execute(
-        insert(LedgerFact)
-        .values(
-            [
-                {"entry_id": entry_id, "kind": kind, "amount": amount, "currency": currency}
-                for entry_id, amount, currency in entries
-            ]
-        )
-        .on_conflict_do_nothing()
-        .returning(LedgerFact.entry_id)
-    )
+    rows = [
+        {"entry_id": entry_id, "kind": kind, "amount": amount, "currency": currency}
+        for entry_id, amount, currency in entries
+    ]
+    result = await session.execute(_ADD_LEDGER_ENTRIES, as_arrays(rows, _LEDGER))
     return set(result.scalars())
