@@ -145,8 +145,7 @@ class Item(Base):
     __tablename__ = "item"
     __table_args__ = (
         Index("ix_item_job_id_status", "job_id", "status"),
-        # Extraction walks the items with documents it has not read yet, and those accepted
-        # since, to learn from.
+        # Extraction walks the items with documents not read yet, and those since accepted.
         Index(
             "ix_item_unextracted",
             "id",
@@ -266,9 +265,10 @@ class Task(Base):
 
     __tablename__ = "task"
     __table_args__ = (
-        # The claim query walks queued tasks in this order.
+        # The claim query walks queued tasks of each role (first or second keying) in this order.
         Index(
             "ix_task_queue",
+            "rekey",
             text("due_at NULLS LAST"),
             text("priority DESC"),
             "id",

@@ -16,7 +16,15 @@ from bpo_intake.domain.items import (
     checked_row,
     not_in_csv,
 )
-from bpo_intake.domain.jobs import FINAL, ItemStatus, chunked, due_at, entries_per_item, progress
+from bpo_intake.domain.jobs import (
+    FINAL,
+    ItemStatus,
+    chunked,
+    due_at,
+    entries_per_item,
+    progress,
+    statistics_outgrown,
+)
 
 NOW = datetime(2031, 1, 1, 12, tzinfo=UTC)
 SPEC = JobSpec.model_validate(
@@ -146,3 +154,19 @@ def test_a_verify_jobs_client_values_of_a_table_must_be_rows_and_a_csv_cell_is_t
         checked_items(TABLED, [rows, cell], verify=True)
     assert [e.field for e in refused.value.errors] == ["items[1].source.lines"]
     assert isinstance(checked_row(TABLED, scalar, verify=True), list)
+
+
+@pytest.mark.parametrize(
+    ("appended", "known_tasks", "outgrown"),
+    [
+        (2000, 0.0, True),  # a young table, whose statistics say it is empty
+        (2000, 8000.0, True),  # a quarter of what the statistics know of
+        (2000, 8001.0, False),
+        (499, 0.0, False),  # too small to be worth an analysis
+        (5000, 10_000_000.0, True),  # large on any table
+    ],
+)
+def test_an_append_refreshes_the_queue_statistics_when_they_have_fallen_behind(
+    appended: int, known_tasks: float, outgrown: bool
+) -> None:
+    assert statistics_outgrown(appended, known_tasks) is outgrown

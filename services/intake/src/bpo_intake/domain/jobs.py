@@ -12,8 +12,13 @@ T = TypeVar("T")
 
 # Items are announced in ItemsReceived events of at most this many.
 ITEMS_PER_EVENT = 1000
-# An append of this many items or more brings the queue's statistics up to date.
+# An append brings the queue's statistics up to date when it adds this many items or more, or
+# at least ANALYZE_MIN_ITEMS that are a quarter or more of the tasks the statistics know of: a
+# young table's statistics say it is all but empty, and the planner would take the queue for
+# a few rows and sort it whole at every claim.
 ANALYZE_AFTER_ITEMS = 5000
+ANALYZE_MIN_ITEMS = 500
+ANALYZE_GROWTH = 0.25
 
 
 class JobStatus(StrEnum):
@@ -60,3 +65,11 @@ def progress(counts: Mapping[ItemStatus, int]) -> float:
     """The share of a job's items that are final (0 for a job without items)."""
     total = sum(counts.values())
     return sum(counts.get(status, 0) for status in FINAL) / total if total else 0.0
+
+
+def statistics_outgrown(appended: int, known_tasks: float) -> bool:
+    """Whether an append of `appended` items leaves the queue's statistics, which know of
+    `known_tasks` tasks, too far behind to plan claims with."""
+    if appended >= ANALYZE_AFTER_ITEMS:
+        return True
+    return appended >= ANALYZE_MIN_ITEMS and appended >= ANALYZE_GROWTH * known_tasks

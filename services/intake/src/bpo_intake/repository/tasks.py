@@ -27,6 +27,14 @@ async def add_tasks(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> No
     await copy_rows(session, Task.__table__, rows)
 
 
+async def known_task_count(session: AsyncSession) -> float:
+    """How many tasks the planner's statistics say the table holds (0 before any analysis)."""
+    count = await session.scalar(
+        text("SELECT reltuples FROM pg_class WHERE oid = 'task'::regclass")
+    )
+    return max(float(count or 0), 0.0)
+
+
 async def refresh_queue_statistics(session: AsyncSession) -> None:
     """Let the planner know the queue's size now: after a large append to a table with a long
     history, autovacuum may wait a minute or never analyze, and claims would be planned for
@@ -57,7 +65,12 @@ ROUTING_WINDOW = 8
 REKEY_PATIENCE = timedelta(minutes=5)
 
 # The queued tasks a contractor (`me`) may claim, walked in the queue's order (ix_task_queue);
-# {rekey} picks first keyings (and reviews, adjudications) or second keyings.
+# {rekey} picks first keyings (and reviews, adjudications) or second keyings. Two shapes keep
+# the planner on that walk, which stops as soon as it has enough: the skills test names the
+# common case (no skill required), whose share the table's statistics know, so the planner
+# does not take most of the queue for unclaimable and sort it all instead; and whether the
+# contractor holds or keyed the item is a scalar subquery, asked of each candidate on
+# ix_task_item_id, which the planner cannot turn into a scan of the table's whole history.
 _CLAIMABLE = """
         SELECT t.id, t.item_id, t.due_at, t.priority, t.rekey, t.job_id, t.created_at,
                t.required_skills
@@ -65,11 +78,12 @@ _CLAIMABLE = """
         WHERE t.status = 'queued'
           AND t.rekey = {rekey}
           AND t.kind = ANY($2::taskkind[])
-          AND t.required_skills <@ me.skills
-          AND NOT EXISTS (
-              SELECT 1 FROM task m
+          AND (t.required_skills = '[]' OR t.required_skills <@ me.skills)
+          AND (
+              SELECT m.id FROM task m
               WHERE m.item_id = t.item_id AND (m.contractor_id = $1 OR m.submitted_by = $1)
-          )
+              LIMIT 1
+          ) IS NULL
           AND ($7::uuid IS NULL OR t.job_id = $7)
         ORDER BY t.due_at NULLS LAST, t.priority DESC, t.id
         LIMIT $3

@@ -25,7 +25,7 @@ from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import JobSpec, spec_for
 from bpo_intake.domain.items import ItemIn, checked_items
 from bpo_intake.domain.jobs import (
-    ANALYZE_AFTER_ITEMS,
+    ANALYZE_MIN_ITEMS,
     ITEMS_PER_EVENT,
     ItemStatus,
     JobStatus,
@@ -33,6 +33,7 @@ from bpo_intake.domain.jobs import (
     due_at,
     entries_per_item,
     progress,
+    statistics_outgrown,
 )
 from bpo_intake.domain.tasks import new_task
 from bpo_intake.domain.webhooks import WebhookEvent
@@ -119,7 +120,9 @@ async def _required_skills(session: AsyncSession, command: JobCreate) -> list[st
 async def after_append(session: AsyncSession, stored: int) -> None:
     """After a large append, the queue's statistics are brought up to date, so that the next
     claims are planned for the queue as it now is."""
-    if stored >= ANALYZE_AFTER_ITEMS:
+    if stored < ANALYZE_MIN_ITEMS:
+        return
+    if statistics_outgrown(stored, await tasks_repository.known_task_count(session)):
         await tasks_repository.refresh_queue_statistics(session)
 
 
