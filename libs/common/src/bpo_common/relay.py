@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 from nats.js import JetStreamContext
-from sqlalchemy import select, update
+from sqlalchemy import ARRAY, Uuid, any_, bindparam, select, update
 
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
@@ -27,6 +27,15 @@ from bpo_common.tables import OUTBOX_CHANNEL, outbox_event
 log = structlog.get_logger(__name__)
 
 AfterPublish = Callable[[Sequence[UUID]], Awaitable[None]]
+
+
+# The batch's ids as one array: a statement whose text does not change with the batch's size,
+# prepared once (an IN list is a new statement for every size).
+_MARK_SENT = (
+    update(outbox_event)
+    .where(outbox_event.c.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+    .values(sent_at=bindparam("sent_at", type_=outbox_event.c.sent_at.type))
+)
 
 
 class OutboxRelay:
@@ -97,9 +106,7 @@ class OutboxRelay:
             if self._after_publish is not None:
                 await self._after_publish(sent)
             if sent:
-                await session.execute(
-                    update(outbox_event).where(outbox_event.c.id.in_(sent)).values(sent_at=utcnow())
-                )
+                await session.execute(_MARK_SENT, {"ids": sent, "sent_at": utcnow()})
             for event_id, error in failed:
                 await session.execute(
                     update(outbox_event)

@@ -6,11 +6,14 @@ from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy import (
+    ARRAY,
     Date,
     DateTime,
     Integer,
+    Select,
     String,
     Uuid,
+    bindparam,
     case,
     cast,
     column,
@@ -19,12 +22,12 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    values,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import copy_rows
+from bpo_common.db import as_arrays, copy_rows, insert_arrays
 from bpo_validation.models import Judgement, ProvisionalJudgement, Standing
 
 
@@ -116,42 +119,64 @@ async def scores_by(
     return [(k, int(judged), int(correct)) for k, judged, correct in await session.execute(query)]
 
 
+def _latest_judged() -> Select[Any]:
+    """Each asked (contractor, work type)'s latest judged fields, oldest first, as one array:
+    the pairs go as arrays too, so that the statement is the same for any number of them."""
+    asked = (
+        func.unnest(
+            bindparam("contractor_ids", type_=ARRAY(Uuid)),
+            bindparam("work_types", type_=ARRAY(String)),
+            bindparam("sinces", type_=ARRAY(DateTime(timezone=True))),
+            bindparam("sizes", type_=ARRAY(Integer)),
+        )
+        .table_valued(
+            column("contractor_id", Uuid),
+            column("work_type", String),
+            column("since", DateTime(timezone=True)),
+            column("size", Integer),
+        )
+        .render_derived(name="asked")
+    )
+    latest = (
+        select(Judgement.correct, Judgement.judged_at, Judgement.id)
+        .where(
+            Judgement.contractor_id == asked.c.contractor_id,
+            Judgement.work_type == asked.c.work_type,
+            or_(asked.c.since.is_(None), Judgement.judged_at > asked.c.since),
+        )
+        .order_by(Judgement.judged_at.desc(), Judgement.id.desc())
+        .limit(asked.c.size)
+        .lateral("latest")
+    )
+    in_order = aggregate_order_by(latest.c.correct, latest.c.judged_at, latest.c.id)
+    return (
+        select(asked.c.contractor_id, asked.c.work_type, func.array_agg(in_order))
+        .select_from(asked.join(latest, true()))
+        .group_by(asked.c.contractor_id, asked.c.work_type)
+    )
+
+
+_LATEST_JUDGED = _latest_judged()
+
+
 async def latest_judged(
     session: AsyncSession, asked: Mapping[tuple[UUID, str], tuple[datetime | None, int]]
 ) -> dict[tuple[UUID, str], list[bool]]:
     """Each (contractor, work type)'s latest judged fields, right or wrong, oldest first: for
     each the number asked for at most, judged after the instant given with it (if one is).
     One statement; each pair reads its contractor's judged fields newest first by index."""
-    if not asked:
-        return {}
-    pairs = values(
-        column("contractor_id", Uuid),
-        column("work_type", String),
-        column("since", DateTime(timezone=True)),
-        column("size", Integer),
-        name="asked",
-    ).data([(c, work_type, *rest) for (c, work_type), rest in sorted(asked.items())])
-    # A column of VALUES that holds only NULLs is text to PostgreSQL.
-    since = cast(pairs.c.since, DateTime(timezone=True))
-    latest = (
-        select(Judgement.correct, Judgement.judged_at, Judgement.id)
-        .where(
-            Judgement.contractor_id == pairs.c.contractor_id,
-            Judgement.work_type == pairs.c.work_type,
-            or_(since.is_(None), Judgement.judged_at > since),
-        )
-        .order_by(Judgement.judged_at.desc(), Judgement.id.desc())
-        .limit(pairs.c.size)
-        .lateral("latest")
-    )
-    query = (
-        select(pairs.c.contractor_id, pairs.c.work_type, latest.c.correct)
-        .select_from(pairs.join(latest, true()))
-        .order_by(pairs.c.contractor_id, pairs.c.work_type, latest.c.judged_at, latest.c.id)
-    )
     found: dict[tuple[UUID, str], list[bool]] = {pair: [] for pair in asked}
-    for contractor_id, work_type, correct in await session.execute(query):
-        found[(contractor_id, work_type)].append(correct)
+    if not asked:
+        return found
+    pairs = sorted(asked.items())
+    arrays = {
+        "contractor_ids": [contractor_id for (contractor_id, _), _ in pairs],
+        "work_types": [work_type for (_, work_type), _ in pairs],
+        "sinces": [since for _, (since, _) in pairs],
+        "sizes": [size for _, (_, size) in pairs],
+    }
+    for contractor_id, work_type, correct in await session.execute(_LATEST_JUDGED, arrays):
+        found[(contractor_id, work_type)] = list(correct)
     return found
 
 
@@ -174,6 +199,17 @@ async def standing_for_update(session: AsyncSession, contractor_id: UUID) -> Sta
     return (await session.execute(query)).scalar_one()
 
 
+_TALLY = ("contractor_id", "judged", "correct")
+_tallies = insert_arrays(Standing.__table__, _TALLY)
+_ADD_TO_TALLIES = _tallies.on_conflict_do_update(
+    index_elements=[Standing.contractor_id],
+    set_={
+        "judged": Standing.judged + _tallies.excluded.judged,
+        "correct": Standing.correct + _tallies.excluded.correct,
+    },
+).returning(Standing)
+
+
 async def add_to_tallies(
     session: AsyncSession, tallies: Mapping[UUID, tuple[int, int]]
 ) -> dict[UUID, Standing]:
@@ -182,20 +218,12 @@ async def add_to_tallies(
     as they now are."""
     if not tallies:
         return {}
-    values = pg_insert(Standing).values(
-        [
-            {"contractor_id": contractor_id, "judged": judged, "correct": correct}
-            for contractor_id, (judged, correct) in sorted(tallies.items())
-        ]
+    rows = [
+        {"contractor_id": contractor_id, "judged": judged, "correct": correct}
+        for contractor_id, (judged, correct) in sorted(tallies.items())
+    ]
+    query = select(Standing).from_statement(_ADD_TO_TALLIES)
+    found = await session.execute(
+        query.execution_options(populate_existing=True), as_arrays(rows, _TALLY)
     )
-    upsert = values.on_conflict_do_update(
-        index_elements=[Standing.contractor_id],
-        set_={
-            "judged": Standing.judged + values.excluded.judged,
-            "correct": Standing.correct + values.excluded.correct,
-        },
-    ).returning(Standing)
-    query = select(Standing).from_statement(upsert).execution_options(populate_existing=True)
-    return {
-        standing.contractor_id: standing for standing in (await session.execute(query)).scalars()
-    }
+    return {standing.contractor_id: standing for standing in found.scalars()}
