@@ -9,8 +9,9 @@ from bpo_common import audit
 from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_intake.routes import router
 from bpo_intake.routes.workbench import STATIC_DIR
+from bpo_intake.service.keys import check_data_keys
 from bpo_intake.settings import Settings
-from bpo_intake.workers import check_data_keys, workers
+from bpo_intake.workers import workers
 
 
 def create_app(settings: Settings | None = None, *, draw: Random | None = None) -> FastAPI:

@@ -31,7 +31,6 @@ UNCLAIMABLE_CHECK_S = 60.0
 RENDER_IDLE_S = 0.5
 EXTRACT_IDLE_S = 0.5
 RETENTION_CHECK_S = 3600.0
-REWRAP_CHECK_S = 60.0
 STREAM_ERASURE_CHECK_S = 5.0
 
 log = structlog.get_logger(__name__)
@@ -180,26 +179,6 @@ async def answer_data_key_requests(runtime: Runtime) -> None:
         await subscription.unsubscribe()
 
 
-async def rewrap_data_keys(runtime: Runtime) -> None:
-    """Wrap the data keys an older KEK wraps by the current one, a batch at a time, then
-    check again every minute (after a KEK rotation: until none is left)."""
-    ring = runtime.settings_as(Settings).key_ring()
-
-    async def rewrap() -> bool:
-        async with runtime.sessions() as session, session.begin():
-            rewrapped = await keys.rewrap_data_keys(session, ring)
-        return rewrapped == keys.REWRAP_BATCH
-
-    await keep_running("data key rewrap", rewrap, pause(REWRAP_CHECK_S))
-
-
-async def check_data_keys(runtime: Runtime) -> None:
-    """At start: the KEKs given unwrap the data keys stored, or the service does not start."""
-    ring = runtime.settings_as(Settings).key_ring()
-    async with runtime.sessions() as session:
-        await keys.check_key_ring(session, ring)
-
-
 def workers(settings: Settings) -> Workers:
     """Intake's loops and consumers; the outbox relay runs for every service besides these."""
     return Workers(
@@ -216,6 +195,6 @@ def workers(settings: Settings) -> Workers:
             erase_past_retention,
             erase_from_the_stream,
             answer_data_key_requests,
-            rewrap_data_keys,
+            keys.rewrap_data_keys,
         ],
     )

@@ -25,11 +25,13 @@ from bpo_common.crypto import (
 )
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
+from bpo_common.keystore import REWRAP_BATCH
 from bpo_common.rules import MASK
 from bpo_devtools.testing import TestStack, Tokens, outbox_events, serve
 from bpo_intake.app import create_app
 from bpo_intake.models import Item, Job, Task
-from bpo_intake.service import decisions, keys
+from bpo_intake.repository.jobs import DATA_KEYS
+from bpo_intake.service import decisions
 from bpo_intake.settings import Settings
 
 from .conftest import create_job, opened_events, register_client
@@ -202,7 +204,7 @@ async def test_a_new_kek_rewraps_every_data_key_and_what_was_sealed_still_opens(
     )
     try:
         async with intake_db() as session, session.begin():
-            while await keys.rewrap_data_keys(session, ring) == keys.REWRAP_BATCH:
+            while await DATA_KEYS.rewrap(session, ring) == REWRAP_BATCH:
                 pass
         async with intake_db() as session:
             wrapped = (await session.get(Job, UUID(job["id"]))).data_key  # type: ignore[union-attr]
@@ -217,7 +219,7 @@ async def test_a_new_kek_rewraps_every_data_key_and_what_was_sealed_still_opens(
         assert {item["source"]["holder"] for item in listed.json()["data"]} == {HOLDER}
     finally:
         async with intake_db() as session, session.begin():
-            while await keys.rewrap_data_keys(session, back) == keys.REWRAP_BATCH:
+            while await DATA_KEYS.rewrap(session, back) == REWRAP_BATCH:
                 pass
 
 

@@ -5,8 +5,9 @@ from fastapi import FastAPI
 from bpo_common import audit
 from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_validation.routes import routers
+from bpo_validation.service.keys import check_data_keys
 from bpo_validation.settings import Settings
-from bpo_validation.workers import check_data_keys, workers
+from bpo_validation.workers import workers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,13 +1,13 @@
 """Queries on jobs."""
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.keystore import WrappedKeys
 from bpo_common.pagination import PageRequest, paginate
 from bpo_intake.domain.jobs import FINAL, ItemStatus
 from bpo_intake.models import Erasure, Item, Job, JobAccuracy
@@ -117,40 +117,8 @@ async def give_data_key(session: AsyncSession, job_id: UUID, wrapped: str) -> st
     return stored
 
 
-async def data_keys_to_rewrap(
-    session: AsyncSession, current_kek: str, limit: int
-) -> list[tuple[UUID, str]]:
-    """Jobs whose data key another KEK than the current one wraps, locked (others skipped)."""
-    query = (
-        select(Job.id, Job.data_key)
-        .where(Job.data_key.is_not(None), _wrapped_by(Job.data_key) != current_kek)
-        .order_by(Job.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return [(job_id, wrapped) for job_id, wrapped in await session.execute(query) if wrapped]
-
-
-async def set_data_keys(session: AsyncSession, wrapped: dict[UUID, str]) -> None:
-    for job_id, key in wrapped.items():
-        await session.execute(update(Job).where(Job.id == job_id).values(data_key=key))
-
-
-async def data_key_per_kek(session: AsyncSession) -> dict[UUID, str]:
-    """One job's wrapped data key for each KEK that wraps any (the newest job's)."""
-    kek = _wrapped_by(Job.data_key)
-    query = (
-        select(Job.id, Job.data_key)
-        .where(Job.data_key.is_not(None))
-        .ext(distinct_on(kek))
-        .order_by(kek, Job.id.desc())
-    )
-    return {job_id: wrapped for job_id, wrapped in await session.execute(query) if wrapped}
-
-
-def _wrapped_by(wrapped: Any) -> Any:
-    """The id of the KEK that wraps a stored data key (`dek:v1:<KEK id>:...`)."""
-    return func.split_part(wrapped, ":", 3)
+# The jobs' data keys, for rewrapping after a KEK rotation and the check at start.
+DATA_KEYS = WrappedKeys(Job.id, Job.data_key)
 
 
 async def jobs_by_id(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, Job]:

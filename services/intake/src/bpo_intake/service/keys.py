@@ -16,15 +16,13 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts.intake import DataKeysReply, DataKeysRequest
-from bpo_common.crypto import DataKey, DataKeys, KeyRing, check_ring, open_data_key, rewrap
+from bpo_common.crypto import DataKey, DataKeys, KeyRing, open_data_key
 from bpo_common.crypto import new_data_key as make_data_key
 from bpo_common.db import SessionFactory
 from bpo_common.errors import NotFound
 from bpo_intake.repository import jobs as repository
 
 log = structlog.get_logger(__name__)
-
-REWRAP_BATCH = 500
 
 
 def new_data_key(keys: DataKeys, job_id: UUID) -> str:
@@ -82,17 +80,6 @@ async def answer(sessions: SessionFactory, ring: KeyRing, request: bytes) -> byt
     return DataKeysReply(keys=given).model_dump_json().encode()
 
 
-async def rewrap_data_keys(session: AsyncSession, ring: KeyRing) -> int:
-    """Wrap the data keys (up to REWRAP_BATCH) that an older KEK wraps by the current one;
-    returns how many. The values they seal stay as they are."""
-    due = await repository.data_keys_to_rewrap(session, ring.current_key_id, REWRAP_BATCH)
-    again = {job_id: rewrap(ring, job_id, wrapped) for job_id, wrapped in due}
-    await repository.set_data_keys(
-        session, {job_id: wrapped for job_id, wrapped in again.items() if wrapped}
-    )
-    return len(due)
-
-
-async def check_key_ring(session: AsyncSession, ring: KeyRing) -> None:
-    """Refuse to start with a key ring that cannot unwrap the data keys stored here."""
-    check_ring(ring, await repository.data_key_per_kek(session))
+# Wrapping again after a KEK rotation (a loop of workers.py), and the check at start (app.py).
+rewrap_data_keys = repository.DATA_KEYS.rewrap_loop()
+check_data_keys = repository.DATA_KEYS.start_check()

@@ -22,11 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import DATA_KEYS_SUBJECT, DataKeysReply, DataKeysRequest
-from bpo_common.crypto import DataKey, DataKeys, KeyRing, KeyUnavailable, check_ring, rewrap
+from bpo_common.crypto import DataKey, DataKeys, KeyUnavailable
 from bpo_validation.repository import keys as repository
 
 ASK_TIMEOUT_S = 5.0
-REWRAP_BATCH = 500
 
 
 # Asks for jobs' data keys: each job's, wrapped (a job the answer leaves out has none).
@@ -78,15 +77,6 @@ def asking_intake(connection: NATS, timeout_s: float = ASK_TIMEOUT_S) -> Ask:
     return ask
 
 
-async def rewrap_keys(session: AsyncSession, ring: KeyRing) -> int:
-    """Wrap the kept keys (up to REWRAP_BATCH) that an older KEK wraps by the current one;
-    returns how many."""
-    due = await repository.keys_to_rewrap(session, ring.current_key_id, REWRAP_BATCH)
-    again = {job_id: rewrap(ring, job_id, wrapped) for job_id, wrapped in due}
-    await repository.set_keys(session, {job_id: key for job_id, key in again.items() if key})
-    return len(due)
-
-
-async def check_key_ring(session: AsyncSession, ring: KeyRing) -> None:
-    """Refuse to start with a key ring that cannot unwrap the keys kept here."""
-    check_ring(ring, await repository.key_per_kek(session))
+# Wrapping again after a KEK rotation (a loop of workers.py), and the check at start (app.py).
+rewrap_data_keys = repository.KEPT_KEYS.rewrap_loop()
+check_data_keys = repository.KEPT_KEYS.start_check()
