@@ -30,7 +30,7 @@ def _wrapped_by(wrapped: Any) -> Any:
     return func.split_part(wrapped, ":", 3)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WrappedKeys:
     """A table's column of jobs' ids and its column of their wrapped data keys (NULL: none)."""
 
@@ -50,6 +50,7 @@ class WrappedKeys:
         return [(job_id, wrapped) for job_id, wrapped in await session.execute(query)]
 
     async def store(self, session: AsyncSession, wrapped: Mapping[UUID, str]) -> None:
+        """Keep each job's key as wrapped again."""
         for job_id, key in wrapped.items():
             await session.execute(
                 update(self.job_id.class_).where(self.job_id == job_id).values({self.wrapped: key})

@@ -7,9 +7,9 @@ from fastapi.staticfiles import StaticFiles
 
 from bpo_common import audit
 from bpo_common.service import ServiceDefinition, create_service_app
+from bpo_intake.repository.jobs import DATA_KEYS
 from bpo_intake.routes import router
 from bpo_intake.routes.workbench import STATIC_DIR
-from bpo_intake.service.keys import check_data_keys
 from bpo_intake.settings import Settings
 from bpo_intake.workers import workers
 
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, *, draw: Random | None = None) 
             description="Clients push jobs and items; contractors claim, key and submit tasks.",
             routers=[router, audit.router()],
             workers=workers(settings),
-            checks=[check_data_keys],
+            checks=[DATA_KEYS.start_check()],
         ),
         settings,
     )

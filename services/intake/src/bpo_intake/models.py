@@ -145,7 +145,7 @@ class Item(Base):
     __tablename__ = "item"
     __table_args__ = (
         Index("ix_item_job_id_status", "job_id", "status"),
-        # Extraction walks the items with documents not read yet, and those since accepted.
+        # Extraction walks the items with documents unread, and those since accepted (to learn).
         Index(
             "ix_item_unextracted",
             "id",

@@ -22,6 +22,7 @@ from bpo_common.contracts.intake import DATA_KEYS_SUBJECT
 from bpo_common.loops import keep_running, pause
 from bpo_common.service import Runtime, Workers
 from bpo_intake.consumers import subscriptions
+from bpo_intake.repository.jobs import DATA_KEYS
 from bpo_intake.service import documents, erasure, extraction, keys, tasks, webhooks
 from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
@@ -195,6 +196,6 @@ def workers(settings: Settings) -> Workers:
             erase_past_retention,
             erase_from_the_stream,
             answer_data_key_requests,
-            keys.rewrap_data_keys,
+            DATA_KEYS.rewrap_loop(),
         ],
     )

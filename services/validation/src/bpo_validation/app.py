@@ -4,8 +4,8 @@ from fastapi import FastAPI
 
 from bpo_common import audit
 from bpo_common.service import ServiceDefinition, create_service_app
+from bpo_validation.repository.keys import KEPT_KEYS
 from bpo_validation.routes import routers
-from bpo_validation.service.keys import check_data_keys
 from bpo_validation.settings import Settings
 from bpo_validation.workers import workers
 
@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             description="Quality control: field rules, double keying, review and accuracy.",
             routers=[*routers, audit.router()],
             workers=workers(settings),
-            checks=[check_data_keys],
+            checks=[KEPT_KEYS.start_check()],
         ),
         settings,
     )

@@ -8,7 +8,8 @@ KEK rotation.
 
 from bpo_common.service import Workers
 from bpo_validation.consumers import subscriptions
-from bpo_validation.service.keys import JobKeys, asking_intake, rewrap_data_keys
+from bpo_validation.repository.keys import KEPT_KEYS
+from bpo_validation.service.keys import JobKeys, asking_intake
 from bpo_validation.settings import Settings
 
 
@@ -17,5 +18,5 @@ def workers(settings: Settings) -> Workers:
         subscriptions=lambda runtime: subscriptions(
             settings, JobKeys(settings.data_keys(), asking_intake(runtime.nats))
         ),
-        loops=[rewrap_data_keys],
+        loops=[KEPT_KEYS.rewrap_loop()],
     )

@@ -78,8 +78,3 @@ async def answer(sessions: SessionFactory, ring: KeyRing, request: bytes) -> byt
             stored[job_id] = wrapped or await _give(session, ring, job_id)
     given = {job_id: wrapped for job_id, wrapped in stored.items() if wrapped is not None}
     return DataKeysReply(keys=given).model_dump_json().encode()
-
-
-# Wrapping again after a KEK rotation (a loop of workers.py), and the check at start (app.py).
-rewrap_data_keys = repository.DATA_KEYS.rewrap_loop()
-check_data_keys = repository.DATA_KEYS.start_check()

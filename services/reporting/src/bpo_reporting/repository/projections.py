@@ -123,13 +123,12 @@ async def record_job_accuracy(session: AsyncSession, delivered: JobAccuracyFact)
 
 
 _JOB_COUNTERS = ("items_received", "items_completed", "items_rejected", "documents", "pages")
+_JOB_ITEMS = ("job_id", "client_id", "work_type", *_JOB_COUNTERS)
 
 
 @functools.cache
 def _add_job_items() -> Executable:
-    statement = insert_arrays(
-        JobFact.__table__, ["job_id", "client_id", "work_type", *_JOB_COUNTERS]
-    )
+    statement = insert_arrays(JobFact.__table__, _JOB_ITEMS)
     counters = {
         name: JobFact.__table__.c[name] + statement.excluded[name] for name in _JOB_COUNTERS
     }
@@ -159,7 +158,7 @@ async def add_job_items(session: AsyncSession, counts: Sequence[JobItems]) -> No
         }
         for count in counts
     ]
-    await session.execute(_add_job_items(), as_arrays(rows, list(rows[0])))
+    await session.execute(_add_job_items(), as_arrays(rows, _JOB_ITEMS))
 
 
 _RECEIVED = ("item_id", "job_id", "client_id", "work_type", "golden", "received_at")

@@ -75,8 +75,3 @@ def asking_intake(connection: NATS, timeout_s: float = ASK_TIMEOUT_S) -> Ask:
         return DataKeysReply.model_validate_json(reply.data).keys
 
     return ask
-
-
-# Wrapping again after a KEK rotation (a loop of workers.py), and the check at start (app.py).
-rewrap_data_keys = repository.KEPT_KEYS.rewrap_loop()
-check_data_keys = repository.KEPT_KEYS.start_check()

@@ -32,7 +32,8 @@ def _replace_queue_index(columns: list[sa.TextClause | str]) -> None:
             postgresql_where=QUEUED,
             postgresql_concurrently=True,
         )
-        op.drop_index("ix_task_queue", table_name="task", postgresql_concurrently=True)
+        # IF EXISTS: a run stopped after this drop and before the rename starts again here.
+        op.execute("DROP INDEX CONCURRENTLY IF EXISTS ix_task_queue")
         op.execute("ALTER INDEX ix_task_queue_next RENAME TO ix_task_queue")
 
 
