@@ -7,7 +7,7 @@ unwrap the keys kept. A service names its table's columns (`WrappedKeys`) and re
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import func, select, update
@@ -17,8 +17,10 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bpo_common.crypto import KeyRing, check_ring, rewrap
 from bpo_common.loops import keep_running, pause
-from bpo_common.service import Loop, Runtime, StartupCheck
 from bpo_common.settings import KeyedSettings
+
+if TYPE_CHECKING:  # the composition root registers these; this module does not import it
+    from bpo_common.service import Loop, Runtime, StartupCheck
 
 REWRAP_BATCH = 500
 # How often a service looks again for keys an older KEK wraps, once none is left.
@@ -79,11 +81,11 @@ class WrappedKeys:
         """Refuse to start with a key ring that cannot unwrap the keys kept here."""
         check_ring(ring, await self.one_per_kek(session))
 
-    def rewrap_loop(self) -> Loop:
+    def rewrap_loop(self) -> "Loop":
         """The background loop: a batch at a time while full ones come, then every
         REWRAP_CHECK_S (after a KEK rotation: until none is left)."""
 
-        async def rewrap_data_keys(runtime: Runtime) -> None:
+        async def rewrap_data_keys(runtime: "Runtime") -> None:
             ring = runtime.settings_as(KeyedSettings).key_ring()
 
             async def a_batch() -> bool:
@@ -94,11 +96,11 @@ class WrappedKeys:
 
         return rewrap_data_keys
 
-    def start_check(self) -> StartupCheck:
+    def start_check(self) -> "StartupCheck":
         """The start-up check: the KEKs given unwrap the keys kept, or the service does not
         start."""
 
-        async def check_data_keys(runtime: Runtime) -> None:
+        async def check_data_keys(runtime: "Runtime") -> None:
             ring = runtime.settings_as(KeyedSettings).key_ring()
             async with runtime.sessions() as session:
                 await self.check(session, ring)
