@@ -184,7 +184,7 @@ async def get_document_file(
     return Response(content, media_type=document.media_type, headers=headers)
 
 
-def signed_page(
+async def signed_page(
     document_id: UUID,
     number: Annotated[int, Path(ge=1)],
     expires: Annotated[int, Query(description="from the signed link")],

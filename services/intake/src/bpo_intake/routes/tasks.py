@@ -37,7 +37,7 @@ async def current_lease_holder(
 CurrentLeaseHolder = Annotated[LeaseHolder, Depends(current_lease_holder)]
 
 
-def control_draw(request: Request) -> Random:
+async def control_draw(request: Request) -> Random:
     draw: Random = request.app.state.control_draw
     return draw
 

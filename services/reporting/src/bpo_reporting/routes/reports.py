@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.auth import KeyScope, Principal, Role, Scope, require_role
 from bpo_common.clock import Instant, utcnow
@@ -79,9 +80,9 @@ class ReportRequest:
     """A manager's request for a report: the session to read it in, and the Accept header
     that chooses between the report as JSON and its rows as CSV."""
 
-    session: SessionDep
-    caller: ManagerReader
-    accept: AcceptHeader = None
+    session: AsyncSession
+    caller: Principal
+    accept: str | None
 
     def answer(
         self, report: BaseModel, rows: Sequence[BaseModel], row_model: type[BaseModel], name: str
@@ -97,14 +98,18 @@ class ReportRequest:
         )
 
 
-ReportRequestDep = Annotated[ReportRequest, Depends()]
+async def report_request(
+    session: SessionDep, caller: ManagerReader, accept: AcceptHeader = None
+) -> ReportRequest:
+    return ReportRequest(session, caller, accept)
+
+
+ReportRequestDep = Annotated[ReportRequest, Depends(report_request)]
 
 
 @dataclass(frozen=True)
 class OwnReportRequest(ReportRequest):
     """A request for a report a client may read of its own work, as a manager of anyone's."""
-
-    caller: ClientOrManagerReader
 
     def client(self, asked: UUID | None) -> UUID | None:
         """The client the report is about: the one asked for, which for a client is its own
@@ -115,7 +120,13 @@ class OwnReportRequest(ReportRequest):
         return own or asked
 
 
-OwnReportRequestDep = Annotated[OwnReportRequest, Depends()]
+async def own_report_request(
+    session: SessionDep, caller: ClientOrManagerReader, accept: AcceptHeader = None
+) -> OwnReportRequest:
+    return OwnReportRequest(session, caller, accept)
+
+
+OwnReportRequestDep = Annotated[OwnReportRequest, Depends(own_report_request)]
 
 
 @router.get("/overview", response_model=schemas.Overview, responses=_CSV_RESPONSE)
