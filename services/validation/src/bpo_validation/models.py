@@ -126,7 +126,16 @@ class Judgement(JudgedField, Base):
 
     __tablename__ = "judgement"
     __table_args__ = (
-        Index("ix_judgement_contractor_judged_at", "contractor_id", "judged_at"),
+        # A keyer's judged fields by work type, newest last (the quality floor's window reads
+        # the latest straight from it, verdict included).
+        Index(
+            "ix_judgement_keyer_window",
+            "contractor_id",
+            "work_type",
+            "judged_at",
+            "id",
+            postgresql_include=["correct"],
+        ),
         # The crew's recent record on a work type (adaptive QC's prior).
         Index("ix_judgement_work_type_judged_at", "work_type", "judged_at"),
     )

@@ -137,7 +137,7 @@ def _latest_judged() -> Select[Any]:
         )
         .render_derived(name="asked")
     )
-    latest = (
+    window = (
         select(Judgement.correct, Judgement.judged_at, Judgement.id)
         .where(
             Judgement.contractor_id == asked.c.contractor_id,
@@ -146,13 +146,15 @@ def _latest_judged() -> Select[Any]:
         )
         .order_by(Judgement.judged_at.desc(), Judgement.id.desc())
         .limit(asked.c.size)
-        .lateral("latest")
+        .correlate(asked)
+        .subquery("window")
     )
-    in_order = aggregate_order_by(latest.c.correct, latest.c.judged_at, latest.c.id)
-    return (
-        select(asked.c.contractor_id, asked.c.work_type, func.array_agg(in_order))
-        .select_from(asked.join(latest, true()))
-        .group_by(asked.c.contractor_id, asked.c.work_type)
+    # Each pair's window is put in order on its own: one sort of the whole lot by pair cost
+    # more than reading the windows.
+    in_order = aggregate_order_by(window.c.correct, window.c.judged_at, window.c.id)
+    latest = select(func.array_agg(in_order).label("correct")).lateral("latest")
+    return select(asked.c.contractor_id, asked.c.work_type, latest.c.correct).select_from(
+        asked.join(latest, true())
     )
 
 
@@ -176,7 +178,7 @@ async def latest_judged(
         "sizes": [size for _, (_, size) in pairs],
     }
     for contractor_id, work_type, correct in await session.execute(_LATEST_JUDGED, arrays):
-        found[(contractor_id, work_type)] = list(correct)
+        found[(contractor_id, work_type)] = list(correct or [])
     return found
 
 
