@@ -4,7 +4,7 @@ The entry point owns the transaction: a request's session commits once before th
 is sent, a consumer wraps its work in `session.begin()`. Nothing below the entry point commits.
 """
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from enum import StrEnum
 from operator import itemgetter
 from typing import Annotated, Any
@@ -15,11 +15,13 @@ from pydantic_core import to_json
 from sqlalchemy import (
     ARRAY,
     JSON,
+    ColumnElement,
     Enum,
     FromClause,
     MetaData,
     Table,
     Text,
+    any_,
     bindparam,
     event,
     func,
@@ -37,6 +39,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import QueryableAttribute
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -119,6 +122,15 @@ def insert_arrays(table: Table | FromClause, columns: Sequence[str]) -> Insert:
     arrays = [bindparam(f"{name}_values", type_=ARRAY(table.c[name].type)) for name in columns]
     rows = func.unnest(*arrays).table_valued(*columns).render_derived(name="arrays")
     return insert(table).from_select(list(columns), select(*(rows.c[name] for name in columns)))
+
+
+def among(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """`column = ANY(:values)`, the values as one array: a statement whose text does not
+    depend on how many values there are, so that PostgreSQL prepares it once (`IN` lists a
+    new statement, prepared again, for every length)."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
 
 
 def as_arrays(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.models import Earning, PieceRate
 from bpo_common.contracts import TaskKind
-from bpo_common.db import copy_instances
+from bpo_common.db import among, copy_instances
 
 
 async def piece_rates(session: AsyncSession, work_type: str | None = None) -> list[PieceRate]:
@@ -26,7 +26,7 @@ async def piece_rates_of(
     session: AsyncSession, work_types: Sequence[str]
 ) -> dict[tuple[str, TaskKind], PieceRate]:
     """The piece rates of these work types, by work type and task kind."""
-    query = select(PieceRate).where(PieceRate.work_type.in_(work_types))
+    query = select(PieceRate).where(among(PieceRate.work_type, work_types))
     return {(rate.work_type, rate.kind): rate for rate in (await session.execute(query)).scalars()}
 
 
@@ -66,7 +66,7 @@ async def put_piece_rates(
 
 async def tasks_with_earnings(session: AsyncSession, task_ids: Sequence[UUID]) -> set[UUID]:
     """The tasks among these that have an earning already."""
-    query = select(Earning.task_id).where(Earning.task_id.in_(task_ids))
+    query = select(Earning.task_id).where(among(Earning.task_id, task_ids))
     return set((await session.execute(query)).scalars())
 
 

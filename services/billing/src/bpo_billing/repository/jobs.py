@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.models import AccuracyCredit, BillableJob, SlaCredit
+from bpo_common.db import among
 
 
 async def add_billable_job(session: AsyncSession, job: BillableJob) -> None:
@@ -25,7 +26,7 @@ async def get_billable_job(
 
 
 async def jobs_by_id(session: AsyncSession, job_ids: set[UUID]) -> dict[UUID, BillableJob]:
-    query = select(BillableJob).where(BillableJob.job_id.in_(job_ids))
+    query = select(BillableJob).where(among(BillableJob.job_id, job_ids))
     return {job.job_id: job for job in (await session.execute(query)).scalars()}
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_billing.domain.invoices import UsageKind
 from bpo_billing.models import UsageLine, VolumeCounter
 from bpo_billing.repository import exists
-from bpo_common.db import copy_instances
+from bpo_common.db import among, copy_instances
 from bpo_common.pagination import PageRequest, paginate
 
 
@@ -20,7 +20,7 @@ async def items_with_usage(session: AsyncSession, item_ids: Sequence[UUID]) -> s
     """The items among these that have their item's usage line already (an exception's line
     names its item too, and may come first)."""
     query = select(UsageLine.item_id).where(
-        UsageLine.kind == UsageKind.ITEM, UsageLine.item_id.in_(item_ids)
+        UsageLine.kind == UsageKind.ITEM, among(UsageLine.item_id, item_ids)
     )
     return set((await session.execute(query)).scalars())
 
@@ -41,7 +41,7 @@ async def unpriced_usage(
         .where(
             UsageLine.client_id == client_id,
             UsageLine.amount.is_(None),
-            UsageLine.work_type.in_(work_types),
+            among(UsageLine.work_type, work_types),
         )
         .order_by(UsageLine.completed_at, UsageLine.id)
         .with_for_update()

@@ -7,7 +7,7 @@ from uuid import UUID
 from sqlalchemy import ColumnClause, exists, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import copy_rows
+from bpo_common.db import among, copy_rows
 from bpo_common.pagination import PageRequest, paginate
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.domain.results import ResultRow
@@ -29,7 +29,7 @@ async def add_items(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> No
 
 async def items_for_update(session: AsyncSession, item_ids: Iterable[UUID]) -> dict[UUID, Item]:
     """The items, locked in id order (so that two transactions never deadlock on them)."""
-    query = select(Item).where(Item.id.in_(sorted(item_ids))).order_by(Item.id).with_for_update()
+    query = select(Item).where(among(Item.id, sorted(item_ids))).order_by(Item.id).with_for_update()
     return {item.id: item for item in (await session.execute(query)).scalars()}
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.db import among
 from bpo_common.keystore import WrappedKeys
 from bpo_common.pagination import PageRequest, paginate
 from bpo_intake.domain.jobs import FINAL, ItemStatus
@@ -33,7 +34,7 @@ async def get_job_for_update(session: AsyncSession, job_id: UUID) -> Job | None:
 
 async def jobs_for_update(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, Job]:
     """The jobs, locked in id order (so that two transactions never deadlock on them)."""
-    query = select(Job).where(Job.id.in_(sorted(job_ids))).order_by(Job.id).with_for_update()
+    query = select(Job).where(among(Job.id, sorted(job_ids))).order_by(Job.id).with_for_update()
     return {job.id: job for job in (await session.execute(query)).scalars()}
 
 
@@ -66,7 +67,7 @@ async def record_accuracy(session: AsyncSession, delivered: JobAccuracy) -> bool
 
 async def accuracies(session: AsyncSession, job_ids: Sequence[UUID]) -> dict[UUID, JobAccuracy]:
     """The delivered accuracy of those of the jobs validation has announced it for."""
-    query = select(JobAccuracy).where(JobAccuracy.job_id.in_(job_ids))
+    query = select(JobAccuracy).where(among(JobAccuracy.job_id, job_ids))
     return {row.job_id: row for row in (await session.execute(query)).scalars()}
 
 
@@ -76,7 +77,7 @@ async def item_counts(
     """The jobs' items per status; controls injected at claims are none of them."""
     rows = await session.execute(
         select(Item.job_id, Item.status, func.count())
-        .where(Item.job_id.in_(job_ids), Item.control_of.is_(None))
+        .where(among(Item.job_id, job_ids), Item.control_of.is_(None))
         .group_by(Item.job_id, Item.status)
     )
     counts: dict[UUID, dict[ItemStatus, int]] = {job_id: {} for job_id in job_ids}
@@ -96,7 +97,7 @@ async def has_unfinished_items(session: AsyncSession, job_id: UUID) -> bool:
 
 async def data_keys_of(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, str | None]:
     """The wrapped data keys of the jobs that exist (None: a job made before jobs had one)."""
-    query = select(Job.id, Job.data_key).where(Job.id.in_(sorted(set(job_ids))))
+    query = select(Job.id, Job.data_key).where(among(Job.id, sorted(set(job_ids))))
     return {job_id: wrapped for job_id, wrapped in await session.execute(query)}
 
 
@@ -122,5 +123,5 @@ DATA_KEYS = WrappedKeys(Job.id, Job.data_key)
 
 
 async def jobs_by_id(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, Job]:
-    query = select(Job).where(Job.id.in_(sorted(set(job_ids))))
+    query = select(Job).where(among(Job.id, sorted(set(job_ids))))
     return {job.id: job for job in (await session.execute(query)).scalars()}

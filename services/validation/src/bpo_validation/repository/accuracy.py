@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID
+from bpo_common.db import among
 from bpo_validation.domain.crew import Crew, Tally
 from bpo_validation.models import JobAccuracy, Judgement, KeyerRoute, ProvisionalJudgement
 
@@ -79,7 +80,7 @@ async def ledgers_for_update(
     rules on a job's items)."""
     query = (
         select(JobAccuracy)
-        .where(JobAccuracy.job_id.in_(sorted(set(job_ids))))
+        .where(among(JobAccuracy.job_id, sorted(set(job_ids))))
         .order_by(JobAccuracy.job_id)
         .with_for_update()
     )

@@ -6,7 +6,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import advisory_lock, copy_instances
+from bpo_common.db import advisory_lock, among, copy_instances
 from bpo_validation.models import Decision, Entry
 
 
@@ -27,7 +27,9 @@ async def entries_of_items(
 ) -> dict[UUID, list[Entry]]:
     """Each item's entries, in the order they were submitted."""
     query = (
-        select(Entry).where(Entry.item_id.in_(item_ids)).order_by(Entry.submitted_at, Entry.task_id)
+        select(Entry)
+        .where(among(Entry.item_id, item_ids))
+        .order_by(Entry.submitted_at, Entry.task_id)
     )
     entries: dict[UUID, list[Entry]] = {}
     for entry in (await session.execute(query)).scalars():

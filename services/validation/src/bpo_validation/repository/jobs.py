@@ -6,6 +6,7 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.db import among
 from bpo_validation.models import JobRules
 
 
@@ -24,7 +25,7 @@ async def get_job_rules(session: AsyncSession, job_id: UUID, scope: UUID | None)
 
 async def rules_of_jobs(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, JobRules]:
     """The rules of those of the jobs that are known, by job."""
-    query = select(JobRules).where(JobRules.job_id.in_(list(job_ids)))
+    query = select(JobRules).where(among(JobRules.job_id, list(job_ids)))
     return {rules.job_id: rules for rules in (await session.execute(query)).scalars()}
 
 

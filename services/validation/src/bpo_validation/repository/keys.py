@@ -8,13 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.db import among
 from bpo_common.keystore import WrappedKeys
 from bpo_validation.models import JobDataKey
 
 
 async def wrapped_keys(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, str]:
     query = select(JobDataKey.job_id, JobDataKey.wrapped).where(
-        JobDataKey.job_id.in_(sorted(set(job_ids)))
+        among(JobDataKey.job_id, sorted(set(job_ids)))
     )
     return {job_id: wrapped for job_id, wrapped in await session.execute(query)}
 

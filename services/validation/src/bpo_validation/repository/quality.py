@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import as_arrays, copy_rows, insert_arrays
+from bpo_common.db import among, as_arrays, copy_rows, insert_arrays
 from bpo_validation.models import Judgement, ProvisionalJudgement, Standing
 
 
@@ -43,7 +43,7 @@ async def replace_provisional(
     items = {*settled, *(row["item_id"] for row in rows)}
     if items:
         await session.execute(
-            delete(ProvisionalJudgement).where(ProvisionalJudgement.item_id.in_(items))
+            delete(ProvisionalJudgement).where(among(ProvisionalJudgement.item_id, items))
         )
     await copy_rows(session, ProvisionalJudgement.__table__, rows)
 
@@ -54,7 +54,7 @@ async def judged_by_task(
     """(judged, correct) fields of each task of the items."""
     query = (
         select(Judgement.task_id, func.count(), func.count().filter(Judgement.correct))
-        .where(Judgement.item_id.in_(item_ids))
+        .where(among(Judgement.item_id, item_ids))
         .group_by(Judgement.task_id)
     )
     return {task: (int(n), int(ok)) for task, n, ok in (await session.execute(query)).all()}

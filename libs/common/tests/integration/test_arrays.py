@@ -1,0 +1,95 @@
+"""Statements that take their values as arrays (`insert_arrays`, `among`): they store and
+find what a row-by-row statement would, and PostgreSQL receives the same text whatever the
+number of values, so that it prepares it once."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, event, select, text
+
+from bpo_common.db import among, as_arrays, insert_arrays
+from bpo_common.ids import new_id
+
+from .conftest import Plumbing
+
+probe = Table(
+    "array_probe",
+    MetaData(),
+    Column("id", Uuid, primary_key=True),
+    Column("run", String(40), nullable=False),
+    Column("n", Integer, nullable=False),
+)
+COLUMNS = ("id", "run", "n")
+INSERT = insert_arrays(probe, COLUMNS)
+
+
+@contextmanager
+def sent(plumbing: Plumbing) -> Iterator[list[str]]:
+    """The text of every statement sent to the server meanwhile."""
+    texts: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        texts.append(statement)
+
+    event.listen(plumbing.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield texts
+    finally:
+        event.remove(plumbing.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def _table(plumbing: Plumbing) -> None:
+    async with plumbing.sessions.begin() as session:
+        await session.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS array_probe "
+                "(id uuid PRIMARY KEY, run varchar(40) NOT NULL, n integer NOT NULL)"
+            )
+        )
+
+
+async def _insert(plumbing: Plumbing, run: str, numbers: list[int]) -> list[UUID]:
+    rows: list[dict[str, Any]] = [{"id": new_id(), "run": run, "n": n} for n in numbers]
+    async with plumbing.sessions.begin() as session:
+        await session.execute(INSERT, as_arrays(rows, COLUMNS))
+    return [row["id"] for row in rows]
+
+
+async def test_insert_arrays_stores_every_row_with_one_text_for_any_number(
+    plumbing: Plumbing,
+) -> None:
+    await _table(plumbing)
+    run = str(new_id())
+    with sent(plumbing) as texts:
+        one = await _insert(plumbing, run, [7])
+        five = await _insert(plumbing, run, [1, 2, 3, 4, 5])
+    async with plumbing.sessions() as session:
+        stored = await session.execute(
+            select(probe.c.id, probe.c.n).where(probe.c.run == run).order_by(probe.c.n)
+        )
+        assert [(row.id, row.n) for row in stored] == sorted(
+            zip([*one, *five], [7, 1, 2, 3, 4, 5], strict=True), key=lambda pair: pair[1]
+        )
+    inserts = [t for t in texts if t.startswith("INSERT")]
+    assert len(inserts) == 2
+    assert inserts[0] == inserts[1]
+
+
+async def test_among_finds_the_rows_of_the_values_with_one_text_for_any_number(
+    plumbing: Plumbing,
+) -> None:
+    await _table(plumbing)
+    run = str(new_id())
+    ids = await _insert(plumbing, run, [10, 20, 30, 40])
+    found: list[list[int]] = []
+    with sent(plumbing) as texts:
+        async with plumbing.sessions() as session:
+            for asked in ([ids[1]], [ids[0], ids[3], new_id()], []):
+                query = select(probe.c.n).where(among(probe.c.id, asked)).order_by(probe.c.n)
+                found.append(list((await session.scalars(query)).all()))
+    assert found == [[20], [10, 40], []]
+    selects = [t for t in texts if t.startswith("SELECT")]
+    assert len(selects) == 3
+    assert len(set(selects)) == 1
