@@ -19,6 +19,7 @@ from sqlalchemy import (
     Enum,
     FromClause,
     MetaData,
+    String,
     Table,
     Text,
     any_,
@@ -130,7 +131,11 @@ def among(
     """`column = ANY(:values)`, the values as one array: a statement whose text does not
     depend on how many values there are, so that PostgreSQL prepares it once (`IN` lists a
     new statement, prepared again, for every length)."""
-    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    element = column.type
+    if isinstance(element, String) and not isinstance(element, Enum) and element.length:
+        # Cast to varchar(n), a longer value would be cut, and match what it starts with.
+        element = String()
+    return column == any_(bindparam(None, list(values), type_=ARRAY(element)))
 
 
 def as_arrays(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:

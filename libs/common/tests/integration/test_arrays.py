@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, event, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, event, select
 
 from bpo_common.db import among, as_arrays, insert_arrays
 from bpo_common.ids import new_id
@@ -41,13 +41,8 @@ def sent(plumbing: Plumbing) -> Iterator[list[str]]:
 
 
 async def _table(plumbing: Plumbing) -> None:
-    async with plumbing.sessions.begin() as session:
-        await session.execute(
-            text(
-                "CREATE TABLE IF NOT EXISTS array_probe "
-                "(id uuid PRIMARY KEY, run varchar(40) NOT NULL, n integer NOT NULL)"
-            )
-        )
+    async with plumbing.engine.begin() as connection:
+        await connection.run_sync(probe.create, checkfirst=True)
 
 
 async def _insert(plumbing: Plumbing, run: str, numbers: list[int]) -> list[UUID]:
@@ -93,3 +88,17 @@ async def test_among_finds_the_rows_of_the_values_with_one_text_for_any_number(
     selects = [t for t in texts if t.startswith("SELECT")]
     assert len(selects) == 3
     assert len(set(selects)) == 1
+
+
+async def test_among_compares_whole_values_whatever_the_column_length(
+    plumbing: Plumbing,
+) -> None:
+    """A value longer than the column matches nothing (a cast to the column's varchar(40)
+    would cut it to a stored value)."""
+    await _table(plumbing)
+    run = str(new_id())[:36] + "abcd"
+    await _insert(plumbing, run, [1])
+    async with plumbing.sessions() as session:
+        for asked, expected in (([run + "e"], []), ([run], [1])):
+            query = select(probe.c.n).where(among(probe.c.run, asked))
+            assert list((await session.scalars(query)).all()) == expected

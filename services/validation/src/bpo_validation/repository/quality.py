@@ -137,7 +137,7 @@ def _latest_judged() -> Select[Any]:
         )
         .render_derived(name="asked")
     )
-    window = (
+    judged = (
         select(Judgement.correct, Judgement.judged_at, Judgement.id)
         .where(
             Judgement.contractor_id == asked.c.contractor_id,
@@ -147,11 +147,11 @@ def _latest_judged() -> Select[Any]:
         .order_by(Judgement.judged_at.desc(), Judgement.id.desc())
         .limit(asked.c.size)
         .correlate(asked)
-        .subquery("window")
+        .subquery("judged")
     )
-    # Each pair's window is put in order on its own: one sort of the whole lot by pair cost
-    # more than reading the windows.
-    in_order = aggregate_order_by(window.c.correct, window.c.judged_at, window.c.id)
+    # Each pair's fields put in order apart: sorting all the pairs' fields together cost more
+    # than reading them.
+    in_order = aggregate_order_by(judged.c.correct, judged.c.judged_at, judged.c.id)
     latest = select(func.array_agg(in_order).label("correct")).lateral("latest")
     return select(asked.c.contractor_id, asked.c.work_type, latest.c.correct).select_from(
         asked.join(latest, true())

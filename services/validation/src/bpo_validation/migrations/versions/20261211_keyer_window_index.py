@@ -13,6 +13,7 @@ Revises: validation_0021
 Create Date: 2026-12-11 09:00:00+00:00
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "validation_0022"
@@ -24,16 +25,28 @@ NEW = "ix_judgement_keyer_window"
 OLD = "ix_judgement_contractor_judged_at"
 
 
+def _invalid(index: str) -> bool:
+    """Whether `index` exists but is not valid (its concurrent build was stopped)."""
+    query = sa.text(
+        "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE c.relname = :index"
+    )
+    return bool(op.get_bind().execute(query, {"index": index}).scalar())
+
+
 def upgrade() -> None:
     with op.get_context().autocommit_block():
-        # A run stopped while building leaves an invalid index of this name: build it again.
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {NEW}")
+        # A run stopped while building leaves an invalid index: build it again. One stopped
+        # later keeps the index it built, the table never without one of the two.
+        if _invalid(NEW):
+            op.execute(f"DROP INDEX CONCURRENTLY {NEW}")
         op.create_index(
             NEW,
             "judgement",
             ["contractor_id", "work_type", "judged_at", "id"],
             postgresql_include=["correct"],
             postgresql_concurrently=True,
+            if_not_exists=True,
         )
         op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {OLD}")
 
