@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bpo_common.contracts import ExceptionAction, TaskKind
+from bpo_common.contracts import MACHINE_CONTRACTOR_ID, ExceptionAction, TaskKind
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 from bpo_validation.domain.decision import Outcome
 from bpo_validation.domain.matching import ExceptionStatus, InvoiceOutcome
@@ -121,6 +121,11 @@ class JudgedField:
     judged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+# The crew's judged fields: not the machine's (its id as a literal, which an index's
+# predicate needs; repository.accuracy says the same).
+CREW_FIELDS = text(f"contractor_id <> '{MACHINE_CONTRACTOR_ID}'")
+
+
 class Judgement(JudgedField, Base):
     """One field of one entry judged right or wrong against the final or known answer."""
 
@@ -136,8 +141,10 @@ class Judgement(JudgedField, Base):
             "id",
             postgresql_include=["correct"],
         ),
-        # The crew's recent record on a work type (adaptive QC's prior).
-        Index("ix_judgement_work_type_judged_at", "work_type", "judged_at"),
+        # The crew's recent record on a work type (adaptive QC's prior), the machine's fields
+        # left out, as the crew's reads leave them: so that a read of one keyer's fields,
+        # which cannot know it leaves them out, never walks the crew's instead.
+        Index("ix_judgement_crew_window", "work_type", "judged_at", postgresql_where=CREW_FIELDS),
     )
 
     task_id: Mapped[UUID]

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Subquery, case, func, select, union_all
+from sqlalchemy import Subquery, case, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,7 +54,9 @@ def _latest(window: int, work_type: str, contractor_id: UUID | None = None) -> S
         who = (
             table.contractor_id == contractor_id
             if contractor_id is not None
-            else table.contractor_id != MACHINE_CONTRACTOR_ID
+            # As a literal: the crew's index leaves the machine's fields out
+            # (models.CREW_INDEX_WHERE), which a statement can use only if it says so itself.
+            else table.contractor_id != literal(MACHINE_CONTRACTOR_ID, literal_execute=True)
         )
         parts.append(
             select(
