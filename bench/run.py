@@ -41,6 +41,7 @@ BENCHMARKS = (
     "extraction",
     "claim_submit",
     "claim_queue",
+    "quality_window",
     "outbox_relay",
     "event_consumer",
     "invoice_draft",
