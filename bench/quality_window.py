@@ -17,14 +17,13 @@ The last line is the RESULT of bench/README.md.
 
 import argparse
 import asyncio
-import json
 import statistics
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
 from uuid import UUID
 
 import asyncpg
-from harness import FullStack, full_stack
+from harness import FullStack, full_stack, result_line
 
 from bpo_common.db import asyncpg_dsn, create_engine, create_session_factory
 from bpo_common.ids import new_id
@@ -122,9 +121,7 @@ def main() -> None:
         f"{arguments.keyers} keyers with {arguments.history:,} judged fields each, seeded with "
         f"SQL and analyzed; {arguments.reads} reads of their latest 200 each per p50"
     ]
-    result = {"name": "quality_window", "figures": figures, "notes": notes,
-              "http_load": "none: the repository function, from the benchmark process"}  # fmt: skip
-    print("RESULT " + json.dumps(result))
+    print(result_line("quality_window", figures, notes))
 
 
 if __name__ == "__main__":
