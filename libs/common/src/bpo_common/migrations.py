@@ -6,7 +6,8 @@ runs them from code (the CLI, tests).
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command, context, op
@@ -48,6 +49,22 @@ def run_migrations(metadata: MetaData, settings_class: Callable[[], ServiceSetti
         await engine.dispose()
 
     asyncio.run(main())
+
+
+def rebuild_index(
+    name: str, table: str, columns: Sequence[str | sa.TextClause], **options: Any
+) -> None:
+    """Build index `name` on `table` again, as `columns` and `options` (`postgresql_include`,
+    `postgresql_where`) now say, concurrently: under a name of its own, then the old one
+    dropped and the new one renamed, so that writes go on meanwhile and the table is without
+    the index only between that drop and the rename. A run stopped anywhere can run again."""
+    building = f"{name}_next"
+    with op.get_context().autocommit_block():
+        # A run stopped while building left an invalid index under that name.
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {building}")
+        op.create_index(building, table, list(columns), postgresql_concurrently=True, **options)
+        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        op.execute(f"ALTER INDEX {building} RENAME TO {name}")
 
 
 def create_plumbing_tables(connection: Connection | None = None) -> None:

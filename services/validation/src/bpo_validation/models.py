@@ -131,15 +131,15 @@ class Judgement(JudgedField, Base):
 
     __tablename__ = "judgement"
     __table_args__ = (
-        # A keyer's judged fields by work type, newest last (the quality floor's window reads
-        # the latest straight from it, verdict included).
+        # A keyer's judged fields by work type, newest last (the quality floor's and adaptive
+        # QC's windows read the latest straight from it, field and verdict included).
         Index(
             "ix_judgement_keyer_window",
             "contractor_id",
             "work_type",
             "judged_at",
             "id",
-            postgresql_include=["correct"],
+            postgresql_include=["correct", "field"],
         ),
         # The crew's recent record on a work type (adaptive QC's prior), the machine's fields
         # left out, as the crew's reads leave them: so that a read of one keyer's fields,
