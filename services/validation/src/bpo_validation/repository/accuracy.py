@@ -48,7 +48,10 @@ def _latest(window: int, work_type: str, contractor_id: UUID | None = None) -> S
     as half an error, for one of the two keyings that differ there is wrong and which one is
     not known yet. Without them, a window of the latest judged fields would miss the errors
     that wait for an adjudicator while the fields of items whose keyings agree are in: it
-    would read the crew as more accurate than it is."""
+    would read the crew as more accurate than it is.
+
+    Each table's latest `window` first, newest first by index (models): else the planner may
+    read and sort every judged field of the work type (0.8 s a first keying at 1.6 million)."""
     parts = []
     for table, weight in ((Judgement, 1.0), (ProvisionalJudgement, 0.5)):
         who = (
@@ -64,7 +67,10 @@ def _latest(window: int, work_type: str, contractor_id: UUID | None = None) -> S
                 table.field,
                 table.judged_at,
                 case((table.correct, 0.0), else_=weight).label("wrong"),
-            ).where(table.work_type == work_type, who)
+            )
+            .where(table.work_type == work_type, who)
+            .order_by(table.judged_at.desc())
+            .limit(window)
         )
     judged = union_all(*parts).subquery()
     return (

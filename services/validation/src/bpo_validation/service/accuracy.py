@@ -24,7 +24,7 @@ from bpo_validation.domain.accuracy import (
     doubtful,
     trust,
 )
-from bpo_validation.domain.crew import MIN_STRENGTH
+from bpo_validation.domain.crew import MIN_STRENGTH, Crew
 from bpo_validation.domain.fields import judged_fields
 from bpo_validation.models import JobAccuracy, JobRules
 from bpo_validation.repository import accuracy as repository
@@ -47,6 +47,10 @@ class Ledgers:
     # changed changed.
     routes: dict[tuple[UUID, str], bool] = field(default_factory=dict)
     rerouted: dict[tuple[UUID, str], datetime] = field(default_factory=dict)
+    # The crew's record by work type as read (15 ms at the default window), kept until the
+    # run writes judged fields: first keyings in a row read it once, and what each reads is
+    # what a run of its own would.
+    crews: dict[str, Crew] = field(default_factory=dict)
 
     async def keyer_accuracy(
         self, session: AsyncSession, job_id: UUID, contractor_id: UUID, work_type: str, items: int
@@ -58,11 +62,15 @@ class Ledgers:
             ledger = _ledger(found[job_id]) if job_id in found else Ledger()
             self.ledgers[job_id] = replace(ledger, size=items)
         settings = self.settings
+        if work_type not in self.crews:
+            self.crews[work_type] = await repository.crew_by_keyer(
+                session, work_type, settings.adaptive_crew_window
+            )
         return KeyerAccuracy(
             own=await repository.recent_by_field(
                 session, contractor_id, work_type, settings.adaptive_window
             ),
-            crew=await repository.crew_by_keyer(session, work_type, settings.adaptive_crew_window),
+            crew=self.crews[work_type],
             ledger=self.ledgers[job_id],
         )
 
@@ -94,6 +102,10 @@ class Ledgers:
             crew_item_accuracy=crew,
             decided_at=now,
         )
+
+    def judged(self) -> None:
+        """The run wrote judged fields: the crew's records read so far are out of date."""
+        self.crews.clear()
 
     def ruled(self, job_id: UUID, ledger: Ledger) -> None:
         self.ledgers[job_id] = ledger

@@ -10,8 +10,7 @@ published them: per submission, any suspension its judgings bring, the decision,
 the item is final, how each task on it came out.
 
 Values arrive sealed with the job's data key and are opened in memory to decide (see
-service.keys); entries, decisions and exceptions keep their personal values sealed, and the
-events that carry values carry them sealed.
+service.keys); entries, decisions, exceptions and events keep their personal values sealed.
 """
 
 from collections.abc import Sequence
@@ -101,7 +100,6 @@ class _Run:
 
     session: AsyncSession
     settings: Settings
-    # The data key of each job of the run.
     keys: dict[UUID, DataKey]
     entries: dict[UUID, list[Entry]]
     # (judged, correct) fields of each task of the run's items.
@@ -198,8 +196,7 @@ class _Run:
         needs = decision.needs(rules.spec, rules.policy, item)
         keyer = None
         if needs.keyer_accuracy:
-            # The keyer's and the crew's latest judged fields, this run's earlier ones among
-            # them.
+            # The keyer's latest judged fields, this run's earlier ones among them.
             await self._write_judgements()
             keyer = await self.ledgers.keyer_accuracy(
                 self.session, entry.job_id, entry.contractor_id, entry.work_type, rules.items
@@ -234,11 +231,14 @@ class _Run:
             )
 
     async def _write_judgements(self) -> None:
+        if not (self.judgements or self.provisional or self.settled):
+            return
         # A settled item is keyed no more: none of the run's provisional rows are newer.
         await scores.add_judgements(self.session, self.judgements)
         provisional = [row for row in self.provisional if row["item_id"] not in self.settled]
         await scores.replace_provisional(self.session, self.settled, provisional)
         self.judgements, self.provisional, self.settled = [], [], set()
+        self.ledgers.judged()
 
     async def write(self) -> None:
         """Write what the run decided: judgements, tallies held to the quality floor,
