@@ -15,6 +15,11 @@ that the table is settled and its statistics say the queue is empty. A client th
 - **claims and history**: the same claims by the veteran, whose keyed items are all final
   (product), against a fresh contractor (baseline). Ratio = baseline / product (target >=
   0.8: a claim's cost does not grow with the claimer's history).
+- **a reviewer's claim behind the backlog**: one review task queued after the appended first
+  keyings; a contractor with the qc skill claims reviews and adjudications (and releases),
+  `--claims` times (product), against the fresh contractor's claims after VACUUM ANALYZE
+  above (baseline). Ratio = baseline / product (target >= 0.8: a claim of one kind does not
+  step over the queued tasks of another).
 
 The last line is the RESULT of bench/README.md.
 """
@@ -25,6 +30,7 @@ import json
 import statistics
 from collections.abc import Iterator
 from time import perf_counter
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -38,6 +44,7 @@ from bpo_common.ids import new_id
 
 AFTER_APPEND_TARGET = 0.5
 HISTORY_TARGET = 0.8
+KIND_TARGET = 0.8
 JOB = {
     "work_type": "bench",
     "fields": [{"name": "value", "type": "string"}],
@@ -112,20 +119,24 @@ async def _append(http: httpx.AsyncClient, bench: FullStack, count: int) -> None
         raise RuntimeError(f"the append failed: {response.status_code} {response.text}")
 
 
-async def _contractor(http: httpx.AsyncClient, bench: FullStack) -> UUID:
+async def _contractor(http: httpx.AsyncClient, bench: FullStack, *skills: str) -> UUID:
     created = await http.post(
-        "/v1/contractors", json={"name": "fresh"}, headers=bench.headers(Role.MANAGER)
+        "/v1/contractors",
+        json={"name": "fresh", "skills": list(skills)},
+        headers=bench.headers(Role.MANAGER),
     )
     return UUID(created.json()["id"])
 
 
-async def _claims_p50(http: httpx.AsyncClient, bench: FullStack, contractor: UUID, n: int) -> float:
+async def _claims_p50(
+    http: httpx.AsyncClient, bench: FullStack, contractor: UUID, n: int, **body: Any
+) -> float:
     """p50 seconds of a one-task claim (each task given back, so the queue stays as it is)."""
     headers = Signer(bench.private_key_pem).headers(Role.CONTRACTOR, str(contractor))
     times = []
     for _ in range(n):
         started = perf_counter()
-        claimed = await http.post("/v1/tasks/claim", json={"limit": 1}, headers=headers)
+        claimed = await http.post("/v1/tasks/claim", json={"limit": 1, **body}, headers=headers)
         times.append(perf_counter() - started)
         claimed.raise_for_status()
         (task,) = claimed.json()["tasks"]
@@ -141,6 +152,21 @@ async def _vacuum_analyze(bench: FullStack) -> None:
         await connection.close()
 
 
+async def _queue_a_review(bench: FullStack) -> None:
+    """A review of the last appended item, queued after every first keying."""
+    connection = await asyncpg.connect(asyncpg_dsn(bench.urls.database_urls["intake"]))
+    try:
+        await connection.execute(
+            "INSERT INTO task (id, job_id, item_id, client_id, kind, status, required_skills, "
+            "priority, attempts, entries, created_at) "
+            "SELECT $1, job_id, item_id, client_id, 'review', 'queued', '[\"qc\"]', priority, 0, "
+            "'[]', now() FROM task WHERE status = 'queued' ORDER BY id DESC LIMIT 1",
+            new_id(),
+        )
+    finally:
+        await connection.close()
+
+
 async def measure(bench: FullStack, history: int, append: int, claims: int) -> dict[str, float]:
     veteran = await _seed_history(bench, history)
     async with httpx.AsyncClient(base_url=bench.url("intake"), timeout=600) as http:
@@ -151,8 +177,13 @@ async def measure(bench: FullStack, history: int, append: int, claims: int) -> d
         settled = await _claims_p50(http, bench, fresh, claims)
         veteran_p50 = await _claims_p50(http, bench, veteran, claims)
         fresh_p50 = await _claims_p50(http, bench, fresh, claims)
+        await _queue_a_review(bench)
+        reviewer = await _contractor(http, bench, "qc")
+        review_p50 = await _claims_p50(
+            http, bench, reviewer, claims, kinds=["review", "adjudication"]
+        )
     return {"after_append": after_append, "settled": settled, "veteran": veteran_p50,
-            "fresh": fresh_p50}  # fmt: skip
+            "fresh": fresh_p50, "review": review_p50}  # fmt: skip
 
 
 def main() -> None:
@@ -173,6 +204,7 @@ def main() -> None:
     print(f"claim p50 after VACUUM ANALYZE                    {ms['settled']:7.2f} ms")
     print(f"claim p50, veteran of {arguments.history:,} tasks            {ms['veteran']:7.2f} ms")
     print(f"claim p50, fresh contractor                       {ms['fresh']:7.2f} ms")
+    print(f"review claim p50 behind the appended first keyings {ms['review']:6.2f} ms")
     figures = [
         {
             "figure": "claim p50 right after a bulk append vs after VACUUM ANALYZE "
@@ -192,11 +224,21 @@ def main() -> None:
             "ratio": round(ms["fresh"] / ms["veteran"], 3),
             "target": HISTORY_TARGET,
         },
+        {
+            "figure": "review claim p50 behind a backlog of first keyings vs a keyer's claim "
+            "(ratio = keyer's / reviewer's)",
+            "product": round(ms["review"], 2),
+            "baseline": round(ms["settled"], 2),
+            "unit": "ms",
+            "ratio": round(ms["settled"] / ms["review"], 3),
+            "target": KIND_TARGET,
+        },
     ]
     notes = [
         f"history of {arguments.history:,} keyed tasks seeded with SQL and analyzed; "
         f"{arguments.append:,} items appended in one NDJSON request; {arguments.claims} "
-        "one-task claims (each released) per p50"
+        "one-task claims (each released) per p50; the reviewer's claims ask for reviews and "
+        "adjudications, one review queued after the appended items"
     ]
     result = {"name": "claim_queue", "figures": figures, "notes": notes,
               "http_load": "sequential httpx requests from the benchmark process"}  # fmt: skip

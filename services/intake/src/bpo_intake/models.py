@@ -152,8 +152,7 @@ class Item(Base):
             postgresql_where=text("extracted_at IS NULL AND documents <> '{}'"),
         ),
         Index("ix_item_learn_pending", "id", postgresql_where=text("learn_pending")),
-        # A claim that injects a control draws from the client's control items, and skips
-        # those the keyer has keyed a copy of.
+        # A claim injecting a control draws from the client's controls, less those the keyer keyed.
         Index(
             "ix_item_control_pool",
             "client_id",
@@ -265,9 +264,10 @@ class Task(Base):
 
     __tablename__ = "task"
     __table_args__ = (
-        # The claim query walks queued tasks of each role (first or second keying) in this order.
+        # A claim walks the queued tasks of each kind and role (first or second keying) in order.
         Index(
             "ix_task_queue",
+            "kind",
             "rekey",
             text("due_at NULLS LAST"),
             text("priority DESC"),

@@ -308,3 +308,38 @@ async def test_no_task_of_a_cancelled_job_is_created_after_the_cancel(
     for kinds in (["review", "adjudication"], ["entry"]):
         claimed = await claim_tasks(intake, reviewer, limit=50, kinds=kinds)
         assert job["id"] not in {t["job_id"] for t in claimed}
+
+
+async def test_a_claim_of_several_kinds_leases_them_in_the_queues_order(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    # Each kind asked for is walked on its own (repository.tasks): what the walks find is
+    # leased in the queue's order across kinds. Deadlines ahead of every other test's tasks.
+    jobs: dict[str, dict[str, Any]] = {}
+    for kind, days in (("review", -1000), ("entry", -999), ("adjudication", -998)):
+        jobs[kind] = job = await keying_job(intake, tokens, 1, due_at=past(days))
+        if kind == "entry":
+            continue
+        keyer_id, keyer = await new_contractor(intake, tokens)
+        (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
+        data = {"invoice_number": "INV-11", "total": "10"}
+        await intake.post(f"/v1/tasks/{task['id']}/submit", json={"data": data}, headers=keyer)
+        entry = Entry(task_id=UUID(task["id"]), contractor_id=keyer_id, data=data)
+        await decide(
+            intake_db,
+            data_keys,
+            validation.ReviewRequired(
+                **about(job, UUID(task["item_id"])), kind=kind, entries=[entry],
+                reason="sampled for review", decided_at=datetime.now(UTC),
+            ),
+        )  # fmt: skip
+    _, reviewer = await new_contractor(intake, tokens, "qc")
+
+    claimed = await claim_tasks(intake, reviewer, limit=3)
+    for job in jobs.values():  # so that no later run finds them queued
+        client = tokens.client(UUID(job["client_id"]))
+        assert (await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)).is_success
+
+    assert [(task["kind"], task["job_id"]) for task in claimed] == [
+        (kind, jobs[kind]["id"]) for kind in ("review", "entry", "adjudication")
+    ]

@@ -18,7 +18,7 @@ from bpo_common.contracts import QcPolicy, TaskKind
 from bpo_common.db import copy_rows, driver_connection
 from bpo_common.outbox import insert_for_each
 from bpo_intake.domain.contractors import ContractorStatus
-from bpo_intake.domain.tasks import HeldTask, TaskStatus
+from bpo_intake.domain.tasks import QC_SKILL, HeldTask, TaskStatus
 from bpo_intake.models import Task
 from bpo_intake.repository.documents import ITEM_DOCUMENT_NAMES
 
@@ -64,7 +64,8 @@ ROUTING_WINDOW = 8
 # queue's order again (the doubted keyers at work may be slow, or busy with other work).
 REKEY_PATIENCE = timedelta(minutes=5)
 
-# The queued tasks a contractor (`me`) may claim, walked in the queue's order (ix_task_queue);
+# The queued tasks of one kind a contractor may claim (`mine`: the kind, the contractor's
+# skills), walked in the queue's order (ix_task_queue, which leads with the kind and the role);
 # {rekey} picks first keyings (and reviews, adjudications) or second keyings. Two shapes keep
 # the planner on that walk, which stops as soon as it has enough: the skills test names the
 # common case (no skill required), whose share the table's statistics know, so the planner
@@ -74,11 +75,11 @@ REKEY_PATIENCE = timedelta(minutes=5)
 _CLAIMABLE = """
         SELECT t.id, t.item_id, t.due_at, t.priority, t.rekey, t.job_id, t.created_at,
                t.required_skills
-        FROM task t, me
+        FROM task t
         WHERE t.status = 'queued'
+          AND t.kind = mine.kind
           AND t.rekey = {rekey}
-          AND t.kind = ANY($2::taskkind[])
-          AND (t.required_skills = '[]' OR t.required_skills <@ me.skills)
+          AND (t.required_skills = '[]' OR t.required_skills <@ mine.skills)
           AND (
               SELECT m.id FROM task m
               WHERE m.item_id = t.item_id AND (m.contractor_id = $1 OR m.submitted_by = $1)
@@ -93,10 +94,15 @@ _CLAIM = f"""
     WITH me AS (
         SELECT skills FROM contractor WHERE id = $1 AND status = 'active'
     ),
-    firsts AS ({_CLAIMABLE.format(rekey="false")}
+    -- Each kind asked for is walked on its own, so that a claim of reviews never steps over
+    -- the queued first keyings; a review or adjudication needs the qc skill ($9;
+    -- domain.tasks.review_skills), so a contractor without it walks none of them.
+    mine AS (
+        SELECT DISTINCT k.kind, me.skills FROM me, unnest($2::taskkind[]) AS k(kind)
+        WHERE k.kind = 'entry' OR me.skills ? $9
     ),
-    seconds AS ({_CLAIMABLE.format(rekey="true")}
-    ),
+    firsts AS (SELECT c.* FROM mine, LATERAL ({_CLAIMABLE.format(rekey="false")}) c),
+    seconds AS (SELECT c.* FROM mine, LATERAL ({_CLAIMABLE.format(rekey="true")}) c),
     locked AS (
         SELECT * FROM firsts UNION ALL SELECT * FROM seconds
     ),
@@ -200,6 +206,7 @@ async def claim_tasks(
         lease_until,
         job_id,
         now - REKEY_PATIENCE,
+        QC_SKILL,
     )
     return [dict(row) for row in rows]
 
