@@ -54,17 +54,31 @@ def run_migrations(metadata: MetaData, settings_class: Callable[[], ServiceSetti
 def rebuild_index(
     name: str, table: str, columns: Sequence[str | sa.TextClause], **options: Any
 ) -> None:
-    """Build index `name` on `table` again, as `columns` and `options` (`postgresql_include`,
-    `postgresql_where`) now say, concurrently: under a name of its own, then the old one
-    dropped and the new one renamed, so that writes go on meanwhile and the table is without
-    the index only between that drop and the rename. A run stopped anywhere can run again."""
+    """Build index `name` on `table` (again, if it exists) as `columns` and `options`
+    (`postgresql_include`, `postgresql_where`) say, concurrently: under a name of its own,
+    then any old one dropped and the new one renamed, so that writes go on meanwhile and the
+    table is without the index only between that drop and the rename. A run stopped anywhere
+    can run again: one stopped after the drop only renames what it built."""
     building = f"{name}_next"
     with op.get_context().autocommit_block():
-        # A run stopped while building left an invalid index under that name.
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {building}")
-        op.create_index(building, table, list(columns), postgresql_concurrently=True, **options)
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        if not (_index_valid(building) and _index_valid(name) is None):
+            # What a run stopped earlier left under the building name goes (an invalid
+            # index, if it stopped while building).
+            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {building}")
+            op.create_index(building, table, list(columns), postgresql_concurrently=True, **options)
+            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
         op.execute(f"ALTER INDEX {building} RENAME TO {name}")
+
+
+def _index_valid(name: str) -> bool | None:
+    """Whether index `name` is valid (a concurrent build that stopped leaves it invalid);
+    None when there is none."""
+    query = text(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE c.relname = :name"
+    )
+    found = op.get_bind().execute(query, {"name": name}).scalar()
+    return None if found is None else bool(found)
 
 
 def create_plumbing_tables(connection: Connection | None = None) -> None:

@@ -51,7 +51,7 @@ def _latest(window: int, work_type: str, contractor_id: UUID | None = None) -> S
     would read the crew as more accurate than it is.
 
     Each table's latest `window` first, newest first by index (models): else the planner may
-    read and sort every judged field of the work type (0.8 s a first keying at 1.6 million)."""
+    read and sort every judged field of the work type (0.9 s a first keying at 1.6 million)."""
     parts = []
     for table, weight in ((Judgement, 1.0), (ProvisionalJudgement, 0.5)):
         who = (

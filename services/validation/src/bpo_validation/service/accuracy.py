@@ -48,8 +48,8 @@ class Ledgers:
     routes: dict[tuple[UUID, str], bool] = field(default_factory=dict)
     rerouted: dict[tuple[UUID, str], datetime] = field(default_factory=dict)
     # The crew's record by work type as read (15 ms at the default window), kept until the
-    # run writes judged fields: first keyings in a row read it once, and what each reads is
-    # what a run of its own would.
+    # run writes judged fields: first keyings in a row read it once, and each reads what a
+    # run of its own would (other runs' fields committed meanwhile aside).
     crews: dict[str, Crew] = field(default_factory=dict)
 
     async def keyer_accuracy(

@@ -10,19 +10,20 @@ published them: per submission, any suspension its judgings bring, the decision,
 the item is final, how each task on it came out.
 
 Values arrive sealed with the job's data key and are opened in memory to decide (see
-service.keys); entries, decisions, exceptions and events keep their personal values sealed.
+service.keys); entries, decisions and exceptions keep their personal values sealed, and the
+events that carry values carry them sealed (service.announcements).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts import TaskKind, intake, validation
+from bpo_common.contracts import TaskKind, intake
 from bpo_common.crypto import DataKey
 from bpo_common.errors import NotFound
 from bpo_common.events import Event
@@ -42,6 +43,7 @@ from bpo_validation.repository import reference
 from bpo_validation.schemas import DecisionOut, EntryOut, ItemDecision
 from bpo_validation.service import exceptions, quality
 from bpo_validation.service.accuracy import Ledgers
+from bpo_validation.service.announcements import announcement
 from bpo_validation.service.entries import Rules, kept_entry, submission
 from bpo_validation.service.jobs import JobNotKnownYet
 from bpo_validation.service.keys import JobKeys
@@ -100,6 +102,7 @@ class _Run:
 
     session: AsyncSession
     settings: Settings
+    # The data key of each job of the run.
     keys: dict[UUID, DataKey]
     entries: dict[UUID, list[Entry]]
     # (judged, correct) fields of each task of the run's items.
@@ -181,7 +184,7 @@ class _Run:
             self.exceptions.append(opened)
             outcome.events.append((exceptions.opened_event(opened, key), entry.client_id))
         else:
-            announced = _announcement(entry, verdict, now, key, so_far)
+            announced = announcement(entry, verdict, now, key, so_far)
             outcome.events.append((announced, entry.client_id))
         if verdict.ruling.settles:
             rejected = verdict.ruling is Ruling.REJECT
@@ -261,76 +264,6 @@ class _Run:
                 events += [(suspended, None) for suspended in next(suspensions)]
             events += outcome.events
         await publish_each(self.session, events)
-
-
-class _About(TypedDict):
-    item_id: UUID
-    job_id: UUID
-    client_id: UUID
-    decided_at: datetime
-
-
-def _announcement(
-    entry: Entry, verdict: Verdict, now: datetime, key: DataKey, so_far: Sequence[Entry]
-) -> Event:
-    """The event saying what became of the item (its submissions `so_far`), its values
-    sealed; a control keyed once says how that keying came out."""
-    about = _About(
-        item_id=entry.item_id, job_id=entry.job_id, client_id=entry.client_id, decided_at=now
-    )
-    ruling = verdict.ruling
-    if ruling is Ruling.ACCEPT:
-        assert verdict.result is not None, "an accepted item has its result"
-        whole = [e for e in so_far if e.kind is TaskKind.ENTRY and not e.keyed_fields]
-        return validation.ItemAccepted(
-            **about,
-            result=key.seal(verdict.result),
-            control=_control_keying(entry, verdict) if len(so_far) == 1 else None,
-            agreed=len(whole) >= 2 and entry.golden is None,
-        )
-    if ruling is Ruling.REJECT:
-        return validation.ItemRejected(**about, reason=verdict.reason)
-    if ruling is Ruling.SECOND_KEYING:
-        return validation.SecondKeyingRequired(
-            **about, reason=verdict.reason, fields=list(verdict.rekey)
-        )
-    # A review's comparison may hold values it does not show (the client's, in verify mode),
-    # so its places would not name the entries shown.
-    adjudication = ruling is Ruling.ADJUDICATION
-    return validation.ReviewRequired(
-        **about,
-        kind=TaskKind.ADJUDICATION if adjudication else TaskKind.REVIEW,
-        entries=[
-            intake.Entry(
-                task_id=shown.task_id,
-                contractor_id=shown.contractor_id,
-                data=key.seal(shown.data),
-                unreadable=shown.rejection if shown.kind is TaskKind.ENTRY else None,
-            )
-            for shown in verdict.shown
-        ],
-        reason=verdict.reason,
-        differing=fields.differing(verdict.comparison) if adjudication else [],
-    )
-
-
-def _control_keying(entry: Entry, verdict: Verdict) -> validation.ControlKeying | None:
-    """The entry against its item's known answer, when the item is a control."""
-    judged = [
-        verdicts.fields
-        for judging in verdict.judgings
-        if judging.golden
-        for verdicts in judging.entries
-        if verdicts.entry.task_id == entry.task_id
-    ]
-    if not judged:
-        return None
-    return validation.ControlKeying(
-        task_id=entry.task_id,
-        contractor_id=entry.contractor_id,
-        fields_judged=len(judged[0]),
-        fields_correct=sum(verdict.correct for verdict in judged[0]),
-    )
 
 
 async def item_decision(
