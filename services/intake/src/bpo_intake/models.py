@@ -152,7 +152,7 @@ class Item(Base):
             postgresql_where=text("extracted_at IS NULL AND documents <> '{}'"),
         ),
         Index("ix_item_learn_pending", "id", postgresql_where=text("learn_pending")),
-        # A claim injecting a control draws from the client's controls, less those the keyer keyed.
+        # A claim's control comes from the client's controls, less those the keyer keyed a copy of.
         Index(
             "ix_item_control_pool",
             "client_id",
@@ -259,21 +259,17 @@ class Layout(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+QUEUED = text("status = 'queued'")
+QUEUE_ORDER = (text("due_at NULLS LAST"), text("priority DESC"), "id")
+
+
 class Task(Base):
     """A unit of work a contractor claims: keying an item, reviewing or adjudicating it."""
 
     __tablename__ = "task"
     __table_args__ = (
         # A claim walks the queued tasks of each kind and role (first or second keying) in order.
-        Index(
-            "ix_task_queue",
-            "kind",
-            "rekey",
-            text("due_at NULLS LAST"),
-            text("priority DESC"),
-            "id",
-            postgresql_where=text("status = 'queued'"),
-        ),
+        Index("ix_task_queue", "kind", "rekey", *QUEUE_ORDER, postgresql_where=QUEUED),
         Index("ix_task_item_id", "item_id"),
         Index("ix_task_lease", "lease_expires_at", postgresql_where=text("status = 'leased'")),
         # Whether a doubted keyer is at work (holds a lease): a claim asks.

@@ -16,8 +16,10 @@ from bpo_common.rules import CheckResult, JobSpec, check
 from bpo_intake.domain.contractors import ContractorStatus, refuse_unless_active
 from bpo_intake.domain.jobs import entries_per_item
 
-# The skill a contractor needs for review and adjudication tasks.
+# The skill a contractor needs for review and adjudication tasks (QC_KINDS).
 QC_SKILL = "qc"
+# The kinds of task only contractors with QC_SKILL take (review_skills).
+QC_KINDS = (TaskKind.REVIEW, TaskKind.ADJUDICATION)
 
 
 class TaskStatus(StrEnum):

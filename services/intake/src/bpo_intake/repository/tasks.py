@@ -18,7 +18,7 @@ from bpo_common.contracts import QcPolicy, TaskKind
 from bpo_common.db import copy_rows, driver_connection
 from bpo_common.outbox import insert_for_each
 from bpo_intake.domain.contractors import ContractorStatus
-from bpo_intake.domain.tasks import QC_SKILL, HeldTask, TaskStatus
+from bpo_intake.domain.tasks import QC_KINDS, QC_SKILL, HeldTask, TaskStatus
 from bpo_intake.models import Task
 from bpo_intake.repository.documents import ITEM_DOCUMENT_NAMES
 
@@ -57,15 +57,15 @@ SHOWS_SUGGESTIONS = """(
 )"""
 
 
-# How many queued tasks beyond twice those asked for a claim looks at, of first keyings and of
-# second keyings each, so that a claim can prefer one role over the other.
+# How many queued tasks beyond twice those asked for a claim looks at, of each kind's first
+# keyings and second keyings, so that a claim can prefer one role over the other.
 ROUTING_WINDOW = 8
 # How long a second keying waits for a doubted keyer at work before any keyer takes it in the
 # queue's order again (the doubted keyers at work may be slow, or busy with other work).
 REKEY_PATIENCE = timedelta(minutes=5)
 
 # The queued tasks of one kind a contractor may claim (`mine`: the kind, the contractor's
-# skills), walked in the queue's order (ix_task_queue, which leads with the kind and the role);
+# skills), walked in the queue's order (ix_task_queue: by kind, role, then that order);
 # {rekey} picks first keyings (and reviews, adjudications) or second keyings. Two shapes keep
 # the planner on that walk, which stops as soon as it has enough: the skills test names the
 # common case (no skill required), whose share the table's statistics know, so the planner
@@ -95,11 +95,11 @@ _CLAIM = f"""
         SELECT skills FROM contractor WHERE id = $1 AND status = 'active'
     ),
     -- Each kind asked for is walked on its own, so that a claim of reviews never steps over
-    -- the queued first keyings; a review or adjudication needs the qc skill ($9;
-    -- domain.tasks.review_skills), so a contractor without it walks none of them.
+    -- the queued first keyings; the kinds $10 need the qc skill $9 (domain.tasks.QC_KINDS),
+    -- so a contractor without it walks none of them.
     mine AS (
         SELECT DISTINCT k.kind, me.skills FROM me, unnest($2::taskkind[]) AS k(kind)
-        WHERE k.kind = 'entry' OR me.skills ? $9
+        WHERE k.kind <> ALL($10::taskkind[]) OR me.skills ? $9
     ),
     firsts AS (SELECT c.* FROM mine, LATERAL ({_CLAIMABLE.format(rekey="false")}) c),
     seconds AS (SELECT c.* FROM mine, LATERAL ({_CLAIMABLE.format(rekey="true")}) c),
@@ -183,7 +183,7 @@ async def claim_tasks(
     Earliest deadline first, then highest priority; only tasks whose required skills the
     contractor has (and of one job, if `job_id` is given); never a second task of an item the
     contractor holds or has keyed. Among the first `ROUTING_WINDOW` more tasks than asked
-    for, of first keyings and of second keyings each, and within a deadline, a keyer adaptive
+    for, of each kind's first keyings and second keyings, and within a deadline, a keyer adaptive
     QC doubts on the work type gets second keyings first, and every other keyer leaves a second
     keying to a doubted keyer at work on the work type who may key it (a second keying that has
     waited `REKEY_PATIENCE` goes in the queue's order again), so that the trusted key items
@@ -207,6 +207,7 @@ async def claim_tasks(
         job_id,
         now - REKEY_PATIENCE,
         QC_SKILL,
+        [kind.value for kind in QC_KINDS],
     )
     return [dict(row) for row in rows]
 

@@ -1,9 +1,12 @@
 """The queue index leads with the task's kind, then its role: a claim walks the queued tasks
 of each kind it asks for in order, so that a reviewer's claim of reviews and adjudications
-no longer steps over every queued first keying (22 ms behind 100,000 of them, against 6 ms
-for a keyer's claim of one).
+no longer steps over every queued first keying (27 to 30 ms behind 100,000 of them, against
+6 to 7 ms for a keyer's claim; bench/claim_queue.py).
 
-Built concurrently under a name of its own before the old index goes.
+Built again concurrently under its name (bpo_common.migrations.rebuild_index). Kept beside
+the old index, it was not used: the planner walked the old one for reviews too. Claims of the
+previous release cannot walk the new one in their order, so until its pods are replaced they
+sort the queued tasks of the kinds they ask for.
 
 Revision ID: intake_0024
 Revises: intake_0023
