@@ -10,11 +10,11 @@ the other core: a cycle is POST /v1/tasks/claim {"limit": 1}, then POST /v1/task
 A no-op FastAPI endpoint served the same way is driven by the same generator in the same run;
 the first figure is the ratio of the two request rates (target >= 0.25). The second baseline
 loads a second job of its own (`--sql-items`), stops the service, and runs the statements
-the two requests send (intake's `repository.claim_tasks`, `held_task` and `submit_task`, so
-the very same SQL) from 16 asyncpg connections in one process on the generator's core; the
-second figure is the ratio of cycles/s (target >= 0.30). It exits 0 whatever the ratios: it
-measures, it does not judge. The last line of its output is the `RESULT {...}` of
-bench/README.md.
+the two requests send (intake's `repository.claims.claim_tasks`, `tasks.held_task` and
+`submit_task`, so the very same SQL) from 16 asyncpg connections in one process on the
+generator's core; the second figure is the ratio of cycles/s (target >= 0.30). It exits 0
+whatever the ratios: it measures, it does not judge. The last line of its output is the
+`RESULT {...}` of bench/README.md.
 """
 
 import argparse
@@ -52,6 +52,7 @@ from bpo_common.ids import new_id
 from bpo_common.outbox import outbox_values
 from bpo_common.settings import SERVICES
 from bpo_devtools import servers
+from bpo_intake.repository import claims
 from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest
 from bpo_intake.settings import Settings as IntakeSettings
@@ -561,7 +562,7 @@ async def _sql_keyer(
         began = perf_counter()
         try:
             now = datetime.now(UTC)
-            rows = await repository.claim_tasks(
+            rows = await claims.claim_tasks(
                 session, contractor_id, claim.kinds, claim.limit, now, now + lease
             )
             ended = perf_counter()
@@ -858,8 +859,8 @@ def report(run: Run) -> str:
         f"workers, httpx keep-alive, {run.generator_loop} | PostgreSQL durable (fsync on)",
         f"work: {run.work}; planner statistics: {run.statistics}; "
         f"{run.warmup_s:g} s warm-up, {run.duration_s:g} s measured",
-        f"SQL baseline: repository.claim_tasks, held_task and submit_task (the statements the "
-        f"two requests send) on {run.sql_connections} connections from one process, "
+        f"SQL baseline: repository.claims.claim_tasks, held_task and submit_task (the statements "
+        f"the two requests send) on {run.sql_connections} connections from one process, "
         f"{run.generator_loop}, on the generator's core, intake stopped; its own queue: "
         f"{run.sql_work}; measured {sql.seconds:.1f} s",
         "",

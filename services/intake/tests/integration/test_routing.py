@@ -21,7 +21,7 @@ from bpo_devtools.testing import Tokens
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Contractor, Item, KeyerRoute, Task
-from bpo_intake.repository.tasks import REKEY_PATIENCE
+from bpo_intake.repository.claims import REKEY_PATIENCE
 from bpo_intake.service import decisions
 
 from .keying import claim_tasks, keying_job, new_contractor

@@ -28,6 +28,7 @@ from bpo_intake.domain import tasks as domain
 from bpo_intake.domain.contractors import refuse_unless_active
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import HeldTask, TaskStatus
+from bpo_intake.repository import claims
 from bpo_intake.repository import contractors as contractors_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import qualifications as qualifications_repository
@@ -57,7 +58,7 @@ async def claim(
     (service.qualifications)."""
     now = now or utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
-    rows = await repository.claim_tasks(
+    rows = await claims.claim_tasks(
         session, contractor_id, request.kinds, request.limit, now, lease_until, request.job_id
     )
     if not rows:
