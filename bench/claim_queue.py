@@ -10,7 +10,7 @@ that the table is settled and its statistics say the queue is empty. A client th
 
 - **claims after an append**: a fresh contractor claims one task and releases it, `--claims`
   times, through the API; p50 of the claim. Baseline, in the same run: the same claims after
-  VACUUM ANALYZE of the task table (the statistics autovacuum gives in the end). Ratio =
+  VACUUM ANALYZE of the task and item tables (the statistics autovacuum gives in the end). Ratio =
   baseline / product (target >= 0.5: no planner cliff right after a large append).
 - **claims and history**: the same claims by the veteran, whose keyed items are all final
   (product), against a fresh contractor (baseline). Ratio = baseline / product (target >=
@@ -147,7 +147,7 @@ async def _claims_p50(
 async def _vacuum_analyze(bench: FullStack) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(bench.urls.database_urls["intake"]))
     try:
-        await connection.execute("VACUUM ANALYZE task")
+        await connection.execute("VACUUM ANALYZE task, item")
     finally:
         await connection.close()
 

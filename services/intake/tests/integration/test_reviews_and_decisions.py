@@ -313,7 +313,7 @@ async def test_no_task_of_a_cancelled_job_is_created_after_the_cancel(
 async def test_a_claim_of_several_kinds_leases_them_in_the_queues_order(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    # Each kind asked for is walked on its own (repository.tasks): what the walks find is
+    # Each kind asked for is walked on its own (repository.claims): what the walks find is
     # leased in the queue's order across kinds. Deadlines ahead of every other test's tasks.
     jobs: dict[str, dict[str, Any]] = {}
     for kind, days in (("review", -1000), ("entry", -999), ("adjudication", -998)):

@@ -3,7 +3,7 @@ to the driver (see repository.tasks)."""
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
@@ -47,10 +47,12 @@ _CLAIMABLE = """
         LIMIT {candidates}
         FOR UPDATE OF t SKIP LOCKED"""
 # Every kind of task, as rows: PostgreSQL's estimate of a parameter array's length is a guess.
+# (A kind added to the vocabulary needs intake's taskkind type to know it first, or every claim
+# fails.)
 _KINDS = ", ".join(f"('{kind.value}'::taskkind)" for kind in TaskKind)
 
 
-@cache
+@lru_cache(maxsize=128)
 def _claim_statement(limit: int, of_job: bool) -> str:
     """The claim of `limit` tasks (of the job $8 only, if `of_job`): its limits in its text, a
     claim of any job's tasks naming none, so that PostgreSQL plans it once for a connection

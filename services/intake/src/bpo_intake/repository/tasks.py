@@ -1,8 +1,8 @@
 """Queries on tasks: the queue, leases, submissions.
 
-Claiming and submitting are the hottest paths there are: each is one statement, atomic on
-its own, sent straight to the driver (asyncpg's own parameters, $1...): one round trip, no
-BEGIN and COMMIT around it, none of SQLAlchemy's per-statement work.
+Claiming (repository.claims) and submitting are the hottest paths there are: each is one
+statement, atomic on its own, sent straight to the driver (asyncpg's own parameters, $1...):
+one round trip, no BEGIN and COMMIT around it, none of SQLAlchemy's per-statement work.
 """
 
 import json

@@ -118,8 +118,8 @@ async def _required_skills(session: AsyncSession, command: JobCreate) -> list[st
 
 
 async def after_append(session: AsyncSession, stored: int) -> None:
-    """After a large append, the queue's statistics are brought up to date, so that the next
-    claims are planned for the queue as it now is."""
+    """After a large append, the task and item tables' statistics are brought up to date, so
+    that the next claims are planned for the queue as it now is."""
     if stored < ANALYZE_MIN_ITEMS:
         return
     if statistics_outgrown(stored, await tasks_repository.known_task_count(session)):
