@@ -207,32 +207,36 @@ def main() -> None:
     print(f"review claim p50 behind the appended first keyings {ms['review']:6.2f} ms")
     figures = [
         {
-            "figure": "claim p50 right after a bulk append vs after VACUUM ANALYZE "
-            "(ratio = settled / after)",
-            "product": round(ms["after_append"], 2),
-            "baseline": round(ms["settled"], 2),
+            "figure": figure,
+            "product": round(ms[product], 2),
+            "baseline": round(ms[baseline], 2),
             "unit": "ms",
-            "ratio": round(ms["settled"] / ms["after_append"], 3),
-            "target": AFTER_APPEND_TARGET,
-        },
-        {
-            "figure": "claim p50 by a contractor with a long history vs a fresh one "
-            "(ratio = fresh / veteran)",
-            "product": round(ms["veteran"], 2),
-            "baseline": round(ms["fresh"], 2),
-            "unit": "ms",
-            "ratio": round(ms["fresh"] / ms["veteran"], 3),
-            "target": HISTORY_TARGET,
-        },
-        {
-            "figure": "review claim p50 behind a backlog of first keyings vs a keyer's claim "
-            "(ratio = keyer's / reviewer's)",
-            "product": round(ms["review"], 2),
-            "baseline": round(ms["settled"], 2),
-            "unit": "ms",
-            "ratio": round(ms["settled"] / ms["review"], 3),
-            "target": KIND_TARGET,
-        },
+            "ratio": round(ms[baseline] / ms[product], 3),
+            "target": target,
+        }
+        for figure, product, baseline, target in (
+            (
+                "claim p50 right after a bulk append vs after VACUUM ANALYZE "
+                "(ratio = settled / after)",
+                "after_append",
+                "settled",
+                AFTER_APPEND_TARGET,
+            ),
+            (
+                "claim p50 by a contractor with a long history vs a fresh one "
+                "(ratio = fresh / veteran)",
+                "veteran",
+                "fresh",
+                HISTORY_TARGET,
+            ),
+            (
+                "review claim p50 behind a backlog of first keyings vs a keyer's claim "
+                "(ratio = keyer's / reviewer's)",
+                "review",
+                "settled",
+                KIND_TARGET,
+            ),
+        )
     ]
     notes = [
         f"history of {arguments.history:,} keyed tasks seeded with SQL and analyzed; "

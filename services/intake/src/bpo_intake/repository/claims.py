@@ -50,6 +50,7 @@ _CLAIMABLE = """
 # (A kind added to the vocabulary needs intake's taskkind type to know it first, or every claim
 # fails.)
 _KINDS = ", ".join(f"('{kind.value}'::taskkind)" for kind in TaskKind)
+_QC_KINDS = [kind.value for kind in QC_KINDS]
 
 
 @lru_cache(maxsize=128)
@@ -177,7 +178,7 @@ async def claim_tasks(
         lease_until,
         now - REKEY_PATIENCE,
         QC_SKILL,
-        [kind.value for kind in QC_KINDS],
+        _QC_KINDS,
         *([job_id] if job_id is not None else []),
     )
     return [dict(row) for row in rows]

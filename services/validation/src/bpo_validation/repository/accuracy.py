@@ -58,7 +58,7 @@ def _latest(window: int, work_type: str, contractor_id: UUID | None = None) -> S
             table.contractor_id == contractor_id
             if contractor_id is not None
             # As a literal: the crew's index leaves the machine's fields out
-            # (models.CREW_INDEX_WHERE), which a statement can use only if it says so itself.
+            # (models.CREW_FIELDS), which a statement can use only if it says so itself.
             else table.contractor_id != literal(MACHINE_CONTRACTOR_ID, literal_execute=True)
         )
         parts.append(
