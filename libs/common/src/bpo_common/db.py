@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    update,
 )
 from sqlalchemy import (
     inspect as sa_inspect,
@@ -41,6 +42,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.dml import Update
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -119,10 +121,35 @@ def insert_arrays(table: Table | FromClause, columns: Sequence[str]) -> Insert:
     CONFLICT and RETURNING to it, and build it once. On the table, not the model: the ORM
     would read the arrays as rows."""
     assert isinstance(table, Table)
-    # Named apart from the columns: an INSERT takes parameters named as its columns as values.
-    arrays = [bindparam(f"{name}_values", type_=ARRAY(table.c[name].type)) for name in columns]
-    rows = func.unnest(*arrays).table_valued(*columns).render_derived(name="arrays")
+    rows = _unnested(table, columns)
     return insert(table).from_select(list(columns), select(*(rows.c[name] for name in columns)))
+
+
+def update_arrays(table: Table | FromClause, key: str, columns: Sequence[str]) -> Update:
+    """`UPDATE table SET column = arrays.column, ... FROM unnest(:key_values, :column_values,
+    ...) AS arrays WHERE table.key = arrays.key`: many rows, each to values of its own, in one
+    execution whose text does not depend on how many rows change (see `insert_arrays`; the
+    ORM's unit of work sends one UPDATE a row). Execute it with `as_arrays(rows, [key,
+    *columns])`, and build it once."""
+    assert isinstance(table, Table)
+    rows = _unnested(table, [key, *columns])
+    return (
+        update(table)
+        .where(table.c[key] == rows.c[key])
+        .values({name: rows.c[name] for name in columns})
+    )
+
+
+def _unnested(table: Table, columns: Sequence[str]) -> Any:
+    """`unnest(:column_values, ...) AS arrays(column, ...)`, each column's values one array
+    parameter. One dimension: a JSON value that is a list is one element, not a row of them.
+    The parameters are named apart from the columns: an INSERT takes parameters named as its
+    columns as values."""
+    arrays = [
+        bindparam(f"{name}_values", type_=ARRAY(table.c[name].type, dimensions=1))
+        for name in columns
+    ]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name="arrays")
 
 
 def among(
@@ -139,7 +166,8 @@ def among(
 
 
 def as_arrays(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:
-    """The parameters of an `insert_arrays` statement: each column's values as one array."""
+    """The parameters of an `insert_arrays` or `update_arrays` statement: each column's values
+    as one array."""
     return {f"{name}_values": [row[name] for row in rows] for name in columns}
 
 

@@ -1,6 +1,6 @@
-"""Statements that take their values as arrays (`insert_arrays`, `among`): they store and
-find what a row-by-row statement would, and PostgreSQL receives the same text whatever the
-number of values, so that it prepares it once."""
+"""Statements that take their values as arrays (`insert_arrays`, `update_arrays`, `among`):
+they store, change and find what a row-by-row statement would, and PostgreSQL receives the
+same text whatever the number of values, so that it prepares it once."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,8 +8,9 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, event, select
+from sqlalchemy.dialects.postgresql import JSONB
 
-from bpo_common.db import among, as_arrays, insert_arrays
+from bpo_common.db import among, as_arrays, insert_arrays, update_arrays
 from bpo_common.ids import new_id
 
 from .conftest import Plumbing
@@ -23,6 +24,16 @@ probe = Table(
 )
 COLUMNS = ("id", "run", "n")
 INSERT = insert_arrays(probe, COLUMNS)
+# A table of its own: one with JSON values, lists among them.
+tagged = Table(
+    "array_probe_tagged",
+    MetaData(),
+    Column("id", Uuid, primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("tags", JSONB),
+)
+TAGGED = ("id", "n", "tags")
+UPDATE = update_arrays(tagged, "id", ("n", "tags"))
 
 
 @contextmanager
@@ -102,3 +113,41 @@ async def test_among_compares_whole_values_whatever_the_column_length(
         for asked, expected in (([run + "e"], []), ([run], [1])):
             query = select(probe.c.n).where(among(probe.c.run, asked))
             assert list((await session.scalars(query)).all()) == expected
+
+
+async def test_update_arrays_sets_each_row_to_its_own_values_with_one_text_for_any_number(
+    plumbing: Plumbing,
+) -> None:
+    """A JSON list is one value (not a dimension of the array); rows not named stay as they
+    were."""
+    async with plumbing.engine.begin() as connection:
+        await connection.run_sync(tagged.create, checkfirst=True)
+    rows: list[dict[str, Any]] = [{"id": new_id(), "n": n, "tags": None} for n in range(4)]
+    ids = [row["id"] for row in rows]
+    async with plumbing.sessions.begin() as session:
+        await session.execute(insert_arrays(tagged, TAGGED), as_arrays(rows, TAGGED))
+    changes: list[list[dict[str, Any]]] = [
+        [{"id": ids[0], "n": 10, "tags": ["a", "b"]}],
+        [
+            {"id": ids[1], "n": 11, "tags": ["c"]},
+            {"id": ids[2], "n": 12, "tags": {"k": [1, 2]}},
+        ],
+    ]
+    with sent(plumbing) as texts:
+        for change in changes:
+            async with plumbing.sessions.begin() as session:
+                await session.execute(UPDATE, as_arrays(change, TAGGED))
+    async with plumbing.sessions() as session:
+        stored = await session.execute(
+            select(tagged.c.id, tagged.c.n, tagged.c.tags).where(tagged.c.id.in_(ids))
+        )
+        by_id = {row.id: (row.n, row.tags) for row in stored}
+    assert [by_id[i] for i in ids] == [
+        (10, ["a", "b"]),
+        (11, ["c"]),
+        (12, {"k": [1, 2]}),
+        (3, None),
+    ]
+    updates = [t for t in texts if t.startswith("UPDATE")]
+    assert len(updates) == 2
+    assert updates[0] == updates[1]

@@ -8,7 +8,7 @@ Decisions carry their values sealed with the job's data key: a result and the en
 review are opened here, and stored with their personal values sealed again.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,13 +47,28 @@ async def decide_items(
 ) -> None:
     """Apply validation's decisions about items, in order, with the items and their jobs
     locked: as applying them one at a time would, reading the items and jobs once and
-    writing the new tasks and the events once."""
+    writing the items, the new tasks and the events once each."""
     items = await items_repository.items_for_update(session, {d.item_id for d in decisions})
     jobs_of_items = await jobs_repository.jobs_for_update(
         session, {item.job_id for item in items.values()}
     )
     wrapped = {job.id: job.data_key for job in jobs_of_items.values()}
     run = _Run(await keys_of_jobs(session, keys, wrapped))
+    # The items changed here are written at the end in one statement, not flushed one by one
+    # by a query on the way (a rejection's webhook).
+    with session.no_autoflush:
+        await _apply(session, decisions, items, jobs_of_items, run)
+    await items_repository.write_decided(session, list(run.changed.values()))
+    await run.write(session)
+
+
+async def _apply(
+    session: AsyncSession,
+    decisions: Sequence[ItemDecision],
+    items: Mapping[UUID, Item],
+    jobs_of_items: Mapping[UUID, Job],
+    run: "_Run",
+) -> None:
     for decision in decisions:
         item = items.get(decision.item_id)
         job = jobs_of_items.get(item.job_id) if item is not None else None
@@ -89,8 +104,8 @@ async def decide_items(
                 if item.exception_id != decision.exception_id:
                     opened = _Opened.of(decision, run.keys[job.id])
                     _hold(item, decision, opened)
+                    run.changed[item.id] = item
                     await _tell_client_of_exception(session, item, job, decision, opened)
-    await run.write(session)
 
 
 @dataclass
@@ -104,6 +119,8 @@ class _Run:
     finishing: dict[UUID, Job] = field(default_factory=dict)
     # Copies given in qualification attempts, decided.
     answers: list[qualifications.Answer] = field(default_factory=list)
+    # The items the run changed (items_repository.DECIDED).
+    changed: dict[UUID, Item] = field(default_factory=dict)
 
     def accept(self, item: Item, job: Job, decision: validation.ItemAccepted) -> None:
         """The item is completed with the decided result (which extraction learns from)."""
@@ -142,6 +159,7 @@ class _Run:
         entries kept with their personal values sealed."""
         item.status = ItemStatus.IN_REVIEW
         _release(item)
+        self.changed[item.id] = item
         key, personal = self.keys[job.id], jobs.job_spec(job).personal
         self.tasks.append(
             new_task(
@@ -173,6 +191,7 @@ class _Run:
         item.completed_at = decided_at
         item.flagged_reason = None
         _release(item)
+        self.changed[item.id] = item
         self.events.append((event, job.client_id))
         self.finishing[job.id] = job
 
