@@ -9,11 +9,9 @@ JetStream (inside its duplicate window) or the consumer's inbox drops the copy.
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import suppress
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 import structlog
 from nats.js import JetStreamContext
 from sqlalchemy import ARRAY, Uuid, any_, bindparam, select, update
@@ -22,7 +20,8 @@ from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
 from bpo_common.loops import keep_running
 from bpo_common.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
-from bpo_common.tables import OUTBOX_CHANNEL, outbox_event
+from bpo_common.notifications import Waiter
+from bpo_common.tables import outbox_event
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +43,7 @@ class OutboxRelay:
         sessions: SessionFactory,
         js: JetStreamContext,
         *,
-        listen_dsn: str | None = None,
+        wakeups: Waiter | None = None,
         batch_size: int = 500,
         idle_wait_s: float = 1.0,
         publish_timeout_s: float = 10.0,
@@ -54,29 +53,23 @@ class OutboxRelay:
     ) -> None:
         self._sessions = sessions
         self._js = js
-        self._listen_dsn = listen_dsn
+        self._wakeups = wakeups
         self._batch_size = batch_size
         self._idle_wait_s = idle_wait_s
         self._publish_timeout_s = publish_timeout_s
         self._max_backoff_s = max_backoff_s
         self._gather_s = gather_s
         self._after_publish = after_publish
-        self._wakeup = asyncio.Event()
-        self._listener: asyncpg.Connection | None = None
 
     async def run(self) -> None:
         """Relay until cancelled; while NATS or the database is away, retry with backoff."""
-        try:
-            await keep_running(
-                "outbox relay",
-                self._relay_a_batch,
-                self._wait_for_work,
-                max_backoff_s=self._max_backoff_s,
-                on_error=lambda _: OUTBOX_FAILURES.inc(),
-            )
-        finally:
-            if self._listener is not None:
-                await self._listener.close(timeout=1)
+        await keep_running(
+            "outbox relay",
+            self._relay_a_batch,
+            self._wait_for_work,
+            max_backoff_s=self._max_backoff_s,
+            on_error=lambda _: OUTBOX_FAILURES.inc(),
+        )
 
     async def _relay_a_batch(self) -> bool:
         """One batch; True when it was full, so that more rows may be waiting."""
@@ -145,26 +138,10 @@ class OutboxRelay:
         return results
 
     async def _wait_for_work(self) -> None:
-        """Sleep until a commit notifies the outbox channel, or the idle wait ends."""
-        await self._ensure_listener()
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), self._idle_wait_s)
-            # Let the commits of the next few milliseconds join this batch: one relay pass
-            # for many events costs the service far less than one pass per event.
-            await asyncio.sleep(self._gather_s)
-        self._wakeup.clear()
-
-    async def _ensure_listener(self) -> None:
-        if self._listen_dsn is None:
-            return
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        try:
-            self._listener = await asyncpg.connect(self._listen_dsn, timeout=5)
-            await self._listener.add_listener(OUTBOX_CHANNEL, self._notified)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            self._listener = None
-            log.warning("outbox listener unavailable, polling instead", error=repr(exc))
-
-    def _notified(self, *_: object) -> None:
-        self._wakeup.set()
+        """Sleep until a commit notifies the outbox channel (then let the commits of the next
+        few milliseconds join this batch: one relay pass for many events costs the service far
+        less than one pass per event), or the idle wait ends."""
+        if self._wakeups is None:
+            await asyncio.sleep(self._idle_wait_s)
+        else:
+            await self._wakeups.wait(self._idle_wait_s, linger_s=self._gather_s)

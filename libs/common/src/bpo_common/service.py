@@ -32,11 +32,13 @@ from bpo_common.idempotency import install_idempotency_handler
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.loops import retry_until
 from bpo_common.messaging import connect, ensure_stream
+from bpo_common.notifications import Notifications
 from bpo_common.observability import RequestContextMiddleware, configure_logging
 from bpo_common.openapi import document_problems
 from bpo_common.ratelimit import RateLimiter, RateLimitMiddleware
 from bpo_common.relay import OutboxRelay
 from bpo_common.settings import ServiceSettings
+from bpo_common.tables import OUTBOX_CHANNEL
 from bpo_common.text import CheckedRoute
 
 log = structlog.get_logger(__name__)
@@ -84,6 +86,8 @@ class Runtime:
     nats: NATS
     js: JetStreamContext
     verifier: TokenVerifier
+    # The channels the process's loops wait on (the relay's and the service's own).
+    notifications: Notifications
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def settings_as(self, cls: type[S]) -> S:
@@ -130,7 +134,9 @@ def create_service_app(
             max_age_days=settings.stream_max_age_days,
             timeout_s=settings.nats_connect_timeout_s,
         )
-        runtime = Runtime(settings, engine, sessions, nc, js, verifier)
+        runtime = Runtime(
+            settings, engine, sessions, nc, js, verifier, Notifications(asyncpg_dsn(url))
+        )
         try:
             for check in definition.checks:
                 # A database restarting (recovering from a crash) is waited for.
@@ -145,7 +151,7 @@ def create_service_app(
             await engine.dispose()
             raise
         if settings.component.works:
-            runtime.tasks += _start_workers(definition.workers, runtime, asyncpg_dsn(url))
+            runtime.tasks += _start_workers(definition.workers, runtime)
         app.state.runtime = runtime
         # What startup built lives as long as the process: keep it out of the collector's
         # way, so collections on the request path stay short.
@@ -164,6 +170,7 @@ def create_service_app(
                 task.cancel()
             if runtime.tasks:  # none in an API process
                 await asyncio.wait(runtime.tasks, timeout=10)
+            await runtime.notifications.close()
             with suppress(Exception):
                 await nc.close()
             await engine.dispose()
@@ -194,11 +201,14 @@ def create_service_app(
     return app
 
 
-def _start_workers(workers: Workers, runtime: Runtime, listen_dsn: str) -> list[asyncio.Task[None]]:
+def _start_workers(workers: Workers, runtime: Runtime) -> list[asyncio.Task[None]]:
     """The relay, a consumer per subscription and the service's own loops, as tasks."""
     settings = runtime.settings
     relay = OutboxRelay(
-        runtime.sessions, runtime.js, listen_dsn=listen_dsn, batch_size=settings.relay_batch_size
+        runtime.sessions,
+        runtime.js,
+        wakeups=runtime.notifications.waiter(OUTBOX_CHANNEL),
+        batch_size=settings.relay_batch_size,
     )
     tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
     tasks += [asyncio.create_task(loop(runtime), name=loop.__name__) for loop in workers.loops]

@@ -11,6 +11,7 @@ requests as a queue group.
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -20,8 +21,10 @@ from nats.aio.msg import Msg
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import DATA_KEYS_SUBJECT
 from bpo_common.loops import keep_running, pause
+from bpo_common.notifications import notify
 from bpo_common.service import Runtime, Workers
 from bpo_intake.consumers import subscriptions
+from bpo_intake.domain.documents import WORK_CHANNEL
 from bpo_intake.repository.jobs import DATA_KEYS
 from bpo_intake.service import documents, erasure, extraction, keys, tasks, webhooks
 from bpo_intake.service.ocr import Tesseract
@@ -29,8 +32,9 @@ from bpo_intake.settings import Settings
 
 WEBHOOK_IDLE_S = 1.0
 UNCLAIMABLE_CHECK_S = 60.0
-RENDER_IDLE_S = 0.5
-EXTRACT_IDLE_S = 0.5
+# The document loops wait for a notification of their work (domain.documents.WORK_CHANNEL);
+# work whose notification was lost (the listening connection closed) waits at most this.
+DOCUMENTS_POLL_S = 5.0
 RETENTION_CHECK_S = 3600.0
 STREAM_ERASURE_CHECK_S = 5.0
 
@@ -76,6 +80,12 @@ async def deliver_webhooks(runtime: Runtime) -> None:
         await keep_running("webhook sender", deliver, pause(WEBHOOK_IDLE_S))
 
 
+def documents_work(runtime: Runtime) -> Callable[[], Awaitable[None]]:
+    """A document loop's idle wait: until a transaction notifies documents' work, or
+    DOCUMENTS_POLL_S."""
+    return runtime.notifications.waiter(WORK_CHANNEL).pause(DOCUMENTS_POLL_S)
+
+
 async def render_pages(runtime: Runtime) -> None:
     """Render the pages of uploaded documents to web images, as they come."""
     settings = runtime.settings_as(Settings)
@@ -84,9 +94,11 @@ async def render_pages(runtime: Runtime) -> None:
     async def render() -> bool:
         async with runtime.sessions() as session, session.begin():
             rendered = await documents.render_pending(session, objects)
+            if rendered:
+                await notify(session, WORK_CHANNEL)
         return rendered == documents.RENDER_BATCH
 
-    await keep_running("page renderer", render, pause(RENDER_IDLE_S))
+    await keep_running("page renderer", render, documents_work(runtime))
 
 
 async def read_pages(runtime: Runtime) -> None:
@@ -98,9 +110,11 @@ async def read_pages(runtime: Runtime) -> None:
     async def read() -> bool:
         async with runtime.sessions() as session, session.begin():
             read = await extraction.read_pending(session, objects, engine)
+            if read:
+                await notify(session, WORK_CHANNEL)
         return read == extraction.OCR_BATCH
 
-    await keep_running("page reader", read, pause(RENDER_IDLE_S))
+    await keep_running("page reader", read, documents_work(runtime))
 
 
 async def extract_items(runtime: Runtime) -> None:
@@ -113,7 +127,7 @@ async def extract_items(runtime: Runtime) -> None:
             handled = await extraction.extract_pending(session, keys)
         return handled > 0
 
-    await keep_running("extraction", extract, pause(EXTRACT_IDLE_S))
+    await keep_running("extraction", extract, documents_work(runtime))
 
 
 async def delete_expired_documents(runtime: Runtime) -> None:

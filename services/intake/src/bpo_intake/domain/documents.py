@@ -20,6 +20,11 @@ from typing import Any
 import pypdfium2 as pdfium
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
+# The notification channel of documents' work (bpo_common.notifications): a transaction that
+# leaves work for the renderer, the page reader or extraction notifies it, and the three loops
+# wait on it (workers.py): an upload, an append of items with documents, a render, a read, an
+# accepted item whose layout learns from it.
+WORK_CHANNEL = "intake_documents"
 # PDFium's error code for a document that needs a password.
 _PDF_PASSWORD = 4
 # A PDF is rendered at this resolution, unless its longest side would exceed MAX_SIDE.

@@ -20,8 +20,10 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import QcPolicy, TaskKind, validation
 from bpo_common.contracts.intake import ItemCompleted, ItemRejected
 from bpo_common.crypto import DataKey, DataKeys
+from bpo_common.notifications import notify
 from bpo_common.outbox import publish_each
 from bpo_intake.domain.contractors import ContractorStatus
+from bpo_intake.domain.documents import WORK_CHANNEL
 from bpo_intake.domain.jobs import FINAL, ItemStatus, JobStatus
 from bpo_intake.domain.tasks import keyed_fields, new_task, review_skills
 from bpo_intake.domain.webhooks import WebhookEvent
@@ -199,6 +201,8 @@ class _Run:
         """The new tasks and the events, then the completion of each job whose last open
         item this run finished."""
         await tasks_repository.add_tasks(session, self.tasks)
+        if any(item.learn_pending for item in self.changed.values()):
+            await notify(session, WORK_CHANNEL)
         await publish_each(session, self.events)
         for job in self.finishing.values():
             await jobs.complete_if_done(session, job)

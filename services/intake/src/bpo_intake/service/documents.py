@@ -27,6 +27,7 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import DocumentsAdded
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
 from bpo_common.ids import new_id
+from bpo_common.notifications import notify
 from bpo_common.outbox import publish
 from bpo_intake.domain import documents as domain
 from bpo_intake.domain.documents import Inspected, Limits, MemberRefused, Refused
@@ -181,6 +182,7 @@ async def add_documents(
         for number, size in enumerate(file.pages, start=1)
     ]
     await repository.add_documents(session, rows, pages)
+    await notify(session, domain.WORK_CHANNEL)
     added = DocumentsAdded(
         job_id=job_id,
         client_id=client_id,

@@ -20,9 +20,11 @@ from bpo_common.contracts.intake import (
 from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.errors import Conflict, Forbidden, NotFound
 from bpo_common.ids import new_id
+from bpo_common.notifications import notify
 from bpo_common.outbox import publish, publish_many
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import JobSpec, spec_for
+from bpo_intake.domain.documents import WORK_CHANNEL
 from bpo_intake.domain.items import ItemIn, checked_items
 from bpo_intake.domain.jobs import (
     ANALYZE_MIN_ITEMS,
@@ -155,6 +157,8 @@ async def add_items(
         for position, item in enumerate(items)
     ]
     await items_repository.add_items(session, rows)
+    if documents and any(documents):
+        await notify(session, WORK_CHANNEL)
     keyings = entries_per_item(QcPolicy.model_validate(job.qc))
     await tasks_repository.add_tasks(
         session,

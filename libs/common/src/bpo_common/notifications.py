@@ -1,0 +1,100 @@
+"""Waking background loops when PostgreSQL says there is work for them, instead of polling.
+
+A transaction that leaves work behind notifies a channel (`notify`: PostgreSQL delivers the
+notification when the transaction commits, and never if it rolls back). A process listens on
+one connection for every channel its loops wait on (`Notifications`, opened at the first
+wait); each loop waits on its own `Waiter`, until its channel is notified or its longest wait
+has passed. A notification can be lost (the listening connection closed, the server
+restarted; it is opened again at the next wait), so the longest wait is a poll that finds
+what a lost notification announced.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = structlog.get_logger(__name__)
+
+
+async def notify(session: AsyncSession, channel: str) -> None:
+    """Notify `channel` when the session's transaction commits."""
+    await session.execute(select(func.pg_notify(channel, "")))
+
+
+class Notifications:
+    """The channels a process's loops wait on, listened to on one connection to `dsn`."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._waiting: dict[str, list[asyncio.Event]] = {}
+        self._connection: asyncpg.Connection | None = None
+        self._listening: set[str] = set()
+        # Loops start together: one of them connects.
+        self._lock = asyncio.Lock()
+
+    def waiter(self, channel: str) -> "Waiter":
+        """A loop's own wait on `channel`: every waiter of a channel wakes at its
+        notifications."""
+        event = asyncio.Event()
+        self._waiting.setdefault(channel, []).append(event)
+        return Waiter(self, event)
+
+    async def listen(self) -> None:
+        """Listen on every channel waited on, connecting first if there is no open connection;
+        a failure is logged, and tried again at the next wait."""
+        async with self._lock:
+            await self._listen()
+
+    async def _listen(self) -> None:
+        try:
+            if self._connection is None or self._connection.is_closed():
+                self._listening = set()
+                self._connection = await asyncpg.connect(self.dsn, timeout=5)
+            for channel in self._waiting.keys() - self._listening:
+                await self._connection.add_listener(channel, self._notified)
+                self._listening.add(channel)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("notifications unavailable, polling instead", error=repr(exc))
+            if self._connection is not None:
+                self._connection.terminate()
+            self._connection = None
+
+    def _notified(self, _connection: object, _pid: int, channel: str, _payload: str) -> None:
+        for event in self._waiting.get(channel, ()):
+            event.set()
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            await connection.close(timeout=1)
+
+
+@dataclass
+class Waiter:
+    notifications: Notifications
+    event: asyncio.Event
+
+    async def wait(self, longest_s: float, *, linger_s: float = 0.0) -> bool:
+        """Until the channel is notified (True; then `linger_s` more, so that the commits of
+        the next moments are seen by the same pass) or `longest_s` has passed (False)."""
+        await self.notifications.listen()
+        try:
+            await asyncio.wait_for(self.event.wait(), longest_s)
+        except TimeoutError:
+            return False
+        await asyncio.sleep(linger_s)
+        self.event.clear()
+        return True
+
+    def pause(self, longest_s: float) -> Callable[[], Awaitable[None]]:
+        """An idle wait for `bpo_common.loops.keep_running`: until notified, or `longest_s`."""
+
+        async def wait() -> None:
+            await self.wait(longest_s)
+
+        return wait
