@@ -36,6 +36,7 @@ class Notifications:
         self._listening: set[str] = set()
         # Loops start together: one of them connects.
         self._lock = asyncio.Lock()
+        self._closed = False
 
     def waiter(self, channel: str) -> "Waiter":
         """A loop's own wait on `channel`: every waiter of a channel wakes at its
@@ -46,36 +47,53 @@ class Notifications:
 
     async def listen(self) -> None:
         """Listen on every channel waited on, connecting first if there is no open connection;
-        a failure is logged, and tried again at the next wait."""
+        a failure is logged, and tried again at the next wait (a loop's wait never fails).
+        Once listening on a channel anew, its waiters wake once: what was committed while
+        nobody listened is looked for at once, not at the end of a longest wait."""
         async with self._lock:
-            await self._listen()
+            if self._closed:
+                return
+            try:
+                fresh = await self._listen()
+            except Exception as exc:
+                log.warning("notifications unavailable, polling instead", error=repr(exc))
+                if self._connection is not None:
+                    self._connection.terminate()
+                self._connection = None
+                return
+        for channel in fresh:
+            self._notified(None, 0, channel, "")
 
-    async def _listen(self) -> None:
-        try:
-            if self._connection is None or self._connection.is_closed():
-                self._listening = set()
-                self._connection = await asyncpg.connect(self.dsn, timeout=5)
-            for channel in self._waiting.keys() - self._listening:
-                await self._connection.add_listener(channel, self._notified)
-                self._listening.add(channel)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            log.warning("notifications unavailable, polling instead", error=repr(exc))
-            if self._connection is not None:
-                self._connection.terminate()
-            self._connection = None
+    async def _listen(self) -> set[str]:
+        if self._connection is None or self._connection.is_closed():
+            self._listening = set()
+            self._connection = await asyncpg.connect(self.dsn, timeout=5)
+        fresh = self._waiting.keys() - self._listening
+        for channel in fresh:
+            await self._connection.add_listener(channel, self._notified)
+            self._listening.add(channel)
+        return fresh
 
     def _notified(self, _connection: object, _pid: int, channel: str, _payload: str) -> None:
         for event in self._waiting.get(channel, ()):
             event.set()
 
     async def close(self) -> None:
+        """Stop listening, for good (the process is stopping)."""
+        self._closed = True
         connection, self._connection = self._connection, None
         if connection is not None and not connection.is_closed():
-            await connection.close(timeout=1)
+            try:
+                await connection.close(timeout=1)
+            except Exception:
+                connection.terminate()
 
 
 @dataclass
 class Waiter:
+    """One loop's wait on a channel (a waiter shared by two loops would let one of them miss a
+    notification: the other's wait clears it)."""
+
     notifications: Notifications
     event: asyncio.Event
 

@@ -1,6 +1,7 @@
 """Loops woken by PostgreSQL's notifications (bpo_common.notifications): a committed notify
-wakes every waiter of its channel and no other, a rolled-back one wakes nobody, and a waiter
-whose listening connection was closed by the server listens again at its next wait."""
+wakes every waiter of its channel and no other, a rolled-back one wakes nobody, a waiter wakes
+once whenever its channel is listened to anew, and one whose listening connection the server
+closed listens again at its next wait."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -9,7 +10,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-from bpo_common.notifications import Notifications, notify
+from bpo_common.notifications import Notifications, Waiter, notify
 
 from .conftest import Plumbing
 
@@ -39,13 +40,22 @@ async def _notify(plumbing: Plumbing, channel: str, *, commit: bool = True) -> N
             await session.rollback()
 
 
+async def _listening(notifications: Notifications, *waiters: Waiter) -> None:
+    """Listen; each waiter wakes once, at once (what was committed before it listened is
+    looked for)."""
+    await notifications.listen()
+    assert await asyncio.gather(*(waiter.wait(NEVER_S) for waiter in waiters)) == [True] * len(
+        waiters
+    )
+
+
 async def test_a_committed_notify_wakes_every_waiter_of_its_channel_and_no_other(
     plumbing: Plumbing, notifications: Notifications
 ) -> None:
     channel, other = _channel(), _channel()
     first, second = notifications.waiter(channel), notifications.waiter(channel)
     elsewhere = notifications.waiter(other)
-    await notifications.listen()
+    await _listening(notifications, first, second, elsewhere)
     waits = [asyncio.create_task(waiter.wait(NEVER_S)) for waiter in (first, second)]
     await _notify(plumbing, channel)
     assert await asyncio.gather(*waits) == [True, True]
@@ -56,7 +66,7 @@ async def test_a_rolled_back_notify_wakes_nobody(
     plumbing: Plumbing, notifications: Notifications
 ) -> None:
     waiter = notifications.waiter(channel := _channel())
-    await notifications.listen()
+    await _listening(notifications, waiter)
     await _notify(plumbing, channel, commit=False)
     assert await waiter.wait(0.5) is False
 
@@ -65,7 +75,7 @@ async def test_a_waiter_listens_again_after_the_server_closed_its_connection(
     plumbing: Plumbing, notifications: Notifications
 ) -> None:
     waiter = notifications.waiter(channel := _channel())
-    await notifications.listen()
+    await _listening(notifications, waiter)
     admin = await asyncpg.connect(plumbing.dsn)
     try:
         ended = await admin.fetchval(
@@ -76,7 +86,8 @@ async def test_a_waiter_listens_again_after_the_server_closed_its_connection(
     finally:
         await admin.close()
     assert ended == 1
-    # The wait that follows listens again; a notify once it waits wakes it.
+    # The wait that follows listens again, and so wakes at once; a notify then wakes the next.
+    assert await waiter.wait(NEVER_S) is True
     wait = asyncio.create_task(waiter.wait(NEVER_S))
     for _ in range(100):
         if wait.done():

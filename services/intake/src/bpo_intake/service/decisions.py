@@ -56,16 +56,13 @@ async def decide_items(
     )
     wrapped = {job.id: job.data_key for job in jobs_of_items.values()}
     run = _Run(await keys_of_jobs(session, keys, wrapped))
-    # The items changed here are written at the end in one statement, not flushed one by one
-    # by a query on the way (a rejection's webhook).
-    with session.no_autoflush:
-        await _apply(session, decisions, items, jobs_of_items, run)
+    _apply(decisions, items, jobs_of_items, run)
+    # The items the run changed, in one statement; then what follows from them.
     await items_repository.write_decided(session, list(run.changed.values()))
     await run.write(session)
 
 
-async def _apply(
-    session: AsyncSession,
+def _apply(
     decisions: Sequence[ItemDecision],
     items: Mapping[UUID, Item],
     jobs_of_items: Mapping[UUID, Job],
@@ -80,7 +77,7 @@ async def _apply(
             case validation.ItemAccepted():
                 run.accept(item, job, decision)
             case validation.ItemRejected():
-                await _tell_client(session, item, job, decision)
+                run.told.append(_rejection(item, job, decision))
                 run.reject(item, job, decision)
             case validation.ReviewRequired() | validation.SecondKeyingRequired() if (
                 job.status is JobStatus.CANCELLED
@@ -107,7 +104,7 @@ async def _apply(
                     opened = _Opened.of(decision, run.keys[job.id])
                     _hold(item, decision, opened)
                     run.changed[item.id] = item
-                    await _tell_client_of_exception(session, item, job, decision, opened)
+                    run.told.append(_exception(item, job, decision, opened))
 
 
 @dataclass
@@ -123,6 +120,8 @@ class _Run:
     answers: list[qualifications.Answer] = field(default_factory=list)
     # The items the run changed (items_repository.DECIDED).
     changed: dict[UUID, Item] = field(default_factory=dict)
+    # What the clients hear of by webhook.
+    told: list["_Told"] = field(default_factory=list)
 
     def accept(self, item: Item, job: Job, decision: validation.ItemAccepted) -> None:
         """The item is completed with the decided result (which extraction learns from)."""
@@ -203,6 +202,8 @@ class _Run:
         await tasks_repository.add_tasks(session, self.tasks)
         if any(item.learn_pending for item in self.changed.values()):
             await notify(session, WORK_CHANNEL)
+        for client_id, kind, payload in self.told:
+            await webhooks.enqueue(session, client_id, kind, payload)
         await publish_each(session, self.events)
         for job in self.finishing.values():
             await jobs.complete_if_done(session, job)
@@ -235,17 +236,16 @@ def _release(item: Item) -> None:
     item.exception_reasons = None
 
 
-async def _tell_client_of_exception(
-    session: AsyncSession,
-    item: Item,
-    job: Job,
-    exception: validation.ExceptionOpened,
-    opened: _Opened,
-) -> None:
+# A webhook to send: to which client, of what, saying what.
+_Told = tuple[UUID, WebhookEvent, dict[str, Any]]
+
+
+def _exception(
+    item: Item, job: Job, exception: validation.ExceptionOpened, opened: _Opened
+) -> _Told:
     """The client hears by webhook that an invoice waits for its accounts-payable team: the
     exception to resolve, why, and each line's outcome."""
-    await webhooks.enqueue(
-        session,
+    return (
         job.client_id,
         WebhookEvent.ITEM_EXCEPTION,
         {
@@ -261,12 +261,9 @@ async def _tell_client_of_exception(
     )
 
 
-async def _tell_client(
-    session: AsyncSession, item: Item, job: Job, decision: validation.ItemRejected
-) -> None:
+def _rejection(item: Item, job: Job, decision: validation.ItemRejected) -> _Told:
     """The client hears by webhook why the item was rejected."""
-    await webhooks.enqueue(
-        session,
+    return (
         job.client_id,
         WebhookEvent.ITEM_REJECTED,
         {
