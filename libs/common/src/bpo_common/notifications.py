@@ -68,6 +68,7 @@ class Notifications:
         if self._connection is None or self._connection.is_closed():
             self._listening = set()
             self._connection = await asyncpg.connect(self.dsn, timeout=5)
+            self._connection.add_termination_listener(self._lost)
         fresh = self._waiting.keys() - self._listening
         for channel in fresh:
             await self._connection.add_listener(channel, self._notified)
@@ -77,6 +78,13 @@ class Notifications:
     def _notified(self, _connection: object, _pid: int, channel: str, _payload: str) -> None:
         for event in self._waiting.get(channel, ()):
             event.set()
+
+    def _lost(self, _connection: object) -> None:
+        """The connection closed (the server went away): every waiter wakes, looks, and
+        listens again at its next wait, instead of sleeping out its longest wait deaf."""
+        for events in self._waiting.values():
+            for event in events:
+                event.set()
 
     async def close(self) -> None:
         """Stop listening, for good (the process is stopping)."""

@@ -1,7 +1,7 @@
 """Loops woken by PostgreSQL's notifications (bpo_common.notifications): a committed notify
 wakes every waiter of its channel and no other, a rolled-back one wakes nobody, a waiter wakes
 once whenever its channel is listened to anew, and one whose listening connection the server
-closed listens again at its next wait."""
+closed wakes at once and listens again at its next wait."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -71,11 +71,14 @@ async def test_a_rolled_back_notify_wakes_nobody(
     assert await waiter.wait(0.5) is False
 
 
-async def test_a_waiter_listens_again_after_the_server_closed_its_connection(
+async def test_a_waiter_wakes_when_the_server_closes_its_connection_and_listens_again(
     plumbing: Plumbing, notifications: Notifications
 ) -> None:
     waiter = notifications.waiter(channel := _channel())
     await _listening(notifications, waiter)
+    # Waiting when the server closes the connection: the wait ends at once.
+    deaf = asyncio.create_task(waiter.wait(NEVER_S))
+    await asyncio.sleep(0.05)
     admin = await asyncpg.connect(plumbing.dsn)
     try:
         ended = await admin.fetchval(
@@ -86,6 +89,7 @@ async def test_a_waiter_listens_again_after_the_server_closed_its_connection(
     finally:
         await admin.close()
     assert ended == 1
+    assert await deaf is True
     # The wait that follows listens again, and so wakes at once; a notify then wakes the next.
     assert await waiter.wait(NEVER_S) is True
     wait = asyncio.create_task(waiter.wait(NEVER_S))
