@@ -4,13 +4,13 @@ A transaction that leaves work behind notifies a channel (`notify`: PostgreSQL d
 notification when the transaction commits, and never if it rolls back). A process listens on
 one connection for every channel its loops wait on (`Notifications`, opened at the first
 wait); each loop waits on its own `Waiter`, until its channel is notified or its longest wait
-has passed. A notification can be lost (the listening connection closed, the server
-restarted; it is opened again at the next wait), so the longest wait is a poll that finds
-what a lost notification announced.
+has passed. When the listening connection is lost every waiter wakes, and the next wait
+opens it again; a notification sent meanwhile is lost, so a waiter wakes once more whenever
+its channel is listened to anew, and the longest wait is a poll besides.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import asyncpg
@@ -61,8 +61,7 @@ class Notifications:
                     self._connection.terminate()
                 self._connection = None
                 return
-        for channel in fresh:
-            self._notified(None, 0, channel, "")
+        self._wake(fresh)
 
     async def _listen(self) -> set[str]:
         if self._connection is None or self._connection.is_closed():
@@ -76,14 +75,16 @@ class Notifications:
         return fresh
 
     def _notified(self, _connection: object, _pid: int, channel: str, _payload: str) -> None:
-        for event in self._waiting.get(channel, ()):
-            event.set()
+        self._wake([channel])
 
     def _lost(self, _connection: object) -> None:
         """The connection closed (the server went away): every waiter wakes, looks, and
         listens again at its next wait, instead of sleeping out its longest wait deaf."""
-        for events in self._waiting.values():
-            for event in events:
+        self._wake(self._waiting)
+
+    def _wake(self, channels: Iterable[str]) -> None:
+        for channel in channels:
+            for event in self._waiting.get(channel, ()):
                 event.set()
 
     async def close(self) -> None:

@@ -170,8 +170,7 @@ def create_service_app(
                 task.cancel()
             if runtime.tasks:  # none in an API process
                 await asyncio.wait(runtime.tasks, timeout=10)
-            with suppress(Exception):
-                await runtime.notifications.close()
+            await runtime.notifications.close()
             with suppress(Exception):
                 await nc.close()
             await engine.dispose()

@@ -21,7 +21,6 @@ from nats.aio.msg import Msg
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import DATA_KEYS_SUBJECT
 from bpo_common.loops import keep_running, pause
-from bpo_common.notifications import notify
 from bpo_common.service import Runtime, Workers
 from bpo_intake.consumers import subscriptions
 from bpo_intake.domain.documents import WORK_CHANNEL
@@ -80,7 +79,7 @@ async def deliver_webhooks(runtime: Runtime) -> None:
         await keep_running("webhook sender", deliver, pause(WEBHOOK_IDLE_S))
 
 
-def documents_work(runtime: Runtime) -> Callable[[], Awaitable[None]]:
+def _documents_work(runtime: Runtime) -> Callable[[], Awaitable[None]]:
     """A document loop's idle wait: until a transaction notifies documents' work, or
     DOCUMENTS_POLL_S."""
     return runtime.notifications.waiter(WORK_CHANNEL).pause(DOCUMENTS_POLL_S)
@@ -94,11 +93,9 @@ async def render_pages(runtime: Runtime) -> None:
     async def render() -> bool:
         async with runtime.sessions() as session, session.begin():
             rendered = await documents.render_pending(session, objects)
-            if rendered:
-                await notify(session, WORK_CHANNEL)
         return rendered == documents.RENDER_BATCH
 
-    await keep_running("page renderer", render, documents_work(runtime))
+    await keep_running("page renderer", render, _documents_work(runtime))
 
 
 async def read_pages(runtime: Runtime) -> None:
@@ -110,11 +107,9 @@ async def read_pages(runtime: Runtime) -> None:
     async def read() -> bool:
         async with runtime.sessions() as session, session.begin():
             read = await extraction.read_pending(session, objects, engine)
-            if read:
-                await notify(session, WORK_CHANNEL)
         return read == extraction.OCR_BATCH
 
-    await keep_running("page reader", read, documents_work(runtime))
+    await keep_running("page reader", read, _documents_work(runtime))
 
 
 async def extract_items(runtime: Runtime) -> None:
@@ -127,7 +122,7 @@ async def extract_items(runtime: Runtime) -> None:
             handled = await extraction.extract_pending(session, keys)
         return handled > 0
 
-    await keep_running("extraction", extract, documents_work(runtime))
+    await keep_running("extraction", extract, _documents_work(runtime))
 
 
 async def delete_expired_documents(runtime: Runtime) -> None:

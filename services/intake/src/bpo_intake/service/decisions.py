@@ -8,7 +8,7 @@ Decisions carry their values sealed with the job's data key: a result and the en
 review are opened here, and stored with their personal values sealed again.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,18 +56,6 @@ async def decide_items(
     )
     wrapped = {job.id: job.data_key for job in jobs_of_items.values()}
     run = _Run(await keys_of_jobs(session, keys, wrapped))
-    _apply(decisions, items, jobs_of_items, run)
-    # The items the run changed, in one statement; then what follows from them.
-    await items_repository.write_decided(session, list(run.changed.values()))
-    await run.write(session)
-
-
-def _apply(
-    decisions: Sequence[ItemDecision],
-    items: Mapping[UUID, Item],
-    jobs_of_items: Mapping[UUID, Job],
-    run: "_Run",
-) -> None:
     for decision in decisions:
         item = items.get(decision.item_id)
         job = jobs_of_items.get(item.job_id) if item is not None else None
@@ -77,7 +65,6 @@ def _apply(
             case validation.ItemAccepted():
                 run.accept(item, job, decision)
             case validation.ItemRejected():
-                run.told.append(_rejection(item, job, decision))
                 run.reject(item, job, decision)
             case validation.ReviewRequired() | validation.SecondKeyingRequired() if (
                 job.status is JobStatus.CANCELLED
@@ -101,15 +88,16 @@ def _apply(
                 )
             case validation.ExceptionOpened():
                 if item.exception_id != decision.exception_id:
-                    opened = _Opened.of(decision, run.keys[job.id])
-                    _hold(item, decision, opened)
-                    run.changed[item.id] = item
-                    run.told.append(_exception(item, job, decision, opened))
+                    run.hold(item, job, decision)
+    # The items the run changed, in one statement; then what follows from them.
+    await items_repository.write_decided(session, list(run.changed.values()))
+    await run.write(session)
 
 
 @dataclass
 class _Run:
-    """What a run of decisions brings: new tasks, events, and the jobs whose items finished."""
+    """What a run of decisions brings: the items it changed, new tasks, events, webhooks, and
+    the jobs whose items finished."""
 
     # The data key of each job of the run.
     keys: dict[UUID, DataKey]
@@ -143,6 +131,8 @@ class _Run:
             self.answers.append(qualifications.Answer(item.attempt_id, item.id, decision.control))
 
     def reject(self, item: Item, job: Job, decision: validation.ItemRejected) -> None:
+        """The item is rejected, and the client told why."""
+        self.told.append(_rejection(item, job, decision))
         rejected = ItemRejected(
             item_id=item.id,
             job_id=job.id,
@@ -154,6 +144,13 @@ class _Run:
         self._finish(item, job, ItemStatus.REJECTED, decision.decided_at, rejected)
         if item.attempt_id is not None:
             self.answers.append(qualifications.Answer(item.attempt_id, item.id, None))
+
+    def hold(self, item: Item, job: Job, decision: validation.ExceptionOpened) -> None:
+        """The item waits for the client to resolve the exception, and the client is told."""
+        opened = _Opened.of(decision, self.keys[job.id])
+        _hold(item, decision, opened)
+        self.changed[item.id] = item
+        self.told.append(_exception(item, job, decision, opened))
 
     def review(self, item: Item, job: Job, decision: validation.ReviewRequired) -> None:
         """A review or adjudication task that only contractors with the qc skill can claim; its
@@ -197,8 +194,9 @@ class _Run:
         self.finishing[job.id] = job
 
     async def write(self, session: AsyncSession) -> None:
-        """The new tasks and the events, then the completion of each job whose last open
-        item this run finished."""
+        """The new tasks, extraction's notice of items to learn from, the webhooks and the
+        events, then the completion of each job whose last open item this run finished (the
+        items themselves are written before: items_repository.write_decided)."""
         await tasks_repository.add_tasks(session, self.tasks)
         if any(item.learn_pending for item in self.changed.values()):
             await notify(session, WORK_CHANNEL)

@@ -350,6 +350,8 @@ async def render_pending(session: AsyncSession, store: ObjectStore) -> int:
                 session, document.id, page.number, page.text, words, read_at
             )
         document.rendered_at = utcnow()
+    if pending:
+        await notify(session, domain.WORK_CHANNEL)  # pages to read, items to extract
     return len(pending)
 
 

@@ -23,10 +23,11 @@ from bpo_common.contracts import QcPolicy
 from bpo_common.crypto import DataKeys
 from bpo_common.errors import Conflict, NotFound
 from bpo_common.ids import new_id, sampled
+from bpo_common.notifications import notify
 from bpo_common.rules import FieldSpec, JobSpec, spec_for
 from bpo_intake.domain import extraction as domain
 from bpo_intake.domain import layouts, suggestions
-from bpo_intake.domain.documents import Word
+from bpo_intake.domain.documents import WORK_CHANNEL, Word
 from bpo_intake.domain.links import PageLinks, SignedPage
 from bpo_intake.models import Job, Layout
 from bpo_intake.repository import extraction as repository
@@ -62,6 +63,8 @@ async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesser
         await repository.set_page_words(
             session, document.id, page.number, text, _as_json(words), utcnow()
         )
+    if pending:
+        await notify(session, WORK_CHANNEL)  # items to extract
     return len(pending)
 
 
