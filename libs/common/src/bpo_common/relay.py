@@ -1,10 +1,12 @@
-"""The outbox relay: publishes committed outbox rows to JetStream, then marks them sent.
+"""The outbox relay: publishes committed outbox rows to JetStream and marks them sent.
 
 Rows are claimed with FOR UPDATE SKIP LOCKED, so any number of replicas relay side by side.
 It selects every unsent row rather than reading past a high-water mark, so a row that
-committed after a later one is still picked up. Each publish carries `Nats-Msg-Id` = event
-id: if the relay dies between publish and mark-sent, the row is published again and
-JetStream (inside its duplicate window) or the consumer's inbox drops the copy.
+committed after a later one is still picked up. One statement claims a batch and marks it
+sent; the transaction commits only once JetStream acked the batch, so the rows of a relay that
+dies before stay unsent. Each publish carries `Nats-Msg-Id` = event id: a row published by a
+relay that died before committing is published again, and JetStream (inside its duplicate
+window) or the consumer's inbox drops the copy.
 """
 
 import asyncio
@@ -14,7 +16,7 @@ from uuid import UUID
 
 import structlog
 from nats.js import JetStreamContext
-from sqlalchemy import ARRAY, Uuid, any_, bindparam, select, update
+from sqlalchemy import Update, bindparam, select, update
 
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
@@ -28,13 +30,26 @@ log = structlog.get_logger(__name__)
 AfterPublish = Callable[[Sequence[UUID]], Awaitable[None]]
 
 
-# The batch's ids as one array: a statement whose text does not change with the batch's size,
-# prepared once (an IN list is a new statement for every size).
-_MARK_SENT = (
-    update(outbox_event)
-    .where(outbox_event.c.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
-    .values(sent_at=bindparam("sent_at", type_=outbox_event.c.sent_at.type))
-)
+def _claim(batch_size: int) -> Update:
+    """The oldest unsent rows nobody else holds, marked sent and returned, in one statement."""
+    unsent = (
+        select(outbox_event.c.id)
+        .where(outbox_event.c.sent_at.is_(None))
+        .order_by(outbox_event.c.created_at)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(outbox_event)
+        .where(outbox_event.c.id.in_(unsent.scalar_subquery()))
+        .values(sent_at=bindparam("sent_at", type_=outbox_event.c.sent_at.type))
+        .returning(
+            outbox_event.c.id,
+            outbox_event.c.subject,
+            outbox_event.c.payload,
+            outbox_event.c.created_at,
+        )
+    )
 
 
 class OutboxRelay:
@@ -60,6 +75,7 @@ class OutboxRelay:
         self._max_backoff_s = max_backoff_s
         self._gather_s = gather_s
         self._after_publish = after_publish
+        self._claim = _claim(batch_size)
 
     async def run(self) -> None:
         """Relay until cancelled; while NATS or the database is away, retry with backoff."""
@@ -78,17 +94,11 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
         async with self._sessions() as session, session.begin():
-            rows = (
-                await session.execute(
-                    select(outbox_event.c.id, outbox_event.c.subject, outbox_event.c.payload)
-                    .where(outbox_event.c.sent_at.is_(None))
-                    .order_by(outbox_event.c.created_at)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not rows:
+            claimed = (await session.execute(self._claim, {"sent_at": utcnow()})).all()
+            if not claimed:
                 return 0
+            # In the order they were written (UUIDv7 ids order a transaction's own rows).
+            rows = sorted(claimed, key=lambda row: (row.created_at, row.id))
             results = await self._publish(rows)
             sent = [row.id for row, result in zip(rows, results, strict=True) if result is None]
             failed = [
@@ -98,13 +108,12 @@ class OutboxRelay:
             ]
             if self._after_publish is not None:
                 await self._after_publish(sent)
-            if sent:
-                await session.execute(_MARK_SENT, {"ids": sent, "sent_at": utcnow()})
             for event_id, error in failed:
                 await session.execute(
                     update(outbox_event)
                     .where(outbox_event.c.id == event_id)
                     .values(
+                        sent_at=None,
                         publish_attempts=outbox_event.c.publish_attempts + 1,
                         last_error=repr(error),
                     )

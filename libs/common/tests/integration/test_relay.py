@@ -5,12 +5,15 @@ from uuid import UUID
 
 import pytest
 from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError
+from sqlalchemy import delete, insert, select
 
 from bpo_common.events import STREAM_NAME
 from bpo_common.ids import new_id
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.outbox import publish, publish_many
 from bpo_common.relay import OutboxRelay
+from bpo_common.tables import outbox_event
 from bpo_devtools.testing import background, consumer_drained, eventually
 
 from .conftest import Plumbing, ProbeRecorded
@@ -94,3 +97,39 @@ async def test_outbox_row_committed_after_a_later_row_is_still_published(
     async with background(inbox.run()):
         await eventually(lambda: plumbing.applied_at_least(consumer, 2), what="both effects")
     assert await plumbing.effects(consumer) == [1, 2]
+
+
+async def test_a_row_jetstream_refuses_stays_unsent_with_its_error_and_the_rest_are_sent(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    run = str(new_id())
+    relay = OutboxRelay(plumbing.sessions, js)
+    while await relay.relay_once():
+        pass
+    refused = new_id()
+    async with plumbing.sessions() as session, session.begin():
+        sent = await publish(session, ProbeRecorded(run=run, n=1))
+        # No stream takes this subject: JetStream answers the publish with an error.
+        await session.execute(
+            insert(outbox_event).values(id=refused, subject="nowhere.probe", payload=b"{}")
+        )
+    try:
+        assert await relay.relay_once() == 1
+        assert await plumbing.unsent([sent.id]) == 0
+        assert await plumbing.unsent([refused]) == 1
+        with pytest.raises(NoStreamResponseError):
+            await relay.relay_once()  # a batch with nothing sent fails, so the loop backs off
+        async with plumbing.sessions() as session:
+            attempts, error = (
+                await session.execute(
+                    select(outbox_event.c.publish_attempts, outbox_event.c.last_error).where(
+                        outbox_event.c.id == refused
+                    )
+                )
+            ).one()
+        assert attempts == 2
+        assert error == "NoStreamResponseError()"
+        assert await plumbing.unsent([refused]) == 1, "still waiting for the next attempt"
+    finally:
+        async with plumbing.sessions() as session, session.begin():
+            await session.execute(delete(outbox_event).where(outbox_event.c.id == refused))
