@@ -10,8 +10,8 @@ commit trigger come with it) and creates the BPO stream.
   `bpo_common.outbox.publish_many`, in sessions of 1,000 events a transaction (not timed).
   Then `OutboxRelay.relay_once` is called until it finds nothing left, which is the loop
   `OutboxRelay.run` spins while there is work: claim a batch of 500 rows FOR UPDATE SKIP
-  LOCKED, publish them with acks in flight together, mark them sent. Timed from the first
-  call until every row is marked sent.
+  LOCKED and mark them sent in one statement, publish them with acks in flight together,
+  commit. Timed from the first call until every row is marked sent.
 - baseline: the same payloads and subjects, read back from the outbox, published with
   nats.py `js.publish_async` (a fresh `Nats-Msg-Id` each, so JetStream's duplicate window
   treats them as the new messages they are), 500 in flight at a time as the relay does,

@@ -3,10 +3,11 @@
 Rows are claimed with FOR UPDATE SKIP LOCKED, so any number of replicas relay side by side.
 It selects every unsent row rather than reading past a high-water mark, so a row that
 committed after a later one is still picked up. One statement claims a batch and marks it
-sent; the transaction commits only once JetStream acked the batch, so the rows of a relay that
-dies before stay unsent. Each publish carries `Nats-Msg-Id` = event id: a row published by a
-relay that died before committing is published again, and JetStream (inside its duplicate
-window) or the consumer's inbox drops the copy.
+sent; the transaction commits only once JetStream answered for every row of it (a row it did
+not ack goes back to unsent), so the rows of a relay that dies before stay unsent. Each
+publish carries `Nats-Msg-Id` = event id: a row published by a relay that died before
+committing is published again, and JetStream (inside its duplicate window) or the consumer's
+inbox drops the copy.
 """
 
 import asyncio
@@ -19,7 +20,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import Update, bindparam, select, update
 
 from bpo_common.clock import utcnow
-from bpo_common.db import SessionFactory
+from bpo_common.db import SessionFactory, as_arrays, update_arrays
 from bpo_common.loops import keep_running
 from bpo_common.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
 from bpo_common.notifications import Waiter
@@ -31,17 +32,21 @@ AfterPublish = Callable[[Sequence[UUID]], Awaitable[None]]
 
 
 def _claim(batch_size: int) -> Update:
-    """The oldest unsent rows nobody else holds, marked sent and returned, in one statement."""
-    unsent = (
+    """The oldest unsent rows nobody else holds, marked sent and returned, in one statement.
+    The batch is chosen once (a materialized CTE: a subquery in the WHERE could be run again
+    for each row the UPDATE scans, and each run would lock rows of its own)."""
+    batch = (
         select(outbox_event.c.id)
         .where(outbox_event.c.sent_at.is_(None))
-        .order_by(outbox_event.c.created_at)
+        .order_by(outbox_event.c.created_at, outbox_event.c.id)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
+        .cte("batch")
+        .prefix_with("MATERIALIZED")
     )
     return (
         update(outbox_event)
-        .where(outbox_event.c.id.in_(unsent.scalar_subquery()))
+        .where(outbox_event.c.id == batch.c.id)
         .values(sent_at=bindparam("sent_at", type_=outbox_event.c.sent_at.type))
         .returning(
             outbox_event.c.id,
@@ -50,6 +55,12 @@ def _claim(batch_size: int) -> Update:
             outbox_event.c.created_at,
         )
     )
+
+
+# The rows JetStream did not ack go back to unsent, each with its error.
+_UNSENT_AGAIN = update_arrays(outbox_event, "id", ["last_error"]).values(
+    sent_at=None, publish_attempts=outbox_event.c.publish_attempts + 1
+)
 
 
 class OutboxRelay:
@@ -92,12 +103,15 @@ class OutboxRelay:
         return await self.relay_once() >= self._batch_size
 
     async def relay_once(self) -> int:
-        """Publish one batch of unsent rows; returns how many were published."""
+        """Publish one batch of unsent rows; returns how many were published. Rows JetStream
+        did not ack stay unsent, with their attempt and error; when none was acked, the first
+        error is raised (after that is committed), so that the loop backs off."""
         async with self._sessions() as session, session.begin():
             claimed = (await session.execute(self._claim, {"sent_at": utcnow()})).all()
             if not claimed:
                 return 0
-            # In the order they were written (UUIDv7 ids order a transaction's own rows).
+            # In the order they were written (UUIDv7 ids order a transaction's own rows), as
+            # the batch was chosen.
             rows = sorted(claimed, key=lambda row: (row.created_at, row.id))
             results = await self._publish(rows)
             sent = [row.id for row, result in zip(rows, results, strict=True) if result is None]
@@ -108,16 +122,11 @@ class OutboxRelay:
             ]
             if self._after_publish is not None:
                 await self._after_publish(sent)
-            for event_id, error in failed:
-                await session.execute(
-                    update(outbox_event)
-                    .where(outbox_event.c.id == event_id)
-                    .values(
-                        sent_at=None,
-                        publish_attempts=outbox_event.c.publish_attempts + 1,
-                        last_error=repr(error),
-                    )
-                )
+            if failed:
+                rows_failed = [
+                    {"id": event_id, "last_error": repr(error)} for event_id, error in failed
+                ]
+                await session.execute(_UNSENT_AGAIN, as_arrays(rows_failed, ["id", "last_error"]))
         OUTBOX_PUBLISHED.inc(len(sent))
         if failed and not sent:
             raise failed[0][1]

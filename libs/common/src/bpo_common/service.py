@@ -45,6 +45,9 @@ log = structlog.get_logger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
 
+# A relay is woken by its outbox's notifications; its idle wait only makes up for one lost.
+RELAY_POLL_S = 5.0
+
 
 # A background loop of a service (a sweeper, a sender): runs until its task is cancelled.
 Loop = Callable[["Runtime"], Coroutine[Any, Any, None]]
@@ -208,6 +211,7 @@ def _start_workers(workers: Workers, runtime: Runtime) -> list[asyncio.Task[None
         runtime.sessions,
         runtime.js,
         wakeups=runtime.notifications.waiter(OUTBOX_CHANNEL),
+        idle_wait_s=RELAY_POLL_S,
         batch_size=settings.relay_batch_size,
     )
     tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]

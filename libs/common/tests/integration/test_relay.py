@@ -1,6 +1,7 @@
 """The outbox relay against real PostgreSQL and JetStream."""
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
 import pytest
@@ -27,7 +28,7 @@ async def _stream_messages(js: JetStreamContext) -> int:
     return (await js.stream_info(STREAM_NAME)).state.messages
 
 
-async def test_relay_dying_before_mark_sent_publishes_again_and_consumer_applies_once(
+async def test_relay_dying_before_it_commits_publishes_again_and_consumer_applies_once(
     plumbing: Plumbing, js: JetStreamContext
 ) -> None:
     run = str(new_id())
@@ -70,6 +71,47 @@ async def test_relay_dying_before_mark_sent_publishes_again_and_consumer_applies
             lambda: consumer_drained(js, consumer), what="the consumer to ack everything"
         )
     assert await plumbing.effects(consumer) == [0, 1, 2, 3, 4]
+
+
+async def test_relays_side_by_side_take_batches_of_their_own_in_the_order_written(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    run = str(new_id())
+    while await OutboxRelay(plumbing.sessions, js).relay_once():
+        pass
+    async with plumbing.sessions() as session, session.begin():
+        envelopes = await publish_many(session, [ProbeRecorded(run=run, n=n) for n in range(20)])
+    ids = [envelope.id for envelope in envelopes]  # one transaction: one created_at for all
+    batches: list[list[UUID]] = [[], [], []]
+    release = asyncio.Event()
+
+    async def held_open(sent: Sequence[UUID]) -> None:
+        batches[0].extend(sent)
+        await release.wait()
+
+    def recorded(batch: list[UUID]) -> Callable[[Sequence[UUID]], Awaitable[None]]:
+        async def record(sent: Sequence[UUID]) -> None:
+            batch.extend(sent)
+
+        return record
+
+    first = asyncio.create_task(
+        OutboxRelay(plumbing.sessions, js, batch_size=7, after_publish=held_open).relay_once()
+    )
+
+    async def first_published() -> bool:
+        return bool(batches[0])
+
+    await eventually(first_published, what="the first relay's batch")
+    # While the first relay holds its batch, a second takes the next rows, never the same.
+    second = OutboxRelay(plumbing.sessions, js, batch_size=7, after_publish=recorded(batches[1]))
+    assert await second.relay_once() == 7
+    release.set()
+    assert await first == 7
+    third = OutboxRelay(plumbing.sessions, js, batch_size=7, after_publish=recorded(batches[2]))
+    assert await third.relay_once() == 6
+    assert batches == [ids[:7], ids[7:14], ids[14:]]
+    assert await plumbing.unsent(ids) == 0
 
 
 async def test_outbox_row_committed_after_a_later_row_is_still_published(
