@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.models import Earning, PieceRate
 from bpo_common.contracts import TaskKind
-from bpo_common.db import among, copy_instances
+from bpo_common.db import among, as_arrays, insert_arrays
 
 
 async def piece_rates(session: AsyncSession, work_type: str | None = None) -> list[PieceRate]:
@@ -64,14 +64,38 @@ async def put_piece_rates(
     )
 
 
-async def tasks_with_earnings(session: AsyncSession, task_ids: Sequence[UUID]) -> set[UUID]:
-    """The tasks among these that have an earning already."""
-    query = select(Earning.task_id).where(among(Earning.task_id, task_ids))
-    return set((await session.execute(query)).scalars())
+_EARNING = (
+    "id",
+    "task_id",
+    "item_id",
+    "contractor_id",
+    "job_id",
+    "client_id",
+    "work_type",
+    "kind",
+    "outcome",
+    "golden",
+    "factor",
+    "share",
+    "active_seconds",
+    "rate",
+    "amount",
+    "currency",
+    "earned_at",
+    "recorded_at",
+)
+_ADD_EARNINGS = (
+    insert_arrays(Earning.__table__, _EARNING)
+    .on_conflict_do_nothing(index_elements=[Earning.task_id])
+    .returning(Earning.task_id)
+)
 
 
-async def add_earnings(session: AsyncSession, earnings: Sequence[Earning]) -> None:
-    await copy_instances(session, earnings)
+async def add_earnings(session: AsyncSession, earnings: Sequence[Earning]) -> set[UUID]:
+    """Store the earnings of the tasks that have none yet, in one statement; returns those
+    tasks (a task scored twice earns once)."""
+    rows = [{name: getattr(earning, name) for name in _EARNING} for earning in earnings]
+    return set((await session.execute(_ADD_EARNINGS, as_arrays(rows, _EARNING))).scalars())
 
 
 async def unpriced_earnings(session: AsyncSession, work_type: str) -> list[Earning]:

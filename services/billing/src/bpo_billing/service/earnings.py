@@ -92,14 +92,12 @@ async def record_scores(
     of it when accepted, a fraction when overturned, nothing when the item was rejected. A
     task scored twice earns once."""
     firsts = first_of_each(events, lambda event: event.task_id)
-    known = await repository.tasks_with_earnings(session, [event.task_id for event in firsts])
-    fresh = [event for event in firsts if event.task_id not in known]
-    if not fresh:
+    if not firsts:
         return
-    rates = await repository.piece_rates_of(session, sorted({e.work_type for e in fresh}))
+    rates = await repository.piece_rates_of(session, sorted({e.work_type for e in firsts}))
     now = utcnow()
     earnings, recorded = [], []
-    for event in fresh:
+    for event in firsts:
         earning = Earning(
             id=new_id(),
             task_id=event.task_id,
@@ -121,8 +119,10 @@ async def record_scores(
         rate = rates.get((event.work_type, event.kind))
         if rate is not None:
             recorded.append(_price_earning(earning, rate.amount, rate.per_hour, rate.currency))
-    await repository.add_earnings(session, earnings)
-    await publish_each(session, [(event, event.client_id) for event in recorded])
+    stored = await repository.add_earnings(session, earnings)
+    await publish_each(
+        session, [(event, event.client_id) for event in recorded if event.task_id in stored]
+    )
 
 
 async def earnings_statement(
