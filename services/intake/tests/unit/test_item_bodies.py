@@ -83,6 +83,11 @@ def test_json_builds_each_item_of_the_items_array_as_it_closes() -> None:
             b'{"items": [{"source": {}}, {"source"',
             [("items[0]", ItemIn(source={})), ("items[1]", [""])],
         ),
+        (
+            b'{"items": [{"source": {}}, {"source": {"note": "a\tb"}}]}',
+            [("items[0]", ItemIn(source={})), ("items[1]", [""])],
+        ),
+        (b'{"items": [{"source": {"path": "C:\\data"}}]}', [("items[0]", [""])]),
     ],
 )
 def test_json_that_is_not_an_items_object_is_named_where_it_breaks(

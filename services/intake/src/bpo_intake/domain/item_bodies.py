@@ -8,6 +8,7 @@ place and is `done`: the rest of the body is not parsed.
 """
 
 import csv
+import json
 import math
 from abc import ABC, abstractmethod
 from collections import deque
@@ -179,13 +180,14 @@ class JsonItems(ItemsParser):
         super().__init__(spec)
         self._items = _JsonItems()
         # The pure-Python backend: it keeps an unpaired surrogate (refused as unstorable, naming
-        # the field) where the C one turns it into "?" or fails, and refuses NaN and 1e400.
+        # the field) where the C one turns it into "?" or fails, and refuses NaN and 1e400. It
+        # reads strings with the json module, whose own error a broken string raises.
         self._parser = _BACKEND.parse_coro(self._items, use_float=True)
 
     def feed(self, chunk: bytes) -> list[Row]:
         try:
             self._parser.send(chunk)
-        except (ijson.JSONError, _Malformed) as exc:
+        except (ijson.JSONError, json.JSONDecodeError, _Malformed) as exc:
             return self._broken(exc)
         return self._items.take()
 
@@ -194,7 +196,7 @@ class JsonItems(ItemsParser):
             self._parser.close()
             if not self._items.has_items:
                 raise _Malformed(NOT_AN_ITEMS_OBJECT)
-        except (ijson.JSONError, _Malformed) as exc:
+        except (ijson.JSONError, json.JSONDecodeError, _Malformed) as exc:
             return self._broken(exc)
         return self._items.take()
 
