@@ -6,6 +6,7 @@ not when the first contractor submits.
 """
 
 import functools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -470,7 +471,7 @@ def _check_date_formats(
     for fmt in value:
         try:
             parsed = datetime.strptime(probe.strftime(fmt), fmt).date()
-        except ValueError:
+        except (ValueError, re.error):  # a directive given twice is a regular expression's error
             parsed = None
         if parsed != probe:
             raise spec_error(f"{fmt!r} is not a usable date format: it needs day, month and year")

@@ -119,10 +119,11 @@ def test_bounds_keep_their_kind() -> None:
     assert money.max == Decimal("99.5")
 
 
-def test_a_date_format_without_day_month_and_year_is_refused() -> None:
-    [error] = _errors([{"name": "d", "type": "date", "date_formats": ["%d/%m/%Y", "%m/%Y"]}])
+@pytest.mark.parametrize("bad", ["%m/%Y", "%d/%m/%Y %Y", "%d/%m/%Y %"])
+def test_a_date_format_without_day_month_and_year_or_unreadable_is_refused(bad: str) -> None:
+    [error] = _errors([{"name": "d", "type": "date", "date_formats": ["%d/%m/%Y", bad]}])
     assert error.field == "fields[0].date_formats"
-    assert "'%m/%Y'" in error.message
+    assert repr(bad) in error.message
 
 
 def test_a_country_must_be_known_for_its_type() -> None:
