@@ -51,6 +51,16 @@ REFUSED_URLS = [
         "http://0.0.0.0:8001/", f"0.0.0.0 is an unspecified address; {PUBLIC_ONLY}", id="any"
     ),
     pytest.param("ftp://example.com/", "URL scheme should be 'http' or 'https'", id="ftp"),
+    pytest.param(
+        "https://hooks..example.com/x",
+        "https://hooks..example.com/x has no valid host name: a part of hooks..example.com is",
+        id="empty-label",
+    ),
+    pytest.param(
+        f"https://{'a' * 64}.example.com/",
+        f"https://{'a' * 64}.example.com/ has no valid host name",
+        id="label-too-long",
+    ),
 ]
 
 

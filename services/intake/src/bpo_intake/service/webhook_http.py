@@ -31,7 +31,7 @@ SAVE_TIME_DNS_TIMEOUT_S = 5.0
 
 def target(url: str) -> tuple[str, int]:
     """The host and port a webhook URL calls, parsed as the sender parses it; WebhookUrlRefused
-    for a URL that is not http or https, or has no host."""
+    for a URL that is not http or https, or has no host name a resolver takes."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -41,6 +41,12 @@ def target(url: str) -> tuple[str, int]:
     host = parsed.raw_host.decode("ascii")
     if not host:
         raise WebhookUrlRefused(f"{url} has no host")
+    try:
+        host.encode("idna")  # as the resolver will
+    except UnicodeError as exc:
+        raise WebhookUrlRefused(
+            f"{url} has no valid host name: a part of {host} is empty or longer than 63 characters"
+        ) from exc
     return host, parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
