@@ -34,6 +34,36 @@ def invoice_pdf(number: str, pages: int = 2, password: str | None = None) -> byt
     return bytes(pdf.output())
 
 
+def pdf_claiming_pages(count: int) -> bytes:
+    """A PDF whose page tree counts `count` pages and holds one."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count %d >>" % count,
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def corrupt_member(name: str) -> bytes:
+    """A zip whose one member's deflated bytes are damaged."""
+    archive = bytearray(zipped({name: b"%PDF-1.4 " + bytes(range(256)) * 40}))
+    start = 30 + len(name)  # past the member's local header
+    for at in range(start, start + 20):
+        archive[at] ^= 0xFF
+    return bytes(archive)
+
+
 def image(kind: str = "PNG", size: tuple[int, int] = (60, 40), frames: int = 1) -> bytes:
     pictures = [Image.new("RGB", size, (40 * n, 120, 200)) for n in range(frames)]
     out = io.BytesIO()

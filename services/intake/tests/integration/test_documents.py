@@ -19,7 +19,17 @@ from bpo_devtools.testing import (
 from bpo_intake.models import DocumentPage
 
 from .conftest import register_client
-from .documents import documents_of, image, invoice_pdf, open_job, rendered, upload, zipped
+from .documents import (
+    corrupt_member,
+    documents_of,
+    image,
+    invoice_pdf,
+    open_job,
+    pdf_claiming_pages,
+    rendered,
+    upload,
+    zipped,
+)
 
 
 async def test_a_pdf_uploaded_as_the_body_is_stored_with_its_pages_rendered_and_its_words(
@@ -140,6 +150,7 @@ BOMB = zipped({"bomb.pdf": b"%PDF-" + b"0" * 150_000}, compression=8)
         (b"", "application/pdf", "x.pdf", "empty"),
         (b"hello, world", "text/plain", "x.pdf", "not a document"),
         (b"%PDF-1.7\n garbage", "application/pdf", "x.pdf", "corrupt"),
+        (pdf_claiming_pages(3), "application/pdf", "x.pdf", "cannot read page 2"),
         (invoice_pdf("1", password="s3cret"), "application/pdf", "x.pdf", "password-protected"),
         (image("GIF"), "image/gif", "x.pdf", "GIF image is not accepted"),
         (image("PNG", size=(1200, 1000)), "image/png", "x.pdf", "decompression bomb"),
@@ -153,6 +164,7 @@ BOMB = zipped({"bomb.pdf": b"%PDF-" + b"0" * 150_000}, compression=8)
             "corrupt",
         ),
         (BOMB, "application/zip", "bomb.pdf", "zip bomb"),
+        (corrupt_member("a.pdf"), "application/zip", "a.pdf", "cannot be read"),
         (
             zipped({"b.pdf": invoice_pdf("1")}, compression=zipfile.ZIP_BZIP2),
             "application/zip",
@@ -170,6 +182,7 @@ BOMB = zipped({"bomb.pdf": b"%PDF-" + b"0" * 150_000}, compression=8)
         "empty",
         "text",
         "corrupt-pdf",
+        "pages-missing",
         "password",
         "gif",
         "pixel-bomb",
@@ -178,6 +191,7 @@ BOMB = zipped({"bomb.pdf": b"%PDF-" + b"0" * 150_000}, compression=8)
         "not-a-zip",
         "bad-member",
         "zip-bomb",
+        "damaged-member",
         "bzip2-member",
         "long-member-name",
     ],
@@ -241,6 +255,25 @@ async def test_a_multipart_body_that_cannot_be_read_is_refused_naming_the_part(
     assert error_fields(problem) == ["file"]
     assert says in problem["detail"] + problem["errors"][0]["message"]
     assert "named file" in problem["detail"]
+    assert await documents_of(documents_db, job["id"]) == []
+
+
+async def test_a_part_whose_filename_cannot_be_stored_is_refused_naming_it(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    body = (
+        b'--b1\r\nContent-Disposition: form-data; name="file"; filename="a\x00b.pdf"\r\n\r\n'
+        + invoice_pdf("1")
+        + b"\r\n--b1--\r\n"
+    )
+    multipart = "multipart/form-data; boundary=b1"
+    response = await upload(
+        documents_api, tokens, client_id, job["id"], body, content_type=multipart
+    )
+    problem = assert_problem(response, 422)
+    assert error_fields(problem) == ["a\ufffdb.pdf"]  # shown, as the name cannot be
+    assert "a document's name contains a NUL character" in problem["errors"][0]["message"]
     assert await documents_of(documents_db, job["id"]) == []
 
 

@@ -11,6 +11,7 @@ import io
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,6 +20,8 @@ from typing import Any
 
 import pypdfium2 as pdfium
 from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from bpo_common.text import MESSAGE, has_unstorable
 
 # The notification channel of documents' work (bpo_common.notifications): a transaction that
 # leaves work for the renderer, the page reader or extraction notifies it, and the three loops
@@ -139,6 +142,8 @@ def inspect(filename: str, content: bytes, limits: Limits) -> Inspected:
     """The document these bytes are, or Refused saying what is wrong with them."""
     if not 1 <= len(filename) <= MAX_NAME:
         raise Refused(f"a document's name has 1 to {MAX_NAME} characters")
+    if has_unstorable(filename):
+        raise Refused(f"a document's name {MESSAGE}")
     if not content:
         raise Refused("the file is empty")
     if len(content) > limits.max_bytes:
@@ -171,7 +176,10 @@ def _pdf_pages(content: bytes, limits: Limits) -> list[PageSize]:
             raise Refused(f"the document has {count} pages; the limit is {limits.max_pages}")
         sizes = []
         for index in range(count):
-            width, height = document.get_page_size(index)
+            try:
+                width, height = document.get_page_size(index)
+            except pdfium.PdfiumError as exc:
+                raise Refused(f"the PDF is corrupt: PDFium cannot read page {index + 1}") from exc
             scale = _pdf_scale(width, height)
             sizes.append(PageSize(max(1, round(width * scale)), max(1, round(height * scale))))
         return sizes
@@ -249,7 +257,7 @@ def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str,
         try:
             with archive.open(info) as member:
                 content = member.read(info.file_size + 1)  # never more than it declares
-        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
             raise MemberRefused(info.filename, f"cannot be read: {exc}") from exc
         yield info.filename, content
 
