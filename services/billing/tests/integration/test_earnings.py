@@ -6,9 +6,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy import select
 
-from bpo_billing.models import Earning
+from bpo_billing.models import Earning, PieceRate
 from bpo_common.contracts import TaskKind, TaskOutcome
 from bpo_common.contracts.billing import EarningRecorded
 from bpo_common.db import SessionFactory
@@ -217,6 +218,22 @@ async def test_work_before_its_piece_rate_is_priced_when_the_rate_is_set(
         headers=tokens.manager(),
     )
     assert error_fields(assert_problem(unknown, 422)) == ["currency"]
+
+
+@pytest.mark.parametrize("work_type", ["w" * 101, "Claims", "-claims"])
+async def test_piece_rates_for_a_work_type_no_job_can_have_are_refused(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, work_type: str
+) -> None:
+    response = await billing.put(
+        f"/v1/piece-rates/{work_type}",
+        json={"currency": "EUR", "entry": "0.10", "review": "0.05", "adjudication": "0.20"},
+        headers=tokens.manager(),
+    )
+    assert error_fields(assert_problem(response, 422)) == ["work_type"]
+    async with billing_db() as session:
+        assert (
+            await session.scalar(select(PieceRate).where(PieceRate.work_type == work_type)) is None
+        )
 
 
 async def test_margin_is_revenue_minus_contractor_cost_per_client_and_job(

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, fiel
 
 from bpo_common.clock import Instant
 from bpo_common.contracts import QcPolicy, TaskKind
-from bpo_common.rules import FieldSpec, JobSpec, Match
+from bpo_common.rules import WORK_TYPE_PATTERN, FieldSpec, JobSpec, Match
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.items import ItemIn
 from bpo_intake.domain.jobs import ItemStatus, JobStatus
@@ -47,7 +47,7 @@ class JobCreate(JobSpec):
     """A job: its field specs and cross-field rules (checked by the rule engine), QC, SLA."""
 
     fields: Annotated[tuple[FieldSpec, ...], Field(max_length=200)]
-    work_type: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
+    work_type: Annotated[str, Field(pattern=WORK_TYPE_PATTERN)]
     qc: QcPolicy = QcPolicy()
     due_at: Instant | None = None
     sla_hours: Annotated[Decimal, Field(gt=0, le=8760, decimal_places=2)] | None = None
@@ -337,7 +337,7 @@ class Lease(BaseModel):
 
 class QualificationIn(Strict):
     job_id: UUID = Field(description="the job whose control items are the set")
-    pass_mark: Annotated[Decimal, Field(gt=0, le=1)] = DEFAULT_PASS_MARK
+    pass_mark: Annotated[Decimal, Field(gt=0, le=1, decimal_places=4)] = DEFAULT_PASS_MARK
     retry_after_hours: Annotated[int, Field(ge=0, le=8760)] = DEFAULT_RETRY_AFTER_HOURS
 
 

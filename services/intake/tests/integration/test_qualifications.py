@@ -293,6 +293,8 @@ async def test_no_copy_goes_into_a_set_whose_job_was_cancelled_since(
         ({"job_id": "PLAIN"}, "job_id", "has no control items"),
         ({"job_id": "KNOWN", "pass_mark": "0"}, "pass_mark", ""),
         ({"job_id": "KNOWN", "pass_mark": "1.5"}, "pass_mark", ""),
+        ({"job_id": "KNOWN", "pass_mark": "0.00001"}, "pass_mark", ""),
+        ({"job_id": "KNOWN", "pass_mark": "1E-20000"}, "pass_mark", ""),
         ({"job_id": "KNOWN", "retry_after_hours": -1}, "retry_after_hours", ""),
         ({"job_id": "KNOWN", "skill": "x"}, "skill", ""),
     ],

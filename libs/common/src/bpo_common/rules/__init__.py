@@ -75,6 +75,7 @@ from bpo_common.rules.expressions import (
     compile_rule,
 )
 from bpo_common.rules.matching import Match, Tolerance
+from bpo_common.rules.names import WORK_TYPE_PATTERN
 from bpo_common.rules.personal import MASK, Personal, Reader
 from bpo_common.rules.spec import (
     APPLIES_TO,
@@ -102,6 +103,7 @@ from bpo_common.rules.types import (
 __all__ = [
     "APPLIES_TO",
     "MASK",
+    "WORK_TYPE_PATTERN",
     "Case",
     "CheckResponse",
     "CheckResult",

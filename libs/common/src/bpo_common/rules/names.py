@@ -1,4 +1,5 @@
-"""Names a job spec uses (fields, datasets) and the error a spec's validators raise."""
+"""Names a job spec uses (fields, datasets, its work type) and the error a spec's validators
+raise."""
 
 from typing import Annotated
 
@@ -7,6 +8,8 @@ from pydantic_core import PydanticCustomError
 
 FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
 DatasetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
+# A job's work type, wherever one is named (a job, a path): at most 100 characters.
+WORK_TYPE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 
 
 def spec_error(message: str) -> PydanticCustomError:

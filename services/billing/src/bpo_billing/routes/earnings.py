@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 from fastapi.responses import JSONResponse
 
 from bpo_billing.routes.parameters import (
@@ -29,6 +29,7 @@ from bpo_common.auth import (
 from bpo_common.db import SessionDep
 from bpo_common.media import CSV, attachment, csv_text
 from bpo_common.openapi import PROBLEM_RESPONSE
+from bpo_common.rules import WORK_TYPE_PATTERN
 from bpo_common.text import CheckedRoute
 
 router = APIRouter(prefix="/v1", route_class=CheckedRoute)
@@ -48,7 +49,10 @@ ContractorOrFinance = Annotated[
 
 @router.put("/piece-rates/{work_type}", tags=["contractors"], responses={422: PROBLEM_RESPONSE})
 async def put_piece_rates(
-    work_type: str, body: PieceRatesIn, session: SessionDep, _: Finance
+    work_type: Annotated[str, Path(pattern=WORK_TYPE_PATTERN)],
+    body: PieceRatesIn,
+    session: SessionDep,
+    _: Finance,
 ) -> PieceRatesOut:
     """Set what entry, review and adjudication tasks on a work type pay."""
     audit.summarize(session, fields=sorted(body.model_fields_set))

@@ -6,13 +6,14 @@ from fastapi import APIRouter, Path
 
 from bpo_common.auth import Ops
 from bpo_common.db import SessionDep
+from bpo_common.rules import WORK_TYPE_PATTERN
 from bpo_common.text import CheckedRoute
 from bpo_intake.schemas import QualificationIn, QualificationOut
 from bpo_intake.service import qualifications
 
 router = APIRouter(prefix="/v1/work-types", tags=["qualifications"], route_class=CheckedRoute)
 
-WorkType = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
+WorkType = Annotated[str, Path(pattern=WORK_TYPE_PATTERN)]
 
 
 @router.put("/{work_type}/qualification")
