@@ -29,3 +29,14 @@ def test_every_bad_line_is_named() -> None:
         ("line 2", "1 cells where the header has 2"),
         ("line 4", "key v-2 repeats line 3 (case and spaces ignored)"),
     ]
+
+
+def test_a_key_too_long_for_the_index_or_that_holds_lines_is_a_bad_line() -> None:
+    long = "k" * 501
+    body = f'{{"id": "{long}"}}\n{{"id": "{"k" * 500}"}}\n{{"id": [{{"sku": "A"}}]}}\n'.encode()
+    with pytest.raises(Invalid) as raised:
+        parse(body, Format.NDJSON, "id")
+    assert [(e.field, e.message) for e in raised.value.errors] == [
+        ("line 1", "the key is 501 characters long; the limit is 500"),
+        ("line 3", "the key column id holds lines, not one value"),
+    ]

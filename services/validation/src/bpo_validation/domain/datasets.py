@@ -22,6 +22,8 @@ from bpo_validation.domain.reference import reference_key
 
 # Past this many bad lines the rest of the body is not checked.
 MAX_ERRORS = 100
+# The longest match key, in characters (kept in an index, whose entries are bounded).
+MAX_KEY = 500
 
 
 class Format(StrEnum):
@@ -155,10 +157,16 @@ def _keyed(
             errors.add(line, "; ".join(f"{error.field}: {error.message}" for error in refused))
             continue
         value = row.get(key)
+        if not _flat(value):
+            errors.add(line, f"the key column {key} holds lines, not one value")
+            continue
         if value is None or not str(value).strip():
             errors.add(line, f"the key column {key} is empty")
             continue
         match = reference_key(value)
+        if len(match) > MAX_KEY:
+            errors.add(line, f"the key is {len(match)} characters long; the limit is {MAX_KEY}")
+            continue
         if match in seen:
             errors.add(line, f"key {value} repeats line {seen[match]} (case and spaces ignored)")
             continue
