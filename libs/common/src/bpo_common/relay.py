@@ -63,6 +63,14 @@ _UNSENT_AGAIN = update_arrays(outbox_event, "id", ["last_error"]).values(
 )
 
 
+def _result(sent: "asyncio.Future[Any] | Exception") -> BaseException | None:
+    if isinstance(sent, Exception):
+        return sent
+    if sent.cancelled():
+        return TimeoutError("no ack from JetStream in time")
+    return sent.exception()
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -133,27 +141,28 @@ class OutboxRelay:
         return len(sent)
 
     async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
-        """Publish all rows with acks in flight together; one result per row, None when acked."""
-        futures: list[asyncio.Future[Any]] = []
+        """Publish all rows with acks in flight together; one result per row, None when acked.
+        A row the client refuses outright (larger than the server's max_payload) fails alone:
+        the rows after it go on."""
+        sent: list[asyncio.Future[Any] | Exception] = []
         try:
             for row in rows:
-                futures.append(
-                    await self._js.publish_async(
-                        row.subject, row.payload, headers={"Nats-Msg-Id": str(row.id)}
+                try:
+                    sent.append(
+                        await self._js.publish_async(
+                            row.subject, row.payload, headers={"Nats-Msg-Id": str(row.id)}
+                        )
                     )
-                )
-            await asyncio.wait(futures, timeout=self._publish_timeout_s)
+                except Exception as refused:  # kept as the row's result
+                    sent.append(refused)
+            futures = [future for future in sent if isinstance(future, asyncio.Future)]
+            if futures:
+                await asyncio.wait(futures, timeout=self._publish_timeout_s)
         finally:
-            for future in futures:
-                if not future.done():
+            for future in sent:
+                if isinstance(future, asyncio.Future) and not future.done():
                     future.cancel()
-        results: list[BaseException | None] = []
-        for future in futures:
-            if future.cancelled():
-                results.append(TimeoutError("no ack from JetStream in time"))
-            else:
-                results.append(future.exception())
-        return results
+        return [_result(future) for future in sent]
 
     async def _wait_for_work(self) -> None:
         """Sleep until a commit notifies the outbox channel (then let the commits of the next

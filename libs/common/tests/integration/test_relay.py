@@ -175,3 +175,35 @@ async def test_a_row_jetstream_refuses_stays_unsent_with_its_error_and_the_rest_
     finally:
         async with plumbing.sessions() as session, session.begin():
             await session.execute(delete(outbox_event).where(outbox_event.c.id == refused))
+
+
+async def test_a_row_larger_than_the_server_takes_fails_alone_and_the_rest_are_sent(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    relay = OutboxRelay(plumbing.sessions, js)
+    while await relay.relay_once():
+        pass
+    too_large = new_id()
+    async with plumbing.sessions() as session, session.begin():
+        await session.execute(
+            insert(outbox_event).values(
+                id=too_large, subject="bpo.test.probe.recorded", payload=b"x" * (9 * 2**20)
+            )
+        )
+        after = await publish(session, ProbeRecorded(run=str(new_id()), n=1))
+    try:
+        assert await relay.relay_once() == 1, "the row written after it is sent"
+        assert await plumbing.unsent([after.id]) == 0
+        async with plumbing.sessions() as session:
+            attempts, error = (
+                await session.execute(
+                    select(outbox_event.c.publish_attempts, outbox_event.c.last_error).where(
+                        outbox_event.c.id == too_large
+                    )
+                )
+            ).one()
+        assert (attempts, error) == (1, "MaxPayloadError()")
+        assert await plumbing.unsent([too_large]) == 1
+    finally:
+        async with plumbing.sessions() as session, session.begin():
+            await session.execute(delete(outbox_event).where(outbox_event.c.id == too_large))
