@@ -15,6 +15,9 @@ from bpo_billing.domain.money import currency_errors, exact_price, money_errors,
         (Decimal("-0.125"), "EUR", Decimal("-0.13")),
         (Decimal("2.5"), "JPY", Decimal("3")),
         (Decimal("1.0005"), "BHD", Decimal("1.001")),
+        # ISO 4217's minor units, where a locale library's display data says otherwise.
+        (Decimal("1000.4995"), "IQD", Decimal("1000.500")),
+        (Decimal("0.125"), "RSD", Decimal("0.13")),
     ],
 )
 def test_half_up_to_the_minor_unit_of_the_currency(
@@ -46,3 +49,4 @@ def test_only_iso_4217_currencies_are_accepted() -> None:
     assert currency_errors("EUR") == []
     (error,) = currency_errors("EUX")
     assert (error.field, error.message) == ("currency", "'EUX' is not an ISO 4217 currency code")
+    assert currency_errors("XAU") != [], "gold is no currency with a minor unit to invoice in"

@@ -8,7 +8,7 @@ its usage, the tax rounds subtotal x rate, and totals are sums of rounded amount
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from babel.numbers import get_currency_precision, list_currencies
+from iso4217 import Currency
 
 from bpo_common.errors import FieldError
 
@@ -17,12 +17,18 @@ HUNDRED = Decimal(100)
 # the ledger computes from them (an item's price, an earning) keeps LEDGER_DECIMALS.
 PRICE_DECIMALS = 6
 LEDGER_DECIMALS = 8
-KNOWN_CURRENCIES = frozenset(list_currencies())
+# ISO 4217's currencies (its list, not a locale library's display data: CLDR shows IQD with
+# no decimals where ISO 4217 gives it 3); units of account without a minor unit (XDR, XAU,
+# ...) are no money to invoice in.
+_MINOR_UNITS = {currency.code: currency.exponent for currency in Currency}
+KNOWN_CURRENCIES = frozenset(code for code, units in _MINOR_UNITS.items() if units is not None)
 
 
 def minor_units(currency: str) -> int:
-    """Decimals of the currency's minor unit: 2 for EUR, 0 for JPY, 3 for BHD."""
-    return int(get_currency_precision(currency))
+    """Decimals of the currency's minor unit (ISO 4217): 2 for EUR, 0 for JPY, 3 for BHD."""
+    units = _MINOR_UNITS[currency]
+    assert units is not None, f"{currency} has no minor unit"
+    return units
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
