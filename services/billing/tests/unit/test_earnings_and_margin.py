@@ -23,7 +23,7 @@ class Group(NamedTuple):
 class JobRow(NamedTuple):
     client_id: UUID
     job_id: UUID
-    currency: str | None
+    currency: str
     revenue: Decimal
     cost: Decimal
 
@@ -62,16 +62,17 @@ def test_a_statement_rounds_each_group_once_and_totals_per_currency() -> None:
     assert figures.unpriced_tasks == 3
 
 
-def test_margin_is_revenue_minus_cost_per_job_and_summed_per_client() -> None:
+def test_margin_is_revenue_minus_cost_per_job_and_summed_per_client_and_currency() -> None:
     clients = by_client(
         [
             JobRow(CLIENT, JOB, "EUR", Decimal("3.00000000"), Decimal("0.60000000")),
-            JobRow(CLIENT, OTHER_JOB, None, Decimal(0), Decimal("0.25")),
+            JobRow(CLIENT, OTHER_JOB, "EUR", Decimal(0), Decimal("0.25")),
+            JobRow(CLIENT, JOB, "USD", Decimal(0), Decimal("0.30")),
             JobRow(OTHER_CLIENT, JOB, "USD", Decimal("1.5"), Decimal(0)),
         ]
     )
-    mine = clients[CLIENT]
-    assert mine.currency == "EUR"
+    assert list(clients) == [(CLIENT, "EUR"), (CLIENT, "USD"), (OTHER_CLIENT, "USD")]
+    mine = clients[(CLIENT, "EUR")]
     assert mine.jobs == {
         JOB: margin_of(Decimal("3.00"), Decimal("0.60")),
         OTHER_JOB: margin_of(Decimal("0.00"), Decimal("0.25")),
@@ -82,4 +83,6 @@ def test_margin_is_revenue_minus_cost_per_job_and_summed_per_client() -> None:
         "2.15",
     )
     assert mine.jobs[JOB].margin == Decimal("2.40")
-    assert clients[OTHER_CLIENT].total == margin_of(Decimal("1.50"), Decimal("0.00"))
+    # Cost in another currency is not taken from this one's revenue: it is a margin of its own.
+    assert clients[(CLIENT, "USD")].total == margin_of(Decimal("0.00"), Decimal("0.30"))
+    assert clients[(OTHER_CLIENT, "USD")].total == margin_of(Decimal("1.50"), Decimal("0.00"))

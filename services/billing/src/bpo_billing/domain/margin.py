@@ -25,8 +25,7 @@ def margin_of(revenue: Decimal, cost: Decimal) -> Margin:
 
 
 class JobFigures(Protocol):
-    """A job's revenue and cost in a period, and the currency of its revenue (None when it
-    has cost only)."""
+    """A job's revenue and cost in one currency in a period."""
 
     @property
     def client_id(self) -> UUID: ...
@@ -35,7 +34,7 @@ class JobFigures(Protocol):
     def job_id(self) -> UUID: ...
 
     @property
-    def currency(self) -> str | None: ...
+    def currency(self) -> str: ...
 
     @property
     def revenue(self) -> Decimal: ...
@@ -46,18 +45,17 @@ class JobFigures(Protocol):
 
 @dataclass
 class ClientMargins:
-    currency: str | None = None
     total: Margin = field(default_factory=lambda: margin_of(Decimal(0), Decimal(0)))
     jobs: dict[UUID, Margin] = field(default_factory=dict)
 
 
-def by_client(jobs: Iterable[JobFigures]) -> dict[UUID, ClientMargins]:
+def by_client(jobs: Iterable[JobFigures]) -> dict[tuple[UUID, str], ClientMargins]:
     """Each job's figures as shown (exact prices), and each client's as the sums of its jobs',
-    in the order the jobs come."""
-    clients: dict[UUID, ClientMargins] = {}
+    per client and currency (revenue in the client's, cost in the piece rates': there is no
+    rate to convert one into the other), in the order the jobs come."""
+    clients: dict[tuple[UUID, str], ClientMargins] = {}
     for job in jobs:
-        client = clients.setdefault(job.client_id, ClientMargins())
-        client.currency = client.currency or job.currency
+        client = clients.setdefault((job.client_id, job.currency), ClientMargins())
         figures = margin_of(exact_price(job.revenue), exact_price(job.cost))
         client.jobs[job.job_id] = figures
         client.total = margin_of(

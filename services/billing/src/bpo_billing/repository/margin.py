@@ -14,11 +14,12 @@ from bpo_billing.models import Earning, UsageLine
 async def margin_by_job(
     session: AsyncSession, client_id: UUID | None, since: datetime, until: datetime
 ) -> Sequence[Any]:
-    """(client_id, job_id, currency, revenue, cost) per job with usage or earnings."""
+    """(client_id, job_id, currency, revenue, cost) per job and currency with usage or
+    earnings: money in one currency is never added to money in another."""
     revenue_query = select(
         UsageLine.client_id,
         UsageLine.job_id,
-        func.max(UsageLine.currency).label("currency"),
+        UsageLine.currency,
         func.sum(UsageLine.amount).label("revenue"),
     ).where(
         UsageLine.amount.is_not(None),
@@ -28,27 +29,34 @@ async def margin_by_job(
     cost_query = select(
         Earning.client_id,
         Earning.job_id,
+        Earning.currency,
         func.sum(Earning.amount).label("cost"),
     ).where(Earning.amount.is_not(None), Earning.earned_at >= since, Earning.earned_at < until)
     if client_id is not None:
         revenue_query = revenue_query.where(UsageLine.client_id == client_id)
         cost_query = cost_query.where(Earning.client_id == client_id)
-    revenue = revenue_query.group_by(UsageLine.client_id, UsageLine.job_id).subquery()
-    cost = cost_query.group_by(Earning.client_id, Earning.job_id).subquery()
+    revenue = revenue_query.group_by(
+        UsageLine.client_id, UsageLine.job_id, UsageLine.currency
+    ).subquery()
+    cost = cost_query.group_by(Earning.client_id, Earning.job_id, Earning.currency).subquery()
     query = (
         select(
             func.coalesce(revenue.c.client_id, cost.c.client_id).label("client_id"),
             func.coalesce(revenue.c.job_id, cost.c.job_id).label("job_id"),
-            revenue.c.currency,
+            func.coalesce(revenue.c.currency, cost.c.currency).label("currency"),
             func.coalesce(revenue.c.revenue, 0).label("revenue"),
             func.coalesce(cost.c.cost, 0).label("cost"),
         )
         .select_from(revenue)
         .join(
             cost,
-            and_(revenue.c.client_id == cost.c.client_id, revenue.c.job_id == cost.c.job_id),
+            and_(
+                revenue.c.client_id == cost.c.client_id,
+                revenue.c.job_id == cost.c.job_id,
+                revenue.c.currency == cost.c.currency,
+            ),
             full=True,
         )
-        .order_by("client_id", "job_id")
+        .order_by("client_id", "currency", "job_id")
     )
     return (await session.execute(query)).all()

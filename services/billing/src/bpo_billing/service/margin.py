@@ -15,17 +15,18 @@ from bpo_billing.schemas import ClientMargin, JobMargin, MarginReport
 async def margin_report(
     session: AsyncSession, client_id: UUID | None, period_start: date, period_end: date
 ) -> MarginReport:
-    """Revenue (priced usage) minus contractor cost (earnings), per client and per job."""
+    """Revenue (priced usage) minus contractor cost (earnings), per client and per job, in
+    each currency apart."""
     jobs = await repository.margin_by_job(
         session, client_id, start_of(period_start), end_of(period_end)
     )
     clients = [
         ClientMargin(
             client_id=client,
-            currency=figures.currency,
+            currency=currency,
             jobs=[JobMargin(job_id=job, **asdict(margin)) for job, margin in figures.jobs.items()],
             **asdict(figures.total),
         )
-        for client, figures in by_client(jobs).items()
+        for (client, currency), figures in by_client(jobs).items()
     ]
     return MarginReport(period_start=period_start, period_end=period_end, clients=clients)
