@@ -152,8 +152,11 @@ def test_a_table_field_is_never_suggested_nor_learned_and_the_other_fields_still
         ({"type": "decimal"}, "1190.50", "1190.60"),
         ({"type": "string"}, "R-1001", "R-1011"),
         ({"type": "iban"}, "DE89370400440532013000", None),
+        ({"type": "date"}, "9999-12-31", "9999-12-30"),
+        ({"type": "string"}, "Area m² 4", "Area m² 5"),
+        ({"type": "string"}, "m²", None),
     ],
-    ids=["date", "enum", "decimal", "string", "identifier"],
+    ids=["date", "enum", "decimal", "string", "identifier", "last-day", "superscript", "no-digit"],
 )
 def test_a_planted_value_is_plausible_and_wrong(
     field: dict[str, Any], value: str, wrong: str | None

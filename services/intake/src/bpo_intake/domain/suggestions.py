@@ -105,16 +105,18 @@ def suggest(
 
 def wrong_value(spec: FieldSpec, value: Any) -> Any | None:
     """A plausible value that is not `value` and still passes the field's type (a date a day
-    later, another choice, a digit changed), to see whether people check a pre-fill before
-    accepting it; None for identifiers, whose checksums would give a changed one away."""
+    later, or earlier at the end of the calendar, another choice, a digit 0-9 changed), to see
+    whether people check a pre-fill before accepting it; None for identifiers, whose checksums
+    would give a changed one away."""
     text = str(value)
     if spec.type is FieldType.DATE:
-        return (date.fromisoformat(text) + timedelta(days=1)).isoformat()
+        day = date.fromisoformat(text)
+        return (day - timedelta(days=1) if day == date.max else day + timedelta(days=1)).isoformat()
     if spec.type is FieldType.ENUM and spec.choices:
         return next((choice for choice in spec.choices if choice != text), None)
     if spec.type not in (FieldType.STRING, FieldType.DECIMAL, FieldType.INTEGER):
         return None
-    digits = [index for index, ch in enumerate(text) if ch.isdigit()]
+    digits = [index for index, ch in enumerate(text) if ch in "0123456789"]
     if not digits:
         return None
     index = digits[-1] if len(digits) == 1 else digits[-2]

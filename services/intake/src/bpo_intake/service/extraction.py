@@ -106,7 +106,11 @@ async def extract_pending(session: AsyncSession, keys: DataKeys) -> int:
         policy = QcPolicy.model_validate(job.qc)
         key, personal = found_keys[job.id], _spec(job).personal
         if item.golden is not None and sampled(item.id, policy.wrong_suggestion_rate):
-            suggested |= _planted(specs, personal.open(item.golden, key), suggested, pages)
+            try:
+                suggested |= _planted(specs, personal.open(item.golden, key), suggested, pages)
+            except Exception:
+                # Nor on one control item's answer: it goes without a planted value.
+                log.exception("wrong_value_not_planted", item_id=str(item.id))
         sealed = {
             name: {**shown, "value": key.seal(shown["value"])}
             if personal.covers(name) and shown.get("value") is not None
