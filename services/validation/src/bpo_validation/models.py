@@ -116,7 +116,8 @@ class JudgedField:
     contractor_id: Mapped[UUID]
     item_id: Mapped[UUID] = mapped_column(index=True)
     work_type: Mapped[str] = mapped_column(String(100))
-    field: Mapped[str] = mapped_column(String(100))
+    # A field's name, or a table cell's `table.column` (63 + 1 + 63).
+    field: Mapped[str] = mapped_column(String(127))
     correct: Mapped[bool]
     judged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

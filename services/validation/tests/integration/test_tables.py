@@ -46,6 +46,22 @@ async def test_two_keyings_of_a_table_agree_after_normalizing_every_cell(
     assert sorted(v[2:] for v in (await scored(validation_db, item)).values()) == [(7, 7), (7, 7)]
 
 
+async def test_cells_of_a_table_and_column_with_the_longest_names_are_judged(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    table, column = "t" * 63, "c" * 63
+    fields = [{"name": table, "type": "table", "columns": [{"name": column, "type": "string"}]}]
+    job = await new_job(validation_db, fields=fields, mode="double")
+    item = new_item("0", sampled=False)
+    for _ in range(2):
+        await submit(
+            validation_db, validation_settings, job, item, {table: [{column: "A"}]}, expected=2
+        )
+    (accepted,) = await published(validation_db, item)
+    assert accepted.type == "bpo.validation.item.accepted"
+    assert sorted(v[2:] for v in (await scored(validation_db, item)).values()) == [(1, 1), (1, 1)]
+
+
 async def test_differing_tables_go_to_adjudication_on_the_cells_that_differ(
     validation_db: SessionFactory,
     validation_settings: Settings,
