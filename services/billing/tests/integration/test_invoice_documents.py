@@ -61,7 +61,7 @@ async def test_an_invoice_as_csv_and_pdf_says_what_the_json_says(
             for line in invoice["lines"]
         ),
         f"Subtotal {invoice['subtotal']} EUR",
-        f"Tax (21.00%) {invoice['tax']} EUR",
+        f"Tax (21%) {invoice['tax']} EUR",
         f"Total {invoice['total']} EUR",
         f"Amount due {invoice['amount_due']} EUR",
     ]

@@ -111,6 +111,10 @@ async def test_void_only_while_unpaid_and_its_usage_goes_on_the_next_draft(
     )
     assert voided.status_code == 200, voided.text
     assert (voided.json()["status"], voided.json()["void_reason"]) == ("void", "wrong client")
+    assert voided.json()["amount_due"] == "0.00", "nothing is owed on a void invoice"
+    listed = await billing.get(f"/v1/invoices?client_id={client_id}", headers=tokens.manager())
+    (summary,) = [row for row in listed.json()["data"] if row["id"] == invoice["id"]]
+    assert summary["amount_due"] == "0.00"
     assert voided.json()["number"] == invoice["number"]  # the number stays used: no gap
     events = await outbox_events(billing_db, InvoiceVoided.event_type, invoice_id=invoice["id"])
     assert [e.data["reason"] for e in events] == ["wrong client"]

@@ -92,6 +92,9 @@ async def test_credit_notes_reduce_what_is_due_and_can_settle_it(
     body = by_lines.json()
     assert (body["amount_credited"], body["amount_due"]) == ("15.50", "34.50")
     assert body["credit_notes"][0]["reason"] == "two scans were unreadable"
+    # Voided, its usage would be billed again in full and the credit lost.
+    refused = await billing.post(f"{url}/void", json={"reason": "x"}, headers=tokens.manager())
+    assert "has credit notes" in assert_problem(refused, 409)["detail"]
 
     for bad, field in [
         ({"reason": "x", "amount": "34.51"}, "amount"),

@@ -208,7 +208,7 @@ def test_credit_notes_and_payments_reconcile_to_the_amount_due(
     currency, total, steps = case
     paid = credited = Decimal(0)
     for kind, amount in steps:
-        due = amount_due(total, credited, paid)
+        due = amount_due(InvoiceStatus.FINALIZED, total, credited, paid)
         errors = settlement_errors("amount", amount, due, currency, kind)
         if amount <= 0 or amount > due:
             assert errors, (amount, due)
@@ -218,10 +218,11 @@ def test_credit_notes_and_payments_reconcile_to_the_amount_due(
             paid += amount
         else:
             credited += amount
-    due = amount_due(total, credited, paid)
+    due = amount_due(InvoiceStatus.FINALIZED, total, credited, paid)
     assert due == total - credited - paid
     assert due >= 0
     assert (due == 0) == (credited + paid == total)
+    assert amount_due(InvoiceStatus.VOID, total, credited, paid) == 0, "a void invoice is owed"
 
 
 def test_a_credit_note_is_an_amount_or_lines_never_both_and_never_more_than_is_due() -> None:

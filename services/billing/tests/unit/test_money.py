@@ -4,7 +4,14 @@ from decimal import Decimal
 
 import pytest
 
-from bpo_billing.domain.money import currency_errors, exact_price, money_errors, plain, round_money
+from bpo_billing.domain.money import (
+    currency_errors,
+    exact_price,
+    money_errors,
+    percent,
+    plain,
+    round_money,
+)
 
 
 @pytest.mark.parametrize(
@@ -43,6 +50,8 @@ def test_prices_show_at_least_two_decimals_and_no_trailing_zeros_beyond() -> Non
     assert str(exact_price(Decimal("0.123456789"))) == "0.12345679"
     assert str(plain(Decimal("0.190000"))) == "0.19"
     assert str(plain(Decimal("10.00"))) == "10"
+    # A tax rate is shown with every digit it has, so that the tax can be checked from it.
+    assert (percent(Decimal("0.21")), percent(Decimal("0.08875"))) == ("21%", "8.875%")
 
 
 def test_only_iso_4217_currencies_are_accepted() -> None:

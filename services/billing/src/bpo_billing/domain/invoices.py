@@ -226,8 +226,9 @@ def _duration(delta: timedelta) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
-def amount_due(total: Decimal, credited: Decimal, paid: Decimal) -> Decimal:
-    return total - credited - paid
+def amount_due(status: InvoiceStatus, total: Decimal, credited: Decimal, paid: Decimal) -> Decimal:
+    """What the client still owes on the invoice: nothing on a void one."""
+    return Decimal(0) if status is InvoiceStatus.VOID else total - credited - paid
 
 
 def settlement_errors(

@@ -55,6 +55,11 @@ def plain(amount: Decimal) -> Decimal:
     return Decimal(format(amount.normalize(), "f"))
 
 
+def percent(rate: Decimal) -> str:
+    """A rate as a percentage, every digit it has: 0.21 -> 21%, 0.08875 -> 8.875%."""
+    return f"{plain(rate * HUNDRED)}%"
+
+
 def decimals_of(amount: Decimal) -> int:
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)

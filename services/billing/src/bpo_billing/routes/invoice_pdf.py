@@ -6,6 +6,7 @@ from decimal import Decimal
 from fpdf import FPDF
 
 from bpo_billing.domain.invoices import InvoiceStatus
+from bpo_billing.domain.money import percent
 from bpo_billing.schemas import InvoiceOut
 
 
@@ -59,7 +60,7 @@ def invoice_pdf(invoice: InvoiceOut) -> bytes:
     pdf.ln(2)
     summary: list[tuple[str, Decimal]] = [
         ("Subtotal", invoice.subtotal),
-        (f"Tax ({invoice.tax_rate * 100:.2f}%)", invoice.tax),
+        (f"Tax ({percent(invoice.tax_rate)})", invoice.tax),
         ("Total", invoice.total),
     ]
     if invoice.amount_credited:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from bpo_billing.domain.invoices import InvoiceStatus
+from bpo_billing.domain.money import percent
 from bpo_billing.routes.invoice_pdf import invoice_pdf
 from bpo_billing.routes.parameters import AS_BINARY, AS_TEXT, JSON, PDF, AcceptHeader, chosen_format
 from bpo_billing.schemas import (
@@ -100,7 +101,7 @@ def _invoice_rows(invoice: InvoiceOut) -> list[list[object]]:
                      line.quantity, line.unit_price, line.amount, invoice.currency])  # fmt: skip
     totals = [
         ("subtotal", invoice.subtotal),
-        (f"tax {invoice.tax_rate * 100:.2f}%", invoice.tax),
+        (f"tax {percent(invoice.tax_rate)}", invoice.tax),
         ("total", invoice.total),
         ("credited", invoice.amount_credited),
         ("paid", invoice.amount_paid),

@@ -168,7 +168,9 @@ async def _settle_if_nothing_due(session: AsyncSession, invoice: Invoice, when: 
 
 
 def _due(invoice: Invoice) -> Decimal:
-    return rules.amount_due(invoice.total, invoice.amount_credited, invoice.amount_paid)
+    return rules.amount_due(
+        invoice.status, invoice.total, invoice.amount_credited, invoice.amount_paid
+    )
 
 
 async def add_payment(session: AsyncSession, invoice_id: UUID, body: PaymentIn) -> InvoiceOut:
@@ -225,14 +227,17 @@ async def add_credit_note(
 
 
 async def void_invoice(session: AsyncSession, invoice_id: UUID, reason: str) -> InvoiceOut:
-    """Void a draft, or a finalized invoice nobody has paid anything of; its usage goes
-    back to be invoiced again."""
+    """Void a draft, or a finalized invoice nobody has paid or credited anything of; its usage
+    goes back to be invoiced again."""
     invoice = await _locked_invoice(session, invoice_id)
     rules.ensure_status(
         invoice.id, invoice.status, "voiding", InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED
     )
     if invoice.amount_paid > 0:
         raise Conflict(f"invoice {invoice.number} has payments; credit it instead of voiding")
+    if invoice.amount_credited > 0:
+        # Its usage would be billed again in full, and the credit given lost.
+        raise Conflict(f"invoice {invoice.number} has credit notes; credit the rest instead")
     now = utcnow()
     was_finalized = invoice.status is InvoiceStatus.FINALIZED
     audit.summarize(session, before=invoice.status, after=InvoiceStatus.VOID)
