@@ -13,7 +13,15 @@ from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
-from .conftest import MONTH_START, Feed, client_with_usage, draft, draft_body, new_client
+from .conftest import (
+    MONTH_START,
+    Feed,
+    client_with_usage,
+    draft,
+    draft_body,
+    finalize,
+    new_client,
+)
 
 
 async def test_a_draft_groups_unbilled_usage_by_job_and_work_type_with_tax(
@@ -116,6 +124,39 @@ async def test_sla_credit_for_a_late_job_and_the_minimum_monthly_fee(
     assert credit["description"] == "SLA credit 10%: job late completed 6.0 h late"
     assert invoice["subtotal"] == "97.00"
     assert invoice["total"] == "117.37"
+
+
+async def test_the_minimum_monthly_fee_is_charged_once_a_month_whatever_the_drafts(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(
+        billing,
+        tokens,
+        rates={"invoice": {"per_item": "10"}},
+        minimum_monthly_fee="100.00",
+        tax_rate="0",
+    )
+    job = await feed.job(client_id)
+    await feed.items(job, 3)
+    first = await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])
+    assert [(line["kind"], line["amount"]) for line in first["lines"]] == [
+        ("usage", "30.00"),
+        ("minimum_fee", "70.00"),
+    ]
+    # A late item of March: the month's minimum is met already, by the first invoice's fee.
+    await feed.items(job, 1, at=MONTH_START + timedelta(days=20))
+    second = await draft(billing, tokens, client_id)
+    assert [(line["kind"], line["amount"]) for line in second["lines"]] == [("usage", "10.00")]
+    assert second["total"] == "10.00"
+    await finalize(billing, tokens, second["id"])
+    # Nothing new in March: nothing to invoice, not another fee.
+    again = await billing.post("/v1/invoices", json=draft_body(client_id), headers=tokens.manager())
+    assert "nothing to invoice" in assert_problem(again, 409)["detail"]
+    # April is a month of its own.
+    april = await draft(billing, tokens, client_id, "2026-04-01", "2026-04-30")
+    assert [(line["kind"], line["amount"]) for line in april["lines"]] == [
+        ("minimum_fee", "100.00")
+    ]
 
 
 async def test_bad_draft_requests_are_refused_and_store_nothing(

@@ -204,14 +204,22 @@ def _usage_description(group: UsageGroup) -> str:
     return f"{group.work_type} items, job {job}"
 
 
-def assemble(usage: Sequence[Line], credited: Iterable[CreditedJob], terms: InvoiceTerms) -> Draft:
-    """The whole draft: the usage lines, a top-up to the minimum monthly fee, a credit per
+def assemble(
+    usage: Sequence[Line],
+    credited: Iterable[CreditedJob],
+    terms: InvoiceTerms,
+    billed_in_month: Decimal = Decimal(0),
+) -> Draft:
+    """The whole draft: the usage lines, a top-up to the minimum monthly fee (counting what
+    the month's other invoices billed towards it, a fee they charged included), a credit per
     late job and per job below its accuracy target, in the order given (none when it rounds
     to nothing; a job both late and below target gets both), and the totals with tax."""
     currency = terms.currency
     lines = list(usage)
     usage_subtotal = sum((line.amount for line in usage), Decimal(0))
-    top_up = minimum_fee_top_up(usage_subtotal, terms.minimum_monthly_fee, currency)
+    top_up = minimum_fee_top_up(
+        usage_subtotal + billed_in_month, terms.minimum_monthly_fee, currency
+    )
     if top_up > 0:
         fee = round_money(terms.minimum_monthly_fee, currency)
         description = f"Minimum monthly fee of {fee} {currency}"

@@ -16,3 +16,8 @@ def end_of(day: date) -> datetime:
 def month_of(moment: datetime) -> date:
     """The first day of the calendar month (UTC) a moment falls in."""
     return moment.astimezone(UTC).date().replace(day=1)
+
+
+def month_after(first: date) -> date:
+    """The first day of the month after the one that starts on `first`."""
+    return (first + timedelta(days=31)).replace(day=1)

@@ -4,6 +4,7 @@ credit notes, payments."""
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from bpo_billing.domain.invoices import (
     LineKind,
     UsageGroup,
 )
+from bpo_billing.domain.periods import month_after
 from bpo_billing.models import (
     AccuracyCredit,
     BillableJob,
@@ -68,6 +70,31 @@ async def open_draft(
         Invoice.period_end == period_end,
     )
     return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+# What counts towards the minimum monthly fee: what a client's items and resolved exceptions
+# cost, and a fee already charged.
+_TOWARDS_MINIMUM = (LineKind.USAGE, LineKind.EXCEPTION, LineKind.MINIMUM_FEE)
+
+
+async def billed_in_month(
+    session: AsyncSession, client_id: UUID, month: date, but: UUID
+) -> Decimal:
+    """What the client's other invoices not void whose period ends in `month` (its first day)
+    bill towards the minimum monthly fee."""
+    query = (
+        select(func.coalesce(func.sum(InvoiceLine.amount), 0))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(
+            Invoice.client_id == client_id,
+            Invoice.id != but,
+            Invoice.status != InvoiceStatus.VOID,
+            Invoice.period_end >= month,
+            Invoice.period_end < month_after(month),
+            InvoiceLine.kind.in_(_TOWARDS_MINIMUM),
+        )
+    )
+    return Decimal((await session.execute(query)).scalar_one())
 
 
 async def claim_usage(

@@ -85,7 +85,9 @@ async def draft_invoice(session: AsyncSession, body: InvoiceDraftIn) -> tuple[In
         sla_credit_pct=book.sla_credit_pct,
         accuracy_credit_pct=book.accuracy_credit_pct,
     )
-    draft = rules.assemble(usage, credited, terms)
+    month = body.period_end.replace(day=1)
+    billed = await repository.billed_in_month(session, body.client_id, month, invoice.id)
+    draft = rules.assemble(usage, credited, terms, billed)
     if not draft.lines:
         raise Conflict(
             f"client {body.client_id} has no unbilled usage up to {body.period_end} "
