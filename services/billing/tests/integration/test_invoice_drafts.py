@@ -159,6 +159,31 @@ async def test_the_minimum_monthly_fee_is_charged_once_a_month_whatever_the_draf
     ]
 
 
+async def test_a_credit_larger_than_a_draft_waits_for_one_it_fits_in(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens, rates={"invoice": {"per_item": "10"}})
+    late = await feed.job(client_id, due_at=MONTH_START + timedelta(days=1))
+    await feed.items(late, 100)
+    await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])
+    april = MONTH_START + timedelta(days=35)
+    await feed.items(late, 1, at=april)
+    await feed.job_completed(late, april)
+    # 10 % of the 1,010.00 the job was billed is more than April's 10.00.
+    small = await finalize(
+        billing, tokens, (await draft(billing, tokens, client_id, "2026-04-01", "2026-04-30"))["id"]
+    )
+    assert [(line["kind"], line["amount"]) for line in small["lines"]] == [("usage", "10.00")]
+    assert (small["status"], small["total"], small["amount_due"]) == ("finalized", "12.10", "12.10")
+    other = await feed.job(client_id)
+    await feed.items(other, 20, at=MONTH_START + timedelta(days=65))
+    may = await draft(billing, tokens, client_id, "2026-05-01", "2026-05-31")
+    assert [(line["kind"], line["amount"]) for line in may["lines"]] == [
+        ("usage", "200.00"),
+        ("sla_credit", "-101.00"),
+    ]
+
+
 async def test_bad_draft_requests_are_refused_and_store_nothing(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens
 ) -> None:

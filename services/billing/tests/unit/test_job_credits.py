@@ -36,6 +36,10 @@ def items(job_id: UUID, quantity: int, unit: str, external_ref: str | None = Non
     return usage_lines([group], "EUR")[0]
 
 
+# Usage enough for any credit below to fit on the draft.
+COVER = items(OTHER_JOB, 1, "100000")
+
+
 def below(
     job_id: UUID,
     billed: str,
@@ -72,7 +76,7 @@ def test_a_job_below_its_accuracy_target_is_credited_a_share_of_its_items() -> N
 
 
 def test_a_job_without_an_external_ref_is_named_by_its_id() -> None:
-    (line,) = assemble([], [below(OTHER_JOB, "20")], terms(accuracy="12.5")).lines
+    (_, line) = assemble([COVER], [below(OTHER_JOB, "20")], terms(accuracy="12.5")).lines
     assert line.description == (
         f"Accuracy credit 12.5%: job {OTHER_JOB} delivered 98.91% against its 99.50% target "
         "(95 % lower bound 98.70%)"
@@ -93,9 +97,9 @@ def test_a_job_without_an_external_ref_is_named_by_its_id() -> None:
 def test_an_accuracy_credit_rounds_like_an_sla_credit(
     currency: str, billed: str, pct: str, credit: str
 ) -> None:
-    accuracy = assemble([], [below(JOB, billed)], terms(currency, accuracy=pct)).lines
-    sla = assemble([], [LateJob(JOB, None, DUE, DUE + timedelta(hours=1), Decimal(billed))],
-                   terms(currency, sla=pct, accuracy="0")).lines  # fmt: skip
+    accuracy = assemble([COVER], [below(JOB, billed)], terms(currency, accuracy=pct)).lines[1:]
+    sla = assemble([COVER], [LateJob(JOB, None, DUE, DUE + timedelta(hours=1), Decimal(billed))],
+                   terms(currency, sla=pct, accuracy="0")).lines[1:]  # fmt: skip
     assert [(line.amount, line.unit_price, line.quantity) for line in accuracy] == [
         (Decimal(credit), Decimal(credit), 1)
     ]
@@ -125,7 +129,18 @@ def test_a_job_both_late_and_below_its_target_gets_both_credits() -> None:
 
 
 def test_a_job_whose_accuracy_was_never_measured_says_so() -> None:
-    (line,) = assemble([], [below(JOB, "10", "x", estimate=None, assured=None)], terms()).lines
+    (_, line) = assemble(
+        [COVER], [below(JOB, "10", "x", estimate=None, assured=None)], terms()
+    ).lines
     assert line.description == (
         "Accuracy credit 10%: job x delivered no measured accuracy against its 99.50% target"
     )
+
+
+def test_a_credit_that_would_take_the_invoice_below_zero_waits_for_a_later_draft() -> None:
+    usage = [items(JOB, 1, "10")]
+    late = LateJob(OTHER_JOB, None, DUE, DUE + timedelta(hours=1), Decimal("1010"))
+    draft = assemble(usage, [late, below(JOB, "10.00")], terms(sla="10", accuracy="10"))
+    assert [line.kind for line in draft.lines] == [LineKind.USAGE, LineKind.ACCURACY_CREDIT]
+    assert draft.deferred == (late,)
+    assert (draft.totals.subtotal, draft.totals.total) == (Decimal("9.00"), Decimal("10.89"))

@@ -143,6 +143,8 @@ class Totals:
 class Draft:
     lines: tuple[Line, ...]
     totals: Totals
+    # Credits that would take the subtotal below zero: they wait for a later draft.
+    deferred: tuple[CreditedJob, ...] = ()
 
 
 def line_amount(exact_sum: Decimal, currency: str) -> Decimal:
@@ -213,7 +215,8 @@ def assemble(
     """The whole draft: the usage lines, a top-up to the minimum monthly fee (counting what
     the month's other invoices billed towards it, a fee they charged included), a credit per
     late job and per job below its accuracy target, in the order given (none when it rounds
-    to nothing; a job both late and below target gets both), and the totals with tax."""
+    to nothing; a job both late and below target gets both; one that would take the subtotal
+    below zero is deferred), and the totals with tax."""
     currency = terms.currency
     lines = list(usage)
     usage_subtotal = sum((line.amount for line in usage), Decimal(0))
@@ -224,9 +227,19 @@ def assemble(
         fee = round_money(terms.minimum_monthly_fee, currency)
         description = f"Minimum monthly fee of {fee} {currency}"
         lines.append(Line(LineKind.MINIMUM_FEE, description, 1, top_up, top_up))
-    lines += [line for job in credited if (line := credit_line(job, terms)) is not None]
+    subtotal = sum((line.amount for line in lines), Decimal(0))
+    deferred: list[CreditedJob] = []
+    for job in credited:
+        line = credit_line(job, terms)
+        if line is None:
+            continue
+        if subtotal + line.amount < 0:
+            deferred.append(job)  # an invoice never goes below zero: the credit waits
+            continue
+        lines.append(line)
+        subtotal += line.amount
     totals = invoice_totals([line.amount for line in lines], terms.tax_rate, currency)
-    return Draft(lines=tuple(lines), totals=totals)
+    return Draft(lines=tuple(lines), totals=totals, deferred=tuple(deferred))
 
 
 def _duration(delta: timedelta) -> str:

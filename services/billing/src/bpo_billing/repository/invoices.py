@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bpo_billing.domain.invoices import (
+    CreditedJob,
     InvoiceStatus,
     JobBelowTarget,
     LateJob,
@@ -35,6 +36,7 @@ from bpo_billing.models import (
     SlaCredit,
     UsageLine,
 )
+from bpo_common.db import among
 from bpo_common.pagination import PageRequest, paginate
 
 
@@ -244,6 +246,23 @@ async def release_invoice(session: AsyncSession, invoice: Invoice) -> None:
         await session.execute(
             update(credit).where(credit.invoice_id == invoice.id).values(invoice_id=None)
         )
+
+
+async def defer_credits(
+    session: AsyncSession, invoice_id: UUID, jobs: Sequence[CreditedJob]
+) -> None:
+    """Give credits a draft claimed back, to wait for a later draft."""
+    for credit, kind in (
+        (SlaCredit, LineKind.SLA_CREDIT),
+        (AccuracyCredit, LineKind.ACCURACY_CREDIT),
+    ):
+        job_ids = [job.job_id for job in jobs if job.kind is kind]
+        if job_ids:
+            await session.execute(
+                update(credit)
+                .where(credit.invoice_id == invoice_id, among(credit.job_id, job_ids))
+                .values(invoice_id=None)
+            )
 
 
 async def next_number(session: AsyncSession, series: Series, year: int) -> str:

@@ -88,6 +88,7 @@ async def draft_invoice(session: AsyncSession, body: InvoiceDraftIn) -> tuple[In
     month = body.period_end.replace(day=1)
     billed = await repository.billed_in_month(session, body.client_id, month, invoice.id)
     draft = rules.assemble(usage, credited, terms, billed)
+    await repository.defer_credits(session, invoice.id, draft.deferred)
     if not draft.lines:
         raise Conflict(
             f"client {body.client_id} has no unbilled usage up to {body.period_end} "
@@ -120,7 +121,7 @@ async def finalize_invoice(
     invoice.status = InvoiceStatus.FINALIZED
     invoice.finalized_at = now
     invoice.due_on = now.date() + timedelta(days=payment_terms_days)
-    if invoice.total <= 0:
+    if invoice.total == 0:
         # Nothing to collect (credits ate it all): it is settled as it is issued.
         invoice.status, invoice.paid_at = InvoiceStatus.PAID, now
     audit.summarize(session, before=InvoiceStatus.DRAFT, after=invoice.status)
