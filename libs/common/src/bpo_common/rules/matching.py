@@ -123,10 +123,18 @@ class Match(BaseModel):
             elif number and kind is not Kind.NUMBER:
                 found.append(((*where.split("."),), f"{column} is not a number column"))
         if self.duplicates is not None:
+            # Amounts are compared as numbers, and dates days apart.
+            wanted = {"amount": Kind.NUMBER, "date": Kind.DATE}
             for role in ("vendor", "number", "amount", "date"):
                 name = getattr(self.duplicates, role)
-                if name is not None:
-                    found += _scalar(("duplicates", role), name, kinds)
+                if name is None:
+                    continue
+                place: tuple[int | str, ...] = ("duplicates", role)
+                misfit = _scalar(place, name, kinds)
+                kind = wanted.get(role)
+                if not misfit and kind is not None and kinds[name] is not kind:
+                    misfit = [(place, f"{name} is not a {kind.value} field")]
+                found += misfit
         return found
 
 

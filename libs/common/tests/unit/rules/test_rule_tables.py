@@ -695,6 +695,14 @@ def test_a_match_order_field_cannot_be_a_table() -> None:
     assert error.message.startswith("lines ")
 
 
+def test_a_duplicates_rule_compares_amounts_as_numbers_and_dates_as_dates() -> None:
+    duplicates = {"vendor": "vendor", "amount": "vendor", "date": "total"}
+    assert _refusals(INVOICE_FIELDS, match={**MATCH, "duplicates": duplicates}) == [
+        FieldError("match.duplicates.amount", "vendor is not a number field"),
+        FieldError("match.duplicates.date", "total is not a date field"),
+    ]
+
+
 def test_a_duplicates_rule_naming_fields_the_job_lacks_is_refused() -> None:
     duplicates = {"vendor": "supplier", "amount": "total", "date": "issued"}
     assert _refusals(INVOICE_FIELDS, match={**MATCH, "duplicates": duplicates}) == [
