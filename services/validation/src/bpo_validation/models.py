@@ -287,7 +287,8 @@ class SeenInvoice(Base):
     """An invoice item's vendor, number, amount and date, to find duplicates by."""
 
     __tablename__ = "seen_invoice"
-    __table_args__ = (Index("ix_seen_invoice_vendor", "client_id", "vendor"),)
+    # By a hash of the vendor: a keyed vendor may be longer than an index entry holds.
+    __table_args__ = (Index("ix_seen_invoice_vendor", "client_id", text("md5(vendor)")),)
 
     item_id: Mapped[UUID] = mapped_column(primary_key=True)
     client_id: Mapped[UUID]

@@ -2,6 +2,8 @@
 mismatch opens an exception the client's accounts payable resolves, what is invoiced is
 remembered for the next invoice, and duplicates are caught."""
 
+import random
+import string
 from typing import Any
 from uuid import UUID
 
@@ -332,3 +334,23 @@ async def test_a_duplicate_invoice_is_an_exception(
         "duplicate",
         [f"duplicate: item {first} {why}"],
     )
+
+
+async def test_a_vendor_longer_than_an_index_entry_holds_is_remembered_and_found(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await _job(validation_db, validation, tokens)
+    # 3,000 characters that do not compress: an index entry of the vendor itself would not fit.
+    vendor = "".join(random.Random(7).choices(string.ascii_letters + string.digits, k=3000))
+    line = [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
+    keyed = {**_invoice("INV-L", line, total="5.00"), "vendor": vendor}
+    first = await _keyed(validation_db, validation_settings, job, keyed)
+    assert (await published(validation_db, first))[-1].type == "bpo.validation.item.accepted"
+    second = await _keyed(validation_db, validation_settings, job, keyed)
+    duplicate = await _exception_of(validation_db, second)
+    assert duplicate["reasons"] == [
+        f"duplicate: item {first} has the same vendor and invoice number"
+    ]
