@@ -128,3 +128,9 @@ def test_every_invoice_it_duplicates_is_named() -> None:
         f"item {OTHER} has the same vendor and invoice number",
         f"item {third} has the same vendor and amount, dated 2024-03-02",
     ]
+
+
+def test_an_amount_or_date_a_stored_rule_reads_from_text_does_not_count() -> None:
+    found = invoice(ITEM, total="1,234.50 EUR", issued="03/04/2026")
+    assert (found.amount, found.dated) == (None, None)
+    assert invoice(ITEM, total="NaN").amount is None

@@ -99,8 +99,11 @@ class Match(BaseModel):
                     read.append((name, ("duplicates", role)))
         return read
 
-    def problems(self, kinds: dict[str, Kind]) -> list[tuple[tuple[int | str, ...], str]]:
-        """What in the rule does not fit the job's fields (`kinds` as `rule_kinds` gives)."""
+    def problems(
+        self, kinds: dict[str, Kind], *, kinds_checked: bool = True
+    ) -> list[tuple[tuple[int | str, ...], str]]:
+        """What in the rule does not fit the job's fields (`kinds` as `rule_kinds` gives);
+        without `kinds_checked`, a duplicates amount or date of another kind is let be."""
         found: list[tuple[tuple[int | str, ...], str]] = []
         found += _scalar(("order_field",), self.order_field, kinds)
         if kinds.get(self.table) is not Kind.TABLE:
@@ -132,7 +135,7 @@ class Match(BaseModel):
                 place: tuple[int | str, ...] = ("duplicates", role)
                 misfit = _scalar(place, name, kinds)
                 kind = wanted.get(role)
-                if not misfit and kind is not None and kinds[name] is not kind:
+                if not misfit and kinds_checked and kind is not None and kinds[name] is not kind:
                     misfit = [(place, f"{name} is not a {kind.value} field")]
                 found += misfit
         return found

@@ -36,6 +36,8 @@ from bpo_common.rules.names import DatasetName, FieldName, spec_error
 from bpo_common.rules.personal import Personal
 
 Bound = int | Decimal | date
+# The validation context's key for a spec read back from storage, not one sent by a client.
+STORED = "stored"
 # A number bound's reach (a value has at most 60 digits, so none needs a bound beyond).
 BOUND_DIGITS = 60
 
@@ -311,9 +313,12 @@ class JobSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _match_names_fields(self) -> Self:
+    def _match_names_fields(self, info: ValidationInfo) -> Self:
         if self.match is not None:
-            problems = self.match.problems(rule_kinds(self.fields))
+            # A stored spec (`spec_for`) is read as it was accepted: a check added since
+            # must not refuse a job that exists.
+            stored = bool(info.context and info.context.get(STORED))
+            problems = self.match.problems(rule_kinds(self.fields), kinds_checked=not stored)
             if problems:
                 raise _errors_at(type(self).__name__, [(("match", *w), m) for w, m in problems])
         return self
@@ -514,5 +519,5 @@ def spec_for(
         if len(_compiled) >= 1024:
             _compiled.clear()
         body = {"fields": fields, "rules": rules, "match": match}
-        spec = _compiled[job_id] = JobSpec.model_validate(body)
+        spec = _compiled[job_id] = JobSpec.model_validate(body, context={STORED: True})
     return spec

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from bpo_common.errors import FieldError
+from bpo_common.ids import new_id
 from bpo_common.rules import (
     FieldSpec,
     JobSpec,
@@ -17,7 +18,9 @@ from bpo_common.rules import (
     differing_fields,
     equal_after_normalization,
     spec_errors,
+    spec_for,
 )
+from bpo_common.rules.matching import Duplicates
 from bpo_common.rules.rows import align, cell_path, cells
 from bpo_common.rules.spec import rule_kinds
 
@@ -701,6 +704,15 @@ def test_a_duplicates_rule_compares_amounts_as_numbers_and_dates_as_dates() -> N
         FieldError("match.duplicates.amount", "vendor is not a number field"),
         FieldError("match.duplicates.date", "total is not a date field"),
     ]
+
+
+def test_a_stored_duplicates_rule_of_other_kinds_still_loads() -> None:
+    """A job accepted before the kinds were checked is read back as it was accepted."""
+    duplicates = {"vendor": "vendor", "amount": "vendor"}
+    match = {**MATCH, "duplicates": duplicates}
+    spec = spec_for(new_id(), INVOICE_FIELDS, [], match)
+    assert spec.match is not None
+    assert spec.match.duplicates == Duplicates(vendor="vendor", amount="vendor")
 
 
 def test_a_duplicates_rule_naming_fields_the_job_lacks_is_refused() -> None:

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Context, Decimal, localcontext
+from decimal import Context, Decimal, InvalidOperation, localcontext
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -335,9 +335,28 @@ def invoice_of(rule: Duplicates, item_id: UUID, result: Mapping[str, Any]) -> In
         item_id=item_id,
         vendor=reference_key(vendor),
         number=None if number is None else reference_key(number),
-        amount=None if amount is None else Decimal(str(amount)),
-        dated=date.fromisoformat(dated) if isinstance(dated, str) else None,
+        amount=_number(amount),
+        dated=_date(dated),
     )
+
+
+# A job accepted before its rule's amount had to be a number field and its date a date field
+# may hold text there: such a value does not count (rather than fail the invoice).
+
+
+def _number(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if value is not None and number.is_finite() else None
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def duplicates(rule: Duplicates, invoice: Invoice, others: Sequence[Invoice]) -> list[str]:
