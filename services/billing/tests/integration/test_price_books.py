@@ -98,6 +98,11 @@ BAD_BOOKS: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("unknown currency", {"currency": "EUX"}, "currency"),
     (
+        "a per-field price the ledger could not hold",
+        {"rates": {"invoice": {"per_item": "0.10", "per_field": "1E+15"}}},
+        "rates.invoice.per_field",
+    ),
+    (
         "overlapping tiers",
         {
             "rates": {
