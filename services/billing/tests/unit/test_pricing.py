@@ -1,11 +1,12 @@
 """What an item costs: graduated tiers, a price per field, the rush surcharge."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bpo_billing.domain.periods import day_of, month_of
 from bpo_billing.domain.price_books import (
     Rate,
     Rush,
@@ -113,3 +114,9 @@ def test_the_third_item_of_a_rushed_job_pays_its_tier_its_fields_and_the_surchar
     )
     assert price.amount == Decimal("1.275")  # (0.80 + 5 x 0.01) x 1.5
     assert price_item(rate, 1, 0, rush, Decimal(48)).amount == Decimal("1.00")
+
+
+def test_a_moment_written_with_an_offset_falls_on_its_utc_day_and_month() -> None:
+    # 01:00 on April 1st in UTC+2 is still March 31st in UTC: March's price book and tiers.
+    moment = datetime(2026, 4, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert (day_of(moment), month_of(moment)) == (date(2026, 3, 31), date(2026, 3, 1))

@@ -13,9 +13,14 @@ def end_of(day: date) -> datetime:
     return start_of(day + timedelta(days=1))
 
 
+def day_of(moment: datetime) -> date:
+    """The calendar day (UTC) a moment falls in, whatever offset it was written with."""
+    return moment.astimezone(UTC).date()
+
+
 def month_of(moment: datetime) -> date:
     """The first day of the calendar month (UTC) a moment falls in."""
-    return moment.astimezone(UTC).date().replace(day=1)
+    return day_of(moment).replace(day=1)
 
 
 def month_after(first: date) -> date:

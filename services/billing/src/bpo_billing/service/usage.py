@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.domain.invoices import UsageKind
 from bpo_billing.domain.money import exact_price, ledger, plain
-from bpo_billing.domain.periods import end_of, month_of, start_of
+from bpo_billing.domain.periods import day_of, end_of, month_of, start_of
 from bpo_billing.domain.price_books import price_item, sla_hours
 from bpo_billing.models import BillableJob, PriceBook, UsageLine
 from bpo_billing.repository import jobs, lock_client, price_books
@@ -67,13 +67,13 @@ async def record_items_completed(session: AsyncSession, events: list[ItemComplet
         # A price book being added now either sees these lines or is seen by them.
         await lock_client(session, client_id, "price-book", shared=True)
     for line in lines:
-        key = (line.client_id, line.completed_at.date())
+        key = (line.client_id, day_of(line.completed_at))
         if key not in books:
             books[key] = await price_books.price_book_at(session, *key)
     priced = [
         (line, book)
         for line in lines
-        if (book := books[(line.client_id, line.completed_at.date())]) is not None
+        if (book := books[(line.client_id, day_of(line.completed_at))]) is not None
         and line.work_type in book.rates
     ]
     recorded = await _price(session, priced, terms)
@@ -88,7 +88,7 @@ async def record_exception_resolved(session: AsyncSession, event: ExceptionResol
     costs nothing: unlike an item, it does not wait for a later version to price it."""
     if not event.by_client:
         return
-    book = await price_books.price_book_at(session, event.client_id, event.resolved_at.date())
+    book = await price_books.price_book_at(session, event.client_id, day_of(event.resolved_at))
     if book is None or book.per_exception is None:
         return
     if await repository.exception_billed(session, event.exception_id):
