@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
 from sqlalchemy import Update, bindparam, select, update
 
@@ -38,7 +39,7 @@ def _claim(batch_size: int) -> Update:
     batch = (
         select(outbox_event.c.id)
         .where(outbox_event.c.sent_at.is_(None))
-        .order_by(outbox_event.c.created_at, outbox_event.c.id)
+        .order_by(outbox_event.c.created_at)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
         .cte("batch")
@@ -63,8 +64,8 @@ _UNSENT_AGAIN = update_arrays(outbox_event, "id", ["last_error"]).values(
 )
 
 
-def _result(sent: "asyncio.Future[Any] | Exception") -> BaseException | None:
-    if isinstance(sent, Exception):
+def _result(sent: "asyncio.Future[Any] | BaseException") -> BaseException | None:
+    if isinstance(sent, BaseException):
         return sent
     if sent.cancelled():
         return TimeoutError("no ack from JetStream in time")
@@ -107,19 +108,26 @@ class OutboxRelay:
         )
 
     async def _relay_a_batch(self) -> bool:
-        """One batch; True when it was full, so that more rows may be waiting."""
-        return await self.relay_once() >= self._batch_size
+        """One batch; True when it was full, so that more rows may be waiting (whether or not
+        each was sent: a row that keeps failing must not slow the rows behind it)."""
+        claimed, _ = await self._relay()
+        return claimed >= self._batch_size
 
     async def relay_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were published. Rows JetStream
         did not ack stay unsent, with their attempt and error; when none was acked, the first
         error is raised (after that is committed), so that the loop backs off."""
+        _, sent = await self._relay()
+        return sent
+
+    async def _relay(self) -> tuple[int, int]:
+        """One batch: how many rows it claimed, and how many of them were published."""
         async with self._sessions() as session, session.begin():
             claimed = (await session.execute(self._claim, {"sent_at": utcnow()})).all()
             if not claimed:
-                return 0
-            # In the order they were written (UUIDv7 ids order a transaction's own rows), as
-            # the batch was chosen.
+                return 0, 0
+            # Within the batch, in the order they were written (UUIDv7 ids order a
+            # transaction's own rows, which share created_at).
             rows = sorted(claimed, key=lambda row: (row.created_at, row.id))
             results = await self._publish(rows)
             sent = [row.id for row, result in zip(rows, results, strict=True) if result is None]
@@ -138,23 +146,24 @@ class OutboxRelay:
         OUTBOX_PUBLISHED.inc(len(sent))
         if failed and not sent:
             raise failed[0][1]
-        return len(sent)
+        return len(claimed), len(sent)
 
     async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
         """Publish all rows with acks in flight together; one result per row, None when acked.
-        A row the client refuses outright (larger than the server's max_payload) fails alone:
-        the rows after it go on."""
-        sent: list[asyncio.Future[Any] | Exception] = []
+        A row larger than the server takes fails alone, without being handed to the client
+        (which would refuse it only after taking one of its permits for good)."""
+        largest = self._js._nc.max_payload
+        sent: list[asyncio.Future[Any] | BaseException] = []
         try:
             for row in rows:
-                try:
-                    sent.append(
-                        await self._js.publish_async(
-                            row.subject, row.payload, headers={"Nats-Msg-Id": str(row.id)}
-                        )
+                if len(row.payload) > largest:
+                    sent.append(MaxPayloadError())
+                    continue
+                sent.append(
+                    await self._js.publish_async(
+                        row.subject, row.payload, headers={"Nats-Msg-Id": str(row.id)}
                     )
-                except Exception as refused:  # kept as the row's result
-                    sent.append(refused)
+                )
             futures = [future for future in sent if isinstance(future, asyncio.Future)]
             if futures:
                 await asyncio.wait(futures, timeout=self._publish_timeout_s)
