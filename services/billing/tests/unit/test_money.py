@@ -59,3 +59,6 @@ def test_only_iso_4217_currencies_are_accepted() -> None:
     (error,) = currency_errors("EUX")
     assert (error.field, error.message) == ("currency", "'EUX' is not an ISO 4217 currency code")
     assert currency_errors("XAU") != [], "gold is no currency with a minor unit to invoice in"
+    # Withdrawn (the euro replaced it in 2026): refused anew, its stored amounts still round.
+    assert currency_errors("BGN") != []
+    assert round_money(Decimal("1.005"), "BGN") == Decimal("1.01")

@@ -71,6 +71,9 @@ def test_a_price_book_keeps_its_currency_and_lists_at_least_one_work_type() -> N
     assert [e.field for e in price_book_errors("EUX", {}, Decimal("0.001"), None)] == ["currency"]
     refused = price_book_errors("USD", {}, Decimal("0.001"), "EUR")
     assert [e.field for e in refused] == ["currency", "rates", "minimum_monthly_fee"]
+    # A client billed in a currency ISO 4217 has since withdrawn keeps it in a new version.
+    assert price_book_errors("BGN", rate, Decimal("10.00"), "BGN") == []
+    assert [e.field for e in price_book_errors("BGN", rate, Decimal(0), None)] == ["currency"]
 
 
 @EXAMPLES

@@ -22,13 +22,15 @@ LEDGER_DECIMALS = 8
 # ...) are no money to invoice in.
 _MINOR_UNITS = {currency.code: currency.exponent for currency in Currency}
 KNOWN_CURRENCIES = frozenset(code for code, units in _MINOR_UNITS.items() if units is not None)
+# A code taken before ISO 4217 withdrew it (BGN, HRK) and kept in stored prices and invoices
+# still rounds, as it did, to 2 decimals.
+WITHDRAWN_MINOR_UNITS = 2
 
 
 def minor_units(currency: str) -> int:
     """Decimals of the currency's minor unit (ISO 4217): 2 for EUR, 0 for JPY, 3 for BHD."""
-    units = _MINOR_UNITS[currency]
-    assert units is not None, f"{currency} has no minor unit"
-    return units
+    units = _MINOR_UNITS.get(currency)
+    return WITHDRAWN_MINOR_UNITS if units is None else units
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:

@@ -43,7 +43,8 @@ def price_book_errors(
 ) -> list[FieldError]:
     """What pydantic cannot check field by field: the currency, tier overlaps, the fee's
     decimals. Signs and ranges are checked by the request schema."""
-    errors = currency_errors(currency)
+    # The client's currency stays, even one ISO 4217 has withdrawn since it was taken.
+    errors = [] if currency == previous_currency else currency_errors(currency)
     if errors:
         return errors
     if previous_currency is not None and currency != previous_currency:
