@@ -134,3 +134,4 @@ def test_an_amount_or_date_a_stored_rule_reads_from_text_does_not_count() -> Non
     found = invoice(ITEM, total="1,234.50 EUR", issued="03/04/2026")
     assert (found.amount, found.dated) == (None, None)
     assert invoice(ITEM, total="NaN").amount is None
+    assert invoice(ITEM, total="1E+200000").amount is None

@@ -342,6 +342,7 @@ def invoice_of(rule: Duplicates, item_id: UUID, result: Mapping[str, Any]) -> In
 
 # A job accepted before its rule's amount had to be a number field and its date a date field
 # may hold text there: such a value does not count (rather than fail the invoice).
+_LARGEST_EXPONENT = 1000
 
 
 def _number(value: Any) -> Decimal | None:
@@ -349,7 +350,9 @@ def _number(value: Any) -> Decimal | None:
         number = Decimal(str(value))
     except InvalidOperation:
         return None
-    return number if value is not None and number.is_finite() else None
+    # Within what a NUMERIC column stores (1E+200000 is not).
+    readable = number.is_finite() and abs(number.adjusted()) <= _LARGEST_EXPONENT
+    return number if value is not None and readable else None
 
 
 def _date(value: Any) -> date | None:
