@@ -100,6 +100,8 @@ def test_a_jobs_sla_is_as_given_else_from_its_due_time() -> None:
     assert sla_hours(Decimal(48), created + timedelta(hours=4), created) == 48
     assert sla_hours(None, created + timedelta(hours=4), created) == 4
     assert sla_hours(None, None, created) is None
+    # Set 24 h ahead by the client's clock, the job created 0.3 s later: still 24 h, no rush.
+    assert sla_hours(None, created + timedelta(hours=24), created + timedelta(seconds=0.3)) == 24
 
 
 def test_the_third_item_of_a_rushed_job_pays_its_tier_its_fields_and_the_surcharge() -> None:

@@ -109,11 +109,13 @@ def per_item_price(rate: Rate, ordinal: int) -> Decimal:
 
 
 def sla_hours(sla: Decimal | None, due_at: datetime | None, created_at: datetime) -> Decimal | None:
-    """A job's SLA in hours: as given, else from its due time."""
+    """A job's SLA in hours: as given, else from its due time, to the minute (a due time set
+    24 h ahead by the client's clock is a 24 h SLA, though the job was created a moment
+    after it was set)."""
     if sla is not None:
         return sla
     if due_at is not None:
-        return Decimal((due_at - created_at).total_seconds()) / Decimal(3600)
+        return Decimal(round((due_at - created_at).total_seconds() / 60)) / Decimal(60)
     return None
 
 
