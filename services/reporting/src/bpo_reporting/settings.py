@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import Depends
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.service import settings_dependency
@@ -14,7 +15,7 @@ class Settings(ServiceSettings):
 
     port: int = DEFAULT_PORTS["reporting"]
     # Hours of recent throughput the SLA report's forecast extrapolates.
-    forecast_window_hours: int = 6
+    forecast_window_hours: int = Field(6, ge=1)
 
 
 # The settings the app was built with, for a route.

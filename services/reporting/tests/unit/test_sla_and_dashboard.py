@@ -38,6 +38,8 @@ def test_the_forecast_serves_the_earliest_due_job_first() -> None:
         "whenever": NOW + timedelta(hours=3.5),
     }
     assert forecast(jobs, per_hour=0, now=NOW)["soon"] is None
+    # Twelve million items at one finished in six hours: past the calendar's end, never.
+    assert forecast([OpenJob("huge", None, 12_000_000)], 1 / 6, NOW) == {"huge": None}
 
 
 def test_a_job_is_at_risk_when_forecast_after_its_due_time_or_never() -> None:

@@ -31,11 +31,16 @@ def throughput_per_hour(finished: int, window_hours: int) -> float:
     return finished / window_hours
 
 
+# Beyond this a forecast means "never" (and a datetime cannot hold it: 9999-12-31 is the last).
+_HOURS_LEFT = 24 * 365 * 1000
+
+
 def forecast(jobs: Sequence[OpenJob], per_hour: float, now: datetime) -> dict[str, datetime | None]:
     """When each open job should be done, at the recent throughput of the whole platform.
 
     Work is claimed earliest deadline first, so a job finishes once the remaining items of
-    every job due no later than it (and its own) are done. None when nothing completes.
+    every job due no later than it (and its own) are done. None when nothing completes, or
+    not before the calendar ends.
     """
     ordered = sorted(jobs, key=lambda job: (job.due_at is None, job.due_at or now, job.job_id))
     ahead = 0
@@ -44,7 +49,7 @@ def forecast(jobs: Sequence[OpenJob], per_hour: float, now: datetime) -> dict[st
         ahead += job.remaining
         if job.remaining == 0:
             done_at[job.job_id] = now
-        elif per_hour <= 0:
+        elif per_hour <= 0 or ahead / per_hour > _HOURS_LEFT:
             done_at[job.job_id] = None
         else:
             done_at[job.job_id] = now + timedelta(hours=ahead / per_hour)
