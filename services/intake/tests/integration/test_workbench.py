@@ -10,7 +10,7 @@ import asyncio
 import io
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -207,6 +207,24 @@ async def test_an_adjudicator_sees_both_keyings_the_difference_marked_and_decide
 
 
 # Without a browser
+
+
+async def test_the_lease_is_counted_by_the_servers_clock_not_the_computers(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"clock-{new_id().hex[-8:]}"
+    made = await invoice_job(served, tokens, required_skills=[skill])
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    # This computer's clock an hour ahead of the server's: the lease must not look run out.
+    await page.clock.set_system_time(datetime.now(UTC) + timedelta(hours=1))
+
+    await page.keyboard.press("n")
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    await asyncio.sleep(1.5)  # a tick or two of the countdown
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert re.fullmatch(r"Lease [45]:\d\d", await page.inner_text("#lease"))
+    await page.context.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@
   const leaseSeconds = Number(body.dataset.leaseSeconds);
 
   let task = null; // the task being worked on, as claim gave it
-  let leaseExpiresAt = 0; // ms since the epoch
+  let leaseExpiresAt = 0; // ms since the epoch, by this computer's clock
   let lastInput = Date.now();
   let activeSeconds = 0;
   let visited = new Set(); // fields the contractor has left at least once
@@ -43,7 +43,11 @@
     const response = await fetch(path, options);
     const type = response.headers.get("content-type") || "";
     const answer = type.includes("json") ? await response.json() : await response.text();
-    return { status: response.status, body: answer };
+    // How far the server's clock (its Date, to the second) is ahead of this computer's: an
+    // instant the server gives is read as this computer's instant less it.
+    const served = Date.parse(response.headers.get("date") || "");
+    const skew = Number.isNaN(served) ? 0 : served - Date.now();
+    return { status: response.status, body: answer, skew };
   }
 
   function say(text, isError = false) {
@@ -65,7 +69,7 @@
     say("Looking for work…");
     performance.mark("claim-start");
     try {
-      const { status, body: answer } = await api("POST", "/v1/tasks/claim", { limit: 1 });
+      const { status, body: answer, skew } = await api("POST", "/v1/tasks/claim", { limit: 1 });
       if (status === 401) { window.location.assign("/work/login"); return; }
       if (status !== 200) { say(problemText(answer), true); return; }
       if (!answer.tasks.length) {
@@ -74,17 +78,17 @@
         return;
       }
       performance.mark("claimed");
-      await open(answer.tasks[0]);
+      await open(answer.tasks[0], skew);
     } finally {
       claiming = false;
       $("claim").disabled = false;
     }
   }
 
-  async function open(claimed) {
+  async function open(claimed, skew) {
     task = claimed;
     delete body.dataset.painted;
-    leaseExpiresAt = Date.parse(task.lease_expires_at);
+    leaseExpiresAt = Date.parse(task.lease_expires_at) - skew;
     activeSeconds = 0;
     visited = new Set();
     lastInput = Date.now();
@@ -133,8 +137,8 @@
   async function heartbeat() {
     if (!task || document.visibilityState !== "visible") return;
     if (Date.now() - lastInput > leaseSeconds * 1000) return; // away: let the lease run out
-    const { status, body: answer } = await api("POST", `/v1/tasks/${task.id}/heartbeat`);
-    if (status === 200) leaseExpiresAt = Date.parse(answer.lease_expires_at);
+    const { status, body: answer, skew } = await api("POST", `/v1/tasks/${task.id}/heartbeat`);
+    if (status === 200) leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
     else if (status === 409 || status === 404) close(problemText(answer), true);
   }
 
