@@ -6,20 +6,24 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from bpo_common.auth import Scope
 from bpo_common.clock import utcnow
+from bpo_common.contracts import validation
 from bpo_common.contracts.intake import DataKeysReply, DataKeysRequest
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
+from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, outbox_events
 from bpo_intake.models import Item, Job
-from bpo_intake.service import documents, erasure, keys
+from bpo_intake.service import decisions, documents, erasure, keys
 from bpo_intake.settings import Settings
 
 from .conftest import create_job, register_client
+from .keying import lease_a_task, stored_task
 
 
 def _items(*numbers: str) -> list[dict[str, Any]]:
@@ -76,11 +80,17 @@ async def test_an_erased_job_loses_its_values_and_its_data_key(
     before = await intake.get(f"/v1/jobs/{job['id']}/erasure", headers=tokens.client(client_id))
     assert before.json()["erasure_id"] is None
     admin = tokens.manager(Scope.ADMIN)
+    stored_job, _ = await _stored(intake_db, job["id"])
+    assert stored_job.data_key is not None
+    data_keys.of(stored_job.id, stored_job.data_key)  # a process that kept the key
     erased = await intake.delete(f"/v1/jobs/{job['id']}/data", headers=admin)
     assert erased.status_code == 202, erased.text
     assert erased.json()["item_ids"] is None
     stored_job, items = await _stored(intake_db, job["id"])
     assert stored_job.data_key is None
+    with pytest.raises(NotFound):  # read with the job, the key is gone: not the one kept
+        async with intake_db() as session, session.begin():
+            await keys.key_of_job(session, data_keys, stored_job.id, stored_job.data_key)
     assert items[number].source == {}
     shown = await intake.get(f"/v1/jobs/{job['id']}/erasure", headers=tokens.client(client_id))
     assert shown.json()["erasure_id"] == erased.json()["erasure_id"]
@@ -127,3 +137,41 @@ async def test_retention_erases_a_job_that_ended_longer_ago_than_the_client_keep
     assert stored_job.data_key is None
     shown = await intake.get(f"/v1/jobs/{job['id']}/erasure", headers=tokens.client(client_id))
     assert shown.json()["intake"]["erased_at"] is not None
+
+
+async def test_work_under_way_on_an_erased_item_brings_none_of_its_values_back(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    lease = await lease_a_task(intake, tokens)
+    job_id, item_id = UUID(lease.job["id"]), UUID(lease.task["item_id"])
+    owner = tokens.client(UUID(lease.job["client_id"]))
+    assert (await intake.delete(f"/v1/items/{item_id}/data", headers=owner)).status_code == 202
+
+    # The keyer's task is withdrawn: what they key from what they saw is not taken.
+    assert (await stored_task(intake_db, lease.task["id"])).status == "cancelled"
+    late = await intake.post(
+        f"/v1/tasks/{lease.task['id']}/submit",
+        json={"data": {"invoice_number": "INV-1", "total": "10"}},
+        headers=lease.keyer,
+    )
+    assert "not leased to you" in assert_problem(late, 409)["detail"]
+    assert (await stored_task(intake_db, lease.task["id"])).data in (None, {})
+
+    # A decision on its way from before the erasure changes nothing either.
+    _, before = await _stored(intake_db, lease.job["id"])
+    async with intake_db() as session, session.begin():
+        job = await session.get(Job, job_id)
+        assert job is not None
+        key = await keys.key_of_job(session, data_keys, job_id, job.data_key)
+        accepted = validation.ItemAccepted(
+            item_id=item_id,
+            job_id=job_id,
+            client_id=job.client_id,
+            result=key.seal({"invoice_number": "INV-1", "total": "10"}),
+            decided_at=utcnow(),
+        )
+        await decisions.decide_items(session, [accepted], data_keys)
+    _, after = await _stored(intake_db, lease.job["id"])
+    (item,) = after.values()
+    assert item.status == next(iter(before.values())).status
+    assert item.result is None, "never set from the late decision"

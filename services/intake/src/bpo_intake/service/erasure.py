@@ -88,10 +88,11 @@ async def _erase(
         document_ids = await repository.job_documents(session, job.id)
         await repository.delete_data_key(session, job.id)
         keys.forget(job.id)
+    # The documents locked before their pages are changed, in the renderer's order (the other
+    # order deadlocked with a render under way).
+    locked = await repository.documents_for_update(session, document_ids)
     await repository.forget_pages(session, document_ids)
-    await documents.delete_documents(
-        session, store, await repository.documents_for_update(session, document_ids), now
-    )
+    await documents.delete_documents(session, store, locked, now)
     erasure = Erasure(
         id=new_id(),
         job_id=job.id,

@@ -34,13 +34,14 @@ async def keys_of_jobs(
     session: AsyncSession, keys: DataKeys, wrapped: Mapping[UUID, str | None]
 ) -> dict[UUID, DataKey]:
     """Each job's data key, from its wrapped form as read with the job (None: it has none yet,
-    and gets one now)."""
+    and gets one now; or its data was erased, NotFound, whatever key this process kept)."""
     found = {}
     for job_id, stored in wrapped.items():
-        key = keys.cached(job_id)
-        if key is None:
-            key = await _given(session, keys, job_id) if stored is None else keys.of(job_id, stored)
-        found[job_id] = key
+        if stored is None:
+            keys.forget(job_id)
+            found[job_id] = await _given(session, keys, job_id)
+        else:
+            found[job_id] = keys.cached(job_id) or keys.of(job_id, stored)
     return found
 
 
