@@ -175,3 +175,23 @@ async def test_work_under_way_on_an_erased_item_brings_none_of_its_values_back(
     (item,) = after.values()
     assert item.status == next(iter(before.values())).status
     assert item.result is None, "never set from the late decision"
+
+
+async def test_an_erased_jobs_items_are_still_listed_their_personal_values_masked(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id = await register_client(intake, tokens, "Listing Ltd")
+    fields = [
+        {"name": "invoice_number", "type": "string"},
+        {"name": "holder", "type": "string", "pii": True},
+    ]
+    items = [{"external_id": "a", "source": {"invoice_number": "A-1", "holder": "Ann Smith"}}]
+    job = await create_job(intake, tokens, client_id, fields=fields, items=items)
+    admin = tokens.manager(Scope.ADMIN)
+    assert (await intake.delete(f"/v1/jobs/{job['id']}/data", headers=admin)).status_code == 202
+
+    listed = await intake.get(f"/v1/jobs/{job['id']}/items", headers=tokens.client(client_id))
+    assert listed.status_code == 200, listed.text
+    (item,) = listed.json()["data"]
+    assert item["external_id"] == "a"
+    assert "Ann Smith" not in listed.text

@@ -39,7 +39,7 @@ from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.schemas import DocumentName, ItemOut, OpenException
 from bpo_intake.service import documents, jobs
-from bpo_intake.service.keys import key_of_job, keys_of_jobs
+from bpo_intake.service.keys import key_of_job, keys_to_read
 
 # One ItemsReceived event per stored batch.
 BATCH_SIZE = ITEMS_PER_EVENT
@@ -151,7 +151,7 @@ async def _readers(
     """How a reader sees each job's values: personal ones opened if they may see them
     (`personal`), masked if not."""
     wanted = {job.id: job.data_key for job in jobs_of if personal and jobs.job_spec(job).personal}
-    found = await keys_of_jobs(session, keys, wanted)
+    found = await keys_to_read(session, keys, wanted)
     return {job.id: jobs.job_spec(job).personal.reader(found.get(job.id)) for job in jobs_of}
 
 

@@ -45,6 +45,20 @@ async def keys_of_jobs(
     return found
 
 
+async def keys_to_read(
+    session: AsyncSession, keys: DataKeys, wrapped: Mapping[UUID, str | None]
+) -> dict[UUID, DataKey]:
+    """Each job's data key, to show its values: none for a job whose data was erased (what is
+    left of it, ids, statuses and times, is shown with its personal values masked)."""
+    found: dict[UUID, DataKey] = {}
+    for job_id, stored in wrapped.items():
+        try:
+            found |= await keys_of_jobs(session, keys, {job_id: stored})
+        except NotFound:
+            continue
+    return found
+
+
 async def key_of_job(
     session: AsyncSession, keys: DataKeys, job_id: UUID, wrapped: str | None
 ) -> DataKey:
