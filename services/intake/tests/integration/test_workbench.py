@@ -17,7 +17,7 @@ from uuid import UUID
 import httpx
 import pytest
 from PIL import Image
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Route
 from sqlalchemy import select
 
 from bpo_common.auth import Role
@@ -224,6 +224,34 @@ async def test_the_lease_is_counted_by_the_servers_clock_not_the_computers(
     await asyncio.sleep(1.5)  # a tick or two of the countdown
     assert await page.get_attribute("body", "data-state") == "working"
     assert re.fullmatch(r"Lease [45]:\d\d", await page.inner_text("#lease"))
+    await page.context.close()
+
+
+async def test_the_next_task_is_submitted_while_its_page_image_is_still_on_its_way(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"next-{new_id().hex[-8:]}"
+    made = [await invoice_job(served, tokens, required_skills=[skill]) for _ in range(2)]
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-painted]")
+    held = asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        await held.wait()
+        await route.continue_()
+
+    # From now on no page image arrives until the end of the test.
+    await page.route(re.compile(r".*/v1/documents/[^/]+/pages/\d+.*"), hold)
+    for number in range(2):
+        await page.locator("#field-invoice_number").fill(f"INV-{number}")
+        await page.locator("#field-total").fill("10")
+        await page.keyboard.press("Control+Enter")
+        await page.wait_for_selector(f'body[data-submitted="{number + 1}"]')
+    for item in made:
+        await submitted(served, item["item_id"], "entry")
+    held.set()
     await page.context.close()
 
 

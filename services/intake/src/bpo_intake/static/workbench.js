@@ -606,12 +606,13 @@
     const payload = { active_seconds: activeSeconds, ...extra };
     if (!extra) payload.data = values(task.fields.map((spec) => spec.name));
     $("submit").disabled = true;
+    let next = false;
     try {
       const { status, body: answer } = await api("POST", `/v1/tasks/${id}/submit`, payload);
       if (status === 202) {
         body.dataset.submitted = String(Number(body.dataset.submitted || 0) + 1);
         close("Submitted. Taking the next task…");
-        await claim();
+        next = true;
         return;
       }
       if (status === 422 && answer.errors) {
@@ -634,6 +635,9 @@
     } finally {
       submitting = false;
       $("submit").disabled = false;
+      // Then the next task, which may be submitted as soon as it is open, its page images
+      // still on their way.
+      if (next) await claim();
     }
   }
 
