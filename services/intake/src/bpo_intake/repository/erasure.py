@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from bpo_intake.domain.jobs import JobStatus
-from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import (
     Client,
     Document,
@@ -52,9 +51,8 @@ async def erase_values(
     session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None
 ) -> list[UUID]:
     """Empty the items' source, golden answer, result, suggestions and exception reasons,
-    their tasks' data and entries, and the payloads of their webhooks, and withdraw their open
-    tasks; ids, statuses, counts and times stay. Returns the documents the items were keyed
-    from."""
+    their tasks' data and entries, and the payloads of their webhooks; ids, statuses, counts
+    and times stay. Returns the documents the items were keyed from."""
     documents = await session.execute(
         update(Item)
         .where(_of(Item.job_id, Item.id, job_id, item_ids))
@@ -71,18 +69,10 @@ async def erase_values(
         )
         .returning(Item.documents)
     )
-    of_tasks = _of(Task.job_id, Task.item_id, job_id, item_ids)
     await session.execute(
         update(Task)
-        .where(of_tasks)
+        .where(_of(Task.job_id, Task.item_id, job_id, item_ids))
         .values(data=_emptied(Task.data, {}), entries=_emptied(Task.entries, []))
-    )
-    # Nobody keys erased values: the items' queued and leased tasks are withdrawn, and a
-    # submit of one held now finds its lease gone.
-    await session.execute(
-        update(Task)
-        .where(of_tasks, Task.status.in_([TaskStatus.QUEUED, TaskStatus.LEASED]))
-        .values(status=TaskStatus.CANCELLED, contractor_id=None, lease_expires_at=None)
     )
     data = WebhookDelivery.payload["data"]
     ids_only = func.jsonb_strip_nulls(

@@ -15,7 +15,7 @@ from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import QcPolicy, TaskKind
-from bpo_common.db import copy_rows, driver_connection
+from bpo_common.db import among, copy_rows, driver_connection
 from bpo_common.outbox import insert_for_each
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.tasks import HeldTask, TaskStatus
@@ -186,11 +186,15 @@ async def count_entry_tasks(session: AsyncSession, item_id: UUID) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-async def withdraw_open_tasks(session: AsyncSession, job_id: UUID) -> int:
-    """Cancel a job's queued and leased tasks; returns how many."""
+async def withdraw_open_tasks(
+    session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None = None
+) -> int:
+    """Cancel a job's queued and leased tasks (of these items only, if given); returns how
+    many."""
+    of = Task.job_id == job_id if item_ids is None else among(Task.item_id, item_ids)
     result = await session.execute(
         update(Task)
-        .where(Task.job_id == job_id, Task.status.in_([TaskStatus.QUEUED, TaskStatus.LEASED]))
+        .where(of, Task.status.in_([TaskStatus.QUEUED, TaskStatus.LEASED]))
         .values(status=TaskStatus.CANCELLED, contractor_id=None, lease_expires_at=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ from bpo_common.outbox import publish
 from bpo_intake.domain.erasure import ErasureOut, ServiceErasure
 from bpo_intake.models import Erasure, Job
 from bpo_intake.repository import erasure as repository
+from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.service import documents
 
 RETENTION_BATCH = 20
@@ -84,6 +85,8 @@ async def _erase(
         return
     now = utcnow()
     document_ids = await repository.erase_values(session, job.id, item_ids)
+    # Nobody keys erased values: a submit of a task held now finds its lease gone.
+    await tasks_repository.withdraw_open_tasks(session, job.id, item_ids)
     if item_ids is None:
         document_ids = await repository.job_documents(session, job.id)
         await repository.delete_data_key(session, job.id)
