@@ -64,26 +64,8 @@ async def put_piece_rates(
     )
 
 
-_EARNING = (
-    "id",
-    "task_id",
-    "item_id",
-    "contractor_id",
-    "job_id",
-    "client_id",
-    "work_type",
-    "kind",
-    "outcome",
-    "golden",
-    "factor",
-    "share",
-    "active_seconds",
-    "rate",
-    "amount",
-    "currency",
-    "earned_at",
-    "recorded_at",
-)
+# Every column of an earning, each written from the instance.
+_EARNING = tuple(Earning.__table__.columns.keys())
 _ADD_EARNINGS = (
     insert_arrays(Earning.__table__, _EARNING)
     .on_conflict_do_nothing(index_elements=[Earning.task_id])
