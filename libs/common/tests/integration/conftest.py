@@ -1,6 +1,7 @@
 """A database of its own for the messaging plumbing, with a probe event and its effect table."""
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -8,14 +9,16 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from sqlalchemy import text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bpo_common.db import SessionFactory, create_engine, create_session_factory
 from bpo_common.events import Envelope, Event
+from bpo_common.ids import new_id
 from bpo_common.inbox import Handler
 from bpo_common.messaging import connect, ensure_stream
 from bpo_common.migrations import create_plumbing_tables
+from bpo_common.tables import outbox_event
 from bpo_devtools.testing import TestStack
 
 DATABASE = "plumbing_test"
@@ -54,6 +57,30 @@ class Plumbing:
                 {"ids": ids},
             )
             return int(result.scalar_one())
+
+    async def publish_failures(self, event_id: UUID) -> tuple[int, str | None]:
+        """An outbox row's failed publish attempts and the last one's error."""
+        async with self.sessions() as session:
+            query = select(outbox_event.c.publish_attempts, outbox_event.c.last_error)
+            attempts, error = (
+                await session.execute(query.where(outbox_event.c.id == event_id))
+            ).one()
+            return int(attempts), error
+
+    @asynccontextmanager
+    async def stray_row(self, subject: str, payload: bytes) -> AsyncIterator[UUID]:
+        """An outbox row written by hand (a subject no stream takes, a payload too large for
+        the server), gone after the block: the relays of later tests would meet it first."""
+        row_id = new_id()
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                insert(outbox_event).values(id=row_id, subject=subject, payload=payload)
+            )
+        try:
+            yield row_id
+        finally:
+            async with self.sessions() as session, session.begin():
+                await session.execute(delete(outbox_event).where(outbox_event.c.id == row_id))
 
     def applier(self, consumer: str, run: str, *, poison: int | None = None) -> Handler:
         """A handler that records one effect per application; it always fails on `poison`."""

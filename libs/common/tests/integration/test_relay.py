@@ -7,14 +7,12 @@ from uuid import UUID
 import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
-from sqlalchemy import delete, insert, select
 
 from bpo_common.events import STREAM_NAME
 from bpo_common.ids import new_id
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.outbox import publish, publish_many
 from bpo_common.relay import OutboxRelay
-from bpo_common.tables import outbox_event
 from bpo_devtools.testing import background, consumer_drained, eventually
 
 from .conftest import Plumbing, ProbeRecorded
@@ -150,33 +148,17 @@ async def test_a_row_jetstream_refuses_stays_unsent_with_its_error_and_the_rest_
     relay = OutboxRelay(plumbing.sessions, js)
     while await relay.relay_once():
         pass
-    refused = new_id()
-    async with plumbing.sessions() as session, session.begin():
-        sent = await publish(session, ProbeRecorded(run=run, n=1))
-        # No stream takes this subject: JetStream answers the publish with an error.
-        await session.execute(
-            insert(outbox_event).values(id=refused, subject="nowhere.probe", payload=b"{}")
-        )
-    try:
+    # No stream takes this subject: JetStream answers the publish with an error.
+    async with plumbing.stray_row("nowhere.probe", b"{}") as refused:
+        async with plumbing.sessions() as session, session.begin():
+            sent = await publish(session, ProbeRecorded(run=run, n=1))
         assert await relay.relay_once() == 1
         assert await plumbing.unsent([sent.id]) == 0
         assert await plumbing.unsent([refused]) == 1
         with pytest.raises(NoStreamResponseError):
             await relay.relay_once()  # a batch with nothing sent fails, so the loop backs off
-        async with plumbing.sessions() as session:
-            attempts, error = (
-                await session.execute(
-                    select(outbox_event.c.publish_attempts, outbox_event.c.last_error).where(
-                        outbox_event.c.id == refused
-                    )
-                )
-            ).one()
-        assert attempts == 2
-        assert error == "NoStreamResponseError()"
+        assert await plumbing.publish_failures(refused) == (2, "NoStreamResponseError()")
         assert await plumbing.unsent([refused]) == 1, "still waiting for the next attempt"
-    finally:
-        async with plumbing.sessions() as session, session.begin():
-            await session.execute(delete(outbox_event).where(outbox_event.c.id == refused))
 
 
 async def test_a_row_larger_than_the_server_takes_fails_alone_and_the_rest_are_sent(
@@ -185,30 +167,14 @@ async def test_a_row_larger_than_the_server_takes_fails_alone_and_the_rest_are_s
     relay = OutboxRelay(plumbing.sessions, js)
     while await relay.relay_once():
         pass
-    too_large = new_id()
-    async with plumbing.sessions() as session, session.begin():
-        await session.execute(
-            insert(outbox_event).values(
-                id=too_large, subject="bpo.test.probe.recorded", payload=b"x" * (9 * 2**20)
-            )
-        )
-        after = await publish(session, ProbeRecorded(run=str(new_id()), n=1))
-    try:
+    too_large = b"x" * (9 * 2**20)
+    async with plumbing.stray_row("bpo.test.probe.recorded", too_large) as refused:
+        async with plumbing.sessions() as session, session.begin():
+            after = await publish(session, ProbeRecorded(run=str(new_id()), n=1))
         assert await relay.relay_once() == 1, "the row written after it is sent"
         assert await plumbing.unsent([after.id]) == 0
-        async with plumbing.sessions() as session:
-            attempts, error = (
-                await session.execute(
-                    select(outbox_event.c.publish_attempts, outbox_event.c.last_error).where(
-                        outbox_event.c.id == too_large
-                    )
-                )
-            ).one()
-        assert (attempts, error) == (1, "MaxPayloadError()")
-        assert await plumbing.unsent([too_large]) == 1
-    finally:
-        async with plumbing.sessions() as session, session.begin():
-            await session.execute(delete(outbox_event).where(outbox_event.c.id == too_large))
+        assert await plumbing.publish_failures(refused) == (1, "MaxPayloadError()")
+        assert await plumbing.unsent([refused]) == 1
 
 
 async def test_a_row_that_keeps_failing_does_not_slow_the_rows_behind_it(
@@ -216,25 +182,18 @@ async def test_a_row_that_keeps_failing_does_not_slow_the_rows_behind_it(
 ) -> None:
     while await OutboxRelay(plumbing.sessions, js).relay_once():
         pass
-    refused = new_id()
-    async with plumbing.sessions() as session, session.begin():
-        await session.execute(
-            insert(outbox_event).values(id=refused, subject="nowhere.probe", payload=b"{}")
-        )
-        envelopes = await publish_many(
-            session, [ProbeRecorded(run=str(new_id()), n=n) for n in range(20)]
-        )
-    ids = [envelope.id for envelope in envelopes]
-    # Batches of 5, each with the refused row first; a wait of a minute between batches that
-    # were not full would leave most rows unsent for minutes.
-    relay = OutboxRelay(plumbing.sessions, js, batch_size=5, idle_wait_s=60)
+    async with plumbing.stray_row("nowhere.probe", b"{}"):
+        async with plumbing.sessions() as session, session.begin():
+            envelopes = await publish_many(
+                session, [ProbeRecorded(run=str(new_id()), n=n) for n in range(20)]
+            )
+        ids = [envelope.id for envelope in envelopes]
+        # Batches of 5, each with the refused row first; a wait of a minute between batches
+        # that were not full would leave most rows unsent for minutes.
+        relay = OutboxRelay(plumbing.sessions, js, batch_size=5, idle_wait_s=60)
 
-    async def all_sent() -> bool:
-        return await plumbing.unsent(ids) == 0
+        async def all_sent() -> bool:
+            return await plumbing.unsent(ids) == 0
 
-    try:
         async with background(relay.run()):
             await eventually(all_sent, timeout_s=20, what="every row behind the refused one")
-    finally:
-        async with plumbing.sessions() as session, session.begin():
-            await session.execute(delete(outbox_event).where(outbox_event.c.id == refused))
