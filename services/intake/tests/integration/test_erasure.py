@@ -64,8 +64,10 @@ async def test_an_erased_item_keeps_its_place_but_not_its_values_and_once_is_eno
 
     stored_job, items = await _stored(intake_db, job["id"])
     assert items[gone].source == {}
-    assert items[gone].status == items[kept].status
+    assert (items[gone].status, items[kept].status) == ("rejected", "pending")
     assert items[kept].source == {"invoice_number": kept}
+    (rejected,) = await outbox_events(intake_db, "bpo.intake.item.rejected", job_id=job["id"])
+    assert (rejected.data["item_id"], rejected.data["reason"]) == (str(item_id), decisions.ERASED)
     assert stored_job.data_key is not None, "the job's other items still need its key"
     announced = await outbox_events(intake_db, "bpo.intake.data.erased", job_id=job["id"])
     assert [e.data["item_ids"] for e in announced] == [[str(item_id)]]
@@ -88,6 +90,10 @@ async def test_an_erased_job_loses_its_values_and_its_data_key(
     assert erased.json()["item_ids"] is None
     stored_job, items = await _stored(intake_db, job["id"])
     assert stored_job.data_key is None
+    # It can take no more items without its key: closed, and completed, its item rejected.
+    assert (stored_job.status, items[number].status) == ("completed", "rejected")
+    (completed,) = await outbox_events(intake_db, "bpo.intake.job.completed", job_id=job["id"])
+    assert (completed.data["items_completed"], completed.data["items_rejected"]) == (0, 1)
     with pytest.raises(NotFound):  # read with the job, the key is gone: not the one kept
         async with intake_db() as session, session.begin():
             await keys.key_of_job(session, data_keys, stored_job.id, stored_job.data_key)
@@ -195,3 +201,26 @@ async def test_an_erased_jobs_items_are_still_listed_their_personal_values_maske
     (item,) = listed.json()["data"]
     assert item["external_id"] == "a"
     assert "Ann Smith" not in listed.text
+
+
+async def test_a_closed_job_completes_once_its_last_unfinished_item_is_erased(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    client_id = await register_client(intake, tokens, "Waiting Ltd")
+    owner = tokens.client(client_id)
+    job = await create_job(intake, tokens, client_id, items=_items("A-1", "A-2"))
+    assert (await intake.post(f"/v1/jobs/{job['id']}/close", headers=owner)).status_code == 200
+    _, items = await _stored(intake_db, job["id"])
+
+    first = await intake.delete(f"/v1/items/{items['A-1'].id}/data", headers=owner)
+    assert first.status_code == 202, first.text
+    stored_job, _ = await _stored(intake_db, job["id"])
+    assert stored_job.status == "closed", "A-2 is still to be keyed"
+    assert (await intake.delete(f"/v1/items/{items['A-2'].id}/data", headers=owner)).is_success
+
+    shown = (await intake.get(f"/v1/jobs/{job['id']}", headers=owner)).json()
+    assert shown["status"] == "completed"
+    (completed,) = await outbox_events(intake_db, "bpo.intake.job.completed", job_id=job["id"])
+    assert completed.data["items_rejected"] == 2
+    listed = await intake.get(f"/v1/jobs/{job['id']}/items", headers=owner)
+    assert {item["status"] for item in listed.json()["data"]} == {"rejected"}

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
 
-from bpo_intake.domain.jobs import JobStatus
+from bpo_intake.domain.jobs import FINAL, JobStatus
 from bpo_intake.models import (
     Client,
     Document,
@@ -170,6 +170,16 @@ async def erased_before(
         return False
     erased = {i for ids in done if ids for i in ids}
     return {str(i) for i in item_ids} <= erased
+
+
+async def unfinished_items(
+    session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None
+) -> list[UUID]:
+    """The job's items (or these of them) without an outcome yet."""
+    query = select(Item.id).where(
+        _of(Item.job_id, Item.id, job_id, item_ids), Item.status.not_in(FINAL)
+    )
+    return list((await session.execute(query.order_by(Item.id))).scalars())
 
 
 async def latest_erasure(session: AsyncSession, job_id: UUID) -> Erasure | None:

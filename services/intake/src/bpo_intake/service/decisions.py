@@ -94,6 +94,26 @@ async def decide_items(
     await run.write(session)
 
 
+# Why an item erased before its outcome is rejected.
+ERASED = "erased: its data was erased before it was decided"
+
+
+async def reject_erased(
+    session: AsyncSession, keys: DataKeys, job: Job, item_ids: Sequence[UUID]
+) -> None:
+    """Items whose data is being erased before their outcome are rejected, as a decision of
+    validation's would (event, webhook, the job's completion): nobody keys them again, and
+    their job does not wait for them."""
+    now = utcnow()
+    rejections = [
+        validation.ItemRejected(
+            item_id=item_id, job_id=job.id, client_id=job.client_id, reason=ERASED, decided_at=now
+        )
+        for item_id in item_ids
+    ]
+    await decide_items(session, rejections, keys)
+
+
 @dataclass
 class _Run:
     """What a run of decisions brings: the items it changed, new tasks, events, webhooks, and

@@ -7,7 +7,8 @@ key as well, which leaves every sealed copy of its values unreadable, on the str
 their own share and each answers with its ErasureDone, which intake records per service.
 Once all four have, intake empties the events on the stream that carry the erased values
 (sealed): each is replaced by a copy without them, which matters for an item erased without
-its job, whose key lives on. Ids, counts, statuses and times stay. A second erasure of what
+its job, whose key lives on. Ids, counts, times and decided outcomes stay; an item without
+its outcome is rejected as erased, so its job does not wait for it. A second erasure of what
 is erased already changes nothing.
 """
 
@@ -30,10 +31,11 @@ from bpo_common.ids import new_id
 from bpo_common.messaging import redact
 from bpo_common.outbox import publish
 from bpo_intake.domain.erasure import ErasureOut, ServiceErasure
+from bpo_intake.domain.jobs import JobStatus
 from bpo_intake.models import Erasure, Job
 from bpo_intake.repository import erasure as repository
 from bpo_intake.repository import tasks as tasks_repository
-from bpo_intake.service import documents
+from bpo_intake.service import decisions, documents, jobs
 
 RETENTION_BATCH = 20
 STREAM_BATCH = 100
@@ -83,6 +85,13 @@ async def _erase(
 ) -> None:
     if await repository.erased_before(session, job.id, item_ids):
         return
+    if job.status is not JobStatus.CANCELLED:
+        # Before the key goes and the erasure is recorded (a decision skips erased items).
+        unfinished = await repository.unfinished_items(session, job.id, item_ids)
+        if unfinished:
+            await decisions.reject_erased(session, keys, job, unfinished)
+        if item_ids is None and job.status is JobStatus.OPEN:
+            await jobs.close(session, job)  # without its key it can take no more items
     now = utcnow()
     document_ids = await repository.erase_values(session, job.id, item_ids)
     # Nobody keys erased values: a submit of a task held now finds its lease gone.

@@ -243,6 +243,13 @@ async def close_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> 
     job = await _job_for_update(session, job_id, scope)
     if job.status is not JobStatus.OPEN:
         raise Conflict(f"only an open job can be closed; this one is {job.status.value}")
+    await close(session, job)
+    audit.summarize(session, before=JobStatus.OPEN, after=job.status)
+    return await describe_job(session, job)
+
+
+async def close(session: AsyncSession, job: Job) -> None:
+    """The open job (locked) takes no more items, and completes if every item is final."""
     now = utcnow()
     job.status = JobStatus.CLOSED
     job.closed_at = now
@@ -252,8 +259,6 @@ async def close_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> 
         client_id=job.client_id,
     )
     await complete_if_done(session, job)
-    audit.summarize(session, before=JobStatus.OPEN, after=job.status)
-    return await describe_job(session, job)
 
 
 async def cancel_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> JobOut:
