@@ -16,7 +16,7 @@ from bpo_validation.models import Decision, Entry, JobDataKey
 from bpo_validation.service import erasure
 from bpo_validation.settings import Settings
 
-from .submissions import job_keys, new_item, new_job, submit
+from .submissions import job_keys, new_item, new_job, published, submit
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "name", "type": "string", "pii": True},
@@ -76,3 +76,23 @@ async def test_an_erased_item_and_then_its_job_keep_no_value_and_are_answered(
         str(whole.erasure_id),
     ]
     assert {a.data["service"] for a in answers} == {"validation"}
+
+
+async def test_a_keying_read_after_its_items_erasure_is_not_kept_nor_decided(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await new_job(validation_db, fields=FIELDS, mode="single", review_sample_rate="0")
+    item, other = new_item("0", sampled=False), new_item("0", sampled=False)
+    await _erase(validation_db, validation_settings, job, [item])
+    # Keyed before the erasure, read after it.
+    await submit(validation_db, validation_settings, job, item, {"name": "Ann", "city": "Ely"})
+    async with validation_db() as session:
+        kept = await session.scalars(select(Entry).where(Entry.item_id == item))
+        assert list(kept) == []
+    assert await published(validation_db, item) == []
+
+    # A job erased whole has no key left to open a late keying with: it is dropped, not
+    # retried for ever.
+    await _erase(validation_db, validation_settings, job, None)
+    await submit(validation_db, validation_settings, job, other, {"name": "Bo", "city": "Ely"})
+    assert await published(validation_db, other) == []

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts import TaskKind, intake
 from bpo_common.crypto import DataKey
+from bpo_common.erasure import erased_of
 from bpo_common.errors import NotFound
 from bpo_common.events import Event
 from bpo_common.ids import new_id
@@ -60,6 +61,12 @@ async def record_submissions(
 ) -> None:
     """Keep the entries; decide about each item once it has the entries it needs; judge and
     score; as applying the submissions one at a time, in order, would."""
+    # What arrives of erased data is not kept (a submission made before an erasure can be
+    # read after it).
+    erased = await erased_of(session, {event.job_id for event in events})
+    events = [event for event in events if not erased.holds(event.job_id, event.item_id)]
+    if not events:
+        return
     known = await job_rules.rules_of_jobs(session, {event.job_id for event in events})
     jobs = {job_id: Rules.of(job) for job_id, job in known.items()}
     for event in events:
