@@ -8,16 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from pydantic import ValidationError
+from sqlalchemy import String, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts.erasure import ErasureDone
 from bpo_common.contracts.intake import DataErased
+from bpo_common.contracts.sealed import emptied, holds_sealed
 from bpo_common.db import among
+from bpo_common.events import Envelope
 from bpo_common.outbox import publish
-from bpo_common.tables import erasure_record
+from bpo_common.tables import dead_letter, erasure_record
 
 
 async def record_erased(
@@ -28,6 +31,7 @@ async def record_erased(
 ) -> None:
     """Record that the service erased what `event` asked for, and announce it as `done`."""
     now = now or utcnow()
+    await forget_dead_letters(session, Erased.by(event.job_id, event.item_ids))
     item_ids = None if event.item_ids is None else [str(i) for i in event.item_ids]
     await session.execute(
         insert(erasure_record)
@@ -49,13 +53,28 @@ async def record_erased(
 
 @dataclass(frozen=True)
 class Erased:
-    """What the service erased of some jobs: the jobs erased whole, the items erased alone."""
+    """What is erased: jobs erased whole, items erased alone."""
 
     jobs: frozenset[UUID]
     items: frozenset[UUID]
 
+    @classmethod
+    def by(cls, job_id: UUID, item_ids: Iterable[UUID] | None) -> "Erased":
+        """What an erasure of the job (`item_ids` None) or of these of its items takes."""
+        if item_ids is None:
+            return cls(frozenset([job_id]), frozenset())
+        return cls(frozenset(), frozenset(item_ids))
+
     def holds(self, job_id: UUID, item_id: UUID) -> bool:
         return job_id in self.jobs or item_id in self.items
+
+    def in_event(self, envelope: Envelope) -> bool:
+        """Whether the event carries sealed values of what is erased."""
+        job, item = envelope.data.get("job_id"), envelope.data.get("item_id")
+        return (
+            (job is not None and UUID(job) in self.jobs)
+            or (item is not None and UUID(item) in self.items)
+        ) and holds_sealed(envelope.data)
 
 
 async def erased_of(session: AsyncSession, job_ids: Iterable[UUID]) -> Erased:
@@ -68,3 +87,27 @@ async def erased_of(session: AsyncSession, job_ids: Iterable[UUID]) -> Erased:
         jobs=frozenset(job_id for job_id, item_ids in rows if item_ids is None),
         items=frozenset(UUID(i) for _, item_ids in rows for i in item_ids or ()),
     )
+
+
+async def forget_dead_letters(session: AsyncSession, erased: Erased) -> None:
+    """Empty the sealed values of the service's dead letters of what is erased, as the stream's
+    copies are emptied; their error keeps the exception's name only, as its text may quote a
+    value."""
+    needles = [f"%{i}%" for i in sorted(erased.jobs | erased.items)]
+    text = func.encode(dead_letter.c.payload, "escape")
+    query = select(dead_letter.c.id, dead_letter.c.payload, dead_letter.c.error).where(
+        text.like(any_(bindparam(None, needles, type_=ARRAY(String()))))
+    )
+    for letter_id, payload, error in (await session.execute(query)).all():
+        try:
+            envelope = Envelope.model_validate_json(payload)
+        except ValidationError:
+            continue  # not an event: nothing of a job's in it
+        if not erased.in_event(envelope):
+            continue
+        copy = envelope.model_copy(update={"data": emptied(envelope.data)})
+        await session.execute(
+            update(dead_letter)
+            .where(dead_letter.c.id == letter_id)
+            .values(payload=copy.model_dump_json().encode(), error=error.split("(", 1)[0])
+        )

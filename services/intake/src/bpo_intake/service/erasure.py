@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts.erasure import SEALED_EVENTS, ErasureDone
 from bpo_common.contracts.intake import DataErased
-from bpo_common.contracts.sealed import emptied, holds_sealed
+from bpo_common.contracts.sealed import emptied
 from bpo_common.crypto import DataKeys
+from bpo_common.erasure import Erased, forget_dead_letters
 from bpo_common.errors import NotFound
-from bpo_common.events import Envelope
 from bpo_common.ids import new_id
 from bpo_common.messaging import redact
 from bpo_common.outbox import publish
@@ -115,6 +115,7 @@ async def _erase(
         intake_erased_at=now,
     )
     await repository.add_erasure(session, erasure)
+    await forget_dead_letters(session, Erased.by(job.id, item_ids))
     event = DataErased(
         erasure_id=erasure.id,
         job_id=job.id,
@@ -175,17 +176,12 @@ async def erase_from_the_stream(session: AsyncSession, js: JetStreamContext) -> 
     erasures = await repository.erasures_for_the_stream(session, STREAM_BATCH)
     if not erasures:
         return 0
-    jobs = {erasure.job_id for erasure in erasures if erasure.item_ids is None}
-    items = {UUID(i) for erasure in erasures for i in erasure.item_ids or ()}
-
-    def erased(envelope: Envelope) -> bool:
-        job, item = envelope.data.get("job_id"), envelope.data.get("item_id")
-        return (
-            (job is not None and UUID(job) in jobs) or (item is not None and UUID(item) in items)
-        ) and holds_sealed(envelope.data)
-
+    erased = Erased(
+        jobs=frozenset(erasure.job_id for erasure in erasures if erasure.item_ids is None),
+        items=frozenset(UUID(i) for erasure in erasures for i in erasure.item_ids or ()),
+    )
     subjects = [event.event_type for event in SEALED_EVENTS]
-    waiting = await redact(js, subjects, erased, emptied)
+    waiting = await redact(js, subjects, erased.in_event, emptied)
     waiting_jobs = {envelope.data["job_id"] for envelope in waiting}
     waiting_items = {envelope.data["item_id"] for envelope in waiting}
     now = utcnow()
