@@ -46,11 +46,13 @@ def test_a_manager_token_has_every_scope_unless_scopes_are_named(tmp_path: Path)
     assert "only a manager token has scopes" in refused.output
 
 
-def _bpo(env: dict[str, str], *arguments: str) -> "subprocess.CompletedProcess[str]":
-    """The command as a person runs it, in a terminal wide enough for its tables."""
+def _bpo(
+    env: dict[str, str], *arguments: str, columns: int = 250
+) -> "subprocess.CompletedProcess[str]":
+    """The command as a person runs it, in a terminal `columns` wide."""
     return subprocess.run(
         [sys.executable, "-m", "bpo_cli", *arguments],
-        env={**os.environ, **env, "COLUMNS": "250"},
+        env={**os.environ, **env, "COLUMNS": str(columns)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -97,11 +99,20 @@ async def test_api_key_commands_make_list_and_revoke_keys_on_the_running_intake(
         )
         assert shown["expires_at"] == "2031-01-01T00:00:00Z"
 
-        listed = await asyncio.to_thread(_bpo, env, "api-key", "list", "--client", client_id)
+        # Intake named by its URL; in a narrow terminal the ids are whole, for `revoke`.
+        remote = {
+            "BPO_INTAKE_URL": f"{url}/",
+            "BPO_JWT_PRIVATE_KEY_FILE": env["BPO_JWT_PRIVATE_KEY_FILE"],
+        }
+        listed = await asyncio.to_thread(
+            lambda: _bpo(remote, "api-key", "list", "--client", client_id, columns=80)
+        )
         assert listed.returncode == 0, listed.stdout + listed.stderr
         assert "1 API key" in listed.stdout
         assert key_id[1] in listed.stdout
-        assert "jobs:write results:read" in listed.stdout
+        wide = await asyncio.to_thread(_bpo, remote, "api-key", "list", "--client", client_id)
+        assert client_id in wide.stdout
+        assert "jobs:write results:read" in wide.stdout
         assert secret[1] not in listed.stdout
 
         revoked = await asyncio.to_thread(_bpo, env, "api-key", "revoke", key_id[1])

@@ -13,6 +13,8 @@ import asyncpg
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner
 
 from bpo_cli.main import app
@@ -231,3 +233,83 @@ def test_serve_runs_a_services_api_and_worker_its_background_work_alone(
         assert httpx.get(f"http://127.0.0.1:{worker_port}/metrics").status_code == 200
     finally:
         servers.stop_services(commands)
+
+
+def test_keys_never_replaces_a_private_key_and_derives_a_missing_public_one(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "jwt"
+    made = CliRunner().invoke(app, ["keys", "--dir", str(directory)])
+    assert made.exit_code == 0, made.output
+    private, public = (directory / "private.pem").read_bytes(), (directory / "public.pem")
+    assert (directory / "private.pem").stat().st_mode & 0o777 == 0o600
+    shipped = public.read_bytes()
+    public.unlink()  # moved to where the services read it
+
+    again = CliRunner().invoke(app, ["keys", "--dir", str(directory)])
+    assert again.exit_code == 0, again.output
+    assert (directory / "private.pem").read_bytes() == private, "the signing key is kept"
+    assert public.read_bytes() == shipped, "its public key, derived again"
+
+    (directory / "private.pem").unlink()
+    orphan = CliRunner().invoke(app, ["keys", "--dir", str(directory)], env={"COLUMNS": "200"})
+    assert orphan.exit_code == 1
+    assert "has no private key beside it" in orphan.output
+    assert not (directory / "private.pem").exists(), "no new pair behind the user's back"
+
+
+def test_token_signs_with_the_configured_keys_algorithm_and_says_what_is_wrong_with_it(
+    tmp_path: Path,
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = tmp_path / "ec.pem"
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    signed = CliRunner().invoke(
+        app, ["token", "--role", "manager"], env={"BPO_JWT_PRIVATE_KEY_FILE": str(pem)}
+    )
+    assert signed.exit_code == 0, signed.output
+    assert jwt.decode(signed.stdout.strip(), key.public_key(), algorithms=["ES256"], audience="bpo")
+
+    missing = CliRunner().invoke(
+        app,
+        ["token", "--role", "manager"],
+        env={"BPO_JWT_PRIVATE_KEY_FILE": str(tmp_path / "nowhere.pem")},
+    )
+    assert missing.exit_code == 1
+    assert "no key to sign tokens with" in missing.stderr
+    assert "nowhere.pem" in missing.stderr
+
+
+def test_token_says_when_it_made_a_new_key_pair(tmp_path: Path) -> None:
+    first = CliRunner().invoke(
+        app, ["token", "--role", "manager"], env={"BPO_RUN_DIR": str(tmp_path)}
+    )
+    assert first.exit_code == 0, first.output
+    assert "made a new signing key pair" in first.stderr
+    assert first.stdout.count(".") == 2, "stdout holds the token alone"
+    second = CliRunner().invoke(
+        app, ["token", "--role", "manager"], env={"BPO_RUN_DIR": str(tmp_path)}
+    )
+    assert second.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("options", "refusal"),
+    [
+        (["--keyers", "3"], "leave 1 to key; a double job needs 2: give --keyers 4 or more"),
+        (["--keyers", "2", "--mode", "single"], "a single job needs 1: give --keyers 3"),
+        (["--mode", "verify"], "'verify' is not one of"),
+    ],
+)
+def test_the_demo_refuses_a_crew_that_could_never_finish_the_job(
+    options: list[str], refusal: str
+) -> None:
+    result = CliRunner().invoke(app, ["demo", *options], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert refusal in " ".join(result.output.split())

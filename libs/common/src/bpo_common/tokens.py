@@ -295,22 +295,52 @@ def algorithm_of(key_pem: str) -> str:
 
 
 def ensure_key_pair(directory: Path) -> tuple[Path, Path]:
-    """Create `private.pem` and `public.pem` in `directory` unless they exist; return both paths."""
+    """`private.pem` and `public.pem` in `directory`, made when neither is there; return both
+    paths. A private key is never replaced (the tokens it signed must stay good): a public key
+    missing beside it is derived from it again, and one run that makes a pair while another
+    does keeps the pair that was written first. ValueError when only the public key is there,
+    or the private key cannot be read."""
     private_path, public_path = directory / "private.pem", directory / "public.pem"
-    if private_path.exists() and public_path.exists():
-        return private_path, public_path
-    directory.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public_pem = key.public_key().public_bytes(
+    if not private_path.exists():
+        if public_path.exists():
+            raise ValueError(
+                f"{public_path} has no private key beside it: put {private_path.name} back, "
+                f"or remove {public_path} to make a new pair (tokens signed before fail then)"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        _write_once(private_path, pem, 0o600)
+    if not public_path.exists():
+        _write_once(public_path, _public_pem(private_path), 0o644)
+    return private_path, public_path
+
+
+def _public_pem(private_path: Path) -> bytes:
+    try:
+        key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{private_path} is not an unencrypted PEM private key: {exc}") from exc
+    return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
+def _write_once(path: Path, data: bytes, mode: int) -> None:
+    """`data` at `path` whole or not at all, unless a file is there already (kept)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(private_pem)
-    public_path.write_bytes(public_pem)
-    return private_path, public_path
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()

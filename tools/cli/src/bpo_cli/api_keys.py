@@ -20,7 +20,9 @@ console = Console()
 
 
 def _intake() -> str:
-    return f"http://127.0.0.1:{os.environ.get('BPO_INTAKE_PORT', DEFAULT_PORTS['intake'])}"
+    """BPO_INTAKE_URL, else the local stack's intake (on BPO_INTAKE_PORT)."""
+    port = os.environ.get("BPO_INTAKE_PORT", DEFAULT_PORTS["intake"])
+    return os.environ.get("BPO_INTAKE_URL", f"http://127.0.0.1:{port}").rstrip("/")
 
 
 def _call(method: str, path: str, **arguments: Any) -> httpx.Response:
@@ -33,7 +35,7 @@ def _call(method: str, path: str, **arguments: Any) -> httpx.Response:
         )
     except httpx.HTTPError as exc:
         console.print(f"[red]intake does not answer at {_intake()}[/red] ({exc}); is the stack "
-                      "running (`make run`, BPO_INTAKE_PORT)?")  # fmt: skip
+                      "running (`make run`; BPO_INTAKE_URL or BPO_INTAKE_PORT)?")  # fmt: skip
         raise typer.Exit(1) from exc
     if response.is_error:
         problem = response.json() if "json" in response.headers.get("content-type", "") else {}
@@ -46,8 +48,10 @@ def _call(method: str, path: str, **arguments: Any) -> httpx.Response:
 
 def _table(keys: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
-    for column in ("id", "client", "name", "scopes", "created", "expires", "revoked", "last used"):
-        table.add_column(column)
+    # The key's id on one line, whatever the terminal's width: it is what `revoke` takes.
+    table.add_column("id", no_wrap=True, min_width=36)
+    for column in ("client", "name", "scopes", "created", "expires", "revoked", "last used"):
+        table.add_column(column, overflow="fold")
     for key in keys:
         table.add_row(
             key["id"],

@@ -9,6 +9,7 @@ import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -40,6 +41,14 @@ AP_PRICE_BOOK = {**PRICE_BOOK, "per_exception": str(PER_EXCEPTION)}
 PIECE_RATES = {"currency": "EUR", "entry": "0.12", "review": "0.20", "adjudication": "0.25"}
 
 
+class DemoMode(StrEnum):
+    """The QC modes the demo's simulated crew can key."""
+
+    SINGLE = "single"
+    DOUBLE = "double"
+    ADAPTIVE = "adaptive"
+
+
 def _port(service: str) -> int:
     return int(os.environ.get(f"BPO_{service.upper()}_PORT", DEFAULT_PORTS[service]))
 
@@ -67,7 +76,9 @@ def demo(
     accuracy: Annotated[
         float, typer.Option(min=0.5, max=1.0, help="share of items a keyer keys exactly right")
     ] = 0.97,
-    mode: Annotated[str, typer.Option(help="QC: single, double or adaptive")] = "double",
+    mode: Annotated[DemoMode, typer.Option(help="QC: single, double or adaptive")] = (
+        DemoMode.DOUBLE
+    ),
     documents: Annotated[
         bool,
         typer.Option(
@@ -90,6 +101,14 @@ def demo(
     its results, the client's invoice and the manager's overview."""
     if ap and documents:
         raise typer.BadParameter("--ap keys invoices without documents", param_hint="--documents")
+    # Each item's keyings are by different people: a double or adaptive job needs two keyers.
+    entry_keyers, needed = keyers - reviewers, 1 if mode is DemoMode.SINGLE else 2
+    if not ap and entry_keyers < needed:
+        raise typer.BadParameter(
+            f"{keyers} keyers of whom {reviewers} review leave {max(entry_keyers, 0)} to key; "
+            f"a {mode.value} job needs {needed}: give --keyers {reviewers + needed} or more",
+            param_hint="--keyers",
+        )
     if ap and items < payables.MIN_INVOICES:
         raise typer.BadParameter(
             f"--ap needs at least {payables.MIN_INVOICES} invoices", param_hint="--items"
@@ -105,8 +124,8 @@ def demo(
     if ap:
         asyncio.run(_ap_demo(endpoints, items, keyers))
         return
-    crew = [Keyer(accuracy)] * max(keyers - reviewers, 1) + [Keyer(accuracy, qc=True)] * reviewers
-    asyncio.run(_demo(endpoints, items, crew, mode, documents))
+    crew = [Keyer(accuracy)] * entry_keyers + [Keyer(accuracy, qc=True)] * reviewers
+    asyncio.run(_demo(endpoints, items, crew, mode.value, documents))
 
 
 async def _demo(

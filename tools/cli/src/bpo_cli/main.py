@@ -65,8 +65,13 @@ def keys(
         ".run/jwt"
     ),
 ) -> None:
-    """Create the token signing key pair (private.pem, public.pem) unless it exists."""
-    private, public = ensure_key_pair(directory)
+    """Create the token signing key pair (private.pem, public.pem) unless it exists; a private
+    key is never replaced (a missing public.pem is derived from it again)."""
+    try:
+        private, public = ensure_key_pair(directory)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
     console.print(f"private key: {private}\npublic key:  {public}")
 
 

@@ -7,7 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
-from bpo_common.auth import Role, Scope, ensure_key_pair, issue_token
+import typer
+
+from bpo_common.auth import Role, Scope, algorithm_of, ensure_key_pair, issue_token
 
 
 def run_dir() -> Path:
@@ -17,6 +19,7 @@ def run_dir() -> Path:
 @dataclass(frozen=True)
 class Signer:
     private_key_pem: str
+    algorithm: str = "RS256"
     issuer: str = "bpo-local"
     audience: str = "bpo"
 
@@ -37,6 +40,7 @@ class Signer:
             issuer=self.issuer,
             audience=self.audience,
             ttl=ttl,
+            algorithm=self.algorithm,
             scopes=(scopes or list(Scope)) if role is Role.MANAGER else None,
         )
 
@@ -45,12 +49,33 @@ class Signer:
 
 
 def local_signer() -> Signer:
-    """BPO_JWT_PRIVATE_KEY_FILE's key if set, else the local stack's (created if missing);
-    issuer and audience from BPO_JWT_ISSUER and BPO_JWT_AUDIENCE, as the services read them."""
+    """BPO_JWT_PRIVATE_KEY_FILE's key if set, else the local stack's (made, and said so, if
+    missing); its algorithm the key's; issuer and audience from BPO_JWT_ISSUER and
+    BPO_JWT_AUDIENCE, as the services read them. A key that cannot be read ends the command
+    with what to do."""
     configured = os.environ.get("BPO_JWT_PRIVATE_KEY_FILE")
-    private_key = Path(configured) if configured else ensure_key_pair(run_dir() / "jwt")[0]
+    try:
+        if configured:
+            private_key = Path(configured)
+        else:
+            directory = run_dir() / "jwt"
+            made = not (directory / "private.pem").exists()
+            private_key = ensure_key_pair(directory)[0]
+            if made:
+                typer.echo(
+                    f"made a new signing key pair in {directory}: the services accept its "
+                    "tokens only if they read its public.pem (run this where `make run` runs, "
+                    "or set BPO_RUN_DIR or BPO_JWT_PRIVATE_KEY_FILE)",
+                    err=True,
+                )
+        pem = private_key.read_text()
+        algorithm = algorithm_of(pem)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"no key to sign tokens with: {exc}", err=True)
+        raise typer.Exit(1) from exc
     return Signer(
-        private_key.read_text(),
+        pem,
+        algorithm=algorithm,
         issuer=os.environ.get("BPO_JWT_ISSUER", "bpo-local"),
         audience=os.environ.get("BPO_JWT_AUDIENCE", "bpo"),
     )
