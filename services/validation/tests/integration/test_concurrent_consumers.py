@@ -1,13 +1,20 @@
 """Two replicas' consumers applying the two keyings of one item at the same time still decide
-the item: the second waits for the first to commit, then sees both keyings."""
+the item: the second waits for the first to commit, then sees both keyings; two runs on a new
+adaptive job's first keyings take its ledger one after the other."""
 
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from bpo_common.clock import utcnow
 from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import TaskSubmitted
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
+from bpo_validation.repository import accuracy
 from bpo_validation.service import decisions
 from bpo_validation.settings import Settings
 
@@ -48,3 +55,18 @@ async def test_keyings_of_one_item_applied_at_once_on_two_replicas_are_decided_o
 async def _apply(sessions: SessionFactory, event: TaskSubmitted, settings: Settings) -> None:
     async with sessions() as session, session.begin():
         await decisions.record_submissions(session, [event], settings, keys=job_keys(settings))
+
+
+async def test_a_new_jobs_ledger_is_locked_by_the_first_run_that_rules_on_it(
+    validation_db: SessionFactory,
+) -> None:
+    # Two replicas' first keyings of a new adaptive job: without a row to lock, each would
+    # start a ledger of its own, and the later write would erase the other's items.
+    job_id = new_id()
+    async with validation_db() as one:
+        assert list(await accuracy.ledgers_for_update(one, [job_id], utcnow())) == [job_id]
+        async with validation_db() as two, two.begin():
+            await two.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                await accuracy.ledgers_for_update(two, [job_id], utcnow())
+        await one.rollback()

@@ -2,6 +2,7 @@
 jobs' ledgers of the accuracy they deliver."""
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -82,13 +83,33 @@ def _latest(window: int, work_type: str, contractor_id: UUID | None = None) -> S
 
 
 async def ledgers_for_update(
-    session: AsyncSession, job_ids: Iterable[UUID]
+    session: AsyncSession, job_ids: Iterable[UUID], now: datetime
 ) -> dict[UUID, JobAccuracy]:
-    """The jobs' ledgers that exist, locked until the transaction ends (one run at a time
-    rules on a job's items)."""
+    """The jobs' ledgers, locked until the transaction ends (one run at a time rules on a
+    job's items); a job without one yet gets an empty one first, as a lock on no row would let
+    two runs each start a ledger of their own, the later one written over the other."""
+    wanted = sorted(set(job_ids))
+    found = await _ledgers_for_update(session, wanted)
+    missing = [job_id for job_id in wanted if job_id not in found]
+    if missing:
+        empty = [0, 0.0, 0.0, 0.0, 0.0]
+        rows = [
+            {"job_id": job_id, "checked": empty, "partly": empty, "carried": {}, "updated_at": now}
+            for job_id in missing
+        ]
+        await session.execute(
+            pg_insert(JobAccuracy).values(rows).on_conflict_do_nothing(index_elements=["job_id"])
+        )
+        found |= await _ledgers_for_update(session, missing)
+    return found
+
+
+async def _ledgers_for_update(
+    session: AsyncSession, job_ids: Sequence[UUID]
+) -> dict[UUID, JobAccuracy]:
     query = (
         select(JobAccuracy)
-        .where(among(JobAccuracy.job_id, sorted(set(job_ids))))
+        .where(among(JobAccuracy.job_id, job_ids))
         .order_by(JobAccuracy.job_id)
         .with_for_update()
     )

@@ -58,7 +58,7 @@ class Ledgers:
         """What adaptive QC reads about a first keying of the job's (`items`: the job's items
         received, control items aside)."""
         if job_id not in self.ledgers:
-            found = await repository.ledgers_for_update(session, [job_id])
+            found = await repository.ledgers_for_update(session, [job_id], utcnow())
             ledger = _ledger(found[job_id]) if job_id in found else Ledger()
             self.ledgers[job_id] = replace(ledger, size=items)
         settings = self.settings
