@@ -12,7 +12,7 @@ from bpo_common.contracts import QcPolicy, TaskKind
 from bpo_common.rules import WORK_TYPE_PATTERN, FieldSpec, JobSpec, Match
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.items import ItemIn
-from bpo_intake.domain.jobs import ItemStatus, JobStatus
+from bpo_intake.domain.jobs import ItemStatus, JobStatus, QcPolicyIn
 from bpo_intake.domain.qualifications import (
     DEFAULT_PASS_MARK,
     DEFAULT_RETRY_AFTER_HOURS,
@@ -48,7 +48,7 @@ class JobCreate(JobSpec):
 
     fields: Annotated[tuple[FieldSpec, ...], Field(max_length=200)]
     work_type: Annotated[str, Field(pattern=WORK_TYPE_PATTERN)]
-    qc: QcPolicy = QcPolicy()
+    qc: QcPolicyIn = QcPolicyIn()
     due_at: Instant | None = None
     sla_hours: Annotated[Decimal, Field(gt=0, le=8760, decimal_places=2)] | None = None
     priority: Annotated[int, Field(ge=0, le=100)] = 50

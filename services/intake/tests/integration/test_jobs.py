@@ -13,12 +13,7 @@ from bpo_common.contracts import QcMode, QcPolicy
 from bpo_common.contracts.intake import ItemsReceived, JobCreated
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import (
-    Tokens,
-    assert_problem,
-    error_fields,
-    outbox_events,
-)
+from bpo_devtools.testing import Tokens, assert_problem, error_fields, outbox_events
 from bpo_intake.domain.jobs import ITEMS_PER_EVENT
 
 from .conftest import count_jobs, create_job, job_body, register_client, scan_items, stored_items
@@ -210,6 +205,9 @@ INVALID_JOBS: list[Any] = [
     pytest.param({"priority": -1}, "priority", id="negative-priority"),
     pytest.param({"qc": {"review_sample_rate": "1.5"}}, "qc.review_sample_rate", id="rate-above-1"),
     pytest.param({"colour": "blue"}, "colour", id="unknown-property"),
+    pytest.param({"qc": {"target_accuracy": "1"}}, "qc.target_accuracy", id="target-1"),
+    pytest.param({"qc": {"target_accuracy": "1E-20000"}}, "qc.target_accuracy", id="tiny-target"),
+    pytest.param({"qc": {"golden_rate": "0.1234567"}}, "qc.golden_rate", id="rate-7-places"),
     pytest.param(
         {"qc": {"mode": "assisted", "suggestion_threshold": "0"}},
         "qc.suggestion_threshold",

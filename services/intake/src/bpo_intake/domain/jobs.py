@@ -6,6 +6,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TypeVar
 
+from pydantic import field_validator
+
 from bpo_common.contracts import QcMode, QcPolicy
 
 T = TypeVar("T")
@@ -19,6 +21,38 @@ ITEMS_PER_EVENT = 1000
 ANALYZE_AFTER_ITEMS = 5000
 ANALYZE_MIN_ITEMS = 500
 ANALYZE_GROWTH = 0.25
+
+
+# A rate of a job's QC policy has at most this many decimal places.
+RATE_PLACES = 6
+
+
+class QcPolicyIn(QcPolicy):
+    """A QC policy as a client asks for it: each rate to at most RATE_PLACES decimal places,
+    and a target accuracy below 1 (no estimate can be sure that every item is right: a job
+    asked for 1 would be keyed twice throughout and still fall short). What is stored and
+    announced is read as QcPolicy, which takes what was asked before these limits."""
+
+    @field_validator(
+        "review_sample_rate",
+        "target_accuracy",
+        "suggestion_threshold",
+        "wrong_suggestion_rate",
+        "golden_rate",
+    )
+    @classmethod
+    def _places(cls, value: Decimal) -> Decimal:
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -RATE_PLACES:
+            raise ValueError(f"at most {RATE_PLACES} decimal places")
+        return value
+
+    @field_validator("target_accuracy")
+    @classmethod
+    def _below_one(cls, value: Decimal) -> Decimal:
+        if value >= 1:
+            raise ValueError("must be below 1, such as 0.999")
+        return value
 
 
 class JobStatus(StrEnum):
