@@ -316,3 +316,17 @@ def test_a_mixed_crew_keys_the_weak_half_twice_and_the_strong_half_alone() -> No
     assert shown.low is not None
     assert shown.high is not None
     assert shown.low <= delivered <= shown.high
+
+
+def test_the_interval_of_a_poor_small_ledger_is_as_wide_above_as_the_estimate_allows() -> None:
+    # Three items at 40 % each, very doubtful: the lower end is cut at 0, the upper is not
+    # pulled in with it.
+    ledger = Ledger()
+    for _ in range(3):
+        ledger = ledger.add_single(UUID(int=1), Trust(0.4, 0.2))
+    shown = Delivered.of(ledger)
+    margin = ledger.margin(1.96)
+    assert margin > 0.4
+    assert shown.low == 0.0
+    assert shown.high == pytest.approx(min(1.0, 0.4 + margin))
+    assert (shown.high or 0) > 0.8

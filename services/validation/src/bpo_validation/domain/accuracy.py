@@ -221,15 +221,21 @@ class Ledger:
         the crew's figure (`shared`), which every keyer's and what two keyings are worth lean
         on, add up, for they err together (most while the crew is new and its record
         short)."""
+        if not self.items:
+            return 0.0
+        expected = sum(share.expected for share in self.shares)
+        return max(0.0, expected / self.items - self.margin(z, over))
+
+    def margin(self, z: float, over: int = 0) -> float:
+        """z standard deviations of the share of items right (`bound`'s)."""
         items = self.items
         if not items:
             return 0.0
         shares = self.shares
-        expected = sum(share.expected for share in shares)
         outcomes = sum(share.variance for share in shares) * items / max(over, items)
         own = sum(share.sd * share.sd for share in shares)
         variance = outcomes + own + sum(share.shared for share in shares) ** 2
-        return max(0.0, (expected - z * math.sqrt(variance)) / items)
+        return z * math.sqrt(variance) / items
 
 
 @dataclass(frozen=True)
@@ -329,8 +335,13 @@ class Delivered:
         if not ledger.items:
             return cls(None, None, None, None)
         estimate = sum(share.expected for share in ledger.shares) / ledger.items
-        low = ledger.bound(Z_TWO_SIDED)
-        return cls(estimate, low, min(1.0, 2 * estimate - low), ledger.bound(Z_ONE_SIDED))
+        margin = ledger.margin(Z_TWO_SIDED)
+        return cls(
+            estimate,
+            max(0.0, estimate - margin),
+            min(1.0, estimate + margin),
+            ledger.bound(Z_ONE_SIDED),
+        )
 
     def meets(self, target: float) -> bool | None:
         """Whether the job delivers its target with 95 % confidence; None before any item."""
