@@ -336,3 +336,29 @@ async def test_a_work_type_that_is_no_work_type_is_refused(
     )
 
     assert error_fields(assert_problem(response, 422)) == ["work_type"]
+
+
+async def test_an_attempt_whose_set_shrank_under_it_ends_on_the_copies_it_gave(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    work_type, known, waiting = await _qualification(intake, tokens, 2)
+    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    await _key(intake, intake_db, data_keys, keyer, task, right=True)
+    async with intake_db() as session:
+        copy = await session.get(Item, UUID(task["item_id"]))
+    assert copy is not None
+    (other,) = [
+        item
+        for item in await stored_items(intake_db, known["id"])
+        if item.control_of is None and item.id != copy.control_of
+    ]
+    owner = tokens.client(UUID(known["client_id"]))
+    assert (await intake.delete(f"/v1/items/{other.id}/data", headers=owner)).status_code == 202
+
+    # Nothing left to give: the attempt is of the one copy, answered right, and passes.
+    await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    (attempt,) = await _attempts(intake, keyer)
+    assert (attempt["outcome"], attempt["items"], attempt["right"]) == ("passed", 1, 1)
+    me = (await intake.get(f"/v1/contractors/{keyer[0]}", headers=keyer[1])).json()
+    assert work_type in me["skills"]

@@ -135,6 +135,24 @@ async def next_item(
     return None if row is None else PoolItem(**row)
 
 
+# How many of the set's items the attempt ($1) gave its contractor ($2): a copy they hold or
+# keyed.
+_GIVEN = """
+    SELECT count(DISTINCT c.control_of) FROM item c JOIN task t ON t.item_id = c.id
+    WHERE c.attempt_id = $1 AND (t.contractor_id = $2 OR t.submitted_by = $2)
+    """
+
+
+async def given(session: AsyncSession, attempt_id: UUID, contractor_id: UUID) -> int:
+    driver = await driver_connection(session)
+    return int(await driver.fetchval(_GIVEN, attempt_id, contractor_id))
+
+
+async def drop_attempt(session: AsyncSession, attempt: QualificationAttempt) -> None:
+    await session.delete(attempt)
+    await session.flush()
+
+
 async def attempts_for_update(
     session: AsyncSession, attempt_ids: set[UUID]
 ) -> dict[UUID, QualificationAttempt]:

@@ -103,6 +103,7 @@ async def offer(
         return None
     item = await repository.next_item(session, offered.job_id, attempt_id, contractor_id)
     if item is None:
+        await _settle_shrunk(session, attempt_id, contractor_id, now)
         return None
     return await controls.give_control(
         session, contractor_id, job, item, keys, now, lease_until=lease_until, attempt_id=attempt_id
@@ -130,6 +131,25 @@ async def _start(
     )
     await repository.add_attempt(session, attempt)
     return attempt.id
+
+
+async def _settle_shrunk(
+    session: AsyncSession, attempt_id: UUID, contractor_id: UUID, now: datetime
+) -> None:
+    """The attempt's set has no item left to give. When the set shrank under it (its items
+    erased, or the qualification now names a smaller set) the attempt is of the copies it
+    gave, and ends once those are answered; having given none, it goes, and the next claim
+    starts one of the set as it is now. (Otherwise it waits for the answers to its copies.)"""
+    attempt = (await repository.attempts_for_update(session, {attempt_id}))[attempt_id]
+    given = await repository.given(session, attempt_id, contractor_id)
+    if given >= attempt.items:
+        return
+    if not given:
+        await repository.drop_attempt(session, attempt)
+        return
+    attempt.items = given
+    if attempt.answered >= given:
+        await _end(session, attempt, await repository.get(session, attempt.work_type), now)
 
 
 @dataclass(frozen=True)
@@ -163,16 +183,25 @@ async def record(session: AsyncSession, answers: Sequence[Answer], now: datetime
             continue
         if attempt.work_type not in qualifications:
             qualifications[attempt.work_type] = await repository.get(session, attempt.work_type)
-        qualification = qualifications[attempt.work_type]
-        if qualification is None:
-            continue
-        ended = finish(
-            attempt.right,
-            attempt.items,
-            qualification.pass_mark,
-            qualification.retry_after_hours,
-            now,
-        )
-        attempt.outcome, attempt.retry_at, attempt.finished_at = ended.outcome, ended.retry_at, now
-        if ended.outcome is AttemptOutcome.PASSED:
-            await repository.grant_skill(session, attempt.contractor_id, attempt.work_type)
+        await _end(session, attempt, qualifications[attempt.work_type], now)
+
+
+async def _end(
+    session: AsyncSession,
+    attempt: QualificationAttempt,
+    qualification: Qualification | None,
+    now: datetime,
+) -> None:
+    """The attempt, every copy of it answered, passed (its skill granted) or failed."""
+    if qualification is None:
+        return
+    ended = finish(
+        attempt.right,
+        attempt.items,
+        qualification.pass_mark,
+        qualification.retry_after_hours,
+        now,
+    )
+    attempt.outcome, attempt.retry_at, attempt.finished_at = ended.outcome, ended.retry_at, now
+    if ended.outcome is AttemptOutcome.PASSED:
+        await repository.grant_skill(session, attempt.contractor_id, attempt.work_type)
