@@ -18,12 +18,13 @@ from bpo_common.db import SessionFactory
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, outbox_events
-from bpo_intake.models import Item, Job
+from bpo_intake.models import Item, Job, WebhookDelivery
 from bpo_intake.service import decisions, documents, erasure, keys
 from bpo_intake.settings import Settings
 
 from .conftest import create_job, register_client
 from .keying import lease_a_task, stored_task
+from .receiver import register_hooked_client
 
 
 def _items(*numbers: str) -> list[dict[str, Any]]:
@@ -206,7 +207,7 @@ async def test_an_erased_jobs_items_are_still_listed_their_personal_values_maske
 async def test_a_closed_job_completes_once_its_last_unfinished_item_is_erased(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    client_id = await register_client(intake, tokens, "Waiting Ltd")
+    client_id, _ = await register_hooked_client(intake, tokens, "https://hooks.wait.example/bpo")
     owner = tokens.client(client_id)
     job = await create_job(intake, tokens, client_id, items=_items("A-1", "A-2"))
     assert (await intake.post(f"/v1/jobs/{job['id']}/close", headers=owner)).status_code == 200
@@ -224,3 +225,16 @@ async def test_a_closed_job_completes_once_its_last_unfinished_item_is_erased(
     assert completed.data["items_rejected"] == 2
     listed = await intake.get(f"/v1/jobs/{job['id']}/items", headers=owner)
     assert {item["status"] for item in listed.json()["data"]} == {"rejected"}
+    # The client hears of each rejection, and why: not emptied by the erasure itself.
+    async with intake_db() as session:
+        told = await session.scalars(
+            select(WebhookDelivery).where(
+                WebhookDelivery.client_id == client_id,
+                WebhookDelivery.event_type == "item.rejected",
+            )
+        )
+        data = sorted((d.payload["data"] for d in told), key=lambda d: d["external_id"])
+    assert [(d["external_id"], d["reason"]) for d in data] == [
+        ("A-1", decisions.ERASED),
+        ("A-2", decisions.ERASED),
+    ]

@@ -175,9 +175,12 @@ async def erased_before(
 async def unfinished_items(
     session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None
 ) -> list[UUID]:
-    """The job's items (or these of them) without an outcome yet."""
+    """The job's items (or these of them) without an outcome yet, control copies aside (none
+    of the client's work, no job waits for them)."""
     query = select(Item.id).where(
-        _of(Item.job_id, Item.id, job_id, item_ids), Item.status.not_in(FINAL)
+        _of(Item.job_id, Item.id, job_id, item_ids),
+        Item.status.not_in(FINAL),
+        Item.control_of.is_(None),
     )
     return list((await session.execute(query.order_by(Item.id))).scalars())
 

@@ -54,7 +54,13 @@ async def decide_items(
     jobs_of_items = await jobs_repository.jobs_for_update(
         session, {item.job_id for item in items.values()}
     )
-    wrapped = {job.id: job.data_key for job in jobs_of_items.values()}
+    # The data keys of the jobs whose values a decision brings (a rejection brings none).
+    keyed = {
+        items[d.item_id].job_id
+        for d in decisions
+        if d.item_id in items and not isinstance(d, validation.ItemRejected)
+    }
+    wrapped = {job.id: job.data_key for job in jobs_of_items.values() if job.id in keyed}
     run = _Run(await keys_of_jobs(session, keys, wrapped))
     for decision in decisions:
         item = items.get(decision.item_id)

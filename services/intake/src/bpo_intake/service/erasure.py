@@ -85,17 +85,18 @@ async def _erase(
 ) -> None:
     if await repository.erased_before(session, job.id, item_ids):
         return
+    now = utcnow()
+    document_ids = await repository.erase_values(session, job.id, item_ids)
+    # Nobody keys erased values: a submit of a task held now finds its lease gone.
+    await tasks_repository.withdraw_open_tasks(session, job.id, item_ids)
     if job.status is not JobStatus.CANCELLED:
-        # Before the key goes and the erasure is recorded (a decision skips erased items).
+        # Before the erasure is recorded (a decision passes over erased items), after the
+        # values are (the client is told of the rejection in a webhook of its own).
         unfinished = await repository.unfinished_items(session, job.id, item_ids)
         if unfinished:
             await decisions.reject_erased(session, keys, job, unfinished)
         if item_ids is None and job.status is JobStatus.OPEN:
             await jobs.close(session, job)  # without its key it can take no more items
-    now = utcnow()
-    document_ids = await repository.erase_values(session, job.id, item_ids)
-    # Nobody keys erased values: a submit of a task held now finds its lease gone.
-    await tasks_repository.withdraw_open_tasks(session, job.id, item_ids)
     if item_ids is None:
         document_ids = await repository.job_documents(session, job.id)
         await repository.delete_data_key(session, job.id)
