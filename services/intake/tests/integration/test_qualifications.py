@@ -362,3 +362,29 @@ async def test_an_attempt_whose_set_shrank_under_it_ends_on_the_copies_it_gave(
     assert (attempt["outcome"], attempt["items"], attempt["right"]) == ("passed", 1, 1)
     me = (await intake.get(f"/v1/contractors/{keyer[0]}", headers=keyer[1])).json()
     assert work_type in me["skills"]
+
+
+async def test_a_keyed_copy_whose_item_is_erased_before_its_judgement_is_not_held_against_them(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    work_type, known, waiting = await _qualification(intake, tokens, 2)
+    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    (first,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    keyed = await intake.post(
+        f"/v1/tasks/{first['id']}/submit",
+        json={"data": {"holder": "Typed", "total": "1.00"}},
+        headers=keyer[1],
+    )
+    assert keyed.status_code == 202, keyed.text
+    (second,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    async with intake_db() as session:
+        copy = await session.get(Item, UUID(first["item_id"]))
+    assert copy is not None
+    owner = tokens.client(UUID(known["client_id"]))
+    erased = await intake.delete(f"/v1/items/{copy.control_of}/data", headers=owner)
+    assert erased.status_code == 202, erased.text
+
+    await _key(intake, intake_db, data_keys, keyer, second, right=True)
+    await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    (attempt,) = await _attempts(intake, keyer)
+    assert (attempt["outcome"], attempt["items"], attempt["answered"]) == ("passed", 1, 1)

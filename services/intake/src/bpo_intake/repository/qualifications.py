@@ -135,17 +135,21 @@ async def next_item(
     return None if row is None else PoolItem(**row)
 
 
-# How many of the set's items the attempt ($1) gave its contractor ($2): a copy they hold or
-# keyed.
-_GIVEN = """
-    SELECT count(DISTINCT c.control_of) FROM item c JOIN task t ON t.item_id = c.id
+# How many of the set's items (still in it) the attempt ($1) gave its contractor ($2) and
+# has no answer of yet: a copy they hold, or keyed and not decided.
+_AWAITED = f"""
+    SELECT count(DISTINCT c.control_of) FROM item c
+    JOIN task t ON t.item_id = c.id
+    JOIN item p ON p.id = c.control_of
     WHERE c.attempt_id = $1 AND (t.contractor_id = $2 OR t.submitted_by = $2)
-    """
+      AND c.status NOT IN ('completed', 'rejected')
+      AND {_SET_ITEM.replace("$1", "p.job_id")}
+    """  # noqa: S608 (constant fragments)
 
 
-async def given(session: AsyncSession, attempt_id: UUID, contractor_id: UUID) -> int:
+async def awaited(session: AsyncSession, attempt_id: UUID, contractor_id: UUID) -> int:
     driver = await driver_connection(session)
-    return int(await driver.fetchval(_GIVEN, attempt_id, contractor_id))
+    return int(await driver.fetchval(_AWAITED, attempt_id, contractor_id))
 
 
 async def drop_attempt(session: AsyncSession, attempt: QualificationAttempt) -> None:

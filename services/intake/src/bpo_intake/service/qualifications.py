@@ -137,18 +137,18 @@ async def _settle_shrunk(
     session: AsyncSession, attempt_id: UUID, contractor_id: UUID, now: datetime
 ) -> None:
     """The attempt's set has no item left to give. When the set shrank under it (its items
-    erased, or the qualification now names a smaller set) the attempt is of the copies it
-    gave, and ends once those are answered; having given none, it goes, and the next claim
-    starts one of the set as it is now. (Otherwise it waits for the answers to its copies.)"""
+    erased, or the qualification now names a smaller set) the attempt is of the copies
+    answered and those still awaited, and ends once those are answered; with neither, it
+    goes, and the next claim starts one of the set as it is now. (Otherwise it waits for the
+    answers to its copies.)"""
     attempt = (await repository.attempts_for_update(session, {attempt_id}))[attempt_id]
-    given = await repository.given(session, attempt_id, contractor_id)
-    if given >= attempt.items:
+    awaited = await repository.awaited(session, attempt_id, contractor_id)
+    if attempt.answered + awaited >= attempt.items:
         return
-    if not given:
+    attempt.items = attempt.answered + awaited
+    if not attempt.items:
         await repository.drop_attempt(session, attempt)
-        return
-    attempt.items = given
-    if attempt.answered >= given:
+    elif not awaited:
         await _end(session, attempt, await repository.get(session, attempt.work_type), now)
 
 
