@@ -2,6 +2,7 @@
 job's other items keep theirs; an erased job loses its data key too; each erasure is
 answered to intake."""
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -96,3 +97,29 @@ async def test_a_keying_read_after_its_items_erasure_is_not_kept_nor_decided(
     await _erase(validation_db, validation_settings, job, None)
     await submit(validation_db, validation_settings, job, other, {"name": "Bo", "city": "Ely"})
     assert await published(validation_db, other) == []
+
+
+async def test_a_keying_read_while_its_items_erasure_runs_waits_for_it_and_is_not_kept(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await new_job(validation_db, fields=FIELDS, mode="single", review_sample_rate="0")
+    item = new_item("0", sampled=False)
+    event = DataErased(
+        erasure_id=new_id(),
+        job_id=job.job_id,
+        client_id=job.client_id,
+        item_ids=[item],
+        requested_at=utcnow(),
+    )
+    async with validation_db() as one:
+        await erasure.erase(one, event, keys=job_keys(validation_settings).keys)
+        # Meanwhile another replica reads a keying of the item.
+        keyed = {"name": "Ann", "city": "Ely"}
+        applying = asyncio.create_task(submit(validation_db, validation_settings, job, item, keyed))
+        done, _ = await asyncio.wait({applying}, timeout=0.5)
+        assert not done, "it waits for the erasure"
+        await one.commit()
+    await asyncio.wait_for(applying, 10)
+    async with validation_db() as session:
+        assert list(await session.scalars(select(Entry).where(Entry.item_id == item))) == []
+    assert await published(validation_db, item) == []

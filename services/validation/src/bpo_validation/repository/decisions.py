@@ -1,6 +1,6 @@
 """Queries of items' entries and the decisions about them."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 from sqlalchemy import select
@@ -10,12 +10,16 @@ from bpo_common.db import advisory_lock, among, copy_instances
 from bpo_validation.models import Decision, Entry
 
 
-async def lock_items(session: AsyncSession, item_ids: Sequence[UUID]) -> None:
+async def lock_items(
+    session: AsyncSession, item_ids: Iterable[UUID], job_ids: Iterable[UUID] = ()
+) -> None:
     """Take the items' submissions one transaction at a time, until the transaction ends: a
     decision reads every entry of its item, and two consumers that each saw only their own
-    keying of it would never decide. Taken in item order, so that two transactions locking
-    some of the same items never deadlock."""
-    await advisory_lock(session, *(f"validation-item:{item_id}" for item_id in sorted(item_ids)))
+    keying of it would never decide. Their jobs' too (`job_ids`), which an erasure of a whole
+    job takes, as one of items takes theirs: what arrives for them then waits for it, and
+    finds it done. Taken in one order, so that two transactions never deadlock."""
+    keys = [f"validation-item:{i}" for i in item_ids] + [f"validation-job:{j}" for j in job_ids]
+    await advisory_lock(session, *sorted(keys))
 
 
 async def add_entries(session: AsyncSession, entries: Sequence[Entry]) -> None:

@@ -61,9 +61,11 @@ async def record_submissions(
 ) -> None:
     """Keep the entries; decide about each item once it has the entries it needs; judge and
     score; as applying the submissions one at a time, in order, would."""
+    job_ids = {event.job_id for event in events}
+    await repository.lock_items(session, {event.item_id for event in events}, job_ids)
     # What arrives of erased data is not kept (a submission made before an erasure can be
-    # read after it).
-    erased = await erased_of(session, {event.job_id for event in events})
+    # read after it; one read while it runs waits for it, on the locks).
+    erased = await erased_of(session, job_ids)
     events = [event for event in events if not erased.holds(event.job_id, event.item_id)]
     if not events:
         return
@@ -74,7 +76,6 @@ async def record_submissions(
             raise JobNotKnownYet(f"job {event.job_id} has not arrived yet")
     job_keys = await keys.of_jobs(session, jobs)
     item_ids = list({event.item_id for event in events})
-    await repository.lock_items(session, item_ids)
     so_far = await repository.entries_of_items(session, item_ids)
     # A later copy of a submission (the same task) changes nothing.
     stored = {entry.task_id for entries in so_far.values() for entry in entries}

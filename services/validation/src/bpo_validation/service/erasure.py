@@ -8,10 +8,16 @@ from bpo_common.contracts.erasure import ValidationErasureDone
 from bpo_common.contracts.intake import DataErased
 from bpo_common.crypto import DataKeys
 from bpo_common.erasure import record_erased
+from bpo_validation.repository import decisions as decisions_repository
 from bpo_validation.repository import erasure as repository
 
 
 async def erase(session: AsyncSession, event: DataErased, *, keys: DataKeys) -> None:
+    # A keying of these items read meanwhile waits, and then finds them erased.
+    if event.item_ids is None:
+        await decisions_repository.lock_items(session, (), [event.job_id])
+    else:
+        await decisions_repository.lock_items(session, event.item_ids)
     await repository.erase_values(session, event.job_id, event.item_ids)
     if event.item_ids is None:
         await repository.delete_job_key(session, event.job_id)
