@@ -70,11 +70,16 @@ class Erased:
 
     def in_event(self, envelope: Envelope) -> bool:
         """Whether the event carries sealed values of what is erased."""
-        job, item = envelope.data.get("job_id"), envelope.data.get("item_id")
-        return (
-            (job is not None and UUID(job) in self.jobs)
-            or (item is not None and UUID(item) in self.items)
-        ) and holds_sealed(envelope.data)
+        job, item = _uuid(envelope.data.get("job_id")), _uuid(envelope.data.get("item_id"))
+        return (job in self.jobs or item in self.items) and holds_sealed(envelope.data)
+
+
+def _uuid(value: object) -> UUID | None:
+    """An id as an event gives it; None for anything else (a dead letter may hold anything)."""
+    try:
+        return UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 async def erased_of(session: AsyncSession, job_ids: Iterable[UUID]) -> Erased:
