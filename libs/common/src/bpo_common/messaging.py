@@ -1,6 +1,7 @@
 """NATS connection and the BPO stream."""
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import nats
@@ -16,6 +17,7 @@ from nats.js.api import (
     RetentionPolicy,
     StorageType,
     StreamConfig,
+    StreamInfo,
 )
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 from pydantic import ValidationError
@@ -26,6 +28,11 @@ from bpo_common.loops import retry_until
 log = structlog.get_logger(__name__)
 
 DUPLICATE_WINDOW_S = 2 * 60 * 60
+
+
+class StreamStalled(Exception):
+    """A read of the stream got nothing in time while events were still to be read: what was
+    read is not the whole of it."""
 
 
 async def connect(url: str, *, name: str, timeout_s: float = 30.0) -> NATS:
@@ -62,6 +69,17 @@ def stream_config(replicas: int = 1, max_age_days: int = 0) -> StreamConfig:
         num_replicas=replicas,
         max_age=max_age_days * 86400.0,
     )
+
+
+def dropped_before(info: StreamInfo, now: datetime) -> datetime | None:
+    """The time before which the stream may have dropped events: it keeps each one a limited
+    time (`max_age`) and is older than that. None: it holds every event it was sent (bar
+    those erasure deleted, whose copies it holds)."""
+    max_age = info.config.max_age or 0
+    if not max_age or info.created is None:
+        return None
+    cutoff = now - timedelta(seconds=max_age)
+    return cutoff if info.created < cutoff else None
 
 
 async def ensure_stream(
@@ -124,17 +142,19 @@ async def _stored(
         ),
     )
     try:
-        pending = True
+        pending = (await subscription.consumer_info()).num_pending
         while pending:
             try:
                 messages = await subscription.fetch(batch, timeout=wait_s)
-            except TimeoutError:
-                return  # no message on these subjects is left
+            except TimeoutError as exc:
+                raise StreamStalled(
+                    f"the stream sent nothing for {wait_s:g} s with {pending:,} events to read"
+                ) from exc
             for message in messages:
                 if last is not None and message.metadata.sequence.stream > last:
                     return
                 yield message
-            pending = bool(messages[-1].metadata.num_pending)
+            pending = messages[-1].metadata.num_pending
             if last is not None and messages[-1].metadata.sequence.stream >= last:
                 return
     finally:

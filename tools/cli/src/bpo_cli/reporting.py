@@ -1,6 +1,7 @@
 """`bpo reporting …`: operations on the reporting service's read models."""
 
 import asyncio
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -10,14 +11,26 @@ console = Console()
 
 
 @app.command()
-def rebuild() -> None:
+def rebuild(
+    partial: Annotated[
+        bool,
+        typer.Option(
+            "--partial",
+            help="rebuild from the events the stream still holds, though it may have dropped "
+            "older ones (BPO_STREAM_MAX_AGE_DAYS): the reports then count only those",
+        ),
+    ] = False,
+) -> None:
     """Rebuild every read model from the event stream BPO, replayed from its first event.
 
     Uses BPO_REPORTING_DATABASE_URL and BPO_NATS_URL. Runs in one transaction: reports and
     the service's consumer wait until it commits (they need not be stopped), and a failure
-    leaves the read models as they were.
+    leaves the read models as they were. Refused when the stream may have dropped its oldest
+    events, unless --partial.
     """
     from bpo_common.db import create_engine, create_session_factory
+    from bpo_common.messaging import StreamStalled
+    from bpo_reporting.service.rebuild import HistoryGone
     from bpo_reporting.service.rebuild import rebuild as replay
     from bpo_reporting.settings import Settings
 
@@ -27,14 +40,23 @@ def rebuild() -> None:
         engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
         try:
             done = await replay(
-                create_session_factory(engine, source="reporting"), settings.nats_url
+                create_session_factory(engine, source="reporting"),
+                settings.nats_url,
+                partial=partial,
             )
         finally:
             await engine.dispose()
         console.print(
             f"reporting: read models rebuilt from {done.events_read:,} events "
-            f"(stream sequence 1 to {done.last_sequence:,}; {done.events_applied:,} applied) "
+            f"(stream sequence up to {done.last_sequence:,}; {done.events_applied:,} applied) "
             f"in {done.seconds:.1f} s"
         )
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except HistoryGone as exc:
+        console.print(f"[red]not rebuilt:[/red] {exc}. --partial rebuilds from what is left.")
+        raise typer.Exit(1) from exc
+    except StreamStalled as exc:
+        console.print(f"[red]not rebuilt, the read models are as they were:[/red] {exc}")
+        raise typer.Exit(1) from exc

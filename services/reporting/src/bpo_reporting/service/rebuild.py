@@ -5,8 +5,9 @@ In one transaction: lock the read models and the inbox, empty them, and replay t
 noting each event in the inbox as the consumer does. Readers and the service's consumer wait
 for the commit (the service need not be stopped); the consumer then finds the replayed events
 already applied and carries on after them. A failure (an event a handler refuses, say) rolls
-back to the read models as they were. It needs the whole history in the stream, which keeps
-every event (no age or size limit).
+back to the read models as they were. It needs the whole history in the stream: one that
+keeps events a limited time (BPO_STREAM_MAX_AGE_DAYS) and is older than that may have dropped
+the oldest, and the rebuild is refused, unless asked to count only what is left (`partial`).
 
 The command calls `rebuild` as its entry point: unlike other use cases it opens its own
 transaction, since the rebuild is that one transaction.
@@ -18,10 +19,11 @@ from time import perf_counter
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
 from bpo_common.events import STREAM_NAME, Envelope
 from bpo_common.inbox import record_received, runs
-from bpo_common.messaging import connect, replay
+from bpo_common.messaging import connect, dropped_before, replay
 from bpo_reporting.consumers import CONSUMER, handlers
 from bpo_reporting.repository import rebuild as repository
 
@@ -37,24 +39,38 @@ class Rebuilt:
     seconds: float
 
 
-async def rebuild(sessions: SessionFactory, nats_url: str) -> Rebuilt:
+class HistoryGone(Exception):
+    """The stream may no longer hold its oldest events: a rebuild would not count them."""
+
+
+async def rebuild(sessions: SessionFactory, nats_url: str, *, partial: bool = False) -> Rebuilt:
     started = perf_counter()
     nc = await connect(nats_url, name="reporting-rebuild")
     try:
         async with sessions() as session, session.begin():
-            read, applied, last = await _replay_afresh(session, nc.jetstream())
+            read, applied, last = await _replay_afresh(session, nc.jetstream(), partial)
     finally:
         await nc.close()
     return Rebuilt(read, applied, last, perf_counter() - started)
 
 
-async def _replay_afresh(session: AsyncSession, js: JetStreamContext) -> tuple[int, int, int]:
+async def _replay_afresh(
+    session: AsyncSession, js: JetStreamContext, partial: bool
+) -> tuple[int, int, int]:
     """Empty the read models and replay the stream into them: (events read, events applied,
     the last sequence replayed)."""
     await repository.lock_read_models(session)
     # Read the end only once locked: whatever the live consumer committed before the lock is
     # then at or before it, and is replayed here.
-    last = (await js.stream_info(STREAM_NAME)).state.last_seq
+    info = await js.stream_info(STREAM_NAME)
+    gone = dropped_before(info, utcnow())
+    if gone is not None and not partial:
+        raise HistoryGone(
+            f"the stream keeps events {(info.config.max_age or 0) / 86400:g} days and was made on "
+            f"{info.created:%Y-%m-%d}: what happened before {gone:%Y-%m-%d} may be gone, and "
+            "rebuilt read models would not count it"
+        )
+    last = info.state.last_seq
     await repository.clear_read_models(session, CONSUMER)
     read = applied = 0
     chunk: list[Envelope] = []
