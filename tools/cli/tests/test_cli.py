@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner
 
 from bpo_cli.main import app
+from bpo_common.auth import ensure_key_pair
 from bpo_common.settings import SERVICES
 from bpo_devtools import servers
 from bpo_devtools.testing import TestStack
@@ -276,6 +277,21 @@ def test_token_signs_with_the_configured_keys_algorithm_and_says_what_is_wrong_w
     assert signed.exit_code == 0, signed.output
     assert jwt.decode(signed.stdout.strip(), key.public_key(), algorithms=["ES256"], audience="bpo")
 
+    mismatched = CliRunner().invoke(
+        app,
+        ["token", "--role", "manager"],
+        env={"BPO_JWT_PRIVATE_KEY_FILE": str(pem), "BPO_JWT_ALGORITHM": "RS256"},
+    )
+    assert mismatched.exit_code == 1
+    assert "BPO_JWT_ALGORITHM is RS256, but the key signs ES256" in mismatched.stderr
+    rsa_key = ensure_key_pair(tmp_path / "rsa")[0]
+    longer = CliRunner().invoke(
+        app,
+        ["token", "--role", "manager"],
+        env={"BPO_JWT_PRIVATE_KEY_FILE": str(rsa_key), "BPO_JWT_ALGORITHM": "RS512"},
+    )
+    assert jwt.get_unverified_header(longer.stdout.strip())["alg"] == "RS512"
+
     missing = CliRunner().invoke(
         app,
         ["token", "--role", "manager"],
@@ -313,3 +329,30 @@ def test_the_demo_refuses_a_crew_that_could_never_finish_the_job(
     result = CliRunner().invoke(app, ["demo", *options], env={"COLUMNS": "200"})
     assert result.exit_code == 2, result.output
     assert refusal in " ".join(result.output.split())
+
+
+URL = "BPO_INTAKE_DATABASE_URL"
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({URL: None}, f"{URL}: not set"),
+        ({URL: "mysql://u:p@db/intake"}, f"{URL}: must be postgresql+asyncpg://"),
+        (
+            {URL: "postgres://u:p@127.0.0.1:1/intake", "BPO_STREAM_MAX_AGE_DAYS": "-1"},
+            "  BPO_STREAM_MAX_AGE_DAYS: Input should be greater than or equal to 0",
+        ),
+        ({URL: "postgres://u:p@127.0.0.1:1/intake"}, "intake: migrations not applied: "),
+    ],
+    ids=["missing", "other-database", "shared-setting", "unreachable"],
+)
+def test_a_command_says_which_setting_is_wrong_or_what_it_could_not_reach(
+    env: dict[str, str | None], said: str
+) -> None:
+    result = CliRunner().invoke(
+        app, ["migrate", "intake"], env={**env, "COLUMNS": "200"}, catch_exceptions=False
+    )
+    assert result.exit_code == 1, result.output
+    assert said in result.output
+    assert "Traceback" not in result.output

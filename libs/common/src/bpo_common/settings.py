@@ -11,6 +11,7 @@ from pydantic import (
     IPvAnyNetwork,
     PrivateAttr,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -43,6 +44,25 @@ class Component(StrEnum):
     @property
     def works(self) -> bool:
         return self is not Component.API
+
+
+def explain(error: ValidationError, settings: type[BaseSettings]) -> list[str]:
+    """What is wrong with the environment a Settings class read, by variable."""
+    prefix = settings.model_config.get("env_prefix", "")
+    # A shared setting is reported by one of its aliases: its variable is the first.
+    shared = {
+        str(choice): str(field.validation_alias.choices[0])
+        for field in settings.model_fields.values()
+        if isinstance(field.validation_alias, AliasChoices)
+        for choice in field.validation_alias.choices
+    }
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        variable = shared.get(name) or f"{prefix}{name}".upper()
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{variable}: {'not set' if problem['type'] == 'missing' else message}")
+    return lines
 
 
 def _shared(name: str) -> AliasChoices:
@@ -83,7 +103,7 @@ class ServiceSettings(BaseSettings):
 
     jwt_issuer: str = Field("bpo-local", validation_alias=_shared("BPO_JWT_ISSUER"))
     jwt_audience: str = Field("bpo", validation_alias=_shared("BPO_JWT_AUDIENCE"))
-    jwt_algorithm: Literal["RS256", "RS384", "RS512", "ES256", "EdDSA"] = Field(
+    jwt_algorithm: Literal["RS256", "RS384", "RS512", "ES256", "ES384", "EdDSA"] = Field(
         "RS256", validation_alias=_shared("BPO_JWT_ALGORITHM")
     )
     jwt_public_key_file: Path | None = Field(
@@ -128,6 +148,17 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_s: float = Field(30.0, validation_alias=_shared("BPO_CONSUMER_ACK_WAIT_S"))
     consumer_backoff_s: float = Field(0.5, validation_alias=_shared("BPO_CONSUMER_BACKOFF_S"))
     relay_batch_size: int = Field(500, validation_alias=_shared("BPO_RELAY_BATCH_SIZE"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg(cls, value: SecretStr) -> SecretStr:
+        """postgresql+asyncpg://…, as the services connect; a postgresql:// or postgres://
+        URL (as providers give them) means the same."""
+        url = value.get_secret_value()
+        scheme, separator, rest = url.partition("://")
+        if not separator or scheme not in ("postgresql+asyncpg", "postgresql", "postgres"):
+            raise ValueError("must be postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB")
+        return SecretStr(f"postgresql+asyncpg://{rest}")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -145,12 +145,12 @@ def test_keks_given_wrongly_are_refused_saying_what_is_wrong(
 
 def test_a_service_reads_its_keks_with_its_settings_and_has_none_without_them() -> None:
     with pytest.raises(ValidationError, match="has 5 bytes"):
-        Settings(database_url="x", kek="k1:" + base64.b64encode(b"short").decode())
-    without = Settings(database_url="x", kek="")
+        Settings(database_url="postgresql://db/x", kek="k1:" + base64.b64encode(b"short").decode())
+    without = Settings(database_url="postgresql://db/x", kek="")
     with pytest.raises(KeyUnavailable) as refused:
         without.data_keys()
     assert str(refused.value) == MISSING_KEK
-    settings = Settings(database_url="x", kek=f"{NEW},{OLD}", kek_id="new")
+    settings = Settings(database_url="postgresql://db/x", kek=f"{NEW},{OLD}", kek_id="new")
     assert settings.key_ring().current_key_id == "new"
     assert settings.kek.get_secret_value() not in repr(settings)
 

@@ -10,13 +10,14 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from bpo_cli import api_keys, demo, reporting, signing
 from bpo_cli.signing import local_signer
 from bpo_common.auth import Role, Scope, ensure_key_pair
 from bpo_common.crypto import new_kek
-from bpo_common.settings import Component
+from bpo_common.settings import Component, explain
 
 app = typer.Typer(no_args_is_help=True, help="Run and use the BPO platform.")
 dev = typer.Typer(no_args_is_help=True, help="The local development stack.")
@@ -38,8 +39,16 @@ class Service(StrEnum):
 
 
 def _service_settings(service: Service, **overrides: Any) -> Any:
-    module = importlib.import_module(f"bpo_{service.value}.settings")
-    return module.Settings(**overrides)
+    """The service's settings from the environment; what is wrong with them ends the command,
+    by variable."""
+    settings = importlib.import_module(f"bpo_{service.value}.settings").Settings
+    try:
+        return settings(**overrides)
+    except ValidationError as exc:
+        console.print(f"[red]{service.value}: the settings are not right[/red]")
+        for line in explain(exc, settings):
+            console.print(f"  {line}")
+        raise typer.Exit(1) from exc
 
 
 def _run(service: Service, component: Component) -> None:
@@ -110,10 +119,17 @@ def token(
 @app.command()
 def migrate(service: Service) -> None:
     """Run a service's database migrations (with its BPO_<SERVICE>_DATABASE_URL)."""
+    from sqlalchemy.exc import DBAPIError
+
     from bpo_common.migrations import upgrade
 
     settings = _service_settings(service)
-    upgrade(f"bpo_{service.value}", settings.database_url.get_secret_value())
+    try:
+        upgrade(f"bpo_{service.value}", settings.database_url.get_secret_value())
+    except (OSError, DBAPIError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        console.print(f"[red]{service.value}: migrations not applied:[/red] {reason}")
+        raise typer.Exit(1) from exc
     console.print(f"{service.value}: migrations applied")
 
 

@@ -69,7 +69,7 @@ def local_signer() -> Signer:
                     err=True,
                 )
         pem = private_key.read_text()
-        algorithm = algorithm_of(pem)
+        algorithm = _algorithm(algorithm_of(pem), os.environ.get("BPO_JWT_ALGORITHM"))
     except (OSError, ValueError) as exc:
         typer.echo(f"no key to sign tokens with: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -79,3 +79,13 @@ def local_signer() -> Signer:
         issuer=os.environ.get("BPO_JWT_ISSUER", "bpo-local"),
         audience=os.environ.get("BPO_JWT_AUDIENCE", "bpo"),
     )
+
+
+def _algorithm(keys: str, configured: str | None) -> str:
+    """The algorithm to sign with: the key's, or BPO_JWT_ALGORITHM's where the services are set
+    to another one the key signs (an RSA key: RS384 or RS512); ValueError otherwise."""
+    if not configured or configured == keys:
+        return keys
+    if keys == "RS256" and configured in ("RS384", "RS512"):
+        return configured
+    raise ValueError(f"BPO_JWT_ALGORITHM is {configured}, but the key signs {keys}")
