@@ -12,7 +12,9 @@ a client's, with subject `api-key:<id>` and the key's scopes.
 """
 
 import asyncio
+import contextlib
 import os
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -331,16 +333,25 @@ def _public_pem(private_path: Path) -> bytes:
 
 
 def _write_once(path: Path, data: bytes, mode: int) -> None:
-    """`data` at `path` whole or not at all, unless a file is there already (kept)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    """`data` at `path` whole or not at all, unless a file is there already (kept). Where
+    the file system has no hard links, the file is made exclusively and written in place."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    temporary = Path(name)
     try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.link(temporary, path)
     except FileExistsError:
         pass
+    except OSError:
+        exclusive = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        with (
+            contextlib.suppress(FileExistsError),
+            os.fdopen(os.open(path, exclusive, mode), "wb") as out,
+        ):
+            out.write(data)
     finally:
-        temporary.unlink()
+        temporary.unlink(missing_ok=True)
