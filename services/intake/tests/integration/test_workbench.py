@@ -255,6 +255,40 @@ async def test_the_next_task_is_submitted_while_its_page_image_is_still_on_its_w
     await page.context.close()
 
 
+async def test_a_page_link_that_expired_while_the_task_was_held_is_renewed(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"renew-{new_id().hex[-8:]}"
+    made = await invoice_job(served, tokens, required_skills=[skill])
+    document = made["document_id"]
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+
+    refused: list[str] = []
+
+    async def expired_once(route: Route) -> None:
+        if refused:
+            await route.continue_()
+            return
+        refused.append(route.request.url)
+        await route.fulfill(
+            status=403,
+            content_type="application/problem+json",
+            body='{"title": "Forbidden", "status": 403, "detail": "the link has expired"}',
+        )
+
+    # The first page image's link has expired (as it would after minutes on the task).
+    await page.route(re.compile(r".*/v1/documents/[^/]+/pages/1\?.*"), expired_once)
+    await page.keyboard.press("n")
+    await page.wait_for_selector(f'body[data-painted="{document}:1"]')
+    assert any(url.endswith(f"/v1/documents/{document}") for url in asked), "asked again"
+    assert refused, "the first link was refused"
+    assert dark_share(await page.locator("#page-canvas").screenshot()) > 0.0001, "the page drawn"
+    await page.context.close()
+
+
 @pytest.fixture
 async def api(served: Served) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the served app of its own: no cookie from another test."""

@@ -29,7 +29,7 @@
     highlight: null, // {documentId, page, boxes} of the focused field's suggestion
     showWords: false, words: null, // the shown page's words, once fetched
   };
-  const wordsByUrl = new Map(); // words_url -> words of the page
+  const wordsByPage = new Map(); // "document id:page index" -> words of the page
   let lastField = null; // the field a click on a word types into
 
   // The API
@@ -127,7 +127,7 @@
     viewer.highlight = null;
     viewer.words = null;
     viewer.token += 1; // a page image still on its way is not drawn
-    wordsByUrl.clear();
+    wordsByPage.clear();
     lastField = null;
     clearViewer();
     say(message, isError);
@@ -853,9 +853,21 @@
     await showPage(0);
   }
 
-  async function pageImage(url) {
+  // A page's image or words through its signed link. A link lasts minutes
+  // (BPO_INTAKE_DOCUMENT_URL_TTL_S), a task may be held longer: once a link has expired (403),
+  // the document is asked for again, as the task's holder, and its fresh links followed.
+  async function pageFetch(doc, index, link) {
+    const response = await fetch(doc.pages[index][link], { credentials: "same-origin" });
+    if (response.status !== 403) return response;
+    const answer = await api("GET", `/v1/documents/${doc.id}`);
+    if (answer.status !== 200) throw new Error(problemText(answer.body));
+    doc.pages = answer.body.pages;
+    return fetch(doc.pages[index][link], { credentials: "same-origin" });
+  }
+
+  async function pageImage(doc, index) {
     for (let attempt = 0; attempt < 30; attempt += 1) {
-      const response = await fetch(url, { credentials: "same-origin" });
+      const response = await pageFetch(doc, index, "image_url");
       if (response.ok) return createImageBitmap(await response.blob());
       if (response.status !== 409) throw new Error(`the page image answered ${response.status}`);
       const wait = Number(response.headers.get("Retry-After")) || 1; // still being rendered
@@ -870,13 +882,12 @@
     if (!doc || !doc.pages.length) return;
     viewer.page = Math.max(0, Math.min(number, doc.pages.length - 1));
     viewer.words = null;
-    const page = doc.pages[viewer.page];
     $("page-label").textContent = `Page ${viewer.page + 1} of ${doc.pages.length}`;
     $("prev-page").disabled = viewer.page === 0;
     $("next-page").disabled = viewer.page === doc.pages.length - 1;
     const token = ++viewer.token;
     try {
-      const bitmap = await pageImage(page.image_url);
+      const bitmap = await pageImage(doc, viewer.page);
       if (token !== viewer.token) return; // another page, or no task, was asked for meanwhile
       viewer.bitmap = bitmap;
       if (viewer.showWords) await loadWords();
@@ -947,9 +958,17 @@
   }
 
   async function loadWords() {
-    const page = task.documents[viewer.doc].pages[viewer.page];
-    if (!wordsByUrl.has(page.words_url)) {
-      const response = await fetch(page.words_url, { credentials: "same-origin" });
+    const doc = task.documents[viewer.doc];
+    const shown = `${doc.id}:${viewer.page}`;
+    if (!wordsByPage.has(shown)) {
+      let response;
+      try {
+        response = await pageFetch(doc, viewer.page, "words_url");
+      } catch (error) {
+        say(`${doc.filename}: ${error.message}`, true);
+        viewer.words = null;
+        return;
+      }
       if (!response.ok) {
         say(response.status === 409
           ? "The page's words are still being read; try again in a moment."
@@ -957,9 +976,9 @@
         viewer.words = null;
         return;
       }
-      wordsByUrl.set(page.words_url, (await response.json()).words);
+      wordsByPage.set(shown, (await response.json()).words);
     }
-    viewer.words = wordsByUrl.get(page.words_url);
+    viewer.words = wordsByPage.get(shown);
   }
 
   // A click on a shown word types it into the field last in focus.
