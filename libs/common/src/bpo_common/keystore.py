@@ -10,17 +10,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bpo_common.crypto import KeyRing, check_ring, rewrap
+from bpo_common.crypto import KeyRing, KeyUnavailable, SealBroken, check_ring, rewrap
 from bpo_common.loops import keep_running, pause
 from bpo_common.settings import KeyedSettings
 
 if TYPE_CHECKING:  # the composition root registers these; this module does not import it
     from bpo_common.service import Loop, Runtime, StartupCheck
+
+log = structlog.get_logger(__name__)
 
 REWRAP_BATCH = 500
 # How often a service looks again for keys an older KEK wraps, once none is left.
@@ -39,9 +42,11 @@ class WrappedKeys:
     job_id: InstrumentedAttribute[UUID]
     wrapped: InstrumentedAttribute[Any]
 
-    async def to_rewrap(self, session: AsyncSession, current_kek: str) -> list[tuple[UUID, str]]:
-        """Up to REWRAP_BATCH keys another KEK than the current one wraps, locked (those
-        another process holds skipped)."""
+    async def to_rewrap(
+        self, session: AsyncSession, current_kek: str, after: UUID | None
+    ) -> list[tuple[UUID, str]]:
+        """Up to REWRAP_BATCH keys another KEK than the current one wraps, of the jobs after
+        `after` in id order, locked (those another process holds skipped)."""
         query = (
             select(self.job_id, self.wrapped)
             .where(self.wrapped.is_not(None), _wrapped_by(self.wrapped) != current_kek)
@@ -49,6 +54,8 @@ class WrappedKeys:
             .limit(REWRAP_BATCH)
             .with_for_update(skip_locked=True)
         )
+        if after is not None:
+            query = query.where(self.job_id > after)
         return [(job_id, wrapped) for job_id, wrapped in await session.execute(query)]
 
     async def store(self, session: AsyncSession, wrapped: Mapping[UUID, str]) -> None:
@@ -69,13 +76,25 @@ class WrappedKeys:
         )
         return {job_id: wrapped for job_id, wrapped in await session.execute(query)}
 
-    async def rewrap(self, session: AsyncSession, ring: KeyRing) -> int:
-        """Wrap a batch of the keys an older KEK wraps by the current one; how many there
-        were. The values they seal stay as they are."""
-        due = await self.to_rewrap(session, ring.current_key_id)
-        again = {job_id: rewrap(ring, job_id, wrapped) for job_id, wrapped in due}
-        await self.store(session, {job_id: key for job_id, key in again.items() if key})
-        return len(due)
+    async def rewrap(
+        self, session: AsyncSession, ring: KeyRing, after: UUID | None = None
+    ) -> UUID | None:
+        """Wrap by the current KEK a batch of the keys an older one wraps (of the jobs after
+        `after`): the last job of a full batch, after which the next batch starts; None once
+        the pass is through. The values they seal stay as they are. A key the ring cannot
+        unwrap stays as it was, logged, and the pass goes on past it."""
+        due = await self.to_rewrap(session, ring.current_key_id, after)
+        again: dict[UUID, str] = {}
+        for job_id, wrapped in due:
+            try:
+                key = rewrap(ring, job_id, wrapped)
+            except (KeyUnavailable, SealBroken) as exc:
+                log.error("a data key was not wrapped again", job_id=str(job_id), error=str(exc))
+                continue
+            if key:
+                again[job_id] = key
+        await self.store(session, again)
+        return due[-1][0] if len(due) == REWRAP_BATCH else None
 
     async def check(self, session: AsyncSession, ring: KeyRing) -> None:
         """Refuse to start with a key ring that cannot unwrap the keys kept here."""
@@ -88,9 +107,14 @@ class WrappedKeys:
         async def rewrap_data_keys(runtime: "Runtime") -> None:
             ring = runtime.settings_as(KeyedSettings).key_ring()
 
+            after: UUID | None = None
+
             async def a_batch() -> bool:
+                nonlocal after
                 async with runtime.sessions() as session, session.begin():
-                    return await self.rewrap(session, ring) == REWRAP_BATCH
+                    done_to = await self.rewrap(session, ring, after)
+                after = done_to  # once committed: a batch that failed is done again
+                return after is not None
 
             await keep_running("data key rewrap", a_batch, pause(REWRAP_CHECK_S))
 

@@ -25,7 +25,6 @@ from bpo_common.crypto import (
 )
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_common.keystore import REWRAP_BATCH
 from bpo_common.rules import MASK
 from bpo_devtools.testing import TestStack, Tokens, outbox_events, serve
 from bpo_intake.app import create_app
@@ -204,8 +203,9 @@ async def test_a_new_kek_rewraps_every_data_key_and_what_was_sealed_still_opens(
     )
     try:
         async with intake_db() as session, session.begin():
-            while await DATA_KEYS.rewrap(session, ring) == REWRAP_BATCH:
-                pass
+            after = await DATA_KEYS.rewrap(session, ring)
+            while after is not None:
+                after = await DATA_KEYS.rewrap(session, ring, after)
         async with intake_db() as session:
             wrapped = (await session.get(Job, UUID(job["id"]))).data_key  # type: ignore[union-attr]
         assert wrapped is not None
@@ -219,8 +219,9 @@ async def test_a_new_kek_rewraps_every_data_key_and_what_was_sealed_still_opens(
         assert {item["source"]["holder"] for item in listed.json()["data"]} == {HOLDER}
     finally:
         async with intake_db() as session, session.begin():
-            while await DATA_KEYS.rewrap(session, back) == REWRAP_BATCH:
-                pass
+            after = await DATA_KEYS.rewrap(session, back)
+            while after is not None:
+                after = await DATA_KEYS.rewrap(session, back, after)
 
 
 @pytest.mark.parametrize(
