@@ -338,12 +338,21 @@ async def test_a_work_type_that_is_no_work_type_is_refused(
     assert error_fields(assert_problem(response, 422)) == ["work_type"]
 
 
-async def test_an_attempt_whose_set_shrank_under_it_ends_on_the_copies_it_gave(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
-) -> None:
+async def _two_item_attempt(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> tuple[str, dict[str, Any], dict[str, Any], tuple[UUID, dict[str, str]], dict[str, Any]]:
+    """A qualification of two items, and a contractor given the first copy of an attempt at
+    it: (work type, the set's job, the waiting job, the contractor, the copy's task)."""
     work_type, known, waiting = await _qualification(intake, tokens, 2)
     keyer = await new_contractor(intake, tokens, _skill(work_type))
     (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    return work_type, known, waiting, keyer, task
+
+
+async def test_an_attempt_whose_set_shrank_under_it_ends_on_the_copies_it_gave(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    work_type, known, waiting, keyer, task = await _two_item_attempt(intake, tokens)
     await _key(intake, intake_db, data_keys, keyer, task, right=True)
     async with intake_db() as session:
         copy = await session.get(Item, UUID(task["item_id"]))
@@ -367,9 +376,7 @@ async def test_an_attempt_whose_set_shrank_under_it_ends_on_the_copies_it_gave(
 async def test_a_keyed_copy_whose_item_is_erased_before_its_judgement_is_not_held_against_them(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    work_type, known, waiting = await _qualification(intake, tokens, 2)
-    keyer = await new_contractor(intake, tokens, _skill(work_type))
-    (first,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    _, known, waiting, keyer, first = await _two_item_attempt(intake, tokens)
     keyed = await intake.post(
         f"/v1/tasks/{first['id']}/submit",
         json={"data": {"holder": "Typed", "total": "1.00"}},
