@@ -91,10 +91,11 @@ async def test_an_erased_job_loses_its_values_and_its_data_key(
     assert erased.json()["item_ids"] is None
     stored_job, items = await _stored(intake_db, job["id"])
     assert stored_job.data_key is None
-    # It can take no more items without its key: closed, and completed, its item rejected.
-    assert (stored_job.status, items[number].status) == ("completed", "rejected")
-    (completed,) = await outbox_events(intake_db, "bpo.intake.job.completed", job_id=job["id"])
-    assert (completed.data["items_completed"], completed.data["items_rejected"]) == (0, 1)
+    # Without its data the work stops: the job is cancelled, its items as they were.
+    assert (stored_job.status, items[number].status) == ("cancelled", "pending")
+    (cancelled,) = await outbox_events(intake_db, "bpo.intake.job.cancelled", job_id=job["id"])
+    assert cancelled.data["job_id"] == job["id"]
+    assert await outbox_events(intake_db, "bpo.intake.item.rejected", job_id=job["id"]) == []
     with pytest.raises(NotFound):  # read with the job, the key is gone: not the one kept
         async with intake_db() as session, session.begin():
             await keys.key_of_job(session, data_keys, stored_job.id, stored_job.data_key)

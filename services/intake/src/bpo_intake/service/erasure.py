@@ -7,9 +7,9 @@ key as well, which leaves every sealed copy of its values unreadable, on the str
 their own share and each answers with its ErasureDone, which intake records per service.
 Once all four have, intake empties the events on the stream that carry the erased values
 (sealed): each is replaced by a copy without them, which matters for an item erased without
-its job, whose key lives on. Ids, counts, times and decided outcomes stay; an item without
-its outcome is rejected as erased, so its job does not wait for it. A second erasure of what
-is erased already changes nothing.
+its job, whose key lives on. Ids, counts, times and decided outcomes stay; a job not done
+is cancelled with its data, an item without its outcome is rejected as erased, so that its
+job does not wait for it. A second erasure of what is erased already changes nothing.
 """
 
 from collections.abc import Sequence
@@ -88,15 +88,15 @@ async def _erase(
     now = utcnow()
     document_ids = await repository.erase_values(session, job.id, item_ids)
     # Nobody keys erased values: a submit of a task held now finds its lease gone.
-    await tasks_repository.withdraw_open_tasks(session, job.id, item_ids)
-    if job.status is not JobStatus.CANCELLED:
+    withdrawn = await tasks_repository.withdraw_open_tasks(session, job.id, item_ids)
+    if item_ids is None and job.status in (JobStatus.OPEN, JobStatus.CLOSED):
+        await jobs.cancel(session, job, withdrawn)  # without its data the work stops
+    elif item_ids is not None and job.status is not JobStatus.CANCELLED:
         # Before the erasure is recorded (a decision passes over erased items), after the
         # values are (the client is told of the rejection in a webhook of its own).
         unfinished = await repository.unfinished_items(session, job.id, item_ids)
         if unfinished:
             await decisions.reject_erased(session, keys, job, unfinished)
-        if item_ids is None and job.status is JobStatus.OPEN:
-            await jobs.close(session, job)  # without its key it can take no more items
     if item_ids is None:
         document_ids = await repository.job_documents(session, job.id)
         await repository.delete_data_key(session, job.id)

@@ -243,13 +243,6 @@ async def close_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> 
     job = await _job_for_update(session, job_id, scope)
     if job.status is not JobStatus.OPEN:
         raise Conflict(f"only an open job can be closed; this one is {job.status.value}")
-    await close(session, job)
-    audit.summarize(session, before=JobStatus.OPEN, after=job.status)
-    return await describe_job(session, job)
-
-
-async def close(session: AsyncSession, job: Job) -> None:
-    """The open job (locked) takes no more items, and completes if every item is final."""
     now = utcnow()
     job.status = JobStatus.CLOSED
     job.closed_at = now
@@ -259,6 +252,8 @@ async def close(session: AsyncSession, job: Job) -> None:
         client_id=job.client_id,
     )
     await complete_if_done(session, job)
+    audit.summarize(session, before=JobStatus.OPEN, after=job.status)
+    return await describe_job(session, job)
 
 
 async def cancel_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> JobOut:
@@ -267,8 +262,13 @@ async def cancel_job(session: AsyncSession, job_id: UUID, scope: UUID | None) ->
     if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
         raise Conflict(f"this job is already {job.status.value}")
     audit.summarize(session, before=job.status, after=JobStatus.CANCELLED)
+    await cancel(session, job, await tasks_repository.withdraw_open_tasks(session, job.id))
+    return await describe_job(session, job)
+
+
+async def cancel(session: AsyncSession, job: Job, withdrawn: int) -> None:
+    """The job (locked), its open tasks withdrawn (`withdrawn` of them), is cancelled."""
     now = utcnow()
-    withdrawn = await tasks_repository.withdraw_open_tasks(session, job.id)
     job.status = JobStatus.CANCELLED
     job.cancelled_at = now
     await publish(
@@ -278,7 +278,6 @@ async def cancel_job(session: AsyncSession, job_id: UUID, scope: UUID | None) ->
         ),
         client_id=job.client_id,
     )
-    return await describe_job(session, job)
 
 
 async def complete_if_done(session: AsyncSession, job: Job) -> bool:
