@@ -102,9 +102,11 @@ async def test_money_in_several_currencies_must_be_read_one_currency_at_a_time(
             revenue,
         )
     clients = await reports.body("clients", **NEW_YEAR_2003, currency="USD")
-    assert [(row["client_id"], row["revenue"]) for row in clients["data"]] == [
-        (str(client_id), "5.00")
+    # (Other tests' clients are listed too, for their backlog: they earned nothing then.)
+    earned = [
+        (row["client_id"], row["revenue"]) for row in clients["data"] if row["revenue"] != "0"
     ]
+    assert earned == [(str(client_id), "5.00")]
 
 
 async def test_accept_allowing_neither_json_nor_csv_is_a_406(reports: Reports) -> None:

@@ -207,3 +207,18 @@ async def test_unreadable_time_is_rejected_naming_the_parameter(
     problem = assert_problem(response, 422)
     assert [error["field"] for error in problem["errors"]] == [field]
     assert problem["detail"] == f"invalid request: {field}"
+
+
+async def test_a_client_whose_backlog_did_not_move_in_the_period_is_in_the_clients_report(
+    reports: Reports, arrivals_2001: dict[str, UUID]
+) -> None:
+    # A year later nothing of theirs moved: they are listed with what they wait for.
+    later = {"from": "2002-03-10T00:00:00Z", "to": "2002-03-11T00:00:00Z"}
+
+    rows = {row["client_id"]: row for row in (await reports.body("clients", **later))["data"]}
+
+    shown = {who: rows.get(str(client_id)) for who, client_id in arrivals_2001.items()}
+    assert {who: row and (row["items_received"], row["backlog"]) for who, row in shown.items()} == {
+        "alice": (0, 3 + 2 + 4),
+        "bob": (0, 1 + 6 + 2 + 7),
+    }

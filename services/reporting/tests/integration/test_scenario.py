@@ -143,7 +143,10 @@ async def test_clients_report_gives_volume_turnaround_and_money_per_client(
     report = await reports.body("clients", **WHOLE_DAY)
 
     assert report["currency"] == "EUR"
-    assert report["data"] == [{"client_id": str(day.client_id), **THE_CLIENTS_DAY}]
+    ours = [row for row in report["data"] if row["client_id"] == str(day.client_id)]
+    assert ours == [{"client_id": str(day.client_id), **THE_CLIENTS_DAY}]
+    # The other rows are other tests' clients, listed for their backlog alone.
+    assert all(row["items_received"] == 0 for row in report["data"] if row not in ours)
 
 
 async def test_sla_report_lists_the_open_job_late_against_its_due_time(

@@ -1,14 +1,14 @@
 """The report arithmetic: turnaround bins and percentiles, buckets, periods and currencies,
 ratios, rates and money."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from bpo_common.errors import Invalid
 from bpo_reporting.domain import reports
-from bpo_reporting.domain.buckets import Bucket, bucket_starts
+from bpo_reporting.domain.buckets import Bucket, bucket_starts, first_hour_from
 from bpo_reporting.domain.reports import ContractorWork, Counts, Money
 from bpo_reporting.domain.turnaround import TURNAROUND_PRECISION, merged, percentile, turnaround_bin
 
@@ -49,6 +49,16 @@ def test_buckets_start_at_the_hour_or_day_holding_from_and_end_before_to() -> No
         datetime(2030, 1, 2, 0, tzinfo=UTC)
     ]
     assert days == [datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC)]
+
+
+def test_a_period_counts_the_hours_that_begin_in_it_so_consecutive_days_share_none() -> None:
+    india = timezone(timedelta(hours=5, minutes=30))
+    day = datetime(2030, 3, 10, tzinfo=india)  # 18:30 UTC the day before
+
+    assert first_hour_from(day) == datetime(2030, 3, 9, 19, tzinfo=UTC)
+    assert first_hour_from(datetime(2030, 3, 9, 19, tzinfo=UTC)) == datetime(
+        2030, 3, 9, 19, tzinfo=UTC
+    )
 
 
 def test_a_period_moves_forward_and_spans_a_month_of_hours_or_a_year_of_days() -> None:

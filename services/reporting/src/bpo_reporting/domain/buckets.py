@@ -21,6 +21,13 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def first_hour_from(moment: datetime) -> datetime:
+    """The first UTC hour that begins at or after `moment`: a period counts the hours that
+    begin in it, so that consecutive periods never count an hour twice, wherever they cut."""
+    hour = hour_of(moment)
+    return hour if hour == moment else hour + HOUR
+
+
 def bucket_of(moment: datetime, bucket: Bucket) -> datetime:
     start = hour_of(moment)
     return start if bucket is Bucket.HOUR else start.replace(hour=0)

@@ -26,9 +26,12 @@ def window_start(now: datetime, window_hours: int) -> datetime:
     return hour_of(now) - timedelta(hours=window_hours - 1)
 
 
-def throughput_per_hour(finished: int, window_hours: int) -> float:
-    """Items finished per hour over the window."""
-    return finished / window_hours
+def throughput_per_hour(finished: int, start: datetime, now: datetime) -> float:
+    """Items finished per hour over the window from `start` to now: its full hours and as
+    much of the current one as has passed (not the window's length: just after the hour
+    turns that would count a whole hour in which little could have been done yet)."""
+    hours = (now - start) / timedelta(hours=1)
+    return finished / hours if hours > 0 else 0.0
 
 
 # Beyond this a forecast means "never" (and a datetime cannot hold it: 9999-12-31 is the last).

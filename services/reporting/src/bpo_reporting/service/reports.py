@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_reporting.domain import sla as outlook
-from bpo_reporting.domain.buckets import Bucket, bucket_of, bucket_starts, hour_of
+from bpo_reporting.domain.buckets import Bucket, bucket_of, bucket_starts, first_hour_from
 from bpo_reporting.domain.reports import (
     ContractorWork,
     Counts,
@@ -57,7 +57,7 @@ async def overview(
     currency: str | None = None,
 ) -> Overview:
     check_period(start, end)
-    first_hour = hour_of(start)
+    first_hour = first_hour_from(start)
     totals = await repository.hourly_totals(session, first_hour, end, client_id)
     bins = await repository.turnaround_bins(session, first_hour, end, client_id)
     backlog = await repository.backlog_per_client(session, client_id)
@@ -108,8 +108,9 @@ async def sla(
     limit: int = 100,
 ) -> Sla:
     """Open jobs by due time, each with a completion forecast at the recent throughput."""
-    recent = await repository.hourly_totals(session, outlook.window_start(now, window_hours), now)
-    per_hour = outlook.throughput_per_hour(recent.items_finished, window_hours)
+    start = outlook.window_start(now, window_hours)
+    recent = await repository.hourly_totals(session, start, now)
+    per_hour = outlook.throughput_per_hour(recent.items_finished, start, now)
     rows = await repository.open_jobs(session)
     jobs = [
         outlook.OpenJob(
@@ -170,7 +171,7 @@ async def contractors(
     session: AsyncSession, start: datetime, end: datetime, currency: str | None = None
 ) -> Contractors:
     check_period(start, end)
-    first_hour = hour_of(start)
+    first_hour = first_hour_from(start)
     work = await repository.contractors_in_period(session, first_hour, end)
     chosen = await _currency(session, first_hour, end, currency)
     earnings = (
@@ -215,7 +216,7 @@ async def clients(
     session: AsyncSession, start: datetime, end: datetime, currency: str | None = None
 ) -> Clients:
     check_period(start, end)
-    first_hour = hour_of(start)
+    first_hour = first_hour_from(start)
     totals = await repository.clients_in_period(session, first_hour, end)
     bins = await repository.turnaround_bins(session, first_hour, end)
     backlog = await repository.backlog_per_client(session)
@@ -233,7 +234,8 @@ async def clients(
                 )
             ),
         )
-        for client_id in sorted(totals.keys() | money.keys())
+        # A client whose backlog did not move in the period is shown too: most of all.
+        for client_id in sorted(totals.keys() | money.keys() | backlog.keys())
     ]
     data.sort(key=lambda row: (-row.items_received, str(row.client_id)))
     return Clients(period_from=start, period_to=end, currency=chosen, data=data)
@@ -241,4 +243,4 @@ async def clients(
 
 async def currencies(session: AsyncSession, start: datetime, end: datetime) -> list[str]:
     """The currencies with amounts in the period."""
-    return await repository.currencies(session, hour_of(start), end)
+    return await repository.currencies(session, first_hour_from(start), end)

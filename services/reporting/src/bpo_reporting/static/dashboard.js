@@ -7,11 +7,18 @@
     return Math.max(el.clientWidth || 0, 300);
   }
 
+  // The buckets are UTC hours and days: the axis says them in UTC too, not in this
+  // computer's time zone (where a day's bucket would be labelled the day before or after).
+  function utc(seconds) {
+    return uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC");
+  }
+
   function timeChart(id, series, values) {
     var el = document.getElementById(id);
     var opts = {
       width: width(el),
       height: 240,
+      tzDate: utc,
       scales: { x: { time: true } },
       series: [{}].concat(series),
       axes: [{}, {}],
