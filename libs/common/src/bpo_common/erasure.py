@@ -29,15 +29,19 @@ async def record_erased(
     done: type[ErasureDone],
     now: datetime | None = None,
 ) -> None:
-    """Record that the service erased what `event` asked for, and announce it as `done`."""
+    """Record that the service erased what `event` asked for, and announce it as `done`; an
+    erasure recorded before (a replay of the stream) is not announced again."""
     now = now or utcnow()
     await forget_dead_letters(session, Erased.by(event.job_id, event.item_ids))
     item_ids = None if event.item_ids is None else [str(i) for i in event.item_ids]
-    await session.execute(
+    recorded = await session.execute(
         insert(erasure_record)
         .values(erasure_id=event.erasure_id, job_id=event.job_id, item_ids=item_ids, erased_at=now)
         .on_conflict_do_nothing()
+        .returning(erasure_record.c.erasure_id)
     )
+    if recorded.first() is None:
+        return
     service = done.event_type.split(".")[1]
     answer = done.model_validate(
         {

@@ -32,6 +32,7 @@ async def test_an_erased_job_is_recorded_and_answered_and_a_second_time_changes_
         ((count, whole),) = (await session.execute(query)).all()
     assert (count, whole) == (1, True)
     answers = await outbox_events(billing_db, "bpo.billing.erasure.done", job_id=str(erased.job_id))
-    assert {answer.data["erasure_id"] for answer in answers} == {str(erased.erasure_id)}
+    # Announced once: a second reading (a replay of the stream) is not answered again.
+    assert [answer.data["erasure_id"] for answer in answers] == [str(erased.erasure_id)]
     assert answers[0].data["service"] == "billing"
     assert answers[0].data["item_ids"] is None

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
 from bpo_common.events import STREAM_NAME, Envelope
-from bpo_common.inbox import record_received, runs
+from bpo_common.inbox import first_of_each, record_received, runs
 from bpo_common.messaging import connect, dropped_before, replay
 from bpo_reporting.consumers import CONSUMER, handlers
 from bpo_reporting.repository import rebuild as repository
@@ -90,7 +90,8 @@ async def _apply(session: AsyncSession, envelopes: list[Envelope]) -> int:
     if not envelopes:
         return 0
     fresh = await record_received(session, CONSUMER, [envelope.id for envelope in envelopes])
-    new = [envelope for envelope in envelopes if envelope.id in fresh]
+    # A copy of an event inside the chunk applies once, as in the consumer's batch.
+    new = [e for e in first_of_each(envelopes, lambda e: e.id) if e.id in fresh]
     for run in runs(new):
         await handlers[run[0].type](session, run)
     return len(new)
