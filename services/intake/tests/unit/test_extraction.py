@@ -179,6 +179,12 @@ async def test_tesseract_reads_words_with_their_boxes_and_a_failure_is_an_error(
     with pytest.raises(OcrFailed, match="klingon"):
         await Tesseract(languages="klingon").read(out.getvalue())
     assert words_of("level\tleft\ttop\twidth\theight\tconf\ttext\n", 10, 10) == []
+    # The page's own fault, read as a page without words; an engine that is not there is
+    # not the page's: the batch fails, to be read again.
+    with pytest.raises(OcrFailed, match="does not open"):
+        await Tesseract().read(out.getvalue()[:200])
+    with pytest.raises(FileNotFoundError):
+        await Tesseract(executable="/nowhere/tesseract").read(out.getvalue())
 
 
 def test_a_value_seen_again_and_again_is_suggested_through_an_ocr_slip() -> None:

@@ -34,7 +34,7 @@ from bpo_intake.repository import extraction as repository
 from bpo_intake.repository import objects
 from bpo_intake.schemas import PageWords, WordOut
 from bpo_intake.service.keys import keys_of_jobs
-from bpo_intake.service.ocr import Tesseract
+from bpo_intake.service.ocr import OcrFailed, Tesseract
 
 log = structlog.get_logger()
 
@@ -46,7 +46,9 @@ PLANTED_CONFIDENCE = 0.95
 
 
 async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesseract) -> int:
-    """OCR up to OCR_BATCH pages that have no words yet; returns how many."""
+    """OCR up to OCR_BATCH pages that have no words yet; returns how many. A page whose image
+    is missing or cannot be read is read as having none; a store or an engine that fails
+    otherwise fails the batch, whose pages are read again on a later pass."""
     pending = await repository.unread_pages(session, OCR_BATCH)
     for page, document in pending:
         words: list[Word] | None = None
@@ -57,7 +59,7 @@ async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesser
             words = await engine.read(image)
         except NotFound:
             log.error("page_image_missing", document_id=str(document.id), page=page.number)
-        except Exception:
+        except OcrFailed:
             log.exception("page_not_read", document_id=str(document.id), page=page.number)
         text = " ".join(word.text for word in words) if words else None
         await repository.set_page_words(

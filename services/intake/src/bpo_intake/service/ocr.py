@@ -20,7 +20,9 @@ _WORD_LEVEL = "5"
 
 
 class OcrFailed(Exception):
-    pass
+    """The page cannot be read: its image, or what Tesseract made of it (not an engine that
+    is missing, nor a store that does not answer: those fail the whole batch, to be tried
+    again)."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,10 @@ class Tesseract:
         """The words Tesseract reads on the image (any format Pillow opens). Its global
         threshold (Otsu's) loses some noisy scans whole; those are read again with a local
         one (Sauvola's)."""
-        png, size = await asyncio.to_thread(_as_png, image)
+        try:
+            png, size = await asyncio.to_thread(_as_png, image)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise OcrFailed(f"the page image does not open: {exc}") from exc
         words = await self._read(png, size)
         if not words:
             words = await self._read(png, size, "-c", "thresholding_method=2")
