@@ -20,7 +20,7 @@ from bpo_devtools.testing import (
 from bpo_intake.app import create_app
 from bpo_intake.settings import Settings
 
-from .conftest import count_jobs, job_body, register_client, scan_items, stored_items
+from .conftest import count_jobs, create_job, job_body, register_client, scan_items, stored_items
 
 # A new client's id, and its headers with a fresh Idempotency-Key.
 KeyedClient = tuple[UUID, dict[str, str]]
@@ -208,3 +208,25 @@ async def test_streamed_body_over_the_limit_without_content_length_is_refused_wi
     problem = assert_problem(refused, 413)
     assert problem["detail"] == "the request body is larger than the limit of 1000 bytes"
     assert await count_jobs(intake_db, client_id) == 0
+
+
+async def test_a_streamed_multipart_document_over_the_limit_is_refused_with_413(
+    intake: httpx.AsyncClient, small_intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id = await register_client(intake, tokens)
+    job = await create_job(intake, tokens, client_id)
+    upload = httpx.Request("POST", "/", files={"file": ("scan.png", b"\x89PNG" + b"x" * 3000)})
+    upload.read()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(upload.content), 500):
+            yield upload.content[start : start + 500]
+
+    refused = await small_intake.post(
+        f"/v1/jobs/{job['id']}/documents",
+        content=chunks(),
+        headers={**tokens.client(client_id), "Content-Type": upload.headers["Content-Type"]},
+    )
+
+    problem = assert_problem(refused, 413)
+    assert problem["detail"] == "the request body is larger than the limit of 1000 bytes"

@@ -144,6 +144,8 @@ async def _multipart(request: Request, settings: Settings, filename: str | None)
                 )
             content = await part.read(settings.document_max_bytes + 1)
     except HTTPException as exc:  # Starlette could not read the body as multipart
+        if exc.status_code == 413:
+            raise  # the body is over the size limit: that, not its shape, is what is wrong
         raise Invalid(
             f"the multipart body could not be read ({exc.detail}): send one part, the "
             "document, named file",
