@@ -13,7 +13,7 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bpo_common.contracts import validation
 from bpo_common.crypto import DataKeys
@@ -21,7 +21,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, error_fields, outbox_events
 from bpo_intake.app import create_app
-from bpo_intake.models import Item
+from bpo_intake.models import Document, Item
 from bpo_intake.service import decisions
 from bpo_intake.settings import Settings
 
@@ -332,3 +332,27 @@ async def test_erasing_a_control_item_erases_the_controls_copied_from_it(
     assert shown.json()["item_ids"] == [task["item_id"]]
     (announced,) = await outbox_events(intake_db, "bpo.intake.data.erased", job_id=job["id"])
     assert announced.data["item_ids"] == [task["item_id"]]
+
+
+async def test_a_pool_item_whose_documents_retention_deleted_is_not_drawn(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await _client_with_controls(intake, tokens, intake_db, data_keys, 1)
+    (kept,) = (await _pool(intake_db, client_id)).values()
+    now = datetime.now(UTC)
+    gone = Document(
+        id=new_id(), job_id=kept.job_id, client_id=client_id, filename="scan.pdf",
+        media_type="application/pdf", size=1, sha256="0" * 64, pages=1, created_at=now,
+        rendered_at=now, deleted_at=now,
+    )  # fmt: skip
+    async with intake_db() as session, session.begin():
+        session.add(gone)
+        await session.flush()
+        await session.execute(update(Item).where(Item.id == kept.id).values(documents=[gone.id]))
+    job = await _job(intake, tokens, client_id, 1, "1")
+    (real,) = await stored_items(intake_db, job["id"])
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+
+    (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
+
+    assert task["item_id"] == str(real.id), "no control: its copy would have no pages to key"

@@ -2,7 +2,9 @@
 signed links that expire, and their deletion when the job's retention runs out."""
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -20,7 +22,7 @@ from bpo_devtools.testing import (
     outbox_events,
 )
 from bpo_intake.domain.links import PageLinks
-from bpo_intake.models import Document
+from bpo_intake.models import Document, Qualification
 from bpo_intake.repository import documents as documents_repository
 from bpo_intake.repository.objects import open_store
 from bpo_intake.service import decisions, documents
@@ -113,15 +115,21 @@ async def test_an_unknown_document_reference_is_refused_naming_the_line(
     assert listed.json()["data"] == []
 
 
+async def _a_rendered_image(
+    api: httpx.AsyncClient, tokens: Tokens, sessions: SessionFactory
+) -> tuple[UUID, dict[str, Any], UUID]:
+    """A new client's open job with an image uploaded and rendered: (client, job, document)."""
+    client_id, job = await open_job(api, tokens)
+    uploaded = await upload(api, tokens, client_id, job["id"], image("PNG"), filename="p.png")
+    document_id = UUID(uploaded.json()["id"])
+    await rendered(sessions, str(document_id))
+    return client_id, job, document_id
+
+
 async def test_a_page_link_altered_or_expired_gets_no_image(
     documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
 ) -> None:
-    client_id, job = await open_job(documents_api, tokens)
-    uploaded = await upload(
-        documents_api, tokens, client_id, job["id"], image("PNG"), filename="p.png"
-    )
-    document_id = UUID(uploaded.json()["id"])
-    await rendered(documents_db, str(document_id))
+    _, _, document_id = await _a_rendered_image(documents_api, tokens, documents_db)
     links = PageLinks(DOCUMENT_LINK_SECRET.encode(), 900)
     good = links.url(document_id, 1, utcnow())
     assert (await documents_api.get(good)).status_code == 200
@@ -138,12 +146,7 @@ async def test_a_page_link_altered_or_expired_gets_no_image(
 async def test_documents_of_a_job_past_its_retention_are_deleted_and_say_so(
     documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory, store_dir: Path
 ) -> None:
-    client_id, job = await open_job(documents_api, tokens)
-    uploaded = await upload(
-        documents_api, tokens, client_id, job["id"], image("PNG"), filename="r.png"
-    )
-    document_id = uploaded.json()["id"]
-    await rendered(documents_db, document_id)
+    client_id, job, document_id = await _a_rendered_image(documents_api, tokens, documents_db)
     cancelled = await documents_api.post(
         f"/v1/jobs/{job['id']}/cancel", headers=tokens.client(client_id)
     )
@@ -235,3 +238,27 @@ async def test_a_document_whose_bytes_are_gone_is_marked_rendered_and_its_pages_
     shown = await documents_api.get(f"/v1/documents/{document_id}", headers=tokens.manager())
     (only,) = shown.json()["pages"]
     assert_problem(await documents_api.get(only["image_url"]), 404)
+
+
+async def test_documents_of_a_qualifications_set_outlive_their_jobs_retention(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory, store_dir: Path
+) -> None:
+    client_id, job, document_id = await _a_rendered_image(documents_api, tokens, documents_db)
+    async with documents_db() as session, session.begin():
+        session.add(
+            Qualification(
+                work_type=f"set-{new_id().hex[-8:]}",
+                job_id=UUID(job["id"]),
+                pass_mark=Decimal("0.9"),
+                retry_after_hours=24,
+                updated_at=utcnow(),
+            )
+        )
+    client = tokens.client(client_id)
+    assert (await documents_api.post(f"/v1/jobs/{job['id']}/cancel", headers=client)).is_success
+    async with documents_db() as session, session.begin():
+        later = utcnow() + timedelta(days=91)
+        await documents.delete_expired(session, open_store(store_dir.as_uri(), {}), 90, later)
+        kept = await session.get(Document, document_id)
+    assert kept is not None
+    assert kept.deleted_at is None, "its copies are keyed from it"

@@ -302,3 +302,28 @@ async def test_an_upload_without_a_name_or_with_a_taken_one_is_refused(
         documents_api, tokens, other, job["id"], invoice_pdf("1"), filename="z.pdf"
     )
     assert_problem(foreign, 404)
+
+
+async def test_a_deleted_document_is_no_longer_named_by_items_and_its_name_stays_taken(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    client = tokens.client(client_id)
+    made = await upload(
+        documents_api, tokens, client_id, job["id"], invoice_pdf("1"), filename="a.pdf"
+    )
+    assert made.status_code == 201, made.text
+    items = {"items": [{"external_id": "x", "source": {}, "documents": ["a.pdf"]}]}
+    url = f"/v1/jobs/{job['id']}/items"
+    assert (await documents_api.post(url, json=items, headers=client)).status_code == 202
+    (item,) = (await documents_api.get(url, headers=client)).json()["data"]
+    erased = await documents_api.delete(f"/v1/items/{item['id']}/data", headers=client)
+    assert erased.status_code == 202, erased.text
+
+    # An item naming it now would be keyed from nothing.
+    refused = await documents_api.post(url, json=items, headers=client)
+    assert "no document 'a.pdf' in this job" in str(assert_problem(refused, 422)["errors"])
+    again = await upload(
+        documents_api, tokens, client_id, job["id"], invoice_pdf("1"), filename="a.pdf"
+    )
+    assert "(deleted: send it under another name)" in assert_problem(again, 409)["detail"]

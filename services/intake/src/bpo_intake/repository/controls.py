@@ -47,6 +47,14 @@ _NEVER_HAD = """
     )
 """
 
+# The documents of the pool item `p` are all still there (retention deletes a job's
+# documents before its values): a copy is keyed from them.
+PAGES_KEPT = """
+    NOT EXISTS (
+        SELECT 1 FROM document d WHERE d.id = ANY(p.documents) AND d.deleted_at IS NOT NULL
+    )
+"""
+
 # The client's completed control items (not copies, not erased) of jobs with the same work
 # type and fields as job $1, but none the keyer $2 holds or has keyed, nor one they hold or
 # have keyed a copy of; in an order the caller's draw ($3) sets. Completed: an item still
@@ -61,7 +69,7 @@ _POOL_ITEM = f"""
       AND p.golden IS NOT NULL AND p.control_of IS NULL AND p.status = 'completed'
       AND jsonb_typeof(p.golden) = 'object' AND p.golden <> '{{}}'::jsonb
       AND pj.work_type = j.work_type AND pj.fields = j.fields
-      AND {_NEVER_HAD}
+      AND {_NEVER_HAD} AND {PAGES_KEPT}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
     """  # noqa: S608 (a constant fragment)
@@ -89,7 +97,7 @@ _AGREED_ITEM = f"""
     FROM latest
     JOIN item p ON p.id = latest.id
     JOIN job pj ON pj.id = p.job_id
-    WHERE {_NEVER_HAD}
+    WHERE {_NEVER_HAD} AND {PAGES_KEPT}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
     """  # noqa: S608 (a constant fragment)

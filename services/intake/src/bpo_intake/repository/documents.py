@@ -5,13 +5,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import String, and_, cast, exists, func, or_, select, update
+from sqlalchemy import String, and_, any_, cast, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.auth import Principal, Role, contractor_id_of
 from bpo_common.db import advisory_lock, copy_rows
+from bpo_intake.domain.jobs import FINAL
 from bpo_intake.domain.tasks import TaskStatus
-from bpo_intake.models import Document, DocumentPage, Item, Job, Task
+from bpo_intake.models import Document, DocumentPage, Item, Job, Qualification, Task
 from bpo_intake.repository import of_client
 
 # An item's documents by file name, in the order the item names them (SQL on `item`).
@@ -35,11 +36,15 @@ async def lock_bytes(session: AsyncSession, stored: Iterable[tuple[UUID, str]]) 
     await advisory_lock(session, *keys)
 
 
-async def taken_filenames(session: AsyncSession, job_id: UUID, names: Collection[str]) -> set[str]:
-    query = select(Document.filename).where(
+async def taken_filenames(
+    session: AsyncSession, job_id: UUID, names: Collection[str]
+) -> dict[str, bool]:
+    """Those of the names the job's documents have, each with whether its document was
+    deleted (a name stays taken)."""
+    query = select(Document.filename, Document.deleted_at.is_not(None)).where(
         Document.job_id == job_id, Document.filename.in_(list(names))
     )
-    return set((await session.execute(query)).scalars())
+    return {name: deleted for name, deleted in await session.execute(query)}
 
 
 async def add_documents(
@@ -52,9 +57,11 @@ async def add_documents(
 async def references(
     session: AsyncSession, job_id: UUID, named: Collection[str]
 ) -> dict[str, UUID]:
-    """The job's documents that `named` references, by id (as text) or file name."""
+    """The job's documents that `named` references, by id (as text) or file name; a deleted
+    one (erased, or past its retention) is none."""
     query = select(Document.id, Document.filename).where(
         Document.job_id == job_id,
+        Document.deleted_at.is_(None),
         or_(Document.filename.in_(list(named)), cast(Document.id, String).in_(list(named))),
     )
     found: dict[str, UUID] = {}
@@ -131,12 +138,19 @@ async def unrendered(session: AsyncSession, limit: int) -> list[Document]:
 
 async def expired(session: AsyncSession, ended_before: datetime, limit: int) -> list[Document]:
     """Documents not yet deleted whose job completed or was cancelled before `ended_before`,
-    locked; others' are skipped."""
+    locked; others' are skipped. Kept while a control copy not yet decided is keyed from one
+    (in another job), or its job is a qualification's set, whose copies are."""
     ended = func.coalesce(Job.completed_at, Job.cancelled_at)
+    copied = exists().where(
+        Item.control_of.is_not(None),
+        Item.status.not_in(FINAL),
+        Document.id == any_(Item.documents),
+    )
+    a_set = exists().where(Qualification.job_id == Document.job_id)
     query = (
         select(Document)
         .join(Job, and_(Job.id == Document.job_id, ended < ended_before))
-        .where(Document.deleted_at.is_(None))
+        .where(Document.deleted_at.is_(None), ~copied, ~a_set)
         .order_by(Document.id)
         .limit(limit)
         .with_for_update(of=Document, skip_locked=True)

@@ -13,11 +13,14 @@ from bpo_common.db import driver_connection
 from bpo_intake.domain.controls import PoolItem
 from bpo_intake.domain.qualifications import Offered
 from bpo_intake.models import Item, Qualification, QualificationAttempt
+from bpo_intake.repository.controls import PAGES_KEPT
 
-# A set's items: the job's control items with a known answer (not copies).
-_SET_ITEM = """
+# A set's items: the job's control items with a known answer (not copies), their documents
+# still there.
+_SET_ITEM = f"""
     p.job_id = $1 AND p.golden IS NOT NULL AND p.control_of IS NULL
-    AND jsonb_typeof(p.golden) = 'object' AND p.golden <> '{}'::jsonb
+    AND jsonb_typeof(p.golden) = 'object' AND p.golden <> '{{}}'::jsonb
+    AND {PAGES_KEPT}
 """
 
 
