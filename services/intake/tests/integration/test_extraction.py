@@ -229,6 +229,7 @@ async def test_a_page_without_words_does_not_hold_up_its_item(
         api, db, tokens, client_id, job["id"], {"blank.png": out.getvalue()}
     )
     assert item.suggestions == {}
+    assert item.layout_id is None, "no layout made of a page that nothing tells apart"
     _, keyer = await new_contractor(api, tokens, skill)
     (task,) = await claim_tasks(api, keyer, job_id=job["id"])
     assert task["item_id"] == str(item.id)

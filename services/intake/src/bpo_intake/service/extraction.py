@@ -96,7 +96,7 @@ async def extract_pending(session: AsyncSession, keys: DataKeys) -> int:
         pages = await _pages(session, item.documents)
         specs = _specs(job)
         layout = await _layout_of(session, job.client_id, pages, item.layout_id)
-        learned_fields = layouts.Model.from_json(layout.model).fields
+        learned_fields = layouts.Model.from_json(layout.model).fields if layout else {}
         try:
             # Tens of milliseconds of CPU an item: off the event loop the consumers share.
             found = await asyncio.to_thread(suggestions.suggest, specs, pages, learned_fields)
@@ -119,7 +119,8 @@ async def extract_pending(session: AsyncSession, keys: DataKeys) -> int:
             else shown
             for name, shown in suggested.items()
         }
-        item.layout_id, item.suggestions, item.extracted_at = layout.id, sealed, now
+        item.layout_id = layout.id if layout else None
+        item.suggestions, item.extracted_at = sealed, now
     return learned + len(ready)
 
 
@@ -155,14 +156,17 @@ async def _learn(session: AsyncSession) -> int:
 
 async def _layout_of(
     session: AsyncSession, client_id: UUID, pages: Sequence[domain.Page], known_id: UUID | None
-) -> Layout:
+) -> Layout | None:
     """The client's layout these pages are of, counting them in; a new one if none fits. An
-    item read again keeps its layout (`known_id`), counted once."""
+    item read again keeps its layout (`known_id`), counted once. Pages without a word (blank,
+    handwritten, unread) are of none: nothing would tell their layout from another."""
     known = await repository.layouts_of_client(session, client_id)
     again = next((layout for layout in known if layout.id == known_id), None)
     if again is not None:
         return again
     seen = layouts.tokens(pages)
+    if not seen:
+        return None
     key = layouts.match(seen, [(layout, layout.tokens, layout.documents) for layout in known])
     layout: Layout
     if isinstance(key, Layout):
