@@ -12,7 +12,7 @@ from bpo_common.rules import FieldSpec, JobSpec
 from bpo_intake.domain import extraction, layouts, suggestions
 from bpo_intake.domain.documents import Word
 from bpo_intake.domain.extraction import Page
-from bpo_intake.service.ocr import OcrFailed, Tesseract, words_of
+from bpo_intake.service.ocr import OcrFailed, OcrUnavailable, Tesseract, words_of
 
 LINE = 0.02  # a line's height, as a fraction of the page
 
@@ -176,7 +176,8 @@ async def test_tesseract_reads_words_with_their_boxes_and_a_failure_is_an_error(
     assert 0.07 < x0 < x1 < 0.2
     assert 0.3 < y0 < y1 < 0.6
     assert all(0.5 < word.confidence <= 1 for word in words)
-    with pytest.raises(OcrFailed, match="klingon"):
+    # An engine without the language asked for reads no page: not the page's fault.
+    with pytest.raises(OcrUnavailable, match="klingon"):
         await Tesseract(languages="klingon").read(out.getvalue())
     assert words_of("level\tleft\ttop\twidth\theight\tconf\ttext\n", 10, 10) == []
     # The page's own fault, read as a page without words; an engine that is not there is

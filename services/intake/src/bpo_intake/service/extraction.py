@@ -61,6 +61,10 @@ async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesser
             log.error("page_image_missing", document_id=str(document.id), page=page.number)
         except OcrFailed:
             log.exception("page_not_read", document_id=str(document.id), page=page.number)
+        except Exception:
+            # The engine's or the store's: the batch is read again on a later pass.
+            log.exception("pages_not_read_now", document_id=str(document.id), page=page.number)
+            raise
         text = " ".join(word.text for word in words) if words else None
         await repository.set_page_words(
             session, document.id, page.number, text, _as_json(words), utcnow()

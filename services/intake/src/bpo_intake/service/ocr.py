@@ -20,9 +20,16 @@ _WORD_LEVEL = "5"
 
 
 class OcrFailed(Exception):
-    """The page cannot be read: its image, or what Tesseract made of it (not an engine that
-    is missing, nor a store that does not answer: those fail the whole batch, to be tried
-    again)."""
+    """The page cannot be read: its image, or what Tesseract made of it."""
+
+
+class OcrUnavailable(Exception):
+    """Tesseract cannot read any page: its languages or data are missing, or it was killed.
+    Not the page's fault: the pages wait for an engine that works."""
+
+
+# What Tesseract says when it cannot start on any page.
+_ENGINE_ERRORS = ("Failed loading language", "Error opening data file", "Could not initialize")
 
 
 @dataclass(frozen=True)
@@ -37,8 +44,8 @@ class Tesseract:
         one (Sauvola's)."""
         try:
             png, size = await asyncio.to_thread(_as_png, image)
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise OcrFailed(f"the page image does not open: {exc}") from exc
+        except Exception as exc:  # whatever decoding the bytes raises is the image's fault
+            raise OcrFailed(f"the page image does not open: {exc!r}") from exc
         words = await self._read(png, size)
         if not words:
             words = await self._read(png, size, "-c", "thresholding_method=2")
@@ -66,9 +73,12 @@ class Tesseract:
             process.kill()
             await process.wait()
             raise OcrFailed(f"tesseract took longer than {self.timeout_s} s") from None
+        said = err.decode(errors="replace").strip()[-500:]
+        if process.returncode is not None and process.returncode < 0:
+            raise OcrUnavailable(f"tesseract was killed (signal {-process.returncode})")
         if process.returncode != 0:
-            raise OcrFailed(err.decode(errors="replace").strip()[-500:])
-        return words_of(out.decode(), *size)
+            raise (OcrUnavailable if any(e in said for e in _ENGINE_ERRORS) else OcrFailed)(said)
+        return words_of(out.decode(errors="replace"), *size)
 
 
 def words_of(tsv: str, width: int, height: int) -> list[Word]:
