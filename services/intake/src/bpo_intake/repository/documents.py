@@ -7,10 +7,10 @@ from uuid import UUID
 
 from sqlalchemy import String, and_, any_, cast, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bpo_common.auth import Principal, Role, contractor_id_of
 from bpo_common.db import advisory_lock, copy_rows
-from bpo_intake.domain.jobs import FINAL
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Document, DocumentPage, Item, Job, Qualification, Task
 from bpo_intake.repository import of_client
@@ -138,13 +138,21 @@ async def unrendered(session: AsyncSession, limit: int) -> list[Document]:
 
 async def expired(session: AsyncSession, ended_before: datetime, limit: int) -> list[Document]:
     """Documents not yet deleted whose job completed or was cancelled before `ended_before`,
-    locked; others' are skipped. Kept while a control copy not yet decided is keyed from one
-    (in another job), or its job is a qualification's set, whose copies are."""
+    locked; others' are skipped. Kept while a control copied from an item keyed from one (into
+    another job) has a task queued or held, or its job is a qualification's set, whose copies
+    are keyed from its documents."""
     ended = func.coalesce(Job.completed_at, Job.cancelled_at)
-    copied = exists().where(
-        Item.control_of.is_not(None),
-        Item.status.not_in(FINAL),
-        Document.id == any_(Item.documents),
+    original, copy = aliased(Item), aliased(Item)
+    copied = (
+        select(original.id)
+        .join(copy, copy.control_of == original.id)
+        .join(Task, Task.item_id == copy.id)
+        .where(
+            original.job_id == Document.job_id,
+            Document.id == any_(original.documents),
+            Task.status.in_([TaskStatus.QUEUED, TaskStatus.LEASED]),
+        )
+        .exists()
     )
     a_set = exists().where(Qualification.job_id == Document.job_id)
     query = (
