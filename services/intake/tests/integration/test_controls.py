@@ -162,7 +162,7 @@ async def test_a_claim_at_golden_rate_1_gets_a_control_copied_from_the_pool_with
         if len(e.data["items"]) == 1
     ]
     assert received.data["items"] == [
-        {"item_id": task["item_id"], "external_id": None, "golden": True}
+        {"item_id": task["item_id"], "external_id": None, "golden": True, "control_copy": True}
     ]
 
     await submit_typed(intake, keyer, task["id"])
@@ -252,6 +252,7 @@ async def test_controls_stay_out_of_the_results_and_the_job_completes_without_th
             intake_db, "bpo.intake.item.completed", item_id=task["item_id"]
         )
         assert completed.data["golden"] is True, "billing bills no control item"
+        assert completed.data["control_copy"] is True, "reporting counts none of them"
     results = await intake.get(f"/v1/jobs/{job['id']}/results", headers=client)
     assert [record["item_id"] for record in results.json()] == [mine["real-0"]]
     as_csv = await intake.get(

@@ -65,7 +65,9 @@ async def arrivals_2001(reporting: httpx.AsyncClient, js: JetStreamContext) -> d
             items=[
                 ReceivedItem(item_id=new_id(), external_id=f"{who}-{n}", golden=n == 0)
                 for n in range(count)
-            ],
+            ]
+            # A control copied in at a claim: none of the client's items, counted nowhere.
+            + [ReceivedItem(item_id=new_id(), external_id=None, golden=True, control_copy=True)],
             received_at=_at(received_at),
         )
         events.append(wrap(event, source="intake", client_id=clients[who]))

@@ -43,6 +43,9 @@ class ReceivedItem(BaseModel):
     item_id: UUID
     external_id: str | None
     golden: bool
+    # A control copied into the job at a claim or for a qualification: none of the client's
+    # work (not in its counts, not billed); absent from events before it was announced.
+    control_copy: bool = False
 
 
 class ItemsReceived(Event):
@@ -196,6 +199,8 @@ class ItemCompleted(Event):
     golden: bool
     fields: int
     completed_at: datetime
+    # A control copy (see ReceivedItem.control_copy).
+    control_copy: bool = False
 
 
 class ItemRejected(Event):
@@ -207,6 +212,8 @@ class ItemRejected(Event):
     work_type: str
     reason: str
     rejected_at: datetime
+    # A control copy (see ReceivedItem.control_copy).
+    control_copy: bool = False
 
 
 class ContractorReactivated(Event):

@@ -126,7 +126,7 @@ async def give_control(
         "claimed_at": now,
     }
     await tasks_repository.add_tasks(session, [task])
-    received = ReceivedItem(item_id=item["id"], external_id=None, golden=True)
+    received = ReceivedItem(item_id=item["id"], external_id=None, golden=True, control_copy=True)
     await publish(
         session,
         ItemsReceived(

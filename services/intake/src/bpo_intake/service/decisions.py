@@ -151,6 +151,7 @@ class _Run:
             golden=item.golden is not None,
             fields=len(job.fields),
             completed_at=decision.decided_at,
+            control_copy=item.control_of is not None,
         )
         self._finish(item, job, ItemStatus.COMPLETED, decision.decided_at, completed)
         if item.attempt_id is not None:
@@ -166,6 +167,7 @@ class _Run:
             work_type=job.work_type,
             reason=decision.reason,
             rejected_at=decision.decided_at,
+            control_copy=item.control_of is not None,
         )
         self._finish(item, job, ItemStatus.REJECTED, decision.decided_at, rejected)
         if item.attempt_id is not None:

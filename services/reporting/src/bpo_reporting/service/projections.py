@@ -36,6 +36,12 @@ async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
 
 
 async def record_items(session: AsyncSession, event: intake.ItemsReceived) -> None:
+    """The client's items (controls copied in at claims and for qualifications are not)."""
+    event = event.model_copy(
+        update={"items": [item for item in event.items if not item.control_copy]}
+    )
+    if not event.items:
+        return
     rows = [
         {
             "item_id": item.item_id,
@@ -94,7 +100,9 @@ def _task(event: intake.TaskSubmitted | validation.ContractorScored) -> dict[str
 
 
 async def record_items_completed(session: AsyncSession, events: list[intake.ItemCompleted]) -> None:
-    events = first_of_each(events, lambda event: event.item_id)
+    events = first_of_each(
+        [event for event in events if not event.control_copy], lambda e: e.item_id
+    )
     rows = [{**_item(e), "golden": e.golden, "completed_at": e.completed_at} for e in events]
     first = await repository.finish_items(session, "completed_at", rows)
     done = [event for event in events if event.item_id in first]
@@ -105,7 +113,9 @@ async def record_items_completed(session: AsyncSession, events: list[intake.Item
 
 
 async def record_items_rejected(session: AsyncSession, events: list[intake.ItemRejected]) -> None:
-    events = first_of_each(events, lambda event: event.item_id)
+    events = first_of_each(
+        [event for event in events if not event.control_copy], lambda e: e.item_id
+    )
     rows = [{**_item(event), "rejected_at": event.rejected_at} for event in events]
     first = await repository.finish_items(session, "rejected_at", rows)
     done = [event for event in events if event.item_id in first]
