@@ -134,8 +134,12 @@ class ChaosStack:
         self.services.start(*SERVICES)
 
     def stop(self) -> None:
-        self.services.stop()
-        self.local.stop()
+        """Stop what was started: all of it, or what a start that failed or was interrupted
+        got to."""
+        if hasattr(self, "services"):
+            self.services.stop()
+        if hasattr(self, "local"):
+            self.local.stop()
 
     def url(self, service: str) -> str:
         return self.services.url(service)
@@ -182,9 +186,9 @@ class Result:
 async def run(plan: Plan, root: Path) -> Result:
     """The whole chaos run against a stack of its own under `root`."""
     stack = ChaosStack(root, plan.cluster)
-    await asyncio.to_thread(stack.start)
     started = time.perf_counter()
     try:
+        await asyncio.to_thread(stack.start)
         signer = Signer(stack.private_key)
         manager = signer.headers(Role.MANAGER, "chaos")
         async with httpx.AsyncClient(timeout=30) as http:
