@@ -356,3 +356,25 @@ def test_a_command_says_which_setting_is_wrong_or_what_it_could_not_reach(
     assert result.exit_code == 1, result.output
     assert said in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_stale_pid_file_stops_the_server_it_named_and_no_other_program(tmp_path: Path) -> None:
+    # After a reboot, the number a stack's pid file holds may be anyone's.
+    bystander = subprocess.Popen(["sleep", "60"])
+    nats = subprocess.Popen(
+        [str(Path(sys.executable).parent / "nats-server"), "-p", str(servers.free_port())],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        (tmp_path / "nats").mkdir()
+        pid_file = tmp_path / "nats" / "nats.pid"
+        pid_file.write_text(str(bystander.pid))
+        servers.stop_abandoned(tmp_path)
+        assert bystander.poll() is None, "not a NATS server: left alone"
+        pid_file.write_text(str(nats.pid))
+        servers.stop_abandoned(tmp_path)
+        assert nats.wait(10) is not None, "the NATS server it named is stopped"
+    finally:
+        bystander.kill()
+        nats.kill()

@@ -96,11 +96,15 @@ def _stop_process(process: subprocess.Popen[bytes] | None, sig: int, timeout_s: 
         process.wait()
 
 
-def _kill_leftover(pid_file: Path, sig: int = signal.SIGTERM) -> None:
-    """A stack killed without a clean stop leaves its server running; stop that one first."""
+def _kill_leftover(pid_file: Path, program: str, sig: int = signal.SIGTERM) -> None:
+    """A stack killed without a clean stop leaves its server running; stop that one first,
+    if the process the file names runs `program` still (after a reboot its number may be
+    anyone's)."""
     try:
         pid = int(pid_file.read_text().split()[0])
     except (OSError, ValueError, IndexError):
+        return
+    if not runs(pid, program):
         return
     try:
         os.kill(pid, sig)
@@ -110,6 +114,22 @@ def _kill_leftover(pid_file: Path, sig: int = signal.SIGTERM) -> None:
         if not process_alive(pid):
             return
         time.sleep(0.05)
+
+
+def runs(pid: int, program: str) -> bool:
+    """Whether process `pid` runs `program` (its name, as the system shows it)."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return False  # no such process
+        shown = subprocess.run(
+            ["ps", "-p", str(pid), "-o", "comm="], capture_output=True, text=True, check=False
+        )
+        name = Path(shown.stdout.strip()).name
+    except OSError:
+        return False
+    return name == program[:15]  # the kernel keeps 15 characters of a name
 
 
 def process_alive(pid: int) -> bool:
@@ -124,8 +144,8 @@ def process_alive(pid: int) -> bool:
 
 def stop_abandoned(root: Path) -> None:
     """Stop the PostgreSQL and NATS a stack under `root` left running."""
-    _kill_leftover(root / "postgres" / "data" / "postmaster.pid", signal.SIGINT)
-    _kill_leftover(root / "nats" / "nats.pid")
+    _kill_leftover(root / "postgres" / "data" / "postmaster.pid", "postgres", signal.SIGINT)
+    _kill_leftover(root / "nats" / "nats.pid", "nats-server")
 
 
 class PostgresServer:
@@ -148,7 +168,7 @@ class PostgresServer:
     def start(self, superuser_password: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._prepare_user()
-        _kill_leftover(self.data_dir / "postmaster.pid", signal.SIGINT)
+        _kill_leftover(self.data_dir / "postmaster.pid", "postgres", signal.SIGINT)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(superuser_password)
         settings = [
@@ -284,7 +304,7 @@ class NatsServer:
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        _kill_leftover(self.pid_file)
+        _kill_leftover(self.pid_file, "nats-server")
         store = self.directory / "jetstream"
         # sync_interval: always, so that an event JetStream acknowledged is on disk.
         self.config.write_text(
