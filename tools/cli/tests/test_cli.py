@@ -53,6 +53,14 @@ def test_client_token_without_client_id_is_refused_with_a_hint(tmp_path: Path) -
     )
     assert result.exit_code == 2
     assert "--client-id" in result.output
+    for hours in ("-1", "1e8"):  # expired at once; past the calendar's end
+        refused = CliRunner().invoke(
+            app,
+            ["token", "--role", "manager", "--hours", hours],
+            env={"BPO_RUN_DIR": str(tmp_path)},
+        )
+        assert refused.exit_code == 2, refused.output
+        assert "--hours" in refused.output
 
 
 async def test_a_service_role_cannot_connect_to_another_service_database(

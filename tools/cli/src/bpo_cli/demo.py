@@ -121,11 +121,15 @@ def demo(
         )
         raise typer.Exit(1)
     endpoints = Endpoints(intake=_url("intake"), signer=local_signer())
-    if ap:
-        asyncio.run(_ap_demo(endpoints, items, keyers))
-        return
     crew = [Keyer(accuracy)] * entry_keyers + [Keyer(accuracy, qc=True)] * reviewers
-    asyncio.run(_demo(endpoints, items, crew, mode.value, documents))
+    try:
+        if ap:
+            asyncio.run(_ap_demo(endpoints, items, keyers))
+        else:
+            asyncio.run(_demo(endpoints, items, crew, mode.value, documents))
+    except NotCaughtUp as exc:
+        console.print(f"[red]{exc}[/red]: is every service's worker running?")
+        raise typer.Exit(1) from exc
 
 
 async def _demo(
@@ -244,13 +248,20 @@ async def caught_up(
     return overview, await _invoice(http, outcome, headers)
 
 
-async def _eventually(fetch: Any, ready: Any, seconds: float = 120) -> Any:
-    """The first answer of `fetch` that `ready` accepts, asking again for up to `seconds`."""
+class NotCaughtUp(Exception):
+    """Billing or reporting did not show the job's work within the wait."""
+
+
+async def _eventually(fetch: Any, ready: Any, what: str, seconds: float = 120) -> Any:
+    """The first answer of `fetch` that `ready` accepts, asking again for up to `seconds`;
+    NotCaughtUp, naming `what`, after that."""
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         answer = await fetch()
-        if ready(answer) or asyncio.get_running_loop().time() > deadline:
+        if ready(answer):
             return answer
+        if asyncio.get_running_loop().time() > deadline:
+            raise NotCaughtUp(f"{what} did not show the job's work within {seconds:g} s")
         await asyncio.sleep(0.5)
 
 
@@ -267,7 +278,7 @@ async def _invoice(http: httpx.AsyncClient, outcome: Outcome, headers: dict[str,
         clients = response.json().get("clients", [])
         return Decimal(clients[0]["revenue"]) if clients else Decimal(0)
 
-    await _eventually(revenue, lambda amount: amount >= expected)
+    await _eventually(revenue, lambda amount: amount >= expected, "billing's margin")
     return await _draft_invoice(http, outcome.client_id, headers)
 
 
@@ -283,7 +294,9 @@ async def _billed(
         return Counter([line["kind"] async for line in lines if line["priced"]])
 
     await _eventually(
-        usage, lambda kinds: kinds["item"] >= items and kinds["exception"] >= exceptions
+        usage,
+        lambda kinds: kinds["item"] >= items and kinds["exception"] >= exceptions,
+        "billing's usage",
     )
 
 
@@ -336,7 +349,7 @@ async def _overview(
             and Decimal(str(revenue)) >= _revenue(outcome)
         )
 
-    return await _eventually(fetch, caught_up)
+    return await _eventually(fetch, caught_up, "reporting's overview")
 
 
 def _print_results(outcome: Outcome) -> None:

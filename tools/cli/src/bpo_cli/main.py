@@ -101,7 +101,9 @@ def token(
     client_id: Annotated[
         UUID | None, typer.Option(help="the client a client token acts for")
     ] = None,
-    hours: Annotated[float, typer.Option(help="hours until it expires")] = 12,
+    hours: Annotated[
+        float, typer.Option(min=0.01, max=8784, help="hours until it expires (up to a year)")
+    ] = 12,
     scope: Annotated[
         list[Scope] | None,
         typer.Option(help="a manager's scope (repeatable); default: ops, finance, admin and pii"),
