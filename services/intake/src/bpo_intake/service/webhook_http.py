@@ -11,8 +11,10 @@ import ipaddress
 import json
 import socket
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import datetime
+from functools import partial
 
 import httpx
 
@@ -50,6 +52,12 @@ def target(url: str) -> tuple[str, int]:
     return host, parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
+# Lookups run on threads of their own: one a timeout gave up on keeps its thread until the
+# resolver's own timeout, and a client whose name servers do not answer would otherwise hold
+# the threads that rendering, OCR and uploads share.
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+
+
 class WebhookHostUnresolved(Exception):
     """The URL's host has no address right now; that may change, so a send is retried."""
 
@@ -61,8 +69,8 @@ async def resolve_webhook_url(
     host, port = target(url)
     try:
         async with asyncio.timeout(timeout_s):
-            found = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
+            found = await asyncio.get_running_loop().run_in_executor(
+                _RESOLVER, partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
             )
     except TimeoutError as exc:  # before OSError, its base class
         raise WebhookHostUnresolved(f"could not resolve {host} within {timeout_s:g} s") from exc
