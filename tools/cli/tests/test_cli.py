@@ -130,7 +130,7 @@ class DevUp:
         return [*self.ports.values(), *self.infra_ports]
 
 
-def test_dev_up_serves_everything_stops_on_ctrl_c_and_keeps_the_data_for_the_next_run(
+def test_dev_up_serves_everything_stops_on_ctrl_c_or_hangup_and_keeps_the_data_for_the_next_run(
     stack: TestStack,
 ) -> None:
     dev = DevUp(stack.root / "dev-up")
@@ -158,8 +158,9 @@ def test_dev_up_serves_everything_stops_on_ctrl_c_and_keeps_the_data_for_the_nex
         assert again.status_code == 200
         assert again.json()["work_type"] == "kept"
     finally:
-        second.send_signal(signal.SIGINT)
+        second.send_signal(signal.SIGHUP)  # the terminal closed
         assert second.wait(60) == 0
+    assert [port for port in dev.all_ports() if servers.port_open(port)] == []
 
 
 def test_a_server_port_is_one_no_outgoing_connection_can_take_while_the_server_is_down() -> None:

@@ -90,9 +90,11 @@ def run_stack(
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
 
-    # Explicitly, since a shell may start a background job with SIGINT ignored.
+    # Explicitly, since a shell may start a background job with SIGINT ignored; and on the
+    # terminal closing (SIGHUP), which would otherwise leave every server running.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     try:
         if urls is None:
             nodes = 3 if cluster else 1
