@@ -190,6 +190,21 @@ def test_dev_up_refuses_to_start_when_a_service_port_is_taken(tmp_path: Path) ->
     assert not (tmp_path / "dev").exists(), "nothing was started"
 
 
+def test_dev_up_refuses_a_nats_port_another_server_answers_on(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app,
+            ["dev", "up", "--nats-port", str(port), "--postgres-port", str(servers.free_port())],
+            env=_free_service_ports() | {"BPO_RUN_DIR": str(tmp_path), "COLUMNS": "200"},
+        )
+    assert result.exit_code == 1
+    assert f"ports in use by another server: {port}" in result.output
+    assert not (tmp_path / "dev" / "postgres").exists(), "nothing was started"
+
+
 def test_dev_up_uses_the_servers_named_in_settings_and_starts_none(stack: TestStack) -> None:
     # The servers' data comes with the KEK its data keys are wrapped with.
     existing = {"BPO_NATS_URL": stack.urls.nats_url, "BPO_KEK": stack.kek} | {

@@ -143,9 +143,11 @@ def process_alive(pid: int) -> bool:
 
 
 def stop_abandoned(root: Path) -> None:
-    """Stop the PostgreSQL and NATS a stack under `root` left running."""
+    """Stop the PostgreSQL and NATS (each node of a cluster) a stack under `root` left
+    running."""
     _kill_leftover(root / "postgres" / "data" / "postmaster.pid", "postgres", signal.SIGINT)
-    _kill_leftover(root / "nats" / "nats.pid", "nats-server")
+    for pid_file in sorted(root.glob("nats*/nats.pid")):
+        _kill_leftover(pid_file, "nats-server")
 
 
 class PostgresServer:

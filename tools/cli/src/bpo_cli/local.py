@@ -98,11 +98,19 @@ def run_stack(
     try:
         if urls is None:
             nodes = 3 if cluster else 1
+            root = run_dir / ("cluster" if cluster else "dev")
+            # What this stack left running is stopped; a server of anyone else's on its ports
+            # would otherwise be taken for its own.
+            servers.stop_abandoned(root)
+            taken = [port for port in (postgres_port, nats_port) if servers.port_open(port)]
+            if taken:
+                console.print(
+                    f"[red]ports in use by another server: {', '.join(map(str, taken))}.[/red] "
+                    "Stop it, or give --postgres-port and --nats-port."
+                )
+                raise typer.Exit(1)
             stack = servers.LocalStack(
-                run_dir / ("cluster" if cluster else "dev"),
-                postgres_port=postgres_port,
-                nats_port=nats_port,
-                nats_nodes=nodes,
+                root, postgres_port=postgres_port, nats_port=nats_port, nats_nodes=nodes
             )
             console.print(
                 f"starting NATS ({nodes} node{'s' if cluster else ''} from :{nats_port}) "
