@@ -6,6 +6,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -174,11 +176,17 @@ def test_a_server_port_is_one_no_outgoing_connection_can_take_while_the_server_i
         server.bind(("127.0.0.1", ports[0]))
 
 
-def test_dev_up_refuses_to_start_when_a_service_port_is_taken(tmp_path: Path) -> None:
+@contextmanager
+def _a_taken_port() -> Iterator[int]:
+    """A port something else listens on, while the block runs."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
+        yield taken.getsockname()[1]
+
+
+def test_dev_up_refuses_to_start_when_a_service_port_is_taken(tmp_path: Path) -> None:
+    with _a_taken_port() as port:
         result = CliRunner().invoke(
             app,
             ["dev", "up"],
@@ -191,10 +199,7 @@ def test_dev_up_refuses_to_start_when_a_service_port_is_taken(tmp_path: Path) ->
 
 
 def test_dev_up_refuses_a_nats_port_another_server_answers_on(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with _a_taken_port() as port:
         result = CliRunner().invoke(
             app,
             ["dev", "up", "--nats-port", str(port), "--postgres-port", str(servers.free_port())],
