@@ -15,13 +15,15 @@ from bpo_intake.domain.qualifications import Offered
 from bpo_intake.models import Item, Qualification, QualificationAttempt
 from bpo_intake.repository.controls import PAGES_KEPT
 
-# A set's items: the job's control items with a known answer (not copies), their documents
-# still there.
-_SET_ITEM = f"""
-    p.job_id = $1 AND p.golden IS NOT NULL AND p.control_of IS NULL
+# An item `p` that can be in a set: a control item with a known answer (not a copy), its
+# documents still there.
+_SETTABLE = f"""
+    p.golden IS NOT NULL AND p.control_of IS NULL
     AND jsonb_typeof(p.golden) = 'object' AND p.golden <> '{{}}'::jsonb
     AND {PAGES_KEPT}
 """
+# A set's items: those of the job $1.
+_SET_ITEM = f"p.job_id = $1 AND {_SETTABLE}"
 
 
 async def set_size(session: AsyncSession, job_id: UUID) -> int:
@@ -146,7 +148,7 @@ _AWAITED = f"""
     JOIN item p ON p.id = c.control_of
     WHERE c.attempt_id = $1 AND (t.contractor_id = $2 OR t.submitted_by = $2)
       AND c.status NOT IN ('completed', 'rejected')
-      AND {_SET_ITEM.replace("$1", "p.job_id")}
+      AND {_SETTABLE}
     """  # noqa: S608 (constant fragments)
 
 

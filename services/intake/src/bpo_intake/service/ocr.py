@@ -76,8 +76,10 @@ class Tesseract:
         said = err.decode(errors="replace").strip()[-500:]
         if process.returncode is not None and process.returncode < 0:
             raise OcrUnavailable(f"tesseract was killed (signal {-process.returncode})")
+        if process.returncode != 0 and any(error in said for error in _ENGINE_ERRORS):
+            raise OcrUnavailable(said)
         if process.returncode != 0:
-            raise (OcrUnavailable if any(e in said for e in _ENGINE_ERRORS) else OcrFailed)(said)
+            raise OcrFailed(said)
         return words_of(out.decode(errors="replace"), *size)
 
 
