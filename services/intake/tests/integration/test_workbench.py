@@ -17,7 +17,7 @@ from uuid import UUID
 import httpx
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, Route
+from playwright.async_api import Browser, Page, Route
 from sqlalchemy import select
 
 from bpo_common.auth import Role
@@ -209,13 +209,21 @@ async def test_an_adjudicator_sees_both_keyings_the_difference_marked_and_decide
 # Without a browser
 
 
+async def _jobs_and_their_keyer(
+    served: Served, browser: Browser, tokens: Tokens, name: str, jobs: int
+) -> tuple[list[dict[str, Any]], Page]:
+    """`jobs` invoice jobs for a skill of their own, and the workbench of a contractor with it,
+    signed in."""
+    skill = f"{name}-{new_id().hex[-8:]}"
+    made = [await invoice_job(served, tokens, required_skills=[skill]) for _ in range(jobs)]
+    _, token = await contractor(served, tokens, skill)
+    return made, await signed_in(browser, served, token)
+
+
 async def test_the_lease_is_counted_by_the_servers_clock_not_the_computers(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"clock-{new_id().hex[-8:]}"
-    made = await invoice_job(served, tokens, required_skills=[skill])
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
+    (made,), page = await _jobs_and_their_keyer(served, browser, tokens, "clock", 1)
     # This computer's clock an hour ahead of the server's: the lease must not look run out.
     await page.clock.set_system_time(datetime.now(UTC) + timedelta(hours=1))
 
@@ -230,10 +238,7 @@ async def test_the_lease_is_counted_by_the_servers_clock_not_the_computers(
 async def test_the_next_task_is_submitted_while_its_page_image_is_still_on_its_way(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"next-{new_id().hex[-8:]}"
-    made = [await invoice_job(served, tokens, required_skills=[skill]) for _ in range(2)]
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
+    made, page = await _jobs_and_their_keyer(served, browser, tokens, "next", 2)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-painted]")
     held = asyncio.Event()
@@ -258,11 +263,8 @@ async def test_the_next_task_is_submitted_while_its_page_image_is_still_on_its_w
 async def test_a_page_link_that_expired_while_the_task_was_held_is_renewed(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"renew-{new_id().hex[-8:]}"
-    made = await invoice_job(served, tokens, required_skills=[skill])
+    (made,), page = await _jobs_and_their_keyer(served, browser, tokens, "renew", 1)
     document = made["document_id"]
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url))
 
