@@ -69,6 +69,18 @@ class Erased:
             return cls(frozenset([job_id]), frozenset())
         return cls(frozenset(), frozenset(item_ids))
 
+    @classmethod
+    def of(cls, erasures: Iterable[tuple[UUID, Iterable[str] | None]]) -> "Erased":
+        """What erasures took, each as (job id, its item ids as text; None: the whole job)."""
+        jobs: set[UUID] = set()
+        items: set[UUID] = set()
+        for job_id, item_ids in erasures:
+            if item_ids is None:
+                jobs.add(job_id)
+            else:
+                items.update(UUID(i) for i in item_ids)
+        return cls(frozenset(jobs), frozenset(items))
+
     def holds(self, job_id: UUID, item_id: UUID) -> bool:
         return job_id in self.jobs or item_id in self.items
 
@@ -91,11 +103,7 @@ async def erased_of(session: AsyncSession, job_ids: Iterable[UUID]) -> Erased:
     query = select(erasure_record.c.job_id, erasure_record.c.item_ids).where(
         among(erasure_record.c.job_id, set(job_ids))
     )
-    rows = (await session.execute(query)).all()
-    return Erased(
-        jobs=frozenset(job_id for job_id, item_ids in rows if item_ids is None),
-        items=frozenset(UUID(i) for _, item_ids in rows for i in item_ids or ()),
-    )
+    return Erased.of((job_id, item_ids) for job_id, item_ids in await session.execute(query))
 
 
 async def forget_dead_letters(session: AsyncSession, erased: Erased) -> None:

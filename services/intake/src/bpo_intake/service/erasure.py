@@ -177,10 +177,7 @@ async def erase_from_the_stream(session: AsyncSession, js: JetStreamContext) -> 
     erasures = await repository.erasures_for_the_stream(session, STREAM_BATCH)
     if not erasures:
         return 0
-    erased = Erased(
-        jobs=frozenset(erasure.job_id for erasure in erasures if erasure.item_ids is None),
-        items=frozenset(UUID(i) for erasure in erasures for i in erasure.item_ids or ()),
-    )
+    erased = Erased.of((erasure.job_id, erasure.item_ids) for erasure in erasures)
     subjects = [event.event_type for event in SEALED_EVENTS]
     waiting = await redact(js, subjects, erased.in_event, emptied)
     waiting_jobs = {envelope.data["job_id"] for envelope in waiting}
