@@ -14,7 +14,7 @@ from bpo_common.contracts import validation
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens, assert_problem, error_fields
+from bpo_devtools.testing import Tokens, assert_problem, error_fields, outbox_events
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Item
 from bpo_intake.service import decisions, tasks
@@ -94,6 +94,8 @@ async def _key(
         f"/v1/tasks/{task['id']}/submit", json={"data": data}, headers=keyer[1]
     )
     assert response.status_code == 202, response.text
+    (sent,) = await outbox_events(sessions, "bpo.intake.task.submitted", task_id=task["id"])
+    assert sent.data["qualification"], "validation keeps a qualification's keyings apart"
     accepted = validation.ItemAccepted(
         item_id=UUID(task["item_id"]),
         job_id=UUID(task["job_id"]),

@@ -113,6 +113,7 @@ def keying(
     suggestions: dict[str, Suggested] | None = None,
     layout_id: UUID | None = None,
     keyed_fields: list[str] | None = None,
+    qualification: bool = False,
 ) -> TaskSubmitted:
     """A task of the job submitted now, as intake announces it."""
     now = datetime.now(UTC)
@@ -134,6 +135,7 @@ def keying(
         keyed_fields=keyed_fields or [],
         entries_expected=expected,
         rejection=rejection,
+        qualification=qualification,
         claimed_at=now,
         submitted_at=now,
     )

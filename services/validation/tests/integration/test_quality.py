@@ -86,6 +86,42 @@ async def test_a_keyer_below_the_floor_is_suspended_once_with_the_reason(
     )
 
 
+async def test_a_qualifications_copies_are_judged_for_it_but_never_held_to_the_floor(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await new_job(validation_db)
+    keyer = new_id()
+    # Four wrong copies: 1 of 8 fields right, under the floor were they held to it.
+    items = [new_id() for _ in range(4)]
+    for n, item in enumerate(items):
+        wrong = {"number": "X" if n else "G", "total": "1"}
+        await submit(
+            validation_db, validation_settings, job, item, wrong,
+            golden={"number": "G", "total": "2"}, contractor_id=keyer, qualification=True,
+        )  # fmt: skip
+        (decision,) = await published(validation_db, item)
+        control = decision.data["control"]
+        assert (control["fields_judged"], control["fields_correct"]) == (2, 0 if n else 1)
+    about_the_keyer = await outbox_events(validation_db, contractor_id=str(keyer))
+    assert [e.type for e in about_the_keyer] == [SCORED] * 4, "no suspension"
+    quality = (
+        await validation.get(f"/v1/contractors/{keyer}/quality", headers=tokens.manager())
+    ).json()
+    assert quality["overall"] == quality["golden"] == {"judged": 0, "correct": 0, "accuracy": None}
+    # Their first real keyings are held to the floor on their own: two right of two.
+    await submit(
+        validation_db, validation_settings, job, new_id(), {"number": "G", "total": "2"},
+        golden={"number": "G", "total": "2"}, contractor_id=keyer,
+    )  # fmt: skip
+    quality = (
+        await validation.get(f"/v1/contractors/{keyer}/quality", headers=tokens.manager())
+    ).json()
+    assert quality["overall"] == {"judged": 2, "correct": 2, "accuracy": 1.0}
+
+
 async def test_quality_figures_equal_the_hand_computed_ones_of_a_scripted_scenario(
     validation_db: SessionFactory,
     validation_settings: Settings,

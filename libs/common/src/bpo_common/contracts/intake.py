@@ -168,6 +168,9 @@ class TaskSubmitted(Event):
     # matched the item's documents to.
     suggestions: dict[str, Suggested] = Field(default_factory=dict)
     layout_id: UUID | None = None
+    # A copy given in a qualification attempt: judged for the attempt alone, not held to the
+    # quality floor nor counted in the keyer's record (one who fails may try again).
+    qualification: bool = False
     claimed_at: datetime
     submitted_at: datetime
 

@@ -161,6 +161,8 @@ class HeldTask:
     keyed_fields: list[str] | None = None
     # A control injected at a claim: the control item it copies (domain.controls).
     control_of: UUID | None = None
+    # A copy given in a qualification attempt: the attempt.
+    attempt_id: UUID | None = None
 
 
 def lease_lost() -> Conflict:

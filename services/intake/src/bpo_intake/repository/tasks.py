@@ -64,7 +64,7 @@ _HELD_TASK = f"""
     SELECT task.id, task.kind, task.status, task.contractor_id, task.lease_expires_at,
            task.claimed_at, task.item_id, task.job_id, task.client_id,
            item.golden, item.source, item.layout_id, job.work_type, job.fields, job.rules,
-           job.match, job.qc, job.data_key, task.keyed_fields, item.control_of,
+           job.match, job.qc, job.data_key, task.keyed_fields, item.control_of, item.attempt_id,
            CASE WHEN {SHOWS_SUGGESTIONS.format(task="task")}
                      AND item.extracted_at <= task.claimed_at
                 THEN item.suggestions END AS suggestions,

@@ -227,6 +227,7 @@ async def submit(
             documents=task.documents,
             suggestions=_sealed_suggestions(task, reader.value, key),
             layout_id=task.layout_id if task.kind is TaskKind.ENTRY else None,
+            qualification=task.attempt_id is not None,
             claimed_at=task.claimed_at or now,
             submitted_at=now,
         ),

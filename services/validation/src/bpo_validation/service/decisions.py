@@ -87,6 +87,7 @@ async def record_submissions(
         entries=so_far,
         judged=await scores.judged_by_task(session, item_ids),
         ledgers=Ledgers(settings),
+        qualifying={event.task_id for event in fresh if event.qualification},
     )
     entries = [kept_entry(event, jobs[event.job_id], job_keys[event.job_id]) for event in fresh]
     await repository.add_entries(session, entries)
@@ -117,6 +118,10 @@ class _Run:
     judged: dict[UUID, tuple[int, int]]
     # Adaptive jobs' ledgers of the accuracy they deliver.
     ledgers: Ledgers
+    # Keyings of copies given in qualification attempts: judged for the attempt (the control
+    # figures of the decision and the task's score) but not kept as judged fields, so neither
+    # the quality floor nor the keyer's record counts them.
+    qualifying: set[UUID]
     judgements: list[dict[str, Any]] = field(default_factory=list)
     # Keyings that differ, judged against each other; the items a final judging settled.
     provisional: list[dict[str, Any]] = field(default_factory=list)
@@ -156,7 +161,8 @@ class _Run:
         self.outcomes.append(outcome)
         for judging in verdict.judgings:
             self._judge(judging, entry, now)
-            outcome.judgings.append(Tallies(entry.work_type, judging.tallies()))
+            if entry.task_id not in self.qualifying:
+                outcome.judgings.append(Tallies(entry.work_type, judging.tallies()))
         if verdict.final:
             self.settled.add(entry.item_id)
         for judging in verdict.provisional:
@@ -233,7 +239,8 @@ class _Run:
         return self.lookups[key]
 
     def _judge(self, judging: Judging, entry: Entry, now: datetime) -> None:
-        self.judgements += quality.judgement_rows(judging, entry.item_id, entry.work_type, now)
+        if entry.task_id not in self.qualifying:
+            self.judgements += quality.judgement_rows(judging, entry.item_id, entry.work_type, now)
         for judged in judging.entries:
             total, right = self.judged.get(judged.entry.task_id, (0, 0))
             self.judged[judged.entry.task_id] = (
