@@ -105,11 +105,7 @@ async def copy_rows(
             if record[i] is not None:
                 record[i] = to_json(record[i]).decode()
         records.append(record)
-    connection = await session.connection()
-    driver = await driver_connection(session)
-    if not driver.is_in_transaction():
-        # SQLAlchemy begins the transaction with its first statement; COPY must be inside it.
-        await connection.execute(select(literal(1)))
+    driver = await driver_connection(session, in_transaction=True)
     await driver.copy_records_to_table(table.name, records=records, columns=names)
 
 
@@ -187,13 +183,18 @@ async def copy_instances(session: AsyncSession, instances: Sequence[Any]) -> Non
     await copy_rows(session, mapper.local_table, rows)
 
 
-async def driver_connection(session: AsyncSession) -> Any:
+async def driver_connection(session: AsyncSession, *, in_transaction: bool = False) -> Any:
     """The asyncpg connection under the session, for what SQLAlchemy adds nothing to (COPY,
     a hot statement). A statement sent on it before any through the session runs outside
-    the session's transaction, on its own (autocommit)."""
+    the session's transaction, on its own (autocommit), unless `in_transaction`: the
+    session's transaction is then begun first (a round trip), so that what is sent on it
+    commits or rolls back with the rest."""
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None, "the connection was invalidated"
+    if in_transaction and not driver.is_in_transaction():
+        # SQLAlchemy begins the transaction with its first statement.
+        await connection.execute(select(literal(1)))
     return driver
 
 

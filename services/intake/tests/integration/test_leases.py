@@ -5,9 +5,13 @@ test_work_queue.py, which leases a thousand tasks due earlier than these.
 """
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 import httpx
+import pytest
 
+from bpo_common.contracts import TaskKind
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import (
@@ -18,6 +22,7 @@ from bpo_devtools.testing import (
 )
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
+from bpo_intake.repository import claims
 from bpo_intake.service import tasks
 
 from .conftest import opened_events
@@ -258,3 +263,38 @@ async def test_a_task_shows_the_jobs_instructions_and_each_fields_label_and_help
         "Total due",
         "With tax, as printed",
     )
+
+
+async def test_a_claim_that_fails_after_its_leases_leaves_the_tasks_queued(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job = await keying_job(intake, tokens, 1)
+    keyer_id, _ = await new_contractor(intake, tokens)
+    now = datetime.now(UTC)
+
+    leased: list[dict[str, Any]] = []
+
+    class Later(Exception):
+        """What fails in the claim after its leases (a key, a document, a control)."""
+
+    async def claim_then_fail() -> None:
+        async with intake_db() as session, session.begin():
+            leased.extend(
+                await claims.claim_tasks(
+                    session,
+                    keyer_id,
+                    [TaskKind.ENTRY],
+                    1,
+                    now,
+                    now + timedelta(minutes=5),
+                    UUID(job["id"]),
+                )
+            )
+            raise Later
+
+    with pytest.raises(Later):
+        await claim_then_fail()
+
+    assert [row["job_id"] for row in leased] == [UUID(job["id"])]
+    stored = await stored_task(intake_db, str(leased[0]["id"]))
+    assert (stored.status, stored.contractor_id) == (TaskStatus.QUEUED, None)

@@ -167,9 +167,10 @@ async def claim_tasks(
     one who stopped, keyed the item first or lacks its skills leaves its second keying to
     anyone. Rows other claimers have locked are skipped, so concurrent claims never wait on
     each other. Each row carries what the contractor needs to do the task (its
-    job's fields, the source).
+    job's fields, the source). The leases are the session's transaction's: what fails after
+    them in the claim undoes them.
     """
-    driver = await driver_connection(session)
+    driver = await driver_connection(session, in_transaction=True)
     rows = await driver.fetch(
         _claim_statement(limit, job_id is not None),
         contractor_id,
