@@ -111,6 +111,27 @@ async def test_a_run_prices_each_line_as_alone_whatever_comes_before_it(
     )
 
 
+async def test_a_version_that_lists_a_work_type_from_later_prices_its_items_until_then(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    """Items of a work type the version in force does not list wait; a version put later,
+    taking effect later, that lists it prices them, and so those completed after it was put
+    and before it takes effect, instead of leaving them waiting."""
+    client_id = await new_client(billing, tokens)
+    work_type = f"forms-{new_id()}"
+    job = await feed.job(client_id, work_type=work_type)
+    await feed.items(job, 1, at=MONTH_START + timedelta(days=1))
+    await put_price_book(
+        billing, tokens, client_id, effective_from="2026-03-21",
+        rates={work_type: {"per_item": "0.90"}},
+    )  # fmt: skip
+    await feed.items(job, 1, at=MONTH_START + timedelta(days=5))
+    await feed.items(job, 1, at=MONTH_START + timedelta(days=25))
+
+    lines = sorted(await usage(billing, tokens, client_id), key=lambda line: line["completed_at"])
+    assert [(line["priced"], line["amount"]) for line in lines] == [(True, "0.90")] * 3
+
+
 async def test_graduated_tiers_and_rush_surcharge(
     billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
 ) -> None:

@@ -1,7 +1,9 @@
 """What an item costs: graduated tiers, a price per field, the rush surcharge."""
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +13,8 @@ from bpo_billing.domain.price_books import (
     Rate,
     Rush,
     Tier,
+    covering,
+    in_force,
     item_amount,
     per_item_price,
     price_book_errors,
@@ -125,3 +129,34 @@ def test_a_moment_written_with_an_offset_falls_on_its_utc_day_and_month() -> Non
     # 01:00 on April 1st in UTC+2 is still March 31st in UTC: March's price book and tiers.
     moment = datetime(2026, 4, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
     assert (day_of(moment), month_of(moment)) == (date(2026, 3, 31), date(2026, 3, 1))
+
+
+@dataclass(frozen=True)
+class _Version:
+    effective_from: date
+    rates: dict[str, Any] = field(default_factory=dict)
+
+
+def test_the_version_in_force_is_the_latest_taken_effect_and_before_any_the_earliest() -> None:
+    # Put in this order: the second takes effect before the first.
+    june = _Version(date(2026, 6, 1), {"invoice": {}})
+    may = _Version(date(2026, 5, 15), {"invoice": {}})
+    versions = [june, may]
+    assert in_force(versions, date(2026, 5, 3)) is may, "before any: the earliest"
+    assert in_force(versions, date(2026, 5, 20)) is may
+    assert in_force(versions, date(2026, 6, 1)) is june
+    assert in_force([], date(2026, 6, 1)) is None
+
+
+def test_an_item_the_version_in_force_does_not_list_is_priced_by_the_first_later_that_does() -> (
+    None
+):
+    first = _Version(date(2026, 1, 1), {"invoice": {}})
+    later = _Version(date(2026, 6, 1), {"invoice": {}, "passport": {}})
+    last = _Version(date(2026, 7, 1), {"passport": {}})
+    versions = [first, last, later]
+    assert covering(versions, date(2026, 5, 11), "invoice") is first
+    assert covering(versions, date(2026, 5, 11), "passport") is later
+    assert covering(versions, date(2026, 7, 2), "passport") is last
+    assert covering(versions, date(2026, 7, 2), "invoice") is None, "dropped: it waits"
+    assert covering(versions, date(2026, 5, 11), "forms") is None

@@ -1,10 +1,11 @@
 """A client's prices and what they make an item cost: graduated tiers by the month's count,
 a price per field, and a surcharge for rushed jobs."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, Protocol, TypeVar
 
 from bpo_billing.domain.money import HUNDRED, currency_errors, ledger, money_errors
 from bpo_common.errors import FieldError
@@ -33,6 +34,42 @@ class Rush:
 
     max_sla_hours: Decimal
     surcharge_pct: Decimal
+
+
+class Version(Protocol):
+    """A version of a client's prices, as far as choosing one reads it."""
+
+    @property
+    def effective_from(self) -> date: ...
+
+    @property
+    def rates(self) -> Mapping[str, Any]: ...
+
+
+V = TypeVar("V", bound=Version)
+
+
+def in_force(versions: Sequence[V], day: date) -> V | None:
+    """The version in force on `day`: the latest to take effect on or before it; before the
+    first, the earliest (what prices usage of then). None: the client has no prices."""
+    by_date = sorted(versions, key=lambda version: version.effective_from)
+    taken = [version for version in by_date if version.effective_from <= day]
+    return taken[-1] if taken else next(iter(by_date), None)
+
+
+def covering(versions: Sequence[V], day: date, work_type: str) -> V | None:
+    """The version that prices an item of `work_type` completed on `day`: the one in force
+    then if it lists the work type; else the first to take effect after `day` that lists it
+    (as usage waiting unpriced is priced by a version put later that lists its work type,
+    whatever its date). None: the item waits unpriced."""
+    current = in_force(versions, day)
+    if current is None or work_type in current.rates:
+        return current
+    later = sorted(
+        (v for v in versions if v.effective_from > day and work_type in v.rates),
+        key=lambda version: version.effective_from,
+    )
+    return next(iter(later), None)
 
 
 def price_book_errors(

@@ -1,5 +1,6 @@
 """The usage ledger: one line per completed item, priced by the book in force when it
-completed, or kept unpriced until a version covers it; and one per match exception the
+completed, or by the first later one that lists its work type, or kept unpriced until a
+version covers it; and one per match exception the
 client's own people resolved, when the book in force then prices exceptions."""
 
 from datetime import date
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_billing.domain.invoices import UsageKind
 from bpo_billing.domain.money import exact_price, ledger, plain
 from bpo_billing.domain.periods import day_of, end_of, month_of, start_of
-from bpo_billing.domain.price_books import price_item, sla_hours
+from bpo_billing.domain.price_books import covering, price_item, sla_hours
 from bpo_billing.models import BillableJob, PriceBook, UsageLine
 from bpo_billing.repository import jobs, lock_client, price_books
 from bpo_billing.repository import usage as repository
@@ -31,12 +32,14 @@ class JobNotKnownYet(Exception):
 
 
 async def record_items_completed(session: AsyncSession, events: list[ItemCompleted]) -> None:
-    """One usage line per completed item, priced by the book in force at completion.
+    """One usage line per completed item, priced by the book in force at completion (or, when
+    that one does not list its work type, by the first later one that does: domain.price_books.
+    covering).
 
-    Control (golden) items are not billed; rejected items never arrive here. An item the
-    client's prices do not cover (no price book yet, or its work type not listed) is kept
-    unpriced, never invoiced, until a price book version covers it. A run of items is priced
-    together: one read of what is known, one insert of the lines, one count per month.
+        Control (golden) items are not billed; rejected items never arrive here. An item the
+        client's prices do not cover (no price book yet, or its work type not listed) is kept
+        unpriced, never invoiced, until a price book version covers it. A run of items is priced
+        together: one read of what is known, one insert of the lines, one count per month.
     """
     billable = first_of_each([e for e in events if not e.golden], lambda event: event.item_id)
     known = await repository.items_with_usage(session, [event.item_id for event in billable])
@@ -62,19 +65,16 @@ async def record_items_completed(session: AsyncSession, events: list[ItemComplet
         )
         for event in fresh
     ]
-    books: dict[tuple[UUID, date], PriceBook | None] = {}
+    versions: dict[UUID, list[PriceBook]] = {}
     for client_id in sorted({line.client_id for line in lines}):
         # A price book being added now either sees these lines or is seen by them.
         await lock_client(session, client_id, "price-book", shared=True)
-    for line in lines:
-        key = (line.client_id, day_of(line.completed_at))
-        if key not in books:
-            books[key] = await price_books.price_book_at(session, *key)
+        versions[client_id] = await price_books.price_books(session, client_id)
     priced = [
         (line, book)
         for line in lines
-        if (book := books[(line.client_id, day_of(line.completed_at))]) is not None
-        and line.work_type in book.rates
+        if (book := covering(versions[line.client_id], day_of(line.completed_at), line.work_type))
+        is not None
     ]
     recorded = await _price(session, priced, terms)
     await repository.add_usage_lines(session, lines)
