@@ -14,7 +14,8 @@ Canonical (normalized) forms, all JSON-ready:
   one is a point too unless it separates groups of three digits. So with
   `decimal_separator: ","` "1.500" is 1500: a canonical value with exactly three decimals
   and under 1000 ("1.500") does not read back the same there; send such values as JSON
-  numbers. JSON floats are read through repr() (0.1 -> "0.1").
+  numbers. What the platform made canonical itself it reads with '.' as the point
+  (`JobSpec.reading_canonical`). JSON floats are read through repr() (0.1 -> "0.1").
 - date: "YYYY-MM-DD". Accepts ISO 8601 dates and each of `date_formats`, first match wins.
 - email: email-validator's normalized form (domain lower-cased, local part as typed);
   no DNS lookups.
@@ -93,6 +94,7 @@ from bpo_common.rules.types import (
     InvalidValue,
     Json,
     Typed,
+    canonical_form,
     equal_after_normalization,
     is_empty,
     normalize_value,
@@ -124,6 +126,7 @@ __all__ = [
     "RuleSyntaxError",
     "Tolerance",
     "Typed",
+    "canonical_form",
     "check",
     "compile_rule",
     "differing_fields",

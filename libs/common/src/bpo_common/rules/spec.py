@@ -271,6 +271,8 @@ class JobSpec(BaseModel):
     # Invoices: match each line against the client's purchase orders and goods receipts.
     match: Match | None = None
     _compiled: tuple[Rule, ...] | None = PrivateAttr(default=None)
+    # The spec as written, of a spec reading canonical values (see reading_canonical).
+    _source: "JobSpec | None" = PrivateAttr(default=None)
 
     @field_validator("fields")
     @classmethod
@@ -372,6 +374,35 @@ class JobSpec(BaseModel):
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def reading_canonical(self) -> "JobSpec":
+        """This spec as it reads values already in canonical form (what intake checked and
+        sends on): numbers with '.' as the point whatever a field's `decimal_separator`. A
+        field with ',' reads what people type, where "1.500" is 1500; its canonical form of
+        1.5 is "1.500" too, which only this reading gives back as 1.5. `source` is this spec,
+        for what a client or a person sends as they write it."""
+        if not any(_reads_comma(field) for field in self.fields):
+            return self
+        fields = tuple(_with_point(field) for field in self.fields)
+        spec = self.model_copy(update={"fields": fields})
+        spec._source = self
+        return spec
+
+    @property
+    def source(self) -> "JobSpec":
+        """The spec as written (of a spec `reading_canonical`; else the spec itself)."""
+        return self._source or self
+
+
+def _reads_comma(field: FieldSpec) -> bool:
+    return field.decimal_separator == "," or any(map(_reads_comma, field.columns or ()))
+
+
+def _with_point(field: FieldSpec) -> FieldSpec:
+    if not _reads_comma(field):
+        return field
+    columns = field.columns and tuple(map(_with_point, field.columns))
+    return field.model_copy(update={"decimal_separator": None, "columns": columns})
 
 
 def spec_errors(exc: ValidationError) -> list[FieldError]:

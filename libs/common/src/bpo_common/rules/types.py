@@ -93,12 +93,15 @@ def equal_after_normalization(field: FieldSpec, a: object, b: object) -> bool:
     if field.type is FieldType.TABLE:
         return table_key(field, a) == table_key(field, b)
     try:
-        return _canonical(field, a) == _canonical(field, b)
+        return canonical_form(field, a) == canonical_form(field, b)
     except InvalidValue:
         return type(a) is type(b) and a == b
 
 
-def _canonical(field: FieldSpec, raw: object) -> Json | None:
+def canonical_form(field: FieldSpec, raw: object) -> Json | None:
+    """`raw` in canonical form, read by the field's type alone (not its required, limits
+    nor pattern: a value out of range is still that value); InvalidValue when it does not
+    read as the type."""
     return None if is_empty(raw) else to_json(field, _PARSERS[field.type](field, raw))
 
 
@@ -106,7 +109,7 @@ def cell_key(field: FieldSpec, raw: object) -> Hashable:
     """What a value compares as: its canonical form, or, when it has none, the raw value
     itself (so it equals only an identical value)."""
     try:
-        return _canonical(field, raw)
+        return canonical_form(field, raw)
     except InvalidValue:
         return ("not read", type(raw).__name__, repr(raw))
 

@@ -261,7 +261,8 @@ def _verification(
     lookups: Mapping[Wanted, LookupResult],
 ) -> Verdict:
     """Verify mode: the client's values stand if the verifier kept them; changes go to review."""
-    client = check(spec, client_values, partial=True).normalized
+    # The client's values as it wrote them.
+    client = check(spec.source, client_values, partial=True).normalized
     rows = comparison(spec, [client, entry.data])
     changed = differing(rows)
     if changed:

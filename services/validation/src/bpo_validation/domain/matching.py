@@ -30,8 +30,7 @@ from bpo_common.rules import (
     FieldSpec,
     InvalidValue,
     Match,
-    normalize_value,
-    parse_value,
+    canonical_form,
     to_json,
 )
 from bpo_common.rules.matching import Duplicates
@@ -137,15 +136,22 @@ def order_number(rule: Match, result: Mapping[str, Any]) -> str | None:
 
 
 def match_invoice(
-    rule: Match, table: FieldSpec, result: Mapping[str, Any], found: Found
+    rule: Match,
+    table: FieldSpec,
+    result: Mapping[str, Any],
+    found: Found,
+    *,
+    written: FieldSpec | None = None,
 ) -> InvoiceMatch:
     """Every line of the invoice against its order (and receipts), and the invoice's reasons.
-    `table` is the invoice's table field: the order's and receipts' values are read as its
-    columns are, so "1,000.50" in an order matches 1000.5."""
+    `table` is the invoice's table field, reading the result's canonical values; `written`,
+    the same as the job wrote it (default: `table`): the order's and receipts' values are
+    read by its columns' types as the client wrote them (not held to the invoice's limits),
+    so "1,000.50" in an order matches 1000.5."""
     # Wide enough for any number a field accepts (60 digits), sums and shares of them.
     with localcontext(Context(prec=130)):
         number = order_number(rule, result)
-        reader = _Reader(rule, table)
+        reader = _Reader(rule, table, _unlimited(written or table))
         reasons: list[str] = []
         order_lines: dict[str, Mapping[str, Any]] | None = None
         if number is None:
@@ -180,40 +186,66 @@ def match_invoice(
         return InvoiceMatch(number, outcome, lines, reasons)
 
 
+def _unlimited(table: FieldSpec) -> FieldSpec:
+    """The table with its columns' decimal places left free: an order's price of 5.125 is
+    that price, though the invoice's column takes two places."""
+    columns = tuple(c.model_copy(update={"decimal_places": None}) for c in table.columns or ())
+    return table.model_copy(update={"columns": columns})
+
+
 @dataclass(frozen=True)
 class _Reader:
     rule: Match
+    # The invoice's table, reading its canonical values; the same as the job wrote it,
+    # reading the client's orders and receipts (`ordered`).
     table: FieldSpec
+    written: FieldSpec
 
-    def key(self, value: object) -> str | None:
+    def _read(self, column: str, value: object, ordered: bool) -> Any:
+        """A value in canonical form, read by its column's type; InvalidValue or KeyError."""
+        return canonical_form((self.written if ordered else self.table).column(column), value)
+
+    def key(self, value: object, *, ordered: bool = False) -> str | None:
         """The order line a line value names: read as the line column reads it (so 1 and
         "01" in an integer column are one line), then `reference_key`ed."""
         if value is None:
             return None
         with suppress(InvalidValue, KeyError):  # else compared as it is written
-            value = normalize_value(self.table.column(self.rule.line), value)
+            value = self._read(self.rule.line, value, ordered)
         return None if value is None else reference_key(value)
 
     def by_line(self, lines: object) -> dict[str, Mapping[str, Any]]:
         """An order's lines by line; the first of two of the same line counts."""
         found: dict[str, Mapping[str, Any]] = {}
         for line in lines if isinstance(lines, list) else []:
-            key = self.key(line.get(self.rule.line)) if isinstance(line, Mapping) else None
+            value = line.get(self.rule.line) if isinstance(line, Mapping) else None
+            key = self.key(value, ordered=True)
             if key is not None:
                 found.setdefault(key, line)
         return found
 
-    def number(self, column: str, value: object) -> Decimal | None:
+    def number(self, column: str, value: object, *, ordered: bool = False) -> Decimal | None:
         """A value read as the table's column reads it; None when it is not a number."""
         try:
-            parsed = parse_value(self.table.column(column), value)
+            read = self._read(column, value, ordered)
         except (InvalidValue, KeyError):
             return None
-        return Decimal(parsed) if isinstance(parsed, int | Decimal) else None
+        if isinstance(read, bool) or not isinstance(read, int | str):
+            return None
+        with suppress(InvalidOperation):  # a column of another type
+            return Decimal(read)
+        return None
 
     def text(self, column: str, number: Decimal | None) -> str | None:
-        """A figure as the column writes it (`12.50` in a column of two decimal places)."""
-        return None if number is None else str(to_json(self.table.column(column), number))
+        """A figure as the column writes it (`12.50` in a column of two decimal places; an
+        order's 5.125 there as it is)."""
+        if number is None:
+            return None
+        spec = self.table.column(column)
+        places = spec.decimal_places
+        if places is not None and int(number.as_tuple().exponent) > -places:
+            number = number.quantize(Decimal(1).scaleb(-places))
+        return str(to_json(spec, number))
 
     def received(self, receipts: Sequence[Mapping[str, Any]]) -> dict[str, Decimal]:
         """Quantity delivered by line over all the order's receipts."""
@@ -221,9 +253,10 @@ class _Reader:
         for receipt in receipts:
             lines = receipt.get("lines")
             for line in lines if isinstance(lines, list) else []:
-                key = self.key(line.get(rule.line)) if isinstance(line, Mapping) else None
+                value = line.get(rule.line) if isinstance(line, Mapping) else None
+                key = self.key(value, ordered=True)
                 if key is not None:
-                    delivered = self.number(rule.quantity, line.get(rule.quantity))
+                    delivered = self.number(rule.quantity, line.get(rule.quantity), ordered=True)
                     totals[key] = totals.get(key, Decimal(0)) + (delivered or 0)
         return totals
 
@@ -257,8 +290,8 @@ class _Reader:
         if key is None or ordered is None:
             why = f"{rule.line} {value} is not on order {order}"
             return _with(shown, [(LineOutcome.NOT_ON_ORDER, why)])
-        ordered_quantity = self.number(rule.quantity, ordered.get(rule.quantity))
-        ordered_price = self.number(rule.price, ordered.get(rule.price))
+        ordered_quantity = self.number(rule.quantity, ordered.get(rule.quantity), ordered=True)
+        ordered_price = self.number(rule.price, ordered.get(rule.price), ordered=True)
         running[key] = running.get(key, Decimal(0)) + (quantity or 0)
         total = before.get(key, Decimal(0)) + running[key]
         shown = replace(

@@ -11,6 +11,7 @@ from bpo_common.rules import (
     FieldType,
     InvalidValue,
     JobSpec,
+    canonical_form,
     equal_after_normalization,
     parse_value,
 )
@@ -112,8 +113,9 @@ def _mismatches(spec: JobSpec, lookup: _Lookup, row: Mapping[str, Any]) -> list[
     assert field.lookup is not None
     problems = []
     for cross in field.lookup.checks:
-        mine, theirs = lookup.values.get(cross.field), row.get(cross.column)
         target, own = lookup.fields[cross.field], lookup.personal[cross.field]
+        mine, written = lookup.values.get(cross.field), row.get(cross.column)
+        theirs = _canonical(_as_written(spec, own), written)
         label = lookup.labels[cross.field]
         if cross.column not in row:
             problems.append(f"{field.lookup.dataset} has no column {cross.column}")
@@ -122,13 +124,13 @@ def _mismatches(spec: JobSpec, lookup: _Lookup, row: Mapping[str, Any]) -> list[
             if gap is None or gap > cross.tolerance:
                 problems.append(
                     f"{_quoted(spec, own, mine, label)} differs from "
-                    f"{_quoted(spec, own, theirs, cross.column)} by more than "
+                    f"{_quoted(spec, own, written, cross.column)} by more than "
                     f"{cross.tolerance}"
                 )
         elif not equal_after_normalization(target, mine, theirs):
             problems.append(
                 f"{_quoted(spec, own, mine, label)} is not "
-                f"{_quoted(spec, own, theirs, cross.column)}"
+                f"{_quoted(spec, own, written, cross.column)}"
             )
     return problems
 
@@ -139,6 +141,22 @@ def _quoted(spec: JobSpec, field: str, value: object, name: str) -> str:
     table, _, column = field.partition(".")
     personal = spec.personal.column(table, column) if column else spec.personal.covers(field)
     return name if personal else f"{name} {value}"
+
+
+def _as_written(spec: JobSpec, name: str) -> FieldSpec:
+    """The field (or `table.column`) as the job wrote it: how a client's data reads."""
+    table, _, column = name.partition(".")
+    field = spec.source.field(table)
+    return field.column(column) if column else field
+
+
+def _canonical(field: FieldSpec, value: object) -> object:
+    """A reference row's value in canonical form, read as the client wrote it by the type of
+    the field it is compared with; as it is when it does not read."""
+    try:
+        return canonical_form(field, value)
+    except InvalidValue:
+        return value
 
 
 def _difference(field: FieldSpec, a: object, b: object) -> Decimal | None:

@@ -15,6 +15,7 @@ from bpo_validation.models import Entry, JobRules
 class Rules:
     """A job's field rules and QC policy, as intake announced them, and its items received."""
 
+    # Reading values in canonical form, as intake sends them (JobSpec.reading_canonical).
     spec: JobSpec
     policy: QcPolicy
     # The job's items received so far, control items aside.
@@ -22,7 +23,7 @@ class Rules:
 
     @classmethod
     def of(cls, job: JobRules) -> "Rules":
-        spec = spec_for(job.job_id, job.fields, job.rules, job.match)
+        spec = spec_for(job.job_id, job.fields, job.rules, job.match).reading_canonical()
         return cls(spec, QcPolicy.model_validate(job.qc), job.items)
 
     def kept(self, record: dict[str, Any], key: DataKey) -> dict[str, Any]:

@@ -83,7 +83,9 @@ async def match(
     found = Found(
         order, (receipts or []) if rule.receipts else None, before, duplicates, receipts_exist
     )
-    outcome = matching.match_invoice(rule, spec.field(rule.table), result, found)
+    outcome = matching.match_invoice(
+        rule, spec.field(rule.table), result, found, written=spec.source.field(rule.table)
+    )
     await repository.remember_invoice(
         session, client_id, item_id, billed, outcome.invoiced_lines(), invoice
     )
@@ -245,7 +247,9 @@ def _resolved_result(
             "a correction needs data",
             errors=[FieldError("data", 'give the fields to change, e.g. {"lines": [...]}')],
         )
-    checked = check(spec, {**keyed, **body.data})
+    # The correction as the client wrote it, then the invoice it makes.
+    corrected = check(spec.source, body.data, partial=True)
+    checked = check(spec, {**keyed, **body.data, **corrected.normalized})
     if checked.errors:
         raise Invalid(
             "the corrected invoice does not pass the job's rules",
