@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from bpo_common.errors import FieldError
 from bpo_common.rules.expressions import Rule, RuleEvaluationError
+from bpo_common.rules.personal import MASK, Personal
 from bpo_common.rules.rows import BadTable, Rows, read_table
 from bpo_common.rules.spec import FieldType, JobSpec
 from bpo_common.rules.types import (
@@ -86,7 +87,7 @@ def check(spec: JobSpec, data: Mapping[str, Any], *, partial: bool = False) -> C
 
     for i, rule in enumerate(spec.compiled_rules):
         if rule.rows is None:
-            errors += _broken(i, rule, values, normalized)
+            errors += _broken(i, rule, values, normalized, spec.personal)
         elif rule.rows in tables:
             for r, (typed, canonical) in enumerate(
                 zip(tables[rule.rows].typed, tables[rule.rows].canonical, strict=True)
@@ -94,7 +95,8 @@ def check(spec: JobSpec, data: Mapping[str, Any], *, partial: bool = False) -> C
                 cells = {f"{rule.rows}.{column}": value for column, value in typed.items()}
                 shown = {f"{rule.rows}[{r}].{column}": value for column, value in canonical.items()}
                 scope = {**values, **cells}
-                errors += _broken(i, rule, scope, {**normalized, **shown}, f"{rule.rows}[{r}]")
+                shown_too = {**normalized, **shown}
+                errors += _broken(i, rule, scope, shown_too, spec.personal, f"{rule.rows}[{r}]")
     return CheckResult(errors=errors, normalized=normalized)
 
 
@@ -103,9 +105,11 @@ def _broken(
     rule: Rule,
     values: Mapping[str, Any],
     shown: Mapping[str, Any],
+    personal: Personal,
     row: str | None = None,
 ) -> list[FieldError]:
-    """Why rule `i` is not met on these values (on one row of a table, `row`), if it is not."""
+    """Why rule `i` is not met on these values (on one row of a table, `row`), if it is not:
+    with the values it read, a personal one masked (the reason is kept and sent in clear)."""
     if not all(name in values for name in rule.names):
         return []  # a missing or bad field is reported on its own; an empty cell too
     where = f" on {row}" if row else ""
@@ -115,12 +119,20 @@ def _broken(
         return [FieldError(f"rules[{i}]", f"cannot check {rule.source}{where}: {exc}")]
     if holds:
         return []
-    named = [_shown_name(name, rule.rows, row) for name in rule.names]
+    named = {_shown_name(name, rule.rows, row): name for name in rule.names}
     # A table a rule adds up is not shown whole.
     cells = [name for name in named if name in shown and not isinstance(shown[name], list)]
-    detail = ", ".join(f"{name}={shown[name]}" for name in cells)
+    detail = ", ".join(
+        f"{name}={MASK if _is_personal(personal, named[name]) else shown[name]}" for name in cells
+    )
     detail = f" ({detail})" if detail else ""
     return [FieldError(f"rules[{i}]", f"rule not met{where}: {rule.source}{detail}")]
+
+
+def _is_personal(personal: Personal, name: str) -> bool:
+    """Whether a name a rule reads (`net`, or a cell of its row, `lines.qty`) is personal."""
+    table, _, column = name.partition(".")
+    return personal.column(table, column) if column else personal.covers(name)
 
 
 def _shown_name(name: str, table: str | None, row: str | None) -> str:

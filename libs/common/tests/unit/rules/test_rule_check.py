@@ -130,3 +130,23 @@ def test_differing_fields_names_the_fields_two_keyings_disagree_on() -> None:
     other = {**GOOD, "net": "1000", "total": "1.190,10", "phone": "+49 30 1234567", "due": None}
     assert differing_fields(INVOICE, GOOD, other) == ["due", "total"]
     assert differing_fields(INVOICE, GOOD, dict(GOOD)) == []
+
+
+def test_a_rule_not_met_masks_the_personal_values_it_read() -> None:
+    spec = JobSpec.model_validate(
+        {
+            "fields": [
+                {"name": "birth", "type": "date", "pii": True},
+                {"name": "signed", "type": "date"},
+                {"name": "lines", "type": "table", "columns": [
+                    {"name": "qty", "type": "integer", "pii": True},
+                    {"name": "max", "type": "integer"}]},
+            ],
+            "rules": ["birth < signed", "lines.qty <= lines.max"],
+        }
+    )  # fmt: skip
+    data = {"birth": "1980-01-02", "signed": "1979-05-05", "lines": [{"qty": 7, "max": 5}]}
+    assert [error.message for error in check(spec, data).errors] == [
+        "rule not met: birth < signed (birth=•••, signed=1979-05-05)",
+        "rule not met on lines[0]: lines.qty <= lines.max (lines[0].qty=•••, lines[0].max=5)",
+    ]
