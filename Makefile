@@ -8,6 +8,9 @@ VENV := .venv
 CHROMIUM := /usr/bin/chromium
 TESSERACT := /usr/bin/tesseract
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# make test GROUPS=docker: install pyproject.toml's dependency groups named here as well
+# (docker: testcontainers, for BPO_TEST_SERVERS=containers); a make without them removes them.
+GROUPS =
 
 .PHONY: run run-cluster test lint check install clean bench demo chaos
 
@@ -46,9 +49,16 @@ bench: install $(CHROMIUM) $(TESSERACT)
 install: $(VENV)/.synced
 
 $(VENV)/.synced: uv.lock pyproject.toml libs/common/pyproject.toml libs/devtools/pyproject.toml tools/cli/pyproject.toml \
-		$(wildcard services/*/pyproject.toml) | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+		$(wildcard services/*/pyproject.toml) .tools/groups | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) $(addprefix --group ,$(GROUPS))
 	touch $@
+
+# The GROUPS of the last sync, rewritten only when they change: a change syncs again.
+.tools/groups: FORCE
+	@mkdir -p $(@D)
+	@[ -f $@ ] && [ "$$(cat $@)" = "$(GROUPS)" ] || echo "$(GROUPS)" > $@
+
+FORCE:
 
 # Installed once, only when missing.
 $(CHROMIUM):
