@@ -133,10 +133,13 @@ def problem(
 
 
 def _location(loc: Sequence[int | str]) -> str:
-    """('body', 'items', 3, 'source') -> 'items[3].source'; query and header names as they are."""
+    """('body', 'items', 3, 'source') -> 'items[3].source'; query and header names as they are;
+    a mapping's bad key by itself ('rates', 'Invoice', '[key]' -> 'rates.Invoice')."""
     parts = list(loc[1:]) if loc and loc[0] in {"body", "query", "path", "header"} else list(loc)
     text = ""
     for part in parts:
+        if part == "[key]":
+            continue
         if isinstance(part, int):
             text += f"[{part}]"
         else:

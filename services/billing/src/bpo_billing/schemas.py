@@ -12,13 +12,15 @@ from bpo_billing.domain.money import PRICE_DECIMALS
 from bpo_billing.domain.price_books import Rate, Rush, Tier
 from bpo_common.clock import Day, Instant
 from bpo_common.contracts import TaskKind, TaskOutcome
+from bpo_common.rules import WORK_TYPE_PATTERN
 
 # At most a billion a unit in any currency: an item of 200 fields at the most with a rush
 # surcharge then stays far inside what the ledger's columns hold (16 digits before the point).
 Price = Annotated[Decimal, Field(ge=0, le=10**9, max_digits=16, decimal_places=PRICE_DECIMALS)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
 Amount = Annotated[Decimal, Field(max_digits=16, decimal_places=4)]
-WorkType = Annotated[str, Field(min_length=1, max_length=100)]
+# A work type as jobs name it (lower case), so that a price can ever apply.
+WorkType = Annotated[str, Field(pattern=WORK_TYPE_PATTERN)]
 
 
 class _Body(BaseModel):

@@ -16,7 +16,8 @@ class Settings(ServiceSettings):
 
     port: int = DEFAULT_PORTS["billing"]
     # What an entry overturned by adjudication (or review) pays, as a fraction of its rate.
-    overturned_fraction: Decimal = Field(Decimal("0.5"), ge=0, le=1)
+    # At most 4 decimals, as the earnings keep it.
+    overturned_fraction: Decimal = Field(Decimal("0.5"), ge=0, le=1, decimal_places=4)
     # Days from finalizing an invoice to its due date; past it, an unpaid invoice is overdue.
     payment_terms_days: int = Field(30, ge=0)
 

@@ -146,7 +146,7 @@ async def test_a_book_with_an_hourly_rate_pays_the_active_time_too_even_when_pri
     assert [Decimal(event.data["amount"]) for event in events] == [Decimal("0.5")]
 
 
-async def test_a_statement_is_for_managers_and_that_contractor_only(
+async def test_a_statement_is_for_managers_and_that_contractor_only_over_a_period_in_order(
     billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
 ) -> None:
     keyer = new_id()
@@ -161,6 +161,18 @@ async def test_a_statement_is_for_managers_and_that_contractor_only(
         headers=tokens.manager(),
     )
     assert error_fields(assert_problem(backwards, 422)) == ["period_end"]
+    # An end alone: the period starts on the first day of its month.
+    ended = await billing.get(
+        f"/v1/contractors/{keyer}/earnings?period_end=2026-03-20", headers=tokens.manager()
+    )
+    assert (ended.json()["period_start"], ended.json()["period_end"]) == (
+        "2026-03-01",
+        "2026-03-20",
+    )
+    usage = await billing.get(
+        "/v1/usage?period_start=2026-02-01&period_end=2026-01-01", headers=tokens.manager()
+    )
+    assert error_fields(assert_problem(usage, 422)) == ["period_end"]
 
 
 async def test_a_run_prices_each_task_as_alone_whatever_comes_before_it(

@@ -128,6 +128,25 @@ async def test_void_only_while_unpaid_and_its_usage_goes_on_the_next_draft(
     assert [line["quantity"] for line in redrafted["lines"]] == [3]
 
 
+async def test_an_invoice_of_nothing_to_pay_is_settled_as_issued_and_can_be_voided(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await client_with_usage(
+        billing, tokens, feed, 2, rates={"invoice": {"per_item": "0"}}
+    )
+    invoice = await finalized_invoice(billing, tokens, client_id)
+    assert (invoice["status"], invoice["total"]) == ("paid", "0.00")
+
+    voided = await billing.post(
+        f"/v1/invoices/{invoice['id']}/void", json={"reason": "free by mistake"},
+        headers=tokens.manager(),
+    )  # fmt: skip
+
+    assert voided.status_code == 200, voided.text
+    assert voided.json()["status"] == "void"
+    assert [line["quantity"] for line in (await draft(billing, tokens, client_id))["lines"]] == [2]
+
+
 async def test_a_client_sees_only_its_own_invoices_and_cannot_manage_them(
     billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
 ) -> None:

@@ -132,6 +132,7 @@ BAD_BOOKS: list[tuple[str, dict[str, Any], str]] = [
     ("negative accuracy credit", {"accuracy_credit_pct": "-1"}, "accuracy_credit_pct"),
     ("rush without a threshold", {"rush": {"surcharge_pct": "10"}}, "rush.max_sla_hours"),
     ("no rates", {"rates": {}}, "rates"),
+    ("a work type no job can have", {"rates": {"Invoice": {"per_item": "1"}}}, "rates.Invoice"),
     ("unknown field", {"discount": "5"}, "discount"),
 ]
 

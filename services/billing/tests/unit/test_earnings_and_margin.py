@@ -4,8 +4,12 @@ from decimal import Decimal
 from typing import NamedTuple
 from uuid import UUID
 
+import pytest
+from pydantic import ValidationError
+
 from bpo_billing.domain.earnings import earning_amount, earning_factor, statement_totals
 from bpo_billing.domain.margin import by_client, margin_of
+from bpo_billing.settings import Settings
 from bpo_common.contracts import TaskOutcome
 
 CLIENT = UUID("01900000-0000-7000-8000-00000000000c")
@@ -86,3 +90,10 @@ def test_margin_is_revenue_minus_cost_per_job_and_summed_per_client_and_currency
     # Cost in another currency is not taken from this one's revenue: it is a margin of its own.
     assert clients[(CLIENT, "USD")].total == margin_of(Decimal("0.00"), Decimal("0.30"))
     assert clients[(OTHER_CLIENT, "USD")].total == margin_of(Decimal("1.50"), Decimal("0.00"))
+
+
+def test_an_overturned_fraction_beyond_what_earnings_keep_stops_the_service_at_start() -> None:
+    database = "postgresql+asyncpg://billing@db/billing"
+    with pytest.raises(ValidationError, match="overturned_fraction"):
+        Settings(database_url=database, overturned_fraction=Decimal("0.33333"))
+    assert Settings(database_url=database, overturned_fraction=Decimal("0.3333"))

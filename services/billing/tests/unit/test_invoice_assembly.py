@@ -242,8 +242,13 @@ def test_a_credit_note_is_an_amount_or_lines_never_both_and_never_more_than_is_d
         assert [error.field for error in refused.value.errors] == fields
 
 
-def test_a_payment_beyond_what_is_due_is_refused_saying_so() -> None:
+def test_a_payment_beyond_what_is_due_or_in_the_future_is_refused_saying_so() -> None:
     check_payment(Decimal("100.00"), Decimal("100.00"), "EUR")
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    check_payment(Decimal("1"), Decimal("100.00"), "EUR", now + timedelta(minutes=5), now)
+    with pytest.raises(Invalid) as future:
+        check_payment(Decimal("1"), Decimal("100.00"), "EUR", now + timedelta(hours=1), now)
+    assert [e.field for e in future.value.errors] == ["paid_at"]
     with pytest.raises(Invalid, match=r"a payment of 100\.01 exceeds the 100\.00 EUR still due"):
         check_payment(Decimal("100.01"), Decimal("100.00"), "EUR")
 

@@ -264,9 +264,22 @@ def settlement_errors(
     return errors
 
 
-def check_payment(amount: Decimal, due: Decimal, currency: str) -> None:
-    """Invalid unless the payment settles part or all of what is due."""
-    _refuse(settlement_errors("amount", amount, due, currency, "a payment"))
+# How far ahead of this clock a payment's time may be (another's clock may run ahead).
+PAYMENT_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_payment(
+    amount: Decimal,
+    due: Decimal,
+    currency: str,
+    paid_at: datetime | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Invalid unless the payment settles part or all of what is due, and was made by `now`."""
+    errors = settlement_errors("amount", amount, due, currency, "a payment")
+    if paid_at is not None and now is not None and paid_at > now + PAYMENT_CLOCK_SKEW:
+        errors.append(FieldError("paid_at", "must not be in the future"))
+    _refuse(errors)
 
 
 def credit_amount(

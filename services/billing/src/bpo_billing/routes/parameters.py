@@ -29,12 +29,18 @@ def chosen_format(accept: str | None, offered: Sequence[str]) -> str:
 
 
 def period(start: date | None, end: date | None) -> tuple[date, date]:
-    """The period asked for: this month up to today unless given; never ending before it starts."""
-    today = utcnow().date()
-    start, end = start or today.replace(day=1), end or today
-    if end < start:
+    """The period asked for: up to today unless its end is given, from the first day of its
+    end's month unless its start is; never ending before it starts."""
+    end = end or utcnow().date()
+    start = start or end.replace(day=1)
+    in_order(start, end)
+    return start, end
+
+
+def in_order(start: date | None, end: date | None) -> None:
+    """Refuse a period that ends before it starts."""
+    if start is not None and end is not None and end < start:
         raise Invalid(
             "the period ends before it starts",
             errors=[FieldError("period_end", "must not be before period_start")],
         )
-    return start, end

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from bpo_billing.routes.parameters import in_order
 from bpo_billing.schemas import UsageLineOut
 from bpo_billing.service import usage as service
 from bpo_common.auth import InvoicesScope
@@ -26,4 +27,5 @@ async def list_usage(
     period_end: Annotated[Day | None, Query(description="completed on or before (UTC)")] = None,
 ) -> Page[UsageLineOut]:
     """Usage lines (one per completed item), oldest first: a client sees its own."""
+    in_order(period_start, period_end)
     return await service.list_usage(session, scope, client_id, period_start, period_end, page)

@@ -180,8 +180,8 @@ async def add_payment(session: AsyncSession, invoice_id: UUID, body: PaymentIn) 
     """Record a payment, partial or full; more than is due is refused."""
     invoice = await _locked_invoice(session, invoice_id)
     rules.ensure_status(invoice.id, invoice.status, "a payment", InvoiceStatus.FINALIZED)
-    rules.check_payment(body.amount, _due(invoice), invoice.currency)
     now = utcnow()
+    rules.check_payment(body.amount, _due(invoice), invoice.currency, body.paid_at, now)
     paid_at = body.paid_at or now
     await repository.add_settlement(
         session,
@@ -230,11 +230,17 @@ async def add_credit_note(
 
 
 async def void_invoice(session: AsyncSession, invoice_id: UUID, reason: str) -> InvoiceOut:
-    """Void a draft, or a finalized invoice nobody has paid or credited anything of; its usage
-    goes back to be invoiced again."""
+    """Void a draft, or a finalized invoice nobody has paid or credited anything of (one of
+    nothing to pay, settled as it was issued, too); its usage goes back to be invoiced
+    again."""
     invoice = await _locked_invoice(session, invoice_id)
     rules.ensure_status(
-        invoice.id, invoice.status, "voiding", InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED
+        invoice.id,
+        invoice.status,
+        "voiding",
+        InvoiceStatus.DRAFT,
+        InvoiceStatus.FINALIZED,
+        InvoiceStatus.PAID,
     )
     if invoice.amount_paid > 0:
         raise Conflict(f"invoice {invoice.number} has payments; credit it instead of voiding")
@@ -242,7 +248,7 @@ async def void_invoice(session: AsyncSession, invoice_id: UUID, reason: str) -> 
         # Its usage would be billed again in full, and the credit given lost.
         raise Conflict(f"invoice {invoice.number} has credit notes; credit the rest instead")
     now = utcnow()
-    was_finalized = invoice.status is InvoiceStatus.FINALIZED
+    was_finalized = invoice.status is not InvoiceStatus.DRAFT
     audit.summarize(session, before=invoice.status, after=InvoiceStatus.VOID)
     invoice.status, invoice.voided_at, invoice.void_reason = InvoiceStatus.VOID, now, reason
     await repository.release_invoice(session, invoice)
