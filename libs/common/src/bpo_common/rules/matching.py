@@ -60,6 +60,16 @@ class Duplicates(BaseModel):
     date: FieldName | None = None
     days: Annotated[int, Field(ge=0, le=3660)] = 30
 
+    def problems(self) -> list[tuple[tuple[int | str, ...], str]]:
+        """A same amount is a duplicate only dated near another, so `amount` needs `date` (and
+        the other way round); without `number` nor them, no invoice would ever be one."""
+        if (self.amount is None) != (self.date is None):
+            missing = "date" if self.date is None else "amount"
+            return [(("duplicates", missing), "amount and date go together")]
+        if self.number is None and self.amount is None:
+            return [(("duplicates",), "give number, or amount and date, or both")]
+        return []
+
 
 class Match(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -103,7 +113,8 @@ class Match(BaseModel):
         self, kinds: dict[str, Kind], *, kinds_checked: bool = True
     ) -> list[tuple[tuple[int | str, ...], str]]:
         """What in the rule does not fit the job's fields (`kinds` as `rule_kinds` gives);
-        without `kinds_checked`, a duplicates amount or date of another kind is let be."""
+        without `kinds_checked` (a stored spec), a duplicates amount or date of another kind,
+        and a duplicates test that can never hold, are let be."""
         found: list[tuple[tuple[int | str, ...], str]] = []
         found += _scalar(("order_field",), self.order_field, kinds)
         if kinds.get(self.table) is not Kind.TABLE:
@@ -138,6 +149,8 @@ class Match(BaseModel):
                 if not misfit and kinds_checked and kind is not None and kinds[name] is not kind:
                     misfit = [(place, f"{name} is not a {kind.value} field")]
                 found += misfit
+            if kinds_checked:
+                found += self.duplicates.problems()
         return found
 
 

@@ -26,13 +26,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails
 from stdnum.eu import vat
 
 from bpo_common.errors import FieldError
 from bpo_common.rules.expressions import Kind, Rule, RuleSyntaxError, compile_rule
 from bpo_common.rules.matching import Match
-from bpo_common.rules.names import DatasetName, FieldName, spec_error
+from bpo_common.rules.names import DatasetName, FieldName, errors_at, spec_error
 from bpo_common.rules.personal import Personal
 
 Bound = int | Decimal | date
@@ -225,7 +224,7 @@ class FieldSpec(BaseModel):
     @model_validator(mode="after")
     def _enum_has_choices(self) -> Self:
         if self.type is FieldType.ENUM and self.choices is None:
-            raise _errors_at("FieldSpec", [(("choices",), "enum fields need choices")])
+            raise errors_at("FieldSpec", [(("choices",), "enum fields need choices")])
         return self
 
     @model_validator(mode="after")
@@ -233,7 +232,7 @@ class FieldSpec(BaseModel):
         if self.type is not FieldType.TABLE:
             return self
         if self.columns is None:
-            raise _errors_at("FieldSpec", [(("columns",), "table fields need columns")])
+            raise errors_at("FieldSpec", [(("columns",), "table fields need columns")])
         problems: list[tuple[tuple[int | str, ...], str]] = []
         names = [column.name for column in self.columns]
         for j, column in enumerate(self.columns):
@@ -246,7 +245,7 @@ class FieldSpec(BaseModel):
         if self.max_rows is not None and self.max_rows < (self.min_rows or 0):
             problems.append((("max_rows",), "max_rows must not be less than min_rows"))
         if problems:
-            raise _errors_at("FieldSpec", problems)
+            raise errors_at("FieldSpec", problems)
         return self
 
     @property
@@ -311,7 +310,7 @@ class JobSpec(BaseModel):
                             ((*where, "tolerance"), "a tolerance applies to number fields only")
                         )
         if problems:
-            raise _errors_at(type(self).__name__, problems)
+            raise errors_at(type(self).__name__, problems)
         return self
 
     @model_validator(mode="after")
@@ -322,7 +321,7 @@ class JobSpec(BaseModel):
             stored = bool(info.context and info.context.get(STORED))
             problems = self.match.problems(rule_kinds(self.fields), kinds_checked=not stored)
             if problems:
-                raise _errors_at(type(self).__name__, [(("match", *w), m) for w, m in problems])
+                raise errors_at(type(self).__name__, [(("match", *w), m) for w, m in problems])
         return self
 
     @model_validator(mode="after")
@@ -339,7 +338,7 @@ class JobSpec(BaseModel):
                 message = f"{name} is pii; matching keeps the values it reads, so it cannot be"
                 problems.append((("match", *where), message))
         if problems:
-            raise _errors_at(type(self).__name__, problems)
+            raise errors_at(type(self).__name__, problems)
         return self
 
     @model_validator(mode="after")
@@ -352,7 +351,7 @@ class JobSpec(BaseModel):
             except RuleSyntaxError as exc:
                 problems.append((("rules", i), str(exc)))
         if problems:
-            raise _errors_at(type(self).__name__, problems)
+            raise errors_at(type(self).__name__, problems)
         self._compiled = tuple(compiled)
         return self
 
@@ -418,16 +417,6 @@ def _path(loc: Sequence[int | str]) -> str:
         else:
             text += f".{part}" if text else part
     return text
-
-
-def _errors_at(
-    title: str, problems: Sequence[tuple[tuple[int | str, ...], str]]
-) -> ValidationError:
-    """Errors under sub-paths, which a plain ValueError in a model validator cannot name."""
-    details = [
-        InitErrorDetails(type=spec_error(message), loc=loc, input=None) for loc, message in problems
-    ]
-    return ValidationError.from_exception_data(title, details)
 
 
 def _check_bound(value: Bound, field_type: FieldType, data: Mapping[str, Any]) -> Bound:

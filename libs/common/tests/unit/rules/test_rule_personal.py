@@ -92,6 +92,7 @@ def test_a_field_or_column_a_match_reads_cannot_be_pii(
     fields = [
         {"name": "po", "type": "string", **pii("po")},
         {"name": "vendor", "type": "string", **pii("vendor")},
+        {"name": "number", "type": "string"},
         {"name": "payee", "type": "string", "pii": True},
         {
             "name": "lines",
@@ -111,7 +112,7 @@ def test_a_field_or_column_a_match_reads_cannot_be_pii(
         "line": "line",
         "quantity": "qty",
         "price": "price",
-        "duplicates": {"vendor": "vendor"},
+        "duplicates": {"vendor": "vendor", "number": "number"},
     }
     with pytest.raises(ValidationError) as refused:
         JobSpec.model_validate({"fields": fields, "match": match})

@@ -706,8 +706,19 @@ def test_a_duplicates_rule_compares_amounts_as_numbers_and_dates_as_dates() -> N
     ]
 
 
+def test_a_duplicates_rule_that_could_never_find_one_is_refused() -> None:
+    amount_alone = {"vendor": "vendor", "number": "po", "amount": "total"}
+    assert _refusals(INVOICE_FIELDS, match={**MATCH, "duplicates": amount_alone}) == [
+        FieldError("match.duplicates.date", "amount and date go together")
+    ]
+    assert _refusals(INVOICE_FIELDS, match={**MATCH, "duplicates": {"vendor": "vendor"}}) == [
+        FieldError("match.duplicates", "give number, or amount and date, or both")
+    ]
+
+
 def test_a_stored_duplicates_rule_of_other_kinds_still_loads() -> None:
-    """A job accepted before the kinds were checked is read back as it was accepted."""
+    """A job accepted before the kinds were checked is read back as it was accepted (an
+    amount without its date too)."""
     duplicates = {"vendor": "vendor", "amount": "vendor"}
     match = {**MATCH, "duplicates": duplicates}
     spec = spec_for(new_id(), INVOICE_FIELDS, [], match)
