@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from bpo_cli import payables
 from bpo_cli.main import app
 from bpo_common.rules import JobSpec, check
-from bpo_validation.domain.matching import Found, Invoice, duplicates, invoice_of, match_invoice
+from bpo_validation.domain.duplicates import Invoice, duplicates, invoice_of
+from bpo_validation.domain.matching import Found, match_invoice
 from bpo_validation.domain.reference import LookupResult, reference_key
 
 SPEC = JobSpec.model_validate(

@@ -9,11 +9,7 @@ from uuid import UUID
 import pytest
 
 from bpo_common.rules.matching import Duplicates
-from bpo_validation.domain.matching import (
-    Invoice,
-    duplicates,
-    invoice_of,
-)
+from bpo_validation.domain.duplicates import Invoice, duplicates, invoice_of
 
 from .invoices import (
     Row,

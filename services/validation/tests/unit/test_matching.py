@@ -126,6 +126,31 @@ def test_invoicing_past_the_order_with_nothing_invoiced_before_is_a_quantity_var
     assert invoice.reasons == ["lines[0]: sku AB-1: 11 invoiced, 10 ordered"]
 
 
+def test_a_line_ordered_twice_adds_up_and_is_priced_by_the_nearest_of_its_prices() -> None:
+    twice = [line("AB-1", "5", "5.00"), line("AB-1", "5", "4.50")]
+    invoice = match([line("AB-1", "6", "4.50"), line("AB-1", "4", "5.00")], twice)
+    assert invoice.matched, invoice.reasons
+    assert [(found.ordered_quantity, found.ordered_price) for found in invoice.lines] == [
+        ("10", "4.5"),
+        ("10", "5"),
+    ]
+    over = match([line("AB-1", "11", "4.80")], twice)
+    assert over.reasons == [
+        "lines[0]: sku AB-1: 11 invoiced, 10 ordered",
+        "lines[0]: sku AB-1: price 4.8, ordered at 5",
+    ]
+
+
+def test_a_negative_quantity_matches_no_order_and_never_lowers_what_was_invoiced() -> None:
+    invoice = match([line("AB-1", "-5"), line("AB-1", "15")], [line("AB-1", "10")])
+    assert [found.outcome for found in invoice.lines] == [LineOutcome.QUANTITY_VARIANCE] * 2
+    assert invoice.reasons == [
+        "lines[0]: sku AB-1: -5 invoiced: a negative quantity matches no order",
+        "lines[1]: sku AB-1: 15 invoiced, 10 ordered",
+    ]
+    assert invoice.invoiced_lines() == {"ab-1": Decimal("15")}
+
+
 @pytest.mark.parametrize("price", ["10.01", "9.99"], ids=["above", "below"])
 def test_a_price_either_side_of_the_order_is_a_price_variance(price: str) -> None:
     invoice = match([line("AB-1", "10", price)], [line("AB-1", "10", "10.00")])

@@ -1,9 +1,11 @@
 """Matching an invoice against the client's purchase order and goods receipts: an outcome
 for every line, and the reasons the invoice cannot be paid as it is.
 
-A line is matched on the rule's `line` column with the order's line of the same value (case
-and spaces ignored). Quantities add up: what other items invoiced against the same order line
-before, the earlier lines of this invoice with the same value, and this line. Each line gets
+A line is matched on the rule's `line` column with the order's lines of the same value (case
+and spaces ignored; a line ordered twice adds up, priced by the nearer of its prices).
+Quantities add up: what other items invoiced against the same order line before, the earlier
+lines of this invoice with the same value, and this line (a negative quantity, a credit,
+matches no order and never lowers what was invoiced). Each line gets
 the first of these that applies, and every reason that applies:
 - not_on_order: the order has no such line (or there is no such order);
 - already_invoiced: other items invoiced this order line before, and with this line more than
@@ -20,11 +22,9 @@ the order's (or receipts') figure, the edge included as a match.
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import date
 from decimal import Context, Decimal, InvalidOperation, localcontext
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
 
 from bpo_common.rules import (
     FieldSpec,
@@ -33,7 +33,6 @@ from bpo_common.rules import (
     canonical_form,
     to_json,
 )
-from bpo_common.rules.matching import Duplicates
 from bpo_validation.domain.reference import LookupResult, reference_key
 
 
@@ -125,7 +124,8 @@ class InvoiceMatch:
         for line in self.lines:
             billed = line.outcome is not LineOutcome.NOT_ON_ORDER
             if billed and line.key is not None and line.quantity is not None:
-                totals[line.key] = totals.get(line.key, Decimal(0)) + Decimal(line.quantity)
+                billed_now = max(Decimal(line.quantity), Decimal(0))
+                totals[line.key] = totals.get(line.key, Decimal(0)) + billed_now
         return totals
 
 
@@ -153,7 +153,7 @@ def match_invoice(
         number = order_number(rule, result)
         reader = _Reader(rule, table, _unlimited(written or table))
         reasons: list[str] = []
-        order_lines: dict[str, Mapping[str, Any]] | None = None
+        order_lines: dict[str, list[Mapping[str, Any]]] | None = None
         if number is None:
             reasons.append(f"the invoice names no purchase order ({rule.order_field} is empty)")
         elif not found.order.dataset_exists:
@@ -214,15 +214,29 @@ class _Reader:
             value = self._read(self.rule.line, value, ordered)
         return None if value is None else reference_key(value)
 
-    def by_line(self, lines: object) -> dict[str, Mapping[str, Any]]:
-        """An order's lines by line; the first of two of the same line counts."""
-        found: dict[str, Mapping[str, Any]] = {}
+    def by_line(self, lines: object) -> dict[str, list[Mapping[str, Any]]]:
+        """An order's lines by line (one line may be ordered twice, at two prices)."""
+        found: dict[str, list[Mapping[str, Any]]] = {}
         for line in lines if isinstance(lines, list) else []:
             value = line.get(self.rule.line) if isinstance(line, Mapping) else None
             key = self.key(value, ordered=True)
             if key is not None:
-                found.setdefault(key, line)
+                found.setdefault(key, []).append(line)
         return found
+
+    def ordered(
+        self, lines: Sequence[Mapping[str, Any]], price: Decimal | None
+    ) -> tuple[Decimal | None, Decimal | None]:
+        """What the order's lines of one line ask for: their quantities added up, and of their
+        prices the nearest to the invoiced one; None where one does not read."""
+        rule = self.rule
+        quantities = [self.number(rule.quantity, o.get(rule.quantity), ordered=True) for o in lines]
+        prices = [self.number(rule.price, o.get(rule.price), ordered=True) for o in lines]
+        if any(q is None for q in quantities) or any(p is None for p in prices):
+            return None, None
+        readable = [p for p in prices if p is not None]
+        nearest = min(readable, key=lambda p: abs(p - price)) if price is not None else readable[0]
+        return sum((q for q in quantities if q is not None), Decimal(0)), nearest
 
     def number(self, column: str, value: object, *, ordered: bool = False) -> Decimal | None:
         """A value read as the table's column reads it; None when it is not a number."""
@@ -265,7 +279,7 @@ class _Reader:
         i: int,
         row: Mapping[str, Any],
         order: str | None,
-        order_lines: Mapping[str, Mapping[str, Any]] | None,
+        order_lines: Mapping[str, Sequence[Mapping[str, Any]]] | None,
         received: Mapping[str, Decimal] | None,
         before: Mapping[str, Decimal],
         running: dict[str, Decimal],
@@ -290,9 +304,9 @@ class _Reader:
         if key is None or ordered is None:
             why = f"{rule.line} {value} is not on order {order}"
             return _with(shown, [(LineOutcome.NOT_ON_ORDER, why)])
-        ordered_quantity = self.number(rule.quantity, ordered.get(rule.quantity), ordered=True)
-        ordered_price = self.number(rule.price, ordered.get(rule.price), ordered=True)
-        running[key] = running.get(key, Decimal(0)) + (quantity or 0)
+        ordered_quantity, ordered_price = self.ordered(ordered, price)
+        # A negative quantity (a credit) never lowers what the line has been invoiced.
+        running[key] = running.get(key, Decimal(0)) + max(quantity or 0, Decimal(0))
         total = before.get(key, Decimal(0)) + running[key]
         shown = replace(
             shown,
@@ -312,6 +326,9 @@ class _Reader:
         if ordered_quantity is None or ordered_price is None:
             why = f"order {order}'s line {value} has no readable {rule.quantity} or {rule.price}"
             return _with(shown, [(LineOutcome.NOT_ON_ORDER, why)])
+        if quantity is not None and quantity < 0:
+            why = f"{named}: {qty(quantity)} invoiced: a negative quantity matches no order"
+            found.append((LineOutcome.QUANTITY_VARIANCE, why))
         if total > ordered_quantity and not tolerance.allows(total, ordered_quantity):
             if before.get(key):
                 outcome = LineOutcome.ALREADY_INVOICED
@@ -341,77 +358,3 @@ def _with(line: LineMatch, found: Sequence[tuple[LineOutcome, str]]) -> LineMatc
         return line
     ordered = sorted(found, key=lambda pair: _PRECEDENCE.index(pair[0]))
     return replace(line, outcome=ordered[0][0], reasons=[why for _, why in ordered])
-
-
-@dataclass(frozen=True)
-class Invoice:
-    """What finding duplicates keeps of an invoice: its vendor, number, amount and date."""
-
-    item_id: UUID
-    vendor: str
-    number: str | None
-    amount: Decimal | None
-    dated: date | None
-
-
-def invoice_of(rule: Duplicates, item_id: UUID, result: Mapping[str, Any]) -> Invoice | None:
-    """The invoice's identity for finding duplicates; None when it names no vendor."""
-    vendor = result.get(rule.vendor)
-    if vendor is None or not str(vendor).strip():
-        return None
-
-    def value(name: str | None) -> Any:
-        return None if name is None else result.get(name)
-
-    number, amount, dated = value(rule.number), value(rule.amount), value(rule.date)
-    return Invoice(
-        item_id=item_id,
-        vendor=reference_key(vendor),
-        number=None if number is None else reference_key(number),
-        amount=_number(amount),
-        dated=_date(dated),
-    )
-
-
-# A job accepted before its rule's amount had to be a number field and its date a date field
-# may hold text there: such a value does not count (rather than fail the invoice).
-_LARGEST_EXPONENT = 1000
-
-
-def _number(value: Any) -> Decimal | None:
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    # Within what a NUMERIC column stores (1E+200000 is not).
-    readable = number.is_finite() and abs(number.adjusted()) <= _LARGEST_EXPONENT
-    return number if value is not None and readable else None
-
-
-def _date(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def duplicates(rule: Duplicates, invoice: Invoice, others: Sequence[Invoice]) -> list[str]:
-    """Why the invoice duplicates others of the same vendor: the same number, or the same
-    amount dated at most `rule.days` apart."""
-    found = []
-    for other in others:
-        if other.item_id == invoice.item_id or other.vendor != invoice.vendor:
-            continue
-        if invoice.number is not None and other.number == invoice.number:
-            found.append(f"item {other.item_id} has the same vendor and invoice number")
-        elif (
-            invoice.amount is not None
-            and other.amount == invoice.amount
-            and invoice.dated is not None
-            and other.dated is not None
-            and abs((invoice.dated - other.dated).days) <= rule.days
-        ):
-            found.append(
-                f"item {other.item_id} has the same vendor and amount, dated {other.dated}"
-            )
-    return found

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import advisory_lock
 from bpo_common.pagination import PageRequest, paginate
-from bpo_validation.domain.matching import ExceptionStatus, Invoice
+from bpo_validation.domain.duplicates import Invoice
+from bpo_validation.domain.matching import ExceptionStatus
 from bpo_validation.domain.reference import reference_key
 from bpo_validation.models import (
     InvoicedLine,

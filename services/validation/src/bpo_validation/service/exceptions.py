@@ -23,6 +23,7 @@ from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import JobSpec, Personal, Reader, check
 from bpo_validation.domain import matching
 from bpo_validation.domain.decision import Outcome
+from bpo_validation.domain.duplicates import duplicates, invoice_of
 from bpo_validation.domain.matching import ExceptionStatus, Found, InvoiceMatch
 from bpo_validation.domain.reference import LookupResult, Wanted, reference_key
 from bpo_validation.models import Decision, Entry, MatchException
@@ -73,15 +74,13 @@ async def match(
         if billed is None
         else await repository.invoiced_before(session, client_id, billed, item_id)
     )
-    invoice = (
-        None if rule.duplicates is None else matching.invoice_of(rule.duplicates, item_id, result)
-    )
-    duplicates: list[str] = []
+    invoice = None if rule.duplicates is None else invoice_of(rule.duplicates, item_id, result)
+    copies: list[str] = []
     if invoice is not None and rule.duplicates is not None:
         others = await repository.invoices_of_vendor(session, client_id, invoice.vendor)
-        duplicates = matching.duplicates(rule.duplicates, invoice, others)
+        copies = duplicates(rule.duplicates, invoice, others)
     found = Found(
-        order, (receipts or []) if rule.receipts else None, before, duplicates, receipts_exist
+        order, (receipts or []) if rule.receipts else None, before, copies, receipts_exist
     )
     outcome = matching.match_invoice(
         rule, spec.field(rule.table), result, found, written=spec.source.field(rule.table)
