@@ -10,13 +10,15 @@ from uuid import UUID
 import httpx
 import pytest
 
-from bpo_common.contracts.intake import JobCreated
+from bpo_common.clock import utcnow
+from bpo_common.contracts.intake import DataErased, JobCreated
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem
+from bpo_validation.service import erasure
 from bpo_validation.settings import Settings
 
-from .submissions import events, new_item, new_job, published, submit
+from .submissions import events, job_keys, new_item, new_job, published, submit
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "vendor", "type": "string", "case": "upper"},
@@ -192,6 +194,35 @@ async def test_a_mismatch_is_an_exception_the_client_accepts(
     assert "resolved already" in assert_problem(again, 409)["detail"]
     still_open = (await validation.get("/v1/exceptions?status=open", headers=client)).json()
     assert still_open["data"] == []
+
+
+async def test_an_erased_items_exception_is_closed_and_can_no_longer_be_resolved(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await _job(validation_db, validation, tokens)
+    lines = [{"sku": "B", "qty": 2, "unit_price": "103"}]
+    item = await _keyed(validation_db, validation_settings, job, _invoice("INV-8", lines))
+    opened = await _exception_of(validation_db, item)
+    erased = DataErased(
+        erasure_id=new_id(), job_id=job.job_id, client_id=job.client_id, item_ids=[item],
+        requested_at=utcnow(),
+    )  # fmt: skip
+    async with validation_db() as session, session.begin():
+        await erasure.erase(session, erased, keys=job_keys(validation_settings).keys)
+
+    client, url = tokens.client(job.client_id), f"/v1/exceptions/{opened['exception_id']}"
+    shown = (await validation.get(url, headers=client)).json()
+    assert (shown["status"], shown["action"], shown["resolved_by"]) == (
+        "resolved",
+        "reject",
+        "erasure",
+    )
+    accepted = await validation.post(f"{url}/resolve", json={"action": "accept"}, headers=client)
+    assert "resolved already" in assert_problem(accepted, 409)["detail"]
+    assert (await events(validation_db, item))[-1].type == OPENED, "nothing more is announced"
 
 
 async def test_another_clients_exception_is_not_found(

@@ -1,21 +1,31 @@
 """Queries that erase the values validation keeps of a job or of some of its items."""
 
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, delete, literal, null, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.contracts import ExceptionAction
+from bpo_validation.domain.matching import ExceptionStatus
 from bpo_validation.models import Decision, Entry, JobDataKey, MatchException, SeenInvoice
+
+# Who resolved an exception its erasure closed.
+ERASURE = "erasure"
 
 
 def _empty(value: object) -> ColumnElement[object]:
     return literal(value, JSONB)
 
 
-async def erase_values(session: AsyncSession, job_id: UUID, item_ids: list[UUID] | None) -> None:
+async def erase_values(
+    session: AsyncSession, job_id: UUID, item_ids: list[UUID] | None, now: datetime
+) -> None:
     """Empty the entries, decisions and match exceptions of the job (or of these of its items);
-    ids, outcomes, counts and times stay. The invoices seen for duplicates go."""
+    ids, outcomes, counts and times stay. An exception still open is closed, rejected by the
+    erasure (its invoice can no longer be read, and intake rejects the item). The invoices
+    seen for duplicates go."""
 
     def of(table: type[Entry] | type[Decision] | type[MatchException]) -> ColumnElement[bool]:
         if item_ids is None:
@@ -34,6 +44,17 @@ async def erase_values(session: AsyncSession, job_id: UUID, item_ids: list[UUID]
         update(MatchException)
         .where(of(MatchException))
         .values(reasons=_empty([]), lines=_empty([]), result=_empty({}), data=null(), note=None)
+    )
+    await session.execute(
+        update(MatchException)
+        .where(of(MatchException), MatchException.status == ExceptionStatus.OPEN)
+        .values(
+            status=ExceptionStatus.RESOLVED,
+            action=ExceptionAction.REJECT,
+            resolved_by=ERASURE,
+            by_client=False,
+            resolved_at=now,
+        )
     )
     items = (
         select(Entry.item_id).where(Entry.job_id == job_id).scalar_subquery()

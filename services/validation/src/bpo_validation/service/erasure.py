@@ -4,6 +4,7 @@ them: the values of entries, decisions and match exceptions, and for a whole job
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.clock import utcnow
 from bpo_common.contracts.erasure import ValidationErasureDone
 from bpo_common.contracts.intake import DataErased
 from bpo_common.crypto import DataKeys
@@ -18,7 +19,7 @@ async def erase(session: AsyncSession, event: DataErased, *, keys: DataKeys) -> 
         await decisions_repository.lock_items(session, (), [event.job_id])
     else:
         await decisions_repository.lock_items(session, event.item_ids)
-    await repository.erase_values(session, event.job_id, event.item_ids)
+    await repository.erase_values(session, event.job_id, event.item_ids, utcnow())
     if event.item_ids is None:
         await repository.delete_job_key(session, event.job_id)
         keys.forget(event.job_id)
