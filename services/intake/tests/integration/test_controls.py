@@ -21,7 +21,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, error_fields, outbox_events
 from bpo_intake.app import create_app
-from bpo_intake.models import Document, Item
+from bpo_intake.models import Document, Item, Job
 from bpo_intake.service import decisions
 from bpo_intake.settings import Settings
 
@@ -357,3 +357,24 @@ async def test_a_pool_item_whose_documents_retention_deleted_is_not_drawn(
     (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
 
     assert task["item_id"] == str(real.id), "no control: its copy would have no pages to key"
+
+
+async def test_a_pool_item_of_a_job_needing_a_skill_the_keyer_lacks_is_not_drawn(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await _client_with_controls(intake, tokens, intake_db, data_keys, 1)
+    (kept,) = (await _pool(intake_db, client_id)).values()
+    german = f"german-{new_id().hex[-8:]}"
+    async with intake_db() as session, session.begin():
+        await session.execute(
+            update(Job).where(Job.id == kept.job_id).values(required_skills=[SKILL, german])
+        )
+    job = await _job(intake, tokens, client_id, 2, "1")
+    (first, second) = await stored_items(intake_db, job["id"])
+
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+    (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
+    assert task["item_id"] in {str(first.id), str(second.id)}, "no copy of what they may not see"
+    _, able = await new_contractor(intake, tokens, SKILL, german)
+    (control,) = await claim_tasks(intake, able, job_id=job["id"])
+    assert control["source"]["holder"] == "Known Holder 0"

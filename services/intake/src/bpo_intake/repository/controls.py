@@ -47,6 +47,12 @@ _NEVER_HAD = """
     )
 """
 
+# The keyer $2 has every skill the pool item's job `pj` requires: a copy shows its source
+# and documents as the job itself would.
+_SKILLED = """
+    pj.required_skills <@ (SELECT c.skills FROM contractor c WHERE c.id = $2)
+"""
+
 # The documents of the pool item `p` are all still there (retention deletes a job's
 # documents before its values): a copy is keyed from them.
 PAGES_KEPT = """
@@ -56,9 +62,9 @@ PAGES_KEPT = """
 """
 
 # The client's completed control items (not copies, not erased) of jobs with the same work
-# type and fields as job $1, but none the keyer $2 holds or has keyed, nor one they hold or
-# have keyed a copy of; in an order the caller's draw ($3) sets. Completed: an item still
-# in the queue could come to the keyer again as itself.
+# type and fields as job $1 whose skills the keyer $2 has, but none they hold or have keyed,
+# nor one they hold or have keyed a copy of; in an order the caller's draw ($3) sets.
+# Completed: an item still in the queue could come to the keyer again as itself.
 _POOL_ITEM = f"""
     SELECT p.id, p.job_id, p.source, p.golden, p.documents, p.layout_id, p.suggestions,
            p.extracted_at, pj.data_key
@@ -69,7 +75,7 @@ _POOL_ITEM = f"""
       AND p.golden IS NOT NULL AND p.control_of IS NULL AND p.status = 'completed'
       AND jsonb_typeof(p.golden) = 'object' AND p.golden <> '{{}}'::jsonb
       AND pj.work_type = j.work_type AND pj.fields = j.fields
-      AND {_NEVER_HAD} AND {PAGES_KEPT}
+      AND {_NEVER_HAD} AND {PAGES_KEPT} AND {_SKILLED}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
     """  # noqa: S608 (a constant fragment)
@@ -97,7 +103,7 @@ _AGREED_ITEM = f"""
     FROM latest
     JOIN item p ON p.id = latest.id
     JOIN job pj ON pj.id = p.job_id
-    WHERE {_NEVER_HAD} AND {PAGES_KEPT}
+    WHERE {_NEVER_HAD} AND {PAGES_KEPT} AND {_SKILLED}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
     """  # noqa: S608 (a constant fragment)

@@ -53,7 +53,8 @@ async def save(session: AsyncSession, row: dict[str, Any]) -> None:
     )
 
 
-# The work type's skill added to its jobs not yet done, and to their queued tasks.
+# The work type's skill added to its jobs not yet done, and to their tasks queued or held (a
+# held one may go back to the queue).
 _REQUIRE = (
     """
     UPDATE job SET required_skills = required_skills || to_jsonb($1::text)
@@ -61,7 +62,7 @@ _REQUIRE = (
     """,
     """
     UPDATE task SET required_skills = required_skills || to_jsonb($1::text)
-    WHERE status = 'queued' AND NOT required_skills ? $1
+    WHERE status IN ('queued', 'leased') AND NOT required_skills ? $1
       AND job_id IN (SELECT id FROM job WHERE work_type = $1 AND status IN ('open', 'closed'))
     """,
 )
