@@ -387,6 +387,27 @@ def test_a_command_says_which_setting_is_wrong_or_what_it_could_not_reach(
     assert "Traceback" not in result.output
 
 
+def test_migrating_another_services_database_is_refused_saying_so(stack: TestStack) -> None:
+    billing = stack.urls.database_urls["billing"]
+    result = CliRunner().invoke(
+        app, ["migrate", "intake"], env={URL: billing, "COLUMNS": "200"}, catch_exceptions=False
+    )
+    assert result.exit_code == 1, result.output
+    assert "intake: migrations not applied: Can't locate revision" in result.output
+
+
+def test_a_rebuild_says_which_setting_is_missing() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["reporting", "rebuild"],
+        env={"BPO_REPORTING_DATABASE_URL": None, "COLUMNS": "200"},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1, result.output
+    assert "BPO_REPORTING_DATABASE_URL: not set" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_a_stale_pid_file_stops_the_server_it_named_and_no_other_program(tmp_path: Path) -> None:
     # After a reboot, the number a stack's pid file holds may be anyone's.
     bystander = subprocess.Popen(["sleep", "60"])

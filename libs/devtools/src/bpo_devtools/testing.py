@@ -166,8 +166,10 @@ def stack() -> Iterator[TestStack]:
     _remove_abandoned_runs(runs)
     root = runs / str(os.getpid())
     shutil.rmtree(root, ignore_errors=True)
-    # A run stopped with SIGTERM (a CI timeout, say) still tears its servers down.
+    # A run stopped with SIGTERM (a CI timeout, say) or by its terminal closing still tears
+    # its servers down.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     private_key, public_key = ensure_key_pair(root / "jwt")
     credentials = servers.Credentials.load_or_create(root / "credentials.json")
     start = _containers if os.environ.get("BPO_TEST_SERVERS") == "containers" else _local_stack

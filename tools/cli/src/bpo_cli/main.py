@@ -4,20 +4,19 @@ import dataclasses
 import importlib
 import os
 from datetime import timedelta
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from bpo_cli import api_keys, demo, reporting, signing
+from bpo_cli.services import Service, service_settings
 from bpo_cli.signing import local_signer
 from bpo_common.auth import Role, Scope, ensure_key_pair
 from bpo_common.crypto import new_kek
-from bpo_common.settings import Component, explain
+from bpo_common.settings import Component
 
 app = typer.Typer(no_args_is_help=True, help="Run and use the BPO platform.")
 dev = typer.Typer(no_args_is_help=True, help="The local development stack.")
@@ -31,31 +30,11 @@ DEFAULT_POSTGRES_PORT = 15432
 DEFAULT_NATS_PORT = 14222
 
 
-class Service(StrEnum):
-    INTAKE = "intake"
-    VALIDATION = "validation"
-    BILLING = "billing"
-    REPORTING = "reporting"
-
-
-def _service_settings(service: Service, **overrides: Any) -> Any:
-    """The service's settings from the environment; what is wrong with them ends the command,
-    by variable."""
-    settings = importlib.import_module(f"bpo_{service.value}.settings").Settings
-    try:
-        return settings(**overrides)
-    except ValidationError as exc:
-        console.print(f"[red]{service.value}: the settings are not right[/red]")
-        for line in explain(exc, settings):
-            console.print(f"  {line}")
-        raise typer.Exit(1) from exc
-
-
 def _run(service: Service, component: Component) -> None:
     """One process of `service` running `component`, under uvicorn, until stopped."""
     import uvicorn
 
-    settings = _service_settings(service, component=component)
+    settings = service_settings(service, component=component)
     app = importlib.import_module(f"bpo_{service.value}.app").create_app(settings)
     # X-Forwarded-For is for BPO_TRUSTED_PROXIES to believe (bpo_common.audit), not uvicorn,
     # which would take it from any local peer.
@@ -121,14 +100,17 @@ def token(
 @app.command()
 def migrate(service: Service) -> None:
     """Run a service's database migrations (with its BPO_<SERVICE>_DATABASE_URL)."""
+    from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError
 
     from bpo_common.migrations import upgrade
 
-    settings = _service_settings(service)
+    settings = service_settings(service)
     try:
         upgrade(f"bpo_{service.value}", settings.database_url.get_secret_value())
-    except (OSError, DBAPIError) as exc:
+    except (OSError, DBAPIError, CommandError) as exc:
+        # CommandError: the database is at a revision these migrations do not know (another
+        # service's database, or a newer release's).
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         console.print(f"[red]{service.value}: migrations not applied:[/red] {reason}")
         raise typer.Exit(1) from exc

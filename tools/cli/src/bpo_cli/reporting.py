@@ -6,6 +6,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from bpo_cli.services import Service, service_settings
+
 app = typer.Typer(no_args_is_help=True, help="The reporting service's read models.")
 console = Console()
 
@@ -32,9 +34,8 @@ def rebuild(
     from bpo_common.messaging import StreamStalled
     from bpo_reporting.service.rebuild import HistoryGone
     from bpo_reporting.service.rebuild import rebuild as replay
-    from bpo_reporting.settings import Settings
 
-    settings = Settings()
+    settings = service_settings(Service.REPORTING)
 
     async def run() -> None:
         engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
