@@ -8,9 +8,11 @@ nothing. A failing event is redelivered with growing delays; at its last deliver
 """
 
 import asyncio
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 from uuid import UUID
 
@@ -250,7 +252,8 @@ class InboxConsumer:
         try:
             envelope = Envelope.model_validate_json(message.data)
         except ValidationError as exc:
-            return await self._give_up(message, None, deliveries, f"not an event envelope: {exc}")
+            error = f"not an event envelope: {exc}"
+            return await self._give_up(message, None, deliveries, error, "not an event envelope")
         handler = self.subscription.handlers.get(envelope.type)
         bind_correlation_id(envelope.correlation_id)
         try:
@@ -264,7 +267,7 @@ class InboxConsumer:
         except Exception as exc:
             EVENTS_FAILED.labels(self.subscription.name).inc()
             if deliveries >= self._max_deliver:
-                return await self._give_up(message, envelope.id, deliveries, repr(exc))
+                return await self._give_up(message, envelope.id, deliveries, repr(exc), named(exc))
             delay = min(self._backoff_s * 2 ** (deliveries - 1), MAX_NAK_DELAY_S)
             log.warning(
                 "event handler failed, will retry",
@@ -273,7 +276,7 @@ class InboxConsumer:
                 type=envelope.type,
                 deliveries=deliveries,
                 retry_in_s=delay,
-                error=repr(exc),
+                error=named(exc),
             )
             await message.nak(delay=delay)
             return Outcome.RETRY
@@ -287,9 +290,11 @@ class InboxConsumer:
         return Outcome.DUPLICATE
 
     async def _give_up(
-        self, message: Msg, event_id: UUID | None, deliveries: int, error: str
+        self, message: Msg, event_id: UUID | None, deliveries: int, error: str, shown: str
     ) -> Outcome:
-        """Keep the event in `dead_letter` for a person to look at, then stop its deliveries."""
+        """Keep the event in `dead_letter` for a person to look at, with its `error` whole
+        (which erasure empties), then stop its deliveries; logs and the event announcing it
+        say only what was `shown` of the error (see `named`)."""
         try:
             async with self._sessions() as session, session.begin():
                 await session.execute(
@@ -310,7 +315,7 @@ class InboxConsumer:
                         event_id=event_id,
                         subject=message.subject,
                         deliveries=deliveries,
-                        error=error[:2000],
+                        error=shown[:2000],
                     ),
                 )
         except Exception as exc:
@@ -325,9 +330,19 @@ class InboxConsumer:
             event_id=str(event_id),
             subject=message.subject,
             deliveries=deliveries,
-            error=error,
+            error=shown,
         )
         return Outcome.DEAD_LETTERED
+
+
+def named(exc: BaseException) -> str:
+    """An exception as logs and events name it: its type and where it was raised, not its
+    message, which may quote a value of the event (logs never carry values)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    last = frames[-1]
+    return f"{type(exc).__name__} at {Path(last.filename).name}:{last.lineno} in {last.name}"
 
 
 # The inbox rows of a whole batch in one statement and one round trip, whatever its size:

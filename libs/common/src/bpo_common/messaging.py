@@ -56,9 +56,11 @@ async def connect(url: str, *, name: str, timeout_s: float = 30.0) -> NATS:
 
 
 def stream_config(replicas: int = 1, max_age_days: int = 0) -> StreamConfig:
-    """`max_age_days`: events older go (0: kept until the stream is full of newer ones); at
-    least the longest retention of a client's data, so that erasure reaches what the stream
-    holds only sealed under a deleted key, and never outlives it in clear."""
+    """`max_age_days`: events older go (0: kept for ever); at least the longest retention of
+    a client's data, so that erasure reaches what the stream holds only sealed under a
+    deleted key, and never outlives it in clear. No byte limit, on purpose: one would drop
+    the oldest events when the store fills, whether every consumer had them or not; full,
+    the stream refuses new events instead, which wait in the services' outboxes."""
     return StreamConfig(
         name=STREAM_NAME,
         subjects=STREAM_SUBJECTS,

@@ -3,12 +3,13 @@
 from nats.js import JetStreamContext
 from sqlalchemy import text
 
+from bpo_common.contracts.messaging import EventDeadLettered
 from bpo_common.events import STREAM_NAME
 from bpo_common.ids import new_id
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.outbox import publish_many
 from bpo_common.relay import OutboxRelay
-from bpo_devtools.testing import background, consumer_drained, eventually
+from bpo_devtools.testing import background, consumer_drained, eventually, outbox_events
 
 from .conftest import Plumbing, ProbeRecorded
 
@@ -64,6 +65,13 @@ async def test_event_that_always_fails_is_dead_lettered_and_never_blocks_the_oth
     assert letter["subject"] == ProbeRecorded.event_type
     assert letter["deliveries"] == 3
     assert "probe 3 is poison" in str(letter["error"])
+    # The event announcing it, and the logs, name the error's type and place, never its text
+    # (which may quote a value).
+    (announced,) = await outbox_events(
+        plumbing.sessions, EventDeadLettered.event_type, consumer=consumer
+    )
+    assert announced.data["error"].startswith("RuntimeError at ")
+    assert "poison" not in announced.data["error"]
     info = await js.consumer_info(STREAM_NAME, consumer)
     assert info.num_ack_pending == 0, "the dead-lettered event was terminated, not left pending"
 
