@@ -292,7 +292,7 @@ class JobMargin(BaseModel):
 
 class ClientMargin(BaseModel):
     client_id: UUID
-    currency: str | None
+    currency: str
     revenue: Decimal
     cost: Decimal
     margin: Decimal
