@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.auth import algorithm_of
@@ -52,7 +52,9 @@ class Settings(KeyedSettings):
     # Documents are deleted this many days after their job completed or was cancelled.
     document_retention_days: int = 90
     # Signs page image links. Every replica of the API must have the same one; when not set,
-    # a random one is made at start (links then work only on the replica that made them).
+    # a random one is made at start (links then work only on the replica that made them). At
+    # least 32 characters: a short one (a template's placeholder) could be guessed, and with
+    # it a link to any page forged.
     document_url_secret: SecretStr = Field(
         default_factory=lambda: SecretStr(secrets.token_urlsafe(32))
     )
@@ -79,6 +81,13 @@ class Settings(KeyedSettings):
                 f"BPO_STREAM_MAX_AGE_DAYS ({self.stream_max_age_days}) when the stream is bounded"
             )
         return self
+
+    @field_validator("document_url_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        if len(secret.get_secret_value()) < 32:
+            raise ValueError("at least 32 characters (openssl rand -base64 32 makes one)")
+        return secret
 
     @model_validator(mode="after")
     def _store_opens(self) -> "Settings":

@@ -204,7 +204,7 @@ def send(db: SessionFactory, http: httpx.AsyncClient, lenient_settings: Settings
 
 # Documents: an app whose store is a directory of the test module's own, with low limits.
 
-DOCUMENT_LINK_SECRET = "test-document-links"
+DOCUMENT_LINK_SECRET = "test-document-links-signed-with-this-secret"
 
 
 @pytest.fixture(scope="module")

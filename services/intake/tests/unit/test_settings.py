@@ -34,3 +34,9 @@ def test_a_retention_longer_than_the_stream_keeps_events_stops_the_service_at_st
     assert stream_config(max_age_days=unbounded.stream_max_age_days).max_age == 0
     bounded = Settings(database_url=DATABASE, retention_days=30, stream_max_age_days=31)
     assert stream_config(max_age_days=bounded.stream_max_age_days).max_age == 31 * 86400
+
+
+def test_a_short_document_link_secret_stops_the_service_at_start() -> None:
+    with pytest.raises(ValidationError, match="document_url_secret"):
+        Settings(database_url=DATABASE, document_url_secret="CHANGE_ME")
+    assert Settings(database_url=DATABASE, document_url_secret="x" * 32)
