@@ -6,14 +6,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from bpo_common.contracts import QcMode, QcPolicy
+import pytest
+
+from bpo_common.contracts import ExceptionAction, QcMode, QcPolicy
+from bpo_common.errors import Invalid
 from bpo_common.ids import new_id
 from bpo_common.rules import check
 from bpo_validation.domain.decision import Ruling
 from bpo_validation.domain.matching import Found, LineOutcome, match_invoice
 from bpo_validation.domain.reference import LookupResult
 from bpo_validation.models import JobRules
+from bpo_validation.schemas import ExceptionResolve
 from bpo_validation.service.entries import Rules
+from bpo_validation.service.exceptions import resolved_result
 
 from .walking import keying, walk
 
@@ -103,3 +108,31 @@ def test_an_order_reads_as_the_client_wrote_it_and_is_not_held_to_the_invoices_l
     ]
     assert invoice.lines[0].ordered_price == "5.125"
     assert Decimal(invoice.invoiced_lines()["a"]) == Decimal("2.125")
+
+
+def test_a_correction_reads_as_the_client_wrote_it_and_one_that_does_not_read_is_refused() -> None:
+    rules = _rules([{"name": "net", **COMMA, "max": 1000}, {"name": "tax", **COMMA}], [],
+                   QcPolicy(), None)  # fmt: skip
+    keyed = {"net": "10", "tax": "0.125"}
+
+    def corrected(data: dict[str, Any]) -> dict[str, object] | None:
+        body = ExceptionResolve(action=ExceptionAction.CORRECT, data=data)
+        return resolved_result(rules.spec, dict(keyed), body)
+
+    assert corrected({"net": "12,345"}) == {"net": "12.345", "tax": "0.125"}
+    with pytest.raises(Invalid) as refused:
+        corrected({"net": "1.500"})  # 1500, over the field's max
+    assert [error.field for error in refused.value.errors] == ["data.net"]
+
+
+def test_a_reference_value_is_read_as_the_client_wrote_it_even_past_the_fields_places() -> None:
+    fields = [FIELDS[0], {**FIELDS[2], "decimal_places": 2}]
+    rules = _rules(fields, [], QcPolicy(), None)
+    keyed = {"net": "1", "total": "1234.00"}
+    for written, problems in (
+        ("1.234,00", ()),
+        ("1,234", ("total 1234.00 differs from amount 1,234 by more than 0.001",)),
+    ):
+        found = {("totals", "1234.00"): LookupResult(True, {"amount": written})}
+        (verdict,) = walk(rules.spec, QcPolicy(), [keying(keyed)], found=found)
+        assert verdict.reference_problems == problems, written

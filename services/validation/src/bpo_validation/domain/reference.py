@@ -150,13 +150,21 @@ def _as_written(spec: JobSpec, name: str) -> FieldSpec:
     return field.column(column) if column else field
 
 
+@dataclass(frozen=True)
+class _Unread:
+    """A reference row's value that does not read as the field's type: equal to no value."""
+
+    written: object
+
+
 def _canonical(field: FieldSpec, value: object) -> object:
     """A reference row's value in canonical form, read as the client wrote it by the type of
-    the field it is compared with; as it is when it does not read."""
+    the field it is compared with (not held to its decimal places: 1,234 is 1.234 there);
+    one that does not read is unequal to every keyed value."""
     try:
-        return canonical_form(field, value)
+        return canonical_form(field.model_copy(update={"decimal_places": None}), value)
     except InvalidValue:
-        return value
+        return _Unread(value)
 
 
 def _difference(field: FieldSpec, a: object, b: object) -> Decimal | None:

@@ -185,7 +185,7 @@ async def resolve(
     rules = Rules.of(job)
     spec, key = rules.spec, await keys.of_job(session, exception.job_id)
     reader = spec.personal.reader(key)
-    result = _resolved_result(spec, reader.record(exception.result), body)
+    result = resolved_result(spec, reader.record(exception.result), body)
     now = utcnow()
     by_client = caller.role is Role.CLIENT
     exception.status, exception.action, exception.data = (
@@ -230,7 +230,7 @@ async def resolve(
     return _out(exception, spec.personal.reader(key if shows_personal_data(caller) else None))
 
 
-def _resolved_result(
+def resolved_result(
     spec: JobSpec, keyed: dict[str, object], body: ExceptionResolve
 ) -> dict[str, object] | None:
     """The invoice the resolution accepts (None: rejected); a correction is checked whole."""
@@ -248,7 +248,7 @@ def _resolved_result(
         )
     # The correction as the client wrote it, then the invoice it makes.
     corrected = check(spec.source, body.data, partial=True)
-    checked = check(spec, {**keyed, **body.data, **corrected.normalized})
+    checked = corrected if corrected.errors else check(spec, {**keyed, **corrected.normalized})
     if checked.errors:
         raise Invalid(
             "the corrected invoice does not pass the job's rules",
