@@ -9,12 +9,14 @@ from uuid import UUID
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import DataErased, JobCreated
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem
+from bpo_validation.models import InvoicedLine
 from bpo_validation.service import erasure
 from bpo_validation.settings import Settings
 
@@ -51,9 +53,11 @@ ORDERS = (
     '{"po": "PO-1", "lines": [{"sku": "A", "qty": 10, "unit_price": "5.00"},'
     ' {"sku": "B", "qty": 2, "unit_price": "100.00"}]}\n'
 )
+# The order's number as people write it: another case, a tab, a no-break space.
 RECEIPTS = (
-    '{"receipt": "GR-1", "po": "po-1", "lines": [{"sku": "A", "qty": 6}, {"sku": "B", "qty": 1}]}\n'
-    '{"receipt": "GR-2", "po": "PO-1", "lines": [{"sku": "A", "qty": 4}]}\n'
+    '{"receipt": "GR-1", "po": "po-1\\t",'
+    ' "lines": [{"sku": "A", "qty": 6}, {"sku": "B", "qty": 1}]}\n'
+    '{"receipt": "GR-2", "po": "\\u00a0PO-1", "lines": [{"sku": "A", "qty": 4}]}\n'
 )
 OPENED = "bpo.validation.exception.opened"
 
@@ -88,6 +92,11 @@ async def _keyed(
     item = new_item("0", sampled=False)
     await submit(db, settings, job, item, data)
     return item
+
+
+async def _billed(db: SessionFactory, item: UUID) -> list[InvoicedLine]:
+    async with db() as session:
+        return list(await session.scalars(select(InvoicedLine).where(InvoicedLine.item_id == item)))
 
 
 async def _exception_of(db: SessionFactory, item: UUID) -> dict[str, Any]:
@@ -206,6 +215,7 @@ async def test_an_erased_items_exception_is_closed_and_can_no_longer_be_resolved
     lines = [{"sku": "B", "qty": 2, "unit_price": "103"}]
     item = await _keyed(validation_db, validation_settings, job, _invoice("INV-8", lines))
     opened = await _exception_of(validation_db, item)
+    assert await _billed(validation_db, item), "an open exception's invoice counts as billed"
     erased = DataErased(
         erasure_id=new_id(), job_id=job.job_id, client_id=job.client_id, item_ids=[item],
         requested_at=utcnow(),
@@ -223,6 +233,7 @@ async def test_an_erased_items_exception_is_closed_and_can_no_longer_be_resolved
     accepted = await validation.post(f"{url}/resolve", json={"action": "accept"}, headers=client)
     assert "resolved already" in assert_problem(accepted, 409)["detail"]
     assert (await events(validation_db, item))[-1].type == OPENED, "nothing more is announced"
+    assert await _billed(validation_db, item) == [], "later invoices of the order are free of it"
 
 
 async def test_another_clients_exception_is_not_found(

@@ -9,7 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts import ExceptionAction
 from bpo_validation.domain.matching import ExceptionStatus
-from bpo_validation.models import Decision, Entry, JobDataKey, MatchException, SeenInvoice
+from bpo_validation.models import (
+    Decision,
+    Entry,
+    InvoicedLine,
+    JobDataKey,
+    MatchException,
+    SeenInvoice,
+)
 
 # Who resolved an exception its erasure closed.
 ERASURE = "erasure"
@@ -24,8 +31,8 @@ async def erase_values(
 ) -> None:
     """Empty the entries, decisions and match exceptions of the job (or of these of its items);
     ids, outcomes, counts and times stay. An exception still open is closed, rejected by the
-    erasure (its invoice can no longer be read, and intake rejects the item). The invoices
-    seen for duplicates go."""
+    erasure (its invoice can no longer be read, and intake rejects the item), and what it
+    billed of its order is forgotten. The invoices seen for duplicates go."""
 
     def of(table: type[Entry] | type[Decision] | type[MatchException]) -> ColumnElement[bool]:
         if item_ids is None:
@@ -45,7 +52,7 @@ async def erase_values(
         .where(of(MatchException))
         .values(reasons=_empty([]), lines=_empty([]), result=_empty({}), data=null(), note=None)
     )
-    await session.execute(
+    closed = await session.scalars(
         update(MatchException)
         .where(of(MatchException), MatchException.status == ExceptionStatus.OPEN)
         .values(
@@ -55,7 +62,11 @@ async def erase_values(
             by_client=False,
             resolved_at=now,
         )
+        .returning(MatchException.item_id)
     )
+    # What those invoices billed of their orders goes, as a rejection's does (an accepted
+    # invoice's stays: the order lines were invoiced).
+    await session.execute(delete(InvoicedLine).where(InvoicedLine.item_id.in_(list(closed))))
     items = (
         select(Entry.item_id).where(Entry.job_id == job_id).scalar_subquery()
         if item_ids is None
