@@ -1,7 +1,5 @@
 """Reading an uploaded reference dataset: rows keyed by a column, bad lines named."""
 
-import json
-
 import pytest
 
 from bpo_common.errors import Invalid
@@ -41,17 +39,4 @@ def test_a_key_too_long_for_the_index_or_that_holds_lines_is_a_bad_line() -> Non
     assert [(e.field, e.message) for e in raised.value.errors] == [
         ("line 1", "the key is 501 characters long; the limit is 500"),
         ("line 3", "the key column id holds lines, not one value"),
-    ]
-
-
-def test_a_cell_of_an_orders_lines_too_long_for_the_index_is_a_bad_line() -> None:
-    lines = [{"sku": "A", "qty": 1}, {"sku": "B" * 501, "note": "n" * 501}]
-    body = b"\n".join(
-        f'{{"po": "PO-{n}", "lines": {json.dumps(rows)}}}'.encode()
-        for n, rows in enumerate([lines, [{"sku": "B" * 500}]], 1)
-    )
-    with pytest.raises(Invalid) as raised:
-        parse(body, Format.NDJSON, "po")
-    assert [(e.field, e.message) for e in raised.value.errors] == [
-        ("line 1", "lines[1].sku, lines[1].note: longer than 500 characters")
     ]

@@ -141,6 +141,13 @@ def test_a_line_ordered_twice_adds_up_and_is_priced_by_the_nearest_of_its_prices
     ]
 
 
+def test_a_line_longer_than_a_key_may_be_is_never_matched_nor_remembered() -> None:
+    long = "S" * 501
+    invoice = match([line(long, "1")], [line(long, "1")])
+    assert [found.outcome for found in invoice.lines] == [LineOutcome.NOT_ON_ORDER]
+    assert invoice.invoiced_lines() == {}
+
+
 def test_a_negative_quantity_matches_no_order_and_never_lowers_what_was_invoiced() -> None:
     invoice = match([line("AB-1", "-5"), line("AB-1", "15")], [line("AB-1", "10")])
     assert [found.outcome for found in invoice.lines] == [LineOutcome.QUANTITY_VARIANCE] * 2

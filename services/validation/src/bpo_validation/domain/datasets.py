@@ -22,8 +22,8 @@ from bpo_validation.domain.reference import reference_key
 
 # Past this many bad lines the rest of the body is not checked.
 MAX_ERRORS = 100
-# The longest match key, and cell of an order's lines, in characters (kept in an index,
-# whose entries are bounded).
+# The longest match key, and line of an order that matching remembers, in characters (kept
+# in an index, whose entries are bounded).
 MAX_KEY = 500
 
 
@@ -146,19 +146,6 @@ def _lines(value: object) -> bool:
     )
 
 
-def _long_line_cells(row: dict[str, Any]) -> list[str]:
-    """The cells of the row's lines longer than a key may be (`lines[2].sku`): matching keeps
-    the line an invoice names by its value, in an index."""
-    return [
-        f"{name}[{i}].{column}"
-        for name, value in row.items()
-        if isinstance(value, list)
-        for i, line in enumerate(value)
-        for column, cell in line.items()
-        if len(str(cell)) > MAX_KEY
-    ]
-
-
 def _keyed(
     rows: list[dict[str, Any]], key: str, errors: _Errors, lines: Sequence[int]
 ) -> list[dict[str, Any]]:
@@ -176,10 +163,6 @@ def _keyed(
             continue
         if value is None or not str(value).strip():
             errors.add(line, f"the key column {key} is empty")
-            continue
-        long = _long_line_cells(row)
-        if long:
-            errors.add(line, f"{', '.join(long)}: longer than {MAX_KEY} characters")
             continue
         match = reference_key(value)
         if len(match) > MAX_KEY:

@@ -33,6 +33,7 @@ from bpo_common.rules import (
     canonical_form,
     to_json,
 )
+from bpo_validation.domain.datasets import MAX_KEY
 from bpo_validation.domain.reference import LookupResult, reference_key
 
 
@@ -212,7 +213,10 @@ class _Reader:
             return None
         with suppress(InvalidValue, KeyError):  # else compared as it is written
             value = self._read(self.rule.line, value, ordered)
-        return None if value is None else reference_key(value)
+        key = None if value is None else reference_key(value)
+        # One longer than a key may be names no line (it would not fit the index of lines
+        # invoiced).
+        return None if key is None or len(key) > MAX_KEY else key
 
     def by_line(self, lines: object) -> dict[str, list[Mapping[str, Any]]]:
         """An order's lines by line (one line may be ordered twice, at two prices)."""
