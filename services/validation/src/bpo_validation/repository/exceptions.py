@@ -97,6 +97,12 @@ async def forget_invoice(session: AsyncSession, item_id: UUID) -> None:
     await session.execute(delete(SeenInvoice).where(SeenInvoice.item_id == item_id))
 
 
+# What Python's str.split() splits on, as a PostgreSQL character class.
+_SPACES = (
+    "[\\s\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0085\\u001c-\\u001f]+"
+)
+
+
 async def receipts_of_order(
     session: AsyncSession, client_id: UUID, dataset: str, column: str, order: str
 ) -> list[dict[str, object]] | None:
@@ -110,12 +116,11 @@ async def receipts_of_order(
     dataset_id = found.scalar_one_or_none()
     if dataset_id is None:
         return None
-    # Narrowed in SQL (spaces collapsed, lower-cased), then compared as lookups compare keys.
-    named = func.lower(
-        func.regexp_replace(func.btrim(ReferenceRow.values[column].astext), r"\s+", " ", "g")
-    )
+    # Narrowed in SQL (every space, tab, line break or no-break space removed, lower-cased:
+    # never narrower than `reference_key`), then compared as lookups compare keys.
+    named = func.lower(func.regexp_replace(ReferenceRow.values[column].astext, _SPACES, "", "g"))
     query = select(ReferenceRow.values).where(
-        ReferenceRow.dataset_id == dataset_id, named == " ".join(order.split()).lower()
+        ReferenceRow.dataset_id == dataset_id, named == func.lower("".join(order.split()))
     )
     key = reference_key(order)
     return [
