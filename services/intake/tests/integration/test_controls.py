@@ -21,7 +21,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, error_fields, outbox_events
 from bpo_intake.app import create_app
-from bpo_intake.models import Document, Item, Job
+from bpo_intake.models import Document, Item, Job, Task
 from bpo_intake.service import decisions
 from bpo_intake.settings import Settings
 
@@ -310,6 +310,12 @@ async def test_a_new_or_doubted_keyer_draws_controls_twice_as_often_up_to_one_in
     async with intake_db() as session, session.begin():
         await decisions.route_keyer(session, doubted)
     assert await _drawn_control(intake, veteran, job, 0.45), "doubted: 0.5"
+    # Twenty items keyed, all of them a qualification's copies: still new to the work type.
+    qualified_id, qualified = await _veteran(intake, tokens, work_type)
+    keyed = select(Task.item_id).where(Task.submitted_by == qualified_id)
+    async with intake_db() as session, session.begin():
+        await session.execute(update(Item).where(Item.id.in_(keyed)).values(attempt_id=new_id()))
+    assert await _drawn_control(intake, qualified, job, 0.45), "a set's copies make no veteran"
 
 
 async def test_erasing_a_control_item_erases_the_controls_copied_from_it(

@@ -14,15 +14,19 @@ from bpo_common.db import driver_connection
 from bpo_intake.domain.controls import NEW_KEYER_TASKS, PoolItem
 from bpo_intake.repository.tasks import SHOWS_SUGGESTIONS
 
-# Doubted on the work type (keyer_route), or fewer than $3 entry tasks submitted on it
-# (ix_task_keyer: the keyer's entries, each job looked up until $3 are found).
+# Doubted on the work type (keyer_route), or fewer than $3 entry tasks submitted on it, a
+# qualification's copies aside (ix_task_keyer: the keyer's entries, each job and item looked
+# up until $3 are found).
 _WARY = """
     SELECT coalesce(
         (SELECT doubtful FROM keyer_route WHERE contractor_id = $1 AND work_type = $2), false
     ) OR (
         SELECT count(*) FROM (
-            SELECT 1 FROM task t JOIN job j ON j.id = t.job_id
+            SELECT 1 FROM task t
+            JOIN job j ON j.id = t.job_id
+            JOIN item i ON i.id = t.item_id
             WHERE t.submitted_by = $1 AND t.kind = 'entry' AND j.work_type = $2
+              AND i.attempt_id IS NULL
             LIMIT $3
         ) AS keyed
     ) < $3
