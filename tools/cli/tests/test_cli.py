@@ -428,3 +428,19 @@ def test_a_stale_pid_file_stops_the_server_it_named_and_no_other_program(tmp_pat
     finally:
         bystander.kill()
         nats.kill()
+
+
+def test_a_stack_stops_when_its_terminal_closes_unless_started_with_nohup() -> None:
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    before = signal.getsignal(signal.SIGHUP)
+    try:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        servers.on_hangup(stop)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN, "nohup's choice stands"
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        servers.on_hangup(stop)
+        assert signal.getsignal(signal.SIGHUP) is stop
+    finally:
+        signal.signal(signal.SIGHUP, before)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import asyncpg
 import httpx
@@ -83,6 +84,13 @@ def _wait(
         time.sleep(0.05)
     tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
     raise RuntimeError(f"{condition_name} did not come up within {timeout_s:.0f} s\n{tail}")
+
+
+def on_hangup(handler: Callable[[int, FrameType | None], None]) -> None:
+    """Run `handler` when the terminal closes (SIGHUP): the servers run in sessions of their
+    own and would outlive the process. Not when started with SIGHUP ignored (nohup)."""
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, handler)
 
 
 def _stop_process(process: subprocess.Popen[bytes] | None, sig: int, timeout_s: float) -> None:

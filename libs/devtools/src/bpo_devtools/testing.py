@@ -169,7 +169,7 @@ def stack() -> Iterator[TestStack]:
     # A run stopped with SIGTERM (a CI timeout, say) or by its terminal closing still tears
     # its servers down.
     signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    servers.on_hangup(_interrupt)
     private_key, public_key = ensure_key_pair(root / "jwt")
     credentials = servers.Credentials.load_or_create(root / "credentials.json")
     start = _containers if os.environ.get("BPO_TEST_SERVERS") == "containers" else _local_stack

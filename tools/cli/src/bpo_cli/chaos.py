@@ -297,7 +297,7 @@ def main(plan: Plan, root: Path, console: Console, on_result: Callable[[Result],
     # Stopped from outside (a timeout, its terminal closing), it still stops every server it
     # started: they run in sessions of their own and would outlive it.
     signal.signal(signal.SIGTERM, _interrupted)
-    signal.signal(signal.SIGHUP, _interrupted)
+    servers.on_hangup(_interrupted)
     result = asyncio.run(run(plan, root))
     report(result, console)
     if result.passed:

@@ -94,7 +94,7 @@ def run_stack(
     # terminal closing (SIGHUP), which would otherwise leave every server running.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, stop)
+    servers.on_hangup(stop)
     try:
         if urls is None:
             nodes = 3 if cluster else 1
