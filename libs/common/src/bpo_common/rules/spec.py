@@ -228,9 +228,11 @@ class FieldSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _table_shape(self) -> Self:
+    def _table_shape(self, info: ValidationInfo) -> Self:
         if self.type is not FieldType.TABLE:
             return self
+        # A stored spec is read as it was accepted (hints on a column were let be once).
+        stored = bool(info.context and info.context.get(STORED))
         if self.columns is None:
             raise errors_at("FieldSpec", [(("columns",), "table fields need columns")])
         problems: list[tuple[tuple[int | str, ...], str]] = []
@@ -240,6 +242,8 @@ class FieldSpec(BaseModel):
                 problems.append((("columns", j, "type"), "a column cannot be a table"))
             if names.count(column.name) > 1:
                 problems.append((("columns", j, "name"), f"column {column.name} is repeated"))
+            if column.hints is not None and not stored:
+                problems.append((("columns", j, "hints"), "a column takes no hints (fields do)"))
         if self.key is not None and self.key not in names:
             problems.append((("key",), f"{self.key} is not a column of {self.name}"))
         if self.max_rows is not None and self.max_rows < (self.min_rows or 0):

@@ -732,3 +732,14 @@ def test_a_duplicates_rule_naming_fields_the_job_lacks_is_refused() -> None:
         FieldError("match.duplicates.vendor", "supplier is not a field of the job"),
         FieldError("match.duplicates.date", "issued is not a field of the job"),
     ]
+
+
+def test_hints_on_a_column_are_refused_and_a_stored_spec_with_them_still_loads() -> None:
+    column = {"name": "sku", "type": "string", "hints": {"labels": ["SKU"]}}
+    fields = [{"name": "lines", "type": "table", "columns": [column]}]
+    assert _refusals(fields) == [
+        FieldError("fields[0].columns[0].hints", "a column takes no hints (fields do)")
+    ]
+    (table,) = spec_for(new_id(), fields, []).fields
+    assert table.columns is not None
+    assert table.columns[0].hints is not None
