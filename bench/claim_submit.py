@@ -565,6 +565,8 @@ async def _sql_keyer(
             rows = await claims.claim_tasks(
                 session, contractor_id, claim.kinds, claim.limit, now, now + lease
             )
+            # A claim's leases are its transaction's, which its request commits.
+            await session.commit()
             ended = perf_counter()
             if not rows:
                 timeline.empty_claims.append(ended)
