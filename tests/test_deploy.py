@@ -72,6 +72,7 @@ def build(directory: Path) -> list[Resource]:
 
 def _containers(resource: Resource) -> Iterator[Resource]:
     pod = resource.get("spec", {}).get("template", {}).get("spec", {})
+    yield from pod.get("initContainers", [])
     yield from pod.get("containers", [])
 
 
@@ -110,6 +111,19 @@ def test_each_size_keeps_every_service_available_through_disruptions(name: str) 
             budget["spec"]["selector"]["matchLabels"]
             == deployment["spec"]["selector"]["matchLabels"]
         )
+
+
+@pytest.mark.parametrize("name", ["base", *OVERLAYS])
+def test_no_service_process_starts_before_its_migrations_have_run(name: str) -> None:
+    for resource in _builds()[name]:
+        if resource["kind"] != "Deployment":
+            continue
+        pod = resource["spec"]["template"]["spec"]
+        (main,) = pod["containers"]
+        if main["command"][:2] not in (["bpo", "serve"], ["bpo", "worker"]):
+            continue
+        waits = [c["command"][:4] for c in pod.get("initContainers", [])]
+        assert waits == [["bpo", "migrate", main["command"][2], "--wait"]], resource["metadata"]
 
 
 def test_docker_compose_passes_the_compose_specification() -> None:

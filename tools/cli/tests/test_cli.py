@@ -1,5 +1,6 @@
 """The bpo command: tokens, and the local stack `make run` starts."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -17,10 +18,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from bpo_cli.main import app
 from bpo_common.auth import ensure_key_pair
+from bpo_common.ids import new_id
 from bpo_common.settings import SERVICES
 from bpo_devtools import servers
 from bpo_devtools.testing import TestStack
@@ -444,3 +446,35 @@ def test_a_stack_stops_when_its_terminal_closes_unless_started_with_nohup() -> N
         assert signal.getsignal(signal.SIGHUP) is stop
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+def test_waiting_for_migrations_ends_once_they_have_run(stack: TestStack) -> None:
+    """`bpo migrate SERVICE --wait`, an init container's command: it waits while the
+    database is behind, returns once it is at the head, and refuses another service's."""
+    name = f"bpo_wait_{new_id().hex[-12:]}"
+    server = f"postgres:{stack.credentials.superuser}@{stack.postgres_host}:{stack.postgres_port}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(f"postgresql://{server}/postgres")
+        await connection.execute(statement)
+        await connection.close()
+
+    def migrate(url: str, *options: str) -> Result:
+        env = {URL: url, "COLUMNS": "200"}
+        return CliRunner().invoke(app, ["migrate", "intake", *options], env=env)
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        url = f"postgresql+asyncpg://{server}/{name}"
+        behind = migrate(url, "--wait", "--timeout", "1")
+        assert behind.exit_code == 1, behind.output
+        assert "intake: waiting for migrations: no migration has run" in behind.output
+        assert migrate(url).exit_code == 0
+        ready = migrate(url, "--wait", "--timeout", "1")
+        assert ready.exit_code == 0, ready.output
+        assert "intake: the database is at this release's migrations" in ready.output
+        other = migrate(stack.urls.database_urls["billing"], "--wait", "--timeout", "30")
+        assert other.exit_code == 1
+        assert "not intake's" in other.output
+    finally:
+        asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))

@@ -2,21 +2,25 @@
 
 A service's `migrations/env.py` calls `run_migrations(metadata, settings_class)`; its first
 revision calls `create_plumbing_tables()`, a later one `create_audit_table()`; `upgrade()`
-runs them from code (the CLI, tests).
+runs them from code (the CLI, tests), and `behind()` says whether they have run.
 """
 
 import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import MetaData, pool, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bpo_common.db import asyncpg_dsn
 from bpo_common.settings import ServiceSettings
 from bpo_common.tables import (
     OUTBOX_CHANNEL,
@@ -174,9 +178,50 @@ def drop_erasure_table() -> None:
     op.drop_table("erasure_record")
 
 
-def upgrade(package: str, url: str, revision: str = "head") -> None:
-    """Run `package`'s migrations (for example `bpo_intake`) against `url`."""
+def _config(package: str, url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", f"{package}:migrations")
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, revision)
+    return config
+
+
+def upgrade(package: str, url: str, revision: str = "head") -> None:
+    """Run `package`'s migrations (for example `bpo_intake`) against `url`."""
+    command.upgrade(_config(package, url), revision)
+
+
+class OtherServicesSchema(Exception):
+    """The database holds another service's schema."""
+
+
+async def behind(package: str, url: str) -> str | None:
+    """Where the database at `url` stands behind `package`'s migrations, said in a sentence;
+    None when it is at their head, or ahead of it (a later release of the service migrated
+    it: this one runs on it too, as during a rolling upgrade). OtherServicesSchema when it holds
+    another service's schema; asyncpg's errors when it cannot be read."""
+    script = ScriptDirectory.from_config(_config(package, url))
+    heads = set(script.get_heads())
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        current = {row[0] for row in await connection.fetch(_CURRENT)}
+    except asyncpg.UndefinedTableError:
+        return "no migration has run"
+    finally:
+        await connection.close()
+    service = package.removeprefix("bpo_")
+    others = sorted(rev for rev in current if not rev.startswith(f"{service}_"))
+    if others:
+        raise OtherServicesSchema(f"the database is at {', '.join(others)}: not {service}'s")
+    if current == heads or not all(_known(script, rev) for rev in current):
+        return None
+    return f"at {', '.join(sorted(current)) or 'no revision'}, not yet {', '.join(sorted(heads))}"
+
+
+_CURRENT = "SELECT version_num FROM alembic_version"
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False

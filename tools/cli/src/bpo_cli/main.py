@@ -1,8 +1,10 @@
 """The `bpo` command: the local stack, tokens, and running one service."""
 
+import asyncio
 import dataclasses
 import importlib
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -98,7 +100,20 @@ def token(
 
 
 @app.command()
-def migrate(service: Service) -> None:
+def migrate(
+    service: Service,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="run none: wait until the database is at this release's migrations (another "
+            "process runs them), then exit 0; an init container's command",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="with --wait: seconds before giving up (exit 1)")
+    ] = 600,
+) -> None:
     """Run a service's database migrations (with its BPO_<SERVICE>_DATABASE_URL)."""
     from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError
@@ -106,6 +121,9 @@ def migrate(service: Service) -> None:
     from bpo_common.migrations import upgrade
 
     settings = service_settings(service)
+    if wait:
+        _wait_for_migrations(service, settings.database_url.get_secret_value(), timeout)
+        return
     try:
         upgrade(f"bpo_{service.value}", settings.database_url.get_secret_value())
     except (OSError, DBAPIError, CommandError) as exc:
@@ -115,6 +133,34 @@ def migrate(service: Service) -> None:
         console.print(f"[red]{service.value}: migrations not applied:[/red] {reason}")
         raise typer.Exit(1) from exc
     console.print(f"{service.value}: migrations applied")
+
+
+def _wait_for_migrations(service: Service, url: str, timeout_s: float) -> None:
+    """Return once the database is at (or past) this release's migrations; exit 1 at once on
+    another service's database, or after `timeout_s` seconds of waiting."""
+    import asyncpg
+
+    from bpo_common.migrations import OtherServicesSchema, behind
+
+    deadline, said = time.monotonic() + timeout_s, None
+    while True:
+        try:
+            reason = asyncio.run(behind(f"bpo_{service.value}", url))
+        except OtherServicesSchema as exc:
+            console.print(f"[red]{service.value}: {exc}[/red]")
+            raise typer.Exit(1) from exc
+        except (OSError, asyncpg.PostgresError) as exc:
+            reason = f"the database cannot be read yet ({type(exc).__name__})"
+        if reason is None:
+            console.print(f"{service.value}: the database is at this release's migrations")
+            return
+        if reason != said:
+            console.print(f"{service.value}: waiting for migrations: {reason}")
+            said = reason
+        if time.monotonic() >= deadline:
+            console.print(f"[red]{service.value}: gave up after {timeout_s:g} s: {reason}[/red]")
+            raise typer.Exit(1)
+        time.sleep(min(2.0, max(deadline - time.monotonic(), 0.0)))
 
 
 @app.command()
