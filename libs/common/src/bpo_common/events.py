@@ -61,9 +61,16 @@ class Envelope(BaseModel):
         return self.type
 
     def payload(self, cls: builtins.type[E]) -> E:
+        """The event, read as it was accepted when it was published: a check added since (a
+        job spec's, say) does not refuse an event the stream holds (see STORED)."""
         if cls.event_type != self.type:
             raise TypeError(f"envelope holds {self.type}, not {cls.event_type}")
-        return cls.model_validate(self.data)
+        return cls.model_validate(self.data, context={STORED: True})
+
+
+# The validation context's key for data read back (stored, or on the stream), not sent by a
+# client now: validators added since let it be as it was accepted.
+STORED = "stored"
 
 
 def wrap(

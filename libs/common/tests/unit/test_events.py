@@ -13,6 +13,7 @@ from bpo_common.contracts.erasure import SEALED_EVENTS
 from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem
 from bpo_common.contracts.sealed import emptied, holds_sealed
 from bpo_common.events import Envelope, Event, event_class, wrap
+from bpo_common.ids import new_id
 
 
 def _items_received(count: int) -> ItemsReceived:
@@ -85,3 +86,24 @@ def test_an_emptied_event_keeps_everything_but_its_sealed_values() -> None:
         "golden": None,
     }
     assert not holds_sealed(emptied(data))
+
+
+def test_an_event_the_stream_holds_reads_as_it_was_accepted_though_a_check_was_added_since() -> (
+    None
+):
+    """Hints on a table's column were accepted once and are refused now: a job created then
+    still reads back from the stream (a rebuild replays it; a consumer may meet it late)."""
+    column = {"name": "sku", "type": "string", "hints": {"labels": ["SKU"]}}
+    table = {"name": "lines", "type": "table", "columns": [column]}
+    data = {
+        "job_id": str(new_id()), "client_id": str(new_id()), "work_type": "invoice",
+        "fields": [table], "qc": {"mode": "single"}, "priority": 0, "due_at": None,
+        "sla_hours": None, "external_ref": None, "created_at": "2026-01-01T00:00:00Z",
+    }  # fmt: skip
+    envelope = Envelope(
+        id=new_id(), type=JobCreated.event_type, source="intake",
+        time=datetime(2026, 1, 1, tzinfo=UTC), version=1, data=data,
+    )  # fmt: skip
+    (lines,) = envelope.payload(JobCreated).fields
+    assert lines.columns is not None
+    assert lines.columns[0].hints is not None

@@ -29,14 +29,13 @@ from pydantic import (
 from stdnum.eu import vat
 
 from bpo_common.errors import FieldError
+from bpo_common.events import STORED
 from bpo_common.rules.expressions import Kind, Rule, RuleSyntaxError, compile_rule
 from bpo_common.rules.matching import Match
 from bpo_common.rules.names import DatasetName, FieldName, errors_at, spec_error
 from bpo_common.rules.personal import Personal
 
 Bound = int | Decimal | date
-# The validation context's key for a spec read back from storage, not one sent by a client.
-STORED = "stored"
 # A number bound's reach (a value has at most 60 digits, so none needs a bound beyond).
 BOUND_DIGITS = 60
 

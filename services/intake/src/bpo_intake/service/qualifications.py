@@ -91,7 +91,7 @@ async def offer(
     if await repository.offered(session, contractor_id, job_id, now) is None:
         return None
     # Asked again under the contractor's lock: two claims at once start one attempt.
-    await advisory_lock(session, "qualification", str(contractor_id))
+    await advisory_lock(session, f"qualification:{contractor_id}")
     offered = await repository.offered(session, contractor_id, job_id, now)
     if offered is None:
         return None
