@@ -34,6 +34,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic_core import to_json
 
+from bpo_common.events import Waiting
+
 SEALED_PREFIX = "pii:v1:"
 WRAPPED_PREFIX = "dek:v1:"
 KEY_BYTES = 32
@@ -48,9 +50,9 @@ MISSING_KEK = (
 )
 
 
-class KeyUnavailable(Exception):
+class KeyUnavailable(Waiting):
     """A key that is needed is not at hand: a KEK the ring does not hold, a job's DEK not
-    found."""
+    found (an event that needs it waits for it: a KEK given, a key intake answers)."""
 
 
 class SealBroken(Exception):

@@ -34,7 +34,7 @@ from sqlalchemy import (
     inspect as sa_inspect,
 )
 from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -251,11 +251,21 @@ async def advisory_lock(session: AsyncSession, *keys: str, shared: bool = False)
     await session.execute(select(lock(func.hashtextextended(key, 0))))
 
 
+# SQLSTATE classes of a database out of reach: connection exceptions (08), and a server
+# shutting down, crashed or starting up (57P).
+UNREACHABLE_STATES = ("08", "57P")
+
+
 def unreachable(error: BaseException) -> bool:
     """Whether an error says the database cannot be reached now (down, restarting, still
-    recovering, the connection lost), not that what was asked of it is wrong."""
-    found: BaseException | None = error
-    while found is not None:
+    recovering, failing over, the connection lost), not that what was asked of it is wrong."""
+    waiting: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while waiting:
+        found = waiting.pop()
+        if found is None or id(found) in seen:
+            continue
+        seen.add(id(found))
         if isinstance(
             found,
             OSError
@@ -264,5 +274,11 @@ def unreachable(error: BaseException) -> bool:
             | asyncpg.ConnectionDoesNotExistError,
         ):
             return True
-        found = found.__cause__
+        if isinstance(found, DBAPIError) and found.connection_invalidated:
+            return True
+        state = getattr(found, "sqlstate", None) or getattr(found, "pgcode", None)
+        if isinstance(state, str) and state.startswith(UNREACHABLE_STATES):
+            return True
+        # What the error came from: its cause, and for SQLAlchemy's, the driver's own.
+        waiting += [found.__cause__, found.orig if isinstance(found, DBAPIError) else None]
     return False

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bpo_common.db import unreachable
 from bpo_common.headers import SECURITY_HEADERS
 
 log = structlog.get_logger(__name__)
@@ -169,7 +170,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
-        if not isinstance(exc, ConnectionError) and not _unreachable(exc):
+        if not unreachable(exc):
             return await on_unexpected(request, exc)
         # PostgreSQL restarted or is down: the pool drops the dead connections, and the
         # transaction was rolled back (a POST with an Idempotency-Key is safe to repeat).
@@ -199,21 +200,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(asyncpg.PostgresError, on_database_error)
     app.add_exception_handler(ConnectionError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
-
-
-# SQLSTATE classes of a database out of reach: connection exceptions (08), and a server
-# shutting down, crashed or starting up (57P).
-UNREACHABLE_STATES = ("08", "57P")
-
-
-def _unreachable(exc: Exception) -> bool:
-    """Whether a database error says the server is out of reach, rather than a bug."""
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        exc = exc.orig  # type: ignore[assignment]  # the driver's own error
-    state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
-    return isinstance(state, str) and state.startswith(UNREACHABLE_STATES)
 
 
 def _reason(status: int) -> str:

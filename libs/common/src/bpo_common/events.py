@@ -68,6 +68,11 @@ class Envelope(BaseModel):
         return cls.model_validate(self.data, context={STORED: True})
 
 
+class Waiting(Exception):
+    """What an event needs is not there yet: another event (its job), a key another service
+    gives. Its consumer retries it for as long as that takes and never dead-letters it."""
+
+
 # The validation context's key for data read back (stored, or on the stream), not sent by a
 # client now: validators added since let it be as it was accepted.
 STORED = "stored"

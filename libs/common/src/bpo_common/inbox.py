@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.context import bind_correlation_id
 from bpo_common.contracts.messaging import EventDeadLettered
-from bpo_common.db import SessionFactory
-from bpo_common.events import STREAM_NAME, Envelope, Event
+from bpo_common.db import SessionFactory, unreachable
+from bpo_common.events import STREAM_NAME, Envelope, Event, Waiting
 from bpo_common.ids import new_id
 from bpo_common.loops import keep_running, stop_if_cancelled
 from bpo_common.metrics import (
@@ -162,9 +162,10 @@ class InboxConsumer:
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self._ack_wait_s,
-            # The consumer dead-letters at its own count; the server's bound is a backstop
-            # in case recording the dead letter itself keeps failing.
-            max_deliver=self._max_deliver * 2,
+            # The consumer dead-letters at its own count what fails for itself; the server
+            # never stops delivering (an event that waits, or whose dead letter cannot be
+            # recorded while the database is down, is tried again until it can be).
+            max_deliver=-1,
             filter_subject=subjects[0] if len(subjects) == 1 else None,
             filter_subjects=subjects if len(subjects) > 1 else None,
             max_ack_pending=10_000,
@@ -266,11 +267,13 @@ class InboxConsumer:
             raise
         except Exception as exc:
             EVENTS_FAILED.labels(self.subscription.name).inc()
-            if deliveries >= self._max_deliver:
+            # What waits (for another event, a key, the database back) is never given up on.
+            waits = isinstance(exc, Waiting) or unreachable(exc)
+            if deliveries >= self._max_deliver and not waits:
                 return await self._give_up(message, envelope.id, deliveries, repr(exc), named(exc))
             delay = min(self._backoff_s * 2 ** (deliveries - 1), MAX_NAK_DELAY_S)
             log.warning(
-                "event handler failed, will retry",
+                "event waits, will retry" if waits else "event handler failed, will retry",
                 consumer=self.subscription.name,
                 event_id=str(envelope.id),
                 type=envelope.type,

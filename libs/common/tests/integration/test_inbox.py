@@ -1,10 +1,13 @@
 """The idempotent consumer against real PostgreSQL and JetStream."""
 
+from collections.abc import Sequence
+
 from nats.js import JetStreamContext
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts.messaging import EventDeadLettered
-from bpo_common.events import STREAM_NAME
+from bpo_common.events import STREAM_NAME, Envelope, Waiting
 from bpo_common.ids import new_id
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.outbox import publish_many
@@ -74,6 +77,39 @@ async def test_event_that_always_fails_is_dead_lettered_and_never_blocks_the_oth
     assert "poison" not in announced.data["error"]
     info = await js.consumer_info(STREAM_NAME, consumer)
     assert info.num_ack_pending == 0, "the dead-lettered event was terminated, not left pending"
+
+
+async def test_an_event_that_waits_is_retried_past_the_dead_letter_count_until_it_applies(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    """An event whose job has not come yet (or whose key, or database, is not there) is never
+    given up on: it applies once what it waits for is there, however many deliveries that
+    took."""
+    run = str(new_id())
+    consumer = f"waiting-{run}"
+    tries: list[int] = []
+    applier = plumbing.applier(consumer, run)
+
+    async def waits_four_times(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        tries.append(len(envelopes))
+        if len(tries) <= 4:
+            raise Waiting("its job has not arrived yet")
+        await applier(session, envelopes)
+
+    async with plumbing.sessions() as session, session.begin():
+        await publish_many(session, [ProbeRecorded(run=run, n=1)])
+    inbox = InboxConsumer(
+        Subscription(consumer, {ProbeRecorded.event_type: waits_four_times}),
+        plumbing.sessions,
+        js,
+        max_deliver=2,
+        backoff_s=0.05,
+    )
+    async with background(OutboxRelay(plumbing.sessions, js).run()), background(inbox.run()):
+        await eventually(lambda: plumbing.applied_at_least(consumer, 1), what="the event")
+    assert await plumbing.effects(consumer) == [1]
+    assert await _dead_letters(plumbing, consumer) == []
+    assert len(tries) >= 5
 
 
 async def test_message_that_is_not_an_envelope_is_dead_lettered_at_once(

@@ -21,13 +21,14 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import billing
 from bpo_common.contracts.intake import ItemCompleted
 from bpo_common.contracts.validation import ExceptionResolved
+from bpo_common.events import Waiting
 from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
 from bpo_common.outbox import publish, publish_each, publish_many
 from bpo_common.pagination import Page, PageRequest, make_page
 
 
-class JobNotKnownYet(Exception):
+class JobNotKnownYet(Waiting):
     """An item completed before its job reached billing: the consumer retries it shortly."""
 
 

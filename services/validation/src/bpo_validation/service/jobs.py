@@ -7,15 +7,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts import intake
 from bpo_common.errors import NotFound
+from bpo_common.events import Waiting
 from bpo_common.rules import CheckResponse, check
 from bpo_validation.models import JobRules
 from bpo_validation.repository import jobs as repository
 from bpo_validation.schemas import CheckRequest, JobRulesOut
 
 
-class JobNotKnownYet(Exception):
+class JobNotKnownYet(Waiting):
     """An event (a submission, items received) arrived before its job: the consumer retries it
-    a little later."""
+    until the job has come."""
 
 
 async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
