@@ -7,15 +7,17 @@ from uuid import UUID
 
 import httpx
 from nats.js import JetStreamContext
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bpo_common.contracts import validation
+from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope, wrap
 from bpo_devtools.testing import Tokens, eventually, outbox_events
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Item, JobAccuracy
+from bpo_intake.repository import items as items_repository
 from bpo_intake.service import decisions
 
 from .conftest import create_job, register_client, scan_items
@@ -58,6 +60,32 @@ async def test_an_accepted_item_published_by_validation_completes_the_item_once(
         assert item.status is ItemStatus.COMPLETED
         assert item.result == {"invoice_number": "INV-7", "total": "12.5"}
         assert item.completed_at == datetime.fromisoformat(decision.data["decided_at"])
+
+
+async def test_a_decision_does_not_wait_for_an_upload_of_items_to_its_job(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    """An append holds its job for the whole upload (a slow client streams for minutes): the
+    decisions on the job's items go on meanwhile, instead of holding up the consumer."""
+    client_id = await register_client(intake, tokens)
+    job = await create_job(intake, tokens, client_id, items=[{"source": {"page": 1}}])
+    async with intake_db() as session:
+        item_id = (
+            await session.scalars(select(Item.id).where(Item.job_id == UUID(job["id"])))
+        ).one()
+    accepted = validation.ItemAccepted(
+        item_id=item_id, job_id=UUID(job["id"]), client_id=client_id,
+        result={"invoice_number": "INV-8", "total": "1"}, decided_at=datetime.now(UTC),
+    )  # fmt: skip
+    async with intake_db() as uploading, uploading.begin():
+        assert await items_repository.lock_job_for_items(uploading, UUID(job["id"]), None)
+        async with intake_db() as deciding, deciding.begin():
+            await deciding.execute(text("SET LOCAL lock_timeout = '2s'"))
+            await decisions.decide_items(deciding, [accepted], data_keys)
+    async with intake_db() as session:
+        item = await session.get(Item, item_id)
+    assert item is not None
+    assert item.status is ItemStatus.COMPLETED
 
 
 async def test_a_contractor_suspended_by_validation_gets_no_more_work(

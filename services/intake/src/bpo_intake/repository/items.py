@@ -17,10 +17,12 @@ from bpo_intake.repository.documents import ITEM_DOCUMENT_NAMES
 
 
 async def lock_job_for_items(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job | None:
-    """The job, share-locked until the transaction ends: items may be added to it from
-    several requests at once, but it cannot be closed or cancelled meanwhile."""
+    """The job, key-share-locked until the transaction ends: items may be added to it from
+    several requests at once, but it cannot be closed or cancelled meanwhile (FOR UPDATE);
+    the decisions on its items (FOR NO KEY UPDATE) do not wait for an upload to end."""
     query = of_client(select(Job).where(Job.id == job_id), Job.client_id, scope)
-    return (await session.execute(query.with_for_update(read=True))).scalar_one_or_none()
+    locked = query.with_for_update(read=True, key_share=True)
+    return (await session.execute(locked)).scalar_one_or_none()
 
 
 async def add_items(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

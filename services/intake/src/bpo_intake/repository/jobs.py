@@ -33,8 +33,14 @@ async def get_job_for_update(session: AsyncSession, job_id: UUID) -> Job | None:
 
 
 async def jobs_for_update(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, Job]:
-    """The jobs, locked in id order (so that two transactions never deadlock on them)."""
-    query = select(Job).where(among(Job.id, sorted(job_ids))).order_by(Job.id).with_for_update()
+    """The jobs, locked in id order (so that two transactions never deadlock on them), FOR NO
+    KEY UPDATE: against each other and a close or cancel, not an upload of items."""
+    query = (
+        select(Job)
+        .where(among(Job.id, sorted(job_ids)))
+        .order_by(Job.id)
+        .with_for_update(key_share=True)
+    )
     return {job.id: job for job in (await session.execute(query)).scalars()}
 
 
