@@ -565,7 +565,7 @@ async def _sql_keyer(
             rows = await claims.claim_tasks(
                 session, contractor_id, claim.kinds, claim.limit, now, now + lease
             )
-            # A claim's leases are its transaction's, which its request commits.
+            # What a claim request ends with (its statement committed on its own already).
             await session.commit()
             ended = perf_counter()
             if not rows:

@@ -5,14 +5,14 @@ test_work_queue.py, which leases a thousand tasks due earlier than these.
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from random import Random
 from uuid import UUID
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from bpo_common.contracts import TaskKind
-from bpo_common.crypto import DataKeys
+from bpo_common.crypto import DataKeys, KeyUnavailable, LocalKeyRing, new_kek
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import (
     Tokens,
@@ -20,9 +20,10 @@ from bpo_devtools.testing import (
     error_fields,
     outbox_events,
 )
+from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
-from bpo_intake.repository import claims
+from bpo_intake.schemas import ClaimRequest
 from bpo_intake.service import tasks
 
 from .conftest import opened_events
@@ -265,36 +266,28 @@ async def test_a_task_shows_the_jobs_instructions_and_each_fields_label_and_help
     )
 
 
-async def test_a_claim_that_fails_after_its_leases_leaves_the_tasks_queued(
+async def test_a_claim_that_fails_after_its_leases_gives_them_back(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    job = await keying_job(intake, tokens, 1)
+    """The claim statement commits on its own (its candidates stay locked no longer than it
+    runs); when what follows fails (here: the job's data key, under a key ring that does not
+    hold its KEK), the tasks go back to the queue instead of waiting for the lease's end."""
+    personal = [{"name": "holder", "type": "string", "pii": True}]
+    job = await keying_job(intake, tokens, 1, fields=personal)
     keyer_id, _ = await new_contractor(intake, tokens)
-    now = datetime.now(UTC)
+    elsewhere = DataKeys(LocalKeyRing.parse(new_kek("elsewhere")))
+    request = ClaimRequest(limit=1, job_id=UUID(job["id"]))
 
-    leased: list[dict[str, Any]] = []
-
-    class Later(Exception):
-        """What fails in the claim after its leases (a key, a document, a control)."""
-
-    async def claim_then_fail() -> None:
+    async def claim() -> None:
         async with intake_db() as session, session.begin():
-            leased.extend(
-                await claims.claim_tasks(
-                    session,
-                    keyer_id,
-                    [TaskKind.ENTRY],
-                    1,
-                    now,
-                    now + timedelta(minutes=5),
-                    UUID(job["id"]),
-                )
-            )
-            raise Later
+            await tasks.claim(
+                session, keyer_id, request, lease_seconds=300, links=PageLinks(b"k" * 32, 900),
+                keys=elsewhere, draw=Random(),
+            )  # fmt: skip
 
-    with pytest.raises(Later):
-        await claim_then_fail()
+    with pytest.raises(KeyUnavailable):
+        await claim()
 
-    assert [row["job_id"] for row in leased] == [UUID(job["id"])]
-    stored = await stored_task(intake_db, str(leased[0]["id"]))
-    assert (stored.status, stored.contractor_id) == (TaskStatus.QUEUED, None)
+    async with intake_db() as session:
+        (task,) = await session.scalars(select(Task).where(Task.job_id == UUID(job["id"])))
+    assert (task.status, task.contractor_id) == (TaskStatus.QUEUED, None)

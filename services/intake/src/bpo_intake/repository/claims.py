@@ -7,11 +7,13 @@ from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bpo_common.contracts import TaskKind
 from bpo_common.db import driver_connection
-from bpo_intake.domain.tasks import QC_KINDS, QC_SKILL
+from bpo_intake.domain.tasks import QC_KINDS, QC_SKILL, TaskStatus
+from bpo_intake.models import Task
 from bpo_intake.repository.tasks import SHOWS_SUGGESTIONS
 
 # How many queued tasks beyond twice those asked for a claim looks at, of each kind's first
@@ -167,10 +169,11 @@ async def claim_tasks(
     one who stopped, keyed the item first or lacks its skills leaves its second keying to
     anyone. Rows other claimers have locked are skipped, so concurrent claims never wait on
     each other. Each row carries what the contractor needs to do the task (its
-    job's fields, the source). The leases are the session's transaction's: what fails after
-    them in the claim undoes them.
+    job's fields, the source). The statement is the claim's first and commits on its own, so
+    the rows it looks at stay locked no longer than it runs (concurrent claims skip them);
+    the claim gives the leases back (`give_back`) if what follows it fails.
     """
-    driver = await driver_connection(session, in_transaction=True)
+    driver = await driver_connection(session)
     rows = await driver.fetch(
         _claim_statement(limit, job_id is not None),
         contractor_id,
@@ -183,3 +186,22 @@ async def claim_tasks(
         *([job_id] if job_id is not None else []),
     )
     return [dict(row) for row in rows]
+
+
+async def give_back(session: AsyncSession, task_ids: Sequence[UUID], contractor_id: UUID) -> None:
+    """The leases a claim took, given back to the queue on a connection of their own (the
+    claim's transaction is failing): those the contractor still holds."""
+    if not task_ids:
+        return
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine), "sessions are bound to the service's engine"
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(Task)
+            .where(
+                Task.id.in_(task_ids),
+                Task.contractor_id == contractor_id,
+                Task.status == TaskStatus.LEASED,
+            )
+            .values(status=TaskStatus.QUEUED, contractor_id=None, lease_expires_at=None)
+        )

@@ -61,6 +61,32 @@ async def claim(
     rows = await claims.claim_tasks(
         session, contractor_id, request.kinds, request.limit, now, lease_until, request.job_id
     )
+    try:
+        return await _given(
+            session, contractor_id, request, rows, lease_until, links=links, keys=keys,
+            draw=draw, now=now,
+        )  # fmt: skip
+    except Exception:
+        # The leases committed on their own: they go back rather than wait for their end.
+        await claims.give_back(session, [row["id"] for row in rows], contractor_id)
+        raise
+
+
+async def _given(
+    session: AsyncSession,
+    contractor_id: UUID,
+    request: ClaimRequest,
+    rows: list[dict[str, Any]],
+    lease_until: datetime,
+    *,
+    links: PageLinks,
+    keys: DataKeys,
+    draw: Random,
+    now: datetime,
+) -> list[TaskOut]:
+    """The rest of a claim, in the session's transaction (begun by its first statement, before
+    any write): controls in place of tasks, a qualification's copy, and the tasks as their
+    holder sees them."""
     if not rows:
         # The slow path only: an empty queue, or a contractor who may not work.
         contractor = await contractors_repository.get_contractor(session, contractor_id)
