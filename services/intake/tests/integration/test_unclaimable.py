@@ -5,12 +5,17 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import httpx
-from sqlalchemy import update
+import pytest
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
 
+from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_intake.models import Task
+from bpo_intake.repository import jobs as jobs_repository
+from bpo_intake.service import items as items_service
 from bpo_intake.service import tasks
 
 from .keying import claim_tasks, keying_job, new_contractor
@@ -86,3 +91,27 @@ async def test_an_item_every_qualified_contractor_has_worked_on_is_flagged(
     reason = await _flag_of(intake, tokens, first["item_id"])
     assert reason is not None
     assert "each who has them already worked on the item" in reason
+
+
+async def test_a_requeue_waits_for_a_cancel_of_its_job_under_way(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    """A cancel withdraws its job's tasks under the job's lock: a requeue meanwhile waits for
+    it (and then finds the job cancelled) instead of adding a task the cancel never sees."""
+    job = await keying_job(intake, tokens, 1, required_skills=[f"rare-{new_id().hex[-8:]}"])
+    await _queued_long_ago(intake_db, job["id"])
+    await _check(intake_db)
+    items = await intake.get(f"/v1/jobs/{job['id']}/items", headers=tokens.manager())
+    (item,) = items.json()["data"]
+
+    async def requeue_while_cancelling() -> None:
+        async with intake_db() as cancelling, cancelling.begin():
+            assert await jobs_repository.get_job_for_update(cancelling, UUID(job["id"]))
+            async with intake_db() as requeuing, requeuing.begin():
+                await requeuing.execute(text("SET LOCAL lock_timeout = '1s'"))
+                await items_service.requeue_item(
+                    requeuing, UUID(item["id"]), data_keys, personal=True
+                )
+
+    with pytest.raises(DBAPIError, match="lock timeout"):
+        await requeue_while_cancelling()

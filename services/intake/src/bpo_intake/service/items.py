@@ -286,7 +286,10 @@ async def requeue_item(
         raise NotFound(f"no item {item_id}")
     if item.flagged_reason is None:
         raise Conflict("this item is not flagged; it is still in the normal flow")
-    job = await jobs.get_job(session, item.job_id, None)
+    # Locked after the item (as decisions lock them), against a cancel: its withdrawal of
+    # tasks would not see a task added meanwhile.
+    job = await repository.lock_job_for_items(session, item.job_id, None)
+    assert job is not None, "an item's job exists"
     if job.status is JobStatus.CANCELLED:
         raise Conflict("the item's job is cancelled")
     item.flagged_reason = None
