@@ -68,6 +68,11 @@ _REQUIRE = (
 )
 
 
+def lock_name(work_type: str) -> str:
+    """The advisory lock a work type's qualification is put under, and its new jobs made."""
+    return f"qualification-of:{work_type}"
+
+
 async def require_skill(session: AsyncSession, work_type: str) -> None:
     """The work type's open jobs and their queued tasks require the work type's skill."""
     driver = await driver_connection(session)

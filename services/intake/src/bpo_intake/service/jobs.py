@@ -18,6 +18,7 @@ from bpo_common.contracts.intake import (
     ReceivedItem,
 )
 from bpo_common.crypto import DataKey, DataKeys
+from bpo_common.db import advisory_lock
 from bpo_common.errors import Conflict, Forbidden, NotFound
 from bpo_common.ids import new_id
 from bpo_common.notifications import notify
@@ -112,9 +113,14 @@ async def _required_skills(session: AsyncSession, command: JobCreate) -> list[st
     """The skills the client asks for, and the work type's own when it requires a
     qualification (service.qualifications)."""
     asked = list(command.required_skills)
-    if command.work_type in asked or not await qualifications_repository.requires(
-        session, command.work_type
-    ):
+    if command.work_type in asked:
+        return asked
+    # Shared with other new jobs, against a qualification being put for the work type, whose
+    # update of its jobs would not see this one.
+    await advisory_lock(
+        session, qualifications_repository.lock_name(command.work_type), shared=True
+    )
+    if not await qualifications_repository.requires(session, command.work_type):
         return asked
     return [*asked, command.work_type]
 

@@ -42,6 +42,8 @@ async def put(session: AsyncSession, work_type: str, body: QualificationIn) -> Q
     items = await repository.set_size(session, job.id)
     if not items:
         raise _refused(f"job {job.id} has no control items (items with a `golden` answer)")
+    # Against jobs of the work type being created meanwhile (service.jobs takes it shared).
+    await advisory_lock(session, repository.lock_name(work_type))
     await repository.save(
         session, body.model_dump() | {"work_type": work_type, "updated_at": utcnow()}
     )
