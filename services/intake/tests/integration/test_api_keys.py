@@ -1,6 +1,7 @@
 """Clients' API keys: made by an admin for any client or by a client for itself, the secret
 shown once and kept only hashed, listed without it, revoked."""
 
+import asyncio
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -185,3 +186,20 @@ async def test_refusals_name_the_field_at_fault(intake: httpx.AsyncClient, token
         headers=admin,
     )
     assert assert_problem(unknown, 404)["detail"] == f"no client {UUID(int=7)}"
+
+
+async def test_a_key_revoked_while_its_token_is_asked_for_gives_none(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+) -> None:
+    client_id = await register_client(intake, tokens, "Revoking Ltd")
+    made = await make_key(intake, tokens, client_id, "results:read")
+    async with intake_db() as revoking, revoking.begin():
+        await revoking.execute(
+            update(ApiKey).where(ApiKey.id == UUID(made["id"])).values(revoked_at=utcnow())
+        )
+        # The request reads the key as not revoked, checks the secret, then waits on its row.
+        asked = asyncio.create_task(ask_token(intake, made))
+        await asyncio.sleep(0.5)
+    refused = await asked
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["error_description"] == "the API key was revoked"

@@ -41,5 +41,16 @@ async def revoke_api_key(
     return (await session.execute(query.returning(ApiKey.id))).first() is not None
 
 
-async def mark_api_key_used(session: AsyncSession, key_id: UUID, now: datetime) -> None:
-    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+async def mark_api_key_used(
+    session: AsyncSession, key_id: UUID, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """Mark the key used, under its row's lock: (revoked_at, expires_at) as they are then, so
+    that a revocation committed while its secret was checked refuses the token too."""
+    marked = await session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id)
+        .values(last_used_at=now)
+        .returning(ApiKey.revoked_at, ApiKey.expires_at)
+    )
+    revoked_at, expires_at = marked.one()
+    return revoked_at, expires_at

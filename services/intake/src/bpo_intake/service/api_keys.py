@@ -139,6 +139,8 @@ async def grant_token(
     if key is None or not matches:
         raise TokenRefused(OAuthError.INVALID_CLIENT, UNKNOWN_CLIENT)
     usable(key.revoked_at, key.expires_at, now)
+    # Again under the key's lock: a revocation that committed meanwhile refuses it too.
+    usable(*await repository.mark_api_key_used(session, key.id, now), now)
     scopes = granted(key.scopes, requested)
     # A token does not outlive its key.
     ttl = min(signer.ttl, key.expires_at - now) if key.expires_at else signer.ttl
@@ -154,7 +156,6 @@ async def grant_token(
         scopes=scopes,
         token_id=str(new_id()),
     )
-    await repository.mark_api_key_used(session, key.id, now)
     return Grant(token, int(ttl.total_seconds()), scopes)
 
 
