@@ -95,7 +95,7 @@ async def _key(
     )
     assert response.status_code == 202, response.text
     (sent,) = await outbox_events(sessions, "bpo.intake.task.submitted", task_id=task["id"])
-    assert sent.data["qualification"], "validation keeps a qualification's keyings apart"
+    assert (sent.data["qualification"], sent.data["control_copy"]) == (True, True), "a copy"
     accepted = validation.ItemAccepted(
         item_id=UUID(task["item_id"]),
         job_id=UUID(task["job_id"]),

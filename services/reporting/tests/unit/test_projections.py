@@ -193,6 +193,11 @@ def test_a_score_counts_its_outcome_and_fields_for_the_client_and_the_contractor
         Increment(ContractorKey(CONTRACTOR, NINE), deltas),
     ]
     assert projections.contractor_scored(scored, first=False) == []
+    # A control copied into the job is the keyer's work, none of the client's.
+    copy = scored.model_copy(update={"control_copy": True})
+    assert projections.contractor_scored(copy, first=True) == [
+        Increment(ContractorKey(CONTRACTOR, NINE), deltas)
+    ]
 
 
 def test_usage_is_revenue_in_the_hour_the_item_completed() -> None:

@@ -114,6 +114,7 @@ def keying(
     layout_id: UUID | None = None,
     keyed_fields: list[str] | None = None,
     qualification: bool = False,
+    control_copy: bool = False,
 ) -> TaskSubmitted:
     """A task of the job submitted now, as intake announces it."""
     now = datetime.now(UTC)
@@ -136,6 +137,7 @@ def keying(
         entries_expected=expected,
         rejection=rejection,
         qualification=qualification,
+        control_copy=control_copy,
         claimed_at=now,
         submitted_at=now,
     )

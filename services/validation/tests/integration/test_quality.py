@@ -101,8 +101,11 @@ async def test_a_qualifications_copies_are_judged_for_it_but_never_held_to_the_f
         await submit(
             validation_db, validation_settings, job, item, wrong,
             golden={"number": "G", "total": "2"}, contractor_id=keyer, qualification=True,
+            control_copy=True,
         )  # fmt: skip
         (decision,) = await published(validation_db, item)
+        (score,) = await outbox_events(validation_db, SCORED, item_id=str(item))
+        assert score.data["control_copy"], "a copy is the keyer's work, none of the client's"
         control = decision.data["control"]
         assert (control["fields_judged"], control["fields_correct"]) == (2, 0 if n else 1)
     about_the_keyer = await outbox_events(validation_db, contractor_id=str(keyer))

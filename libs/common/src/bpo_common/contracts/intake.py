@@ -171,6 +171,9 @@ class TaskSubmitted(Event):
     # A copy given in a qualification attempt: judged for the attempt alone, not held to the
     # quality floor nor counted in the keyer's record (one who fails may try again).
     qualification: bool = False
+    # A control copied into the job at a claim or for a qualification (ReceivedItem's
+    # control_copy): none of the client's work.
+    control_copy: bool = False
     claimed_at: datetime
     submitted_at: datetime
 

@@ -157,6 +157,9 @@ class ContractorScored(Event):
     # The share of the job's fields the task keyed: under 1 for a partial second keying,
     # which earns that share of the piece rate.
     share: Decimal = Decimal(1)
+    # The task keyed a control copied into the job (TaskSubmitted.control_copy): the keyer's
+    # work, none of the client's.
+    control_copy: bool = False
     # Seconds the contractor was active on the task, when the workbench measured them.
     active_seconds: float | None = None
     submitted_at: datetime

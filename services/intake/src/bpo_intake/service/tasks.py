@@ -254,6 +254,7 @@ async def submit(
             suggestions=_sealed_suggestions(task, reader.value, key),
             layout_id=task.layout_id if task.kind is TaskKind.ENTRY else None,
             qualification=task.attempt_id is not None,
+            control_copy=task.control_of is not None,
             claimed_at=task.claimed_at or now,
             submitted_at=now,
         ),

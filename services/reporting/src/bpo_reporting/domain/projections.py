@@ -207,7 +207,8 @@ def task_expired(event: intake.TaskExpired) -> list[Increment]:
 
 
 def contractor_scored(event: validation.ContractorScored, first: bool) -> list[Increment]:
-    """The outcome and the fields judged, for the client's work and for the contractor."""
+    """The outcome and the fields judged, for the client's work (not a control copied into
+    its job) and for the contractor."""
     if not first:
         return []
     deltas = {
@@ -215,10 +216,10 @@ def contractor_scored(event: validation.ContractorScored, first: bool) -> list[I
         "fields_judged": event.fields_judged,
         "fields_correct": event.fields_correct,
     }
-    return [
-        Increment(_hourly(event.client_id, event.work_type, event.decided_at), deltas),
-        Increment(ContractorKey(event.contractor_id, hour_of(event.decided_at)), deltas),
-    ]
+    keyer = Increment(ContractorKey(event.contractor_id, hour_of(event.decided_at)), deltas)
+    if event.control_copy:
+        return [keyer]
+    return [Increment(_hourly(event.client_id, event.work_type, event.decided_at), deltas), keyer]
 
 
 def usage_recorded(event: billing.UsageRecorded, first: bool) -> list[Increment]:

@@ -88,6 +88,7 @@ async def record_submissions(
         judged=await scores.judged_by_task(session, item_ids),
         ledgers=Ledgers(settings),
         qualifying={event.task_id for event in fresh if event.qualification},
+        copies={event.task_id for event in fresh if event.control_copy},
     )
     entries = [kept_entry(event, jobs[event.job_id], job_keys[event.job_id]) for event in fresh]
     await repository.add_entries(session, entries)
@@ -122,6 +123,9 @@ class _Run:
     # figures of the decision and the task's score) but not kept as judged fields, so neither
     # the quality floor nor the keyer's record counts them.
     qualifying: set[UUID]
+    # Keyings of controls copied into their job (of a qualification's too): scored as the
+    # keyer's work, none of the client's.
+    copies: set[UUID]
     judgements: list[dict[str, Any]] = field(default_factory=list)
     # Keyings that differ, judged against each other; the items a final judging settled.
     provisional: list[dict[str, Any]] = field(default_factory=list)
@@ -204,9 +208,15 @@ class _Run:
             rejected = verdict.ruling is Ruling.REJECT
             count = len(rules.spec.fields)
             outcome.events += [
-                (scored(e, self.judged, now, rejected=rejected, fields=count), e.client_id)
+                (
+                    scored(
+                        e, self.judged, now, rejected=rejected, fields=count,
+                        control_copy=e.task_id in self.copies,
+                    ),
+                    e.client_id,
+                )
                 for e in so_far
-            ]
+            ]  # fmt: skip
 
     async def _decide(self, rules: Rules, item: Item, entry: Entry) -> Verdict:
         """Load what the decision reads beyond the item (`decision.needs`), then let it rule."""

@@ -225,6 +225,7 @@ def scored(
     *,
     rejected: bool,
     fields: int,
+    control_copy: bool = False,
 ) -> validation.ContractorScored:
     """How a task's work on a final item came out (billing pays on it); `judged` holds the
     (judged, correct) fields of each task; `fields`: how many the job has (a partial second
@@ -243,6 +244,7 @@ def scored(
         fields_judged=fields_judged,
         fields_correct=fields_correct,
         share=keyed_share(len(entry.keyed_fields), fields),
+        control_copy=control_copy,
         active_seconds=entry.active_seconds,
         submitted_at=entry.submitted_at,
         decided_at=now,
