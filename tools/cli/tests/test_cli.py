@@ -114,6 +114,8 @@ class DevUp:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # As from a terminal, though this run may have been started with nohup.
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
         )  # fmt: skip
         assert process.stdout is not None
         output = []

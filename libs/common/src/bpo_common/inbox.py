@@ -25,6 +25,7 @@ from sqlalchemy import ARRAY, String, Uuid, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.clock import utcnow
 from bpo_common.context import bind_correlation_id
 from bpo_common.contracts.messaging import EventDeadLettered
 from bpo_common.db import SessionFactory, unreachable
@@ -140,6 +141,7 @@ class InboxConsumer:
         js: JetStreamContext,
         *,
         max_deliver: int = 6,
+        wait_s: float = 86_400.0,
         ack_wait_s: float = 30.0,
         backoff_s: float = 0.5,
         batch_size: int = 100,
@@ -149,6 +151,7 @@ class InboxConsumer:
         self._sessions = sessions
         self._js = js
         self._max_deliver = max_deliver
+        self._wait_s = wait_s
         self._ack_wait_s = ack_wait_s
         self._backoff_s = backoff_s
         self._batch_size = batch_size
@@ -267,8 +270,11 @@ class InboxConsumer:
             raise
         except Exception as exc:
             EVENTS_FAILED.labels(self.subscription.name).inc()
-            # What waits (for another event, a key, the database back) is never given up on.
-            waits = isinstance(exc, Waiting) or unreachable(exc)
+            # What waits for the database is never given up on (nor could its dead letter be
+            # recorded); what waits for another event or a key, not before it is `wait_s` old
+            # (one that never comes would hold up the stream's erasure of what follows it).
+            age = (utcnow() - envelope.time).total_seconds()
+            waits = unreachable(exc) or (isinstance(exc, Waiting) and age < self._wait_s)
             if deliveries >= self._max_deliver and not waits:
                 return await self._give_up(message, envelope.id, deliveries, repr(exc), named(exc))
             delay = min(self._backoff_s * 2 ** (deliveries - 1), MAX_NAK_DELAY_S)

@@ -225,6 +225,7 @@ def _start_workers(workers: Workers, runtime: Runtime) -> list[asyncio.Task[None
             runtime.sessions,
             runtime.js,
             max_deliver=settings.consumer_max_deliver,
+            wait_s=settings.consumer_wait_s,
             ack_wait_s=settings.consumer_ack_wait_s,
             backoff_s=settings.consumer_backoff_s,
         )

@@ -112,6 +112,34 @@ async def test_an_event_that_waits_is_retried_past_the_dead_letter_count_until_i
     assert len(tries) >= 5
 
 
+async def test_an_event_that_waits_longer_than_it_may_is_dead_lettered(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    """What it waits for may never come (a job whose own event failed): past `wait_s` it goes
+    to `dead_letter`, so that it does not hold up the stream's erasure of what follows."""
+    run = str(new_id())
+    consumer = f"waited-{run}"
+
+    async def never(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        if any(envelope.payload(ProbeRecorded).run == run for envelope in envelopes):
+            raise Waiting("its job never arrives")  # (other tests' probes pass)
+
+    async with plumbing.sessions() as session, session.begin():
+        await publish_many(session, [ProbeRecorded(run=run, n=1)])
+    inbox = InboxConsumer(
+        Subscription(consumer, {ProbeRecorded.event_type: never}),
+        plumbing.sessions,
+        js,
+        max_deliver=2,
+        wait_s=0.0,
+        backoff_s=0.05,
+    )
+    async with background(OutboxRelay(plumbing.sessions, js).run()), background(inbox.run()):
+        await eventually(lambda: _has_dead_letter(plumbing, consumer), what="a dead letter")
+    (letter,) = await _dead_letters(plumbing, consumer)
+    assert letter["deliveries"] == 2
+
+
 async def test_message_that_is_not_an_envelope_is_dead_lettered_at_once(
     plumbing: Plumbing, js: JetStreamContext
 ) -> None:

@@ -68,6 +68,8 @@ class TestStack:
             "api_key_private_key_file": self.private_key,
             "manager_unscoped": True,
             "consumer_backoff_s": 0.05,
+            # The shared stream holds other tests' events of jobs a service never saw.
+            "consumer_wait_s": 5.0,
             # Intake's and validation's (the others ignore it).
             "kek": self.kek,
             # Intake's documents in the run's folder (other services ignore the setting).
@@ -96,6 +98,7 @@ class TestStack:
         ) | {
             "BPO_CONSUMER_BACKOFF_S": "0.05",
             "BPO_CONSUMER_ACK_WAIT_S": "3",
+            "BPO_CONSUMER_WAIT_S": "5",
             "BPO_INTAKE_DOCUMENT_STORE_URL": self.documents.as_uri(),
         }
 
