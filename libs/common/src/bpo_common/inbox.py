@@ -25,7 +25,6 @@ from sqlalchemy import ARRAY, String, Uuid, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.clock import utcnow
 from bpo_common.context import bind_correlation_id
 from bpo_common.contracts.messaging import EventDeadLettered
 from bpo_common.db import SessionFactory, unreachable
@@ -270,14 +269,16 @@ class InboxConsumer:
             raise
         except Exception as exc:
             EVENTS_FAILED.labels(self.subscription.name).inc()
-            # What waits for the database is never given up on (nor could its dead letter be
-            # recorded); what waits for another event or a key, not before it is `wait_s` old
-            # (one that never comes would hold up the stream's erasure of what follows it).
-            age = (utcnow() - envelope.time).total_seconds()
-            waits = unreachable(exc) or (isinstance(exc, Waiting) and age < self._wait_s)
+            # What waits for another event or a key is given up on after `wait_s` of its
+            # retries (one that never comes would hold up the stream's erasure of what follows
+            # it); what waits for the database, never (nor could its dead letter be recorded).
+            if isinstance(exc, Waiting):
+                waits = self._waited_s(deliveries) < self._wait_s
+            else:
+                waits = unreachable(exc)
             if deliveries >= self._max_deliver and not waits:
                 return await self._give_up(message, envelope.id, deliveries, repr(exc), named(exc))
-            delay = min(self._backoff_s * 2 ** (deliveries - 1), MAX_NAK_DELAY_S)
+            delay = self._delay_s(deliveries)
             log.warning(
                 "event waits, will retry" if waits else "event handler failed, will retry",
                 consumer=self.subscription.name,
@@ -297,6 +298,13 @@ class InboxConsumer:
             return Outcome.APPLIED
         EVENTS_DUPLICATE.labels(self.subscription.name).inc()
         return Outcome.DUPLICATE
+
+    def _waited_s(self, deliveries: int) -> float:
+        """How long an event has been retried by its `deliveries`: the delays between them."""
+        return sum(self._delay_s(n) for n in range(1, deliveries))
+
+    def _delay_s(self, deliveries: int) -> float:
+        return min(self._backoff_s * 2.0 ** (deliveries - 1), MAX_NAK_DELAY_S)
 
     async def _give_up(
         self, message: Msg, event_id: UUID | None, deliveries: int, error: str, shown: str

@@ -145,8 +145,9 @@ class ServiceSettings(BaseSettings):
     )
 
     consumer_max_deliver: int = Field(6, validation_alias=_shared("BPO_CONSUMER_MAX_DELIVER"))
-    # How long an event waits for another it depends on (its job), or for a key, before it is
-    # dead-lettered; one that waits for its database waits for ever.
+    # How long an event that waits for another it depends on (its job), or for a key, is
+    # retried (its retries' delays added up) before it is dead-lettered; one that waits for
+    # its database is retried for ever.
     consumer_wait_s: float = Field(86_400.0, ge=0, validation_alias=_shared("BPO_CONSUMER_WAIT_S"))
     consumer_ack_wait_s: float = Field(30.0, validation_alias=_shared("BPO_CONSUMER_ACK_WAIT_S"))
     consumer_backoff_s: float = Field(0.5, validation_alias=_shared("BPO_CONSUMER_BACKOFF_S"))

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.crypto import DataKey, DataKeys
-from bpo_common.db import SessionFactory
+from bpo_common.db import SessionFactory, advisory_lock
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import FieldType, JobSpec, Reader
@@ -36,6 +36,7 @@ from bpo_intake.models import Item, Job
 from bpo_intake.repository import documents as documents_repository
 from bpo_intake.repository import items as repository
 from bpo_intake.repository import jobs as jobs_repository
+from bpo_intake.repository import qualifications as qualifications_repository
 from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.schemas import DocumentName, ItemOut, OpenException
 from bpo_intake.service import documents, jobs
@@ -73,6 +74,10 @@ async def append_items(
     job = await repository.lock_job_for_items(session, job_id, client_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
+    # Shared with other uploads, against a qualification being put for the work type, whose
+    # update of its jobs' tasks would not see these: the job read again once it is held.
+    await advisory_lock(session, qualifications_repository.lock_name(job.work_type), shared=True)
+    await session.refresh(job)
     if job.status is not JobStatus.OPEN:
         raise Conflict(
             f"job {job_id} is {job.status.value}; items can be added only while a job is open"

@@ -67,7 +67,9 @@ async def claim(
             draw=draw, now=now,
         )  # fmt: skip
     except Exception:
-        # The leases committed on their own: they go back rather than wait for their end.
+        # The leases committed on their own: they go back rather than wait for their end,
+        # once the claim's own transaction has let go of the rows it touched.
+        await session.rollback()
         await claims.give_back(session, [row["id"] for row in rows], contractor_id)
         raise
 
