@@ -25,6 +25,11 @@ async def lock_job_for_items(session: AsyncSession, job_id: UUID, scope: UUID | 
     return (await session.execute(locked)).scalar_one_or_none()
 
 
+async def read_again(session: AsyncSession, job: Job) -> None:
+    """The job's row as it is now (another transaction may have changed it since it was read)."""
+    await session.refresh(job)
+
+
 async def add_items(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await copy_rows(session, Item.__table__, rows)
 

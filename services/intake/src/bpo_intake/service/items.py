@@ -77,7 +77,7 @@ async def append_items(
     # Shared with other uploads, against a qualification being put for the work type, whose
     # update of its jobs' tasks would not see these: the job read again once it is held.
     await advisory_lock(session, qualifications_repository.lock_name(job.work_type), shared=True)
-    await session.refresh(job)
+    await repository.read_again(session, job)
     if job.status is not JobStatus.OPEN:
         raise Conflict(
             f"job {job_id} is {job.status.value}; items can be added only while a job is open"
