@@ -20,7 +20,7 @@ from bpo_intake.models import Item, JobAccuracy
 from bpo_intake.repository import items as items_repository
 from bpo_intake.service import decisions
 
-from .conftest import create_job, register_client, scan_items
+from .conftest import create_job, register_client, scan_items, stored_items
 from .receiver import register_hooked_client
 
 REACTIVATED = "bpo.intake.contractor.reactivated"
@@ -69,10 +69,8 @@ async def test_a_decision_does_not_wait_for_an_upload_of_items_to_its_job(
     decisions on the job's items go on meanwhile, instead of holding up the consumer."""
     client_id = await register_client(intake, tokens)
     job = await create_job(intake, tokens, client_id, items=[{"source": {"page": 1}}])
-    async with intake_db() as session:
-        item_id = (
-            await session.scalars(select(Item.id).where(Item.job_id == UUID(job["id"])))
-        ).one()
+    (stored,) = await stored_items(intake_db, job["id"])
+    item_id = stored.id
     accepted = validation.ItemAccepted(
         item_id=item_id, job_id=UUID(job["id"]), client_id=client_id,
         result={"invoice_number": "INV-8", "total": "1"}, decided_at=datetime.now(UTC),
