@@ -565,8 +565,6 @@ async def _sql_keyer(
             rows = await claims.claim_tasks(
                 session, contractor_id, claim.kinds, claim.limit, now, now + lease
             )
-            # What a claim request ends with (its statement committed on its own already).
-            await session.commit()
             ended = perf_counter()
             if not rows:
                 timeline.empty_claims.append(ended)
