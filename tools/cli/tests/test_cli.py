@@ -415,8 +415,9 @@ def test_a_rebuild_says_which_setting_is_missing() -> None:
 def test_a_stale_pid_file_stops_the_server_it_named_and_no_other_program(tmp_path: Path) -> None:
     # After a reboot, the number a stack's pid file holds may be anyone's.
     bystander = subprocess.Popen(["sleep", "60"])
+    port = servers.free_port()
     nats = subprocess.Popen(
-        [str(Path(sys.executable).parent / "nats-server"), "-p", str(servers.free_port())],
+        [str(Path(sys.executable).parent / "nats-server"), "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -426,12 +427,31 @@ def test_a_stale_pid_file_stops_the_server_it_named_and_no_other_program(tmp_pat
         pid_file.write_text(str(bystander.pid))
         servers.stop_abandoned(tmp_path)
         assert bystander.poll() is None, "not a NATS server: left alone"
+        for _ in range(600):
+            if servers.port_open(port):
+                break
+            time.sleep(0.05)
+        assert servers.runs(nats.pid, "nats-server"), _seen(nats.pid)
+        assert not servers.runs(bystander.pid, "nats-server"), _seen(bystander.pid)
         pid_file.write_text(str(nats.pid))
         servers.stop_abandoned(tmp_path)
-        assert nats.wait(10) is not None, "the NATS server it named is stopped"
+        assert nats.poll() is not None, "the NATS server it named is stopped"
+        assert not servers.process_alive(nats.pid)
     finally:
         bystander.kill()
         nats.kill()
+
+
+def _seen(pid: int) -> str:
+    """What the system shows of process `pid`, to tell why it was not recognised."""
+    shown = {"our pid": str(os.getpid()), "/proc/self": os.readlink("/proc/self")}
+    for part in ("comm", "exe", "cmdline"):
+        try:
+            path = Path(f"/proc/{pid}/{part}")
+            shown[part] = os.readlink(path) if part == "exe" else path.read_text()
+        except OSError as error:
+            shown[part] = repr(error)
+    return repr(shown)
 
 
 def test_a_stack_stops_when_its_terminal_closes_unless_started_with_nohup() -> None:

@@ -5,6 +5,7 @@ its own folder and ports. Nothing here is used by a service in production.
 """
 
 import asyncio
+import contextlib
 import functools
 import importlib.util
 import json
@@ -104,56 +105,104 @@ def _stop_process(process: subprocess.Popen[bytes] | None, sig: int, timeout_s: 
         process.wait()
 
 
-def _kill_leftover(pid_file: Path, program: str, sig: int = signal.SIGTERM) -> None:
+def _kill_leftover(
+    pid_file: Path, program: str, sig: int = signal.SIGTERM, last: int = signal.SIGKILL
+) -> None:
     """A stack killed without a clean stop leaves its server running; stop that one first,
     if the process the file names runs `program` still (after a reboot its number may be
-    anyone's)."""
+    anyone's): with `sig`, then `last` if it still runs 5 s later."""
     try:
         pid = int(pid_file.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return
     if not runs(pid, program):
         return
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        return
-    for _ in range(100):
-        if not process_alive(pid):
+    for signal_number in (sig, last):
+        try:
+            os.kill(pid, signal_number)
+        except (ProcessLookupError, PermissionError):
             return
-        time.sleep(0.05)
+        for _ in range(100):
+            if not process_alive(pid):
+                return
+            time.sleep(0.05)
 
 
 def runs(pid: int, program: str) -> bool:
-    """Whether process `pid` runs `program` (its name, as the system shows it)."""
-    try:
-        name = Path(f"/proc/{pid}/comm").read_text().strip()
-    except FileNotFoundError:
-        if Path("/proc/self").exists():
-            return False  # no such process
+    """Whether process `pid` runs `program`: its name as the system shows it (the kernel
+    keeps 15 characters), its executable's or its first argument's."""
+    names = _names(pid)
+    return program in names or program[:15] in names
+
+
+def _names(pid: int) -> set[str]:
+    if not Path("/proc/self").exists():
         shown = subprocess.run(
             ["ps", "-p", str(pid), "-o", "comm="], capture_output=True, text=True, check=False
         )
-        name = Path(shown.stdout.strip()).name
-    except OSError:
-        return False
-    return name == program[:15]  # the kernel keeps 15 characters of a name
+        return {Path(shown.stdout.strip()).name}
+    process = _proc_folder(pid)
+    if process is None:
+        return set()
+    names = set()
+    with contextlib.suppress(OSError):
+        names.add((process / "comm").read_text().strip())
+    with contextlib.suppress(OSError):
+        names.add(Path(os.readlink(process / "exe")).name)
+    with contextlib.suppress(OSError):
+        first = (process / "cmdline").read_bytes().split(b"\0")[0]
+        names.add(Path(first.decode(errors="replace")).name)
+    return names
+
+
+def _proc_folder(pid: int) -> Path | None:
+    """/proc's folder of process `pid`, None if /proc shows no such process. In a sandbox
+    that mounted its host's /proc, the numbers there are the host's: the folder is the one
+    whose NSpid (its number in each namespace) ends with `pid` at this process's depth."""
+    with contextlib.suppress(OSError):
+        if os.readlink("/proc/self") == str(os.getpid()):
+            return Path(f"/proc/{pid}")
+    depth = len(_namespace_pids(Path("/proc/self")))
+    for folder in Path("/proc").glob("[0-9]*"):
+        numbers = _namespace_pids(folder)
+        if numbers and len(numbers) == depth and numbers[-1] == str(pid):
+            return folder
+    return None
+
+
+def _namespace_pids(folder: Path) -> list[str]:
+    with contextlib.suppress(OSError):
+        for line in (folder / "status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return line.split()[1:]
+    return []
 
 
 def process_alive(pid: int) -> bool:
+    """Whether process `pid` runs: one that ended, not yet waited for by its parent, does
+    not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    process = _proc_folder(pid) if Path("/proc/self").exists() else None
+    if process is None:
+        return True
+    try:
+        state = (process / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def stop_abandoned(root: Path) -> None:
     """Stop the PostgreSQL and NATS (each node of a cluster) a stack under `root` left
     running."""
-    _kill_leftover(root / "postgres" / "data" / "postmaster.pid", "postgres", signal.SIGINT)
+    _kill_leftover(
+        root / "postgres" / "data" / "postmaster.pid", "postgres", signal.SIGINT, signal.SIGQUIT
+    )
     for pid_file in sorted(root.glob("nats*/nats.pid")):
         _kill_leftover(pid_file, "nats-server")
 
@@ -178,7 +227,7 @@ class PostgresServer:
     def start(self, superuser_password: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._prepare_user()
-        _kill_leftover(self.data_dir / "postmaster.pid", "postgres", signal.SIGINT)
+        _kill_leftover(self.data_dir / "postmaster.pid", "postgres", signal.SIGINT, signal.SIGQUIT)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(superuser_password)
         settings = [
