@@ -42,7 +42,8 @@ class Settings(KeyedSettings):
     document_store_options: dict[str, str] = Field(default_factory=dict)
     document_max_bytes: int = 50 * 1024 * 1024
     document_max_pages: int = 500
-    # Pixels of one page of an image: past it, an image is refused as a decompression bomb.
+    # Pixels of one page of an image: past it, an image is refused as a decompression bomb
+    # (and past 178,956,970, Pillow's own bound, whatever this says).
     document_max_pixels: int = 100_000_000
     document_zip_max_members: int = 10_000
     # A job's data (values, documents, its data key) is erased this many days after it

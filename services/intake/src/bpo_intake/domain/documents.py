@@ -19,7 +19,7 @@ from hashlib import sha256
 from typing import Any
 
 import pypdfium2 as pdfium
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from bpo_common.text import MESSAGE, has_unstorable
 
@@ -45,6 +45,8 @@ MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024
 # zipfile, do not, whatever size a member declares).
 _ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 MAX_NAME = 255
+# EXIF orientations of an image stored on its side: its width is the page's height.
+_TURNED = {5, 6, 7, 8}
 # Members a zip tool adds that are not documents.
 _ZIP_NOISE = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$)")
 
@@ -189,21 +191,27 @@ def _pdf_pages(content: bytes, limits: Limits) -> list[PageSize]:
 
 def _image_pages(content: bytes, limits: Limits) -> tuple[MediaType, list[PageSize]]:
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Pixels are counted against `limits` before a page is decoded (`_frames`); Pillow's
+        # own limit, below the default one, refuses only twice its size.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(content)) as image:
                 media_type = _PILLOW_FORMATS.get(image.format or "")
                 if media_type is None:
                     raise Refused(f"a {image.format} image is not accepted; send {ACCEPTED}")
                 return media_type, _frames(image, limits)
+        except Refused:
+            raise
         except UnidentifiedImageError as exc:
             raise Refused(f"the file is not a document: send {ACCEPTED}") from exc
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        except Image.DecompressionBombError as exc:
             raise Refused(
                 "the image decompresses to too many pixels (a decompression bomb)"
             ) from exc
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise Refused(f"the image is corrupt: {exc}") from exc
+        except Exception as exc:  # a damaged file makes a decoder raise whatever it raises
+            raise Refused("the image is corrupt") from exc
 
 
 def _frames(image: Image.Image, limits: Limits) -> list[PageSize]:
@@ -212,6 +220,8 @@ def _frames(image: Image.Image, limits: Limits) -> list[PageSize]:
         if number > limits.max_pages:
             raise Refused(f"the document has more than {limits.max_pages} pages")
         width, height = frame.size
+        if frame.getexif().get(ExifTags.Base.Orientation) in _TURNED:
+            width, height = height, width
         if width * height > limits.max_pixels:
             raise Refused(
                 f"page {number} has {width}x{height} pixels; the limit is {limits.max_pixels} "
@@ -269,7 +279,7 @@ def render(media_type: MediaType, content: bytes) -> Iterator[RenderedPage]:
         return
     with Image.open(io.BytesIO(content)) as image:
         for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
-            yield RenderedPage(number, _webp(frame), None, None)
+            yield RenderedPage(number, _webp(_upright(frame)), None, None)
 
 
 def _render_pdf(content: bytes) -> Iterator[RenderedPage]:
@@ -286,6 +296,15 @@ def _render_pdf(content: bytes) -> Iterator[RenderedPage]:
             yield RenderedPage(index + 1, image, text, words)
     finally:
         document.close()
+
+
+def _upright(frame: Image.Image) -> Image.Image:
+    """The frame as it is meant to be seen: turned as its EXIF orientation says (a phone's
+    photo), and 16 bits a pixel brought down to 8 (converted as they are, they turn white)."""
+    frame = ImageOps.exif_transpose(frame)
+    if frame.mode.startswith("I;16"):
+        frame = frame.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    return frame
 
 
 def _webp(image: Image.Image) -> bytes:
