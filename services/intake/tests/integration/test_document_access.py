@@ -22,8 +22,9 @@ from bpo_devtools.testing import (
     outbox_events,
 )
 from bpo_intake.domain.links import PageLinks
-from bpo_intake.models import Document, Qualification
+from bpo_intake.models import Document, DocumentPage, Qualification
 from bpo_intake.repository import documents as documents_repository
+from bpo_intake.repository import extraction as extraction_repository
 from bpo_intake.repository.objects import open_store
 from bpo_intake.service import decisions, documents
 
@@ -152,7 +153,11 @@ async def test_documents_of_a_job_past_its_retention_are_deleted_and_say_so(
     )
     assert cancelled.status_code == 200, cancelled.text
     objects = open_store(store_dir.as_uri(), {})
+    said = [{"text": "Erika Mustermann", "box": [0.1, 0.1, 0.3, 0.12]}]
     async with documents_db() as session, session.begin():
+        await extraction_repository.set_page_words(
+            session, document_id, 1, "Erika Mustermann", said, utcnow()
+        )
         soon = await documents.delete_expired(session, objects, 90, utcnow())
     assert soon == 0, "not before its retention has run out"
     async with documents_db() as session, session.begin():
@@ -169,6 +174,10 @@ async def test_documents_of_a_job_past_its_retention_are_deleted_and_say_so(
     async with documents_db() as session:
         count = select(func.count()).select_from(Document).where(Document.client_id == client_id)
         assert (await session.execute(count)).scalar_one() == 1, "the record stays"
+        pages = select(DocumentPage.text, DocumentPage.words).where(
+            DocumentPage.document_id == document_id
+        )
+        assert list(await session.execute(pages)) == [(None, None)], "what the page said too"
 
 
 async def test_results_name_the_documents_each_item_was_keyed_from(

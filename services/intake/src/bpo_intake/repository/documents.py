@@ -179,6 +179,13 @@ async def still_stored(session: AsyncSession, client_id: UUID, sha256: str) -> b
 
 
 async def mark_deleted(session: AsyncSession, document_ids: Sequence[UUID], now: datetime) -> None:
+    """The documents deleted, and the text and words read from their pages forgotten (their
+    sizes stay)."""
     await session.execute(
         update(Document).where(Document.id.in_(document_ids)).values(deleted_at=now)
+    )
+    await session.execute(
+        update(DocumentPage)
+        .where(DocumentPage.document_id.in_(document_ids))
+        .values(text=None, words=None)
     )

@@ -15,7 +15,6 @@ from bpo_intake.domain.jobs import FINAL, JobStatus
 from bpo_intake.models import (
     Client,
     Document,
-    DocumentPage,
     Erasure,
     Item,
     Job,
@@ -138,15 +137,6 @@ async def documents_for_update(
         .with_for_update()
     )
     return list((await session.execute(query)).scalars())
-
-
-async def forget_pages(session: AsyncSession, document_ids: Sequence[UUID]) -> None:
-    """Drop the text and words read from the documents' pages (their sizes stay)."""
-    await session.execute(
-        update(DocumentPage)
-        .where(DocumentPage.document_id.in_(document_ids))
-        .values(text=None, words=None)
-    )
 
 
 async def delete_data_key(session: AsyncSession, job_id: UUID) -> None:

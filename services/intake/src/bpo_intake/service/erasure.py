@@ -104,7 +104,6 @@ async def _erase(
     # The documents locked before their pages are changed, in the renderer's order (the other
     # order deadlocked with a render under way).
     locked = await repository.documents_for_update(session, document_ids)
-    await repository.forget_pages(session, document_ids)
     await documents.delete_documents(session, store, locked, now)
     erasure = Erasure(
         id=new_id(),
