@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bpo_common.errors import FieldError
-from bpo_common.rules.expressions import Rule, RuleEvaluationError
+from bpo_common.rules.expressions import Rule, RuleEvaluationError, sums_kept
 from bpo_common.rules.personal import MASK, Personal
 from bpo_common.rules.rows import BadTable, Rows, read_table
 from bpo_common.rules.spec import FieldType, JobSpec
@@ -85,6 +85,15 @@ def check(spec: JobSpec, data: Mapping[str, Any], *, partial: bool = False) -> C
         if value is not None:
             values[spec_field.name] = value
 
+    with sums_kept():
+        errors += _rules_broken(spec, values, normalized, tables)
+    return CheckResult(errors=errors, normalized=normalized)
+
+
+def _rules_broken(
+    spec: JobSpec, values: dict[str, Any], normalized: dict[str, Any], tables: dict[str, Rows]
+) -> list[FieldError]:
+    errors: list[FieldError] = []
     for i, rule in enumerate(spec.compiled_rules):
         if rule.rows is None:
             errors += _broken(i, rule, values, normalized, spec.personal)
@@ -97,7 +106,7 @@ def check(spec: JobSpec, data: Mapping[str, Any], *, partial: bool = False) -> C
                 scope = {**values, **cells}
                 shown_too = {**normalized, **shown}
                 errors += _broken(i, rule, scope, shown_too, spec.personal, f"{rule.rows}[{r}]")
-    return CheckResult(errors=errors, normalized=normalized)
+    return errors
 
 
 def _broken(

@@ -18,7 +18,9 @@ names cells outside an aggregate is checked on every row of that table
 
 import ast
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import (
@@ -36,6 +38,8 @@ from typing import Any
 
 MAX_RULE_LENGTH = 1000
 MAX_RULE_DEPTH = 50
+# The sums of the record being checked, by the sum() they are of (see sums_kept).
+_SUMS: ContextVar[dict[int, "Decimal | ValueError"] | None] = ContextVar("sums", default=None)
 
 # Our own context, so a caller's decimal settings never change a rule's outcome.
 _CONTEXT = Context(
@@ -391,8 +395,35 @@ def _typed(value: Value | int) -> Value:
     return value
 
 
+@contextmanager
+def sums_kept() -> Iterator[None]:
+    """Within it, each sum() is added up once: a rule checked on every row of a table reads
+    the same whole table on each (a row's own cells never enter a sum), so the rows of one
+    record are checked in linear time, not quadratic. For the rules of one record only."""
+    token = _SUMS.set({})
+    try:
+        yield
+    finally:
+        _SUMS.reset(token)
+
+
 def _sum(cells: ast.expr, values: Mapping[str, Any]) -> Decimal:
     """A number over every row of the table whose cells `cells` names, added up."""
+    kept = _SUMS.get()
+    if kept is None:
+        return _added_up(cells, values)
+    if id(cells) not in kept:
+        try:
+            kept[id(cells)] = _added_up(cells, values)
+        except ValueError as exc:
+            kept[id(cells)] = exc
+    total = kept[id(cells)]
+    if isinstance(total, ValueError):
+        raise ValueError(*total.args)
+    return total
+
+
+def _added_up(cells: ast.expr, values: Mapping[str, Any]) -> Decimal:
     (table,) = _cell_tables(cells)
     # Without the cells of the row a row rule is checked on: each row brings its own.
     outside = {name: value for name, value in values.items() if not name.startswith(f"{table}.")}

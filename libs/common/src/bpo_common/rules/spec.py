@@ -87,6 +87,13 @@ _TABLE = frozenset({FieldType.TABLE})
 # The most rows a table may have. Aligning two keyings whose rows all differ grows with rows
 # squared times columns: at 500 rows of 10 columns about a third of a second.
 MAX_ROWS = 500
+# What a new job's spec may hold: every submission is checked against all of it, and the
+# spec travels whole in the job's announcement (a NATS message of at most 8 MiB).
+MAX_FIELDS = 500
+MAX_RULES = 200
+MAX_CHOICE_LENGTH = 200
+MAX_DATE_FORMAT_LENGTH = 100
+MAX_SPEC_BYTES = 1_000_000
 
 # Which optional rule fits which field type; anything else is a spec error.
 APPLIES_TO: Mapping[str, frozenset[FieldType]] = {
@@ -284,6 +291,36 @@ class JobSpec(BaseModel):
         if duplicates:
             raise spec_error(f"field names must be unique; repeated: {', '.join(duplicates)}")
         return fields
+
+    @model_validator(mode="after")
+    def _within_limits(self, info: ValidationInfo) -> Self:
+        """A new spec's size (a stored one is read as it was accepted, limits added since
+        included); checked before its rules are compiled."""
+        if info.context and info.context.get(STORED):
+            return self
+        problems: list[tuple[tuple[int | str, ...], str]] = []
+        if len(self.fields) > MAX_FIELDS:
+            problems.append((("fields",), f"a job has at most {MAX_FIELDS} fields"))
+        if len(self.rules) > MAX_RULES:
+            problems.append((("rules",), f"a job has at most {MAX_RULES} rules"))
+        for i, spec in enumerate(self.fields):
+            for at, field in [((), spec)] + [
+                (("columns", j), column) for j, column in enumerate(spec.columns or ())
+            ]:
+                for j, choice in enumerate(field.choices or ()):
+                    if len(choice) > MAX_CHOICE_LENGTH:
+                        message = f"a choice has at most {MAX_CHOICE_LENGTH} characters"
+                        problems.append((("fields", i, *at, "choices", j), message))
+                for j, written in enumerate(field.date_formats or ()):
+                    if len(written) > MAX_DATE_FORMAT_LENGTH:
+                        message = f"a date format has at most {MAX_DATE_FORMAT_LENGTH} characters"
+                        problems.append((("fields", i, *at, "date_formats", j), message))
+        if not problems and len(self.model_dump_json()) > MAX_SPEC_BYTES:
+            message = f"the fields and rules take more than {MAX_SPEC_BYTES:,} bytes as JSON"
+            problems.append((("fields",), message))
+        if problems:
+            raise errors_at(type(self).__name__, problems)
+        return self
 
     @model_validator(mode="after")
     def _lookups_name_fields(self) -> Self:

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from bpo_common.errors import FieldError
+from bpo_common.events import STORED
 from bpo_common.rules import FieldSpec, JobSpec, spec_errors
 
 
@@ -170,3 +171,28 @@ def test_specs_are_frozen() -> None:
     spec = FieldSpec(name="a", type="string")
     with pytest.raises(ValidationError):
         spec.required = False  # type: ignore[misc]
+
+
+def test_a_new_spec_is_bounded_and_a_stored_one_is_read_as_accepted() -> None:
+    # Every submission is checked against the whole spec, and the job's announcement carries
+    # it: a NATS message has at most 8 MiB.
+    text = {"name": "a", "type": "string"}
+    menu = {"name": "colour", "type": "enum", "choices": ["red", "x" * 201]}
+    dated = {"name": "day", "type": "date", "date_formats": ["%d.%m.%Y" + " " * 100]}
+    assert _errors([text, menu, dated], ["a != 'b'"] * 201) == [
+        FieldError("rules", "a job has at most 200 rules"),
+        FieldError("fields[1].choices[1]", "a choice has at most 200 characters"),
+        FieldError("fields[2].date_formats[0]", "a date format has at most 100 characters"),
+    ]
+    many = [{"name": f"f{i}", "type": "string"} for i in range(501)]
+    assert _errors(many) == [FieldError("fields", "a job has at most 500 fields")]
+    wide = [
+        {"name": f"f{i}", "type": "enum", "choices": [f"{i}-{j:03}" + "y" * 150 for j in range(40)]}
+        for i in range(200)
+    ]
+    assert _errors(wide) == [
+        FieldError("fields", "the fields and rules take more than 1,000,000 bytes as JSON")
+    ]
+    stored = {"fields": [*many, menu], "rules": ["f1 != 'b'"] * 201}
+    spec = JobSpec.model_validate(stored, context={STORED: True})
+    assert len(spec.fields) == 502, "a job that exists stays readable"

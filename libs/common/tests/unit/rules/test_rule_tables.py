@@ -17,6 +17,7 @@ from bpo_common.rules import (
     check,
     differing_fields,
     equal_after_normalization,
+    expressions,
     spec_errors,
     spec_for,
 )
@@ -743,3 +744,30 @@ def test_hints_on_a_column_are_refused_and_a_stored_spec_with_them_still_loads()
     (table,) = spec_for(new_id(), fields, []).fields
     assert table.columns is not None
     assert table.columns[0].hints is not None
+
+
+def test_a_sum_in_a_rule_on_every_row_is_added_up_once_a_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A rule on each of 500 rows that reads the whole table: adding it up again on every
+    # row took seconds a submission.
+    added: list[int] = []
+    add_up = expressions._added_up
+
+    def counted(cells: Any, values: Any) -> Decimal:
+        added.append(1)
+        return add_up(cells, values)
+
+    monkeypatch.setattr(expressions, "_added_up", counted)
+    spec = _spec("lines.qty * 100 <= sum(lines.qty)")
+    rows = [{"sku": f"s{r}", "qty": 50 if r == 7 else 1} for r in range(500)]
+    result = check(spec, {"lines": rows})
+    assert result.errors == [
+        FieldError(
+            "rules[0]",
+            "rule not met on lines[7]: lines.qty * 100 <= sum(lines.qty) (lines[7].qty=50)",
+        )
+    ]
+    assert len(added) == 1
+    check(spec, {"lines": rows[:3]})
+    assert len(added) == 2, "each record its own sums"
