@@ -328,18 +328,6 @@ async def test_a_qualification_that_cannot_hold_is_refused_naming_the_member(
     assert plain["required_skills"] == [_skill(work_type)], "nothing was stored"
 
 
-async def test_a_work_type_that_is_no_work_type_is_refused(
-    intake: httpx.AsyncClient, tokens: Tokens
-) -> None:
-    response = await intake.put(
-        "/v1/work-types/Not%20One/qualification",
-        json={"job_id": str(new_id())},
-        headers=tokens.manager(),
-    )
-
-    assert error_fields(assert_problem(response, 422)) == ["work_type"]
-
-
 async def _two_item_attempt(
     intake: httpx.AsyncClient, tokens: Tokens
 ) -> tuple[str, dict[str, Any], dict[str, Any], tuple[UUID, dict[str, str]], dict[str, Any]]:

@@ -22,6 +22,7 @@ from bpo_common.errors import FieldError, Invalid, NotFound
 from bpo_common.ids import new_id
 from bpo_intake.domain.jobs import JobStatus
 from bpo_intake.domain.qualifications import AttemptOutcome, Offered, finish
+from bpo_intake.domain.tasks import QC_SKILL
 from bpo_intake.models import Qualification, QualificationAttempt
 from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.repository import qualifications as repository
@@ -32,6 +33,10 @@ from bpo_intake.service import controls
 async def put(session: AsyncSession, work_type: str, body: QualificationIn) -> QualificationOut:
     """Make or replace the work type's qualification; from now on its jobs not yet done, and
     those to come, require its skill (the work type's name)."""
+    if work_type == QC_SKILL:
+        # Passing would give the reviewers' skill: reviews and adjudications of every client.
+        message = f"{QC_SKILL!r} is the reviewers' skill; no work type's qualification gives it"
+        raise Invalid(message, errors=[FieldError(field="work_type", message=message)])
     job = await jobs_repository.get_job(session, body.job_id, None)
     if job is None:
         raise _refused(f"no job {body.job_id}")
