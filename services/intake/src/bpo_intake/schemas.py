@@ -43,6 +43,9 @@ class ClientCreated(BaseModel):
     created_at: datetime
 
 
+Skill = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_.-]+$")]
+
+
 class JobCreate(JobSpec):
     """A job: its field specs and cross-field rules (checked by the rule engine), QC, SLA."""
 
@@ -52,9 +55,8 @@ class JobCreate(JobSpec):
     due_at: Instant | None = None
     sla_hours: Annotated[Decimal, Field(gt=0, le=8760, decimal_places=2)] | None = None
     priority: Annotated[int, Field(ge=0, le=100)] = 50
-    required_skills: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(
-        default_factory=list
-    )
+    # As contractors' skills are written: one nobody could hold is refused, not flagged later.
+    required_skills: Annotated[list[Skill], Field(max_length=100)] = Field(default_factory=list)
     external_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     instructions: Annotated[str, Field(min_length=1, max_length=20_000)] | None = Field(
         default=None,
@@ -246,8 +248,6 @@ class DocumentView(DocumentPages):
 
 
 # Contractors and tasks
-
-Skill = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_.-]+$")]
 
 
 class ContractorCreate(Strict):

@@ -208,6 +208,7 @@ INVALID_JOBS: list[Any] = [
     pytest.param({"qc": {"target_accuracy": "1"}}, "qc.target_accuracy", id="target-1"),
     pytest.param({"qc": {"target_accuracy": "1E-20000"}}, "qc.target_accuracy", id="tiny-target"),
     pytest.param({"qc": {"golden_rate": "0.1234567"}}, "qc.golden_rate", id="rate-7-places"),
+    pytest.param({"required_skills": ["Data Entry"]}, "required_skills[0]", id="bad-skill"),
     pytest.param(
         {"qc": {"mode": "assisted", "suggestion_threshold": "0"}},
         "qc.suggestion_threshold",

@@ -19,6 +19,7 @@ from bpo_intake.domain.items import (
 from bpo_intake.domain.jobs import (
     FINAL,
     ItemStatus,
+    QcPolicyIn,
     chunked,
     due_at,
     entries_per_item,
@@ -170,3 +171,11 @@ def test_an_append_refreshes_the_queue_statistics_when_they_have_fallen_behind(
     appended: int, known_tasks: float, outgrown: bool
 ) -> None:
     assert statistics_outgrown(appended, known_tasks) is outgrown
+
+
+def test_a_rate_written_with_endless_trailing_zeros_is_kept_as_its_value() -> None:
+    # Its 20,002 decimal places would not fit a numeric column (16,383) where it is stored.
+    policy = QcPolicyIn.model_validate({"target_accuracy": "0.95" + "0" * 20_000})
+    assert policy.target_accuracy == Decimal("0.95")
+    assert str(policy.target_accuracy) == "0.95"
+    assert str(QcPolicyIn.model_validate({"golden_rate": "0.050"}).golden_rate) == "0.050"

@@ -45,6 +45,9 @@ class QcPolicyIn(QcPolicy):
         exponent = value.normalize().as_tuple().exponent
         if isinstance(exponent, int) and exponent < -RATE_PLACES:
             raise ValueError(f"at most {RATE_PLACES} decimal places")
+        written = value.as_tuple().exponent
+        if isinstance(written, int) and written < -RATE_PLACES:
+            return value.normalize()  # trailing zeros past what a column stores (16,383 places)
         return value
 
     @field_validator("target_accuracy")
