@@ -29,10 +29,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from bpo_common.clock import utcnow
-from bpo_common.errors import Unauthorized
+from bpo_common.errors import UNSTORABLE, Unauthorized
 from bpo_common.settings import ServiceSettings
 
 VERIFIED_CACHE_SIZE = 10_000
+# The longest subject a token may name (the columns that record who acted hold 200).
+MAX_SUBJECT = 200
 
 
 class Role(StrEnum):
@@ -215,7 +217,12 @@ def _principal(claims: dict[str, Any], manager_unscoped: bool = False) -> Princi
         scopes = frozenset(granted.split())
     else:
         raise Unauthorized("the token's scope must be a string of space-separated scopes")
-    return Principal(subject=str(claims["sub"]), role=role, client_id=client_id, scopes=scopes)
+    subject = str(claims["sub"])  # PyJWT refuses one that is not a string
+    if not 1 <= len(subject) <= MAX_SUBJECT or UNSTORABLE.search(subject):
+        # Whoever acts is recorded by it (who created a key, asked for an erasure, resolved
+        # an exception): it must fit where it is kept.
+        raise Unauthorized(f"the token's sub must be a string of 1 to {MAX_SUBJECT} characters")
+    return Principal(subject=subject, role=role, client_id=client_id, scopes=scopes)
 
 
 # What a token without a scope claim may do: a client everything a client may (a client's own

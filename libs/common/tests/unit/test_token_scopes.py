@@ -153,6 +153,16 @@ async def test_a_scope_claim_that_is_not_a_string_is_refused(keys: Keys) -> None
     assert refused.value.detail == "the token's scope must be a string of space-separated scopes"
 
 
+@pytest.mark.parametrize("subject", ["m" * 201, "", "man\x00ager"])
+async def test_a_subject_that_could_not_be_recorded_is_refused(keys: Keys, subject: str) -> None:
+    # Who acted is kept beside what they did (a key they created, an erasure they asked for).
+    with pytest.raises(Unauthorized) as refused:
+        await keys.verifier().verify(_token(keys.idp, role="manager", sub=subject))
+    assert refused.value.detail == "the token's sub must be a string of 1 to 200 characters"
+    accepted = await keys.verifier().verify(_token(keys.idp, role="manager", sub="m" * 200))
+    assert accepted.subject == "m" * 200
+
+
 def test_api_keys_need_an_issuer_of_their_own(keys: Keys) -> None:
     with pytest.raises(ValueError, match="BPO_API_KEY_ISSUER must differ from BPO_JWT_ISSUER"):
         TokenVerifier(
