@@ -5,6 +5,7 @@ carries. Routes use these; use cases never see a header."""
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from bpo_common.errors import NotAcceptable, UnsupportedMediaType
 
 # A spreadsheet reads a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 CSV = "text/csv"
 
 
@@ -75,8 +77,12 @@ def _one_of(choices: Sequence[str]) -> str:
 
 
 def spreadsheet_safe(text: str) -> str:
-    """A CSV cell's text that a spreadsheet shows as text, never runs as a formula."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """A CSV cell's text that a spreadsheet never runs as a formula. A plain number written as
+    text (a canonical decimal, -12.50; a phone number, +4930123456) runs nothing: it stays as
+    it is, for the programs that read the file."""
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def csv_cell(value: Any) -> str:

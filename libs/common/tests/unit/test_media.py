@@ -36,20 +36,23 @@ def test_an_accept_that_allows_none_of_them_is_refused_with_the_callers_words() 
         negotiate("image/png, text/csv;q=0", OFFERED, "only JSON here")
 
 
-def test_cells_that_a_spreadsheet_would_run_are_quoted() -> None:
-    assert [spreadsheet_safe(t) for t in ("=SUM(A1)", "-2", "@x", "plain", "")] == [
+def test_cells_that_a_spreadsheet_would_run_are_quoted_and_plain_numbers_are_not() -> None:
+    written = ("=SUM(A1)", "-2+3+cmd|' /C calc'!A0", "@x", "plain", "", "-12.50", "+4930123456")
+    assert [spreadsheet_safe(t) for t in written] == [
         "'=SUM(A1)",
-        "'-2",
+        "'-2+3+cmd|' /C calc'!A0",
         "'@x",
         "plain",
         "",
+        "-12.50",
+        "+4930123456",
     ]
 
 
 def test_csv_cells_keep_numbers_defuse_text_and_write_json_and_times_as_json_does() -> None:
     moment = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
-    assert csv_text([[None, True, -2, Decimal("-1.50"), "-2", {"a": [1]}, moment]]) == (
-        ',true,-2,-1.50,\'-2,"{""a"":[1]}",2026-12-04T09:30:00Z\r\n'
+    assert csv_text([[None, True, -2, Decimal("-1.50"), "-2", "-2-1", {"a": [1]}, moment]]) == (
+        ',true,-2,-1.50,-2,\'-2-1,"{""a"":[1]}",2026-12-04T09:30:00Z\r\n'
     )
 
 

@@ -177,8 +177,8 @@ async def test_results_as_csv_have_the_jobs_fields_as_columns_and_formulas_defus
     )
     assert response.text == (
         "item_id,external_id,invoice_number,total,issued_on\r\n"
-        f'{ids[0]},inv-1,"\'=HYPERLINK(""http://x.example"")",\'-5,2031-01-02\r\n'
-        f"{ids[1]},,'@SUM(A1),'+3,\r\n"
+        f'{ids[0]},inv-1,"\'=HYPERLINK(""http://x.example"")",-5,2031-01-02\r\n'
+        f"{ids[1]},,'@SUM(A1),+3,\r\n"
         f"{ids[2]},'=cmd|' /C calc'!A0,'\tTAB,1234.5,\r\n"
     )
 
@@ -192,7 +192,7 @@ async def test_csv_cells_starting_with_a_carriage_return_are_defused_too(
     response = await _results(intake, job_id, headers, "text/csv")
 
     assert response.text == (
-        f"item_id,external_id,invoice_number,total,issued_on\r\n{item_id},'-1,\"'\rX\",0,\r\n"
+        f'item_id,external_id,invoice_number,total,issued_on\r\n{item_id},-1,"\'\rX",0,\r\n'
     )
 
 

@@ -47,13 +47,13 @@ def test_ndjson_is_one_record_a_line() -> None:
 
 def test_csv_has_a_header_of_the_fields_and_defuses_formulas() -> None:
     assert write(CsvTable(["total"]), [ROWS]) == (
-        f"item_id,external_id,total\r\n{ONE},inv-1,'-5\r\n{TWO},,\r\n"
+        f"item_id,external_id,total\r\n{ONE},inv-1,-5\r\n{TWO},,\r\n"
     )
 
 
 def test_csv_names_each_items_documents_when_the_job_has_some() -> None:
     assert write(CsvTable(["total"], documents=True), [ROWS]) == (
-        f"item_id,external_id,documents,total\r\n{ONE},inv-1,inv-1.pdf;=x.png,'-5\r\n{TWO},,,\r\n"
+        f"item_id,external_id,documents,total\r\n{ONE},inv-1,inv-1.pdf;=x.png,-5\r\n{TWO},,,\r\n"
     )
 
 
