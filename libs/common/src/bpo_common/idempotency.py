@@ -7,7 +7,7 @@ that streams its body takes `StreamedIdempotencyDep` and reads the body through 
 """
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -85,7 +85,7 @@ class StreamedIdempotency(Idempotency):
         self._request = request
         self._read = False
 
-    async def body(self) -> AsyncIterator[bytes]:
+    async def body(self) -> AsyncGenerator[bytes, None]:
         """The request body in chunks as they arrive; read it once."""
         async for chunk in self._request.stream():
             self._request_hash.update(chunk)
@@ -109,8 +109,11 @@ def _owner(principal: Principal) -> str:
 
 
 def _request_hash(request: Request) -> "_Hash":
-    """The hash of a request so far: method and path; the caller adds the body."""
-    return hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n")
+    """The hash of a request so far: method, path, query and the body's media type (the same
+    bytes as CSV and as NDJSON are not one request); the caller adds the body."""
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    head = f"{request.method} {request.url.path}?{request.url.query}\n{media_type}\n"
+    return hashlib.sha256(head.encode())
 
 
 async def _claim(session: AsyncSession, owner: str, key: str) -> Row[str, int, Any] | None:

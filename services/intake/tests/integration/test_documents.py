@@ -114,6 +114,38 @@ async def test_a_multipart_upload_and_the_same_bytes_twice_are_stored_once(
     assert len(list((store_dir / str(client_id)).rglob("original"))) == 1
 
 
+async def test_an_upload_repeated_with_its_idempotency_key_answers_as_the_first_did(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    # The client lost the first answer: its retry gets the document it made, not a 409.
+    client_id, job = await open_job(documents_api, tokens)
+    png = image("PNG")
+    headers = tokens.client(client_id) | {"Idempotency-Key": f"scan-{job['id']}"}
+
+    def post(name: str, body: bytes) -> httpx.Request:
+        request = documents_api.build_request(
+            "POST",
+            f"/v1/jobs/{job['id']}/documents",
+            files={"file": (name, body, "image/png")},
+            headers=headers,
+        )
+        request.read()  # the same bytes each time it is sent
+        return request
+
+    upload_once = post("scan.png", png)
+    first = await documents_api.send(upload_once)
+    assert first.status_code == 201, first.text
+    again = await documents_api.send(upload_once)
+    assert again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await documents_api.send(post("other.png", image("PNG", size=(30, 30))))
+    assert error_fields(assert_problem(other, 422)) == ["Idempotency-Key"]
+    assert [document.filename for document in await documents_of(documents_db, job["id"])] == [
+        "scan.png"
+    ]
+
+
 async def test_a_zip_becomes_one_document_per_file(
     documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
 ) -> None:

@@ -6,18 +6,20 @@ or a zip of many; what the bytes are is sniffed from them, whatever the header s
 """
 
 import tempfile
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from bpo_common import audit
 from bpo_common.auth import CurrentClient, KeyScope, Principal, Role, Scope, require_role
 from bpo_common.db import SessionDep
 from bpo_common.errors import FieldError, Invalid
+from bpo_common.idempotency import StreamedIdempotencyDep
 from bpo_common.media import attachment, drain
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.text import CheckedRoute
@@ -85,6 +87,7 @@ async def upload_documents(
     request: Request,
     session: SessionDep,
     client: CurrentClient,
+    idempotency: StreamedIdempotencyDep,
     settings: SettingsDep,
     filename: Annotated[
         str | None,
@@ -93,12 +96,13 @@ async def upload_documents(
 ) -> JSONResponse:
     """Attach a document (or a zip of many) to an open job; one bad file and none is stored."""
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    chunks = idempotency.body()
     if media_type in ZIP_TYPES:
-        files = await _zip(request, settings)
+        files = await _zip(chunks, settings)
     elif media_type == MULTIPART:
-        files = await _multipart(request, settings, filename)
+        files = await _multipart(request, chunks, settings, filename)
     else:
-        files = await _bare(request, settings, filename)
+        files = await _bare(chunks, settings, filename)
     stored = await documents.add_documents(
         session, documents.document_store(settings), job_id, client.client_id, files
     )
@@ -107,11 +111,12 @@ async def upload_documents(
         body: DocumentOut | DocumentsOut = DocumentsOut(documents=stored)
     else:
         (body,) = stored
-    return JSONResponse(body.model_dump(mode="json"), status_code=201)
+    return await idempotency.respond(201, body)
 
 
-async def _bare(request: Request, settings: Settings, filename: str | None) -> list[Inspected]:
-    chunks = request.stream()
+async def _bare(
+    chunks: AsyncIterator[bytes], settings: Settings, filename: str | None
+) -> list[Inspected]:
     if filename is None:
         await drain(chunks)
         raise Invalid(
@@ -127,36 +132,40 @@ async def _bare(request: Request, settings: Settings, filename: str | None) -> l
     return await documents.inspect_file(filename, bytes(content), settings)
 
 
-async def _multipart(request: Request, settings: Settings, filename: str | None) -> list[Inspected]:
+async def _multipart(
+    request: Request, chunks: AsyncGenerator[bytes, None], settings: Settings, filename: str | None
+) -> list[Inspected]:
     try:
-        async with request.form(max_files=1, max_fields=10) as form:
-            part = form.get("file")
-            if not isinstance(part, UploadFile):
-                raise Invalid(
-                    "send the document as the multipart part named file",
-                    errors=[FieldError("file", "missing, or not a file")],
-                )
-            name = filename or part.filename
-            if not name:
-                raise Invalid(
-                    "name the file: give the part a filename, or ?filename=",
-                    errors=[FieldError("filename", "required")],
-                )
-            content = await part.read(settings.document_max_bytes + 1)
-    except HTTPException as exc:  # Starlette could not read the body as multipart
-        if exc.status_code == 413:
-            raise  # the body is over the size limit: that, not its shape, is what is wrong
+        form = await MultiPartParser(request.headers, chunks, max_files=1, max_fields=10).parse()
+    except MultiPartException as exc:  # the body cannot be read as multipart
+        await drain(chunks)
         raise Invalid(
-            f"the multipart body could not be read ({exc.detail}): send one part, the "
+            f"the multipart body could not be read ({exc.message}): send one part, the "
             "document, named file",
-            errors=[FieldError("file", str(exc.detail))],
+            errors=[FieldError("file", exc.message)],
         ) from exc
+    try:
+        part = form.get("file")
+        if not isinstance(part, UploadFile):
+            raise Invalid(
+                "send the document as the multipart part named file",
+                errors=[FieldError("file", "missing, or not a file")],
+            )
+        name = filename or part.filename
+        if not name:
+            raise Invalid(
+                "name the file: give the part a filename, or ?filename=",
+                errors=[FieldError("filename", "required")],
+            )
+        content = await part.read(settings.document_max_bytes + 1)
+    finally:
+        await form.close()
     return await documents.inspect_file(name, content, settings)
 
 
-async def _zip(request: Request, settings: Settings) -> list[Inspected]:
+async def _zip(chunks: AsyncIterator[bytes], settings: Settings) -> list[Inspected]:
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spooled:
-        async for chunk in request.stream():
+        async for chunk in chunks:
             spooled.write(chunk)
         spooled.seek(0)
         return await documents.inspect_zip(spooled, settings)
