@@ -210,6 +210,9 @@ async def test_a_manager_sees_the_charts_and_tables_in_chromium(
             assert str(scenario.jobs[2]) not in shaded
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
+            # Another period keeps the currency shown (it went back to the first one).
+            month = page.locator("nav a", has_text="31 d")
+            assert await month.get_attribute("href") == "?days=31&currency=EUR"
 
             await page.click("nav form button[type=submit]")
             await page.wait_for_url(f"{served}/dashboard/login")

@@ -8,7 +8,8 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from bpo_common.contracts.billing import UsageRecorded
+from bpo_common.contracts import TaskKind
+from bpo_common.contracts.billing import EarningRecorded, UsageRecorded
 from bpo_common.events import wrap
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem, error_fields
@@ -107,6 +108,51 @@ async def test_money_in_several_currencies_must_be_read_one_currency_at_a_time(
         (row["client_id"], row["revenue"]) for row in clients["data"] if row["revenue"] != "0"
     ]
     assert earned == [(str(client_id), "5.00")]
+
+
+async def test_no_margin_is_told_where_a_clients_money_is_in_two_currencies(
+    reports: Reports, js: JetStreamContext
+) -> None:
+    # Billed in EUR, keyed by contractors paid in USD: in EUR its margin is not its revenue,
+    # nor in USD minus its cost.
+    client_id = new_id()
+    at = datetime(2003, 3, 1, 10, tzinfo=UTC)
+    period = {"from": "2003-03-01T00:00:00Z", "to": "2003-03-02T00:00:00Z"}
+    usage = UsageRecorded(
+        usage_id=new_id(),
+        item_id=new_id(),
+        job_id=new_id(),
+        client_id=client_id,
+        work_type="invoice",
+        amount=Decimal("10.00"),
+        currency="EUR",
+        completed_at=at,
+        recorded_at=at,
+    )
+    earning = EarningRecorded(
+        earning_id=new_id(),
+        task_id=new_id(),
+        contractor_id=new_id(),
+        job_id=usage.job_id,
+        client_id=client_id,
+        work_type="invoice",
+        kind=TaskKind.ENTRY,
+        amount=Decimal("6.00"),
+        currency="USD",
+        earned_at=at,
+    )
+    await publish(
+        js, [wrap(event, source="billing", client_id=client_id) for event in (usage, earning)]
+    )
+
+    for currency, revenue, cost in [("EUR", "10.00", "0"), ("USD", "0", "6.00")]:
+        body = await reports.body("overview", **period, client_id=str(client_id), currency=currency)
+        assert (body["revenue"], body["contractor_cost"], body["margin"]) == (revenue, cost, None)
+    clients = await reports.body("clients", **period, currency="EUR")
+    (row,) = [row for row in clients["data"] if row["client_id"] == str(client_id)]
+    assert (row["revenue"], row["margin"]) == ("10.00", None)
+    everyone = await reports.body("overview", **period, currency="EUR")
+    assert everyone["margin"] is None
 
 
 async def test_accept_allowing_neither_json_nor_csv_is_a_406(reports: Reports) -> None:

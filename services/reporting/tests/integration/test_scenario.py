@@ -106,6 +106,26 @@ async def test_daily_throughput_of_one_work_type(reports: Reports, day: Scenario
     assert throughput["client_id"] == str(day.client_id)
 
 
+async def test_a_day_cut_in_two_periods_counts_each_hour_once(
+    reports: Reports, day: Scenario
+) -> None:
+    # A client exporting its local days (UTC+2: 22:00 to 22:00), or a period cut mid-hour:
+    # the first bucket counts the period's hours only, so back-to-back periods add up.
+    async def counts(start: str, end: str) -> dict[str, int]:
+        throughput = await reports.body(
+            "throughput", **{"from": start, "to": end}, bucket="day", client_id=str(day.client_id)
+        )
+        (bucket,) = throughput["data"]
+        assert bucket["start"] == "2002-05-06T00:00:00Z"
+        return {name: bucket[name] for name in BUCKET_COUNTS}
+
+    whole = await counts("2002-05-06T00:00:00Z", "2002-05-07T00:00:00Z")
+    morning = await counts("2002-05-06T00:00:00Z", "2002-05-06T08:30:00Z")
+    rest = await counts("2002-05-06T08:30:00Z", "2002-05-07T00:00:00Z")
+    assert {name: morning[name] + rest[name] for name in BUCKET_COUNTS} == whole
+    assert (morning["items_received"], rest["items_received"]) == (7, 2), "08:00's in the first"
+
+
 async def test_contractors_report_counts_tasks_time_to_submit_accuracy_and_earnings(
     reports: Reports, day: Scenario
 ) -> None:

@@ -1,9 +1,10 @@
 """The figures the reports make of the rollups: periods, currencies, ratios, rates, money."""
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from bpo_common.errors import FieldError, Invalid
 from bpo_reporting.domain.buckets import Bucket
@@ -120,21 +121,38 @@ class ContractorWork(Judged):
 
 @dataclass(frozen=True)
 class Money:
-    """Revenue (billing's usage) and contractor cost (earnings), in one currency."""
+    """Revenue (billing's usage) and contractor cost (earnings), in one currency; `mixed` when
+    the same clients' costs and revenue are in different currencies (piece rates need not be
+    in the client's currency): then no margin can be told in this one."""
 
     revenue: Decimal = Decimal(0)
     contractor_cost: Decimal = Decimal(0)
+    mixed: bool = False
 
     @property
-    def margin(self) -> Decimal:
-        return self.revenue - self.contractor_cost
+    def margin(self) -> Decimal | None:
+        return None if self.mixed else self.revenue - self.contractor_cost
 
 
 def total(amounts: Collection[Money]) -> Money:
     return Money(
         sum((money.revenue for money in amounts), Decimal(0)),
         sum((money.contractor_cost for money in amounts), Decimal(0)),
+        any(money.mixed for money in amounts),
     )
+
+
+def marked_mixed(
+    money: Mapping[UUID, Money], currencies: Mapping[UUID, Mapping[str, bool]]
+) -> dict[UUID, Money]:
+    """Each client's money (in one currency), marked `mixed` where the client has contractor
+    cost and its money is in more than one currency (`currencies`: each client's, with
+    whether it holds cost). Revenue in two currencies and no cost leaves each margin true."""
+    marked = dict(money)
+    for client_id, held in currencies.items():
+        if len(held) > 1 and any(held.values()):
+            marked[client_id] = replace(marked.get(client_id, Money()), mixed=True)
+    return marked
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, and_, func, select
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_reporting.domain.reports import ContractorWork, Counts, Judged, Money
@@ -142,6 +142,31 @@ async def money_per_client(
         query = query.where(MoneyRollup.client_id == client_id)
     rows = (await session.execute(query)).all()
     return {client: Money(revenue, cost) for client, revenue, cost in rows}
+
+
+async def currencies_per_client(
+    session: AsyncSession, start: datetime, end: datetime, client_id: UUID | None = None
+) -> dict[UUID, dict[str, bool]]:
+    """The currencies each client's money is in, in the period, each with whether it holds
+    contractor cost."""
+    query = (
+        select(
+            MoneyRollup.client_id,
+            MoneyRollup.currency,
+            func.bool_or(MoneyRollup.contractor_cost != 0),
+        )
+        .where(
+            _period(MoneyRollup.hour, start, end),
+            or_(MoneyRollup.revenue != 0, MoneyRollup.contractor_cost != 0),
+        )
+        .group_by(MoneyRollup.client_id, MoneyRollup.currency)
+    )
+    if client_id is not None:
+        query = query.where(MoneyRollup.client_id == client_id)
+    found: dict[UUID, dict[str, bool]] = {}
+    for client, currency, cost in (await session.execute(query)).all():
+        found.setdefault(client, {})[currency] = bool(cost)
+    return found
 
 
 async def open_jobs(

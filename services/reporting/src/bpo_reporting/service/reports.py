@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_reporting.domain import sla as outlook
-from bpo_reporting.domain.buckets import Bucket, bucket_of, bucket_starts, first_hour_from
+from bpo_reporting.domain.buckets import Bucket, bucket_starts, first_hour_from
 from bpo_reporting.domain.reports import (
     ContractorWork,
     Counts,
@@ -17,6 +17,7 @@ from bpo_reporting.domain.reports import (
     check_period,
     figures,
     longest_period,
+    marked_mixed,
     only_currency,
     total,
 )
@@ -49,6 +50,19 @@ async def _currency(
     return only_currency(await repository.currencies(session, start, end, client_id))
 
 
+async def _money(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    currency: str,
+    client_id: UUID | None = None,
+) -> dict[UUID, Money]:
+    """Each client's money in `currency`, with no margin where it has money in another too."""
+    money = await repository.money_per_client(session, start, end, currency, client_id)
+    currencies = await repository.currencies_per_client(session, start, end, client_id)
+    return marked_mixed(money, currencies)
+
+
 async def overview(
     session: AsyncSession,
     start: datetime,
@@ -64,8 +78,7 @@ async def overview(
     chosen = await _currency(session, first_hour, end, currency, client_id)
     money = None
     if chosen is not None:
-        per_client = await repository.money_per_client(session, first_hour, end, chosen, client_id)
-        money = total(per_client.values())
+        money = total((await _money(session, first_hour, end, chosen, client_id)).values())
     return Overview(
         period_from=start,
         period_to=end,
@@ -83,9 +96,11 @@ async def throughput(
     work_type: str | None = None,
 ) -> Throughput:
     check_period(start, end, longest_period(bucket))
-    first = bucket_of(start, bucket)
+    # The first bucket counts only the period's hours, as every report does (a day's bucket
+    # cut by `start` is partial, as the last one is by `end`): back-to-back periods never
+    # count an hour twice.
     series = await repository.hourly_series(
-        session, first, end, bucket is Bucket.DAY, client_id, work_type
+        session, first_hour_from(start), end, bucket is Bucket.DAY, client_id, work_type
     )
     return Throughput(
         period_from=start,
@@ -221,7 +236,7 @@ async def clients(
     bins = await repository.turnaround_bins(session, first_hour, end)
     backlog = await repository.backlog_per_client(session)
     chosen = await _currency(session, first_hour, end, currency)
-    money = await repository.money_per_client(session, first_hour, end, chosen) if chosen else {}
+    money = await _money(session, first_hour, end, chosen) if chosen else {}
     data = [
         ClientRow(
             client_id=client_id,
