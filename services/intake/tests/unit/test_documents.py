@@ -2,7 +2,9 @@
 
 import io
 
+import pypdfium2 as pdfium
 import pytest
+from fpdf import FPDF
 from PIL import Image
 
 from bpo_intake.domain.documents import Limits, MediaType, PageSize, Refused, inspect, render
@@ -74,3 +76,55 @@ def test_a_damaged_tiff_is_refused_as_corrupt_whatever_its_decoder_raises() -> N
     damaged[131] = 0x10  # the second page's directory no longer gives its size
     with pytest.raises(Refused, match="corrupt"):
         inspect("scan.tiff", bytes(damaged), LIMITS)
+
+
+def _pdf_saying_hello(rotation: int = 0, mediabox: tuple[float, ...] | None = None) -> bytes:
+    """An A4 page with "Hello" at its top left, turned `rotation` degrees when shown."""
+    pdf = FPDF(format="A4")
+    pdf.set_font("helvetica", size=16)
+    pdf.add_page()
+    pdf.cell(text="Hello")
+    document = pdfium.PdfDocument(bytes(pdf.output()))
+    document[0].set_rotation(rotation)
+    if mediabox is not None:
+        document[0].set_mediabox(*mediabox)
+    out = io.BytesIO()
+    document.save(out)
+    document.close()
+    return out.getvalue()
+
+
+def _ink(page_image: bytes) -> tuple[float, float, float, float]:
+    """The box around the dark pixels of a page image, in fractions from its top left."""
+    grey = Image.open(io.BytesIO(page_image)).convert("L")
+    dark = grey.point(lambda shade: 255 if shade < 128 else 0).getbbox()
+    assert dark is not None, "the page shows something"
+    left, top, right, bottom = dark
+    return left / grey.width, top / grey.height, right / grey.width, bottom / grey.height
+
+
+def _holds(box: tuple[float, ...], ink: tuple[float, ...], slack: float = 0.01) -> bool:
+    return (
+        box[0] <= ink[0] + slack
+        and box[1] <= ink[1] + slack
+        and box[2] >= ink[2] - slack
+        and box[3] >= ink[3] - slack
+    )
+
+
+@pytest.mark.parametrize(
+    ("rotation", "mediabox"),
+    [(0, None), (90, None), (180, None), (270, None), (0, (20, 30, 595, 842))],
+)
+def test_a_pdfs_words_are_boxed_where_the_page_image_shows_them(
+    rotation: int, mediabox: tuple[float, ...] | None
+) -> None:
+    # A landscape scan is a portrait page turned; a cropped one's box starts elsewhere than 0.
+    (page,) = render(MediaType.PDF, _pdf_saying_hello(rotation, mediabox))
+    assert page.words is not None
+    (word,) = page.words
+    assert word.text == "Hello"
+    ink = _ink(page.image)
+    assert _holds(word.box, ink), (word.box, ink)
+    left, top, right, bottom = word.box
+    assert max(right - left, bottom - top) < 0.2, "around the word, not the page"

@@ -7,6 +7,7 @@ Everything here is CPU work on bytes in memory: no I/O. PDFium is not thread-saf
 callers run these one at a time (`service.documents` holds the lock).
 """
 
+import ctypes
 import io
 import re
 import warnings
@@ -19,6 +20,7 @@ from hashlib import sha256
 from typing import Any
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from PIL import ExifTags, Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from bpo_common.text import MESSAGE, has_unstorable
@@ -33,6 +35,8 @@ _PDF_PASSWORD = 4
 # A PDF is rendered at this resolution, unless its longest side would exceed MAX_SIDE.
 RENDER_DPI = 150
 MAX_SIDE = 2400
+# The square a page is mapped onto to read where its words lie (fractions to 1e-6).
+_DEVICE = 1_000_000
 WEBP_QUALITY = 80
 # libwebp's fastest effort: a scanned A4 page encodes about five times faster than at its
 # default (4), for images about a third larger (10 KB rather than 7 KB for a text page).
@@ -292,7 +296,7 @@ def _render_pdf(content: bytes) -> Iterator[RenderedPage]:
             image = _webp(bitmap.to_pil())
             textpage = page.get_textpage()
             text = textpage.get_text_range() or None
-            words = _words(textpage, width, height) if text else None
+            words = _words(page, textpage) if text else None
             yield RenderedPage(index + 1, image, text, words)
     finally:
         document.close()
@@ -321,9 +325,9 @@ def _webp(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _words(textpage: Any, width: float, height: float) -> list[Word]:
+def _words(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage) -> list[Word]:
     """The text layer's words: runs of characters between spaces, each with the box around
-    its characters (PDF points from the bottom left, turned into fractions from the top left)."""
+    its characters, in fractions of the page as it is rendered (turned as the page says)."""
     words: list[Word] = []
     chars: list[str] = []
     box = [0.0, 0.0, 0.0, 0.0]
@@ -331,7 +335,7 @@ def _words(textpage: Any, width: float, height: float) -> list[Word]:
         char = textpage.get_text_range(index, 1)
         if not char or char.isspace():
             if chars:
-                words.append(_word(chars, box, width, height))
+                words.append(_word(page, chars, box))
                 chars = []
             continue
         left, bottom, right, top = textpage.get_charbox(index)
@@ -341,21 +345,33 @@ def _words(textpage: Any, width: float, height: float) -> list[Word]:
             box = [left, bottom, right, top]
         chars.append(char)
     if chars:
-        words.append(_word(chars, box, width, height))
+        words.append(_word(page, chars, box))
     return words
 
 
-def _word(chars: list[str], box: list[float], width: float, height: float) -> Word:
+def _word(page: pdfium.PdfPage, chars: list[str], box: list[float]) -> Word:
     left, bottom, right, top = box
+    (x0, y0), (x1, y1) = _on_image(page, left, top), _on_image(page, right, bottom)
     return Word(
         "".join(chars),
         (
-            _fraction(left / width),
-            _fraction(1 - top / height),
-            _fraction(right / width),
-            _fraction(1 - bottom / height),
+            _fraction(min(x0, x1)),
+            _fraction(min(y0, y1)),
+            _fraction(max(x0, x1)),
+            _fraction(max(y0, y1)),
         ),
     )
+
+
+def _on_image(page: pdfium.PdfPage, x: float, y: float) -> tuple[float, float]:
+    """Where a point of the page (PDF points from its origin) lands on its rendered image, in
+    fractions from the top left: PDFium's own mapping, its box's origin and the page's turn
+    (/Rotate) taken into account."""
+    device_x, device_y = ctypes.c_int(), ctypes.c_int()
+    pdfium_c.FPDF_PageToDevice(
+        page.raw, 0, 0, _DEVICE, _DEVICE, 0, x, y, ctypes.byref(device_x), ctypes.byref(device_y)
+    )
+    return device_x.value / _DEVICE, device_y.value / _DEVICE
 
 
 def _fraction(value: float) -> float:
