@@ -116,8 +116,9 @@ class WebhookUrlRefused(Invalid):
 
 def why_not_public(address: IPAddress) -> str | None:
     """What kind of address this is when it is not a public one (loopback, private, ...)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+    if isinstance(address, ipaddress.IPv6Address):
+        # ::ffff:127.0.0.1 reaches 127.0.0.1, and so does 6to4's 2002:7f00:1:: where routed.
+        address = address.ipv4_mapped or address.sixtofour or address
     kinds = {
         "an unspecified address": address.is_unspecified,
         "a loopback address": address.is_loopback,
