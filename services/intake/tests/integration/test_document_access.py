@@ -89,6 +89,15 @@ async def test_items_reference_documents_and_the_keyer_reads_them_only_while_hol
     (event,) = await outbox_events(documents_db, "bpo.intake.task.submitted", task_id=task["id"])
     assert event.data["documents"] == ["inv-7.pdf", "inv-7.pdf"]  # named twice, as the item does
     assert_problem(await documents_api.get(f"/v1/documents/{document_id}", headers=keyer), 404)
+    # The page links the task gave close with its lease, long before they expire.
+    for link in (shown["pages"][1]["image_url"], shown["pages"][1]["words_url"]):
+        closed = assert_problem(await documents_api.get(link), 403)
+        assert "no longer hold a task on this document" in closed["detail"]
+    client_view = await documents_api.get(
+        f"/v1/documents/{document_id}", headers=tokens.client(client_id)
+    )
+    clients_link = client_view.json()["pages"][1]["image_url"]
+    assert (await documents_api.get(clients_link)).status_code == 200, "the client's stay open"
 
 
 async def test_an_unknown_document_reference_is_refused_naming_the_line(

@@ -82,6 +82,13 @@ def _held_by(contractor_id: UUID, document_id: UUID, now: datetime) -> Any:
     )
 
 
+async def held(
+    session: AsyncSession, contractor_id: UUID, document_id: UUID, now: datetime
+) -> bool:
+    """Whether the contractor holds a live lease on a task keyed from the document."""
+    return bool((await session.execute(select(_held_by(contractor_id, document_id, now)))).scalar())
+
+
 async def readable(
     session: AsyncSession, document_id: UUID, caller: Principal, now: datetime
 ) -> Document | None:

@@ -26,7 +26,7 @@ from bpo_common.text import CheckedRoute
 from bpo_intake.domain.documents import Inspected
 from bpo_intake.domain.links import SignedPage
 from bpo_intake.schemas import DocumentOut, DocumentsOut, DocumentView, PageWords
-from bpo_intake.service import documents, extraction
+from bpo_intake.service import documents, extraction, pages
 from bpo_intake.settings import Settings, SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["documents"], route_class=CheckedRoute)
@@ -177,7 +177,7 @@ async def get_document(
 ) -> DocumentView:
     """A document's metadata and its pages, each with a short-lived signed image link."""
     document = await documents.readable(session, document_id, caller)
-    return await documents.view(session, document, documents.page_links(settings))
+    return await pages.view(session, document, pages.page_links(settings), caller)
 
 
 @router.get(
@@ -200,8 +200,9 @@ async def signed_page(
     number: Annotated[int, Path(ge=1)],
     expires: Annotated[int, Query(description="from the signed link")],
     signature: Annotated[str, Query(max_length=128, description="from the signed link")],
+    holder: Annotated[UUID | None, Query(description="from a contractor's signed link")] = None,
 ) -> SignedPage:
-    return SignedPage(document_id, number, expires, signature)
+    return SignedPage(document_id, number, expires, signature, holder)
 
 
 SignedPageDep = Annotated[SignedPage, Depends(signed_page)]
@@ -220,8 +221,8 @@ async def get_page_image(
     link: SignedPageDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """A page's image, through the signed link a document or a task gave (no token needed)."""
-    image = await documents.page_image(
-        session, documents.document_store(settings), documents.page_links(settings), link
+    image = await pages.page_image(
+        session, documents.document_store(settings), pages.page_links(settings), link
     )
     cache = f"private, max-age={image.seconds_left}, immutable"
     return Response(image.content, media_type="image/webp", headers={"Cache-Control": cache})
@@ -235,4 +236,4 @@ async def get_page_words(
     link: SignedPageDep, session: SessionDep, settings: SettingsDep
 ) -> PageWords:
     """A page's words and their boxes, through the signed link a document or a task gave."""
-    return await extraction.page_words(session, documents.page_links(settings), link)
+    return await extraction.page_words(session, pages.page_links(settings), link)

@@ -19,7 +19,7 @@ from bpo_intake.schemas import (
     SubmitRequest,
     Submitted,
 )
-from bpo_intake.service import documents, tasks
+from bpo_intake.service import pages, tasks
 from bpo_intake.service.tasks import LeaseHolder
 from bpo_intake.settings import SettingsDep
 
@@ -60,7 +60,7 @@ async def claim(
         contractor,
         body,
         lease_seconds=settings.lease_seconds,
-        links=documents.page_links(settings),
+        links=pages.page_links(settings),
         keys=settings.data_keys(),
         draw=draw,
     )

@@ -11,8 +11,7 @@ rows follow in the request's transaction.
 import asyncio
 import threading
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import IO, TypeVar
@@ -32,12 +31,11 @@ from bpo_common.outbox import publish
 from bpo_intake.domain import documents as domain
 from bpo_intake.domain.documents import Inspected, Limits, MemberRefused, Refused
 from bpo_intake.domain.jobs import JobStatus
-from bpo_intake.domain.links import PageLinks, SignedPage
-from bpo_intake.models import Document, DocumentPage
+from bpo_intake.models import Document
 from bpo_intake.repository import documents as repository
 from bpo_intake.repository import extraction as extraction_repository
 from bpo_intake.repository import objects
-from bpo_intake.schemas import DocumentOut, DocumentPages, DocumentView, PageOut
+from bpo_intake.schemas import DocumentOut
 from bpo_intake.settings import Settings
 
 T = TypeVar("T")
@@ -53,12 +51,6 @@ def limits(settings: Settings) -> Limits:
         max_pages=settings.document_max_pages,
         max_pixels=settings.document_max_pixels,
         max_members=settings.document_zip_max_members,
-    )
-
-
-def page_links(settings: Settings) -> PageLinks:
-    return PageLinks(
-        settings.document_url_secret.get_secret_value().encode(), settings.document_url_ttl_s
     )
 
 
@@ -210,92 +202,10 @@ async def readable(
     return document
 
 
-def _shown(
-    document: Document, pages: Iterable[DocumentPage], links: PageLinks, now: datetime
-) -> list[PageOut]:
-    if document.deleted_at is not None:
-        return []
-    return [
-        PageOut(
-            number=page.number,
-            width=page.width,
-            height=page.height,
-            image_url=links.url(document.id, page.number, now),
-            words_url=links.url(document.id, page.number, now, "/words"),
-        )
-        for page in pages
-    ]
-
-
-async def view(
-    session: AsyncSession, document: Document, links: PageLinks, now: datetime | None = None
-) -> DocumentView:
-    pages = (await repository.pages_of(session, [document.id])).get(document.id, [])
-    return DocumentView(
-        id=document.id,
-        job_id=document.job_id,
-        filename=document.filename,
-        media_type=document.media_type,
-        size=document.size,
-        sha256=document.sha256,
-        created_at=document.created_at,
-        rendered_at=document.rendered_at,
-        deleted_at=document.deleted_at,
-        pages=_shown(document, pages, links, now or utcnow()),
-    )
-
-
-async def for_items(
-    session: AsyncSession, document_ids: Sequence[Sequence[UUID]], links: PageLinks
-) -> list[list[DocumentPages]]:
-    """For each list of document ids (an item's), those documents with their page links."""
-    wanted = {document_id for ids in document_ids for document_id in ids}
-    if not wanted:
-        return [[] for _ in document_ids]
-    found = {document.id: document for document in await repository.documents(session, wanted)}
-    pages = await repository.pages_of(session, wanted)
-    now = utcnow()
-    shown = {
-        document.id: DocumentPages(
-            id=document.id,
-            filename=document.filename,
-            pages=_shown(document, pages.get(document.id, []), links, now),
-        )
-        for document in found.values()
-    }
-    return [[shown[document_id] for document_id in ids] for ids in document_ids]
-
-
 async def original(store: ObjectStore, document: Document) -> bytes:
     if document.deleted_at is not None:
         raise NotFound(f"document {document.id} was deleted on {document.deleted_at:%Y-%m-%d}")
     return await objects.read(store, objects.original(document.client_id, document.sha256))
-
-
-@dataclass(frozen=True)
-class PageImage:
-    content: bytes
-    seconds_left: int
-
-
-async def page_image(
-    session: AsyncSession, store: ObjectStore, links: PageLinks, link: SignedPage
-) -> PageImage:
-    """A page's image, to whoever holds a valid link to it."""
-    left = links.check(link, utcnow())
-    document_id, number = link.document_id, link.number
-    document = await repository.get_document(session, document_id)
-    if document is None or document.deleted_at is not None or not 1 <= number <= document.pages:
-        raise NotFound(f"no page {number} of document {document_id}")
-    if document.rendered_at is None:
-        raise Conflict(
-            "the page is still being rendered; try again in a moment",
-            headers={"Retry-After": "1"},
-        )
-    image = await objects.read(
-        store, objects.page_image(document.client_id, document.sha256, number)
-    )
-    return PageImage(image, left)
 
 
 # References from items

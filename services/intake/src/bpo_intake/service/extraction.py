@@ -33,6 +33,7 @@ from bpo_intake.models import Job, Layout
 from bpo_intake.repository import extraction as repository
 from bpo_intake.repository import objects
 from bpo_intake.schemas import PageWords, WordOut
+from bpo_intake.service import pages
 from bpo_intake.service.keys import keys_of_jobs
 from bpo_intake.service.ocr import OcrFailed, Tesseract
 
@@ -76,7 +77,7 @@ async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesser
 
 async def page_words(session: AsyncSession, links: PageLinks, link: SignedPage) -> PageWords:
     """A page's words, to whoever holds a valid link to it; 409 while they are being read."""
-    links.check(link, utcnow())
+    await pages.followed(session, links, link)
     document_id, number = link.document_id, link.number
     found = await repository.page_of_live_document(session, document_id, number)
     if found is None:

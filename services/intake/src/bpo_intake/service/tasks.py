@@ -34,7 +34,7 @@ from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import qualifications as qualifications_repository
 from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
-from bpo_intake.service import controls, documents, qualifications
+from bpo_intake.service import controls, pages, qualifications
 from bpo_intake.service.keys import key_of_job, keys_of_jobs
 
 SWEEP_BATCH = 500
@@ -104,7 +104,9 @@ async def _given(
             session, contractor_id, request.job_id, lease_until=lease_until, keys=keys, now=now
         )
         rows += [given] if given is not None else []
-    shown = await documents.for_items(session, [row.pop("documents") for row in rows], links)
+    shown = await pages.for_items(
+        session, [row.pop("documents") for row in rows], links, contractor_id
+    )
     personal = {row["job_id"]: _personal(row) for row in rows}
     wrapped = {row["job_id"]: row.pop("data_key") for row in rows}
     found = await keys_of_jobs(
