@@ -3,6 +3,8 @@ layouts told apart by their fixed text, wrong values for control items; and the 
 itself, on a real image."""
 
 import io
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,6 +188,38 @@ async def test_tesseract_reads_words_with_their_boxes_and_a_failure_is_an_error(
         await Tesseract().read(out.getvalue()[:200])
     with pytest.raises(FileNotFoundError):
         await Tesseract(executable="/nowhere/tesseract").read(out.getvalue())
+
+
+def _tesseract_killed(tmp_path: Path, on_pages_over: int) -> str:
+    """Tesseract, run as it is, but killed (SIGSEGV) on any image of more bytes than given."""
+    script = tmp_path / "tesseract"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import os, signal, subprocess, sys\n"
+        "image = sys.stdin.buffer.read()\n"
+        f"if len(image) > {on_pages_over}:\n"
+        "    os.kill(os.getpid(), signal.SIGSEGV)\n"
+        "done = subprocess.run(['tesseract', *sys.argv[1:]], input=image, capture_output=True)\n"
+        "sys.stdout.buffer.write(done.stdout)\n"
+        "sys.stderr.buffer.write(done.stderr)\n"
+        "sys.exit(done.returncode)\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+async def test_a_page_that_kills_tesseract_is_its_own_fault_only_if_it_reads_others(
+    tmp_path: Path,
+) -> None:
+    # Read as a page without words, it no longer holds back every page after it.
+    image = Image.new("L", (800, 300), 255)
+    ImageDraw.Draw(image).text((50, 100), "Invoice 7", fill=0, font=ImageFont.load_default(40))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    with pytest.raises(OcrFailed, match=r"killed \(signal 11\) on this page; it reads others"):
+        await Tesseract(executable=_tesseract_killed(tmp_path, 1000)).read(out.getvalue())
+    with pytest.raises(OcrUnavailable, match="killed"):
+        await Tesseract(executable=_tesseract_killed(tmp_path, 0)).read(out.getvalue())
 
 
 def test_a_value_seen_again_and_again_is_suggested_through_an_ocr_slip() -> None:

@@ -28,6 +28,10 @@ class OcrUnavailable(Exception):
     Not the page's fault: the pages wait for an engine that works."""
 
 
+class OcrKilled(OcrUnavailable):
+    """Tesseract was killed: by the system (memory, a restart) or by a page it breaks on."""
+
+
 # What Tesseract says when it cannot start on any page.
 _ENGINE_ERRORS = ("Failed loading language", "Error opening data file", "Could not initialize")
 
@@ -46,10 +50,26 @@ class Tesseract:
             png, size = await asyncio.to_thread(_as_png, image)
         except Exception as exc:  # whatever decoding the bytes raises is the image's fault
             raise OcrFailed(f"the page image does not open: {exc!r}") from exc
-        words = await self._read(png, size)
-        if not words:
-            words = await self._read(png, size, "-c", "thresholding_method=2")
+        try:
+            words = await self._read(png, size)
+            if not words:
+                words = await self._read(png, size, "-c", "thresholding_method=2")
+        except OcrKilled as exc:
+            # One page that kills it every time would hold every later page back for ever:
+            # if it reads a blank page, this page is at fault.
+            if await self._reads_a_blank_page():
+                raise OcrFailed(f"{exc} on this page; it reads others") from exc
+            raise
         return words
+
+    async def _reads_a_blank_page(self) -> bool:
+        out = io.BytesIO()
+        Image.new("L", (64, 64), 255).save(out, "PNG")
+        try:
+            await self._read(out.getvalue(), (64, 64))
+        except (OcrFailed, OcrUnavailable):
+            return False
+        return True
 
     async def _read(self, png: bytes, size: tuple[int, int], *options: str) -> list[Word]:
         process = await asyncio.create_subprocess_exec(
@@ -75,7 +95,7 @@ class Tesseract:
             raise OcrFailed(f"tesseract took longer than {self.timeout_s} s") from None
         said = err.decode(errors="replace").strip()[-500:]
         if process.returncode is not None and process.returncode < 0:
-            raise OcrUnavailable(f"tesseract was killed (signal {-process.returncode})")
+            raise OcrKilled(f"tesseract was killed (signal {-process.returncode})")
         if process.returncode != 0 and any(error in said for error in _ENGINE_ERRORS):
             raise OcrUnavailable(said)
         if process.returncode != 0:
