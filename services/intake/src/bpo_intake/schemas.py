@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, fiel
 
 from bpo_common.clock import Instant
 from bpo_common.contracts import QcPolicy, TaskKind
-from bpo_common.rules import WORK_TYPE_PATTERN, FieldSpec, JobSpec, Match
+from bpo_common.rules import MAX_FIELDS, WORK_TYPE_PATTERN, FieldSpec, JobSpec, Match
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.items import ItemIn
 from bpo_intake.domain.jobs import ItemStatus, JobStatus, QcPolicyIn
@@ -49,7 +49,7 @@ Skill = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_.-]
 class JobCreate(JobSpec):
     """A job: its field specs and cross-field rules (checked by the rule engine), QC, SLA."""
 
-    fields: Annotated[tuple[FieldSpec, ...], Field(max_length=200)]
+    fields: Annotated[tuple[FieldSpec, ...], Field(max_length=MAX_FIELDS)]
     work_type: Annotated[str, Field(pattern=WORK_TYPE_PATTERN)]
     qc: QcPolicyIn = QcPolicyIn()
     due_at: Instant | None = None

@@ -26,6 +26,7 @@ from bpo_intake.domain.jobs import (
     progress,
     statistics_outgrown,
 )
+from bpo_intake.schemas import JobCreate
 
 NOW = datetime(2031, 1, 1, 12, tzinfo=UTC)
 SPEC = JobSpec.model_validate(
@@ -179,3 +180,11 @@ def test_a_rate_written_with_endless_trailing_zeros_is_kept_as_its_value() -> No
     assert policy.target_accuracy == Decimal("0.95")
     assert str(policy.target_accuracy) == "0.95"
     assert str(QcPolicyIn.model_validate({"golden_rate": "0.050"}).golden_rate) == "0.050"
+
+
+def test_a_jobs_items_do_not_count_towards_the_size_of_its_spec() -> None:
+    # The spec is bounded (it travels whole in the job's announcement); the items are not it.
+    items = [{"external_id": f"x{i}", "source": {"note": "n" * 300}} for i in range(4_000)]
+    fields = [{"name": "note", "type": "string"}]
+    job = JobCreate.model_validate({"fields": fields, "work_type": "notes", "items": items})
+    assert len(job.items) == 4_000

@@ -80,6 +80,7 @@ from bpo_common.rules.names import WORK_TYPE_PATTERN
 from bpo_common.rules.personal import MASK, Personal, Reader
 from bpo_common.rules.spec import (
     APPLIES_TO,
+    MAX_FIELDS,
     Case,
     CrossCheck,
     FieldSpec,
@@ -105,6 +106,7 @@ from bpo_common.rules.types import (
 __all__ = [
     "APPLIES_TO",
     "MASK",
+    "MAX_FIELDS",
     "WORK_TYPE_PATTERN",
     "Case",
     "CheckResponse",
