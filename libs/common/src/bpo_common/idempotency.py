@@ -3,11 +3,12 @@
 The same key and body give the first response again (`Idempotent-Replayed: true`); the same
 key with another body is a 422; the same key while the first request still runs is a 409.
 The stored response is written in the request's own transaction, with its effects. A route
-that streams its body takes `StreamedIdempotencyDep` and reads the body through it.
+that streams its body takes `StreamedIdempotencyDep` and reads the body through it; one that
+parses its body itself takes `ParsedIdempotencyDep` and hashes what it parsed.
 """
 
 import hashlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -85,7 +86,7 @@ class StreamedIdempotency(Idempotency):
         self._request = request
         self._read = False
 
-    async def body(self) -> AsyncGenerator[bytes, None]:
+    async def body(self) -> AsyncIterator[bytes]:
         """The request body in chunks as they arrive; read it once."""
         async for chunk in self._request.stream():
             self._request_hash.update(chunk)
@@ -104,16 +105,37 @@ class StreamedIdempotency(Idempotency):
         return await super().respond(status_code, body)
 
 
+class ParsedIdempotency(Idempotency):
+    """For a route that parses its body itself, where the same request need not come as the
+    same bytes (a multipart body, whose boundary a client draws anew on each try): it hashes
+    what it parsed, through `parsed()`, before it writes anything."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        owner: str,
+        key: str | None,
+        request_hash: "_Hash",
+        stored: Row[str, int, Any] | None,
+    ) -> None:
+        super().__init__(session, owner, key, request_hash)
+        self._stored = stored
+
+    def parsed(self, content: bytes) -> None:
+        """Hash what the body holds; if the key answered the same already, that answer again
+        (IdempotentReplay); a 422 if it answered another request."""
+        self._request_hash.update(content)
+        if self._stored is not None:
+            _replay(self._stored, self.digest())
+
+
 def _owner(principal: Principal) -> str:
     return f"{principal.role.value}:{principal.client_id or principal.subject}"
 
 
 def _request_hash(request: Request) -> "_Hash":
-    """The hash of a request so far: method, path, query and the body's media type (the same
-    bytes as CSV and as NDJSON are not one request); the caller adds the body."""
-    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    head = f"{request.method} {request.url.path}?{request.url.query}\n{media_type}\n"
-    return hashlib.sha256(head.encode())
+    """The hash of a request so far: method and path; the caller adds the body."""
+    return hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n")
 
 
 async def _claim(session: AsyncSession, owner: str, key: str) -> Row[str, int, Any] | None:
@@ -179,8 +201,18 @@ async def streamed_idempotency(
     return streamed
 
 
+async def parsed_idempotency(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, key: KeyHeader = None
+) -> ParsedIdempotency:
+    """Like `idempotency`, without reading the body: the route hashes what it parsed."""
+    owner = _owner(principal)
+    stored = await _claim(session, owner, key) if key is not None else None
+    return ParsedIdempotency(session, owner, key, _request_hash(request), stored)
+
+
 IdempotencyDep = Annotated[Idempotency, Depends(idempotency)]
 StreamedIdempotencyDep = Annotated[StreamedIdempotency, Depends(streamed_idempotency)]
+ParsedIdempotencyDep = Annotated[ParsedIdempotency, Depends(parsed_idempotency)]
 
 
 def install_idempotency_handler(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ from bpo_common import audit
 from bpo_common.auth import CurrentClient, KeyScope, Principal, Role, Scope, require_role
 from bpo_common.db import SessionDep
 from bpo_common.errors import FieldError, Invalid
-from bpo_common.idempotency import StreamedIdempotencyDep
+from bpo_common.idempotency import ParsedIdempotencyDep
 from bpo_common.media import attachment, drain
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.text import CheckedRoute
@@ -87,7 +87,7 @@ async def upload_documents(
     request: Request,
     session: SessionDep,
     client: CurrentClient,
-    idempotency: StreamedIdempotencyDep,
+    idempotency: ParsedIdempotencyDep,
     settings: SettingsDep,
     filename: Annotated[
         str | None,
@@ -96,13 +96,16 @@ async def upload_documents(
 ) -> JSONResponse:
     """Attach a document (or a zip of many) to an open job; one bad file and none is stored."""
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    chunks = idempotency.body()
+    chunks = request.stream()
     if media_type in ZIP_TYPES:
         files = await _zip(chunks, settings)
     elif media_type == MULTIPART:
         files = await _multipart(request, chunks, settings, filename)
     else:
         files = await _bare(chunks, settings, filename)
+    # The same upload, however it came (a multipart body's boundary changes with each try).
+    kind = "zip" if media_type in ZIP_TYPES else "one"
+    idempotency.parsed("\n".join([kind] + [f"{f.filename}\t{f.sha256}" for f in files]).encode())
     stored = await documents.add_documents(
         session, documents.document_store(settings), job_id, client.client_id, files
     )
