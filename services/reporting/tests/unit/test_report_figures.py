@@ -3,13 +3,14 @@ ratios, rates and money."""
 
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 
 from bpo_common.errors import Invalid
 from bpo_reporting.domain import reports
 from bpo_reporting.domain.buckets import Bucket, bucket_starts, first_hour_from
-from bpo_reporting.domain.reports import ContractorWork, Counts, Money
+from bpo_reporting.domain.reports import ContractorWork, Counts, Money, marked_mixed, total
 from bpo_reporting.domain.turnaround import TURNAROUND_PRECISION, merged, percentile, turnaround_bin
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -39,16 +40,18 @@ def test_the_overview_reads_every_clients_bins_as_one() -> None:
     assert merged([]) == {}
 
 
-def test_buckets_start_at_the_hour_or_day_holding_from_and_end_before_to() -> None:
+def test_buckets_start_at_the_first_hour_of_the_period_or_its_day_and_end_before_to() -> None:
     start = datetime(2030, 1, 1, 22, 30, tzinfo=UTC)
 
     hours = list(bucket_starts(start, start + timedelta(hours=2), Bucket.HOUR))
     days = list(bucket_starts(start, start + timedelta(days=1), Bucket.DAY))
+    late = datetime(2030, 1, 1, 23, 30, tzinfo=UTC)  # its first hour is the next day's
 
-    assert hours == [datetime(2030, 1, 1, h, tzinfo=UTC) for h in (22, 23)] + [
-        datetime(2030, 1, 2, 0, tzinfo=UTC)
-    ]
+    assert hours == [datetime(2030, 1, 1, 23, tzinfo=UTC), datetime(2030, 1, 2, 0, tzinfo=UTC)]
     assert days == [datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC)]
+    assert next(bucket_starts(late, late + timedelta(days=1), Bucket.DAY)) == datetime(
+        2030, 1, 2, tzinfo=UTC
+    )
 
 
 def test_a_period_counts_the_hours_that_begin_in_it_so_consecutive_days_share_none() -> None:
@@ -166,3 +169,26 @@ def test_the_clients_figures_read_their_counts_bins_backlog_and_money() -> None:
         None,
         None,
     )
+
+
+def test_no_margin_where_a_clients_cost_and_revenue_are_in_different_currencies() -> None:
+    mixed, in_two, plain = uuid4(), uuid4(), uuid4()
+    in_euros = {
+        mixed: Money(Decimal("10.00")),  # its keyers are paid in USD
+        in_two: Money(Decimal("8.00")),  # revenue in EUR and USD, no cost: each margin holds
+        plain: Money(Decimal("5.00"), Decimal("2.00")),
+    }
+    currencies = {
+        mixed: {"EUR": False, "USD": True},
+        in_two: {"EUR": False, "USD": False},
+        plain: {"EUR": True},
+        uuid4(): {"USD": False, "GBP": True},  # none in EUR: not listed in EUR
+    }
+    marked = marked_mixed(in_euros, currencies)
+    assert {client: money.margin for client, money in marked.items()} == {
+        mixed: None,
+        in_two: Decimal("8.00"),
+        plain: Decimal("3.00"),
+    }
+    assert total(marked.values()).margin is None
+    assert total([marked[in_two], marked[plain]]).margin == Decimal("11.00")

@@ -34,8 +34,9 @@ def bucket_of(moment: datetime, bucket: Bucket) -> datetime:
 
 
 def bucket_starts(start: datetime, end: datetime, bucket: Bucket) -> Iterator[datetime]:
-    """Every bucket (UTC) that begins before `end`, from the one holding `start`."""
-    moment = bucket_of(start, bucket)
+    """Every bucket (UTC) that holds an hour of the period: from the one holding its first
+    hour (`first_hour_from`), each beginning before `end`."""
+    moment = bucket_of(first_hour_from(start), bucket)
     while moment < end:
         yield moment
         moment += bucket.width

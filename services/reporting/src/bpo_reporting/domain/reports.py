@@ -148,11 +148,12 @@ def marked_mixed(
     """Each client's money (in one currency), marked `mixed` where the client has contractor
     cost and its money is in more than one currency (`currencies`: each client's, with
     whether it holds cost). Revenue in two currencies and no cost leaves each margin true."""
-    marked = dict(money)
-    for client_id, held in currencies.items():
-        if len(held) > 1 and any(held.values()):
-            marked[client_id] = replace(marked.get(client_id, Money()), mixed=True)
-    return marked
+    return {
+        client_id: replace(amounts, mixed=True)
+        if len(held := currencies.get(client_id, {})) > 1 and any(held.values())
+        else amounts
+        for client_id, amounts in money.items()
+    }
 
 
 @dataclass(frozen=True)
