@@ -12,13 +12,16 @@ from bpo_billing.domain.money import PRICE_DECIMALS
 from bpo_billing.domain.price_books import Rate, Rush, Tier
 from bpo_common.clock import Day, Instant
 from bpo_common.contracts import TaskKind, TaskOutcome
+from bpo_common.decimals import Trimmed
 from bpo_common.rules import WORK_TYPE_PATTERN
 
 # At most a billion a unit in any currency: an item of 200 fields at the most with a rush
 # surcharge then stays far inside what the ledger's columns hold (16 digits before the point).
-Price = Annotated[Decimal, Field(ge=0, le=10**9, max_digits=16, decimal_places=PRICE_DECIMALS)]
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
-Amount = Annotated[Decimal, Field(max_digits=16, decimal_places=4)]
+Price = Annotated[
+    Decimal, Field(ge=0, le=10**9, max_digits=16, decimal_places=PRICE_DECIMALS), Trimmed
+]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4), Trimmed]
+Amount = Annotated[Decimal, Field(max_digits=16, decimal_places=4), Trimmed]
 # A work type as jobs name it (lower case), so that a price can ever apply.
 WorkType = Annotated[str, Field(pattern=WORK_TYPE_PATTERN)]
 
@@ -60,7 +63,7 @@ class RateIn(_Body):
 
 
 class RushIn(_Body):
-    max_sla_hours: Decimal = Field(gt=0, max_digits=10, decimal_places=2)
+    max_sla_hours: Annotated[Decimal, Trimmed] = Field(gt=0, max_digits=10, decimal_places=2)
     surcharge_pct: Percent
 
     def rush(self) -> Rush:
@@ -71,7 +74,9 @@ class PriceBookIn(_Body):
     """A new version of a client's prices, in force from `effective_from` (default today)."""
 
     currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
-    tax_rate: Decimal = Field(ge=0, le=1, max_digits=7, decimal_places=6, examples=["0.21"])
+    tax_rate: Annotated[Decimal, Trimmed] = Field(
+        ge=0, le=1, max_digits=7, decimal_places=6, examples=["0.21"]
+    )
     rates: dict[WorkType, RateIn] = Field(max_length=200)
     rush: RushIn | None = None
     per_exception: Price | None = Field(
@@ -79,7 +84,7 @@ class PriceBookIn(_Body):
         description="billed for each match exception the client's own people resolve; "
         "without it, resolving one costs nothing",
     )
-    minimum_monthly_fee: Decimal = Field(Decimal(0), max_digits=16, decimal_places=4)
+    minimum_monthly_fee: Amount = Decimal(0)
     sla_credit_pct: Percent = Field(
         Decimal(0), description="credited of a late job's items, in %, on the next invoice"
     )

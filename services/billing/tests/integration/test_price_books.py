@@ -62,6 +62,29 @@ async def test_a_new_version_takes_effect_on_its_date_and_the_old_one_stays_befo
     assert [v["effective_from"] for v in versions.json()["data"]] == ["2026-01-01", "2026-06-01"]
 
 
+async def test_a_price_written_with_endless_trailing_zeros_is_kept_as_its_value(
+    billing: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # 20,000 zeros: more decimal places than a numeric value can be sent with (it was a 500).
+    zeros = "0" * 20_000
+    client_id = new_id()
+    await put_price_book(
+        billing,
+        tokens,
+        client_id,
+        rates={"invoice": {"per_item": f"1.5{zeros}"}},
+        tax_rate=f"0.19{zeros}",
+        minimum_monthly_fee=f"100.{zeros}",
+    )
+    stored = await billing.get(f"/v1/price-books/{client_id}", headers=tokens.manager())
+    body = stored.json()
+    assert Decimal(body["rates"]["invoice"]["per_item"]) == Decimal("1.5")
+    assert (Decimal(body["tax_rate"]), Decimal(body["minimum_monthly_fee"])) == (
+        Decimal("0.19"),
+        Decimal(100),
+    )
+
+
 async def test_a_price_per_exception_is_optional_and_kept_per_version(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens
 ) -> None:

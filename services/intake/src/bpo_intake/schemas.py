@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, fiel
 
 from bpo_common.clock import Instant
 from bpo_common.contracts import QcPolicy, TaskKind
+from bpo_common.decimals import Trimmed
 from bpo_common.rules import MAX_FIELDS, WORK_TYPE_PATTERN, FieldSpec, JobSpec, Match
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.items import ItemIn
@@ -53,9 +54,8 @@ class JobCreate(JobSpec):
     work_type: Annotated[str, Field(pattern=WORK_TYPE_PATTERN)]
     qc: QcPolicyIn = QcPolicyIn()
     due_at: Instant | None = None
-    sla_hours: Annotated[Decimal, Field(gt=0, le=8760, decimal_places=2)] | None = None
+    sla_hours: Annotated[Decimal, Field(gt=0, le=8760, decimal_places=2), Trimmed] | None = None
     priority: Annotated[int, Field(ge=0, le=100)] = 50
-    # As contractors' skills are written: one nobody could hold is refused, not flagged later.
     required_skills: Annotated[list[Skill], Field(max_length=100)] = Field(default_factory=list)
     external_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     instructions: Annotated[str, Field(min_length=1, max_length=20_000)] | None = Field(
@@ -337,7 +337,7 @@ class Lease(BaseModel):
 
 class QualificationIn(Strict):
     job_id: UUID = Field(description="the job whose control items are the set")
-    pass_mark: Annotated[Decimal, Field(gt=0, le=1, decimal_places=4)] = DEFAULT_PASS_MARK
+    pass_mark: Annotated[Decimal, Field(gt=0, le=1, decimal_places=4), Trimmed] = DEFAULT_PASS_MARK
     retry_after_hours: Annotated[int, Field(ge=0, le=8760)] = DEFAULT_RETRY_AFTER_HOURS
 
 

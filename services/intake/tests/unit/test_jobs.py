@@ -180,6 +180,11 @@ def test_a_rate_written_with_endless_trailing_zeros_is_kept_as_its_value() -> No
     assert policy.target_accuracy == Decimal("0.95")
     assert str(policy.target_accuracy) == "0.95"
     assert str(QcPolicyIn.model_validate({"golden_rate": "0.050"}).golden_rate) == "0.050"
+    fields = [{"name": "note", "type": "string"}]
+    job = JobCreate.model_validate(
+        {"fields": fields, "work_type": "notes", "sla_hours": "1.5" + "0" * 20_000}
+    )
+    assert str(job.sla_hours) == "1.5"
 
 
 def test_a_jobs_items_do_not_count_towards_the_size_of_its_spec() -> None:

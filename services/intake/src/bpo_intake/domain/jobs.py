@@ -9,6 +9,7 @@ from typing import TypeVar
 from pydantic import field_validator
 
 from bpo_common.contracts import QcMode, QcPolicy
+from bpo_common.decimals import trimmed
 
 T = TypeVar("T")
 
@@ -45,10 +46,7 @@ class QcPolicyIn(QcPolicy):
         exponent = value.normalize().as_tuple().exponent
         if isinstance(exponent, int) and exponent < -RATE_PLACES:
             raise ValueError(f"at most {RATE_PLACES} decimal places")
-        written = value.as_tuple().exponent
-        if isinstance(written, int) and written < -RATE_PLACES:
-            return value.normalize()  # trailing zeros past what a column stores (16,383 places)
-        return value
+        return trimmed(value)
 
     @field_validator("target_accuracy")
     @classmethod
