@@ -210,5 +210,6 @@ async def _end(
         now,
     )
     attempt.outcome, attempt.retry_at, attempt.finished_at = ended.outcome, ended.retry_at, now
-    if ended.outcome is AttemptOutcome.PASSED:
+    # A qualification on work type qc, put before `put` refused one, grants nothing.
+    if ended.outcome is AttemptOutcome.PASSED and attempt.work_type != QC_SKILL:
         await repository.grant_skill(session, attempt.contractor_id, attempt.work_type)
