@@ -39,7 +39,7 @@ from typing import Any
 MAX_RULE_LENGTH = 1000
 MAX_RULE_DEPTH = 50
 # The sums of the record being checked, by the sum() they are of (see sums_kept).
-_SUMS: ContextVar[dict[int, "Decimal | ValueError"] | None] = ContextVar("sums", default=None)
+_SUMS: ContextVar[dict[int, "Decimal | Exception"] | None] = ContextVar("sums", default=None)
 
 # Our own context, so a caller's decimal settings never change a rule's outcome.
 _CONTEXT = Context(
@@ -415,11 +415,11 @@ def _sum(cells: ast.expr, values: Mapping[str, Any]) -> Decimal:
     if id(cells) not in kept:
         try:
             kept[id(cells)] = _added_up(cells, values)
-        except ValueError as exc:
-            kept[id(cells)] = exc
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            kept[id(cells)] = exc  # an empty cell, a division by zero: on every row alike
     total = kept[id(cells)]
-    if isinstance(total, ValueError):
-        raise ValueError(*total.args)
+    if isinstance(total, Exception):
+        raise type(total)(*total.args)
     return total
 
 
