@@ -157,17 +157,25 @@ def _names(pid: int) -> set[str]:
 
 def _proc_folder(pid: int) -> Path | None:
     """/proc's folder of process `pid`, None if /proc shows no such process. In a sandbox
-    that mounted its host's /proc, the numbers there are the host's: the folder is the one
-    whose NSpid (its number in each namespace) ends with `pid` at this process's depth."""
+    that mounted its host's /proc, the numbers there are the host's: the folder is the one in
+    this process's pid namespace whose NSpid (its number in each namespace) ends with `pid`."""
     with contextlib.suppress(OSError):
         if os.readlink("/proc/self") == str(os.getpid()):
             return Path(f"/proc/{pid}")
-    depth = len(_namespace_pids(Path("/proc/self")))
-    for folder in Path("/proc").glob("[0-9]*"):
-        numbers = _namespace_pids(folder)
-        if numbers and len(numbers) == depth and numbers[-1] == str(pid):
-            return folder
+    with contextlib.suppress(OSError):
+        ours = os.readlink("/proc/self/ns/pid")
+        for folder in Path("/proc").glob("[0-9]*"):
+            numbers = _namespace_pids(folder)
+            if numbers and numbers[-1] == str(pid) and _pid_namespace(folder) == ours:
+                return folder
     return None
+
+
+def _pid_namespace(folder: Path) -> str | None:
+    try:
+        return os.readlink(folder / "ns" / "pid")
+    except OSError:
+        return None
 
 
 def _namespace_pids(folder: Path) -> list[str]:
