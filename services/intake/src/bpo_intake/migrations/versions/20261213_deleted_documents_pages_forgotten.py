@@ -14,14 +14,26 @@ down_revision = "intake_0024"
 branch_labels = None
 depends_on = None
 
+# Pages forgotten a statement, each committed on its own: a large store's deleted documents
+# are not rewritten in one transaction that holds the release back.
+BATCH = 5_000
+_FORGET = """
+    UPDATE document_page SET text = NULL, words = NULL
+    WHERE (document_id, number) IN (
+        SELECT page.document_id, page.number FROM document_page AS page
+        JOIN document ON document.id = page.document_id
+        WHERE document.deleted_at IS NOT NULL
+          AND (page.text IS NOT NULL OR page.words IS NOT NULL)
+        LIMIT {batch}
+    )
+    """
+
 
 def upgrade() -> None:
-    op.execute(
-        "UPDATE document_page SET text = NULL, words = NULL"
-        " FROM document WHERE document.id = document_page.document_id"
-        " AND document.deleted_at IS NOT NULL"
-        " AND (document_page.text IS NOT NULL OR document_page.words IS NOT NULL)"
-    )
+    with op.get_context().autocommit_block():
+        connection = op.get_bind()
+        while connection.exec_driver_sql(_FORGET.format(batch=BATCH)).rowcount:
+            pass
 
 
 def downgrade() -> None:
