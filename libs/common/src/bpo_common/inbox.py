@@ -5,11 +5,15 @@ each delivery the event id is recorded in `inbox_event` in the same transaction 
 handler's effect, and the message is acked only after that commit, so a redelivery changes
 nothing. A failing event is redelivered with growing delays; at its last delivery it goes to
 `dead_letter` and is terminated. Other events keep flowing meanwhile.
+
+During a rolling upgrade, replicas of two releases share a durable consumer: it takes the
+event types either handles (a replica never narrows what another widened), and an event of
+a type one release does not handle is redelivered until a replica of the other takes it.
 """
 
 import asyncio
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -20,6 +24,7 @@ import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from sqlalchemy import ARRAY, String, Uuid, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -157,8 +162,10 @@ class InboxConsumer:
         self._fetch_timeout_s = fetch_timeout_s
         self._pull: JetStreamContext.PullSubscription | None = None
 
-    def consumer_config(self) -> ConsumerConfig:
-        subjects = sorted(self.subscription.handlers)
+    def consumer_config(self, also: Collection[str] = ()) -> ConsumerConfig:
+        """The durable consumer's configuration: it takes the types this release handles,
+        and those of `also` (what other releases' replicas asked for)."""
+        subjects = sorted(set(self.subscription.handlers) | set(also))
         return ConsumerConfig(
             durable_name=self.subscription.name,
             deliver_policy=DeliverPolicy.ALL,
@@ -179,7 +186,7 @@ class InboxConsumer:
 
     async def _fetch_and_handle(self) -> bool:
         if self._pull is None:
-            await self._js.add_consumer(STREAM_NAME, self.consumer_config())
+            await self._js.add_consumer(STREAM_NAME, self.consumer_config(await self._taken()))
             self._pull = await self._js.pull_subscribe_bind(
                 durable=self.subscription.name, stream=STREAM_NAME
             )
@@ -190,6 +197,19 @@ class InboxConsumer:
             return False  # the fetch waited already
         await self.handle_batch(messages)
         return True
+
+    async def _taken(self) -> list[str]:
+        """The types the durable consumer takes already. During a rolling upgrade replicas of
+        two releases share it: one of the older never narrows what a newer one widened (its
+        events would be skipped for good); what it does not handle it leaves to them."""
+        try:
+            info = await self._js.consumer_info(STREAM_NAME, self.subscription.name)
+        except NotFoundError:
+            return []
+        config = info.config
+        return list(
+            config.filter_subjects or ([config.filter_subject] if config.filter_subject else [])
+        )
 
     async def _next_batch(self, pull: JetStreamContext.PullSubscription) -> list[Msg]:
         """Wait for the next event, then gather what follows for up to `LINGER_S`, or until
@@ -218,6 +238,8 @@ class InboxConsumer:
             envelopes = [Envelope.model_validate_json(message.data) for message in messages]
         except ValidationError:
             return [await self.handle(message) for message in messages]
+        if any(envelope.type not in self.subscription.handlers for envelope in envelopes):
+            return [await self.handle(message) for message in messages]
         outcomes: list[Outcome] = []
         try:
             async with self._sessions() as session, session.begin():
@@ -231,8 +253,7 @@ class InboxConsumer:
                         continue
                     fresh.discard(envelope.id)  # a copy inside the batch applies once
                     outcomes.append(Outcome.APPLIED)
-                    if envelope.type in self.subscription.handlers:
-                        applied.append(envelope)
+                    applied.append(envelope)
                 for run in runs(applied):
                     bind_correlation_id(_shared_correlation_id(run))
                     await self.subscription.handlers[run[0].type](session, run)
@@ -258,12 +279,14 @@ class InboxConsumer:
             error = f"not an event envelope: {exc}"
             return await self._give_up(message, None, deliveries, error, "not an event envelope")
         handler = self.subscription.handlers.get(envelope.type)
+        if handler is None:
+            return await self._left_to_others(message, envelope, deliveries)
         bind_correlation_id(envelope.correlation_id)
         try:
             async with self._sessions() as session, session.begin():
                 fresh = await record_received(session, self.subscription.name, [envelope.id])
                 first_time = envelope.id in fresh
-                if first_time and handler is not None:
+                if first_time:
                     await handler(session, [envelope])
         except asyncio.CancelledError:
             raise
@@ -298,6 +321,24 @@ class InboxConsumer:
             return Outcome.APPLIED
         EVENTS_DUPLICATE.labels(self.subscription.name).inc()
         return Outcome.DUPLICATE
+
+    async def _left_to_others(self, message: Msg, envelope: Envelope, deliveries: int) -> Outcome:
+        """An event of a type this release has no handler for: a newer release's, taken by
+        the consumer its replicas share with this one during a rolling upgrade. Left to them
+        (redelivered) for `wait_s` of its retries, then dead-lettered: no release took it."""
+        if self._waited_s(deliveries) >= self._wait_s:
+            error = f"no handler for {envelope.type} in any release that took it"
+            return await self._give_up(message, envelope.id, deliveries, error, error)
+        delay = self._delay_s(deliveries)
+        log.info(
+            "event of a type this release does not handle, left to another",
+            consumer=self.subscription.name,
+            event_id=str(envelope.id),
+            type=envelope.type,
+            retry_in_s=delay,
+        )
+        await message.nak(delay=delay)
+        return Outcome.RETRY
 
     def _waited_s(self, deliveries: int) -> float:
         """How long an event has been retried by its `deliveries`: the delays between them."""

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,7 @@ from bpo_common.outbox import publish_many
 from bpo_common.relay import OutboxRelay
 from bpo_devtools.testing import background, consumer_drained, eventually, outbox_events
 
-from .conftest import Plumbing, ProbeRecorded
+from .conftest import Plumbing, ProbeCounted, ProbeRecorded
 
 
 async def _dead_letters(plumbing: Plumbing, consumer: str) -> list[dict[str, object]]:
@@ -190,3 +191,57 @@ async def test_redelivered_event_changes_nothing(plumbing: Plumbing, js: JetStre
 
 async def _has_dead_letter(plumbing: Plumbing, consumer: str) -> bool:
     return bool(await _dead_letters(plumbing, consumer))
+
+
+async def test_replicas_of_two_releases_share_a_consumer_and_lose_no_event_type(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    """A rolling upgrade: a newer release handles a type the older does not. An older replica
+    that starts after a newer one keeps that type in the consumer's filter, and an event of it
+    that the older replica fetches is left to a newer one, which applies it."""
+    run = str(new_id())
+    consumer = f"releases-{run}"
+    both = {
+        ProbeRecorded.event_type: plumbing.applier(consumer, run),
+        ProbeCounted.event_type: plumbing.applier(consumer, run, event=ProbeCounted),
+    }
+    # (A stopped replica's last fetch may still take an event: it comes again after ack_wait.)
+    newer = InboxConsumer(Subscription(consumer, both), plumbing.sessions, js, ack_wait_s=2)
+    older = InboxConsumer(
+        Subscription(consumer, {ProbeRecorded.event_type: both[ProbeRecorded.event_type]}),
+        plumbing.sessions,
+        js,
+        ack_wait_s=2,
+        backoff_s=0.2,
+    )
+    async with background(newer.run()):
+        await eventually(lambda: _exists(js, consumer), what="the newer release's consumer")
+    async with plumbing.sessions() as session, session.begin():
+        await publish_many(session, [ProbeRecorded(run=run, n=1), ProbeCounted(run=run, n=2)])
+    relay = OutboxRelay(plumbing.sessions, js)
+    async with background(relay.run()), background(older.run()):
+        await eventually(lambda: plumbing.applied_at_least(consumer, 1), what="the older's type")
+        info = await js.consumer_info(STREAM_NAME, consumer)
+        assert sorted(info.config.filter_subjects or []) == sorted(both), "not narrowed"
+        await eventually(
+            lambda: _redelivered(js, consumer), what="the newer type to be left, not taken"
+        )
+        assert await plumbing.effects(consumer) == [1]
+        another = InboxConsumer(Subscription(consumer, both), plumbing.sessions, js, ack_wait_s=2)
+        async with background(another.run()):
+            await eventually(lambda: plumbing.applied_at_least(consumer, 2), what="the newer's")
+    assert await plumbing.effects(consumer) == [1, 2]
+    assert await _dead_letters(plumbing, consumer) == []
+
+
+async def _exists(js: JetStreamContext, consumer: str) -> bool:
+    try:
+        await js.consumer_info(STREAM_NAME, consumer)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def _redelivered(js: JetStreamContext, consumer: str) -> bool:
+    info = await js.consumer_info(STREAM_NAME, consumer)
+    return (info.num_redelivered or 0) > 0
