@@ -190,15 +190,15 @@ async def test_tesseract_reads_words_with_their_boxes_and_a_failure_is_an_error(
         await Tesseract(executable="/nowhere/tesseract").read(out.getvalue())
 
 
-def _tesseract_killed(tmp_path: Path, on_pages_over: int) -> str:
-    """Tesseract, run as it is, but killed (SIGSEGV) on any image of more bytes than given."""
-    script = tmp_path / "tesseract"
+def _tesseract_killed(tmp_path: Path, on_pages_over: int, by: str = "SIGSEGV") -> str:
+    """Tesseract, run as it is, but killed (`by`) on any image of more bytes than given."""
+    script = tmp_path / f"tesseract-{by}-{on_pages_over}"
     script.write_text(
         f"#!{sys.executable}\n"
         "import os, signal, subprocess, sys\n"
         "image = sys.stdin.buffer.read()\n"
         f"if len(image) > {on_pages_over}:\n"
-        "    os.kill(os.getpid(), signal.SIGSEGV)\n"
+        f"    os.kill(os.getpid(), signal.{by})\n"
         "done = subprocess.run(['tesseract', *sys.argv[1:]], input=image, capture_output=True)\n"
         "sys.stdout.buffer.write(done.stdout)\n"
         "sys.stderr.buffer.write(done.stderr)\n"
@@ -220,6 +220,11 @@ async def test_a_page_that_kills_tesseract_is_its_own_fault_only_if_it_reads_oth
         await Tesseract(executable=_tesseract_killed(tmp_path, 1000)).read(out.getvalue())
     with pytest.raises(OcrUnavailable, match="killed"):
         await Tesseract(executable=_tesseract_killed(tmp_path, 0)).read(out.getvalue())
+    # Killed for memory (SIGKILL): the machine's fault; the page is read again later.
+    out_of_memory = Tesseract(executable=_tesseract_killed(tmp_path, 1000, "SIGKILL"))
+    with pytest.raises(OcrUnavailable, match="signal 9") as caught:
+        await out_of_memory.read(out.getvalue())
+    assert "on this page" not in str(caught.value)
 
 
 def test_a_value_seen_again_and_again_is_suggested_through_an_ocr_slip() -> None:

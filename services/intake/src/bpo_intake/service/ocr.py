@@ -9,6 +9,7 @@ import asyncio
 import csv
 import io
 import os
+import signal
 from dataclasses import dataclass
 
 from PIL import Image
@@ -25,11 +26,19 @@ class OcrFailed(Exception):
 
 class OcrUnavailable(Exception):
     """Tesseract cannot read any page: its languages or data are missing, or it was killed.
-    Not the page's fault: the pages wait for an engine that works."""
+    Not the page's fault: the pages wait for an engine that works. (A crash on a page while a
+    blank page still reads is the page's: `Tesseract.read` says OcrFailed.)"""
 
 
 class OcrKilled(OcrUnavailable):
-    """Tesseract was killed: by the system (memory, a restart) or by a page it breaks on."""
+    """Tesseract crashed (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL): on a page it breaks on,
+    or for a reason of its own. (Killed by the system, for memory or a stop, it is only
+    unavailable.)"""
+
+
+# The signals of a crash: a page may cause one. SIGKILL (out of memory) and a stop's SIGTERM
+# or SIGINT are the machine's, never the page's.
+_CRASHES = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL}
 
 
 # What Tesseract says when it cannot start on any page.
@@ -95,7 +104,8 @@ class Tesseract:
             raise OcrFailed(f"tesseract took longer than {self.timeout_s} s") from None
         said = err.decode(errors="replace").strip()[-500:]
         if process.returncode is not None and process.returncode < 0:
-            raise OcrKilled(f"tesseract was killed (signal {-process.returncode})")
+            killed = f"tesseract was killed (signal {-process.returncode})"
+            raise OcrKilled(killed) if -process.returncode in _CRASHES else OcrUnavailable(killed)
         if process.returncode != 0 and any(error in said for error in _ENGINE_ERRORS):
             raise OcrUnavailable(said)
         if process.returncode != 0:
