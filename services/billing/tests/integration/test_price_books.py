@@ -65,20 +65,21 @@ async def test_a_new_version_takes_effect_on_its_date_and_the_old_one_stays_befo
 async def test_a_price_written_with_endless_trailing_zeros_is_kept_as_its_value(
     billing: httpx.AsyncClient, tokens: Tokens
 ) -> None:
-    # 20,000 zeros: more decimal places than a numeric value can be sent with (it was a 500).
+    # 20,000 zeros, or an exponent of 300,000: more than a numeric value can be sent with (a 500).
     zeros = "0" * 20_000
     client_id = new_id()
     await put_price_book(
         billing,
         tokens,
         client_id,
-        rates={"invoice": {"per_item": f"1.5{zeros}"}},
+        rates={"invoice": {"per_item": f"1.5{zeros}", "per_field": "0E+300000"}},
         tax_rate=f"0.19{zeros}",
         minimum_monthly_fee=f"100.{zeros}",
     )
     stored = await billing.get(f"/v1/price-books/{client_id}", headers=tokens.manager())
     body = stored.json()
     assert Decimal(body["rates"]["invoice"]["per_item"]) == Decimal("1.5")
+    assert Decimal(body["rates"]["invoice"]["per_field"]) == 0
     assert (Decimal(body["tax_rate"]), Decimal(body["minimum_monthly_fee"])) == (
         Decimal("0.19"),
         Decimal(100),

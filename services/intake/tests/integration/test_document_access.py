@@ -64,6 +64,7 @@ async def test_items_reference_documents_and_the_keyer_reads_them_only_while_hol
     picture = await documents_api.get(shown["pages"][1]["image_url"])
     assert picture.status_code == 200
     assert picture.content[8:12] == b"WEBP"
+    assert picture.headers["cache-control"] == "private, no-store", "none kept past the lease"
     assert (
         await documents_api.get(f"/v1/documents/{document_id}", headers=keyer)
     ).status_code == 200
@@ -97,7 +98,9 @@ async def test_items_reference_documents_and_the_keyer_reads_them_only_while_hol
         f"/v1/documents/{document_id}", headers=tokens.client(client_id)
     )
     clients_link = client_view.json()["pages"][1]["image_url"]
-    assert (await documents_api.get(clients_link)).status_code == 200, "the client's stay open"
+    clients_picture = await documents_api.get(clients_link)
+    assert clients_picture.status_code == 200, "the client's stay open"
+    assert "immutable" in clients_picture.headers["cache-control"]
 
 
 async def test_an_unknown_document_reference_is_refused_naming_the_line(

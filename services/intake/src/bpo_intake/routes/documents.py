@@ -227,7 +227,12 @@ async def get_page_image(
     image = await pages.page_image(
         session, documents.document_store(settings), pages.page_links(settings), link
     )
-    cache = f"private, max-age={image.seconds_left}, immutable"
+    # A contractor's link closes with their lease: their browser keeps no copy to show after.
+    cache = (
+        "private, no-store"
+        if link.holder is not None
+        else f"private, max-age={image.seconds_left}, immutable"
+    )
     return Response(image.content, media_type="image/webp", headers={"Cache-Control": cache})
 
 
