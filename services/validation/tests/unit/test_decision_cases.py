@@ -16,7 +16,7 @@ from bpo_validation.domain.decision import Ruling
 from bpo_validation.domain.fields import FieldVerdict
 from bpo_validation.domain.reference import LookupResult, Wanted
 
-from .walking import ITEM, SPEC, keying, review, walk
+from .walking import ITEM, ORDERS, SPEC, keying, review, walk
 
 SINGLE, ADAPTIVE = QcPolicy(), QcPolicy(mode=QcMode.ADAPTIVE, target_accuracy=Decimal("0.95"))
 # In the review sample at any rate above 0.005 (bpo_common.ids.share_of).
@@ -275,3 +275,32 @@ def test_a_keying_marked_unreadable_goes_to_review_saying_why_then_the_reviewer_
     assert (due.ruling, due.reason) == (Ruling.REVIEW, "marked unreadable: page 2 is cut off")
     assert due.shown == (keyed, unreadable)
     assert (decided.ruling, decided.result) == (Ruling.ACCEPT, final.data)
+    # It keyed no field: judged on none (its task is overturned; scoring.task_outcome), not
+    # wrong on every field, which paid it as overturned and counted toward its suspension.
+    assert [j.tallies() for j in decided.judgings] == [
+        {keyed.contractor_id: (2, 2), unreadable.contractor_id: (0, 0)}
+    ]
+
+
+def test_a_reference_check_review_leaves_the_judging_to_the_review() -> None:
+    # Both keyed an order the reference data lacks; the reviewer corrects the number. Each
+    # keying is judged once, by the review: 2 fields, 1 right (judged at the check too, they
+    # counted 4 fields, 3 right).
+    first, second = (
+        keying({"number": "PO-9", "total": "10.00"}, 2),
+        keying({"number": "PO-9", "total": "10.00"}, 2),
+    )
+    final = review({"number": "PO-1", "total": "10.00"})
+    missing: dict[Wanted, LookupResult] = {
+        ("orders", "po-9"): LookupResult(False, None),
+        **ORDERS,
+    }
+    verdicts = walk(SPEC, DOUBLE, [first, second, final], found=missing)
+    assert verdicts[1].ruling is Ruling.REVIEW
+    tallies: dict[UUID, tuple[int, int]] = {}
+    for verdict in verdicts:
+        for judging in verdict.judgings:
+            for contractor, (judged, right) in judging.tallies().items():
+                was = tallies.get(contractor, (0, 0))
+                tallies[contractor] = (was[0] + judged, was[1] + right)
+    assert tallies == {first.contractor_id: (2, 1), second.contractor_id: (2, 1)}

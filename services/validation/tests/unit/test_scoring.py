@@ -132,3 +132,12 @@ def test_a_partial_keying_keyed_its_share_of_the_jobs_fields_to_four_places(
     keyed: int, fields: int, share: str
 ) -> None:
     assert keyed_share(keyed, fields) == Decimal(share)
+
+
+def test_a_keying_that_marked_a_keyed_item_unreadable_is_overturned_but_not_when_rejected() -> None:
+    assert task_outcome(TaskKind.ENTRY, 0, 0, rejected=False, unreadable=True) is (
+        TaskOutcome.OVERTURNED
+    )
+    assert task_outcome(TaskKind.ENTRY, 0, 0, rejected=True, unreadable=True) is (
+        TaskOutcome.REJECTED
+    )

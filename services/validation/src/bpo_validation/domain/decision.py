@@ -374,9 +374,9 @@ def _checked(
     problems = reference_problems(spec, result, lookups)
     if not problems:
         return Verdict(Ruling.ACCEPT, reason, result, rows, judgings=judgings)
+    # The review's final word judges the keyings (judged here too, they counted twice).
     return replace(
         _review(Ruling.REVIEW, f"reference check: {'; '.join(problems)}", keyings, rows),
-        judgings=judgings,
         reference_problems=tuple(problems),
     )
 

@@ -112,10 +112,14 @@ def judging(
     only: Collection[str] = (),
 ) -> Judging:
     """The entries judged against the truth (on the fields `only`, if given); the machine too
-    (on the fields it keyed)."""
+    (on the fields it keyed). An entry that marked the item unreadable keyed no field: it is
+    judged on none (its task is overturned when the item is keyed after all; scoring)."""
     if only:
         truth = {name: value for name, value in truth.items() if name in only}
-    judged = [Judged(e, tuple(judge(spec, e.data, truth, e.prefill))) for e in entries]
+    judged = [
+        Judged(e, () if e.rejection is not None else tuple(judge(spec, e.data, truth, e.prefill)))
+        for e in entries
+    ]
     if machine is not None:
         covered = {name: value for name, value in truth.items() if name in machine.data}
         judged.append(Judged(machine, tuple(judge(spec, machine.data, covered))))

@@ -66,14 +66,17 @@ def keyed_share(keyed: int, fields: int) -> Decimal:
     return (Decimal(keyed) / fields).quantize(SHARE_PLACES, rounding=ROUND_HALF_UP)
 
 
-def task_outcome(kind: TaskKind, judged: int, correct: int, *, rejected: bool) -> TaskOutcome:
+def task_outcome(
+    kind: TaskKind, judged: int, correct: int, *, rejected: bool, unreadable: bool = False
+) -> TaskOutcome:
     """How a task's work on a final item came out (billing pays on it).
 
-    A keying stands when every judged field was right, and is overturned otherwise; on a
-    rejected item no keying stands. A review or adjudication is the final word: it stands.
+    A keying stands when every judged field was right, and is overturned otherwise, as is one
+    that marked the item `unreadable` when it was keyed after all; on a rejected item no
+    keying stands. A review or adjudication is the final word: it stands.
     """
     if kind is TaskKind.ENTRY and rejected:
         return TaskOutcome.REJECTED
-    if kind is TaskKind.ENTRY and correct < judged:
+    if kind is TaskKind.ENTRY and (correct < judged or unreadable):
         return TaskOutcome.OVERTURNED
     return TaskOutcome.ACCEPTED
