@@ -260,6 +260,50 @@ async def test_the_next_task_is_submitted_while_its_page_image_is_still_on_its_w
     await page.context.close()
 
 
+async def test_enter_moves_on_a_held_submit_sends_one_task_and_a_lost_one_keeps_the_entries(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    made, page = await _jobs_and_their_keyer(served, browser, tokens, "enter", 2)
+    sent: list[str] = []
+    page.on(
+        "request", lambda request: sent.append(request.url) if "/submit" in request.url else None
+    )
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-painted]")
+    # A plain Enter moves to the next field, as many keying tools do; it never submits.
+    await page.locator("#field-invoice_number").fill("INV-1")
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "field-total"
+    await page.locator("#field-total").fill("10")
+    # The service out of reach: the keyer is told, and the entries stay to be sent again.
+    unreachable = re.compile(r".*/v1/tasks/[^/]+/submit$")
+    await page.route(unreachable, lambda route: route.abort())
+    await page.keyboard.press("Control+Enter")
+    await page.wait_for_selector("#status.error")
+    assert "Not sent" in await page.inner_text("#status")
+    assert await page.input_value("#field-invoice_number") == "INV-1"
+    await page.unroute(unreachable)
+    # Ctrl+Enter held down: this task is submitted; the key repeating on the next task,
+    # opened meanwhile, submits nothing.
+    await page.keyboard.down("Control")
+    await page.keyboard.down("Enter")
+    await page.wait_for_selector('body[data-submitted="1"]')
+    await page.wait_for_selector("body[data-state=working]")
+    await page.keyboard.down("Enter")  # a repeat: Enter is still down
+    await page.keyboard.up("Enter")
+    await page.keyboard.up("Control")
+    await asyncio.sleep(0.5)
+    assert len(sent) == 2, "the lost one and this one"
+    assert await page.get_attribute("body", "data-submitted") == "1"
+    statuses = []
+    for item in made:
+        async with served.sessions() as session:
+            query = select(Task.status).where(Task.item_id == UUID(item["item_id"]))
+            statuses.append((await session.scalars(query)).one())
+    assert sorted(statuses) == ["leased", "submitted"]
+    await page.context.close()
+
+
 async def test_a_page_link_that_expired_while_the_task_was_held_is_renewed(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:

@@ -7,7 +7,8 @@
 
 (() => {
   const PAGE_HEADER = { "X-BPO-Page": "workbench" };
-  const IDLE_AFTER_MS = 30_000; // no input for this long: not active, no heartbeat
+  const IDLE_AFTER_MS = 30_000; // no input for this long: not active (its time not counted)
+  const HEARTBEAT_RETRY_MS = 5_000; // a heartbeat that did not get through, tried again
   const ZOOMS = [0.25, 0.33, 0.5, 0.67, 0.75, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4];
   const PAN_PX = 120;
   const SURE = 0.8; // a suggestion below this confidence is marked as unsure
@@ -134,12 +135,25 @@
     $("claim").focus();
   }
 
+  // The lease is kept while the keyer works, whether or not this tab is the one shown (they
+  // may be reading a register in another); away longer than a lease, it runs out. A beat that
+  // does not get through is tried again in a few seconds.
   async function heartbeat() {
-    if (!task || document.visibilityState !== "visible") return;
+    if (!task) return;
     if (Date.now() - lastInput > leaseSeconds * 1000) return; // away: let the lease run out
-    const { status, body: answer, skew } = await api("POST", `/v1/tasks/${task.id}/heartbeat`);
+    const id = task.id;
+    let answered;
+    try {
+      answered = await api("POST", `/v1/tasks/${id}/heartbeat`);
+    } catch {
+      setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
+      return;
+    }
+    const { status, body: answer, skew } = answered;
+    if (!task || task.id !== id) return;
     if (status === 200) leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
     else if (status === 409 || status === 404) close(problemText(answer), true);
+    else setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
   }
 
   function tick() {
@@ -621,8 +635,8 @@
           input.dataset.keyed = ""; // a submit shows every cell's error, so do checks after it
         });
         checks += 1; // a check still on its way is older than this answer
+        say(answer.detail, true); // errors no field shows (a rule's) replace it next
         showErrors(answer.errors);
-        say(answer.detail, true);
         const bad = $("fields").querySelector(".invalid input, .invalid select");
         if (bad) bad.focus();
         return;
@@ -632,6 +646,9 @@
         return;
       }
       say(problemText(answer), true);
+    } catch {
+      say("Not sent: the service could not be reached. Your entries are kept; "
+        + "send them again with Ctrl+Enter.", true);
     } finally {
       submitting = false;
       $("submit").disabled = false;
@@ -639,6 +656,13 @@
       // still on their way.
       if (next) await claim();
     }
+  }
+
+  function nextField(from, step) {
+    const all = [...$("fields").querySelectorAll("input, select")]
+      .filter((input) => !input.disabled);
+    const next = all[all.indexOf(from) + step];
+    (next || $("submit")).focus();
   }
 
   function askReason(kind) {
@@ -1120,8 +1144,16 @@
     }
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
+      if (event.repeat) return; // a held key submits once, not the next task too
       if (reasonFor) $("reason-form").requestSubmit();
       else if (task) submit();
+      return;
+    }
+    // A plain Enter in the form moves to the next field (Shift+Enter: back), as Tab does: it
+    // never submits (the browser would, from any field of the form).
+    if (event.key === "Enter" && !event.altKey && event.target.closest("#fields")) {
+      event.preventDefault();
+      nextField(event.target, event.shiftKey ? -1 : 1);
       return;
     }
     if (event.key === "Escape" && reasonFor) { closeReason(); return; }
