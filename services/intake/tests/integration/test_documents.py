@@ -11,12 +11,16 @@ from sqlalchemy import select
 from bpo_common.contracts.intake import DocumentsAdded
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import (
+    TestStack,
     Tokens,
     assert_problem,
     error_fields,
     outbox_events,
+    serve,
 )
+from bpo_intake.app import create_app
 from bpo_intake.models import DocumentPage
+from bpo_intake.settings import Settings
 
 from .conftest import register_client
 from .documents import (
@@ -115,7 +119,11 @@ async def test_a_multipart_upload_and_the_same_bytes_twice_are_stored_once(
 
 
 async def test_an_upload_repeated_with_its_idempotency_key_answers_as_the_first_did(
-    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+    documents_api: httpx.AsyncClient,
+    tokens: Tokens,
+    documents_db: SessionFactory,
+    stack: TestStack,
+    store_dir: Path,
 ) -> None:
     # The client lost the first answer: its retry gets the document it made, not a 409,
     # though its multipart body comes with another boundary.
@@ -140,6 +148,17 @@ async def test_an_upload_repeated_with_its_idempotency_key_answers_as_the_first_
     assert again.headers["idempotent-replayed"] == "true"
     other = await post("other.png", image("PNG", size=(30, 30)))
     assert error_fields(assert_problem(other, 422)) == ["Idempotency-Key"]
+    # Known before it is inspected: under limits lowered since, the retry still replays.
+    stricter = stack.settings(Settings, "intake", document_store_url=store_dir.as_uri(),
+                              document_max_pixels=10)  # fmt: skip
+    async with serve(create_app(stricter)) as strict_api:
+        late = await strict_api.post(
+            f"/v1/jobs/{job['id']}/documents",
+            files={"file": ("scan.png", png, "image/png")},
+            headers=headers,
+        )
+    assert late.status_code == 201, late.text
+    assert late.json() == first.json()
     assert [document.filename for document in await documents_of(documents_db, job["id"])] == [
         "scan.png"
     ]

@@ -5,6 +5,7 @@ How the file comes is read here: the body itself (`?filename=`), a multipart `fi
 or a zip of many; what the bytes are is sniffed from them, whatever the header says.
 """
 
+import hashlib
 import tempfile
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from bpo_common import audit
 from bpo_common.auth import CurrentClient, KeyScope, Principal, Role, Scope, require_role
 from bpo_common.db import SessionDep
 from bpo_common.errors import FieldError, Invalid
-from bpo_common.idempotency import ParsedIdempotencyDep
+from bpo_common.idempotency import ParsedIdempotency, ParsedIdempotencyDep
 from bpo_common.media import attachment, drain
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.text import CheckedRoute
@@ -98,14 +99,16 @@ async def upload_documents(
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     chunks = request.stream()
     if media_type in ZIP_TYPES:
-        files = await _zip(chunks, settings)
-    elif media_type == MULTIPART:
-        files = await _multipart(request, chunks, settings, filename)
+        files = await _zip(chunks, settings, idempotency)
     else:
-        files = await _bare(chunks, settings, filename)
-    # The same upload, however it came (a multipart body's boundary changes with each try).
-    kind = "zip" if media_type in ZIP_TYPES else "one"
-    idempotency.parsed("\n".join([kind] + [f"{f.filename}\t{f.sha256}" for f in files]).encode())
+        if media_type == MULTIPART:
+            name, content = await _multipart(request, chunks, settings, filename)
+        else:
+            name, content = await _bare(chunks, settings, filename)
+        # The same file under the same name, however it came (a multipart body's boundary
+        # changes with each try), and known before it is inspected again.
+        idempotency.parsed(f"one\n{name}\t{hashlib.sha256(content).hexdigest()}".encode())
+        files = await documents.inspect_file(name, content, settings)
     stored = await documents.add_documents(
         session, documents.document_store(settings), job_id, client.client_id, files
     )
@@ -119,7 +122,7 @@ async def upload_documents(
 
 async def _bare(
     chunks: AsyncIterator[bytes], settings: Settings, filename: str | None
-) -> list[Inspected]:
+) -> tuple[str, bytes]:
     if filename is None:
         await drain(chunks)
         raise Invalid(
@@ -132,12 +135,12 @@ async def _bare(
         if len(content) > settings.document_max_bytes:
             await drain(chunks)  # what is kept is enough to say the file is too large
             break
-    return await documents.inspect_file(filename, bytes(content), settings)
+    return filename, bytes(content)
 
 
 async def _multipart(
     request: Request, chunks: AsyncGenerator[bytes, None], settings: Settings, filename: str | None
-) -> list[Inspected]:
+) -> tuple[str, bytes]:
     try:
         form = await MultiPartParser(request.headers, chunks, max_files=1, max_fields=10).parse()
     except MultiPartException as exc:  # the body cannot be read as multipart
@@ -160,16 +163,22 @@ async def _multipart(
                 "name the file: give the part a filename, or ?filename=",
                 errors=[FieldError("filename", "required")],
             )
-        content = await part.read(settings.document_max_bytes + 1)
+        return name, await part.read(settings.document_max_bytes + 1)
     finally:
         await form.close()
-    return await documents.inspect_file(name, content, settings)
 
 
-async def _zip(chunks: AsyncIterator[bytes], settings: Settings) -> list[Inspected]:
+async def _zip(
+    chunks: AsyncIterator[bytes], settings: Settings, idempotency: ParsedIdempotency
+) -> list[Inspected]:
+    """The zip's documents; a repeated upload is known by the zip's bytes, before they are
+    inspected again."""
+    digest = hashlib.sha256()
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spooled:
         async for chunk in chunks:
+            digest.update(chunk)
             spooled.write(chunk)
+        idempotency.parsed(f"zip\n{digest.hexdigest()}".encode())
         spooled.seek(0)
         return await documents.inspect_zip(spooled, settings)
 
