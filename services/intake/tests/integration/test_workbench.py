@@ -304,6 +304,27 @@ async def test_enter_moves_on_a_held_submit_sends_one_task_and_a_lost_one_keeps_
     await page.context.close()
 
 
+async def test_a_reason_is_kept_when_it_cannot_be_sent_and_escape_goes_back_to_the_field(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    _, page = await _jobs_and_their_keyer(served, browser, tokens, "reason", 1)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-painted]")
+    await page.locator("#field-total").focus()
+    await page.keyboard.press("Alt+U")
+    await page.keyboard.press("Escape")
+    assert await page.evaluate("document.activeElement.id") == "field-total"
+    await page.keyboard.press("Alt+U")
+    await page.keyboard.type("page 2 is cut off")
+    unreachable = re.compile(r".*/v1/tasks/[^/]+/submit$")
+    await page.route(unreachable, lambda route: route.abort())
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#status.error")
+    assert await page.is_visible("#reason-form")
+    assert await page.input_value("#reason") == "page 2 is cut off", "to send again"
+    await page.context.close()
+
+
 async def test_a_page_link_that_expired_while_the_task_was_held_is_renewed(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
@@ -382,9 +403,17 @@ async def test_instructions_are_shown_as_markdown_with_raw_html_escaped(
 ) -> None:
     token = tokens.token(Role.CONTRACTOR, str(new_id()))
     cookie = {"Cookie": f"bpo_work={token}"}
-    markdown = "# Invoices\n\n**Totals** [help](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    markdown = (
+        "# Invoices\n\n**Totals** [help](javascript:alert(1)) <img src=x onerror=alert(1)> "
+        "[guide](https://guide.example/invoices)"
+    )
     shown = await api.post("/work/instructions", json={"markdown": markdown}, headers=cookie)
     assert shown.status_code == 200
+    # Followed in the workbench's tab, a link would leave the page and give the task back.
+    assert (
+        '<a href="https://guide.example/invoices" target="_blank" rel="noopener noreferrer">'
+        "guide</a>" in shown.text
+    )
     assert "<h1>Invoices</h1>" in shown.text
     assert "<strong>Totals</strong>" in shown.text
     assert "&lt;img" in shown.text

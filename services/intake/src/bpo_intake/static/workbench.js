@@ -32,6 +32,7 @@
   };
   const wordsByPage = new Map(); // "document id:page index" -> words of the page
   let lastField = null; // the field a click on a word types into
+  let beforeReason = null; // what had the focus before a reason was asked for
 
   // The API
 
@@ -117,6 +118,7 @@
 
   function close(message, isError = false) {
     task = null;
+    closeReason();
     body.dataset.state = "idle";
     delete body.dataset.kind;
     delete body.dataset.painted;
@@ -667,6 +669,7 @@
 
   function askReason(kind) {
     if (!task) return;
+    if (!reasonFor) beforeReason = document.activeElement;
     reasonFor = kind;
     $("reason-label").textContent = kind === "unreadable"
       ? "What can't be read?" : "Why reject this item?";
@@ -675,9 +678,13 @@
     $("reason").focus();
   }
 
-  function closeReason() {
+  // `back`: the focus returns where it was before the reason was asked for.
+  function closeReason(back = false) {
+    const open = reasonFor !== null;
     reasonFor = null;
     $("reason-form").hidden = true;
+    if (back && open && beforeReason && beforeReason.isConnected) beforeReason.focus();
+    beforeReason = null;
   }
 
   // What the task shows besides the form: the client's source, the keyings to compare
@@ -1156,7 +1163,7 @@
       nextField(event.target, event.shiftKey ? -1 : 1);
       return;
     }
-    if (event.key === "Escape" && reasonFor) { closeReason(); return; }
+    if (event.key === "Escape" && reasonFor) { closeReason(true); return; }
     if (typing(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.key === "?") { event.preventDefault(); $("help").showModal(); return; }
     if ((event.key === "n" || event.key === "N") && !task) { event.preventDefault(); claim(); }
@@ -1202,11 +1209,10 @@
     event.preventDefault();
     const reason = $("reason").value.trim();
     if (!reason) { $("reason").focus(); return; }
-    const kind = reasonFor;
-    closeReason();
-    submit(kind === "unreadable" ? { unreadable: reason } : { reject: reason });
+    // The form stays, with its reason, until the submit is taken (a new task closes it).
+    submit(reasonFor === "unreadable" ? { unreadable: reason } : { reject: reason });
   });
-  $("reason-cancel").addEventListener("click", closeReason);
+  $("reason-cancel").addEventListener("click", () => closeReason(true));
   $("claim").addEventListener("click", claim);
   $("unreadable").addEventListener("click", () => askReason("unreadable"));
   $("reject").addEventListener("click", () => askReason("reject"));
