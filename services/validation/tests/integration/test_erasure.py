@@ -13,7 +13,7 @@ from bpo_common.contracts.intake import DataErased, JobCreated
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import outbox_events
-from bpo_validation.models import Decision, Entry, JobDataKey
+from bpo_validation.models import Decision, Entry, JobDataKey, ProvisionalJudgement
 from bpo_validation.service import erasure
 from bpo_validation.settings import Settings
 
@@ -123,3 +123,23 @@ async def test_a_keying_read_while_its_items_erasure_runs_waits_for_it_and_is_no
     async with validation_db() as session:
         assert list(await session.scalars(select(Entry).where(Entry.item_id == item))) == []
     assert await published(validation_db, item) == []
+
+
+async def test_an_item_erased_while_it_awaits_its_adjudication_weighs_on_no_keyer(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    # Its two keyings differ: each counted half an error until the adjudication would say
+    # which was right. Erased, it never gets one.
+    job = await new_job(validation_db, fields=FIELDS, mode="double", review_sample_rate="0")
+    item = new_item("0", sampled=False)
+    for city in ("Ely", "Bath"):
+        await submit(
+            validation_db, validation_settings, job, item, {"name": "Ann", "city": city}, expected=2
+        )
+    provisional = select(ProvisionalJudgement).where(ProvisionalJudgement.item_id == item)
+    async with validation_db() as session:
+        assert list(await session.scalars(provisional)), "the keyings' half errors"
+
+    await _erase(validation_db, validation_settings, job, [item])
+    async with validation_db() as session:
+        assert list(await session.scalars(provisional)) == []
