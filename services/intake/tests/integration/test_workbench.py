@@ -260,14 +260,23 @@ async def test_the_next_task_is_submitted_while_its_page_image_is_still_on_its_w
     await page.context.close()
 
 
+def _submits_sent(page: Page) -> list[str]:
+    """The submits the page sends from now on, as they go."""
+    sent: list[str] = []
+
+    def seen(url: str) -> None:
+        if url.endswith("/submit"):
+            sent.append(url)
+
+    page.on("request", lambda request: seen(request.url))
+    return sent
+
+
 async def test_enter_moves_on_a_held_submit_sends_one_task_and_a_lost_one_keeps_the_entries(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     made, page = await _jobs_and_their_keyer(served, browser, tokens, "enter", 2)
-    sent: list[str] = []
-    page.on(
-        "request", lambda request: sent.append(request.url) if "/submit" in request.url else None
-    )
+    sent = _submits_sent(page)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-painted]")
     # A plain Enter moves to the next field, as many keying tools do; it never submits.
@@ -301,6 +310,27 @@ async def test_enter_moves_on_a_held_submit_sends_one_task_and_a_lost_one_keeps_
             query = select(Task.status).where(Task.item_id == UUID(item["item_id"]))
             statuses.append((await session.scalars(query)).one())
     assert sorted(statuses) == ["leased", "submitted"]
+    await page.context.close()
+
+
+async def test_a_date_keyed_half_is_said_not_sent_as_empty(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    # "12" typed into a date: the input reads as empty, and `issued_on` is optional.
+    _, page = await _jobs_and_their_keyer(served, browser, tokens, "half-date", 1)
+    sent = _submits_sent(page)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-painted]")
+    await page.locator("#field-invoice_number").fill("INV-1")
+    await page.locator("#field-total").fill("10")
+    await page.locator("#field-issued_on").focus()
+    await page.keyboard.type("12")
+    await page.keyboard.press("Control+Enter")
+    await page.wait_for_selector("#status.error")
+    assert "not whole" in await page.inner_text("#status")
+    assert await page.get_attribute("#field-issued_on", "aria-invalid") == "true"
+    assert await page.evaluate("document.activeElement.id") == "field-issued_on"
+    assert sent == []
     await page.context.close()
 
 

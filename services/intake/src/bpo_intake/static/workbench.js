@@ -514,6 +514,26 @@
     return data;
   }
 
+  // A date input left half keyed, or keyed as no calendar has it, reads as empty: sent, an
+  // optional date would be lost without a word. Each such date as an error the form shows.
+  function halfDates(names) {
+    const message = "not a whole date: key its day, month and year";
+    const half = (input) => input && input.type === "date" && input.validity.badInput;
+    const errors = [];
+    names.forEach((name) => {
+      if (!isTable(name)) {
+        if (half($(`field-${name}`))) errors.push({ field: name, message });
+        return;
+      }
+      [...gridOf(name).rows].forEach((row, r) => cellsOf(row).forEach((cell) => {
+        if (half(cell.firstElementChild)) {
+          errors.push({ field: `${name}[${r}].${cell.dataset.column}`, message });
+        }
+      }));
+    });
+    return errors;
+  }
+
   // Where the server puts an error: a field (`total`), a table's row (`lines[3]`) or cell
   // (`lines[3].qty`); a rule checked on each row of a table names the row in its message
   // ("rule not met on lines[3]: ...").
@@ -617,6 +637,16 @@
 
   async function submit(extra) {
     if (!task || submitting) return;
+    const half = extra ? [] : halfDates(task.fields.map((spec) => spec.name));
+    if (half.length) {
+      task.fields.forEach((spec) => visited.add(spec.name));
+      checks += 1; // a check still on its way is older than this
+      say("A date is not whole: key its day, month and year.", true);
+      showErrors(half);
+      const bad = $("fields").querySelector('input[aria-invalid="true"]');
+      if (bad) bad.focus();
+      return;
+    }
     submitting = true;
     const id = task.id;
     const payload = { active_seconds: activeSeconds, ...extra };
