@@ -66,6 +66,8 @@ class Sla(BaseModel):
     generated_at: datetime
     window_hours: int
     throughput_per_hour: float = Field(description="items finished per hour, recently")
+    jobs_open: int = Field(description="the open jobs, of which `data` lists up to `limit`")
+    jobs_at_risk: int = Field(description="the open jobs at risk, listed or not")
     data: list[OpenJob]
 
 

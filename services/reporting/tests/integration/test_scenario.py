@@ -177,6 +177,7 @@ async def test_sla_report_lists_the_open_job_late_against_its_due_time(
 
     assert report["window_hours"] == 6
     assert before <= datetime.fromisoformat(report["generated_at"]) <= datetime.now(UTC)
+    assert (report["jobs_open"], report["jobs_at_risk"]) == (1, 1)
     (job,) = report["data"]  # jobs 2 and 3 completed; job 1 is open
     forecast = job.pop("forecast_completion_at")
     assert job == {
@@ -192,6 +193,10 @@ async def test_sla_report_lists_the_open_job_late_against_its_due_time(
         "at_risk": True,
     }
     assert forecast is None or datetime.fromisoformat(forecast) >= before
+    # Cut at `limit`, the report says how many it left out (other tests' jobs are open too).
+    cut = await reports.body("sla", limit="1")
+    assert len(cut["data"]) == 1
+    assert cut["jobs_open"] == (await reports.body("sla", limit="500"))["jobs_open"]
 
 
 async def test_accuracy_report_lists_what_adaptive_jobs_delivered_the_miss_flagged(

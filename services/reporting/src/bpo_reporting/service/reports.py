@@ -157,6 +157,8 @@ async def sla(
         generated_at=now,
         window_hours=window_hours,
         throughput_per_hour=round(per_hour, 3),
+        jobs_open=len(listed),
+        jobs_at_risk=sum(job.at_risk for job in listed),
         data=listed[:limit],
     )
 
