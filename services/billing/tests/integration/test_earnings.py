@@ -1,5 +1,6 @@
 """Contractor earnings from scored tasks, statements, and the margin per client and job."""
 
+import asyncio
 import csv
 import io
 from datetime import timedelta
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bpo_billing.models import Earning, PieceRate
+from bpo_billing.service import earnings
 from bpo_common.contracts import TaskKind, TaskOutcome
 from bpo_common.contracts.billing import EarningRecorded
 from bpo_common.db import SessionFactory
@@ -274,3 +276,23 @@ async def test_margin_is_revenue_minus_contractor_cost_per_client_and_job(
         str(other.job_id): ("1.00", "0.00", "1.00"),
     }
     assert_problem(await billing.get("/v1/margin", headers=tokens.client(client_id)), 403)
+
+
+async def test_an_earning_written_while_its_rates_are_put_is_priced(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens
+) -> None:
+    # The consumer records an earning (no rate yet) while a manager puts the rates: the put
+    # prices the earnings it sees waiting, and did not see one not yet committed.
+    work_type = f"race-{new_id()}"
+    event = scored(new_id(), work_type=work_type)
+    async with billing_db() as session, session.begin():
+        await earnings.record_scores(session, [event], Decimal("0.5"))
+        putting = asyncio.create_task(set_rates(billing, tokens, work_type))
+        await asyncio.sleep(0.5)  # the put, had it not waited, would be done by now
+        assert not putting.done(), "the put waits for the earning"
+    await putting
+    async with billing_db() as session:
+        earning = (
+            await session.scalars(select(Earning).where(Earning.task_id == event.task_id))
+        ).one()
+    assert earning.amount == Decimal("0.20")

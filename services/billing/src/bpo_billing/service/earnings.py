@@ -16,6 +16,7 @@ from bpo_billing.schemas import EarningGroup, EarningsStatement, PieceRatesIn, P
 from bpo_common.clock import utcnow
 from bpo_common.contracts import TaskKind, billing
 from bpo_common.contracts.validation import ContractorScored
+from bpo_common.db import advisory_lock
 from bpo_common.errors import Invalid
 from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
@@ -35,6 +36,7 @@ async def put_piece_rates(
         TaskKind.REVIEW: body.review,
         TaskKind.ADJUDICATION: body.adjudication,
     }
+    await advisory_lock(session, _rates_lock(work_type))
     await repository.put_piece_rates(session, work_type, amounts, body.per_hour, currency, utcnow())
     events = [
         _price_earning(earning, amounts[earning.kind], body.per_hour, currency)
@@ -61,6 +63,10 @@ async def piece_rates(session: AsyncSession, work_type: str | None = None) -> li
         )
         setattr(out, rate.kind.value, exact_price(rate.amount))
     return list(grouped.values())
+
+
+def _rates_lock(work_type: str) -> str:
+    return f"piece rates {work_type}"
 
 
 def _price_earning(
@@ -94,7 +100,11 @@ async def record_scores(
     firsts = first_of_each(events, lambda event: event.task_id)
     if not firsts:
         return
-    rates = await repository.piece_rates_of(session, sorted({e.work_type for e in firsts}))
+    work_types = sorted({e.work_type for e in firsts})
+    # Against a put of those rates meanwhile: it prices the earnings it sees waiting, so these
+    # must be written first, or read its rates.
+    await advisory_lock(session, *[_rates_lock(work_type) for work_type in work_types], shared=True)
+    rates = await repository.piece_rates_of(session, work_types)
     now = utcnow()
     earnings, recorded = [], []
     for event in firsts:
