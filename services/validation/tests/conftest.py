@@ -14,9 +14,7 @@ from bpo_validation.settings import Settings
 
 @pytest.fixture(scope="module")
 def validation_settings(stack: TestStack) -> Settings:
-    return stack.settings(
-        Settings, "validation", quality_min_judged=6, quality_min_items=3, quality_floor=0.75
-    )
+    return stack.settings(Settings, "validation", quality_min_judged=6, quality_floor=0.75)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 from typing import Annotated
 
 from fastapi import Depends
-from pydantic import Field, model_validator
+from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.service import settings_dependency
@@ -19,9 +19,6 @@ class Settings(KeyedSettings):
     # floor, with at least `quality_min_judged` of them, is suspended.
     quality_floor: float = 0.85
     quality_min_judged: int = 50
-    # ... from at least this many items: an item's errors go together (a column keyed one
-    # row off is wrong in every line), so one item never decides alone.
-    quality_min_items: int = Field(5, ge=1)
     quality_window: int = 200
     # Adaptive QC knows a keyer by their latest `adaptive_window` judged fields on the work
     # type, on top of the crew's latest `adaptive_crew_window` (domain.accuracy).

@@ -3,12 +3,10 @@ final item came out, and the share of a job's fields a partial keying keyed."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from uuid import UUID
 
 import pytest
 
 from bpo_common.contracts import TaskKind, TaskOutcome
-from bpo_common.ids import new_id
 from bpo_validation.domain.scoring import (
     Window,
     accuracy,
@@ -36,48 +34,24 @@ ONE_RIGHT_OF_SIX = (
 def test_a_keyer_below_the_floor_over_enough_recent_fields_is_suspended_unless_already(
     judged: int, correct: int, suspended: bool, reason: str | None
 ) -> None:
-    window = Window(judged, correct, judged)
+    window = Window(judged, correct)
     assert suspension("invoice", window, suspended=suspended, floor=0.75, min_judged=6) == reason
 
 
 def test_the_reason_names_the_work_type_and_the_figures() -> None:
-    window = Window(200, 156, 100)
-    reason = suspension("invoice", window, suspended=False, floor=0.85, min_judged=50)
+    reason = suspension("invoice", Window(200, 156), suspended=False, floor=0.85, min_judged=50)
     assert reason == (
         "accuracy 78.0% over the last 200 judged fields on invoice is below the floor 85.0%"
     )
 
 
-def _of_items(rights: list[bool], per_item: int = 1) -> list[tuple[UUID, bool]]:
-    """Judged fields, oldest first, `per_item` of each item."""
-    items = [new_id() for _ in range(0, len(rights), per_item)]
-    return [(items[n // per_item], right) for n, right in enumerate(rights)]
-
-
 def test_the_window_holds_only_the_latest_judged_fields() -> None:
-    # Oldest first: eight wrong, then twelve right; two fields an item.
-    fields = _of_items([False] * 8 + [True] * 12, per_item=2)
-    assert Window.latest(fields, 10) == Window(10, 10, 5)
-    assert Window.latest(fields, 16) == Window(16, 12, 8)
-    assert Window.latest(fields, 200) == Window(20, 12, 10)
-    assert Window.latest([], 200) == Window(0, 0, 0)
-
-
-def test_one_items_errors_alone_never_suspend() -> None:
-    # An invoice of 30 lines keyed one column off: 30 of its 120 cells wrong.
-    one_item = _of_items([True] * 90 + [False] * 30, per_item=120)
-    five_items = _of_items([True] * 90 + [False] * 30, per_item=24)
-
-    def reason(fields: list[tuple[UUID, bool]]) -> str | None:
-        window = Window.latest(fields, 200)
-        return suspension(
-            "invoice", window, suspended=False, floor=0.85, min_judged=50, min_items=5
-        )
-
-    assert reason(one_item) is None
-    assert reason(five_items) == (
-        "accuracy 75.0% over the last 120 judged fields on invoice is below the floor 85.0%"
-    )
+    # Oldest first: eight wrong, then twelve right.
+    fields = [False] * 8 + [True] * 12
+    assert Window.latest(fields, 10) == Window(10, 10)
+    assert Window.latest(fields, 16) == Window(16, 12)
+    assert Window.latest(fields, 200) == Window(20, 12)
+    assert Window.latest([], 200) == Window(0, 0)
 
 
 def test_old_errors_leave_the_window_and_with_them_the_suspension() -> None:
@@ -85,8 +59,8 @@ def test_old_errors_leave_the_window_and_with_them_the_suspension() -> None:
     bad_then_good = [False] * 100 + [True] * 200
     good_then_bad = [True] * 200 + [False] * 100
 
-    def reason(rights: list[bool]) -> str | None:
-        window = Window.latest(_of_items(rights), 200)
+    def reason(fields: list[bool]) -> str | None:
+        window = Window.latest(fields, 200)
         return suspension("invoice", window, suspended=False, floor=0.85, min_judged=50)
 
     assert reason(bad_then_good) is None

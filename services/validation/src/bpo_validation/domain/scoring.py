@@ -4,7 +4,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from uuid import UUID
 
 from bpo_common.contracts import TaskKind, TaskOutcome
 
@@ -15,39 +14,28 @@ def accuracy(correct: int, judged: int) -> float | None:
 
 @dataclass(frozen=True)
 class Window:
-    """A keyer's most recent judged fields on a work type, as many as the window holds, and
-    how many items they are of."""
+    """A keyer's most recent judged fields on a work type, as many as the window holds."""
 
     judged: int
     correct: int
-    items: int
 
     @classmethod
-    def latest(cls, fields: Sequence[tuple[UUID, bool]], size: int) -> "Window":
-        """The window over judged fields given oldest first (each its item's, right or wrong)."""
+    def latest(cls, fields: Sequence[bool], size: int) -> "Window":
+        """The window over judged fields given oldest first (each right or wrong)."""
         kept = fields[-size:] if size > 0 else []
-        return cls(len(kept), sum(right for _, right in kept), len({item for item, _ in kept}))
+        return cls(len(kept), sum(kept))
 
 
 def suspension(
-    work_type: str,
-    window: Window,
-    *,
-    suspended: bool,
-    floor: float,
-    min_judged: int,
-    min_items: int = 1,
+    work_type: str, window: Window, *, suspended: bool, floor: float, min_judged: int
 ) -> str | None:
     """Why a keyer is suspended now, with this window of their judged fields on the work type
     of what was just judged, or None.
 
-    A keyer is suspended when at least `min_judged` judged fields of at least `min_items`
-    items fill the window and their accuracy over it is below the floor; not while they
-    already are (`suspended`)."""
+    A keyer is suspended when at least `min_judged` judged fields fill the window and their
+    accuracy over it is below the floor; not while they already are (`suspended`)."""
     rate = accuracy(window.correct, window.judged)
-    if suspended or window.judged < min_judged or window.items < min_items:
-        return None
-    if rate is None or rate >= floor:
+    if suspended or window.judged < min_judged or rate is None or rate >= floor:
         return None
     return (
         f"accuracy {rate:.1%} over the last {window.judged} judged fields on {work_type} "

@@ -138,7 +138,7 @@ def _latest_judged() -> Select[Any]:
         .render_derived(name="asked")
     )
     judged = (
-        select(Judgement.correct, Judgement.item_id, Judgement.judged_at, Judgement.id)
+        select(Judgement.correct, Judgement.judged_at, Judgement.id)
         .where(
             Judgement.contractor_id == asked.c.contractor_id,
             Judgement.work_type == asked.c.work_type,
@@ -149,18 +149,13 @@ def _latest_judged() -> Select[Any]:
         .correlate(asked)
         .subquery("judged")
     )
-
     # Each pair's fields put in order apart: sorting all the pairs' fields together cost more
     # than reading them.
-    def in_order(value: Any) -> Any:
-        return func.array_agg(aggregate_order_by(value, judged.c.judged_at, judged.c.id))
-
-    latest = select(
-        in_order(judged.c.correct).label("correct"), in_order(judged.c.item_id).label("item_ids")
-    ).lateral("latest")
-    return select(
-        asked.c.contractor_id, asked.c.work_type, latest.c.correct, latest.c.item_ids
-    ).select_from(asked.join(latest, true()))
+    in_order = aggregate_order_by(judged.c.correct, judged.c.judged_at, judged.c.id)
+    latest = select(func.array_agg(in_order).label("correct")).lateral("latest")
+    return select(asked.c.contractor_id, asked.c.work_type, latest.c.correct).select_from(
+        asked.join(latest, true())
+    )
 
 
 _LATEST_JUDGED = _latest_judged()
@@ -168,12 +163,11 @@ _LATEST_JUDGED = _latest_judged()
 
 async def latest_judged(
     session: AsyncSession, asked: Mapping[tuple[UUID, str], tuple[datetime | None, int]]
-) -> dict[tuple[UUID, str], list[tuple[UUID, bool]]]:
-    """Each (contractor, work type)'s latest judged fields, each its item's and right or
-    wrong, oldest first: for each the number asked for at most, judged after the instant
-    given with it (if one is). One statement; each pair reads its contractor's judged fields
-    newest first by index."""
-    found: dict[tuple[UUID, str], list[tuple[UUID, bool]]] = {pair: [] for pair in asked}
+) -> dict[tuple[UUID, str], list[bool]]:
+    """Each (contractor, work type)'s latest judged fields, right or wrong, oldest first: for
+    each the number asked for at most, judged after the instant given with it (if one is).
+    One statement; each pair reads its contractor's judged fields newest first by index."""
+    found: dict[tuple[UUID, str], list[bool]] = {pair: [] for pair in asked}
     if not asked:
         return found
     pairs = sorted(asked.items())
@@ -183,8 +177,8 @@ async def latest_judged(
         "sinces": [since for _, (since, _) in pairs],
         "sizes": [size for _, (_, size) in pairs],
     }
-    for contractor_id, work_type, correct, items in await session.execute(_LATEST_JUDGED, arrays):
-        found[(contractor_id, work_type)] = list(zip(items or [], correct or [], strict=True))
+    for contractor_id, work_type, correct in await session.execute(_LATEST_JUDGED, arrays):
+        found[(contractor_id, work_type)] = list(correct or [])
     return found
 
 

@@ -133,7 +133,6 @@ async def add_to_tallies(
                 suspended=standing.suspended_at is not None,
                 floor=settings.quality_floor,
                 min_judged=settings.quality_min_judged,
-                min_items=settings.quality_min_items,
             )
             if reason is None:
                 continue
