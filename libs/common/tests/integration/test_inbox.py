@@ -231,7 +231,9 @@ async def test_replicas_of_two_releases_share_a_consumer_and_lose_no_event_type(
         async with background(another.run()):
             await eventually(lambda: plumbing.applied_at_least(consumer, 2), what="the newer's")
     assert await plumbing.effects(consumer) == [1, 2]
-    assert await _dead_letters(plumbing, consumer) == []
+    # (A new durable reads the whole stream: other tests' messages that are no events too.)
+    letters = await _dead_letters(plumbing, consumer)
+    assert [letter for letter in letters if letter["event_id"] is not None] == []
 
 
 async def _exists(js: JetStreamContext, consumer: str) -> bool:

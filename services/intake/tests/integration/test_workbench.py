@@ -9,18 +9,14 @@ shows.
 import asyncio
 import io
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import httpx
-import pytest
 from PIL import Image
 from playwright.async_api import Browser, Page, Route
 from sqlalchemy import select
 
-from bpo_common.auth import Role
 from bpo_common.contracts import validation
 from bpo_common.contracts.intake import Entry
 from bpo_common.ids import new_id
@@ -33,7 +29,6 @@ from bpo_intake.service import decisions
 
 from .browsing import SCREENSHOTS, Served, contractor, http_api, signed_in
 from .documents import a_job_with_a_document, invoice_pdf
-from .keying import lease_a_task
 
 # Before every other test's deadline, so that these contractors claim these tasks first; and
 # for contractors with this skill only, so that no other test's contractor claims them (nor
@@ -384,104 +379,3 @@ async def test_a_page_link_that_expired_while_the_task_was_held_is_renewed(
     assert refused, "the first link was refused"
     assert dark_share(await page.locator("#page-canvas").screenshot()) > 0.0001, "the page drawn"
     await page.context.close()
-
-
-@pytest.fixture
-async def api(served: Served) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the served app of its own: no cookie from another test."""
-    async with await http_api(served) as client:
-        yield client
-
-
-@pytest.mark.parametrize("role", ["client", "manager"])
-async def test_only_contractors_sign_in_to_the_workbench(
-    api: httpx.AsyncClient, tokens: Tokens, role: str
-) -> None:
-    token = tokens.token(Role(role), "someone", new_id() if role == "client" else None)
-    response = await api.post("/work/login", data={"token": token})
-    assert response.status_code == 403
-    assert "set-cookie" not in response.headers
-    assert f"the workbench is for contractors; this token is for a {role}" in response.text
-    page = await api.get("/work", headers={"Cookie": f"bpo_work={token}"})
-    assert page.status_code == 403
-    assert 'id="claim"' not in page.text
-
-
-async def test_the_workbench_page_is_served_with_a_strict_policy_and_sends_strangers_to_sign_in(
-    api: httpx.AsyncClient, tokens: Tokens
-) -> None:
-    anonymous = await api.get("/work")
-    assert (anonymous.status_code, anonymous.headers["location"]) == (303, "/work/login")
-    token = tokens.token(Role.CONTRACTOR, str(new_id()))
-    signed = await api.post("/work/login", data={"token": token})
-    assert signed.status_code == 303
-    flags = {part.strip().lower() for part in signed.headers["set-cookie"].split(";")[1:]}
-    assert {"httponly", "samesite=strict", "path=/"} <= flags
-    page = await api.get("/work", headers={"Cookie": f"bpo_work={token}"})
-    assert page.status_code == 200
-    policy = page.headers["content-security-policy"]
-    assert "default-src 'self'" in policy
-    assert "script-src 'self'" in policy
-    assert "<script>" not in page.text, "no inline script"
-    script = await api.get("/work/static/workbench.js")
-    assert script.status_code == 200
-    assert "X-BPO-Page" in script.text
-
-
-async def test_instructions_are_shown_as_markdown_with_raw_html_escaped(
-    api: httpx.AsyncClient, tokens: Tokens
-) -> None:
-    token = tokens.token(Role.CONTRACTOR, str(new_id()))
-    cookie = {"Cookie": f"bpo_work={token}"}
-    markdown = (
-        "# Invoices\n\n**Totals** [help](javascript:alert(1)) <img src=x onerror=alert(1)> "
-        "[guide](https://guide.example/invoices)"
-    )
-    shown = await api.post("/work/instructions", json={"markdown": markdown}, headers=cookie)
-    assert shown.status_code == 200
-    # Followed in the workbench's tab, a link would leave the page and give the task back.
-    assert (
-        '<a href="https://guide.example/invoices" target="_blank" rel="noopener noreferrer">'
-        "guide</a>" in shown.text
-    )
-    assert "<h1>Invoices</h1>" in shown.text
-    assert "<strong>Totals</strong>" in shown.text
-    assert "&lt;img" in shown.text
-    assert "<img" not in shown.text
-    assert 'href="javascript' not in shown.text
-    refused = await api.post("/work/instructions", json={"markdown": markdown})
-    assert refused.status_code == 401
-
-
-async def test_a_draft_is_checked_as_a_submit_would_check_it_without_requiring_what_is_not_keyed(
-    api: httpx.AsyncClient, tokens: Tokens
-) -> None:
-    _, _, keyer, task = await lease_a_task(api, tokens)
-    path = f"/v1/tasks/{task['id']}/check"
-    draft = await api.post(path, json={"data": {"total": "12,50x"}}, headers=keyer)
-    assert draft.json() == {
-        "valid": False,
-        "errors": [{"field": "total", "message": "not a number"}],
-        "normalized": {},
-    }
-    good = await api.post(path, json={"data": {"total": "1,250.50"}}, headers=keyer)
-    assert good.json() == {"valid": True, "errors": [], "normalized": {"total": "1250.5"}}
-    submitted = await api.post(
-        f"/v1/tasks/{task['id']}/submit", json={"data": {"total": "12,50x"}}, headers=keyer
-    )
-    assert {"field": "total", "message": "not a number"} in submitted.json()["errors"]
-
-
-async def test_a_sign_in_posted_from_another_site_is_refused(
-    api: httpx.AsyncClient, tokens: Tokens
-) -> None:
-    token = tokens.token(Role.CONTRACTOR, str(new_id()))
-    forged = await api.post(
-        "/work/login", data={"token": token}, headers={"Sec-Fetch-Site": "cross-site"}
-    )
-    assert forged.status_code == 403
-    assert "set-cookie" not in forged.headers
-    own = await api.post(
-        "/work/login", data={"token": token}, headers={"Sec-Fetch-Site": "same-origin"}
-    )
-    assert own.status_code == 303
