@@ -282,6 +282,14 @@ def test_a_keying_marked_unreadable_goes_to_review_saying_why_then_the_reviewer_
     ]
 
 
+def test_a_control_marked_unreadable_is_judged_wrong_on_every_field() -> None:
+    # A control is readable by its making: marking every one unreadable must not pass a
+    # qualification (judged on no field, each would count right).
+    control = keying({}, 1, golden={"number": "A", "total": "7"}, rejection="cannot read")
+    (verdict,) = walk(FIELDS, SINGLE, [control], found={})
+    assert [j.tallies() for j in verdict.judgings] == [{control.contractor_id: (2, 0)}]
+
+
 def test_a_reference_check_review_leaves_the_judging_to_the_review() -> None:
     # Both keyed an order the reference data lacks; the reviewer corrects the number. Each
     # keying is judged once, by the review: 2 fields, 1 right (judged at the check too, they

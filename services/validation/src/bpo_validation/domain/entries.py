@@ -113,11 +113,15 @@ def judging(
 ) -> Judging:
     """The entries judged against the truth (on the fields `only`, if given); the machine too
     (on the fields it keyed). An entry that marked the item unreadable keyed no field: it is
-    judged on none (its task is overturned when the item is keyed after all; scoring)."""
+    judged on none (its task is overturned when the item is keyed after all; scoring), but
+    against a known answer (`golden`: a control, readable by its making) on every field, as
+    wrong: else marking every control unreadable would pass a qualification."""
     if only:
         truth = {name: value for name, value in truth.items() if name in only}
     judged = [
-        Judged(e, () if e.rejection is not None else tuple(judge(spec, e.data, truth, e.prefill)))
+        Judged(e, tuple(judge(spec, e.data, truth, e.prefill)))
+        if e.rejection is None or golden
+        else Judged(e, ())
         for e in entries
     ]
     if machine is not None:
