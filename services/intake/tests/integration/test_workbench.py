@@ -320,6 +320,10 @@ async def test_a_date_keyed_half_is_said_not_sent_as_empty(
     await page.locator("#field-total").fill("10")
     await page.locator("#field-issued_on").focus()
     await page.keyboard.type("12")
+    await page.locator("#field-total").focus()  # leaving it checks it: half, not empty
+    await page.wait_for_selector('#field-issued_on[aria-invalid="true"]')
+    assert "not a whole date" in await page.inner_text("#fields")
+    await page.locator("#field-issued_on").focus()
     await page.keyboard.press("Control+Enter")
     await page.wait_for_selector("#status.error")
     assert "not whole" in await page.inner_text("#status")

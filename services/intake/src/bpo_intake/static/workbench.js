@@ -33,6 +33,7 @@
   const wordsByPage = new Map(); // "document id:page index" -> words of the page
   let lastField = null; // the field a click on a word types into
   let beforeReason = null; // what had the focus before a reason was asked for
+  let heartbeatRetry = null; // the timer of a heartbeat tried again
 
   // The API
 
@@ -141,6 +142,8 @@
   // may be reading a register in another); away longer than a lease, it runs out. A beat that
   // does not get through is tried again in a few seconds.
   async function heartbeat() {
+    clearTimeout(heartbeatRetry); // one beat at a time, however it was started
+    heartbeatRetry = null;
     if (!task) return;
     if (Date.now() - lastInput > leaseSeconds * 1000) return; // away: let the lease run out
     const id = task.id;
@@ -148,14 +151,16 @@
     try {
       answered = await api("POST", `/v1/tasks/${id}/heartbeat`);
     } catch {
-      setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
+      heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS); // the network: once more
       return;
     }
     const { status, body: answer, skew } = answered;
     if (!task || task.id !== id) return;
     if (status === 200) leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
     else if (status === 409 || status === 404) close(problemText(answer), true);
-    else setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
+    else if (status >= 500 || status === 429) {
+      heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
+    } else say(problemText(answer), true); // signed out, say: the lease will run out
   }
 
   function tick() {
@@ -631,8 +636,12 @@
     const { status, body: answer } = await api(
       "POST", `/v1/tasks/${task.id}/check`, { data: values([...visited]) });
     if (checking !== task || number !== checks) return;
-    if (status === 200) showErrors(answer.errors, visited);
-    else if (status === 409 || status === 404) close(problemText(answer), true);
+    if (status === 200) {
+      // A date keyed half reads as empty: said as such, not as "required".
+      const half = halfDates([...visited]);
+      const halfOn = new Set(half.map((error) => error.field));
+      showErrors([...half, ...answer.errors.filter((error) => !halfOn.has(error.field))], visited);
+    } else if (status === 409 || status === 404) close(problemText(answer), true);
   }
 
   async function submit(extra) {
@@ -1188,7 +1197,8 @@
     }
     // A plain Enter in the form moves to the next field (Shift+Enter: back), as Tab does: it
     // never submits (the browser would, from any field of the form).
-    if (event.key === "Enter" && !event.altKey && event.target.closest("#fields")) {
+    if (event.key === "Enter" && !event.altKey && !event.isComposing && typing(event.target)
+      && event.target.closest("#fields")) {
       event.preventDefault();
       nextField(event.target, event.shiftKey ? -1 : 1);
       return;
