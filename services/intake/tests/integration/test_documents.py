@@ -148,9 +148,10 @@ async def test_an_upload_repeated_with_its_idempotency_key_answers_as_the_first_
     assert again.headers["idempotent-replayed"] == "true"
     other = await post("other.png", image("PNG", size=(30, 30)))
     assert error_fields(assert_problem(other, 422)) == ["Idempotency-Key"]
-    # Known before it is inspected: under limits lowered since, the retry still replays.
+    # Known by all its bytes before they are inspected: under limits lowered since (below its
+    # size, its pixels), the retry still replays.
     stricter = stack.settings(Settings, "intake", document_store_url=store_dir.as_uri(),
-                              document_max_pixels=10)  # fmt: skip
+                              document_max_pixels=10, document_max_bytes=10)  # fmt: skip
     async with serve(create_app(stricter)) as strict_api:
         late = await strict_api.post(
             f"/v1/jobs/{job['id']}/documents",

@@ -51,6 +51,8 @@ ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 MULTIPART = "multipart/form-data"
 # A zip is kept in memory up to this size, on disk past it.
 SPOOL_BYTES = 16 * 1024 * 1024
+# A multipart part is read this much at a time.
+READ_BYTES = 1024 * 1024
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -102,12 +104,12 @@ async def upload_documents(
         files = await _zip(chunks, settings, idempotency)
     else:
         if media_type == MULTIPART:
-            name, content = await _multipart(request, chunks, settings, filename)
+            name, content, digest = await _multipart(request, chunks, settings, filename)
         else:
-            name, content = await _bare(chunks, settings, filename)
+            name, content, digest = await _bare(chunks, settings, filename)
         # The same file under the same name, however it came (a multipart body's boundary
         # changes with each try), and known before it is inspected again.
-        idempotency.parsed(f"one\n{name}\t{hashlib.sha256(content).hexdigest()}".encode())
+        idempotency.parsed(f"one\n{name}\t{digest}".encode())
         files = await documents.inspect_file(name, content, settings)
     stored = await documents.add_documents(
         session, documents.document_store(settings), job_id, client.client_id, files
@@ -122,25 +124,27 @@ async def upload_documents(
 
 async def _bare(
     chunks: AsyncIterator[bytes], settings: Settings, filename: str | None
-) -> tuple[str, bytes]:
+) -> tuple[str, bytes, str]:
+    """The file's name, its bytes (past the size limit, only enough to say it is too large)
+    and the SHA-256 of all of them."""
     if filename is None:
         await drain(chunks)
         raise Invalid(
             "name the file: ?filename=invoice-7.pdf (or send it as the multipart part file)",
             errors=[FieldError("filename", "required for a file sent as the body")],
         )
-    content = bytearray()
+    content, digest = bytearray(), hashlib.sha256()
     async for chunk in chunks:
-        content += chunk
-        if len(content) > settings.document_max_bytes:
-            await drain(chunks)  # what is kept is enough to say the file is too large
-            break
-    return filename, bytes(content)
+        digest.update(chunk)
+        if len(content) <= settings.document_max_bytes:
+            content += chunk
+    return filename, bytes(content), digest.hexdigest()
 
 
 async def _multipart(
     request: Request, chunks: AsyncGenerator[bytes, None], settings: Settings, filename: str | None
-) -> tuple[str, bytes]:
+) -> tuple[str, bytes, str]:
+    """As `_bare`, of the part named file."""
     try:
         form = await MultiPartParser(request.headers, chunks, max_files=1, max_fields=10).parse()
     except MultiPartException as exc:  # the body cannot be read as multipart
@@ -163,7 +167,12 @@ async def _multipart(
                 "name the file: give the part a filename, or ?filename=",
                 errors=[FieldError("filename", "required")],
             )
-        return name, await part.read(settings.document_max_bytes + 1)
+        content, digest = bytearray(), hashlib.sha256()
+        while block := await part.read(READ_BYTES):
+            digest.update(block)
+            if len(content) <= settings.document_max_bytes:
+                content += block
+        return name, bytes(content), digest.hexdigest()
     finally:
         await form.close()
 
