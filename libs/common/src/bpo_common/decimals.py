@@ -21,6 +21,8 @@ def trimmed(value: Decimal) -> Decimal:
         return value
     if value.is_zero():
         return Decimal(0)
+    if value.adjusted() >= _WIDE.prec:
+        return value  # beyond any field's bounds, which refuse it
     normalized = value.normalize(_WIDE)
     places = normalized.as_tuple().exponent
     whole = isinstance(places, int) and places > 0

@@ -14,6 +14,7 @@ from bpo_common.decimals import trimmed
         ("1000." + "0" * 200, "1000"),
         ("0." + "0" * 200, "0"),
         ("0E+300000", "0"),
+        ("1E+300000", "1E+300000"),  # past every field's bounds: refused there
         ("1E+3", "1E+3"),  # as written, within what a column keeps
         ("0.950", "0.950"),  # as written, within what a column keeps
         ("12.34", "12.34"),
