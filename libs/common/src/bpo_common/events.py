@@ -42,12 +42,6 @@ def event_class(event_type: str) -> type[Event]:
     return _registry[event_type]
 
 
-def known(event_type: str) -> bool:
-    """Whether this release's contracts define the event type (bpo_common.contracts, once
-    imported, registers every one)."""
-    return event_type in _registry
-
-
 class Envelope(BaseModel):
     """What travels on the wire: one shape for every event of every service."""
 

@@ -8,7 +8,7 @@ nothing. A failing event is redelivered with growing delays; at its last deliver
 
 During a rolling upgrade, replicas of two releases share a durable consumer: it takes the
 event types either handles (a replica never narrows what another widened), and an event of
-a type one release does not know is redelivered until a replica of the other takes it.
+a type one release does not handle is redelivered until a replica of the other takes it.
 """
 
 import asyncio
@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.context import bind_correlation_id
 from bpo_common.contracts.messaging import EventDeadLettered
 from bpo_common.db import SessionFactory, unreachable
-from bpo_common.events import STREAM_NAME, Envelope, Event, Waiting, known
+from bpo_common.events import STREAM_NAME, Envelope, Event, Waiting
 from bpo_common.ids import new_id
 from bpo_common.loops import keep_running, stop_if_cancelled
 from bpo_common.metrics import (
@@ -238,7 +238,7 @@ class InboxConsumer:
             envelopes = [Envelope.model_validate_json(message.data) for message in messages]
         except ValidationError:
             return [await self.handle(message) for message in messages]
-        if any(self._newer(envelope) for envelope in envelopes):
+        if any(envelope.type not in self.subscription.handlers for envelope in envelopes):
             return [await self.handle(message) for message in messages]
         outcomes: list[Outcome] = []
         try:
@@ -253,8 +253,7 @@ class InboxConsumer:
                         continue
                     fresh.discard(envelope.id)  # a copy inside the batch applies once
                     outcomes.append(Outcome.APPLIED)
-                    if envelope.type in self.subscription.handlers:
-                        applied.append(envelope)
+                    applied.append(envelope)
                 for run in runs(applied):
                     bind_correlation_id(_shared_correlation_id(run))
                     await self.subscription.handlers[run[0].type](session, run)
@@ -280,14 +279,14 @@ class InboxConsumer:
             error = f"not an event envelope: {exc}"
             return await self._give_up(message, None, deliveries, error, "not an event envelope")
         handler = self.subscription.handlers.get(envelope.type)
-        if self._newer(envelope):
+        if handler is None:
             return await self._left_to_others(message, envelope, deliveries)
         bind_correlation_id(envelope.correlation_id)
         try:
             async with self._sessions() as session, session.begin():
                 fresh = await record_received(session, self.subscription.name, [envelope.id])
                 first_time = envelope.id in fresh
-                if first_time and handler is not None:
+                if first_time:
                     await handler(session, [envelope])
         except asyncio.CancelledError:
             raise
@@ -323,16 +322,9 @@ class InboxConsumer:
         EVENTS_DUPLICATE.labels(self.subscription.name).inc()
         return Outcome.DUPLICATE
 
-    def _newer(self, envelope: Envelope) -> bool:
-        """Whether the event is of a type this release does not know: a newer release's, which
-        the consumer takes for the replicas of it that share it with this one. (A type this
-        release knows and does not handle is recorded and let be: the filter may still name
-        one an older release handled.)"""
-        return envelope.type not in self.subscription.handlers and not known(envelope.type)
-
     async def _left_to_others(self, message: Msg, envelope: Envelope, deliveries: int) -> Outcome:
-        """An event of a type this release does not know, taken by the consumer the replicas
-        of a newer release share with this one during a rolling upgrade. Left to them
+        """An event of a type this release has no handler for: a newer release's, taken by
+        the consumer its replicas share with this one during a rolling upgrade. Left to them
         (redelivered) for `wait_s` of its retries, then dead-lettered: no release took it."""
         if self._waited_s(deliveries) >= self._wait_s:
             error = f"no handler for {envelope.type} in any release that took it"

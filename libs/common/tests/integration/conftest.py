@@ -33,6 +33,12 @@ class ProbeRecorded(Event):
     n: int
 
 
+class ProbeCounted(ProbeRecorded):
+    """A type of event a newer release handles and an older one does not."""
+
+    event_type = "bpo.test.probe.counted"
+
+
 @dataclass
 class Plumbing:
     engine: AsyncEngine
@@ -82,12 +88,20 @@ class Plumbing:
             async with self.sessions() as session, session.begin():
                 await session.execute(delete(outbox_event).where(outbox_event.c.id == row_id))
 
-    def applier(self, consumer: str, run: str, *, poison: int | None = None) -> Handler:
-        """A handler that records one effect per application; it always fails on `poison`."""
+    def applier(
+        self,
+        consumer: str,
+        run: str,
+        *,
+        poison: int | None = None,
+        event: type[ProbeRecorded] = ProbeRecorded,
+    ) -> Handler:
+        """A handler of `event` that records one effect per application; it always fails on
+        `poison`."""
 
         async def apply(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
             for envelope in envelopes:
-                probe = envelope.payload(ProbeRecorded)
+                probe = envelope.payload(event)
                 if probe.run != run:
                     continue
                 if probe.n == poison:
