@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bpo_billing.models import Earning, PieceRate
 from bpo_billing.service import earnings
@@ -16,7 +16,7 @@ from bpo_common.contracts import TaskKind, TaskOutcome
 from bpo_common.contracts.billing import EarningRecorded
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens, assert_problem, error_fields, outbox_events
+from bpo_devtools.testing import Tokens, assert_problem, error_fields, eventually, outbox_events
 
 from .conftest import MONTH_START, Feed, new_client, scored
 
@@ -288,11 +288,20 @@ async def test_an_earning_written_while_its_rates_are_put_is_priced(
     async with billing_db() as session, session.begin():
         await earnings.record_scores(session, [event], Decimal("0.5"))
         putting = asyncio.create_task(set_rates(billing, tokens, work_type))
-        await asyncio.sleep(0.5)  # the put, had it not waited, would be done by now
-        assert not putting.done(), "the put waits for the earning"
+        await eventually(lambda: _waiting_on_a_lock(billing_db), what="the put to wait for it")
+        assert not putting.done()
     await putting
     async with billing_db() as session:
         earning = (
             await session.scalars(select(Earning).where(Earning.task_id == event.task_id))
         ).one()
     assert earning.amount == Decimal("0.20")
+
+
+async def _waiting_on_a_lock(db: SessionFactory) -> bool:
+    async with db() as session:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'"
+        )
+        return bool((await session.execute(query)).scalar_one())

@@ -22,6 +22,9 @@ from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
 from bpo_common.outbox import publish_each, publish_many
 
+# Held by a put of piece rates, shared by the recording of earnings (see record_scores).
+PIECE_RATES_LOCK = "billing piece rates"
+
 
 async def put_piece_rates(
     session: AsyncSession, work_type: str, body: PieceRatesIn
@@ -36,7 +39,7 @@ async def put_piece_rates(
         TaskKind.REVIEW: body.review,
         TaskKind.ADJUDICATION: body.adjudication,
     }
-    await advisory_lock(session, _rates_lock(work_type))
+    await advisory_lock(session, PIECE_RATES_LOCK)
     await repository.put_piece_rates(session, work_type, amounts, body.per_hour, currency, utcnow())
     events = [
         _price_earning(earning, amounts[earning.kind], body.per_hour, currency)
@@ -63,10 +66,6 @@ async def piece_rates(session: AsyncSession, work_type: str | None = None) -> li
         )
         setattr(out, rate.kind.value, exact_price(rate.amount))
     return list(grouped.values())
-
-
-def _rates_lock(work_type: str) -> str:
-    return f"piece rates {work_type}"
 
 
 def _price_earning(
@@ -100,11 +99,11 @@ async def record_scores(
     firsts = first_of_each(events, lambda event: event.task_id)
     if not firsts:
         return
-    work_types = sorted({e.work_type for e in firsts})
-    # Against a put of those rates meanwhile: it prices the earnings it sees waiting, so these
-    # must be written first, or read its rates.
-    await advisory_lock(session, *[_rates_lock(work_type) for work_type in work_types], shared=True)
-    rates = await repository.piece_rates_of(session, work_types)
+    # Against a put of rates meanwhile: it prices the earnings it sees waiting, so these must
+    # be written first, or read its rates. (One lock for every work type: puts are rare, and a
+    # batch's runs take it in no order to get wrong.)
+    await advisory_lock(session, PIECE_RATES_LOCK, shared=True)
+    rates = await repository.piece_rates_of(session, sorted({e.work_type for e in firsts}))
     now = utcnow()
     earnings, recorded = [], []
     for event in firsts:
