@@ -160,7 +160,9 @@
     else if (status === 409 || status === 404) close(problemText(answer), true);
     else if (status >= 500 || status === 429) {
       heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
-    } else say(problemText(answer), true); // signed out, say: the lease will run out
+    } else if (status === 401) {
+      say("Signed out: sign in again in another tab to keep this task; this one stays.", true);
+    } else say(problemText(answer), true);
   }
 
   function tick() {
@@ -1197,7 +1199,9 @@
     }
     // A plain Enter in the form moves to the next field (Shift+Enter: back), as Tab does: it
     // never submits (the browser would, from any field of the form).
-    if (event.key === "Enter" && !event.altKey && !event.isComposing && typing(event.target)
+    // (An input method's Enter confirms what it composed: Safari says so by keyCode 229.)
+    const composing = event.isComposing || event.keyCode === 229;
+    if (event.key === "Enter" && !event.altKey && !composing && typing(event.target)
       && event.target.closest("#fields")) {
       event.preventDefault();
       nextField(event.target, event.shiftKey ? -1 : 1);
