@@ -282,12 +282,13 @@ def test_a_keying_marked_unreadable_goes_to_review_saying_why_then_the_reviewer_
     ]
 
 
-def test_a_control_marked_unreadable_is_judged_wrong_on_every_field() -> None:
+def test_a_control_marked_unreadable_is_judged_as_one_wrong_field() -> None:
     # A control is readable by its making: marking every one unreadable must not pass a
-    # qualification (judged on no field, each would count right).
+    # qualification (judged on no field, each would count right); judged wrong on every
+    # field, one control of a hundred cells would suspend its keyer at once.
     control = keying({}, 1, golden={"number": "A", "total": "7"}, rejection="cannot read")
     (verdict,) = walk(FIELDS, SINGLE, [control], found={})
-    assert [j.tallies() for j in verdict.judgings] == [{control.contractor_id: (2, 0)}]
+    assert [j.tallies() for j in verdict.judgings] == [{control.contractor_id: (1, 0)}]
 
 
 def test_a_reference_check_review_leaves_the_judging_to_the_review() -> None:

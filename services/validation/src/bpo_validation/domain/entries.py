@@ -114,14 +114,15 @@ def judging(
     """The entries judged against the truth (on the fields `only`, if given); the machine too
     (on the fields it keyed). An entry that marked the item unreadable keyed no field: it is
     judged on none (its task is overturned when the item is keyed after all; scoring), but
-    against a known answer (`golden`: a control, readable by its making) on every field, as
-    wrong: else marking every control unreadable would pass a qualification."""
+    against a known answer (`golden`: a control, readable by its making) as one wrong field:
+    judged on none, marking every control unreadable would pass a qualification; on every
+    field, one large control would suspend its keyer."""
     if only:
         truth = {name: value for name, value in truth.items() if name in only}
     judged = [
         Judged(e, tuple(judge(spec, e.data, truth, e.prefill)))
-        if e.rejection is None or golden
-        else Judged(e, ())
+        if e.rejection is None
+        else Judged(e, tuple(judge(spec, {}, truth))[:1] if golden else ())
         for e in entries
     ]
     if machine is not None:
