@@ -133,12 +133,23 @@ async def _bare(
             "name the file: ?filename=invoice-7.pdf (or send it as the multipart part file)",
             errors=[FieldError("filename", "required for a file sent as the body")],
         )
+    content, digest = await _kept_and_hashed(chunks, settings.document_max_bytes)
+    return filename, content, digest
+
+
+async def _kept_and_hashed(blocks: AsyncIterator[bytes], limit: int) -> tuple[bytes, str]:
+    """The bytes, past `limit` only enough to say they are too many, and the SHA-256 of all."""
     content, digest = bytearray(), hashlib.sha256()
-    async for chunk in chunks:
-        digest.update(chunk)
-        if len(content) <= settings.document_max_bytes:
-            content += chunk
-    return filename, bytes(content), digest.hexdigest()
+    async for block in blocks:
+        digest.update(block)
+        if len(content) <= limit:
+            content += block
+    return bytes(content), digest.hexdigest()
+
+
+async def _blocks(part: UploadFile) -> AsyncIterator[bytes]:
+    while block := await part.read(READ_BYTES):
+        yield block
 
 
 async def _multipart(
@@ -167,12 +178,8 @@ async def _multipart(
                 "name the file: give the part a filename, or ?filename=",
                 errors=[FieldError("filename", "required")],
             )
-        content, digest = bytearray(), hashlib.sha256()
-        while block := await part.read(READ_BYTES):
-            digest.update(block)
-            if len(content) <= settings.document_max_bytes:
-                content += block
-        return name, bytes(content), digest.hexdigest()
+        content, digest = await _kept_and_hashed(_blocks(part), settings.document_max_bytes)
+        return name, content, digest
     finally:
         await form.close()
 
