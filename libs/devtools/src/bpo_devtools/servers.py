@@ -117,13 +117,14 @@ def _kill_leftover(
         return
     if not runs(pid, program):
         return
+    folder = _proc_folder(pid) if Path("/proc/self").exists() else None  # found once
     for signal_number in (sig, last):
         try:
             os.kill(pid, signal_number)
         except (ProcessLookupError, PermissionError):
             return
         for _ in range(100):
-            if not process_alive(pid):
+            if not process_alive(pid, folder):
                 return
             time.sleep(0.05)
 
@@ -186,16 +187,16 @@ def _namespace_pids(folder: Path) -> list[str]:
     return []
 
 
-def process_alive(pid: int) -> bool:
+def process_alive(pid: int, folder: Path | None = None) -> bool:
     """Whether process `pid` runs: one that ended, not yet waited for by its parent, does
-    not."""
+    not. `folder`: its /proc folder, when already found (looking may read all of /proc)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    process = _proc_folder(pid) if Path("/proc/self").exists() else None
+    process = folder or (_proc_folder(pid) if Path("/proc/self").exists() else None)
     if process is None:
         return True
     try:
