@@ -337,18 +337,24 @@ async def test_a_reason_is_kept_when_it_cannot_be_sent_and_escape_goes_back_to_t
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     _, page = await _jobs_and_their_keyer(served, browser, tokens, "reason", 1)
+    sent = _submits_sent(page)
+    # The service out of reach for submits from the start: no submit can get through.
+    await page.route(re.compile(r".*/v1/tasks/[^/]+/submit$"), lambda route: route.abort())
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-painted]")
     await page.locator("#field-total").focus()
     await page.keyboard.press("Alt+U")
+    await page.wait_for_selector("#reason:focus")
     await page.keyboard.press("Escape")
+    await page.wait_for_selector("#reason-form", state="hidden")
     assert await page.evaluate("document.activeElement.id") == "field-total"
     await page.keyboard.press("Alt+U")
+    await page.wait_for_selector("#reason:focus")
     await page.keyboard.type("page 2 is cut off")
-    unreachable = re.compile(r".*/v1/tasks/[^/]+/submit$")
-    await page.route(unreachable, lambda route: route.abort())
     await page.keyboard.press("Enter")
     await page.wait_for_selector("#status.error")
+    assert "Not sent" in await page.inner_text("#status")
+    assert len(sent) == 1
     assert await page.is_visible("#reason-form")
     assert await page.input_value("#reason") == "page 2 is cut off", "to send again"
     await page.context.close()
