@@ -1,6 +1,7 @@
 """Identifiers: UUIDv7, time-ordered, so primary keys index well and sort by creation."""
 
 import hashlib
+import secrets
 from decimal import Decimal
 from uuid import UUID
 
@@ -11,14 +12,20 @@ def new_id() -> UUID:
     return uuid7()
 
 
-def sampled(id_: UUID, rate: Decimal) -> bool:
+def new_sample_key() -> bytes:
+    """A secret to draw a sample with (`sampled`): 128 random bits, more than anyone guesses."""
+    return secrets.token_bytes(16)
+
+
+def sampled(id_: UUID, rate: Decimal, key: bytes = b"") -> bool:
     """Whether the id is in a sample of this rate: deterministic, so the same id is always in,
     or out of, it. The id is hashed first: a UUIDv7's low bits count up within a millisecond,
-    so ids made in one burst would otherwise be sampled all together, or not at all."""
-    return share_of(id_) < rate
+    so ids made in one burst would otherwise be sampled all together, or not at all. With a
+    secret `key` (at most 64 bytes), whoever sees the id cannot tell whether it is in."""
+    return share_of(id_, key) < rate
 
 
-def share_of(id_: UUID) -> Decimal:
-    """Where the id falls in [0, 1), evenly spread whatever the ids are."""
-    digest = hashlib.blake2b(id_.bytes, digest_size=8).digest()
+def share_of(id_: UUID, key: bytes = b"") -> Decimal:
+    """Where the id falls in [0, 1), evenly spread whatever the ids are (keyed: BLAKE2b's MAC)."""
+    digest = hashlib.blake2b(id_.bytes, digest_size=8, key=key).digest()
     return Decimal(int.from_bytes(digest, "big")) / Decimal(2**64)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -50,6 +51,9 @@ class JobRules(Base):
     # The job's items received so far, control items aside (adaptive QC's rulings hold the
     # job's bound over them).
     items: Mapped[int] = mapped_column(server_default="0")
+    # The secret that keys the job's review sample (bpo_common.ids.sampled): a keyer, who sees
+    # an item's id, cannot tell whether a reviewer will see the item. Never shown.
+    sample_key: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class JobDataKey(Base):

@@ -16,6 +16,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope
 from bpo_common.ids import new_id
 from bpo_devtools.testing import opened, outbox_events
+from bpo_validation.repository import jobs as jobs_repository
 from bpo_validation.repository import keys as kept_keys
 from bpo_validation.service import decisions, jobs
 from bpo_validation.service.keys import Ask, JobKeys
@@ -181,9 +182,20 @@ async def scored(db: SessionFactory, item_id: UUID) -> dict[str, tuple[str, str,
     }
 
 
-def new_item(rate: str, *, sampled: bool) -> UUID:
-    """A new item id that is, or is not, in the review sample at `rate`."""
+def new_item(rate: str, *, sampled: bool, key: bytes = b"", plainly: bool | None = None) -> UUID:
+    """A new item id that is, or is not, in the review sample at `rate` of a job of this sample
+    key; and, if `plainly` is given, is or is not in the sample the id's plain hash draws."""
     while True:
         candidate = new_id()
-        if ids.sampled(candidate, Decimal(rate)) is sampled:
+        if ids.sampled(candidate, Decimal(rate), key) is not sampled:
+            continue
+        if plainly is None or ids.sampled(candidate, Decimal(rate)) is plainly:
             return candidate
+
+
+async def sample_key(db: SessionFactory, job: JobCreated) -> bytes:
+    """The secret the job's review sample is drawn with."""
+    async with db() as session:
+        rules = await jobs_repository.get_job_rules(session, job.job_id, None)
+    assert rules is not None
+    return rules.sample_key

@@ -13,14 +13,17 @@ from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, outbox_events
 from bpo_validation.settings import Settings
 
-from .submissions import events, new_item, new_job, published, scored, submit
+from .submissions import events, new_item, new_job, published, sample_key, scored, submit
 
 
 async def test_single_keying_outside_the_sample_is_accepted_as_keyed(
     validation_db: SessionFactory, validation_settings: Settings
 ) -> None:
     job = await new_job(validation_db, review_sample_rate="0.5")
-    item = new_item("0.5", sampled=False)
+    # The sample is the job's secret: the item's plain hash, which its keyer can compute from
+    # the id they see, would have put it in.
+    key = await sample_key(validation_db, job)
+    item = new_item("0.5", sampled=False, key=key, plainly=True)
     await submit(validation_db, validation_settings, job, item, {"number": "A", "total": "5"})
     (decision,) = await published(validation_db, item)
     assert decision.type == "bpo.validation.item.accepted"
@@ -34,7 +37,7 @@ async def test_single_keying_in_the_sample_goes_to_review_and_the_review_is_fina
     tokens: Tokens,
 ) -> None:
     job = await new_job(validation_db, review_sample_rate="0.5")
-    item = new_item("0.5", sampled=True)
+    item = new_item("0.5", sampled=True, key=await sample_key(validation_db, job), plainly=False)
     keyed = await submit(
         validation_db,
         validation_settings,

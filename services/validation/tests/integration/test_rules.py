@@ -6,7 +6,7 @@ from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens
 from bpo_validation.service import jobs
 
-from .submissions import FIELDS, new_job
+from .submissions import FIELDS, new_job, sample_key
 
 
 async def test_the_rule_engine_dry_run_checks_and_normalizes(
@@ -45,3 +45,19 @@ async def test_a_job_announced_twice_is_kept_once_as_first_announced(
     async with validation_db() as session:
         rules = await jobs.job_rules(session, job.job_id, None)
     assert rules.work_type == "invoice"
+
+
+async def test_a_jobs_rules_are_shown_without_the_secret_its_review_sample_is_drawn_with(
+    validation_db: SessionFactory, validation: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    job = await new_job(validation_db, review_sample_rate="0.25")
+    response = await validation.get(f"/v1/jobs/{job.job_id}/rules", headers=tokens.manager())
+    assert response.status_code == 200
+    shown = response.json()
+    assert shown["qc"]["review_sample_rate"] == "0.25"
+    assert sorted(shown) == [
+        "client_id", "fields", "job_id", "match", "qc", "received_at", "rules", "work_type",
+    ]  # fmt: skip
+    keys = [await sample_key(validation_db, made) for made in (job, await new_job(validation_db))]
+    assert [len(key) for key in keys] == [16, 16]
+    assert keys[0] != keys[1], "each job draws its sample with a key of its own"

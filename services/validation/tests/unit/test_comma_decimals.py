@@ -50,6 +50,7 @@ def _rules(
     job = JobRules(
         job_id=new_id(), client_id=new_id(), work_type="invoice", fields=fields, rules=rules,
         match=match, qc=qc.model_dump(mode="json"), received_at=datetime.now(UTC),
+        sample_key=b"",
     )  # fmt: skip
     return Rules.of(job)
 

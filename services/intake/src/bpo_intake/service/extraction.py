@@ -22,7 +22,7 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import QcPolicy
 from bpo_common.crypto import DataKeys
 from bpo_common.errors import Conflict, NotFound
-from bpo_common.ids import new_id, sampled
+from bpo_common.ids import new_id, new_sample_key, sampled
 from bpo_common.notifications import notify
 from bpo_common.rules import FieldSpec, JobSpec, spec_for
 from bpo_intake.domain import extraction as domain
@@ -112,7 +112,10 @@ async def extract_pending(session: AsyncSession, keys: DataKeys) -> int:
         suggested = {name: suggestion.as_json() for name, suggestion in found.items()}
         policy = QcPolicy.model_validate(job.qc)
         key, personal = found_keys[job.id], _spec(job).personal
-        if item.golden is not None and sampled(item.id, policy.wrong_suggestion_rate):
+        # Drawn with a secret of the moment, not from the id the keyer sees (who could tell
+        # which controls' pre-fill is wrong); the draw is kept as the suggestions' `planted`.
+        draw = new_sample_key()
+        if item.golden is not None and sampled(item.id, policy.wrong_suggestion_rate, draw):
             try:
                 suggested |= _planted(specs, personal.open(item.golden, key), suggested, pages)
             except Exception:

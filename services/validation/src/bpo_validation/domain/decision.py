@@ -41,7 +41,6 @@ from enum import StrEnum
 from typing import Any
 
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
-from bpo_common.ids import sampled
 from bpo_common.rules import JobSpec, check
 from bpo_validation.domain import accuracy
 from bpo_validation.domain.accuracy import KeyerAccuracy, Ledger
@@ -233,7 +232,7 @@ def _on_keyings(
     machine = machine_keying(policy, first, item.item_id)
     if len(keyings) == 1 and policy.mode is QcMode.ASSISTED:
         return _assisted(spec, first, machine, lookups)
-    if len(keyings) == 1 and sampled(item.item_id, rate):
+    if len(keyings) == 1 and item.sampled(rate):
         return _review(Ruling.REVIEW, f"sampled for review at rate {rate}", keyings, [])
     if len(keyings) == 1:
         result = canonical(spec, first.data)
@@ -268,7 +267,7 @@ def _verification(
     if changed:
         reason = f"the verifier changed {', '.join(changed)} from the client's values"
         return _review(Ruling.REVIEW, reason, [entry], rows)
-    if sampled(item.item_id, rate):
+    if item.sampled(rate):
         return _review(Ruling.REVIEW, f"sampled for review at rate {rate}", [entry], rows)
     reason = "verified: the client's values stand"
     return _checked(spec, lookups, canonical(spec, entry.data), reason, rows, [entry])
@@ -292,7 +291,7 @@ def _adaptive(
         {entry.contractor_id: single}
     )
     rate, trust = policy.review_sample_rate, (single.p, second.p)
-    if sampled(item.item_id, rate):
+    if item.sampled(rate):
         checked = ledger.add_checked(accuracy.both_wrong(single, second))
         reason = f"sampled for a second keying at rate {rate}"
         return Verdict(Ruling.SECOND_KEYING, reason, ledger=checked, trust=trust)

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID, QcPolicy, TaskKind
 from bpo_common.contracts.intake import Suggested
+from bpo_common.ids import sampled
 from bpo_common.rules import JobSpec
 from bpo_validation.domain.fields import FieldVerdict, judge
 
@@ -53,6 +54,12 @@ class Item:
     # Every entry so far, in the order they were submitted; `submitted` is among them.
     entries: Sequence[Submission]
     submitted: Submission
+    # The secret its job's review sample is drawn with (bpo_common.ids.sampled).
+    sample_key: bytes = b""
+
+    def sampled(self, rate: Decimal) -> bool:
+        """Whether the item is in its job's review sample at this rate."""
+        return sampled(self.item_id, rate, self.sample_key)
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,7 @@ class _Run:
             entry.work_type,
             [submission(e, reader) for e in so_far],
             submission(entry, reader),
+            rules.sample_key,
         )
         verdict = await self._decide(rules, item, entry)
         invoice = verdict.ruling is Ruling.ACCEPT and rules.spec.match is not None

@@ -20,11 +20,13 @@ class Rules:
     policy: QcPolicy
     # The job's items received so far, control items aside.
     items: int = 0
+    # The secret its review sample is drawn with (JobRules.sample_key).
+    sample_key: bytes = b""
 
     @classmethod
     def of(cls, job: JobRules) -> "Rules":
         spec = spec_for(job.job_id, job.fields, job.rules, job.match).reading_canonical()
-        return cls(spec, QcPolicy.model_validate(job.qc), job.items)
+        return cls(spec, QcPolicy.model_validate(job.qc), job.items, job.sample_key)
 
     def kept(self, record: dict[str, Any], key: DataKey) -> dict[str, Any]:
         """A record as it is kept: its personal values sealed."""
