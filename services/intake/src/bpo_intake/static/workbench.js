@@ -12,6 +12,7 @@
   const ZOOMS = [0.25, 0.33, 0.5, 0.67, 0.75, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4];
   const PAN_PX = 120;
   const SURE = 0.8; // a suggestion below this confidence is marked as unsure
+  const GIVE_BACK_AGAIN_MS = 3_000; // entries keyed: a give-back is asked for twice within this
   const $ = (id) => document.getElementById(id);
   const body = document.body;
   const leaseSeconds = Number(body.dataset.leaseSeconds);
@@ -34,6 +35,8 @@
   let lastField = null; // the field a click on a word types into
   let beforeReason = null; // what had the focus before a reason was asked for
   let heartbeatRetry = null; // the timer of a heartbeat tried again
+  let keyed = false; // something keyed on this task (values, rows, a reason) and not sent
+  let giveBackAskedAt = 0; // when a give-back was asked for with entries keyed
 
   // The API
 
@@ -94,6 +97,7 @@
     leaseExpiresAt = Date.parse(task.lease_expires_at) - skew;
     activeSeconds = 0;
     visited = new Set();
+    keyed = false;
     lastInput = Date.now();
     body.dataset.state = "working";
     body.dataset.kind = task.kind;
@@ -176,8 +180,16 @@
     if (left === 59) say("The lease ends in a minute: keep working to keep it.", true);
   }
 
+  // With entries keyed, a give-back loses them: it is asked for twice (the key again, or the
+  // button) within a few seconds.
   function release() {
     if (!task) return;
+    if (keyed && Date.now() - giveBackAskedAt > GIVE_BACK_AGAIN_MS) {
+      giveBackAskedAt = Date.now();
+      say("Giving the task back loses your entries: Alt+Q again to give it back.", true);
+      return;
+    }
+    giveBackAskedAt = 0;
     const id = task.id;
     close("Task given back.");
     api("POST", `/v1/tasks/${id}/release`);
@@ -446,6 +458,7 @@
   }
 
   function rowsChanged(grid, row, column) {
+    keyed = true;
     renumber(grid);
     const cell = cellsOf(row).find((c) => c.dataset.column === column) || cellsOf(row)[0];
     cell.firstElementChild.focus();
@@ -1234,6 +1247,7 @@
     ROW_ACTIONS[button.dataset.action](row, row.parentElement.dataset.column);
   });
   $("fields").addEventListener("input", (event) => {
+    keyed = true;
     event.target.dataset.keyed = ""; // a cell shows a draft check's error once keyed into
     const row = event.target.closest(".field");
     if (row) row.classList.remove("suggested", "unsure"); // the keyer's own value now
@@ -1257,6 +1271,7 @@
     submit(reasonFor === "unreadable" ? { unreadable: reason } : { reject: reason });
   });
   $("reason-cancel").addEventListener("click", () => closeReason(true));
+  $("reason").addEventListener("input", () => { keyed = true; });
   $("claim").addEventListener("click", claim);
   $("unreadable").addEventListener("click", () => askReason("unreadable"));
   $("reject").addEventListener("click", () => askReason("reject"));
@@ -1274,7 +1289,11 @@
     showPage(0);
   });
   window.addEventListener("resize", () => { if (!viewer.zoom) draw(); });
-  // Leaving the page gives the task back at once rather than when the lease runs out.
+  // Leaving the page with entries not sent asks first (the browser's own question); left, the
+  // page gives the task back at once rather than when the lease runs out.
+  window.addEventListener("beforeunload", (event) => {
+    if (task && keyed) event.preventDefault();
+  });
   window.addEventListener("pagehide", () => {
     if (task) {
       fetch(`/v1/tasks/${task.id}/release`, {

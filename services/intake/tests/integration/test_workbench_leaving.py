@@ -1,0 +1,116 @@
+"""/work when a keyer leaves a task with something keyed, in Chromium: the browser asks before
+the page goes (and so the task and the entries), and a give-back is asked for twice."""
+
+import asyncio
+from uuid import UUID
+
+from playwright.async_api import Browser, Dialog, Page
+from sqlalchemy import select
+
+from bpo_common.ids import new_id
+from bpo_devtools.testing import Tokens, eventually
+from bpo_intake.models import Task
+
+from .browsing import Served, contractor, signed_in
+from .documents import a_job_with_a_document, invoice_pdf
+
+FIELDS = [
+    {"name": "invoice_number", "type": "string", "label": "Invoice number"},
+    {"name": "total", "type": "decimal", "label": "Total"},
+]
+
+
+async def _a_task_open(served: Served, browser: Browser, tokens: Tokens) -> tuple[UUID, Page]:
+    """An invoice item, and the workbench of a keyer who has its task open."""
+    skill = f"leave-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    made = await a_job_with_a_document(served, tokens, body, "inv-3.pdf", invoice_pdf("INV-3"))
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-painted]")
+    return UUID(made["item_id"]), page
+
+
+async def _task_status(served: Served, item_id: UUID) -> str:
+    async with served.sessions() as session:
+        query = select(Task.status).where(Task.item_id == item_id)
+        return str((await session.scalars(query)).one())
+
+
+async def _closed(page: Page) -> None:
+    async def closed() -> bool:
+        return page.is_closed()
+
+    await eventually(closed, what="the page closing")
+
+
+async def _given_back(served: Served, item_id: UUID) -> None:
+    async def queued() -> bool:
+        return await _task_status(served, item_id) == "queued"
+
+    await eventually(queued, what="the task going back to the queue")
+
+
+async def test_leaving_with_entries_not_sent_is_asked_first_and_staying_keeps_them(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    item_id, page = await _a_task_open(served, browser, tokens)
+    asked: list[str] = []
+    answered = asyncio.Event()
+
+    async def stay(dialog: Dialog) -> None:
+        asked.append(dialog.type)
+        await dialog.dismiss()
+        answered.set()
+
+    page.on("dialog", stay)
+    await page.locator("#field-invoice_number").fill("")
+    await page.keyboard.type("INV-3")
+    await page.close(run_before_unload=True)
+    await asyncio.wait_for(answered.wait(), 10)
+    assert asked == ["beforeunload"]
+    assert not page.is_closed()
+    assert await page.input_value("#field-invoice_number") == "INV-3"
+    assert await _task_status(served, item_id) == "leased"
+
+    # Sent, nothing is left to lose: the page goes without a question, the task submitted.
+    await page.locator("#field-total").fill("12.50")
+    await page.keyboard.press("Control+Enter")
+    await page.wait_for_selector('body[data-submitted="1"]')
+    await page.close(run_before_unload=True)
+    await _closed(page)
+    assert asked == ["beforeunload"]
+    assert await _task_status(served, item_id) == "submitted"
+    await page.context.close()
+
+
+async def test_a_task_with_nothing_keyed_is_left_without_a_question_and_given_back(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    item_id, page = await _a_task_open(served, browser, tokens)
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: asked.append(dialog.type))
+    await page.close(run_before_unload=True)
+    await _closed(page)
+    await _given_back(served, item_id)
+    assert asked == []
+    await page.context.close()
+
+
+async def test_giving_back_a_task_with_entries_is_asked_for_twice(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    item_id, page = await _a_task_open(served, browser, tokens)
+    await page.locator("#field-total").fill("7")
+    await page.keyboard.press("Alt+Q")
+    assert "Alt+Q again" in await page.inner_text("#status.error")
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert await page.input_value("#field-total") == "7"
+    assert await _task_status(served, item_id) == "leased"
+    await page.keyboard.press("Alt+Q")
+    await page.wait_for_selector("body[data-state=idle]")
+    assert "given back" in await page.inner_text("#status")
+    await _given_back(served, item_id)
+    await page.context.close()
