@@ -50,7 +50,8 @@ def document_problems(app: FastAPI) -> None:
 def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
     """Every error response a Problem (unless the route documents a format of its own); 401,
     403 and 429 on every route that takes a token, 404 on every route that names an object,
-    409 on every route that takes an Idempotency-Key."""
+    415 on every route that takes a JSON body, 409 on every route that takes an
+    Idempotency-Key."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
@@ -66,6 +67,10 @@ def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault("429", {"description": TOO_MANY})
             if "{" in path:
                 responses.setdefault("404", {"description": "No such object for this caller"})
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                responses.setdefault(
+                    "415", {"description": "The body was not sent as UTF-8 application/json"}
+                )
             if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
                 responses.setdefault(
                     "409", {"description": "A request with this Idempotency-Key is still running"}

@@ -12,11 +12,12 @@ parameter:
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 
 from bpo_common import audit, json_input
 from bpo_common.errors import UNSTORABLE, BodyRefused, FieldError, shown
+from bpo_common.media import content_type
 
 MESSAGE = "contains a NUL character or an unpaired surrogate, which cannot be stored"
 
@@ -44,6 +45,12 @@ def unstorable(value: Any, path: str = "") -> list[FieldError]:
     return found
 
 
+def _has_body(request: Request) -> bool:
+    """Whether the request comes with a body (by its headers: it is read once, by FastAPI)."""
+    length = request.headers.get("content-length")
+    return "transfer-encoding" in request.headers or (length is not None and length != "0")
+
+
 class _CheckedRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -63,13 +70,18 @@ class _CheckedRequest(Request):
 class CheckedRoute(APIRoute):
     """The route of every router: its JSON body is refused with a 422 when it is not JSON
     this platform takes (`json_input`), holds text that cannot be stored, or is not UTF-8
-    (the body is checked once, as FastAPI parses it); and a change it makes is committed
-    with its audit row (`bpo_common.audit.with_the_change`)."""
+    (the body is checked once, as FastAPI parses it), and with a 415 when it is sent as
+    another media type or as none (FastAPI would not read it, and answer that it is no object);
+    and a change it makes is committed with its audit row (`bpo_common.audit.with_the_change`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        field = self.body_field
+        takes_json = field is not None and not isinstance(field.field_info, params.Form)
 
         async def checked(request: Request) -> Response:
+            if takes_json and _has_body(request):
+                content_type(request.headers.get("content-type"), ["application/json"], "the body")
             return await handler(_CheckedRequest(request.scope, request.receive))
 
         return audit.with_the_change(checked)

@@ -1,5 +1,6 @@
 """Managers register client companies, each with its webhook signing secret."""
 
+import json
 from datetime import datetime
 from uuid import UUID
 
@@ -113,6 +114,32 @@ async def test_a_json_body_that_is_not_utf8_is_refused_naming_the_byte(
     assert assert_problem(response, 422)["errors"] == [
         {"field": "body", "message": "not UTF-8 (byte 14)"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "detail"),
+    [
+        ("text/plain", "send the body as application/json (not text/plain)"),
+        ("application/x-www-form-urlencoded", "send the body as application/json (not "
+         "application/x-www-form-urlencoded)"),
+        ("application/json; charset=latin-1", "send the body in UTF-8"),
+        (None, "send the body as application/json (with a Content-Type header)"),
+    ],
+)  # fmt: skip
+async def test_a_json_body_sent_as_another_media_type_is_a_415_saying_how_to_send_it(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens,
+    content_type: str | None, detail: str
+) -> None:  # fmt: skip
+    name = f"Typed Ltd {new_id()}"
+    response = await intake.post(
+        "/v1/clients",
+        content=json.dumps({"name": name}),
+        headers={**tokens.manager(), **({"Content-Type": content_type} if content_type else {})},
+    )
+    assert assert_problem(response, 415)["detail"] == detail
+    async with intake_db() as session:
+        stored = await session.scalar(select(func.count()).where(Client.name == name))
+    assert stored == 0
 
 
 async def test_registering_a_client_twice_with_the_same_key_registers_it_once(
