@@ -96,6 +96,27 @@ def test_json_that_is_not_an_items_object_is_named_where_it_breaks(
     assert parse(JsonItems, body) == rows
 
 
+@pytest.mark.parametrize(
+    ("digits", "message"),
+    [
+        (1001, "a whole number of more than 1000 digits"),
+        # Past what Python reads as a number at all: the parser's own word, cut short.
+        (5000, f"not valid JSON: Unexpected symbol '{'9' * 81}…"),
+    ],
+)
+def test_a_whole_number_of_more_than_1000_digits_is_refused_as_an_ndjson_line_is(
+    digits: int, message: str
+) -> None:
+    number = b"9" * digits
+    reading = JsonItems(SPEC)
+    ((place, problems),) = reading.feed(b'{"items": [{"source": {"n": ' + number + b"}}]}")
+    assert reading.done
+    assert place.label == "items[0]"
+    assert isinstance(problems, list)
+    assert [problem.message for problem in problems] == [message]
+    assert parse(NdjsonItems, b'{"source": {"n": ' + number + b"}}\n") == [("line 1", [""])]
+
+
 def test_json_stops_at_the_first_break() -> None:
     reading = JsonItems(SPEC)
 

@@ -100,6 +100,12 @@ class NdjsonItems(ItemsParser):
         return [(line(number), parse_item(text)) for number, text in lines if text.strip()]
 
 
+# The least whole number of more digits than json_input takes (as NDJSON lines are read).
+_TOO_MANY_DIGITS = 10**json_input.MAX_DIGITS
+# A parser's message quotes what it could not read: at most this much of it.
+_QUOTED = 100
+
+
 class _Malformed(Exception):
     """The JSON body is well-formed JSON but not `{"items": [...]}`."""
 
@@ -139,6 +145,8 @@ class _JsonItems:
         elif kind == "number" and isinstance(value, float) and not math.isfinite(value):
             # The pure-Python backend refuses 1e400 but reads -1e400 as -inf.
             raise _Malformed("a number is beyond the range of a number (about 1.8e308)")
+        elif kind == "number" and isinstance(value, int) and abs(value) >= _TOO_MANY_DIGITS:
+            raise _Malformed(f"a whole number of more than {json_input.MAX_DIGITS} digits")
         elif kind == "map_key":
             if value in self._keys[-1]:
                 raise _Malformed(f'the key "{value}" appears twice in one object')
@@ -203,6 +211,8 @@ class JsonItems(ItemsParser):
     def _broken(self, exc: Exception) -> list[Row]:
         self.done = True
         message = str(exc).splitlines()[0] if str(exc) else "incomplete"
+        if len(message) > _QUOTED:
+            message = f"{message[:_QUOTED]}…"
         if not isinstance(exc, _Malformed):
             message = f"not valid JSON: {message}"
         return [*self._items.take(), (self._items.place(), problem(message))]
