@@ -172,19 +172,24 @@ async def resolve(
     keys: JobKeys,
 ) -> ExceptionOut:
     """Resolve an open exception: the item is accepted (as keyed, or as corrected) or rejected,
-    its tasks are scored, and the resolution is kept in the item's decision history."""
+    its tasks are scored, and the resolution is kept in the item's decision history. The same
+    resolution again by the same caller (a retry whose answer was lost) is answered as the
+    first was; any other on a resolved exception is a conflict."""
     exception = _visible(
         await repository.exception_for_update(session, exception_id), exception_id, caller.scope()
     )
-    if exception.status is ExceptionStatus.RESOLVED:
-        raise Conflict(
-            f"exception {exception_id} was resolved already: {exception.action} at "
-            f"{exception.resolved_at}"
-        )
     job = (await job_rules.rules_of_jobs(session, [exception.job_id]))[exception.job_id]
     rules = Rules.of(job)
     spec, key = rules.spec, await keys.of_job(session, exception.job_id)
     reader = spec.personal.reader(key)
+    shown_to_caller = spec.personal.reader(key if shows_personal_data(caller) else None)
+    if exception.status is ExceptionStatus.RESOLVED:
+        if _resolved_so(exception, caller, body, reader):
+            return _out(exception, shown_to_caller)
+        raise Conflict(
+            f"exception {exception_id} was resolved already: {exception.action} at "
+            f"{exception.resolved_at}"
+        )
     result = resolved_result(spec, reader.record(exception.result), body)
     now = utcnow()
     by_client = caller.role is Role.CLIENT
@@ -227,7 +232,20 @@ async def resolve(
         session, exception, result, reason, now, key, fields=len(spec.fields)
     )
     await publish_each(session, announced)
-    return _out(exception, spec.personal.reader(key if shows_personal_data(caller) else None))
+    return _out(exception, shown_to_caller)
+
+
+def _resolved_so(
+    exception: MatchException, caller: Principal, body: ExceptionResolve, reader: Reader
+) -> bool:
+    """Whether the exception was resolved by this caller as `body` resolves it."""
+    data = exception.data and reader.record(exception.data)
+    return (exception.resolved_by, exception.action, exception.note, data) == (
+        caller.subject,
+        body.action,
+        body.note,
+        body.data,
+    )
 
 
 def resolved_result(
