@@ -114,3 +114,26 @@ async def test_giving_back_a_task_with_entries_is_asked_for_twice(
     assert "given back" in await page.inner_text("#status")
     await _given_back(served, item_id)
     await page.context.close()
+
+
+async def test_a_shortcut_is_the_key_marked_with_its_letter_whatever_the_layout(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    item_id, page = await _a_task_open(served, browser, tokens)
+    keyboard = await page.context.new_cdp_session(page)
+
+    async def alt(key: str, code: str) -> None:
+        """Alt and the key marked `key`, found at `code` (where a US keyboard has it)."""
+        for kind in ("rawKeyDown", "keyUp"):
+            pressed = {"type": kind, "key": key, "code": code, "modifiers": 1}
+            await keyboard.send("Input.dispatchKeyEvent", pressed)
+
+    # AZERTY: the keys marked A and Q are where a US keyboard has Q and A.
+    await alt("a", "KeyQ")
+    await asyncio.sleep(0.3)
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert await _task_status(served, item_id) == "leased"
+    await alt("q", "KeyA")
+    await page.wait_for_selector("body[data-state=idle]")
+    await _given_back(served, item_id)
+    await page.context.close()

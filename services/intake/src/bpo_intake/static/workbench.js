@@ -1184,8 +1184,15 @@
     return target instanceof HTMLElement && target.matches("input, select, textarea");
   }
 
+  // A letter's shortcut is the key marked with it (`event.key`), whatever the keyboard's layout
+  // (on AZERTY, Alt+Q is the key marked Q); where Alt types another character (macOS's
+  // Option), and for keys other than letters, the key in its place on a US keyboard.
+  function keyOf(event) {
+    return /^[a-z]$/i.test(event.key) ? `Key${event.key.toUpperCase()}` : event.code;
+  }
+
   function rowKey(event) {
-    const action = ROW_KEYS[`${event.shiftKey ? "Shift+" : ""}${event.code}`];
+    const action = ROW_KEYS[`${event.shiftKey ? "Shift+" : ""}${keyOf(event)}`];
     const cell = action && typing(event.target) && event.target.closest(".table-field td");
     if (!cell) return false;
     ROW_ACTIONS[action](cell.parentElement, cell.dataset.column);
@@ -1198,9 +1205,9 @@
       event.preventDefault();
       return;
     }
-    if (event.altKey && !event.ctrlKey && !event.metaKey && ALT_KEYS[event.code]) {
+    if (event.altKey && !event.ctrlKey && !event.metaKey && ALT_KEYS[keyOf(event)]) {
       event.preventDefault();
-      ALT_KEYS[event.code]();
+      ALT_KEYS[keyOf(event)]();
       return;
     }
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
