@@ -75,7 +75,14 @@
     say("Looking for work…");
     performance.mark("claim-start");
     try {
-      const { status, body: answer, skew } = await api("POST", "/v1/tasks/claim", { limit: 1 });
+      let claimed;
+      try {
+        claimed = await api("POST", "/v1/tasks/claim", { limit: 1 });
+      } catch {
+        say("No task taken: the service could not be reached. Try again with N.", true);
+        return;
+      }
+      const { status, body: answer, skew } = claimed;
       if (status === 401) { window.location.assign("/work/login"); return; }
       if (status !== 200) { say(problemText(answer), true); return; }
       if (!answer.tasks.length) {
@@ -261,6 +268,8 @@
     element.className = className;
     element.id = id;
     element.textContent = text;
+    // A field's error comes as the keyer leaves it, for the next: a screen reader says it.
+    if (className === "field-error") element.setAttribute("aria-live", "polite");
     return element;
   }
 
@@ -893,13 +902,20 @@
     const box = $("instructions-box");
     box.hidden = !task.instructions;
     if (!task.instructions) return;
-    if (!instructionsHtml.has(task.job_id)) {
-      const { status, body: html } = await api(
-        "POST", "/work/instructions", { markdown: task.instructions });
-      instructionsHtml.set(task.job_id, status === 200 ? html : "");
+    const shown = task;
+    if (!instructionsHtml.has(shown.job_id)) {
+      const answered = await api("POST", "/work/instructions", { markdown: shown.instructions })
+        .catch(() => null); // the network: said as any other failure
+      if (task !== shown) return;
+      if (!answered || answered.status !== 200) {
+        $("instructions").textContent = "The job's instructions could not be loaded: they are "
+          + "asked for again with its next task.";
+        return;
+      }
+      instructionsHtml.set(shown.job_id, answered.body);
     }
     // Rendered by the server from Markdown with raw HTML escaped.
-    $("instructions").innerHTML = instructionsHtml.get(task.job_id);
+    $("instructions").innerHTML = instructionsHtml.get(shown.job_id);
   }
 
   // The document viewer: one page at a time on a canvas, zoomed, rotated, moved.

@@ -1,0 +1,50 @@
+"""/work when the network fails a keyer, in Chromium: a claim or the job's instructions that
+cannot be fetched is said (never a silent page), and a field's error is said as it comes."""
+
+import re
+
+from playwright.async_api import Browser
+
+from bpo_common.ids import new_id
+from bpo_devtools.testing import Tokens
+
+from .browsing import Served, contractor, signed_in
+from .documents import a_job_with_a_document, invoice_pdf
+
+FIELDS = [
+    {"name": "invoice_number", "type": "string", "label": "Invoice number"},
+    {"name": "total", "type": "decimal", "label": "Total"},
+]
+
+
+async def test_a_claim_or_instructions_out_of_reach_are_said_and_n_tries_again(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"net-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "instructions": "Key the **total** with tax.", "due_at": "1990-01-04T00:00:00Z",
+            "required_skills": [skill]}  # fmt: skip
+    await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+
+    claims = re.compile(r".*/v1/tasks/claim$")
+    await page.route(claims, lambda route: route.abort())
+    await page.keyboard.press("n")
+    await page.wait_for_selector("#status.error")
+    assert "could not be reached" in await page.inner_text("#status")
+    assert await page.get_attribute("body", "data-state") != "working"
+    assert await page.is_enabled("#claim"), "N may be pressed again"
+
+    await page.unroute(claims)
+    await page.route(re.compile(r".*/work/instructions$"), lambda route: route.abort())
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    await page.wait_for_selector("#instructions:has-text('could not be loaded')")
+    # The form is there all the same, and says a field's error as the keyer leaves it.
+    assert await page.get_attribute("#field-total-error", "aria-live") == "polite"
+    await page.locator("#field-total").fill("ten")
+    await page.keyboard.press("Tab")
+    await page.wait_for_selector("#field-total[aria-invalid=true]")
+    assert await page.inner_text("#field-total-error")
+    await page.context.close()
