@@ -129,6 +129,26 @@ class TaskFact(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class UploadFact(Base):
+    """Uploads of documents seen (DocumentsAdded), so that each is counted once in its job's
+    documents: an upload is its job and its time (intake takes a job's uploads one at a time)."""
+
+    __tablename__ = "upload_fact"
+
+    job_id: Mapped[UUID] = mapped_column(primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+
+
+class ExpiryFact(Base):
+    """Leases' expiries seen (TaskExpired), so that each is counted once: a task's expiries
+    are told apart by its count of them, which each one raises."""
+
+    __tablename__ = "expiry_fact"
+
+    task_id: Mapped[UUID] = mapped_column(primary_key=True)
+    attempts: Mapped[int] = mapped_column(primary_key=True)
+
+
 class LedgerFact(Base):
     """Billing's usage lines and earnings seen, so that each is counted once in the money."""
 
@@ -222,6 +242,8 @@ READ_MODELS = (
     JobAccuracyFact,
     ItemFact,
     TaskFact,
+    UploadFact,
+    ExpiryFact,
     LedgerFact,
     HourlyRollup,
     TurnaroundRollup,

@@ -155,7 +155,7 @@ def test_a_submission_counts_its_task_and_the_seconds_since_the_claim() -> None:
     assert projections.task_submitted(_submitted(_at(-20), _at(10)), first=False) == []
 
 
-def test_every_expiry_counts_for_the_contractor() -> None:
+def test_an_expiry_counts_once_for_the_contractor() -> None:
     expired = intake.TaskExpired(
         task_id=TASK,
         job_id=JOB,
@@ -167,9 +167,14 @@ def test_every_expiry_counts_for_the_contractor() -> None:
         expired_at=HALF_PAST_TEN_AT_PLUS_TWO,
     )
 
-    assert projections.task_expired(expired) == [
+    assert projections.task_expired(expired, first=True) == [
         Increment(ContractorKey(CONTRACTOR, EIGHT), {"tasks_expired": 1})
     ]
+    assert projections.task_expired(expired, first=False) == []
+    # The task's next lease that runs out is another expiry.
+    again = expired.model_copy(update={"attempts": 2})
+    assert projections.expiry(expired) == (TASK, 1)
+    assert projections.expiry(again) == (TASK, 2)
 
 
 @pytest.mark.parametrize("outcome", list(TaskOutcome))

@@ -200,8 +200,15 @@ def fields_keyed(event: intake.TaskSubmitted) -> int:
     return len(event.data) if isinstance(event.data, dict) else 0
 
 
-def task_expired(event: intake.TaskExpired) -> list[Increment]:
-    """Every expiry counts: it ends one lease and is no fact of its own."""
+def expiry(event: intake.TaskExpired) -> tuple[UUID, int]:
+    """What tells one expiry apart: its task, and the task's count of expiries with this one
+    (a task may run out of time on several leases, one after the other)."""
+    return event.task_id, event.attempts
+
+
+def task_expired(event: intake.TaskExpired, first: bool) -> list[Increment]:
+    if not first:
+        return []
     key = ContractorKey(event.contractor_id, hour_of(event.expired_at))
     return [Increment(key, {"tasks_expired": 1})]
 

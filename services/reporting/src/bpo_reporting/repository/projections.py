@@ -32,6 +32,7 @@ from bpo_reporting.models import (
     Base,
     ContractorEarningRollup,
     ContractorRollup,
+    ExpiryFact,
     HourlyRollup,
     ItemFact,
     JobAccuracyFact,
@@ -40,6 +41,7 @@ from bpo_reporting.models import (
     MoneyRollup,
     TaskFact,
     TurnaroundRollup,
+    UploadFact,
 )
 
 ROLLUPS: Mapping[type[RollupKey], type[Base]] = {
@@ -120,6 +122,36 @@ async def record_job_accuracy(session: AsyncSession, delivered: JobAccuracyFact)
             where=JobAccuracyFact.decided_at < statement.excluded.decided_at,
         )
     )
+
+
+async def note_upload(session: AsyncSession, job_id: UUID, added_at: datetime) -> bool:
+    """Note an upload of documents to a job; whether it was not noted before."""
+    result = await session.execute(
+        insert(UploadFact)
+        .values(job_id=job_id, added_at=added_at)
+        .on_conflict_do_nothing()
+        .returning(UploadFact.job_id)
+    )
+    return result.first() is not None
+
+
+_EXPIRY = ("task_id", "attempts")
+_ADD_EXPIRIES = (
+    insert_arrays(ExpiryFact.__table__, _EXPIRY)
+    .on_conflict_do_nothing()
+    .returning(ExpiryFact.task_id, ExpiryFact.attempts)
+)
+
+
+async def add_expiries(
+    session: AsyncSession, expiries: Sequence[tuple[UUID, int]]
+) -> set[tuple[UUID, int]]:
+    """Note leases' expiries, (task id, attempts) each; those not noted before."""
+    if not expiries:
+        return set()
+    rows = [{"task_id": task_id, "attempts": attempts} for task_id, attempts in expiries]
+    result = await session.execute(_ADD_EXPIRIES, as_arrays(rows, _EXPIRY))
+    return {(task_id, attempts) for task_id, attempts in result.all()}
 
 
 _JOB_COUNTERS = ("items_received", "items_completed", "items_rejected", "documents", "pages")

@@ -69,6 +69,8 @@ async def record_items(session: AsyncSession, event: intake.ItemsReceived) -> No
 
 
 async def record_documents(session: AsyncSession, event: intake.DocumentsAdded) -> None:
+    if not await repository.note_upload(session, event.job_id, event.added_at):
+        return
     counts = domain.JobItems(
         event.job_id,
         event.client_id,
@@ -168,7 +170,10 @@ async def record_tasks_submitted(session: AsyncSession, events: list[intake.Task
 
 
 async def record_tasks_expired(session: AsyncSession, events: list[intake.TaskExpired]) -> None:
-    await repository.increment(session, [i for e in events for i in domain.task_expired(e)])
+    events = first_of_each(events, domain.expiry)
+    first = await repository.add_expiries(session, [domain.expiry(event) for event in events])
+    increments = [i for e in events for i in domain.task_expired(e, domain.expiry(e) in first)]
+    await repository.increment(session, increments)
 
 
 async def record_contractors_scored(
