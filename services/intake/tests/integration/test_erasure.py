@@ -69,6 +69,7 @@ async def test_an_erased_item_keeps_its_place_but_not_its_values_and_once_is_eno
     assert items[kept].source == {"invoice_number": kept}
     (rejected,) = await outbox_events(intake_db, "bpo.intake.item.rejected", job_id=job["id"])
     assert (rejected.data["item_id"], rejected.data["reason"]) == (str(item_id), decisions.ERASED)
+    assert rejected.data["erased"] is True, "reporting counts it as no rejection"
     assert stored_job.data_key is not None, "the job's other items still need its key"
     announced = await outbox_events(intake_db, "bpo.intake.data.erased", job_id=job["id"])
     assert [e.data["item_ids"] for e in announced] == [[str(item_id)]]

@@ -134,13 +134,14 @@ async def test_decisions_finish_items_and_a_closed_job_completes_with_its_last_i
         (d["event_type"], d["payload"]["data"].get("item_id")) for d in deliveries.json()["data"]
     )
     assert told == [("item.rejected", str(item_ids[1])), ("job.completed", None)]
-    types = [e.type for e in await outbox_events(intake_db, job_id=job["id"])]
-    assert types[-4:] == [
+    events = await outbox_events(intake_db, job_id=job["id"])
+    assert [e.type for e in events][-4:] == [
         "bpo.intake.job.closed",
         "bpo.intake.item.completed",
         "bpo.intake.item.rejected",
         "bpo.intake.job.completed",
     ]
+    assert events[-2].data["erased"] is False, "a rejection of the work, not an erasure"
 
 
 async def test_adaptive_jobs_get_a_second_keying_from_someone_else_when_validation_asks(

@@ -62,6 +62,8 @@ class JobFact(Base):
     items_received: Mapped[int] = _counter()
     items_completed: Mapped[int] = _counter()
     items_rejected: Mapped[int] = _counter()
+    # Items closed because their data was erased before they were decided: not rejected.
+    items_erased: Mapped[int] = _counter()
     # Documents attached to the job, and their pages.
     documents: Mapped[int] = _counter()
     pages: Mapped[int] = _counter()
@@ -89,7 +91,8 @@ class JobAccuracyFact(Base):
 
 
 class ItemFact(Base):
-    """One row per item: received, first claimed, completed or rejected, turnaround."""
+    """One row per item: received, first claimed, completed, rejected or closed by its data's
+    erasure, turnaround."""
 
     __tablename__ = "item_fact"
 
@@ -102,6 +105,7 @@ class ItemFact(Base):
     first_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set once both received_at and completed_at are known, whichever came last.
     turnaround_s: Mapped[float | None]
 

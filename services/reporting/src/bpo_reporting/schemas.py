@@ -16,7 +16,9 @@ class Overview(BaseModel):
     items_received: int
     items_completed: int
     items_rejected: int
-    backlog: int = Field(description="items of open jobs not yet completed or rejected, now")
+    backlog: int = Field(
+        description="items of open jobs not yet completed, rejected or erased, now"
+    )
     turnaround_p50_s: float | None
     turnaround_p90_s: float | None
     sla_met_ratio: float | None = Field(description="jobs completed by their due time / jobs due")

@@ -85,6 +85,9 @@ def test_an_item_completed_or_rejected_counts_the_first_time_only() -> None:
     ]
     assert projections.item_completed(completed, first=False) == []
     assert projections.item_rejected(rejected, first=False) == []
+    # An item closed by its data's erasure is no rejection.
+    erased = rejected.model_copy(update={"erased": True})
+    assert projections.item_rejected(erased, first=True) == []
 
 
 def test_a_settled_turnaround_goes_to_its_bin_in_the_hour_of_completion() -> None:
@@ -254,9 +257,13 @@ def test_items_finished_in_a_run_add_up_per_job() -> None:
         for job in (OF_THE_JOB, OF_THE_JOB, other_job)
     ]
 
-    counts = projections.finished_per_job(events, completed=False)
+    erased = intake.ItemRejected(
+        item_id=new_id(), **OF_THE_JOB, reason="erased", rejected_at=NINE, erased=True
+    )
 
-    assert [(count.job_id, count.completed, count.rejected) for count in counts] == [
-        (JOB, 0, 2),
-        (other_job["job_id"], 0, 1),
+    counts = projections.finished_per_job([*events, erased])
+
+    assert [(c.job_id, c.completed, c.rejected, c.erased) for c in counts] == [
+        (JOB, 0, 2, 1),
+        (other_job["job_id"], 0, 1, 0),
     ]

@@ -49,8 +49,8 @@ def test_a_job_is_at_risk_when_forecast_after_its_due_time_or_never() -> None:
     assert at_risk(due, due + timedelta(seconds=1))
     assert at_risk(due, None)
     assert not at_risk(None, None)
-    assert remaining(6, 4, 1) == 1
-    assert remaining(2, 2, 1) == 0
+    assert remaining(6, 5) == 1
+    assert remaining(2, 3) == 0
 
 
 def test_the_forecast_extrapolates_the_last_hours_including_the_current_one() -> None:

@@ -220,6 +220,8 @@ class ItemRejected(Event):
     rejected_at: datetime
     # A control copy (see ReceivedItem.control_copy).
     control_copy: bool = False
+    # Closed because its data was erased before it was decided: nobody judged the work.
+    erased: bool = False
 
 
 class ContractorReactivated(Event):

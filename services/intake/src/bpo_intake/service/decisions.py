@@ -168,6 +168,7 @@ class _Run:
             reason=decision.reason,
             rejected_at=decision.decided_at,
             control_copy=item.control_of is not None,
+            erased=decision.reason == ERASED,
         )
         self._finish(item, job, ItemStatus.REJECTED, decision.decided_at, rejected)
         if item.attempt_id is not None:

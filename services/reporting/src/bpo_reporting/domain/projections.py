@@ -79,23 +79,27 @@ class JobItems:
     received: int = 0
     completed: int = 0
     rejected: int = 0
+    erased: int = 0
     documents: int = 0
     pages: int = 0
 
 
 def finished_per_job(
-    events: Iterable[intake.ItemCompleted | intake.ItemRejected], *, completed: bool
+    events: Iterable[intake.ItemCompleted | intake.ItemRejected],
 ) -> list[JobItems]:
-    """Each job's items that became completed (or rejected) among `events`."""
+    """Each job's items that became completed, rejected or erased among `events`."""
     counts: dict[UUID, JobItems] = {}
     for event in events:
         known = counts.get(event.job_id, JobItems(event.job_id, event.client_id, event.work_type))
+        completed = isinstance(event, intake.ItemCompleted)
+        erased = isinstance(event, intake.ItemRejected) and event.erased
         counts[event.job_id] = JobItems(
             known.job_id,
             known.client_id,
             known.work_type,
             completed=known.completed + completed,
-            rejected=known.rejected + (not completed),
+            rejected=known.rejected + (not completed and not erased),
+            erased=known.erased + erased,
         )
     return list(counts.values())
 
@@ -145,7 +149,9 @@ def item_completed(event: intake.ItemCompleted, first: bool) -> list[Increment]:
 
 
 def item_rejected(event: intake.ItemRejected, first: bool) -> list[Increment]:
-    if not first:
+    """An item closed because its data was erased before it was decided is no rejection of
+    the work, nor work finished: it only leaves its job's backlog (finished_per_job)."""
+    if not first or event.erased:
         return []
     key = _hourly(event.client_id, event.work_type, event.rejected_at)
     return [Increment(key, {"items_rejected": 1})]

@@ -15,9 +15,9 @@ class OpenJob:
     remaining: int
 
 
-def remaining(received: int, completed: int, rejected: int) -> int:
-    """A job's items neither completed nor rejected yet."""
-    return max(received - completed - rejected, 0)
+def remaining(received: int, finished: int) -> int:
+    """A job's items not finished yet (completed, rejected or closed by their erasure)."""
+    return max(received - finished, 0)
 
 
 def window_start(now: datetime, window_hours: int) -> datetime:

@@ -154,7 +154,14 @@ async def add_expiries(
     return {(task_id, attempts) for task_id, attempts in result.all()}
 
 
-_JOB_COUNTERS = ("items_received", "items_completed", "items_rejected", "documents", "pages")
+_JOB_COUNTERS = (
+    "items_received",
+    "items_completed",
+    "items_rejected",
+    "items_erased",
+    "documents",
+    "pages",
+)
 _JOB_ITEMS = ("job_id", "client_id", "work_type", *_JOB_COUNTERS)
 
 
@@ -185,6 +192,7 @@ async def add_job_items(session: AsyncSession, counts: Sequence[JobItems]) -> No
             "items_received": count.received,
             "items_completed": count.completed,
             "items_rejected": count.rejected,
+            "items_erased": count.erased,
             "documents": count.documents,
             "pages": count.pages,
         }
@@ -234,8 +242,8 @@ def _finish_items(column: str, names: tuple[str, ...]) -> Executable:
 async def finish_items(
     session: AsyncSession, column: str, rows: Sequence[Mapping[str, Any]]
 ) -> set[UUID]:
-    """Record items' completion or rejection (`column`), one row per item; the items whose
-    `column` was not known before."""
+    """Record items' completion, rejection or erasure (`column`), one row per item; the items
+    whose `column` was not known before."""
     if not rows:
         return set()
     names = tuple(rows[0])

@@ -171,7 +171,9 @@ async def currencies_per_client(
 
 async def open_jobs(
     session: AsyncSession, client_id: UUID | None = None
-) -> list[Row[UUID, UUID, str | None, datetime | None, datetime | None, int, int, int, int, int]]:
+) -> list[
+    Row[UUID, UUID, str | None, datetime | None, datetime | None, int, int, int, int, int, int]
+]:
     """Jobs neither completed nor cancelled, with their item counts."""
     query = (
         select(
@@ -183,6 +185,7 @@ async def open_jobs(
             JobFact.items_received,
             JobFact.items_completed,
             JobFact.items_rejected,
+            JobFact.items_erased,
             JobFact.documents,
             JobFact.pages,
         )
@@ -222,10 +225,9 @@ async def delivered_accuracy_counts(
 async def backlog_per_client(
     session: AsyncSession, client_id: UUID | None = None
 ) -> dict[UUID, int]:
-    """Items of open jobs not yet completed or rejected, per client."""
-    remaining = func.greatest(
-        JobFact.items_received - JobFact.items_completed - JobFact.items_rejected, 0
-    )
+    """Items of open jobs not yet completed, rejected or erased, per client."""
+    finished = JobFact.items_completed + JobFact.items_rejected + JobFact.items_erased
+    remaining = func.greatest(JobFact.items_received - finished, 0)
     query = (
         select(JobFact.client_id, func.sum(remaining))
         .where(JobFact.completed_at.is_(None), JobFact.cancelled_at.is_(None))

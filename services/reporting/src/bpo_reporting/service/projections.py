@@ -108,7 +108,7 @@ async def record_items_completed(session: AsyncSession, events: list[intake.Item
     rows = [{**_item(e), "golden": e.golden, "completed_at": e.completed_at} for e in events]
     first = await repository.finish_items(session, "completed_at", rows)
     done = [event for event in events if event.item_id in first]
-    await repository.add_job_items(session, domain.finished_per_job(done, completed=True))
+    await repository.add_job_items(session, domain.finished_per_job(done))
     settled = await repository.settle_turnarounds(session, [event.item_id for event in done])
     increments = [i for e in events for i in domain.item_completed(e, e.item_id in first)]
     await repository.increment(session, increments + domain.turnarounds(settled))
@@ -118,10 +118,13 @@ async def record_items_rejected(session: AsyncSession, events: list[intake.ItemR
     events = first_of_each(
         [event for event in events if not event.control_copy], lambda e: e.item_id
     )
-    rows = [{**_item(event), "rejected_at": event.rejected_at} for event in events]
-    first = await repository.finish_items(session, "rejected_at", rows)
+    # An item closed by its data's erasure is kept apart from the rejected ones.
+    first: set[UUID] = set()
+    for column, erased in (("rejected_at", False), ("erased_at", True)):
+        rows = [{**_item(e), column: e.rejected_at} for e in events if e.erased is erased]
+        first |= await repository.finish_items(session, column, rows)
     done = [event for event in events if event.item_id in first]
-    await repository.add_job_items(session, domain.finished_per_job(done, completed=False))
+    await repository.add_job_items(session, domain.finished_per_job(done))
     increments = [i for e in events for i in domain.item_rejected(e, e.item_id in first)]
     await repository.increment(session, increments)
 

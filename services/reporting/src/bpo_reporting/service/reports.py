@@ -131,7 +131,9 @@ async def sla(
         outlook.OpenJob(
             str(row.job_id),
             row.due_at,
-            outlook.remaining(row.items_received, row.items_completed, row.items_rejected),
+            outlook.remaining(
+                row.items_received, row.items_completed + row.items_rejected + row.items_erased
+            ),
         )
         for row in rows
     ]
