@@ -7,10 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nats.js import JetStreamContext
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from bpo_common.contracts.intake import TaskExpired
 from bpo_common.db import SessionFactory
-from bpo_devtools.testing import TestStack
+from bpo_common.events import Envelope, wrap
+from bpo_common.ids import new_id
+from bpo_common.tables import dead_letter
+from bpo_devtools.testing import TestStack, eventually
 from bpo_reporting.models import HourlyRollup, JobAccuracyFact, JobFact
 
 from .api import Reports
@@ -112,3 +116,54 @@ async def test_rebuild_from_the_stream_gives_exactly_the_same_numbers(
     again = await _reports(reports, scenario)
     assert again["overview"][1]["items_received"] == 18
     assert again["overview"][1]["revenue"] == "23.00"
+
+
+async def test_an_event_the_consumer_gave_up_on_is_left_out_again_and_the_rebuild_goes_on(
+    reports: Reports, reporting_db: SessionFactory, js: JetStreamContext, stack: TestStack
+) -> None:
+    client_id, contractor_id = new_id(), new_id()
+    expired = TaskExpired(
+        task_id=new_id(),
+        job_id=new_id(),
+        item_id=new_id(),
+        client_id=client_id,
+        contractor_id=contractor_id,
+        attempts=1,
+        requeued=True,
+        expired_at=datetime(2004, 4, 7, 9, tzinfo=UTC),
+    )
+    # An expiry no handler can read: the consumer retries it, then gives up on it.
+    broken = Envelope(
+        id=new_id(),
+        type=TaskExpired.event_type,
+        source="intake",
+        time=datetime.now(UTC),
+        client_id=client_id,
+        version=1,
+        data={"task_id": "not a task"},
+    )
+    await publish(js, [broken, wrap(expired, source="intake", client_id=client_id)])
+
+    async def given_up() -> bool:
+        async with reporting_db() as session:
+            letters = await session.scalars(
+                select(dead_letter.c.event_id).where(dead_letter.c.consumer == "reporting")
+            )
+            return broken.id in set(letters)
+
+    await eventually(given_up, what="the broken event in reporting's dead letters")
+    period = {"from": "2004-04-07T00:00:00Z", "to": "2004-04-08T00:00:00Z"}
+
+    async def expiries() -> list[int]:
+        body = await reports.body("contractors", **period)
+        return [
+            r["tasks_expired"] for r in body["data"] if r["contractor_id"] == str(contractor_id)
+        ]
+
+    assert await expiries() == [1]
+
+    output = await _rebuild(stack)
+
+    assert "read models rebuilt from" in output, output
+    assert "which failed again" in output, output
+    assert await expiries() == [1]

@@ -27,8 +27,9 @@ def rebuild(
 
     Uses BPO_REPORTING_DATABASE_URL and BPO_NATS_URL. Runs in one transaction: reports and
     the service's consumer wait until it commits (they need not be stopped), and a failure
-    leaves the read models as they were. Refused when the stream may have dropped its oldest
-    events, unless --partial.
+    leaves the read models as they were (an event the consumer dead-lettered that fails again
+    is left out instead). Refused when the stream may have dropped its oldest events, unless
+    --partial.
     """
     from bpo_common.db import create_engine, create_session_factory
     from bpo_common.messaging import StreamStalled
@@ -52,6 +53,11 @@ def rebuild(
             f"(stream sequence up to {done.last_sequence:,}; {done.events_applied:,} applied) "
             f"in {done.seconds:.1f} s"
         )
+        if done.events_left_out:
+            console.print(
+                f"[yellow]left out {done.events_left_out:,} events the service's consumer gave "
+                "up on, which failed again[/yellow] (its dead_letter table keeps them)"
+            )
 
     try:
         asyncio.run(run())

@@ -1,9 +1,11 @@
 """The rebuild's hold on the read models, and their reset."""
 
-from sqlalchemy import delete, text
+from uuid import UUID
+
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.tables import inbox_event
+from bpo_common.tables import dead_letter, inbox_event
 from bpo_reporting.models import READ_MODELS
 
 
@@ -19,3 +21,13 @@ async def clear_read_models(session: AsyncSession, consumer: str) -> None:
     names = ", ".join(model.__tablename__ for model in READ_MODELS)
     await session.execute(text(f"TRUNCATE {names}"))
     await session.execute(delete(inbox_event).where(inbox_event.c.consumer == consumer))
+
+
+async def dead_lettered(session: AsyncSession, consumer: str) -> set[UUID]:
+    """The events the consumer gave up on (its dead letters that are events)."""
+    result = await session.execute(
+        select(dead_letter.c.event_id).where(
+            dead_letter.c.consumer == consumer, dead_letter.c.event_id.is_not(None)
+        )
+    )
+    return {event_id for event_id in result.scalars() if event_id is not None}

@@ -4,8 +4,10 @@ In one transaction: lock the read models and the inbox, empty them, and replay t
 `BPO` from its first event to its last (as of the lock) through the consumer's own handlers,
 noting each event in the inbox as the consumer does. Readers and the service's consumer wait
 for the commit (the service need not be stopped); the consumer then finds the replayed events
-already applied and carries on after them. A failure (an event a handler refuses, say) rolls
-back to the read models as they were. It needs the whole history in the stream: one that
+already applied and carries on after them. An event the consumer gave up on (dead-lettered) is
+tried again, since a fix may let it apply now, and left out if it fails again, as the consumer
+left it out; any other failure (an event a handler refuses, say) rolls back to the read
+models as they were. It needs the whole history in the stream: one that
 keeps events a limited time (BPO_STREAM_MAX_AGE_DAYS) and is older than that may have dropped
 the oldest, and the rebuild is refused, unless asked to count only what is left (`partial`).
 
@@ -15,6 +17,7 @@ transaction, since the rebuild is that one transaction.
 
 from dataclasses import dataclass
 from time import perf_counter
+from uuid import UUID
 
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +38,8 @@ CHUNK = 500
 class Rebuilt:
     events_read: int
     events_applied: int
+    # Events the consumer gave up on that failed again.
+    events_left_out: int
     last_sequence: int
     seconds: float
 
@@ -48,17 +53,17 @@ async def rebuild(sessions: SessionFactory, nats_url: str, *, partial: bool = Fa
     nc = await connect(nats_url, name="reporting-rebuild")
     try:
         async with sessions() as session, session.begin():
-            read, applied, last = await _replay_afresh(session, nc.jetstream(), partial)
+            read, applied, left_out, last = await _replay_afresh(session, nc.jetstream(), partial)
     finally:
         await nc.close()
-    return Rebuilt(read, applied, last, perf_counter() - started)
+    return Rebuilt(read, applied, left_out, last, perf_counter() - started)
 
 
 async def _replay_afresh(
     session: AsyncSession, js: JetStreamContext, partial: bool
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
     """Empty the read models and replay the stream into them: (events read, events applied,
-    the last sequence replayed)."""
+    events left out, the last sequence replayed)."""
     await repository.lock_read_models(session)
     # Read the end only once locked: whatever the live consumer committed before the lock is
     # then at or before it, and is replayed here.
@@ -72,16 +77,36 @@ async def _replay_afresh(
         )
     last = info.state.last_seq
     await repository.clear_read_models(session, CONSUMER)
-    read = applied = 0
+    given_up = await repository.dead_lettered(session, CONSUMER)
+    read = applied = left_out = 0
     chunk: list[Envelope] = []
     async for envelope in replay(js, list(handlers), last=last):
         read += 1
         chunk.append(envelope)
         if len(chunk) == CHUNK:
-            applied += await _apply(session, chunk)
-            chunk = []
-    applied += await _apply(session, chunk)
-    return read, applied, last
+            done, failed = await _apply_chunk(session, chunk, given_up)
+            applied, left_out, chunk = applied + done, left_out + failed, []
+    done, failed = await _apply_chunk(session, chunk, given_up)
+    return read, applied + done, left_out + failed, last
+
+
+async def _apply_chunk(
+    session: AsyncSession, envelopes: list[Envelope], given_up: set[UUID]
+) -> tuple[int, int]:
+    """Apply a chunk of the stream: (how many events were new and applied, how many of those
+    the consumer gave up on failed again and are left out)."""
+    applied = await _apply(session, [e for e in envelopes if e.id not in given_up])
+    left_out = 0
+    # What the consumer gave up on, one at a time, each undone on its own if it fails again.
+    for envelope in (e for e in envelopes if e.id in given_up):
+        try:
+            async with session.begin_nested():
+                new = await _apply(session, [envelope])
+        except Exception:
+            left_out += 1
+        else:
+            applied += new
+    return applied, left_out
 
 
 async def _apply(session: AsyncSession, envelopes: list[Envelope]) -> int:
