@@ -202,11 +202,13 @@ async def test_a_mismatch_is_an_exception_the_client_accepts(
     assert still_open["data"] == []
 
 
+@pytest.mark.parametrize("whole_job", [False, True])
 async def test_an_erased_items_exception_is_closed_and_can_no_longer_be_resolved(
     validation_db: SessionFactory,
     validation_settings: Settings,
     validation: httpx.AsyncClient,
     tokens: Tokens,
+    whole_job: bool,
 ) -> None:
     job = await _job(validation_db, validation, tokens)
     lines = [{"sku": "B", "qty": 2, "unit_price": "103"}]
@@ -214,8 +216,8 @@ async def test_an_erased_items_exception_is_closed_and_can_no_longer_be_resolved
     opened = await _exception_of(validation_db, item)
     assert await _billed(validation_db, item), "an open exception's invoice counts as billed"
     erased = DataErased(
-        erasure_id=new_id(), job_id=job.job_id, client_id=job.client_id, item_ids=[item],
-        requested_at=utcnow(),
+        erasure_id=new_id(), job_id=job.job_id, client_id=job.client_id,
+        item_ids=None if whole_job else [item], requested_at=utcnow(),
     )  # fmt: skip
     async with validation_db() as session, session.begin():
         await erasure.erase(session, erased, keys=job_keys(validation_settings).keys)

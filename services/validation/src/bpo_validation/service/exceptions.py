@@ -178,18 +178,12 @@ async def resolve(
     exception = _visible(
         await repository.exception_for_update(session, exception_id), exception_id, caller.scope()
     )
+    if exception.status is ExceptionStatus.RESOLVED:
+        return await _resolved_again(session, exception, caller, body, keys)
     job = (await job_rules.rules_of_jobs(session, [exception.job_id]))[exception.job_id]
     rules = Rules.of(job)
     spec, key = rules.spec, await keys.of_job(session, exception.job_id)
     reader = spec.personal.reader(key)
-    shown_to_caller = spec.personal.reader(key if shows_personal_data(caller) else None)
-    if exception.status is ExceptionStatus.RESOLVED:
-        if _resolved_so(exception, caller, body, reader):
-            return _out(exception, shown_to_caller)
-        raise Conflict(
-            f"exception {exception_id} was resolved already: {exception.action} at "
-            f"{exception.resolved_at}"
-        )
     result = resolved_result(spec, reader.record(exception.result), body)
     now = utcnow()
     by_client = caller.role is Role.CLIENT
@@ -232,20 +226,36 @@ async def resolve(
         session, exception, result, reason, now, key, fields=len(spec.fields)
     )
     await publish_each(session, announced)
-    return _out(exception, shown_to_caller)
+    return _out(exception, spec.personal.reader(key if shows_personal_data(caller) else None))
 
 
-def _resolved_so(
-    exception: MatchException, caller: Principal, body: ExceptionResolve, reader: Reader
-) -> bool:
-    """Whether the exception was resolved by this caller as `body` resolves it."""
-    data = exception.data and reader.record(exception.data)
-    return (exception.resolved_by, exception.action, exception.note, data) == (
+async def _resolved_again(
+    session: AsyncSession,
+    exception: MatchException,
+    caller: Principal,
+    body: ExceptionResolve,
+    keys: JobKeys,
+) -> ExceptionOut:
+    """A resolution of a resolved exception: the same as the caller resolved it with is
+    answered as the first was; any other is a conflict (one its erasure closed, too)."""
+    same = (exception.resolved_by, exception.action, exception.note) == (
         caller.subject,
         body.action,
         body.note,
-        body.data,
-    )
+    ) and (exception.data is None) == (body.data is None)
+    if same and exception.data is not None:
+        # A correction's data, kept sealed: its job's data is not erased, so its key is at hand.
+        job = (await job_rules.rules_of_jobs(session, [exception.job_id]))[exception.job_id]
+        reader = Rules.of(job).spec.personal.reader(await keys.of_job(session, exception.job_id))
+        same = reader.record(exception.data) == body.data
+    if not same:
+        raise Conflict(
+            f"exception {exception.id} was resolved already: {exception.action} at "
+            f"{exception.resolved_at}"
+        )
+    personal = shows_personal_data(caller)
+    shown = await _readers(session, {exception.job_id}, keys, personal=personal)
+    return _out(exception, shown[exception.job_id])
 
 
 def resolved_result(
