@@ -1200,11 +1200,20 @@
     return target instanceof HTMLElement && target.matches("input, select, textarea");
   }
 
-  // A letter's shortcut is the key marked with it (`event.key`), whatever the keyboard's layout
-  // (on AZERTY, Alt+Q is the key marked Q); where Alt types another character (macOS's
-  // Option), and for keys other than letters, the key in its place on a US keyboard.
+  // A letter's shortcut is the key marked with it, whatever the keyboard's layout (on AZERTY,
+  // Alt+Q is the key marked Q): the letter it types (`event.key`), or where Alt types another
+  // character (macOS's Option), the letter the layout gives its key (where the browser says:
+  // Chromium). Other keys are known by their place (`event.code`).
+  let layout = null;
+  if (navigator.keyboard && navigator.keyboard.getLayoutMap) {
+    // Refused (a page in a frame, say): the letters typed are all there is to go by.
+    navigator.keyboard.getLayoutMap().then((map) => { layout = map; }, () => {});
+  }
+  const LETTER = /^[a-z]$/i;
+
   function keyOf(event) {
-    return /^[a-z]$/i.test(event.key) ? `Key${event.key.toUpperCase()}` : event.code;
+    const letter = LETTER.test(event.key) ? event.key : layout && layout.get(event.code);
+    return letter && LETTER.test(letter) ? `Key${letter.toUpperCase()}` : event.code;
   }
 
   function rowKey(event) {
@@ -1223,6 +1232,9 @@
     }
     if (event.altKey && !event.ctrlKey && !event.metaKey && ALT_KEYS[keyOf(event)]) {
       event.preventDefault();
+      // A letter held down acts once (Alt+Q held would give a task back past its question);
+      // arrows, pages and zoom repeat.
+      if (event.repeat && keyOf(event).startsWith("Key")) return;
       ALT_KEYS[keyOf(event)]();
       return;
     }
@@ -1315,7 +1327,9 @@
   // Leaving the page with entries not sent asks first (the browser's own question); left, the
   // page gives the task back at once rather than when the lease runs out.
   window.addEventListener("beforeunload", (event) => {
-    if (task && keyed) event.preventDefault();
+    if (!task || !keyed) return;
+    event.preventDefault();
+    event.returnValue = ""; // what browsers before Chromium 119 ask for
   });
   window.addEventListener("pagehide", () => {
     if (task) {
