@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID, ExceptionAction, TaskKind
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
+from bpo_common.ids import new_sample_key
 from bpo_validation.domain.decision import Outcome
 from bpo_validation.domain.matching import ExceptionStatus, InvoiceOutcome
 
@@ -52,8 +53,11 @@ class JobRules(Base):
     # job's bound over them).
     items: Mapped[int] = mapped_column(server_default="0")
     # The secret that keys the job's review sample (bpo_common.ids.sampled): a keyer, who sees
-    # an item's id, cannot tell whether a reviewer will see the item. Never shown.
-    sample_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # an item's id, cannot tell whether a reviewer will see the item. Never shown. 16 random
+    # bytes, drawn by the database too for a replica of the release before, during an upgrade.
+    sample_key: Mapped[bytes] = mapped_column(
+        LargeBinary, default=new_sample_key, server_default=text("uuid_send(gen_random_uuid())")
+    )
 
 
 class JobDataKey(Base):

@@ -1,9 +1,14 @@
 """Job rules as intake announced them, and the rule engine's dry run."""
 
 import httpx
+from sqlalchemy import column, insert, table
+from sqlalchemy.dialects.postgresql import JSONB
 
+from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
+from bpo_validation.repository import jobs as jobs_repository
 from bpo_validation.service import jobs
 
 from .submissions import FIELDS, new_job, sample_key
@@ -61,3 +66,23 @@ async def test_a_jobs_rules_are_shown_without_the_secret_its_review_sample_is_dr
     keys = [await sample_key(validation_db, made) for made in (job, await new_job(validation_db))]
     assert [len(key) for key in keys] == [16, 16]
     assert keys[0] != keys[1], "each job draws its sample with a key of its own"
+
+
+async def test_a_job_kept_by_a_replica_of_the_release_before_is_given_a_sample_key(
+    validation_db: SessionFactory,
+) -> None:
+    # During a rolling upgrade a replica of the release before keeps a job's rules as it knew
+    # them: without a sample key.
+    plain, json = ("job_id", "client_id", "work_type", "received_at"), ("fields", "rules", "qc")
+    before = table(
+        "job_rules", *(column(name) for name in plain), *(column(name, JSONB) for name in json)
+    )
+    job_id = new_id()
+    async with validation_db() as session, session.begin():
+        kept = {"job_id": job_id, "client_id": new_id(), "work_type": "invoice", "fields": [],
+                "rules": [], "qc": {"mode": "single"}, "received_at": utcnow()}  # fmt: skip
+        await session.execute(insert(before).values(kept))
+    async with validation_db() as session:
+        rules = await jobs_repository.get_job_rules(session, job_id, None)
+    assert rules is not None
+    assert len(rules.sample_key) == 16

@@ -8,7 +8,6 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import intake
 from bpo_common.errors import NotFound
 from bpo_common.events import Waiting
-from bpo_common.ids import new_sample_key
 from bpo_common.rules import CheckResponse, check
 from bpo_validation.models import JobRules
 from bpo_validation.repository import jobs as repository
@@ -32,7 +31,6 @@ async def record_job(session: AsyncSession, event: intake.JobCreated) -> None:
             match=None if event.match is None else event.match.model_dump(mode="json"),
             qc=event.qc.model_dump(mode="json"),
             received_at=utcnow(),
-            sample_key=new_sample_key(),
         ),
     )
 
