@@ -92,6 +92,17 @@ class Invalid(DomainError):
     title = "Unprocessable content"
 
 
+class Unavailable(DomainError):
+    """A server the service needs (its database, a store) is out of reach for now: what the
+    request would have changed is not, and it may be sent again after `Retry-After`."""
+
+    status = 503
+    title = "Service unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
+
+
 class NotAcceptable(DomainError):
     """None of the media types the `Accept` header asks for can be produced."""
 
@@ -175,12 +186,8 @@ def install_error_handlers(app: FastAPI) -> None:
         # PostgreSQL restarted or is down: the pool drops the dead connections, and the
         # transaction was rolled back (a POST with an Idempotency-Key is safe to repeat).
         log.warning("database unreachable", path=request.url.path, error=repr(exc))
-        return problem(
-            503,
-            "Service unavailable",
-            "the database connection was lost or refused; retry the request",
-            headers={"Retry-After": "1"},
-        )
+        lost = Unavailable("the database connection was lost or refused; retry the request")
+        return await on_domain_error(request, lost)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path, error=repr(exc))

@@ -1,20 +1,24 @@
-"""Documents for the tests: PDFs written with fpdf2, images with Pillow, zips of them; and a
-client's open job to upload them to."""
+"""Documents for the tests: PDFs written with fpdf2, images with Pillow, zips of them; a
+client's open job to upload them to; and another store for an app's routes to use."""
 
 import io
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 import httpx
+from fastapi import FastAPI
 from fpdf import FPDF
+from obstore.store import ObjectStore
 from PIL import Image
 from sqlalchemy import select
 
 from bpo_common.db import SessionFactory
-from bpo_devtools.testing import Tokens, eventually
+from bpo_devtools.testing import Tokens, assert_problem, eventually
 from bpo_intake.models import Document
+from bpo_intake.routes.documents import document_store
 
 from .browsing import Served, http_api
 from .conftest import create_job, register_client
@@ -146,3 +150,24 @@ async def a_job_with_a_document(
         listed = await api.get(f"/v1/jobs/{made['id']}/items", headers=client)
     await rendered(served.sessions, document_id)
     return {"job": made, "document_id": document_id, "item_id": listed.json()["data"][0]["id"]}
+
+
+@contextmanager
+def storing_in(app: FastAPI, store: ObjectStore) -> Iterator[None]:
+    """The app's routes use `store` for the block (its workers keep their own)."""
+
+    async def given() -> ObjectStore:
+        return store
+
+    app.dependency_overrides[document_store] = given
+    try:
+        yield
+    finally:
+        del app.dependency_overrides[document_store]
+
+
+def assert_storage_away(response: httpx.Response) -> None:
+    problem = assert_problem(response, 503)
+    assert problem["title"] == "Service unavailable"
+    assert "storage is unavailable" in problem["detail"]
+    assert response.headers["retry-after"] == "1"

@@ -1,5 +1,6 @@
 """Documents in an S3 bucket: the same upload, rendering and reading, against a real
-S3-speaking server (moto's, in a process of its own) instead of the local filesystem."""
+S3-speaking server (moto's, in a process of its own) instead of the local filesystem; and an
+upload the server refuses."""
 
 import subprocess
 import sys
@@ -19,7 +20,15 @@ from bpo_intake.app import create_app
 from bpo_intake.repository.objects import open_store
 from bpo_intake.settings import Settings
 
-from .documents import invoice_pdf, open_job, rendered, upload
+from .documents import (
+    assert_storage_away,
+    documents_of,
+    invoice_pdf,
+    open_job,
+    rendered,
+    storing_in,
+    upload,
+)
 
 BUCKET = "bpo-documents"
 CREDENTIALS = {"region": "us-east-1", "access_key_id": "test", "secret_access_key": "test"}
@@ -96,3 +105,18 @@ async def test_documents_go_to_the_bucket_and_come_back(
     assert picture.content[8:12] == b"WEBP"
     original = await s3_api.get(f"/v1/documents/{document['id']}/file", headers=tokens.manager())
     assert original.content == pdf
+
+
+async def test_an_upload_the_server_refuses_answers_503_and_stores_nothing(
+    s3_api: httpx.AsyncClient, s3_app: FastAPI, s3_endpoint: str, tokens: Tokens
+) -> None:
+    sessions: SessionFactory = s3_app.state.runtime.sessions
+    client_id, job = await open_job(s3_api, tokens)
+    options = {"endpoint": s3_endpoint, "allow_http": "true", **CREDENTIALS}
+    # The server answers every write into a bucket it does not have with NoSuchBucket.
+    with storing_in(s3_app, open_store("s3://no-such-bucket", options)):
+        refused = await upload(
+            s3_api, tokens, client_id, job["id"], invoice_pdf("S3-2"), filename="s3.pdf"
+        )
+    assert_storage_away(refused)
+    assert await documents_of(sessions, job["id"]) == []

@@ -1,9 +1,9 @@
 """The object store documents live in, opened from a URL and options (settings name both):
 a document's bytes as `<client>/<sha256>/original` (so the same bytes are stored once per
-client), its page images beside them as `page-<n>.webp`."""
+client), its page images beside them as `page-<n>.webp`. A store that cannot be reached or
+refuses is Unavailable (a 503 on a request), whatever it says."""
 
 from collections.abc import Iterable
-from contextlib import suppress
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,9 +11,13 @@ from urllib.parse import urlparse
 from uuid import UUID
 
 import obstore
+import structlog
+from obstore.exceptions import BaseError
 from obstore.store import ObjectStore, from_url
 
-from bpo_common.errors import NotFound
+from bpo_common.errors import NotFound, Unavailable
+
+log = structlog.get_logger(__name__)
 
 # Options of the HTTP client rather than of the store; the rest are the store's own
 # (`endpoint`, `region`, `access_key_id`, ... as object_store names them).
@@ -58,7 +62,10 @@ def page_image(client_id: UUID, sha256: str, number: int) -> str:
 
 
 async def put(store: ObjectStore, path: str, content: bytes) -> None:
-    await obstore.put_async(store, path, content)
+    try:
+        await obstore.put_async(store, path, content)
+    except (BaseError, OSError) as exc:  # a bucket that is not there: FileNotFoundError
+        raise _unavailable(path, exc) from exc
 
 
 async def read(store: ObjectStore, path: str) -> bytes:
@@ -68,10 +75,21 @@ async def read(store: ObjectStore, path: str) -> bytes:
         return bytes(await result.bytes_async())
     except FileNotFoundError as exc:
         raise NotFound(f"{path} is not in the document store") from exc
+    except (BaseError, OSError) as exc:
+        raise _unavailable(path, exc) from exc
 
 
 async def delete(store: ObjectStore, paths: Iterable[str]) -> None:
     """Delete the objects; one already gone is no error."""
     for path in paths:
-        with suppress(FileNotFoundError):
+        try:
             await obstore.delete_async(store, path)
+        except FileNotFoundError:
+            continue
+        except (BaseError, OSError) as exc:
+            raise _unavailable(path, exc) from exc
+
+
+def _unavailable(path: str, exc: Exception) -> Unavailable:
+    log.warning("document_store_unavailable", path=path, error=str(exc))
+    return Unavailable("the document storage is unavailable; retry the request")

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from obstore.store import ObjectStore
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -46,6 +47,19 @@ DocumentReader = Annotated[
         )
     ),
 ]
+
+
+async def document_store(settings: SettingsDep) -> ObjectStore:
+    """The store documents' bytes and page images are in, as the settings name it."""
+    return documents.document_store(settings)
+
+
+DocumentStore = Annotated[ObjectStore, Depends(document_store)]
+# What the routes that write or read those bytes answer while the store is away.
+STORE_AWAY: dict[str, Any] = {
+    "description": "The document store is out of reach: retry after `Retry-After` seconds",
+    **PROBLEM_RESPONSE,
+}
 
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 MULTIPART = "multipart/form-data"
@@ -83,7 +97,7 @@ _UPLOAD_BODY: dict[str, Any] = {
     status_code=201,
     response_model=DocumentOut | DocumentsOut,
     openapi_extra=_UPLOAD_BODY,
-    responses={409: PROBLEM_RESPONSE, 422: PROBLEM_RESPONSE},
+    responses={409: PROBLEM_RESPONSE, 422: PROBLEM_RESPONSE, 503: STORE_AWAY},
 )
 async def upload_documents(
     job_id: UUID,
@@ -92,6 +106,7 @@ async def upload_documents(
     client: CurrentClient,
     idempotency: ParsedIdempotencyDep,
     settings: SettingsDep,
+    store: DocumentStore,
     filename: Annotated[
         str | None,
         Query(min_length=1, max_length=255, description="the file's name, for a bare body"),
@@ -111,9 +126,7 @@ async def upload_documents(
         # changes with each try), and known before it is inspected again.
         idempotency.parsed(f"one\n{name}\t{digest}".encode())
         files = await documents.inspect_file(name, content, settings)
-    stored = await documents.add_documents(
-        session, documents.document_store(settings), job_id, client.client_id, files
-    )
+    stored = await documents.add_documents(session, store, job_id, client.client_id, files)
     audit.summarize(session, documents=len(stored))
     if media_type in ZIP_TYPES:
         body: DocumentOut | DocumentsOut = DocumentsOut(documents=stored)
@@ -211,14 +224,17 @@ async def get_document(
 @router.get(
     "/documents/{document_id}/file",
     response_class=Response,
-    responses={200: {"description": "the bytes as uploaded", "content": {"*/*": {}}}},
+    responses={
+        200: {"description": "the bytes as uploaded", "content": {"*/*": {}}},
+        503: STORE_AWAY,
+    },
 )
 async def get_document_file(
-    document_id: UUID, session: SessionDep, caller: DocumentReader, settings: SettingsDep
+    document_id: UUID, session: SessionDep, caller: DocumentReader, store: DocumentStore
 ) -> Response:
     """The document's bytes as they were uploaded."""
     document = await documents.readable(session, document_id, caller)
-    content = await documents.original(documents.document_store(settings), document)
+    content = await documents.original(store, document)
     headers = attachment(document.filename) | {"Cache-Control": "private, no-store"}
     return Response(content, media_type=document.media_type, headers=headers)
 
@@ -243,15 +259,14 @@ SignedPageDep = Annotated[SignedPage, Depends(signed_page)]
         200: {"description": "the page as a WebP image", "content": {"image/webp": {}}},
         403: PROBLEM_RESPONSE,
         409: PROBLEM_RESPONSE,
+        503: STORE_AWAY,
     },
 )
 async def get_page_image(
-    link: SignedPageDep, session: SessionDep, settings: SettingsDep
+    link: SignedPageDep, session: SessionDep, settings: SettingsDep, store: DocumentStore
 ) -> Response:
     """A page's image, through the signed link a document or a task gave (no token needed)."""
-    image = await pages.page_image(
-        session, documents.document_store(settings), pages.page_links(settings), link
-    )
+    image = await pages.page_image(session, store, pages.page_links(settings), link)
     # A contractor's link closes with their lease: their browser keeps no copy to show after.
     cache = (
         "private, no-store"
