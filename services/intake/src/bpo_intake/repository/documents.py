@@ -5,7 +5,21 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import String, and_, any_, cast, exists, func, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    String,
+    Text,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -183,6 +197,27 @@ async def still_stored(session: AsyncSession, client_id: UUID, sha256: str) -> b
         )
     )
     return bool((await session.execute(query)).scalar())
+
+
+async def stored_among(
+    session: AsyncSession, stored: Collection[tuple[UUID, str]]
+) -> set[tuple[UUID, str]]:
+    """Those of these (client, sha256) bytes that a document not deleted has."""
+    pairs = (
+        func.unnest(
+            bindparam("clients", [client_id for client_id, _ in stored], type_=ARRAY(Uuid)),
+            bindparam("hashes", [sha256 for _, sha256 in stored], type_=ARRAY(Text)),
+        )
+        .table_valued("client_id", "sha256")
+        .render_derived(name="pairs")
+    )
+    live = exists().where(
+        Document.client_id == pairs.c.client_id,
+        Document.sha256 == pairs.c.sha256,
+        Document.deleted_at.is_(None),
+    )
+    query = select(pairs.c.client_id, pairs.c.sha256).where(live)
+    return {(client_id, sha256) for client_id, sha256 in await session.execute(query)}
 
 
 async def mark_deleted(session: AsyncSession, document_ids: Sequence[UUID], now: datetime) -> None:

@@ -19,7 +19,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from bpo_common import audit
 from bpo_common.auth import CurrentClient, KeyScope, Principal, Role, Scope, require_role
-from bpo_common.db import SessionDep
+from bpo_common.db import SessionDep, SessionFactoryDep
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.idempotency import ParsedIdempotency, ParsedIdempotencyDep
 from bpo_common.media import attachment, drain
@@ -29,6 +29,7 @@ from bpo_intake.domain.documents import Inspected
 from bpo_intake.domain.links import SignedPage
 from bpo_intake.schemas import DocumentOut, DocumentsOut, DocumentView, PageWords
 from bpo_intake.service import documents, extraction, pages
+from bpo_intake.service.documents import StoredBytes
 from bpo_intake.settings import Settings, SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["documents"], route_class=CheckedRoute)
@@ -55,6 +56,22 @@ async def document_store(settings: SettingsDep) -> ObjectStore:
 
 
 DocumentStore = Annotated[ObjectStore, Depends(document_store)]
+
+
+async def swept_bytes(
+    sessions: SessionFactoryDep, store: DocumentStore
+) -> AsyncIterator[list[StoredBytes]]:
+    """Where a use case adds the bytes it writes to the store or lets go of: they are swept
+    once the request's transaction has ended, committed or not (this exit runs after the
+    session's, which is the function's)."""
+    stored: list[StoredBytes] = []
+    try:
+        yield stored
+    finally:
+        await documents.sweep(sessions, store, stored)
+
+
+BytesToSweep = Annotated[list[StoredBytes], Depends(swept_bytes)]
 # What the routes that write or read those bytes answer while the store is away.
 STORE_AWAY: dict[str, Any] = {
     "description": "The document store is out of reach: retry after `Retry-After` seconds",
@@ -107,6 +124,7 @@ async def upload_documents(
     idempotency: ParsedIdempotencyDep,
     settings: SettingsDep,
     store: DocumentStore,
+    written: BytesToSweep,
     filename: Annotated[
         str | None,
         Query(min_length=1, max_length=255, description="the file's name, for a bare body"),
@@ -126,7 +144,7 @@ async def upload_documents(
         # changes with each try), and known before it is inspected again.
         idempotency.parsed(f"one\n{name}\t{digest}".encode())
         files = await documents.inspect_file(name, content, settings)
-    stored = await documents.add_documents(session, store, job_id, client.client_id, files)
+    stored = await documents.add_documents(session, store, job_id, client.client_id, files, written)
     audit.summarize(session, documents=len(stored))
     if media_type in ZIP_TYPES:
         body: DocumentOut | DocumentsOut = DocumentsOut(documents=stored)

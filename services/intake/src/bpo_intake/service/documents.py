@@ -5,13 +5,16 @@ them when the job's retention has run out.
 An upload is all or nothing: every file is inspected (in a thread, one at a time: PDFium is
 not thread-safe) before any byte is stored, and one refused file refuses the request,
 naming it. Bytes go to the object store (repository.objects) first, content-addressed; the
-rows follow in the request's transaction.
+rows follow in the request's transaction. The store is no part of that transaction: the
+bytes an upload wrote are swept once it has ended (`sweep`), and go unless a live document
+has them, so that an upload that does not commit leaves no bytes that no row names.
 """
 
 import asyncio
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import IO, TypeVar
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.auth import Principal
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import DocumentsAdded
+from bpo_common.db import SessionFactory
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
 from bpo_common.ids import new_id
 from bpo_common.notifications import notify
@@ -52,6 +56,21 @@ def limits(settings: Settings) -> Limits:
         max_pixels=settings.document_max_pixels,
         max_members=settings.document_zip_max_members,
     )
+
+
+@dataclass(frozen=True)
+class StoredBytes:
+    """A document's bytes in the store, with the images of its `pages`."""
+
+    client_id: UUID
+    sha256: str
+    pages: int
+
+    def paths(self) -> list[str]:
+        return [objects.original(self.client_id, self.sha256)] + [
+            objects.page_image(self.client_id, self.sha256, number)
+            for number in range(1, self.pages + 1)
+        ]
 
 
 def document_store(settings: Settings) -> ObjectStore:
@@ -120,8 +139,10 @@ async def add_documents(
     job_id: UUID,
     client_id: UUID,
     files: Sequence[Inspected],
+    written: list[StoredBytes],
 ) -> list[DocumentOut]:
-    """Store inspected files as documents of the client's open job."""
+    """Store inspected files as documents of the client's open job; the bytes it writes are
+    added to `written`, to be swept once the transaction has ended."""
     job = await repository.lock_job(session, job_id, client_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
@@ -142,10 +163,11 @@ async def add_documents(
             + (" (deleted: send it under another name)" if found[taken[0]] else "")
             + (f" (and {len(taken) - 1} more)" if len(taken) > 1 else "")
         )
-    contents = {file.sha256: file.content for file in files}
-    await repository.lock_bytes(session, [(client_id, sha256) for sha256 in contents])
-    for sha256, content in contents.items():
-        await objects.put(store, objects.original(client_id, sha256), content)
+    unique = {file.sha256: file for file in files}
+    await repository.lock_bytes(session, [(client_id, sha256) for sha256 in unique])
+    for sha256, file in unique.items():
+        await objects.put(store, objects.original(client_id, sha256), file.content)
+        written.append(StoredBytes(client_id, sha256, len(file.pages)))
     now = utcnow()
     rows = [
         {
@@ -295,6 +317,28 @@ async def delete_documents(
             for number in range(1, document.pages + 1)
         ]
         await objects.delete(store, paths)
+
+
+async def sweep(
+    sessions: SessionFactory, store: ObjectStore, stored: Sequence[StoredBytes]
+) -> None:
+    """Once the transaction that wrote or let go of these bytes has ended, committed or not:
+    delete those that no live document has, while an upload of the same bytes (which would
+    write them again) waits. Bytes it cannot delete now are logged and left: the
+    transaction's outcome, already decided, is not the store's to change."""
+    unique = {(item.client_id, item.sha256): item for item in stored}
+    if not unique:
+        return
+    try:
+        async with sessions() as session, session.begin():
+            await repository.lock_bytes(session, unique)
+            kept = await repository.stored_among(session, unique)
+            for key, item in unique.items():
+                if key not in kept:
+                    await objects.delete(store, item.paths())
+    except Exception:
+        left = [objects.original(client_id, sha256) for client_id, sha256 in unique]
+        log.exception("document_bytes_left", paths=left)
 
 
 def _rendered(kind: domain.MediaType, content: bytes) -> list[domain.RenderedPage]:

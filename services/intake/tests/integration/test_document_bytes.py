@@ -1,0 +1,76 @@
+"""Documents' bytes and the transactions that name them: bytes an upload wrote go when its
+transaction does not commit, unless a document already had them. The transaction is made to
+fail as it commits by a deferred constraint trigger of the test's own."""
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+from sqlalchemy import text
+
+from bpo_common.db import SessionFactory
+from bpo_devtools.testing import Tokens
+from bpo_intake.models import Document
+
+from .documents import documents_of, invoice_pdf, open_job, upload, zipped
+
+
+@asynccontextmanager
+async def refused_at_commit(
+    sessions: SessionFactory, table: str, job_id: str
+) -> AsyncIterator[None]:
+    """Until the block ends, a transaction that adds a row of the job to `table` fails as it
+    commits, after all it did before."""
+    name = f"refuse_{UUID(job_id).hex}"
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+            )
+        )
+        await session.execute(
+            text(
+                f"CREATE CONSTRAINT TRIGGER {name} AFTER INSERT ON {table}"
+                " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+                f" WHEN (NEW.job_id = '{job_id}') EXECUTE FUNCTION {name}()"
+            )
+        )
+    try:
+        yield
+    finally:
+        async with sessions() as session, session.begin():
+            await session.execute(text(f"DROP TRIGGER {name} ON {table}"))
+            await session.execute(text(f"DROP FUNCTION {name}()"))
+
+
+def original(store_dir: Path, client_id: UUID, content: bytes) -> Path:
+    return store_dir / str(client_id) / hashlib.sha256(content).hexdigest() / "original"
+
+
+async def test_bytes_an_upload_wrote_go_when_its_transaction_does_not_commit(
+    documents_api: httpx.AsyncClient,
+    documents_db: SessionFactory,
+    tokens: Tokens,
+    store_dir: Path,
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    kept, new = invoice_pdf("KEPT-1"), invoice_pdf("NEW-1")
+    first = await upload(documents_api, tokens, client_id, job["id"], kept, filename="kept.pdf")
+    assert first.status_code == 201, first.text
+
+    # The same bytes again beside new ones: both written, then the commit fails.
+    body = zipped({"again.pdf": kept, "new.pdf": new})
+    async with refused_at_commit(documents_db, Document.__tablename__, job["id"]):
+        failed = await upload(
+            documents_api, tokens, client_id, job["id"], body, content_type="application/zip"
+        )
+    assert failed.status_code == 500, failed.text
+    assert [document.filename for document in await documents_of(documents_db, job["id"])] == [
+        "kept.pdf"
+    ]
+    assert not original(store_dir, client_id, new).exists(), "no row names them"
+    assert original(store_dir, client_id, kept).read_bytes() == kept, "kept.pdf has them"
