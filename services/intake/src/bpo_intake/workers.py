@@ -131,10 +131,12 @@ async def delete_expired_documents(runtime: Runtime) -> None:
     objects = documents.document_store(settings)
 
     async def delete() -> bool:
+        released: list[documents.StoredBytes] = []
         async with runtime.sessions() as session, session.begin():
             deleted = await documents.delete_expired(
-                session, objects, settings.document_retention_days, utcnow()
+                session, settings.document_retention_days, utcnow(), released
             )
+        await documents.sweep(runtime.sessions, objects, released)
         return deleted == documents.RETENTION_BATCH
 
     await keep_running("document retention", delete, pause(RETENTION_CHECK_S))
@@ -148,10 +150,12 @@ async def erase_past_retention(runtime: Runtime) -> None:
     keys = settings.data_keys()
 
     async def erase() -> bool:
+        released: list[documents.StoredBytes] = []
         async with runtime.sessions() as session, session.begin():
             erased = await erasure.erase_past_retention(
-                session, objects, keys, settings.retention_days, utcnow()
+                session, keys, settings.retention_days, utcnow(), released
             )
+        await documents.sweep(runtime.sessions, objects, released)
         return erased == erasure.RETENTION_BATCH
 
     await keep_running("data retention", erase, pause(RETENTION_CHECK_S))

@@ -164,17 +164,18 @@ async def test_documents_of_a_job_past_its_retention_are_deleted_and_say_so(
         f"/v1/jobs/{job['id']}/cancel", headers=tokens.client(client_id)
     )
     assert cancelled.status_code == 200, cancelled.text
-    objects = open_store(store_dir.as_uri(), {})
     said = [{"text": "Erika Mustermann", "box": [0.1, 0.1, 0.3, 0.12]}]
+    released: list[documents.StoredBytes] = []
     async with documents_db() as session, session.begin():
         await extraction_repository.set_page_words(
             session, document_id, 1, "Erika Mustermann", said, utcnow()
         )
-        soon = await documents.delete_expired(session, objects, 90, utcnow())
+        soon = await documents.delete_expired(session, 90, utcnow(), released)
     assert soon == 0, "not before its retention has run out"
     async with documents_db() as session, session.begin():
         later = utcnow() + timedelta(days=91)
-        assert await documents.delete_expired(session, objects, 90, later) >= 1
+        assert await documents.delete_expired(session, 90, later, released) >= 1
+    await documents.sweep(documents_db, open_store(store_dir.as_uri(), {}), released)
     shown = (
         await documents_api.get(f"/v1/documents/{document_id}", headers=tokens.manager())
     ).json()
@@ -262,7 +263,7 @@ async def test_a_document_whose_bytes_are_gone_is_marked_rendered_and_its_pages_
 
 
 async def test_documents_of_a_qualifications_set_outlive_their_jobs_retention(
-    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory, store_dir: Path
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
 ) -> None:
     client_id, job, document_id = await _a_rendered_image(documents_api, tokens, documents_db)
     async with documents_db() as session, session.begin():
@@ -279,7 +280,7 @@ async def test_documents_of_a_qualifications_set_outlive_their_jobs_retention(
     assert (await documents_api.post(f"/v1/jobs/{job['id']}/cancel", headers=client)).is_success
     async with documents_db() as session, session.begin():
         later = utcnow() + timedelta(days=91)
-        await documents.delete_expired(session, open_store(store_dir.as_uri(), {}), 90, later)
+        await documents.delete_expired(session, 90, later, [])
         kept = await session.get(Document, document_id)
     assert kept is not None
     assert kept.deleted_at is None, "its copies are keyed from it"

@@ -1,6 +1,7 @@
 """Documents' bytes and the transactions that name them: bytes an upload wrote go when its
-transaction does not commit, unless a document already had them. The transaction is made to
-fail as it commits by a deferred constraint trigger of the test's own."""
+transaction does not commit, unless a document already had them; an erasure's go only once
+it has committed. A transaction is made to fail as it commits by a deferred constraint
+trigger of the test's own."""
 
 import hashlib
 from collections.abc import AsyncIterator
@@ -12,10 +13,10 @@ import httpx
 from sqlalchemy import text
 
 from bpo_common.db import SessionFactory
-from bpo_devtools.testing import Tokens
-from bpo_intake.models import Document
+from bpo_devtools.testing import Tokens, assert_problem
+from bpo_intake.models import Document, Erasure
 
-from .documents import documents_of, invoice_pdf, open_job, upload, zipped
+from .documents import documents_of, invoice_pdf, open_job, rendered, upload, zipped
 
 
 @asynccontextmanager
@@ -74,3 +75,32 @@ async def test_bytes_an_upload_wrote_go_when_its_transaction_does_not_commit(
     ]
     assert not original(store_dir, client_id, new).exists(), "no row names them"
     assert original(store_dir, client_id, kept).read_bytes() == kept, "kept.pdf has them"
+
+
+async def test_an_erasure_deletes_the_documents_bytes_only_once_it_has_committed(
+    documents_api: httpx.AsyncClient,
+    documents_db: SessionFactory,
+    tokens: Tokens,
+    store_dir: Path,
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    pdf = invoice_pdf("ERASED-1")
+    made = await upload(documents_api, tokens, client_id, job["id"], pdf, filename="e.pdf")
+    document_id = made.json()["id"]
+    await rendered(documents_db, document_id)
+    view = await documents_api.get(f"/v1/documents/{document_id}", headers=tokens.manager())
+    page = view.json()["pages"][0]["image_url"]
+    file = f"/v1/documents/{document_id}/file"
+    erase = f"/v1/jobs/{job['id']}/data"
+
+    async with refused_at_commit(documents_db, Erasure.__tablename__, job["id"]):
+        failed = await documents_api.delete(erase, headers=tokens.client(client_id))
+    assert failed.status_code == 500, failed.text
+    assert (await documents_api.get(file, headers=tokens.manager())).content == pdf
+    assert (await documents_api.get(page)).status_code == 200
+
+    erased = await documents_api.delete(erase, headers=tokens.client(client_id))
+    assert erased.status_code == 202, erased.text
+    gone = await documents_api.get(file, headers=tokens.manager())
+    assert "deleted" in assert_problem(gone, 404)["detail"]
+    assert [path for path in (store_dir / str(client_id)).rglob("*") if path.is_file()] == []

@@ -187,18 +187,6 @@ async def expired(session: AsyncSession, ended_before: datetime, limit: int) -> 
     return list((await session.execute(query)).scalars())
 
 
-async def still_stored(session: AsyncSession, client_id: UUID, sha256: str) -> bool:
-    """Whether a document of the client that is not deleted has these bytes."""
-    query = select(
-        exists().where(
-            Document.client_id == client_id,
-            Document.sha256 == sha256,
-            Document.deleted_at.is_(None),
-        )
-    )
-    return bool((await session.execute(query)).scalar())
-
-
 async def stored_among(
     session: AsyncSession, stored: Collection[tuple[UUID, str]]
 ) -> set[tuple[UUID, str]]:

@@ -9,7 +9,8 @@ from bpo_common.auth import ClientScope, DataEraser
 from bpo_common.db import SessionDep
 from bpo_common.text import CheckedRoute
 from bpo_intake.domain.erasure import ErasureOut
-from bpo_intake.service import documents, erasure
+from bpo_intake.routes.documents import BytesToSweep
+from bpo_intake.service import erasure
 from bpo_intake.settings import SettingsDep
 
 router = APIRouter(prefix="/v1", tags=["erasure"], route_class=CheckedRoute)
@@ -17,16 +18,15 @@ router = APIRouter(prefix="/v1", tags=["erasure"], route_class=CheckedRoute)
 
 @router.delete("/jobs/{job_id}/data", status_code=202)
 async def erase_job_data(
-    job_id: UUID, session: SessionDep, caller: DataEraser, settings: SettingsDep
+    job_id: UUID,
+    session: SessionDep,
+    caller: DataEraser,
+    settings: SettingsDep,
+    released: BytesToSweep,
 ) -> ErasureOut:
     """Erase a job's values and documents in every service, and its data key."""
     state = await erasure.erase_job(
-        session,
-        documents.document_store(settings),
-        settings.data_keys(),
-        job_id,
-        caller.scope(),
-        caller.subject,
+        session, settings.data_keys(), job_id, caller.scope(), caller.subject, released
     )
     audit.summarize(session, erasure=state.erasure_id)
     return state
@@ -34,16 +34,15 @@ async def erase_job_data(
 
 @router.delete("/items/{item_id}/data", status_code=202)
 async def erase_item_data(
-    item_id: UUID, session: SessionDep, caller: DataEraser, settings: SettingsDep
+    item_id: UUID,
+    session: SessionDep,
+    caller: DataEraser,
+    settings: SettingsDep,
+    released: BytesToSweep,
 ) -> ErasureOut:
     """Erase an item's values and documents in every service."""
     state = await erasure.erase_item(
-        session,
-        documents.document_store(settings),
-        settings.data_keys(),
-        item_id,
-        caller.scope(),
-        caller.subject,
+        session, settings.data_keys(), item_id, caller.scope(), caller.subject, released
     )
     audit.summarize(session, erasure=state.erasure_id, job=state.job_id)
     return state

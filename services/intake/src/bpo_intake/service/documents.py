@@ -6,8 +6,9 @@ An upload is all or nothing: every file is inspected (in a thread, one at a time
 not thread-safe) before any byte is stored, and one refused file refuses the request,
 naming it. Bytes go to the object store (repository.objects) first, content-addressed; the
 rows follow in the request's transaction. The store is no part of that transaction: the
-bytes an upload wrote are swept once it has ended (`sweep`), and go unless a live document
-has them, so that an upload that does not commit leaves no bytes that no row names.
+bytes an upload wrote, or a deletion let go of, are swept once it has ended (`sweep`), and go
+unless a live document has them, so that a transaction that does not commit leaves no bytes
+that no row names, and none that a row names is deleted before its deletion commits.
 """
 
 import asyncio
@@ -290,33 +291,26 @@ async def render_pending(session: AsyncSession, store: ObjectStore) -> int:
 
 
 async def delete_expired(
-    session: AsyncSession, store: ObjectStore, retention_days: int, now: datetime
+    session: AsyncSession, retention_days: int, now: datetime, released: list[StoredBytes]
 ) -> int:
-    """Delete the bytes and page images of documents whose job ended more than
-    `retention_days` ago (up to RETENTION_BATCH of them); returns how many."""
+    """Delete the documents whose job ended more than `retention_days` ago (up to
+    RETENTION_BATCH of them; see `delete_documents`); returns how many."""
     expired = await repository.expired(
         session, now - timedelta(days=retention_days), RETENTION_BATCH
     )
-    await delete_documents(session, store, expired, now)
+    await delete_documents(session, expired, now, released)
     return len(expired)
 
 
 async def delete_documents(
-    session: AsyncSession, store: ObjectStore, documents: Sequence[Document], now: datetime
+    session: AsyncSession, documents: Sequence[Document], now: datetime, released: list[StoredBytes]
 ) -> None:
-    """Mark the documents deleted and delete their bytes and page images from the store."""
+    """Mark the documents deleted; their bytes and page images are added to `released`, to
+    be swept once the transaction has committed (a rollback leaves them named and stored)."""
     await repository.mark_deleted(session, [document.id for document in documents], now)
-    # Bytes are deleted only when no other live document has them, checked while an upload
-    # of the same bytes (which would write them again) waits.
-    await repository.lock_bytes(session, [(doc.client_id, doc.sha256) for doc in documents])
-    for document in documents:
-        if await repository.still_stored(session, document.client_id, document.sha256):
-            continue
-        paths = [objects.original(document.client_id, document.sha256)] + [
-            objects.page_image(document.client_id, document.sha256, number)
-            for number in range(1, document.pages + 1)
-        ]
-        await objects.delete(store, paths)
+    released.extend(
+        StoredBytes(document.client_id, document.sha256, document.pages) for document in documents
+    )
 
 
 async def sweep(

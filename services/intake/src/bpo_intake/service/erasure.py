@@ -17,7 +17,6 @@ from datetime import datetime
 from uuid import UUID
 
 from nats.js import JetStreamContext
-from obstore.store import ObjectStore
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
@@ -36,6 +35,7 @@ from bpo_intake.models import Erasure, Job
 from bpo_intake.repository import erasure as repository
 from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.service import decisions, documents, jobs
+from bpo_intake.service.documents import StoredBytes
 
 RETENTION_BATCH = 20
 STREAM_BATCH = 100
@@ -43,27 +43,28 @@ STREAM_BATCH = 100
 
 async def erase_job(
     session: AsyncSession,
-    store: ObjectStore,
     keys: DataKeys,
     job_id: UUID,
     scope: UUID | None,
     requested_by: str,
+    released: list[StoredBytes],
 ) -> ErasureOut:
-    """Erase the job's data everywhere; another client's job is not found."""
+    """Erase the job's data everywhere; another client's job is not found. Its documents'
+    bytes are added to `released`, to be swept once the transaction has committed."""
     job = await repository.lock_job(session, job_id, scope)
     if job is None:
         raise NotFound(f"no job {job_id}")
-    await _erase(session, store, keys, job, None, requested_by)
+    await _erase(session, keys, job, None, requested_by, released)
     return await erasure_state(session, job_id, scope)
 
 
 async def erase_item(
     session: AsyncSession,
-    store: ObjectStore,
     keys: DataKeys,
     item_id: UUID,
     scope: UUID | None,
     requested_by: str,
+    released: list[StoredBytes],
 ) -> ErasureOut:
     """Erase one item's data everywhere; its job's key stays (the job's other items need it),
     so the sealed copies of the item's values on the stream stay sealed, never in clear."""
@@ -71,17 +72,17 @@ async def erase_item(
     job = None if found is None else await repository.lock_job(session, found[0], scope)
     if job is None:
         raise NotFound(f"no item {item_id}")
-    await _erase(session, store, keys, job, [item_id], requested_by)
+    await _erase(session, keys, job, [item_id], requested_by, released)
     return await erasure_state(session, job.id, scope)
 
 
 async def _erase(
     session: AsyncSession,
-    store: ObjectStore,
     keys: DataKeys,
     job: Job,
     item_ids: Sequence[UUID] | None,
     requested_by: str,
+    released: list[StoredBytes],
 ) -> None:
     if await repository.erased_before(session, job.id, item_ids):
         return
@@ -104,7 +105,7 @@ async def _erase(
     # The documents locked before their pages are changed, in the renderer's order (the other
     # order deadlocked with a render under way).
     locked = await repository.documents_for_update(session, document_ids)
-    await documents.delete_documents(session, store, locked, now)
+    await documents.delete_documents(session, locked, now, released)
     erasure = Erasure(
         id=new_id(),
         job_id=job.id,
@@ -128,7 +129,7 @@ async def _erase(
     for copy_job_id, copies in (await repository.copies_of(session, job.id, item_ids)).items():
         copied_into = await repository.lock_job(session, copy_job_id, None)
         if copied_into is not None:
-            await _erase(session, store, keys, copied_into, copies, requested_by)
+            await _erase(session, keys, copied_into, copies, requested_by, released)
 
 
 async def erasure_state(session: AsyncSession, job_id: UUID, scope: UUID | None) -> ErasureOut:
@@ -157,15 +158,19 @@ async def record_done(session: AsyncSession, event: ErasureDone) -> None:
 
 
 async def erase_past_retention(
-    session: AsyncSession, store: ObjectStore, keys: DataKeys, default_days: int, now: datetime
+    session: AsyncSession,
+    keys: DataKeys,
+    default_days: int,
+    now: datetime,
+    released: list[StoredBytes],
 ) -> int:
     """Erase the data of jobs (up to RETENTION_BATCH) that ended longer ago than their
-    client's retention; returns how many."""
+    client's retention (see `erase_job`); returns how many."""
     due = await repository.jobs_past_retention(session, now, default_days, RETENTION_BATCH)
     for job_id, _ in due:
         job = await repository.lock_job(session, job_id, None)
         if job is not None:
-            await _erase(session, store, keys, job, None, "retention")
+            await _erase(session, keys, job, None, "retention", released)
     return len(due)
 
 
