@@ -193,6 +193,10 @@ class Item(Base):
     agreed: Mapped[bool] = mapped_column(server_default=text("false"))
 
 
+UNRENDERED = text("rendered_at IS NULL AND deleted_at IS NULL")
+UNSWEPT = text("deleted_at IS NOT NULL AND swept_at IS NULL")
+
+
 class Document(Base):
     """A file attached to a job; its bytes stored once per client, `<client>/<sha256>/original`."""
 
@@ -200,12 +204,10 @@ class Document(Base):
     __table_args__ = (
         Index("ix_document_job_id_filename", "job_id", "filename", unique=True),
         Index("ix_document_client_id_sha256", "client_id", "sha256"),
-        # The renderer walks the documents whose pages are not rendered yet.
-        Index(
-            "ix_document_unrendered",
-            "id",
-            postgresql_where=text("rendered_at IS NULL AND deleted_at IS NULL"),
-        ),
+        # The renderer walks the documents whose pages are not rendered yet; the sweeper the
+        # deleted ones whose bytes may still be in the store.
+        Index("ix_document_unrendered", "id", postgresql_where=UNRENDERED),
+        Index("ix_document_unswept", "id", postgresql_where=UNSWEPT),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -218,8 +220,10 @@ class Document(Base):
     pages: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     rendered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Set when retention removed its bytes and page images; the row stays as the record.
+    # Set when retention or an erasure deleted it (the row stays as the record); `swept_at`
+    # once its bytes and page images are gone from the store, after that deletion committed.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    swept_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DocumentPage(Base):

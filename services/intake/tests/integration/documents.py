@@ -5,6 +5,7 @@ import io
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -114,6 +115,31 @@ async def documents_of(sessions: SessionFactory, job_id: str) -> list[Document]:
     async with sessions() as session:
         query = select(Document).where(Document.job_id == UUID(job_id)).order_by(Document.id)
         return list(await session.scalars(query))
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    """A new client's job with one invoice PDF, its pages rendered."""
+
+    client_id: UUID
+    job: dict[str, Any]
+    pdf: bytes
+    # The document's bytes (`GET` it as a manager), and its first page's signed image link.
+    file: str
+    page: str
+
+
+async def a_rendered_pdf(
+    api: httpx.AsyncClient, sessions: SessionFactory, tokens: Tokens, number: str
+) -> RenderedPdf:
+    client_id, job = await open_job(api, tokens)
+    pdf = invoice_pdf(number)
+    made = await upload(api, tokens, client_id, job["id"], pdf, filename=f"{number}.pdf")
+    document_id = made.json()["id"]
+    await rendered(sessions, document_id)
+    view = await api.get(f"/v1/documents/{document_id}", headers=tokens.manager())
+    page = view.json()["pages"][0]["image_url"]
+    return RenderedPdf(client_id, job, pdf, f"/v1/documents/{document_id}/file", page)
 
 
 async def rendered(sessions: SessionFactory, document_id: str) -> None:

@@ -16,7 +16,7 @@ from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens, assert_problem
 from bpo_intake.models import Document, Erasure
 
-from .documents import documents_of, invoice_pdf, open_job, rendered, upload, zipped
+from .documents import a_rendered_pdf, documents_of, invoice_pdf, open_job, upload, zipped
 
 
 @asynccontextmanager
@@ -83,14 +83,8 @@ async def test_an_erasure_deletes_the_documents_bytes_only_once_it_has_committed
     tokens: Tokens,
     store_dir: Path,
 ) -> None:
-    client_id, job = await open_job(documents_api, tokens)
-    pdf = invoice_pdf("ERASED-1")
-    made = await upload(documents_api, tokens, client_id, job["id"], pdf, filename="e.pdf")
-    document_id = made.json()["id"]
-    await rendered(documents_db, document_id)
-    view = await documents_api.get(f"/v1/documents/{document_id}", headers=tokens.manager())
-    page = view.json()["pages"][0]["image_url"]
-    file = f"/v1/documents/{document_id}/file"
+    made = await a_rendered_pdf(documents_api, documents_db, tokens, "ERASED-1")
+    client_id, job, pdf, file, page = made.client_id, made.job, made.pdf, made.file, made.page
     erase = f"/v1/jobs/{job['id']}/data"
 
     async with refused_at_commit(documents_db, Erasure.__tablename__, job["id"]):

@@ -9,18 +9,20 @@ import pytest
 from fastapi import FastAPI
 from obstore.store import ObjectStore
 
+from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import DocumentsAdded
 from bpo_common.db import SessionFactory
 from bpo_devtools.servers import free_port
 from bpo_devtools.testing import Tokens, outbox_events
 from bpo_intake.repository.objects import open_store
+from bpo_intake.service import documents
 
 from .documents import (
+    a_rendered_pdf,
     assert_storage_away,
     documents_of,
     invoice_pdf,
     open_job,
-    rendered,
     storing_in,
     upload,
 )
@@ -65,17 +67,39 @@ async def test_a_document_and_its_pages_read_while_the_store_is_away_answer_503(
     tokens: Tokens,
     away: ObjectStore,
 ) -> None:
-    client_id, job = await open_job(documents_api, tokens)
-    pdf = invoice_pdf("AWAY-2")
-    made = await upload(documents_api, tokens, client_id, job["id"], pdf, filename="b.pdf")
-    document_id = made.json()["id"]
-    await rendered(documents_db, document_id)
-    view = await documents_api.get(f"/v1/documents/{document_id}", headers=tokens.manager())
-    page = view.json()["pages"][0]["image_url"]
-    file = f"/v1/documents/{document_id}/file"
+    made = await a_rendered_pdf(documents_api, documents_db, tokens, "AWAY-2")
+    pdf, file, page = made.pdf, made.file, made.page
 
     with storing_in(documents_app, away):
         assert_storage_away(await documents_api.get(file, headers=tokens.manager()))
         assert_storage_away(await documents_api.get(page))
     assert (await documents_api.get(file, headers=tokens.manager())).content == pdf
     assert (await documents_api.get(page)).status_code == 200
+
+
+async def test_an_erasure_while_the_store_is_away_is_done_and_its_bytes_are_swept_later(
+    documents_api: httpx.AsyncClient,
+    documents_app: FastAPI,
+    documents_db: SessionFactory,
+    tokens: Tokens,
+    store_dir: Path,
+    away: ObjectStore,
+) -> None:
+    made = await a_rendered_pdf(documents_api, documents_db, tokens, "AWAY-3")
+    erase = f"/v1/jobs/{made.job['id']}/data"
+    with storing_in(documents_app, away):
+        erased = await documents_api.delete(erase, headers=tokens.client(made.client_id))
+    assert erased.status_code == 202, erased.text
+    left = [path for path in (store_dir / str(made.client_id)).rglob("*") if path.is_file()]
+    assert left, "the store was away: its bytes are still there"
+    (document,) = await documents_of(documents_db, made.job["id"])
+    assert (document.deleted_at is not None, document.swept_at) == (True, None)
+
+    # The retention pass, a while later, with the store back.
+    later = utcnow() + documents.SWEEP_AFTER
+    store = documents.document_store(documents_app.state.runtime.settings)
+    while await documents.sweep_left(documents_db, store, later) == documents.RETENTION_BATCH:
+        pass
+    assert [path for path in (store_dir / str(made.client_id)).rglob("*") if path.is_file()] == []
+    (document,) = await documents_of(documents_db, made.job["id"])
+    assert document.swept_at is not None

@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 from bpo_common.auth import Principal, Role, contractor_id_of
 from bpo_common.db import advisory_lock, copy_rows
 from bpo_intake.domain.tasks import TaskStatus
-from bpo_intake.models import Document, DocumentPage, Item, Job, Qualification, Task
+from bpo_intake.models import UNSWEPT, Document, DocumentPage, Item, Job, Qualification, Task
 from bpo_intake.repository import of_client
 
 # An item's documents by file name, in the order the item names them (SQL on `item`).
@@ -187,11 +187,9 @@ async def expired(session: AsyncSession, ended_before: datetime, limit: int) -> 
     return list((await session.execute(query)).scalars())
 
 
-async def stored_among(
-    session: AsyncSession, stored: Collection[tuple[UUID, str]]
-) -> set[tuple[UUID, str]]:
-    """Those of these (client, sha256) bytes that a document not deleted has."""
-    pairs = (
+def _pairs(stored: Collection[tuple[UUID, str]]) -> Any:
+    """These (client, sha256) as a table of rows to join."""
+    return (
         func.unnest(
             bindparam("clients", [client_id for client_id, _ in stored], type_=ARRAY(Uuid)),
             bindparam("hashes", [sha256 for _, sha256 in stored], type_=ARRAY(Text)),
@@ -199,6 +197,13 @@ async def stored_among(
         .table_valued("client_id", "sha256")
         .render_derived(name="pairs")
     )
+
+
+async def stored_among(
+    session: AsyncSession, stored: Collection[tuple[UUID, str]]
+) -> set[tuple[UUID, str]]:
+    """Those of these (client, sha256) bytes that a document not deleted has."""
+    pairs = _pairs(stored)
     live = exists().where(
         Document.client_id == pairs.c.client_id,
         Document.sha256 == pairs.c.sha256,
@@ -206,6 +211,34 @@ async def stored_among(
     )
     query = select(pairs.c.client_id, pairs.c.sha256).where(live)
     return {(client_id, sha256) for client_id, sha256 in await session.execute(query)}
+
+
+async def mark_swept(
+    session: AsyncSession, stored: Collection[tuple[UUID, str]], now: datetime
+) -> None:
+    """The deleted documents with these (client, sha256) bytes: swept from the store."""
+    pairs = _pairs(stored)
+    await session.execute(
+        update(Document)
+        .where(
+            Document.client_id == pairs.c.client_id,
+            Document.sha256 == pairs.c.sha256,
+            Document.deleted_at.is_not(None),
+            Document.swept_at.is_(None),
+        )
+        .values(swept_at=now)
+    )
+
+
+async def unswept(session: AsyncSession, deleted_before: datetime, limit: int) -> list[Document]:
+    """Deleted documents (before `deleted_before`) whose bytes a sweep may have left."""
+    query = (
+        select(Document)
+        .where(UNSWEPT, Document.deleted_at < deleted_before)
+        .order_by(Document.id)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
 
 
 async def mark_deleted(session: AsyncSession, document_ids: Sequence[UUID], now: datetime) -> None:

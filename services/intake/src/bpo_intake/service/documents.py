@@ -48,6 +48,8 @@ log = structlog.get_logger(__name__)
 _PDFIUM = threading.Lock()
 RENDER_BATCH = 10
 RETENTION_BATCH = 100
+# A deleted document's bytes are swept as its deletion commits; past this, again.
+SWEEP_AFTER = timedelta(minutes=5)
 
 
 def limits(settings: Settings) -> Limits:
@@ -315,14 +317,16 @@ async def delete_documents(
 
 async def sweep(
     sessions: SessionFactory, store: ObjectStore, stored: Sequence[StoredBytes]
-) -> None:
+) -> bool:
     """Once the transaction that wrote or let go of these bytes has ended, committed or not:
     delete those that no live document has, while an upload of the same bytes (which would
-    write them again) waits. Bytes it cannot delete now are logged and left: the
-    transaction's outcome, already decided, is not the store's to change."""
+    write them again) waits, and mark the deleted documents that had them swept. Bytes it
+    cannot delete now are logged and left (the transaction's outcome, already decided, is not
+    the store's to change): a deleted document's are swept again (`sweep_left`). Returns
+    whether it swept them all."""
     unique = {(item.client_id, item.sha256): item for item in stored}
     if not unique:
-        return
+        return True
     try:
         async with sessions() as session, session.begin():
             await repository.lock_bytes(session, unique)
@@ -330,9 +334,24 @@ async def sweep(
             for key, item in unique.items():
                 if key not in kept:
                     await objects.delete(store, item.paths())
+            await repository.mark_swept(session, unique, utcnow())
     except Exception:
         left = [objects.original(client_id, sha256) for client_id, sha256 in unique]
         log.exception("document_bytes_left", paths=left)
+        return False
+    return True
+
+
+async def sweep_left(sessions: SessionFactory, store: ObjectStore, now: datetime) -> int:
+    """Sweep again the bytes of documents deleted a while ago (SWEEP_AFTER: their own sweep
+    has had its turn) that no sweep has removed yet, up to RETENTION_BATCH; returns how many
+    documents it swept."""
+    async with sessions() as session:
+        left = await repository.unswept(session, now - SWEEP_AFTER, RETENTION_BATCH)
+    swept = await sweep(
+        sessions, store, [StoredBytes(d.client_id, d.sha256, d.pages) for d in left]
+    )
+    return len(left) if swept else 0
 
 
 def _rendered(kind: domain.MediaType, content: bytes) -> list[domain.RenderedPage]:
