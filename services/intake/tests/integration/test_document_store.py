@@ -2,7 +2,10 @@
 Retry-After and store nothing, and go through again once the store is back. The store is
 one nobody listens at, passed to the routes in place of the settings' for one test only."""
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -103,3 +106,45 @@ async def test_an_erasure_while_the_store_is_away_is_done_and_its_bytes_are_swep
     assert [path for path in (store_dir / str(made.client_id)).rglob("*") if path.is_file()] == []
     (document,) = await documents_of(documents_db, made.job["id"])
     assert document.swept_at is not None
+
+
+class _Failing(BaseHTTPRequestHandler):
+    """A store's server that answers every request 503, counting them."""
+
+    asked: ClassVar[list[str]] = []
+
+    def do_PUT(self) -> None:
+        self.asked.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+async def test_a_store_that_answers_errors_is_tried_again_a_few_times_then_the_upload_is_a_503(
+    documents_api: httpx.AsyncClient,
+    documents_app: FastAPI,
+    documents_db: SessionFactory,
+    tokens: Tokens,
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    failing = open_store(
+        "s3://bpo-documents",
+        {"endpoint": f"http://127.0.0.1:{server.server_port}", "allow_http": "true", **CREDENTIALS},
+    )
+    client_id, job = await open_job(documents_api, tokens)
+    try:
+        with storing_in(documents_app, failing):
+            refused = await upload(
+                documents_api, tokens, client_id, job["id"], invoice_pdf("ERR-1"), filename="e.pdf"
+            )
+    finally:
+        server.shutdown()
+    assert_storage_away(refused)
+    # Once and 3 times again (repository.objects.RETRIES), not the S3 client's 10.
+    assert len(_Failing.asked) == 4
+    assert await documents_of(documents_db, job["id"]) == []

@@ -4,9 +4,10 @@ client), its page images beside them as `page-<n>.webp`. A store that cannot be 
 refuses is Unavailable (a 503 on a request), whatever it says."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 from uuid import UUID
 
@@ -16,6 +17,9 @@ from obstore.exceptions import BaseError
 from obstore.store import ObjectStore, from_url
 
 from bpo_common.errors import NotFound, Unavailable
+
+if TYPE_CHECKING:
+    from obstore.store import RetryConfig
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +40,11 @@ CLIENT_OPTIONS = frozenset(
 )
 
 
+# A store that answers errors is tried again a few times within seconds, not the client's
+# default of 10 times within 3 minutes: a request waiting on it answers 503 meanwhile.
+RETRIES: "RetryConfig" = {"max_retries": 3, "retry_timeout": timedelta(seconds=10)}
+
+
 def open_store(url: str, options: dict[str, str]) -> ObjectStore:
     """The store at `url`, one per URL and options; ValueError saying why it cannot open."""
     return _open(url, tuple(sorted(options.items())))
@@ -48,7 +57,12 @@ def _open(url: str, options: tuple[tuple[str, str], ...]) -> ObjectStore:
     config: dict[str, Any] = {k: v for k, v in options if k not in CLIENT_OPTIONS}
     client: dict[str, Any] = {k: v for k, v in options if k in CLIENT_OPTIONS}
     try:
-        return from_url(url, config=config or None, client_options=client or None)  # type: ignore[arg-type]
+        return from_url(
+            url,
+            config=config or None,  # type: ignore[arg-type]
+            client_options=client or None,  # type: ignore[arg-type]
+            retry_config=RETRIES,
+        )
     except BaseException as exc:  # object_store panics on an option it does not know
         raise ValueError(f"the document store cannot be opened: {exc}") from None
 
