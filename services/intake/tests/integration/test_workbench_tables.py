@@ -323,3 +323,36 @@ async def test_an_adjudication_of_differing_lines_starts_from_the_first_keying_m
     await page.keyboard.press("Control+Enter")
     assert await adjudicated(served, made["item_id"]) == {**keyed[0], "lines": PRINTED_LINES}
     await page.context.close()
+
+
+async def test_a_block_of_cells_pasted_fills_the_table_and_says_what_it_could_not_take(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    made = await a_job_with_lines(served, tokens)
+    _, token = await contractor(served, tokens, SKILL)
+    page = await signed_in(browser, served, token)
+    await page.keyboard.press("n")
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    await cell(page, 1, "Qty").focus()
+    # Copied from a spreadsheet from its Qty column on: a tab between cells, a line a row;
+    # a cell past the last column, and a row past the table's 3.
+    block = "3\t5.00\t15.00\r\n2\t10.00\t20.00\textra\r\n1\t1\t1\r\n9\t9\t9\r\n"
+    await page.evaluate(
+        """text => {
+            const data = new DataTransfer();
+            data.setData("text/plain", text);
+            document.activeElement.dispatchEvent(new ClipboardEvent(
+                "paste", { clipboardData: data, bubbles: true, cancelable: true }));
+        }""",
+        block,
+    )
+    assert await grid(page) == [
+        ["", "3", "5.00", "15.00"],
+        ["", "2", "10.00", "20.00"],
+        ["", "1", "1", "1"],
+    ]
+    said = await page.inner_text("#status.error")
+    assert "row 2: 1 cell(s) past the last column" in said
+    assert "1 row(s) past the table's 3" in said
+    assert await focused(page) == "Lines row 1 Qty", "the focus stays where the block went"
+    await page.context.close()

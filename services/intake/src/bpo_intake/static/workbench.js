@@ -466,6 +466,46 @@
     rowsChanged(grid, row, column);
   }
 
+  // A block of cells pasted into a table's cell (from a spreadsheet or a page: a tab between
+  // cells, a line a row) fills the table from that cell rightwards and down, adding the rows
+  // it needs; what a cell cannot take (a choice it does not offer, a date not as YYYY-MM-DD),
+  // cells past the last column and rows past the table's limit are said, not pasted.
+  function pasteBlock(cell, text) {
+    const lines = text.replace(/\r\n?/g, "\n").replace(/\n$/, "").split("\n");
+    const grid = cell.closest("tbody");
+    const spec = specOf(grid.dataset.table);
+    const first = cellsOf(cell.parentElement).indexOf(cell);
+    const refused = [];
+    let row = cell.parentElement;
+    for (const [r, line] of lines.entries()) {
+      if (r > 0 && !row.nextElementSibling && grid.rows.length >= rowLimit(spec)) {
+        refused.push(`${lines.length - r} row(s) past the table's ${rowLimit(spec)}`);
+        break;
+      }
+      if (r > 0) {
+        if (!row.nextElementSibling) row.after(gridRow(spec));
+        row = row.nextElementSibling;
+      }
+      const cells = cellsOf(row).slice(first);
+      const values = line.split("\t").map((value) => value.trim());
+      if (values.length > cells.length) {
+        refused.push(`row ${r + 1}: ${values.length - cells.length} cell(s) past the last column`);
+      }
+      values.slice(0, cells.length).forEach((value, c) => {
+        const input = cells[c].firstElementChild;
+        input.value = value;
+        if (input.value !== value) {
+          refused.push(`row ${r + 1} ${labelOf(spec.columns[first + c])}: "${value}"`);
+        }
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+    }
+    renumber(grid, spec);
+    say(refused.length ? `Not pasted: ${refused.join("; ")}.`
+      : `${lines.length} row(s) pasted.`, refused.length > 0);
+    if (visited.has(spec.name)) checkVisited();
+  }
+
   function rowsChanged(grid, row, column) {
     keyed = true;
     renumber(grid);
@@ -1280,6 +1320,13 @@
     if (!button || button.disabled) return;
     const row = button.closest("tr");
     ROW_ACTIONS[button.dataset.action](row, row.parentElement.dataset.column);
+  });
+  $("fields").addEventListener("paste", (event) => {
+    const cell = typing(event.target) && event.target.closest(".table-field td");
+    const text = event.clipboardData ? event.clipboardData.getData("text/plain") : "";
+    if (!cell || !/[\t\n]/.test(text.replace(/[\r\n]+$/, ""))) return; // one value: as typed
+    event.preventDefault();
+    pasteBlock(cell, text);
   });
   $("fields").addEventListener("input", (event) => {
     keyed = true;
