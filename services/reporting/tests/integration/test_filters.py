@@ -153,6 +153,12 @@ async def test_no_margin_is_told_where_a_clients_money_is_in_two_currencies(
     assert (row["revenue"], row["margin"]) == ("10.00", None)
     everyone = await reports.body("overview", **period, currency="EUR")
     assert everyone["margin"] is None
+    # The contractors report is of earnings alone: in their one currency, without asking.
+    paid = await reports.body("contractors", **period)
+    assert paid["currency"] == "USD"
+    assert [(row["contractor_id"], row["earnings"]) for row in paid["data"]] == [
+        (str(earning.contractor_id), "6.00")
+    ]
 
 
 async def test_accept_allowing_neither_json_nor_csv_is_a_406(reports: Reports) -> None:

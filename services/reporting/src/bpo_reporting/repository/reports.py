@@ -274,6 +274,16 @@ async def contractors_in_period(
     }
 
 
+async def earning_currencies(session: AsyncSession, start: datetime, end: datetime) -> list[str]:
+    """The currencies contractors earned in during the period."""
+    query = (
+        select(ContractorEarningRollup.currency)
+        .where(_period(ContractorEarningRollup.hour, start, end))
+        .group_by(ContractorEarningRollup.currency)
+    )
+    return sorted((await session.execute(query)).scalars())
+
+
 async def earnings_in_period(
     session: AsyncSession, start: datetime, end: datetime, currency: str
 ) -> dict[UUID, Decimal]:

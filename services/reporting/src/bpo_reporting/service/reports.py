@@ -192,7 +192,10 @@ async def contractors(
     check_period(start, end)
     first_hour = first_hour_from(start)
     work = await repository.contractors_in_period(session, first_hour, end)
-    chosen = await _currency(session, first_hour, end, currency)
+    # Of earnings alone: the clients' revenue may be in other currencies.
+    chosen = currency or only_currency(
+        await repository.earning_currencies(session, first_hour, end)
+    )
     earnings = (
         await repository.earnings_in_period(session, first_hour, end, chosen) if chosen else {}
     )
