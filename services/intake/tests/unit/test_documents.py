@@ -52,14 +52,25 @@ def test_a_photo_stored_on_its_side_is_shown_upright() -> None:
     assert _shade(page.image, 20, 70) > 200
 
 
-def test_a_sixteen_bit_scan_keeps_its_greys() -> None:
-    picture = Image.new("I;16", (64, 8))
+@pytest.mark.parametrize(
+    ("mode", "step", "kind", "saved_as"),
+    [
+        ("I;16", 1024, MediaType.PNG, "PNG"),  # 16 bits a pixel
+        ("I", 1024, MediaType.TIFF, "TIFF"),  # 32-bit whole numbers
+        ("F", 1 / 64, MediaType.TIFF, "TIFF"),  # floats from 0 to 1
+    ],
+)
+def test_a_scan_of_more_than_eight_bits_a_pixel_keeps_its_greys(
+    mode: str, step: float, kind: MediaType, saved_as: str
+) -> None:
+    picture = Image.new(mode, (64, 8))
     for x in range(64):
         for y in range(8):
-            picture.putpixel((x, y), x * 1024)  # black to almost white across the page
-    (page,) = render(MediaType.PNG, _saved(picture, "PNG"))
+            picture.putpixel((x, y), x * step)  # black to almost white across the page
+    (page,) = render(kind, _saved(picture, saved_as))
     assert _shade(page.image, 1, 4) < 20
-    assert 100 < _shade(page.image, 32, 4) < 156, "the middle is grey, not white"
+    assert 100 < _shade(page.image, 32, 4) < 156, "the middle is grey, not white nor black"
+    assert _shade(page.image, 62, 4) > 230
 
 
 def test_an_image_under_the_pixel_limit_is_taken_whatever_pillow_would_have_said() -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from hashlib import sha256
-from typing import Any
+from typing import Any, cast
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -304,11 +304,24 @@ def _render_pdf(content: bytes) -> Iterator[RenderedPage]:
 
 def _upright(frame: Image.Image) -> Image.Image:
     """The frame as it is meant to be seen: turned as its EXIF orientation says (a phone's
-    photo), and 16 bits a pixel brought down to 8 (converted as they are, they turn white)."""
+    photo), and more than 8 bits a pixel brought down to 8 (`_eight_bits`)."""
     frame = ImageOps.exif_transpose(frame)
-    if frame.mode.startswith("I;16"):
-        frame = frame.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    if frame.mode in ("I", "F") or frame.mode.startswith("I;16"):
+        frame = _eight_bits(frame)
     return frame
+
+
+def _eight_bits(frame: Image.Image) -> Image.Image:
+    """A frame of 16 or 32 bits a pixel (whole numbers or floats) in 8, its darkest value black
+    and its lightest white (converted as they are, values past 255 turn white and floats
+    between 0 and 1 black); a frame of one value, white unless that value is 0."""
+    wide = frame if frame.mode in ("I", "F") else frame.convert("I")
+    # One band: its lowest and highest value (getextrema's pair of a band).
+    darkest, lightest = cast(tuple[float, float], wide.getextrema())
+    if lightest <= darkest:
+        return Image.new("L", frame.size, 255 if darkest > 0 else 0)
+    scale = 255 / (lightest - darkest)
+    return wide.point(lambda value: value * scale - darkest * scale).convert("L")
 
 
 def _webp(image: Image.Image) -> bytes:
