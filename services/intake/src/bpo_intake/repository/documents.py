@@ -213,21 +213,21 @@ async def stored_among(
     return {(client_id, sha256) for client_id, sha256 in await session.execute(query)}
 
 
-async def mark_swept(
-    session: AsyncSession, stored: Collection[tuple[UUID, str]], now: datetime
-) -> None:
-    """The deleted documents with these (client, sha256) bytes: swept from the store."""
-    pairs = _pairs(stored)
-    await session.execute(
-        update(Document)
-        .where(
-            Document.client_id == pairs.c.client_id,
-            Document.sha256 == pairs.c.sha256,
-            Document.deleted_at.is_not(None),
-            Document.swept_at.is_(None),
-        )
-        .values(swept_at=now)
+async def unswept_with(session: AsyncSession, stored: tuple[UUID, str]) -> list[UUID]:
+    """The deleted documents with these (client, sha256) bytes that are not swept yet."""
+    client_id, sha256 = stored
+    query = select(Document.id).where(
+        Document.client_id == client_id, Document.sha256 == sha256, UNSWEPT
     )
+    return list((await session.execute(query)).scalars())
+
+
+async def mark_swept(session: AsyncSession, document_ids: Sequence[UUID], now: datetime) -> None:
+    """These deleted documents' bytes and page images: gone from the store."""
+    if document_ids:
+        await session.execute(
+            update(Document).where(Document.id.in_(document_ids)).values(swept_at=now)
+        )
 
 
 async def unswept(session: AsyncSession, deleted_before: datetime, limit: int) -> list[Document]:

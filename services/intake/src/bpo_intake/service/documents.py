@@ -169,8 +169,9 @@ async def add_documents(
     unique = {file.sha256: file for file in files}
     await repository.lock_bytes(session, [(client_id, sha256) for sha256 in unique])
     for sha256, file in unique.items():
-        await objects.put(store, objects.original(client_id, sha256), file.content)
+        # Swept even if the put fails: a store may have taken bytes whose answer was lost.
         written.append(StoredBytes(client_id, sha256, len(file.pages)))
+        await objects.put(store, objects.original(client_id, sha256), file.content)
     now = utcnow()
     rows = [
         {
@@ -320,26 +321,25 @@ async def sweep(
 ) -> bool:
     """Once the transaction that wrote or let go of these bytes has ended, committed or not:
     delete those that no live document has, while an upload of the same bytes (which would
-    write them again) waits, and mark the deleted documents that had them swept. Bytes it
-    cannot delete now are logged and left (the transaction's outcome, already decided, is not
-    the store's to change): a deleted document's are swept again (`sweep_left`). Returns
-    whether it swept them all."""
-    unique = {(item.client_id, item.sha256): item for item in stored}
-    if not unique:
-        return True
-    try:
-        async with sessions() as session, session.begin():
-            await repository.lock_bytes(session, unique)
-            kept = await repository.stored_among(session, unique)
-            for key, item in unique.items():
-                if key not in kept:
+    write them again) waits, and mark the deleted documents that had them swept. Each bytes
+    on their own: those it cannot delete now are logged and left (the transaction's outcome,
+    already decided, is not the store's to change), and a deleted document's are swept again
+    (`sweep_left`). Returns whether it swept them all."""
+    done = True
+    for key, item in {(item.client_id, item.sha256): item for item in stored}.items():
+        try:
+            async with sessions() as session, session.begin():
+                await repository.lock_bytes(session, [key])
+                # The documents deleted before they are checked: one whose deletion commits
+                # meanwhile (erasures take no lock) is left to its own sweep.
+                deleted = await repository.unswept_with(session, key)
+                if not await repository.stored_among(session, [key]):
                     await objects.delete(store, item.paths())
-            await repository.mark_swept(session, unique, utcnow())
-    except Exception:
-        left = [objects.original(client_id, sha256) for client_id, sha256 in unique]
-        log.exception("document_bytes_left", paths=left)
-        return False
-    return True
+                await repository.mark_swept(session, deleted, utcnow())
+        except Exception:
+            log.exception("document_bytes_left", path=objects.original(*key))
+            done = False
+    return done
 
 
 async def sweep_left(sessions: SessionFactory, store: ObjectStore, now: datetime) -> int:

@@ -14,6 +14,8 @@ from uuid import UUID
 import sqlalchemy as sa
 from alembic import op
 
+from bpo_common.migrations import rebuild_index
+
 revision = "intake_0026"
 down_revision = "intake_0025"
 branch_labels = None
@@ -29,20 +31,16 @@ UNSWEPT = sa.text("deleted_at IS NOT NULL AND swept_at IS NULL")
 
 
 def upgrade() -> None:
-    op.add_column("document", sa.Column("swept_at", sa.DateTime(timezone=True), nullable=True))
+    # Each step can run again: a run stopped part way (the column added and committed, the
+    # backfill or the index not done) leaves the revision where it was.
+    op.execute("ALTER TABLE document ADD COLUMN IF NOT EXISTS swept_at timestamptz")
     with op.get_context().autocommit_block():
         connection = op.get_bind()
         after = UUID(int=0)
         while ids := list(connection.execute(_NEXT, {"after": after, "n": BATCH}).scalars()):
             connection.execute(_SWEPT, {"ids": ids})
             after = ids[-1]
-        op.create_index(
-            "ix_document_unswept",
-            "document",
-            ["id"],
-            postgresql_where=UNSWEPT,
-            postgresql_concurrently=True,
-        )
+    rebuild_index("ix_document_unswept", "document", ["id"], postgresql_where=UNSWEPT)
 
 
 def downgrade() -> None:
