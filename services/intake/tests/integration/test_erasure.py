@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from bpo_common.auth import Scope
 from bpo_common.clock import utcnow
 from bpo_common.contracts import validation
-from bpo_common.contracts.intake import DataKeysReply, DataKeysRequest
+from bpo_common.contracts.intake import ERASED_REASON, DataKeysReply, DataKeysRequest
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.errors import NotFound
@@ -68,7 +68,7 @@ async def test_an_erased_item_keeps_its_place_but_not_its_values_and_once_is_eno
     assert (items[gone].status, items[kept].status) == ("rejected", "pending")
     assert items[kept].source == {"invoice_number": kept}
     (rejected,) = await outbox_events(intake_db, "bpo.intake.item.rejected", job_id=job["id"])
-    assert (rejected.data["item_id"], rejected.data["reason"]) == (str(item_id), decisions.ERASED)
+    assert (rejected.data["item_id"], rejected.data["reason"]) == (str(item_id), ERASED_REASON)
     assert rejected.data["erased"] is True, "reporting counts it as no rejection"
     assert stored_job.data_key is not None, "the job's other items still need its key"
     announced = await outbox_events(intake_db, "bpo.intake.data.erased", job_id=job["id"])
@@ -237,6 +237,6 @@ async def test_a_closed_job_completes_once_its_last_unfinished_item_is_erased(
         )
         data = sorted((d.payload["data"] for d in told), key=lambda d: d["external_id"])
     assert [(d["external_id"], d["reason"]) for d in data] == [
-        ("A-1", decisions.ERASED),
-        ("A-2", decisions.ERASED),
+        ("A-1", ERASED_REASON),
+        ("A-2", ERASED_REASON),
     ]

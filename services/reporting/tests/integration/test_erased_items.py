@@ -8,6 +8,7 @@ import httpx
 from nats.js import JetStreamContext
 
 from bpo_common.contracts.intake import (
+    ERASED_REASON,
     ItemCompleted,
     ItemRejected,
     ItemsReceived,
@@ -29,7 +30,7 @@ async def test_an_item_closed_by_its_erasure_is_no_rejection_and_leaves_the_back
     reporting: httpx.AsyncClient, js: JetStreamContext, reports: Reports
 ) -> None:
     client_id, job_id = new_id(), new_id()
-    keyed, unreadable, erased = new_id(), new_id(), new_id()
+    keyed, unreadable, erased, erased_before = new_id(), new_id(), new_id(), new_id()
     job = {"job_id": job_id, "client_id": client_id, "work_type": "invoice"}
     ten = DAY + timedelta(hours=10)
 
@@ -51,20 +52,24 @@ async def test_an_item_closed_by_its_erasure_is_no_rejection_and_leaves_the_back
             **job,
             items=[
                 ReceivedItem(item_id=item_id, external_id=str(item_id), golden=False)
-                for item_id in (keyed, unreadable, erased)
+                for item_id in (keyed, unreadable, erased, erased_before)
             ],
             received_at=DAY + timedelta(hours=9),
         ),
         ItemCompleted(item_id=keyed, **job, golden=False, fields=1, completed_at=ten),
         rejected(unreadable, "unreadable", erasure=False),
-        rejected(erased, "erased: its data was erased before it was decided", erasure=True),
+        rejected(erased, ERASED_REASON, erasure=True),
     ]
-    await publish(js, [wrap(event, source="intake", client_id=client_id) for event in events])
+    envelopes = [wrap(event, source="intake", client_id=client_id) for event in events]
+    # Sent before `erased` was: its reason alone says so.
+    before = wrap(rejected(erased_before, ERASED_REASON, erasure=True), source="intake")
+    data = {name: value for name, value in before.data.items() if name != "erased"}
+    await publish(js, [*envelopes, before.model_copy(update={"data": data})])
 
     overview = await reports.body("overview", **WHOLE_DAY, client_id=str(client_id))
     counted = ("items_received", "items_completed", "items_rejected", "backlog")
     assert {name: overview[name] for name in counted} == {
-        "items_received": 3,
+        "items_received": 4,
         "items_completed": 1,
         "items_rejected": 1,
         "backlog": 0,
@@ -74,4 +79,4 @@ async def test_an_item_closed_by_its_erasure_is_no_rejection_and_leaves_the_back
     assert (at_ten["items_completed"], at_ten["items_rejected"]) == (1, 1)
     sla = await reports.body("sla", client_id=str(client_id))
     (open_job,) = [row for row in sla["data"] if row["job_id"] == str(job_id)]
-    assert (open_job["items_total"], open_job["items_remaining"]) == (3, 0)
+    assert (open_job["items_total"], open_job["items_remaining"]) == (4, 0)

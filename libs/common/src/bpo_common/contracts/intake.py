@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 from bpo_common.contracts.sealed import Sealed
 from bpo_common.contracts.vocabulary import QcPolicy, TaskKind
@@ -209,6 +209,10 @@ class ItemCompleted(Event):
     control_copy: bool = False
 
 
+# Why an item whose data was erased before its outcome was rejected.
+ERASED_REASON = "erased: its data was erased before it was decided"
+
+
 class ItemRejected(Event):
     event_type = "bpo.intake.item.rejected"
 
@@ -221,7 +225,15 @@ class ItemRejected(Event):
     # A control copy (see ReceivedItem.control_copy).
     control_copy: bool = False
     # Closed because its data was erased before it was decided: nobody judged the work.
+    # Events sent before it was told say so by their reason only.
     erased: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _erased_by_reason(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "erased" not in data:
+            return {**data, "erased": data.get("reason") == ERASED_REASON}
+        return data
 
 
 class ContractorReactivated(Event):

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts import QcPolicy, TaskKind, validation
-from bpo_common.contracts.intake import ItemCompleted, ItemRejected
+from bpo_common.contracts.intake import ERASED_REASON, ItemCompleted, ItemRejected
 from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.notifications import notify
 from bpo_common.outbox import publish_each
@@ -100,10 +100,6 @@ async def decide_items(
     await run.write(session)
 
 
-# Why an item erased before its outcome is rejected.
-ERASED = "erased: its data was erased before it was decided"
-
-
 async def reject_erased(
     session: AsyncSession, keys: DataKeys, job: Job, item_ids: Sequence[UUID]
 ) -> None:
@@ -113,7 +109,11 @@ async def reject_erased(
     now = utcnow()
     rejections = [
         validation.ItemRejected(
-            item_id=item_id, job_id=job.id, client_id=job.client_id, reason=ERASED, decided_at=now
+            item_id=item_id,
+            job_id=job.id,
+            client_id=job.client_id,
+            reason=ERASED_REASON,
+            decided_at=now,
         )
         for item_id in item_ids
     ]
@@ -168,7 +168,7 @@ class _Run:
             reason=decision.reason,
             rejected_at=decision.decided_at,
             control_copy=item.control_of is not None,
-            erased=decision.reason == ERASED,
+            erased=decision.reason == ERASED_REASON,
         )
         self._finish(item, job, ItemStatus.REJECTED, decision.decided_at, rejected)
         if item.attempt_id is not None:
