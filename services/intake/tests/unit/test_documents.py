@@ -73,6 +73,13 @@ def test_a_scan_of_more_than_eight_bits_a_pixel_keeps_its_greys(
     assert _shade(page.image, 62, 4) > 230
 
 
+def test_a_nearly_blank_sixteen_bit_page_stays_nearly_blank() -> None:
+    picture = Image.new("I;16", (64, 8), 65000)
+    picture.putpixel((10, 4), 65535)  # a speck of noise: no reason to turn the page black
+    (page,) = render(MediaType.PNG, _saved(picture, "PNG"))
+    assert _shade(page.image, 40, 4) > 240
+
+
 def test_an_image_under_the_pixel_limit_is_taken_whatever_pillow_would_have_said() -> None:
     # 95 million pixels: over Pillow's own warning (89.5 million), under the limit set.
     content = _saved(Image.new("1", (10_000, 9_500), 1), "PNG")

@@ -9,6 +9,7 @@ callers run these one at a time (`service.documents` holds the lock).
 
 import ctypes
 import io
+import math
 import re
 import warnings
 import zipfile
@@ -312,16 +313,23 @@ def _upright(frame: Image.Image) -> Image.Image:
 
 
 def _eight_bits(frame: Image.Image) -> Image.Image:
-    """A frame of 16 or 32 bits a pixel (whole numbers or floats) in 8, its darkest value black
-    and its lightest white (converted as they are, values past 255 turn white and floats
-    between 0 and 1 black); a frame of one value, white unless that value is 0."""
-    wide = frame if frame.mode in ("I", "F") else frame.convert("I")
+    """A frame of more than 8 bits a pixel in 8 (converted as they are, values past 255 turn
+    white and floats from 0 to 1 black): 16 bits from 0 to 65,535; 32-bit whole numbers as 8
+    or 16 bits where they fit, else from 0 to their highest; floats from 0 to 1, as 8 bits
+    where they pass 1, else from 0 to their highest (an infinite one counts as white)."""
+    if frame.mode.startswith("I;16"):
+        return frame.convert("I").point(lambda value: value * (1 / 257)).convert("L")
     # One band: its lowest and highest value (getextrema's pair of a band).
-    darkest, lightest = cast(tuple[float, float], wide.getextrema())
-    if lightest <= darkest:
-        return Image.new("L", frame.size, 255 if darkest > 0 else 0)
-    scale = 255 / (lightest - darkest)
-    return wide.point(lambda value: value * scale - darkest * scale).convert("L")
+    _, highest = cast(tuple[float, float], frame.getextrema())
+    if frame.mode == "F" and (highest <= 1 or not math.isfinite(highest)):
+        scale = 255.0
+    elif highest <= 255:
+        scale = 1.0
+    elif frame.mode == "I" and highest <= 65535:
+        scale = 1 / 257
+    else:
+        scale = 255 / highest
+    return frame.point(lambda value: value * scale).convert("L")
 
 
 def _webp(image: Image.Image) -> bytes:
