@@ -213,13 +213,18 @@ async def stored_among(
     return {(client_id, sha256) for client_id, sha256 in await session.execute(query)}
 
 
-async def unswept_with(session: AsyncSession, stored: tuple[UUID, str]) -> list[UUID]:
-    """The deleted documents with these (client, sha256) bytes that are not swept yet."""
-    client_id, sha256 = stored
-    query = select(Document.id).where(
-        Document.client_id == client_id, Document.sha256 == sha256, UNSWEPT
+async def unswept_with(
+    session: AsyncSession, stored: Collection[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], list[UUID]]:
+    """The deleted documents with each of these (client, sha256) bytes not swept yet."""
+    pairs = _pairs(stored)
+    query = select(Document.client_id, Document.sha256, Document.id).where(
+        Document.client_id == pairs.c.client_id, Document.sha256 == pairs.c.sha256, UNSWEPT
     )
-    return list((await session.execute(query)).scalars())
+    found: dict[tuple[UUID, str], list[UUID]] = {}
+    for client_id, sha256, document_id in await session.execute(query):
+        found.setdefault((client_id, sha256), []).append(document_id)
+    return found
 
 
 async def mark_swept(session: AsyncSession, document_ids: Sequence[UUID], now: datetime) -> None:

@@ -29,7 +29,7 @@ from bpo_common.auth import Principal
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import DocumentsAdded
 from bpo_common.db import SessionFactory
-from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
+from bpo_common.errors import Conflict, FieldError, Invalid, NotFound, Unavailable
 from bpo_common.ids import new_id
 from bpo_common.notifications import notify
 from bpo_common.outbox import publish
@@ -50,6 +50,8 @@ RENDER_BATCH = 10
 RETENTION_BATCH = 100
 # A deleted document's bytes are swept as its deletion commits; past this, again.
 SWEEP_AFTER = timedelta(minutes=5)
+# Deletes that fail in a row before a sweep stops: the store is away.
+SWEEP_FAILURES = 3
 
 
 def limits(settings: Settings) -> Limits:
@@ -321,25 +323,40 @@ async def sweep(
 ) -> bool:
     """Once the transaction that wrote or let go of these bytes has ended, committed or not:
     delete those that no live document has, while an upload of the same bytes (which would
-    write them again) waits, and mark the deleted documents that had them swept. Each bytes
-    on their own: those it cannot delete now are logged and left (the transaction's outcome,
-    already decided, is not the store's to change), and a deleted document's are swept again
-    (`sweep_left`). Returns whether it swept them all."""
-    done = True
-    for key, item in {(item.client_id, item.sha256): item for item in stored}.items():
-        try:
-            async with sessions() as session, session.begin():
-                await repository.lock_bytes(session, [key])
-                # The documents deleted before they are checked: one whose deletion commits
-                # meanwhile (erasures take no lock) is left to its own sweep.
-                deleted = await repository.unswept_with(session, key)
-                if not await repository.stored_among(session, [key]):
-                    await objects.delete(store, item.paths())
-                await repository.mark_swept(session, deleted, utcnow())
-        except Exception:
-            log.exception("document_bytes_left", path=objects.original(*key))
-            done = False
-    return done
+    write them again) waits, and mark the deleted documents that had them swept. Bytes it
+    cannot delete now are logged and left (the transaction's outcome, already decided, is not
+    the store's to change; after SWEEP_FAILURES in a row it stops: the store is away), and a
+    deleted document's are swept again (`sweep_left`). Returns whether it swept them all."""
+    unique = {(item.client_id, item.sha256): item for item in stored}
+    if not unique:
+        return True
+    swept: list[tuple[UUID, str]] = []
+    try:
+        async with sessions() as session, session.begin():
+            await repository.lock_bytes(session, unique)
+            # The documents deleted before the bytes are checked: one whose deletion commits
+            # meanwhile (erasures take no lock) is left to its own sweep.
+            deleted = await repository.unswept_with(session, unique)
+            live = await repository.stored_among(session, unique)
+            swept = [key for key in unique if key in live]
+            failures = 0
+            for key in (key for key in unique if key not in live):
+                try:
+                    await objects.delete(store, unique[key].paths())
+                except Unavailable:
+                    log.warning("document_bytes_left", path=objects.original(*key))
+                    failures += 1
+                    if failures == SWEEP_FAILURES:
+                        break
+                    continue
+                failures = 0
+                swept.append(key)
+            ids = [document_id for key in swept for document_id in deleted.get(key, [])]
+            await repository.mark_swept(session, ids, utcnow())
+    except Exception:
+        log.exception("document_bytes_left", paths=[objects.original(*key) for key in unique])
+        return False
+    return len(swept) == len(unique)
 
 
 async def sweep_left(sessions: SessionFactory, store: ObjectStore, now: datetime) -> int:
