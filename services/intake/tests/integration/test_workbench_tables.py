@@ -334,9 +334,10 @@ async def test_a_block_of_cells_pasted_fills_the_table_and_says_what_it_could_no
     await page.keyboard.press("n")
     await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
     await cell(page, 1, "Qty").focus()
+    await page.keyboard.type("8")
     # Copied from a spreadsheet from its Qty column on: a tab between cells, a line a row;
-    # a cell past the last column, and a row past the table's 3.
-    block = "3\t5.00\t15.00\r\n2\t10.00\t20.00\textra\r\n1\t1\t1\r\n9\t9\t9\r\n"
+    # a cell past the last column, a row past the table's 3, and blank lines at the end.
+    block = "3\t5.00\t15.00\r\n2\t10.00\t20.00\textra\r\n1\t1\t1\r\n9\t9\t9\r\n\r\n"
     await page.evaluate(
         """text => {
             const data = new DataTransfer();
@@ -354,5 +355,6 @@ async def test_a_block_of_cells_pasted_fills_the_table_and_says_what_it_could_no
     said = await page.inner_text("#status.error")
     assert "row 2: 1 cell(s) past the last column" in said
     assert "1 row(s) past the table's 3" in said
+    assert "(1 cell(s) that held something replaced)" in said, "row 1's Qty held 8"
     assert await focused(page) == "Lines row 1 Qty", "the focus stays where the block went"
     await page.context.close()

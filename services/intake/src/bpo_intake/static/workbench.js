@@ -468,14 +468,16 @@
 
   // A block of cells pasted into a table's cell (from a spreadsheet or a page: a tab between
   // cells, a line a row) fills the table from that cell rightwards and down, adding the rows
-  // it needs; what a cell cannot take (a choice it does not offer, a date not as YYYY-MM-DD),
-  // cells past the last column and rows past the table's limit are said, not pasted.
+  // it needs. What a cell cannot take (a choice it does not offer, by value or as shown, a
+  // date not as YYYY-MM-DD) keeps the cell as it was; that, cells past the last column, rows
+  // past the table's limit and cells that held something before are said.
   function pasteBlock(cell, text) {
-    const lines = text.replace(/\r\n?/g, "\n").replace(/\n$/, "").split("\n");
+    const lines = text.replace(/\r\n?/g, "\n").replace(/\n+$/, "").split("\n");
     const grid = cell.closest("tbody");
     const spec = specOf(grid.dataset.table);
     const first = cellsOf(cell.parentElement).indexOf(cell);
     const refused = [];
+    let replaced = 0;
     let row = cell.parentElement;
     for (const [r, line] of lines.entries()) {
       if (r > 0 && !row.nextElementSibling && grid.rows.length >= rowLimit(spec)) {
@@ -486,24 +488,39 @@
         if (!row.nextElementSibling) row.after(gridRow(spec));
         row = row.nextElementSibling;
       }
+      const n = row.sectionRowIndex + 1;
       const cells = cellsOf(row).slice(first);
       const values = line.split("\t").map((value) => value.trim());
       if (values.length > cells.length) {
-        refused.push(`row ${r + 1}: ${values.length - cells.length} cell(s) past the last column`);
+        refused.push(`row ${n}: ${values.length - cells.length} cell(s) past the last column`);
       }
       values.slice(0, cells.length).forEach((value, c) => {
         const input = cells[c].firstElementChild;
-        input.value = value;
-        if (input.value !== value) {
-          refused.push(`row ${r + 1} ${labelOf(spec.columns[first + c])}: "${value}"`);
+        const before = input.value;
+        const taken = input.tagName === "SELECT" ? optionFor(input, value) : value;
+        input.value = taken;
+        if (input.value !== taken || (value && !taken)) { // a date refused, or no such choice
+          input.value = before;
+          refused.push(`row ${n} ${labelOf(spec.columns[first + c])}: "${value}"`);
+          return;
         }
+        if (before && before !== input.value) replaced += 1;
         input.dispatchEvent(new Event("input", { bubbles: true }));
       });
     }
     renumber(grid, spec);
-    say(refused.length ? `Not pasted: ${refused.join("; ")}.`
-      : `${lines.length} row(s) pasted.`, refused.length > 0);
+    const over = replaced ? ` (${replaced} cell(s) that held something replaced)` : "";
+    say(refused.length ? `Not pasted: ${refused.join("; ")}.${over}`
+      : `${lines.length} row(s) pasted${over}.`, refused.length > 0);
     if (visited.has(spec.name)) checkVisited();
+  }
+
+  // The value of the choice a pasted text names, by its value or as it is shown, in any case.
+  function optionFor(select, text) {
+    const wanted = text.toLowerCase();
+    const found = [...select.options].find((option) => option.value
+      && (option.value.toLowerCase() === wanted || option.textContent.toLowerCase() === wanted));
+    return found ? found.value : "";
   }
 
   function rowsChanged(grid, row, column) {
@@ -1324,7 +1341,7 @@
   $("fields").addEventListener("paste", (event) => {
     const cell = typing(event.target) && event.target.closest(".table-field td");
     const text = event.clipboardData ? event.clipboardData.getData("text/plain") : "";
-    if (!cell || !/[\t\n]/.test(text.replace(/[\r\n]+$/, ""))) return; // one value: as typed
+    if (!cell || !/[\t\r\n]/.test(text.replace(/[\r\n]+$/, ""))) return; // one value: as typed
     event.preventDefault();
     pasteBlock(cell, text);
   });
