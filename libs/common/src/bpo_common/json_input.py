@@ -75,6 +75,13 @@ def loads(text: str | bytes, *, numbers_as_text: bool = False) -> Any:
     return value
 
 
+def may_hold_unstorable(text: bytes) -> bool:
+    """Whether JSON text could hold what PostgreSQL cannot store: only a `\\u` escape writes a
+    NUL or a lone surrogate (a raw control character is no JSON), or the UTF-8 bytes of a
+    surrogate (0xED 0xA0-0xBF), which `loads` reads from bytes as Python's json does."""
+    return b"\\u" in text or b"\xed" in text
+
+
 def check_depth(value: Any) -> None:
     """BadJson when `value` nests deeper than MAX_DEPTH (checked without recursion)."""
     stack = [(value, 1)]

@@ -58,8 +58,13 @@ def test_ndjson_names_what_is_wrong_with_each_line_and_reads_on() -> None:
 
 def test_ndjson_names_text_that_cannot_be_stored() -> None:
     body = json.dumps({"source": {"note": "a\u0000b"}}).encode() + b"\n"
+    # A surrogate's own UTF-8 bytes, which Python's json reads from bytes as a lone surrogate.
+    raw = b'{"source": {"x": "ok", "note": "a\xed\xa0\x80b"}}\n'
 
-    assert parse(NdjsonItems, body) == [("line 1", ["source.note"])]
+    assert parse(NdjsonItems, body + raw) == [
+        ("line 1", ["source.note"]),
+        ("line 2", ["source.note"]),
+    ]
 
 
 def test_json_builds_each_item_of_the_items_array_as_it_closes() -> None:

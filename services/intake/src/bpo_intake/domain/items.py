@@ -69,8 +69,11 @@ def problem(message: str) -> list[FieldError]:
 def parse_item(raw: object) -> Parsed:
     """An item from its JSON text, or from a JSON value or CSV row already parsed."""
     try:
-        value = json_input.loads(raw) if isinstance(raw, bytes) else raw
-        json_input.check_depth(value)
+        if isinstance(raw, bytes):
+            value = json_input.loads(raw)  # its depth checked
+        else:
+            value = raw
+            json_input.check_depth(value)
         item = ItemIn.model_validate(value)
     except UnicodeDecodeError as exc:
         return problem(f"not UTF-8 (byte {exc.start + 1})")
@@ -78,6 +81,8 @@ def parse_item(raw: object) -> Parsed:
         return problem(exc.message)
     except ValidationError as exc:
         return spec_errors(exc)
+    if isinstance(raw, bytes) and not json_input.may_hold_unstorable(raw):
+        return item  # the walk below is a third of a line's parsing
     return unstorable(value) or item
 
 
