@@ -435,7 +435,8 @@ def test_a_stale_pid_file_stops_the_server_it_named_and_no_other_program(tmp_pat
         assert not servers.runs(bystander.pid, "nats-server"), _seen(bystander.pid)
         pid_file.write_text(str(nats.pid))
         servers.stop_abandoned(tmp_path)
-        assert nats.poll() is not None, "the NATS server it named is stopped"
+        # Stopped: it ends (given a moment on a busy machine), and is no longer running.
+        nats.wait(timeout=15)
         assert not servers.process_alive(nats.pid)
     finally:
         bystander.kill()
