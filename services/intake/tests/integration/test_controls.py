@@ -4,8 +4,8 @@ it), to a copy of one of the client's control items the keyer never had. The key
 known answer; validation is told it; the control is none of the client's work: not counted,
 listed, in the results, nor billed, and the job completes without it."""
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from random import Random
 from typing import Any
 from uuid import UUID
@@ -25,8 +25,16 @@ from bpo_intake.models import Document, Item, Job, Task
 from bpo_intake.service import decisions
 from bpo_intake.settings import Settings
 
-from .conftest import create_job, opened_events, register_client, stored_items
-from .controlled import FIELDS, KNOWN_TOTAL, known_item, submit_typed
+from .conftest import opened_events, register_client, stored_items
+from .controlled import (
+    FIELDS,
+    KNOWN_TOTAL,
+    accept,
+    client_with_controls,
+    control_job,
+    known_item,
+    submit_typed,
+)
 from .keying import claim_tasks, new_contractor
 
 # Keeps other tests' keyers away from these jobs' tasks (and this test's from theirs).
@@ -52,65 +60,8 @@ def intake_app(stack: TestStack) -> FastAPI:
     return create_app(stack.settings(Settings, "intake"), draw=DRAWS)
 
 
-async def _client_with_controls(
-    intake: httpx.AsyncClient,
-    tokens: Tokens,
-    sessions: SessionFactory,
-    keys: DataKeys,
-    controls: int,
-    work_type: str = "claims",
-) -> UUID:
-    """A client with a job of `controls` completed control items of the work type: the pool."""
-    client_id = await register_client(intake, tokens)
-    known = [known_item(n) for n in range(controls)]
-    job = await _job(intake, tokens, client_id, 0, "0", work_type, known)
-    _, keyer = await new_contractor(intake, tokens, SKILL)
-    for task in await claim_tasks(intake, keyer, controls, job_id=job["id"]):
-        await submit_typed(intake, keyer, task["id"])
-        await _accept(sessions, keys, job, task["item_id"])
-    return client_id
-
-
-async def _job(
-    intake: httpx.AsyncClient,
-    tokens: Tokens,
-    client_id: UUID,
-    items: int,
-    golden_rate: str,
-    work_type: str = "claims",
-    extra: Sequence[dict[str, Any]] = (),
-) -> dict[str, Any]:
-    return await create_job(
-        intake,
-        tokens,
-        client_id,
-        work_type=work_type,
-        fields=FIELDS,
-        qc={"mode": "adaptive", "golden_rate": golden_rate},
-        # No deadline: its tasks sort after every other test's, which claim by urgency.
-        sla_hours=None,
-        required_skills=[SKILL],
-        items=[
-            {"external_id": f"real-{n}", "source": {"holder": f"Real {n}", "scan": f"{n}.png"}}
-            for n in range(items)
-        ]
-        + list(extra),
-    )
-
-
-async def _accept(
-    sessions: SessionFactory, keys: DataKeys, job: dict[str, Any], item_id: str
-) -> None:
-    """Validation's acceptance of the item, applied as intake's consumer applies it."""
-    accepted = validation.ItemAccepted(
-        item_id=UUID(item_id),
-        job_id=UUID(job["id"]),
-        client_id=UUID(job["client_id"]),
-        result={"holder": "Typed Holder", "total": "1.00"},
-        decided_at=datetime.now(UTC),
-    )
-    async with sessions() as session, session.begin():
-        await decisions.decide_items(session, [accepted], keys)
+_client_with_controls = partial(client_with_controls, skill=SKILL)
+_job = partial(control_job, skill=SKILL)
 
 
 async def _pool(sessions: SessionFactory, client_id: UUID) -> dict[UUID, Item]:
@@ -235,7 +186,7 @@ async def test_controls_stay_out_of_the_results_and_the_job_completes_without_th
     assert [task["item_id"] for task in own] == [mine["real-0"], mine["known-7"]]
     for task in (control, *own):
         await submit_typed(intake, keyer, task["id"])
-        await _accept(intake_db, data_keys, job, task["item_id"])
+        await accept(intake_db, data_keys, job, task["item_id"])
     client = tokens.client(client_id)
 
     closed = await intake.post(f"/v1/jobs/{job['id']}/close", headers=client)
@@ -246,7 +197,7 @@ async def test_controls_stay_out_of_the_results_and_the_job_completes_without_th
     results = await intake.get(f"/v1/jobs/{job['id']}/results", headers=client)
     assert [record["item_id"] for record in results.json()] == [mine["real-0"]]
     await submit_typed(intake, other, still_open["id"])
-    await _accept(intake_db, data_keys, job, still_open["item_id"])
+    await accept(intake_db, data_keys, job, still_open["item_id"])
     for task in (control, still_open):
         (completed,) = await outbox_events(
             intake_db, "bpo.intake.item.completed", item_id=task["item_id"]

@@ -3,6 +3,7 @@ job) is keyed only by contractors with its skill. One without it who claims entr
 given the set's items, copies none of the client's work, one a claim; keying enough of them
 right grants the skill, failing holds the work type's items back until the retry delay."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -17,65 +18,16 @@ from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem, error_fields, outbox_events
 from bpo_intake.domain.tasks import TaskStatus
-from bpo_intake.models import Item, Task
+from bpo_intake.models import Item, Job, Task
 from bpo_intake.service import decisions, tasks
 
-from .conftest import create_job, register_client, stored_items
-from .controlled import FIELDS, known_item
+from .conftest import register_client, stored_items
+from .controlled import known_item
 from .keying import claim_tasks, new_contractor, stored_task
+from .qualified import attempts_of, own_work_type, qualification, real_items, single_job, skill_for
 
-
-def _work_type() -> str:
-    """A work type of the test's own: a qualification holds for every job of its type."""
-    return f"claims-{new_id().hex[-10:]}"
-
-
-def _skill(work_type: str) -> str:
-    """What the test's jobs of the work type require besides: keeps other tests away."""
-    return f"only-{work_type}"
-
-
-async def _job(
-    intake: httpx.AsyncClient,
-    tokens: Tokens,
-    client_id: UUID,
-    work_type: str,
-    items: list[dict[str, Any]],
-) -> dict[str, Any]:
-    return await create_job(
-        intake,
-        tokens,
-        client_id,
-        work_type=work_type,
-        fields=FIELDS,
-        qc={"mode": "single"},
-        sla_hours=None,
-        required_skills=[_skill(work_type)],
-        items=items,
-    )
-
-
-def _real(n: int) -> list[dict[str, Any]]:
-    return [{"external_id": f"real-{i}", "source": {"holder": f"Real {i}"}} for i in range(n)]
-
-
-async def _qualification(
-    intake: httpx.AsyncClient, tokens: Tokens, controls: int, **terms: Any
-) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """A work type requiring a qualification of `controls` items, and a client's job of it
-    waiting with two real items: (work type, the set's job, the waiting job)."""
-    work_type = _work_type()
-    client_id = await register_client(intake, tokens)
-    known = await _job(
-        intake, tokens, client_id, work_type, [known_item(n) for n in range(controls)]
-    )
-    body = {"job_id": known["id"], **terms}
-    response = await intake.put(
-        f"/v1/work-types/{work_type}/qualification", json=body, headers=tokens.manager()
-    )
-    assert response.status_code == 200, response.text
-    waiting = await _job(intake, tokens, client_id, work_type, _real(2))
-    return work_type, known, waiting
+# Long enough for a claim that does not wait for the set's job to have answered many times.
+CLAIM_ANSWERS_WITHIN_S = 10
 
 
 async def _key(
@@ -113,24 +65,17 @@ async def _key(
         await decisions.decide_items(session, [accepted], keys)
 
 
-async def _attempts(
-    intake: httpx.AsyncClient, keyer: tuple[UUID, dict[str, str]]
-) -> list[dict[str, Any]]:
-    response = await intake.get(f"/v1/contractors/{keyer[0]}/qualifications", headers=keyer[1])
-    assert response.status_code == 200, response.text
-    attempts: list[dict[str, Any]] = response.json()["data"]
-    return attempts
-
-
 async def test_a_qualification_makes_its_work_types_jobs_require_its_skill(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    work_type = _work_type()
+    work_type = own_work_type()
     client_id = await register_client(intake, tokens)
-    known = await _job(intake, tokens, client_id, work_type, [known_item(n) for n in range(3)])
-    before = await _job(intake, tokens, client_id, work_type, _real(2))
+    known = await single_job(
+        intake, tokens, client_id, work_type, [known_item(n) for n in range(3)]
+    )
+    before = await single_job(intake, tokens, client_id, work_type, real_items(2))
     # One of its tasks is held meanwhile: given back, it requires the skill as well.
-    await claim_tasks(intake, (await new_contractor(intake, tokens, _skill(work_type)))[1],
+    await claim_tasks(intake, (await new_contractor(intake, tokens, skill_for(work_type)))[1],
                       job_id=before["id"])  # fmt: skip
     body = {"job_id": known["id"], "pass_mark": "0.8", "retry_after_hours": 2}
 
@@ -144,8 +89,8 @@ async def test_a_qualification_makes_its_work_types_jobs_require_its_skill(
     assert (shown["pass_mark"], shown["retry_after_hours"]) == ("0.8", 2)
     got = await intake.get(f"/v1/work-types/{work_type}/qualification", headers=tokens.manager())
     assert got.json() == shown
-    after = await _job(intake, tokens, client_id, work_type, _real(1))
-    assert after["required_skills"] == [_skill(work_type), work_type]
+    after = await single_job(intake, tokens, client_id, work_type, real_items(1))
+    assert after["required_skills"] == [skill_for(work_type), work_type]
     client = tokens.client(client_id)
     earlier = (await intake.get(f"/v1/jobs/{before['id']}", headers=client)).json()
     assert earlier["required_skills"] == after["required_skills"], "an open job requires it too"
@@ -158,8 +103,8 @@ async def test_a_qualification_makes_its_work_types_jobs_require_its_skill(
 async def test_a_contractor_without_the_skill_is_given_the_set_not_the_clients_items(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    work_type, known, waiting = await _qualification(intake, tokens, 2)
-    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    work_type, known, waiting = await qualification(intake, tokens, 2)
+    keyer = await new_contractor(intake, tokens, skill_for(work_type))
     real = {str(item.id) for item in await stored_items(intake_db, waiting["id"])}
     pool = {str(item.id): item for item in await stored_items(intake_db, known["id"])}
 
@@ -180,7 +125,7 @@ async def test_a_contractor_without_the_skill_is_given_the_set_not_the_clients_i
         "Known Holder 0",
         "Known Holder 1",
     }
-    (attempt,) = await _attempts(intake, keyer)
+    (attempt,) = await attempts_of(intake, keyer)
     assert attempt | {"started_at": None} == {
         "work_type": work_type,
         "outcome": "pending",
@@ -199,19 +144,19 @@ async def test_a_contractor_without_the_skill_is_given_the_set_not_the_clients_i
 async def test_keying_the_set_right_grants_the_skill_and_the_clients_work_follows(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    work_type, _, waiting = await _qualification(intake, tokens, 2, pass_mark="1")
-    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    work_type, _, waiting = await qualification(intake, tokens, 2, pass_mark="1")
+    keyer = await new_contractor(intake, tokens, skill_for(work_type))
     real = {str(item.id) for item in await stored_items(intake_db, waiting["id"])}
 
     for _ in range(2):
         (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
         await _key(intake, intake_db, data_keys, keyer, task, right=True)
 
-    (attempt,) = await _attempts(intake, keyer)
+    (attempt,) = await attempts_of(intake, keyer)
     assert (attempt["outcome"], attempt["answered"], attempt["right"]) == ("passed", 2, 2)
     assert attempt["finished_at"] is not None
     me = (await intake.get(f"/v1/contractors/{keyer[0]}", headers=keyer[1])).json()
-    assert me["skills"] == [_skill(work_type), work_type]
+    assert me["skills"] == [skill_for(work_type), work_type]
     (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
     assert task["item_id"] in real
 
@@ -219,27 +164,27 @@ async def test_keying_the_set_right_grants_the_skill_and_the_clients_work_follow
 async def test_failing_holds_the_work_back_until_the_retry_delay(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    work_type, _, waiting = await _qualification(intake, tokens, 2, pass_mark="0.9")
-    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    work_type, _, waiting = await qualification(intake, tokens, 2, pass_mark="0.9")
+    keyer = await new_contractor(intake, tokens, skill_for(work_type))
 
     for right in (True, False):
         (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
         await _key(intake, intake_db, data_keys, keyer, task, right=right)
 
-    (attempt,) = await _attempts(intake, keyer)
+    (attempt,) = await attempts_of(intake, keyer)
     assert (attempt["outcome"], attempt["answered"], attempt["right"]) == ("failed", 2, 1)
     finished = datetime.fromisoformat(attempt["finished_at"])
     assert datetime.fromisoformat(attempt["retry_at"]) == finished + timedelta(hours=24)
     assert await claim_tasks(intake, keyer[1], job_id=waiting["id"]) == []
     me = (await intake.get(f"/v1/contractors/{keyer[0]}", headers=keyer[1])).json()
-    assert me["skills"] == [_skill(work_type)]
+    assert me["skills"] == [skill_for(work_type)]
 
 
 async def test_with_no_retry_delay_a_failed_contractor_starts_again_at_once(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    work_type, known, waiting = await _qualification(intake, tokens, 1, retry_after_hours=0)
-    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    work_type, known, waiting = await qualification(intake, tokens, 1, retry_after_hours=0)
+    keyer = await new_contractor(intake, tokens, skill_for(work_type))
     (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
     await _key(intake, intake_db, data_keys, keyer, task, right=False)
 
@@ -247,15 +192,15 @@ async def test_with_no_retry_delay_a_failed_contractor_starts_again_at_once(
 
     assert again["job_id"] == known["id"]
     assert again["item_id"] != task["item_id"], "a new copy, in a new attempt"
-    outcomes = [attempt["outcome"] for attempt in await _attempts(intake, keyer)]
+    outcomes = [attempt["outcome"] for attempt in await attempts_of(intake, keyer)]
     assert outcomes == ["pending", "failed"]
 
 
 async def test_a_copy_whose_lease_ran_out_is_withdrawn_and_its_item_given_again(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
-    work_type, _, waiting = await _qualification(intake, tokens, 1)
-    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    work_type, _, waiting = await qualification(intake, tokens, 1)
+    keyer = await new_contractor(intake, tokens, skill_for(work_type))
     (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
     expired = datetime.fromisoformat(task["lease_expires_at"]) + timedelta(seconds=1)
 
@@ -277,14 +222,31 @@ async def test_a_copy_whose_lease_ran_out_is_withdrawn_and_its_item_given_again(
 async def test_no_copy_goes_into_a_set_whose_job_was_cancelled_since(
     intake: httpx.AsyncClient, tokens: Tokens
 ) -> None:
-    work_type, known, waiting = await _qualification(intake, tokens, 1)
+    work_type, known, waiting = await qualification(intake, tokens, 1)
     client = tokens.client(UUID(known["client_id"]))
     cancelled = await intake.post(f"/v1/jobs/{known['id']}/cancel", headers=client)
     assert cancelled.status_code == 200, cancelled.text
-    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    keyer = await new_contractor(intake, tokens, skill_for(work_type))
 
     assert await claim_tasks(intake, keyer[1], job_id=waiting["id"]) == []
-    assert await _attempts(intake, keyer) == [], "no attempt starts either"
+    assert await attempts_of(intake, keyer) == [], "no attempt starts either"
+
+
+async def test_no_copy_goes_into_a_set_whose_job_a_withdrawal_holds(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    work_type, known, waiting = await qualification(intake, tokens, 1)
+    keyer = await new_contractor(intake, tokens, skill_for(work_type))
+
+    async with intake_db() as session, session.begin():
+        # As a cancel or an erasure holds the set's job while it withdraws its work.
+        await session.execute(select(Job).where(Job.id == known["id"]).with_for_update())
+        claim = claim_tasks(intake, keyer[1], job_id=waiting["id"])
+        assert await asyncio.wait_for(claim, CLAIM_ANSWERS_WITHIN_S) == []
+
+    assert await attempts_of(intake, keyer) == [], "no attempt starts either"
+    copies = await stored_items(intake_db, known["id"])
+    assert [item.control_of for item in copies if item.control_of] == []
 
 
 @pytest.mark.parametrize(
@@ -304,12 +266,12 @@ async def test_no_copy_goes_into_a_set_whose_job_was_cancelled_since(
 async def test_a_qualification_that_cannot_hold_is_refused_naming_the_member(
     intake: httpx.AsyncClient, tokens: Tokens, body: dict[str, Any], field: str, says: str
 ) -> None:
-    work_type = _work_type()
+    work_type = own_work_type()
     client_id = await register_client(intake, tokens)
     jobs = {
-        "KNOWN": await _job(intake, tokens, client_id, work_type, [known_item(0)]),
-        "PLAIN": await _job(intake, tokens, client_id, work_type, _real(1)),
-        "OTHER": await _job(intake, tokens, client_id, _work_type(), [known_item(0)]),
+        "KNOWN": await single_job(intake, tokens, client_id, work_type, [known_item(0)]),
+        "PLAIN": await single_job(intake, tokens, client_id, work_type, real_items(1)),
+        "OTHER": await single_job(intake, tokens, client_id, own_work_type(), [known_item(0)]),
     }
     sent = body | {"job_id": jobs[body["job_id"]]["id"]} if body["job_id"] in jobs else body
 
@@ -325,7 +287,7 @@ async def test_a_qualification_that_cannot_hold_is_refused_naming_the_member(
     )
     assert_problem(missing, 404)
     plain = (await intake.get(f"/v1/jobs/{jobs['PLAIN']['id']}", headers=tokens.manager())).json()
-    assert plain["required_skills"] == [_skill(work_type)], "nothing was stored"
+    assert plain["required_skills"] == [skill_for(work_type)], "nothing was stored"
 
 
 async def _two_item_attempt(
@@ -333,8 +295,8 @@ async def _two_item_attempt(
 ) -> tuple[str, dict[str, Any], dict[str, Any], tuple[UUID, dict[str, str]], dict[str, Any]]:
     """A qualification of two items, and a contractor given the first copy of an attempt at
     it: (work type, the set's job, the waiting job, the contractor, the copy's task)."""
-    work_type, known, waiting = await _qualification(intake, tokens, 2)
-    keyer = await new_contractor(intake, tokens, _skill(work_type))
+    work_type, known, waiting = await qualification(intake, tokens, 2)
+    keyer = await new_contractor(intake, tokens, skill_for(work_type))
     (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
     return work_type, known, waiting, keyer, task
 
@@ -357,7 +319,7 @@ async def test_an_attempt_whose_set_shrank_under_it_ends_on_the_copies_it_gave(
 
     # Nothing left to give: the attempt is of the one copy, answered right, and passes.
     await claim_tasks(intake, keyer[1], job_id=waiting["id"])
-    (attempt,) = await _attempts(intake, keyer)
+    (attempt,) = await attempts_of(intake, keyer)
     assert (attempt["outcome"], attempt["items"], attempt["right"]) == ("passed", 1, 1)
     me = (await intake.get(f"/v1/contractors/{keyer[0]}", headers=keyer[1])).json()
     assert work_type in me["skills"]
@@ -383,5 +345,5 @@ async def test_a_keyed_copy_whose_item_is_erased_before_its_judgement_is_not_hel
 
     await _key(intake, intake_db, data_keys, keyer, second, right=True)
     await claim_tasks(intake, keyer[1], job_id=waiting["id"])
-    (attempt,) = await _attempts(intake, keyer)
+    (attempt,) = await attempts_of(intake, keyer)
     assert (attempt["outcome"], attempt["items"], attempt["answered"]) == ("passed", 1, 1)

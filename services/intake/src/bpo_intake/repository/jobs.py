@@ -32,6 +32,19 @@ async def get_job_for_update(session: AsyncSession, job_id: UUID) -> Job | None:
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def job_to_add_to(session: AsyncSession, job_id: UUID) -> Job | None:
+    """The job, key-share-locked as an upload locks it, so that a control or a qualification's
+    copy put into it cannot land in a job a close, cancel or erasure is withdrawing; None
+    while one of those holds the job (skipped, not waited for: the caller holds task locks the
+    withdrawal needs), or when there is no such job."""
+    query = (
+        select(Job)
+        .where(Job.id == job_id)
+        .with_for_update(read=True, key_share=True, skip_locked=True)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def jobs_for_update(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, Job]:
     """The jobs, locked in id order (so that two transactions never deadlock on them), FOR NO
     KEY UPDATE: against each other and a close or cancel, not an upload of items."""

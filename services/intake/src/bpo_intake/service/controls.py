@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import ItemsReceived, ReceivedItem
 from bpo_common.crypto import DataKeys
+from bpo_common.db import advisory_lock
 from bpo_common.outbox import publish
 from bpo_intake.domain import controls as domain
 from bpo_intake.domain.jobs import JobStatus
@@ -75,9 +76,12 @@ async def _drawn(
         return row
     if drawn >= rate and not await repository.wary(session, contractor_id, row["work_type"]):
         return row
-    job = (await jobs_repository.jobs_by_id(session, [row["job_id"]]))[row["job_id"]]
-    if job.status not in (JobStatus.OPEN, JobStatus.CLOSED):
+    job = await jobs_repository.job_to_add_to(session, row["job_id"])
+    if job is None or job.status not in (JobStatus.OPEN, JobStatus.CLOSED):
         return row
+    # One draw from the pool at a time for a keyer: two claims at once never copy them the
+    # same item.
+    await advisory_lock(session, f"controls:{contractor_id}")
     pool = await repository.pool_item(session, job.id, contractor_id, str(draw.random()))
     if pool is None:
         return row

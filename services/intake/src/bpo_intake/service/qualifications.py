@@ -102,9 +102,9 @@ async def offer(
     offered = await repository.offered(session, contractor_id, job_id, now)
     if offered is None:
         return None
-    job = (await jobs_repository.jobs_by_id(session, [offered.job_id]))[offered.job_id]
-    if job.status is JobStatus.CANCELLED:
-        return None  # the set's job was cancelled since: no copy goes into it
+    job = await jobs_repository.job_to_add_to(session, offered.job_id)
+    if job is None or job.status is JobStatus.CANCELLED:
+        return None  # the set's job is being withdrawn, or was cancelled: no copy goes into it
     attempt_id = offered.attempt_id or await _start(session, contractor_id, offered, now)
     if attempt_id is None:
         return None

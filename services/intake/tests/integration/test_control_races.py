@@ -1,0 +1,67 @@
+"""Controls drawn at claim against what runs beside them: a job being withdrawn (a close,
+cancel or erasure holds it) gets no control, and two claims at once by one keyer never copy
+them the same pool item."""
+
+import asyncio
+
+import httpx
+from sqlalchemy import func, select
+
+from bpo_common.crypto import DataKeys
+from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
+from bpo_devtools.testing import Tokens
+from bpo_intake.models import Item, Job
+
+from .conftest import stored_items
+from .controlled import client_with_controls, control_job
+from .keying import claim_tasks, new_contractor
+
+SKILL = f"control-races-{new_id().hex[-8:]}"
+# Long enough for a claim that does not wait for the job to have answered many times over.
+CLAIM_ANSWERS_WITHIN_S = 10
+
+
+async def test_a_claim_puts_no_control_into_a_job_a_withdrawal_holds(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await client_with_controls(intake, tokens, intake_db, data_keys, 1, skill=SKILL)
+    job = await control_job(intake, tokens, client_id, 1, "1", skill=SKILL)
+    (real,) = [str(item.id) for item in await stored_items(intake_db, job["id"])]
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+
+    async with intake_db() as session, session.begin():
+        # As a cancel or an erasure holds the job while it withdraws its work.
+        await session.execute(select(Job).where(Job.id == job["id"]).with_for_update())
+        claim = asyncio.ensure_future(claim_tasks(intake, keyer, job_id=job["id"]))
+        (task,) = await asyncio.wait_for(claim, CLAIM_ANSWERS_WITHIN_S)
+
+    assert task["item_id"] == real, "the keyer gets the job's own item, not a control"
+    async with intake_db() as session:
+        copies = await session.scalar(
+            select(func.count()).where(Item.job_id == job["id"], Item.control_of.is_not(None))
+        )
+    assert copies == 0
+
+
+async def test_two_claims_at_once_by_one_keyer_never_copy_them_the_same_pool_item(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await client_with_controls(intake, tokens, intake_db, data_keys, 1, skill=SKILL)
+    job = await control_job(intake, tokens, client_id, 6, "1", skill=SKILL)
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+
+    claimed = await asyncio.gather(
+        *(claim_tasks(intake, keyer, job_id=job["id"]) for _ in range(6))
+    )
+
+    assert sum(len(tasks) for tasks in claimed) == 6
+    async with intake_db() as session:
+        copies = list(
+            await session.scalars(
+                select(Item.control_of).where(
+                    Item.job_id == job["id"], Item.control_of.is_not(None)
+                )
+            )
+        )
+    assert len(copies) == 1, "the one pool item, copied once for the keyer"
