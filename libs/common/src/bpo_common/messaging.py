@@ -119,12 +119,20 @@ async def replay(
     last: int | None = None,
     batch: int = 500,
     wait_s: float = 5.0,
+    unreadable: Callable[[int], None] | None = None,
 ) -> AsyncIterator[Envelope]:
     """The events of stream BPO on `subjects`, in order, from its first up to sequence `last`
     (or to its end), through an ephemeral consumer that acks nothing: the stream as it is,
-    read by someone who changes nothing in it."""
+    read by someone who changes nothing in it. A message that is no event envelope (which a
+    consumer gives up on) is passed over, its stream sequence given to `unreadable`."""
     async for message in _stored(js, subjects, last=last, batch=batch, wait_s=wait_s):
-        yield Envelope.model_validate_json(message.data)
+        try:
+            envelope = Envelope.model_validate_json(message.data)
+        except ValidationError:
+            if unreadable is not None:
+                unreadable(message.metadata.sequence.stream)
+            continue
+        yield envelope
 
 
 async def _stored(

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,7 +119,7 @@ async def test_rebuild_from_the_stream_gives_exactly_the_same_numbers(
     assert again["overview"][1]["revenue"] == "23.00"
 
 
-async def test_an_event_the_consumer_gave_up_on_is_left_out_again_and_the_rebuild_goes_on(
+async def test_what_the_consumer_gave_up_on_is_left_out_again_and_the_rebuild_goes_on(
     reports: Reports, reporting_db: SessionFactory, js: JetStreamContext, stack: TestStack
 ) -> None:
     client_id, contractor_id = new_id(), new_id()
@@ -142,6 +143,8 @@ async def test_an_event_the_consumer_gave_up_on_is_left_out_again_and_the_rebuil
         version=1,
         data={"task_id": "not a task"},
     )
+    # And a message on a subject reporting handles that is no event at all.
+    await js.publish(TaskExpired.event_type, b"not an event")
     await publish(js, [broken, wrap(expired, source="intake", client_id=client_id)])
 
     async def given_up() -> bool:
@@ -166,4 +169,7 @@ async def test_an_event_the_consumer_gave_up_on_is_left_out_again_and_the_rebuil
 
     assert "read models rebuilt from" in output, output
     assert "which failed again" in output, output
+    left_out = re.search(r"left out ([\d,]+) events", output)
+    assert left_out is not None, output
+    assert int(left_out[1].replace(",", "")) >= 2, "the broken event and the message"
     assert await expiries() == [1]

@@ -6,10 +6,11 @@ noting each event in the inbox as the consumer does. Readers and the service's c
 for the commit (the service need not be stopped); the consumer then finds the replayed events
 already applied and carries on after them. An event the consumer gave up on (dead-lettered) is
 tried again, since a fix may let it apply now, and left out if it fails again, as the consumer
-left it out; any other failure (an event a handler refuses, say) rolls back to the read
-models as they were. It needs the whole history in the stream: one that
-keeps events a limited time (BPO_STREAM_MAX_AGE_DAYS) and is older than that may have dropped
-the oldest, and the rebuild is refused, unless asked to count only what is left (`partial`).
+left it out; so is a message that is no event at all. Any other failure (an event a handler
+refuses, say) rolls back to the read models as they were. It needs the whole history in the
+stream: one that keeps events a limited time (BPO_STREAM_MAX_AGE_DAYS) and is older than that
+may have dropped the oldest, and the rebuild is refused, unless asked to count only what is
+left (`partial`).
 
 The command calls `rebuild` as its entry point: unlike other use cases it opens its own
 transaction, since the rebuild is that one transaction.
@@ -80,14 +81,16 @@ async def _replay_afresh(
     given_up = await repository.dead_lettered(session, CONSUMER)
     read = applied = left_out = 0
     chunk: list[Envelope] = []
-    async for envelope in replay(js, list(handlers), last=last):
+    # Messages that are no event (the consumer gave up on them): read, and left out.
+    unreadable: list[int] = []
+    async for envelope in replay(js, list(handlers), last=last, unreadable=unreadable.append):
         read += 1
         chunk.append(envelope)
         if len(chunk) == CHUNK:
             done, failed = await _apply_chunk(session, chunk, given_up)
             applied, left_out, chunk = applied + done, left_out + failed, []
     done, failed = await _apply_chunk(session, chunk, given_up)
-    return read, applied + done, left_out + failed, last
+    return read + len(unreadable), applied + done, left_out + failed + len(unreadable), last
 
 
 async def _apply_chunk(
