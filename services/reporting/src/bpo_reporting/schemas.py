@@ -160,3 +160,5 @@ class Dashboard(BaseModel):
     contractors: Contractors
     clients: Clients
     charts: dict[str, dict[str, list[Any]]]
+    # The throughput and SLA charts' buckets with anything in them, as a table.
+    buckets: list[ThroughputBucket]

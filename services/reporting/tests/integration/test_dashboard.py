@@ -6,6 +6,7 @@ saves a screenshot of the page to docs/screenshots/dashboard.png.
 """
 
 import io
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -123,6 +124,45 @@ async def _cells(page: Page, table: str, text: str) -> list[str]:
     return [cell.strip() for cell in await row.locator("td").all_inner_texts()]
 
 
+async def _the_charts_as_tables(page: Page) -> None:
+    """Each chart is hidden from screen readers and says where its figures are as text: the
+    throughput and SLA charts' in a table of every bucket they show anything in, which a key
+    opens."""
+    for chart, table in (
+        ("throughput", "#by-bucket"),
+        ("sla", "#by-bucket"),
+        ("backlog", "#clients-heading"),
+        ("accuracy", "#contractors-heading"),
+    ):
+        assert await page.get_attribute(f"#chart-{chart}", "aria-hidden") == "true"
+        figure = page.locator("figure", has=page.locator(f"#chart-{chart}"))
+        assert await figure.locator(".same a").get_attribute("href") == table
+    assert not await page.locator("#buckets").is_visible()
+    await page.locator("#by-bucket summary").focus()
+    await page.keyboard.press("Enter")
+    assert await page.locator("#buckets").is_visible()
+    series = json.loads(await page.locator("#dashboard-data").inner_text())["throughput"]
+    expected = [
+        [datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M"), *map(str, figures)]
+        for t, *figures in zip(
+            series["t"],
+            series["received"],
+            series["completed"],
+            series["sla_met"],
+            series["sla_missed"],
+            strict=True,
+        )
+        if any(figures)
+    ]
+    rows = page.locator("#buckets tbody tr")
+    shown = [
+        [cell.strip() for cell in await rows.nth(n).locator("td").all_inner_texts()]
+        for n in range(await rows.count())
+    ]
+    assert len(expected) >= 3, "the scenario's hours"
+    assert shown == expected
+
+
 async def test_a_manager_sees_the_charts_and_tables_in_chromium(
     served: str, tokens: Tokens, js: JetStreamContext
 ) -> None:
@@ -210,6 +250,7 @@ async def test_a_manager_sees_the_charts_and_tables_in_chromium(
             assert str(scenario.jobs[2]) not in shaded
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
+            await _the_charts_as_tables(page)
             # Another period keeps the currency shown (it went back to the first one).
             month = page.locator("nav a", has_text="31 d")
             assert await month.get_attribute("href") == "?days=31&currency=EUR"

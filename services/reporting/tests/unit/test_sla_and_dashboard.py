@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from bpo_reporting.domain.buckets import Bucket
-from bpo_reporting.domain.dashboard import bucket_for, charts, currency_shown
+from bpo_reporting.domain.dashboard import active, bucket_for, charts, currency_shown
 from bpo_reporting.domain.reports import Counts, figures
 from bpo_reporting.domain.sla import (
     OpenJob,
@@ -114,3 +114,13 @@ def test_the_dashboard_charts_are_the_reports_series() -> None:
         "backlog": {"labels": ["c11e0001"], "values": [3]},
         "accuracy": {"labels": ["0000c0de", "0000c0de"], "values": [88.9, None]},
     }
+
+
+def test_the_charts_table_lists_the_buckets_they_show_anything_in() -> None:
+    def bucket(hours: int, **counts: int) -> ThroughputBucket:
+        return ThroughputBucket(start=NOW + timedelta(hours=hours), **asdict(Counts(**counts)))
+
+    quiet = bucket(0, entries_accepted=3, items_rejected=1)
+    busy = [bucket(1, items_received=1), bucket(2, items_completed=1), bucket(3, jobs_sla_missed=1)]
+
+    assert active([quiet, *busy, bucket(4, jobs_sla_met=2)]) == [*busy, bucket(4, jobs_sla_met=2)]

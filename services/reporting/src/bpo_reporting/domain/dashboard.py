@@ -22,6 +22,19 @@ def currency_shown(requested: str | None, present: Sequence[str]) -> str | None:
     return requested or (present[0] if present else None)
 
 
+def active(throughput: Sequence[ThroughputBucket]) -> list[ThroughputBucket]:
+    """The buckets the throughput and SLA charts show anything in: their text equivalent
+    lists these (the others are all zeros)."""
+    return [
+        bucket
+        for bucket in throughput
+        if bucket.items_received
+        or bucket.items_completed
+        or bucket.jobs_sla_met
+        or bucket.jobs_sla_missed
+    ]
+
+
 def charts(
     throughput: Sequence[ThroughputBucket],
     clients: Sequence[ClientRow],

@@ -4,7 +4,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_reporting.domain.dashboard import ACCURACY_ROWS, bucket_for, charts, currency_shown
+from bpo_reporting.domain.dashboard import (
+    ACCURACY_ROWS,
+    active,
+    bucket_for,
+    charts,
+    currency_shown,
+)
 from bpo_reporting.schemas import Dashboard
 from bpo_reporting.service import reports
 
@@ -29,4 +35,5 @@ async def dashboard(
         contractors=contractors,
         clients=clients,
         charts=charts(series.data, clients.data, contractors.data),
+        buckets=active(series.data),
     )
