@@ -8,14 +8,17 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pypdfium2 as pdfium
 from PIL import Image
 from playwright.async_api import Browser, Page
+from sqlalchemy import update
 
 from bpo_common.auth import Role
 from bpo_common.contracts import validation
 from bpo_common.contracts.intake import TaskSubmitted
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, eventually, outbox_events
+from bpo_intake.models import Item
 from bpo_intake.service import decisions
 
 from .browsing import SCREENSHOTS, Served, http_api, signed_in
@@ -27,9 +30,12 @@ SKILL = f"prefill-{new_id().hex[-8:]}"
 LABELLED = [field | {"label": field["name"].replace("_", " ").capitalize()} for field in FIELDS]
 
 
-async def a_learned_layout_and_a_task(served: Served, tokens: Tokens) -> dict[str, Any]:
+async def a_learned_layout_and_a_task(
+    served: Served, tokens: Tokens, pages: int = 1
+) -> dict[str, Any]:
     """Three of a supplier's invoices keyed and accepted (in a job nobody can claim), then a
-    fourth in a job for this test's keyers: its item, and the client's headers."""
+    fourth in a job for this test's keyers (its page `pages` times over): its item, and the
+    client's headers."""
     training, fresh = invoices(3, seed=11), invoices(1, seed=12)[0]
     async with await http_api(served) as api:
         registered = await api.post("/v1/clients", json={"name": "Acme"}, headers=tokens.manager())
@@ -68,9 +74,23 @@ async def a_learned_layout_and_a_task(served: Served, tokens: Tokens) -> dict[st
             tokens,
             client_id,
             jobs[1]["id"],
-            {"new.pdf": invoice_pdf("Brandt", fresh)},
+            {"new.pdf": repeated(invoice_pdf("Brandt", fresh), pages)},
         )
     return {"item": item, "invoice": fresh, "client": client}
+
+
+def repeated(pdf: bytes, pages: int) -> bytes:
+    """The one-page PDF's page `pages` times over."""
+    source, copy = pdfium.PdfDocument(pdf), pdfium.PdfDocument.new()
+    try:
+        for _ in range(pages):
+            copy.import_pages(source)
+        out = io.BytesIO()
+        copy.save(out)
+    finally:
+        copy.close()
+        source.close()
+    return out.getvalue()
 
 
 async def keyer(served: Served, tokens: Tokens) -> tuple[UUID, str]:
@@ -170,3 +190,26 @@ async def test_the_form_comes_pre_filled_and_the_focused_field_shows_where_it_wa
     assert set(event.data["suggestions"]) == set(invoice.keyed)
     assert event.data["suggestions"]["total"]["value"] == invoice.keyed["total"]
     assert event.data["layout_id"] == str(item.layout_id)
+
+
+async def test_a_first_field_read_on_a_later_page_opens_the_document_there_highlighted(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    made = await a_learned_layout_and_a_task(served, tokens, pages=2)
+    item = made["item"]
+    # Every value read on the second page (the first is the same invoice).
+    later = {
+        name: suggestion | {"page": 2} for name, suggestion in (item.suggestions or {}).items()
+    }
+    async with served.sessions() as session, session.begin():
+        await session.execute(update(Item).where(Item.id == item.id).values(suggestions=later))
+    _, token = await keyer(served, tokens)
+    page = await signed_in(browser, served, token)
+
+    await page.keyboard.press("n")
+
+    await page.wait_for_selector(f'body[data-painted="{item.documents[0]}:2"]')
+    assert await page.evaluate("document.activeElement.id") == "field-invoice_number"
+    assert await page.inner_text("#page-label") == "Page 2 of 2"
+    canvas = await page.locator("#page-canvas").screenshot()
+    assert highlighted(canvas, later["invoice_number"]["boxes"][0]) > 0.3

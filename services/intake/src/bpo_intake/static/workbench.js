@@ -1005,10 +1005,16 @@
     });
     select.disabled = documents.length < 2;
     viewerButtons.forEach((id) => { $(id).disabled = false; });
-    viewer.doc = 0;
+    // At the page the focused field's value was read on, if it has one (the focus came
+    // first, and pointed there before the documents were listed); else at the first.
+    const mark = viewer.highlight;
+    const marked = mark ? documents.findIndex((doc) => doc.id === mark.documentId) : -1;
+    viewer.doc = Math.max(marked, 0);
+    select.value = String(viewer.doc);
     viewer.rotation = 0;
     viewer.zoom = null;
-    await showPage(0);
+    await showPage(marked >= 0 ? mark.page - 1 : 0);
+    if (marked >= 0) scrollToHighlight();
   }
 
   // A page's image or words through its signed link. A link lasts minutes
