@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_billing.domain.invoices import InvoiceStatus, LineKind, UsageKind
+from bpo_billing.domain.money import LEDGER_DECIMALS, MONEY_DIGITS, MONEY_PLACES
 from bpo_common.contracts import TaskKind, TaskOutcome
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 
@@ -34,7 +35,11 @@ metadata = Base.metadata
 
 # Exact prices and ledger amounts; invoice amounts are rounded to the minor unit when computed.
 EXACT = Numeric(24, 8)
-MONEY = Numeric(20, 4)
+# Amounts of invoices and what settles them: whatever their lines add up to, as the domain
+# bounds it (domain.money.MONEY_DIGITS).
+MONEY = Numeric(MONEY_DIGITS + MONEY_PLACES, MONEY_PLACES)
+# An invoice line's unit price: an item's exact price, or a whole amount (a fee, a credit).
+LINE_PRICE = Numeric(MONEY_DIGITS + LEDGER_DECIMALS, LEDGER_DECIMALS)
 
 
 class BillableJob(Base):
@@ -214,7 +219,7 @@ class InvoiceLine(Base):
     work_type: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text)
     quantity: Mapped[int]
-    unit_price: Mapped[Decimal] = mapped_column(EXACT)
+    unit_price: Mapped[Decimal] = mapped_column(LINE_PRICE)
     amount: Mapped[Decimal] = mapped_column(MONEY)
 
 

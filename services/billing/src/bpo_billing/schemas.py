@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from bpo_billing.domain.invoices import InvoiceStatus, LineKind, UsageKind
-from bpo_billing.domain.money import PRICE_DECIMALS
+from bpo_billing.domain.money import MONEY_DIGITS, MONEY_PLACES, PRICE_DECIMALS
 from bpo_billing.domain.price_books import Rate, Rush, Tier
 from bpo_common.clock import Day, Instant
 from bpo_common.contracts import TaskKind, TaskOutcome
@@ -21,7 +21,12 @@ Price = Annotated[
     Decimal, Field(ge=0, le=10**9, max_digits=16, decimal_places=PRICE_DECIMALS), Trimmed
 ]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4), Trimmed]
-Amount = Annotated[Decimal, Field(max_digits=16, decimal_places=4), Trimmed]
+# As much as an invoice holds: a payment may settle the largest in one.
+Amount = Annotated[
+    Decimal,
+    Field(max_digits=MONEY_DIGITS + MONEY_PLACES, decimal_places=MONEY_PLACES),
+    Trimmed,
+]
 # A work type as jobs name it (lower case), so that a price can ever apply.
 WorkType = Annotated[str, Field(pattern=WORK_TYPE_PATTERN)]
 

@@ -123,6 +123,25 @@ def test_each_usage_group_is_a_line_rounded_once_from_its_exact_sum() -> None:
     )
 
 
+def test_an_amount_an_invoice_cannot_hold_is_refused_saying_what_it_would_come_to() -> None:
+    most = Decimal("999999999999999999.99")
+    assert invoice_totals([most], Decimal(0), "EUR").total == most
+    # Half a cent short of 10^18 exactly, which it rounds to.
+    with pytest.raises(Conflict) as refused:
+        usage_lines([group(JOB, 2, "499999999999999999.9975", external_ref="huge")], "EUR")
+    assert str(refused.value) == (
+        "the line of invoice items, job huge would come to 1000000000000000000.00 EUR, "
+        "more than an invoice holds (under 1000000000000000000 EUR)"
+    )
+    with pytest.raises(Conflict, match=r"^the invoice's subtotal would come to 1200000000000"):
+        invoice_totals([Decimal("600000000000000000.00")] * 2, Decimal(0), "EUR")
+    with pytest.raises(Conflict, match=r"^the invoice's total would come to 1200000000000"):
+        invoice_totals([Decimal("600000000000000000.00")], Decimal(1), "EUR")
+    # Past the digits decimal arithmetic keeps: refused all the same, not an InvalidOperation.
+    with pytest.raises(Conflict):
+        usage_lines([group(JOB, 10**15, "402000000000")], "EUR")
+
+
 def test_resolved_exceptions_are_a_line_of_their_own() -> None:
     lines = usage_lines(
         [

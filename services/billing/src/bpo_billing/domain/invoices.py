@@ -15,7 +15,15 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
-from bpo_billing.domain.money import HUNDRED, exact_price, money_errors, plain, round_money
+from bpo_billing.domain.money import (
+    HUNDRED,
+    MOST_MONEY,
+    exact_price,
+    held,
+    money_errors,
+    plain,
+    round_money,
+)
 from bpo_common.errors import Conflict, FieldError, Invalid
 
 
@@ -147,15 +155,31 @@ class Draft:
     deferred: tuple[CreditedJob, ...] = ()
 
 
-def line_amount(exact_sum: Decimal, currency: str) -> Decimal:
-    return round_money(exact_sum, currency)
+def line_amount(exact_sum: Decimal, currency: str, what: str = "a line") -> Decimal:
+    """The exact sum rounded once; Conflict naming `what` when an invoice cannot hold it."""
+    return _held(exact_sum, currency, what)
 
 
 def invoice_totals(line_amounts: Iterable[Decimal], tax_rate: Decimal, currency: str) -> Totals:
-    """Subtotal is the sum of the (already rounded) lines; tax rounds subtotal x rate once."""
-    subtotal = round_money(sum(line_amounts, Decimal(0)), currency)
+    """Subtotal is the sum of the (already rounded) lines; tax rounds subtotal x rate once.
+    Conflict when an invoice cannot hold what they come to."""
+    subtotal = _held(sum(line_amounts, Decimal(0)), currency, "the invoice's subtotal")
     tax = round_money(subtotal * tax_rate, currency)
-    return Totals(subtotal=subtotal, tax=tax, total=subtotal + tax)
+    return Totals(
+        subtotal=subtotal, tax=tax, total=_held(subtotal + tax, currency, "the invoice's total")
+    )
+
+
+def _held(amount: Decimal, currency: str, what: str) -> Decimal:
+    """The amount rounded to the minor unit, unless an invoice cannot hold it (its columns, and
+    what a payment may take): a Conflict that says so rather than a database error."""
+    rounded = round_money(amount, currency) if held(amount) else amount
+    if not held(rounded):
+        raise Conflict(
+            f"{what} would come to {rounded:f} {currency}, more than an invoice holds "
+            f"(under {MOST_MONEY} {currency})"
+        )
+    return rounded
 
 
 def minimum_fee_top_up(usage_subtotal: Decimal, minimum: Decimal, currency: str) -> Decimal:
@@ -191,7 +215,9 @@ def usage_lines(groups: Iterable[UsageGroup], currency: str) -> list[Line]:
             description=_usage_description(group),
             quantity=group.quantity,
             unit_price=exact_price(group.unit_price),
-            amount=line_amount(group.exact_sum, currency),
+            amount=line_amount(
+                group.exact_sum, currency, f"the line of {_usage_description(group)}"
+            ),
             job_id=group.job_id,
             work_type=group.work_type,
         )

@@ -17,6 +17,13 @@ HUNDRED = Decimal(100)
 # the ledger computes from them (an item's price, an earning) keeps LEDGER_DECIMALS.
 PRICE_DECIMALS = 6
 LEDGER_DECIMALS = 8
+# What an amount on an invoice (a line, its totals, a credit note, a payment, a minimum fee)
+# may come to, as its columns hold it: under 10^18 in any currency, to 4 decimals (the most a
+# minor unit has). The tax and credits taken of such an amount stay exact in Python's 28
+# digits of decimal arithmetic.
+MONEY_DIGITS = 18
+MONEY_PLACES = 4
+MOST_MONEY = Decimal(10) ** MONEY_DIGITS
 # ISO 4217's currencies (its list, not a locale library's display data: CLDR shows IQD with
 # no decimals where ISO 4217 gives it 3); units of account without a minor unit (XDR, XAU,
 # ...) are no money to invoice in.
@@ -36,6 +43,11 @@ def minor_units(currency: str) -> int:
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Half-up (ties away from zero) to the currency's minor unit."""
     return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
+def held(amount: Decimal) -> bool:
+    """Whether an invoice holds the amount (compared exactly, however large it is)."""
+    return amount.copy_abs() < MOST_MONEY
 
 
 def ledger(amount: Decimal) -> Decimal:
