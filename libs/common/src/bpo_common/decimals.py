@@ -1,24 +1,31 @@
-"""Decimals as requests bring them: one written with an exponent no column keeps (asyncpg sends
-at most 16,383 places; "1.5" and 20,000 zeros, or "0E+300000", answered 500) is kept as its
-value, written plainly. Its digits are checked against the field's own bounds as before
-(pydantic counts them without trailing zeros)."""
+"""Decimals as requests bring them, kept and answered written plainly: "1E+3" is 1000, a zero
+written "0E-8" or "0E+300000" is 0 (answered as typed, either came back in exponent notation;
+and one written with an exponent no column keeps, "1.5" and 20,000 zeros, answered 500:
+asyncpg sends at most 16,383 places). A value's places are kept as written otherwise ("0.950"
+stays). Its digits are checked against the field's own bounds as before (pydantic counts them
+without trailing zeros)."""
 
 from decimal import Context, Decimal
 
 from pydantic import AfterValidator
 
-# Past this exponent either way, as written ("1.5" and 200 zeros, "0E+300000"), a value is
-# written again as its plain self.
+# Past this exponent either way, as written ("1.5" and 200 zeros), a value is written again
+# without its trailing zeros.
 MOST_EXPONENT_WRITTEN = 100
-# Enough digits for any value a field's own bounds take (the widest: 16 before the point and
-# 6 after), so that writing one again never rounds it.
+# Python writes a value in exponent notation when its exponent is above 0 or its first digit
+# further than this many places after the point.
+_PLAIN_PLACES = 6
+# Enough digits for any value a field's own bounds take (the widest: 18 before the point and
+# 4 after, or 16 and 6), so that writing one again never rounds it.
 _WIDE = Context(prec=1000)
 
 
 def trimmed(value: Decimal) -> Decimal:
     exponent = value.as_tuple().exponent
-    if not isinstance(exponent, int) or abs(exponent) <= MOST_EXPONENT_WRITTEN:
-        return value
+    if not isinstance(exponent, int):
+        return value  # not a number: its field refuses it
+    if -MOST_EXPONENT_WRITTEN <= exponent <= 0 and value.adjusted() >= -_PLAIN_PLACES:
+        return value  # already plain, as written
     if value.is_zero():
         return Decimal(0)
     if value.adjusted() >= _WIDE.prec:
@@ -26,6 +33,7 @@ def trimmed(value: Decimal) -> Decimal:
     normalized = value.normalize(_WIDE)
     places = normalized.as_tuple().exponent
     whole = isinstance(places, int) and places > 0
+    # A value under 10^-6 stays in exponent notation: no field's places take one.
     return normalized.quantize(Decimal(1), context=_WIDE) if whole else normalized
 
 

@@ -86,6 +86,37 @@ async def test_a_price_written_with_endless_trailing_zeros_is_kept_as_its_value(
     )
 
 
+async def test_a_price_written_with_an_exponent_is_answered_written_plainly(
+    billing: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id = new_id()
+    tiers = [
+        {"min_quantity": 1, "max_quantity": 1000, "per_item": "1.0E+3"},
+        {"min_quantity": 1001, "per_item": "0E+2"},
+    ]
+    put = await put_price_book(
+        billing,
+        tokens,
+        client_id,
+        rates={"invoice": {"per_item": "1E+3", "per_field": "0.00000000", "tiers": tiers}},
+        rush={"max_sla_hours": "1E+1", "surcharge_pct": "2.5E+1"},
+        minimum_monthly_fee="1E+2",
+        sla_credit_pct="1E+1",
+    )
+    stored = await billing.get(f"/v1/price-books/{client_id}", headers=tokens.manager())
+    for body in (put, stored.json()):
+        assert body["rates"]["invoice"] == {
+            "per_item": "1000",
+            "per_field": "0",
+            "tiers": [
+                {"min_quantity": 1, "max_quantity": 1000, "per_item": "1000"},
+                {"min_quantity": 1001, "max_quantity": None, "per_item": "0"},
+            ],
+        }
+        assert body["rush"] == {"max_sla_hours": "10", "surcharge_pct": "25"}
+        assert (body["minimum_monthly_fee"], body["sla_credit_pct"]) == ("100.00", "10")
+
+
 async def test_a_price_per_exception_is_optional_and_kept_per_version(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens
 ) -> None:
