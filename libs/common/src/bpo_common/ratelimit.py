@@ -63,25 +63,27 @@ class Verdict:
 
 
 class Quota:
-    """`per_minute` units a minute (requests, items or bytes) for each caller, by GCRA."""
+    """`limit` units (requests, items or bytes) a window of `window_s` seconds (a minute
+    unless said) for each caller, by GCRA: `limit` at once, then one every window_s / limit
+    seconds."""
 
     def __init__(
         self,
         name: str,
-        per_minute: int,
+        limit: int,
         unit: str,
         noun: str,
         clock: Clock,
         *,
+        window_s: int = WINDOW_S,
         max_callers: int = MAX_CALLERS,
     ) -> None:
         self.name = name
-        self.per_minute = per_minute
+        self.limit = limit
+        self.window_s = window_s
         self.noun = noun
-        self.interval = WINDOW_S / per_minute
-        self.policy = (
-            f'"{name}";q={per_minute}' + (f';qu="{unit}"' if unit else "") + f";w={WINDOW_S}"
-        )
+        self.interval = window_s / limit
+        self.policy = f'"{name}";q={limit}' + (f';qu="{unit}"' if unit else "") + f";w={window_s}"
         self._clock = clock
         self._paid_off_at: dict[str, float] = {}
         self._max_callers = self._sweep_at = max_callers
@@ -91,17 +93,19 @@ class Quota:
         now = self._clock()
         owed = max(self._paid_off_at.get(caller, now) - now, 0.0)
         after = owed + cost * self.interval
-        if after > WINDOW_S + _SLACK_S and owed > 0:
+        if after > self.window_s + _SLACK_S and owed > 0:
             # Refused until it fits, or until nothing is owed for a charge larger than the quota.
-            return self._verdict(owed, refused_for=min(after - WINDOW_S, owed))
+            return self._verdict(owed, refused_for=min(after - self.window_s, owed))
         self._paid_off_at[caller] = now + after
         if len(self._paid_off_at) > self._sweep_at:
             self._sweep(now)
         return self._verdict(after)
 
     def _verdict(self, owed: float, refused_for: float | None = None) -> Verdict:
-        remaining = max(0, math.floor((WINDOW_S - owed) / self.interval + 1e-9))
-        reset = 0.0 if owed <= 0 else max(0.0, owed - WINDOW_S + (remaining + 1) * self.interval)
+        remaining = max(0, math.floor((self.window_s - owed) / self.interval + 1e-9))
+        reset = (
+            0.0 if owed <= 0 else max(0.0, owed - self.window_s + (remaining + 1) * self.interval)
+        )
         if refused_for is None:
             return Verdict(True, remaining, math.ceil(reset))
         return Verdict(False, remaining, math.ceil(reset), max(1, math.ceil(refused_for)))
@@ -194,7 +198,7 @@ class Meter:
     def refusal(self, quota: Quota, verdict: Verdict) -> str:
         who = _WHO[self.caller.split(":", 1)[0]]
         return (
-            f"{who} may send {quota.per_minute} {quota.noun} a minute on this server; "
+            f"{who} may send {quota.limit} {quota.noun} a minute on this server; "
             f"retry in {verdict.retry_after_s} s"
         )
 

@@ -93,6 +93,19 @@ def test_a_quota_of_a_rate_that_is_no_round_number_still_lets_its_whole_burst_go
     assert not per_minute.take("client:a", 1).allowed
 
 
+def test_a_quota_over_a_longer_window_lets_its_burst_go_then_refills_evenly() -> None:
+    clock = Clock()
+    ten_minutes = Quota("attempts", 3, "", "attempts", clock, window_s=600)
+    assert ten_minutes.policy == '"attempts";q=3;w=600'
+    assert [ten_minutes.take("a", 1).remaining for _ in range(3)] == [2, 1, 0]
+    refused = ten_minutes.take("a", 1)
+    assert (refused.allowed, refused.retry_after_s, refused.reset_s) == (False, 200, 200)
+    clock.now += 199
+    assert not ten_minutes.take("a", 1).allowed
+    clock.now += 1
+    assert ten_minutes.take("a", 1).allowed
+
+
 def test_callers_who_owe_nothing_are_forgotten_when_there_are_many() -> None:
     clock = Clock()
     per_minute = Quota("requests", 60, "", "requests", clock, max_callers=10)

@@ -76,11 +76,13 @@ async def test_the_openapi_document_describes_every_error_as_the_problem_it_is(
     # A token may be refused, an Idempotency-Key still in use, a closed job not closed again.
     assert {("/v1/jobs", "post", "401"), ("/v1/jobs", "post", "409")} <= set(errors)
     assert ("/v1/jobs/{job_id}/close", "post", "409") in errors
-    # The token endpoint's errors are OAuth 2.0's (RFC 6749 §5.2), as its clients expect.
+    # The token endpoint's errors are OAuth 2.0's (RFC 6749 §5.2), as its clients expect; past
+    # its limit, a problem as any 429.
     oauth = {key: errors.pop(key) for key in list(errors) if key[0] == "/v1/oauth/token"}
     assert oauth == {
         ("/v1/oauth/token", "post", "400"): ["application/json"],
         ("/v1/oauth/token", "post", "401"): ["application/json"],
+        ("/v1/oauth/token", "post", "429"): ["application/problem+json"],
     }
     assert {tuple(types) for types in errors.values()} == {("application/problem+json",)}
     assert list(document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == [

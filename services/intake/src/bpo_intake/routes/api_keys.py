@@ -4,7 +4,7 @@ them for any client, a client for itself."""
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from bpo_common import audit
 from bpo_common.auth import MANAGE_KEYS, Principal, Role, Scope, require_role
@@ -15,6 +15,7 @@ from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
 from bpo_intake.domain.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from bpo_intake.service import api_keys
+from bpo_intake.service.api_keys import SecretChecks
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], route_class=CheckedRoute)
 
@@ -26,13 +27,22 @@ KeyKeeper = Annotated[
 ]
 
 
+async def secret_checks(request: Request) -> SecretChecks:
+    checks: SecretChecks = request.app.state.secret_checks
+    return checks
+
+
+# What the process spends on checking and hashing secrets (scrypt).
+SecretChecksDep = Annotated[SecretChecks, Depends(secret_checks)]
+
+
 # No Idempotency-Key: a replay would have to show the secret again, which is never stored.
 @router.post("", status_code=201, response_model=ApiKeyCreated, responses={404: PROBLEM_RESPONSE})
 async def create_api_key(
-    body: ApiKeyCreate, session: SessionDep, caller: KeyKeeper
+    body: ApiKeyCreate, session: SessionDep, caller: KeyKeeper, checks: SecretChecksDep
 ) -> ApiKeyCreated:
     """Make an API key for a client's systems; the answer shows its secret, this once."""
-    created = await api_keys.create_key(session, caller, body, utcnow())
+    created = await api_keys.create_key(session, checks, caller, body, utcnow())
     audit.summarize(
         session, client_id=created.client_id, scopes=created.scopes, expires_at=created.expires_at
     )

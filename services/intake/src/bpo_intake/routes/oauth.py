@@ -16,10 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from bpo_common.audit import client_address
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
+from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.text import CheckedRoute
 from bpo_intake.domain.api_keys import OAuthError, TokenRefused
+from bpo_intake.routes.api_keys import SecretChecksDep
 from bpo_intake.service import api_keys
 from bpo_intake.service.api_keys import TokenSigner
 from bpo_intake.settings import SettingsDep
@@ -84,15 +87,24 @@ _FORM_BODY: dict[str, Any] = {
     responses={
         400: {"model": TokenError, "description": "a bad request, grant type or scope"},
         401: {"model": TokenError, "description": "no API key with that id and secret"},
+        429: {
+            "description": "Too many token requests from the caller's address or for the key: "
+            "retry after `Retry-After` seconds, and use a token until it expires",
+            **PROBLEM_RESPONSE,
+        },
     },
 )
-async def token(request: Request, session: SessionDep, settings: SettingsDep) -> JSONResponse:
+async def token(
+    request: Request, session: SessionDep, settings: SettingsDep, checks: SecretChecksDep
+) -> JSONResponse:
     """Get an access token for an API key (OAuth 2.0 client credentials grant)."""
     try:
         asked = await _token_request(request)
         grant = await api_keys.grant_token(
             session,
             TokenSigner.of(settings),
+            checks,
+            client_address(request.scope, settings.trusted_proxies),
             asked.client_id,
             asked.client_secret,
             asked.scope,

@@ -2,8 +2,12 @@
 credentials), which every service accepts with the key's scopes."""
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from ipaddress import IPv6Address, ip_address, ip_network
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +16,7 @@ from bpo_common.auth import API_KEY_SUBJECT, KeyScope, Principal, Role, algorith
 from bpo_common.errors import FieldError, Invalid, NotFound
 from bpo_common.ids import new_id
 from bpo_common.pagination import Page, PageRequest, make_page
+from bpo_common.ratelimit import Clock, Quota, TooManyRequests
 from bpo_intake.domain.api_keys import (
     UNKNOWN_CLIENT,
     ApiKeyCreate,
@@ -34,12 +39,85 @@ from bpo_intake.repository.clients import client_exists
 from bpo_intake.settings import Settings
 
 
+class SecretChecks:
+    """What the process spends on scrypt, whose every run takes 16 MiB and some 50 ms of a
+    core on purpose: token requests are counted per caller's address (an IPv6 one by its
+    /64) and per key id, `attempts` a window of `window_s` seconds each (GCRA, as
+    bpo_common.ratelimit: a burst of `attempts`, then one every window_s / attempts
+    seconds), before any secret is checked; and at most `at_once` runs go at a time."""
+
+    def __init__(
+        self, attempts: int, window_s: int, at_once: int, clock: Clock = time.monotonic
+    ) -> None:
+        def quota(name: str) -> Quota | None:
+            return Quota(name, attempts, "", "", clock, window_s=window_s) if attempts else None
+
+        self._quotas = [
+            (quota("token-address"), "from this address"),
+            (quota("token-key"), "for this API key"),
+        ]
+        self._slots = asyncio.Semaphore(at_once)
+
+    @classmethod
+    def of(cls, settings: Settings, clock: Clock = time.monotonic) -> "SecretChecks":
+        return cls(
+            settings.api_key_token_attempts,
+            settings.api_key_token_window_s,
+            settings.api_key_checks_at_once,
+            clock,
+        )
+
+    def admit(self, address: str | None, key_id: UUID | None) -> None:
+        """Count a token request; TooManyRequests past either limit (a refused request is
+        counted against the address all the same)."""
+        callers = [_network(address), None if key_id is None else str(key_id)]
+        for (quota, who), caller in zip(self._quotas, callers, strict=True):
+            if quota is None or caller is None:
+                continue
+            verdict = quota.take(caller, 1)
+            if not verdict.allowed:
+                raise TooManyRequests(
+                    f"too many token requests {who}: {quota.limit} every {quota.window_s} s "
+                    f"on this server; retry in {verdict.retry_after_s} s, and use a token "
+                    "until it expires (expires_in) instead of asking for one per request",
+                    headers={
+                        "Retry-After": str(verdict.retry_after_s),
+                        "RateLimit-Policy": quota.policy,
+                        "RateLimit": f'"{quota.name}";r=0;t={verdict.reset_s}',
+                    },
+                )
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the `at_once` runs; what waits for one holds no database connection yet."""
+        async with self._slots:
+            yield
+
+
+def _network(address: str | None) -> str:
+    """Whose attempts these are: the address, or the /64 an IPv6 address is one of (a host
+    usually has a whole /64 to take addresses from)."""
+    try:
+        parsed = ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if not isinstance(parsed, IPv6Address):
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ip_network(f"{parsed}/64", strict=False))
+
+
 def _view(key: ApiKey) -> ApiKeyOut:
     return ApiKeyOut.model_validate(key, from_attributes=True)
 
 
 async def create_key(
-    session: AsyncSession, caller: Principal, command: ApiKeyCreate, now: datetime
+    session: AsyncSession,
+    checks: SecretChecks,
+    caller: Principal,
+    command: ApiKeyCreate,
+    now: datetime,
 ) -> ApiKeyCreated:
     """A new key of the caller's client (a manager's: the one named), with its secret; only
     the secret's hash is kept."""
@@ -48,13 +126,15 @@ async def create_key(
         raise NotFound(f"no client {client_id}")
     check_expiry(command.expires_at, now)
     secret = new_secret()
+    # scrypt takes tens of milliseconds on purpose: off the event loop.
+    async with checks.slot():
+        secret_hash = await asyncio.to_thread(hash_secret, secret)
     key = ApiKey(
         id=new_id(),
         client_id=client_id,
         name=command.name,
         scopes=[scope.value for scope in KeyScope if scope in command.scopes],
-        # scrypt takes tens of milliseconds on purpose: off the event loop.
-        secret_hash=await asyncio.to_thread(hash_secret, secret),
+        secret_hash=secret_hash,
         created_by=caller.subject,
         created_at=now,
         expires_at=command.expires_at,
@@ -120,22 +200,28 @@ class TokenSigner:
 async def grant_token(
     session: AsyncSession,
     signer: TokenSigner | None,
+    checks: SecretChecks,
+    address: str | None,
     client_id: str,
     client_secret: str,
     requested: str | None,
     now: datetime,
 ) -> Grant:
     """A token for the API key `client_id` whose secret is `client_secret`, with the scopes
-    asked for (all the key's by default): a client's token, `sub` api-key:<id>."""
+    asked for (all the key's by default): a client's token, `sub` api-key:<id>. `address`:
+    the caller's, whose requests are counted (TooManyRequests past the limit)."""
     if signer is None:
         raise TokenRefused(
             OAuthError.UNAUTHORIZED_CLIENT,
             "this platform issues no tokens for API keys (intake has no signing key)",
         )
-    key = await _key(session, client_id)
-    # A secret is checked even when the key is unknown: the answer takes as long either way.
-    stored = key.secret_hash if key is not None else await asyncio.to_thread(decoy_hash)
-    matches = await asyncio.to_thread(secret_matches, client_secret, stored)
+    key_id = _key_id(client_id)
+    checks.admit(address, key_id)
+    async with checks.slot():
+        key = None if key_id is None else await repository.get_api_key(session, key_id, None)
+        # A secret is checked even when the key is unknown: the answer takes as long either way.
+        stored = key.secret_hash if key is not None else await asyncio.to_thread(decoy_hash)
+        matches = await asyncio.to_thread(secret_matches, client_secret, stored)
     if key is None or not matches:
         raise TokenRefused(OAuthError.INVALID_CLIENT, UNKNOWN_CLIENT)
     usable(key.revoked_at, key.expires_at, now)
@@ -159,9 +245,8 @@ async def grant_token(
     return Grant(token, int(ttl.total_seconds()), scopes)
 
 
-async def _key(session: AsyncSession, client_id: str) -> ApiKey | None:
+def _key_id(client_id: str) -> UUID | None:
     try:
-        key_id = UUID(client_id)
+        return UUID(client_id)
     except ValueError:
         return None
-    return await repository.get_api_key(session, key_id, None)
