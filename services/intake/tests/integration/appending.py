@@ -19,6 +19,7 @@ from bpo_intake.models import Item, Job
 
 from .conftest import create_job, register_client
 
+JSON = {"Content-Type": "application/json"}
 NDJSON = {"Content-Type": "application/x-ndjson"}
 CSV = {"Content-Type": "text/csv"}
 

@@ -193,12 +193,17 @@ async def test_a_zip_becomes_one_document_per_file(
 
 
 BOMB = zipped({"bomb.pdf": b"%PDF-" + b"0" * 150_000}, compression=8)
+EMPTY_PART = (
+    b'--b1\r\nContent-Disposition: form-data; name="file"; filename="e.pdf"\r\n\r\n\r\n--b1--\r\n'
+)
 
 
 @pytest.mark.parametrize(
     ("content", "content_type", "field", "says"),
     [
         (b"", "application/pdf", "x.pdf", "empty"),
+        (EMPTY_PART, "multipart/form-data; boundary=b1", "x.pdf", "the file is empty"),
+        (zipped({"a.pdf": invoice_pdf("1"), "b.pdf": b""}), "application/zip", "b.pdf", "empty"),
         (b"hello, world", "text/plain", "x.pdf", "not a document"),
         (b"%PDF-1.7\n garbage", "application/pdf", "x.pdf", "corrupt"),
         (pdf_claiming_pages(3), "application/pdf", "x.pdf", "cannot read page 2"),
@@ -231,6 +236,8 @@ BOMB = zipped({"bomb.pdf": b"%PDF-" + b"0" * 150_000}, compression=8)
     ],
     ids=[
         "empty",
+        "empty-part",
+        "empty-member",
         "text",
         "corrupt-pdf",
         "pages-missing",

@@ -4,6 +4,7 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from bpo_common.db import SessionFactory
@@ -17,6 +18,7 @@ from bpo_intake.models import Job
 
 from .appending import (
     CSV,
+    JSON,
     NDJSON,
     announced_items,
     in_chunks,
@@ -151,20 +153,30 @@ async def test_items_beyond_one_batch_are_announced_in_events_that_cover_each_it
     assert announced == [item.id for item in await stored_items(intake_db, job_id)]
 
 
-async def test_an_empty_append_accepts_nothing(
-    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        pytest.param(b'{"items": []}', JSON, id="json-no-items"),
+        pytest.param(b"", NDJSON, id="ndjson-nothing"),
+        pytest.param(b"\n  \n", NDJSON, id="ndjson-blank-lines"),
+        pytest.param(b"", CSV, id="csv-nothing"),
+        pytest.param(b"external_id,image\r\n", CSV, id="csv-header-only"),
+    ],
+)
+async def test_an_append_that_holds_no_item_is_refused_naming_the_body(
+    intake: httpx.AsyncClient,
+    intake_db: SessionFactory,
+    tokens: Tokens,
+    body: bytes,
+    headers: dict[str, str],
 ) -> None:
-    headers, job_id = await open_job(intake, tokens)
+    client, job_id = await open_job(intake, tokens)
 
-    as_json = await intake.post(items_path(job_id), json={"items": []}, headers=headers)
-    as_ndjson = await intake.post(items_path(job_id), content=b"\n", headers={**headers, **NDJSON})
-    as_csv = await intake.post(
-        items_path(job_id), content=b"external_id,image\r\n", headers={**headers, **CSV}
-    )
+    response = await intake.post(items_path(job_id), content=body, headers=client | headers)
 
-    for response in (as_json, as_ndjson, as_csv):
-        assert response.status_code == 202, response.text
-        assert response.json() == {"accepted": 0}
+    problem = assert_problem(response, 422)
+    assert problem["detail"] == "nothing was stored: the body holds no item; send at least one"
+    assert problem["errors"] == [{"field": "body", "message": "holds no item"}]
     assert await item_count(intake_db, job_id) == 0
     assert await announced_items(intake_db, job_id) == []
 

@@ -62,7 +62,7 @@ _ITEMS_BODY: dict[str, Any] = {
         "description": (
             'JSON `{"items": [item]}`; NDJSON, one item a line; or CSV with a header row, '
             "where `external_id` and `golden.<field>` columns are taken as such and every "
-            "other column goes into `source`. All items are stored, or none."
+            "other column goes into `source`. At least one item; all are stored, or none."
         ),
         "content": {
             Format.JSON: {

@@ -67,10 +67,10 @@ async def append_items(
     keys: DataKeys,
     count: Count = _uncounted,
 ) -> int:
-    """Add every item of a streamed body to the client's open job, or none; returns how
-    many. `count` is told how many rows each chunk held as it is parsed, and may refuse by
-    raising (the caller's rate limit). What it leaves of `chunks` unread is for the caller
-    to drain."""
+    """Add every item of a streamed body to the client's open job, or none (a body with none
+    is Invalid); returns how many. `count` is told how many rows each chunk held as it is
+    parsed, and may refuse by raising (the caller's rate limit). What it leaves of `chunks`
+    unread is for the caller to drain."""
     job = await repository.lock_job_for_items(session, job_id, client_id)
     if job is None:
         raise NotFound(f"no job {job_id}")
@@ -85,6 +85,12 @@ async def append_items(
     spec = jobs.job_spec(job)
     key = await key_of_job(session, keys, job.id, job.data_key)
     stored = await _store(session, job, spec, key, _rows(parser(spec), chunks, count))
+    if not stored:
+        # Sending nothing is a client's mistake (a file cut short, a filter that left nothing).
+        raise Invalid(
+            "nothing was stored: the body holds no item; send at least one",
+            errors=[FieldError("body", "holds no item")],
+        )
     await jobs.after_append(session, stored)
     return stored
 
