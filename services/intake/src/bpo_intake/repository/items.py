@@ -76,6 +76,13 @@ async def write_decided(session: AsyncSession, items: Sequence[Item]) -> None:
     await session.execute(_WRITE_DECIDED, as_arrays(rows, ["id", *DECIDED]))
 
 
+async def jobs_of_items(session: AsyncSession, item_ids: Iterable[UUID]) -> dict[UUID, UUID]:
+    """The job of each item found, read without a lock (an item never changes job), so that
+    the jobs can be locked before the items."""
+    query = select(Item.id, Item.job_id).where(among(Item.id, list(item_ids)))
+    return {item_id: job_id for item_id, job_id in await session.execute(query)}
+
+
 async def get_item_for_update(session: AsyncSession, item_id: UUID) -> Item | None:
     query = select(Item).where(Item.id == item_id).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()

@@ -49,11 +49,12 @@ async def decide_items(
 ) -> None:
     """Apply validation's decisions about items, in order, with the items and their jobs
     locked: as applying them one at a time would, reading the items and jobs once and
-    writing the items, the new tasks and the events once each."""
-    items = await items_repository.items_for_update(session, {d.item_id for d in decisions})
-    jobs_of_items = await jobs_repository.jobs_for_update(
-        session, {item.job_id for item in items.values()}
-    )
+    writing the items, the new tasks and the events once each. The jobs are locked before
+    the items, as an erasure locks them (the other order deadlocked with one)."""
+    item_ids = {d.item_id for d in decisions}
+    job_ids = set((await items_repository.jobs_of_items(session, item_ids)).values())
+    jobs_of_items = await jobs_repository.jobs_for_update(session, job_ids)
+    items = await items_repository.items_for_update(session, item_ids)
     # The data keys of the jobs whose values a decision brings (a rejection brings none).
     keyed = {
         items[d.item_id].job_id

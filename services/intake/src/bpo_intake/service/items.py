@@ -292,15 +292,16 @@ async def requeue_item(
     """A manager clears an item's flag. An item whose task kept expiring gets that task afresh
     (a second keying of the same fields, a review of the same entries), or an entry task when
     it had none; one whose task nobody could take keeps it (the manager has found someone)."""
-    item = await repository.get_item_for_update(session, item_id)
-    if item is None:
+    # The job locked first, then the item, then its tasks, as an erasure locks them (the
+    # other order deadlocked with one); the job against a cancel too, whose withdrawal of
+    # tasks would not see a task added meanwhile.
+    job_id = (await repository.jobs_of_items(session, [item_id])).get(item_id)
+    job = None if job_id is None else await repository.lock_job_for_items(session, job_id, None)
+    item = None if job is None else await repository.get_item_for_update(session, item_id)
+    if item is None or job is None:
         raise NotFound(f"no item {item_id}")
     if item.flagged_reason is None:
         raise Conflict("this item is not flagged; it is still in the normal flow")
-    # Locked after the item (as decisions lock them), against a cancel: its withdrawal of
-    # tasks would not see a task added meanwhile.
-    job = await repository.lock_job_for_items(session, item.job_id, None)
-    assert job is not None, "an item's job exists"
     if job.status is JobStatus.CANCELLED:
         raise Conflict("the item's job is cancelled")
     item.flagged_reason = None
