@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from bpo_common.ids import new_id
 from bpo_common.ratelimit import TooManyRequests
 from bpo_intake.service.api_keys import SecretChecks
 
@@ -44,31 +43,31 @@ async def test_no_more_runs_than_allowed_go_at_once_and_the_others_wait_their_tu
 def test_a_limit_of_zero_counts_nothing() -> None:
     checks = SecretChecks(attempts=0, window_s=60, at_once=1)
     for _ in range(100):
-        checks.admit("198.51.100.1", new_id())
+        checks.admit("198.51.100.1")
 
 
 def test_a_refusal_names_the_limit_says_when_to_retry_and_carries_its_headers() -> None:
     clock = Clock()
     checks = SecretChecks(attempts=2, window_s=60, at_once=1, clock=clock)
-    key = new_id()
-    checks.admit("198.51.100.1", key)
-    checks.admit("198.51.100.2", key)
+    checks.admit("198.51.100.1")
+    checks.admit("198.51.100.1")
+    checks.admit("198.51.100.2")  # another address counts apart
     with pytest.raises(TooManyRequests) as refused:
-        checks.admit("198.51.100.3", key)
+        checks.admit("198.51.100.1")
     assert refused.value.detail.startswith(
-        "too many token requests for this API key: 2 every 60 s on this server; retry in 30 s"
+        "too many token requests from this address: 2 every 60 s on this server; retry in 30 s"
     )
     assert refused.value.headers == {
         "Retry-After": "30",
-        "RateLimit-Policy": '"token-key";q=2;w=60',
-        "RateLimit": '"token-key";r=0;t=30',
+        "RateLimit-Policy": '"token-address";q=2;w=60',
+        "RateLimit": '"token-address";r=0;t=30',
     }
     clock.now += 30
-    checks.admit("198.51.100.3", key)
+    checks.admit("198.51.100.1")
 
 
-def test_a_request_without_an_address_or_a_key_id_is_counted_by_what_it_has() -> None:
+def test_a_request_without_an_address_is_counted_as_one_unknown_caller() -> None:
     checks = SecretChecks(attempts=1, window_s=60, at_once=1)
-    checks.admit(None, None)
+    checks.admit(None)
     with pytest.raises(TooManyRequests, match="from this address"):
-        checks.admit(None, None)
+        checks.admit(None)

@@ -42,20 +42,17 @@ from bpo_intake.settings import Settings
 class SecretChecks:
     """What the process spends on scrypt, whose every run takes 16 MiB and some 50 ms of a
     core on purpose: token requests are counted per caller's address (an IPv6 one by its
-    /64) and per key id, `attempts` a window of `window_s` seconds each (GCRA, as
-    bpo_common.ratelimit: a burst of `attempts`, then one every window_s / attempts
-    seconds), before any secret is checked; and at most `at_once` runs go at a time."""
+    /64), `attempts` a window of `window_s` seconds (GCRA, as bpo_common.ratelimit: a burst of
+    `attempts`, then one every window_s / attempts seconds), before any secret is checked;
+    and at most `at_once` runs go at a time. Not per key: whoever knows a key's id could then
+    keep its owner from getting tokens with wrong secrets."""
 
     def __init__(
         self, attempts: int, window_s: int, at_once: int, clock: Clock = time.monotonic
     ) -> None:
-        def quota(name: str) -> Quota | None:
-            return Quota(name, attempts, "", "", clock, window_s=window_s) if attempts else None
-
-        self._quotas = [
-            (quota("token-address"), "from this address"),
-            (quota("token-key"), "for this API key"),
-        ]
+        self._quota = (
+            Quota("token-address", attempts, "", "", clock, window_s=window_s) if attempts else None
+        )
         self._slots = asyncio.Semaphore(at_once)
 
     @classmethod
@@ -67,25 +64,23 @@ class SecretChecks:
             clock,
         )
 
-    def admit(self, address: str | None, key_id: UUID | None) -> None:
-        """Count a token request; TooManyRequests past either limit (a refused request is
-        counted against the address all the same)."""
-        callers = [_network(address), None if key_id is None else str(key_id)]
-        for (quota, who), caller in zip(self._quotas, callers, strict=True):
-            if quota is None or caller is None:
-                continue
-            verdict = quota.take(caller, 1)
-            if not verdict.allowed:
-                raise TooManyRequests(
-                    f"too many token requests {who}: {quota.limit} every {quota.window_s} s "
-                    f"on this server; retry in {verdict.retry_after_s} s, and use a token "
-                    "until it expires (expires_in) instead of asking for one per request",
-                    headers={
-                        "Retry-After": str(verdict.retry_after_s),
-                        "RateLimit-Policy": quota.policy,
-                        "RateLimit": f'"{quota.name}";r=0;t={verdict.reset_s}',
-                    },
-                )
+    def admit(self, address: str | None) -> None:
+        """Count a token request; TooManyRequests past the limit."""
+        quota = self._quota
+        if quota is None:
+            return
+        verdict = quota.take(_network(address), 1)
+        if not verdict.allowed:
+            raise TooManyRequests(
+                f"too many token requests from this address: {quota.limit} every "
+                f"{quota.window_s} s on this server; retry in {verdict.retry_after_s} s, and use "
+                "a token until it expires (expires_in) instead of asking for one per request",
+                headers={
+                    "Retry-After": str(verdict.retry_after_s),
+                    "RateLimit-Policy": quota.policy,
+                    "RateLimit": f'"{quota.name}";r=0;t={verdict.reset_s}',
+                },
+            )
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -216,7 +211,7 @@ async def grant_token(
             "this platform issues no tokens for API keys (intake has no signing key)",
         )
     key_id = _key_id(client_id)
-    checks.admit(address, key_id)
+    checks.admit(address)
     async with checks.slot():
         key = None if key_id is None else await repository.get_api_key(session, key_id, None)
         # A secret is checked even when the key is unknown: the answer takes as long either way.
