@@ -109,11 +109,9 @@ class Job(Base):
     sla_hours: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     required_skills: Mapped[list[str]]
     external_ref: Mapped[str | None] = mapped_column(String(200))
-    # What keyers should know, in Markdown.
-    instructions: Mapped[str | None] = mapped_column(Text)
-    # The job's data key, wrapped by a key-encryption key (bpo_common.crypto): it seals the
-    # job's personal values here and every keyed value on the stream. None on a job made
-    # before jobs had one, until it is first needed.
+    instructions: Mapped[str | None] = mapped_column(Text)  # what keyers should know, in Markdown
+    # The job's data key, wrapped by a KEK (bpo_common.crypto): it seals the job's personal values
+    # here and every keyed value on the stream. None on a job made before jobs had one, till used.
     data_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -245,6 +243,8 @@ class DocumentPage(Base):
     words: Mapped[list[dict[str, Any]] | None]
     # When its words were read (or OCR gave up on it); NULL: OCR is still to run.
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Reads that ran out of time or were killed; at READ_ATTEMPTS it is taken as having no words.
+    read_attempts: Mapped[int] = mapped_column(server_default="0")
 
 
 class Layout(Base):

@@ -14,7 +14,7 @@ from bpo_common.rules import FieldSpec, JobSpec
 from bpo_intake.domain import extraction, layouts, suggestions
 from bpo_intake.domain.documents import Word
 from bpo_intake.domain.extraction import Page
-from bpo_intake.service.ocr import OcrFailed, OcrUnavailable, Tesseract, words_of
+from bpo_intake.service.ocr import OcrFailed, OcrNotNow, OcrUnavailable, Tesseract, words_of
 
 LINE = 0.02  # a line's height, as a fraction of the page
 
@@ -220,11 +220,18 @@ async def test_a_page_that_kills_tesseract_is_its_own_fault_only_if_it_reads_oth
         await Tesseract(executable=_tesseract_killed(tmp_path, 1000)).read(out.getvalue())
     with pytest.raises(OcrUnavailable, match="killed"):
         await Tesseract(executable=_tesseract_killed(tmp_path, 0)).read(out.getvalue())
-    # Killed for memory (SIGKILL): the machine's fault; the page is read again later.
+    # Killed for memory (SIGKILL) while it reads others: read again later, a few times.
     out_of_memory = Tesseract(executable=_tesseract_killed(tmp_path, 1000, "SIGKILL"))
-    with pytest.raises(OcrUnavailable, match="signal 9") as caught:
+    with pytest.raises(OcrNotNow, match=r"signal 9\) on this page; it reads others"):
         await out_of_memory.read(out.getvalue())
+    # Killed on every page: the machine's fault; every page waits.
+    killed_always = Tesseract(executable=_tesseract_killed(tmp_path, 0, "SIGKILL"))
+    with pytest.raises(OcrUnavailable, match="signal 9") as caught:
+        await killed_always.read(out.getvalue())
     assert "on this page" not in str(caught.value)
+    # Out of time: not the page's fault yet either.
+    with pytest.raises(OcrNotNow, match=r"took longer than 0\.001 s"):
+        await Tesseract(timeout_s=0.001).read(out.getvalue())
 
 
 def test_a_value_seen_again_and_again_is_suggested_through_an_ocr_slip() -> None:

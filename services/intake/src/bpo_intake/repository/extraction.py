@@ -14,8 +14,8 @@ from bpo_intake.models import Document, DocumentPage, Item, Job, Layout
 
 
 async def unread_pages(session: AsyncSession, limit: int) -> list[tuple[DocumentPage, Document]]:
-    """Pages of rendered documents whose words are still to be read, locked; others' are
-    skipped."""
+    """Pages of rendered documents whose words are still to be read, locked, those tried the
+    fewest times first; others' are skipped."""
     query = (
         select(DocumentPage, Document)
         .join(Document, Document.id == DocumentPage.document_id)
@@ -24,7 +24,7 @@ async def unread_pages(session: AsyncSession, limit: int) -> list[tuple[Document
             Document.rendered_at.is_not(None),
             Document.deleted_at.is_(None),
         )
-        .order_by(DocumentPage.document_id, DocumentPage.number)
+        .order_by(DocumentPage.read_attempts, DocumentPage.document_id, DocumentPage.number)
         .limit(limit)
         .with_for_update(of=DocumentPage, skip_locked=True)
     )

@@ -35,11 +35,14 @@ from bpo_intake.repository import objects
 from bpo_intake.schemas import PageWords, WordOut
 from bpo_intake.service import pages
 from bpo_intake.service.keys import keys_of_jobs
-from bpo_intake.service.ocr import OcrFailed, Tesseract
+from bpo_intake.service.ocr import OcrFailed, OcrNotNow, Tesseract
 
 log = structlog.get_logger()
 
 OCR_BATCH = 4
+# How many times a page is read that runs out of time or has Tesseract killed before it is
+# taken as having no words.
+READ_ATTEMPTS = 3
 EXTRACT_BATCH = 20
 LEARN_BATCH = 50
 # A planted suggestion looks as sure as a learned one.
@@ -47,11 +50,13 @@ PLANTED_CONFIDENCE = 0.95
 
 
 async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesseract) -> int:
-    """OCR up to OCR_BATCH pages that have no words yet; returns how many. A page whose image
-    is missing or cannot be read is read as having none; a store or an engine that fails
+    """OCR up to OCR_BATCH pages that have no words yet; returns how many were read. A page
+    whose image is missing or cannot be read is read as having none, as is one not read
+    READ_ATTEMPTS times (out of time, or Tesseract killed on it); one not read fewer times is
+    read again on a later pass, after the pages never tried. A store or an engine that fails
     otherwise fails the batch, whose pages are read again on a later pass."""
-    pending = await repository.unread_pages(session, OCR_BATCH)
-    for page, document in pending:
+    read = 0
+    for page, document in await repository.unread_pages(session, OCR_BATCH):
         words: list[Word] | None = None
         try:
             image = await objects.read(
@@ -60,6 +65,12 @@ async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesser
             words = await engine.read(image)
         except NotFound:
             log.error("page_image_missing", document_id=str(document.id), page=page.number)
+        except OcrNotNow:
+            page.read_attempts += 1
+            if page.read_attempts < READ_ATTEMPTS:
+                log.warning("page_not_read_now", document_id=str(document.id), page=page.number)
+                continue
+            log.exception("page_not_read", document_id=str(document.id), page=page.number)
         except OcrFailed:
             log.exception("page_not_read", document_id=str(document.id), page=page.number)
         except Exception:
@@ -70,9 +81,10 @@ async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesser
         await repository.set_page_words(
             session, document.id, page.number, text, _as_json(words), utcnow()
         )
-    if pending:
+        read += 1
+    if read:
         await notify(session, WORK_CHANNEL)  # items to extract
-    return len(pending)
+    return read
 
 
 async def page_words(session: AsyncSession, links: PageLinks, link: SignedPage) -> PageWords:

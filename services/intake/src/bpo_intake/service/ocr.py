@@ -30,6 +30,12 @@ class OcrUnavailable(Exception):
     blank page still reads is the page's: `Tesseract.read` says OcrFailed.)"""
 
 
+class OcrNotNow(Exception):
+    """The page was not read this time, through no fault known to be its own: Tesseract ran
+    out of time on it, or was killed (for memory, say) while it still reads a blank page. It
+    is read again later, a few times, before it is taken as having no words."""
+
+
 class OcrKilled(OcrUnavailable):
     """Tesseract crashed (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL): on a page it breaks on,
     or for a reason of its own. (Killed by the system, for memory or a stop, it is only
@@ -69,6 +75,11 @@ class Tesseract:
             if await self._reads_a_blank_page():
                 raise OcrFailed(f"{exc} on this page; it reads others") from exc
             raise
+        except OcrUnavailable as exc:
+            # Killed otherwise (for memory, say): the page's doing, or the machine's for now.
+            if await self._reads_a_blank_page():
+                raise OcrNotNow(f"{exc} on this page; it reads others") from exc
+            raise
         return words
 
     async def _reads_a_blank_page(self) -> bool:
@@ -76,7 +87,7 @@ class Tesseract:
         Image.new("L", (64, 64), 255).save(out, "PNG")
         try:
             await self._read(out.getvalue(), (64, 64))
-        except (OcrFailed, OcrUnavailable):
+        except (OcrFailed, OcrUnavailable, OcrNotNow):
             return False
         return True
 
@@ -101,7 +112,7 @@ class Tesseract:
         except TimeoutError:
             process.kill()
             await process.wait()
-            raise OcrFailed(f"tesseract took longer than {self.timeout_s} s") from None
+            raise OcrNotNow(f"tesseract took longer than {self.timeout_s} s") from None
         said = err.decode(errors="replace").strip()[-500:]
         if process.returncode is not None and process.returncode < 0:
             killed = f"tesseract was killed (signal {-process.returncode})"
