@@ -4,13 +4,14 @@ The sweep here gives back every expired lease in the shared database, so this fi
 test_work_queue.py, which leases a thousand tasks due earlier than these.
 """
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from random import Random
 from uuid import UUID
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bpo_common.crypto import DataKeys, KeyUnavailable, LocalKeyRing, new_kek
 from bpo_common.db import SessionFactory
@@ -22,7 +23,7 @@ from bpo_devtools.testing import (
 )
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import TaskStatus
-from bpo_intake.models import Task
+from bpo_intake.models import Item, Task
 from bpo_intake.schemas import ClaimRequest
 from bpo_intake.service import tasks
 
@@ -36,6 +37,9 @@ from .keying import (
     past,
     stored_task,
 )
+
+# Long enough for a sweep that does not wait for the item to have answered many times over.
+SWEEP_ANSWERS_WITHIN_S = 10
 
 
 async def test_a_valid_submission_is_recorded_normalized_and_sent_to_validation(
@@ -187,6 +191,34 @@ async def test_an_expired_lease_goes_back_to_the_queue_and_then_flags_the_item(
         (2, True),
         (3, False),
     ]
+
+
+async def test_a_lease_whose_item_another_transaction_holds_expires_on_a_later_sweep(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    _, _, _, task = await lease_a_task(intake, tokens, due_at=past(-200))
+    future = datetime.now(UTC) + timedelta(days=1)
+    # Its third expiry flags the item, which takes the item's lock.
+    async with intake_db() as session, session.begin():
+        await session.execute(update(Task).where(Task.id == UUID(task["id"])).values(attempts=2))
+
+    async with intake_db() as holder, holder.begin():
+        # As an erasure (or a decision) holds the item, and then waits for its tasks.
+        await holder.execute(select(Item).where(Item.id == UUID(task["item_id"])).with_for_update())
+        async with intake_db() as session, session.begin():
+            sweep = tasks.sweep_expired_leases(session, max_attempts=3, now=future)
+            await asyncio.wait_for(sweep, SWEEP_ANSWERS_WITHIN_S)
+        stored = await stored_task(intake_db, task["id"])
+        assert (stored.status, stored.attempts) == (TaskStatus.LEASED, 2), "left for later"
+
+    async with intake_db() as session, session.begin():
+        await tasks.sweep_expired_leases(session, max_attempts=3, now=future)
+    stored = await stored_task(intake_db, task["id"])
+    assert (stored.status, stored.attempts) == (TaskStatus.CANCELLED, 3)
+    async with intake_db() as session:
+        item = await session.get(Item, UUID(task["item_id"]))
+    assert item is not None
+    assert item.flagged_reason == "its entry task's lease expired 3 times"
 
 
 async def test_only_a_review_may_reject_an_item(

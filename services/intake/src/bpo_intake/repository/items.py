@@ -88,6 +88,14 @@ async def get_item_for_update(session: AsyncSession, item_id: UUID) -> Item | No
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def item_unless_held(session: AsyncSession, item_id: UUID) -> Item | None:
+    """The item, locked; None while another transaction holds it (a decision, an erasure),
+    which is skipped rather than waited for: the caller holds a task of the item, which that
+    transaction may be waiting for."""
+    query = select(Item).where(Item.id == item_id).with_for_update(skip_locked=True)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def list_items(
     session: AsyncSession, job_id: UUID, status: ItemStatus | None, page: PageRequest
 ) -> list[Item]:

@@ -297,27 +297,27 @@ async def sweep_expired_leases(
 ) -> int:
     """Give expired tasks (up to SWEEP_BATCH) back to the queue; flag the item once a task has
     expired too often. A qualification's copy is withdrawn instead (the contractor is given
-    its set item again). Returns how many expired."""
+    its set item again). Returns how many expired. A task whose item another transaction
+    holds (a decision, an erasure: which may wait for the task) expires on a later sweep."""
     now = now or utcnow()
     expired = await repository.lease_expired_tasks(session, now, SWEEP_BATCH)
     copies = await qualifications_repository.copies(session, [t.item_id for t in expired])
+    swept = 0
     for task in expired:
         holder = task.contractor_id
         assert holder is not None, "a leased task has a holder"
-        task.attempts += 1
         withdrawn = task.item_id in copies
-        requeued = not withdrawn and domain.requeued_after_expiry(task.attempts, max_attempts)
+        requeued = not withdrawn and domain.requeued_after_expiry(task.attempts + 1, max_attempts)
+        if not (requeued or withdrawn):
+            item = await items_repository.item_unless_held(session, task.item_id)
+            if item is None:
+                continue
+            item.flagged_reason = domain.flag_reason(task.kind, task.attempts + 1)
+        task.attempts += 1
         task.contractor_id = None
         task.lease_expires_at = None
-        if requeued:
-            task.status = TaskStatus.QUEUED
-        elif withdrawn:
-            task.status = TaskStatus.CANCELLED
-        else:
-            task.status = TaskStatus.CANCELLED
-            item = await items_repository.get_item_for_update(session, task.item_id)
-            assert item is not None, "a task's item exists"
-            item.flagged_reason = domain.flag_reason(task.kind, task.attempts)
+        task.status = TaskStatus.QUEUED if requeued else TaskStatus.CANCELLED
+        swept += 1
         await publish(
             session,
             TaskExpired(
@@ -332,7 +332,7 @@ async def sweep_expired_leases(
             ),
             client_id=task.client_id,
         )
-    return len(expired)
+    return swept
 
 
 async def flag_unclaimable_items(
