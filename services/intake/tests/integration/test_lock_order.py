@@ -9,21 +9,20 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts import validation
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.errors import Conflict
-from bpo_devtools.testing import Tokens, eventually
+from bpo_devtools.testing import Tokens
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Item
 from bpo_intake.repository import erasure as erasure_repository
 from bpo_intake.service import decisions, erasure
 from bpo_intake.service import items as items_service
 
-from .conftest import stored_items
+from .conftest import someone_waits_for_a_lock, stored_items
 from .keying import keying_job
 
 
@@ -34,18 +33,6 @@ async def _flagged_item(intake: httpx.AsyncClient, tokens: Tokens, db: SessionFa
         flagged = update(Item).where(Item.id == item.id).values(flagged_reason="for a manager")
         await session.execute(flagged)
     return item
-
-
-async def _someone_waits_for_a_lock(session: AsyncSession) -> None:
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-
-    async def waiting() -> bool:
-        return bool((await session.execute(query)).scalar_one())
-
-    await eventually(waiting, timeout_s=10, what="a transaction waiting for a lock")
 
 
 async def _erase_while(
@@ -60,7 +47,7 @@ async def _erase_while(
         await erasing.execute(text("SET LOCAL lock_timeout = '10s'"))
         assert await erasure_repository.lock_job(erasing, item.job_id, None)
         started = asyncio.create_task(meanwhile())
-        await _someone_waits_for_a_lock(erasing)
+        await someone_waits_for_a_lock(erasing)
         await erasure.erase_item(erasing, keys, item.id, None, "manager", [])
     return started
 

@@ -1,23 +1,26 @@
 """Work nobody may take does not wait in silence: an item whose task no active contractor may
 claim for long enough is flagged for a manager, and the flag goes once someone can."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import httpx
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
-from bpo_intake.models import Task
+from bpo_intake.domain.jobs import ItemStatus
+from bpo_intake.models import Item, Task
 from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.service import items as items_service
 from bpo_intake.service import tasks
 
+from .conftest import someone_waits_for_a_lock, stored_items
 from .keying import claim_tasks, keying_job, new_contractor
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
@@ -69,6 +72,26 @@ async def test_an_item_whose_task_needs_a_skill_nobody_has_is_flagged_until_some
     assert await _flag_of(intake, tokens, item["id"]) is None, "someone may take it now"
     (task,) = await claim_tasks(intake, keyer, limit=5, job_id=job["id"])
     assert task["item_id"] == item["id"]
+
+
+async def test_an_item_decided_while_the_check_waited_for_it_is_not_flagged(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job = await keying_job(intake, tokens, 1, required_skills=[f"rare-{new_id().hex[-8:]}"])
+    await _queued_long_ago(intake_db, job["id"])
+    (item,) = await stored_items(intake_db, job["id"])
+
+    async with intake_db() as decision, decision.begin():
+        # A decision holds the item as the check finds it unclaimable, then completes it.
+        await decision.execute(select(Item).where(Item.id == item.id).with_for_update())
+        check = asyncio.ensure_future(_check(intake_db))
+        await someone_waits_for_a_lock(decision)
+        await decision.execute(
+            update(Item).where(Item.id == item.id).values(status=ItemStatus.COMPLETED)
+        )
+    await check
+
+    assert await _flag_of(intake, tokens, str(item.id)) is None
 
 
 async def test_an_item_every_qualified_contractor_has_worked_on_is_flagged(

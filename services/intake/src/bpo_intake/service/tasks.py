@@ -26,6 +26,7 @@ from bpo_common.outbox import envelope_for, outbox_values, publish
 from bpo_common.rules import CheckResult, Personal, spec_for
 from bpo_intake.domain import tasks as domain
 from bpo_intake.domain.contractors import refuse_unless_active
+from bpo_intake.domain.jobs import FINAL
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import HeldTask, TaskStatus
 from bpo_intake.repository import claims
@@ -343,8 +344,15 @@ async def flag_unclaimable_items(
     item becomes final, or when a manager requeues it."""
     now = now or utcnow()
     stuck = await repository.unclaimable_tasks(session, now - waited, SWEEP_BATCH)
+    kinds: dict[UUID, TaskKind] = {}
     for item_id, kind in stuck:
+        kinds.setdefault(item_id, kind)
+    # Locked in id order, as decisions lock items; one decided while it waited is left be.
+    flagged = 0
+    for item_id in sorted(kinds):
         item = await items_repository.get_item_for_update(session, item_id)
-        assert item is not None, "a task's item exists"
-        item.flagged_reason = domain.unclaimable_reason(kind, waited)
-    return len(stuck)
+        if item is None or item.status in FINAL:
+            continue
+        item.flagged_reason = domain.unclaimable_reason(kinds[item_id], waited)
+        flagged += 1
+    return flagged
