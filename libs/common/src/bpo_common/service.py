@@ -128,7 +128,11 @@ def create_service_app(
         engine = create_engine(url, pool_size=settings.database_pool_size)
         sessions = create_session_factory(engine, source=definition.name)
         nc = await connect(
-            settings.nats_url, name=definition.name, timeout_s=settings.nats_connect_timeout_s
+            settings.nats_url,
+            name=definition.name,
+            timeout_s=settings.nats_connect_timeout_s,
+            user=settings.nats_user,
+            password=settings.nats_password,
         )
         js = nc.jetstream()
         await ensure_stream(

@@ -12,6 +12,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -89,6 +90,12 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 40
 
     nats_url: str = Field("nats://127.0.0.1:14222", validation_alias=_shared("BPO_NATS_URL"))
+    # The user and password NATS asks for (deploy/nats/nats.conf, deploy/k8s/base/nats.yaml);
+    # both or neither. Unset, none are sent, as the local stack's server asks for none.
+    nats_user: str | None = Field(None, validation_alias=_shared("BPO_NATS_USER"))
+    nats_password: SecretStr | None = Field(
+        None, validate_default=True, validation_alias=_shared("BPO_NATS_PASSWORD")
+    )
     stream_replicas: int = Field(1, validation_alias=_shared("BPO_STREAM_REPLICAS"))
     # How long the stream keeps an event (0: no limit): at least the longest retention of a
     # client's data (intake's BPO_INTAKE_RETENTION_DAYS and every client's retention_days).
@@ -163,6 +170,13 @@ class ServiceSettings(BaseSettings):
         if not separator or scheme not in ("postgresql+asyncpg", "postgresql", "postgres"):
             raise ValueError("must be postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB")
         return SecretStr(f"postgresql+asyncpg://{rest}")
+
+    @field_validator("nats_password")
+    @classmethod
+    def _with_its_user(cls, password: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if (password is None) != (info.data.get("nats_user") is None):
+            raise ValueError("BPO_NATS_USER and BPO_NATS_PASSWORD go together: set both or neither")
+        return password
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

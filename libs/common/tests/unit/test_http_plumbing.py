@@ -9,11 +9,12 @@ import pytest
 from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from bpo_common.errors import Invalid, _location, install_error_handlers
 from bpo_common.ids import new_id
 from bpo_common.pagination import PageRequest, decode_cursor, encode_cursor, make_page
-from bpo_common.settings import ServiceSettings
+from bpo_common.settings import ServiceSettings, explain
 
 
 @given(st.uuids())
@@ -78,6 +79,28 @@ def test_settings_take_shared_values_unprefixed_and_own_values_prefixed(
     assert settings.database_url.get_secret_value() == "postgresql+asyncpg://u:p@h:1/d"
     assert settings.port == 9100
     assert "p@h" not in repr(settings), "the database password never shows in logs"
+
+
+def test_the_nats_login_is_read_whole_and_its_password_never_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BPO_EXAMPLE_DATABASE_URL", "postgresql+asyncpg://u:p@h:1/d")
+    assert (ExampleSettings().nats_user, ExampleSettings().nats_password) == (None, None)
+    monkeypatch.setenv("BPO_NATS_USER", "bpo")
+    with pytest.raises(ValidationError) as missing:
+        ExampleSettings()
+    assert explain(missing.value, ExampleSettings) == [
+        "BPO_NATS_PASSWORD: BPO_NATS_USER and BPO_NATS_PASSWORD go together: set both or neither"
+    ]
+    monkeypatch.setenv("BPO_NATS_PASSWORD", "n0tShown")
+    settings = ExampleSettings()
+    assert settings.nats_user == "bpo"
+    assert settings.nats_password is not None
+    assert settings.nats_password.get_secret_value() == "n0tShown"
+    assert "n0tShown" not in repr(settings)
+    monkeypatch.delenv("BPO_NATS_USER")
+    with pytest.raises(ValidationError):
+        ExampleSettings()
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,8 @@ def rebuild(
 ) -> None:
     """Rebuild every read model from the event stream BPO, replayed from its first event.
 
-    Uses BPO_REPORTING_DATABASE_URL and BPO_NATS_URL. Runs in one transaction: reports and
+    Uses BPO_REPORTING_DATABASE_URL and BPO_NATS_URL (with BPO_NATS_USER and
+    BPO_NATS_PASSWORD where NATS asks for them). Runs in one transaction: reports and
     the service's consumer wait until it commits (they need not be stopped), and a failure
     leaves the read models as they were (an event the consumer dead-lettered that fails again
     is left out instead). Refused when the stream may have dropped its oldest events, unless
@@ -45,6 +46,8 @@ def rebuild(
                 create_session_factory(engine, source="reporting"),
                 settings.nats_url,
                 partial=partial,
+                nats_user=settings.nats_user,
+                nats_password=settings.nats_password,
             )
         finally:
             await engine.dispose()

@@ -21,6 +21,7 @@ from time import perf_counter
 from uuid import UUID
 
 from nats.js import JetStreamContext
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
@@ -49,9 +50,16 @@ class HistoryGone(Exception):
     """The stream may no longer hold its oldest events: a rebuild would not count them."""
 
 
-async def rebuild(sessions: SessionFactory, nats_url: str, *, partial: bool = False) -> Rebuilt:
+async def rebuild(
+    sessions: SessionFactory,
+    nats_url: str,
+    *,
+    partial: bool = False,
+    nats_user: str | None = None,
+    nats_password: SecretStr | None = None,
+) -> Rebuilt:
     started = perf_counter()
-    nc = await connect(nats_url, name="reporting-rebuild")
+    nc = await connect(nats_url, name="reporting-rebuild", user=nats_user, password=nats_password)
     try:
         async with sessions() as session, session.begin():
             read, applied, left_out, last = await _replay_afresh(session, nc.jetstream(), partial)
