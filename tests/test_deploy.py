@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -385,3 +386,146 @@ async def test_the_nats_cluster_admits_the_services_login_and_its_own_nodes_alon
                 break
             await asyncio.sleep(0.1)
         assert "Authorization Violation" in logs[-1].read_text()
+
+
+# NetworkPolicy, as the network plugin applies it to a connection into the namespace.
+NAMESPACE = "bpo"
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Where a connection comes from: a pod with these labels in this namespace."""
+
+    labels: dict[str, str]
+    namespace: str = NAMESPACE
+
+
+ANYONE = Peer({}, "ingress")
+STRANGER = Peer({"app.kubernetes.io/name": "stranger"})
+
+
+def _selects(selector: Resource, labels: dict[str, str]) -> bool:
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values")
+        present = key in labels and (values is None or labels[key] in values)
+        if present != (operator in ("In", "Exists")):
+            return False
+    return True
+
+
+def _from(peers: list[Resource] | None, source: Peer) -> bool:
+    if not peers:
+        return True
+    for peer in peers:
+        assert "ipBlock" not in peer, "a policy that takes addresses cannot be checked here"
+        namespace = {"kubernetes.io/metadata.name": source.namespace}
+        if "namespaceSelector" in peer:
+            if not _selects(peer["namespaceSelector"], namespace):
+                continue
+        elif source.namespace != NAMESPACE:
+            continue
+        if _selects(peer.get("podSelector", {}), source.labels):
+            return True
+    return False
+
+
+def _to(rule_ports: list[Resource] | None, port: int, pod_ports: dict[str, int]) -> bool:
+    for entry in rule_ports or [{}]:
+        if entry.get("protocol", "TCP") != "TCP":
+            continue
+        wanted = entry.get("port")
+        if wanted is None:
+            return True
+        first: int | None = pod_ports.get(wanted) if isinstance(wanted, str) else wanted
+        if first is not None and first <= port <= int(entry.get("endPort", first)):
+            return True
+    return False
+
+
+def _pods(built: list[Resource]) -> dict[str, tuple[dict[str, str], dict[str, int]]]:
+    """Each workload's pods: their labels and their containers' ports by name."""
+    pods = {}
+    for resource in built:
+        if resource["kind"] in ("Deployment", "StatefulSet", "Job"):
+            template = resource["spec"]["template"]
+            ports = {
+                port.get("name", str(port["containerPort"])): port["containerPort"]
+                for container in template["spec"]["containers"]
+                for port in container.get("ports", [])
+            }
+            pods[resource["metadata"]["name"]] = (template["metadata"]["labels"], ports)
+    return pods
+
+
+class Policies:
+    """The network policies of a build, and its workloads' pods."""
+
+    def __init__(self, built: list[Resource]) -> None:
+        self.policies = [r["spec"] for r in built if r["kind"] == "NetworkPolicy"]
+        self.pods = _pods(built)
+
+    def __repr__(self) -> str:
+        return f"<{len(self.policies)} network policies>"
+
+    def admit(self, pod: str, port: int | str, source: Peer) -> bool:
+        """Whether they let a connection from `source` into `pod`'s `port`."""
+        return _admits(self.policies, *self.pods[pod], port, source)
+
+
+def _admits(
+    policies: list[Resource],
+    labels: dict[str, str],
+    pod_ports: dict[str, int],
+    port: int | str,
+    source: Peer,
+) -> bool:
+    port = pod_ports[port] if isinstance(port, str) else port
+    isolating = [
+        policy
+        for policy in policies
+        if "Ingress" in policy.get("policyTypes", ["Ingress"])
+        and _selects(policy["podSelector"], labels)
+    ]
+    if not isolating:
+        return True
+    return any(
+        _from(rule.get("from"), source) and _to(rule.get("ports"), port, pod_ports)
+        for policy in isolating
+        for rule in policy.get("ingress", [])
+    )
+
+
+@pytest.mark.parametrize("name", ["base", *OVERLAYS])
+def test_network_policies_let_in_what_each_pod_needs_and_nothing_else(name: str) -> None:
+    built = _builds()[name]
+    policies = Policies(built)
+    pods = policies.pods
+    runs = {
+        r["metadata"]["name"]: r["spec"]["template"]["spec"]["containers"][0]["command"][:2]
+        for r in built
+        if r["kind"] in ("Deployment", "Job")
+    }
+    # The services' APIs take anyone's requests, their workers anyone's scrapes, on their port.
+    service_pods = [pod for pod, command in runs.items() if command in SERVICE_PROCESSES]
+    assert len(service_pods) == 2 * len(SERVICES)
+    for pod in service_pods:
+        assert policies.admit(pod, "http", ANYONE), pod
+    # NATS takes its clients from the services' pods alone, and its routes from its own.
+    nats_pod = Peer(pods["nats"][0])
+    for pod, command in runs.items():
+        here, elsewhere = Peer(pods[pod][0]), Peer(pods[pod][0], "elsewhere")
+        assert policies.admit("nats", "client", here) == (command in SERVICE_PROCESSES), pod
+        assert not policies.admit("nats", "client", elsewhere), pod
+        assert not policies.admit("nats", "cluster", here), pod
+    assert policies.admit("nats", "cluster", nats_pod)
+    assert policies.admit("nats", "client", nats_pod)
+    # Nothing else gets into any pod: a pod of the namespace that is none of these, a pod of
+    # another namespace.
+    for pod, (_, ports) in pods.items():
+        for port in ports.values():
+            admitted = policies.admit(pod, port, STRANGER)
+            assert admitted == (pod in service_pods), f"{pod}:{port}"
+            assert policies.admit(pod, port, ANYONE) == admitted, f"{pod}:{port}"
+        assert not policies.admit(pod, 1, STRANGER), pod
