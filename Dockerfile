@@ -46,7 +46,7 @@ RUN apt-get update \
 
 RUN groupadd --system --gid 10001 bpo \
     && useradd --system --uid 10001 --gid bpo --home-dir /home/bpo --create-home bpo \
-    && mkdir /keys /documents && chown bpo:bpo /keys /documents
+    && mkdir /keys /public-keys /documents && chown bpo:bpo /keys /public-keys /documents
 
 COPY --from=build /app /app
 WORKDIR /app

@@ -31,7 +31,7 @@ from nats.js.errors import ServiceUnavailableError
 from pydantic import AliasChoices, SecretStr
 
 from bpo_common.messaging import connect
-from bpo_common.settings import SERVICES, ServiceSettings
+from bpo_common.settings import SERVICES, Component, ServiceSettings
 from bpo_devtools import servers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,18 +152,23 @@ def _settings(service: str) -> type[ServiceSettings]:
     return settings
 
 
+def _variable(settings: type[ServiceSettings], field_name: str) -> str:
+    """The variable a setting is read from."""
+    alias = settings.model_fields[field_name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"{settings.model_config.get('env_prefix', '')}{field_name}".upper()
+
+
 def _names(service: str) -> tuple[set[str], set[str]]:
     """(every variable the service reads, those it cannot start without)."""
     settings = _settings(service)
-    prefix = settings.model_config.get("env_prefix", "")
-    read, required = set(), set()
-    for field_name, field in settings.model_fields.items():
-        alias = field.validation_alias
-        shared = alias.choices[0] if isinstance(alias, AliasChoices) else None
-        names = {str(shared) if shared else f"{prefix}{field_name}".upper()}
-        read |= {str(name) for name in names}
-        if field.is_required():
-            required |= {str(name) for name in names}
+    read = {_variable(settings, name) for name in settings.model_fields}
+    required = {
+        _variable(settings, name)
+        for name, field in settings.model_fields.items()
+        if field.is_required()
+    }
     return read, required
 
 
@@ -529,3 +534,118 @@ def test_network_policies_let_in_what_each_pod_needs_and_nothing_else(name: str)
             assert admitted == (pod in service_pods), f"{pod}:{port}"
             assert policies.admit(pod, port, ANYONE) == admitted, f"{pod}:{port}"
         assert not policies.admit(pod, 1, STRANGER), pod
+
+
+# A private key goes where something signs with it, and nowhere else: into a container only
+# when a setting its command reads names the file, a variable naming one only where read.
+def _reads_private_key(command: list[str], variable: str) -> bool:
+    """Whether `command` opens the private key file `variable` names. A service's process
+    does if its settings, read for what it runs, fail on a file that is not there."""
+    if command[:2] not in RUNS:
+        return variable in _read_by_the_command()
+    settings = _settings(command[2])
+    fields = [field for field in settings.model_fields if _variable(settings, field) == variable]
+    if not fields:
+        return False
+    (field,) = fields
+    components = {"serve": Component.API, "worker": Component.WORKER, "migrate": Component.ALL}
+    given = {"database_url": "postgresql://u@h/d", field: "/nowhere/private.pem"}
+    try:
+        settings.model_validate(given | {"component": components[command[1]]})
+    except OSError:
+        return True
+    return False
+
+
+def _private_key_files(command: list[str], environment: dict[str, str]) -> set[str]:
+    """The private key files a container with this command and environment may hold: those
+    its command reads, and those it makes (`bpo keys --dir DIR`)."""
+    named = {
+        value
+        for name, value in environment.items()
+        if "PRIVATE_KEY" in name and _reads_private_key(command, name)
+    }
+    if command[:2] == ["bpo", "keys"]:
+        named.add(f"{command[command.index('--dir') + 1]}/private.pem")
+    return named
+
+
+def _private_variables_unread(command: list[str], environment: dict[str, str]) -> list[str]:
+    return sorted(
+        name
+        for name in environment
+        if "PRIVATE_KEY" in name and not _reads_private_key(command, name)
+    )
+
+
+@pytest.mark.parametrize("name", ["base", *OVERLAYS])
+def test_the_manifests_mount_a_private_key_only_where_it_is_read(name: str) -> None:
+    built = _builds()[name]
+    private = {
+        r["metadata"]["name"]: {k for k, v in (r.get("stringData") or {}).items() if "PRIVATE" in v}
+        for r in built
+        if r["kind"] == "Secret"
+    }
+    assert any(private.values()), "the template holds a private key"
+    for resource in built:
+        pod = resource.get("spec", {}).get("template", {}).get("spec", {})
+        volumes = {v["name"]: v.get("secret", {}).get("secretName") for v in pod.get("volumes", [])}
+        for container in _containers(resource):
+            command = container.get("command", [])
+            environment = _k8s_values(built, container, "pod")
+            held = {
+                f"{mount['mountPath']}/{key}"
+                for mount in container.get("volumeMounts", [])
+                for key in private.get(volumes.get(mount["name"]) or "", set())
+                if mount.get("subPath") in (None, key)
+            }
+            where = f"{resource['metadata']['name']}/{container['name']}"
+            assert sorted(held - _private_key_files(command, environment)) == [], where
+            assert _private_variables_unread(command, environment) == [], where
+
+
+def test_docker_compose_mounts_a_private_key_only_where_it_is_read() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+    def volumes(service: Resource) -> dict[str, str]:
+        """Each mount of a named volume: where in the container -> the volume."""
+        mounts = {}
+        for mount in service.get("volumes", []):
+            source, target = mount.split(":")[:2]
+            if source in compose.get("volumes", {}):
+                mounts[target] = source
+        return mounts
+
+    def in_volume(service: Resource, path: str) -> tuple[str, str] | None:
+        """(volume, path in it) of a file a container names."""
+        for target, volume in volumes(service).items():
+            if path.startswith(f"{target}/"):
+                return volume, path.removeprefix(f"{target}/")
+        return None
+
+    commanded = {
+        name: (service["command"], {n: str(v) for n, v in service["environment"].items()})
+        for name, service in compose["services"].items()
+        if service.get("command", [])[:1] == ["bpo"]
+    }
+    # Every private key file a container makes or names, wherever it is mounted.
+    private = {
+        in_volume(compose["services"][name], path)
+        for name, (command, environment) in commanded.items()
+        for path in [
+            *_private_key_files(command, environment),
+            *(v for n, v in environment.items() if "PRIVATE_KEY" in n),
+        ]
+    }
+    assert private, "the key pair's private half is somewhere"
+    assert None not in private, "every private key file is in a volume"
+    for name, (command, environment) in commanded.items():
+        service = compose["services"][name]
+        held = {
+            f"{target}/{path}"
+            for target, volume in volumes(service).items()
+            for key_volume, path in filter(None, private)
+            if key_volume == volume
+        }
+        assert sorted(held - _private_key_files(command, environment)) == [], name
+        assert _private_variables_unread(command, environment) == [], name

@@ -292,6 +292,21 @@ def test_keys_never_replaces_a_private_key_and_derives_a_missing_public_one(
     assert not (directory / "private.pem").exists(), "no new pair behind the user's back"
 
 
+def test_keys_keeps_a_copy_of_the_public_key_alone_where_asked(tmp_path: Path) -> None:
+    pair, public = tmp_path / "keys", tmp_path / "public-keys"
+    made = CliRunner().invoke(app, ["keys", "--dir", str(pair), "--public-dir", str(public)])
+    assert made.exit_code == 0, made.output
+    assert [p.name for p in public.iterdir()] == ["public.pem"]
+    assert (public / "public.pem").read_bytes() == (pair / "public.pem").read_bytes()
+    assert (public / "public.pem").stat().st_mode & 0o777 == 0o644
+
+    (public / "public.pem").write_text("another pair's")
+    again = CliRunner().invoke(app, ["keys", "--dir", str(pair), "--public-dir", str(public)])
+    assert again.exit_code == 0, again.output
+    assert (public / "public.pem").read_bytes() == (pair / "public.pem").read_bytes()
+    assert [p.name for p in public.iterdir()] == ["public.pem"]
+
+
 def test_token_signs_with_the_configured_keys_algorithm_and_says_what_is_wrong_with_it(
     tmp_path: Path,
 ) -> None:

@@ -54,15 +54,39 @@ def keys(
     directory: Annotated[Path, typer.Option("--dir", help="where the key pair lives")] = Path(
         ".run/jwt"
     ),
+    public_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-dir",
+            help="a folder to keep a copy of public.pem in, alone, for what verifies tokens "
+            "and signs none (written again whenever it differs)",
+        ),
+    ] = None,
 ) -> None:
     """Create the token signing key pair (private.pem, public.pem) unless it exists; a private
     key is never replaced (a missing public.pem is derived from it again)."""
     try:
         private, public = ensure_key_pair(directory)
+        copy = _copy_public_key(public, public_dir) if public_dir is not None else None
     except (OSError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     console.print(f"private key: {private}\npublic key:  {public}")
+    if copy is not None:
+        console.print(f"its copy:    {copy}")
+
+
+def _copy_public_key(public: Path, directory: Path) -> Path:
+    """`public` in `directory` too, replaced whole when it differs (another pair's)."""
+    copy = directory / public.name
+    pem = public.read_bytes()
+    if not copy.exists() or copy.read_bytes() != pem:
+        directory.mkdir(parents=True, exist_ok=True)
+        written = directory / f".{public.name}.new"
+        written.write_bytes(pem)
+        written.chmod(0o644)
+        written.replace(copy)
+    return copy
 
 
 @app.command()
