@@ -171,17 +171,14 @@ class SlaCredit(JobCredit, Base):
 
 
 class AccuracyCredit(JobCredit, Base):
-    """The latest verdict of validation on the accuracy a job delivered (shares of 1), by
-    `decided_at`. A job that did not deliver its target with 95 % confidence is credited on
-    the next invoice drafted; one that met it (`met`) is kept too, so that an older verdict
-    told late changes nothing, and is never claimed."""
+    """A job that did not deliver its target accuracy with 95 % confidence, as validation
+    decided when it completed (shares of 1); its credit goes on the next invoice drafted."""
 
     __tablename__ = "accuracy_credit"
 
     target_accuracy: Mapped[Decimal] = mapped_column(Numeric)
     estimate: Mapped[float | None]
     assured: Mapped[float | None]
-    met: Mapped[bool] = mapped_column(server_default=text("false"))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

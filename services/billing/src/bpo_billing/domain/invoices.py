@@ -98,16 +98,13 @@ class JobBelowTarget:
     kind: ClassVar[LineKind] = LineKind.ACCURACY_CREDIT
 
     def shortfall(self) -> str:
-        return accuracy_shortfall(self.target_accuracy, self.estimate, self.assured)
-
-
-def accuracy_shortfall(target: Decimal, estimate: float | None, assured: float | None) -> str:
-    """What a job below its target accuracy delivered, as its credit line says."""
-    if estimate is None or assured is None:
-        return f"delivered no measured accuracy against its {target:.2%} target"
-    return (
-        f"delivered {estimate:.2%} against its {target:.2%} target (95 % lower bound {assured:.2%})"
-    )
+        target = f"{self.target_accuracy:.2%}"
+        if self.estimate is None or self.assured is None:
+            return f"delivered no measured accuracy against its {target} target"
+        return (
+            f"delivered {self.estimate:.2%} against its {target} target "
+            f"(95 % lower bound {self.assured:.2%})"
+        )
 
 
 # A job that fell short of what the client was promised, credited on the next draft.
@@ -202,13 +199,11 @@ def credit_line(job: CreditedJob, terms: InvoiceTerms) -> Line | None:
     amount = job_credit(job.billed, pct, terms.currency)
     if amount == 0:
         return None
-    description = credit_description(job.kind, pct, job.external_ref or job.job_id, job.shortfall())
+    description = (
+        f"{CREDIT_NAMES[job.kind]} {plain(pct)}%: job {job.external_ref or job.job_id} "
+        f"{job.shortfall()}"
+    )
     return Line(job.kind, description, 1, amount, amount, job.job_id)
-
-
-def credit_description(kind: LineKind, pct: Decimal, job: str | UUID, shortfall: str) -> str:
-    """`Accuracy credit 10%: job batch-7 delivered 98.91% against its 99.50% target (...)`."""
-    return f"{CREDIT_NAMES[kind]} {plain(pct)}%: job {job} {shortfall}"
 
 
 def usage_lines(groups: Iterable[UsageGroup], currency: str) -> list[Line]:

@@ -156,12 +156,12 @@ async def claim_sla_credits(
 async def claim_accuracy_credits(
     session: AsyncSession, invoice_id: UUID, client_id: UUID, until: datetime
 ) -> list[JobBelowTarget]:
-    """Apply the pending accuracy credits of jobs whose latest verdict, decided before
-    `until`, is below their target (see _claim_credits)."""
+    """Apply the pending accuracy credits of jobs decided below their target before `until`
+    (see _claim_credits)."""
     credit = AccuracyCredit
     facts = (credit.target_accuracy, credit.estimate, credit.assured)
     rows = await _claim_credits(
-        session, credit, credit.decided_at, facts, invoice_id, client_id, until, ~credit.met
+        session, credit, credit.decided_at, facts, invoice_id, client_id, until
     )
     return [JobBelowTarget(**row) for row in rows]
 
@@ -174,12 +174,11 @@ async def _claim_credits(
     invoice_id: UUID,
     client_id: UUID,
     until: datetime,
-    *only: ColumnElement[bool],
 ) -> list[RowMapping]:
-    """Apply the client's pending credits of one kind (those that match `only`) whose job fell
-    short (`at`) before `until` and whose items are invoiced (on this draft, whose usage lines
-    must be stored first, or on an invoice not void): each job's id, external ref, the
-    credit's `facts` and what the job's items were billed, in one statement."""
+    """Apply the client's pending credits of one kind whose job fell short (`at`) before
+    `until` and whose items are invoiced (on this draft, whose usage lines must be stored
+    first, or on an invoice not void): each job's id, external ref, the credit's `facts` and
+    what the job's items were billed, in one statement."""
     billed = (
         select(func.sum(InvoiceLine.amount))
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
@@ -197,7 +196,6 @@ async def _claim_credits(
             credit.invoice_id.is_(None),
             at < until,
             billed.is_not(None),
-            *only,
         )
         .values(invoice_id=invoice_id)
         .returning(credit.job_id, *facts, billed.label("billed"))
@@ -226,22 +224,6 @@ async def add_invoice_lines(
     ]
     if rows:
         await session.execute(insert(InvoiceLine), rows)
-
-
-async def job_credit_line(
-    session: AsyncSession, invoice_id: UUID, job_id: UUID, kind: LineKind
-) -> InvoiceLine | None:
-    """The invoice's line of a job's credit of this kind (none when it rounded to nothing)."""
-    query = select(InvoiceLine).where(
-        InvoiceLine.invoice_id == invoice_id, InvoiceLine.job_id == job_id, InvoiceLine.kind == kind
-    )
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def remove_line(session: AsyncSession, line: InvoiceLine) -> None:
-    """Take a line off a draft (the others keep their positions)."""
-    await session.delete(line)
-    await session.flush()
 
 
 async def invoice_lines(session: AsyncSession, invoice_id: UUID) -> list[InvoiceLine]:

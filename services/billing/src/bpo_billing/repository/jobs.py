@@ -35,9 +35,3 @@ async def add_credit(session: AsyncSession, credit: SlaCredit | AccuracyCredit) 
     if await session.get(type(credit), credit.job_id) is None:
         session.add(credit)
         await session.flush()
-
-
-async def accuracy_verdict(session: AsyncSession, job_id: UUID) -> AccuracyCredit | None:
-    """The latest accuracy verdict kept of a job, as stored now (not as this session last saw
-    it)."""
-    return await session.get(AccuracyCredit, job_id, populate_existing=True)

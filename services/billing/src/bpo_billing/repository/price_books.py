@@ -23,7 +23,3 @@ async def add_price_book(session: AsyncSession, book: PriceBook) -> None:
 async def price_book_at(session: AsyncSession, client_id: UUID, day: date) -> PriceBook | None:
     """The version in force on `day` (domain.price_books.in_force)."""
     return in_force(await price_books(session, client_id), day)
-
-
-async def price_book(session: AsyncSession, book_id: UUID) -> PriceBook | None:
-    return await session.get(PriceBook, book_id)
