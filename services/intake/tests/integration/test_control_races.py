@@ -1,6 +1,6 @@
 """Controls drawn at claim against what runs beside them: a job being withdrawn (a close,
-cancel or erasure holds it) gets no control, and two claims at once by one keyer never copy
-them the same pool item."""
+cancel or erasure holds it) gets no control, a pool item being erased is not copied, and two
+claims at once by one keyer never copy them the same pool item."""
 
 import asyncio
 
@@ -42,6 +42,27 @@ async def test_a_claim_puts_no_control_into_a_job_a_withdrawal_holds(
             select(func.count()).where(Item.job_id == job["id"], Item.control_of.is_not(None))
         )
     assert copies == 0
+
+
+async def test_a_claim_copies_no_pool_item_whose_job_an_erasure_holds(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await client_with_controls(intake, tokens, intake_db, data_keys, 1, skill=SKILL)
+    job = await control_job(intake, tokens, client_id, 1, "1", skill=SKILL)
+    (real,) = [str(item.id) for item in await stored_items(intake_db, job["id"])]
+    async with intake_db() as session:
+        pool_job = await session.scalar(
+            select(Item.job_id).where(Item.client_id == client_id, Item.golden.is_not(None))
+        )
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+
+    async with intake_db() as session, session.begin():
+        # As an erasure (or retention) holds the pool item's job while it erases its values.
+        await session.execute(select(Job).where(Job.id == pool_job).with_for_update())
+        claim = claim_tasks(intake, keyer, job_id=job["id"])
+        (task,) = await asyncio.wait_for(claim, CLAIM_ANSWERS_WITHIN_S)
+
+    assert task["item_id"] == real, "the keyer gets the job's own item, not a copy"
 
 
 async def test_two_claims_at_once_by_one_keyer_never_copy_them_the_same_pool_item(

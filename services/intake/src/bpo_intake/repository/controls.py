@@ -82,6 +82,7 @@ _POOL_ITEM = f"""
       AND {_NEVER_HAD} AND {PAGES_KEPT} AND {_SKILLED}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
+    FOR KEY SHARE OF p, pj SKIP LOCKED
     """  # noqa: S608 (a constant fragment)
 
 
@@ -110,6 +111,7 @@ _AGREED_ITEM = f"""
     WHERE {_NEVER_HAD} AND {PAGES_KEPT} AND {_SKILLED}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
+    FOR KEY SHARE OF p, pj SKIP LOCKED
     """  # noqa: S608 (a constant fragment)
 
 
@@ -118,7 +120,9 @@ async def pool_item(
 ) -> PoolItem | None:
     """A completed control item of the job's client the keyer has never had (nor a copy of),
     for a control in the job; else one of its items two keyers agreed on, where it allows;
-    None when there is none. `order`: any string, which one."""
+    None when there is none. `order`: any string, which one. The item and its job are
+    key-share-locked, and one an erasure or retention holds is passed over: its values, read
+    as they are, cannot be copied after its erasure has looked for copies to erase."""
     driver = await driver_connection(session)
     row = await driver.fetchrow(_POOL_ITEM, job_id, contractor_id, order)
     if row is None:
