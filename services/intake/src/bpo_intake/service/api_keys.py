@@ -41,11 +41,14 @@ from bpo_intake.settings import Settings
 
 class SecretChecks:
     """What the process spends on scrypt, whose every run takes 16 MiB and some 50 ms of a
-    core on purpose: token requests are counted per caller's address (an IPv6 one by its
-    /64), `attempts` a window of `window_s` seconds (GCRA, as bpo_common.ratelimit: a burst of
-    `attempts`, then one every window_s / attempts seconds), before any secret is checked;
-    and at most `at_once` runs go at a time. Not per key: whoever knows a key's id could then
-    keep its owner from getting tokens with wrong secrets."""
+    core on purpose: token requests whose secret was wrong are counted per caller's address
+    (an IPv6 one by its /64), `attempts` a window of `window_s` seconds (GCRA, as
+    bpo_common.ratelimit: a burst of `attempts`, then one every window_s / attempts seconds),
+    and past that an address's requests are refused before any secret is checked; and at
+    most `at_once` runs go at a time. Requests that get a token count for nothing, so that
+    clients behind one address (a proxy not named in BPO_TRUSTED_PROXIES, a NAT) never run
+    out by using their keys. Not per key: whoever knows a key's id could then keep its owner
+    from getting tokens with wrong secrets."""
 
     def __init__(
         self, attempts: int, window_s: int, at_once: int, clock: Clock = time.monotonic
@@ -64,17 +67,22 @@ class SecretChecks:
             clock,
         )
 
+    def failed(self, address: str | None) -> None:
+        """Count a token request whose secret was wrong."""
+        if self._quota is not None:
+            self._quota.take(_network(address), 1)
+
     def admit(self, address: str | None) -> None:
-        """Count a token request; TooManyRequests past the limit."""
+        """TooManyRequests if the address may not try a secret now."""
         quota = self._quota
         if quota is None:
             return
-        verdict = quota.take(_network(address), 1)
+        verdict = quota.could_take(_network(address), 1)
         if not verdict.allowed:
             raise TooManyRequests(
-                f"too many token requests from this address: {quota.limit} every "
-                f"{quota.window_s} s on this server; retry in {verdict.retry_after_s} s, and use "
-                "a token until it expires (expires_in) instead of asking for one per request",
+                f"too many token requests with a wrong secret from this address: {quota.limit} "
+                f"every {quota.window_s} s on this server; retry in {verdict.retry_after_s} s, "
+                "with the key's id and secret as they were given",
                 headers={
                     "Retry-After": str(verdict.retry_after_s),
                     "RateLimit-Policy": quota.policy,
@@ -204,7 +212,7 @@ async def grant_token(
 ) -> Grant:
     """A token for the API key `client_id` whose secret is `client_secret`, with the scopes
     asked for (all the key's by default): a client's token, `sub` api-key:<id>. `address`:
-    the caller's, whose requests are counted (TooManyRequests past the limit)."""
+    the caller's, whose wrong secrets are counted (TooManyRequests past the limit)."""
     if signer is None:
         raise TokenRefused(
             OAuthError.UNAUTHORIZED_CLIENT,
@@ -218,6 +226,7 @@ async def grant_token(
         stored = key.secret_hash if key is not None else await asyncio.to_thread(decoy_hash)
         matches = await asyncio.to_thread(secret_matches, client_secret, stored)
     if key is None or not matches:
+        checks.failed(address)
         raise TokenRefused(OAuthError.INVALID_CLIENT, UNKNOWN_CLIENT)
     usable(key.revoked_at, key.expires_at, now)
     # Again under the key's lock: a revocation that committed meanwhile refuses it too.
