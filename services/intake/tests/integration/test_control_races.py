@@ -3,18 +3,26 @@ cancel or erasure holds it) gets no control, a pool item being erased is not cop
 claims at once by one keyer never copy them the same pool item."""
 
 import asyncio
+from uuid import UUID
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_intake.models import Item, Job
+from bpo_intake.service import erasure
 
-from .conftest import stored_items
-from .controlled import client_with_controls, control_job
+from .conftest import register_client, someone_waits_for_a_lock, stored_items
+from .controlled import (
+    accept,
+    client_with_controls,
+    control_job,
+    known_item,
+    submit_typed,
+)
 from .keying import claim_tasks, new_contractor
 
 SKILL = f"control-races-{new_id().hex[-8:]}"
@@ -86,3 +94,40 @@ async def test_two_claims_at_once_by_one_keyer_never_copy_them_the_same_pool_ite
             )
         )
     assert len(copies) == 1, "the one pool item, copied once for the keyer"
+
+
+async def test_an_erasure_locks_an_older_job_its_item_was_copied_into_first_as_decisions_do(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await register_client(intake, tokens)
+    older = await control_job(intake, tokens, client_id, 1, "1", skill=SKILL)
+    pool = await control_job(intake, tokens, client_id, 0, "0", extra=[known_item(0)], skill=SKILL)
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+    (known,) = await claim_tasks(intake, keyer, job_id=pool["id"])
+    await submit_typed(intake, keyer, known["id"])
+    await accept(intake_db, data_keys, pool, known["item_id"])
+    _, other = await new_contractor(intake, tokens, SKILL)
+    (copy,) = await claim_tasks(intake, other, job_id=older["id"])
+    assert copy["source"] == known_item(0)["source"], "a copy of the pool item, in the older job"
+
+    async def erase() -> None:
+        async with intake_db() as session, session.begin():
+            await erasure.erase_item(session, data_keys, UUID(known["item_id"]), None, "m", [])
+
+    async with intake_db() as deciding, deciding.begin():
+        # A decision on items of both jobs locks them in id order: the older first.
+        await deciding.execute(_job_as_decisions_lock(older["id"]))
+        erasing = asyncio.ensure_future(erase())
+        await someone_waits_for_a_lock(deciding)
+        # The erasure waits for the older job before it takes the pool's: no deadlock.
+        await asyncio.wait_for(deciding.execute(_job_as_decisions_lock(pool["id"])), 10)
+    await asyncio.wait_for(erasing, CLAIM_ANSWERS_WITHIN_S)
+
+    async with intake_db() as session:
+        erased = await session.get(Item, UUID(copy["item_id"]))
+    assert erased is not None
+    assert erased.source == {}, "the copy erased with its original"
+
+
+def _job_as_decisions_lock(job_id: str) -> Select[Job]:
+    return select(Job).where(Job.id == UUID(job_id)).with_for_update(key_share=True)

@@ -51,7 +51,7 @@ async def erase_job(
 ) -> ErasureOut:
     """Erase the job's data everywhere; another client's job is not found. Its documents'
     bytes are added to `released`, to be swept once the transaction has committed."""
-    job = await repository.lock_job(session, job_id, scope)
+    job = await _lock_with_copies(session, job_id, None, scope)
     if job is None:
         raise NotFound(f"no job {job_id}")
     await _erase(session, keys, job, None, requested_by, released)
@@ -69,11 +69,28 @@ async def erase_item(
     """Erase one item's data everywhere; its job's key stays (the job's other items need it),
     so the sealed copies of the item's values on the stream stay sealed, never in clear."""
     found = await repository.job_of_item(session, item_id, scope)
-    job = None if found is None else await repository.lock_job(session, found[0], scope)
+    job = None if found is None else await _lock_with_copies(session, found[0], [item_id], scope)
     if job is None:
         raise NotFound(f"no item {item_id}")
     await _erase(session, keys, job, [item_id], requested_by, released)
     return await erasure_state(session, job.id, scope)
+
+
+async def _lock_with_copies(
+    session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None, scope: UUID | None
+) -> Job | None:
+    """The job, locked (None if the caller's scope does not hold it), and the jobs controls
+    were copied into from it (or from these of its items) with it, all in id order, as
+    decisions lock jobs: once the job is held, no control is copied from it."""
+    if await repository.job_of(session, job_id, scope) is None:
+        return None
+    copied_into = await repository.copies_of(session, job_id, item_ids)
+    job = None
+    for locking in sorted({job_id, *copied_into}):
+        locked = await repository.lock_job(session, locking, scope if locking == job_id else None)
+        if locking == job_id:
+            job = locked
+    return job
 
 
 async def _erase(
@@ -168,7 +185,7 @@ async def erase_past_retention(
     client's retention (see `erase_job`); returns how many."""
     due = await repository.jobs_past_retention(session, now, default_days, RETENTION_BATCH)
     for job_id, _ in due:
-        job = await repository.lock_job(session, job_id, None)
+        job = await _lock_with_copies(session, job_id, None, None)
         if job is not None:
             await _erase(session, keys, job, None, "retention", released)
     return len(due)
