@@ -13,6 +13,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_intake.models import Item, Job
+from bpo_intake.repository import documents as documents_repository
 from bpo_intake.service import erasure
 
 from .conftest import register_client, someone_waits_for_a_lock, stored_items
@@ -50,6 +51,22 @@ async def test_a_claim_puts_no_control_into_a_job_a_withdrawal_holds(
             select(func.count()).where(Item.job_id == job["id"], Item.control_of.is_not(None))
         )
     assert copies == 0
+
+
+async def test_a_claim_gets_its_control_while_an_upload_holds_the_job(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await client_with_controls(intake, tokens, intake_db, data_keys, 1, skill=SKILL)
+    job = await control_job(intake, tokens, client_id, 1, "1", skill=SKILL)
+    (real,) = [str(item.id) for item in await stored_items(intake_db, job["id"])]
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+
+    async with intake_db() as session, session.begin():
+        assert await documents_repository.lock_job(session, UUID(job["id"]), None) is not None
+        claim = claim_tasks(intake, keyer, job_id=job["id"])
+        (task,) = await asyncio.wait_for(claim, CLAIM_ANSWERS_WITHIN_S)
+
+    assert task["item_id"] != real, "a control, as at any other time"
 
 
 async def test_a_claim_copies_no_pool_item_whose_job_an_erasure_holds(

@@ -37,9 +37,13 @@ ITEM_DOCUMENT_NAMES = (
 
 
 async def lock_job(session: AsyncSession, job_id: UUID, scope: UUID | None) -> Job | None:
-    """The job, locked until the transaction ends: one upload at a time names its files."""
+    """The job, for an upload: one upload of the job at a time names its files (a lock of its
+    own), and the job is key-share-locked until the transaction ends, so that it cannot be
+    closed, cancelled or erased meanwhile, while decisions, claims and controls go on."""
+    await advisory_lock(session, f"uploads:{job_id}")
     query = of_client(select(Job).where(Job.id == job_id), Job.client_id, scope)
-    return (await session.execute(query.with_for_update())).scalar_one_or_none()
+    locked = query.with_for_update(read=True, key_share=True)
+    return (await session.execute(locked)).scalar_one_or_none()
 
 
 async def lock_bytes(session: AsyncSession, stored: Iterable[tuple[UUID, str]]) -> None:
