@@ -3,6 +3,7 @@ cancel or erasure holds it) gets no control, a pool item being erased is not cop
 claims at once by one keyer never copy them the same pool item."""
 
 import asyncio
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -31,13 +32,22 @@ SKILL = f"control-races-{new_id().hex[-8:]}"
 CLAIM_ANSWERS_WITHIN_S = 10
 
 
+async def _a_job_of_controls_and_a_keyer(
+    intake: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, keys: DataKeys
+) -> tuple[UUID, dict[str, Any], str, dict[str, str]]:
+    """A client with a pool of one control, its job of one real item at golden rate 1, that
+    item's id, and a keyer's headers."""
+    client_id = await client_with_controls(intake, tokens, db, keys, 1, skill=SKILL)
+    job = await control_job(intake, tokens, client_id, 1, "1", skill=SKILL)
+    (real,) = [str(item.id) for item in await stored_items(db, job["id"])]
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+    return client_id, job, real, keyer
+
+
 async def test_a_claim_puts_no_control_into_a_job_a_withdrawal_holds(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    client_id = await client_with_controls(intake, tokens, intake_db, data_keys, 1, skill=SKILL)
-    job = await control_job(intake, tokens, client_id, 1, "1", skill=SKILL)
-    (real,) = [str(item.id) for item in await stored_items(intake_db, job["id"])]
-    _, keyer = await new_contractor(intake, tokens, SKILL)
+    _, job, real, keyer = await _a_job_of_controls_and_a_keyer(intake, tokens, intake_db, data_keys)
 
     async with intake_db() as session, session.begin():
         # As a cancel or an erasure holds the job while it withdraws its work.
@@ -56,10 +66,7 @@ async def test_a_claim_puts_no_control_into_a_job_a_withdrawal_holds(
 async def test_a_claim_gets_its_control_while_an_upload_holds_the_job(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
 ) -> None:
-    client_id = await client_with_controls(intake, tokens, intake_db, data_keys, 1, skill=SKILL)
-    job = await control_job(intake, tokens, client_id, 1, "1", skill=SKILL)
-    (real,) = [str(item.id) for item in await stored_items(intake_db, job["id"])]
-    _, keyer = await new_contractor(intake, tokens, SKILL)
+    _, job, real, keyer = await _a_job_of_controls_and_a_keyer(intake, tokens, intake_db, data_keys)
 
     async with intake_db() as session, session.begin():
         assert await documents_repository.lock_job(session, UUID(job["id"]), None) is not None
@@ -101,7 +108,8 @@ async def test_two_claims_at_once_by_one_keyer_never_copy_them_the_same_pool_ite
         *(claim_tasks(intake, keyer, job_id=job["id"]) for _ in range(6))
     )
 
-    assert sum(len(tasks) for tasks in claimed) == 6
+    # Claims at once skip each other's tasks rather than wait: some may come back empty.
+    assert sum(len(tasks) for tasks in claimed) >= 1
     async with intake_db() as session:
         copies = list(
             await session.scalars(
