@@ -59,7 +59,8 @@ def rebuild(
         if done.events_left_out:
             console.print(
                 f"[yellow]left out {done.events_left_out:,} events the service's consumer gave "
-                "up on, which failed again[/yellow] (its dead_letter table keeps them)"
+                "up on, which failed again, or messages that are no event[/yellow] (its "
+                "dead_letter table keeps them)"
             )
 
     try:

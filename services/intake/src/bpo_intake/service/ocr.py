@@ -38,12 +38,13 @@ class OcrNotNow(Exception):
 
 class OcrKilled(OcrUnavailable):
     """Tesseract crashed (SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL): on a page it breaks on,
-    or for a reason of its own. (Killed by the system, for memory or a stop, it is only
-    unavailable.)"""
+    or for a reason of its own. (Killed by the system, for memory or a stop, it is unavailable
+    while it reads no blank page either; if it does, the page is read again later.)"""
 
 
 # The signals of a crash: a page may cause one. SIGKILL (out of memory) and a stop's SIGTERM
-# or SIGINT are the machine's, never the page's.
+# or SIGINT are the machine's, or the page's if it is killed on it again and again (OcrNotNow:
+# one killed extraction.READ_ATTEMPTS times while a blank page reads has no words).
 _CRASHES = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL}
 
 
