@@ -82,7 +82,7 @@ _POOL_ITEM = f"""
       AND {_NEVER_HAD} AND {PAGES_KEPT} AND {_SKILLED}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
-    FOR KEY SHARE OF p, pj SKIP LOCKED
+    FOR SHARE OF p SKIP LOCKED
     """  # noqa: S608 (a constant fragment)
 
 
@@ -108,10 +108,11 @@ _AGREED_ITEM = f"""
     FROM latest
     JOIN item p ON p.id = latest.id
     JOIN job pj ON pj.id = p.job_id
-    WHERE {_NEVER_HAD} AND {PAGES_KEPT} AND {_SKILLED}
+    WHERE jsonb_typeof(p.result) = 'object' AND p.result <> '{{}}'::jsonb
+      AND {_NEVER_HAD} AND {PAGES_KEPT} AND {_SKILLED}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
-    FOR KEY SHARE OF p, pj SKIP LOCKED
+    FOR SHARE OF p SKIP LOCKED
     """  # noqa: S608 (a constant fragment)
 
 
@@ -120,9 +121,10 @@ async def pool_item(
 ) -> PoolItem | None:
     """A completed control item of the job's client the keyer has never had (nor a copy of),
     for a control in the job; else one of its items two keyers agreed on, where it allows;
-    None when there is none. `order`: any string, which one. The item and its job are
-    key-share-locked, and one an erasure or retention holds is passed over: its values, read
-    as they are, cannot be copied after its erasure has looked for copies to erase."""
+    None when there is none. `order`: any string, which one. The item is share-locked, and
+    one an erasure is changing is passed over (one it changed meanwhile is read again as it
+    is now, and its erased values no longer qualify): a copy is never made from values an
+    erasure has erased, and an erasure waits for copies in the making, which it then finds."""
     driver = await driver_connection(session)
     row = await driver.fetchrow(_POOL_ITEM, job_id, contractor_id, order)
     if row is None:
