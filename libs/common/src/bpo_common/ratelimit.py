@@ -90,24 +90,21 @@ class Quota:
 
     def take(self, caller: str, cost: int) -> Verdict:
         """Spend `cost` of `caller`'s quota, unless that would overspend it."""
-        return self._ask(caller, cost, spend=True)
-
-    def could_take(self, caller: str, cost: int) -> Verdict:
-        """Whether `caller` could spend `cost` now, spending nothing."""
-        return self._ask(caller, cost, spend=False)
-
-    def _ask(self, caller: str, cost: int, *, spend: bool) -> Verdict:
         now = self._clock()
         owed = max(self._paid_off_at.get(caller, now) - now, 0.0)
         after = owed + cost * self.interval
         if after > self.window_s + _SLACK_S and owed > 0:
             # Refused until it fits, or until nothing is owed for a charge larger than the quota.
             return self._verdict(owed, refused_for=min(after - self.window_s, owed))
-        if spend:
-            self._paid_off_at[caller] = now + after
-            if len(self._paid_off_at) > self._sweep_at:
-                self._sweep(now)
+        self._paid_off_at[caller] = now + after
+        if len(self._paid_off_at) > self._sweep_at:
+            self._sweep(now)
         return self._verdict(after)
+
+    def give_back(self, caller: str, cost: int) -> None:
+        """Return `cost` that `caller` spent (what it paid for turned out not to count)."""
+        if caller in self._paid_off_at:
+            self._paid_off_at[caller] -= cost * self.interval
 
     def _verdict(self, owed: float, refused_for: float | None = None) -> Verdict:
         remaining = max(0, math.floor((self.window_s - owed) / self.interval + 1e-9))

@@ -73,8 +73,8 @@ class Settings(KeyedSettings):
     # How long such a token works: short, so that a revoked key is soon locked out for good.
     api_key_token_ttl_s: int = Field(900, ge=60, le=900)
     # Requests to the token endpoint, each a scrypt check of 16 MiB and some 50 ms: this many
-    # a window of api_key_token_window_s seconds from one address and for one key, per process
-    # (a burst of them, then one every window / attempts seconds; 0: no limit).
+    # a window of api_key_token_window_s seconds from one address, per process, those that get
+    # a token given back (a burst of them, then one every window / attempts seconds; 0: none).
     api_key_token_attempts: int = Field(20, ge=0)
     api_key_token_window_s: int = Field(600, ge=1)
     # scrypt runs (token requests, new keys) at a time in a process; the others wait their turn.

@@ -1,7 +1,7 @@
 """The token endpoint's own limit: each request checks a secret with scrypt (16 MiB and some
-50 ms of a core), so requests with a wrong secret are counted per address, and past the limit
-an address's requests are refused before any secret is checked, a 429 problem saying when to
-come back. Requests that get a token count for nothing."""
+50 ms of a core), so requests are counted per address before any secret is checked, and past
+the limit an address's requests are refused, a 429 problem saying when to come back. A
+request that gets a token is given its count back."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -79,7 +79,7 @@ def _refusal(response: httpx.Response) -> str:
     """The 429 problem's detail, after checking its headers."""
     detail: str = assert_problem(response, 429)["detail"]
     assert detail.startswith(
-        "too many token requests with a wrong secret from this address: 3 every 60 s on this server"
+        "too many token requests that got no token from this address: 3 every 60 s on this server"
     )
     assert response.headers["RateLimit-Policy"] == '"token-address";q=3;w=60'
     return detail

@@ -43,21 +43,19 @@ async def test_no_more_runs_than_allowed_go_at_once_and_the_others_wait_their_tu
 def test_a_limit_of_zero_counts_nothing() -> None:
     checks = SecretChecks(attempts=0, window_s=60, at_once=1)
     for _ in range(100):
-        checks.failed("198.51.100.1")
         checks.admit("198.51.100.1")
 
 
-def test_wrong_secrets_past_the_limit_refuse_the_address_saying_when_to_retry() -> None:
+def test_requests_past_the_limit_refuse_the_address_saying_when_to_retry() -> None:
     clock = Clock()
     checks = SecretChecks(attempts=2, window_s=60, at_once=1, clock=clock)
-    for _ in range(2):
-        checks.admit("198.51.100.1")
-        checks.failed("198.51.100.1")
+    checks.admit("198.51.100.1")
+    checks.admit("198.51.100.1")
     checks.admit("198.51.100.2")  # another address counts apart
     with pytest.raises(TooManyRequests) as refused:
         checks.admit("198.51.100.1")
     assert refused.value.detail == (
-        "too many token requests with a wrong secret from this address: 2 every 60 s on this "
+        "too many token requests that got no token from this address: 2 every 60 s on this "
         "server; retry in 30 s, with the key's id and secret as they were given"
     )
     assert refused.value.headers == {
@@ -69,10 +67,11 @@ def test_wrong_secrets_past_the_limit_refuse_the_address_saying_when_to_retry() 
     checks.admit("198.51.100.1")
 
 
-def test_admitting_spends_nothing_only_a_wrong_secret_does() -> None:
+def test_a_request_that_got_a_token_is_given_its_count_back() -> None:
     checks = SecretChecks(attempts=1, window_s=60, at_once=1)
     for _ in range(10):
         checks.admit(None)
-    checks.failed(None)
+        checks.granted(None)
+    checks.admit(None)
     with pytest.raises(TooManyRequests, match="from this address"):
         checks.admit(None)

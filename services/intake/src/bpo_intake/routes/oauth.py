@@ -88,8 +88,8 @@ _FORM_BODY: dict[str, Any] = {
         400: {"model": TokenError, "description": "a bad request, grant type or scope"},
         401: {"model": TokenError, "description": "no API key with that id and secret"},
         429: {
-            "description": "Too many token requests from the caller's address: "
-            "retry after `Retry-After` seconds, and use a token until it expires",
+            "description": "Too many token requests that got no token from the caller's "
+            "address: retry after `Retry-After` seconds",
             **PROBLEM_RESPONSE,
         },
     },

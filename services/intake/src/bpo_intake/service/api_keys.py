@@ -41,14 +41,14 @@ from bpo_intake.settings import Settings
 
 class SecretChecks:
     """What the process spends on scrypt, whose every run takes 16 MiB and some 50 ms of a
-    core on purpose: token requests whose secret was wrong are counted per caller's address
-    (an IPv6 one by its /64), `attempts` a window of `window_s` seconds (GCRA, as
+    core on purpose: token requests are counted per caller's address (an IPv6 one by its
+    /64) before any secret is checked, `attempts` a window of `window_s` seconds (GCRA, as
     bpo_common.ratelimit: a burst of `attempts`, then one every window_s / attempts seconds),
-    and past that an address's requests are refused before any secret is checked; and at
-    most `at_once` runs go at a time. Requests that get a token count for nothing, so that
-    clients behind one address (a proxy not named in BPO_TRUSTED_PROXIES, a NAT) never run
-    out by using their keys. Not per key: whoever knows a key's id could then keep its owner
-    from getting tokens with wrong secrets."""
+    past which the address's requests are refused; a request that gets a token is given its
+    count back, so that clients behind one address (a proxy not named in BPO_TRUSTED_PROXIES,
+    a NAT) never run out by using their keys. At most `at_once` runs go at a time. Not per
+    key: whoever knows a key's id could then keep its owner from getting tokens with wrong
+    secrets."""
 
     def __init__(
         self, attempts: int, window_s: int, at_once: int, clock: Clock = time.monotonic
@@ -67,20 +67,20 @@ class SecretChecks:
             clock,
         )
 
-    def failed(self, address: str | None) -> None:
-        """Count a token request whose secret was wrong."""
+    def granted(self, address: str | None) -> None:
+        """The address's request got a token: its count is given back."""
         if self._quota is not None:
-            self._quota.take(_network(address), 1)
+            self._quota.give_back(_network(address), 1)
 
     def admit(self, address: str | None) -> None:
-        """TooManyRequests if the address may not try a secret now."""
+        """Count a token request; TooManyRequests past the limit."""
         quota = self._quota
         if quota is None:
             return
-        verdict = quota.could_take(_network(address), 1)
+        verdict = quota.take(_network(address), 1)
         if not verdict.allowed:
             raise TooManyRequests(
-                f"too many token requests with a wrong secret from this address: {quota.limit} "
+                f"too many token requests that got no token from this address: {quota.limit} "
                 f"every {quota.window_s} s on this server; retry in {verdict.retry_after_s} s, "
                 "with the key's id and secret as they were given",
                 headers={
@@ -212,7 +212,8 @@ async def grant_token(
 ) -> Grant:
     """A token for the API key `client_id` whose secret is `client_secret`, with the scopes
     asked for (all the key's by default): a client's token, `sub` api-key:<id>. `address`:
-    the caller's, whose wrong secrets are counted (TooManyRequests past the limit)."""
+    the caller's, whose requests that get no token are counted (TooManyRequests past the
+    limit)."""
     if signer is None:
         raise TokenRefused(
             OAuthError.UNAUTHORIZED_CLIENT,
@@ -226,7 +227,6 @@ async def grant_token(
         stored = key.secret_hash if key is not None else await asyncio.to_thread(decoy_hash)
         matches = await asyncio.to_thread(secret_matches, client_secret, stored)
     if key is None or not matches:
-        checks.failed(address)
         raise TokenRefused(OAuthError.INVALID_CLIENT, UNKNOWN_CLIENT)
     usable(key.revoked_at, key.expires_at, now)
     # Again under the key's lock: a revocation that committed meanwhile refuses it too.
@@ -246,6 +246,7 @@ async def grant_token(
         scopes=scopes,
         token_id=str(new_id()),
     )
+    checks.granted(address)
     return Grant(token, int(ttl.total_seconds()), scopes)
 
 
