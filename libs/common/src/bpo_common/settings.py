@@ -74,7 +74,10 @@ def _shared(name: str) -> AliasChoices:
 class ServiceSettings(BaseSettings):
     """Settings every service has. Subclasses set `env_prefix` (BPO_<SERVICE>_)."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    # A refused value is never repeated in the error: it may be a password.
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, hide_input_in_errors=True
+    )
 
     database_url: SecretStr = Field(
         description="postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB of this service's database"

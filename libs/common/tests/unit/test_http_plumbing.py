@@ -99,8 +99,9 @@ def test_the_nats_login_is_read_whole_and_its_password_never_shows(
     assert settings.nats_password.get_secret_value() == "n0tShown"
     assert "n0tShown" not in repr(settings)
     monkeypatch.delenv("BPO_NATS_USER")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as alone:
         ExampleSettings()
+    assert "n0tShown" not in str(alone.value), "nor in the error a service prints as it stops"
 
 
 @pytest.mark.parametrize(
