@@ -340,19 +340,15 @@ async def flag_unclaimable_items(
     session: AsyncSession, *, waited: timedelta, now: datetime | None = None
 ) -> int:
     """Flag for a manager the items (up to SWEEP_BATCH) with a task queued longer than
-    `waited` that no active contractor may claim; returns how many. Their flag clears when the
-    item becomes final, or when a manager requeues it."""
+    `waited` that no active contractor may claim; returns how many it found. Their flag clears
+    when the item becomes final, or when a manager requeues it."""
     now = now or utcnow()
     stuck = await repository.unclaimable_tasks(session, now - waited, SWEEP_BATCH)
-    kinds: dict[UUID, TaskKind] = {}
+    # Found before their locks (in id order, as decisions lock items): one decided or flagged
+    # meanwhile is left as it is.
     for item_id, kind in stuck:
-        kinds.setdefault(item_id, kind)
-    # Locked in id order, as decisions lock items; one decided while it waited is left be.
-    flagged = 0
-    for item_id in sorted(kinds):
         item = await items_repository.get_item_for_update(session, item_id)
-        if item is None or item.status in FINAL:
+        if item is None or item.status in FINAL or item.flagged_reason is not None:
             continue
-        item.flagged_reason = domain.unclaimable_reason(kinds[item_id], waited)
-        flagged += 1
-    return flagged
+        item.flagged_reason = domain.unclaimable_reason(kind, waited)
+    return len(stuck)
