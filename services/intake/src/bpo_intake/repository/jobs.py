@@ -45,15 +45,14 @@ async def job_to_add_to(session: AsyncSession, job_id: UUID) -> Job | None:
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def jobs_for_update(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, Job]:
-    """The jobs, locked in id order (so that two transactions never deadlock on them), FOR NO
-    KEY UPDATE: against each other and a close or cancel, not an upload of items."""
-    query = (
-        select(Job)
-        .where(among(Job.id, sorted(job_ids)))
-        .order_by(Job.id)
-        .with_for_update(key_share=True)
-    )
+async def jobs_of_items_for_update(
+    session: AsyncSession, item_ids: Iterable[UUID]
+) -> dict[UUID, Job]:
+    """The jobs of these items, locked in id order (so that two transactions never deadlock on
+    them), FOR NO KEY UPDATE: against each other and a close or cancel, not an upload of items.
+    One statement: an item never changes job, so its job is found without locking the item."""
+    of_items = select(Item.job_id).where(among(Item.id, sorted(set(item_ids))))
+    query = select(Job).where(Job.id.in_(of_items)).order_by(Job.id).with_for_update(key_share=True)
     return {job.id: job for job in (await session.execute(query)).scalars()}
 
 

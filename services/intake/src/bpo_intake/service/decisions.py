@@ -52,8 +52,7 @@ async def decide_items(
     writing the items, the new tasks and the events once each. The jobs are locked before
     the items, as an erasure locks them (the other order deadlocked with one)."""
     item_ids = {d.item_id for d in decisions}
-    job_ids = set((await items_repository.jobs_of_items(session, item_ids)).values())
-    jobs_of_items = await jobs_repository.jobs_for_update(session, job_ids)
+    jobs_of_items = await jobs_repository.jobs_of_items_for_update(session, item_ids)
     items = await items_repository.items_for_update(session, item_ids)
     # The data keys of the jobs whose values a decision brings (a rejection brings none).
     keyed = {

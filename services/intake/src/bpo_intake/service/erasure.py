@@ -81,7 +81,8 @@ async def _lock_with_copies(
 ) -> Job | None:
     """The job, locked (None if the caller's scope does not hold it), and the jobs controls
     were copied into from it (or from these of its items) with it, all in id order, as
-    decisions lock jobs: once the job is held, no control is copied from it."""
+    decisions lock jobs. (A copy in the making as they are read, its claim holding the pool
+    item, lands in a job locked later, out of order: `_erase` finds it once the item is.)"""
     if await repository.job_of(session, job_id, scope) is None:
         return None
     copied_into = await repository.copies_of(session, job_id, item_ids)
