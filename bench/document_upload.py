@@ -9,9 +9,9 @@ with its background loops, as `make run` starts it), its document store a local 
 under `.run/bench/<pid>/documents` (bench/harness.py), creates a client and an
 open job through the API, and sends the zip in one POST /v1/jobs/{id}/documents
 (`Content-Type: application/zip`). The product figure is that request, from the first byte
-sent to the 201: the zip spooled, every member read and inspected with PDFium (in a thread,
-one at a time), the bytes written to the store content-addressed, the rows inserted, the
-commit. Pages per second = 2 x documents / seconds.
+sent to the 201: the zip spooled, every member read and inspected with PDFium (in intake's
+decoding process, in one call), the bytes written to the store content-addressed, the rows
+inserted, the commit. Pages per second = 2 x documents / seconds.
 
 The baseline, measured in the same run before the upload (the service idle): the same PDF
 bytes written one after the other with obstore's put_async to a LocalStore in a temporary
@@ -21,9 +21,9 @@ baseline pages/s; no target is set (informational).
 
 Also printed, for information: the seconds from the 201 until intake's page renderer has
 rendered every page of the job to WebP (`document.rendered_at` set on every row, polled in
-intake's database), as pages rendered per second, and the CPU the intake process used for
-the upload and for the rendering. `--quick`: 100 documents. It exits 0 whatever the
-figures; the last line of its output is the `RESULT {...}` of bench/README.md.
+intake's database), as pages rendered per second, and the CPU the intake process (with its
+decoding process) used for the upload and for the rendering. `--quick`: 100 documents. It
+exits 0 whatever the figures; the last line of its output is the `RESULT {...}` of bench/README.md.
 """
 
 import argparse

@@ -102,8 +102,9 @@ def _with_children(pid: int | None) -> list[int]:
 
 
 def stack_cpu(stack: "FullStack") -> dict[str, float]:
-    """CPU seconds so far of each service process, PostgreSQL, NATS and this process."""
-    cpu = {name: _cpu_seconds([pid]) for name, pid in stack.pids().items()}
+    """CPU seconds so far of each service process (with its children: intake's decoding
+    process), PostgreSQL, NATS and this process."""
+    cpu = {name: _cpu_seconds(_with_children(pid)) for name, pid in stack.pids().items()}
     postmaster = _pid(stack.root / "postgres" / "data" / "postmaster.pid")
     cpu["PostgreSQL"] = _cpu_seconds(_with_children(postmaster))
     nats = _pid(stack.root / "nats" / "nats.pid")

@@ -12,6 +12,7 @@ from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_intake.repository.jobs import DATA_KEYS
 from bpo_intake.routes import router
 from bpo_intake.routes.workbench import STATIC_DIR
+from bpo_intake.service import documents
 from bpo_intake.service.api_keys import SecretChecks
 from bpo_intake.settings import Settings
 from bpo_intake.workers import workers
@@ -42,4 +43,5 @@ def create_app(
     app.mount("/work/static", StaticFiles(directory=STATIC_DIR), name="workbench-static")
     app.state.control_draw = draw or Random()
     app.state.secret_checks = SecretChecks.of(settings, clock)
+    documents.document_decoder(settings)  # its process started before the first upload
     return app

@@ -89,10 +89,11 @@ async def render_pages(runtime: Runtime) -> None:
     """Render the pages of uploaded documents to web images, as they come."""
     settings = runtime.settings_as(Settings)
     objects = documents.document_store(settings)
+    reader = documents.document_decoder(settings)
 
     async def render() -> bool:
         async with runtime.sessions() as session, session.begin():
-            rendered = await documents.render_pending(session, objects)
+            rendered = await documents.render_pending(session, objects, reader)
         return rendered == documents.RENDER_BATCH
 
     await keep_running("page renderer", render, _documents_work(runtime))

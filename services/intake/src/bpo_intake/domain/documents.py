@@ -3,17 +3,14 @@ name), whether they may be stored (size, pages, pixels; not corrupt, not encrypt
 bomb), the size each page's web image will have, and the pages rendered to those images
 with a PDF's text layer and word boxes.
 
-Everything here is CPU work on bytes in memory: no I/O. PDFium is not thread-safe, so the
-callers run these one at a time (`service.documents` holds the lock).
+Everything here is CPU work on bytes in memory: no I/O. The service runs `describe` and
+`rendered` in a process apart, within a time and a memory limit (`service.decoding`).
 """
 
 import ctypes
 import io
 import math
-import re
 import warnings
-import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -42,18 +39,9 @@ WEBP_QUALITY = 80
 # libwebp's fastest effort: a scanned A4 page encodes about five times faster than at its
 # default (4), for images about a third larger (10 KB rather than 7 KB for a text page).
 WEBP_METHOD = 0
-# A zip member that expands more than this many times over is refused as a bomb, and so is a
-# zip whose files add up to more than this (they are held in memory while inspected).
-MAX_ZIP_RATIO = 200
-MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024
-# The only compressions read: their decompression stops where asked (bzip2 and LZMA's, in
-# zipfile, do not, whatever size a member declares).
-_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 MAX_NAME = 255
 # EXIF orientations of an image stored on its side: its width is the page's height.
 _TURNED = {5, 6, 7, 8}
-# Members a zip tool adds that are not documents.
-_ZIP_NOISE = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$)")
 
 
 class MediaType(StrEnum):
@@ -95,6 +83,9 @@ class MemberRefused(Refused):
         super().__init__(message)
         self.member = member
 
+    def __reduce__(self) -> tuple[Any, ...]:  # from the decoding process, whole
+        return (type(self), (self.member, str(self)))
+
 
 @dataclass(frozen=True)
 class PageSize:
@@ -102,6 +93,15 @@ class PageSize:
 
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class Description:
+    """What a file's bytes are, and its pages' image sizes."""
+
+    media_type: MediaType
+    sha256: str
+    pages: list[PageSize]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,10 @@ class Inspected:
     media_type: MediaType
     sha256: str
     pages: list[PageSize]
+
+    @classmethod
+    def of(cls, filename: str, content: bytes, description: Description) -> "Inspected":
+        return cls(filename, content, description.media_type, description.sha256, description.pages)
 
 
 # x0, y0, x1, y1 as fractions of the page from its top left.
@@ -147,6 +151,11 @@ class RenderedPage:
 
 def inspect(filename: str, content: bytes, limits: Limits) -> Inspected:
     """The document these bytes are, or Refused saying what is wrong with them."""
+    return Inspected.of(filename, content, describe(filename, content, limits))
+
+
+def describe(filename: str, content: bytes, limits: Limits) -> Description:
+    """What these bytes are, or Refused saying what is wrong with them."""
     if not 1 <= len(filename) <= MAX_NAME:
         raise Refused(f"a document's name has 1 to {MAX_NAME} characters")
     if has_unstorable(filename):
@@ -161,7 +170,7 @@ def inspect(filename: str, content: bytes, limits: Limits) -> Inspected:
         media_type, pages = _image_pages(content, limits)
     if len(pages) > limits.max_pages:
         raise Refused(f"the document has {len(pages)} pages; the limit is {limits.max_pages}")
-    return Inspected(filename, content, media_type, sha256(content).hexdigest(), pages)
+    return Description(media_type, sha256(content).hexdigest(), pages)
 
 
 def _pdf_scale(width_pt: float, height_pt: float) -> float:
@@ -215,6 +224,8 @@ def _image_pages(content: bytes, limits: Limits) -> tuple[MediaType, list[PageSi
             ) from exc
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise Refused(f"the image is corrupt: {exc}") from exc
+        except MemoryError:
+            raise  # the file is not corrupt: it needs more memory than the decoder has
         except Exception as exc:  # a damaged file makes a decoder raise whatever it raises
             raise Refused("the image is corrupt") from exc
 
@@ -238,43 +249,8 @@ def _frames(image: Image.Image, limits: Limits) -> list[PageSize]:
     return sizes
 
 
-def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str, bytes]]:
-    """Each document of a zip, by its path in the archive; Refused, naming the member, for
-    one that is too large or expands like a bomb (checked before it is read)."""
-    members = [
-        info
-        for info in archive.infolist()
-        if not info.is_dir() and not _ZIP_NOISE.search(info.filename)
-    ]
-    if not members:
-        raise Refused("the zip holds no files")
-    if len(members) > limits.max_members:
-        raise Refused(f"the zip holds {len(members)} files; the limit is {limits.max_members}")
-    total = sum(info.file_size for info in members)
-    if total > MAX_ZIP_TOTAL_BYTES:
-        raise Refused(
-            f"the zip's files add up to {total} bytes; the limit is {MAX_ZIP_TOTAL_BYTES}"
-        )
-    for info in members:
-        if info.compress_type not in _ZIP_METHODS:
-            raise MemberRefused(info.filename, "is compressed other than deflated or stored")
-        if info.file_size > limits.max_bytes:
-            raise MemberRefused(
-                info.filename, f"expands to {info.file_size} bytes; the limit is {limits.max_bytes}"
-            )
-        if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO:
-            raise MemberRefused(
-                info.filename,
-                f"expands {info.file_size // info.compress_size} times over (a zip bomb)",
-            )
-        if info.flag_bits & 0x1:
-            raise MemberRefused(info.filename, "is encrypted; zip it without a password")
-        try:
-            with archive.open(info) as member:
-                content = member.read(info.file_size + 1)  # never more than it declares
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            raise MemberRefused(info.filename, f"cannot be read: {exc}") from exc
-        yield info.filename, content
+def rendered(media_type: MediaType, content: bytes) -> list[RenderedPage]:
+    return list(render(media_type, content))
 
 
 def render(media_type: MediaType, content: bytes) -> Iterator[RenderedPage]:

@@ -2,8 +2,8 @@
 read them do so through signed page links; a worker renders their pages, another deletes
 them when the job's retention has run out.
 
-An upload is all or nothing: every file is inspected (in a thread, one at a time: PDFium is
-not thread-safe) before any byte is stored, and one refused file refuses the request,
+An upload is all or nothing: every file is inspected (in a process apart, within a time and a
+memory limit: `decoding`) before any byte is stored, and one refused file refuses the request,
 naming it. Bytes go to the object store (repository.objects) first, content-addressed; the
 rows follow in the request's transaction. The store is no part of that transaction: the
 bytes an upload wrote, or a deletion let go of, are swept once it has ended (`sweep`), and go
@@ -12,13 +12,11 @@ that no row names, and none that a row names is deleted before its deletion comm
 """
 
 import asyncio
-import threading
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import IO, TypeVar
+from typing import IO
 from uuid import UUID
 
 import structlog
@@ -34,6 +32,7 @@ from bpo_common.ids import new_id
 from bpo_common.notifications import notify
 from bpo_common.outbox import publish
 from bpo_intake.domain import documents as domain
+from bpo_intake.domain import zips
 from bpo_intake.domain.documents import Inspected, Limits, MemberRefused, Refused
 from bpo_intake.domain.jobs import JobStatus
 from bpo_intake.models import Document
@@ -41,11 +40,10 @@ from bpo_intake.repository import documents as repository
 from bpo_intake.repository import extraction as extraction_repository
 from bpo_intake.repository import objects
 from bpo_intake.schemas import DocumentOut
+from bpo_intake.service.decoding import Decoder, decoder
 from bpo_intake.settings import Settings
 
-T = TypeVar("T")
 log = structlog.get_logger(__name__)
-_PDFIUM = threading.Lock()
 RENDER_BATCH = 10
 RETENTION_BATCH = 100
 # A deleted document's bytes are swept as its deletion commits; past this, again.
@@ -83,14 +81,9 @@ def document_store(settings: Settings) -> ObjectStore:
     return objects.open_store(settings.document_store_url, settings.document_store_options)
 
 
-async def _one_at_a_time(work: Callable[[], T]) -> T:
-    """CPU work on PDFium or Pillow, off the event loop, never two at once."""
-
-    def locked() -> T:
-        with _PDFIUM:
-            return work()
-
-    return await asyncio.to_thread(locked)
+def document_decoder(settings: Settings) -> Decoder:
+    """The process PDFium and Pillow read uploaded bytes in, as the settings limit it."""
+    return decoder(settings.document_decode_timeout_s, settings.document_decode_memory_mb)
 
 
 # Uploads
@@ -104,38 +97,36 @@ def _refusal(name: str, exc: Refused) -> Invalid:
 async def inspect_file(filename: str, content: bytes, settings: Settings) -> list[Inspected]:
     """One file as a document, or Invalid naming it."""
     try:
-        return [await _one_at_a_time(lambda: domain.inspect(filename, content, limits(settings)))]
+        described = await document_decoder(settings).run(
+            domain.describe, filename, content, limits(settings)
+        )
     except Refused as exc:
         raise _refusal(filename, exc) from exc
+    return [Inspected.of(filename, content, described)]
 
 
 async def inspect_zip(archive: IO[bytes], settings: Settings) -> list[Inspected]:
     """Every member of a zip as a document, or Invalid naming the first one refused."""
     bounds = limits(settings)
 
-    def inspect_all() -> list[Inspected]:
+    def members() -> list[tuple[str, bytes]]:
         try:
             with zipfile.ZipFile(archive) as opened:
-                return [
-                    _member(name, content, bounds)
-                    for name, content in domain.zip_members(opened, bounds)
-                ]
+                return list(zips.zip_members(opened, bounds))
         except (zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:
             raise Refused(f"the body is not a valid zip: {exc}") from exc
 
     try:
-        return await _one_at_a_time(inspect_all)
+        named = await asyncio.to_thread(members)
+        described = await document_decoder(settings).run(
+            zips.describe_members, named, bounds, pages=len(named)
+        )
     except Refused as exc:
         raise _refusal("body", exc) from exc
-
-
-def _member(name: str, content: bytes, bounds: Limits) -> Inspected:
-    try:
-        return domain.inspect(name, content, bounds)
-    except MemberRefused:
-        raise
-    except Refused as exc:
-        raise MemberRefused(name, str(exc)) from exc
+    return [
+        Inspected.of(name, content, description)
+        for (name, content), description in zip(named, described, strict=True)
+    ]
 
 
 async def add_documents(
@@ -259,14 +250,14 @@ async def resolve(
 # Background work
 
 
-async def render_pending(session: AsyncSession, store: ObjectStore) -> int:
+async def render_pending(session: AsyncSession, store: ObjectStore, reader: Decoder) -> int:
     """Render the pages of up to RENDER_BATCH documents; returns how many."""
     pending = await repository.unrendered(session, RENDER_BATCH)
     for document in pending:
         # A document that can never be rendered (its bytes gone, or bytes PDFium or Pillow
-        # cannot draw after all) is marked rendered all the same, its pages answering 404, so
-        # that it does not stop the others. A store that fails (away, refusing) fails the
-        # batch, which is tried again.
+        # cannot draw after all, or not within the decoder's limits: its time is per page) is
+        # marked rendered all the same, its pages answering 404, so that it does not stop the
+        # others. A store that fails (away, refusing) fails the batch, which is tried again.
         rendered: list[domain.RenderedPage] = []
         try:
             content = await objects.read(
@@ -277,7 +268,7 @@ async def render_pending(session: AsyncSession, store: ObjectStore) -> int:
         else:
             kind = domain.MediaType(document.media_type)
             try:
-                rendered = await _one_at_a_time(partial(_rendered, kind, content))
+                rendered = await reader.run(domain.rendered, kind, content, pages=document.pages)
             except Exception:
                 log.exception("document_not_rendered", document_id=str(document.id))
         for page in rendered:
@@ -369,7 +360,3 @@ async def sweep_left(sessions: SessionFactory, store: ObjectStore, now: datetime
         sessions, store, [StoredBytes(d.client_id, d.sha256, d.pages) for d in left]
     )
     return len(left) if swept else 0
-
-
-def _rendered(kind: domain.MediaType, content: bytes) -> list[domain.RenderedPage]:
-    return list(domain.render(kind, content))

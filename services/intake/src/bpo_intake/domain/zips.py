@@ -1,0 +1,69 @@
+"""A zip of documents as a client uploads it: its members read (none too large, none that
+expands like a bomb, checked before it is read), then each described as a document."""
+
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+
+from bpo_intake.domain.documents import Description, Limits, MemberRefused, Refused, describe
+
+# A zip member that expands more than this many times over is refused as a bomb, and so is a
+# zip whose files add up to more than this (they are held in memory while inspected).
+MAX_ZIP_RATIO = 200
+MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024
+# The only compressions read: their decompression stops where asked (bzip2 and LZMA's, in
+# zipfile, do not, whatever size a member declares).
+_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+# Members a zip tool adds that are not documents.
+_ZIP_NOISE = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$)")
+
+
+def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str, bytes]]:
+    """Each document of a zip, by its path in the archive; Refused, naming the member, for
+    one that is too large or expands like a bomb (checked before it is read)."""
+    members = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir() and not _ZIP_NOISE.search(info.filename)
+    ]
+    if not members:
+        raise Refused("the zip holds no files")
+    if len(members) > limits.max_members:
+        raise Refused(f"the zip holds {len(members)} files; the limit is {limits.max_members}")
+    total = sum(info.file_size for info in members)
+    if total > MAX_ZIP_TOTAL_BYTES:
+        raise Refused(
+            f"the zip's files add up to {total} bytes; the limit is {MAX_ZIP_TOTAL_BYTES}"
+        )
+    for info in members:
+        if info.compress_type not in _ZIP_METHODS:
+            raise MemberRefused(info.filename, "is compressed other than deflated or stored")
+        if info.file_size > limits.max_bytes:
+            raise MemberRefused(
+                info.filename, f"expands to {info.file_size} bytes; the limit is {limits.max_bytes}"
+            )
+        if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO:
+            raise MemberRefused(
+                info.filename,
+                f"expands {info.file_size // info.compress_size} times over (a zip bomb)",
+            )
+        if info.flag_bits & 0x1:
+            raise MemberRefused(info.filename, "is encrypted; zip it without a password")
+        try:
+            with archive.open(info) as member:
+                content = member.read(info.file_size + 1)  # never more than it declares
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+            raise MemberRefused(info.filename, f"cannot be read: {exc}") from exc
+        yield info.filename, content
+
+
+def describe_members(members: list[tuple[str, bytes]], limits: Limits) -> list[Description]:
+    """A zip's members, each described, in order; MemberRefused naming the first refused."""
+    described = []
+    for name, content in members:
+        try:
+            described.append(describe(name, content, limits))
+        except Refused as exc:
+            raise MemberRefused(name, str(exc)) from exc
+    return described

@@ -1,0 +1,90 @@
+"""Uploaded files are read by PDFium and Pillow in a process apart, within a time and a memory
+limit: a file past the memory is refused naming it, a page past the time is left without an
+image, and the files after them are read all the same (the process is replaced)."""
+
+import io
+import random
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fpdf import FPDF
+from PIL import Image
+
+from bpo_common.db import SessionFactory
+from bpo_devtools.testing import TestStack, Tokens, assert_problem
+from bpo_intake.app import create_app
+from bpo_intake.settings import Settings
+
+from .documents import documents_of, image, invoice_pdf, open_job, rendered, upload
+
+
+@pytest.fixture(scope="module")
+def intake_app(stack: TestStack, store_dir: Path) -> FastAPI:
+    """Intake with a second of reading a page and 256 MiB to read in."""
+    settings = stack.settings(
+        Settings,
+        "intake",
+        document_store_url=store_dir.as_uri(),
+        document_decode_timeout_s=1.0,
+        document_decode_memory_mb=256,
+        document_max_pixels=150_000_000,
+    )
+    return create_app(settings)
+
+
+def stored(store: Path) -> list[str]:
+    return sorted(path.name for path in store.rglob("*") if path.is_file())
+
+
+def tangled_pdf(lines: int = 60_000) -> bytes:
+    """One A4 page of `lines` strokes from edge to edge: small, and seconds of PDFium's time
+    to draw."""
+    draw = random.Random(7)
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    for _ in range(lines):
+        pdf.line(draw.uniform(0, 210), 0, draw.uniform(0, 210), 297)
+    return bytes(pdf.output())
+
+
+async def test_a_file_past_the_readers_memory_is_refused_naming_it_and_the_next_is_read(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, store_dir: Path
+) -> None:
+    client_id, job = await open_job(intake, tokens)
+    # 10,000 x 10,000 white pixels: 300 MB once decoded, from a file of some 300 KB.
+    out = io.BytesIO()
+    Image.new("RGB", (10_000, 10_000), "white").save(out, "PNG")
+
+    refused = await upload(intake, tokens, client_id, job["id"], out.getvalue(), filename="big.png")
+
+    problem = assert_problem(refused, 422)
+    assert problem["errors"][0]["field"] == "big.png"
+    assert "more than 256 MiB of memory" in problem["detail"]
+    assert await documents_of(intake_db, job["id"]) == []
+    assert not (store_dir / str(client_id)).exists(), "no byte stored"
+
+    small = await upload(intake, tokens, client_id, job["id"], image(), filename="small.png")
+    assert small.status_code == 201, small.text
+    assert small.json()["pages"] == 1
+
+
+async def test_a_page_past_the_readers_time_is_left_without_an_image_and_the_next_is_drawn(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, store_dir: Path
+) -> None:
+    client_id, job = await open_job(intake, tokens)
+    tangled = await upload(intake, tokens, client_id, job["id"], tangled_pdf(), filename="t.pdf")
+    assert tangled.status_code == 201, tangled.text
+    plain = await upload(intake, tokens, client_id, job["id"], invoice_pdf("P-1"), filename="p.pdf")
+    assert plain.status_code == 201, plain.text
+
+    await rendered(intake_db, plain.json()["id"])
+    await rendered(intake_db, tangled.json()["id"])
+    tangled_sha, plain_sha = tangled.json()["sha256"], plain.json()["sha256"]
+    assert stored(store_dir / str(client_id) / tangled_sha) == ["original"]
+    assert stored(store_dir / str(client_id) / plain_sha) == [
+        "original",
+        "page-1.webp",
+        "page-2.webp",
+    ]
