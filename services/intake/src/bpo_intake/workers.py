@@ -127,8 +127,9 @@ async def extract_items(runtime: Runtime) -> None:
 
 
 async def delete_expired_documents(runtime: Runtime) -> None:
-    """Delete documents whose job's retention has run out, and sweep again the bytes of
-    deleted documents that a sweep left (the store away), once an hour."""
+    """Delete documents whose job's retention has run out, sweep again the bytes of deleted
+    documents that a sweep left (the store away), and then those that no document has, once
+    an hour."""
     settings = runtime.settings_as(Settings)
     objects = documents.document_store(settings)
 
@@ -140,7 +141,10 @@ async def delete_expired_documents(runtime: Runtime) -> None:
             )
         await documents.sweep(runtime.sessions, objects, released)
         left = await documents.sweep_left(runtime.sessions, objects, utcnow())
-        return documents.RETENTION_BATCH in (deleted, left)
+        if documents.RETENTION_BATCH in (deleted, left):
+            return True
+        await documents.sweep_orphans(runtime.sessions, objects, utcnow())
+        return False
 
     await keep_running("document retention", delete, pause(RETENTION_CHECK_S))
 

@@ -1,20 +1,27 @@
 """Documents' bytes and the transactions that name them: bytes an upload wrote go when its
 transaction does not commit, unless a document already had them; an erasure's go only once
-it has committed. A transaction is made to fail as it commits by a deferred constraint
-trigger of the test's own."""
+it has committed; bytes no document has (their upload's process died) go once an hour old. A
+transaction is made to fail as it commits by a deferred constraint trigger of the test's
+own."""
 
 import hashlib
+import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
 from sqlalchemy import text
 
+from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens, assert_problem
 from bpo_intake.models import Document, Erasure
+from bpo_intake.repository.objects import open_store
+from bpo_intake.service import documents
 
 from .documents import a_rendered_pdf, documents_of, invoice_pdf, open_job, upload, zipped
 
@@ -52,16 +59,25 @@ def original(store_dir: Path, client_id: UUID, content: bytes) -> Path:
     return store_dir / str(client_id) / hashlib.sha256(content).hexdigest() / "original"
 
 
+async def a_job_with_kept_pdf(
+    api: httpx.AsyncClient, tokens: Tokens, number: str
+) -> tuple[UUID, dict[str, Any], bytes]:
+    """A new client's open job with one invoice PDF, kept.pdf, uploaded: its bytes."""
+    client_id, job = await open_job(api, tokens)
+    kept = invoice_pdf(number)
+    first = await upload(api, tokens, client_id, job["id"], kept, filename="kept.pdf")
+    assert first.status_code == 201, first.text
+    return client_id, job, kept
+
+
 async def test_bytes_an_upload_wrote_go_when_its_transaction_does_not_commit(
     documents_api: httpx.AsyncClient,
     documents_db: SessionFactory,
     tokens: Tokens,
     store_dir: Path,
 ) -> None:
-    client_id, job = await open_job(documents_api, tokens)
-    kept, new = invoice_pdf("KEPT-1"), invoice_pdf("NEW-1")
-    first = await upload(documents_api, tokens, client_id, job["id"], kept, filename="kept.pdf")
-    assert first.status_code == 201, first.text
+    client_id, job, kept = await a_job_with_kept_pdf(documents_api, tokens, "KEPT-1")
+    new = invoice_pdf("NEW-1")
 
     # The same bytes again beside new ones: both written, then the commit fails.
     body = zipped({"again.pdf": kept, "new.pdf": new})
@@ -98,3 +114,28 @@ async def test_an_erasure_deletes_the_documents_bytes_only_once_it_has_committed
     gone = await documents_api.get(file, headers=tokens.manager())
     assert "deleted" in assert_problem(gone, 404)["detail"]
     assert [path for path in (store_dir / str(client_id)).rglob("*") if path.is_file()] == []
+
+
+async def test_bytes_no_document_has_go_once_an_hour_old_and_no_others(
+    documents_api: httpx.AsyncClient,
+    documents_db: SessionFactory,
+    tokens: Tokens,
+    store_dir: Path,
+) -> None:
+    client_id, _, kept = await a_job_with_kept_pdf(documents_api, tokens, "KEPT-2")
+    # Bytes of uploads whose process died after writing them, before its commit and sweep.
+    left, young = invoice_pdf("LEFT-1"), invoice_pdf("YOUNG-1")
+    for content in (left, young):
+        path = original(store_dir, client_id, content)
+        path.parent.mkdir(parents=True)
+        path.write_bytes(content)
+    an_hour_ago = time.time() - 3700
+    for content in (left, kept):
+        os.utime(original(store_dir, client_id, content), (an_hour_ago, an_hour_ago))
+
+    store = open_store(store_dir.as_uri(), {})
+    assert await documents.sweep_orphans(documents_db, store, utcnow()) >= 1
+
+    assert not original(store_dir, client_id, left).exists()
+    assert original(store_dir, client_id, young).exists(), "an upload may be writing them"
+    assert original(store_dir, client_id, kept).read_bytes() == kept, "kept.pdf has them"

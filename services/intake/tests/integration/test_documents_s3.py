@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -13,11 +14,13 @@ import obstore
 import pytest
 from fastapi import FastAPI
 
+from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
 from bpo_devtools.servers import free_port
 from bpo_devtools.testing import TestStack, Tokens, serve
 from bpo_intake.app import create_app
 from bpo_intake.repository.objects import open_store
+from bpo_intake.service import documents
 from bpo_intake.settings import Settings
 
 from .documents import (
@@ -120,3 +123,24 @@ async def test_an_upload_the_server_refuses_answers_503_and_stores_nothing(
         )
     assert_storage_away(refused)
     assert await documents_of(sessions, job["id"]) == []
+
+
+async def test_bytes_no_document_has_are_found_in_the_bucket_and_deleted(
+    s3_api: httpx.AsyncClient, s3_app: FastAPI, s3_endpoint: str, tokens: Tokens
+) -> None:
+    sessions: SessionFactory = s3_app.state.runtime.sessions
+    client_id, job = await open_job(s3_api, tokens)
+    kept = await upload(s3_api, tokens, client_id, job["id"], invoice_pdf("S3-3"), filename="k.pdf")
+    assert kept.status_code == 201, kept.text
+    options = {"endpoint": s3_endpoint, "allow_http": "true", **CREDENTIALS}
+    store = open_store(f"s3://{BUCKET}/scans", options)
+    left = f"{client_id}/{'0' * 64}/original"  # an upload's, whose process died before its sweep
+    await obstore.put_async(store, left, b"%PDF-")
+
+    # Two hours on, both are old enough to go if no document has them.
+    assert await documents.sweep_orphans(sessions, store, utcnow() + timedelta(hours=2)) >= 1
+
+    with pytest.raises(FileNotFoundError):
+        await obstore.head_async(store, left)
+    head = await obstore.head_async(store, f"{client_id}/{kept.json()['sha256']}/original")
+    assert head["size"] == kept.json()["size"]

@@ -18,6 +18,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -204,14 +205,15 @@ def _pairs(stored: Collection[tuple[UUID, str]]) -> Any:
 
 
 async def stored_among(
-    session: AsyncSession, stored: Collection[tuple[UUID, str]]
+    session: AsyncSession, stored: Collection[tuple[UUID, str]], *, deleted_too: bool = False
 ) -> set[tuple[UUID, str]]:
-    """Those of these (client, sha256) bytes that a document not deleted has."""
+    """Those of these (client, sha256) bytes that a document not deleted has (`deleted_too`:
+    any document)."""
     pairs = _pairs(stored)
     live = exists().where(
         Document.client_id == pairs.c.client_id,
         Document.sha256 == pairs.c.sha256,
-        Document.deleted_at.is_(None),
+        true() if deleted_too else Document.deleted_at.is_(None),
     )
     query = select(pairs.c.client_id, pairs.c.sha256).where(live)
     return {(client_id, sha256) for client_id, sha256 in await session.execute(query)}

@@ -3,8 +3,9 @@ a document's bytes as `<client>/<sha256>/original` (so the same bytes are stored
 client), its page images beside them as `page-<n>.webp`. A store that cannot be reached or
 refuses is Unavailable (a 503 on a request), whatever it says."""
 
-from collections.abc import Iterable
-from datetime import timedelta
+import re
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,20 @@ def page_image(client_id: UUID, sha256: str, number: int) -> str:
     return f"{client_id}/{sha256}/page-{number}.webp"
 
 
+_ORIGINAL = re.compile(r"([0-9a-f-]{36})/([0-9a-f]{64})/original")
+
+
+def original_of(path: str) -> tuple[UUID, str] | None:
+    """The (client, sha256) of a document's bytes at `path`; None for any other object."""
+    found = _ORIGINAL.fullmatch(path)
+    if found is None:
+        return None
+    try:
+        return UUID(found[1]), found[2]
+    except ValueError:
+        return None
+
+
 async def put(store: ObjectStore, path: str, content: bytes) -> None:
     try:
         await obstore.put_async(store, path, content)
@@ -91,6 +106,15 @@ async def read(store: ObjectStore, path: str) -> bytes:
         raise NotFound(f"{path} is not in the document store") from exc
     except (BaseError, OSError) as exc:
         raise _unavailable(path, exc) from exc
+
+
+async def listed(store: ObjectStore, chunk: int) -> AsyncIterator[list[tuple[str, datetime]]]:
+    """Every object of the store, up to `chunk` at a time: its path and when it was written."""
+    try:
+        async for batch in obstore.list(store, chunk_size=chunk):
+            yield [(meta["path"], meta["last_modified"]) for meta in batch]
+    except (BaseError, OSError) as exc:
+        raise _unavailable("/", exc) from exc
 
 
 async def delete(store: ObjectStore, paths: Iterable[str]) -> None:

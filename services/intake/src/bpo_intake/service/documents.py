@@ -8,7 +8,9 @@ naming it. Bytes go to the object store (repository.objects) first, content-addr
 rows follow in the request's transaction. The store is no part of that transaction: the
 bytes an upload wrote, or a deletion let go of, are swept once it has ended (`sweep`), and go
 unless a live document has them, so that a transaction that does not commit leaves no bytes
-that no row names, and none that a row names is deleted before its deletion commits.
+that no row names, and none that a row names is deleted before its deletion commits. Bytes
+left all the same (the process died before its sweep) are found by a scan of the store,
+every hour (`sweep_orphans`).
 """
 
 import asyncio
@@ -50,6 +52,9 @@ RETENTION_BATCH = 100
 SWEEP_AFTER = timedelta(minutes=5)
 # Deletes that fail in a row before a sweep stops: the store is away.
 SWEEP_FAILURES = 3
+# Bytes no document has are deleted once this old: an upload may be writing younger ones.
+ORPHAN_AFTER = timedelta(hours=1)
+ORPHAN_BATCH = 1000
 
 
 def limits(settings: Settings) -> Limits:
@@ -360,3 +365,26 @@ async def sweep_left(sessions: SessionFactory, store: ObjectStore, now: datetime
         sessions, store, [StoredBytes(d.client_id, d.sha256, d.pages) for d in left]
     )
     return len(left) if swept else 0
+
+
+async def sweep_orphans(sessions: SessionFactory, store: ObjectStore, now: datetime) -> int:
+    """Delete the bytes in the store that no document has, once ORPHAN_AFTER old: those of an
+    upload whose process died before its sweep, or whose sweep found the store away. Every
+    object of the store is looked at; returns how many documents' bytes went."""
+    swept = 0
+    async for batch in objects.listed(store, ORPHAN_BATCH):
+        old = {
+            key
+            for path, written in batch
+            if written < now - ORPHAN_AFTER and (key := objects.original_of(path)) is not None
+        }
+        if not old:
+            continue
+        async with sessions() as session:
+            named = await repository.stored_among(session, old, deleted_too=True)
+        # A deleted document's bytes are swept with its page images (`sweep_left`); these have
+        # none: no page is rendered but a document's.
+        orphans = [StoredBytes(client_id, sha256, 0) for client_id, sha256 in old - named]
+        if orphans and await sweep(sessions, store, orphans):
+            swept += len(orphans)
+    return swept
