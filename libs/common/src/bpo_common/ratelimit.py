@@ -61,6 +61,10 @@ class Verdict:
     # When refused: seconds until the same charge would go through.
     retry_after_s: int = 0
 
+    def field_item(self, quota: str) -> str:
+        """What the `RateLimit` field says of the quota named `quota` after this charge."""
+        return f'"{quota}";r={self.remaining};t={self.reset_s}'
+
 
 class Quota:
     """`limit` units (requests, items or bytes) a window of `window_s` seconds (a minute
@@ -208,10 +212,7 @@ class Meter:
         )
 
     def headers(self) -> dict[str, str]:
-        spent = ", ".join(
-            f'"{name}";r={verdict.remaining};t={verdict.reset_s}'
-            for name, verdict in self.spent.items()
-        )
+        spent = ", ".join(verdict.field_item(name) for name, verdict in self.spent.items())
         return {"RateLimit-Policy": self.limiter.policy, "RateLimit": spent}
 
 

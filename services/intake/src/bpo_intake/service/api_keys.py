@@ -86,7 +86,7 @@ class SecretChecks:
                 headers={
                     "Retry-After": str(verdict.retry_after_s),
                     "RateLimit-Policy": quota.policy,
-                    "RateLimit": f'"{quota.name}";r=0;t={verdict.reset_s}',
+                    "RateLimit": verdict.field_item(quota.name),
                 },
             )
 
