@@ -160,5 +160,7 @@ class Dashboard(BaseModel):
     contractors: Contractors
     clients: Clients
     charts: dict[str, dict[str, list[Any]]]
-    # The throughput and SLA charts' buckets with anything in them, as a table.
+    # The throughput and SLA charts' buckets with anything in them, as a table, and how wide
+    # each is.
     buckets: list[ThroughputBucket]
+    bucket: Bucket

@@ -161,6 +161,8 @@ async def _the_charts_as_tables(page: Page) -> None:
     ]
     assert len(expected) >= 3, "the scenario's hours"
     assert shown == expected
+    heading = await page.locator("#buckets thead th").first.inner_text()
+    assert heading == "Hour starting (UTC)", "a week or less: by the hour"
 
 
 async def test_a_manager_sees_the_charts_and_tables_in_chromium(

@@ -23,7 +23,8 @@ async def dashboard(
     start = now - timedelta(days=days)
     present = await reports.currencies(session, start, now)
     chosen = currency_shown(currency, present)
-    series = await reports.throughput(session, start, now, bucket_for(days))
+    bucket = bucket_for(days)
+    series = await reports.throughput(session, start, now, bucket)
     clients = await reports.clients(session, start, now, chosen)
     contractors = await reports.contractors(session, start, now, chosen)
     return Dashboard(
@@ -36,4 +37,5 @@ async def dashboard(
         clients=clients,
         charts=charts(series.data, clients.data, contractors.data),
         buckets=active(series.data),
+        bucket=bucket,
     )
