@@ -2,12 +2,8 @@
 layout from accepted results, and shown on tasks and items."""
 
 import io
-import os
-import shutil
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -27,7 +23,6 @@ from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, eventually, serve
 from bpo_intake.app import create_app
 from bpo_intake.models import DocumentPage, Item
-from bpo_intake.service.extraction import READ_ATTEMPTS
 from bpo_intake.settings import Settings
 
 from .conftest import create_job, opened_events, register_client
@@ -239,44 +234,6 @@ async def test_a_page_without_words_does_not_hold_up_its_item(
     (task,) = await claim_tasks(api, keyer, job_id=job["id"])
     assert task["item_id"] == str(item.id)
     assert task["suggestions"] == {}
-
-
-async def test_a_page_tesseract_keeps_being_killed_on_is_read_again_then_taken_as_wordless(
-    api: httpx.AsyncClient,
-    tokens: Tokens,
-    db: SessionFactory,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Tesseract as it is, but killed (as for memory) on any image larger than a blank page.
-    wrapper = tmp_path / "tesseract"
-    wrapper.write_text(
-        f"#!{sys.executable}\n"
-        "import os, signal, subprocess, sys\n"
-        "image = sys.stdin.buffer.read()\n"
-        "if len(image) > 10_000:\n"
-        "    os.kill(os.getpid(), signal.SIGKILL)\n"
-        f"done = subprocess.run([{shutil.which('tesseract')!r}, *sys.argv[1:]], input=image,\n"
-        "                      capture_output=True)\n"
-        "sys.stdout.buffer.write(done.stdout)\n"
-        "sys.exit(done.returncode)\n"
-    )
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    client_id = await register_client(api, tokens)
-    job = await invoice_job(api, tokens, client_id, f"x-{new_id()}")
-    scan = scanned(invoice_pdf("Brandt", invoices(1, seed=5)[0]))
-
-    (item,) = await extracted_invoices(api, db, tokens, client_id, job["id"], {"s.png": scan})
-
-    async with db() as session:
-        (page,) = await session.scalars(
-            select(DocumentPage).where(DocumentPage.document_id == item.documents[0])
-        )
-    assert page.read_attempts == READ_ATTEMPTS
-    assert page.read_at is not None
-    assert page.words is None
-    assert item.suggestions == {}
 
 
 async def test_items_nobody_started_are_read_again_as_their_layout_learns(

@@ -54,7 +54,8 @@ async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesser
     whose image is missing or cannot be read is read as having none, as is one not read
     READ_ATTEMPTS times (out of time, or Tesseract killed on it); one not read fewer times is
     read again on a later pass, after the pages never tried. A store or an engine that fails
-    otherwise fails the batch, whose pages are read again on a later pass."""
+    otherwise ends the batch there: what it read and counted is kept, and its other pages are
+    read again on a later pass."""
     read = 0
     for page, document in await repository.unread_pages(session, OCR_BATCH):
         words: list[Word] | None = None
@@ -74,9 +75,9 @@ async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesser
         except OcrFailed:
             log.exception("page_not_read", document_id=str(document.id), page=page.number)
         except Exception:
-            # The engine's or the store's: the batch is read again on a later pass.
+            # The engine's or the store's: no page is read until they are back.
             log.exception("pages_not_read_now", document_id=str(document.id), page=page.number)
-            raise
+            break
         text = " ".join(word.text for word in words) if words else None
         await repository.set_page_words(
             session, document.id, page.number, text, _as_json(words), utcnow()
