@@ -144,3 +144,20 @@ async def test_bytes_no_document_has_are_found_in_the_bucket_and_deleted(
         await obstore.head_async(store, left)
     head = await obstore.head_async(store, f"{client_id}/{kept.json()['sha256']}/original")
     assert head["size"] == kept.json()["size"]
+
+
+async def test_a_bucket_that_is_not_there_is_a_store_away_not_a_missing_document(
+    s3_api: httpx.AsyncClient, s3_app: FastAPI, s3_endpoint: str, tokens: Tokens
+) -> None:
+    client_id, job = await open_job(s3_api, tokens)
+    pdf = invoice_pdf("S3-4")
+    uploaded = await upload(s3_api, tokens, client_id, job["id"], pdf, filename="b.pdf")
+    assert uploaded.status_code == 201, uploaded.text
+    file = f"/v1/documents/{uploaded.json()['id']}/file"
+    options = {"endpoint": s3_endpoint, "allow_http": "true", **CREDENTIALS}
+
+    # The server answers a read from a bucket it does not have with 404, as for a missing key.
+    with storing_in(s3_app, open_store("s3://no-such-bucket", options)):
+        away = await s3_api.get(file, headers=tokens.manager())
+    assert_storage_away(away)
+    assert (await s3_api.get(file, headers=tokens.manager())).content == pdf

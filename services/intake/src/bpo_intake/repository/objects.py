@@ -98,14 +98,26 @@ async def put(store: ObjectStore, path: str, content: bytes) -> None:
 
 
 async def read(store: ObjectStore, path: str) -> bytes:
-    """The object's bytes; NotFound when it is not there."""
+    """The object's bytes; NotFound when it is not there, but Unavailable when the store
+    itself is not (a bucket that does not exist answers as a missing object would)."""
     try:
         result = await obstore.get_async(store, path)
         return bytes(await result.bytes_async())
     except FileNotFoundError as exc:
+        if not await _answers(store):
+            raise _unavailable(path, exc) from exc
         raise NotFound(f"{path} is not in the document store") from exc
     except (BaseError, OSError) as exc:
         raise _unavailable(path, exc) from exc
+
+
+async def _answers(store: ObjectStore) -> bool:
+    """Whether the store lists its top level."""
+    try:
+        await obstore.list_with_delimiter_async(store)
+    except (BaseError, OSError):
+        return False
+    return True
 
 
 async def listed(store: ObjectStore, chunk: int) -> AsyncIterator[list[tuple[str, datetime]]]:
