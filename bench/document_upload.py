@@ -10,7 +10,7 @@ under `.run/bench/<pid>/documents` (bench/harness.py), creates a client and an
 open job through the API, and sends the zip in one POST /v1/jobs/{id}/documents
 (`Content-Type: application/zip`). The product figure is that request, from the first byte
 sent to the 201: the zip spooled, every member read and inspected with PDFium (in intake's
-decoding process, in one call), the bytes written to the store content-addressed, the rows
+decoding process, one member at a time), the bytes written to the store content-addressed, the rows
 inserted, the commit. Pages per second = 2 x documents / seconds.
 
 The baseline, measured in the same run before the upload (the service idle): the same PDF

@@ -68,9 +68,9 @@ def build(directory: Path) -> list[Resource]:
         wanted = patch["target"]
         operations = jsonpatch.JsonPatch(yaml.safe_load(patch["patch"]))
         for index, resource in enumerate(built):
-            if resource["kind"] == wanted["kind"] and wanted.get("name") in (
-                None,
-                resource["metadata"]["name"],
+            # A target's name is a regular expression that the whole name matches.
+            if resource["kind"] == wanted["kind"] and re.fullmatch(
+                wanted.get("name", ".*"), resource["metadata"]["name"]
             ):
                 built[index] = operations.apply(resource)
     for resource in built:
@@ -124,6 +124,23 @@ def test_each_size_keeps_every_service_available_through_disruptions(name: str) 
             budget["spec"]["selector"]["matchLabels"]
             == deployment["spec"]["selector"]["matchLabels"]
         )
+
+
+@pytest.mark.parametrize("name", ["base", *OVERLAYS])
+def test_intakes_pods_have_room_for_the_process_that_reads_uploads(name: str) -> None:
+    built = _builds()[name]
+    config = next(r for r in built if r["metadata"]["name"] == "bpo-config")["data"]
+    decoder_mib = int(config["BPO_INTAKE_DOCUMENT_DECODE_MEMORY_MB"])
+    for resource in built:
+        if resource["kind"] == "Deployment" and resource["metadata"]["name"] in (
+            "intake",
+            "intake-worker",
+        ):
+            (container,) = resource["spec"]["template"]["spec"]["containers"]
+            limit = container["resources"]["limits"]["memory"]
+            mib = int(limit[:-2]) * (1024 if limit.endswith("Gi") else 1)
+            # The service itself takes some 300 MiB.
+            assert mib >= decoder_mib + 384, f"{resource['metadata']['name']}: {limit}"
 
 
 @pytest.mark.parametrize("name", ["base", *OVERLAYS])

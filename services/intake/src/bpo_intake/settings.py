@@ -47,10 +47,11 @@ class Settings(KeyedSettings):
     document_max_pixels: int = 100_000_000
     document_zip_max_members: int = 10_000
     # PDFium and Pillow read uploaded bytes in a process apart, one file at a time: how long
-    # reading a file (rendering one page, for a rendering) may take, and how much memory the
-    # process may take, before the file is refused (at upload) or left without page images.
+    # reading a file (rendering one of its pages) may take, and how much memory the process
+    # may take, before the file is refused (at upload) or left without page images. Drawing
+    # an image page takes some 20 bytes a pixel: 3 GiB for the largest (document_max_pixels).
     document_decode_timeout_s: float = Field(30.0, gt=0)
-    document_decode_memory_mb: int = Field(2048, ge=256)
+    document_decode_memory_mb: int = Field(3072, ge=512)
     # A job's data (values, documents, its data key) is erased this many days after it
     # completed or was cancelled, for a client without a retention of its own (0: never).
     # At most BPO_STREAM_MAX_AGE_DAYS (unless that is 0), so the stream never outlives it.

@@ -1,9 +1,12 @@
 """Uploaded files are read by PDFium and Pillow in a process apart, within a time and a memory
-limit: a file past the memory is refused naming it, a page past the time is left without an
-image, and the files after them are read all the same (the process is replaced)."""
+limit: a file past the memory is refused naming it (a zip's member too), a page past the time
+is left without an image, and the files after them are read all the same (the process is
+replaced, as it is when something else kills it)."""
 
 import io
+import os
 import random
+import signal
 from pathlib import Path
 
 import httpx
@@ -13,22 +16,22 @@ from fpdf import FPDF
 from PIL import Image
 
 from bpo_common.db import SessionFactory
-from bpo_devtools.testing import TestStack, Tokens, assert_problem
+from bpo_devtools.testing import TestStack, Tokens, assert_problem, eventually
 from bpo_intake.app import create_app
 from bpo_intake.settings import Settings
 
-from .documents import documents_of, image, invoice_pdf, open_job, rendered, upload
+from .documents import documents_of, image, invoice_pdf, open_job, rendered, upload, zipped
 
 
 @pytest.fixture(scope="module")
 def intake_app(stack: TestStack, store_dir: Path) -> FastAPI:
-    """Intake with a second of reading a page and 256 MiB to read in."""
+    """Intake with a second of reading a page and 512 MiB to read in."""
     settings = stack.settings(
         Settings,
         "intake",
         document_store_url=store_dir.as_uri(),
         document_decode_timeout_s=1.0,
-        document_decode_memory_mb=256,
+        document_decode_memory_mb=512,
         document_max_pixels=150_000_000,
     )
     return create_app(settings)
@@ -49,25 +52,76 @@ def tangled_pdf(lines: int = 60_000) -> bytes:
     return bytes(pdf.output())
 
 
+def huge_png() -> bytes:
+    """12,000 x 12,000 white pixels with alpha: 576 MB once decoded, from a file of some
+    500 KB."""
+    out = io.BytesIO()
+    Image.new("RGBA", (12_000, 12_000), "white").save(out, "PNG")
+    return out.getvalue()
+
+
 async def test_a_file_past_the_readers_memory_is_refused_naming_it_and_the_next_is_read(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, store_dir: Path
 ) -> None:
     client_id, job = await open_job(intake, tokens)
-    # 10,000 x 10,000 white pixels: 300 MB once decoded, from a file of some 300 KB.
-    out = io.BytesIO()
-    Image.new("RGB", (10_000, 10_000), "white").save(out, "PNG")
+    big = huge_png()
 
-    refused = await upload(intake, tokens, client_id, job["id"], out.getvalue(), filename="big.png")
-
+    refused = await upload(intake, tokens, client_id, job["id"], big, filename="big.png")
     problem = assert_problem(refused, 422)
     assert problem["errors"][0]["field"] == "big.png"
-    assert "more than 256 MiB of memory" in problem["detail"]
+    assert "more than the 512 MiB of memory" in problem["detail"]
+    in_a_zip = zipped({"small.png": image(), "scans/big.png": big})
+    refused = await upload(
+        intake, tokens, client_id, job["id"], in_a_zip, content_type="application/zip"
+    )
+    assert assert_problem(refused, 422)["errors"][0]["field"] == "scans/big.png"
     assert await documents_of(intake_db, job["id"]) == []
     assert not (store_dir / str(client_id)).exists(), "no byte stored"
 
     small = await upload(intake, tokens, client_id, job["id"], image(), filename="small.png")
     assert small.status_code == 201, small.text
     assert small.json()["pages"] == 1
+
+
+async def test_a_reader_killed_while_idle_is_replaced(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id, job = await open_job(intake, tokens)
+    readers = _decoding_processes()
+    assert readers, "the decoding processes, started with the app"
+    for pid in readers:
+        os.kill(pid, signal.SIGKILL)
+
+    async def gone() -> bool:
+        return not any(_alive(pid) for pid in readers)
+
+    await eventually(gone, what="the decoding processes killed")
+    uploaded = await upload(intake, tokens, client_id, job["id"], image(), filename="after.png")
+    assert uploaded.status_code == 201, uploaded.text
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command's name (state, parent, ...)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ["X", "0"]
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _alive(pid: int) -> bool:
+    return _stat(pid)[0] not in ("X", "Z")
+
+
+def _decoding_processes() -> list[int]:
+    """This process's children that multiprocessing spawned."""
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit()
+        and int(_stat(int(entry.name))[1]) == os.getpid()
+        and b"spawn_main" in (entry / "cmdline").read_bytes()
+    ]
 
 
 async def test_a_page_past_the_readers_time_is_left_without_an_image_and_the_next_is_drawn(

@@ -4,7 +4,7 @@ bomb), the size each page's web image will have, and the pages rendered to those
 with a PDF's text layer and word boxes.
 
 Everything here is CPU work on bytes in memory: no I/O. The service runs `describe` and
-`rendered` in a process apart, within a time and a memory limit (`service.decoding`).
+`render` in a process apart, within a time and a memory limit (`service.decoding`).
 """
 
 import ctypes
@@ -82,9 +82,6 @@ class MemberRefused(Refused):
     def __init__(self, member: str, message: str) -> None:
         super().__init__(message)
         self.member = member
-
-    def __reduce__(self) -> tuple[Any, ...]:  # from the decoding process, whole
-        return (type(self), (self.member, str(self)))
 
 
 @dataclass(frozen=True)
@@ -247,10 +244,6 @@ def _frames(image: Image.Image, limits: Limits) -> list[PageSize]:
         scale = min(1.0, MAX_SIDE / max(width, height))
         sizes.append(PageSize(max(1, round(width * scale)), max(1, round(height * scale))))
     return sizes
-
-
-def rendered(media_type: MediaType, content: bytes) -> list[RenderedPage]:
-    return list(render(media_type, content))
 
 
 def render(media_type: MediaType, content: bytes) -> Iterator[RenderedPage]:

@@ -1,12 +1,12 @@
-"""A zip of documents as a client uploads it: its members read (none too large, none that
-expands like a bomb, checked before it is read), then each described as a document."""
+"""A zip of documents as a client uploads it: its members read, none too large, none that
+expands like a bomb (checked before it is read)."""
 
 import re
 import zipfile
 import zlib
 from collections.abc import Iterator
 
-from bpo_intake.domain.documents import Description, Limits, MemberRefused, Refused, describe
+from bpo_intake.domain.documents import Limits, MemberRefused, Refused
 
 # A zip member that expands more than this many times over is refused as a bomb, and so is a
 # zip whose files add up to more than this (they are held in memory while inspected).
@@ -56,14 +56,3 @@ def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str,
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
             raise MemberRefused(info.filename, f"cannot be read: {exc}") from exc
         yield info.filename, content
-
-
-def describe_members(members: list[tuple[str, bytes]], limits: Limits) -> list[Description]:
-    """A zip's members, each described, in order; MemberRefused naming the first refused."""
-    described = []
-    for name, content in members:
-        try:
-            described.append(describe(name, content, limits))
-        except Refused as exc:
-            raise MemberRefused(name, str(exc)) from exc
-    return described

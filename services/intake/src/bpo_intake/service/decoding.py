@@ -2,64 +2,179 @@
 
 Those bytes are nobody's to vouch for: a hostile or broken PDF can keep PDFium busy for
 ever, take all the memory there is, or crash it. So the decoding runs in a process of its own
-(one per service process, started on first use; PDFium is not thread-safe, so one document at
-a time), with a time limit (per page, for a rendering) and a memory limit
-(`BPO_INTAKE_DOCUMENT_DECODE_TIMEOUT_S`, `BPO_INTAKE_DOCUMENT_DECODE_MEMORY_MB`). A file that
-holds it past the time, or makes it run out of memory or die, is Refused, and a new process
-takes the next file.
+(one per service process, started with it; PDFium is not thread-safe, so one file at a time),
+within a time limit for each file, and for each page of a rendering
+(`BPO_INTAKE_DOCUMENT_DECODE_TIMEOUT_S`), and a memory limit
+(`BPO_INTAKE_DOCUMENT_DECODE_MEMORY_MB`). A file that holds it past the time, or makes it run
+out of memory or crash, is Refused, and a new process takes the next file. A process that
+dies of something else (killed from outside while idle, say) is replaced, and its file tried
+once more.
 """
 
 import asyncio
 import multiprocessing
+import os
 import resource
+import signal
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import BrokenExecutor
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
 
+import structlog
 from pebble import ProcessExpired, ProcessPool
 
-from bpo_intake.domain.documents import Refused
+from bpo_common.errors import Unavailable
+from bpo_intake.domain import documents as domain
+from bpo_intake.domain.documents import Description, Limits, Refused, RenderedPage
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 MIB = 1024 * 1024
+# How the decoding process ends itself when a file or page is out of time (its watchdog).
+_LATE = 75
+# Past the deadlines the process keeps itself, the pool kills it: C code that holds the
+# interpreter keeps the watchdog from running.
+_SLACK_S = 10.0
+# The signals of a crash: the file's doing. A SIGKILL is the system's (memory, a stop).
+_CRASHES = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL}
+
+
+# In the decoding process
 
 
 def _limit_memory(limit_bytes: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit_bytes = min(limit_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
+
+
+@dataclass
+class _Watchdog:
+    """Ends the process when what it watches runs past `limit_s` (from its start, or from the
+    last `next` page)."""
+
+    limit_s: float
+    deadline: float = field(init=False)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.limit_s
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def next(self) -> None:
+        self.deadline = time.monotonic() + self.limit_s
+
+    def _watch(self) -> None:
+        while not self.done.wait(0.05):
+            if time.monotonic() > self.deadline:
+                os._exit(_LATE)
+
+
+def _described(limit_s: float, filename: str, content: bytes, limits: Limits) -> Description:
+    watchdog = _Watchdog(limit_s)
+    try:
+        return domain.describe(filename, content, limits)
+    finally:
+        watchdog.done.set()
+
+
+def _rendered(limit_s: float, kind: domain.MediaType, content: bytes) -> list[RenderedPage]:
+    watchdog = _Watchdog(limit_s)
+    pages = []
+    try:
+        for page in domain.render(kind, content):
+            pages.append(page)
+            watchdog.next()
+    except MemoryError:
+        raise
+    except Exception as exc:  # bytes PDFium or Pillow cannot draw after all
+        raise Refused(f"PDFium or Pillow cannot draw it: {exc!r}") from None
+    finally:
+        watchdog.done.set()
+    return pages
+
+
+# In the service
 
 
 class Decoder:
-    """A process that runs domain functions on uploaded bytes within the limits."""
+    """The process that reads uploaded bytes within the limits."""
 
     def __init__(self, timeout_s: float, memory_mb: int) -> None:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self._pool = self._started()
+
+    def _started(self) -> ProcessPool:
         # Spawned, not forked: the service's process has threads (the event loop's, the
         # object store's) that a fork would copy in the middle of whatever they were doing.
-        self._pool = ProcessPool(
+        pool = ProcessPool(
             max_workers=1,
             initializer=_limit_memory,
-            initargs=(memory_mb * MIB,),
+            initargs=(self.memory_mb * MIB,),
             context=multiprocessing.get_context("spawn"),
         )
         # Started now, so that the first file read does not wait a second for it to start.
-        self._pool.schedule(int)
+        pool.schedule(int)
+        return pool
 
-    async def run(self, function: Callable[..., T], *args: Any, pages: int = 1) -> T:
-        """`function(*args)` in the decoding process, given the time limit once per page (per
-        file, for a zip's files); Refused when the bytes are too much for it (the time or
-        memory limit, or a crash), as well as when the function refuses them."""
-        timeout_s = self.timeout_s * pages
-        future = self._pool.schedule(function, args=args, timeout=timeout_s)
+    async def describe(self, filename: str, content: bytes, limits: Limits) -> Description:
+        """What the file is; Refused saying why it cannot be stored."""
+        return await self._run(_described, (filename, content, limits), units=1)
+
+    async def render(
+        self, kind: domain.MediaType, content: bytes, pages: int
+    ) -> list[RenderedPage]:
+        """The document's pages drawn; Refused when they cannot be."""
+        return await self._run(_rendered, (kind, content), units=pages)
+
+    async def _run(
+        self, task: Callable[..., T], args: tuple[Any, ...], units: int, *, again: bool = True
+    ) -> T:
+        if not self._pool.active:  # broken: a process died where the pool did not expect it
+            log.warning("document_decoder_replaced")
+            self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
+            self._pool = self._started()
+        future = self._pool.schedule(
+            task, args=(self.timeout_s, *args), timeout=self.timeout_s * units + _SLACK_S
+        )
         try:
             return await asyncio.wrap_future(future)
         except TimeoutError as exc:
-            raise Refused(f"reading it took longer than {timeout_s:g} s") from exc
-        except (MemoryError, ProcessExpired) as exc:
-            raise Refused(
-                f"reading it takes more than {self.memory_mb} MiB of memory, or makes the "
-                "reader fail"
-            ) from exc
+            raise self._late() from exc
+        except MemoryError as exc:
+            raise self._too_large() from exc
+        except ProcessExpired as exc:
+            if exc.exitcode == _LATE:
+                raise self._late() from exc
+            if exc.exitcode is not None and -exc.exitcode in _CRASHES:
+                raise Refused(
+                    "PDFium or Pillow crashes on it: save it again (print it to a PDF, say) "
+                    "and send that"
+                ) from exc
+            if not again:  # killed twice, as the system kills what takes too much memory
+                raise self._too_large() from exc
+        except BrokenExecutor as exc:
+            if not again:
+                raise Unavailable("the document reader does not start; retry later") from exc
+        return await self._run(task, args, units, again=False)
+
+    def _late(self) -> Refused:
+        return Refused(
+            f"reading it (a page of it) took longer than {self.timeout_s:g} s: send it with "
+            "fewer or simpler pages"
+        )
+
+    def _too_large(self) -> Refused:
+        return Refused(
+            f"reading it takes more than the {self.memory_mb} MiB of memory the reader has: "
+            "lower its resolution or split it"
+        )
 
 
 @cache

@@ -14,6 +14,7 @@ every hour (`sweep_orphans`).
 """
 
 import asyncio
+import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ from bpo_intake.service.decoding import Decoder, decoder
 from bpo_intake.settings import Settings
 
 log = structlog.get_logger(__name__)
+# A zip's members are held in memory while they are read: one zip at a time.
+_ZIPS = threading.Lock()
 RENDER_BATCH = 10
 RETENTION_BATCH = 100
 # A deleted document's bytes are swept as its deletion commits; past this, again.
@@ -100,38 +103,32 @@ def _refusal(name: str, exc: Refused) -> Invalid:
 
 
 async def inspect_file(filename: str, content: bytes, settings: Settings) -> list[Inspected]:
-    """One file as a document, or Invalid naming it."""
+    """One file as a document (a zip's member, by its path in the zip), or Invalid naming it."""
     try:
-        described = await document_decoder(settings).run(
-            domain.describe, filename, content, limits(settings)
-        )
+        described = await document_decoder(settings).describe(filename, content, limits(settings))
     except Refused as exc:
         raise _refusal(filename, exc) from exc
     return [Inspected.of(filename, content, described)]
 
 
 async def inspect_zip(archive: IO[bytes], settings: Settings) -> list[Inspected]:
-    """Every member of a zip as a document, or Invalid naming the first one refused."""
+    """Every member of a zip as a document, or Invalid naming the first one refused. The
+    members are read one zip at a time (they are held in memory), and each is read by the
+    decoder as a file of its own, within its limits."""
     bounds = limits(settings)
 
     def members() -> list[tuple[str, bytes]]:
         try:
-            with zipfile.ZipFile(archive) as opened:
+            with _ZIPS, zipfile.ZipFile(archive) as opened:
                 return list(zips.zip_members(opened, bounds))
         except (zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:
             raise Refused(f"the body is not a valid zip: {exc}") from exc
 
     try:
         named = await asyncio.to_thread(members)
-        described = await document_decoder(settings).run(
-            zips.describe_members, named, bounds, pages=len(named)
-        )
     except Refused as exc:
         raise _refusal("body", exc) from exc
-    return [
-        Inspected.of(name, content, description)
-        for (name, content), description in zip(named, described, strict=True)
-    ]
+    return [file for name, content in named for file in await inspect_file(name, content, settings)]
 
 
 async def add_documents(
@@ -260,9 +257,10 @@ async def render_pending(session: AsyncSession, store: ObjectStore, reader: Deco
     pending = await repository.unrendered(session, RENDER_BATCH)
     for document in pending:
         # A document that can never be rendered (its bytes gone, or bytes PDFium or Pillow
-        # cannot draw after all, or not within the decoder's limits: its time is per page) is
-        # marked rendered all the same, its pages answering 404, so that it does not stop the
-        # others. A store that fails (away, refusing) fails the batch, which is tried again.
+        # cannot draw after all, or not within the decoder's limits) is marked rendered all
+        # the same, its pages answering 404, so that it does not stop the others. A store
+        # that fails (away, refusing), or a decoder that does not start, fails the batch,
+        # which is tried again.
         rendered: list[domain.RenderedPage] = []
         try:
             content = await objects.read(
@@ -273,8 +271,8 @@ async def render_pending(session: AsyncSession, store: ObjectStore, reader: Deco
         else:
             kind = domain.MediaType(document.media_type)
             try:
-                rendered = await reader.run(domain.rendered, kind, content, pages=document.pages)
-            except Exception:
+                rendered = await reader.render(kind, content, document.pages)
+            except Refused:
                 log.exception("document_not_rendered", document_id=str(document.id))
         for page in rendered:
             path = objects.page_image(document.client_id, document.sha256, page.number)
