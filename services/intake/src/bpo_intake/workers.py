@@ -35,6 +35,7 @@ UNCLAIMABLE_CHECK_S = 60.0
 # work whose notification was lost (the listening connection closed) waits at most this.
 DOCUMENTS_POLL_S = 5.0
 RETENTION_CHECK_S = 3600.0
+ORPHANS_CHECK_S = 86400.0
 STREAM_ERASURE_CHECK_S = 5.0
 
 log = structlog.get_logger(__name__)
@@ -127,9 +128,8 @@ async def extract_items(runtime: Runtime) -> None:
 
 
 async def delete_expired_documents(runtime: Runtime) -> None:
-    """Delete documents whose job's retention has run out, sweep again the bytes of deleted
-    documents that a sweep left (the store away), and then those that no document has, once
-    an hour."""
+    """Delete documents whose job's retention has run out, and sweep again the bytes of
+    deleted documents that a sweep left (the store away), once an hour."""
     settings = runtime.settings_as(Settings)
     objects = documents.document_store(settings)
 
@@ -141,12 +141,22 @@ async def delete_expired_documents(runtime: Runtime) -> None:
             )
         await documents.sweep(runtime.sessions, objects, released)
         left = await documents.sweep_left(runtime.sessions, objects, utcnow())
-        if documents.RETENTION_BATCH in (deleted, left):
-            return True
+        return documents.RETENTION_BATCH in (deleted, left)
+
+    await keep_running("document retention", delete, pause(RETENTION_CHECK_S))
+
+
+async def sweep_orphaned_bytes(runtime: Runtime) -> None:
+    """Delete the bytes in the document store that no document has, at start and then once a
+    day (the store's every object is listed: for a bucket of 100 million objects, some
+    100,000 list requests a pass)."""
+    objects = documents.document_store(runtime.settings_as(Settings))
+
+    async def sweep() -> bool:
         await documents.sweep_orphans(runtime.sessions, objects, utcnow())
         return False
 
-    await keep_running("document retention", delete, pause(RETENTION_CHECK_S))
+    await keep_running("orphaned bytes", sweep, pause(ORPHANS_CHECK_S))
 
 
 async def erase_past_retention(runtime: Runtime) -> None:
@@ -213,6 +223,7 @@ def workers(settings: Settings) -> Workers:
             read_pages,
             extract_items,
             delete_expired_documents,
+            sweep_orphaned_bytes,
             erase_past_retention,
             erase_from_the_stream,
             answer_data_key_requests,

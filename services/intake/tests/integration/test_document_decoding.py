@@ -4,6 +4,7 @@ is left without an image, and the files after them are read all the same (the pr
 replaced, as it is when something else kills it)."""
 
 import io
+import multiprocessing
 import os
 import random
 import signal
@@ -87,41 +88,22 @@ async def test_a_reader_killed_while_idle_is_replaced(
     intake: httpx.AsyncClient, tokens: Tokens
 ) -> None:
     client_id, job = await open_job(intake, tokens)
-    readers = _decoding_processes()
+    readers = [
+        process
+        for process in multiprocessing.active_children()
+        if process.name == "pebble_pool_worker"
+    ]
     assert readers, "the decoding processes, started with the app"
-    for pid in readers:
-        os.kill(pid, signal.SIGKILL)
+    for process in readers:
+        assert process.pid is not None
+        os.kill(process.pid, signal.SIGKILL)
 
     async def gone() -> bool:
-        return not any(_alive(pid) for pid in readers)
+        return not any(process.is_alive() for process in readers)
 
     await eventually(gone, what="the decoding processes killed")
     uploaded = await upload(intake, tokens, client_id, job["id"], image(), filename="after.png")
     assert uploaded.status_code == 201, uploaded.text
-
-
-def _stat(pid: int) -> list[str]:
-    """The fields of /proc/<pid>/stat after the command's name (state, parent, ...)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ["X", "0"]
-    return stat[stat.rindex(")") + 2 :].split()
-
-
-def _alive(pid: int) -> bool:
-    return _stat(pid)[0] not in ("X", "Z")
-
-
-def _decoding_processes() -> list[int]:
-    """This process's children that multiprocessing spawned."""
-    return [
-        int(entry.name)
-        for entry in Path("/proc").iterdir()
-        if entry.name.isdigit()
-        and int(_stat(int(entry.name))[1]) == os.getpid()
-        and b"spawn_main" in (entry / "cmdline").read_bytes()
-    ]
 
 
 async def test_a_page_past_the_readers_time_is_left_without_an_image_and_the_next_is_drawn(

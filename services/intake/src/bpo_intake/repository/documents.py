@@ -18,7 +18,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -205,17 +204,18 @@ def _pairs(stored: Collection[tuple[UUID, str]]) -> Any:
 
 
 async def stored_among(
-    session: AsyncSession, stored: Collection[tuple[UUID, str]], *, deleted_too: bool = False
+    session: AsyncSession, stored: Collection[tuple[UUID, str]], *, unswept_too: bool = False
 ) -> set[tuple[UUID, str]]:
-    """Those of these (client, sha256) bytes that a document not deleted has (`deleted_too`:
-    any document)."""
+    """Those of these (client, sha256) bytes that a document not deleted has (`unswept_too`:
+    or one deleted whose bytes a sweep has yet to delete)."""
     pairs = _pairs(stored)
-    live = exists().where(
+    live = Document.deleted_at.is_(None)
+    held = exists().where(
         Document.client_id == pairs.c.client_id,
         Document.sha256 == pairs.c.sha256,
-        true() if deleted_too else Document.deleted_at.is_(None),
+        or_(live, UNSWEPT) if unswept_too else live,
     )
-    query = select(pairs.c.client_id, pairs.c.sha256).where(live)
+    query = select(pairs.c.client_id, pairs.c.sha256).where(held)
     return {(client_id, sha256) for client_id, sha256 in await session.execute(query)}
 
 

@@ -6,9 +6,9 @@ ever, take all the memory there is, or crash it. So the decoding runs in a proce
 within a time limit for each file, and for each page of a rendering
 (`BPO_INTAKE_DOCUMENT_DECODE_TIMEOUT_S`), and a memory limit
 (`BPO_INTAKE_DOCUMENT_DECODE_MEMORY_MB`). A file that holds it past the time, or makes it run
-out of memory or crash, is Refused, and a new process takes the next file. A process that
-dies of something else (killed from outside while idle, say) is replaced, and its file tried
-once more.
+out of memory or crash, is Refused, and a new process takes the next file. A pool broken by a
+process that died where it did not expect it (killed from outside while idle, say) is
+replaced, and its file tried once more.
 """
 
 import asyncio
@@ -19,7 +19,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
@@ -39,8 +38,16 @@ _LATE = 75
 # Past the deadlines the process keeps itself, the pool kills it: C code that holds the
 # interpreter keeps the watchdog from running.
 _SLACK_S = 10.0
-# The signals of a crash: the file's doing. A SIGKILL is the system's (memory, a stop).
-_CRASHES = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGFPE, signal.SIGILL}
+# The signals of a crash (PDFium's checks trap): the file's doing. A SIGKILL is the system's,
+# most likely for the memory the file took.
+_CRASHES = {
+    signal.SIGSEGV,
+    signal.SIGBUS,
+    signal.SIGABRT,
+    signal.SIGFPE,
+    signal.SIGILL,
+    signal.SIGTRAP,
+}
 
 
 # In the decoding process
@@ -56,11 +63,12 @@ def _limit_memory(limit_bytes: int) -> None:
 @dataclass
 class _Watchdog:
     """Ends the process when what it watches runs past `limit_s` (from its start, or from the
-    last `next` page)."""
+    last `next` page), unless it has finished."""
 
     limit_s: float
     deadline: float = field(init=False)
-    done: threading.Event = field(default_factory=threading.Event)
+    finished: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.deadline = time.monotonic() + self.limit_s
@@ -69,10 +77,16 @@ class _Watchdog:
     def next(self) -> None:
         self.deadline = time.monotonic() + self.limit_s
 
+    def finish(self) -> None:
+        with self.lock:  # never while the process ends itself, nor after
+            self.finished = True
+
     def _watch(self) -> None:
-        while not self.done.wait(0.05):
-            if time.monotonic() > self.deadline:
-                os._exit(_LATE)
+        while not self.finished:
+            time.sleep(0.05)
+            with self.lock:
+                if not self.finished and time.monotonic() > self.deadline:
+                    os._exit(_LATE)
 
 
 def _described(limit_s: float, filename: str, content: bytes, limits: Limits) -> Description:
@@ -80,7 +94,7 @@ def _described(limit_s: float, filename: str, content: bytes, limits: Limits) ->
     try:
         return domain.describe(filename, content, limits)
     finally:
-        watchdog.done.set()
+        watchdog.finish()
 
 
 def _rendered(limit_s: float, kind: domain.MediaType, content: bytes) -> list[RenderedPage]:
@@ -95,7 +109,7 @@ def _rendered(limit_s: float, kind: domain.MediaType, content: bytes) -> list[Re
     except Exception as exc:  # bytes PDFium or Pillow cannot draw after all
         raise Refused(f"PDFium or Pillow cannot draw it: {exc!r}") from None
     finally:
-        watchdog.done.set()
+        watchdog.finish()
     return pages
 
 
@@ -138,12 +152,13 @@ class Decoder:
     ) -> T:
         if not self._pool.active:  # broken: a process died where the pool did not expect it
             log.warning("document_decoder_replaced")
-            self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
-            self._pool = self._started()
-        future = self._pool.schedule(
-            task, args=(self.timeout_s, *args), timeout=self.timeout_s * units + _SLACK_S
-        )
+            broken, self._pool = self._pool, self._started()
+            broken.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
+            await asyncio.to_thread(broken.join, 5)  # its threads, pipes and process
         try:
+            future = self._pool.schedule(
+                task, args=(self.timeout_s, *args), timeout=self.timeout_s * units + _SLACK_S
+            )
             return await asyncio.wrap_future(future)
         except TimeoutError as exc:
             raise self._late() from exc
@@ -157,9 +172,10 @@ class Decoder:
                     "PDFium or Pillow crashes on it: save it again (print it to a PDF, say) "
                     "and send that"
                 ) from exc
-            if not again:  # killed twice, as the system kills what takes too much memory
-                raise self._too_large() from exc
-        except BrokenExecutor as exc:
+            raise self._too_large() from exc  # killed, as the system kills for memory
+        except RuntimeError as exc:  # the pool broken (BrokenProcessPool among them)
+            if self._pool.active:
+                raise  # the task's own
             if not again:
                 raise Unavailable("the document reader does not start; retry later") from exc
         return await self._run(task, args, units, again=False)

@@ -10,11 +10,10 @@ bytes an upload wrote, or a deletion let go of, are swept once it has ended (`sw
 unless a live document has them, so that a transaction that does not commit leaves no bytes
 that no row names, and none that a row names is deleted before its deletion commits. Bytes
 left all the same (the process died before its sweep) are found by a scan of the store,
-every hour (`sweep_orphans`).
+every day (`sweep_orphans`).
 """
 
 import asyncio
-import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,8 +46,9 @@ from bpo_intake.service.decoding import Decoder, decoder
 from bpo_intake.settings import Settings
 
 log = structlog.get_logger(__name__)
-# A zip's members are held in memory while they are read: one zip at a time.
-_ZIPS = threading.Lock()
+# A zip's members are held in memory while they are read: one zip at a time (its waiters
+# wait in the event loop, holding no thread).
+_ZIPS = asyncio.Lock()
 RENDER_BATCH = 10
 RETENTION_BATCH = 100
 # A deleted document's bytes are swept as its deletion commits; past this, again.
@@ -119,16 +119,19 @@ async def inspect_zip(archive: IO[bytes], settings: Settings) -> list[Inspected]
 
     def members() -> list[tuple[str, bytes]]:
         try:
-            with _ZIPS, zipfile.ZipFile(archive) as opened:
+            with zipfile.ZipFile(archive) as opened:
                 return list(zips.zip_members(opened, bounds))
         except (zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:
             raise Refused(f"the body is not a valid zip: {exc}") from exc
 
-    try:
-        named = await asyncio.to_thread(members)
-    except Refused as exc:
-        raise _refusal("body", exc) from exc
-    return [file for name, content in named for file in await inspect_file(name, content, settings)]
+    async with _ZIPS:
+        try:
+            named = await asyncio.to_thread(members)
+        except Refused as exc:
+            raise _refusal("body", exc) from exc
+        return [
+            file for name, content in named for file in await inspect_file(name, content, settings)
+        ]
 
 
 async def add_documents(
@@ -368,21 +371,26 @@ async def sweep_left(sessions: SessionFactory, store: ObjectStore, now: datetime
 async def sweep_orphans(sessions: SessionFactory, store: ObjectStore, now: datetime) -> int:
     """Delete the bytes in the store that no document has, once ORPHAN_AFTER old: those of an
     upload whose process died before its sweep, or whose sweep found the store away. Every
-    object of the store is looked at; returns how many documents' bytes went."""
+    object of the store is listed (a bucket's every page: a daily pass, its credentials
+    allowed to list); returns how many documents' bytes went. A store that does not answer
+    ends the pass, for the next."""
     swept = 0
-    async for batch in objects.listed(store, ORPHAN_BATCH):
-        old = {
-            key
-            for path, written in batch
-            if written < now - ORPHAN_AFTER and (key := objects.original_of(path)) is not None
-        }
-        if not old:
-            continue
-        async with sessions() as session:
-            named = await repository.stored_among(session, old, deleted_too=True)
-        # A deleted document's bytes are swept with its page images (`sweep_left`); these have
-        # none: no page is rendered but a document's.
-        orphans = [StoredBytes(client_id, sha256, 0) for client_id, sha256 in old - named]
-        if orphans and await sweep(sessions, store, orphans):
-            swept += len(orphans)
+    try:
+        async for batch in objects.listed(store, ORPHAN_BATCH):
+            old = {
+                key
+                for path, written in batch
+                if written < now - ORPHAN_AFTER and (key := objects.original_of(path)) is not None
+            }
+            if not old:
+                continue
+            async with sessions() as session:
+                named = await repository.stored_among(session, old, unswept_too=True)
+            # A deleted document's bytes are swept with its page images (`sweep_left`); these
+            # have none: no page is rendered but a document's.
+            orphans = [StoredBytes(client_id, sha256, 0) for client_id, sha256 in old - named]
+            if orphans and await sweep(sessions, store, orphans):
+                swept += len(orphans)
+    except Unavailable:
+        log.warning("orphaned_bytes_not_swept", swept=swept)
     return swept
