@@ -131,9 +131,11 @@ def test_intakes_pods_have_room_for_the_process_that_reads_uploads(name: str) ->
     built = _builds()[name]
     config = next(r for r in built if r["metadata"]["name"] == "bpo-config")["data"]
     decoder_mib = int(config["BPO_INTAKE_DOCUMENT_DECODE_MEMORY_MB"])
-    # Drawing an image page takes some 20 bytes a pixel, beside the process's own 256 MiB:
-    # an image page an upload may have is one the decoder can draw.
-    assert int(config["BPO_INTAKE_DOCUMENT_MAX_PIXELS"]) * 20 <= (decoder_mib - 256) * 1024**2
+    # Drawing an image page takes at most some 12 bytes a pixel (a 16-bit scan), beside the
+    # process's own 256 MiB: an image page an upload may have is one the decoder can draw.
+    default = _settings("intake").model_fields["document_max_pixels"].default
+    pixels = int(config.get("BPO_INTAKE_DOCUMENT_MAX_PIXELS", default))
+    assert pixels * 12 <= (decoder_mib - 256) * 1024**2
     for resource in built:
         if resource["kind"] == "Deployment" and resource["metadata"]["name"] in (
             "intake",

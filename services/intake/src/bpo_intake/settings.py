@@ -49,9 +49,10 @@ class Settings(KeyedSettings):
     # PDFium and Pillow read uploaded bytes in a process apart, one file at a time: how long
     # reading a file (rendering one of its pages) may take, and how much memory the process
     # may take, before the file is refused (at upload) or left without page images. Drawing
-    # an image page takes some 20 bytes a pixel: 3 GiB for the largest (document_max_pixels).
+    # an image page takes some 5 bytes a pixel, 9 with transparency, 12 for a 16-bit scan:
+    # some 1.4 GiB for the largest (document_max_pixels).
     document_decode_timeout_s: float = Field(30.0, gt=0)
-    document_decode_memory_mb: int = Field(3072, ge=512)
+    document_decode_memory_mb: int = Field(2048, ge=512)
     # A job's data (values, documents, its data key) is erased this many days after it
     # completed or was cancelled, for a client without a retention of its own (0: never).
     # At most BPO_STREAM_MAX_AGE_DAYS (unless that is 0), so the stream never outlives it.

@@ -1,7 +1,8 @@
 """Uploaded files are read by PDFium and Pillow in a process apart, within a time and a memory
 limit: a file past the memory is refused naming it (a zip's member too), a page past the time
 is left without an image, and the files after them are read all the same (the process is
-replaced, as it is when something else kills it)."""
+replaced, as it is when something else kills it); a large image page is drawn within a
+gigabyte."""
 
 import io
 import multiprocessing
@@ -19,6 +20,8 @@ from PIL import Image
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, eventually
 from bpo_intake.app import create_app
+from bpo_intake.domain.documents import MediaType
+from bpo_intake.service.decoding import decoder
 from bpo_intake.settings import Settings
 
 from .documents import documents_of, image, invoice_pdf, open_job, rendered, upload, zipped
@@ -124,3 +127,13 @@ async def test_a_page_past_the_readers_time_is_left_without_an_image_and_the_nex
         "page-1.webp",
         "page-2.webp",
     ]
+
+
+async def test_a_large_image_page_is_drawn_small_first_within_a_gigabyte() -> None:
+    # 100 million pixels (the default limit): 300 MB decoded, and no full-size copy after.
+    out = io.BytesIO()
+    Image.new("RGB", (10_000, 10_000), "white").save(out, "PNG")
+
+    (page,) = await decoder(30.0, 1024).render(MediaType.PNG, out.getvalue(), pages=1)
+
+    assert Image.open(io.BytesIO(page.image)).size == (2400, 2400)

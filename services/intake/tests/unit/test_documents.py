@@ -38,18 +38,25 @@ def test_a_transparent_image_is_drawn_on_white_paper() -> None:
     assert darkest < 100, "the black dot stays dark"
 
 
-def test_a_photo_stored_on_its_side_is_shown_upright() -> None:
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [((80, 40), (40, 80)), ((6000, 2400), (960, 2400))],  # the second made small to be shown
+)
+def test_a_photo_stored_on_its_side_is_shown_upright(
+    stored: tuple[int, int], shown: tuple[int, int]
+) -> None:
     # A phone holds a portrait photo as a landscape one whose EXIF says: turn it.
-    picture = Image.new("RGB", (80, 40), "white")
-    picture.paste((0, 0, 0), (0, 0, 10, 40))  # a black band on the left as stored
+    width, height = stored
+    picture = Image.new("RGB", stored, "white")
+    picture.paste((0, 0, 0), (0, 0, width // 8, height))  # a black band on the left as stored
     exif = picture.getexif()
     exif[0x0112] = 6  # shown turned 90 degrees clockwise
     content = _saved(picture, "JPEG", exif=exif, quality=95)
-    assert inspect("photo.jpg", content, LIMITS).pages == [PageSize(40, 80)]
+    assert inspect("photo.jpg", content, LIMITS).pages == [PageSize(*shown)]
     (page,) = render(MediaType.JPEG, content)
-    assert _drawn(page.image).size == (40, 80)
-    assert _shade(page.image, 20, 3) < 60, "the band is at the top once turned"
-    assert _shade(page.image, 20, 70) > 200
+    assert _drawn(page.image).size == shown
+    assert _shade(page.image, shown[0] // 2, shown[1] // 40) < 60, "the band is at the top"
+    assert _shade(page.image, shown[0] // 2, shown[1] * 7 // 8) > 200
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
-from PIL import ExifTags, Image, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageSequence, UnidentifiedImageError
 
 from bpo_common.text import MESSAGE, has_unstorable
 
@@ -42,6 +42,17 @@ WEBP_METHOD = 0
 MAX_NAME = 255
 # EXIF orientations of an image stored on its side: its width is the page's height.
 _TURNED = {5, 6, 7, 8}
+# How an image stored with each EXIF orientation is turned upright (as ImageOps.exif_transpose
+# does, on the page once it is made small).
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 class MediaType(StrEnum):
@@ -253,7 +264,7 @@ def render(media_type: MediaType, content: bytes) -> Iterator[RenderedPage]:
         return
     with Image.open(io.BytesIO(content)) as image:
         for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
-            yield RenderedPage(number, _webp(_upright(frame)), None, None)
+            yield RenderedPage(number, _webp(_page_image(frame)), None, None)
 
 
 def _render_pdf(content: bytes) -> Iterator[RenderedPage]:
@@ -272,13 +283,26 @@ def _render_pdf(content: bytes) -> Iterator[RenderedPage]:
         document.close()
 
 
-def _upright(frame: Image.Image) -> Image.Image:
-    """The frame as it is meant to be seen: turned as its EXIF orientation says (a phone's
-    photo), and more than 8 bits a pixel brought down to 8 (`_eight_bits`)."""
-    frame = ImageOps.exif_transpose(frame)
+def _page_image(frame: Image.Image) -> Image.Image:
+    """The frame as it is meant to be seen, at most MAX_SIDE a side: brought to 8 bits a band
+    (`_eight_bits`), made small, then turned as its EXIF orientation says (a phone's photo).
+    Made small before anything else is done to it, so that drawing a page takes some 5 bytes
+    a pixel with the decoded frame (9 with transparency, whose resampling copies the frame;
+    12 for a 16-bit scan, the most), not a copy at each step."""
+    orientation = frame.getexif().get(ExifTags.Base.Orientation)
+    turn = _TURNS.get(orientation) if isinstance(orientation, int) else None
     if frame.mode in ("I", "F") or frame.mode.startswith("I;16"):
         frame = _eight_bits(frame)
-    return frame
+    elif frame.mode in ("P", "PA", "LA") or (
+        frame.mode in ("L", "RGB") and "transparency" in frame.info
+    ):
+        frame = frame.convert("RGBA")  # a palette's colours are drawn, not resampled
+    elif frame.mode == "1":
+        frame = frame.convert("L")
+    scale = min(1.0, MAX_SIDE / max(frame.size))
+    size = (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
+    small = frame.resize(size, reducing_gap=2.0) if size != frame.size else frame
+    return small.transpose(turn) if turn is not None else small
 
 
 def _eight_bits(frame: Image.Image) -> Image.Image:
