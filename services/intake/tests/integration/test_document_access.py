@@ -248,7 +248,8 @@ async def test_a_document_whose_bytes_are_gone_is_marked_rendered_and_its_pages_
             "size": 10,
             "sha256": "0" * 64,
             "pages": 1,
-            "created_at": utcnow(),
+            # Uploaded long enough ago that its bytes are no longer awaited.
+            "created_at": utcnow() - documents.BYTES_AWAITED,
             "rendered_at": None,
             "deleted_at": None,
         }

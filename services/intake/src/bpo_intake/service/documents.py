@@ -46,15 +46,15 @@ from bpo_intake.service.decoding import Decoder, decoder
 from bpo_intake.settings import Settings
 
 log = structlog.get_logger(__name__)
-# A zip's members are held in memory while they are read: one zip at a time (its waiters
-# wait in the event loop, holding no thread).
+# A zip's members are held in memory while read: one zip at a time (waiting holds no thread).
 _ZIPS = asyncio.Lock()
 RENDER_BATCH = 10
 RETENTION_BATCH = 100
-# A deleted document's bytes are swept as its deletion commits; past this, again.
-SWEEP_AFTER = timedelta(minutes=5)
-# Deletes that fail in a row before a sweep stops: the store is away.
-SWEEP_FAILURES = 3
+SWEEP_AFTER = timedelta(minutes=5)  # a deleted document's bytes swept again past this
+SWEEP_FAILURES = 3  # deletes that fail in a row before a sweep stops: the store is away
+# A document whose bytes the store does not have is left for a later pass while this young (a
+# store may show a write late; another process's store may not be this one's).
+BYTES_AWAITED = timedelta(minutes=10)
 # Bytes no document has are deleted once this old: an upload may be writing younger ones.
 ORPHAN_AFTER = timedelta(hours=1)
 ORPHAN_BATCH = 1000
@@ -258,18 +258,22 @@ async def resolve(
 async def render_pending(session: AsyncSession, store: ObjectStore, reader: Decoder) -> int:
     """Render the pages of up to RENDER_BATCH documents; returns how many."""
     pending = await repository.unrendered(session, RENDER_BATCH)
+    now = utcnow()
     for document in pending:
-        # A document that can never be rendered (its bytes gone, or bytes PDFium or Pillow
-        # cannot draw after all, or not within the decoder's limits) is marked rendered all
-        # the same, its pages answering 404, so that it does not stop the others. A store
-        # that fails (away, refusing), or a decoder that does not start, fails the batch,
-        # which is tried again.
+        # A document that can never be rendered (its bytes gone, BYTES_AWAITED after its
+        # upload, or bytes PDFium or Pillow cannot draw after all, or not within the
+        # decoder's limits) is marked rendered all the same, its pages answering 404, so that
+        # it does not stop the others. A store that fails (away, refusing), or a decoder that
+        # does not start, fails the batch, which is tried again.
         rendered: list[domain.RenderedPage] = []
         try:
             content = await objects.read(
                 store, objects.original(document.client_id, document.sha256)
             )
         except NotFound:
+            if document.created_at > now - BYTES_AWAITED:
+                log.warning("document_bytes_not_found_yet", document_id=str(document.id))
+                continue
             log.error("document_bytes_missing", document_id=str(document.id))
         else:
             kind = domain.MediaType(document.media_type)
@@ -369,11 +373,10 @@ async def sweep_left(sessions: SessionFactory, store: ObjectStore, now: datetime
 
 
 async def sweep_orphans(sessions: SessionFactory, store: ObjectStore, now: datetime) -> int:
-    """Delete the bytes in the store that no document has, once ORPHAN_AFTER old: those of an
-    upload whose process died before its sweep, or whose sweep found the store away. Every
-    object of the store is listed (a bucket's every page: a daily pass, its credentials
-    allowed to list); returns how many documents' bytes went. A store that does not answer
-    ends the pass, for the next."""
+    """Delete the bytes in the store that no document has, once ORPHAN_AFTER old (an upload's
+    whose process died before its sweep, or whose sweep found the store away), listing every
+    object of the store; returns how many documents' bytes went. A store that does not
+    answer ends the pass."""
     swept = 0
     try:
         async for batch in objects.listed(store, ORPHAN_BATCH):
