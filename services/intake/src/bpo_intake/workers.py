@@ -12,7 +12,8 @@ requests as a queue group.
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
 import httpx
 import structlog
@@ -25,7 +26,7 @@ from bpo_common.service import Runtime, Workers
 from bpo_intake.consumers import subscriptions
 from bpo_intake.domain.documents import WORK_CHANNEL
 from bpo_intake.repository.jobs import DATA_KEYS
-from bpo_intake.service import documents, erasure, extraction, keys, tasks, webhooks
+from bpo_intake.service import documents, erasure, extraction, keys, orphans, tasks, webhooks
 from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
@@ -91,10 +92,11 @@ async def render_pages(runtime: Runtime) -> None:
     settings = runtime.settings_as(Settings)
     objects = documents.document_store(settings)
     reader = documents.document_decoder(settings)
+    awaited: dict[UUID, datetime] = {}
 
     async def render() -> bool:
         async with runtime.sessions() as session, session.begin():
-            rendered = await documents.render_pending(session, objects, reader)
+            rendered = await documents.render_pending(session, objects, reader, awaited)
         return rendered == documents.RENDER_BATCH
 
     await keep_running("page renderer", render, _documents_work(runtime))
@@ -153,7 +155,7 @@ async def sweep_orphaned_bytes(runtime: Runtime) -> None:
     objects = documents.document_store(runtime.settings_as(Settings))
 
     async def sweep() -> bool:
-        await documents.sweep_orphans(runtime.sessions, objects, utcnow())
+        await orphans.sweep_orphans(runtime.sessions, objects, utcnow())
         return False
 
     await keep_running("orphaned bytes", sweep, pause(ORPHANS_CHECK_S))

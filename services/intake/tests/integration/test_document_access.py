@@ -233,34 +233,55 @@ async def test_results_name_the_documents_each_item_was_keyed_from(
     assert row == f"{item['id']},x,b.png;a.pdf,INV-1,5,"
 
 
+async def lost_documents(
+    sessions: SessionFactory, job: dict[str, Any], client_id: UUID, count: int, age: timedelta
+) -> list[UUID]:
+    """Documents of the job, uploaded `age` ago, whose bytes the store does not have."""
+    ids = [new_id() for _ in range(count)]
+    row = {"job_id": UUID(job["id"]), "client_id": client_id, "media_type": "application/pdf",
+           "size": 10, "pages": 1, "created_at": utcnow() - age, "rendered_at": None,
+           "deleted_at": None}  # fmt: skip
+    rows = [
+        row | {"id": document_id, "filename": f"lost-{n}.pdf", "sha256": f"{n:064x}"}
+        for n, document_id in enumerate(ids)
+    ]
+    pages = [
+        {"document_id": i, "number": 1, "width": 10, "height": 10, "text": None, "words": None}
+        for i in ids
+    ]
+    async with sessions() as session, session.begin():
+        await documents_repository.add_documents(session, rows, pages)
+    return ids
+
+
 async def test_a_document_whose_bytes_are_gone_is_marked_rendered_and_its_pages_answer_404(
     documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
 ) -> None:
     client_id, job = await open_job(documents_api, tokens)
-    document_id = new_id()
-    async with documents_db() as session, session.begin():
-        row = {
-            "id": document_id,
-            "job_id": UUID(job["id"]),
-            "client_id": client_id,
-            "filename": "lost.pdf",
-            "media_type": "application/pdf",
-            "size": 10,
-            "sha256": "0" * 64,
-            "pages": 1,
-            # Uploaded long enough ago that its bytes are no longer awaited.
-            "created_at": utcnow() - documents.BYTES_AWAITED,
-            "rendered_at": None,
-            "deleted_at": None,
-        }
-        page = {"document_id": document_id, "number": 1, "width": 10, "height": 10}
-        await documents_repository.add_documents(
-            session, [row], [page | {"text": None, "words": None}]
-        )
+    # Uploaded long enough ago that its bytes are no longer awaited.
+    (document_id,) = await lost_documents(documents_db, job, client_id, 1, documents.BYTES_AWAITED)
     await rendered(documents_db, str(document_id))
     shown = await documents_api.get(f"/v1/documents/{document_id}", headers=tokens.manager())
     (only,) = shown.json()["pages"]
     assert_problem(await documents_api.get(only["image_url"]), 404)
+
+
+async def test_new_documents_whose_bytes_are_not_there_yet_wait_and_hold_up_no_other(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    waiting = await lost_documents(
+        documents_db, job, client_id, documents.RENDER_BATCH + 2, timedelta(0)
+    )
+    uploaded = await upload(
+        documents_api, tokens, client_id, job["id"], invoice_pdf("AFTER"), filename="after.pdf"
+    )
+    assert uploaded.status_code == 201, uploaded.text
+
+    await rendered(documents_db, uploaded.json()["id"])
+    async with documents_db() as session:
+        query = select(Document).where(Document.id.in_(waiting))
+        assert [d.rendered_at for d in await session.scalars(query)] == [None] * len(waiting)
 
 
 async def test_documents_of_a_qualifications_set_outlive_their_jobs_retention(

@@ -21,7 +21,7 @@ from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens, assert_problem
 from bpo_intake.models import Document, Erasure
 from bpo_intake.repository.objects import open_store
-from bpo_intake.service import documents
+from bpo_intake.service import orphans
 
 from .documents import a_rendered_pdf, documents_of, invoice_pdf, open_job, upload, zipped
 
@@ -134,7 +134,7 @@ async def test_bytes_no_document_has_go_once_an_hour_old_and_no_others(
         os.utime(original(store_dir, client_id, content), (an_hour_ago, an_hour_ago))
 
     store = open_store(store_dir.as_uri(), {})
-    assert await documents.sweep_orphans(documents_db, store, utcnow()) >= 1
+    assert await orphans.sweep_orphans(documents_db, store, utcnow()) >= 1
 
     assert not original(store_dir, client_id, left).exists()
     assert original(store_dir, client_id, young).exists(), "an upload may be writing them"

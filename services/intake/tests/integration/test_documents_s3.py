@@ -20,7 +20,7 @@ from bpo_devtools.servers import free_port
 from bpo_devtools.testing import TestStack, Tokens, serve
 from bpo_intake.app import create_app
 from bpo_intake.repository.objects import open_store
-from bpo_intake.service import documents
+from bpo_intake.service import orphans
 from bpo_intake.settings import Settings
 
 from .documents import (
@@ -138,7 +138,7 @@ async def test_bytes_no_document_has_are_found_in_the_bucket_and_deleted(
     await obstore.put_async(store, left, b"%PDF-")
 
     # Two hours on, both are old enough to go if no document has them.
-    assert await documents.sweep_orphans(sessions, store, utcnow() + timedelta(hours=2)) >= 1
+    assert await orphans.sweep_orphans(sessions, store, utcnow() + timedelta(hours=2)) >= 1
 
     with pytest.raises(FileNotFoundError):
         await obstore.head_async(store, left)

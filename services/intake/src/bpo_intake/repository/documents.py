@@ -149,11 +149,18 @@ async def documents(session: AsyncSession, document_ids: Iterable[UUID]) -> list
     return list((await session.execute(query)).scalars())
 
 
-async def unrendered(session: AsyncSession, limit: int) -> list[Document]:
-    """Documents whose pages are still to be rendered, locked; others' are skipped."""
+async def unrendered(
+    session: AsyncSession, limit: int, passed_over: Collection[UUID] = ()
+) -> list[Document]:
+    """Documents whose pages are still to be rendered, but those passed over, locked; others'
+    are skipped."""
     query = (
         select(Document)
-        .where(Document.rendered_at.is_(None), Document.deleted_at.is_(None))
+        .where(
+            Document.rendered_at.is_(None),
+            Document.deleted_at.is_(None),
+            Document.id.not_in(list(passed_over)),
+        )
         .order_by(Document.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -10,7 +10,7 @@ bytes an upload wrote, or a deletion let go of, are swept once it has ended (`sw
 unless a live document has them, so that a transaction that does not commit leaves no bytes
 that no row names, and none that a row names is deleted before its deletion commits. Bytes
 left all the same (the process died before its sweep) are found by a scan of the store,
-every day (`sweep_orphans`).
+every day (`orphans`).
 """
 
 import asyncio
@@ -55,9 +55,6 @@ SWEEP_FAILURES = 3  # deletes that fail in a row before a sweep stops: the store
 # A document whose bytes the store does not have is left for a later pass while this young (a
 # store may show a write late; another process's store may not be this one's).
 BYTES_AWAITED = timedelta(minutes=10)
-# Bytes no document has are deleted once this old: an upload may be writing younger ones.
-ORPHAN_AFTER = timedelta(hours=1)
-ORPHAN_BATCH = 1000
 
 
 def limits(settings: Settings) -> Limits:
@@ -255,10 +252,18 @@ async def resolve(
 # Background work
 
 
-async def render_pending(session: AsyncSession, store: ObjectStore, reader: Decoder) -> int:
-    """Render the pages of up to RENDER_BATCH documents; returns how many."""
-    pending = await repository.unrendered(session, RENDER_BATCH)
+async def render_pending(
+    session: AsyncSession, store: ObjectStore, reader: Decoder, awaited: dict[UUID, datetime]
+) -> int:
+    """Render the pages of up to RENDER_BATCH documents, but those whose bytes are `awaited`
+    (by when they were first found missing: passed over meanwhile, not to hold up the
+    others); returns how many it looked at."""
     now = utcnow()
+    for document_id, since in list(awaited.items()):
+        if since < now - BYTES_AWAITED:
+            del awaited[document_id]
+    pending = await repository.unrendered(session, RENDER_BATCH, awaited)
+    handled = 0
     for document in pending:
         # A document that can never be rendered (its bytes gone, BYTES_AWAITED after its
         # upload, or bytes PDFium or Pillow cannot draw after all, or not within the
@@ -273,6 +278,7 @@ async def render_pending(session: AsyncSession, store: ObjectStore, reader: Deco
         except NotFound:
             if document.created_at > now - BYTES_AWAITED:
                 log.warning("document_bytes_not_found_yet", document_id=str(document.id))
+                awaited.setdefault(document.id, now)
                 continue
             log.error("document_bytes_missing", document_id=str(document.id))
         else:
@@ -291,7 +297,8 @@ async def render_pending(session: AsyncSession, store: ObjectStore, reader: Deco
                 session, document.id, page.number, page.text, words, read_at
             )
         document.rendered_at = utcnow()
-    if pending:
+        handled += 1
+    if handled:
         await notify(session, domain.WORK_CHANNEL)  # pages to read, items to extract
     return len(pending)
 
@@ -370,30 +377,3 @@ async def sweep_left(sessions: SessionFactory, store: ObjectStore, now: datetime
         sessions, store, [StoredBytes(d.client_id, d.sha256, d.pages) for d in left]
     )
     return len(left) if swept else 0
-
-
-async def sweep_orphans(sessions: SessionFactory, store: ObjectStore, now: datetime) -> int:
-    """Delete the bytes in the store that no document has, once ORPHAN_AFTER old (an upload's
-    whose process died before its sweep, or whose sweep found the store away), listing every
-    object of the store; returns how many documents' bytes went. A store that does not
-    answer ends the pass."""
-    swept = 0
-    try:
-        async for batch in objects.listed(store, ORPHAN_BATCH):
-            old = {
-                key
-                for path, written in batch
-                if written < now - ORPHAN_AFTER and (key := objects.original_of(path)) is not None
-            }
-            if not old:
-                continue
-            async with sessions() as session:
-                named = await repository.stored_among(session, old, unswept_too=True)
-            # A deleted document's bytes are swept with its page images (`sweep_left`); these
-            # have none: no page is rendered but a document's.
-            orphans = [StoredBytes(client_id, sha256, 0) for client_id, sha256 in old - named]
-            if orphans and await sweep(sessions, store, orphans):
-                swept += len(orphans)
-    except Unavailable:
-        log.warning("orphaned_bytes_not_swept", swept=swept)
-    return swept
