@@ -7,7 +7,7 @@ import pytest
 from fpdf import FPDF
 from PIL import Image
 
-from bpo_intake.domain.documents import Limits, MediaType, PageSize, Refused, inspect, render
+from bpo_intake.domain.documents import Limits, MediaType, PageSize, Refused, describe, render
 
 LIMITS = Limits(max_bytes=50 * 1024 * 1024, max_pages=10, max_pixels=100_000_000, max_members=10)
 
@@ -52,7 +52,7 @@ def test_a_photo_stored_on_its_side_is_shown_upright(
     exif = picture.getexif()
     exif[0x0112] = 6  # shown turned 90 degrees clockwise
     content = _saved(picture, "JPEG", exif=exif, quality=95)
-    assert inspect("photo.jpg", content, LIMITS).pages == [PageSize(*shown)]
+    assert describe("photo.jpg", content, LIMITS).pages == [PageSize(*shown)]
     (page,) = render(MediaType.JPEG, content)
     assert _drawn(page.image).size == shown
     assert _shade(page.image, shown[0] // 2, shown[1] // 40) < 60, "the band is at the top"
@@ -90,9 +90,9 @@ def test_a_nearly_blank_sixteen_bit_page_stays_nearly_blank() -> None:
 def test_an_image_under_the_pixel_limit_is_taken_whatever_pillow_would_have_said() -> None:
     # 95 million pixels: over Pillow's own warning (89.5 million), under the limit set.
     content = _saved(Image.new("1", (10_000, 9_500), 1), "PNG")
-    assert inspect("large.png", content, LIMITS).media_type is MediaType.PNG
+    assert describe("large.png", content, LIMITS).media_type is MediaType.PNG
     with pytest.raises(Refused, match="10000x9500 pixels"):
-        inspect("large.png", content, Limits(50 * 1024 * 1024, 10, 90_000_000, 10))
+        describe("large.png", content, Limits(50 * 1024 * 1024, 10, 90_000_000, 10))
 
 
 @pytest.mark.filterwarnings("ignore:Corrupt EXIF data")  # Pillow's own, of the damage done
@@ -101,7 +101,7 @@ def test_a_damaged_tiff_is_refused_as_corrupt_whatever_its_decoder_raises() -> N
     damaged = bytearray(_saved(pictures[0], "TIFF", save_all=True, append_images=pictures[1:]))
     damaged[131] = 0x10  # the second page's directory no longer gives its size
     with pytest.raises(Refused, match="corrupt"):
-        inspect("scan.tiff", bytes(damaged), LIMITS)
+        describe("scan.tiff", bytes(damaged), LIMITS)
 
 
 def _pdf_saying_hello(rotation: int = 0, mediabox: tuple[float, ...] | None = None) -> bytes:

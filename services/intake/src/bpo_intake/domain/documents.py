@@ -157,11 +157,6 @@ class RenderedPage:
     words: list[Word] | None
 
 
-def inspect(filename: str, content: bytes, limits: Limits) -> Inspected:
-    """The document these bytes are, or Refused saying what is wrong with them."""
-    return Inspected.of(filename, content, describe(filename, content, limits))
-
-
 def describe(filename: str, content: bytes, limits: Limits) -> Description:
     """What these bytes are, or Refused saying what is wrong with them."""
     if not 1 <= len(filename) <= MAX_NAME:
@@ -258,7 +253,7 @@ def _frames(image: Image.Image, limits: Limits) -> list[PageSize]:
 
 
 def render(media_type: MediaType, content: bytes) -> Iterator[RenderedPage]:
-    """The pages as WebP images of the sizes `inspect` gave, with a PDF's words."""
+    """The pages as WebP images of the sizes `describe` gave, with a PDF's words."""
     if media_type is MediaType.PDF:
         yield from _render_pdf(content)
         return
