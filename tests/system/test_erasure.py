@@ -4,8 +4,9 @@ service says when it erased its share; the job's data key is gone from intake an
 the events on the stream that carried their values (sealed) are replaced by copies without
 them, the other item's stay as they were.
 
-Values are those of a `pii` field (sealed at rest) and of a plain one (in clear until erased),
-unique to the run and searched for (case ignored) in every column of every table."""
+Values are those of a `pii` field (sealed at rest), of a plain one (in clear until erased) and
+the name of the item's document, unique to the run and searched for (case ignored) in every
+column of every table."""
 
 import json
 from typing import Any
@@ -20,6 +21,7 @@ from bpo_common.ids import new_id
 from bpo_devtools.servers import Services
 from bpo_devtools.testing import TestStack, Tokens, eventually, stream_messages, tables_holding
 
+from .access import png
 from .conftest import register_client
 
 SERVICES = ("intake", "validation", "billing", "reporting")
@@ -28,6 +30,12 @@ FIELDS = [{"name": "name", "type": "string", "pii": True}, {"name": "city", "typ
 
 def _values(what: str) -> dict[str, str]:
     return {"name": f"Erasable {what} {new_id().hex[-10:]}", "city": f"Town{new_id().hex[-10:]}"}
+
+
+def file_name(values: dict[str, str]) -> str:
+    """The name of the document an item of these values is keyed from: a person's name, as a
+    scan's often is."""
+    return f"{values['name'].replace(' ', '-')}.png"
 
 
 class Desk:
@@ -39,6 +47,7 @@ class Desk:
         return f"{self.services.url(service)}{path}"
 
     async def job(self, client: dict[str, str], items: dict[str, dict[str, str]]) -> str:
+        """A job of these items, each keyed from a document of its own named `file_name`."""
         created = await self.http.post(
             self.url("intake", "/v1/jobs"),
             headers=client,
@@ -48,14 +57,34 @@ class Desk:
                 "qc": {"mode": "single", "review_sample_rate": "0"},
                 "due_at": "1970-01-02T00:00:00Z",
                 "required_skills": [self.skill],
-                "items": [
-                    {"external_id": key, "source": {"city": values["city"]}}
-                    for key, values in items.items()
-                ],
             },
         )
         assert created.status_code == 201, created.text
-        return str(created.json()["id"])
+        job_id = str(created.json()["id"])
+        for values in items.values():
+            uploaded = await self.http.post(
+                self.url("intake", f"/v1/jobs/{job_id}/documents"),
+                headers=client | {"Content-Type": "image/png"},
+                params={"filename": file_name(values)},
+                content=png(),
+            )
+            assert uploaded.status_code == 201, uploaded.text
+        appended = await self.http.post(
+            self.url("intake", f"/v1/jobs/{job_id}/items"),
+            headers=client,
+            json={
+                "items": [
+                    {
+                        "external_id": key,
+                        "source": {"city": values["city"]},
+                        "documents": [file_name(values)],
+                    }
+                    for key, values in items.items()
+                ]
+            },
+        )
+        assert appended.status_code == 202, appended.text
+        return job_id
 
     async def items(self, job_id: str, client: dict[str, str]) -> dict[str, dict[str, Any]]:
         listed = await self.http.get(self.url("intake", f"/v1/jobs/{job_id}/items"), headers=client)
@@ -140,11 +169,13 @@ async def test_erased_values_are_nowhere_in_clear_and_every_service_says_it_eras
     assert (await desk.erasure(whole, client))["item_ids"] is None
 
     erased = [v.split()[-1] for key in ("gone", "whole") for v in values[key].values()]
-    kept = values["kept"]["city"]
-    found = await tables_holding(stack, SERVICES, [*erased, kept])
+    erased += [file_name(values[key]) for key in ("gone", "whole")]
+    kept = [values["kept"]["city"], file_name(values["kept"])]
+    found = await tables_holding(stack, SERVICES, [*erased, *kept])
     assert [secret for secret in erased if secret in found] == [], found
-    holders = {service for service, _ in found.get(kept, [])}
-    assert {"intake", "validation"} <= holders, "the item kept keeps its values"
+    for value in kept:
+        holders = {service for service, _ in found.get(value, [])}
+        assert {"intake", "validation"} <= holders, f"the item kept keeps {value}"
     stream = await _on_the_stream(stack)
     assert [secret for secret in erased if secret.lower() in stream] == []
     assert await _keys_left(stack, UUID(whole)) == {"intake": 0, "validation": 0}

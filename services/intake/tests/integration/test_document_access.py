@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts import validation
-from bpo_common.crypto import DataKeys
+from bpo_common.crypto import DataKeys, is_sealed
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import (
@@ -28,13 +28,16 @@ from bpo_intake.repository import extraction as extraction_repository
 from bpo_intake.repository.objects import open_store
 from bpo_intake.service import decisions, documents
 
-from .conftest import DOCUMENT_LINK_SECRET, register_client
+from .conftest import DOCUMENT_LINK_SECRET, opened_events, register_client
 from .documents import image, invoice_pdf, open_job, rendered, upload
 from .keying import claim_tasks, new_contractor
 
 
 async def test_items_reference_documents_and_the_keyer_reads_them_only_while_holding_the_task(
-    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+    documents_api: httpx.AsyncClient,
+    tokens: Tokens,
+    documents_db: SessionFactory,
+    data_keys: DataKeys,
 ) -> None:
     client_id, job = await open_job(documents_api, tokens)
     uploaded = await upload(
@@ -87,7 +90,10 @@ async def test_items_reference_documents_and_the_keyer_reads_them_only_while_hol
         f"/v1/tasks/{task['id']}/submit", json={"data": data}, headers=keyer
     )
     assert submitted.status_code == 202, submitted.text
-    (event,) = await outbox_events(documents_db, "bpo.intake.task.submitted", task_id=task["id"])
+    subject = "bpo.intake.task.submitted"
+    (event,) = await outbox_events(documents_db, subject, task_id=task["id"])
+    assert is_sealed(event.data["documents"]), "a name may be personal: it travels sealed"
+    (event,) = await opened_events(documents_db, data_keys, subject, task_id=task["id"])
     assert event.data["documents"] == ["inv-7.pdf", "inv-7.pdf"]  # named twice, as the item does
     assert_problem(await documents_api.get(f"/v1/documents/{document_id}", headers=keyer), 404)
     # The page links the task gave close with its lease, long before they expire.

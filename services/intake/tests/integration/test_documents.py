@@ -362,7 +362,7 @@ async def test_an_upload_without_a_name_or_with_a_taken_one_is_refused(
     assert_problem(foreign, 404)
 
 
-async def test_a_deleted_document_is_no_longer_named_by_items_and_its_name_stays_taken(
+async def test_an_erased_items_document_is_no_longer_named_by_items_and_its_name_is_forgotten(
     documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
 ) -> None:
     client_id, job = await open_job(documents_api, tokens)
@@ -378,10 +378,14 @@ async def test_a_deleted_document_is_no_longer_named_by_items_and_its_name_stays
     erased = await documents_api.delete(f"/v1/items/{item['id']}/data", headers=client)
     assert erased.status_code == 202, erased.text
 
-    # An item naming it now would be keyed from nothing.
+    # An item naming it now would be keyed from nothing; the erased item still lists it, by
+    # its id alone (a name may be personal).
     refused = await documents_api.post(url, json=items, headers=client)
     assert "no document 'a.pdf' in this job" in str(assert_problem(refused, 422)["errors"])
+    (item,) = (await documents_api.get(url, headers=client)).json()["data"]
+    assert item["documents"] == [{"id": made.json()["id"], "filename": made.json()["id"]}]
     again = await upload(
         documents_api, tokens, client_id, job["id"], invoice_pdf("1"), filename="a.pdf"
     )
-    assert "(deleted: send it under another name)" in assert_problem(again, 409)["detail"]
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] != made.json()["id"]

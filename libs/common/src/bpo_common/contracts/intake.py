@@ -130,8 +130,8 @@ class Suggested(BaseModel):
 
 class TaskSubmitted(Event):
     """A contractor submitted a task; `data` is already checked against the job's rules.
-    Version 2: the values (`data`, `golden`, `client_values`, the suggestions' values) are
-    sealed with the job's data key."""
+    Version 2: the values (`data`, `golden`, `client_values`, the suggestions' values, and
+    the documents' names) are sealed with the job's data key."""
 
     event_type = "bpo.intake.task.submitted"
     version = 2
@@ -162,8 +162,10 @@ class TaskSubmitted(Event):
     rejection: str | None = None
     # Seconds the contractor was active on the task, as the workbench measured them.
     active_seconds: float | None = None
-    # The file names of the documents the item is keyed from.
-    documents: list[str] = Field(default_factory=list)
+    # The file names of the documents the item is keyed from (a list), sealed: a name may be
+    # personal. An empty list goes as it is; an event from before names were sealed carries
+    # the list itself, and an erased item's event on the stream carries null.
+    documents: Sealed = Field(default_factory=list)
     # Entry tasks: the machine's suggestions the keyer was shown, and the layout extraction
     # matched the item's documents to.
     suggestions: dict[str, Suggested] = Field(default_factory=dict)

@@ -54,15 +54,12 @@ async def lock_bytes(session: AsyncSession, stored: Iterable[tuple[UUID, str]]) 
     await advisory_lock(session, *keys)
 
 
-async def taken_filenames(
-    session: AsyncSession, job_id: UUID, names: Collection[str]
-) -> dict[str, bool]:
-    """Those of the names the job's documents have, each with whether its document was
-    deleted (a name stays taken)."""
-    query = select(Document.filename, Document.deleted_at.is_not(None)).where(
+async def taken_filenames(session: AsyncSession, job_id: UUID, names: Collection[str]) -> set[str]:
+    """Those of the names the job's documents have (an erased document's name is forgotten)."""
+    query = select(Document.filename).where(
         Document.job_id == job_id, Document.filename.in_(list(names))
     )
-    return {name: deleted for name, deleted in await session.execute(query)}
+    return set((await session.execute(query)).scalars())
 
 
 async def add_documents(

@@ -6,7 +6,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, DateTime, Integer, case, func, literal, null, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
@@ -124,6 +136,16 @@ async def copies_of(
 async def job_documents(session: AsyncSession, job_id: UUID) -> list[UUID]:
     query = select(Document.id).where(Document.job_id == job_id)
     return list((await session.execute(query)).scalars())
+
+
+async def forget_document_names(session: AsyncSession, document_ids: Sequence[UUID]) -> None:
+    """The documents' file names (a name may be personal) replaced by their ids: unique in
+    their job as the names were, and what an item's `documents` accepts for them."""
+    await session.execute(
+        update(Document)
+        .where(Document.id.in_(document_ids))
+        .values(filename=cast(Document.id, String))
+    )
 
 
 async def documents_for_update(

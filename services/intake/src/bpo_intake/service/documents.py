@@ -153,12 +153,10 @@ async def add_documents(
     if repeated:
         errors = [FieldError(name, "appears more than once in the zip") for name in repeated]
         raise Invalid(f"nothing was stored: {repeated[0]} appears more than once", errors=errors)
-    found = await repository.taken_filenames(session, job_id, names)
-    taken = sorted(found)
+    taken = sorted(await repository.taken_filenames(session, job_id, names))
     if taken:
         raise Conflict(
             f"nothing was stored: the job already has a document named {taken[0]}"
-            + (" (deleted: send it under another name)" if found[taken[0]] else "")
             + (f" (and {len(taken) - 1} more)" if len(taken) > 1 else "")
         )
     unique = {file.sha256: file for file in files}

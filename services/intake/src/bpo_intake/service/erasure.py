@@ -1,8 +1,8 @@
 """Erasure and retention of a job's data.
 
 Intake erases what it holds of a job (or of some of its items): the values of items, tasks
-and webhook payloads, the documents' bytes, page images and words; for a whole job its data
-key as well, which leaves every sealed copy of its values unreadable, on the stream too
+and webhook payloads, the documents' bytes, page images, words and names; for a whole job
+its data key as well, which leaves every sealed copy of its values unreadable, on the stream too
 (crypto-shredding). Then it announces DataErased; validation, billing and reporting erase
 their own share and each answers with its ErasureDone, which intake records per service.
 Once all four have, intake empties the events on the stream that carry the erased values
@@ -14,6 +14,7 @@ job does not wait for it. A second erasure of what is erased already changes not
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from nats.js import JetStreamContext
@@ -124,6 +125,7 @@ async def _erase(
     # order deadlocked with a render under way).
     locked = await repository.documents_for_update(session, document_ids)
     await documents.delete_documents(session, locked, now, released)
+    await repository.forget_document_names(session, document_ids)
     erasure = Erasure(
         id=new_id(),
         job_id=job.id,
@@ -201,7 +203,7 @@ async def erase_from_the_stream(session: AsyncSession, js: JetStreamContext) -> 
         return 0
     erased = Erased.of((erasure.job_id, erasure.item_ids) for erasure in erasures)
     subjects = [event.event_type for event in SEALED_EVENTS]
-    waiting = await redact(js, subjects, erased.in_event, emptied)
+    waiting = await redact(js, subjects, erased.in_event, redacted)
     waiting_jobs = {envelope.data["job_id"] for envelope in waiting}
     waiting_items = {envelope.data["item_id"] for envelope in waiting}
     now = utcnow()
@@ -214,3 +216,10 @@ async def erase_from_the_stream(session: AsyncSession, js: JetStreamContext) -> 
     for erasure in done:
         erasure.stream_erased_at = now
     return len(done)
+
+
+def redacted(data: dict[str, Any]) -> dict[str, Any]:
+    """An erased event's data as the stream keeps it: its sealed values null, and its
+    documents' names too (a TaskSubmitted from before they were sealed has them in clear)."""
+    kept: dict[str, Any] = emptied(data)
+    return kept | ({"documents": None} if "documents" in data else {})

@@ -255,7 +255,7 @@ async def submit(
             client_values=None if client_values is None else key.seal(client_values),
             rejection=reject or unreadable,
             active_seconds=active_seconds,
-            documents=task.documents,
+            documents=key.seal(task.documents) if task.documents else [],
             suggestions=_sealed_suggestions(task, reader.value, key),
             layout_id=task.layout_id if task.kind is TaskKind.ENTRY else None,
             qualification=task.attempt_id is not None,

@@ -44,7 +44,13 @@ async def erase_values(
     await session.execute(
         update(Entry)
         .where(of(Entry))
-        .values(data=_empty({}), golden=null(), client_values=null(), suggestions=_empty({}))
+        .values(
+            data=_empty({}),
+            golden=null(),
+            client_values=null(),
+            suggestions=_empty({}),
+            documents=_empty([]),
+        )
     )
     await session.execute(
         update(Decision).where(of(Decision)).values(result=null(), comparison=_empty([]))

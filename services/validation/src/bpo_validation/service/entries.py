@@ -49,7 +49,7 @@ def kept_entry(event: intake.TaskSubmitted, rules: Rules, key: DataKey) -> Entry
         golden=golden and rules.kept(golden, key),
         client_values=client_values and rules.kept(client_values, key),
         rejection=event.rejection,
-        documents=event.documents,
+        documents=key.open(event.documents) or [],
         active_seconds=event.active_seconds,
         entries_expected=event.entries_expected,
         suggestions={
