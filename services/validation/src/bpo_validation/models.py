@@ -241,6 +241,14 @@ class ReferenceRow(Base):
     """One row of a reference dataset, found by its key (trimmed, spaces collapsed, casefolded)."""
 
     __tablename__ = "reference_row"
+    # Rows by their key without an identifier's separators (validation_0027).
+    __table_args__ = (
+        Index(
+            "ix_reference_row_compact_key",
+            "dataset_id",
+            text("regexp_replace(key, '[ ./-]+', '', 'g')"),
+        ),
+    )
 
     dataset_id: Mapped[UUID] = mapped_column(
         ForeignKey("reference_dataset.id", ondelete="CASCADE"), primary_key=True

@@ -14,7 +14,7 @@ from bpo_common.ids import new_id
 from bpo_common.rules import check
 from bpo_validation.domain.decision import Ruling
 from bpo_validation.domain.matching import Found, LineOutcome, match_invoice
-from bpo_validation.domain.reference import LookupResult
+from bpo_validation.domain.reference import LookupResult, Wanted
 from bpo_validation.models import JobRules
 from bpo_validation.schemas import ExceptionResolve
 from bpo_validation.service.entries import Rules
@@ -61,7 +61,7 @@ def test_a_keying_intake_made_canonical_is_accepted_as_the_keyer_meant_it() -> N
     sent = check(rules.spec.source, typed).normalized
     assert sent == {"net": "1000.125", "tax": "0.125", "total": "1000.25"}
     # The reference row, as the client wrote it: 1.000,25 and, in a field with ',', 1.000,250.
-    found = {("totals", "1000.25"): LookupResult(True, {"amount": "1.000,250"})}
+    found = {Wanted("totals", "1000.25"): LookupResult(True, {"amount": "1.000,250"})}
 
     (verdict,) = walk(rules.spec, QcPolicy(), [keying(sent)], found=found)
 
@@ -134,6 +134,6 @@ def test_a_reference_value_is_read_as_the_client_wrote_it_even_past_the_fields_p
         ("1.234,00", ()),
         ("1,234", ("total 1234.00 differs from amount 1,234 by more than 0.001",)),
     ):
-        found = {("totals", "1234.00"): LookupResult(True, {"amount": written})}
+        found = {Wanted("totals", "1234.00"): LookupResult(True, {"amount": written})}
         (verdict,) = walk(rules.spec, QcPolicy(), [keying(keyed)], found=found)
         assert verdict.reference_problems == problems, written

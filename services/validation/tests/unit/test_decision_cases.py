@@ -82,7 +82,7 @@ UNKNOWN = LookupResult(True, None)
 def test_a_result_that_disagrees_with_the_reference_data_goes_to_review(
     keyed: dict[str, Any], found: LookupResult, problem: str | None
 ) -> None:
-    wanted: Wanted = ("purchase-orders", keyed["number"].casefold())
+    wanted = Wanted("purchase-orders", keyed["number"].casefold())
     (verdict,) = walk(PURCHASE_ORDERS, SINGLE, [keying(keyed)], found={wanted: found})
     if problem is None:
         assert (verdict.ruling, verdict.reference_problems) == (Ruling.ACCEPT, ())
@@ -301,7 +301,7 @@ def test_a_reference_check_review_leaves_the_judging_to_the_review() -> None:
     )
     final = review({"number": "PO-1", "total": "10.00"})
     missing: dict[Wanted, LookupResult] = {
-        ("orders", "po-9"): LookupResult(False, None),
+        Wanted("orders", "po-9"): LookupResult(False, None),
         **ORDERS,
     }
     verdicts = walk(SPEC, DOUBLE, [first, second, final], found=missing)

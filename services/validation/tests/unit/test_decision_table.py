@@ -10,6 +10,7 @@ from bpo_common.contracts import QcMode, QcPolicy
 from bpo_validation.domain import decision
 from bpo_validation.domain.decision import Outcome, Ruling
 from bpo_validation.domain.entries import Item, Submission
+from bpo_validation.domain.reference import Wanted
 
 from .walking import ITEM, REVIEWER, SPEC, keying, review, walk
 
@@ -129,8 +130,8 @@ def test_a_decision_needs_the_first_keyings_lookups_and_adaptive_the_keyers_accu
     adaptive, double = QcPolicy(mode=QcMode.ADAPTIVE), QcPolicy(mode=QcMode.DOUBLE)
     one = keying({"number": " po-7 ", "total": "1"})
     only = Item(ITEM, "invoice", [one], one)
-    assert decision.needs(SPEC, adaptive, only) == decision.Needs((("orders", "po-7"),), True)
-    assert decision.needs(SPEC, double, only) == decision.Needs((("orders", "po-7"),), False)
+    assert decision.needs(SPEC, adaptive, only) == decision.Needs((Wanted("orders", "po-7"),), True)
+    assert decision.needs(SPEC, double, only) == decision.Needs((Wanted("orders", "po-7"),), False)
     first = keying(RIGHT, expected=2)
     assert decision.needs(SPEC, double, Item(ITEM, "invoice", [first], first)) == decision.Needs()
     final = review(RIGHT)

@@ -28,7 +28,7 @@ SPEC = JobSpec.model_validate(
     }
 )
 ORDERS: dict[Wanted, LookupResult] = {
-    ("orders", "po-1"): LookupResult(True, {"po": "PO-1", "amount": "10.00"})
+    Wanted("orders", "po-1"): LookupResult(True, {"po": "PO-1", "amount": "10.00"})
 }
 # No item is in a sample at rate 0, and this one is in none below 0.995
 # (bpo_common.ids.share_of).

@@ -80,6 +80,7 @@ from bpo_common.rules.names import WORK_TYPE_PATTERN
 from bpo_common.rules.personal import MASK, Personal, Reader
 from bpo_common.rules.spec import (
     APPLIES_TO,
+    IDENTIFIERS,
     MAX_FIELDS,
     Case,
     CrossCheck,
@@ -105,6 +106,7 @@ from bpo_common.rules.types import (
 
 __all__ = [
     "APPLIES_TO",
+    "IDENTIFIERS",
     "MASK",
     "MAX_FIELDS",
     "WORK_TYPE_PATTERN",

@@ -1,12 +1,14 @@
 """Matching an entry against a client's reference data: the key a lookup finds a row by, and
 what in the entry disagrees with the row it found."""
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from bpo_common.rules import (
+    IDENTIFIERS,
     FieldSpec,
     FieldType,
     InvalidValue,
@@ -16,8 +18,21 @@ from bpo_common.rules import (
     parse_value,
 )
 
-# (dataset name, match key): what one lookup asks the client's reference data.
-Wanted = tuple[str, str]
+
+class Wanted(NamedTuple):
+    """What one lookup asks the client's reference data: the row of `dataset` whose match key
+    is `key`; for an identifier's value (an IBAN, a VAT number: `identifier`), failing that,
+    the row whose key is the same without separators, as the client's data may write it
+    ("DE89 3704 0044 ...", "DE 123.456.789")."""
+
+    dataset: str
+    key: str
+    identifier: bool = False
+
+
+# What an identifier's key does not count (`compact_key`): the separators its written forms
+# use; spaces are single in a match key.
+SEPARATORS = "[ ./-]+"
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,11 @@ class LookupResult:
 def reference_key(value: object) -> str:
     """How keys of reference data match: trimmed, spaces collapsed, case ignored."""
     return " ".join(str(value).split()).casefold()
+
+
+def compact_key(key: str) -> str:
+    """A match key without the separators an identifier may be written with."""
+    return re.sub(SEPARATORS, "", key)
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,7 @@ def _looked_up(spec: JobSpec, result: Mapping[str, Any]) -> Iterator[_Lookup]:
         if field.type is not FieldType.TABLE:
             value = result.get(field.name)
             if field.lookup is not None and value is not None:
-                wanted = (field.lookup.dataset, reference_key(value))
+                wanted = Wanted(field.lookup.dataset, reference_key(value), _identifier(field))
                 yield _Lookup(field.name, field, value, wanted, result, headers, names, names)
             continue
         columns = {column.name: column for column in field.columns or ()}
@@ -67,7 +87,8 @@ def _looked_up(spec: JobSpec, result: Mapping[str, Any]) -> Iterator[_Lookup]:
             for column in columns.values():
                 value = row.get(column.name) if isinstance(row, Mapping) else None
                 if column.lookup is not None and value is not None:
-                    wanted = (column.lookup.dataset, reference_key(value))
+                    key = reference_key(value)
+                    wanted = Wanted(column.lookup.dataset, key, _identifier(column))
                     labels = {**names, **{c: f"{field.name}[{r}].{c}" for c in columns}}
                     yield _Lookup(
                         labels[column.name],
@@ -79,6 +100,10 @@ def _looked_up(spec: JobSpec, result: Mapping[str, Any]) -> Iterator[_Lookup]:
                         cells,
                         labels,
                     )
+
+
+def _identifier(field: FieldSpec) -> bool:
+    return field.type in IDENTIFIERS
 
 
 def lookups_of(spec: JobSpec, result: Mapping[str, Any]) -> list[Wanted]:
@@ -93,7 +118,7 @@ def reference_problems(
     what each of its lookups (`lookups_of`) found."""
     problems: list[str] = []
     for lookup in _looked_up(spec, result):
-        dataset, looked = lookup.wanted[0], found[lookup.wanted]
+        dataset, looked = lookup.wanted.dataset, found[lookup.wanted]
         own = lookup.personal[lookup.field.name]
         if not looked.dataset_exists:
             problems.append(f"there is no reference dataset {dataset} to find {lookup.where} in")

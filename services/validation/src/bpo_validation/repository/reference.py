@@ -4,11 +4,11 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import ColumnElement, Select, Text, and_, delete, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import advisory_lock, copy_rows
-from bpo_validation.domain.reference import LookupResult
+from bpo_validation.domain.reference import SEPARATORS, LookupResult, compact_key
 from bpo_validation.models import ReferenceDataset, ReferenceRow
 
 
@@ -51,10 +51,21 @@ async def list_datasets(session: AsyncSession, scope: UUID | None) -> list[Refer
     return list((await session.execute(query)).scalars())
 
 
-async def look_up(session: AsyncSession, client_id: UUID, name: str, key: str) -> LookupResult:
-    """Whether the client has dataset `name`, and the values of its row with this match key."""
+def _key_without_separators() -> ColumnElement[str]:
+    """A row's match key without an identifier's separators (domain.reference.compact_key):
+    the expression of the index `ix_reference_row_compact_key`, which a query uses only when
+    it writes the expression the same way."""
+    return literal_column(f"regexp_replace(reference_row.key, '{SEPARATORS}', '', 'g')", Text)
+
+
+async def look_up(
+    session: AsyncSession, client_id: UUID, name: str, key: str, identifier: bool = False
+) -> LookupResult:
+    """Whether the client has dataset `name`, and the values of its row with this match key;
+    for an identifier (`Wanted`), failing that, of its first row whose key is the same
+    without separators."""
     query = (
-        select(ReferenceRow.values)
+        select(ReferenceDataset.id, ReferenceRow.values)
         .select_from(ReferenceDataset)
         .outerjoin(
             ReferenceRow,
@@ -63,4 +74,19 @@ async def look_up(session: AsyncSession, client_id: UUID, name: str, key: str) -
         .where(ReferenceDataset.client_id == client_id, ReferenceDataset.name == name)
     )
     found = (await session.execute(query)).first()
-    return LookupResult(False) if found is None else LookupResult(True, found[0])
+    if found is None:
+        return LookupResult(False)
+    dataset_id, values = found
+    if values is None and identifier:
+        values = (await session.execute(row_without_separators(dataset_id, key))).scalar()
+    return LookupResult(True, values)
+
+
+def row_without_separators(dataset_id: UUID, key: str) -> Select[tuple[dict[str, Any]]]:
+    """The values of the dataset's first row whose key is `key` without separators."""
+    return (
+        select(ReferenceRow.values)
+        .where(ReferenceRow.dataset_id == dataset_id, _key_without_separators() == compact_key(key))
+        .order_by(ReferenceRow.key)
+        .limit(1)
+    )

@@ -58,7 +58,7 @@ async def match(
     order = (
         LookupResult(True)
         if order_key is None
-        else await look_up(client_id, (rule.orders, order_key))
+        else await look_up(client_id, Wanted(rule.orders, order_key))
     )
     receipts: Sequence[dict[str, object]] | None = None
     receipts_exist = True
