@@ -42,11 +42,14 @@ STREAMED = {("intake", "POST", "/v1/jobs/{job_id}/items")}  # read as a stream: 
 
 @dataclass(frozen=True)
 class Case:
-    """JSON with a hostile member; the name its refusal gives (None: the whole), words it says."""
+    """JSON with a hostile member; the name its refusal gives (None: the whole), words it says;
+    `read`: refused as the JSON is read (not for what it holds), which the streamed JSON items
+    name by the item alone."""
 
     text: str
     at: str | None
     says: str
+    read: bool = False
 
 
 def _nested(levels: int, empty: str) -> str:
@@ -64,15 +67,21 @@ def hostile(draw: st.DrawFn, name: str, depth: int, numbers_as_text: bool) -> Ca
     match draw(st.sampled_from(kinds if numbers_as_text else [*kinds, "beyond"])):
         case "constant":
             number = draw(st.sampled_from(["NaN", "Infinity", "-Infinity"]))
-            return Case(f"{key}: {number}", None, f"{number} is not a JSON number")
+            return Case(f"{key}: {number}", name, f"{number} is not a JSON number", True)
         case "beyond":
-            return Case(f"{key}: {draw(BEYOND)}", None, "beyond the range of a number")
+            return Case(f"{key}: {draw(BEYOND)}", name, "beyond the range of a number", True)
         case "deep":
-            levels, empty = draw(st.integers(65, 3000)), draw(st.sampled_from(["[]", "{}"]))
-            return Case(f"{key}: {_nested(levels - depth, empty)}", None, "nested more than")
+            # Named down to the first value too deep; past what the parser itself nests
+            # (some 1,000 levels), the body as a whole.
+            levels = draw(st.integers(65, 800) | st.integers(1000, 3000))
+            empty = draw(st.sampled_from(["[]", "{}"]))
+            step = "[0]" if empty == "[]" else ".x"
+            at = name + step * (64 - depth) if levels <= 800 else None
+            return Case(f"{key}: {_nested(levels - depth, empty)}", at, "nested more than", True)
         case "repeated":  # the member's name, or one holding text that cannot be stored
-            again = json.dumps(draw(st.just(name) | st.builds(str.__add__, NAMES, UNSTORABLE)))
-            return Case(f"{again}: {value}, {again}: {value}", None, "twice")
+            again = draw(st.just(name) | st.builds(str.__add__, NAMES, UNSTORABLE))
+            twice = f"{json.dumps(again)}: {value}, {json.dumps(again)}: {value}"
+            return Case(twice, re.sub("[\x00\ud800-\udfff]", "\ufffd", again), "twice", True)
         case "in value":
             text = draw(TEXT) + draw(UNSTORABLE) + draw(TEXT)
             return Case(f"{key}: {json.dumps(text)}", name, "cannot be stored")
@@ -103,7 +112,7 @@ def hostile_bodies(
     bad = draw(hostile(name, depth + len(where) + 1, numbers_as_text))
     target[name] = SLOT
     text = json.dumps(body).replace(f"{json.dumps(name)}: {json.dumps(SLOT)}", bad.text)
-    return Case(text, None if bad.at is None else ".".join((*where, bad.at)), bad.says)
+    return Case(text, None if bad.at is None else ".".join((*where, bad.at)), bad.says, bad.read)
 
 
 def _shown(response: httpx.Response, role: str = "") -> str:
@@ -257,9 +266,10 @@ def test_an_upload_with_one_hostile_row_is_refused_naming_it_and_stores_nothing(
     elif door != "dataset":
         good, case, bad = [GOOD_ITEM] * (before + after), item, f'{{"source": {item.text}}}'
         field, says = f"{field}: source.{item.at}" if item.at else field, item.says
-    if door == "json items":
-        field = f"items[{before}]" + (f".source.{item.at}" if item.at else "")
-        says = says if item.at else ""  # ijson words its refusals its own way
+    if door == "json items":  # ijson words its refusals its own way, naming the item
+        named = item.at and not item.read
+        field = f"items[{before}]" + (f".source.{item.at}" if named else "")
+        says = says if named else ""
     stored = stage.stored()
     response = stage.send(door, [*good[:before], bad, *good[before:]])
     assert _names(response, field, says), f"expected {field!r} saying {says!r}:\n{_shown(response)}"
@@ -269,17 +279,19 @@ def test_an_upload_with_one_hostile_row_is_refused_naming_it_and_stores_nothing(
 LONG = "1" * 5000  # Python reads no integer of more than 4,300 digits: a ValueError
 # fmt: off
 FOUND = [  # by the cases above, each at the door where it was found
-    ("body", '{"data": {"a\\ud800": 1, "a\\ud800": 2}}', "body"),
-    ("ndjson items", '{"source": {"\\udc00": 1, "\\udc00": 2}}', "line 3"),
+    ("body", '{"data": {"a\\ud800": 1, "a\\ud800": 2}}', "data.a\ufffd"),
+    ("ndjson items", '{"source": {"\\udc00": 1, "\\udc00": 2}}', "line 3: source.\ufffd"),
     ("json items", '{"source": {"\\udc00": 1, "\\udc00": 2}}', "items[2]"),
     ("dataset", '{"id": "x", "\\ud800": 1, "\\ud800": 2}', "line 3"),
     ("items body", '{"items\\ud800": []}', "body"),  # not {"items": [...]}
     ("dataset", '{"id": "x", "\\ud800": [1]}', "line 3"),  # not a flat value
     ("json items", '{"source": {"total": -1e400}}', "items[2]"),
-    ("ndjson items", f'{{"source": {{"total": {LONG}}}}}', "line 3"),
-    ("body", f'{{"data": {{"total": {LONG}}}}}', "body"),
-    ("body", f'{{"data": {_nested(64, "[]")}}}', "body"),  # 65 levels with the body
-    ("ndjson items", f'{{"source": {{"x": {_nested(63, "{}")}}}}}', "line 3"),  # 65 too
+    ("ndjson items", f'{{"source": {{"total": {LONG}}}}}', "line 3: source.total"),
+    ("body", f'{{"data": {{"total": {LONG}}}}}', "data.total"),
+    # 65 levels with the body, each named down to the first too deep
+    ("body", f'{{"data": {_nested(64, "[]")}}}', "data" + "[0]" * 63),
+    ("ndjson items", f'{{"source": {{"x": {_nested(63, "{}")}}}}}', "line 3: source" + ".x" * 63),
+    ("body", f'{{"data": {_nested(5000, "[]")}}}', "body"),  # deeper than the parser goes
 ]
 # fmt: on
 FOUND_IDS = [f"{door} {bad[:30]}" for door, bad, _ in FOUND]

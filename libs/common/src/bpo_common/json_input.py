@@ -14,7 +14,10 @@ NDJSON reference data):
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from bpo_common.errors import shown
 
 MAX_DEPTH = 64
 # Python reads whole numbers of up to 4,300 digits; far more than any value needs.
@@ -22,11 +25,13 @@ MAX_DIGITS = 1000
 
 
 class BadJson(ValueError):
-    """The text is not JSON this platform can take; `message` says why."""
+    """The text is not JSON this platform can take; `message` says why, and `path` where in
+    the value, as errors name fields (`items[3].source.total`; empty: the text as a whole)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, path: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.path = path
 
 
 def _no_constant(name: str) -> Any:
@@ -56,8 +61,9 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def loads(text: str | bytes, *, numbers_as_text: bool = False) -> Any:
-    """The JSON value of `text`, or BadJson. With `numbers_as_text`, numbers keep their digits
-    as strings (reference data compares them as the entry's field type reads them)."""
+    """The JSON value of `text`, or BadJson naming where the first fault is. With
+    `numbers_as_text`, numbers keep their digits as strings (reference data compares them as
+    the entry's field type reads them)."""
     parse_float: Callable[[str], Any] = str if numbers_as_text else _finite
     try:
         value = json.loads(
@@ -71,8 +77,63 @@ def loads(text: str | bytes, *, numbers_as_text: bool = False) -> Any:
         raise BadJson(f"nested more than {MAX_DEPTH} levels deep") from exc
     except json.JSONDecodeError as exc:
         raise BadJson(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+    except BadJson as exc:
+        raise _located(text, numbers_as_text) or exc from exc
     check_depth(value)
     return value
+
+
+class _Members(list[tuple[str, Any]]):
+    """An object's members as written, a key given twice kept twice."""
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A value `loads` refuses, in the place it was written."""
+
+    message: str
+
+
+def _refused(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    def reading(text: str) -> Any:
+        try:
+            return read(text)
+        except BadJson as exc:
+            return _Refused(exc.message)
+
+    return reading
+
+
+def _located(text: str | bytes, numbers_as_text: bool) -> BadJson | None:
+    """The first value or key `loads` refuses in `text` (which reads as JSON otherwise), in
+    the order written, named by its place; read again, as the hooks that refuse it cannot
+    know where they are."""
+    read_number = str if numbers_as_text else None
+    value = json.loads(
+        text,
+        parse_float=read_number or _refused(_finite),
+        parse_int=read_number or _refused(_whole),
+        parse_constant=_refused(_no_constant),
+        object_pairs_hook=_Members,
+    )
+    pending: list[tuple[Any, str]] = [(value, "")]
+    while pending:
+        current, path = pending.pop()
+        if isinstance(current, _Refused):
+            return BadJson(current.message, path)
+        inside: list[tuple[Any, str]] = []
+        if isinstance(current, _Members):
+            seen: set[str] = set()
+            for key, member in current:
+                where = f"{path}.{shown(key)}" if path else shown(key)
+                if key in seen:
+                    inside.append((_Refused(f'the key "{key}" appears twice in one object'), where))
+                seen.add(key)
+                inside.append((member, where))
+        elif isinstance(current, list):
+            inside = [(member, f"{path}[{n}]") for n, member in enumerate(current)]
+        pending.extend(reversed(inside))
+    return None
 
 
 def may_hold_unstorable(text: bytes) -> bool:
@@ -83,13 +144,33 @@ def may_hold_unstorable(text: bytes) -> bool:
 
 
 def check_depth(value: Any) -> None:
-    """BadJson when `value` nests deeper than MAX_DEPTH (checked without recursion)."""
+    """BadJson when `value` nests deeper than MAX_DEPTH (checked without recursion), naming
+    the first value too deep (found by a second walk, which names every place it passes)."""
     stack = [(value, 1)]
     while stack:
         current, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise BadJson(f"nested more than {MAX_DEPTH} levels deep")
+            raise BadJson(f"nested more than {MAX_DEPTH} levels deep", _too_deep(value))
         if isinstance(current, dict):
             stack.extend((item, depth + 1) for item in current.values())
         elif isinstance(current, list):
             stack.extend((item, depth + 1) for item in current)
+
+
+def _too_deep(value: Any) -> str:
+    pending: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while pending:
+        current, depth, path = pending.pop()
+        if depth > MAX_DEPTH:
+            return path
+        if isinstance(current, dict):
+            inside = [
+                (item, f"{path}.{shown(str(key))}" if path else shown(str(key)))
+                for key, item in current.items()
+            ]
+        elif isinstance(current, list):
+            inside = [(item, f"{path}[{n}]") for n, item in enumerate(current)]
+        else:
+            continue
+        pending.extend((item, depth + 1, where) for item, where in reversed(inside))
+    return ""

@@ -60,7 +60,7 @@ class _CheckedRequest(Request):
                 message = f"not UTF-8 (byte {exc.start + 1})"
                 raise BodyRefused([FieldError("body", message)]) from exc
             except json_input.BadJson as exc:
-                raise BodyRefused([FieldError("body", exc.message)]) from exc
+                raise BodyRefused([FieldError(exc.path or "body", exc.message)]) from exc
             errors = unstorable(self._json)
             if errors:
                 raise BodyRefused(errors)

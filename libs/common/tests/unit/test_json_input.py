@@ -30,6 +30,25 @@ def test_what_would_fail_later_is_refused_saying_why(text: str, message: str) ->
     assert refused.value.message == message
 
 
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ('{"a": [1, {"b": NaN}]}', "a[1].b"),
+        ('{"items": [{"x": 1}, {"source": {"t": 1, "t": 2}}]}', "items[1].source.t"),
+        ('{"a": 1e400, "b": NaN}', "a"),  # the first, in the order written
+        ('{"a\\u0000": {"b": 1, "b": 2}}', "a\ufffd.b"),
+        ('{"k": ' * 70 + "1" + "}" * 70, "k" + ".k" * 63),
+        ('[{"a": ' + "[" * 70 + "]" * 70 + "}]", "[0].a" + "[0]" * 62),
+        ('{"a": ' + "[" * 5000 + "]" * 5000 + "}", ""),  # deeper than the parser goes
+        ('{"a": 1', ""),
+    ],
+)
+def test_a_refusal_names_where_in_the_value_it_is(text: str, path: str) -> None:
+    with pytest.raises(json_input.BadJson) as refused:
+        json_input.loads(text)
+    assert refused.value.path == path
+
+
 def test_what_the_database_takes_is_read_as_json_reads_it() -> None:
     text = '{"a": 1.5e300, "b": [1, 2], "c": null, "d": "\\ud83d\\ude00"}'
     assert json_input.loads(text) == {"a": 1.5e300, "b": [1, 2], "c": None, "d": "😀"}

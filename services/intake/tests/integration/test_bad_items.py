@@ -120,6 +120,7 @@ BAD_ROW_AFTER_A_STORED_BATCH = ITEMS_PER_EVENT + 200
             id="csv-nul",
         ),
         # JSON the database would refuse later, or parsers read differently.
+        # An NDJSON line names the member; the streamed JSON body, the item.
         *(
             pytest.param(
                 media,
@@ -127,14 +128,22 @@ BAD_ROW_AFTER_A_STORED_BATCH = ITEMS_PER_EVENT + 200
                 [place],
                 id=f"{media.rsplit('/', 1)[1]}-{name}",
             )
-            for name, text in (
-                ("nan", '{"source": {"total": NaN}}'),
-                ("beyond-a-double", '{"source": {"total": 1e400}}'),
-                ("key-twice", '{"source": {"total": 1, "total": 2}}'),
-                ("nested-deep", '{"source": {"a": ' + "[" * 100 + "]" * 100 + "}}"),
+            for name, text, member in (
+                ("nan", '{"source": {"total": NaN}}', "source.total"),
+                ("beyond-a-double", '{"source": {"total": 1e400}}', "source.total"),
+                ("key-twice", '{"source": {"total": 1, "total": 2}}', "source.total"),
+                (
+                    "nested-deep",
+                    '{"source": {"a": ' + "[" * 100 + "]" * 100 + "}}",
+                    "source.a" + "[0]" * 62,
+                ),
             )
             for media, body, place in (
-                ("application/x-ndjson", b'{"source": {}}\n' + text.encode() + b"\n", "line 2"),
+                (
+                    "application/x-ndjson",
+                    b'{"source": {}}\n' + text.encode() + b"\n",
+                    f"line 2: {member}",
+                ),
                 (
                     "application/json",
                     b'{"items": [{"source": {}}, ' + text.encode() + b"]}",

@@ -119,7 +119,7 @@ def test_a_whole_number_of_more_than_1000_digits_is_refused_as_an_ndjson_line_is
     assert place.label == "items[0]"
     assert isinstance(problems, list)
     assert [problem.message for problem in problems] == [message]
-    assert parse(NdjsonItems, b'{"source": {"n": ' + number + b"}}\n") == [("line 1", [""])]
+    assert parse(NdjsonItems, b'{"source": {"n": ' + number + b"}}\n") == [("line 1", ["source.n"])]
 
 
 def test_json_stops_at_the_first_break() -> None:

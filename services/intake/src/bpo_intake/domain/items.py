@@ -78,7 +78,7 @@ def parse_item(raw: object) -> Parsed:
     except UnicodeDecodeError as exc:
         return problem(f"not UTF-8 (byte {exc.start + 1})")
     except json_input.BadJson as exc:
-        return problem(exc.message)
+        return [FieldError(exc.path, exc.message)]
     except ValidationError as exc:
         return spec_errors(exc)
     if isinstance(raw, bytes) and not json_input.may_hold_unstorable(raw):

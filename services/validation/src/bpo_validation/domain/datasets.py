@@ -116,7 +116,7 @@ def _ndjson(text: str, key: str, errors: _Errors) -> Table:
         try:
             row = json_input.loads(line, numbers_as_text=True)
         except json_input.BadJson as exc:
-            errors.add(number, exc.message)
+            errors.add(number, f"{exc.path}: {exc.message}" if exc.path else exc.message)
             continue
         if not isinstance(row, dict):
             errors.add(number, "each line must be a JSON object")
