@@ -18,7 +18,8 @@ import resource
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
@@ -28,7 +29,13 @@ from pebble import ProcessExpired, ProcessPool
 
 from bpo_common.errors import Unavailable
 from bpo_intake.domain import documents as domain
-from bpo_intake.domain.documents import Description, Limits, Refused, RenderedPage
+from bpo_intake.domain.documents import (
+    Description,
+    Limits,
+    MemberRefused,
+    Refused,
+    RenderedPage,
+)
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -141,24 +148,61 @@ class Decoder:
         """What the file is; Refused saying why it cannot be stored."""
         return await self._run(_described, (filename, content, limits), units=1)
 
+    async def describe_members(
+        self, members: Sequence[tuple[str, bytes]], limits: Limits
+    ) -> list[Description]:
+        """What each member of a zip is, each read within its own limits, one after the
+        other without a wait between them (all are handed over at once); MemberRefused
+        naming the first that cannot be stored, those after it not read."""
+        tasks = [(_described, (name, content, limits)) for name, content in members]
+        scheduled = [await self._schedule(task, args, units=1) for task, args in tasks]
+        try:
+            described = []
+            for (name, _), (task, args), future in zip(members, tasks, scheduled, strict=True):
+                try:
+                    described.append(await self._outcome(future, task, args, units=1))
+                except Refused as exc:
+                    raise MemberRefused(name, str(exc)) from exc
+            return described
+        finally:
+            for future in scheduled:
+                future.cancel()  # not started: not read
+
     async def render(
         self, kind: domain.MediaType, content: bytes, pages: int
     ) -> list[RenderedPage]:
         """The document's pages drawn; Refused when they cannot be."""
         return await self._run(_rendered, (kind, content), units=pages)
 
-    async def _run(
-        self, task: Callable[..., T], args: tuple[Any, ...], units: int, *, again: bool = True
-    ) -> T:
+    async def _run(self, task: Callable[..., T], args: tuple[Any, ...], units: int) -> T:
+        return await self._outcome(await self._schedule(task, args, units), task, args, units)
+
+    async def _schedule(
+        self, task: Callable[..., T], args: tuple[Any, ...], units: int
+    ) -> Future[T]:
+        """The task handed to the decoding process, its time limit counted from its start."""
         if not self._pool.active:  # broken: a process died where the pool did not expect it
             log.warning("document_decoder_replaced")
             broken, self._pool = self._pool, self._started()
             broken.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
             await asyncio.to_thread(broken.join, 5)  # its threads, pipes and process
+        future: Future[T] = self._pool.schedule(
+            task, args=(self.timeout_s, *args), timeout=self.timeout_s * units + _SLACK_S
+        )
+        return future
+
+    async def _outcome(
+        self,
+        future: Future[T],
+        task: Callable[..., T],
+        args: tuple[Any, ...],
+        units: int,
+        *,
+        again: bool = True,
+    ) -> T:
+        """What the scheduled task gave, or Refused saying why; a task whose pool broke
+        under it is run once more in a new one."""
         try:
-            future = self._pool.schedule(
-                task, args=(self.timeout_s, *args), timeout=self.timeout_s * units + _SLACK_S
-            )
             return await asyncio.wrap_future(future)
         except TimeoutError as exc:
             raise self._late() from exc
@@ -178,7 +222,9 @@ class Decoder:
                 raise  # the task's own
             if not again:
                 raise Unavailable("the document reader does not start; retry later") from exc
-        return await self._run(task, args, units, again=False)
+        return await self._outcome(
+            await self._schedule(task, args, units), task, args, units, again=False
+        )
 
     def _late(self) -> Refused:
         return Refused(

@@ -111,7 +111,8 @@ async def inspect_file(filename: str, content: bytes, settings: Settings) -> lis
 async def inspect_zip(archive: IO[bytes], settings: Settings) -> list[Inspected]:
     """Every member of a zip as a document, or Invalid naming the first one refused. The
     members are read one zip at a time (they are held in memory), and each is read by the
-    decoder as a file of its own, within its limits."""
+    decoder as a file of its own, within its limits (handed over together: the decoder reads
+    one after the other without waiting for each answer)."""
     bounds = limits(settings)
 
     def members() -> list[tuple[str, bytes]]:
@@ -124,10 +125,12 @@ async def inspect_zip(archive: IO[bytes], settings: Settings) -> list[Inspected]
     async with _ZIPS:
         try:
             named = await asyncio.to_thread(members)
+            described = await document_decoder(settings).describe_members(named, bounds)
         except Refused as exc:
             raise _refusal("body", exc) from exc
         return [
-            file for name, content in named for file in await inspect_file(name, content, settings)
+            Inspected.of(name, content, description)
+            for (name, content), description in zip(named, described, strict=True)
         ]
 
 
