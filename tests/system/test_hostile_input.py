@@ -292,6 +292,10 @@ FOUND = [  # by the cases above, each at the door where it was found
     ("body", f'{{"data": {_nested(64, "[]")}}}', "data" + "[0]" * 63),
     ("ndjson items", f'{{"source": {{"x": {_nested(63, "{}")}}}}}', "line 3: source" + ".x" * 63),
     ("body", f'{{"data": {_nested(5000, "[]")}}}', "body"),  # deeper than the parser goes
+    # Broken after the fault too: read twice, named as the whole line or body.
+    ("ndjson items", '{"source": {"total": NaN}', "line 3"),
+    ("dataset", '{"id": "x", "v": NaN', "line 3"),
+    ("body", '{"data": {"total": NaN}', "body"),
 ]
 # fmt: on
 FOUND_IDS = [f"{door} {bad[:30]}" for door, bad, _ in FOUND]

@@ -105,17 +105,20 @@ def _refused(read: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def _located(text: str | bytes, numbers_as_text: bool) -> BadJson | None:
-    """The first value or key `loads` refuses in `text` (which reads as JSON otherwise), in
-    the order written, named by its place; read again, as the hooks that refuse it cannot
-    know where they are."""
+    """The first value or key `loads` refuses in `text`, in the order written, named by its
+    place (read again, as the hooks that refuse it cannot know where they are); None when
+    the text does not read as JSON even so."""
     read_number = str if numbers_as_text else None
-    value = json.loads(
-        text,
-        parse_float=read_number or _refused(_finite),
-        parse_int=read_number or _refused(_whole),
-        parse_constant=_refused(_no_constant),
-        object_pairs_hook=_Members,
-    )
+    try:
+        value = json.loads(
+            text,
+            parse_float=read_number or _refused(_finite),
+            parse_int=read_number or _refused(_whole),
+            parse_constant=_refused(_no_constant),
+            object_pairs_hook=_Members,
+        )
+    except (ValueError, RecursionError):  # broken after it too: the fault is the text's
+        return None
     pending: list[tuple[Any, str]] = [(value, "")]
     while pending:
         current, path = pending.pop()

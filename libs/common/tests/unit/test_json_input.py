@@ -41,6 +41,11 @@ def test_what_would_fail_later_is_refused_saying_why(text: str, message: str) ->
         ('[{"a": ' + "[" * 70 + "]" * 70 + "}]", "[0].a" + "[0]" * 62),
         ('{"a": ' + "[" * 5000 + "]" * 5000 + "}", ""),  # deeper than the parser goes
         ('{"a": 1', ""),
+        # Broken after the fault as well (read twice, never a 500): named as the whole.
+        ('{"a": NaN', ""),
+        ('{"a": NaN} x', ""),
+        ('{"x": {"a": 1, "a": 2}, "y": ', ""),
+        ('{"a": NaN, "b": ' + "[" * 5000 + "]" * 5000 + "}", ""),
     ],
 )
 def test_a_refusal_names_where_in_the_value_it_is(text: str, path: str) -> None:
