@@ -233,6 +233,12 @@ EMPTY_PART = (
             "n" * 256 + ".pdf",
             "1 to 255 characters",
         ),
+        (
+            zipped({"0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b": invoice_pdf("1")}),
+            "application/zip",
+            "0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
+            "cannot be a document id",
+        ),
     ],
     ids=[
         "empty",
@@ -252,6 +258,7 @@ EMPTY_PART = (
         "damaged-member",
         "bzip2-member",
         "long-member-name",
+        "member-named-as-an-id",
     ],
 )
 async def test_a_refused_upload_names_what_is_wrong_and_stores_nothing(

@@ -165,7 +165,7 @@ class TaskSubmitted(Event):
     # The file names of the documents the item is keyed from (a list), sealed: a name may be
     # personal. An empty list goes as it is; an event from before names were sealed carries
     # the list itself, and an erased item's event on the stream carries null.
-    documents: Sealed = Field(default_factory=list)
+    documents: Sealed | list[str] | None = Field(default_factory=list)
     # Entry tasks: the machine's suggestions the keyer was shown, and the layout extraction
     # matched the item's documents to.
     suggestions: dict[str, Suggested] = Field(default_factory=dict)

@@ -10,6 +10,7 @@ Everything here is CPU work on bytes in memory: no I/O. The service runs `descri
 import ctypes
 import io
 import math
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ WEBP_QUALITY = 80
 # default (4), for images about a third larger (10 KB rather than 7 KB for a text page).
 WEBP_METHOD = 0
 MAX_NAME = 255
+# A document id as text (an erased document's name becomes its id).
+AN_ID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # EXIF orientations of an image stored on its side: its width is the page's height.
 _TURNED = {5, 6, 7, 8}
 # How an image stored with each EXIF orientation is turned upright (as ImageOps.exif_transpose
@@ -163,6 +166,8 @@ def describe(filename: str, content: bytes, limits: Limits) -> Description:
         raise Refused(f"a document's name has 1 to {MAX_NAME} characters")
     if has_unstorable(filename):
         raise Refused(f"a document's name {MESSAGE}")
+    if AN_ID.fullmatch(filename):
+        raise Refused("a document's name cannot be a document id: items name documents by either")
     if not content:
         raise Refused("the file is empty")
     if len(content) > limits.max_bytes:
