@@ -6,6 +6,7 @@ values reads its records back to keep none of what arrives after its erasure."""
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -90,6 +91,14 @@ class Erased:
         return (job in self.jobs or item in self.items) and holds_sealed(envelope.data)
 
 
+def redacted(data: dict[str, Any]) -> dict[str, Any]:
+    """An erased event's data as it is kept (on the stream, in a dead letter): its sealed
+    values null, and its documents' names too (a TaskSubmitted from before they were sealed
+    has them in clear)."""
+    kept: dict[str, Any] = emptied(data)
+    return kept | ({"documents": None} if "documents" in data else {})
+
+
 def _uuid(value: object) -> UUID | None:
     """An id as an event gives it; None for anything else (a dead letter may hold anything)."""
     try:
@@ -122,7 +131,7 @@ async def forget_dead_letters(session: AsyncSession, erased: Erased) -> None:
             continue  # not an event: nothing of a job's in it
         if not erased.in_event(envelope):
             continue
-        copy = envelope.model_copy(update={"data": emptied(envelope.data)})
+        copy = envelope.model_copy(update={"data": redacted(envelope.data)})
         await session.execute(
             update(dead_letter)
             .where(dead_letter.c.id == letter_id)

@@ -15,11 +15,14 @@ from bpo_common.tables import dead_letter
 from .conftest import Plumbing
 
 SEALED = "pii:v1:k1:c2VjcmV0"
+NAMES = ["Jane-Doe-passport.pdf"]
 ERROR = "ValueError('amount 12.50 is not a date')"
 
 
 def _envelope(job_id: UUID, item_id: UUID) -> bytes:
+    # The names of the item's documents in clear, as intake sent them before it sealed them.
     data = {"job_id": str(job_id), "item_id": str(item_id), "data": SEALED, "kind": "entry"}
+    data["documents"] = NAMES
     return json.dumps(
         {
             "id": str(new_id()),
@@ -81,10 +84,20 @@ async def test_an_erasure_empties_its_dead_letters_and_leaves_the_others(
             await forget_dead_letters(session, Erased.by(job, [item]))
         erased, kept, elsewhere, not_an_event = await _read(plumbing, ids)
         keyed = {"job_id": str(job), "kind": "entry"}
-        assert erased == ({**keyed, "item_id": str(item), "data": None}, "ValueError")
-        assert kept == ({**keyed, "item_id": str(sibling), "data": SEALED}, ERROR)
+        gone = {"data": None, "documents": None}
+        assert erased == ({**keyed, "item_id": str(item), **gone}, "ValueError")
+        assert kept == (
+            {**keyed, "item_id": str(sibling), "data": SEALED, "documents": NAMES},
+            ERROR,
+        )
         untouched = (
-            {"job_id": str(other_job), "item_id": str(stranger), "data": SEALED, "kind": "entry"},
+            {
+                "job_id": str(other_job),
+                "item_id": str(stranger),
+                "data": SEALED,
+                "kind": "entry",
+                "documents": NAMES,
+            },
             ERROR,
         )
         assert elsewhere == untouched
@@ -93,7 +106,7 @@ async def test_an_erasure_empties_its_dead_letters_and_leaves_the_others(
         async with plumbing.sessions() as session, session.begin():
             await forget_dead_letters(session, Erased.by(job, None))
         _, kept, elsewhere, _ = await _read(plumbing, ids)
-        assert kept == ({**keyed, "item_id": str(sibling), "data": None}, "ValueError")
+        assert kept == ({**keyed, "item_id": str(sibling), **gone}, "ValueError")
         assert elsewhere == untouched
     finally:
         async with plumbing.sessions() as session, session.begin():

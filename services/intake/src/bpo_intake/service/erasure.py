@@ -14,7 +14,6 @@ job does not wait for it. A second erasure of what is erased already changes not
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from nats.js import JetStreamContext
@@ -23,9 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts.erasure import SEALED_EVENTS, ErasureDone
 from bpo_common.contracts.intake import DataErased
-from bpo_common.contracts.sealed import emptied
 from bpo_common.crypto import DataKeys
-from bpo_common.erasure import Erased, forget_dead_letters
+from bpo_common.erasure import Erased, forget_dead_letters, redacted
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
 from bpo_common.messaging import redact
@@ -216,10 +214,3 @@ async def erase_from_the_stream(session: AsyncSession, js: JetStreamContext) -> 
     for erasure in done:
         erasure.stream_erased_at = now
     return len(done)
-
-
-def redacted(data: dict[str, Any]) -> dict[str, Any]:
-    """An erased event's data as the stream keeps it: its sealed values null, and its
-    documents' names too (a TaskSubmitted from before they were sealed has them in clear)."""
-    kept: dict[str, Any] = emptied(data)
-    return kept | ({"documents": None} if "documents" in data else {})

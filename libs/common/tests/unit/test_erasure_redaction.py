@@ -1,6 +1,6 @@
-"""What the stream keeps of an erased item's events."""
+"""What the stream and the dead letters keep of an erased item's events."""
 
-from bpo_intake.service.erasure import redacted
+from bpo_common.erasure import redacted
 
 
 def test_an_erased_keying_keeps_no_document_name_on_the_stream_sealed_or_in_clear() -> None:
