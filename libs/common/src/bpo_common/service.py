@@ -5,6 +5,7 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -36,7 +37,7 @@ from bpo_common.notifications import Notifications
 from bpo_common.observability import RequestContextMiddleware, configure_logging
 from bpo_common.openapi import document_problems
 from bpo_common.ratelimit import RateLimiter, RateLimitMiddleware
-from bpo_common.relay import OutboxRelay
+from bpo_common.relay import OutboxPruner, OutboxRelay
 from bpo_common.settings import ServiceSettings
 from bpo_common.tables import OUTBOX_CHANNEL
 from bpo_common.text import CheckedRoute
@@ -209,7 +210,8 @@ def create_service_app(
 
 
 def _start_workers(workers: Workers, runtime: Runtime) -> list[asyncio.Task[None]]:
-    """The relay, a consumer per subscription and the service's own loops, as tasks."""
+    """The relay and the pruner of its sent rows, a consumer per subscription and the
+    service's own loops, as tasks."""
     settings = runtime.settings
     relay = OutboxRelay(
         runtime.sessions,
@@ -218,7 +220,11 @@ def _start_workers(workers: Workers, runtime: Runtime) -> list[asyncio.Task[None
         idle_wait_s=RELAY_POLL_S,
         batch_size=settings.relay_batch_size,
     )
-    tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
+    pruner = OutboxPruner(runtime.sessions, timedelta(hours=settings.outbox_keep_hours))
+    tasks = [
+        asyncio.create_task(relay.run(), name="outbox-relay"),
+        asyncio.create_task(pruner.run(), name="outbox-pruner"),
+    ]
     tasks += [asyncio.create_task(loop(runtime), name=loop.__name__) for loop in workers.loops]
     subscriptions = workers.subscriptions
     if callable(subscriptions):

@@ -162,6 +162,9 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_s: float = Field(30.0, validation_alias=_shared("BPO_CONSUMER_ACK_WAIT_S"))
     consumer_backoff_s: float = Field(0.5, validation_alias=_shared("BPO_CONSUMER_BACKOFF_S"))
     relay_batch_size: int = Field(500, validation_alias=_shared("BPO_RELAY_BATCH_SIZE"))
+    # How long an outbox row is kept once it was sent (the stream holds the event): then it is
+    # deleted, and with it the values it carries sealed.
+    outbox_keep_hours: float = Field(1.0, ge=0, validation_alias=_shared("BPO_OUTBOX_KEEP_HOURS"))
 
     @field_validator("database_url")
     @classmethod

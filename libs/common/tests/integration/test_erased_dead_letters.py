@@ -21,7 +21,8 @@ ERROR = "ValueError('amount 12.50 is not a date')"
 
 def _envelope(job_id: UUID, item_id: UUID) -> bytes:
     # The names of the item's documents in clear, as intake sent them before it sealed them.
-    data = {"job_id": str(job_id), "item_id": str(item_id), "data": SEALED, "kind": "entry"}
+    data: dict[str, Any] = {"job_id": str(job_id), "item_id": str(item_id), "data": SEALED}
+    data["kind"] = "entry"
     data["documents"] = NAMES
     return json.dumps(
         {
