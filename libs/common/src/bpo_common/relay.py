@@ -8,23 +8,18 @@ not ack goes back to unsent), so the rows of a relay that dies before stay unsen
 publish carries `Nats-Msg-Id` = event id: a row published by a relay that died before
 committing is published again, and JetStream (inside its duplicate window) or the consumer's
 inbox drops the copy.
-
-A sent row is kept for `BPO_OUTBOX_KEEP_HOURS`, then deleted (`OutboxPruner`): the stream
-holds the event, and the table would otherwise grow with every event the service ever
-published, each with the values it carried sealed (those of an item erased without its job
-could still be opened with its key).
+A sent row is kept for `BPO_OUTBOX_KEEP_HOURS`, then deleted (bpo_common.pruning).
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import structlog
 from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
-from sqlalchemy import CursorResult, Update, bindparam, delete, select, update
+from sqlalchemy import Update, bindparam, select, update
 
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory, as_arrays, update_arrays
@@ -187,47 +182,3 @@ class OutboxRelay:
             await asyncio.sleep(self._idle_wait_s)
         else:
             await self._wakeups.wait(self._idle_wait_s, linger_s=self._gather_s)
-
-
-class OutboxPruner:
-    """Deletes the outbox rows sent more than `keep` ago, `batch_size` a statement, then waits
-    `every_s`. Rows are found by their ids: UUIDv7s, whose order is their creation's, so the
-    primary key finds the old ones without a scan of the table."""
-
-    def __init__(
-        self,
-        sessions: SessionFactory,
-        keep: timedelta,
-        *,
-        batch_size: int = 5_000,
-        every_s: float = 600.0,
-    ) -> None:
-        self._sessions = sessions
-        self._keep = keep
-        self._batch_size = batch_size
-        self._every_s = every_s
-
-    async def run(self) -> None:
-        """Prune until cancelled."""
-        await keep_running("outbox pruner", self._prune_a_batch, self._wait)
-
-    async def _prune_a_batch(self) -> bool:
-        return await self.prune_once() >= self._batch_size
-
-    async def _wait(self) -> None:
-        await asyncio.sleep(self._every_s)
-
-    async def prune_once(self) -> int:
-        """Delete up to a batch of rows sent more than `keep` ago; returns how many."""
-        cutoff = utcnow() - self._keep
-        # The least UUIDv7 of the cutoff's millisecond: every id made before it is lower.
-        bound = UUID(int=int(cutoff.timestamp() * 1000) << 80)
-        old = (
-            select(outbox_event.c.id)
-            .where(outbox_event.c.id < bound, outbox_event.c.sent_at < cutoff)
-            .limit(self._batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(delete(outbox_event).where(outbox_event.c.id.in_(old)))
-        return int(cast(CursorResult[Any], result).rowcount)

@@ -36,8 +36,9 @@ from bpo_common.messaging import connect, ensure_stream
 from bpo_common.notifications import Notifications
 from bpo_common.observability import RequestContextMiddleware, configure_logging
 from bpo_common.openapi import document_problems
+from bpo_common.pruning import Pruner
 from bpo_common.ratelimit import RateLimiter, RateLimitMiddleware
-from bpo_common.relay import OutboxPruner, OutboxRelay
+from bpo_common.relay import OutboxRelay
 from bpo_common.settings import ServiceSettings
 from bpo_common.tables import OUTBOX_CHANNEL
 from bpo_common.text import CheckedRoute
@@ -210,7 +211,7 @@ def create_service_app(
 
 
 def _start_workers(workers: Workers, runtime: Runtime) -> list[asyncio.Task[None]]:
-    """The relay and the pruner of its sent rows, a consumer per subscription and the
+    """The relay and the pruner (bpo_common.pruning), a consumer per subscription and the
     service's own loops, as tasks."""
     settings = runtime.settings
     relay = OutboxRelay(
@@ -220,10 +221,14 @@ def _start_workers(workers: Workers, runtime: Runtime) -> list[asyncio.Task[None
         idle_wait_s=RELAY_POLL_S,
         batch_size=settings.relay_batch_size,
     )
-    pruner = OutboxPruner(runtime.sessions, timedelta(hours=settings.outbox_keep_hours))
+    pruner = Pruner(
+        runtime.sessions,
+        outbox_keep=timedelta(hours=settings.outbox_keep_hours),
+        idempotency_keep=timedelta(hours=settings.idempotency_keep_hours),
+    )
     tasks = [
         asyncio.create_task(relay.run(), name="outbox-relay"),
-        asyncio.create_task(pruner.run(), name="outbox-pruner"),
+        asyncio.create_task(pruner.run(), name="pruner"),
     ]
     tasks += [asyncio.create_task(loop(runtime), name=loop.__name__) for loop in workers.loops]
     subscriptions = workers.subscriptions

@@ -165,6 +165,11 @@ class ServiceSettings(BaseSettings):
     # How long an outbox row is kept once it was sent (the stream holds the event): then it is
     # deleted, and with it the values it carries sealed.
     outbox_keep_hours: float = Field(1.0, ge=0, validation_alias=_shared("BPO_OUTBOX_KEEP_HOURS"))
+    # How long an answer is kept for an Idempotency-Key: a key sent again later is a new
+    # request.
+    idempotency_keep_hours: float = Field(
+        24.0, ge=0, validation_alias=_shared("BPO_IDEMPOTENCY_KEEP_HOURS")
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,5 +1,5 @@
-"""Sent outbox rows are deleted once they are older than the service keeps them; rows not
-sent yet, and those sent lately, stay."""
+"""Sent outbox rows, and the answers kept for Idempotency-Key replays, are deleted once they
+are older than the service keeps them; rows not sent yet, and the recent, stay."""
 
 import secrets
 from datetime import datetime, timedelta
@@ -8,8 +8,8 @@ from uuid import UUID
 from sqlalchemy import delete, insert, select
 
 from bpo_common.clock import utcnow
-from bpo_common.relay import OutboxPruner
-from bpo_common.tables import outbox_event
+from bpo_common.pruning import Pruner
+from bpo_common.tables import idempotency_key, outbox_event
 
 from .conftest import Plumbing
 
@@ -39,7 +39,8 @@ async def test_rows_sent_longer_ago_than_kept_are_deleted_and_no_others(
                 for row_id, sent in rows.values()
             ],
         )
-    pruner = OutboxPruner(plumbing.sessions, timedelta(hours=1), batch_size=100_000)
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    pruner = Pruner(plumbing.sessions, outbox_keep=hour, idempotency_keep=day, batch_size=10**6)
 
     while await pruner.prune_once():
         pass  # other tests' rows of hours ago, if any
@@ -54,3 +55,37 @@ async def test_rows_sent_longer_ago_than_kept_are_deleted_and_no_others(
         "never sent",
         "sent lately",
     }
+
+
+async def test_an_idempotency_key_answered_longer_ago_than_kept_is_forgotten(
+    plumbing: Plumbing,
+) -> None:
+    now = utcnow()
+    principal = f"client:{secrets.token_hex(8)}"
+    answered = {"a day and more ago": now - timedelta(hours=25), "lately": now}
+    async with plumbing.sessions() as session, session.begin():
+        await session.execute(
+            insert(idempotency_key),
+            [
+                {
+                    "principal": principal,
+                    "key": key,
+                    "request_hash": "0" * 64,
+                    "status_code": 201,
+                    "response_body": {"filename": "Jane-Doe.pdf"},
+                    "created_at": at,
+                }
+                for key, at in answered.items()
+            ],
+        )
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    pruner = Pruner(plumbing.sessions, outbox_keep=hour, idempotency_keep=day, batch_size=10**6)
+
+    while await pruner.prune_once():
+        pass
+
+    async with plumbing.sessions() as session, session.begin():
+        mine = idempotency_key.c.principal == principal
+        left = set((await session.execute(select(idempotency_key.c.key).where(mine))).scalars())
+        await session.execute(delete(idempotency_key).where(mine))
+    assert left == {"lately"}
