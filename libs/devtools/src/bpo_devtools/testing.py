@@ -5,6 +5,7 @@ under `.run/test/`, so tests run beside `make run` and beside each other.
 """
 
 import asyncio
+import importlib.util
 import os
 import shutil
 import signal
@@ -19,12 +20,15 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import cast, func, select
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 
 from bpo_common.auth import API_KEY_SUBJECT, KeyScope, Role, Scope, ensure_key_pair, issue_token
 from bpo_common.crypto import DataKey, is_sealed
@@ -422,3 +426,20 @@ async def tables_holding(
         finally:
             await connection.close()
     return found
+
+
+async def run_upgrade(sessions: SessionFactory, migration: Path) -> None:
+    """Run the `upgrade` of the migration in file `migration` once more, on the database as
+    the test left it (a data migration's effect on rows made to look as before it)."""
+    spec = importlib.util.spec_from_file_location(migration.stem, migration)
+    assert spec is not None
+    assert spec.loader is not None
+    module: Any = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def upgrade(connection: Connection) -> None:
+        with Operations.context(MigrationContext.configure(connection)):
+            module.upgrade()
+
+    async with sessions() as session, session.begin():
+        await (await session.connection()).run_sync(upgrade)
