@@ -1,7 +1,9 @@
 """The names of documents an erasure deleted before this release are forgotten as an erasure
 now forgets them: each becomes its document's id. The documents of a job erased whole, and
 those an item erasure deleted (of the erased items, kept by none of the job's other items);
-a document another of the job's is named after keeps its name (a unique name per job).
+a document another of the job's is named after keeps its name (a unique name per job). The
+stream's pass runs again for the erasures of jobs that had documents: their keyings' events
+there still name them in clear.
 
 Revision ID: intake_0028
 Revises: intake_0027
@@ -38,6 +40,13 @@ def upgrade() -> None:
           AND NOT EXISTS (
             SELECT 1 FROM document o WHERE o.job_id = d.job_id AND o.filename = d.id::text
           )
+        """
+    )
+    op.execute(
+        """
+        UPDATE erasure SET stream_erased_at = NULL
+        WHERE stream_erased_at IS NOT NULL
+          AND EXISTS (SELECT 1 FROM document d WHERE d.job_id = erasure.job_id)
         """
     )
 
