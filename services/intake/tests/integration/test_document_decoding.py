@@ -29,12 +29,13 @@ from .documents import documents_of, image, invoice_pdf, open_job, rendered, upl
 
 @pytest.fixture(scope="module")
 def intake_app(stack: TestStack, store_dir: Path) -> FastAPI:
-    """Intake with a second of reading a page and 512 MiB to read in."""
+    """Intake with 3 s of reading a page and 512 MiB to read in: a file past the memory is
+    refused in a fifth of a second on an idle machine, the tangled page takes some 20 s."""
     settings = stack.settings(
         Settings,
         "intake",
         document_store_url=store_dir.as_uri(),
-        document_decode_timeout_s=1.0,
+        document_decode_timeout_s=3.0,
         document_decode_memory_mb=512,
         document_max_pixels=150_000_000,
     )
@@ -45,9 +46,9 @@ def stored(store: Path) -> list[str]:
     return sorted(path.name for path in store.rglob("*") if path.is_file())
 
 
-def tangled_pdf(lines: int = 60_000) -> bytes:
-    """One A4 page of `lines` strokes from edge to edge: small, and seconds of PDFium's time
-    to draw."""
+def tangled_pdf(lines: int = 120_000) -> bytes:
+    """One A4 page of `lines` strokes from edge to edge: small, and many seconds of PDFium's
+    time to draw."""
     draw = random.Random(7)
     pdf = FPDF(format="A4")
     pdf.add_page()
