@@ -71,6 +71,10 @@ def _shared(name: str) -> AliasChoices:
     return AliasChoices(name, name.removeprefix("BPO_").lower())
 
 
+# The longest the plumbing's rows are kept (bpo_common.pruning): ten years, in hours.
+KEEP_HOURS_AT_MOST = 87_600
+
+
 class ServiceSettings(BaseSettings):
     """Settings every service has. Subclasses set `env_prefix` (BPO_<SERVICE>_)."""
 
@@ -164,11 +168,13 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(500, validation_alias=_shared("BPO_RELAY_BATCH_SIZE"))
     # How long an outbox row is kept once it was sent (the stream holds the event): then it is
     # deleted, and with it the values it carries sealed.
-    outbox_keep_hours: float = Field(1.0, ge=0, validation_alias=_shared("BPO_OUTBOX_KEEP_HOURS"))
+    outbox_keep_hours: float = Field(
+        1.0, ge=0, le=KEEP_HOURS_AT_MOST, validation_alias=_shared("BPO_OUTBOX_KEEP_HOURS")
+    )
     # How long an answer is kept for an Idempotency-Key: a key sent again later is a new
     # request.
     idempotency_keep_hours: float = Field(
-        24.0, ge=0, validation_alias=_shared("BPO_IDEMPOTENCY_KEEP_HOURS")
+        24.0, ge=0, le=KEEP_HOURS_AT_MOST, validation_alias=_shared("BPO_IDEMPOTENCY_KEEP_HOURS")
     )
 
     @field_validator("database_url")

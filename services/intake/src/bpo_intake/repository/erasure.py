@@ -140,10 +140,21 @@ async def job_documents(session: AsyncSession, job_id: UUID) -> list[UUID]:
 
 async def forget_document_names(session: AsyncSession, document_ids: Sequence[UUID]) -> None:
     """The documents' file names (a name may be personal) replaced by their ids: unique in
-    their job as the names were, and what an item's `documents` accepts for them."""
+    their job as the names were, and what an item's `documents` accepts for them. A document
+    another of its job is named after (uploads refuse such names now) keeps its name rather
+    than fail the erasure on the unique name."""
+    named_after = aliased(Document)
+    taken = (
+        select(named_after.id)
+        .where(
+            named_after.job_id == Document.job_id,
+            named_after.filename == cast(Document.id, String),
+        )
+        .exists()
+    )
     await session.execute(
         update(Document)
-        .where(Document.id.in_(document_ids))
+        .where(Document.id.in_(document_ids), ~taken)
         .values(filename=cast(Document.id, String))
     )
 

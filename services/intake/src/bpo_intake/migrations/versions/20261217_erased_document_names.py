@@ -1,9 +1,7 @@
 """The names of documents an erasure deleted before this release are forgotten as an erasure
 now forgets them: each becomes its document's id. The documents of a job erased whole, and
 those an item erasure deleted (of the erased items, kept by none of the job's other items);
-a document another of the job's is named after keeps its name (a unique name per job). The
-stream's pass runs again for the erasures of jobs that had documents: their keyings' events
-there still name them in clear.
+a document another of the job's is named after keeps its name (a unique name per job).
 
 Revision ID: intake_0028
 Revises: intake_0027
@@ -21,32 +19,32 @@ depends_on = None
 def upgrade() -> None:
     op.execute(
         """
+        WITH erased_items AS (
+            SELECT e.job_id, x.item_id::uuid AS item_id
+            FROM erasure e, jsonb_array_elements_text(e.item_ids) AS x(item_id)
+        )
         UPDATE document d SET filename = d.id::text
         WHERE d.deleted_at IS NOT NULL
           AND d.filename <> d.id::text
-          AND EXISTS (
-            SELECT 1 FROM erasure e
-            WHERE e.job_id = d.job_id
-              AND (
-                e.item_ids IS NULL
-                OR EXISTS (
-                  SELECT 1 FROM item i
-                  WHERE i.job_id = e.job_id
-                    AND i.id::text IN (SELECT jsonb_array_elements_text(e.item_ids))
-                    AND d.id = ANY (i.documents)
-                )
-              )
-          )
           AND NOT EXISTS (
             SELECT 1 FROM document o WHERE o.job_id = d.job_id AND o.filename = d.id::text
           )
-        """
-    )
-    op.execute(
-        """
-        UPDATE erasure SET stream_erased_at = NULL
-        WHERE stream_erased_at IS NOT NULL
-          AND EXISTS (SELECT 1 FROM document d WHERE d.job_id = erasure.job_id)
+          AND (
+            EXISTS (SELECT 1 FROM erasure e WHERE e.job_id = d.job_id AND e.item_ids IS NULL)
+            OR (
+              EXISTS (
+                SELECT 1 FROM erased_items g JOIN item i ON i.id = g.item_id
+                WHERE g.job_id = d.job_id AND d.id = ANY (i.documents)
+              )
+              AND NOT EXISTS (
+                SELECT 1 FROM item k
+                WHERE k.job_id = d.job_id AND d.id = ANY (k.documents)
+                  AND NOT EXISTS (
+                    SELECT 1 FROM erased_items g WHERE g.job_id = k.job_id AND g.item_id = k.id
+                  )
+              )
+            )
+          )
         """
     )
 
