@@ -4,6 +4,7 @@ documents no erasure deleted, one a kept item shares among them."""
 
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 from sqlalchemy import select, update
@@ -21,18 +22,25 @@ MIGRATION = (
 )
 
 
+async def _uploaded(
+    api: httpx.AsyncClient, tokens: Tokens, client_id: UUID, job_id: str, *names: str
+) -> dict[str, str]:
+    """A document of each name uploaded to the job: their ids by name."""
+    ids = {}
+    for name in names:
+        made = await upload(api, tokens, client_id, job_id, invoice_pdf("1"), filename=name)
+        assert made.status_code == 201, made.text
+        ids[name] = str(made.json()["id"])
+    return ids
+
+
 async def test_names_erased_before_are_forgotten_and_the_others_kept(
     documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
 ) -> None:
     client_id, job = await open_job(documents_api, tokens)
     client = tokens.client(client_id)
-    ids = {}
-    for name in ("gone.pdf", "kept.pdf", "shared.pdf"):
-        made = await upload(
-            documents_api, tokens, client_id, job["id"], invoice_pdf("1"), filename=name
-        )
-        assert made.status_code == 201, made.text
-        ids[name] = made.json()["id"]
+    files = ("gone.pdf", "kept.pdf", "shared.pdf")
+    ids = await _uploaded(documents_api, tokens, client_id, job["id"], *files)
     url = f"/v1/jobs/{job['id']}/items"
     items: list[dict[str, Any]] = [
         {"external_id": name, "source": {}, "documents": [name, "shared.pdf"]}
@@ -71,13 +79,7 @@ async def test_a_document_named_after_anothers_id_does_not_stop_its_erasure(
 ) -> None:
     client_id, job = await open_job(documents_api, tokens)
     client = tokens.client(client_id)
-    ids = {}
-    for name in ("a.pdf", "b.pdf"):
-        made = await upload(
-            documents_api, tokens, client_id, job["id"], invoice_pdf("1"), filename=name
-        )
-        assert made.status_code == 201, made.text
-        ids[name] = made.json()["id"]
+    ids = await _uploaded(documents_api, tokens, client_id, job["id"], "a.pdf", "b.pdf")
     # Named before uploads refused such names: b.pdf is called after a.pdf's id.
     async with documents_db() as session, session.begin():
         renamed = update(Document).where(Document.id == ids["b.pdf"])
