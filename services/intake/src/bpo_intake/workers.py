@@ -171,11 +171,12 @@ async def erase_past_retention(runtime: Runtime) -> None:
     async def erase() -> bool:
         released: list[documents.StoredBytes] = []
         async with runtime.sessions() as session, session.begin():
-            erased = await erasure.erase_past_retention(
+            due, erased = await erasure.erase_past_retention(
                 session, keys, settings.retention_days, utcnow(), released
             )
         await documents.sweep(runtime.sessions, objects, released)
-        return erased == erasure.RETENTION_BATCH
+        # More may be due; but a batch of jobs that all fail waits for the next check.
+        return due == erasure.RETENTION_BATCH and erased > 0
 
     await keep_running("data retention", erase, pause(RETENTION_CHECK_S))
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+import structlog
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts.erasure import SEALED_EVENTS, ErasureDone
 from bpo_common.contracts.intake import DataErased
 from bpo_common.crypto import DataKeys
+from bpo_common.db import unreachable
 from bpo_common.erasure import Erased, forget_dead_letters, redacted
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
@@ -35,6 +37,8 @@ from bpo_intake.repository import erasure as repository
 from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.service import decisions, documents, jobs
 from bpo_intake.service.documents import StoredBytes
+
+log = structlog.get_logger(__name__)
 
 RETENTION_BATCH = 20
 STREAM_BATCH = 100
@@ -181,15 +185,28 @@ async def erase_past_retention(
     default_days: int,
     now: datetime,
     released: list[StoredBytes],
-) -> int:
+) -> tuple[int, int]:
     """Erase the data of jobs (up to RETENTION_BATCH) that ended longer ago than their
-    client's retention (see `erase_job`); returns how many."""
+    client's retention (see `erase_job`), each in a savepoint of its own: one that fails is
+    logged and left for the next pass, and the others are erased all the same. Returns how
+    many were due and how many of them were erased."""
     due = await repository.jobs_past_retention(session, now, default_days, RETENTION_BATCH)
+    erased = 0
     for job_id, _ in due:
-        job = await _lock_with_copies(session, job_id, None, None)
-        if job is not None:
-            await _erase(session, keys, job, None, "retention", released)
-    return len(due)
+        freed: list[StoredBytes] = []
+        try:
+            async with session.begin_nested():
+                job = await _lock_with_copies(session, job_id, None, None)
+                if job is not None:
+                    await _erase(session, keys, job, None, "retention", freed)
+        except Exception as exc:
+            if unreachable(exc):
+                raise  # the database is away: the whole pass waits
+            log.exception("retention_erasure_failed", job_id=str(job_id))
+            continue
+        released.extend(freed)
+        erased += 1
+    return len(due), erased
 
 
 async def erase_from_the_stream(session: AsyncSession, js: JetStreamContext) -> int:
