@@ -83,6 +83,12 @@ def loads(text: str | bytes, *, numbers_as_text: bool = False) -> Any:
     return value
 
 
+def member_path(path: str, name: str) -> str:
+    """Where member `name` of the object at `path` is, as errors name fields
+    (`items[3].source.total`; what cannot be shown of the name as U+FFFD)."""
+    return f"{path}.{shown(name)}" if path else shown(name)
+
+
 class _Members(list[tuple[str, Any]]):
     """An object's members as written, a key given twice kept twice."""
 
@@ -128,7 +134,7 @@ def _located(text: str | bytes, numbers_as_text: bool) -> BadJson | None:
         if isinstance(current, _Members):
             seen: set[str] = set()
             for key, member in current:
-                where = f"{path}.{shown(key)}" if path else shown(key)
+                where = member_path(path, key)
                 if key in seen:
                     inside.append((_Refused(f'the key "{key}" appears twice in one object'), where))
                 seen.add(key)
@@ -167,10 +173,7 @@ def _too_deep(value: Any) -> str:
         if depth > MAX_DEPTH:
             return path
         if isinstance(current, dict):
-            inside = [
-                (item, f"{path}.{shown(str(key))}" if path else shown(str(key)))
-                for key, item in current.items()
-            ]
+            inside = [(item, member_path(path, str(key))) for key, item in current.items()]
         elif isinstance(current, list):
             inside = [(item, f"{path}[{n}]") for n, item in enumerate(current)]
         else:

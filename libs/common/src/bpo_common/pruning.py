@@ -4,8 +4,7 @@ their events (`BPO_OUTBOX_KEEP_HOURS`), and the answers kept for Idempotency-Key
 keyed request the service ever had, with what they carry: values sealed with keys that may
 live on (an item erased without its job), documents' names in upload answers."""
 
-import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -13,7 +12,7 @@ from sqlalchemy import CursorResult, Delete, delete, select, tuple_
 
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
-from bpo_common.loops import keep_running
+from bpo_common.loops import keep_running, pause
 from bpo_common.tables import idempotency_key, outbox_event
 
 
@@ -40,13 +39,10 @@ class Pruner:
 
     async def run(self) -> None:
         """Prune until cancelled."""
-        await keep_running("pruner", self._prune_a_batch, self._wait)
+        await keep_running("pruner", self._prune_a_batch, pause(self._every_s))
 
     async def _prune_a_batch(self) -> bool:
         return await self.prune_once() >= self._batch_size
-
-    async def _wait(self) -> None:
-        await asyncio.sleep(self._every_s)
 
     async def prune_once(self) -> int:
         """Delete up to a batch of each; returns the most rows one statement deleted."""
@@ -62,7 +58,7 @@ class Pruner:
         return int(cast(CursorResult[Any], result).rowcount)
 
 
-def _sent_before(cutoff: Any, limit: int) -> Delete:
+def _sent_before(cutoff: datetime, limit: int) -> Delete:
     # The least UUIDv7 of the cutoff's millisecond: every id made before it is lower.
     bound = UUID(int=int(cutoff.timestamp() * 1000) << 80)
     old = (
@@ -74,7 +70,7 @@ def _sent_before(cutoff: Any, limit: int) -> Delete:
     return delete(outbox_event).where(outbox_event.c.id.in_(old))
 
 
-def _answered_before(cutoff: Any, limit: int) -> Delete:
+def _answered_before(cutoff: datetime, limit: int) -> Delete:
     key = tuple_(idempotency_key.c.principal, idempotency_key.c.key)
     old = (
         select(idempotency_key.c.principal, idempotency_key.c.key)

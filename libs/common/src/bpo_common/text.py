@@ -16,7 +16,7 @@ from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 
 from bpo_common import audit, json_input
-from bpo_common.errors import UNSTORABLE, BodyRefused, FieldError, shown
+from bpo_common.errors import UNSTORABLE, BodyRefused, FieldError
 from bpo_common.media import content_type
 
 MESSAGE = "contains a NUL character or an unpaired surrogate, which cannot be stored"
@@ -34,8 +34,7 @@ def unstorable(value: Any, path: str = "") -> list[FieldError]:
     found: list[FieldError] = []
     if isinstance(value, dict):
         for name, item in value.items():
-            shown_name = shown(str(name))
-            where = f"{path}.{shown_name}" if path else shown_name
+            where = json_input.member_path(path, str(name))
             if isinstance(name, str) and has_unstorable(name):
                 found.append(FieldError(where, f"the name {MESSAGE}"))
             found += unstorable(item, where)
