@@ -25,6 +25,7 @@ from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 from bpo_common.ids import new_sample_key
 from bpo_validation.domain.decision import Outcome
 from bpo_validation.domain.matching import ExceptionStatus, InvoiceOutcome
+from bpo_validation.domain.reference import SEPARATORS
 
 
 class Base(DeclarativeBase):
@@ -246,7 +247,7 @@ class ReferenceRow(Base):
         Index(
             "ix_reference_row_compact_key",
             "dataset_id",
-            text("regexp_replace(key, '[ ./-]+', '', 'g')"),
+            text(f"regexp_replace(key, '{SEPARATORS}', '', 'g')"),
         ),
     )
 
