@@ -221,19 +221,22 @@ def _start_workers(workers: Workers, runtime: Runtime) -> list[asyncio.Task[None
         idle_wait_s=RELAY_POLL_S,
         batch_size=settings.relay_batch_size,
     )
+    subscriptions = workers.subscriptions
+    if callable(subscriptions):
+        subscriptions = subscriptions(runtime)
+    max_age = settings.stream_max_age_days
     pruner = Pruner(
         runtime.sessions,
         outbox_keep=timedelta(hours=settings.outbox_keep_hours),
         idempotency_keep=timedelta(hours=settings.idempotency_keep_hours),
+        stream_max_age=timedelta(days=max_age) if max_age else None,
+        consumers=[subscription.name for subscription in subscriptions],
     )
     tasks = [
         asyncio.create_task(relay.run(), name="outbox-relay"),
         asyncio.create_task(pruner.run(), name="pruner"),
     ]
     tasks += [asyncio.create_task(loop(runtime), name=loop.__name__) for loop in workers.loops]
-    subscriptions = workers.subscriptions
-    if callable(subscriptions):
-        subscriptions = subscriptions(runtime)
     for subscription in subscriptions:
         consumer = InboxConsumer(
             subscription,

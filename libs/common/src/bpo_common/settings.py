@@ -106,7 +106,10 @@ class ServiceSettings(BaseSettings):
     stream_replicas: int = Field(1, validation_alias=_shared("BPO_STREAM_REPLICAS"))
     # How long the stream keeps an event (0: no limit): at least the longest retention of a
     # client's data (intake's BPO_INTAKE_RETENTION_DAYS and every client's retention_days).
-    stream_max_age_days: int = Field(400, ge=0, validation_alias=_shared("BPO_STREAM_MAX_AGE_DAYS"))
+    # The inboxes forget an event a week after the stream does (bpo_common.pruning).
+    stream_max_age_days: int = Field(
+        400, ge=0, le=36_500, validation_alias=_shared("BPO_STREAM_MAX_AGE_DAYS")
+    )
     nats_connect_timeout_s: float = Field(
         30.0, validation_alias=_shared("BPO_NATS_CONNECT_TIMEOUT_S")
     )

@@ -104,6 +104,20 @@ def test_the_nats_login_is_read_whole_and_its_password_never_shows(
     assert "n0tShown" not in str(alone.value), "nor in the error a service prints as it stops"
 
 
+def test_a_stream_age_past_a_hundred_years_is_refused_by_its_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BPO_EXAMPLE_DATABASE_URL", "postgresql+asyncpg://u:p@h:1/d")
+    monkeypatch.setenv("BPO_STREAM_MAX_AGE_DAYS", "36500")
+    assert ExampleSettings().stream_max_age_days == 36_500
+    monkeypatch.setenv("BPO_STREAM_MAX_AGE_DAYS", "1000000")
+    with pytest.raises(ValidationError) as refused:
+        ExampleSettings()
+    assert explain(refused.value, ExampleSettings) == [
+        "BPO_STREAM_MAX_AGE_DAYS: Input should be less than or equal to 36500"
+    ]
+
+
 @pytest.mark.parametrize(
     ("error", "status"),
     [
