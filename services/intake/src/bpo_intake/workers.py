@@ -25,6 +25,7 @@ from bpo_common.loops import keep_running, pause
 from bpo_common.service import Runtime, Workers
 from bpo_intake.consumers import subscriptions
 from bpo_intake.domain.documents import WORK_CHANNEL
+from bpo_intake.domain.erasure import RetentionFailures
 from bpo_intake.repository.jobs import DATA_KEYS
 from bpo_intake.service import documents, erasure, extraction, keys, orphans, tasks, webhooks
 from bpo_intake.service.ocr import Tesseract
@@ -167,16 +168,17 @@ async def erase_past_retention(runtime: Runtime) -> None:
     settings = runtime.settings_as(Settings)
     objects = documents.document_store(settings)
     keys = settings.data_keys()
+    failures = RetentionFailures()
 
     async def erase() -> bool:
         released: list[documents.StoredBytes] = []
         async with runtime.sessions() as session, session.begin():
-            due, erased = await erasure.erase_past_retention(
-                session, keys, settings.retention_days, utcnow(), released
+            due = await erasure.erase_past_retention(
+                session, keys, settings.retention_days, utcnow(), released, failures
             )
         await documents.sweep(runtime.sessions, objects, released)
-        # More may be due; but a batch of jobs that all fail waits for the next check.
-        return due == erasure.RETENTION_BATCH and erased > 0
+        # More may be due (a job that failed is passed over by the next batch).
+        return due == erasure.RETENTION_BATCH
 
     await keep_running("data retention", erase, pause(RETENTION_CHECK_S))
 

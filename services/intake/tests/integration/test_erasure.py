@@ -18,6 +18,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, outbox_events
+from bpo_intake.domain.erasure import RetentionFailures
 from bpo_intake.models import Item, Job, WebhookDelivery
 from bpo_intake.service import decisions, erasure, keys
 from bpo_intake.settings import Settings
@@ -131,7 +132,9 @@ async def test_retention_erases_a_job_that_ended_longer_ago_than_the_client_keep
 
     async def one_pass() -> None:
         async with intake_db() as session, session.begin():
-            await erasure.erase_past_retention(session, keys, 365, utcnow(), [])
+            await erasure.erase_past_retention(
+                session, keys, 365, utcnow(), [], RetentionFailures()
+            )
 
     await one_pass()
     assert (await _stored(intake_db, job["id"]))[1][number].source != {}, "not yet: 30 days"

@@ -1,10 +1,33 @@
 """Erasure as the API shows it: what was asked for a job and when each service erased its
-share (null while it has not said so yet)."""
+share (null while it has not said so yet); which jobs retention passes over for a while."""
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from pydantic import BaseModel, Field
+
+# A job whose erasure by retention failed is tried again this much later, not at every pass:
+# a batch's worth of such jobs would otherwise take every pass's batch, for every client.
+RETRY_FAILED_AFTER = timedelta(days=1)
+
+
+@dataclass
+class RetentionFailures:
+    """The jobs whose erasure by retention failed, and when (as one process saw them)."""
+
+    failed_at: dict[UUID, datetime] = field(default_factory=dict)
+
+    def passed_over(self, now: datetime) -> set[UUID]:
+        """The jobs a pass at `now` leaves out: those that failed less than RETRY_FAILED_AFTER
+        ago (the others are forgotten, and tried again)."""
+        self.failed_at = {
+            job_id: at for job_id, at in self.failed_at.items() if now - at < RETRY_FAILED_AFTER
+        }
+        return set(self.failed_at)
+
+    def failed(self, job_id: UUID, now: datetime) -> None:
+        self.failed_at[job_id] = now
 
 
 class ServiceErasure(BaseModel):

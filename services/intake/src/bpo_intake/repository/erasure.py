@@ -1,7 +1,7 @@
 """Queries of erasure: emptying what intake keeps of a job's or its items' values, the
 erasures asked for and what each service answered, and the jobs retention has run out for."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -246,11 +246,15 @@ async def erasures_for_the_stream(session: AsyncSession, limit: int) -> list[Era
 
 
 async def jobs_past_retention(
-    session: AsyncSession, now: datetime, default_days: int, limit: int
+    session: AsyncSession,
+    now: datetime,
+    default_days: int,
+    limit: int,
+    passed_over: Collection[UUID] = (),
 ) -> list[tuple[UUID, UUID]]:
     """(job, client) of jobs that completed or were cancelled longer ago than their client's
-    retention (else `default_days`; 0: kept) and were not erased whole yet; locked, others'
-    skipped."""
+    retention (else `default_days`; 0: kept) and were not erased whole yet, but those
+    `passed_over`; locked, others' skipped."""
     ended = func.coalesce(Job.completed_at, Job.cancelled_at)
     days = func.coalesce(Client.retention_days, literal(default_days, Integer))
     erased = select(Erasure.id).where(Erasure.job_id == Job.id, Erasure.item_ids.is_(None))
@@ -262,6 +266,7 @@ async def jobs_past_retention(
             days > 0,
             ended < literal(now, DateTime(timezone=True)) - func.make_interval(0, 0, 0, days),
             ~erased.exists(),
+            Job.id.not_in(list(passed_over)),
         )
         .order_by(Job.id)
         .limit(limit)

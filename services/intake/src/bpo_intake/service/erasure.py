@@ -18,6 +18,7 @@ from uuid import UUID
 
 import structlog
 from nats.js import JetStreamContext
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
@@ -30,7 +31,7 @@ from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
 from bpo_common.messaging import redact
 from bpo_common.outbox import publish
-from bpo_intake.domain.erasure import ErasureOut, ServiceErasure
+from bpo_intake.domain.erasure import ErasureOut, RetentionFailures, ServiceErasure
 from bpo_intake.domain.jobs import JobStatus
 from bpo_intake.models import Erasure, Job
 from bpo_intake.repository import erasure as repository
@@ -41,6 +42,10 @@ from bpo_intake.service.documents import StoredBytes
 log = structlog.get_logger(__name__)
 
 RETENTION_BATCH = 20
+RETENTION_FAILURES = Counter(
+    "bpo_retention_erasures_failed_total",
+    "Erasures of a job past its retention that failed (each logged as retention_erasure_failed)",
+)
 STREAM_BATCH = 100
 
 
@@ -185,13 +190,15 @@ async def erase_past_retention(
     default_days: int,
     now: datetime,
     released: list[StoredBytes],
-) -> tuple[int, int]:
+    failures: RetentionFailures,
+) -> int:
     """Erase the data of jobs (up to RETENTION_BATCH) that ended longer ago than their
     client's retention (see `erase_job`), each in a savepoint of its own: one that fails is
-    logged and left for the next pass, and the others are erased all the same. Returns how
-    many were due and how many of them were erased."""
-    due = await repository.jobs_past_retention(session, now, default_days, RETENTION_BATCH)
-    erased = 0
+    logged, counted in `failures` and passed over for a day (RETRY_FAILED_AFTER), and the
+    others are erased all the same. Returns how many were due."""
+    due = await repository.jobs_past_retention(
+        session, now, default_days, RETENTION_BATCH, failures.passed_over(now)
+    )
     for job_id, _ in due:
         freed: list[StoredBytes] = []
         try:
@@ -203,10 +210,11 @@ async def erase_past_retention(
             if unreachable(exc):
                 raise  # the database is away: the whole pass waits
             log.exception("retention_erasure_failed", job_id=str(job_id))
+            RETENTION_FAILURES.inc()
+            failures.failed(job_id, now)
             continue
         released.extend(freed)
-        erased += 1
-    return len(due), erased
+    return len(due)
 
 
 async def erase_from_the_stream(session: AsyncSession, js: JetStreamContext) -> int:
