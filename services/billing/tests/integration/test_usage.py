@@ -1,6 +1,6 @@
 """The usage ledger: one priced line per completed item, exactly once."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -190,6 +190,38 @@ async def test_usage_its_prices_do_not_cover_waits_unpriced_until_a_version_does
     await put_price_book(billing, tokens, client_id, effective_from="2026-07-01", rates=rates)
     lines = {line["work_type"]: line for line in await usage(billing, tokens, client_id)}
     assert (lines["passport"]["amount"], lines["passport"]["invoice_id"]) == ("2.00", None)
+
+
+async def test_waiting_usage_is_priced_by_the_version_that_covers_its_day_whenever_it_came(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    """A version put back-dated behind a later one prices the waiting items of its own days;
+    an item of a day the later one rules without its work type waits for a version that
+    covers it, whether it completed before the back-dated version was put or after."""
+    client_id = await new_client(billing, tokens)  # from January: invoices only
+    await put_price_book(billing, tokens, client_id, effective_from="2026-03-01")
+    passport = await feed.job(
+        client_id, work_type="passport", created_at=datetime(2026, 2, 1, tzinfo=UTC)
+    )
+    february = await feed.items(passport, 1, at=datetime(2026, 2, 11, tzinfo=UTC))
+    march = await feed.items(passport, 1, at=datetime(2026, 3, 15, tzinfo=UTC))
+    rates = {"invoice": {"per_item": "0.50"}, "passport": {"per_item": "2.00"}}
+    await put_price_book(billing, tokens, client_id, effective_from="2026-02-01", rates=rates)
+    later = await feed.items(passport, 1, at=datetime(2026, 3, 16, tzinfo=UTC))
+
+    def amounts(lines: list[dict[str, Any]]) -> list[str | None]:
+        by_item = {line["item_id"]: line["amount"] for line in lines}
+        return [by_item[str(event.item_id)] for event in (*february, *march, *later)]
+
+    assert amounts(await usage(billing, tokens, client_id)) == ["2.00", None, None]
+    await put_price_book(
+        billing,
+        tokens,
+        client_id,
+        effective_from="2026-04-01",
+        rates={"passport": {"per_item": "3.00"}},
+    )
+    assert amounts(await usage(billing, tokens, client_id)) == ["2.00", "3.00", "3.00"]
 
 
 async def test_a_client_sees_only_its_own_usage(

@@ -60,8 +60,8 @@ def in_force(versions: Sequence[V], day: date) -> V | None:
 def covering(versions: Sequence[V], day: date, work_type: str) -> V | None:
     """The version that prices an item of `work_type` completed on `day`: the one in force
     then if it lists the work type; else the first to take effect after `day` that lists it
-    (as usage waiting unpriced is priced by a version put later that lists its work type,
-    whatever its date). None: the item waits unpriced."""
+    (so also for an item that waited for prices, once a version is put). None: the item
+    waits unpriced."""
     current = in_force(versions, day)
     if current is None or work_type in current.rates:
         return current

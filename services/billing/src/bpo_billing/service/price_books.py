@@ -39,7 +39,7 @@ async def put_price_book(
     session: AsyncSession, client_id: UUID, body: PriceBookIn, today: date
 ) -> PriceBookOut:
     """Add a version of the client's prices. Usage that waits unpriced (no price book yet, or
-    its work type was not listed) is priced by this version if it lists the work type."""
+    its work type was not listed) is priced by this version where it covers it."""
     await lock_client(session, client_id, "price-book")
     versions = await repository.price_books(session, client_id)
     currency = body.currency.upper()
@@ -72,7 +72,7 @@ async def put_price_book(
         created_at=utcnow(),
     )
     await repository.add_price_book(session, book)
-    await price_waiting_usage(session, book)
+    await price_waiting_usage(session, book, [*versions, book])
     return price_book_out(book)
 
 

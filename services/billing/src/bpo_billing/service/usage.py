@@ -3,6 +3,7 @@ completed, or by the first later one that lists its work type, or kept unpriced 
 version covers it; and one per match exception the
 client's own people resolved, when the book in force then prices exceptions."""
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from uuid import UUID
@@ -132,13 +133,24 @@ async def record_exception_resolved(session: AsyncSession, event: ExceptionResol
     await publish(session, recorded, client_id=event.client_id)
 
 
-async def price_waiting_usage(session: AsyncSession, book: PriceBook) -> None:
-    """Price the client's unpriced usage of the work types a new price book version lists."""
+async def price_waiting_usage(
+    session: AsyncSession, book: PriceBook, versions: Sequence[PriceBook]
+) -> None:
+    """Price the client's unpriced usage of the work types a new version (`book`, one of the
+    client's `versions`) lists, where it covers it as it would an item completed now
+    (domain.price_books.covering): in force on the item's day, or the first after it to list
+    the type. An item of a day that another version rules without its type waits on: what
+    prices an item does not hang on whether it completed before or after a version was put."""
     lines = await repository.unpriced_usage(session, book.client_id, list(book.rates))
-    if not lines:
+    priced = [
+        (line, covered)
+        for line in lines
+        if (covered := covering(versions, day_of(line.completed_at), line.work_type)) is not None
+    ]
+    if not priced:
         return
-    terms = await jobs.jobs_by_id(session, {line.job_id for line in lines})
-    events = await _price(session, [(line, book) for line in lines], terms)
+    terms = await jobs.jobs_by_id(session, {line.job_id for line, _ in priced})
+    events = await _price(session, priced, terms)
     await publish_many(session, events, client_id=book.client_id)
 
 
