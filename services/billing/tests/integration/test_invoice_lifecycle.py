@@ -171,3 +171,32 @@ async def test_a_client_sees_only_its_own_invoices_and_cannot_manage_them(
     assert my_invoice["id"] in {invoice["id"] for invoice in listed}
     assert {invoice["client_id"] for invoice in listed} == {str(mine)}
     assert "draft" not in {invoice["status"] for invoice in listed}
+
+
+async def test_a_client_never_sees_a_draft_voided_before_it_was_issued(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await client_with_usage(billing, tokens, feed, 1)
+    as_client = tokens.client(client_id)
+    scrapped = await draft(billing, tokens, client_id)
+    voided = await billing.post(
+        f"/v1/invoices/{scrapped['id']}/void", json={"reason": "wrong prices, redo"},
+        headers=tokens.manager(),
+    )  # fmt: skip
+    assert (voided.status_code, voided.json()["number"]) == (200, None), voided.text
+    issued = await finalized_invoice(billing, tokens, client_id)
+    voided = await billing.post(
+        f"/v1/invoices/{issued['id']}/void", json={"reason": "wrong client"},
+        headers=tokens.manager(),
+    )  # fmt: skip
+    assert voided.status_code == 200, voided.text
+
+    for media_type in ("application/json", "application/pdf", "text/csv"):
+        shown = await billing.get(
+            f"/v1/invoices/{scrapped['id']}", headers={**as_client, "Accept": media_type}
+        )
+        assert shown.status_code == 404, (media_type, shown.text)
+    listed = await billing.get("/v1/invoices?status=void&limit=500", headers=as_client)
+    assert [invoice["id"] for invoice in listed.json()["data"]] == [issued["id"]]
+    shown = await billing.get(f"/v1/invoices/{issued['id']}", headers=as_client)
+    assert (shown.json()["status"], shown.json()["number"]) == ("void", issued["number"])

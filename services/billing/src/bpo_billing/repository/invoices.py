@@ -58,8 +58,8 @@ async def get_invoice(
 
 def _issued_to(client_id: UUID) -> tuple[ColumnElement[bool], ...]:
     """What a client sees of invoices: its own, once issued. A draft is the back office's
-    until it is finalized, and may still change or be voided."""
-    return Invoice.client_id == client_id, Invoice.status != InvoiceStatus.DRAFT
+    until it is finalized, and may still change or be voided (and stays unseen, void)."""
+    return Invoice.client_id == client_id, Invoice.finalized_at.is_not(None)
 
 
 async def open_draft(
