@@ -63,6 +63,29 @@ async def test_payments_partial_then_full_and_an_overpayment_is_refused(
     )
 
 
+async def test_an_invoice_is_paid_on_the_day_of_its_latest_payment_whatever_order_they_came(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await client_with_usage(
+        billing, tokens, feed, 10, rates={"invoice": {"per_item": "10"}}
+    )
+    invoice = await finalized_invoice(billing, tokens, client_id)
+    url = f"/v1/invoices/{invoice['id']}/payments"
+    later, earlier = "2026-04-20T09:00:00Z", "2026-04-10T09:00:00Z"
+    first = await billing.post(
+        url, json={"amount": "100", "paid_at": later}, headers=tokens.manager()
+    )
+    assert first.status_code == 201, first.text
+    # Reconciled afterwards: a transfer of ten days before, which settles the rest.
+    rest = await billing.post(
+        url, json={"amount": "21", "paid_at": earlier}, headers=tokens.manager()
+    )
+
+    assert (rest.json()["status"], rest.json()["paid_at"]) == ("paid", "2026-04-20T09:00:00Z")
+    paid = await outbox_events(billing_db, InvoicePaid.event_type, invoice_id=invoice["id"])
+    assert [e.data["paid_at"] for e in paid] == ["2026-04-20T09:00:00Z"]
+
+
 async def test_credit_notes_reduce_what_is_due_and_can_settle_it(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:

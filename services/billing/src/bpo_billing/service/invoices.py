@@ -183,6 +183,7 @@ async def add_payment(session: AsyncSession, invoice_id: UUID, body: PaymentIn) 
     now = utcnow()
     rules.check_payment(body.amount, _due(invoice), invoice.currency, body.paid_at, now)
     paid_at = body.paid_at or now
+    earlier = await repository.payments(session, invoice.id)
     await repository.add_settlement(
         session,
         Payment(
@@ -195,7 +196,10 @@ async def add_payment(session: AsyncSession, invoice_id: UUID, body: PaymentIn) 
         ),
     )
     invoice.amount_paid += body.amount
-    await _settle_if_nothing_due(session, invoice, paid_at)
+    # Paid on the day of its latest payment, whatever order they were recorded in.
+    await _settle_if_nothing_due(
+        session, invoice, max([paid_at, *(payment.paid_at for payment in earlier)])
+    )
     audit.summarize(
         session, amount=body.amount, before=InvoiceStatus.FINALIZED, after=invoice.status
     )
