@@ -130,7 +130,8 @@ async def test_an_exception_costs_nothing_unless_the_book_in_force_then_prices_i
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:
     """The first version has no price per exception, the second (from 15 March) has one; a
-    client with no price book at all pays nothing either."""
+    client with no price book at all pays nothing either, nor one whose only version, with a
+    price per exception, takes effect after the exception was resolved."""
     client_id = await new_client(billing, tokens)
     priced = await put_price_book(
         billing, tokens, client_id, per_exception="0.80", effective_from="2026-03-15"
@@ -149,6 +150,10 @@ async def test_an_exception_costs_nothing_unless_the_book_in_force_then_prices_i
     unpriced = new_id()
     await feed.resolved(await feed.job(unpriced))
     assert await stored_lines(billing_db, unpriced) == []
+
+    not_yet = await new_client(billing, tokens, per_exception="2", effective_from="2026-05-01")
+    await feed.resolved(await feed.job(not_yet), at=MONTH_START + timedelta(days=19))
+    assert await stored_lines(billing_db, not_yet) == []
 
 
 async def test_an_invoice_bills_resolved_exceptions_on_a_line_of_their_own(

@@ -21,6 +21,7 @@ from bpo_billing.domain.price_books import (
     price_item,
     rush_pct,
     sla_hours,
+    taken_effect,
     tier_errors,
 )
 
@@ -143,6 +144,8 @@ def test_the_version_in_force_is_the_latest_taken_effect_and_before_any_the_earl
     may = _Version(date(2026, 5, 15), {"invoice": {}})
     versions = [june, may]
     assert in_force(versions, date(2026, 5, 3)) is may, "before any: the earliest"
+    assert taken_effect(versions, date(2026, 5, 3)) is None, "none had taken effect yet"
+    assert taken_effect(versions, date(2026, 6, 2)) is june
     assert in_force(versions, date(2026, 5, 20)) is may
     assert in_force(versions, date(2026, 6, 1)) is june
     assert in_force([], date(2026, 6, 1)) is None

@@ -49,12 +49,19 @@ class Version(Protocol):
 V = TypeVar("V", bound=Version)
 
 
+def taken_effect(versions: Sequence[V], day: date) -> V | None:
+    """The latest version to take effect on or before `day`; None before the first."""
+    taken = [version for version in versions if version.effective_from <= day]
+    return max(taken, key=lambda version: version.effective_from, default=None)
+
+
 def in_force(versions: Sequence[V], day: date) -> V | None:
     """The version in force on `day`: the latest to take effect on or before it; before the
     first, the earliest (what prices usage of then). None: the client has no prices."""
-    by_date = sorted(versions, key=lambda version: version.effective_from)
-    taken = [version for version in by_date if version.effective_from <= day]
-    return taken[-1] if taken else next(iter(by_date), None)
+    taken = taken_effect(versions, day)
+    if taken is not None:
+        return taken
+    return min(versions, key=lambda version: version.effective_from, default=None)
 
 
 def covering(versions: Sequence[V], day: date, work_type: str) -> V | None:

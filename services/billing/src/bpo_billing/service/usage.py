@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_billing.domain.invoices import UsageKind
 from bpo_billing.domain.money import exact_price, ledger, plain
 from bpo_billing.domain.periods import day_of, end_of, month_of, start_of
-from bpo_billing.domain.price_books import covering, price_item, sla_hours
+from bpo_billing.domain.price_books import covering, price_item, sla_hours, taken_effect
 from bpo_billing.models import BillableJob, PriceBook, UsageLine
 from bpo_billing.repository import jobs, lock_client, price_books
 from bpo_billing.repository import usage as repository
@@ -87,10 +87,12 @@ async def record_exception_resolved(session: AsyncSession, event: ExceptionResol
     """A match exception the client's own people resolved is one usage line at the price per
     exception of the book in force when it was resolved, and is billed once however often
     it is announced. Resolved by the back office, or under a book without that price, it
-    costs nothing: unlike an item, it does not wait for a later version to price it."""
+    costs nothing: unlike an item, it does not wait for a later version to price it, nor is
+    it priced by the first version when resolved before that took effect."""
     if not event.by_client:
         return
-    book = await price_books.price_book_at(session, event.client_id, day_of(event.resolved_at))
+    versions = await price_books.price_books(session, event.client_id)
+    book = taken_effect(versions, day_of(event.resolved_at))
     if book is None or book.per_exception is None:
         return
     if await repository.exception_billed(session, event.exception_id):
