@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -10,7 +10,7 @@ from nats.js import JetStreamContext
 
 from bpo_common.contracts import TaskKind
 from bpo_common.contracts.billing import EarningRecorded, UsageRecorded
-from bpo_common.events import wrap
+from bpo_common.events import Event, wrap
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
@@ -51,6 +51,43 @@ BAD_FILTERS: dict[str, tuple[str, dict[str, str], str, str]] = {
 }
 
 
+def usage_recorded(
+    client_id: UUID, amount: str, currency: str, at: datetime, job_id: UUID | None = None
+) -> UsageRecorded:
+    return UsageRecorded(
+        usage_id=new_id(),
+        item_id=new_id(),
+        job_id=job_id or new_id(),
+        client_id=client_id,
+        work_type="invoice",
+        amount=Decimal(amount),
+        currency=currency,
+        completed_at=at,
+        recorded_at=at,
+    )
+
+
+def earning_recorded(
+    client_id: UUID, job_id: UUID, amount: str, currency: str, at: datetime
+) -> EarningRecorded:
+    return EarningRecorded(
+        earning_id=new_id(),
+        task_id=new_id(),
+        contractor_id=new_id(),
+        job_id=job_id,
+        client_id=client_id,
+        work_type="invoice",
+        kind=TaskKind.ENTRY,
+        amount=Decimal(amount),
+        currency=currency,
+        earned_at=at,
+    )
+
+
+async def publish_billing(js: JetStreamContext, client_id: UUID, *events: Event) -> None:
+    await publish(js, [wrap(event, source="billing", client_id=client_id) for event in events])
+
+
 @pytest.mark.parametrize(
     ("report", "params", "field", "detail"),
     [pytest.param(*case, id=name) for name, case in BAD_FILTERS.items()],
@@ -69,25 +106,9 @@ async def test_money_in_several_currencies_must_be_read_one_currency_at_a_time(
     reports: Reports, js: JetStreamContext
 ) -> None:
     client_id = new_id()
-
-    def usage(amount: str, currency: str) -> Any:
-        return wrap(
-            UsageRecorded(
-                usage_id=new_id(),
-                item_id=new_id(),
-                job_id=new_id(),
-                client_id=client_id,
-                work_type="invoice",
-                amount=Decimal(amount),
-                currency=currency,
-                completed_at=datetime(2003, 1, 1, 10, tzinfo=UTC),
-                recorded_at=datetime(2003, 1, 1, 10, tzinfo=UTC),
-            ),
-            source="billing",
-            client_id=client_id,
-        )
-
-    await publish(js, [usage("7.25", "EUR"), usage("5.00", "USD"), usage("0.75", "EUR")])
+    at = datetime(2003, 1, 1, 10, tzinfo=UTC)
+    amounts = [("7.25", "EUR"), ("5.00", "USD"), ("0.75", "EUR")]
+    await publish_billing(js, client_id, *(usage_recorded(client_id, *a, at) for a in amounts))
 
     undecided = await reports.get("overview", NEW_YEAR_2003)
     problem = assert_problem(undecided, 422)
@@ -118,32 +139,9 @@ async def test_no_margin_is_told_where_a_clients_money_is_in_two_currencies(
     client_id = new_id()
     at = datetime(2003, 3, 1, 10, tzinfo=UTC)
     period = {"from": "2003-03-01T00:00:00Z", "to": "2003-03-02T00:00:00Z"}
-    usage = UsageRecorded(
-        usage_id=new_id(),
-        item_id=new_id(),
-        job_id=new_id(),
-        client_id=client_id,
-        work_type="invoice",
-        amount=Decimal("10.00"),
-        currency="EUR",
-        completed_at=at,
-        recorded_at=at,
-    )
-    earning = EarningRecorded(
-        earning_id=new_id(),
-        task_id=new_id(),
-        contractor_id=new_id(),
-        job_id=usage.job_id,
-        client_id=client_id,
-        work_type="invoice",
-        kind=TaskKind.ENTRY,
-        amount=Decimal("6.00"),
-        currency="USD",
-        earned_at=at,
-    )
-    await publish(
-        js, [wrap(event, source="billing", client_id=client_id) for event in (usage, earning)]
-    )
+    usage = usage_recorded(client_id, "10.00", "EUR", at)
+    earning = earning_recorded(client_id, usage.job_id, "6.00", "USD", at)
+    await publish_billing(js, client_id, usage, earning)
 
     for currency, revenue, cost in [("EUR", "10.00", "0"), ("USD", "0", "6.00")]:
         body = await reports.body("overview", **period, client_id=str(client_id), currency=currency)
@@ -187,3 +185,35 @@ async def test_the_reports_api_is_for_managers_and_a_clients_own_throughput(
     client_id = new_id()
     own = await reporting.get("/v1/reports/throughput", headers=tokens.client(client_id))
     assert own.json()["client_id"] == str(client_id)
+
+
+async def test_a_currency_of_zero_amounts_alone_is_none_of_the_periods_and_a_nil_margin_reads_0(
+    reports: Reports, js: JetStreamContext
+) -> None:
+    """A task rejected is an earning of 0, here in the piece rates' USD: the period's money is
+    all in EUR all the same. Revenue and cost to the cent of a cent: their margin is 0."""
+    client_id = new_id()
+    at = datetime(2003, 5, 1, 10, tzinfo=UTC)
+    period = {"from": "2003-05-01T00:00:00Z", "to": "2003-05-02T00:00:00Z"}
+    usage = usage_recorded(client_id, "1.00342778", "EUR", at)
+    await publish_billing(
+        js,
+        client_id,
+        usage,
+        earning_recorded(client_id, usage.job_id, "1.00342778", "EUR", at),
+        earning_recorded(client_id, usage.job_id, "0", "USD", at),
+    )
+
+    overview = await reports.body("overview", **period)
+    assert (overview["currency"], overview["revenue"], overview["margin"]) == (
+        "EUR",
+        "1.00342778",
+        "0",
+    )
+    clients = await reports.body("clients", **period)
+    (row,) = [row for row in clients["data"] if row["client_id"] == str(client_id)]
+    assert (clients["currency"], row["margin"]) == ("EUR", "0")
+    assert (await reports.body("contractors", **period))["currency"] == "EUR"
+    as_csv = await reports.get("clients", {**period, "currency": "EUR"}, accept="text/csv")
+    (line,) = [line for line in as_csv.text.splitlines() if line.startswith(str(client_id))]
+    assert line.endswith(",1.00342778,1.00342778,0"), line

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from bpo_common.decimals import trimmed
 from bpo_common.errors import FieldError, Invalid
 from bpo_reporting.domain.buckets import Bucket
 from bpo_reporting.domain.turnaround import Bins, percentile
@@ -131,7 +132,8 @@ class Money:
 
     @property
     def margin(self) -> Decimal | None:
-        return None if self.mixed else self.revenue - self.contractor_cost
+        # Trimmed: a nil margin of costs to the cent of a cent reads 0, not 0E-8.
+        return None if self.mixed else trimmed(self.revenue - self.contractor_cost)
 
 
 def total(amounts: Collection[Money]) -> Money:

@@ -107,13 +107,17 @@ async def turnaround_bins(
     return bins
 
 
+_has_money = or_(MoneyRollup.revenue != 0, MoneyRollup.contractor_cost != 0)
+
+
 async def currencies(
     session: AsyncSession, start: datetime, end: datetime, client_id: UUID | None = None
 ) -> list[str]:
-    """The currencies with amounts in the period (earnings are in money_rollup as costs too)."""
+    """The currencies with amounts in the period (earnings are in money_rollup as costs too);
+    one of zero amounts alone (the earnings of rejected tasks) is none of them."""
     query = (
         select(MoneyRollup.currency)
-        .where(_period(MoneyRollup.hour, start, end))
+        .where(_period(MoneyRollup.hour, start, end), _has_money)
         .group_by(MoneyRollup.currency)
     )
     if client_id is not None:
@@ -155,10 +159,7 @@ async def currencies_per_client(
             MoneyRollup.currency,
             func.bool_or(MoneyRollup.contractor_cost != 0),
         )
-        .where(
-            _period(MoneyRollup.hour, start, end),
-            or_(MoneyRollup.revenue != 0, MoneyRollup.contractor_cost != 0),
-        )
+        .where(_period(MoneyRollup.hour, start, end), _has_money)
         .group_by(MoneyRollup.client_id, MoneyRollup.currency)
     )
     if client_id is not None:
@@ -275,10 +276,12 @@ async def contractors_in_period(
 
 
 async def earning_currencies(session: AsyncSession, start: datetime, end: datetime) -> list[str]:
-    """The currencies contractors earned in during the period."""
+    """The currencies contractors earned in during the period (more than nothing)."""
     query = (
         select(ContractorEarningRollup.currency)
-        .where(_period(ContractorEarningRollup.hour, start, end))
+        .where(
+            _period(ContractorEarningRollup.hour, start, end), ContractorEarningRollup.amount != 0
+        )
         .group_by(ContractorEarningRollup.currency)
     )
     return sorted((await session.execute(query)).scalars())
