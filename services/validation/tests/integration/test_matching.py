@@ -52,12 +52,14 @@ MATCH: dict[str, Any] = {
 ORDERS = (
     '{"po": "PO-1", "lines": [{"sku": "A", "qty": 10, "unit_price": "5.00"},'
     ' {"sku": "B", "qty": 2, "unit_price": "100.00"}]}\n'
+    '{"po": "STRASSE-9", "lines": [{"sku": "A", "qty": 1, "unit_price": "5.00"}]}\n'
 )
-# The order's number as people write it: another case, a tab, a no-break space.
+# The order's number as people write it: another case, a tab, a no-break space, ß for SS.
 RECEIPTS = (
     '{"receipt": "GR-1", "po": "po-1\\t",'
     ' "lines": [{"sku": "A", "qty": 6}, {"sku": "B", "qty": 1}]}\n'
     '{"receipt": "GR-2", "po": "\\u00a0PO-1", "lines": [{"sku": "A", "qty": 4}]}\n'
+    '{"receipt": "GR-3", "po": "Straße-9", "lines": [{"sku": "A", "qty": 1}]}\n'
 )
 OPENED = "bpo.validation.exception.opened"
 
@@ -113,12 +115,8 @@ async def test_an_invoice_that_matches_its_order_and_receipts_is_accepted(
 ) -> None:
     job = await _job(validation_db, validation, tokens)
     # 10 of A at 5.10: within 2 % of 5.00, and received over two receipts (6 + 4).
-    item = await _keyed(
-        validation_db,
-        validation_settings,
-        job,
-        _invoice("INV-1", [{"sku": "a", "qty": 10, "unit_price": "5.10"}]),
-    )
+    lines = [{"sku": "a", "qty": 10, "unit_price": "5.10"}]
+    item = await _keyed(validation_db, validation_settings, job, _invoice("INV-1", lines))
     last = (await published(validation_db, item))[-1]
     assert last.type == "bpo.validation.item.accepted"
     assert last.data["result"]["lines"] == [{"sku": "A", "qty": 10, "unit_price": "5.10"}]
@@ -127,6 +125,11 @@ async def test_an_invoice_that_matches_its_order_and_receipts_is_accepted(
         "accepted",
         "single keying, valid; matches order PO-1",
     )
+    lines = [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
+    received_as_strasse = {**_invoice("INV-9", lines, total="5.00"), "po": "STRASSE-9"}
+    item = await _keyed(validation_db, validation_settings, job, received_as_strasse)
+    last = (await published(validation_db, item))[-1]
+    assert last.type == "bpo.validation.item.accepted", last.data
 
 
 async def test_a_mismatch_is_an_exception_the_client_accepts(

@@ -1,6 +1,7 @@
 """Queries of match exceptions, and of what matching remembers: the order lines invoiced so far
 and the invoices seen (to find duplicates by)."""
 
+import string
 from collections.abc import Mapping
 from decimal import Decimal
 from uuid import UUID
@@ -97,10 +98,8 @@ async def forget_invoice(session: AsyncSession, item_id: UUID) -> None:
     await session.execute(delete(SeenInvoice).where(SeenInvoice.item_id == item_id))
 
 
-# What Python's str.split() splits on, as a PostgreSQL character class.
-_SPACES = (
-    "[\\s\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0085\\u001c-\\u001f]+"
-)
+# Every character but an ASCII digit, as a PostgreSQL character class.
+_NOT_DIGITS = "[^0-9]+"
 
 
 async def receipts_of_order(
@@ -116,11 +115,13 @@ async def receipts_of_order(
     dataset_id = found.scalar_one_or_none()
     if dataset_id is None:
         return None
-    # Narrowed in SQL (every space, tab, line break or no-break space removed, lower-cased:
-    # never narrower than `reference_key`), then compared as lookups compare keys.
-    named = func.lower(func.regexp_replace(ReferenceRow.values[column].astext, _SPACES, "", "g"))
+    # Narrowed in SQL to the rows whose ASCII digits are the order's, in order (no case
+    # folding adds or takes one, and PostgreSQL's lower() folds less than casefold: ß and
+    # SS), then compared as lookups compare keys.
+    digits = func.regexp_replace(ReferenceRow.values[column].astext, _NOT_DIGITS, "", "g")
     query = select(ReferenceRow.values).where(
-        ReferenceRow.dataset_id == dataset_id, named == func.lower("".join(order.split()))
+        ReferenceRow.dataset_id == dataset_id,
+        digits == "".join(character for character in order if character in string.digits),
     )
     key = reference_key(order)
     return [
