@@ -3,15 +3,18 @@ SLA credits and the minimum fee, and what is refused."""
 
 import asyncio
 from datetime import timedelta
+from functools import partial
 from typing import Any
+from uuid import UUID
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bpo_billing.models import Invoice, UsageLine
+from bpo_billing.service import invoices
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens, assert_problem, error_fields
+from bpo_devtools.testing import Tokens, assert_problem, error_fields, eventually
 
 from .conftest import (
     MONTH_START,
@@ -22,6 +25,13 @@ from .conftest import (
     finalize,
     new_client,
 )
+
+# Items at 10.00, at least 100.00 a month, no tax.
+MONTHLY_MINIMUM: dict[str, Any] = {
+    "rates": {"invoice": {"per_item": "10"}},
+    "minimum_monthly_fee": "100.00",
+    "tax_rate": "0",
+}
 
 
 async def test_a_draft_groups_unbilled_usage_by_job_and_work_type_with_tax(
@@ -129,13 +139,7 @@ async def test_sla_credit_for_a_late_job_and_the_minimum_monthly_fee(
 async def test_the_minimum_monthly_fee_is_charged_once_a_month_whatever_the_drafts(
     billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
 ) -> None:
-    client_id = await new_client(
-        billing,
-        tokens,
-        rates={"invoice": {"per_item": "10"}},
-        minimum_monthly_fee="100.00",
-        tax_rate="0",
-    )
+    client_id = await new_client(billing, tokens, **MONTHLY_MINIMUM)
     job = await feed.job(client_id)
     await feed.items(job, 3)
     first = await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])
@@ -209,3 +213,37 @@ async def test_bad_draft_requests_are_refused_and_store_nothing(
             select(func.count()).select_from(Invoice).where(Invoice.client_id == client_id)
         )
     assert stored == 0
+
+
+async def _waits_for_lock(billing_db: SessionFactory, name: str) -> bool:
+    """Whether a transaction waits for the advisory lock `name` (bpo_common.db.advisory_lock)."""
+    waiting = text(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND classid = ((hashtextextended(:name, 0) >> 32) & 4294967295)::oid"
+        " AND objid = (hashtextextended(:name, 0) & 4294967295)::oid)"
+    )
+    async with billing_db() as session:
+        return bool((await session.execute(waiting, {"name": name})).scalar_one())
+
+
+async def test_a_draft_asked_for_while_an_invoice_is_voided_waits_and_charges_the_months_fee(
+    billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens, **MONTHLY_MINIMUM)
+    await feed.items(await feed.job(client_id), 3)
+    issued = await finalize(billing, tokens, (await draft(billing, tokens, client_id))["id"])
+
+    async with billing_db() as session, session.begin():
+        await invoices.void_invoice(session, UUID(issued["id"]), "wrong prices, redo")
+        redraft = asyncio.create_task(draft(billing, tokens, client_id))
+        await eventually(
+            partial(_waits_for_lock, billing_db, f"billing:draft:{client_id}"),
+            timeout_s=10,
+            what="the draft waiting for the void to end",
+        )
+    redrafted = await redraft
+
+    assert [(line["kind"], line["amount"]) for line in redrafted["lines"]] == [
+        ("usage", "30.00"),
+        ("minimum_fee", "70.00"),
+    ]

@@ -56,6 +56,12 @@ async def get_invoice(
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def client_of(session: AsyncSession, invoice_id: UUID) -> UUID | None:
+    """The invoice's client, read without a lock."""
+    query = select(Invoice.client_id).where(Invoice.id == invoice_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 def _issued_to(client_id: UUID) -> tuple[ColumnElement[bool], ...]:
     """What a client sees of invoices: its own, once issued. A draft is the back office's
     until it is finalized, and may still change or be voided (and stays unseen, void)."""

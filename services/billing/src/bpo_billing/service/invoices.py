@@ -236,7 +236,12 @@ async def add_credit_note(
 async def void_invoice(session: AsyncSession, invoice_id: UUID, reason: str) -> InvoiceOut:
     """Void a draft, or a finalized invoice nobody has paid or credited anything of (one of
     nothing to pay, settled as it was issued, too); its usage goes back to be invoiced
-    again."""
+    again. On the client's draft lock, as a draft counts the month's invoices not void (for
+    its minimum fee) and claims the usage a void lets go: a draft made meanwhile saw this
+    invoice unvoided, and then billed its usage again without the month's fee."""
+    client_id = await repository.client_of(session, invoice_id)
+    if client_id is not None:
+        await lock_client(session, client_id, "draft")
     invoice = await _locked_invoice(session, invoice_id)
     rules.ensure_status(
         invoice.id,
