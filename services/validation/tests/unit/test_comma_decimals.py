@@ -132,6 +132,7 @@ def test_a_reference_value_is_read_as_the_client_wrote_it_even_past_the_fields_p
     keyed = {"net": "1", "total": "1234.00"}
     for written, problems in (
         ("1.234,00", ()),
+        ("1.234,0005", ()),  # within the tolerance, though past the field's places
         ("1,234", ("total 1234.00 differs from amount 1,234 by more than 0.001",)),
     ):
         found = {Wanted("totals", "1234.00"): LookupResult(True, {"amount": written})}

@@ -15,7 +15,6 @@ from bpo_common.rules import (
     JobSpec,
     canonical_form,
     equal_after_normalization,
-    parse_value,
 )
 
 
@@ -145,7 +144,7 @@ def _mismatches(spec: JobSpec, lookup: _Lookup, row: Mapping[str, Any]) -> list[
         if cross.column not in row:
             problems.append(f"{field.lookup.dataset} has no column {cross.column}")
         elif cross.tolerance is not None:
-            gap = _difference(target, mine, theirs)
+            gap = _difference(mine, theirs)
             if gap is None or gap > cross.tolerance:
                 problems.append(
                     f"{_quoted(spec, own, mine, label)} differs from "
@@ -192,12 +191,18 @@ def _canonical(field: FieldSpec, value: object) -> object:
         return _Unread(value)
 
 
-def _difference(field: FieldSpec, a: object, b: object) -> Decimal | None:
-    """|a - b| as numbers of the field's type; None when either is not a number."""
+# A number as canonical forms write it ('.' for the point), held to no field's limits.
+_NUMBER = FieldSpec(name="number", type=FieldType.DECIMAL)
+
+
+def _difference(a: object, b: object) -> Decimal | None:
+    """|a - b| of two values in canonical form (an entry's, and a row's `_canonical`), not
+    held to the field's places, bounds or whole numbers (a row's 5.125 is 0.005 from 5.13);
+    None when either is not a number."""
     try:
-        x, y = parse_value(field, a), parse_value(field, b)
+        x, y = canonical_form(_NUMBER, a), canonical_form(_NUMBER, b)
     except InvalidValue:
         return None
-    if not isinstance(x, int | Decimal) or not isinstance(y, int | Decimal):
+    if x is None or y is None:
         return None
-    return abs(Decimal(x) - Decimal(y))
+    return abs(Decimal(str(x)) - Decimal(str(y)))
