@@ -49,6 +49,21 @@ async def test_a_client_uploads_a_csv_dataset_and_finds_rows_by_key(
     assert [d["name"] for d in listed.json()] == ["vendors"]
 
 
+async def test_a_row_whose_key_has_slashes_is_found_by_its_key_escaped_in_the_path(
+    validation: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id = new_id()
+    orders = '{"po": "PO/2024/1", "total": "10"}\n{"po": "PO/2024/2", "total": "20"}\n'
+    await _put(validation, tokens, client_id, orders, name="orders", key="po",
+               media_type="application/x-ndjson")  # fmt: skip
+    for key, total in (("PO%2F2024%2F1", "10"), ("po/2024/2", "20")):
+        row = await validation.get(
+            f"/v1/reference-datasets/orders/rows/{key}", headers=tokens.client(client_id)
+        )
+        assert row.status_code == 200, (key, row.text)
+        assert row.json()["total"] == total
+
+
 async def test_an_upload_replaces_the_dataset_and_a_bad_one_leaves_it_as_it_was(
     validation: httpx.AsyncClient, tokens: Tokens
 ) -> None:

@@ -76,11 +76,11 @@ async def get_reference_dataset(
     return await reference.get(session, client.client_id, name)
 
 
-@router.get("/reference-datasets/{name}/rows/{key}", tags=["reference data"])
+@router.get("/reference-datasets/{name}/rows/{key:path}", tags=["reference data"])
 async def get_reference_row(
     name: Name, key: str, session: SessionDep, client: DatasetReader
 ) -> dict[str, Any]:
-    """The row a lookup finds for a key (case and extra spaces ignored)."""
+    """The row a lookup finds for a key (case and extra spaces ignored; a key may hold `/`)."""
     return await reference.find_row(session, client.client_id, name, key)
 
 
