@@ -355,6 +355,8 @@ def _parse_identifier(field: FieldSpec, raw: object) -> str:
         raise InvalidValue(f"not a valid {label}: {_identifier_reason(exc)}") from exc
     if field.type is FieldType.BIC and number.endswith("XXX"):
         number = number[:8]  # XXX is the head office, the same as the 8-letter BIC
+    if field.type is FieldType.VAT and number.startswith("GR"):
+        number = "EL" + number[2:]  # Greece's ISO code, where VAT numbers say EL
     return number
 
 

@@ -203,6 +203,7 @@ def test_phones_become_e164() -> None:
         ("vat", "atu57194903", "ATU57194903"),
         ("vat", "BE697449992", "BE0697449992"),
         ("vat", "FR 61 954 506 077", "FR61954506077"),
+        ("vat", "GR094259216", "EL094259216"),  # Greece's ISO code; VAT numbers say EL
         ("bic", "deut de ff", "DEUTDEFF"),
         ("bic", "DEUTDEFFXXX", "DEUTDEFF"),
         ("bic", "DEUTDEFF500", "DEUTDEFF500"),
