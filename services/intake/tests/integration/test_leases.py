@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from bpo_common.crypto import DataKeys, KeyUnavailable, LocalKeyRing, new_kek
 from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
 from bpo_devtools.testing import (
     Tokens,
     assert_problem,
@@ -24,6 +25,7 @@ from bpo_devtools.testing import (
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Item, Task
+from bpo_intake.repository import qualifications
 from bpo_intake.schemas import ClaimRequest
 from bpo_intake.service import tasks
 
@@ -191,6 +193,36 @@ async def test_an_expired_lease_goes_back_to_the_queue_and_then_flags_the_item(
         (2, True),
         (3, False),
     ]
+
+
+async def test_requeue_gives_back_the_keying_that_kept_expiring_beside_one_still_open(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    """Double keying: one of the item's two keyings expires three times while the other
+    waits. The requeue gives it back, and it asks for the skills the job asks for now (a
+    qualification put for the work type meanwhile)."""
+    work_type = f"requeued-{new_id().hex[:12]}"
+    _, _, keyer, task = await lease_a_task(
+        intake, tokens, due_at=past(-300), qc={"mode": "double"}, work_type=work_type
+    )
+    future = datetime.now(UTC) + timedelta(days=1)
+    for attempt in (1, 2, 3):
+        async with intake_db() as session, session.begin():
+            await tasks.sweep_expired_leases(session, max_attempts=3, now=future)
+        if attempt < 3:
+            (task,) = await claim_tasks(intake, keyer)
+    async with intake_db() as session, session.begin():
+        await qualifications.require_skill(session, work_type)
+
+    requeued = await intake.post(f"/v1/items/{task['item_id']}/requeue", headers=tokens.manager())
+
+    assert requeued.json()["flagged_reason"] is None, requeued.text
+    async with intake_db() as session:
+        query = select(Task.status, Task.required_skills).where(
+            Task.item_id == UUID(task["item_id"])
+        )
+        open_tasks = (await session.execute(query)).all()
+    assert sorted(open_tasks) == [(TaskStatus.QUEUED, [work_type])] * 2
 
 
 async def test_a_lease_whose_item_another_transaction_holds_expires_on_a_later_sweep(

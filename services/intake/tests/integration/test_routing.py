@@ -197,7 +197,8 @@ async def test_a_requeued_second_keying_keys_again_only_the_fields_asked_for(
         item = await session.get(Item, UUID(keyed["item_id"]))
         assert rekey is not None
         assert item is not None
-        rekey.status, item.flagged_reason = TaskStatus.CANCELLED, "expired 3 times"
+        rekey.status, rekey.attempts = TaskStatus.CANCELLED, 3
+        item.flagged_reason = "its entry task's lease expired 3 times"
 
     requeued = await intake.post(f"/v1/items/{keyed['item_id']}/requeue", headers=tokens.manager())
 

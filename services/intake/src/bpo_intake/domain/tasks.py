@@ -126,6 +126,11 @@ def review_skills(required_skills: Sequence[str]) -> list[str]:
     return sorted({*required_skills, QC_SKILL})
 
 
+def skills_for(kind: TaskKind, required_skills: Sequence[str]) -> list[str]:
+    """The skills a task of `kind` needs on a job that requires `required_skills`."""
+    return review_skills(required_skills) if kind in QC_KINDS else list(required_skills)
+
+
 @dataclass(frozen=True)
 class HeldTask:
     """A task as its holder keeps it alive, submits or releases it: with its item, its job's

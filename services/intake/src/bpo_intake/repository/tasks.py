@@ -200,15 +200,20 @@ async def withdraw_open_tasks(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def latest_cancelled_task(session: AsyncSession, item_id: UUID) -> Task | None:
-    """The item's task given up last (its lease expired too often), if any."""
+async def given_up_tasks(session: AsyncSession, item_id: UUID, max_attempts: int) -> list[Task]:
+    """The item's tasks given up on, locked: cancelled as their lease expired `max_attempts`
+    times (a task withdrawn while open had expired fewer times)."""
     query = (
         select(Task)
-        .where(Task.item_id == item_id, Task.status == TaskStatus.CANCELLED)
-        .order_by(Task.id.desc())
-        .limit(1)
+        .where(
+            Task.item_id == item_id,
+            Task.status == TaskStatus.CANCELLED,
+            Task.attempts >= max_attempts,
+        )
+        .order_by(Task.id)
+        .with_for_update()
     )
-    return (await session.execute(query)).scalar_one_or_none()
+    return list((await session.execute(query)).scalars())
 
 
 async def has_open_task(session: AsyncSession, item_id: UUID) -> bool:

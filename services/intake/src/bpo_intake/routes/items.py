@@ -189,6 +189,12 @@ async def flagged_items(
 async def requeue(
     item_id: UUID, session: SessionDep, _: Ops, personal: PersonalData, settings: SettingsDep
 ) -> ItemOut:
-    """Clear an item's flag; unless one of its tasks is open, the task given up on (its lease
-    kept expiring) is queued afresh, as it was: the fields or entries it showed."""
-    return await items.requeue_item(session, item_id, settings.data_keys(), personal=personal)
+    """Clear an item's flag; each task given up on (its lease kept expiring) is queued again,
+    as it was: the fields or entries it showed."""
+    return await items.requeue_item(
+        session,
+        item_id,
+        settings.data_keys(),
+        personal=personal,
+        max_attempts=settings.max_attempts,
+    )
