@@ -9,15 +9,18 @@ parses its body itself takes `ParsedIdempotencyDep` and hashes what it parsed.
 
 import hashlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import Row, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.auth import CurrentPrincipal, Principal
+from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
 from bpo_common.errors import Conflict, FieldError, Invalid
 from bpo_common.tables import idempotency_key
@@ -58,14 +61,17 @@ class Idempotency:
     async def respond(self, status_code: int, body: BaseModel) -> JSONResponse:
         content = body.model_dump(mode="json")
         if self._key is not None:
+            answer = {
+                "request_hash": self.digest(),
+                "status_code": status_code,
+                "response_body": content,
+                "created_at": func.now(),
+            }
+            # Over one kept past its time (bpo_common.pruning deletes it a little later).
             await self._session.execute(
-                insert(idempotency_key).values(
-                    principal=self._owner,
-                    key=self._key,
-                    request_hash=self.digest(),
-                    status_code=status_code,
-                    response_body=content,
-                )
+                insert(idempotency_key)
+                .values(principal=self._owner, key=self._key, **answer)
+                .on_conflict_do_update(constraint="pk_idempotency_key", set_=answer)
             )
         return JSONResponse(content, status_code=status_code)
 
@@ -138,8 +144,11 @@ def _request_hash(request: Request) -> "_Hash":
     return hashlib.sha256(request.method.encode() + b" " + request.url.path.encode() + b"\n")
 
 
-async def _claim(session: AsyncSession, owner: str, key: str) -> Row[str, int, Any] | None:
-    """Lock the key for this transaction and return the response stored under it, if any.
+async def _claim(
+    request: Request, session: AsyncSession, owner: str, key: str
+) -> Row[str, int, Any] | None:
+    """Lock the key for this transaction and return the response stored under it, if any
+    kept for less than BPO_IDEMPOTENCY_KEEP_HOURS (an older one is a new request's).
 
     A key another request holds (its transaction still running) is a 409.
     """
@@ -161,9 +170,18 @@ async def _claim(session: AsyncSession, owner: str, key: str) -> Row[str, int, A
                 idempotency_key.c.request_hash,
                 idempotency_key.c.status_code,
                 idempotency_key.c.response_body,
-            ).where(idempotency_key.c.principal == owner, idempotency_key.c.key == key)
+            ).where(
+                idempotency_key.c.principal == owner,
+                idempotency_key.c.key == key,
+                idempotency_key.c.created_at > utcnow() - _kept(request),
+            )
         )
     ).first()
+
+
+def _kept(request: Request) -> timedelta:
+    """How long the service keeps an answer (BPO_IDEMPOTENCY_KEEP_HOURS)."""
+    return timedelta(hours=request.app.state.runtime.settings.idempotency_keep_hours)
 
 
 def _replay(stored: Row[str, int, Any], digest: str) -> NoReturn:
@@ -180,7 +198,7 @@ async def idempotency(
     request: Request, session: SessionDep, principal: CurrentPrincipal, key: KeyHeader = None
 ) -> Idempotency:
     owner = _owner(principal)
-    stored = await _claim(session, owner, key) if key is not None else None
+    stored = await _claim(request, session, owner, key) if key is not None else None
     request_hash = _request_hash(request)
     request_hash.update(await request.body())
     if stored is not None:
@@ -193,7 +211,7 @@ async def streamed_idempotency(
 ) -> StreamedIdempotency:
     """Like `idempotency`, without holding the body: a replay reads it through the hash only."""
     owner = _owner(principal)
-    stored = await _claim(session, owner, key) if key is not None else None
+    stored = await _claim(request, session, owner, key) if key is not None else None
     streamed = StreamedIdempotency(session, owner, key, _request_hash(request), request)
     if stored is not None:
         await streamed.drain()
@@ -206,7 +224,7 @@ async def parsed_idempotency(
 ) -> ParsedIdempotency:
     """Like `idempotency`, without reading the body: the route hashes what it parsed."""
     owner = _owner(principal)
-    stored = await _claim(session, owner, key) if key is not None else None
+    stored = await _claim(request, session, owner, key) if key is not None else None
     return ParsedIdempotency(session, owner, key, _request_hash(request), stored)
 
 

@@ -2,14 +2,16 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from uuid import UUID
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
+from bpo_common.tables import idempotency_key
 from bpo_devtools.testing import (
     TestStack,
     Tokens,
@@ -64,6 +66,28 @@ async def test_same_key_with_a_different_body_is_rejected_and_creates_nothing(
         "this Idempotency-Key was already used with a different request body"
     )
     assert await count_jobs(intake_db, client_id) == 1
+
+
+async def test_a_key_kept_longer_than_its_hours_is_a_new_request_though_not_yet_pruned(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, keyed_client: KeyedClient
+) -> None:
+    client_id, headers = keyed_client
+    first = await intake.post("/v1/jobs", json=job_body(priority=10), headers=headers)
+    async with intake_db() as session, session.begin():
+        await session.execute(
+            update(idempotency_key)
+            .where(idempotency_key.c.key == headers["Idempotency-Key"])
+            .values(created_at=func.now() - timedelta(hours=25))
+        )
+
+    later = job_body(priority=90)
+    again = await intake.post("/v1/jobs", json=later, headers=headers)
+    replayed = await intake.post("/v1/jobs", json=later, headers=headers)
+
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] != first.json()["id"]
+    assert (replayed.headers["Idempotent-Replayed"], replayed.json()) == ("true", again.json())
+    assert await count_jobs(intake_db, client_id) == 2
 
 
 async def test_the_same_key_from_another_client_is_another_request(
