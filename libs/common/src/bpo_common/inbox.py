@@ -53,6 +53,9 @@ Handler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 E = TypeVar("E", bound=Event)
 
 MAX_NAK_DELAY_S = 60.0
+# Doublings of any backoff the settings allow (BPO_CONSUMER_BACKOFF_S, at least 1 ms) that
+# reach MAX_NAK_DELAY_S.
+_DOUBLINGS_PAST_ANY_CAP = 64
 # How long a consumer gathers the events that follow the first one into its batch: a run of
 # many events costs little more than a run of one, and a stage adds at most this to latency.
 LINGER_S = 0.1
@@ -135,6 +138,19 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     RETRY = "retry"
     DEAD_LETTERED = "dead_lettered"
+
+
+def retry_delay_s(backoff_s: float, deliveries: int) -> float:
+    """How long an event that failed at its `deliveries`-th delivery waits for the next:
+    `backoff_s` doubled at each, at most MAX_NAK_DELAY_S (the doubling stops past the cap,
+    before it overflows a float: an event may be delivered thousands of times)."""
+    doublings = min(deliveries - 1, _DOUBLINGS_PAST_ANY_CAP)
+    return min(backoff_s * 2.0**doublings, MAX_NAK_DELAY_S)
+
+
+def waited_s(backoff_s: float, deliveries: int) -> float:
+    """How long an event has been retried by its `deliveries`: the delays between them."""
+    return sum(retry_delay_s(backoff_s, n) for n in range(1, deliveries))
 
 
 class InboxConsumer:
@@ -341,11 +357,10 @@ class InboxConsumer:
         return Outcome.RETRY
 
     def _waited_s(self, deliveries: int) -> float:
-        """How long an event has been retried by its `deliveries`: the delays between them."""
-        return sum(self._delay_s(n) for n in range(1, deliveries))
+        return waited_s(self._backoff_s, deliveries)
 
     def _delay_s(self, deliveries: int) -> float:
-        return min(self._backoff_s * 2.0 ** (deliveries - 1), MAX_NAK_DELAY_S)
+        return retry_delay_s(self._backoff_s, deliveries)
 
     async def _give_up(
         self, message: Msg, event_id: UUID | None, deliveries: int, error: str, shown: str

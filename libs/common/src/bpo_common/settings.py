@@ -94,7 +94,7 @@ class ServiceSettings(BaseSettings):
     worker_port: int | None = None
     # Connections kept open. Keep it above the requests served at once: a connection opened
     # for a burst beyond it is closed again, and opening one costs a SCRAM handshake.
-    database_pool_size: int = 40
+    database_pool_size: int = Field(40, ge=1)
 
     nats_url: str = Field("nats://127.0.0.1:14222", validation_alias=_shared("BPO_NATS_URL"))
     # The user and password NATS asks for (deploy/nats/nats.conf, deploy/k8s/base/nats.yaml);
@@ -161,14 +161,21 @@ class ServiceSettings(BaseSettings):
         (), validation_alias=_shared("BPO_TRUSTED_PROXIES")
     )
 
-    consumer_max_deliver: int = Field(6, validation_alias=_shared("BPO_CONSUMER_MAX_DELIVER"))
+    consumer_max_deliver: int = Field(6, ge=1, validation_alias=_shared("BPO_CONSUMER_MAX_DELIVER"))
     # How long an event that waits for another it depends on (its job), or for a key, is
     # retried (its retries' delays added up) before it is dead-lettered; one that waits for
     # its database is retried for ever.
     consumer_wait_s: float = Field(86_400.0, ge=0, validation_alias=_shared("BPO_CONSUMER_WAIT_S"))
-    consumer_ack_wait_s: float = Field(30.0, validation_alias=_shared("BPO_CONSUMER_ACK_WAIT_S"))
-    consumer_backoff_s: float = Field(0.5, validation_alias=_shared("BPO_CONSUMER_BACKOFF_S"))
-    relay_batch_size: int = Field(500, validation_alias=_shared("BPO_RELAY_BATCH_SIZE"))
+    consumer_ack_wait_s: float = Field(
+        30.0, ge=1, validation_alias=_shared("BPO_CONSUMER_ACK_WAIT_S")
+    )
+    # The first retry's delay, doubled at each retry up to a minute.
+    consumer_backoff_s: float = Field(
+        0.5, ge=0.001, le=60, validation_alias=_shared("BPO_CONSUMER_BACKOFF_S")
+    )
+    relay_batch_size: int = Field(
+        500, ge=1, le=10_000, validation_alias=_shared("BPO_RELAY_BATCH_SIZE")
+    )
     # How long an outbox row is kept once it was sent (the stream holds the event): then it is
     # deleted, and with it the values it carries sealed.
     outbox_keep_hours: float = Field(

@@ -104,6 +104,29 @@ def test_the_nats_login_is_read_whole_and_its_password_never_shows(
     assert "n0tShown" not in str(alone.value), "nor in the error a service prints as it stops"
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BPO_RELAY_BATCH_SIZE", "0"),
+        ("BPO_CONSUMER_BACKOFF_S", "0"),
+        ("BPO_CONSUMER_MAX_DELIVER", "0"),
+        ("BPO_CONSUMER_ACK_WAIT_S", "0"),
+        ("BPO_EXAMPLE_DATABASE_POOL_SIZE", "0"),
+    ],
+)
+def test_plumbing_settings_that_would_stall_a_service_stop_it_at_start_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """A relay that claims nothing and spins, retries without delay that never end, no
+    connection to the database."""
+    monkeypatch.setenv("BPO_EXAMPLE_DATABASE_URL", "postgresql+asyncpg://u:p@h:1/d")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as refused:
+        ExampleSettings()
+    (message,) = explain(refused.value, ExampleSettings)
+    assert message.startswith(f"{variable}: Input should be greater than or equal to"), message
+
+
 def test_a_stream_age_past_a_hundred_years_is_refused_by_its_name(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
