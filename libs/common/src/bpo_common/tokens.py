@@ -33,6 +33,9 @@ from bpo_common.errors import UNSTORABLE, Unauthorized
 from bpo_common.settings import ServiceSettings
 
 VERIFIED_CACHE_SIZE = 10_000
+# How far the clocks of the hosts that issue and check tokens may be apart: a token issued
+# (iat, nbf) that much ahead of this clock, or expired that little ago, is taken.
+CLOCK_SKEW_S = 30
 # The longest subject a token may name (the columns that record who acted hold 200).
 MAX_SUBJECT = 200
 
@@ -176,6 +179,7 @@ class TokenVerifier:
                 audience=self._audience,
                 issuer=issuer,
                 options={"require": ["exp", "aud", "iss", "sub"]},
+                leeway=CLOCK_SKEW_S,
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("the token has expired") from exc

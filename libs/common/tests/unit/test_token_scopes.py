@@ -1,6 +1,7 @@
 """What a token may do within its role: a manager's scopes, a client's, and the tokens intake
 issues for API keys, trusted with intake's key for exactly those tokens."""
 
+import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -187,3 +188,16 @@ def test_the_algorithm_follows_from_the_key_never_from_a_token() -> None:
     assert algorithm_of(pem(ed25519.Ed25519PrivateKey.generate())) == "EdDSA"
     with pytest.raises(ValueError, match="RSA, EC P-256 or P-384, or Ed25519"):
         algorithm_of(pem(ec.generate_private_key(ec.SECP521R1())))
+
+
+async def test_a_token_issued_by_a_clock_a_little_ahead_is_taken_one_far_ahead_is_not(
+    keys: Keys,
+) -> None:
+    """Services on other hosts: a token issued a few seconds ahead of this clock is good now;
+    one issued in a minute's time is not yet."""
+    now = int(time.time())
+    ahead = _token(keys.idp, role="manager", scope="ops", iat=now + 5, nbf=now + 5)
+    assert (await keys.verifier().verify(ahead)).scopes == {"ops"}
+    with pytest.raises(Unauthorized) as refused:
+        await keys.verifier().verify(_token(keys.idp, role="manager", iat=now + 120))
+    assert refused.value.detail == "invalid token: The token is not yet valid (iat)"
