@@ -34,13 +34,15 @@ AfterPublish = Callable[[Sequence[UUID]], Awaitable[None]]
 
 
 def _claim(batch_size: int) -> Update:
-    """The oldest unsent rows nobody else holds, marked sent and returned, in one statement.
-    The batch is chosen once (a materialized CTE: a subquery in the WHERE could be run again
-    for each row the UPDATE scans, and each run would lock rows of its own)."""
+    """The oldest unsent rows nobody else holds, marked sent and returned, in one statement:
+    by creation, then id (one transaction's rows share their created_at, and lie in no
+    particular order). The batch is chosen once (a materialized CTE: a subquery in the WHERE
+    could be run again for each row the UPDATE scans, and each run would lock rows of its
+    own)."""
     batch = (
         select(outbox_event.c.id)
         .where(outbox_event.c.sent_at.is_(None))
-        .order_by(outbox_event.c.created_at)
+        .order_by(outbox_event.c.created_at, outbox_event.c.id)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
         .cte("batch")

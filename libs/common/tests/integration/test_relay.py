@@ -7,12 +7,14 @@ from uuid import UUID
 import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
+from sqlalchemy import delete, insert, select
 
 from bpo_common.events import STREAM_NAME
 from bpo_common.ids import new_id
 from bpo_common.inbox import InboxConsumer, Subscription
 from bpo_common.outbox import publish, publish_many
 from bpo_common.relay import OutboxRelay
+from bpo_common.tables import outbox_event
 from bpo_devtools.testing import background, consumer_drained, eventually
 
 from .conftest import Plumbing, ProbeRecorded
@@ -112,6 +114,32 @@ async def test_relays_side_by_side_take_batches_of_their_own(
     assert set().union(*batches) == set(ids), "each row once, in one batch"
     assert all(batch == sorted(batch) for batch in batches), "within a batch, as written"
     assert await plumbing.unsent(ids) == 0
+
+
+async def test_one_transactions_events_go_in_the_order_written_across_batches(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    """Rows of one transaction share their created_at; stored in another order than their
+    ids' (as rows come to lie once the pruner has freed room), the earliest still go first."""
+    run = str(new_id())
+    while await OutboxRelay(plumbing.sessions, js).relay_once():
+        pass
+    async with plumbing.sessions() as session, session.begin():
+        envelopes = await publish_many(session, [ProbeRecorded(run=run, n=n) for n in range(6)])
+        ids = [envelope.id for envelope in envelopes]
+        rows = (await session.execute(select(outbox_event).where(outbox_event.c.id.in_(ids)))).all()
+        await session.execute(delete(outbox_event).where(outbox_event.c.id.in_(ids)))
+        by_id = {row.id: row._asdict() for row in rows}
+        for event_id in reversed(ids):
+            await session.execute(insert(outbox_event).values(by_id[event_id]))
+
+    first: list[UUID] = []
+
+    async def record(sent: Sequence[UUID]) -> None:
+        first.extend(sent)
+
+    assert await OutboxRelay(plumbing.sessions, js, batch_size=3, after_publish=record).relay_once()
+    assert first == ids[:3]
 
 
 async def test_outbox_row_committed_after_a_later_row_is_still_published(
