@@ -280,7 +280,7 @@ def the_contractor_or_a_manager(
     `{contractor_id}` filled in)."""
 
     async def dependency(contractor_id: UUID, caller: CurrentPrincipal) -> UUID:
-        if caller.role is Role.CONTRACTOR and caller.subject == str(contractor_id):
+        if caller.role is Role.CONTRACTOR and contractor_id_of(caller) == contractor_id:
             return contractor_id
         if caller.role is Role.MANAGER:
             scope_missing = scope_refusal(caller, [manager])

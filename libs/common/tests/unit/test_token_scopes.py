@@ -23,8 +23,10 @@ from bpo_common.auth import (
     ensure_key_pair,
     issue_token,
     scope_refusal,
+    the_contractor_or_a_manager,
 )
-from bpo_common.errors import Unauthorized
+from bpo_common.errors import NotFound, Unauthorized
+from bpo_common.ids import new_id
 
 CLIENT = UUID("01890a5d-ac96-774b-bcce-b302099a8057")
 
@@ -201,3 +203,14 @@ async def test_a_token_issued_by_a_clock_a_little_ahead_is_taken_one_far_ahead_i
     with pytest.raises(Unauthorized) as refused:
         await keys.verifier().verify(_token(keys.idp, role="manager", iat=now + 120))
     assert refused.value.detail == "invalid token: The token is not yet valid (iat)"
+
+
+async def test_a_contractor_whose_sub_writes_their_id_in_capitals_is_still_themself() -> None:
+    """Upper-case, as some identity providers write ids: the same contractor their claims and
+    submits are (contractor_id_of), so the same one their profile and earnings are."""
+    own = the_contractor_or_a_manager("no contractor {contractor_id}", Scope.OPS)
+    contractor, another = new_id(), new_id()
+    caller = Principal(str(contractor).upper(), Role.CONTRACTOR, None, frozenset())
+    assert await own(contractor, caller) == contractor
+    with pytest.raises(NotFound):
+        await own(another, caller)
