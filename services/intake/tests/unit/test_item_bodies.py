@@ -144,6 +144,23 @@ def test_csv_takes_external_id_golden_columns_and_the_rest_as_source() -> None:
     ]
 
 
+def test_a_quote_inside_an_unquoted_cell_is_text_as_csv_reads_it_whatever_follows() -> None:
+    """An inch mark: one on its own line, and one on each of two lines, read alike; a quoted
+    cell after it still spans lines, and a doubled quote in one is a quote."""
+    body = (
+        b'external_id,desc\r\nA,24" monitor\r\nB,mouse\r\nC,27" monitor\r\nD,13" pad\r\n'
+        b'E,"two\r\nlines, ""quoted"""\r\n'
+    )
+
+    assert parse(CsvItems, body) == [
+        ("line 2", ItemIn(external_id="A", source={"desc": '24" monitor'})),
+        ("line 3", ItemIn(external_id="B", source={"desc": "mouse"})),
+        ("line 4", ItemIn(external_id="C", source={"desc": '27" monitor'})),
+        ("line 5", ItemIn(external_id="D", source={"desc": '13" pad'})),
+        ("line 6", ItemIn(external_id="E", source={"desc": 'two\r\nlines, "quoted"'})),
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "rows"),
     [

@@ -10,6 +10,7 @@ place and is `done`: the rest of the body is not parsed.
 import csv
 import json
 import math
+import re
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -297,6 +298,34 @@ class _CsvColumns:
         }
 
 
+class _Quoting:
+    """Whether a CSV record's lines so far end inside a quoted cell, read as the csv module
+    reads them: a quote opens a quoted cell only at a cell's start (elsewhere it is text: an
+    inch mark), and inside one a doubled quote is a quote."""
+
+    # A quote that opens a cell; the rest of a quoted cell, to the quote that closes it.
+    _OPENING = re.compile('(?:^|,)"')
+    _REST = re.compile('(?:[^"]|"")*"(?!")')
+
+    def __init__(self) -> None:
+        self._open = False
+
+    def ends_open(self, line: str) -> bool:
+        at = 0
+        if self._open:
+            rest = self._REST.match(line)
+            if rest is None:
+                return True
+            at, self._open = rest.end(), False
+        while (opening := self._OPENING.search(line, at)) is not None:
+            rest = self._REST.match(line, opening.end())
+            if rest is None:
+                self._open = True
+                return True
+            at = rest.end()
+        return False
+
+
 class CsvItems(ItemsParser):
     """A header row, then one item a record; a quoted cell may span lines."""
 
@@ -306,7 +335,7 @@ class CsvItems(ItemsParser):
         self._pending = _PendingLines()
         self._reader = csv.reader(self._pending, strict=True)
         self._columns: _CsvColumns | None = None
-        self._quotes = 0
+        self._quoting = _Quoting()
 
     def feed(self, chunk: bytes) -> list[Row]:
         return self._records(self._lines.feed(chunk))
@@ -331,11 +360,8 @@ class CsvItems(ItemsParser):
         except UnicodeDecodeError as exc:
             return self._broken(number, f"not UTF-8 (byte {exc.start + 1} of the line)")
         self._pending.lines.append((text.removeprefix("\ufeff") if number == 1 else text) + "\n")
-        # An odd number of quotes so far: a quoted cell goes on on the next line.
-        self._quotes += text.count('"')
-        if self._quotes % 2:
-            return []
-        self._quotes = 0
+        if self._quoting.ends_open(text):
+            return []  # a quoted cell goes on on the next line
         rows: list[Row] = []
         while self._pending.lines:
             first = self._reader.line_num + 1
