@@ -86,3 +86,38 @@ async def test_a_vat_number_found_without_its_dots_and_the_lookup_uses_the_index
         sql = query.compile(session.bind, compile_kwargs={"literal_binds": True})
         plan = await session.execute(text(f"EXPLAIN {sql}"))
         assert "ix_reference_row_compact_key" in "\n".join(row[0] for row in plan)
+
+
+@pytest.mark.parametrize(
+    ("type_", "written", "keyed"),
+    [
+        ("bic", "DEUTDEFFXXX", "DEUTDEFFXXX"),  # the head office, canonically DEUTDEFF
+        ("isbn", "3-16-148410-X", "978-3-16-148410-0"),  # the book's ISBN-10
+        ("vat", "GR 094259216", "EL094259216"),  # Greece's ISO code
+    ],
+)
+async def test_an_identifier_finds_its_row_written_in_another_spelling_of_it(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+    type_: str,
+    written: str,
+    keyed: str,
+) -> None:
+    lookup = {"dataset": "master", "checks": [{"field": "vendor", "column": "name"}]}
+    fields: list[dict[str, Any]] = [
+        {"name": "id", "type": type_, "lookup": lookup},
+        {"name": "vendor", "type": "string", "case": "upper"},
+    ]
+    job = await new_job(validation_db, fields=fields)
+    uploaded = await validation.put(
+        "/v1/reference-datasets/master?key=id",
+        content=f"id,name\n{written},ACME\n",
+        headers={**tokens.client(job.client_id), "Content-Type": "text/csv"},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    item = new_id()
+    await submit(validation_db, validation_settings, job, item, {"id": keyed, "vendor": "ACME"})
+    decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
+    assert decision["decision"] == "accepted", decision["reason"]

@@ -100,6 +100,7 @@ from bpo_common.rules.types import (
     equal_after_normalization,
     is_empty,
     normalize_value,
+    other_spellings,
     parse_value,
     to_json,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "equal_after_normalization",
     "is_empty",
     "normalize_value",
+    "other_spellings",
     "parse_value",
     "rule_kind",
     "spec_errors",

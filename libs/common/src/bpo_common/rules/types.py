@@ -360,6 +360,21 @@ def _parse_identifier(field: FieldSpec, raw: object) -> str:
     return number
 
 
+def other_spellings(field: FieldSpec, canonical: object) -> tuple[str, ...]:
+    """How else a client's own data may write an identifier whose canonical form this is (its
+    reference data, looked up by it): a BIC with its head office's XXX, a Bookland ISBN as
+    ISBN-10, a Greek VAT number with Greece's ISO code."""
+    if not isinstance(canonical, str):
+        return ()
+    if field.type is FieldType.BIC and len(canonical) == 8:
+        return (canonical + "XXX",)
+    if field.type is FieldType.ISBN and canonical.startswith("978"):
+        return (isbn.to_isbn10(canonical),)
+    if field.type is FieldType.VAT and canonical.startswith("EL"):
+        return ("GR" + canonical[2:],)
+    return ()
+
+
 def _identifier_reason(exc: ValidationError) -> str:
     if isinstance(exc, InvalidChecksum):
         return "checksum does not match"

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 from stdnum import iban
 
-from bpo_common.rules import FieldSpec, InvalidValue, equal_after_normalization, normalize_value
+from bpo_common.rules import (
+    FieldSpec,
+    InvalidValue,
+    equal_after_normalization,
+    normalize_value,
+    other_spellings,
+)
 
 
 def _field(type_: str, **rules: Any) -> FieldSpec:
@@ -248,6 +254,18 @@ def test_a_vat_field_with_a_country_adds_the_prefix() -> None:
     assert _normal("vat", "136 695 976", country="DE") == "DE136695976"
     assert _normal("vat", "094259216", country="GR") == "EL094259216"
     assert _normal("vat", "ATU57194903", country="DE") == "ATU57194903"
+
+
+def test_an_identifier_names_its_other_spellings_a_clients_data_may_have() -> None:
+    def spellings(type_: str, canonical: str) -> tuple[str, ...]:
+        return other_spellings(_field(type_), canonical)
+
+    assert spellings("bic", "DEUTDEFF") == ("DEUTDEFFXXX",)
+    assert spellings("bic", "DEUTDEFF500") == ()
+    assert spellings("isbn", "9783161484100") == ("316148410X",)
+    assert spellings("isbn", "9791234567896") == (), "no ISBN-10 outside Bookland's 978"
+    assert spellings("vat", "EL094259216") == ("GR094259216",)
+    assert spellings("iban", "DE89370400440532013000") == ()
 
 
 def test_enums_match_the_canonical_choice_ignoring_case() -> None:

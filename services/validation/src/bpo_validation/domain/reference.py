@@ -15,6 +15,7 @@ from bpo_common.rules import (
     JobSpec,
     canonical_form,
     equal_after_normalization,
+    other_spellings,
 )
 
 
@@ -22,11 +23,13 @@ class Wanted(NamedTuple):
     """What one lookup asks the client's reference data: the row of `dataset` whose match key
     is `key`; for an identifier's value (an IBAN, a VAT number: `identifier`), failing that,
     the row whose key is the same without separators, as the client's data may write it
-    ("DE89 3704 0044 ...", "DE 123.456.789")."""
+    ("DE89 3704 0044 ...", "DE 123.456.789"), or is one of its other spellings (`also`:
+    "DEUTDEFFXXX" for DEUTDEFF), so written."""
 
     dataset: str
     key: str
     identifier: bool = False
+    also: tuple[str, ...] = ()
 
 
 # What an identifier's key does not count (`compact_key`): the separators its written forms
@@ -77,7 +80,7 @@ def _looked_up(spec: JobSpec, result: Mapping[str, Any]) -> Iterator[_Lookup]:
         if field.type is not FieldType.TABLE:
             value = result.get(field.name)
             if field.lookup is not None and value is not None:
-                wanted = Wanted(field.lookup.dataset, reference_key(value), _identifier(field))
+                wanted = _wanted(field, field.lookup.dataset, value)
                 yield _Lookup(field.name, field, value, wanted, result, headers, names, names)
             continue
         columns = {column.name: column for column in field.columns or ()}
@@ -86,8 +89,7 @@ def _looked_up(spec: JobSpec, result: Mapping[str, Any]) -> Iterator[_Lookup]:
             for column in columns.values():
                 value = row.get(column.name) if isinstance(row, Mapping) else None
                 if column.lookup is not None and value is not None:
-                    key = reference_key(value)
-                    wanted = Wanted(column.lookup.dataset, key, _identifier(column))
+                    wanted = _wanted(column, column.lookup.dataset, value)
                     labels = {**names, **{c: f"{field.name}[{r}].{c}" for c in columns}}
                     yield _Lookup(
                         labels[column.name],
@@ -101,8 +103,11 @@ def _looked_up(spec: JobSpec, result: Mapping[str, Any]) -> Iterator[_Lookup]:
                     )
 
 
-def _identifier(field: FieldSpec) -> bool:
-    return field.type in IDENTIFIERS
+def _wanted(field: FieldSpec, dataset: str, value: object) -> Wanted:
+    if field.type not in IDENTIFIERS:
+        return Wanted(dataset, reference_key(value))
+    also = tuple(reference_key(spelling) for spelling in other_spellings(field, value))
+    return Wanted(dataset, reference_key(value), True, also)
 
 
 def lookups_of(spec: JobSpec, result: Mapping[str, Any]) -> list[Wanted]:

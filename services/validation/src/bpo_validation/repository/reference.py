@@ -59,11 +59,16 @@ def _key_without_separators() -> ColumnElement[str]:
 
 
 async def look_up(
-    session: AsyncSession, client_id: UUID, name: str, key: str, identifier: bool = False
+    session: AsyncSession,
+    client_id: UUID,
+    name: str,
+    key: str,
+    identifier: bool = False,
+    also: Sequence[str] = (),
 ) -> LookupResult:
     """Whether the client has dataset `name`, and the values of its row with this match key;
     for an identifier (`Wanted`), failing that, of its first row whose key is the same
-    without separators."""
+    without separators, or is one of its other spellings (`also`) so written."""
     query = (
         select(ReferenceDataset.id, ReferenceRow.values)
         .select_from(ReferenceDataset)
@@ -77,8 +82,9 @@ async def look_up(
     if found is None:
         return LookupResult(False)
     dataset_id, values = found
-    if values is None and identifier:
-        values = (await session.execute(row_without_separators(dataset_id, key))).scalar()
+    spellings = iter((key, *also) if identifier else ())
+    while values is None and (spelling := next(spellings, None)) is not None:
+        values = (await session.execute(row_without_separators(dataset_id, spelling))).scalar()
     return LookupResult(True, values)
 
 
