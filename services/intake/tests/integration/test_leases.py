@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from bpo_common.contracts.validation import ContractorSuspended
 from bpo_common.crypto import DataKeys, KeyUnavailable, LocalKeyRing, new_kek
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
@@ -27,7 +28,7 @@ from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Item, Task
 from bpo_intake.repository import qualifications
 from bpo_intake.schemas import ClaimRequest
-from bpo_intake.service import tasks
+from bpo_intake.service import decisions, tasks
 
 from .conftest import opened_events
 from .keying import (
@@ -223,6 +224,29 @@ async def test_requeue_gives_back_the_keying_that_kept_expiring_beside_one_still
         )
         open_tasks = (await session.execute(query)).all()
     assert sorted(open_tasks) == [(TaskStatus.QUEUED, [work_type])] * 2
+
+
+async def test_what_a_suspended_contractor_holds_goes_back_to_the_queue_at_once(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    """Suspended by a manager, or by validation's quality floor (its event)."""
+    by_manager, by_floor = [await lease_a_task(intake, tokens) for _ in range(2)]
+
+    suspended = await intake.post(
+        f"/v1/contractors/{by_manager.keyer_id}/suspend",
+        json={"reason": "left the project"},
+        headers=tokens.manager(),
+    )
+    assert suspended.status_code == 200, suspended.text
+    floor = ContractorSuspended(
+        contractor_id=by_floor.keyer_id, reason="accuracy 80%", suspended_at=datetime.now(UTC)
+    )
+    async with intake_db() as session, session.begin():
+        await decisions.suspend_contractor(session, floor)
+
+    for lease in (by_manager, by_floor):
+        task = await stored_task(intake_db, lease.task["id"])
+        assert (task.status, task.contractor_id, task.attempts) == (TaskStatus.QUEUED, None, 0)
 
 
 async def test_a_lease_whose_item_another_transaction_holds_expires_on_a_later_sweep(

@@ -166,6 +166,17 @@ async def submit_task(
     return stored is not None
 
 
+async def leases_of(session: AsyncSession, contractor_id: UUID) -> list[Task]:
+    """The tasks the contractor holds, locked."""
+    query = (
+        select(Task)
+        .where(Task.contractor_id == contractor_id, Task.status == TaskStatus.LEASED)
+        .order_by(Task.id)
+        .with_for_update()
+    )
+    return list((await session.execute(query)).scalars())
+
+
 async def lease_expired_tasks(session: AsyncSession, now: datetime, limit: int) -> list[Task]:
     query = (
         select(Task)

@@ -12,8 +12,11 @@ from bpo_common.ids import new_id
 from bpo_common.outbox import publish
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_intake.domain.contractors import ContractorStatus
+from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Contractor
 from bpo_intake.repository import contractors as repository
+from bpo_intake.repository import qualifications as qualifications_repository
+from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.schemas import ContractorCreate, ContractorOut
 
 
@@ -43,7 +46,20 @@ async def get(session: AsyncSession, contractor_id: UUID) -> ContractorOut:
 
 
 async def suspend(session: AsyncSession, contractor_id: UUID, reason: str) -> ContractorOut:
-    return await _set_status(session, contractor_id, ContractorStatus.SUSPENDED, reason)
+    suspended = await _set_status(session, contractor_id, ContractorStatus.SUSPENDED, reason)
+    await let_go_of_leases(session, contractor_id)
+    return suspended
+
+
+async def let_go_of_leases(session: AsyncSession, contractor_id: UUID) -> None:
+    """A suspended contractor's tasks go back to the queue at once (they may neither submit
+    nor give them back, and their leases would run out one by one, each counted an expiry);
+    a qualification's copy is withdrawn, as the lease sweep withdraws it."""
+    held = await tasks_repository.leases_of(session, contractor_id)
+    copies = await qualifications_repository.copies(session, [task.item_id for task in held])
+    for task in held:
+        task.status = TaskStatus.CANCELLED if task.item_id in copies else TaskStatus.QUEUED
+        task.contractor_id, task.lease_expires_at = None, None
 
 
 async def activate(session: AsyncSession, contractor_id: UUID) -> ContractorOut:

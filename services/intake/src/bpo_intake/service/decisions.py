@@ -32,7 +32,7 @@ from bpo_intake.repository import contractors as contractors_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.repository import tasks as tasks_repository
-from bpo_intake.service import jobs, qualifications, webhooks
+from bpo_intake.service import contractors, jobs, qualifications, webhooks
 from bpo_intake.service.keys import keys_of_jobs
 
 ItemDecision = (
@@ -306,11 +306,13 @@ def _rejection(item: Item, job: Job, decision: validation.ItemRejected) -> _Told
 async def suspend_contractor(
     session: AsyncSession, decision: validation.ContractorSuspended
 ) -> None:
-    """The contractor gets no more work; the reason is kept and shown."""
+    """The contractor gets no more work, and what they hold goes back to the queue; the
+    reason is kept and shown."""
     contractor = await contractors_repository.get_contractor(session, decision.contractor_id)
     if contractor is not None:
         contractor.status = ContractorStatus.SUSPENDED
         contractor.status_reason = decision.reason
+        await contractors.let_go_of_leases(session, decision.contractor_id)
 
 
 async def route_keyer(session: AsyncSession, changed: validation.KeyerTrustChanged) -> None:
