@@ -11,7 +11,8 @@ Canonical (normalized) forms, all JSON-ready:
   trailing zeros are stripped ("1000.50" -> "1000.5", "3.0" -> "3"). Inputs may group
   thousands ("1,000.50", "1.000,50", "1 000,5"). When both '.' and ',' appear the last is
   the decimal point; otherwise `decimal_separator` (default '.') is the point, and the other
-  one is a point too unless it separates groups of three digits. So with
+  one is a point too unless it separates groups of three digits (after a lone 0 it is a point:
+  "0,500" is 0.5 with '.'). So with
   `decimal_separator: ","` "1.500" is 1500: a canonical value with exactly three decimals
   and under 1000 ("1.500") does not read back the same there; send such values as JSON
   numbers. What the platform made canonical itself it reads with '.' as the point

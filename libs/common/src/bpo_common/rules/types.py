@@ -225,14 +225,17 @@ def _decimal_point(text: str, separator: str) -> str | None:
 
     With both, the last one. A separator that occurs more than once groups thousands.
     Occurring once, the field's `separator` is the point; the other one is the point too
-    unless it sits between groups of three digits ('1,500' groups, '1,5' does not).
+    unless it sits between groups of three digits ('1,500' groups, '1,5' does not), or after
+    a lone 0, which no one writes before a group of thousands ('0,500' is 0.5).
     """
     other = "," if separator == "." else "."
     if separator in text and other in text:
         return separator if text.rfind(separator) > text.rfind(other) else other
     if text.count(separator) == 1:
         return separator
-    if text.count(other) == 1 and not _is_grouped(text, _GROUP_SPACES + other):
+    if text.count(other) == 1 and (
+        text.startswith(f"0{other}") or not _is_grouped(text, _GROUP_SPACES + other)
+    ):
         return other
     return None
 
