@@ -12,7 +12,7 @@ from bpo_validation.domain.matching import (
 )
 from bpo_validation.domain.reference import LookupResult
 
-from .invoices import ORDER, delivered, line, match, receipt, rule_and_table
+from .invoices import FIELDS, ORDER, delivered, line, match, receipt, rule_and_table
 
 # Every line outcome, alone.
 
@@ -87,6 +87,34 @@ def test_an_order_line_without_a_readable_quantity_or_price_is_not_on_order() ->
     invoice = match([line("AB-1", "1")], [line("AB-1", "1", "ten")])
     assert invoice.lines[0].outcome is LineOutcome.NOT_ON_ORDER
     assert invoice.reasons == ["lines[0]: order PO-1's line AB-1 has no readable qty or price"]
+
+
+# A job whose quantity and price columns are optional.
+OPTIONAL = [
+    *FIELDS[:-1],
+    {
+        "name": "lines",
+        "type": "table",
+        "required": False,
+        "columns": [
+            {"name": "sku", "type": "string"},
+            {"name": "qty", "type": "decimal", "required": False},
+            {"name": "price", "type": "decimal", "required": False},
+        ],
+    },
+]
+
+
+def test_an_invoice_line_without_a_quantity_or_price_is_no_match() -> None:
+    ordered = [line("AB-1", "10", "12.5")]
+    without = match([{"sku": "AB-1", "qty": None, "price": None}], ordered, fields=OPTIONAL)
+    assert without.lines[0].outcome is LineOutcome.QUANTITY_VARIANCE
+    assert without.reasons == [
+        "lines[0]: sku AB-1: no qty invoiced",
+        "lines[0]: sku AB-1: no price invoiced",
+    ]
+    priced_only = match([{"sku": "AB-1", "qty": "10", "price": None}], ordered, fields=OPTIONAL)
+    assert priced_only.lines[0].outcome is LineOutcome.PRICE_VARIANCE
 
 
 def test_invoicing_past_the_order_after_earlier_invoices_is_already_invoiced() -> None:

@@ -330,7 +330,10 @@ class _Reader:
         if ordered_quantity is None or ordered_price is None:
             why = f"order {order}'s line {value} has no readable {rule.quantity} or {rule.price}"
             return _with(shown, [(LineOutcome.NOT_ON_ORDER, why)])
-        if quantity is not None and quantity < 0:
+        # A column the job lets keyers leave empty: nothing to check it against the order by.
+        if quantity is None:
+            found.append((LineOutcome.QUANTITY_VARIANCE, f"{named}: no {rule.quantity} invoiced"))
+        elif quantity < 0:
             why = f"{named}: {qty(quantity)} invoiced: a negative quantity matches no order"
             found.append((LineOutcome.QUANTITY_VARIANCE, why))
         if total > ordered_quantity and not tolerance.allows(total, ordered_quantity):
@@ -344,7 +347,9 @@ class _Reader:
                 outcome = LineOutcome.QUANTITY_VARIANCE
                 why = f"{named}: {qty(total)} invoiced, {qty(ordered_quantity)} ordered"
             found.append((outcome, why))
-        if price is not None and not rule.tolerance(rule.price).allows(price, ordered_price):
+        if price is None:
+            found.append((LineOutcome.PRICE_VARIANCE, f"{named}: no {rule.price} invoiced"))
+        elif not rule.tolerance(rule.price).allows(price, ordered_price):
             why = f"{named}: {rule.price} {cost(price)}, ordered at {cost(ordered_price)}"
             found.append((LineOutcome.PRICE_VARIANCE, why))
         if received is not None:
