@@ -31,7 +31,7 @@ from bpo_intake.domain.item_bodies import ItemsParser, Row
 from bpo_intake.domain.items import ItemIn, Place, checked_row
 from bpo_intake.domain.jobs import ITEMS_PER_EVENT, ItemStatus, JobStatus
 from bpo_intake.domain.results import ResultRow
-from bpo_intake.domain.tasks import TaskStatus, new_task, skills_for
+from bpo_intake.domain.tasks import new_task, skills_for
 from bpo_intake.models import Item, Job
 from bpo_intake.repository import documents as documents_repository
 from bpo_intake.repository import items as repository
@@ -290,7 +290,7 @@ async def requeue_item(
     session: AsyncSession, item_id: UUID, keys: DataKeys, *, personal: bool, max_attempts: int
 ) -> ItemOut:
     """A manager clears an item's flag. Each task of it given up on (its lease expired
-    `max_attempts` times) is queued again (a second keying of the same fields, a review of the
+    `max_attempts` times) is made afresh (a second keying of the same fields, a review of the
     same entries), whatever other task of the item is open (the other keying of a double
     keying), with the skills the job asks for now; an item with neither gets an entry task.
     One whose task nobody could take keeps it (the manager has found someone)."""
@@ -308,10 +308,22 @@ async def requeue_item(
         raise Conflict("the item's job is cancelled")
     item.flagged_reason = None
     now = utcnow()
-    given_up = await tasks_repository.given_up_tasks(session, item.id, max_attempts)
-    for task in given_up:
-        task.status, task.attempts, task.created_at = TaskStatus.QUEUED, 0, now
-        task.required_skills = skills_for(task.kind, job.required_skills)
-    if not given_up and not await tasks_repository.has_open_task(session, item.id):
-        await tasks_repository.add_tasks(session, [new_task(job, item.id, TaskKind.ENTRY, now)])
+    afresh = [
+        new_task(
+            job,
+            item.id,
+            given_up.kind,
+            now,
+            required_skills=skills_for(given_up.kind, job.required_skills),
+            entries=given_up.entries,
+            differing=given_up.differing,
+            rekey=given_up.rekey,
+            keyed_fields=given_up.keyed_fields,
+        )
+        for given_up in await tasks_repository.given_up_tasks(session, item.id, max_attempts)
+    ]
+    if not afresh and not await tasks_repository.has_open_task(session, item.id):
+        afresh = [new_task(job, item.id, TaskKind.ENTRY, now)]
+    if afresh:
+        await tasks_repository.add_tasks(session, afresh)
     return (await _view(session, [item], keys, personal=personal))(item)
