@@ -85,6 +85,13 @@ def _index_valid(name: str) -> bool | None:
     return None if found is None else bool(found)
 
 
+def index_unsent_outbox(columns: Sequence[str]) -> None:
+    """(Re)build the relay's index of unsent outbox rows (ix_outbox_event_unsent) on `columns`,
+    concurrently (`rebuild_index`)."""
+    unsent = text("sent_at IS NULL")
+    rebuild_index("ix_outbox_event_unsent", "outbox_event", columns, postgresql_where=unsent)
+
+
 def create_plumbing_tables(connection: Connection | None = None) -> None:
     """Outbox, inbox, dead letters and idempotency keys, and the outbox's commit wake-up."""
     bind = connection or op.get_bind()

@@ -38,7 +38,8 @@ outbox_event = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("publish_attempts", Integer, nullable=False, server_default=text("0")),
     Column("last_error", Text),
-    Index("ix_outbox_event_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),
+    # The relay's claim: unsent rows by creation, then id (tables' migrations of 2026-12-18).
+    Index("ix_outbox_event_unsent", "created_at", "id", postgresql_where=text("sent_at IS NULL")),
 )
 
 inbox_event = Table(
