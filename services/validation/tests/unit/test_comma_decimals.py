@@ -138,3 +138,16 @@ def test_a_reference_value_is_read_as_the_client_wrote_it_even_past_the_fields_p
         found = {Wanted("totals", "1234.00"): LookupResult(True, {"amount": written})}
         (verdict,) = walk(rules.spec, QcPolicy(), [keying(keyed)], found=found)
         assert verdict.reference_problems == problems, written
+
+
+def test_a_tolerance_on_a_whole_number_field_takes_a_reference_value_with_a_fraction() -> None:
+    count = {"name": "count", "type": "integer", "lookup": {"dataset": "counts", "checks": [
+        {"field": "count", "column": "expected", "tolerance": "1"}]}}  # fmt: skip
+    rules = _rules([count], [], QcPolicy(), None)
+    for written, problems in (
+        ("10.4", ()),
+        ("11.5", ("count 10 differs from expected 11.5 by more than 1",)),
+    ):
+        found = {Wanted("counts", "10"): LookupResult(True, {"expected": written})}
+        (verdict,) = walk(rules.spec, QcPolicy(), [keying({"count": 10})], found=found)
+        assert verdict.reference_problems == problems, written

@@ -149,7 +149,9 @@ def _mismatches(spec: JobSpec, lookup: _Lookup, row: Mapping[str, Any]) -> list[
         if cross.column not in row:
             problems.append(f"{field.lookup.dataset} has no column {cross.column}")
         elif cross.tolerance is not None:
-            gap = _difference(mine, theirs)
+            # Read as a number, so that a whole-number field's 10 is 0.4 from a row's 10.4.
+            as_number = _as_written(spec, own).model_copy(update={"type": FieldType.DECIMAL})
+            gap = _difference(mine, _canonical(as_number, written))
             if gap is None or gap > cross.tolerance:
                 problems.append(
                     f"{_quoted(spec, own, mine, label)} differs from "
