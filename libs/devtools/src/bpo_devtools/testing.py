@@ -29,6 +29,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import cast, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bpo_common.auth import API_KEY_SUBJECT, KeyScope, Role, Scope, ensure_key_pair, issue_token
 from bpo_common.crypto import DataKey, is_sealed
@@ -438,8 +439,14 @@ async def run_upgrade(sessions: SessionFactory, migration: Path) -> None:
     spec.loader.exec_module(module)
 
     def upgrade(connection: Connection) -> None:
-        with Operations.context(MigrationContext.configure(connection)):
+        # As Alembic runs it: in a transaction of the migration's own, which an autocommit
+        # block of the migration may commit.
+        migration_context = MigrationContext.configure(connection)
+        with Operations.context(migration_context), migration_context.begin_transaction():
             module.upgrade()
 
-    async with sessions() as session, session.begin():
-        await (await session.connection()).run_sync(upgrade)
+    async with sessions() as session:
+        engine = session.bind
+    assert isinstance(engine, AsyncEngine), "sessions are bound to an engine"
+    async with engine.connect() as connection:
+        await connection.run_sync(upgrade)

@@ -54,7 +54,6 @@ class KeyerRoute(Base):
     such a keyer is offered second keyings first, and where one is, the others first keyings."""
 
     __tablename__ = "keyer_route"
-    # Whether a work type has a doubted keyer (a claim asks).
     __table_args__ = (
         Index("ix_keyer_route_doubtful", "work_type", postgresql_where=text("doubtful")),
     )
@@ -238,8 +237,7 @@ class DocumentPage(Base):
     width: Mapped[int]
     height: Mapped[int]
     text: Mapped[str | None] = mapped_column(Text)
-    # [{"text": "Total", "box": [x0, y0, x1, y1], "confidence": 0.97}], fractions of the page
-    # from its top left; from the text layer, else OCR.
+    # Read words: [{"text", "box": [x0, y0, x1, y1] in page fractions from top left, "confidence"}]
     words: Mapped[list[dict[str, Any]] | None]
     # When its words were read (or OCR gave up on it); NULL: OCR is still to run.
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -313,6 +311,8 @@ class Task(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A task given up on (its lease kept expiring): when a requeue made it afresh.
+    requeued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WebhookDelivery(Base):

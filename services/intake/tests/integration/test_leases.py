@@ -13,7 +13,6 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from bpo_common.contracts.validation import ContractorSuspended
 from bpo_common.crypto import DataKeys, KeyUnavailable, LocalKeyRing, new_kek
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
@@ -28,7 +27,7 @@ from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Item, Task
 from bpo_intake.repository import qualifications
 from bpo_intake.schemas import ClaimRequest
-from bpo_intake.service import decisions, tasks
+from bpo_intake.service import tasks
 
 from .conftest import opened_events
 from .keying import (
@@ -41,6 +40,7 @@ from .keying import (
     stored_task,
 )
 
+LONG_AGO = datetime(2001, 1, 1, tzinfo=UTC)
 # Long enough for a sweep that does not wait for the item to have answered many times over.
 SWEEP_ANSWERS_WITHIN_S = 10
 
@@ -219,47 +219,28 @@ async def test_requeue_gives_back_the_keying_that_kept_expiring_beside_one_still
 
     assert requeued.json()["flagged_reason"] is None, requeued.text
     item_id = UUID(task["item_id"])
-    queued = select(Task.required_skills).where(
-        Task.item_id == item_id, Task.status == TaskStatus.QUEUED
-    )
+    queued = select(Task).where(Task.item_id == item_id, Task.status == TaskStatus.QUEUED)
     async with intake_db() as session:
-        assert list((await session.execute(queued)).scalars()) == [[work_type]] * 2
-    # Flagged again (nobody could take them): the keying given up on was made afresh already.
+        other, afresh = (await session.execute(queued.order_by(Task.created_at))).scalars()
+    assert [other.required_skills, afresh.required_skills] == [[work_type]] * 2
+    given_up = await stored_task(intake_db, task["id"])
+    assert (given_up.status, afresh.id != given_up.id) == (TaskStatus.CANCELLED, True)
+    assert given_up.requeued_at == afresh.created_at
+    # The other keying, claimed before that requeue, is given up on too; then the item is
+    # flagged once more for nothing to make: each given-up keying is made afresh once.
     async with intake_db() as session, session.begin():
         await session.execute(
-            update(Item).where(Item.id == item_id).values(flagged_reason="nobody may take it")
+            update(Task)
+            .where(Task.id == other.id)
+            .values(status=TaskStatus.CANCELLED, attempts=3, claimed_at=LONG_AGO)
         )
-    await intake.post(f"/v1/items/{item_id}/requeue", headers=tokens.manager())
-    async with intake_db() as session:
-        assert len(list((await session.execute(queued)).scalars())) == 2
-
-
-async def test_what_a_suspended_contractor_holds_goes_back_to_the_queue_at_once(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
-) -> None:
-    """Suspended by a manager, or by validation's quality floor (its event)."""
-    by_manager, by_floor = [await lease_a_task(intake, tokens) for _ in range(2)]
-    before = {
-        lease.task["id"]: (await stored_task(intake_db, lease.task["id"])).attempts
-        for lease in (by_manager, by_floor)
-    }
-
-    suspended = await intake.post(
-        f"/v1/contractors/{by_manager.keyer_id}/suspend",
-        json={"reason": "left the project"},
-        headers=tokens.manager(),
-    )
-    assert suspended.status_code == 200, suspended.text
-    floor = ContractorSuspended(
-        contractor_id=by_floor.keyer_id, reason="accuracy 80%", suspended_at=datetime.now(UTC)
-    )
-    async with intake_db() as session, session.begin():
-        await decisions.suspend_contractor(session, floor)
-
-    for lease in (by_manager, by_floor):
-        task = await stored_task(intake_db, lease.task["id"])
-        assert (task.status, task.contractor_id) == (TaskStatus.QUEUED, None)
-        assert task.attempts == before[lease.task["id"]], "not counted an expiry"
+    for _ in range(2):
+        async with intake_db() as session, session.begin():
+            flag = update(Item).where(Item.id == item_id).values(flagged_reason="expired")
+            await session.execute(flag)
+        await intake.post(f"/v1/items/{item_id}/requeue", headers=tokens.manager())
+        async with intake_db() as session:
+            assert len(list((await session.execute(queued)).scalars())) == 2
 
 
 async def test_a_lease_whose_item_another_transaction_holds_expires_on_a_later_sweep(

@@ -6,13 +6,17 @@ from uuid import UUID
 
 import httpx
 
+from bpo_common.contracts.validation import ContractorSuspended
+from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import (
     Tokens,
     assert_problem,
 )
+from bpo_intake.domain.tasks import TaskStatus
+from bpo_intake.service import decisions
 
-from .keying import claim_tasks, keying_job, new_contractor, past
+from .keying import claim_tasks, keying_job, lease_a_task, new_contractor, past, stored_task
 
 
 async def test_claim_leases_the_most_urgent_task_with_what_the_keyer_needs(
@@ -152,3 +156,31 @@ async def test_fifty_keyers_racing_for_a_thousand_tasks_lease_each_exactly_once(
     assert set(statuses) == {200}
     assert len(leased) == 1000
     assert len(set(leased)) == 1000
+
+
+async def test_what_a_suspended_contractor_holds_goes_back_to_the_queue_at_once(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    """Suspended by a manager, or by validation's quality floor (its event)."""
+    by_manager, by_floor = [await lease_a_task(intake, tokens) for _ in range(2)]
+    before = {
+        lease.task["id"]: (await stored_task(intake_db, lease.task["id"])).attempts
+        for lease in (by_manager, by_floor)
+    }
+
+    suspended = await intake.post(
+        f"/v1/contractors/{by_manager.keyer_id}/suspend",
+        json={"reason": "left the project"},
+        headers=tokens.manager(),
+    )
+    assert suspended.status_code == 200, suspended.text
+    floor = ContractorSuspended(
+        contractor_id=by_floor.keyer_id, reason="accuracy 80%", suspended_at=datetime.now(UTC)
+    )
+    async with intake_db() as session, session.begin():
+        await decisions.suspend_contractor(session, floor)
+
+    for lease in (by_manager, by_floor):
+        task = await stored_task(intake_db, lease.task["id"])
+        assert (task.status, task.contractor_id) == (TaskStatus.QUEUED, None)
+        assert task.attempts == before[lease.task["id"]], "not counted an expiry"

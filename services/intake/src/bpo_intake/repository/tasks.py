@@ -13,7 +13,6 @@ from uuid import UUID
 
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bpo_common.contracts import QcPolicy, TaskKind
 from bpo_common.db import among, copy_rows, driver_connection
@@ -213,28 +212,19 @@ async def withdraw_open_tasks(
 
 
 async def given_up_tasks(session: AsyncSession, item_id: UUID, max_attempts: int) -> list[Task]:
-    """The item's tasks given up on that no task replaces yet: cancelled as their lease
-    expired `max_attempts` times (a task withdrawn while open had expired fewer times), with
-    no task of their kind made for the item since they were last claimed (a requeue's)."""
-    replacement = aliased(Task)
-    replaced = (
-        select(replacement.id)
-        .where(
-            replacement.item_id == Task.item_id,
-            replacement.kind == Task.kind,
-            replacement.created_at > Task.claimed_at,
-        )
-        .exists()
-    )
+    """The item's tasks given up on that no requeue has made afresh yet, locked: cancelled as
+    their lease expired `max_attempts` times (a task withdrawn while open had expired fewer
+    times)."""
     query = (
         select(Task)
         .where(
             Task.item_id == item_id,
             Task.status == TaskStatus.CANCELLED,
             Task.attempts >= max_attempts,
-            ~replaced,
+            Task.requeued_at.is_(None),
         )
         .order_by(Task.id)
+        .with_for_update()
     )
     return list((await session.execute(query)).scalars())
 

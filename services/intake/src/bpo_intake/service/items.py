@@ -308,20 +308,23 @@ async def requeue_item(
         raise Conflict("the item's job is cancelled")
     item.flagged_reason = None
     now = utcnow()
+    given_up = await tasks_repository.given_up_tasks(session, item.id, max_attempts)
     afresh = [
         new_task(
             job,
             item.id,
-            given_up.kind,
+            task.kind,
             now,
-            required_skills=skills_for(given_up.kind, job.required_skills),
-            entries=given_up.entries,
-            differing=given_up.differing,
-            rekey=given_up.rekey,
-            keyed_fields=given_up.keyed_fields,
+            required_skills=skills_for(task.kind, job.required_skills),
+            entries=task.entries,
+            differing=task.differing,
+            rekey=task.rekey,
+            keyed_fields=task.keyed_fields,
         )
-        for given_up in await tasks_repository.given_up_tasks(session, item.id, max_attempts)
+        for task in given_up
     ]
+    for task in given_up:
+        task.requeued_at = now
     if not afresh and not await tasks_repository.has_open_task(session, item.id):
         afresh = [new_task(job, item.id, TaskKind.ENTRY, now)]
     if afresh:
