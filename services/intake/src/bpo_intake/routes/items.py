@@ -189,8 +189,8 @@ async def flagged_items(
 async def requeue(
     item_id: UUID, session: SessionDep, _: Ops, personal: PersonalData, settings: SettingsDep
 ) -> ItemOut:
-    """Clear an item's flag; each task given up on (its lease kept expiring) is queued again,
-    as it was: the fields or entries it showed."""
+    """Clear an item's flag; each task given up on (its lease kept expiring) is made afresh
+    once, as it was: the fields or entries it showed."""
     return await items.requeue_item(
         session,
         item_id,
