@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from sqlalchemy import cast, func, select
+from sqlalchemy import cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -427,6 +427,18 @@ async def tables_holding(
         finally:
             await connection.close()
     return found
+
+
+async def waits_for_lock(sessions: SessionFactory, name: str) -> bool:
+    """Whether a transaction waits for the advisory lock `name` (bpo_common.db.advisory_lock's
+    key, `hashtextextended(name, 0)`)."""
+    waiting = text(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND classid = ((hashtextextended(:name, 0) >> 32) & 4294967295)::oid"
+        " AND objid = (hashtextextended(:name, 0) & 4294967295)::oid)"
+    )
+    async with sessions() as session:
+        return bool((await session.execute(waiting, {"name": name})).scalar_one())
 
 
 async def run_upgrade(sessions: SessionFactory, migration: Path) -> None:

@@ -8,13 +8,19 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bpo_billing.models import Invoice, UsageLine
 from bpo_billing.service import invoices
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens, assert_problem, error_fields, eventually
+from bpo_devtools.testing import (
+    Tokens,
+    assert_problem,
+    error_fields,
+    eventually,
+    waits_for_lock,
+)
 
 from .conftest import (
     MONTH_START,
@@ -215,17 +221,6 @@ async def test_bad_draft_requests_are_refused_and_store_nothing(
     assert stored == 0
 
 
-async def _waits_for_lock(billing_db: SessionFactory, name: str) -> bool:
-    """Whether a transaction waits for the advisory lock `name` (bpo_common.db.advisory_lock)."""
-    waiting = text(
-        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        " AND classid = ((hashtextextended(:name, 0) >> 32) & 4294967295)::oid"
-        " AND objid = (hashtextextended(:name, 0) & 4294967295)::oid)"
-    )
-    async with billing_db() as session:
-        return bool((await session.execute(waiting, {"name": name})).scalar_one())
-
-
 async def test_a_draft_asked_for_while_an_invoice_is_voided_waits_and_charges_the_months_fee(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:
@@ -237,7 +232,7 @@ async def test_a_draft_asked_for_while_an_invoice_is_voided_waits_and_charges_th
         await invoices.void_invoice(session, UUID(issued["id"]), "wrong prices, redo")
         redraft = asyncio.create_task(draft(billing, tokens, client_id))
         await eventually(
-            partial(_waits_for_lock, billing_db, f"billing:draft:{client_id}"),
+            partial(waits_for_lock, billing_db, f"billing:draft:{client_id}"),
             timeout_s=10,
             what="the draft waiting for the void to end",
         )

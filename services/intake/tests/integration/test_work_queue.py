@@ -2,18 +2,18 @@
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from uuid import UUID
 
 import httpx
+from sqlalchemy import select, text
 
 from bpo_common.contracts.validation import ContractorSuspended
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import (
-    Tokens,
-    assert_problem,
-)
+from bpo_devtools.testing import Tokens, assert_problem, eventually, waits_for_lock
 from bpo_intake.domain.tasks import TaskStatus
+from bpo_intake.models import Task
 from bpo_intake.service import decisions
 
 from .keying import claim_tasks, keying_job, lease_a_task, new_contractor, past, stored_task
@@ -184,3 +184,32 @@ async def test_what_a_suspended_contractor_holds_goes_back_to_the_queue_at_once(
         task = await stored_task(intake_db, lease.task["id"])
         assert (task.status, task.contractor_id) == (TaskStatus.QUEUED, None)
         assert task.attempts == before[lease.task["id"]], "not counted an expiry"
+
+
+async def test_a_contractors_claims_run_one_at_a_time(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    """Two claims at once by one contractor could each lease one keying of the same item (a
+    claim asks whether its contractor holds the item's other task as its statement starts):
+    the second waits for the first, then sees what it leased."""
+    job = await keying_job(intake, tokens, 1, qc={"mode": "double"}, due_at=past(-400))
+    contractor_id, keyer = await new_contractor(intake, tokens)
+    lock = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+    async with intake_db() as session, session.begin():
+        # As a claim under way: its lock, and one keying of the item leased to the contractor.
+        await session.execute(lock, {"key": f"claim:{contractor_id}"})
+        first = (
+            (await session.execute(select(Task).where(Task.job_id == UUID(job["id"]))))
+            .scalars()
+            .first()
+        )
+        assert first is not None
+        first.status, first.contractor_id = TaskStatus.LEASED, contractor_id
+        first.lease_expires_at = datetime.now(UTC) + timedelta(minutes=5)
+        claim = asyncio.create_task(claim_tasks(intake, keyer, job_id=job["id"]))
+        await eventually(
+            partial(waits_for_lock, intake_db, f"claim:{contractor_id}"),
+            timeout_s=10,
+            what="the claim waiting for the one under way",
+        )
+    assert await claim == [], "not the item's other keying: the contractor holds the first"

@@ -169,23 +169,33 @@ async def claim_tasks(
     one who stopped, keyed the item first or lacks its skills leaves its second keying to
     anyone. Rows other claimers have locked are skipped, so concurrent claims never wait on
     each other. Each row carries what the contractor needs to do the task (its
-    job's fields, the source). The statement is the claim's first and commits on its own, so
-    the rows it looks at stay locked no longer than it runs (concurrent claims skip them);
-    the claim gives the leases back (`give_back`) if what follows it fails.
+    job's fields, the source). It runs in a short transaction of its own, the claim's first,
+    so the rows it looks at stay locked no longer than it runs (concurrent claims skip them);
+    the claim gives the leases back (`give_back`) if what follows it fails. One contractor's
+    claims run one at a time (a lock of theirs, taken in that transaction before the
+    statement): the statement asks whether the contractor holds an item's other task as of
+    its start, so two at once could each lease one keying of the same item.
     """
     driver = await driver_connection(session)
-    rows = await driver.fetch(
-        _claim_statement(limit, job_id is not None),
-        contractor_id,
-        [kind.value for kind in kinds],
-        now,
-        lease_until,
-        now - REKEY_PATIENCE,
-        QC_SKILL,
-        _QC_KINDS,
-        *([job_id] if job_id is not None else []),
-    )
+    assert not driver.is_in_transaction(), "a claim's statement is the first of its session"
+    async with driver.transaction():
+        await driver.execute(_CLAIMER_LOCK, f"claim:{contractor_id}")
+        rows = await driver.fetch(
+            _claim_statement(limit, job_id is not None),
+            contractor_id,
+            [kind.value for kind in kinds],
+            now,
+            lease_until,
+            now - REKEY_PATIENCE,
+            QC_SKILL,
+            _QC_KINDS,
+            *([job_id] if job_id is not None else []),
+        )
     return [dict(row) for row in rows]
+
+
+# A contractor's claims, one at a time (bpo_common.db.advisory_lock's key).
+_CLAIMER_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 
 
 async def give_back(session: AsyncSession, task_ids: Sequence[UUID], contractor_id: UUID) -> None:
