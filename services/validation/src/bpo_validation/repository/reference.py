@@ -82,9 +82,11 @@ async def look_up(
     if found is None:
         return LookupResult(False)
     dataset_id, values = found
-    spellings = iter((key, *also) if identifier else ())
-    while values is None and (spelling := next(spellings, None)) is not None:
-        values = (await session.execute(row_without_separators(dataset_id, spelling))).scalar()
+    if values is None and identifier:
+        for spelling in (key, *also):
+            values = (await session.execute(row_without_separators(dataset_id, spelling))).scalar()
+            if values is not None:
+                break
     return LookupResult(True, values)
 
 
