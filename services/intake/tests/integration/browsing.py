@@ -2,18 +2,25 @@
 a plain HTTP client of it, and a contractor signed in to /work."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page
+from sqlalchemy import select
 
 from bpo_common.auth import Role
+from bpo_common.contracts import validation
+from bpo_common.contracts.intake import Entry
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens
+from bpo_devtools.testing import Tokens, eventually
+from bpo_intake.models import Task
+from bpo_intake.service import decisions
 from bpo_intake.settings import Settings
 
 SCREENSHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
@@ -64,3 +71,60 @@ async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID
         )
     contractor_id = UUID(response.json()["id"])
     return contractor_id, tokens.token(Role.CONTRACTOR, str(contractor_id))
+
+
+async def submitted(served: Served, item_id: str, kind: str) -> Task:
+    """The item's task of that kind, once it is submitted."""
+    query = select(Task).where(Task.item_id == UUID(item_id), Task.kind == kind)
+
+    async def done() -> bool:
+        async with served.sessions() as session:
+            return (await session.scalars(query)).one().status == "submitted"
+
+    await eventually(done, what=f"the {kind} task submitted")
+    async with served.sessions() as session:
+        return (await session.scalars(query)).one()
+
+
+async def adjudicating(
+    served: Served,
+    browser: Browser,
+    tokens: Tokens,
+    skill: str,
+    made: dict[str, Any],
+    keyed: list[dict[str, Any]],
+    differing: list[str],
+    width: int = 1366,
+) -> Page:
+    """The item goes to adjudication on two keyings (the first by a contractor holding its
+    entry task) where validation says they differ; a qc contractor's page claims it (`made`:
+    the job, the item's id and its document's, if it has one)."""
+    job = made["job"]
+    first_id, first = await contractor(served, tokens, skill)
+    async with await http_api(served) as api:
+        claimed = await api.post(
+            "/v1/tasks/claim",
+            json={"job_id": job["id"]},
+            headers={"Authorization": f"Bearer {first}"},
+        )
+    (entry_task,) = claimed.json()["tasks"]
+    entries = [
+        Entry(task_id=UUID(entry_task["id"]), contractor_id=first_id, data=keyed[0]),
+        Entry(task_id=new_id(), contractor_id=new_id(), data=keyed[1]),
+    ]
+    required = validation.ReviewRequired(
+        item_id=UUID(made["item_id"]), job_id=UUID(job["id"]), client_id=UUID(job["client_id"]),
+        kind="adjudication", entries=entries, reason=f"keyings differ on {', '.join(differing)}",
+        differing=differing, decided_at=datetime.now(UTC),
+    )  # fmt: skip
+    async with served.sessions() as session, session.begin():
+        await decisions.decide_items(session, [required], served.keys)
+    _, token = await contractor(served, tokens, skill, "qc")
+    page = await signed_in(browser, served, token, width)
+    await page.keyboard.press("n")
+    if "document_id" in made:
+        await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    else:
+        await page.wait_for_selector("body[data-kind=adjudication]", state="attached")
+    assert await page.get_attribute("body", "data-kind") == "adjudication"
+    return page

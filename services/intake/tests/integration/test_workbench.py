@@ -17,17 +17,20 @@ from PIL import Image
 from playwright.async_api import Browser, Page, Route
 from sqlalchemy import select
 
-from bpo_common.contracts import validation
-from bpo_common.contracts.intake import Entry
 from bpo_common.ids import new_id
 from bpo_devtools.testing import (
     Tokens,
-    eventually,
 )
 from bpo_intake.models import Task
-from bpo_intake.service import decisions
 
-from .browsing import SCREENSHOTS, Served, contractor, http_api, signed_in
+from .browsing import (
+    SCREENSHOTS,
+    Served,
+    adjudicating,
+    contractor,
+    signed_in,
+    submitted,
+)
 from .documents import a_job_with_a_document, invoice_pdf
 
 # Before every other test's deadline, so that these contractors claim these tasks first; and
@@ -56,19 +59,6 @@ def dark_share(png: bytes) -> float:
     gray = Image.open(io.BytesIO(png)).convert("L")
     histogram = gray.histogram()
     return sum(histogram[:100]) / max(1, sum(histogram))
-
-
-async def submitted(served: Served, item_id: str, kind: str) -> Task:
-    """The item's task of that kind, once it is submitted."""
-    query = select(Task).where(Task.item_id == UUID(item_id), Task.kind == kind)
-
-    async def done() -> bool:
-        async with served.sessions() as session:
-            return (await session.scalars(query)).one().status == "submitted"
-
-    await eventually(done, what=f"the {kind} task submitted")
-    async with served.sessions() as session:
-        return (await session.scalars(query)).one()
 
 
 async def test_a_keyer_keys_a_two_page_invoice_with_the_keyboard_alone(
@@ -140,42 +130,10 @@ async def test_an_adjudicator_sees_both_keyings_the_difference_marked_and_decide
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     made = await invoice_job(served, tokens)
-    job = made["job"]
-    first_id, first = await contractor(served, tokens, SKILL)
-    async with await http_api(served) as api:
-        claimed = await api.post(
-            "/v1/tasks/claim",
-            json={"job_id": job["id"]},
-            headers={"Authorization": f"Bearer {first}"},
-        )
-    (entry_task,) = claimed.json()["tasks"]
-    entries = [
-        Entry(task_id=UUID(entry_task["id"]), contractor_id=first_id,
-              data={"invoice_number": "INV-7", "total": "12.5", "issued_on": None}),
-        Entry(task_id=new_id(), contractor_id=new_id(),
-              data={"invoice_number": "INV-7", "total": "125", "issued_on": None}),
-    ]  # fmt: skip
-    async with served.sessions() as session, session.begin():
-        await decisions.decide_items(
-            session,
-            [
-                validation.ReviewRequired(
-                    item_id=UUID(made["item_id"]),
-                    job_id=UUID(job["id"]),
-                    client_id=UUID(job["client_id"]),
-                    kind="adjudication",
-                    entries=entries,
-                    reason="keyings differ on total",
-                    decided_at=datetime.now(UTC),
-                )
-            ],
-            served.keys,
-        )
-    _, token = await contractor(served, tokens, SKILL, "qc")
-    page = await signed_in(browser, served, token, width=1920)
-    await page.keyboard.press("n")
-    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
-    assert await page.get_attribute("body", "data-kind") == "adjudication"
+    keyed = [
+        {"invoice_number": "INV-7", "total": total, "issued_on": None} for total in ("12.5", "125")
+    ]
+    page = await adjudicating(served, browser, tokens, SKILL, made, keyed, ["total"], width=1920)
     differing = page.locator("#entries tr.differs")
     assert await differing.count() == 1
     assert await differing.get_attribute("data-field") == "total"

@@ -3,24 +3,20 @@ alone; rows added, moved and removed by key; the server's errors shown on the ce
 they name; the rows sent in the order shown; and an adjudication starting from the rows its
 keyings agree on, or, where they differ, from the first keying's, the cells that differ marked."""
 
-from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from fpdf import FPDF
 from playwright.async_api import Browser, Locator, Page
 
-from bpo_common.contracts import validation
-from bpo_common.contracts.intake import Entry, TaskSubmitted
+from bpo_common.contracts.intake import TaskSubmitted
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, eventually, outbox_events
-from bpo_intake.service import decisions
 
 from .browsing import (
     SCREENSHOTS,
     Served,
+    adjudicating,
     contractor,
-    http_api,
     signed_in,
 )
 from .conftest import opened_events
@@ -203,44 +199,6 @@ async def test_a_keyer_keys_an_invoices_lines_as_rows_with_the_keyboard_alone(
     await page.context.close()
 
 
-async def adjudicating(
-    served: Served,
-    browser: Browser,
-    tokens: Tokens,
-    made: dict[str, Any],
-    keyed: list[dict[str, Any]],
-    differing: list[str],
-) -> Page:
-    """The item goes to adjudication on two keyings (the first by a contractor holding its
-    entry task) where validation says they differ; a qc contractor's page claims it."""
-    job = made["job"]
-    first_id, first = await contractor(served, tokens, SKILL)
-    async with await http_api(served) as api:
-        claimed = await api.post(
-            "/v1/tasks/claim",
-            json={"job_id": job["id"]},
-            headers={"Authorization": f"Bearer {first}"},
-        )
-    (entry_task,) = claimed.json()["tasks"]
-    entries = [
-        Entry(task_id=UUID(entry_task["id"]), contractor_id=first_id, data=keyed[0]),
-        Entry(task_id=new_id(), contractor_id=new_id(), data=keyed[1]),
-    ]
-    required = validation.ReviewRequired(
-        item_id=UUID(made["item_id"]), job_id=UUID(job["id"]), client_id=UUID(job["client_id"]),
-        kind="adjudication", entries=entries, reason=f"keyings differ on {', '.join(differing)}",
-        differing=differing, decided_at=datetime.now(UTC),
-    )  # fmt: skip
-    async with served.sessions() as session, session.begin():
-        await decisions.decide_items(session, [required], served.keys)
-    _, token = await contractor(served, tokens, SKILL, "qc")
-    page = await signed_in(browser, served, token)
-    await page.keyboard.press("n")
-    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
-    assert await page.get_attribute("body", "data-kind") == "adjudication"
-    return page
-
-
 async def adjudicated(served: Served, item_id: str) -> dict[str, Any]:
     """The data of the adjudication submitted for the item, once it is."""
 
@@ -263,7 +221,7 @@ async def test_an_adjudication_starts_from_the_rows_both_keyings_agree_on(
 ) -> None:
     made = await a_job_with_lines(served, tokens)
     keyed = [{"invoice_number": "INV-31", "lines": PRINTED_LINES, "net": n} for n in ("35", "53")]
-    page = await adjudicating(served, browser, tokens, made, keyed, ["net"])
+    page = await adjudicating(served, browser, tokens, SKILL, made, keyed, ["net"])
     shown = page.locator('#entries tr[data-field="lines"] td')
     assert await shown.all_inner_texts() == ["B-2 · 3 · 5 · 15\nA-1 · 2 · 10 · 20"] * 2
     assert await page.locator("#entries tr.differs").get_attribute("data-field") == "net"
@@ -286,7 +244,7 @@ async def test_an_adjudication_of_differing_lines_starts_from_the_first_keying_m
     second = [{**first[0], "qty": 4}, PRINTED_LINES[1]]
     keyed = [{"invoice_number": "INV-31", "lines": lines, "net": "35"} for lines in (first, second)]
     only = [f"lines[1 of keying 2].{column['name']}" for column in COLUMNS]
-    page = await adjudicating(served, browser, tokens, made, keyed, ["lines[0].qty", *only])
+    page = await adjudicating(served, browser, tokens, SKILL, made, keyed, ["lines[0].qty", *only])
 
     # The grid holds the first keying's rows, and marks the one cell of them that differs.
     assert await grid(page) == [["B-2", "3", "5", "15"]]

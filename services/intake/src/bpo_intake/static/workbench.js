@@ -548,7 +548,8 @@
     grid.replaceChildren(...Array.from({ length: count }, () => gridRow(spec)));
     rows.forEach((values, i) => {
       cellsOf(grid.rows[i]).forEach((cell) => {
-        cell.firstElementChild.value = shown((values || {})[cell.dataset.column]);
+        const column = cell.dataset.column;
+        cell.firstElementChild.value = shown((values || {})[column], columnOf(spec, column));
       });
     });
     renumber(grid, spec);
@@ -560,7 +561,7 @@
     Object.entries(task.suggestions || {}).forEach(([name, suggestion]) => {
       const input = !isTable(name) && $(`field-${name}`);
       if (!input) return;
-      input.value = String(suggestion.value);
+      input.value = shown(suggestion.value, specOf(name));
       const row = input.closest(".field");
       const sure = suggestion.confidence >= SURE;
       row.classList.add(sure ? "suggested" : "unsure");
@@ -826,17 +827,23 @@
     table.tBodies[0].replaceChildren(...rows);
   }
 
-  function shown(value) {
-    return value === null || value === undefined ? "" : String(value);
+  // A value as the form shows it: what validation and the machine send is canonical (a
+  // number's point is '.'), written back the way its field reads what is typed, for a field
+  // whose point is ',' reads "1.759" as 1759.
+  function shown(value, spec) {
+    const text = value === null || value === undefined ? "" : String(value);
+    return spec && spec.decimal_separator === "," ? text.replace(".", ",") : text;
   }
+
+  const columnOf = (spec, name) => spec.columns.find((column) => column.name === name);
 
   const tableRows = (value) => (Array.isArray(value) ? value : []);
 
   // A keying's value as text; a table's a line per row, its cells in the columns' order.
   function shownValue(spec, value) {
-    if (spec.type !== "table") return shown(value);
+    if (spec.type !== "table") return shown(value, spec);
     return tableRows(value).map((row) => spec.columns.map(
-      (column) => shown((row || {})[column.name])).join(" \u00b7 ")).join("\n");
+      (column) => shown((row || {})[column.name], column)).join(" \u00b7 ")).join("\n");
   }
 
   // Where an adjudication's keyings differ, as validation compared them (rows aligned): a
@@ -908,7 +915,7 @@
       const here = places.filter((place) => place.keying === keying && place.row === i);
       spec.columns.forEach((column, j) => {
         if (j) line.append(" \u00b7 ");
-        const text = shown((values || {})[column.name]);
+        const text = shown((values || {})[column.name], column);
         if (keying > 1 || !here.some((place) => place.column === column.name)) {
           line.append(text);
           return;
