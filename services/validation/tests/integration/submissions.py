@@ -9,8 +9,9 @@ from typing import Any
 from uuid import UUID
 
 from bpo_common import ids
+from bpo_common.clock import utcnow
 from bpo_common.contracts import TaskKind
-from bpo_common.contracts.intake import JobCreated, Suggested, TaskSubmitted
+from bpo_common.contracts.intake import DataErased, JobCreated, Suggested, TaskSubmitted
 from bpo_common.crypto import DataKey, KeyRing, new_data_key
 from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope
@@ -18,7 +19,7 @@ from bpo_common.ids import new_id
 from bpo_devtools.testing import opened, outbox_events
 from bpo_validation.repository import jobs as jobs_repository
 from bpo_validation.repository import keys as kept_keys
-from bpo_validation.service import decisions, jobs
+from bpo_validation.service import decisions, erasure, jobs
 from bpo_validation.service.keys import Ask, JobKeys
 from bpo_validation.settings import Settings
 
@@ -199,3 +200,19 @@ async def sample_key(db: SessionFactory, job: JobCreated) -> bytes:
         rules = await jobs_repository.get_job_rules(session, job.job_id, None)
     assert rules is not None
     return rules.sample_key
+
+
+async def erase(
+    db: SessionFactory, settings: Settings, job: JobCreated, items: list[UUID] | None
+) -> DataErased:
+    """The job (or these of its items) erased in validation, as intake's event says."""
+    event = DataErased(
+        erasure_id=new_id(),
+        job_id=job.job_id,
+        client_id=job.client_id,
+        item_ids=items,
+        requested_at=utcnow(),
+    )
+    async with db() as session, session.begin():
+        await erasure.erase(session, event, keys=job_keys(settings).keys)
+    return event

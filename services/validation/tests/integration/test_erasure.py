@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import select
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts.intake import DataErased, JobCreated
+from bpo_common.contracts.intake import DataErased
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import outbox_events
@@ -17,7 +17,7 @@ from bpo_validation.models import Decision, Entry, JobDataKey, ProvisionalJudgem
 from bpo_validation.service import erasure
 from bpo_validation.settings import Settings
 
-from .submissions import job_keys, new_item, new_job, published, submit
+from .submissions import erase, job_keys, new_item, new_job, published, submit
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "name", "type": "string", "pii": True},
@@ -33,21 +33,6 @@ async def _kept(db: SessionFactory, item_id: UUID) -> str:
     return " ".join(str({k: v for k, v in vars(row).items() if k[0] != "_"}) for row in rows)
 
 
-async def _erase(
-    db: SessionFactory, settings: Settings, job: JobCreated, items: list[UUID] | None
-) -> DataErased:
-    event = DataErased(
-        erasure_id=new_id(),
-        job_id=job.job_id,
-        client_id=job.client_id,
-        item_ids=items,
-        requested_at=utcnow(),
-    )
-    async with db() as session, session.begin():
-        await erasure.erase(session, event, keys=job_keys(settings).keys)
-    return event
-
-
 async def test_an_erased_item_and_then_its_job_keep_no_value_and_are_answered(
     validation_db: SessionFactory, validation_settings: Settings
 ) -> None:
@@ -58,14 +43,14 @@ async def test_an_erased_item_and_then_its_job_keep_no_value_and_are_answered(
         await submit(validation_db, validation_settings, job, item_id, keyed)
     gone, kept = list(cities)
 
-    erased = await _erase(validation_db, validation_settings, job, [gone])
+    erased = await erase(validation_db, validation_settings, job, [gone])
     assert cities[gone] not in await _kept(validation_db, gone)
     assert cities[kept] in await _kept(validation_db, kept)
     async with validation_db() as session:
         key = await session.get(JobDataKey, job.job_id)
     assert key is not None, "the job's other items still need its key"
 
-    whole = await _erase(validation_db, validation_settings, job, None)
+    whole = await erase(validation_db, validation_settings, job, None)
     assert cities[kept] not in await _kept(validation_db, kept)
     async with validation_db() as session:
         assert await session.get(JobDataKey, job.job_id) is None
@@ -84,7 +69,7 @@ async def test_a_keying_read_after_its_items_erasure_is_not_kept_nor_decided(
 ) -> None:
     job = await new_job(validation_db, fields=FIELDS, mode="single", review_sample_rate="0")
     item, other = new_item("0", sampled=False), new_item("0", sampled=False)
-    await _erase(validation_db, validation_settings, job, [item])
+    await erase(validation_db, validation_settings, job, [item])
     # Keyed before the erasure, read after it.
     await submit(validation_db, validation_settings, job, item, {"name": "Ann", "city": "Ely"})
     async with validation_db() as session:
@@ -94,7 +79,7 @@ async def test_a_keying_read_after_its_items_erasure_is_not_kept_nor_decided(
 
     # A job erased whole has no key left to open a late keying with: it is dropped, not
     # retried for ever.
-    await _erase(validation_db, validation_settings, job, None)
+    await erase(validation_db, validation_settings, job, None)
     await submit(validation_db, validation_settings, job, other, {"name": "Bo", "city": "Ely"})
     assert await published(validation_db, other) == []
 
@@ -140,6 +125,6 @@ async def test_an_item_erased_while_it_awaits_its_adjudication_weighs_on_no_keye
     async with validation_db() as session:
         assert list(await session.scalars(provisional)), "the keyings' half errors"
 
-    await _erase(validation_db, validation_settings, job, [item])
+    await erase(validation_db, validation_settings, job, [item])
     async with validation_db() as session:
         assert list(await session.scalars(provisional)) == []

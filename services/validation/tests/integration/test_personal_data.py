@@ -18,7 +18,7 @@ from bpo_devtools.testing import Tokens, outbox_events
 from bpo_validation.models import Decision, Entry, MatchException
 from bpo_validation.settings import Settings
 
-from .submissions import new_item, new_job, published, submit
+from .submissions import erase, new_item, new_job, published, submit
 from .test_matching import FIELDS as INVOICE
 from .test_matching import MATCH, ORDERS, RECEIPTS
 
@@ -166,3 +166,17 @@ async def test_an_exception_keeps_the_invoices_personal_values_sealed_and_masks_
     ]
     assert accepted.data["result"]["payee"] == NAME
     assert _clear(await _kept(validation_db, item))
+
+    # The job erased whole, its key is gone: what is left of it still reads, without values.
+    await erase(validation_db, validation_settings, job, None)
+    for reader in (client, tokens.manager(Scope.OPS, Scope.PII)):
+        after = await validation.get(f"/v1/exceptions/{exception.id}", headers=reader)
+        assert after.status_code == 200, after.text
+        assert (after.json()["status"], after.json()["result"]) == ("resolved", {})
+        listed = await validation.get(
+            "/v1/exceptions", params={"job_id": str(job.job_id)}, headers=reader
+        )
+        assert [e["id"] for e in listed.json()["data"]] == [str(exception.id)], listed.text
+        decision = await validation.get(f"/v1/items/{item}/decision", headers=reader)
+        assert decision.status_code == 200, decision.text
+        assert decision.json()["result"] is None

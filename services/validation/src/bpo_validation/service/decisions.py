@@ -304,7 +304,8 @@ async def item_decision(
     job = (await job_rules.rules_of_jobs(session, [latest.job_id]))[latest.job_id]
     rules = Rules.of(job)
     shows = personal and bool(rules.spec.personal)
-    reader = rules.spec.personal.reader(await keys.of_job(session, job.job_id) if shows else None)
+    found = await keys.to_read(session, [job.job_id]) if shows else {}
+    reader = rules.spec.personal.reader(found.get(job.job_id))
     entries = await repository.entries_of_item(session, item_id)
     shown = [
         EntryOut.model_validate(entry, from_attributes=True).model_copy(

@@ -160,7 +160,7 @@ async def _readers(
         for job_id, job in (await job_rules.rules_of_jobs(session, job_ids)).items()
     }
     wanted = [job_id for job_id, of_job in rules.items() if personal and of_job]
-    found = await keys.of_jobs(session, wanted) if wanted else {}
+    found = await keys.to_read(session, wanted) if wanted else {}
     return {job_id: rules.get(job_id, Personal()).reader(found.get(job_id)) for job_id in job_ids}
 
 

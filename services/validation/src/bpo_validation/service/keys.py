@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import DATA_KEYS_SUBJECT, DataKeysReply, DataKeysRequest
 from bpo_common.crypto import DataKey, DataKeys, KeyUnavailable
+from bpo_common.erasure import erased_of
 from bpo_validation.repository import keys as repository
 
 ASK_TIMEOUT_S = 5.0
@@ -59,6 +60,14 @@ class JobKeys:
 
     async def of_job(self, session: AsyncSession, job_id: UUID) -> DataKey:
         return (await self.of_jobs(session, [job_id]))[job_id]
+
+    async def to_read(self, session: AsyncSession, job_ids: Iterable[UUID]) -> dict[UUID, DataKey]:
+        """The data keys of these jobs to show their values with: none for a job erased whole,
+        whose key is gone (what is left of it, ids, outcomes and times, is shown with its
+        personal values masked)."""
+        wanted = set(job_ids)
+        erased = await erased_of(session, wanted)
+        return await self.of_jobs(session, wanted - erased.jobs)
 
 
 def asking_intake(connection: NATS, timeout_s: float = ASK_TIMEOUT_S) -> Ask:
