@@ -91,13 +91,15 @@ async def test_wrong_credentials_are_an_invalid_client(
     assert _refusal(refused, 401, "invalid_client") == description
 
 
+# Not base64; a byte outside ASCII (HTTP allows it in a header).
+@pytest.mark.parametrize("header", [b"Basic not-base64!", b"Basic \xe9"])
 async def test_a_basic_header_that_is_not_id_and_secret_is_an_invalid_client(
-    intake: httpx.AsyncClient,
+    intake: httpx.AsyncClient, header: bytes
 ) -> None:
     refused = await intake.post(
         "/v1/oauth/token",
         data={"grant_type": "client_credentials"},
-        headers={"Authorization": "Basic not-base64!"},
+        headers={b"Authorization": header},
     )
     assert _refusal(refused, 401, "invalid_client") == (
         "HTTP Basic credentials must be base64 of id:secret"

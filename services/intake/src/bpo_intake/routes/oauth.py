@@ -7,7 +7,6 @@ error_description}` (§5.2).
 """
 
 import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
@@ -175,7 +174,7 @@ def _basic(header: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not UTF-8, or not ASCII to begin with
         decoded = ""
     user, colon, password = decoded.partition(":")
     if not colon:
