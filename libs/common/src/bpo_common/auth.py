@@ -241,11 +241,13 @@ DataEraser = Annotated[
 
 
 def shows_personal_data(principal: Principal) -> bool:
-    """Whether the caller reads personal (`pii`) values in clear: a client (routes give it its
-    own work only), a manager with the `pii` scope. Anyone else reads them masked (the holder
-    of a task's lease is shown its task's values by the task routes)."""
+    """Whether the caller reads personal (`pii`) values in clear: a client whose token may
+    read results (routes give it its own work only; an API key that may only change work, as
+    a resolution does, reads what it changed masked), a manager with the `pii` scope. Anyone
+    else reads them masked (the holder of a task's lease is shown its task's values by the
+    task routes)."""
     if principal.role is Role.CLIENT:
-        return True
+        return KeyScope.RESULTS_READ in principal.scopes
     return principal.role is Role.MANAGER and Scope.PII in principal.scopes
 
 
