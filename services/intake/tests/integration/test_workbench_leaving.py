@@ -127,12 +127,23 @@ async def test_a_shortcut_is_the_key_marked_with_its_letter_whatever_the_layout(
     item_id, page = await _a_task_open(served, browser, tokens)
     keyboard = await page.context.new_cdp_session(page)
 
-    async def alt(key: str, code: str) -> None:
+    async def alt(key: str, code: str, modifiers: int = 1) -> None:
         """Alt and the key marked `key`, found at `code` (where a US keyboard has it)."""
         for kind in ("rawKeyDown", "keyUp"):
-            pressed = {"type": kind, "key": key, "code": code, "modifiers": 1}
+            pressed = {"type": kind, "key": key, "code": code, "modifiers": modifiers}
             await keyboard.send("Input.dispatchKeyEvent", pressed)
 
+    # QWERTZ: '-' is where a US keyboard has '/'; it zooms out.
+    wide = await page.locator("#page-canvas").bounding_box()
+    await alt("-", "Slash")
+    narrow = await page.locator("#page-canvas").bounding_box()
+    assert wide is not None
+    assert narrow is not None
+    assert narrow["width"] < wide["width"]
+    # Back from the first field stays there.
+    await page.focus("#field-invoice_number")
+    await page.keyboard.press("Shift+Enter")
+    assert await page.evaluate("document.activeElement.id") == "field-invoice_number"
     # AZERTY: the keys marked A and Q are where a US keyboard has Q and A.
     await alt("a", "KeyQ")
     await asyncio.sleep(0.3)
@@ -141,4 +152,8 @@ async def test_a_shortcut_is_the_key_marked_with_its_letter_whatever_the_layout(
     await alt("q", "KeyA")
     await page.wait_for_selector("body[data-state=idle]")
     await _given_back(served, item_id)
+    # Russian: the key marked N types т.
+    await page.focus("body")
+    await alt("т", "KeyN", modifiers=0)
+    await page.wait_for_selector("body[data-state=working]")
     await page.context.close()

@@ -174,6 +174,11 @@ async def test_the_form_comes_pre_filled_and_the_focused_field_shows_where_it_wa
     assert await page.input_value("#field-invoice_number") == "Net"
     assert await page.get_attribute('.field[data-field="invoice_number"]', "class") == "field"
     await page.screenshot(path=SCREENSHOTS / "workbench-words.png")
+    # A word that is no date, clicked into the date, is said and leaves it as it was.
+    await page.focus("#field-invoice_date")
+    await page.mouse.click(x, y)
+    assert await page.input_value("#field-invoice_date") == invoice.keyed["invoice_date"]
+    assert await page.inner_text("#status") == '"Net" is not a value this field takes: key it.'
     await page.fill("#field-invoice_number", invoice.number)
 
     await page.keyboard.press("Control+Enter")

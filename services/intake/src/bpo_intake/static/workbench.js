@@ -497,15 +497,11 @@
       values.slice(0, cells.length).forEach((value, c) => {
         const input = cells[c].firstElementChild;
         const before = input.value;
-        const taken = input.tagName === "SELECT" ? optionFor(input, value) : value;
-        input.value = taken;
-        if (input.value !== taken || (value && !taken)) { // a date refused, or no such choice
-          input.value = before;
+        if (!put(input, value)) {
           refused.push(`row ${n} ${labelOf(spec.columns[first + c])}: "${value}"`);
           return;
         }
         if (before && before !== input.value) replaced += 1;
-        input.dispatchEvent(new Event("input", { bubbles: true }));
       });
     }
     renumber(grid, spec);
@@ -513,6 +509,20 @@
     say(refused.length ? `Not pasted: ${refused.join("; ")}.${over}`
       : `${lines.length} row(s) pasted${over}.`, refused.length > 0);
     if (visited.has(spec.name)) checkVisited();
+  }
+
+  // A text put in a field as if keyed (a choice by what it is or shows); false, the field as it
+  // was, when the field cannot take it (a date not written as one, no such choice).
+  function put(input, text) {
+    const before = input.value;
+    const taken = input.tagName === "SELECT" ? optionFor(input, text) : text;
+    input.value = taken;
+    if (input.value !== taken || (text && !taken)) {
+      input.value = before;
+      return false;
+    }
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    return true;
   }
 
   // The value of the choice a pasted text names, by its value or as it is shown, in any case.
@@ -784,8 +794,9 @@
   function nextField(from, step) {
     const all = [...$("fields").querySelectorAll("input, select")]
       .filter((input) => !input.disabled);
-    const next = all[all.indexOf(from) + step];
-    (next || $("submit")).focus();
+    const at = all.indexOf(from) + step;
+    if (at < 0) return; // back from the first field: it stays in focus
+    (all[at] || $("submit")).focus();
   }
 
   function askReason(kind) {
@@ -1166,9 +1177,11 @@
     });
     if (!hit) return;
     const input = lastField;
-    const append = input.value && input.tagName === "INPUT";
-    input.value = append ? `${input.value} ${hit.text}` : hit.text;
-    input.dispatchEvent(new Event("input", { bubbles: true }));
+    // A text field takes the word after what it holds; a date or a choice takes it whole.
+    const append = input.value && input.tagName === "INPUT" && input.type !== "date";
+    if (!put(input, append ? `${input.value} ${hit.text}` : hit.text)) {
+      say(`"${hit.text}" is not a value this field takes: key it.`, true);
+    }
     input.focus();
   }
 
@@ -1280,10 +1293,19 @@
     navigator.keyboard.getLayoutMap().then((map) => { layout = map; }, () => {});
   }
   const LETTER = /^[a-z]$/i;
+  // Zoom's signs are the keys that type them too (on QWERTZ, '-' is where QWERTY has '/').
+  const SIGNS = { "=": "Equal", "+": "Equal", "-": "Minus" };
 
   function keyOf(event) {
+    if (SIGNS[event.key]) return SIGNS[event.key];
     const letter = LETTER.test(event.key) ? event.key : layout && layout.get(event.code);
     return letter && LETTER.test(letter) ? `Key${letter.toUpperCase()}` : event.code;
+  }
+
+  // Alt+Up and Alt+Down open a choice list or a date's picker: in those they are the field's.
+  function fieldsOwn(event) {
+    return /^Arrow(Up|Down)$/.test(event.key) && event.target instanceof HTMLElement
+      && event.target.matches("select, input[type=date]");
   }
 
   function rowKey(event) {
@@ -1300,7 +1322,8 @@
       event.preventDefault();
       return;
     }
-    if (event.altKey && !event.ctrlKey && !event.metaKey && ALT_KEYS[keyOf(event)]) {
+    if (event.altKey && !event.ctrlKey && !event.metaKey && ALT_KEYS[keyOf(event)]
+      && !fieldsOwn(event)) {
       event.preventDefault();
       // A letter held down acts once (Alt+Q held would give a task back past its question);
       // arrows, pages and zoom repeat.
@@ -1328,7 +1351,7 @@
     if (event.key === "Escape" && reasonFor) { closeReason(true); return; }
     if (typing(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.key === "?") { event.preventDefault(); $("help").showModal(); return; }
-    if ((event.key === "n" || event.key === "N") && !task) { event.preventDefault(); claim(); }
+    if (keyOf(event) === "KeyN" && !task) { event.preventDefault(); claim(); }
   });
   ["pointerdown", "input", "wheel"].forEach((type) => {
     document.addEventListener(type, () => { lastInput = Date.now(); }, { passive: true });
