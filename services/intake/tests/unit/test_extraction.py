@@ -71,6 +71,25 @@ def test_a_value_is_labelled_by_the_words_before_it_to_its_left_or_above_it() ->
     assert found[("tax", "above")] == "2.50"
 
 
+@pytest.mark.parametrize(
+    ("printed", "separator", "read"),
+    [
+        ("Total: $1,234.56", ".", "1234.56"),
+        ("Total: 1.234,56€", ",", "1234.56"),
+        ("Total: USD1,234.56", ".", "1234.56"),
+        ("Total: 1,234.56 EUR", ".", "1234.56"),
+        ("Total: €100 200", ".", "100200.00"),
+    ],
+    ids=["sign-before", "sign-after", "code-before", "code-apart", "grouped-by-a-space"],
+)
+def test_a_currency_printed_on_an_amount_is_no_part_of_it(
+    printed: str, separator: str, read: str
+) -> None:
+    total = spec(name="total", type="decimal", decimal_places=2, decimal_separator=separator)
+    (shown,) = suggestions.suggest([total], [page((0.05, 0.10, printed))], {}).values()
+    assert (shown.value, shown.confidence) == (read, suggestions.HINT_CONFIDENCE)
+
+
 def test_hints_place_a_value_before_anything_is_learned_but_are_not_trusted() -> None:
     found = suggestions.suggest(SPECS, [invoice("R-1001", "03/04/2026", "1.190,00")], {})
     assert set(found) == {"number"}, "no hint for the date or the total: nothing guessed"

@@ -29,7 +29,7 @@ ABOVE_LINES = 3.5
 # How a label sits to its value, closest first.
 RELATIONS = ("inline", "left", "above", "none")
 _LABEL_CHARS = re.compile(r"[^\w%#/.-]+")
-_CURRENCY = re.compile(r"^[€$£]|[€$£]$|^(EUR|USD|GBP|CHF)$", re.IGNORECASE)
+_CURRENCY = re.compile(r"^([€$£]|EUR|USD|GBP|CHF)|([€$£]|EUR|USD|GBP|CHF)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,9 @@ def _read(spec: FieldSpec, words: Sequence[Word]) -> tuple[Any, tuple[Word, ...]
     for end in range(min(len(words), longest), 0, -1):
         parts = [word.text for word in words[:end]]
         if spec.type in (FieldType.DECIMAL, FieldType.INTEGER):
-            parts = [part for part in parts if not _CURRENCY.search(part)] or parts
-        text = " ".join(parts).strip(":;")
+            # A currency printed on an amount ("$1,234.56", "1.234,56€") is no part of it.
+            parts = [_CURRENCY.sub("", part) for part in parts]
+        text = " ".join(part for part in parts if part).strip(":;")
         if not text or not any(ch.isalnum() for ch in text):
             continue
         try:
