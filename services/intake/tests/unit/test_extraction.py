@@ -121,6 +121,29 @@ def test_a_layout_learns_labels_and_readings_and_gains_confidence_with_each_docu
     assert found["day"].value == "2026-05-06"
 
 
+def test_a_layout_learns_a_value_printed_otherwise_than_the_field_normalizes_it() -> None:
+    supplier = spec(name="supplier", type="string", case="upper", hints={"labels": ["Lieferant"]})
+
+    def letter(name: str) -> Page:
+        return page((0.05, 0.10, "Lieferant:"), (0.40, 0.10, name))
+
+    model = layouts.Model()
+    for name in ("Brandt GmbH", "Acme Corp", "Muster AG"):
+        layouts.learn(model, [supplier], [letter(name)], {"supplier": name.upper()})
+    (shown,) = suggestions.suggest([supplier], [letter("Weber KG")], model.fields).values()
+    assert shown.value == "Weber KG"
+    assert shown.confidence == pytest.approx(0.8)
+    # Canonical values compare as such: in a ',' field, "1.759" read with '.' is not 1759.
+    net = spec(name="net", type="decimal", decimal_separator=",")
+    model = layouts.Model()
+    for _ in range(3):
+        layouts.learn(model, [net], [page((0.05, 0.30, "Netto 1.759"))], {"net": "1759"})
+    later = [page((0.05, 0.30, "Netto 2.500"))]
+    (shown,) = suggestions.suggest([net], later, model.fields).values()
+    assert shown.value == "2500"
+    assert shown.confidence == pytest.approx(0.8)
+
+
 def test_a_rule_that_found_other_values_loses_confidence_and_ocr_doubt_lowers_it() -> None:
     model = layouts.Model()
     for n in range(3):

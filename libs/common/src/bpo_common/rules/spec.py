@@ -269,6 +269,14 @@ class FieldSpec(BaseModel):
                 return column
         raise KeyError(name)
 
+    def reading_canonical(self) -> "FieldSpec":
+        """This field as it reads values already in canonical form: numbers with '.' as the
+        point (see `JobSpec.reading_canonical`)."""
+        if not _reads_comma(self):
+            return self
+        columns = self.columns and tuple(column.reading_canonical() for column in self.columns)
+        return self.model_copy(update={"decimal_separator": None, "columns": columns})
+
 
 class JobSpec(BaseModel):
     """The fields of a job and its cross-field rules (e.g. `total == net + tax`)."""
@@ -423,7 +431,7 @@ class JobSpec(BaseModel):
         for what a client or a person sends as they write it."""
         if not any(_reads_comma(field) for field in self.fields):
             return self
-        fields = tuple(_with_point(field) for field in self.fields)
+        fields = tuple(field.reading_canonical() for field in self.fields)
         spec = self.model_copy(update={"fields": fields})
         spec._source = self
         return spec
@@ -436,13 +444,6 @@ class JobSpec(BaseModel):
 
 def _reads_comma(field: FieldSpec) -> bool:
     return field.decimal_separator == "," or any(map(_reads_comma, field.columns or ()))
-
-
-def _with_point(field: FieldSpec) -> FieldSpec:
-    if not _reads_comma(field):
-        return field
-    columns = field.columns and tuple(map(_with_point, field.columns))
-    return field.model_copy(update={"decimal_separator": None, "columns": columns})
 
 
 def spec_errors(exc: ValidationError) -> list[FieldError]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpo_common.rules import FieldSpec
+from bpo_common.rules import FieldSpec, equal_after_normalization
 from bpo_intake.domain.extraction import Page, Rule, candidates, extractable, label_text
 from bpo_intake.domain.suggestions import CONSTANT, Record, constant_rule
 
@@ -93,17 +93,21 @@ def learn(
     model: Model, specs: Sequence[FieldSpec], pages: Sequence[Page], accepted: Mapping[str, Any]
 ) -> Model:
     """The model after a document of its layout was keyed and accepted with these values:
-    every rule that finds the accepted value scores a hit there, every known rule that finds
-    another value a miss; a text value found on the page is remembered as the field's
-    constant, one more hit if it was the last document's value too."""
+    every rule that finds the accepted value (as the field's rules normalize it: a string
+    printed "Brandt GmbH" is "BRANDT GMBH" in an upper-case field) scores a hit there, every
+    known rule that finds another value a miss; a text value found on the page is remembered
+    as the field's constant, one more hit if it was the last document's value too."""
     for spec in specs:
         value = accepted.get(spec.name)
         if value is None or not extractable(spec):
             continue
+        # What is read is canonical (a string aside, read as printed), as is the accepted value:
+        # a ',' field would read the canonical "1.759" as 1759.
+        canonical = spec.reading_canonical()
         record = model.fields.setdefault(spec.name, {})
         outcome: dict[Rule, tuple[bool, tuple[float, float]]] = {}
         for candidate in candidates(spec, pages):
-            right = candidate.value == value
+            right = equal_after_normalization(canonical, candidate.value, value)
             if candidate.rule in outcome and outcome[candidate.rule][0]:
                 continue
             if right or candidate.rule in record:
