@@ -4,6 +4,7 @@ itself, on a real image."""
 
 import io
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -276,16 +277,26 @@ async def test_a_page_that_kills_tesseract_is_its_own_fault_only_if_it_reads_oth
         await Tesseract(timeout_s=0.001).read(out.getvalue())
 
 
-def test_a_value_seen_again_and_again_is_suggested_through_an_ocr_slip() -> None:
-    iban = "DE89370400440532013000"
+def footer(printed: str, number: str, confidence: float = 1.0) -> Page:
+    return page(
+        (0.05, 0.20, "Rechnungsnummer:"),
+        (0.40, 0.20, number),
+        (0.05, 0.9, printed),
+        confidence=confidence,
+    )
 
-    def footer(printed: str, number: str) -> Page:
-        return page((0.05, 0.20, "Rechnungsnummer:"), (0.40, 0.20, number), (0.05, 0.9, printed))
 
+def iban_seen_again_and_again(iban: str) -> layouts.Model:
     model = layouts.Model()
     for n in range(3):
         pages = [footer("IBAN DE89 3704 0044 0532 0130 00", f"R-{n}")]
         layouts.learn(model, [IBAN], pages, {"iban": iban})
+    return model
+
+
+def test_a_value_seen_again_and_again_is_suggested_through_an_ocr_slip() -> None:
+    iban = "DE89370400440532013000"
+    model = iban_seen_again_and_again(iban)
     # OCR read an O for a 0: no IBAN on the page passes its checksum, the one it keeps seeing
     # is still there.
     slipped = [footer("IBAN DE89 37O4 0044 0532 0130 00", "R-9")]
@@ -296,3 +307,42 @@ def test_a_value_seen_again_and_again_is_suggested_through_an_ocr_slip() -> None
     moved = [footer("IBAN GB82 WEST 1234 5698 7654 32", "R-10")]
     (other,) = suggestions.suggest([IBAN], moved, model.fields).values()
     assert other.value == "GB82WEST12345698765432"
+
+
+def test_ocr_doubt_lowers_a_value_seen_again_and_again_as_it_does_a_value_read() -> None:
+    iban = "DE89370400440532013000"
+    model = iban_seen_again_and_again(iban)
+    doubted = [footer("IBAN DE89 37O4 0044 0532 0130 00", "R-9", confidence=0.45)]
+    (shown,) = suggestions.suggest([IBAN], doubted, model.fields).values()
+    assert shown.value == iban
+    assert shown.confidence == pytest.approx(0.8 * 0.45 / suggestions.OCR_SURE)
+    # Its label doubted, the value read with no doubt (a slip aside): its own words count.
+    clean = footer("IBAN DE89 37O4 0044 0532 0130 00", "R-9")
+    label = [replace(word, confidence=0.3) if word.text == "IBAN" else word for word in clean.words]
+    (shown,) = suggestions.suggest([IBAN], [replace(clean, words=label)], model.fields).values()
+    assert shown.confidence == pytest.approx(0.8)
+    # Its last group slipped and doubted: that doubt counts, the word being the value's.
+    slipped = footer("IBAN DE89 3704 0044 0532 0130 0O", "R-9")
+    doubt = [replace(word, confidence=0.2) if word.text == "0O" else word for word in slipped.words]
+    (shown,) = suggestions.suggest([IBAN], [replace(slipped, words=doubt)], model.fields).values()
+    assert shown.confidence == pytest.approx(0.8 * 0.2 / suggestions.OCR_SURE)
+
+
+def test_an_amount_seen_again_and_again_is_read_afresh_on_each_page() -> None:
+    def totalled(amount: str, label: str = "Gesamtbetrag", confidence: float = 1.0) -> Page:
+        return page((0.05, 0.35, label), (0.40, 0.35, f"{amount} EUR"), confidence=confidence)
+
+    model = layouts.Model()
+    for _ in range(3):
+        layouts.learn(model, [TOTAL], [totalled("100,00")], {"total": "100.00"})
+    # 1.000,00 holds every character of 100.00: read with doubt, it is still what is shown.
+    doubted = [totalled("1.000,00", confidence=0.8)]
+    (shown,) = suggestions.suggest([TOTAL], doubted, model.fields).values()
+    assert shown.value == "1000.00"
+    assert shown.confidence == pytest.approx(0.8 * 0.8 / suggestions.OCR_SURE)
+    # Its label lost to OCR: nothing is suggested, rather than the amount seen before, nor
+    # by a layout whose record holds it (kept by an earlier release).
+    unlabelled = [totalled("1.000,00", "Gesamtbetr4g")]
+    assert suggestions.suggest([TOTAL], unlabelled, model.fields) == {}
+    kept = {"total": {suggestions.constant_rule("100.00"): suggestions.Record(3, 0, 0.46, 0.36)}}
+    assert suggestions.suggest([TOTAL], unlabelled, kept) == {}

@@ -14,7 +14,7 @@ from typing import Any
 
 from bpo_common.rules import FieldSpec, equal_after_normalization
 from bpo_intake.domain.extraction import Page, Rule, candidates, extractable, label_text
-from bpo_intake.domain.suggestions import CONSTANT, Record, constant_rule
+from bpo_intake.domain.suggestions import CONSTANT, Record, constant_rule, keeps_constant
 
 # A word is fixed text once it was on this share of the layout's documents.
 FIXED = 0.8
@@ -95,8 +95,8 @@ def learn(
     """The model after a document of its layout was keyed and accepted with these values:
     every rule that finds the accepted value (as the field's rules normalize it: a string
     printed "Brandt GmbH" is "BRANDT GMBH" in an upper-case field) scores a hit there, every
-    known rule that finds another value a miss; a text value found on the page is remembered
-    as the field's constant, one more hit if it was the last document's value too."""
+    known rule that finds another value a miss; a text field's value found on the page is
+    remembered as its constant, one more hit if it was the last document's value too."""
     for spec in specs:
         value = accepted.get(spec.name)
         if value is None or not extractable(spec):
@@ -119,18 +119,20 @@ def learn(
             else:
                 r.misses += 1
         found = [centre for right, centre in outcome.values() if right]
-        if isinstance(value, str):
-            _remember(record, value, found[0] if found else None)
+        _remember(record, value if keeps_constant(spec) else None, found[0] if found else None)
         kept = sorted(record.items(), key=lambda item: item[1].misses - item[1].hits)
         model.fields[spec.name] = dict(kept[:MAX_RULES])
     return model
 
 
-def _remember(record: dict[Rule, Record], value: str, at: tuple[float, float] | None) -> None:
+def _remember(
+    record: dict[Rule, Record], value: str | None, at: tuple[float, float] | None
+) -> None:
     """The field's constant: this value once more in a row where it was found on the page (at
-    `at`); another value ends the run of the one before."""
-    rule = constant_rule(value)
+    `at`); another value ends the run of the one before, as does None (a field whose values
+    are not remembered)."""
+    rule = None if value is None else constant_rule(value)
     for other in [r for r in record if r.relation == CONSTANT and r != rule]:
         del record[other]
-    if at is not None:
+    if rule is not None and at is not None:
         record.setdefault(rule, Record()).found_at(*at)

@@ -2,11 +2,12 @@
 
 A layout's record (`Learned`, kept by `domain.layouts`) says, per field, how often each rule
 found the accepted value (hits) or another one (misses), and where on the page; its
-confidence is Laplace's rule of succession. A text field whose accepted value was the same on
-the layout's latest documents (a supplier's VAT id, IBAN or email) is also remembered as a
-constant, suggested where the page shows it, so that OCR's slip on one character does not
-cost it. Before a layout has a record, a value labelled by one of the field's hints (or its
-label, or its name) is suggested at a modest confidence, below the usual threshold.
+confidence is Laplace's rule of succession. A text field (not a number, nor a date) whose
+accepted value was the same on the layout's latest documents (a supplier's VAT id, IBAN or
+email) is also remembered as a constant, suggested where the page shows it, so that OCR's
+slip on one character does not cost it. Either is less sure where OCR doubted the words it
+was seen in. Before a layout has a record, a value labelled by one of the field's hints (or
+its label, or its name) is suggested at a modest confidence, below the usual threshold.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,8 +16,8 @@ from datetime import date, timedelta
 from difflib import SequenceMatcher
 from typing import Any
 
-from bpo_common.rules import FieldSpec, FieldType
-from bpo_intake.domain.documents import Box
+from bpo_common.rules import FieldSpec, FieldType, Kind, rule_kind
+from bpo_intake.domain.documents import Box, Word
 from bpo_intake.domain.extraction import (
     RELATIONS,
     Candidate,
@@ -94,7 +95,7 @@ def suggest(
         options = list(candidates(spec, pages))
         record = learned.get(spec.name, {})
         best = _by_record(options, record)
-        constant = _by_constant(record, pages)
+        constant = _by_constant(record, pages) if keeps_constant(spec) else None
         if constant is not None and (best is None or constant.confidence > best.confidence):
             best = constant
         best = best or _by_hints(spec, options)
@@ -122,6 +123,13 @@ def wrong_value(spec: FieldSpec, value: Any) -> Any | None:
     index = digits[-1] if len(digits) == 1 else digits[-2]
     changed = str((int(text[index]) + 1) % 10)
     return text[:index] + changed + text[index + 1 :]
+
+
+def keeps_constant(spec: FieldSpec) -> bool:
+    """Whether a layout remembers the field's value as a constant: a text field's (a VAT id,
+    an IBAN, an email), not a number's nor a date's, whose every digit counts (a total of
+    1000.00 on the page holds all of a remembered 100.00)."""
+    return rule_kind(spec.type) is Kind.TEXT
 
 
 def constant_rule(value: Any) -> Rule:
@@ -155,10 +163,12 @@ def _by_constant(record: Mapping[Rule, Record], pages: Sequence[Page]) -> Sugges
         return None
     rule, r = max(constants, key=lambda pair: pair[1].confidence())
     page = pages[0]
+    # Words with a letter or a digit: a stray mark OCR doubts casts no doubt on the value.
     near = [
         word
         for word in page.words
-        if abs((word.box[0] + word.box[2]) / 2 - r.x) < _NEAR_X
+        if _compact(word.text)
+        and abs((word.box[0] + word.box[2]) / 2 - r.x) < _NEAR_X
         and abs((word.box[1] + word.box[3]) / 2 - r.y) < _NEAR_Y
     ]
     wanted = _compact(rule.label)
@@ -169,8 +179,31 @@ def _by_constant(record: Mapping[Rule, Record], pages: Sequence[Page]) -> Sugges
     matched = sum(block.size for block in matcher.get_matching_blocks()) / len(wanted)
     if matched < CONSTANT_MATCH:
         return None
-    boxes = [word.box for word in near if _compact(word.text) and _compact(word.text) in wanted]
-    return Suggestion(rule.label, r.confidence(), page.document_id, page.number, boxes)
+    boxes = [word.box for word in near if _compact(word.text) in wanted]
+    # OCR's doubt of the value's own words (those it matched two characters or more of, a
+    # slipped one too), not of a label beside it; of every word near when none matched.
+    value = _matched(near, matcher) or near
+    return Suggestion(
+        rule.label, _doubted(r.confidence(), value), page.document_id, page.number, boxes
+    )
+
+
+def _matched(words: Sequence[Word], matcher: SequenceMatcher[str]) -> list[Word]:
+    """The words the matcher's runs of two characters or more fall in (its second sequence
+    being the words' compact characters, one after another)."""
+    covered = {
+        at
+        for block in matcher.get_matching_blocks()
+        if block.size > 1
+        for at in range(block.b, block.b + block.size)
+    }
+    found, start = [], 0
+    for word in words:
+        end = start + len(_compact(word.text))
+        if covered.intersection(range(start, end)):
+            found.append(word)
+        start = end
+    return found
 
 
 def _by_hints(spec: FieldSpec, options: Sequence[Candidate]) -> Suggestion | None:
@@ -194,14 +227,19 @@ def _hint_labels(spec: FieldSpec) -> Iterable[str]:
 
 
 def _suggestion(candidate: Candidate, confidence: float) -> Suggestion:
-    read = min(word.confidence for word in candidate.words)
     return Suggestion(
         candidate.value,
-        confidence * min(1.0, read / OCR_SURE),
+        _doubted(confidence, candidate.words),
         candidate.page.document_id,
         candidate.page.number,
         [word.box for word in candidate.words],
     )
+
+
+def _doubted(confidence: float, words: Iterable[Word]) -> float:
+    """The confidence less OCR's doubt of the words the value was read from."""
+    read = min(word.confidence for word in words)
+    return confidence * min(1.0, read / OCR_SURE)
 
 
 def _compact(text: str) -> str:
