@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from bpo_common.errors import shown
@@ -22,6 +23,8 @@ from bpo_common.errors import shown
 MAX_DEPTH = 64
 # Python reads whole numbers of up to 4,300 digits; far more than any value needs.
 MAX_DIGITS = 1000
+# A number in exponent form is written out up to this many digits either side of the point.
+MAX_WRITTEN_OUT = 100
 
 
 class BadJson(ValueError):
@@ -60,11 +63,21 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+def _written_out(text: str) -> str:
+    """A number kept as text: as written, but for one in exponent form (`1E2`, `2.5e-3`, as
+    JSON encoders write some numbers), written out (`100`, `0.0025`), which is how the field
+    types read numbers; one too long to write out (`1e400`) stays as written."""
+    if "e" not in text.lower():
+        return text
+    value = Decimal(text)
+    return text if abs(value.adjusted()) > MAX_WRITTEN_OUT else format(value, "f")
+
+
 def loads(text: str | bytes, *, numbers_as_text: bool = False) -> Any:
     """The JSON value of `text`, or BadJson naming where the first fault is. With
     `numbers_as_text`, numbers keep their digits as strings (reference data compares them as
-    the entry's field type reads them)."""
-    parse_float: Callable[[str], Any] = str if numbers_as_text else _finite
+    the entry's field type reads them), written out if in exponent form."""
+    parse_float: Callable[[str], Any] = _written_out if numbers_as_text else _finite
     try:
         value = json.loads(
             text,

@@ -70,6 +70,13 @@ def test_numbers_kept_as_text_keep_their_digits_and_refuse_nan() -> None:
         json_input.loads('{"a": NaN}', numbers_as_text=True)
 
 
+def test_numbers_kept_as_text_in_exponent_form_are_written_out() -> None:
+    read = json_input.loads(
+        '{"q": 1E2, "p": 2.5e1, "r": 1e-05, "s": -1.5E+3}', numbers_as_text=True
+    )
+    assert read == {"q": "100", "p": "25", "r": "0.00001", "s": "-1500"}
+
+
 INSTANT = TypeAdapter(Instant)
 DAY = TypeAdapter(Day)
 
