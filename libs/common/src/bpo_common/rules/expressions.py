@@ -41,9 +41,10 @@ MAX_RULE_DEPTH = 50
 # The sums of the record being checked, by the sum() they are of (see sums_kept).
 _SUMS: ContextVar[dict[int, "Decimal | Exception"] | None] = ContextVar("sums", default=None)
 
-# Our own context, so a caller's decimal settings never change a rule's outcome.
+# Our own context, so a caller's decimal settings never change a rule's outcome; exact for
+# the sums and products of values of as many digits as a field takes (60, rules.types).
 _CONTEXT = Context(
-    prec=34, rounding=ROUND_HALF_EVEN, traps=[DivisionByZero, InvalidOperation, Overflow]
+    prec=130, rounding=ROUND_HALF_EVEN, traps=[DivisionByZero, InvalidOperation, Overflow]
 )
 
 

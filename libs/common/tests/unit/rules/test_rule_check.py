@@ -150,3 +150,16 @@ def test_a_rule_not_met_masks_the_personal_values_it_read() -> None:
         "rule not met: birth < signed (birth=•••, signed=1979-05-05)",
         "rule not met on lines[0]: lines.qty <= lines.max (lines[0].qty=•••, lines[0].max=5)",
     ]
+
+
+def test_a_rule_adds_values_of_as_many_digits_as_a_field_takes_exactly() -> None:
+    spec = JobSpec.model_validate(
+        {
+            "fields": [{"name": name, "type": "decimal"} for name in ("net", "tax", "total")],
+            "rules": ["total == net + tax", "total * 2 == net * 2 + tax * 2"],
+        }
+    )
+    big = "1" + "0" * 40
+    record = {"net": f"{big}.01", "tax": "0.01", "total": f"{big}.02"}
+    assert check(spec, record).valid
+    assert not check(spec, record | {"total": f"{big}.03"}).valid
