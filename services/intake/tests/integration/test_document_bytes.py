@@ -18,8 +18,9 @@ from sqlalchemy import text
 
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, assert_problem
-from bpo_intake.models import Document, Erasure
+from bpo_intake.models import Document, Erasure, Item
 from bpo_intake.repository.objects import open_store
 from bpo_intake.service import orphans
 
@@ -139,3 +140,32 @@ async def test_bytes_no_document_has_go_once_an_hour_old_and_no_others(
     assert not original(store_dir, client_id, left).exists()
     assert original(store_dir, client_id, young).exists(), "an upload may be writing them"
     assert original(store_dir, client_id, kept).read_bytes() == kept, "kept.pdf has them"
+
+
+async def test_an_erased_items_document_goes_though_a_control_copied_from_it_is_in_its_job(
+    documents_api: httpx.AsyncClient,
+    documents_db: SessionFactory,
+    tokens: Tokens,
+    store_dir: Path,
+) -> None:
+    client_id, job, _ = await a_job_with_kept_pdf(documents_api, tokens, "COPIED-1")
+    client = tokens.client(client_id)
+    url = f"/v1/jobs/{job['id']}/items"
+    items = {"items": [{"external_id": "x", "source": {}, "documents": ["kept.pdf"]}]}
+    assert (await documents_api.post(url, json=items, headers=client)).status_code == 202
+    (listed,) = (await documents_api.get(url, headers=client)).json()["data"]
+    # A control copied from it into its own job (as a qualification's set, or a pool drawn
+    # from the job itself, makes one), keyed from the same document.
+    async with documents_db() as session, session.begin():
+        item = await session.get(Item, UUID(listed["id"]))
+        assert item is not None
+        columns = {column.key: getattr(item, column.key) for column in Item.__table__.columns}
+        session.add(Item(**columns | {"id": new_id(), "external_id": None, "control_of": item.id}))
+
+    erased = await documents_api.delete(f"/v1/items/{listed['id']}/data", headers=client)
+    assert erased.status_code == 202, erased.text
+    (document,) = listed["documents"]
+    file = f"/v1/documents/{document['id']}/file"
+    gone = await documents_api.get(file, headers=tokens.manager())
+    assert "deleted" in assert_problem(gone, 404)["detail"]
+    assert [path for path in (store_dir / str(client_id)).rglob("*") if path.is_file()] == []

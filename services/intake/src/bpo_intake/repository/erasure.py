@@ -16,6 +16,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     update,
 )
@@ -104,10 +105,13 @@ async def erase_values(
     )
     erased = {d for (ids,) in documents for d in ids}
     if item_ids is not None and erased:
-        # A document the job's other items are keyed from stays theirs; one of another job
-        # (which a control copied from there is keyed from) is that job's.
+        # A document the job's other items are keyed from stays theirs (but for controls
+        # copied from these items, erased with them); one of another job (which a control
+        # copied from there is keyed from) is that job's.
         others = select(func.unnest(Item.documents)).where(
-            Item.job_id == job_id, Item.id.not_in(item_ids)
+            Item.job_id == job_id,
+            Item.id.not_in(item_ids),
+            or_(Item.control_of.is_(None), Item.control_of.not_in(item_ids)),
         )
         erased -= set((await session.execute(others)).scalars())
         own = select(Document.id).where(Document.id.in_(erased), Document.job_id == job_id)
