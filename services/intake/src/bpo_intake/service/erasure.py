@@ -75,7 +75,8 @@ async def erase_item(
     released: list[StoredBytes],
 ) -> ErasureOut:
     """Erase one item's data everywhere; its job's key stays (the job's other items need it),
-    so the sealed copies of the item's values on the stream stay sealed, never in clear."""
+    so the copies of the item's values on the stream stay sealed until every service has
+    erased its share and the stream's events are emptied of them (`erase_from_the_stream`)."""
     found = await repository.job_of_item(session, item_id, scope)
     job = None if found is None else await _lock_with_copies(session, found[0], [item_id], scope)
     if job is None:
