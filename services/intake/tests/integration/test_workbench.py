@@ -191,7 +191,7 @@ async def test_the_lease_is_counted_by_the_servers_clock_not_the_computers(
 async def test_the_next_task_is_submitted_while_its_page_image_is_still_on_its_way(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    made, page = await _jobs_and_their_keyer(served, browser, tokens, "next", 2)
+    made, page = await _jobs_and_their_keyer(served, browser, tokens, "next", 3)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-painted]")
     held = asyncio.Event()
@@ -200,9 +200,10 @@ async def test_the_next_task_is_submitted_while_its_page_image_is_still_on_its_w
         await held.wait()
         await route.continue_()
 
-    # From now on no page image arrives until the end of the test.
+    # From now on no page image arrives until the end of the test: each task is submitted
+    # before its image comes, and the next one taken all the same.
     await page.route(re.compile(r".*/v1/documents/[^/]+/pages/\d+.*"), hold)
-    for number in range(2):
+    for number in range(3):
         await page.locator("#field-invoice_number").fill(f"INV-{number}")
         await page.locator("#field-total").fill("10")
         await page.keyboard.press("Control+Enter")

@@ -91,14 +91,16 @@
         return;
       }
       performance.mark("claimed");
-      await open(answer.tasks[0], skew);
+      open(answer.tasks[0], skew);
     } finally {
       claiming = false;
       $("claim").disabled = false;
     }
   }
 
-  async function open(claimed, skew) {
+  // The task's form at once; its instructions and page images come while the keyer keys (a
+  // submit meanwhile takes the next task, the one before's images no longer awaited).
+  function open(claimed, skew) {
     task = claimed;
     delete body.dataset.painted;
     leaseExpiresAt = Date.parse(task.lease_expires_at) - skew;
@@ -125,7 +127,8 @@
       || $("fields").querySelector("input, select");
     if (first) first.focus();
     say(`Task ${task.id.slice(-8)} is yours.`);
-    await Promise.all([showInstructions(), openDocuments()]);
+    showInstructions();
+    openDocuments();
   }
 
   function close(message, isError = false) {
@@ -1047,8 +1050,10 @@
     return fetch(doc.pages[index][link], { credentials: "same-origin" });
   }
 
-  async function pageImage(doc, index) {
+  // The page's image; null once another page, or no task, is asked for (`token`).
+  async function pageImage(doc, index, token) {
     for (let attempt = 0; attempt < 30; attempt += 1) {
+      if (token !== viewer.token) return null;
       const response = await pageFetch(doc, index, "image_url");
       if (response.ok) return createImageBitmap(await response.blob());
       if (response.status !== 409) throw new Error(`the page image answered ${response.status}`);
@@ -1069,7 +1074,7 @@
     $("next-page").disabled = viewer.page === doc.pages.length - 1;
     const token = ++viewer.token;
     try {
-      const bitmap = await pageImage(doc, viewer.page);
+      const bitmap = await pageImage(doc, viewer.page, token);
       if (token !== viewer.token) return; // another page, or no task, was asked for meanwhile
       viewer.bitmap = bitmap;
       if (viewer.showWords) await loadWords();
@@ -1080,7 +1085,7 @@
       if (!body.dataset.painted) performance.mark("painted");
       body.dataset.painted = `${doc.id}:${viewer.page + 1}`;
     } catch (error) {
-      say(`${doc.filename}: ${error.message}`, true);
+      if (token === viewer.token) say(`${doc.filename}: ${error.message}`, true);
     }
   }
 
