@@ -254,8 +254,11 @@ def render(media_type: MediaType, content: bytes) -> Iterator[RenderedPage]:
 def _render_pdf(content: bytes) -> Iterator[RenderedPage]:
     document = pdfium.PdfDocument(content)
     try:
+        # Before any page is loaded: without its form environment PDFium leaves a filled-in
+        # form's fields out of the drawing, and cannot flatten them (`_flattened`).
+        forms = document.init_forms()  # false for a document without forms
         for index in range(len(document)):
-            page = document[index]
+            page = _flattened(document, index) if forms else document[index]
             width, height = page.get_size()
             bitmap = page.render(scale=_pdf_scale(width, height))
             image = webp(bitmap.to_pil())
@@ -265,6 +268,17 @@ def _render_pdf(content: bytes) -> Iterator[RenderedPage]:
             yield RenderedPage(index + 1, image, text, words)
     finally:
         document.close()
+
+
+def _flattened(document: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
+    """The page with its form fields' values (and the other annotations it shows) drawn into
+    its content, so that its text layer holds them too. A page flattened is loaded again: the
+    one loaded before still holds its content as it was."""
+    page = document[index]
+    if page.flatten() != pdfium_c.FLATTEN_SUCCESS:
+        return page  # nothing to flatten
+    page.close()
+    return document[index]
 
 
 def _words(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage) -> list[Word]:
