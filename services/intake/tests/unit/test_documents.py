@@ -87,6 +87,20 @@ def test_a_nearly_blank_sixteen_bit_page_stays_nearly_blank() -> None:
     assert _shade(page.image, 40, 4) > 240
 
 
+def test_a_phone_photo_with_a_gain_map_is_one_page_its_main_picture() -> None:
+    # A JPEG with MPF (Ultra HDR, a camera's preview) holds more pictures after the photo;
+    # Pillow opens it as an MPO.
+    photo = Image.new("RGB", (80, 60), "white")
+    gain_map = Image.new("RGB", (40, 30), (128, 128, 128))
+    content = _saved(photo, "MPO", save_all=True, append_images=[gain_map])
+    assert Image.open(io.BytesIO(content)).format == "MPO"
+    described = describe("photo.jpg", content, LIMITS)
+    assert (described.media_type, described.pages) == (MediaType.JPEG, [PageSize(80, 60)])
+    (page,) = render(MediaType.JPEG, content)
+    assert _drawn(page.image).size == (80, 60)
+    assert _shade(page.image, 40, 30) > 240, "the photo, not the grey gain map"
+
+
 def test_an_image_under_the_pixel_limit_is_taken_whatever_pillow_would_have_said() -> None:
     # 95 million pixels: over Pillow's own warning (89.5 million), under the limit set.
     content = _saved(Image.new("1", (10_000, 9_500), 1), "PNG")

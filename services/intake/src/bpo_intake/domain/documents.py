@@ -11,7 +11,7 @@ import ctypes
 import io
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from hashlib import sha256
@@ -222,9 +222,15 @@ def _image_pages(content: bytes, limits: Limits) -> tuple[MediaType, list[PageSi
             raise Refused("the image is corrupt") from exc
 
 
+def _pages(image: Image.Image) -> Iterable[Image.Image]:
+    """The image's frames that are pages: every frame (a TIFF's scanned pages), but only the
+    first of an MPO (a phone's JPEG, whose other pictures are its gain map or a preview)."""
+    return [image] if image.format == "MPO" else ImageSequence.Iterator(image)
+
+
 def _frames(image: Image.Image, limits: Limits) -> list[PageSize]:
     sizes = []
-    for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+    for number, frame in enumerate(_pages(image), start=1):
         if number > limits.max_pages:
             raise Refused(f"the document has more than {limits.max_pages} pages")
         width, height = frame.size
@@ -247,7 +253,7 @@ def render(media_type: MediaType, content: bytes) -> Iterator[RenderedPage]:
         yield from _render_pdf(content)
         return
     with Image.open(io.BytesIO(content)) as image:
-        for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+        for number, frame in enumerate(_pages(image), start=1):
             yield RenderedPage(number, webp(page_image(frame)), None, None)
 
 
