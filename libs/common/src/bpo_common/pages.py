@@ -9,16 +9,20 @@ from a page of the service's own origin (no login CSRF).
 """
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 from urllib.parse import urlsplit
 
 import jwt
+import structlog
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bpo_common.auth import Principal, Role, TokenVerifier, remember_caller
 from bpo_common.errors import DomainError
+
+log = structlog.get_logger(__name__)
 
 MAX_COOKIE_AGE_S = 12 * 3600
 # Everything from this origin; no inline script, nothing fetched from elsewhere.
@@ -109,11 +113,22 @@ class Render(Protocol):
     ) -> HTMLResponse: ...
 
 
+# What a page does as its holder signs out, while their token is still at hand.
+SignedOut = Callable[[Request, Principal], Awaitable[None]]
+
+
 def add_sign_in(
-    router: APIRouter, render: Render, role: Role, page: str, cookie: str, scope: str | None = None
+    router: APIRouter,
+    render: Render,
+    role: Role,
+    page: str,
+    cookie: str,
+    scope: str | None = None,
+    signed_out: SignedOut | None = None,
 ) -> None:
     """GET and POST `<prefix>/login` (the form, `login.html`, and its token) and POST
-    `<prefix>/logout` on the page's router: `page`'s sign-in for `role`, kept in `cookie`."""
+    `<prefix>/logout` on the page's router: `page`'s sign-in for `role`, kept in `cookie`;
+    `signed_out`, if any, is done for whoever signs out with a valid token."""
 
     def page_cookie(request: Request) -> PageCookie:
         secure = bool(request.app.state.runtime.settings.cookie_secure)
@@ -141,6 +156,12 @@ def add_sign_in(
     async def logout(request: Request) -> Response:
         if _from_another_site(request):
             return render(request, "login.html", 403, error="sign out from this page")
+        signed = await sign_in(request, request.cookies.get(cookie), role, page)
+        if signed_out is not None and signed.principal is not None:
+            try:
+                await signed_out(request, signed.principal)
+            except Exception as exc:  # the sign-out itself must not fail (a shared screen)
+                log.warning("a sign-out's own work failed", page=page, error=repr(exc))
         return page_cookie(request).signed_out()
 
 

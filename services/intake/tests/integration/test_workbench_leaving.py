@@ -4,12 +4,15 @@ the page goes (and so the task and the entries), and a give-back is asked for tw
 import asyncio
 from uuid import UUID
 
+import httpx
+import pytest
 from playwright.async_api import Browser, Dialog, Page
 from sqlalchemy import select
 
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, eventually
 from bpo_intake.models import Task
+from bpo_intake.service import contractors
 
 from .browsing import Served, contractor, signed_in
 from .documents import a_job_with_a_document, invoice_pdf
@@ -157,3 +160,30 @@ async def test_a_shortcut_is_the_key_marked_with_its_letter_whatever_the_layout(
     await alt("т", "KeyN", modifiers=0)
     await page.wait_for_selector("body[data-state=working]")
     await page.context.close()
+
+
+async def test_signing_out_gives_the_task_back(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    item_id, page = await _a_task_open(served, browser, tokens)
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(f"{served.url}/work/login")
+    assert await _task_status(served, item_id) == "queued"
+    await page.context.close()
+
+
+async def test_a_sign_out_whose_give_back_fails_signs_out_all_the_same(
+    served: Served, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, token = await contractor(served, tokens)
+
+    async def unreachable(*_: object) -> None:
+        raise ConnectionError("the database is away")
+
+    monkeypatch.setattr(contractors, "let_go_of_leases", unreachable)
+    async with httpx.AsyncClient(base_url=served.url, trust_env=False) as browser:
+        signed_in = await browser.post("/work/login", data={"token": token})
+        assert signed_in.status_code == 303, signed_in.text
+        out = await browser.post("/work/logout")
+    assert (out.status_code, out.headers["location"]) == (303, "/work/login")
+    assert 'bpo_work=""' in out.headers["set-cookie"]

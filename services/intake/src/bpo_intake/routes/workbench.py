@@ -11,10 +11,11 @@ from fastapi import APIRouter, Body, Cookie, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from bpo_common.auth import PAGE_COOKIES, Role
+from bpo_common.auth import PAGE_COOKIES, Principal, Role, contractor_id_of
 from bpo_common.pages import HEADERS, add_sign_in, sign_in
 from bpo_common.text import CheckedRoute
 from bpo_intake.domain.instructions import as_html
+from bpo_intake.service import contractors
 from bpo_intake.settings import SettingsDep
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -30,6 +31,13 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
     return templates.TemplateResponse(request, name, context, status_code=status, headers=HEADERS)
 
 
+async def _give_back(request: Request, contractor: Principal) -> None:
+    """Signing out gives back the tasks the contractor holds: the page's own give-back, as it
+    goes, would come after the sign-out ended its cookie, and be refused."""
+    async with request.app.state.runtime.sessions() as session, session.begin():
+        await contractors.let_go_of_leases(session, contractor_id_of(contractor))
+
+
 # The page's script calls /v1 with the cookie: it goes to every path of the service.
 add_sign_in(
     router,
@@ -38,6 +46,7 @@ add_sign_in(
     PAGE,
     PAGE_COOKIES[PAGE],
     scope="/",
+    signed_out=_give_back,
 )
 
 

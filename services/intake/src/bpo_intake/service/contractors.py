@@ -52,9 +52,10 @@ async def suspend(session: AsyncSession, contractor_id: UUID, reason: str) -> Co
 
 
 async def let_go_of_leases(session: AsyncSession, contractor_id: UUID) -> None:
-    """A suspended contractor's tasks go back to the queue at once (they may neither submit
-    nor give them back, and their leases would run out one by one, each counted an expiry);
-    a qualification's copy is withdrawn, as the lease sweep withdraws it."""
+    """The contractor's tasks go back to the queue at once: a suspended one's (they may
+    neither submit nor give them back, and their leases would run out one by one, each
+    counted an expiry), or one's who signs out of the workbench; a qualification's copy is
+    withdrawn, as the lease sweep withdraws it."""
     held = await tasks_repository.leases_of(session, contractor_id)
     copies = await qualifications_repository.copies(session, [task.item_id for task in held])
     for task in held:
