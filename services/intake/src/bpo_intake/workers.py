@@ -72,14 +72,21 @@ async def deliver_webhooks(runtime: Runtime) -> None:
     """Send due webhooks for the app's lifetime."""
     settings = runtime.settings_as(Settings)
     # Straight to the checked address: a proxy from the environment would resolve it again.
-    async with httpx.AsyncClient(
-        timeout=settings.webhook_timeout_s, follow_redirects=False, trust_env=False
-    ) as http:
+    async with (
+        httpx.AsyncClient(
+            timeout=settings.webhook_timeout_s, follow_redirects=False, trust_env=False
+        ) as http,
+        asyncio.TaskGroup() as sends,
+    ):
+        sender = webhooks.Sender(runtime.sessions, http, settings, sends)
 
         async def deliver() -> bool:
-            return await webhooks.deliver_due(runtime.sessions, http, settings, utcnow()) > 0
+            return await sender.step(utcnow()) > 0
 
-        await keep_running("webhook sender", deliver, pause(WEBHOOK_IDLE_S))
+        async def idle() -> None:
+            await sender.idle(WEBHOOK_IDLE_S)
+
+        await keep_running("webhook sender", deliver, idle)
 
 
 def _documents_work(runtime: Runtime) -> Callable[[], Awaitable[None]]:

@@ -1,5 +1,6 @@
 """The intake app in-process against the run's real PostgreSQL and NATS, and helpers to drive it."""
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -34,7 +35,7 @@ from bpo_devtools.testing import (
 from bpo_intake.app import create_app
 from bpo_intake.models import Item, Job
 from bpo_intake.repository import jobs as jobs_repository
-from bpo_intake.service.webhooks import deliver_due
+from bpo_intake.service.webhooks import Sender
 from bpo_intake.settings import Settings
 
 from .browsing import Served
@@ -207,12 +208,20 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 Send = Callable[[datetime], Awaitable[int]]
 
 
+async def send_once(
+    sessions: SessionFactory, http: httpx.AsyncClient, settings: Settings, now: datetime
+) -> int:
+    """One step of a sender, its sends ended; how many it tried."""
+    async with asyncio.TaskGroup() as sends:
+        return await Sender(sessions, http, settings, sends).step(now)
+
+
 @pytest.fixture
 def send(db: SessionFactory, http: httpx.AsyncClient, lenient_settings: Settings) -> Send:
     """A pass of the sender with the lenient settings, as the lenient app would make it."""
 
     async def send_due(now: datetime) -> int:
-        return await deliver_due(db, http, lenient_settings, now)
+        return await send_once(db, http, lenient_settings, now)
 
     return send_due
 

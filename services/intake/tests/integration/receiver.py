@@ -43,6 +43,8 @@ class Receiver:
     secret: str | None = None
     url: str = ""
     received: list[Received] = field(default_factory=list)
+    # Set: each request is answered only once it is (a receiver that keeps the sender waiting).
+    answer_after: asyncio.Event | None = None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -55,6 +57,8 @@ class Receiver:
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             request = Received(method, path, headers, body)
             self.received.append(request)
+            if self.answer_after is not None:
+                await self.answer_after.wait()
             status = self._answer(request)
             writer.write(
                 f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"

@@ -1,6 +1,6 @@
 """Client webhooks: signed deliveries to a real receiver, retries over moved time, SSRF refusals.
 
-The apps here stop their own webhook sender, so each test drives `deliver_due` with the `now`
+The apps here stop their own webhook sender, so each test drives `Sender.step` with the `now`
 it chooses; one test lets a sender run as it does in production. Other tests may leave deliveries
 pending in the shared database, so these judge by their own receiver and rows, never by how many
 deliveries a pass tried."""
@@ -22,6 +22,7 @@ from bpo_devtools.testing import (
 )
 from bpo_intake.app import create_app
 from bpo_intake.domain.webhooks import WebhookDeliveryStatus, WebhookEvent
+from bpo_intake.service.webhooks import CLIENT_SENDING, SENDING
 from bpo_intake.settings import Settings
 
 from .conftest import Send
@@ -98,6 +99,28 @@ async def test_the_sender_running_in_the_app_delivers_by_itself(
     (request,) = hook.received
     assert json.loads(request.body)["type"] == "item.rejected"
     assert verifies(secret, request, utcnow())
+
+
+async def test_a_receiver_that_keeps_the_sender_waiting_holds_up_no_other_clients_webhooks(
+    lenient_settings: Settings, tokens: Tokens
+) -> None:
+    app = create_app(lenient_settings)
+    async with receiver(204) as slow, receiver(204) as fast, serve(app) as api:
+        slow.answer_after = asyncio.Event()
+        slow_client, _ = await register_hooked_client(api, tokens, slow.url)
+        fast_client, _ = await register_hooked_client(api, tokens, fast.url)
+        sessions = app.state.runtime.sessions
+        # More than the sender sends at once, all older than the other client's.
+        for _ in range(SENDING + 10):
+            await enqueue_delivery(sessions, slow_client)
+        await enqueue_delivery(sessions, fast_client)
+
+        async def delivered() -> bool:
+            return len(fast.received) == 1
+
+        await eventually(delivered, timeout_s=5, what="the other client's webhook")
+        assert len(slow.received) <= CLIENT_SENDING
+        slow.answer_after.set()
 
 
 async def test_failed_tries_are_retried_with_growing_delays_and_shown_in_the_api(

@@ -14,10 +14,9 @@ from bpo_devtools.testing import (
 )
 from bpo_intake.domain.webhooks import WebhookDeliveryStatus, WebhookEvent
 from bpo_intake.models import Client
-from bpo_intake.service.webhooks import deliver_due
 from bpo_intake.settings import Settings
 
-from .conftest import Send
+from .conftest import Send, send_once
 from .receiver import (
     PUBLIC_ONLY,
     enqueue_delivery,
@@ -94,7 +93,7 @@ async def test_a_url_saved_while_allowed_is_refused_when_sent_while_not(
         client_id, _, delivery_id = await pending_delivery(lenient, db, tokens, hook.url)
         now = utcnow()
 
-        await deliver_due(db, http, strict_settings, now)
+        await send_once(db, http, strict_settings, now)
 
     refusal = f"refused: 127.0.0.1 is a loopback address; {PUBLIC_ONLY}"
     assert hook.received == []

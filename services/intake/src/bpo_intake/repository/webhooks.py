@@ -1,11 +1,12 @@
 """Queries on webhooks: a client's URL, deliveries and their attempts."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.pagination import PageRequest, paginate
@@ -34,6 +35,7 @@ async def add_webhook_delivery(session: AsyncSession, delivery: WebhookDelivery)
 @dataclass(frozen=True)
 class DueDelivery:
     id: UUID
+    client_id: UUID
     # The client's current URL and secret; None when the client has removed its URL.
     url: str | None
     secret: str
@@ -42,26 +44,53 @@ class DueDelivery:
     created_at: datetime
 
 
+# Due deliveries a claim looks among for its clients' oldest.
+_CLAIM_SCAN = 500
+
+
 async def claim_webhook_deliveries(
-    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
+    session: AsyncSession,
+    now: datetime,
+    lease_until: datetime,
+    *,
+    limit: int,
+    per_client: int,
+    busy: Sequence[UUID],
 ) -> list[DueDelivery]:
-    """Take due pending deliveries for one send: their next_attempt_at moves to the lease end."""
+    """Take due pending deliveries for one send, oldest first: at most `per_client` of one
+    client's, none of the `busy` clients'. Their next_attempt_at moves to the lease end."""
     due = (
-        select(WebhookDelivery.id)
+        select(WebhookDelivery.id, WebhookDelivery.client_id, WebhookDelivery.next_attempt_at)
         .where(
             WebhookDelivery.status == WebhookDeliveryStatus.PENDING,
             WebhookDelivery.next_attempt_at <= now,
+            WebhookDelivery.client_id.not_in(busy),
         )
         .order_by(WebhookDelivery.next_attempt_at)
-        .limit(limit)
+        .limit(_CLAIM_SCAN)
         .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    ranked = select(
+        due.c.id,
+        due.c.next_attempt_at,
+        func.row_number()
+        .over(partition_by=due.c.client_id, order_by=due.c.next_attempt_at)
+        .label("rank"),
+    ).subquery()
+    taken = (
+        select(ranked.c.id)
+        .where(ranked.c.rank <= per_client)
+        .order_by(ranked.c.next_attempt_at)
+        .limit(limit)
     )
     rows = await session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(due), WebhookDelivery.client_id == Client.id)
+        .where(WebhookDelivery.id.in_(taken), WebhookDelivery.client_id == Client.id)
         .values(next_attempt_at=lease_until)
         .returning(
             WebhookDelivery.id,
+            WebhookDelivery.client_id,
             Client.webhook_url,
             Client.webhook_secret,
             WebhookDelivery.payload,

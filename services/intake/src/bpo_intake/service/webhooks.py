@@ -1,14 +1,21 @@
 """Client webhooks: events sent to a client's URL, signed, retried for a day, every try visible.
 
 Use cases call `enqueue` in their own transaction, like the outbox: a webhook leaves only for a
-change that committed. The sender (`deliver_due`, run by a loop on every replica) claims due
+change that committed. The sender (`Sender`, run by a loop on every replica) claims due
 deliveries by pushing `next_attempt_at` forward as a short lease and commits, sends with no row
 lock held, then records the attempt. A sender that dies mid-send leaves its deliveries to be
 tried again when the lease runs out, so a receiver may see one twice: it dedupes on `webhook-id`.
+
+Clients share the sender fairly: it never waits for the slowest send before the next claim,
+and it sends at most CLIENT_SENDING of one client's deliveries at once, claiming none of that
+client's while any is on its way. A receiver that is slow, or does not answer until the
+timeout, so holds up its own deliveries only.
 """
 
 import asyncio
+import contextlib
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -43,7 +50,9 @@ from bpo_intake.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-BATCH_SIZE = 50
+# Sends at once on one replica, and of them one client's.
+SENDING = 50
+CLIENT_SENDING = 10
 
 
 async def enqueue(
@@ -133,29 +142,60 @@ def _lease(settings: Settings) -> timedelta:
     return timedelta(seconds=2 * settings.webhook_timeout_s + 30)
 
 
-async def deliver_due(
-    sessions: SessionFactory, http: httpx.AsyncClient, settings: Settings, now: datetime
-) -> int:
-    """Try once every delivery due at `now` (up to BATCH_SIZE); returns how many were tried.
+class Sender:
+    """Tries due deliveries, each send a task of `sends`, without waiting for one to end
+    before claiming more (see the module's docstring for the limits)."""
 
-    It takes a session factory, not a session: the claim commits before the sends, and each
-    attempt is recorded in a transaction of its own.
-    """
-    async with sessions() as session, session.begin():
-        due = await repository.claim_webhook_deliveries(
-            session, now, now + _lease(settings), BATCH_SIZE
-        )
-    results = await asyncio.gather(
-        *(_deliver(sessions, http, settings, delivery, now) for delivery in due),
-        return_exceptions=True,
-    )
-    for delivery, result in zip(due, results, strict=True):
-        if isinstance(result, BaseException):
-            # The attempt is not recorded; the delivery is tried again when its lease ends.
-            log.warning(
-                "recording a webhook attempt failed", delivery=delivery.id, error=repr(result)
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        sends: asyncio.TaskGroup,
+    ) -> None:
+        self._sessions, self._http, self._settings, self._sends = sessions, http, settings, sends
+        # Deliveries on their way, by client.
+        self._sending: Counter[UUID] = Counter()
+        self._ended = asyncio.Event()
+
+    async def step(self, now: datetime) -> int:
+        """Claim the deliveries due at `now` that may go now, and start sending them; returns
+        how many it claimed."""
+        self._ended.clear()  # what `idle` waits for from now on
+        free = SENDING - self._sending.total()
+        if free <= 0:
+            return 0
+        async with self._sessions() as session, session.begin():
+            due = await repository.claim_webhook_deliveries(
+                session,
+                now,
+                now + _lease(self._settings),
+                limit=free,
+                per_client=CLIENT_SENDING,
+                busy=list(self._sending),
             )
-    return len(due)
+        for delivery in due:
+            self._sending[delivery.client_id] += 1
+            self._sends.create_task(self._send(delivery, now))
+        return len(due)
+
+    async def idle(self, timeout_s: float) -> None:
+        """Wait until a send ends after the last step began (a client of its may send again),
+        or `timeout_s` passes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ended.wait(), timeout_s)
+
+    async def _send(self, delivery: repository.DueDelivery, now: datetime) -> None:
+        try:
+            await _deliver(self._sessions, self._http, self._settings, delivery, now)
+        except Exception as exc:
+            # The attempt is not recorded; the delivery is tried again when its lease ends.
+            log.warning("recording a webhook attempt failed", delivery=delivery.id, error=repr(exc))
+        finally:
+            self._sending[delivery.client_id] -= 1
+            if not self._sending[delivery.client_id]:
+                del self._sending[delivery.client_id]
+            self._ended.set()
 
 
 async def _deliver(
