@@ -71,6 +71,17 @@ async def test_a_token_may_ask_for_fewer_of_the_keys_scopes_but_not_more(
     )
 
 
+async def test_a_refused_scope_gives_no_token_and_leaves_the_key_unused(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id = await register_client(intake, tokens, "Unused Ltd")
+    key = await make_key(intake, tokens, client_id, "results:read")
+    wider = await ask_token(intake, key, scope="invoices:read")
+    assert _refusal(wider, 400, "invalid_scope").startswith("the API key was not given")
+    listed = await intake.get("/v1/api-keys", headers=tokens.client(client_id))
+    assert [(k["id"], k["last_used_at"]) for k in listed.json()["data"]] == [(key["id"], None)]
+
+
 @pytest.mark.parametrize(
     ("form", "description"),
     [

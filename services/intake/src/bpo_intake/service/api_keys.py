@@ -229,9 +229,9 @@ async def grant_token(
     if key is None or not matches:
         raise TokenRefused(OAuthError.INVALID_CLIENT, UNKNOWN_CLIENT)
     usable(key.revoked_at, key.expires_at, now)
+    scopes = granted(key.scopes, requested)  # before the key counts as used: a token comes
     # Again under the key's lock: a revocation that committed meanwhile refuses it too.
     usable(*await repository.mark_api_key_used(session, key.id, now), now)
-    scopes = granted(key.scopes, requested)
     # A token does not outlive its key.
     ttl = min(signer.ttl, key.expires_at - now) if key.expires_at else signer.ttl
     token = issue_token(
