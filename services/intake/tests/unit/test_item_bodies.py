@@ -76,10 +76,18 @@ def test_json_builds_each_item_of_the_items_array_as_it_closes() -> None:
     ]
 
 
+@pytest.mark.parametrize("size", [1, 2, 5])
+def test_json_after_a_byte_order_mark_is_read_whatever_the_chunks(size: int) -> None:
+    body = b'\xef\xbb\xbf{"items": [{"source": {"n": 1}}]}'
+
+    assert parse(JsonItems, body, size=size) == [("items[0]", ItemIn(source={"n": 1}))]
+
+
 @pytest.mark.parametrize(
     ("body", "rows"),
     [
         (b'[{"source": {}}]', [("body", [""])]),
+        (b"\xef", [("body", [""])]),
         (b'{"itemz": []}', [("body", [""])]),
         (b'{"items": {"source": {}}}', [("body", [""])]),
         (b"", [("body", [""])]),

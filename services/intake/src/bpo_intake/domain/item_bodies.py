@@ -7,6 +7,7 @@ a body it cannot read on (broken JSON, a bad CSV header, a line that is not UTF-
 place and is `done`: the rest of the body is not parsed.
 """
 
+import codecs
 import csv
 import json
 import math
@@ -192,8 +193,17 @@ class JsonItems(ItemsParser):
         # the field) where the C one turns it into "?" or fails, and refuses NaN and 1e400. It
         # reads strings with the json module, whose own error a broken string raises.
         self._parser = _BACKEND.parse_coro(self._items, use_float=True)
+        # The body's first bytes, until they are known not to be a byte-order mark (what some
+        # editors and PowerShell write first): None once they are.
+        self._head: bytes | None = b""
 
     def feed(self, chunk: bytes) -> list[Row]:
+        if self._head is not None:
+            chunk, self._head = self._head + chunk, None
+            if codecs.BOM_UTF8.startswith(chunk):  # a mark, or the start of one, so far
+                self._head = chunk
+                return []
+            chunk = chunk.removeprefix(codecs.BOM_UTF8)
         try:
             self._parser.send(chunk)
         except (ijson.JSONError, json.JSONDecodeError, _Malformed) as exc:
@@ -201,7 +211,10 @@ class JsonItems(ItemsParser):
         return self._items.take()
 
     def end(self) -> list[Row]:
+        rest, self._head = self._head or b"", None  # fewer bytes than a mark: not one
         try:
+            if rest:
+                self._parser.send(rest)
             self._parser.close()
             if not self._items.has_items:
                 raise _Malformed(NOT_AN_ITEMS_OBJECT)
