@@ -18,11 +18,14 @@ from sqlalchemy import select, update
 from bpo_common.contracts import validation
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
+from bpo_common.errors import Forbidden
 from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, error_fields, outbox_events
 from bpo_intake.app import create_app
 from bpo_intake.models import Document, Item, Job, Task
-from bpo_intake.service import decisions
+from bpo_intake.repository import controls as controls_repository
+from bpo_intake.repository import jobs as jobs_repository
+from bpo_intake.service import controls, decisions
 from bpo_intake.settings import Settings
 
 from .conftest import opened_events, register_client, stored_items
@@ -335,3 +338,33 @@ async def test_a_pool_item_of_a_job_needing_a_skill_the_keyer_lacks_is_not_drawn
     _, able = await new_contractor(intake, tokens, SKILL, german)
     (control,) = await claim_tasks(intake, able, job_id=job["id"])
     assert control["source"]["holder"] == "Known Holder 0"
+
+
+async def test_a_control_is_not_leased_to_a_contractor_suspended_since_the_claim_began(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    # A control is leased after the claim's statement, in its second transaction: a
+    # suspension that came between them holds.
+    client_id = await _client_with_controls(intake, tokens, intake_db, data_keys, 1)
+    job = await _job(intake, tokens, client_id, 1, "1")
+    contractor_id, _ = await new_contractor(intake, tokens, SKILL)
+    suspended = await intake.post(
+        f"/v1/contractors/{contractor_id}/suspend",
+        json={"reason": "spot check"},
+        headers=tokens.manager(),
+    )
+    assert suspended.status_code == 200, suspended.text
+
+    async with intake_db() as session, session.begin():
+        stored_job = await jobs_repository.job_to_add_to(session, UUID(job["id"]))
+        pool = await controls_repository.pool_item(session, UUID(job["id"]), contractor_id, "0.5")
+        assert stored_job is not None
+        assert pool is not None
+        now = datetime.now(UTC)
+        with pytest.raises(Forbidden, match="suspended: spot check"):
+            await controls.give_control(
+                session, contractor_id, stored_job, pool, data_keys, now, lease_until=now
+            )
+    async with intake_db() as session:
+        held = await session.scalars(select(Task).where(Task.contractor_id == contractor_id))
+        assert list(held) == []

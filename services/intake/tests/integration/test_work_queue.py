@@ -213,3 +213,36 @@ async def test_a_contractors_claims_run_one_at_a_time(
             what="the claim waiting for the one under way",
         )
     assert await claim == [], "not the item's other keying: the contractor holds the first"
+
+
+async def test_a_suspension_during_a_claim_gives_back_what_the_claim_leased(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    # A skill of its own: no other test's keyer takes its task, queued again at the end.
+    skill = f"spot-{new_id().hex[-8:]}"
+    job = await keying_job(intake, tokens, 1, due_at=past(-400), required_skills=[skill])
+    contractor_id, _ = await new_contractor(intake, tokens, skill)
+    lock = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+    async with intake_db() as session, session.begin():
+        # As a claim under way that saw the contractor active: its lock, and its lease.
+        await session.execute(lock, {"key": f"claim:{contractor_id}"})
+        (task,) = (
+            await session.execute(select(Task).where(Task.job_id == UUID(job["id"])))
+        ).scalars()
+        task.status, task.contractor_id = TaskStatus.LEASED, contractor_id
+        task.lease_expires_at = datetime.now(UTC) + timedelta(minutes=5)
+        await session.flush()
+        suspension = asyncio.create_task(
+            intake.post(
+                f"/v1/contractors/{contractor_id}/suspend",
+                json={"reason": "spot check"},
+                headers=tokens.manager(),
+            )
+        )
+        await eventually(
+            partial(waits_for_lock, intake_db, f"claim:{contractor_id}"),
+            timeout_s=10,
+            what="the suspension waiting for the claim under way",
+        )
+    assert (await suspension).status_code == 200
+    assert (await stored_task(intake_db, str(task.id))).status is TaskStatus.QUEUED

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bpo_common.contracts import TaskKind
-from bpo_common.db import driver_connection
+from bpo_common.db import advisory_lock, driver_connection
 from bpo_intake.domain.tasks import QC_KINDS, QC_SKILL, TaskStatus
 from bpo_intake.models import Task
 from bpo_intake.repository.tasks import SHOWS_SUGGESTIONS
@@ -179,7 +179,7 @@ async def claim_tasks(
     driver = await driver_connection(session)
     assert not driver.is_in_transaction(), "a claim's statement is the first of its session"
     async with driver.transaction():
-        await driver.execute(_CLAIMER_LOCK, f"claim:{contractor_id}")
+        await driver.execute(_CLAIMER_LOCK, _claims_of(contractor_id))
         rows = await driver.fetch(
             _claim_statement(limit, job_id is not None),
             contractor_id,
@@ -196,6 +196,17 @@ async def claim_tasks(
 
 # A contractor's claims, one at a time (bpo_common.db.advisory_lock's key).
 _CLAIMER_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+
+
+def _claims_of(contractor_id: UUID) -> str:
+    """The name of the lock a contractor's claims take (bpo_common.db.advisory_lock's)."""
+    return f"claim:{contractor_id}"
+
+
+async def wait_for_claims(session: AsyncSession, contractor_id: UUID) -> None:
+    """Wait for the contractor's claim under way, if any, and hold off their next ones until
+    the transaction ends: what they hold is then all there is to see."""
+    await advisory_lock(session, _claims_of(contractor_id))
 
 
 async def give_back(session: AsyncSession, task_ids: Sequence[UUID], contractor_id: UUID) -> None:

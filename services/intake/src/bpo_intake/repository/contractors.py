@@ -15,8 +15,11 @@ async def add_contractor(session: AsyncSession, contractor: Contractor) -> None:
     await session.flush()
 
 
-async def get_contractor(session: AsyncSession, contractor_id: UUID) -> Contractor | None:
-    return await session.get(Contractor, contractor_id)
+async def get_contractor(
+    session: AsyncSession, contractor_id: UUID, *, fresh: bool = False
+) -> Contractor | None:
+    """The contractor; `fresh`: read again, whatever the session read before."""
+    return await session.get(Contractor, contractor_id, populate_existing=fresh)
 
 
 async def list_contractors(session: AsyncSession, page: PageRequest) -> list[Contractor]:

@@ -11,9 +11,10 @@ from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
 from bpo_common.outbox import publish
 from bpo_common.pagination import Page, PageRequest, make_page
-from bpo_intake.domain.contractors import ContractorStatus
+from bpo_intake.domain.contractors import ContractorStatus, refuse_unless_active
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Contractor
+from bpo_intake.repository import claims as claims_repository
 from bpo_intake.repository import contractors as repository
 from bpo_intake.repository import qualifications as qualifications_repository
 from bpo_intake.repository import tasks as tasks_repository
@@ -51,11 +52,23 @@ async def suspend(session: AsyncSession, contractor_id: UUID, reason: str) -> Co
     return suspended
 
 
+async def refuse_unless_working(session: AsyncSession, contractor_id: UUID) -> None:
+    """Forbidden, saying why, for a contractor who is unknown or suspended (as stored now,
+    not as the session read them before)."""
+    contractor = await repository.get_contractor(session, contractor_id, fresh=True)
+    refuse_unless_active(
+        contractor.status if contractor else None,
+        contractor.status_reason if contractor else None,
+    )
+
+
 async def let_go_of_leases(session: AsyncSession, contractor_id: UUID) -> None:
     """The contractor's tasks go back to the queue at once: a suspended one's (they may
     neither submit nor give them back, and their leases would run out one by one, each
     counted an expiry), or one's who signs out of the workbench; a qualification's copy is
     withdrawn, as the lease sweep withdraws it."""
+    # A claim under way would lease more after this looked (its statement saw them active).
+    await claims_repository.wait_for_claims(session, contractor_id)
     held = await tasks_repository.leases_of(session, contractor_id)
     copies = await qualifications_repository.copies(session, [task.item_id for task in held])
     for task in held:

@@ -30,6 +30,7 @@ from bpo_intake.repository import controls as repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.repository import tasks as tasks_repository
+from bpo_intake.service import contractors
 from bpo_intake.service.jobs import job_spec
 from bpo_intake.service.keys import keys_of_jobs
 
@@ -118,7 +119,10 @@ async def give_control(
     attempt_id: UUID | None = None,
 ) -> dict[str, Any]:
     """A control of `job` copied from `pool` (of a qualification attempt, when given), its
-    entry task leased to the keyer until `lease_until`: the task as a claim shows it."""
+    entry task leased to the keyer until `lease_until`: the task as a claim shows it. Leased
+    after the claim's statement (under the contractor's claims lock), it goes only to one who
+    may still work: one suspended since refuses the claim, whose leases go back."""
+    await contractors.refuse_unless_working(session, contractor_id)
     found = await keys_of_jobs(session, keys, {pool.job_id: pool.data_key, job.id: job.data_key})
     reseal = domain.Resealer(job_spec(job).personal, found[pool.job_id], found[job.id])
     item = domain.control_item(pool, job.id, job.client_id, reseal, now, attempt_id)

@@ -25,17 +25,15 @@ from bpo_common.errors import Invalid, NotFound
 from bpo_common.outbox import envelope_for, outbox_values, publish
 from bpo_common.rules import CheckResult, Personal, spec_for
 from bpo_intake.domain import tasks as domain
-from bpo_intake.domain.contractors import refuse_unless_active
 from bpo_intake.domain.jobs import FINAL
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import HeldTask, TaskStatus
 from bpo_intake.repository import claims
-from bpo_intake.repository import contractors as contractors_repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import qualifications as qualifications_repository
 from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
-from bpo_intake.service import controls, pages, qualifications
+from bpo_intake.service import contractors, controls, pages, qualifications
 from bpo_intake.service.keys import key_of_job, keys_of_jobs
 
 SWEEP_BATCH = 500
@@ -89,14 +87,13 @@ async def _given(
 ) -> list[TaskOut]:
     """The rest of a claim, in the session's transaction (begun by its first statement, before
     any write): controls in place of tasks, a qualification's copy, and the tasks as their
-    holder sees them."""
+    holder sees them. Under the contractor's claims lock from its first statement, as a
+    suspension looks at their leases under it: one that came since the claim's statement
+    has given those back, and what this leases more checks that they may still work."""
+    await claims.wait_for_claims(session, contractor_id)
     if not rows:
         # The slow path only: an empty queue, or a contractor who may not work.
-        contractor = await contractors_repository.get_contractor(session, contractor_id)
-        refuse_unless_active(
-            contractor.status if contractor else None,
-            contractor.status_reason if contractor else None,
-        )
+        await contractors.refuse_unless_working(session, contractor_id)
     rows = await controls.swap_in_controls(
         session, contractor_id, rows, draw=draw, keys=keys, now=now
     )
