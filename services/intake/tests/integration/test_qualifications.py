@@ -196,16 +196,21 @@ async def test_with_no_retry_delay_a_failed_contractor_starts_again_at_once(
     assert outcomes == ["pending", "failed"]
 
 
-async def test_a_copy_whose_lease_ran_out_is_withdrawn_and_its_item_given_again(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+@pytest.mark.parametrize("given_back", [False, True], ids=["lease ran out", "given back"])
+async def test_a_copy_whose_lease_ran_out_or_given_back_is_withdrawn_and_its_item_given_again(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, given_back: bool
 ) -> None:
     work_type, _, waiting = await qualification(intake, tokens, 1)
     keyer = await new_contractor(intake, tokens, skill_for(work_type))
     (task,) = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
     expired = datetime.fromisoformat(task["lease_expires_at"]) + timedelta(seconds=1)
 
-    async with intake_db() as session, session.begin():
-        await tasks.sweep_expired_leases(session, max_attempts=3, now=expired)
+    if given_back:
+        released = await intake.post(f"/v1/tasks/{task['id']}/release", headers=keyer[1])
+        assert released.status_code == 204, released.text
+    else:
+        async with intake_db() as session, session.begin():
+            await tasks.sweep_expired_leases(session, max_attempts=3, now=expired)
 
     stored = await stored_task(intake_db, task["id"])
     assert stored.status is TaskStatus.CANCELLED, "nobody else keys the contractor's copy"

@@ -121,14 +121,16 @@ async def extend_lease(
 
 
 async def release_lease(
-    session: AsyncSession, task_id: UUID, contractor_id: UUID, now: datetime
+    session: AsyncSession, task_id: UUID, contractor_id: UUID, now: datetime, *, withdrawn: bool
 ) -> bool:
-    """Give a task its holder still holds back to the queue; False when the lease was lost."""
+    """Give a task its holder still holds back to the queue (or withdraw it); False when the
+    lease was lost."""
+    status = TaskStatus.CANCELLED if withdrawn else TaskStatus.QUEUED
     connection = await session.connection()
     result = await connection.execute(
         update(_TASK)
         .where(_held(task_id, contractor_id, now))
-        .values(status=TaskStatus.QUEUED, contractor_id=None, lease_expires_at=None)
+        .values(status=status, contractor_id=None, lease_expires_at=None)
     )
     return bool(result.rowcount == 1)
 

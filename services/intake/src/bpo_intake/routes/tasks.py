@@ -100,5 +100,6 @@ async def submit(
 
 @router.post("/{task_id}/release", status_code=204, responses={409: PROBLEM_RESPONSE})
 async def release(holder: CurrentLeaseHolder, session: SessionDep) -> None:
-    """Give a task you hold back to the queue."""
+    """Give a task you hold back to the queue (a qualification's copy is withdrawn: your next
+    claim gives its set item again)."""
     await tasks.release(session, holder)

@@ -100,7 +100,9 @@ async def _inject(
 ) -> dict[str, Any]:
     """The claimed task back in the queue, and a control copied from `pool` leased to the
     keyer in its place; the control's task as the claim shows it."""
-    if not await tasks_repository.release_lease(session, row["id"], contractor_id, now):
+    if not await tasks_repository.release_lease(
+        session, row["id"], contractor_id, now, withdrawn=False
+    ):
         return row
     return await give_control(
         session, contractor_id, job, pool, keys, now, lease_until=row["lease_expires_at"]

@@ -188,9 +188,14 @@ async def heartbeat(
 async def release(
     session: AsyncSession, holder: LeaseHolder, *, now: datetime | None = None
 ) -> None:
-    """Give the task back to the queue."""
+    """Give the task back to the queue; a qualification's copy is withdrawn instead, as when
+    its lease runs out (the contractor is given its set item again)."""
     now = now or utcnow()
-    if not await repository.release_lease(session, holder.task.id, holder.contractor_id, now):
+    task = holder.task
+    withdrawn = bool(await qualifications_repository.copies(session, [task.item_id]))
+    if not await repository.release_lease(
+        session, task.id, holder.contractor_id, now, withdrawn=withdrawn
+    ):
         raise domain.lease_lost()
 
 
