@@ -138,3 +138,19 @@ async def test_a_requeue_waits_for_a_cancel_of_its_job_under_way(
 
     with pytest.raises(DBAPIError, match="lock timeout"):
         await requeue_while_cancelling()
+
+
+async def test_a_cancelled_jobs_flagged_item_leaves_the_managers_list(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    job = await keying_job(intake, tokens, 1, required_skills=[f"rare-{new_id().hex[-8:]}"])
+    await _queued_long_ago(intake_db, job["id"])
+    (item,) = (await intake.get(f"/v1/jobs/{job['id']}/items", headers=tokens.manager())).json()[
+        "data"
+    ]
+    await _check(intake_db)
+    assert await _flag_of(intake, tokens, item["id"]) is not None
+
+    client = tokens.client(UUID(job["client_id"]))
+    assert (await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)).is_success
+    assert await _flag_of(intake, tokens, item["id"]) is None, "nothing is left to do on it"

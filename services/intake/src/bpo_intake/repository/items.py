@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import among, as_arrays, copy_rows, update_arrays
 from bpo_common.pagination import PageRequest, paginate
-from bpo_intake.domain.jobs import ItemStatus
+from bpo_intake.domain.jobs import ItemStatus, JobStatus
 from bpo_intake.domain.results import ResultRow
 from bpo_intake.models import Document, Erasure, Item, Job
 from bpo_intake.repository import of_client
@@ -107,8 +107,14 @@ async def list_items(
 
 
 async def flagged_items(session: AsyncSession, page: PageRequest) -> list[Item]:
-    query = paginate(select(Item).where(Item.flagged_reason.is_not(None)), Item.id, page)
-    return list((await session.execute(query)).scalars())
+    """The items flagged for a manager; not those of a cancelled job, where nothing is left
+    to do (a requeue is refused)."""
+    flagged = (
+        select(Item)
+        .join(Job, Job.id == Item.job_id)
+        .where(Item.flagged_reason.is_not(None), Job.status != JobStatus.CANCELLED)
+    )
+    return list((await session.execute(paginate(flagged, Item.id, page))).scalars())
 
 
 _DOCUMENT_NAMES: ColumnClause[Any] = literal_column(ITEM_DOCUMENT_NAMES)
