@@ -5,7 +5,7 @@ when to retry; any other 5xx is a bug and is logged with its traceback.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -159,6 +159,12 @@ def _location(loc: Sequence[int | str]) -> str:
     return text or str(loc[0] if loc else "body")
 
 
+def said(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message as it is said: a validator's own words without pydantic's
+    "Value error, " before them."""
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_domain_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
@@ -166,7 +172,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [FieldError(_location(e["loc"]), e["msg"]) for e in exc.errors()]
+        errors = [FieldError(_location(e["loc"]), said(e)) for e in exc.errors()]
         detail = f"invalid request: {_names(errors)}"
         return problem(422, "Unprocessable content", detail, errors=errors)
 

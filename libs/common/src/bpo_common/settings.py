@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bpo_common.crypto import MISSING_KEK, DataKeys, KeyRing, KeyUnavailable, LocalKeyRing
+from bpo_common.errors import said
 
 # Where each service listens unless BPO_<SERVICE>_PORT says otherwise.
 DEFAULT_PORTS: Mapping[str, int] = {
@@ -61,7 +62,7 @@ def explain(error: ValidationError, settings: type[BaseSettings]) -> list[str]:
     for problem in error.errors():
         name = str(problem["loc"][0]) if problem["loc"] else ""
         variable = shared.get(name) or f"{prefix}{name}".upper()
-        message = problem["msg"].removeprefix("Value error, ")
+        message = said(problem)
         lines.append(f"{variable}: {'not set' if problem['type'] == 'missing' else message}")
     return lines
 

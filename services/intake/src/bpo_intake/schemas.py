@@ -13,7 +13,7 @@ from bpo_common.decimals import Trimmed
 from bpo_common.rules import MAX_FIELDS, WORK_TYPE_PATTERN, FieldSpec, JobSpec, Match
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.items import ItemIn
-from bpo_intake.domain.jobs import ItemStatus, JobStatus, QcPolicyIn
+from bpo_intake.domain.jobs import ItemStatus, JobStatus, QcPolicyIn, checked_fields
 from bpo_intake.domain.qualifications import (
     DEFAULT_PASS_MARK,
     DEFAULT_RETRY_AFTER_HOURS,
@@ -68,11 +68,9 @@ class JobCreate(JobSpec):
 
     @field_validator("fields")
     @classmethod
-    def _at_least_one_field(cls, fields: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
+    def _fields(cls, fields: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
         # Checked here, not with min_length, which also fires when a field is merely invalid.
-        if not fields:
-            raise ValueError("a job needs at least one field")
-        return fields
+        return checked_fields(fields)
 
     @field_validator("sla_hours")
     @classmethod

@@ -254,3 +254,19 @@ async def test_a_streamed_multipart_document_over_the_limit_is_refused_with_413(
 
     problem = assert_problem(refused, 413)
     assert problem["detail"] == "the request body is larger than the limit of 1000 bytes"
+
+
+@pytest.mark.parametrize("name", ["item_id", "external_id", "documents", "line"])
+async def test_a_field_named_as_an_items_own_column_is_refused_naming_it(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens, name: str
+) -> None:
+    client_id = await register_client(intake, tokens)
+    body = job_body()
+    body["fields"] = [*body["fields"], {"name": name, "type": "string"}]
+
+    response = await intake.post("/v1/jobs", json=body, headers=tokens.client(client_id))
+
+    (error,) = assert_problem(response, 422)["errors"]
+    assert error["field"] == "fields[3].name"
+    assert error["message"].startswith(f'"{name}" is a column of every item in CSV results')
+    assert await count_jobs(intake_db, client_id) == 0

@@ -28,7 +28,7 @@ from pydantic import (
 )
 from stdnum.eu import vat
 
-from bpo_common.errors import FieldError
+from bpo_common.errors import FieldError, said
 from bpo_common.events import STORED
 from bpo_common.rules.expressions import Kind, Rule, RuleSyntaxError, compile_rule
 from bpo_common.rules.matching import Match
@@ -448,7 +448,7 @@ def _reads_comma(field: FieldSpec) -> bool:
 
 def spec_errors(exc: ValidationError) -> list[FieldError]:
     """A spec's validation errors at their paths: `fields[2].min_length`, `rules[0]`."""
-    return [FieldError(_path(error["loc"]), error["msg"]) for error in exc.errors()]
+    return [FieldError(_path(error["loc"]), said(error)) for error in exc.errors()]
 
 
 def _path(loc: Sequence[int | str]) -> str:

@@ -10,6 +10,9 @@ from pydantic import field_validator
 
 from bpo_common.contracts import QcMode, QcPolicy
 from bpo_common.decimals import trimmed
+from bpo_common.rules import FieldSpec
+from bpo_common.rules.names import errors_at
+from bpo_intake.domain.results import ITEM_COLUMNS
 
 T = TypeVar("T")
 
@@ -108,3 +111,22 @@ def statistics_outgrown(appended: int, known_tasks: float) -> bool:
     if appended >= ANALYZE_AFTER_ITEMS:
         return True
     return appended >= ANALYZE_MIN_ITEMS and appended >= ANALYZE_GROWTH * known_tasks
+
+
+def checked_fields(fields: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
+    """A job's fields; refused when there is none, or one is called as an item's own column
+    in CSV results and appends (`ITEM_COLUMNS`: each such one named)."""
+    if not fields:
+        raise ValueError("a job needs at least one field")
+    reserved = [
+        (
+            (n, "name"),
+            f'"{field.name}" is a column of every item in CSV results and appends '
+            f"({', '.join(ITEM_COLUMNS)}): call the field otherwise",
+        )
+        for n, field in enumerate(fields)
+        if field.name in ITEM_COLUMNS
+    ]
+    if reserved:
+        raise errors_at("JobCreate", reserved)
+    return fields

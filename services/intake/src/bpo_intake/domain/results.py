@@ -22,6 +22,10 @@ from uuid import UUID
 
 from bpo_common.media import csv_text
 
+# The CSV results' columns of an item beside its fields' (and CSV appends' `external_id` and
+# `documents`): no field may be called so.
+ITEM_COLUMNS = ("item_id", "external_id", "documents", "line")
+
 # item id, external id, result, completion time, the file names of its documents
 ResultRow = tuple[UUID, str | None, dict[str, Any] | None, datetime | None, list[str]]
 
