@@ -37,6 +37,7 @@ SAMPLES: dict[tuple[str, str, str], dict[str, Json]] = {
     ("intake", "PUT", "/v1/clients/{client_id}/retention"): {"retention_days": 30},
     ("intake", "POST", "/v1/contractors"): {"name": "Kim", "skills": ["qc"]},
     ("intake", "POST", "/v1/contractors/{contractor_id}/suspend"): {"reason": "errors"},
+    ("intake", "PUT", "/v1/contractors/{contractor_id}/skills"): {"skills": ["qc"]},
     ("intake", "POST", "/v1/jobs"): {"work_type": "invoices", "qc": {"mode": "single"},
                                      "fields": [{"name": "total", "type": "decimal"}]},
     ("intake", "POST", "/v1/tasks/claim"): {"limit": 1, "kinds": ["entry"]},

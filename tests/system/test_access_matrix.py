@@ -76,6 +76,7 @@ RULES: dict[tuple[str, str, str], tuple[str, str, str, str]] = {
     ("intake", "GET", "/v1/contractors/{contractor_id}"): ("ops", "-", "self", ""),
     ("intake", "POST", "/v1/contractors/{contractor_id}/activate"): ("ops", "-", "", ""),
     ("intake", "POST", "/v1/contractors/{contractor_id}/suspend"): ("ops", "-", "", ""),
+    ("intake", "PUT", "/v1/contractors/{contractor_id}/skills"): ("ops", "-", "", ""),
     ("intake", "GET", "/v1/contractors/{contractor_id}/qualifications"): ("ops", "-", "self", ""),
     ("intake", "GET", "/v1/work-types/{work_type}/qualification"): ("ops", "-", "", ""),
     ("intake", "PUT", "/v1/work-types/{work_type}/qualification"): ("ops", "-", "", ""),

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from bpo_common.contracts.validation import ContractorSuspended
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens, assert_problem, eventually, waits_for_lock
+from bpo_devtools.testing import Tokens, assert_problem, error_fields, eventually, waits_for_lock
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
 from bpo_intake.service import decisions
@@ -246,3 +246,34 @@ async def test_a_suspension_during_a_claim_gives_back_what_the_claim_leased(
         )
     assert (await suspension).status_code == 200
     assert (await stored_task(intake_db, str(task.id))).status is TaskStatus.QUEUED
+
+
+async def test_a_manager_sets_a_contractors_skills_and_the_work_that_needs_them_follows(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    skill = f"by-hand-{new_id().hex[-8:]}"
+    job = await keying_job(intake, tokens, 1, required_skills=[skill], due_at=past(-400))
+    contractor_id, keyer = await new_contractor(intake, tokens, "old-skill")
+    assert await claim_tasks(intake, keyer, job_id=job["id"]) == []
+    url = f"/v1/contractors/{contractor_id}/skills"
+
+    for refused, status, field in (
+        ({"skills": ["Not A Skill"]}, 422, "skills[0]"),
+        ({"skills": ["x"] * 101}, 422, "skills"),
+    ):
+        answer = await intake.put(url, json=refused, headers=tokens.manager())
+        assert error_fields(assert_problem(answer, status)) == [field]
+    elsewhere = await intake.put(
+        f"/v1/contractors/{new_id()}/skills", json={"skills": []}, headers=tokens.manager()
+    )
+    assert assert_problem(elsewhere, 404)["detail"].startswith("no contractor")
+    client = await intake.put(url, json={"skills": [skill]}, headers=tokens.client(new_id()))
+    assert_problem(client, 403)
+
+    given = await intake.put(url, json={"skills": [skill, "qc", skill]}, headers=tokens.manager())
+    assert given.status_code == 200, given.text
+    assert given.json()["skills"] == sorted([skill, "qc"]), "the old one is taken away"
+    shown = await intake.get(f"/v1/contractors/{contractor_id}", headers=tokens.manager())
+    assert shown.json()["skills"] == sorted([skill, "qc"])
+    (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
+    assert task["job_id"] == job["id"]

@@ -2,7 +2,7 @@
 
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +13,21 @@ from bpo_intake.models import Contractor, KeyerRoute
 async def add_contractor(session: AsyncSession, contractor: Contractor) -> None:
     session.add(contractor)
     await session.flush()
+
+
+async def set_skills(
+    session: AsyncSession, contractor_id: UUID, skills: list[str]
+) -> Contractor | None:
+    """The contractor with these skills (None: there is none), in one statement: a skill a
+    qualification grants meanwhile is not lost to an older read."""
+    query = (
+        update(Contractor)
+        .where(Contractor.id == contractor_id)
+        .values(skills=skills)
+        .returning(Contractor)
+        .execution_options(synchronize_session=False)
+    )
+    return await session.scalar(query)
 
 
 async def get_contractor(

@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 
 from bpo_common import audit
@@ -12,7 +12,7 @@ from bpo_common.db import SessionDep
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
-from bpo_intake.schemas import AttemptOut, ContractorCreate, ContractorOut, StatusReason
+from bpo_intake.schemas import AttemptOut, ContractorCreate, ContractorOut, Skill, StatusReason
 from bpo_intake.service import contractors, qualifications
 
 router = APIRouter(prefix="/v1/contractors", tags=["contractors"], route_class=CheckedRoute)
@@ -52,6 +52,18 @@ async def list_attempts(
     """The contractor's attempts at work types' qualifications, latest first: under way
     (`pending`), `passed` (the skill was granted) or `failed` (offered again at `retry_at`)."""
     return {"data": await qualifications.attempts(session, contractor_id)}
+
+
+@router.put("/{contractor_id}/skills")
+async def set_skills(
+    contractor_id: UUID,
+    skills: Annotated[list[Skill], Body(embed=True, max_length=100)],
+    session: SessionDep,
+    _: Ops,
+) -> ContractorOut:
+    """Set a contractor's skills, all of them (one left out is taken away): grant a work
+    type's qualification skill by hand, or `qc` for review and adjudication."""
+    return await contractors.set_skills(session, contractor_id, skills)
 
 
 @router.post("/{contractor_id}/suspend")

@@ -38,6 +38,18 @@ async def create(session: AsyncSession, command: ContractorCreate) -> Contractor
     return _out(contractor)
 
 
+async def set_skills(
+    session: AsyncSession, contractor_id: UUID, skills: list[str]
+) -> ContractorOut:
+    """Give the contractor these skills, all of them (one left out is taken away; tasks they
+    hold stay theirs)."""
+    contractor = await repository.set_skills(session, contractor_id, sorted(set(skills)))
+    if contractor is None:
+        raise NotFound(f"no contractor {contractor_id}")
+    audit.summarize(session, skills=contractor.skills)
+    return _out(contractor)
+
+
 async def list_page(session: AsyncSession, page: PageRequest) -> Page[ContractorOut]:
     return make_page(await repository.list_contractors(session, page), page, _out)
 
