@@ -282,11 +282,13 @@ def test_a_keying_marked_unreadable_goes_to_review_saying_why_then_the_reviewer_
     ]
 
 
-def test_a_control_marked_unreadable_is_judged_as_one_wrong_field() -> None:
+@pytest.mark.parametrize("number", ["A", None], ids=["every field given", "first field empty"])
+def test_a_control_marked_unreadable_is_judged_as_one_wrong_field(number: str | None) -> None:
     # A control is readable by its making: marking every one unreadable must not pass a
-    # qualification (judged on no field, each would count right); judged wrong on every
-    # field, one control of a hundred cells would suspend its keyer at once.
-    control = keying({}, 1, golden={"number": "A", "total": "7"}, rejection="cannot read")
+    # qualification (judged on no field, each would count right; nor may an answer's empty
+    # first field, as an empty keying has it, count right); judged wrong on every field, one
+    # control of a hundred cells would suspend its keyer at once.
+    control = keying({}, 1, golden={"number": number, "total": "7"}, rejection="cannot read")
     (verdict,) = walk(FIELDS, SINGLE, [control], found={})
     assert [j.tallies() for j in verdict.judgings] == [{control.contractor_id: (1, 0)}]
 

@@ -129,13 +129,19 @@ def judging(
     judged = [
         Judged(e, tuple(judge(spec, e.data, truth, e.prefill)))
         if e.rejection is None
-        else Judged(e, tuple(judge(spec, {}, truth))[:1] if golden else ())
+        else Judged(e, _one_wrong(spec, truth) if golden else ())
         for e in entries
     ]
     if machine is not None:
         covered = {name: value for name, value in truth.items() if name in machine.data}
         judged.append(Judged(machine, tuple(judge(spec, machine.data, covered))))
     return Judging(golden, tuple(judged))
+
+
+def _one_wrong(spec: JobSpec, truth: Mapping[str, Any]) -> tuple[FieldVerdict, ...]:
+    """A keying of nothing against a known answer: wrong on the first field the answer gives
+    (judged wrong, even where the answer's is empty, as nothing is)."""
+    return tuple(replace(verdict, correct=False) for verdict in judge(spec, {}, truth)[:1])
 
 
 def disputed(spec: JobSpec, keyings: Sequence[Submission], only: Collection[str] = ()) -> Judging:
