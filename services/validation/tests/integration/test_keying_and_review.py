@@ -240,3 +240,22 @@ async def test_a_reviewer_can_reject_the_item_and_no_keying_of_it_stands(
     decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
     assert decision["decision"] == "rejected"
     assert decision["entries"][1]["rejection"] == "the scan is unreadable"
+
+
+async def test_an_item_one_keyer_marked_unreadable_is_not_announced_as_agreed(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    # A reviewer settles it from one keying: no answer two keyings agreed on (which the client
+    # may let judge other keyers, as an agreed control).
+    job = await new_job(validation_db, mode="double", review_sample_rate="0")
+    item = new_id()
+    keyed = {"number": "A", "total": "5"}
+    await submit(validation_db, validation_settings, job, item, keyed, expected=2)
+    await submit(
+        validation_db, validation_settings, job, item, {}, expected=2, rejection="too faint"
+    )
+    await submit(validation_db, validation_settings, job, item, keyed, kind=TaskKind.REVIEW)
+
+    review, accepted = await published(validation_db, item)
+    assert review.type == "bpo.validation.review.required"
+    assert (accepted.type, accepted.data["agreed"]) == ("bpo.validation.item.accepted", False)

@@ -32,7 +32,12 @@ def announcement(
     ruling = verdict.ruling
     if ruling is Ruling.ACCEPT:
         assert verdict.result is not None, "an accepted item has its result"
-        whole = [e for e in so_far if e.kind is TaskKind.ENTRY and not e.keyed_fields]
+        # Keyings of the whole item (one marked unreadable keyed nothing).
+        whole = [
+            e
+            for e in so_far
+            if e.kind is TaskKind.ENTRY and not e.keyed_fields and e.rejection is None
+        ]
         return validation.ItemAccepted(
             **about,
             result=key.seal(verdict.result),
