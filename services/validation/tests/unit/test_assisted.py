@@ -9,10 +9,12 @@ import pytest
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID, QcMode, QcPolicy
 from bpo_common.contracts.intake import Suggested
 from bpo_common.ids import new_id
+from bpo_validation.domain import decision
 from bpo_validation.domain.decision import Ruling
+from bpo_validation.domain.entries import Item
 from bpo_validation.domain.fields import FieldVerdict
 
-from .walking import ITEM, SPEC, keying, review, walk
+from .walking import ITEM, ORDERS, SPEC, keying, review, walk
 
 ASSISTED = QcPolicy(mode=QcMode.ASSISTED)
 LAYOUT = new_id()
@@ -121,3 +123,28 @@ def test_a_planted_wrong_value_on_a_control_item_judges_the_keyer_and_never_the_
     )
     # The planted value is not the machine's keying: it is judged on the number only.
     assert machine.fields == (FieldVerdict("number", True),)
+
+
+def test_the_machine_is_judged_once_on_a_control_keyed_twice_whatever_order_they_come_in() -> None:
+    golden = {"number": "PO-1", "total": "10.00"}
+    suggestions = shown(number=("PO-1", 0.9), total=("10.00", 0.95))
+    first, second = (assisted(golden, suggestions, golden=golden, expected=2) for _ in range(2))
+    double = QcPolicy(mode=QcMode.DOUBLE)
+    # The second keying's event is read first; the first's, read next, sorts before it.
+    judged = 0
+    for item in (
+        Item(ITEM, "invoice", [second], second),
+        Item(ITEM, "invoice", [first, second], first),
+    ):
+        needs = decision.needs(SPEC, double, item)
+        verdict = decision.decide(
+            SPEC,
+            double,
+            item,
+            lookups={wanted: ORDERS[wanted] for wanted in needs.lookups},
+            keyer=None,
+            confirm_adjudications=True,
+        )
+        machine = MACHINE_CONTRACTOR_ID
+        judged += sum(j.entry.contractor_id == machine for g in verdict.judgings for j in g.entries)
+    assert judged == 1

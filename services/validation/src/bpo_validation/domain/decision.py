@@ -187,7 +187,9 @@ def decide(
         return _final_word(spec, policy, item, confirm_adjudications)
     golden: tuple[Judging, ...] = ()
     if submitted.golden is not None:
-        first = keyings_of(item)[0] == submitted
+        # With the item's first keying read (not the earliest submitted: events may come out
+        # of order), so that the machine is judged once.
+        first = len(keyings_of(item)) == 1
         machine = machine_keying(policy, submitted, item.item_id) if first else None
         truth, only = submitted.golden, submitted.keyed_fields
         golden = (judging(spec, [submitted], truth, golden=True, machine=machine, only=only),)
