@@ -66,7 +66,7 @@ async def test_a_keyer_below_the_floor_is_suspended_once_with_the_reason(
 ) -> None:
     job = await new_job(validation_db)
     keyer = new_id()
-    # Each entry is two judged fields; the floor applies from six: one right of six is 16.7%.
+    # Each entry is two judged fields; the floor applies from six: one right of six, 16.6 %.
     for n in range(4):
         wrong = {"number": "X" if n else "G", "total": "1"}
         await submit(
@@ -82,7 +82,7 @@ async def test_a_keyer_below_the_floor_is_suspended_once_with_the_reason(
     (suspension,) = [e for e in about_the_keyer if e.type != SCORED]
     assert suspension.type == "bpo.validation.contractor.suspended"
     assert suspension.data["reason"] == (
-        "accuracy 16.7% over the last 6 judged fields on invoice is below the floor 75.0%"
+        "accuracy 16.6% over the last 6 judged fields on invoice is below the floor 75.0%"
     )
 
 

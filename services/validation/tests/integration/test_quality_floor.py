@@ -145,7 +145,7 @@ async def test_a_keyer_slipping_lately_is_suspended_by_the_judging_that_brings_t
 
     told = [INTAKE.opened(e) for e in await outbox_events(validation_db) if e.id > mark]
     about = [_said(e) for e in told if e.type != "bpo.validation.contractor.scored"]
-    reason = "accuracy 66.7% over the last 6 judged fields on invoice is below the floor 75.0%"
+    reason = "accuracy 66.6% over the last 6 judged fields on invoice is below the floor 75.0%"
     assert about == [
         *(("accepted", str(event.item_id), None) for event in run[:-2]),
         (SUSPENDED, str(slipping), reason),

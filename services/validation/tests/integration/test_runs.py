@@ -171,7 +171,7 @@ async def test_a_run_applied_at_once_decides_judges_and_suspends_as_one_at_a_tim
     ]
     reasons = [data.get("reason") for _, data in said]
     suspended = (
-        f"accuracy 16.7% over the last 6 judged fields on {work_type} is below the floor 75.0%"
+        f"accuracy 16.6% over the last 6 judged fields on {work_type} is below the floor 75.0%"
     )
     assert reasons.count(suspended) == 1
     assert any(str(reason).startswith("keyed again: ") for reason in reasons)

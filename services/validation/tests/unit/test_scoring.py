@@ -17,7 +17,7 @@ from bpo_validation.domain.scoring import (
 )
 
 ONE_RIGHT_OF_SIX = (
-    "accuracy 16.7% over the last 6 judged fields on invoice is below the floor 75.0%"
+    "accuracy 16.6% over the last 6 judged fields on invoice is below the floor 75.0%"
 )
 
 
@@ -42,6 +42,13 @@ def test_the_reason_names_the_work_type_and_the_figures() -> None:
     reason = suspension("invoice", Window(200, 156), suspended=False, floor=0.85, min_judged=50)
     assert reason == (
         "accuracy 78.0% over the last 200 judged fields on invoice is below the floor 85.0%"
+    )
+
+
+def test_an_accuracy_just_under_the_floor_is_said_under_it() -> None:
+    reason = suspension("invoice", Window(133, 113), suspended=False, floor=0.85, min_judged=50)
+    assert reason == (
+        "accuracy 84.9% over the last 133 judged fields on invoice is below the floor 85.0%"
     )
 
 

@@ -1,5 +1,6 @@
 """Keeping score: accuracy, the quality floor, and how each task on a final item came out."""
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,8 +38,10 @@ def suspension(
     rate = accuracy(window.correct, window.judged)
     if suspended or window.judged < min_judged or rate is None or rate >= floor:
         return None
+    # Rounded down, as the floor is not: 84.96 % is 84.9 % below a floor of 85 %, not 85.0 %.
+    shown = math.floor(rate * 1000) / 1000
     return (
-        f"accuracy {rate:.1%} over the last {window.judged} judged fields on {work_type} "
+        f"accuracy {shown:.1%} over the last {window.judged} judged fields on {work_type} "
         f"is below the floor {floor:.1%}"
     )
 
