@@ -285,7 +285,8 @@ async def set_up(
     key_body = {"name": "b", "scopes": ["results:read"]}
     key = await desk.ask("POST", "intake", "/v1/api-keys", client, json=key_body)
     prices = {"currency": "EUR", "tax_rate": "0.2", "rates": {WORK_TYPE: {"per_item": "0.40"}}}
-    prices["minimum_monthly_fee"] = "10"
+    # In force from before the period drafted, whose minimum fee is then all it bills.
+    prices |= {"minimum_monthly_fee": "10", "effective_from": "2026-01-01"}
     await desk.ask("PUT", "billing", f"/v1/price-books/{b}", finance, json=prices)
     drafted = {"client_id": str(b), **PERIOD}
     invoice = await desk.ask("POST", "billing", "/v1/invoices", finance, json=drafted)

@@ -203,7 +203,8 @@ def stage(services: Services, tokens: Tokens) -> Iterator[Stage]:
         roles = {"manager": manager, "client": client, "contractor": tokens.contractor(keyer)}
         items = [json.loads(GOOD_ITEM)] * 2
         job = ask("POST", f"{intake}/v1/jobs", {**JOB, "items": items}, client)["id"]
-        prices = {**PRICES, "minimum_monthly_fee": "10"}
+        # In force from before the period drafted, whose minimum fee is then all it bills.
+        prices = {**PRICES, "minimum_monthly_fee": "10", "effective_from": "2026-01-01"}
         ask("PUT", f"{billing}/v1/price-books/{client_id}", prices)
         period = {"period_start": "2026-11-01", "period_end": "2026-11-30"}
         draft = ask("POST", f"{billing}/v1/invoices", {"client_id": str(client_id), **period})

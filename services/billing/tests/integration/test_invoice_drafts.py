@@ -167,6 +167,10 @@ async def test_the_minimum_monthly_fee_is_charged_once_a_month_whatever_the_draf
     assert [(line["kind"], line["amount"]) for line in april["lines"]] == [
         ("minimum_fee", "100.00")
     ]
+    # December, before the prices took effect (2026-01-01), has no minimum to pay.
+    before = draft_body(client_id, "2025-12-01", "2025-12-31")
+    december = await billing.post("/v1/invoices", json=before, headers=tokens.manager())
+    assert "nothing to invoice" in assert_problem(december, 409)["detail"]
 
 
 async def test_a_credit_larger_than_a_draft_waits_for_one_it_fits_in(

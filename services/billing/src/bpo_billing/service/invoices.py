@@ -12,6 +12,7 @@ from bpo_billing.domain import invoices as rules
 from bpo_billing.domain.invoices import InvoiceStatus, InvoiceTerms
 from bpo_billing.domain.money import exact_price, plain, round_money
 from bpo_billing.domain.periods import end_of
+from bpo_billing.domain.price_books import in_force, taken_effect
 from bpo_billing.models import CreditNote, Invoice, Payment, Series
 from bpo_billing.repository import invoices as repository
 from bpo_billing.repository import lock_client, price_books
@@ -48,7 +49,10 @@ async def draft_invoice(session: AsyncSession, body: InvoiceDraftIn) -> tuple[In
     )
     if existing is not None:
         return await _view(session, existing), False
-    book = await price_books.price_book_at(session, body.client_id, body.period_end)
+    versions = await price_books.price_books(session, body.client_id)
+    book = in_force(versions, body.period_end)
+    # The month's minimum is the version's that had taken effect by its end: none before any.
+    charging = taken_effect(versions, body.period_end)
     if book is None:
         raise Conflict(f"client {body.client_id} has no price book; PUT one before invoicing")
     until = end_of(body.period_end)
@@ -81,7 +85,7 @@ async def draft_invoice(session: AsyncSession, body: InvoiceDraftIn) -> tuple[In
     terms = InvoiceTerms(
         currency=book.currency,
         tax_rate=book.tax_rate,
-        minimum_monthly_fee=book.minimum_monthly_fee,
+        minimum_monthly_fee=charging.minimum_monthly_fee if charging else Decimal(0),
         sla_credit_pct=book.sla_credit_pct,
         accuracy_credit_pct=book.accuracy_credit_pct,
     )
