@@ -216,4 +216,7 @@ async def test_a_currency_of_zero_amounts_alone_is_none_of_the_periods_and_a_nil
     assert (await reports.body("contractors", **period))["currency"] == "EUR"
     as_csv = await reports.get("clients", {**period, "currency": "EUR"}, accept="text/csv")
     (line,) = [line for line in as_csv.text.splitlines() if line.startswith(str(client_id))]
-    assert line.endswith(",1.00342778,1.00342778,0"), line
+    assert line.endswith(",1.00342778,1.00342778,0,EUR"), "its money says its currency"
+    as_csv = await reports.get("contractors", {**period, "currency": "EUR"}, accept="text/csv")
+    (header, *_) = as_csv.text.splitlines()
+    assert header.endswith(",earnings,currency")

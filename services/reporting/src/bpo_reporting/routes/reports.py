@@ -92,7 +92,13 @@ class ReportRequest:
         if negotiate(self.accept, [JSON, CSV], REFUSAL) == JSON:
             return report
         columns = list(row_model.model_fields)
-        table = [columns, *([getattr(row, column) for column in columns] for row in rows)]
+        # Rows whose money is in the report's currency say which, as the report does.
+        said = "currency" in type(report).model_fields and "currency" not in columns
+        extra = {"currency": getattr(report, "currency")} if said else {}  # noqa: B009
+        table = [
+            [*columns, *extra],
+            *([*(getattr(row, column) for column in columns), *extra.values()] for row in rows),
+        ]
         return Response(
             csv_text(table), media_type=f"{CSV}; charset=utf-8", headers=attachment(f"{name}.csv")
         )
