@@ -171,6 +171,15 @@ async def test_a_statement_is_for_managers_and_that_contractor_only_over_a_perio
         "2026-03-01",
         "2026-03-20",
     )
+    # A start alone after today: the end is today's, which the caller did not give.
+    started = await billing.get(
+        f"/v1/contractors/{keyer}/earnings?period_start=2999-01-01", headers=tokens.manager()
+    )
+    (error,) = assert_problem(started, 422)["errors"]
+    assert error == {
+        "field": "period_start",
+        "message": "must not be after the period's end, today by default",
+    }
     usage = await billing.get(
         "/v1/usage?period_start=2026-02-01&period_end=2026-01-01", headers=tokens.manager()
     )

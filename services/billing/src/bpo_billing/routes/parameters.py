@@ -31,6 +31,8 @@ def chosen_format(accept: str | None, offered: Sequence[str]) -> str:
 def period(start: date | None, end: date | None) -> tuple[date, date]:
     """The period asked for: up to today unless its end is given, from the first day of its
     end's month unless its start is; never ending before it starts."""
+    if end is None and start is not None and start > utcnow().date():
+        raise _backwards("period_start", "must not be after the period's end, today by default")
     end = end or utcnow().date()
     start = start or end.replace(day=1)
     in_order(start, end)
@@ -40,7 +42,8 @@ def period(start: date | None, end: date | None) -> tuple[date, date]:
 def in_order(start: date | None, end: date | None) -> None:
     """Refuse a period that ends before it starts."""
     if start is not None and end is not None and end < start:
-        raise Invalid(
-            "the period ends before it starts",
-            errors=[FieldError("period_end", "must not be before period_start")],
-        )
+        raise _backwards("period_end", "must not be before period_start")
+
+
+def _backwards(field: str, message: str) -> Invalid:
+    return Invalid("the period ends before it starts", errors=[FieldError(field, message)])
