@@ -297,7 +297,7 @@ class JobMargin(BaseModel):
     job_id: UUID
     revenue: Decimal
     cost: Decimal
-    margin: Decimal
+    margin: Decimal | None = Field(description="null where part is in another currency")
 
 
 class ClientMargin(BaseModel):
@@ -305,7 +305,7 @@ class ClientMargin(BaseModel):
     currency: str
     revenue: Decimal
     cost: Decimal
-    margin: Decimal
+    margin: Decimal | None = Field(description="null where part is in another currency")
     jobs: list[JobMargin]
 
 

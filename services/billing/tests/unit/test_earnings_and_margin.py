@@ -71,11 +71,10 @@ def test_margin_is_revenue_minus_cost_per_job_and_summed_per_client_and_currency
         [
             JobRow(CLIENT, JOB, "EUR", Decimal("3.00000000"), Decimal("0.60000000")),
             JobRow(CLIENT, OTHER_JOB, "EUR", Decimal(0), Decimal("0.25")),
-            JobRow(CLIENT, JOB, "USD", Decimal(0), Decimal("0.30")),
             JobRow(OTHER_CLIENT, JOB, "USD", Decimal("1.5"), Decimal(0)),
         ]
     )
-    assert list(clients) == [(CLIENT, "EUR"), (CLIENT, "USD"), (OTHER_CLIENT, "USD")]
+    assert list(clients) == [(CLIENT, "EUR"), (OTHER_CLIENT, "USD")]
     mine = clients[(CLIENT, "EUR")]
     assert mine.jobs == {
         JOB: margin_of(Decimal("3.00"), Decimal("0.60")),
@@ -87,9 +86,24 @@ def test_margin_is_revenue_minus_cost_per_job_and_summed_per_client_and_currency
         "2.15",
     )
     assert mine.jobs[JOB].margin == Decimal("2.40")
-    # Cost in another currency is not taken from this one's revenue: it is a margin of its own.
-    assert clients[(CLIENT, "USD")].total == margin_of(Decimal("0.00"), Decimal("0.30"))
     assert clients[(OTHER_CLIENT, "USD")].total == margin_of(Decimal("1.50"), Decimal("0.00"))
+
+
+def test_a_margin_with_cost_in_another_currency_than_its_revenue_is_left_open() -> None:
+    clients = by_client(
+        [
+            JobRow(CLIENT, JOB, "EUR", Decimal("100"), Decimal(0)),
+            JobRow(CLIENT, OTHER_JOB, "EUR", Decimal("5"), Decimal("1")),
+            JobRow(CLIENT, JOB, "USD", Decimal(0), Decimal("30")),
+        ]
+    )
+    # 100 EUR less 30 USD is no figure: neither 100 EUR nor -30 USD is the margin.
+    euros, dollars = clients[(CLIENT, "EUR")], clients[(CLIENT, "USD")]
+    assert (euros.total.revenue, euros.total.cost) == (Decimal(105), Decimal(1))
+    assert euros.total.margin is None
+    assert (dollars.total.cost, dollars.total.margin) == (Decimal(30), None)
+    assert (euros.jobs[JOB].margin, dollars.jobs[JOB].margin) == (None, None)
+    assert euros.jobs[OTHER_JOB].margin == Decimal("4.00"), "a job in one currency has one"
 
 
 def test_an_overturned_fraction_beyond_what_earnings_keep_stops_the_service_at_start() -> None:

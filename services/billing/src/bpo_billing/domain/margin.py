@@ -1,7 +1,8 @@
 """Margin: revenue (priced usage) less contractor cost (earnings), per job and per client."""
 
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
@@ -13,7 +14,9 @@ from bpo_billing.domain.money import exact_price
 class Margin:
     revenue: Decimal
     cost: Decimal
-    margin: Decimal
+    # None where part of the figures is in another currency (no rate converts one into the
+    # other): revenue less only the cost in its own currency would overstate it.
+    margin: Decimal | None
 
 
 def margin(revenue: Decimal | None, cost: Decimal | None) -> Decimal:
@@ -61,4 +64,22 @@ def by_client(jobs: Iterable[JobFigures]) -> dict[tuple[UUID, str], ClientMargin
         client.total = margin_of(
             client.total.revenue + figures.revenue, client.total.cost + figures.cost
         )
+    return _mixed_left_open(clients)
+
+
+def _mixed_left_open(
+    clients: dict[tuple[UUID, str], ClientMargins],
+) -> dict[tuple[UUID, str], ClientMargins]:
+    """Each client's (and job's) margin left open (None) where it has figures in more than
+    one currency."""
+    currencies = Counter(client_id for client_id, _ in clients)
+    jobs = Counter(
+        (client, job) for (client, _), figures in clients.items() for job in figures.jobs
+    )
+    for (client_id, _), figures in clients.items():
+        if currencies[client_id] > 1:
+            figures.total = replace(figures.total, margin=None)
+        for job_id, job in figures.jobs.items():
+            if jobs[(client_id, job_id)] > 1:
+                figures.jobs[job_id] = replace(job, margin=None)
     return clients
