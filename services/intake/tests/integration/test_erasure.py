@@ -243,3 +243,35 @@ async def test_a_closed_job_completes_once_its_last_unfinished_item_is_erased(
         ("A-1", ERASED_REASON),
         ("A-2", ERASED_REASON),
     ]
+
+
+async def test_retention_counts_from_a_jobs_close_when_its_items_were_final_long_before(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, stack: TestStack
+) -> None:
+    client_id = await register_client(intake, tokens, "Standing Orders Ltd")
+    url = f"/v1/clients/{client_id}/retention"
+    assert (await intake.put(url, json={"retention_days": 30}, headers=tokens.manager())).is_success
+    number = f"INV-{new_id().hex[-8:]}"
+    job = await create_job(intake, tokens, client_id, items=_items(number))
+    (item,) = (await _stored(intake_db, job["id"]))[1].values()
+    data_keys = stack.settings(Settings, "intake").data_keys()
+    async with intake_db() as session, session.begin():
+        stored_job = await session.get(Job, item.job_id)
+        assert stored_job is not None
+        key = await keys.key_of_job(session, data_keys, item.job_id, stored_job.data_key)
+        accepted = validation.ItemAccepted(
+            item_id=item.id,
+            job_id=item.job_id,
+            client_id=client_id,
+            result=key.seal({"invoice_number": number, "total": "5"}),
+            decided_at=utcnow() - timedelta(days=40),
+        )
+        await decisions.decide_items(session, [accepted], data_keys)
+    closed = await intake.post(f"/v1/jobs/{job['id']}/close", headers=tokens.client(client_id))
+    assert closed.json()["status"] == "completed"
+
+    async with intake_db() as session, session.begin():
+        await erasure.erase_past_retention(
+            session, data_keys, 365, utcnow(), [], RetentionFailures()
+        )
+    assert (await _stored(intake_db, job["id"]))[1][number].source != {}, "closed today"

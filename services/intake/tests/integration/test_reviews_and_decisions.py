@@ -1,6 +1,6 @@
 """Validation's decisions as the consumer applies them: reviews, second keyings, final items."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +11,7 @@ from bpo_common.contracts import validation
 from bpo_common.contracts.intake import Entry
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
 from bpo_devtools.testing import (
     Tokens,
     outbox_events,
@@ -344,3 +345,26 @@ async def test_a_claim_of_several_kinds_leases_them_in_the_queues_order(
     assert [(task["kind"], task["job_id"]) for task in claimed] == [
         (kind, jobs[kind]["id"]) for kind in ("review", "entry", "adjudication")
     ]
+
+
+async def test_a_job_closed_after_its_items_were_final_completed_when_its_last_one_did(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    # Its due time judges the work: a close that comes later (or a decision read late) is no
+    # part of it. (A skill of its own: no other test's keyer takes its tasks, left queued.)
+    job = await keying_job(intake, tokens, 2, required_skills=[f"late-{new_id().hex[-8:]}"])
+    client = tokens.client(UUID(job["client_id"]))
+    async with intake_db() as session:
+        first, last = await session.scalars(select(Item.id).where(Item.job_id == UUID(job["id"])))
+    done = datetime(2026, 3, 2, 11, 50, tzinfo=UTC)
+    for item_id, at in ((first, done - timedelta(hours=1)), (last, done)):
+        accepted = validation.ItemAccepted(
+            **about(job, item_id), result={"total": "5"}, decided_at=at
+        )
+        await decide(intake_db, data_keys, accepted)
+
+    assert (await intake.post(f"/v1/jobs/{job['id']}/close", headers=client)).is_success
+    shown = (await intake.get(f"/v1/jobs/{job['id']}", headers=client)).json()
+    assert (shown["status"], shown["completed_at"]) == ("completed", "2026-03-02T11:50:00Z")
+    (completed,) = await outbox_events(intake_db, "bpo.intake.job.completed", job_id=job["id"])
+    assert completed.data["completed_at"] == "2026-03-02T11:50:00Z"

@@ -1,10 +1,13 @@
 """Every query of the intake service, one module per aggregate."""
 
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, case, func
 from sqlalchemy.orm import QueryableAttribute
+
+from bpo_intake.models import Job
 
 Q = TypeVar("Q", bound=Select[Any])
 
@@ -12,3 +15,11 @@ Q = TypeVar("Q", bound=Select[Any])
 def of_client(query: Q, client_id: QueryableAttribute[UUID], scope: UUID | None) -> Q:
     """The query limited to one client's rows when `scope` names one (None: every client's)."""
     return query if scope is None else query.where(client_id == scope)
+
+
+def job_ended() -> ColumnElement[datetime]:
+    """When a job ended, as retention counts from: when it completed or, if later, when it
+    was closed (it completes when its last item became final, which may be long before its
+    close); or when it was cancelled."""
+    completed = func.greatest(Job.completed_at, Job.closed_at)
+    return case((Job.completed_at.is_not(None), completed), else_=Job.cancelled_at)

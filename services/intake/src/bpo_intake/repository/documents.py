@@ -27,7 +27,7 @@ from bpo_common.auth import Principal, Role, contractor_id_of
 from bpo_common.db import advisory_lock, copy_rows
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import UNSWEPT, Document, DocumentPage, Item, Job, Qualification, Task
-from bpo_intake.repository import of_client
+from bpo_intake.repository import job_ended, of_client
 
 # An item's documents by file name, in the order the item names them (SQL on `item`).
 ITEM_DOCUMENT_NAMES = (
@@ -170,7 +170,7 @@ async def expired(session: AsyncSession, ended_before: datetime, limit: int) -> 
     locked; others' are skipped. Kept while a control copied from an item keyed from one (into
     another job) has a task queued or held, or its job is a qualification's set, whose copies
     are keyed from its documents."""
-    ended = func.coalesce(Job.completed_at, Job.cancelled_at)
+    ended = job_ended()
     original, copy = aliased(Item), aliased(Item)
     copied = (
         select(original.id)

@@ -34,6 +34,7 @@ from bpo_intake.models import (
     Task,
     WebhookDelivery,
 )
+from bpo_intake.repository import job_ended
 
 SERVICES = ("intake", "validation", "billing", "reporting")
 
@@ -259,7 +260,7 @@ async def jobs_past_retention(
     """(job, client) of jobs that completed or were cancelled longer ago than their client's
     retention (else `default_days`; 0: kept) and were not erased whole yet, but those
     `passed_over`; locked, others' skipped."""
-    ended = func.coalesce(Job.completed_at, Job.cancelled_at)
+    ended = job_ended()
     days = func.coalesce(Client.retention_days, literal(default_days, Integer))
     erased = select(Erasure.id).where(Erasure.job_id == Job.id, Erasure.item_ids.is_(None))
     query = (

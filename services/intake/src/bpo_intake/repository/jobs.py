@@ -1,6 +1,7 @@
 """Queries on jobs."""
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import exists, func, select, update
@@ -102,6 +103,15 @@ async def item_counts(
     for job_id, status, count in rows:
         counts[job_id][status] = count
     return counts
+
+
+async def last_final_at(session: AsyncSession, job_id: UUID) -> datetime | None:
+    """When the job's last item became final (controls injected at claims aside)."""
+    query = select(func.max(Item.completed_at)).where(
+        Item.job_id == job_id, Item.control_of.is_(None)
+    )
+    result: datetime | None = await session.scalar(query)
+    return result
 
 
 async def has_unfinished_items(session: AsyncSession, job_id: UUID) -> bool:

@@ -287,10 +287,12 @@ async def cancel(session: AsyncSession, job: Job, withdrawn: int) -> None:
 
 
 async def complete_if_done(session: AsyncSession, job: Job) -> bool:
-    """A closed job whose items are all final becomes completed; the client is told."""
+    """A closed job whose items are all final becomes completed, when its last item became
+    final (its due time judges the work: not a later close, nor a decision read late; when
+    none did, now); the client is told."""
     if job.status is not JobStatus.CLOSED or await repository.has_unfinished_items(session, job.id):
         return False
-    now = utcnow()
+    now = await repository.last_final_at(session, job.id) or utcnow()
     counts = (await repository.item_counts(session, [job.id]))[job.id]
     completed, rejected = counts.get(ItemStatus.COMPLETED, 0), counts.get(ItemStatus.REJECTED, 0)
     job.status = JobStatus.COMPLETED
