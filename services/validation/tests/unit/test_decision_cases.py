@@ -155,6 +155,9 @@ def test_a_trusted_keyers_result_is_still_checked_against_the_reference_data() -
         "reference check: total 12.00 is not amount 10.00",
     )
     assert verdict.shown == (off,)
+    # A reviewer settles it: the job's ledger counts it checked, not carried by the keyer alone.
+    assert verdict.ledger is not None
+    assert (verdict.ledger.items, verdict.ledger.single) == (201, 0)
 
 
 @pytest.mark.parametrize(

@@ -293,8 +293,9 @@ def _adaptive(
         {entry.contractor_id: single}
     )
     rate, trust = policy.review_sample_rate, (single.p, second.p)
+    # The item counted as checked: sampled for a second keying, or settled by a reviewer.
+    checked = ledger.add_checked(accuracy.both_wrong(single, second))
     if item.sampled(rate):
-        checked = ledger.add_checked(accuracy.both_wrong(single, second))
         reason = f"sampled for a second keying at rate {rate}"
         return Verdict(Ruling.SECOND_KEYING, reason, ledger=checked, trust=trust)
     ruled = accuracy.rule(
@@ -303,9 +304,9 @@ def _adaptive(
     if ruled.again:
         again = Ruling.SECOND_KEYING
         return Verdict(again, ruled.reason, ledger=ruled.ledger, trust=trust, rekey=ruled.only)
-    result = canonical(spec, entry.data)
-    verdict = _checked(spec, lookups, result, ruled.reason, [], [entry])
-    return replace(verdict, ledger=ruled.ledger, trust=trust)
+    verdict = _checked(spec, lookups, canonical(spec, entry.data), ruled.reason, [], [entry])
+    kept = ruled.ledger if verdict.ruling is Ruling.ACCEPT else checked  # a reference check's
+    return replace(verdict, ledger=kept, trust=trust)
 
 
 def _assisted(
