@@ -17,6 +17,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from bpo_common.db import SessionFactory
+from bpo_devtools.pdfs import pdf_of
 from bpo_devtools.testing import Tokens, assert_problem, eventually
 from bpo_intake.models import Document
 from bpo_intake.routes.documents import document_store
@@ -46,18 +47,7 @@ def pdf_claiming_pages(count: int) -> bytes:
         b"<< /Type /Pages /Kids [3 0 R] /Count %d >>" % count,
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
     ]
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return out
+    return pdf_of(objects)
 
 
 def corrupt_member(name: str) -> bytes:

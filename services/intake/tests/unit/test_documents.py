@@ -7,6 +7,7 @@ import pytest
 from fpdf import FPDF
 from PIL import Image
 
+from bpo_devtools.pdfs import pdf_of
 from bpo_intake.domain.documents import Limits, MediaType, PageSize, Refused, describe, render
 
 LIMITS = Limits(max_bytes=50 * 1024 * 1024, max_pages=10, max_pixels=100_000_000, max_members=10)
@@ -187,18 +188,7 @@ def _filled_in_form(value: str) -> bytes:
         % (len(shown), shown),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    pdf = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    # The cross-reference table: where each object starts.
-    table = len(pdf)
-    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1)
-    pdf += b"startxref\n%d\n%%%%EOF\n" % table
-    return bytes(pdf)
+    return pdf_of(objects)
 
 
 def test_a_filled_in_pdf_form_shows_its_values_and_has_their_words() -> None:
