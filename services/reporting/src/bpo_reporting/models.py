@@ -64,6 +64,9 @@ class JobFact(Base):
     items_rejected: Mapped[int] = _counter()
     # Items closed because their data was erased before they were decided: not rejected.
     items_erased: Mapped[int] = _counter()
+    # When its last item was completed, rejected or erased: the job's completion time once
+    # it is closed with nothing left.
+    last_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Documents attached to the job, and their pages.
     documents: Mapped[int] = _counter()
     pages: Mapped[int] = _counter()

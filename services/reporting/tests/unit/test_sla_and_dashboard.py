@@ -27,12 +27,14 @@ def test_the_forecast_serves_the_earliest_due_job_first() -> None:
         OpenJob("soon", NOW + timedelta(hours=1), 10),
         OpenJob("whenever", None, 5),
         OpenJob("done", NOW, 0),
+        OpenJob("done before", NOW, 0, finished_at=NOW - timedelta(hours=2)),
     ]
 
     done_at = forecast(jobs, per_hour=10, now=NOW)
 
     assert done_at == {
         "done": NOW,
+        "done before": NOW - timedelta(hours=2),  # when its last item was finished
         "soon": NOW + timedelta(hours=1),  # its own 10 items
         "late": NOW + timedelta(hours=3),  # after soon's 10, its own 20
         "whenever": NOW + timedelta(hours=3.5),

@@ -82,6 +82,8 @@ class JobItems:
     erased: int = 0
     documents: int = 0
     pages: int = 0
+    # The latest completion, rejection or erasure among them.
+    finished_at: datetime | None = None
 
 
 def finished_per_job(
@@ -93,6 +95,7 @@ def finished_per_job(
         known = counts.get(event.job_id, JobItems(event.job_id, event.client_id, event.work_type))
         completed = isinstance(event, intake.ItemCompleted)
         erased = isinstance(event, intake.ItemRejected) and event.erased
+        at = event.completed_at if isinstance(event, intake.ItemCompleted) else event.rejected_at
         counts[event.job_id] = JobItems(
             known.job_id,
             known.client_id,
@@ -100,6 +103,7 @@ def finished_per_job(
             completed=known.completed + completed,
             rejected=known.rejected + (not completed and not erased),
             erased=known.erased + erased,
+            finished_at=max(at, known.finished_at or at),
         )
     return list(counts.values())
 

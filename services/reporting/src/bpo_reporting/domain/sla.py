@@ -13,6 +13,8 @@ class OpenJob:
     job_id: str
     due_at: datetime | None
     remaining: int
+    # When its last item was finished, for a job none of whose items is left.
+    finished_at: datetime | None = None
 
 
 def remaining(received: int, finished: int) -> int:
@@ -42,8 +44,9 @@ def forecast(jobs: Sequence[OpenJob], per_hour: float, now: datetime) -> dict[st
     """When each open job should be done, at the recent throughput of the whole platform.
 
     Work is claimed earliest deadline first, so a job finishes once the remaining items of
-    every job due no later than it (and its own) are done. None when nothing completes, or
-    not before the calendar ends.
+    every job due no later than it (and its own) are done; one with nothing left was done
+    when its last item was finished (the time it completes at once closed). None when
+    nothing completes, or not before the calendar ends.
     """
     ordered = sorted(jobs, key=lambda job: (job.due_at is None, job.due_at or now, job.job_id))
     ahead = 0
@@ -51,7 +54,7 @@ def forecast(jobs: Sequence[OpenJob], per_hour: float, now: datetime) -> dict[st
     for job in ordered:
         ahead += job.remaining
         if job.remaining == 0:
-            done_at[job.job_id] = now
+            done_at[job.job_id] = job.finished_at or now
         elif per_hour <= 0 or ahead / per_hour > _HOURS_LEFT:
             done_at[job.job_id] = None
         else:

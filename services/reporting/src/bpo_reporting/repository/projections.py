@@ -162,7 +162,7 @@ _JOB_COUNTERS = (
     "documents",
     "pages",
 )
-_JOB_ITEMS = ("job_id", "client_id", "work_type", *_JOB_COUNTERS)
+_JOB_ITEMS = ("job_id", "client_id", "work_type", "last_finished_at", *_JOB_COUNTERS)
 
 
 @functools.cache
@@ -175,6 +175,10 @@ def _add_job_items() -> Executable:
         index_elements=[JobFact.job_id],
         set_={
             "work_type": func.coalesce(JobFact.work_type, statement.excluded.work_type),
+            # PostgreSQL's greatest passes over a null.
+            "last_finished_at": func.greatest(
+                JobFact.last_finished_at, statement.excluded.last_finished_at
+            ),
             **counters,
         },
     )
@@ -189,6 +193,7 @@ async def add_job_items(session: AsyncSession, counts: Sequence[JobItems]) -> No
             "job_id": count.job_id,
             "client_id": count.client_id,
             "work_type": count.work_type,
+            "last_finished_at": count.finished_at,
             "items_received": count.received,
             "items_completed": count.completed,
             "items_rejected": count.rejected,

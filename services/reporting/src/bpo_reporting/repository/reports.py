@@ -173,7 +173,20 @@ async def currencies_per_client(
 async def open_jobs(
     session: AsyncSession, client_id: UUID | None = None
 ) -> list[
-    Row[UUID, UUID, str | None, datetime | None, datetime | None, int, int, int, int, int, int]
+    Row[
+        UUID,
+        UUID,
+        str | None,
+        datetime | None,
+        datetime | None,
+        int,
+        int,
+        int,
+        int,
+        datetime | None,
+        int,
+        int,
+    ]
 ]:
     """Jobs neither completed nor cancelled, with their item counts."""
     query = (
@@ -187,6 +200,7 @@ async def open_jobs(
             JobFact.items_completed,
             JobFact.items_rejected,
             JobFact.items_erased,
+            JobFact.last_finished_at,
             JobFact.documents,
             JobFact.pages,
         )

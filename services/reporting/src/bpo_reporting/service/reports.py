@@ -134,6 +134,7 @@ async def sla(
             outlook.remaining(
                 row.items_received, row.items_completed + row.items_rejected + row.items_erased
             ),
+            row.last_finished_at,
         )
         for row in rows
     ]
