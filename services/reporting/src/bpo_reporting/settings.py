@@ -14,7 +14,8 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BPO_REPORTING_")
 
     port: int = DEFAULT_PORTS["reporting"]
-    # Hours of recent throughput the SLA report's forecast extrapolates.
+    # Whole hours of recent throughput the SLA report's forecast extrapolates, and the
+    # current one's minutes.
     forecast_window_hours: int = Field(6, ge=1)
 
 

@@ -55,12 +55,15 @@ def test_a_job_is_at_risk_when_forecast_after_its_due_time_or_never() -> None:
     assert remaining(2, 3) == 0
 
 
-def test_the_forecast_extrapolates_the_last_hours_including_the_current_one() -> None:
-    assert window_start(NOW + timedelta(minutes=59), 6) == NOW - timedelta(hours=5)
-    start = NOW - timedelta(hours=5)
-    assert throughput_per_hour(9, start, NOW + timedelta(hours=1)) == 1.5
-    # Just after the hour turned: five hours and a half-minute have passed, not six.
-    assert throughput_per_hour(10, start, NOW + timedelta(seconds=36)) == 10 / 5.01
+def test_the_forecast_extrapolates_the_last_whole_hours_and_the_current_one() -> None:
+    assert window_start(NOW + timedelta(minutes=59), 6) == NOW - timedelta(hours=6)
+    start = NOW - timedelta(hours=6)
+    assert throughput_per_hour(14, start, NOW + timedelta(hours=1)) == 2
+    # Just after the hour turned: six hours and a half-minute have passed, not seven.
+    assert throughput_per_hour(6, start, NOW + timedelta(seconds=36)) == 6 / 6.01
+    # A window of one hour half a minute into the next: the last hour's 300 items count.
+    one_hour = window_start(NOW + timedelta(seconds=30), 1)
+    assert round(throughput_per_hour(300, one_hour, NOW + timedelta(seconds=30))) == 298
 
 
 def test_the_dashboard_shows_hours_for_a_week_and_days_beyond() -> None:

@@ -23,15 +23,16 @@ def remaining(received: int, finished: int) -> int:
 
 
 def window_start(now: datetime, window_hours: int) -> datetime:
-    """The first of the `window_hours` hours whose throughput the forecast extrapolates, the
-    current hour being the last."""
-    return hour_of(now) - timedelta(hours=window_hours - 1)
+    """Where the throughput the forecast extrapolates starts: `window_hours` whole hours
+    before the current one, which counts too (so the window never holds less than
+    `window_hours`, even just after the hour turns)."""
+    return hour_of(now) - timedelta(hours=window_hours)
 
 
 def throughput_per_hour(finished: int, start: datetime, now: datetime) -> float:
-    """Items finished per hour over the window from `start` to now: its full hours and as
-    much of the current one as has passed (not the window's length: just after the hour
-    turns that would count a whole hour in which little could have been done yet)."""
+    """Items finished per hour over the window from `start` to now: its whole hours and as
+    much of the current one as has passed (not a whole hour for it: just after the hour
+    turns, little could have been done in it yet)."""
     hours = (now - start) / timedelta(hours=1)
     return finished / hours if hours > 0 else 0.0
 
