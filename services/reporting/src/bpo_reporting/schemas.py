@@ -153,6 +153,7 @@ class Dashboard(BaseModel):
     """Everything the dashboard page shows, and its charts' series."""
 
     days: int
+    # The currencies the page offers to switch to (none when the one shown is the only one).
     currencies: list[str]
     overview: Overview
     sla: Sla

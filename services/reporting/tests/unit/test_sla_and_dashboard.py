@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from bpo_reporting.domain.buckets import Bucket
-from bpo_reporting.domain.dashboard import active, bucket_for, charts, currency_shown
+from bpo_reporting.domain.dashboard import active, bucket_for, charts, currency_shown, offered
 from bpo_reporting.domain.reports import Counts, figures
 from bpo_reporting.domain.sla import (
     OpenJob,
@@ -72,6 +72,12 @@ def test_the_dashboard_shows_hours_for_a_week_and_days_beyond() -> None:
     assert currency_shown(None, ["EUR", "USD"]) == "EUR"
     assert currency_shown("USD", ["EUR"]) == "USD"
     assert currency_shown(None, []) is None
+    # The switch is offered when the period has a currency besides the one shown, also when
+    # the one shown (kept from another period) is not among the period's.
+    assert offered(["EUR", "USD"], "EUR") == ["EUR", "USD"]
+    assert offered(["USD"], "EUR") == ["USD"]
+    assert offered(["EUR"], "EUR") == []
+    assert offered([], "EUR") == []
 
 
 def _contractor_row(contractor_id: UUID, accuracy: float | None) -> ContractorRow:

@@ -22,6 +22,12 @@ def currency_shown(requested: str | None, present: Sequence[str]) -> str | None:
     return requested or (present[0] if present else None)
 
 
+def offered(present: Sequence[str], shown: str | None) -> list[str]:
+    """The currencies the page offers to switch to: the period's, when one of them is not the
+    one shown (a period link keeps the currency, which the new period may have nothing in)."""
+    return list(present) if any(code != shown for code in present) else []
+
+
 def active(throughput: Sequence[ThroughputBucket]) -> list[ThroughputBucket]:
     """The buckets the throughput and SLA charts show anything in: their text equivalent
     lists these (the others are all zeros)."""

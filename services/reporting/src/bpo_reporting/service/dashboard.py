@@ -10,6 +10,7 @@ from bpo_reporting.domain.dashboard import (
     bucket_for,
     charts,
     currency_shown,
+    offered,
 )
 from bpo_reporting.schemas import Dashboard
 from bpo_reporting.service import reports
@@ -29,7 +30,7 @@ async def dashboard(
     contractors = await reports.contractors(session, start, now, chosen)
     return Dashboard(
         days=days,
-        currencies=present,
+        currencies=offered(present, chosen),
         overview=await reports.overview(session, start, now, currency=chosen),
         sla=await reports.sla(session, now, window_hours),
         accuracy=await reports.accuracy(session, start, now, limit=ACCURACY_ROWS),
