@@ -2,11 +2,16 @@
 
 import csv
 import io
+import threading
 from datetime import timedelta
 
 import httpx
 import pypdfium2
+import pytest
 
+from bpo_billing.routes import invoices as invoice_routes
+from bpo_billing.routes.invoice_pdf import invoice_pdf
+from bpo_billing.schemas import InvoiceOut
 from bpo_devtools.testing import Tokens, assert_problem
 
 from .conftest import MONTH_START, Feed, client_below_target, draft, finalized_invoice, new_client
@@ -115,6 +120,30 @@ async def test_an_accuracy_credit_shows_in_full_in_csv_and_pdf(
     )
     assert text[at + 1] == "target (95 % lower bound 98.70%)"
     assert f"Amount due {invoice['amount_due']} EUR" in text
+
+
+async def test_the_pdf_is_drawn_beside_the_event_loop_not_on_it(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long invoice takes seconds to draw: meanwhile the replica serves its other requests.
+    drawn_in: list[threading.Thread] = []
+
+    def drawing(view: InvoiceOut) -> bytes:
+        drawn_in.append(threading.current_thread())
+        return invoice_pdf(view)
+
+    monkeypatch.setattr(invoice_routes, "invoice_pdf", drawing)
+    client_id = await new_client(billing, tokens, rates={"invoice": {"per_item": "1"}})
+    await feed.items(await feed.job(client_id), 1)
+    invoice = await draft(billing, tokens, client_id)
+
+    as_pdf = await billing.get(
+        f"/v1/invoices/{invoice['id']}", headers={**tokens.manager(), "Accept": "application/pdf"}
+    )
+
+    assert pdf_lines(as_pdf.content)[0] == "Invoice (draft)"
+    assert len(drawn_in) == 1
+    assert drawn_in[0] is not threading.main_thread()
 
 
 def pdf_lines(content: bytes) -> list[str]:

@@ -1,6 +1,7 @@
 """Invoices: drafting, finalizing, payments, credit notes, voids; one invoice as JSON, CSV or
 PDF."""
 
+import asyncio
 from typing import Annotated
 from uuid import UUID
 
@@ -84,7 +85,10 @@ async def get_invoice(
         return Response(csv_text(_invoice_rows(view)), media_type=CSV, headers=headers)
     if chosen == PDF:
         headers = attachment(f"{name}.pdf", inline=True)
-        return Response(invoice_pdf(view), media_type=PDF, headers=headers)
+        # Drawn in a thread: a long invoice takes seconds, which the event loop (this
+        # replica's requests, consumer and relay) must not wait for.
+        pdf = await asyncio.to_thread(invoice_pdf, view)
+        return Response(pdf, media_type=PDF, headers=headers)
     return JSONResponse(view.model_dump(mode="json"), headers={"Vary": "Accept"})
 
 
