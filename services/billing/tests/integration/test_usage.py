@@ -30,6 +30,7 @@ from .conftest import (
     client_with_usage,
     completions,
     draft,
+    finalize,
     new_client,
     put_price_book,
     send,
@@ -309,3 +310,24 @@ async def test_a_job_announced_twice_keeps_its_first_terms(
     await feed(job.model_copy(update={"sla_hours": Decimal(1)}))
     terms = await billing.get(f"/v1/jobs/{job.job_id}/terms", headers=tokens.manager())
     assert Decimal(terms.json()["sla_hours"]) == 24
+
+
+async def test_a_client_sees_the_invoice_of_its_usage_once_issued_not_while_a_draft(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens)
+    await feed.items(await feed.job(client_id), 2)
+    invoice = await draft(billing, tokens, client_id)
+
+    async def invoices_named(token: dict[str, str]) -> set[str | None]:
+        response = await billing.get("/v1/usage?limit=500", headers=token)
+        assert response.status_code == 200, response.text
+        return {line["invoice_id"] for line in response.json()["data"]}
+
+    # The draft is the back office's (a 404 to the client): its usage names none yet.
+    assert await invoices_named(tokens.client(client_id)) == {None}
+    assert {line["invoice_id"] for line in await usage(billing, tokens, client_id)} == {
+        invoice["id"]
+    }
+    await finalize(billing, tokens, invoice["id"])
+    assert await invoices_named(tokens.client(client_id)) == {invoice["id"]}

@@ -68,6 +68,14 @@ def _issued_to(client_id: UUID) -> tuple[ColumnElement[bool], ...]:
     return Invoice.client_id == client_id, Invoice.finalized_at.is_not(None)
 
 
+async def issued_among(
+    session: AsyncSession, client_id: UUID, invoice_ids: Sequence[UUID]
+) -> set[UUID]:
+    """Those of the invoices the client sees (see `_issued_to`)."""
+    query = select(Invoice.id).where(among(Invoice.id, invoice_ids), *_issued_to(client_id))
+    return set((await session.execute(query)).scalars())
+
+
 async def open_draft(
     session: AsyncSession, client_id: UUID, period_start: date, period_end: date
 ) -> Invoice | None:

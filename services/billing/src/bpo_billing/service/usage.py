@@ -15,7 +15,7 @@ from bpo_billing.domain.money import exact_price, ledger, plain
 from bpo_billing.domain.periods import day_of, end_of, month_of, start_of
 from bpo_billing.domain.price_books import covering, price_item, sla_hours, taken_effect
 from bpo_billing.models import BillableJob, PriceBook, UsageLine
-from bpo_billing.repository import jobs, lock_client, price_books
+from bpo_billing.repository import invoices, jobs, lock_client, price_books
 from bpo_billing.repository import usage as repository
 from bpo_billing.schemas import RateIn, RushIn, UsageLineOut
 from bpo_common.clock import utcnow
@@ -204,7 +204,10 @@ async def _price(
     return events
 
 
-def usage_out(line: UsageLine) -> UsageLineOut:
+def usage_out(line: UsageLine, issued: set[UUID] | None = None) -> UsageLineOut:
+    """A usage line as shown; to a client (`issued`: the invoices it sees), the invoice that
+    holds it only once that is issued (a draft is the back office's, and may be voided)."""
+    shown = issued is None or line.invoice_id in issued
     return UsageLineOut(
         id=line.id,
         kind=line.kind,
@@ -221,7 +224,7 @@ def usage_out(line: UsageLine) -> UsageLineOut:
         rush_pct=line.rush_pct,
         amount=exact_price(line.amount) if line.amount is not None else None,
         currency=line.currency,
-        invoice_id=line.invoice_id,
+        invoice_id=line.invoice_id if shown else None,
     )
 
 
@@ -241,4 +244,8 @@ async def list_usage(
         end_of(period_end) if period_end else None,
         page,
     )
-    return make_page(rows, page, usage_out)
+    if scope is None:
+        return make_page(rows, page, usage_out)
+    held = sorted({row.invoice_id for row in rows if row.invoice_id is not None})
+    issued = await invoices.issued_among(session, scope, held)
+    return make_page(rows, page, lambda line: usage_out(line, issued))
