@@ -21,6 +21,9 @@ Price = Annotated[
     Decimal, Field(ge=0, le=10**9, max_digits=16, decimal_places=PRICE_DECIMALS), Trimmed
 ]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4), Trimmed]
+# A rush surcharge may more than double a price (same-day work at 2.5 times): under 1000 %, as
+# the usage line's rush_pct column holds it.
+RushPercent = Annotated[Decimal, Field(ge=0, lt=1000, max_digits=7, decimal_places=4), Trimmed]
 # As much as an invoice holds: a payment may settle the largest in one.
 Amount = Annotated[
     Decimal,
@@ -69,7 +72,7 @@ class RateIn(_Body):
 
 class RushIn(_Body):
     max_sla_hours: Annotated[Decimal, Trimmed] = Field(gt=0, max_digits=10, decimal_places=2)
-    surcharge_pct: Percent
+    surcharge_pct: RushPercent
 
     def rush(self) -> Rush:
         return Rush(max_sla_hours=self.max_sla_hours, surcharge_pct=self.surcharge_pct)

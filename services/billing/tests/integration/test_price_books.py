@@ -185,6 +185,11 @@ BAD_BOOKS: list[tuple[str, dict[str, Any], str]] = [
     ("SLA credit above 100%", {"sla_credit_pct": "120"}, "sla_credit_pct"),
     ("accuracy credit above 100%", {"accuracy_credit_pct": "100.5"}, "accuracy_credit_pct"),
     ("negative accuracy credit", {"accuracy_credit_pct": "-1"}, "accuracy_credit_pct"),
+    (
+        "rush surcharge of 1000% or more",
+        {"rush": {"max_sla_hours": "24", "surcharge_pct": "1000"}},
+        "rush.surcharge_pct",
+    ),
     ("rush without a threshold", {"rush": {"surcharge_pct": "10"}}, "rush.max_sla_hours"),
     ("no rates", {"rates": {}}, "rates"),
     ("a work type no job can have", {"rates": {"Invoice": {"per_item": "1"}}}, "rates.Invoice"),

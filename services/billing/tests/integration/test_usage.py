@@ -148,7 +148,7 @@ async def test_graduated_tiers_and_rush_surcharge(
                 ],
             }
         },
-        rush={"max_sla_hours": "24", "surcharge_pct": "50"},
+        rush={"max_sla_hours": "24", "surcharge_pct": "150"},
     )
     relaxed = await feed.job(client_id, sla_hours="48")
     rushed = await feed.job(client_id, due_at=MONTH_START + timedelta(hours=4))
@@ -158,8 +158,9 @@ async def test_graduated_tiers_and_rush_surcharge(
     await feed.items(relaxed, 1, at=MONTH_START + timedelta(days=40))
 
     lines = sorted(await usage(billing, tokens, client_id), key=lambda line: line["completed_at"])
-    assert [line["amount"] for line in lines] == ["1.00", "1.00", "0.80", "1.20", "1.00"]
-    assert [line["rush_pct"] for line in lines] == ["0.0000"] * 3 + ["50.0000", "0.0000"]
+    # Same-day work at 2.5 times the price: 0.80 and 150 % on top.
+    assert [line["amount"] for line in lines] == ["1.00", "1.00", "0.80", "2.00", "1.00"]
+    assert [line["rush_pct"] for line in lines] == ["0.0000"] * 3 + ["150.0000", "0.0000"]
 
 
 async def test_usage_its_prices_do_not_cover_waits_unpriced_until_a_version_does(
