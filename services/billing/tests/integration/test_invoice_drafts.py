@@ -173,6 +173,21 @@ async def test_the_minimum_monthly_fee_is_charged_once_a_month_whatever_the_draf
     assert "nothing to invoice" in assert_problem(december, 409)["detail"]
 
 
+async def test_a_draft_of_usage_that_waits_for_a_price_names_the_work_type_to_price(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens, rates={"invoice": {"per_item": "10"}})
+    await feed.items(await feed.job(client_id, work_type="receipt"), 2)
+
+    refused = await billing.post(
+        "/v1/invoices", json=draft_body(client_id), headers=tokens.manager()
+    )
+
+    detail = assert_problem(refused, 409)["detail"]
+    assert "nothing to invoice" in detail
+    assert "usage lines of work type receipt (2) wait for a price" in detail
+
+
 async def test_a_credit_larger_than_a_draft_waits_for_one_it_fits_in(
     billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
 ) -> None:

@@ -7,7 +7,7 @@ usage lines bill: `usage_lines` first, then, once those are stored and the credi
 `assemble` adds the rest and the totals.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -346,3 +346,15 @@ def ensure_status(
 def overdue(status: InvoiceStatus, due_on: date | None, today: date) -> bool:
     """Finalized and still unpaid after its due date."""
     return status is InvoiceStatus.FINALIZED and due_on is not None and today > due_on
+
+
+def unpriced_said(waiting: Mapping[str, int]) -> str:
+    """What a refused draft adds of the usage that waits for a price (by work type), so that
+    the refusal says what to put in the price book."""
+    if not waiting:
+        return ""
+    listed = ", ".join(f"{work_type} ({lines})" for work_type, lines in waiting.items())
+    return (
+        f"; usage lines of work type {listed} wait for a price: put a price book version "
+        "whose rates list it"
+    )

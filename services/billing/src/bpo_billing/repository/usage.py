@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +47,24 @@ async def unpriced_usage(
         .with_for_update()
     )
     return list((await session.execute(query)).scalars())
+
+
+async def waiting_for_a_price(
+    session: AsyncSession, client_id: UUID, until: datetime
+) -> dict[str, int]:
+    """The client's usage lines completed before `until` that wait for a price, per work
+    type."""
+    query = (
+        select(UsageLine.work_type, func.count())
+        .where(
+            UsageLine.client_id == client_id,
+            UsageLine.amount.is_(None),
+            UsageLine.completed_at < until,
+        )
+        .group_by(UsageLine.work_type)
+        .order_by(UsageLine.work_type)
+    )
+    return {work_type: count for work_type, count in await session.execute(query)}
 
 
 async def count_items(

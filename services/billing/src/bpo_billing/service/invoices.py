@@ -16,6 +16,7 @@ from bpo_billing.domain.price_books import in_force, taken_effect
 from bpo_billing.models import CreditNote, Invoice, Payment, Series
 from bpo_billing.repository import invoices as repository
 from bpo_billing.repository import lock_client, price_books
+from bpo_billing.repository import usage as usage_repository
 from bpo_billing.schemas import (
     CreditNoteIn,
     CreditNoteLineIn,
@@ -94,9 +95,10 @@ async def draft_invoice(session: AsyncSession, body: InvoiceDraftIn) -> tuple[In
     draft = rules.assemble(usage, credited, terms, billed)
     await repository.defer_credits(session, invoice.id, draft.deferred)
     if not draft.lines:
+        waiting = await usage_repository.waiting_for_a_price(session, body.client_id, until)
         raise Conflict(
-            f"client {body.client_id} has no unbilled usage up to {body.period_end} "
-            "and no minimum fee: there is nothing to invoice"
+            f"client {body.client_id} has no priced unbilled usage up to {body.period_end} "
+            f"and no minimum fee: there is nothing to invoice{rules.unpriced_said(waiting)}"
         )
     await repository.add_invoice_lines(
         session, invoice.id, draft.lines[len(usage) :], first_position=len(usage) + 1
