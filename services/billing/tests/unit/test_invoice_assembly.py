@@ -198,6 +198,13 @@ def test_usage_above_the_minimum_and_credits_that_round_to_nothing_add_no_line()
     assert assemble([], [], TERMS).lines == ()
 
 
+def test_a_line_shows_its_unit_price_in_the_currency_s_minor_unit() -> None:
+    (yen,) = usage_lines([group(JOB, 3, "1000")], "JPY")
+    (dinars,) = usage_lines([group(JOB, 3, "1.5")], "BHD")
+    assert (str(yen.unit_price), str(yen.amount)) == ("1000", "3000")
+    assert (str(dinars.unit_price), str(dinars.amount)) == ("1.500", "4.500")
+
+
 def test_a_minimum_fee_alone_makes_an_invoice() -> None:
     terms = InvoiceTerms("JPY", Decimal("0.1"), Decimal(5000), Decimal(0))
     draft = assemble([], [], terms)

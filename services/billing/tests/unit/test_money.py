@@ -7,6 +7,7 @@ import pytest
 from bpo_billing.domain.money import (
     currency_errors,
     exact_price,
+    minor_units,
     money_errors,
     percent,
     plain,
@@ -48,6 +49,10 @@ def test_prices_show_at_least_two_decimals_and_no_trailing_zeros_beyond() -> Non
     assert str(exact_price(Decimal("0.5"))) == "0.50"
     assert str(exact_price(Decimal("0.25500000"))) == "0.255"
     assert str(exact_price(Decimal("0.123456789"))) == "0.12345679"
+    # In a currency, at least its minor unit's decimals: 1000 yen, 1.500 dinars.
+    assert str(exact_price(Decimal("1000"), minor_units("JPY"))) == "1000"
+    assert str(exact_price(Decimal("12.5"), minor_units("JPY"))) == "12.5"
+    assert str(exact_price(Decimal("1.5"), minor_units("BHD"))) == "1.500"
     assert str(plain(Decimal("0.190000"))) == "0.19"
     assert str(plain(Decimal("10.00"))) == "10"
     # A tax rate is shown with every digit it has, so that the tax can be checked from it.

@@ -20,6 +20,7 @@ from bpo_billing.domain.money import (
     MOST_MONEY,
     exact_price,
     held,
+    minor_units,
     money_errors,
     plain,
     round_money,
@@ -214,7 +215,7 @@ def usage_lines(groups: Iterable[UsageGroup], currency: str) -> list[Line]:
             kind=LineKind.EXCEPTION if group.kind is UsageKind.EXCEPTION else LineKind.USAGE,
             description=_usage_description(group),
             quantity=group.quantity,
-            unit_price=exact_price(group.unit_price),
+            unit_price=exact_price(group.unit_price, minor_units(currency)),
             amount=line_amount(
                 group.exact_sum, currency, f"the line of {_usage_description(group)}"
             ),

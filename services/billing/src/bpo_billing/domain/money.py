@@ -55,12 +55,13 @@ def ledger(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-LEDGER_DECIMALS), rounding=ROUND_HALF_UP)
 
 
-def exact_price(amount: Decimal) -> Decimal:
-    """A price or ledger amount as shown: without trailing zeros beyond the second decimal."""
+def exact_price(amount: Decimal, places: int = 2) -> Decimal:
+    """A price or ledger amount as shown: without trailing zeros beyond `places` decimals (a
+    currency's minor unit where the price is in one: 1000 yen, not 1000.00)."""
     value = ledger(amount)
     normalized = value.normalize()
-    if normalized.as_tuple().exponent > -2:  # type: ignore[operator]
-        return value.quantize(Decimal("0.01"))
+    if normalized.as_tuple().exponent > -places:  # type: ignore[operator]
+        return value.quantize(Decimal(1).scaleb(-places))
     return normalized
 
 

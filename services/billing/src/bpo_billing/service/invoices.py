@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.domain import invoices as rules
 from bpo_billing.domain.invoices import InvoiceStatus, InvoiceTerms
-from bpo_billing.domain.money import exact_price, plain, round_money
+from bpo_billing.domain.money import exact_price, minor_units, plain, round_money
 from bpo_billing.domain.periods import end_of
 from bpo_billing.domain.price_books import in_force, taken_effect
 from bpo_billing.models import CreditNote, Invoice, Payment, Series
@@ -335,7 +335,7 @@ async def _view(session: AsyncSession, invoice: Invoice) -> InvoiceOut:
                 work_type=line.work_type,
                 description=line.description,
                 quantity=line.quantity,
-                unit_price=exact_price(line.unit_price),
+                unit_price=exact_price(line.unit_price, minor_units(money)),
                 amount=m(line.amount),
             )
             for line in await repository.invoice_lines(session, invoice.id)

@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.domain.invoices import UsageKind
-from bpo_billing.domain.money import exact_price, ledger, plain
+from bpo_billing.domain.money import exact_price, ledger, minor_units, plain
 from bpo_billing.domain.periods import day_of, end_of, month_of, start_of
 from bpo_billing.domain.price_books import covering, price_item, sla_hours, taken_effect
 from bpo_billing.models import BillableJob, PriceBook, UsageLine
@@ -208,6 +208,7 @@ def usage_out(line: UsageLine, issued: set[UUID] | None = None) -> UsageLineOut:
     """A usage line as shown; to a client (`issued`: the invoices it sees), the invoice that
     holds it only once that is issued (a draft is the back office's, and may be voided)."""
     shown = issued is None or line.invoice_id in issued
+    places = minor_units(line.currency) if line.currency is not None else 2
     return UsageLineOut(
         id=line.id,
         kind=line.kind,
@@ -219,10 +220,10 @@ def usage_out(line: UsageLine, issued: set[UUID] | None = None) -> UsageLineOut:
         fields=line.fields,
         completed_at=line.completed_at,
         priced=line.amount is not None,
-        unit_price=exact_price(line.unit_price) if line.unit_price is not None else None,
-        field_price=exact_price(line.field_price) if line.field_price is not None else None,
+        unit_price=exact_price(line.unit_price, places) if line.unit_price is not None else None,
+        field_price=exact_price(line.field_price, places) if line.field_price is not None else None,
         rush_pct=line.rush_pct,
-        amount=exact_price(line.amount) if line.amount is not None else None,
+        amount=exact_price(line.amount, places) if line.amount is not None else None,
         currency=line.currency,
         invoice_id=line.invoice_id if shown else None,
     )
