@@ -33,9 +33,10 @@ class Settings(KeyedSettings):
     webhook_timeout_s: float = 10.0
 
     # Where documents' bytes and page images go: file:///path (the default: documents/ in
-    # the run directory), s3://bucket/prefix, gs://bucket/prefix or az://account/container.
-    # Credentials and endpoint come from document_store_options or the provider's own
-    # environment variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ...).
+    # the run directory), s3://bucket/prefix, gs://bucket/prefix or az://container/prefix
+    # (Azure's host is the container: the account is the option account_name, or
+    # AZURE_STORAGE_ACCOUNT_NAME). Credentials and endpoint come from document_store_options
+    # or the provider's own environment variables (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ...).
     document_store_url: str = Field(default_factory=lambda: _run_dir("documents").as_uri())
     # Options of that store, as object_store names them, for example {"endpoint":
     # "http://minio:9000", "region": "eu-west-1", "allow_http": "true"}.
