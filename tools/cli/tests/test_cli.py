@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner, Result
 
+from bpo_cli import local
 from bpo_cli.main import app
 from bpo_common.auth import ensure_key_pair
 from bpo_common.ids import new_id
@@ -243,6 +244,39 @@ def test_dev_up_with_only_some_servers_named_says_which_are_missing(tmp_path: Pa
     assert result.exit_code == 2
     assert "BPO_BILLING_DATABASE_URL" in result.output
     assert "BPO_INTAKE_DATABASE_URL" in result.output
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+asyncpg"])
+def test_dev_up_migrates_the_databases_named_as_the_services_read_their_urls(
+    scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BPO_NATS_URL", "nats://db.example:4222")
+    for service in SERVICES:
+        monkeypatch.setenv(
+            f"BPO_{service.upper()}_DATABASE_URL", f"{scheme}://u:p@db.example/bpo_{service}"
+        )
+    urls = local._external_urls()
+    assert urls is not None
+    assert urls.database_urls == {
+        service: f"postgresql+asyncpg://u:p@db.example/bpo_{service}" for service in SERVICES
+    }
+
+
+def test_dev_up_refuses_a_database_url_of_another_kind_naming_it(tmp_path: Path) -> None:
+    named = {"BPO_NATS_URL": "nats://127.0.0.1:1"} | {
+        f"BPO_{service.upper()}_DATABASE_URL": f"postgresql://u:p@127.0.0.1:1/bpo_{service}"
+        for service in SERVICES
+    }
+    result = CliRunner().invoke(
+        app,
+        ["dev", "up"],
+        env=_free_service_ports()
+        | named
+        | {"BPO_RUN_DIR": str(tmp_path), "COLUMNS": "200"}
+        | {"BPO_BILLING_DATABASE_URL": "mysql://u:p@db/billing"},
+    )
+    assert result.exit_code == 2
+    assert "BPO_BILLING_DATABASE_URL: must be postgresql+asyncpg://" in result.output
 
 
 def test_serve_runs_a_services_api_and_worker_its_background_work_alone(

@@ -67,6 +67,15 @@ def explain(error: ValidationError, settings: type[BaseSettings]) -> list[str]:
     return lines
 
 
+def asyncpg_url(url: str) -> str:
+    """postgresql+asyncpg://…, as the services connect; a postgresql:// or postgres:// URL (as
+    providers give them) means the same. ValueError for any other."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme not in ("postgresql+asyncpg", "postgresql", "postgres"):
+        raise ValueError("must be postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB")
+    return f"postgresql+asyncpg://{rest}"
+
+
 def _shared(name: str) -> AliasChoices:
     """Shared settings are read from one unprefixed variable, whatever the service."""
     return AliasChoices(name, name.removeprefix("BPO_").lower())
@@ -191,13 +200,7 @@ class ServiceSettings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _asyncpg(cls, value: SecretStr) -> SecretStr:
-        """postgresql+asyncpg://…, as the services connect; a postgresql:// or postgres://
-        URL (as providers give them) means the same."""
-        url = value.get_secret_value()
-        scheme, separator, rest = url.partition("://")
-        if not separator or scheme not in ("postgresql+asyncpg", "postgresql", "postgres"):
-            raise ValueError("must be postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB")
-        return SecretStr(f"postgresql+asyncpg://{rest}")
+        return SecretStr(asyncpg_url(value.get_secret_value()))
 
     @field_validator("nats_password")
     @classmethod

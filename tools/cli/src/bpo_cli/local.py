@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bpo_cli import signing
 from bpo_common.auth import ensure_key_pair
-from bpo_common.settings import DEFAULT_PORTS, SERVICES
+from bpo_common.settings import DEFAULT_PORTS, SERVICES, asyncpg_url
 from bpo_devtools import servers
 
 
@@ -28,8 +28,16 @@ def _external_urls() -> servers.StackUrls | None:
         raise typer.BadParameter(f"to use existing servers set all of them; missing: {missing}")
     return servers.StackUrls(
         nats_url=os.environ["BPO_NATS_URL"],
-        database_urls={s: os.environ[f"BPO_{s.upper()}_DATABASE_URL"] for s in SERVICES},
+        database_urls={s: _database_url(f"BPO_{s.upper()}_DATABASE_URL") for s in SERVICES},
     )
+
+
+def _database_url(name: str) -> str:
+    """The URL in `name` as the migrations connect with it, read as the services read it."""
+    try:
+        return asyncpg_url(os.environ[name])
+    except ValueError as exc:
+        raise typer.BadParameter(f"{name}: {exc}") from None
 
 
 def _watch(console: Console, services: servers.Services, logs: Path) -> None:
