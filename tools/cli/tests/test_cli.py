@@ -24,6 +24,7 @@ from bpo_cli import local
 from bpo_cli.main import app
 from bpo_common.auth import ensure_key_pair
 from bpo_common.ids import new_id
+from bpo_common.messaging import connect, ensure_stream
 from bpo_common.settings import SERVICES
 from bpo_devtools import servers
 from bpo_devtools.testing import TestStack
@@ -449,16 +450,46 @@ def test_migrating_another_services_database_is_refused_saying_so(stack: TestSta
     assert "intake: migrations not applied: Can't locate revision" in result.output
 
 
-def test_a_rebuild_says_which_setting_is_missing() -> None:
+def test_a_rebuild_without_a_local_stack_says_which_setting_is_missing(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         ["reporting", "rebuild"],
-        env={"BPO_REPORTING_DATABASE_URL": None, "COLUMNS": "200"},
+        env={"BPO_REPORTING_DATABASE_URL": None, "BPO_RUN_DIR": str(tmp_path), "COLUMNS": "200"},
         catch_exceptions=False,
     )
     assert result.exit_code == 1, result.output
     assert "BPO_REPORTING_DATABASE_URL: not set" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_rebuild_without_settings_uses_the_database_and_nats_of_the_local_stack(
+    stack: TestStack, tmp_path: Path
+) -> None:
+    """As `make run` leaves it: the stack in the run folder's dev/, its passwords its own."""
+    (tmp_path / "dev").symlink_to(stack.root)
+
+    async def with_stream() -> None:
+        client = await connect(stack.urls.nats_url, name="test")
+        try:
+            await ensure_stream(client.jetstream())
+        finally:
+            await client.close()
+
+    asyncio.run(with_stream())
+    result = CliRunner().invoke(
+        app,
+        ["reporting", "rebuild"],
+        env={
+            "BPO_REPORTING_DATABASE_URL": None,
+            "BPO_NATS_URL": None,
+            "BPO_RUN_DIR": str(tmp_path),
+            "COLUMNS": "200",
+        },
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert f"using the database and NATS of the local stack in {tmp_path / 'dev'}" in result.output
+    assert "reporting: read models rebuilt from" in result.output
 
 
 def test_a_stale_pid_file_stops_the_server_it_named_and_no_other_program(tmp_path: Path) -> None:

@@ -526,6 +526,33 @@ class LocalStack:
         self.postgres.stop()
 
 
+def running_stack(root: Path) -> StackUrls | None:
+    """The URLs of the stack a LocalStack under `root` runs, for a command run beside it: the
+    port its PostgreSQL's postmaster.pid names, the roles' passwords of its credentials.json,
+    and each NATS node's port as its nats.conf says. None when its PostgreSQL does not run."""
+    try:
+        lines = (root / "postgres" / "data" / "postmaster.pid").read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])  # as PostgreSQL writes the file
+    except (OSError, ValueError, IndexError):
+        return None
+    if not runs(pid, "postgres") or not (root / "credentials.json").exists():
+        return None
+    credentials = Credentials.load_or_create(root / "credentials.json")
+    listens = [
+        line.removeprefix("listen: ")
+        for config in sorted(root.glob("nats*/nats.conf"))
+        for line in config.read_text().splitlines()
+        if line.startswith("listen: ")
+    ]
+    return StackUrls(
+        nats_url=",".join(f"nats://{address}" for address in listens),
+        database_urls={
+            service: database_url(service, password, port)
+            for service, password in credentials.services.items()
+        },
+    )
+
+
 async def jetstream_ready(url: str, timeout_s: float = 60.0) -> None:
     """Wait until JetStream answers (a new cluster first elects its leader)."""
     client = await connect(url, name="stack-start", timeout_s=timeout_s)

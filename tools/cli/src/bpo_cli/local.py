@@ -32,6 +32,21 @@ def _external_urls() -> servers.StackUrls | None:
     )
 
 
+def running_stack() -> tuple[Path, servers.StackUrls] | None:
+    """The folder and URLs of the stack `make run` (or `make run-cluster`) runs in
+    BPO_RUN_DIR, if one runs there."""
+    for cluster in (False, True):
+        root = _root(signing.run_dir(), cluster)
+        urls = servers.running_stack(root)
+        if urls is not None:
+            return root, urls
+    return None
+
+
+def _root(run_dir: Path, cluster: bool) -> Path:
+    return run_dir / ("cluster" if cluster else "dev")
+
+
 def _database_url(name: str) -> str:
     """The URL in `name` as the migrations connect with it, read as the services read it."""
     try:
@@ -106,7 +121,7 @@ def run_stack(
     try:
         if urls is None:
             nodes = 3 if cluster else 1
-            root = run_dir / ("cluster" if cluster else "dev")
+            root = _root(run_dir, cluster)
             # What this stack left running is stopped; a server of anyone else's on its ports
             # would otherwise be taken for its own.
             servers.stop_abandoned(root)

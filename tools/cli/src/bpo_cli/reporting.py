@@ -1,6 +1,7 @@
 """`bpo reporting …`: operations on the reporting service's read models."""
 
 import asyncio
+import os
 from typing import Annotated
 
 import typer
@@ -26,7 +27,8 @@ def rebuild(
     """Rebuild every read model from the event stream BPO, replayed from its first event.
 
     Uses BPO_REPORTING_DATABASE_URL and BPO_NATS_URL (with BPO_NATS_USER and
-    BPO_NATS_PASSWORD where NATS asks for them). Runs in one transaction: reports and
+    BPO_NATS_PASSWORD where NATS asks for them); without them, those of the stack `make run`
+    runs in BPO_RUN_DIR. Runs in one transaction: reports and
     the service's consumer wait until it commits (they need not be stopped), and a failure
     leaves the read models as they were (an event the consumer dead-lettered that fails again
     is left out instead). Refused when the stream may have dropped its oldest events, unless
@@ -37,7 +39,7 @@ def rebuild(
     from bpo_reporting.service.rebuild import HistoryGone
     from bpo_reporting.service.rebuild import rebuild as replay
 
-    settings = service_settings(Service.REPORTING)
+    settings = service_settings(Service.REPORTING, **_local_stack())
 
     async def run() -> None:
         engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
@@ -71,3 +73,25 @@ def rebuild(
     except StreamStalled as exc:
         console.print(f"[red]not rebuilt, the read models are as they were:[/red] {exc}")
         raise typer.Exit(1) from exc
+
+
+def _local_stack() -> dict[str, str]:
+    """Without BPO_REPORTING_DATABASE_URL, the database (and, without BPO_NATS_URL, the NATS)
+    of the stack `make run` runs in BPO_RUN_DIR, whose passwords are its own: as `bpo token`
+    signs with that stack's key pair. Nothing where no such stack runs, or where the local
+    stack's tooling is not installed (a service's image)."""
+    if os.environ.get("BPO_REPORTING_DATABASE_URL"):
+        return {}
+    try:
+        from bpo_cli.local import running_stack
+    except ImportError:
+        return {}
+    running = running_stack()
+    if running is None:
+        return {}
+    root, urls = running
+    if os.environ.get("BPO_NATS_URL"):
+        console.print(f"reporting: using the database of the local stack in {root}")
+        return {"database_url": urls.database_urls["reporting"]}
+    console.print(f"reporting: using the database and NATS of the local stack in {root}")
+    return {"database_url": urls.database_urls["reporting"], "nats_url": urls.nats_url}
