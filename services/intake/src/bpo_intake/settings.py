@@ -67,7 +67,8 @@ class Settings(KeyedSettings):
     document_url_secret: SecretStr = Field(
         default_factory=lambda: SecretStr(secrets.token_urlsafe(32))
     )
-    # How long a page image link works.
+    # How long a page image link works at least (at most half as long again: a link stays the
+    # same for half this, so that the browser answers a page shown again from its cache).
     document_url_ttl_s: int = 900
     # OCR of pages without a text layer: Tesseract's languages ("+"-separated, each installed
     # as Debian's tesseract-ocr-<lang>), and how long one page may take before it is given up.

@@ -1,9 +1,10 @@
 """Signed links to page images and their words: whoever has one may fetch the image (or the
 words) until it expires, without a token (an `<img>` sends none). The signature is an HMAC of
 the document, the page, the expiry and, on a contractor's link, the contractor (`holder`),
-whose link works only while they hold a lease on a task keyed from the document; the expiry is
-rounded up to a step of half the lifetime, so that a page shown twice within a step has the
-same link and the browser answers it from its cache."""
+whose link works only while they hold a lease on a task keyed from the document. The expiry,
+at least the lifetime away, is rounded up to a step of half the lifetime, so that a page shown
+twice within a step has the same link and the browser answers it from its cache: a link works
+for the lifetime, and at most half as long again."""
 
 import hashlib
 import hmac
@@ -41,7 +42,7 @@ class PageLinks:
         """The page's image link; with `part` "/words", the same link to its words; with a
         `holder`, a contractor's, good only while they hold a lease on the document."""
         step = max(1, self.ttl_s // 2)
-        expires = (int(now.timestamp()) // step + 2) * step
+        expires = ((int(now.timestamp()) + self.ttl_s) // step + 1) * step
         signature = self._signature(document_id, number, expires, holder)
         query = f"expires={expires}&signature={signature}"
         query += f"&holder={holder}" if holder is not None else ""
