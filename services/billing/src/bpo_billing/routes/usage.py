@@ -26,6 +26,7 @@ async def list_usage(
     period_start: Annotated[Day | None, Query(description="completed on or after (UTC)")] = None,
     period_end: Annotated[Day | None, Query(description="completed on or before (UTC)")] = None,
 ) -> Page[UsageLineOut]:
-    """Usage lines (one per completed item), oldest first: a client sees its own."""
+    """Usage lines (one per completed item, and one per billed match exception), oldest
+    first: a client sees its own."""
     in_order(period_start, period_end)
     return await service.list_usage(session, scope, client_id, period_start, period_end, page)

@@ -61,8 +61,10 @@ _ITEMS_BODY: dict[str, Any] = {
         "required": True,
         "description": (
             'JSON `{"items": [item]}`; NDJSON, one item a line; or CSV with a header row, '
-            "where `external_id` and `golden.<field>` columns are taken as such and every "
-            "other column goes into `source`. At least one item; all are stored, or none."
+            "where the `external_id` column, `golden.<field>` columns and a `documents` "
+            "column (the item's documents by name or id, `;`-separated) are taken as such "
+            "and every other column goes into `source`. At least one item; all are stored, "
+            "or none."
         ),
         "content": {
             Format.JSON: {
