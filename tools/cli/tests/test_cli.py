@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -278,6 +279,46 @@ def test_dev_up_refuses_a_database_url_of_another_kind_naming_it(tmp_path: Path)
     )
     assert result.exit_code == 2
     assert "BPO_BILLING_DATABASE_URL: must be postgresql+asyncpg://" in result.output
+
+
+class _Unstarted:
+    """Stands in for a service's process: what it would have run, never run."""
+
+    def __init__(self, command: list[str], **options: Any) -> None:
+        self.command = command
+        self.pass_fds: tuple[int, ...] = options.get("pass_fds", ())
+
+    def poll(self) -> int:
+        return 0
+
+
+def test_dev_up_listens_where_bpo_service_host_says_and_on_loopback_otherwise(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    every_address = "0.0.0.0"  # noqa: S104 (what a tester on another machine would set)
+    monkeypatch.setenv("BPO_INTAKE_HOST", every_address)
+    monkeypatch.setenv("BPO_REPORTING_HOST", "127.0.0.2")
+    monkeypatch.setattr(subprocess, "Popen", _Unstarted)
+    hosts, ports = local.listen_addresses()
+    one = servers.Services({}, ports, tmp_path, hosts=hosts)
+    for service in SERVICES:
+        one.start_replica(service)
+    listening = {name: cast(_Unstarted, process).command for name, process in one.processes.items()}
+    assert {name: command[command.index("--host") + 1] for name, command in listening.items()} == {
+        "intake": every_address,
+        "validation": "127.0.0.1",
+        "billing": "127.0.0.1",
+        "reporting": "127.0.0.2",
+    }
+    assert one.url("reporting") == f"http://127.0.0.2:{ports['reporting']}"
+    # make run-cluster: the replicas share one socket, bound to the same address.
+    replicas = servers.Services({}, {"reporting": servers.free_port()}, tmp_path, 2, hosts=hosts)
+    replicas.start_replica("reporting-1")
+    (fd,) = cast(_Unstarted, replicas.processes["reporting-1"]).pass_fds
+    with socket.socket(fileno=os.dup(fd)) as shared:
+        assert shared.getsockname()[0] == "127.0.0.2"
+    replicas.stop()
+    one.stop()
 
 
 def test_serve_runs_a_services_api_and_worker_its_background_work_alone(

@@ -33,6 +33,8 @@ from bpo_common.migrations import upgrade
 from bpo_common.settings import DEFAULT_PORTS, SERVICES, Component
 
 POSTGRES_OS_USER = "bpo-postgres"
+# Where a local service listens unless told otherwise (BPO_<SERVICE>_HOST).
+LOOPBACK = "127.0.0.1"
 
 
 # The range of ports the kernel gives outgoing connections (where Linux says it).
@@ -606,12 +608,19 @@ def service_environment(
     return env
 
 
-def listening_socket(port: int) -> socket.socket:
-    """A socket listening on 127.0.0.1:`port` that several service processes share: the
-    kernel hands each new connection to one of them, as a load balancer would."""
-    sock = socket.socket()
+def base_url(host: str, port: int) -> str:
+    """Where a client on this machine reaches a service listening on `host`:`port` (on
+    loopback when it listens on every address)."""
+    reached = {"0.0.0.0": LOOPBACK, "::": "::1"}.get(host, host)  # noqa: S104 (read, not bound)
+    return f"http://[{reached}]:{port}" if ":" in reached else f"http://{reached}:{port}"
+
+
+def listening_socket(port: int, host: str = LOOPBACK) -> socket.socket:
+    """A socket listening on `host`:`port` that several service processes share: the kernel
+    hands each new connection to one of them, as a load balancer would."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -623,10 +632,11 @@ def start_service(
     port: int,
     log: Path | None = None,
     shared: socket.socket | None = None,
+    host: str = LOOPBACK,
 ) -> subprocess.Popen[bytes]:
-    """Run one service under uvicorn as its own process, on `port` or on a `shared` socket
-    (one of several replicas)."""
-    where = ["--host", "127.0.0.1", "--port", str(port)]
+    """Run one service under uvicorn as its own process, on `host`:`port` or on a `shared`
+    socket (one of several replicas)."""
+    where = ["--host", host, "--port", str(port)]
     if shared is not None:
         where = ["--fd", str(shared.fileno())]
     command = [
@@ -648,8 +658,11 @@ def start_service(
             output.close()
 
 
-def wait_ready(ports: Mapping[str, int], timeout_s: float = 60.0) -> None:
-    """Wait until every service's /readyz answers 200."""
+def wait_ready(
+    ports: Mapping[str, int], timeout_s: float = 60.0, hosts: Mapping[str, str] | None = None
+) -> None:
+    """Wait until every service's /readyz answers 200 (each on its host of `hosts`, else on
+    127.0.0.1)."""
     started = time.monotonic()
     ready: set[str] = set()
     with httpx.Client(timeout=2) as client:
@@ -658,7 +671,8 @@ def wait_ready(ports: Mapping[str, int], timeout_s: float = 60.0) -> None:
                 if service in ready:
                     continue
                 try:
-                    if client.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    host = (hosts or {}).get(service, LOOPBACK)
+                    if client.get(f"{base_url(host, port)}/readyz").status_code == 200:
                         ready.add(service)
                 except httpx.HTTPError:
                     pass
@@ -672,9 +686,10 @@ def wait_ready(ports: Mapping[str, int], timeout_s: float = 60.0) -> None:
 class Services:
     """Services as processes, `replicas` of each. With `apart`, each service's API and its
     background work run as processes of their own (`<service>` and `<service>-worker`, the
-    worker answering its probes on `worker_ports`). The replicas of a process share one
-    listening socket, so any of them answers, and any one can be killed and started again
-    while the others serve. A replica is named `intake`, `intake-2`, `intake-worker-1` ..."""
+    worker answering its probes on `worker_ports`). Each listens on its service's address of
+    `hosts` (127.0.0.1 when not there). The replicas of a process share one listening
+    socket, so any of them answers, and any one can be killed and started again while the
+    others serve. A replica is named `intake`, `intake-2`, `intake-worker-1` ..."""
 
     env: Mapping[str, str]
     ports: Mapping[str, int]
@@ -682,6 +697,7 @@ class Services:
     replicas: int = 1
     apart: bool = False
     worker_ports: Mapping[str, int] = field(default_factory=dict)
+    hosts: Mapping[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _sockets: dict[str, socket.socket] = field(default_factory=dict)
 
@@ -699,7 +715,11 @@ class Services:
         ports = {service: self.ports[service] for service in services}
         if self.apart:
             ports |= {f"{s}-worker": self.worker_ports[s] for s in services}
-        wait_ready(ports)
+        hosts = {name: self.host(name.split("-")[0]) for name in ports}
+        wait_ready(ports, hosts=hosts)
+
+    def host(self, service: str) -> str:
+        return self.hosts.get(service, LOOPBACK)
 
     def start_replica(self, name: str) -> None:
         service, *rest = name.split("-")
@@ -713,10 +733,12 @@ class Services:
         shared = None
         if self.replicas > 1:
             if kind not in self._sockets:
-                self._sockets[kind] = listening_socket(port)
+                self._sockets[kind] = listening_socket(port, self.host(service))
             shared = self._sockets[kind]
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.processes[name] = start_service(service, env, port, self.logs / f"{name}.log", shared)
+        self.processes[name] = start_service(
+            service, env, port, self.logs / f"{name}.log", shared, self.host(service)
+        )
 
     def kill(self, name: str) -> None:
         """SIGKILL one replica: no shutdown of any kind."""
@@ -734,7 +756,7 @@ class Services:
             self._sockets.clear()
 
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+        return base_url(self.host(service), self.ports[service])
 
 
 def stop_services(processes: Mapping[str, subprocess.Popen[bytes]]) -> None:

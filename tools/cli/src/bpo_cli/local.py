@@ -66,20 +66,39 @@ def _watch(console: Console, services: servers.Services, logs: Path) -> None:
         time.sleep(0.5)
 
 
+def listen_addresses() -> tuple[dict[str, str], dict[str, int]]:
+    """Where each service listens: BPO_<SERVICE>_HOST and BPO_<SERVICE>_PORT, as the service
+    reads them, else 127.0.0.1 and its port of DEFAULT_PORTS."""
+    hosts = {
+        service: os.environ.get(f"BPO_{service.upper()}_HOST") or servers.LOOPBACK
+        for service in DEFAULT_PORTS
+    }
+    ports = {
+        service: int(os.environ.get(f"BPO_{service.upper()}_PORT", default))
+        for service, default in DEFAULT_PORTS.items()
+    }
+    return hosts, ports
+
+
 def _print_ready(
-    console: Console, ports: dict[str, int], total_s: float, logs: Path, cluster: bool
+    console: Console,
+    hosts: dict[str, str],
+    ports: dict[str, int],
+    total_s: float,
+    logs: Path,
+    cluster: bool,
 ) -> None:
     shape = " as a cluster: 3 NATS nodes, 2 replicas of each service" if cluster else ""
     table = Table(title=f"BPO is up{shape} ({total_s:.1f} s)")
     for column in ("service", "URL", "docs"):
         table.add_column(column)
-    for service, port in ports.items():
-        base = f"http://127.0.0.1:{port}"
-        table.add_row(service, base, f"{base}/docs")
+    base = {service: servers.base_url(hosts[service], port) for service, port in ports.items()}
+    for service, url in base.items():
+        table.add_row(service, url, f"{url}/docs")
     console.print(table)
     console.print(
-        f"Workbench:    http://127.0.0.1:{ports['intake']}/work (contractors)\n"
-        f"Dashboard:    http://127.0.0.1:{ports['reporting']}/dashboard (managers)\n"
+        f"Workbench:    {base['intake']}/work (contractors)\n"
+        f"Dashboard:    {base['reporting']}/dashboard (managers)\n"
         "Get a token:  [bold].venv/bin/bpo token --role manager --sub alice[/bold]\n"
         f"Service logs: {logs}\n"
         "Ctrl-C stops everything."
@@ -93,10 +112,7 @@ def run_stack(
     """Start everything in the foreground until Ctrl-C (or a service exits)."""
     started = time.monotonic()
     run_dir = signing.run_dir()
-    ports = {
-        service: int(os.environ.get(f"BPO_{service.upper()}_PORT", default))
-        for service, default in DEFAULT_PORTS.items()
-    }
+    hosts, ports = listen_addresses()
     busy = [f"{service} ({port})" for service, port in ports.items() if servers.port_open(port)]
     if busy:
         console.print(
@@ -162,9 +178,10 @@ def run_stack(
             replicas=2 if cluster else 1,
             apart=apart or cluster,
             worker_ports={service: port + 1000 for service, port in ports.items()},
+            hosts=hosts,
         )
         services.start(*SERVICES)
-        _print_ready(console, ports, time.monotonic() - started, logs, cluster)
+        _print_ready(console, hosts, ports, time.monotonic() - started, logs, cluster)
         _watch(console, services, logs)
     except KeyboardInterrupt:
         console.print("stopping ...")
