@@ -128,6 +128,14 @@ def test_a_job_both_late_and_below_its_target_gets_both_credits() -> None:
     assert draft.totals.subtotal == Decimal("25.50")
 
 
+def test_a_job_late_by_less_than_an_hour_is_said_late_in_minutes() -> None:
+    usage = [items(JOB, 3, "10", "batch-1")]
+    for late_by, said in ((timedelta(minutes=2), "2 min"), (timedelta(seconds=30), "1 min")):
+        late = LateJob(JOB, "batch-1", DUE, DUE + late_by, Decimal("30.00"))
+        (_, credit) = assemble(usage, [late], terms(sla="10")).lines
+        assert credit.description == f"SLA credit 10%: job batch-1 completed {said} late"
+
+
 def test_a_job_whose_accuracy_was_never_measured_says_so() -> None:
     (_, line) = assemble(
         [COVER], [below(JOB, "10", "x", estimate=None, assured=None)], terms()

@@ -7,6 +7,7 @@ usage lines bill: `usage_lines` first, then, once those are stored and the credi
 `assemble` adds the rest and the totals.
 """
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -270,7 +271,12 @@ def assemble(
 
 
 def _duration(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
+    """How late, as a reader takes it in: minutes (begun ones) under an hour, hours under two
+    days, days beyond."""
+    seconds = delta.total_seconds()
+    if seconds < 3600:
+        return f"{math.ceil(seconds / 60)} min"
+    hours = seconds / 3600
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
