@@ -19,7 +19,7 @@ class Settings(ServiceSettings):
     # At most 4 decimals, as the earnings keep it.
     overturned_fraction: Decimal = Field(Decimal("0.5"), ge=0, le=1, decimal_places=4)
     # Days from finalizing an invoice to its due date; past it, an unpaid invoice is overdue.
-    payment_terms_days: int = Field(30, ge=0)
+    payment_terms_days: int = Field(30, ge=0, le=3650)
 
 
 SettingsDep = Annotated[Settings, Depends(settings_dependency(Settings))]

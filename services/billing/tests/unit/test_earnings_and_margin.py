@@ -111,3 +111,11 @@ def test_an_overturned_fraction_beyond_what_earnings_keep_stops_the_service_at_s
     with pytest.raises(ValidationError, match="overturned_fraction"):
         Settings(database_url=database, overturned_fraction=Decimal("0.33333"))
     assert Settings(database_url=database, overturned_fraction=Decimal("0.3333"))
+
+
+def test_payment_terms_a_due_date_cannot_hold_stop_the_service_at_start() -> None:
+    database = "postgresql+asyncpg://billing@db/billing"
+    # Millions of days would overflow every finalized invoice's due date: a 500 each time.
+    with pytest.raises(ValidationError, match="payment_terms_days"):
+        Settings(database_url=database, payment_terms_days=3_000_000)
+    assert Settings(database_url=database, payment_terms_days=3650).payment_terms_days == 3650
