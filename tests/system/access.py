@@ -203,10 +203,10 @@ class Desk:
         assert response.status_code in (200, 201, 202), f"{method} {path}: {response.text}"
         return response.json()
 
-    async def key_token(self, admin: dict[str, str], client_id: UUID, scopes: Iterable[str]) -> str:
+    async def key_token(self, maker: dict[str, str], client_id: UUID, scopes: Iterable[str]) -> str:
         """A token from the token endpoint for a new API key of the client with these scopes."""
         body = {"client_id": str(client_id), "name": "access", "scopes": sorted(scopes)}
-        key = await self.ask("POST", "intake", "/v1/api-keys", admin, json=body)
+        key = await self.ask("POST", "intake", "/v1/api-keys", maker, json=body)
         grant = {"grant_type": "client_credentials"}
         url = f"{self.services.url('intake')}/v1/oauth/token"
         granted = await self.http.post(url, data=grant, auth=(key["id"], key["secret"]))
@@ -290,8 +290,8 @@ async def set_up(
     await desk.ask("PUT", "billing", f"/v1/price-books/{b}", finance, json=prices)
     drafted = {"client_id": str(b), **PERIOD}
     invoice = await desk.ask("POST", "billing", "/v1/invoices", finance, json=drafted)
-    admin = tokens.manager(Scope.ADMIN)
-    keys = {scopes: await desk.key_token(admin, a, scopes) for scopes in set(key_scopes)}
+    maker = tokens.manager(*Scope)  # a key may do only what its maker may
+    keys = {scopes: await desk.key_token(maker, a, scopes) for scopes in set(key_scopes)}
     return Tenants(
         a=a,
         b=b,

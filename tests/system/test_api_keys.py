@@ -28,7 +28,7 @@ async def _key(
     made = await http.post(
         f"{services.url('intake')}/v1/api-keys",
         json={"client_id": client_id, "name": "ERP", "scopes": list(scopes)},
-        headers=tokens.manager(Scope.ADMIN),
+        headers=tokens.manager(*Scope),
     )
     assert made.status_code == 201, made.text
     key: dict[str, Any] = made.json()

@@ -64,6 +64,7 @@ __all__ = [
     "current_principal",
     "ensure_key_pair",
     "issue_token",
+    "key_scope_lacking",
     "remember_caller",
     "request_caller",
     "require_role",
@@ -249,6 +250,27 @@ def shows_personal_data(principal: Principal) -> bool:
     if principal.role is Role.CLIENT:
         return KeyScope.RESULTS_READ in principal.scopes
     return principal.role is Role.MANAGER and Scope.PII in principal.scopes
+
+
+# What a manager must hold to give a client's API key each scope, one scope of each group:
+# what the manager could do on that client's data (reading results in clear needs both ops,
+# which reads them, and pii, which shows their personal values).
+_KEY_SCOPE_NEEDS: dict[KeyScope, tuple[tuple[Scope, ...], ...]] = {
+    KeyScope.JOBS_WRITE: ((Scope.OPS,),),
+    KeyScope.RESULTS_READ: ((Scope.OPS,), (Scope.PII,)),
+    KeyScope.INVOICES_READ: ((Scope.FINANCE,),),
+    KeyScope.REPORTS_READ: ((Scope.OPS, Scope.FINANCE),),
+}
+
+
+def key_scope_lacking(maker: Principal, scope: KeyScope) -> list[tuple[str, ...]]:
+    """What the maker of a client's API key lacks to give it `scope` (nothing: it may), one
+    scope of each group: a key's tokens may do only what its maker could do on that client's
+    data, or minting a key would undo the maker's own scopes. A client's token must hold the
+    scope itself (its own sign-in, without a scope claim, holds them all); a manager the
+    areas of work that do the same (_KEY_SCOPE_NEEDS)."""
+    groups = ((scope,),) if maker.role is Role.CLIENT else _KEY_SCOPE_NEEDS[scope]
+    return [group for group in groups if scope_refusal(maker, group) is not None]
 
 
 async def personal_data_shown(request: Request, credentials: Credentials) -> bool:

@@ -13,10 +13,10 @@ from bpo_devtools.testing import Tokens
 async def make_key(
     intake: httpx.AsyncClient, tokens: Tokens, client_id: UUID, *scopes: str, **extra: Any
 ) -> dict[str, Any]:
-    """A new key of `client_id` with these scopes, as an admin makes it (its body, secret
-    included)."""
+    """A new key of `client_id` with these scopes, as a manager with every scope makes it
+    (its body, secret included)."""
     body = {"client_id": str(client_id), "name": "ERP export", "scopes": list(scopes), **extra}
-    response = await intake.post("/v1/api-keys", json=body, headers=tokens.manager(Scope.ADMIN))
+    response = await intake.post("/v1/api-keys", json=body, headers=tokens.manager(*Scope))
     assert response.status_code == 201, response.text
     made: dict[str, Any] = response.json()
     return made

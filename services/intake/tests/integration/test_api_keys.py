@@ -1,5 +1,6 @@
-"""Clients' API keys: made by an admin for any client or by a client for itself, the secret
-shown once and kept only hashed, listed without it, revoked."""
+"""Clients' API keys: made by an admin for any client or by a client for itself, with only
+what their maker may do, the secret shown once and kept only hashed, listed without it,
+revoked."""
 
 import asyncio
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ import httpx
 import jwt
 from sqlalchemy import update
 
-from bpo_common.auth import KeyScope, Scope
+from bpo_common.auth import MANAGE_KEYS, KeyScope, Role, Scope
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, error_fields
@@ -160,6 +161,80 @@ async def test_managing_keys_needs_the_admin_scope_or_the_clients_own_token(
     assert assert_problem(as_contractor, 403)["detail"] == (
         "this needs the role client, manager; the token has contractor"
     )
+
+
+async def test_a_key_is_given_only_what_its_maker_may_do_on_the_clients_data(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id = await register_client(intake, tokens, "Delegated Ltd")
+    every = ["jobs:write", "results:read", "invoices:read", "reports:read"]
+    body = {"client_id": str(client_id), "name": "x", "scopes": every}
+
+    admin = await intake.post("/v1/api-keys", json=body, headers=tokens.manager(Scope.ADMIN))
+    problem = assert_problem(admin, 403)
+    assert problem["detail"] == (
+        "an API key may do only what its maker may: scopes[0]: jobs:write needs the scope ops; "
+        "scopes[1]: results:read needs the scope ops and pii; scopes[2]: invoices:read needs "
+        "the scope finance; scopes[3]: reports:read needs the scope ops or finance; the token "
+        "has admin"
+    )
+    assert error_fields(problem) == ["scopes[0]", "scopes[1]", "scopes[2]", "scopes[3]"]
+    # Reading results in clear is for a manager who reads personal values in clear.
+    body["scopes"] = ["jobs:write", "results:read", "reports:read"]
+    ops = await intake.post(
+        "/v1/api-keys", json=body, headers=tokens.manager(Scope.ADMIN, Scope.OPS)
+    )
+    assert assert_problem(ops, 403)["detail"] == (
+        "an API key may do only what its maker may: scopes[1]: results:read needs the scope "
+        "pii; the token has admin, ops"
+    )
+    body["scopes"] = ["invoices:read", "reports:read", "results:read"]
+    finance = await intake.post(
+        "/v1/api-keys", json=body, headers=tokens.manager(Scope.ADMIN, Scope.FINANCE)
+    )
+    assert error_fields(assert_problem(finance, 403)) == ["scopes[2]"]
+    listed = await intake.get(
+        "/v1/api-keys", params={"client_id": str(client_id)}, headers=tokens.manager()
+    )
+    assert listed.json()["data"] == [], "a refused key is not stored"
+
+    made = []
+    for scopes, maker in [
+        (["jobs:write", "results:read", "reports:read"], (Scope.ADMIN, Scope.OPS, Scope.PII)),
+        (["invoices:read", "reports:read"], (Scope.ADMIN, Scope.FINANCE)),
+    ]:
+        body["scopes"] = scopes
+        allowed = await intake.post("/v1/api-keys", json=body, headers=tokens.manager(*maker))
+        assert allowed.status_code == 201, allowed.text
+        made.append(allowed.json()["scopes"])
+    assert made == [
+        ["jobs:write", "results:read", "reports:read"],
+        ["invoices:read", "reports:read"],
+    ]
+
+    # A client's integration that may manage keys and send work, not read results.
+    integrator = tokens.headers(
+        Role.CLIENT, "integrator", client_id, [MANAGE_KEYS, KeyScope.JOBS_WRITE]
+    )
+    reader = await intake.post(
+        "/v1/api-keys", json={"name": "x", "scopes": ["results:read"]}, headers=integrator
+    )
+    problem = assert_problem(reader, 403)
+    assert problem["detail"] == (
+        "an API key may do only what its maker may: scopes[0]: results:read needs the scope "
+        "results:read; the token has api-keys, jobs:write"
+    )
+    assert error_fields(problem) == ["scopes[0]"]
+    writer = await intake.post(
+        "/v1/api-keys", json={"name": "x", "scopes": ["jobs:write"]}, headers=integrator
+    )
+    assert writer.status_code == 201, writer.text
+    assert writer.json()["scopes"] == ["jobs:write"]
+    # A client's own sign-in (no scope claim) holds every scope.
+    own = await intake.post(
+        "/v1/api-keys", json={"name": "x", "scopes": every}, headers=tokens.client(client_id)
+    )
+    assert own.status_code == 201, own.text
 
 
 async def test_refusals_name_the_field_at_fault(intake: httpx.AsyncClient, tokens: Tokens) -> None:

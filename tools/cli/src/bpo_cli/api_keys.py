@@ -1,7 +1,9 @@
 """`bpo api-key …`: clients' API keys on the running intake, as a manager with the admin
-scope (a token of the local signer, as `bpo token` makes)."""
+scope (a token of the local signer, as `bpo token` makes); `create` with every scope, since a
+key may do only what its maker may."""
 
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -25,9 +27,12 @@ def _intake() -> str:
     return os.environ.get("BPO_INTAKE_URL", f"http://127.0.0.1:{port}").rstrip("/")
 
 
-def _call(method: str, path: str, **arguments: Any) -> httpx.Response:
-    """The intake's answer, as an admin; an error it gives is printed and ends the command."""
-    token = local_signer().token(Role.MANAGER, "bpo-cli", scopes=[Scope.ADMIN])
+def _call(
+    method: str, path: str, scopes: Sequence[Scope] = (Scope.ADMIN,), **arguments: Any
+) -> httpx.Response:
+    """The intake's answer, as a manager with `scopes`; an error it gives is printed and ends
+    the command."""
+    token = local_signer().token(Role.MANAGER, "bpo-cli", scopes=scopes)
     url = f"{_intake()}{path}"
     try:
         response = httpx.request(
@@ -83,7 +88,8 @@ def create(
     if expires is not None:
         aware = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
         body["expires_at"] = aware.isoformat()
-    key = _call("POST", "/v1/api-keys", json=body).json()
+    # Whoever holds the signing key may sign any scope: the key gets what it asks for.
+    key = _call("POST", "/v1/api-keys", list(Scope), json=body).json()
     console.print(_table([key], "API key made"))
     console.print(
         f"client_id:     [bold]{key['id']}[/bold]\n"

@@ -20,9 +20,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from bpo_common.auth import KeyScope
+from bpo_common.auth import KeyScope, Principal, key_scope_lacking
 from bpo_common.clock import Instant
-from bpo_common.errors import FieldError, Invalid
+from bpo_common.errors import FieldError, Forbidden, Invalid
 
 SECRET_PREFIX = "bpok_"  # noqa: S105 (the format's prefix, not a secret)
 # scrypt's costs (2**14 blocks of 8 x 128 bytes: 16 MiB and some 50 ms a check), the salt's
@@ -97,6 +97,27 @@ def check_expiry(expires_at: datetime | None, now: datetime) -> None:
             "an API key must expire in the future",
             errors=[FieldError("expires_at", f"must be after now ({now.isoformat()})")],
         )
+
+
+def check_scopes(maker: Principal, scopes: list[KeyScope]) -> None:
+    """Refuses a key a scope its maker could not use on the client's data itself, naming
+    each such member of `scopes` and what the maker's token lacks for it."""
+    refused = [
+        FieldError(f"scopes[{index}]", f"{scope} needs the scope {_all_of(lacking)}")
+        for index, scope in enumerate(scopes)
+        if (lacking := key_scope_lacking(maker, scope))
+    ]
+    if refused:
+        held = ", ".join(sorted(maker.scopes)) or "none"
+        said = "; ".join(f"{error.field}: {error.message}" for error in refused)
+        raise Forbidden(
+            f"an API key may do only what its maker may: {said}; the token has {held}",
+            errors=refused,
+        )
+
+
+def _all_of(groups: list[tuple[str, ...]]) -> str:
+    return " and ".join(" or ".join(group) for group in groups)
 
 
 # The token endpoint

@@ -41,7 +41,8 @@ SecretChecksDep = Annotated[SecretChecks, Depends(secret_checks)]
 async def create_api_key(
     body: ApiKeyCreate, session: SessionDep, caller: KeyKeeper, checks: SecretChecksDep
 ) -> ApiKeyCreated:
-    """Make an API key for a client's systems; the answer shows its secret, this once."""
+    """Make an API key for a client's systems, with scopes its maker could use on that
+    client's data; the answer shows its secret, this once."""
     created = await api_keys.create_key(session, checks, caller, body, utcnow())
     audit.summarize(
         session, client_id=created.client_id, scopes=created.scopes, expires_at=created.expires_at

@@ -26,6 +26,7 @@ from bpo_intake.domain.api_keys import (
     OAuthError,
     TokenRefused,
     check_expiry,
+    check_scopes,
     decoy_hash,
     granted,
     hash_secret,
@@ -123,11 +124,12 @@ async def create_key(
     now: datetime,
 ) -> ApiKeyCreated:
     """A new key of the caller's client (a manager's: the one named), with its secret; only
-    the secret's hash is kept."""
+    the secret's hash is kept. Its scopes are ones the caller could use on that client's data."""
     client_id = _owner(caller, command.client_id)
     if not await client_exists(session, client_id):
         raise NotFound(f"no client {client_id}")
     check_expiry(command.expires_at, now)
+    check_scopes(caller, command.scopes)
     secret = new_secret()
     # scrypt takes tens of milliseconds on purpose: off the event loop.
     async with checks.slot():
