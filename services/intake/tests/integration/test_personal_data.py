@@ -172,6 +172,53 @@ async def test_personal_values_are_stored_and_sent_sealed_and_shown_as_the_reade
     assert (row["holder"], row["lines.payee"]) == (HOLDER, PAYEE)
 
 
+async def test_a_pii_table_is_masked_cell_by_cell_its_rows_kept(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await register_client(intake, tokens)
+    columns = [{"name": "sku", "type": "string"}, {"name": "qty", "type": "integer"}]
+    fields = [
+        {"name": "total", "type": "decimal"},
+        {"name": "lines", "type": "table", "pii": True, "columns": columns},
+    ]
+    job = await create_job(
+        intake, tokens, client_id, fields=fields, required_skills=[SKILL], items=[{"source": {}}]
+    )
+    async with intake_db() as session:
+        stored = await session.get(Job, UUID(job["id"]))
+        assert stored is not None
+        assert stored.data_key is not None
+        item_id = (await session.scalars(select(Item.id).where(Item.job_id == stored.id))).one()
+    lines: list[dict[str, Any]] = [{"sku": PAYEE, "qty": "1"}, {"sku": HOLDER, "qty": None}]
+    accepted = validation.ItemAccepted(
+        item_id=item_id,
+        job_id=stored.id,
+        client_id=client_id,
+        result=data_keys.of(stored.id, stored.data_key).seal({"total": "10", "lines": lines}),
+        decided_at=stored.created_at,
+    )
+    async with intake_db() as session, session.begin():
+        await decisions.decide_items(session, [accepted], data_keys)
+
+    # Rows and their count kept, each cell masked, an empty one empty.
+    masked: list[dict[str, Any]] = [{"sku": MASK, "qty": MASK}, {"sku": MASK, "qty": None}]
+    for reader, shown in [(tokens.manager(Scope.OPS), masked), (tokens.client(client_id), lines)]:
+        answers = [
+            await intake.get(f"/v1/jobs/{job['id']}/results", headers={**reader, "Accept": media})
+            for media in ("text/csv", "application/json")
+        ]
+        rows = csv.DictReader(io.StringIO(answers[0].text))
+        assert [(r["line"], r["total"], r["lines.sku"], r["lines.qty"]) for r in rows] == [
+            (str(n), "10", row["sku"], row["qty"] or "") for n, row in enumerate(shown, 1)
+        ]
+        assert [record["data"] for record in answers[1].json()] == [{"total": "10", "lines": shown}]
+        answers.append(await intake.get(f"/v1/jobs/{job['id']}/items", headers=reader))
+        (item,) = answers[2].json()["data"]
+        assert item["result"] == {"total": "10", "lines": shown}
+        masking = shown is masked
+        assert all(_no_value(answer.text) for answer in answers) == masking, masking
+
+
 async def test_a_tampered_value_is_refused_not_shown(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:

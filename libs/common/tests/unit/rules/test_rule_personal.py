@@ -67,6 +67,25 @@ def test_personal_values_are_masked_for_a_reader_who_may_not_see_them() -> None:
     assert spec.personal.reader(None).value("total", "10.5") == "10.5"
 
 
+def test_a_pii_table_is_masked_cell_by_cell_its_rows_kept_where_its_key_opens_it() -> None:
+    spec = JobSpec.model_validate({"fields": FIELDS})
+    key, _ = new_data_key(LocalKeyRing.parse(new_kek("k1")), UUID(int=7))
+    family = [{"member": "John Doe"}, {"member": None}]
+    kept = spec.personal.seal(RECORD | {"family": family}, key)
+    masked = spec.personal.reader(key, clear=False)
+    assert masked.record(kept) == {
+        "name": MASK,
+        "total": "10.5",
+        "note": None,
+        "lines": [{"sku": "A-1", "holder": MASK}, {"sku": "B-2", "holder": None}],
+        "family": [{"member": MASK}, {"member": None}],
+    }
+    assert masked.value("family", kept["family"]) == [{"member": MASK}, {"member": None}]
+    assert masked.value("name", kept["name"]) == MASK
+    assert masked.shown(kept["name"]) == MASK
+    assert spec.personal.reader(key).value("family", kept["family"]) == family
+
+
 def test_a_job_without_pii_has_nothing_personal() -> None:
     spec = JobSpec.model_validate({"fields": [{"name": "total", "type": "decimal"}]})
     assert not spec.personal

@@ -160,10 +160,16 @@ async def _readers(
     session: AsyncSession, jobs_of: Sequence[Job], keys: DataKeys, *, personal: bool
 ) -> dict[UUID, Reader]:
     """How a reader sees each job's values: personal ones opened if they may see them
-    (`personal`), masked if not."""
-    wanted = {job.id: job.data_key for job in jobs_of if personal and jobs.job_spec(job).personal}
+    (`personal`), masked if not (a pii table opened all the same, to keep its rows masked
+    cell by cell)."""
+    specs = {job.id: jobs.job_spec(job).personal for job in jobs_of}
+    wanted = {
+        job.id: job.data_key
+        for job in jobs_of
+        if specs[job.id].tables or (personal and specs[job.id])
+    }
     found = await keys_to_read(session, keys, wanted)
-    return {job.id: jobs.job_spec(job).personal.reader(found.get(job.id)) for job in jobs_of}
+    return {job.id: specs[job.id].reader(found.get(job.id), clear=personal) for job in jobs_of}
 
 
 async def _view(
