@@ -44,7 +44,8 @@ class ClientCreated(BaseModel):
     created_at: datetime
 
 
-Skill = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_.-]+$")]
+# A passed qualification grants its work type's name as a skill: a skill is named as a work type.
+Skill = Annotated[str, Field(pattern=WORK_TYPE_PATTERN)]
 
 
 class JobCreate(JobSpec):

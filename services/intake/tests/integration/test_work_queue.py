@@ -251,7 +251,8 @@ async def test_a_suspension_during_a_claim_gives_back_what_the_claim_leased(
 async def test_a_manager_sets_a_contractors_skills_and_the_work_that_needs_them_follows(
     intake: httpx.AsyncClient, tokens: Tokens
 ) -> None:
-    skill = f"by-hand-{new_id().hex[-8:]}"
+    # As long as a work type's name may be: a qualification grants that name as a skill.
+    skill = f"invoices.eu-vat-reclaim.{new_id().hex}".ljust(100, "x")
     job = await keying_job(intake, tokens, 1, required_skills=[skill], due_at=past(-400))
     contractor_id, keyer = await new_contractor(intake, tokens, "old-skill")
     assert await claim_tasks(intake, keyer, job_id=job["id"]) == []
@@ -259,6 +260,7 @@ async def test_a_manager_sets_a_contractors_skills_and_the_work_that_needs_them_
 
     for refused, status, field in (
         ({"skills": ["Not A Skill"]}, 422, "skills[0]"),
+        ({"skills": ["qc", skill + "x"]}, 422, "skills[1]"),
         ({"skills": ["x"] * 101}, 422, "skills"),
     ):
         answer = await intake.put(url, json=refused, headers=tokens.manager())
