@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bpo_common.auth import Scope
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import (
@@ -81,6 +82,27 @@ async def test_only_a_manager_registers_clients(
 
     problem = assert_problem(response, 403)
     assert problem["detail"] == f"this needs the role manager; the token has {role}"
+
+
+async def test_only_an_admin_gives_a_new_client_its_webhook_url(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+) -> None:
+    name = f"Hooked {new_id()}"
+    body = {"name": name, "webhook_url": "https://collector.example/hook"}
+
+    refused = await intake.post("/v1/clients", json=body, headers=tokens.manager(Scope.OPS))
+
+    problem = assert_problem(refused, 403)
+    assert problem["detail"] == "webhook_url: this needs the scope admin; the token has ops"
+    async with intake_db() as session:
+        stored = await session.scalar(select(func.count()).where(Client.name == name))
+    assert stored == 0
+    admin = await intake.post(
+        "/v1/clients", json=body, headers=tokens.manager(Scope.OPS, Scope.ADMIN)
+    )
+    assert admin.json()["webhook_url"] == "https://collector.example/hook"
+    plain = await intake.post("/v1/clients", json={"name": name}, headers=tokens.manager(Scope.OPS))
+    assert plain.status_code == 201, plain.text
 
 
 async def test_a_client_name_with_a_nul_is_refused_and_not_stored(

@@ -6,8 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from bpo_common import audit
-from bpo_common.auth import Admin, Ops
+from bpo_common.auth import Admin, Ops, Scope, scope_refusal
 from bpo_common.db import SessionDep
+from bpo_common.errors import Forbidden
 from bpo_common.idempotency import IdempotencyDep
 from bpo_common.text import CheckedRoute
 from bpo_intake.domain.erasure import ClientRetention, RetentionUpdate
@@ -22,11 +23,16 @@ router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 async def create_client(
     body: ClientCreate,
     session: SessionDep,
-    _: Ops,
+    manager: Ops,
     idempotency: IdempotencyDep,
     settings: SettingsDep,
 ) -> JSONResponse:
-    """Register a client company; the answer carries its webhook signing secret."""
+    """Register a client company; the answer carries its webhook signing secret. A
+    `webhook_url` needs the scope admin as well, as changing it does."""
+    # Where a client's results are sent is an admin's to choose, here as on PUT .../webhook.
+    refusal = scope_refusal(manager, [Scope.ADMIN]) if body.webhook_url is not None else None
+    if refusal is not None:
+        raise Forbidden(f"webhook_url: {refusal}")
     client = await clients.create_client(
         session, body, allow_private_webhooks=settings.webhook_allow_private
     )
