@@ -47,6 +47,8 @@ class Contractor(Base):
     status: Mapped[ContractorStatus] = mapped_column(enum_column(ContractorStatus))
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When a manager last gave them work again: validation's suspensions before it are void.
+    reactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class KeyerRoute(Base):
@@ -263,6 +265,7 @@ class Layout(Base):
 
 QUEUED = text("status = 'queued'")
 QUEUE_ORDER = (text("due_at NULLS LAST"), text("priority DESC"), "id")
+KEYED = text("kind = 'entry' AND submitted_by IS NOT NULL")
 
 
 class Task(Base):
@@ -277,11 +280,7 @@ class Task(Base):
         # Whether a doubted keyer is at work (holds a lease): a claim asks.
         Index("ix_task_leased_by", "contractor_id", postgresql_where=text("status = 'leased'")),
         # How many items a keyer has keyed on a work type (a new keyer gets more controls).
-        Index(
-            "ix_task_keyer",
-            "submitted_by",
-            postgresql_where=text("kind = 'entry' AND submitted_by IS NOT NULL"),
-        ),
+        Index("ix_task_keyer", "submitted_by", postgresql_where=KEYED),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)

@@ -186,6 +186,33 @@ async def test_what_a_suspended_contractor_holds_goes_back_to_the_queue_at_once(
         assert task.attempts == before[lease.task["id"]], "not counted an expiry"
 
 
+async def test_a_suspension_made_before_a_managers_reactivation_and_read_after_it_is_void(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    """Validation's reactivation clears a suspension it made earlier: intake, reading that
+    suspension late, keeps the contractor at work as validation has them."""
+    contractor_id, keyer = await new_contractor(intake, tokens)
+    url = f"/v1/contractors/{contractor_id}"
+    await intake.post(f"{url}/suspend", json={"reason": "spot check"}, headers=tokens.manager())
+    suspended_at = datetime.now(UTC)  # by validation, as intake's consumer lags behind
+    activated = await intake.post(f"{url}/activate", headers=tokens.manager())
+    assert activated.json()["status"] == "active", activated.text
+
+    async def status_after(suspension: datetime) -> tuple[str, str | None]:
+        """The contractor's status once intake read validation's suspension made then."""
+        decision = ContractorSuspended(
+            contractor_id=contractor_id, reason="accuracy 80%", suspended_at=suspension
+        )
+        async with intake_db() as session, session.begin():
+            await decisions.suspend_contractor(session, decision)
+        shown = (await intake.get(url, headers=tokens.manager())).json()
+        return shown["status"], shown["status_reason"]
+
+    assert await status_after(suspended_at) == ("active", None)
+    assert (await intake.post("/v1/tasks/claim", json={}, headers=keyer)).status_code == 200
+    assert await status_after(datetime.now(UTC)) == ("suspended", "accuracy 80%")
+
+
 async def test_a_contractors_claims_run_one_at_a_time(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:

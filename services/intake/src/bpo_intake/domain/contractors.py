@@ -1,5 +1,6 @@
 """Contractors: who may take work."""
 
+from datetime import datetime
 from enum import StrEnum
 
 from bpo_common.errors import Forbidden
@@ -16,3 +17,10 @@ def refuse_unless_active(status: ContractorStatus | None, reason: str | None) ->
         raise Forbidden("this token's contractor is not registered; ask a manager")
     if status is ContractorStatus.SUSPENDED:
         raise Forbidden(f"this contractor is suspended: {reason}")
+
+
+def suspension_stands(suspended_at: datetime, reactivated_at: datetime | None) -> bool:
+    """Whether validation's suspension still holds: not once a manager gave the contractor work
+    again after it, as validation judges it too (the reactivation cleared it there, however
+    late intake reads it)."""
+    return reactivated_at is None or suspended_at > reactivated_at

@@ -94,6 +94,7 @@ async def activate(session: AsyncSession, contractor_id: UUID) -> ContractorOut:
     contractor = await _contractor(session, contractor_id)
     if contractor.status is ContractorStatus.SUSPENDED:
         reactivated = ContractorReactivated(contractor_id=contractor_id, reactivated_at=utcnow())
+        contractor.reactivated_at = reactivated.reactivated_at
         await publish(session, reactivated)
     return await _set_status(session, contractor_id, ContractorStatus.ACTIVE, None)
 

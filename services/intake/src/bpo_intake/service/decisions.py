@@ -22,7 +22,7 @@ from bpo_common.contracts.intake import ERASED_REASON, ItemCompleted, ItemReject
 from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.notifications import notify
 from bpo_common.outbox import publish_each
-from bpo_intake.domain.contractors import ContractorStatus
+from bpo_intake.domain.contractors import ContractorStatus, suspension_stands
 from bpo_intake.domain.documents import WORK_CHANNEL
 from bpo_intake.domain.jobs import FINAL, ItemStatus, JobStatus
 from bpo_intake.domain.tasks import keyed_fields, new_task, review_skills
@@ -307,9 +307,12 @@ async def suspend_contractor(
     session: AsyncSession, decision: validation.ContractorSuspended
 ) -> None:
     """The contractor gets no more work, and what they hold goes back to the queue; the
-    reason is kept and shown."""
+    reason is kept and shown. A suspension made before the contractor's latest reactivation,
+    read late, changes nothing."""
     contractor = await contractors_repository.get_contractor(session, decision.contractor_id)
-    if contractor is not None:
+    if contractor is not None and suspension_stands(
+        decision.suspended_at, contractor.reactivated_at
+    ):
         contractor.status = ContractorStatus.SUSPENDED
         contractor.status_reason = decision.reason
         await contractors.let_go_of_leases(session, decision.contractor_id)
