@@ -135,6 +135,22 @@ async def test_items_appended_as_csv_take_source_from_columns_and_golden_from_go
     ]
 
 
+async def test_a_csv_saved_by_excel_for_mac_with_lines_ending_in_cr_alone_is_read(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+) -> None:
+    headers, job_id = await open_job(intake, tokens)
+    body = b"external_id,name\r1,a\r2,b\r"
+
+    response = await intake.post(items_path(job_id), content=body, headers={**headers, **CSV})
+
+    assert response.json() == {"accepted": 2}, response.text
+    stored = await stored_items(intake_db, job_id)
+    assert [(item.external_id, item.source) for item in stored] == [
+        ("1", {"name": "a"}),
+        ("2", {"name": "b"}),
+    ]
+
+
 async def test_items_beyond_one_batch_are_announced_in_events_that_cover_each_item_once(
     intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
 ) -> None:

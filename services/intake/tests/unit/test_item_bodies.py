@@ -169,6 +169,26 @@ def test_a_quote_inside_an_unquoted_cell_is_text_as_csv_reads_it_whatever_follow
     ]
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 1000])
+def test_csv_and_ndjson_lines_that_end_with_cr_alone_are_lines_whatever_the_chunks(
+    size: int,
+) -> None:
+    """As Excel for Mac saves CSV; a quoted cell keeps the line ends it spans, whichever."""
+    csv_body = b'external_id,desc\r1,a\r\r2,"two\rlines"\r3,"cr\r\nlf"\r\n4,b\r'
+    ndjson_body = b'{"external_id": "1", "source": {}}\r\r{"source": {"a": "\\r"}}\r'
+
+    assert parse(CsvItems, csv_body, size) == [
+        ("line 2", ItemIn(external_id="1", source={"desc": "a"})),
+        ("line 4", ItemIn(external_id="2", source={"desc": "two\rlines"})),
+        ("line 6", ItemIn(external_id="3", source={"desc": "cr\r\nlf"})),
+        ("line 8", ItemIn(external_id="4", source={"desc": "b"})),
+    ]
+    assert parse(NdjsonItems, ndjson_body, size) == [
+        ("line 1", ItemIn(external_id="1", source={})),
+        ("line 3", ItemIn(source={"a": "\r"})),
+    ]
+
+
 @pytest.mark.parametrize(
     ("body", "rows"),
     [

@@ -23,6 +23,7 @@ import ijson
 from bpo_common import json_input
 from bpo_common.errors import FieldError
 from bpo_common.rules import FieldType, JobSpec
+from bpo_intake.domain.body_lines import Lines
 from bpo_intake.domain.items import (
     Parsed,
     Place,
@@ -59,38 +60,12 @@ class ItemsParser(ABC):
         """The rows left when the body has ended."""
 
 
-class _Lines:
-    """The body's lines, numbered from 1, without their `\\n`, as the chunks arrive."""
-
-    def __init__(self) -> None:
-        self.number = 0
-        self._partial = bytearray()
-
-    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
-        lines = []
-        start = 0
-        while (end := chunk.find(b"\n", start)) != -1:
-            self.number += 1
-            if self._partial:
-                self._partial += chunk[start:end]
-                lines.append((self.number, bytes(self._partial)))
-                self._partial.clear()
-            else:
-                lines.append((self.number, chunk[start:end]))
-            start = end + 1
-        self._partial += chunk[start:]
-        return lines
-
-    def end(self) -> list[tuple[int, bytes]]:
-        return [(self.number + 1, bytes(self._partial))] if self._partial else []
-
-
 class NdjsonItems(ItemsParser):
     """One item a line; blank lines are skipped."""
 
     def __init__(self, spec: JobSpec) -> None:
         super().__init__(spec)
-        self._lines = _Lines()
+        self._lines = Lines()
 
     def feed(self, chunk: bytes) -> list[Row]:
         return self._items(self._lines.feed(chunk))
@@ -99,7 +74,7 @@ class NdjsonItems(ItemsParser):
         return self._items(self._lines.end())
 
     def _items(self, lines: list[tuple[int, bytes]]) -> list[Row]:
-        return [(line(number), parse_item(text)) for number, text in lines if text.strip()]
+        return [(line(n), parse_item(text.rstrip(b"\r\n"))) for n, text in lines if text.strip()]
 
 
 # The least whole number of more digits than json_input takes (as NDJSON lines are read).
@@ -344,7 +319,7 @@ class CsvItems(ItemsParser):
 
     def __init__(self, spec: JobSpec) -> None:
         super().__init__(spec)
-        self._lines = _Lines()
+        self._lines = Lines()
         self._pending = _PendingLines()
         self._reader = csv.reader(self._pending, strict=True)
         self._columns: _CsvColumns | None = None
@@ -372,7 +347,8 @@ class CsvItems(ItemsParser):
             text = raw.decode()
         except UnicodeDecodeError as exc:
             return self._broken(number, f"not UTF-8 (byte {exc.start + 1} of the line)")
-        self._pending.lines.append((text.removeprefix("\ufeff") if number == 1 else text) + "\n")
+        # With its own line end: a quoted cell that spans lines keeps the one it was saved with.
+        self._pending.lines.append(text.removeprefix("\ufeff") if number == 1 else text)
         if self._quoting.ends_open(text):
             return []  # a quoted cell goes on on the next line
         rows: list[Row] = []

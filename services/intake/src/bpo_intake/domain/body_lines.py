@@ -1,0 +1,42 @@
+"""A body's lines as its chunks arrive, which NDJSON and CSV bodies of items are read by."""
+
+
+class Lines:
+    """The body's lines, numbered from 1, each with its line end: LF, CRLF, or a CR alone (as
+    Excel for Mac saves CSV), as the chunks arrive."""
+
+    def __init__(self) -> None:
+        self.number = 0
+        self._partial = bytearray()
+
+    def feed(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        if not chunk:
+            return []
+        lines = []
+        if self._partial.endswith(b"\r"):  # a CR alone, or the first of a CRLF
+            crlf = chunk.startswith(b"\n")
+            lines.append(self._ended(b"\n" if crlf else b""))
+            chunk = chunk[1:] if crlf else chunk
+        # bytes.splitlines ends lines at LF, CR and CRLF only; a CR that ends the chunk waits
+        # for the next chunk's first byte.
+        pieces = chunk.splitlines(keepends=True)
+        tail = pieces.pop() if pieces and not pieces[-1].endswith(b"\n") else b""
+        if pieces:
+            lines.append(self._ended(pieces[0]))
+            lines += [(self.number + i, piece) for i, piece in enumerate(pieces[1:], 1)]
+            self.number += len(pieces) - 1
+        self._partial += tail
+        return lines
+
+    def end(self) -> list[tuple[int, bytes]]:
+        return [(self.number + 1, bytes(self._partial))] if self._partial else []
+
+    def _ended(self, tail: bytes) -> tuple[int, bytes]:
+        """The line the partial one and `tail` make."""
+        self.number += 1
+        if not self._partial:
+            return self.number, tail
+        self._partial += tail
+        whole = bytes(self._partial)
+        self._partial.clear()
+        return self.number, whole
