@@ -48,11 +48,17 @@ def real_items(n: int) -> list[dict[str, Any]]:
 
 
 async def qualification(
-    intake: httpx.AsyncClient, tokens: Tokens, controls: int, **terms: Any
+    intake: httpx.AsyncClient,
+    tokens: Tokens,
+    controls: int,
+    *,
+    work_type: str | None = None,
+    **terms: Any,
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """A work type requiring a qualification of `controls` items, and a client's job of it
-    waiting with two real items: (work type, the set's job, the waiting job)."""
-    work_type = own_work_type()
+    """A work type (of the test's own, unless named) requiring a qualification of `controls`
+    items, and a client's job of it waiting with two real items: (work type, the set's job,
+    the waiting job)."""
+    work_type = work_type or own_work_type()
     client_id = await register_client(intake, tokens)
     known = await single_job(
         intake, tokens, client_id, work_type, [known_item(n) for n in range(controls)]

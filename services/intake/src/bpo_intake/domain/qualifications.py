@@ -27,7 +27,7 @@ DEFAULT_RETRY_AFTER_HOURS = 24
 
 @dataclass(frozen=True)
 class Offered:
-    """The qualification a contractor is offered at a claim, with their attempt at it still
+    """A qualification a contractor may be offered at a claim, with their attempt at it still
     under way (None: a new one starts)."""
 
     work_type: str

@@ -80,9 +80,10 @@ async def require_skill(session: AsyncSession, work_type: str) -> None:
         await driver.execute(statement, work_type)
 
 
-# The qualification a contractor ($1, active, without its skill, not waiting to retry it) is
-# offered: one whose work type has queued entry tasks that its skill alone keeps from them
-# (of job $3 only, when given); with the contractor's attempt at it still under way, if any.
+# The qualifications a contractor ($1, active) may be offered, in the order they are tried:
+# those whose skill they lack and are not waiting to retry, whose work type has queued entry
+# tasks that its skill alone keeps from them (of job $3 only, when given); with the
+# contractor's attempt at each still under way, if any.
 _OFFERED = """
     SELECT q.work_type, q.job_id, a.id AS attempt_id
     FROM qualification q
@@ -101,17 +102,15 @@ _OFFERED = """
             AND t.required_skills <@ (c.skills || to_jsonb(q.work_type))
       )
     ORDER BY q.work_type
-    LIMIT 1
     """
 
 
 async def offered(
     session: AsyncSession, contractor_id: UUID, job_id: UUID | None, now: datetime
-) -> Offered | None:
-    """The qualification the contractor is offered now, if any (see _OFFERED)."""
+) -> list[Offered]:
+    """The qualifications the contractor may be offered now, in order (see _OFFERED)."""
     driver = await driver_connection(session)
-    row = await driver.fetchrow(_OFFERED, contractor_id, now, job_id)
-    return None if row is None else Offered(**row)
+    return [Offered(**row) for row in await driver.fetch(_OFFERED, contractor_id, now, job_id)]
 
 
 async def add_attempt(session: AsyncSession, attempt: QualificationAttempt) -> None:

@@ -94,14 +94,30 @@ async def offer(
 ) -> dict[str, Any] | None:
     """The next item of a qualification the contractor may take now (see
     repository.qualifications.offered), leased to them until `lease_until`, as a claim shows
-    a task; None when there is none, or each item of their attempt is given already."""
-    if await repository.offered(session, contractor_id, job_id, now) is None:
+    a task; None when there is none. One that cannot give an item now (its set's job
+    cancelled or being withdrawn, its set empty, or each item of the attempt given already)
+    is passed over for the next: it would otherwise keep every other from the contractor."""
+    if not await repository.offered(session, contractor_id, job_id, now):
         return None
     # Asked again under the contractor's lock: two claims at once start one attempt.
     await advisory_lock(session, f"qualification:{contractor_id}")
-    offered = await repository.offered(session, contractor_id, job_id, now)
-    if offered is None:
-        return None
+    for offered in await repository.offered(session, contractor_id, job_id, now):
+        given = await _give(session, contractor_id, offered, lease_until, keys, now)
+        if given is not None:
+            return given
+    return None
+
+
+async def _give(
+    session: AsyncSession,
+    contractor_id: UUID,
+    offered: Offered,
+    lease_until: datetime,
+    keys: DataKeys,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The next item of the offered qualification, leased to the contractor; None when it
+    cannot give one now."""
     job = await jobs_repository.job_to_add_to(session, offered.job_id)
     if job is None or job.status is JobStatus.CANCELLED:
         return None  # the set's job is being withdrawn, or was cancelled: no copy goes into it
