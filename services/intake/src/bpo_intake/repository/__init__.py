@@ -4,10 +4,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, case, func
+from sqlalchemy import ColumnElement, Exists, Select, case, exists, func
 from sqlalchemy.orm import QueryableAttribute
 
-from bpo_intake.models import Job
+from bpo_intake.models import Job, Qualification
 
 Q = TypeVar("Q", bound=Select[Any])
 
@@ -23,3 +23,9 @@ def job_ended() -> ColumnElement[datetime]:
     close); or when it was cancelled."""
     completed = func.greatest(Job.completed_at, Job.closed_at)
     return case((Job.completed_at.is_not(None), completed), else_=Job.cancelled_at)
+
+
+def is_a_set(job_id: QueryableAttribute[UUID]) -> Exists:
+    """Whether the job is a qualification's set: retention keeps its values and documents,
+    which its copies are made and keyed from."""
+    return exists().where(Qualification.job_id == job_id)

@@ -26,8 +26,8 @@ from sqlalchemy.orm import aliased
 from bpo_common.auth import Principal, Role, contractor_id_of
 from bpo_common.db import advisory_lock, copy_rows
 from bpo_intake.domain.tasks import TaskStatus
-from bpo_intake.models import UNSWEPT, Document, DocumentPage, Item, Job, Qualification, Task
-from bpo_intake.repository import job_ended, of_client
+from bpo_intake.models import UNSWEPT, Document, DocumentPage, Item, Job, Task
+from bpo_intake.repository import is_a_set, job_ended, of_client
 
 # An item's documents by file name, in the order the item names them (SQL on `item`).
 ITEM_DOCUMENT_NAMES = (
@@ -183,11 +183,10 @@ async def expired(session: AsyncSession, ended_before: datetime, limit: int) -> 
         )
         .exists()
     )
-    a_set = exists().where(Qualification.job_id == Document.job_id)
     query = (
         select(Document)
         .join(Job, and_(Job.id == Document.job_id, ended < ended_before))
-        .where(Document.deleted_at.is_(None), ~copied, ~a_set)
+        .where(Document.deleted_at.is_(None), ~copied, ~is_a_set(Document.job_id))
         .order_by(Document.id)
         .limit(limit)
         .with_for_update(of=Document, skip_locked=True)

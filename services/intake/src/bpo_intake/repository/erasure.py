@@ -34,7 +34,7 @@ from bpo_intake.models import (
     Task,
     WebhookDelivery,
 )
-from bpo_intake.repository import job_ended
+from bpo_intake.repository import is_a_set, job_ended
 
 SERVICES = ("intake", "validation", "billing", "reporting")
 
@@ -259,7 +259,8 @@ async def jobs_past_retention(
 ) -> list[tuple[UUID, UUID]]:
     """(job, client) of jobs that completed or were cancelled longer ago than their client's
     retention (else `default_days`; 0: kept) and were not erased whole yet, but those
-    `passed_over`; locked, others' skipped."""
+    `passed_over` and a qualification's set (kept while it is one, as its documents are);
+    locked, others' skipped."""
     ended = job_ended()
     days = func.coalesce(Client.retention_days, literal(default_days, Integer))
     erased = select(Erasure.id).where(Erasure.job_id == Job.id, Erasure.item_ids.is_(None))
@@ -271,6 +272,7 @@ async def jobs_past_retention(
             days > 0,
             ended < literal(now, DateTime(timezone=True)) - func.make_interval(0, 0, 0, days),
             ~erased.exists(),
+            ~is_a_set(Job.id),
             Job.id.not_in(list(passed_over)),
         )
         .order_by(Job.id)
