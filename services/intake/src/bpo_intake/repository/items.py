@@ -108,13 +108,27 @@ async def list_items(
 
 async def flagged_items(session: AsyncSession, page: PageRequest) -> list[Item]:
     """The items flagged for a manager; not those of a cancelled job, where nothing is left
-    to do (a requeue is refused)."""
+    to do (a requeue is refused), nor a control copy (none of the client's items; one given
+    back is withdrawn, not flagged)."""
     flagged = (
         select(Item)
         .join(Job, Job.id == Item.job_id)
-        .where(Item.flagged_reason.is_not(None), Job.status != JobStatus.CANCELLED)
+        .where(
+            Item.flagged_reason.is_not(None),
+            Item.control_of.is_(None),
+            Job.status != JobStatus.CANCELLED,
+        )
     )
     return list((await session.execute(paginate(flagged, Item.id, page))).scalars())
+
+
+async def control_copies(session: AsyncSession, item_ids: list[UUID]) -> set[UUID]:
+    """Those of the items that are control copies: injected at a claim or given in a
+    qualification attempt."""
+    if not item_ids:
+        return set()
+    query = select(Item.id).where(Item.id.in_(item_ids), Item.control_of.is_not(None))
+    return set(await session.scalars(query))
 
 
 _DOCUMENT_NAMES: ColumnClause[Any] = literal_column(ITEM_DOCUMENT_NAMES)

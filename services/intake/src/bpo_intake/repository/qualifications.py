@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.db import driver_connection
 from bpo_intake.domain.controls import PoolItem
 from bpo_intake.domain.qualifications import Offered
-from bpo_intake.models import Item, Qualification, QualificationAttempt
+from bpo_intake.models import Qualification, QualificationAttempt
 from bpo_intake.repository.controls import PAGES_KEPT
 
 # An item `p` that can be in a set: a control item with a known answer (not a copy), its
@@ -209,11 +209,3 @@ async def keyers(session: AsyncSession, item_ids: list[UUID]) -> dict[UUID, UUID
     """Who keyed each of the copies (each is keyed once)."""
     driver = await driver_connection(session)
     return {row["item_id"]: row["submitted_by"] for row in await driver.fetch(_KEYERS, item_ids)}
-
-
-async def copies(session: AsyncSession, item_ids: list[UUID]) -> set[UUID]:
-    """Those of the items that are copies given in qualification attempts."""
-    if not item_ids:
-        return set()
-    query = select(Item.id).where(Item.id.in_(item_ids), Item.attempt_id.is_not(None))
-    return set(await session.scalars(query))

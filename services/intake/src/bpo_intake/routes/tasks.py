@@ -100,6 +100,6 @@ async def submit(
 
 @router.post("/{task_id}/release", status_code=204, responses={409: PROBLEM_RESPONSE})
 async def release(holder: CurrentLeaseHolder, session: SessionDep) -> None:
-    """Give a task you hold back to the queue (a qualification's copy is withdrawn: your next
-    claim gives its set item again)."""
+    """Give a task you hold back to the queue (a control copy is withdrawn: your next claim
+    may give another, or a qualification's set item again)."""
     await tasks.release(session, holder)

@@ -16,7 +16,7 @@ from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Contractor
 from bpo_intake.repository import claims as claims_repository
 from bpo_intake.repository import contractors as repository
-from bpo_intake.repository import qualifications as qualifications_repository
+from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.schemas import ContractorCreate, ContractorOut
 
@@ -77,12 +77,12 @@ async def refuse_unless_working(session: AsyncSession, contractor_id: UUID) -> N
 async def let_go_of_leases(session: AsyncSession, contractor_id: UUID) -> None:
     """The contractor's tasks go back to the queue at once: a suspended one's (they may
     neither submit nor give them back, and their leases would run out one by one, each
-    counted an expiry), or one's who signs out of the workbench; a qualification's copy is
-    withdrawn, as the lease sweep withdraws it."""
+    counted an expiry), or one's who signs out of the workbench; a control copy is withdrawn,
+    as the lease sweep withdraws it."""
     # A claim under way would lease more after this looked (its statement saw them active).
     await claims_repository.wait_for_claims(session, contractor_id)
     held = await tasks_repository.leases_of(session, contractor_id)
-    copies = await qualifications_repository.copies(session, [task.item_id for task in held])
+    copies = await items_repository.control_copies(session, [task.item_id for task in held])
     for task in held:
         task.status = TaskStatus.CANCELLED if task.item_id in copies else TaskStatus.QUEUED
         task.contractor_id, task.lease_expires_at = None, None

@@ -5,8 +5,10 @@ domain.controls.chance), to a control: a new item of the job copied from one of 
 control items the keyer has never had, with the known answer, whose entry task is leased to
 the keyer instead. The claimed task goes back to the queue. The keyer sees the control as
 any task; validation scores the keying against the known answer and accepts the control with
-it. A control is none of the client's work: billing skips control items, and the job's
-counts, listing, results and completion leave injected ones out.
+it. Drawn for that keyer alone, a control they give back, or whose lease runs out, is
+withdrawn (service.tasks), never keyed by another. A control is none of the client's work:
+billing skips control items, and the job's counts, listing, results and completion leave
+injected ones out.
 """
 
 from datetime import datetime

@@ -1,7 +1,8 @@
 """Work distribution: contractors claim tasks under a lease, key them, submit or release them.
 
 Leases expire; the sweep gives expired tasks back to the queue and, after too many
-attempts, flags the item for a manager instead.
+attempts, flags the item for a manager instead. A control copy given back or run out is
+withdrawn: it was drawn for its keyer alone.
 
 The holder of a task's lease sees its personal values: a task is shown with them opened, and
 a submission is stored with them sealed (the job's data key). What validation is told travels
@@ -30,7 +31,6 @@ from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import HeldTask, TaskStatus
 from bpo_intake.repository import claims
 from bpo_intake.repository import items as items_repository
-from bpo_intake.repository import qualifications as qualifications_repository
 from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
 from bpo_intake.service import contractors, controls, pages, qualifications
@@ -188,11 +188,11 @@ async def heartbeat(
 async def release(
     session: AsyncSession, holder: LeaseHolder, *, now: datetime | None = None
 ) -> None:
-    """Give the task back to the queue; a qualification's copy is withdrawn instead, as when
-    its lease runs out (the contractor is given its set item again)."""
+    """Give the task back to the queue; a control copy is withdrawn instead, as when its lease
+    runs out (the contractor may be given another, or a qualification's set item again)."""
     now = now or utcnow()
     task = holder.task
-    withdrawn = bool(await qualifications_repository.copies(session, [task.item_id]))
+    withdrawn = task.control_of is not None
     if not await repository.release_lease(
         session, task.id, holder.contractor_id, now, withdrawn=withdrawn
     ):
@@ -299,12 +299,13 @@ async def sweep_expired_leases(
     session: AsyncSession, *, max_attempts: int, now: datetime | None = None
 ) -> int:
     """Give expired tasks (up to SWEEP_BATCH) back to the queue; flag the item once a task has
-    expired too often. A qualification's copy is withdrawn instead (the contractor is given
-    its set item again). Returns how many expired. A task whose item another transaction
-    holds (a decision, an erasure: which may wait for the task) expires on a later sweep."""
+    expired too often. A control copy is withdrawn instead, never flagged (the contractor may
+    be given another, or a qualification's set item again). Returns how many expired. A task
+    whose item another transaction holds (a decision, an erasure: which may wait for the
+    task) expires on a later sweep."""
     now = now or utcnow()
     expired = await repository.lease_expired_tasks(session, now, SWEEP_BATCH)
-    copies = await qualifications_repository.copies(session, [t.item_id for t in expired])
+    copies = await items_repository.control_copies(session, [t.item_id for t in expired])
     swept = 0
     for task in expired:
         holder = task.contractor_id
