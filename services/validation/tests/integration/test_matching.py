@@ -233,7 +233,7 @@ async def test_an_erased_items_exception_is_closed_and_can_no_longer_be_resolved
         "erasure",
     )
     accepted = await validation.post(f"{url}/resolve", json={"action": "accept"}, headers=client)
-    assert "resolved already" in assert_problem(accepted, 409)["detail"]
+    assert "its item's data was erased" in assert_problem(accepted, 409)["detail"]
     assert (await events(validation_db, item))[-1].type == OPENED, "nothing more is announced"
     assert await _billed(validation_db, item) == [], "later invoices of the order are free of it"
 

@@ -136,7 +136,13 @@ def add_exception(session: AsyncSession, exception: MatchException) -> None:
 
 
 async def exception_for_update(session: AsyncSession, exception_id: UUID) -> MatchException | None:
-    query = select(MatchException).where(MatchException.id == exception_id).with_for_update()
+    """The exception locked, read afresh: a read of it earlier in the transaction may be stale."""
+    query = (
+        select(MatchException)
+        .where(MatchException.id == exception_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 

@@ -32,6 +32,7 @@ from bpo_validation.repository import exceptions as repository
 from bpo_validation.repository import jobs as job_rules
 from bpo_validation.repository import quality as scores
 from bpo_validation.repository import reference
+from bpo_validation.repository.erasure import ERASURE
 from bpo_validation.schemas import ExceptionOut, ExceptionResolve
 from bpo_validation.service.entries import Rules
 from bpo_validation.service.keys import JobKeys
@@ -175,6 +176,13 @@ async def resolve(
     its tasks are scored, and the resolution is kept in the item's decision history. The same
     resolution again by the same caller (a retry whose answer was lost) is answered as the
     first was; any other on a resolved exception is a conflict."""
+    seen = _visible(
+        await repository.get_exception(session, exception_id), exception_id, caller.scope()
+    )
+    # The locks an erasure of its item or job takes: a resolution waits for one running and
+    # then finds the exception it closed; an erasure after it waits for it and erases its
+    # decision too.
+    await decision_rows.lock_items(session, [seen.item_id], [seen.job_id])
     exception = _visible(
         await repository.exception_for_update(session, exception_id), exception_id, caller.scope()
     )
@@ -238,6 +246,11 @@ async def _resolved_again(
 ) -> ExceptionOut:
     """A resolution of a resolved exception: the same as the caller resolved it with is
     answered as the first was; any other is a conflict (one its erasure closed, too)."""
+    if exception.resolved_by == ERASURE:
+        raise Conflict(
+            f"exception {exception.id} can no longer be resolved: its item's data was erased "
+            f"at {exception.resolved_at}"
+        )
     same = (exception.resolved_by, exception.action, exception.note) == (
         caller.subject,
         body.action,
