@@ -1,5 +1,5 @@
-"""Events the validation service consumes: jobs (created, completed), their items received,
-submitted tasks, erasures and reactivated contractors from intake."""
+"""Events the validation service consumes: jobs (created, completed, cancelled), their items
+received, submitted tasks, erasures and reactivated contractors from intake."""
 
 from functools import partial
 
@@ -7,6 +7,7 @@ from bpo_common.contracts.intake import (
     ContractorReactivated,
     DataErased,
     ItemsReceived,
+    JobCancelled,
     JobCompleted,
     JobCreated,
     TaskSubmitted,
@@ -29,6 +30,7 @@ def subscriptions(settings: Settings, keys: JobKeys) -> list[Subscription]:
             each(DataErased, erase),
             each(ContractorReactivated, quality.reactivate),
             each(JobCompleted, partial(accuracy.job_completed, settings=settings)),
+            each(JobCancelled, quality.job_cancelled),
         ]
     )
     return [Subscription(name="validation", handlers=handlers)]

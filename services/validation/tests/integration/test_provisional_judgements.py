@@ -1,14 +1,22 @@
 """Keyings that differ are judged against each other while their item awaits adjudication:
 adaptive QC's record of the crew counts each field they differ on as half an error of each
-keyer, until the adjudication's final judgements replace them."""
+keyer, until the adjudication's final judgements replace them, or their job is cancelled."""
 
+from collections.abc import AsyncIterator
 from uuid import UUID
 
+import pytest
+from nats.js import JetStreamContext
 from sqlalchemy import func, select
 
+from bpo_common.clock import utcnow
 from bpo_common.contracts import TaskKind
+from bpo_common.contracts.intake import JobCancelled
 from bpo_common.db import SessionFactory
+from bpo_common.events import wrap
 from bpo_common.ids import new_id
+from bpo_common.messaging import connect
+from bpo_devtools.testing import TestStack, eventually
 from bpo_validation.domain.crew import Tally
 from bpo_validation.models import Judgement, ProvisionalJudgement
 from bpo_validation.repository import accuracy
@@ -17,6 +25,13 @@ from bpo_validation.settings import Settings
 from .submissions import new_job, submit
 
 WINDOW = 1000
+
+
+@pytest.fixture(scope="module")
+async def js(stack: TestStack) -> AsyncIterator[JetStreamContext]:
+    client = await connect(stack.urls.nats_url, name="validation-provisional-test")
+    yield client.jetstream()
+    await client.close()
 
 
 async def _record(db: SessionFactory, work_type: str) -> dict[UUID, dict[str, Tally]]:
@@ -95,3 +110,30 @@ async def test_an_adjudicator_who_rejects_the_item_ends_its_provisional_judgemen
                  rejection="the scan is unreadable")  # fmt: skip
     assert await _rows(validation_db, item) == (0, 0), "nobody judged, nothing provisional"
     assert await _record(validation_db, work_type) == {}
+
+
+async def test_a_cancelled_jobs_keyings_awaiting_adjudication_weigh_on_no_keyer(
+    validation_db: SessionFactory, validation_settings: Settings, js: JetStreamContext
+) -> None:
+    # Intake withdraws the adjudication of a cancelled job's item: it never comes.
+    work_type = f"provisional-{new_id()}"
+    job = await new_job(validation_db, mode="double", work_type=work_type)
+    item, keyer = new_id(), new_id()
+    for contractor, total in ((keyer, "7"), (new_id(), "1")):
+        await submit(validation_db, validation_settings, job, item, {"number": "A", "total": total},
+                     expected=2, contractor_id=contractor)  # fmt: skip
+    assert await _rows(validation_db, item) == (4, 0)
+
+    cancelled = JobCancelled(
+        job_id=job.job_id, client_id=job.client_id, tasks_withdrawn=1, cancelled_at=utcnow()
+    )
+    envelope = wrap(cancelled, source="intake", client_id=job.client_id)
+    await js.publish(envelope.subject, envelope.model_dump_json().encode())
+
+    async def dropped() -> bool:
+        return await _rows(validation_db, item) == (0, 0)
+
+    await eventually(dropped, what="the item's provisional judgements dropped")
+    assert await _record(validation_db, work_type) == {}
+    async with validation_db() as session:
+        assert await accuracy.recent_by_field(session, keyer, work_type, WINDOW) == {}

@@ -15,7 +15,6 @@ from bpo_validation.models import (
     InvoicedLine,
     JobDataKey,
     MatchException,
-    ProvisionalJudgement,
     SeenInvoice,
 )
 
@@ -33,8 +32,7 @@ async def erase_values(
     """Empty the entries, decisions and match exceptions of the job (or of these of its items);
     ids, outcomes, counts and times stay. An exception still open is closed, rejected by the
     erasure (its invoice can no longer be read, and intake rejects the item), and what it
-    billed of its order is forgotten. The invoices seen for duplicates go, and the provisional
-    judgements of keyings that await an adjudication."""
+    billed of its order is forgotten. The invoices seen for duplicates go."""
 
     def of(table: type[Entry] | type[Decision] | type[MatchException]) -> ColumnElement[bool]:
         if item_ids is None:
@@ -81,11 +79,6 @@ async def erase_values(
         else item_ids
     )
     await session.execute(delete(SeenInvoice).where(SeenInvoice.item_id.in_(items)))
-    # An item erased while it awaited its adjudication never gets one: its keyings' half
-    # errors would weigh on their keyers until newer work pushed them out of the window.
-    await session.execute(
-        delete(ProvisionalJudgement).where(ProvisionalJudgement.item_id.in_(items))
-    )
 
 
 async def delete_job_key(session: AsyncSession, job_id: UUID) -> None:

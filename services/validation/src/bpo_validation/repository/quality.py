@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import among, as_arrays, copy_rows, insert_arrays
-from bpo_validation.models import Judgement, ProvisionalJudgement, Standing
+from bpo_validation.models import Entry, Judgement, ProvisionalJudgement, Standing
 
 
 async def add_judgements(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -46,6 +46,22 @@ async def replace_provisional(
             delete(ProvisionalJudgement).where(among(ProvisionalJudgement.item_id, items))
         )
     await copy_rows(session, ProvisionalJudgement.__table__, rows)
+
+
+async def drop_provisional(
+    session: AsyncSession, job_id: UUID, item_ids: Collection[UUID] | None = None
+) -> None:
+    """Drop the provisional judgements of the job's items (of these of them, if given), whose
+    adjudication will never come: their keyings' half errors would weigh on their keyers
+    until newer work pushed them out of the window."""
+    items = (
+        select(Entry.item_id).where(Entry.job_id == job_id).scalar_subquery()
+        if item_ids is None
+        else list(item_ids)
+    )
+    await session.execute(
+        delete(ProvisionalJudgement).where(ProvisionalJudgement.item_id.in_(items))
+    )
 
 
 async def judged_by_task(

@@ -24,6 +24,7 @@ from bpo_validation.domain.scoring import (
     task_outcome,
 )
 from bpo_validation.models import Entry
+from bpo_validation.repository import decisions as decisions_repository
 from bpo_validation.repository import quality as repository
 from bpo_validation.schemas import (
     DayScore,
@@ -161,6 +162,15 @@ async def reactivate(session: AsyncSession, event: intake.ContractorReactivated)
     standing.suspended_at = None
     standing.reason = None
     standing.reactivated_at = event.reactivated_at
+
+
+async def job_cancelled(session: AsyncSession, event: intake.JobCancelled) -> None:
+    """A cancelled job's items that await an adjudication never get one (intake withdrew it):
+    their keyings no longer count as half an error on the fields they differ on."""
+    # The lock a decision run on the job takes: one running writes its provisional judgements
+    # first, and they go too.
+    await decisions_repository.lock_items(session, (), [event.job_id])
+    await repository.drop_provisional(session, event.job_id)
 
 
 async def quality(
