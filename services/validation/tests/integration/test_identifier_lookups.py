@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens
+from bpo_devtools.testing import Tokens, assert_problem
 from bpo_validation.repository import reference
 from bpo_validation.settings import Settings
 
@@ -121,3 +121,34 @@ async def test_an_identifier_finds_its_row_written_in_another_spelling_of_it(
     await submit(validation_db, validation_settings, job, item, {"id": keyed, "vendor": "ACME"})
     decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
     assert decision["decision"] == "accepted", decision["reason"]
+
+
+@pytest.mark.parametrize(
+    ("written", "asked"),
+    [
+        ("DE89 3704 0044 0532 0130 00", "DE89370400440532013000"),  # as a lookup keyed it
+        ("DE89370400440532013000", "de89 3704 0044 0532 0130 00"),  # as a bank prints it
+        ("DEUTDEFFXXX", "DEUTDEFF"),
+        ("3-16-148410-X", "978-3-16-148410-0"),
+        ("GR 094259216", "EL094259216"),
+    ],
+)
+async def test_a_row_asked_for_by_an_identifier_is_the_row_a_lookup_finds(
+    validation_db: SessionFactory,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+    written: str,
+    asked: str,
+) -> None:
+    client = tokens.client(new_id())
+    uploaded = await validation.put(
+        "/v1/reference-datasets/master?key=id",
+        content=f'id,name\n"{written}",ACME\nV-1,Globex\n',
+        headers={**client, "Content-Type": "text/csv"},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    found = await validation.get(f"/v1/reference-datasets/master/rows/{asked}", headers=client)
+    assert (found.status_code, found.json()) == (200, {"id": written, "name": "ACME"})
+    # A key that is no identifier matches as written, separators and all.
+    missed = await validation.get("/v1/reference-datasets/master/rows/V 1", headers=client)
+    assert "master has no row with key V 1" in assert_problem(missed, 404)["detail"]

@@ -110,6 +110,25 @@ def _wanted(field: FieldSpec, dataset: str, value: object) -> Wanted:
     return Wanted(dataset, reference_key(value), True, also)
 
 
+def wanted_by_key(dataset: str, key: str) -> Wanted:
+    """What a lookup asks of `dataset` for `key`, whatever its field: the key as written, and,
+    if it reads as an identifier (an IBAN, a BIC, a VAT number...), what a lookup on a field
+    of that type asks for it (its row written with separators or in another spelling)."""
+    spellings: dict[str, None] = {}
+    for field_type in sorted(IDENTIFIERS):
+        field = FieldSpec(name="key", type=field_type)
+        try:
+            canonical = canonical_form(field, key)
+        except InvalidValue:
+            continue
+        if canonical is not None:  # None: a blank key, no identifier
+            wanted = _wanted(field, dataset, canonical)
+            spellings |= dict.fromkeys((wanted.key, *wanted.also))
+    written = reference_key(key)
+    also = tuple(spelling for spelling in spellings if spelling != written)
+    return Wanted(dataset, written, bool(spellings), also)
+
+
 def lookups_of(spec: JobSpec, result: Mapping[str, Any]) -> list[Wanted]:
     """What checking `result` against the reference data looks up."""
     return [lookup.wanted for lookup in _looked_up(spec, result)]

@@ -80,7 +80,9 @@ async def get_reference_dataset(
 async def get_reference_row(
     name: Name, key: str, session: SessionDep, client: DatasetReader
 ) -> dict[str, Any]:
-    """The row a lookup finds for a key (case and extra spaces ignored; a key may hold `/`)."""
+    """The row a lookup finds for a key (case and extra spaces ignored; a key may hold `/`).
+    A key that reads as an identifier (an IBAN, a BIC, a VAT number) also finds its row as a
+    lookup on a field of that type does: written with separators, or in another spelling."""
     return await reference.find_row(session, client.client_id, name, key)
 
 

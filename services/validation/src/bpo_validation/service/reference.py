@@ -14,7 +14,7 @@ from bpo_common.clock import utcnow
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
 from bpo_validation.domain.datasets import Table
-from bpo_validation.domain.reference import reference_key
+from bpo_validation.domain.reference import wanted_by_key
 from bpo_validation.models import ReferenceDataset
 from bpo_validation.repository import reference as repository
 from bpo_validation.schemas import ReferenceDatasetOut
@@ -58,8 +58,8 @@ async def remove(session: AsyncSession, client_id: UUID, name: str) -> None:
 
 
 async def find_row(session: AsyncSession, client_id: UUID, name: str, key: str) -> dict[str, Any]:
-    """The row of dataset `name` whose key matches `key`."""
-    found = await repository.look_up(session, client_id, name, reference_key(key))
+    """The row of dataset `name` a lookup finds for `key` (domain.reference.wanted_by_key)."""
+    found = await repository.look_up(session, client_id, *wanted_by_key(name, key))
     if not found.dataset_exists:
         raise NotFound(f"no reference dataset {name}")
     if found.row is None:
