@@ -40,3 +40,18 @@ def test_a_key_too_long_for_the_index_or_that_holds_lines_is_a_bad_line() -> Non
         ("line 1", "the key is 501 characters long; the limit is 500"),
         ("line 3", "the key column id holds lines, not one value"),
     ]
+
+
+@pytest.mark.parametrize("media", list(Format))
+def test_a_dataset_saved_in_another_encoding_names_each_line_and_its_byte(media: Format) -> None:
+    # An Excel export in Windows-1252: é and ü are one byte each, not UTF-8.
+    body = "po,vendor\nPO-1,Acme\nPO-2,Café Müller\nPO-3,Señor\n".encode("cp1252")
+    with pytest.raises(Invalid) as raised:
+        parse(body, media, "po")
+    assert raised.value.detail == (
+        "the dataset is not UTF-8 text (save it as UTF-8): line 3, line 4"
+    )
+    assert [(e.field, e.message) for e in raised.value.errors] == [
+        ("line 3", "not UTF-8 (byte 9 of the line)"),
+        ("line 4", "not UTF-8 (byte 8 of the line)"),
+    ]

@@ -48,22 +48,38 @@ class _Errors:
 
     def raise_any(self) -> None:
         if self.found:
-            lines = ", ".join(dict.fromkeys(error.field for error in self.found))
-            raise Invalid(f"the dataset has bad lines: {lines}", errors=self.found)
+            raise self.invalid("the dataset has bad lines")
+
+    def invalid(self, what: str) -> Invalid:
+        lines = ", ".join(dict.fromkeys(error.field for error in self.found))
+        return Invalid(f"{what}: {lines}", errors=self.found)
 
 
 def parse(body: bytes, media: Format, key: str) -> Table:
     """The rows of an upload, keyed by column `key`; Invalid naming every bad line."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid(f"the dataset is not UTF-8 text (byte {exc.start})") from exc
+    text = _decoded(body)
     errors = _Errors()
     table = _csv(text, key, errors) if media is Format.CSV else _ndjson(text, key, errors)
     errors.raise_any()
     if not table.rows:
         raise Invalid("the dataset has no rows")
     return table
+
+
+def _decoded(body: bytes) -> str:
+    """The upload as text; Invalid naming each line that is not UTF-8 (an export saved in a
+    legacy encoding), its first bad byte counted from 1 as the platform counts bytes."""
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        errors = _Errors()
+        # A newline byte is never part of a character's bytes: each line decodes alone.
+        for number, line in enumerate(body.split(b"\n"), start=1):
+            try:
+                line.decode()
+            except UnicodeDecodeError as bad:
+                errors.add(number, f"not UTF-8 (byte {bad.start + 1} of the line)")
+        raise errors.invalid("the dataset is not UTF-8 text (save it as UTF-8)") from exc
 
 
 def _csv(text: str, key: str, errors: _Errors) -> Table:
