@@ -8,6 +8,7 @@ import pytest
 
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.errors import Conflict, Forbidden, Invalid
+from bpo_common.rules import JobSpec, check
 from bpo_intake.domain.contractors import ContractorStatus, refuse_unless_active
 from bpo_intake.domain.tasks import (
     HeldTask,
@@ -18,6 +19,7 @@ from bpo_intake.domain.tasks import (
     client_values,
     entries_expected,
     flag_reason,
+    integers_as_text,
     new_task,
     requeued_after_expiry,
     review_skills,
@@ -156,3 +158,37 @@ def test_a_task_whose_lease_keeps_expiring_flags_its_item() -> None:
     assert requeued_after_expiry(2, max_attempts=3)
     assert not requeued_after_expiry(3, max_attempts=3)
     assert flag_reason(TaskKind.REVIEW, 3) == "its review task's lease expired 3 times"
+
+
+def test_integers_are_given_to_the_page_as_digits_that_read_back_the_same() -> None:
+    spec = JobSpec.model_validate({"fields": [
+        {"name": "ref", "type": "integer"},
+        {"name": "total", "type": "decimal"},
+        {"name": "count", "type": "integer"},
+        {"name": "lines", "type": "table", "columns": [
+            {"name": "sku", "type": "string"},
+            {"name": "qty", "type": "integer", "required": False},
+        ]},
+    ]})  # fmt: skip
+    record = {
+        "ref": 12345678901234567,
+        "total": "12.5",
+        "lines": [{"sku": "A", "qty": 9007199254740993}, {"sku": "B", "qty": None}],
+        "scan": 7,
+    }
+
+    shown = integers_as_text(spec, record)
+
+    assert shown == {
+        "ref": "12345678901234567",
+        "total": "12.5",
+        "lines": [{"sku": "A", "qty": "9007199254740993"}, {"sku": "B", "qty": None}],
+        "scan": 7,
+    }
+    # What is not a field (the client's own column) stays as it was; the rest reads back.
+    keyed = {name: value for name, value in shown.items() if name != "scan"}
+    read = check(spec, keyed, partial=True)
+    assert (read.errors, read.normalized) == (
+        [],
+        keyed | {"ref": record["ref"], "lines": record["lines"]},
+    )

@@ -12,7 +12,7 @@ from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.contracts.intake import Suggested
 from bpo_common.errors import Conflict, FieldError, Invalid
 from bpo_common.ids import new_id
-from bpo_common.rules import CheckResult, JobSpec, check
+from bpo_common.rules import CheckResult, FieldType, JobSpec, check
 from bpo_intake.domain.contractors import ContractorStatus, refuse_unless_active
 from bpo_intake.domain.jobs import entries_per_item
 
@@ -98,6 +98,35 @@ def shown_fields(
 ) -> list[dict[str, Any]]:
     """The field specs a task shows: the job's, or those a partial second keying keys."""
     return [dict(field) for field in fields if keyed is None or field["name"] in keyed]
+
+
+def integers_as_text(spec: JobSpec, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record with the whole numbers of its integer fields, and of its tables' integer
+    columns, written as their digits, for a browser: it reads a JSON number as a double, which
+    holds 15 to 17 digits (12345678901234567 becomes 12345678901234568), and the rule engine
+    reads the digits back as the same number."""
+    shown = dict(record)
+    for field in spec.fields:
+        if field.name not in shown:
+            continue
+        value = shown[field.name]
+        if field.type is FieldType.INTEGER:
+            shown[field.name] = _digits(value)
+        elif field.type is FieldType.TABLE and isinstance(value, list):
+            columns = {c.name for c in field.columns or () if c.type is FieldType.INTEGER}
+            shown[field.name] = [_row_as_text(row, columns) for row in value]
+    return shown
+
+
+def _row_as_text(row: Any, columns: set[str]) -> Any:
+    if not isinstance(row, Mapping):
+        return row
+    return {name: _digits(cell) if name in columns else cell for name, cell in row.items()}
+
+
+def _digits(value: Any) -> Any:
+    # Not a bool, which is an int too.
+    return str(value) if type(value) is int else value
 
 
 def check_keying(

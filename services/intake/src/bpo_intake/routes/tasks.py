@@ -6,11 +6,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 
-from bpo_common.auth import CurrentContractor
+from bpo_common.auth import PAGE_HEADER, CurrentContractor
 from bpo_common.db import SessionDep
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.rules import CheckResponse
 from bpo_common.text import CheckedRoute
+from bpo_intake.routes.workbench import PAGE
 from bpo_intake.schemas import (
     ClaimRequest,
     ClaimResponse,
@@ -48,6 +49,7 @@ ControlDraw = Annotated[Random, Depends(control_draw)]
 
 @router.post("/claim")
 async def claim(
+    request: Request,
     body: ClaimRequest,
     session: SessionDep,
     contractor: CurrentContractor,
@@ -63,6 +65,8 @@ async def claim(
         links=pages.page_links(settings),
         keys=settings.data_keys(),
         draw=draw,
+        # The workbench's script would read a long whole number as a double, and round it.
+        integers_as_text=request.headers.get(PAGE_HEADER) == PAGE,
     )
     return ClaimResponse(tasks=claimed)
 

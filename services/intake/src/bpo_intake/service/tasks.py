@@ -24,7 +24,7 @@ from bpo_common.contracts.intake import Suggested, TaskExpired, TaskSubmitted
 from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.errors import Invalid, NotFound
 from bpo_common.outbox import envelope_for, outbox_values, publish
-from bpo_common.rules import CheckResult, Personal, spec_for
+from bpo_common.rules import CheckResult, JobSpec, spec_for
 from bpo_intake.domain import tasks as domain
 from bpo_intake.domain.jobs import FINAL
 from bpo_intake.domain.links import PageLinks
@@ -48,13 +48,15 @@ async def claim(
     links: PageLinks,
     keys: DataKeys,
     draw: Random,
+    integers_as_text: bool = False,
     now: datetime | None = None,
 ) -> list[TaskOut]:
     """Lease up to `request.limit` tasks to the contractor, their personal values opened; none,
     and 403 saying why, to one who may not work. An entry task of a job with a golden rate
     may give way to a control, as `draw` says (service.controls). A claim that finds fewer
     entry tasks than asked for may be given an item of a qualification the contractor lacks
-    (service.qualifications)."""
+    (service.qualifications). `integers_as_text`: for the workbench page, the values of integer
+    fields and columns written as digits (domain.integers_as_text)."""
     now = now or utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
     rows = await claims.claim_tasks(
@@ -63,7 +65,7 @@ async def claim(
     try:
         return await _given(
             session, contractor_id, request, rows, lease_until, links=links, keys=keys,
-            draw=draw, now=now,
+            draw=draw, integers_as_text=integers_as_text, now=now,
         )  # fmt: skip
     except Exception:
         # The leases committed on their own: they go back rather than wait for their end,
@@ -83,6 +85,7 @@ async def _given(
     links: PageLinks,
     keys: DataKeys,
     draw: Random,
+    integers_as_text: bool,
     now: datetime,
 ) -> list[TaskOut]:
     """The rest of a claim, in the session's transaction (begun by its first statement, before
@@ -105,42 +108,49 @@ async def _given(
     shown = await pages.for_items(
         session, [row.pop("documents") for row in rows], links, contractor_id
     )
-    personal = {row["job_id"]: _personal(row) for row in rows}
+    specs = {row["job_id"]: _spec(row) for row in rows}
     wrapped = {row["job_id"]: row.pop("data_key") for row in rows}
     found = await keys_of_jobs(
-        session, keys, {job_id: key for job_id, key in wrapped.items() if personal[job_id]}
+        session,
+        keys,
+        {job_id: key for job_id, key in wrapped.items() if specs[job_id].personal},
     )
     # A planted suggestion shows as any other; a partial second keying only its fields.
     return [
         TaskOut.model_validate(
             row
-            | _opened(row, personal[row["job_id"]], found.get(row["job_id"]))
+            | _opened(row, specs[row["job_id"]], found.get(row["job_id"]), integers_as_text)
             | {"documents": docs, "fields": domain.shown_fields(row["fields"], row["keyed_fields"])}
         )
         for row, docs in zip(rows, shown, strict=True)
     ]
 
 
-def _personal(row: Mapping[str, Any]) -> Personal:
-    return spec_for(row["job_id"], row["fields"], row["rules"], row["match"]).personal
+def _spec(row: Mapping[str, Any]) -> JobSpec:
+    return spec_for(row["job_id"], row["fields"], row["rules"], row["match"])
 
 
-def _opened(row: Mapping[str, Any], personal: Personal, key: DataKey | None) -> dict[str, Any]:
+def _opened(
+    row: Mapping[str, Any], spec: JobSpec, key: DataKey | None, integers_as_text: bool
+) -> dict[str, Any]:
     """A claimed task's source, suggestions and entries under review, for its holder: with
-    their personal values opened."""
+    their personal values opened (when the job has any), and integer values as digits if
+    `integers_as_text`."""
+    reader = spec.personal.reader(key)
+
+    def shown(record: Mapping[str, Any]) -> dict[str, Any]:
+        opened = dict(record) if key is None else reader.record(record)
+        return domain.integers_as_text(spec, opened) if integers_as_text else opened
+
     suggestions = row["suggestions"] or {}
-    if key is None:
-        return {"suggestions": suggestions}
-    reader = personal.reader(key)
+    values = shown({name: suggested.get("value") for name, suggested in suggestions.items()})
     entries = row["entries"]
     return {
-        "source": reader.record(row["source"]),
+        "source": shown(row["source"]),
         "suggestions": {
-            name: {**shown, "value": reader.value(name, shown.get("value"))}
-            for name, shown in suggestions.items()
+            name: {**suggested, "value": values[name]} for name, suggested in suggestions.items()
         },
-        "entries": entries
-        and [{**entry, "data": reader.record(entry["data"])} for entry in entries],
+        "entries": entries and [{**entry, "data": shown(entry["data"])} for entry in entries],
     }
 
 
