@@ -4,9 +4,9 @@ import time
 from random import Random
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from bpo_common import audit
+from bpo_common.pages import PageFiles
 from bpo_common.ratelimit import Clock, RateLimiter
 from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_intake.repository.jobs import DATA_KEYS
@@ -40,7 +40,7 @@ def create_app(
         rate_limiter=RateLimiter.from_settings(settings, clock),
     )
     # The workbench's script and styles: nothing from a CDN.
-    app.mount("/work/static", StaticFiles(directory=STATIC_DIR), name="workbench-static")
+    app.mount("/work/static", PageFiles(directory=STATIC_DIR), name="workbench-static")
     app.state.control_draw = draw or Random()
     app.state.secret_checks = SecretChecks.of(settings, clock)
     documents.document_decoder(settings)  # its process started before the first upload

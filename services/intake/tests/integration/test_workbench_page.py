@@ -54,6 +54,13 @@ async def test_the_workbench_page_is_served_with_a_strict_policy_and_sends_stran
     script = await api.get("/work/static/workbench.js")
     assert script.status_code == 200
     assert "X-BPO-Page" in script.text
+    # Asked for afresh each time (and answered 304 while it is the same), so a new release's
+    # page never runs with the script a browser kept from the last one.
+    for path in ("/work/static/workbench.js", "/work/static/workbench.css"):
+        kept = await api.get(path)
+        assert kept.headers["cache-control"] == "no-cache"
+        same = await api.get(path, headers={"If-None-Match": kept.headers["etag"]})
+        assert (same.status_code, same.content) == (304, b"")
 
 
 async def test_instructions_are_shown_as_markdown_with_raw_html_escaped(

@@ -1,9 +1,9 @@
 """The reporting service: read models and reports built only from events."""
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from bpo_common import audit
+from bpo_common.pages import PageFiles
 from bpo_common.service import ServiceDefinition, create_service_app
 from bpo_reporting.routes import routers
 from bpo_reporting.routes.dashboard import STATIC_DIR
@@ -24,5 +24,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
     )
     # The dashboard's scripts and styles, the chart library among them: nothing from a CDN.
-    app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+    app.mount("/dashboard/static", PageFiles(directory=STATIC_DIR), name="dashboard-static")
     return app

@@ -109,6 +109,19 @@ async def test_pages_json_errors_and_health_all_carry_the_security_headers(
         )
 
 
+@pytest.mark.parametrize("name", ["dashboard.js", "dashboard.css"])
+async def test_the_dashboards_scripts_and_styles_are_checked_for_a_newer_copy_on_every_use(
+    reporting: httpx.AsyncClient, name: str
+) -> None:
+    kept = await reporting.get(f"/dashboard/static/{name}")
+    assert kept.status_code == 200
+    assert kept.headers["cache-control"] == "no-cache"
+    same = await reporting.get(
+        f"/dashboard/static/{name}", headers={"If-None-Match": kept.headers["etag"]}
+    )
+    assert (same.status_code, same.content) == (304, b"")
+
+
 @pytest.fixture(scope="module")
 async def served(stack: TestStack) -> AsyncIterator[str]:
     """The reporting app under uvicorn on a free port, for the browser."""
