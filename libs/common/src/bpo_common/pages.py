@@ -27,6 +27,9 @@ from bpo_common.errors import DomainError
 log = structlog.get_logger(__name__)
 
 MAX_COOKIE_AGE_S = 12 * 3600
+# What a browser keeps of a cookie's name and value together (RFC 6265bis); it drops a longer
+# one without a word.
+MAX_COOKIE_BYTES = 4096
 # Everything from this origin; no inline script, nothing fetched from elsewhere.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -90,21 +93,40 @@ class PageCookie:
     secure: bool
     scope: str | None = None
 
+    def refusal(self, token: str) -> SignIn | None:
+        """Why a browser would not keep a valid token in this cookie, and so send its holder
+        back to the sign-in form without a word: it would end at once (a token expired within
+        the leeway tokens are taken in), or it is too long for a browser."""
+        if self._max_age(token) <= 0:
+            return SignIn(None, 401, "the token has expired")
+        size = len(self.name.encode()) + len(token.encode())
+        if size > MAX_COOKIE_BYTES:
+            reason = (
+                f"the token is too long to keep in a browser cookie ({size:,} bytes with the "
+                f"cookie's name; a browser keeps {MAX_COOKIE_BYTES:,})"
+            )
+            return SignIn(None, 400, reason)
+        return None
+
     def signed_in(self, token: str) -> RedirectResponse:
         """To the page, with the token kept until it expires (at most MAX_COOKIE_AGE_S)."""
-        claims = jwt.decode(token, options={"verify_signature": False})
-        max_age = int(min(float(claims["exp"]) - time.time(), MAX_COOKIE_AGE_S))
         response = RedirectResponse(self.path, status_code=303, headers=HEADERS)
         response.set_cookie(
             self.name,
             token,
-            max_age=max(max_age, 0),
+            max_age=self._max_age(token),
             path=self.scope or self.path,
             httponly=True,
             samesite="strict",
             secure=self.secure,
         )
         return response
+
+    @staticmethod
+    def _max_age(token: str) -> int:
+        """The seconds the token has left, at most MAX_COOKIE_AGE_S; 0 once it has expired."""
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return max(int(min(float(claims["exp"]) - time.time(), MAX_COOKIE_AGE_S)), 0)
 
     def signed_out(self) -> RedirectResponse:
         """To the sign-in form, the cookie gone."""
@@ -162,9 +184,11 @@ def add_sign_in(
         if _from_another_site(request):
             return render(request, "login.html", 403, error="sign in from this page")
         signed = await sign_in(request, token.strip(), role, page)
-        if signed.principal is None:
-            return render(request, "login.html", signed.status, error=signed.reason)
-        return page_cookie(request).signed_in(token.strip())
+        kept = page_cookie(request)
+        refused = signed if signed.principal is None else kept.refusal(token.strip())
+        if refused is not None:
+            return render(request, "login.html", refused.status, error=refused.reason)
+        return kept.signed_in(token.strip())
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:

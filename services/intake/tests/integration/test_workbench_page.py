@@ -2,13 +2,14 @@
 Markdown, and the draft check the page asks for."""
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from bpo_common.auth import Role
+from bpo_common.auth import Role, issue_token
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens
+from bpo_devtools.testing import TEST_AUDIENCE, TEST_ISSUER, Tokens
 
 from .browsing import Served, http_api
 from .keying import lease_a_task
@@ -120,3 +121,16 @@ async def test_a_sign_in_posted_from_another_site_is_refused(
         "/work/login", data={"token": token}, headers={"Sec-Fetch-Site": "same-origin"}
     )
     assert own.status_code == 303
+
+
+async def test_a_token_that_has_just_expired_is_refused_saying_so(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    token = issue_token(
+        tokens.private_key, subject=str(new_id()), role=Role.CONTRACTOR, issuer=TEST_ISSUER,
+        audience=TEST_AUDIENCE, ttl=timedelta(seconds=-10),
+    )  # fmt: skip
+    refused = await api.post("/work/login", data={"token": token})
+    assert refused.status_code == 401
+    assert "set-cookie" not in refused.headers
+    assert "the token has expired" in refused.text

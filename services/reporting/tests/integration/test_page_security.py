@@ -5,15 +5,20 @@ The browser test drives Debian's Chromium through Playwright, as test_dashboard 
 """
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
+import jwt
 import pytest
 from playwright.async_api import async_playwright
 
-from bpo_common.auth import Role
+from bpo_common.auth import Role, issue_token
+from bpo_common.clock import utcnow
 from bpo_devtools.testing import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    TEST_AUDIENCE,
+    TEST_ISSUER,
     TestStack,
     Tokens,
     assert_problem,
@@ -78,6 +83,48 @@ async def test_a_sign_in_posted_from_the_dashboards_own_page_is_accepted(
     assert "set-cookie" not in forged.headers
     out = await reporting.post("/dashboard/logout", headers=own)
     assert out.status_code == 303
+
+
+async def test_a_token_expired_within_the_leeway_is_refused_not_kept_for_no_time(
+    reporting: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # Tokens are taken up to 30 s after they expire (clocks differ); a cookie is not.
+    token = issue_token(
+        tokens.private_key, subject="alice", role=Role.MANAGER, issuer=TEST_ISSUER,
+        audience=TEST_AUDIENCE, ttl=timedelta(seconds=-10),
+    )  # fmt: skip
+
+    refused = await reporting.post(
+        "/dashboard/login", data={"token": token}, headers={"Origin": OWN_ORIGIN}
+    )
+
+    assert refused.status_code == 401
+    assert "set-cookie" not in refused.headers
+    assert '<p class="error" role="alert">the token has expired</p>' in refused.text
+
+
+async def test_a_token_too_long_for_a_browser_cookie_is_refused_saying_so(
+    reporting: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # As an identity provider's token with many group claims can be.
+    now = utcnow()
+    groups = [f"group-{n:04}" for n in range(300)]
+    claims = {
+        "sub": "alice", "role": "manager", "iss": TEST_ISSUER, "aud": TEST_AUDIENCE,
+        "iat": now, "exp": now + timedelta(hours=1), "groups": groups,
+    }  # fmt: skip
+    token = jwt.encode(claims, tokens.private_key, algorithm="RS256")
+    size = len("bpo_dashboard") + len(token)
+    assert 4096 < size < 8192
+
+    refused = await reporting.post(
+        "/dashboard/login", data={"token": token}, headers={"Origin": OWN_ORIGIN}
+    )
+
+    assert refused.status_code == 400
+    assert "set-cookie" not in refused.headers
+    assert f"the token is too long to keep in a browser cookie ({size:,} bytes" in refused.text
+    assert "a browser keeps 4,096)" in refused.text
 
 
 async def test_pages_json_errors_and_health_all_carry_the_security_headers(
