@@ -11,7 +11,7 @@ from a page of the service's own origin (no login CSRF).
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import jwt
@@ -19,10 +19,11 @@ import structlog
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ValidationError
 from starlette.types import Scope
 
 from bpo_common.auth import Principal, Role, TokenVerifier, remember_caller
-from bpo_common.errors import DomainError
+from bpo_common.errors import DomainError, said
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +31,8 @@ MAX_COOKIE_AGE_S = 12 * 3600
 # What a browser keeps of a cookie's name and value together (RFC 6265bis); it drops a longer
 # one without a word.
 MAX_COOKIE_BYTES = 4096
+# The longest token the sign-in form reads further than its length.
+MAX_TOKEN_LENGTH = 8192
 # Everything from this origin; no inline script, nothing fetched from elsewhere.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -56,6 +59,26 @@ class PageFiles(StaticFiles):
         response = await super().get_response(path, scope)
         response.headers["Cache-Control"] = "no-cache"
         return response
+
+
+Parameters = TypeVar("Parameters", bound=BaseModel)
+
+
+def page_parameters(request: Request, model: type[Parameters]) -> tuple[Parameters, list[str]]:
+    """A page's parameters as `model` (whose every field has a default) reads them from the
+    address, and a note for each one that does not fit, naming it and what is wrong: it is
+    left at its default. A person edits a page's address by hand, and is told on the page,
+    which a problem in JSON would replace."""
+    given = dict(request.query_params)
+    try:
+        return model.model_validate(given), []
+    except ValidationError as exc:
+        wrong = {str(error["loc"][0]): said(error) for error in exc.errors()}
+    notes = [
+        f"{name} is left out: {message[:1].lower()}{message[1:]}" for name, message in wrong.items()
+    ]
+    kept = {name: value for name, value in given.items() if name not in wrong}
+    return model.model_validate(kept), notes
 
 
 @dataclass(frozen=True)
@@ -94,11 +117,10 @@ class PageCookie:
     scope: str | None = None
 
     def refusal(self, token: str) -> SignIn | None:
-        """Why a browser would not keep a valid token in this cookie, and so send its holder
-        back to the sign-in form without a word: it would end at once (a token expired within
-        the leeway tokens are taken in), or it is too long for a browser."""
-        if self._max_age(token) <= 0:
-            return SignIn(None, 401, "the token has expired")
+        """Why a browser would not keep a token in this cookie, and so send its holder back to
+        the sign-in form without a word: it is too long for a browser (told first: that needs
+        no reading of the token), or it would end at once (a valid token expired within the
+        leeway tokens are taken in)."""
         size = len(self.name.encode()) + len(token.encode())
         if size > MAX_COOKIE_BYTES:
             reason = (
@@ -106,6 +128,8 @@ class PageCookie:
                 f"cookie's name; a browser keeps {MAX_COOKIE_BYTES:,})"
             )
             return SignIn(None, 400, reason)
+        if self._max_age(token) <= 0:
+            return SignIn(None, 401, "the token has expired")
         return None
 
     def signed_in(self, token: str) -> RedirectResponse:
@@ -177,18 +201,23 @@ def add_sign_in(
         return render(request, "login.html")
 
     @router.post("/login")
-    async def login(request: Request, token: Annotated[str, Form(max_length=8192)]) -> Response:
+    async def login(request: Request, token: Annotated[str | None, Form()] = None) -> Response:
         if _token_in_address(request):
             return render(request, "login.html", 400, error=ADDRESS_REFUSAL)
         # A form on another site must not sign the person in as someone else.
         if _from_another_site(request):
             return render(request, "login.html", 403, error="sign in from this page")
-        signed = await sign_in(request, token.strip(), role, page)
+        pasted = (token or "").strip()
         kept = page_cookie(request)
-        refused = signed if signed.principal is None else kept.refusal(token.strip())
+        # A token is verified before it is refused, so that the audit trail names who was
+        # turned away; one far longer than any cookie is not worth the reading.
+        refused = kept.refusal(pasted) if len(pasted) > MAX_TOKEN_LENGTH else None
+        if refused is None:
+            signed = await sign_in(request, pasted, role, page)
+            refused = signed if signed.principal is None else kept.refusal(pasted)
         if refused is not None:
             return render(request, "login.html", refused.status, error=refused.reason)
-        return kept.signed_in(token.strip())
+        return kept.signed_in(pasted)
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:

@@ -127,6 +127,53 @@ async def test_a_token_too_long_for_a_browser_cookie_is_refused_saying_so(
     assert "a browser keeps 4,096)" in refused.text
 
 
+@pytest.mark.parametrize(
+    ("address", "notes"),
+    [
+        ("?days=90", ["days is left out: input should be less than or equal to 31"]),
+        ("?days=abc&currency=EUR", ["days is left out: input should be a valid integer"]),
+        ("?days=31&currency=eur", ["currency is left out: a currency&#39;s three capital letters"]),
+    ],
+)
+async def test_an_address_the_dashboard_cannot_use_shows_the_page_and_says_what_is_left_out(
+    reporting: httpx.AsyncClient, tokens: Tokens, address: str, notes: list[str]
+) -> None:
+    reporting.cookies.clear()
+    cookie = {"Cookie": f"bpo_dashboard={tokens.token(Role.MANAGER, 'alice')}"}
+
+    shown = await reporting.get(f"/dashboard{address}", headers=cookie)
+
+    assert shown.status_code == 400
+    assert shown.headers["content-type"].startswith("text/html")
+    assert 'id="overview"' in shown.text
+    assert [note in shown.text for note in notes] == [True] * len(notes)
+    assert shown.text.count('class="error" role="alert"') == len(notes)
+    # What was left out is at its default: the last 7 days, unless the address said 31.
+    days = "31" if "days=31" in address else "7"
+    assert f'aria-current="page">{days} d</a>' in shown.text
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "said"),
+    [
+        ({}, 401, "paste a token"),
+        (
+            {"token": "x" * 9000},
+            400,
+            "the token is too long to keep in a browser cookie (9,013 bytes",
+        ),
+    ],
+)
+async def test_a_sign_in_without_a_token_or_with_a_huge_one_is_answered_on_the_form(
+    reporting: httpx.AsyncClient, form: dict[str, str], status: int, said: str
+) -> None:
+    refused = await reporting.post("/dashboard/login", data=form, headers={"Origin": OWN_ORIGIN})
+    assert refused.status_code == status
+    assert refused.headers["content-type"].startswith("text/html")
+    assert f'<p class="error" role="alert">{said}' in refused.text
+    assert 'name="token"' in refused.text
+
+
 async def test_pages_json_errors_and_health_all_carry_the_security_headers(
     reporting: httpx.AsyncClient, tokens: Tokens
 ) -> None:

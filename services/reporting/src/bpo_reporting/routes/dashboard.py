@@ -2,17 +2,19 @@
 (bpo_common.pages). The page's figures come from the same service calls as the API.
 """
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Cookie, Query, Request, Response
+from fastapi import APIRouter, Cookie, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field, field_validator
 
 from bpo_common.auth import Role, Scope, scope_refusal
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
-from bpo_common.pages import HEADERS, add_sign_in, sign_in
+from bpo_common.pages import HEADERS, add_sign_in, page_parameters, sign_in
 from bpo_common.text import CheckedRoute
 from bpo_reporting.service import dashboard as service
 from bpo_reporting.settings import SettingsDep
@@ -37,14 +39,26 @@ add_sign_in(
 )
 
 
+class Shown(BaseModel):
+    """What the page's address asks for: the days up to today, and the currency of money."""
+
+    days: int = Field(default=7, ge=1, le=31)
+    currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _a_code(cls, currency: str | None) -> str | None:
+        if currency is not None and not re.fullmatch("[A-Z]{3}", currency):
+            raise ValueError("a currency's three capital letters, as EUR")
+        return currency
+
+
 @router.get("")
 async def dashboard(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     bpo_dashboard: Annotated[str | None, Cookie()] = None,
-    days: Annotated[int, Query(ge=1, le=31)] = 7,
-    currency: Annotated[str | None, Query(pattern="^[A-Z]{3}$")] = None,
 ) -> Response:
     signed = await sign_in(request, bpo_dashboard, Role.MANAGER, "dashboard")
     if signed.status == 403:
@@ -55,7 +69,15 @@ async def dashboard(
     refusal = scope_refusal(signed.principal, [Scope.OPS, Scope.FINANCE])
     if refusal is not None:
         return _page(request, "login.html", 403, error=refusal)
+    shown, notes = page_parameters(request, Shown)
     view = await service.dashboard(
-        session, utcnow(), days, currency, settings.forecast_window_hours
+        session, utcnow(), shown.days, shown.currency, settings.forecast_window_hours
     )
-    return _page(request, "dashboard.html", who=signed.principal.subject, view=view)
+    return _page(
+        request,
+        "dashboard.html",
+        400 if notes else 200,
+        who=signed.principal.subject,
+        view=view,
+        notes=notes,
+    )
