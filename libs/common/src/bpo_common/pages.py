@@ -91,7 +91,11 @@ class SignIn:
 
 
 async def sign_in(request: Request, token: str | None, role: Role, page: str) -> SignIn:
-    """The token's holder, if it is valid and for `role` (the one `page` is for)."""
+    """The token's holder, if it is valid and for `role` (the one `page` is for). Any page
+    asked for with a token in its address is refused, whatever the cookie holds: its holder
+    is to be told to have that token replaced."""
+    if _token_in_address(request):
+        return SignIn(None, 400, ADDRESS_REFUSAL)
     if not token:
         return SignIn(None, 401, "paste a token")
     verifier: TokenVerifier = request.app.state.runtime.verifier

@@ -134,3 +134,15 @@ async def test_a_token_that_has_just_expired_is_refused_saying_so(
     assert refused.status_code == 401
     assert "set-cookie" not in refused.headers
     assert "the token has expired" in refused.text
+
+
+@pytest.mark.parametrize("name", ["token", "access_token"])
+async def test_the_workbench_asked_for_with_a_token_in_its_address_says_to_replace_it(
+    api: httpx.AsyncClient, tokens: Tokens, name: str
+) -> None:
+    token = tokens.token(Role.CONTRACTOR, str(new_id()))
+    refused = await api.get(f"/work?{name}={token}", headers={"Cookie": f"bpo_work={token}"})
+    assert refused.status_code == 400
+    assert "set-cookie" not in refused.headers
+    assert "paste it into the form instead, and have this one replaced" in refused.text
+    assert 'id="claim"' not in refused.text

@@ -41,11 +41,16 @@ async def test_a_token_in_the_address_is_refused_and_never_signs_in(
     posted = await reporting.post(
         f"/dashboard/login?{name}={token}", data={"token": token}, headers={"Origin": OWN_ORIGIN}
     )
+    # The page itself, even to someone signed in: they are to have that token replaced.
+    page = await reporting.get(
+        f"/dashboard?{name}={token}", headers={"Cookie": f"bpo_dashboard={token}"}
+    )
 
-    for refused in (shown, posted):
+    for refused in (shown, posted, page):
         assert refused.status_code == 400
         assert "set-cookie" not in refused.headers
-        assert "paste it into the form instead" in refused.text
+        assert "paste it into the form instead, and have this one replaced" in refused.text
+    assert 'id="overview"' not in page.text
 
 
 @pytest.mark.parametrize(

@@ -57,10 +57,11 @@ async def workbench(
     bpo_work: Annotated[str | None, Cookie()] = None,
 ) -> Response:
     signed = await sign_in(request, bpo_work, Role.CONTRACTOR, PAGE)
-    if signed.status == 403:
-        return _page(request, "login.html", 403, error=signed.reason)
     if signed.principal is None:
-        return RedirectResponse("/work/login", status_code=303, headers=HEADERS)
+        # Without a token, or with one no longer valid, to the form; refused, told why.
+        if signed.status == 401:
+            return RedirectResponse("/work/login", status_code=303, headers=HEADERS)
+        return _page(request, "login.html", signed.status, error=signed.reason)
     return _page(
         request,
         "workbench.html",

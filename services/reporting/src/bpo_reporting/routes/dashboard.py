@@ -61,10 +61,11 @@ async def dashboard(
     bpo_dashboard: Annotated[str | None, Cookie()] = None,
 ) -> Response:
     signed = await sign_in(request, bpo_dashboard, Role.MANAGER, "dashboard")
-    if signed.status == 403:
-        return _page(request, "login.html", 403, error=signed.reason)
     if signed.principal is None:
-        return RedirectResponse("/dashboard/login", status_code=303, headers=HEADERS)
+        # Without a token, or with one no longer valid, to the form; refused, told why.
+        if signed.status == 401:
+            return RedirectResponse("/dashboard/login", status_code=303, headers=HEADERS)
+        return _page(request, "login.html", signed.status, error=signed.reason)
     # The reports' figures, so the reports' scopes.
     refusal = scope_refusal(signed.principal, [Scope.OPS, Scope.FINANCE])
     if refusal is not None:
