@@ -503,6 +503,24 @@ def test_a_rebuild_without_a_local_stack_says_which_setting_is_missing(tmp_path:
     assert "Traceback" not in result.output
 
 
+def test_a_rebuild_whose_database_cannot_be_reached_says_so_without_a_traceback(
+    stack: TestStack,
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["reporting", "rebuild"],
+        env={
+            "BPO_REPORTING_DATABASE_URL": "postgresql+asyncpg://bpo:secret@127.0.0.1:1/bpo",
+            "BPO_NATS_URL": stack.urls.nats_url,
+            "COLUMNS": "200",
+        },
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1, result.output
+    assert "not rebuilt, the read models are as they were:" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_a_rebuild_without_settings_uses_the_database_and_nats_of_the_local_stack(
     stack: TestStack, tmp_path: Path
 ) -> None:

@@ -34,6 +34,8 @@ def rebuild(
     is left out instead). Refused when the stream may have dropped its oldest events, unless
     --partial.
     """
+    from sqlalchemy.exc import DBAPIError
+
     from bpo_common.db import create_engine, create_session_factory
     from bpo_common.messaging import StreamStalled
     from bpo_reporting.service.rebuild import HistoryGone
@@ -72,6 +74,11 @@ def rebuild(
         raise typer.Exit(1) from exc
     except StreamStalled as exc:
         console.print(f"[red]not rebuilt, the read models are as they were:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except (OSError, DBAPIError) as exc:
+        # NATS or the database cannot be reached (or refuses the login).
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        console.print(f"[red]not rebuilt, the read models are as they were:[/red] {reason}")
         raise typer.Exit(1) from exc
 
 
