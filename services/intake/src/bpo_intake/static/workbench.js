@@ -37,6 +37,7 @@
   let heartbeatRetry = null; // the timer of a heartbeat tried again
   let keyed = false; // something keyed on this task (values, rows, a reason) and not sent
   let giveBackAskedAt = 0; // when a give-back was asked for with entries keyed
+  let statusFound = false; // the status line says what a check or a submit found wrong
 
   // The API
 
@@ -59,6 +60,13 @@
   function say(text, isError = false) {
     $("status").textContent = text;
     $("status").classList.toggle("error", isError);
+    statusFound = false;
+  }
+
+  // What a check or a submit found wrong: said until a later check finds it no longer is.
+  function sayFound(text) {
+    say(text, true);
+    statusFound = true;
   }
 
   function problemText(answer) {
@@ -648,7 +656,9 @@
 
   // `only`: the fields a draft check covered; there only a cell keyed into shows its error
   // (not one a keyer passed through on the way to another: that waits for the submit).
-  function showErrors(errors, only) {
+  // Errors no field shows (a rule's) are said in the status line, else `summary`; with
+  // neither, what a check or a submit said there before goes, as it no longer holds.
+  function showErrors(errors, only, summary = "") {
     const placed = errors.map((error) => ({ error, place: placeOf(error) }));
     const shownErrors = new Set();
     task.fields.forEach((spec) => {
@@ -658,7 +668,9 @@
       show(spec, mine, Boolean(only)).forEach((error) => shownErrors.add(error));
     });
     const others = errors.filter((error) => !shownErrors.has(error));
-    if (others.length) say(others.map((error) => `${error.field}: ${error.message}`).join("; "), true);
+    const text = others.map((error) => `${error.field}: ${error.message}`).join("; ") || summary;
+    if (text) sayFound(text);
+    else if (statusFound) say("");
   }
 
   function showFieldError(spec, placed) {
@@ -745,8 +757,7 @@
     if (half.length) {
       task.fields.forEach((spec) => visited.add(spec.name));
       checks += 1; // a check still on its way is older than this
-      say("A date is not whole: key its day, month and year.", true);
-      showErrors(half);
+      showErrors(half, undefined, "A date is not whole: key its day, month and year.");
       const bad = $("fields").querySelector('input[aria-invalid="true"]');
       if (bad) bad.focus();
       return;
@@ -771,8 +782,7 @@
           input.dataset.keyed = ""; // a submit shows every cell's error, so do checks after it
         });
         checks += 1; // a check still on its way is older than this answer
-        say(answer.detail, true); // errors no field shows (a rule's) replace it next
-        showErrors(answer.errors);
+        showErrors(answer.errors, undefined, answer.detail);
         const bad = $("fields").querySelector(".invalid input, .invalid select");
         if (bad) bad.focus();
         return;
