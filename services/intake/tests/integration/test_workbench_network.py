@@ -1,12 +1,16 @@
-"""/work when the network fails a keyer, in Chromium: a claim or the job's instructions that
-cannot be fetched is said (never a silent page), and a field's error is said as it comes."""
+"""/work when the network fails a keyer, in Chromium: a claim, the job's instructions, a check
+or a give-back that cannot get through is said (never a silent page), and a field's error is
+said as it comes."""
 
 import re
+from uuid import UUID
 
 from playwright.async_api import Browser
+from sqlalchemy import select
 
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
+from bpo_intake.models import Task
 
 from .browsing import Served, contractor, signed_in
 from .documents import a_job_with_a_document, invoice_pdf
@@ -47,4 +51,43 @@ async def test_a_claim_or_instructions_out_of_reach_are_said_and_n_tries_again(
     await page.keyboard.press("Tab")
     await page.wait_for_selector("#field-total[aria-invalid=true]")
     assert await page.inner_text("#field-total-error")
+    await page.context.close()
+
+
+async def test_a_check_or_a_give_back_out_of_reach_is_said(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"net-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    made = await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    failures: list[str] = []
+    page.on("pageerror", lambda error: failures.append(str(error)))
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+
+    checks = re.compile(r".*/v1/tasks/[^/]+/check$")
+    await page.route(checks, lambda route: route.abort())
+    await page.locator("#field-total").fill("ten")
+    await page.keyboard.press("Tab")
+    await page.locator("#status.error").filter(has_text="Not checked").wait_for()
+    assert await page.input_value("#field-total") == "ten"
+    # Back in reach, the next check says the field's error, and what it said before goes.
+    await page.unroute(checks)
+    await page.locator("#field-total").focus()
+    await page.keyboard.press("Tab")
+    await page.wait_for_selector("#field-total[aria-invalid=true]")
+    assert await page.inner_text("#status") == ""
+
+    await page.route(re.compile(r".*/v1/tasks/[^/]+/release$"), lambda route: route.abort())
+    await page.keyboard.press("Alt+Q")
+    await page.keyboard.press("Alt+Q")  # something keyed: asked for twice
+    await page.locator("#status.error").filter(has_text="could not be given back").wait_for()
+    assert "when its lease runs out" in await page.inner_text("#status")
+    async with served.sessions() as session:
+        query = select(Task.status).where(Task.item_id == UUID(made["item_id"]))
+        assert (await session.scalars(query)).one() == "leased"
+    assert failures == []
     await page.context.close()

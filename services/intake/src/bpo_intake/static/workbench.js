@@ -210,7 +210,11 @@
     giveBackAskedAt = 0;
     const id = task.id;
     close("Task given back.");
-    api("POST", `/v1/tasks/${id}/release`);
+    // Out of reach, or failing: the keyer is told, and the lease runs out in its own time.
+    const kept = () => say(`Task ${id.slice(-8)} could not be given back: it goes back to the `
+      + "queue when its lease runs out.", true);
+    api("POST", `/v1/tasks/${id}/release`)
+      .then(({ status }) => { if (status >= 500) kept(); }, kept);
   }
 
   // A partial second keying: the form has only the fields validation doubts the first keying
@@ -740,9 +744,15 @@
     if (!task || !visited.size) return;
     const checking = task;
     const number = ++checks;
-    const { status, body: answer } = await api(
-      "POST", `/v1/tasks/${task.id}/check`, { data: values([...visited]) });
+    const answered = await api(
+      "POST", `/v1/tasks/${task.id}/check`, { data: values([...visited]) }).catch(() => null);
     if (checking !== task || number !== checks) return;
+    if (!answered) {
+      sayFound("Not checked: the service could not be reached. Your entries are kept, and "
+        + "checked again as you leave a field.");
+      return;
+    }
+    const { status, body: answer } = answered;
     if (status === 200) {
       // A date keyed half reads as empty: said as such, not as "required".
       const half = halfDates([...visited]);
