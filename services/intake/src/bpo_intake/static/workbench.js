@@ -16,6 +16,7 @@
   const $ = (id) => document.getElementById(id);
   const body = document.body;
   const leaseSeconds = Number(body.dataset.leaseSeconds);
+  const BEAT_MS = Math.max(10, leaseSeconds / 3) * 1000; // the lease renewed this often
 
   let task = null; // the task being worked on, as claim gave it
   let leaseExpiresAt = 0; // ms since the epoch, by this computer's clock
@@ -35,6 +36,8 @@
   let lastField = null; // the field a click on a word types into
   let beforeReason = null; // what had the focus before a reason was asked for
   let heartbeatRetry = null; // the timer of a heartbeat tried again
+  let beatAt = 0; // when the latest heartbeat was sent
+  let beatSkipped = false; // the latest heartbeat due was not sent: the keyer was away
   let keyed = false; // something keyed on this task (values, rows, a reason) and not sent
   let giveBackAskedAt = 0; // when a give-back was asked for with entries keyed
   let statusFound = false; // the status line says what a check or a submit found wrong
@@ -116,6 +119,7 @@
     visited = new Set();
     keyed = false;
     lastInput = Date.now();
+    beatSkipped = false;
     body.dataset.state = "working";
     body.dataset.kind = task.kind;
     $("idle").hidden = true;
@@ -167,7 +171,9 @@
     clearTimeout(heartbeatRetry); // one beat at a time, however it was started
     heartbeatRetry = null;
     if (!task) return;
-    if (Date.now() - lastInput > leaseSeconds * 1000) return; // away: let the lease run out
+    beatSkipped = Date.now() - lastInput > leaseSeconds * 1000;
+    if (beatSkipped) return; // away: let the lease run out
+    beatAt = Date.now();
     const id = task.id;
     let answered;
     try {
@@ -185,6 +191,16 @@
     } else if (status === 401) {
       say("Signed out: sign in again in another tab to keep this task; this one stays.", true);
     } else say(problemText(answer), true);
+  }
+
+  // Input. Back after a spell away that skipped beats, the next beat may come too late (with
+  // two skipped, it is due as the lease ends): so input after a skipped beat, or with less
+  // than a beat's interval of the lease left, renews the lease at once (once in a few seconds,
+  // however many keys come).
+  function active() {
+    lastInput = Date.now();
+    if (!task || lastInput - beatAt < HEARTBEAT_RETRY_MS) return;
+    if (beatSkipped || leaseExpiresAt - lastInput < BEAT_MS) heartbeat();
   }
 
   function tick() {
@@ -1342,7 +1358,7 @@
   }
 
   document.addEventListener("keydown", (event) => {
-    lastInput = Date.now();
+    active();
     if (event.altKey && !event.ctrlKey && !event.metaKey && rowKey(event)) {
       event.preventDefault();
       return;
@@ -1379,7 +1395,7 @@
     if (keyOf(event) === "KeyN" && !task) { event.preventDefault(); claim(); }
   });
   ["pointerdown", "input", "wheel"].forEach((type) => {
-    document.addEventListener(type, () => { lastInput = Date.now(); }, { passive: true });
+    document.addEventListener(type, active, { passive: true });
   });
   $("fields").addEventListener("focusin", (event) => {
     if (!typing(event.target) || !task) return;
@@ -1464,6 +1480,6 @@
     }
   });
   setInterval(tick, 1000);
-  setInterval(heartbeat, Math.max(10, leaseSeconds / 3) * 1000);
+  setInterval(heartbeat, BEAT_MS);
   $("claim").focus();
 })();

@@ -1,0 +1,84 @@
+"""/work keeps a task's lease while the keyer works, in Chromium, the page's clock run forward
+by the test: a keyer back from a spell away, in the last of the lease, keeps the task and what
+was keyed by keying on."""
+
+import re
+from datetime import datetime
+from uuid import UUID
+
+from playwright.async_api import Browser, Request
+from sqlalchemy import select
+
+from bpo_common.ids import new_id
+from bpo_devtools.testing import Tokens, eventually
+from bpo_intake.models import Task
+
+from .browsing import Served, contractor, signed_in
+from .documents import a_job_with_a_document, invoice_pdf
+
+FIELDS = [
+    {"name": "invoice_number", "type": "string", "label": "Invoice number"},
+    {"name": "total", "type": "decimal", "label": "Total"},
+]
+BEATS = re.compile(r".*/v1/tasks/[^/]+/heartbeat$")
+
+
+async def _lease_end(served: Served, item_id: UUID) -> datetime:
+    """When the item's task's lease ends, as the server keeps it."""
+    async with served.sessions() as session:
+        query = select(Task.lease_expires_at).where(Task.item_id == item_id)
+        end = (await session.scalars(query)).one()
+    assert end is not None
+    return end
+
+
+async def test_keying_on_in_the_last_of_the_lease_after_a_spell_away_keeps_the_task(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"lease-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    made = await a_job_with_a_document(served, tokens, body, "inv-8.pdf", invoice_pdf("INV-8"))
+    item_id = UUID(made["item_id"])
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    # The page's timers on a clock the test moves on; the lease (300 s, a beat every 100 s)
+    # kept by the server's own.
+    await page.clock.install()
+    await page.reload()
+    beats: list[str] = []
+
+    def seen(request: Request) -> None:
+        if BEATS.match(request.url):
+            beats.append(request.url)
+
+    page.on("request", seen)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    await page.locator("#field-invoice_number").fill("INV-8")
+
+    # 250 s on, within a lease of the last input: a beat renews the lease to 550 s.
+    async with page.expect_response(BEATS) as renewed:
+        await page.clock.fast_forward(250_000)
+    assert (await renewed.value).status == 200
+    before = await _lease_end(served, item_id)
+    # At 510 s, away longer than a lease: the beat is skipped, and 40 s of the lease are left.
+    await page.clock.fast_forward(260_000)
+    await page.locator("#lease.expiring").wait_for()
+    assert beats == [beats[0]]
+
+    # Back: the keys typed at once send one beat, and the lease is renewed.
+    await page.keyboard.type("123")
+
+    async def renewed_on_the_server() -> bool:
+        return await _lease_end(served, item_id) > before
+
+    await eventually(renewed_on_the_server, what="the lease renewed as the keyer keyed")
+    await page.locator("#lease:not(.expiring)").wait_for()
+    assert len(beats) == 2
+    # Past the end the lease had: the task stays open, and what was keyed with it.
+    await page.clock.fast_forward(60_000)
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert await page.input_value("#field-invoice_number") == "INV-8123"
+    assert "ran out" not in await page.inner_text("#status")
+    await page.context.close()
