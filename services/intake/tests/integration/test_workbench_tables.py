@@ -32,7 +32,7 @@ COLUMNS = [
     {"name": "unit_price", "type": "decimal", "label": "Unit price"},
     {"name": "amount", "type": "decimal", "label": "Amount"},
 ]
-FIELDS = [
+FIELDS: list[dict[str, Any]] = [
     {"name": "invoice_number", "type": "string", "label": "Invoice number"},
     {"name": "lines", "type": "table", "label": "Lines", "columns": COLUMNS, "min_rows": 1,
      "max_rows": 3, "help": "One row per printed line, in the printed order"},
@@ -65,9 +65,10 @@ def invoice_pdf() -> bytes:
     return bytes(pdf.output())
 
 
-async def a_job_with_lines(served: Served, tokens: Tokens) -> dict[str, Any]:
-    """A job whose one item is keyed from an invoice with lines."""
-    body = {"work_type": "invoice", "fields": FIELDS, "rules": RULES,
+async def a_job_with_lines(served: Served, tokens: Tokens, **lines: Any) -> dict[str, Any]:
+    """A job whose one item is keyed from an invoice with lines (`lines`: more of their spec)."""
+    fields = [{**field, **lines} if field["name"] == "lines" else field for field in FIELDS]
+    body = {"work_type": "invoice", "fields": fields, "rules": RULES,
             "qc": {"mode": "single"}, "due_at": DUE, "required_skills": [SKILL]}  # fmt: skip
     return await a_job_with_a_document(served, tokens, body, "inv-31.pdf", invoice_pdf())
 
@@ -227,6 +228,26 @@ async def test_an_adjudication_starts_from_the_rows_both_keyings_agree_on(
     assert await page.locator("#entries tr.differs").get_attribute("data-field") == "net"
     assert await grid(page) == [["B-2", "3", "5", "15"], ["A-1", "2", "10", "20"]]
     assert await page.locator(".table-field td.differs").count() == 0
+    assert await page.evaluate("document.activeElement.id") == "field-net"
+    await page.keyboard.type("35")
+    await page.keyboard.press("Control+Enter")
+    assert await adjudicated(served, made["item_id"]) == keyed[0]
+    await page.context.close()
+
+
+async def test_lines_keyed_in_another_order_are_agreed_when_their_key_is_what_counts(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    # Compared by their SKU, as validation does for a table with a key column, the lines agree:
+    # the adjudication is on the net alone.
+    made = await a_job_with_lines(served, tokens, key="sku")
+    keyed = [{"invoice_number": "INV-31", "lines": lines, "net": net}
+             for lines, net in ((PRINTED_LINES, "35"), (PRINTED_LINES[::-1], "53"))]  # fmt: skip
+    page = await adjudicating(served, browser, tokens, SKILL, made, keyed, ["net"])
+    differing = page.locator("#entries tr.differs")
+    assert [await row.get_attribute("data-field") for row in await differing.all()] == ["net"]
+    assert await grid(page) == [["B-2", "3", "5", "15"], ["A-1", "2", "10", "20"]]
+    assert await page.locator(".table-field.differs, .table-field td.differs").count() == 0
     assert await page.evaluate("document.activeElement.id") == "field-net"
     await page.keyboard.type("35")
     await page.keyboard.press("Control+Enter")

@@ -913,7 +913,8 @@
     table.hidden = !entries.length;
     if (!entries.length) return;
     const unreadable = entries.some((entry) => entry.unreadable);
-    const places = task.kind === "adjudication" && !unreadable ? differingPlaces() : [];
+    const adjudication = task.kind === "adjudication" && !unreadable;
+    const places = adjudication ? differingPlaces() : [];
     const head = document.createElement("tr");
     ["Field", ...entries.map((_, n) => `Keying ${n + 1}`)].forEach((text) => {
       const cell = document.createElement("th");
@@ -924,7 +925,10 @@
     table.tHead.replaceChildren(head);
     const rows = task.fields.map((spec) => {
       const seen = entries.map((entry) => shownValue(spec, entry.data[spec.name]));
-      const differs = new Set(seen).size > 1;
+      // In an adjudication, where validation found the keyings differ: it compares values as
+      // they mean (a keyed table's rows by their key, in any order), not as they are written.
+      const differs = adjudication
+        ? places.some((place) => place.name === spec.name) : new Set(seen).size > 1;
       const cells = spec.type === "table"
         ? places.filter((place) => place.name === spec.name && place.row !== null) : [];
       const row = document.createElement("tr");
