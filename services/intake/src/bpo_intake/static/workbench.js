@@ -25,7 +25,7 @@
   let visited = new Set(); // fields the contractor has left at least once
   let reasonFor = null; // "unreadable" or "reject" while the reason form is open
   let claiming = false; // a claim is on its way: another would hold a second task
-  let submitting = false; // a submit is on its way
+  const submitting = new Set(); // the tasks whose submit is on its way
   const instructionsHtml = new Map(); // job id -> rendered instructions
   const viewer = {
     doc: 0, page: 0, zoom: null, rotation: 0, bitmap: null, token: 0,
@@ -126,6 +126,7 @@
     $("task").hidden = false;
     const kinds = { entry: "Key", review: "Review", adjudication: "Adjudicate" };
     $("task-title").textContent = `${kinds[task.kind] || task.kind}: ${task.work_type}`;
+    $("submit").disabled = submitting.has(task.id);
     $("unreadable").hidden = task.kind !== "entry";
     $("reject").hidden = task.kind === "entry";
     showKeyedNote();
@@ -778,7 +779,7 @@
   }
 
   async function submit(extra) {
-    if (!task || submitting) return;
+    if (!task || submitting.has(task.id)) return;
     const half = extra ? [] : halfDates(task.fields.map((spec) => spec.name));
     if (half.length) {
       task.fields.forEach((spec) => visited.add(spec.name));
@@ -788,20 +789,28 @@
       if (bad) bad.focus();
       return;
     }
-    submitting = true;
     const id = task.id;
+    submitting.add(id);
     const payload = { active_seconds: activeSeconds, ...extra };
     if (!extra) payload.data = values(task.fields.map((spec) => spec.name));
     $("submit").disabled = true;
     let next = false;
     try {
       const { status, body: answer } = await api("POST", `/v1/tasks/${id}/submit`, payload);
+      // Meanwhile the task may have been closed (its lease ran out, a check found it gone) and
+      // another opened: an answer about it acts on no other.
+      const current = task && task.id === id;
       if (status === 202) {
         body.dataset.submitted = String(Number(body.dataset.submitted || 0) + 1);
+        if (!current) {
+          say(`Task ${id.slice(-8)} was submitted.`);
+          return;
+        }
         close("Submitted. Taking the next task…");
         next = true;
         return;
       }
+      if (!current) return;
       if (status === 422 && answer.errors) {
         task.fields.forEach((spec) => visited.add(spec.name));
         $("fields").querySelectorAll("tbody input, tbody select").forEach((input) => {
@@ -814,16 +823,18 @@
         return;
       }
       if (status === 409 || status === 404) {
-        if (task && task.id === id) close(problemText(answer), true);
+        close(problemText(answer), true);
         return;
       }
       say(problemText(answer), true);
     } catch {
-      say("Not sent: the service could not be reached. Your entries are kept; "
-        + "send them again with Ctrl+Enter.", true);
+      if (task && task.id === id) {
+        say("Not sent: the service could not be reached. Your entries are kept; "
+          + "send them again with Ctrl+Enter.", true);
+      }
     } finally {
-      submitting = false;
-      $("submit").disabled = false;
+      submitting.delete(id);
+      $("submit").disabled = Boolean(task) && submitting.has(task.id);
       // Then the next task, which may be submitted as soon as it is open, its page images
       // still on their way.
       if (next) await claim();

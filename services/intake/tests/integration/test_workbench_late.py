@@ -1,0 +1,107 @@
+"""/work when a submit's answer comes late, in Chromium: by then its task may have been closed
+and the next one opened, and the answer acts on that next task in no way."""
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+from playwright.async_api import Browser, Page, Route
+from sqlalchemy import select
+
+from bpo_common.ids import new_id
+from bpo_devtools.testing import Tokens
+from bpo_intake.models import Task
+
+from .browsing import Served, contractor, signed_in
+from .documents import a_job_with_a_document, invoice_pdf
+
+FIELDS = [
+    {"name": "invoice_number", "type": "string", "label": "Invoice number"},
+    {"name": "total", "type": "decimal", "label": "Total"},
+]
+SUBMITS = re.compile(r".*/v1/tasks/[^/]+/submit$")
+CHECKS = re.compile(r".*/v1/tasks/[^/]+/check$")
+PROBLEM = "application/problem+json"
+
+
+async def _lost(route: Route) -> None:
+    gone = {"title": "Conflict", "status": 409, "detail": "the lease has run out"}
+    await route.fulfill(status=409, content_type=PROBLEM, body=json.dumps(gone))
+
+
+async def _submitted_and_left(page: Page, answer: Callable[[Route], Awaitable[None]]) -> str:
+    """The task shown submitted, its submit held on its way; meanwhile a check finds the task
+    gone and the keyer takes the next one. Returns the submitted task's id as the page says it;
+    the submit goes on, answered by `answer`, as the route's handler is unrouted."""
+    shown = (await page.inner_text("#status")).split()[1]  # "Task … is yours."
+    arrived, released = asyncio.Event(), asyncio.Event()
+
+    async def held(route: Route) -> None:
+        arrived.set()
+        await released.wait()
+        await answer(route)
+
+    await page.route(SUBMITS, held)
+    await page.locator("#field-invoice_number").fill("INV-1")
+    await page.locator("#field-total").fill("10")
+    await page.keyboard.press("Control+Enter")
+    await asyncio.wait_for(arrived.wait(), 10)
+    await page.route(CHECKS, _lost)
+    await page.keyboard.press("Shift+Tab")  # leaving the total checks it: the task is gone
+    await page.wait_for_selector("body[data-state=idle]")
+    await page.unroute(CHECKS)
+    await page.keyboard.press("n")
+    await page.locator("#status").filter(has_text="is yours").wait_for()
+    assert shown not in await page.inner_text("#status")
+    assert await page.is_enabled("#submit"), "this task is not the one being submitted"
+    async with page.expect_response(SUBMITS):
+        released.set()
+    await page.unroute(SUBMITS)
+    return shown
+
+
+async def test_a_submits_late_answer_leaves_the_task_opened_since_as_it_is(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"late-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    made = [
+        await a_job_with_a_document(served, tokens, body, "inv.pdf", invoice_pdf(number))
+        for number in ("INV-1", "INV-2", "INV-3")
+    ]
+    items = [UUID(item["item_id"]) for item in made]
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+
+    async def statuses() -> list[str]:
+        async with served.sessions() as session:
+            query = select(Task.status).where(Task.item_id.in_(items))
+            return sorted(await session.scalars(query))
+
+    # Taken: the page says so, and the task opened since stays open and leased.
+    first = await _submitted_and_left(page, lambda route: route.continue_())
+    await page.locator("#status").filter(has_text="was submitted").wait_for()
+    assert await page.inner_text("#status") == f"Task {first} was submitted."
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert await statuses() == ["leased", "queued", "submitted"]
+
+    # Refused: its errors are not shown on the task opened since.
+    refused = {"title": "Unprocessable Content", "status": 422,
+               "detail": "the data breaks the job's rules: total",
+               "errors": [{"field": "total", "message": "not a number"}]}  # fmt: skip
+
+    async def refuse(route: Route) -> None:
+        await route.fulfill(status=422, content_type=PROBLEM, body=json.dumps(refused))
+
+    await _submitted_and_left(page, refuse)
+    await asyncio.sleep(0.5)  # for the page to have read the answer
+    assert await page.locator("#fields .invalid, [aria-invalid=true]").count() == 0
+    assert "breaks" not in await page.inner_text("#status")
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert await statuses() == ["leased", "leased", "submitted"]
+    await page.context.close()
