@@ -7,6 +7,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     Date,
     DateTime,
     Integer,
@@ -54,14 +55,17 @@ async def drop_provisional(
     """Drop the provisional judgements of the job's items (of these of them, if given), whose
     adjudication will never come: their keyings' half errors would weigh on their keyers
     until newer work pushed them out of the window."""
-    items = (
-        select(Entry.item_id).where(Entry.job_id == job_id).scalar_subquery()
-        if item_ids is None
-        else list(item_ids)
-    )
-    await session.execute(
-        delete(ProvisionalJudgement).where(ProvisionalJudgement.item_id.in_(items))
-    )
+    chosen: ColumnElement[bool]
+    if item_ids is not None:
+        chosen = ProvisionalJudgement.item_id.in_(list(item_ids))
+    else:
+        # From the few provisional rows to their items' entries (by the item's index), never
+        # through every entry of the table (entry has no index by job).
+        of_the_job = select(Entry.item_id).where(
+            Entry.item_id == ProvisionalJudgement.item_id, Entry.job_id == job_id
+        )
+        chosen = of_the_job.exists()
+    await session.execute(delete(ProvisionalJudgement).where(chosen))
 
 
 async def judged_by_task(
