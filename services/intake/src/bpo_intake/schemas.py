@@ -44,8 +44,9 @@ class ClientCreated(BaseModel):
     created_at: datetime
 
 
-# A passed qualification grants its work type's name as a skill: a skill is named as a work type.
-Skill = Annotated[str, Field(pattern=WORK_TYPE_PATTERN)]
+# A passed qualification grants its work type's name as a skill, so a skill is as long as a
+# work type's name may be; it may begin with any of its characters, as skills always could.
+Skill = Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,100}$")]
 
 
 class JobCreate(JobSpec):

@@ -299,10 +299,13 @@ async def test_a_manager_sets_a_contractors_skills_and_the_work_that_needs_them_
     client = await intake.put(url, json={"skills": [skill]}, headers=tokens.client(new_id()))
     assert_problem(client, 403)
 
-    given = await intake.put(url, json={"skills": [skill, "qc", skill]}, headers=tokens.manager())
+    given = await intake.put(
+        url, json={"skills": [skill, "qc", skill, "-night"]}, headers=tokens.manager()
+    )
     assert given.status_code == 200, given.text
-    assert given.json()["skills"] == sorted([skill, "qc"]), "the old one is taken away"
+    # (A skill may begin with '-', '_' or '.', as skills always could.)
+    assert given.json()["skills"] == sorted([skill, "qc", "-night"]), "the old one is taken away"
     shown = await intake.get(f"/v1/contractors/{contractor_id}", headers=tokens.manager())
-    assert shown.json()["skills"] == sorted([skill, "qc"])
+    assert shown.json()["skills"] == sorted([skill, "qc", "-night"])
     (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
     assert task["job_id"] == job["id"]
