@@ -13,11 +13,11 @@ from bpo_validation.domain.accuracy import (
     Delivered,
     Ledger,
     Trust,
+    beliefs,
     both_wrong,
-    crew_trust,
+    crew_beliefs,
     doubtful,
     rule,
-    trust,
 )
 from bpo_validation.domain.crew import (
     MAX_STRENGTH,
@@ -39,7 +39,7 @@ def _alike(keyers: int, judged: int, correct: int) -> Crew:
 def test_a_keyer_nobody_judged_on_a_new_work_type_is_barely_trusted() -> None:
     belief = posterior(Crew({}), "total", {})
     assert belief.mean == pytest.approx(UNKNOWN_PRIOR)
-    assert trust(FIELDS, Crew({}), {}).p == pytest.approx(UNKNOWN_PRIOR ** len(FIELDS))
+    assert beliefs(FIELDS, Crew({}), {}).trust().p == pytest.approx(UNKNOWN_PRIOR ** len(FIELDS))
 
 
 def test_the_crews_figure_weighs_as_much_as_its_keyers_are_alike() -> None:
@@ -77,7 +77,7 @@ def test_items_keyed_twice_in_part_count_as_ruled_for_they_rest_on_their_first_k
     assert (ledger.items, ledger.single) == (2, 0)
     assert Delivered.of(ledger).estimate == pytest.approx((0.98 + 0.9999) / 2)
     # What the crew's record says of two keyings does not say what the first keying alone is.
-    assert ledger.rechecked(Trust(0.99999, 0.0)).partly == ledger.partly
+    assert ledger.rechecked(lambda _: Trust(0.99999, 0.0)).partly == ledger.partly
 
 
 # Eight keyers alike at 99.5 % on each field of an invoice with lines.
@@ -88,21 +88,25 @@ WEAK_TOTAL = GOOD | {"total": Tally(500, 450)}
 
 
 def test_a_field_is_weak_over_twice_the_crews_error_unless_the_keyer_is_weak_overall() -> None:
-    assert weak_fields(trust(NAMES, ALIKE, WEAK_TOTAL)) == ("total",)
-    assert weak_fields(trust(NAMES, ALIKE, GOOD | {"lines.qty": Tally(500, 450)})) == ("lines",)
+    assert weak_fields(beliefs(NAMES, ALIKE, WEAK_TOTAL).trust()) == ("total",)
+    assert weak_fields(beliefs(NAMES, ALIKE, GOOD | {"lines.qty": Tally(500, 450)}).trust()) == (
+        "lines",
+    )
     # At the crew's error or under twice it on every field: nothing stands out.
-    assert weak_fields(trust(NAMES, ALIKE, {})) == ()
-    assert weak_fields(trust(NAMES, ALIKE, {name: Tally(500, 493) for name in NAMES})) == ()
+    assert weak_fields(beliefs(NAMES, ALIKE, {}).trust()) == ()
+    assert (
+        weak_fields(beliefs(NAMES, ALIKE, {name: Tally(500, 493) for name in NAMES}).trust()) == ()
+    )
     # Weak overall: on two of the three fields, or weak on one and not quite the crew elsewhere.
     two = WEAK_TOTAL | {"number": Tally(500, 450)}
-    assert weak_fields(trust(NAMES, ALIKE, two)) == ()
+    assert weak_fields(beliefs(NAMES, ALIKE, two).trust()) == ()
     middling = {name: Tally(500, 493) for name in NAMES} | {"total": Tally(500, 450)}
-    assert weak_fields(trust(NAMES, ALIKE, middling)) == ()
+    assert weak_fields(beliefs(NAMES, ALIKE, middling).trust()) == ()
     assert weak_fields(Trust(0.9, 0.0, ((0.1, 0.0),))) == (), "no names, no fields to name"
 
 
 def test_only_weak_fields_are_keyed_again_while_the_job_can_afford_the_rest_once() -> None:
-    single, crew = trust(NAMES, ALIKE, WEAK_TOTAL), crew_trust(NAMES, ALIKE)
+    single, crew = beliefs(NAMES, ALIKE, WEAK_TOTAL).trust(), crew_beliefs(NAMES, ALIKE).trust()
     margin = Ledger()
     for _ in range(1000):
         margin = margin.add_checked(Trust(0.9999, 0.0))
@@ -134,7 +138,7 @@ def test_the_ledgers_bound_tightens_with_items_and_widens_with_a_keyers_doubt() 
         doubtful = doubtful.add_single(UUID(int=1), unsure)
     # A keyer's doubt errs the same way on all their items: it does not average out.
     assert doubtful.bound(1.6449) < many.bound(1.6449) - 0.01
-    refreshed = doubtful.refreshed({UUID(int=1): sure})
+    refreshed = doubtful.refreshed({UUID(int=1): lambda _: sure})
     assert refreshed.bound(1.6449) == pytest.approx(many.bound(1.6449))
     shown = Delivered.of(many)
     assert shown.meets(0.98) is True
@@ -166,11 +170,20 @@ def test_a_jobs_first_rulings_spend_the_margin_of_all_its_items() -> None:
 
 def test_the_crews_figure_is_a_doubt_every_keyers_items_share() -> None:
     young, old = _alike(8, 100, 99), _alike(8, 10000, 9900)
-    assert trust(["total"], young, {}).shared > trust(["total"], old, {}).shared > 0
+    assert (
+        beliefs(["total"], young, {}).trust().shared
+        > beliefs(["total"], old, {}).trust().shared
+        > 0
+    )
     # A keyer's own long record leans less on the crew's figure.
     regular = {"total": Tally(5000, 4950)}
-    assert trust(["total"], young, regular).shared < trust(["total"], young, {}).shared
-    assert trust(["total"], Crew({}), {}).shared == 0, "no record: the prior's spread is all"
+    assert (
+        beliefs(["total"], young, regular).trust().shared
+        < beliefs(["total"], young, {}).trust().shared
+    )
+    assert beliefs(["total"], Crew({}), {}).trust().shared == 0, (
+        "no record: the prior's spread is all"
+    )
     # Two keyers' items, each carried alone: their shared doubts add up, not in quadrature.
     leaning = Trust(0.99, 0.0, shared=0.01)
     two = Ledger().add_single(UUID(int=1), leaning).add_single(UUID(int=2), leaning)
@@ -229,8 +242,8 @@ class _Job:
         for n in range(self.items):
             first = keyers[n % len(keyers)]
             crew = self._crew()
-            single = trust(FIELDS, crew, self._own(first))
-            ruled = rule(ledger, first, single, crew_trust(FIELDS, crew), self.target)
+            single = beliefs(FIELDS, crew, self._own(first)).trust()
+            ruled = rule(ledger, first, single, crew_beliefs(FIELDS, crew).trust(), self.target)
             ledger, keyings = ruled.ledger, keyings + 1
             erred = {name for name in FIELDS if chance.random() > per_field[first][name]}
             if not ruled.again:
@@ -249,7 +262,7 @@ class _Job:
                     self.judged[keyer][name][0] += 1
                     self.judged[keyer][name][1] += name not in wrong
         light = replace(self._crew(), most=MIN_STRENGTH)
-        now = {keyer: trust(FIELDS, light, self._own(keyer)) for keyer in keyers}
+        now = {keyer: beliefs(FIELDS, light, self._own(keyer)).trust for keyer in keyers}
         return right / self.items, keyings / self.items, Delivered.of(ledger.refreshed(now))
 
     def _own(self, keyer: UUID) -> dict[str, Tally]:

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import pytest
 
-from bpo_validation.domain.accuracy import trust
+from bpo_validation.domain.accuracy import beliefs
 from bpo_validation.domain.crew import MAX_STRENGTH, Crew, Tally, posterior, shared
 
 FIELDS = ["vendor", "number", "date", "net", "total"]
@@ -45,9 +45,9 @@ def test_a_crew_of_two_kinds_is_two_groups_and_a_clean_record_reads_as_careful()
     assert first.error < 0.002 < 0.007 < second.error
     clean = {name: Tally(300, 300) for name in FIELDS}
     # One group would put them near the crew's middle: 98.6 % an item.
-    assert trust(FIELDS, crew, clean).p > 0.997
-    assert trust(FIELDS, crew, _keyer(800, _field_error(0.95), chance)).p < 0.96
-    newcomer = trust(FIELDS, crew, {})
+    assert beliefs(FIELDS, crew, clean).trust().p > 0.997
+    assert beliefs(FIELDS, crew, _keyer(800, _field_error(0.95), chance)).trust().p < 0.96
+    newcomer = beliefs(FIELDS, crew, {}).trust()
     assert newcomer.sd > 0.01, "of either kind, as far as anyone knows"
 
 
@@ -92,7 +92,7 @@ def test_a_bad_apple_is_a_group_of_its_own_and_the_others_are_judged_as_alike() 
     assert good.share == pytest.approx(7 / 8, abs=0.01)
     assert good.strength == MAX_STRENGTH
     assert bad.error > 0.03
-    assert trust(FIELDS, crew, crew.by_keyer[UUID(int=8)]).p < 0.85
+    assert beliefs(FIELDS, crew, crew.by_keyer[UUID(int=8)]).trust().p < 0.85
 
 
 def test_a_group_weighs_no_more_judged_fields_than_its_keyers_have_each() -> None:
@@ -105,4 +105,4 @@ def test_a_group_weighs_no_more_judged_fields_than_its_keyers_have_each() -> Non
     )
     good, _ = crew.groups
     assert good.strength == pytest.approx(60)
-    assert trust(FIELDS, crew, crew.by_keyer[UUID(int=1)]).sd > 0.005
+    assert beliefs(FIELDS, crew, crew.by_keyer[UUID(int=1)]).trust().sd > 0.005

@@ -11,9 +11,9 @@ from bpo_validation.domain.accuracy import (
     Ledger,
     Share,
     Trust,
+    beliefs,
     both_wrong,
-    crew_trust,
-    trust,
+    crew_beliefs,
 )
 from bpo_validation.domain.crew import Crew, Tally
 from bpo_validation.domain.decision import Ruling
@@ -54,7 +54,10 @@ def test_a_keyer_weak_on_one_field_has_only_that_field_keyed_again() -> None:
     )
     assert (verdict.result, verdict.judgings) == (None, ())
     # The item counts as keyed twice on the total and once on the number.
-    single, crew = trust(NAMES, CREW, WEAK_ON_TOTAL.own), crew_trust(NAMES, CREW)
+    single, crew = (
+        beliefs(NAMES, CREW, WEAK_ON_TOTAL.own).trust(),
+        crew_beliefs(NAMES, CREW).trust(),
+    )
     partly = both_wrong(single, crew, ["total"])
     assert verdict.ledger is not None
     assert verdict.ledger.partly == Share().add(partly)

@@ -5,7 +5,8 @@ A keyer's accuracy on a field of a work type is a Beta posterior whose prior is 
 (domain.crew), updated by the keyer's own recent judged fields (second keyings, control
 items, reviews and adjudications judge them). A single keying's chance of making the whole
 item right is the product of its fields' posterior means (errors on fields taken as
-independent), with an uncertainty from the posteriors' spread (delta method).
+independent), a table column's raised to the item's rows (each cell is judged on its own),
+with an uncertainty from the posteriors' spread (delta method).
 
 The job's ledger adds up, for every item adaptive QC ruled on, its chance of being right:
 a single keying's trust, or, for an item keyed twice (the two keyings compared, a person
@@ -28,12 +29,12 @@ job, counting the item as keyed twice on those and once on the rest (`both_wrong
 """
 
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
-from bpo_validation.domain.crew import Crew, Tally, posterior, shared
-from bpo_validation.domain.fields import field_of
+from bpo_validation.domain.crew import Beta, Crew, Tally, posterior, shared
+from bpo_validation.domain.fields import Rows, field_of
 from bpo_validation.domain.partial import WEAK_FACTOR, weak_fields
 
 # One-sided 95 % (the promise: a job's end figures) and two-sided 95 % (the interval shown).
@@ -56,7 +57,8 @@ class Trust:
     """A keying's chance of making its item right, how unsure that figure is, and, field by
     field (the judged names in `names`, in the same order), its chance of an error with that
     chance's sd, and the crew's chance of an error (its prior: a newcomer's); `shared`: how
-    unsure the figure is through the crew's (domain.crew.shared), beyond `sd`."""
+    unsure the figure is through the crew's (domain.crew.shared), beyond `sd`; `cells`: each
+    name's cells in the item (a table column's: its rows; none: one each), of its `rows`."""
 
     p: float
     sd: float
@@ -64,34 +66,70 @@ class Trust:
     names: tuple[str, ...] = ()
     crew_errors: tuple[float, ...] = ()
     shared: float = 0.0
+    cells: tuple[int, ...] = ()
+    rows: Rows = ()
 
 
-def trust(fields: Iterable[str], crew: Crew, own: Mapping[str, Tally]) -> Trust:
-    """A keyer's single keying of an item with these (judged) fields: those of them the crew
-    was ever judged on (a field no answer ever gave, an optional one, does not count), all
-    of them on a work type nobody was judged on yet."""
-    p, relative_variance, relative_shared, errors, crews = 1.0, 0.0, 0.0, [], []
-    names = _judged(fields, crew.by_field)
-    for name in names:
-        belief = posterior(crew, name, own)
-        p *= belief.mean
-        relative_variance += belief.variance / (belief.mean * belief.mean)
-        relative_shared += (shared(crew, name, own) / belief.mean) ** 2
-        errors.append((1 - belief.mean, math.sqrt(belief.variance)))
-        crews.append(1 - posterior(crew, name, {}).mean)
-    return Trust(
-        p,
-        p * math.sqrt(relative_variance),
-        tuple(errors),
-        tuple(names),
-        tuple(crews),
-        p * math.sqrt(relative_shared),
+# What a keying (or keyings) of an item with these rows is worth.
+Valuation = Callable[[Rows], Trust]
+
+
+@dataclass(frozen=True)
+class Beliefs:
+    """A keyer's accuracy judged name by judged name: its posterior, how unsure it is through
+    the crew's figure (domain.crew.shared), and the crew's chance of an error (the keyer's
+    prior). Read once, they value a keying of an item of any rows (`trust`)."""
+
+    names: tuple[str, ...]
+    posteriors: tuple[Beta, ...]
+    shared: tuple[float, ...]
+    crew_errors: tuple[float, ...]
+
+    def trust(self, rows: Rows = ()) -> Trust:
+        """A single keying of an item whose tables have `rows`: right only if every field
+        and every cell is, so a column's chance counts once a row (a table not in `rows`
+        once: as the ledger's items kept before their rows were)."""
+        p, relative_variance, relative_shared, errors, cells = 1.0, 0.0, 0.0, [], []
+        sizes = dict(rows)
+        for name, belief, doubt in zip(self.names, self.posteriors, self.shared, strict=True):
+            n = sizes.get(field_of(name), 1)
+            p *= belief.mean**n
+            relative_variance += n * n * belief.variance / (belief.mean * belief.mean)
+            relative_shared += (n * doubt / belief.mean) ** 2
+            errors.append((1 - belief.mean, math.sqrt(belief.variance)))
+            cells.append(n)
+        return Trust(
+            p,
+            p * math.sqrt(relative_variance),
+            tuple(errors),
+            self.names,
+            self.crew_errors,
+            p * math.sqrt(relative_shared),
+            tuple(cells),
+            rows,
+        )
+
+    def twice(self, rows: Rows = ()) -> Trust:
+        """Two keyings of an item whose tables have `rows`, each at these beliefs."""
+        return both_wrong(self.trust(rows), self.trust(rows))
+
+
+def beliefs(fields: Iterable[str], crew: Crew, own: Mapping[str, Tally]) -> Beliefs:
+    """A keyer's, on these (judged) fields: those of them the crew was ever judged on (a field
+    no answer ever gave, an optional one, does not count), all of them on a work type nobody
+    was judged on yet."""
+    names = tuple(_judged(fields, crew.by_field))
+    return Beliefs(
+        names,
+        tuple(posterior(crew, name, own) for name in names),
+        tuple(shared(crew, name, own) for name in names),
+        tuple(1 - posterior(crew, name, {}).mean for name in names),
     )
 
 
-def crew_trust(fields: Iterable[str], crew: Crew) -> Trust:
-    """What a keying by the crew at large is worth: its whole record, precise with its size."""
-    return trust(_judged(fields, crew.by_field), Crew({}), crew.by_field)
+def crew_beliefs(fields: Iterable[str], crew: Crew) -> Beliefs:
+    """The crew's at large: its whole record, precise with its size."""
+    return beliefs(_judged(fields, crew.by_field), Crew({}), crew.by_field)
 
 
 def _judged(fields: Iterable[str], judged: Mapping[str, Tally]) -> list[str]:
@@ -100,9 +138,10 @@ def _judged(fields: Iterable[str], judged: Mapping[str, Tally]) -> list[str]:
 
 
 def both_wrong(first: Trust, second: Trust, rekeyed: Collection[str] = ()) -> Trust:
-    """An item keyed twice: the keyings are compared field by field and a person settles
-    each difference, so it ends wrong only where both keyings erred on the same field (taken
-    to be the same error, which makes the figure a floor).
+    """An item keyed twice: the keyings are compared field by field (a table cell by cell)
+    and a person settles each difference, so it ends wrong only where both keyings erred on
+    the same field or cell (taken to be the same error, which makes the figure a floor): the
+    chances of that added up over the fields and every cell of the first keying's rows.
 
     Keyed twice on the fields `rekeyed` only (a partial second keying; a table's cells are
     its field's), it also ends wrong wherever the first keying erred on another field: those
@@ -111,18 +150,20 @@ def both_wrong(first: Trust, second: Trust, rekeyed: Collection[str] = ()) -> Tr
     The doubt on the fields keyed twice goes in `shared` (it errs with the crew's figure,
     which the second keying's is; the first keyer's own part counted there too, which only
     widens the bound); on those keyed once, the first keyer's own doubt goes in `sd` (their
-    keying's part through the crew's figure is not split by field, and is left out)."""
+    keying's part through the crew's figure is not split by field, and is left out). A
+    column's cells err alike, so their doubts add up, not in quadrature."""
     pairs = list(zip(first.errors, second.errors, strict=True))
     twice = [field_of(name) in rekeyed for name in first.names] if rekeyed else [True] * len(pairs)
+    cells = first.cells or (1,) * len(pairs)
     missed, common, own = 0.0, 0.0, 0.0
-    for both, ((one, sd_one), (other, sd_other)) in zip(twice, pairs, strict=True):
+    for both, n, ((one, sd_one), (other, sd_other)) in zip(twice, cells, pairs, strict=True):
         if both:
-            missed += one * other
-            common += (other * sd_one) ** 2 + (one * sd_other) ** 2
+            missed += n * one * other
+            common += n * n * ((other * sd_one) ** 2 + (one * sd_other) ** 2)
         else:
-            missed += one
-            own += sd_one**2
-    return Trust(max(0.0, 1 - missed), math.sqrt(own), shared=math.sqrt(common))
+            missed += n * one
+            own += n * n * sd_one**2
+    return Trust(max(0.0, 1 - missed), math.sqrt(own), shared=math.sqrt(common), rows=first.rows)
 
 
 @dataclass(frozen=True)
@@ -130,13 +171,15 @@ class Share:
     """Items counted alike in a ledger: how many, the sum of their chances of being right
     and of their outcomes' variances, and the sums of their chances' parameter sds (which err
     the same way on every one of them) and, apart from those, of their doubts through the
-    crew's figure (`shared`: which err alike on every share)."""
+    crew's figure (`shared`: which err alike on every share); `sizes`: how many of them have
+    each tables' rows (Trust.rows), which valuing them again reads."""
 
     items: int = 0
     expected: float = 0.0
     variance: float = 0.0
     sd: float = 0.0
     shared: float = 0.0
+    sizes: Mapping[Rows, int] = field(default_factory=dict)
 
     def add(self, item: Trust) -> "Share":
         return Share(
@@ -145,12 +188,20 @@ class Share:
             self.variance + item.p * (1 - item.p),
             self.sd + item.sd,
             self.shared + item.shared,
+            {**self.sizes, item.rows: self.sizes.get(item.rows, 0) + 1},
         )
 
-    def at(self, trust: Trust) -> "Share":
-        """These items, each at `trust`."""
-        n = self.items
-        return Share(n, n * trust.p, n * trust.p * (1 - trust.p), n * trust.sd, n * trust.shared)
+    def at(self, value: Valuation) -> "Share":
+        """These items, each at what `value` says an item of its rows is worth."""
+        trusts = [(n, value(rows)) for rows, n in self.sizes.items()]
+        return Share(
+            self.items,
+            sum(n * trust.p for n, trust in trusts),
+            sum(n * trust.p * (1 - trust.p) for n, trust in trusts),
+            sum(n * trust.sd for n, trust in trusts),
+            sum(n * trust.shared for n, trust in trusts),
+            self.sizes,
+        )
 
 
 @dataclass(frozen=True)
@@ -190,7 +241,7 @@ class Ledger:
     def add_partly(self, partial: Trust) -> "Ledger":
         return replace(self, partly=self.partly.add(partial))
 
-    def refreshed(self, trusts: Mapping[UUID, Trust]) -> "Ledger":
+    def refreshed(self, trusts: Mapping[UUID, Valuation]) -> "Ledger":
         """The ledger with each keyer's items at what is known of the keyer now (those in
         `trusts`): later judged fields correct what was known when the items were ruled on."""
         carried = {
@@ -199,7 +250,7 @@ class Ledger:
         }
         return replace(self, carried=carried)
 
-    def rechecked(self, double: Trust) -> "Ledger":
+    def rechecked(self, double: Valuation) -> "Ledger":
         """The items keyed twice each at `double`, what two keyings by the crew are worth as
         the crew's record now says: what was known of the crew when they were ruled on (at a
         job's start, little) is corrected as it learns. (An item whose first keyer was weaker

@@ -60,6 +60,7 @@ from bpo_validation.domain.fields import (
     differing,
     judged_fields,
     rule_failures,
+    table_rows,
     unconfirmed,
 )
 from bpo_validation.domain.matching import InvoiceMatch
@@ -285,13 +286,12 @@ def _adaptive(
 ) -> Verdict:
     """One keying is enough when the job still delivers its target with it alone; else key
     it again (an item sampled at the review rate is keyed again all the same)."""
-    names = judged_fields(spec)
-    single = accuracy.trust(names, keyer.crew, keyer.own)
-    second = accuracy.crew_trust(names, keyer.crew)
+    names, rows = judged_fields(spec), table_rows(spec, entry.data)
+    mine = accuracy.beliefs(names, keyer.crew, keyer.own)
+    crew = accuracy.crew_beliefs(names, keyer.crew)
+    single, second = mine.trust(rows), crew.trust(rows)
     # The items keyed twice, and this keyer's single keyings, at what is known now.
-    ledger = keyer.ledger.rechecked(accuracy.both_wrong(second, second)).refreshed(
-        {entry.contractor_id: single}
-    )
+    ledger = keyer.ledger.rechecked(crew.twice).refreshed({entry.contractor_id: mine.trust})
     rate, trust = policy.review_sample_rate, (single.p, second.p)
     # The item counted as checked: sampled for a second keying, or settled by a reviewer.
     checked = ledger.add_checked(accuracy.both_wrong(single, second))

@@ -19,7 +19,11 @@ from bpo_common.rules import (
     equal_after_normalization,
 )
 from bpo_common.rules.personal import Sealer
-from bpo_common.rules.rows import cell_path, cells
+from bpo_common.rules.rows import cell_path, cells, rows_of
+
+# An item's tables and how many rows each has, by name: a judged name of a table's column
+# counts once a row (`table_rows`).
+Rows = tuple[tuple[str, int], ...]
 
 
 def canonical(spec: JobSpec, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,6 +165,18 @@ def judged_fields(spec: JobSpec) -> list[str]:
             else [field.name]
         )
     ]
+
+
+def table_rows(spec: JobSpec, entry: Mapping[str, Any]) -> Rows:
+    """How many rows each of the job's tables has in an entry: an item is right only if each
+    of its cells is, so each of a column's cells is a judged field of its own."""
+    return tuple(
+        sorted(
+            (field.name, len(rows_of(entry.get(field.name))))
+            for field in spec.fields
+            if field.type is FieldType.TABLE
+        )
+    )
 
 
 def field_of(judged: str) -> str:

@@ -4,7 +4,7 @@ accuracy as its client and managers see it."""
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,10 +19,9 @@ from bpo_validation.domain.accuracy import (
     KeyerAccuracy,
     Ledger,
     Share,
-    both_wrong,
-    crew_trust,
+    beliefs,
+    crew_beliefs,
     doubtful,
-    trust,
 )
 from bpo_validation.domain.crew import MIN_STRENGTH, Crew
 from bpo_validation.domain.fields import judged_fields
@@ -141,14 +140,19 @@ class Ledgers:
         self.rerouted.clear()
 
 
-def _row(share: Share) -> list[float]:
-    return [share.items, share.expected, share.variance, share.sd, share.shared]
+def _row(share: Share) -> list[Any]:
+    sizes = [[dict(rows), items] for rows, items in share.sizes.items()]
+    return [share.items, share.expected, share.variance, share.sd, share.shared, sizes]
 
 
-def _share(row: list[float]) -> Share:
-    """A share as kept (one kept before `shared` was: none of its doubt through the crew's)."""
-    items, expected, variance, sd, *shared = row
-    return Share(int(items), expected, variance, sd, sum(shared))
+def _share(row: list[Any]) -> Share:
+    """A share as kept: one kept before `shared` was has none of its doubt through the crew's,
+    one kept before `sizes` were its items each of one row a table (as they were valued)."""
+    items, expected, variance, sd, *rest = row
+    shared = rest[0] if rest else 0.0
+    kept = rest[1] if len(rest) > 1 else [[{}, items]]
+    sizes = {tuple(sorted(rows.items())): int(n) for rows, n in kept if n}
+    return Share(int(items), expected, variance, sd, shared, sizes)
 
 
 def _ledger(row: JobAccuracy) -> Ledger:
@@ -167,8 +171,8 @@ async def _refreshed(
 ) -> tuple[Ledger, JobAccuracy | None, int]:
     """The job's ledger with each keyer who carried items alone at what is known of them now
     (the crew's figure weighing little: by then their own record stands) and the items keyed
-    twice at what the crew's record says now, its row, and the judged fields on the work
-    type it rests on."""
+    twice at what the crew's record says now, each item at its tables' rows; its row, and the
+    judged fields on the work type it rests on."""
     row = await repository.ledger_of(session, job.job_id)
     ledger = _ledger(row) if row else Ledger()
     if not ledger.items:
@@ -178,17 +182,16 @@ async def _refreshed(
     crew = replace(found, most=MIN_STRENGTH)
     names = judged_fields(Rules.of(job).spec)
     now = {
-        keyer: trust(
+        keyer: beliefs(
             names,
             crew,
             await repository.recent_by_field(
                 session, keyer, job.work_type, settings.adaptive_window
             ),
-        )
+        ).trust
         for keyer in ledger.carried
     }
-    double = both_wrong(crew_trust(names, found), crew_trust(names, found))
-    return ledger.refreshed(now).rechecked(double), row, judged
+    return ledger.refreshed(now).rechecked(crew_beliefs(names, found).twice), row, judged
 
 
 async def job_accuracy(
