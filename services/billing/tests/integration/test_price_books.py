@@ -138,6 +138,9 @@ async def test_a_price_per_exception_is_optional_and_kept_per_version(
             .order_by(PriceBook.version)
         )
         assert stored.all() == [None, Decimal("2.5")]
+    # In yen, whole yen: as its invoices show it.
+    in_yen = await put_price_book(billing, tokens, new_id(), currency="JPY", per_exception="300")
+    assert in_yen["per_exception"] == "300"
 
 
 BAD_BOOKS: list[tuple[str, dict[str, Any], str]] = [

@@ -1,4 +1,4 @@
-"""The usage ledger: one line per completed item."""
+"""The usage ledger: one line per completed item, and one per billed match exception."""
 
 from typing import Annotated
 from uuid import UUID

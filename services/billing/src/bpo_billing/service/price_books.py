@@ -5,7 +5,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_billing.domain.money import exact_price, plain, round_money
+from bpo_billing.domain.money import exact_price, minor_units, plain, round_money
 from bpo_billing.domain.price_books import price_book_errors
 from bpo_billing.models import PriceBook
 from bpo_billing.repository import lock_client
@@ -27,7 +27,11 @@ def price_book_out(book: PriceBook) -> PriceBookOut:
         tax_rate=plain(book.tax_rate),
         rates={k: RateIn.model_validate(v) for k, v in book.rates.items()},
         rush=RushIn.model_validate(book.rush) if book.rush else None,
-        per_exception=exact_price(book.per_exception) if book.per_exception is not None else None,
+        per_exception=(
+            exact_price(book.per_exception, minor_units(book.currency))
+            if book.per_exception is not None
+            else None
+        ),
         minimum_monthly_fee=round_money(book.minimum_monthly_fee, book.currency),
         sla_credit_pct=plain(book.sla_credit_pct),
         accuracy_credit_pct=plain(book.accuracy_credit_pct),
