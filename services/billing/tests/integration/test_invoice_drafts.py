@@ -3,6 +3,7 @@ SLA credits and the minimum fee, and what is refused."""
 
 import asyncio
 from datetime import timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -153,11 +154,14 @@ async def test_the_minimum_monthly_fee_is_charged_once_a_month_whatever_the_draf
         ("usage", "30.00"),
         ("minimum_fee", "70.00"),
     ]
-    # A late item of March: the month's minimum is met already, by the first invoice's fee.
+    # A late item of March: its usage makes up 10.00 of the fee charged, which is given back.
     await feed.items(job, 1, at=MONTH_START + timedelta(days=20))
     second = await draft(billing, tokens, client_id)
-    assert [(line["kind"], line["amount"]) for line in second["lines"]] == [("usage", "10.00")]
-    assert second["total"] == "10.00"
+    assert [(line["kind"], line["amount"]) for line in second["lines"]] == [
+        ("usage", "10.00"),
+        ("minimum_fee", "-10.00"),
+    ]
+    assert second["total"] == "0.00"
     await finalize(billing, tokens, second["id"])
     # Nothing new in March: nothing to invoice, not another fee.
     again = await billing.post("/v1/invoices", json=draft_body(client_id), headers=tokens.manager())
@@ -171,6 +175,34 @@ async def test_the_minimum_monthly_fee_is_charged_once_a_month_whatever_the_draf
     before = draft_body(client_id, "2025-12-01", "2025-12-31")
     december = await billing.post("/v1/invoices", json=before, headers=tokens.manager())
     assert "nothing to invoice" in assert_problem(december, 409)["detail"]
+
+
+async def test_a_month_invoiced_in_halves_pays_its_usage_or_the_minimum_whichever_is_more(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens, **MONTHLY_MINIMUM)
+    job = await feed.job(client_id)
+    await feed.items(job, 3)
+    await feed.items(job, 5, at=MONTH_START + timedelta(days=20))
+    first = await finalize(
+        billing, tokens, (await draft(billing, tokens, client_id, "2026-03-01", "2026-03-15"))["id"]
+    )
+    second = await draft(billing, tokens, client_id, "2026-03-16", "2026-03-31")
+
+    assert [(line["kind"], line["amount"]) for line in first["lines"]] == [
+        ("usage", "30.00"),
+        ("minimum_fee", "70.00"),
+    ]
+    assert [(line["kind"], line["amount"]) for line in second["lines"]] == [
+        ("usage", "50.00"),
+        ("minimum_fee", "-50.00"),
+    ]
+    assert second["lines"][1]["description"] == (
+        "Minimum monthly fee of 100.00 EUR, less the 70.00 EUR the month's other invoices charged"
+    )
+    assert (second["subtotal"], second["total"]) == ("0.00", "0.00")
+    # 80.00 of usage under a minimum of 100.00.
+    assert Decimal(first["subtotal"]) + Decimal(second["subtotal"]) == Decimal("100.00")
 
 
 async def test_a_draft_of_usage_that_waits_for_a_price_names_the_work_type_to_price(

@@ -15,6 +15,7 @@ from bpo_billing.domain.invoices import (
     LateJob,
     Line,
     LineKind,
+    MonthBilled,
     UsageGroup,
     UsageKind,
     amount_due,
@@ -24,6 +25,7 @@ from bpo_billing.domain.invoices import (
     ensure_status,
     invoice_totals,
     line_amount,
+    minimum_fee_top_up,
     overdue,
     settlement_errors,
     usage_lines,
@@ -212,6 +214,48 @@ def test_a_minimum_fee_alone_makes_an_invoice() -> None:
         (LineKind.MINIMUM_FEE, Decimal(5000))
     ]
     assert draft.totals.total == Decimal(5500)
+
+
+def test_usage_billed_later_in_the_month_takes_back_the_fee_charged_earlier() -> None:
+    terms = InvoiceTerms("EUR", Decimal(0), Decimal("100.00"), Decimal(10))
+    first = assemble(usage_lines([group(JOB, 3, "10")], "EUR"), [], terms)
+    assert [(line.kind, line.amount) for line in first.lines[1:]] == [
+        (LineKind.MINIMUM_FEE, Decimal("70.00"))
+    ]
+    usage = usage_lines([group(JOB, 5, "10")], "EUR")
+    second = assemble(usage, [late(JOB, timedelta(hours=1), "50")], terms, MonthBilled(
+        usage=Decimal("30.00"), fees=Decimal("70.00")
+    ))  # fmt: skip
+    fee = Line(LineKind.MINIMUM_FEE,
+               "Minimum monthly fee of 100.00 EUR, less the 70.00 EUR the month's other "
+               "invoices charged", 1, Decimal("-50.00"), Decimal("-50.00"))  # fmt: skip
+    assert second.lines == (*usage, fee)
+    # 80.00 of usage under a minimum of 100.00: the month pays 100.00, and the credit waits.
+    assert (first.totals.total, second.totals.total) == (Decimal("100.00"), Decimal("0.00"))
+    assert [job.job_id for job in second.deferred] == [JOB]
+
+
+def test_a_fee_is_given_back_no_further_than_the_draft_s_own_usage() -> None:
+    # The minimum of a version that took effect later in the month: none.
+    charged = MonthBilled(usage=Decimal("30.00"), fees=Decimal("70.00"))
+    assert minimum_fee_top_up(Decimal("10.00"), Decimal(0), "EUR", charged) == Decimal("-10.00")
+    # Under the same minimum, the fee charged is always enough to give back.
+    assert minimum_fee_top_up(Decimal("5.00"), Decimal(100), "EUR", charged) == Decimal("-5.00")
+    assert minimum_fee_top_up(Decimal(0), Decimal(100), "EUR", charged) == Decimal(0)
+
+
+@EXAMPLES
+@given(st.sampled_from(CURRENCIES), st.data())
+def test_a_month_s_invoices_bill_its_usage_or_the_minimum_whichever_is_more(
+    currency: str, data: st.DataObject
+) -> None:
+    minimum = data.draw(money(currency, 1000))
+    month = MonthBilled()
+    for usage in data.draw(st.lists(money(currency, 300), max_size=6)):
+        fee = minimum_fee_top_up(usage, minimum, currency, month)
+        assert usage + fee >= 0, "an invoice below zero"
+        month = MonthBilled(month.usage + usage, month.fees + fee)
+        assert month.usage + month.fees == max(month.usage, minimum)
 
 
 @st.composite

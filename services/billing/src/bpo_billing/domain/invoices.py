@@ -184,9 +184,26 @@ def _held(amount: Decimal, currency: str, what: str) -> Decimal:
     return rounded
 
 
-def minimum_fee_top_up(usage_subtotal: Decimal, minimum: Decimal, currency: str) -> Decimal:
-    """What brings the usage of an invoice up to the minimum monthly fee (0 when above it)."""
-    return round_money(max(Decimal(0), minimum - usage_subtotal), currency)
+@dataclass(frozen=True)
+class MonthBilled:
+    """What the client's other invoices not void of a draft's month bill: their items and
+    resolved exceptions, and the minimum fee lines they charged (one giving a fee back
+    counts negative)."""
+
+    usage: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+
+
+def minimum_fee_top_up(
+    usage: Decimal, minimum: Decimal, currency: str, month: MonthBilled = MonthBilled()
+) -> Decimal:
+    """The draft's minimum fee line: what the month's usage (this draft's and the month's other
+    invoices') falls short of the minimum, less the fees those invoices charged already, so
+    that the month pays max(usage, minimum) whatever its invoices. Negative when usage billed
+    later made up a fee charged earlier, which is given back, but never more than the draft's
+    own usage: an invoice never goes below zero."""
+    owed = max(Decimal(0), minimum - (usage + month.usage))
+    return round_money(max(owed - month.fees, -usage), currency)
 
 
 def job_credit(job_amount: Decimal, pct: Decimal, currency: str) -> Decimal:
@@ -238,23 +255,19 @@ def assemble(
     usage: Sequence[Line],
     credited: Iterable[CreditedJob],
     terms: InvoiceTerms,
-    billed_in_month: Decimal = Decimal(0),
+    month: MonthBilled = MonthBilled(),
 ) -> Draft:
-    """The whole draft: the usage lines, a top-up to the minimum monthly fee (counting what
-    the month's other invoices billed towards it, a fee they charged included), a credit per
-    late job and per job below its accuracy target, in the order given (none when it rounds
-    to nothing; a job both late and below target gets both; one that would take the subtotal
-    below zero is deferred), and the totals with tax."""
+    """The whole draft: the usage lines, the minimum monthly fee trued up over the month's
+    invoices (see `minimum_fee_top_up`; no line when it is 0), a credit per late job and per
+    job below its accuracy target, in the order given (none when it rounds to nothing; a job
+    both late and below target gets both; one that would take the subtotal below zero is
+    deferred), and the totals with tax."""
     currency = terms.currency
     lines = list(usage)
     usage_subtotal = sum((line.amount for line in usage), Decimal(0))
-    top_up = minimum_fee_top_up(
-        usage_subtotal + billed_in_month, terms.minimum_monthly_fee, currency
-    )
-    if top_up > 0:
-        fee = round_money(terms.minimum_monthly_fee, currency)
-        description = f"Minimum monthly fee of {fee} {currency}"
-        lines.append(Line(LineKind.MINIMUM_FEE, description, 1, top_up, top_up))
+    top_up = minimum_fee_top_up(usage_subtotal, terms.minimum_monthly_fee, currency, month)
+    if top_up != 0:
+        lines.append(Line(LineKind.MINIMUM_FEE, _fee_description(terms, month), 1, top_up, top_up))
     subtotal = sum((line.amount for line in lines), Decimal(0))
     deferred: list[CreditedJob] = []
     for job in credited:
@@ -268,6 +281,15 @@ def assemble(
         subtotal += line.amount
     totals = invoice_totals([line.amount for line in lines], terms.tax_rate, currency)
     return Draft(lines=tuple(lines), totals=totals, deferred=tuple(deferred))
+
+
+def _fee_description(terms: InvoiceTerms, month: MonthBilled) -> str:
+    currency = terms.currency
+    said = f"Minimum monthly fee of {round_money(terms.minimum_monthly_fee, currency)} {currency}"
+    if month.fees == 0:
+        return said
+    charged = round_money(month.fees, currency)
+    return f"{said}, less the {charged} {currency} the month's other invoices charged"
 
 
 def _duration(delta: timedelta) -> str:

@@ -20,6 +20,7 @@ from bpo_billing.domain.invoices import (
     LateJob,
     Line,
     LineKind,
+    MonthBilled,
     UsageGroup,
 )
 from bpo_billing.domain.periods import month_after
@@ -89,17 +90,21 @@ async def open_draft(
 
 
 # What counts towards the minimum monthly fee: what a client's items and resolved exceptions
-# cost, and a fee already charged.
-_TOWARDS_MINIMUM = (LineKind.USAGE, LineKind.EXCEPTION, LineKind.MINIMUM_FEE)
+# cost.
+_TOWARDS_MINIMUM = (LineKind.USAGE, LineKind.EXCEPTION)
 
 
 async def billed_in_month(
     session: AsyncSession, client_id: UUID, month: date, but: UUID
-) -> Decimal:
+) -> MonthBilled:
     """What the client's other invoices not void whose period ends in `month` (its first day)
-    bill towards the minimum monthly fee."""
+    bill towards the minimum monthly fee, and the fees they charged."""
+
+    def total(kinds: Sequence[LineKind]) -> ColumnElement[Decimal]:
+        return func.coalesce(func.sum(InvoiceLine.amount).filter(InvoiceLine.kind.in_(kinds)), 0)
+
     query = (
-        select(func.coalesce(func.sum(InvoiceLine.amount), 0))
+        select(total(_TOWARDS_MINIMUM), total([LineKind.MINIMUM_FEE]))
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(
             Invoice.client_id == client_id,
@@ -107,10 +112,10 @@ async def billed_in_month(
             Invoice.status != InvoiceStatus.VOID,
             Invoice.period_end >= month,
             Invoice.period_end < month_after(month),
-            InvoiceLine.kind.in_(_TOWARDS_MINIMUM),
         )
     )
-    return Decimal((await session.execute(query)).scalar_one())
+    usage, fees = (await session.execute(query)).one()
+    return MonthBilled(usage=Decimal(usage), fees=Decimal(fees))
 
 
 async def claim_usage(
