@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import threading
 from datetime import timedelta
 
@@ -23,7 +24,7 @@ async def test_an_invoice_as_csv_and_pdf_says_what_the_json_says(
     rates = {"invoice": {"per_item": "0.5"}, "forms": {"per_item": "1"}}
     client_id = await new_client(billing, tokens, rates=rates)
     await feed.items(await feed.job(client_id, work_type="invoice", external_ref="=HYPERLINK()"), 2)
-    # Beyond what the PDF's fonts can show: it still renders.
+    # Beyond what the PDF's font can show: it still renders.
     await feed.items(await feed.job(client_id, work_type="forms", external_ref="請求書"), 1)
     invoice = await finalized_invoice(billing, tokens, client_id)
     url, number = f"/v1/invoices/{invoice['id']}", invoice["number"]
@@ -65,6 +66,33 @@ async def test_an_invoice_as_csv_and_pdf_says_what_the_json_says(
         f"Amount due {invoice['amount_due']} EUR",
     ]
     assert_problem(await billing.get(url, headers={**tokens.manager(), "Accept": "image/png"}), 406)
+
+
+async def test_the_pdf_shows_job_refs_and_credit_note_reasons_beyond_latin_1_as_written(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens, rates={"invoice": {"per_item": "10"}})
+    for ref in ("Łódź – 10 €", "Müller’s batch", "Σπίτι Дом", "請求書-7"):
+        await feed.items(await feed.job(client_id, external_ref=ref), 1)
+    invoice = await finalized_invoice(billing, tokens, client_id)
+    url = f"/v1/invoices/{invoice['id']}"
+    reason = "Rabat za opóźnienie – zwrot 10 €, Müller’s"
+    noted = await billing.post(
+        f"{url}/credit-notes", json={"amount": "5.00", "reason": reason}, headers=tokens.manager()
+    )
+    assert noted.status_code == 201, noted.text
+    (note,) = noted.json()["credit_notes"]
+
+    as_pdf = await billing.get(
+        url, headers={**tokens.client(client_id), "Accept": "application/pdf"}
+    )
+
+    text = pdf_lines(as_pdf.content)
+    for ref in ("Łódź – 10 €", "Müller’s batch", "Σπίτι Дом"):
+        assert f"invoice items, job {ref} 1 10.00 10.00" in text
+    # CJK is beyond the font: a mark for each character, where the PDF would leave a blank.
+    assert "invoice items, job \ufffd\ufffd\ufffd-7 1 10.00 10.00" in text
+    assert f"Credit note {note['number']}: 5.00 EUR, {reason}" in text
 
 
 async def test_a_credit_line_is_a_negative_number_in_csv_and_pdf(
@@ -115,10 +143,8 @@ async def test_an_accuracy_credit_shows_in_full_in_csv_and_pdf(
     as_pdf = await billing.get(url, headers={**tokens.manager(), "Accept": "application/pdf"})
     text = pdf_lines(as_pdf.content)
     # Too long for its column: it goes on under the figures, cut nowhere.
-    at = text.index(
-        "Accuracy credit 10%: job below delivered 98.91% against its 99.50% 1 -3.00 -3.00"
-    )
-    assert text[at + 1] == "target (95 % lower bound 98.70%)"
+    at = text.index("Accuracy credit 10%: job below delivered 98.91% against its 1 -3.00 -3.00")
+    assert text[at + 1] == "99.50% target (95 % lower bound 98.70%)"
     assert f"Amount due {invoice['amount_due']} EUR" in text
 
 
@@ -154,5 +180,5 @@ def pdf_lines(content: bytes) -> list[str]:
 
 
 def shown(text: str) -> str:
-    """Text as the PDF's core fonts show it: what Latin-1 lacks as '?'."""
-    return text.encode("latin-1", "replace").decode("latin-1")
+    """Text as the PDF shows it: the CJK characters its font lacks as U+FFFD."""
+    return re.sub(r"[\u4e00-\u9fff]", "\ufffd", text)
