@@ -1,6 +1,10 @@
-"""Layouts on words in memory: which of a client's layouts a document is of."""
+"""Layouts on words in memory: which of a client's layouts a document is of, and what a
+layout remembers as a field's constant."""
 
-from bpo_intake.domain import layouts
+from bpo_common.rules import FieldSpec
+from bpo_intake.domain import layouts, suggestions
+from bpo_intake.domain.documents import Word
+from bpo_intake.domain.extraction import Page
 
 COMMON = {"invoice", "total", "date"}
 # A supplier's layout seen on 10 documents: its 40 own words and the common ones on each.
@@ -54,3 +58,53 @@ def test_a_tie_goes_to_the_layout_of_more_fixed_text_whatever_the_order() -> Non
         [("large", large, 10), ("small", small, 10)],
     ):
         assert layouts.match(set(words), known) == "large"
+
+
+NUMBER = FieldSpec(name="invoice_number", type="string")
+
+
+def numbered(label: str, number: str) -> list[Page]:
+    words = [
+        Word(label, (0.10, 0.10, 0.17, 0.12), 0.95),
+        Word("No:", (0.175, 0.10, 0.20, 0.12), 0.95),
+        Word(number, (0.21, 0.10, 0.33, 0.12), 0.95),
+        Word("Total:", (0.10, 0.50, 0.15, 0.52), 0.95),
+        Word("100.00", (0.16, 0.50, 0.22, 0.52), 0.95),
+    ]
+    return [Page("doc", 1, words)]
+
+
+def test_one_documents_value_is_not_suggested_on_the_next_as_a_constant() -> None:
+    model = layouts.learn(
+        layouts.Model(),
+        [NUMBER],
+        numbered("Invoice", "INV-2024-000123"),
+        {"invoice_number": "INV-2024-000123"},
+    )
+    found = suggestions.suggest([NUMBER], numbered("Invoice", "INV-2024-000124"), model.fields)
+    assert (found["invoice_number"].value, round(found["invoice_number"].confidence, 3)) == (
+        "INV-2024-000124",
+        0.667,
+    )
+    # The label slipped: what the rule read is not there, nor is the last document's number.
+    slipped = suggestions.suggest([NUMBER], numbered("lnvoice", "INV-2024-000124"), model.fields)
+    assert slipped == {}
+
+
+def test_a_value_accepted_on_two_documents_in_a_row_is_a_constant() -> None:
+    model = layouts.Model()
+    for _ in range(2):
+        pages = numbered("Invoice", "INV-2024-000123")
+        layouts.learn(model, [NUMBER], pages, {"invoice_number": "INV-2024-000123"})
+    (shown,) = suggestions.suggest(
+        [NUMBER], numbered("lnvoice", "INV-2024-00O123"), model.fields
+    ).values()
+    assert (shown.value, shown.confidence) == ("INV-2024-000123", 0.75)
+    # Another value accepted ends the run: it has to be seen twice again.
+    layouts.learn(
+        model,
+        [NUMBER],
+        numbered("Invoice", "INV-2024-000777"),
+        {"invoice_number": "INV-2024-000777"},
+    )
+    assert suggestions.suggest([NUMBER], numbered("lnvoice", "INV-2024-00O777"), model.fields) == {}

@@ -3,9 +3,10 @@
 A layout's record (`Learned`, kept by `domain.layouts`) says, per field, how often each rule
 found the accepted value (hits) or another one (misses), and where on the page; its
 confidence is Laplace's rule of succession. A text field (not a number, nor a date) whose
-accepted value was the same on the layout's latest documents (a supplier's VAT id, IBAN or
-email) is also remembered as a constant, suggested where the page shows it, so that OCR's
-slip on one character does not cost it. Either is less sure where OCR doubted the words it
+accepted value was the same on the layout's latest documents, CONSTANT_HITS of them or more
+(a supplier's VAT id, IBAN or email, not an invoice number that changes on each), is also
+suggested as a constant where the page shows it, so that OCR's slip on one character does
+not cost it. Either is less sure where OCR doubted the words it
 was seen in. Before a layout has a record, a value labelled by one of the field's hints (or
 its label, or its name) is suggested at a modest confidence, below the usual threshold.
 """
@@ -38,6 +39,9 @@ CONSTANT = "constant"
 # A constant is shown where the page holds this share of its characters, in order, near
 # where it was printed before.
 CONSTANT_MATCH = 0.85
+# A value is a constant once accepted on this many of the layout's documents in a row: one
+# document's value (its own number, its customer's email) is no constant of the layout.
+CONSTANT_HITS = 2
 _NEAR_X, _NEAR_Y = 0.2, 0.02
 
 
@@ -158,7 +162,11 @@ def _by_record(options: Sequence[Candidate], record: Mapping[Rule, Record]) -> S
 
 def _by_constant(record: Mapping[Rule, Record], pages: Sequence[Page]) -> Suggestion | None:
     """The field's remembered constant, where the page shows it (near where it was before)."""
-    constants = [(rule, r) for rule, r in record.items() if rule.relation == CONSTANT]
+    constants = [
+        (rule, r)
+        for rule, r in record.items()
+        if rule.relation == CONSTANT and r.hits >= CONSTANT_HITS
+    ]
     if not constants or not pages:
         return None
     rule, r = max(constants, key=lambda pair: pair[1].confidence())
