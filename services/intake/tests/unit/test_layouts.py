@@ -1,5 +1,6 @@
-"""Layouts on words in memory: which of a client's layouts a document is of, and what a
-layout remembers as a field's constant."""
+"""Layouts on words in memory: which of a client's layouts a document is of, what a layout
+remembers as a field's constant, and how it reads dates and amounts in each of the client's
+jobs, whatever order a job lists its readings in."""
 
 from bpo_common.rules import FieldSpec
 from bpo_intake.domain import layouts, suggestions
@@ -108,3 +109,54 @@ def test_a_value_accepted_on_two_documents_in_a_row_is_a_constant() -> None:
         {"invoice_number": "INV-2024-000777"},
     )
     assert suggestions.suggest([NUMBER], numbered("lnvoice", "INV-2024-00O777"), model.fields) == {}
+
+
+def dated(value: str) -> list[Page]:
+    words = [Word("Date:", (0.10, 0.10, 0.15, 0.12)), Word(value, (0.16, 0.10, 0.24, 0.12))]
+    return [Page("doc", 1, words)]
+
+
+def test_a_layout_reads_a_date_as_it_learned_in_another_job_of_the_client() -> None:
+    def day(*formats: str) -> FieldSpec:
+        return FieldSpec(name="invoice_date", type="date", date_formats=list(formats))
+
+    model = layouts.Model()
+    for printed in ("13/04/2024", "21/05/2024", "30/06/2024"):
+        d, m, y = printed.split("/")
+        layouts.learn(
+            model, [day("%d/%m/%Y", "%m/%d/%Y")], dated(printed), {"invoice_date": f"{y}-{m}-{d}"}
+        )
+    for formats in (("%d/%m/%Y", "%m/%d/%Y"), ("%m/%d/%Y", "%d/%m/%Y")):
+        (shown,) = suggestions.suggest([day(*formats)], dated("03/04/2024"), model.fields).values()
+        assert (shown.value, shown.confidence) == ("2024-04-03", 0.8)
+    # A job that does not read day first finds nothing the layout learned.
+    assert suggestions.suggest([day("%m/%d/%Y")], dated("03/04/2024"), model.fields) == {}
+    # What is stored names the format, which reads back as it was.
+    assert layouts.Model.from_json(model.as_json()) == model
+    assert [row[2] for row in model.as_json()["invoice_date"]] == ["%d/%m/%Y"]
+
+
+def test_a_layout_reads_an_amount_with_the_separator_it_learned_in_another_job() -> None:
+    def net(separator: str) -> FieldSpec:
+        return FieldSpec(name="net", type="decimal", decimal_separator=separator)
+
+    def netto(amount: str) -> list[Page]:
+        words = [Word("Netto", (0.10, 0.30, 0.16, 0.32)), Word(amount, (0.17, 0.30, 0.23, 0.32))]
+        return [Page("doc", 1, words)]
+
+    model = layouts.Model()
+    for _ in range(3):
+        layouts.learn(model, [net(",")], netto("1.759"), {"net": "1759"})
+    (shown,) = suggestions.suggest([net(".")], netto("2.500"), model.fields).values()
+    assert (shown.value, shown.confidence) == ("2500", 0.8)
+
+
+def test_rules_an_earlier_release_kept_by_the_place_of_their_reading_are_left_out() -> None:
+    stored = {
+        "invoice_date": [
+            ["date", "inline", 0, 3, 0, 0.2, 0.11],
+            ["date", "inline", "%d/%m/%Y", 2, 0, 0.2, 0.11],
+        ]
+    }
+    (rule,) = layouts.Model.from_json(stored).fields["invoice_date"]
+    assert rule.reading == "%d/%m/%Y"

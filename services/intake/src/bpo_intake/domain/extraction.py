@@ -3,9 +3,10 @@
 A page's words are grouped into segments (words close together on one line). A candidate is
 a run of words that reads as a value of the field's type, with what labels it: the words
 before it in its segment (`inline`), the segment to its left (`left`) or the one above it
-(`above`), or nothing (`none`). A `Rule` is (label, relation, reading): the reading says which
-decimal separator or date format read the value, since `03/04/2024` and `1.234` mean
-different things on different layouts. `domain.layouts` learns which rules find a layout's
+(`above`), or nothing (`none`). A `Rule` is (label, relation, reading): the reading is the
+decimal separator or the date format that read the value, since `03/04/2024` and `1.234` mean
+different things on different layouts; a layout is the client's across jobs, each of which
+may list its formats in another order. `domain.layouts` learns which rules find a layout's
 values; `domain.suggestions` picks the value to suggest. CPU work on words in memory: no I/O.
 """
 
@@ -67,7 +68,8 @@ class Segment:
 class Rule:
     label: str
     relation: str
-    reading: int
+    # The date format or the decimal separator; "" for a field read one way only.
+    reading: str
 
 
 @dataclass(frozen=True)
@@ -90,16 +92,16 @@ def extractable(spec: FieldSpec) -> bool:
     return spec.type not in (FieldType.BOOLEAN, FieldType.TABLE)
 
 
-def readings(spec: FieldSpec) -> list[FieldSpec]:
-    """The ways a printed value of this field may be read: each date format on its own, both
-    decimal separators, else the spec itself."""
+def readings(spec: FieldSpec) -> list[tuple[str, FieldSpec]]:
+    """The ways a printed value of this field may be read, each with what names it: each date
+    format on its own, both decimal separators, else the spec itself ("")."""
     if spec.type is FieldType.DATE and spec.date_formats:
-        return [_replace_spec(spec, date_formats=(fmt,)) for fmt in spec.date_formats]
+        return [(fmt, _replace_spec(spec, date_formats=(fmt,))) for fmt in spec.date_formats]
     if spec.type in (FieldType.DECIMAL, FieldType.INTEGER):
         first = spec.decimal_separator or "."
         other = "," if first == "." else "."
-        return [_replace_spec(spec, decimal_separator=sep) for sep in (first, other)]
-    return [spec]
+        return [(sep, _replace_spec(spec, decimal_separator=sep)) for sep in (first, other)]
+    return [("", spec)]
 
 
 def _replace_spec(spec: FieldSpec, **changes: Any) -> FieldSpec:
@@ -132,7 +134,7 @@ def candidates(spec: FieldSpec, pages: Sequence[Page]) -> Iterator[Candidate]:
             starts = [0] + [i for i in range(1, len(seg.words)) if _may_start_value(spec, seg, i)]
             for start in starts:
                 label, relation = _label_of(seg, start, segs, index)
-                for reading, way in enumerate(ways):
+                for reading, way in ways:
                     found = _read(way, seg.words[start:])
                     if found is not None:
                         value, words = found

@@ -137,7 +137,7 @@ def keeps_constant(spec: FieldSpec) -> bool:
 
 
 def constant_rule(value: Any) -> Rule:
-    return Rule(str(value), CONSTANT, -1)
+    return Rule(str(value), CONSTANT, "")
 
 
 def _by_record(options: Sequence[Candidate], record: Mapping[Rule, Record]) -> Suggestion | None:
