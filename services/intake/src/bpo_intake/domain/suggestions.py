@@ -11,13 +11,14 @@ was seen in. Before a layout has a record, a value labelled by one of the field'
 its label, or its name) is suggested at a modest confidence, below the usual threshold.
 """
 
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from difflib import SequenceMatcher
 from typing import Any
 
-from bpo_common.rules import FieldSpec, FieldType, Kind, rule_kind
+from bpo_common.rules import FieldSpec, FieldType, Kind, equal_after_normalization, rule_kind
 from bpo_intake.domain.documents import Box, Word
 from bpo_intake.domain.extraction import (
     RELATIONS,
@@ -127,6 +128,50 @@ def wrong_value(spec: FieldSpec, value: Any) -> Any | None:
     index = digits[-1] if len(digits) == 1 else digits[-2]
     changed = str((int(text[index]) + 1) % 10)
     return text[:index] + changed + text[index + 1 :]
+
+
+def planted(
+    specs: Sequence[FieldSpec],
+    golden: Mapping[str, Any],
+    found: Mapping[str, Suggestion],
+    pages: Sequence[Page],
+) -> tuple[str, Suggestion] | None:
+    """A deliberately wrong suggestion for one field of a control item, to see whether the
+    keyer checks what the machine pre-filled, that nothing tells from a real one (a keyer who
+    could would check that one only): on a field drawn at random among those with a plausible
+    wrong value that the machine suggested, in that suggestion's place, boxes and confidence;
+    failing those, on one whose value the pages print, there, as sure as another suggestion
+    of the item. None on an item the machine suggested nothing for, where a lone pre-fill
+    would stand out."""
+    wrong = {
+        spec.name: value
+        for spec in specs
+        if golden.get(spec.name) is not None
+        and (value := wrong_value(spec, golden[spec.name])) is not None
+    }
+    shown = [name for name in wrong if name in found]
+    if shown:
+        name = secrets.choice(shown)
+        return name, replace(found[name], value=wrong[name])
+    printed = {
+        spec.name: where
+        for spec in specs
+        if spec.name in wrong and (where := _printed(spec, golden[spec.name], pages)) is not None
+    }
+    if not found or not printed:
+        return None
+    name = secrets.choice(sorted(printed))
+    confidence = secrets.choice([suggestion.confidence for suggestion in found.values()])
+    return name, replace(printed[name], value=wrong[name], confidence=confidence)
+
+
+def _printed(spec: FieldSpec, value: Any, pages: Sequence[Page]) -> Suggestion | None:
+    """The field's value where the pages print it (as its rules normalize it), or None."""
+    canonical = spec.reading_canonical()
+    for candidate in candidates(spec, pages):
+        if equal_after_normalization(canonical, candidate.value, value):
+            return _suggestion(candidate, HINT_CONFIDENCE)
+    return None
 
 
 def keeps_constant(spec: FieldSpec) -> bool:

@@ -45,8 +45,6 @@ OCR_BATCH = 4
 READ_ATTEMPTS = 3
 EXTRACT_BATCH = 20
 LEARN_BATCH = 50
-# A planted suggestion looks as sure as a learned one.
-PLANTED_CONFIDENCE = 0.95
 
 
 async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesseract) -> int:
@@ -130,7 +128,11 @@ async def extract_pending(session: AsyncSession, keys: DataKeys) -> int:
         draw = new_sample_key()
         if item.golden is not None and sampled(item.id, policy.wrong_suggestion_rate, draw):
             try:
-                suggested |= _planted(specs, personal.open(item.golden, key), suggested, pages)
+                golden = personal.open(item.golden, key)
+                wrong = suggestions.planted(specs, golden, found, pages)
+                if wrong is not None:
+                    name, suggestion = wrong
+                    suggested[name] = suggestion.as_json() | {"planted": True}
             except Exception:
                 # Nor on one control item's answer: it goes without a planted value.
                 log.exception("wrong_value_not_planted", item_id=str(item.id))
@@ -205,30 +207,6 @@ async def _layout_of(
     )
     await repository.add_layout(session, layout)
     return layout
-
-
-def _planted(
-    specs: Sequence[FieldSpec],
-    golden: dict[str, Any],
-    suggested: dict[str, dict[str, Any]],
-    pages: Sequence[domain.Page],
-) -> dict[str, dict[str, Any]]:
-    """A deliberately wrong suggestion for one field of a control item: does the keyer check
-    what the machine pre-filled, or accept it blindly?"""
-    for spec in specs:
-        truth = golden.get(spec.name)
-        wrong = None if truth is None else suggestions.wrong_value(spec, truth)
-        if wrong is None:
-            continue
-        shown = suggested.get(spec.name) or {
-            "document_id": pages[0].document_id if pages else None,
-            "page": 1,
-            "boxes": [],
-        }
-        return {
-            spec.name: shown | {"value": wrong, "confidence": PLANTED_CONFIDENCE, "planted": True}
-        }
-    return {}
 
 
 async def _pages(session: AsyncSession, document_ids: Sequence[UUID]) -> list[domain.Page]:
