@@ -65,12 +65,23 @@ class Envelope(BaseModel):
         job spec's, say) does not refuse an event the stream holds (see STORED)."""
         if cls.event_type != self.type:
             raise TypeError(f"envelope holds {self.type}, not {cls.event_type}")
+        if self.version > cls.version:
+            raise NewerVersion(
+                f"{self.type} version {self.version}: this release reads up to version "
+                f"{cls.version}"
+            )
         return cls.model_validate(self.data, context={STORED: True})
 
 
 class Waiting(Exception):
     """What an event needs is not there yet: another event (its job), a key another service
     gives. Its consumer retries it for as long as that takes and never dead-letters it."""
+
+
+class NewerVersion(Waiting):
+    """An event of a version of its contract newer than this release reads (another release's,
+    during a rolling upgrade): left, as an event of a type it does not handle is, to a replica
+    of the newer release (dead-lettered after BPO_CONSUMER_WAIT_S if none takes it)."""
 
 
 # The validation context's key for data read back (stored, or on the stream), not sent by a

@@ -1,6 +1,7 @@
 """The idempotent consumer against real PostgreSQL and JetStream."""
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -232,6 +233,54 @@ async def test_replicas_of_two_releases_share_a_consumer_and_lose_no_event_type(
             await eventually(lambda: plumbing.applied_at_least(consumer, 2), what="the newer's")
     assert await plumbing.effects(consumer) == [1, 2]
     # (A new durable reads the whole stream: other tests' messages that are no events too.)
+    letters = await _dead_letters(plumbing, consumer)
+    assert [letter for letter in letters if letter["event_id"] is not None] == []
+
+
+class ProbeRecordedAgain(ProbeRecorded):
+    """The same type of event in a newer version of its contract (a newer release's)."""
+
+    version: ClassVar[int] = 2
+
+
+async def test_an_event_of_a_newer_version_is_left_by_an_older_replica_to_a_newer_one(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    """A rolling upgrade that bumps a contract's version: an older replica that fetches an
+    event of the newer version neither applies it as the version it reads nor dead-letters
+    it; a replica of the newer release applies it."""
+    run = str(new_id())
+    consumer = f"versions-{run}"
+    older = InboxConsumer(
+        Subscription(consumer, {ProbeRecorded.event_type: plumbing.applier(consumer, run)}),
+        plumbing.sessions,
+        js,
+        ack_wait_s=2,
+        backoff_s=0.2,
+    )
+    async with plumbing.sessions() as session, session.begin():
+        await publish_many(session, [ProbeRecordedAgain(run=run, n=7)])
+    relay = OutboxRelay(plumbing.sessions, js)
+    async with background(relay.run()), background(older.run()):
+        await eventually(lambda: _exists(js, consumer), what="the older release's consumer")
+        await eventually(lambda: _redelivered(js, consumer), what="the newer version to be left")
+        assert await plumbing.effects(consumer) == []
+        newer = InboxConsumer(
+            Subscription(
+                consumer,
+                {
+                    ProbeRecorded.event_type: plumbing.applier(
+                        consumer, run, event=ProbeRecordedAgain
+                    )
+                },
+            ),
+            plumbing.sessions,
+            js,
+            ack_wait_s=2,
+        )
+        async with background(newer.run()):
+            await eventually(lambda: plumbing.applied_at_least(consumer, 1), what="the newer's")
+    assert await plumbing.effects(consumer) == [7]
     letters = await _dead_letters(plumbing, consumer)
     assert [letter for letter in letters if letter["event_id"] is not None] == []
 
