@@ -119,6 +119,25 @@ def test_a_damaged_tiff_is_refused_as_corrupt_whatever_its_decoder_raises() -> N
         describe("scan.tiff", bytes(damaged), LIMITS)
 
 
+@pytest.mark.parametrize(
+    "before",
+    [b"\xef\xbb\xbf", b"\r\n", b"   ", b"X-Scanned-By: gateway 4.2\n" * 30],
+    ids=["byte-order-mark", "blank-line", "spaces", "a-gateways-lines"],
+)
+def test_a_pdf_whose_header_comes_after_a_few_bytes_is_a_pdf(before: bytes) -> None:
+    # Readers look for the header in the first 1024 bytes, and so does the sniffing.
+    content = before + _pdf_saying_hello()
+    described = describe("x.pdf", content, LIMITS)
+    assert (described.media_type, len(described.pages)) == (MediaType.PDF, 1)
+    (page,) = render(MediaType.PDF, content)
+    assert [word.text for word in page.words or []] == ["Hello"]
+
+
+def test_a_file_whose_pdf_header_starts_past_its_first_kilobyte_is_no_pdf() -> None:
+    with pytest.raises(Refused, match="not a document"):
+        describe("x.pdf", b" " * 1024 + _pdf_saying_hello(), LIMITS)
+
+
 def _pdf_saying_hello(rotation: int = 0, mediabox: tuple[float, ...] | None = None) -> bytes:
     """An A4 page with "Hello" at its top left, turned `rotation` degrees when shown."""
     pdf = FPDF(format="A4")

@@ -29,6 +29,9 @@ from bpo_intake.domain.page_images import MAX_SIDE, page_image, webp
 # wait on it (workers.py): an upload, an append of items with documents, a render, a read, an
 # accepted item whose layout learns from it.
 WORK_CHANNEL = "intake_documents"
+# How far into a file a PDF's header may start: readers (PDFium, Acrobat, browsers) look for it
+# that far, past a byte order mark, blank lines or a line a mail gateway put before it.
+PDF_HEADER_WITHIN = 1024
 # PDFium's error code for a document that needs a password.
 _PDF_PASSWORD = 4
 # A PDF is rendered at this resolution, unless its longest side would exceed MAX_SIDE.
@@ -156,7 +159,7 @@ def describe(filename: str, content: bytes, limits: Limits) -> Description:
         raise Refused("the file is empty")
     if len(content) > limits.max_bytes:
         raise Refused(f"the file is larger than the limit of {limits.max_bytes} bytes")
-    if content.startswith(b"%PDF-"):
+    if b"%PDF-" in content[:PDF_HEADER_WITHIN]:
         media_type, pages = MediaType.PDF, _pdf_pages(content, limits)
     else:
         media_type, pages = _image_pages(content, limits)
