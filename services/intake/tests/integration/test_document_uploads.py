@@ -2,11 +2,12 @@
 not name again, a zip however it comes, and names the job already has."""
 
 import httpx
+import pytest
 
 from bpo_common.db import SessionFactory
-from bpo_devtools.testing import Tokens
+from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
-from .documents import invoice_pdf, open_job, rendered, upload
+from .documents import documents_of, invoice_pdf, open_job, rendered, upload, zipped
 
 
 async def test_a_pdf_with_a_byte_order_mark_before_its_header_is_stored_and_rendered(
@@ -23,3 +24,40 @@ async def test_a_pdf_with_a_byte_order_mark_before_its_header_is_stored_and_rend
     picture = await documents_api.get(view.json()["pages"][0]["image_url"])
     assert picture.status_code == 200, picture.text
     assert picture.content[8:12] == b"WEBP"
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("a;b.pdf", "cannot hold ';'"),
+        (" a.pdf", "cannot begin or end with white space"),
+        ("a.pdf ", "cannot begin or end with white space"),
+    ],
+    ids=["semicolon", "leading-space", "trailing-space"],
+)
+@pytest.mark.parametrize("sent_as", ["body", "multipart", "zip"])
+async def test_a_name_a_csv_could_not_name_again_is_refused_naming_the_file(
+    documents_api: httpx.AsyncClient,
+    tokens: Tokens,
+    documents_db: SessionFactory,
+    name: str,
+    says: str,
+    sent_as: str,
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    pdf, url = invoice_pdf("1"), f"/v1/jobs/{job['id']}/documents"
+    if sent_as == "body":
+        response = await upload(documents_api, tokens, client_id, job["id"], pdf, filename=name)
+    elif sent_as == "multipart":
+        files = {"file": (name, pdf, "application/pdf")}
+        response = await documents_api.post(url, files=files, headers=tokens.client(client_id))
+    else:
+        response = await upload(
+            documents_api, tokens, client_id, job["id"], zipped({"ok.pdf": pdf, name: pdf}),
+            content_type="application/zip",
+        )  # fmt: skip
+    problem = assert_problem(response, 422)
+    assert error_fields(problem) == [name]
+    assert says in problem["errors"][0]["message"]
+    assert problem["detail"] == f"nothing was stored: {name}: {problem['errors'][0]['message']}"
+    assert await documents_of(documents_db, job["id"]) == []

@@ -153,6 +153,16 @@ def describe(filename: str, content: bytes, limits: Limits) -> Description:
         raise Refused(f"a document's name has 1 to {MAX_NAME} characters")
     if has_unstorable(filename):
         raise Refused(f"a document's name {MESSAGE}")
+    if ";" in filename:
+        raise Refused(
+            "a document's name cannot hold ';': a CSV append's documents cell separates names "
+            "with it, as CSV results do"
+        )
+    if filename != filename.strip():
+        raise Refused(
+            "a document's name cannot begin or end with white space: a CSV append's documents "
+            "cell drops it"
+        )
     if AN_ID.fullmatch(filename):
         raise Refused("a document's name cannot be a document id: items name documents by either")
     if not content:
