@@ -61,3 +61,27 @@ async def test_a_name_a_csv_could_not_name_again_is_refused_naming_the_file(
     assert says in problem["errors"][0]["message"]
     assert problem["detail"] == f"nothing was stored: {name}: {problem['errors'][0]['message']}"
     assert await documents_of(documents_db, job["id"]) == []
+
+
+async def test_a_zip_whose_names_the_job_has_is_refused_naming_each_of_them(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    first = {name: invoice_pdf(name) for name in ("a.pdf", "b.pdf", "c.pdf")}
+    made = await upload(
+        documents_api, tokens, client_id, job["id"], zipped(first), content_type="application/zip"
+    )
+    assert made.status_code == 201, made.text
+    again = zipped({**first, "new.pdf": invoice_pdf("n")})
+    refused = await upload(
+        documents_api, tokens, client_id, job["id"], again, content_type="application/zip"
+    )
+    problem = assert_problem(refused, 409)
+    assert error_fields(problem) == ["a.pdf", "b.pdf", "c.pdf"]
+    assert {error["message"] for error in problem["errors"]} == {
+        "the job already has a document of this name"
+    }
+    assert problem["detail"] == (
+        "nothing was stored: the job already has a document named a.pdf (and 2 more: see errors)"
+    )
+    assert len(await documents_of(documents_db, job["id"])) == 3

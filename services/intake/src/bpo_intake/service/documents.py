@@ -160,7 +160,10 @@ async def add_documents(
     if taken:
         raise Conflict(
             f"nothing was stored: the job already has a document named {taken[0]}"
-            + (f" (and {len(taken) - 1} more)" if len(taken) > 1 else "")
+            + (f" (and {len(taken) - 1} more: see errors)" if len(taken) > 1 else ""),
+            errors=[
+                FieldError(name, "the job already has a document of this name") for name in taken
+            ],
         )
     unique = {file.sha256: file for file in files}
     await repository.lock_bytes(session, [(client_id, sha256) for sha256 in unique])
