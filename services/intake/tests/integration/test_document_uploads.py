@@ -7,7 +7,7 @@ import pytest
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
-from .documents import documents_of, invoice_pdf, open_job, rendered, upload, zipped
+from .documents import documents_of, image, invoice_pdf, open_job, rendered, upload, zipped
 
 
 async def test_a_pdf_with_a_byte_order_mark_before_its_header_is_stored_and_rendered(
@@ -85,3 +85,28 @@ async def test_a_zip_whose_names_the_job_has_is_refused_naming_each_of_them(
         "nothing was stored: the job already has a document named a.pdf (and 2 more: see errors)"
     )
     assert len(await documents_of(documents_db, job["id"])) == 3
+
+
+@pytest.mark.parametrize("sent_as", ["multipart", "octet-stream"])
+async def test_a_zip_sent_as_a_part_or_an_untyped_body_becomes_one_document_per_file(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory, sent_as: str
+) -> None:
+    # As `curl -F file=@docs.zip` sends it, or `--data-binary @docs.zip` without a type.
+    client_id, job = await open_job(documents_api, tokens)
+    archive = zipped({"a/inv-1.pdf": invoice_pdf("1"), "inv-2.png": image("PNG")})
+    if sent_as == "multipart":
+        response = await documents_api.post(
+            f"/v1/jobs/{job['id']}/documents",
+            files={"file": ("docs.zip", archive, "application/octet-stream")},
+            headers=tokens.client(client_id),
+        )
+    else:
+        response = await upload(documents_api, tokens, client_id, job["id"], archive)
+    assert response.status_code == 201, response.text
+    documents = response.json()["documents"]
+    assert [(d["filename"], d["media_type"]) for d in documents] == [
+        ("a/inv-1.pdf", "application/pdf"),
+        ("inv-2.png", "image/png"),
+    ]
+    stored = await documents_of(documents_db, job["id"])
+    assert sorted(document.filename for document in stored) == ["a/inv-1.pdf", "inv-2.png"]

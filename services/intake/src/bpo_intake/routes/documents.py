@@ -2,7 +2,8 @@
 contractor working on them read them back, page images through signed links.
 
 How the file comes is read here: the body itself (`?filename=`), a multipart `file` part,
-or a zip of many; what the bytes are is sniffed from them, whatever the header says.
+or a zip of many (so said by the body's Content-Type, or known by its bytes as the body or
+the part); what the bytes are is sniffed from them, whatever the header says.
 """
 
 import hashlib
@@ -80,6 +81,8 @@ STORE_AWAY: dict[str, Any] = {
 
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 MULTIPART = "multipart/form-data"
+# How a zip begins (its first member's header): a zip is known by it, however it is sent.
+ZIP_SIGNATURE = b"PK\x03\x04"
 # A zip is kept in memory up to this size, on disk past it.
 SPOOL_BYTES = 16 * 1024 * 1024
 # A multipart part is read this much at a time.
@@ -90,7 +93,8 @@ _UPLOAD_BODY: dict[str, Any] = {
         "required": True,
         "description": (
             "A PDF, PNG, JPEG, TIFF or WebP as the body (name it with `?filename=`), as the "
-            "multipart part `file`, or a zip whose every file becomes a document. What the "
+            "multipart part `file`, or a zip whose every file becomes a document (as an "
+            "`application/zip` body, or known by its bytes as the body or the part). What the "
             "bytes are is read from them. All are stored, or none."
         ),
         "content": {
@@ -133,39 +137,59 @@ async def upload_documents(
     """Attach a document (or a zip of many) to an open job; one bad file and none is stored."""
     media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     chunks = request.stream()
-    if media_type in ZIP_TYPES:
-        files = await _zip(chunks, settings, idempotency)
+    if media_type == MULTIPART:
+        files, zipped = await _multipart(request, chunks, settings, filename, idempotency)
     else:
-        if media_type == MULTIPART:
-            name, content, digest = await _multipart(request, chunks, settings, filename)
-        else:
-            name, content, digest = await _bare(chunks, settings, filename)
-        # The same file under the same name, however it came (a multipart body's boundary
-        # changes with each try), and known before it is inspected again.
-        idempotency.parsed(f"one\n{name}\t{digest}".encode())
-        files = await documents.inspect_file(name, content, settings)
+        nameless = Invalid(
+            "name the file: ?filename=invoice-7.pdf (or send it as the multipart part file)",
+            errors=[FieldError("filename", "required for a file sent as the body")],
+        )
+        declared = media_type in ZIP_TYPES
+        files, zipped = await _received(chunks, declared, filename, nameless, settings, idempotency)
     stored = await documents.add_documents(session, store, job_id, client.client_id, files, written)
     audit.summarize(session, documents=len(stored))
-    if media_type in ZIP_TYPES:
+    if zipped:
         body: DocumentOut | DocumentsOut = DocumentsOut(documents=stored)
     else:
         (body,) = stored
     return await idempotency.respond(201, body)
 
 
-async def _bare(
-    chunks: AsyncIterator[bytes], settings: Settings, filename: str | None
-) -> tuple[str, bytes, str]:
-    """The file's name, its bytes (past the size limit, only enough to say it is too large)
-    and the SHA-256 of all of them."""
+async def _received(
+    blocks: AsyncIterator[bytes],
+    declared_zip: bool,
+    filename: str | None,
+    nameless: Invalid,
+    settings: Settings,
+    idempotency: ParsedIdempotency,
+) -> tuple[list[Inspected], bool]:
+    """The documents of a file as it came (the body, or the multipart part), and whether it
+    was a zip: its Content-Type says so, or its first bytes do (a zip a tool sends as a part,
+    or as application/octet-stream), and then its members are the documents. Any other file
+    is one document, named `filename` (or `nameless` is raised)."""
+    head = b""
+    async for block in blocks:
+        head += block
+        if len(head) >= len(ZIP_SIGNATURE):
+            break
+    blocks = _after(head, blocks)
+    if declared_zip or head.startswith(ZIP_SIGNATURE):
+        return await _zip(blocks, settings, idempotency), True
     if filename is None:
-        await drain(chunks)
-        raise Invalid(
-            "name the file: ?filename=invoice-7.pdf (or send it as the multipart part file)",
-            errors=[FieldError("filename", "required for a file sent as the body")],
-        )
-    content, digest = await _kept_and_hashed(chunks, settings.document_max_bytes)
-    return filename, content, digest
+        await drain(blocks)
+        raise nameless
+    content, digest = await _kept_and_hashed(blocks, settings.document_max_bytes)
+    # The same file under the same name, however it came (a multipart body's boundary changes
+    # with each try), and known before it is inspected again.
+    idempotency.parsed(f"one\n{filename}\t{digest}".encode())
+    return await documents.inspect_file(filename, content, settings), False
+
+
+async def _after(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The blocks of a file whose first bytes, `head`, were read to tell what it is."""
+    yield head
+    async for block in rest:
+        yield block
 
 
 async def _kept_and_hashed(blocks: AsyncIterator[bytes], limit: int) -> tuple[bytes, str]:
@@ -184,9 +208,13 @@ async def _blocks(part: UploadFile) -> AsyncIterator[bytes]:
 
 
 async def _multipart(
-    request: Request, chunks: AsyncGenerator[bytes, None], settings: Settings, filename: str | None
-) -> tuple[str, bytes, str]:
-    """As `_bare`, of the part named file."""
+    request: Request,
+    chunks: AsyncGenerator[bytes, None],
+    settings: Settings,
+    filename: str | None,
+    idempotency: ParsedIdempotency,
+) -> tuple[list[Inspected], bool]:
+    """As `_received`, of the part named file."""
     try:
         form = await MultiPartParser(request.headers, chunks, max_files=1, max_fields=10).parse()
     except MultiPartException as exc:  # the body cannot be read as multipart
@@ -203,14 +231,12 @@ async def _multipart(
                 "send the document as the multipart part named file",
                 errors=[FieldError("file", "missing, or not a file")],
             )
-        name = filename or part.filename
-        if not name:
-            raise Invalid(
-                "name the file: give the part a filename, or ?filename=",
-                errors=[FieldError("filename", "required")],
-            )
-        content, digest = await _kept_and_hashed(_blocks(part), settings.document_max_bytes)
-        return name, content, digest
+        nameless = Invalid(
+            "name the file: give the part a filename, or ?filename=",
+            errors=[FieldError("filename", "required")],
+        )
+        name = filename or part.filename or None
+        return await _received(_blocks(part), False, name, nameless, settings, idempotency)
     finally:
         await form.close()
 
