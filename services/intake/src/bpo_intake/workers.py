@@ -103,8 +103,7 @@ async def render_pages(runtime: Runtime) -> None:
     awaited: dict[UUID, datetime] = {}
 
     async def render() -> bool:
-        async with runtime.sessions() as session, session.begin():
-            rendered = await documents.render_pending(session, objects, reader, awaited)
+        rendered = await documents.render_pending(runtime.sessions, objects, reader, awaited)
         return rendered == documents.RENDER_BATCH
 
     await keep_running("page renderer", render, _documents_work(runtime))
