@@ -141,6 +141,8 @@ async def someone_waits_for_a_lock(session: AsyncSession) -> None:
     )
 
     async def waiting() -> bool:
+        # A transaction sees the activity as it was when it first looked, unless it asks anew.
+        await session.execute(text("SELECT pg_stat_clear_snapshot()"))
         return bool((await session.execute(query)).scalar_one())
 
     await eventually(waiting, timeout_s=10, what="a transaction waiting for a lock")

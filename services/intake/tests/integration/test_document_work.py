@@ -1,5 +1,6 @@
 """Documents' background work, each step run by the test in an app without workers (so that
-none runs beside it): rendering commits each document on its own."""
+none runs beside it): rendering commits each document on its own; extraction holds a client's
+layouts before it locks a layout's row."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -10,18 +11,23 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select, update
 
+from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.settings import Component
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, serve
 from bpo_intake.app import create_app
 from bpo_intake.domain.documents import MediaType, RenderedPage
-from bpo_intake.models import Document
-from bpo_intake.service import documents
+from bpo_intake.models import Document, Item, Layout
+from bpo_intake.repository import extraction as extraction_repository
+from bpo_intake.service import documents, extraction
 from bpo_intake.settings import Settings
 
-from .conftest import DOCUMENT_LINK_SECRET, create_job
-from .documents import invoice_pdf, open_job, upload
+from . import documents as test_documents
+from .conftest import DOCUMENT_LINK_SECRET, create_job, register_client, someone_waits_for_a_lock
+from .documents import open_job, upload
+from .invoices import FIELDS, invoice_pdf, invoices
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +83,7 @@ async def test_a_document_is_shown_as_soon_as_it_is_drawn_and_its_erasure_waits_
 ) -> None:
     client_id, job = await open_job(api, tokens)
     other_job = await create_job(api, tokens, client_id)
-    first, second = invoice_pdf("FIRST-1"), invoice_pdf("SECOND-1")
+    first, second = test_documents.invoice_pdf("FIRST-1"), test_documents.invoice_pdf("SECOND-1")
     made: dict[str, Any] = {}
     for name, pdf, job_id in (("first", first, job["id"]), ("second", second, other_job["id"])):
         uploaded = await upload(api, tokens, client_id, job_id, pdf, filename=f"{name}.pdf")
@@ -118,3 +124,75 @@ async def test_a_document_is_shown_as_soon_as_it_is_drawn_and_its_erasure_waits_
         go.set()
         await renderer
     assert (await _document(db, made["second"])).rendered_at is not None
+
+
+async def _items(db: SessionFactory, job_id: str) -> dict[str, Item]:
+    async with db() as session:
+        query = select(Item).where(Item.job_id == UUID(job_id))
+        return {str(item.external_id): item for item in await session.scalars(query)}
+
+
+async def _extracted(db: SessionFactory, keys: DataKeys, job_id: str) -> dict[str, Item]:
+    """The job's items, once extraction has read them all."""
+    async with db() as session, session.begin():
+        await extraction.extract_pending(session, keys)
+    items = await _items(db, job_id)
+    assert all(item.extracted_at is not None for item in items.values())
+    return items
+
+
+async def test_a_run_learning_from_a_layout_and_one_matching_a_document_to_it_both_commit(
+    api: httpx.AsyncClient,
+    tokens: Tokens,
+    db: SessionFactory,
+    settings: Settings,
+    data_keys: DataKeys,
+) -> None:
+    client_id = await register_client(api, tokens)
+    job = await create_job(api, tokens, client_id, fields=FIELDS, qc={"mode": "single"})
+    accepted, *_ = batch = invoices(3, seed=45)
+    for name, invoice in zip("abc", batch, strict=True):
+        pdf = invoice_pdf("Brandt", invoice)
+        uploaded = await upload(api, tokens, client_id, job["id"], pdf, filename=f"{name}.pdf")
+        assert uploaded.status_code == 201, uploaded.text
+    items = [{"external_id": name, "source": {}, "documents": [f"{name}.pdf"]} for name in "abc"]
+    url, client = f"/v1/jobs/{job['id']}/items", tokens.client(client_id)
+    assert (await api.post(url, json={"items": items}, headers=client)).status_code == 202
+    await _render_all(settings, db)
+    before = await _extracted(db, data_keys, job["id"])
+    layout_id = before["a"].layout_id
+    assert {item.layout_id for item in before.values()} == {layout_id}, "one supplier"
+    # Item a was accepted (the one run learns from it); c is new (read in the same run). The
+    # layout learnt from two before: a third does not have its items read again.
+    async with db() as session, session.begin():
+        await session.execute(update(Layout).where(Layout.id == layout_id).values(learned=2))
+        learn = {"learn_pending": True, "result": accepted.keyed}
+        await session.execute(update(Item).where(Item.id == before["a"].id).values(**learn))
+        new = {"extracted_at": None, "layout_id": None}
+        await session.execute(update(Item).where(Item.id == before["c"].id).values(**new))
+
+    async def run() -> None:
+        async with db() as session, session.begin():
+            await extraction.extract_pending(session, data_keys)
+
+    # Another run holds the client's layouts while the first starts; then it matches item b,
+    # new meanwhile, to the layout the first learns from.
+    async with db() as other, other.begin():
+        await extraction_repository.lock_layouts(other, [client_id])
+        learning = asyncio.create_task(run())
+        await someone_waits_for_a_lock(other)
+        async with db() as session, session.begin():
+            await session.execute(update(Item).where(Item.id == before["b"].id).values(**new))
+        await extraction.extract_pending(other, data_keys)
+    await asyncio.wait_for(learning, timeout=30)
+
+    after = await _items(db, job["id"])
+    assert all(item.extracted_at is not None for item in after.values())
+    assert {item.layout_id for item in after.values()} == {layout_id}
+    assert after["b"].suggestions, "the other's match committed"
+    assert after["c"].suggestions, "the learning run's match committed"
+    assert not after["a"].learn_pending
+    async with db() as session:
+        layout = await session.get(Layout, layout_id)
+    assert layout is not None
+    assert (layout.documents, layout.learned) == (5, 3), "both runs counted what they read"

@@ -1,6 +1,6 @@
 """Queries of machine pre-fill: pages to read, items to extract and learn from, layouts."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -135,10 +135,18 @@ async def extract_again(session: AsyncSession, layout_ids: Sequence[UUID]) -> No
     )
 
 
+async def lock_layouts(session: AsyncSession, client_ids: Iterable[UUID]) -> None:
+    """Hold these clients' layouts until the transaction ends: one extraction at a time
+    matches a client's documents to its layouts (or starts one) and learns from its accepted
+    items. Taken before any layout's row is locked, and all at once in one order, so that two
+    extractions never wait on each other."""
+    keys = sorted({f"layouts:{client_id}" for client_id in client_ids})
+    if keys:
+        await advisory_lock(session, *keys)
+
+
 async def layouts_of_client(session: AsyncSession, client_id: UUID) -> list[Layout]:
-    """The client's layouts, with the client's layouts held until the transaction ends: one
-    extraction at a time matches a client's documents to layouts (or starts one)."""
-    await advisory_lock(session, f"layouts:{client_id}")
+    """The client's layouts (the caller holds them: `lock_layouts`)."""
     query = select(Layout).where(Layout.client_id == client_id).order_by(Layout.id)
     return list((await session.execute(query)).scalars())
 

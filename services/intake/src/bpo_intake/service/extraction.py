@@ -29,7 +29,7 @@ from bpo_intake.domain import extraction as domain
 from bpo_intake.domain import layouts, suggestions
 from bpo_intake.domain.documents import WORK_CHANNEL, Word
 from bpo_intake.domain.links import PageLinks, SignedPage
-from bpo_intake.models import Job, Layout
+from bpo_intake.models import Item, Job, Layout
 from bpo_intake.repository import extraction as repository
 from bpo_intake.repository import objects
 from bpo_intake.schemas import PageWords, WordOut
@@ -104,8 +104,16 @@ async def page_words(session: AsyncSession, links: PageLinks, link: SignedPage) 
 async def extract_pending(session: AsyncSession, keys: DataKeys) -> int:
     """Learn from up to LEARN_BATCH accepted items, then suggest the fields of up to
     EXTRACT_BATCH items whose pages are read; returns how many items it handled."""
-    learned = await _learn(session)
+    to_learn = await repository.items_to_learn_from(session, LEARN_BATCH)
     ready = await repository.items_to_extract(session, EXTRACT_BATCH)
+    # The layouts of every client concerned are held before any layout's row is locked
+    # (learning locks the rows of the accepted items' layouts; matching updates the row of
+    # the layout a document matches), all at once. Taken in any other order, a replica that
+    # learns holds a layout's row and waits for its client's layouts, while another that holds
+    # them and matches a document waits for that row, until PostgreSQL ends one of them.
+    clients = [job.client_id for item, job in to_learn if item.layout_id is not None]
+    await repository.lock_layouts(session, clients + [job.client_id for _, job in ready])
+    learned = await _learn(session, to_learn)
     found_keys = await keys_of_jobs(session, keys, {job.id: job.data_key for _, job in ready})
     now = utcnow()
     for item, job in ready:
@@ -147,8 +155,7 @@ async def extract_pending(session: AsyncSession, keys: DataKeys) -> int:
     return learned + len(ready)
 
 
-async def _learn(session: AsyncSession) -> int:
-    items = await repository.items_to_learn_from(session, LEARN_BATCH)
+async def _learn(session: AsyncSession, items: Sequence[tuple[Item, Job]]) -> int:
     layout_ids = sorted({item.layout_id for item, _ in items if item.layout_id is not None})
     locked = await repository.layouts_for_update(session, layout_ids)
     by_id = {layout.id: layout for layout in locked}
