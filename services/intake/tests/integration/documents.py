@@ -28,15 +28,17 @@ from .keying import FIELDS, past
 
 
 def invoice_pdf(number: str, pages: int = 2, password: str | None = None) -> bytes:
-    """An invoice of `pages` A4 pages with a text layer: `Invoice <number>` on the first;
-    encrypted, to be opened with `password`, if one is given."""
+    """An invoice of `pages` A4 pages with a text layer (enough words that no OCR reads them):
+    `Invoice <number> from Acme GmbH, Berlin` on the first; encrypted, to be opened with
+    `password`, if one is given."""
     pdf = FPDF(format="A4")
     if password is not None:
         pdf.set_encryption(owner_password=password, user_password=password)
     pdf.set_font("helvetica", size=16)
     for page in range(1, pages + 1):
         pdf.add_page()
-        pdf.cell(text=f"Invoice {number}" if page == 1 else f"Terms, page {page}")
+        first = f"Invoice {number} from Acme GmbH, Berlin"
+        pdf.cell(text=first if page == 1 else f"Terms of payment, page {page} of {pages}")
     return bytes(pdf.output())
 
 

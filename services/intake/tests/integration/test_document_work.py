@@ -1,8 +1,9 @@
 """Documents' background work, each step run by the test in an app without workers (so that
-none runs beside it): rendering commits each document on its own; extraction holds a client's
-layouts before it locks a layout's row."""
+none runs beside it): rendering commits each document on its own; a scan with a few words of
+text is read by OCR; extraction holds a client's layouts before it locks a layout's row."""
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
+from fpdf import FPDF
 from sqlalchemy import select, update
 
 from bpo_common.crypto import DataKeys
@@ -19,15 +21,16 @@ from bpo_common.settings import Component
 from bpo_devtools.testing import TestStack, Tokens, assert_problem, serve
 from bpo_intake.app import create_app
 from bpo_intake.domain.documents import MediaType, RenderedPage
-from bpo_intake.models import Document, Item, Layout
+from bpo_intake.models import Document, DocumentPage, Item, Layout
 from bpo_intake.repository import extraction as extraction_repository
 from bpo_intake.service import documents, extraction
+from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
 from . import documents as test_documents
 from .conftest import DOCUMENT_LINK_SECRET, create_job, register_client, someone_waits_for_a_lock
 from .documents import open_job, upload
-from .invoices import FIELDS, invoice_pdf, invoices
+from .invoices import FIELDS, Invoice, invoice_pdf, invoices, scanned
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +127,46 @@ async def test_a_document_is_shown_as_soon_as_it_is_drawn_and_its_erasure_waits_
         go.set()
         await renderer
     assert (await _document(db, made["second"])).rendered_at is not None
+
+
+def _stamped_scan(invoice: Invoice) -> bytes:
+    """A scanner's PDF: the invoice's page as a picture, with "RECEIVED" stamped as text."""
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.image(io.BytesIO(scanned(invoice_pdf("Brandt", invoice))), x=0, y=0, w=210, h=297)
+    pdf.set_font("helvetica", size=14)
+    pdf.text(150, 15, "RECEIVED")
+    return bytes(pdf.output())
+
+
+async def test_a_scan_with_a_word_of_text_on_it_is_read_by_ocr(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings
+) -> None:
+    client_id, job = await open_job(api, tokens)
+    (invoice,) = invoices(1, seed=8)
+    uploaded = await upload(
+        api, tokens, client_id, job["id"], _stamped_scan(invoice), filename="scan.pdf"
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    document_id = UUID(uploaded.json()["id"])
+    await _render_all(settings, db)
+    query = select(DocumentPage).where(DocumentPage.document_id == document_id)
+    async with db() as session:
+        (page,) = await session.scalars(query)
+    assert (page.read_at, page.words) == (None, None), "left to OCR, the stamp no page's words"
+
+    store = documents.document_store(settings)
+    engine = Tesseract(settings.ocr_languages, settings.ocr_timeout_s)
+    read = extraction.OCR_BATCH
+    while read == extraction.OCR_BATCH:
+        async with db() as session, session.begin():
+            read = await extraction.read_pending(session, store, engine)
+    async with db() as session:
+        (page,) = await session.scalars(query)
+    assert page.read_at is not None
+    said = [word["text"] for word in page.words or []]
+    assert invoice.number in said, "OCR's words: the invoice's"
+    assert all(word["confidence"] < 1 for word in page.words or [])
 
 
 async def _items(db: SessionFactory, job_id: str) -> dict[str, Item]:

@@ -126,7 +126,7 @@ def test_a_damaged_tiff_is_refused_as_corrupt_whatever_its_decoder_raises() -> N
 )
 def test_a_pdf_whose_header_comes_after_a_few_bytes_is_a_pdf(before: bytes) -> None:
     # Readers look for the header in the first 1024 bytes, and so does the sniffing.
-    content = before + _pdf_saying_hello()
+    content = before + _pdf_saying()
     described = describe("x.pdf", content, LIMITS)
     assert (described.media_type, len(described.pages)) == (MediaType.PDF, 1)
     (page,) = render(MediaType.PDF, content)
@@ -135,15 +135,17 @@ def test_a_pdf_whose_header_comes_after_a_few_bytes_is_a_pdf(before: bytes) -> N
 
 def test_a_file_whose_pdf_header_starts_past_its_first_kilobyte_is_no_pdf() -> None:
     with pytest.raises(Refused, match="not a document"):
-        describe("x.pdf", b" " * 1024 + _pdf_saying_hello(), LIMITS)
+        describe("x.pdf", b" " * 1024 + _pdf_saying(), LIMITS)
 
 
-def _pdf_saying_hello(rotation: int = 0, mediabox: tuple[float, ...] | None = None) -> bytes:
-    """An A4 page with "Hello" at its top left, turned `rotation` degrees when shown."""
+def _pdf_saying(
+    said: str = "Hello", rotation: int = 0, mediabox: tuple[float, ...] | None = None
+) -> bytes:
+    """An A4 page with `said` at its top left, turned `rotation` degrees when shown."""
     pdf = FPDF(format="A4")
     pdf.set_font("helvetica", size=16)
     pdf.add_page()
-    pdf.cell(text="Hello")
+    pdf.cell(text=said)
     document = pdfium.PdfDocument(bytes(pdf.output()))
     document[0].set_rotation(rotation)
     if mediabox is not None:
@@ -180,7 +182,7 @@ def test_a_pdfs_words_are_boxed_where_the_page_image_shows_them(
     rotation: int, mediabox: tuple[float, ...] | None
 ) -> None:
     # A landscape scan is a portrait page turned; a cropped one's box starts elsewhere than 0.
-    (page,) = render(MediaType.PDF, _pdf_saying_hello(rotation, mediabox))
+    (page,) = render(MediaType.PDF, _pdf_saying(rotation=rotation, mediabox=mediabox))
     assert page.words is not None
     (word,) = page.words
     assert word.text == "Hello"
@@ -219,3 +221,21 @@ def test_a_filled_in_pdf_form_shows_its_values_and_has_their_words() -> None:
     assert page.words is not None
     assert [word.text for word in page.words] == ["HELLO", "WORLD"]
     assert all(_holds(field, word.box) for word in page.words)
+
+
+@pytest.mark.parametrize(
+    ("said", "read"),
+    [
+        ("Hello", False),
+        ("   ", False),
+        ("RECEIVED 12.03.2024", False),  # a stamp on a scan
+        ("Invoice R-1 from Acme GmbH", True),
+    ],
+    ids=["a-word", "spaces", "a-stamp", "a-line"],
+)
+def test_a_pdf_page_is_read_from_its_text_layer_only_when_it_holds_a_few_words(
+    said: str, read: bool
+) -> None:
+    # Else OCR reads it (a scan with a few words of text on it, or a page of spaces).
+    (page,) = render(MediaType.PDF, _pdf_saying(said))
+    assert page.read is read

@@ -34,6 +34,11 @@ WORK_CHANNEL = "intake_documents"
 PDF_HEADER_WITHIN = 1024
 # PDFium's error code for a document that needs a password.
 _PDF_PASSWORD = 4
+# A PDF page whose text layer holds fewer words than this is read by OCR, as a page without
+# one is: a scanned page can carry a few words as text (an AP stamp's "RECEIVED 12.03.2024", a
+# Bates number, a scanner's page footer) that are not what the page says, while a page typed
+# as text holds dozens. A page typed with fewer loses nothing: OCR reads those few words.
+MIN_TEXT_WORDS = 5
 # A PDF is rendered at this resolution, unless its longest side would exceed MAX_SIDE.
 RENDER_DPI = 150
 # The square a page is mapped onto to read where its words lie (fractions to 1e-6).
@@ -144,7 +149,13 @@ class RenderedPage:
     number: int
     image: bytes  # WebP
     text: str | None
-    words: list[Word] | None
+    words: list[Word] | None  # a PDF's text layer's
+
+    @property
+    def read(self) -> bool:
+        """Whether the page is read from its text layer, which holds MIN_TEXT_WORDS words or
+        more (if not, OCR reads the page, and its words are the page's)."""
+        return self.words is not None and len(self.words) >= MIN_TEXT_WORDS
 
 
 def describe(filename: str, content: bytes, limits: Limits) -> Description:

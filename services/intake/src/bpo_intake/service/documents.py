@@ -312,12 +312,13 @@ async def _render(
     for page in rendered:
         path = objects.page_image(document.client_id, document.sha256, page.number)
         await objects.put(store, path, page.image)
-        # A page with a text layer is read; one without waits for OCR.
-        words = None if page.words is None else [word.as_json() for word in page.words]
-        read_at = None if words is None else utcnow()
-        await extraction_repository.set_page_words(
-            session, document.id, page.number, page.text, words, read_at
-        )
+        # A page whose text layer holds its words is read; any other waits for OCR, without
+        # words until then.
+        if page.read:
+            words = [word.as_json() for word in page.words or []]
+            await extraction_repository.set_page_words(
+                session, document.id, page.number, page.text, words, utcnow()
+            )
     document.rendered_at = utcnow()
     await notify(session, domain.WORK_CHANNEL)  # pages to read, items to extract
 
