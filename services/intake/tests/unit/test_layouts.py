@@ -29,6 +29,14 @@ def test_a_document_goes_to_the_layout_it_fits_best_not_to_one_of_a_few_common_w
     assert layouts.match(set(COMMON), [("vendor", VENDOR, 10), ("tiny", TINY, 1)]) == "tiny"
 
 
+def test_a_suppliers_longer_invoices_stay_of_its_layout_whatever_their_lines() -> None:
+    # Each invoice of the supplier: its 40 words, the common ones, and 60 words of its own
+    # lines (products, customers) that no other invoice printed.
+    for n in range(5):
+        lines = {f"line{n}word{i}" for i in range(60)}
+        assert layouts.match(set(VENDOR) | lines, [("vendor", VENDOR, 10)]) == "vendor"
+
+
 def test_a_small_layout_does_not_take_the_documents_of_the_suppliers_that_follow() -> None:
     known: list[tuple[int, dict[str, int], int]] = [(0, dict(TINY), 1)]
     members: dict[int, set[str]] = {0: {"tiny"}}

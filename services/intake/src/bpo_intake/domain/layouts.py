@@ -2,14 +2,15 @@
 from the documents of it that people keyed.
 
 A layout is recognised by its fixed text: the words of a first page (letters only, three or
-more) seen on most documents matched to it. A document fits a layout as far as both hold:
-it shows the layout's fixed text, and its own words are ones the layout's documents showed
-(a layout whose fixed text is the few words any invoice prints, "invoice", "total", "date",
-does not take every invoice). It matches the layout it fits best, if that is at least MATCH
-(the one of more fixed text on a tie); otherwise it starts a new layout. A layout of fewer
-than MIN_FIXED fixed words (started by a poor scan, a fax cover) tells too little apart: only
-a document of nearly the same words is of it. What a layout learned is its `Model`: per
-field, the record of each extraction rule and of the value it keeps seeing.
+more) seen on most documents matched to it. A document fits a layout when it shows at least
+MATCH of the layout's fixed text (its own words may be many more: an invoice's lines differ
+from one to the next). Of the layouts it fits, it matches the one whose fixed text it shows
+the most words of, so that a layout of the few words any invoice prints ("invoice", "total",
+"date") does not take a supplier's documents from the supplier's own; otherwise it starts a
+new layout. A layout of fewer than MIN_FIXED fixed words (started by a poor scan, a fax
+cover) tells too little apart: only a document of nearly the same words is of it. What a
+layout learned is its `Model`: per field, the record of each extraction rule and of the value
+it keeps seeing.
 """
 
 from collections.abc import Mapping, Sequence
@@ -22,8 +23,7 @@ from bpo_intake.domain.suggestions import CONSTANT, Record, constant_rule, keeps
 
 # A word is fixed text once it was on this share of the layout's documents.
 FIXED = 0.8
-# A document is of a layout when it fits it this well: it holds this share of the layout's
-# fixed text, and this share of its words were seen on the layout's documents.
+# A document is of a layout when it holds this share of the layout's fixed text.
 MATCH = 0.6
 # A layout of fewer fixed words than this is matched only by a document whose words are
 # nearly its fixed text: this share of the words either holds are in both.
@@ -81,28 +81,30 @@ def fixed_text(counts: Mapping[str, int], documents: int) -> set[str]:
 
 
 def match(seen: set[str], layouts: Sequence[tuple[Any, Mapping[str, int], int]]) -> Any | None:
-    """The key of the layout (key, token counts, documents) these words fit best, or None."""
-    best, best_rank = None, (0.0, 0)
+    """The key of the layout (key, token counts, documents) these words fit best, or None:
+    of those they fit, the one whose fixed text they show the most words of (then the one
+    they show the greater share of)."""
+    best, best_rank = None, (0, 0.0)
     for key, counts, documents in layouts:
         fixed = fixed_text(counts, documents)
-        fit = _fit(seen, counts, fixed)
-        if fit is not None and (fit, len(fixed)) > best_rank:
-            best, best_rank = key, (fit, len(fixed))
+        fit = _fit(seen, fixed)
+        rank = (len(fixed & seen), fit or 0.0)
+        if fit is not None and rank > best_rank:
+            best, best_rank = key, rank
     return best
 
 
-def _fit(seen: set[str], counts: Mapping[str, int], fixed: set[str]) -> float | None:
-    """How well a document's words fit a layout (0 to 1): the lesser of the share of the
-    layout's fixed text it shows and the share of its words the layout's documents showed;
-    for a small fixed text, the share of the words either holds that both hold. None if the
-    document is not of the layout."""
+def _fit(seen: set[str], fixed: set[str]) -> float | None:
+    """How well a document's words fit a layout (0 to 1): the share of the layout's fixed
+    text it shows; for a small fixed text, the share of the words either holds that both
+    hold. None if the document is not of the layout."""
     if not fixed or not seen:
         return None
     shown = len(fixed & seen)
     if len(fixed) < MIN_FIXED:
         fit = shown / len(fixed | seen)
         return fit if fit >= NEAR_IDENTICAL else None
-    fit = min(shown / len(fixed), len(seen & counts.keys()) / len(seen))
+    fit = shown / len(fixed)
     return fit if fit >= MATCH else None
 
 
