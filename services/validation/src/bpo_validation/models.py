@@ -201,12 +201,16 @@ class JobAccuracy(Base):
     __tablename__ = "job_accuracy"
 
     job_id: Mapped[UUID] = mapped_column(primary_key=True)
-    # Each Share as [items, expected, variance, sd, shared, sizes] (`sizes`: [{table: rows},
-    # items] for each tables' rows its items have): the items keyed twice, those keyed twice
-    # on some fields only, and by keyer ({contractor id: share}) those they carried alone.
-    checked: Mapped[list[Any]] = mapped_column(JSONB)
-    partly: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[0, 0, 0, 0]'::jsonb"))
-    carried: Mapped[dict[str, list[Any]]] = mapped_column(JSONB)
+    # Each Share as [items, expected, variance, sd, shared]: the items keyed twice, those keyed
+    # twice on some fields only, and by keyer ({contractor id: share}) those they carried alone.
+    checked: Mapped[list[float]] = mapped_column(JSONB)
+    partly: Mapped[list[float]] = mapped_column(JSONB, server_default=text("'[0, 0, 0, 0]'::jsonb"))
+    carried: Mapped[dict[str, list[float]]] = mapped_column(JSONB)
+    # How many of each share's items have each tables' rows, [[{table: rows}, items], ...], as
+    # {"checked": ..., "partly": ..., "carried": {contractor id: ...}}: kept apart from the
+    # shares, which a release from before it reads as five numbers (none: each item of one
+    # row a table, as items were valued before).
+    sizes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # When the job completed and what it delivered was said.
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -14,6 +14,7 @@ from bpo_common.contracts.validation import JobAccuracyDelivered
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, outbox_events
+from bpo_validation.models import JobAccuracy
 from bpo_validation.service import accuracy, jobs
 from bpo_validation.settings import Settings
 
@@ -119,6 +120,13 @@ async def test_a_fifty_line_invoice_keyed_once_is_said_delivered_at_its_cells_ac
     ).json()
     assert (body["items"], body["single_keyed"]) == (1, 1)
     assert body["estimate"] == pytest.approx(ruled, abs=0.05)
+    # Kept as a release from before rows counted reads a share (five numbers), the rows apart.
+    async with validation_db() as session:
+        kept = await session.get(JobAccuracy, job.job_id)
+    assert kept is not None
+    assert [len(kept.checked), *(len(share) for share in kept.carried.values())] == [5, 5]
+    assert kept.sizes is not None
+    assert kept.sizes["carried"] == {str(first): [[{"lines": 50}, 1]]}
     mark = new_id()
     completed = JobCompleted(
         job_id=job.job_id,

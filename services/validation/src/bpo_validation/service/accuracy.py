@@ -118,6 +118,13 @@ class Ledgers:
                 "checked": _row(ledger.checked),
                 "partly": _row(ledger.partly),
                 "carried": {str(keyer): _row(share) for keyer, share in ledger.carried.items()},
+                "sizes": {
+                    "checked": _sizes(ledger.checked),
+                    "partly": _sizes(ledger.partly),
+                    "carried": {
+                        str(keyer): _sizes(share) for keyer, share in ledger.carried.items()
+                    },
+                },
                 "updated_at": now,
             }
             for job_id in sorted(self.changed)
@@ -140,26 +147,32 @@ class Ledgers:
         self.rerouted.clear()
 
 
-def _row(share: Share) -> list[Any]:
-    sizes = [[dict(rows), items] for rows, items in share.sizes.items()]
-    return [share.items, share.expected, share.variance, share.sd, share.shared, sizes]
+def _row(share: Share) -> list[float]:
+    return [share.items, share.expected, share.variance, share.sd, share.shared]
 
 
-def _share(row: list[Any]) -> Share:
+def _sizes(share: Share) -> list[Any]:
+    return [[dict(rows), items] for rows, items in share.sizes.items()]
+
+
+def _share(row: list[float], kept: list[Any] | None) -> Share:
     """A share as kept: one kept before `shared` was has none of its doubt through the crew's,
-    one kept before `sizes` were its items each of one row a table (as they were valued)."""
-    items, expected, variance, sd, *rest = row
-    shared = rest[0] if rest else 0.0
-    kept = rest[1] if len(rest) > 1 else [[{}, items]]
-    sizes = {tuple(sorted(rows.items())): int(n) for rows, n in kept if n}
-    return Share(int(items), expected, variance, sd, shared, sizes)
+    one kept before its `sizes` were its items each of one row a table (as they were valued)."""
+    items, expected, variance, sd, *shared = row
+    known: list[Any] = kept if kept is not None else [[{}, items]]
+    sizes = {tuple(sorted(rows.items())): int(n) for rows, n in known if n}
+    return Share(int(items), expected, variance, sd, sum(shared), sizes)
 
 
 def _ledger(row: JobAccuracy) -> Ledger:
+    sizes = row.sizes or {}
+    carried = sizes.get("carried", {})
     return Ledger(
-        carried={UUID(keyer): _share(share) for keyer, share in row.carried.items()},
-        checked=_share(row.checked),
-        partly=_share(row.partly),
+        carried={
+            UUID(keyer): _share(share, carried.get(keyer)) for keyer, share in row.carried.items()
+        },
+        checked=_share(row.checked, sizes.get("checked")),
+        partly=_share(row.partly, sizes.get("partly")),
     )
 
 
