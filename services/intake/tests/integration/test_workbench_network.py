@@ -1,6 +1,6 @@
 """/work when the network fails a keyer, in Chromium: a claim, the job's instructions, a check
-or a give-back that cannot get through is said (never a silent page), and a field's error is
-said as it comes."""
+or a give-back that cannot get through, or that a proxy or the service refuses, is said (never
+a silent page), and a field's error is said as it comes."""
 
 import re
 from uuid import UUID
@@ -74,6 +74,16 @@ async def test_a_check_or_a_give_back_out_of_reach_is_said(
     await page.keyboard.press("Tab")
     await page.locator("#status.error").filter(has_text="Not checked").wait_for()
     assert await page.input_value("#field-total") == "ten"
+    # A proxy whose service is away answers for it: its status is said, not its page.
+    await page.unroute(checks)
+    await page.route(
+        checks,
+        lambda route: route.fulfill(status=502, content_type="text/html", body="<h1>Bad</h1>"),
+    )
+    await page.locator("#field-total").focus()
+    await page.keyboard.press("Tab")
+    await page.locator("#status.error").filter(has_text="the service answered 502.").wait_for()
+    assert "<h1>" not in await page.inner_text("#status")
     # Back in reach, the next check says the field's error, and what it said before goes.
     await page.unroute(checks)
     await page.locator("#field-total").focus()
@@ -81,7 +91,14 @@ async def test_a_check_or_a_give_back_out_of_reach_is_said(
     await page.wait_for_selector("#field-total[aria-invalid=true]")
     assert await page.inner_text("#status") == ""
 
-    await page.route(re.compile(r".*/v1/tasks/[^/]+/release$"), lambda route: route.abort())
+    # Refused (signed out meanwhile): the task is still held, and the page says so.
+    refused = '{"detail": "sign in again"}'
+    await page.route(
+        re.compile(r".*/v1/tasks/[^/]+/release$"),
+        lambda route: route.fulfill(
+            status=401, content_type="application/problem+json", body=refused
+        ),
+    )
     await page.keyboard.press("Alt+Q")
     await page.keyboard.press("Alt+Q")  # something keyed: asked for twice
     await page.locator("#status.error").filter(has_text="could not be given back").wait_for()

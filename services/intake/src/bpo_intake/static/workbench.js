@@ -230,8 +230,10 @@
     // Out of reach, or failing: the keyer is told, and the lease runs out in its own time.
     const kept = () => say(`Task ${id.slice(-8)} could not be given back: it goes back to the `
       + "queue when its lease runs out.", true);
+    // Any refusal but "no such lease" (404, 409: it is not held any more) leaves it held: one
+    // signed out (401), a limit (429), a proxy whose service is away (502, 503).
     api("POST", `/v1/tasks/${id}/release`)
-      .then(({ status }) => { if (status >= 500) kept(); }, kept);
+      .then(({ status }) => { if (status >= 400 && status !== 404 && status !== 409) kept(); }, kept);
   }
 
   // A partial second keying: the form has only the fields validation doubts the first keying
@@ -764,12 +766,18 @@
     const answered = await api(
       "POST", `/v1/tasks/${task.id}/check`, { data: values([...visited]) }).catch(() => null);
     if (checking !== task || number !== checks) return;
+    const kept = " Your entries are kept, and checked again as you leave a field.";
     if (!answered) {
-      sayFound("Not checked: the service could not be reached. Your entries are kept, and "
-        + "checked again as you leave a field.");
+      sayFound(`Not checked: the service could not be reached.${kept}`);
       return;
     }
     const { status, body: answer } = answered;
+    if (status !== 200 && status !== 404 && status !== 409) {
+      // A refusal of its own says why (signed out, a limit); a proxy's page, only its status.
+      const why = answer && typeof answer === "object" && answer.detail ? `: ${answer.detail}` : "";
+      sayFound(`Not checked: the service answered ${status}${why}.${kept}`);
+      return;
+    }
     if (status === 200) {
       // A date keyed half reads as empty: said as such, not as "required".
       const half = halfDates([...visited]);
