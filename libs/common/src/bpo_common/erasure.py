@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
+from bpo_common.contracts import reasons
 from bpo_common.contracts.erasure import ErasureDone
 from bpo_common.contracts.intake import DataErased
 from bpo_common.contracts.sealed import emptied, holds_sealed
@@ -86,20 +87,46 @@ class Erased:
         return job_id in self.jobs or item_id in self.items
 
     def in_event(self, envelope: Envelope) -> bool:
-        """Whether the event carries sealed values of what is erased, or its documents' names
-        in clear (a TaskSubmitted from before they were sealed)."""
+        """Whether the event carries sealed values of what is erased, its documents' names
+        in clear (a TaskSubmitted from before they were sealed), or what a person typed about
+        it."""
         job, item = _uuid(envelope.data.get("job_id")), _uuid(envelope.data.get("item_id"))
         named = envelope.data.get("documents")
-        holds = holds_sealed(envelope.data) or (isinstance(named, list) and bool(named))
+        holds = (
+            holds_sealed(envelope.data)
+            or (isinstance(named, list) and bool(named))
+            or _untyped(envelope.data) != envelope.data
+        )
         return (job in self.jobs or item in self.items) and holds
 
 
 def redacted(data: dict[str, Any]) -> dict[str, Any]:
     """An erased event's data as it is kept (on the stream, in a dead letter): its sealed
-    values null, and its documents' names too (a TaskSubmitted from before they were sealed
-    has them in clear)."""
+    values null, its documents' names too (a TaskSubmitted from before they were sealed has
+    them in clear), and what a person typed about the item emptied (`_untyped`)."""
     kept: dict[str, Any] = emptied(data)
-    return kept | ({"documents": None} if "documents" in data else {})
+    return _untyped(kept | ({"documents": None} if "documents" in data else {}))
+
+
+def _untyped(data: dict[str, Any]) -> dict[str, Any]:
+    """The event's data without what a person typed about the item (contracts.erasure's
+    TYPED_EVENTS): a keyer's or reviewer's `rejection` and an entry's `unreadable` become ""
+    (the item was still marked unreadable, or rejected: a consumer reads it so), a `reason`
+    keeps its fixed words (ERASED_REASON, which tells an erasure's rejection, is all fixed)."""
+    kept = dict(data)
+    if isinstance(data.get("rejection"), str):
+        kept["rejection"] = ""
+    if isinstance(data.get("reason"), str):
+        kept["reason"] = reasons.untyped(data["reason"])
+    entries = data.get("entries")
+    if isinstance(entries, list):
+        kept["entries"] = [
+            entry | {"unreadable": ""}
+            if isinstance(entry, dict) and isinstance(entry.get("unreadable"), str)
+            else entry
+            for entry in entries
+        ]
+    return kept
 
 
 def _uuid(value: object) -> UUID | None:

@@ -1,8 +1,15 @@
 """What the stream and the dead letters keep of an erased item's events."""
 
+from uuid import UUID
+
+import pytest
+
 from bpo_common.clock import utcnow
+from bpo_common.contracts import ExceptionAction, TaskKind, intake, reasons, validation
+from bpo_common.contracts.erasure import TYPED_EVENTS
+from bpo_common.contracts.intake import ERASED_REASON
 from bpo_common.erasure import Erased, redacted
-from bpo_common.events import Envelope
+from bpo_common.events import Envelope, Event, wrap
 from bpo_common.ids import new_id
 
 
@@ -27,3 +34,89 @@ def test_an_erased_items_event_is_picked_for_its_names_in_clear_alone() -> None:
     assert erased.in_event(_event(ids | {"data": None, "documents": ["Jane-Doe.pdf"]}))
     assert not erased.in_event(_event(ids | {"data": None, "documents": None}))
     assert not erased.in_event(_event({"job_id": str(job), "documents": 3})), "a count"
+
+
+TYPED = "the IBAN of Anna Schmidt is cut off"
+
+
+def _typed_events() -> list[Event]:
+    """An event of each shape that carries what a person typed about an item."""
+    ids = {"item_id": new_id(), "job_id": new_id(), "client_id": new_id()}
+    now = utcnow()
+    keyed = {"task_id": new_id(), "contractor_id": new_id(), "data": "pii:v1:k:AAAA"}
+    return [
+        intake.TaskSubmitted(
+            **ids,
+            **keyed,
+            work_type="invoice",
+            kind=TaskKind.ENTRY,
+            golden=None,
+            entries_expected=1,
+            rejection=TYPED,
+            claimed_at=now,
+            submitted_at=now,
+        ),
+        validation.ReviewRequired(
+            **ids,
+            kind=TaskKind.REVIEW,
+            entries=[intake.Entry(**keyed, unreadable=TYPED)],
+            reason=reasons.unreadable([TYPED]),
+            decided_at=now,
+        ),
+        validation.ItemRejected(
+            **ids, reason=reasons.rejected(TaskKind.REVIEW, TYPED), decided_at=now
+        ),
+        validation.ItemRejected(
+            **ids, reason=reasons.resolved(ExceptionAction.REJECT, True, TYPED), decided_at=now
+        ),
+        intake.ItemRejected(
+            **ids,
+            work_type="invoice",
+            reason=reasons.rejected(TaskKind.ADJUDICATION, TYPED),
+            rejected_at=now,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("event", _typed_events(), ids=lambda event: event.event_type)
+def test_an_erased_items_typed_text_is_emptied_and_its_event_still_reads(event: Event) -> None:
+    envelope = wrap(event, source="test")
+    assert TYPED in envelope.model_dump_json()
+    erased = Erased.by(UUID(envelope.data["job_id"]), [UUID(envelope.data["item_id"])])
+    assert erased.in_event(envelope)
+
+    kept = envelope.model_copy(update={"data": redacted(envelope.data)})
+
+    assert TYPED not in kept.model_dump_json()
+    assert not erased.in_event(kept), "emptied once: nothing left to empty"
+    # Read again as every consumer reads it (a rebuild replays the stream).
+    read = Envelope.model_validate_json(kept.model_dump_json()).payload(type(event))
+    shown = read.model_dump(mode="json")
+    assert shown == redacted(envelope.data)
+
+
+def test_every_event_carrying_typed_text_is_one_the_stream_erasure_reads() -> None:
+    assert {type(event) for event in _typed_events()} == set(TYPED_EVENTS)
+
+
+def test_the_fixed_words_of_a_reason_stay_and_what_was_typed_goes() -> None:
+    (submitted, review, in_review, resolution, adjudication) = [
+        redacted(wrap(event, source="test").data) for event in _typed_events()
+    ]
+    assert submitted["rejection"] == "", "still marked unreadable"
+    assert review["reason"] == "marked unreadable"
+    assert [entry["unreadable"] for entry in review["entries"]] == [""]
+    assert in_review["reason"] == "rejected in review"
+    assert resolution["reason"] == "match exception rejected by the client's accounts payable"
+    assert adjudication["reason"] == "rejected in adjudication"
+    assert adjudication["erased"] is False, "a rejection of the work still"
+
+
+def test_a_reason_nobody_typed_in_stays_whole() -> None:
+    ids = {"item_id": str(new_id()), "job_id": str(new_id())}
+    for reason in (ERASED_REASON, "reference check: 4711 is not in suppliers", "rejected"):
+        assert redacted(ids | {"reason": reason}) == ids | {"reason": reason}
+    # An erasure's rejection from before it said so in `erased`: told by its reason still.
+    older = {**ids, "client_id": str(new_id()), "work_type": "w", "rejected_at": "2026-01-01"}
+    kept = redacted(older | {"reason": ERASED_REASON})
+    assert intake.ItemRejected.model_validate(kept).erased

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from bpo_common.contracts import intake, validation
 from bpo_common.contracts.intake import TaskSubmitted
 from bpo_common.contracts.validation import ExceptionOpened, ItemAccepted, ReviewRequired
 from bpo_common.events import Event
@@ -41,4 +42,15 @@ SEALED_EVENTS: tuple[type[Event], ...] = (
     ItemAccepted,
     ReviewRequired,
     ExceptionOpened,
+)
+
+# The events that carry what a person typed about an item, in clear: a keyer's "cannot read
+# it" and a reviewer's rejection (`rejection`, an entry's `unreadable`), and the reasons that
+# quote them (`reason`, joined by bpo_common.contracts.reasons). An item's erasure empties that
+# text on the stream, the fixed words of a reason staying.
+TYPED_EVENTS: tuple[type[Event], ...] = (
+    TaskSubmitted,
+    ReviewRequired,
+    validation.ItemRejected,
+    intake.ItemRejected,
 )

@@ -113,7 +113,8 @@ class Entry(BaseModel):
     contractor_id: UUID
     # The keyed fields ({field: value}), sealed.
     data: Sealed
-    # A keyer who could not read the item says why here (and `data` is empty).
+    # A keyer who could not read the item says why here (and `data` is empty); an erasure of
+    # the item empties it on the stream ("", still marked unreadable).
     unreadable: str | None = None
 
 
@@ -158,7 +159,8 @@ class TaskSubmitted(Event):
     # checked against.
     client_values: Sealed | None = None
     # A reviewer or adjudicator who rejects the item says why here, and so does a keyer who
-    # marks it unreadable (an entry task); `data` is then empty.
+    # marks it unreadable (an entry task); `data` is then empty. Typed text, in clear: an
+    # erasure of the item empties it on the stream ("", still a rejection).
     rejection: str | None = None
     # Seconds the contractor was active on the task, as the workbench measured them.
     active_seconds: float | None = None
@@ -222,6 +224,8 @@ class ItemRejected(Event):
     job_id: UUID
     client_id: UUID
     work_type: str
+    # Validation's reason (bpo_common.contracts.reasons): an erasure of the item keeps its
+    # fixed words on the stream and empties what a person typed in it.
     reason: str
     rejected_at: datetime
     # A control copy (see ReceivedItem.control_copy).

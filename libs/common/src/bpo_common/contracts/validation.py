@@ -43,7 +43,8 @@ class ItemAccepted(Event):
 class ReviewRequired(Event):
     """A person with the qc skill must look: a sampled review, or two keyings that differ.
     Version 2: the entries' data is sealed with the job's data key. `reason` quotes no
-    personal value."""
+    keyed value; what keyers typed in it (bpo_common.contracts.reasons) and in the entries'
+    `unreadable` an erasure of the item empties on the stream."""
 
     event_type = "bpo.validation.review.required"
     version = 2
@@ -122,6 +123,8 @@ class ItemRejected(Event):
     item_id: UUID
     job_id: UUID
     client_id: UUID
+    # Fixed words and, for a rejection by a person, what they typed (bpo_common.contracts.
+    # reasons): an erasure of the item keeps the fixed words on the stream.
     reason: str
     decided_at: datetime
 

@@ -6,10 +6,12 @@ its data key as well, which leaves every sealed copy of its values unreadable, o
 (crypto-shredding). Then it announces DataErased; validation, billing and reporting erase
 their own share and each answers with its ErasureDone, which intake records per service.
 Once all four have, intake empties the events on the stream that carry the erased values
-(sealed): each is replaced by a copy without them, which matters for an item erased without
-its job, whose key lives on. Ids, counts, times and decided outcomes stay; a job not done
-is cancelled with its data, an item without its outcome is rejected as erased, so that its
-job does not wait for it. A second erasure of what is erased already changes nothing.
+(sealed), or what a person typed about the items (a keyer's "cannot read it", a reviewer's
+rejection, in clear): each is replaced by a copy without them, which matters for an item
+erased without its job, whose key lives on. Ids, counts, times, decided outcomes and the
+fixed words of their reasons stay; a job not done is cancelled with its data, an item without
+its outcome is rejected as erased, so that its job does not wait for it. A second erasure of
+what is erased already changes nothing.
 """
 
 from collections.abc import Sequence
@@ -22,7 +24,7 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts.erasure import SEALED_EVENTS, ErasureDone
+from bpo_common.contracts.erasure import SEALED_EVENTS, TYPED_EVENTS, ErasureDone
 from bpo_common.contracts.intake import DataErased
 from bpo_common.crypto import DataKeys
 from bpo_common.db import unreachable
@@ -220,13 +222,14 @@ async def erase_past_retention(
 
 async def erase_from_the_stream(session: AsyncSession, js: JetStreamContext) -> int:
     """Empty the stream's events of the values of erasures every service has done (up to
-    STREAM_BATCH of them), in one read of the stream; an erasure whose events some consumer
-    has not acked yet waits for the next pass. Returns how many erasures are done."""
+    STREAM_BATCH of them), and of what people typed about their items (a keyer's "cannot read
+    it", a reviewer's rejection), in one read of the stream; an erasure whose events some
+    consumer has not acked yet waits for the next pass. Returns how many erasures are done."""
     erasures = await repository.erasures_for_the_stream(session, STREAM_BATCH)
     if not erasures:
         return 0
     erased = Erased.of((erasure.job_id, erasure.item_ids) for erasure in erasures)
-    subjects = [event.event_type for event in SEALED_EVENTS]
+    subjects = sorted({event.event_type for event in (*SEALED_EVENTS, *TYPED_EVENTS)})
     waiting = await redact(js, subjects, erased.in_event, redacted)
     waiting_jobs = {envelope.data["job_id"] for envelope in waiting}
     waiting_items = {envelope.data["item_id"] for envelope in waiting}

@@ -40,7 +40,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from bpo_common.contracts import QcMode, QcPolicy, TaskKind
+from bpo_common.contracts import QcMode, QcPolicy, TaskKind, reasons
 from bpo_common.rules import JobSpec, check
 from bpo_validation.domain import accuracy
 from bpo_validation.domain.accuracy import KeyerAccuracy, Ledger
@@ -223,7 +223,7 @@ def _on_keyings(
         return Verdict(Ruling.ACCEPT, "control item: the known answer stands", result)
     unreadable = [keying.rejection for keying in keyings if keying.rejection is not None]
     if unreadable:
-        return _review(Ruling.REVIEW, f"marked unreadable: {'; '.join(unreadable)}", keyings, [])
+        return _review(Ruling.REVIEW, reasons.unreadable(unreadable), keyings, [])
     broken = rule_failures(spec, [keying.data for keying in keyings])
     if broken:
         return _review(Ruling.REVIEW, broken, keyings, [])
@@ -336,7 +336,7 @@ def _final_word(
     second adjudicator first (when `confirm_adjudications`)."""
     review = item.submitted
     if review.rejection is not None:
-        return Verdict(Ruling.REJECT, f"rejected in {review.kind}: {review.rejection}")
+        return Verdict(Ruling.REJECT, reasons.rejected(review.kind, review.rejection))
     keyings = [keying for keying in keyings_of(item) if keying.golden is None]
     rows = comparison(spec, [keying.data for keying in keyings] + [review.data])
     adjudications = [e for e in item.entries if e.kind is TaskKind.ADJUDICATION]

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.auth import Principal, Role, shows_personal_data
 from bpo_common.clock import utcnow
-from bpo_common.contracts import ExceptionAction, validation
+from bpo_common.contracts import ExceptionAction, reasons, validation
 from bpo_common.crypto import DataKey
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
 from bpo_common.events import Event
@@ -207,8 +207,7 @@ async def resolve(
     )
     exception.resolved_at = now
     rejected = result is None
-    who = "the client's accounts payable" if by_client else "a manager"
-    reason = f"match exception {body.action}ed by {who}" + (f": {body.note}" if body.note else "")
+    reason = reasons.resolved(body.action, by_client, body.note)
     if result is None:
         await repository.forget_invoice(session, exception.item_id)
     elif body.action is ExceptionAction.CORRECT:
