@@ -64,6 +64,24 @@ async def test_an_erased_item_and_then_its_job_keep_no_value_and_are_answered(
     assert {a.data["service"] for a in answers} == {"validation"}
 
 
+async def test_what_a_keyer_typed_of_an_erased_item_goes_and_what_happened_stays(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await new_job(validation_db, fields=FIELDS, mode="single", review_sample_rate="0")
+    item_id = new_item("0", sampled=False)
+    typed = "the IBAN of Anna Schmidt is cut off"
+    await submit(validation_db, validation_settings, job, item_id, {}, rejection=typed)
+    assert typed in await _kept(validation_db, item_id)
+
+    await erase(validation_db, validation_settings, job, [item_id])
+
+    assert "Anna Schmidt" not in await _kept(validation_db, item_id)
+    async with validation_db() as session:
+        (entry,) = await session.scalars(select(Entry).where(Entry.item_id == item_id))
+        reasons = await session.scalars(select(Decision.reason).where(Decision.item_id == item_id))
+        assert (entry.rejection, set(reasons)) == ("", {"marked unreadable"})
+
+
 async def test_a_keying_read_after_its_items_erasure_is_not_kept_nor_decided(
     validation_db: SessionFactory, validation_settings: Settings
 ) -> None:

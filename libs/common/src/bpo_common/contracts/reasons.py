@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from bpo_common.contracts.vocabulary import ExceptionAction, TaskKind
 
 # Between the fixed words and what was typed.
-_THEN = ": "
+SEPARATOR = ": "
 
 _UNREADABLE = "marked unreadable"
 _BY_CLIENT = "the client's accounts payable"
@@ -26,8 +26,8 @@ def _resolved(action: ExceptionAction, by_client: bool) -> str:
     return f"match exception {action}ed by {_BY_CLIENT if by_client else _BY_MANAGER}"
 
 
-# Every reason's fixed words that typed text may follow.
-_FIXED = frozenset(
+# Every reason's fixed words that typed text may follow (SEPARATOR between).
+FIXED = frozenset(
     {
         _UNREADABLE,
         *(_rejected_in(kind) for kind in TaskKind),
@@ -38,22 +38,22 @@ _FIXED = frozenset(
 
 def unreadable(typed: Sequence[str]) -> str:
     """Why keyings marked unreadable go to review: what each keyer typed."""
-    return f"{_UNREADABLE}{_THEN}{'; '.join(typed)}"
+    return f"{_UNREADABLE}{SEPARATOR}{'; '.join(typed)}"
 
 
 def rejected(kind: TaskKind, typed: str) -> str:
     """Why a reviewer (or an adjudicator) rejected the item: what they typed."""
-    return f"{_rejected_in(kind)}{_THEN}{typed}"
+    return f"{_rejected_in(kind)}{SEPARATOR}{typed}"
 
 
 def resolved(action: ExceptionAction, by_client: bool, note: str | None) -> str:
     """How a match exception was resolved, and by whom, with the note they typed if any."""
     fixed = _resolved(action, by_client)
-    return f"{fixed}{_THEN}{note}" if note else fixed
+    return f"{fixed}{SEPARATOR}{note}" if note else fixed
 
 
 def untyped(reason: str) -> str:
     """The reason without what a person typed in it: the fixed words of one joined here, any
     other whole (none other holds typed text, ERASED_REASON for one)."""
-    fixed, then, _ = reason.partition(_THEN)
-    return fixed if then and fixed in _FIXED else reason
+    fixed, then, _ = reason.partition(SEPARATOR)
+    return fixed if then and fixed in FIXED else reason
