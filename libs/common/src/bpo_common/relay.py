@@ -7,18 +7,27 @@ sent; the transaction commits only once JetStream answered for every row of it (
 not ack goes back to unsent), so the rows of a relay that dies before stay unsent. Each
 publish carries `Nats-Msg-Id` = event id: a row published by a relay that died before
 committing is published again, and JetStream (inside its duplicate window) or the consumer's
-inbox drops the copy.
+inbox drops the copy. A pass waits at most its publish timeout for the client and
+JetStream together, so its transaction ends even when NATS is away or stuck; what was not
+acked by then goes back to unsent.
 A sent row is kept for `BPO_OUTBOX_KEEP_HOURS`, then deleted (bpo_common.pruning).
 """
 
 import asyncio
+import itertools
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
 import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
+from nats.js.api import Header
+from nats.js.client import NO_RESPONDERS_STATUS
+from nats.js.errors import APIError, NoStreamResponseError
 from sqlalchemy import Update, bindparam, select, update
 
 from bpo_common.clock import utcnow
@@ -67,6 +76,64 @@ _UNSENT_AGAIN = update_arrays(outbox_event, "id", ["last_error"]).values(
 )
 
 
+class _Acks:
+    """Publishes to JetStream, each awaiting its ack through a future of the relay's own.
+    nats-py's `publish_async` takes one of a fixed number of permits, and registers the future
+    that gives it back, before it hands the message to the client; when the client refuses
+    the message (reconnecting with its buffer full, or closed) or the publish is cancelled,
+    that future is returned to no one and never done, and its permit never comes back: once
+    all are gone, `publish_async` waits for ever. Here a publish that fails drops its future,
+    and nothing is taken that it could keep (the batch bounds the acks awaited at once)."""
+
+    def __init__(self, nc: NATS) -> None:
+        self._nc = nc
+        self._inbox = ""
+        self._tokens = itertools.count()
+        self._waiting: dict[str, asyncio.Future[None]] = {}
+
+    async def publish(self, subject: str, payload: bytes, event_id: UUID) -> asyncio.Future[None]:
+        """Hand the message to the client; the future is done when JetStream answers, with
+        JetStream's error if it refused the message."""
+        if not self._inbox:
+            inbox = self._nc.new_inbox()
+            await self._nc.subscribe(f"{inbox}.*", cb=self._answered)
+            self._inbox = inbox
+        token = str(next(self._tokens))
+        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[token] = acked
+        acked.add_done_callback(lambda _: self._waiting.pop(token, None))
+        try:
+            await self._nc.publish(
+                subject,
+                payload,
+                reply=f"{self._inbox}.{token}",
+                headers={"Nats-Msg-Id": str(event_id)},
+            )
+        except BaseException:
+            acked.cancel()
+            raise
+        return acked
+
+    async def _answered(self, msg: Msg) -> None:
+        acked = self._waiting.get(msg.subject.rpartition(".")[2])
+        if acked is None or acked.done():
+            return  # the relay stopped waiting for it
+        if msg.headers and msg.headers.get(Header.STATUS) == NO_RESPONDERS_STATUS:
+            acked.set_exception(NoStreamResponseError())
+            return
+        answer = json.loads(msg.data)
+        if "error" not in answer:
+            acked.set_result(None)
+            return
+        try:
+            APIError.from_error(answer["error"])  # raises the error of the code given
+        except APIError as refused:
+            acked.set_exception(refused)
+
+
+_NOT_HANDED_OVER = "not handed to NATS in time"
+
+
 def _result(sent: "asyncio.Future[Any] | BaseException") -> BaseException | None:
     if isinstance(sent, BaseException):
         return sent
@@ -90,7 +157,8 @@ class OutboxRelay:
         after_publish: AfterPublish | None = None,
     ) -> None:
         self._sessions = sessions
-        self._js = js
+        self._nc = js._nc
+        self._acks = _Acks(self._nc)
         self._wakeups = wakeups
         self._batch_size = batch_size
         self._idle_wait_s = idle_wait_s
@@ -153,28 +221,39 @@ class OutboxRelay:
 
     async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:
         """Publish all rows with acks in flight together; one result per row, None when acked.
-        A row larger than the server takes fails alone, without being handed to the client
-        (which would refuse it only after taking one of its permits for good)."""
-        largest = self._js._nc.max_payload
-        sent: list[asyncio.Future[Any] | BaseException] = []
+        All of it within the publish timeout, whatever the client does (one whose server
+        stopped reading holds a publish, and nats-py may eat the cancellation that ends it):
+        a row not handed over by then fails, and so does one not acked. A row larger than the
+        server takes fails alone, without being handed to the client. Any other client error
+        abandons the batch (raised)."""
+        clock = asyncio.get_running_loop().time
+        deadline = clock() + self._publish_timeout_s
+        largest = self._nc.max_payload
+        sent: list[asyncio.Future[None] | BaseException] = []
         try:
             for row in rows:
                 if len(row.payload) > largest:
                     sent.append(MaxPayloadError())
-                    continue
-                sent.append(
-                    await self._js.publish_async(
-                        row.subject, row.payload, headers={"Nats-Msg-Id": str(row.id)}
-                    )
-                )
+                elif clock() >= deadline:
+                    sent.append(TimeoutError(_NOT_HANDED_OVER))
+                else:
+                    sent.append(await self._hand_over(row, deadline))
             futures = [future for future in sent if isinstance(future, asyncio.Future)]
             if futures:
-                await asyncio.wait(futures, timeout=self._publish_timeout_s)
+                await asyncio.wait(futures, timeout=max(deadline - clock(), 0))
         finally:
             for future in sent:
                 if isinstance(future, asyncio.Future) and not future.done():
                     future.cancel()
         return [_result(future) for future in sent]
+
+    async def _hand_over(self, row: Any, deadline: float) -> asyncio.Future[None] | BaseException:
+        """The row handed to the client by `deadline`: the future of its ack, or the timeout."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._acks.publish(row.subject, row.payload, row.id)
+        except TimeoutError:
+            return TimeoutError(_NOT_HANDED_OVER)
 
     async def _wait_for_work(self) -> None:
         """Sleep until a commit notifies the outbox channel (then let the commits of the next
