@@ -4,7 +4,8 @@ A transaction that leaves work behind notifies a channel (`notify`: PostgreSQL d
 notification when the transaction commits, and never if it rolls back). A process listens on
 one connection for every channel its loops wait on (`Notifications`, opened at the first
 wait); each loop waits on its own `Waiter`, until its channel is notified or its longest wait
-has passed. When the listening connection is lost every waiter wakes, and the next wait
+has passed. When the listening connection is lost (found within about a minute when its
+server vanished without closing it: bpo_common.db) every waiter wakes, and the next wait
 opens it again; a notification sent meanwhile is lost, so a waiter wakes once more whenever
 its channel is listened to anew, and the longest wait is a poll besides.
 """
@@ -17,6 +18,8 @@ import asyncpg
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.db import ProbingConnection
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +69,9 @@ class Notifications:
     async def _listen(self) -> set[str]:
         if self._connection is None or self._connection.is_closed():
             self._listening = set()
-            self._connection = await asyncpg.connect(self.dsn, timeout=5)
+            self._connection = await asyncpg.connect(
+                self.dsn, timeout=5, connection_class=ProbingConnection
+            )
             self._connection.add_termination_listener(self._lost)
         fresh = self._waiting.keys() - self._listening
         for channel in fresh:

@@ -1,8 +1,11 @@
 """PostgreSQL restarting or down under a service: a 503 that says to retry, never a 500, and
-requests are served again as soon as it is back."""
+requests are served again as soon as it is back; a server that vanishes unseen is found
+within about a minute."""
 
 import asyncio
+import socket
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -10,8 +13,11 @@ from sqlalchemy import text
 
 from bpo_common.db import SessionDep, create_engine, create_session_factory
 from bpo_common.errors import install_error_handlers
+from bpo_common.notifications import Notifications
 from bpo_devtools.servers import PostgresServer, free_port
 from bpo_devtools.testing import TestStack, assert_problem, serve
+
+from .conftest import Plumbing
 
 PASSWORD = "outage"
 
@@ -59,3 +65,31 @@ async def test_a_database_restart_or_outage_is_a_503_to_retry_and_then_requests_
             assert (await client.get("/answer")).json() == {"answer": 42}
     finally:
         server.stop()
+
+
+def _probing(driver: Any) -> list[int]:
+    """How the socket of an asyncpg connection watches its server: keepalive on, seconds
+    silent before the first probe, seconds between probes, probes, and milliseconds that
+    what it sent may go unacknowledged."""
+    sock = driver._transport.get_extra_info("socket")
+    options = [socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT]
+    return [
+        int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0),
+        *(sock.getsockopt(socket.IPPROTO_TCP, option) for option in options),
+        sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+    ]
+
+
+async def test_the_pools_and_the_listeners_connections_probe_a_silent_server(
+    plumbing: Plumbing,
+) -> None:
+    async with plumbing.engine.connect() as connection:
+        pooled = (await connection.get_raw_connection()).driver_connection
+        assert _probing(pooled) == [1, 30, 10, 3, 30_000]
+    listening = Notifications(plumbing.dsn)
+    try:
+        listening.waiter("probe_test")
+        await listening.listen()
+        assert _probing(listening._connection) == [1, 30, 10, 3, 30_000]
+    finally:
+        await listening.close()

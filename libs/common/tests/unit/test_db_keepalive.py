@@ -1,0 +1,44 @@
+"""A database connection finds within about a minute that its server vanished without closing
+it: its socket probes a silent server, and gives up on what goes unacknowledged."""
+
+import socket
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bpo_common.db import ProbingConnection, create_engine, probe_silent_server
+
+
+class _NotConnecting(Exception):
+    pass
+
+
+async def test_the_engine_opens_connections_that_probe_a_silent_server() -> None:
+    engine = create_engine("postgresql+asyncpg://user:secret@127.0.0.1:1/db")
+    given: dict[str, Any] = {}
+
+    def capture(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
+        given.update(params)
+        raise _NotConnecting
+
+    event.listen(engine.sync_engine, "do_connect", capture)
+    with pytest.raises(_NotConnecting):
+        async with engine.connect():
+            pass
+    await engine.dispose()
+
+    assert given["connection_class"] is ProbingConnection
+
+
+def test_a_probing_socket_gives_up_on_a_server_silent_for_about_a_minute() -> None:
+    with (
+        socket.create_server(("127.0.0.1", 0)) as server,
+        socket.create_connection(server.getsockname()) as sock,
+    ):
+        probe_silent_server(sock)
+
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0
+        tcp = [socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT]
+        assert [sock.getsockopt(socket.IPPROTO_TCP, option) for option in tcp] == [30, 10, 3]
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
