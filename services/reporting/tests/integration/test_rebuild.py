@@ -8,20 +8,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nats.js import JetStreamContext
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from bpo_common.contracts.intake import TaskExpired
 from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope, wrap
 from bpo_common.ids import new_id
+from bpo_common.inbox import record_received
 from bpo_common.tables import dead_letter
-from bpo_devtools.testing import TestStack, eventually
+from bpo_devtools.testing import TestStack, consumer_drained, eventually
+from bpo_reporting.consumers import CONSUMER, handlers
 from bpo_reporting.models import HourlyRollup, JobAccuracyFact, JobFact
 
 from .api import Reports
 from .scenario import Scenario, publish, published
 
 DAY = datetime(2002, 7, 6, tzinfo=UTC)
+BUSY_DAY = datetime(2003, 3, 3, tzinfo=UTC)
 
 
 async def _reports(reports: Reports, scenario: Scenario) -> dict[str, Any]:
@@ -173,3 +176,45 @@ async def test_what_the_consumer_gave_up_on_is_left_out_again_and_the_rebuild_go
     assert left_out is not None, output
     assert int(left_out[1].replace(",", "")) >= 2, "the broken event and the message"
     assert await expiries() == [1]
+
+
+async def _rebuild_waiting_for_a_lock(db: SessionFactory) -> bool:
+    async with db() as session:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE%'"
+        )
+        return bool((await session.execute(query)).scalar_one())
+
+
+async def test_a_rebuild_beside_the_consumer_applying_events_waits_for_it_and_completes(
+    reports: Reports, reporting_db: SessionFactory, js: JetStreamContext, stack: TestStack
+) -> None:
+    scenario = await published(js, BUSY_DAY)
+    before = await _reports(reports, scenario)
+    later = Scenario(BUSY_DAY + timedelta(days=1))
+    events = later.envelopes()
+    # The consumer's transaction for the first of the next day's events, held between its
+    # inbox row and the read models (bpo_common.inbox applies an event so), while the rebuild
+    # starts and the rest of the day arrives for the service's own consumer.
+    async with reporting_db() as session, session.begin():
+        await record_received(session, CONSUMER, [events[0].id])
+        rebuilding = asyncio.create_task(_rebuild(stack))
+        await eventually(
+            lambda: _rebuild_waiting_for_a_lock(reporting_db), what="the rebuild to wait"
+        )
+        for envelope in events:
+            await js.publish(envelope.subject, envelope.model_dump_json().encode())
+        await handlers[events[0].type](session, events[:1])
+
+    output = await rebuilding
+
+    assert "read models rebuilt from" in output, output
+    await eventually(lambda: consumer_drained(js, CONSUMER), what="reporting to take the day")
+    now = await _reports(reports, scenario)
+    # The client's own reports (the others count the next day's open job and client too).
+    own = ("overview", "hourly", "sla", "accuracy")
+    assert {name: now[name] for name in own} == {name: before[name] for name in own}
+    after = await _reports(reports, later)
+    assert after["overview"][1]["items_received"] == 9, "each event counted once"
+    assert after["overview"][1]["revenue"] == "11.50"

@@ -10,10 +10,14 @@ from bpo_reporting.models import READ_MODELS
 
 
 async def lock_read_models(session: AsyncSession) -> None:
-    """Hold every read model and the inbox until the transaction ends: the service's own
-    consumer waits meanwhile, and finds afterwards that the rebuild applied its events."""
+    """Hold the inbox, then every read model, until the transaction ends: the service's own
+    consumer waits meanwhile, and finds afterwards that the rebuild applied its events. The
+    inbox first, as the consumer's transactions take it: one under way finishes before the
+    rebuild holds anything, and the next waits at its first statement holding nothing (with
+    the inbox last, the rebuild held read models that a transaction holding the inbox went on
+    to need, and one of the two was aborted as deadlocked)."""
     names = ", ".join(model.__tablename__ for model in READ_MODELS)
-    await session.execute(text(f"LOCK TABLE {names}, inbox_event IN ACCESS EXCLUSIVE MODE"))
+    await session.execute(text(f"LOCK TABLE inbox_event, {names} IN ACCESS EXCLUSIVE MODE"))
 
 
 async def clear_read_models(session: AsyncSession, consumer: str) -> None:

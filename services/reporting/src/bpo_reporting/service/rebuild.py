@@ -1,6 +1,6 @@
 """Rebuild the read models from the event stream: `bpo reporting rebuild`.
 
-In one transaction: lock the read models and the inbox, empty them, and replay the stream
+In one transaction: lock the inbox and the read models, empty them, and replay the stream
 `BPO` from its first event to its last (as of the lock) through the consumer's own handlers,
 noting each event in the inbox as the consumer does. Readers and the service's consumer wait
 for the commit (the service need not be stopped); the consumer then finds the replayed events
