@@ -110,3 +110,19 @@ async def test_a_zip_sent_as_a_part_or_an_untyped_body_becomes_one_document_per_
     ]
     stored = await documents_of(documents_db, job["id"])
     assert sorted(document.filename for document in stored) == ["a/inv-1.pdf", "inv-2.png"]
+
+
+async def test_an_office_file_that_is_a_zip_inside_is_refused_under_its_own_name(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    report = zipped({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"})
+    response = await documents_api.post(
+        f"/v1/jobs/{job['id']}/documents",
+        files={"file": ("report.docx", report, "application/octet-stream")},
+        headers=tokens.client(client_id),
+    )
+    problem = assert_problem(response, 422)
+    assert error_fields(problem) == ["report.docx"]
+    assert "[Content_Types].xml" not in response.text
+    assert await documents_of(documents_db, job["id"]) == []

@@ -164,8 +164,9 @@ async def _received(
     idempotency: ParsedIdempotency,
 ) -> tuple[list[Inspected], bool]:
     """The documents of a file as it came (the body, or the multipart part), and whether it
-    was a zip: its Content-Type says so, or its first bytes do (a zip a tool sends as a part,
-    or as application/octet-stream), and then its members are the documents. Any other file
+    was a zip: its Content-Type says so, or its first bytes do while its name, if it has one,
+    ends in .zip (a zip a tool sends as a part, or as application/octet-stream), and then its
+    members are the documents. Any other file
     is one document, named `filename` (or `nameless` is raised)."""
     head = b""
     async for block in blocks:
@@ -173,7 +174,10 @@ async def _received(
         if len(head) >= len(ZIP_SIGNATURE):
             break
     blocks = _after(head, blocks)
-    if declared_zip or head.startswith(ZIP_SIGNATURE):
+    # A file named otherwise that is a zip inside (a .docx, an .xlsx) is one file, refused
+    # under its own name, not opened.
+    named_a_zip = filename is None or filename.lower().endswith(".zip")
+    if declared_zip or (head.startswith(ZIP_SIGNATURE) and named_a_zip):
         return await _zip(blocks, settings, idempotency), True
     if filename is None:
         await drain(blocks)
