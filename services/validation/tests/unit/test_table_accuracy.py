@@ -23,6 +23,7 @@ from bpo_validation.domain.accuracy import (
 from bpo_validation.domain.crew import Crew, Tally, posterior, shared
 from bpo_validation.domain.decision import Ruling
 from bpo_validation.domain.fields import judged_fields, table_rows
+from bpo_validation.service.accuracy import share_kept
 
 from .walking import keying, walk
 
@@ -176,3 +177,14 @@ def test_items_without_tables_are_valued_exactly_as_before(keyer: int) -> None:
         7 * before.sd,
         7 * before.shared,
     )
+
+
+def test_a_share_kept_counts_the_items_its_rows_do_not_as_of_one_row_a_table() -> None:
+    row = [3, 2.5, 0.01, 0.1, 0.0]
+    fifty = [[{"lines": 50}, 1]]
+    assert share_kept(row, fifty).sizes == {(("lines", 50),): 1, (): 2}
+    # Kept before rows were counted, or rows of other items (a replica of the release before
+    # wrote the share again, fewer items than they count): each item of one row a table.
+    assert share_kept(row, None).sizes == {(): 3}
+    assert share_kept(row, [[{"lines": 50}, 5]]).sizes == {(): 3}
+    assert share_kept(row, [[{"lines": 50}, 3]]).sizes == {(("lines", 50),): 3}

@@ -155,12 +155,16 @@ def _sizes(share: Share) -> list[Any]:
     return [[dict(rows), items] for rows, items in share.sizes.items()]
 
 
-def _share(row: list[float], kept: list[Any] | None) -> Share:
+def share_kept(row: list[float], kept: list[Any] | None) -> Share:
     """A share as kept: one kept before `shared` was has none of its doubt through the crew's,
-    one kept before its `sizes` were its items each of one row a table (as they were valued)."""
+    items its `sizes` do not count (kept before them, or added by a replica of the release
+    before, which leaves them as they were) each of one row a table (as they were valued)."""
     items, expected, variance, sd, *shared = row
-    known: list[Any] = kept if kept is not None else [[{}, items]]
-    sizes = {tuple(sorted(rows.items())): int(n) for rows, n in known if n}
+    counted = {tuple(sorted(rows.items())): int(n) for rows, n in kept or [] if n}
+    if sum(counted.values()) > items:
+        counted = {}  # not these items' (the share was written again without them)
+    rest = int(items) - sum(counted.values())
+    sizes = {**counted, (): counted.get((), 0) + rest} if rest else counted
     return Share(int(items), expected, variance, sd, sum(shared), sizes)
 
 
@@ -169,10 +173,11 @@ def _ledger(row: JobAccuracy) -> Ledger:
     carried = sizes.get("carried", {})
     return Ledger(
         carried={
-            UUID(keyer): _share(share, carried.get(keyer)) for keyer, share in row.carried.items()
+            UUID(keyer): share_kept(share, carried.get(keyer))
+            for keyer, share in row.carried.items()
         },
-        checked=_share(row.checked, sizes.get("checked")),
-        partly=_share(row.partly, sizes.get("partly")),
+        checked=share_kept(row.checked, sizes.get("checked")),
+        partly=share_kept(row.partly, sizes.get("partly")),
     )
 
 
