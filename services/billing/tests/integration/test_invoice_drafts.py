@@ -203,17 +203,6 @@ async def test_a_month_invoiced_in_halves_pays_its_usage_or_the_minimum_whicheve
     assert (second["subtotal"], second["total"]) == ("0.00", "0.00")
     # 80.00 of usage under a minimum of 100.00.
     assert Decimal(first["subtotal"]) + Decimal(second["subtotal"]) == Decimal("100.00")
-    # The first voided alone would leave the fee given back without the fee: first the second.
-    void = {"reason": "billed in one"}
-    refused = await billing.post(
-        f"/v1/invoices/{first['id']}/void", json=void, headers=tokens.manager()
-    )
-    assert "void that one first" in assert_problem(refused, 409)["detail"]
-    for invoice in (second, first):
-        voided = await billing.post(
-            f"/v1/invoices/{invoice['id']}/void", json=void, headers=tokens.manager()
-        )
-        assert voided.status_code == 200, voided.text
 
 
 async def test_a_draft_of_usage_that_waits_for_a_price_names_the_work_type_to_price(

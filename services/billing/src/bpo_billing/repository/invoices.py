@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Exists, RowMapping, func, select, update
+from sqlalchemy import ColumnElement, RowMapping, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -116,34 +116,6 @@ async def billed_in_month(
     )
     usage, fees = (await session.execute(query)).one()
     return MonthBilled(usage=Decimal(usage), fees=Decimal(fees))
-
-
-async def giving_back_fee_of(session: AsyncSession, invoice: Invoice) -> Invoice | None:
-    """Another invoice not void of the client whose period ends in the invoice's month and that
-    gives back (a negative minimum_fee line) a fee it charged, if it charged one."""
-
-    def fee_line(invoice_id: Any, sign: ColumnElement[bool]) -> Exists:
-        return (
-            select(InvoiceLine.position)
-            .where(
-                InvoiceLine.invoice_id == invoice_id,
-                InvoiceLine.kind == LineKind.MINIMUM_FEE,
-                sign,
-            )
-            .exists()
-        )
-
-    month = invoice.period_end.replace(day=1)
-    query = select(Invoice).where(
-        Invoice.client_id == invoice.client_id,
-        Invoice.id != invoice.id,
-        Invoice.status != InvoiceStatus.VOID,
-        Invoice.period_end >= month,
-        Invoice.period_end < month_after(month),
-        fee_line(Invoice.id, InvoiceLine.amount < 0),
-        fee_line(invoice.id, InvoiceLine.amount > 0),
-    )
-    return (await session.execute(query.limit(1))).scalar_one_or_none()
 
 
 async def claim_usage(

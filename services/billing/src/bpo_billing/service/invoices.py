@@ -262,14 +262,6 @@ async def void_invoice(session: AsyncSession, invoice_id: UUID, reason: str) -> 
     if invoice.amount_credited > 0:
         # Its usage would be billed again in full, and the credit given lost.
         raise Conflict(f"invoice {invoice.number} has credit notes; credit the rest instead")
-    giving_back = await repository.giving_back_fee_of(session, invoice)
-    if giving_back is not None:
-        # Void alone, the month would keep the fee given back and not the fee: under its
-        # minimum, whatever its usage.
-        raise Conflict(
-            f"invoice {giving_back.number or giving_back.id} gives back the minimum fee invoice "
-            f"{invoice.number or invoice.id} charged for its month; void that one first"
-        )
     now = utcnow()
     was_finalized = invoice.status is not InvoiceStatus.DRAFT
     audit.summarize(session, before=invoice.status, after=InvoiceStatus.VOID)
