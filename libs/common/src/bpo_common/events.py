@@ -75,7 +75,8 @@ class Envelope(BaseModel):
 
 class Waiting(Exception):
     """What an event needs is not there yet: another event (its job), a key another service
-    gives. Its consumer retries it for as long as that takes and never dead-letters it."""
+    gives, a replica that reads its version. Its consumer retries it for as long as that takes,
+    and dead-letters it only after BPO_CONSUMER_WAIT_S."""
 
 
 class NewerVersion(Waiting):
