@@ -237,7 +237,14 @@ async def test_replicas_of_two_releases_share_a_consumer_and_lose_no_event_type(
     assert [letter for letter in letters if letter["event_id"] is not None] == []
 
 
-class ProbeRecordedAgain(ProbeRecorded):
+class ProbeVersioned(ProbeRecorded):
+    """A type of event of its own (other tests' consumers read the stream whole and would
+    wait on its newer version)."""
+
+    event_type = "bpo.test.probe.versioned"
+
+
+class ProbeVersionedAgain(ProbeVersioned):
     """The same type of event in a newer version of its contract (a newer release's)."""
 
     version: ClassVar[int] = 2
@@ -252,14 +259,17 @@ async def test_an_event_of_a_newer_version_is_left_by_an_older_replica_to_a_newe
     run = str(new_id())
     consumer = f"versions-{run}"
     older = InboxConsumer(
-        Subscription(consumer, {ProbeRecorded.event_type: plumbing.applier(consumer, run)}),
+        Subscription(
+            consumer,
+            {ProbeVersioned.event_type: plumbing.applier(consumer, run, event=ProbeVersioned)},
+        ),
         plumbing.sessions,
         js,
         ack_wait_s=2,
         backoff_s=0.2,
     )
     async with plumbing.sessions() as session, session.begin():
-        await publish_many(session, [ProbeRecordedAgain(run=run, n=7)])
+        await publish_many(session, [ProbeVersionedAgain(run=run, n=7)])
     relay = OutboxRelay(plumbing.sessions, js)
     async with background(relay.run()), background(older.run()):
         await eventually(lambda: _exists(js, consumer), what="the older release's consumer")
@@ -269,8 +279,8 @@ async def test_an_event_of_a_newer_version_is_left_by_an_older_replica_to_a_newe
             Subscription(
                 consumer,
                 {
-                    ProbeRecorded.event_type: plumbing.applier(
-                        consumer, run, event=ProbeRecordedAgain
+                    ProbeVersioned.event_type: plumbing.applier(
+                        consumer, run, event=ProbeVersionedAgain
                     )
                 },
             ),
