@@ -314,3 +314,26 @@ async def _waiting_on_a_lock(db: SessionFactory) -> bool:
             " WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'"
         )
         return bool((await session.execute(query)).scalar_one())
+
+
+async def test_rates_in_yen_are_shown_in_whole_yen(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    work_type = f"claims-{new_id()}"
+    response = await billing.put(
+        f"/v1/piece-rates/{work_type}",
+        json={"currency": "JPY", "entry": "100", "review": "50", "adjudication": "150"},
+        headers=tokens.manager(),
+    )
+    assert response.status_code == 200, response.text
+    shown = response.json()
+    assert (shown["entry"], shown["review"], shown["adjudication"]) == ("100", "50", "150")
+    keyer = new_id()
+    await feed.scored(keyer, work_type=work_type)
+
+    statement = await billing.get(
+        f"/v1/contractors/{keyer}/earnings?{PERIOD}", headers=tokens.contractor(keyer)
+    )
+    assert statement.status_code == 200, statement.text
+    (line,) = statement.json()["lines"]
+    assert (line["rate"], line["currency"]) == ("100", "JPY")

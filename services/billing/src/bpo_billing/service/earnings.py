@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.domain.earnings import earning_amount, earning_factor, statement_totals
-from bpo_billing.domain.money import currency_errors, exact_price, plain
+from bpo_billing.domain.money import currency_errors, exact_price, minor_units, plain
 from bpo_billing.domain.periods import end_of, start_of
 from bpo_billing.models import Earning
 from bpo_billing.repository import earnings as repository
@@ -53,6 +53,7 @@ async def put_piece_rates(
 async def piece_rates(session: AsyncSession, work_type: str | None = None) -> list[PieceRatesOut]:
     grouped: dict[str, PieceRatesOut] = {}
     for rate in await repository.piece_rates(session, work_type):
+        places = minor_units(rate.currency)
         out = grouped.setdefault(
             rate.work_type,
             PieceRatesOut(
@@ -61,10 +62,10 @@ async def piece_rates(session: AsyncSession, work_type: str | None = None) -> li
                 entry=None,
                 review=None,
                 adjudication=None,
-                per_hour=None if rate.per_hour is None else exact_price(rate.per_hour),
+                per_hour=(None if rate.per_hour is None else exact_price(rate.per_hour, places)),
             ),
         )
-        setattr(out, rate.kind.value, exact_price(rate.amount))
+        setattr(out, rate.kind.value, exact_price(rate.amount, places))
     return list(grouped.values())
 
 
@@ -151,7 +152,11 @@ async def earnings_statement(
                 kind=group.kind,
                 outcome=group.outcome,
                 tasks=group.tasks,
-                rate=exact_price(group.rate) if group.rate is not None else None,
+                rate=(
+                    exact_price(group.rate, minor_units(group.currency))
+                    if group.rate is not None and group.currency is not None
+                    else None
+                ),
                 amount=amount,
                 currency=group.currency,
             )
