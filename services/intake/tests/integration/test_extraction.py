@@ -2,6 +2,7 @@
 layout from accepted results, and shown on tasks and items."""
 
 import io
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from bpo_common.events import wrap
 from bpo_common.ids import new_id
 from bpo_devtools.testing import TestStack, Tokens, eventually, serve
 from bpo_intake.app import create_app
+from bpo_intake.domain import suggestions
 from bpo_intake.models import DocumentPage, Item
 from bpo_intake.settings import Settings
 
@@ -178,8 +180,21 @@ async def test_accepted_results_teach_the_clients_layout_and_no_other_clients(
 
 
 async def test_a_control_item_may_carry_a_planted_wrong_suggestion_the_keyer_cannot_tell(
-    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, data_keys: DataKeys
+    api: httpx.AsyncClient,
+    tokens: Tokens,
+    db: SessionFactory,
+    data_keys: DataKeys,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Drawn beside the event loop the consumers share: failing a suggestion, it reads words.
+    drawn_in: list[threading.Thread] = []
+    plant = suggestions.planted
+
+    def planting(*args: Any) -> Any:
+        drawn_in.append(threading.current_thread())
+        return plant(*args)
+
+    monkeypatch.setattr(suggestions, "planted", planting)
     client_id = await register_client(api, tokens)
     skill = f"x-{new_id()}"
     job = await invoice_job(api, tokens, client_id, skill, wrong_suggestion_rate="1")
@@ -203,6 +218,8 @@ async def test_a_control_item_may_carry_a_planted_wrong_suggestion_the_keyer_can
     assert planted["confidence"] == 0.6
     assert planted["boxes"]
     assert planted["document_id"] == str(item.documents[0])
+    assert drawn_in
+    assert threading.main_thread() not in drawn_in
 
     keyer_id, keyer = await new_contractor(api, tokens, skill)
     (task,) = await claim_tasks(api, keyer, job_id=job["id"])

@@ -137,7 +137,8 @@ async def extract_pending(session: AsyncSession, keys: DataKeys) -> int:
         if item.golden is not None and sampled(item.id, policy.wrong_suggestion_rate, draw):
             try:
                 golden = personal.open(item.golden, key)
-                wrong = suggestions.planted(specs, golden, found, pages)
+                # Off the loop too: failing a suggestion, it reads the pages' words.
+                wrong = await asyncio.to_thread(suggestions.planted, specs, golden, found, pages)
                 if wrong is not None:
                     name, suggestion = wrong
                     suggested[name] = suggestion.as_json() | {"planted": True}
