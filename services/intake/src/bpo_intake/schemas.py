@@ -11,6 +11,7 @@ from bpo_common.clock import Instant
 from bpo_common.contracts import QcPolicy, TaskKind
 from bpo_common.decimals import Trimmed
 from bpo_common.rules import MAX_FIELDS, WORK_TYPE_PATTERN, FieldSpec, JobSpec, Match
+from bpo_common.rules.names import NAME_CHARACTERS, WORK_TYPE_LENGTH
 from bpo_intake.domain.contractors import ContractorStatus
 from bpo_intake.domain.items import ItemIn
 from bpo_intake.domain.jobs import ItemStatus, JobStatus, QcPolicyIn, checked_fields
@@ -44,9 +45,8 @@ class ClientCreated(BaseModel):
     created_at: datetime
 
 
-# A passed qualification grants its work type's name as a skill, so a skill is as long as a
-# work type's name may be; it may begin with any of its characters, as skills always could.
-Skill = Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,100}$")]
+# As long as a work type's name (a qualification grants one), beginning with any character.
+Skill = Annotated[str, Field(pattern=rf"^[{NAME_CHARACTERS}]{{1,{WORK_TYPE_LENGTH}}}$")]
 
 
 class JobCreate(JobSpec):

@@ -9,8 +9,12 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
 DatasetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
-# A job's work type, wherever one is named (a job, a path): at most 100 characters.
-WORK_TYPE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+# What a work type's name is made of, and how long it may be (a skill, which a passed
+# qualification names after its work type, is as long).
+NAME_CHARACTERS = "a-z0-9_.-"
+WORK_TYPE_LENGTH = 100
+# A job's work type, wherever one is named (a job, a path).
+WORK_TYPE_PATTERN = rf"^[a-z0-9][{NAME_CHARACTERS}]{{0,{WORK_TYPE_LENGTH - 1}}}$"
 
 
 def spec_error(message: str) -> PydanticCustomError:
