@@ -11,7 +11,14 @@ from uuid import UUID
 from bpo_common import ids
 from bpo_common.clock import utcnow
 from bpo_common.contracts import TaskKind
-from bpo_common.contracts.intake import DataErased, JobCreated, Suggested, TaskSubmitted
+from bpo_common.contracts.intake import (
+    DataErased,
+    JobCompleted,
+    JobCreated,
+    Suggested,
+    TaskSubmitted,
+)
+from bpo_common.contracts.validation import JobAccuracyDelivered
 from bpo_common.crypto import DataKey, KeyRing, new_data_key
 from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope
@@ -19,7 +26,7 @@ from bpo_common.ids import new_id
 from bpo_devtools.testing import opened, outbox_events
 from bpo_validation.repository import jobs as jobs_repository
 from bpo_validation.repository import keys as kept_keys
-from bpo_validation.service import decisions, erasure, jobs
+from bpo_validation.service import accuracy, decisions, erasure, jobs
 from bpo_validation.service.keys import Ask, JobKeys
 from bpo_validation.settings import Settings
 
@@ -216,3 +223,28 @@ async def erase(
     async with db() as session, session.begin():
         await erasure.erase(session, event, keys=job_keys(settings).keys)
     return event
+
+
+async def accuracy_said(
+    db: SessionFactory, settings: Settings, job: JobCreated
+) -> dict[str, Any] | None:
+    """The job completed, as intake says it: what validation then publishes of its accuracy."""
+    mark = new_id()
+    completed = JobCompleted(
+        job_id=job.job_id,
+        client_id=job.client_id,
+        work_type=job.work_type,
+        due_at=None,
+        items_completed=1,
+        items_rejected=0,
+        completed_at=datetime.now(UTC),
+    )
+    async with db() as session, session.begin():
+        await accuracy.job_completed(session, completed, settings)
+    said = [
+        envelope.data
+        for envelope in await outbox_events(db)
+        if envelope.id > mark and envelope.type == JobAccuracyDelivered.event_type
+    ]
+    assert len(said) <= 1
+    return said[0] if said else None

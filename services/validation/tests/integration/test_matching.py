@@ -75,7 +75,7 @@ def _invoice(number: str, lines: list[dict[str, Any]], *, total: str = "50.00") 
     }
 
 
-async def _job(db: SessionFactory, validation: httpx.AsyncClient, tokens: Tokens) -> JobCreated:
+async def po_job(db: SessionFactory, validation: httpx.AsyncClient, tokens: Tokens) -> JobCreated:
     job = await new_job(db, fields=FIELDS, match=MATCH, review_sample_rate="0")
     for name, key, body in (("purchase-orders", "po", ORDERS), ("receipts", "receipt", RECEIPTS)):
         uploaded = await validation.put(
@@ -113,7 +113,7 @@ async def test_an_invoice_that_matches_its_order_and_receipts_is_accepted(
     validation: httpx.AsyncClient,
     tokens: Tokens,
 ) -> None:
-    job = await _job(validation_db, validation, tokens)
+    job = await po_job(validation_db, validation, tokens)
     # 10 of A at 5.10: within 2 % of 5.00, and received over two receipts (6 + 4).
     lines = [{"sku": "a", "qty": 10, "unit_price": "5.10"}]
     item = await _keyed(validation_db, validation_settings, job, _invoice("INV-1", lines))
@@ -138,7 +138,7 @@ async def test_a_mismatch_is_an_exception_the_client_accepts(
     validation: httpx.AsyncClient,
     tokens: Tokens,
 ) -> None:
-    job = await _job(validation_db, validation, tokens)
+    job = await po_job(validation_db, validation, tokens)
     lines = [
         {"sku": "A", "qty": 4, "unit_price": "5.00"},
         {"sku": "B", "qty": 2, "unit_price": "103"},
@@ -213,7 +213,7 @@ async def test_an_erased_items_exception_is_closed_and_can_no_longer_be_resolved
     tokens: Tokens,
     whole_job: bool,
 ) -> None:
-    job = await _job(validation_db, validation, tokens)
+    job = await po_job(validation_db, validation, tokens)
     lines = [{"sku": "B", "qty": 2, "unit_price": "103"}]
     item = await _keyed(validation_db, validation_settings, job, _invoice("INV-8", lines))
     opened = await _exception_of(validation_db, item)
@@ -244,7 +244,7 @@ async def test_another_clients_exception_is_not_found(
     validation: httpx.AsyncClient,
     tokens: Tokens,
 ) -> None:
-    job = await _job(validation_db, validation, tokens)
+    job = await po_job(validation_db, validation, tokens)
     over = [{"sku": "A", "qty": 11, "unit_price": "5.00"}]
     item = await _keyed(validation_db, validation_settings, job, _invoice("INV-3", over))
     exception_id = (await _exception_of(validation_db, item))["exception_id"]
@@ -265,7 +265,7 @@ async def test_a_rejected_invoice_bills_nothing_and_a_correction_is_checked_whol
     validation: httpx.AsyncClient,
     tokens: Tokens,
 ) -> None:
-    job = await _job(validation_db, validation, tokens)
+    job = await po_job(validation_db, validation, tokens)
     client = tokens.client(job.client_id)
     over = [{"sku": "A", "qty": 12, "unit_price": "5.00"}]
     first = await _keyed(validation_db, validation_settings, job, _invoice("INV-4", over))
@@ -365,7 +365,7 @@ async def test_a_duplicate_invoice_is_an_exception(
     dated: str,
     why: str,
 ) -> None:
-    job = await _job(validation_db, validation, tokens)
+    job = await po_job(validation_db, validation, tokens)
     line = [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
     first = await _keyed(
         validation_db, validation_settings, job, _invoice("INV-8", line, total="5.00")
@@ -386,7 +386,7 @@ async def test_a_vendor_longer_than_an_index_entry_holds_is_remembered_and_found
     validation: httpx.AsyncClient,
     tokens: Tokens,
 ) -> None:
-    job = await _job(validation_db, validation, tokens)
+    job = await po_job(validation_db, validation, tokens)
     # 3,000 characters that do not compress: an index entry of the vendor itself would not fit.
     vendor = "".join(random.Random(7).choices(string.ascii_letters + string.digits, k=3000))
     line = [{"sku": "A", "qty": 1, "unit_price": "5.00"}]

@@ -7,16 +7,16 @@ from uuid import UUID
 import httpx
 import pytest
 
-from bpo_common.contracts.intake import ItemsReceived, JobCompleted, JobCreated, ReceivedItem
-from bpo_common.contracts.validation import JobAccuracyDelivered, KeyerTrustChanged
+from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem
+from bpo_common.contracts.validation import KeyerTrustChanged
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, outbox_events
 from bpo_validation.models import JobAccuracy
-from bpo_validation.service import accuracy, jobs
+from bpo_validation.service import jobs
 from bpo_validation.settings import Settings
 
-from .submissions import new_item, new_job, published, submit
+from .submissions import accuracy_said, new_item, new_job, published, submit
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ async def test_adaptive_mode_keys_twice_until_the_job_can_afford_a_proven_keyer_
     )
     assert other_client.status_code == 404, other_client.text
 
-    said = await _completed(validation_db, validation_settings, job)
+    said = await accuracy_said(validation_db, validation_settings, job)
     assert said is not None, "an adaptive job says what it delivered"
     assert {key: said[key] for key in ("job_id", "target", "items", "single_keyed")} == {
         "job_id": str(job.job_id),
@@ -188,31 +188,6 @@ async def _proven(db: SessionFactory, settings: Settings, job: JobCreated) -> tu
     return keyers
 
 
-async def _completed(
-    db: SessionFactory, settings: Settings, job: JobCreated
-) -> dict[str, Any] | None:
-    """The job completed, as intake says it: what validation then publishes of its accuracy."""
-    mark = new_id()
-    completed = JobCompleted(
-        job_id=job.job_id,
-        client_id=job.client_id,
-        work_type=job.work_type,
-        due_at=None,
-        items_completed=1,
-        items_rejected=0,
-        completed_at=datetime.now(UTC),
-    )
-    async with db() as session, session.begin():
-        await accuracy.job_completed(session, completed, settings)
-    said = [
-        envelope.data
-        for envelope in await outbox_events(db)
-        if envelope.id > mark and envelope.type == JobAccuracyDelivered.event_type
-    ]
-    assert len(said) <= 1
-    return said[0] if said else None
-
-
 async def test_a_keyer_well_below_the_crew_is_said_doubtful_to_intake_once(
     validation_db: SessionFactory, validation_settings: Settings
 ) -> None:
@@ -267,7 +242,7 @@ async def test_a_job_not_in_adaptive_mode_shows_no_delivered_accuracy(
     )
     missing = await validation.get(f"/v1/jobs/{new_id()}/accuracy", headers=tokens.manager())
     assert missing.status_code == 404, missing.text
-    assert await _completed(validation_db, validation_settings, job) is None
+    assert await accuracy_said(validation_db, validation_settings, job) is None
 
 
 PURCHASE_ORDERS = 'po,vendor,amount\nPO-1,ACME,"1,000.50"\nPO-2,Globex,20\n'

@@ -21,23 +21,10 @@ from bpo_validation.schemas import ExceptionResolve
 from bpo_validation.service import erasure, exceptions
 from bpo_validation.settings import Settings
 
-from .submissions import erase, job_keys, new_item, new_job, submit
-from .test_matching import FIELDS, MATCH, ORDERS, RECEIPTS
+from .submissions import erase, job_keys, new_item, submit
+from .test_matching import po_job
 
 VENDOR = "ERASED-VENDOR"
-
-
-async def _job(db: SessionFactory, validation: httpx.AsyncClient, tokens: Tokens) -> JobCreated:
-    job = await new_job(db, fields=FIELDS, match=MATCH, review_sample_rate="0")
-    for name, key, body in (("purchase-orders", "po", ORDERS), ("receipts", "receipt", RECEIPTS)):
-        uploaded = await validation.put(
-            f"/v1/reference-datasets/{name}",
-            params={"key": key},
-            content=body,
-            headers={**tokens.client(job.client_id), "Content-Type": "application/x-ndjson"},
-        )
-        assert uploaded.status_code == 200, uploaded.text
-    return job
 
 
 async def _opened(db: SessionFactory, settings: Settings, job: JobCreated) -> tuple[UUID, UUID]:
@@ -62,7 +49,7 @@ async def test_an_exception_resolved_while_its_items_erasure_runs_keeps_no_value
     validation: httpx.AsyncClient,
     tokens: Tokens,
 ) -> None:
-    job = await _job(validation_db, validation, tokens)
+    job = await po_job(validation_db, validation, tokens)
     client = tokens.client(job.client_id)
     item, exception_id = await _opened(validation_db, validation_settings, job)
 
@@ -92,7 +79,7 @@ async def test_a_resolution_sent_while_its_items_erasure_runs_waits_and_is_refus
     validation: httpx.AsyncClient,
     tokens: Tokens,
 ) -> None:
-    job = await _job(validation_db, validation, tokens)
+    job = await po_job(validation_db, validation, tokens)
     item, exception_id = await _opened(validation_db, validation_settings, job)
     erased = DataErased(
         erasure_id=new_id(), job_id=job.job_id, client_id=job.client_id, item_ids=[item],

@@ -9,16 +9,15 @@ from uuid import UUID
 import httpx
 import pytest
 
-from bpo_common.contracts.intake import ItemsReceived, JobCompleted, JobCreated, ReceivedItem
-from bpo_common.contracts.validation import JobAccuracyDelivered
+from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens, outbox_events
+from bpo_devtools.testing import Tokens
 from bpo_validation.models import JobAccuracy
-from bpo_validation.service import accuracy, jobs
+from bpo_validation.service import jobs
 from bpo_validation.settings import Settings
 
-from .submissions import new_item, new_job, published, submit
+from .submissions import accuracy_said, new_item, new_job, published, submit
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "vendor", "type": "string"},
@@ -127,21 +126,6 @@ async def test_a_fifty_line_invoice_keyed_once_is_said_delivered_at_its_cells_ac
     assert [len(kept.checked), *(len(share) for share in kept.carried.values())] == [5, 5]
     assert kept.sizes is not None
     assert kept.sizes["carried"] == {str(first): [[{"lines": 50}, 1]]}
-    mark = new_id()
-    completed = JobCompleted(
-        job_id=job.job_id,
-        client_id=job.client_id,
-        work_type=job.work_type,
-        due_at=None,
-        items_completed=1,
-        items_rejected=0,
-        completed_at=datetime.now(UTC),
-    )
-    async with validation_db() as session, session.begin():
-        await accuracy.job_completed(session, completed, validation_settings)
-    (said,) = [
-        envelope.data
-        for envelope in await outbox_events(validation_db)
-        if envelope.id > mark and envelope.type == JobAccuracyDelivered.event_type
-    ]
+    said = await accuracy_said(validation_db, validation_settings, job)
+    assert said is not None
     assert said["estimate"] == pytest.approx(body["estimate"])
