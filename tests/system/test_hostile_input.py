@@ -25,8 +25,9 @@ from bpo_devtools.testing import Tokens
 from .access import SAMPLES, operations, served_documents
 
 Json = Any
-# No shrinking: an example is a few requests, and the first failure is printed whole.
-EXAMPLES = settings(max_examples=100, derandomize=True, deadline=None, phases=[Phase.generate])
+# No shrinking: an example is a few requests, and the first failure is printed whole. Fifty
+# an operation: every class of hostile member comes up at each several times over.
+EXAMPLES = settings(max_examples=50, derandomize=True, deadline=None, phases=[Phase.generate])
 UNSTORABLE = st.sampled_from(["\udc00", "\ud800", "\x00"])
 NAMES = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
 TEXT = st.text("abc xyz.-0123456789", max_size=12)
