@@ -468,8 +468,13 @@ URL = "BPO_INTAKE_DATABASE_URL"
             "  BPO_STREAM_MAX_AGE_DAYS: Input should be greater than or equal to 0",
         ),
         ({URL: "postgres://u:p@127.0.0.1:1/intake"}, "intake: migrations not applied: "),
+        (
+            {URL: "postgres://u:p@127.0.0.1:1/intake?sslmode=require"},
+            "intake: migrations not applied: ",
+        ),
+        ({URL: "postgres://u:p@db/intake?sslmode=on"}, f"{URL}: sslmode must be one of"),
     ],
-    ids=["missing", "other-database", "shared-setting", "unreachable"],
+    ids=["missing", "other-database", "shared-setting", "unreachable", "unreachable-tls", "tls"],
 )
 def test_a_command_says_which_setting_is_wrong_or_what_it_could_not_reach(
     env: dict[str, str | None], said: str

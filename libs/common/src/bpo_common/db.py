@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from enum import StrEnum
 from operator import itemgetter
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 from fastapi import Depends, Request
@@ -110,12 +111,53 @@ class ProbingConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ha
         probe_silent_server(transport.get_extra_info("socket"))
 
 
+# libpq's TLS modes: asyncpg takes them as its `ssl` argument, and as `sslmode` in a DSN.
+TLS_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def database_tls(url: str) -> tuple[str, str | None]:
+    """The database URL without the TLS its query asks for, and that TLS mode (None: none
+    asked for, and asyncpg reads PGSSLMODE, else tries TLS without checking the server).
+    The mode is read as libpq spells it, `sslmode=` (as providers give URLs), or as SQLAlchemy
+    does, `ssl=`: SQLAlchemy would hand `sslmode` to asyncpg as an argument it has not, and
+    raw asyncpg would send `ssl` to the server as a setting, so every connection takes the
+    mode from here. ValueError for a mode libpq has not, for the two spellings asking
+    differently, and for libpq's other TLS parameters, which only raw asyncpg would read
+    (asyncpg reads certificates from PGSSLROOTCERT, PGSSLCERT and PGSSLKEY)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    modes = {value for name, value in query if name in ("sslmode", "ssl")}
+    if len(modes) > 1:
+        raise ValueError("sslmode and ssl ask for different TLS: give one")
+    if not modes <= set(TLS_MODES):
+        raise ValueError(f"sslmode must be one of {', '.join(TLS_MODES)}")
+    others = sorted({name for name, _ in query if name.startswith("ssl")} - {"sslmode", "ssl"})
+    if others:
+        raise ValueError(
+            f"{', '.join(others)}: only sslmode is read from the URL; give certificates in "
+            "PGSSLROOTCERT, PGSSLCERT and PGSSLKEY"
+        )
+    if not modes:
+        return url, None
+    kept = urlencode([(name, value) for name, value in query if name not in ("sslmode", "ssl")])
+    return urlunsplit(parts._replace(query=kept)), modes.pop()
+
+
+def engine_url(url: str) -> tuple[str, dict[str, Any]]:
+    """What SQLAlchemy is given for a database URL: the URL without its TLS mode, and the
+    arguments of each connection: that mode as asyncpg's `ssl`, and a connection that probes
+    a silent server."""
+    address, tls = database_tls(url)
+    arguments: dict[str, Any] = {"connection_class": ProbingConnection}
+    if tls is not None:
+        arguments["ssl"] = tls
+    return address, arguments
+
+
 def create_engine(url: str, *, pool_size: int = 40) -> AsyncEngine:
+    address, arguments = engine_url(url)
     engine = create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size // 4,
-        connect_args={"connection_class": ProbingConnection},
+        address, pool_size=pool_size, max_overflow=pool_size // 4, connect_args=arguments
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return engine
@@ -249,8 +291,12 @@ async def driver_connection(session: AsyncSession, *, in_transaction: bool = Fal
 
 
 def asyncpg_dsn(url: str) -> str:
-    """The same database URL without the SQLAlchemy driver suffix, for raw asyncpg."""
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    """The same database URL without the SQLAlchemy driver suffix, for raw asyncpg: its TLS
+    mode as asyncpg's DSN takes it, `sslmode`."""
+    address, tls = database_tls(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    if tls is None:
+        return address
+    return f"{address}{'&' if urlsplit(address).query else '?'}sslmode={tls}"
 
 
 # Where a request keeps its session, for the audit trail to write its row in the same

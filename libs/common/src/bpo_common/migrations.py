@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bpo_common.db import asyncpg_dsn
+from bpo_common.db import asyncpg_dsn, engine_url
 from bpo_common.settings import ServiceSettings
 from bpo_common.tables import (
     OUTBOX_CHANNEL,
@@ -47,7 +47,8 @@ def run_migrations(metadata: MetaData, settings_class: Callable[[], ServiceSetti
             context.run_migrations()
 
     async def main() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        address, arguments = engine_url(url)
+        engine = create_async_engine(address, poolclass=pool.NullPool, connect_args=arguments)
         async with engine.connect() as connection:
             await connection.run_sync(run)
         await engine.dispose()

@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bpo_common.crypto import MISSING_KEK, DataKeys, KeyRing, KeyUnavailable, LocalKeyRing
+from bpo_common.db import database_tls
 from bpo_common.errors import said
 
 # Where each service listens unless BPO_<SERVICE>_PORT says otherwise.
@@ -69,10 +70,12 @@ def explain(error: ValidationError, settings: type[BaseSettings]) -> list[str]:
 
 def asyncpg_url(url: str) -> str:
     """postgresql+asyncpg://…, as the services connect; a postgresql:// or postgres:// URL (as
-    providers give them) means the same. ValueError for any other."""
+    providers give them) means the same. ValueError for any other, or for TLS asked for in a
+    way `database_tls` does not read."""
     scheme, separator, rest = url.partition("://")
     if not separator or scheme not in ("postgresql+asyncpg", "postgresql", "postgres"):
         raise ValueError("must be postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB")
+    database_tls(url)
     return f"postgresql+asyncpg://{rest}"
 
 
