@@ -426,6 +426,31 @@ def test_token_signs_with_the_configured_keys_algorithm_and_says_what_is_wrong_w
     assert "nowhere.pem" in missing.stderr
 
 
+def test_token_refuses_a_public_or_encrypted_key_saying_so_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    private_pem, public_pem = ensure_key_pair(tmp_path / "pair")
+    encrypted = tmp_path / "encrypted.pem"
+    encrypted.write_bytes(
+        serialization.load_pem_private_key(private_pem.read_bytes(), None).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
+    for key, said in [
+        (public_pem, "the key is a public key: tokens are signed with the private key of its pair"),
+        (encrypted, "the private key is encrypted: decrypt it"),
+    ]:
+        refused = CliRunner().invoke(
+            app, ["token", "--role", "manager"], env={"BPO_JWT_PRIVATE_KEY_FILE": str(key)}
+        )
+        assert refused.exit_code == 1, refused.output
+        assert isinstance(refused.exception, SystemExit), refused.exception
+        assert f"no key to sign tokens with: {said}" in refused.stderr
+        assert refused.stdout == "", "no token"
+
+
 def test_token_says_when_it_made_a_new_key_pair(tmp_path: Path) -> None:
     first = CliRunner().invoke(
         app, ["token", "--role", "manager"], env={"BPO_RUN_DIR": str(tmp_path)}

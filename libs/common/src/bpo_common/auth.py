@@ -25,6 +25,7 @@ from bpo_common.tokens import (
     algorithm_of,
     ensure_key_pair,
     issue_token,
+    signing_algorithm_of,
 )
 
 # What tokens are, re-exported: most callers need both halves.
@@ -70,6 +71,7 @@ __all__ = [
     "require_role",
     "scope_refusal",
     "shows_personal_data",
+    "signing_algorithm_of",
     "the_contractor_or_a_manager",
 ]
 

@@ -49,6 +49,15 @@ class Component(StrEnum):
         return self is not Component.API
 
 
+class SettingRefused(ValueError):
+    """What a model validator refuses in one field, for `explain` to name the field's variable
+    as it does a field validator's (a model validator's own error is of no field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def explain(error: ValidationError, settings: type[BaseSettings]) -> list[str]:
     """What is wrong with the environment a Settings class read, by variable."""
     prefix = settings.model_config.get("env_prefix", "")
@@ -61,7 +70,11 @@ def explain(error: ValidationError, settings: type[BaseSettings]) -> list[str]:
     }
     lines = []
     for problem in error.errors():
-        name = str(problem["loc"][0]) if problem["loc"] else ""
+        refused = problem.get("ctx", {}).get("error")
+        if isinstance(refused, SettingRefused):
+            name = refused.field
+        else:
+            name = str(problem["loc"][0]) if problem["loc"] else ""
         variable = shared.get(name) or f"{prefix}{name}".upper()
         message = said(problem)
         lines.append(f"{variable}: {'not set' if problem['type'] == 'missing' else message}")

@@ -291,11 +291,34 @@ def algorithm_of(key_pem: str) -> str:
     """The one algorithm a PEM key (public or private) signs or verifies with: RS256 for RSA,
     ES256/ES384 for P-256/P-384, EdDSA for Ed25519. Pinned by the key, never by a token."""
     data = key_pem.encode()
-    key: Any
     try:
-        key = serialization.load_pem_public_key(data)
+        return _algorithm(serialization.load_pem_public_key(data))
     except ValueError:
-        key = serialization.load_pem_private_key(data, password=None)
+        return _algorithm(_private_key(data))
+
+
+def signing_algorithm_of(private_key_pem: str) -> str:
+    """The algorithm a PEM private key signs with (as algorithm_of says); ValueError for a key
+    that cannot sign: a public key (the half of a pair easily given for the other), or a
+    private key encrypted with a passphrase, which nothing here asks for."""
+    data = private_key_pem.encode()
+    try:
+        serialization.load_pem_public_key(data)
+    except ValueError:
+        return _algorithm(_private_key(data))
+    raise ValueError("the key is a public key: tokens are signed with the private key of its pair")
+
+
+def _private_key(data: bytes) -> Any:
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except TypeError as exc:  # how cryptography says that a password is needed
+        raise ValueError(
+            "the private key is encrypted: decrypt it (openssl pkey -in KEY -out KEY.plain)"
+        ) from exc
+
+
+def _algorithm(key: Any) -> str:
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return "RS256"
     if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):

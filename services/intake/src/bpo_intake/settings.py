@@ -7,9 +7,9 @@ from fastapi import Depends
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from bpo_common.auth import algorithm_of
+from bpo_common.auth import signing_algorithm_of
 from bpo_common.service import settings_dependency
-from bpo_common.settings import DEFAULT_PORTS, KeyedSettings
+from bpo_common.settings import DEFAULT_PORTS, KeyedSettings, SettingRefused
 from bpo_intake.repository.objects import open_store
 
 
@@ -115,11 +115,15 @@ class Settings(KeyedSettings):
 
     @model_validator(mode="after")
     def _signing_key_reads(self) -> "Settings":
-        """The API keys' signing key is read once, and one that cannot be used stops the API
-        at start (a worker, which issues no tokens, does not need it)."""
+        """The API keys' signing key is read once, and one that cannot sign (a public key, an
+        encrypted one) stops the API at start, naming the setting (a worker, which issues no
+        tokens, does not need it)."""
         if self.api_key_private_key_file is not None and self.component.serves_api:
-            pem = self.api_key_private_key_file.read_text()
-            algorithm_of(pem)
+            try:
+                pem = self.api_key_private_key_file.read_text()
+                signing_algorithm_of(pem)
+            except (OSError, ValueError) as exc:
+                raise SettingRefused("api_key_private_key_file", str(exc)) from exc
             self._api_key_signing_key = pem
         return self
 

@@ -1,10 +1,15 @@
-"""Intake's settings: a document store that cannot be used, or a retention the stream would
-outlive, stops the service at start."""
+"""Intake's settings: a document store that cannot be used, a retention the stream would
+outlive, or a signing key that cannot sign, stops the service at start."""
+
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
+from bpo_common.auth import ensure_key_pair
 from bpo_common.messaging import stream_config
+from bpo_common.settings import explain
 from bpo_intake.settings import Settings
 
 DATABASE = "postgresql+asyncpg://intake@db/intake"
@@ -40,3 +45,36 @@ def test_a_short_document_link_secret_stops_the_service_at_start() -> None:
     with pytest.raises(ValidationError, match="document_url_secret"):
         Settings(database_url=DATABASE, document_url_secret="CHANGE_ME")
     assert Settings(database_url=DATABASE, document_url_secret="x" * 32)
+
+
+def test_a_signing_key_that_cannot_sign_stops_the_api_at_start_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    """A public key (the half of a pair easily put in the other's place) signed nothing: every
+    token request was a 500. An encrypted key ended the start in a traceback."""
+    private_pem, public_pem = ensure_key_pair(tmp_path)
+    encrypted = tmp_path / "encrypted.pem"
+    encrypted.write_bytes(
+        serialization.load_pem_private_key(private_pem.read_bytes(), None).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
+    variable = "BPO_INTAKE_API_KEY_PRIVATE_KEY_FILE"
+    for key, said in [
+        (public_pem, "the key is a public key: tokens are signed with the private key of its pair"),
+        (
+            encrypted,
+            "the private key is encrypted: decrypt it (openssl pkey -in KEY -out KEY.plain)",
+        ),
+    ]:
+        with pytest.raises(ValidationError) as refused:
+            Settings(database_url=DATABASE, api_key_private_key_file=key)
+        assert explain(refused.value, Settings) == [f"{variable}: {said}"]
+    signing = Settings(database_url=DATABASE, api_key_private_key_file=private_pem)
+    assert signing.api_key_signing_key() == private_pem.read_text()
+    worker = Settings(
+        database_url=DATABASE, api_key_private_key_file=public_pem, component="worker"
+    )
+    assert worker.api_key_signing_key() is None, "a worker issues no tokens"

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import typer
 
-from bpo_common.auth import Role, Scope, algorithm_of, ensure_key_pair, issue_token
+from bpo_common.auth import Role, Scope, ensure_key_pair, issue_token, signing_algorithm_of
 
 
 def run_dir() -> Path:
@@ -69,7 +69,7 @@ def local_signer() -> Signer:
                     err=True,
                 )
         pem = private_key.read_text()
-        algorithm = _algorithm(algorithm_of(pem), os.environ.get("BPO_JWT_ALGORITHM"))
+        algorithm = _algorithm(signing_algorithm_of(pem), os.environ.get("BPO_JWT_ALGORITHM"))
     except (OSError, ValueError) as exc:
         typer.echo(f"no key to sign tokens with: {exc}", err=True)
         raise typer.Exit(1) from exc

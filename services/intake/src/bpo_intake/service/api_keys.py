@@ -12,7 +12,14 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.auth import API_KEY_SUBJECT, KeyScope, Principal, Role, algorithm_of, issue_token
+from bpo_common.auth import (
+    API_KEY_SUBJECT,
+    KeyScope,
+    Principal,
+    Role,
+    issue_token,
+    signing_algorithm_of,
+)
 from bpo_common.errors import FieldError, Invalid, NotFound
 from bpo_common.ids import new_id
 from bpo_common.pagination import Page, PageRequest, make_page
@@ -199,7 +206,9 @@ class TokenSigner:
         if pem is None:
             return None
         ttl = timedelta(seconds=settings.api_key_token_ttl_s)
-        return cls(pem, algorithm_of(pem), settings.api_key_issuer, settings.jwt_audience, ttl)
+        return cls(
+            pem, signing_algorithm_of(pem), settings.api_key_issuer, settings.jwt_audience, ttl
+        )
 
 
 async def grant_token(
