@@ -451,6 +451,14 @@ def test_token_refuses_a_public_or_encrypted_key_saying_so_without_a_traceback(
         assert refused.stdout == "", "no token"
 
 
+@pytest.mark.parametrize("key_id", ["a:b", "", "k 1"])
+def test_kek_refuses_an_id_bpo_kek_could_not_hold_naming_the_option(key_id: str) -> None:
+    refused = CliRunner().invoke(app, ["kek", "--id", key_id], env={"COLUMNS": "200"})
+    assert refused.exit_code == 2, refused.output
+    assert isinstance(refused.exception, SystemExit), refused.exception
+    assert "Invalid value for --id: a KEK id has letters, digits, - and _ only" in refused.output
+
+
 def test_token_says_when_it_made_a_new_key_pair(tmp_path: Path) -> None:
     first = CliRunner().invoke(
         app, ["token", "--role", "manager"], env={"BPO_RUN_DIR": str(tmp_path)}

@@ -96,7 +96,10 @@ def kek(
     """Print a new key-encryption key for BPO_KEK: ID:BASE64 of 32 random bytes. To rotate,
     give it first in BPO_KEK beside the keys in use and name it in BPO_KEK_ID: the services
     wrap every data key by it again, after which the old keys may go."""
-    typer.echo(new_kek(key_id))
+    try:
+        typer.echo(new_kek(key_id))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--id") from exc
 
 
 @app.command()
