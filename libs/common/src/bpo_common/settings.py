@@ -1,5 +1,6 @@
 """The one settings loader: every service's Settings subclasses ServiceSettings."""
 
+import logging
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -217,6 +218,15 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _asyncpg(cls, value: SecretStr) -> SecretStr:
         return SecretStr(asyncpg_url(value.get_secret_value()))
+
+    @field_validator("log_level")
+    @classmethod
+    def _a_logging_level(cls, level: str) -> str:
+        """A level `logging` knows, in capitals as it names them: another would stop the
+        service later, in the middle of its start."""
+        if level.upper() not in logging.getLevelNamesMapping():
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level.upper()
 
     @field_validator("nats_password")
     @classmethod

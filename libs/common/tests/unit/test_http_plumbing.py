@@ -141,6 +141,20 @@ def test_a_stream_age_past_a_hundred_years_is_refused_by_its_name(
     ]
 
 
+def test_a_log_level_logging_does_not_know_is_refused_by_its_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BPO_EXAMPLE_DATABASE_URL", "postgresql+asyncpg://u:p@h:1/d")
+    monkeypatch.setenv("BPO_LOG_LEVEL", "verbose")
+    with pytest.raises(ValidationError) as refused:
+        ExampleSettings()
+    assert explain(refused.value, ExampleSettings) == [
+        "BPO_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    ]
+    monkeypatch.setenv("BPO_LOG_LEVEL", "debug")
+    assert ExampleSettings().log_level == "DEBUG", "read in any case, as logging names it"
+
+
 @pytest.mark.parametrize(
     ("error", "status"),
     [
