@@ -10,9 +10,10 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy import String, any_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, String, and_, any_, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts import reasons
@@ -106,6 +107,14 @@ def redacted(data: dict[str, Any]) -> dict[str, Any]:
     them in clear), and what a person typed about the item emptied (`_untyped`)."""
     kept: dict[str, Any] = emptied(data)
     return _untyped(kept | ({"documents": None} if "documents" in data else {}))
+
+
+def untyped_reason(reason: QueryableAttribute[Any]) -> ColumnElement[Any]:
+    """A column's reason without what a person typed in it, as reasons.untyped cuts it: the
+    fixed words before the first separator, when they are such words (none stays none)."""
+    fixed = func.split_part(reason, reasons.SEPARATOR, 1)
+    typed = and_(fixed.in_(sorted(reasons.FIXED)), reason.contains(reasons.SEPARATOR))
+    return case((typed, fixed), else_=reason)
 
 
 def _untyped(data: dict[str, Any]) -> dict[str, Any]:

@@ -299,6 +299,7 @@ class Task(Base):
     entries: Mapped[list[dict[str, Any]] | None]
     # An adjudication's places where its entries differ (`total`, `lines[3].qty`).
     differing: Mapped[list[str]] = mapped_column(server_default=text("'[]'::jsonb"))
+    reason: Mapped[str | None] = mapped_column(Text)  # a review's: why validation asked for it
     # A second keying adaptive QC asked for: offered first to keyers it doubts.
     rekey: Mapped[bool] = mapped_column(server_default=text("false"))
     # A partial second keying: the only fields it keys (None: all of the job's).

@@ -64,9 +64,7 @@ class JobCreate(JobSpec):
         default=None,
         description="what keyers should know, in Markdown (raw HTML is shown as text)",
     )
-    items: Annotated[list[ItemIn], Field(max_length=MAX_ITEMS_IN_BODY)] = Field(
-        default_factory=list
-    )
+    items: Annotated[list[ItemIn], Field(max_length=MAX_ITEMS_IN_BODY, default_factory=list)]
 
     @field_validator("fields")
     @classmethod
@@ -298,6 +296,7 @@ class TaskOut(BaseModel):
         description="adjudications: fields and cells the entries differ on, rows aligned: "
         "`lines[3].qty` (`lines[1 of keying 2].qty`: a row only the second entry has)",
     )
+    reason: str | None = Field(default=None, description="why validation asked for a review")
     keyed_fields: list[str] | None = Field(
         default=None, description="a partial second keying: the only fields to key; null: all"
     )

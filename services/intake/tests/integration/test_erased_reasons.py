@@ -23,7 +23,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope, Event, event_class, wrap
 from bpo_common.messaging import replay
 from bpo_devtools.testing import Tokens, eventually
-from bpo_intake.models import Item, Job
+from bpo_intake.models import Item, Job, Task
 from bpo_intake.service import erasure, keys
 
 from .keying import claim_tasks, lease_a_task, new_contractor
@@ -86,6 +86,7 @@ async def test_what_people_typed_about_an_erased_item_is_gone_from_the_stream(
         return bool(given)
 
     await eventually(reviewing, what="the review to be given")
+    assert given[0]["reason"] == f"marked unreadable: {UNREADABLE}"
     rejected = await intake.post(
         f"/v1/tasks/{given[0]['id']}/submit", json={"reject": REJECTED}, headers=reviewer
     )
@@ -107,6 +108,9 @@ async def test_what_people_typed_about_an_erased_item_is_gone_from_the_stream(
 
     erased = await intake.delete(f"/v1/items/{item_id}/data", headers=tokens.client(client_id))
     assert erased.status_code == 202, erased.text
+    async with intake_db() as session:
+        kept_reason = await session.scalar(select(Task.reason).where(Task.id == given[0]["id"]))
+    assert kept_reason == "marked unreadable"
     erasure_id = UUID(erased.json()["erasure_id"])
     async with intake_db() as session, session.begin():
         done: type[ErasureDone]

@@ -57,10 +57,12 @@ def new_task(
     required_skills: Sequence[str] | None = None,
     entries: list[dict[str, Any]] | None = None,
     differing: Sequence[str] = (),
+    reason: str | None = None,
     rekey: bool = False,
     keyed_fields: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """A queued task of `job` for one item, as a row of the task table; `rekey`: a second
+    """A queued task of `job` for one item, as a row of the task table (`reason`: why
+    validation asked for a review or an adjudication); `rekey`: a second
     keying adaptive QC asked for, of `keyed_fields` only when given. A second keying comes
     before the job's first keyings (one priority step above the job's): it finishes an item
     already begun, and what it judges is what adaptive QC learns its keyers from, while the
@@ -80,6 +82,7 @@ def new_task(
         "attempts": 0,
         "entries": entries,
         "differing": list(differing),
+        "reason": reason,
         "rekey": rekey,
         "keyed_fields": None if keyed_fields is None else list(keyed_fields),
         "created_at": created_at,

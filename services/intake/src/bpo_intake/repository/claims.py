@@ -128,14 +128,16 @@ def _claim_statement(limit: int, of_job: bool) -> str:
         FROM chosen
         WHERE task.id = chosen.id
         RETURNING task.id, task.kind, task.job_id, task.item_id, task.entries, task.differing,
-                  task.keyed_fields, task.lease_expires_at, task.due_at, task.priority
+                  task.reason, task.keyed_fields, task.lease_expires_at, task.due_at,
+                  task.priority
     ),
     started AS (
         UPDATE item SET status = 'in_progress'
         WHERE id IN (SELECT item_id FROM leased WHERE kind = 'entry') AND status = 'pending'
     )
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
-           leased.differing, leased.keyed_fields, leased.lease_expires_at, item.source,
+           leased.differing, leased.reason, leased.keyed_fields, leased.lease_expires_at,
+           item.source,
            item.documents, job.work_type, job.fields, job.rules, job.match, job.instructions,
            job.data_key, job.qc->>'golden_rate' AS golden_rate,
            CASE WHEN {SHOWS_SUGGESTIONS.format(task="leased")} THEN item.suggestions END

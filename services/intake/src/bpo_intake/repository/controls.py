@@ -135,8 +135,8 @@ async def pool_item(
 # What the claimer of a control's task is shown of it that is not the job's (which the claim
 # it took the place of gave).
 _CONTROL_TASK = f"""
-    SELECT task.id, task.kind, task.item_id, task.entries, task.differing, task.keyed_fields,
-           task.lease_expires_at, item.source, item.documents,
+    SELECT task.id, task.kind, task.item_id, task.entries, task.differing, task.reason,
+           task.keyed_fields, task.lease_expires_at, item.source, item.documents,
            CASE WHEN {SHOWS_SUGGESTIONS.format(task="task")} THEN item.suggestions END
                AS suggestions
     FROM task

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
 
+from bpo_common.erasure import untyped_reason
 from bpo_intake.domain.jobs import FINAL, JobStatus
 from bpo_intake.models import (
     Client,
@@ -64,8 +65,9 @@ async def erase_values(
     session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None
 ) -> list[UUID]:
     """Empty the items' source, golden answer, result, suggestions and exception reasons,
-    their tasks' data and entries, and the payloads of their webhooks; ids, statuses, counts
-    and times stay. Returns the documents the items were keyed from."""
+    their tasks' data, entries and what their reasons quote of what people typed, and the
+    payloads of their webhooks; ids, statuses, counts and times stay. Returns the documents
+    the items were keyed from."""
     documents = await session.execute(
         update(Item)
         .where(_of(Item.job_id, Item.id, job_id, item_ids))
@@ -85,7 +87,11 @@ async def erase_values(
     await session.execute(
         update(Task)
         .where(_of(Task.job_id, Task.item_id, job_id, item_ids))
-        .values(data=_emptied(Task.data, {}), entries=_emptied(Task.entries, []))
+        .values(
+            data=_emptied(Task.data, {}),
+            entries=_emptied(Task.entries, []),
+            reason=untyped_reason(Task.reason),
+        )
     )
     data = WebhookDelivery.payload["data"]
     ids_only = func.jsonb_strip_nulls(

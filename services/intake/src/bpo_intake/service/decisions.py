@@ -183,7 +183,8 @@ class _Run:
 
     def review(self, item: Item, job: Job, decision: validation.ReviewRequired) -> None:
         """A review or adjudication task that only contractors with the qc skill can claim; its
-        entries kept with their personal values sealed."""
+        entries kept with their personal values sealed, and validation's reason for it, which
+        tells the person who does it what to look at."""
         item.status = ItemStatus.IN_REVIEW
         _release(item)
         self.changed[item.id] = item
@@ -201,6 +202,7 @@ class _Run:
                     for entry in decision.entries
                 ],
                 differing=decision.differing,
+                reason=decision.reason,
             )
         )
 

@@ -324,6 +324,7 @@ async def requeue_item(
             required_skills=skills_for(task.kind, job.required_skills),
             entries=task.entries,
             differing=task.differing,
+            reason=task.reason,
             rekey=task.rekey,
             keyed_fields=task.keyed_fields,
         )

@@ -3,12 +3,12 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, literal, null, select, update
+from sqlalchemy import ColumnElement, case, delete, literal, null, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
-from bpo_common.contracts import ExceptionAction, reasons
+from bpo_common.contracts import ExceptionAction
+from bpo_common.erasure import untyped_reason
 from bpo_validation.domain.matching import ExceptionStatus
 from bpo_validation.models import (
     Decision,
@@ -25,14 +25,6 @@ ERASURE = "erasure"
 
 def _empty(value: object) -> ColumnElement[object]:
     return literal(value, JSONB)
-
-
-def _untyped(reason: InstrumentedAttribute[str]) -> ColumnElement[str]:
-    """A reason without what a person typed in it, as bpo_common.contracts.reasons.untyped
-    cuts it: the fixed words before the first separator, when they are such words."""
-    fixed = func.split_part(reason, reasons.SEPARATOR, 1)
-    typed = and_(fixed.in_(sorted(reasons.FIXED)), reason.contains(reasons.SEPARATOR))
-    return case((typed, fixed), else_=reason)
 
 
 async def erase_values(
@@ -64,7 +56,7 @@ async def erase_values(
     await session.execute(
         update(Decision)
         .where(of(Decision))
-        .values(result=null(), comparison=_empty([]), reason=_untyped(Decision.reason))
+        .values(result=null(), comparison=_empty([]), reason=untyped_reason(Decision.reason))
     )
     await session.execute(
         update(MatchException)
