@@ -130,6 +130,7 @@
     $("unreadable").hidden = task.kind !== "entry";
     $("reject").hidden = task.kind === "entry";
     showKeyedNote();
+    showWhyReviewed();
     closeReason();
     showSource();
     buildForm();
@@ -245,6 +246,14 @@
       ? `Second keying of ${task.fields.map(labelOf).join(", ")} only: the first keying's `
         + "other fields stand."
       : "";
+  }
+
+  // Why validation asked for this review or adjudication (a reference check that failed, a
+  // field the verifier changed, keyings that differ): what to look at first. As text: a
+  // reason may quote a keyed value, markup and all.
+  function showWhyReviewed() {
+    $("review-reason").hidden = !task.reason;
+    $("review-reason").textContent = task.reason ? `Why this ${task.kind}: ${task.reason}` : "";
   }
 
   // The form
