@@ -13,8 +13,9 @@ as it parses them (`ItemCounter`).
 
 The algorithm is GCRA (the generic cell rate algorithm): per caller and quota, one number,
 the time at which what the caller spent is paid off. A quota of q a minute lets q go at once
-and then one every 60/q seconds. A single charge larger than the whole quota (one large
-upload) goes through when nothing is owed, and the caller then waits until it is paid off.
+and then one every 60/q seconds. A single request larger than the whole quota (one large
+upload) goes through when nothing is owed as it starts, though its items or streamed bytes are
+charged a piece at a time as they are read, and the caller then waits until it is paid off.
 (The `limits` library's memory strategies would keep a timestamp per unit spent, or let
 twice a quota through at a window's edge, and cost several times more a check.)
 
@@ -92,14 +93,27 @@ class Quota:
         self._paid_off_at: dict[str, float] = {}
         self._max_callers = self._sweep_at = max_callers
 
-    def take(self, caller: str, cost: int) -> Verdict:
-        """Spend `cost` of `caller`'s quota, unless that would overspend it."""
+    def owes(self, caller: str) -> bool:
+        """Whether `caller` has spent anything not yet paid off."""
+        return self._paid_off_at.get(caller, 0.0) > self._clock()
+
+    def take(self, caller: str, cost: int, *, began_owing: bool | None = None) -> Verdict:
+        """Spend `cost` of `caller`'s quota, unless that would overspend it.
+
+        A body read as it arrives is charged a piece at a time, yet judged as one request:
+        `began_owing` says, for a later piece, whether the request's first charge found
+        anything owed (None: this is the first). One that began owing nothing goes through
+        whatever its size, as a single charge larger than the quota does."""
         now = self._clock()
         owed = max(self._paid_off_at.get(caller, now) - now, 0.0)
         after = owed + cost * self.interval
-        if after > self.window_s + _SLACK_S and owed > 0:
-            # Refused until it fits, or until nothing is owed for a charge larger than the quota.
-            return self._verdict(owed, refused_for=min(after - self.window_s, owed))
+        first = began_owing is None
+        if after > self.window_s + _SLACK_S and (owed > 0 if first else began_owing):
+            # A first charge fits once what overflows is paid, or goes through alone once
+            # nothing is owed. A later piece's request has spent what it read, so it would
+            # only go through again once all of that is paid off too.
+            wait = min(after - self.window_s, owed) if first else owed
+            return self._verdict(owed, refused_for=wait)
         self._paid_off_at[caller] = now + after
         if len(self._paid_off_at) > self._sweep_at:
             self._sweep(now)
@@ -181,15 +195,22 @@ class TooManyRequests(DomainError):
 class Meter:
     """One request's caller, and what the request has spent of each quota."""
 
-    __slots__ = ("caller", "limiter", "spent")
+    __slots__ = ("began_owing", "caller", "limiter", "spent")
 
     def __init__(self, limiter: RateLimiter, caller: str) -> None:
         self.limiter = limiter
         self.caller = caller
         self.spent: dict[str, Verdict] = {}
+        # Per quota, whether the request's first charge of it found anything owed.
+        self.began_owing: dict[str, bool] = {}
 
     def take(self, quota: Quota, cost: int) -> Verdict:
-        verdict = quota.take(self.caller, cost)
+        """Spend `cost` of the caller's quota on this request: its items and streamed bytes
+        are charged as they are read, and judged as one charge of them all."""
+        began_owing = self.began_owing.get(quota.name)
+        if began_owing is None:
+            self.began_owing[quota.name] = quota.owes(self.caller)
+        verdict = quota.take(self.caller, cost, began_owing=began_owing)
         self.spent[quota.name] = verdict
         return verdict
 

@@ -186,3 +186,21 @@ async def test_bodies_spend_their_bytes_declared_or_streamed(
 def _things(size: int) -> bytes:
     """A JSON array of one thing, `size` bytes long."""
     return b'[{"pad": "' + b"x" * (size - 13) + b'"}]'
+
+
+async def test_a_streamed_body_larger_than_the_bytes_quota_goes_through_when_nothing_is_owed(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    streamed = tokens.client(new_id())
+    body = _things(3 * BYTES // 2)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 500):
+            yield body[start : start + 500]
+
+    whole = await api.post("/v1/things", content=pieces(), headers=streamed)
+
+    assert whole.json() == {"accepted": 1}
+    assert '"bytes";r=0;' in whole.headers["RateLimit"]
+    refused = await api.post("/v1/things", content=pieces(), headers=streamed)
+    assert "bytes of request bodies a minute" in assert_problem(refused, 429)["detail"]

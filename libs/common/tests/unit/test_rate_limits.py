@@ -140,15 +140,42 @@ def test_items_past_the_quota_are_a_429_naming_the_wait_and_the_answer_says_what
     limiter = RateLimiter(
         requests_per_minute=10, items_per_minute=60, bytes_per_minute=0, clock=clock
     )
-    meter = Meter(limiter, f"client:{UUID(int=1)}")
+    caller = f"client:{UUID(int=1)}"
+    meter = Meter(limiter, caller)
     assert limiter.requests is not None
     meter.take(limiter.requests, 1)
     meter.count_items(59)
     assert meter.headers()["RateLimit"] == '"requests";r=9;t=6, "items";r=1;t=1'
     with pytest.raises(TooManyRequests) as refused:
-        meter.count_items(2)
+        Meter(limiter, caller).count_items(2)
     assert refused.value.status == 429
     assert refused.value.headers == {"Retry-After": "1"}
     assert refused.value.detail == (
         "this client may send 60 items a minute on this server; retry in 1 s"
     )
+
+
+def test_a_request_charged_a_piece_at_a_time_is_judged_as_one_charge_of_them_all() -> None:
+    clock = Clock()
+    limiter = RateLimiter(
+        requests_per_minute=0, items_per_minute=10, bytes_per_minute=0, clock=clock
+    )
+    caller = f"client:{UUID(int=2)}"
+    streamed = Meter(limiter, caller)
+    for _ in range(3):  # fifteen items in three pieces, nothing owed as the request starts
+        streamed.count_items(5)
+    assert streamed.headers()["RateLimit"] == '"items";r=0;t=36'
+
+    # The next request starts owing 90 s: refused at once, or as it reads past the quota.
+    with pytest.raises(TooManyRequests):
+        Meter(limiter, caller).count_items(1)
+    clock.now += 85
+    owing = Meter(limiter, caller)
+    owing.count_items(5)
+    with pytest.raises(TooManyRequests) as refused:
+        owing.count_items(5)
+    assert refused.value.headers == {"Retry-After": "35"}, "until all it owes is paid off"
+    clock.now += 35
+    fresh = Meter(limiter, caller)
+    for _ in range(3):
+        fresh.count_items(5)

@@ -75,3 +75,22 @@ async def test_one_clients_items_leave_anothers_quota_whole(
     )
     assert appended.json() == {"accepted": ITEMS_PER_MINUTE}
     assert '"items";r=0;' in appended.headers["RateLimit"]
+
+
+async def test_an_append_larger_than_the_quota_goes_through_when_nothing_is_owed(
+    limited: httpx.AsyncClient, limited_db: SessionFactory, tokens: Tokens
+) -> None:
+    client = tokens.client(await register_client(limited, tokens))
+    created = await limited.post("/v1/jobs", json=job_body(), headers=client)
+    append = f"/v1/jobs/{created.json()['id']}/items"
+    fifteen = ndjson_body(scan_items(15))
+
+    # Read and counted a few rows at a time, yet one request that began owing nothing.
+    appended = await limited.post(append, content=in_chunks(fifteen, 40), headers=client | NDJSON)
+
+    assert appended.status_code == 202, appended.text
+    assert appended.json() == {"accepted": 15}
+    assert await item_count(limited_db, created.json()["id"]) == 15
+    again = await limited.post(append, content=ndjson_body(scan_items(1)), headers=client | NDJSON)
+    detail = assert_problem(again, 429)["detail"]
+    assert detail.startswith("this client may send 10 items a minute"), "the 15 are owed"
