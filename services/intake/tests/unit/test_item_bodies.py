@@ -6,13 +6,8 @@ from typing import Any
 import pytest
 
 from bpo_common.rules import JobSpec
-from bpo_intake.domain.item_bodies import (
-    UNCLOSED_QUOTE,
-    CsvItems,
-    ItemsParser,
-    JsonItems,
-    NdjsonItems,
-)
+from bpo_intake.domain.csv_items import UNCLOSED_QUOTE, CsvItems
+from bpo_intake.domain.item_bodies import ItemsParser, JsonItems, NdjsonItems
 from bpo_intake.domain.items import ItemIn, not_in_csv
 
 SPEC = JobSpec.model_validate(

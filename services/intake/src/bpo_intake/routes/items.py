@@ -23,7 +23,8 @@ from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.pagination import Page, PageDep
 from bpo_common.ratelimit import ItemCounter
 from bpo_common.text import CheckedRoute
-from bpo_intake.domain.item_bodies import CsvItems, JsonItems, NdjsonItems
+from bpo_intake.domain.csv_items import CsvItems
+from bpo_intake.domain.item_bodies import JsonItems, NdjsonItems
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.domain.results import CsvTable, JsonArray, JsonLines, ResultRow, ResultsEncoder
 from bpo_intake.schemas import ItemOut, ItemsAccepted
