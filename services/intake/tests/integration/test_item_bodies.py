@@ -151,6 +151,50 @@ async def test_a_csv_saved_by_excel_for_mac_with_lines_ending_in_cr_alone_is_rea
     ]
 
 
+async def test_a_csv_that_excel_saved_with_semicolons_is_read_with_its_ids_and_answers(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+) -> None:
+    headers, job_id = await open_job(intake, tokens)
+    body = (
+        "external_id;vendor;golden.invoice_number;golden.total\r\n"
+        "A-1;Acme;;\r\n"
+        "A-2;Beta;INV-2;12,50\r\n"
+    )
+
+    response = await intake.post(items_path(job_id), content=body, headers=headers | CSV)
+
+    assert response.json() == {"accepted": 2}, response.text
+    stored = await stored_items(intake_db, job_id)
+    assert [(item.external_id, item.source, item.golden) for item in stored] == [
+        ("A-1", {"vendor": "Acme"}, None),
+        (
+            "A-2",
+            {"vendor": "Beta"},
+            {"invoice_number": "INV-2", "total": "12.5", "issued_on": None},
+        ),
+    ]
+
+
+async def test_a_csv_naming_a_reserved_column_in_another_case_is_refused_and_nothing_stored(
+    intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
+) -> None:
+    headers, job_id = await open_job(intake, tokens)
+
+    response = await intake.post(
+        items_path(job_id), content=b"External_ID,vendor\r\nA-1,Acme\r\n", headers=headers | CSV
+    )
+
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [
+        {
+            "field": "line 1: External_ID",
+            "message": "did you mean external_id? "
+            "external_id, documents and golden.<field> are written in lower case",
+        }
+    ]
+    assert await item_count(intake_db, job_id) == 0
+
+
 async def test_items_beyond_one_batch_are_announced_in_events_that_cover_each_item_once(
     intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
 ) -> None:

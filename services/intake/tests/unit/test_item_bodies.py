@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from bpo_common.rules import JobSpec
-from bpo_intake.domain.csv_items import UNCLOSED_QUOTE, CsvItems
+from bpo_intake.domain.csv_items import LOWER_CASE, UNCLOSED_QUOTE, CsvItems
 from bpo_intake.domain.item_bodies import ItemsParser, JsonItems, NdjsonItems
 from bpo_intake.domain.items import ItemIn, not_in_csv
 
@@ -260,3 +260,66 @@ def test_a_csv_golden_answer_cannot_give_a_required_table_but_ordinary_rows_pass
         ("line 2", [("golden.lines", not_in_csv("lines"))]),
         ("line 3", ItemIn(external_id="b", source={"lines": "x"})),
     ]
+
+
+@pytest.mark.parametrize("size", [1, 4, 1000])
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_csv_whose_header_is_separated_by_semicolons_or_tabs_is_read_so(
+    separator: str, size: int
+) -> None:
+    """As Excel saves CSV where the comma is the decimal mark, and a tab-separated export; a
+    comma inside the header's quotes is a name's, and a documents cell holding `;` is quoted."""
+    rows = [
+        ["external_id", '"name, first"', "documents", "golden.total"],
+        ["A-1", "4711", '"inv-1.pdf;inv-2.pdf"', ""],
+        [],
+        ["A-3", "47,13", "inv-3.pdf", "12,50"],
+    ]
+    body = "\ufeff" + "".join(separator.join(cells) + "\r\n" for cells in rows)
+
+    assert parse(CsvItems, body.encode(), size) == [
+        (
+            "line 2",
+            ItemIn(
+                external_id="A-1",
+                source={"name, first": "4711"},
+                documents=["inv-1.pdf", "inv-2.pdf"],
+            ),
+        ),
+        (
+            "line 4",
+            ItemIn(
+                external_id="A-3",
+                source={"name, first": "47,13"},
+                documents=["inv-3.pdf"],
+                golden={"total": "12,50"},
+            ),
+        ),
+    ]
+
+
+def test_a_csv_is_comma_separated_when_its_header_line_has_a_comma() -> None:
+    body = b'\r\nexternal_id,"a;b",c\td\r\n1,x;y,z\r\n'
+
+    assert parse(CsvItems, body) == [
+        ("line 3", ItemIn(external_id="1", source={"a;b": "x;y", "c\td": "z"})),
+    ]
+
+
+def test_a_reserved_csv_column_in_another_case_is_refused_naming_it_and_its_spelling() -> None:
+    body = b"External_ID,note,DOCUMENTS,Golden.total,golden.invoice_number\r\na,b,c,1,2\r\n"
+
+    assert csv_rows(SPEC, body) == [
+        (
+            "line 1",
+            [
+                (name, f"did you mean {spelling}? {LOWER_CASE}")
+                for name, spelling in (
+                    ("External_ID", "external_id"),
+                    ("DOCUMENTS", "documents"),
+                    ("Golden.total", "golden.total"),
+                )
+            ],
+        )
+    ]
+    assert LOWER_CASE == "external_id, documents and golden.<field> are written in lower case"

@@ -2,6 +2,7 @@
 
 import csv
 import re
+from _csv import Reader
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ GOLDEN_PREFIX = "golden."
 EXTERNAL_ID = "external_id"
 DOCUMENTS = "documents"
 UNCLOSED_QUOTE = 'a quoted cell is not closed (a quote inside a cell is doubled: "say ""hi""")'
+# Said of a reserved column named in another case.
+LOWER_CASE = "external_id, documents and golden.<field> are written in lower case"
 
 
 class _PendingLines:
@@ -38,7 +41,9 @@ class _PendingLines:
 class _CsvColumns:
     """The header row: `external_id`, `golden.<field>`, `documents` (`;`-separated), and the
     rest, which go into `source`. A cell holds no table's rows: a golden answer in CSV cannot
-    give a table, so a job with a required table takes its control items as NDJSON or JSON."""
+    give a table, so a job with a required table takes its control items as NDJSON or JSON.
+    The reserved names are matched as written; one in another case (`Documents`) is refused,
+    as it can only be meant as the reserved column, rather than taken into `source`."""
 
     names: tuple[str, ...]
     # The job's required tables, which a golden answer must give.
@@ -53,6 +58,10 @@ class _CsvColumns:
         repeated = sorted({name for name in names if name and names.count(name) > 1})
         if repeated:
             errors.append(FieldError("", f"repeated column names: {', '.join(repeated)}"))
+        for name in names:
+            reserved = _reserved_spelling(name)
+            if reserved not in (None, name):
+                errors.append(FieldError(name, f"did you mean {reserved}? {LOWER_CASE}"))
         fields = {spec_field.name for spec_field in spec.fields}
         tables = [f.name for f in spec.fields if f.type is FieldType.TABLE]
         for name in names:
@@ -98,16 +107,36 @@ class _CsvColumns:
         }
 
 
+def _reserved_spelling(name: str) -> str | None:
+    """How the reserved column that `name` names in any case is written; None if it names
+    none."""
+    if name.casefold() in (EXTERNAL_ID, DOCUMENTS):
+        return name.casefold()
+    prefix = len(GOLDEN_PREFIX)
+    if name[:prefix].casefold() == GOLDEN_PREFIX:
+        return GOLDEN_PREFIX + name[prefix:]
+    return None
+
+
+def _separator(header: str) -> str:
+    """The separator of a body whose header line is `header`: a comma, unless the line has
+    none outside quotes but a tab or a `;` (a tab-separated export, or Excel's CSV where the
+    comma is the decimal mark, as in much of Europe)."""
+    outside = "".join(header.split('"')[::2])
+    return next((separator for separator in (",", "\t", ";") if separator in outside), ",")
+
+
 class _Quoting:
     """Whether a CSV record's lines so far end inside a quoted cell, read as the csv module
     reads them: a quote opens a quoted cell only at a cell's start (elsewhere it is text: an
     inch mark), and inside one a doubled quote is a quote."""
 
-    # A quote that opens a cell; the rest of a quoted cell, to the quote that closes it.
-    _OPENING = re.compile('(?:^|,)"')
+    # The rest of a quoted cell, to the quote that closes it.
     _REST = re.compile('(?:[^"]|"")*"(?!")')
 
-    def __init__(self) -> None:
+    def __init__(self, separator: str) -> None:
+        # A quote that opens a cell.
+        self._opening = re.compile(f'(?:^|{re.escape(separator)})"')
         self._open = False
 
     def ends_open(self, line: str) -> bool:
@@ -117,7 +146,7 @@ class _Quoting:
             if rest is None:
                 return True
             at, self._open = rest.end(), False
-        while (opening := self._OPENING.search(line, at)) is not None:
+        while (opening := self._opening.search(line, at)) is not None:
             rest = self._REST.match(line, opening.end())
             if rest is None:
                 self._open = True
@@ -127,23 +156,25 @@ class _Quoting:
 
 
 class CsvItems(ItemsParser):
-    """A header row, then one item a record; a quoted cell may span lines."""
+    """A header row, then one item a record; a quoted cell may span lines. The records are
+    separated as the header line is (see `_separator`)."""
 
     def __init__(self, spec: JobSpec) -> None:
         super().__init__(spec)
         self._lines = Lines()
         self._pending = _PendingLines()
-        self._reader = csv.reader(self._pending, strict=True)
+        # The records' reader and where its quoted cells end, once the header line has told
+        # the separator.
+        self._read: tuple[Reader, _Quoting] | None = None
         self._columns: _CsvColumns | None = None
-        self._quoting = _Quoting()
 
     def feed(self, chunk: bytes) -> list[Row]:
         return self._records(self._lines.feed(chunk))
 
     def end(self) -> list[Row]:
         rows = self._records(self._lines.end())
-        if not self.done and self._pending.lines:
-            rows += self._broken(self._reader.line_num + 1, f"not valid CSV: {UNCLOSED_QUOTE}")
+        if not self.done and self._pending.lines and self._read is not None:
+            rows += self._broken(self._read[0].line_num + 1, f"not valid CSV: {UNCLOSED_QUOTE}")
         return rows
 
     def _records(self, lines: list[tuple[int, bytes]]) -> list[Row]:
@@ -159,15 +190,23 @@ class CsvItems(ItemsParser):
             text = raw.decode()
         except UnicodeDecodeError as exc:
             return self._broken(number, f"not UTF-8 (byte {exc.start + 1} of the line)")
+        text = text.removeprefix("\ufeff") if number == 1 else text
         # With its own line end: a quoted cell that spans lines keeps the one it was saved with.
-        self._pending.lines.append(text.removeprefix("\ufeff") if number == 1 else text)
-        if self._quoting.ends_open(text):
+        self._pending.lines.append(text)
+        if self._read is None:
+            if not text.strip("\r\n"):
+                return []  # a blank line before the header, read with it
+            separator = _separator(text)
+            reader = csv.reader(self._pending, delimiter=separator, strict=True)
+            self._read = reader, _Quoting(separator)
+        reader, quoting = self._read
+        if quoting.ends_open(text):
             return []  # a quoted cell goes on on the next line
         rows: list[Row] = []
         while self._pending.lines:
-            first = self._reader.line_num + 1
+            first = reader.line_num + 1
             try:
-                cells = next(self._reader)
+                cells = next(reader)
             except (csv.Error, StopIteration) as exc:
                 return rows + self._broken(first, f"not valid CSV: {exc or UNCLOSED_QUOTE}")
             if not cells:
