@@ -59,9 +59,7 @@ async def test_a_requeue_waits_for_an_erasure_of_its_item_and_then_finds_it_fina
 
     async def requeue() -> None:
         async with intake_db() as requeuing, requeuing.begin():
-            await items_service.requeue_item(
-                requeuing, item.id, data_keys, personal=True, max_attempts=3
-            )
+            await items_service.requeue_item(requeuing, item.id, data_keys, personal=True)
 
     requeuing = await _erase_while(intake_db, data_keys, item, requeue)
 

@@ -133,7 +133,7 @@ async def test_a_requeue_waits_for_a_cancel_of_its_job_under_way(
             async with intake_db() as requeuing, requeuing.begin():
                 await requeuing.execute(text("SET LOCAL lock_timeout = '1s'"))
                 await items_service.requeue_item(
-                    requeuing, UUID(item["id"]), data_keys, personal=True, max_attempts=3
+                    requeuing, UUID(item["id"]), data_keys, personal=True
                 )
 
     with pytest.raises(DBAPIError, match="lock timeout"):

@@ -213,16 +213,16 @@ async def withdraw_open_tasks(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def given_up_tasks(session: AsyncSession, item_id: UUID, max_attempts: int) -> list[Task]:
-    """The item's tasks given up on that no requeue has made afresh yet, locked: cancelled as
-    their lease expired `max_attempts` times (a task withdrawn while open had expired fewer
-    times)."""
+async def given_up_tasks(session: AsyncSession, item_id: UUID) -> list[Task]:
+    """The tasks of a flagged item of a live job that the lease sweep gave up on and no requeue
+    has made afresh yet, locked: its cancelled ones, whatever BPO_INTAKE_MAX_ATTEMPTS was then
+    or is now. A task is cancelled otherwise only as its job is cancelled, its item erased
+    (which ends the item and clears its flag) or a control copy's withdrawn (never flagged)."""
     query = (
         select(Task)
         .where(
             Task.item_id == item_id,
             Task.status == TaskStatus.CANCELLED,
-            Task.attempts >= max_attempts,
             Task.requeued_at.is_(None),
         )
         .order_by(Task.id)

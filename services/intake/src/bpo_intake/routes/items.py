@@ -194,10 +194,4 @@ async def requeue(
 ) -> ItemOut:
     """Clear an item's flag; each task given up on (its lease kept expiring) is made afresh
     once, as it was: the fields or entries it showed."""
-    return await items.requeue_item(
-        session,
-        item_id,
-        settings.data_keys(),
-        personal=personal,
-        max_attempts=settings.max_attempts,
-    )
+    return await items.requeue_item(session, item_id, settings.data_keys(), personal=personal)

@@ -293,13 +293,13 @@ async def flagged_items(
 
 
 async def requeue_item(
-    session: AsyncSession, item_id: UUID, keys: DataKeys, *, personal: bool, max_attempts: int
+    session: AsyncSession, item_id: UUID, keys: DataKeys, *, personal: bool
 ) -> ItemOut:
-    """A manager clears an item's flag. Each task of it given up on (its lease expired
-    `max_attempts` times) is made afresh (a second keying of the same fields, a review of the
-    same entries), whatever other task of the item is open (the other keying of a double
-    keying), with the skills the job asks for now; an item with neither gets an entry task.
-    One whose task nobody could take keeps it (the manager has found someone)."""
+    """A manager clears an item's flag. Each task of it given up on (its lease kept expiring)
+    is made afresh (a second keying of the same fields, a review of the same entries),
+    whatever other task of the item is open (the other keying of a double keying), with the
+    skills the job asks for now; an item with neither gets an entry task. One whose task
+    nobody could take keeps it (the manager has found someone)."""
     # The job locked first, then the item, then its tasks, as an erasure locks them (the
     # other order deadlocked with one); the job against a cancel too, whose withdrawal of
     # tasks would not see a task added meanwhile.
@@ -314,7 +314,7 @@ async def requeue_item(
         raise Conflict("the item's job is cancelled")
     item.flagged_reason = None
     now = utcnow()
-    given_up = await tasks_repository.given_up_tasks(session, item.id, max_attempts)
+    given_up = await tasks_repository.given_up_tasks(session, item.id)
     afresh = [
         new_task(
             job,
