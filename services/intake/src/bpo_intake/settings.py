@@ -19,18 +19,21 @@ class Settings(KeyedSettings):
     model_config = SettingsConfigDict(env_prefix="BPO_INTAKE_")
 
     port: int = DEFAULT_PORTS["intake"]
-    lease_seconds: int = 300
+    # The bounds of this and the settings below stop the service at start, naming the setting,
+    # on a value nothing could work with (a lease run out as it is given, a time past the
+    # calendar's end), which would otherwise fail every request or loop that uses it.
+    lease_seconds: int = Field(300, ge=10, le=86_400)
     # A task whose lease expired this many times flags its item for a manager.
-    max_attempts: int = 3
-    sweep_interval_s: float = 5.0
+    max_attempts: int = Field(3, ge=1)
+    sweep_interval_s: float = Field(5.0, ge=0.5, le=3600)
     # A task queued this long that no active contractor may claim flags its item for a
     # manager (checked every minute).
-    unclaimable_after_s: float = 600.0
+    unclaimable_after_s: float = Field(600.0, ge=0, le=365 * 86_400)
     # Webhook URLs resolving to loopback, private or link-local addresses are refused
     # unless this is set (for a receiver on the same machine or network).
     webhook_allow_private: bool = False
-    webhook_retry_hours: float = 24.0
-    webhook_timeout_s: float = 10.0
+    webhook_retry_hours: float = Field(24.0, ge=0, le=8760)
+    webhook_timeout_s: float = Field(10.0, gt=0, le=600)
 
     # Where documents' bytes and page images go: file:///path (the default: documents/ in
     # the run directory), s3://bucket/prefix, gs://bucket/prefix or az://container/prefix
@@ -58,8 +61,9 @@ class Settings(KeyedSettings):
     # completed or was cancelled, for a client without a retention of its own (0: never).
     # At most BPO_STREAM_MAX_AGE_DAYS (unless that is 0), so the stream never outlives it.
     retention_days: int = Field(365, ge=0, le=36500)
-    # Documents are deleted this many days after their job completed or was cancelled.
-    document_retention_days: int = 90
+    # Documents are deleted this many days after their job completed or was cancelled (no 0:
+    # it would not mean "never", as it does for retention_days, but "within the hour").
+    document_retention_days: int = Field(90, ge=1, le=36500)
     # Signs page image links. Every replica of the API must have the same one; when not set,
     # a random one is made at start (links then work only on the replica that made them). At
     # least 32 characters: a short one (a template's placeholder) could be guessed, and with

@@ -1,7 +1,9 @@
 """Intake's settings: a document store that cannot be used, a retention the stream would
-outlive, or a signing key that cannot sign, stops the service at start."""
+outlive, a signing key that cannot sign, or a lease, loop or retention nothing could work with
+stops the service at start."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -78,3 +80,42 @@ def test_a_signing_key_that_cannot_sign_stops_the_api_at_start_naming_the_settin
         database_url=DATABASE, api_key_private_key_file=public_pem, component="worker"
     )
     assert worker.api_key_signing_key() is None, "a worker issues no tokens"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("lease_seconds", 0),
+        ("lease_seconds", -300),
+        # timedelta(seconds=...) past the calendar's end: every claim was a 500.
+        ("lease_seconds", 10**12),
+        ("max_attempts", 0),
+        ("sweep_interval_s", 0),
+        ("unclaimable_after_s", float("inf")),
+        ("webhook_retry_hours", 10**9),
+        ("webhook_timeout_s", 0),
+        # Not "never", as BPO_INTAKE_RETENTION_DAYS=0 is: the documents went within the hour.
+        ("document_retention_days", 0),
+    ],
+)
+def test_a_lease_loop_or_retention_nothing_could_work_with_stops_the_service_naming_it(
+    name: str, value: float
+) -> None:
+    setting: dict[str, Any] = {name: value}
+    with pytest.raises(ValidationError, match=name):
+        Settings(database_url=DATABASE, **setting)
+
+
+def test_a_lease_of_zero_seconds_from_the_environment_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BPO_INTAKE_LEASE_SECONDS", "0")
+    with pytest.raises(ValidationError) as refused:
+        Settings(database_url=DATABASE)
+    (error,) = refused.value.errors()
+    assert (error["loc"], error["msg"]) == (
+        ("lease_seconds",),
+        "Input should be greater than or equal to 10",
+    )
+    monkeypatch.setenv("BPO_INTAKE_LEASE_SECONDS", "86400")
+    assert Settings(database_url=DATABASE).lease_seconds == 86_400
