@@ -66,6 +66,19 @@ BAD_ROW_AFTER_A_STORED_BATCH = ITEMS_PER_EVENT + 200
             ["line 2: source", "line 4: colour"],
             id="ndjson-every-bad-line-named",
         ),
+        # A batch's unknown documents are found as it is stored, after a later row's problem.
+        pytest.param(
+            "application/x-ndjson",
+            ndjson_body(
+                [good_item(n) for n in range(1, 5)]
+                + [{"source": {}, "documents": ["missing.pdf"]}]
+                + [good_item(n) for n in range(6, 900)]
+                + [{"source": {}, "golden": {"invoice_number": "A", "total": "x"}}]
+                + [good_item(n) for n in range(901, 1001)]
+            ),
+            ["line 5: documents[0]", "line 900: golden.total"],
+            id="ndjson-problems-in-body-order",
+        ),
         pytest.param(
             "text/csv",
             (

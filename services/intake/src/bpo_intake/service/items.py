@@ -115,43 +115,48 @@ async def _store(
     session: AsyncSession, job: Job, spec: JobSpec, key: DataKey, rows: AsyncGenerator[Row, None]
 ) -> int:
     verify = QcPolicy.model_validate(job.qc).mode is QcMode.VERIFY
-    batch: list[tuple[Place, ItemIn]] = []
-    errors: list[FieldError] = []
-    first_bad: Place | None = None
+    # Each row by its number in the body: a batch's unknown documents are found only when it
+    # is flushed, after later rows' own problems, and the problems are named in body order.
+    batch: list[tuple[int, Place, ItemIn]] = []
+    errors: list[tuple[int, Place, FieldError]] = []
     stored = 0
 
     async def flush() -> None:
         """Store the batch, its documents resolved; or only name the bad references."""
-        nonlocal stored, first_bad
-        refs = [item.documents for _, item in batch]
+        nonlocal stored
+        refs = [item.documents for _, _, item in batch]
         resolved, unknown = await documents.resolve(session, job.id, refs)
-        for position, error in unknown[: max(MAX_ERRORS - len(errors), 0)]:
-            place = batch[position][0]
-            first_bad = first_bad or place
-            errors.append(FieldError(place.name(error.field), error.message))
+        for position, error in unknown[:MAX_ERRORS]:
+            number, place, _ = batch[position]
+            errors.append((number, place, FieldError(place.name(error.field), error.message)))
         if not errors:
-            stored += await jobs.add_items(session, job, [item for _, item in batch], key, resolved)
+            items = [item for _, _, item in batch]
+            stored += await jobs.add_items(session, job, items, key, resolved)
         batch.clear()
 
     async with aclosing(rows):
+        number = 0
         async for place, parsed in rows:
+            number += 1
             row = checked_row(spec, parsed, verify=verify)
             if isinstance(row, list):
-                first_bad = first_bad or place
-                errors += [FieldError(place.name(p.field), p.message) for p in row]
+                errors += [(number, place, FieldError(place.name(p.field), p.message)) for p in row]
                 if len(errors) >= MAX_ERRORS:
                     break
             else:
-                batch.append((place, row))
+                batch.append((number, place, row))
                 if len(batch) == BATCH_SIZE:
                     await flush()
                     if len(errors) >= MAX_ERRORS:
                         break
     if batch:
         await flush()
-    if first_bad is not None:
+    if errors:
+        errors.sort(key=lambda found: found[0])  # stable: a row's problems keep their order
+        first_bad = errors[0][1]
         raise Invalid(
-            f"nothing was stored: the first problem is at {first_bad.label}", errors=errors
+            f"nothing was stored: the first problem is at {first_bad.label}",
+            errors=[error for _, _, error in errors[:MAX_ERRORS]],
         )
     return stored
 
