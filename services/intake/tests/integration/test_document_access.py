@@ -134,6 +134,39 @@ async def test_an_unknown_document_reference_is_refused_naming_the_line(
     assert listed.json()["data"] == []
 
 
+async def test_an_item_names_a_document_by_its_id_in_capitals_or_braces_unless_one_is_so_named(
+    documents_api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """As a client's system writes ids: SQL Server's uniqueidentifier is in capitals."""
+    client_id, job = await open_job(documents_api, tokens)
+    made = await upload(
+        documents_api, tokens, client_id, job["id"], invoice_pdf("1"), filename="inv-1.pdf"
+    )
+    document_id = made.json()["id"]
+    capitals, braced = document_id.upper(), "{" + document_id.replace("-", "") + "}"
+    items = {"items": [{"source": {}, "documents": [capitals, braced]}]}
+    appended = await documents_api.post(
+        f"/v1/jobs/{job['id']}/items", json=items, headers=tokens.client(client_id)
+    )
+    assert appended.json() == {"accepted": 1}, appended.text
+    # A document named as the id is written is that one.
+    named = await upload(
+        documents_api, tokens, client_id, job["id"], invoice_pdf("2"), filename=capitals
+    )
+    again = {"items": [{"source": {}, "documents": [capitals]}]}
+    appended = await documents_api.post(
+        f"/v1/jobs/{job['id']}/items", json=again, headers=tokens.client(client_id)
+    )
+    assert appended.json() == {"accepted": 1}, appended.text
+
+    listed = await documents_api.get(
+        f"/v1/jobs/{job['id']}/items", headers=tokens.client(client_id)
+    )
+    first, second = listed.json()["data"]
+    assert first["documents"] == [{"id": document_id, "filename": "inv-1.pdf"}] * 2
+    assert second["documents"] == [{"id": named.json()["id"], "filename": capitals}]
+
+
 async def _a_rendered_image(
     api: httpx.AsyncClient, tokens: Tokens, sessions: SessionFactory
 ) -> tuple[UUID, dict[str, Any], UUID]:

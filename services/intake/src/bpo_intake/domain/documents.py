@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from hashlib import sha256
 from typing import Any
+from uuid import UUID
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -46,8 +47,17 @@ _DEVICE = 1_000_000
 MAX_NAME = 255
 # A document id as text (an erased document's name becomes its id).
 AN_ID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# An id as other systems write one too: in capitals (SQL Server's uniqueidentifier), without
+# hyphens, in braces.
+_ANY_ID = re.compile(r"\{?[0-9a-f]{8}(?:-?[0-9a-f]{4}){3}-?[0-9a-f]{12}\}?", re.IGNORECASE)
 # EXIF orientations of an image stored on its side: its width is the page's height.
 _TURNED = {5, 6, 7, 8}
+
+
+def id_text(reference: str) -> str | None:
+    """The document id an item's reference reads as, as text (`0193ab4c-…`), in whatever
+    case or form it is written; None when it reads as no id."""
+    return str(UUID(reference)) if _ANY_ID.fullmatch(reference) else None
 
 
 class MediaType(StrEnum):

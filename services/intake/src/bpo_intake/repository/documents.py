@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 
 from bpo_common.auth import Principal, Role, contractor_id_of
 from bpo_common.db import advisory_lock, copy_rows
+from bpo_intake.domain.documents import id_text
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import UNSWEPT, Document, DocumentPage, Item, Job, Task
 from bpo_intake.repository import is_a_set, job_ended, of_client
@@ -72,18 +73,25 @@ async def add_documents(
 async def references(
     session: AsyncSession, job_id: UUID, named: Collection[str]
 ) -> dict[str, UUID]:
-    """The job's documents that `named` references, by id (as text) or file name; a deleted
-    one (erased, or past its retention) is none."""
+    """The job's documents that `named` references, by file name or id as written, else by
+    the id a reference reads as in another case or form (`0193AB4C-…`, as every path of the
+    API takes an id); a deleted one (erased, or past its retention) is none."""
+    ids = {reference: text for reference in named if (text := id_text(reference)) is not None}
     query = select(Document.id, Document.filename).where(
         Document.job_id == job_id,
         Document.deleted_at.is_(None),
-        or_(Document.filename.in_(list(named)), cast(Document.id, String).in_(list(named))),
+        or_(
+            Document.filename.in_(list(named)),
+            cast(Document.id, String).in_([*named, *ids.values()]),
+        ),
     )
     found: dict[str, UUID] = {}
     for document_id, filename in await session.execute(query):
         found[filename] = document_id
         found[str(document_id)] = document_id
-    return found
+    # A reference found as written is that document, whatever id it reads as.
+    by_id = {ref: found[text] for ref, text in ids.items() if ref not in found and text in found}
+    return found | by_id
 
 
 def _held_by(contractor_id: UUID, document_id: UUID, now: datetime) -> Any:
