@@ -119,6 +119,41 @@ def test_a_value_accepted_on_two_documents_in_a_row_is_a_constant() -> None:
     assert suggestions.suggest([NUMBER], numbered("lnvoice", "INV-2024-00O777"), model.fields) == {}
 
 
+IBAN = FieldSpec(name="iban", type="iban")
+OLD_ACCOUNT, NEW_ACCOUNT = "DE89 3704 0044 0532 0130 00", "DE08 3704 0044 0532 0131 00"
+
+
+def paid_to(account: str, far: bool = False, label: str = "IBAN:") -> list[Page]:
+    """The label and the account on one line: close together, or far enough apart to be two
+    segments (as OCR cuts a line one way or another from scan to scan)."""
+    x = 0.30 if far else 0.16
+    groups = [
+        Word(group, (x + i * 0.045, 0.90, x + i * 0.045 + 0.04, 0.92))
+        for i, group in enumerate(account.split())
+    ]
+    return [Page("doc", 1, [Word(label, (0.10, 0.90, 0.15, 0.92)), *groups])]
+
+
+def test_a_remembered_account_gives_way_to_another_valid_one_printed_in_its_place() -> None:
+    model = layouts.Model()
+    for far in (False, True, False, True):
+        pages = paid_to(OLD_ACCOUNT, far)
+        layouts.learn(model, [IBAN], pages, {"iban": OLD_ACCOUNT.replace(" ", "")})
+    # The constant was seen on 4 documents, each rule on 2: it is the surer of them.
+    assert sorted(r.hits for r in model.fields["iban"].values()) == [2, 2, 4]
+    # The supplier's new account: the page's, however the line was cut, not the old one.
+    for far in (False, True):
+        (shown,) = suggestions.suggest([IBAN], paid_to(NEW_ACCOUNT, far), model.fields).values()
+        assert (shown.value, shown.confidence) == ("DE08370400440532013100", 0.75)
+    # Its label misread, no rule reads it: still not the old account.
+    misread = paid_to(NEW_ACCOUNT, label="lBAN:")
+    assert suggestions.suggest([IBAN], misread, model.fields) == {}
+    # The old account with a slipped digit (no IBAN passes its checksum there): remembered.
+    slipped = paid_to("DE89 37O4 0044 0532 0130 00", label="lBAN:")
+    (shown,) = suggestions.suggest([IBAN], slipped, model.fields).values()
+    assert (shown.value, round(shown.confidence, 3)) == ("DE89370400440532013000", 0.833)
+
+
 def dated(value: str) -> list[Page]:
     words = [Word("Date:", (0.10, 0.10, 0.15, 0.12)), Word(value, (0.16, 0.10, 0.24, 0.12))]
     return [Page("doc", 1, words)]

@@ -6,9 +6,10 @@ confidence is Laplace's rule of succession. A text field (not a number, nor a da
 accepted value was the same on the layout's latest documents, CONSTANT_HITS of them or more
 (a supplier's VAT id, IBAN or email, not an invoice number that changes on each), is also
 suggested as a constant where the page shows it, so that OCR's slip on one character does
-not cost it. Either is less sure where OCR doubted the words it
-was seen in. Before a layout has a record, a value labelled by one of the field's hints (or
-its label, or its name) is suggested at a modest confidence, below the usual threshold.
+not cost it, unless the page prints another value of the field there (a supplier's new IBAN).
+Either is less sure where OCR doubted the words it was seen in. Before a layout has a record,
+a value labelled by one of the field's hints (or its label, or its name) is suggested at a
+modest confidence, below the usual threshold.
 """
 
 import secrets
@@ -100,7 +101,7 @@ def suggest(
         options = list(candidates(spec, pages))
         record = learned.get(spec.name, {})
         best = _by_record(options, record)
-        constant = _by_constant(record, pages) if keeps_constant(spec) else None
+        constant = _by_constant(spec, record, pages, options) if keeps_constant(spec) else None
         if constant is not None and (best is None or constant.confidence > best.confidence):
             best = constant
         best = best or _by_hints(spec, options)
@@ -205,8 +206,14 @@ def _by_record(options: Sequence[Candidate], record: Mapping[Rule, Record]) -> S
     return _suggestion(best, confidence)
 
 
-def _by_constant(record: Mapping[Rule, Record], pages: Sequence[Page]) -> Suggestion | None:
-    """The field's remembered constant, where the page shows it (near where it was before)."""
+def _by_constant(
+    spec: FieldSpec,
+    record: Mapping[Rule, Record],
+    pages: Sequence[Page],
+    options: Sequence[Candidate],
+) -> Suggestion | None:
+    """The field's remembered constant, where the page shows it (near where it was before)
+    and prints no other value of the field there."""
     constants = [
         (rule, r)
         for rule, r in record.items()
@@ -216,13 +223,14 @@ def _by_constant(record: Mapping[Rule, Record], pages: Sequence[Page]) -> Sugges
         return None
     rule, r = max(constants, key=lambda pair: pair[1].confidence())
     page = pages[0]
+    if _prints_another(spec, rule.label, r, page, options):
+        return None
     # Words with a letter or a digit: a stray mark OCR doubts casts no doubt on the value.
     near = [
         word
         for word in page.words
         if _compact(word.text)
-        and abs((word.box[0] + word.box[2]) / 2 - r.x) < _NEAR_X
-        and abs((word.box[1] + word.box[3]) / 2 - r.y) < _NEAR_Y
+        and _near(((word.box[0] + word.box[2]) / 2, (word.box[1] + word.box[3]) / 2), r)
     ]
     wanted = _compact(rule.label)
     if not near or not wanted:
@@ -239,6 +247,29 @@ def _by_constant(record: Mapping[Rule, Record], pages: Sequence[Page]) -> Sugges
     return Suggestion(
         rule.label, _doubted(r.confidence(), value), page.document_id, page.number, boxes
     )
+
+
+def _prints_another(
+    spec: FieldSpec, constant: str, r: Record, page: Page, options: Sequence[Candidate]
+) -> bool:
+    """Whether the page prints, where the constant was, a value of the field other than the
+    constant and not the constant itself (a supplier's new account): the constant is there
+    for the OCR slip that leaves a value unreadable (a slipped IBAN fails its checksum, so is
+    no candidate), and a value that reads as the field's type is the page's word, though a
+    slip may give one (an email's letter for another). Any text reads as a string, a slipped
+    one too: a string's constant is never passed over."""
+    if spec.type is FieldType.STRING:
+        return False
+    canonical = spec.reading_canonical()
+    there = [c.value for c in options if c.page is page and _near(c.center, r)]
+    return bool(there) and not any(
+        equal_after_normalization(canonical, value, constant) for value in there
+    )
+
+
+def _near(centre: tuple[float, float], r: Record) -> bool:
+    """Whether a centre is near a record's place, as a remembered value's words are."""
+    return abs(centre[0] - r.x) < _NEAR_X and abs(centre[1] - r.y) < _NEAR_Y
 
 
 def _matched(words: Sequence[Word], matcher: SequenceMatcher[str]) -> list[Word]:
