@@ -130,16 +130,17 @@ async def test_a_document_is_shown_as_soon_as_it_is_drawn_and_its_erasure_waits_
 
 
 def _stamped_scan(invoice: Invoice) -> bytes:
-    """A scanner's PDF: the invoice's page as a picture, with "RECEIVED" stamped as text."""
+    """A scanner's PDF: the invoice's page as a picture, with a receipt stamped as text (six
+    words, which a word count would take for a typed page's)."""
     pdf = FPDF(format="A4")
     pdf.add_page()
     pdf.image(io.BytesIO(scanned(invoice_pdf("Brandt", invoice))), x=0, y=0, w=210, h=297)
     pdf.set_font("helvetica", size=14)
-    pdf.text(150, 15, "RECEIVED")
+    pdf.text(110, 15, "Received 12.03.2024 by AP Dept Berlin")
     return bytes(pdf.output())
 
 
-async def test_a_scan_with_a_word_of_text_on_it_is_read_by_ocr(
+async def test_a_scan_with_a_stamp_of_text_on_it_is_read_by_ocr(
     api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings
 ) -> None:
     client_id, job = await open_job(api, tokens)

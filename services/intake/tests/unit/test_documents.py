@@ -1,6 +1,7 @@
 """Documents as bytes: what may be stored, and each page's image as it is meant to be seen."""
 
 import io
+import zlib
 
 import pypdfium2 as pdfium
 import pytest
@@ -238,4 +239,59 @@ def test_a_pdf_page_is_read_from_its_text_layer_only_when_it_holds_a_few_words(
 ) -> None:
     # Else OCR reads it (a scan with a few words of text on it, or a page of spaces).
     (page,) = render(MediaType.PDF, _pdf_saying(said))
+    assert page.read is read
+
+
+def _scan(*lines: str, in_a_form: bool = False, scanned: bool = True) -> bytes:
+    """A letter page scanned (a grey image over all of it; none if not `scanned`) with `lines`
+    of 10-point text on it from its top; the image drawn by the page, or by a form the page
+    draws twice as large (as a tool that lays something over a page wraps its content)."""
+    width, height = 20, 26
+    pixels = zlib.compress(bytes([230]) * (width * height))
+    text = b"".join(
+        b"BT /F1 10 Tf 40 %d Td (%s) Tj ET " % (760 - 14 * n, line.encode())
+        for n, line in enumerate(lines)
+    )
+    # In a form, the image fills the form's 306x396 points, which the page draws twice as large.
+    form = b"q 306 0 0 396 0 0 cm /Im1 Do Q"
+    scan = b"q 2 0 0 2 0 0 cm /Fm1 Do Q " if in_a_form else b"q 612 0 0 792 0 0 cm /Im1 Do Q "
+    content = (scan if scanned else b"") + text
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 6 0 R /Resources"
+        b" << /XObject << /Im1 4 0 R /Fm1 7 0 R >> /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray"
+        b" /BitsPerComponent 8 /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream"
+        % (width, height, len(pixels), pixels),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        b"<< /Type /XObject /Subtype /Form /BBox [0 0 306 396] /Length %d"
+        b" /Resources << /XObject << /Im1 4 0 R >> >> >>\nstream\n%s\nendstream"
+        % (len(form), form),
+    ]
+    return pdf_of(objects)
+
+
+STAMP = "Received 12.03.2024 by AP Dept Berlin"
+FAX = "Fax from +49 30 1234567 12.03.2024 10:15 Page 1/2"
+LINE = "Widget blue large 3 x 12.50 EUR = 37.50"
+
+
+@pytest.mark.parametrize(
+    ("content", "read"),
+    [
+        (_scan(STAMP), False),
+        (_scan(FAX), False),
+        (_scan(STAMP, in_a_form=True), False),
+        (_scan(*[LINE] * 8), True),  # a searchable scan: its text layer is its words
+        (_scan(LINE, LINE, LINE, "Invoice R-1 from Acme", scanned=False), True),  # typed
+    ],
+    ids=["a-stamp", "a-fax-header", "a-stamp-on-a-scan-in-a-form", "searchable", "typed"],
+)
+def test_a_scan_whose_text_layer_is_a_stamp_or_a_header_is_read_by_ocr(
+    content: bytes, read: bool
+) -> None:
+    (page,) = render(MediaType.PDF, content)
+    assert len(page.words or []) >= 5
     assert page.read is read
