@@ -3,15 +3,19 @@
 A page's words are grouped into segments (words close together on one line). A candidate is
 a run of words that reads as a value of the field's type, with what labels it: the words
 before it in its segment (`inline`), the segment to its left (`left`) or the one above it
-(`above`), or nothing (`none`). A `Rule` is (label, relation, reading): the reading is the
-decimal separator or the date format that read the value, since `03/04/2024` and `1.234` mean
-different things on different layouts; a layout is the client's across jobs, each of which
-may list its formats in another order. `domain.layouts` learns which rules find a layout's
-values; `domain.suggestions` picks the value to suggest. CPU work on words in memory: no I/O.
+(`above`), or nothing (`none`). A page's segments, and what labels each, are found once
+however many fields and readings look at them, each label among the segments near its line
+(a dense page, a report printed to PDF, holds thousands). A `Rule` is (label, relation,
+reading): the reading is the decimal separator or the date format that read the value, since
+`03/04/2024` and `1.234` mean different things on different layouts; a layout is the client's
+across jobs, each of which may list its formats in another order. `domain.layouts` learns
+which rules find a layout's values; `domain.suggestions` picks the value to suggest. CPU work
+on words in memory: no I/O.
 """
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,6 +33,8 @@ GAP_FACTOR = 2.5
 ABOVE_LINES = 3.5
 # How a label sits to its value, closest first.
 RELATIONS = ("inline", "left", "above", "none")
+# A margin far below any box's precision, for bounds computed otherwise than what they bound.
+_HAIR = 1e-9
 _LABEL_CHARS = re.compile(r"[^\w%#/.-]+")
 _CURRENCY = re.compile(r"^([€$£]|EUR|USD|GBP|CHF)|([€$£]|EUR|USD|GBP|CHF)$", re.IGNORECASE)
 
@@ -38,6 +44,17 @@ class Page:
     document_id: str
     number: int
     words: Sequence[Word]
+
+    @cached_property
+    def segments(self) -> list["Segment"]:
+        """The page's words grouped into segments: neighbours on one line, close together."""
+        return [Segment(self, tuple(run)) for run in _runs(self.words)]
+
+    @cached_property
+    def labels(self) -> list[tuple[str, str]]:
+        """What labels a value that starts each segment, and how it sits: the nearest segment
+        to its left, else the nearest one above it, else none."""
+        return _Labels(self.segments).of_each()
 
 
 @dataclass(frozen=True)
@@ -108,11 +125,19 @@ def _replace_spec(spec: FieldSpec, **changes: Any) -> FieldSpec:
     return spec.model_copy(update={**changes, "required": True})
 
 
-def segments(page: Page) -> list[Segment]:
-    """The page's words grouped into segments: neighbours on one line, close together."""
-    words = sorted(page.words, key=lambda word: (word.box[0], word.box[1]))
+def _runs(words: Iterable[Word]) -> list[list[Word]]:
+    """Words grouped left to right: each joins the first run begun before it whose last word
+    is on its line, close to its left. A run whose last word ends further left of a word than
+    GAP_FACTOR times the tallest word's height takes none of the words after it (they start
+    further right still), and is no longer looked at."""
+    ordered = sorted(words, key=lambda word: (word.box[0], word.box[1]))
+    tallest = max((word.box[3] - word.box[1] for word in ordered), default=0.0)
+    runs: list[list[Word]] = []
     open_: list[list[Word]] = []
-    for word in words:
+    for word in ordered:
+        # Less a hair: a gap computed otherwise may round the other way.
+        reach = word.box[0] - GAP_FACTOR * tallest - _HAIR
+        open_ = [run for run in open_ if run[-1].box[2] >= reach]
         for run in open_:
             last = run[-1]
             height = max(last.box[3] - last.box[1], word.box[3] - word.box[1])
@@ -121,19 +146,19 @@ def segments(page: Page) -> list[Segment]:
                 run.append(word)
                 break
         else:
-            open_.append([word])
-    return [Segment(page, tuple(run)) for run in open_]
+            runs.append([word])
+            open_.append(runs[-1])
+    return runs
 
 
 def candidates(spec: FieldSpec, pages: Sequence[Page]) -> Iterator[Candidate]:
     """Every run of words on the pages that reads as a value of the field, with its label."""
     ways = readings(spec)
     for page in pages:
-        segs = segments(page)
-        for index, seg in enumerate(segs):
+        for seg, outside in zip(page.segments, page.labels, strict=True):
             starts = [0] + [i for i in range(1, len(seg.words)) if _may_start_value(spec, seg, i)]
             for start in starts:
-                label, relation = _label_of(seg, start, segs, index)
+                label, relation = _inline(seg, start) if start else outside
                 for reading, way in ways:
                     found = _read(way, seg.words[start:])
                     if found is not None:
@@ -183,33 +208,56 @@ def _may_start_value(spec: FieldSpec, seg: Segment, index: int) -> bool:
     return len(word) == 2 and word.isupper() and after[:1].isdigit()
 
 
-def _label_of(seg: Segment, start: int, segs: Sequence[Segment], index: int) -> tuple[str, str]:
-    """The value's label and how it sits: the words before it in its segment, else the
-    nearest segment to its left, else the nearest one above it, else none."""
-    if start > 0:
-        return label_text(" ".join(w.text for w in seg.words[:start])), "inline"
-    x0, y0, x1, _ = seg.box
-    height = seg.height
-    left = [
-        s
-        for s in segs
-        if s.box[2] <= x0 + height * 0.2 and _overlap_y(s.box, seg.box) > 0.5 and s.labelish
-    ]
-    if left:
-        nearest = max(left, key=lambda s: s.box[2])
-        return label_text(nearest.text), "left"
-    above = [
-        s
-        for s in segs
-        if y0 - ABOVE_LINES * height <= s.box[3] <= y0 + height * 0.2
-        and s.box[0] < x1
-        and s.box[2] > x0
-        and s.labelish
-    ]
-    if above:
-        nearest = max(above, key=lambda s: s.box[3])
-        return label_text(nearest.text), "above"
-    return "", "none"
+def _inline(seg: Segment, start: int) -> tuple[str, str]:
+    """The label of a value that starts inside a segment: the words before it."""
+    return label_text(" ".join(w.text for w in seg.words[:start])), "inline"
+
+
+class _Labels:
+    """The segments of a page that read as labels, sorted by their top and by their bottom, to
+    look up those beside or above a value among the few near its line, not among all."""
+
+    def __init__(self, segs: Sequence[Segment]) -> None:
+        self.segs = segs
+        labels = [index for index, seg in enumerate(segs) if seg.labelish]
+        self.by_top = sorted(labels, key=lambda index: segs[index].box[1])
+        self.tops = [segs[index].box[1] for index in self.by_top]
+        self.by_bottom = sorted(labels, key=lambda index: segs[index].box[3])
+        self.bottoms = [segs[index].box[3] for index in self.by_bottom]
+        self.tallest = max((segs[i].box[3] - segs[i].box[1] for i in labels), default=0.0)
+
+    def of_each(self) -> list[tuple[str, str]]:
+        return [self._of(seg) for seg in self.segs]
+
+    def _of(self, seg: Segment) -> tuple[str, str]:
+        """The nearest label to the segment's left, else the nearest above it, else none; of
+        two as near, the one the page's segments list first."""
+        x0, y0, x1, y1 = seg.box
+        height = seg.height
+        # A label on its line ends below the segment's top: it starts below that less its height.
+        line = self.by_top[
+            bisect_left(self.tops, y0 - self.tallest - _HAIR) : bisect_right(self.tops, y1)
+        ]
+        left = [
+            index
+            for index in line
+            if self.segs[index].box[2] <= x0 + height * 0.2
+            and _overlap_y(self.segs[index].box, seg.box) > 0.5
+        ]
+        if left:
+            nearest = max(left, key=lambda index: (self.segs[index].box[2], -index))
+            return label_text(self.segs[nearest].text), "left"
+        lowest, highest = y0 - ABOVE_LINES * height, y0 + height * 0.2
+        band = self.by_bottom[
+            bisect_left(self.bottoms, lowest) : bisect_right(self.bottoms, highest)
+        ]
+        above = [
+            index for index in band if self.segs[index].box[0] < x1 and self.segs[index].box[2] > x0
+        ]
+        if above:
+            nearest = max(above, key=lambda index: (self.segs[index].box[3], -index))
+            return label_text(self.segs[nearest].text), "above"
+        return "", "none"
 
 
 def label_text(text: str) -> str:
