@@ -194,17 +194,30 @@ def test_a_table_field_is_never_suggested_nor_learned_and_the_other_fields_still
     [
         ({"type": "date"}, "2026-02-28", "2026-03-01"),
         ({"type": "enum", "choices": ["EUR", "USD"]}, "USD", "EUR"),
-        ({"type": "decimal"}, "1190.50", "1190.60"),
+        ({"type": "decimal", "decimal_places": 2}, "1190.50", "1190.60"),
+        ({"type": "integer"}, 17, 27),
+        ({"type": "decimal"}, "90", "0"),
         ({"type": "string"}, "R-1001", "R-1011"),
         ({"type": "iban"}, "DE89370400440532013000", None),
         ({"type": "date"}, "9999-12-31", "9999-12-30"),
         ({"type": "string"}, "Area m² 4", "Area m² 5"),
         ({"type": "string"}, "m²", None),
     ],
-    ids=["date", "enum", "decimal", "string", "identifier", "last-day", "superscript", "no-digit"],
+    ids=[
+        "date",
+        "enum",
+        "decimal",
+        "integer",
+        "leading-digit",
+        "string",
+        "identifier",
+        "last-day",
+        "superscript",
+        "no-digit",
+    ],
 )
 def test_a_planted_value_is_plausible_and_wrong(
-    field: dict[str, Any], value: str, wrong: str | None
+    field: dict[str, Any], value: str | int, wrong: str | int | None
 ) -> None:
     assert suggestions.wrong_value(spec(name="f", **field), value) == wrong
 

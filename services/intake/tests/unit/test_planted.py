@@ -1,6 +1,7 @@
 """A control item's planted wrong pre-fill: a field drawn at random, shown as the machine's
 real suggestion of it would be (its place, its boxes, its confidence)."""
 
+import json
 from dataclasses import replace
 
 from bpo_common.rules import FieldSpec
@@ -77,3 +78,45 @@ def test_failing_a_suggested_field_one_printed_is_planted_as_sure_as_another_sug
     )
     # An item the machine suggested nothing for gets no lone pre-fill.
     assert suggestions.planted(SPECS, GOLDEN, {}, [PAGE]) is None
+
+
+def test_a_planted_value_is_of_the_type_the_machines_suggestion_of_its_field_is() -> None:
+    # A keyer's own tooling reading a claim's JSON would tell a quantity planted as text.
+    quantity = FieldSpec.model_validate(
+        {"name": "quantity", "type": "integer", "hints": {"labels": ["Quantity"]}}
+    )
+    currency = FieldSpec(name="currency", type="enum", choices=["EUR", "USD"])
+    day = FieldSpec.model_validate(
+        {
+            "name": "invoice_date",
+            "type": "date",
+            "date_formats": ["%d.%m.%Y"],
+            "hints": {"labels": ["Date"]},
+        }
+    )
+    specs = [NUMBER, day, TOTAL, quantity, currency]
+    words = [
+        *PAGE.words,
+        Word("Quantity:", (0.10, 0.30, 0.17, 0.32)),
+        Word("17", (0.18, 0.30, 0.20, 0.32)),
+        Word("Currency:", (0.10, 0.40, 0.17, 0.42)),
+        Word("EUR", (0.18, 0.40, 0.21, 0.42)),
+    ]
+    page = Page("doc", 1, words)
+    found = suggestions.suggest(specs, [page], {})
+    golden = {name: suggestion.value for name, suggestion in found.items()}
+    assert golden == GOLDEN | {"quantity": 17, "currency": "EUR"}
+    planted = {}
+    for name, real in found.items():
+        drawn = suggestions.planted(specs, golden, {name: real}, [page])
+        assert drawn is not None
+        planted[name] = drawn[1].value
+        assert type(drawn[1].value) is type(real.value), name
+    assert planted == {
+        "invoice_number": "R-2024-27",
+        "invoice_date": "2024-03-02",
+        "total": "119.10",
+        "quantity": 27,
+        "currency": "USD",
+    }
+    assert json.dumps(planted["quantity"]) == "27"

@@ -19,7 +19,14 @@ from datetime import date, timedelta
 from difflib import SequenceMatcher
 from typing import Any
 
-from bpo_common.rules import FieldSpec, FieldType, Kind, equal_after_normalization, rule_kind
+from bpo_common.rules import (
+    FieldSpec,
+    FieldType,
+    Kind,
+    canonical_form,
+    equal_after_normalization,
+    rule_kind,
+)
 from bpo_intake.domain.documents import Box, Word
 from bpo_intake.domain.extraction import (
     RELATIONS,
@@ -114,7 +121,8 @@ def wrong_value(spec: FieldSpec, value: Any) -> Any | None:
     """A plausible value that is not `value` and still passes the field's type (a date a day
     later, or earlier at the end of the calendar, another choice, a digit 0-9 changed), to see
     whether people check a pre-fill before accepting it; None for identifiers, whose checksums
-    would give a changed one away."""
+    would give a changed one away. It is in the field's canonical form, as a suggestion is (an
+    integer a number, not text)."""
     text = str(value)
     if spec.type is FieldType.DATE:
         day = date.fromisoformat(text)
@@ -128,7 +136,7 @@ def wrong_value(spec: FieldSpec, value: Any) -> Any | None:
         return None
     index = digits[-1] if len(digits) == 1 else digits[-2]
     changed = str((int(text[index]) + 1) % 10)
-    return text[:index] + changed + text[index + 1 :]
+    return canonical_form(spec.reading_canonical(), text[:index] + changed + text[index + 1 :])
 
 
 def planted(
