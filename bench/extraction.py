@@ -64,6 +64,7 @@ from invoice_corpus import FIELDS, LAYOUTS, Sample, corpus
 from bpo_common.rules import FieldSpec, JobSpec
 from bpo_intake.domain import documents, extraction, layouts, suggestions
 from bpo_intake.domain.extraction import Page
+from bpo_intake.domain.words import Word
 from bpo_intake.service.ocr import Tesseract
 
 THRESHOLD = 0.8
@@ -92,7 +93,7 @@ async def read_all(
     pdf_pages = 0
     gate = asyncio.Semaphore(2)
 
-    async def ocr(image: bytes) -> list[documents.Word]:
+    async def ocr(image: bytes) -> list[Word]:
         async with gate:
             return await engine.read(image)
 

@@ -13,8 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bpo_common.rules import FieldSpec, JobSpec
 from bpo_intake.domain import extraction, layouts, suggestions
-from bpo_intake.domain.documents import Word
 from bpo_intake.domain.extraction import Page
+from bpo_intake.domain.words import Word
 from bpo_intake.service.ocr import OcrFailed, OcrNotNow, OcrUnavailable, Tesseract, words_of
 
 LINE = 0.02  # a line's height, as a fraction of the page

@@ -4,8 +4,8 @@ jobs, whatever order a job lists its readings in."""
 
 from bpo_common.rules import FieldSpec
 from bpo_intake.domain import layouts, suggestions
-from bpo_intake.domain.documents import Word
 from bpo_intake.domain.extraction import Page
+from bpo_intake.domain.words import Word
 
 COMMON = {"invoice", "total", "date"}
 # A supplier's layout seen on 10 documents: its 40 own words and the common ones on each.

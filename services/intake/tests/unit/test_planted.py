@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from bpo_common.rules import FieldSpec
 from bpo_intake.domain import suggestions
-from bpo_intake.domain.documents import Word
 from bpo_intake.domain.extraction import Page
+from bpo_intake.domain.words import Word
 
 NUMBER = FieldSpec.model_validate(
     {"name": "invoice_number", "type": "string", "hints": {"labels": ["Invoice no"]}}

@@ -8,8 +8,8 @@ from typing import overload
 
 from bpo_common.rules import FieldSpec
 from bpo_intake.domain import layouts, suggestions
-from bpo_intake.domain.documents import Box, Word
 from bpo_intake.domain.extraction import ABOVE_LINES, GAP_FACTOR, Page, Segment, label_text
+from bpo_intake.domain.words import Box, Word
 
 TEXTS = ["Total:", "Net", "Invoice", "No:", "Date", "IBAN", "EUR", "Widget", "R-1001", "x"]
 VALUES = ["12.50", "1.234,56", "03/04/2024", "2024-01-02", "DE89", "3704", "a@b.de", "17", "€5"]

@@ -23,7 +23,7 @@ from typing import Any
 
 from bpo_common.rules import FieldSpec, FieldType
 from bpo_common.rules.types import InvalidValue, normalize_value
-from bpo_intake.domain.documents import Box, Word
+from bpo_intake.domain.words import Box, Word
 
 # A value is at most this many words (an IBAN printed in groups of four is six).
 MAX_VALUE_WORDS = 7

@@ -27,7 +27,6 @@ from bpo_common.rules import (
     equal_after_normalization,
     rule_kind,
 )
-from bpo_intake.domain.documents import Box, Word
 from bpo_intake.domain.extraction import (
     RELATIONS,
     Candidate,
@@ -37,6 +36,7 @@ from bpo_intake.domain.extraction import (
     extractable,
     label_text,
 )
+from bpo_intake.domain.words import Box, Word
 
 # Tesseract is 0.9 to 0.97 sure of a clean word: only a word read with less doubt lowers a
 # suggestion's confidence.

@@ -27,8 +27,9 @@ from bpo_common.notifications import notify
 from bpo_common.rules import FieldSpec, JobSpec, spec_for
 from bpo_intake.domain import extraction as domain
 from bpo_intake.domain import layouts, suggestions
-from bpo_intake.domain.documents import WORK_CHANNEL, Word
+from bpo_intake.domain.documents import WORK_CHANNEL
 from bpo_intake.domain.links import PageLinks, SignedPage
+from bpo_intake.domain.words import Word
 from bpo_intake.models import Item, Job, Layout
 from bpo_intake.repository import extraction as repository
 from bpo_intake.repository import objects

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from bpo_intake.domain.documents import Word
+from bpo_intake.domain.words import Word
 
 # Tesseract's row level of a word in its TSV output.
 _WORD_LEVEL = "5"
