@@ -559,6 +559,44 @@ def test_a_rebuild_whose_database_cannot_be_reached_says_so_without_a_traceback(
     assert "Traceback" not in result.output
 
 
+def test_a_rebuild_against_a_nats_without_the_stream_says_so_without_a_traceback(
+    stack: TestStack,
+) -> None:
+    """A NATS the services never ran against: one with JetStream and no stream BPO, and one
+    without JetStream."""
+    with_jetstream = servers.NatsServer(stack.root / "nats-streamless", servers.free_port())
+    port = servers.free_port()
+    without = subprocess.Popen(
+        [str(Path(sys.executable).parent / "nats-server"), "-a", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with_jetstream.start()
+    try:
+        for url, said in [
+            (with_jetstream.url, f"the NATS at {with_jetstream.url} has no stream BPO"),
+            (f"nats://127.0.0.1:{port}", f"the NATS at nats://127.0.0.1:{port} has no JetStream"),
+        ]:
+            result = CliRunner().invoke(
+                app,
+                ["reporting", "rebuild"],
+                env={
+                    "BPO_REPORTING_DATABASE_URL": stack.urls.database_urls["reporting"],
+                    "BPO_NATS_URL": url,
+                    "COLUMNS": "300",
+                },
+                catch_exceptions=False,
+            )
+            assert result.exit_code == 1, result.output
+            assert "not rebuilt, the read models are as they were:" in result.output
+            assert said in result.output
+            assert "Traceback" not in result.output
+    finally:
+        with_jetstream.stop()
+        without.kill()
+        without.wait()
+
+
 def test_a_rebuild_without_settings_uses_the_database_and_nats_of_the_local_stack(
     stack: TestStack, tmp_path: Path
 ) -> None:

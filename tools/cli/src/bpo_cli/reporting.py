@@ -34,9 +34,13 @@ def rebuild(
     is left out instead). Refused when the stream may have dropped its oldest events, unless
     --partial.
     """
+    from nats.errors import Error as NatsError
+    from nats.errors import NoRespondersError
+    from nats.js.errors import NotFoundError, ServiceUnavailableError
     from sqlalchemy.exc import DBAPIError
 
     from bpo_common.db import create_engine, create_session_factory
+    from bpo_common.events import STREAM_NAME
     from bpo_common.messaging import StreamStalled
     from bpo_reporting.service.rebuild import HistoryGone
     from bpo_reporting.service.rebuild import rebuild as replay
@@ -74,6 +78,19 @@ def rebuild(
         raise typer.Exit(1) from exc
     except StreamStalled as exc:
         console.print(f"[red]not rebuilt, the read models are as they were:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except NatsError as exc:
+        # NATS answered, but not with the stream: one the services never ran against (or
+        # whose store was lost) has none; one without JetStream, or whose JetStream has no
+        # leader yet, cannot give it.
+        at = f"the NATS at {settings.nats_url}"
+        if isinstance(exc, NotFoundError):
+            reason = f"{at} has no stream {STREAM_NAME}"
+        elif isinstance(exc, ServiceUnavailableError | NoRespondersError):
+            reason = f"{at} has no JetStream answering (not enabled, or no leader yet)"
+        else:
+            reason = f"{at} did not give the stream {STREAM_NAME}: {exc}"
+        console.print(f"[red]not rebuilt, the read models are as they were:[/red] {reason}")
         raise typer.Exit(1) from exc
     except (OSError, DBAPIError) as exc:
         # NATS or the database cannot be reached (or refuses the login).
