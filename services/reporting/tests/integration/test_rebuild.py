@@ -6,25 +6,34 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+import pytest
 from nats.js import JetStreamContext
-from sqlalchemy import select, text, update
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select, text, update
 
 from bpo_common.contracts.intake import TaskExpired
 from bpo_common.db import SessionFactory
-from bpo_common.events import Envelope, wrap
+from bpo_common.events import STREAM_NAME, Envelope, wrap
 from bpo_common.ids import new_id
 from bpo_common.inbox import record_received
-from bpo_common.tables import dead_letter
-from bpo_devtools.testing import TestStack, consumer_drained, eventually
+from bpo_common.messaging import connect, ensure_stream
+from bpo_common.tables import dead_letter, inbox_event
+from bpo_devtools.servers import NatsServer, free_port
+from bpo_devtools.testing import TestStack, consumer_drained, eventually, stream_messages
 from bpo_reporting.consumers import CONSUMER, handlers
 from bpo_reporting.models import HourlyRollup, JobAccuracyFact, JobFact
+from bpo_reporting.service.rebuild import HistoryGone, rebuild
 
 from .api import Reports
 from .scenario import Scenario, publish, published
 
 DAY = datetime(2002, 7, 6, tzinfo=UTC)
 BUSY_DAY = datetime(2003, 3, 3, tzinfo=UTC)
+LOST_DAY = datetime(2005, 5, 5, tzinfo=UTC)
+# The reports of one client's day: those no other client's events change.
+OWN = ("overview", "hourly", "sla", "accuracy")
 
 
 async def _reports(reports: Reports, scenario: Scenario) -> dict[str, Any]:
@@ -57,23 +66,27 @@ async def _reports(reports: Reports, scenario: Scenario) -> dict[str, Any]:
     return answers
 
 
-async def _rebuild(stack: TestStack) -> str:
+async def _rebuild(
+    stack: TestStack, *options: str, nats_url: str | None = None, exit_code: int = 0
+) -> str:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bpo_cli",
         "reporting",
         "rebuild",
+        *options,
         env={
             **os.environ,
             "BPO_REPORTING_DATABASE_URL": stack.urls.database_urls["reporting"],
-            "BPO_NATS_URL": stack.urls.nats_url,
+            "BPO_NATS_URL": nats_url or stack.urls.nats_url,
+            "COLUMNS": "300",
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await process.communicate()
-    assert process.returncode == 0, output.decode()
+    assert process.returncode == exit_code, output.decode()
     return output.decode()
 
 
@@ -213,8 +226,92 @@ async def test_a_rebuild_beside_the_consumer_applying_events_waits_for_it_and_co
     await eventually(lambda: consumer_drained(js, CONSUMER), what="reporting to take the day")
     now = await _reports(reports, scenario)
     # The client's own reports (the others count the next day's open job and client too).
-    own = ("overview", "hourly", "sla", "accuracy")
-    assert {name: now[name] for name in own} == {name: before[name] for name in own}
+    assert {name: now[name] for name in OWN} == {name: before[name] for name in OWN}
     after = await _reports(reports, later)
     assert after["overview"][1]["items_received"] == 9, "each event counted once"
     assert after["overview"][1]["revenue"] == "11.50"
+
+
+async def _taken(db: SessionFactory) -> int:
+    async with db() as session:
+        query = (
+            select(func.count()).select_from(inbox_event).where(inbox_event.c.consumer == CONSUMER)
+        )
+        return int((await session.execute(query)).scalar_one())
+
+
+async def _events_of(stack: TestStack, client_id: UUID) -> list[Envelope]:
+    """The client's events as the stack's stream holds them."""
+    found = []
+    for data in await stream_messages(stack.urls.nats_url):
+        try:
+            envelope = Envelope.model_validate_json(data)
+        except ValidationError:
+            continue  # a message that is no event
+        if envelope.client_id == client_id:
+            found.append(envelope)
+    return found
+
+
+async def test_a_stream_that_lost_events_the_reports_count_is_refused_unless_partial(
+    reports: Reports, reporting_db: SessionFactory, js: JetStreamContext, stack: TestStack
+) -> None:
+    earlier = await published(js, LOST_DAY - timedelta(days=1))
+    scenario = await published(js, LOST_DAY)
+    before = await _reports(reports, scenario)
+    assert before["overview"][1]["items_received"] == 9
+    # NATS's store lost: the services make the stream BPO anew, empty.
+    server = NatsServer(stack.root / "nats-anew", free_port())
+    server.start()
+    client = await connect(server.url, name="reporting-test-anew")
+    try:
+        anew = client.jetstream()
+        await ensure_stream(anew)
+
+        refused = await _rebuild(stack, nats_url=server.url, exit_code=1)
+
+        taken = await _taken(reporting_db)
+        today = f"{datetime.now(UTC):%Y-%m-%d}"
+        assert "not rebuilt, the read models are as they were:" in refused, refused
+        assert f"the stream no longer holds {taken:,} events the read models count" in refused
+        assert "UTC: rebuilt read models would not count them. --partial" in refused
+        assert today in refused, "when reporting took what would be lost"
+        assert await _reports(reports, scenario) == before
+
+        # The stream purged since: it holds the day's events, and not the day's before.
+        for envelope in await _events_of(stack, earlier.client_id):
+            await anew.publish(envelope.subject, envelope.model_dump_json().encode())
+        first = (await anew.stream_info(STREAM_NAME)).state.last_seq + 1
+        own = await _events_of(stack, scenario.client_id)
+        for envelope in own:
+            await anew.publish(envelope.subject, envelope.model_dump_json().encode())
+        await anew.purge_stream(STREAM_NAME, seq=first)
+
+        with pytest.raises(HistoryGone) as purged:
+            await rebuild(reporting_db, server.url)
+
+        assert f"the stream no longer holds {taken - len(own):,} events" in str(purged.value)
+        assert await _reports(reports, scenario) == before
+
+        # Asked to, it rebuilds from what is left: this day, whole.
+        done = await rebuild(reporting_db, server.url, partial=True)
+
+        assert done.events_applied == len(own)
+        partial = await _reports(reports, scenario)
+        assert {name: partial[name] for name in OWN} == {name: before[name] for name in OWN}
+        assert (await _reports(reports, earlier))["overview"][1]["items_received"] == 0
+
+        # An inbox kept a limited time may no longer know what the reports count: a stream
+        # with no event is refused still.
+        await anew.purge_stream(STREAM_NAME)
+        async with reporting_db() as session, session.begin():
+            await session.execute(delete(inbox_event).where(inbox_event.c.consumer == CONSUMER))
+        with pytest.raises(HistoryGone, match="holds no event for reporting, while the read"):
+            await rebuild(reporting_db, server.url)
+        assert await _reports(reports, scenario) == partial
+    finally:
+        await client.close()
+        await asyncio.to_thread(server.stop)
+    # From the stream that holds everything, the reports are whole again.
+    await rebuild(reporting_db, stack.urls.nats_url)
+    assert await _reports(reports, scenario) == before

@@ -19,8 +19,9 @@ def rebuild(
         bool,
         typer.Option(
             "--partial",
-            help="rebuild from the events the stream still holds, though it may have dropped "
-            "older ones (BPO_STREAM_MAX_AGE_DAYS): the reports then count only those",
+            help="rebuild from the events the stream still holds, though it lacks some the "
+            "read models count, or may have dropped older ones (BPO_STREAM_MAX_AGE_DAYS): the "
+            "reports then count only those",
         ),
     ] = False,
 ) -> None:
@@ -31,8 +32,9 @@ def rebuild(
     runs in BPO_RUN_DIR. Runs in one transaction: reports and
     the service's consumer wait until it commits (they need not be stopped), and a failure
     leaves the read models as they were (an event the consumer dead-lettered that fails again
-    is left out instead). Refused when the stream may have dropped its oldest events, unless
-    --partial.
+    is left out instead). Refused, saying what the reports would lose, when the stream no
+    longer holds events the read models count (its store lost and the stream made anew, or
+    purged), or may have dropped its oldest (BPO_STREAM_MAX_AGE_DAYS), unless --partial.
     """
     from nats.errors import Error as NatsError
     from nats.errors import NoRespondersError
@@ -74,7 +76,10 @@ def rebuild(
     try:
         asyncio.run(run())
     except HistoryGone as exc:
-        console.print(f"[red]not rebuilt:[/red] {exc}. --partial rebuilds from what is left.")
+        console.print(
+            f"[red]not rebuilt, the read models are as they were:[/red] {exc}. --partial "
+            "rebuilds from what is left."
+        )
         raise typer.Exit(1) from exc
     except StreamStalled as exc:
         console.print(f"[red]not rebuilt, the read models are as they were:[/red] {exc}")

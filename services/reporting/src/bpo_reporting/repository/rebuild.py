@@ -1,5 +1,7 @@
-"""The rebuild's hold on the read models, and their reset."""
+"""The rebuild's hold on the read models, their reset, and what they counted before it."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import delete, select, text
@@ -18,6 +20,56 @@ async def lock_read_models(session: AsyncSession) -> None:
     to need, and one of the two was aborted as deadlocked)."""
     names = ", ".join(model.__tablename__ for model in READ_MODELS)
     await session.execute(text(f"LOCK TABLE inbox_event, {names} IN ACCESS EXCLUSIVE MODE"))
+
+
+@dataclass(frozen=True)
+class Unreplayed:
+    """Events the read models counted before the rebuild that it did not replay, and when the
+    consumer took the first and the last of them."""
+
+    events: int
+    first_taken: datetime
+    last_taken: datetime
+
+
+async def note_counted(session: AsyncSession, consumer: str) -> bool:
+    """Set aside, until the transaction ends, the events the consumer took (its inbox, which
+    `clear_read_models` empties), for `unreplayed`; and whether the read models hold anything
+    (an inbox that keeps events a limited time may hold none of what they count)."""
+    await session.execute(
+        text(
+            "CREATE TEMPORARY TABLE counted_before (event_id uuid NOT NULL,"
+            " received_at timestamptz NOT NULL) ON COMMIT DROP"
+        )
+    )
+    await session.execute(
+        text(
+            "INSERT INTO counted_before SELECT event_id, received_at FROM inbox_event"
+            " WHERE consumer = :consumer"
+        ),
+        {"consumer": consumer},
+    )
+    held = " OR ".join(f"EXISTS (SELECT FROM {model.__tablename__})" for model in READ_MODELS)
+    return bool((await session.execute(text(f"SELECT {held}"))).scalar_one())
+
+
+async def unreplayed(session: AsyncSession, consumer: str) -> Unreplayed | None:
+    """The events set aside by `note_counted` that are not in the consumer's inbox again
+    (the replay did not find them), bar those it gave up on (which a replay leaves out when
+    they fail again); None when there are none."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT count(*), min(received_at), max(received_at) FROM counted_before c"
+                " WHERE NOT EXISTS (SELECT FROM inbox_event i"
+                " WHERE i.consumer = :consumer AND i.event_id = c.event_id)"
+                " AND NOT EXISTS (SELECT FROM dead_letter d"
+                " WHERE d.consumer = :consumer AND d.event_id = c.event_id)"
+            ),
+            {"consumer": consumer},
+        )
+    ).one()
+    return Unreplayed(row[0], row[1], row[2]) if row[0] else None
 
 
 async def clear_read_models(session: AsyncSession, consumer: str) -> None:

@@ -7,16 +7,24 @@ for the commit (the service need not be stopped); the consumer then finds the re
 already applied and carries on after them. An event the consumer gave up on (dead-lettered) is
 tried again, since a fix may let it apply now, and left out if it fails again, as the consumer
 left it out; so is a message that is no event at all. Any other failure (an event a handler
-refuses, say) rolls back to the read models as they were. It needs the whole history in the
-stream: one that keeps events a limited time (BPO_STREAM_MAX_AGE_DAYS) and is older than that
-may have dropped the oldest, and the rebuild is refused, unless asked to count only what is
-left (`partial`).
+refuses, say) rolls back to the read models as they were.
+
+It needs every event the read models count to be in the stream still, and is refused (rolled
+back) where one may not be, unless asked to count only what is left (`partial`): a stream
+that keeps events a limited time (BPO_STREAM_MAX_AGE_DAYS) and is older than that may have
+dropped the oldest, which is known before the replay; and the replay must have found each
+event the consumer had taken (its inbox): a stream made anew once its store was lost, purged,
+or that kept events a shorter time for a while lacks them. A stream holding no event for
+reporting is refused too while the read models count anything (an inbox that keeps events a
+limited time may no longer know what they count). An erasure that moves an event to the
+stream's end while the replay reads it makes the rebuild refuse too: it passes when run again.
 
 The command calls `rebuild` as its entry point: unlike other use cases it opens its own
 transaction, since the rebuild is that one transaction.
 """
 
 from dataclasses import dataclass
+from datetime import UTC
 from time import perf_counter
 from uuid import UUID
 
@@ -47,7 +55,8 @@ class Rebuilt:
 
 
 class HistoryGone(Exception):
-    """The stream may no longer hold its oldest events: a rebuild would not count them."""
+    """The stream may no longer hold events the read models count: a rebuild would not count
+    them."""
 
 
 async def rebuild(
@@ -85,6 +94,7 @@ async def _replay_afresh(
             "rebuilt read models would not count it"
         )
     last = info.state.last_seq
+    counted = None if partial else await repository.note_counted(session, CONSUMER)
     await repository.clear_read_models(session, CONSUMER)
     given_up = await repository.dead_lettered(session, CONSUMER)
     read = applied = left_out = 0
@@ -98,7 +108,28 @@ async def _replay_afresh(
             done, failed = await _apply_chunk(session, chunk, given_up)
             applied, left_out, chunk = applied + done, left_out + failed, []
     done, failed = await _apply_chunk(session, chunk, given_up)
-    return read + len(unreadable), applied + done, left_out + failed + len(unreadable), last
+    applied, left_out = applied + done, left_out + failed + len(unreadable)
+    if counted is not None:
+        await _refuse_what_the_stream_lost(session, counted, applied)
+    return read + len(unreadable), applied, left_out, last
+
+
+async def _refuse_what_the_stream_lost(session: AsyncSession, counted: bool, applied: int) -> None:
+    """Refuse the replay when the read models counted events it did not find (`counted`:
+    whether they held anything), saying what the reports would lose."""
+    lost = await repository.unreplayed(session, CONSUMER)
+    if lost is not None:
+        raise HistoryGone(
+            f"the stream no longer holds {lost.events:,} events the read models count, which "
+            f"reporting took from {lost.first_taken.astimezone(UTC):%Y-%m-%d %H:%M} to "
+            f"{lost.last_taken.astimezone(UTC):%Y-%m-%d %H:%M} UTC: rebuilt read models would "
+            "not count them"
+        )
+    if counted and not applied:
+        raise HistoryGone(
+            f"the stream {STREAM_NAME} holds no event for reporting, while the read models "
+            "count some: rebuilt read models would count nothing"
+        )
 
 
 async def _apply_chunk(
