@@ -30,8 +30,8 @@ from bpo_billing.domain.invoices import (
     settlement_errors,
     usage_lines,
 )
-from bpo_billing.domain.money import minor_units
 from bpo_common.errors import Conflict, Invalid
+from bpo_common.money import minor_units
 
 CURRENCIES = ["EUR", "USD", "JPY", "BHD", "CHF"]
 EXAMPLES = settings(max_examples=150, deadline=None)

@@ -7,12 +7,12 @@ import pytest
 from bpo_billing.domain.money import (
     currency_errors,
     exact_price,
-    minor_units,
     money_errors,
     percent,
     plain,
     round_money,
 )
+from bpo_common.money import minor_units
 
 
 @pytest.mark.parametrize(

@@ -109,7 +109,8 @@ class Scenario:
                     completed_at=self.at(when),
                 )
             )
-            amount = Decimal("2.00") if job == 2 else Decimal("1.50")
+            # As billing sends an amount: without trailing zeros.
+            amount = Decimal("2") if job == 2 else Decimal("1.5")
             events.append(
                 billing.UsageRecorded(
                     usage_id=new_id(),
@@ -223,7 +224,7 @@ class Scenario:
                         client_id=c,
                         work_type="invoice",
                         kind=TaskKind.ENTRY,
-                        amount=Decimal("0.40"),
+                        amount=Decimal("0.4"),
                         currency="EUR",
                         earned_at=self.at(decided),
                     )

@@ -12,6 +12,7 @@ from bpo_common.contracts import TaskKind
 from bpo_common.contracts.billing import EarningRecorded, UsageRecorded
 from bpo_common.events import Event, wrap
 from bpo_common.ids import new_id
+from bpo_common.money import minor_units
 from bpo_devtools.testing import Tokens, assert_problem, error_fields
 
 from .api import Reports
@@ -107,7 +108,7 @@ async def test_money_in_several_currencies_must_be_read_one_currency_at_a_time(
 ) -> None:
     client_id = new_id()
     at = datetime(2003, 1, 1, 10, tzinfo=UTC)
-    amounts = [("7.25", "EUR"), ("5.00", "USD"), ("0.75", "EUR")]
+    amounts = [("7.25", "EUR"), ("5", "USD"), ("0.75", "EUR")]
     await publish_billing(js, client_id, *(usage_recorded(client_id, *a, at) for a in amounts))
 
     undecided = await reports.get("overview", NEW_YEAR_2003)
@@ -115,18 +116,18 @@ async def test_money_in_several_currencies_must_be_read_one_currency_at_a_time(
     assert problem["detail"] == "the period has amounts in EUR, USD; choose one with currency"
     assert problem["errors"] == [{"field": "currency", "message": "one of EUR, USD"}]
 
-    for currency, revenue in [("EUR", "8.00"), ("USD", "5.00"), ("GBP", "0")]:
+    for currency, revenue in [("EUR", "8.00"), ("USD", "5.00"), ("GBP", "0.00")]:
         body = await reports.body("overview", **NEW_YEAR_2003, currency=currency)
         assert (body["currency"], body["revenue"], body["contractor_cost"], body["margin"]) == (
             currency,
             revenue,
-            "0",
+            "0.00",
             revenue,
         )
     clients = await reports.body("clients", **NEW_YEAR_2003, currency="USD")
     # (Other tests' clients are listed too, for their backlog: they earned nothing then.)
     earned = [
-        (row["client_id"], row["revenue"]) for row in clients["data"] if row["revenue"] != "0"
+        (row["client_id"], row["revenue"]) for row in clients["data"] if row["revenue"] != "0.00"
     ]
     assert earned == [(str(client_id), "5.00")]
 
@@ -139,11 +140,11 @@ async def test_no_margin_is_told_where_a_clients_money_is_in_two_currencies(
     client_id = new_id()
     at = datetime(2003, 3, 1, 10, tzinfo=UTC)
     period = {"from": "2003-03-01T00:00:00Z", "to": "2003-03-02T00:00:00Z"}
-    usage = usage_recorded(client_id, "10.00", "EUR", at)
-    earning = earning_recorded(client_id, usage.job_id, "6.00", "USD", at)
+    usage = usage_recorded(client_id, "10", "EUR", at)
+    earning = earning_recorded(client_id, usage.job_id, "6", "USD", at)
     await publish_billing(js, client_id, usage, earning)
 
-    for currency, revenue, cost in [("EUR", "10.00", "0"), ("USD", "0", "6.00")]:
+    for currency, revenue, cost in [("EUR", "10.00", "0.00"), ("USD", "0.00", "6.00")]:
         body = await reports.body("overview", **period, client_id=str(client_id), currency=currency)
         assert (body["revenue"], body["contractor_cost"], body["margin"]) == (revenue, cost, None)
     clients = await reports.body("clients", **period, currency="EUR")
@@ -157,6 +158,44 @@ async def test_no_margin_is_told_where_a_clients_money_is_in_two_currencies(
     assert [(row["contractor_id"], row["earnings"]) for row in paid["data"]] == [
         (str(earning.contractor_id), "6.00")
     ]
+
+
+async def test_money_is_written_to_the_currencys_minor_unit_at_least_as_billing_writes_it(
+    reports: Reports, js: JetStreamContext
+) -> None:
+    """Billing sends each amount without trailing zeros ("0.5"); the reports write the sums
+    to the minor unit (0.50 EUR, 0.500 BHD, 3000 JPY), and further only where they are
+    exact to more places."""
+    at = datetime(2003, 7, 1, 10, tzinfo=UTC)
+    period = {"from": "2003-07-01T00:00:00Z", "to": "2003-07-02T00:00:00Z"}
+    written: dict[str, tuple[str, str, str]] = {}
+    for currency, price, rate in [
+        ("EUR", "0.5", "0.1"),
+        ("JPY", "1000", "100"),
+        ("BHD", "0.5", "0.1"),
+        ("USD", "0.125", "0.1"),
+    ]:
+        client_id = new_id()
+        usage = [usage_recorded(client_id, price, currency, at) for _ in range(3)]
+        job_id = usage[0].job_id
+        earnings = [earning_recorded(client_id, job_id, rate, currency, at) for _ in range(2)]
+        await publish_billing(js, client_id, *usage, *earnings)
+        body = await reports.body("overview", **period, client_id=str(client_id))
+        written[currency] = (body["revenue"], body["contractor_cost"], body["margin"])
+        clients = await reports.body("clients", **period, currency=currency)
+        (row,) = [row for row in clients["data"] if row["client_id"] == str(client_id)]
+        assert (row["revenue"], row["margin"]) == (body["revenue"], body["margin"])
+        paid = await reports.body("contractors", **period, currency=currency)
+        contractor = str(earnings[0].contractor_id)
+        (earned,) = [row["earnings"] for row in paid["data"] if row["contractor_id"] == contractor]
+        assert earned == f"{Decimal(rate):.{minor_units(currency)}f}"
+
+    assert written == {
+        "EUR": ("1.50", "0.20", "1.30"),
+        "JPY": ("3000", "200", "2800"),
+        "BHD": ("1.500", "0.200", "1.300"),
+        "USD": ("0.375", "0.20", "0.175"),
+    }
 
 
 async def test_accept_allowing_neither_json_nor_csv_is_a_406(reports: Reports) -> None:
@@ -191,7 +230,7 @@ async def test_a_currency_of_zero_amounts_alone_is_none_of_the_periods_and_a_nil
     reports: Reports, js: JetStreamContext
 ) -> None:
     """A task rejected is an earning of 0, here in the piece rates' USD: the period's money is
-    all in EUR all the same. Revenue and cost to the cent of a cent: their margin is 0."""
+    all in EUR all the same. Revenue and cost to the cent of a cent: their margin is 0.00."""
     client_id = new_id()
     at = datetime(2003, 5, 1, 10, tzinfo=UTC)
     period = {"from": "2003-05-01T00:00:00Z", "to": "2003-05-02T00:00:00Z"}
@@ -208,15 +247,15 @@ async def test_a_currency_of_zero_amounts_alone_is_none_of_the_periods_and_a_nil
     assert (overview["currency"], overview["revenue"], overview["margin"]) == (
         "EUR",
         "1.00342778",
-        "0",
+        "0.00",
     )
     clients = await reports.body("clients", **period)
     (row,) = [row for row in clients["data"] if row["client_id"] == str(client_id)]
-    assert (clients["currency"], row["margin"]) == ("EUR", "0")
+    assert (clients["currency"], row["margin"]) == ("EUR", "0.00")
     assert (await reports.body("contractors", **period))["currency"] == "EUR"
     as_csv = await reports.get("clients", {**period, "currency": "EUR"}, accept="text/csv")
     (line,) = [line for line in as_csv.text.splitlines() if line.startswith(str(client_id))]
-    assert line.endswith(",1.00342778,1.00342778,0,EUR"), "its money says its currency"
+    assert line.endswith(",1.00342778,1.00342778,0.00,EUR"), "its money says its currency"
     as_csv = await reports.get("contractors", {**period, "currency": "EUR"}, accept="text/csv")
     (header, *_) = as_csv.text.splitlines()
     assert header.endswith(",earnings,currency")

@@ -146,8 +146,8 @@ def test_the_clients_figures_read_their_counts_bins_backlog_and_money() -> None:
     )
     bins = {turnaround_bin(1800): 2, turnaround_bin(3600): 3, turnaround_bin(7200): 2}
 
-    shown = reports.figures(counts, 1, bins, Money(Decimal("11.50"), Decimal("1.60")))
-    unpriced = reports.figures(Counts(), 0, {}, None)
+    shown = reports.figures(counts, 1, bins, Money(Decimal("11.5"), Decimal("1.6")), "EUR")
+    unpriced = reports.figures(Counts(), 0, {}, None, None)
 
     assert shown == reports.Figures(
         items_received=9,
@@ -162,6 +162,11 @@ def test_the_clients_figures_read_their_counts_bins_backlog_and_money() -> None:
         contractor_cost=Decimal("1.60"),
         margin=Decimal("9.90"),
     )
+    assert [str(shown.revenue), str(shown.contractor_cost), str(shown.margin)] == [
+        "11.50",
+        "1.60",
+        "9.90",
+    ]
     assert shown.turnaround_p50_s == pytest.approx(3600, rel=TURNAROUND_PRECISION)
     assert (unpriced.revenue, unpriced.contractor_cost, unpriced.margin) == (None, None, None)
     assert (unpriced.turnaround_p50_s, unpriced.sla_met_ratio, unpriced.accuracy) == (
@@ -169,6 +174,28 @@ def test_the_clients_figures_read_their_counts_bins_backlog_and_money() -> None:
         None,
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "written"),
+    [
+        ("0.5", "EUR", "0.50"),  # as billing sends an amount: without trailing zeros
+        ("475.0", "EUR", "475.00"),
+        ("950", "EUR", "950.00"),
+        ("118.750", "EUR", "118.75"),
+        ("0.125", "EUR", "0.125"),  # the exact amount, to more places than cents
+        ("1.00342778", "EUR", "1.00342778"),
+        ("-0.30000000", "EUR", "-0.30"),
+        ("0E-8", "EUR", "0.00"),
+        ("3000.00", "JPY", "3000"),
+        ("475.0", "BHD", "475.000"),
+    ],
+)
+def test_money_is_written_to_its_currencys_minor_unit_at_least(
+    amount: str, currency: str, written: str
+) -> None:
+    assert str(reports.money_shown(Decimal(amount), currency)) == written
+    assert reports.money_shown(None, currency) is None
 
 
 def test_no_margin_where_a_clients_cost_and_revenue_are_in_different_currencies() -> None:

@@ -108,7 +108,7 @@ def test_the_dashboard_charts_are_the_reports_series() -> None:
         start=NOW,
         **asdict(Counts(items_received=7, items_completed=2, jobs_sla_met=1, entries_accepted=1)),
     )
-    clients = [ClientRow(client_id=client, **asdict(figures(Counts(), 3, {}, None)))]
+    clients = [ClientRow(client_id=client, **asdict(figures(Counts(), 3, {}, None, None)))]
     contractors = [
         _contractor_row(contractor, accuracy=round(8 / 9, 4)),
         _contractor_row(contractor, accuracy=None),

@@ -21,12 +21,12 @@ from bpo_billing.domain.money import (
     MOST_MONEY,
     exact_price,
     held,
-    minor_units,
     money_errors,
     plain,
     round_money,
 )
 from bpo_common.errors import Conflict, FieldError, Invalid
+from bpo_common.money import minor_units
 
 
 class InvoiceStatus(StrEnum):

@@ -8,9 +8,8 @@ its usage, the tax rounds subtotal x rate, and totals are sums of rounded amount
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from iso4217 import Currency
-
 from bpo_common.errors import FieldError
+from bpo_common.money import MINOR_UNITS, minor_units, shown
 
 HUNDRED = Decimal(100)
 # Prices typed in (per item, per field, piece rates) have at most this many decimals; what
@@ -24,20 +23,9 @@ LEDGER_DECIMALS = 8
 MONEY_DIGITS = 18
 MONEY_PLACES = 4
 MOST_MONEY = Decimal(10) ** MONEY_DIGITS
-# ISO 4217's currencies (its list, not a locale library's display data: CLDR shows IQD with
-# no decimals where ISO 4217 gives it 3); units of account without a minor unit (XDR, XAU,
-# ...) are no money to invoice in.
-_MINOR_UNITS = {currency.code: currency.exponent for currency in Currency}
-KNOWN_CURRENCIES = frozenset(code for code, units in _MINOR_UNITS.items() if units is not None)
-# A code taken before ISO 4217 withdrew it (BGN, HRK) and kept in stored prices and invoices
-# still rounds, as it did, to 2 decimals.
-WITHDRAWN_MINOR_UNITS = 2
-
-
-def minor_units(currency: str) -> int:
-    """Decimals of the currency's minor unit (ISO 4217): 2 for EUR, 0 for JPY, 3 for BHD."""
-    units = _MINOR_UNITS.get(currency)
-    return WITHDRAWN_MINOR_UNITS if units is None else units
+# ISO 4217's currencies: units of account without a minor unit (XDR, XAU, ...) are no money
+# to invoice in.
+KNOWN_CURRENCIES = frozenset(code for code, units in MINOR_UNITS.items() if units is not None)
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
@@ -56,13 +44,10 @@ def ledger(amount: Decimal) -> Decimal:
 
 
 def exact_price(amount: Decimal, places: int = 2) -> Decimal:
-    """A price or ledger amount as shown: without trailing zeros beyond `places` decimals (a
-    currency's minor unit where the price is in one: 1000 yen, not 1000.00)."""
-    value = ledger(amount)
-    normalized = value.normalize()
-    if normalized.as_tuple().exponent > -places:  # type: ignore[operator]
-        return value.quantize(Decimal(1).scaleb(-places))
-    return normalized
+    """A price or ledger amount as shown: to the ledger's decimals, without trailing zeros
+    beyond `places` (a currency's minor unit where the price is in one: 1000 yen, not
+    1000.00)."""
+    return shown(ledger(amount), places)
 
 
 def plain(amount: Decimal) -> Decimal:

@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.domain.earnings import earning_amount, earning_factor, statement_totals
-from bpo_billing.domain.money import currency_errors, exact_price, minor_units, plain
+from bpo_billing.domain.money import currency_errors, exact_price, plain
 from bpo_billing.domain.periods import end_of, start_of
 from bpo_billing.models import Earning
 from bpo_billing.repository import earnings as repository
@@ -20,6 +20,7 @@ from bpo_common.db import advisory_lock
 from bpo_common.errors import Invalid
 from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
+from bpo_common.money import minor_units
 from bpo_common.outbox import publish_each, publish_many
 
 # Held by a put of piece rates, shared by the recording of earnings (see record_scores).

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.domain import invoices as rules
 from bpo_billing.domain.invoices import InvoiceStatus, InvoiceTerms
-from bpo_billing.domain.money import exact_price, minor_units, plain, round_money
+from bpo_billing.domain.money import exact_price, plain, round_money
 from bpo_billing.domain.periods import end_of
 from bpo_billing.domain.price_books import in_force, taken_effect
 from bpo_billing.models import CreditNote, Invoice, Payment, Series
@@ -33,6 +33,7 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import billing
 from bpo_common.errors import Conflict, NotFound
 from bpo_common.ids import new_id
+from bpo_common.money import minor_units
 from bpo_common.outbox import publish
 from bpo_common.pagination import Page, PageRequest, make_page
 

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_billing.domain.money import exact_price, minor_units, plain, round_money
+from bpo_billing.domain.money import exact_price, plain, round_money
 from bpo_billing.domain.price_books import price_book_errors
 from bpo_billing.models import PriceBook
 from bpo_billing.repository import lock_client
@@ -15,6 +15,7 @@ from bpo_billing.service.usage import price_waiting_usage
 from bpo_common.clock import utcnow
 from bpo_common.errors import FieldError, Invalid, NotFound
 from bpo_common.ids import new_id
+from bpo_common.money import minor_units
 
 
 def price_book_out(book: PriceBook) -> PriceBookOut:

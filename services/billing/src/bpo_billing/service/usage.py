@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.domain.invoices import UsageKind
-from bpo_billing.domain.money import exact_price, ledger, minor_units, plain
+from bpo_billing.domain.money import exact_price, ledger, plain
 from bpo_billing.domain.periods import day_of, end_of, month_of, start_of
 from bpo_billing.domain.price_books import covering, price_item, sla_hours, taken_effect
 from bpo_billing.models import BillableJob, PriceBook, UsageLine
@@ -25,6 +25,7 @@ from bpo_common.contracts.validation import ExceptionResolved
 from bpo_common.events import Waiting
 from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
+from bpo_common.money import minor_units
 from bpo_common.outbox import publish, publish_each, publish_many
 from bpo_common.pagination import Page, PageRequest, make_page
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from bpo_common.decimals import trimmed
 from bpo_common.errors import FieldError, Invalid
+from bpo_common.money import minor_units, shown
 from bpo_reporting.domain.buckets import Bucket
 from bpo_reporting.domain.turnaround import Bins, percentile
 
@@ -132,8 +132,7 @@ class Money:
 
     @property
     def margin(self) -> Decimal | None:
-        # Trimmed: a nil margin of costs to the cent of a cent reads 0, not 0E-8.
-        return None if self.mixed else trimmed(self.revenue - self.contractor_cost)
+        return None if self.mixed else self.revenue - self.contractor_cost
 
 
 def total(amounts: Collection[Money]) -> Money:
@@ -175,8 +174,11 @@ class Figures:
     margin: Decimal | None
 
 
-def figures(counts: Counts, backlog: int, turnarounds: Bins, money: Money | None) -> Figures:
-    """The figures of clients' work: `money` is None when the period has none to show."""
+def figures(
+    counts: Counts, backlog: int, turnarounds: Bins, money: Money | None, currency: str | None
+) -> Figures:
+    """The figures of clients' work: `money` is None when the period has none to show, else in
+    `currency`, written as billing writes amounts (see `money_shown`)."""
     return Figures(
         items_received=counts.items_received,
         items_completed=counts.items_completed,
@@ -186,7 +188,16 @@ def figures(counts: Counts, backlog: int, turnarounds: Bins, money: Money | None
         turnaround_p90_s=percentile(turnarounds, 0.9),
         sla_met_ratio=counts.sla_met_ratio,
         accuracy=counts.accuracy,
-        revenue=None if money is None else money.revenue,
-        contractor_cost=None if money is None else money.contractor_cost,
-        margin=None if money is None else money.margin,
+        revenue=money_shown(None if money is None else money.revenue, currency),
+        contractor_cost=money_shown(None if money is None else money.contractor_cost, currency),
+        margin=money_shown(None if money is None else money.margin, currency),
     )
+
+
+def money_shown(amount: Decimal | None, currency: str | None) -> Decimal | None:
+    """A sum of the ledger's amounts as billing shows them: to the currency's minor unit at
+    least, more only where the exact sum has more (0.50 and 0.125 euros, 3000 yen), whatever
+    places the summed amounts came with (billing sends each without trailing zeros: 0.5)."""
+    if amount is None or currency is None:
+        return None
+    return shown(amount, minor_units(currency))

@@ -18,6 +18,7 @@ from bpo_reporting.domain.reports import (
     figures,
     longest_period,
     marked_mixed,
+    money_shown,
     only_currency,
     total,
 )
@@ -82,7 +83,7 @@ async def overview(
     return Overview(
         period_from=start,
         period_to=end,
-        **asdict(figures(totals, sum(backlog.values()), merged(bins.values()), money)),
+        **asdict(figures(totals, sum(backlog.values()), merged(bins.values()), money, chosen)),
         currency=chosen,
     )
 
@@ -204,7 +205,7 @@ async def contractors(
         _contractor_row(
             contractor_id,
             work.get(contractor_id, ContractorWork()),
-            earnings.get(contractor_id, Decimal(0)) if chosen else None,
+            money_shown(earnings.get(contractor_id, Decimal(0)), chosen),
         )
         for contractor_id in sorted(work.keys() | earnings.keys())
     ]
@@ -254,6 +255,7 @@ async def clients(
                     backlog.get(client_id, 0),
                     bins.get(client_id, {}),
                     money.get(client_id, Money()) if chosen else None,
+                    chosen,
                 )
             ),
         )
