@@ -9,6 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import advisory_lock
 
+# How many rows waiting for a price a new price book version or piece rate reads, prices and
+# writes at a time: a backlog of any size then costs the memory of one chunk.
+WAITING_CHUNK = 5_000
+
 
 async def lock_client(
     session: AsyncSession, client_id: UUID, purpose: str, *, shared: bool = False

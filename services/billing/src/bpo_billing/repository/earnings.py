@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.models import Earning, PieceRate
 from bpo_common.contracts import TaskKind
-from bpo_common.db import among, as_arrays, insert_arrays
+from bpo_common.db import among, as_arrays, insert_arrays, update_arrays
 
 
 async def piece_rates(session: AsyncSession, work_type: str | None = None) -> list[PieceRate]:
@@ -80,14 +80,33 @@ async def add_earnings(session: AsyncSession, earnings: Sequence[Earning]) -> se
     return set((await session.execute(_ADD_EARNINGS, as_arrays(rows, _EARNING))).scalars())
 
 
-async def unpriced_earnings(session: AsyncSession, work_type: str) -> list[Earning]:
-    query = (
-        select(Earning)
-        .where(Earning.work_type == work_type, Earning.amount.is_(None))
-        .order_by(Earning.id)
-        .with_for_update()
-    )
+async def unpriced_earnings(
+    session: AsyncSession, work_type: str, after: UUID | None, limit: int
+) -> list[Earning]:
+    """Up to `limit` of the work type's earnings that wait for a rate, locked, in id order:
+    those after `after` (the last id of the chunk before)."""
+    query = select(Earning).where(Earning.work_type == work_type, Earning.amount.is_(None))
+    if after is not None:
+        query = query.where(Earning.id > after)
+    query = query.order_by(Earning.id).limit(limit).with_for_update()
     return list((await session.execute(query)).scalars())
+
+
+# What pricing a waiting earning sets (service.earnings).
+PRICED = ("rate", "amount", "currency")
+_WRITE_PRICED = update_arrays(Earning.__table__, "id", PRICED)
+
+
+async def write_priced(session: AsyncSession, earnings: Sequence[Earning]) -> None:
+    """The earnings' prices as they now stand, in one statement (the unit of work sends one
+    UPDATE an earning); the session then forgets them, so that a chunk of them leaves memory
+    once written."""
+    if not earnings:
+        return
+    rows = [{name: getattr(earning, name) for name in ("id", *PRICED)} for earning in earnings]
+    for earning in earnings:
+        session.expunge(earning)
+    await session.execute(_WRITE_PRICED, as_arrays(rows, ["id", *PRICED]))
 
 
 async def earnings_by_group(

@@ -5,14 +5,14 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.domain.invoices import UsageKind
 from bpo_billing.models import UsageLine, VolumeCounter
 from bpo_billing.repository import exists
-from bpo_common.db import among, copy_instances
+from bpo_common.db import among, as_arrays, copy_instances, update_arrays
 from bpo_common.pagination import PageRequest, paginate
 
 
@@ -34,19 +34,49 @@ async def add_usage_lines(session: AsyncSession, lines: Sequence[UsageLine]) -> 
 
 
 async def unpriced_usage(
-    session: AsyncSession, client_id: UUID, work_types: list[str]
+    session: AsyncSession,
+    client_id: UUID,
+    work_types: list[str],
+    after: tuple[datetime, UUID] | None,
+    limit: int,
 ) -> list[UsageLine]:
-    query = (
-        select(UsageLine)
-        .where(
-            UsageLine.client_id == client_id,
-            UsageLine.amount.is_(None),
-            among(UsageLine.work_type, work_types),
-        )
-        .order_by(UsageLine.completed_at, UsageLine.id)
-        .with_for_update()
+    """Up to `limit` of the client's lines of these work types that wait for a price, locked,
+    in the order they completed: those after `after` (the last line's (completed_at, id) of
+    the chunk before)."""
+    query = select(UsageLine).where(
+        UsageLine.client_id == client_id,
+        UsageLine.amount.is_(None),
+        among(UsageLine.work_type, work_types),
     )
+    if after is not None:
+        query = query.where(tuple_(UsageLine.completed_at, UsageLine.id) > tuple_(*after))
+    query = query.order_by(UsageLine.completed_at, UsageLine.id).limit(limit).with_for_update()
     return list((await session.execute(query)).scalars())
+
+
+# What pricing a waiting line sets (service.usage).
+PRICED = (
+    "price_book_id",
+    "unit_price",
+    "field_price",
+    "rush_pct",
+    "amount",
+    "currency",
+    "priced_at",
+)
+_WRITE_PRICED = update_arrays(UsageLine.__table__, "id", PRICED)
+
+
+async def write_priced(session: AsyncSession, lines: Sequence[UsageLine]) -> None:
+    """The lines' prices as they now stand, in one statement (the unit of work sends one
+    UPDATE a line); the session then forgets the lines, so that a chunk of them leaves memory
+    once written."""
+    if not lines:
+        return
+    rows = [{name: getattr(line, name) for name in ("id", *PRICED)} for line in lines]
+    for line in lines:
+        session.expunge(line)
+    await session.execute(_WRITE_PRICED, as_arrays(rows, ["id", *PRICED]))
 
 
 async def waiting_for_a_price(

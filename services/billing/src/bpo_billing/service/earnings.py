@@ -11,6 +11,7 @@ from bpo_billing.domain.earnings import earning_amount, earning_factor, statemen
 from bpo_billing.domain.money import currency_errors, exact_price, plain
 from bpo_billing.domain.periods import end_of, start_of
 from bpo_billing.models import Earning
+from bpo_billing.repository import WAITING_CHUNK
 from bpo_billing.repository import earnings as repository
 from bpo_billing.schemas import EarningGroup, EarningsStatement, PieceRatesIn, PieceRatesOut
 from bpo_common.clock import utcnow
@@ -42,11 +43,18 @@ async def put_piece_rates(
     }
     await advisory_lock(session, PIECE_RATES_LOCK)
     await repository.put_piece_rates(session, work_type, amounts, body.per_hour, currency, utcnow())
-    events = [
-        _price_earning(earning, amounts[earning.kind], body.per_hour, currency)
-        for earning in await repository.unpriced_earnings(session, work_type)
-    ]
-    await publish_many(session, events)
+    # A chunk of waiting earnings at a time, each written and announced before the next is
+    # read: a backlog of any size costs the memory of one chunk. All in this transaction: the
+    # rates and every earning they price commit together or not at all.
+    after: UUID | None = None
+    while waiting := await repository.unpriced_earnings(session, work_type, after, WAITING_CHUNK):
+        after = waiting[-1].id
+        events = [
+            _price_earning(earning, amounts[earning.kind], body.per_hour, currency)
+            for earning in waiting
+        ]
+        await repository.write_priced(session, waiting)
+        await publish_many(session, events)
     (rates,) = await piece_rates(session, work_type)
     return rates
 

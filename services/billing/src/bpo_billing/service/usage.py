@@ -4,7 +4,7 @@ version covers it; and one per match exception the
 client's own people resolved, when the book in force then prices exceptions."""
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -15,7 +15,7 @@ from bpo_billing.domain.money import exact_price, ledger, plain
 from bpo_billing.domain.periods import day_of, end_of, month_of, start_of
 from bpo_billing.domain.price_books import covering, price_item, sla_hours, taken_effect
 from bpo_billing.models import BillableJob, PriceBook, UsageLine
-from bpo_billing.repository import invoices, jobs, lock_client, price_books
+from bpo_billing.repository import WAITING_CHUNK, invoices, jobs, lock_client, price_books
 from bpo_billing.repository import usage as repository
 from bpo_billing.schemas import RateIn, RushIn, UsageLineOut
 from bpo_common.clock import utcnow
@@ -143,18 +143,29 @@ async def price_waiting_usage(
     client's `versions`) lists, where it covers it as it would an item completed now
     (domain.price_books.covering): in force on the item's day, or the first after it to list
     the type. An item of a day that another version rules without its type waits on: what
-    prices an item does not hang on whether it completed before or after a version was put."""
-    lines = await repository.unpriced_usage(session, book.client_id, list(book.rates))
-    priced = [
-        (line, covered)
-        for line in lines
-        if (covered := covering(versions, day_of(line.completed_at), line.work_type)) is not None
-    ]
-    if not priced:
-        return
-    terms = await jobs.jobs_by_id(session, {line.job_id for line, _ in priced})
-    events = await _price(session, priced, terms)
-    await publish_many(session, events, client_id=book.client_id)
+    prices an item does not hang on whether it completed before or after a version was put.
+
+    A chunk of lines at a time, in the order they completed, each written and announced
+    before the next is read: a backlog of any size costs the memory of one chunk, and the
+    month's counts number the lines as they would in one go. All in the caller's
+    transaction: the version and every price it sets commit together or not at all."""
+    after: tuple[datetime, UUID] | None = None
+    while lines := await repository.unpriced_usage(
+        session, book.client_id, list(book.rates), after, WAITING_CHUNK
+    ):
+        after = (lines[-1].completed_at, lines[-1].id)
+        priced = [
+            (line, covered)
+            for line in lines
+            if (covered := covering(versions, day_of(line.completed_at), line.work_type))
+            is not None
+        ]
+        if not priced:
+            continue
+        terms = await jobs.jobs_by_id(session, {line.job_id for line, _ in priced})
+        events = await _price(session, priced, terms)
+        await repository.write_priced(session, [line for line, _ in priced])
+        await publish_many(session, events, client_id=book.client_id)
 
 
 async def _price(
