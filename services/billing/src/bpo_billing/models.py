@@ -101,8 +101,9 @@ class UsageLine(Base):
 
     A draft marks a client's lines billed by the million in one UPDATE, and every index on
     the table is written for every line it marks: it has only the indexes lookups need
-    (none on job_id or invoice_id; a void finds its lines through the client), and the one
-    on exception_id holds only exception lines.
+    (none on job_id or invoice_id; a void finds its lines through the client), the one on
+    exception_id holds only exception lines, and the one of lines waiting for a price only
+    those (a draft marks priced lines).
     """
 
     __tablename__ = "usage_line"
@@ -114,6 +115,14 @@ class UsageLine(Base):
             postgresql_where=text("invoice_id IS NULL"),
         ),
         Index("ix_usage_line_client_id_completed_at", "client_id", "completed_at"),
+        # What a new price book version prices, and what a draft says still waits.
+        Index(
+            "ix_usage_line_waiting",
+            "client_id",
+            "completed_at",
+            "id",
+            postgresql_where=text("amount IS NULL"),
+        ),
         # One line per item and one per exception; an item may have both.
         Index(
             "uq_usage_line_item_id",
@@ -289,7 +298,11 @@ class Earning(Base):
     """One scored task: what it pays (amount NULL while its work type has no piece rate)."""
 
     __tablename__ = "earning"
-    __table_args__ = (Index("ix_earning_contractor_id_earned_at", "contractor_id", "earned_at"),)
+    __table_args__ = (
+        Index("ix_earning_contractor_id_earned_at", "contractor_id", "earned_at"),
+        # What a put of piece rates prices.
+        Index("ix_earning_waiting", "work_type", "id", postgresql_where=text("amount IS NULL")),
+    )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     task_id: Mapped[UUID] = mapped_column(unique=True)

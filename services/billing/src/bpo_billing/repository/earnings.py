@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,15 +80,21 @@ async def add_earnings(session: AsyncSession, earnings: Sequence[Earning]) -> se
     return set((await session.execute(_ADD_EARNINGS, as_arrays(rows, _EARNING))).scalars())
 
 
-async def unpriced_earnings(
-    session: AsyncSession, work_type: str, after: UUID | None, limit: int
-) -> list[Earning]:
+def waiting_earnings(work_type: str, after: UUID | None, limit: int) -> Select[Earning]:
     """Up to `limit` of the work type's earnings that wait for a rate, locked, in id order:
-    those after `after` (the last id of the chunk before)."""
+    those after `after` (the last id of the chunk before). Read from ix_earning_waiting,
+    which holds only such earnings."""
     query = select(Earning).where(Earning.work_type == work_type, Earning.amount.is_(None))
     if after is not None:
         query = query.where(Earning.id > after)
-    query = query.order_by(Earning.id).limit(limit).with_for_update()
+    return query.order_by(Earning.id).limit(limit).with_for_update()
+
+
+async def unpriced_earnings(
+    session: AsyncSession, work_type: str, after: UUID | None, limit: int
+) -> list[Earning]:
+    """`waiting_earnings`' earnings."""
+    query = waiting_earnings(work_type, after, limit)
     return list((await session.execute(query)).scalars())
 
 

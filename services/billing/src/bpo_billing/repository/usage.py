@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,16 +33,12 @@ async def add_usage_lines(session: AsyncSession, lines: Sequence[UsageLine]) -> 
     await copy_instances(session, lines)
 
 
-async def unpriced_usage(
-    session: AsyncSession,
-    client_id: UUID,
-    work_types: list[str],
-    after: tuple[datetime, UUID] | None,
-    limit: int,
-) -> list[UsageLine]:
+def waiting_usage(
+    client_id: UUID, work_types: list[str], after: tuple[datetime, UUID] | None, limit: int
+) -> Select[UsageLine]:
     """Up to `limit` of the client's lines of these work types that wait for a price, locked,
     in the order they completed: those after `after` (the last line's (completed_at, id) of
-    the chunk before)."""
+    the chunk before). Read from ix_usage_line_waiting, which holds only such lines."""
     query = select(UsageLine).where(
         UsageLine.client_id == client_id,
         UsageLine.amount.is_(None),
@@ -50,7 +46,18 @@ async def unpriced_usage(
     )
     if after is not None:
         query = query.where(tuple_(UsageLine.completed_at, UsageLine.id) > tuple_(*after))
-    query = query.order_by(UsageLine.completed_at, UsageLine.id).limit(limit).with_for_update()
+    return query.order_by(UsageLine.completed_at, UsageLine.id).limit(limit).with_for_update()
+
+
+async def unpriced_usage(
+    session: AsyncSession,
+    client_id: UUID,
+    work_types: list[str],
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[UsageLine]:
+    """`waiting_usage`'s lines."""
+    query = waiting_usage(client_id, work_types, after, limit)
     return list((await session.execute(query)).scalars())
 
 
@@ -79,12 +86,10 @@ async def write_priced(session: AsyncSession, lines: Sequence[UsageLine]) -> Non
     await session.execute(_WRITE_PRICED, as_arrays(rows, ["id", *PRICED]))
 
 
-async def waiting_for_a_price(
-    session: AsyncSession, client_id: UUID, until: datetime
-) -> dict[str, int]:
-    """The client's usage lines completed before `until` that wait for a price, per work
-    type."""
-    query = (
+def waiting_counts(client_id: UUID, until: datetime) -> Select[str, int]:
+    """(work_type, lines) of the client's usage completed before `until` that waits for a
+    price, read from ix_usage_line_waiting."""
+    return (
         select(UsageLine.work_type, func.count())
         .where(
             UsageLine.client_id == client_id,
@@ -94,7 +99,15 @@ async def waiting_for_a_price(
         .group_by(UsageLine.work_type)
         .order_by(UsageLine.work_type)
     )
-    return {work_type: count for work_type, count in await session.execute(query)}
+
+
+async def waiting_for_a_price(
+    session: AsyncSession, client_id: UUID, until: datetime
+) -> dict[str, int]:
+    """The client's usage lines completed before `until` that wait for a price, per work
+    type."""
+    rows = await session.execute(waiting_counts(client_id, until))
+    return {work_type: count for work_type, count in rows}
 
 
 async def count_items(
