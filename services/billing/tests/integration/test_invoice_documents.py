@@ -68,6 +68,30 @@ async def test_an_invoice_as_csv_and_pdf_says_what_the_json_says(
     assert_problem(await billing.get(url, headers={**tokens.manager(), "Accept": "image/png"}), 406)
 
 
+async def test_a_void_invoice_says_so_in_its_csv_with_the_reason(
+    billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
+) -> None:
+    client_id = await new_client(billing, tokens, rates={"invoice": {"per_item": "10"}})
+    await feed.items(await feed.job(client_id), 1)
+    invoice = await finalized_invoice(billing, tokens, client_id)
+    url = f"/v1/invoices/{invoice['id']}"
+    csv_of_it = {**tokens.client(client_id), "Accept": "text/csv"}
+
+    issued = list(csv.DictReader(io.StringIO((await billing.get(url, headers=csv_of_it)).text)))
+    assert [row["description"] for row in issued if row["kind"] == "status"] == ["finalized"]
+    assert "void" not in {row["kind"] for row in issued}
+
+    reason = "issued to the wrong entity"
+    voided = await billing.post(f"{url}/void", json={"reason": reason}, headers=tokens.manager())
+    assert voided.status_code == 200, voided.text
+    rows = list(csv.DictReader(io.StringIO((await billing.get(url, headers=csv_of_it)).text)))
+    by_kind = {row["kind"]: row for row in rows}
+    assert by_kind["status"]["description"] == "void"
+    assert by_kind["void"]["description"] == reason
+    assert (by_kind["total"]["amount"], by_kind["amount_due"]["amount"]) == ("12.10", "0.00")
+    assert all(row["number"] == invoice["number"] for row in rows)
+
+
 async def test_the_pdf_shows_job_refs_and_credit_note_reasons_beyond_latin_1_as_written(
     billing: httpx.AsyncClient, tokens: Tokens, feed: Feed
 ) -> None:

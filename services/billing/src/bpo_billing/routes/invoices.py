@@ -94,7 +94,8 @@ async def get_invoice(
 
 def _invoice_rows(invoice: InvoiceOut) -> list[list[object]]:
     """One row per invoice line, then the totals as rows of their own (label in `kind`), then
-    one row per credit note."""
+    the status (a void invoice keeps its figures: only this row, and the next with the
+    reason, tell it from an issued one), then one row per credit note."""
     rows: list[list[object]] = [
         ["number", "kind", "job_id", "work_type", "description", "quantity", "unit_price",
          "amount", "currency"],
@@ -113,6 +114,9 @@ def _invoice_rows(invoice: InvoiceOut) -> list[list[object]]:
     ]
     for label, amount in totals:
         rows.append([number, label, "", "", "", "", "", amount, invoice.currency])
+    rows.append([number, "status", "", "", invoice.status.value, "", "", "", ""])
+    if invoice.status is InvoiceStatus.VOID:
+        rows.append([number, "void", "", "", invoice.void_reason, "", "", "", ""])
     for note in invoice.credit_notes:
         rows.append([number, "credit_note", "", "", f"{note.number}: {note.reason}", "", "",
                      note.amount, invoice.currency])  # fmt: skip
