@@ -114,6 +114,8 @@ class UsageLine(Base):
             "completed_at",
             postgresql_where=text("invoice_id IS NULL"),
         ),
+        # A client's lines of a period; and every client's, for the margin report, skipping
+        # from client to client (PostgreSQL 18's skip scan).
         Index("ix_usage_line_client_id_completed_at", "client_id", "completed_at"),
         # What a new price book version prices, and what a draft says still waits.
         Index(
@@ -302,6 +304,8 @@ class Earning(Base):
         Index("ix_earning_contractor_id_earned_at", "contractor_id", "earned_at"),
         # What a put of piece rates prices.
         Index("ix_earning_waiting", "work_type", "id", postgresql_where=text("amount IS NULL")),
+        # The margin report's period, of one client or every client (as usage lines).
+        Index("ix_earning_client_id_earned_at", "client_id", "earned_at"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)

@@ -1,13 +1,14 @@
 """Reads whose cost must follow what they ask for, not the history kept: each is planned on
 an index that holds what it reads."""
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_billing.repository import earnings, usage
+from bpo_billing.repository import earnings, margin, usage
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 
@@ -45,3 +46,20 @@ async def test_earnings_waiting_for_a_rate_are_read_from_an_index_of_only_such_e
         next_chunk = await plan(session, earnings.waiting_earnings("receipt", new_id(), 5000))
     for found in (first, next_chunk):
         assert "ix_earning_waiting" in found, found
+
+
+async def test_the_margin_report_reads_its_period_of_one_client_or_of_every_client(
+    billing_db: SessionFactory,
+) -> None:
+    since, until = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
+    async with billing_db() as session, session.begin():
+        every = await plan(session, margin.margin_query(None, since, until))
+        one = await plan(session, margin.margin_query(new_id(), since, until))
+    for found in (every, one):
+        assert "Seq Scan" not in found, found
+        for index, column in (
+            ("ix_usage_line_client_id_completed_at", "completed_at"),
+            ("ix_earning_client_id_earned_at", "earned_at"),
+        ):
+            # The period bounds what the index reads, not a filter of what it read.
+            assert re.search(rf"using {index} on .*\n *Index Cond: .*\b{column} >= ", found), found
