@@ -198,7 +198,8 @@ async def test_a_month_invoiced_in_halves_pays_its_usage_or_the_minimum_whicheve
         ("minimum_fee", "-50.00"),
     ]
     assert second["lines"][1]["description"] == (
-        "Minimum monthly fee of 100.00 EUR, less the 70.00 EUR the month's other invoices charged"
+        "Minimum monthly fee of 100.00 EUR on the month's usage of 80.00 EUR (30.00 EUR of it on "
+        "its other invoices): 20.00 EUR, less 70.00 EUR charged before: 50.00 EUR given back"
     )
     assert (second["subtotal"], second["total"]) == ("0.00", "0.00")
     # 80.00 of usage under a minimum of 100.00.

@@ -15,7 +15,6 @@ from bpo_billing.domain.invoices import (
     LateJob,
     Line,
     LineKind,
-    MonthBilled,
     UsageGroup,
     UsageKind,
     amount_due,
@@ -25,11 +24,11 @@ from bpo_billing.domain.invoices import (
     ensure_status,
     invoice_totals,
     line_amount,
-    minimum_fee_top_up,
     overdue,
     settlement_errors,
     usage_lines,
 )
+from bpo_billing.domain.minimum_fee import MonthBilled, minimum_fee_top_up
 from bpo_common.errors import Conflict, Invalid
 from bpo_common.money import minor_units
 
@@ -227,12 +226,47 @@ def test_usage_billed_later_in_the_month_takes_back_the_fee_charged_earlier() ->
         usage=Decimal("30.00"), fees=Decimal("70.00")
     ))  # fmt: skip
     fee = Line(LineKind.MINIMUM_FEE,
-               "Minimum monthly fee of 100.00 EUR, less the 70.00 EUR the month's other "
-               "invoices charged", 1, Decimal("-50.00"), Decimal("-50.00"))  # fmt: skip
+               "Minimum monthly fee of 100.00 EUR on the month's usage of 80.00 EUR (30.00 EUR "
+               "of it on its other invoices): 20.00 EUR, less 70.00 EUR charged before: 50.00 "
+               "EUR given back", 1, Decimal("-50.00"), Decimal("-50.00"))  # fmt: skip
     assert second.lines == (*usage, fee)
     # 80.00 of usage under a minimum of 100.00: the month pays 100.00, and the credit waits.
     assert (first.totals.total, second.totals.total) == (Decimal("100.00"), Decimal("0.00"))
     assert [job.job_id for job in second.deferred] == [JOB]
+
+
+@pytest.mark.parametrize(
+    ("usage", "month", "minimum", "said", "amount"),
+    [
+        # A later draft's usage makes up the fee an earlier one charged.
+        ("50.00", MonthBilled(Decimal("30.00"), Decimal("70.00")), "100.00",
+         "on the month's usage of 80.00 EUR (30.00 EUR of it on its other invoices): 20.00 EUR, "
+         "less 70.00 EUR charged before: 50.00 EUR given back", "-50.00"),
+        # The fee invoice voided, the month drafted again beside the one that gave 50.00 back.
+        ("30.00", MonthBilled(Decimal("50.00"), Decimal("-50.00")), "100.00",
+         "on the month's usage of 80.00 EUR (50.00 EUR of it on its other invoices): 20.00 EUR, "
+         "plus 50.00 EUR given back before", "70.00"),
+        # Usage billed before the minimum was charged by another invoice.
+        ("20.00", MonthBilled(Decimal("40.00")), "100.00",
+         "on the month's usage of 60.00 EUR (40.00 EUR of it on its other invoices): 40.00 EUR",
+         "40.00"),
+        # No minimum in force at this draft's end: the fee charged comes back up to its usage.
+        ("10.00", MonthBilled(Decimal("30.00"), Decimal("70.00")), "0",
+         "on the month's usage of 40.00 EUR (30.00 EUR of it on its other invoices): 0.00 EUR, "
+         "less 70.00 EUR charged before: 10.00 EUR given back, no more than this invoice's usage",
+         "-10.00"),
+    ],
+    ids=["made-up", "given-back-before", "usage-before", "at-most-its-usage"],
+)  # fmt: skip
+def test_the_minimum_fee_line_says_figures_that_add_up_to_its_amount(
+    usage: str, month: MonthBilled, minimum: str, said: str, amount: str
+) -> None:
+    terms = InvoiceTerms("EUR", Decimal(0), Decimal(minimum), Decimal(0))
+    (*_, fee) = assemble(usage_lines([group(JOB, 1, usage)], "EUR"), [], terms, month).lines
+    assert fee.kind is LineKind.MINIMUM_FEE
+    assert fee.description == f"Minimum monthly fee of {Decimal(minimum):.2f} EUR {said}"
+    assert fee.amount == Decimal(amount)
+    assert "-" not in fee.description
 
 
 def test_a_fee_is_given_back_no_further_than_the_draft_s_own_usage() -> None:

@@ -1,3 +1,4 @@
 """Pure billing rules, no I/O: money and its rounding (`money`), billing periods (`periods`),
 prices and what an item costs (`price_books`), invoice assembly and settlement (`invoices`),
-contractor earnings (`earnings`) and margin (`margin`)."""
+the minimum monthly fee (`minimum_fee`), contractor earnings (`earnings`) and margin
+(`margin`)."""

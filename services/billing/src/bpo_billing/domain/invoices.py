@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
+from bpo_billing.domain.minimum_fee import MonthBilled, fee_description, minimum_fee_top_up
 from bpo_billing.domain.money import (
     HUNDRED,
     MOST_MONEY,
@@ -184,28 +185,6 @@ def _held(amount: Decimal, currency: str, what: str) -> Decimal:
     return rounded
 
 
-@dataclass(frozen=True)
-class MonthBilled:
-    """What the client's other invoices not void of a draft's month bill: their items and
-    resolved exceptions, and the minimum fee lines they charged (one giving a fee back
-    counts negative)."""
-
-    usage: Decimal = Decimal(0)
-    fees: Decimal = Decimal(0)
-
-
-def minimum_fee_top_up(
-    usage: Decimal, minimum: Decimal, currency: str, month: MonthBilled = MonthBilled()
-) -> Decimal:
-    """The draft's minimum fee line: what the month's usage (this draft's and the month's other
-    invoices') falls short of the minimum, less the fees those invoices charged already, so
-    that the month pays max(usage, minimum) whatever its invoices. Negative when usage billed
-    later made up a fee charged earlier, which is given back, but never more than the draft's
-    own usage: an invoice never goes below zero."""
-    owed = max(Decimal(0), minimum - (usage + month.usage))
-    return round_money(max(owed - month.fees, -usage), currency)
-
-
 def job_credit(job_amount: Decimal, pct: Decimal, currency: str) -> Decimal:
     """The (negative) credit for a job that fell short: pct of what its items cost."""
     return -round_money(job_amount * pct / HUNDRED, currency)
@@ -267,7 +246,8 @@ def assemble(
     usage_subtotal = sum((line.amount for line in usage), Decimal(0))
     top_up = minimum_fee_top_up(usage_subtotal, terms.minimum_monthly_fee, currency, month)
     if top_up != 0:
-        lines.append(Line(LineKind.MINIMUM_FEE, _fee_description(terms, month), 1, top_up, top_up))
+        said = fee_description(usage_subtotal, terms.minimum_monthly_fee, currency, month)
+        lines.append(Line(LineKind.MINIMUM_FEE, said, 1, top_up, top_up))
     subtotal = sum((line.amount for line in lines), Decimal(0))
     deferred: list[CreditedJob] = []
     for job in credited:
@@ -281,15 +261,6 @@ def assemble(
         subtotal += line.amount
     totals = invoice_totals([line.amount for line in lines], terms.tax_rate, currency)
     return Draft(lines=tuple(lines), totals=totals, deferred=tuple(deferred))
-
-
-def _fee_description(terms: InvoiceTerms, month: MonthBilled) -> str:
-    currency = terms.currency
-    said = f"Minimum monthly fee of {round_money(terms.minimum_monthly_fee, currency)} {currency}"
-    if month.fees == 0:
-        return said
-    charged = round_money(month.fees, currency)
-    return f"{said}, less the {charged} {currency} the month's other invoices charged"
 
 
 def _duration(delta: timedelta) -> str:

@@ -20,9 +20,9 @@ from bpo_billing.domain.invoices import (
     LateJob,
     Line,
     LineKind,
-    MonthBilled,
     UsageGroup,
 )
+from bpo_billing.domain.minimum_fee import MonthBilled
 from bpo_billing.domain.periods import month_after
 from bpo_billing.models import (
     AccuracyCredit,
