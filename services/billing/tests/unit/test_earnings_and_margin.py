@@ -106,6 +106,22 @@ def test_a_margin_with_cost_in_another_currency_than_its_revenue_is_left_open() 
     assert euros.jobs[OTHER_JOB].margin == Decimal("4.00"), "a job in one currency has one"
 
 
+def test_margin_figures_are_shown_to_their_currency_s_minor_unit() -> None:
+    clients = by_client(
+        [
+            JobRow(CLIENT, JOB, "JPY", Decimal("3000.00000000"), Decimal("150.5")),
+            JobRow(OTHER_CLIENT, JOB, "BHD", Decimal("1.5"), Decimal("0.25")),
+        ]
+    )
+    yen, dinars = clients[(CLIENT, "JPY")].total, clients[(OTHER_CLIENT, "BHD")].total
+    assert (str(yen.revenue), str(yen.cost), str(yen.margin)) == ("3000", "150.5", "2849.5")
+    assert (str(dinars.revenue), str(dinars.cost), str(dinars.margin)) == (
+        "1.500",
+        "0.250",
+        "1.250",
+    )
+
+
 def test_an_overturned_fraction_beyond_what_earnings_keep_stops_the_service_at_start() -> None:
     database = "postgresql+asyncpg://billing@db/billing"
     with pytest.raises(ValidationError, match="overturned_fraction"):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
-from bpo_billing.domain.money import exact_price
+from bpo_billing.domain.money import exact_price, minor_units
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,15 @@ class ClientMargins:
 
 
 def by_client(jobs: Iterable[JobFigures]) -> dict[tuple[UUID, str], ClientMargins]:
-    """Each job's figures as shown (exact prices), and each client's as the sums of its jobs',
+    """Each job's figures as shown (exact prices, to the currency's minor unit at least, as
+    invoices show them), and each client's as the sums of its jobs',
     per client and currency (revenue in the client's, cost in the piece rates': there is no
     rate to convert one into the other), in the order the jobs come."""
     clients: dict[tuple[UUID, str], ClientMargins] = {}
     for job in jobs:
         client = clients.setdefault((job.client_id, job.currency), ClientMargins())
-        figures = margin_of(exact_price(job.revenue), exact_price(job.cost))
+        places = minor_units(job.currency)
+        figures = margin_of(exact_price(job.revenue, places), exact_price(job.cost, places))
         client.jobs[job.job_id] = figures
         client.total = margin_of(
             client.total.revenue + figures.revenue, client.total.cost + figures.cost
