@@ -106,11 +106,11 @@ async def test_a_price_written_with_an_exponent_is_answered_written_plainly(
     stored = await billing.get(f"/v1/price-books/{client_id}", headers=tokens.manager())
     for body in (put, stored.json()):
         assert body["rates"]["invoice"] == {
-            "per_item": "1000",
-            "per_field": "0",
+            "per_item": "1000.00",
+            "per_field": "0.00",
             "tiers": [
-                {"min_quantity": 1, "max_quantity": 1000, "per_item": "1000"},
-                {"min_quantity": 1001, "max_quantity": None, "per_item": "0"},
+                {"min_quantity": 1, "max_quantity": 1000, "per_item": "1000.00"},
+                {"min_quantity": 1001, "max_quantity": None, "per_item": "0.00"},
             ],
         }
         assert body["rush"] == {"max_sla_hours": "10", "surcharge_pct": "25"}
@@ -141,6 +141,33 @@ async def test_a_price_per_exception_is_optional_and_kept_per_version(
     # In yen, whole yen: as its invoices show it.
     in_yen = await put_price_book(billing, tokens, new_id(), currency="JPY", per_exception="300")
     assert in_yen["per_exception"] == "300"
+
+
+async def test_a_version_s_rates_are_shown_to_its_currency_s_minor_unit_as_its_other_prices(
+    billing: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    tiers = [
+        {"min_quantity": 1, "max_quantity": 10, "per_item": "0.5"},
+        {"min_quantity": 11, "per_item": "0.3"},
+    ]
+    rates = {"invoice": {"per_item": "0.4", "per_field": "0.015", "tiers": tiers}}
+    client_id = new_id()
+    put = await put_price_book(billing, tokens, client_id, rates=rates, per_exception="0.4")
+    stored = await billing.get(f"/v1/price-books/{client_id}", headers=tokens.client(client_id))
+    for body in (put, stored.json()):
+        assert body["rates"]["invoice"] == {
+            "per_item": "0.40",
+            "per_field": "0.015",
+            "tiers": [
+                {"min_quantity": 1, "max_quantity": 10, "per_item": "0.50"},
+                {"min_quantity": 11, "max_quantity": None, "per_item": "0.30"},
+            ],
+        }
+        assert body["per_exception"] == "0.40"
+    in_yen = await put_price_book(
+        billing, tokens, new_id(), currency="JPY", rates={"invoice": {"per_item": "100"}}
+    )
+    assert in_yen["rates"]["invoice"] == {"per_item": "100", "per_field": "0", "tiers": []}
 
 
 BAD_BOOKS: list[tuple[str, dict[str, Any], str]] = [

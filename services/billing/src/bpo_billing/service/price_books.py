@@ -1,6 +1,7 @@
 """Price books: versions of a client's prices, each in force from its effective date."""
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,25 @@ from bpo_common.ids import new_id
 from bpo_common.money import minor_units
 
 
+def _rate_out(rate: dict[str, Any], places: int) -> RateIn:
+    """A work type's rate as stored, its prices shown to the currency's minor unit at least
+    (`places`), as the version's other prices and its invoices show them."""
+    typed = RateIn.model_validate(rate)
+    tiers = [
+        tier.model_copy(update={"per_item": exact_price(tier.per_item, places)})
+        for tier in typed.tiers
+    ]
+    return typed.model_copy(
+        update={
+            "per_item": exact_price(typed.per_item, places),
+            "per_field": exact_price(typed.per_field, places),
+            "tiers": tiers,
+        }
+    )
+
+
 def price_book_out(book: PriceBook) -> PriceBookOut:
+    places = minor_units(book.currency)
     return PriceBookOut(
         id=book.id,
         client_id=book.client_id,
@@ -26,12 +45,10 @@ def price_book_out(book: PriceBook) -> PriceBookOut:
         effective_from=book.effective_from,
         currency=book.currency,
         tax_rate=plain(book.tax_rate),
-        rates={k: RateIn.model_validate(v) for k, v in book.rates.items()},
+        rates={work_type: _rate_out(rate, places) for work_type, rate in book.rates.items()},
         rush=RushIn.model_validate(book.rush) if book.rush else None,
         per_exception=(
-            exact_price(book.per_exception, minor_units(book.currency))
-            if book.per_exception is not None
-            else None
+            exact_price(book.per_exception, places) if book.per_exception is not None else None
         ),
         minimum_monthly_fee=round_money(book.minimum_monthly_fee, book.currency),
         sla_credit_pct=plain(book.sla_credit_pct),
