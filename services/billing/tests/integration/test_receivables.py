@@ -42,7 +42,9 @@ async def test_payments_partial_then_full_and_an_overpayment_is_refused(
     too_much = await billing.post(
         f"{url}/payments", json={"amount": "100.01"}, headers=tokens.manager()
     )
-    assert error_fields(assert_problem(too_much, 422)) == ["amount"]
+    refusal = assert_problem(too_much, 422)
+    assert error_fields(refusal) == ["amount"]
+    assert refusal["detail"] == "a payment of 100.01 exceeds the 100.00 EUR still due"
     for bad in ["0", "-5", "1.001"]:
         refused = await billing.post(
             f"{url}/payments", json={"amount": bad}, headers=tokens.manager()

@@ -355,6 +355,11 @@ def test_a_payment_beyond_what_is_due_or_in_the_future_is_refused_saying_so() ->
     assert [e.field for e in future.value.errors] == ["paid_at"]
     with pytest.raises(Invalid, match=r"a payment of 100\.01 exceeds the 100\.00 EUR still due"):
         check_payment(Decimal("100.01"), Decimal("100.00"), "EUR")
+    # What is due as the invoice's columns keep it, to 4 places: said to the minor unit.
+    with pytest.raises(Invalid, match=r"a payment of 200\.00 exceeds the 121\.00 EUR still due"):
+        check_payment(Decimal("200.00"), Decimal("121.0000"), "EUR")
+    with pytest.raises(Invalid, match=r"a credit of 6000 exceeds the 5000 JPY still due$"):
+        credit_amount(Decimal(6000), None, Decimal("5000.0000"), "JPY")
 
 
 def test_each_action_needs_its_status_and_only_a_finalized_invoice_is_overdue() -> None:

@@ -281,11 +281,13 @@ def amount_due(status: InvoiceStatus, total: Decimal, credited: Decimal, paid: D
 def settlement_errors(
     field: str, amount: Decimal, due: Decimal, currency: str, what: str
 ) -> list[FieldError]:
-    """A payment or credit note must be positive, in minor units, and no more than is due."""
+    """A payment or credit note must be positive, in minor units, and no more than is due
+    (said in the currency's minor unit, however many places the stored amounts keep)."""
     errors = money_errors(field, amount, currency, positive=True)
     if not errors and amount > due:
+        owed = round_money(due, currency)
         errors.append(
-            FieldError(field, f"{what} of {amount} exceeds the {due} {currency} still due")
+            FieldError(field, f"{what} of {amount} exceeds the {owed} {currency} still due")
         )
     return errors
 
