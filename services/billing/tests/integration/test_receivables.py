@@ -108,7 +108,7 @@ async def test_credit_notes_reduce_what_is_due_and_can_settle_it(
             "reason": "two scans were unreadable",
             "lines": [
                 {"description": "scan 4", "amount": "1E+1"},
-                {"description": "scan 5", "amount": "5.50"},
+                {"description": "scan 5", "amount": "5.5"},
             ],
         },
         headers=tokens.manager(),
@@ -117,10 +117,11 @@ async def test_credit_notes_reduce_what_is_due_and_can_settle_it(
     body = by_lines.json()
     assert (body["amount_credited"], body["amount_due"]) == ("15.50", "34.50")
     assert body["credit_notes"][0]["reason"] == "two scans were unreadable"
-    # Written plainly, however the amount was written, as the note keeps it.
+    # To the minor unit, as the note's amount, however each line's amount was written.
     stored = (await billing.get(url, headers=tokens.manager())).json()
     for note in (body["credit_notes"][0], stored["credit_notes"][0]):
-        assert [line["amount"] for line in note["lines"]] == ["10", "5.50"]
+        assert [line["amount"] for line in note["lines"]] == ["10.00", "5.50"]
+        assert note["amount"] == "15.50"
     # Voided, its usage would be billed again in full and the credit lost.
     refused = await billing.post(f"{url}/void", json={"reason": "x"}, headers=tokens.manager())
     assert "has credit notes" in assert_problem(refused, 409)["detail"]

@@ -350,7 +350,10 @@ async def _view(session: AsyncSession, invoice: Invoice) -> InvoiceOut:
                 number=note.number,
                 amount=m(note.amount),
                 reason=note.reason,
-                lines=[CreditNoteLineIn.model_validate(line) for line in note.lines],
+                lines=[
+                    line.model_copy(update={"amount": m(line.amount)})
+                    for line in map(CreditNoteLineIn.model_validate, note.lines)
+                ],
                 created_at=note.created_at,
             )
             for note in await repository.credit_notes(session, invoice.id)
