@@ -9,7 +9,9 @@ from bpo_common.events import Event
 
 
 class UsageRecorded(Event):
-    """A completed item was priced onto the client's usage ledger (revenue)."""
+    """A usage line was priced onto the client's ledger (revenue): a completed item's, or a
+    match exception's that the client's own people resolved. The exception's `item_id` names
+    its item, whose own line is another event: revenue is keyed by `usage_id`, not by item."""
 
     event_type = "bpo.billing.usage.recorded"
 
