@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
-from bpo_billing.domain.money import exact_price, minor_units
+from bpo_billing.domain.money import exact_price
+from bpo_common.money import minor_units
 
 
 @dataclass(frozen=True)
