@@ -1,11 +1,11 @@
-"""/work when the network fails a keyer, in Chromium: a claim, the job's instructions, a check
-or a give-back that cannot get through, or that a proxy or the service refuses, is said (never
-a silent page), and a field's error is said as it comes."""
+"""/work when the network fails a keyer, in Chromium: a claim, the job's instructions, a check,
+a submit or a give-back that cannot get through, or that a proxy or the service refuses, is
+said (never a silent page, nor the proxy's own), and a field's error is said as it comes."""
 
 import re
 from uuid import UUID
 
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Route
 from sqlalchemy import select
 
 from bpo_common.ids import new_id
@@ -107,4 +107,71 @@ async def test_a_check_or_a_give_back_out_of_reach_is_said(
         query = select(Task.status).where(Task.item_id == UUID(made["item_id"]))
         assert (await session.scalars(query)).one() == "leased"
     assert failures == []
+    await page.context.close()
+
+
+PROXY_PAGE = "<html>\r\n<head><title>{0}</title></head>\r\n<body><h1>{0}</h1></body>\r\n</html>"
+
+
+async def _proxy(route: Route, status: int, name: str) -> None:
+    """The route answered by a proxy's own page, as when the service behind it is away."""
+    await route.fulfill(
+        status=status, content_type="text/html", body=PROXY_PAGE.format(f"{status} {name}")
+    )
+
+
+async def test_a_proxys_page_answering_a_claim_or_a_submit_is_said_by_its_status(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"net-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    made = await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+
+    claims = re.compile(r".*/v1/tasks/claim$")
+    await page.route(claims, lambda route: _proxy(route, 502, "Bad Gateway"))
+    await page.keyboard.press("n")
+    await page.wait_for_selector("#status.error")
+    assert await page.inner_text("#status") == (
+        "No task taken: the service answered 502. Try again with N."
+    )
+    await page.unroute(claims)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+
+    submits = re.compile(r".*/v1/tasks/[^/]+/submit$")
+    await page.route(submits, lambda route: _proxy(route, 502, "Bad Gateway"))
+    await page.locator("#field-invoice_number").fill("INV-4")
+    await page.locator("#field-total").fill("10")
+    await page.keyboard.press("Control+Enter")
+    said = page.locator("#status.error").filter(has_text="Not sent")
+    await said.wait_for()
+    assert await said.inner_text() == (
+        "Not sent: the service answered 502. Your entries are kept; send them again with "
+        "Ctrl+Enter."
+    )
+    assert await page.input_value("#field-invoice_number") == "INV-4"
+    assert await page.get_attribute("body", "data-state") == "working"
+
+    # A gateway that gave up waiting: the submit went through all the same, so the next one
+    # is refused, and the page says the task was most likely submitted.
+    async def timed_out(route: Route) -> None:
+        await route.fetch()
+        await _proxy(route, 504, "Gateway Time-out")
+
+    await page.unroute(submits)
+    await page.route(submits, timed_out)
+    await page.keyboard.press("Control+Enter")
+    await page.locator("#status.error").filter(has_text="504").wait_for()
+    assert "may have gone through" in await page.inner_text("#status")
+    assert "<" not in await page.inner_text("#status")
+    async with served.sessions() as session:
+        query = select(Task.status).where(Task.item_id == UUID(made["item_id"]))
+        assert (await session.scalars(query)).one() == "submitted"
+    await page.unroute(submits)
+    await page.keyboard.press("Control+Enter")
+    await page.wait_for_selector("body[data-state=idle]")
+    assert "was most likely submitted" in await page.inner_text("#status")
     await page.context.close()

@@ -72,10 +72,15 @@
     statusFound = true;
   }
 
-  function problemText(answer) {
+  // What an answer other than the one hoped for says: a problem's own words; anything else (a
+  // proxy's page while the service is away, say) by its status alone.
+  function problemText(status, answer) {
     if (answer && typeof answer === "object" && answer.detail) return answer.detail;
-    return typeof answer === "string" && answer ? answer : "the service did not answer";
+    return `the service answered ${status}`;
   }
+
+  // The service away or busy: what it refused may be asked for again in a moment.
+  const passing = (status) => status >= 500 || status === 429;
 
   // Claiming and the lease
 
@@ -95,7 +100,11 @@
       }
       const { status, body: answer, skew } = claimed;
       if (status === 401) { window.location.assign("/work/login"); return; }
-      if (status !== 200) { say(problemText(answer), true); return; }
+      if (status !== 200) {
+        const again = passing(status) ? " Try again with N." : "";
+        say(`No task taken: ${problemText(status, answer)}.${again}`, true);
+        return;
+      }
       if (!answer.tasks.length) {
         $("idle-text").textContent = "No work right now. Try again in a moment.";
         say("No task available.");
@@ -187,12 +196,12 @@
     const { status, body: answer, skew } = answered;
     if (!task || task.id !== id) return;
     if (status === 200) leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
-    else if (status === 409 || status === 404) close(problemText(answer), true);
-    else if (status >= 500 || status === 429) {
+    else if (status === 409 || status === 404) close(problemText(status, answer), true);
+    else if (passing(status)) {
       heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
     } else if (status === 401) {
       say("Signed out: sign in again in another tab to keep this task; this one stays.", true);
-    } else say(problemText(answer), true);
+    } else say(problemText(status, answer), true);
   }
 
   // Input. Back after a spell away that skipped beats, the next beat may come too late (with
@@ -782,9 +791,7 @@
     }
     const { status, body: answer } = answered;
     if (status !== 200 && status !== 404 && status !== 409) {
-      // A refusal of its own says why (signed out, a limit); a proxy's page, only its status.
-      const why = answer && typeof answer === "object" && answer.detail ? `: ${answer.detail}` : "";
-      sayFound(`Not checked: the service answered ${status}${why}.${kept}`);
+      sayFound(`Not checked: ${problemText(status, answer)}.${kept}`);
       return;
     }
     if (status === 200) {
@@ -792,8 +799,11 @@
       const half = halfDates([...visited]);
       const halfOn = new Set(half.map((error) => error.field));
       showErrors([...half, ...answer.errors.filter((error) => !halfOn.has(error.field))], visited);
-    } else if (status === 409 || status === 404) close(problemText(answer), true);
+    } else if (status === 409 || status === 404) close(problemText(status, answer), true);
   }
+
+  const KEPT = " Your entries are kept; send them again with Ctrl+Enter.";
+  let timedOut = null; // the task whose latest submit a gateway gave up waiting for
 
   async function submit(extra) {
     if (!task || submitting.has(task.id)) return;
@@ -840,15 +850,18 @@
         return;
       }
       if (status === 409 || status === 404) {
-        close(problemText(answer), true);
+        // Refused after a gateway gave up waiting for the submit before: that one got through.
+        close(id === timedOut ? `Task ${id.slice(-8)} was most likely submitted: the submit `
+          + "before went through, though its answer was lost." : problemText(status, answer), true);
         return;
       }
-      say(problemText(answer), true);
+      if (status === 504) {
+        timedOut = id;
+        say(`Not known to be sent: the service answered 504, and it may have gone through.${KEPT}`,
+          true);
+      } else say(`Not sent: ${problemText(status, answer)}.${passing(status) ? KEPT : ""}`, true);
     } catch {
-      if (task && task.id === id) {
-        say("Not sent: the service could not be reached. Your entries are kept; "
-          + "send them again with Ctrl+Enter.", true);
-      }
+      if (task && task.id === id) say(`Not sent: the service could not be reached.${KEPT}`, true);
     } finally {
       submitting.delete(id);
       $("submit").disabled = Boolean(task) && submitting.has(task.id);
