@@ -52,13 +52,19 @@ async def signed_in(browser: Browser, served: Served, token: str, width: int = 1
         viewport={"width": width, "height": 768 if width == 1366 else 1080}, locale="en-US"
     )
     page = await context.new_page()
+    await sign_in(page, served, token)
+    return page
+
+
+async def sign_in(page: Page, served: Served, token: str) -> None:
+    """The contractor signed in to /work on this page, and so on every page of its browser's
+    context (they share the cookie)."""
     await page.goto(f"{served.url}/work")
     assert page.url == f"{served.url}/work/login"
     await page.fill("#token", token)
     await page.keyboard.press("Tab")
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{served.url}/work")
-    return page
 
 
 async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID, str]:

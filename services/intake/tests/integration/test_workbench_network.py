@@ -12,7 +12,7 @@ from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_intake.models import Task
 
-from .browsing import Served, contractor, signed_in
+from .browsing import Served, contractor, sign_in, signed_in
 from .documents import a_job_with_a_document, invoice_pdf
 
 FIELDS = [
@@ -174,4 +174,45 @@ async def test_a_proxys_page_answering_a_claim_or_a_submit_is_said_by_its_status
     await page.keyboard.press("Control+Enter")
     await page.wait_for_selector("body[data-state=idle]")
     assert "was most likely submitted" in await page.inner_text("#status")
+    await page.context.close()
+
+
+async def test_signed_out_meanwhile_a_check_or_a_submit_says_so_and_keeps_the_entries(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"net-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    made = await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    await page.locator("#field-invoice_number").fill("INV-4")
+
+    # The sign-in's cookie gone (it ran out, or the keyer signed out in another tab).
+    await page.context.clear_cookies()
+    await page.keyboard.press("Tab")
+    said = page.locator("#status.error").filter(has_text="Signed out")
+    await said.wait_for()
+    await page.locator("#field-total").fill("10")
+    async with page.expect_response(re.compile(r".*/v1/tasks/[^/]+/submit$")) as refused:
+        await page.keyboard.press("Control+Enter")
+    assert (await refused.value).status == 401
+    assert await said.inner_text() == (
+        "Signed out: sign in again in another tab (this one keeps your entries), then send "
+        "them with Ctrl+Enter."
+    )
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert await page.input_value("#field-invoice_number") == "INV-4"
+    assert await page.input_value("#field-total") == "10"
+
+    # Signed in again in another tab, the entries kept here are sent.
+    await sign_in(await page.context.new_page(), served, token)
+    await page.bring_to_front()
+    await page.keyboard.press("Control+Enter")
+    await page.wait_for_selector('body[data-submitted="1"]')
+    async with served.sessions() as session:
+        query = select(Task.data).where(Task.item_id == UUID(made["item_id"]))
+        assert (await session.scalars(query)).one() == {"invoice_number": "INV-4", "total": "10"}
     await page.context.close()

@@ -79,6 +79,14 @@
     return `the service answered ${status}`;
   }
 
+  // Signed out meanwhile (the sign-in ran out, or the keyer signed out in another tab): a
+  // reload would lose the entries, which go once the keyer has signed in again elsewhere. Said
+  // until a check gets through.
+  function signedOut() {
+    sayFound("Signed out: sign in again in another tab (this one keeps your entries), then "
+      + "send them with Ctrl+Enter.");
+  }
+
   // The service away or busy: what it refused may be asked for again in a moment.
   const passing = (status) => status >= 500 || status === 429;
 
@@ -199,9 +207,8 @@
     else if (status === 409 || status === 404) close(problemText(status, answer), true);
     else if (passing(status)) {
       heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
-    } else if (status === 401) {
-      say("Signed out: sign in again in another tab to keep this task; this one stays.", true);
-    } else say(problemText(status, answer), true);
+    } else if (status === 401) signedOut();
+    else say(problemText(status, answer), true);
   }
 
   // Input. Back after a spell away that skipped beats, the next beat may come too late (with
@@ -790,6 +797,10 @@
       return;
     }
     const { status, body: answer } = answered;
+    if (status === 401) {
+      signedOut();
+      return;
+    }
     if (status !== 200 && status !== 404 && status !== 409) {
       sayFound(`Not checked: ${problemText(status, answer)}.${kept}`);
       return;
@@ -855,7 +866,8 @@
           + "before went through, though its answer was lost." : problemText(status, answer), true);
         return;
       }
-      if (status === 504) {
+      if (status === 401) signedOut();
+      else if (status === 504) {
         timedOut = id;
         say(`Not known to be sent: the service answered 504, and it may have gone through.${KEPT}`,
           true);
