@@ -83,13 +83,20 @@ async def test_a_long_whole_number_is_shown_with_every_digit_and_sent_unchanged(
         ]},
     ]  # fmt: skip
     async with await http_api(served) as api:
-        job, item = await an_item(api, tokens, fields, {"scan": "inv-2", "ref": LONG})
+        source = {"scan": "inv-2", "ref": LONG, "acct": LONG, "meta": {"id": LONGER}}
+        job, item = await an_item(api, tokens, fields, source)
     agreed = {"ref": LONG, "lines": [{"sku": "A", "qty": LONGER}]}
     keyed = [{"invoice_number": number} | agreed for number in ("INV-7", "INV-1")]
     made = {"job": job, "item_id": item["id"]}
     page = await adjudicating(served, browser, tokens, SKILL, made, keyed, ["invoice_number"])
 
-    assert await page.locator("#source tr", has_text="ref").locator("td").inner_text() == str(LONG)
+    # Whatever the key, a field's or the client's own, and however deep.
+    shown = await page.locator("#source tr").evaluate_all(
+        "rows => rows.map(row => [row.cells[0].textContent, row.cells[1].textContent])"
+    )
+    assert dict(shown) == {
+        "scan": "inv-2", "ref": str(LONG), "acct": str(LONG), "meta": f'{{"id":{LONGER}}}'
+    }  # fmt: skip
     ref = page.locator('#entries tr[data-field="ref"] td')
     assert await ref.all_inner_texts() == [str(LONG)] * 2
     assert await page.input_value("#field-ref") == str(LONG)

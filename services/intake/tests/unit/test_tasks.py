@@ -23,6 +23,7 @@ from bpo_intake.domain.tasks import (
     new_task,
     requeued_after_expiry,
     review_skills,
+    source_as_text,
 )
 
 NOW = datetime(2031, 1, 1, tzinfo=UTC)
@@ -192,3 +193,17 @@ def test_integers_are_given_to_the_page_as_digits_that_read_back_the_same() -> N
         [],
         keyed | {"ref": record["ref"], "lines": record["lines"]},
     )
+
+
+def test_the_source_is_given_to_the_page_as_text_with_every_digit_of_its_numbers() -> None:
+    source = {"scan": "inv-1", "acct": 12345678901234567, "paid": True, "note": None,
+              "meta": {"id": 9007199254740993, "by": "Zoë"}, "rates": [1.5, 2]}  # fmt: skip
+
+    assert source_as_text(source) == {
+        "scan": "inv-1",
+        "acct": "12345678901234567",
+        "paid": "true",
+        "note": "null",
+        "meta": '{"id":9007199254740993,"by":"Zoë"}',
+        "rates": "[1.5,2]",
+    }

@@ -1,6 +1,7 @@
 """Tasks: what a contractor keys or reviews, the lease they hold it under, and what
 validation is told when they submit it."""
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -119,6 +120,18 @@ def integers_as_text(spec: JobSpec, record: Mapping[str, Any]) -> dict[str, Any]
             columns = {c.name for c in field.columns or () if c.type is FieldType.INTEGER}
             shown[field.name] = [_row_as_text(row, columns) for row in value]
     return shown
+
+
+def source_as_text(source: Mapping[str, Any]) -> dict[str, str]:
+    """The client's source for a browser, which only shows it: each value that is not text as
+    its JSON, written here, where a whole number keeps every digit (the browser would read
+    12345678901234567, or one inside an object or a list, as a double), whatever the key."""
+    return {
+        key: value
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        for key, value in source.items()
+    }
 
 
 def _row_as_text(row: Any, columns: set[str]) -> Any:

@@ -134,19 +134,22 @@ def _opened(
     row: Mapping[str, Any], spec: JobSpec, key: DataKey | None, integers_as_text: bool
 ) -> dict[str, Any]:
     """A claimed task's source, suggestions and entries under review, for its holder: with
-    their personal values opened (when the job has any), and integer values as digits if
-    `integers_as_text`."""
+    their personal values opened (when the job has any), and, if `integers_as_text`, integer
+    values as digits and the source's values as text (domain.source_as_text)."""
     reader = spec.personal.reader(key)
 
+    def opened(record: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(record) if key is None else reader.record(record)
+
     def shown(record: Mapping[str, Any]) -> dict[str, Any]:
-        opened = dict(record) if key is None else reader.record(record)
-        return domain.integers_as_text(spec, opened) if integers_as_text else opened
+        return domain.integers_as_text(spec, opened(record)) if integers_as_text else opened(record)
 
     suggestions = row["suggestions"] or {}
     values = shown({name: suggested.get("value") for name, suggested in suggestions.items()})
     entries = row["entries"]
+    source = opened(row["source"])
     return {
-        "source": shown(row["source"]),
+        "source": domain.source_as_text(source) if integers_as_text else source,
         "suggestions": {
             name: {**suggested, "value": values[name]} for name, suggested in suggestions.items()
         },
