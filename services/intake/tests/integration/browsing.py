@@ -4,7 +4,7 @@ a plain HTTP client of it, and a contractor signed in to /work."""
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import httpx
@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Page
 from sqlalchemy import select
 
 from bpo_common.auth import Role
-from bpo_common.contracts import validation
+from bpo_common.contracts import TaskKind, validation
 from bpo_common.contracts.intake import Entry
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
@@ -101,10 +101,12 @@ async def adjudicating(
     keyed: list[dict[str, Any]],
     differing: list[str],
     width: int = 1366,
+    kind: Literal[TaskKind.REVIEW, TaskKind.ADJUDICATION] = TaskKind.ADJUDICATION,
 ) -> Page:
     """The item goes to adjudication on two keyings (the first by a contractor holding its
-    entry task) where validation says they differ; a qc contractor's page claims it (`made`:
-    the job, the item's id and its document's, if it has one)."""
+    entry task) where validation says they differ, or to review (`kind`, `differing` empty);
+    a qc contractor's page claims it (`made`: the job, the item's id and its document's, if
+    it has one)."""
     job = made["job"]
     first_id, first = await contractor(served, tokens, skill)
     async with await http_api(served) as api:
@@ -118,10 +120,11 @@ async def adjudicating(
         Entry(task_id=UUID(entry_task["id"]), contractor_id=first_id, data=keyed[0]),
         Entry(task_id=new_id(), contractor_id=new_id(), data=keyed[1]),
     ]
+    reason = f"keyings differ on {', '.join(differing)}" if differing else "sampled for review"
     required = validation.ReviewRequired(
         item_id=UUID(made["item_id"]), job_id=UUID(job["id"]), client_id=UUID(job["client_id"]),
-        kind="adjudication", entries=entries, reason=f"keyings differ on {', '.join(differing)}",
-        differing=differing, decided_at=datetime.now(UTC),
+        kind=kind, entries=entries, reason=reason, differing=differing,
+        decided_at=datetime.now(UTC),
     )  # fmt: skip
     async with served.sessions() as session, session.begin():
         await decisions.decide_items(session, [required], served.keys)
@@ -131,6 +134,6 @@ async def adjudicating(
     if "document_id" in made:
         await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
     else:
-        await page.wait_for_selector("body[data-kind=adjudication]", state="attached")
-    assert await page.get_attribute("body", "data-kind") == "adjudication"
+        await page.wait_for_selector(f"body[data-kind={kind}]", state="attached")
+    assert await page.get_attribute("body", "data-kind") == kind
     return page

@@ -8,6 +8,7 @@ from typing import Any
 from fpdf import FPDF
 from playwright.async_api import Browser, Locator, Page
 
+from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import TaskSubmitted
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, eventually, outbox_events
@@ -18,6 +19,7 @@ from .browsing import (
     adjudicating,
     contractor,
     signed_in,
+    submitted,
 )
 from .conftest import opened_events
 from .documents import a_job_with_a_document
@@ -252,6 +254,23 @@ async def test_lines_keyed_in_another_order_are_agreed_when_their_key_is_what_co
     await page.keyboard.type("35")
     await page.keyboard.press("Control+Enter")
     assert await adjudicated(served, made["item_id"]) == keyed[0]
+    await page.context.close()
+
+
+async def test_a_review_of_lines_keyed_in_another_order_starts_from_them_unmarked(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    # Keyings validation found to agree (by their SKU) and sent to review all the same (its
+    # sample, a reference check): the lines are no difference to decide.
+    made = await a_job_with_lines(served, tokens, key="sku")
+    keyed = [{"invoice_number": "INV-31", "lines": lines, "net": "35"}
+             for lines in (PRINTED_LINES, PRINTED_LINES[::-1])]  # fmt: skip
+    page = await adjudicating(served, browser, tokens, SKILL, made, keyed, [], kind=TaskKind.REVIEW)
+    assert await page.locator("#entries tr.differs").count() == 0
+    assert await grid(page) == [["B-2", "3", "5", "15"], ["A-1", "2", "10", "20"]]
+    assert await page.locator(".table-field.differs, .table-field td.differs").count() == 0
+    await page.keyboard.press("Control+Enter")
+    assert (await submitted(served, made["item_id"], "review")).data == keyed[0]
     await page.context.close()
 
 

@@ -942,11 +942,21 @@
 
   const tableRows = (value) => (Array.isArray(value) ? value : []);
 
-  // A keying's value as text; a table's a line per row, its cells in the columns' order.
+  // A table's rows as text, a line per row, its cells in the columns' order.
+  const rowTexts = (spec, value) => tableRows(value).map((row) => spec.columns.map(
+    (column) => shown((row || {})[column.name], column)).join(" \u00b7 "));
+
+  // A keying's value as text; a table's a line per row.
   function shownValue(spec, value) {
     if (spec.type !== "table") return shown(value, spec);
-    return tableRows(value).map((row) => spec.columns.map(
-      (column) => shown((row || {})[column.name], column)).join(" \u00b7 ")).join("\n");
+    return rowTexts(spec, value).join("\n");
+  }
+
+  // A keying's value as validation compares it: a table with a key column by its rows, in
+  // whatever order they were keyed.
+  function comparedValue(spec, value) {
+    if (spec.type !== "table" || !spec.key) return shownValue(spec, value);
+    return rowTexts(spec, value).sort().join("\n");
   }
 
   // Where an adjudication's keyings differ, as validation compared them (rows aligned): a
@@ -979,9 +989,10 @@
     const rows = task.fields.map((spec) => {
       const seen = entries.map((entry) => shownValue(spec, entry.data[spec.name]));
       // In an adjudication, where validation found the keyings differ: it compares values as
-      // they mean (a keyed table's rows by their key, in any order), not as they are written.
-      const differs = adjudication
-        ? places.some((place) => place.name === spec.name) : new Set(seen).size > 1;
+      // they mean, not as they are written. A review has no such places: its keyings are
+      // compared here as shown, a keyed table's rows in any order (as validation has them).
+      const differs = adjudication ? places.some((place) => place.name === spec.name)
+        : new Set(entries.map((entry) => comparedValue(spec, entry.data[spec.name]))).size > 1;
       const cells = spec.type === "table"
         ? places.filter((place) => place.name === spec.name && place.row !== null) : [];
       const row = document.createElement("tr");
