@@ -1,5 +1,6 @@
-"""/work when a submit's answer comes late, in Chromium: by then its task may have been closed
-and the next one opened, and the answer acts on that next task in no way."""
+"""/work when a task is taken from the keyer or a submit's answer comes late, in Chromium: keys
+typed on into a task taken away claim no other, and a submit's answer that comes once its task
+was closed and the next one opened acts on that next task in no way."""
 
 import asyncio
 import json
@@ -7,7 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from uuid import UUID
 
-from playwright.async_api import Browser, Page, Route
+from playwright.async_api import Browser, Page, Request, Route
 from sqlalchemy import select
 
 from bpo_common.ids import new_id
@@ -23,6 +24,7 @@ FIELDS = [
 ]
 SUBMITS = re.compile(r".*/v1/tasks/[^/]+/submit$")
 CHECKS = re.compile(r".*/v1/tasks/[^/]+/check$")
+CLAIMS = re.compile(r".*/v1/tasks/claim$")
 PROBLEM = "application/problem+json"
 
 
@@ -52,7 +54,7 @@ async def _submitted_and_left(page: Page, answer: Callable[[Route], Awaitable[No
     await page.keyboard.press("Shift+Tab")  # leaving the total checks it: the task is gone
     await page.wait_for_selector("body[data-state=idle]")
     await page.unroute(CHECKS)
-    await page.keyboard.press("n")
+    await page.click("#claim")  # N at once would be taken for keying on (the test below)
     await page.locator("#status").filter(has_text="is yours").wait_for()
     assert shown not in await page.inner_text("#status")
     assert await page.is_enabled("#submit"), "this task is not the one being submitted"
@@ -104,4 +106,44 @@ async def test_a_submits_late_answer_leaves_the_task_opened_since_as_it_is(
     assert "breaks" not in await page.inner_text("#status")
     assert await page.get_attribute("body", "data-state") == "working"
     assert await statuses() == ["leased", "leased", "submitted"]
+    await page.context.close()
+
+
+async def test_keys_typed_on_into_a_task_taken_away_claim_no_other(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"late-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    for number in ("INV-1", "INV-2"):
+        await a_job_with_a_document(served, tokens, body, "inv.pdf", invoice_pdf(number))
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    claims: list[str] = []
+
+    def seen(request: Request) -> None:
+        if CLAIMS.match(request.url):
+            claims.append(request.url)
+
+    page.on("request", seen)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+
+    # The keyer leaves the number for the total, keying on, as the check finds the task gone.
+    await page.route(CHECKS, _lost)
+    await page.locator("#field-invoice_number").fill("INV-1")
+    await page.keyboard.press("Tab")
+    while await page.get_attribute("body", "data-state") == "working":
+        await page.keyboard.type("n", delay=100)
+    for key in ("n", "Enter", " ", "n"):
+        await page.keyboard.press(key, delay=100)
+    await asyncio.sleep(0.5)
+    assert len(claims) == 1, "no task claimed by the keys typed on"
+    assert await page.get_attribute("body", "data-state") == "idle"
+    assert await page.inner_text("#status") == "the lease has run out"
+    # After a pause, N claims as ever.
+    await asyncio.sleep(1.1)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    assert len(claims) == 2
     await page.context.close()

@@ -13,6 +13,7 @@
   const PAN_PX = 120;
   const SURE = 0.8; // a suggestion below this confidence is marked as unsure
   const GIVE_BACK_AGAIN_MS = 3_000; // entries keyed: a give-back is asked for twice within this
+  const TYPED_ON_MS = 1_000; // keys closer together than this are one run of typing
   const $ = (id) => document.getElementById(id);
   const body = document.body;
   const leaseSeconds = Number(body.dataset.leaseSeconds);
@@ -41,6 +42,10 @@
   let keyed = false; // something keyed on this task (values, rows, a reason) and not sent
   let giveBackAskedAt = 0; // when a give-back was asked for with entries keyed
   let statusFound = false; // the status line says what a check or a submit found wrong
+  // The service closed the task while the keyer may have been keying: keys typed on without a
+  // pause are what they were keying, not shortcuts.
+  let takenAway = false;
+  let lastKeyAt = 0; // when the latest key was pressed
 
   // The API
 
@@ -162,7 +167,11 @@
     openDocuments();
   }
 
-  function close(message, isError = false) {
+  // `byKeyer`: the keyer closed it (a give-back, a submit), and "Next task" takes the focus.
+  // Else the service did (the lease ran out, the task was taken away) while the keyer may be
+  // keying on: the focus goes to the idle text, where Enter clicks nothing, and N claims only
+  // after a pause in the keys.
+  function close(message, { isError = false, byKeyer = false } = {}) {
     task = null;
     closeReason();
     body.dataset.state = "idle";
@@ -180,7 +189,8 @@
     lastField = null;
     clearViewer();
     say(message, isError);
-    $("claim").focus();
+    takenAway = !byKeyer;
+    (byKeyer ? $("claim") : $("idle-text")).focus();
   }
 
   // The lease is kept while the keyer works, whether or not this tab is the one shown (they
@@ -204,8 +214,9 @@
     const { status, body: answer, skew } = answered;
     if (!task || task.id !== id) return;
     if (status === 200) leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
-    else if (status === 409 || status === 404) close(problemText(status, answer), true);
-    else if (passing(status)) {
+    else if (status === 409 || status === 404) {
+      close(problemText(status, answer), { isError: true });
+    } else if (passing(status)) {
       heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
     } else if (status === 401) signedOut();
     else say(problemText(status, answer), true);
@@ -225,7 +236,10 @@
     if (!task) return;
     if (document.hasFocus() && Date.now() - lastInput < IDLE_AFTER_MS) activeSeconds += 1;
     const left = Math.round((leaseExpiresAt - Date.now()) / 1000);
-    if (left <= 0) { close("The lease ran out; the task went back to the queue.", true); return; }
+    if (left <= 0) {
+      close("The lease ran out; the task went back to the queue.", { isError: true });
+      return;
+    }
     const minutes = Math.floor(left / 60);
     $("lease").textContent = `Lease ${minutes}:${String(left % 60).padStart(2, "0")}`;
     $("lease").classList.toggle("expiring", left < 60);
@@ -243,7 +257,7 @@
     }
     giveBackAskedAt = 0;
     const id = task.id;
-    close("Task given back.");
+    close("Task given back.", { byKeyer: true });
     // Out of reach, or failing: the keyer is told, and the lease runs out in its own time.
     const kept = () => say(`Task ${id.slice(-8)} could not be given back: it goes back to the `
       + "queue when its lease runs out.", true);
@@ -810,7 +824,9 @@
       const half = halfDates([...visited]);
       const halfOn = new Set(half.map((error) => error.field));
       showErrors([...half, ...answer.errors.filter((error) => !halfOn.has(error.field))], visited);
-    } else if (status === 409 || status === 404) close(problemText(status, answer), true);
+    } else if (status === 409 || status === 404) {
+      close(problemText(status, answer), { isError: true });
+    }
   }
 
   const KEPT = " Your entries are kept; send them again with Ctrl+Enter.";
@@ -844,7 +860,7 @@
           say(`Task ${id.slice(-8)} was submitted.`);
           return;
         }
-        close("Submitted. Taking the next task…");
+        close("Submitted. Taking the next task…", { byKeyer: true });
         next = true;
         return;
       }
@@ -863,7 +879,8 @@
       if (status === 409 || status === 404) {
         // Refused after a gateway gave up waiting for the submit before: that one got through.
         close(id === timedOut ? `Task ${id.slice(-8)} was most likely submitted: the submit `
-          + "before went through, though its answer was lost." : problemText(status, answer), true);
+          + "before went through, though its answer was lost." : problemText(status, answer),
+        { isError: true });
         return;
       }
       if (status === 401) signedOut();
@@ -1427,6 +1444,8 @@
 
   document.addEventListener("keydown", (event) => {
     active();
+    takenAway = takenAway && Date.now() - lastKeyAt < TYPED_ON_MS; // a pause: keys mean again
+    lastKeyAt = Date.now();
     if (event.altKey && !event.ctrlKey && !event.metaKey && rowKey(event)) {
       event.preventDefault();
       return;
@@ -1459,6 +1478,7 @@
     }
     if (event.key === "Escape" && reasonFor) { closeReason(true); return; }
     if (typing(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (takenAway) return; // what was being keyed into the task taken away: no shortcut
     if (event.key === "?") { event.preventDefault(); $("help").showModal(); return; }
     if (keyOf(event) === "KeyN" && !task) { event.preventDefault(); claim(); }
   });
