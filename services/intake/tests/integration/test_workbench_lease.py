@@ -82,3 +82,37 @@ async def test_keying_on_in_the_last_of_the_lease_after_a_spell_away_keeps_the_t
     assert await page.input_value("#field-invoice_number") == "INV-8123"
     assert "ran out" not in await page.inner_text("#status")
     await page.context.close()
+
+
+async def test_the_last_minutes_warning_goes_once_the_lease_is_renewed(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"lease-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    await a_job_with_a_document(served, tokens, body, "inv-8.pdf", invoice_pdf("INV-8"))
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    await page.clock.install()
+    await page.reload()
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    await page.locator("#field-invoice_number").fill("INV-8")
+
+    # A beat at 250 s renews the lease to 550 s; at 485 s the keyer is away, the beat skipped,
+    # and the countdown goes through the last minute's start: the page says so.
+    async with page.expect_response(BEATS):
+        await page.clock.fast_forward(250_000)
+    await page.clock.fast_forward(235_000)
+    await page.clock.run_for(10_000)
+    await page.locator("#status.error").filter(has_text="The lease ends in a minute").wait_for()
+
+    # Back, the keyer's first key renews the lease: the warning goes with the last minute.
+    async with page.expect_response(BEATS) as renewed:
+        await page.keyboard.type("1")
+    assert (await renewed.value).status == 200
+    await page.locator("#lease:not(.expiring)").wait_for()
+    await page.wait_for_selector("#status:empty", state="attached")
+    assert await page.get_attribute("#status", "class") == ""
+    assert await page.input_value("#field-invoice_number") == "INV-81"
+    await page.context.close()

@@ -41,7 +41,9 @@
   let beatSkipped = false; // the latest heartbeat due was not sent: the keyer was away
   let keyed = false; // something keyed on this task (values, rows, a reason) and not sent
   let giveBackAskedAt = 0; // when a give-back was asked for with entries keyed
-  let statusFound = false; // the status line says what a check or a submit found wrong
+  // What the status line says that goes once it no longer holds: "found", what a check or a
+  // submit found wrong; "lease", that the lease is about to end.
+  let statusOf = null;
   // The service closed the task while the keyer may have been keying: keys typed on without a
   // pause are what they were keying, not shortcuts.
   let takenAway = false;
@@ -65,16 +67,15 @@
     return { status: response.status, body: answer, skew };
   }
 
-  function say(text, isError = false) {
+  function say(text, isError = false, of = null) {
     $("status").textContent = text;
     $("status").classList.toggle("error", isError);
-    statusFound = false;
+    statusOf = of;
   }
 
   // What a check or a submit found wrong: said until a later check finds it no longer is.
   function sayFound(text) {
-    say(text, true);
-    statusFound = true;
+    say(text, true, "found");
   }
 
   // What an answer other than the one hoped for says: a problem's own words; anything else (a
@@ -213,8 +214,10 @@
     }
     const { status, body: answer, skew } = answered;
     if (!task || task.id !== id) return;
-    if (status === 200) leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
-    else if (status === 409 || status === 404) {
+    if (status === 200) {
+      leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
+      if (statusOf === "lease") say(""); // renewed: no longer about to end
+    } else if (status === 409 || status === 404) {
       close(problemText(status, answer), { isError: true });
     } else if (passing(status)) {
       heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
@@ -243,7 +246,7 @@
     const minutes = Math.floor(left / 60);
     $("lease").textContent = `Lease ${minutes}:${String(left % 60).padStart(2, "0")}`;
     $("lease").classList.toggle("expiring", left < 60);
-    if (left === 59) say("The lease ends in a minute: keep working to keep it.", true);
+    if (left === 59) say("The lease ends in a minute: keep working to keep it.", true, "lease");
   }
 
   // With entries keyed, a give-back loses them: it is asked for twice (the key again, or the
@@ -732,7 +735,7 @@
     const others = errors.filter((error) => !shownErrors.has(error));
     const text = others.map((error) => `${error.field}: ${error.message}`).join("; ") || summary;
     if (text) sayFound(text);
-    else if (statusFound) say("");
+    else if (statusOf === "found") say("");
   }
 
   function showFieldError(spec, placed) {
