@@ -23,12 +23,15 @@ FIELDS = [
 ]
 
 
-async def _a_task_open(served: Served, browser: Browser, tokens: Tokens) -> tuple[UUID, Page]:
-    """An invoice item, and the workbench of a keyer who has its task open."""
+async def _a_task_open(
+    served: Served, browser: Browser, tokens: Tokens, items: int = 1
+) -> tuple[UUID, Page]:
+    """`items` invoice items, and the workbench of a keyer who has the (last) one's task open."""
     skill = f"leave-{new_id().hex[-8:]}"
     body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
             "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    made = await a_job_with_a_document(served, tokens, body, "inv-3.pdf", invoice_pdf("INV-3"))
+    for _ in range(items):
+        made = await a_job_with_a_document(served, tokens, body, "inv-3.pdf", invoice_pdf("INV-3"))
     _, token = await contractor(served, tokens, skill)
     page = await signed_in(browser, served, token)
     await page.keyboard.press("n")
@@ -121,6 +124,26 @@ async def test_giving_back_a_task_with_entries_is_asked_for_twice(
     await page.wait_for_selector("body[data-state=idle]")
     assert "given back" in await page.inner_text("#status")
     await _given_back(served, item_id)
+    await page.context.close()
+
+
+async def test_a_give_back_asked_for_on_a_task_is_asked_again_on_the_next(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    _, page = await _a_task_open(served, browser, tokens, items=2)
+    await page.locator("#field-invoice_number").fill("INV-3")
+    await page.locator("#field-total").fill("7")
+    await page.keyboard.press("Alt+Q")
+    assert "Alt+Q again" in await page.inner_text("#status.error")
+    # Sent instead, within the seconds a second Alt+Q gives back in: the next task opens.
+    await page.keyboard.press("Control+Enter")
+    await page.wait_for_selector('body[data-submitted="1"]')
+    await page.locator("#status").filter(has_text="is yours").wait_for()
+    await page.locator("#field-total").fill("8")
+    await page.keyboard.press("Alt+Q")
+    assert "Alt+Q again" in await page.inner_text("#status.error")
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert await page.input_value("#field-total") == "8"
     await page.context.close()
 
 

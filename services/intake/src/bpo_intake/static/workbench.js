@@ -141,6 +141,7 @@
     activeSeconds = 0;
     visited = new Set();
     keyed = false;
+    giveBackAskedAt = 0; // a question asked about the task before is no answer about this one
     lastInput = Date.now();
     beatSkipped = false;
     body.dataset.state = "working";
