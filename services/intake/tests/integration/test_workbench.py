@@ -310,6 +310,8 @@ async def test_a_reason_is_kept_when_it_cannot_be_sent_and_escape_goes_back_to_t
     await page.keyboard.press("Alt+U")
     await page.wait_for_selector("#reason:focus")
     await page.keyboard.type("page 2 is cut off")
+    await page.keyboard.press("Alt+U")  # again, the form open: what is typed stays
+    assert await page.input_value("#reason") == "page 2 is cut off"
     await page.keyboard.press("Enter")
     await page.wait_for_selector("#status.error")
     assert "Not sent" in await page.inner_text("#status")

@@ -915,11 +915,12 @@
   function askReason(kind) {
     if (!task) return;
     if (!reasonFor) beforeReason = document.activeElement;
+    const again = reasonFor === kind; // asked for again: what is typed stays
     reasonFor = kind;
     $("reason-label").textContent = kind === "unreadable"
       ? "What can't be read?" : "Why reject this item?";
     $("reason-form").hidden = false;
-    $("reason").value = "";
+    if (!again) $("reason").value = "";
     $("reason").focus();
   }
 
