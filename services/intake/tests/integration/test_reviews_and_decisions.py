@@ -66,8 +66,9 @@ async def test_review_goes_only_to_qc_keyers_who_did_not_key_the_item(
     (review,) = reviews(await claim_tasks(intake, reviewer, limit=50, kinds=["review"]))
     assert review["kind"] == "review"
     assert review["entries"] == [
-        {"task_id": task["id"], "contractor_id": str(keyer_id), "data": data, "unreadable": None}
-    ]
+        {"task_id": task["id"], "kind": "entry", "contractor_id": str(keyer_id), "data": data,
+         "unreadable": None}
+    ]  # fmt: skip
     async with intake_db() as session:
         item = await session.get(Item, UUID(task["item_id"]))
         assert item is not None

@@ -27,6 +27,12 @@ async def add_tasks(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> No
     await copy_rows(session, Task.__table__, rows)
 
 
+async def adjudications_among(session: AsyncSession, task_ids: Sequence[UUID]) -> set[UUID]:
+    """Those of the tasks that are adjudications."""
+    query = select(Task.id).where(among(Task.id, task_ids), Task.kind == TaskKind.ADJUDICATION)
+    return set(await session.scalars(query))
+
+
 async def known_task_count(session: AsyncSession) -> float:
     """How many tasks the planner's statistics say the table holds (0 before any analysis)."""
     count = await session.scalar(

@@ -115,11 +115,19 @@ async def _given(
         keys,
         {job_id: key for job_id, key in wrapped.items() if specs[job_id].personal},
     )
+    # A second adjudication's entries end with the first adjudicator's answer: its task is an
+    # adjudication.
+    entry_tasks = [UUID(entry["task_id"]) for row in rows for entry in row["entries"] or ()]
+    adjudications = (
+        await repository.adjudications_among(session, entry_tasks) if entry_tasks else set()
+    )
     # A planted suggestion shows as any other; a partial second keying only its fields.
     return [
         TaskOut.model_validate(
             row
-            | _opened(row, specs[row["job_id"]], found.get(row["job_id"]), integers_as_text)
+            | _opened(
+                row, specs[row["job_id"]], found.get(row["job_id"]), integers_as_text, adjudications
+            )
             | {"documents": docs, "fields": domain.shown_fields(row["fields"], row["keyed_fields"])}
         )
         for row, docs in zip(rows, shown, strict=True)
@@ -131,11 +139,16 @@ def _spec(row: Mapping[str, Any]) -> JobSpec:
 
 
 def _opened(
-    row: Mapping[str, Any], spec: JobSpec, key: DataKey | None, integers_as_text: bool
+    row: Mapping[str, Any],
+    spec: JobSpec,
+    key: DataKey | None,
+    integers_as_text: bool,
+    adjudications: set[UUID],
 ) -> dict[str, Any]:
     """A claimed task's source, suggestions and entries under review, for its holder: with
     their personal values opened (when the job has any), and, if `integers_as_text`, integer
-    values as digits and the source's values as text (domain.source_as_text)."""
+    values as digits and the source's values as text (domain.source_as_text). Each entry says
+    the kind of task it was keyed in: an adjudication among `adjudications`, else an entry."""
     reader = spec.personal.reader(key)
 
     def opened(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,14 +160,24 @@ def _opened(
     suggestions = row["suggestions"] or {}
     values = shown({name: suggested.get("value") for name, suggested in suggestions.items()})
     entries = row["entries"]
+    if entries is not None:
+        entries = [
+            {**entry, "data": shown(entry["data"]), "kind": _keyed_in(entry, adjudications)}
+            for entry in entries
+        ]
     source = opened(row["source"])
     return {
         "source": domain.source_as_text(source) if integers_as_text else source,
         "suggestions": {
             name: {**suggested, "value": values[name]} for name, suggested in suggestions.items()
         },
-        "entries": entries and [{**entry, "data": shown(entry["data"])} for entry in entries],
+        "entries": entries,
     }
+
+
+def _keyed_in(entry: Mapping[str, Any], adjudications: set[UUID]) -> TaskKind:
+    adjudicated = UUID(entry["task_id"]) in adjudications
+    return TaskKind.ADJUDICATION if adjudicated else TaskKind.ENTRY
 
 
 @dataclass(frozen=True)

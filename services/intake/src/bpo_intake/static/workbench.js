@@ -992,6 +992,15 @@
     });
   }
 
+  // An entry under review by its number (from 1): a keying, or the first adjudicator's answer,
+  // which a second adjudicator sees after the keyings; `heading`: as its column's head.
+  function entryName(n, heading = false) {
+    if (task.entries[n - 1].kind === "adjudication") {
+      return heading ? "First adjudication" : "the first adjudication";
+    }
+    return `${heading ? "Keying" : "keying"} ${n}`;
+  }
+
   function showEntries() {
     const table = $("entries");
     const entries = task.entries || [];
@@ -1001,7 +1010,7 @@
     const adjudication = task.kind === "adjudication" && !unreadable;
     const places = adjudication ? differingPlaces() : [];
     const head = document.createElement("tr");
-    ["Field", ...entries.map((_, n) => `Keying ${n + 1}`)].forEach((text) => {
+    ["Field", ...entries.map((_, n) => entryName(n + 1, true))].forEach((text) => {
       const cell = document.createElement("th");
       cell.scope = "col";
       cell.textContent = text;
@@ -1068,7 +1077,7 @@
         line.className = "only";
         const said = document.createElement("span");
         said.className = "only-note";
-        said.textContent = ` (only keying ${keying} has this row)`;
+        said.textContent = ` (only ${entryName(keying)} has this row)`;
         line.append(said);
       }
       return line;
@@ -1094,7 +1103,7 @@
       input.setAttribute("aria-describedby", `${id} ${input.getAttribute("aria-describedby")}`);
     });
     const only = [...new Set(places.filter((place) => place.keying > 1)
-      .map(({ keying, row }) => `keying ${keying}'s row ${row + 1}`))];
+      .map(({ keying, row }) => `${entryName(keying)}'s row ${row + 1}`))];
     if (only.length) {
       const text = `Not in the first keying's rows: ${only.join(", ")} (marked in the keyings `
         + "above). Add what the page has.";
