@@ -90,7 +90,7 @@ class Erased:
     def in_event(self, envelope: Envelope) -> bool:
         """Whether the event carries sealed values of what is erased, its documents' names
         in clear (a TaskSubmitted from before they were sealed), or what a person typed about
-        it."""
+        it or a reason quotes of its values."""
         job, item = _uuid(envelope.data.get("job_id")), _uuid(envelope.data.get("item_id"))
         named = envelope.data.get("documents")
         holds = (
@@ -110,10 +110,12 @@ def redacted(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def untyped_reason(reason: QueryableAttribute[Any]) -> ColumnElement[Any]:
-    """A column's reason without what a person typed in it, as reasons.untyped cuts it: the
-    fixed words before the first separator, when they are such words (none stays none)."""
+    """A column's reason without what a person typed or a check quoted in it, as
+    reasons.untyped cuts it: the fixed words before the first separator, when the last of them
+    (after the last `reasons.AND`, -1 counting from the end) are such words (none stays none)."""
     fixed = func.split_part(reason, reasons.SEPARATOR, 1)
-    typed = and_(fixed.in_(sorted(reasons.FIXED)), reason.contains(reasons.SEPARATOR))
+    last = func.split_part(fixed, reasons.AND, -1)
+    typed = and_(last.in_(sorted(reasons.FIXED)), reason.contains(reasons.SEPARATOR))
     return case((typed, fixed), else_=reason)
 
 

@@ -114,9 +114,29 @@ def test_the_fixed_words_of_a_reason_stay_and_what_was_typed_goes() -> None:
 
 def test_a_reason_nobody_typed_in_stays_whole() -> None:
     ids = {"item_id": str(new_id()), "job_id": str(new_id())}
-    for reason in (ERASED_REASON, "reference check: 4711 is not in suppliers", "rejected"):
+    for reason in (ERASED_REASON, "keyings differ on total, vendor", "rejected"):
         assert redacted(ids | {"reason": reason}) == ids | {"reason": reason}
     # An erasure's rejection from before it said so in `erased`: told by its reason still.
     older = {**ids, "client_id": str(new_id()), "work_type": "w", "rejected_at": "2026-01-01"}
     kept = redacted(older | {"reason": ERASED_REASON})
     assert intake.ItemRejected.model_validate(kept).erased
+
+
+@pytest.mark.parametrize(
+    ("reason", "kept"),
+    [
+        (reasons.reference_check(["vendor Muller is not name Mueller GmbH", "total 15.00 differs"
+                                  " from limit 12 by more than 0.5"]), "reference check"),
+        ("sampled for review at rate 0.1; " + reasons.reference_check(["po PO-9 is not in po"]),
+         "sampled for review at rate 0.1; reference check"),
+        (reasons.unmatched(["lines[0]: sku ABC-1: 12 invoiced, 10 ordered"]),
+         "does not match its purchase order"),
+        (reasons.matched("2 keyings agree", "PO-4711"), "2 keyings agree; matches order"),
+    ],
+    ids=["reference-check", "sampled-and-checked", "unmatched", "matched"],
+)  # fmt: skip
+def test_a_reason_quoting_keyed_values_keeps_only_its_fixed_words(reason: str, kept: str) -> None:
+    job = new_id()
+    ids: dict[str, object] = {"item_id": str(new_id()), "job_id": str(job)}
+    assert redacted(ids | {"reason": reason}) == ids | {"reason": kept}
+    assert Erased.by(job, None).in_event(_event(ids | {"reason": reason})), "picked to empty"

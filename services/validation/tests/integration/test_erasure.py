@@ -6,18 +6,20 @@ import asyncio
 from typing import Any
 from uuid import UUID
 
+import httpx
 from sqlalchemy import select
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import DataErased
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import outbox_events
+from bpo_devtools.testing import Tokens, outbox_events
 from bpo_validation.models import Decision, Entry, JobDataKey, ProvisionalJudgement
 from bpo_validation.service import erasure
 from bpo_validation.settings import Settings
 
 from .submissions import erase, job_keys, new_item, new_job, published, submit
+from .test_matching import po_job
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "name", "type": "string", "pii": True},
@@ -80,6 +82,40 @@ async def test_what_a_keyer_typed_of_an_erased_item_goes_and_what_happened_stays
         (entry,) = await session.scalars(select(Entry).where(Entry.item_id == item_id))
         reasons = await session.scalars(select(Decision.reason).where(Decision.item_id == item_id))
         assert (entry.rejection, set(reasons)) == ("", {"marked unreadable"})
+
+
+async def test_an_erased_invoices_decision_keeps_the_fixed_words_of_its_reason_alone(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await po_job(validation_db, validation, tokens)
+    invoice = {"vendor": "acme", "po": "po-1", "dated": "2026-11-30"}
+    # 10 of A at 5.10 match order PO-1; 2 of B at 103 were received once, ordered at 100.
+    billed = {
+        "accepted": ("51.00", [{"sku": "A", "qty": 10, "unit_price": "5.10"}], "matches order"),
+        "exception": ("206.00", [{"sku": "B", "qty": 2, "unit_price": "103"}], "does not match"),
+    }
+    items = {outcome: new_item("0", sampled=False) for outcome in billed}
+    for outcome, item in items.items():
+        total, lines, said = billed[outcome]
+        keyed = {**invoice, "number": f"INV-{item.hex[-6:]}", "total": total, "lines": lines}
+        await submit(validation_db, validation_settings, job, item, keyed)
+        decided = await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())
+        assert (decided.json()["decision"], said in decided.json()["reason"]) == (outcome, True)
+
+    await erase(validation_db, validation_settings, job, list(items.values()))
+
+    shown = {
+        outcome: await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())
+        for outcome, item in items.items()
+    }
+    # Nor does the item's history quote the order number or the invoice's figures.
+    assert {o: [h["reason"] for h in a.json()["history"]] for o, a in shown.items()} == {
+        "accepted": ["single keying, valid; matches order"],
+        "exception": ["does not match its purchase order"],
+    }
 
 
 async def test_a_keying_read_after_its_items_erasure_is_not_kept_nor_decided(

@@ -123,7 +123,7 @@ async def test_an_invoice_that_matches_its_order_and_receipts_is_accepted(
     shown = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
     assert (shown["decision"], shown["reason"]) == (
         "accepted",
-        "single keying, valid; matches order PO-1",
+        "single keying, valid; matches order: PO-1",
     )
     lines = [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
     received_as_strasse = {**_invoice("INV-9", lines, total="5.00"), "po": "STRASSE-9"}

@@ -46,8 +46,9 @@ SEALED_EVENTS: tuple[type[Event], ...] = (
 
 # The events that carry what a person typed about an item, in clear: a keyer's "cannot read
 # it" and a reviewer's rejection (`rejection`, an entry's `unreadable`), and the reasons that
-# quote them (`reason`, joined by bpo_common.contracts.reasons). An item's erasure empties that
-# text on the stream, the fixed words of a reason staying.
+# quote them or the item's values (`reason`, joined by bpo_common.contracts.reasons: a
+# reference check's in ReviewRequired). An item's erasure empties that text on the stream,
+# the fixed words of a reason staying.
 TYPED_EVENTS: tuple[type[Event], ...] = (
     TaskSubmitted,
     ReviewRequired,

@@ -1,21 +1,29 @@
 """Why an item went where it did, as events say it (`reason`): fixed words the service writes,
-and after them, for some, what a person typed about the item: a keyer who cannot read it, a
-reviewer or adjudicator who rejects it, whoever resolves a match exception with a note. That
-text may name anyone, so an item's erasure empties it on the stream and in dead letters
-(bpo_common.erasure.redacted) and keeps the fixed words, which say what happened. Reasons are
-joined here only, so that this module alone knows where the typed part starts.
+and after them, for some, what a person typed about the item (a keyer who cannot read it, a
+reviewer or adjudicator who rejects it, whoever resolves a match exception with a note) or
+the keyed values a check quotes (what a reference check or an invoice's match found wrong,
+the order an invoice matched). Typed text may name anyone, and a value quoted is the client's
+data (never a personal field's: domain.reference leaves those unquoted), so an item's erasure
+empties that part on the stream and in dead letters (bpo_common.erasure.redacted) and in
+validation's decisions, and keeps the fixed words, which say what happened. Reasons are
+joined here only, so that this module alone knows where the typed or quoted part starts.
 """
 
 from collections.abc import Sequence
 
 from bpo_common.contracts.vocabulary import ExceptionAction, TaskKind
 
-# Between the fixed words and what was typed.
+# Between the fixed words and what was typed or quoted.
 SEPARATOR = ": "
+# Between reasons said together: "sampled for review at rate 0.1; reference check: ...".
+AND = "; "
 
 _UNREADABLE = "marked unreadable"
 _BY_CLIENT = "the client's accounts payable"
 _BY_MANAGER = "a manager"
+_REFERENCE_CHECK = "reference check"
+_UNMATCHED = "does not match its purchase order"
+_MATCHED = "matches order"
 
 
 def _rejected_in(kind: TaskKind) -> str:
@@ -26,10 +34,13 @@ def _resolved(action: ExceptionAction, by_client: bool) -> str:
     return f"match exception {action}ed by {_BY_CLIENT if by_client else _BY_MANAGER}"
 
 
-# Every reason's fixed words that typed text may follow (SEPARATOR between).
+# Every reason's fixed words that typed or quoted text may follow (SEPARATOR between).
 FIXED = frozenset(
     {
         _UNREADABLE,
+        _REFERENCE_CHECK,
+        _UNMATCHED,
+        _MATCHED,
         *(_rejected_in(kind) for kind in TaskKind),
         *(_resolved(action, by) for action in ExceptionAction for by in (True, False)),
     }
@@ -38,7 +49,7 @@ FIXED = frozenset(
 
 def unreadable(typed: Sequence[str]) -> str:
     """Why keyings marked unreadable go to review: what each keyer typed."""
-    return f"{_UNREADABLE}{SEPARATOR}{'; '.join(typed)}"
+    return f"{_UNREADABLE}{SEPARATOR}{AND.join(typed)}"
 
 
 def rejected(kind: TaskKind, typed: str) -> str:
@@ -52,8 +63,26 @@ def resolved(action: ExceptionAction, by_client: bool, note: str | None) -> str:
     return f"{fixed}{SEPARATOR}{note}" if note else fixed
 
 
+def reference_check(problems: Sequence[str]) -> str:
+    """What a result disagrees with in the client's reference data, each problem quoting the
+    values of fields that are not personal."""
+    return f"{_REFERENCE_CHECK}{SEPARATOR}{AND.join(problems)}"
+
+
+def unmatched(problems: Sequence[str]) -> str:
+    """Why an invoice is an exception: what does not match its order, quoting its figures."""
+    return f"{_UNMATCHED}{SEPARATOR}{AND.join(problems)}"
+
+
+def matched(reason: str, order: str) -> str:
+    """An accepted invoice's reason, with the order (as keyed) it matched."""
+    return f"{reason}{AND}{_MATCHED}{SEPARATOR}{order}"
+
+
 def untyped(reason: str) -> str:
-    """The reason without what a person typed in it: the fixed words of one joined here, any
-    other whole (none other holds typed text, ERASED_REASON for one)."""
+    """The reason without what a person typed or a check quoted in it: cut at its first
+    SEPARATOR when the fixed words before it end with fixed words joined here (the last of
+    reasons said together: "sampled for review at rate 0.1; reference check"); any other
+    whole (none other holds typed or quoted text, ERASED_REASON for one)."""
     fixed, then, _ = reason.partition(SEPARATOR)
-    return fixed if then and fixed in FIXED else reason
+    return fixed if then and fixed.rpartition(AND)[2] in FIXED else reason

@@ -43,8 +43,9 @@ class ItemAccepted(Event):
 class ReviewRequired(Event):
     """A person with the qc skill must look: a sampled review, or two keyings that differ.
     Version 2: the entries' data is sealed with the job's data key. `reason` quotes no
-    keyed value; what keyers typed in it (bpo_common.contracts.reasons) and in the entries'
-    `unreadable` an erasure of the item empties on the stream."""
+    personal value; what keyers typed in it, and the values of other fields a reference check
+    quotes (bpo_common.contracts.reasons), and the entries' `unreadable` an erasure of the
+    item empties on the stream."""
 
     event_type = "bpo.validation.review.required"
     version = 2

@@ -378,7 +378,7 @@ def _checked(
         return Verdict(Ruling.ACCEPT, reason, result, rows, judgings=judgings)
     # The review's final word judges the keyings (judged here too, they counted twice).
     return replace(
-        _review(Ruling.REVIEW, f"reference check: {'; '.join(problems)}", keyings, rows),
+        _review(Ruling.REVIEW, reasons.reference_check(problems), keyings, rows),
         reference_problems=tuple(problems),
     )
 
@@ -386,12 +386,11 @@ def _checked(
 def matched(verdict: Verdict, invoice: InvoiceMatch) -> Verdict:
     """An accepted invoice after matching it against its order: accepted still when every line
     matches, else an exception for the client's accounts payable, with the reasons."""
-    if invoice.matched:
-        return replace(
-            verdict, reason=f"{verdict.reason}; matches order {invoice.order}", match=invoice
-        )
-    reason = f"does not match its purchase order: {'; '.join(invoice.reasons)}"
-    return replace(verdict, ruling=Ruling.EXCEPTION, reason=reason, match=invoice)
+    if not invoice.matched:
+        reason = reasons.unmatched(invoice.reasons)
+        return replace(verdict, ruling=Ruling.EXCEPTION, reason=reason, match=invoice)
+    assert invoice.order is not None, "an invoice matches the order it names"
+    return replace(verdict, reason=reasons.matched(verdict.reason, invoice.order), match=invoice)
 
 
 def _review(
