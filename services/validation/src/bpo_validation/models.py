@@ -23,9 +23,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from bpo_common.contracts import MACHINE_CONTRACTOR_ID, ExceptionAction, TaskKind
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 from bpo_common.ids import new_sample_key
-from bpo_validation.domain.decision import Outcome
 from bpo_validation.domain.matching import ExceptionStatus, InvoiceOutcome
 from bpo_validation.domain.reference import SEPARATORS
+from bpo_validation.domain.verdicts import Outcome
 
 
 class Base(DeclarativeBase):

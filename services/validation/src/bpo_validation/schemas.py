@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bpo_common.contracts import ExceptionAction, QcMode
 from bpo_common.rules import JobSpec
-from bpo_validation.domain.decision import Outcome
 from bpo_validation.domain.matching import ExceptionStatus, InvoiceOutcome
+from bpo_validation.domain.verdicts import Outcome
 
 
 class JobRulesOut(BaseModel):

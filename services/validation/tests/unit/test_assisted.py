@@ -10,9 +10,9 @@ from bpo_common.contracts import MACHINE_CONTRACTOR_ID, QcMode, QcPolicy
 from bpo_common.contracts.intake import Suggested
 from bpo_common.ids import new_id
 from bpo_validation.domain import decision
-from bpo_validation.domain.decision import Ruling
 from bpo_validation.domain.entries import Item
 from bpo_validation.domain.fields import FieldVerdict
+from bpo_validation.domain.verdicts import Ruling
 
 from .walking import ITEM, ORDERS, SPEC, keying, review, walk
 

@@ -12,9 +12,9 @@ from bpo_common.contracts import ExceptionAction, QcMode, QcPolicy
 from bpo_common.errors import Invalid
 from bpo_common.ids import new_id
 from bpo_common.rules import check
-from bpo_validation.domain.decision import Ruling
 from bpo_validation.domain.matching import Found, LineOutcome, match_invoice
 from bpo_validation.domain.reference import LookupResult, Wanted
+from bpo_validation.domain.verdicts import Ruling
 from bpo_validation.models import JobRules
 from bpo_validation.schemas import ExceptionResolve
 from bpo_validation.service.entries import Rules

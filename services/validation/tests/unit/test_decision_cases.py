@@ -12,9 +12,9 @@ from bpo_common.ids import new_id
 from bpo_common.rules import JobSpec
 from bpo_validation.domain.accuracy import KeyerAccuracy, Ledger, Trust
 from bpo_validation.domain.crew import Crew, Tally
-from bpo_validation.domain.decision import Ruling
 from bpo_validation.domain.fields import FieldVerdict
 from bpo_validation.domain.reference import LookupResult, Wanted
+from bpo_validation.domain.verdicts import Ruling
 
 from .walking import ITEM, ORDERS, SPEC, keying, review, walk
 

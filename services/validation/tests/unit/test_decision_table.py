@@ -8,9 +8,9 @@ import pytest
 
 from bpo_common.contracts import QcMode, QcPolicy
 from bpo_validation.domain import decision
-from bpo_validation.domain.decision import Outcome, Ruling
 from bpo_validation.domain.entries import Item, Submission
 from bpo_validation.domain.reference import Wanted
+from bpo_validation.domain.verdicts import Outcome, Ruling
 
 from .walking import ITEM, REVIEWER, SPEC, keying, review, walk
 

@@ -16,9 +16,9 @@ from bpo_validation.domain.accuracy import (
     crew_beliefs,
 )
 from bpo_validation.domain.crew import Crew, Tally
-from bpo_validation.domain.decision import Ruling
 from bpo_validation.domain.entries import Submission
 from bpo_validation.domain.fields import FieldVerdict
+from bpo_validation.domain.verdicts import Ruling
 
 from .walking import REVIEWER, SPEC, keying, review, walk
 

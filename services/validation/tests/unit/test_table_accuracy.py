@@ -21,8 +21,8 @@ from bpo_validation.domain.accuracy import (
     crew_beliefs,
 )
 from bpo_validation.domain.crew import Crew, Tally, posterior, shared
-from bpo_validation.domain.decision import Ruling
 from bpo_validation.domain.fields import judged_fields, table_rows
+from bpo_validation.domain.verdicts import Ruling
 from bpo_validation.service.accuracy import share_kept
 
 from .walking import keying, walk

@@ -10,9 +10,9 @@ from bpo_common.rules import JobSpec
 from bpo_validation.domain import decision
 from bpo_validation.domain.accuracy import KeyerAccuracy
 from bpo_validation.domain.crew import Crew
-from bpo_validation.domain.decision import Verdict
 from bpo_validation.domain.entries import Item, Submission
 from bpo_validation.domain.reference import LookupResult, Wanted
+from bpo_validation.domain.verdicts import Verdict
 
 SPEC = JobSpec.model_validate(
     {

@@ -10,7 +10,7 @@ from bpo_common.contracts import TaskKind, intake, validation
 from bpo_common.crypto import DataKey
 from bpo_common.events import Event
 from bpo_validation.domain import fields
-from bpo_validation.domain.decision import Ruling, Verdict
+from bpo_validation.domain.verdicts import Ruling, Verdict
 from bpo_validation.models import Entry
 
 

@@ -33,9 +33,9 @@ from bpo_common.inbox import first_of_each
 from bpo_common.outbox import publish_each
 from bpo_common.rules import Reader
 from bpo_validation.domain import decision, fields
-from bpo_validation.domain.decision import Ruling, Verdict
 from bpo_validation.domain.entries import Item, Judging, machine_keying
 from bpo_validation.domain.reference import LookupResult, Wanted
+from bpo_validation.domain.verdicts import Ruling, Verdict
 from bpo_validation.models import Decision, Entry, MatchException
 from bpo_validation.repository import decisions as repository
 from bpo_validation.repository import jobs as job_rules

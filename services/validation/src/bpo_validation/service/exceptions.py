@@ -22,10 +22,10 @@ from bpo_common.outbox import publish_each
 from bpo_common.pagination import Page, PageRequest, make_page
 from bpo_common.rules import JobSpec, Personal, Reader, check
 from bpo_validation.domain import matching
-from bpo_validation.domain.decision import Outcome
 from bpo_validation.domain.duplicates import duplicates, invoice_of
 from bpo_validation.domain.matching import ExceptionStatus, Found, InvoiceMatch
 from bpo_validation.domain.reference import LookupResult, Wanted, reference_key
+from bpo_validation.domain.verdicts import Outcome
 from bpo_validation.models import Decision, Entry, MatchException
 from bpo_validation.repository import decisions as decision_rows
 from bpo_validation.repository import exceptions as repository
