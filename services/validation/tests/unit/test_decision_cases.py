@@ -196,6 +196,28 @@ def test_a_single_keying_in_the_sample_is_shown_to_a_reviewer() -> None:
     assert (verdict.shown, verdict.comparison) == ((entry,), [])
 
 
+@pytest.mark.parametrize("mode", [QcMode.SINGLE, QcMode.VERIFY])
+def test_a_sampled_item_is_checked_against_the_reference_data_and_its_review_says_so(
+    mode: QcMode,
+) -> None:
+    # Outside the sample the unknown order sends it to review: in it, the reviewer is told.
+    keyed = {"number": "PO-9", "total": "5.00"}
+    entry = keying(keyed, client_values=keyed if mode is QcMode.VERIFY else None)
+    policy = QcPolicy(mode=mode, review_sample_rate=Decimal("0.5"))
+    missing = {Wanted("orders", "po-9"): UNKNOWN}
+    (verdict,) = walk(SPEC, policy, [entry], found=missing, item_id=SAMPLED)
+    problem = "number PO-9 is not in orders"
+    assert (verdict.ruling, verdict.reason) == (
+        Ruling.REVIEW,
+        f"sampled for review at rate 0.5; reference check: {problem}",
+    )
+    assert (verdict.reference_problems, verdict.shown, verdict.result) == (
+        (problem,),
+        (entry,),
+        None,
+    )
+
+
 FIELDS = JobSpec.model_validate(
     {"fields": [{"name": "number", "type": "string"}, {"name": "total", "type": "decimal"}]}
 )

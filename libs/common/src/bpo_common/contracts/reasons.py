@@ -65,8 +65,8 @@ def resolved(action: ExceptionAction, by_client: bool, note: str | None) -> str:
 
 def reference_check(problems: Sequence[str]) -> str:
     """What a result disagrees with in the client's reference data, each problem quoting the
-    values of fields that are not personal."""
-    return f"{_REFERENCE_CHECK}{SEPARATOR}{AND.join(problems)}"
+    values of fields that are not personal; nothing when nothing disagrees."""
+    return f"{_REFERENCE_CHECK}{SEPARATOR}{AND.join(problems)}" if problems else ""
 
 
 def unmatched(problems: Sequence[str]) -> str:
@@ -77,6 +77,11 @@ def unmatched(problems: Sequence[str]) -> str:
 def matched(reason: str, order: str) -> str:
     """An accepted invoice's reason, with the order (as keyed) it matched."""
     return f"{reason}{AND}{_MATCHED}{SEPARATOR}{order}"
+
+
+def together(*said: str) -> str:
+    """Reasons said together, the empty ones left out."""
+    return AND.join(reason for reason in said if reason)
 
 
 def untyped(reason: str) -> str:

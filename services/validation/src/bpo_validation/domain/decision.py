@@ -22,8 +22,9 @@ The table, once a keying completes the item's keyings:
   adjudication, the keyings judged provisionally against each other meanwhile
   (domain.entries.disputed); a partial second keying is compared on its fields, the first
   keying's others standing (domain.entries).
-What would be accepted from keyings is checked against the reference data first; a
-disagreement goes to review. An invoice job then matches what would be accepted against its
+What would be accepted from keyings is checked against the reference data first (a sampled
+item's values too, so that its reviewer is told): a disagreement goes to review, the reason
+saying what disagrees. An invoice job then matches what would be accepted against its
 purchase order (`matched`, after the use case loads what matching reads): a mismatch is an
 exception the client's accounts payable resolves. A review or an adjudication is final and
 judges the keyings, unless an adjudicator agrees with no keying on some field: a second
@@ -160,11 +161,9 @@ def _on_keyings(
     machine = machine_keying(policy, first, item.item_id)
     if len(keyings) == 1 and policy.mode is QcMode.ASSISTED:
         return _assisted(spec, first, machine, lookups)
-    if len(keyings) == 1 and item.sampled(rate):
-        return _review(Ruling.REVIEW, f"sampled for review at rate {rate}", keyings, [])
     if len(keyings) == 1:
-        result = canonical(spec, first.data)
-        return _checked(spec, lookups, result, "single keying, valid", [], keyings)
+        result, sample = canonical(spec, first.data), _sample(item, rate)
+        return _checked(spec, lookups, result, "single keying, valid", [], keyings, sample=sample)
     rows = comparison(spec, [keying.data for keying in keyings])
     differ = differing(rows)
     only = rekeyed(keyings)
@@ -195,10 +194,8 @@ def _verification(
     if changed:
         reason = f"the verifier changed {', '.join(changed)} from the client's values"
         return _review(Ruling.REVIEW, reason, [entry], rows)
-    if item.sampled(rate):
-        return _review(Ruling.REVIEW, f"sampled for review at rate {rate}", [entry], rows)
-    reason = "verified: the client's values stand"
-    return _checked(spec, lookups, canonical(spec, entry.data), reason, rows, [entry])
+    reason, result = "verified: the client's values stand", canonical(spec, entry.data)
+    return _checked(spec, lookups, result, reason, rows, [entry], sample=_sample(item, rate))
 
 
 def _adaptive(
@@ -295,17 +292,22 @@ def _checked(
     rows: list[dict[str, Any]],
     keyings: Sequence[Submission],
     *judgings: Judging,
+    sample: str = "",
 ) -> Verdict:
-    """Accepted, unless the result disagrees with the client's reference data: that is an
-    exception a reviewer must look at, with what disagrees as the reason."""
+    """Accepted, unless the item is in the review sample (`sample` says so) or the result
+    disagrees with the client's reference data: then a reviewer looks, the reason saying what
+    disagrees, so that a sampled item is not checked less than one outside the sample."""
     problems = reference_problems(spec, result, lookups)
-    if not problems:
+    if not (sample or problems):
         return Verdict(Ruling.ACCEPT, reason, result, rows, judgings=judgings)
     # The review's final word judges the keyings (judged here too, they counted twice).
-    return replace(
-        _review(Ruling.REVIEW, reasons.reference_check(problems), keyings, rows),
-        reference_problems=tuple(problems),
-    )
+    why = reasons.together(sample, reasons.reference_check(problems))
+    return replace(_review(Ruling.REVIEW, why, keyings, rows), reference_problems=tuple(problems))
+
+
+def _sample(item: Item, rate: Decimal) -> str:
+    """Why the item goes to review when it is in the review sample; else nothing."""
+    return f"sampled for review at rate {rate}" if item.sampled(rate) else ""
 
 
 def matched(verdict: Verdict, invoice: InvoiceMatch) -> Verdict:
