@@ -7,6 +7,7 @@ from uuid import UUID
 import httpx
 import pytest
 
+from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem
 from bpo_common.contracts.validation import KeyerTrustChanged
 from bpo_common.db import SessionFactory
@@ -248,6 +249,35 @@ async def test_a_job_not_in_adaptive_mode_shows_no_delivered_accuracy(
 PURCHASE_ORDERS = 'po,vendor,amount\nPO-1,ACME,"1,000.50"\nPO-2,Globex,20\n'
 
 
+async def _looking_up(
+    db: SessionFactory, validation: httpx.AsyncClient, tokens: Tokens, **qc: Any
+) -> JobCreated:
+    """A job whose order number is looked up in the client's purchase orders."""
+    lookup = {
+        "dataset": "purchase-orders",
+        "checks": [
+            {"field": "total", "column": "amount", "tolerance": "0.05"},
+            {"field": "vendor", "column": "vendor"},
+        ],
+    }
+    job = await new_job(
+        db,
+        fields=[
+            {"name": "number", "type": "string", "lookup": lookup},
+            {"name": "total", "type": "decimal", "decimal_places": 2},
+            {"name": "vendor", "type": "string", "case": "upper"},
+        ],
+        **qc,
+    )
+    uploaded = await validation.put(
+        "/v1/reference-datasets/purchase-orders?key=po",
+        content=PURCHASE_ORDERS,
+        headers={**tokens.client(job.client_id), "Content-Type": "text/csv"},
+    )
+    assert uploaded.json()["row_count"] == 2
+    return job
+
+
 @pytest.mark.parametrize(
     ("keyed", "outcome", "reason"),
     [
@@ -279,27 +309,7 @@ async def test_a_lookup_mismatch_is_an_exception_routed_to_review_with_its_reaso
     outcome: str,
     reason: str | None,
 ) -> None:
-    lookup = {
-        "dataset": "purchase-orders",
-        "checks": [
-            {"field": "total", "column": "amount", "tolerance": "0.05"},
-            {"field": "vendor", "column": "vendor"},
-        ],
-    }
-    job = await new_job(
-        validation_db,
-        fields=[
-            {"name": "number", "type": "string", "lookup": lookup},
-            {"name": "total", "type": "decimal", "decimal_places": 2},
-            {"name": "vendor", "type": "string", "case": "upper"},
-        ],
-    )
-    uploaded = await validation.put(
-        "/v1/reference-datasets/purchase-orders?key=po",
-        content=PURCHASE_ORDERS,
-        headers={**tokens.client(job.client_id), "Content-Type": "text/csv"},
-    )
-    assert uploaded.json()["row_count"] == 2
+    job = await _looking_up(validation_db, validation, tokens)
     item = new_id()
     await submit(validation_db, validation_settings, job, item, keyed)
     decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
@@ -308,6 +318,30 @@ async def test_a_lookup_mismatch_is_an_exception_routed_to_review_with_its_reaso
         assert decision["reason"] == reason
         (review,) = await published(validation_db, item)
         assert review.data["reason"] == reason
+
+
+async def test_an_adjudicators_order_the_client_lacks_is_accepted_and_the_decision_says_so(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    job = await _looking_up(validation_db, validation, tokens, mode="double")
+    item, adjudicator = new_id(), new_id()
+    # The adjudicator picks the keying whose order the client's purchase orders lack.
+    for number, total in (("PO-9", "1000.50"), ("PO-1", "1000.40")):
+        keyed = {"number": number, "total": total, "vendor": "ACME"}
+        await submit(validation_db, validation_settings, job, item, keyed, expected=2)
+    chosen = {"number": "PO-9", "total": "1000.50", "vendor": "ACME"}
+    await submit(validation_db, validation_settings, job, item, chosen,
+                 kind=TaskKind.ADJUDICATION, contractor_id=adjudicator)  # fmt: skip
+
+    decision = (await validation.get(f"/v1/items/{item}/decision", headers=tokens.manager())).json()
+    assert (decision["decision"], decision["result"]) == ("accepted", chosen)
+    assert decision["reason"] == (
+        f"adjudication by {adjudicator} is final; "
+        "reference check: number PO-9 is not in purchase-orders"
+    )
 
 
 async def test_a_lookup_into_a_dataset_never_uploaded_goes_to_review(

@@ -10,11 +10,13 @@ import pytest
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.ids import new_id
 from bpo_common.rules import JobSpec
+from bpo_validation.domain import decision
 from bpo_validation.domain.accuracy import KeyerAccuracy, Ledger, Trust
 from bpo_validation.domain.crew import Crew, Tally
 from bpo_validation.domain.fields import FieldVerdict
+from bpo_validation.domain.matching import InvoiceMatch, InvoiceOutcome
 from bpo_validation.domain.reference import LookupResult, Wanted
-from bpo_validation.domain.verdicts import Ruling
+from bpo_validation.domain.verdicts import Ruling, Verdict
 
 from .walking import ITEM, ORDERS, SPEC, keying, review, walk
 
@@ -272,6 +274,34 @@ def test_an_adjudicator_agreeing_with_no_keying_is_confirmed_by_a_second_one(
     assert [j.tallies() for j in last_word.judgings] == [
         {RIGHT.contractor_id: (2, 2), WRONG.contractor_id: (2, 1)}
     ]
+
+
+def test_a_final_word_the_reference_data_disagrees_with_stands_and_the_reason_says_so() -> None:
+    # The keyings differ; the adjudicator, who may know better, picks the one whose order the
+    # reference data lacks (had both keyed it, the item would have gone to review for it).
+    keyed = [("PO-9", "10.00"), ("PO-1", "10.50")]
+    keyings = [keying({"number": number, "total": total}, 2) for number, total in keyed]
+    final = review({"number": "PO-9", "total": "10.00"}, TaskKind.ADJUDICATION)
+    found = {**ORDERS, Wanted("orders", "po-9"): UNKNOWN}
+    *_, decided = walk(SPEC, DOUBLE, [*keyings, final], found=found)
+    problem = "number PO-9 is not in orders"
+    assert (decided.ruling, decided.result) == (Ruling.ACCEPT, final.data)
+    assert decided.reason == (
+        f"adjudication by {final.contractor_id} is final; reference check: {problem}"
+    )
+    assert decided.reference_problems == (problem,)
+
+
+def test_an_invoice_a_final_word_accepted_says_its_reference_problems_matched_or_not() -> None:
+    problem = "number PO-9 is not in orders"
+    said = f"review by R is final; reference check: {problem}"
+    verdict = Verdict(Ruling.ACCEPT, said, {"number": "PO-9"}, reference_problems=(problem,))
+    found = InvoiceMatch("PO-9", InvoiceOutcome.MATCHED)
+    assert decision.matched(verdict, found).reason == f"{said}; matches order: PO-9"
+    missing = InvoiceMatch(None, InvoiceOutcome.NO_ORDER, reasons=["order PO-9 is not in po"])
+    assert decision.matched(verdict, missing).reason == (
+        f"does not match its purchase order: order PO-9 is not in po; reference check: {problem}"
+    )
 
 
 def test_a_reviewer_can_reject_the_item() -> None:

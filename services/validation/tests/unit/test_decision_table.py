@@ -126,7 +126,7 @@ def test_a_ruling_is_stored_as_its_outcome_and_only_acceptance_and_rejection_set
     }
 
 
-def test_a_decision_needs_the_first_keyings_lookups_and_adaptive_the_keyers_accuracy() -> None:
+def test_a_decision_needs_the_lookups_of_what_it_accepts_and_adaptive_the_keyers_accuracy() -> None:
     adaptive, double = QcPolicy(mode=QcMode.ADAPTIVE), QcPolicy(mode=QcMode.DOUBLE)
     one = keying({"number": " po-7 ", "total": "1"})
     only = Item(ITEM, "invoice", [one], one)
@@ -134,8 +134,11 @@ def test_a_decision_needs_the_first_keyings_lookups_and_adaptive_the_keyers_accu
     assert decision.needs(SPEC, double, only) == decision.Needs((Wanted("orders", "po-7"),), False)
     first = keying(RIGHT, expected=2)
     assert decision.needs(SPEC, double, Item(ITEM, "invoice", [first], first)) == decision.Needs()
-    final = review(RIGHT)
+    # A final word is checked too, not a rejection.
+    final, rejection = review(RIGHT), review({}, rejection="torn")
     item = Item(ITEM, "invoice", [one, final], final)
+    assert decision.needs(SPEC, adaptive, item) == decision.Needs((Wanted("orders", "po-1"),))
+    item = Item(ITEM, "invoice", [one, rejection], rejection)
     assert decision.needs(SPEC, adaptive, item) == decision.Needs()
 
 

@@ -28,7 +28,8 @@ saying what disagrees. An invoice job then matches what would be accepted agains
 purchase order (`matched`, after the use case loads what matching reads): a mismatch is an
 exception the client's accounts payable resolves. A review or an adjudication is final and
 judges the keyings, unless an adjudicator agrees with no keying on some field: a second
-adjudicator decides then. A reviewer may reject the item instead.
+adjudicator decides then; what its values disagree with in the reference data is said in the
+reason. A reviewer may reject the item instead.
 
 The machine is judged with the first keying, on the fields it was confident of (its planted
 wrong values aside), and never counts in a keyer's tally; a keyer shown a wrong pre-fill is
@@ -82,15 +83,17 @@ class Needs:
 
 
 def needs(spec: JobSpec, policy: QcPolicy, item: Item) -> Needs:
-    """What to load before deciding: the lookups of the values keyings could be accepted with,
-    and whether adaptive QC rules on a single keying (then the keyer's accuracy and the job's
-    ledger)."""
-    keyings = _keyings_due(item)
-    if not keyings:
+    """What to load before deciding: the lookups of the values the item could be accepted
+    with, and whether adaptive QC rules on a single keying (then the keyer's accuracy and the
+    job's ledger)."""
+    keyings, submitted = _keyings_due(item), item.submitted
+    final = submitted.kind is not TaskKind.ENTRY and submitted.rejection is None
+    if not (keyings or final):
         return Needs()
+    # Whatever keyings are accepted with is the first keying's values; else a final word's.
+    values = keyings[0].data if keyings else submitted.data
     return Needs(
-        # Whatever keyings are accepted with is the first keying's values.
-        lookups=tuple(dict.fromkeys(lookups_of(spec, canonical(spec, keyings[0].data)))),
+        lookups=tuple(dict.fromkeys(lookups_of(spec, canonical(spec, values)))),
         keyer_accuracy=policy.mode is QcMode.ADAPTIVE and len(keyings) == 1,
     )
 
@@ -111,7 +114,7 @@ def decide(
     agrees with no keying on some field goes to a second adjudicator."""
     submitted = item.submitted
     if submitted.kind is not TaskKind.ENTRY:
-        return _final_word(spec, policy, item, confirm_adjudications)
+        return _final_word(spec, policy, item, lookups, confirm_adjudications)
     golden: tuple[Judging, ...] = ()
     if submitted.golden is not None:
         # With the item's first keying read (not the earliest submitted: events may come out
@@ -251,11 +254,17 @@ def _assisted(
 
 
 def _final_word(
-    spec: JobSpec, policy: QcPolicy, item: Item, confirm_adjudications: bool
+    spec: JobSpec,
+    policy: QcPolicy,
+    item: Item,
+    lookups: Mapping[Wanted, LookupResult],
+    confirm_adjudications: bool,
 ) -> Verdict:
     """A reviewer's or adjudicator's entry is final; it judges the keyings before it, or
     rejects the item. An adjudicator who agrees with no keying on a field is confirmed by a
-    second adjudicator first (when `confirm_adjudications`)."""
+    second adjudicator first (when `confirm_adjudications`). What it finds wrong with the
+    reference data is said in the reason: the reviewer may know better than the client's
+    data, but not without a word on the decision."""
     review = item.submitted
     if review.rejection is not None:
         return Verdict(Ruling.REJECT, reasons.rejected(review.kind, review.rejection))
@@ -271,11 +280,14 @@ def _final_word(
             )
             return _review(Ruling.ADJUDICATION, reason, [*keyings, review], rows)
     machine = machine_keying(policy, keyings[0], item.item_id) if keyings else None
+    problems = reference_problems(spec, canonical(spec, review.data), lookups)
+    final = f"{review.kind} by {review.contractor_id} is final"
     return Verdict(
         Ruling.ACCEPT,
-        f"{review.kind} by {review.contractor_id} is final",
+        reasons.together(final, reasons.reference_check(problems)),
         review.data,
         rows,
+        reference_problems=tuple(problems),
         judgings=(
             judging(
                 spec, keyings, review.data, golden=False, machine=machine, only=rekeyed(keyings)
@@ -314,7 +326,8 @@ def matched(verdict: Verdict, invoice: InvoiceMatch) -> Verdict:
     """An accepted invoice after matching it against its order: accepted still when every line
     matches, else an exception for the client's accounts payable, with the reasons."""
     if not invoice.matched:
-        reason = reasons.unmatched(invoice.reasons)
+        checked = reasons.reference_check(verdict.reference_problems)  # a final word's
+        reason = reasons.together(reasons.unmatched(invoice.reasons), checked)
         return replace(verdict, ruling=Ruling.EXCEPTION, reason=reason, match=invoice)
     assert invoice.order is not None, "an invoice matches the order it names"
     return replace(verdict, reason=reasons.matched(verdict.reason, invoice.order), match=invoice)

@@ -67,7 +67,8 @@ class Verdict:
     # Keyings that differ, judged against each other until the item's adjudication judges
     # them (domain.entries.disputed): adaptive QC reads them meanwhile.
     provisional: tuple[Judging, ...] = ()
-    # What the reference check found wrong with the result that would have been accepted.
+    # What the reference check found wrong with the result: one that would have been accepted
+    # (the item goes to review for it), or a final word's (accepted all the same).
     reference_problems: tuple[str, ...] = ()
     # How the result matched its purchase order, when the job matches invoices.
     match: InvoiceMatch | None = None
