@@ -10,6 +10,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from bpo_common.clock import utcnow
+from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import ContractorReactivated, JobCreated
 from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope, wrap
@@ -18,6 +19,7 @@ from bpo_common.messaging import connect
 from bpo_devtools.testing import TestStack, Tokens, eventually, outbox_events
 from bpo_validation.models import Standing
 from bpo_validation.service import decisions
+from bpo_validation.service.quality import reactivate
 from bpo_validation.settings import Settings
 
 from .submissions import INTAKE, job_keys, keying, new_job, submit
@@ -99,6 +101,75 @@ async def test_a_reactivated_keyer_is_judged_afresh_and_suspended_again_if_still
     quality = await validation.get(f"/v1/contractors/{keyer}/quality", headers=tokens.manager())
     assert quality.json()["overall"] == {"judged": 14, "correct": 3, "accuracy": 3 / 14}
     assert quality.json()["suspension_reason"] == second
+
+
+async def test_a_reactivated_keyer_is_not_suspended_again_by_work_keyed_before_it(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    job = await new_job(validation_db, mode="double")
+    keyer = new_id()
+    # Three items keyed wrong, awaiting their second keyings; then controls keyed wrong.
+    items = [new_id() for _ in range(3)]
+    for item in items:
+        await submit(validation_db, validation_settings, job, item, WRONG, expected=2,
+                     contractor_id=keyer)  # fmt: skip
+    await _key(validation_db, validation_settings, job, keyer, WRONG, WRONG, WRONG)
+    first = "accuracy 0.0% over the last 6 judged fields on invoice is below the floor 75.0%"
+    assert await _suspensions(validation_db, keyer) == [first]
+    reactivated = ContractorReactivated(contractor_id=keyer, reactivated_at=utcnow())
+    async with validation_db() as session, session.begin():
+        await reactivate(session, reactivated)
+
+    # Others key the items since; adjudicated, each judges the keyer's keying wrong on both
+    # fields: six fields judged after the reactivation, of work keyed before it.
+    for item in items:
+        await submit(validation_db, validation_settings, job, item, RIGHT, expected=2)
+        await submit(validation_db, validation_settings, job, item, RIGHT,
+                     kind=TaskKind.ADJUDICATION)  # fmt: skip
+    assert await _suspensions(validation_db, keyer) == [first]
+    standing = await _standing(validation_db, keyer)
+    assert (standing.suspended_at, standing.judged, standing.correct) == (None, 12, 0)
+
+
+async def test_in_a_run_work_keyed_before_a_reactivation_moves_no_keyers_window(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    """A run that adjudicates an item the keyer keyed before their reactivation, then judges
+    three controls they keyed since, half right: the third brings them under the floor."""
+    job = await new_job(validation_db, mode="double")
+    keyer, item = new_id(), new_id()
+    await submit(validation_db, validation_settings, job, item, WRONG, expected=2,
+                 contractor_id=keyer)  # fmt: skip
+    await _key(validation_db, validation_settings, job, keyer, WRONG, WRONG, WRONG)
+    assert len(await _suspensions(validation_db, keyer)) == 1
+    async with validation_db() as session, session.begin():
+        await reactivate(
+            session, ContractorReactivated(contractor_id=keyer, reactivated_at=utcnow())
+        )
+
+    controls = [new_id() for _ in range(3)]
+    run = [
+        keying(job, item, RIGHT, expected=2),
+        keying(job, item, RIGHT, kind=TaskKind.ADJUDICATION),
+        *(keying(job, c, HALF_RIGHT, golden=GOLDEN, contractor_id=keyer) for c in controls),
+    ]
+    mark = new_id()
+    async with validation_db() as session, session.begin():
+        await decisions.record_submissions(
+            session, run, validation_settings, keys=job_keys(validation_settings)
+        )
+
+    told = [INTAKE.opened(e) for e in await outbox_events(validation_db) if e.id > mark]
+    about = [_said(e) for e in told if e.type != "bpo.validation.contractor.scored"]
+    reason = "accuracy 50.0% over the last 6 judged fields on invoice is below the floor 75.0%"
+    assert about == [
+        ("required", str(item), None),
+        ("accepted", str(item), None),
+        ("accepted", str(controls[0]), None),
+        ("accepted", str(controls[1]), None),
+        (SUSPENDED, str(keyer), reason),
+        ("accepted", str(controls[2]), None),
+    ]
 
 
 async def test_good_work_on_one_work_type_does_not_hide_bad_work_on_another(

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     String,
     Uuid,
+    and_,
     bindparam,
     case,
     cast,
@@ -141,7 +142,9 @@ async def scores_by(
 
 def _latest_judged() -> Select[Any]:
     """Each asked (contractor, work type)'s latest judged fields, oldest first, as one array:
-    the pairs go as arrays too, so that the statement is the same for any number of them."""
+    the pairs go as arrays too, so that the statement is the same for any number of them.
+    After an instant (a reactivation), only fields of keyings submitted after it: a keying
+    made before it and judged since is of the work that brought the suspension."""
     asked = (
         func.unnest(
             bindparam("contractor_ids", type_=ARRAY(Uuid)),
@@ -157,12 +160,21 @@ def _latest_judged() -> Select[Any]:
         )
         .render_derived(name="asked")
     )
+    # Judged after the instant (a cheap test first: a keying is judged after it is made),
+    # of a keying made after it.
+    keyed_since = and_(
+        Judgement.judged_at > asked.c.since,
+        select(Entry.task_id)
+        .where(Entry.task_id == Judgement.task_id, Entry.submitted_at > asked.c.since)
+        .correlate(Judgement, asked)
+        .exists(),
+    )
     judged = (
         select(Judgement.correct, Judgement.judged_at, Judgement.id)
         .where(
             Judgement.contractor_id == asked.c.contractor_id,
             Judgement.work_type == asked.c.work_type,
-            or_(asked.c.since.is_(None), Judgement.judged_at > asked.c.since),
+            or_(asked.c.since.is_(None), keyed_since),
         )
         .order_by(Judgement.judged_at.desc(), Judgement.id.desc())
         .limit(asked.c.size)
@@ -185,7 +197,8 @@ async def latest_judged(
     session: AsyncSession, asked: Mapping[tuple[UUID, str], tuple[datetime | None, int]]
 ) -> dict[tuple[UUID, str], list[bool]]:
     """Each (contractor, work type)'s latest judged fields, right or wrong, oldest first: for
-    each the number asked for at most, judged after the instant given with it (if one is).
+    each the number asked for at most, of keyings made after the instant given with it (if
+    one is).
     One statement; each pair reads its contractor's judged fields newest first by index."""
     found: dict[tuple[UUID, str], list[bool]] = {pair: [] for pair in asked}
     if not asked:

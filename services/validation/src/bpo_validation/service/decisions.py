@@ -164,10 +164,16 @@ class _Run:
             verdict = decision.matched(verdict, found)
         outcome = _Outcome()
         self.outcomes.append(outcome)
+        submitted = {e.task_id: e.submitted_at for e in so_far}
         for judging in verdict.judgings:
             self._judge(judging, entry, now)
             if entry.task_id not in self.qualifying:
-                outcome.judgings.append(Tallies(entry.work_type, judging.tallies()))
+                keyed_at = {
+                    judged.entry.contractor_id: submitted[judged.entry.task_id]
+                    for judged in judging.entries
+                    if judged.entry.task_id in submitted  # the machine's keying is no entry
+                }
+                outcome.judgings.append(Tallies(entry.work_type, judging.tallies(), keyed_at))
         if verdict.final:
             self.settled.add(entry.item_id)
         for judging in verdict.provisional:

@@ -23,7 +23,7 @@ from bpo_validation.domain.scoring import (
     suspension,
     task_outcome,
 )
-from bpo_validation.models import Entry
+from bpo_validation.models import Entry, Standing
 from bpo_validation.repository import decisions as decisions_repository
 from bpo_validation.repository import quality as repository
 from bpo_validation.schemas import (
@@ -87,10 +87,21 @@ def _judged_field(
 @dataclass(frozen=True)
 class Tallies:
     """What one judging brings: (judged, correct) fields by contractor, on an item of this
-    work type."""
+    work type, and when each contractor's keying judged was submitted."""
 
     work_type: str
     by_contractor: Mapping[UUID, tuple[int, int]]
+    keyed_at: Mapping[UUID, datetime]
+
+    def windowed(self, standings: Mapping[UUID, Standing]) -> dict[UUID, int]:
+        """The fields it brings to each keyer's window: none of a keying made before the
+        keyer's latest reactivation (`repository.latest_judged` reads those alone too)."""
+        return {
+            contractor_id: judged
+            for contractor_id, (judged, _) in self.by_contractor.items()
+            if (since := standings[contractor_id].reactivated_at) is None
+            or self.keyed_at[contractor_id] > since
+        }
 
 
 async def add_to_tallies(
@@ -99,17 +110,20 @@ async def add_to_tallies(
     """Add what each judging brings to the keyers' running tallies (the figures shown), in
     one write; then, after each judging, as judging one at a time would, hold each keyer to
     the quality floor over their latest `quality_window` judged fields on the work type of the
-    item judged (those since a manager last reactivated them), all read in one query, this
-    run's own (written already) among them. The suspensions each judging brings."""
+    item judged (of keyings made since a manager last reactivated them), all read in one
+    query, this run's own (written already) among them. The suspensions each judging brings."""
     run: dict[UUID, tuple[int, int]] = {}
-    brought: dict[tuple[UUID, str], int] = {}
     for judging in judgings:
         for contractor_id, (judged, correct) in judging.by_contractor.items():
             total, right = run.get(contractor_id, (0, 0))
             run[contractor_id] = (total + judged, right + correct)
+    standings = await repository.add_to_tallies(session, run)
+    windowed = [judging.windowed(standings) for judging in judgings]
+    brought: dict[tuple[UUID, str], int] = {}
+    for judging, fields_brought in zip(judgings, windowed, strict=True):
+        for contractor_id, judged in fields_brought.items():
             pair = (contractor_id, judging.work_type)
             brought[pair] = brought.get(pair, 0) + judged
-    standings = await repository.add_to_tallies(session, run)
     # A keyer suspended already is not held to the floor again until reactivated.
     asked = {
         pair: (standings[pair[0]].reactivated_at, settings.quality_window + judged)
@@ -120,9 +134,9 @@ async def add_to_tallies(
     # How far into each pair's fields the run has come: the run's own are the latest.
     reached = {pair: max(0, len(fields[pair]) - brought[pair]) for pair in asked}
     suspensions = []
-    for judging in judgings:
+    for judging, fields_brought in zip(judgings, windowed, strict=True):
         brings = []
-        for contractor_id, (judged, _) in sorted(judging.by_contractor.items()):
+        for contractor_id, judged in sorted(fields_brought.items()):
             pair = (contractor_id, judging.work_type)
             if pair not in reached:
                 continue
@@ -150,8 +164,8 @@ async def add_to_tallies(
 
 async def reactivate(session: AsyncSession, event: intake.ContractorReactivated) -> None:
     """A manager gave the contractor work again: their suspension is cleared, and the floor
-    counts only the fields judged after the reactivation (a second chance: the errors that
-    suspended them do not suspend them again at once)."""
+    counts only the fields of keyings they submit after the reactivation (a second chance:
+    the errors that suspended them, judged before it or after, do not suspend them again)."""
     standing = await repository.standing_for_update(session, event.contractor_id)
     if not reactivation_applies(
         event.reactivated_at,
