@@ -22,6 +22,13 @@ def test_ndjson_numbers_keep_their_digits_and_columns_are_the_union() -> None:
     assert table.rows[0]["values"] == {"id": "V-1", "limit": "1000.50"}
 
 
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"], ids=["LF", "CRLF", "CR"])
+def test_ndjson_lines_end_as_intakes_item_bodies_end(end: bytes) -> None:
+    body = end.join([b'{"po": "1"}', b'{"po": "2", "note": "a\xe2\x80\xa8b"}', b""])
+    table = parse(body, Format.NDJSON, "po")
+    assert [row["values"] for row in table.rows] == [{"po": "1"}, {"po": "2", "note": "a\u2028b"}]
+
+
 def test_every_bad_line_is_named() -> None:
     with pytest.raises(Invalid) as raised:
         parse(b"id,name\nV-1\nV-2,ok\nv-2,again\n", Format.CSV, "id")
@@ -42,10 +49,14 @@ def test_a_key_too_long_for_the_index_or_that_holds_lines_is_a_bad_line() -> Non
     ]
 
 
+@pytest.mark.parametrize("end", ["\n", "\r"], ids=["LF", "CR"])
 @pytest.mark.parametrize("media", list(Format))
-def test_a_dataset_saved_in_another_encoding_names_each_line_and_its_byte(media: Format) -> None:
+def test_a_dataset_saved_in_another_encoding_names_each_line_and_its_byte(
+    media: Format, end: str
+) -> None:
     # An Excel export in Windows-1252: é and ü are one byte each, not UTF-8.
-    body = "po,vendor\nPO-1,Acme\nPO-2,Café Müller\nPO-3,Señor\n".encode("cp1252")
+    lines = ["po,vendor", "PO-1,Acme", "PO-2,Café Müller", "PO-3,Señor", ""]
+    body = end.join(lines).encode("cp1252")
     with pytest.raises(Invalid) as raised:
         parse(body, media, "po")
     assert raised.value.detail == (

@@ -8,9 +8,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bpo_common.body_lines import Lines
 from bpo_common.errors import FieldError
 from bpo_common.rules import FieldType, JobSpec
-from bpo_intake.domain.body_lines import Lines
 from bpo_intake.domain.item_bodies import ItemsParser, Row
 from bpo_intake.domain.items import line, not_in_csv, parse_item, problem
 

@@ -17,8 +17,8 @@ from typing import Any
 import ijson
 
 from bpo_common import json_input
+from bpo_common.body_lines import Lines
 from bpo_common.rules import JobSpec
-from bpo_intake.domain.body_lines import Lines
 from bpo_intake.domain.items import (
     Parsed,
     Place,

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from bpo_common import json_input
+from bpo_common.body_lines import lines_of
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.text import MESSAGE, has_unstorable, unstorable
 from bpo_validation.domain.reference import reference_key
@@ -73,8 +74,8 @@ def _decoded(body: bytes) -> str:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         errors = _Errors()
-        # A newline byte is never part of a character's bytes: each line decodes alone.
-        for number, line in enumerate(body.split(b"\n"), start=1):
+        # A line end's bytes are never part of a character's bytes: each line decodes alone.
+        for number, line in lines_of(body):
             try:
                 line.decode()
             except UnicodeDecodeError as bad:
@@ -125,12 +126,13 @@ def _check_header(header: Sequence[str], key: str) -> None:
 def _ndjson(text: str, key: str, errors: _Errors) -> Table:
     columns: dict[str, None] = {}
     rows, lines = [], []
-    # Lines end at a newline only: U+2028 and the like are text inside a value.
-    for number, line in enumerate(text.split("\n"), start=1):
+    # Lines end at LF, CRLF or a CR alone, as in intake's item bodies: U+2028 and the like
+    # are text inside a value.
+    for number, line in lines_of(text.encode()):
         if not line.strip():
             continue
         try:
-            row = json_input.loads(line, numbers_as_text=True)
+            row = json_input.loads(line.rstrip(b"\r\n"), numbers_as_text=True)
         except json_input.BadJson as exc:
             errors.add(number, f"{exc.path}: {exc.message}" if exc.path else exc.message)
             continue

@@ -1,4 +1,5 @@
-"""A body's lines as its chunks arrive, which NDJSON and CSV bodies of items are read by."""
+"""A body's lines, as its chunks arrive or whole: intake reads NDJSON and CSV bodies of items
+by them, validation NDJSON reference datasets, so that both services take the same files."""
 
 
 class Lines:
@@ -40,3 +41,9 @@ class Lines:
         whole = bytes(self._partial)
         self._partial.clear()
         return self.number, whole
+
+
+def lines_of(body: bytes) -> list[tuple[int, bytes]]:
+    """A whole body's lines, numbered from 1, each with its line end, as `Lines` reads them."""
+    lines = Lines()
+    return lines.feed(body) + lines.end()
