@@ -25,12 +25,15 @@ from typing import Any
 from uuid import UUID
 
 import jwt
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from bpo_common.clock import utcnow
-from bpo_common.errors import UNSTORABLE, Unauthorized
+from bpo_common.errors import UNSTORABLE, Unauthorized, Unavailable
 from bpo_common.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
 
 VERIFIED_CACHE_SIZE = 10_000
 # How far the clocks of the hosts that issue and check tokens may be apart: a token issued
@@ -38,6 +41,9 @@ VERIFIED_CACHE_SIZE = 10_000
 CLOCK_SKEW_S = 30
 # The longest subject a token may name (the columns that record who acted hold 200).
 MAX_SUBJECT = 200
+# How long the keys fetched from BPO_JWT_JWKS_URL are trusted before they are fetched again:
+# a key the identity provider removes (rotated out, or leaked) verifies nothing after that.
+JWKS_LIFESPAN_S = 300.0
 
 
 class Role(StrEnum):
@@ -113,6 +119,7 @@ class TokenVerifier:
         jwks_url: str | None = None,
         api_keys: ApiKeyTrust | None = None,
         manager_unscoped: bool = False,
+        jwks_lifespan_s: float = JWKS_LIFESPAN_S,
     ) -> None:
         if (public_key is None) == (jwks_url is None):
             raise ValueError(
@@ -124,7 +131,10 @@ class TokenVerifier:
         self._audience = audience
         self._algorithm = algorithm
         self._public_key = public_key
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        # Keys are looked up in the key set as last fetched, never kept apart from it (as
+        # PyJWT's cache_keys would, for good): a key leaves with the set that drops it.
+        self._jwks = jwt.PyJWKClient(jwks_url, lifespan=jwks_lifespan_s) if jwks_url else None
+        self._jwks_lifespan_s = jwks_lifespan_s
         self._api_keys = api_keys
         self._api_key_algorithm = algorithm_of(api_keys.public_key) if api_keys else ""
         self._manager_unscoped = manager_unscoped
@@ -147,8 +157,9 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
-        # A token verified once stays valid until it expires: skip the signature check for
-        # the contractor who sends the same token a thousand times an hour.
+        # A token verified once stays valid until it expires (one verified by a key of the
+        # JWKS, no longer than that key is): skip the signature check for the contractor who
+        # sends the same token a thousand times an hour.
         cached = self._verified.get(token)
         if cached is not None and cached[1] > time.time():
             return cached[0]
@@ -164,6 +175,7 @@ class TokenVerifier:
         api_keys = self._api_keys
         if api_keys is not None and _unverified_issuer(token) != api_keys.issuer:
             api_keys = None
+        trusted_until = float("inf")
         try:
             key: Any = self._public_key
             algorithm, issuer = self._algorithm, self._issuer
@@ -172,6 +184,7 @@ class TokenVerifier:
                 issuer = api_keys.issuer
             elif self._jwks is not None:
                 key = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
+                trusted_until = time.time() + self._jwks_lifespan_s
             claims = jwt.decode(
                 token,
                 key,
@@ -187,11 +200,19 @@ class TokenVerifier:
             raise Unauthorized(f"the token is not meant for audience {self._audience!r}") from exc
         except jwt.InvalidIssuerError as exc:
             raise Unauthorized(f"the token was not issued by {self._issuer!r}") from exc
+        except jwt.PyJWKClientConnectionError as exc:
+            # The token may be good: its holder is to try again, not to replace it.
+            log.warning("identity provider's keys unreachable", error=str(exc))
+            raise Unavailable(
+                "the identity provider's keys (BPO_JWT_JWKS_URL) cannot be fetched now; "
+                "retry the request"
+            ) from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token: {exc}") from exc
+        expires = min(float(claims["exp"]), trusted_until)
         if api_keys is not None:
-            return _api_key_principal(claims), float(claims["exp"])
-        return _principal(claims, self._manager_unscoped), float(claims["exp"])
+            return _api_key_principal(claims), expires
+        return _principal(claims, self._manager_unscoped), expires
 
 
 def _unverified_issuer(token: str) -> str | None:

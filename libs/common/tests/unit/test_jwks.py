@@ -1,5 +1,6 @@
 """Tokens verified against a JWKS URL, as with an identity provider in production."""
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -13,35 +14,71 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bpo_common.auth import Role, TokenVerifier, ensure_key_pair, issue_token
-from bpo_common.errors import Unauthorized
+from bpo_common.errors import Unauthorized, Unavailable
+
+
+class Jwks:
+    """A JWKS endpoint on loopback: the keys it publishes (by kid) can change meanwhile."""
+
+    def __init__(self, directory: Path) -> None:
+        self.private_keys: dict[str, str] = {}
+        self.published: dict[str, dict[str, str]] = {}
+        for kid in ("k1", "k2"):
+            private_path, public_path = ensure_key_pair(directory / kid)
+            public_key = serialization.load_pem_public_key(public_path.read_bytes())
+            assert isinstance(public_key, rsa.RSAPublicKey)
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public_key))
+            self.published[kid] = {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+            self.private_keys[kid] = private_path.read_text()
+        self.served = {"k1"}
+        self.server = HTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_port}/jwks.json"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        jwks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                keys = [jwks.published[kid] for kid in sorted(jwks.served)]
+                body = json.dumps({"keys": keys}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        return Handler
+
+    def token(self, kid: str, subject: str = "m1") -> str:
+        claims = {
+            "sub": subject,
+            "role": "manager",
+            "scope": "ops pii",
+            "iss": "idp",
+            "aud": "bpo",
+            "exp": 4102444800,
+        }
+        return jwt.encode(claims, self.private_keys[kid], algorithm="RS256", headers={"kid": kid})
 
 
 @pytest.fixture
-def jwks_url(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A JWKS endpoint on loopback publishing one key; yields its URL and the private key."""
-    private_path, public_path = ensure_key_pair(tmp_path)
-    public_key = serialization.load_pem_public_key(public_path.read_bytes())
-    assert isinstance(public_key, rsa.RSAPublicKey)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public_key))
-    body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+def jwks(tmp_path: Path) -> Iterator[Jwks]:
+    served = Jwks(tmp_path)
+    thread = threading.Thread(target=served.server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}/jwks.json", private_path.read_text()
+        yield served
     finally:
-        server.shutdown()
+        served.server.shutdown()
+        served.server.server_close()
+
+
+@pytest.fixture
+def jwks_url(jwks: Jwks) -> tuple[str, str]:
+    """The JWKS endpoint's URL and the private key of the one key it publishes."""
+    return jwks.url, jwks.private_keys["k1"]
 
 
 async def test_a_token_signed_by_a_key_in_the_jwks_is_accepted(jwks_url: tuple[str, str]) -> None:
@@ -91,3 +128,37 @@ async def test_a_token_signed_by_another_key_is_refused(
 def test_a_verifier_needs_exactly_one_key_source() -> None:
     with pytest.raises(ValueError, match="exactly one of BPO_JWT_PUBLIC_KEY_FILE"):
         TokenVerifier(issuer="i", audience="a", algorithm="RS256")
+
+
+async def test_a_key_removed_from_the_jwks_verifies_nothing_once_the_set_is_fetched_again(
+    jwks: Jwks,
+) -> None:
+    verifier = TokenVerifier(
+        issuer="idp", audience="bpo", algorithm="RS256", jwks_url=jwks.url, jwks_lifespan_s=0.2
+    )
+    before = jwks.token("k1", "m1")
+    assert (await verifier.verify(before)).scopes == {"ops", "pii"}
+
+    jwks.served = {"k2"}  # the identity provider rotates k1 out
+    await asyncio.sleep(0.3)  # longer than the key set is trusted for
+
+    with pytest.raises(Unauthorized, match='Unable to find a signing key that matches: "k1"'):
+        await verifier.verify(jwks.token("k1", "m2"))
+    with pytest.raises(Unauthorized, match='Unable to find a signing key that matches: "k1"'):
+        await verifier.verify(before)
+    assert (await verifier.verify(jwks.token("k2", "m3"))).subject == "m3"
+
+
+async def test_an_unreachable_jwks_is_a_503_not_a_refused_token(jwks: Jwks) -> None:
+    token = jwks.token("k1")
+    jwks.server.shutdown()
+    jwks.server.server_close()
+    verifier = TokenVerifier(issuer="idp", audience="bpo", algorithm="RS256", jwks_url=jwks.url)
+
+    with pytest.raises(Unavailable) as refused:
+        await verifier.verify(token)
+    assert refused.value.status == 503
+    assert refused.value.headers == {"Retry-After": "1"}
+    assert refused.value.detail == (
+        "the identity provider's keys (BPO_JWT_JWKS_URL) cannot be fetched now; retry the request"
+    )
