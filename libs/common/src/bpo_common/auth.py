@@ -255,10 +255,12 @@ def shows_personal_data(principal: Principal) -> bool:
 
 
 # What a manager must hold to give a client's API key each scope, one scope of each group:
-# what the manager could do on that client's data (reading results in clear needs both ops,
-# which reads them, and pii, which shows their personal values).
+# what the manager could do on that client's data. Reading results in clear needs both ops,
+# which reads them, and pii, which shows their personal values; so does writing jobs, whose
+# tokens act as the client: they read its reference datasets' rows, kept as given (personal
+# values in clear), and replace or delete them.
 _KEY_SCOPE_NEEDS: dict[KeyScope, tuple[tuple[Scope, ...], ...]] = {
-    KeyScope.JOBS_WRITE: ((Scope.OPS,),),
+    KeyScope.JOBS_WRITE: ((Scope.OPS,), (Scope.PII,)),
     KeyScope.RESULTS_READ: ((Scope.OPS,), (Scope.PII,)),
     KeyScope.INVOICES_READ: ((Scope.FINANCE,),),
     KeyScope.REPORTS_READ: ((Scope.OPS, Scope.FINANCE),),
