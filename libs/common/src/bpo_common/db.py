@@ -347,6 +347,14 @@ async def advisory_lock(session: AsyncSession, *keys: str, shared: bool = False)
     await session.execute(select(lock(func.hashtextextended(key, 0))))
 
 
+async def try_advisory_lock(session: AsyncSession, key: str) -> bool:
+    """Hold the lock named `key` until the session's transaction ends, if no other
+    transaction holds it (False then, at once): work one holder at a time does, where others
+    pass it over rather than wait."""
+    locked = select(func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0)))
+    return bool((await session.execute(locked)).scalar_one())
+
+
 # SQLSTATE classes of a database out of reach: connection exceptions (08), and a server
 # shutting down, crashed or starting up (57P).
 UNREACHABLE_STATES = ("08", "57P")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.auth import CurrentPrincipal, Principal
 from bpo_common.clock import utcnow
-from bpo_common.db import SessionDep
+from bpo_common.db import SessionDep, try_advisory_lock
 from bpo_common.errors import Conflict, FieldError, Invalid
 from bpo_common.tables import idempotency_key
 
@@ -157,12 +157,7 @@ async def _claim(
             "the Idempotency-Key header is empty or too long",
             errors=[FieldError("Idempotency-Key", f"use 1 to {MAX_KEY_LENGTH} characters")],
         )
-    locked = (
-        await session.execute(
-            select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"{owner}\n{key}", 0)))
-        )
-    ).scalar_one()
-    if not locked:
+    if not await try_advisory_lock(session, f"{owner}\n{key}"):
         raise Conflict("a request with this Idempotency-Key is still being processed; retry later")
     return (
         await session.execute(

@@ -116,8 +116,7 @@ async def read_pages(runtime: Runtime) -> None:
     engine = Tesseract(settings.ocr_languages, settings.ocr_timeout_s)
 
     async def read() -> bool:
-        async with runtime.sessions() as session, session.begin():
-            read = await extraction.read_pending(session, objects, engine)
+        read = await extraction.read_pending(runtime.sessions, objects, engine)
         return read == extraction.OCR_BATCH
 
     await keep_running("page reader", read, _documents_work(runtime))

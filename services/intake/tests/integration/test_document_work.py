@@ -1,11 +1,16 @@
 """Documents' background work, each step run by the test in an app without workers (so that
 none runs beside it): rendering commits each document on its own; a scan with a few words of
-text is read by OCR; extraction holds a client's layouts before it locks a layout's row."""
+text is read by OCR, and an erasure does not wait for OCR of its pages; extraction holds a
+client's layouts before it locks a layout's row."""
 
 import asyncio
 import io
+import shutil
+import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +23,7 @@ from sqlalchemy import select, update
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.settings import Component
-from bpo_devtools.testing import TestStack, Tokens, assert_problem, serve
+from bpo_devtools.testing import TestStack, Tokens, assert_problem, eventually, serve
 from bpo_intake.app import create_app
 from bpo_intake.domain.documents import MediaType, RenderedPage
 from bpo_intake.models import Document, DocumentPage, Item, Layout
@@ -67,6 +72,15 @@ async def _render_all(settings: Settings, db: SessionFactory) -> None:
     store, reader = documents.document_store(settings), documents.document_decoder(settings)
     awaited: dict[UUID, datetime] = {}
     while await documents.render_pending(db, store, reader, awaited) == documents.RENDER_BATCH:
+        pass
+
+
+async def _read_all(settings: Settings, db: SessionFactory) -> None:
+    """What the page reader's loop does, until no page is left to read (pages other modules
+    left unread have their images in other stores: read at once, as having no words)."""
+    store = documents.document_store(settings)
+    engine = Tesseract(settings.ocr_languages, settings.ocr_timeout_s)
+    while await extraction.read_pending(db, store, engine) == extraction.OCR_BATCH:
         pass
 
 
@@ -156,18 +170,103 @@ async def test_a_scan_with_a_stamp_of_text_on_it_is_read_by_ocr(
         (page,) = await session.scalars(query)
     assert (page.read_at, page.words) == (None, None), "left to OCR, the stamp no page's words"
 
-    store = documents.document_store(settings)
-    engine = Tesseract(settings.ocr_languages, settings.ocr_timeout_s)
-    read = extraction.OCR_BATCH
-    while read == extraction.OCR_BATCH:
-        async with db() as session, session.begin():
-            read = await extraction.read_pending(session, store, engine)
+    await _read_all(settings, db)
     async with db() as session:
         (page,) = await session.scalars(query)
     assert page.read_at is not None
     said = [word["text"] for word in page.words or []]
     assert invoice.number in said, "OCR's words: the invoice's"
     assert all(word["confidence"] < 1 for word in page.words or [])
+
+
+@dataclass(frozen=True)
+class HeldTesseract:
+    """Tesseract as it is, once the test lets it start: a wrapper that notes each call in
+    `calls`, then waits for `go` to exist."""
+
+    wrapper: Path
+    calls: Path
+    go: Path
+
+    @classmethod
+    def made_in(cls, directory: Path) -> "HeldTesseract":
+        held = cls(directory / "tesseract", directory / "calls", directory / "go")
+        held.wrapper.write_text(
+            "\n".join(
+                [
+                    f"#!{sys.executable}",
+                    "import pathlib, subprocess, sys, time",
+                    "image = sys.stdin.buffer.read()",
+                    f"with open({str(held.calls)!r}, 'a') as noted:",
+                    "    noted.write('called\\n')",
+                    f"while not pathlib.Path({str(held.go)!r}).exists():",
+                    "    time.sleep(0.05)",
+                    f"done = subprocess.run([{shutil.which('tesseract')!r}, *sys.argv[1:]],",
+                    "                      input=image, capture_output=True)",
+                    "sys.stdout.buffer.write(done.stdout)",
+                    "sys.exit(done.returncode)",
+                    "",
+                ]
+            )
+        )
+        held.wrapper.chmod(0o755)
+        held.calls.touch()
+        return held
+
+    def called(self) -> int:
+        return len(self.calls.read_text().splitlines())
+
+    def let_go(self) -> None:
+        self.go.touch()
+
+
+async def test_an_erasure_does_not_wait_for_ocr_of_its_pages_nor_are_their_words_kept(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, tmp_path: Path
+) -> None:
+    await _read_all(settings, db)  # no other page is read meanwhile: the scan's alone
+    client_id, job = await open_job(api, tokens)
+    scan = scanned(invoice_pdf("Brandt", invoices(1, seed=9)[0]))
+    uploaded = await upload(api, tokens, client_id, job["id"], scan, filename="scan.png")
+    assert uploaded.status_code == 201, uploaded.text
+    document_id = uploaded.json()["id"]
+    await _render_all(settings, db)
+    held = HeldTesseract.made_in(tmp_path)
+    engine = Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(held.wrapper))
+    store = documents.document_store(settings)
+    reader = asyncio.create_task(extraction.read_pending(db, store, engine))
+    erasing: asyncio.Task[httpx.Response] | None = None
+    try:
+
+        async def reading() -> bool:
+            return held.called() == 1
+
+        await eventually(reading, what="Tesseract called on the scan")
+        # Another reader passes over the page being read, rather than read it twice.
+        assert await extraction.read_pending(db, store, engine) == 0
+        assert held.called() == 1
+
+        # The job is erased while Tesseract reads its page: no transaction waits for it.
+        headers = tokens.client(client_id)
+        erasing = asyncio.create_task(api.delete(f"/v1/jobs/{job['id']}/data", headers=headers))
+        async with db() as watching:
+            waiting = asyncio.create_task(someone_waits_for_a_lock(watching))
+            done, _ = await asyncio.wait({erasing, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+        assert erasing in done, "the erasure waited for a lock the page reader holds"
+        assert erasing.result().status_code == 202, erasing.result().text
+        assert (await _document(db, document_id)).deleted_at is not None
+    finally:
+        held.let_go()
+        read = await reader
+        if erasing is not None:
+            await erasing
+    # What Tesseract read once the page's document was erased is not stored.
+    assert read == 0
+    async with db() as session:
+        (page,) = await session.scalars(
+            select(DocumentPage).where(DocumentPage.document_id == UUID(document_id))
+        )
+    assert (page.text, page.words) == (None, None)
 
 
 async def _items(db: SessionFactory, job_id: str) -> dict[str, Item]:

@@ -8,14 +8,14 @@ from uuid import UUID
 from sqlalchemy import and_, exists, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import advisory_lock
+from bpo_common.db import advisory_lock, try_advisory_lock
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Document, DocumentPage, Item, Job, Layout
 
 
 async def unread_pages(session: AsyncSession, limit: int) -> list[tuple[DocumentPage, Document]]:
-    """Pages of rendered documents whose words are still to be read, locked, those tried the
-    fewest times first; others' are skipped."""
+    """Pages of rendered documents whose words are still to be read, those tried the fewest
+    times first. Not locked: a reader claims the ones it reads (`claim_page`)."""
     query = (
         select(DocumentPage, Document)
         .join(Document, Document.id == DocumentPage.document_id)
@@ -26,9 +26,64 @@ async def unread_pages(session: AsyncSession, limit: int) -> list[tuple[Document
         )
         .order_by(DocumentPage.read_attempts, DocumentPage.document_id, DocumentPage.number)
         .limit(limit)
-        .with_for_update(of=DocumentPage, skip_locked=True)
     )
     return [(page, document) for page, document in (await session.execute(query)).all()]
+
+
+async def claim_page(session: AsyncSession, document_id: UUID, number: int) -> bool:
+    """Hold the page for this reader until the transaction ends, unless another reader holds
+    it. An advisory lock, not the page's row: an erasure of its document does not wait for
+    the page to be read."""
+    return await try_advisory_lock(session, f"ocr:{document_id}:{number}")
+
+
+async def count_read_attempt(session: AsyncSession, document_id: UUID, number: int) -> int | None:
+    """One more attempt at reading the page, if it is still unread: how many it has had (None
+    when it was read meanwhile, or is gone)."""
+    counted = await session.execute(
+        update(DocumentPage)
+        .where(
+            DocumentPage.document_id == document_id,
+            DocumentPage.number == number,
+            DocumentPage.read_at.is_(None),
+        )
+        .values(read_attempts=DocumentPage.read_attempts + 1)
+        .returning(DocumentPage.read_attempts)
+    )
+    return counted.scalar_one_or_none()
+
+
+async def set_words_read(
+    session: AsyncSession,
+    document_id: UUID,
+    number: int,
+    text: str | None,
+    words: list[dict[str, Any]] | None,
+    read_at: datetime,
+) -> bool:
+    """Store what OCR read on a page, unless the page was read meanwhile or its document was
+    deleted (or is gone): whether it was stored. The document's row is held first (FOR
+    SHARE): an erasure marks it deleted before it forgets its pages' words, so either the
+    erasure waits for this short write, or this sees the document deleted."""
+    live = (
+        select(Document.id)
+        .where(Document.id == document_id, Document.deleted_at.is_(None))
+        .with_for_update(read=True)
+    )
+    if (await session.execute(live)).scalar_one_or_none() is None:
+        return False
+    stored = await session.execute(
+        update(DocumentPage)
+        .where(
+            DocumentPage.document_id == document_id,
+            DocumentPage.number == number,
+            DocumentPage.read_at.is_(None),
+        )
+        # SQL NULL, not JSON null, for a page without words.
+        .values(text=text, words=null() if words is None else words, read_at=read_at)
+        .returning(DocumentPage.number)
+    )
+    return stored.scalar_one_or_none() is not None
 
 
 async def items_to_extract(session: AsyncSession, limit: int) -> list[tuple[Item, Job]]:

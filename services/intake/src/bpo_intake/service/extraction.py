@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.clock import utcnow
 from bpo_common.contracts import QcPolicy
 from bpo_common.crypto import DataKeys
+from bpo_common.db import SessionFactory
 from bpo_common.errors import Conflict, NotFound
 from bpo_common.ids import new_id, new_sample_key, sampled
 from bpo_common.notifications import notify
@@ -30,7 +31,7 @@ from bpo_intake.domain import layouts, suggestions
 from bpo_intake.domain.documents import WORK_CHANNEL
 from bpo_intake.domain.links import PageLinks, SignedPage
 from bpo_intake.domain.words import Word
-from bpo_intake.models import Item, Job, Layout
+from bpo_intake.models import Document, DocumentPage, Item, Job, Layout
 from bpo_intake.repository import extraction as repository
 from bpo_intake.repository import objects
 from bpo_intake.schemas import PageWords, WordOut
@@ -41,6 +42,8 @@ from bpo_intake.service.ocr import OcrFailed, OcrNotNow, Tesseract
 log = structlog.get_logger()
 
 OCR_BATCH = 4
+# Unread pages a reader looks at for its batch: those other readers hold are passed over.
+OCR_CANDIDATES = 8 * OCR_BATCH
 # How many times a page is read that runs out of time or has Tesseract killed before it is
 # taken as having no words.
 READ_ATTEMPTS = 3
@@ -48,43 +51,77 @@ EXTRACT_BATCH = 20
 LEARN_BATCH = 50
 
 
-async def read_pending(session: AsyncSession, store: ObjectStore, engine: Tesseract) -> int:
+async def read_pending(sessions: SessionFactory, store: ObjectStore, engine: Tesseract) -> int:
     """OCR up to OCR_BATCH pages that have no words yet; returns how many were read. A page
     whose image is missing or cannot be read is read as having none, as is one not read
     READ_ATTEMPTS times (out of time, or Tesseract killed on it); one not read fewer times is
     read again on a later pass, after the pages never tried. A store or an engine that fails
     otherwise ends the batch there: what it read and counted is kept, and its other pages are
-    read again on a later pass."""
+    read again on a later pass.
+
+    No transaction holds a page's row while Tesseract reads it (minutes, for a batch): the
+    pages are claimed by a transaction that holds advisory locks alone (other readers pass
+    them over; an erasure of their documents does not wait for them), and each page's words
+    are written in a short transaction of their own, unless its document was deleted or the
+    page read meanwhile."""
+    async with sessions() as session:
+        candidates = await repository.unread_pages(session, OCR_CANDIDATES)
     read = 0
-    for page, document in await repository.unread_pages(session, OCR_BATCH):
-        words: list[Word] | None = None
-        try:
-            image = await objects.read(
-                store, objects.page_image(document.client_id, document.sha256, page.number)
-            )
-            words = await engine.read(image)
-        except NotFound:
-            log.error("page_image_missing", document_id=str(document.id), page=page.number)
-        except OcrNotNow:
-            page.read_attempts += 1
-            if page.read_attempts < READ_ATTEMPTS:
-                log.warning("page_not_read_now", document_id=str(document.id), page=page.number)
+    # Never committed: closing it (a rollback) lets go of the claims.
+    async with sessions() as claims:
+        claimed: list[tuple[DocumentPage, Document]] = []
+        for page, document in candidates:
+            if len(claimed) == OCR_BATCH:
+                break
+            if await repository.claim_page(claims, document.id, page.number):
+                claimed.append((page, document))
+        for page, document in claimed:
+            try:
+                words = await _read(sessions, store, engine, document, page.number)
+            except _NotNow:
                 continue
-            log.exception("page_not_read", document_id=str(document.id), page=page.number)
-        except OcrFailed:
-            log.exception("page_not_read", document_id=str(document.id), page=page.number)
-        except Exception:
-            # The engine's or the store's: no page is read until they are back.
-            log.exception("pages_not_read_now", document_id=str(document.id), page=page.number)
-            break
-        text = " ".join(word.text for word in words) if words else None
-        await repository.set_page_words(
-            session, document.id, page.number, text, _as_json(words), utcnow()
-        )
-        read += 1
-    if read:
-        await notify(session, WORK_CHANNEL)  # items to extract
+            except Exception:
+                # The engine's or the store's: no page is read until they are back.
+                log.exception("pages_not_read_now", document_id=str(document.id), page=page.number)
+                break
+            text = " ".join(word.text for word in words) if words else None
+            async with sessions() as session, session.begin():
+                if await repository.set_words_read(
+                    session, document.id, page.number, text, _as_json(words), utcnow()
+                ):
+                    read += 1
+                    await notify(session, WORK_CHANNEL)  # items to extract
     return read
+
+
+class _NotNow(Exception):
+    """The page is to be read again on a later pass (or was read meanwhile)."""
+
+
+async def _read(
+    sessions: SessionFactory, store: ObjectStore, engine: Tesseract, document: Document, number: int
+) -> list[Word] | None:
+    """The words OCR reads on the page, None for a page taken as having none; _NotNow for one
+    to be read again later. Any other error is the store's or the engine's."""
+    try:
+        image = await objects.read(
+            store, objects.page_image(document.client_id, document.sha256, number)
+        )
+        return await engine.read(image)
+    except NotFound:
+        log.error("page_image_missing", document_id=str(document.id), page=number)
+    except OcrNotNow as exc:
+        async with sessions() as session, session.begin():
+            attempts = await repository.count_read_attempt(session, document.id, number)
+        if attempts is None:
+            raise _NotNow from exc
+        if attempts < READ_ATTEMPTS:
+            log.warning("page_not_read_now", document_id=str(document.id), page=number)
+            raise _NotNow from exc
+        log.exception("page_not_read", document_id=str(document.id), page=number)
+    except OcrFailed:
+        log.exception("page_not_read", document_id=str(document.id), page=number)
+    return None
 
 
 async def page_words(session: AsyncSession, links: PageLinks, link: SignedPage) -> PageWords:
