@@ -247,13 +247,16 @@ def _token_in_address(request: Request) -> bool:
 
 
 def _from_another_site(request: Request) -> bool:
-    """Whether the browser says the request comes from a page of another origin: its `Origin`
-    names another host than the one asked (or none, `null`), or `Sec-Fetch-Site` is not
-    same-origin. Schemes are not compared: behind a proxy that ends TLS the service sees
-    http. A client that sends neither header is not a browser a forged form can drive."""
+    """Whether the browser says the request comes from a page of another origin. By
+    `Sec-Fetch-Site` when it sends one (every current browser does): anything but
+    same-origin (or none, the person's own doing) is another site's. It compares what the
+    browser sees, so it holds behind a proxy that passes the service another `Host`. A
+    browser without it is judged by `Origin`: another host than the one asked (or none,
+    `null`). Schemes are not compared: behind a proxy that ends TLS the service sees http.
+    A client that sends neither header is not a browser a forged form can drive."""
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return True
+    if site is not None:
+        return site not in ("same-origin", "none")
     origin = request.headers.get("origin")
     if origin is None:
         return False

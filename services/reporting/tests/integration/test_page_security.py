@@ -90,6 +90,37 @@ async def test_a_sign_in_posted_from_the_dashboards_own_page_is_accepted(
     assert out.status_code == 303
 
 
+async def test_behind_a_proxy_that_passes_another_host_the_browser_says_which_site_posted(
+    reporting: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    # nginx's proxy_pass sends Host: its upstream's name, not the one the browser asked.
+    proxied = {"Host": "reporting:8004", "Origin": "https://bpo.example"}
+    own, forged = {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "cross-site"}
+    token = tokens.token(Role.MANAGER, "alice")
+
+    signed = await reporting.post("/dashboard/login", data={"token": token}, headers=proxied | own)
+    assert signed.status_code == 303, signed.text
+    assert signed.headers["set-cookie"].startswith(f"bpo_dashboard={token};")
+    refused = await reporting.post(
+        "/dashboard/login", data={"token": token}, headers=proxied | forged
+    )
+    assert refused.status_code == 403
+    assert "set-cookie" not in refused.headers
+    assert "sign in from this page" in refused.text
+    # A browser that does not say: Origin against Host, which this proxy does not keep.
+    unsaid = await reporting.post("/dashboard/login", data={"token": token}, headers=proxied)
+    assert unsaid.status_code == 403
+    assert "sign in from this page" in unsaid.text
+
+    cookie = {"Cookie": f"bpo_dashboard={token}"}
+    kept = await reporting.post("/dashboard/logout", headers=proxied | forged | cookie)
+    assert kept.status_code == 403
+    assert "sign out from this page" in kept.text
+    out = await reporting.post("/dashboard/logout", headers=proxied | own | cookie)
+    assert out.status_code == 303
+    assert out.headers["set-cookie"].startswith('bpo_dashboard="";')
+
+
 async def test_a_token_expired_within_the_leeway_is_refused_not_kept_for_no_time(
     reporting: httpx.AsyncClient, tokens: Tokens
 ) -> None:
