@@ -1,9 +1,12 @@
 """Where webhooks may go (SSRF refusals), a changed URL, and who sees which deliveries."""
 
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bpo_common.auth import Scope
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
@@ -211,3 +214,35 @@ async def test_clients_see_only_their_own_deliveries_and_contractors_none(
         assert assert_problem(response, 403)["detail"] == (
             "this needs the role client, manager; the token has contractor"
         )
+
+
+async def test_a_manager_reads_a_deliverys_url_without_what_may_carry_the_clients_token(
+    lenient: httpx.AsyncClient, db: SessionFactory, tokens: Tokens
+) -> None:
+    url = "http://erp:pa55@127.0.0.1:9/hooks/bpo?token=s3cr3t"
+    client_id, _ = await register_hooked_client(lenient, tokens, url)
+    delivery_id = await enqueue_delivery(db, client_id)
+    one = f"/v1/webhooks/deliveries/{delivery_id}"
+
+    for manager in (tokens.manager(), tokens.manager(Scope.OPS)):
+        listed = await _listed(lenient, manager)
+        alone = await lenient.get(one, headers=manager)
+        assert listed[str(delivery_id)]["url"] == "http://•••@127.0.0.1:9/•••?•••"
+        assert alone.json()["url"] == "http://•••@127.0.0.1:9/•••?•••"
+        for answer in (str(listed), alone.text):
+            assert "s3cr3t" not in answer
+            assert "pa55" not in answer
+    own = await lenient.get(one, headers=tokens.client(client_id))
+    assert own.json()["url"] == url, "the client reads its own URL whole"
+
+
+async def _listed(api: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Every pending delivery the caller may see, page after page, by id."""
+    found: dict[str, dict[str, Any]] = {}
+    params: dict[str, str | int] = {"status": "pending", "limit": 500}
+    while True:
+        page = (await api.get("/v1/webhooks/deliveries", params=params, headers=headers)).json()
+        found |= {delivery["id"]: delivery for delivery in page["data"]}
+        if page["next_cursor"] is None:
+            return found
+        params["cursor"] = page["next_cursor"]

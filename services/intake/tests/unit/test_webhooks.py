@@ -187,3 +187,16 @@ def test_a_webhook_url_that_is_not_http_with_a_host_is_refused(url: str, reason:
 
     assert refused.value.reason == reason
     assert [error.field for error in refused.value.errors] == ["webhook_url"]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.example.com/", "https://hooks.example.com/"),
+        ("https://hooks.example.com:8443/in/c1", "https://hooks.example.com:8443/•••"),
+        ("https://hooks.example.com/?token=t0k3n", "https://hooks.example.com/?•••"),
+        ("https://erp:pa55@[2001:db8::1]/h#t0k3n", "https://•••@[2001:db8::1]/•••#•••"),
+    ],
+)
+def test_a_managers_view_of_a_webhook_url_keeps_only_where_it_goes(url: str, shown: str) -> None:
+    assert webhooks.url_shown(url) == shown

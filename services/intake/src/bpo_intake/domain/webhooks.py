@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic_core import to_jsonable_python
 
 from bpo_common.clock import utcnow
 from bpo_common.errors import FieldError, Invalid
+from bpo_common.rules import MASK
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -139,6 +141,18 @@ def refusal(host: str, addresses: list[IPAddress]) -> str | None:
             where = host if host == str(address) else f"{host} resolves to {address}, which"
             return f"{where} is {kind}; {PUBLIC_ONLY}"
     return None
+
+
+def url_shown(url: str) -> str:
+    """A webhook URL as a manager reads it: its scheme, host and port, which say where the
+    events go, and MASK in place of a user and password, a path, a query or a fragment, any
+    of which may carry a token of the client's (as the audit trail records no URL at all)."""
+    parts = urlsplit(url)
+    _, at, host = parts.netloc.rpartition("@")
+    shown = f"{parts.scheme}://{MASK + at if at else ''}{host}"
+    shown += f"/{MASK}" if parts.path not in ("", "/") else "/"
+    shown += f"?{MASK}" if parts.query else ""
+    return shown + (f"#{MASK}" if parts.fragment else "")
 
 
 # Retrying

@@ -36,6 +36,7 @@ from bpo_intake.domain.webhooks import (
     WebhookEvent,
     after_attempt,
     payload,
+    url_shown,
 )
 from bpo_intake.models import WebhookAttempt, WebhookDelivery
 from bpo_intake.repository import webhooks as repository
@@ -94,13 +95,14 @@ async def set_webhook_url(
     return ClientWebhook(client_id=client_id, webhook_url=text)
 
 
-def _view(delivery: WebhookDelivery) -> WebhookDeliveryOut:
+def _view(delivery: WebhookDelivery, scope: UUID | None) -> WebhookDeliveryOut:
+    """A delivery as `scope` reads it: its client the URL whole, a manager masked."""
     return WebhookDeliveryOut(
         id=delivery.id,
         client_id=delivery.client_id,
         event_type=delivery.event_type,
         status=delivery.status,
-        url=delivery.url,
+        url=delivery.url if scope is not None else url_shown(delivery.url),
         payload=delivery.payload,
         attempt_count=delivery.attempts,
         next_attempt_at=delivery.next_attempt_at,
@@ -117,7 +119,7 @@ async def list_deliveries(
     page: PageRequest,
 ) -> Page[WebhookDeliveryOut]:
     rows = await repository.list_webhook_deliveries(session, scope, status, page)
-    return make_page(rows, page, _view)
+    return make_page(rows, page, lambda delivery: _view(delivery, scope))
 
 
 async def get_delivery(
@@ -128,7 +130,7 @@ async def get_delivery(
         raise NotFound(f"no webhook delivery {delivery_id}")
     attempts = await repository.webhook_attempts(session, delivery_id)
     return WebhookDeliveryDetail(
-        **_view(delivery).model_dump(),
+        **_view(delivery, scope).model_dump(),
         attempts=[WebhookAttemptOut.model_validate(a, from_attributes=True) for a in attempts],
     )
 
