@@ -14,8 +14,12 @@ as it parses them (`ItemCounter`).
 The algorithm is GCRA (the generic cell rate algorithm): per caller and quota, one number,
 the time at which what the caller spent is paid off. A quota of q a minute lets q go at once
 and then one every 60/q seconds. A single request larger than the whole quota (one large
-upload) goes through when nothing is owed as it starts, though its items or streamed bytes are
-charged a piece at a time as they are read, and the caller then waits until it is paid off.
+upload) goes through when nothing is owed as it starts spending it, though its items or
+streamed bytes are charged a piece at a time as they are read, and the caller then waits until
+it is paid off; only while all the caller owes is that request's own, though: once another
+request of the caller has spent from the quota meanwhile, the large one is judged as a request
+that owes (else parallel requests, each starting when nothing was owed, would all go through
+whatever they sent).
 (The `limits` library's memory strategies would keep a timestamp per unit spent, or let
 twice a quota through at a window's edge, and cost several times more a check.)
 
@@ -97,13 +101,24 @@ class Quota:
         """Whether `caller` has spent anything not yet paid off."""
         return self._paid_off_at.get(caller, 0.0) > self._clock()
 
+    def paid_off_at(self, caller: str) -> float | None:
+        """When what `caller` has spent is paid off; None when the caller is not known (it
+        owes nothing)."""
+        return self._paid_off_at.get(caller)
+
+    def charged_since(self, caller: str, paid_off_at: float | None) -> bool:
+        """Whether anything of `caller`'s was charged (or given back) since its spending was
+        to be paid off at `paid_off_at`: a caller forgotten since owes nothing, so was not."""
+        return self._paid_off_at.get(caller, paid_off_at) != paid_off_at
+
     def take(self, caller: str, cost: int, *, began_owing: bool | None = None) -> Verdict:
         """Spend `cost` of `caller`'s quota, unless that would overspend it.
 
         A body read as it arrives is charged a piece at a time, yet judged as one request:
         `began_owing` says, for a later piece, whether the request's first charge found
-        anything owed (None: this is the first). One that began owing nothing goes through
-        whatever its size, as a single charge larger than the quota does."""
+        anything owed, or another request's charge has added to what it owes since (None:
+        this is the first). One that began owing nothing, and owes only what it spent, goes
+        through whatever its size, as a single charge larger than the quota does."""
         now = self._clock()
         owed = max(self._paid_off_at.get(caller, now) - now, 0.0)
         after = owed + cost * self.interval
@@ -195,22 +210,35 @@ class TooManyRequests(DomainError):
 class Meter:
     """One request's caller, and what the request has spent of each quota."""
 
-    __slots__ = ("began_owing", "caller", "limiter", "spent")
+    __slots__ = ("began_owing", "caller", "left_owing_until", "limiter", "spent")
 
     def __init__(self, limiter: RateLimiter, caller: str) -> None:
         self.limiter = limiter
         self.caller = caller
         self.spent: dict[str, Verdict] = {}
-        # Per quota, whether the request's first charge of it found anything owed.
+        # Per quota, whether the request's first charge of it found anything owed, or
+        # another request of the caller has charged it since.
         self.began_owing: dict[str, bool] = {}
+        # Per quota, when the caller's spending was to be paid off after this request's last
+        # charge of it went through.
+        self.left_owing_until: dict[str, float | None] = {}
 
     def take(self, quota: Quota, cost: int) -> Verdict:
         """Spend `cost` of the caller's quota on this request: its items and streamed bytes
-        are charged as they are read, and judged as one charge of them all."""
+        are charged as they are read, and judged as one charge of them all while no other
+        request of the caller charges the quota in between."""
         began_owing = self.began_owing.get(quota.name)
         if began_owing is None:
             self.began_owing[quota.name] = quota.owes(self.caller)
+        elif not began_owing and quota.charged_since(
+            self.caller, self.left_owing_until[quota.name]
+        ):
+            # Part of what the caller owes is another request's now: going past the quota
+            # on it would let requests started side by side each spend a whole quota and more.
+            began_owing = self.began_owing[quota.name] = True
         verdict = quota.take(self.caller, cost, began_owing=began_owing)
+        if verdict.allowed:
+            self.left_owing_until[quota.name] = quota.paid_off_at(self.caller)
         self.spent[quota.name] = verdict
         return verdict
 

@@ -179,3 +179,31 @@ def test_a_request_charged_a_piece_at_a_time_is_judged_as_one_charge_of_them_all
     fresh = Meter(limiter, caller)
     for _ in range(3):
         fresh.count_items(5)
+
+
+def test_requests_started_side_by_side_owing_nothing_do_not_each_go_past_the_quota() -> None:
+    clock = Clock()
+    limiter = RateLimiter(
+        requests_per_minute=0, items_per_minute=10, bytes_per_minute=0, clock=clock
+    )
+    caller = f"client:{UUID(int=3)}"
+    first = Meter(limiter, caller)
+    first.count_items(1)  # paid off in 6 s
+    clock.now += 7
+    second = Meter(limiter, caller)
+    second.count_items(1)  # nothing owed as it starts either
+
+    # What the caller owes is no longer the first request's alone: past the quota it is
+    # refused, told to wait until the second's item is paid off.
+    with pytest.raises(TooManyRequests) as refused:
+        first.count_items(20)
+    assert refused.value.headers == {"Retry-After": "6"}
+    assert refused.value.detail == (
+        "this client may send 10 items a minute on this server; retry in 6 s"
+    )
+    # The second owes only what it spent itself: one large request still goes through.
+    for _ in range(4):
+        second.count_items(5)
+    assert second.headers()["RateLimit"] == '"items";r=0;t=72'
+    with pytest.raises(TooManyRequests):
+        first.count_items(1)
