@@ -61,9 +61,10 @@ class Settings(KeyedSettings):
     # completed or was cancelled, for a client without a retention of its own (0: never).
     # At most BPO_STREAM_MAX_AGE_DAYS (unless that is 0), so the stream never outlives it.
     retention_days: int = Field(365, ge=0, le=36500)
-    # Documents are deleted this many days after their job completed or was cancelled (no 0:
-    # it would not mean "never", as it does for retention_days, but "within the hour").
-    document_retention_days: int = Field(90, ge=1, le=36500)
+    # Documents are deleted this many days after their job completed or was cancelled. 0 is
+    # not "never", as it is for retention_days, but "at the next hourly pass after the job
+    # ended": for clients who want documents gone once the work is done.
+    document_retention_days: int = Field(90, ge=0, le=36500)
     # Signs page image links. Every replica of the API must have the same one; when not set,
     # a random one is made at start (links then work only on the replica that made them). At
     # least 32 characters: a short one (a template's placeholder) could be guessed, and with

@@ -94,8 +94,7 @@ def test_a_signing_key_that_cannot_sign_stops_the_api_at_start_naming_the_settin
         ("unclaimable_after_s", float("inf")),
         ("webhook_retry_hours", 10**9),
         ("webhook_timeout_s", 0),
-        # Not "never", as BPO_INTAKE_RETENTION_DAYS=0 is: the documents went within the hour.
-        ("document_retention_days", 0),
+        ("document_retention_days", -1),
     ],
 )
 def test_a_lease_loop_or_retention_nothing_could_work_with_stops_the_service_naming_it(
@@ -119,3 +118,12 @@ def test_a_lease_of_zero_seconds_from_the_environment_is_refused_naming_it(
     )
     monkeypatch.setenv("BPO_INTAKE_LEASE_SECONDS", "86400")
     assert Settings(database_url=DATABASE).lease_seconds == 86_400
+
+
+def test_a_document_retention_of_zero_days_from_the_environment_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Documents deleted at the next hourly pass once their job has ended, as before it was
+    # bounded: a deployment that chose it still starts.
+    monkeypatch.setenv("BPO_INTAKE_DOCUMENT_RETENTION_DAYS", "0")
+    assert Settings(database_url=DATABASE).document_retention_days == 0
