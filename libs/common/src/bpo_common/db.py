@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from enum import StrEnum
 from operator import itemgetter
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import asyncpg
 from fastapi import Depends, Request
@@ -140,7 +140,10 @@ def database_tls(url: str) -> tuple[str, str | None]:
     if not modes:
         return url, None
     kept = urlencode([(name, value) for name, value in query if name not in ("sslmode", "ssl")])
-    return urlunsplit(parts._replace(query=kept)), modes.pop()
+    # Rebuilt as text: urlunsplit drops the `//` of an empty host (a Unix socket's URL,
+    # postgresql:///db?host=/socket), which SQLAlchemy cannot parse.
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return url.partition("?")[0] + (f"?{kept}" if kept else "") + fragment, modes.pop()
 
 
 def engine_url(url: str) -> tuple[str, dict[str, Any]]:

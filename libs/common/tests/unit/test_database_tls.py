@@ -61,6 +61,19 @@ async def test_a_url_without_tls_leaves_the_mode_to_asyncpg() -> None:
     assert asyncpg_dsn(asyncpg_url(CLOSED)) == CLOSED
 
 
+async def test_a_unix_socket_url_without_a_user_keeps_its_socket_and_its_tls_mode() -> None:
+    url = "postgresql:///bpo_intake?host=/var/run/postgresql&sslmode=disable"
+    given = await _engine_arguments(url)
+    assert (given["host"], given["database"], given["ssl"]) == (
+        "/var/run/postgresql",
+        "bpo_intake",
+        "disable",
+    )
+    assert asyncpg_dsn(asyncpg_url(url)) == (
+        "postgresql:///bpo_intake?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable"
+    )
+
+
 async def test_a_provider_url_asking_for_tls_gets_to_the_network_on_every_path() -> None:
     url = asyncpg_url(f"{CLOSED}?sslmode=require")
     engine = create_engine(url)
