@@ -22,7 +22,10 @@ class Settings(KeyedSettings):
     # The bounds of this and the settings below stop the service at start, naming the setting,
     # on a value nothing could work with (a lease run out as it is given, a time past the
     # calendar's end), which would otherwise fail every request or loop that uses it.
-    lease_seconds: int = Field(300, ge=10, le=86_400)
+    # At least 30 s: the workbench renews a lease every third of it, and no more often than
+    # every 10 s; a shorter lease leaves a beat that did not get through no time to be tried
+    # again (at 10 s, every beat came as the lease ran out).
+    lease_seconds: int = Field(300, ge=30, le=86_400)
     # A task whose lease expired this many times flags its item for a manager.
     max_attempts: int = Field(3, ge=1)
     sweep_interval_s: float = Field(5.0, ge=0.5, le=3600)

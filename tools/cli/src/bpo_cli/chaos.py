@@ -35,7 +35,8 @@ from bpo_common.auth import Role, ensure_key_pair
 from bpo_common.settings import SERVICES
 from bpo_devtools import servers
 
-LEASE_SECONDS = 15
+# The shortest lease intake takes: a keyer's task taken down with it goes back soonest.
+LEASE_SECONDS = 30
 # Prices that make the invoice easy to check: 1.00 an item, 20 % tax.
 PRICE_BOOK = {"currency": "EUR", "tax_rate": "0.20", "rates": {WORK_TYPE: {"per_item": "1.00"}}}
 PIECE_RATES = {"currency": "EUR", "entry": "0.10", "review": "0.20", "adjudication": "0.20"}
