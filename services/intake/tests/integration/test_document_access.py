@@ -135,7 +135,7 @@ async def test_an_unknown_document_reference_is_refused_naming_the_line(
 
 
 async def test_an_item_names_a_document_by_its_id_in_capitals_or_braces_unless_one_is_so_named(
-    documents_api: httpx.AsyncClient, tokens: Tokens
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory
 ) -> None:
     """As a client's system writes ids: SQL Server's uniqueidentifier is in capitals."""
     client_id, job = await open_job(documents_api, tokens)
@@ -149,10 +149,20 @@ async def test_an_item_names_a_document_by_its_id_in_capitals_or_braces_unless_o
         f"/v1/jobs/{job['id']}/items", json=items, headers=tokens.client(client_id)
     )
     assert appended.json() == {"accepted": 1}, appended.text
-    # A document named as the id is written is that one.
+    # No upload may be named as an id reads, in any of these forms.
+    for name in (capitals, braced, document_id.replace("-", "")):
+        refused = await upload(
+            documents_api, tokens, client_id, job["id"], invoice_pdf("2"), filename=name
+        )
+        problem = assert_problem(refused, 422)
+        assert error_fields(problem) == [name]
+        assert "cannot be a document id" in problem["detail"]
+    # A document named so before that was refused is that one.
     named = await upload(
-        documents_api, tokens, client_id, job["id"], invoice_pdf("2"), filename=capitals
+        documents_api, tokens, client_id, job["id"], invoice_pdf("2"), filename="old.pdf"
     )
+    async with documents_db() as session, session.begin():
+        (await session.get_one(Document, UUID(named.json()["id"]))).filename = capitals
     again = {"items": [{"source": {}, "documents": [capitals]}]}
     appended = await documents_api.post(
         f"/v1/jobs/{job['id']}/items", json=again, headers=tokens.client(client_id)

@@ -295,3 +295,17 @@ def test_a_scan_whose_text_layer_is_a_stamp_or_a_header_is_read_by_ocr(
     (page,) = render(MediaType.PDF, content)
     assert len(page.words or []) >= 5
     assert page.read is read
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
+        "0193A2B4-5C6D-7E8F-9A0B-1C2D3E4F5A6B",
+        "0193a2b45c6d7e8f9a0b1c2d3e4f5a6b",
+        "{0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b}",
+    ],
+)
+def test_a_name_an_item_would_read_as_a_document_id_is_refused(name: str) -> None:
+    with pytest.raises(Refused, match="a document's name cannot be a document id, in any case"):
+        describe(name, _pdf_saying(), LIMITS)

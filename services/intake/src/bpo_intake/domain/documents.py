@@ -37,10 +37,8 @@ _PDF_PASSWORD = 4
 # A PDF is rendered at this resolution, unless its longest side would exceed MAX_SIDE.
 RENDER_DPI = 150
 MAX_NAME = 255
-# A document id as text (an erased document's name becomes its id).
-AN_ID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-# An id as other systems write one too: in capitals (SQL Server's uniqueidentifier), without
-# hyphens, in braces.
+# A document id as text, as other systems write one too: in capitals (SQL Server's
+# uniqueidentifier), without hyphens, in braces.
 _ANY_ID = re.compile(r"\{?[0-9a-f]{8}(?:-?[0-9a-f]{4}){3}-?[0-9a-f]{12}\}?", re.IGNORECASE)
 # EXIF orientations of an image stored on its side: its width is the page's height.
 _TURNED = {5, 6, 7, 8}
@@ -151,8 +149,11 @@ def describe(filename: str, content: bytes, limits: Limits) -> Description:
             "a document's name cannot begin or end with white space: a CSV append's documents "
             "cell drops it"
         )
-    if AN_ID.fullmatch(filename):
-        raise Refused("a document's name cannot be a document id: items name documents by either")
+    if id_text(filename) is not None:
+        raise Refused(
+            "a document's name cannot be a document id, in any case, with or without hyphens or "
+            "braces: items name documents by either"
+        )
     if not content:
         raise Refused("the file is empty")
     if len(content) > limits.max_bytes:
