@@ -10,6 +10,13 @@ hard failover) fails within about a minute: its socket probes a server silent fo
 retransmissions (some 15 minutes), and one the server received before it vanished would wait
 for its answer for ever, and the worker loop that sent it with it. A query that takes long on
 a live server is not cut short: the server's host answers the probes.
+
+Each connection asks its server to watch it the same way (the session's `tcp_keepalives_*` and
+`tcp_user_timeout`), so that the server ends a session whose client vanished within about a
+minute too. Without it, the session of a worker whose host died mid-transaction stays open
+with every lock it took until the server's operating system gives up on the peer (some two
+hours on Linux): another worker's consumer of the same events waits behind those locks all
+that time.
 """
 
 import socket
@@ -111,6 +118,22 @@ class ProbingConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ha
         probe_silent_server(transport.get_extra_info("socket"))
 
 
+def probing_connection() -> dict[str, Any]:
+    """The arguments of asyncpg's `connect` for a connection that finds within about a minute
+    that its server vanished, and whose server finds as soon that it vanished (see the
+    module's docstring). Settings a session may make, so the server needs no change; they
+    apply to TCP connections, and a Unix socket needs none."""
+    return {
+        "connection_class": ProbingConnection,
+        "server_settings": {
+            "tcp_keepalives_idle": str(KEEPALIVE_IDLE_S),
+            "tcp_keepalives_interval": str(KEEPALIVE_INTERVAL_S),
+            "tcp_keepalives_count": str(KEEPALIVE_PROBES),
+            "tcp_user_timeout": str(UNACKNOWLEDGED_S * 1000),
+        },
+    }
+
+
 # libpq's TLS modes: asyncpg takes them as its `ssl` argument, and as `sslmode` in a DSN.
 TLS_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -149,9 +172,9 @@ def database_tls(url: str) -> tuple[str, str | None]:
 def engine_url(url: str) -> tuple[str, dict[str, Any]]:
     """What SQLAlchemy is given for a database URL: the URL without its TLS mode, and the
     arguments of each connection: that mode as asyncpg's `ssl`, and a connection that probes
-    a silent server."""
+    a silent server and has its server probe it."""
     address, tls = database_tls(url)
-    arguments: dict[str, Any] = {"connection_class": ProbingConnection}
+    arguments = probing_connection()
     if tls is not None:
         arguments["ssl"] = tls
     return address, arguments

@@ -1,6 +1,6 @@
 """PostgreSQL restarting or down under a service: a 503 that says to retry, never a 500, and
 requests are served again as soon as it is back; a server that vanishes unseen is found
-within about a minute."""
+within about a minute, and the server finds a client that vanished as soon."""
 
 import asyncio
 import socket
@@ -80,16 +80,27 @@ def _probing(driver: Any) -> list[int]:
     ]
 
 
-async def test_the_pools_and_the_listeners_connections_probe_a_silent_server(
+async def _probed(driver: Any) -> list[str]:
+    """How the server watches the client of an asyncpg connection's session, as SHOW says it:
+    seconds silent before the first probe, seconds between probes, probes, and milliseconds
+    that what it sent may go unacknowledged."""
+    names = ["idle", "interval", "count"]
+    shown = [await driver.fetchval(f"SHOW tcp_keepalives_{name}") for name in names]
+    return [*shown, await driver.fetchval("SHOW tcp_user_timeout")]
+
+
+async def test_the_pools_and_the_listeners_connections_probe_and_are_probed(
     plumbing: Plumbing,
 ) -> None:
     async with plumbing.engine.connect() as connection:
         pooled = (await connection.get_raw_connection()).driver_connection
         assert _probing(pooled) == [1, 30, 10, 3, 30_000]
+        assert await _probed(pooled) == ["30", "10", "3", "30000"]
     listening = Notifications(plumbing.dsn)
     try:
         listening.waiter("probe_test")
         await listening.listen()
         assert _probing(listening._connection) == [1, 30, 10, 3, 30_000]
+        assert await _probed(listening._connection) == ["30", "10", "3", "30000"]
     finally:
         await listening.close()

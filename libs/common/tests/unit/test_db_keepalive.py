@@ -1,5 +1,6 @@
 """A database connection finds within about a minute that its server vanished without closing
-it: its socket probes a silent server, and gives up on what goes unacknowledged."""
+it: its socket probes a silent server, and gives up on what goes unacknowledged; and it asks
+its server to do the same with it."""
 
 import socket
 from typing import Any
@@ -14,7 +15,7 @@ class _NotConnecting(Exception):
     pass
 
 
-async def test_the_engine_opens_connections_that_probe_a_silent_server() -> None:
+async def test_the_engine_opens_connections_that_probe_and_are_probed() -> None:
     engine = create_engine("postgresql+asyncpg://user:secret@127.0.0.1:1/db")
     given: dict[str, Any] = {}
 
@@ -29,6 +30,12 @@ async def test_the_engine_opens_connections_that_probe_a_silent_server() -> None
     await engine.dispose()
 
     assert given["connection_class"] is ProbingConnection
+    assert given["server_settings"] == {
+        "tcp_keepalives_idle": "30",
+        "tcp_keepalives_interval": "10",
+        "tcp_keepalives_count": "3",
+        "tcp_user_timeout": "30000",
+    }
 
 
 def test_a_probing_socket_gives_up_on_a_server_silent_for_about_a_minute() -> None:
