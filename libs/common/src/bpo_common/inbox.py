@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.context import bind_correlation_id
 from bpo_common.contracts.messaging import EventDeadLettered
-from bpo_common.db import SessionFactory, unreachable
+from bpo_common.db import SessionFactory, advisory_lock, unreachable
 from bpo_common.events import STREAM_NAME, Envelope, Event, Waiting
 from bpo_common.ids import new_id
 from bpo_common.loops import keep_running, stop_if_cancelled
@@ -65,10 +65,13 @@ SHORTEST_WAIT_S = 0.005
 
 @dataclass(frozen=True)
 class Subscription:
-    """A durable consumer: its name and one handler per event type it takes."""
+    """A durable consumer: its name, one handler per event type it takes, and the fields of
+    its events that name what another replica's events may change too (`shared_by`, see
+    `apply`)."""
 
     name: str
     handlers: Mapping[str, Handler]
+    shared_by: tuple[str, ...] = ()
 
 
 def each(
@@ -151,6 +154,44 @@ def retry_delay_s(backoff_s: float, deliveries: int) -> float:
 def waited_s(backoff_s: float, deliveries: int) -> float:
     """How long an event has been retried by its `deliveries`: the delays between them."""
     return sum(retry_delay_s(backoff_s, n) for n in range(1, deliveries))
+
+
+async def apply(
+    session: AsyncSession, subscription: Subscription, envelopes: Sequence[Envelope]
+) -> list[Outcome]:
+    """Apply a delivery in the session's transaction: its events recorded in the inbox, then
+    applied run after run; each one's outcome (a copy of an event applied before, or earlier
+    in the delivery, is a duplicate).
+
+    Before the first run, the transaction takes a lock on each value its events carry in the
+    subscription's `shared_by` fields (a client, a job, a contractor), all in one order. Two
+    replicas' deliveries holding events of the same two jobs in opposite orders would
+    otherwise each lock the rows of its first job and wait for the other's, and PostgreSQL
+    would abort one of them a second later (its delivery then applied again event by event,
+    waiting on the other's locks). The second now waits for the first at the start, holding
+    only its events' inbox rows."""
+    fresh = await record_received(session, subscription.name, [e.id for e in envelopes])
+    outcomes: list[Outcome] = []
+    applied: list[Envelope] = []
+    for envelope in envelopes:
+        if envelope.id not in fresh:
+            outcomes.append(Outcome.DUPLICATE)
+            continue
+        fresh.discard(envelope.id)  # a copy inside the delivery applies once
+        outcomes.append(Outcome.APPLIED)
+        applied.append(envelope)
+    shared = {
+        f"{subscription.name}:{name}:{envelope.data[name]}"
+        for envelope in applied
+        for name in subscription.shared_by
+        if envelope.data.get(name) is not None
+    }
+    if shared:
+        await advisory_lock(session, *sorted(shared))
+    for run in runs(applied):
+        bind_correlation_id(_shared_correlation_id(run))
+        await subscription.handlers[run[0].type](session, run)
+    return outcomes
 
 
 class InboxConsumer:
@@ -256,23 +297,9 @@ class InboxConsumer:
             return [await self.handle(message) for message in messages]
         if any(envelope.type not in self.subscription.handlers for envelope in envelopes):
             return [await self.handle(message) for message in messages]
-        outcomes: list[Outcome] = []
         try:
             async with self._sessions() as session, session.begin():
-                fresh = await record_received(
-                    session, self.subscription.name, [envelope.id for envelope in envelopes]
-                )
-                applied = []
-                for envelope in envelopes:
-                    if envelope.id not in fresh:
-                        outcomes.append(Outcome.DUPLICATE)
-                        continue
-                    fresh.discard(envelope.id)  # a copy inside the batch applies once
-                    outcomes.append(Outcome.APPLIED)
-                    applied.append(envelope)
-                for run in runs(applied):
-                    bind_correlation_id(_shared_correlation_id(run))
-                    await self.subscription.handlers[run[0].type](session, run)
+                outcomes = await apply(session, self.subscription, envelopes)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -294,16 +321,13 @@ class InboxConsumer:
         except ValidationError as exc:
             error = f"not an event envelope: {exc}"
             return await self._give_up(message, None, deliveries, error, "not an event envelope")
-        handler = self.subscription.handlers.get(envelope.type)
-        if handler is None:
+        if envelope.type not in self.subscription.handlers:
             return await self._left_to_others(message, envelope, deliveries)
         bind_correlation_id(envelope.correlation_id)
         try:
             async with self._sessions() as session, session.begin():
-                fresh = await record_received(session, self.subscription.name, [envelope.id])
-                first_time = envelope.id in fresh
-                if first_time:
-                    await handler(session, [envelope])
+                (outcome,) = await apply(session, self.subscription, [envelope])
+            first_time = outcome is Outcome.APPLIED
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -9,9 +9,17 @@ import importlib.util
 import os
 import shutil
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
@@ -29,7 +37,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bpo_common.auth import API_KEY_SUBJECT, KeyScope, Role, Scope, ensure_key_pair, issue_token
 from bpo_common.crypto import DataKey, is_sealed
@@ -37,6 +45,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.errors import PROBLEM_JSON
 from bpo_common.events import STREAM_NAME, Envelope
 from bpo_common.ids import new_id
+from bpo_common.inbox import Handler, Subscription, apply
 from bpo_common.messaging import connect
 from bpo_common.settings import ServiceSettings
 from bpo_common.tables import outbox_event
@@ -439,6 +448,66 @@ async def waits_for_lock(sessions: SessionFactory, name: str) -> bool:
     )
     async with sessions() as session:
         return bool((await session.execute(waiting, {"name": name})).scalar_one())
+
+
+async def apply_crossed(
+    sessions: SessionFactory,
+    subscription: Subscription,
+    first: Sequence[Envelope],
+    second: Sequence[Envelope],
+) -> None:
+    """Apply two deliveries at once, each in a transaction of its own as two replicas'
+    consumers would (bpo_common.inbox.apply): the second is begun once the first has applied
+    its first run, and the first goes on once the second waits for a lock. Raises what either
+    raised (a deadlock, PostgreSQL aborting one of them)."""
+    ran_once, go_on = asyncio.Event(), asyncio.Event()
+
+    def pausing(handler: Handler) -> Handler:
+        async def handle(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+            await handler(session, envelopes)
+            if not ran_once.is_set():
+                ran_once.set()
+                await go_on.wait()
+
+        return handle
+
+    paused = replace(
+        subscription,
+        handlers={name: pausing(handler) for name, handler in subscription.handlers.items()},
+    )
+
+    async def applying(applied: Subscription, envelopes: Sequence[Envelope]) -> None:
+        async with sessions() as session, session.begin():
+            await apply(session, applied, envelopes)
+
+    one = asyncio.create_task(applying(paused, first))
+    started = asyncio.create_task(ran_once.wait())
+    await asyncio.wait({one, started}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    started.cancel()
+    if one.done():
+        await one
+    two = asyncio.create_task(applying(subscription, second))
+    try:
+        async with sessions() as watching:
+            await someone_waits_for_a_lock(watching)
+    finally:
+        go_on.set()
+    await asyncio.gather(one, two)
+
+
+async def someone_waits_for_a_lock(session: AsyncSession) -> None:
+    """Until a transaction of the database waits for a lock (a row's or an advisory one)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+
+    async def waiting() -> bool:
+        # A transaction sees the activity as it was when it first looked, unless it asks anew.
+        await session.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return bool((await session.execute(query)).scalar_one())
+
+    await eventually(waiting, timeout_s=10, what="a transaction waiting for a lock")
 
 
 async def run_upgrade(sessions: SessionFactory, migration: Path) -> None:

@@ -33,4 +33,5 @@ def subscriptions(settings: Settings) -> list[Subscription]:
             each(DataErased, partial(record_erased, done=BillingErasureDone)),
         ]
     )
-    return [Subscription(name="billing", handlers=handlers)]
+    # A client's monthly volume counters and jobs are what two replicas' deliveries share.
+    return [Subscription(name="billing", handlers=handlers, shared_by=("client_id",))]

@@ -28,4 +28,5 @@ def subscriptions(settings: Settings) -> list[Subscription]:
             each(erasure.ReportingErasureDone, record_done),
         ]
     )
-    return [Subscription(name="intake", handlers=handlers)]
+    # A job and its items, and a contractor, are what two replicas' deliveries share.
+    return [Subscription(name="intake", handlers=handlers, shared_by=("job_id", "contractor_id"))]

@@ -13,8 +13,7 @@ import pytest
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 from playwright.async_api import Browser, async_playwright
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
 
 from bpo_common.crypto import DataKeys, LocalKeyRing
 from bpo_common.db import SessionFactory
@@ -26,7 +25,6 @@ from bpo_devtools.testing import (
     CHROMIUM_ARGS,
     TestStack,
     Tokens,
-    eventually,
     opened,
     outbox_events,
     serve,
@@ -131,21 +129,6 @@ def scan_items(count: int) -> list[dict[str, Any]]:
         {"external_id": f"scan-{n}", "source": {"image": f"s3://scans/{n}.png", "page": n}}
         for n in range(count)
     ]
-
-
-async def someone_waits_for_a_lock(session: AsyncSession) -> None:
-    """Until a transaction of the database waits for a lock."""
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-
-    async def waiting() -> bool:
-        # A transaction sees the activity as it was when it first looked, unless it asks anew.
-        await session.execute(text("SELECT pg_stat_clear_snapshot()"))
-        return bool((await session.execute(query)).scalar_one())
-
-    await eventually(waiting, timeout_s=10, what="a transaction waiting for a lock")
 
 
 async def stored_items(sessions: SessionFactory, job_id: UUID | str) -> list[Item]:

@@ -12,12 +12,12 @@ from sqlalchemy import Select, func, select, update
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens
+from bpo_devtools.testing import Tokens, someone_waits_for_a_lock
 from bpo_intake.models import Item, Job
 from bpo_intake.repository import documents as documents_repository
 from bpo_intake.service import erasure
 
-from .conftest import register_client, someone_waits_for_a_lock, stored_items
+from .conftest import register_client, stored_items
 from .controlled import (
     accept,
     client_with_controls,

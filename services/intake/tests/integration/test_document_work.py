@@ -23,7 +23,14 @@ from sqlalchemy import select, update
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.settings import Component
-from bpo_devtools.testing import TestStack, Tokens, assert_problem, eventually, serve
+from bpo_devtools.testing import (
+    TestStack,
+    Tokens,
+    assert_problem,
+    eventually,
+    serve,
+    someone_waits_for_a_lock,
+)
 from bpo_intake.app import create_app
 from bpo_intake.domain.documents import MediaType, RenderedPage
 from bpo_intake.models import Document, DocumentPage, Item, Layout
@@ -33,7 +40,7 @@ from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
 from . import documents as test_documents
-from .conftest import DOCUMENT_LINK_SECRET, create_job, register_client, someone_waits_for_a_lock
+from .conftest import DOCUMENT_LINK_SECRET, create_job, register_client
 from .documents import open_job, upload
 from .invoices import FIELDS, Invoice, invoice_pdf, invoices, scanned
 

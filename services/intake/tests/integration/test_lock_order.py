@@ -15,14 +15,14 @@ from bpo_common.contracts import validation
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.errors import Conflict
-from bpo_devtools.testing import Tokens
+from bpo_devtools.testing import Tokens, someone_waits_for_a_lock
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Item
 from bpo_intake.repository import erasure as erasure_repository
 from bpo_intake.service import decisions, erasure
 from bpo_intake.service import items as items_service
 
-from .conftest import someone_waits_for_a_lock, stored_items
+from .conftest import stored_items
 from .keying import keying_job
 
 

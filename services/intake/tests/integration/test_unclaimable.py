@@ -13,14 +13,14 @@ from sqlalchemy.exc import DBAPIError
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens
+from bpo_devtools.testing import Tokens, someone_waits_for_a_lock
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Item, Task
 from bpo_intake.repository import jobs as jobs_repository
 from bpo_intake.service import items as items_service
 from bpo_intake.service import tasks
 
-from .conftest import someone_waits_for_a_lock, stored_items
+from .conftest import stored_items
 from .keying import claim_tasks, keying_job, new_contractor
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)

@@ -33,4 +33,8 @@ handlers = dict(
     ]
 )
 
-subscriptions = [Subscription(name=CONSUMER, handlers=handlers)]
+# A client's job, item and task facts and its rollups, and a contractor's rollups, are what
+# two replicas' deliveries share.
+subscriptions = [
+    Subscription(name=CONSUMER, handlers=handlers, shared_by=("client_id", "contractor_id"))
+]

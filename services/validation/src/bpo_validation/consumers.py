@@ -33,4 +33,8 @@ def subscriptions(settings: Settings, keys: JobKeys) -> list[Subscription]:
             each(JobCancelled, quality.job_cancelled),
         ]
     )
-    return [Subscription(name="validation", handlers=handlers)]
+    # A job's rules, items and ledger, and a keyer's tallies and standing, are what two
+    # replicas' deliveries share.
+    return [
+        Subscription(name="validation", handlers=handlers, shared_by=("job_id", "contractor_id"))
+    ]
