@@ -76,6 +76,21 @@ _UNSENT_AGAIN = update_arrays(outbox_event, "id", ["last_error"]).values(
 )
 
 
+def _headers(event_id: UUID) -> dict[str, str]:
+    """A message's headers: its event id, by which JetStream drops a copy."""
+    return {"Nats-Msg-Id": str(event_id)}
+
+
+def _size(payload: bytes, event_id: UUID) -> int:
+    """What the server counts of a message against its largest: the payload and the block of
+    headers before it, as the client writes it (`NATS/1.0`, a line per header, a blank line).
+    The client compares the payload alone; a message within that but past the server's
+    limit with its headers would have the server close the connection, and every later row
+    with it."""
+    lines = "".join(f"{name}: {value}\r\n" for name, value in _headers(event_id).items())
+    return len(payload) + len(f"NATS/1.0\r\n{lines}\r\n".encode())
+
+
 class _Acks:
     """Publishes to JetStream, each awaiting its ack through a future of the relay's own.
     nats-py's `publish_async` takes one of a fixed number of permits, and registers the future
@@ -104,10 +119,7 @@ class _Acks:
         acked.add_done_callback(lambda _: self._waiting.pop(token, None))
         try:
             await self._nc.publish(
-                subject,
-                payload,
-                reply=f"{self._inbox}.{token}",
-                headers={"Nats-Msg-Id": str(event_id)},
+                subject, payload, reply=f"{self._inbox}.{token}", headers=_headers(event_id)
             )
         except BaseException:
             acked.cancel()
@@ -224,15 +236,15 @@ class OutboxRelay:
         All of it within the publish timeout, whatever the client does (one whose server
         stopped reading holds a publish, and nats-py may eat the cancellation that ends it):
         a row not handed over by then fails, and so does one not acked. A row larger than the
-        server takes fails alone, without being handed to the client. Any other client error
-        abandons the batch (raised)."""
+        server takes, its headers counted, fails alone, without being handed to the client.
+        Any other client error abandons the batch (raised)."""
         clock = asyncio.get_running_loop().time
         deadline = clock() + self._publish_timeout_s
         largest = self._nc.max_payload
         sent: list[asyncio.Future[None] | BaseException] = []
         try:
             for row in rows:
-                if len(row.payload) > largest:
+                if _size(row.payload, row.id) > largest:
                     sent.append(MaxPayloadError())
                 elif clock() >= deadline:
                     sent.append(TimeoutError(_NOT_HANDED_OVER))

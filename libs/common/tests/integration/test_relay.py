@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
 import pytest
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
 from sqlalchemy import delete, insert, select
@@ -203,6 +204,25 @@ async def test_a_row_larger_than_the_server_takes_fails_alone_and_the_rest_are_s
         assert await plumbing.unsent([after.id]) == 0
         assert await plumbing.publish_failures(refused) == (1, "MaxPayloadError()")
         assert await plumbing.unsent([refused]) == 1
+
+
+async def test_a_row_too_large_with_its_headers_fails_alone_and_the_connection_stays(
+    plumbing: Plumbing, js: JetStreamContext, nats_client: NATS
+) -> None:
+    relay = OutboxRelay(plumbing.sessions, js)
+    while await relay.relay_once():
+        pass
+    # Within the server's limit alone, past it with the event id the message carries as a
+    # header, which the server counts too.
+    almost = b"x" * (nats_client.max_payload - 10)
+    async with plumbing.stray_row("bpo.test.probe.recorded", almost) as refused:
+        async with plumbing.sessions() as session, session.begin():
+            after = await publish(session, ProbeRecorded(run=str(new_id()), n=1))
+        reconnects = nats_client.stats["reconnects"]
+        assert await relay.relay_once() == 1, "the row written after it is sent"
+        assert await plumbing.unsent([after.id]) == 0
+        assert await plumbing.publish_failures(refused) == (1, "MaxPayloadError()")
+        assert nats_client.stats["reconnects"] == reconnects, "the server kept the connection"
 
 
 async def test_a_row_that_keeps_failing_does_not_slow_the_rows_behind_it(
