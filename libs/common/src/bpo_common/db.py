@@ -381,14 +381,16 @@ async def try_advisory_lock(session: AsyncSession, key: str) -> bool:
     return bool((await session.execute(locked)).scalar_one())
 
 
-# SQLSTATE classes of a database out of reach: connection exceptions (08), and a server
-# shutting down, crashed or starting up (57P).
-UNREACHABLE_STATES = ("08", "57P")
+# SQLSTATE classes of a database out of reach: connection exceptions (08), a server shutting
+# down, crashed or starting up (57P), and one with all its connections taken (53300: a rolling
+# update starting new pods over a tight max_connections, say).
+UNREACHABLE_STATES = ("08", "57P", "53300")
 
 
 def unreachable(error: BaseException) -> bool:
     """Whether an error says the database cannot be reached now (down, restarting, still
-    recovering, failing over, the connection lost), not that what was asked of it is wrong."""
+    recovering, failing over, the connection lost, no connection left for another client),
+    not that what was asked of it is wrong."""
     waiting: list[BaseException | None] = [error]
     seen: set[int] = set()
     while waiting:

@@ -3,9 +3,11 @@
 from collections.abc import Sequence
 from typing import ClassVar
 
+import asyncpg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.contracts.messaging import EventDeadLettered
@@ -109,6 +111,43 @@ async def test_an_event_that_waits_is_retried_past_the_dead_letter_count_until_i
     )
     async with background(OutboxRelay(plumbing.sessions, js).run()), background(inbox.run()):
         await eventually(lambda: plumbing.applied_at_least(consumer, 1), what="the event")
+    assert await plumbing.effects(consumer) == [1]
+    assert await _dead_letters(plumbing, consumer) == []
+    assert len(tries) >= 5
+
+
+async def test_an_event_meeting_a_database_full_of_clients_waits_for_it_and_applies(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    """A server at its `max_connections` (a rolling update starting new pods) refuses the
+    consumer's connection: the event is retried until the server takes it, never given up
+    on as an event that fails."""
+    run = str(new_id())
+    consumer = f"crowded-{run}"
+    tries: list[int] = []
+    applier = plumbing.applier(consumer, run)
+
+    async def refused_four_times(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        tries.append(len(envelopes))
+        if len(tries) <= 4:
+            # As SQLAlchemy raises what asyncpg's connect raised.
+            full = asyncpg.TooManyConnectionsError("sorry, too many clients already")
+            raise DBAPIError("connect", None, Exception(str(full))) from full
+        await applier(session, envelopes)
+
+    async with plumbing.sessions() as session, session.begin():
+        await publish_many(session, [ProbeRecorded(run=run, n=1)])
+    inbox = InboxConsumer(
+        Subscription(consumer, {ProbeRecorded.event_type: refused_four_times}),
+        plumbing.sessions,
+        js,
+        max_deliver=2,
+        backoff_s=0.05,
+    )
+    async with background(OutboxRelay(plumbing.sessions, js).run()), background(inbox.run()):
+        await eventually(
+            lambda: plumbing.applied_at_least(consumer, 1), timeout_s=10, what="the event"
+        )
     assert await plumbing.effects(consumer) == [1]
     assert await _dead_letters(plumbing, consumer) == []
     assert len(tries) >= 5
