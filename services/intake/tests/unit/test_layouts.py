@@ -2,6 +2,8 @@
 remembers as a field's constant, and how it reads dates and amounts in each of the client's
 jobs, whatever order a job lists its readings in."""
 
+import pytest
+
 from bpo_common.rules import FieldSpec
 from bpo_intake.domain import layouts, suggestions
 from bpo_intake.domain.extraction import Page
@@ -152,6 +154,37 @@ def test_a_remembered_account_gives_way_to_another_valid_one_printed_in_its_plac
     slipped = paid_to("DE89 37O4 0044 0532 0130 00", label="lBAN:")
     (shown,) = suggestions.suggest([IBAN], slipped, model.fields).values()
     assert (shown.value, round(shown.confidence, 3)) == ("DE89370400440532013000", 0.833)
+
+
+@pytest.mark.parametrize(
+    ("spec", "label", "printed", "slipped", "remembered"),
+    [
+        (
+            FieldSpec(name="email", type="email"),
+            "Email:",
+            "billing@brandt-gmbh.de",
+            "bi11ing@brandt-gmbh.de",
+            "billing@brandt-gmbh.de",
+        ),
+        (
+            FieldSpec(name="phone", type="phone"),
+            "Tel:",
+            "+49 30 1234 5678",
+            "+49 30 1284 5678",
+            "+493012345678",
+        ),
+        (FieldSpec(name="bic", type="bic"), "BIC:", "COBADEFFXXX", "COBADEFF0XX", "COBADEFF"),
+    ],
+)
+def test_a_remembered_value_without_a_checksum_puts_a_slip_of_one_character_right(
+    spec: FieldSpec, label: str, printed: str, slipped: str, remembered: str
+) -> None:
+    model = layouts.Model()
+    for far in (False, True) * 5:
+        layouts.learn(model, [spec], paid_to(printed, far, label), {spec.name: remembered})
+    # The slip still reads as an email, a phone number, a BIC: the remembered value is shown.
+    (shown,) = suggestions.suggest([spec], paid_to(slipped, label=label), model.fields).values()
+    assert (shown.value, round(shown.confidence, 3)) == (remembered, 0.917)
 
 
 def dated(value: str) -> list[Page]:

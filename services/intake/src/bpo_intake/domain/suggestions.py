@@ -6,10 +6,10 @@ confidence is Laplace's rule of succession. A text field (not a number, nor a da
 accepted value was the same on the layout's latest documents, CONSTANT_HITS of them or more
 (a supplier's VAT id, IBAN or email, not an invoice number that changes on each), is also
 suggested as a constant where the page shows it, so that OCR's slip on one character does
-not cost it, unless the page prints another value of the field there (a supplier's new IBAN).
-Either is less sure where OCR doubted the words it was seen in. Before a layout has a record,
-a value labelled by one of the field's hints (or its label, or its name) is suggested at a
-modest confidence, below the usual threshold.
+not cost it, unless the page prints there another value of a field with a checksum (a
+supplier's new IBAN). Either is less sure where OCR doubted the words it was seen in. Before
+a layout has a record, a value labelled by one of the field's hints (or its label, or its
+name) is suggested at a modest confidence, below the usual threshold.
 """
 
 import secrets
@@ -20,6 +20,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from bpo_common.rules import (
+    IDENTIFIERS,
     FieldSpec,
     FieldType,
     Kind,
@@ -52,6 +53,9 @@ CONSTANT_MATCH = 0.85
 # document's value (its own number, its customer's email) is no constant of the layout.
 CONSTANT_HITS = 2
 _NEAR_X, _NEAR_Y = 0.2, 0.02
+# The types whose values carry a check digit, which a one-character slip nearly always
+# breaks; a BIC and a US EIN, checked for their form only, carry none.
+_CHECKSUMMED = IDENTIFIERS - {FieldType.BIC, FieldType.US_EIN}
 
 
 @dataclass
@@ -261,12 +265,12 @@ def _prints_another(
     spec: FieldSpec, constant: str, r: Record, page: Page, options: Sequence[Candidate]
 ) -> bool:
     """Whether the page prints, where the constant was, a value of the field other than the
-    constant and not the constant itself (a supplier's new account): the constant is there
-    for the OCR slip that leaves a value unreadable (a slipped IBAN fails its checksum, so is
-    no candidate), and a value that reads as the field's type is the page's word, though a
-    slip may give one (an email's letter for another). Any text reads as a string, a slipped
-    one too: a string's constant is never passed over."""
-    if spec.type is FieldType.STRING:
+    constant and not the constant itself (a supplier's new account). Only a value with a
+    checksum counts: a slipped IBAN fails its checksum, so is no candidate, and one that
+    passes is the page's word. A slipped email, phone number or BIC still reads as one (an
+    email's l read as 1), as any text reads as a string, so for those the constant stays,
+    there to put such a slip right."""
+    if spec.type not in _CHECKSUMMED:
         return False
     canonical = spec.reading_canonical()
     there = [c.value for c in options if c.page is page and _near(c.center, r)]
