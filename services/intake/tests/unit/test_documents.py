@@ -276,6 +276,7 @@ def _scan(*lines: str, in_a_form: bool = False, scanned: bool = True) -> bytes:
 STAMP = "Received 12.03.2024 by AP Dept Berlin"
 FAX = "Fax from +49 30 1234567 12.03.2024 10:15 Page 1/2"
 LINE = "Widget blue large 3 x 12.50 EUR = 37.50"
+BATES = "ACME 000123"
 
 
 @pytest.mark.parametrize(
@@ -284,10 +285,21 @@ LINE = "Widget blue large 3 x 12.50 EUR = 37.50"
         (_scan(STAMP), False),
         (_scan(FAX), False),
         (_scan(STAMP, in_a_form=True), False),
+        (_scan(FAX, STAMP, BATES), False),
         (_scan(*[LINE] * 8), True),  # a searchable scan: its text layer is its words
         (_scan(LINE, LINE, LINE, "Invoice R-1 from Acme", scanned=False), True),  # typed
+        # Typed over a letterhead printed as one page-sized image: 36 words, under 1 % of it.
+        (_scan(*[LINE] * 4), True),
     ],
-    ids=["a-stamp", "a-fax-header", "a-stamp-on-a-scan-in-a-form", "searchable", "typed"],
+    ids=[
+        "a-stamp",
+        "a-fax-header",
+        "a-stamp-on-a-scan-in-a-form",
+        "a-fax-header-a-stamp-and-a-bates-line",
+        "searchable",
+        "typed",
+        "typed-over-a-letterhead",
+    ],
 )
 def test_a_scan_whose_text_layer_is_a_stamp_or_a_header_is_read_by_ocr(
     content: bytes, read: bool

@@ -14,13 +14,17 @@ from bpo_intake.domain.words import Word
 # Bates number, a scanner's page footer) that are not what the page says, while a page typed
 # as text holds dozens. A page typed with fewer loses nothing: OCR reads those few words.
 MIN_TEXT_WORDS = 5
-# A scan (a page an image covers this share of, or more) is read by OCR unless its text
-# layer's words cover TEXT_SHARE of it or more. Words' boxes are tight around their letters: a
-# stamp, a fax header or a Bates line of up to ten words covers some 0.3 % of an A4 page, 30
-# words of 10-point text 1 %, a page of 360 such words 9 %. A scan's text layer under that is
-# what was put on the scan, not what it says; over it, it is the scanner's own OCR of the page.
+# A scan (a page an image covers this share of, or more) is read by OCR when its text layer's
+# words cover under TEXT_SHARE of it and lie on STAMP_LINES lines or fewer. Words' boxes are
+# tight around their letters: a stamp, a fax header or a Bates line of up to ten words covers
+# some 0.3 % of an A4 page, 30 words of 10-point text 1 %, a page of 360 such words 9 %. A
+# scan's text layer under that, on a line or three, is what was put on the scan, not what it
+# says; over it, it is the scanner's own OCR of the page. A page typed over a letterhead or a
+# form printed as one page-sized image looks like a scan, but even a sparse one (a short
+# invoice, a last page of totals and bank details) spreads its few words over more lines.
 SCANNED = 0.5
 TEXT_SHARE = 0.01
+STAMP_LINES = 3
 # How deep in forms (a form wraps a page's content when a tool lays something over it) an
 # image is looked for.
 _FORM_DEPTH = 15
@@ -30,12 +34,25 @@ _DEVICE = 1_000_000
 
 def read_as_text(page: pdfium.PdfPage, words: list[Word] | None) -> bool:
     """Whether the page's text layer says what the page does: MIN_TEXT_WORDS words or more,
-    covering TEXT_SHARE of the page or more if an image covers most of it (a scan carrying a
-    stamp, a fax header or a Bates number as text is read by OCR)."""
+    covering TEXT_SHARE of the page or more, or on more than STAMP_LINES lines, if an image
+    covers most of it (a scan carrying a stamp, a fax header or a Bates number as text is read
+    by OCR)."""
     if words is None or len(words) < MIN_TEXT_WORDS:
         return False
     covered = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in (word.box for word in words))
-    return covered >= TEXT_SHARE or _image_share(page) < SCANNED
+    if covered >= TEXT_SHARE or _lines(words) > STAMP_LINES:
+        return True
+    return _image_share(page) < SCANNED
+
+
+def _lines(words: list[Word]) -> int:
+    """How many lines the words lie on, top to bottom: a word whose middle is below the bottom
+    of the line's first word starts the next one."""
+    lines, bottom = 0, -1.0
+    for middle, low in sorted(((word.box[1] + word.box[3]) / 2, word.box[3]) for word in words):
+        if middle > bottom:
+            lines, bottom = lines + 1, low
+    return lines
 
 
 def _image_share(page: pdfium.PdfPage) -> float:
