@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -10,6 +11,11 @@ from uuid_utils.compat import uuid7
 
 def new_id() -> UUID:
     return uuid7()
+
+
+def made_at(id_: UUID) -> datetime:
+    """When `new_id` made the id: a UUIDv7's first 48 bits are its Unix time in milliseconds."""
+    return datetime.fromtimestamp((id_.int >> 80) / 1000, UTC)
 
 
 def new_sample_key() -> bytes:

@@ -12,6 +12,7 @@ import pytest
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 from sqlalchemy import delete, func, select, text, update
+from uuid_utils.compat import uuid7
 
 from bpo_common.contracts.intake import TaskExpired
 from bpo_common.db import SessionFactory
@@ -253,11 +254,32 @@ async def _events_of(stack: TestStack, client_id: UUID) -> list[Envelope]:
     return found
 
 
+async def _published_as_made(js: JetStreamContext, day: datetime) -> tuple[Scenario, datetime]:
+    """The day of work of `day` on the stream, taken by reporting today, its events' ids made
+    that day a minute apart from 08:00 (as the services made them then); and when the last
+    of them was made."""
+    scenario = Scenario(day)
+    envelopes = scenario.envelopes()
+    made = [day + timedelta(hours=8, minutes=n) for n in range(len(envelopes))]
+    await publish(
+        js,
+        [
+            envelope.model_copy(update={"id": uuid7(nanoseconds=int(at.timestamp()) * 10**9)})
+            for envelope, at in zip(envelopes, made, strict=True)
+        ],
+    )
+    return scenario, made[-1]
+
+
 async def test_a_stream_that_lost_events_the_reports_count_is_refused_unless_partial(
     reports: Reports, reporting_db: SessionFactory, js: JetStreamContext, stack: TestStack
 ) -> None:
-    earlier = await published(js, LOST_DAY - timedelta(days=1))
-    scenario = await published(js, LOST_DAY)
+    # The inbox knows this test's events alone (those of a year, taken again today by a
+    # rebuild, say), whose ids were made on the days before: the refusal names theirs.
+    async with reporting_db() as session, session.begin():
+        await session.execute(delete(inbox_event).where(inbox_event.c.consumer == CONSUMER))
+    earlier, earlier_last = await _published_as_made(js, LOST_DAY - timedelta(days=1))
+    scenario, last = await _published_as_made(js, LOST_DAY)
     before = await _reports(reports, scenario)
     assert before["overview"][1]["items_received"] == 9
     # NATS's store lost: the services make the stream BPO anew, empty.
@@ -271,11 +293,12 @@ async def test_a_stream_that_lost_events_the_reports_count_is_refused_unless_par
         refused = await _rebuild(stack, nats_url=server.url, exit_code=1)
 
         taken = await _taken(reporting_db)
-        today = f"{datetime.now(UTC):%Y-%m-%d}"
         assert "not rebuilt, the read models are as they were:" in refused, refused
-        assert f"the stream no longer holds {taken:,} events the read models count" in refused
-        assert "UTC: rebuilt read models would not count them. --partial" in refused
-        assert today in refused, "when reporting took what would be lost"
+        assert (
+            f"the stream no longer holds {taken:,} events the read models count, made from "
+            f"2005-05-04 08:00 to {last:%Y-%m-%d %H:%M} UTC: rebuilt read models would not "
+            "count them. --partial"
+        ) in refused
         assert await _reports(reports, scenario) == before
 
         # The stream purged since: it holds the day's events, and not the day's before.
@@ -290,7 +313,10 @@ async def test_a_stream_that_lost_events_the_reports_count_is_refused_unless_par
         with pytest.raises(HistoryGone) as purged:
             await rebuild(reporting_db, server.url)
 
-        assert f"the stream no longer holds {taken - len(own):,} events" in str(purged.value)
+        assert (
+            f"the stream no longer holds {taken - len(own):,} events the read models count, "
+            f"made from 2005-05-04 08:00 to {earlier_last:%Y-%m-%d %H:%M} UTC:"
+        ) in str(purged.value)
         assert await _reports(reports, scenario) == before
 
         # Asked to, it rebuilds from what is left: this day, whole.

@@ -7,6 +7,7 @@ from uuid import UUID
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.ids import made_at
 from bpo_common.tables import dead_letter, inbox_event
 from bpo_reporting.models import READ_MODELS
 
@@ -25,11 +26,12 @@ async def lock_read_models(session: AsyncSession) -> None:
 @dataclass(frozen=True)
 class Unreplayed:
     """Events the read models counted before the rebuild that it did not replay, and when the
-    consumer took the first and the last of them."""
+    first and the last of them were made, by their ids (not when the consumer took them: a
+    rebuild takes every event it replays again, at its own time)."""
 
     events: int
-    first_taken: datetime
-    last_taken: datetime
+    first_made: datetime
+    last_made: datetime
 
 
 async def note_counted(session: AsyncSession, consumer: str) -> bool:
@@ -37,15 +39,11 @@ async def note_counted(session: AsyncSession, consumer: str) -> bool:
     `clear_read_models` empties), for `unreplayed`; and whether the read models hold anything
     (an inbox that keeps events a limited time may hold none of what they count)."""
     await session.execute(
-        text(
-            "CREATE TEMPORARY TABLE counted_before (event_id uuid NOT NULL,"
-            " received_at timestamptz NOT NULL) ON COMMIT DROP"
-        )
+        text("CREATE TEMPORARY TABLE counted_before (event_id uuid NOT NULL) ON COMMIT DROP")
     )
     await session.execute(
         text(
-            "INSERT INTO counted_before SELECT event_id, received_at FROM inbox_event"
-            " WHERE consumer = :consumer"
+            "INSERT INTO counted_before SELECT event_id FROM inbox_event WHERE consumer = :consumer"
         ),
         {"consumer": consumer},
     )
@@ -57,19 +55,24 @@ async def unreplayed(session: AsyncSession, consumer: str) -> Unreplayed | None:
     """The events set aside by `note_counted` that are not in the consumer's inbox again
     (the replay did not find them), bar those it gave up on (which a replay leaves out when
     they fail again); None when there are none."""
+    # The least and the greatest id, a UUIDv7's order being its time's, by the uuid's order:
+    # PostgreSQL before 19 has no min() of uuid.
     row = (
         await session.execute(
             text(
-                "SELECT count(*), min(received_at), max(received_at) FROM counted_before c"
+                "WITH lost AS (SELECT event_id FROM counted_before c"
                 " WHERE NOT EXISTS (SELECT FROM inbox_event i"
                 " WHERE i.consumer = :consumer AND i.event_id = c.event_id)"
                 " AND NOT EXISTS (SELECT FROM dead_letter d"
-                " WHERE d.consumer = :consumer AND d.event_id = c.event_id)"
+                " WHERE d.consumer = :consumer AND d.event_id = c.event_id))"
+                " SELECT count(*),"
+                " (SELECT event_id FROM lost ORDER BY event_id LIMIT 1),"
+                " (SELECT event_id FROM lost ORDER BY event_id DESC LIMIT 1) FROM lost"
             ),
             {"consumer": consumer},
         )
     ).one()
-    return Unreplayed(row[0], row[1], row[2]) if row[0] else None
+    return Unreplayed(row[0], made_at(row[1]), made_at(row[2])) if row[0] else None
 
 
 async def clear_read_models(session: AsyncSession, consumer: str) -> None:

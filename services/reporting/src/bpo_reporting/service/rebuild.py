@@ -24,7 +24,6 @@ transaction, since the rebuild is that one transaction.
 """
 
 from dataclasses import dataclass
-from datetime import UTC
 from time import perf_counter
 from uuid import UUID
 
@@ -120,10 +119,9 @@ async def _refuse_what_the_stream_lost(session: AsyncSession, counted: bool, app
     lost = await repository.unreplayed(session, CONSUMER)
     if lost is not None:
         raise HistoryGone(
-            f"the stream no longer holds {lost.events:,} events the read models count, which "
-            f"reporting took from {lost.first_taken.astimezone(UTC):%Y-%m-%d %H:%M} to "
-            f"{lost.last_taken.astimezone(UTC):%Y-%m-%d %H:%M} UTC: rebuilt read models would "
-            "not count them"
+            f"the stream no longer holds {lost.events:,} events the read models count, made "
+            f"from {lost.first_made:%Y-%m-%d %H:%M} to {lost.last_made:%Y-%m-%d %H:%M} UTC: "
+            "rebuilt read models would not count them"
         )
     if counted and not applied:
         raise HistoryGone(
