@@ -11,12 +11,14 @@ retransmissions (some 15 minutes), and one the server received before it vanishe
 for its answer for ever, and the worker loop that sent it with it. A query that takes long on
 a live server is not cut short: the server's host answers the probes.
 
-Each connection asks its server to watch it the same way (the session's `tcp_keepalives_*` and
-`tcp_user_timeout`), so that the server ends a session whose client vanished within about a
-minute too. Without it, the session of a worker whose host died mid-transaction stays open
-with every lock it took until the server's operating system gives up on the peer (some two
-hours on Linux): another worker's consumer of the same events waits behind those locks all
-that time.
+Each connection, once open, asks its server to watch it the same way (the session's
+`tcp_keepalives_*` and `tcp_user_timeout`), so that the server ends a session whose client
+vanished within about a minute too. Without it, the session of a worker whose host died
+mid-transaction stays open with every lock it took until the server's operating system gives
+up on the peer (some two hours on Linux): another worker's consumer of the same events waits
+behind those locks all that time. It asks with a statement, not in the startup packet: a
+pooler such as PgBouncer refuses a connection whose startup packet names settings it does not
+know, and passes the statement on.
 """
 
 import socket
@@ -27,6 +29,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import asyncpg
+import structlog
 from fastapi import Depends, Request
 from pydantic_core import to_json
 from sqlalchemy import (
@@ -60,6 +63,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.dml import Update
+
+log = structlog.get_logger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -118,20 +123,50 @@ class ProbingConnection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ha
         probe_silent_server(transport.get_extra_info("socket"))
 
 
-def probing_connection() -> dict[str, Any]:
-    """The arguments of asyncpg's `connect` for a connection that finds within about a minute
-    that its server vanished, and whose server finds as soon that it vanished (see the
-    module's docstring). Settings a session may make, so the server needs no change; they
-    apply to TCP connections, and a Unix socket needs none."""
-    return {
-        "connection_class": ProbingConnection,
-        "server_settings": {
-            "tcp_keepalives_idle": str(KEEPALIVE_IDLE_S),
-            "tcp_keepalives_interval": str(KEEPALIVE_INTERVAL_S),
-            "tcp_keepalives_count": str(KEEPALIVE_PROBES),
-            "tcp_user_timeout": str(UNACKNOWLEDGED_S * 1000),
-        },
-    }
+# How the server is to watch each connection (see the module's docstring): settings a session
+# may make, so the server needs no change; they apply to TCP connections (a Unix socket needs
+# none). One statement, one round trip.
+_ASK_TO_BE_PROBED = "SELECT " + ", ".join(
+    f"pg_catalog.set_config('{name}', '{value}', false)"
+    for name, value in {
+        "tcp_keepalives_idle": KEEPALIVE_IDLE_S,
+        "tcp_keepalives_interval": KEEPALIVE_INTERVAL_S,
+        "tcp_keepalives_count": KEEPALIVE_PROBES,
+        "tcp_user_timeout": UNACKNOWLEDGED_S * 1000,
+    }.items()
+)
+
+# The refusals already logged, each once: every connection a process opens meets the same.
+_REFUSALS_LOGGED: set[str] = set()
+
+
+async def ask_to_be_probed(connection: asyncpg.Connection) -> None:
+    """Have the server of a connection just opened probe it as it probes the server (see the
+    module's docstring). A server or pooler that refuses leaves the connection as it is, and
+    usable: the refusal is logged once, and the server's own keepalive settings decide."""
+    try:
+        await connection.execute(_ASK_TO_BE_PROBED)
+    except asyncpg.PostgresError as exc:
+        if str(exc) not in _REFUSALS_LOGGED:
+            _REFUSALS_LOGGED.add(str(exc))
+            log.warning(
+                "database refused to probe this service's connections; its own keepalive "
+                "settings apply",
+                error=repr(exc),
+            )
+
+
+async def open_connection(dsn: str) -> asyncpg.Connection:
+    """A raw asyncpg connection to `dsn` (asyncpg_dsn) that probes its server and is probed
+    by it, as the engine's are."""
+    connection = await asyncpg.connect(dsn, connection_class=ProbingConnection)
+    try:
+        await ask_to_be_probed(connection)
+    except BaseException:
+        # Lost or cancelled meanwhile (a caller's timeout): not left open unowned.
+        connection.terminate()
+        raise
+    return connection
 
 
 # libpq's TLS modes: asyncpg takes them as its `ssl` argument, and as `sslmode` in a DSN.
@@ -172,12 +207,23 @@ def database_tls(url: str) -> tuple[str, str | None]:
 def engine_url(url: str) -> tuple[str, dict[str, Any]]:
     """What SQLAlchemy is given for a database URL: the URL without its TLS mode, and the
     arguments of each connection: that mode as asyncpg's `ssl`, and a connection that probes
-    a silent server and has its server probe it."""
+    a silent server (`probed_both_ways` has the server probe it)."""
     address, tls = database_tls(url)
-    arguments = probing_connection()
+    arguments: dict[str, Any] = {"connection_class": ProbingConnection}
     if tls is not None:
         arguments["ssl"] = tls
     return address, arguments
+
+
+def probed_both_ways(engine: AsyncEngine) -> AsyncEngine:
+    """The engine, each connection it opens asking its server to probe it
+    (`ask_to_be_probed`) before it is used."""
+    event.listen(engine.sync_engine, "connect", _ask_to_be_probed)
+    return engine
+
+
+def _ask_to_be_probed(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.run_async(ask_to_be_probed)
 
 
 def create_engine(url: str, *, pool_size: int = 40) -> AsyncEngine:
@@ -186,7 +232,7 @@ def create_engine(url: str, *, pool_size: int = 40) -> AsyncEngine:
         address, pool_size=pool_size, max_overflow=pool_size // 4, connect_args=arguments
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
-    return engine
+    return probed_both_ways(engine)
 
 
 def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bpo_common.db import asyncpg_dsn, engine_url
+from bpo_common.db import asyncpg_dsn, engine_url, probed_both_ways
 from bpo_common.settings import ServiceSettings
 from bpo_common.tables import (
     OUTBOX_CHANNEL,
@@ -48,7 +48,9 @@ def run_migrations(metadata: MetaData, settings_class: Callable[[], ServiceSetti
 
     async def main() -> None:
         address, arguments = engine_url(url)
-        engine = create_async_engine(address, poolclass=pool.NullPool, connect_args=arguments)
+        engine = probed_both_ways(
+            create_async_engine(address, poolclass=pool.NullPool, connect_args=arguments)
+        )
         async with engine.connect() as connection:
             await connection.run_sync(run)
         await engine.dispose()

@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import probing_connection
+from bpo_common.db import open_connection
 
 log = structlog.get_logger(__name__)
 
@@ -69,7 +69,8 @@ class Notifications:
     async def _listen(self) -> set[str]:
         if self._connection is None or self._connection.is_closed():
             self._listening = set()
-            self._connection = await asyncpg.connect(self.dsn, timeout=5, **probing_connection())
+            async with asyncio.timeout(5):
+                self._connection = await open_connection(self.dsn)
             self._connection.add_termination_listener(self._lost)
         fresh = self._waiting.keys() - self._listening
         for channel in fresh:

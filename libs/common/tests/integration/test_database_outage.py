@@ -1,15 +1,18 @@
 """PostgreSQL restarting or down under a service: a 503 that says to retry, never a 500, and
 requests are served again as soon as it is back; a server that vanishes unseen is found
-within about a minute, and the server finds a client that vanished as soon."""
+within about a minute, and the server finds a client that vanished as soon, or, refusing to,
+serves it all the same."""
 
 import asyncio
 import socket
 from types import SimpleNamespace
 from typing import Any
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
+from structlog.testing import capture_logs
 
 from bpo_common.db import SessionDep, create_engine, create_session_factory
 from bpo_common.errors import install_error_handlers
@@ -89,6 +92,14 @@ async def _probed(driver: Any) -> list[str]:
     return [*shown, await driver.fetchval("SHOW tcp_user_timeout")]
 
 
+async def _asked_by(driver: Any) -> set[str]:
+    """Where the server took those settings from: `session` for a SET once connected, `client`
+    for the startup packet (which a pooler such as PgBouncer refuses)."""
+    names = ["tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count"]
+    query = "SELECT source FROM pg_settings WHERE name = ANY($1)"
+    return {row["source"] for row in await driver.fetch(query, [*names, "tcp_user_timeout"])}
+
+
 async def test_the_pools_and_the_listeners_connections_probe_and_are_probed(
     plumbing: Plumbing,
 ) -> None:
@@ -96,11 +107,59 @@ async def test_the_pools_and_the_listeners_connections_probe_and_are_probed(
         pooled = (await connection.get_raw_connection()).driver_connection
         assert _probing(pooled) == [1, 30, 10, 3, 30_000]
         assert await _probed(pooled) == ["30", "10", "3", "30000"]
+        assert await _asked_by(pooled) == {"session"}
     listening = Notifications(plumbing.dsn)
     try:
         listening.waiter("probe_test")
         await listening.listen()
         assert _probing(listening._connection) == [1, 30, 10, 3, 30_000]
         assert await _probed(listening._connection) == ["30", "10", "3", "30000"]
+        assert await _asked_by(listening._connection) == {"session"}
     finally:
         await listening.close()
+
+
+REFUSING = "keepalive_refused"
+
+
+async def test_a_server_refusing_to_probe_its_clients_still_serves_the_pool_and_the_listener(
+    stack: TestStack,
+) -> None:
+    """In a database whose users may not call set_config, the pool's connections and the
+    listener's open and serve, the server keeps its own keepalive settings, and the refusal
+    is logged once for them all."""
+    admin = await asyncpg.connect(stack.admin_dsn())
+    await admin.execute(f"DROP DATABASE IF EXISTS {REFUSING}")
+    await admin.execute(f"DROP ROLE IF EXISTS {REFUSING}")
+    await admin.execute(f"CREATE ROLE {REFUSING} LOGIN PASSWORD '{PASSWORD}'")
+    await admin.execute(f"CREATE DATABASE {REFUSING}")
+    refusing = await asyncpg.connect(stack.admin_dsn(REFUSING))
+    await refusing.execute("REVOKE EXECUTE ON FUNCTION pg_catalog.set_config FROM PUBLIC")
+    await refusing.close()
+    own = await _probed(admin)  # a connection that asked nothing
+    where = f"{stack.postgres_host}:{stack.postgres_port}/{REFUSING}"
+    dsn = f"postgresql://{REFUSING}:{PASSWORD}@{where}"
+    engine = create_engine(f"postgresql+asyncpg://{REFUSING}:{PASSWORD}@{where}", pool_size=2)
+    listening = Notifications(dsn)
+    try:
+        with capture_logs() as logs:
+            async with engine.connect() as first, engine.connect() as second:
+                for connection in (first, second):
+                    assert (await connection.execute(text("SELECT 41 + 1"))).scalar_one() == 42
+                    pooled = (await connection.get_raw_connection()).driver_connection
+                    assert await _probed(pooled) == own
+            listening.waiter("refused_test")
+            await listening.listen()
+            assert listening._connection is not None, "the listener did not connect"
+            channels = await listening._connection.fetch("SELECT pg_listening_channels()")
+            assert [row[0] for row in channels] == ["refused_test"]
+            assert await _probed(listening._connection) == own
+        warnings = [entry for entry in logs if entry["log_level"] == "warning"]
+        assert len(warnings) == 1, warnings
+        assert "permission denied for function set_config" in warnings[0]["error"]
+    finally:
+        await listening.close()
+        await engine.dispose()
+        await admin.execute(f"DROP DATABASE {REFUSING}")
+        await admin.execute(f"DROP ROLE {REFUSING}")
+        await admin.close()
