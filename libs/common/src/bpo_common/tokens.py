@@ -6,7 +6,8 @@ Tokens are verified with one pinned algorithm and must carry `exp`, `aud`, `iss`
 JWKS URL from settings. Local stacks sign with a key pair generated on first use.
 
 A token's `scope` claim (space-separated) narrows what it may do within its role: a
-manager's areas (`Scope`), what a client's API key was given (`KeyScope`). Intake issues the
+manager's areas (`Scope`), what a client's API key was given (`KeyScope`); names that are
+none of these are ignored. Intake issues the
 tokens of API keys with a key of its own, which the services trust for exactly those tokens:
 a client's, with subject `api-key:<id>` and the key's scopes.
 """
@@ -235,19 +236,30 @@ def _principal(claims: dict[str, Any], manager_unscoped: bool = False) -> Princi
             client_id = UUID(str(claims["client_id"]))
         except (KeyError, ValueError) as exc:
             raise Unauthorized("a client token must carry a client_id UUID") from exc
-    granted = claims.get("scope")
-    if granted is None:
+    scopes = _claimed_scopes(claims) & PLATFORM_SCOPES
+    if not scopes:
         scopes = _UNSCOPED[role] if manager_unscoped or role is not Role.MANAGER else frozenset()
-    elif isinstance(granted, str):
-        scopes = frozenset(granted.split())
-    else:
-        raise Unauthorized("the token's scope must be a string of space-separated scopes")
     subject = str(claims["sub"])  # PyJWT refuses one that is not a string
     if not 1 <= len(subject) <= MAX_SUBJECT or UNSTORABLE.search(subject):
         # Whoever acts is recorded by it (who created a key, asked for an erasure, resolved
         # an exception): it must fit where it is kept.
         raise Unauthorized(f"the token's sub must be a string of 1 to {MAX_SUBJECT} characters")
     return Principal(subject=subject, role=role, client_id=client_id, scopes=scopes)
+
+
+def _claimed_scopes(claims: dict[str, Any]) -> frozenset[str]:
+    """The names a token's `scope` claim gives, as written (none without the claim)."""
+    granted = claims.get("scope", "")
+    if not isinstance(granted, str):
+        raise Unauthorized("the token's scope must be a string of space-separated scopes")
+    return frozenset(granted.split())
+
+
+# The scope names this platform gives a meaning to. An identity provider writes its own into
+# a sign-in's `scope` claim (OpenID Connect's `openid email profile`): those are left out, and
+# a claim naming none of these is read as no claim, so that a client's own sign-in keeps what
+# it may do.
+PLATFORM_SCOPES: frozenset[str] = frozenset(Scope) | frozenset(KeyScope) | {MANAGE_KEYS}
 
 
 # What a token without a scope claim may do: a client everything a client may (a client's own
@@ -268,11 +280,12 @@ def _api_key_principal(claims: dict[str, Any]) -> Principal:
         or not isinstance(claims.get("scope"), str)
     ):
         raise Unauthorized("a token of an API key must be a client's, name its key and scopes")
+    # The key's scopes as intake wrote them: a token of a key never stands for a sign-in.
     return Principal(
         principal.subject,
         Role.CLIENT,
         principal.client_id,
-        principal.scopes & frozenset(KeyScope),
+        _claimed_scopes(claims) & frozenset(KeyScope),
     )
 
 

@@ -94,6 +94,49 @@ async def test_a_clients_own_token_has_every_client_scope_and_may_manage_keys(
     assert principal.scopes == set(KeyScope) | {MANAGE_KEYS}
 
 
+@pytest.mark.parametrize("claimed", ["openid email profile", "openid", ""])
+async def test_a_clients_sign_in_whose_scope_names_none_of_the_platforms_is_its_own(
+    keys: Keys, claimed: str
+) -> None:
+    """An identity provider's access token (Keycloak writes `openid email profile`): the
+    client acts as itself, with every client scope."""
+    token = _token(keys.idp, role="client", client_id=str(CLIENT), scope=claimed)
+    principal = await keys.verifier().verify(token)
+    assert principal.scopes == set(KeyScope) | {MANAGE_KEYS}
+    assert scope_refusal(principal, [KeyScope.JOBS_WRITE]) is None
+
+
+async def test_a_scope_claim_naming_the_platforms_scopes_still_narrows(keys: Keys) -> None:
+    client = _token(keys.idp, role="client", client_id=str(CLIENT), scope="reports:read openid")
+    narrowed = await keys.verifier().verify(client)
+    assert narrowed.scopes == {"reports:read"}
+    assert scope_refusal(narrowed, [KeyScope.JOBS_WRITE]) == (
+        "this needs the scope jobs:write; the token has reports:read"
+    )
+    manager = _token(keys.idp, role="manager", scope="openid ops profile")
+    assert (await keys.verifier(manager_unscoped=True).verify(manager)).scopes == {"ops"}
+
+
+async def test_an_api_keys_token_naming_none_of_the_platforms_scopes_may_do_nothing(
+    keys: Keys,
+) -> None:
+    """A key's token never stands for the client's sign-in, whatever its claim names."""
+    token = issue_token(
+        keys.intake,
+        subject="api-key:0192",
+        role=Role.CLIENT,
+        issuer="bpo-api-keys",
+        audience="bpo",
+        client_id=CLIENT,
+        scopes=["openid"],
+    )
+    principal = await keys.verifier().verify(token)
+    assert principal.scopes == frozenset()
+    assert scope_refusal(principal, [KeyScope.RESULTS_READ]) == (
+        "this needs the scope results:read; the token has none"
+    )
+
+
 async def test_an_api_keys_token_is_a_client_with_the_keys_scopes(keys: Keys) -> None:
     token = issue_token(
         keys.intake,
