@@ -92,7 +92,8 @@ RULES: dict[tuple[str, str, str], tuple[str, str, str, str]] = {
     ("intake", "POST", "/v1/jobs/{job_id}/close"): ("", "jobs:write", "", "B"),
     ("intake", "DELETE", "/v1/jobs/{job_id}/data"): ("admin", "jobs:write", "", "B"),
     ("intake", "POST", "/v1/jobs/{job_id}/documents"): ("", "jobs:write", "", "B"),
-    ("intake", "GET", "/v1/jobs/{job_id}/erasure"): ("ops", "jobs:write results:read", "", "B"),
+    ("intake", "GET", "/v1/jobs/{job_id}/erasure"):
+        ("ops admin", "jobs:write results:read", "", "B"),
     ("intake", "GET", "/v1/jobs/{job_id}/items"): ("ops", "results:read", "", "B"),
     ("intake", "POST", "/v1/jobs/{job_id}/items"): ("", "jobs:write", "", "B"),
     ("intake", "GET", "/v1/jobs/{job_id}/results"): ("ops", "results:read", "", "B"),
@@ -101,8 +102,9 @@ RULES: dict[tuple[str, str, str], tuple[str, str, str, str]] = {
     ("intake", "POST", "/v1/tasks/{task_id}/heartbeat"): ("", "-", "holder", ""),
     ("intake", "POST", "/v1/tasks/{task_id}/release"): ("", "-", "holder", ""),
     ("intake", "POST", "/v1/tasks/{task_id}/submit"): ("", "-", "holder", ""),
-    ("intake", "GET", "/v1/webhooks/deliveries"): ("ops", "results:read", "", "list"),
-    ("intake", "GET", "/v1/webhooks/deliveries/{delivery_id}"): ("ops", "results:read", "", "B"),
+    ("intake", "GET", "/v1/webhooks/deliveries"): ("ops admin", "results:read", "", "list"),
+    ("intake", "GET", "/v1/webhooks/deliveries/{delivery_id}"):
+        ("ops admin", "results:read", "", "B"),
     ("validation", "POST", "/v1/check"): (ALL_ROLES, "*", "any", "own"),
     ("validation", "GET", "/v1/contractors/{contractor_id}/quality"): ("ops", "-", "self", ""),
     ("validation", "GET", "/v1/exceptions"): ("ops", "results:read", "", "list"),

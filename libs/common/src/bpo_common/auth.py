@@ -45,6 +45,8 @@ __all__ = [
     "CurrentClient",
     "CurrentContractor",
     "CurrentPrincipal",
+    "DeliveriesScope",
+    "ErasureScope",
     "Finance",
     "InvoicesScope",
     "JobsWriter",
@@ -211,12 +213,12 @@ CurrentClient = Annotated[ClientPrincipal, Depends(current_client(KeyScope.JOBS_
 
 
 def client_scope(
-    *, manager: Scope, client: Sequence[KeyScope]
+    *, manager: Sequence[Scope], client: Sequence[KeyScope]
 ) -> Callable[[Request, Credentials], Awaitable[UUID | None]]:
     """A dependency giving the client whose data the caller may see: a client its own, a
-    manager every client's (None); for a manager with `manager`, a client with one of
+    manager every client's (None); for a manager with one of `manager`, a client with one of
     `client`. Another tenant's object is then not found, never forbidden."""
-    caller = require_role(Role.CLIENT, Role.MANAGER, manager=[manager], client=client)
+    caller = require_role(Role.CLIENT, Role.MANAGER, manager=manager, client=client)
 
     async def dependency(request: Request, credentials: Credentials) -> UUID | None:
         return (await caller(request, credentials)).scope()
@@ -227,11 +229,27 @@ def client_scope(
 # Reading a client's work: its jobs, their rules, its reference data.
 ClientScope = Annotated[
     UUID | None,
-    Depends(client_scope(manager=Scope.OPS, client=[KeyScope.JOBS_WRITE, KeyScope.RESULTS_READ])),
+    Depends(client_scope(manager=[Scope.OPS], client=[KeyScope.JOBS_WRITE, KeyScope.RESULTS_READ])),
 ]
-# Reading what came of it: items, results, documents, decisions, exceptions, webhooks.
+# Reading what came of it: items, results, documents, decisions, exceptions.
 ResultsScope = Annotated[
-    UUID | None, Depends(client_scope(manager=Scope.OPS, client=[KeyScope.RESULTS_READ]))
+    UUID | None, Depends(client_scope(manager=[Scope.OPS], client=[KeyScope.RESULTS_READ]))
+]
+# Following up what an admin sets going as well as what ops runs: where a job's erasure
+# stands, and what became of the webhooks sent to the URL an admin set (a manager reads the
+# URLs masked).
+ErasureScope = Annotated[
+    UUID | None,
+    Depends(
+        client_scope(
+            manager=[Scope.OPS, Scope.ADMIN],
+            client=[KeyScope.JOBS_WRITE, KeyScope.RESULTS_READ],
+        )
+    ),
+]
+DeliveriesScope = Annotated[
+    UUID | None,
+    Depends(client_scope(manager=[Scope.OPS, Scope.ADMIN], client=[KeyScope.RESULTS_READ])),
 ]
 
 # Erasing a client's data: the client itself (jobs:write) or an admin.
@@ -285,7 +303,7 @@ async def personal_data_shown(request: Request, credentials: Credentials) -> boo
 PersonalData = Annotated[bool, Depends(personal_data_shown)]
 # Reading what a client is billed: usage, invoices, prices, a job's terms.
 InvoicesScope = Annotated[
-    UUID | None, Depends(client_scope(manager=Scope.FINANCE, client=[KeyScope.INVOICES_READ]))
+    UUID | None, Depends(client_scope(manager=[Scope.FINANCE], client=[KeyScope.INVOICES_READ]))
 ]
 
 

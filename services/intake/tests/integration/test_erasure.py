@@ -104,6 +104,17 @@ async def test_an_erased_job_loses_its_values_and_its_data_key(
     assert items[number].source == {}
     shown = await intake.get(f"/v1/jobs/{job['id']}/erasure", headers=tokens.client(client_id))
     assert shown.json()["erasure_id"] == erased.json()["erasure_id"]
+    # The admin who asked for it follows it up too.
+    followed = await intake.get(f"/v1/jobs/{job['id']}/erasure", headers=admin)
+    assert followed.status_code == 200, followed.text
+    assert followed.json()["erasure_id"] == erased.json()["erasure_id"]
+    assert followed.json()["intake"]["erased_at"] is not None
+    billed = await intake.get(
+        f"/v1/jobs/{job['id']}/erasure", headers=tokens.manager(Scope.FINANCE)
+    )
+    assert assert_problem(billed, 403)["detail"] == (
+        "this needs the scope ops or admin; the token has finance"
+    )
     # A late request for the job's key (validation's, for a submission still on its way) gets
     # none: a new key would make the job's late values readable again.
     asked = DataKeysRequest(job_ids=[UUID(job["id"])]).model_dump_json().encode()

@@ -224,7 +224,8 @@ async def test_a_manager_reads_a_deliverys_url_without_what_may_carry_the_client
     delivery_id = await enqueue_delivery(db, client_id)
     one = f"/v1/webhooks/deliveries/{delivery_id}"
 
-    for manager in (tokens.manager(), tokens.manager(Scope.OPS)):
+    # Ops, and the admin who set the URL, follow its deliveries.
+    for manager in (tokens.manager(), tokens.manager(Scope.OPS), tokens.manager(Scope.ADMIN)):
         listed = await _listed(lenient, manager)
         alone = await lenient.get(one, headers=manager)
         assert listed[str(delivery_id)]["url"] == "http://•••@127.0.0.1:9/•••?•••"

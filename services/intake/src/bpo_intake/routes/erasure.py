@@ -5,7 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from bpo_common import audit
-from bpo_common.auth import ClientScope, DataEraser
+from bpo_common.auth import DataEraser, ErasureScope
 from bpo_common.db import SessionDep
 from bpo_common.text import CheckedRoute
 from bpo_intake.domain.erasure import ErasureOut
@@ -49,6 +49,6 @@ async def erase_item_data(
 
 
 @router.get("/jobs/{job_id}/erasure")
-async def job_erasure(job_id: UUID, session: SessionDep, scope: ClientScope) -> ErasureOut:
+async def job_erasure(job_id: UUID, session: SessionDep, scope: ErasureScope) -> ErasureOut:
     """Where the job's erasure stands: when each service erased its share (null: not yet)."""
     return await erasure.erasure_state(session, job_id, scope)

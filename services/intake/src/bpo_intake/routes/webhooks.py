@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from bpo_common import audit
-from bpo_common.auth import Admin, ResultsScope
+from bpo_common.auth import Admin, DeliveriesScope
 from bpo_common.db import SessionDep
 from bpo_common.pagination import Page, PageDep
 from bpo_common.text import CheckedRoute
@@ -42,7 +42,7 @@ async def set_webhook(
 @router.get("/webhooks/deliveries", tags=["webhooks"])
 async def list_deliveries(
     session: SessionDep,
-    scope: ResultsScope,
+    scope: DeliveriesScope,
     page: PageDep,
     status: Annotated[WebhookDeliveryStatus | None, Query(description="only these")] = None,
 ) -> Page[WebhookDeliveryOut]:
@@ -52,7 +52,7 @@ async def list_deliveries(
 
 @router.get("/webhooks/deliveries/{delivery_id}", tags=["webhooks"])
 async def get_delivery(
-    delivery_id: UUID, session: SessionDep, scope: ResultsScope
+    delivery_id: UUID, session: SessionDep, scope: DeliveriesScope
 ) -> WebhookDeliveryDetail:
     """One webhook delivery with every attempt to send it."""
     return await webhooks.get_delivery(session, delivery_id, scope)
