@@ -102,7 +102,8 @@ async def test_an_upload_replaces_the_dataset_and_a_bad_one_leaves_it_as_it_was(
         ('id,name\nV-1,"open\n', "text/csv", "id", ["line 2"]),
         ('{"id": "V-1"}\n{"id": \n[1]\n{"id": {"a": 1}}\n', "application/x-ndjson", "id",
          ["line 2", "line 3", "line 4"]),
-        ("id\n", "text/csv", "id", []),
+        ("id\n", "text/csv", "id", ["body"]),
+        ("", "text/csv", "id", ["body"]),
         ('"id"x,name\n', "text/csv", "id", ["line 1"]),
         ("id,name\nV-1,a\x00b\nV-2,ok\n", "text/csv", "id", ["line 2"]),
         ("id,na\x00me\nV-1,x\n", "text/csv", "id", ["line 1"]),
@@ -111,8 +112,8 @@ async def test_an_upload_replaces_the_dataset_and_a_bad_one_leaves_it_as_it_was(
          ["line 1", "line 2"]),
     ],
     ids=["no-key-column", "repeated-column", "short-row-and-empty-key", "open-quote",
-         "bad-ndjson-lines", "no-rows", "broken-header", "nul-in-a-cell", "nul-in-a-column-name",
-         "lone-surrogate", "nan-and-a-key-twice"],
+         "bad-ndjson-lines", "no-rows", "empty", "broken-header", "nul-in-a-cell",
+         "nul-in-a-column-name", "lone-surrogate", "nan-and-a-key-twice"],
 )  # fmt: skip
 async def test_a_bad_dataset_is_a_422_naming_the_line_and_nothing_is_stored(
     validation: httpx.AsyncClient,

@@ -66,3 +66,22 @@ def test_a_dataset_saved_in_another_encoding_names_each_line_and_its_byte(
         ("line 3", "not UTF-8 (byte 9 of the line)"),
         ("line 4", "not UTF-8 (byte 8 of the line)"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "media", "message"),
+    [
+        (b"po,total\r\n", Format.CSV, "holds no row"),
+        (b"po,total\n\n , \n", Format.CSV, "holds no row"),
+        (b"", Format.CSV, "is empty"),
+        (b"\xef\xbb\xbf\r\n", Format.CSV, "is empty"),
+        (b"\n\n", Format.NDJSON, "is empty"),
+    ],
+    ids=["header-only", "header-and-blank-rows", "empty-csv", "bom-and-a-line-end", "blank-ndjson"],
+)
+def test_an_upload_without_rows_names_the_body_not_the_key(
+    body: bytes, media: Format, message: str
+) -> None:
+    with pytest.raises(Invalid) as raised:
+        parse(body, media, "po")
+    assert [(e.field, e.message) for e in raised.value.errors] == [("body", message)]

@@ -59,11 +59,19 @@ class _Errors:
 def parse(body: bytes, media: Format, key: str) -> Table:
     """The rows of an upload, keyed by column `key`; Invalid naming every bad line."""
     text = _decoded(body)
+    if not text.strip():
+        # Before the header is read: an empty upload is no header without the key column.
+        raise Invalid(
+            "the dataset is empty: send at least one row", errors=[FieldError("body", "is empty")]
+        )
     errors = _Errors()
     table = _csv(text, key, errors) if media is Format.CSV else _ndjson(text, key, errors)
     errors.raise_any()
     if not table.rows:
-        raise Invalid("the dataset has no rows")
+        raise Invalid(
+            "the dataset has no rows: send at least one",
+            errors=[FieldError("body", "holds no row")],
+        )
     return table
 
 
