@@ -196,8 +196,12 @@ class Identity:
         return ALLOWED if allowed else DENIED
 
     def refusals(self, rule: Rule) -> set[int]:
-        """What denies this identity: a task held by another is a 409 (API.md)."""
+        """What denies this identity: a task held by another is a 409 (API.md); a client on a
+        route no client may call is a wrong role, a 403, even where another contractor is
+        told the contractor is unknown."""
         contested = self.role is Role.CONTRACTOR and rule.contractors == "holder"
+        if self.role is Role.CLIENT and rule.clients is None:
+            return {403}
         return {403, 404, 409} if contested else {403, 404}
 
     def sees_b(self, rule: Rule) -> bool:
@@ -359,6 +363,8 @@ async def test_every_operation_as_every_identity_is_refused_where_it_must_be(
         leaked = response.is_success and not who.sees_b(rule)
         leaked = leaked and any(value in response.text.lower() for value in of_b)
         if wrong or leaked:
+            if expected == DENIED:
+                expected = " or ".join(str(status) for status in sorted(who.refusals(rule)))
             what = "shows B's ids" if leaked and not wrong else f"expected {expected}"
             violations.append(
                 f"{request} ({request.operation.service}) as {who.name} → {status} ({what}): "

@@ -322,16 +322,15 @@ def the_contractor_or_a_manager(
     refusal: str, manager: Scope
 ) -> Callable[[UUID, Principal], Awaitable[UUID]]:
     """A dependency giving the path's `contractor_id` to that contractor themself or to a
-    manager with the scope `manager`; anyone else gets a 404 saying `refusal` (with
-    `{contractor_id}` filled in)."""
+    manager with the scope `manager`. Another contractor gets a 404 saying `refusal` (with
+    `{contractor_id}` filled in): whether that contractor exists is not theirs to know. Any
+    other role, or a manager without the scope, is refused as on every route (403)."""
+    contractor_or_manager = require_role(Role.CONTRACTOR, Role.MANAGER, manager=[manager])
 
-    async def dependency(contractor_id: UUID, caller: CurrentPrincipal) -> UUID:
-        if caller.role is Role.CONTRACTOR and contractor_id_of(caller) == contractor_id:
-            return contractor_id
-        if caller.role is Role.MANAGER:
-            scope_missing = scope_refusal(caller, [manager])
-            if scope_missing is not None:
-                raise Forbidden(scope_missing)
+    async def dependency(
+        contractor_id: UUID, caller: Annotated[Principal, Depends(contractor_or_manager)]
+    ) -> UUID:
+        if caller.role is Role.MANAGER or contractor_id_of(caller) == contractor_id:
             return contractor_id
         raise NotFound(refusal.format(contractor_id=contractor_id))
 

@@ -112,3 +112,26 @@ async def test_another_clients_key_sees_none_of_this_clients_work(
     for path in (f"/v1/jobs/{job['id']}", f"/v1/jobs/{job['id']}/items"):
         assert_problem(await intake.get(path, headers=stranger), 404)
     assert (await intake.get("/v1/jobs", headers=stranger)).json()["data"] == []
+
+
+async def test_a_contractors_profile_is_theirs_and_ops_a_client_is_refused_its_role(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """A client is a role these routes do not serve (403, as on every route); another
+    contractor is not told whether the contractor exists (404)."""
+    created = await intake.post(
+        "/v1/contractors", json={"name": "Private Keyer"}, headers=tokens.manager(Scope.OPS)
+    )
+    contractor_id = created.json()["id"]
+    for path in (
+        f"/v1/contractors/{contractor_id}",
+        f"/v1/contractors/{contractor_id}/qualifications",
+    ):
+        own = await intake.get(path, headers=tokens.contractor(UUID(contractor_id)))
+        assert own.status_code == 200, own.text
+        client = await intake.get(path, headers=tokens.client(new_id()))
+        assert assert_problem(client, 403)["detail"] == (
+            "this needs the role contractor, manager; the token has client"
+        )
+        other = await intake.get(path, headers=tokens.contractor(new_id()))
+        assert assert_problem(other, 404)["detail"] == f"no contractor {contractor_id}"

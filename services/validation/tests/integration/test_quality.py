@@ -54,11 +54,14 @@ async def test_a_control_item_is_judged_against_its_known_answer(
     other = await validation.get(
         f"/v1/contractors/{keyer}/quality", headers=tokens.contractor(new_id())
     )
-    assert other.status_code == 404
+    assert assert_problem(other, 404)["detail"] == f"no quality figures for contractor {keyer}"
+    # A client is a role the route does not serve, refused as on every route.
     a_client = await validation.get(
         f"/v1/contractors/{keyer}/quality", headers=tokens.client(new_id())
     )
-    assert_problem(a_client, 404)
+    assert assert_problem(a_client, 403)["detail"] == (
+        "this needs the role contractor, manager; the token has client"
+    )
 
 
 async def test_a_keyer_below_the_floor_is_suspended_once_with_the_reason(

@@ -72,7 +72,6 @@ async def list_piece_rates(session: SessionDep, _: ContractorOrFinance) -> list[
     responses={200: {"content": {JSON: {}, CSV: AS_TEXT}}, 406: PROBLEM_RESPONSE},
 )
 async def get_earnings(
-    _: ContractorOrFinance,
     contractor_id: EarningsOf,
     session: SessionDep,
     period_start: PeriodStart = None,

@@ -17,7 +17,8 @@ from bpo_intake.service import contractors, qualifications
 
 router = APIRouter(prefix="/v1/contractors", tags=["contractors"], route_class=CheckedRoute)
 
-# The path's contractor_id, for a manager or that contractor; anyone else hears it is unknown.
+# The path's contractor_id, for a manager or that contractor; another contractor hears it is
+# unknown.
 OwnContractorId = Annotated[
     UUID, Depends(the_contractor_or_a_manager("no contractor {contractor_id}", Scope.OPS))
 ]

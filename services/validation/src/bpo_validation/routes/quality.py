@@ -13,7 +13,8 @@ from bpo_validation.service import quality
 
 router = APIRouter(prefix="/v1", route_class=CheckedRoute)
 
-# A contractor sees their own figures, a manager anyone's; to others they do not exist.
+# A contractor sees their own figures, a manager anyone's; to another contractor they do not
+# exist.
 QualityOf = Annotated[
     UUID,
     Depends(
