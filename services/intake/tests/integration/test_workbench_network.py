@@ -1,6 +1,7 @@
 """/work when the network fails a keyer, in Chromium: a claim, the job's instructions, a check,
-a submit or a give-back that cannot get through, or that a proxy or the service refuses, is
-said (never a silent page, nor the proxy's own), and a field's error is said as it comes."""
+a submit, a give-back or a page's renewed link that cannot get through, or that a proxy or the
+service refuses, is said (never a silent page, nor the proxy's own), and a field's error is
+said as it comes."""
 
 import re
 from uuid import UUID
@@ -215,4 +216,31 @@ async def test_signed_out_meanwhile_a_check_or_a_submit_says_so_and_keeps_the_en
     async with served.sessions() as session:
         query = select(Task.data).where(Task.item_id == UUID(made["item_id"]))
         assert (await session.scalars(query)).one() == {"invoice_number": "INV-4", "total": "10"}
+    await page.context.close()
+
+
+async def test_an_expired_page_link_whose_renewal_a_proxy_refuses_is_said_by_its_status(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"net-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    expired = '{"title": "Forbidden", "status": 403, "detail": "the link has expired"}'
+    await page.route(
+        re.compile(r".*/v1/documents/[^/]+/pages/1\?.*"),
+        lambda route: route.fulfill(
+            status=403, content_type="application/problem+json", body=expired
+        ),
+    )
+    # The document asked for again, for its fresh links: a proxy answers, its service away.
+    await page.route(
+        re.compile(r".*/v1/documents/[^/?]+$"), lambda route: _proxy(route, 502, "Bad Gateway")
+    )
+    await page.keyboard.press("n")
+    said = page.locator("#status.error").filter(has_text="inv-4.pdf")
+    await said.wait_for()
+    assert await said.inner_text() == "inv-4.pdf: the service answered 502"
     await page.context.close()

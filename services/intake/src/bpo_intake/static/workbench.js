@@ -1180,7 +1180,7 @@
     const response = await fetch(doc.pages[index][link], { credentials: "same-origin" });
     if (response.status !== 403) return response;
     const answer = await api("GET", `/v1/documents/${doc.id}`);
-    if (answer.status !== 200) throw new Error(problemText(answer.body));
+    if (answer.status !== 200) throw new Error(problemText(answer.status, answer.body));
     doc.pages = answer.body.pages;
     return fetch(doc.pages[index][link], { credentials: "same-origin" });
   }
