@@ -10,10 +10,21 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, String, and_, any_, bindparam, case, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    String,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import QueryableAttribute
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts import reasons
@@ -109,14 +120,37 @@ def redacted(data: dict[str, Any]) -> dict[str, Any]:
     return _untyped(kept | ({"documents": None} if "documents" in data else {}))
 
 
-def untyped_reason(reason: QueryableAttribute[Any]) -> ColumnElement[Any]:
-    """A column's reason without what a person typed or a check quoted in it, as
-    reasons.untyped cuts it: the fixed words before the first separator, when the last of them
-    (after the last `reasons.AND`, -1 counting from the end) are such words (none stays none)."""
-    fixed = func.split_part(reason, reasons.SEPARATOR, 1)
-    last = func.split_part(fixed, reasons.AND, -1)
-    typed = and_(last.in_(sorted(reasons.FIXED)), reason.contains(reasons.SEPARATOR))
-    return case((typed, fixed), else_=reason)
+def untyped_reason(reason: SQLColumnExpression[Any]) -> ColumnElement[Any]:
+    """A column's reason without what a person typed or a check quoted in it, cut part by
+    part as reasons.untyped cuts it (`n` their order): a part that starts with fixed words
+    keeps them alone; another stays while no part before it had words after its fixed words
+    (`quoted`: null for the first part, none before it). None stays none, and "" stays ""
+    (string_to_array makes no part of it, and string_agg none of no part)."""
+    parts = (
+        func.unnest(func.string_to_array(reason, reasons.AND))
+        .table_valued("part", with_ordinality="n")
+        .render_derived()
+    )
+    head = func.split_part(parts.c.part, reasons.SEPARATOR, 1)
+    fixed = case(
+        (func.starts_with(parts.c.part, reasons.MATCHED), literal(reasons.MATCHED)),
+        (head.in_(sorted(reasons.FIXED)), head),
+    )
+    cut = select(
+        parts.c.part,
+        parts.c.n,
+        fixed.label("fixed"),
+        func.bool_or(fixed != parts.c.part)
+        .over(order_by=parts.c.n, rows=(None, -1))
+        .label("quoted"),
+    ).subquery()
+    kept = select(
+        func.string_agg(
+            func.coalesce(cut.c.fixed, cut.c.part),
+            aggregate_order_by(literal(reasons.AND), cut.c.n),
+        )
+    ).where(or_(cut.c.fixed.is_not(None), cut.c.quoted.is_not(True)))
+    return func.coalesce(kept.scalar_subquery(), reason)
 
 
 def _untyped(data: dict[str, Any]) -> dict[str, Any]:

@@ -132,8 +132,26 @@ def test_a_reason_nobody_typed_in_stays_whole() -> None:
         (reasons.unmatched(["lines[0]: sku ABC-1: 12 invoiced, 10 ordered"]),
          "does not match its purchase order"),
         (reasons.matched("2 keyings agree", "PO-4711"), "2 keyings agree; matches order"),
+        # Words of its own with a separator before the order: each part cut apart.
+        (reasons.matched("verified: the client's values stand", "PO-4711"),
+         "verified: the client's values stand; matches order"),
+        (reasons.matched("assisted: the keyer confirmed the machine's values on all 5 fields",
+                         "PO-4711"),
+         "assisted: the keyer confirmed the machine's values on all 5 fields; matches order"),
+        (reasons.matched("sampled for review at rate 0.1; reference check: po PO-9 is not in po",
+                         "PO-9"), "sampled for review at rate 0.1; reference check; matches order"),
+        (reasons.together(reasons.unmatched(["lines[0]: sku ABC-1: 12 invoiced, 10 ordered",
+                                             "total 51.00 is not 50.00"]),
+                          reasons.reference_check(["po PO-9 is not in po"])),
+         "does not match its purchase order; reference check"),
+        # Written so before the order was set apart with a separator.
+        ("single keying, valid; matches order PO-4711", "single keying, valid; matches order"),
+        ("verified: the client's values stand; matches order PO-4711",
+         "verified: the client's values stand; matches order"),
     ],
-    ids=["reference-check", "sampled-and-checked", "unmatched", "matched"],
+    ids=["reference-check", "sampled-and-checked", "unmatched", "matched", "verified-matched",
+         "assisted-matched", "checked-matched", "unmatched-and-checked", "matched-before",
+         "verified-matched-before"],
 )  # fmt: skip
 def test_a_reason_quoting_keyed_values_keeps_only_its_fixed_words(reason: str, kept: str) -> None:
     job = new_id()

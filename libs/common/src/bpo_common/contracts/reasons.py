@@ -23,7 +23,9 @@ _BY_CLIENT = "the client's accounts payable"
 _BY_MANAGER = "a manager"
 _REFERENCE_CHECK = "reference check"
 _UNMATCHED = "does not match its purchase order"
-_MATCHED = "matches order"
+# Before this release an order matched was written without SEPARATOR ("matches order PO-4711"):
+# whatever follows these words is quoted.
+MATCHED = "matches order"
 
 
 def _rejected_in(kind: TaskKind) -> str:
@@ -40,7 +42,7 @@ FIXED = frozenset(
         _UNREADABLE,
         _REFERENCE_CHECK,
         _UNMATCHED,
-        _MATCHED,
+        MATCHED,
         *(_rejected_in(kind) for kind in TaskKind),
         *(_resolved(action, by) for action in ExceptionAction for by in (True, False)),
     }
@@ -76,7 +78,7 @@ def unmatched(problems: Sequence[str]) -> str:
 
 def matched(reason: str, order: str) -> str:
     """An accepted invoice's reason, with the order (as keyed) it matched."""
-    return f"{reason}{AND}{_MATCHED}{SEPARATOR}{order}"
+    return f"{reason}{AND}{MATCHED}{SEPARATOR}{order}"
 
 
 def together(*said: str) -> str:
@@ -85,9 +87,26 @@ def together(*said: str) -> str:
 
 
 def untyped(reason: str) -> str:
-    """The reason without what a person typed or a check quoted in it: cut at its first
-    SEPARATOR when the fixed words before it end with fixed words joined here (the last of
-    reasons said together: "sampled for review at rate 0.1; reference check"); any other
-    whole (none other holds typed or quoted text, ERASED_REASON for one)."""
-    fixed, then, _ = reason.partition(SEPARATOR)
-    return fixed if then and fixed.rpartition(AND)[2] in FIXED else reason
+    """The reason without what a person typed or a check quoted in it. Of the reasons said
+    together, each that starts with fixed words joined here keeps those words alone
+    ("sampled for review at rate 0.1; reference check; matches order"); once one has, a part
+    that does not is its typed or quoted text (typed text may hold AND) and goes. A reason's own
+    words may hold SEPARATOR ("verified: the client's values stand"): kept, as any other part
+    before. Nothing typed nor quoted, the reason stays whole (ERASED_REASON, for one)."""
+    kept: list[str] = []
+    quoted = False
+    for part in reason.split(AND):
+        fixed = _fixed_words(part)
+        if fixed is not None or not quoted:
+            kept.append(fixed or part)
+        quoted = quoted or fixed not in (None, part)
+    return AND.join(kept)
+
+
+def _fixed_words(part: str) -> str | None:
+    """The fixed words a part of a reason starts with, when they are words typed or quoted text
+    may follow; else none."""
+    if part.startswith(MATCHED):
+        return MATCHED
+    fixed = part.partition(SEPARATOR)[0]
+    return fixed if fixed in FIXED else None
