@@ -18,6 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -45,6 +46,12 @@ MAX_SUBJECT = 200
 # How long the keys fetched from BPO_JWT_JWKS_URL are trusted before they are fetched again:
 # a key the identity provider removes (rotated out, or leaked) verifies nothing after that.
 JWKS_LIFESPAN_S = 300.0
+# How long a fetch of those keys may take: a provider that takes connections and never answers
+# gets this long, not urllib's 30 s, before the tokens that wait for its keys are answered 503.
+JWKS_TIMEOUT_S = 3.0
+# How long a failed fetch is remembered: meanwhile a token that needs the keys is answered 503
+# at once, rather than each in turn waiting for a fetch of its own to fail.
+JWKS_RETRY_S = 5.0
 
 
 class Role(StrEnum):
@@ -132,9 +139,7 @@ class TokenVerifier:
         self._audience = audience
         self._algorithm = algorithm
         self._public_key = public_key
-        # Keys are looked up in the key set as last fetched, never kept apart from it (as
-        # PyJWT's cache_keys would, for good): a key leaves with the set that drops it.
-        self._jwks = jwt.PyJWKClient(jwks_url, lifespan=jwks_lifespan_s) if jwks_url else None
+        self._jwks = _KeySet(jwks_url, jwks_lifespan_s) if jwks_url else None
         self._jwks_lifespan_s = jwks_lifespan_s
         self._api_keys = api_keys
         self._api_key_algorithm = algorithm_of(api_keys.public_key) if api_keys else ""
@@ -184,7 +189,7 @@ class TokenVerifier:
                 key, algorithm = api_keys.public_key, self._api_key_algorithm
                 issuer = api_keys.issuer
             elif self._jwks is not None:
-                key = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
+                key = await self._jwks.key(token)
                 trusted_until = time.time() + self._jwks_lifespan_s
             claims = jwt.decode(
                 token,
@@ -214,6 +219,35 @@ class TokenVerifier:
         if api_keys is not None:
             return _api_key_principal(claims), expires
         return _principal(claims, self._manager_unscoped), expires
+
+
+class _KeySet:
+    """The identity provider's keys (BPO_JWT_JWKS_URL), looked up in the set as last fetched,
+    never kept apart from it (as PyJWT's cache_keys would, for good): a key leaves with the set
+    that drops it. The set is fetched on a thread of its own, so that a provider out of reach
+    holds that thread alone, never those of the loop's default pool (an API key's scrypt, OCR,
+    a PDF), and each lookup waits its turn there, not on a thread of the pool."""
+
+    def __init__(self, url: str, lifespan_s: float) -> None:
+        self._client = jwt.PyJWKClient(url, lifespan=lifespan_s, timeout=JWKS_TIMEOUT_S)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jwks")
+        self._failed_until = 0.0  # time.monotonic(); read and written on that thread alone
+        self._failure = ""
+
+    async def key(self, token: str) -> Any:
+        """The key the token names (its `kid`), as PyJWT's lookup gives it or fails."""
+        found = await asyncio.get_running_loop().run_in_executor(self._thread, self._key, token)
+        return found.key
+
+    def _key(self, token: str) -> jwt.PyJWK:
+        if time.monotonic() < self._failed_until:
+            raise jwt.PyJWKClientConnectionError(f"fetched in vain just now: {self._failure}")
+        try:
+            return self._client.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError as exc:
+            self._failed_until = time.monotonic() + JWKS_RETRY_S
+            self._failure = str(exc)
+            raise
 
 
 def _unverified_issuer(token: str) -> str | None:

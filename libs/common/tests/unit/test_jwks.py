@@ -2,8 +2,10 @@
 
 import asyncio
 import json
+import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from uuid import UUID
@@ -162,3 +164,58 @@ async def test_an_unreachable_jwks_is_a_503_not_a_refused_token(jwks: Jwks) -> N
     assert refused.value.detail == (
         "the identity provider's keys (BPO_JWT_JWKS_URL) cannot be fetched now; retry the request"
     )
+
+
+class Silent:
+    """An identity provider that takes connections and never answers (overloaded, or behind
+    a proxy that waits for it): each connection is held open until the end."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/jwks.json"
+        self.held: list[socket.socket] = []
+        self.connected = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def hold(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                return
+            self._loop.call_soon_threadsafe(self.connected.set)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
+@pytest.fixture
+async def silent() -> AsyncIterator[Silent]:
+    provider = Silent()
+    threading.Thread(target=provider.hold, daemon=True).start()
+    try:
+        yield provider
+    finally:
+        provider.close()
+
+
+async def test_a_jwks_that_never_answers_holds_no_thread_of_others_and_is_a_503_to_all_soon(
+    jwks: Jwks, silent: Silent
+) -> None:
+    verifier = TokenVerifier(issuer="idp", audience="bpo", algorithm="RS256", jwks_url=silent.url)
+    started = time.monotonic()
+    checks = [asyncio.create_task(verifier.verify(jwks.token("k1", f"m{n}"))) for n in range(20)]
+    await asyncio.wait_for(silent.connected.wait(), 5)
+    # While the key set is being waited for, the work of the default threads goes on.
+    assert await asyncio.wait_for(asyncio.to_thread(lambda: "done"), 1) == "done"
+    answers = await asyncio.wait_for(asyncio.gather(*checks, return_exceptions=True), 10)
+    assert [type(answer) for answer in answers] == [Unavailable] * 20
+    assert time.monotonic() - started < 5, "each not waiting in turn"
+    # The failure remembered: a token soon after is answered at once, nothing fetched again.
+    asked = time.monotonic()
+    with pytest.raises(Unavailable, match="cannot be fetched now"):
+        await verifier.verify(jwks.token("k1", "m20"))
+    assert time.monotonic() - asked < 0.5
+    assert len(silent.held) == 1
