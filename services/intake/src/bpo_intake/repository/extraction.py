@@ -32,9 +32,23 @@ async def unread_pages(session: AsyncSession, limit: int) -> list[tuple[Document
 
 async def claim_page(session: AsyncSession, document_id: UUID, number: int) -> bool:
     """Hold the page for this reader until the transaction ends, unless another reader holds
-    it. An advisory lock, not the page's row: an erasure of its document does not wait for
-    the page to be read."""
-    return await try_advisory_lock(session, f"ocr:{document_id}:{number}")
+    it, or it was read or its document deleted since the reader listed it (another reader's
+    batch may have stored its words and let go of it meanwhile: asked once the lock is held,
+    in a statement of its own, which sees what that batch committed). An advisory lock, not
+    the page's row: an erasure of its document does not wait for the page to be read."""
+    if not await try_advisory_lock(session, f"ocr:{document_id}:{number}"):
+        return False
+    unread = (
+        select(DocumentPage.number)
+        .join(Document, Document.id == DocumentPage.document_id)
+        .where(
+            DocumentPage.document_id == document_id,
+            DocumentPage.number == number,
+            DocumentPage.read_at.is_(None),
+            Document.deleted_at.is_(None),
+        )
+    )
+    return (await session.execute(unread)).first() is not None
 
 
 async def count_read_attempt(session: AsyncSession, document_id: UUID, number: int) -> int | None:

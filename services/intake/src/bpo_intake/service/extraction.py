@@ -31,7 +31,7 @@ from bpo_intake.domain import layouts, suggestions
 from bpo_intake.domain.documents import WORK_CHANNEL
 from bpo_intake.domain.links import PageLinks, SignedPage
 from bpo_intake.domain.words import Word
-from bpo_intake.models import Document, DocumentPage, Item, Job, Layout
+from bpo_intake.models import Document, Item, Job, Layout
 from bpo_intake.repository import extraction as repository
 from bpo_intake.repository import objects
 from bpo_intake.schemas import PageWords, WordOut
@@ -57,41 +57,49 @@ async def read_pending(sessions: SessionFactory, store: ObjectStore, engine: Tes
     READ_ATTEMPTS times (out of time, or Tesseract killed on it); one not read fewer times is
     read again on a later pass, after the pages never tried. A store or an engine that fails
     otherwise ends the batch there: what it read and counted is kept, and its other pages are
-    read again on a later pass.
-
-    No transaction holds a page's row while Tesseract reads it (minutes, for a batch): the
-    pages are claimed by a transaction that holds advisory locks alone (other readers pass
-    them over; an erasure of their documents does not wait for them), and each page's words
-    are written in a short transaction of their own, unless its document was deleted or the
-    page read meanwhile."""
+    read again on a later pass."""
     async with sessions() as session:
         candidates = await repository.unread_pages(session, OCR_CANDIDATES)
-    read = 0
-    # Never committed: closing it (a rollback) lets go of the claims.
-    async with sessions() as claims:
-        claimed: list[tuple[DocumentPage, Document]] = []
-        for page, document in candidates:
-            if len(claimed) == OCR_BATCH:
-                break
-            if await repository.claim_page(claims, document.id, page.number):
-                claimed.append((page, document))
-        for page, document in claimed:
-            try:
-                words = await _read(sessions, store, engine, document, page.number)
-            except _NotNow:
-                continue
-            except Exception:
-                # The engine's or the store's: no page is read until they are back.
-                log.exception("pages_not_read_now", document_id=str(document.id), page=page.number)
-                break
-            text = " ".join(word.text for word in words) if words else None
-            async with sessions() as session, session.begin():
-                if await repository.set_words_read(
-                    session, document.id, page.number, text, _as_json(words), utcnow()
-                ):
-                    read += 1
-                    await notify(session, WORK_CHANNEL)  # items to extract
+    read = claimed = 0
+    for page, document in candidates:
+        if claimed == OCR_BATCH:
+            break
+        try:
+            stored = await _read_claimed(sessions, store, engine, document, page.number)
+        except Exception:
+            # The engine's or the store's: no page is read until they are back.
+            log.exception("pages_not_read_now", document_id=str(document.id), page=page.number)
+            break
+        claimed += stored is not None
+        read += bool(stored)
     return read
+
+
+async def _read_claimed(
+    sessions: SessionFactory, store: ObjectStore, engine: Tesseract, document: Document, number: int
+) -> bool | None:
+    """Read the page if this reader claims it while it is still unread and its document
+    there: whether its words were stored (None when it was not claimed).
+
+    One transaction claims the page, with an advisory lock alone (another reader passes it
+    over; an erasure of its document does not wait for it), holds it while Tesseract reads,
+    and then writes what was read, unless the document was deleted meanwhile: no page's row
+    is held for the minutes a read may take, and the reader needs no connection but the
+    transaction's (a pool of one serves it)."""
+    async with sessions() as session, session.begin():
+        if not await repository.claim_page(session, document.id, number):
+            return None
+        try:
+            words = await _read(session, store, engine, document, number)
+        except _NotNow:
+            return False
+        text = " ".join(word.text for word in words) if words else None
+        stored = await repository.set_words_read(
+            session, document.id, number, text, _as_json(words), utcnow()
+        )
+        if stored:
+            await notify(session, WORK_CHANNEL)  # items to extract
+        return stored
 
 
 class _NotNow(Exception):
@@ -99,10 +107,11 @@ class _NotNow(Exception):
 
 
 async def _read(
-    sessions: SessionFactory, store: ObjectStore, engine: Tesseract, document: Document, number: int
+    session: AsyncSession, store: ObjectStore, engine: Tesseract, document: Document, number: int
 ) -> list[Word] | None:
     """The words OCR reads on the page, None for a page taken as having none; _NotNow for one
-    to be read again later. Any other error is the store's or the engine's."""
+    to be read again later (its attempt counted in the session's transaction). Any other
+    error is the store's or the engine's."""
     try:
         image = await objects.read(
             store, objects.page_image(document.client_id, document.sha256, number)
@@ -111,8 +120,7 @@ async def _read(
     except NotFound:
         log.error("page_image_missing", document_id=str(document.id), page=number)
     except OcrNotNow as exc:
-        async with sessions() as session, session.begin():
-            attempts = await repository.count_read_attempt(session, document.id, number)
+        attempts = await repository.count_read_attempt(session, document.id, number)
         if attempts is None:
             raise _NotNow from exc
         if attempts < READ_ATTEMPTS:

@@ -1,0 +1,151 @@
+"""The page reader run by the test in an app without workers (so that none runs beside it): it
+reads a page on the one connection a pool of one gives it, and a page another reader stored
+words for after this one listed it is not read again."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.db import SessionFactory, create_engine, create_session_factory
+from bpo_common.settings import Component
+from bpo_devtools.testing import TestStack, Tokens, serve
+from bpo_intake.app import create_app
+from bpo_intake.domain.words import Word
+from bpo_intake.models import Document, DocumentPage
+from bpo_intake.repository import extraction as extraction_repository
+from bpo_intake.service import documents, extraction
+from bpo_intake.service.ocr import Tesseract
+from bpo_intake.settings import Settings
+
+from .conftest import DOCUMENT_LINK_SECRET
+from .documents import open_job, upload
+from .invoices import invoice_pdf, invoices, scanned
+
+
+@pytest.fixture(scope="module")
+def settings(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    store = tmp_path_factory.mktemp("pages-to-read")
+    return stack.settings(
+        Settings,
+        "intake",
+        component=Component.API,
+        document_store_url=store.as_uri(),
+        document_url_secret=DOCUMENT_LINK_SECRET,
+    )
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="module")
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def db(app: FastAPI, api: httpx.AsyncClient) -> SessionFactory:
+    factory: SessionFactory = app.state.runtime.sessions
+    return factory
+
+
+def _engine(settings: Settings) -> Tesseract:
+    return Tesseract(settings.ocr_languages, settings.ocr_timeout_s)
+
+
+async def _a_scan_to_read(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, seed: int
+) -> tuple[UUID, str]:
+    """A scanned invoice's document, drawn, its one page left to read alone (the pages of
+    other tests read first), and the invoice's number."""
+    store = documents.document_store(settings)
+    while await extraction.read_pending(db, store, _engine(settings)) == extraction.OCR_BATCH:
+        pass
+    client_id, job = await open_job(api, tokens)
+    invoice = invoices(1, seed=seed)[0]
+    scan = scanned(invoice_pdf("Brandt", invoice))
+    uploaded = await upload(api, tokens, client_id, job["id"], scan, filename="scan.png")
+    assert uploaded.status_code == 201, uploaded.text
+    reader = documents.document_decoder(settings)
+    while await documents.render_pending(db, store, reader, {}) == documents.RENDER_BATCH:
+        pass
+    return UUID(uploaded.json()["id"]), invoice.number
+
+
+async def _page(db: SessionFactory, document_id: UUID) -> DocumentPage:
+    async with db() as session:
+        query = select(DocumentPage).where(DocumentPage.document_id == document_id)
+        (page,) = await session.scalars(query)
+    return page
+
+
+async def test_a_reader_on_a_pool_of_one_connection_stores_the_words_it_reads(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings
+) -> None:
+    document_id, number = await _a_scan_to_read(api, tokens, db, settings, seed=71)
+    # BPO_INTAKE_DATABASE_POOL_SIZE at its least, 1: no connection besides it for bursts.
+    one = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+    try:
+        alone = create_session_factory(one, source="intake")
+        store = documents.document_store(settings)
+        read = extraction.read_pending(alone, store, _engine(settings))
+        assert await asyncio.wait_for(read, timeout=20) == 1
+    finally:
+        await one.dispose()
+    page = await _page(db, document_id)
+    assert page.read_at is not None
+    assert number in [word["text"] for word in page.words or []]
+
+
+async def test_a_page_read_by_another_reader_after_this_one_listed_it_is_not_read_again(
+    api: httpx.AsyncClient,
+    tokens: Tokens,
+    db: SessionFactory,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    document_id, number = await _a_scan_to_read(api, tokens, db, settings, seed=72)
+    listed, go = asyncio.Event(), asyncio.Event()
+    unread_pages = extraction_repository.unread_pages
+
+    async def listed_then_held(
+        session: AsyncSession, limit: int
+    ) -> list[tuple[DocumentPage, Document]]:
+        """The first reader's list, kept until the test lets it claim; others' as ever."""
+        found = await unread_pages(session, limit)
+        if not listed.is_set():
+            listed.set()
+            await go.wait()
+        return found
+
+    monkeypatch.setattr(extraction_repository, "unread_pages", listed_then_held)
+    read_late: list[int] = []
+
+    class Noted(Tesseract):
+        """Tesseract, each image it is given noted."""
+
+        async def read(self, image: bytes) -> list[Word]:
+            read_late.append(len(image))
+            return await super().read(image)
+
+    late = Noted(settings.ocr_languages, settings.ocr_timeout_s)
+    store = documents.document_store(settings)
+    reader = asyncio.create_task(extraction.read_pending(db, store, late))
+    try:
+        await asyncio.wait_for(listed.wait(), timeout=10)
+        # Another reader reads the page and stores its words, its claim gone with its batch.
+        assert await extraction.read_pending(db, store, _engine(settings)) == 1
+    finally:
+        go.set()
+    assert await asyncio.wait_for(reader, timeout=20) == 0
+    assert read_late == [], "Tesseract not run again on a page read"
+    page = await _page(db, document_id)
+    assert number in [word["text"] for word in page.words or []]
