@@ -244,3 +244,37 @@ async def test_an_expired_page_link_whose_renewal_a_proxy_refuses_is_said_by_its
     await said.wait_for()
     assert await said.inner_text() == "inv-4.pdf: the service answered 502"
     await page.context.close()
+
+
+async def test_a_task_found_gone_after_a_gateway_gave_up_on_its_submit_was_most_likely_submitted(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"net-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    await page.locator("#field-invoice_number").fill("INV-4")
+    await page.locator("#field-total").fill("10")
+
+    async def timed_out(route: Route) -> None:
+        await route.fetch()
+        await _proxy(route, 504, "Gateway Time-out")
+
+    submits = re.compile(r".*/v1/tasks/[^/]+/submit$")
+    await page.route(submits, timed_out)
+    await page.keyboard.press("Control+Enter")
+    await page.locator("#status.error").filter(has_text="504").wait_for()
+    # Not a submit again but a check (or a beat) finds the task gone: it went through.
+    await page.locator("#field-total").focus()
+    async with page.expect_response(re.compile(r".*/v1/tasks/[^/]+/check$")) as checked:
+        await page.keyboard.press("Tab")
+    assert (await checked.value).status in (404, 409)
+    await page.wait_for_selector("body[data-state=idle]")
+    said = await page.inner_text("#status")
+    assert said.endswith("was most likely submitted: the submit before went through, though its "
+                         "answer was lost.")  # fmt: skip
+    await page.context.close()

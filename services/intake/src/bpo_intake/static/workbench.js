@@ -48,6 +48,7 @@
   // pause are what they were keying, not shortcuts.
   let takenAway = false;
   let lastKeyAt = 0; // when the latest key was pressed
+  let timedOut = null; // the task whose latest submit a gateway gave up waiting for
 
   // The API
 
@@ -83,6 +84,14 @@
   function problemText(status, answer) {
     if (answer && typeof answer === "object" && answer.detail) return answer.detail;
     return `the service answered ${status}`;
+  }
+
+  // Why the task is gone (a beat, a check or a submit answered 409 or 404): once a gateway
+  // gave up waiting for its submit, that submit most likely went through, whatever finds it.
+  function goneText(id, status, answer) {
+    if (id !== timedOut) return problemText(status, answer);
+    return `Task ${id.slice(-8)} was most likely submitted: the submit before went through, `
+      + "though its answer was lost.";
   }
 
   // Signed out meanwhile (the sign-in ran out, or the keyer signed out in another tab): a
@@ -219,7 +228,7 @@
       leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
       if (statusOf === "lease") say(""); // renewed: no longer about to end
     } else if (status === 409 || status === 404) {
-      close(problemText(status, answer), { isError: true });
+      close(goneText(id, status, answer), { isError: true });
     } else if (passing(status)) {
       heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
     } else if (status === 401) signedOut();
@@ -829,12 +838,11 @@
       const halfOn = new Set(half.map((error) => error.field));
       showErrors([...half, ...answer.errors.filter((error) => !halfOn.has(error.field))], visited);
     } else if (status === 409 || status === 404) {
-      close(problemText(status, answer), { isError: true });
+      close(goneText(checking.id, status, answer), { isError: true });
     }
   }
 
   const KEPT = " Your entries are kept; send them again with Ctrl+Enter.";
-  let timedOut = null; // the task whose latest submit a gateway gave up waiting for
 
   async function submit(extra) {
     if (!task || submitting.has(task.id)) return;
@@ -881,10 +889,7 @@
         return;
       }
       if (status === 409 || status === 404) {
-        // Refused after a gateway gave up waiting for the submit before: that one got through.
-        close(id === timedOut ? `Task ${id.slice(-8)} was most likely submitted: the submit `
-          + "before went through, though its answer was lost." : problemText(status, answer),
-        { isError: true });
+        close(goneText(id, status, answer), { isError: true });
         return;
       }
       if (status === 401) signedOut();
