@@ -4,7 +4,6 @@ import asyncio
 import json
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -205,17 +204,16 @@ async def test_a_jwks_that_never_answers_holds_no_thread_of_others_and_is_a_503_
     jwks: Jwks, silent: Silent
 ) -> None:
     verifier = TokenVerifier(issuer="idp", audience="bpo", algorithm="RS256", jwks_url=silent.url)
-    started = time.monotonic()
     checks = [asyncio.create_task(verifier.verify(jwks.token("k1", f"m{n}"))) for n in range(20)]
-    await asyncio.wait_for(silent.connected.wait(), 5)
-    # While the key set is being waited for, the work of the default threads goes on.
-    assert await asyncio.wait_for(asyncio.to_thread(lambda: "done"), 1) == "done"
-    answers = await asyncio.wait_for(asyncio.gather(*checks, return_exceptions=True), 10)
+    await asyncio.wait_for(silent.connected.wait(), 30)
+    # While the key set is being waited for, the work of the default threads goes on: it is
+    # done before any check is answered (the fetch gives up only after JWKS_TIMEOUT_S).
+    assert await asyncio.wait_for(asyncio.to_thread(lambda: "done"), 30) == "done"
+    assert not any(check.done() for check in checks), "the threads waited for the fetch"
+    answers = await asyncio.wait_for(asyncio.gather(*checks, return_exceptions=True), 30)
     assert [type(answer) for answer in answers] == [Unavailable] * 20
-    assert time.monotonic() - started < 5, "each not waiting in turn"
-    # The failure remembered: a token soon after is answered at once, nothing fetched again.
-    asked = time.monotonic()
+    # The failure remembered: a token soon after is answered without fetching again, and the
+    # twenty did not each try in turn: one connection in all.
     with pytest.raises(Unavailable, match="cannot be fetched now"):
         await verifier.verify(jwks.token("k1", "m20"))
-    assert time.monotonic() - asked < 0.5
     assert len(silent.held) == 1
