@@ -116,9 +116,12 @@ async def _erase(
     if await repository.erased_before(session, job.id, item_ids):
         return
     now = utcnow()
-    document_ids = await repository.erase_values(session, job.id, item_ids)
-    # Nobody keys erased values: a submit of a task held now finds its lease gone.
+    # Nobody keys erased values: a submit of a task held now finds its lease gone. The open
+    # tasks are locked before their items, as a claim or the lease sweep locks them: a claim
+    # holding a task as it starts its item is waited for, a later one passes the task by (the
+    # other order deadlocked with a claim under way, and the erasure or the claim was a 500).
     withdrawn = await tasks_repository.withdraw_open_tasks(session, job.id, item_ids)
+    document_ids = await repository.erase_values(session, job.id, item_ids)
     if item_ids is None and job.status in (JobStatus.OPEN, JobStatus.CLOSED):
         await jobs.cancel(session, job, withdrawn)  # without its data the work stops
     elif item_ids is not None and job.status is not JobStatus.CANCELLED:
