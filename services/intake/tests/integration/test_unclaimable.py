@@ -10,15 +10,18 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from bpo_common.contracts import TaskKind, validation
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, someone_waits_for_a_lock
+from bpo_intake.domain import tasks as domain
 from bpo_intake.domain.jobs import ItemStatus
+from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Item, Task
 from bpo_intake.repository import jobs as jobs_repository
+from bpo_intake.service import decisions, tasks
 from bpo_intake.service import items as items_service
-from bpo_intake.service import tasks
 
 from .conftest import stored_items
 from .keying import claim_tasks, keying_job, new_contractor
@@ -154,3 +157,42 @@ async def test_a_cancelled_jobs_flagged_item_leaves_the_managers_list(
     client = tokens.client(UUID(job["client_id"]))
     assert (await intake.post(f"/v1/jobs/{job['id']}/cancel", headers=client)).is_success
     assert await _flag_of(intake, tokens, item["id"]) is None, "nothing is left to do on it"
+
+
+async def test_a_requeue_of_an_item_keyed_since_its_flag_only_clears_the_flag(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    """The check found its task queued and flagged the item as someone claimed it; keyed, the
+    invoice waits on an exception: the manager's requeue does not have it keyed once more."""
+    job = await keying_job(intake, tokens, 1)
+    _, keyer = await new_contractor(intake, tokens)
+    (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
+    keyed = {"data": {"invoice_number": "A-1", "total": "10"}}
+    submitted = await intake.post(f"/v1/tasks/{task['id']}/submit", json=keyed, headers=keyer)
+    assert submitted.status_code == 202, submitted.text
+    item_id = UUID(task["item_id"])
+    async with intake_db() as session, session.begin():
+        reason = domain.unclaimable_reason(TaskKind.ENTRY, timedelta(minutes=10))
+        await session.execute(update(Item).where(Item.id == item_id).values(flagged_reason=reason))
+        exception_id = new_id()
+        held = validation.ExceptionOpened(
+            exception_id=exception_id,
+            item_id=item_id,
+            job_id=UUID(job["id"]),
+            client_id=UUID(job["client_id"]),
+            outcome="mismatch",
+            reasons=["no order PO-1"],
+            lines=[],
+            opened_at=datetime.now(UTC),
+        )
+        await decisions.decide_items(session, [held], data_keys)
+
+    requeued = await intake.post(f"/v1/items/{item_id}/requeue", headers=tokens.manager())
+    assert requeued.status_code == 200, requeued.text
+    item = requeued.json()
+    assert (item["status"], item["flagged_reason"]) == ("exception", None)
+    assert item["exception"]["id"] == str(exception_id)
+    assert await _flag_of(intake, tokens, str(item_id)) is None
+    async with intake_db() as session:
+        statuses = list(await session.scalars(select(Task.status).where(Task.item_id == item_id)))
+    assert statuses == [TaskStatus.SUBMITTED], "no task made afresh: it is not keyed again"

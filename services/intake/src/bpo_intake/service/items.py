@@ -303,8 +303,9 @@ async def requeue_item(
     """A manager clears an item's flag. Each task of it given up on (its lease kept expiring)
     is made afresh (a second keying of the same fields, a review of the same entries),
     whatever other task of the item is open (the other keying of a double keying), with the
-    skills the job asks for now; an item with neither gets an entry task. One whose task
-    nobody could take keeps it (the manager has found someone)."""
+    skills the job asks for now; an item with neither gets an entry task, unless it has been
+    keyed (it waits on validation, a review or its exception: its flag only goes). One whose
+    task nobody could take keeps it (the manager has found someone)."""
     # The job locked first, then the item, then its tasks, as an erasure locks them (the
     # other order deadlocked with one); the job against a cancel too, whose withdrawal of
     # tasks would not see a task added meanwhile.
@@ -337,7 +338,13 @@ async def requeue_item(
     ]
     for task in given_up:
         task.requeued_at = now
-    if not afresh and not await tasks_repository.has_open_task(session, item.id):
+    if (
+        not afresh
+        and not await tasks_repository.has_open_task(session, item.id)
+        and await tasks_repository.count_entry_tasks(session, item.id) == 0
+    ):
+        # Nobody keyed it, nor is anyone about to (another entry task of an item keyed since
+        # its flag had it keyed, paid and decided again).
         afresh = [new_task(job, item.id, TaskKind.ENTRY, now)]
     if afresh:
         await tasks_repository.add_tasks(session, afresh)
