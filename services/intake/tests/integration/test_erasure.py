@@ -286,3 +286,50 @@ async def test_retention_counts_from_a_jobs_close_when_its_items_were_final_long
             session, data_keys, 365, utcnow(), [], RetentionFailures()
         )
     assert (await _stored(intake_db, job["id"]))[1][number].source != {}, "closed today"
+
+
+async def _held(sessions: SessionFactory, keys: DataKeys, item: Item) -> None:
+    """The item waits on a match exception."""
+    opened = validation.ExceptionOpened(
+        exception_id=new_id(),
+        item_id=item.id,
+        job_id=item.job_id,
+        client_id=item.client_id,
+        outcome="mismatch",
+        reasons=["no order PO-1"],
+        lines=[],
+        opened_at=utcnow(),
+    )
+    async with sessions() as session, session.begin():
+        await decisions.decide_items(session, [opened], keys)
+
+
+async def test_an_item_waiting_on_an_exception_is_rejected_with_its_jobs_data_as_with_its_own(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    """Validation closes the exception of an erased item, whatever its job's status: the item
+    is rejected as erased, its job's other items stay as the cancel leaves them."""
+    client_id = await register_client(intake, tokens, "Unmatched Ltd")
+    owner = tokens.client(client_id)
+    job = await create_job(intake, tokens, client_id, items=_items("B-1", "B-2"))
+    assert (await intake.post(f"/v1/jobs/{job['id']}/close", headers=owner)).is_success
+    other = await create_job(intake, tokens, client_id, items=_items("C-1"))
+    _, items = await _stored(intake_db, job["id"])
+    (cancelled_one,) = (await _stored(intake_db, other["id"]))[1].values()
+    for item in (items["B-1"], cancelled_one):
+        await _held(intake_db, data_keys, item)
+    assert (await intake.post(f"/v1/jobs/{other['id']}/cancel", headers=owner)).is_success
+
+    assert (await intake.delete(f"/v1/jobs/{job['id']}/data", headers=owner)).is_success
+    url = f"/v1/items/{cancelled_one.id}/data"
+    assert (await intake.delete(url, headers=owner)).is_success
+
+    shown = (await intake.get(f"/v1/jobs/{job['id']}", headers=owner)).json()
+    assert (shown["status"], shown["counts"]["exception"]) == ("cancelled", 0)
+    assert (shown["counts"]["rejected"], shown["counts"]["pending"]) == (1, 1)
+    for job_id, external_id in ((job["id"], "B-1"), (other["id"], "C-1")):
+        listed = await intake.get(f"/v1/jobs/{job_id}/items?status=rejected", headers=owner)
+        (item,) = listed.json()["data"]
+        assert (item["external_id"], item["exception"]) == (external_id, None)
+        (rejected,) = await outbox_events(intake_db, "bpo.intake.item.rejected", job_id=job_id)
+        assert (rejected.data["reason"], rejected.data["erased"]) == (ERASED_REASON, True)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from bpo_common.erasure import untyped_reason
-from bpo_intake.domain.jobs import FINAL, JobStatus
+from bpo_intake.domain.jobs import FINAL, ItemStatus, JobStatus
 from bpo_intake.models import (
     Client,
     Document,
@@ -207,13 +207,16 @@ async def erased_before(
 
 
 async def unfinished_items(
-    session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None
+    session: AsyncSession,
+    job_id: UUID,
+    item_ids: Sequence[UUID] | None,
+    only: ItemStatus | None = None,
 ) -> list[UUID]:
-    """The job's items (or these of them) without an outcome yet, control copies aside (none
-    of the client's work, no job waits for them)."""
+    """The job's items (or these of them) without an outcome yet (those in status `only`, if
+    given), control copies aside (none of the client's work, no job waits for them)."""
     query = select(Item.id).where(
         _of(Item.job_id, Item.id, job_id, item_ids),
-        Item.status.not_in(FINAL),
+        Item.status.not_in(FINAL) if only is None else Item.status == only,
         Item.control_of.is_(None),
     )
     return list((await session.execute(query.order_by(Item.id))).scalars())

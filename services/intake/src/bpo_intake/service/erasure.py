@@ -10,8 +10,9 @@ Once all four have, intake empties the events on the stream that carry the erase
 rejection, in clear): each is replaced by a copy without them, which matters for an item
 erased without its job, whose key lives on. Ids, counts, times, decided outcomes and the
 fixed words of their reasons stay; a job not done is cancelled with its data, an item without
-its outcome is rejected as erased, so that its job does not wait for it. A second erasure of
-what is erased already changes nothing.
+its outcome is rejected as erased, so that its job does not wait for it (in a cancelled job,
+one waiting on an exception, which validation closes). A second erasure of what is erased
+already changes nothing.
 """
 
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from bpo_common.ids import new_id
 from bpo_common.messaging import redact
 from bpo_common.outbox import publish
 from bpo_intake.domain.erasure import ErasureOut, RetentionFailures, ServiceErasure
-from bpo_intake.domain.jobs import JobStatus
+from bpo_intake.domain.jobs import ItemStatus, JobStatus
 from bpo_intake.models import Erasure, Job
 from bpo_intake.repository import erasure as repository
 from bpo_intake.repository import tasks as tasks_repository
@@ -124,12 +125,18 @@ async def _erase(
     document_ids = await repository.erase_values(session, job.id, item_ids)
     if item_ids is None and job.status in (JobStatus.OPEN, JobStatus.CLOSED):
         await jobs.cancel(session, job, withdrawn)  # without its data the work stops
-    elif item_ids is not None and job.status is not JobStatus.CANCELLED:
-        # Before the erasure is recorded (a decision passes over erased items), after the
-        # values are (the client is told of the rejection in a webhook of its own).
-        unfinished = await repository.unfinished_items(session, job.id, item_ids)
-        if unfinished:
-            await decisions.reject_erased(session, keys, job, unfinished)
+    # Before the erasure is recorded (a decision passes over erased items), after the values
+    # are (the client is told of the rejection in a webhook of its own). A cancelled job's
+    # items stay as they are, but for those waiting on an exception: validation closes it
+    # with their data, and nothing else would end them.
+    unfinished = await repository.unfinished_items(
+        session,
+        job.id,
+        item_ids,
+        only=ItemStatus.EXCEPTION if job.status is JobStatus.CANCELLED else None,
+    )
+    if unfinished:
+        await decisions.reject_erased(session, keys, job, unfinished)
     if item_ids is None:
         document_ids = await repository.job_documents(session, job.id)
         await repository.delete_data_key(session, job.id)
