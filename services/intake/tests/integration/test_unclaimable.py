@@ -196,3 +196,37 @@ async def test_a_requeue_of_an_item_keyed_since_its_flag_only_clears_the_flag(
     async with intake_db() as session:
         statuses = list(await session.scalars(select(Task.status).where(Task.item_id == item_id)))
     assert statuses == [TaskStatus.SUBMITTED], "no task made afresh: it is not keyed again"
+
+
+async def test_a_flag_for_a_task_nobody_could_take_goes_once_someone_takes_one(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    """Its second keying was flagged; once a keyer given the skill claims it, the managers'
+    list no longer says nobody may take it. A flag for leases that kept expiring stays while
+    its task waits to be made afresh, whatever other task of the item is claimed."""
+    skill = f"only-one-{new_id().hex[-8:]}"
+    job = await keying_job(intake, tokens, 2, required_skills=[skill], qc={"mode": "double"})
+    _, first_keyer = await new_contractor(intake, tokens, skill)
+    held = await claim_tasks(intake, first_keyer, limit=2, job_id=job["id"])
+    keyed, expiring = sorted(held, key=lambda task: task["item_id"])
+    data = {"data": {"invoice_number": "A-1", "total": "10"}}
+    await intake.post(f"/v1/tasks/{keyed['id']}/submit", json=data, headers=first_keyer)
+    async with intake_db() as session, session.begin():  # the other lease runs out, given up
+        future = datetime.now(UTC) + timedelta(days=1)
+        await tasks.sweep_expired_leases(session, max_attempts=1, now=future)
+    await _queued_long_ago(intake_db, job["id"])
+    await _check(intake_db)
+    unclaimable = await _flag_of(intake, tokens, keyed["item_id"])
+    assert unclaimable is not None
+    assert "each who has them already worked on the item" in unclaimable
+    given_up = await _flag_of(intake, tokens, expiring["item_id"])
+    assert given_up == domain.flag_reason(TaskKind.ENTRY, 1)
+
+    _, second_keyer = await new_contractor(intake, tokens, skill)
+    claimed = await claim_tasks(intake, second_keyer, limit=2, job_id=job["id"])
+    assert sorted(task["item_id"] for task in claimed) == sorted(
+        [keyed["item_id"], expiring["item_id"]]
+    )
+
+    assert await _flag_of(intake, tokens, keyed["item_id"]) is None
+    assert await _flag_of(intake, tokens, expiring["item_id"]) == given_up

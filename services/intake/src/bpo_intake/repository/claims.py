@@ -131,9 +131,24 @@ def _claim_statement(limit: int, of_job: bool) -> str:
                   task.reason, task.keyed_fields, task.lease_expires_at, task.due_at,
                   task.priority
     ),
+    -- An entry task leased starts its item. A flag of the item goes, unless a task of it was
+    -- given up (its leases kept expiring: a manager's requeue makes it afresh): the work it
+    -- said nobody may take is taken.
     started AS (
-        UPDATE item SET status = 'in_progress'
-        WHERE id IN (SELECT item_id FROM leased WHERE kind = 'entry') AND status = 'pending'
+        UPDATE item
+        SET status = CASE WHEN leased.kind = 'entry' AND item.status = 'pending'
+                          THEN 'in_progress' ELSE item.status END,
+            flagged_reason = CASE
+                WHEN item.flagged_reason IS NULL THEN NULL
+                WHEN EXISTS (
+                    SELECT 1 FROM task g
+                    WHERE g.item_id = item.id AND g.status = 'cancelled'
+                      AND g.requeued_at IS NULL
+                ) THEN item.flagged_reason
+            END
+        FROM leased
+        WHERE item.id = leased.item_id
+          AND (leased.kind = 'entry' AND item.status = 'pending' OR item.flagged_reason IS NOT NULL)
     )
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
            leased.differing, leased.reason, leased.keyed_fields, leased.lease_expires_at,
@@ -170,7 +185,8 @@ async def claim_tasks(
     first. A doubted keyer is at work while active and holding a lease that has not run out:
     one who stopped, keyed the item first or lacks its skills leaves its second keying to
     anyone. Rows other claimers have locked are skipped, so concurrent claims never wait on
-    each other. Each row carries what the contractor needs to do the task (its
+    each other. An item flagged for a task nobody may take is no longer flagged once one of
+    its tasks is leased. Each row carries what the contractor needs to do the task (its
     job's fields, the source). It runs in a short transaction of its own, the claim's first,
     so the rows it looks at stay locked no longer than it runs (concurrent claims skip them);
     the claim gives the leases back (`give_back`) if what follows it fails. One contractor's
