@@ -2,19 +2,28 @@
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
 from uuid_utils.compat import uuid7
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
-def new_id() -> UUID:
-    return uuid7()
+
+def new_id(at: datetime | None = None) -> UUID:
+    """A new id of now, or of the time `at` (to the nearest millisecond), for an id that must
+    read as made when another thing was. Unique either way: made at a time given, its other
+    74 bits are all random."""
+    if at is None:
+        return uuid7()
+    return uuid7(nanoseconds=(at - _EPOCH + _MS / 2) // _MS * 1_000_000)
 
 
 def made_at(id_: UUID) -> datetime:
-    """When `new_id` made the id: a UUIDv7's first 48 bits are its Unix time in milliseconds."""
+    """When `new_id` made the id, or the time it was given: a UUIDv7's first 48 bits are its
+    Unix time in milliseconds."""
     return datetime.fromtimestamp((id_.int >> 80) / 1000, UTC)
 
 

@@ -58,8 +58,9 @@ def test_a_control_copies_the_pool_item_with_its_personal_values_sealed_for_its_
         data_key=None,
     )
 
-    item = control_item(pool, JOB, CLIENT, Resealer(personal, old, new), NOW)
+    item = control_item(pool, JOB, CLIENT, Resealer(personal, old, new), NOW, item_id=UUID(int=12))
 
+    assert item["id"] == UUID(int=12)
     assert (item["job_id"], item["client_id"], item["control_of"]) == (JOB, CLIENT, pool.id)
     assert item["status"] is ItemStatus.IN_PROGRESS
     assert item["external_id"] is None

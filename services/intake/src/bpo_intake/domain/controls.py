@@ -13,7 +13,6 @@ from typing import Any
 from uuid import UUID
 
 from bpo_common.crypto import DataKey
-from bpo_common.ids import new_id
 from bpo_common.rules import Personal
 from bpo_intake.domain.jobs import ItemStatus
 
@@ -76,13 +75,15 @@ def control_item(
     client_id: UUID,
     reseal: Resealer,
     now: datetime,
+    *,
+    item_id: UUID,
     attempt_id: UUID | None = None,
 ) -> dict[str, Any]:
-    """A new control item of the job, copied from a pool item: the same source, documents and
-    pre-fill, and its known answer; of a qualification attempt, when given. It starts in
-    progress: its one task is leased at once."""
+    """A new control item `item_id` of the job, copied from a pool item: the same source,
+    documents and pre-fill, and its known answer; of a qualification attempt, when given. It
+    starts in progress: its one task is leased at once."""
     return {
-        "id": new_id(),
+        "id": item_id,
         "job_id": job_id,
         "client_id": client_id,
         "external_id": None,

@@ -23,6 +23,7 @@ from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import ItemsReceived, ReceivedItem
 from bpo_common.crypto import DataKeys
 from bpo_common.db import advisory_lock
+from bpo_common.ids import made_at, new_id
 from bpo_common.outbox import publish
 from bpo_intake.domain import controls as domain
 from bpo_intake.domain.jobs import JobStatus
@@ -107,8 +108,9 @@ async def _inject(
     ):
         return row
     return await give_control(
-        session, contractor_id, job, pool, keys, now, lease_until=row["lease_expires_at"]
-    )
+        session, contractor_id, job, pool, keys, now, lease_until=row["lease_expires_at"],
+        in_place_of=(row["item_id"], row["id"]),
+    )  # fmt: skip
 
 
 async def give_control(
@@ -121,17 +123,30 @@ async def give_control(
     *,
     lease_until: datetime,
     attempt_id: UUID | None = None,
+    in_place_of: tuple[UUID, UUID] | None = None,
 ) -> dict[str, Any]:
     """A control of `job` copied from `pool` (of a qualification attempt, when given), its
     entry task leased to the keyer until `lease_until`: the task as a claim shows it. Leased
     after the claim's statement (under the contractor's claims lock), it goes only to one who
-    may still work: one suspended since refuses the claim, whose leases go back."""
+    may still work: one suspended since refuses the claim, whose leases go back.
+
+    In place of a claimed task (`in_place_of`: its item's id and its own), the control's item
+    and task ids carry the times those carry: ids made at the claim would tell the keyer which
+    task is a control, every real task having been made before the claim that gives it."""
     await contractors.refuse_unless_working(session, contractor_id)
     found = await keys_of_jobs(session, keys, {pool.job_id: pool.data_key, job.id: job.data_key})
     reseal = domain.Resealer(job_spec(job).personal, found[pool.job_id], found[job.id])
-    item = domain.control_item(pool, job.id, job.client_id, reseal, now, attempt_id)
+    item_id, task_id = (
+        (new_id(), new_id())
+        if in_place_of is None
+        else (new_id(at=made_at(in_place_of[0])), new_id(at=made_at(in_place_of[1])))
+    )
+    item = domain.control_item(
+        pool, job.id, job.client_id, reseal, now, item_id=item_id, attempt_id=attempt_id
+    )
     await items_repository.add_items(session, [item])
-    task = new_task(job, item["id"], TaskKind.ENTRY, now) | {
+    task = new_task(job, item_id, TaskKind.ENTRY, now) | {
+        "id": task_id,
         "status": TaskStatus.LEASED,
         "contractor_id": contractor_id,
         "lease_expires_at": lease_until,

@@ -1,0 +1,45 @@
+"""A control injected at a claim cannot be told from the task it took the place of by its
+ids: a UUIDv7 carries when it was made, and every real task was made before the claim that
+gives it, a control at the claim."""
+
+from uuid import UUID
+
+import httpx
+from sqlalchemy import select
+
+from bpo_common.crypto import DataKeys
+from bpo_common.db import SessionFactory
+from bpo_common.ids import made_at, new_id
+from bpo_devtools.testing import Tokens
+from bpo_intake.models import Item, Task
+
+from .conftest import stored_items
+from .controlled import client_with_controls, control_job
+from .keying import claim_tasks, new_contractor, stored_task
+
+# Keeps other tests' keyers away from these jobs' tasks (and this test's from theirs).
+SKILL = f"control-ids-{new_id().hex[-8:]}"
+
+
+async def test_a_controls_item_and_task_ids_carry_the_times_of_the_task_it_replaced(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await client_with_controls(intake, tokens, intake_db, data_keys, 1, skill=SKILL)
+    job = await control_job(intake, tokens, client_id, 1, "1", skill=SKILL)
+    (real,) = await stored_items(intake_db, job["id"])
+    async with intake_db() as session:
+        (replaced,) = await session.scalars(select(Task).where(Task.item_id == real.id))
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+
+    (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
+
+    control = await stored_task(intake_db, task["id"])
+    async with intake_db() as session:
+        item = await session.get(Item, UUID(task["item_id"]))
+    assert item is not None
+    assert item.control_of is not None, "the claim gave a control"
+    assert (task["item_id"], task["id"]) != (str(real.id), str(replaced.id))
+    assert made_at(UUID(task["item_id"])) == made_at(real.id)
+    assert made_at(UUID(task["id"])) == made_at(replaced.id)
+    assert control.claimed_at is not None
+    assert made_at(UUID(task["id"])) < control.claimed_at, "made before the claim, as any task"
