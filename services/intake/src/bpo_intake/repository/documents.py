@@ -112,6 +112,27 @@ async def held(
     return bool((await session.execute(select(_held_by(contractor_id, document_id, now)))).scalar())
 
 
+async def job_held_from(
+    session: AsyncSession, contractor_id: UUID, document: Document, now: datetime
+) -> UUID | None:
+    """The job of a task keyed from the document that the contractor holds a live lease on:
+    the document's own job when they hold one of its tasks, else the job a control copied
+    from one of its items went into."""
+    query = (
+        select(Task.job_id)
+        .join(Item, Item.id == Task.item_id)
+        .where(
+            Task.contractor_id == contractor_id,
+            Task.status == TaskStatus.LEASED,
+            Task.lease_expires_at > now,
+            Item.documents.contains([document.id]),
+        )
+        .order_by(Task.job_id != document.job_id)
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def readable(
     session: AsyncSession, document_id: UUID, caller: Principal, now: datetime
 ) -> Document | None:

@@ -54,12 +54,18 @@ async def view(
     caller: Principal,
     now: datetime | None = None,
 ) -> DocumentView:
-    """The document with its pages' links: a contractor's work while they hold its lease."""
+    """The document with its pages' links: a contractor's work while they hold its lease. A
+    contractor reads it of the job of the task they hold: a control's documents are those of
+    the item it copies, of another job, which would tell them the control from real work."""
+    now = now or utcnow()
     holder = contractor_id_of(caller) if caller.role is Role.CONTRACTOR else None
+    held = (
+        None if holder is None else await repository.job_held_from(session, holder, document, now)
+    )
     pages = (await repository.pages_of(session, [document.id])).get(document.id, [])
     return DocumentView(
         id=document.id,
-        job_id=document.job_id,
+        job_id=held or document.job_id,
         filename=document.filename,
         media_type=document.media_type,
         size=document.size,
@@ -67,7 +73,7 @@ async def view(
         created_at=document.created_at,
         rendered_at=document.rendered_at,
         deleted_at=document.deleted_at,
-        pages=_shown(document, pages, links, now or utcnow(), holder),
+        pages=_shown(document, pages, links, now, holder),
     )
 
 
