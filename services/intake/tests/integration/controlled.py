@@ -72,15 +72,17 @@ async def control_job(
     extra: Sequence[dict[str, Any]] = (),
     *,
     skill: str,
+    rules: Sequence[str] = (),
 ) -> dict[str, Any]:
     """An adaptive job of `items` real items (and `extra` ones) at this golden rate, claimed
-    only by keyers with `skill`."""
+    only by keyers with `skill`, with these rules."""
     return await create_job(
         intake,
         tokens,
         client_id,
         work_type=work_type,
         fields=FIELDS,
+        rules=list(rules),
         qc={"mode": "adaptive", "golden_rate": golden_rate},
         # No deadline: its tasks sort after every other test's, which claim by urgency.
         sla_hours=None,

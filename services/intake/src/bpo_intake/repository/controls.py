@@ -5,6 +5,7 @@ on where it allows), and the control's task as its claimer sees it.
 They run only when a claim draws a control, never on a claim of a job without a golden rate.
 """
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -67,8 +68,9 @@ PAGES_KEPT = """
 
 # The client's completed control items (not copies, not erased) of jobs with the same work
 # type and fields as job $1 whose skills the keyer $2 has, but none they hold or have keyed,
-# nor one they hold or have keyed a copy of; in an order the caller's draw ($3) sets.
-# Completed: an item still in the queue could come to the keyer again as itself.
+# nor one they hold or have keyed a copy of, nor one of $4 (passed over); in an order the
+# caller's draw ($3) sets. Completed: an item still in the queue could come to the keyer
+# again as itself.
 _POOL_ITEM = f"""
     SELECT p.id, p.job_id, p.source, p.golden, p.documents, p.layout_id, p.suggestions,
            p.extracted_at, pj.data_key
@@ -78,7 +80,7 @@ _POOL_ITEM = f"""
     WHERE j.id = $1
       AND p.golden IS NOT NULL AND p.control_of IS NULL AND p.status = 'completed'
       AND jsonb_typeof(p.golden) = 'object' AND p.golden <> '{{}}'::jsonb
-      AND pj.work_type = j.work_type AND pj.fields = j.fields
+      AND pj.work_type = j.work_type AND pj.fields = j.fields AND p.id <> ALL($4::uuid[])
       AND {_NEVER_HAD} AND {PAGES_KEPT} AND {_SKILLED}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
@@ -89,9 +91,9 @@ _POOL_ITEM = f"""
 # How many of the client's latest agreed items (see _AGREED_ITEM) a draw looks at.
 AGREED_WINDOW = 500
 
-# Where the client lets them be (qc.agreed_controls): one of its latest $4 completed items of
+# Where the client lets them be (qc.agreed_controls): one of its latest $5 completed items of
 # the same work type and fields as job $1 that two keyers agreed on (not erased), its result
-# the answer; as _POOL_ITEM has them for keyer $2, in the order $3 sets.
+# the answer; as _POOL_ITEM has them for keyer $2, in the order $3 sets, none of $4.
 _AGREED_ITEM = f"""
     WITH latest AS (
         SELECT p.id FROM job j
@@ -101,7 +103,7 @@ _AGREED_ITEM = f"""
           AND pj.work_type = j.work_type AND pj.fields = j.fields
           AND jsonb_typeof(p.result) = 'object' AND p.result <> '{{}}'::jsonb
         ORDER BY p.id DESC
-        LIMIT $4
+        LIMIT $5
     )
     SELECT p.id, p.job_id, p.source, p.result AS golden, p.documents, p.layout_id,
            p.suggestions, p.extracted_at, pj.data_key
@@ -109,7 +111,7 @@ _AGREED_ITEM = f"""
     JOIN item p ON p.id = latest.id
     JOIN job pj ON pj.id = p.job_id
     WHERE jsonb_typeof(p.result) = 'object' AND p.result <> '{{}}'::jsonb
-      AND {_NEVER_HAD} AND {PAGES_KEPT} AND {_SKILLED}
+      AND p.id <> ALL($4::uuid[]) AND {_NEVER_HAD} AND {PAGES_KEPT} AND {_SKILLED}
     ORDER BY md5(p.id::text || $3)
     LIMIT 1
     FOR SHARE OF p SKIP LOCKED
@@ -117,18 +119,24 @@ _AGREED_ITEM = f"""
 
 
 async def pool_item(
-    session: AsyncSession, job_id: UUID, contractor_id: UUID, order: str
+    session: AsyncSession,
+    job_id: UUID,
+    contractor_id: UUID,
+    order: str,
+    passed: Sequence[UUID] = (),
 ) -> PoolItem | None:
     """A completed control item of the job's client the keyer has never had (nor a copy of),
     for a control in the job; else one of its items two keyers agreed on, where it allows;
-    None when there is none. `order`: any string, which one. The item is share-locked, and
-    one an erasure is changing is passed over (one it changed meanwhile is read again as it
-    is now, and its erased values no longer qualify): a copy is never made from values an
-    erasure has erased, and an erasure waits for copies in the making, which it then finds."""
+    None when there is none. `order`: any string, which one; `passed`: items not to give.
+    The item is share-locked, and one an erasure is changing is passed over (one it changed
+    meanwhile is read again as it is now, and its erased values no longer qualify): a copy
+    is never made from values an erasure has erased, and an erasure waits for copies in the
+    making, which it then finds."""
     driver = await driver_connection(session)
-    row = await driver.fetchrow(_POOL_ITEM, job_id, contractor_id, order)
+    args = (job_id, contractor_id, order, list(passed))
+    row = await driver.fetchrow(_POOL_ITEM, *args)
     if row is None:
-        row = await driver.fetchrow(_AGREED_ITEM, job_id, contractor_id, order, AGREED_WINDOW)
+        row = await driver.fetchrow(_AGREED_ITEM, *args, AGREED_WINDOW)
     return None if row is None else PoolItem(**row)
 
 

@@ -27,7 +27,7 @@ from bpo_common.ids import made_at, new_id
 from bpo_common.outbox import publish
 from bpo_intake.domain import controls as domain
 from bpo_intake.domain.jobs import JobStatus
-from bpo_intake.domain.tasks import TaskStatus, new_task
+from bpo_intake.domain.tasks import TaskStatus, check_keying, new_task
 from bpo_intake.models import Job
 from bpo_intake.repository import controls as repository
 from bpo_intake.repository import items as items_repository
@@ -36,6 +36,10 @@ from bpo_intake.repository import tasks as tasks_repository
 from bpo_intake.service import contractors
 from bpo_intake.service.jobs import job_spec
 from bpo_intake.service.keys import keys_of_jobs
+
+# How many pool items a draw looks at for one whose known answer the job's rules take (see
+# _fitting) before the claim keeps its task.
+POOL_TRIES = 3
 
 # What a claim shows of a task's job.
 _JOB_COLUMNS = ("work_type", "fields", "rules", "match", "instructions", "data_key")
@@ -86,10 +90,32 @@ async def _drawn(
     # One draw from the pool at a time for a keyer: two claims at once never copy them the
     # same item.
     await advisory_lock(session, f"controls:{contractor_id}")
-    pool = await repository.pool_item(session, job.id, contractor_id, str(draw.random()))
+    pool = await _fitting(session, contractor_id, job, draw, keys)
     if pool is None:
         return row
     return await _inject(session, contractor_id, row, job, pool, keys, now)
+
+
+async def _fitting(
+    session: AsyncSession, contractor_id: UUID, job: Job, draw: Random, keys: DataKeys
+) -> domain.PoolItem | None:
+    """A pool item for the keyer whose known answer the job's rules take, as its keying's
+    submit checks it: one of a job with other rules may break them, and the keyer who typed
+    the answer would be refused, then scored wrong for whatever else they gave. Up to
+    POOL_TRIES items are drawn; None when none of them fits."""
+    spec = job_spec(job)
+    passed: list[UUID] = []
+    for _ in range(POOL_TRIES):
+        pool = await repository.pool_item(
+            session, job.id, contractor_id, str(draw.random()), passed
+        )
+        if pool is None:
+            return None
+        key = (await keys_of_jobs(session, keys, {pool.job_id: pool.data_key}))[pool.job_id]
+        if check_keying(spec, spec.personal.open(pool.golden, key), None).valid:
+            return pool
+        passed.append(pool.id)
+    return None
 
 
 async def _inject(
