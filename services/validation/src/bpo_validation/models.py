@@ -209,10 +209,12 @@ class JobAccuracy(Base):
     # How many of each share's items have each tables' rows, [[{table: rows}, items], ...], as
     # {"checked": ..., "partly": ..., "carried": {contractor id: ...}}: kept apart from the
     # shares, which a release from before it reads as five numbers (none: each item of one
-    # row a table, as items were valued before).
+    # row a table, as items were valued before). Once the job completed, also "judged": the
+    # judged fields on the work type its ledger, kept since as it was valued then, rests on.
     sizes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # When the job completed and what it delivered was said.
+    # When the job completed and what it delivered was said (from the shares as then kept,
+    # when `sizes` has "judged").
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -160,7 +160,8 @@ class JobAccuracyOut(BaseModel):
     """The accuracy a job delivers: the share of its items expected right, as adaptive QC
     keeps count (items it ruled on; control items, items reviewed for their rules or marked
     unreadable aside), with the two-sided 95 % interval. Null figures: no item ruled on yet,
-    or the job is not adaptive (only adaptive QC keeps this count)."""
+    or the job is not adaptive (only adaptive QC keeps this count). Once the job completed,
+    the figures it was said to deliver then, no longer valued again."""
 
     job_id: UUID
     mode: QcMode
@@ -188,5 +189,6 @@ class JobAccuracyOut(BaseModel):
     )
     updated_at: datetime | None
     delivered_at: datetime | None = Field(
-        description="when the job completed and what it delivered was announced"
+        description="when the job completed and what it delivered was announced: the "
+        "figures since are those announced"
     )

@@ -128,6 +128,14 @@ async def ledger_of(session: AsyncSession, job_id: UUID) -> JobAccuracy | None:
     return await session.get(JobAccuracy, job_id)
 
 
+async def written(session: AsyncSession, row: JobAccuracy) -> JobAccuracy:
+    """The row written, and read again as a later read finds it (PostgreSQL keeps a JSON
+    object's keys in an order of its own)."""
+    await session.flush()
+    await session.refresh(row)
+    return row
+
+
 async def route_of(session: AsyncSession, contractor_id: UUID, work_type: str) -> bool:
     """Whether the keyer was last said doubtful on the work type (never said: not). Read
     without a lock: two runs that change it at once write the same state."""

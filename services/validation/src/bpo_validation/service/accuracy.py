@@ -113,22 +113,8 @@ class Ledgers:
     async def write(self, session: AsyncSession) -> None:
         now = utcnow()
         rows = [
-            {
-                "job_id": job_id,
-                "checked": _row(ledger.checked),
-                "partly": _row(ledger.partly),
-                "carried": {str(keyer): _row(share) for keyer, share in ledger.carried.items()},
-                "sizes": {
-                    "checked": _sizes(ledger.checked),
-                    "partly": _sizes(ledger.partly),
-                    "carried": {
-                        str(keyer): _sizes(share) for keyer, share in ledger.carried.items()
-                    },
-                },
-                "updated_at": now,
-            }
+            {"job_id": job_id, **_kept(self.ledgers[job_id]), "updated_at": now}
             for job_id in sorted(self.changed)
-            for ledger in [self.ledgers[job_id]]
         ]
         await repository.save_ledgers(session, rows)
         self.changed.clear()
@@ -145,6 +131,20 @@ class Ledgers:
             ],
         )
         self.rerouted.clear()
+
+
+def _kept(ledger: Ledger) -> dict[str, Any]:
+    """A ledger as its row keeps it."""
+    return {
+        "checked": _row(ledger.checked),
+        "partly": _row(ledger.partly),
+        "carried": {str(keyer): _row(share) for keyer, share in ledger.carried.items()},
+        "sizes": {
+            "checked": _sizes(ledger.checked),
+            "partly": _sizes(ledger.partly),
+            "carried": {str(keyer): _sizes(share) for keyer, share in ledger.carried.items()},
+        },
+    }
 
 
 def _row(share: Share) -> list[float]:
@@ -182,6 +182,9 @@ def _ledger(row: JobAccuracy) -> Ledger:
 
 
 METHOD = "beta-posterior-ledger"
+# Where a delivered job's row keeps the judged fields its ledger, kept as it was valued when
+# the job completed, rests on (in `sizes`).
+DELIVERED_JUDGED = "judged"
 
 
 async def _refreshed(
@@ -190,9 +193,13 @@ async def _refreshed(
     """The job's ledger with each keyer who carried items alone at what is known of them now
     (the crew's figure weighing little: by then their own record stands) and the items keyed
     twice at what the crew's record says now, each item at its tables' rows; its row, and the
-    judged fields on the work type it rests on."""
+    judged fields on the work type it rests on. Once the job completed, its ledger as it was
+    valued then (see job_completed)."""
     row = await repository.ledger_of(session, job.job_id)
     ledger = _ledger(row) if row else Ledger()
+    delivered = (row.sizes or {}) if row is not None and row.delivered_at is not None else {}
+    if DELIVERED_JUDGED in delivered:
+        return ledger, row, int(delivered[DELIVERED_JUDGED])
     if not ledger.items:
         return ledger, row, 0
     found = await repository.crew_by_keyer(session, job.work_type, settings.adaptive_crew_window)
@@ -244,13 +251,20 @@ async def job_completed(session: AsyncSession, event: JobCompleted, settings: Se
     if job is None or Rules.of(job).policy.mode is not QcMode.ADAPTIVE:
         return
     policy = Rules.of(job).policy
-    ledger, row, _ = await _refreshed(session, job, settings)
+    ledger, row, judged = await _refreshed(session, job, settings)
+    now = utcnow()
+    if row is not None:
+        # Kept as valued now, and no longer valued again: the job's accuracy answers what it
+        # delivered, which intake shows, flags and billing credits, however its keyers'
+        # records move on. Read back as any later read reads it, to say the same to the digit.
+        kept = _kept(ledger)
+        row.checked, row.partly, row.carried = kept["checked"], kept["partly"], kept["carried"]
+        row.sizes = kept["sizes"] | {DELIVERED_JUDGED: judged}
+        row.delivered_at = row.updated_at = now
+        ledger = _ledger(await repository.written(session, row))
     delivered = Delivered.of(ledger)
     target = policy.target_accuracy
     met = delivered.meets(float(target))
-    now = utcnow()
-    if row is not None:
-        row.delivered_at = now
     await publish(
         session,
         validation.JobAccuracyDelivered(
