@@ -213,6 +213,25 @@ async def test_a_suspension_made_before_a_managers_reactivation_and_read_after_i
     assert await status_after(datetime.now(UTC)) == ("suspended", "accuracy 80%")
 
 
+async def test_a_managers_suspension_keeps_its_reason_when_validation_suspends_too(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    contractor_id, _ = await new_contractor(intake, tokens)
+    url = f"/v1/contractors/{contractor_id}"
+    reason = {"reason": "identity check pending: do not reactivate before HR clears it"}
+    suspended = await intake.post(f"{url}/suspend", json=reason, headers=tokens.manager())
+    assert suspended.status_code == 200, suspended.text
+
+    floor = ContractorSuspended(
+        contractor_id=contractor_id, reason="accuracy 80%", suspended_at=datetime.now(UTC)
+    )
+    async with intake_db() as session, session.begin():
+        await decisions.suspend_contractor(session, floor)
+
+    shown = (await intake.get(url, headers=tokens.manager())).json()
+    assert (shown["status"], shown["status_reason"]) == ("suspended", reason["reason"])
+
+
 async def test_a_contractors_claims_run_one_at_a_time(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:

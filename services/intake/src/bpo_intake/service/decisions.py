@@ -309,14 +309,16 @@ async def suspend_contractor(
     session: AsyncSession, decision: validation.ContractorSuspended
 ) -> None:
     """The contractor gets no more work, and what they hold goes back to the queue; the
-    reason is kept and shown. A suspension made before the contractor's latest reactivation,
-    read late, changes nothing."""
+    reason is kept and shown. One suspended already keeps the reason they were suspended for
+    (a manager's, which validation does not know of, would be lost). A suspension made
+    before the contractor's latest reactivation, read late, changes nothing."""
     contractor = await contractors_repository.get_contractor(session, decision.contractor_id)
     if contractor is not None and suspension_stands(
         decision.suspended_at, contractor.reactivated_at
     ):
-        contractor.status = ContractorStatus.SUSPENDED
-        contractor.status_reason = decision.reason
+        if contractor.status is not ContractorStatus.SUSPENDED:
+            contractor.status = ContractorStatus.SUSPENDED
+            contractor.status_reason = decision.reason
         await contractors.let_go_of_leases(session, decision.contractor_id)
 
 
