@@ -352,3 +352,20 @@ async def test_a_keyed_copy_whose_item_is_erased_before_its_judgement_is_not_hel
     await claim_tasks(intake, keyer[1], job_id=waiting["id"])
     (attempt,) = await attempts_of(intake, keyer)
     assert (attempt["outcome"], attempt["items"], attempt["answered"]) == ("passed", 1, 1)
+
+
+async def test_an_attempt_whose_set_grew_under_it_gives_no_more_copies_than_it_counts(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    _, known, waiting, keyer, _ = await _two_item_attempt(intake, tokens)
+    await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+    more = {"items": [known_item(n) for n in (2, 3)]}
+    owner = tokens.client(UUID(known["client_id"]))
+    grown = await intake.post(f"/v1/jobs/{known['id']}/items", json=more, headers=owner)
+    assert grown.status_code == 202, grown.text
+
+    given = await claim_tasks(intake, keyer[1], job_id=waiting["id"])
+
+    assert given == [], "both copies it counts are given: nothing more until they are judged"
+    (attempt,) = await attempts_of(intake, keyer)
+    assert (attempt["outcome"], attempt["items"], attempt["answered"]) == ("pending", 2, 0)

@@ -117,16 +117,22 @@ async def _give(
     now: datetime,
 ) -> dict[str, Any] | None:
     """The next item of the offered qualification, leased to the contractor; None when it
-    cannot give one now."""
+    cannot give one now: among others, once the attempt's copies answered and awaited are as
+    many as it counts (its set may have grown under it, or the qualification been put again
+    with a larger one: a copy more would be keyed for nothing)."""
     job = await jobs_repository.job_to_add_to(session, offered.job_id)
     if job is None or job.status is JobStatus.CANCELLED:
         return None  # the set's job is being withdrawn, or was cancelled: no copy goes into it
     attempt_id = offered.attempt_id or await _start(session, contractor_id, offered, now)
     if attempt_id is None:
         return None
+    attempt = (await repository.attempts_for_update(session, {attempt_id}))[attempt_id]
+    awaited = await repository.awaited(session, attempt_id, contractor_id)
+    if attempt.answered + awaited >= attempt.items:
+        return None
     item = await repository.next_item(session, offered.job_id, attempt_id, contractor_id)
     if item is None:
-        await _settle_shrunk(session, attempt_id, contractor_id, now)
+        await _settle_shrunk(session, attempt, awaited, now)
         return None
     return await controls.give_control(
         session, contractor_id, job, item, keys, now, lease_until=lease_until, attempt_id=attempt_id
@@ -157,17 +163,12 @@ async def _start(
 
 
 async def _settle_shrunk(
-    session: AsyncSession, attempt_id: UUID, contractor_id: UUID, now: datetime
+    session: AsyncSession, attempt: QualificationAttempt, awaited: int, now: datetime
 ) -> None:
-    """The attempt's set has no item left to give. When the set shrank under it (its items
-    erased, or the qualification now names a smaller set) the attempt is of the copies
-    answered and those still awaited, and ends once those are answered; with neither, it
-    goes, and the next claim starts one of the set as it is now. (Otherwise it waits for the
-    answers to its copies.)"""
-    attempt = (await repository.attempts_for_update(session, {attempt_id}))[attempt_id]
-    awaited = await repository.awaited(session, attempt_id, contractor_id)
-    if attempt.answered + awaited >= attempt.items:
-        return
+    """The attempt's set has no item left to give, though its copies answered and `awaited`
+    are fewer than it counts: the set shrank under it (its items erased, or the qualification
+    now names a smaller set). The attempt is of those copies, and ends once they are
+    answered; with none, it goes, and the next claim starts one of the set as it is now."""
     attempt.items = attempt.answered + awaited
     if not attempt.items:
         await repository.drop_attempt(session, attempt)
