@@ -61,6 +61,5 @@ async def test_a_review_given_up_before_the_attempts_were_raised_is_requeued_as_
     assert requeued.json()["flagged_reason"] is None, requeued.text
     (afresh,) = await claim_tasks(intake, reviewer, job_id=job["id"])
     assert (afresh["kind"], afresh["id"] != held["id"]) == ("review", True)
-    assert afresh["entries"] == [
-        {"task_id": task["id"], "contractor_id": str(keyer_id), "data": data, "unreadable": None}
-    ]
+    entry = {"task_id": task["id"], "kind": "entry", "contractor_id": str(keyer_id)}
+    assert afresh["entries"] == [{**entry, "data": data, "unreadable": None}]
