@@ -265,17 +265,17 @@ def layout_purity(reads: Sequence[Read], seed: int) -> tuple[int, float]:
     the share of documents whose layout is mostly of their own supplier."""
     order = list(reads)
     random.Random(f"{seed}/match").shuffle(order)
-    known: list[tuple[int, dict[str, int], int]] = []
+    known: list[layouts.Known] = []
     members: dict[int, list[str]] = defaultdict(list)
     for read in order:
         seen = layouts.tokens(read.pages)
         key = layouts.match(seen, known)
         if key is None:
             key = len(known)
-            known.append((key, layouts.observe({}, seen), 1))
+            known.append((key, *layouts.observe({}, {}, seen), 1))
         else:
-            _, counts, n = known[key]
-            known[key] = (key, layouts.observe(counts, seen), n + 1)
+            _, counts, places, n = known[key]
+            known[key] = (key, *layouts.observe(counts, places, seen), n + 1)
         members[key].append(read.sample.layout)
     pure = sum(Counter(m).most_common(1)[0][1] for m in members.values())
     return len(known), pure / len(order)

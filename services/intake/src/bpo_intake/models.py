@@ -203,8 +203,7 @@ class Document(Base):
     __table_args__ = (
         Index("ix_document_job_id_filename", "job_id", "filename", unique=True),
         Index("ix_document_client_id_sha256", "client_id", "sha256"),
-        # The renderer walks the documents whose pages are not rendered yet; the sweeper the
-        # deleted ones whose bytes may still be in the store.
+        # The renderer walks the unrendered documents, the sweeper deleted ones with bytes left.
         Index("ix_document_unrendered", "id", postgresql_where=UNRENDERED),
         Index("ix_document_unswept", "id", postgresql_where=UNSWEPT),
     )
@@ -219,8 +218,7 @@ class Document(Base):
     pages: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     rendered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Set when retention or an erasure deleted it (the row stays as the record); `swept_at`
-    # once its bytes and page images are gone from the store, after that deletion committed.
+    # Set when retention or an erasure deleted it (the row stays); `swept_at` once its bytes go.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     swept_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -249,14 +247,16 @@ class DocumentPage(Base):
 
 class Layout(Base):
     """A layout of a client's documents (one supplier's invoice, say): how often each word of a
-    first page was seen on it (the frequent: its fixed text), and where each field's accepted
-    values were printed, as extraction learned. Never shared between clients."""
+    first page was seen at its place on them (the frequent: its fixed text), that place, and
+    where each field's values were printed, as extraction learned. Never shared by clients."""
 
     __tablename__ = "extraction_layout"
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     client_id: Mapped[UUID] = mapped_column(index=True)
     tokens: Mapped[dict[str, Any]]
+    # Each word's place in tokens, [x, y] (its centre, in fractions of the page).
+    places: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'"))
     documents: Mapped[int]
     learned: Mapped[int] = mapped_column(server_default=text("0"))
     model: Mapped[dict[str, Any]]

@@ -166,7 +166,7 @@ def test_layouts_are_told_apart_by_their_fixed_text_not_by_what_varies() -> None
     other = layouts.tokens(
         [page((0.05, 0.05, "Acme Corporation Invoice"), (0.6, 0.2, "Total due 10.00"))]
     )
-    known = [("brandt", layouts.observe({}, first), 1)]
+    known = [("brandt", *layouts.observe({}, {}, first), 1)]
     assert layouts.match(same, known) == "brandt"
     assert layouts.match(other, known) is None
 

@@ -2,11 +2,15 @@
 remembers as a field's constant, and how it reads dates and amounts in each of the client's
 jobs, whatever order a job lists its readings in."""
 
+import zlib
+from collections.abc import Iterable
+
 import pytest
 
 from bpo_common.rules import FieldSpec
 from bpo_intake.domain import layouts, suggestions
 from bpo_intake.domain.extraction import Page
+from bpo_intake.domain.layouts import Place
 from bpo_intake.domain.words import Word
 
 COMMON = {"invoice", "total", "date"}
@@ -16,19 +20,22 @@ VENDOR = {f"vendorword{chr(97 + i)}": 10 for i in range(40)} | dict.fromkeys(COM
 TINY = dict.fromkeys(COMMON, 1)
 
 
+def placed(words: Iterable[str]) -> dict[str, Place]:
+    """Each word at a place of its own, the same on every page that prints it."""
+    return {word: (zlib.crc32(word.encode()) % 997 / 997, len(word) / 20) for word in words}
+
+
 def test_a_document_goes_to_the_layout_it_fits_best_not_to_one_of_a_few_common_words() -> None:
     # A new document of the supplier: 38 of its 40 words, the common ones, a customer's name.
     document = set(list(VENDOR)[:38]) | COMMON | {"customername"}
-    for known in (
-        [("vendor", VENDOR, 10), ("tiny", TINY, 1)],
-        [("tiny", TINY, 1), ("vendor", VENDOR, 10)],
-    ):
-        assert layouts.match(document, known) == "vendor"
+    vendor, tiny = ("vendor", VENDOR, placed(VENDOR), 10), ("tiny", TINY, placed(TINY), 1)
+    for known in ([vendor, tiny], [tiny, vendor]):
+        assert layouts.match(placed(document), known) == "vendor"
     # Another supplier's document holding the common words is of neither: it starts its own.
     other = {"acme", "rechnung", "summe"} | COMMON
-    assert layouts.match(other, [("vendor", VENDOR, 10), ("tiny", TINY, 1)]) is None
+    assert layouts.match(placed(other), [vendor, tiny]) is None
     # The small layout is still matched by a page read as nearly the same few words.
-    assert layouts.match(set(COMMON), [("vendor", VENDOR, 10), ("tiny", TINY, 1)]) == "tiny"
+    assert layouts.match(placed(COMMON), [vendor, tiny]) == "tiny"
 
 
 def test_a_suppliers_longer_invoices_stay_of_its_layout_whatever_their_lines() -> None:
@@ -36,25 +43,26 @@ def test_a_suppliers_longer_invoices_stay_of_its_layout_whatever_their_lines() -
     # lines (products, customers) that no other invoice printed.
     for n in range(5):
         lines = {f"line{n}word{i}" for i in range(60)}
-        assert layouts.match(set(VENDOR) | lines, [("vendor", VENDOR, 10)]) == "vendor"
+        known = [("vendor", VENDOR, placed(VENDOR), 10)]
+        assert layouts.match(placed(set(VENDOR) | lines), known) == "vendor"
 
 
 def test_a_small_layout_does_not_take_the_documents_of_the_suppliers_that_follow() -> None:
-    known: list[tuple[int, dict[str, int], int]] = [(0, dict(TINY), 1)]
+    known: list[layouts.Known] = [(0, dict(TINY), placed(TINY), 1)]
     members: dict[int, set[str]] = {0: {"tiny"}}
     for n in range(20):
         supplier = f"v{n % 5}"
-        seen = COMMON | {f"{supplier}word{chr(97 + i)}" for i in range(15)}
+        seen = placed(COMMON | {f"{supplier}word{chr(97 + i)}" for i in range(15)})
         key = layouts.match(seen, known)
         if key is None:
             key = len(known)
-            known.append((key, layouts.observe({}, seen), 1))
+            known.append((key, *layouts.observe({}, {}, seen), 1))
         else:
-            _, counts, documents = known[key]
-            known[key] = (key, layouts.observe(counts, seen), documents + 1)
+            _, counts, places, documents = known[key]
+            known[key] = (key, *layouts.observe(counts, places, seen), documents + 1)
         members.setdefault(key, set()).add(supplier)
     assert len(known) == 6
-    assert known[0] == (0, TINY, 1)
+    assert known[0] == (0, TINY, placed(TINY), 1)
     assert members == {0: {"tiny"}} | {n + 1: {f"v{n}"} for n in range(5)}
 
 
@@ -64,11 +72,12 @@ def test_a_tie_goes_to_the_layout_of_more_fixed_text_whatever_the_order() -> Non
     # smaller one saw its last 8 words once only.
     small = {word: 10 for word in words[:12]} | dict.fromkeys(words[12:], 1)
     large = dict.fromkeys(words, 10)
+    everywhere = placed(words)
     for known in (
-        [("small", small, 10), ("large", large, 10)],
-        [("large", large, 10), ("small", small, 10)],
+        [("small", small, everywhere, 10), ("large", large, everywhere, 10)],
+        [("large", large, everywhere, 10), ("small", small, everywhere, 10)],
     ):
-        assert layouts.match(set(words), known) == "large"
+        assert layouts.match(everywhere, known) == "large"
 
 
 NUMBER = FieldSpec(name="invoice_number", type="string")

@@ -2,15 +2,22 @@
 from the documents of it that people keyed.
 
 A layout is recognised by its fixed text: the words of a first page (letters only, three or
-more) seen on most documents matched to it. A document fits a layout when it shows at least
-MATCH of the layout's fixed text (its own words may be many more: an invoice's lines differ
-from one to the next). Of the layouts it fits, it matches the one whose fixed text it shows
-the most words of, so that a layout of the few words any invoice prints ("invoice", "total",
-"date") does not take a supplier's documents from the supplier's own; otherwise it starts a
-new layout. A layout of fewer than MIN_FIXED fixed words (started by a poor scan, a fax
-cover) tells too little apart: only a document of nearly the same words is of it. What a
-layout learned is its `Model`: per field, the record of each extraction rule and of the value
-it keeps seeing.
+more) seen at about the same place on most documents matched to it; a word printed elsewhere
+(a product on another line of an invoice) does not count. A document fits a layout when it
+prints at least MATCH of the layout's fixed text, and IN_PLACE of it where the layout prints
+it (its own words may be many more: an invoice's lines differ from one to the next, and what
+is printed under them moves with them). Of the layouts it fits, it matches the one whose
+fixed text it shows the most words of in their places, so that a layout of the few words any
+invoice prints ("invoice", "total", "date") does not take a supplier's documents from the
+supplier's own. A layout of one document holds that page's every word, its lines' and its
+customer's with the supplier's, most of which the supplier's next invoice does not print:
+failing any layout it fits, a document is of the one-document layout whose words it prints
+the most of in their places, YOUNG_SHARED or more (the supplier's header and footer; another
+supplier prints the labels any invoice has, and its products, at places of its own).
+Otherwise it starts a new layout. A layout of fewer than MIN_FIXED fixed words (started by a
+poor scan, a fax cover) tells too little apart: only a document of nearly the same words in
+their places is of it. What a layout learned is its `Model`: per field, the record of each
+extraction rule and of the value it keeps seeing.
 """
 
 from collections.abc import Mapping, Sequence
@@ -23,12 +30,23 @@ from bpo_intake.domain.suggestions import CONSTANT, Record, constant_rule, keeps
 
 # A word is fixed text once it was on this share of the layout's documents.
 FIXED = 0.8
-# A document is of a layout when it holds this share of the layout's fixed text.
+# A document is of a layout when it prints this share of the layout's fixed text, and the
+# second share where the layout prints it.
 MATCH = 0.6
+IN_PLACE = 0.5
 # A layout of fewer fixed words than this is matched only by a document whose words are
 # nearly its fixed text: this share of the words either holds are in both.
 MIN_FIXED = 10
 NEAR_IDENTICAL = 0.9
+# A word is where the layout prints it when its centre is within this share of the page's
+# width and of its height of the layout's place for it: a scan sits a little off, a line
+# further down an invoice's table is elsewhere.
+NEAR = 0.05
+# A layout of one document takes a document that prints this many of its words in their
+# places, however many words of their own either holds: more than two suppliers' invoices
+# print at the same places (the client's address in the envelope's window, a table's head),
+# fewer than the header and footer of one supplier's.
+YOUNG_SHARED = 22
 # Words kept per layout: the most frequent.
 MAX_TOKENS = 400
 # Rules kept per field and layout: the best by hits less misses.
@@ -65,56 +83,97 @@ class Model:
         return cls(fields)
 
 
-def tokens(pages: Sequence[Page]) -> set[str]:
-    """The words of the first page that could be fixed text: letters only, three or more."""
+# Where a word is printed: its centre, in fractions of the page from its top left.
+Place = tuple[float, float]
+# A layout as matched: (key, each word's count of documents, each word's place, documents).
+Known = tuple[Any, Mapping[str, int], Mapping[str, Sequence[float]], int]
+
+
+def tokens(pages: Sequence[Page]) -> dict[str, Place]:
+    """The words of the first page that could be fixed text (letters only, three or more),
+    each where it is first printed from the top."""
     if not pages:
-        return set()
-    return {
-        text
-        for word in pages[0].words
-        if len(text := label_text(word.text)) >= 3 and text.isalpha()
-    }
+        return {}
+    found: dict[str, Place] = {}
+    for word in sorted(pages[0].words, key=lambda word: (word.box[1], word.box[0])):
+        text = label_text(word.text)
+        if len(text) >= 3 and text.isalpha() and text not in found:
+            x0, y0, x1, y1 = word.box
+            found[text] = ((x0 + x1) / 2, (y0 + y1) / 2)
+    return found
 
 
 def fixed_text(counts: Mapping[str, int], documents: int) -> set[str]:
     return {token for token, seen in counts.items() if seen >= FIXED * documents}
 
 
-def match(seen: set[str], layouts: Sequence[tuple[Any, Mapping[str, int], int]]) -> Any | None:
-    """The key of the layout (key, token counts, documents) these words fit best, or None:
-    of those they fit, the one whose fixed text they show the most words of (then the one
-    they show the greater share of)."""
-    best, best_rank = None, (0, 0.0)
-    for key, counts, documents in layouts:
+def match(seen: Mapping[str, Place], layouts: Sequence[Known]) -> Any | None:
+    """The key of the layout these words fit best, or None: of those they fit, the one whose
+    fixed text they show the most words of in their places (then the one they show the
+    greater share of); failing any, the layout of one document they show the most words of
+    in their places, YOUNG_SHARED or more."""
+    best, best_rank = None, (False, 0, 0.0)
+    for key, counts, places, documents in layouts:
         fixed = fixed_text(counts, documents)
-        fit = _fit(seen, fixed)
-        rank = (len(fixed & seen), fit or 0.0)
-        if fit is not None and rank > best_rank:
+        shown = {
+            token for token in fixed if token in seen and _near(seen[token], places.get(token))
+        }
+        fit = _fit(seen, fixed, shown)
+        # Only words whose place is known tell one supplier's page from another's.
+        placed = sum(token in places for token in shown)
+        if fit is not None:
+            rank = (True, len(shown), fit)
+        elif documents == 1 and placed >= YOUNG_SHARED:
+            rank = (False, placed, 0.0)
+        else:
+            continue
+        if rank > best_rank:
             best, best_rank = key, rank
     return best
 
 
-def _fit(seen: set[str], fixed: set[str]) -> float | None:
+def _near(at: Place, place: Sequence[float] | None) -> bool:
+    """Whether a word printed at `at` is where the layout prints it. A word whose place the
+    layout does not know (counted by a release before places were kept, on documents since
+    gone) is wherever the page prints it, as it was then."""
+    if place is None:
+        return True
+    return abs(at[0] - place[0]) <= NEAR and abs(at[1] - place[1]) <= NEAR
+
+
+def _fit(seen: Mapping[str, Place], fixed: set[str], shown: set[str]) -> float | None:
     """How well a document's words fit a layout (0 to 1): the share of the layout's fixed
-    text it shows; for a small fixed text, the share of the words either holds that both
-    hold. None if the document is not of the layout."""
+    text it shows in its places, once it prints MATCH of it anywhere; for a small fixed text,
+    the share of the words either holds that both hold there. None if the document is not of
+    the layout."""
     if not fixed or not seen:
         return None
-    shown = len(fixed & seen)
     if len(fixed) < MIN_FIXED:
-        fit = shown / len(fixed | seen)
+        fit = len(shown) / len(fixed | seen.keys())
         return fit if fit >= NEAR_IDENTICAL else None
-    fit = shown / len(fixed)
-    return fit if fit >= MATCH else None
+    fit = len(shown) / len(fixed)
+    printed = len(fixed & seen.keys()) / len(fixed)
+    return fit if printed >= MATCH and fit >= IN_PLACE else None
 
 
-def observe(counts: Mapping[str, int], seen: set[str]) -> dict[str, int]:
-    """The layout's word counts with one more document's words."""
-    updated = dict(counts)
-    for token in seen:
-        updated[token] = updated.get(token, 0) + 1
-    ranked = sorted(updated.items(), key=lambda pair: -pair[1])
-    return dict(ranked[:MAX_TOKENS])
+def observe(
+    counts: Mapping[str, int], places: Mapping[str, Sequence[float]], seen: Mapping[str, Place]
+) -> tuple[dict[str, int], dict[str, list[float]]]:
+    """The layout's word counts and places with one more document's words. A word the layout
+    knows counts once more where the document prints it about where the layout does (its
+    place is then the mean of theirs), not where it is printed elsewhere; a word it did not
+    know, or knew without a place, counts where the document prints it."""
+    counted = dict(counts)
+    placed = {token: list(place) for token, place in places.items()}
+    for token, (x, y) in seen.items():
+        known, place = counted.get(token, 0), placed.get(token)
+        if place is None or not known:
+            counted[token], placed[token] = known + 1, [round(x, 4), round(y, 4)]
+        elif _near((x, y), place):
+            mean = [(place[0] * known + x) / (known + 1), (place[1] * known + y) / (known + 1)]
+            counted[token], placed[token] = known + 1, [round(v, 4) for v in mean]
+    ranked = sorted(counted.items(), key=lambda pair: -pair[1])[:MAX_TOKENS]
+    return dict(ranked), {token: placed[token] for token, _ in ranked if token in placed}
 
 
 def learn(

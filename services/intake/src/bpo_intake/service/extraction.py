@@ -244,16 +244,21 @@ async def _layout_of(
     seen = layouts.tokens(pages)
     if not seen:
         return None
-    key = layouts.match(seen, [(layout, layout.tokens, layout.documents) for layout in known])
+    key = layouts.match(
+        seen, [(layout, layout.tokens, layout.places, layout.documents) for layout in known]
+    )
     layout: Layout
     if isinstance(key, Layout):
         layout = key
-        layout.tokens, layout.documents = layouts.observe(layout.tokens, seen), layout.documents + 1
+        layout.tokens, layout.places = layouts.observe(layout.tokens, layout.places, seen)
+        layout.documents += 1
         return layout
+    counts, places = layouts.observe({}, {}, seen)
     layout = Layout(
         id=new_id(),
         client_id=client_id,
-        tokens=layouts.observe({}, seen),
+        tokens=counts,
+        places=places,
         documents=1,
         learned=0,
         model={},
