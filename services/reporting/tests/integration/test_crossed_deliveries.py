@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from nats.js import JetStreamContext
 from sqlalchemy import select
 
 from bpo_common.contracts.intake import ItemCompleted, ItemRejected, JobCreated
@@ -22,7 +23,7 @@ TEN = DAY + timedelta(hours=10)
 
 
 async def test_deliveries_of_two_jobs_in_opposite_orders_both_commit(
-    reporting_db: SessionFactory,
+    reporting_db: SessionFactory, js: JetStreamContext
 ) -> None:
     (subscription,) = subscriptions
     jobs = {new_id(): new_id(), new_id(): new_id()}  # job: its client
@@ -47,17 +48,17 @@ async def test_deliveries_of_two_jobs_in_opposite_orders_both_commit(
         )
         for job_id, client_id in jobs.items()
     ]  # fmt: skip
-    async with reporting_db() as session, session.begin():
-        await apply(session, subscription, _wrapped(created))
-
-    # Each delivery's first run holds its job's fact and its client's hour while the other
-    # delivery's last run wants them.
-    await apply_crossed(
-        reporting_db,
-        subscription,
+    made = _wrapped(created)
+    first, second = (
         _wrapped([completed(one), rejected(two)]),
         _wrapped([rejected(two), completed(one)]),
     )
+    async with reporting_db() as session, session.begin():
+        await apply(session, subscription, made)
+
+    # Each delivery's first run holds its job's fact and its client's hour while the other
+    # delivery's last run wants them.
+    await apply_crossed(reporting_db, subscription, first, second)
 
     async with reporting_db() as session:
         facts = await session.scalars(select(JobFact).where(JobFact.job_id.in_(jobs)))
@@ -68,6 +69,10 @@ async def test_deliveries_of_two_jobs_in_opposite_orders_both_commit(
         hours = {r.client_id: (r.hour, r.items_completed, r.items_rejected) for r in rollups}
     assert counts == {one: (2, 0), two: (0, 2)}
     assert hours == {jobs[one]: (TEN, 2, 0), jobs[two]: (TEN, 0, 2)}
+    # On the stream too, as the relays would have put them: what reporting counts is there for
+    # a rebuild to find (its consumer takes them as copies of what it applied).
+    for envelope in [*made, *first, *second]:
+        await js.publish(envelope.subject, envelope.model_dump_json().encode())
 
 
 def _wrapped(events: Sequence[ItemCompleted | ItemRejected | JobCreated]) -> list[Envelope]:
