@@ -9,7 +9,7 @@ import pytest
 
 from bpo_common.crypto import LocalKeyRing, is_sealed, new_data_key, new_kek
 from bpo_common.rules import spec_for
-from bpo_intake.domain.controls import PoolItem, Resealer, chance, control_item
+from bpo_intake.domain.controls import PoolItem, Resealer, answer_fits, chance, control_item
 from bpo_intake.domain.jobs import ItemStatus
 
 NOW = datetime(2031, 1, 1, tzinfo=UTC)
@@ -75,3 +75,15 @@ def test_a_control_copies_the_pool_item_with_its_personal_values_sealed_for_its_
         pool.layout_id,
         NOW,
     )
+
+
+def test_a_known_answer_is_read_as_stored_against_a_job_whose_decimal_point_is_a_comma() -> None:
+    # qty typed 1,5 is stored 1.500: read as typed, it was 1500, and the rule refused it.
+    fields = [
+        {"name": "qty", "type": "decimal", "decimal_places": 3, "decimal_separator": ","},
+        {"name": "price", "type": "decimal", "decimal_places": 2, "decimal_separator": ","},
+        {"name": "amount", "type": "decimal", "decimal_places": 2, "decimal_separator": ","},
+    ]
+    spec = spec_for(UUID(int=71), fields, ["amount == qty * price"], None)
+    assert answer_fits(spec, {"qty": "1.500", "price": "2.00", "amount": "3.00"})
+    assert not answer_fits(spec, {"qty": "1.500", "price": "2.00", "amount": "4.00"})

@@ -13,8 +13,9 @@ from typing import Any
 from uuid import UUID
 
 from bpo_common.crypto import DataKey
-from bpo_common.rules import Personal
+from bpo_common.rules import JobSpec, Personal
 from bpo_intake.domain.jobs import ItemStatus
+from bpo_intake.domain.tasks import check_keying
 
 # A keyer with fewer entry tasks than this submitted on a work type is new to it.
 NEW_KEYER_TASKS = 20
@@ -100,3 +101,10 @@ def control_item(
         "control_of": pool.id,
         "attempt_id": attempt_id,
     }
+
+
+def answer_fits(spec: JobSpec, answer: Mapping[str, Any]) -> bool:
+    """Whether a control's known answer, as stored (canonical values), is one the claimed job
+    takes: its rules read as its keyer's submit reads the values typed. Read as typed, a job
+    whose decimal point is `,` would take the stored 1.500 for 1500."""
+    return check_keying(spec.reading_canonical(), answer, None).valid

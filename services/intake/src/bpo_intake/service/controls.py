@@ -27,7 +27,7 @@ from bpo_common.ids import made_at, new_id
 from bpo_common.outbox import publish
 from bpo_intake.domain import controls as domain
 from bpo_intake.domain.jobs import JobStatus
-from bpo_intake.domain.tasks import TaskStatus, check_keying, new_task
+from bpo_intake.domain.tasks import TaskStatus, new_task
 from bpo_intake.models import Job
 from bpo_intake.repository import controls as repository
 from bpo_intake.repository import items as items_repository
@@ -112,7 +112,7 @@ async def _fitting(
         if pool is None:
             return None
         key = (await keys_of_jobs(session, keys, {pool.job_id: pool.data_key}))[pool.job_id]
-        if check_keying(spec, spec.personal.open(pool.golden, key), None).valid:
+        if domain.answer_fits(spec, spec.personal.open(pool.golden, key)):
             return pool
         passed.append(pool.id)
     return None
