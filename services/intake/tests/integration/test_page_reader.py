@@ -4,6 +4,7 @@ words for after this one listed it is not read again."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from uuid import UUID
 
 import httpx
@@ -75,7 +76,10 @@ async def _a_scan_to_read(
     uploaded = await upload(api, tokens, client_id, job["id"], scan, filename="scan.png")
     assert uploaded.status_code == 201, uploaded.text
     reader = documents.document_decoder(settings)
-    while await documents.render_pending(db, store, reader, {}) == documents.RENDER_BATCH:
+    # Documents of other tests whose bytes are in other stores are passed over once found
+    # missing (`awaited`), as the renderer's loop does: else each pass looked at them again.
+    awaited: dict[UUID, datetime] = {}
+    while await documents.render_pending(db, store, reader, awaited) == documents.RENDER_BATCH:
         pass
     return UUID(uploaded.json()["id"]), invoice.number
 
