@@ -3,10 +3,12 @@ a submit, a give-back or a page's renewed link that cannot get through, or that 
 service refuses, is said (never a silent page, nor the proxy's own), and a field's error is
 said as it comes."""
 
+import asyncio
 import re
+from typing import Any
 from uuid import UUID
 
-from playwright.async_api import Browser, Route
+from playwright.async_api import Browser, Page, Route
 from sqlalchemy import select
 
 from bpo_common.ids import new_id
@@ -22,16 +24,25 @@ FIELDS = [
 ]
 
 
+async def _keyer_with_a_task(
+    served: Served, browser: Browser, tokens: Tokens, **job: Any
+) -> tuple[Page, dict[str, Any], str]:
+    """A keyer signed in to /work, before their claim, and a job of one invoice PDF for them
+    alone (single keying; `job`: more of its body): the page, the job as made, and the
+    keyer's token."""
+    skill = f"net-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill], **job}  # fmt: skip
+    made = await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
+    _, token = await contractor(served, tokens, skill)
+    return await signed_in(browser, served, token), made, token
+
+
 async def test_a_claim_or_instructions_out_of_reach_are_said_and_n_tries_again(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"net-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "instructions": "Key the **total** with tax.", "due_at": "1990-01-04T00:00:00Z",
-            "required_skills": [skill]}  # fmt: skip
-    await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
+    instructions = "Key the **total** with tax."
+    page, _, _ = await _keyer_with_a_task(served, browser, tokens, instructions=instructions)
 
     claims = re.compile(r".*/v1/tasks/claim$")
     await page.route(claims, lambda route: route.abort())
@@ -58,12 +69,7 @@ async def test_a_claim_or_instructions_out_of_reach_are_said_and_n_tries_again(
 async def test_a_check_or_a_give_back_out_of_reach_is_said(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"net-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    made = await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
+    page, made, _ = await _keyer_with_a_task(served, browser, tokens)
     failures: list[str] = []
     page.on("pageerror", lambda error: failures.append(str(error)))
     await page.keyboard.press("n")
@@ -124,12 +130,7 @@ async def _proxy(route: Route, status: int, name: str) -> None:
 async def test_a_proxys_page_answering_a_claim_or_a_submit_is_said_by_its_status(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"net-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    made = await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
+    page, made, _ = await _keyer_with_a_task(served, browser, tokens)
 
     claims = re.compile(r".*/v1/tasks/claim$")
     await page.route(claims, lambda route: _proxy(route, 502, "Bad Gateway"))
@@ -181,12 +182,7 @@ async def test_a_proxys_page_answering_a_claim_or_a_submit_is_said_by_its_status
 async def test_signed_out_meanwhile_a_check_or_a_submit_says_so_and_keeps_the_entries(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"net-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    made = await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
+    page, made, token = await _keyer_with_a_task(served, browser, tokens)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     await page.locator("#field-invoice_number").fill("INV-4")
@@ -222,12 +218,7 @@ async def test_signed_out_meanwhile_a_check_or_a_submit_says_so_and_keeps_the_en
 async def test_an_expired_page_link_whose_renewal_a_proxy_refuses_is_said_by_its_status(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"net-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
+    page, _, _ = await _keyer_with_a_task(served, browser, tokens)
     expired = '{"title": "Forbidden", "status": 403, "detail": "the link has expired"}'
     await page.route(
         re.compile(r".*/v1/documents/[^/]+/pages/1\?.*"),
@@ -249,12 +240,7 @@ async def test_an_expired_page_link_whose_renewal_a_proxy_refuses_is_said_by_its
 async def test_a_task_found_gone_after_a_gateway_gave_up_on_its_submit_was_most_likely_submitted(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"net-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
+    page, _, _ = await _keyer_with_a_task(served, browser, tokens)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     await page.locator("#field-invoice_number").fill("INV-4")
@@ -277,4 +263,39 @@ async def test_a_task_found_gone_after_a_gateway_gave_up_on_its_submit_was_most_
     said = await page.inner_text("#status")
     assert said.endswith("was most likely submitted: the submit before went through, though its "
                          "answer was lost.")  # fmt: skip
+    await page.context.close()
+
+
+async def test_a_check_finding_the_task_gone_while_its_submit_is_on_its_way_leaves_it_to_it(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    """Leaving the last field sends a check; Ctrl+Enter at once, the submit may reach the
+    service first, and the check finds the task gone: what the keyer is told is the submit's
+    answer, here a gateway's 504 (the check's "not leased" closed the task as lost)."""
+    page, _, _ = await _keyer_with_a_task(served, browser, tokens)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    submitted, checked = asyncio.Event(), asyncio.Event()
+
+    async def check_after_the_submit(route: Route) -> None:
+        await submitted.wait()
+        await route.fulfill(response=await route.fetch())
+        checked.set()
+
+    async def timed_out(route: Route) -> None:
+        await route.fetch()
+        submitted.set()
+        await checked.wait()
+        await page.evaluate("() => new Promise((read) => setTimeout(read, 200))")
+        await _proxy(route, 504, "Gateway Time-out")
+
+    await page.route(re.compile(r".*/v1/tasks/[^/]+/check$"), check_after_the_submit)
+    await page.route(re.compile(r".*/v1/tasks/[^/]+/submit$"), timed_out)
+    await page.locator("#field-invoice_number").fill("INV-4")
+    await page.locator("#field-total").fill("10")  # leaving the number: its check, held
+    await page.keyboard.press("Control+Enter")
+
+    await page.locator("#status.error").filter(has_text="504").wait_for()
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert await page.input_value("#field-total") == "10"
     await page.context.close()

@@ -88,6 +88,8 @@
 
   // Why the task is gone (a beat, a check or a submit answered 409 or 404): once a gateway
   // gave up waiting for its submit, that submit most likely went through, whatever finds it.
+  // A beat or check that finds it gone while its submit is on its way leaves it to the
+  // submit's answer: that submit may be what closed it.
   function goneText(id, status, answer) {
     if (id !== timedOut) return problemText(status, answer);
     return `Task ${id.slice(-8)} was most likely submitted: the submit before went through, `
@@ -228,7 +230,7 @@
       leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
       if (statusOf === "lease") say(""); // renewed: no longer about to end
     } else if (status === 409 || status === 404) {
-      close(goneText(id, status, answer), { isError: true });
+      if (!submitting.has(id)) close(goneText(id, status, answer), { isError: true });
     } else if (passing(status)) {
       heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
     } else if (status === 401) signedOut();
@@ -837,7 +839,7 @@
       const half = halfDates([...visited]);
       const halfOn = new Set(half.map((error) => error.field));
       showErrors([...half, ...answer.errors.filter((error) => !halfOn.has(error.field))], visited);
-    } else if (status === 409 || status === 404) {
+    } else if ((status === 409 || status === 404) && !submitting.has(checking.id)) {
       close(goneText(checking.id, status, answer), { isError: true });
     }
   }
