@@ -50,6 +50,8 @@ log = structlog.get_logger(__name__)
 # A handler applies a run of consecutive events of one type, in order, in the caller's
 # transaction: set-based where it can (one statement per table for the whole run).
 Handler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
+# The names of the locks a delivery's handlers will take, read in the caller's transaction.
+Locks = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[Collection[str]]]
 E = TypeVar("E", bound=Event)
 
 MAX_NAK_DELAY_S = 60.0
@@ -65,13 +67,15 @@ SHORTEST_WAIT_S = 0.005
 
 @dataclass(frozen=True)
 class Subscription:
-    """A durable consumer: its name, one handler per event type it takes, and the fields of
-    its events that name what another replica's events may change too (`shared_by`, see
-    `apply`)."""
+    """A durable consumer: its name, one handler per event type it takes, the fields of its
+    events that name what another replica's events may change too (`shared_by`, see
+    `apply`), and what else its handlers lock that only the database tells (`locks`: the
+    names of advisory locks, bpo_common.db.advisory_lock's)."""
 
     name: str
     handlers: Mapping[str, Handler]
     shared_by: tuple[str, ...] = ()
+    locks: Locks | None = None
 
 
 def each(
@@ -164,12 +168,12 @@ async def apply(
     in the delivery, is a duplicate).
 
     Before the first run, the transaction takes a lock on each value its events carry in the
-    subscription's `shared_by` fields (a client, a job, a contractor), all in one order. Two
-    replicas' deliveries holding events of the same two jobs in opposite orders would
-    otherwise each lock the rows of its first job and wait for the other's, and PostgreSQL
-    would abort one of them a second later (its delivery then applied again event by event,
-    waiting on the other's locks). The second now waits for the first at the start, holding
-    only its events' inbox rows."""
+    subscription's `shared_by` fields (a client, a job, a contractor) and the locks its
+    `locks` name, all in one order. Two replicas' deliveries holding events of the same two
+    jobs in opposite orders would otherwise each lock the rows of its first job and wait for
+    the other's, and PostgreSQL would abort one of them a second later (its delivery then
+    applied again event by event, waiting on the other's locks). The second now waits for
+    the first at the start, holding only its events' inbox rows."""
     fresh = await record_received(session, subscription.name, [e.id for e in envelopes])
     outcomes: list[Outcome] = []
     applied: list[Envelope] = []
@@ -186,6 +190,8 @@ async def apply(
         for name in subscription.shared_by
         if envelope.data.get(name) is not None
     }
+    if subscription.locks is not None and applied:
+        shared.update(await subscription.locks(session, applied))
     if shared:
         await advisory_lock(session, *sorted(shared))
     for run in runs(applied):

@@ -13,7 +13,7 @@ from bpo_common.contracts.intake import (
     TaskSubmitted,
 )
 from bpo_common.inbox import Subscription, batch, each
-from bpo_validation.service import accuracy, decisions, erasure, jobs, quality
+from bpo_validation.service import accuracy, decisions, erasure, exceptions, jobs, quality
 from bpo_validation.service.keys import JobKeys
 from bpo_validation.settings import Settings
 
@@ -33,8 +33,13 @@ def subscriptions(settings: Settings, keys: JobKeys) -> list[Subscription]:
             each(JobCancelled, quality.job_cancelled),
         ]
     )
-    # A job's rules, items and ledger, and a keyer's tallies and standing, are what two
-    # replicas' deliveries share.
+    # A job's rules, items and ledger, a keyer's tallies and standing, and what a client's
+    # invoices bill, are what two replicas' deliveries share.
     return [
-        Subscription(name="validation", handlers=handlers, shared_by=("job_id", "contractor_id"))
+        Subscription(
+            name="validation",
+            handlers=handlers,
+            shared_by=("job_id", "contractor_id"),
+            locks=exceptions.matching_locks,
+        )
     ]

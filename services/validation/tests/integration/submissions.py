@@ -85,11 +85,12 @@ async def new_job(
     fields: list[dict[str, Any]] | None = None,
     match: dict[str, Any] | None = None,
     work_type: str = "invoice",
+    client_id: UUID | None = None,
     **qc: Any,
 ) -> JobCreated:
     created = JobCreated(
         job_id=new_id(),
-        client_id=new_id(),
+        client_id=client_id or new_id(),
         work_type=work_type,
         fields=fields or FIELDS,
         rules=[],

@@ -10,16 +10,28 @@ from bpo_common.db import advisory_lock, among, copy_instances
 from bpo_validation.models import Decision, Entry
 
 
+def matching_lock(client_id: UUID) -> str:
+    """The name of the lock that serializes matching the client's invoices: what one invoice
+    bills of an order line is seen by the next."""
+    return f"matching:{client_id}"
+
+
 async def lock_items(
-    session: AsyncSession, item_ids: Iterable[UUID], job_ids: Iterable[UUID] = ()
+    session: AsyncSession,
+    item_ids: Iterable[UUID],
+    job_ids: Iterable[UUID] = (),
+    matching: Iterable[UUID] = (),
 ) -> None:
     """Take the items' submissions one transaction at a time, until the transaction ends: a
     decision reads every entry of its item, and two consumers that each saw only their own
     keying of it would never decide. Their jobs' too (`job_ids`), which an erasure of a whole
     job takes, as one of items takes theirs: what arrives for them then waits for it, and
-    finds it done. Taken in one order, so that two transactions never deadlock."""
+    finds it done. And the matching of the invoices of the clients `matching`, which the
+    items' decisions may match. Taken in one order, so that two transactions never deadlock
+    (one matching the invoices of clients A then B, another those of B then A, each locking
+    a client as it came to its invoice, did)."""
     keys = [f"validation-item:{i}" for i in item_ids] + [f"validation-job:{j}" for j in job_ids]
-    await advisory_lock(session, *sorted(keys))
+    await advisory_lock(session, *sorted(keys + [matching_lock(c) for c in matching]))
 
 
 async def add_entries(session: AsyncSession, entries: Sequence[Entry]) -> None:

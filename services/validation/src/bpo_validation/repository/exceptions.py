@@ -9,7 +9,6 @@ from uuid import UUID
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import advisory_lock
 from bpo_common.pagination import PageRequest, paginate
 from bpo_validation.domain.duplicates import Invoice
 from bpo_validation.domain.matching import ExceptionStatus
@@ -21,12 +20,6 @@ from bpo_validation.models import (
     ReferenceRow,
     SeenInvoice,
 )
-
-
-async def lock_matching(session: AsyncSession, client_id: UUID) -> None:
-    """Serialize matching the client's invoices (until the transaction ends): what one invoice
-    bills of an order line is seen by the next."""
-    await advisory_lock(session, f"matching:{client_id}")
 
 
 async def invoiced_before(

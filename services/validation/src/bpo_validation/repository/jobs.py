@@ -29,6 +29,12 @@ async def rules_of_jobs(session: AsyncSession, job_ids: Iterable[UUID]) -> dict[
     return {rules.job_id: rules for rules in (await session.execute(query)).scalars()}
 
 
+async def clients_matching(session: AsyncSession, job_ids: Iterable[UUID]) -> set[UUID]:
+    """The clients of those of the jobs known that match invoices (have a match rule)."""
+    query = select(JobRules.client_id, JobRules.match).where(among(JobRules.job_id, list(job_ids)))
+    return {client_id for client_id, match in (await session.execute(query)).all() if match}
+
+
 async def add_items(session: AsyncSession, job_id: UUID, count: int) -> bool:
     """Count `count` more items received for the job; False when the job is not known."""
     query = (

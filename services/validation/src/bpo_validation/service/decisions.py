@@ -62,14 +62,17 @@ async def record_submissions(
     """Keep the entries; decide about each item once it has the entries it needs; judge and
     score; as applying the submissions one at a time, in order, would."""
     job_ids = {event.job_id for event in events}
-    await repository.lock_items(session, {event.item_id for event in events}, job_ids)
+    # A job's rules never change once announced: read before the locks, they tell which
+    # clients' invoices the run may match, locked with its items.
+    known = await job_rules.rules_of_jobs(session, job_ids)
+    matching = {job.client_id for job in known.values() if job.match}
+    await repository.lock_items(session, {event.item_id for event in events}, job_ids, matching)
     # What arrives of erased data is not kept (a submission made before an erasure can be
     # read after it; one read while it runs waits for it, on the locks).
     erased = await erased_of(session, job_ids)
     events = [event for event in events if not erased.holds(event.job_id, event.item_id)]
     if not events:
         return
-    known = await job_rules.rules_of_jobs(session, {event.job_id for event in events})
     jobs = {job_id: Rules.of(job) for job_id, job in known.items()}
     for event in events:
         if event.job_id not in jobs:

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.auth import Principal, Role, shows_personal_data
 from bpo_common.clock import utcnow
 from bpo_common.contracts import ExceptionAction, reasons, validation
+from bpo_common.contracts.intake import JobCreated, TaskSubmitted
 from bpo_common.crypto import DataKey
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
-from bpo_common.events import Event
+from bpo_common.events import Envelope, Event
 from bpo_common.ids import new_id
 from bpo_common.outbox import publish_each
 from bpo_common.pagination import Page, PageRequest, make_page
@@ -50,10 +51,10 @@ async def match(
     look_up: LookUp,
 ) -> InvoiceMatch:
     """The invoice matched against its order, receipts and the client's other invoices; what
-    it bills is remembered for the invoices after it."""
+    it bills is remembered for the invoices after it. The caller holds the client's matching
+    lock (repository.decisions.lock_items' `matching`), taken with its others."""
     rule = spec.match
     assert rule is not None, "only a job with a match rule matches invoices"
-    await repository.lock_matching(session, client_id)
     number = matching.order_number(rule, result)
     order_key = None if number is None else reference_key(number)
     order = (
@@ -90,6 +91,26 @@ async def match(
         session, client_id, item_id, billed, outcome.invoiced_lines(), invoice
     )
     return outcome
+
+
+async def matching_locks(session: AsyncSession, envelopes: Sequence[Envelope]) -> set[str]:
+    """The matching locks a delivery's keyings may take, those of the clients of their jobs
+    that match invoices: the consumer takes them with its other locks before its first run.
+    Taken by each run as it came to it, two deliveries matching invoices of clients A and B,
+    a run apart and in opposite orders, deadlocked."""
+    keyed = {UUID(e.data["job_id"]) for e in envelopes if e.type == TaskSubmitted.event_type}
+    if not keyed:
+        return set()
+    clients = await job_rules.clients_matching(session, keyed)
+    # A job announced in the same delivery is not stored yet.
+    clients.update(
+        UUID(e.data["client_id"])
+        for e in envelopes
+        if e.type == JobCreated.event_type
+        and e.data.get("match")
+        and UUID(e.data["job_id"]) in keyed
+    )
+    return {decision_rows.matching_lock(client_id) for client_id in clients}
 
 
 def opened(
@@ -181,8 +202,11 @@ async def resolve(
     )
     # The locks an erasure of its item or job takes: a resolution waits for one running and
     # then finds the exception it closed; an erasure after it waits for it and erases its
-    # decision too.
-    await decision_rows.lock_items(session, [seen.item_id], [seen.job_id])
+    # decision too. With them, that of matching the client's invoices: a correction is
+    # matched again, a rejection bills nothing any more.
+    await decision_rows.lock_items(
+        session, [seen.item_id], [seen.job_id], matching=[seen.client_id]
+    )
     exception = _visible(
         await repository.exception_for_update(session, exception_id), exception_id, caller.scope()
     )
