@@ -196,6 +196,34 @@ def test_a_remembered_value_without_a_checksum_puts_a_slip_of_one_character_righ
     assert (shown.value, round(shown.confidence, 3)) == (remembered, 0.917)
 
 
+@pytest.mark.parametrize(
+    ("spec", "label", "old", "new", "keyed"),
+    [
+        (FieldSpec(name="email", type="email"), "Email:", "ap@acme.com", "ap2@acme.com",
+         "ap2@acme.com"),
+        (FieldSpec(name="phone", type="phone"), "Tel:", "+49 30 1234 5678", "+49 30 1284 5678",
+         "+493012845678"),
+    ],
+)  # fmt: skip
+def test_a_new_value_like_the_remembered_one_is_pre_filled_once_a_keyer_put_it_right(
+    spec: FieldSpec, label: str, old: str, new: str, keyed: str
+) -> None:
+    model = layouts.Model()
+    for far in (False, True) * 5:
+        layouts.learn(model, [spec], paid_to(old, far, label), {spec.name: old.replace(" ", "")})
+    # The supplier's new address or number, one character off the old one, as a slip would
+    # be: the first document of it is pre-filled with the remembered one.
+    (shown,) = suggestions.suggest([spec], paid_to(new, label=label), model.fields).values()
+    assert shown.value == old.replace(" ", "")
+    # A keyer put it right: from the next document on, the new one is pre-filled.
+    layouts.learn(model, [spec], paid_to(new, label=label), {spec.name: keyed})
+    for far in (True, False, True):
+        (shown,) = suggestions.suggest([spec], paid_to(new, far, label), model.fields).values()
+        assert shown.value == keyed
+        assert shown.confidence >= 0.8  # the default suggestion threshold
+        layouts.learn(model, [spec], paid_to(new, far, label), {spec.name: keyed})
+
+
 def dated(value: str) -> list[Page]:
     words = [Word("Date:", (0.10, 0.10, 0.15, 0.12)), Word(value, (0.16, 0.10, 0.24, 0.12))]
     return [Page("doc", 1, words)]
