@@ -3,10 +3,7 @@ words; an engine that stops working ends its batch without undoing what the batc
 Tesseract is the real one, behind a wrapper of the test's that fails it as the test says."""
 
 import os
-import shutil
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -27,6 +24,7 @@ from bpo_intake.settings import Settings
 from .conftest import create_job, register_client
 from .documents import upload, zipped
 from .invoices import FIELDS, extracted_invoices, invoice_pdf, invoices, scanned
+from .tesseracts import WrappedTesseract, wrapped_tesseract
 
 
 @pytest.fixture(scope="module")
@@ -34,48 +32,15 @@ def intake_app(stack: TestStack, store_dir: Path) -> FastAPI:
     return create_app(stack.settings(Settings, "intake", document_store_url=store_dir.as_uri()))
 
 
-@dataclass(frozen=True)
-class Tesseract:
-    """Where the test's wrapper of Tesseract counts its calls."""
-
-    calls: Path
-
-    def called(self) -> int:
-        return int(self.calls.read_text())
-
-
 @pytest.fixture
-def tesseract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Tesseract]:
-    """Tesseract as it is, but for the lines of Python given that may end it first (they see
-    the image as `image`, and `calls`: how many calls came before this one)."""
+def tesseract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., WrappedTesseract]:
+    """Tesseract as it is, but for the lines of Python given that may end it first
+    (`wrapped_tesseract`), first on the app's PATH."""
 
-    def that(*before: str) -> Tesseract:
-        wrapper, counter = tmp_path / "tesseract", tmp_path / "calls"
-        counter.write_text("0")
-        wrapper.write_text(
-            "\n".join(
-                [
-                    f"#!{sys.executable}",
-                    "import os, pathlib, subprocess, sys",
-                    "image = sys.stdin.buffer.read()",
-                    f"counter = pathlib.Path({str(counter)!r})",
-                    "calls = int(counter.read_text())",
-                    # Replaced whole, never seen empty by the test reading it meanwhile.
-                    "written = counter.with_name(f'calls.{os.getpid()}')",
-                    "written.write_text(str(calls + 1))",
-                    "os.replace(written, counter)",
-                    *before,
-                    f"done = subprocess.run([{shutil.which('tesseract')!r}, *sys.argv[1:]],",
-                    "                      input=image, capture_output=True)",
-                    "sys.stdout.buffer.write(done.stdout)",
-                    "sys.exit(done.returncode)",
-                    "",
-                ]
-            )
-        )
-        wrapper.chmod(0o755)
+    def that(*before: str) -> WrappedTesseract:
+        wrapper = wrapped_tesseract(tmp_path, *before)
         monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-        return Tesseract(counter)
+        return wrapper
 
     return that
 
@@ -105,7 +70,7 @@ async def test_a_page_tesseract_keeps_being_killed_on_is_read_again_then_taken_a
     intake: httpx.AsyncClient,
     tokens: Tokens,
     intake_db: SessionFactory,
-    tesseract: Callable[..., Tesseract],
+    tesseract: Callable[..., WrappedTesseract],
     job: tuple[UUID, dict[str, Any]],
 ) -> None:
     # Killed (as for memory) on any image larger than a blank page.
@@ -128,7 +93,7 @@ async def test_an_engine_that_stops_working_keeps_what_its_batch_counted(
     intake: httpx.AsyncClient,
     tokens: Tokens,
     intake_db: SessionFactory,
-    tesseract: Callable[..., Tesseract],
+    tesseract: Callable[..., WrappedTesseract],
     job: tuple[UUID, dict[str, Any]],
 ) -> None:
     # Killed on the first page (it still reads the blank page it is then tried on: the

@@ -1,24 +1,28 @@
 """The page reader run by the test in an app without workers (so that none runs beside it): it
-reads a page on the one connection a pool of one gives it, and a page another reader stored
-words for after this one listed it is not read again."""
+reads a page on the one connection a pool of one gives it, a page another reader stored words
+for after this one listed it is not read again, and it takes a page's document before the page,
+as an erasure does."""
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory, create_engine, create_session_factory
 from bpo_common.settings import Component
-from bpo_devtools.testing import TestStack, Tokens, serve
+from bpo_devtools.testing import TestStack, Tokens, eventually, serve, someone_waits_for_a_lock
 from bpo_intake.app import create_app
 from bpo_intake.domain.words import Word
 from bpo_intake.models import Document, DocumentPage
+from bpo_intake.repository import erasure as erasure_repository
 from bpo_intake.repository import extraction as extraction_repository
 from bpo_intake.service import documents, extraction
 from bpo_intake.service.ocr import Tesseract
@@ -27,6 +31,7 @@ from bpo_intake.settings import Settings
 from .conftest import DOCUMENT_LINK_SECRET
 from .documents import open_job, upload
 from .invoices import invoice_pdf, invoices, scanned
+from .tesseracts import wrapped_tesseract
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +158,46 @@ async def test_a_page_read_by_another_reader_after_this_one_listed_it_is_not_rea
     assert read_late == [], "Tesseract not run again on a page read"
     page = await _page(db, document_id)
     assert number in [word["text"] for word in page.words or []]
+
+
+async def test_a_last_failed_read_takes_its_document_before_its_page_as_an_erasure_does(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, tmp_path: Path
+) -> None:
+    document_id, _ = await _a_scan_to_read(api, tokens, db, settings, seed=73)
+    async with db() as session, session.begin():
+        spent = update(DocumentPage).where(DocumentPage.document_id == document_id)
+        await session.execute(spent.values(read_attempts=extraction.READ_ATTEMPTS - 1))
+    go = tmp_path / "go"
+    # Killed (as for memory) on the page once the test lets it go; a blank page it reads.
+    wrapper = wrapped_tesseract(
+        tmp_path,
+        "if len(image) > 10_000:",
+        f"    while not pathlib.Path({str(go)!r}).exists():",
+        "        time.sleep(0.05)",
+        "    os.kill(os.getpid(), 9)",
+    )
+    engine = Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(wrapper.executable))
+    store = documents.document_store(settings)
+    reader = asyncio.create_task(extraction.read_pending(db, store, engine))
+    try:
+
+        async def reading() -> bool:
+            return wrapper.called() == 1
+
+        await eventually(reading, what="Tesseract called on the page")
+        async with db() as erasing, erasing.begin():
+            # As an erasure does: the document's row first, then its pages'.
+            (locked,) = await erasure_repository.documents_for_update(erasing, [document_id])
+            go.touch()
+            await someone_waits_for_a_lock(erasing)  # the reader, its last read failed
+            # It waits for the document holding no page of it (holding the page, it deadlocked
+            # with the erasure, which PostgreSQL ended with an error).
+            pages = select(DocumentPage).where(DocumentPage.document_id == document_id)
+            await erasing.execute(pages.with_for_update(nowait=True))
+            await documents.delete_documents(erasing, [locked], utcnow(), [])
+    finally:
+        go.touch()
+        read = await asyncio.wait_for(reader, timeout=20)
+    assert read == 0, "nothing stored for a page of an erased document"
+    page = await _page(db, document_id)
+    assert (page.read_at, page.text, page.words) == (None, None, None)

@@ -52,8 +52,11 @@ async def claim_page(session: AsyncSession, document_id: UUID, number: int) -> b
 
 
 async def count_read_attempt(session: AsyncSession, document_id: UUID, number: int) -> int | None:
-    """One more attempt at reading the page, if it is still unread: how many it has had (None
-    when it was read meanwhile, or is gone)."""
+    """One more attempt at reading the page, if it is still unread and its document not
+    deleted: how many it has had (None when it was read meanwhile, or is gone). The document's
+    row is held first (`_hold_live_document`), then the page's, as an erasure takes them."""
+    if not await _hold_live_document(session, document_id):
+        return None
     counted = await session.execute(
         update(DocumentPage)
         .where(
@@ -76,15 +79,10 @@ async def set_words_read(
     read_at: datetime,
 ) -> bool:
     """Store what OCR read on a page, unless the page was read meanwhile or its document was
-    deleted (or is gone): whether it was stored. The document's row is held first (FOR
-    SHARE): an erasure marks it deleted before it forgets its pages' words, so either the
-    erasure waits for this short write, or this sees the document deleted."""
-    live = (
-        select(Document.id)
-        .where(Document.id == document_id, Document.deleted_at.is_(None))
-        .with_for_update(read=True)
-    )
-    if (await session.execute(live)).scalar_one_or_none() is None:
+    deleted (or is gone): whether it was stored. The document's row is held first
+    (`_hold_live_document`): an erasure marks it deleted before it forgets its pages' words, so
+    either the erasure waits for this short write, or this sees the document deleted."""
+    if not await _hold_live_document(session, document_id):
         return False
     stored = await session.execute(
         update(DocumentPage)
@@ -98,6 +96,19 @@ async def set_words_read(
         .returning(DocumentPage.number)
     )
     return stored.scalar_one_or_none() is not None
+
+
+async def _hold_live_document(session: AsyncSession, document_id: UUID) -> bool:
+    """Hold the document's row (FOR SHARE) until the transaction ends, unless it was deleted
+    (or is gone): whether it is held. A reader takes it before its page's row, in the order an
+    erasure takes them (the document, then its pages): the other order deadlocked with an
+    erasure of the document, which PostgreSQL broke with an error (a 500 for the erasure)."""
+    live = (
+        select(Document.id)
+        .where(Document.id == document_id, Document.deleted_at.is_(None))
+        .with_for_update(read=True)
+    )
+    return (await session.execute(live)).scalar_one_or_none() is not None
 
 
 async def items_to_extract(session: AsyncSession, limit: int) -> list[tuple[Item, Job]]:
