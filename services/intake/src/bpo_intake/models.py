@@ -178,16 +178,14 @@ class Item(Base):
     exception_reasons: Mapped[list[str] | None]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Machine pre-fill: the layout its documents were matched to, what extraction suggests
-    # per field ({field: {value, confidence, document_id, page, boxes, planted?}}), when it
-    # ran, and whether its accepted result is still to be learned from.
+    # Pre-fill: its documents' layout, suggestions per field ({field: {value, confidence,
+    # document_id, page, boxes, planted?}}), when made, whether its result is to be learned.
     layout_id: Mapped[UUID | None]
     suggestions: Mapped[dict[str, Any] | None]
     extracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     learn_pending: Mapped[bool] = mapped_column(server_default=text("false"))
-    # A control (none of the client's work): the item it copies; its qualification attempt.
-    control_of: Mapped[UUID | None]
-    attempt_id: Mapped[UUID | None]
+    control_of: Mapped[UUID | None]  # a control (none of the client's work): the item it copies
+    attempt_id: Mapped[UUID | None]  # of a qualification attempt, when a copy given in one
     # Two keyers agreed on its result, and its client lets it be a control's answer.
     agreed: Mapped[bool] = mapped_column(server_default=text("false"))
 
@@ -241,8 +239,10 @@ class DocumentPage(Base):
     words: Mapped[list[dict[str, Any]] | None]
     # When its words were read (or OCR gave up on it); NULL: OCR is still to run.
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Reads that ran out of time or were killed; at READ_ATTEMPTS it is taken as having no words.
+    # Reads started, each counted as it starts; after READ_ATTEMPTS, it has no words. Until
+    # `read_claimed_until`, the reader that claimed it reads it, and others pass it over.
     read_attempts: Mapped[int] = mapped_column(server_default="0")
+    read_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Layout(Base):

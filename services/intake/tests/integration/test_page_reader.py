@@ -1,10 +1,13 @@
 """The page reader run by the test in an app without workers (so that none runs beside it): it
 reads a page on the one connection a pool of one gives it, a page another reader stored words
 for after this one listed it is not read again, and it takes a page's document before the page,
-as an erasure does."""
+as an erasure does. A read is counted before it starts, with no transaction open while it runs:
+a server that ends idle transactions stops nothing, and a page whose reads never end (the
+reader stopped mid-read) is passed over for others, then taken as having no words."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from uuid import UUID
@@ -12,11 +15,11 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bpo_common.clock import utcnow
-from bpo_common.db import SessionFactory, create_engine, create_session_factory
+from bpo_common.db import SessionFactory, create_engine, create_session_factory, engine_url
 from bpo_common.settings import Component
 from bpo_devtools.testing import TestStack, Tokens, eventually, serve, someone_waits_for_a_lock
 from bpo_intake.app import create_app
@@ -31,7 +34,7 @@ from bpo_intake.settings import Settings
 from .conftest import DOCUMENT_LINK_SECRET
 from .documents import open_job, upload
 from .invoices import invoice_pdf, invoices, scanned
-from .tesseracts import wrapped_tesseract
+from .tesseracts import WrappedTesseract, wrapped_tesseract
 
 
 @pytest.fixture(scope="module")
@@ -67,26 +70,41 @@ def _engine(settings: Settings) -> Tesseract:
     return Tesseract(settings.ocr_languages, settings.ocr_timeout_s)
 
 
-async def _a_scan_to_read(
-    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, seed: int
-) -> tuple[UUID, str]:
-    """A scanned invoice's document, drawn, its one page left to read alone (the pages of
-    other tests read first), and the invoice's number."""
+async def _scans_to_read(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, *seeds: int
+) -> list[tuple[UUID, str]]:
+    """Scanned invoices' documents, one a seed, uploaded in that order and drawn, their pages
+    left to read alone (the pages of other tests read first): each document and its invoice's
+    number."""
     store = documents.document_store(settings)
     while await extraction.read_pending(db, store, _engine(settings)) == extraction.OCR_BATCH:
         pass
     client_id, job = await open_job(api, tokens)
-    invoice = invoices(1, seed=seed)[0]
-    scan = scanned(invoice_pdf("Brandt", invoice))
-    uploaded = await upload(api, tokens, client_id, job["id"], scan, filename="scan.png")
-    assert uploaded.status_code == 201, uploaded.text
+    uploaded = []
+    for seed in seeds:
+        invoice = invoices(1, seed=seed)[0]
+        scan = scanned(invoice_pdf("Brandt", invoice))
+        response = await upload(
+            api, tokens, client_id, job["id"], scan, filename=f"scan-{seed}.png"
+        )
+        assert response.status_code == 201, response.text
+        uploaded.append((UUID(response.json()["id"]), invoice.number))
     reader = documents.document_decoder(settings)
     # Documents of other tests whose bytes are in other stores are passed over once found
     # missing (`awaited`), as the renderer's loop does: else each pass looked at them again.
     awaited: dict[UUID, datetime] = {}
     while await documents.render_pending(db, store, reader, awaited) == documents.RENDER_BATCH:
         pass
-    return UUID(uploaded.json()["id"]), invoice.number
+    return uploaded
+
+
+async def _called(wrapper: WrappedTesseract, times: int) -> None:
+    """Until the wrapper of Tesseract has been called `times` times."""
+
+    async def called() -> bool:
+        return wrapper.called() == times
+
+    await eventually(called, what=f"Tesseract called {times} times")
 
 
 async def _page(db: SessionFactory, document_id: UUID) -> DocumentPage:
@@ -99,7 +117,7 @@ async def _page(db: SessionFactory, document_id: UUID) -> DocumentPage:
 async def test_a_reader_on_a_pool_of_one_connection_stores_the_words_it_reads(
     api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings
 ) -> None:
-    document_id, number = await _a_scan_to_read(api, tokens, db, settings, seed=71)
+    ((document_id, number),) = await _scans_to_read(api, tokens, db, settings, 71)
     # BPO_INTAKE_DATABASE_POOL_SIZE at its least, 1: no connection besides it for bursts.
     one = create_engine(settings.database_url.get_secret_value(), pool_size=1)
     try:
@@ -121,7 +139,7 @@ async def test_a_page_read_by_another_reader_after_this_one_listed_it_is_not_rea
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    document_id, number = await _a_scan_to_read(api, tokens, db, settings, seed=72)
+    ((document_id, number),) = await _scans_to_read(api, tokens, db, settings, 72)
     listed, go = asyncio.Event(), asyncio.Event()
     unread_pages = extraction_repository.unread_pages
 
@@ -163,7 +181,7 @@ async def test_a_page_read_by_another_reader_after_this_one_listed_it_is_not_rea
 async def test_a_last_failed_read_takes_its_document_before_its_page_as_an_erasure_does(
     api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, tmp_path: Path
 ) -> None:
-    document_id, _ = await _a_scan_to_read(api, tokens, db, settings, seed=73)
+    ((document_id, _),) = await _scans_to_read(api, tokens, db, settings, 73)
     async with db() as session, session.begin():
         spent = update(DocumentPage).where(DocumentPage.document_id == document_id)
         await session.execute(spent.values(read_attempts=extraction.READ_ATTEMPTS - 1))
@@ -180,11 +198,7 @@ async def test_a_last_failed_read_takes_its_document_before_its_page_as_an_erasu
     store = documents.document_store(settings)
     reader = asyncio.create_task(extraction.read_pending(db, store, engine))
     try:
-
-        async def reading() -> bool:
-            return wrapper.called() == 1
-
-        await eventually(reading, what="Tesseract called on the page")
+        await _called(wrapper, 1)
         async with db() as erasing, erasing.begin():
             # As an erasure does: the document's row first, then its pages'.
             (locked,) = await erasure_repository.documents_for_update(erasing, [document_id])
@@ -201,3 +215,76 @@ async def test_a_last_failed_read_takes_its_document_before_its_page_as_an_erasu
     assert read == 0, "nothing stored for a page of an erased document"
     page = await _page(db, document_id)
     assert (page.read_at, page.text, page.words) == (None, None, None)
+
+
+async def test_a_read_outlasting_the_servers_idle_transaction_timeout_is_counted_and_kept(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, tmp_path: Path
+) -> None:
+    (slow, slow_number), (other, other_number) = await _scans_to_read(
+        api, tokens, db, settings, 74, 75
+    )
+    # The first page takes Tesseract 3 s; the server ends a transaction idle for 1 s.
+    wrapper = wrapped_tesseract(tmp_path, "if calls == 0:", "    time.sleep(3)")
+    engine = Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(wrapper.executable))
+    address, arguments = engine_url(settings.database_url.get_secret_value())
+    idle = {"idle_in_transaction_session_timeout": "1s"}
+    strict = create_async_engine(
+        address, pool_size=1, connect_args={**arguments, "server_settings": idle}
+    )
+    try:
+        sessions = create_session_factory(strict, source="intake")
+        async with sessions() as session:
+            shown = await session.execute(text("SHOW idle_in_transaction_session_timeout"))
+            assert shown.scalar_one() == "1s"
+        store = documents.document_store(settings)
+        read = await asyncio.wait_for(extraction.read_pending(sessions, store, engine), 60)
+    finally:
+        await strict.dispose()
+    # Its read counted before it started, no transaction left open meanwhile: both are read.
+    assert read == 2
+    first, second = await _page(db, slow), await _page(db, other)
+    assert first.read_attempts == 1
+    assert slow_number in [word["text"] for word in first.words or []]
+    assert other_number in [word["text"] for word in second.words or []]
+
+
+async def _claim_run_out(db: SessionFactory, document_id: UUID) -> None:
+    """The claim of the document's page run out, as it does CLAIM_RUNS timeouts after it."""
+    async with db() as session, session.begin():
+        page = update(DocumentPage).where(DocumentPage.document_id == document_id)
+        await session.execute(page.values(read_claimed_until=func.now()))
+
+
+async def test_a_page_whose_reads_never_end_is_passed_over_then_taken_as_wordless(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, tmp_path: Path
+) -> None:
+    (stuck, _), (other, number) = await _scans_to_read(api, tokens, db, settings, 76, 77)
+    go = tmp_path / "go"
+    # Tesseract never ends until the test lets it go.
+    wrapper = wrapped_tesseract(
+        tmp_path, f"while not pathlib.Path({str(go)!r}).exists():", "    time.sleep(0.05)"
+    )
+    held = Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(wrapper.executable))
+    store = documents.document_store(settings)
+    try:
+        for attempt in range(1, extraction.READ_ATTEMPTS + 1):
+            # The reader stops while Tesseract reads the page (its process killed, say).
+            reader = asyncio.create_task(extraction.read_pending(db, store, held))
+            await _called(wrapper, attempt)
+            reader.cancel()
+            with suppress(asyncio.CancelledError):
+                await reader
+            assert (await _page(db, stuck)).read_attempts == attempt, "counted as it started"
+            if attempt == 1:
+                # The next pass reads the other page, the stuck one held meanwhile.
+                assert await extraction.read_pending(db, store, _engine(settings)) == 1
+                assert number in [word["text"] for word in (await _page(db, other)).words or []]
+            await _claim_run_out(db, stuck)
+        # Its last allowed read never ended either: taken as having no words, not read again.
+        assert await asyncio.wait_for(extraction.read_pending(db, store, held), 20) == 1
+        assert wrapper.called() == extraction.READ_ATTEMPTS
+    finally:
+        go.touch()
+    page = await _page(db, stuck)
+    assert page.read_at is not None
+    assert (page.text, page.words) == (None, None)

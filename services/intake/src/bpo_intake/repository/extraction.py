@@ -1,26 +1,28 @@
 """Queries of machine pre-fill: pages to read, items to extract and learn from, layouts."""
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, exists, func, null, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import advisory_lock, try_advisory_lock
+from bpo_common.db import advisory_lock
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Document, DocumentPage, Item, Job, Layout
 
 
 async def unread_pages(session: AsyncSession, limit: int) -> list[tuple[DocumentPage, Document]]:
-    """Pages of rendered documents whose words are still to be read, those tried the fewest
-    times first. Not locked: a reader claims the ones it reads (`claim_page`)."""
+    """Pages of rendered documents whose words are still to be read and that no reader holds,
+    those tried the fewest times first. Not locked: a reader claims the ones it reads
+    (`claim_page`)."""
     query = (
         select(DocumentPage, Document)
         .join(Document, Document.id == DocumentPage.document_id)
         .where(
             DocumentPage.read_at.is_(None),
+            _unclaimed(),
             Document.rendered_at.is_not(None),
             Document.deleted_at.is_(None),
         )
@@ -30,44 +32,68 @@ async def unread_pages(session: AsyncSession, limit: int) -> list[tuple[Document
     return [(page, document) for page, document in (await session.execute(query)).all()]
 
 
-async def claim_page(session: AsyncSession, document_id: UUID, number: int) -> bool:
-    """Hold the page for this reader until the transaction ends, unless another reader holds
-    it, or it was read or its document deleted since the reader listed it (another reader's
-    batch may have stored its words and let go of it meanwhile: asked once the lock is held,
-    in a statement of its own, which sees what that batch committed). An advisory lock, not
-    the page's row: an erasure of its document does not wait for the page to be read."""
-    if not await try_advisory_lock(session, f"ocr:{document_id}:{number}"):
-        return False
-    unread = (
-        select(DocumentPage.number)
-        .join(Document, Document.id == DocumentPage.document_id)
-        .where(
-            DocumentPage.document_id == document_id,
-            DocumentPage.number == number,
-            DocumentPage.read_at.is_(None),
-            Document.deleted_at.is_(None),
-        )
+def _unclaimed() -> ColumnElement[bool]:
+    """No reader holds the page: none claimed it, or its claim ran out."""
+    return or_(
+        DocumentPage.read_claimed_until.is_(None), DocumentPage.read_claimed_until < func.now()
     )
-    return (await session.execute(unread)).first() is not None
 
 
-async def count_read_attempt(session: AsyncSession, document_id: UUID, number: int) -> int | None:
-    """One more attempt at reading the page, if it is still unread and its document not
-    deleted: how many it has had (None when it was read meanwhile, or is gone). The document's
-    row is held first (`_hold_live_document`), then the page's, as an erasure takes them."""
+async def claim_page(
+    session: AsyncSession, document_id: UUID, number: int, held_s: float
+) -> tuple[int, datetime] | None:
+    """Hold the page for this reader for `held_s` seconds, one more attempt at reading it
+    counted, unless another reader holds it, or it was read or its document deleted since the
+    reader listed it (another reader's batch may have stored its words meanwhile: asked in a
+    statement of its own, which sees what that batch committed): the number of this attempt
+    and when the claim runs out, which names it (None when not claimed). The claim is in the
+    page's row, committed with the count before the read starts: no transaction is open, and
+    no row held, while Tesseract reads. The document's row is held first
+    (`_hold_live_document`), then the page's, as an erasure takes them."""
     if not await _hold_live_document(session, document_id):
         return None
-    counted = await session.execute(
+    claimed = await session.execute(
         update(DocumentPage)
         .where(
             DocumentPage.document_id == document_id,
             DocumentPage.number == number,
             DocumentPage.read_at.is_(None),
+            _unclaimed(),
         )
-        .values(read_attempts=DocumentPage.read_attempts + 1)
-        .returning(DocumentPage.read_attempts)
+        .values(
+            read_attempts=DocumentPage.read_attempts + 1,
+            read_claimed_until=func.now() + timedelta(seconds=held_s),
+        )
+        .returning(DocumentPage.read_attempts, DocumentPage.read_claimed_until)
     )
-    return counted.scalar_one_or_none()
+    found = claimed.first()
+    if found is None:
+        return None
+    attempt, until = found
+    assert until is not None, "set by the claim"
+    return attempt, until
+
+
+async def release_page(
+    session: AsyncSession, document_id: UUID, number: int, until: datetime, *, given_back: bool
+) -> None:
+    """Let go of this reader's claim of the page (`until` names it), unless the page was read
+    meanwhile or another reader holds it now: the page may be taken again at once, after the
+    pages tried fewer times. `given_back`: its attempt is not counted either (the read failed
+    through no fault of the page's)."""
+    await session.execute(
+        update(DocumentPage)
+        .where(
+            DocumentPage.document_id == document_id,
+            DocumentPage.number == number,
+            DocumentPage.read_at.is_(None),
+            DocumentPage.read_claimed_until == until,
+        )
+        .values(
+            read_claimed_until=None,
+            read_attempts=DocumentPage.read_attempts - (1 if given_back else 0),
+        )
+    )
 
 
 async def set_words_read(

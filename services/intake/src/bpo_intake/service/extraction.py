@@ -11,6 +11,7 @@ personal value; a layout, which is the client's across jobs, never learns person
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -44,20 +45,26 @@ log = structlog.get_logger()
 OCR_BATCH = 4
 # Unread pages a reader looks at for its batch: those other readers hold are passed over.
 OCR_CANDIDATES = 8 * OCR_BATCH
-# How many times a page is read that runs out of time or has Tesseract killed before it is
-# taken as having no words.
+# How many reads of a page are started, each counted before it starts, before the page is
+# taken as having no words: reads that ran out of time, had Tesseract killed, or never ended
+# (the reader's process killed, say).
 READ_ATTEMPTS = 3
+# A reader holds the page it claims for this many times the engine's timeout: a read runs
+# Tesseract three times at most (on the page, again with a local threshold, and on a blank
+# page once it was killed), and one more is left for fetching the image. Past it, a page whose
+# reader stopped mid-read may be taken by another.
+CLAIM_RUNS = 4
 EXTRACT_BATCH = 20
 LEARN_BATCH = 50
 
 
 async def read_pending(sessions: SessionFactory, store: ObjectStore, engine: Tesseract) -> int:
     """OCR up to OCR_BATCH pages that have no words yet; returns how many were read. A page
-    whose image is missing or cannot be read is read as having none, as is one not read
-    READ_ATTEMPTS times (out of time, or Tesseract killed on it); one not read fewer times is
-    read again on a later pass, after the pages never tried. A store or an engine that fails
-    otherwise ends the batch there: what it read and counted is kept, and its other pages are
-    read again on a later pass."""
+    whose image is missing or cannot be read is read as having none, as is one whose
+    READ_ATTEMPTS reads ran out of time, had Tesseract killed on it or never ended; one read
+    fewer times is read again on a later pass, after the pages tried fewer times. A store or
+    an engine that fails otherwise ends the batch there: what it read and counted is kept, and
+    its other pages are read again on a later pass."""
     async with sessions() as session:
         candidates = await repository.unread_pages(session, OCR_CANDIDATES)
     read = claimed = 0
@@ -81,37 +88,60 @@ async def _read_claimed(
     """Read the page if this reader claims it while it is still unread and its document
     there: whether its words were stored (None when it was not claimed).
 
-    One transaction claims the page, with an advisory lock alone (another reader passes it
-    over; an erasure of its document does not wait for it), holds it while Tesseract reads,
-    and then writes what was read, unless the document was deleted meanwhile: no page's row
-    is held for the minutes a read may take, and the reader needs no connection but the
-    transaction's (a pool of one serves it)."""
+    The claim counts the attempt and is committed before Tesseract starts, and no transaction
+    is open while it reads: a read ended any way (out of time, its process killed, the
+    connection lost) has counted, and the next pass takes the pages tried fewer times first
+    (a transaction held open for the read was ended by a server's
+    idle_in_transaction_session_timeout, the attempt never counted, and the page came first
+    again at every pass). Each transaction is short and one at a time: a pool of one
+    connection serves the reader, and an erasure of the document hardly waits for it."""
     async with sessions() as session, session.begin():
-        if not await repository.claim_page(session, document.id, number):
-            return None
-        try:
-            words = await _read(session, store, engine, document, number)
-        except _NotNow:
-            return False
-        text = " ".join(word.text for word in words) if words else None
+        claim = await repository.claim_page(
+            session, document.id, number, CLAIM_RUNS * engine.timeout_s
+        )
+    if claim is None:
+        return None
+    attempt, until = claim
+    try:
+        words = await _read(store, engine, document, number, attempt)
+    except _NotNow:
+        await _release(sessions, document, number, until, given_back=False)
+        return False
+    except Exception:
+        # The store's or the engine's failure, not the page's: its attempt is given back.
+        await _release(sessions, document, number, until, given_back=True)
+        raise
+    text = " ".join(word.text for word in words) if words else None
+    async with sessions() as session, session.begin():
         stored = await repository.set_words_read(
             session, document.id, number, text, _as_json(words), utcnow()
         )
         if stored:
             await notify(session, WORK_CHANNEL)  # items to extract
-        return stored
+    return stored
+
+
+async def _release(
+    sessions: SessionFactory, document: Document, number: int, until: datetime, *, given_back: bool
+) -> None:
+    async with sessions() as session, session.begin():
+        await repository.release_page(session, document.id, number, until, given_back=given_back)
 
 
 class _NotNow(Exception):
-    """The page is to be read again on a later pass (or was read meanwhile)."""
+    """The page is to be read again on a later pass."""
 
 
 async def _read(
-    session: AsyncSession, store: ObjectStore, engine: Tesseract, document: Document, number: int
+    store: ObjectStore, engine: Tesseract, document: Document, number: int, attempt: int
 ) -> list[Word] | None:
-    """The words OCR reads on the page, None for a page taken as having none; _NotNow for one
-    to be read again later (its attempt counted in the session's transaction). Any other
-    error is the store's or the engine's."""
+    """The words OCR reads on the page at its `attempt`-th read, None for a page taken as
+    having none; _NotNow for one to be read again later. Any other error is the store's or
+    the engine's."""
+    if attempt > READ_ATTEMPTS:
+        # Its last allowed read never ended (its reader stopped mid-read, killed, say).
+        log.error("page_not_read", document_id=str(document.id), page=number, reads=attempt - 1)
+        return None
     try:
         image = await objects.read(
             store, objects.page_image(document.client_id, document.sha256, number)
@@ -120,10 +150,7 @@ async def _read(
     except NotFound:
         log.error("page_image_missing", document_id=str(document.id), page=number)
     except OcrNotNow as exc:
-        attempts = await repository.count_read_attempt(session, document.id, number)
-        if attempts is None:
-            raise _NotNow from exc
-        if attempts < READ_ATTEMPTS:
+        if attempt < READ_ATTEMPTS:
             log.warning("page_not_read_now", document_id=str(document.id), page=number)
             raise _NotNow from exc
         log.exception("page_not_read", document_id=str(document.id), page=number)
