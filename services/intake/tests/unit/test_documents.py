@@ -309,6 +309,37 @@ def test_a_scan_whose_text_layer_is_a_stamp_or_a_header_is_read_by_ocr(
     assert page.read is read
 
 
+def _stamped_scan(*typed: str) -> bytes:
+    """An A4 scan (a grey picture over all of it) that a tool stamped as text: a receipt
+    stamp's four 12-point lines at its top right and a Bates number at its foot, with `typed`
+    lines of 10-point text between them."""
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.image(io.BytesIO(_saved(Image.new("L", (210, 297), 230), "PNG")), x=0, y=0, w=210, h=297)
+    pdf.set_font("helvetica", size=12)
+    for n, line in enumerate(["RECEIVED", "12 MAR 2024", "Accounts Payable", "Checked: KM"]):
+        pdf.text(150, 20 + 6 * n, line)
+    pdf.set_font("helvetica", size=10)
+    for n, line in enumerate(typed):
+        pdf.text(20, 100 + 5 * n, line)
+    pdf.text(160, 290, BATES)
+    return bytes(pdf.output())
+
+
+@pytest.mark.parametrize(
+    ("content", "read"),
+    [(_stamped_scan(), False), (_stamped_scan(*[LINE] * 3), True)],
+    ids=["a-stamp-and-a-bates-line", "typed-between-them"],
+)
+def test_a_scan_stamped_on_more_than_three_lines_is_read_by_ocr(content: bytes, read: bool) -> None:
+    # Ten words on five lines, under 1 % of the page: the stamp's, not the page's (as text,
+    # the page's words were the stamp's ten); with three lines typed, 37 words on eight.
+    (page,) = render(MediaType.PDF, content)
+    said = {word.text for word in page.words or []}
+    assert {"RECEIVED", "Payable", "000123"} <= said, "the stamp and the Bates line as text"
+    assert page.read is read
+
+
 @pytest.mark.parametrize(
     "name",
     [

@@ -14,17 +14,23 @@ from bpo_intake.domain.words import Word
 # Bates number, a scanner's page footer) that are not what the page says, while a page typed
 # as text holds dozens. A page typed with fewer loses nothing: OCR reads those few words.
 MIN_TEXT_WORDS = 5
-# A scan (a page an image covers this share of, or more) is read by OCR when its text layer's
-# words cover under TEXT_SHARE of it and lie on STAMP_LINES lines or fewer. Words' boxes are
-# tight around their letters: a stamp, a fax header or a Bates line of up to ten words covers
-# some 0.3 % of an A4 page, 30 words of 10-point text 1 %, a page of 360 such words 9 %. A
-# scan's text layer under that, on a line or three, is what was put on the scan, not what it
-# says; over it, it is the scanner's own OCR of the page. A page typed over a letterhead or a
-# form printed as one page-sized image looks like a scan, but even a sparse one (a short
-# invoice, a last page of totals and bank details) spreads its few words over more lines.
+# A scan (a page an image covers this share of, or more) is read by OCR when its text layer is
+# thin: its words cover under TEXT_SHARE of it and lie on HEADER_LINES lines or fewer, or
+# number under STAMP_WORDS on STAMP_LINES lines or fewer. Words' boxes are tight around their
+# letters: a stamp, a fax header or a Bates line of up to ten words covers some 0.3 % of an A4
+# page, 35 words of 10-point text 1 %, a page of 360 such words 9 %. What is put on a scan as
+# text is a line or three (a fax header, a Bates or confidentiality line, however long), or a
+# stamp's block of short lines beside them: a receipt stamp of four lines and a Bates line hold
+# some ten words, twenty with a fax header. More than that is the scanner's own OCR of the page,
+# or a page typed over a letterhead or a form printed as one page-sized image, which looks like a
+# scan. Such a typed page with fewer words (a last page of totals and bank details, say) is read
+# by OCR, which loses little: it reads those words off the image, where a scan's stamp taken for
+# its words would lose all the page says.
 SCANNED = 0.5
 TEXT_SHARE = 0.01
-STAMP_LINES = 3
+HEADER_LINES = 3
+STAMP_LINES = 8
+STAMP_WORDS = 30
 # How deep in forms (a form wraps a page's content when a tool lays something over it) an
 # image is looked for.
 _FORM_DEPTH = 15
@@ -34,15 +40,22 @@ _DEVICE = 1_000_000
 
 def read_as_text(page: pdfium.PdfPage, words: list[Word] | None) -> bool:
     """Whether the page's text layer says what the page does: MIN_TEXT_WORDS words or more,
-    covering TEXT_SHARE of the page or more, or on more than STAMP_LINES lines, if an image
-    covers most of it (a scan carrying a stamp, a fax header or a Bates number as text is read
-    by OCR)."""
+    not thin (`_thin`) if an image covers most of it (a scan carrying a stamp, a fax header or
+    a Bates number as text is read by OCR)."""
     if words is None or len(words) < MIN_TEXT_WORDS:
         return False
+    return not _thin(words) or _image_share(page) < SCANNED
+
+
+def _thin(words: list[Word]) -> bool:
+    """Whether the words are what a scan may carry as text on top of its image, not what it
+    says: under TEXT_SHARE of the page, on HEADER_LINES lines or fewer, or fewer than
+    STAMP_WORDS on STAMP_LINES lines or fewer."""
     covered = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in (word.box for word in words))
-    if covered >= TEXT_SHARE or _lines(words) > STAMP_LINES:
-        return True
-    return _image_share(page) < SCANNED
+    if covered >= TEXT_SHARE:
+        return False
+    lines = _lines(words)
+    return lines <= HEADER_LINES or (lines <= STAMP_LINES and len(words) < STAMP_WORDS)
 
 
 def _lines(words: list[Word]) -> int:
