@@ -298,12 +298,19 @@ def test_a_csv_whose_header_is_separated_by_semicolons_or_tabs_is_read_so(
     ]
 
 
-def test_a_csv_is_comma_separated_when_its_header_line_has_a_comma() -> None:
+def test_a_csv_is_separated_by_what_its_header_line_has_most_outside_quotes() -> None:
     body = b'\r\nexternal_id,"a;b",c\td\r\n1,x;y,z\r\n'
 
     assert parse(CsvItems, body) == [
         ("line 3", ItemIn(external_id="1", source={"a;b": "x;y", "c\td": "z"})),
     ]
+    # Excel quotes no name with a comma in a `;`-separated file; a tab export keeps them too.
+    for separator in (";", "\t"):
+        header = separator.join(["external_id", "Betrag, brutto", "total"])
+        row = separator.join(["R-1", "12,50", "3"])
+        assert parse(CsvItems, f"{header}\r\n{row}\r\n".encode()) == [
+            ("line 2", ItemIn(external_id="R-1", source={"Betrag, brutto": "12,50", "total": "3"}))
+        ]
 
 
 def test_a_reserved_csv_column_in_another_case_is_refused_naming_it_and_its_spelling() -> None:

@@ -119,11 +119,12 @@ def _reserved_spelling(name: str) -> str | None:
 
 
 def _separator(header: str) -> str:
-    """The separator of a body whose header line is `header`: a comma, unless the line has
-    none outside quotes but a tab or a `;` (a tab-separated export, or Excel's CSV where the
-    comma is the decimal mark, as in much of Europe)."""
+    """The separator of a body whose header line is `header`: of a comma, a tab and a `;`
+    (a tab-separated export, or Excel's CSV where the comma is the decimal mark, as in much
+    of Europe), the one the line has most often outside quotes, a comma on a tie. Excel quotes
+    no name holding a comma in a `;`-separated file (`Betrag, brutto`)."""
     outside = "".join(header.split('"')[::2])
-    return next((separator for separator in (",", "\t", ";") if separator in outside), ",")
+    return max((",", "\t", ";"), key=outside.count)
 
 
 class _Quoting:
