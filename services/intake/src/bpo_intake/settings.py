@@ -79,9 +79,10 @@ class Settings(KeyedSettings):
     # same for half this, so that the browser answers a page shown again from its cache).
     document_url_ttl_s: int = 900
     # OCR of pages without a text layer: Tesseract's languages ("+"-separated, each installed
-    # as Debian's tesseract-ocr-<lang>), and how long one page may take before it is given up.
+    # as Debian's tesseract-ocr-<lang>), and how long one page may take before it is given up
+    # (at least a second: under it every read runs out, and each page is taken as wordless).
     ocr_languages: str = "eng+deu"
-    ocr_timeout_s: float = 120.0
+    ocr_timeout_s: float = Field(120.0, ge=1, le=3_600, allow_inf_nan=False)
 
     # The private key intake signs its API keys' tokens with (PEM: RSA, EC or Ed25519); every
     # service verifies them with its public half, BPO_API_KEY_PUBLIC_KEY_FILE. Unset, API keys

@@ -98,6 +98,11 @@ def test_a_signing_key_that_cannot_sign_stops_the_api_at_start_naming_the_settin
         ("webhook_retry_hours", 10**9),
         ("webhook_timeout_s", 0),
         ("document_retention_days", -1),
+        # Every read ran out at once (each scanned page taken as wordless), or none could be
+        # claimed (a claim lasts four times it: infinite, every claim failed).
+        ("ocr_timeout_s", 0),
+        ("ocr_timeout_s", float("inf")),
+        ("ocr_timeout_s", float("nan")),
     ],
 )
 def test_a_lease_loop_or_retention_nothing_could_work_with_stops_the_service_naming_it(
