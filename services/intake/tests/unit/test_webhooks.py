@@ -84,6 +84,7 @@ def test_retries_wait_5_s_doubling_to_an_hour_minus_up_to_a_fifth(
         ("2002:7f00:1::1", "a loopback address"),  # 6to4, where routed, reaches 127.0.0.1
         ("2002:a9fe:a9fe::1", "a link-local address"),
         ("2002:808:808::1", None),
+        ("fec0::1", "a site-local address"),
         ("10.0.0.1", "a private address"),
         ("192.168.1.20", "a private address"),
         ("169.254.169.254", "a link-local address"),

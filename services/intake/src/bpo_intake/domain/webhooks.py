@@ -125,6 +125,9 @@ def why_not_public(address: IPAddress) -> str | None:
         "an unspecified address": address.is_unspecified,
         "a loopback address": address.is_loopback,
         "a link-local address": address.is_link_local,
+        # fec0::/10, deprecated but still routed inside some networks, counts as global.
+        "a site-local address": isinstance(address, ipaddress.IPv6Address)
+        and address.is_site_local,
         "a multicast address": address.is_multicast,
         "a private address": address.is_private,
         "a reserved address": address.is_reserved,
