@@ -22,7 +22,7 @@ know, and passes the statement on.
 """
 
 import socket
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from operator import itemgetter
 from typing import Annotated, Any
@@ -437,13 +437,7 @@ def unreachable(error: BaseException) -> bool:
     """Whether an error says the database cannot be reached now (down, restarting, still
     recovering, failing over, the connection lost, no connection left for another client),
     not that what was asked of it is wrong."""
-    waiting: list[BaseException | None] = [error]
-    seen: set[int] = set()
-    while waiting:
-        found = waiting.pop()
-        if found is None or id(found) in seen:
-            continue
-        seen.add(id(found))
+    for found in _chain(error):
         if isinstance(
             found,
             OSError
@@ -454,9 +448,35 @@ def unreachable(error: BaseException) -> bool:
             return True
         if isinstance(found, DBAPIError) and found.connection_invalidated:
             return True
-        state = getattr(found, "sqlstate", None) or getattr(found, "pgcode", None)
-        if isinstance(state, str) and state.startswith(UNREACHABLE_STATES):
+        if _sqlstate(found).startswith(UNREACHABLE_STATES):
             return True
-        # What the error came from: its cause, and for SQLAlchemy's, the driver's own.
-        waiting += [found.__cause__, found.orig if isinstance(found, DBAPIError) else None]
     return False
+
+
+# SQLSTATEs of a transaction ended for meeting another at the same rows or locks: a
+# serialization failure, or a deadlock (two releases of a service taking locks in other orders
+# while one replaces the other, say). Rolled back whole, it may be asked again as it was.
+CONTENDED_STATES = ("40001", "40P01")
+
+
+def contended(error: BaseException) -> bool:
+    """Whether an error says the transaction met another and was rolled back for it."""
+    return any(_sqlstate(found) in CONTENDED_STATES for found in _chain(error))
+
+
+def _sqlstate(error: BaseException) -> str:
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    return state if isinstance(state, str) else ""
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and what it came from: its causes, and for SQLAlchemy's, the driver's own."""
+    waiting: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while waiting:
+        found = waiting.pop()
+        if found is None or id(found) in seen:
+            continue
+        seen.add(id(found))
+        yield found
+        waiting += [found.__cause__, found.orig if isinstance(found, DBAPIError) else None]

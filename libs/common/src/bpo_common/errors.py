@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bpo_common.db import unreachable
+from bpo_common.db import contended, unreachable
 from bpo_common.headers import SECURITY_HEADERS
 
 log = structlog.get_logger(__name__)
@@ -187,6 +187,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if contended(exc):
+            # Rolled back whole for meeting another request or a worker at the same rows.
+            log.warning("transaction contended", path=request.url.path, error=repr(exc))
+            met = Unavailable("the request met another at the same data; send it again")
+            return await on_domain_error(request, met)
         if not unreachable(exc):
             return await on_unexpected(request, exc)
         # PostgreSQL restarted or is down: the pool drops the dead connections, and the
