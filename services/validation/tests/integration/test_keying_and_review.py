@@ -259,3 +259,28 @@ async def test_an_item_one_keyer_marked_unreadable_is_not_announced_as_agreed(
     review, accepted = await published(validation_db, item)
     assert review.type == "bpo.validation.review.required"
     assert (accepted.type, accepted.data["agreed"]) == ("bpo.validation.item.accepted", False)
+
+
+async def test_an_item_a_reviewer_answered_otherwise_than_its_agreeing_keyings_is_not_agreed(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    # Two keyings agree, the reference check sends them to review: a reviewer's other answer
+    # is one person's, no answer to judge other keyers by; one the same as theirs still is.
+    fields: list[dict[str, Any]] = [
+        {"name": "number", "type": "string", "lookup": {"dataset": "vendors"}},
+        {"name": "total", "type": "decimal"},
+    ]
+    job = await new_job(validation_db, fields, mode="double", review_sample_rate="0")
+    keyed = {"number": "PO-9", "total": "5"}
+    agreed = {}
+    for answer in ({"number": "PO-1", "total": "5"}, {"number": "PO-9", "total": "5.00"}):
+        item = new_id()
+        for _ in range(2):
+            await submit(validation_db, validation_settings, job, item, keyed, expected=2)
+        await submit(validation_db, validation_settings, job, item, answer, kind=TaskKind.REVIEW)
+        review, accepted = await published(validation_db, item)
+        assert (review.type, accepted.type) == (
+            "bpo.validation.review.required", "bpo.validation.item.accepted"
+        )  # fmt: skip
+        agreed[answer["number"]] = accepted.data["agreed"]
+    assert agreed == {"PO-1": False, "PO-9": True}
