@@ -238,12 +238,16 @@ async def test_enter_moves_on_a_held_submit_sends_one_task_and_a_lost_one_keeps_
     await page.keyboard.press("Enter")
     assert await page.evaluate("document.activeElement.id") == "field-total"
     await page.locator("#field-total").fill("10")
-    # The service out of reach: the keyer is told, and the entries stay to be sent again.
+    # The service out of reach: the keyer is told the submit may or may not have gone
+    # through, and the entries stay to be sent again.
     unreachable = re.compile(r".*/v1/tasks/[^/]+/submit$")
     await page.route(unreachable, lambda route: route.abort())
     await page.keyboard.press("Control+Enter")
     await page.wait_for_selector("#status.error")
-    assert "Not sent" in await page.inner_text("#status")
+    assert await page.inner_text("#status") == (
+        "Not known to be sent: no answer came, and it may have gone through. Your entries are "
+        "kept; send them again with Ctrl+Enter."
+    )
     assert await page.input_value("#field-invoice_number") == "INV-1"
     await page.unroute(unreachable)
     # Ctrl+Enter held down: this task is submitted; the key repeating on the next task,
@@ -314,7 +318,7 @@ async def test_a_reason_is_kept_when_it_cannot_be_sent_and_escape_goes_back_to_t
     assert await page.input_value("#reason") == "page 2 is cut off"
     await page.keyboard.press("Enter")
     await page.wait_for_selector("#status.error")
-    assert "Not sent" in await page.inner_text("#status")
+    assert "Not known to be sent" in await page.inner_text("#status")
     assert len(sent) == 1
     assert await page.is_visible("#reason-form")
     assert await page.input_value("#reason") == "page 2 is cut off", "to send again"

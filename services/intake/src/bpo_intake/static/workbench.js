@@ -48,7 +48,7 @@
   // pause are what they were keying, not shortcuts.
   let takenAway = false;
   let lastKeyAt = 0; // when the latest key was pressed
-  let timedOut = null; // the task whose latest submit a gateway gave up waiting for
+  let timedOut = null; // the task whose latest submit's answer was lost
 
   // The API
 
@@ -79,15 +79,18 @@
     say(text, true, "found");
   }
 
+  // Whether an answer is the service's own problem (JSON, with its words), not a proxy's page.
+  const isProblem = (answer) => Boolean(answer && typeof answer === "object" && answer.detail);
+
   // What an answer other than the one hoped for says: a problem's own words; anything else (a
   // proxy's page while the service is away, say) by its status alone.
   function problemText(status, answer) {
-    if (answer && typeof answer === "object" && answer.detail) return answer.detail;
+    if (isProblem(answer)) return answer.detail;
     return `the service answered ${status}`;
   }
 
-  // Why the task is gone (a beat, a check or a submit answered 409 or 404): once a gateway
-  // gave up waiting for its submit, that submit most likely went through, whatever finds it.
+  // Why the task is gone (a beat, a check or a submit answered 409 or 404): once a submit's
+  // answer was lost, that submit most likely went through, whatever finds it.
   // A beat or check that finds it gone while its submit is on its way leaves it to the
   // submit's answer: that submit may be what closed it.
   function goneText(id, status, answer) {
@@ -846,6 +849,14 @@
 
   const KEPT = " Your entries are kept; send them again with Ctrl+Enter.";
 
+  // A submit whose answer was lost on its way back (a gateway that gave up waiting, a proxy
+  // whose connection to the service closed, the network gone) may have been taken: only the
+  // service's own problem says it was not, as the service rolls back before sending one.
+  function unknown(id, why) {
+    timedOut = id;
+    say(`Not known to be sent: ${why}, and it may have gone through.${KEPT}`, true);
+  }
+
   async function submit(extra) {
     if (!task || submitting.has(task.id)) return;
     const half = extra ? [] : halfDates(task.fields.map((spec) => spec.name));
@@ -895,13 +906,11 @@
         return;
       }
       if (status === 401) signedOut();
-      else if (status === 504) {
-        timedOut = id;
-        say(`Not known to be sent: the service answered 504, and it may have gone through.${KEPT}`,
-          true);
+      else if (status === 504 || (status >= 500 && !isProblem(answer))) {
+        unknown(id, `the service answered ${status}`);
       } else say(`Not sent: ${problemText(status, answer)}.${passing(status) ? KEPT : ""}`, true);
     } catch {
-      if (task && task.id === id) say(`Not sent: the service could not be reached.${KEPT}`, true);
+      if (task && task.id === id) unknown(id, "no answer came");
     } finally {
       submitting.delete(id);
       $("submit").disabled = Boolean(task) && submitting.has(task.id);
