@@ -1,6 +1,7 @@
 """/work when a task is taken from the keyer or a submit's answer comes late, in Chromium: keys
-typed on into a task taken away claim no other, and a submit's answer that comes once its task
-was closed and the next one opened acts on that next task in no way."""
+typed on into a task taken away claim no other, a keyer suspended mid-task is told why the
+task closed, and a submit's answer that comes once its task was closed and the next one opened
+acts on that next task in no way."""
 
 import asyncio
 import json
@@ -15,7 +16,7 @@ from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_intake.models import Task
 
-from .browsing import Served, contractor, signed_in
+from .browsing import Served, contractor, http_api, signed_in
 from .documents import a_job_with_a_document, invoice_pdf
 
 FIELDS = [
@@ -150,4 +151,51 @@ async def test_keys_typed_on_into_a_task_taken_away_claim_no_other(
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     assert len(claims) == 2
+    await page.context.close()
+
+
+async def test_a_keyer_suspended_mid_task_is_told_why_as_the_task_closes(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"late-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    made = [
+        await a_job_with_a_document(served, tokens, body, "inv.pdf", invoice_pdf(number))
+        for number in ("INV-1", "INV-2")
+    ]
+    keyer, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    reason = "accuracy below 80% on invoices"
+
+    async def suspended_as_they_key(leave: str) -> None:
+        """A task claimed and keyed into, the keyer suspended, then `leave` pressed."""
+        await page.click("#claim")
+        await page.wait_for_selector("body[data-state=working]")
+        await page.locator("#field-invoice_number").fill("INV-1")
+        async with await http_api(served) as api:
+            answer = await api.post(
+                f"/v1/contractors/{keyer}/suspend",
+                json={"reason": reason},
+                headers=tokens.manager(),
+            )
+        assert answer.status_code == 200, answer.text
+        await page.keyboard.press(leave)
+        await page.wait_for_selector("body[data-state=idle]")
+        said = await page.inner_text("#status")
+        assert f"closed: this contractor is suspended: {reason}." in said
+        assert said.endswith("It went back to the queue; what was keyed on it cannot be sent.")
+        assert await page.inner_text("#lease") == ""
+        assert await page.evaluate("document.activeElement.id") == "idle-text"
+
+    # Leaving a field: its check is refused. Then, given work again, a submit is refused.
+    await suspended_as_they_key("Tab")
+    async with await http_api(served) as api:
+        answer = await api.post(f"/v1/contractors/{keyer}/activate", headers=tokens.manager())
+    assert answer.status_code == 200, answer.text
+    await suspended_as_they_key("Control+Enter")
+    async with served.sessions() as session:
+        items = [UUID(item["item_id"]) for item in made]
+        query = select(Task.status).where(Task.item_id.in_(items))
+        assert sorted(await session.scalars(query)) == ["queued", "queued"]
     await page.context.close()

@@ -99,6 +99,14 @@
       + "though its answer was lost.";
   }
 
+  // Refused (403) as one who may not work any more (suspended, say): the service gave back
+  // every task they held, so this one is closed, saying why, as nothing keyed on it can be
+  // sent.
+  function withdrawn(id, status, answer) {
+    close(`Task ${id.slice(-8)} closed: ${problemText(status, answer)}. It went back to the `
+      + "queue; what was keyed on it cannot be sent.", { isError: true });
+  }
+
   // Signed out meanwhile (the sign-in ran out, or the keyer signed out in another tab): a
   // reload would lose the entries, which go once the keyer has signed in again elsewhere. Said
   // until a check gets through.
@@ -234,6 +242,8 @@
       if (statusOf === "lease") say(""); // renewed: no longer about to end
     } else if (status === 409 || status === 404) {
       if (!submitting.has(id)) close(goneText(id, status, answer), { isError: true });
+    } else if (status === 403) {
+      if (!submitting.has(id)) withdrawn(id, status, answer);
     } else if (passing(status)) {
       heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
     } else if (status === 401) signedOut();
@@ -833,7 +843,7 @@
       signedOut();
       return;
     }
-    if (status !== 200 && status !== 404 && status !== 409) {
+    if (status !== 200 && status !== 403 && status !== 404 && status !== 409) {
       sayFound(`Not checked: ${problemText(status, answer)}.${kept}`);
       return;
     }
@@ -842,8 +852,9 @@
       const half = halfDates([...visited]);
       const halfOn = new Set(half.map((error) => error.field));
       showErrors([...half, ...answer.errors.filter((error) => !halfOn.has(error.field))], visited);
-    } else if ((status === 409 || status === 404) && !submitting.has(checking.id)) {
-      close(goneText(checking.id, status, answer), { isError: true });
+    } else if (!submitting.has(checking.id)) {
+      if (status === 403) withdrawn(checking.id, status, answer);
+      else close(goneText(checking.id, status, answer), { isError: true });
     }
   }
 
@@ -903,6 +914,10 @@
       }
       if (status === 409 || status === 404) {
         close(goneText(id, status, answer), { isError: true });
+        return;
+      }
+      if (status === 403) {
+        withdrawn(id, status, answer);
         return;
       }
       if (status === 401) signedOut();
