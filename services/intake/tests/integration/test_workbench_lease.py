@@ -1,9 +1,9 @@
 """/work keeps a task's lease while the keyer works, in Chromium, the page's clock run forward
 by the test: a keyer back from a spell away, in the last of the lease, keeps the task and what
-was keyed by keying on."""
+was keyed by keying on; one signed out is told until when the entries can be sent."""
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from playwright.async_api import Browser, Request
@@ -115,4 +115,39 @@ async def test_the_last_minutes_warning_goes_once_the_lease_is_renewed(
     await page.wait_for_selector("#status:empty", state="attached")
     assert await page.get_attribute("#status", "class") == ""
     assert await page.input_value("#field-invoice_number") == "INV-81"
+    await page.context.close()
+
+
+async def test_signed_out_the_keyer_is_told_when_the_lease_ends_and_the_last_minute_says_it_on(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"lease-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
+    made = await a_job_with_a_document(served, tokens, body, "inv-8.pdf", invoice_pdf("INV-8"))
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    await page.clock.install()
+    await page.reload()
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    await page.locator("#field-invoice_number").fill("INV-8")
+
+    # The sign-in's cookie gone: leaving the field, the keyer is told to sign in again and
+    # send the entries before the lease ends, at the time the server holds it to.
+    await page.context.clear_cookies()
+    await page.keyboard.press("Tab")
+    said = page.locator("#status.error").filter(has_text="Signed out")
+    await said.wait_for()
+    end = (await _lease_end(served, UUID(made["item_id"]))).astimezone()
+    ends = {f"{(end + timedelta(seconds=s)):%H:%M}" for s in (-2, 2)}
+    signed_out = await said.inner_text()
+    assert any(f"before the lease ends at {at}." in signed_out for at in ends), signed_out
+
+    # Nothing renews the lease; its last minute starts, and the status line still says how to
+    # keep the task (keying on, as the warning would have it, cannot).
+    await page.clock.fast_forward(235_000)
+    await page.clock.run_for(10_000)
+    await page.locator("#lease.expiring").wait_for()
+    assert await page.inner_text("#status") == signed_out
     await page.context.close()

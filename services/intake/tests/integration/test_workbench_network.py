@@ -203,9 +203,13 @@ async def test_signed_out_meanwhile_a_check_or_a_submit_says_so_and_keeps_the_en
     async with page.expect_response(re.compile(r".*/v1/tasks/[^/]+/submit$")) as refused:
         await page.keyboard.press("Control+Enter")
     assert (await refused.value).status == 401
-    assert await said.inner_text() == (
-        "Signed out: sign in again in another tab (this one keeps your entries), then send "
-        "them with Ctrl+Enter."
+    # Kept until the lease ends (no beat renews it while signed out), said with its end; and a
+    # sign-out in another tab gave the task back at once.
+    assert re.fullmatch(
+        r"Signed out: sign in again in another tab, then send the entries kept here with "
+        r"Ctrl\+Enter before the lease ends at \d\d:\d\d\. If you signed out in another tab, "
+        r"the task went back to the queue then\.",
+        await said.inner_text(),
     )
     assert await page.get_attribute("body", "data-state") == "working"
     assert await page.input_value("#field-invoice_number") == "INV-4"

@@ -42,7 +42,8 @@
   let keyed = false; // something keyed on this task (values, rows, a reason) and not sent
   let giveBackAskedAt = 0; // when a give-back was asked for with entries keyed
   // What the status line says that goes once it no longer holds: "found", what a check or a
-  // submit found wrong; "lease", that the lease is about to end.
+  // submit found wrong; "lease", that the lease is about to end; "signed out", that the keyer
+  // is to sign in again.
   let statusOf = null;
   // The service closed the task while the keyer may have been keying: keys typed on without a
   // pause are what they were keying, not shortcuts.
@@ -107,12 +108,20 @@
       + "queue; what was keyed on it cannot be sent.", { isError: true });
   }
 
-  // Signed out meanwhile (the sign-in ran out, or the keyer signed out in another tab): a
-  // reload would lose the entries, which go once the keyer has signed in again elsewhere. Said
-  // until a check gets through.
+  // Signed out meanwhile: a reload would lose the entries, which go once the keyer has signed
+  // in again elsewhere, as long as the task is still theirs. No beat renews the lease while
+  // signed out, so that is until the lease's end; and a sign-out in another tab gave the task
+  // back at once. Said until a check or a beat gets through.
   function signedOut() {
-    sayFound("Signed out: sign in again in another tab (this one keeps your entries), then "
-      + "send them with Ctrl+Enter.");
+    say("Signed out: sign in again in another tab, then send the entries kept here with "
+      + `Ctrl+Enter before the lease ends at ${clockTime(leaseExpiresAt)}. If you signed out in `
+      + "another tab, the task went back to the queue then.", true, "signed out");
+  }
+
+  // An instant as this computer's clock shows it, to the minute (14:05).
+  function clockTime(ms) {
+    const at = new Date(ms);
+    return `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`;
   }
 
   // The service away or busy: what it refused may be asked for again in a moment.
@@ -239,7 +248,8 @@
     if (!task || task.id !== id) return;
     if (status === 200) {
       leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
-      if (statusOf === "lease") say(""); // renewed: no longer about to end
+      // Renewed: no longer about to end, and the keyer signed in.
+      if (statusOf === "lease" || statusOf === "signed out") say("");
     } else if (status === 409 || status === 404) {
       if (!submitting.has(id)) close(goneText(id, status, answer), { isError: true });
     } else if (status === 403) {
@@ -271,7 +281,10 @@
     const minutes = Math.floor(left / 60);
     $("lease").textContent = `Lease ${minutes}:${String(left % 60).padStart(2, "0")}`;
     $("lease").classList.toggle("expiring", left < 60);
-    if (left === 59) say("The lease ends in a minute: keep working to keep it.", true, "lease");
+    // Signed out, only signing in again keeps it, which the status line says already.
+    if (left === 59 && statusOf !== "signed out") {
+      say("The lease ends in a minute: keep working to keep it.", true, "lease");
+    }
   }
 
   // With entries keyed, a give-back loses them: it is asked for twice (the key again, or the
@@ -760,7 +773,7 @@
     const others = errors.filter((error) => !shownErrors.has(error));
     const text = others.map((error) => `${error.field}: ${error.message}`).join("; ") || summary;
     if (text) sayFound(text);
-    else if (statusOf === "found") say("");
+    else if (statusOf === "found" || statusOf === "signed out") say("");
   }
 
   function showFieldError(spec, placed) {
