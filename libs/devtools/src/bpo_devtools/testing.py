@@ -378,7 +378,9 @@ def error_fields(problem: dict[str, Any]) -> list[str]:
 
 async def stream_messages(nats_url: str) -> list[bytes]:
     """Every message left on the stream, as it is stored (events, and whatever else a test
-    published), read through an ephemeral consumer that acks nothing."""
+    published), read to the stream's end through an ephemeral consumer that acks nothing. The
+    end is where the consumer has nothing left pending, as bpo_common.messaging.replay
+    stops, rather than a fetch waiting in vain for more."""
     client = await connect(nats_url, name="stream-reader")
     try:
         subscription = await client.jetstream().pull_subscribe(
@@ -392,11 +394,12 @@ async def stream_messages(nats_url: str) -> list[bytes]:
             ),
         )
         found: list[bytes] = []
-        while True:
-            try:
-                found += [message.data for message in await subscription.fetch(500, timeout=5)]
-            except TimeoutError:
-                return found
+        pending = (await subscription.consumer_info()).num_pending
+        while pending:
+            messages = await subscription.fetch(500, timeout=5)
+            found += [message.data for message in messages]
+            pending = messages[-1].metadata.num_pending
+        return found
     finally:
         await client.close()
 
