@@ -410,11 +410,14 @@ async def tables_holding(
     values: Iterable[str],
     skip: Iterable[str] = (),
 ) -> dict[str, list[tuple[str, str]]]:
-    """For each value, the (service, table) whose rows hold it in clear: every column of every
-    table of the services' databases read as text (bytea as escaped text); `skip` names tables
-    left out."""
+    """For each value, the (service, table) whose rows hold it in clear, case ignored: every
+    column of every table of the services' databases read as text (bytea as escaped text);
+    `skip` names tables left out."""
     found: dict[str, list[tuple[str, str]]] = {}
     left_out = set(skip)
+    wanted = list(values)
+    if not wanted:
+        return found
     for service in services:
         connection = await asyncpg.connect(stack.admin_dsn(f"bpo_{service}"))
         try:
@@ -430,11 +433,21 @@ async def tables_holding(
                     "WHERE table_schema = 'public' AND table_name = $1 AND data_type = 'bytea'",
                     table,
                 )
+                # One read of the table for all the values: each row's texts made once, in
+                # lower case (the OFFSET keeps PostgreSQL from making them again for each
+                # value), and searched for each value as it is, case aside.
                 texts = ["t::text", *(f"encode(t.{c}, 'escape')" for (c,) in binary)]
-                matches = " OR ".join(f"{text} ILIKE $1" for text in texts)
-                query = f'SELECT count(*) FROM "{table}" t WHERE {matches}'  # noqa: S608
-                for value in values:
-                    if await connection.fetchval(query, f"%{value}%"):
+                columns = ", ".join(f"lower({text}) AS x{n}" for n, text in enumerate(texts))
+                holds = ", ".join(
+                    "bool_or("
+                    + " OR ".join(f"strpos(x{n}, lower(${v})) > 0" for n in range(len(texts)))
+                    + ")"
+                    for v in range(1, len(wanted) + 1)
+                )
+                query = f'SELECT {holds} FROM (SELECT {columns} FROM "{table}" t OFFSET 0) r'  # noqa: S608
+                held = await connection.fetchrow(query, *wanted)
+                for value, holding in zip(wanted, held, strict=True):
+                    if holding:
                         found.setdefault(value, []).append((service, table))
         finally:
             await connection.close()
