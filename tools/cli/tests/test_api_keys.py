@@ -72,10 +72,16 @@ async def test_api_key_commands_make_list_and_revoke_keys_on_the_running_intake(
         client = await http.post("/v1/clients", json={"name": "CLI Ltd"}, headers=tokens.manager())
         client_id = client.json()["id"]
 
-        made = await asyncio.to_thread(
-            _bpo, env, "api-key", "create", "--client", client_id, "--name", "nightly export",
-            "--scope", "jobs:write", "--scope", "results:read", "--expires", "2031-01-01",
+        # Each command takes seconds to start: those that wait for no other run side by side.
+        made, unknown = await asyncio.gather(
+            asyncio.to_thread(
+                _bpo, env, "api-key", "create", "--client", client_id, "--name", "nightly export",
+                "--scope", "jobs:write", "--scope", "results:read", "--expires", "2031-01-01",
+            ),
+            asyncio.to_thread(_bpo, env, "api-key", "revoke", str(new_id())),
         )  # fmt: skip
+        assert unknown.returncode == 1
+        assert "404: no API key" in unknown.stdout
         assert made.returncode == 0, made.stdout + made.stderr
         key_id = re.search(r"client_id:\s+(\S+)", made.stdout)
         secret = re.search(r"client_secret:\s+(bpok_\S+)", made.stdout)
@@ -104,13 +110,15 @@ async def test_api_key_commands_make_list_and_revoke_keys_on_the_running_intake(
             "BPO_INTAKE_URL": f"{url}/",
             "BPO_JWT_PRIVATE_KEY_FILE": env["BPO_JWT_PRIVATE_KEY_FILE"],
         }
-        listed = await asyncio.to_thread(
-            lambda: _bpo(remote, "api-key", "list", "--client", client_id, columns=80)
+        listed, wide = await asyncio.gather(
+            asyncio.to_thread(
+                lambda: _bpo(remote, "api-key", "list", "--client", client_id, columns=80)
+            ),
+            asyncio.to_thread(_bpo, remote, "api-key", "list", "--client", client_id),
         )
         assert listed.returncode == 0, listed.stdout + listed.stderr
         assert "1 API key" in listed.stdout
         assert key_id[1] in listed.stdout
-        wide = await asyncio.to_thread(_bpo, remote, "api-key", "list", "--client", client_id)
         assert client_id in wide.stdout
         assert "jobs:write results:read" in wide.stdout
         assert secret[1] not in listed.stdout
@@ -124,7 +132,3 @@ async def test_api_key_commands_make_list_and_revoke_keys_on_the_running_intake(
             auth=(key_id[1], secret[1]),
         )
         assert again.json()["error_description"] == "the API key was revoked"
-
-        unknown = await asyncio.to_thread(_bpo, env, "api-key", "revoke", str(new_id()))
-        assert unknown.returncode == 1
-        assert "404: no API key" in unknown.stdout
