@@ -8,34 +8,18 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import event
 
 from bpo_common.db import asyncpg_dsn, create_engine
 from bpo_common.settings import ServiceSettings, asyncpg_url, explain
+from bpo_devtools.testing import connect_arguments
 
 # A port nothing listens on: a connection that gets as far as the network is refused.
 CLOSED = "postgresql://u:p@127.0.0.1:1/db"
 
 
-class _NotConnecting(Exception):
-    pass
-
-
 async def _engine_arguments(url: str) -> dict[str, Any]:
     """What the engine hands asyncpg.connect for `url`."""
-    engine = create_engine(asyncpg_url(url))
-    given: dict[str, Any] = {}
-
-    def capture(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
-        given.update(params)
-        raise _NotConnecting
-
-    event.listen(engine.sync_engine, "do_connect", capture)
-    with pytest.raises(_NotConnecting):
-        async with engine.connect():
-            pass
-    await engine.dispose()
-    return given
+    return await connect_arguments(create_engine(asyncpg_url(url)))
 
 
 @pytest.mark.parametrize(

@@ -3,31 +3,15 @@ it: its socket probes a silent server, and gives up on what goes unacknowledged;
 its server to do the same with it once open, not in its startup packet."""
 
 import socket
-from typing import Any
-
-import pytest
-from sqlalchemy import event
 
 from bpo_common.db import ProbingConnection, create_engine, probe_silent_server
-
-
-class _NotConnecting(Exception):
-    pass
+from bpo_devtools.testing import connect_arguments
 
 
 async def test_the_engine_opens_probing_connections_with_no_setting_a_pooler_would_refuse() -> None:
-    engine = create_engine("postgresql+asyncpg://user:secret@127.0.0.1:1/db")
-    given: dict[str, Any] = {}
-
-    def capture(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
-        given.update(params)
-        raise _NotConnecting
-
-    event.listen(engine.sync_engine, "do_connect", capture)
-    with pytest.raises(_NotConnecting):
-        async with engine.connect():
-            pass
-    await engine.dispose()
+    given = await connect_arguments(
+        create_engine("postgresql+asyncpg://user:secret@127.0.0.1:1/db")
+    )
 
     assert given["connection_class"] is ProbingConnection
     # PgBouncer refuses a startup packet naming a setting it does not know: the server is asked

@@ -34,7 +34,7 @@ from fastapi import FastAPI
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from sqlalchemy import cast, func, select, text
+from sqlalchemy import cast, event, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -509,6 +509,27 @@ async def apply_crossed(
     finally:
         go_on.set()
     await asyncio.gather(one, two)
+
+
+class _NotConnecting(Exception):
+    """Raised where an engine would connect: only its arguments were wanted."""
+
+
+async def connect_arguments(engine: AsyncEngine) -> dict[str, Any]:
+    """What the engine hands `asyncpg.connect` for a new connection (nothing connects); the
+    engine is disposed of."""
+    given: dict[str, Any] = {}
+
+    def capture(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
+        given.update(params)
+        raise _NotConnecting
+
+    event.listen(engine.sync_engine, "do_connect", capture)
+    with pytest.raises(_NotConnecting):
+        async with engine.connect():
+            pass
+    await engine.dispose()
+    return given
 
 
 async def someone_waits_for_a_lock(session: AsyncSession) -> None:
