@@ -67,11 +67,14 @@ def invoice_pdf() -> bytes:
     return bytes(pdf.output())
 
 
-async def a_job_with_lines(served: Served, tokens: Tokens, **lines: Any) -> dict[str, Any]:
-    """A job whose one item is keyed from an invoice with lines (`lines`: more of their spec)."""
+async def a_job_with_lines(
+    served: Served, tokens: Tokens, skill: str = SKILL, **lines: Any
+) -> dict[str, Any]:
+    """A job whose one item is keyed from an invoice with lines (`lines`: more of their spec),
+    by keyers with `skill`."""
     fields = [{**field, **lines} if field["name"] == "lines" else field for field in FIELDS]
     body = {"work_type": "invoice", "fields": fields, "rules": RULES,
-            "qc": {"mode": "single"}, "due_at": DUE, "required_skills": [SKILL]}  # fmt: skip
+            "qc": {"mode": "single"}, "due_at": DUE, "required_skills": [skill]}  # fmt: skip
     return await a_job_with_a_document(served, tokens, body, "inv-31.pdf", invoice_pdf())
 
 
@@ -355,4 +358,32 @@ async def test_a_block_of_cells_pasted_fills_the_table_and_says_what_it_could_no
     assert "1 row(s) past the table's 3" in said
     assert "(1 cell(s) that held something replaced)" in said, "row 1's Qty held 8"
     assert await focused(page) == "Lines row 1 Qty", "the focus stays where the block went"
+    await page.context.close()
+
+
+async def test_a_table_short_of_its_rows_is_said_so_once_the_keyer_leaves_it(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill = f"short-{new_id().hex[-8:]}"  # this task alone: others' may wait with SKILL
+    await a_job_with_lines(served, tokens, skill, min_rows=2)
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    lines = page.locator(".table-field[data-field=lines]")
+
+    # Keying the first row, a check says its cell's error, and not yet that rows are missing.
+    await cell(page, 1, "SKU").fill("B-2")
+    await cell(page, 1, "Qty").focus()
+    await page.keyboard.type("x")
+    await page.keyboard.press("Tab")
+    await page.wait_for_selector('[aria-invalid="true"]')
+    assert await cell(page, 1, "Qty").get_attribute("aria-invalid") == "true"
+    assert "invalid" not in (await lines.get_attribute("class") or "")
+    assert "needs at least" not in await lines.inner_text()
+
+    # Leaving the table with one row keyed, it is said.
+    await page.locator("#field-net").focus()
+    await page.locator(".table-field.invalid[data-field=lines]").wait_for()
+    assert "needs at least 2 rows, has 1" in await lines.inner_text()
     await page.context.close()

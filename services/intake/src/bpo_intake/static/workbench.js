@@ -793,9 +793,13 @@
     clearTableErrors(box);
     const rows = [...gridOf(spec.name).rows];
     const notes = [];
+    // A draft's error about the whole table (short of its rows, say) waits until the keyer
+    // leaves the table: keying its first row, the rows still to come are no error yet.
+    const inside = draft && box.contains(document.activeElement);
     const done = placed.filter(({ error, place }) => {
       const row = place.row === null ? null : rows[place.row];
       if (place.row === null) {
+        if (inside) return true;
         box.classList.add("invalid");
         notes.unshift(error.message);
       } else if (!row) {
