@@ -1,5 +1,6 @@
 """A body's lines, as its chunks arrive or whole: intake reads NDJSON and CSV bodies of items
-by them, validation NDJSON reference datasets, so that both services take the same files."""
+by them, validation NDJSON reference datasets, so that both services take the same files; and
+the separator of a CSV body, read off its header line alike by both."""
 
 
 class Lines:
@@ -47,3 +48,20 @@ def lines_of(body: bytes) -> list[tuple[int, bytes]]:
     """A whole body's lines, numbered from 1, each with its line end, as `Lines` reads them."""
     lines = Lines()
     return lines.feed(body) + lines.end()
+
+
+def csv_separator(header: str) -> str:
+    """The separator of a CSV body whose header line is `header`: of a comma, a tab and a `;`
+    (a tab-separated export, or Excel's CSV where the comma is the decimal mark, as in much
+    of Europe), the one the line has most often outside quotes; on a tie, a tab or a `;`
+    before a comma, and a comma when the line has none. Excel quotes no name holding a comma
+    in a `;`-separated file (`external_id;Betrag, brutto`), while a name holding a `;` or a
+    tab in a comma-separated one is rare."""
+    outside = "".join(header.split('"')[::2])
+    return max(
+        (",", "\t", ";"),
+        key=lambda separator: (
+            count := outside.count(separator),
+            count > 0 and separator != ",",
+        ),
+    )

@@ -305,12 +305,21 @@ def test_a_csv_is_separated_by_what_its_header_line_has_most_outside_quotes() ->
         ("line 3", ItemIn(external_id="1", source={"a;b": "x;y", "c\td": "z"})),
     ]
     # Excel quotes no name with a comma in a `;`-separated file; a tab export keeps them too.
+    # As many commas in names as separators between them: the separator is not the comma.
     for separator in (";", "\t"):
         header = separator.join(["external_id", "Betrag, brutto", "total"])
         row = separator.join(["R-1", "12,50", "3"])
         assert parse(CsvItems, f"{header}\r\n{row}\r\n".encode()) == [
             ("line 2", ItemIn(external_id="R-1", source={"Betrag, brutto": "12,50", "total": "3"}))
         ]
+        tied = separator.join(["external_id", "Betrag, brutto"])
+        assert parse(CsvItems, f"{tied}\r\nR-1{separator}12,50\r\n".encode()) == [
+            ("line 2", ItemIn(external_id="R-1", source={"Betrag, brutto": "12,50"}))
+        ]
+    # A header of one column: its cells may hold commas.
+    assert parse(CsvItems, b"external_id\r\nR-1\r\n") == [
+        ("line 2", ItemIn(external_id="R-1", source={}))
+    ]
 
 
 def test_a_reserved_csv_column_in_another_case_is_refused_naming_it_and_its_spelling() -> None:

@@ -15,6 +15,18 @@ def test_csv_rows_are_kept_as_text_and_found_by_a_casefolded_key() -> None:
     ]
 
 
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_csv_separated_by_semicolons_or_tabs_is_read_so_as_items_are(separator: str) -> None:
+    # As Excel saves CSV where the comma is the decimal mark, a name with a comma unquoted.
+    lines = [["po", "Betrag, brutto", "vendor"], ["PO-1", "12,50", '"ACME; Inc."']]
+    body = "".join(separator.join(cells) + "\r\n" for cells in lines).encode()
+    table = parse(body, Format.CSV, "po")
+    assert table.columns == ["po", "Betrag, brutto", "vendor"]
+    assert table.rows == [
+        {"key": "po-1", "values": {"po": "PO-1", "Betrag, brutto": "12,50", "vendor": "ACME; Inc."}}
+    ]
+
+
 def test_ndjson_numbers_keep_their_digits_and_columns_are_the_union() -> None:
     body = b'{"id": "V-1", "limit": 1000.50}\n{"id": "V-2", "open": true}\n'
     table = parse(body, Format.NDJSON, "id")

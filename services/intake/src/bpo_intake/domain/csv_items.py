@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bpo_common.body_lines import Lines
+from bpo_common.body_lines import Lines, csv_separator
 from bpo_common.errors import FieldError
 from bpo_common.rules import FieldType, JobSpec
 from bpo_intake.domain.item_bodies import ItemsParser, Row
@@ -118,15 +118,6 @@ def _reserved_spelling(name: str) -> str | None:
     return None
 
 
-def _separator(header: str) -> str:
-    """The separator of a body whose header line is `header`: of a comma, a tab and a `;`
-    (a tab-separated export, or Excel's CSV where the comma is the decimal mark, as in much
-    of Europe), the one the line has most often outside quotes, a comma on a tie. Excel quotes
-    no name holding a comma in a `;`-separated file (`Betrag, brutto`)."""
-    outside = "".join(header.split('"')[::2])
-    return max((",", "\t", ";"), key=outside.count)
-
-
 class _Quoting:
     """Whether a CSV record's lines so far end inside a quoted cell, read as the csv module
     reads them: a quote opens a quoted cell only at a cell's start (elsewhere it is text: an
@@ -158,7 +149,7 @@ class _Quoting:
 
 class CsvItems(ItemsParser):
     """A header row, then one item a record; a quoted cell may span lines. The records are
-    separated as the header line is (see `_separator`)."""
+    separated as the header line is (see `bpo_common.body_lines.csv_separator`)."""
 
     def __init__(self, spec: JobSpec) -> None:
         super().__init__(spec)
@@ -197,7 +188,7 @@ class CsvItems(ItemsParser):
         if self._read is None:
             if not text.strip("\r\n"):
                 return []  # a blank line before the header, read with it
-            separator = _separator(text)
+            separator = csv_separator(text)
             reader = csv.reader(self._pending, delimiter=separator, strict=True)
             self._read = reader, _Quoting(separator)
         reader, quoting = self._read

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from bpo_common import json_input
-from bpo_common.body_lines import lines_of
+from bpo_common.body_lines import csv_separator, lines_of
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.text import MESSAGE, has_unstorable, unstorable
 from bpo_validation.domain.reference import reference_key
@@ -92,7 +92,12 @@ def _decoded(body: bytes) -> str:
 
 
 def _csv(text: str, key: str, errors: _Errors) -> Table:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    """The rows of a CSV dataset, separated as its header line is (as items' CSV bodies are:
+    a `;`-separated export of Excel's, or a tab-separated one, is read so)."""
+    header_line = next(iter(text.splitlines()), "")
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=csv_separator(header_line), strict=True
+    )
     header: list[str] = []
     line = 1
     try:
