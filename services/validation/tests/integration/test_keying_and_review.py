@@ -196,6 +196,7 @@ async def test_an_adjudication_agreeing_with_no_keying_is_confirmed_by_a_second_
     )  # fmt: skip
     *_, accepted = await published(validation_db, item)
     assert accepted.data["result"] == {"number": "A", "total": "7"}
+    assert accepted.data["agreed"] is True, "the second adjudicator chose a keying's total"
     assert await scored(validation_db, item) == {
         **keyed.settled(),
         str(alone.task_id): ("adjudication", "accepted", 0, 0),
@@ -212,6 +213,8 @@ async def test_without_confirmation_the_first_adjudication_is_final_whatever_it_
                   kind=TaskKind.ADJUDICATION)  # fmt: skip
     _, accepted = await published(validation_db, item)
     assert accepted.data["result"] == {"number": "A", "total": "9"}
+    # A total neither keyer typed: the adjudicator's own, no answer to judge other keyers by.
+    assert accepted.data["agreed"] is False
 
 
 async def test_a_reviewer_can_reject_the_item_and_no_keying_of_it_stands(

@@ -271,14 +271,14 @@ def _final_word(
     keyings = [keying for keying in keyings_of(item) if keying.golden is None]
     rows = comparison(spec, [keying.data for keying in keyings] + [review.data])
     adjudications = [e for e in item.entries if e.kind is TaskKind.ADJUDICATION]
-    if review.kind is TaskKind.ADJUDICATION and len(adjudications) == 1 and confirm_adjudications:
-        alone = unconfirmed(spec, review.data, [keying.data for keying in keyings])
-        if alone:
-            reason = (
-                f"the adjudicator's {', '.join(alone)} agrees with no keying; "
-                "a second adjudicator decides"
-            )
-            return _review(Ruling.ADJUDICATION, reason, [*keyings, review], rows)
+    alone = unconfirmed(spec, review.data, [keying.data for keying in keyings])
+    first = review.kind is TaskKind.ADJUDICATION and len(adjudications) == 1
+    if first and confirm_adjudications and alone:
+        reason = (
+            f"the adjudicator's {', '.join(alone)} agrees with no keying; "
+            "a second adjudicator decides"
+        )
+        return _review(Ruling.ADJUDICATION, reason, [*keyings, review], rows)
     machine = machine_keying(policy, keyings[0], item.item_id) if keyings else None
     problems = reference_problems(spec, canonical(spec, review.data), lookups)
     final = f"{review.kind} by {review.contractor_id} is final"
@@ -293,6 +293,7 @@ def _final_word(
                 spec, keyings, review.data, golden=False, machine=machine, only=rekeyed(keyings)
             ),
         ),
+        own=tuple(alone),
     )
 
 

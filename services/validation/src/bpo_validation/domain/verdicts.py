@@ -78,6 +78,8 @@ class Verdict:
     trust: tuple[float, float] | None = None
     # A second keying of some fields only (none: the whole item).
     rekey: tuple[str, ...] = ()
+    # A final word's fields on which it agrees with none of the keyings: its own answer there.
+    own: tuple[str, ...] = ()
 
     @property
     def final(self) -> bool:

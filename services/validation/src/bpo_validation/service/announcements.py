@@ -42,7 +42,9 @@ def announcement(
             **about,
             result=key.seal(verdict.result),
             control=_control_keying(entry, verdict) if len(so_far) == 1 else None,
-            agreed=len(whole) >= 2 and entry.golden is None and _theirs(entry, verdict),
+            # Two keyings' answer, an adjudicator's choice between theirs too; where a
+            # reviewer or an adjudicator gave one of their own, one person's.
+            agreed=len(whole) >= 2 and entry.golden is None and not verdict.own,
         )
     if ruling is Ruling.REJECT:
         return validation.ItemRejected(**about, reason=verdict.reason)
@@ -68,12 +70,6 @@ def announcement(
         reason=verdict.reason,
         differing=fields.differing(verdict.comparison) if adjudication else [],
     )
-
-
-def _theirs(entry: Entry, verdict: Verdict) -> bool:
-    """Whether the result is the keyings': a reviewer's answer is one person's unless it is
-    theirs on every field (an adjudicator's settles where they differed: it stands)."""
-    return entry.kind is not TaskKind.REVIEW or all(row["equal"] for row in verdict.comparison)
 
 
 def _control_keying(entry: Entry, verdict: Verdict) -> validation.ControlKeying | None:
