@@ -2,14 +2,16 @@
 reads a page on the one connection a pool of one gives it, a page another reader stored words
 for after this one listed it is not read again, and it takes a page's document before the page,
 as an erasure does. A read is counted before it starts, with no transaction open while it runs:
-a server that ends idle transactions stops nothing, and a page whose reads never end (the
-reader stopped mid-read) is passed over for others, then taken as having no words."""
+a server that ends idle transactions stops nothing, a page whose reads never end (the
+reader killed mid-read) is passed over for others, then taken as having no words, and a reader
+stopped gracefully, or that cannot store the words it read, gives its page back uncounted."""
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -256,7 +258,12 @@ async def _claim_run_out(db: SessionFactory, document_id: UUID) -> None:
 
 
 async def test_a_page_whose_reads_never_end_is_passed_over_then_taken_as_wordless(
-    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, tmp_path: Path
+    api: httpx.AsyncClient,
+    tokens: Tokens,
+    db: SessionFactory,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (stuck, _), (other, number) = await _scans_to_read(api, tokens, db, settings, 76, 77)
     go = tmp_path / "go"
@@ -266,14 +273,25 @@ async def test_a_page_whose_reads_never_end_is_passed_over_then_taken_as_wordles
     )
     held = Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(wrapper.executable))
     store = documents.document_store(settings)
+    release_page = extraction_repository.release_page
+    killed = asyncio.Event()
+
+    async def unless_killed(*args: Any, **kwargs: Any) -> None:
+        """Nothing once the reader stands killed: no code of its process runs any more."""
+        if not killed.is_set():
+            await release_page(*args, **kwargs)
+
+    monkeypatch.setattr(extraction_repository, "release_page", unless_killed)
     try:
         for attempt in range(1, extraction.READ_ATTEMPTS + 1):
-            # The reader stops while Tesseract reads the page (its process killed, say).
+            # The reader's process is killed while Tesseract reads the page.
             reader = asyncio.create_task(extraction.read_pending(db, store, held))
             await _called(wrapper, attempt)
+            killed.set()
             reader.cancel()
             with suppress(asyncio.CancelledError):
                 await reader
+            killed.clear()
             assert (await _page(db, stuck)).read_attempts == attempt, "counted as it started"
             if attempt == 1:
                 # The next pass reads the other page, the stuck one held meanwhile.
@@ -288,3 +306,66 @@ async def test_a_page_whose_reads_never_end_is_passed_over_then_taken_as_wordles
     page = await _page(db, stuck)
     assert page.read_at is not None
     assert (page.text, page.words) == (None, None)
+
+
+async def test_a_reader_stopped_mid_read_gives_its_page_back_uncounted(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, tmp_path: Path
+) -> None:
+    ((document_id, number),) = await _scans_to_read(api, tokens, db, settings, 78)
+    go = tmp_path / "go"
+    wrapper = wrapped_tesseract(
+        tmp_path, f"while not pathlib.Path({str(go)!r}).exists():", "    time.sleep(0.05)"
+    )
+    held = Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(wrapper.executable))
+    store = documents.document_store(settings)
+    try:
+        # A graceful stop (a rolling deploy's) cancels the reader while Tesseract reads.
+        reader = asyncio.create_task(extraction.read_pending(db, store, held))
+        await _called(wrapper, 1)
+        assert (await _page(db, document_id)).read_attempts == 1, "counted as it started"
+        reader.cancel()
+        with suppress(asyncio.CancelledError):
+            await reader
+        assert reader.cancelled(), "the stop goes on"
+    finally:
+        go.touch()
+    page = await _page(db, document_id)
+    assert (page.read_attempts, page.read_claimed_until) == (0, None), "given back"
+    # Read by the next pass at once, not held for CLAIM_RUNS timeouts.
+    assert await extraction.read_pending(db, store, _engine(settings)) == 1
+    page = await _page(db, document_id)
+    assert (page.read_attempts, number in [word["text"] for word in page.words or []]) == (1, True)
+
+
+async def test_a_read_whose_words_cannot_be_stored_gives_its_page_back_uncounted(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, tmp_path: Path
+) -> None:
+    ((document_id, number),) = await _scans_to_read(api, tokens, db, settings, 79)
+    go = tmp_path / "go"
+    wrapper = wrapped_tesseract(
+        tmp_path, f"while not pathlib.Path({str(go)!r}).exists():", "    time.sleep(0.05)"
+    )
+    held = Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(wrapper.executable))
+    store = documents.document_store(settings)
+    reader = asyncio.create_task(extraction.read_pending(db, store, held))
+    try:
+        await _called(wrapper, 1)
+        async with db() as erasing, erasing.begin():
+            await erasure_repository.documents_for_update(erasing, [document_id])
+            go.touch()
+            await someone_waits_for_a_lock(erasing)  # the reader, to store the words it read
+            # Its connection lost as it stores them (a failover, say).
+            ended = text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            assert (await erasing.execute(ended)).scalar_one() == 1
+    finally:
+        go.touch()
+        read = await asyncio.wait_for(reader, timeout=20)
+    assert read == 0
+    page = await _page(db, document_id)
+    assert (page.read_attempts, page.read_claimed_until, page.read_at) == (0, None, None)
+    assert await extraction.read_pending(db, store, _engine(settings)) == 1
+    page = await _page(db, document_id)
+    assert (page.read_attempts, number in [word["text"] for word in page.words or []]) == (1, True)

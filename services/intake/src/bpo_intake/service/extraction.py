@@ -47,13 +47,16 @@ OCR_BATCH = 4
 OCR_CANDIDATES = 8 * OCR_BATCH
 # How many reads of a page are started, each counted before it starts, before the page is
 # taken as having no words: reads that ran out of time, had Tesseract killed, or never ended
-# (the reader's process killed, say).
+# (the reader's process killed).
 READ_ATTEMPTS = 3
 # A reader holds the page it claims for this many times the engine's timeout: a read runs
 # Tesseract three times at most (on the page, again with a local threshold, and on a blank
 # page once it was killed), and one more is left for fetching the image. Past it, a page whose
-# reader stopped mid-read may be taken by another.
+# reader was killed mid-read may be taken by another.
 CLAIM_RUNS = 4
+# Seconds a reader that stops or fails has to give its page back, well within the 10 s a
+# stopping service waits for its workers.
+GIVE_BACK_S = 3.0
 EXTRACT_BATCH = 20
 LEARN_BATCH = 50
 
@@ -63,8 +66,9 @@ async def read_pending(sessions: SessionFactory, store: ObjectStore, engine: Tes
     whose image is missing or cannot be read is read as having none, as is one whose
     READ_ATTEMPTS reads ran out of time, had Tesseract killed on it or never ended; one read
     fewer times is read again on a later pass, after the pages tried fewer times. A store or
-    an engine that fails otherwise ends the batch there: what it read and counted is kept, and
-    its other pages are read again on a later pass."""
+    an engine that fails otherwise, or the database storing the words, ends the batch there:
+    what it read and counted before is kept, the failed page's attempt given back, and its
+    other pages are read again on a later pass."""
     async with sessions() as session:
         candidates = await repository.unread_pages(session, OCR_CANDIDATES)
     read = claimed = 0
@@ -74,7 +78,7 @@ async def read_pending(sessions: SessionFactory, store: ObjectStore, engine: Tes
         try:
             stored = await _read_claimed(sessions, store, engine, document, page.number)
         except Exception:
-            # The engine's or the store's: no page is read until they are back.
+            # The engine's, the store's or the database's: no page is read until they are back.
             log.exception("pages_not_read_now", document_id=str(document.id), page=page.number)
             break
         claimed += stored is not None
@@ -89,8 +93,8 @@ async def _read_claimed(
     there: whether its words were stored (None when it was not claimed).
 
     The claim counts the attempt and is committed before Tesseract starts, and no transaction
-    is open while it reads: a read ended any way (out of time, its process killed, the
-    connection lost) has counted, and the next pass takes the pages tried fewer times first
+    is open while it reads: a read that ran out of time, or that its worker's process was
+    killed in, has counted, and the next pass takes the pages tried fewer times first
     (a transaction held open for the read was ended by a server's
     idle_in_transaction_session_timeout, the attempt never counted, and the page came first
     again at every pass). Each transaction is short and one at a time: a pool of one
@@ -104,20 +108,23 @@ async def _read_claimed(
     attempt, until = claim
     try:
         words = await _read(store, engine, document, number, attempt)
+        text = " ".join(word.text for word in words) if words else None
+        async with sessions() as session, session.begin():
+            stored = await repository.set_words_read(
+                session, document.id, number, text, _as_json(words), utcnow()
+            )
+            if stored:
+                await notify(session, WORK_CHANNEL)  # items to extract
     except _NotNow:
         await _release(sessions, document, number, until, given_back=False)
         return False
-    except Exception:
-        # The store's or the engine's failure, not the page's: its attempt is given back.
-        await _release(sessions, document, number, until, given_back=True)
+    except (Exception, asyncio.CancelledError):
+        # The store's, the engine's or the database's failure, or the worker stopping (a
+        # graceful stop cancels it), not the page's: its attempt is given back (it was kept,
+        # and a page whose third read was cut short so was later taken as having no words,
+        # unread). Only a worker killed outright, which runs nothing more, leaves it counted.
+        await _give_back(sessions, document, number, until)
         raise
-    text = " ".join(word.text for word in words) if words else None
-    async with sessions() as session, session.begin():
-        stored = await repository.set_words_read(
-            session, document.id, number, text, _as_json(words), utcnow()
-        )
-        if stored:
-            await notify(session, WORK_CHANNEL)  # items to extract
     return stored
 
 
@@ -126,6 +133,21 @@ async def _release(
 ) -> None:
     async with sessions() as session, session.begin():
         await repository.release_page(session, document.id, number, until, given_back=given_back)
+
+
+async def _give_back(
+    sessions: SessionFactory, document: Document, number: int, until: datetime
+) -> None:
+    """Release the claim and its attempt, within GIVE_BACK_S, shielded from the cancelling of
+    a stopping worker (which the service waits 10 s for): a give-back that fails or runs out of
+    time leaves the claim to run out on its own, the attempt counted."""
+    releasing = asyncio.wait_for(
+        _release(sessions, document, number, until, given_back=True), GIVE_BACK_S
+    )
+    try:
+        await asyncio.shield(releasing)
+    except Exception:
+        log.exception("page_not_given_back", document_id=str(document.id), page=number)
 
 
 class _NotNow(Exception):
@@ -139,7 +161,7 @@ async def _read(
     having none; _NotNow for one to be read again later. Any other error is the store's or
     the engine's."""
     if attempt > READ_ATTEMPTS:
-        # Its last allowed read never ended (its reader stopped mid-read, killed, say).
+        # Its last allowed read never ended (its reader killed mid-read).
         log.error("page_not_read", document_id=str(document.id), page=number, reads=attempt - 1)
         return None
     try:
