@@ -4,7 +4,8 @@ for after this one listed it is not read again, and it takes a page's document b
 as an erasure does. A read is counted before it starts, with no transaction open while it runs:
 a server that ends idle transactions stops nothing, a page whose reads never end (the
 reader killed mid-read) is passed over for others, then taken as having no words, and a reader
-stopped gracefully, or that cannot store the words it read, gives its page back uncounted."""
+stopped gracefully, or that cannot store the words it read, gives its page back uncounted; a
+page a reader of the release before holds by its advisory lock is passed over."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -21,7 +22,13 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bpo_common.clock import utcnow
-from bpo_common.db import SessionFactory, create_engine, create_session_factory, engine_url
+from bpo_common.db import (
+    SessionFactory,
+    create_engine,
+    create_session_factory,
+    engine_url,
+    try_advisory_lock,
+)
 from bpo_common.settings import Component
 from bpo_devtools.testing import TestStack, Tokens, eventually, serve, someone_waits_for_a_lock
 from bpo_intake.app import create_app
@@ -369,3 +376,18 @@ async def test_a_read_whose_words_cannot_be_stored_gives_its_page_back_uncounted
     assert await extraction.read_pending(db, store, _engine(settings)) == 1
     page = await _page(db, document_id)
     assert (page.read_attempts, number in [word["text"] for word in page.words or []]) == (1, True)
+
+
+async def test_a_page_a_reader_of_the_release_before_holds_is_passed_over(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings
+) -> None:
+    ((document_id, number),) = await _scans_to_read(api, tokens, db, settings, 80)
+    store = documents.document_store(settings)
+    async with db() as older, older.begin():
+        # As a reader of the release before intake_0036 holds the page it reads.
+        assert await try_advisory_lock(older, f"ocr:{document_id}:1")
+        assert await extraction.read_pending(db, store, _engine(settings)) == 0
+        page = await _page(db, document_id)
+        assert (page.read_attempts, page.read_claimed_until, page.read_at) == (0, None, None)
+    assert await extraction.read_pending(db, store, _engine(settings)) == 1
+    assert number in [word["text"] for word in (await _page(db, document_id)).words or []]

@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, and_, exists, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bpo_common.db import advisory_lock
+from bpo_common.db import advisory_lock, try_advisory_lock
 from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.models import Document, DocumentPage, Item, Job, Layout
 
@@ -49,7 +49,16 @@ async def claim_page(
     and when the claim runs out, which names it (None when not claimed). The claim is in the
     page's row, committed with the count before the read starts: no transaction is open, and
     no row held, while Tesseract reads. The document's row is held first
-    (`_hold_live_document`), then the page's, as an erasure takes them."""
+    (`_hold_live_document`), then the page's, as an erasure takes them.
+
+    For the release before intake_0036 only, whose readers run beside these during a rolling
+    upgrade: they hold a page by the advisory lock `ocr:<document>:<page>` for the whole read
+    and know nothing of the row's claim. A claim is not made while one of them holds it, and
+    holds it itself while it is made, so that one trying it meanwhile passes the page over
+    (without it, both releases ran Tesseract on one page at once). One trying it after the
+    claim is committed still reads the page: its listing is blind to the claim."""
+    if not await try_advisory_lock(session, f"ocr:{document_id}:{number}"):
+        return None
     if not await _hold_live_document(session, document_id):
         return None
     claimed = await session.execute(

@@ -3,7 +3,9 @@ counted, and commits that before Tesseract starts: no transaction stays open whi
 read, and a read ended any way has counted (a claim was an advisory lock of a transaction held
 open for the read: a server's idle_in_transaction_session_timeout ended it, the attempt was
 never counted, and the page came first again at every pass, ahead of every other). A new
-column without a default rewrites no table.
+column without a default rewrites no table. For the release before, whose readers still run
+during a rolling upgrade, a claim also takes that advisory lock in its short transaction and
+is not made while such a reader holds it (`claim_page`).
 
 Revision ID: intake_0036
 Revises: intake_0035
