@@ -50,7 +50,8 @@ log = structlog.get_logger(__name__)
 # A handler applies a run of consecutive events of one type, in order, in the caller's
 # transaction: set-based where it can (one statement per table for the whole run).
 Handler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
-# The names of the locks a delivery's handlers will take, read in the caller's transaction.
+# The names of the locks a delivery's handlers will take, read in the caller's transaction
+# once it holds the delivery's shared names (`apply`).
 Locks = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[Collection[str]]]
 E = TypeVar("E", bound=Event)
 
@@ -70,7 +71,7 @@ class Subscription:
     """A durable consumer: its name, one handler per event type it takes, the fields of its
     events that name what another replica's events may change too (`shared_by`, see
     `apply`), and what else its handlers lock that only the database tells (`locks`: the
-    names of advisory locks, bpo_common.db.advisory_lock's)."""
+    names of advisory locks, bpo_common.db.advisory_lock's, taken after the shared ones)."""
 
     name: str
     handlers: Mapping[str, Handler]
@@ -168,12 +169,19 @@ async def apply(
     in the delivery, is a duplicate).
 
     Before the first run, the transaction takes a lock on each value its events carry in the
-    subscription's `shared_by` fields (a client, a job, a contractor) and the locks its
-    `locks` name, all in one order. Two replicas' deliveries holding events of the same two
-    jobs in opposite orders would otherwise each lock the rows of its first job and wait for
-    the other's, and PostgreSQL would abort one of them a second later (its delivery then
-    applied again event by event, waiting on the other's locks). The second now waits for
-    the first at the start, holding only its events' inbox rows."""
+    subscription's `shared_by` fields (a client, a job, a contractor), all in one order, and
+    then the locks its `locks` name, in one order too. Two replicas' deliveries holding
+    events of the same two jobs in opposite orders would otherwise each lock the rows of its
+    first job and wait for the other's, and PostgreSQL would abort one of them a second later
+    (its delivery then applied again event by event, waiting on the other's locks). The
+    second now waits for the first at the start, holding only its events' inbox rows and
+    names no run takes.
+
+    `locks` is asked once the shared names are held: what it reads of a job or a contractor
+    is then what the runs will read, since a delivery that changes them (announcing the job,
+    say) either committed before or waits for this one. Asked before, it missed a job another
+    replica was announcing, and a run took that lock in the middle of the delivery, after the
+    locks of earlier runs, in an order another delivery could take the other way."""
     fresh = await record_received(session, subscription.name, [e.id for e in envelopes])
     outcomes: list[Outcome] = []
     applied: list[Envelope] = []
@@ -190,10 +198,12 @@ async def apply(
         for name in subscription.shared_by
         if envelope.data.get(name) is not None
     }
-    if subscription.locks is not None and applied:
-        shared.update(await subscription.locks(session, applied))
     if shared:
         await advisory_lock(session, *sorted(shared))
+    if subscription.locks is not None and applied:
+        named = await subscription.locks(session, applied)
+        if named:
+            await advisory_lock(session, *sorted(named))
     for run in runs(applied):
         bind_correlation_id(_shared_correlation_id(run))
         await subscription.handlers[run[0].type](session, run)

@@ -1,18 +1,21 @@
 """Two replicas' consumers applying keyings and items of the same two jobs, or invoices of the
-same two clients, in opposite orders, at the same time: both deliveries commit, the second
-after the first, and every item is decided once."""
+same two clients, in opposite orders, at the same time, or a keying of a job a third replica
+is announcing: both deliveries commit, the second after the first, and every item is decided
+once."""
 
+import asyncio
 from datetime import UTC, datetime
 from uuid import UUID
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem, TaskSubmitted
 from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope, wrap
 from bpo_common.ids import new_id
-from bpo_devtools.testing import Tokens, apply_crossed
+from bpo_common.inbox import apply
+from bpo_devtools.testing import Tokens, apply_crossed, eventually
 from bpo_validation.consumers import subscriptions
 from bpo_validation.models import InvoicedLine, JobRules
 from bpo_validation.settings import Settings
@@ -88,6 +91,63 @@ async def test_invoices_of_two_clients_in_opposite_orders_both_commit(
         )
         billed = billed.where(InvoicedLine.client_id.in_([a.client_id, b.client_id]))
         assert dict((await session.execute(billed)).all()) == {a.client_id: 2, b.client_id: 2}
+
+
+async def test_a_keying_of_a_job_announced_meanwhile_takes_its_clients_matching_lock_first(
+    validation_db: SessionFactory,
+    validation_settings: Settings,
+    validation: httpx.AsyncClient,
+    tokens: Tokens,
+) -> None:
+    (subscription,) = subscriptions(validation_settings, job_keys(validation_settings))
+    known = await po_job(validation_db, validation, tokens)
+    # A second job of the client, announced by another replica's delivery as this one starts.
+    announced = known.model_copy(update={"job_id": new_id()})
+    keyer, items = new_id(), [new_id(), new_id()]
+
+    def invoiced(job: JobCreated, item_id: UUID) -> TaskSubmitted:
+        lines = [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
+        return keying(job, item_id, {
+            "vendor": f"acme {item_id}", "number": "INV-1", "po": "po-1", "dated": "2026-11-30",
+            "total": "5.00", "lines": lines,
+        }, contractor_id=keyer)  # fmt: skip
+
+    async def applying(envelopes: list[Envelope]) -> None:
+        async with validation_db() as session, session.begin():
+            await apply(session, subscription, envelopes)
+
+    async def waiting(n: int) -> None:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+
+        async def so_many() -> bool:
+            async with validation_db() as session:
+                return bool((await session.execute(query)).scalar_one() == n)
+
+        await eventually(so_many, what=f"{n} transactions waiting for a lock")
+
+    async with validation_db() as announcing, announcing.begin():
+        await apply(announcing, subscription, [wrap(announced, source="intake")])
+        # A keying of the job being announced waits for it, holding its keyer's name...
+        first = asyncio.create_task(applying(_wrapped(invoiced(announced, items[0]))))
+        await waiting(1)
+        # ...and one of the same keyer, of the client's known job, waits for that.
+        second = asyncio.create_task(applying(_wrapped(invoiced(known, items[1]))))
+        await waiting(2)
+    # The first matches its invoice, then the second: neither holds the client's matching lock
+    # while waiting for the other (the second held it, and the first took it in its run).
+    await asyncio.wait_for(asyncio.gather(first, second), timeout=30)
+
+    for item_id in items:
+        (decision,) = await published(validation_db, item_id)
+        assert decision.type == "bpo.validation.item.accepted", decision.data
+    async with validation_db() as session:
+        billed = select(func.sum(InvoicedLine.quantity)).where(
+            InvoicedLine.client_id == known.client_id
+        )
+        assert (await session.execute(billed)).scalar_one() == 2
 
 
 def _received(job: JobCreated, items: dict[UUID, list[UUID]]) -> ItemsReceived:

@@ -29,7 +29,12 @@ async def lock_items(
     finds it done. And the matching of the invoices of the clients `matching`, which the
     items' decisions may match. Taken in one order, so that two transactions never deadlock
     (one matching the invoices of clients A then B, another those of B then A, each locking
-    a client as it came to its invoice, did)."""
+    a client as it came to its invoice, did).
+
+    Every path takes validation's locks in this order: a delivery's names of jobs and
+    contractors (`validation:…`, which only the consumer takes, before its first run), then
+    the clients' matching ones (`matching:…`), then items and jobs (`validation-item:…`,
+    `validation-job:…`); a path that needs fewer skips some, never goes back."""
     keys = [f"validation-item:{i}" for i in item_ids] + [f"validation-job:{j}" for j in job_ids]
     await advisory_lock(session, *sorted(keys + [matching_lock(c) for c in matching]))
 

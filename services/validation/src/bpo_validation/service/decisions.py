@@ -63,7 +63,8 @@ async def record_submissions(
     score; as applying the submissions one at a time, in order, would."""
     job_ids = {event.job_id for event in events}
     # A job's rules never change once announced: read before the locks, they tell which
-    # clients' invoices the run may match, locked with its items.
+    # clients' invoices the run may match, locked with its items (the delivery holds them
+    # already: `exceptions.matching_locks`).
     known = await job_rules.rules_of_jobs(session, job_ids)
     matching = {job.client_id for job in known.values() if job.match}
     await repository.lock_items(session, {event.item_id for event in events}, job_ids, matching)

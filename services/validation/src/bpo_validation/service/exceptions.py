@@ -95,9 +95,10 @@ async def match(
 
 async def matching_locks(session: AsyncSession, envelopes: Sequence[Envelope]) -> set[str]:
     """The matching locks a delivery's keyings may take, those of the clients of their jobs
-    that match invoices: the consumer takes them with its other locks before its first run.
-    Taken by each run as it came to it, two deliveries matching invoices of clients A and B,
-    a run apart and in opposite orders, deadlocked."""
+    that match invoices: the consumer takes them before its first run, once it holds its
+    jobs' names (bpo_common.inbox.apply), so a job another replica is announcing is read
+    here as the runs will read it. Taken by each run as it came to it, two deliveries
+    matching invoices of clients A and B, a run apart and in opposite orders, deadlocked."""
     keyed = {UUID(e.data["job_id"]) for e in envelopes if e.type == TaskSubmitted.event_type}
     if not keyed:
         return set()
