@@ -310,3 +310,47 @@ async def test_a_check_finding_the_task_gone_while_its_submit_is_on_its_way_leav
     assert await page.get_attribute("body", "data-state") == "working"
     assert await page.input_value("#field-total") == "10"
     await page.context.close()
+
+
+async def test_a_proxys_403_closes_no_task_and_a_refused_resend_is_no_lost_answer(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    """A 403 closes the task only as the service's own word (a suspension): a proxy's or a
+    firewall's page is said as it is. A submit whose answer was lost and that the service then
+    refuses was not taken: the task found gone later was not "most likely submitted"."""
+    page, _, _ = await _keyer_with_a_task(served, browser, tokens)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    checks = re.compile(r".*/v1/tasks/[^/]+/check$")
+    await page.route(checks, lambda route: _proxy(route, 403, "Forbidden"))
+    await page.locator("#field-invoice_number").fill("INV-4")
+    await page.keyboard.press("Tab")
+    said = page.locator("#status.error").filter(has_text="Not checked")
+    await said.wait_for()
+    assert "the service answered 403" in await said.inner_text()
+    assert await page.get_attribute("body", "data-state") == "working"
+    await page.unroute(checks)
+
+    submits = re.compile(r".*/v1/tasks/[^/]+/submit$")
+    await page.locator("#field-total").fill("10")
+    await page.route(submits, lambda route: route.abort())
+    await page.keyboard.press("Control+Enter")
+    await page.locator("#status.error").filter(has_text="Not known to be sent").wait_for()
+    busy = '{"title": "Service unavailable", "status": 503, "detail": "the database is away"}'
+    await page.unroute(submits)
+    await page.route(
+        submits,
+        lambda route: route.fulfill(status=503, content_type="application/problem+json", body=busy),
+    )
+    await page.keyboard.press("Control+Enter")
+    await page.locator("#status.error").filter(has_text="Not sent: the database is away").wait_for()
+    gone = '{"title": "Conflict", "status": 409, "detail": "the lease has run out"}'
+    await page.route(
+        checks,
+        lambda route: route.fulfill(status=409, content_type="application/problem+json", body=gone),
+    )
+    await page.locator("#field-total").focus()
+    await page.keyboard.press("Tab")
+    await page.wait_for_selector("body[data-state=idle]")
+    assert await page.inner_text("#status") == "the lease has run out"
+    await page.context.close()

@@ -100,9 +100,9 @@
       + "though its answer was lost.";
   }
 
-  // Refused (403) as one who may not work any more (suspended, say): the service gave back
-  // every task they held, so this one is closed, saying why, as nothing keyed on it can be
-  // sent.
+  // Refused (403, the service's own problem: a proxy's page is no such word) as one who may
+  // not work any more (suspended, say): the service gave back every task they held, so this
+  // one is closed, saying why, as nothing keyed on it can be sent.
   function withdrawn(id, status, answer) {
     close(`Task ${id.slice(-8)} closed: ${problemText(status, answer)}. It went back to the `
       + "queue; what was keyed on it cannot be sent.", { isError: true });
@@ -252,7 +252,7 @@
       if (statusOf === "lease" || statusOf === "signed out") say("");
     } else if (status === 409 || status === 404) {
       if (!submitting.has(id)) close(goneText(id, status, answer), { isError: true });
-    } else if (status === 403) {
+    } else if (status === 403 && isProblem(answer)) {
       if (!submitting.has(id)) withdrawn(id, status, answer);
     } else if (passing(status)) {
       heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
@@ -860,7 +860,8 @@
       signedOut();
       return;
     }
-    if (status !== 200 && status !== 403 && status !== 404 && status !== 409) {
+    const refused = status === 403 && isProblem(answer); // the service's, not a proxy's page
+    if (status !== 200 && !refused && status !== 404 && status !== 409) {
       sayFound(`Not checked: ${problemText(status, answer)}.${kept}`);
       return;
     }
@@ -918,6 +919,8 @@
         return;
       }
       if (!current) return;
+      // The service's own refusal: this submit was not taken, whatever one before it was.
+      if (isProblem(answer) && status !== 409 && status !== 404) timedOut = null;
       if (status === 422 && answer.errors) {
         task.fields.forEach((spec) => visited.add(spec.name));
         $("fields").querySelectorAll("tbody input, tbody select").forEach((input) => {
@@ -933,7 +936,7 @@
         close(goneText(id, status, answer), { isError: true });
         return;
       }
-      if (status === 403) {
+      if (status === 403 && isProblem(answer)) {
         withdrawn(id, status, answer);
         return;
       }
