@@ -1,7 +1,8 @@
 """One error format: RFC 9457 problem+json. Domain errors carry their status.
 
-A 4xx says what to fix; a 503 says a server the service needs is out of reach for now, and
-when to retry; any other 5xx is a bug and is logged with its traceback.
+A 4xx says what to fix; a 503 says a server the service needs is out of reach for now, or
+that the request met another at the same data and was rolled back, and when to retry; any
+other 5xx is a bug and is logged with its traceback.
 """
 
 import re
@@ -93,8 +94,9 @@ class Invalid(DomainError):
 
 
 class Unavailable(DomainError):
-    """A server the service needs (its database, a store) is out of reach for now: what the
-    request would have changed is not, and it may be sent again after `Retry-After`."""
+    """A server the service needs (its database, a store) is out of reach for now, or the
+    request's transaction met another's and was rolled back: what the request would have
+    changed is not, and it may be sent again after `Retry-After`."""
 
     status = 503
     title = "Service unavailable"
@@ -189,7 +191,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
         if contended(exc):
             # Rolled back whole for meeting another request or a worker at the same rows.
-            log.warning("transaction contended", path=request.url.path, error=repr(exc))
+            # With its traceback: within one release, a deadlock is a lock-order bug to find.
+            log.warning("transaction contended", path=request.url.path, exc_info=exc)
             met = Unavailable("the request met another at the same data; send it again")
             return await on_domain_error(request, met)
         if not unreachable(exc):
