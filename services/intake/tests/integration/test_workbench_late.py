@@ -162,24 +162,29 @@ async def test_a_keyer_suspended_mid_task_is_told_why_as_the_task_closes(
             "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
     made = [
         await a_job_with_a_document(served, tokens, body, "inv.pdf", invoice_pdf(number))
-        for number in ("INV-1", "INV-2")
+        for number in ("INV-1", "INV-2", "INV-3")
     ]
     keyer, token = await contractor(served, tokens, skill)
     page = await signed_in(browser, served, token)
     reason = "accuracy below 80% on invoices"
 
-    async def suspended_as_they_key(leave: str) -> None:
-        """A task claimed and keyed into, the keyer suspended, then `leave` pressed."""
-        await page.click("#claim")
-        await page.wait_for_selector("body[data-state=working]")
-        await page.locator("#field-invoice_number").fill("INV-1")
+    async def suspended_as_they_key() -> None:
+        """A task claimed and keyed into, the keyer active again, then suspended."""
         async with await http_api(served) as api:
+            answer = await api.post(f"/v1/contractors/{keyer}/activate", headers=tokens.manager())
+            assert answer.status_code == 200, answer.text
+            await page.click("#claim")
+            await page.wait_for_selector("body[data-state=working]")
+            await page.locator("#field-invoice_number").fill("INV-1")
             answer = await api.post(
                 f"/v1/contractors/{keyer}/suspend",
                 json={"reason": reason},
                 headers=tokens.manager(),
             )
         assert answer.status_code == 200, answer.text
+
+    async def told_as_they_leave(leave: str) -> None:
+        await suspended_as_they_key()
         await page.keyboard.press(leave)
         await page.wait_for_selector("body[data-state=idle]")
         said = await page.inner_text("#status")
@@ -189,13 +194,21 @@ async def test_a_keyer_suspended_mid_task_is_told_why_as_the_task_closes(
         assert await page.evaluate("document.activeElement.id") == "idle-text"
 
     # Leaving a field: its check is refused. Then, given work again, a submit is refused.
-    await suspended_as_they_key("Tab")
-    async with await http_api(served) as api:
-        answer = await api.post(f"/v1/contractors/{keyer}/activate", headers=tokens.manager())
-    assert answer.status_code == 200, answer.text
-    await suspended_as_they_key("Control+Enter")
+    await told_as_they_leave("Tab")
+    await told_as_they_leave("Control+Enter")
+    # Given back once suspended: the suspension gave it back already, which is said.
+    await suspended_as_they_key()
+    async with page.expect_response(re.compile(r".*/v1/tasks/[^/]+/release$")) as released:
+        await page.keyboard.press("Alt+Q")
+        await page.keyboard.press("Alt+Q")  # something keyed: asked for twice
+    assert (await released.value).status == 403
+    said = page.locator("#status.error").filter(has_text="went back")
+    await said.wait_for()
+    assert (await said.inner_text()).endswith(
+        f" went back: this contractor is suspended: {reason}."
+    )
     async with served.sessions() as session:
         items = [UUID(item["item_id"]) for item in made]
         query = select(Task.status).where(Task.item_id.in_(items))
-        assert sorted(await session.scalars(query)) == ["queued", "queued"]
+        assert sorted(await session.scalars(query)) == ["queued"] * 3
     await page.context.close()

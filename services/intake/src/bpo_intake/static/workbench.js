@@ -302,10 +302,15 @@
     // Out of reach, or failing: the keyer is told, and the lease runs out in its own time.
     const kept = () => say(`Task ${id.slice(-8)} could not be given back: it goes back to the `
       + "queue when its lease runs out.", true);
-    // Any refusal but "no such lease" (404, 409: it is not held any more) leaves it held: one
-    // signed out (401), a limit (429), a proxy whose service is away (502, 503).
-    api("POST", `/v1/tasks/${id}/release`)
-      .then(({ status }) => { if (status >= 400 && status !== 404 && status !== 409) kept(); }, kept);
+    // Any refusal but "no such lease" (404, 409: it is not held any more) and the service's
+    // 403 (one who may not work any more: it gave every task back) leaves it held: one signed
+    // out (401), a limit (429), a proxy whose service is away (502, 503).
+    const gone = (status, answer) => status === 404 || status === 409
+      || (status === 403 && isProblem(answer));
+    api("POST", `/v1/tasks/${id}/release`).then(({ status, body: answer }) => {
+      if (status >= 400 && !gone(status, answer)) kept();
+      else if (status === 403) say(`Task ${id.slice(-8)} went back: ${problemText(status, answer)}.`, true);
+    }, kept);
   }
 
   // A partial second keying: the form has only the fields validation doubts the first keying
