@@ -19,8 +19,9 @@ T = TypeVar("T")
 def stop_if_cancelled() -> None:
     """Raise CancelledError when the current task has been cancelled, even if a library
     turned the cancellation into another error (nats-py raises ConnectionClosedError when
-    the connection is already closed): a loop that retries on errors must still end when
-    its service stops."""
+    the connection is already closed) or swallowed it (Python 3.11's asyncio.wait_for returns
+    what it waited for when that ends as the cancellation comes, as a notified idle wait
+    does): a loop that retries on errors must still end when its service stops."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
@@ -50,11 +51,13 @@ async def keep_running(
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, max_backoff_s)
             continue
+        stop_if_cancelled()
         backoff = FIRST_BACKOFF_S
         if busy:
             await asyncio.sleep(0)  # let the rest of the service run between busy steps
         else:
             await idle()
+            stop_if_cancelled()
 
 
 def pause(seconds: float) -> Callable[[], Awaitable[None]]:

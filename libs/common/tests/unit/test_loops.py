@@ -79,3 +79,35 @@ async def test_the_loop_waits_only_after_a_step_that_found_nothing_to_do() -> No
     with pytest.raises(asyncio.CancelledError):
         await task
     assert events == ["busy", "busy", "idle", "wait", "busy", "idle"]
+
+
+@pytest.mark.parametrize("swallowing", ["step", "idle wait"])
+async def test_a_cancellation_a_library_swallowed_still_ends_the_loop(swallowing: str) -> None:
+    calls: list[str] = []
+    waiting = asyncio.Event()
+
+    async def called(name: str) -> None:
+        calls.append(name)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError  # the loop went on after it was cancelled: end it
+        if name == swallowing:
+            waiting.set()
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                return  # as Python 3.11's asyncio.wait_for may, when its wait ends meanwhile
+
+    async def step() -> bool:
+        await called("step")
+        return False
+
+    async def wait() -> None:
+        await called("idle wait")
+
+    task = asyncio.create_task(keep_running("test loop", step, wait))
+    await asyncio.wait_for(waiting.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert calls == (["step"] if swallowing == "step" else ["step", "idle wait"])
