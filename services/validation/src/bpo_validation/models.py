@@ -59,6 +59,9 @@ class JobRules(Base):
     sample_key: Mapped[bytes] = mapped_column(
         LargeBinary, default=new_sample_key, server_default=text("uuid_send(gen_random_uuid())")
     )
+    # When intake cancelled the job: a keying read after the cancel keeps no provisional
+    # judgement, as no adjudication will come to replace it.
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class JobDataKey(Base):

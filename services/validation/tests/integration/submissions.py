@@ -13,6 +13,7 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import (
     DataErased,
+    JobCancelled,
     JobCompleted,
     JobCreated,
     Suggested,
@@ -26,7 +27,7 @@ from bpo_common.ids import new_id
 from bpo_devtools.testing import opened, outbox_events
 from bpo_validation.repository import jobs as jobs_repository
 from bpo_validation.repository import keys as kept_keys
-from bpo_validation.service import accuracy, decisions, erasure, jobs
+from bpo_validation.service import accuracy, decisions, erasure, jobs, quality
 from bpo_validation.service.keys import Ask, JobKeys
 from bpo_validation.settings import Settings
 
@@ -224,6 +225,15 @@ async def erase(
     async with db() as session, session.begin():
         await erasure.erase(session, event, keys=job_keys(settings).keys)
     return event
+
+
+async def cancel(db: SessionFactory, job: JobCreated) -> None:
+    """The job cancelled, as intake says it, applied as the consumer applies it."""
+    event = JobCancelled(
+        job_id=job.job_id, client_id=job.client_id, tasks_withdrawn=1, cancelled_at=utcnow()
+    )
+    async with db() as session, session.begin():
+        await quality.job_cancelled(session, event)
 
 
 async def accuracy_said(

@@ -20,9 +20,11 @@ from bpo_devtools.testing import TestStack, eventually
 from bpo_validation.domain.crew import Tally
 from bpo_validation.models import Judgement, ProvisionalJudgement
 from bpo_validation.repository import accuracy
+from bpo_validation.repository import decisions as decisions_repository
+from bpo_validation.service.jobs import JobNotKnownYet
 from bpo_validation.settings import Settings
 
-from .submissions import new_job, submit
+from .submissions import cancel, new_job, submit
 
 WINDOW = 1000
 
@@ -137,3 +139,39 @@ async def test_a_cancelled_jobs_keyings_awaiting_adjudication_weigh_on_no_keyer(
     assert await _record(validation_db, work_type) == {}
     async with validation_db() as session:
         assert await accuracy.recent_by_field(session, keyer, work_type, WINDOW) == {}
+
+
+@pytest.mark.parametrize("cancelled_first", [True, False])
+async def test_a_keying_applied_after_its_jobs_cancel_keeps_no_provisional_judgement(
+    validation_db: SessionFactory, validation_settings: Settings, cancelled_first: bool
+) -> None:
+    # The second keying was submitted before the cancel, but is applied after it (a batch
+    # retried event by event, another replica's delivery), or before it, as on the stream.
+    work_type = f"provisional-{new_id()}"
+    job = await new_job(validation_db, mode="double", work_type=work_type)
+    item, first, second = new_id(), new_id(), new_id()
+    await submit(validation_db, validation_settings, job, item, {"number": "A", "total": "7"},
+                 expected=2, contractor_id=first)  # fmt: skip
+    if cancelled_first:
+        await cancel(validation_db, job)
+    await submit(validation_db, validation_settings, job, item, {"number": "A", "total": "1"},
+                 expected=2, contractor_id=second)  # fmt: skip
+    if not cancelled_first:
+        await cancel(validation_db, job)
+
+    assert await _rows(validation_db, item) == (0, 0)
+    assert await _record(validation_db, work_type) == {}
+    async with validation_db() as session:
+        for keyer in (first, second):
+            assert await accuracy.recent_by_field(session, keyer, work_type, WINDOW) == {}
+        # The keyings themselves are kept.
+        kept = await decisions_repository.entries_of_items(session, [item])
+    assert {entry.contractor_id for entry in kept[item]} == {first, second}
+
+
+async def test_a_cancel_waits_for_its_job(validation_db: SessionFactory) -> None:
+    # A keying applied once the job had come would not know of a cancel applied before it.
+    job = await new_job(validation_db)
+    unknown = job.model_copy(update={"job_id": new_id()})
+    with pytest.raises(JobNotKnownYet):
+        await cancel(validation_db, unknown)

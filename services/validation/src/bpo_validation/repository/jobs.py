@@ -1,9 +1,10 @@
 """Queries of the job rules intake announced."""
 
 from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import among
@@ -44,3 +45,23 @@ async def add_items(session: AsyncSession, job_id: UUID, count: int) -> bool:
         .returning(JobRules.job_id)
     )
     return (await session.execute(query)).first() is not None
+
+
+async def mark_cancelled(session: AsyncSession, job_id: UUID, cancelled_at: datetime) -> bool:
+    """Note when the job was cancelled (the first time, for a copy of its event); False when
+    the job is not known."""
+    query = (
+        update(JobRules)
+        .where(JobRules.job_id == job_id)
+        .values(cancelled_at=func.coalesce(JobRules.cancelled_at, cancelled_at))
+        .returning(JobRules.job_id)
+    )
+    return (await session.execute(query)).first() is not None
+
+
+async def cancelled_of(session: AsyncSession, job_ids: Iterable[UUID]) -> set[UUID]:
+    """Those of the jobs that were cancelled."""
+    query = select(JobRules.job_id).where(
+        among(JobRules.job_id, list(job_ids)), JobRules.cancelled_at.is_not(None)
+    )
+    return set((await session.execute(query)).scalars())

@@ -5,9 +5,9 @@ in order, would: for each, `decision.decide` rules once on the item's entries so
 what `decision.needs` names loaded (the job's rules, reference rows, the keyer's record).
 It reads and writes a table once for the whole run: the jobs, the items' earlier entries and
 judged fields, then the new entries, judgements (provisional ones too: keyings that differ,
-until adjudicated), tallies, decisions and events, in the order one at a time would have
-published them: per submission, any suspension its judgings bring, the decision, then, once
-the item is final, how each task on it came out.
+until adjudicated, unless their job is cancelled), tallies, decisions and events, in the
+order one at a time would have published them: per submission, any suspension its judgings
+bring, the decision, then, once the item is final, how each task on it came out.
 
 Values arrive sealed with the job's data key and are opened in memory to decide (see
 service.keys); entries, decisions and exceptions keep their personal values sealed, and the
@@ -74,6 +74,8 @@ async def record_submissions(
     events = [event for event in events if not erased.holds(event.job_id, event.item_id)]
     if not events:
         return
+    # Read after the locks too: a cancel applied while the run waited on them is seen.
+    cancelled = await job_rules.cancelled_of(session, job_ids)
     jobs = {job_id: Rules.of(job) for job_id, job in known.items()}
     for event in events:
         if event.job_id not in jobs:
@@ -93,6 +95,7 @@ async def record_submissions(
         ledgers=Ledgers(settings),
         qualifying={event.task_id for event in fresh if event.qualification},
         copies={event.task_id for event in fresh if event.control_copy},
+        cancelled=cancelled,
     )
     entries = [kept_entry(event, jobs[event.job_id], job_keys[event.job_id]) for event in fresh]
     await repository.add_entries(session, entries)
@@ -130,6 +133,9 @@ class _Run:
     # Keyings of controls copied into their job (of a qualification's too): scored as the
     # keyer's work, none of the client's.
     copies: set[UUID]
+    # Cancelled jobs: their items' adjudications never come, so keyings that differ keep no
+    # provisional judgement (the cancel dropped those written before it).
+    cancelled: set[UUID]
     judgements: list[dict[str, Any]] = field(default_factory=list)
     # Keyings that differ, judged against each other; the items a final judging settled.
     provisional: list[dict[str, Any]] = field(default_factory=list)
@@ -180,10 +186,11 @@ class _Run:
                 outcome.judgings.append(Tallies(entry.work_type, judging.tallies(), keyed_at))
         if verdict.final:
             self.settled.add(entry.item_id)
-        for judging in verdict.provisional:
-            self.provisional += quality.provisional_rows(
-                judging, entry.item_id, entry.work_type, now
-            )
+        if entry.job_id not in self.cancelled:
+            for judging in verdict.provisional:
+                self.provisional += quality.provisional_rows(
+                    judging, entry.item_id, entry.work_type, now
+                )
         if verdict.trust is not None:
             rerouted = await self.ledgers.route(
                 self.session, entry.contractor_id, entry.work_type, verdict.trust, now

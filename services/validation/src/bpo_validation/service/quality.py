@@ -25,6 +25,7 @@ from bpo_validation.domain.scoring import (
 )
 from bpo_validation.models import Entry, Standing
 from bpo_validation.repository import decisions as decisions_repository
+from bpo_validation.repository import jobs as jobs_repository
 from bpo_validation.repository import quality as repository
 from bpo_validation.schemas import (
     DayScore,
@@ -34,6 +35,7 @@ from bpo_validation.schemas import (
     Score,
     WrongPrefills,
 )
+from bpo_validation.service.jobs import JobNotKnownYet
 from bpo_validation.settings import Settings
 
 TREND_DAYS = 7
@@ -180,10 +182,14 @@ async def reactivate(session: AsyncSession, event: intake.ContractorReactivated)
 
 async def job_cancelled(session: AsyncSession, event: intake.JobCancelled) -> None:
     """A cancelled job's items that await an adjudication never get one (intake withdrew it):
-    their keyings no longer count as half an error on the fields they differ on."""
+    their keyings no longer count as half an error on the fields they differ on. The cancel is
+    noted, so that a keying applied after it (`decisions.record_submissions`) keeps none."""
     # The lock a decision run on the job takes: one running writes its provisional judgements
-    # first, and they go too.
+    # first, and they go too; one after it reads the cancel.
     await decisions_repository.lock_items(session, (), [event.job_id])
+    if not await jobs_repository.mark_cancelled(session, event.job_id, event.cancelled_at):
+        # A keying applied once the job has come would not know of the cancel.
+        raise JobNotKnownYet(f"job {event.job_id} has not arrived yet")
     await repository.drop_provisional(session, event.job_id)
 
 
