@@ -5,9 +5,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
 from bpo_common.auth import PAGE_HEADER, CurrentContractor
 from bpo_common.db import SessionDep
+from bpo_common.idempotency import LateIdempotencyDep
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.rules import CheckResponse
 from bpo_common.text import CheckedRoute
@@ -47,7 +49,7 @@ async def control_draw(request: Request) -> Random:
 ControlDraw = Annotated[Random, Depends(control_draw)]
 
 
-@router.post("/claim")
+@router.post("/claim", response_model=ClaimResponse)
 async def claim(
     request: Request,
     body: ClaimRequest,
@@ -55,8 +57,14 @@ async def claim(
     contractor: CurrentContractor,
     settings: SettingsDep,
     draw: ControlDraw,
-) -> ClaimResponse:
-    """Lease up to `limit` tasks, most urgent first; an empty list when there is no work."""
+    idempotency: LateIdempotencyDep,
+) -> JSONResponse:
+    """Lease up to `limit` tasks, most urgent first; an empty list when there is no work. With
+    an `Idempotency-Key`, the same claim again (its answer lost) gives the tasks it leased."""
+    # The claim's leases commit on their own, first (service.tasks.claim): the key is looked
+    # up after them, under the contractor's claims lock, which a claim holds until its answer
+    # is stored; one found there (a replay, or a claim with the key answered meanwhile) gives
+    # back what this one leased, and is answered again.
     claimed = await tasks.claim(
         session,
         contractor,
@@ -67,8 +75,9 @@ async def claim(
         draw=draw,
         # The workbench's script would read a long whole number as a double, and round it.
         integers_as_text=request.headers.get(PAGE_HEADER) == PAGE,
+        look_again=idempotency.look_again,
     )
-    return ClaimResponse(tasks=claimed)
+    return await idempotency.respond(200, ClaimResponse(tasks=claimed))
 
 
 @router.post("/{task_id}/heartbeat", responses={409: PROBLEM_RESPONSE})
