@@ -82,6 +82,9 @@ class TestStack:
             "api_key_private_key_file": self.private_key,
             "manager_unscoped": True,
             "consumer_backoff_s": 0.05,
+            # As for the service processes (service_environment): events an app stopped with,
+            # taken and not acked yet, go to the next module's app of the service within 3 s.
+            "consumer_ack_wait_s": 3.0,
             # The shared stream holds other tests' events of jobs a service never saw.
             "consumer_wait_s": 5.0,
             # Intake's and validation's (the others ignore it).
