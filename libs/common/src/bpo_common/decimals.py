@@ -5,9 +5,15 @@ asyncpg sends at most 16,383 places). A value's places are kept as written other
 stays). Its digits are checked against the field's own bounds as before (pydantic counts them
 without trailing zeros)."""
 
+from dataclasses import dataclass
 from decimal import Context, Decimal
+from typing import Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticKnownError, core_schema
+
+from bpo_common.events import STORED
 
 # Past this exponent either way, as written ("1.5" and 200 zeros), a value is written again
 # without its trailing zeros.
@@ -38,3 +44,32 @@ def trimmed(value: Decimal) -> Decimal:
 
 
 Trimmed = AfterValidator(trimmed)
+
+
+@dataclass(frozen=True)
+class NewAtMost:
+    """At most `limit` in what a request brings: a bound added after values above it were
+    accepted and stored. Read back (the STORED context), such a value stays as it was accepted:
+    a price stored before the bound still prices and still shows. The JSON schema says the
+    maximum as `Field(le=...)` does."""
+
+    limit: int
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.with_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        for branch in json_schema.get("anyOf", [json_schema]):
+            if branch.get("type") == "number":
+                branch["maximum"] = float(self.limit)
+        return json_schema
+
+    def _check(self, value: Decimal, info: ValidationInfo) -> Decimal:
+        if value > self.limit and not (info.context and info.context.get(STORED)):
+            raise PydanticKnownError("less_than_equal", {"le": self.limit})
+        return value

@@ -2,10 +2,13 @@
 trailing zeros dropped, and otherwise as written."""
 
 from decimal import Decimal
+from typing import Annotated
 
 import pytest
+from pydantic import Field, TypeAdapter, ValidationError
 
-from bpo_common.decimals import trimmed
+from bpo_common.decimals import NewAtMost, trimmed
+from bpo_common.events import STORED
 
 
 @pytest.mark.parametrize(
@@ -36,3 +39,16 @@ def test_a_value_is_written_plainly_and_otherwise_as_it_was_written(
     value = trimmed(Decimal(written))
     assert str(value) == kept
     assert value == Decimal(written)
+
+
+PRICE = TypeAdapter(Annotated[Decimal, Field(ge=0), NewAtMost(10**9)])
+
+
+def test_a_bound_for_new_values_refuses_one_above_it_as_le_does_and_keeps_a_stored_one() -> None:
+    with pytest.raises(ValidationError, match="less than or equal to 1000000000"):
+        PRICE.validate_python("1500000000")
+    assert PRICE.validate_python("1500000000", context={STORED: True}) == Decimal(1500000000)
+    assert PRICE.validate_python("1000000000") == Decimal(1000000000)
+    number, text = PRICE.json_schema()["anyOf"]
+    assert number == {"type": "number", "minimum": 0.0, "maximum": 1000000000.0}
+    assert text == {"type": "string"}

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bpo_billing.domain.invoices import InvoiceStatus, LineKind, UsageKind
-from bpo_billing.domain.money import LEDGER_DECIMALS, MONEY_DIGITS, MONEY_PLACES
+from bpo_billing.domain.money import LEDGER_DECIMALS, LEDGER_DIGITS, MONEY_DIGITS, MONEY_PLACES
 from bpo_common.contracts import TaskKind, TaskOutcome
 from bpo_common.db import JSON_TYPES, enum_column, new_metadata
 
@@ -34,7 +34,7 @@ class Base(DeclarativeBase):
 metadata = Base.metadata
 
 # Exact prices and ledger amounts; invoice amounts are rounded to the minor unit when computed.
-EXACT = Numeric(24, 8)
+EXACT = Numeric(LEDGER_DIGITS + LEDGER_DECIMALS, LEDGER_DECIMALS)
 # Amounts of invoices and what settles them: whatever their lines add up to, as the domain
 # bounds it (domain.money.MONEY_DIGITS).
 MONEY = Numeric(MONEY_DIGITS + MONEY_PLACES, MONEY_PLACES)

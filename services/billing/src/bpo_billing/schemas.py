@@ -12,13 +12,17 @@ from bpo_billing.domain.money import MONEY_DIGITS, MONEY_PLACES, PRICE_DECIMALS
 from bpo_billing.domain.price_books import Rate, Rush, Tier
 from bpo_common.clock import Day, Instant
 from bpo_common.contracts import TaskKind, TaskOutcome
-from bpo_common.decimals import Trimmed
+from bpo_common.decimals import NewAtMost, Trimmed
 from bpo_common.rules import WORK_TYPE_PATTERN
 
 # At most a billion a unit in any currency: an item of 200 fields at the most with a rush
 # surcharge then stays far inside what the ledger's columns hold (16 digits before the point).
+# A version stored before that bound (prices under 10^10) is read with STORED, as accepted.
 Price = Annotated[
-    Decimal, Field(ge=0, le=10**9, max_digits=16, decimal_places=PRICE_DECIMALS), Trimmed
+    Decimal,
+    Field(ge=0, max_digits=16, decimal_places=PRICE_DECIMALS),
+    Trimmed,
+    NewAtMost(10**9),
 ]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4), Trimmed]
 # A rush surcharge may more than double a price (same-day work at 2.5 times): under 1000 %, as

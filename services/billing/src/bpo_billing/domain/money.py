@@ -16,6 +16,9 @@ HUNDRED = Decimal(100)
 # the ledger computes from them (an item's price, an earning) keeps LEDGER_DECIMALS.
 PRICE_DECIMALS = 6
 LEDGER_DECIMALS = 8
+# What the ledger's exact columns (an item's price, an earning) hold: under 10^16.
+LEDGER_DIGITS = 16
+MOST_LEDGER = Decimal(10) ** LEDGER_DIGITS
 # What an amount on an invoice (a line, its totals, a credit note, a payment, a minimum fee)
 # may come to, as its columns hold it: under 10^18 in any currency, to 4 decimals (the most a
 # minor unit has). The tax and credits taken of such an amount stay exact in Python's 28

@@ -15,14 +15,16 @@ from bpo_billing.schemas import PriceBookIn, PriceBookOut, PriceBookVersions, Ra
 from bpo_billing.service.usage import price_waiting_usage
 from bpo_common.clock import utcnow
 from bpo_common.errors import FieldError, Invalid, NotFound
+from bpo_common.events import STORED
 from bpo_common.ids import new_id
 from bpo_common.money import minor_units
 
 
 def _rate_out(rate: dict[str, Any], places: int) -> RateIn:
     """A work type's rate as stored, its prices shown to the currency's minor unit at least
-    (`places`), as the version's other prices and its invoices show them."""
-    typed = RateIn.model_validate(rate)
+    (`places`), as the version's other prices and its invoices show them. Read as it was
+    accepted (STORED): a bound added since applies to new versions only."""
+    typed = RateIn.model_validate(rate, context={STORED: True})
     tiers = [
         tier.model_copy(update={"per_item": exact_price(tier.per_item, places)})
         for tier in typed.tiers
@@ -46,7 +48,7 @@ def price_book_out(book: PriceBook) -> PriceBookOut:
         currency=book.currency,
         tax_rate=plain(book.tax_rate),
         rates={work_type: _rate_out(rate, places) for work_type, rate in book.rates.items()},
-        rush=RushIn.model_validate(book.rush) if book.rush else None,
+        rush=RushIn.model_validate(book.rush, context={STORED: True}) if book.rush else None,
         per_exception=(
             exact_price(book.per_exception, places) if book.per_exception is not None else None
         ),

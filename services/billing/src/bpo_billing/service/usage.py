@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_billing.domain.invoices import UsageKind
-from bpo_billing.domain.money import exact_price, ledger, plain
+from bpo_billing.domain.money import MOST_LEDGER, exact_price, ledger, plain
 from bpo_billing.domain.periods import day_of, end_of, month_of, start_of
 from bpo_billing.domain.price_books import covering, price_item, sla_hours, taken_effect
 from bpo_billing.models import BillableJob, PriceBook, UsageLine
@@ -22,7 +22,8 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import billing
 from bpo_common.contracts.intake import ItemCompleted
 from bpo_common.contracts.validation import ExceptionResolved
-from bpo_common.events import Waiting
+from bpo_common.errors import Conflict
+from bpo_common.events import STORED, Waiting
 from bpo_common.ids import new_id
 from bpo_common.inbox import first_of_each
 from bpo_common.money import minor_units
@@ -186,13 +187,22 @@ async def _price(
         key = (line.client_id, line.work_type, month_of(line.completed_at))
         ordinal, ordinals[key] = ordinals[key], ordinals[key] + 1
         job = terms[line.job_id]
+        # The version as it was accepted (STORED): a bound added to new prices since does not
+        # stop one stored before it from pricing.
         price = price_item(
-            RateIn.model_validate(book.rates[line.work_type]).rate(),
+            RateIn.model_validate(book.rates[line.work_type], context={STORED: True}).rate(),
             ordinal,
             line.fields,
-            RushIn.model_validate(book.rush).rush() if book.rush else None,
+            RushIn.model_validate(book.rush, context={STORED: True}).rush() if book.rush else None,
             sla_hours(job.sla_hours, job.due_at, job.created_at),
         )
+        if price.amount >= MOST_LEDGER:
+            raise Conflict(
+                f"client {line.client_id}'s price book version {book.version} ({book.id}) "
+                f"prices item {line.item_id} of job {line.job_id} ({line.fields} fields) at "
+                f"{price.amount:f} {book.currency}, more than the ledger holds "
+                f"(under {MOST_LEDGER:f})"
+            )
         line.price_book_id = book.id
         line.unit_price = price.unit_price
         line.field_price = price.field_price
