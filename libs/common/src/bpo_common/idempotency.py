@@ -4,9 +4,7 @@ The same key and body give the first response again (`Idempotent-Replayed: true`
 key with another body is a 422; the same key while the first request still runs is a 409.
 The stored response is written in the request's own transaction, with its effects. A route
 that streams its body takes `StreamedIdempotencyDep` and reads the body through it; one that
-parses its body itself takes `ParsedIdempotencyDep` and hashes what it parsed. One whose
-first write must begin a transaction of its own, which commits before its answer does (a
-claim's leases), takes `LateIdempotencyDep` and looks the key up itself (`look_again`).
+parses its body itself takes `ParsedIdempotencyDep` and hashes what it parsed.
 """
 
 import hashlib
@@ -49,18 +47,12 @@ class Idempotency:
     """What a route answers through, so that its response can be replayed."""
 
     def __init__(
-        self,
-        session: AsyncSession,
-        owner: str,
-        key: str | None,
-        request_hash: "_Hash",
-        kept: timedelta,
+        self, session: AsyncSession, owner: str, key: str | None, request_hash: "_Hash"
     ) -> None:
         self._session = session
         self._owner = owner
         self._key = key
         self._request_hash = request_hash
-        self._kept = kept
 
     def digest(self) -> str:
         """The hash of the request (method, path, body) as far as it has been read."""
@@ -83,17 +75,6 @@ class Idempotency:
             )
         return JSONResponse(content, status_code=status_code)
 
-    async def look_again(self) -> None:
-        """The answer stored under the key (since the lookup, if any), raised as its replay
-        (IdempotentReplay; a 422 if it answered another body); nothing if there is none. A
-        route of `LateIdempotencyDep` calls it under a lock of its own that every request
-        with the key holds until its answer is stored, and undoes what it did before."""
-        if self._key is None:
-            return
-        stored = await _stored(self._session, self._owner, self._key, self._kept)
-        if stored is not None:
-            _replay(stored, self.digest())
-
 
 class StreamedIdempotency(Idempotency):
     """For a route that reads its body as a stream, through `body()`, never whole: the body
@@ -107,7 +88,7 @@ class StreamedIdempotency(Idempotency):
         request_hash: "_Hash",
         request: Request,
     ) -> None:
-        super().__init__(session, owner, key, request_hash, _kept(request))
+        super().__init__(session, owner, key, request_hash)
         self._request = request
         self._read = False
 
@@ -141,10 +122,9 @@ class ParsedIdempotency(Idempotency):
         owner: str,
         key: str | None,
         request_hash: "_Hash",
-        kept: timedelta,
         stored: Row[str, int, Any] | None,
     ) -> None:
-        super().__init__(session, owner, key, request_hash, kept)
+        super().__init__(session, owner, key, request_hash)
         self._stored = stored
 
     def parsed(self, content: bytes) -> None:
@@ -172,24 +152,13 @@ async def _claim(
 
     A key another request holds (its transaction still running) is a 409.
     """
-    _check(key)
-    if not await try_advisory_lock(session, f"{owner}\n{key}"):
-        raise Conflict("a request with this Idempotency-Key is still being processed; retry later")
-    return await _stored(session, owner, key, _kept(request))
-
-
-def _check(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH:
         raise Invalid(
             "the Idempotency-Key header is empty or too long",
             errors=[FieldError("Idempotency-Key", f"use 1 to {MAX_KEY_LENGTH} characters")],
         )
-
-
-async def _stored(
-    session: AsyncSession, owner: str, key: str, kept: timedelta
-) -> Row[str, int, Any] | None:
-    """The response stored under the key, if kept for less than `kept`."""
+    if not await try_advisory_lock(session, f"{owner}\n{key}"):
+        raise Conflict("a request with this Idempotency-Key is still being processed; retry later")
     return (
         await session.execute(
             select(
@@ -199,7 +168,7 @@ async def _stored(
             ).where(
                 idempotency_key.c.principal == owner,
                 idempotency_key.c.key == key,
-                idempotency_key.c.created_at > utcnow() - kept,
+                idempotency_key.c.created_at > utcnow() - _kept(request),
             )
         )
     ).first()
@@ -229,7 +198,7 @@ async def idempotency(
     request_hash.update(await request.body())
     if stored is not None:
         _replay(stored, request_hash.hexdigest())
-    return Idempotency(session, owner, key, request_hash, _kept(request))
+    return Idempotency(session, owner, key, request_hash)
 
 
 async def streamed_idempotency(
@@ -251,25 +220,12 @@ async def parsed_idempotency(
     """Like `idempotency`, without reading the body: the route hashes what it parsed."""
     owner = _owner(principal)
     stored = await _claim(request, session, owner, key) if key is not None else None
-    return ParsedIdempotency(session, owner, key, _request_hash(request), _kept(request), stored)
-
-
-async def late_idempotency(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, key: KeyHeader = None
-) -> Idempotency:
-    """Like `idempotency`, without looking the key up: the route does (`look_again`), once
-    the first write that commits on its own is done. Its session has sent nothing yet."""
-    if key is not None:
-        _check(key)
-    request_hash = _request_hash(request)
-    request_hash.update(await request.body())
-    return Idempotency(session, _owner(principal), key, request_hash, _kept(request))
+    return ParsedIdempotency(session, owner, key, _request_hash(request), stored)
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(idempotency)]
 StreamedIdempotencyDep = Annotated[StreamedIdempotency, Depends(streamed_idempotency)]
 ParsedIdempotencyDep = Annotated[ParsedIdempotency, Depends(parsed_idempotency)]
-LateIdempotencyDep = Annotated[Idempotency, Depends(late_idempotency)]
 
 
 def install_idempotency_handler(app: FastAPI) -> None:

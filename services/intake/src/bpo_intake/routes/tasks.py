@@ -5,11 +5,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 
 from bpo_common.auth import PAGE_HEADER, CurrentContractor
 from bpo_common.db import SessionDep
-from bpo_common.idempotency import LateIdempotencyDep
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.rules import CheckResponse
 from bpo_common.text import CheckedRoute
@@ -49,7 +47,7 @@ async def control_draw(request: Request) -> Random:
 ControlDraw = Annotated[Random, Depends(control_draw)]
 
 
-@router.post("/claim", response_model=ClaimResponse)
+@router.post("/claim")
 async def claim(
     request: Request,
     body: ClaimRequest,
@@ -57,14 +55,8 @@ async def claim(
     contractor: CurrentContractor,
     settings: SettingsDep,
     draw: ControlDraw,
-    idempotency: LateIdempotencyDep,
-) -> JSONResponse:
-    """Lease up to `limit` tasks, most urgent first; an empty list when there is no work. With
-    an `Idempotency-Key`, the same claim again (its answer lost) gives the tasks it leased."""
-    # The claim's leases commit on their own, first (service.tasks.claim): the key is looked
-    # up after them, under the contractor's claims lock, which a claim holds until its answer
-    # is stored; one found there (a replay, or a claim with the key answered meanwhile) gives
-    # back what this one leased, and is answered again.
+) -> ClaimResponse:
+    """Lease up to `limit` tasks, most urgent first; an empty list when there is no work."""
     claimed = await tasks.claim(
         session,
         contractor,
@@ -75,9 +67,8 @@ async def claim(
         draw=draw,
         # The workbench's script would read a long whole number as a double, and round it.
         integers_as_text=request.headers.get(PAGE_HEADER) == PAGE,
-        look_again=idempotency.look_again,
     )
-    return await idempotency.respond(200, ClaimResponse(tasks=claimed))
+    return ClaimResponse(tasks=claimed)
 
 
 @router.post("/{task_id}/heartbeat", responses={409: PROBLEM_RESPONSE})

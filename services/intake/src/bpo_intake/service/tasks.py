@@ -9,7 +9,7 @@ a submission is stored with them sealed (the job's data key). What validation is
 sealed whole, personal or not.
 """
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from random import Random
@@ -49,7 +49,6 @@ async def claim(
     keys: DataKeys,
     draw: Random,
     integers_as_text: bool = False,
-    look_again: Callable[[], Awaitable[None]] | None = None,
     now: datetime | None = None,
 ) -> list[TaskOut]:
     """Lease up to `request.limit` tasks to the contractor, their personal values opened; none,
@@ -57,19 +56,13 @@ async def claim(
     may give way to a control, as `draw` says (service.controls). A claim that finds fewer
     entry tasks than asked for may be given an item of a qualification the contractor lacks
     (service.qualifications). `integers_as_text`: for the workbench page, the values of integer
-    fields and columns written as digits (domain.integers_as_text). `look_again`: asked under
-    the contractor's claims lock, once the leases are taken, whether another claim answered
-    for this one meanwhile (the same Idempotency-Key); it raises that answer, and the leases
-    go back."""
+    fields and columns written as digits (domain.integers_as_text)."""
     now = now or utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
     rows = await claims.claim_tasks(
         session, contractor_id, request.kinds, request.limit, now, lease_until, request.job_id
     )
     try:
-        await claims.wait_for_claims(session, contractor_id)
-        if look_again is not None:
-            await look_again()
         return await _given(
             session, contractor_id, request, rows, lease_until, links=links, keys=keys,
             draw=draw, integers_as_text=integers_as_text, now=now,
@@ -95,11 +88,12 @@ async def _given(
     integers_as_text: bool,
     now: datetime,
 ) -> list[TaskOut]:
-    """The rest of a claim, in the session's transaction: controls in place of tasks, a
-    qualification's copy, and the tasks as their holder sees them. Under the contractor's
-    claims lock, taken by the transaction's first statement, as a suspension looks at their
-    leases under it: one that came since the claim's statement has given those back, and
-    what this leases more checks that they may still work."""
+    """The rest of a claim, in the session's transaction (begun by its first statement, before
+    any write): controls in place of tasks, a qualification's copy, and the tasks as their
+    holder sees them. Under the contractor's claims lock from its first statement, as a
+    suspension looks at their leases under it: one that came since the claim's statement
+    has given those back, and what this leases more checks that they may still work."""
+    await claims.wait_for_claims(session, contractor_id)
     if not rows:
         # The slow path only: an empty queue, or a contractor who may not work.
         await contractors.refuse_unless_working(session, contractor_id)

@@ -50,17 +50,11 @@
   let takenAway = false;
   let lastKeyAt = 0; // when the latest key was pressed
   let timedOut = null; // the task whose latest submit's answer was lost
-  // The Idempotency-Key of the claim whose answer has not come: sent again with the next
-  // claim, which then gets what that one leased, if it went through. Forgotten once a claim
-  // is answered (nothing but an answer is stored under a key).
-  let claimKey = null;
 
   // The API
 
-  async function api(method, path, payload, headers = {}) {
-    const options = {
-      method, headers: { ...PAGE_HEADER, ...headers }, credentials: "same-origin",
-    };
+  async function api(method, path, payload) {
+    const options = { method, headers: { ...PAGE_HEADER }, credentials: "same-origin" };
     if (payload !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(payload);
@@ -135,11 +129,6 @@
 
   // Claiming and the lease
 
-  // A fresh key, from a random source a page served over plain HTTP has too.
-  const newKey = () => Array.from(
-    crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
-
   async function claim() {
     if (task || claiming) return;
     claiming = true;
@@ -147,29 +136,20 @@
     say("Looking for work…");
     performance.mark("claim-start");
     try {
-      // After a lost answer, the claim again: the service may have leased a task that the
-      // key gives back, rather than leave it held by nobody until its lease ends.
-      const again = claimKey !== null;
-      claimKey ??= newKey();
       let claimed;
       try {
-        const keyed = { "Idempotency-Key": claimKey };
-        claimed = await api("POST", "/v1/tasks/claim", { limit: 1 }, keyed);
+        claimed = await api("POST", "/v1/tasks/claim", { limit: 1 });
       } catch {
-        say("No task known to be taken: the service could not be reached. Try again with N.", true);
+        say("No task taken: the service could not be reached. Try again with N.", true);
         return;
       }
       const { status, body: answer, skew } = claimed;
       if (status === 401) { window.location.assign("/work/login"); return; }
       if (status !== 200) {
-        // A proxy's page in place of the answer: the claim may have gone through.
-        const lost = [502, 503, 504].includes(status) && !isProblem(answer);
-        const retry = passing(status) ? " Try again with N." : "";
-        say(`No task ${lost ? "known to be " : ""}taken: ${problemText(status, answer)}.${retry}`,
-          true);
+        const again = passing(status) ? " Try again with N." : "";
+        say(`No task taken: ${problemText(status, answer)}.${again}`, true);
         return;
       }
-      claimKey = null;
       if (!answer.tasks.length) {
         $("idle-text").textContent = "No work right now. Try again in a moment.";
         say("No task available.");
@@ -177,9 +157,6 @@
       }
       performance.mark("claimed");
       open(answer.tasks[0], skew);
-      // The lost claim's task may have been given back since, or its lease be about to end:
-      // a beat at once says so, or renews it.
-      if (again) heartbeat();
     } finally {
       claiming = false;
       $("claim").disabled = false;
