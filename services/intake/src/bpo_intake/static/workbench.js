@@ -924,8 +924,8 @@
         return;
       }
       if (!current) return;
-      // The service's own refusal: this submit was not taken, whatever one before it was.
-      if (isProblem(answer) && status !== 409 && status !== 404) timedOut = null;
+      // The service checked the entries of a task still open: a submit before was not taken.
+      if (status === 422) timedOut = null;
       if (status === 422 && answer.errors) {
         task.fields.forEach((spec) => visited.add(spec.name));
         $("fields").querySelectorAll("tbody input, tbody select").forEach((input) => {
