@@ -257,12 +257,22 @@ async def served(stack: TestStack, store_dir: Path) -> AsyncIterator[Served]:
         yield Served(url, app)
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    """Chromium, launched once for every module's browser tests (a launch takes a second)."""
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         await launched.close()
+
+
+@pytest.fixture(scope="module")
+async def browser(chromium: Browser) -> AsyncIterator[Browser]:
+    """The run's Chromium for a module's tests: the pages they left open close with the
+    module, as they did when each module launched a Chromium of its own."""
+    yield chromium
+    for context in chromium.contexts:
+        await context.close()
 
 
 @pytest.fixture(scope="module")
