@@ -377,8 +377,7 @@ async def test_a_table_short_of_its_rows_is_said_so_once_the_keyer_leaves_it(
     await cell(page, 1, "Qty").focus()
     await page.keyboard.type("x")
     await page.keyboard.press("Tab")
-    await page.wait_for_selector('[aria-invalid="true"]')
-    assert await cell(page, 1, "Qty").get_attribute("aria-invalid") == "true"
+    await cell(page, 1, "Qty").and_(page.locator('[aria-invalid="true"]')).wait_for()
     assert "invalid" not in (await lines.get_attribute("class") or "")
     assert "needs at least" not in await lines.inner_text()
 
