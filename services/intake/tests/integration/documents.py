@@ -14,15 +14,17 @@ from fastapi import FastAPI
 from fpdf import FPDF
 from obstore.store import ObjectStore
 from PIL import Image
+from playwright.async_api import Browser, Page
 from sqlalchemy import select
 
 from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
 from bpo_devtools.pdfs import pdf_of
 from bpo_devtools.testing import Tokens, assert_problem, eventually
 from bpo_intake.models import Document
 from bpo_intake.routes.documents import document_store
 
-from .browsing import Served, http_api
+from .browsing import Served, contractor, http_api, signed_in
 from .conftest import create_job, register_client
 from .keying import FIELDS, past
 
@@ -189,3 +191,38 @@ def assert_storage_away(response: httpx.Response) -> None:
     assert problem["title"] == "Service unavailable"
     assert "storage is unavailable" in problem["detail"]
     assert response.headers["retry-after"] == "1"
+
+
+# The workbench's form in the page tests: two fields, each with its label.
+LABELLED = [
+    {"name": "invoice_number", "type": "string", "label": "Invoice number"},
+    {"name": "total", "type": "decimal", "label": "Total"},
+]
+
+
+async def invoices_for_a_skill(
+    served: Served, tokens: Tokens, *numbers: str, **job: Any
+) -> tuple[str, list[dict[str, Any]]]:
+    """A skill of the test's own, and a job for each invoice number, of one item keyed once
+    from that invoice's PDF, due before other tests' work and taken only by keyers with the
+    skill (`job`: more of each job's body): the skill, and the jobs as made."""
+    skill = f"keyer-{new_id().hex[-8:]}"
+    body = {"work_type": "invoice", "fields": LABELLED, "qc": {"mode": "single"},
+            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill], **job}  # fmt: skip
+    made = [
+        await a_job_with_a_document(
+            served, tokens, body, f"{number.lower()}.pdf", invoice_pdf(number)
+        )
+        for number in numbers
+    ]
+    return skill, made
+
+
+async def a_keyer_with_a_task(
+    served: Served, browser: Browser, tokens: Tokens, number: str = "INV-4", **job: Any
+) -> tuple[Page, dict[str, Any], str]:
+    """A keyer signed in to /work, before their claim, and a job of the invoice `number` for
+    them alone (see `invoices_for_a_skill`): the page, the job as made, and their token."""
+    skill, (made,) = await invoices_for_a_skill(served, tokens, number, **job)
+    _, token = await contractor(served, tokens, skill)
+    return await signed_in(browser, served, token), made, token

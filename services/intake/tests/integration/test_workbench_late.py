@@ -12,17 +12,12 @@ from uuid import UUID
 from playwright.async_api import Browser, Page, Request, Route
 from sqlalchemy import select
 
-from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_intake.models import Task
 
 from .browsing import Served, contractor, http_api, signed_in
-from .documents import a_job_with_a_document, invoice_pdf
+from .documents import invoices_for_a_skill
 
-FIELDS = [
-    {"name": "invoice_number", "type": "string", "label": "Invoice number"},
-    {"name": "total", "type": "decimal", "label": "Total"},
-]
 SUBMITS = re.compile(r".*/v1/tasks/[^/]+/submit$")
 CHECKS = re.compile(r".*/v1/tasks/[^/]+/check$")
 CLAIMS = re.compile(r".*/v1/tasks/claim$")
@@ -70,13 +65,7 @@ async def _submitted_and_left(page: Page, answer: Callable[[Route], Awaitable[No
 async def test_a_submits_late_answer_leaves_the_task_opened_since_as_it_is(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"late-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    made = [
-        await a_job_with_a_document(served, tokens, body, "inv.pdf", invoice_pdf(number))
-        for number in ("INV-1", "INV-2", "INV-3")
-    ]
+    skill, made = await invoices_for_a_skill(served, tokens, "INV-1", "INV-2", "INV-3")
     items = [UUID(item["item_id"]) for item in made]
     _, token = await contractor(served, tokens, skill)
     page = await signed_in(browser, served, token)
@@ -117,11 +106,7 @@ async def test_a_submits_late_answer_leaves_the_task_opened_since_as_it_is(
 async def test_keys_typed_on_into_a_task_taken_away_claim_no_other(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"late-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    for number in ("INV-1", "INV-2"):
-        await a_job_with_a_document(served, tokens, body, "inv.pdf", invoice_pdf(number))
+    skill, _ = await invoices_for_a_skill(served, tokens, "INV-1", "INV-2")
     _, token = await contractor(served, tokens, skill)
     page = await signed_in(browser, served, token)
     claims: list[str] = []
@@ -157,13 +142,7 @@ async def test_keys_typed_on_into_a_task_taken_away_claim_no_other(
 async def test_a_keyer_suspended_mid_task_is_told_why_as_the_task_closes(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"late-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    made = [
-        await a_job_with_a_document(served, tokens, body, "inv.pdf", invoice_pdf(number))
-        for number in ("INV-1", "INV-2", "INV-3")
-    ]
+    skill, made = await invoices_for_a_skill(served, tokens, "INV-1", "INV-2", "INV-3")
     keyer, token = await contractor(served, tokens, skill)
     page = await signed_in(browser, served, token)
     reason = "accuracy below 80% on invoices"

@@ -9,17 +9,12 @@ from uuid import UUID
 from playwright.async_api import Browser, Request
 from sqlalchemy import select
 
-from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, eventually
 from bpo_intake.models import Task
 
-from .browsing import Served, contractor, signed_in
-from .documents import a_job_with_a_document, invoice_pdf
+from .browsing import Served
+from .documents import a_keyer_with_a_task
 
-FIELDS = [
-    {"name": "invoice_number", "type": "string", "label": "Invoice number"},
-    {"name": "total", "type": "decimal", "label": "Total"},
-]
 BEATS = re.compile(r".*/v1/tasks/[^/]+/heartbeat$")
 
 
@@ -35,13 +30,8 @@ async def _lease_end(served: Served, item_id: UUID) -> datetime:
 async def test_keying_on_in_the_last_of_the_lease_after_a_spell_away_keeps_the_task(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"lease-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    made = await a_job_with_a_document(served, tokens, body, "inv-8.pdf", invoice_pdf("INV-8"))
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens, "INV-8")
     item_id = UUID(made["item_id"])
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
     # The page's timers on a clock the test moves on; the lease (300 s, a beat every 100 s)
     # kept by the server's own.
     await page.clock.install()
@@ -87,12 +77,7 @@ async def test_keying_on_in_the_last_of_the_lease_after_a_spell_away_keeps_the_t
 async def test_the_last_minutes_warning_goes_once_the_lease_is_renewed(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"lease-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    await a_job_with_a_document(served, tokens, body, "inv-8.pdf", invoice_pdf("INV-8"))
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
+    page, _, _ = await a_keyer_with_a_task(served, browser, tokens, "INV-8")
     await page.clock.install()
     await page.reload()
     await page.keyboard.press("n")
@@ -121,12 +106,7 @@ async def test_the_last_minutes_warning_goes_once_the_lease_is_renewed(
 async def test_signed_out_the_keyer_is_told_when_the_lease_ends_and_the_last_minute_says_it_on(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill = f"lease-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill]}  # fmt: skip
-    made = await a_job_with_a_document(served, tokens, body, "inv-8.pdf", invoice_pdf("INV-8"))
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens, "INV-8")
     await page.clock.install()
     await page.reload()
     await page.keyboard.press("n")

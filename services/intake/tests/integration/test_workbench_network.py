@@ -5,44 +5,23 @@ said as it comes."""
 
 import asyncio
 import re
-from typing import Any
 from uuid import UUID
 
-from playwright.async_api import Browser, Page, Route
+from playwright.async_api import Browser, Route
 from sqlalchemy import select
 
-from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_intake.models import Task
 
-from .browsing import Served, contractor, sign_in, signed_in
-from .documents import a_job_with_a_document, invoice_pdf
-
-FIELDS = [
-    {"name": "invoice_number", "type": "string", "label": "Invoice number"},
-    {"name": "total", "type": "decimal", "label": "Total"},
-]
-
-
-async def _keyer_with_a_task(
-    served: Served, browser: Browser, tokens: Tokens, **job: Any
-) -> tuple[Page, dict[str, Any], str]:
-    """A keyer signed in to /work, before their claim, and a job of one invoice PDF for them
-    alone (single keying; `job`: more of its body): the page, the job as made, and the
-    keyer's token."""
-    skill = f"net-{new_id().hex[-8:]}"
-    body = {"work_type": "invoice", "fields": FIELDS, "qc": {"mode": "single"},
-            "due_at": "1990-01-04T00:00:00Z", "required_skills": [skill], **job}  # fmt: skip
-    made = await a_job_with_a_document(served, tokens, body, "inv-4.pdf", invoice_pdf("INV-4"))
-    _, token = await contractor(served, tokens, skill)
-    return await signed_in(browser, served, token), made, token
+from .browsing import Served, sign_in
+from .documents import a_keyer_with_a_task
 
 
 async def test_a_claim_or_instructions_out_of_reach_are_said_and_n_tries_again(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     instructions = "Key the **total** with tax."
-    page, _, _ = await _keyer_with_a_task(served, browser, tokens, instructions=instructions)
+    page, _, _ = await a_keyer_with_a_task(served, browser, tokens, instructions=instructions)
 
     claims = re.compile(r".*/v1/tasks/claim$")
     await page.route(claims, lambda route: route.abort())
@@ -69,7 +48,7 @@ async def test_a_claim_or_instructions_out_of_reach_are_said_and_n_tries_again(
 async def test_a_check_or_a_give_back_out_of_reach_is_said(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, made, _ = await _keyer_with_a_task(served, browser, tokens)
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
     failures: list[str] = []
     page.on("pageerror", lambda error: failures.append(str(error)))
     await page.keyboard.press("n")
@@ -130,7 +109,7 @@ async def _proxy(route: Route, status: int, name: str) -> None:
 async def test_a_proxys_page_answering_a_claim_or_a_submit_is_said_by_its_status(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, made, _ = await _keyer_with_a_task(served, browser, tokens)
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
 
     claims = re.compile(r".*/v1/tasks/claim$")
     await page.route(claims, lambda route: _proxy(route, 502, "Bad Gateway"))
@@ -189,7 +168,7 @@ async def test_a_proxys_page_answering_a_claim_or_a_submit_is_said_by_its_status
 async def test_signed_out_meanwhile_a_check_or_a_submit_says_so_and_keeps_the_entries(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, made, token = await _keyer_with_a_task(served, browser, tokens)
+    page, made, token = await a_keyer_with_a_task(served, browser, tokens)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     await page.locator("#field-invoice_number").fill("INV-4")
@@ -229,7 +208,7 @@ async def test_signed_out_meanwhile_a_check_or_a_submit_says_so_and_keeps_the_en
 async def test_an_expired_page_link_whose_renewal_a_proxy_refuses_is_said_by_its_status(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, _, _ = await _keyer_with_a_task(served, browser, tokens)
+    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
     expired = '{"title": "Forbidden", "status": 403, "detail": "the link has expired"}'
     await page.route(
         re.compile(r".*/v1/documents/[^/]+/pages/1\?.*"),
@@ -251,7 +230,7 @@ async def test_an_expired_page_link_whose_renewal_a_proxy_refuses_is_said_by_its
 async def test_a_task_found_gone_after_a_gateway_gave_up_on_its_submit_was_most_likely_submitted(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, _, _ = await _keyer_with_a_task(served, browser, tokens)
+    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     await page.locator("#field-invoice_number").fill("INV-4")
@@ -283,7 +262,7 @@ async def test_a_check_finding_the_task_gone_while_its_submit_is_on_its_way_leav
     """Leaving the last field sends a check; Ctrl+Enter at once, the submit may reach the
     service first, and the check finds the task gone: what the keyer is told is the submit's
     answer, here a gateway's 504 (the check's "not leased" closed the task as lost)."""
-    page, _, _ = await _keyer_with_a_task(served, browser, tokens)
+    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     submitted, checked = asyncio.Event(), asyncio.Event()
@@ -319,7 +298,7 @@ async def test_a_proxys_403_closes_no_task_and_a_refused_resend_is_no_lost_answe
     firewall's page is said as it is. A submit whose answer was lost, then the entries refused
     by the service: the task was open, and found gone later it was not "most likely
     submitted"."""
-    page, _, _ = await _keyer_with_a_task(served, browser, tokens)
+    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     checks = re.compile(r".*/v1/tasks/[^/]+/check$")
