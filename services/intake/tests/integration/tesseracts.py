@@ -6,6 +6,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bpo_intake.service.ocr import Tesseract
+from bpo_intake.settings import Settings
+
 
 @dataclass(frozen=True)
 class WrappedTesseract:
@@ -47,3 +50,17 @@ def wrapped_tesseract(directory: Path, *before: str) -> WrappedTesseract:
     )
     wrapper.chmod(0o755)
     return WrappedTesseract(wrapper, counter)
+
+
+def held_tesseract(directory: Path, settings: Settings) -> tuple[WrappedTesseract, Tesseract, Path]:
+    """A Tesseract held before each read until the test lets it go, by making the file it is
+    given (in `directory`): the wrapper, the engine the reader reads with, and that file."""
+    go = directory / "go"
+    wrapper = wrapped_tesseract(
+        directory, f"while not pathlib.Path({str(go)!r}).exists():", "    time.sleep(0.05)"
+    )
+    return (
+        wrapper,
+        Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(wrapper.executable)),
+        go,
+    )

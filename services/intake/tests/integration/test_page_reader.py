@@ -43,7 +43,7 @@ from bpo_intake.settings import Settings
 from .conftest import DOCUMENT_LINK_SECRET
 from .documents import open_job, upload
 from .invoices import invoice_pdf, invoices, scanned
-from .tesseracts import WrappedTesseract, wrapped_tesseract
+from .tesseracts import WrappedTesseract, held_tesseract, wrapped_tesseract
 
 
 @pytest.fixture(scope="module")
@@ -273,12 +273,8 @@ async def test_a_page_whose_reads_never_end_is_passed_over_then_taken_as_wordles
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (stuck, _), (other, number) = await _scans_to_read(api, tokens, db, settings, 76, 77)
-    go = tmp_path / "go"
     # Tesseract never ends until the test lets it go.
-    wrapper = wrapped_tesseract(
-        tmp_path, f"while not pathlib.Path({str(go)!r}).exists():", "    time.sleep(0.05)"
-    )
-    held = Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(wrapper.executable))
+    wrapper, held, go = held_tesseract(tmp_path, settings)
     store = documents.document_store(settings)
     release_page = extraction_repository.release_page
     killed = asyncio.Event()
@@ -319,11 +315,7 @@ async def test_a_reader_stopped_mid_read_gives_its_page_back_uncounted(
     api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, tmp_path: Path
 ) -> None:
     ((document_id, number),) = await _scans_to_read(api, tokens, db, settings, 78)
-    go = tmp_path / "go"
-    wrapper = wrapped_tesseract(
-        tmp_path, f"while not pathlib.Path({str(go)!r}).exists():", "    time.sleep(0.05)"
-    )
-    held = Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(wrapper.executable))
+    wrapper, held, go = held_tesseract(tmp_path, settings)
     store = documents.document_store(settings)
     try:
         # A graceful stop (a rolling deploy's) cancels the reader while Tesseract reads.
@@ -348,11 +340,7 @@ async def test_a_read_whose_words_cannot_be_stored_gives_its_page_back_uncounted
     api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, settings: Settings, tmp_path: Path
 ) -> None:
     ((document_id, number),) = await _scans_to_read(api, tokens, db, settings, 79)
-    go = tmp_path / "go"
-    wrapper = wrapped_tesseract(
-        tmp_path, f"while not pathlib.Path({str(go)!r}).exists():", "    time.sleep(0.05)"
-    )
-    held = Tesseract(settings.ocr_languages, settings.ocr_timeout_s, str(wrapper.executable))
+    wrapper, held, go = held_tesseract(tmp_path, settings)
     store = documents.document_store(settings)
     reader = asyncio.create_task(extraction.read_pending(db, store, held))
     try:
