@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
+    ConsumerInfo,
     DeliverPolicy,
     DiscardPolicy,
     RetentionPolicy,
@@ -220,12 +221,11 @@ async def redact(
 async def _acked_by_every_consumer(js: JetStreamContext) -> Callable[[str, int], bool]:
     """Whether every durable consumer of the stream that reads `subject` is done with the
     message at `sequence`: it acked it, or it acked everything it reads."""
-    consumers = [info for info in await js.consumers_info(STREAM_NAME) if info.config.durable_name]
+    consumers = await durable_consumers(js)
 
     def done_with(subject: str, sequence: int) -> bool:
         for info in consumers:
-            filters = info.config.filter_subjects or [info.config.filter_subject or ">"]
-            if not any(_covers(pattern, subject) for pattern in filters):
+            if not reads(info, subject):
                 continue
             caught_up = not info.num_pending and not info.num_ack_pending
             if not caught_up and (info.ack_floor is None or info.ack_floor.stream_seq < sequence):
@@ -233,6 +233,20 @@ async def _acked_by_every_consumer(js: JetStreamContext) -> Callable[[str, int],
         return True
 
     return done_with
+
+
+async def durable_consumers(js: JetStreamContext) -> list[ConsumerInfo]:
+    """Every durable consumer of the stream (the server lists them a page of 256 at a time)."""
+    listed: list[ConsumerInfo] = []
+    while page := await js.consumers_info(STREAM_NAME, offset=len(listed)):
+        listed += page
+    return [info for info in listed if info.config.durable_name]
+
+
+def reads(consumer: ConsumerInfo, subject: str) -> bool:
+    """Whether the consumer's filters take events of `subject`."""
+    filters = consumer.config.filter_subjects or [consumer.config.filter_subject or ">"]
+    return any(_covers(pattern, subject) for pattern in filters)
 
 
 def _covers(pattern: str, subject: str) -> bool:

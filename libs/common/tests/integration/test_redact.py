@@ -8,7 +8,7 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts.sealed import emptied, holds_sealed
 from bpo_common.events import STREAM_NAME, Envelope
 from bpo_common.ids import new_id
-from bpo_common.messaging import redact, replay
+from bpo_common.messaging import durable_consumers, redact, replay
 
 
 def _event(subject: str, n: int) -> Envelope:
@@ -61,3 +61,19 @@ async def test_an_event_is_emptied_once_every_durable_consumer_acked_it(
     assert await redact(js, [subject], lambda e: holds_sealed(e.data), emptied) == []
     await reader.unsubscribe()
     await js.delete_consumer(STREAM_NAME, durable)
+
+
+async def test_every_durable_consumer_is_seen_past_the_servers_first_page(
+    js: JetStreamContext,
+) -> None:
+    subject = f"bpo.test.redact.p{new_id().hex}"
+    names = [f"page-{subject.rsplit('.', 1)[-1]}-{n:03}" for n in range(300)]
+    for name in names:
+        config = ConsumerConfig(durable_name=name, filter_subject=subject)
+        await js.add_consumer(STREAM_NAME, config)
+    try:
+        listed = {info.name for info in await durable_consumers(js)}
+        assert set(names) <= listed, f"{len(set(names) - listed)} of the 300 not listed"
+    finally:
+        for name in names:
+            await js.delete_consumer(STREAM_NAME, name)

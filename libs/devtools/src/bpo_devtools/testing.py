@@ -333,6 +333,26 @@ async def consumer_drained(js: JetStreamContext, consumer: str) -> bool:
     return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
 
+async def acked_for(js: JetStreamContext, consumer: str) -> None:
+    """Ack everything the durable consumer holds, as its service would: for a test that
+    stands in for a service that is not running (whose consumer an earlier test left)."""
+    pull = await js.pull_subscribe_bind(durable=consumer, stream=STREAM_NAME)
+
+    async def caught_up() -> bool:
+        try:
+            messages = await pull.fetch(1_000, timeout=0.5)
+        except TimeoutError:
+            messages = []
+        for message in messages:
+            await message.ack()
+        return await consumer_drained(js, consumer)
+
+    try:
+        await eventually(caught_up, what=f"the consumer {consumer} to be done")
+    finally:
+        await pull.unsubscribe()
+
+
 async def outbox_events(
     sessions: SessionFactory, subject: str | None = None, **data: str
 ) -> list[Envelope]:
