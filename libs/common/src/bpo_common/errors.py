@@ -96,13 +96,13 @@ class Invalid(DomainError):
 class Unavailable(DomainError):
     """A server the service needs (its database, a store) is out of reach for now, or the
     request's transaction met another's and was rolled back: what the request would have
-    changed is not, and it may be sent again after `Retry-After`."""
+    changed is not, and it may be sent again after `Retry-After` (`retry_after_s`)."""
 
     status = 503
     title = "Service unavailable"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"Retry-After": "1"})
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
 
 
 class NotAcceptable(DomainError):

@@ -50,8 +50,8 @@ JWKS_LIFESPAN_S = 300.0
 # gets this long, not urllib's 30 s, before the tokens that wait for its keys are answered 503.
 JWKS_TIMEOUT_S = 3.0
 # How long a failed fetch is remembered: meanwhile a token that needs the keys is answered 503
-# at once, rather than each in turn waiting for a fetch of its own to fail.
-JWKS_RETRY_S = 5.0
+# at once, rather than each in turn waiting for a fetch of its own to fail (its Retry-After).
+JWKS_RETRY_S = 5
 
 
 class Role(StrEnum):
@@ -211,7 +211,8 @@ class TokenVerifier:
             log.warning("identity provider's keys unreachable", error=str(exc))
             raise Unavailable(
                 "the identity provider's keys (BPO_JWT_JWKS_URL) cannot be fetched now; "
-                "retry the request"
+                "retry the request",
+                retry_after_s=JWKS_RETRY_S,
             ) from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid token: {exc}") from exc
