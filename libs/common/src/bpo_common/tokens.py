@@ -244,11 +244,26 @@ class _KeySet:
         if time.monotonic() < self._failed_until:
             raise jwt.PyJWKClientConnectionError(f"fetched in vain just now: {self._failure}")
         try:
-            return self._client.get_signing_key_from_jwt(token)
+            return self._lookup(token)
         except jwt.PyJWKClientConnectionError as exc:
             self._failed_until = time.monotonic() + JWKS_RETRY_S
             self._failure = str(exc)
             raise
+
+    def _lookup(self, token: str) -> jwt.PyJWK:
+        """The token's key; an answer of the URL that is no key set (a proxy's HTML page, a
+        JSON without `keys`, a body cut short) fails as a URL out of reach does: the token may
+        be good. A key set without the token's key is the token's fault."""
+        try:
+            self._client.get_signing_keys()  # as fetched last, or fetched now
+        except jwt.PyJWKClientConnectionError:
+            raise
+        except (jwt.PyJWKClientError, jwt.PyJWKSetError, ValueError, OSError) as exc:
+            raise jwt.PyJWKClientConnectionError(f"the answer is no key set: {exc!r}") from exc
+        try:
+            return self._client.get_signing_key_from_jwt(token)
+        except (ValueError, OSError) as exc:  # fetched again for a key it lacked
+            raise jwt.PyJWKClientConnectionError(f"the answer is no key set: {exc!r}") from exc
 
 
 def _unverified_issuer(token: str) -> str | None:

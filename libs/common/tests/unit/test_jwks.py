@@ -32,6 +32,8 @@ class Jwks:
             self.published[kid] = {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
             self.private_keys[kid] = private_path.read_text()
         self.served = {"k1"}
+        self.answer: bytes | None = None  # served instead of the key set when set
+        self.fetches = 0
         self.server = HTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_port}/jwks.json"
 
@@ -40,8 +42,9 @@ class Jwks:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                jwks.fetches += 1
                 keys = [jwks.published[kid] for kid in sorted(jwks.served)]
-                body = json.dumps({"keys": keys}).encode()
+                body = jwks.answer or json.dumps({"keys": keys}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -164,6 +167,32 @@ async def test_an_unreachable_jwks_is_a_503_not_a_refused_token(jwks: Jwks) -> N
     assert refused.value.detail == (
         "the identity provider's keys (BPO_JWT_JWKS_URL) cannot be fetched now; retry the request"
     )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"<html><body>Down for maintenance</body></html>", b"[]", b'{"sets": []}', b'{"keys": []}'],
+)
+async def test_a_url_answering_no_key_set_is_a_503_remembered_not_a_refused_token(
+    jwks: Jwks, answer: bytes
+) -> None:
+    jwks.answer = answer
+    verifier = TokenVerifier(issuer="idp", audience="bpo", algorithm="RS256", jwks_url=jwks.url)
+
+    with pytest.raises(Unavailable) as refused:
+        await verifier.verify(jwks.token("k1"))
+    assert refused.value.headers == {"Retry-After": "5"}
+    assert "BPO_JWT_JWKS_URL" in refused.value.detail
+    with pytest.raises(Unavailable):
+        await verifier.verify(jwks.token("k1", "m2"))
+    assert jwks.fetches == 1, "the failure is remembered, not fetched again at once"
+
+
+async def test_a_token_whose_key_the_set_lacks_is_refused(jwks: Jwks) -> None:
+    verifier = TokenVerifier(issuer="idp", audience="bpo", algorithm="RS256", jwks_url=jwks.url)
+
+    with pytest.raises(Unauthorized, match="invalid token"):
+        await verifier.verify(jwks.token("k2"))
 
 
 class Silent:
