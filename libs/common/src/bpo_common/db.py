@@ -228,8 +228,13 @@ def _ask_to_be_probed(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(url: str, *, pool_size: int = 40) -> AsyncEngine:
     address, arguments = engine_url(url)
+    # A failed statement's error (logged with its traceback) names no value it was given.
     engine = create_async_engine(
-        address, pool_size=pool_size, max_overflow=pool_size // 4, connect_args=arguments
+        address,
+        pool_size=pool_size,
+        max_overflow=pool_size // 4,
+        connect_args=arguments,
+        hide_parameters=True,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return probed_both_ways(engine)

@@ -49,7 +49,9 @@ def run_migrations(metadata: MetaData, settings_class: Callable[[], ServiceSetti
     async def main() -> None:
         address, arguments = engine_url(url)
         engine = probed_both_ways(
-            create_async_engine(address, poolclass=pool.NullPool, connect_args=arguments)
+            create_async_engine(
+                address, poolclass=pool.NullPool, connect_args=arguments, hide_parameters=True
+            )
         )
         async with engine.connect() as connection:
             await connection.run_sync(run)

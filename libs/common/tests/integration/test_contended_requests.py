@@ -7,8 +7,10 @@ from types import SimpleNamespace
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bpo_common.db import SessionDep
 from bpo_common.errors import install_error_handlers
@@ -58,3 +60,14 @@ async def test_a_request_ended_by_a_deadlock_is_a_503_to_send_again(plumbing: Pl
             assert again.json() == {"locked": True}
     finally:
         await other.close()
+
+
+async def test_a_failed_statement_names_no_value_it_was_given(plumbing: Plumbing) -> None:
+    # The error is logged with its traceback (a 503's, a 500's): values in it would be in logs.
+    statement = text("SELECT 1 / 0 WHERE CAST(:name AS text) <> ''")
+    async with plumbing.engine.connect() as connection:
+        with pytest.raises(DBAPIError) as failed:
+            await connection.execute(statement, {"name": "Jane Doe, DE89370400440532013000"})
+    assert "division by zero" in str(failed.value)
+    assert "Jane Doe" not in str(failed.value)
+    assert "DE89370400440532013000" not in str(failed.value)
