@@ -27,19 +27,17 @@ from collections.abc import Sequence
 from contextlib import suppress
 from time import perf_counter
 
-from harness import EventBench, Stack, Timed, cpu_snapshot, run_event_bench
-from nats.aio.client import Client as NATS
+from harness import EventBench, Stack, Timed, connected, cpu_snapshot, run_event_bench
 from nats.js import JetStreamContext
 from sqlalchemy import Column, MetaData, String, Table, Uuid, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import TaskSubmitted
-from bpo_common.db import SessionFactory, create_engine, create_session_factory
+from bpo_common.db import SessionFactory
 from bpo_common.events import STREAM_NAME, Envelope, wrap
 from bpo_common.ids import new_id
 from bpo_common.inbox import InboxConsumer, Subscription
-from bpo_common.messaging import connect, ensure_stream
 from bpo_common.tables import inbox_event
 
 TARGET_RATIO = 0.30
@@ -190,14 +188,10 @@ async def baseline(
 
 async def measure(bench: Stack, count: int, runs: int) -> tuple[list[Timed], list[Timed], int]:
     """Alternating product and baseline runs; also the mean payload size in bytes."""
-    engine = create_engine(bench.database_url, pool_size=4)
-    sessions = create_session_factory(engine, source="intake")
-    async with engine.begin() as connection:
-        await connection.run_sync(bench_metadata.create_all)
-    nc: NATS = await connect(bench.nats_url, name="bench-event-consumer")
-    try:
-        js = nc.jetstream()
-        await ensure_stream(js)
+    async with connected(bench, "bench-event-consumer") as connection:
+        js, sessions = connection.js, connection.sessions
+        async with connection.engine.begin() as ddl:
+            await ddl.run_sync(bench_metadata.create_all)
         last_seq, size = await publish_events(js, count)
         products, baselines = [], []
         for run in range(runs):
@@ -219,9 +213,6 @@ async def measure(bench: Stack, count: int, runs: int) -> tuple[list[Timed], lis
         if effects != count * runs:
             raise RuntimeError(f"{effects} effects applied, not {count * runs}")
         return products, baselines, size
-    finally:
-        await nc.close()
-        await engine.dispose()
 
 
 # The report

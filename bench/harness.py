@@ -11,8 +11,8 @@ import platform
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +21,13 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bpo_cli.signing import Signer
 from bpo_common.auth import Role, ensure_key_pair
+from bpo_common.db import SessionFactory, create_engine, create_session_factory
+from bpo_common.messaging import connect, ensure_stream
 from bpo_common.migrations import upgrade
 from bpo_common.settings import SERVICES
 from bpo_devtools import servers
@@ -61,6 +65,28 @@ def stack() -> Iterator[Stack]:
     finally:
         local.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Connected:
+    engine: AsyncEngine
+    sessions: SessionFactory  # as intake opens them
+    js: JetStreamContext
+
+
+@asynccontextmanager
+async def connected(bench: Stack, name: str) -> AsyncIterator[Connected]:
+    """A pool of four on the stack's intake database and a NATS connection called `name`,
+    the BPO stream in place; both closed afterwards."""
+    engine = create_engine(bench.database_url, pool_size=4)
+    nc = await connect(bench.nats_url, name=name)
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js)
+        yield Connected(engine, create_session_factory(engine, source="intake"), js)
+    finally:
+        await nc.close()
+        await engine.dispose()
 
 
 # CPU seconds of the processes involved, read from /proc around each timed run.

@@ -29,17 +29,14 @@ from collections.abc import Sequence
 from time import perf_counter
 from typing import Any
 
-from harness import EventBench, Stack, Timed, cpu_snapshot, run_event_bench
-from nats.aio.client import Client as NATS
+from harness import EventBench, Stack, Timed, connected, cpu_snapshot, run_event_bench
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
 
 from bpo_common.clock import utcnow
 from bpo_common.contracts.intake import TaskSubmitted
-from bpo_common.db import create_engine, create_session_factory
 from bpo_common.events import STREAM_NAME
 from bpo_common.ids import new_id
-from bpo_common.messaging import connect, ensure_stream
 from bpo_common.outbox import publish_many
 from bpo_common.relay import OutboxRelay
 from bpo_common.tables import outbox_event
@@ -134,12 +131,8 @@ async def stored_messages(sessions: Any, count: int) -> list[tuple[str, bytes]]:
 
 async def measure(bench: Stack, count: int, runs: int) -> tuple[list[Timed], list[Timed], int]:
     """Alternating product and baseline runs; also the mean payload size in bytes."""
-    engine = create_engine(bench.database_url, pool_size=4)
-    sessions = create_session_factory(engine, source="intake")
-    nc: NATS = await connect(bench.nats_url, name="bench-outbox-relay")
-    try:
-        js = nc.jetstream()
-        await ensure_stream(js)
+    async with connected(bench, "bench-outbox-relay") as connection:
+        js, sessions = connection.js, connection.sessions
         products, baselines = [], []
         size = 0
         for _ in range(runs):
@@ -152,9 +145,6 @@ async def measure(bench: Stack, count: int, runs: int) -> tuple[list[Timed], lis
         if info.state.messages != expected:
             raise RuntimeError(f"the stream holds {info.state.messages} messages, not {expected}")
         return products, baselines, size
-    finally:
-        await nc.close()
-        await engine.dispose()
 
 
 # The report
