@@ -20,6 +20,7 @@ from bpo_common.db import SessionFactory
 from bpo_common.events import Envelope
 from bpo_common.ids import new_id
 from bpo_common.messaging import connect
+from bpo_common.settings import Component
 from bpo_devtools.testing import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -245,6 +246,32 @@ async def documents_api(documents_app: FastAPI) -> AsyncIterator[httpx.AsyncClie
 def documents_db(documents_app: FastAPI, documents_api: httpx.AsyncClient) -> SessionFactory:
     factory: SessionFactory = documents_app.state.runtime.sessions
     return factory
+
+
+def worker_free_settings(stack: TestStack, store: Path) -> Settings:
+    """Settings for an app without workers (so that none runs beside a step the test runs
+    itself), its documents in `store`."""
+    return stack.settings(
+        Settings,
+        "intake",
+        component=Component.API,
+        document_store_url=store.as_uri(),
+        document_url_secret=DOCUMENT_LINK_SECRET,
+    )
+
+
+# A module's own app, for a module that names its `settings` (or its `app`).
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="module")
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(app) as client:
+        yield client
 
 
 # The workbench in Chromium: the app under uvicorn on a free port, and the browser.

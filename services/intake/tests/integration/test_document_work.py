@@ -7,7 +7,6 @@ import asyncio
 import io
 import shutil
 import sys
-from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,16 +22,13 @@ from sqlalchemy import select, update
 
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
-from bpo_common.settings import Component
 from bpo_devtools.testing import (
     TestStack,
     Tokens,
     assert_problem,
     eventually,
-    serve,
     someone_waits_for_a_lock,
 )
-from bpo_intake.app import create_app
 from bpo_intake.domain.documents import MediaType, RenderedPage
 from bpo_intake.models import Document, DocumentPage, Item, Layout
 from bpo_intake.repository import extraction as extraction_repository
@@ -41,32 +37,14 @@ from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
 from . import documents as test_documents
-from .conftest import DOCUMENT_LINK_SECRET, create_job, register_client
+from .conftest import create_job, register_client, worker_free_settings
 from .documents import open_job, upload
 from .invoices import FIELDS, Invoice, invoice_pdf, invoices, scanned
 
 
 @pytest.fixture(scope="module")
 def settings(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    store = tmp_path_factory.mktemp("documents-at-work")
-    return stack.settings(
-        Settings,
-        "intake",
-        component=Component.API,
-        document_store_url=store.as_uri(),
-        document_url_secret=DOCUMENT_LINK_SECRET,
-    )
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
-
-
-@pytest.fixture(scope="module")
-async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(app) as client:
-        yield client
+    return worker_free_settings(stack, tmp_path_factory.mktemp("documents-at-work"))
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ layout from accepted results, and shown on tasks and items."""
 
 import io
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -21,7 +20,7 @@ from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.events import wrap
 from bpo_common.ids import new_id
-from bpo_devtools.testing import TestStack, Tokens, eventually, serve
+from bpo_devtools.testing import TestStack, Tokens, eventually
 from bpo_intake.app import create_app
 from bpo_intake.domain import suggestions
 from bpo_intake.models import DocumentPage, Item
@@ -36,12 +35,6 @@ from .keying import claim_tasks, new_contractor
 def app(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     store = tmp_path_factory.mktemp("extraction-documents")
     return create_app(stack.settings(Settings, "intake", document_store_url=store.as_uri()))
-
-
-@pytest.fixture(scope="module")
-async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(app) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

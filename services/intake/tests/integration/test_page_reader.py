@@ -8,7 +8,6 @@ stopped gracefully, or that cannot store the words it read, gives its page back 
 page a reader of the release before holds by its advisory lock is passed over."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -29,9 +28,7 @@ from bpo_common.db import (
     engine_url,
     try_advisory_lock,
 )
-from bpo_common.settings import Component
-from bpo_devtools.testing import TestStack, Tokens, eventually, serve, someone_waits_for_a_lock
-from bpo_intake.app import create_app
+from bpo_devtools.testing import TestStack, Tokens, eventually, someone_waits_for_a_lock
 from bpo_intake.domain.words import Word
 from bpo_intake.models import Document, DocumentPage
 from bpo_intake.repository import erasure as erasure_repository
@@ -40,7 +37,7 @@ from bpo_intake.service import documents, extraction
 from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
-from .conftest import DOCUMENT_LINK_SECRET
+from .conftest import worker_free_settings
 from .documents import open_job, upload
 from .invoices import invoice_pdf, invoices, scanned
 from .tesseracts import WrappedTesseract, held_tesseract, wrapped_tesseract
@@ -48,25 +45,7 @@ from .tesseracts import WrappedTesseract, held_tesseract, wrapped_tesseract
 
 @pytest.fixture(scope="module")
 def settings(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    store = tmp_path_factory.mktemp("pages-to-read")
-    return stack.settings(
-        Settings,
-        "intake",
-        component=Component.API,
-        document_store_url=store.as_uri(),
-        document_url_secret=DOCUMENT_LINK_SECRET,
-    )
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
-
-
-@pytest.fixture(scope="module")
-async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(app) as client:
-        yield client
+    return worker_free_settings(stack, tmp_path_factory.mktemp("pages-to-read"))
 
 
 @pytest.fixture(scope="module")
