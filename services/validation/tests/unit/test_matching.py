@@ -286,15 +286,16 @@ def test_a_price_tolerance_includes_its_edge(
     assert invoice.matched is matched
 
 
-@pytest.mark.parametrize(
-    ("tolerance", "qty", "matched"),
-    [
-        ({"percent": "2"}, "51", True),
-        ({"percent": "2"}, "51.01", False),
-        ({"absolute": "1"}, "51", True),
-        ({"absolute": "1"}, "51.01", False),
-    ],
-)
+# A quantity tolerance of 2 % or 1 on 50: 51 is at the edge, 51.01 just past it.
+QUANTITY_EDGES = [
+    ({"percent": "2"}, "51", True),
+    ({"percent": "2"}, "51.01", False),
+    ({"absolute": "1"}, "51", True),
+    ({"absolute": "1"}, "51.01", False),
+]
+
+
+@pytest.mark.parametrize(("tolerance", "qty", "matched"), QUANTITY_EDGES)
 def test_a_quantity_tolerance_includes_its_edge(
     tolerance: dict[str, str], qty: str, matched: bool
 ) -> None:
@@ -311,16 +312,8 @@ def test_a_price_tolerance_does_not_loosen_the_quantity() -> None:
     assert invoice.lines[0].outcome is LineOutcome.QUANTITY_VARIANCE
 
 
-@pytest.mark.parametrize(
-    ("tolerance", "qty", "matched"),
-    [
-        # 2 % of the 50 received, not of the 100 ordered.
-        ({"percent": "2"}, "51", True),
-        ({"percent": "2"}, "51.01", False),
-        ({"absolute": "1"}, "51", True),
-        ({"absolute": "1"}, "51.01", False),
-    ],
-)
+# 2 % of the 50 received, not of the 100 ordered.
+@pytest.mark.parametrize(("tolerance", "qty", "matched"), QUANTITY_EDGES)
 def test_the_quantity_tolerance_measures_receipts_from_what_was_received(
     tolerance: dict[str, str], qty: str, matched: bool
 ) -> None:
