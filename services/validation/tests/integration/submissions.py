@@ -13,9 +13,11 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import (
     DataErased,
+    ItemsReceived,
     JobCancelled,
     JobCompleted,
     JobCreated,
+    ReceivedItem,
     Suggested,
     TaskSubmitted,
 )
@@ -106,6 +108,20 @@ async def new_job(
     async with db() as session, session.begin():
         await jobs.record_job(session, created)
     return created
+
+
+async def a_thousand_items(db: SessionFactory, job: JobCreated) -> None:
+    """Intake's word that `job` has a thousand items, counted as the consumer counts it: the
+    size adaptive QC holds the job's delivered accuracy over."""
+    received = ItemsReceived(
+        job_id=job.job_id,
+        client_id=job.client_id,
+        work_type=job.work_type,
+        items=[ReceivedItem(item_id=new_id(), external_id=None, golden=False)] * 1000,
+        received_at=datetime.now(UTC),
+    )
+    async with db() as session, session.begin():
+        await jobs.count_items(session, received)
 
 
 def keying(

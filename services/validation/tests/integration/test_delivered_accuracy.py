@@ -1,19 +1,17 @@
 """Once an adaptive job completed, its accuracy is what it was said to deliver then, which
 intake shows and flags and billing credits: its keyers' records moving on change it no more."""
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 import httpx
 
-from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem
+from bpo_common.contracts.intake import JobCreated
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
-from bpo_validation.service import jobs
 from bpo_validation.settings import Settings
 
-from .submissions import accuracy_said, new_item, new_job, published, submit
+from .submissions import a_thousand_items, accuracy_said, new_item, new_job, published, submit
 
 DATA = {"number": "N-1", "total": "3"}
 WRONG = {"number": "X-9", "total": "4"}
@@ -26,15 +24,7 @@ async def _carried_alone(db: SessionFactory, settings: Settings, job: JobCreated
     for keyer in (proven, other):
         for _ in range(40):
             await submit(db, settings, job, new_id(), DATA, golden=DATA, contractor_id=keyer)
-    received = ItemsReceived(
-        job_id=job.job_id,
-        client_id=job.client_id,
-        work_type=job.work_type,
-        items=[ReceivedItem(item_id=new_id(), external_id=None, golden=False)] * 1000,
-        received_at=datetime.now(UTC),
-    )
-    async with db() as session, session.begin():
-        await jobs.count_items(session, received)
+    await a_thousand_items(db, job)
     for _ in range(3):
         item = new_item("0", sampled=False)
         await submit(db, settings, job, item, DATA, contractor_id=proven)

@@ -8,16 +8,15 @@ import httpx
 import pytest
 
 from bpo_common.contracts import TaskKind
-from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem
+from bpo_common.contracts.intake import JobCreated
 from bpo_common.contracts.validation import KeyerTrustChanged
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, outbox_events
 from bpo_validation.models import JobAccuracy
-from bpo_validation.service import jobs
 from bpo_validation.settings import Settings
 
-from .submissions import accuracy_said, new_item, new_job, published, submit
+from .submissions import a_thousand_items, accuracy_said, new_item, new_job, published, submit
 
 
 @pytest.mark.parametrize(
@@ -138,15 +137,7 @@ async def test_adaptive_mode_holds_the_bound_over_the_jobs_items_received(
     work_type = f"adaptive-{new_id().hex[-8:]}"
     job = await new_job(validation_db, work_type=work_type, mode="adaptive", target_accuracy="0.95")
     proven, _ = await _proven(validation_db, validation_settings, job)
-    received = ItemsReceived(
-        job_id=job.job_id,
-        client_id=job.client_id,
-        work_type=work_type,
-        items=[ReceivedItem(item_id=new_id(), external_id=None, golden=False)] * 1000,
-        received_at=datetime.now(UTC),
-    )
-    async with validation_db() as session, session.begin():
-        await jobs.count_items(session, received)
+    await a_thousand_items(validation_db, job)
     item = new_item("0", sampled=False)
     data = {"number": "N-1", "total": "3"}
     await submit(validation_db, validation_settings, job, item, data, contractor_id=proven)

@@ -2,22 +2,20 @@
 rows, in the ruling, in the ledger kept, and in what the job is said to deliver."""
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
 
-from bpo_common.contracts.intake import ItemsReceived, JobCreated, ReceivedItem
+from bpo_common.contracts.intake import JobCreated
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_validation.models import JobAccuracy
-from bpo_validation.service import jobs
 from bpo_validation.settings import Settings
 
-from .submissions import accuracy_said, new_item, new_job, published, submit
+from .submissions import a_thousand_items, accuracy_said, new_item, new_job, published, submit
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "vendor", "type": "string"},
@@ -41,15 +39,7 @@ async def _invoice_job(db: SessionFactory, target: str) -> tuple[JobCreated, lis
         mode="adaptive",
         target_accuracy=target,
     )
-    received = ItemsReceived(
-        job_id=job.job_id,
-        client_id=job.client_id,
-        work_type=job.work_type,
-        items=[ReceivedItem(item_id=new_id(), external_id=None, golden=False)] * 1000,
-        received_at=datetime.now(UTC),
-    )
-    async with db() as session, session.begin():
-        await jobs.count_items(session, received)
+    await a_thousand_items(db, job)
     return job, [new_id(), new_id()]
 
 
