@@ -1,6 +1,7 @@
 """The idempotent consumer against real PostgreSQL and JetStream."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import ClassVar
 
 import asyncpg
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.contracts.messaging import EventDeadLettered
 from bpo_common.events import STREAM_NAME, Envelope, Waiting
 from bpo_common.ids import new_id
-from bpo_common.inbox import InboxConsumer, Subscription
+from bpo_common.inbox import Handler, InboxConsumer, Subscription
 from bpo_common.outbox import publish_many
 from bpo_common.relay import OutboxRelay
 from bpo_devtools.testing import background, consumer_drained, eventually, outbox_events
@@ -31,6 +32,32 @@ async def _dead_letters(plumbing: Plumbing, consumer: str) -> list[dict[str, obj
             {"c": consumer},
         )
         return [dict(row._mapping) for row in rows]
+
+
+@asynccontextmanager
+async def _one_probe_relayed(
+    plumbing: Plumbing,
+    js: JetStreamContext,
+    consumer: str,
+    handler: Handler,
+    run: str,
+    wait_s: float = 86_400.0,
+) -> AsyncIterator[None]:
+    """One probe of `run` published through the outbox and relayed while the block runs, to
+    `consumer` applying it with `handler`: two deliveries 50 ms apart before an event that
+    fails is dead-lettered."""
+    async with plumbing.sessions() as session, session.begin():
+        await publish_many(session, [ProbeRecorded(run=run, n=1)])
+    inbox = InboxConsumer(
+        Subscription(consumer, {ProbeRecorded.event_type: handler}),
+        plumbing.sessions,
+        js,
+        max_deliver=2,
+        wait_s=wait_s,
+        backoff_s=0.05,
+    )
+    async with background(OutboxRelay(plumbing.sessions, js).run()), background(inbox.run()):
+        yield
 
 
 async def test_event_that_always_fails_is_dead_lettered_and_never_blocks_the_others(
@@ -100,16 +127,7 @@ async def test_an_event_that_waits_is_retried_past_the_dead_letter_count_until_i
             raise Waiting("its job has not arrived yet")
         await applier(session, envelopes)
 
-    async with plumbing.sessions() as session, session.begin():
-        await publish_many(session, [ProbeRecorded(run=run, n=1)])
-    inbox = InboxConsumer(
-        Subscription(consumer, {ProbeRecorded.event_type: waits_four_times}),
-        plumbing.sessions,
-        js,
-        max_deliver=2,
-        backoff_s=0.05,
-    )
-    async with background(OutboxRelay(plumbing.sessions, js).run()), background(inbox.run()):
+    async with _one_probe_relayed(plumbing, js, consumer, waits_four_times, run):
         await eventually(lambda: plumbing.applied_at_least(consumer, 1), what="the event")
     assert await plumbing.effects(consumer) == [1]
     assert await _dead_letters(plumbing, consumer) == []
@@ -135,16 +153,7 @@ async def test_an_event_meeting_a_database_full_of_clients_waits_for_it_and_appl
             raise DBAPIError("connect", None, Exception(str(full))) from full
         await applier(session, envelopes)
 
-    async with plumbing.sessions() as session, session.begin():
-        await publish_many(session, [ProbeRecorded(run=run, n=1)])
-    inbox = InboxConsumer(
-        Subscription(consumer, {ProbeRecorded.event_type: refused_four_times}),
-        plumbing.sessions,
-        js,
-        max_deliver=2,
-        backoff_s=0.05,
-    )
-    async with background(OutboxRelay(plumbing.sessions, js).run()), background(inbox.run()):
+    async with _one_probe_relayed(plumbing, js, consumer, refused_four_times, run):
         await eventually(
             lambda: plumbing.applied_at_least(consumer, 1), timeout_s=10, what="the event"
         )
@@ -167,17 +176,7 @@ async def test_an_event_that_waits_longer_than_it_may_is_dead_lettered(
             # which is no database out of reach.
             raise Waiting("its job never arrives") from TimeoutError()
 
-    async with plumbing.sessions() as session, session.begin():
-        await publish_many(session, [ProbeRecorded(run=run, n=1)])
-    inbox = InboxConsumer(
-        Subscription(consumer, {ProbeRecorded.event_type: never}),
-        plumbing.sessions,
-        js,
-        max_deliver=2,
-        wait_s=0.0,
-        backoff_s=0.05,
-    )
-    async with background(OutboxRelay(plumbing.sessions, js).run()), background(inbox.run()):
+    async with _one_probe_relayed(plumbing, js, consumer, never, run, wait_s=0.0):
         await eventually(lambda: _has_dead_letter(plumbing, consumer), what="a dead letter")
     (letter,) = await _dead_letters(plumbing, consumer)
     assert letter["deliveries"] == 2
