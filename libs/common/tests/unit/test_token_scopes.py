@@ -50,6 +50,18 @@ class Keys:
             manager_unscoped=manager_unscoped,
         )
 
+    def api_key_token(self, scopes: list[str]) -> str:
+        """The token intake issues for CLIENT's API key 0192, naming `scopes`."""
+        return issue_token(
+            self.intake,
+            subject="api-key:0192",
+            role=Role.CLIENT,
+            issuer="bpo-api-keys",
+            audience="bpo",
+            client_id=CLIENT,
+            scopes=scopes,
+        )
+
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
@@ -121,16 +133,7 @@ async def test_an_api_keys_token_naming_none_of_the_platforms_scopes_may_do_noth
     keys: Keys,
 ) -> None:
     """A key's token never stands for the client's sign-in, whatever its claim names."""
-    token = issue_token(
-        keys.intake,
-        subject="api-key:0192",
-        role=Role.CLIENT,
-        issuer="bpo-api-keys",
-        audience="bpo",
-        client_id=CLIENT,
-        scopes=["openid"],
-    )
-    principal = await keys.verifier().verify(token)
+    principal = await keys.verifier().verify(keys.api_key_token(["openid"]))
     assert principal.scopes == frozenset()
     assert scope_refusal(principal, [KeyScope.RESULTS_READ]) == (
         "this needs the scope results:read; the token has none"
@@ -138,16 +141,7 @@ async def test_an_api_keys_token_naming_none_of_the_platforms_scopes_may_do_noth
 
 
 async def test_an_api_keys_token_is_a_client_with_the_keys_scopes(keys: Keys) -> None:
-    token = issue_token(
-        keys.intake,
-        subject="api-key:0192",
-        role=Role.CLIENT,
-        issuer="bpo-api-keys",
-        audience="bpo",
-        client_id=CLIENT,
-        scopes=["results:read", "invoices:read"],
-    )
-    principal = await keys.verifier().verify(token)
+    principal = await keys.verifier().verify(keys.api_key_token(["results:read", "invoices:read"]))
     assert principal == Principal(
         "api-key:0192", Role.CLIENT, CLIENT, frozenset({"results:read", "invoices:read"})
     )
