@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from time import perf_counter
@@ -28,7 +27,7 @@ from uuid import UUID
 
 import asyncpg
 import httpx
-from harness import FullStack, full_stack
+from harness import FullStack, full_stack, print_table
 
 from bpo_common.auth import Role
 from bpo_common.db import asyncpg_dsn
@@ -179,16 +178,8 @@ def main() -> None:
         ),
         ("ratio product / baseline", f"{ratio:.2f}  (target >= {TARGET_RATIO:.2f})"),
         ("(baseline's COPY transactions alone, items/s)", f"{count / min(copy_s):,.0f}"),
-        ("cores", str(os.cpu_count())),
-        ("load average (1 min) at start / end", f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"),
-        ("python", platform.python_version()),
-        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'bulk intake':<{width}}  result")
-    print(f"{'-' * width}  {'-' * 30}")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table("bulk intake", rows, load_start)
     figure = {
         "figure": "bulk intake: NDJSON over HTTP vs COPY",
         "product": round(product_rate, 1),

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import io
 import os
-import platform
 import signal
 import sys
 import tempfile
@@ -48,7 +47,7 @@ import httpx
 import obstore
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-from harness import FullStack, full_stack, interrupted, result_line, stack_cpu
+from harness import FullStack, full_stack, interrupted, print_table, result_line, stack_cpu
 from obstore.store import LocalStore
 
 from bpo_common.auth import Role
@@ -322,16 +321,8 @@ def main() -> int:
             "intake CPU per page: upload / rendering",
             f"{upload_cpu_ms:.2f} / {render_cpu_ms:.1f} ms",
         ),
-        ("cores", str(os.cpu_count())),
-        ("load average (1 min) at start / end", f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"),
-        ("python", platform.python_version()),
-        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'document upload':<{width}}  result")
-    print(f"{'-' * width}  {'-' * 30}")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table("document upload", rows, load_start)
     figures = [
         {
             "figure": "document upload: one zip of two-page PDFs over HTTP vs writing the same "

@@ -12,12 +12,12 @@ import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -283,6 +283,51 @@ def interrupted(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+Servers = TypeVar("Servers")
+Measured = TypeVar("Measured")
+
+
+def measured(
+    servers: AbstractContextManager[Servers],
+    measure: Callable[[Servers], Coroutine[Any, Any, Measured]],
+) -> Measured | None:
+    """What `measure` gives on the started `servers`, stopped afterwards; None, said on
+    stderr, when Ctrl-C, SIGTERM or SIGHUP cut it short."""
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, interrupted)
+    try:
+        with servers as started:
+            return asyncio.run(measure(started))
+    except KeyboardInterrupt:
+        print("interrupted: the stack is stopped", file=sys.stderr)
+        return None
+
+
+def console_rows(console: Sequence[str]) -> list[tuple[str, str]]:
+    """A page's console errors and warnings for the table: how many, and the first ten."""
+    return [
+        ("page console errors and warnings", str(len(console)) if console else "none"),
+        *((f"  {n}", line[:200]) for n, line in enumerate(console[:10], start=1)),
+    ]
+
+
+def print_table(title: str, rows: Sequence[tuple[str, str]], load_start: float) -> None:
+    """The table every benchmark prints for people: its `rows`, then the machine's (the load
+    from `load_start`, the 1-minute average when it began, to now)."""
+    rows = [
+        *rows,
+        ("cores", str(os.cpu_count())),
+        ("load average (1 min) at start / end", f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"),
+        ("python", platform.python_version()),
+        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{title:<{width}}  result")
+    print(f"{'-' * width}  {'-' * 30}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
 Measure = Callable[[Stack, int, int], Coroutine[Any, Any, tuple[list[Timed], list[Timed], int]]]
 
 
@@ -316,15 +361,11 @@ def run_event_bench(bench: EventBench, measure: Measure, doc: str | None) -> int
         args.events, args.runs = bench.quick_events, 1
     if args.events < 1 or args.runs < 1:
         parser.error("--events and --runs must be positive")
-    for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, interrupted)
     load_start = os.getloadavg()[0]
-    try:
-        with stack() as servers:
-            products, baselines, size = asyncio.run(measure(servers, args.events, args.runs))
-    except KeyboardInterrupt:
-        print("interrupted: the stack is stopped", file=sys.stderr)
+    measured_runs = measured(stack(), lambda servers: measure(servers, args.events, args.runs))
+    if measured_runs is None:
         return 130
+    products, baselines, size = measured_runs
     best_product = min(products, key=lambda run: run.seconds)
     best_baseline = min(baselines, key=lambda run: run.seconds)
     product_rate = args.events / best_product.seconds
@@ -348,16 +389,8 @@ def run_event_bench(bench: EventBench, measure: Measure, doc: str | None) -> int
         ("product CPU per event (us)", cpu(best_product)),
         ("baseline CPU per event (us)", cpu(best_baseline)),
         bench.setting,
-        ("cores", str(os.cpu_count())),
-        ("load average (1 min) at start / end", f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"),
-        ("python", platform.python_version()),
-        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{bench.title:<{width}}  result")
-    print(f"{'-' * width}  {'-' * 30}")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table(bench.title, rows, load_start)
     figure = {
         "figure": bench.figure,
         "product": round(product_rate, 1),

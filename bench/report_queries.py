@@ -29,8 +29,6 @@ is the machine-readable `RESULT {...}` of bench/README.md.
 import argparse
 import asyncio
 import os
-import platform
-import signal
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +38,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from harness import FullStack, full_stack, interrupted, result_line
+from harness import FullStack, full_stack, measured, print_table, result_line
 
 from bpo_common.auth import Role
 from bpo_common.db import asyncpg_dsn
@@ -344,17 +342,15 @@ def main() -> int:
         args.small, args.large, args.requests = 10_000, 100_000, 50
     if min(args.small, args.large, args.requests) < 1:
         parser.error("sizes and --requests must be positive")
-    for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, interrupted)
     load_start = os.getloadavg()[0]
-    try:
-        with full_stack("reporting") as bench:
-            small, large = asyncio.run(
-                measure(bench, bench.url("reporting"), [args.small, args.large], args.requests)
-            )
-    except KeyboardInterrupt:
-        print("interrupted: the stack is stopped", file=sys.stderr)
+    sizes = [args.small, args.large]
+    both = measured(
+        full_stack("reporting"),
+        lambda bench: measure(bench, bench.url("reporting"), sizes, args.requests),
+    )
+    if both is None:
         return 130
+    small, large = both
     (small_loaded, small_times, small_bodies) = small
     (large_loaded, large_times, large_bodies) = large
     rows = [
@@ -395,16 +391,8 @@ def main() -> int:
         ("overview items_received small / large",
          f"{small_bodies['overview']['items_received']:,} / "
          f"{large_bodies['overview']['items_received']:,}"),
-        ("cores", str(os.cpu_count())),
-        ("load average (1 min) at start / end", f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"),
-        ("python", platform.python_version()),
-        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
     ]  # fmt: skip
-    width = max(len(name) for name, _ in rows)
-    print(f"{'report queries':<{width}}  result")
-    print(f"{'-' * width}  {'-' * 30}")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table("report queries", rows, load_start)
     notes = [
         f"{args.small:,} and {args.large:,} synthetic task events at the same rate a day "
         f"({small_loaded.days:,} and {large_loaded.days:,} days of history), facts loaded with "

@@ -69,8 +69,6 @@ import asyncio
 import io
 import json
 import os
-import platform
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -83,7 +81,7 @@ from uuid import UUID
 import httpx
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-from harness import FullStack, full_stack, interrupted
+from harness import FullStack, console_rows, full_stack, measured, print_table
 from PIL import Image
 from playwright.async_api import ConsoleMessage, Page, async_playwright
 from workbench import (
@@ -376,14 +374,9 @@ def main() -> int:
     rounds = arguments.rounds
     if not 1 <= rounds <= 50:
         parser.error("--rounds must be between 1 and 50")
-    for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, interrupted)
     load_start = os.getloadavg()[0]
-    try:
-        with full_stack("intake") as bench:
-            run = asyncio.run(measure(bench, rounds))
-    except KeyboardInterrupt:
-        print("interrupted: the stack is stopped", file=sys.stderr)
+    run = measured(full_stack("intake"), lambda bench: measure(bench, rounds))
+    if run is None:
         return 130
 
     hidden, shown = run.hidden, run.shown
@@ -442,18 +435,9 @@ def main() -> int:
             "frames within 16.7 ms, shown / hidden",
             f"{within_shown:.3f} / {within_hidden:.3f} (no target: see the notes)",
         ),
-        ("page console errors and warnings", str(len(run.console)) if run.console else "none"),
-        *((f"  {n}", line[:200]) for n, line in enumerate(run.console[:10], start=1)),
-        ("cores", str(os.cpu_count())),
-        ("load average (1 min) at start / end", f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"),
-        ("python", platform.python_version()),
-        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
+        *console_rows(run.console),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{NAME:<{width}}  result")
-    print(f"{'-' * width}  {'-' * 30}")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table(NAME, rows, load_start)
 
     zoomed_label, _, _, zoomed_w, zoomed_h = hidden.zoomed[0]
     draw_hidden = nearest_rank(hidden.next_frame, 0.5)

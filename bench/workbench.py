@@ -57,20 +57,17 @@ import io
 import json
 import math
 import os
-import platform
-import signal
 import sys
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from time import perf_counter
 from typing import Any
 from uuid import UUID
 
 import httpx
 from document_upload import invoice_pdf
-from harness import FullStack, full_stack, interrupted
+from harness import FullStack, console_rows, full_stack, measured, print_table
 from playwright.async_api import Browser, ConsoleMessage, Page, Response, async_playwright
 
 from bpo_cli.signing import Signer
@@ -424,14 +421,9 @@ def main() -> int:
     count = arguments.tasks
     if not 1 <= count <= 1000:
         parser.error("--tasks must be between 1 and 1,000")
-    for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, interrupted)
     load_start = os.getloadavg()[0]
-    try:
-        with full_stack("intake") as bench:
-            run = asyncio.run(measure(bench, count))
-    except KeyboardInterrupt:
-        print("interrupted: the stack is stopped", file=sys.stderr)
+    run = measured(full_stack("intake"), lambda bench: measure(bench, count))
+    if run is None:
         return 130
 
     samples = run.samples
@@ -492,18 +484,9 @@ def main() -> int:
         for one in weight.loaded
     ]
     rows += [
-        ("page console errors and warnings", str(len(run.console)) if run.console else "none"),
-        *((f"  {n}", line[:200]) for n, line in enumerate(run.console[:10], start=1)),
-        ("cores", str(os.cpu_count())),
-        ("load average (1 min) at start / end", f"{load_start:.2f} / {os.getloadavg()[0]:.2f}"),
-        ("python", platform.python_version()),
-        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
+        *console_rows(run.console),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'workbench':<{width}}  result")
-    print(f"{'-' * width}  {'-' * 30}")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table("workbench", rows, load_start)
 
     figure = f"claim to first page image painted in Chromium ({count} tasks, Playwright marks)"
     baseline_is = "httpx claim + GET of the first page image"
