@@ -562,9 +562,10 @@ async def _sql_keyer(
         began = perf_counter()
         try:
             now = datetime.now(UTC)
-            rows = await claims.claim_tasks(
+            leased = await claims.claim_tasks(
                 session, contractor_id, claim.kinds, claim.limit, now, now + lease
             )
+            rows = leased.rows
             ended = perf_counter()
             if not rows:
                 timeline.empty_claims.append(ended)

@@ -4,12 +4,15 @@ The same key and body give the first response again (`Idempotent-Replayed: true`
 key with another body is a 422; the same key while the first request still runs is a 409.
 The stored response is written in the request's own transaction, with its effects. A route
 that streams its body takes `StreamedIdempotencyDep` and reads the body through it; one that
-parses its body itself takes `ParsedIdempotencyDep` and hashes what it parsed.
+parses its body itself takes `ParsedIdempotencyDep` and hashes what it parsed. One that must
+not keep its answer (a claim's holds personal values opened) takes `RequestKeyDep` and keeps
+what the key did in a table of its own.
 """
 
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -31,9 +34,17 @@ if TYPE_CHECKING:
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 
-KeyHeader = Annotated[
+# A key's header, as documented: one that a request still running holds is a 409 (the OpenAPI
+# document says so, bpo_common.openapi); for `RequestKeyDep`, the route waits for it instead.
+KEY_DESCRIPTION = "repeat a request safely with the same key"
+KeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", description=KEY_DESCRIPTION)]
+WaitingKeyHeader = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", description="repeat a request safely with the same key"),
+    Header(
+        alias="Idempotency-Key",
+        description="repeat a request safely with the same key; sent while the first one "
+        "still runs, it waits for that one",
+    ),
 ]
 
 
@@ -152,11 +163,7 @@ async def _claim(
 
     A key another request holds (its transaction still running) is a 409.
     """
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise Invalid(
-            "the Idempotency-Key header is empty or too long",
-            errors=[FieldError("Idempotency-Key", f"use 1 to {MAX_KEY_LENGTH} characters")],
-        )
+    check_key(key)
     if not await try_advisory_lock(session, f"{owner}\n{key}"):
         raise Conflict("a request with this Idempotency-Key is still being processed; retry later")
     return (
@@ -179,13 +186,27 @@ def _kept(request: Request) -> timedelta:
     return timedelta(hours=request.app.state.runtime.settings.idempotency_keep_hours)
 
 
-def _replay(stored: Row[str, int, Any], digest: str) -> NoReturn:
-    """The first response again, if this is the same request; a 422 if the body differs."""
-    if stored.request_hash != digest:
+def check_key(key: str) -> None:
+    """A 422 naming the header unless the key has 1 to MAX_KEY_LENGTH characters."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Invalid(
+            "the Idempotency-Key header is empty or too long",
+            errors=[FieldError("Idempotency-Key", f"use 1 to {MAX_KEY_LENGTH} characters")],
+        )
+
+
+def check_same_request(stored_hash: str, digest: str) -> None:
+    """A 422 naming the header unless the request is the one the key was first sent with."""
+    if stored_hash != digest:
         raise Invalid(
             "this Idempotency-Key was already used with a different request body",
             errors=[FieldError("Idempotency-Key", "use a new key for a different request")],
         )
+
+
+def _replay(stored: Row[str, int, Any], digest: str) -> NoReturn:
+    """The first response again, if this is the same request; a 422 if the body differs."""
+    check_same_request(stored.request_hash, digest)
     raise IdempotentReplay(stored.status_code, stored.response_body)
 
 
@@ -223,9 +244,31 @@ async def parsed_idempotency(
     return ParsedIdempotency(session, owner, key, _request_hash(request), stored)
 
 
+@dataclass(frozen=True)
+class RequestKey:
+    """A request's Idempotency-Key, checked, for a route that keeps what the key did itself:
+    the hash of the request (method, path, body), and the oldest instant a key sent then is
+    still the same request's (BPO_IDEMPOTENCY_KEEP_HOURS ago)."""
+
+    key: str
+    request_hash: str
+    kept_since: datetime
+
+
+async def request_key(request: Request, key: WaitingKeyHeader = None) -> RequestKey | None:
+    """The request's key, if it sent one; a 422 naming the header if it is empty or too long."""
+    if key is None:
+        return None
+    check_key(key)
+    request_hash = _request_hash(request)
+    request_hash.update(await request.body())
+    return RequestKey(key, request_hash.hexdigest(), utcnow() - _kept(request))
+
+
 IdempotencyDep = Annotated[Idempotency, Depends(idempotency)]
 StreamedIdempotencyDep = Annotated[StreamedIdempotency, Depends(streamed_idempotency)]
 ParsedIdempotencyDep = Annotated[ParsedIdempotency, Depends(parsed_idempotency)]
+RequestKeyDep = Annotated[RequestKey | None, Depends(request_key)]
 
 
 def install_idempotency_handler(app: FastAPI) -> None:

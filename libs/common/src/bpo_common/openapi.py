@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from bpo_common.errors import PROBLEM_JSON
+from bpo_common.idempotency import KEY_DESCRIPTION
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -51,7 +52,7 @@ def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
     """Every error response a Problem (unless the route documents a format of its own); 401,
     403 and 429 on every route that takes a token, 404 on every route that names an object,
     415 on every route that takes a JSON body, 409 on every route that takes an
-    Idempotency-Key."""
+    Idempotency-Key a request still running holds (KeyHeader's)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
@@ -71,7 +72,9 @@ def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault(
                     "415", {"description": "The body was not sent as UTF-8 application/json"}
                 )
-            if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+            if any(
+                p.get("description") == KEY_DESCRIPTION for p in operation.get("parameters", [])
+            ):
                 responses.setdefault(
                     "409", {"description": "A request with this Idempotency-Key is still running"}
                 )

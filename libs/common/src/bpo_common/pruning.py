@@ -1,8 +1,9 @@
 """Rows of the plumbing kept for a while, then deleted: outbox rows once the stream holds
 their events (`BPO_OUTBOX_KEEP_HOURS`), the answers kept for Idempotency-Key replays
-(`BPO_IDEMPOTENCY_KEEP_HOURS`), and the inbox's record of an event once the stream no longer
-holds it (`BPO_STREAM_MAX_AGE_DAYS`, and a week more). The tables would otherwise grow with
-every event and every keyed request the service ever had, with what the first two carry:
+(`BPO_IDEMPOTENCY_KEEP_HOURS`), and what a service keeps of keyed requests in tables of its
+own (a claim's leased tasks) as long, and the inbox's record of an event once the stream no
+longer holds it (`BPO_STREAM_MAX_AGE_DAYS`, and a week more). The tables would otherwise grow
+with every event and every keyed request the service ever had, with what the first two carry:
 values sealed with keys that may live on (an item erased without its job), documents' names
 in upload answers."""
 
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, Delete, delete, select, tuple_
+from sqlalchemy import CursorResult, Delete, Table, delete, select, tuple_
 
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
@@ -25,8 +26,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Pruner:
-    """Deletes sent outbox rows older than `outbox_keep`, idempotency answers older than
-    `idempotency_keep` and, when the stream drops events after `stream_max_age` (None: it
+    """Deletes sent outbox rows older than `outbox_keep`, idempotency answers and the rows of
+    the service's `keyed` tables (each with a `created_at`) older than `idempotency_keep` and,
+    when the stream drops events after `stream_max_age` (None: it
     keeps them for ever), the `consumers`' inbox rows of events received longer ago than that
     and INBOX_MARGIN: no delivery can bring those events again. `batch_size` rows a
     statement, then waits `every_s`. Outbox and inbox rows are found by their ids: UUIDv7s,
@@ -39,6 +41,7 @@ class Pruner:
         *,
         outbox_keep: timedelta,
         idempotency_keep: timedelta,
+        keyed: Sequence[Table] = (),
         stream_max_age: timedelta | None = None,
         consumers: Sequence[str] = (),
         batch_size: int = 5_000,
@@ -47,6 +50,7 @@ class Pruner:
         self._sessions = sessions
         self._outbox_keep = outbox_keep
         self._idempotency_keep = idempotency_keep
+        self._keyed = [idempotency_key, *keyed]
         self._inbox_keep = None if stream_max_age is None else stream_max_age + INBOX_MARGIN
         self._consumers = list(consumers)
         self._batch_size = batch_size
@@ -62,10 +66,10 @@ class Pruner:
     async def prune_once(self) -> int:
         """Delete up to a batch of each; returns the most rows one statement deleted."""
         now = utcnow()
-        deleted = [
-            await self._deleted(_sent_before(now - self._outbox_keep, self._batch_size)),
-            await self._deleted(_answered_before(now - self._idempotency_keep, self._batch_size)),
-        ]
+        deleted = [await self._deleted(_sent_before(now - self._outbox_keep, self._batch_size))]
+        for table in self._keyed:
+            cutoff = now - self._idempotency_keep
+            deleted.append(await self._deleted(_answered_before(table, cutoff, self._batch_size)))
         if self._consumers and self._inbox_keep is not None and now - _EPOCH > self._inbox_keep:
             cutoff = now - self._inbox_keep
             deleted.append(
@@ -94,15 +98,16 @@ def _sent_before(cutoff: datetime, limit: int) -> Delete:
     return delete(outbox_event).where(outbox_event.c.id.in_(old))
 
 
-def _answered_before(cutoff: datetime, limit: int) -> Delete:
-    key = tuple_(idempotency_key.c.principal, idempotency_key.c.key)
+def _answered_before(table: Table, cutoff: datetime, limit: int) -> Delete:
+    """The table's rows made before `cutoff`, found by their primary key."""
+    key = tuple_(*table.primary_key.columns)
     old = (
-        select(idempotency_key.c.principal, idempotency_key.c.key)
-        .where(idempotency_key.c.created_at < cutoff)
+        select(*table.primary_key.columns)
+        .where(table.c.created_at < cutoff)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return delete(idempotency_key).where(key.in_(old))
+    return delete(table).where(key.in_(old))
 
 
 def _received_before(cutoff: datetime, consumers: Sequence[str], limit: int) -> Delete:

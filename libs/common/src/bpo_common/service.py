@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bpo_common.audit import AuditMiddleware
@@ -69,6 +69,9 @@ class Workers:
 
     subscriptions: Subscriptions = ()
     loops: Sequence[Loop] = ()
+    # Tables of the service's own where keyed requests leave what they did: pruned as the
+    # idempotency answers are (bpo_common.pruning).
+    keyed: Sequence[Table] = ()
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,7 @@ def _start_workers(workers: Workers, runtime: Runtime) -> list[asyncio.Task[None
         runtime.sessions,
         outbox_keep=timedelta(hours=settings.outbox_keep_hours),
         idempotency_keep=timedelta(hours=settings.idempotency_keep_hours),
+        keyed=workers.keyed,
         stream_max_age=timedelta(days=max_age) if max_age else None,
         consumers=[subscription.name for subscription in subscriptions],
     )

@@ -26,6 +26,7 @@ from bpo_common.service import Runtime, Workers
 from bpo_intake.consumers import subscriptions
 from bpo_intake.domain.documents import WORK_CHANNEL
 from bpo_intake.domain.erasure import RetentionFailures
+from bpo_intake.repository.claim_keys import CLAIM_KEY
 from bpo_intake.repository.jobs import DATA_KEYS
 from bpo_intake.service import documents, erasure, extraction, keys, orphans, tasks, webhooks
 from bpo_intake.service.ocr import Tesseract
@@ -239,4 +240,5 @@ def workers(settings: Settings) -> Workers:
             answer_data_key_requests,
             DATA_KEYS.rewrap_loop(),
         ],
+        keyed=[CLAIM_KEY],
     )

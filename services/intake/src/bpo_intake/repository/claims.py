@@ -2,6 +2,7 @@
 to the driver (see repository.tasks)."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
@@ -12,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bpo_common.contracts import TaskKind
 from bpo_common.db import advisory_lock, driver_connection
+from bpo_common.idempotency import RequestKey
 from bpo_intake.domain.tasks import QC_KINDS, QC_SKILL, TaskStatus
 from bpo_intake.models import Task
+from bpo_intake.repository import claim_keys
+from bpo_intake.repository.claim_keys import KeptClaim
 from bpo_intake.repository.tasks import SHOWS_SUGGESTIONS
 
 # How many queued tasks beyond twice those asked for a claim looks at, of each kind's first
@@ -164,6 +168,15 @@ def _claim_statement(limit: int, of_job: bool) -> str:
     """  # noqa: S608 (constant fragments and integers)
 
 
+@dataclass(frozen=True)
+class Leased:
+    """What a claim's statement leased; or, for a claim sent again with its key, the claim
+    kept under the key, and nothing leased."""
+
+    rows: list[dict[str, Any]]
+    kept: KeptClaim | None = None
+
+
 async def claim_tasks(
     session: AsyncSession,
     contractor_id: UUID,
@@ -172,7 +185,8 @@ async def claim_tasks(
     now: datetime,
     lease_until: datetime,
     job_id: UUID | None = None,
-) -> list[dict[str, Any]]:
+    key: RequestKey | None = None,
+) -> Leased:
     """Lease up to `limit` queued tasks to an active contractor in one statement.
 
     Earliest deadline first, then highest priority; only tasks whose required skills the
@@ -192,12 +206,18 @@ async def claim_tasks(
     the claim gives the leases back (`give_back`) if what follows it fails. One contractor's
     claims run one at a time (a lock of theirs, taken in that transaction before the
     statement): the statement asks whether the contractor holds an item's other task as of
-    its start, so two at once could each lease one keying of the same item.
+    its start, so two at once could each lease one keying of the same item. With a `key`
+    (the claim's Idempotency-Key), a claim kept under it is looked up under that lock, and
+    leases nothing; else the leases are kept under the key with them: a claim sent again,
+    even while this one runs, finds them.
     """
     driver = await driver_connection(session)
     assert not driver.is_in_transaction(), "a claim's statement is the first of its session"
     async with driver.transaction():
         await driver.execute(_CLAIMER_LOCK, _claims_of(contractor_id))
+        kept = None if key is None else await claim_keys.kept(driver, contractor_id, key)
+        if kept is not None:
+            return Leased([], kept)
         rows = await driver.fetch(
             _claim_statement(limit, job_id is not None),
             contractor_id,
@@ -209,7 +229,9 @@ async def claim_tasks(
             _QC_KINDS,
             *([job_id] if job_id is not None else []),
         )
-    return [dict(row) for row in rows]
+        if key is not None:
+            await claim_keys.keep(driver, contractor_id, key, [row["id"] for row in rows], now)
+    return Leased([dict(row) for row in rows])
 
 
 # A contractor's claims, one at a time (bpo_common.db.advisory_lock's key).

@@ -4,10 +4,11 @@ from random import Random
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from bpo_common.auth import PAGE_HEADER, CurrentContractor
 from bpo_common.db import SessionDep
+from bpo_common.idempotency import REPLAYED_HEADER, RequestKeyDep
 from bpo_common.openapi import PROBLEM_RESPONSE
 from bpo_common.rules import CheckResponse
 from bpo_common.text import CheckedRoute
@@ -55,8 +56,12 @@ async def claim(
     contractor: CurrentContractor,
     settings: SettingsDep,
     draw: ControlDraw,
+    key: RequestKeyDep,
+    response: Response,
 ) -> ClaimResponse:
-    """Lease up to `limit` tasks, most urgent first; an empty list when there is no work."""
+    """Lease up to `limit` tasks, most urgent first; an empty list when there is no work. With
+    an `Idempotency-Key`, the same claim again (its answer lost) gives the tasks it leased that
+    you still hold, and leases nothing more."""
     claimed = await tasks.claim(
         session,
         contractor,
@@ -67,8 +72,11 @@ async def claim(
         draw=draw,
         # The workbench's script would read a long whole number as a double, and round it.
         integers_as_text=request.headers.get(PAGE_HEADER) == PAGE,
+        key=key,
     )
-    return ClaimResponse(tasks=claimed)
+    if claimed.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return ClaimResponse(tasks=claimed.tasks)
 
 
 @router.post("/{task_id}/heartbeat", responses={409: PROBLEM_RESPONSE})

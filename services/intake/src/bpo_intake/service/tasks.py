@@ -23,8 +23,9 @@ from bpo_common.contracts import TaskKind
 from bpo_common.contracts.intake import Suggested, TaskExpired, TaskSubmitted
 from bpo_common.crypto import DataKey, DataKeys
 from bpo_common.errors import Invalid, NotFound
+from bpo_common.idempotency import RequestKey
 from bpo_common.outbox import envelope_for, outbox_values, publish
-from bpo_common.rules import CheckResult, JobSpec, spec_for
+from bpo_common.rules import CheckResult, spec_for
 from bpo_intake.domain import tasks as domain
 from bpo_intake.domain.jobs import FINAL
 from bpo_intake.domain.links import PageLinks
@@ -33,8 +34,9 @@ from bpo_intake.repository import claims
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import tasks as repository
 from bpo_intake.schemas import ClaimRequest, Submitted, TaskOut
-from bpo_intake.service import contractors, controls, pages, qualifications
-from bpo_intake.service.keys import key_of_job, keys_of_jobs
+from bpo_intake.service import claim_keys, claimed, contractors, controls, qualifications
+from bpo_intake.service.claim_keys import Claimed
+from bpo_intake.service.keys import key_of_job
 
 SWEEP_BATCH = 500
 
@@ -49,29 +51,41 @@ async def claim(
     keys: DataKeys,
     draw: Random,
     integers_as_text: bool = False,
+    key: RequestKey | None = None,
     now: datetime | None = None,
-) -> list[TaskOut]:
+) -> Claimed:
     """Lease up to `request.limit` tasks to the contractor, their personal values opened; none,
     and 403 saying why, to one who may not work. An entry task of a job with a golden rate
     may give way to a control, as `draw` says (service.controls). A claim that finds fewer
     entry tasks than asked for may be given an item of a qualification the contractor lacks
     (service.qualifications). `integers_as_text`: for the workbench page, the values of integer
-    fields and columns written as digits (domain.integers_as_text)."""
+    fields and columns written as digits (domain.integers_as_text). `key`: the claim's
+    Idempotency-Key; the same claim sent with it before is answered again, and nothing more
+    is leased (service.claim_keys)."""
     now = now or utcnow()
     lease_until = now + timedelta(seconds=lease_seconds)
-    rows = await claims.claim_tasks(
-        session, contractor_id, request.kinds, request.limit, now, lease_until, request.job_id
+    leased = await claims.claim_tasks(
+        session, contractor_id, request.kinds, request.limit, now, lease_until, request.job_id, key
     )
+    if key is not None and leased.kept is not None:
+        return await claim_keys.replay(
+            session, contractor_id, key, leased.kept, links=links, keys=keys,
+            integers_as_text=integers_as_text, now=now,
+        )  # fmt: skip
+    leased_ids = [row["id"] for row in leased.rows]
     try:
-        return await _given(
-            session, contractor_id, request, rows, lease_until, links=links, keys=keys,
+        given = await _given(
+            session, contractor_id, request, leased.rows, lease_until, links=links, keys=keys,
             draw=draw, integers_as_text=integers_as_text, now=now,
         )  # fmt: skip
+        await claim_keys.answered(session, contractor_id, key, leased_ids, given)
+        return Claimed(given)
     except Exception:
         # The leases committed on their own: they go back rather than wait for their end,
         # once the claim's own transaction has let go of the rows it touched.
         await session.rollback()
-        await claims.give_back(session, [row["id"] for row in rows], contractor_id)
+        await claims.give_back(session, leased_ids, contractor_id)
+        await claim_keys.forget(session, contractor_id, key)
         raise
 
 
@@ -105,79 +119,9 @@ async def _given(
             session, contractor_id, request.job_id, lease_until=lease_until, keys=keys, now=now
         )
         rows += [given] if given is not None else []
-    shown = await pages.for_items(
-        session, [row.pop("documents") for row in rows], links, contractor_id
+    return await claimed.shown(
+        session, contractor_id, rows, links=links, keys=keys, integers_as_text=integers_as_text
     )
-    specs = {row["job_id"]: _spec(row) for row in rows}
-    wrapped = {row["job_id"]: row.pop("data_key") for row in rows}
-    found = await keys_of_jobs(
-        session,
-        keys,
-        {job_id: key for job_id, key in wrapped.items() if specs[job_id].personal},
-    )
-    # A second adjudication's entries end with the first adjudicator's answer: its task is an
-    # adjudication.
-    entry_tasks = [UUID(entry["task_id"]) for row in rows for entry in row["entries"] or ()]
-    adjudications = (
-        await repository.adjudications_among(session, entry_tasks) if entry_tasks else set()
-    )
-    # A planted suggestion shows as any other; a partial second keying only its fields.
-    return [
-        TaskOut.model_validate(
-            row
-            | _opened(
-                row, specs[row["job_id"]], found.get(row["job_id"]), integers_as_text, adjudications
-            )
-            | {"documents": docs, "fields": domain.shown_fields(row["fields"], row["keyed_fields"])}
-        )
-        for row, docs in zip(rows, shown, strict=True)
-    ]
-
-
-def _spec(row: Mapping[str, Any]) -> JobSpec:
-    return spec_for(row["job_id"], row["fields"], row["rules"], row["match"])
-
-
-def _opened(
-    row: Mapping[str, Any],
-    spec: JobSpec,
-    key: DataKey | None,
-    integers_as_text: bool,
-    adjudications: set[UUID],
-) -> dict[str, Any]:
-    """A claimed task's source, suggestions and entries under review, for its holder: with
-    their personal values opened (when the job has any), and, if `integers_as_text`, integer
-    values as digits and the source's values as text (domain.source_as_text). Each entry says
-    the kind of task it was keyed in: an adjudication among `adjudications`, else an entry."""
-    reader = spec.personal.reader(key)
-
-    def opened(record: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(record) if key is None else reader.record(record)
-
-    def shown(record: Mapping[str, Any]) -> dict[str, Any]:
-        return domain.integers_as_text(spec, opened(record)) if integers_as_text else opened(record)
-
-    suggestions = row["suggestions"] or {}
-    values = shown({name: suggested.get("value") for name, suggested in suggestions.items()})
-    entries = row["entries"]
-    if entries is not None:
-        entries = [
-            {**entry, "data": shown(entry["data"]), "kind": _keyed_in(entry, adjudications)}
-            for entry in entries
-        ]
-    source = opened(row["source"])
-    return {
-        "source": domain.source_as_text(source) if integers_as_text else source,
-        "suggestions": {
-            name: {**suggested, "value": values[name]} for name, suggested in suggestions.items()
-        },
-        "entries": entries,
-    }
-
-
-def _keyed_in(entry: Mapping[str, Any], adjudications: set[UUID]) -> TaskKind:
-    adjudicated = UUID(entry["task_id"]) in adjudications
-    return TaskKind.ADJUDICATION if adjudicated else TaskKind.ENTRY
 
 
 @dataclass(frozen=True)

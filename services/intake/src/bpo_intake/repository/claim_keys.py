@@ -1,0 +1,135 @@
+"""A claim's Idempotency-Key: the tasks a contractor's claim sent with a key leased, by their
+ids alone, and those of them the contractor still holds, read as a claim gives its tasks."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    DateTime,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Uuid,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bpo_common.db import driver_connection
+from bpo_common.idempotency import RequestKey
+from bpo_intake.models import metadata
+from bpo_intake.repository.tasks import SHOWS_SUGGESTIONS
+
+# Ids and a hash only: never the answer, whose personal values are opened (an erasure need not
+# reach this table). Kept as long as the platform keeps an Idempotency-Key's answer, and pruned
+# with those (bpo_common.pruning).
+CLAIM_KEY = Table(
+    "claim_key",
+    metadata,
+    Column("contractor_id", Uuid, nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("task_ids", ARRAY(Uuid), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("contractor_id", "key", name="pk_claim_key"),
+)
+
+
+@dataclass(frozen=True)
+class KeptClaim:
+    """A claim sent earlier with the key: the hash of its request, and the tasks it gave."""
+
+    request_hash: str
+    task_ids: list[UUID]
+
+
+_KEPT = """
+    SELECT request_hash, task_ids FROM claim_key
+    WHERE contractor_id = $1 AND key = $2 AND created_at > $3
+    """
+
+# Over a claim kept past its time that the pruner has not deleted yet.
+_KEEP = """
+    INSERT INTO claim_key (contractor_id, key, request_hash, task_ids, created_at)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT ON CONSTRAINT pk_claim_key DO UPDATE
+    SET request_hash = excluded.request_hash, task_ids = excluded.task_ids,
+        created_at = excluded.created_at
+    """
+
+
+async def kept(driver: Any, contractor_id: UUID, key: RequestKey) -> KeptClaim | None:
+    """The claim kept under the contractor's key, on the claim's driver connection (in the
+    transaction of its leases, under the contractor's claims lock)."""
+    row = await driver.fetchrow(_KEPT, contractor_id, key.key, key.kept_since)
+    return None if row is None else KeptClaim(row["request_hash"], list(row["task_ids"]))
+
+
+async def keep(
+    driver: Any, contractor_id: UUID, key: RequestKey, task_ids: Sequence[UUID], now: datetime
+) -> None:
+    """Keep the tasks a claim leased under its key, in the transaction of the leases."""
+    await driver.execute(_KEEP, contractor_id, key.key, key.request_hash, list(task_ids), now)
+
+
+def _of(contractor_id: UUID, key: RequestKey) -> Any:
+    return (CLAIM_KEY.c.contractor_id == contractor_id) & (CLAIM_KEY.c.key == key.key)
+
+
+async def answered(
+    session: AsyncSession, contractor_id: UUID, key: RequestKey, task_ids: Sequence[UUID]
+) -> None:
+    """The tasks the claim answered with, in place of those it leased (a control in place of
+    one, a qualification's copy more), in the claim's transaction."""
+    await session.execute(
+        update(CLAIM_KEY).where(_of(contractor_id, key)).values(task_ids=list(task_ids))
+    )
+
+
+async def kept_task_ids(session: AsyncSession, contractor_id: UUID, key: RequestKey) -> list[UUID]:
+    """The tasks the claim kept under the key answered with, as of the claims lock."""
+    query = select(CLAIM_KEY.c.task_ids).where(_of(contractor_id, key))
+    return list(await session.scalar(query) or [])
+
+
+async def forget(session: AsyncSession, contractor_id: UUID, key: RequestKey) -> None:
+    """Forget a claim that failed, on a connection of its own (the claim's transaction is
+    failing): sent again, it claims afresh."""
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine), "sessions are bound to the service's engine"
+    async with engine.begin() as connection:
+        await connection.execute(delete(CLAIM_KEY).where(_of(contractor_id, key)))
+
+
+# As the claim's statement gives a task (repository.claims), its suggestions as it showed them
+# (those made before it was claimed); in the order of `task_ids`. Only a constant fragment is
+# put into the text.
+_HELD = f"""
+    SELECT task.id, task.kind, task.job_id, task.item_id, task.entries, task.differing,
+           task.reason, task.keyed_fields, task.lease_expires_at, item.source, item.documents,
+           job.work_type, job.fields, job.rules, job.match, job.instructions, job.data_key,
+           CASE WHEN {SHOWS_SUGGESTIONS.format(task="task")}
+                     AND item.extracted_at <= task.claimed_at
+                THEN item.suggestions END AS suggestions
+    FROM unnest($2::uuid[]) WITH ORDINALITY AS kept(id, n)
+    JOIN task ON task.id = kept.id
+    JOIN item ON item.id = task.item_id
+    JOIN job ON job.id = task.job_id
+    WHERE task.status = 'leased' AND task.contractor_id = $1 AND task.lease_expires_at > $3
+    ORDER BY kept.n
+    """  # noqa: S608
+
+
+async def held(
+    session: AsyncSession, contractor_id: UUID, task_ids: Sequence[UUID], now: datetime
+) -> list[dict[str, Any]]:
+    """Those of the tasks the contractor still holds (leased to them, the lease not over: not
+    submitted, given back or run out), as the claim's statement gives them."""
+    driver = await driver_connection(session, in_transaction=True)
+    return [dict(row) for row in await driver.fetch(_HELD, contractor_id, list(task_ids), now)]

@@ -1,0 +1,85 @@
+"""A claim's Idempotency-Key: a claim whose answer was lost (no answer, a gateway's timeout)
+sent again with its key gives the tasks the first one leased that the contractor still holds,
+shown as a claim shows them, and leases nothing more; its tasks would otherwise stay held by
+nobody until their leases ran out, and count as the keyer's expiries.
+
+Only the tasks' ids are kept under the key (repository.claim_keys), never the answer: it holds
+personal values opened, and a task given back, submitted or run out since is left out of the
+answer again. Claims with one key are serialized on the contractor's claims lock: one sent
+while the first still runs waits for it, and is answered as a claim sent again.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bpo_common.crypto import DataKeys
+from bpo_common.idempotency import RequestKey, check_same_request
+from bpo_intake.domain.links import PageLinks
+from bpo_intake.repository import claim_keys as repository
+from bpo_intake.repository import claims
+from bpo_intake.repository.claim_keys import KeptClaim
+from bpo_intake.schemas import TaskOut
+from bpo_intake.service import claimed, contractors
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claim's tasks; `replayed`: the answer to a claim sent again with its key."""
+
+    tasks: list[TaskOut]
+    replayed: bool = False
+
+
+async def replay(
+    session: AsyncSession,
+    contractor_id: UUID,
+    key: RequestKey,
+    kept: KeptClaim,
+    *,
+    links: PageLinks,
+    keys: DataKeys,
+    integers_as_text: bool,
+    now: datetime,
+) -> Claimed:
+    """The claim kept under the key, answered again: those of its tasks the contractor still
+    holds; a 422 naming the key if it was sent with another body, and a 403 saying why to one
+    who may no longer work, as a claim's."""
+    check_same_request(kept.request_hash, key.request_hash)
+    # Under the claims lock, as a claim's answer is made: a first claim still running, which
+    # asked for it again as its leases committed, holds it until its answer commits, and its
+    # tasks are then the ones it answered with (a control in place of one, a qualification's
+    # copy).
+    await claims.wait_for_claims(session, contractor_id)
+    task_ids = await repository.kept_task_ids(session, contractor_id, key)
+    rows = await repository.held(session, contractor_id, task_ids, now)
+    if not rows:
+        # As a claim that leased nothing: one who may not work (suspended since) is told why.
+        await contractors.refuse_unless_working(session, contractor_id)
+    tasks = await claimed.shown(
+        session, contractor_id, rows, links=links, keys=keys, integers_as_text=integers_as_text
+    )
+    return Claimed(tasks, replayed=True)
+
+
+async def answered(
+    session: AsyncSession,
+    contractor_id: UUID,
+    key: RequestKey | None,
+    leased: Sequence[UUID],
+    tasks: Sequence[TaskOut],
+) -> None:
+    """Keep under the key the tasks the claim answered with, where they are not the ones it
+    leased (kept with the leases)."""
+    given = [task.id for task in tasks]
+    if key is not None and given != list(leased):
+        await repository.answered(session, contractor_id, key, given)
+
+
+async def forget(session: AsyncSession, contractor_id: UUID, key: RequestKey | None) -> None:
+    """Forget a claim that failed (its leases given back): sent again, it claims afresh."""
+    if key is not None:
+        await repository.forget(session, contractor_id, key)

@@ -1,0 +1,272 @@
+"""A claim sent again with its Idempotency-Key, its answer lost, gives the tasks the first one
+leased that the contractor still holds, shown as the first showed them, and leases nothing
+more; the key keeps the tasks' ids only, never a value the answer opened."""
+
+import asyncio
+import json
+from datetime import timedelta
+from random import Random
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from sqlalchemy import select, text, update
+
+from bpo_common.clock import utcnow
+from bpo_common.crypto import DataKeys, KeyUnavailable, LocalKeyRing, new_kek
+from bpo_common.db import SessionFactory
+from bpo_common.idempotency import RequestKey
+from bpo_common.ids import new_id
+from bpo_common.pruning import Pruner
+from bpo_devtools.testing import (
+    TestStack,
+    Tokens,
+    assert_problem,
+    error_fields,
+    eventually,
+    tables_holding,
+)
+from bpo_intake.domain.links import PageLinks
+from bpo_intake.domain.tasks import TaskStatus
+from bpo_intake.models import Task
+from bpo_intake.repository.claim_keys import CLAIM_KEY
+from bpo_intake.schemas import ClaimRequest
+from bpo_intake.service import tasks
+from bpo_intake.service.claim_keys import Claimed
+from bpo_intake.settings import Settings
+from bpo_intake.workers import workers
+
+from .keying import keying_job, new_contractor, past
+
+CLAIM = "/v1/tasks/claim"
+
+
+async def _keyer_and_job(
+    intake: httpx.AsyncClient, tokens: Tokens, items: int, **job: Any
+) -> tuple[UUID, dict[str, str], dict[str, Any]]:
+    """A new keyer, and a job of `items` that only they may key (a skill of its own)."""
+    skill = f"retry-{new_id().hex[-8:]}"
+    created = await keying_job(intake, tokens, items, required_skills=[skill], **job)
+    keyer_id, keyer = await new_contractor(intake, tokens, skill)
+    return keyer_id, keyer, created
+
+
+async def _leased_to(sessions: SessionFactory, contractor_id: UUID) -> set[str]:
+    """The tasks leased to the contractor, in the database."""
+    async with sessions() as session:
+        query = select(Task.id).where(
+            Task.contractor_id == contractor_id, Task.status == TaskStatus.LEASED
+        )
+        return {str(task_id) for task_id in await session.scalars(query)}
+
+
+def _ids(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [task["id"] for task in response.json()["tasks"]]
+
+
+async def test_a_claim_sent_again_with_its_key_gives_its_tasks_again_and_leases_no_more(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    keyer_id, keyer, job = await _keyer_and_job(intake, tokens, 4)
+    keyed = {**keyer, "Idempotency-Key": f"claim-{new_id()}"}
+    body = {"limit": 2, "job_id": job["id"]}
+
+    first = await intake.post(CLAIM, json=body, headers=keyed)
+    again = await intake.post(CLAIM, json=body, headers=keyed)
+
+    assert len(_ids(first)) == 2
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.json() == first.json(), "the same tasks, shown alike"
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await _leased_to(intake_db, keyer_id) == set(_ids(first))
+    # Another body with the key is refused, naming it, and leases nothing.
+    other = await intake.post(CLAIM, json={**body, "limit": 1}, headers=keyed)
+    problem = assert_problem(other, 422)
+    assert error_fields(problem) == ["Idempotency-Key"]
+    assert "different request body" in problem["detail"]
+    # A key too long is refused as any other Idempotency-Key is.
+    too_long = await intake.post(CLAIM, json=body, headers={**keyer, "Idempotency-Key": "k" * 256})
+    assert error_fields(assert_problem(too_long, 422)) == ["Idempotency-Key"]
+    assert await _leased_to(intake_db, keyer_id) == set(_ids(first))
+    # Another key, or none, is another claim.
+    fresh = await intake.post(CLAIM, json=body, headers={**keyer, "Idempotency-Key": "another"})
+    assert set(_ids(fresh)).isdisjoint(_ids(first))
+    assert len(_ids(fresh)) == 2
+
+
+async def test_a_claim_sent_again_leaves_out_a_task_submitted_or_run_out_since(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    keyer_id, keyer, job = await _keyer_and_job(intake, tokens, 3, due_at=past(-500))
+    keyed = {**keyer, "Idempotency-Key": f"claim-{new_id()}"}
+    body = {"limit": 3, "job_id": job["id"]}
+    first = await intake.post(CLAIM, json=body, headers=keyed)
+    submitted, ran_out, held = first.json()["tasks"]
+
+    sent = await intake.post(
+        f"/v1/tasks/{submitted['id']}/submit",
+        json={"data": {"invoice_number": "INV-1", "total": "1"}},
+        headers=keyer,
+    )
+    assert sent.status_code == 202, sent.text
+    async with intake_db() as session, session.begin():
+        await session.execute(
+            update(Task)
+            .where(Task.id == UUID(ran_out["id"]))
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    again = await intake.post(CLAIM, json=body, headers=keyed)
+
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == {"tasks": [held]}
+    assert await _leased_to(intake_db, keyer_id) == {held["id"], ran_out["id"]}, "nothing new"
+
+
+async def test_a_claim_sent_again_after_a_suspension_is_refused_saying_why(
+    intake: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    keyer_id, keyer, job = await _keyer_and_job(intake, tokens, 1, due_at=past(-550))
+    keyed = {**keyer, "Idempotency-Key": f"claim-{new_id()}"}
+    body = {"job_id": job["id"]}
+    assert len(_ids(await intake.post(CLAIM, json=body, headers=keyed))) == 1
+    reason = "keyed the wrong batch"
+    suspended = await intake.post(
+        f"/v1/contractors/{keyer_id}/suspend", json={"reason": reason}, headers=tokens.manager()
+    )
+    assert suspended.status_code == 200, suspended.text
+
+    again = await intake.post(CLAIM, json=body, headers=keyed)
+
+    assert reason in assert_problem(again, 403)["detail"]
+
+
+async def _claims_waiting(sessions: SessionFactory, contractor_id: UUID) -> int:
+    """How many transactions wait for the contractor's claims lock (repository.claims)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND classid = ((hashtextextended(:name, 0) >> 32) & 4294967295)::oid"
+        " AND objid = (hashtextextended(:name, 0) & 4294967295)::oid"
+    )
+    async with sessions() as session:
+        name = f"claim:{contractor_id}"
+        return int((await session.execute(waiting, {"name": name})).scalar_one())
+
+
+async def test_two_claims_with_one_key_at_once_lease_once(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    keyer_id, keyer, job = await _keyer_and_job(intake, tokens, 3, due_at=past(-600))
+    keyed = {**keyer, "Idempotency-Key": f"claim-{new_id()}"}
+    body = {"limit": 1, "job_id": job["id"]}
+    lock = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
+    async with intake_db() as session, session.begin():
+        # As a claim of theirs under way: both wait for it, and then run one after the other.
+        await session.execute(lock, {"name": f"claim:{keyer_id}"})
+        both = asyncio.gather(*(intake.post(CLAIM, json=body, headers=keyed) for _ in "ab"))
+
+        async def both_wait() -> bool:
+            return await _claims_waiting(intake_db, keyer_id) == 2
+
+        await eventually(both_wait, timeout_s=10, what="both claims waiting")
+    first, second = await both
+
+    assert _ids(first) == _ids(second)
+    assert len(_ids(first)) == 1
+    replayed = [r.headers.get("Idempotent-Replayed") for r in (first, second)]
+    assert set(replayed) == {"true", None}
+    assert await _leased_to(intake_db, keyer_id) == set(_ids(first))
+
+
+async def test_a_claims_key_keeps_its_tasks_ids_and_none_of_the_values_it_opened(
+    intake: httpx.AsyncClient, tokens: Tokens, stack: TestStack
+) -> None:
+    holder = f"Holder {new_id().hex[-8:]}"
+    _, keyer, job = await _keyer_and_job(
+        intake, tokens, 1, fields=[{"name": "holder", "type": "string", "pii": True}]
+    )
+    appended = await intake.post(
+        f"/v1/jobs/{job['id']}/items",
+        content=json.dumps({"external_id": "a", "source": {"holder": holder}}),
+        headers={**tokens.client(job["client_id"]), "Content-Type": "application/x-ndjson"},
+    )
+    assert appended.status_code == 202, appended.text
+    key = f"claim-{new_id()}"
+    claimed = await intake.post(
+        CLAIM, json={"limit": 2, "job_id": job["id"]}, headers={**keyer, "Idempotency-Key": key}
+    )
+    (task,) = [task for task in claimed.json()["tasks"] if task["source"] != {"page": 0}]
+    assert task["source"] == {"holder": holder}, "the answer opens the value"
+
+    found = await tables_holding(stack, ["intake"], [holder, key, task["id"]])
+
+    assert found.get(holder) is None, "the value is kept sealed only, in every table"
+    assert ("intake", "claim_key") in found.get(key, [])
+    assert ("intake", "claim_key") in found.get(task["id"], [])
+
+
+async def test_a_claims_key_is_forgotten_after_the_time_keys_are_kept(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, stack: TestStack
+) -> None:
+    keyer_id, keyer, job = await _keyer_and_job(intake, tokens, 2, due_at=past(-700))
+    keyed = {**keyer, "Idempotency-Key": f"claim-{new_id()}"}
+    body = {"job_id": job["id"]}
+    first = await intake.post(CLAIM, json=body, headers=keyed)
+    settings = stack.settings(Settings, "intake")
+    kept = timedelta(hours=settings.idempotency_keep_hours)
+    async with intake_db() as session, session.begin():
+        await session.execute(
+            update(CLAIM_KEY)
+            .where(CLAIM_KEY.c.contractor_id == keyer_id)
+            .values(created_at=utcnow() - kept - timedelta(minutes=1))
+        )
+
+    # Sent again after that, it is a new claim; and the pruner deletes what the old one kept.
+    later = await intake.post(CLAIM, json=body, headers=keyed)
+    assert "Idempotent-Replayed" not in later.headers
+    assert set(_ids(later)).isdisjoint(_ids(first))
+    assert len(_ids(later)) == 1
+    async with intake_db() as session, session.begin():
+        await session.execute(
+            update(CLAIM_KEY)
+            .where(CLAIM_KEY.c.contractor_id == keyer_id)
+            .values(created_at=utcnow() - kept - timedelta(minutes=1))
+        )
+    pruner = Pruner(
+        intake_db,
+        outbox_keep=timedelta(hours=settings.outbox_keep_hours),
+        idempotency_keep=kept,
+        keyed=workers(settings).keyed,
+        batch_size=10**6,
+    )
+    await pruner.prune_once()
+    async with intake_db() as session:
+        left = select(CLAIM_KEY.c.key).where(CLAIM_KEY.c.contractor_id == keyer_id)
+        assert list(await session.scalars(left)) == []
+
+
+async def test_a_keyed_claim_that_fails_keeps_nothing_under_its_key(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    """A claim whose answer fails after its leases (here: the job's data key, under a key ring
+    that does not hold its KEK) gives them back, and its key with them: sent again, the claim
+    leases afresh rather than answer that it holds nothing."""
+    personal = [{"name": "holder", "type": "string", "pii": True}]
+    keyer_id, _, job = await _keyer_and_job(intake, tokens, 1, fields=personal)
+    request = ClaimRequest(limit=1, job_id=UUID(job["id"]))
+    key = RequestKey(f"claim-{new_id()}", "0" * 64, utcnow() - timedelta(hours=1))
+
+    async def claim(keys: DataKeys) -> Claimed:
+        async with intake_db() as session, session.begin():
+            return await tasks.claim(
+                session, keyer_id, request, lease_seconds=300, links=PageLinks(b"k" * 32, 900),
+                keys=keys, draw=Random(), key=key,
+            )  # fmt: skip
+
+    with pytest.raises(KeyUnavailable):
+        await claim(DataKeys(LocalKeyRing.parse(new_kek("elsewhere"))))
+    again = await claim(data_keys)
+
+    assert (again.replayed, len(again.tasks)) == (False, 1)
+    assert await _leased_to(intake_db, keyer_id) == {str(again.tasks[0].id)}
