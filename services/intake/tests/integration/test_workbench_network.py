@@ -116,7 +116,7 @@ async def test_a_proxys_page_answering_a_claim_or_a_submit_is_said_by_its_status
     await page.keyboard.press("n")
     await page.wait_for_selector("#status.error")
     assert await page.inner_text("#status") == (
-        "No task taken: the service answered 502. Try again with N."
+        "No task known to be taken: the service answered 502. Try again with N."
     )
     await page.unroute(claims)
     await page.keyboard.press("n")

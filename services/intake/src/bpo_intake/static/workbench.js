@@ -50,11 +50,16 @@
   let takenAway = false;
   let lastKeyAt = 0; // when the latest key was pressed
   let timedOut = null; // the task whose latest submit's answer was lost
+  // The Idempotency-Key of the claim whose answer was lost: the next claim sends it again, and
+  // gets what that one leased, if it went through. A fresh one for each claim after an answer.
+  let claimKey = null;
 
   // The API
 
-  async function api(method, path, payload) {
-    const options = { method, headers: { ...PAGE_HEADER }, credentials: "same-origin" };
+  async function api(method, path, payload, headers = {}) {
+    const options = {
+      method, headers: { ...PAGE_HEADER, ...headers }, credentials: "same-origin",
+    };
     if (payload !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(payload);
@@ -127,6 +132,16 @@
   // The service away or busy: what it refused may be asked for again in a moment.
   const passing = (status) => status >= 500 || status === 429;
 
+  // An answer lost on its way back (a gateway that gave up waiting, a proxy whose connection
+  // to the service closed): only the service's own problem says that nothing was done, as
+  // the service rolls back before sending one.
+  const lost = (status, answer) => status === 504 || (status >= 500 && !isProblem(answer));
+
+  // A fresh key, from a random source a page served over plain HTTP has too.
+  const newKey = () => Array.from(
+    crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+
   // Claiming and the lease
 
   async function claim() {
@@ -136,20 +151,28 @@
     say("Looking for work…");
     performance.mark("claim-start");
     try {
+      // After a lost answer, the same claim again: the service may have leased a task, which
+      // the key gives back, rather than leave it held by nobody until its lease ends.
+      const again = claimKey !== null;
+      claimKey ??= newKey();
       let claimed;
       try {
-        claimed = await api("POST", "/v1/tasks/claim", { limit: 1 });
+        const keyed = { "Idempotency-Key": claimKey };
+        claimed = await api("POST", "/v1/tasks/claim", { limit: 1 }, keyed);
       } catch {
-        say("No task taken: the service could not be reached. Try again with N.", true);
+        say("No task known to be taken: the service could not be reached. Try again with N.",
+          true);
         return;
       }
       const { status, body: answer, skew } = claimed;
       if (status === 401) { window.location.assign("/work/login"); return; }
       if (status !== 200) {
-        const again = passing(status) ? " Try again with N." : "";
-        say(`No task taken: ${problemText(status, answer)}.${again}`, true);
+        const retry = passing(status) ? " Try again with N." : "";
+        const known = lost(status, answer) ? " known to be" : "";
+        say(`No task${known} taken: ${problemText(status, answer)}.${retry}`, true);
         return;
       }
+      claimKey = null;
       if (!answer.tasks.length) {
         $("idle-text").textContent = "No work right now. Try again in a moment.";
         say("No task available.");
@@ -157,6 +180,9 @@
       }
       performance.mark("claimed");
       open(answer.tasks[0], skew);
+      // The lost claim's task has been leased since that claim: a beat at once renews its
+      // lease, or says it is gone.
+      if (again) heartbeat();
     } finally {
       claiming = false;
       $("claim").disabled = false;
@@ -883,9 +909,8 @@
 
   const KEPT = " Your entries are kept; send them again with Ctrl+Enter.";
 
-  // A submit whose answer was lost on its way back (a gateway that gave up waiting, a proxy
-  // whose connection to the service closed, the network gone) may have been taken: only the
-  // service's own problem says it was not, as the service rolls back before sending one.
+  // A submit whose answer was lost (see `lost`), or that had none (the network gone), may
+  // have been taken.
   function unknown(id, why) {
     timedOut = id;
     say(`Not known to be sent: ${why}, and it may have gone through.${KEPT}`, true);
@@ -946,7 +971,7 @@
         return;
       }
       if (status === 401) signedOut();
-      else if (status === 504 || (status >= 500 && !isProblem(answer))) {
+      else if (lost(status, answer)) {
         unknown(id, `the service answered ${status}`);
       } else say(`Not sent: ${problemText(status, answer)}.${passing(status) ? KEPT : ""}`, true);
     } catch {
