@@ -1,6 +1,6 @@
-"""The short form of the chaos run (`make chaos` runs the long one): a 1,000-item
-double-keyed job keyed while each service is killed once, NATS is stopped and PostgreSQL
-crashes, and afterwards every invariant holds."""
+"""The short form of the chaos run (`make chaos` runs the long one): a 700-item double-keyed
+job keyed while each service is killed once, NATS is stopped and PostgreSQL crashes, a fault
+every 3 to 6 seconds, and afterwards every invariant holds."""
 
 from bpo_cli import chaos
 from bpo_devtools.testing import TestStack
