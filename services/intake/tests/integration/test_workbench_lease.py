@@ -1,12 +1,14 @@
 """/work keeps a task's lease while the keyer works, in Chromium, the page's clock run forward
 by the test: a keyer back from a spell away, in the last of the lease, keeps the task and what
-was keyed by keying on; one signed out is told until when the entries can be sent."""
+was keyed by keying on; one signed out is told until when the entries can be sent; one whose
+network is down is told the lease ends, and after a submit whose answer was lost, that the
+task was most likely submitted."""
 
 import re
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from playwright.async_api import Browser, Request
+from playwright.async_api import Browser, Request, Route
 from sqlalchemy import select
 
 from bpo_devtools.testing import Tokens, eventually
@@ -130,4 +132,54 @@ async def test_signed_out_the_keyer_is_told_when_the_lease_ends_and_the_last_min
     await page.clock.run_for(10_000)
     await page.locator("#lease.expiring").wait_for()
     assert await page.inner_text("#status") == signed_out
+    await page.context.close()
+
+
+async def test_a_lease_ending_out_of_reach_after_a_lost_submit_answer_says_it_was_submitted(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens, "INV-8")
+    await page.clock.install()
+    await page.reload()
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    await page.locator("#field-invoice_number").fill("INV-8")
+    await page.locator("#field-total").fill("10")
+
+    # The submit is taken, its answer lost; then the network stays down: no beat, check or
+    # submit gets through.
+    async def answer_lost(route: Route) -> None:
+        await route.fetch()
+        await route.abort()
+
+    submits = re.compile(r".*/v1/tasks/[^/]+/submit$")
+    await page.route(submits, answer_lost)
+    await page.keyboard.press("Control+Enter")
+    await page.locator("#status.error").filter(has_text="Not known to be sent").wait_for()
+    await page.unroute(submits)
+    calls = re.compile(r".*/v1/tasks/[^/]+/(heartbeat|check|submit)$")
+    await page.route(calls, lambda route: route.abort())
+
+    # The last minute: keying on cannot keep the task, and the page does not say it can.
+    async with page.expect_event("requestfailed", lambda request: bool(BEATS.match(request.url))):
+        await page.clock.fast_forward(200_000)
+    await page.clock.run_for(50_000)
+    await page.locator("#lease.expiring").wait_for()
+    said = await page.inner_text("#status")
+    assert "keep working" not in said
+    assert re.fullmatch(
+        r"The lease ends in a minute, at \d\d:\d\d: the service cannot be reached to renew it\.",
+        said,
+    )
+    # The lease's end: the task was most likely submitted, not given back to the queue.
+    await page.clock.fast_forward(60_000)
+    await page.wait_for_selector("body[data-state=idle]")
+    said = await page.inner_text("#status")
+    assert "went back to the queue" not in said
+    assert said.endswith(
+        "was most likely submitted: the submit before went through, though its answer was lost."
+    )
+    async with served.sessions() as session:
+        query = select(Task.status).where(Task.item_id == UUID(made["item_id"]))
+        assert (await session.scalars(query)).one() == "submitted"
     await page.context.close()

@@ -39,6 +39,7 @@
   let heartbeatRetry = null; // the timer of a heartbeat tried again
   let beatAt = 0; // when the latest heartbeat was sent
   let beatSkipped = false; // the latest heartbeat due was not sent: the keyer was away
+  let beatFailing = false; // the latest heartbeat got no answer, or the service's "not now"
   let keyed = false; // something keyed on this task (values, rows, a reason) and not sent
   let giveBackAskedAt = 0; // when a give-back was asked for with entries keyed
   // What the status line says that goes once it no longer holds: "found", what a check or a
@@ -95,14 +96,15 @@
     return `the service answered ${status}`;
   }
 
+  const mostLikelySubmitted = (id) => `Task ${id.slice(-8)} was most likely submitted: the `
+    + "submit before went through, though its answer was lost.";
+
   // Why the task is gone (a beat, a check or a submit answered 409 or 404): once a submit's
   // answer was lost, that submit most likely went through, whatever finds it.
   // A beat or check that finds it gone while its submit is on its way leaves it to the
   // submit's answer: that submit may be what closed it.
   function goneText(id, status, answer) {
-    if (id !== timedOut) return problemText(status, answer);
-    return `Task ${id.slice(-8)} was most likely submitted: the submit before went through, `
-      + "though its answer was lost.";
+    return id === timedOut ? mostLikelySubmitted(id) : problemText(status, answer);
   }
 
   // Refused (403, the service's own problem: a proxy's page is no such word) as one who may
@@ -267,10 +269,12 @@
     try {
       answered = await api("POST", `/v1/tasks/${id}/heartbeat`);
     } catch {
+      beatFailing = true;
       heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS); // the network: once more
       return;
     }
     const { status, body: answer, skew } = answered;
+    beatFailing = passing(status);
     if (!task || task.id !== id) return;
     if (status === 200) {
       leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
@@ -301,15 +305,21 @@
     if (document.hasFocus() && Date.now() - lastInput < IDLE_AFTER_MS) activeSeconds += 1;
     const left = Math.round((leaseExpiresAt - Date.now()) / 1000);
     if (left <= 0) {
-      close("The lease ran out; the task went back to the queue.", { isError: true });
+      // After a submit whose answer was lost, nothing since said the task was still open:
+      // that submit most likely took it, and the lease it had is all that ran out.
+      close(task.id === timedOut ? mostLikelySubmitted(task.id)
+        : "The lease ran out; the task went back to the queue.", { isError: true });
       return;
     }
     const minutes = Math.floor(left / 60);
     $("lease").textContent = `Lease ${minutes}:${String(left % 60).padStart(2, "0")}`;
     $("lease").classList.toggle("expiring", left < 60);
-    // Signed out, only signing in again keeps it, which the status line says already.
+    // Signed out, only signing in again keeps it, which the status line says already. With
+    // the beats failing, keying on renews nothing: only the service back in reach does.
     if (left === 59 && statusOf !== "signed out") {
-      say("The lease ends in a minute: keep working to keep it.", true, "lease");
+      say(beatFailing ? `The lease ends in a minute, at ${clockTime(leaseExpiresAt)}: the `
+        + "service cannot be reached to renew it."
+        : "The lease ends in a minute: keep working to keep it.", true, "lease");
     }
   }
 
