@@ -50,6 +50,7 @@
   // pause are what they were keying, not shortcuts.
   let takenAway = false;
   let lastKeyAt = 0; // when the latest key was pressed
+  let claimHeld = false; // the N that claimed is still down: its repeats are no keys
   let timedOut = null; // the task whose latest submit's answer was lost
   // The Idempotency-Key of the claim whose answer was lost: the next claim sends it again, and
   // gets what that one leased, if it went through. A fresh one for each claim after an answer.
@@ -1551,6 +1552,12 @@
     active();
     takenAway = takenAway && Date.now() - lastKeyAt < TYPED_ON_MS; // a pause: keys mean again
     lastKeyAt = Date.now();
+    // Held since it claimed, N claims once, and types nothing into the task it opened (whose
+    // first field has the focus by then).
+    if (claimHeld && event.repeat && keyOf(event) === "KeyN") {
+      event.preventDefault();
+      return;
+    }
     if (event.altKey && !event.ctrlKey && !event.metaKey && rowKey(event)) {
       event.preventDefault();
       return;
@@ -1585,7 +1592,14 @@
     if (typing(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
     if (takenAway) return; // what was being keyed into the task taken away: no shortcut
     if (event.key === "?") { event.preventDefault(); $("help").showModal(); return; }
-    if (keyOf(event) === "KeyN" && !task) { event.preventDefault(); claim(); }
+    if (keyOf(event) === "KeyN" && !task) {
+      event.preventDefault();
+      claimHeld = true;
+      claim();
+    }
+  });
+  document.addEventListener("keyup", (event) => {
+    if (keyOf(event) === "KeyN") claimHeld = false;
   });
   ["pointerdown", "input", "wheel"].forEach((type) => {
     document.addEventListener(type, active, { passive: true });

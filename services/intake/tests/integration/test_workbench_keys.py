@@ -1,0 +1,75 @@
+"""/work's keys in Chromium: N held down claims once and types nothing into the task it
+opened."""
+
+import asyncio
+import re
+from typing import Any
+
+from playwright.async_api import Browser, Page, Request, Route
+
+from bpo_devtools.testing import Tokens
+
+from .browsing import Served
+from .documents import a_keyer_with_a_task
+
+CLAIMS = re.compile(r".*/v1/tasks/claim$")
+
+
+def _claims_sent(page: Page) -> list[str]:
+    """The claims the page sends from now on, as they go."""
+    sent: list[str] = []
+
+    def seen(request: Request) -> None:
+        if CLAIMS.match(request.url):
+            sent.append(request.url)
+
+    page.on("request", seen)
+    return sent
+
+
+async def _held(page: Page, key: str, repeats: int) -> None:
+    """The key pressed and held while it repeats, a moment apart, then let go."""
+    for _ in range(repeats):
+        await asyncio.sleep(0.3)
+        await page.keyboard.down(key)
+    await page.keyboard.up(key)
+
+
+async def test_n_held_down_claims_once_and_types_nothing_into_the_task_it_opened(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    claims = _claims_sent(page)
+
+    # No work: the held key's repeats claim nothing more.
+    no_work: dict[str, list[Any]] = {"tasks": []}
+    await page.route(CLAIMS, lambda route: route.fulfill(json=no_work))
+    await page.keyboard.down("n")
+    await page.locator("#status").filter(has_text="No task available.").wait_for()
+    await _held(page, "n", repeats=2)
+    await asyncio.sleep(0.3)
+    assert len(claims) == 1
+    await page.unroute(CLAIMS)
+
+    # Work, pre-filled: the task opens, its first field in focus, and the repeats type nothing.
+    async def pre_filled(route: Route) -> None:
+        answer = await route.fetch()
+        claimed: dict[str, Any] = await answer.json()
+        suggestion = {"value": "INV-4711", "confidence": 0.95,
+                      "document_id": made["document_id"], "page": 1, "boxes": []}  # fmt: skip
+        claimed["tasks"][0]["suggestions"] = {"invoice_number": suggestion}
+        await route.fulfill(response=answer, json=claimed)
+
+    await page.route(CLAIMS, pre_filled)
+    await page.keyboard.down("n")
+    await page.wait_for_selector("body[data-state=working]")
+    assert await page.evaluate("document.activeElement.id") == "field-invoice_number"
+    await _held(page, "n", repeats=3)
+    assert await page.input_value("#field-invoice_number") == "INV-4711"
+    number = page.locator('.field[data-field="invoice_number"]')
+    assert await number.get_attribute("class") == "field suggested"
+    assert len(claims) == 2
+    # Let go, N is a letter keyed into the field again.
+    await page.keyboard.press("n")
+    assert (await page.input_value("#field-invoice_number")).replace("n", "", 1) == "INV-4711"
+    await page.context.close()
