@@ -1,5 +1,5 @@
 """/work's keys in Chromium: N held down claims once and types nothing into the task it
-opened."""
+opened; on a Mac, Option and the arrows in a text field are the field's."""
 
 import asyncio
 import re
@@ -72,4 +72,54 @@ async def test_n_held_down_claims_once_and_types_nothing_into_the_task_it_opened
     # Let go, N is a letter keyed into the field again.
     await page.keyboard.press("n")
     assert (await page.input_value("#field-invoice_number")).replace("n", "", 1) == "INV-4711"
+    await page.context.close()
+
+
+# The page as a Mac's browser shows it.
+ON_A_MAC = """
+Object.defineProperty(Navigator.prototype, "platform", { get: () => "MacIntel" });
+Object.defineProperty(Navigator.prototype, "userAgentData", { get: () => undefined });
+"""
+
+
+async def _scrolled(page: Page) -> list[int]:
+    """How far the page image is moved in its box, across and down."""
+    box = page.locator("#canvas-box")
+    moved: list[int] = await box.evaluate("(box) => [box.scrollLeft, box.scrollTop]")
+    return moved
+
+
+async def test_on_a_mac_option_and_the_arrows_in_a_text_field_move_by_word_not_the_page(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await page.add_init_script(ON_A_MAC)
+    await page.reload()
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-painted]")
+    for _ in range(4):
+        await page.click("#zoom-in")  # the page larger than its box, to be moved
+    # Whether the page took the latest key from the field (its listener is the document's).
+    await page.evaluate(
+        "() => addEventListener('keydown', (event) => { window.taken = event.defaultPrevented; })"
+    )
+    await page.locator("#field-invoice_number").fill("Müller Holz GmbH")
+    for keys in ("Alt+ArrowLeft", "Alt+Shift+ArrowLeft", "Alt+ArrowRight", "Alt+ArrowDown"):
+        await page.keyboard.press(keys)
+        assert await page.evaluate("window.taken") is False, keys
+    assert await _scrolled(page) == [0, 0]
+    assert await page.input_value("#field-invoice_number") == "Müller Holz GmbH"
+    # Alt+Page Down still turns the page from the field.
+    await page.keyboard.press("Alt+PageDown")
+    await page.locator("#page-label").filter(has_text="Page 2 of 2").wait_for()
+
+    # From the page image, Alt and the arrows move it.
+    await page.focus("#canvas-box")
+    before = await _scrolled(page)
+    await page.keyboard.press("Alt+ArrowRight")
+    await page.keyboard.press("Alt+ArrowDown")
+    assert await page.evaluate("window.taken") is True
+    after = await _scrolled(page)
+    assert after[0] > before[0]
+    assert after[1] > before[1]
     await page.context.close()

@@ -1534,10 +1534,17 @@
     return letter && LETTER.test(letter) ? `Key${letter.toUpperCase()}` : event.code;
   }
 
+  // A Mac's (or an iPad's), where Option and the arrows edit text.
+  const onAMac = /mac/i.test(
+    (navigator.userAgentData && navigator.userAgentData.platform) || navigator.platform || "");
+
   // Alt+Up and Alt+Down open a choice list or a date's picker: in those they are the field's.
+  // On a Mac, in a text field, Option and an arrow move the caret by word or to the text's
+  // ends (with Shift, select so): there every arrow is the field's.
   function fieldsOwn(event) {
-    return /^Arrow(Up|Down)$/.test(event.key) && event.target instanceof HTMLElement
-      && event.target.matches("select, input[type=date]");
+    if (!/^Arrow/.test(event.key) || !(event.target instanceof HTMLElement)) return false;
+    if (onAMac && event.target.matches("input:not([type=date]), textarea")) return true;
+    return /^Arrow(Up|Down)$/.test(event.key) && event.target.matches("select, input[type=date]");
   }
 
   function rowKey(event) {
