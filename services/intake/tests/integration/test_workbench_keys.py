@@ -1,5 +1,6 @@
 """/work's keys in Chromium: N held down claims once and types nothing into the task it
-opened; on a Mac, Option and the arrows in a text field are the field's."""
+opened; on a Mac, Option and the arrows in a text field are the field's; the shortcuts' list
+open, the page behind it takes no key."""
 
 import asyncio
 import re
@@ -15,12 +16,12 @@ from .documents import a_keyer_with_a_task
 CLAIMS = re.compile(r".*/v1/tasks/claim$")
 
 
-def _claims_sent(page: Page) -> list[str]:
-    """The claims the page sends from now on, as they go."""
+def _sent(page: Page, calls: re.Pattern[str]) -> list[str]:
+    """The calls to those addresses the page sends from now on, as they go."""
     sent: list[str] = []
 
     def seen(request: Request) -> None:
-        if CLAIMS.match(request.url):
+        if calls.match(request.url):
             sent.append(request.url)
 
     page.on("request", seen)
@@ -39,7 +40,7 @@ async def test_n_held_down_claims_once_and_types_nothing_into_the_task_it_opened
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
-    claims = _claims_sent(page)
+    claims = _sent(page, CLAIMS)
 
     # No work: the held key's repeats claim nothing more.
     no_work: dict[str, list[Any]] = {"tasks": []}
@@ -122,4 +123,36 @@ async def test_on_a_mac_option_and_the_arrows_in_a_text_field_move_by_word_not_t
     after = await _scrolled(page)
     assert after[0] > before[0]
     assert after[1] > before[1]
+    await page.context.close()
+
+
+async def test_the_shortcuts_list_open_the_page_behind_it_takes_no_key(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
+    claims = _sent(page, CLAIMS)
+    closes = _sent(page, re.compile(r".*/v1/tasks/[^/]+/(submit|release)$"))
+    listed = page.locator("#help[open]")
+
+    await page.keyboard.press("?")
+    await listed.wait_for()
+    await page.keyboard.press("n")
+    await asyncio.sleep(0.5)
+    assert claims == []
+    assert await page.get_attribute("body", "data-state") == "idle"
+    await page.keyboard.press("Escape")
+    await listed.wait_for(state="detached")
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+
+    await page.locator("#field-invoice_number").fill("INV-4")
+    await page.click("#help-button")
+    await listed.wait_for()
+    for keys in ("Control+Enter", "Alt+Q", "Alt+Q", "Alt+U"):
+        await page.keyboard.press(keys)
+    await asyncio.sleep(0.5)
+    assert closes == []
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert await page.is_hidden("#reason-form")
+    assert await page.input_value("#field-invoice_number") == "INV-4"
     await page.context.close()

@@ -1559,6 +1559,8 @@
     active();
     takenAway = takenAway && Date.now() - lastKeyAt < TYPED_ON_MS; // a pause: keys mean again
     lastKeyAt = Date.now();
+    // The shortcuts' list open, the page behind it takes no key (Esc closes the list).
+    if ($("help").open) return;
     // Held since it claimed, N claims once, and types nothing into the task it opened (whose
     // first field has the focus by then).
     if (claimHeld && event.repeat && keyOf(event) === "KeyN") {
