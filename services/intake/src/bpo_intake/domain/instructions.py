@@ -4,6 +4,7 @@ from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 
 # CommonMark without raw HTML (shown as text) and with links checked (no javascript:).
@@ -21,7 +22,28 @@ def _link_elsewhere(
     return rendered
 
 
+def _image_as_link(
+    renderer: Any, tokens: Sequence[Token], index: int, options: Any, env: MutableMapping[str, Any]
+) -> str:
+    """An image from an address is a link to it (its text, or its address, then "(image)"),
+    which opens in a tab of its own: the page's policy loads images from intake alone, so
+    shown it would be broken. One written into the instructions (a data: address) is shown.
+    Inside a link, the image is that link's text."""
+    image = tokens[index]
+    address = str(image.attrGet("src") or "")
+    if address.startswith("data:"):
+        shown: str = renderer.image(tokens, index, options, env)
+        return shown
+    text = renderer.renderInlineAsText(image.children, options, env) or address
+    named = f"{escapeHtml(text)} (image)"
+    opened = sum(token.nesting for token in tokens[:index] if token.type.startswith("link_"))
+    if opened:
+        return named
+    return f'<a href="{escapeHtml(address)}" target="_blank" rel="noopener noreferrer">{named}</a>'
+
+
 _MARKDOWN.add_render_rule("link_open", _link_elsewhere)
+_MARKDOWN.add_render_rule("image", _image_as_link)
 
 
 def as_html(markdown: str) -> str:
