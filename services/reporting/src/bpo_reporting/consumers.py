@@ -21,6 +21,8 @@ handlers = dict(
         batch(intake.TaskExpired, projections.record_tasks_expired),
         batch(intake.ItemCompleted, projections.record_items_completed),
         batch(intake.ItemRejected, projections.record_items_rejected),
+        batch(validation.ExceptionOpened, projections.record_exceptions_opened),
+        batch(validation.ExceptionResolved, projections.record_exceptions_resolved),
         each(intake.JobClosed, projections.record_job_closed),
         each(intake.JobCompleted, projections.record_job_completed),
         each(intake.JobCancelled, projections.record_job_cancelled),

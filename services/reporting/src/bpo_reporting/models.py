@@ -113,6 +113,19 @@ class ItemFact(Base):
     turnaround_s: Mapped[float | None]
 
 
+class OpenExceptionFact(Base):
+    """An item validation holds in its exception queue, waiting for its client to resolve its
+    invoice's mismatch: none of the keyers' work. One row per open exception, gone once it is
+    resolved or its item is finished otherwise (completed, rejected, closed by its erasure)."""
+
+    __tablename__ = "open_exception_fact"
+
+    exception_id: Mapped[UUID] = mapped_column(primary_key=True)
+    job_id: Mapped[UUID] = mapped_column(index=True)
+    item_id: Mapped[UUID] = mapped_column(index=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class TaskFact(Base):
     """One row per task: who did it, what kind, how long it took, how it came out."""
 
@@ -248,6 +261,7 @@ READ_MODELS = (
     JobFact,
     JobAccuracyFact,
     ItemFact,
+    OpenExceptionFact,
     TaskFact,
     UploadFact,
     ExpiryFact,

@@ -57,11 +57,26 @@ class OpenJob(BaseModel):
     due_at: datetime | None
     closed: bool
     items_total: int
-    items_remaining: int
+    items_remaining: int = Field(
+        description="items the keyers still have to do: not finished, nor waiting on the client"
+    )
+    items_waiting_on_client: int = Field(
+        description="items not finished that wait for the client to resolve their match "
+        "exception: none of the keyers' work, so the forecast does not count them. A job "
+        "with nothing remaining but items waiting has no forecast (null), and is at risk only "
+        "once its due time has passed"
+    )
     documents: int = Field(description="documents attached to the job")
     pages: int = Field(description="their pages")
-    forecast_completion_at: datetime | None
-    at_risk: bool
+    forecast_completion_at: datetime | None = Field(
+        description="when the job should be done: its remaining items at the recent "
+        "throughput, after those of the jobs due before; with none remaining, when its last "
+        "item was finished. Null when never, or when all that is left waits on the client"
+    )
+    at_risk: bool = Field(
+        description="due, and forecast after its due time or never (when all that is left "
+        "waits on the client: its due time has passed)"
+    )
 
 
 class Sla(BaseModel):

@@ -188,6 +188,7 @@ async def test_sla_report_lists_the_open_job_late_against_its_due_time(
         "closed": False,
         "items_total": 6,
         "items_remaining": 1,
+        "items_waiting_on_client": 0,
         "documents": 0,
         "pages": 0,
         "at_risk": True,

@@ -12,7 +12,7 @@ from bpo_reporting.domain.sla import (
     OpenJob,
     at_risk,
     forecast,
-    remaining,
+    outstanding,
     throughput_per_hour,
     window_start,
 )
@@ -44,15 +44,42 @@ def test_the_forecast_serves_the_earliest_due_job_first() -> None:
     assert forecast([OpenJob("huge", None, 12_000_000)], 1 / 6, NOW) == {"huge": None}
 
 
+def test_items_waiting_on_the_client_are_none_of_the_work_the_forecast_counts() -> None:
+    jobs = [
+        OpenJob("soon", NOW + timedelta(hours=1), 10, waiting=40),
+        OpenJob("late", NOW + timedelta(hours=10), 20, waiting=5),
+        OpenJob("held", NOW + timedelta(hours=2), 0, finished_at=NOW, waiting=3),
+    ]
+
+    done_at = forecast(jobs, per_hour=10, now=NOW)
+
+    assert done_at == {
+        "soon": NOW + timedelta(hours=1),  # its own 10 items, not the 40 held
+        "held": None,  # nothing left for the keyers: when its client resolves them
+        "late": NOW + timedelta(hours=3),  # after soon's 10, its own 20
+    }
+    # The held job waits on its client, not on the throughput: not at risk before its due
+    # time, and at risk once it has passed.
+    held = jobs[2]
+    assert not at_risk(held, None, NOW)
+    assert at_risk(held, None, NOW + timedelta(hours=2, seconds=1))
+    assert not at_risk(jobs[0], done_at["soon"], NOW)
+    # Of 6 items 3 finished and 2 held: 1 for the keyers, 2 on the client; an exception known
+    # before its item counts no more than the items not finished.
+    assert outstanding(6, 3, 2) == (1, 2)
+    assert outstanding(3, 1, 5) == (0, 2)
+
+
 def test_a_job_is_at_risk_when_forecast_after_its_due_time_or_never() -> None:
     due = NOW + timedelta(hours=1)
+    job = OpenJob("due", due, 1)
 
-    assert not at_risk(due, due)
-    assert at_risk(due, due + timedelta(seconds=1))
-    assert at_risk(due, None)
-    assert not at_risk(None, None)
-    assert remaining(6, 5) == 1
-    assert remaining(2, 3) == 0
+    assert not at_risk(job, due, NOW)
+    assert at_risk(job, due + timedelta(seconds=1), NOW)
+    assert at_risk(job, None, NOW)
+    assert not at_risk(OpenJob("whenever", None, 1), None, NOW)
+    assert outstanding(6, 5, 0) == (1, 0)
+    assert outstanding(2, 3, 1) == (0, 0)
 
 
 def test_the_forecast_extrapolates_the_last_whole_hours_and_the_current_one() -> None:

@@ -21,6 +21,7 @@ from bpo_reporting.models import (
     JobAccuracyFact,
     JobFact,
     MoneyRollup,
+    OpenExceptionFact,
     TurnaroundRollup,
 )
 
@@ -186,9 +187,17 @@ async def open_jobs(
         datetime | None,
         int,
         int,
+        int,
     ]
 ]:
-    """Jobs neither completed nor cancelled, with their item counts."""
+    """Jobs neither completed nor cancelled, with their item counts and how many of their
+    items are held in open exceptions (`items_held`)."""
+    held = (
+        select(func.count())
+        .where(OpenExceptionFact.job_id == JobFact.job_id)
+        .correlate(JobFact)
+        .scalar_subquery()
+    )
     query = (
         select(
             JobFact.job_id,
@@ -203,6 +212,7 @@ async def open_jobs(
             JobFact.last_finished_at,
             JobFact.documents,
             JobFact.pages,
+            held.label("items_held"),
         )
         .where(JobFact.completed_at.is_(None), JobFact.cancelled_at.is_(None))
         .order_by(JobFact.due_at.asc().nulls_last(), JobFact.job_id)

@@ -17,6 +17,7 @@ from bpo_common.inbox import first_of_each
 from bpo_reporting.domain import projections as domain
 from bpo_reporting.domain.projections import Increment, LedgerKind
 from bpo_reporting.models import JobAccuracyFact
+from bpo_reporting.repository import exceptions
 from bpo_reporting.repository import projections as repository
 
 ItemEvent = (
@@ -107,6 +108,7 @@ async def record_items_completed(session: AsyncSession, events: list[intake.Item
     )
     rows = [{**_item(e), "golden": e.golden, "completed_at": e.completed_at} for e in events]
     first = await repository.finish_items(session, "completed_at", rows)
+    await exceptions.end_of_items(session, [event.item_id for event in events])
     done = [event for event in events if event.item_id in first]
     await repository.add_job_items(session, domain.finished_per_job(done))
     settled = await repository.settle_turnarounds(session, [event.item_id for event in done])
@@ -123,10 +125,34 @@ async def record_items_rejected(session: AsyncSession, events: list[intake.ItemR
     for column, erased in (("rejected_at", False), ("erased_at", True)):
         rows = [{**_item(e), column: e.rejected_at} for e in events if e.erased is erased]
         first |= await repository.finish_items(session, column, rows)
+    await exceptions.end_of_items(session, [event.item_id for event in events])
     done = [event for event in events if event.item_id in first]
     await repository.add_job_items(session, domain.finished_per_job(done))
     increments = [i for e in events for i in domain.item_rejected(e, e.item_id in first)]
     await repository.increment(session, increments)
+
+
+async def record_exceptions_opened(
+    session: AsyncSession, events: list[validation.ExceptionOpened]
+) -> None:
+    """Items that wait for their client to resolve an exception: none of the keyers' work,
+    until it is resolved or the item finished."""
+    rows = [
+        {
+            "exception_id": event.exception_id,
+            "job_id": event.job_id,
+            "item_id": event.item_id,
+            "opened_at": event.opened_at,
+        }
+        for event in events
+    ]
+    await exceptions.note_opened(session, rows)
+
+
+async def record_exceptions_resolved(
+    session: AsyncSession, events: list[validation.ExceptionResolved]
+) -> None:
+    await exceptions.end(session, [event.exception_id for event in events])
 
 
 async def record_job_closed(session: AsyncSession, event: intake.JobClosed) -> None:

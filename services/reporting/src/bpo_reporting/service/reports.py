@@ -128,17 +128,13 @@ async def sla(
     recent = await repository.hourly_totals(session, start, now)
     per_hour = outlook.throughput_per_hour(recent.items_finished, start, now)
     rows = await repository.open_jobs(session)
-    jobs = [
-        outlook.OpenJob(
-            str(row.job_id),
-            row.due_at,
-            outlook.remaining(
-                row.items_received, row.items_completed + row.items_rejected + row.items_erased
-            ),
-            row.last_finished_at,
+    jobs = []
+    for row in rows:
+        finished = row.items_completed + row.items_rejected + row.items_erased
+        remaining, waiting = outlook.outstanding(row.items_received, finished, row.items_held)
+        jobs.append(
+            outlook.OpenJob(str(row.job_id), row.due_at, remaining, row.last_finished_at, waiting)
         )
-        for row in rows
-    ]
     done_at = outlook.forecast(jobs, per_hour, now)
     listed = [
         OpenJob(
@@ -149,10 +145,11 @@ async def sla(
             closed=row.closed_at is not None,
             items_total=row.items_received,
             items_remaining=job.remaining,
+            items_waiting_on_client=job.waiting,
             documents=row.documents,
             pages=row.pages,
             forecast_completion_at=done_at[job.job_id],
-            at_risk=outlook.at_risk(row.due_at, done_at[job.job_id]),
+            at_risk=outlook.at_risk(job, done_at[job.job_id], now),
         )
         for row, job in zip(rows, jobs, strict=True)
         if client_id is None or row.client_id == client_id
