@@ -19,12 +19,14 @@ from PIL import Image
 from playwright.async_api import Page, async_playwright
 
 from bpo_common.auth import Role
+from bpo_common.contracts.validation import ExceptionOpened
+from bpo_common.events import wrap
 from bpo_common.ids import new_id
 from bpo_devtools.testing import CHROMIUM, CHROMIUM_ARGS, TestStack, Tokens, serve_http
 from bpo_reporting.app import create_app
 from bpo_reporting.settings import Settings
 
-from .scenario import published
+from .scenario import publish, published
 
 SCREENSHOTS = Path(__file__).resolve().parents[4] / "docs" / "screenshots"
 
@@ -170,6 +172,25 @@ async def test_a_manager_sees_the_charts_and_tables_in_chromium(
 ) -> None:
     yesterday = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     scenario = await published(js, yesterday - timedelta(days=1))
+    # Job 1's item left waits on the client to resolve its invoice's mismatch.
+    await publish(
+        js,
+        [
+            wrap(
+                ExceptionOpened(
+                    exception_id=new_id(),
+                    item_id=scenario.items["f"],
+                    job_id=scenario.jobs[1],
+                    client_id=scenario.client_id,
+                    outcome="mismatch",
+                    reasons=[],
+                    lines=[],
+                    opened_at=scenario.at("10:40"),
+                ),
+                source="validation",
+            )
+        ],
+    )
     requested: list[str] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -208,12 +229,18 @@ async def test_a_manager_sees_the_charts_and_tables_in_chromium(
             k1 = await _cells(page, "contractors", str(scenario.k1))
             assert k1 == [str(scenario.k1), "3", "1.5", "800 s", "2", "1", "88.9 %", "1.20 EUR"]
             job = await _cells(page, "sla", str(scenario.jobs[1]))
-            assert job[2:5] == [
+            # Nothing left for the keyers, one item waiting on the client: no forecast, and
+            # at risk as its due time has passed.
+            assert job[2:] == [
                 "invoice",
                 (yesterday - timedelta(hours=12)).strftime("%Y-%m-%d %H:%M"),
-                "1 / 6",
+                "0 / 6",
+                "1",
+                "–",
+                "yes",
             ]
-            assert job[-1] == "yes"
+            columns = await page.locator("#sla thead th").all_inner_texts()
+            assert columns[4:6] == ["Remaining", "Waiting on client"]
             client = await _cells(page, "clients", str(scenario.client_id))
             assert client[1:4] == ["9", "7", "1"]
             assert client[-2:] == ["11.50 EUR", "9.90 EUR"]
