@@ -33,15 +33,9 @@ from .scenario import publish
 DAY = datetime(2005, 7, 8, tzinfo=UTC)
 
 
-def _finished_job(client_id: UUID, due_at: datetime) -> tuple[UUID, list[Event]]:
-    """A job due at `due_at` whose two items were finished at 10:00 and 11:00, not closed."""
-    job_id, completed, rejected = new_id(), new_id(), new_id()
-    job = {"job_id": job_id, "client_id": client_id, "work_type": "invoice"}
-    events: list[Event] = [
-        # The last item's end first: the outlook does not depend on the events' order.
-        ItemRejected(
-            item_id=rejected, **job, reason="unreadable", rejected_at=DAY + timedelta(hours=11)
-        ),
+def _received(job: dict[str, Any], due_at: datetime, items: list[UUID]) -> list[Event]:
+    """The job, due at `due_at`, created at the day's start and its `items` received at 9:00."""
+    return [
         JobCreated(
             **job,
             fields=[],
@@ -56,10 +50,23 @@ def _finished_job(client_id: UUID, due_at: datetime) -> tuple[UUID, list[Event]]
             **job,
             items=[
                 ReceivedItem(item_id=item_id, external_id=str(item_id), golden=False)
-                for item_id in (completed, rejected)
+                for item_id in items
             ],
             received_at=DAY + timedelta(hours=9),
         ),
+    ]
+
+
+def _finished_job(client_id: UUID, due_at: datetime) -> tuple[UUID, list[Event]]:
+    """A job due at `due_at` whose two items were finished at 10:00 and 11:00, not closed."""
+    job_id, completed, rejected = new_id(), new_id(), new_id()
+    job = {"job_id": job_id, "client_id": client_id, "work_type": "invoice"}
+    events: list[Event] = [
+        # The last item's end first: the outlook does not depend on the events' order.
+        ItemRejected(
+            item_id=rejected, **job, reason="unreadable", rejected_at=DAY + timedelta(hours=11)
+        ),
+        *_received(job, due_at, [completed, rejected]),
         ItemCompleted(
             item_id=completed,
             **job,
@@ -102,24 +109,7 @@ def _held_job(client_id: UUID, due_at: datetime) -> tuple[UUID, list[UUID], list
     job_id, items = new_id(), [new_id() for _ in range(3)]
     job = {"job_id": job_id, "client_id": client_id, "work_type": "invoice"}
     events: list[Event] = [
-        JobCreated(
-            **job,
-            fields=[],
-            qc=QcPolicy(),
-            priority=50,
-            due_at=due_at,
-            sla_hours=None,
-            external_ref=None,
-            created_at=DAY,
-        ),
-        ItemsReceived(
-            **job,
-            items=[
-                ReceivedItem(item_id=item_id, external_id=str(item_id), golden=False)
-                for item_id in items
-            ],
-            received_at=DAY + timedelta(hours=9),
-        ),
+        *_received(job, due_at, items),
         _completed(job_id, client_id, items[0], hours=10),
     ]
     return job_id, items, events
