@@ -12,10 +12,12 @@ from uuid import UUID
 import httpx
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
 from bpo_common.crypto import DataKeys, KeyUnavailable, LocalKeyRing, new_kek
 from bpo_common.db import SessionFactory
+from bpo_common.errors import Unavailable
 from bpo_common.idempotency import RequestKey
 from bpo_common.ids import new_id
 from bpo_common.pruning import Pruner
@@ -30,7 +32,8 @@ from bpo_devtools.testing import (
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
-from bpo_intake.repository.claim_keys import CLAIM_KEY
+from bpo_intake.repository import claims
+from bpo_intake.repository.claim_keys import BEING_MADE_FOR, CLAIM_KEY
 from bpo_intake.schemas import ClaimRequest
 from bpo_intake.service import tasks
 from bpo_intake.service.claim_keys import Claimed
@@ -270,3 +273,102 @@ async def test_a_keyed_claim_that_fails_keeps_nothing_under_its_key(
 
     assert (again.replayed, len(again.tasks)) == (False, 1)
     assert await _leased_to(intake_db, keyer_id) == {str(again.tasks[0].id)}
+
+
+async def test_a_claim_sent_again_while_the_first_fails_is_a_503_never_its_task(
+    intake: httpx.AsyncClient,
+    tokens: Tokens,
+    intake_db: SessionFactory,
+    data_keys: DataKeys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first claim's answer fails (a key service away) while the same claim sent again
+    waits for it; its leases go back only after it has let go of the claims lock. The one
+    sent again never answers with the task going back to the queue."""
+    keyer_id, _, job = await _keyer_and_job(intake, tokens, 2, due_at=past(-750))
+    request = ClaimRequest(limit=1, job_id=UUID(job["id"]))
+    key = RequestKey(f"claim-{new_id()}", "0" * 64, utcnow() - timedelta(hours=1))
+    making, fail = asyncio.Event(), asyncio.Event()
+    given = tasks._given
+
+    async def failing_once(
+        session: AsyncSession, contractor_id: UUID, *args: Any, **kw: Any
+    ) -> Any:
+        if making.is_set():
+            return await given(session, contractor_id, *args, **kw)
+        # As the claim's answer is made: under the claims lock, taken again.
+        await claims.wait_for_claims(session, contractor_id)
+        making.set()
+        await fail.wait()
+        raise KeyUnavailable("the key service is away")
+
+    monkeypatch.setattr(tasks, "_given", failing_once)
+
+    async def claim() -> Claimed:
+        async with intake_db() as session, session.begin():
+            return await tasks.claim(
+                session, keyer_id, request, lease_seconds=300, links=PageLinks(b"k" * 32, 900),
+                keys=data_keys, draw=Random(), key=key,
+            )  # fmt: skip
+
+    first = asyncio.create_task(claim())
+    await asyncio.wait_for(making.wait(), 10)
+    (leased,) = await _leased_to(intake_db, keyer_id)
+    again = asyncio.create_task(claim())
+
+    async def waiting() -> bool:
+        return await _claims_waiting(intake_db, keyer_id) == 1
+
+    await eventually(waiting, timeout_s=10, what="the claim sent again waiting")
+    async with intake_db() as session, session.begin():
+        # The first claim's leases go back only once this lets go of its task.
+        await session.execute(select(Task.id).where(Task.id == UUID(leased)).with_for_update())
+        fail.set()
+        (answer,) = await asyncio.wait_for(asyncio.gather(again, return_exceptions=True), 10)
+    with pytest.raises(KeyUnavailable):
+        await first
+
+    assert isinstance(answer, Unavailable), f"answered {answer}, its task going back"
+    assert "still being made" in answer.detail
+    assert answer.headers == {"Retry-After": "1"}
+    afresh = await claim()
+    assert (afresh.replayed, len(afresh.tasks)) == (False, 1)
+    assert await _leased_to(intake_db, keyer_id) == {str(afresh.tasks[0].id)}
+
+
+async def test_a_claim_whose_answer_is_not_made_yet_is_a_503_until_it_is_long_gone(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    keyer_id, keyer, job = await _keyer_and_job(intake, tokens, 2, due_at=past(-800))
+    keyed = {**keyer, "Idempotency-Key": f"claim-{new_id()}"}
+    body = {"job_id": job["id"]}
+    (first,) = _ids(await intake.post(CLAIM, json=body, headers=keyed))
+
+    async def made(at: timedelta) -> None:
+        """The key's claim, as one whose answer has not committed, made `at` ago."""
+        async with intake_db() as session, session.begin():
+            await session.execute(
+                update(CLAIM_KEY)
+                .where(CLAIM_KEY.c.contractor_id == keyer_id)
+                .values(answered_at=None, created_at=utcnow() - at)
+            )
+
+    await made(timedelta(seconds=1))
+    being_made = await intake.post(CLAIM, json=body, headers=keyed)
+
+    problem = assert_problem(being_made, 503)
+    assert "a claim with this Idempotency-Key is still being made" in problem["detail"]
+    assert being_made.headers["Retry-After"] == "1"
+    assert await _leased_to(intake_db, keyer_id) == {first}
+    # One whose process ended before its answer committed holds the key no longer.
+    await made(BEING_MADE_FOR + timedelta(seconds=1))
+    later = await intake.post(CLAIM, json=body, headers=keyed)
+    assert "Idempotent-Replayed" not in later.headers
+    (second,) = _ids(later)
+    assert second != first
+    async with intake_db() as session:
+        kept = select(CLAIM_KEY.c.task_ids, CLAIM_KEY.c.answered_at.is_not(None))
+        rows = (await session.execute(kept.where(CLAIM_KEY.c.contractor_id == keyer_id))).all()
+    assert [tuple(row) for row in rows] == [([UUID(second)], True)], "the key is the new claim's"
+    again = await intake.post(CLAIM, json=body, headers=keyed)
+    assert (again.headers["Idempotent-Replayed"], _ids(again)) == ("true", [second])

@@ -3,7 +3,7 @@ ids alone, and those of them the contractor still holds, read as a claim gives i
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +16,6 @@ from sqlalchemy import (
     Table,
     Uuid,
     delete,
-    select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -37,38 +36,55 @@ CLAIM_KEY = Table(
     Column("request_hash", String(64), nullable=False),
     Column("task_ids", ARRAY(Uuid), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Null while the claim is being made: set as its answer commits.
+    Column("answered_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("contractor_id", "key", name="pk_claim_key"),
 )
 
 
+# How long a claim kept under a key may still be being made: longer than any gateway waits for
+# a claim's answer. A row pending for longer is a claim whose process ended before its answer
+# committed, or failed to forget it; the key is then a new claim's.
+BEING_MADE_FOR = timedelta(seconds=60)
+
+
 @dataclass(frozen=True)
 class KeptClaim:
-    """A claim sent earlier with the key: the hash of its request, and the tasks it gave."""
+    """A claim sent earlier with the key: the hash of its request, the tasks it gave, and
+    whether its answer is final (else the claim is still being made, or failing)."""
 
     request_hash: str
     task_ids: list[UUID]
+    answered: bool
 
 
 _KEPT = """
-    SELECT request_hash, task_ids FROM claim_key
+    SELECT request_hash, task_ids, answered_at IS NOT NULL AS answered FROM claim_key
     WHERE contractor_id = $1 AND key = $2 AND created_at > $3
+      AND (answered_at IS NOT NULL OR created_at > $4)
     """
 
-# Over a claim kept past its time that the pruner has not deleted yet.
+# Pending until the claim's answer commits. Over a claim kept past its time that the pruner has
+# not deleted yet, or one pending past BEING_MADE_FOR.
 _KEEP = """
     INSERT INTO claim_key (contractor_id, key, request_hash, task_ids, created_at)
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT ON CONSTRAINT pk_claim_key DO UPDATE
     SET request_hash = excluded.request_hash, task_ids = excluded.task_ids,
-        created_at = excluded.created_at
+        created_at = excluded.created_at, answered_at = NULL
     """
 
 
-async def kept(driver: Any, contractor_id: UUID, key: RequestKey) -> KeptClaim | None:
+async def kept(
+    driver: Any, contractor_id: UUID, key: RequestKey, now: datetime
+) -> KeptClaim | None:
     """The claim kept under the contractor's key, on the claim's driver connection (in the
-    transaction of its leases, under the contractor's claims lock)."""
-    row = await driver.fetchrow(_KEPT, contractor_id, key.key, key.kept_since)
-    return None if row is None else KeptClaim(row["request_hash"], list(row["task_ids"]))
+    transaction of its leases, under the contractor's claims lock): answered, or pending for
+    less than BEING_MADE_FOR."""
+    row = await driver.fetchrow(_KEPT, contractor_id, key.key, key.kept_since, now - BEING_MADE_FOR)
+    if row is None:
+        return None
+    return KeptClaim(row["request_hash"], list(row["task_ids"]), row["answered"])
 
 
 async def keep(
@@ -78,33 +94,51 @@ async def keep(
     await driver.execute(_KEEP, contractor_id, key.key, key.request_hash, list(task_ids), now)
 
 
+async def kept_again(
+    session: AsyncSession, contractor_id: UUID, key: RequestKey, now: datetime
+) -> KeptClaim | None:
+    """The claim kept under the key, read again in the session's transaction (under the
+    claims lock), as `kept` reads it."""
+    driver = await driver_connection(session, in_transaction=True)
+    return await kept(driver, contractor_id, key, now)
+
+
 def _of(contractor_id: UUID, key: RequestKey) -> Any:
     return (CLAIM_KEY.c.contractor_id == contractor_id) & (CLAIM_KEY.c.key == key.key)
 
 
 async def answered(
-    session: AsyncSession, contractor_id: UUID, key: RequestKey, task_ids: Sequence[UUID]
+    session: AsyncSession,
+    contractor_id: UUID,
+    key: RequestKey,
+    task_ids: Sequence[UUID],
+    now: datetime,
 ) -> None:
-    """The tasks the claim answered with, in place of those it leased (a control in place of
-    one, a qualification's copy more), in the claim's transaction."""
+    """The tasks the claim answered with (a control in place of one it leased, a
+    qualification's copy more), its answer final, in the claim's transaction."""
     await session.execute(
-        update(CLAIM_KEY).where(_of(contractor_id, key)).values(task_ids=list(task_ids))
+        update(CLAIM_KEY)
+        .where(_of(contractor_id, key))
+        .values(task_ids=list(task_ids), answered_at=now)
     )
 
 
-async def kept_task_ids(session: AsyncSession, contractor_id: UUID, key: RequestKey) -> list[UUID]:
-    """The tasks the claim kept under the key answered with, as of the claims lock."""
-    query = select(CLAIM_KEY.c.task_ids).where(_of(contractor_id, key))
-    return list(await session.scalar(query) or [])
-
-
-async def forget(session: AsyncSession, contractor_id: UUID, key: RequestKey) -> None:
+async def forget(
+    session: AsyncSession, contractor_id: UUID, key: RequestKey, created_at: datetime
+) -> None:
     """Forget a claim that failed, on a connection of its own (the claim's transaction is
-    failing): sent again, it claims afresh."""
+    failing): sent again, it claims afresh. Only its own row: one sent again after
+    BEING_MADE_FOR may have replaced it."""
     engine = session.bind
     assert isinstance(engine, AsyncEngine), "sessions are bound to the service's engine"
     async with engine.begin() as connection:
-        await connection.execute(delete(CLAIM_KEY).where(_of(contractor_id, key)))
+        await connection.execute(
+            delete(CLAIM_KEY).where(
+                _of(contractor_id, key),
+                CLAIM_KEY.c.created_at == created_at,
+                CLAIM_KEY.c.answered_at.is_(None),
+            )
+        )
 
 
 # As the claim's statement gives a task (repository.claims), its suggestions as it showed them

@@ -208,14 +208,14 @@ async def claim_tasks(
     statement): the statement asks whether the contractor holds an item's other task as of
     its start, so two at once could each lease one keying of the same item. With a `key`
     (the claim's Idempotency-Key), a claim kept under it is looked up under that lock, and
-    leases nothing; else the leases are kept under the key with them: a claim sent again,
-    even while this one runs, finds them.
+    leases nothing; else the leases are kept under the key with them, pending until the
+    claim's answer commits: a claim sent again, even while this one runs, finds them.
     """
     driver = await driver_connection(session)
     assert not driver.is_in_transaction(), "a claim's statement is the first of its session"
     async with driver.transaction():
         await driver.execute(_CLAIMER_LOCK, _claims_of(contractor_id))
-        kept = None if key is None else await claim_keys.kept(driver, contractor_id, key)
+        kept = None if key is None else await claim_keys.kept(driver, contractor_id, key, now)
         if kept is not None:
             return Leased([], kept)
         rows = await driver.fetch(

@@ -1,7 +1,7 @@
 """Tasks: contractors claim, keep alive, submit or give back their work."""
 
 from random import Random
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -48,7 +48,15 @@ async def control_draw(request: Request) -> Random:
 ControlDraw = Annotated[Random, Depends(control_draw)]
 
 
-@router.post("/claim")
+# A claim sent again with its key while the first is still being made.
+CLAIM_BEING_MADE: dict[str, Any] = {
+    "description": "A claim with this Idempotency-Key is still being made: send it again after "
+    "`Retry-After` seconds",
+    **PROBLEM_RESPONSE,
+}
+
+
+@router.post("/claim", responses={503: CLAIM_BEING_MADE})
 async def claim(
     request: Request,
     body: ClaimRequest,
@@ -61,7 +69,7 @@ async def claim(
 ) -> ClaimResponse:
     """Lease up to `limit` tasks, most urgent first; an empty list when there is no work. With
     an `Idempotency-Key`, the same claim again (its answer lost) gives the tasks it leased that
-    you still hold, and leases nothing more."""
+    you still hold, and leases nothing more; a 503 while that claim is still being made."""
     claimed = await tasks.claim(
         session,
         contractor,

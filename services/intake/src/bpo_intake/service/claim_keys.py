@@ -6,7 +6,11 @@ nobody until their leases ran out, and count as the keyer's expiries.
 Only the tasks' ids are kept under the key (repository.claim_keys), never the answer: it holds
 personal values opened, and a task given back, submitted or run out since is left out of the
 answer again. Claims with one key are serialized on the contractor's claims lock: one sent
-while the first still runs waits for it, and is answered as a claim sent again.
+while the first still runs waits for it, and is answered as a claim sent again. The ids are
+kept as the claim's leases commit, before its answer is made (a control may take a task's
+place, the answer may fail and give the leases back): until the answer commits the key's row
+is pending, and a claim sent again that still finds it so is a 503, to be sent again in a
+moment, rather than an answer that may not hold.
 """
 
 from collections.abc import Sequence
@@ -17,6 +21,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.crypto import DataKeys
+from bpo_common.errors import Unavailable
 from bpo_common.idempotency import RequestKey, check_same_request
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.repository import claim_keys as repository
@@ -46,16 +51,20 @@ async def replay(
     now: datetime,
 ) -> Claimed:
     """The claim kept under the key, answered again: those of its tasks the contractor still
-    holds; a 422 naming the key if it was sent with another body, and a 403 saying why to one
-    who may no longer work, as a claim's."""
+    holds; a 422 naming the key if it was sent with another body, a 503 while that claim is
+    still being made, and a 403 saying why to one who may no longer work, as a claim's."""
     check_same_request(kept.request_hash, key.request_hash)
-    # Under the claims lock, as a claim's answer is made: a first claim still running, which
-    # asked for it again as its leases committed, holds it until its answer commits, and its
-    # tasks are then the ones it answered with (a control in place of one, a qualification's
-    # copy).
-    await claims.wait_for_claims(session, contractor_id)
-    task_ids = await repository.kept_task_ids(session, contractor_id, key)
-    rows = await repository.held(session, contractor_id, task_ids, now)
+    if not kept.answered:
+        # Its leases committed, its answer not yet made: the claim takes the claims lock again
+        # to make it, almost always before this asks, and its answer is final once it lets go.
+        await claims.wait_for_claims(session, contractor_id)
+        found = await repository.kept_again(session, contractor_id, key, now)
+        if found is None or not found.answered:
+            raise Unavailable(
+                "a claim with this Idempotency-Key is still being made; send it again in a moment"
+            )
+        kept = found
+    rows = await repository.held(session, contractor_id, kept.task_ids, now)
     if not rows:
         # As a claim that leased nothing: one who may not work (suspended since) is told why.
         await contractors.refuse_unless_working(session, contractor_id)
@@ -69,17 +78,20 @@ async def answered(
     session: AsyncSession,
     contractor_id: UUID,
     key: RequestKey | None,
-    leased: Sequence[UUID],
     tasks: Sequence[TaskOut],
+    now: datetime,
 ) -> None:
-    """Keep under the key the tasks the claim answered with, where they are not the ones it
-    leased (kept with the leases)."""
-    given = [task.id for task in tasks]
-    if key is not None and given != list(leased):
-        await repository.answered(session, contractor_id, key, given)
-
-
-async def forget(session: AsyncSession, contractor_id: UUID, key: RequestKey | None) -> None:
-    """Forget a claim that failed (its leases given back): sent again, it claims afresh."""
+    """Keep under the key the tasks the claim answered with (not always those it leased: a
+    control in place of one, a qualification's copy more), the answer final once the claim's
+    transaction commits."""
     if key is not None:
-        await repository.forget(session, contractor_id, key)
+        await repository.answered(session, contractor_id, key, [task.id for task in tasks], now)
+
+
+async def forget(
+    session: AsyncSession, contractor_id: UUID, key: RequestKey | None, now: datetime
+) -> None:
+    """Forget a claim that failed (its leases given back), made at `now`: sent again, it
+    claims afresh."""
+    if key is not None:
+        await repository.forget(session, contractor_id, key, now)

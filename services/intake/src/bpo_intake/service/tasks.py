@@ -78,14 +78,14 @@ async def claim(
             session, contractor_id, request, leased.rows, lease_until, links=links, keys=keys,
             draw=draw, integers_as_text=integers_as_text, now=now,
         )  # fmt: skip
-        await claim_keys.answered(session, contractor_id, key, leased_ids, given)
+        await claim_keys.answered(session, contractor_id, key, given, now)
         return Claimed(given)
     except Exception:
         # The leases committed on their own: they go back rather than wait for their end,
         # once the claim's own transaction has let go of the rows it touched.
         await session.rollback()
         await claims.give_back(session, leased_ids, contractor_id)
-        await claim_keys.forget(session, contractor_id, key)
+        await claim_keys.forget(session, contractor_id, key, now)
         raise
 
 

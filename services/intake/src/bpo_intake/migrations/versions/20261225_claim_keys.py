@@ -1,8 +1,8 @@
 """A claim's Idempotency-Key: what a contractor's claim sent with a key leased, kept by the
 tasks' ids alone (the answer holds personal values opened, and no erasure would reach it), so
 that the same claim sent again, its answer lost, is answered with the tasks still held rather
-than lease more. A new table: the release before, running during a rolling upgrade, never
-reads it.
+than lease more. A row is pending (`answered_at` null) until the claim's answer commits. A new
+table: the release before, running during a rolling upgrade, never reads it.
 
 Revision ID: intake_0037
 Revises: intake_0036
@@ -26,6 +26,7 @@ def upgrade() -> None:
             request_hash varchar(64) NOT NULL,
             task_ids uuid[] NOT NULL,
             created_at timestamptz NOT NULL,
+            answered_at timestamptz,
             CONSTRAINT pk_claim_key PRIMARY KEY (contractor_id, key)
         )
         """
