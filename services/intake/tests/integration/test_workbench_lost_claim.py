@@ -1,12 +1,15 @@
 """/work when a claim's answer is lost after the service leased a task, in Chromium: the page
-does not say that no task was taken, and N again shows that task rather than take a second."""
+does not say that no task was taken, and N again shows that task rather than take a second;
+that task gone meanwhile, N takes another at once."""
 
 import re
+from datetime import timedelta
 from uuid import UUID
 
-from playwright.async_api import Browser, Request, Route
-from sqlalchemy import func, select
+from playwright.async_api import Browser, Page, Request, Route
+from sqlalchemy import func, select, update
 
+from bpo_common.clock import utcnow
 from bpo_devtools.testing import Tokens
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
@@ -14,6 +17,40 @@ from bpo_intake.models import Task
 from .browsing import Served, contractor, signed_in
 from .documents import invoices_for_a_skill
 from .test_workbench_network import _proxy
+
+CLAIMS = re.compile(r".*/v1/tasks/claim$")
+
+
+async def _answer_lost(page: Page) -> list[str | None]:
+    """N pressed, and the claim's answer lost on its way back (a gateway's 504) once the service
+    has leased a task: the keys the claims were sent with."""
+    keys: list[str | None] = []
+
+    async def answer_lost(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key"))
+        await route.fetch()  # the service leases the task
+        await _proxy(route, 504, "Gateway Time-out")
+
+    await page.route(CLAIMS, answer_lost)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("#status.error")
+    assert await page.inner_text("#status") == (
+        "No task known to be taken: the service answered 504. Try again with N."
+    )
+    await page.unroute(CLAIMS)
+    return keys
+
+
+def _keys_sent(page: Page) -> list[str | None]:
+    """The keys the page's claims are sent with from now on."""
+    sent: list[str | None] = []
+
+    def claimed(request: Request) -> None:
+        if CLAIMS.match(request.url):
+            sent.append(request.headers.get("idempotency-key"))
+
+    page.on("request", claimed)
+    return sent
 
 
 async def test_n_after_a_claim_whose_answer_a_gateway_lost_shows_the_task_it_leased(
@@ -24,32 +61,12 @@ async def test_n_after_a_claim_whose_answer_a_gateway_lost_shows_the_task_it_lea
     jobs = [UUID(each["job"]["id"]) for each in made]
     _, token = await contractor(served, tokens, skill)
     page = await signed_in(browser, served, token)
-    claims = re.compile(r".*/v1/tasks/claim$")
-    keys: list[str | None] = []
-
-    async def answer_lost(route: Route) -> None:
-        keys.append(route.request.headers.get("idempotency-key"))
-        await route.fetch()  # the service leases the task
-        await _proxy(route, 504, "Gateway Time-out")
-
-    await page.route(claims, answer_lost)
-    await page.keyboard.press("n")
-    await page.wait_for_selector("#status.error")
-    assert await page.inner_text("#status") == (
-        "No task known to be taken: the service answered 504. Try again with N."
-    )
+    keys = await _answer_lost(page)
     async with served.sessions() as session:
         leased = select(Task).where(Task.job_id.in_(jobs), Task.status == TaskStatus.LEASED)
         (task,) = await session.scalars(leased)
 
-    await page.unroute(claims)
-    sent: list[str | None] = []
-
-    def claimed(request: Request) -> None:
-        if claims.match(request.url):
-            sent.append(request.headers.get("idempotency-key"))
-
-    page.on("request", claimed)
+    sent = _keys_sent(page)
     await page.keyboard.press("n")
     await page.wait_for_selector("#status:has-text('is yours'), #status:has-text('No task')")
     assert await page.inner_text("#status") == f"Task {str(task.id)[-8:]} is yours."
@@ -61,4 +78,35 @@ async def test_n_after_a_claim_whose_answer_a_gateway_lost_shows_the_task_it_lea
             Task.contractor_id == task.contractor_id, Task.status == TaskStatus.LEASED
         )
         assert await session.scalar(held) == 1, "the lost claim's task only"
+    await page.context.close()
+
+
+async def test_n_after_a_lost_claim_whose_task_ran_out_meanwhile_takes_another_at_once(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill, made = await invoices_for_a_skill(served, tokens, "INV-6", "INV-7")
+    jobs = [UUID(each["job"]["id"]) for each in made]
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    keys = await _answer_lost(page)
+    async with served.sessions() as session, session.begin():
+        # The keyer came back after the lost claim's lease ran out.
+        leased = select(Task).where(Task.job_id.in_(jobs), Task.status == TaskStatus.LEASED)
+        (gone,) = await session.scalars(leased)
+        ended = utcnow() - timedelta(seconds=1)
+        await session.execute(update(Task).where(Task.id == gone.id).values(lease_expires_at=ended))
+
+    sent = _keys_sent(page)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("#status:has-text('is yours'), #status:has-text('No task')")
+
+    async with served.sessions() as session:
+        leased = select(Task).where(Task.job_id.in_(jobs), Task.status == TaskStatus.LEASED)
+        taken = [task for task in await session.scalars(leased) if task.id != gone.id]
+    assert len(taken) == 1, "another task taken"
+    assert await page.inner_text("#status") == f"Task {str(taken[0].id)[-8:]} is yours."
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert sent[0] == keys[0], "the lost claim's key, sent again first"
+    assert len(sent) == 2
+    assert sent[1] not in (None, keys[0]), "then a fresh claim, with a key of its own"
     await page.context.close()

@@ -150,6 +150,7 @@
   async function claim() {
     if (task || claiming) return;
     claiming = true;
+    let afresh = false;
     $("claim").disabled = true;
     say("Looking for work…");
     performance.mark("claim-start");
@@ -176,6 +177,10 @@
         return;
       }
       claimKey = null;
+      // The lost claim's task is the keyer's no longer (its lease ran out while they were
+      // away), or it took none: that says nothing of the queue, so a fresh claim at once.
+      afresh = again && !answer.tasks.length;
+      if (afresh) return;
       if (!answer.tasks.length) {
         $("idle-text").textContent = "No work right now. Try again in a moment.";
         say("No task available.");
@@ -189,6 +194,7 @@
     } finally {
       claiming = false;
       $("claim").disabled = false;
+      if (afresh) claim();
     }
   }
 
