@@ -33,13 +33,14 @@ the queue.
    served `immutable`); letting the auto-claim after each submit be the sample would time a
    claim that races the submit's aftermath (its outbox event relayed to NATS).
    Baseline, in the same run, interleaved: the same two steps by the second contractor with
-   httpx on a keep-alive connection, no browser: POST /v1/tasks/claim {"limit": 1} (what the
-   page sends) with its bearer token, then GET of the first page's `image_url`, timed
-   together per task. The image bytes are the same ones the browser then fetches (the server
-   has them in the OS page cache either way: they were just rendered). Ratio = baseline p50 /
-   product p50 (and the same for p99); informational, no target. Percentiles are nearest
-   rank: p50 is the ceil(n/2)-th fastest, p99 the ceil(0.99 n)-th, so with 20 samples (or
-   fewer than 100) p99 is the slowest sample.
+   httpx on a keep-alive connection, no browser: POST /v1/tasks/claim {"limit": 1} with a
+   fresh `Idempotency-Key` and `X-BPO-Page: workbench` (what the page sends; the claim keeps
+   its tasks' ids under the key) with its bearer token, then GET of the first page's
+   `image_url`, timed together per task. The image bytes are the same ones the browser then
+   fetches (the server has them in the OS page cache either way: they were just rendered).
+   Ratio = baseline p50 / product p50 (and the same for p99); informational, no target.
+   Percentiles are nearest rank: p50 is the ceil(n/2)-th fastest, p99 the ceil(0.99 n)-th, so
+   with 20 samples (or fewer than 100) p99 is the slowest sample.
 2. The workbench's weight: a fresh browser context with the sign-in cookie loads /work, and
    every response it gets is recorded (page.on("response")): the decoded body bytes of the
    scripts and stylesheets (the figure), and the HTML document and the total, for
@@ -71,7 +72,7 @@ from harness import FullStack, console_rows, full_stack, measured, print_table
 from playwright.async_api import Browser, ConsoleMessage, Page, Response, async_playwright
 
 from bpo_cli.signing import Signer
-from bpo_common.auth import Role
+from bpo_common.auth import PAGE_HEADER, Role
 from bpo_common.ids import new_id
 from bpo_devtools.testing import CHROMIUM, CHROMIUM_ARGS
 
@@ -267,8 +268,10 @@ async def baseline(
 ) -> tuple[float, float, int]:
     """Claim and the first page's image over httpx: (seconds in all, seconds of the claim,
     image bytes)."""
+    # As the page claims: a key of its own for each claim, and the page's header.
+    as_page = {**headers, "Idempotency-Key": new_id().hex, PAGE_HEADER: "workbench"}
     started = perf_counter()
-    claimed = await http.post("/v1/tasks/claim", json={"limit": 1}, headers=headers)
+    claimed = await http.post("/v1/tasks/claim", json={"limit": 1}, headers=as_page)
     claimed.raise_for_status()
     tasks = claimed.json()["tasks"]
     answered = perf_counter()
