@@ -32,7 +32,8 @@ async def _answer_lost(page: Page) -> list[str | None]:
         await _proxy(route, 504, "Gateway Time-out")
 
     await page.route(CLAIMS, answer_lost)
-    await page.keyboard.press("n")
+    async with page.expect_request(CLAIMS):  # a failure here: N sent no claim
+        await page.keyboard.press("n")
     await page.wait_for_selector("#status.error")
     assert await page.inner_text("#status") == (
         "No task known to be taken: the service answered 504. Try again with N."
