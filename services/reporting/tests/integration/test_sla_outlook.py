@@ -265,3 +265,22 @@ async def test_a_rebuild_gives_the_same_items_waiting_on_the_client(
 
     after = await _outlook(reports, client_id)
     assert {job: outlook[:2] for job, outlook in after.items()} == before
+
+
+async def test_rows_left_for_a_finished_item_or_twice_for_one_count_once_or_not_at_all(
+    js: JetStreamContext, reports: Reports, reporting_db: SessionFactory
+) -> None:
+    client_id = new_id()
+    job_id, items, events = _held_job(client_id, AHEAD)
+    await _publish(js, events)
+    # As a replica of the last release leaves them: the exception of an item it completed
+    # without ending it; and an item with two exceptions open.
+    left = [items[0], items[1], items[1]]
+    async with reporting_db() as session, session.begin():
+        for item_id in left:
+            row = {"exception_id": new_id(), "job_id": job_id, "item_id": item_id}
+            await session.execute(insert(OpenExceptionFact).values(**row, opened_at=DAY))
+
+    outlook = await _outlook(reports, client_id)
+
+    assert outlook[str(job_id)][:2] == (1, 1), "one item for the keyers, one waiting"

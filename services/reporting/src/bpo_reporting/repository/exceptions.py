@@ -12,7 +12,8 @@ from bpo_reporting.models import ItemFact, OpenExceptionFact
 
 _OPENED = ("exception_id", "job_id", "item_id", "opened_at")
 _NOTE_OPENED = insert_arrays(OpenExceptionFact.__table__, _OPENED).on_conflict_do_nothing()
-_FINISHED = or_(
+# An item finished: no exception of it holds it any more.
+FINISHED = or_(
     ItemFact.completed_at.is_not(None),
     ItemFact.rejected_at.is_not(None),
     ItemFact.erased_at.is_not(None),
@@ -29,7 +30,7 @@ async def note_opened(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) 
     await session.execute(
         delete(OpenExceptionFact).where(
             OpenExceptionFact.item_id.in_([row["item_id"] for row in rows]),
-            exists().where(ItemFact.item_id == OpenExceptionFact.item_id, _FINISHED),
+            exists().where(ItemFact.item_id == OpenExceptionFact.item_id, FINISHED),
         )
     )
 

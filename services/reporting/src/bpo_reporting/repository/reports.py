@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, distinct, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_reporting.domain.reports import ContractorWork, Counts, Judged, Money
@@ -18,12 +18,14 @@ from bpo_reporting.models import (
     ContractorEarningRollup,
     ContractorRollup,
     HourlyRollup,
+    ItemFact,
     JobAccuracyFact,
     JobFact,
     MoneyRollup,
     OpenExceptionFact,
     TurnaroundRollup,
 )
+from bpo_reporting.repository.exceptions import FINISHED
 
 COUNTERS = tuple(field.name for field in fields(Counts))
 CONTRACTOR_COUNTERS = (
@@ -192,9 +194,14 @@ async def open_jobs(
 ]:
     """Jobs neither completed nor cancelled, with their item counts and how many of their
     items are held in open exceptions (`items_held`)."""
+    # Items, not exceptions; and none finished, whatever row an exception left (one whose
+    # item a replica of an earlier release finished without ending it, say).
     held = (
-        select(func.count())
-        .where(OpenExceptionFact.job_id == JobFact.job_id)
+        select(func.count(distinct(OpenExceptionFact.item_id)))
+        .where(
+            OpenExceptionFact.job_id == JobFact.job_id,
+            ~exists().where(ItemFact.item_id == OpenExceptionFact.item_id, FINISHED),
+        )
         .correlate(JobFact)
         .scalar_subquery()
     )
