@@ -42,30 +42,32 @@ CLAIM_KEY = Table(
 )
 
 
-# How long a claim kept under a key may still be being made: longer than any gateway waits for
-# a claim's answer. A row pending for longer is a claim whose process ended before its answer
-# committed, or failed to forget it; the key is then a new claim's.
-BEING_MADE_FOR = timedelta(seconds=60)
+# How long a claim kept under a key may still be being made (its answer takes milliseconds, a
+# slow data key some seconds). A row pending for longer is a claim whose process ended after
+# its leases committed and before its answer did: those leases are its answer, for the tasks
+# would otherwise be held by nobody until their leases ran out.
+BEING_MADE_FOR = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)
 class KeptClaim:
     """A claim sent earlier with the key: the hash of its request, the tasks it gave, and
-    whether its answer is final (else the claim is still being made, or failing)."""
+    whether they are final: its answer committed, or it never will (pending past
+    BEING_MADE_FOR); else the claim is still being made, or failing."""
 
     request_hash: str
     task_ids: list[UUID]
-    answered: bool
+    final: bool
 
 
 _KEPT = """
-    SELECT request_hash, task_ids, answered_at IS NOT NULL AS answered FROM claim_key
+    SELECT request_hash, task_ids, answered_at IS NOT NULL OR created_at <= $4 AS final
+    FROM claim_key
     WHERE contractor_id = $1 AND key = $2 AND created_at > $3
-      AND (answered_at IS NOT NULL OR created_at > $4)
     """
 
 # Pending until the claim's answer commits. Over a claim kept past its time that the pruner has
-# not deleted yet, or one pending past BEING_MADE_FOR.
+# not deleted yet.
 _KEEP = """
     INSERT INTO claim_key (contractor_id, key, request_hash, task_ids, created_at)
     VALUES ($1, $2, $3, $4, $5)
@@ -79,12 +81,11 @@ async def kept(
     driver: Any, contractor_id: UUID, key: RequestKey, now: datetime
 ) -> KeptClaim | None:
     """The claim kept under the contractor's key, on the claim's driver connection (in the
-    transaction of its leases, under the contractor's claims lock): answered, or pending for
-    less than BEING_MADE_FOR."""
+    transaction of its leases, under the contractor's claims lock)."""
     row = await driver.fetchrow(_KEPT, contractor_id, key.key, key.kept_since, now - BEING_MADE_FOR)
     if row is None:
         return None
-    return KeptClaim(row["request_hash"], list(row["task_ids"]), row["answered"])
+    return KeptClaim(row["request_hash"], list(row["task_ids"]), row["final"])
 
 
 async def keep(
@@ -127,8 +128,8 @@ async def forget(
     session: AsyncSession, contractor_id: UUID, key: RequestKey, created_at: datetime
 ) -> None:
     """Forget a claim that failed, on a connection of its own (the claim's transaction is
-    failing): sent again, it claims afresh. Only its own row: one sent again after
-    BEING_MADE_FOR may have replaced it."""
+    failing): sent again, it claims afresh. Only its own row, pending: a claim of the key
+    sent again once this one's row was past its time may have replaced it."""
     engine = session.bind
     assert isinstance(engine, AsyncEngine), "sessions are bound to the service's engine"
     async with engine.begin() as connection:

@@ -10,7 +10,8 @@ while the first still runs waits for it, and is answered as a claim sent again. 
 kept as the claim's leases commit, before its answer is made (a control may take a task's
 place, the answer may fail and give the leases back): until the answer commits the key's row
 is pending, and a claim sent again that still finds it so is a 503, to be sent again in a
-moment, rather than an answer that may not hold.
+moment, rather than an answer that may not hold; one pending past BEING_MADE_FOR is a claim
+whose process ended between its leases and its answer, and its leases are its answer.
 """
 
 from collections.abc import Sequence
@@ -54,12 +55,12 @@ async def replay(
     holds; a 422 naming the key if it was sent with another body, a 503 while that claim is
     still being made, and a 403 saying why to one who may no longer work, as a claim's."""
     check_same_request(kept.request_hash, key.request_hash)
-    if not kept.answered:
+    if not kept.final:
         # Its leases committed, its answer not yet made: the claim takes the claims lock again
         # to make it, almost always before this asks, and its answer is final once it lets go.
         await claims.wait_for_claims(session, contractor_id)
         found = await repository.kept_again(session, contractor_id, key, now)
-        if found is None or not found.answered:
+        if found is None or not found.final:
             raise Unavailable(
                 "a claim with this Idempotency-Key is still being made; send it again in a moment"
             )
