@@ -2,6 +2,7 @@
 does not say that no task was taken, and N again shows that task rather than take a second;
 that task gone meanwhile, N takes another at once."""
 
+import json
 import re
 from datetime import timedelta
 from uuid import UUID
@@ -10,6 +11,7 @@ from playwright.async_api import Browser, Page, Request, Route
 from sqlalchemy import func, select, update
 
 from bpo_common.clock import utcnow
+from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
@@ -110,4 +112,58 @@ async def test_n_after_a_lost_claim_whose_task_ran_out_meanwhile_takes_another_a
     assert sent[0] == keys[0], "the lost claim's key, sent again first"
     assert len(sent) == 2
     assert sent[1] not in (None, keys[0]), "then a fresh claim, with a key of its own"
+    await page.context.close()
+
+
+async def test_a_claim_sent_again_while_the_lost_one_is_being_made_keeps_its_key_and_says_so(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill, _ = await invoices_for_a_skill(served, tokens, "INV-8")
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    keys = await _answer_lost(page)
+
+    # The service says the lost claim's answer is still being made.
+    async def being_made(route: Route) -> None:
+        detail = "a claim with this Idempotency-Key is still being made; send it again"
+        problem = {"type": "about:blank", "title": "Service unavailable", "status": 503}
+        await route.fulfill(
+            status=503,
+            headers={"Retry-After": "1"},
+            content_type="application/problem+json",
+            body=json.dumps(problem | {"detail": detail}),
+        )
+
+    sent = _keys_sent(page)
+    await page.route(CLAIMS, being_made)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("#status:has-text('not answered yet')")
+    assert await page.inner_text("#status") == (
+        "No task known to be taken: the last claim is not answered yet. Try again with N in a "
+        "moment."
+    )
+    await page.unroute(CLAIMS)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("#status:has-text('is yours')")
+    assert sent == keys * 2, "the lost claim's key, kept"
+    await page.context.close()
+
+
+async def test_n_after_a_claim_that_never_reached_the_service_and_no_work_claims_once(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    _, token = await contractor(served, tokens, f"none-{new_id().hex[:8]}")
+    page = await signed_in(browser, served, token)
+    await page.route(CLAIMS, lambda route: route.abort())
+    await page.keyboard.press("n")
+    await page.wait_for_selector("#status.error")
+    await page.unroute(CLAIMS)
+
+    # Sent again with its key, the claim is a fresh one (the service never had it): no work,
+    # and that is so, not a replay that would call for another claim.
+    sent = _keys_sent(page)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("#status:has-text('No task available')")
+    assert await page.inner_text("#idle-text") == "No work right now. Try again in a moment."
+    assert len(sent) == 1
     await page.context.close()

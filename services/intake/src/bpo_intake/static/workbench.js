@@ -73,7 +73,8 @@
     // instant the server gives is read as this computer's instant less it.
     const served = Date.parse(response.headers.get("date") || "");
     const skew = Number.isNaN(served) ? 0 : served - Date.now();
-    return { status: response.status, body: answer, skew };
+    const replayed = response.headers.get("idempotent-replayed") === "true";
+    return { status: response.status, body: answer, skew, replayed };
   }
 
   function say(text, isError = false, of = null) {
@@ -168,18 +169,24 @@
           true);
         return;
       }
-      const { status, body: answer, skew } = claimed;
+      const { status, body: answer, skew, replayed } = claimed;
       if (status === 401) { window.location.assign("/work/login"); return; }
+      if (status === 503 && again && isProblem(answer)) {
+        // The lost claim still being made (or the service away): still not known.
+        say("No task known to be taken: the last claim is not answered yet. Try again with N "
+          + "in a moment.", true);
+        return;
+      }
       if (status !== 200) {
         const retry = passing(status) ? " Try again with N." : "";
-        const known = lost(status, answer) ? " known to be" : "";
+        const known = lost(status, answer) || again ? " known to be" : "";
         say(`No task${known} taken: ${problemText(status, answer)}.${retry}`, true);
         return;
       }
       claimKey = null;
       // The lost claim's task is the keyer's no longer (its lease ran out while they were
       // away), or it took none: that says nothing of the queue, so a fresh claim at once.
-      afresh = again && !answer.tasks.length;
+      afresh = replayed && !answer.tasks.length;
       if (afresh) return;
       if (!answer.tasks.length) {
         $("idle-text").textContent = "No work right now. Try again in a moment.";
