@@ -746,13 +746,14 @@ class Simulation:
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """The job's tasks of these kinds as a contractor claims them, a batch at a time, until
         `stop` is set; after an empty claim they look again a little later each time, as a
-        person would."""
+        person would. Each claim has an Idempotency-Key of its own, so that one sent again
+        after a lost answer gives the tasks it leased rather than lease more."""
         idle = IDLE_FIRST_S
         while not stop.is_set():
             claimed = await self._post(
                 "/v1/tasks/claim",
                 {"limit": CLAIM_BATCH, "kinds": kinds, "job_id": str(job_id)},
-                headers,
+                headers | {"Idempotency-Key": f"claim-{new_id()}"},
             )
             if not claimed["tasks"]:
                 await asyncio.sleep(idle)
