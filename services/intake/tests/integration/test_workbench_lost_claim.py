@@ -159,8 +159,14 @@ async def test_n_after_a_claim_that_never_reached_the_service_and_no_work_claims
     await page.wait_for_selector("#status.error")
     await page.unroute(CLAIMS)
 
-    # Sent again with its key, the claim is a fresh one (the service never had it): no work,
-    # and that is so, not a replay that would call for another claim.
+    # Sent again with its key, the claim is a fresh one (the service never had it), and the
+    # service has no work for it: so answered, not replayed (a replay with no task would call
+    # for another claim). The answer is the service's own shape: the suite's shared database
+    # may hold a qualification's item any keyer may be given.
+    async def no_work(route: Route) -> None:
+        await route.fulfill(status=200, content_type="application/json", body='{"tasks": []}')
+
+    await page.route(CLAIMS, no_work)
     sent = _keys_sent(page)
     await page.keyboard.press("n")
     await page.wait_for_selector("#status:has-text('No task available')")
