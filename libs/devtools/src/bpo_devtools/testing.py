@@ -480,16 +480,16 @@ async def tables_holding(
     return found
 
 
-async def waits_for_lock(sessions: SessionFactory, name: str) -> bool:
-    """Whether a transaction waits for the advisory lock `name` (bpo_common.db.advisory_lock's
-    key, `hashtextextended(name, 0)`)."""
+async def waits_for_lock(sessions: SessionFactory, name: str, waiters: int = 1) -> bool:
+    """Whether `waiters` transactions (or more) wait for the advisory lock `name`
+    (bpo_common.db.advisory_lock's key, `hashtextextended(name, 0)`)."""
     waiting = text(
-        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
         " AND classid = ((hashtextextended(:name, 0) >> 32) & 4294967295)::oid"
-        " AND objid = (hashtextextended(:name, 0) & 4294967295)::oid)"
+        " AND objid = (hashtextextended(:name, 0) & 4294967295)::oid"
     )
     async with sessions() as session:
-        return bool((await session.execute(waiting, {"name": name})).scalar_one())
+        return int((await session.execute(waiting, {"name": name})).scalar_one()) >= waiters
 
 
 async def apply_crossed(

@@ -5,6 +5,7 @@ more; the key keeps the tasks' ids only, never a value the answer opened."""
 import asyncio
 import json
 from datetime import timedelta
+from functools import partial
 from random import Random
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,7 @@ from bpo_devtools.testing import (
     error_fields,
     eventually,
     tables_holding,
+    waits_for_lock,
 )
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import TaskStatus
@@ -145,18 +147,6 @@ async def test_a_claim_sent_again_after_a_suspension_is_refused_saying_why(
     assert reason in assert_problem(again, 403)["detail"]
 
 
-async def _claims_waiting(sessions: SessionFactory, contractor_id: UUID) -> int:
-    """How many transactions wait for the contractor's claims lock (repository.claims)."""
-    waiting = text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        " AND classid = ((hashtextextended(:name, 0) >> 32) & 4294967295)::oid"
-        " AND objid = (hashtextextended(:name, 0) & 4294967295)::oid"
-    )
-    async with sessions() as session:
-        name = f"claim:{contractor_id}"
-        return int((await session.execute(waiting, {"name": name})).scalar_one())
-
-
 async def test_two_claims_with_one_key_at_once_lease_once(
     intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
 ) -> None:
@@ -169,9 +159,7 @@ async def test_two_claims_with_one_key_at_once_lease_once(
         await session.execute(lock, {"name": f"claim:{keyer_id}"})
         both = asyncio.gather(*(intake.post(CLAIM, json=body, headers=keyed) for _ in "ab"))
 
-        async def both_wait() -> bool:
-            return await _claims_waiting(intake_db, keyer_id) == 2
-
+        both_wait = partial(waits_for_lock, intake_db, f"claim:{keyer_id}", waiters=2)
         await eventually(both_wait, timeout_s=10, what="both claims waiting")
     first, second = await both
 
@@ -316,9 +304,7 @@ async def test_a_claim_sent_again_while_the_first_fails_is_a_503_never_its_task(
     (leased,) = await _leased_to(intake_db, keyer_id)
     again = asyncio.create_task(claim())
 
-    async def waiting() -> bool:
-        return await _claims_waiting(intake_db, keyer_id) == 1
-
+    waiting = partial(waits_for_lock, intake_db, f"claim:{keyer_id}")
     await eventually(waiting, timeout_s=10, what="the claim sent again waiting")
     async with intake_db() as session, session.begin():
         # The first claim's leases go back only once this lets go of its task.
