@@ -44,6 +44,22 @@ async def _answer_lost(page: Page) -> list[str | None]:
     return keys
 
 
+async def _lost_with_one_of_two(
+    served: Served, browser: Browser, tokens: Tokens, *numbers: str
+) -> tuple[Page, list[str | None], list[UUID], Task]:
+    """A keyer of the invoices `numbers`, one job each, whose claim's answer was lost once the
+    service had leased one of them: their page, the keys sent, the jobs and the leased task."""
+    skill, made = await invoices_for_a_skill(served, tokens, *numbers)
+    jobs = [UUID(each["job"]["id"]) for each in made]
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    keys = await _answer_lost(page)
+    async with served.sessions() as session:
+        leased = select(Task).where(Task.job_id.in_(jobs), Task.status == TaskStatus.LEASED)
+        (task,) = await session.scalars(leased)
+    return page, keys, jobs, task
+
+
 def _keys_sent(page: Page) -> list[str | None]:
     """The keys the page's claims are sent with from now on."""
     sent: list[str | None] = []
@@ -60,14 +76,7 @@ async def test_n_after_a_claim_whose_answer_a_gateway_lost_shows_the_task_it_lea
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     # Two tasks the keyer may take: a second claim would lease the other.
-    skill, made = await invoices_for_a_skill(served, tokens, "INV-4", "INV-5")
-    jobs = [UUID(each["job"]["id"]) for each in made]
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
-    keys = await _answer_lost(page)
-    async with served.sessions() as session:
-        leased = select(Task).where(Task.job_id.in_(jobs), Task.status == TaskStatus.LEASED)
-        (task,) = await session.scalars(leased)
+    page, keys, _, task = await _lost_with_one_of_two(served, browser, tokens, "INV-4", "INV-5")
 
     sent = _keys_sent(page)
     await page.keyboard.press("n")
@@ -87,15 +96,9 @@ async def test_n_after_a_claim_whose_answer_a_gateway_lost_shows_the_task_it_lea
 async def test_n_after_a_lost_claim_whose_task_ran_out_meanwhile_takes_another_at_once(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    skill, made = await invoices_for_a_skill(served, tokens, "INV-6", "INV-7")
-    jobs = [UUID(each["job"]["id"]) for each in made]
-    _, token = await contractor(served, tokens, skill)
-    page = await signed_in(browser, served, token)
-    keys = await _answer_lost(page)
+    page, keys, jobs, gone = await _lost_with_one_of_two(served, browser, tokens, "INV-6", "INV-7")
     async with served.sessions() as session, session.begin():
         # The keyer came back after the lost claim's lease ran out.
-        leased = select(Task).where(Task.job_id.in_(jobs), Task.status == TaskStatus.LEASED)
-        (gone,) = await session.scalars(leased)
         ended = utcnow() - timedelta(seconds=1)
         await session.execute(update(Task).where(Task.id == gone.id).values(lease_expires_at=ended))
 
