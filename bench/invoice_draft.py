@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -35,7 +34,7 @@ from uuid import UUID
 
 import asyncpg
 import httpx
-from harness import FullStack, full_stack
+from harness import FullStack, full_stack, print_table
 
 from bpo_common.auth import Role
 from bpo_common.db import asyncpg_dsn
@@ -228,6 +227,7 @@ def main() -> None:
     if arguments.quick:
         arguments.lines = 100_000
     count = arguments.lines
+    load_start = os.getloadavg()[0]
     with full_stack("billing") as bench:
         pid = bench.pids()["billing"]
         started = perf_counter()
@@ -255,16 +255,8 @@ def main() -> None:
         ("service RSS before the draft", f"{rss_before / mib:.0f} MiB"),
         ("service peak RSS (VmHWM) before the draft", f"{peak_before / mib:.0f} MiB"),
         ("service peak RSS (VmHWM) after the draft", f"{peak_after / mib:.0f} MiB"),
-        ("cores", str(os.cpu_count())),
-        ("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f}"),
-        ("python", platform.python_version()),
-        ("date", datetime.now(UTC).isoformat(timespec="seconds")),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'invoice draft':<{width}}  result")
-    print(f"{'-' * width}  {'-' * 30}")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table("invoice draft", rows, load_start)
     figures = [
         {
             "figure": f"invoice draft of {count:,} usage lines vs the bare SQL aggregate "
