@@ -42,7 +42,7 @@ async def set_rates(
     }
 
 
-async def test_accepted_work_pays_the_rate_overturned_a_fraction_rejected_nothing(
+async def test_accepted_and_unjudged_work_pays_the_rate_overturned_a_fraction_rejected_nothing(
     billing: httpx.AsyncClient, billing_db: SessionFactory, tokens: Tokens, feed: Feed
 ) -> None:
     work_type = f"claims-{new_id()}"
@@ -53,6 +53,7 @@ async def test_accepted_work_pays_the_rate_overturned_a_fraction_rejected_nothin
     await feed.scored(keyer, work_type=work_type, outcome=TaskOutcome.OVERTURNED)
     await feed.scored(keyer, work_type=work_type, outcome=TaskOutcome.REJECTED)
     await feed.scored(keyer, work_type=work_type, kind=TaskKind.ADJUDICATION)
+    await feed.scored(keyer, work_type=work_type, outcome=TaskOutcome.UNJUDGED)
     await feed(accepted)  # the same task scored twice is paid once
     await feed.scored(keyer, work_type=work_type, at=MONTH_START - timedelta(days=1))
 
@@ -70,12 +71,17 @@ async def test_accepted_work_pays_the_rate_overturned_a_fraction_rejected_nothin
     assert lines["entry", "overturned"]["amount"] == "0.08"
     assert lines["entry", "rejected"]["amount"] == "0.00"
     assert lines["adjudication", "accepted"]["amount"] == "0.30"
-    assert statement["totals"] == {"EUR": "0.78"}
+    # A keying on an item its job's cancel left undecided earns the rate.
+    assert (lines["entry", "unjudged"]["tasks"], lines["entry", "unjudged"]["amount"]) == (
+        1,
+        "0.20",
+    )
+    assert statement["totals"] == {"EUR": "0.98"}
     assert statement["unpriced_tasks"] == 0
 
     events = await outbox_events(billing_db, EarningRecorded.event_type, contractor_id=str(keyer))
     assert sorted(Decimal(e.data["amount"]) for e in events) == sorted(
-        Decimal(a) for a in ["0.2", "0.2", "0.08", "0", "0.3", "0.2"]
+        Decimal(a) for a in ["0.2", "0.2", "0.08", "0", "0.3", "0.2", "0.2"]
     )
 
     as_csv = await billing.get(
@@ -83,7 +89,7 @@ async def test_accepted_work_pays_the_rate_overturned_a_fraction_rejected_nothin
         headers={**tokens.manager(), "Accept": "text/csv"},
     )
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
-    assert [row["amount"] for row in rows if row["work_type"] == "total"] == ["0.78"]
+    assert [row["amount"] for row in rows if row["work_type"] == "total"] == ["0.98"]
     assert {row["contractor_id"] for row in rows} == {str(keyer)}
 
 

@@ -37,6 +37,8 @@ def test_accepted_work_pays_overturned_a_fraction_rejected_nothing() -> None:
     assert earning_factor(TaskOutcome.ACCEPTED, fraction) == 1
     assert earning_factor(TaskOutcome.OVERTURNED, fraction) == fraction
     assert earning_factor(TaskOutcome.REJECTED, fraction) == 0
+    # Work a cancel left undecided: nothing found it wrong.
+    assert earning_factor(TaskOutcome.UNJUDGED, fraction) == 1
 
 
 def test_an_earning_is_its_rate_times_its_factor_to_the_ledgers_precision() -> None:

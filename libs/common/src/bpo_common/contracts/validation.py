@@ -142,10 +142,13 @@ class ContractorScored(Event):
     """An item is final: how one task's work on it came out.
 
     One per task (keying, review, adjudication) once the item is accepted or rejected; billing
-    pays piece rates from it and reporting counts accuracy and productivity.
+    pays piece rates from it and reporting counts accuracy and productivity. Version 2: a task
+    on an item its job's cancel left undecided is scored `unjudged` (no field judged), at the
+    cancel or when it is applied after it.
     """
 
     event_type = "bpo.validation.contractor.scored"
+    version = 2
 
     task_id: UUID
     item_id: UUID

@@ -22,11 +22,13 @@ class TaskKind(StrEnum):
 
 
 # accepted: the work stands; overturned: the final answer differs on at least one field;
-# rejected: the item itself was rejected.
+# rejected: the item itself was rejected; unjudged: the item's job was cancelled before the
+# item was final, so nothing judges the work (it stands, counted in no accuracy).
 class TaskOutcome(StrEnum):
     ACCEPTED = "accepted"
     OVERTURNED = "overturned"
     REJECTED = "rejected"
+    UNJUDGED = "unjudged"
 
 
 # Billing's API has published this type as `Outcome` from its first version; clients' code

@@ -12,8 +12,10 @@ from bpo_common.contracts import TaskOutcome
 
 
 def earning_factor(outcome: TaskOutcome, overturned_fraction: Decimal) -> Decimal:
-    """Accepted work pays the rate, overturned work a fraction of it, rejected work nothing."""
-    if outcome is TaskOutcome.ACCEPTED:
+    """Accepted work pays the rate, overturned work a fraction of it, rejected work nothing;
+    work a cancel left unjudged pays the rate (the keyer did what was asked, and nothing
+    found it wrong)."""
+    if outcome in (TaskOutcome.ACCEPTED, TaskOutcome.UNJUDGED):
         return Decimal(1)
     if outcome is TaskOutcome.OVERTURNED:
         return overturned_fraction

@@ -104,8 +104,8 @@ async def record_scores(
     session: AsyncSession, events: list[ContractorScored], overturned_fraction: Decimal
 ) -> None:
     """A scored task earns its piece rate (its share of it, for a partial second keying): all
-    of it when accepted, a fraction when overturned, nothing when the item was rejected. A
-    task scored twice earns once."""
+    of it when accepted or left unjudged by a cancel, a fraction when overturned, nothing when
+    the item was rejected. A task scored twice earns once."""
     firsts = first_of_each(events, lambda event: event.task_id)
     if not firsts:
         return

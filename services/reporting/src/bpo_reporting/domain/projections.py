@@ -228,11 +228,9 @@ def contractor_scored(event: validation.ContractorScored, first: bool) -> list[I
     its job) and for the contractor."""
     if not first:
         return []
-    deltas = {
-        ENTRIES[event.outcome]: 1,
-        "fields_judged": event.fields_judged,
-        "fields_correct": event.fields_correct,
-    }
+    deltas = {"fields_judged": event.fields_judged, "fields_correct": event.fields_correct}
+    if event.outcome in ENTRIES:  # work a cancel left unjudged has no outcome to count
+        deltas[ENTRIES[event.outcome]] = 1
     keyer = Increment(ContractorKey(event.contractor_id, hour_of(event.decided_at)), deltas)
     if event.control_copy:
         return [keyer]

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import advisory_lock, among, copy_instances
+from bpo_validation.domain.verdicts import Outcome
 from bpo_validation.models import Decision, Entry
 
 
@@ -60,6 +61,21 @@ async def entries_of_items(
 
 async def entries_of_item(session: AsyncSession, item_id: UUID) -> list[Entry]:
     return (await entries_of_items(session, [item_id])).get(item_id, [])
+
+
+async def unsettled_entries(session: AsyncSession, job_id: UUID) -> list[Entry]:
+    """The job's entries on items with no final decision, nor one that waits on the client
+    (a match exception, which its resolution settles), in the order they were submitted."""
+    waiting = select(Decision.item_id).where(
+        Decision.job_id == job_id,
+        Decision.outcome.in_([Outcome.ACCEPTED, Outcome.REJECTED, Outcome.EXCEPTION]),
+    )
+    query = (
+        select(Entry)
+        .where(Entry.job_id == job_id, Entry.item_id.not_in(waiting))
+        .order_by(Entry.submitted_at, Entry.task_id)
+    )
+    return list((await session.execute(query)).scalars())
 
 
 async def add_decisions(session: AsyncSession, decisions: Sequence[Decision]) -> None:

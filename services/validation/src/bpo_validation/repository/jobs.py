@@ -1,10 +1,9 @@
 """Queries of the job rules intake announced."""
 
 from collections.abc import Iterable
-from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import among
@@ -42,18 +41,6 @@ async def add_items(session: AsyncSession, job_id: UUID, count: int) -> bool:
         update(JobRules)
         .where(JobRules.job_id == job_id)
         .values(items=JobRules.items + count)
-        .returning(JobRules.job_id)
-    )
-    return (await session.execute(query)).first() is not None
-
-
-async def mark_cancelled(session: AsyncSession, job_id: UUID, cancelled_at: datetime) -> bool:
-    """Note when the job was cancelled (the first time, for a copy of its event); False when
-    the job is not known."""
-    query = (
-        update(JobRules)
-        .where(JobRules.job_id == job_id)
-        .values(cancelled_at=func.coalesce(JobRules.cancelled_at, cancelled_at))
         .returning(JobRules.job_id)
     )
     return (await session.execute(query)).first() is not None

@@ -7,7 +7,8 @@ It reads and writes a table once for the whole run: the jobs, the items' earlier
 judged fields, then the new entries, judgements (provisional ones too: keyings that differ,
 until adjudicated, unless their job is cancelled), tallies, decisions and events, in the
 order one at a time would have published them: per submission, any suspension its judgings
-bring, the decision, then, once the item is final, how each task on it came out.
+bring, the decision, then, once the item is final, how each task on it came out (or, its
+job cancelled, that the keying is left unjudged).
 
 Values arrive sealed with the job's data key and are opened in memory to decide (see
 service.keys); entries, decisions and exceptions keep their personal values sealed, and the
@@ -198,6 +199,7 @@ class _Run:
             if rerouted is not None:
                 outcome.events.append((rerouted, None))
         if verdict.ruling is None:
+            self._score_if_cancelled(rules, entry, now, outcome)
             return
         # Kept for GET /v1/items/{id}/decision.
         self.decisions.append(
@@ -235,6 +237,22 @@ class _Run:
                 )
                 for e in so_far
             ]  # fmt: skip
+        elif verdict.ruling is not Ruling.EXCEPTION:
+            self._score_if_cancelled(rules, entry, now, outcome)
+
+    def _score_if_cancelled(
+        self, rules: Rules, entry: Entry, now: datetime, outcome: _Outcome
+    ) -> None:
+        """A keying of a cancelled job that leaves its item waiting for a task nobody is given
+        (intake withdrew it) is scored `unjudged`, so that its keyer is paid; the cancel
+        scored the item's tasks applied before it."""
+        if entry.job_id in self.cancelled:
+            fields = len(rules.spec.fields)
+            copy = entry.task_id in self.copies
+            event = scored(
+                entry, {}, now, rejected=False, fields=fields, control_copy=copy, unjudged=True
+            )
+            outcome.events.append((event, entry.client_id))
 
     async def _decide(self, rules: Rules, item: Item, entry: Entry) -> Verdict:
         """Load what the decision reads beyond the item (`decision.needs`), then let it rule."""

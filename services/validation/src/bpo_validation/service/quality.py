@@ -11,8 +11,9 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.clock import utcnow
-from bpo_common.contracts import MACHINE_CONTRACTOR_ID, intake, validation
+from bpo_common.contracts import MACHINE_CONTRACTOR_ID, TaskOutcome, intake, validation
 from bpo_common.ids import new_id
+from bpo_common.outbox import publish_each
 from bpo_validation.domain.entries import Judging
 from bpo_validation.domain.fields import FieldVerdict
 from bpo_validation.domain.scoring import (
@@ -35,6 +36,7 @@ from bpo_validation.schemas import (
     Score,
     WrongPrefills,
 )
+from bpo_validation.service.entries import Rules
 from bpo_validation.service.jobs import JobNotKnownYet
 from bpo_validation.settings import Settings
 
@@ -181,16 +183,34 @@ async def reactivate(session: AsyncSession, event: intake.ContractorReactivated)
 
 
 async def job_cancelled(session: AsyncSession, event: intake.JobCancelled) -> None:
-    """A cancelled job's items that await an adjudication never get one (intake withdrew it):
-    their keyings no longer count as half an error on the fields they differ on. The cancel is
-    noted, so that a keying applied after it (`decisions.record_submissions`) keeps none."""
+    """A cancelled job's items that await a second keying, a review or an adjudication never
+    get one (intake withdrew it): their keyings no longer count as half an error on the
+    fields they differ on, and every task on them is scored `unjudged`, so that its keyer is
+    paid. The cancel is noted, so that a keying applied after it (`decisions.record_submissions`)
+    keeps no provisional judgement and is scored so too when it leaves its item undecided."""
     # The lock a decision run on the job takes: one running writes its provisional judgements
-    # first, and they go too; one after it reads the cancel.
+    # and decisions first, and they count; one after it reads the cancel.
     await decisions_repository.lock_items(session, (), [event.job_id])
-    if not await jobs_repository.mark_cancelled(session, event.job_id, event.cancelled_at):
+    job = (await jobs_repository.rules_of_jobs(session, [event.job_id])).get(event.job_id)
+    if job is None:
         # A keying applied once the job has come would not know of the cancel.
         raise JobNotKnownYet(f"job {event.job_id} has not arrived yet")
+    if job.cancelled_at is not None:
+        return  # cancelled before: its tasks are scored
+    job.cancelled_at = event.cancelled_at
     await repository.drop_provisional(session, event.job_id)
+    fields = len(Rules.of(job).spec.fields)
+    undecided = await decisions_repository.unsettled_entries(session, event.job_id)
+    await publish_each(
+        session,
+        [
+            (
+                scored(e, {}, event.cancelled_at, rejected=False, fields=fields, unjudged=True),
+                e.client_id,
+            )
+            for e in undecided
+        ],
+    )
 
 
 async def quality(
@@ -256,10 +276,12 @@ def scored(
     rejected: bool,
     fields: int,
     control_copy: bool = False,
+    unjudged: bool = False,
 ) -> validation.ContractorScored:
     """How a task's work on a final item came out (billing pays on it); `judged` holds the
     (judged, correct) fields of each task; `fields`: how many the job has (a partial second
-    keying keyed a share of them)."""
+    keying keyed a share of them). `unjudged`: the item's job was cancelled before the item
+    was final, and nothing judged the task."""
     fields_judged, fields_correct = judged.get(entry.task_id, (0, 0))
     return validation.ContractorScored(
         task_id=entry.task_id,
@@ -269,7 +291,9 @@ def scored(
         contractor_id=entry.contractor_id,
         work_type=entry.work_type,
         kind=entry.kind,
-        outcome=task_outcome(
+        outcome=TaskOutcome.UNJUDGED
+        if unjudged
+        else task_outcome(
             entry.kind,
             fields_judged,
             fields_correct,
