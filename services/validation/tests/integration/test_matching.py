@@ -20,7 +20,7 @@ from bpo_validation.models import InvoicedLine
 from bpo_validation.service import erasure
 from bpo_validation.settings import Settings
 
-from .submissions import events, job_keys, new_item, new_job, published, submit
+from .submissions import events, job_keys, new_item, new_job, published, scored, submit
 
 FIELDS: list[dict[str, Any]] = [
     {"name": "vendor", "type": "string", "case": "upper"},
@@ -65,14 +65,8 @@ OPENED = "bpo.validation.exception.opened"
 
 
 def _invoice(number: str, lines: list[dict[str, Any]], *, total: str = "50.00") -> dict[str, Any]:
-    return {
-        "vendor": "acme",
-        "number": number,
-        "po": "po-1",
-        "dated": "2026-11-30",
-        "total": total,
-        "lines": lines,
-    }
+    head = {"vendor": "acme", "number": number, "po": "po-1", "dated": "2026-11-30"}
+    return head | {"total": total, "lines": lines}
 
 
 async def po_job(db: SessionFactory, validation: httpx.AsyncClient, tokens: Tokens) -> JobCreated:
@@ -290,6 +284,8 @@ async def test_a_rejected_invoice_bills_nothing_and_a_correction_is_checked_whol
     assert rejected.json()["action"] == "reject"
     last = (await published(validation_db, first))[-2]
     assert last.type == "bpo.validation.item.rejected"
+    # The invoice is refused for what it says: its keying, right, is paid as accepted work.
+    assert [scores[1] for scores in (await scored(validation_db, first)).values()] == ["accepted"]
 
     # The rejected invoice billed nothing: ten of A may still be invoiced, in two invoices.
     second = await _keyed(

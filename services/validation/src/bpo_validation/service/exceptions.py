@@ -347,9 +347,9 @@ async def _announced(
     )
     entries = await decision_rows.entries_of_item(session, exception.item_id)
     judged = await scores.judged_by_task(session, [exception.item_id])
-    tasks = [
-        scored(entry, judged, now, rejected=result is None, fields=fields) for entry in entries
-    ]
+    # The invoice is rejected for what it says, not for how it was keyed: each keying is
+    # scored by its judged fields, as on an accepted item.
+    tasks = [scored(entry, judged, now, rejected=False, fields=fields) for entry in entries]
     resolved = validation.ExceptionResolved(
         exception_id=exception.id,
         item_id=exception.item_id,
