@@ -49,8 +49,9 @@ JWKS_LIFESPAN_S = 300.0
 # How long a fetch of those keys may take: a provider that takes connections and never answers
 # gets this long, not urllib's 30 s, before the tokens that wait for its keys are answered 503.
 JWKS_TIMEOUT_S = 3.0
-# How long a failed fetch is remembered: meanwhile a token that needs the keys is answered 503
-# at once, rather than each in turn waiting for a fetch of its own to fail (its Retry-After).
+# How long a failed fetch is remembered: meanwhile a token that needs the keys fetched is
+# answered 503 at once, rather than each in turn waiting for a fetch of its own to fail (its
+# Retry-After). A token whose key is in the set still trusted is verified with it all the while.
 JWKS_RETRY_S = 5
 
 
@@ -241,6 +242,12 @@ class _KeySet:
         return found.key
 
     def _key(self, token: str) -> jwt.PyJWK:
+        # A key in the set still trusted needs no fetch, so a fetch that failed (for a kid the
+        # set lacks, which anyone may send) says nothing about it: only the lookups that would
+        # fetch are answered from the failure remembered.
+        held = self._held(token)
+        if held is not None:
+            return held
         if time.monotonic() < self._failed_until:
             raise jwt.PyJWKClientConnectionError(f"fetched in vain just now: {self._failure}")
         try:
@@ -249,6 +256,20 @@ class _KeySet:
             self._failed_until = time.monotonic() + JWKS_RETRY_S
             self._failure = str(exc)
             raise
+
+    def _held(self, token: str) -> jwt.PyJWK | None:
+        """The token's key in the set as last fetched, while that set is trusted; None when
+        there is no such set or it lacks the key (PyJWT's lookup then decides whether to fetch)."""
+        cache = self._client.jwk_set_cache
+        if cache is None or cache.get() is None:
+            return None
+        kid = jwt.get_unverified_header(token).get("kid")
+        if not isinstance(kid, str):  # no kid names a key held: left to PyJWT's lookup
+            return None
+        try:
+            return self._client.match_kid(self._client.get_signing_keys(), kid)
+        except jwt.PyJWKClientError:  # a set without signing keys: _lookup says why
+            return None
 
     def _lookup(self, token: str) -> jwt.PyJWK:
         """The token's key; an answer of the URL that is no key set (a proxy's HTML page, a

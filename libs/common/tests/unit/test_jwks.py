@@ -4,6 +4,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -186,6 +187,31 @@ async def test_a_url_answering_no_key_set_is_a_503_remembered_not_a_refused_toke
     with pytest.raises(Unavailable):
         await verifier.verify(jwks.token("k1", "m2"))
     assert jwks.fetches == 1, "the failure is remembered, not fetched again at once"
+
+
+async def test_a_failed_fetch_for_a_kid_the_set_lacks_keeps_no_token_of_a_key_it_holds_out(
+    jwks: Jwks,
+) -> None:
+    verifier = TokenVerifier(issuer="idp", audience="bpo", algorithm="RS256", jwks_url=jwks.url)
+    assert (await verifier.verify(jwks.token("k1", "alice"))).subject == "alice"
+    assert verifier._jwks is not None
+    client = verifier._jwks._client
+    # PyJWT's pause between fetches for kids the set lacks is over; the set is still trusted.
+    client._last_successful_fetch = time.monotonic() - client.cooldown_duration - 1
+    jwks.answer = b"<html><body>Down for maintenance</body></html>"
+    forged = jwt.encode({}, jwks.private_keys["k1"], algorithm="RS256", headers={"kid": "k9"})
+
+    with pytest.raises(Unavailable, match="cannot be fetched now"):
+        await verifier.verify(forged)
+    assert jwks.fetches == 2
+
+    bob = await verifier.verify(jwks.token("k1", "bob"))
+    assert (bob.subject, bob.role, bob.scopes) == ("bob", Role.MANAGER, frozenset({"ops", "pii"}))
+    assert jwks.fetches == 2, "k1 is taken from the set held, not fetched"
+    # A token that does need a fetch is still answered from the failure remembered.
+    with pytest.raises(Unavailable, match="cannot be fetched now"):
+        await verifier.verify(jwks.token("k2", "carol"))
+    assert jwks.fetches == 2
 
 
 async def test_a_token_whose_key_the_set_lacks_is_refused(jwks: Jwks) -> None:
