@@ -52,14 +52,16 @@ async def refresh_queue_statistics(session: AsyncSession) -> None:
 # Whether a task shows its item's machine pre-fill (SQL on `item`, `job` and the task, named
 # by `task`): only the first keying of an item, and not where keyings must be independent
 # (double keying) or check the client's own values (verify). A second keying in assisted
-# mode is a person's own, without the machine's values.
+# mode is a person's own, without the machine's values. An entry task cancelled before it
+# was keyed (given up on and made afresh by a requeue, withdrawn) was no keying: the task
+# after it is still the first.
 SHOWS_SUGGESTIONS = """(
     {task}.kind = 'entry'
     AND job.qc->>'mode' NOT IN ('double', 'verify')
     AND NOT EXISTS (
         SELECT 1 FROM task earlier
         WHERE earlier.item_id = {task}.item_id AND earlier.kind = 'entry'
-          AND earlier.id < {task}.id
+          AND earlier.id < {task}.id AND earlier.status <> 'cancelled'
     )
 )"""
 
