@@ -11,6 +11,7 @@ from sqlalchemy import update
 from bpo_common.contracts.intake import TaskSubmitted
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
+from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens
 from bpo_intake.models import Item
 from bpo_intake.service import tasks
@@ -26,15 +27,15 @@ SUGGESTIONS: dict[str, dict[str, Any]] = {
 
 
 async def assisted_item(
-    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, **extraction: Any
 ) -> tuple[dict[str, Any], UUID]:
     """An assisted job of one item with pre-fill, as extraction stores it once it has read the
-    item: the job, and its item's id."""
+    item (with `extraction`'s columns instead): the job, and its item's id."""
     job = await keying_job(intake, tokens, 1, qc={"mode": "assisted"})
     (item,) = await stored_items(intake_db, job["id"])
     read = {"suggestions": SUGGESTIONS, "extracted_at": datetime.now(UTC) - timedelta(hours=1)}
     async with intake_db() as session, session.begin():
-        await session.execute(update(Item).where(Item.id == item.id).values(**read))
+        await session.execute(update(Item).where(Item.id == item.id).values(**read | extraction))
     return job, item.id
 
 
@@ -73,3 +74,43 @@ async def test_a_first_keying_requeued_after_it_was_given_up_on_shows_the_pre_fi
     assert afresh["suggestions"] == SUGGESTIONS, "nobody keyed the item before"
     assert submitted.status_code == 202, submitted.text
     assert await told_validation(intake_db, data_keys, item_id) == DATA
+
+
+async def test_a_claim_while_the_item_waits_to_be_read_again_shows_no_pre_fill_and_tells_none(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    # Its layout learned more: extraction is to read the item again, its old pre-fill kept.
+    job, item_id = await assisted_item(intake, tokens, intake_db, extracted_at=None)
+    _, keyer = await new_contractor(intake, tokens)
+    keyed = {**keyer, "Idempotency-Key": f"claim-{new_id()}"}
+
+    (task,) = await claim_tasks(intake, keyed, job_id=job["id"])
+    (again,) = await claim_tasks(intake, keyed, job_id=job["id"])
+    submitted = await intake.post(
+        f"/v1/tasks/{task['id']}/submit", json={"data": DATA}, headers=keyer
+    )
+
+    assert (task["suggestions"], again["suggestions"]) == ({}, {}), "what is to be replaced"
+    assert submitted.status_code == 202, submitted.text
+    assert await told_validation(intake_db, data_keys, item_id) == {}
+
+
+async def test_pre_fill_read_again_after_the_claim_is_neither_shown_nor_told(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    job, item_id = await assisted_item(intake, tokens, intake_db, extracted_at=None)
+    _, keyer = await new_contractor(intake, tokens)
+    (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
+    # Extraction reads it again while the keyer keys it: new pre-fill, after the claim.
+    later = {name: suggestion | {"confidence": 0.95} for name, suggestion in SUGGESTIONS.items()}
+    async with intake_db() as session, session.begin():
+        read = {"suggestions": later, "extracted_at": datetime.now(UTC)}
+        await session.execute(update(Item).where(Item.id == item_id).values(**read))
+
+    submitted = await intake.post(
+        f"/v1/tasks/{task['id']}/submit", json={"data": DATA}, headers=keyer
+    )
+
+    assert task["suggestions"] == {}
+    assert submitted.status_code == 202, submitted.text
+    assert await told_validation(intake_db, data_keys, item_id) == {}

@@ -149,9 +149,8 @@ _HELD = f"""
     SELECT task.id, task.kind, task.job_id, task.item_id, task.entries, task.differing,
            task.reason, task.keyed_fields, task.lease_expires_at, item.source, item.documents,
            job.work_type, job.fields, job.rules, job.match, job.instructions, job.data_key,
-           CASE WHEN {SHOWS_SUGGESTIONS.format(task="task")}
-                     AND item.extracted_at <= task.claimed_at
-                THEN item.suggestions END AS suggestions
+           CASE WHEN {SHOWS_SUGGESTIONS.format(task="task")} THEN item.suggestions END
+               AS suggestions
     FROM unnest($2::uuid[]) WITH ORDINALITY AS kept(id, n)
     JOIN task ON task.id = kept.id
     JOIN item ON item.id = task.item_id

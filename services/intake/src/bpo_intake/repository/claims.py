@@ -133,7 +133,7 @@ def _claim_statement(limit: int, of_job: bool) -> str:
         WHERE task.id = chosen.id
         RETURNING task.id, task.kind, task.job_id, task.item_id, task.entries, task.differing,
                   task.reason, task.keyed_fields, task.lease_expires_at, task.due_at,
-                  task.priority
+                  task.priority, task.claimed_at
     ),
     -- An entry task leased starts its item. A flag of the item goes, unless a task of it was
     -- given up (its leases kept expiring: a manager's requeue makes it afresh): the work it

@@ -54,10 +54,14 @@ async def refresh_queue_statistics(session: AsyncSession) -> None:
 # (double keying) or check the client's own values (verify). A second keying in assisted
 # mode is a person's own, without the machine's values. An entry task cancelled before it
 # was keyed (given up on and made afresh by a requeue, withdrawn) was no keying: the task
-# after it is still the first.
+# after it is still the first. Only suggestions made before the task was claimed, so that the
+# claim, a claim sent again and the submit agree: none on a task claimed before its item was
+# read, nor on one claimed while extraction is to read it again (its layout learned more:
+# extracted_at is cleared, and the old suggestions stay until new ones replace them).
 SHOWS_SUGGESTIONS = """(
     {task}.kind = 'entry'
     AND job.qc->>'mode' NOT IN ('double', 'verify')
+    AND item.extracted_at <= {task}.claimed_at
     AND NOT EXISTS (
         SELECT 1 FROM task earlier
         WHERE earlier.item_id = {task}.item_id AND earlier.kind = 'entry'
@@ -73,9 +77,8 @@ _HELD_TASK = f"""
            task.claimed_at, task.item_id, task.job_id, task.client_id,
            item.golden, item.source, item.layout_id, job.work_type, job.fields, job.rules,
            job.match, job.qc, job.data_key, task.keyed_fields, item.control_of, item.attempt_id,
-           CASE WHEN {SHOWS_SUGGESTIONS.format(task="task")}
-                     AND item.extracted_at <= task.claimed_at
-                THEN item.suggestions END AS suggestions,
+           CASE WHEN {SHOWS_SUGGESTIONS.format(task="task")} THEN item.suggestions END
+               AS suggestions,
            {ITEM_DOCUMENT_NAMES} AS documents,
            contractor.status AS contractor_status, contractor.status_reason
     FROM task
