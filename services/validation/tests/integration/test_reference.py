@@ -110,10 +110,13 @@ async def test_an_upload_replaces_the_dataset_and_a_bad_one_leaves_it_as_it_was(
         ('{"id": "V-1", "name": "\\ud83d"}\n', "application/x-ndjson", "id", ["line 1"]),
         ('{"id": "V-1", "limit": NaN}\n{"id": "V-2", "id": "V-3"}\n', "application/x-ndjson", "id",
          ["line 1", "line 2"]),
+        # UTF-16 without its BOM: the same bytes, each ASCII character followed by a NUL.
+        ('{"id": "V-1"}\n{"id": "V-2"}\n'.encode("utf-16-le").decode(), "application/x-ndjson",
+         "id", ["line 1", "line 2", "line 3"]),
     ],
     ids=["no-key-column", "repeated-column", "short-row-and-empty-key", "open-quote",
          "bad-ndjson-lines", "no-rows", "empty", "broken-header", "nul-in-a-cell",
-         "nul-in-a-column-name", "lone-surrogate", "nan-and-a-key-twice"],
+         "nul-in-a-column-name", "lone-surrogate", "nan-and-a-key-twice", "utf-16-without-bom"],
 )  # fmt: skip
 async def test_a_bad_dataset_is_a_422_naming_the_line_and_nothing_is_stored(
     validation: httpx.AsyncClient,

@@ -81,6 +81,26 @@ def test_a_dataset_saved_in_another_encoding_names_each_line_and_its_byte(
 
 
 @pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ('{"po": "PO-1"}\n{"po": "PO-2"}\n', ["line 1", "line 2", "line 3"]),
+        ('{"po": "PO-1"}', ["line 1"]),
+    ],
+    ids=["two-rows", "one-row-no-line-end"],
+)
+def test_an_ndjson_dataset_saved_as_utf16_without_its_bom_names_its_lines(
+    text: str, fields: list[str]
+) -> None:
+    # UTF-8 to the decoder (NUL is a character), but each line's NUL bytes once had JSON read
+    # it as UTF-16: a line of odd length crashed, one of even length became a row.
+    with pytest.raises(Invalid) as raised:
+        parse(text.encode("utf-16-le"), Format.NDJSON, "po")
+    assert raised.value.detail == f"the dataset has bad lines: {', '.join(fields)}"
+    assert [e.field for e in raised.value.errors] == fields
+    assert all(e.message.startswith("not valid JSON: ") for e in raised.value.errors)
+
+
+@pytest.mark.parametrize(
     ("body", "media", "message"),
     [
         (b"po,total\r\n", Format.CSV, "holds no row"),
