@@ -74,10 +74,16 @@ def _written_out(text: str) -> str:
 
 
 def loads(text: str | bytes, *, numbers_as_text: bool = False) -> Any:
-    """The JSON value of `text`, or BadJson naming where the first fault is. With
+    """The JSON value of `text` (bytes: UTF-8), or BadJson naming where the first fault is. With
     `numbers_as_text`, numbers keep their digits as strings (reference data compares them as
     the entry's field type reads them), written out if in exponent form."""
     parse_float: Callable[[str], Any] = _written_out if numbers_as_text else _finite
+    if isinstance(text, bytes):
+        # Read as the UTF-8 JSON is (UnicodeDecodeError otherwise), as json reads UTF-8 bytes
+        # (a byte-order mark left out, a surrogate's bytes kept for the caller to name): left
+        # to itself, json guesses UTF-16 or UTF-32 from where NUL bytes fall, and took a line
+        # of a UTF-16 file saved without its byte-order mark for a value.
+        text = text.decode("utf-8-sig", "surrogatepass")
     try:
         value = json.loads(
             text,

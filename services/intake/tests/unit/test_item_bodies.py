@@ -51,6 +51,14 @@ def test_ndjson_names_what_is_wrong_with_each_line_and_reads_on() -> None:
     ]
 
 
+def test_ndjson_of_a_utf16_file_without_its_byte_order_mark_is_no_item() -> None:
+    # Its NUL bytes had JSON take each line for UTF-16 and read the item it holds.
+    body = '{"external_id": "A-1", "source": {}}\n'.encode("utf-16-le")
+
+    # Its line end's NUL begins a line 2: both are faults of the whole line, no item.
+    assert parse(NdjsonItems, body) == [("line 1", [""]), ("line 2", [""])]
+
+
 def test_ndjson_names_text_that_cannot_be_stored() -> None:
     body = json.dumps({"source": {"note": "a\u0000b"}}).encode() + b"\n"
     # A surrogate's own UTF-8 bytes, which Python's json reads from bytes as a lone surrogate.

@@ -145,10 +145,7 @@ def _ndjson(text: str, key: str, errors: _Errors) -> Table:
         if not line.strip():
             continue
         try:
-            # Read as the UTF-8 text it is: JSON read from bytes guesses their encoding from
-            # where NUL bytes fall, and took a line of a UTF-16 file (saved without its BOM)
-            # as UTF-16, or failed on it; as text, a NUL is a JSON error naming the line.
-            row = json_input.loads(line.decode().rstrip("\r\n"), numbers_as_text=True)
+            row = json_input.loads(line.rstrip(b"\r\n"), numbers_as_text=True)
         except json_input.BadJson as exc:
             errors.add(number, f"{exc.path}: {exc.message}" if exc.path else exc.message)
             continue
