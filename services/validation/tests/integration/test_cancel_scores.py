@@ -1,6 +1,7 @@
 """A cancelled job's items that wait for a task intake withdrew (a second keying, a review,
-an adjudication) are never decided: each task submitted on them is scored `unjudged`, once,
-so that billing pays its keyer and reporting counts it in no accuracy."""
+an adjudication), and items erased before their decision, are never decided: each task
+submitted on them is scored `unjudged`, so that billing pays its keyer and reporting counts
+it in no accuracy."""
 
 import pytest
 
@@ -9,7 +10,7 @@ from bpo_common.ids import new_id
 from bpo_devtools.testing import outbox_events
 from bpo_validation.settings import Settings
 
-from .submissions import SCORED, cancel, new_job, scored, submit
+from .submissions import SCORED, cancel, erase, new_job, scored, submit
 
 KEYED = {"number": "A", "total": "7"}
 
@@ -83,3 +84,21 @@ async def test_a_keying_applied_after_the_cancel_is_scored_as_it_leaves_its_item
         # first stays paid as scored at the cancel: billing and reporting keep a task's first).
         assert (await scored(db, item))[str(second.task_id)] == ("entry", "accepted", 2, 2)
     assert await scored(db, alone) == {str(lone.task_id): ("entry", "unjudged", 0, 0)}
+
+
+async def test_keyings_of_items_erased_before_their_decision_are_scored_unjudged(
+    validation_db: SessionFactory, validation_settings: Settings
+) -> None:
+    db, settings = validation_db, validation_settings
+    job = await new_job(db, review_sample_rate="1")
+    waiting, late, kept = new_id(), new_id(), new_id()
+    keying = await submit(db, settings, job, waiting, KEYED)
+    await submit(db, settings, job, kept, KEYED)
+
+    await erase(db, settings, job, [waiting, late])
+    # Keyed before the erasure, read after it: not kept, but paid.
+    after = await submit(db, settings, job, late, KEYED)
+
+    assert await scored(db, waiting) == {str(keying.task_id): ("entry", "unjudged", 0, 0)}
+    assert await scored(db, late) == {str(after.task_id): ("entry", "unjudged", 0, 0)}
+    assert await scored(db, kept) == {}, "an item not erased waits for its review"

@@ -228,7 +228,9 @@ async def test_an_erased_items_exception_is_closed_and_can_no_longer_be_resolved
     )
     accepted = await validation.post(f"{url}/resolve", json={"action": "accept"}, headers=client)
     assert "its item's data was erased" in assert_problem(accepted, 409)["detail"]
-    assert (await events(validation_db, item))[-1].type == OPENED, "nothing more is announced"
+    assert (await published(validation_db, item))[-1].type == OPENED, "no decision is announced"
+    # Its keying, right, is paid as an invoice rejected at the queue is.
+    assert [scores[1] for scores in (await scored(validation_db, item)).values()] == ["accepted"]
     assert await _billed(validation_db, item) == [], "later invoices of the order are free of it"
 
 

@@ -143,8 +143,8 @@ class ContractorScored(Event):
 
     One per task (keying, review, adjudication) once the item is accepted or rejected; billing
     pays piece rates from it and reporting counts accuracy and productivity. Version 2: a task
-    on an item its job's cancel left undecided is scored `unjudged` (no field judged), at the
-    cancel or when it is applied after it.
+    on an item its job's cancel or its erasure left undecided is scored `unjudged` (no field
+    judged), then or when it is applied after.
     """
 
     event_type = "bpo.validation.contractor.scored"

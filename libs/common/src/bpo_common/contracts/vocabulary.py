@@ -23,9 +23,9 @@ class TaskKind(StrEnum):
 
 # accepted: the work stands; overturned: the final answer differs on at least one field;
 # rejected: a review or an adjudication rejected the item itself (an invoice refused at the
-# exception queue is not: its keyings are judged by their fields); unjudged: the item's job
-# was cancelled before the item was final, so nothing judges the work (it stands, counted in
-# no accuracy).
+# exception queue is not: its keyings are judged by their fields); unjudged: the item was
+# never decided (its job cancelled or its data erased first), so nothing judges the work (it
+# stands, counted in no accuracy).
 class TaskOutcome(StrEnum):
     ACCEPTED = "accepted"
     OVERTURNED = "overturned"

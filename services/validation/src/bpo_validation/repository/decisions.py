@@ -63,18 +63,20 @@ async def entries_of_item(session: AsyncSession, item_id: UUID) -> list[Entry]:
     return (await entries_of_items(session, [item_id])).get(item_id, [])
 
 
-async def unsettled_entries(session: AsyncSession, job_id: UUID) -> list[Entry]:
-    """The job's entries on items with no final decision, nor one that waits on the client
-    (a match exception, which its resolution settles), in the order they were submitted."""
+async def unsettled_entries(
+    session: AsyncSession, job_id: UUID, item_ids: Sequence[UUID] | None = None
+) -> list[Entry]:
+    """The job's entries (on these of its items) on items with no final decision, nor one
+    that waits on the client (a match exception, which its resolution settles), in the order
+    they were submitted."""
     waiting = select(Decision.item_id).where(
         Decision.job_id == job_id,
         Decision.outcome.in_([Outcome.ACCEPTED, Outcome.REJECTED, Outcome.EXCEPTION]),
     )
-    query = (
-        select(Entry)
-        .where(Entry.job_id == job_id, Entry.item_id.not_in(waiting))
-        .order_by(Entry.submitted_at, Entry.task_id)
-    )
+    query = select(Entry).where(Entry.job_id == job_id, Entry.item_id.not_in(waiting))
+    if item_ids is not None:
+        query = query.where(among(Entry.item_id, item_ids))
+    query = query.order_by(Entry.submitted_at, Entry.task_id)
     return list((await session.execute(query)).scalars())
 
 

@@ -29,11 +29,12 @@ def _empty(value: object) -> ColumnElement[object]:
 
 async def erase_values(
     session: AsyncSession, job_id: UUID, item_ids: list[UUID] | None, now: datetime
-) -> None:
+) -> list[UUID]:
     """Empty the entries, decisions and match exceptions of the job (or of these of its items);
     ids, outcomes, counts and times stay. An exception still open is closed, rejected by the
     erasure (its invoice can no longer be read, and intake rejects the item), and what it
-    billed of its order is forgotten. The invoices seen for duplicates go."""
+    billed of its order is forgotten. The invoices seen for duplicates go. The items whose
+    exceptions it closed."""
 
     def of(table: type[Entry] | type[Decision] | type[MatchException]) -> ColumnElement[bool]:
         if item_ids is None:
@@ -75,15 +76,17 @@ async def erase_values(
         )
         .returning(MatchException.item_id)
     )
+    closed_items = list(closed)
     # What those invoices billed of their orders goes, as a rejection's does (an accepted
     # invoice's stays: the order lines were invoiced).
-    await session.execute(delete(InvoicedLine).where(InvoicedLine.item_id.in_(list(closed))))
+    await session.execute(delete(InvoicedLine).where(InvoicedLine.item_id.in_(closed_items)))
     items = (
         select(Entry.item_id).where(Entry.job_id == job_id).scalar_subquery()
         if item_ids is None
         else item_ids
     )
     await session.execute(delete(SeenInvoice).where(SeenInvoice.item_id.in_(items)))
+    return closed_items
 
 
 async def delete_job_key(session: AsyncSession, job_id: UUID) -> None:

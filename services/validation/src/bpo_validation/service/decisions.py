@@ -43,7 +43,7 @@ from bpo_validation.repository import jobs as job_rules
 from bpo_validation.repository import quality as scores
 from bpo_validation.repository import reference
 from bpo_validation.schemas import DecisionOut, EntryOut, ItemDecision
-from bpo_validation.service import exceptions, quality
+from bpo_validation.service import erasure, exceptions, quality
 from bpo_validation.service.accuracy import Ledgers
 from bpo_validation.service.announcements import announcement
 from bpo_validation.service.entries import Rules, kept_entry, submission
@@ -72,6 +72,8 @@ async def record_submissions(
     # What arrives of erased data is not kept (a submission made before an erasure can be
     # read after it; one read while it runs waits for it, on the locks).
     erased = await erased_of(session, job_ids)
+    gone = [event for event in events if erased.holds(event.job_id, event.item_id)]
+    await publish_each(session, erasure.erased_keyings(gone, known, utcnow()))
     events = [event for event in events if not erased.holds(event.job_id, event.item_id)]
     if not events:
         return
