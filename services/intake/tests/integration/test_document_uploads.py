@@ -1,5 +1,8 @@
 """Uploads as clients' tools send them: a PDF with bytes before its header, names a CSV could
-not name again, a zip however it comes, and names the job already has."""
+not name again, a zip however it comes, damaged or not, and names the job already has."""
+
+import struct
+from pathlib import Path
 
 import httpx
 import pytest
@@ -126,3 +129,47 @@ async def test_an_office_file_that_is_a_zip_inside_is_refused_under_its_own_name
     assert error_fields(problem) == ["report.docx"]
     assert "[Content_Types].xml" not in response.text
     assert await documents_of(documents_db, job["id"]) == []
+
+
+def zip_needing_version(version: int) -> bytes:
+    """A zip whose one file's central entry says it needs `version` (as 64, for 6.4) to be
+    extracted."""
+    archive = bytearray(zipped({"a.pdf": invoice_pdf("1")}))
+    entry = archive.rfind(b"PK\x01\x02")
+    archive[entry + 6 : entry + 8] = struct.pack("<H", version)
+    return bytes(archive)
+
+
+def zip_with_a_nameless_file() -> bytes:
+    """A zip whose second file's name begins with a NUL, which zipfile reads as no name."""
+    archive = bytearray(zipped({"a.pdf": invoice_pdf("1"), "b.pdf": invoice_pdf("2")}))
+    entry = archive.rfind(b"PK\x01\x02")
+    archive[entry + 46] = 0
+    return bytes(archive)
+
+
+@pytest.mark.parametrize(
+    ("archive", "says"),
+    [
+        (zip_needing_version(64), "the body is not a valid zip: zip file version 6.4"),
+        (zip_with_a_nameless_file(), "the zip's file 2 has no name"),
+    ],
+    ids=["version-6.4", "nameless-file"],
+)
+async def test_a_zip_zipfile_cannot_read_is_refused_naming_the_body_and_nothing_is_stored(
+    documents_api: httpx.AsyncClient,
+    tokens: Tokens,
+    documents_db: SessionFactory,
+    store_dir: Path,
+    archive: bytes,
+    says: str,
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    response = await upload(
+        documents_api, tokens, client_id, job["id"], archive, content_type="application/zip"
+    )
+    problem = assert_problem(response, 422)
+    assert error_fields(problem) == ["body"]
+    assert problem["detail"] == f"nothing was stored: body: {says}"
+    assert await documents_of(documents_db, job["id"]) == []
+    assert not (store_dir / str(client_id)).exists(), "no byte stored"

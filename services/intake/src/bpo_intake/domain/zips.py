@@ -3,8 +3,8 @@ expands like a bomb (checked before it is read)."""
 
 import re
 import zipfile
-import zlib
 from collections.abc import Iterator
+from typing import IO
 
 from bpo_intake.domain.documents import Limits, MemberRefused, Refused
 
@@ -19,9 +19,23 @@ _ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 _ZIP_NOISE = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$)")
 
 
+def read_zip(archive: IO[bytes], limits: Limits) -> list[tuple[str, bytes]]:
+    """The documents of a zip (`zip_members`); Refused for a zip that zipfile cannot read."""
+    try:
+        with zipfile.ZipFile(archive) as opened:
+            return list(zip_members(opened, limits))
+    except (Refused, MemoryError):
+        raise
+    except Exception as exc:  # a damaged zip makes zipfile raise whatever it raises
+        raise Refused(f"the body is not a valid zip: {exc}") from exc
+
+
 def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str, bytes]]:
     """Each document of a zip, by its path in the archive; Refused, naming the member, for
     one that is too large or expands like a bomb (checked before it is read)."""
+    for position, info in enumerate(archive.infolist(), start=1):
+        if not info.filename:  # zipfile cuts a name at its first NUL
+            raise Refused(f"the zip's file {position} has no name")
     members = [
         info
         for info in archive.infolist()
@@ -53,6 +67,8 @@ def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str,
         try:
             with archive.open(info) as member:
                 content = member.read(info.file_size + 1)  # never more than it declares
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # a damaged member makes zipfile raise whatever it raises
             raise MemberRefused(info.filename, f"cannot be read: {exc}") from exc
         yield info.filename, content

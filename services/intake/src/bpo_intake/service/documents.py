@@ -14,7 +14,6 @@ every day (`orphans`).
 """
 
 import asyncio
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -115,17 +114,9 @@ async def inspect_zip(archive: IO[bytes], settings: Settings) -> list[Inspected]
     decoder as a file of its own, within its limits (handed over together: the decoder reads
     one after the other without waiting for each answer)."""
     bounds = limits(settings)
-
-    def members() -> list[tuple[str, bytes]]:
-        try:
-            with zipfile.ZipFile(archive) as opened:
-                return list(zips.zip_members(opened, bounds))
-        except (zipfile.BadZipFile, UnicodeDecodeError, ValueError) as exc:
-            raise Refused(f"the body is not a valid zip: {exc}") from exc
-
     async with _ZIPS:
         try:
-            named = await asyncio.to_thread(members)
+            named = await asyncio.to_thread(zips.read_zip, archive, bounds)
             described = await document_decoder(settings).describe_members(named, bounds)
         except Refused as exc:
             raise _refusal("body", exc) from exc
