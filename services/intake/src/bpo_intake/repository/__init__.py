@@ -4,10 +4,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Exists, Select, case, exists, func
+from sqlalchemy import ColumnElement, Exists, Select, String, case, exists, func, or_
 from sqlalchemy.orm import QueryableAttribute
 
-from bpo_intake.models import Job, Qualification
+from bpo_intake.models import Erasure, Item, Job, Qualification
 
 Q = TypeVar("Q", bound=Select[Any])
 
@@ -29,3 +29,12 @@ def is_a_set(job_id: QueryableAttribute[UUID]) -> Exists:
     """Whether the job is a qualification's set: retention keeps its values and documents,
     which its copies are made and keyed from."""
     return exists().where(Qualification.job_id == job_id)
+
+
+def is_erased() -> Exists:
+    """Whether the item's data was erased, its own or its job's (an erased item keeps its row,
+    and its documents' ids)."""
+    return exists().where(
+        Erasure.job_id == Item.job_id,
+        or_(Erasure.item_ids.is_(None), Erasure.item_ids.has_key(Item.id.cast(String))),
+    )

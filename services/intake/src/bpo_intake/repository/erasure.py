@@ -35,7 +35,7 @@ from bpo_intake.models import (
     Task,
     WebhookDelivery,
 )
-from bpo_intake.repository import is_a_set, job_ended
+from bpo_intake.repository import is_a_set, is_erased, job_ended
 
 SERVICES = ("intake", "validation", "billing", "reporting")
 
@@ -113,12 +113,14 @@ async def erase_values(
     erased = {d for (ids,) in documents for d in ids}
     if item_ids is not None and erased:
         # A document the job's other items are keyed from stays theirs (but for controls
-        # copied from these items, erased with them); one of another job (which a control
-        # copied from there is keyed from) is that job's.
+        # copied from these items, erased with them, and items erased before, which keep
+        # their documents' ids); one of another job (which a control copied from there is
+        # keyed from) is that job's.
         others = select(func.unnest(Item.documents)).where(
             Item.job_id == job_id,
             Item.id.not_in(item_ids),
             or_(Item.control_of.is_(None), Item.control_of.not_in(item_ids)),
+            ~is_erased(),
         )
         erased -= set((await session.execute(others)).scalars())
         own = select(Document.id).where(Document.id.in_(erased), Document.job_id == job_id)

@@ -4,15 +4,15 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import ColumnClause, String, exists, func, literal_column, or_, select
+from sqlalchemy import ColumnClause, exists, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bpo_common.db import among, as_arrays, copy_rows, update_arrays
 from bpo_common.pagination import PageRequest, paginate
 from bpo_intake.domain.jobs import ItemStatus, JobStatus
 from bpo_intake.domain.results import ResultRow
-from bpo_intake.models import Document, Erasure, Item, Job
-from bpo_intake.repository import of_client
+from bpo_intake.models import Document, Item, Job
+from bpo_intake.repository import is_erased, of_client
 from bpo_intake.repository.documents import ITEM_DOCUMENT_NAMES
 
 
@@ -37,13 +37,9 @@ async def add_items(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> No
 async def items_for_update(session: AsyncSession, item_ids: Iterable[UUID]) -> dict[UUID, Item]:
     """The items, locked in id order (so that two transactions never deadlock on them); an
     item whose data was erased (its own, or its job's) is left out: nothing changes it."""
-    erased = exists().where(
-        Erasure.job_id == Item.job_id,
-        or_(Erasure.item_ids.is_(None), Erasure.item_ids.has_key(Item.id.cast(String))),
-    )
     query = (
         select(Item)
-        .where(among(Item.id, sorted(item_ids)), ~erased)
+        .where(among(Item.id, sorted(item_ids)), ~is_erased())
         .order_by(Item.id)
         .with_for_update(of=Item)
     )
