@@ -355,3 +355,33 @@ async def test_documents_of_a_qualifications_set_outlive_their_jobs_retention(
         kept = await session.get(Document, document_id)
     assert kept is not None
     assert kept.deleted_at is None, "its copies are keyed from it"
+
+
+async def test_a_page_that_could_not_be_drawn_answers_404_naming_the_page_not_its_client(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory, store_dir: Path
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    uploaded = await upload(
+        documents_api, tokens, client_id, job["id"], invoice_pdf("8"), filename="inv-8.pdf"
+    )
+    document = uploaded.json()
+    await rendered(documents_db, document["id"])
+    # As the renderer leaves a document it could not draw: rendered, without page images.
+    for page in (store_dir / str(client_id) / document["sha256"]).glob("page-*.webp"):
+        page.unlink()
+    item = {"external_id": "inv-8", "source": {}, "documents": ["inv-8.pdf"]}
+    appended = await documents_api.post(
+        f"/v1/jobs/{job['id']}/items", json={"items": [item]}, headers=tokens.client(client_id)
+    )
+    assert appended.status_code == 202, appended.text
+    _keyer_id, keyer = await new_contractor(documents_api, tokens)
+    (task,) = await claim_tasks(documents_api, keyer, job_id=job["id"])
+
+    page = await documents_api.get(task["documents"][0]["pages"][0]["image_url"])
+
+    problem = assert_problem(page, 404)
+    assert problem["detail"] == (
+        f"no image of page 1 of document {document['id']}: it could not be drawn"
+    )
+    assert str(client_id) not in page.text
+    assert document["sha256"] not in page.text

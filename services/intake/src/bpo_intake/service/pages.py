@@ -134,7 +134,12 @@ async def page_image(
             "the page is still being rendered; try again in a moment",
             headers={"Retry-After": "1"},
         )
-    image = await objects.read(
-        store, objects.page_image(document.client_id, document.sha256, number)
-    )
+    try:
+        image = await objects.read(
+            store, objects.page_image(document.client_id, document.sha256, number)
+        )
+    except NotFound as exc:  # its path names the client and the bytes: no reader's business
+        raise NotFound(
+            f"no image of page {number} of document {document_id}: it could not be drawn"
+        ) from exc
     return PageImage(image, left)
