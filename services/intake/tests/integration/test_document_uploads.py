@@ -1,14 +1,20 @@
 """Uploads as clients' tools send them: a PDF with bytes before its header, names a CSV could
-not name again, a zip however it comes, damaged or not, and names the job already has."""
+not name again, a zip however it comes, damaged or not, and names the job already has or the
+zip repeats (found in one pass however many files it holds)."""
 
 import struct
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
 
 from bpo_common.db import SessionFactory
+from bpo_common.errors import Invalid
 from bpo_devtools.testing import Tokens, assert_problem, error_fields
+from bpo_intake.domain.documents import Description, Inspected, MediaType, PageSize
+from bpo_intake.repository.objects import open_store
+from bpo_intake.service import documents
 
 from .documents import documents_of, image, invoice_pdf, open_job, rendered, upload, zipped
 
@@ -173,3 +179,24 @@ async def test_a_zip_zipfile_cannot_read_is_refused_naming_the_body_and_nothing_
     assert problem["detail"] == f"nothing was stored: body: {says}"
     assert await documents_of(documents_db, job["id"]) == []
     assert not (store_dir / str(client_id)).exists(), "no byte stored"
+
+
+async def test_a_name_the_zip_repeats_is_refused_by_name_and_nothing_is_stored(
+    documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory, store_dir: Path
+) -> None:
+    client_id, job = await open_job(documents_api, tokens)
+    pdf = invoice_pdf("1")
+    described = Description(MediaType.PDF, "0" * 64, [PageSize(1240, 1754)])
+    names = [f"scans/{number:05d}.pdf" for number in range(20)] + ["scans/00007.pdf"]
+    files = [Inspected.of(name, pdf, described) for name in names]
+    store = open_store(store_dir.as_uri(), {})
+
+    with pytest.raises(Invalid) as refused:
+        async with documents_db() as session, session.begin():
+            await documents.add_documents(session, store, UUID(job["id"]), client_id, files, [])
+
+    assert refused.value.detail == "nothing was stored: scans/00007.pdf appears more than once"
+    assert [(error.field, error.message) for error in refused.value.errors] == [
+        ("scans/00007.pdf", "appears more than once in the zip")
+    ]
+    assert await documents_of(documents_db, job["id"]) == []

@@ -14,6 +14,7 @@ every day (`orphans`).
 """
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -144,7 +145,8 @@ async def add_documents(
             f"job {job_id} is {job.status.value}; documents can be added only while it is open"
         )
     names = [file.filename for file in files]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    # Counted once over, not scanned again for each name: a zip holds up to thousands.
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
     if repeated:
         errors = [FieldError(name, "appears more than once in the zip") for name in repeated]
         raise Invalid(f"nothing was stored: {repeated[0]} appears more than once", errors=errors)
