@@ -10,6 +10,10 @@ from markdown_it.token import Token
 # CommonMark without raw HTML (shown as text) and with links checked (no javascript:).
 _MARKDOWN = MarkdownIt("commonmark", {"html": False})
 
+# How many links the renderer is inside, kept as it goes: counting them again from the start
+# at each image made the rendering quadratic in the images.
+_LINKS_OPEN = "links_open"
+
 
 def _link_elsewhere(
     renderer: Any, tokens: Sequence[Token], index: int, options: Any, env: MutableMapping[str, Any]
@@ -18,6 +22,16 @@ def _link_elsewhere(
     and give the task back, with what was keyed."""
     tokens[index].attrSet("target", "_blank")
     tokens[index].attrSet("rel", "noopener noreferrer")
+    env[_LINKS_OPEN] = env.get(_LINKS_OPEN, 0) + 1
+    rendered: str = renderer.renderToken(tokens, index, options, env)
+    return rendered
+
+
+def _link_closed(
+    renderer: Any, tokens: Sequence[Token], index: int, options: Any, env: MutableMapping[str, Any]
+) -> str:
+    """The link ends: an image after it is a link of its own again."""
+    env[_LINKS_OPEN] -= 1
     rendered: str = renderer.renderToken(tokens, index, options, env)
     return rendered
 
@@ -36,13 +50,13 @@ def _image_as_link(
         return shown
     text = renderer.renderInlineAsText(image.children, options, env) or address
     named = f"{escapeHtml(text)} (image)"
-    opened = sum(token.nesting for token in tokens[:index] if token.type.startswith("link_"))
-    if opened:
+    if env.get(_LINKS_OPEN, 0):
         return named
     return f'<a href="{escapeHtml(address)}" target="_blank" rel="noopener noreferrer">{named}</a>'
 
 
 _MARKDOWN.add_render_rule("link_open", _link_elsewhere)
+_MARKDOWN.add_render_rule("link_close", _link_closed)
 _MARKDOWN.add_render_rule("image", _image_as_link)
 
 
