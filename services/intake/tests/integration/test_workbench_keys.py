@@ -1,9 +1,10 @@
 """/work's keys in Chromium: N held down claims once and types nothing into the task it
-opened; on a Mac, Option and the arrows in a text field are the field's; the shortcuts' list
-open, the page behind it takes no key."""
+opened; Enter held down acts once; on a Mac, Option and the arrows in a text field are the
+field's; the shortcuts' list open, the page behind it takes no key."""
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from playwright.async_api import Browser, Page, Request, Route
@@ -36,6 +37,20 @@ async def _held(page: Page, key: str, repeats: int) -> None:
     await page.keyboard.up(key)
 
 
+def _pre_filled(made: dict[str, Any], **values: str) -> Callable[[Route], Awaitable[None]]:
+    """A claim's answer with these values suggested for its task, as a machine's pre-fill."""
+
+    async def pre_filled(route: Route) -> None:
+        answer = await route.fetch()
+        claimed: dict[str, Any] = await answer.json()
+        where = {"confidence": 0.95, "document_id": made["document_id"], "page": 1, "boxes": []}
+        suggested = {name: {"value": value, **where} for name, value in values.items()}
+        claimed["tasks"][0]["suggestions"] = suggested
+        await route.fulfill(response=answer, json=claimed)
+
+    return pre_filled
+
+
 async def test_n_held_down_claims_once_and_types_nothing_into_the_task_it_opened(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
@@ -53,15 +68,7 @@ async def test_n_held_down_claims_once_and_types_nothing_into_the_task_it_opened
     await page.unroute(CLAIMS)
 
     # Work, pre-filled: the task opens, its first field in focus, and the repeats type nothing.
-    async def pre_filled(route: Route) -> None:
-        answer = await route.fetch()
-        claimed: dict[str, Any] = await answer.json()
-        suggestion = {"value": "INV-4711", "confidence": 0.95,
-                      "document_id": made["document_id"], "page": 1, "boxes": []}  # fmt: skip
-        claimed["tasks"][0]["suggestions"] = {"invoice_number": suggestion}
-        await route.fulfill(response=answer, json=claimed)
-
-    await page.route(CLAIMS, pre_filled)
+    await page.route(CLAIMS, _pre_filled(made, invoice_number="INV-4711"))
     await page.keyboard.down("n")
     await page.wait_for_selector("body[data-state=working]")
     assert await page.evaluate("document.activeElement.id") == "field-invoice_number"
@@ -73,6 +80,29 @@ async def test_n_held_down_claims_once_and_types_nothing_into_the_task_it_opened
     # Let go, N is a letter keyed into the field again.
     await page.keyboard.press("n")
     assert (await page.input_value("#field-invoice_number")).replace("n", "", 1) == "INV-4711"
+    await page.context.close()
+
+
+async def test_enter_held_down_acts_once_and_never_presses_a_button(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await page.route(CLAIMS, _pre_filled(made, invoice_number="INV-4", total="10.00"))
+    submits = _sent(page, re.compile(r".*/v1/tasks/[^/]+/submit$"))
+    # On "Next task": it claims, and the repeats do not run through the task it opened.
+    await page.keyboard.down("Enter")
+    await page.wait_for_selector("body[data-state=working]")
+    await _held(page, "Enter", repeats=2)
+    assert await page.evaluate("document.activeElement.id") == "field-invoice_number"
+    # In the form: one field on, and no further (from the last field, to Submit and past it).
+    await page.keyboard.down("Enter")
+    for _ in range(12):
+        await page.keyboard.down("Enter")
+    await page.keyboard.up("Enter")
+    await asyncio.sleep(0.5)
+    assert await page.evaluate("document.activeElement.id") == "field-total"
+    assert submits == []
+    assert await page.get_attribute("body", "data-state") == "working"
     await page.context.close()
 
 

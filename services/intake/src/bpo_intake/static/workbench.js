@@ -1572,6 +1572,12 @@
     active();
     takenAway = takenAway && Date.now() - lastKeyAt < TYPED_ON_MS; // a pause: keys mean again
     lastKeyAt = Date.now();
+    // Enter acts once however long it is held: its repeats would step on to Submit and click
+    // it (or "Next task", or the list's Close), then run on through the task opened after.
+    if (event.key === "Enter" && event.repeat) {
+      event.preventDefault();
+      return;
+    }
     // The shortcuts' list open, the page behind it takes no key (Esc closes the list).
     if ($("help").open) return;
     // Held since it claimed, N claims once, and types nothing into the task it opened (whose
@@ -1595,7 +1601,6 @@
     }
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
-      if (event.repeat) return; // a held key submits once, not the next task too
       if (reasonFor) $("reason-form").requestSubmit();
       else if (task) submit();
       return;
