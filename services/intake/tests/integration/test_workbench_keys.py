@@ -185,4 +185,12 @@ async def test_the_shortcuts_list_open_the_page_behind_it_takes_no_key(
     assert await page.get_attribute("body", "data-state") == "working"
     assert await page.is_hidden("#reason-form")
     assert await page.input_value("#field-invoice_number") == "INV-4"
+    # Nor are the page's keys the browser's: Alt+← would be Back, to the sign-in, leaving the
+    # page and giving the task back.
+    await page.evaluate(
+        "() => addEventListener('keydown', (event) => { window.taken = event.defaultPrevented; })"
+    )
+    await page.keyboard.press("Alt+ArrowLeft")
+    assert await page.evaluate("window.taken") is True
+    assert await listed.count() == 1
     await page.context.close()

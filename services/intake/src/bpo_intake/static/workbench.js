@@ -1578,8 +1578,14 @@
       event.preventDefault();
       return;
     }
-    // The shortcuts' list open, the page behind it takes no key (Esc closes the list).
-    if ($("help").open) return;
+    // The shortcuts' list open, the page behind it takes no key (Esc closes the list), and
+    // its Alt keys are not the browser's either (Alt+← would be Back, leaving the page).
+    if ($("help").open) {
+      if (event.altKey && !event.ctrlKey && !event.metaKey && ALT_KEYS[keyOf(event)]) {
+        event.preventDefault();
+      }
+      return;
+    }
     // Held since it claimed, N claims once, and types nothing into the task it opened (whose
     // first field has the focus by then).
     if (claimHeld && event.repeat && keyOf(event) === "KeyN") {
