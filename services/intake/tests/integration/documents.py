@@ -3,7 +3,7 @@ client's open job to upload them to; and another store for an app's routes to us
 
 import io
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fpdf import FPDF
 from obstore.store import ObjectStore
 from PIL import Image
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, Route
 from sqlalchemy import select
 
 from bpo_common.db import SessionFactory
@@ -226,3 +226,18 @@ async def a_keyer_with_a_task(
     skill, (made,) = await invoices_for_a_skill(served, tokens, number, **job)
     _, token = await contractor(served, tokens, skill)
     return await signed_in(browser, served, token), made, token
+
+
+def pre_filled_claims(made: dict[str, Any], **values: str) -> Callable[[Route], Awaitable[None]]:
+    """The page's claims answered with these values suggested for the task of `made` (a job as
+    made), as a machine's pre-fill: for `page.route`."""
+
+    async def pre_filled(route: Route) -> None:
+        answer = await route.fetch()
+        claimed: dict[str, Any] = await answer.json()
+        where = {"confidence": 0.95, "document_id": made["document_id"], "page": 1, "boxes": []}
+        suggested = {name: {"value": value, **where} for name, value in values.items()}
+        claimed["tasks"][0]["suggestions"] = suggested
+        await route.fulfill(response=answer, json=claimed)
+
+    return pre_filled

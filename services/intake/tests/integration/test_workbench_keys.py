@@ -4,15 +4,14 @@ field's; the shortcuts' list open, the page behind it takes no key."""
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from playwright.async_api import Browser, Page, Request, Route
+from playwright.async_api import Browser, Page, Request
 
 from bpo_devtools.testing import Tokens
 
 from .browsing import Served
-from .documents import a_keyer_with_a_task
+from .documents import a_keyer_with_a_task, pre_filled_claims
 
 CLAIMS = re.compile(r".*/v1/tasks/claim$")
 
@@ -37,20 +36,6 @@ async def _held(page: Page, key: str, repeats: int) -> None:
     await page.keyboard.up(key)
 
 
-def _pre_filled(made: dict[str, Any], **values: str) -> Callable[[Route], Awaitable[None]]:
-    """A claim's answer with these values suggested for its task, as a machine's pre-fill."""
-
-    async def pre_filled(route: Route) -> None:
-        answer = await route.fetch()
-        claimed: dict[str, Any] = await answer.json()
-        where = {"confidence": 0.95, "document_id": made["document_id"], "page": 1, "boxes": []}
-        suggested = {name: {"value": value, **where} for name, value in values.items()}
-        claimed["tasks"][0]["suggestions"] = suggested
-        await route.fulfill(response=answer, json=claimed)
-
-    return pre_filled
-
-
 async def test_n_held_down_claims_once_and_types_nothing_into_the_task_it_opened(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
@@ -68,7 +53,7 @@ async def test_n_held_down_claims_once_and_types_nothing_into_the_task_it_opened
     await page.unroute(CLAIMS)
 
     # Work, pre-filled: the task opens, its first field in focus, and the repeats type nothing.
-    await page.route(CLAIMS, _pre_filled(made, invoice_number="INV-4711"))
+    await page.route(CLAIMS, pre_filled_claims(made, invoice_number="INV-4711"))
     await page.keyboard.down("n")
     await page.wait_for_selector("body[data-state=working]")
     assert await page.evaluate("document.activeElement.id") == "field-invoice_number"
@@ -87,7 +72,7 @@ async def test_enter_held_down_acts_once_and_never_presses_a_button(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await page.route(CLAIMS, _pre_filled(made, invoice_number="INV-4", total="10.00"))
+    await page.route(CLAIMS, pre_filled_claims(made, invoice_number="INV-4", total="10.00"))
     submits = _sent(page, re.compile(r".*/v1/tasks/[^/]+/submit$"))
     # On "Next task": it claims, and the repeats do not run through the task it opened.
     await page.keyboard.down("Enter")

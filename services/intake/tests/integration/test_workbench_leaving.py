@@ -2,6 +2,8 @@
 the page goes (and so the task and the entries), and a give-back is asked for twice."""
 
 import asyncio
+import re
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -12,11 +14,13 @@ from sqlalchemy import select
 from bpo_common.ids import new_id
 from bpo_devtools.testing import Tokens, eventually
 from bpo_intake.models import Task
-from bpo_intake.service import contractors
+from bpo_intake.service import contractors, tasks
+from bpo_intake.service.keys import key_of_job
 
 from .browsing import Served, contractor, signed_in
-from .documents import a_job_with_a_document, invoice_pdf
+from .documents import a_job_with_a_document, a_keyer_with_a_task, invoice_pdf, pre_filled_claims
 
+CLAIMS = re.compile(r".*/v1/tasks/claim$")
 FIELDS = [
     {"name": "invoice_number", "type": "string", "label": "Invoice number"},
     {"name": "total", "type": "decimal", "label": "Total"},
@@ -102,6 +106,47 @@ async def test_a_task_with_nothing_keyed_is_left_without_a_question_and_given_ba
     await _closed(page)
     await _given_back(served, item_id)
     assert asked == []
+    await page.context.close()
+
+
+async def test_leaving_while_a_submit_is_on_its_way_is_asked_first_and_leaves_the_task_to_it(
+    served: Served, browser: Browser, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await page.route(CLAIMS, pre_filled_claims(made, invoice_number="INV-4", total="10.00"))
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    # The submit held in the service after it read the task, as by a slow data key.
+    reached, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow(*args: Any) -> Any:
+        reached.set()
+        await go_on.wait()
+        return await key_of_job(*args)
+
+    monkeypatch.setattr(tasks, "key_of_job", slow)
+    asked: list[str] = []
+
+    async def leave(dialog: Dialog) -> None:
+        asked.append(dialog.type)
+        await dialog.accept()
+
+    page.on("dialog", leave)
+    # Nothing keyed, the pre-fill sent as it is: leaving is asked all the same, and left, the
+    # task is not given back under the submit.
+    await page.keyboard.press("Control+Enter")
+    await asyncio.wait_for(reached.wait(), 10)
+    await page.goto("about:blank")
+    await asyncio.sleep(0.5)  # for a give-back on its way to come in first
+    go_on.set()
+    item_id = UUID(made["item_id"])
+
+    async def answered() -> bool:
+        return await _task_status(served, item_id) != "leased"
+
+    await eventually(answered, what="the submit's answer")
+    assert await _task_status(served, item_id) == "submitted"
+    assert asked == ["beforeunload"]
     await page.context.close()
 
 

@@ -1705,15 +1705,17 @@
     showPage(0);
   });
   window.addEventListener("resize", () => { if (!viewer.zoom) draw(); });
-  // Leaving the page with entries not sent asks first (the browser's own question); left, the
-  // page gives the task back at once rather than when the lease runs out.
+  // Leaving the page with entries not sent, or a submit not yet answered, asks first (the
+  // browser's own question); left, the page gives the task back at once rather than when the
+  // lease runs out. A task whose submit is on its way is left to that submit: given back under
+  // it, the submit would find no lease and the keying be lost (not landed, the lease ends).
   window.addEventListener("beforeunload", (event) => {
-    if (!task || !keyed) return;
+    if (!task || !(keyed || submitting.has(task.id))) return;
     event.preventDefault();
     event.returnValue = ""; // what browsers before Chromium 119 ask for
   });
   window.addEventListener("pagehide", () => {
-    if (task) {
+    if (task && !submitting.has(task.id)) {
       fetch(`/v1/tasks/${task.id}/release`, {
         method: "POST", headers: PAGE_HEADER, credentials: "same-origin", keepalive: true,
       });
