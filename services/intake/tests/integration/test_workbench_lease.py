@@ -2,7 +2,7 @@
 by the test: a keyer back from a spell away, in the last of the lease, keeps the task and what
 was keyed by keying on; one signed out is told until when the entries can be sent; one whose
 network is down is told the lease ends, and after a submit whose answer was lost, that the
-task was most likely submitted."""
+task was most likely submitted, unless a beat since found it still held."""
 
 import re
 from datetime import datetime, timedelta
@@ -184,4 +184,31 @@ async def test_a_lease_ending_out_of_reach_after_a_lost_submit_answer_says_it_wa
     async with served.sessions() as session:
         query = select(Task.status).where(Task.item_id == UUID(made["item_id"]))
         assert (await session.scalars(query)).one() == "submitted"
+    await page.context.close()
+
+
+async def test_a_lease_ending_after_a_beat_got_through_a_lost_submit_says_it_went_back(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, _, _ = await _keying_on_a_clock(served, browser, tokens)
+    # The submit never reaches the service; then the network is back.
+    submits = re.compile(r".*/v1/tasks/[^/]+/submit$")
+    await page.route(submits, lambda route: route.abort())
+    await page.keyboard.press("Control+Enter")
+    await page.locator("#status.error").filter(has_text="Not known to be sent").wait_for()
+    await page.unroute(submits)
+    # A beat renews the lease: the task was still held, so that submit did not take it.
+    async with page.expect_response(BEATS) as renewed:
+        await page.clock.fast_forward(250_000)
+    assert (await renewed.value).status == 200
+
+    async def renewed_on_the_page() -> bool:
+        await page.clock.run_for(1_000)  # a tick, to show the lease's time left
+        return await page.locator("#lease.expiring").count() == 0
+
+    await eventually(renewed_on_the_page, what="the page to take the beat's answer")
+    # The keyer away, the lease runs out: the task went back to the queue, with the keying.
+    await page.clock.fast_forward(400_000)
+    await page.wait_for_selector("body[data-state=idle]")
+    assert await page.inner_text("#status") == "The lease ran out; the task went back to the queue."
     await page.context.close()

@@ -52,6 +52,7 @@
   let lastKeyAt = 0; // when the latest key was pressed
   let claimHeld = false; // the N that claimed is still down: its repeats are no keys
   let timedOut = null; // the task whose latest submit's answer was lost
+  let losses = 0; // how many submits' answers were lost, to know a beat or check sent after
   // The Idempotency-Key of the claim whose answer was lost: the next claim sends it again, and
   // gets what that one leased, if it went through. A fresh one for each claim after an answer.
   let claimKey = null;
@@ -107,6 +108,13 @@
   // submit's answer: that submit may be what closed it.
   function goneText(id, status, answer) {
     return id === timedOut ? mostLikelySubmitted(id) : problemText(status, answer);
+  }
+
+  // A beat or check answered 200, sent after the task's submit's answer was lost (and before
+  // any other was), found the task still held: that submit did not take it, and the lease's
+  // end, if it comes, sends the task back to the queue.
+  function stillHeld(id, lossesBefore) {
+    if (id === timedOut && losses === lossesBefore) timedOut = null;
   }
 
   // Refused (403, the service's own problem: a proxy's page is no such word) as one who may
@@ -279,6 +287,7 @@
     if (beatSkipped) return; // away: let the lease run out
     beatAt = Date.now();
     const id = task.id;
+    const lossesBefore = losses;
     let answered;
     try {
       answered = await api("POST", `/v1/tasks/${id}/heartbeat`);
@@ -292,6 +301,7 @@
     if (!task || task.id !== id) return;
     if (status === 200) {
       leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
+      stillHeld(id, lossesBefore);
       // Renewed: no longer about to end, and the keyer signed in.
       if (statusOf === "lease" || statusOf === "signed out") say("");
     } else if (status === 409 || status === 404) {
@@ -902,6 +912,7 @@
     if (!task || !visited.size) return;
     const checking = task;
     const number = ++checks;
+    const lossesBefore = losses;
     const answered = await api(
       "POST", `/v1/tasks/${task.id}/check`, { data: values([...visited]) }).catch(() => null);
     if (checking !== task || number !== checks) return;
@@ -921,6 +932,7 @@
       return;
     }
     if (status === 200) {
+      stillHeld(checking.id, lossesBefore);
       // A date keyed half reads as empty: said as such, not as "required".
       const half = halfDates([...visited]);
       const halfOn = new Set(half.map((error) => error.field));
@@ -937,6 +949,7 @@
   // have been taken.
   function unknown(id, why) {
     timedOut = id;
+    losses += 1;
     say(`Not known to be sent: ${why}, and it may have gone through.${KEPT}`, true);
   }
 
