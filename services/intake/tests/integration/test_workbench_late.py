@@ -1,7 +1,7 @@
 """/work when a task is taken from the keyer or a submit's answer comes late, in Chromium: keys
 typed on into a task taken away claim no other, a keyer suspended mid-task is told why the
-task closed, and a submit's answer that comes once its task was closed and the next one opened
-acts on that next task in no way."""
+task closed, a submit's answer that comes once its task was closed and the next one opened
+acts on that next task in no way, and one lost once its task was closed says so."""
 
 import asyncio
 import json
@@ -190,4 +190,39 @@ async def test_a_keyer_suspended_mid_task_is_told_why_as_the_task_closes(
         items = [UUID(item["item_id"]) for item in made]
         query = select(Task.status).where(Task.item_id.in_(items))
         assert sorted(await session.scalars(query)) == ["queued"] * 3
+    await page.context.close()
+
+
+async def test_a_submits_answer_lost_once_the_lease_ran_out_says_it_may_have_gone_through(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    skill, _ = await invoices_for_a_skill(served, tokens, "INV-1")
+    _, token = await contractor(served, tokens, skill)
+    page = await signed_in(browser, served, token)
+    await page.clock.install()
+    await page.reload()
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    shown = (await page.inner_text("#status")).split()[1]  # "Task … is yours."
+    arrived, released = asyncio.Event(), asyncio.Event()
+
+    async def lost_on_the_way(route: Route) -> None:
+        arrived.set()
+        await released.wait()
+        await route.abort()
+
+    await page.route(SUBMITS, lost_on_the_way)
+    await page.locator("#field-invoice_number").fill("INV-1")
+    await page.locator("#field-total").fill("10")
+    await page.keyboard.press("Control+Enter")
+    await asyncio.wait_for(arrived.wait(), 10)
+    await page.clock.fast_forward(LEASE_RUN_OUT_MS)
+    await page.clock.run_for(2_000)
+    await page.locator("#status").filter(has_text="went back to the queue").wait_for()
+    async with page.expect_event("requestfailed"):
+        released.set()
+    await asyncio.sleep(0.5)  # for the page to have read the failure
+    assert await page.inner_text("#status") == (
+        f"Task {shown} is not known to be submitted: no answer came, and it may have gone through."
+    )
     await page.context.close()

@@ -946,8 +946,14 @@
   const KEPT = " Your entries are kept; send them again with Ctrl+Enter.";
 
   // A submit whose answer was lost (see `lost`), or that had none (the network gone), may
-  // have been taken.
+  // have been taken. Its task closed meanwhile (the lease ran out as the page counts it), the
+  // last word on it may not stay that it went back to the queue.
   function unknown(id, why) {
+    if (!task || task.id !== id) {
+      say(`Task ${id.slice(-8)} is not known to be submitted: ${why}, and it may have gone `
+        + "through.", true);
+      return;
+    }
     timedOut = id;
     losses += 1;
     say(`Not known to be sent: ${why}, and it may have gone through.${KEPT}`, true);
@@ -985,7 +991,10 @@
         next = true;
         return;
       }
-      if (!current) return;
+      if (!current) {
+        if (lost(status, answer)) unknown(id, `the service answered ${status}`);
+        return;
+      }
       // The service checked the entries of a task still open: a submit before was not taken.
       if (status === 422) timedOut = null;
       if (status === 422 && answer.errors) {
@@ -1012,7 +1021,7 @@
         unknown(id, `the service answered ${status}`);
       } else say(`Not sent: ${problemText(status, answer)}.${passing(status) ? KEPT : ""}`, true);
     } catch {
-      if (task && task.id === id) unknown(id, "no answer came");
+      unknown(id, "no answer came");
     } finally {
       submitting.delete(id);
       $("submit").disabled = Boolean(task) && submitting.has(task.id);
