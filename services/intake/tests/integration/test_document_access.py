@@ -357,7 +357,7 @@ async def test_documents_of_a_qualifications_set_outlive_their_jobs_retention(
     assert kept.deleted_at is None, "its copies are keyed from it"
 
 
-async def test_a_page_that_could_not_be_drawn_answers_404_naming_the_page_not_its_client(
+async def test_a_page_or_file_the_store_lacks_answers_404_naming_the_document_not_its_client(
     documents_api: httpx.AsyncClient, tokens: Tokens, documents_db: SessionFactory, store_dir: Path
 ) -> None:
     client_id, job = await open_job(documents_api, tokens)
@@ -378,10 +378,17 @@ async def test_a_page_that_could_not_be_drawn_answers_404_naming_the_page_not_it
     (task,) = await claim_tasks(documents_api, keyer, job_id=job["id"])
 
     page = await documents_api.get(task["documents"][0]["pages"][0]["image_url"])
+    # And a store that lost the document's own bytes says so of the document, to the client too.
+    (store_dir / str(client_id) / document["sha256"] / "original").unlink()
+    url = f"/v1/documents/{document['id']}/file"
+    file = await documents_api.get(url, headers=tokens.client(client_id))
 
-    problem = assert_problem(page, 404)
-    assert problem["detail"] == (
+    assert assert_problem(page, 404)["detail"] == (
         f"no image of page 1 of document {document['id']}: it could not be drawn"
     )
-    assert str(client_id) not in page.text
-    assert document["sha256"] not in page.text
+    assert assert_problem(file, 404)["detail"] == (
+        f"the file of document {document['id']} is not in the document store"
+    )
+    for answer in (page, file):
+        assert str(client_id) not in answer.text
+        assert document["sha256"] not in answer.text

@@ -224,7 +224,10 @@ async def readable(
 async def original(store: ObjectStore, document: Document) -> bytes:
     if document.deleted_at is not None:
         raise NotFound(f"document {document.id} was deleted on {document.deleted_at:%Y-%m-%d}")
-    return await objects.read(store, objects.original(document.client_id, document.sha256))
+    try:
+        return await objects.read(store, objects.original(document.client_id, document.sha256))
+    except NotFound as exc:  # its path names the client and the bytes: no reader's business
+        raise NotFound(f"the file of document {document.id} is not in the document store") from exc
 
 
 # References from items
