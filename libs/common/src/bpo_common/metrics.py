@@ -8,7 +8,9 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram("bpo_http_request_seconds", "HTTP request latency", ["method", "route"])
 OUTBOX_PUBLISHED = Counter("bpo_outbox_published_total", "Outbox events published to JetStream")
 OUTBOX_FAILURES = Counter(
-    "bpo_outbox_publish_failures_total", "Outbox publish attempts that failed"
+    "bpo_outbox_publish_failures_total",
+    "Outbox events whose publish failed, one per event and attempt, and relay passes that "
+    "failed before publishing",
 )
 EVENTS_APPLIED = Counter(
     "bpo_events_applied_total", "Events applied by a consumer", ["consumer", "type"]

@@ -179,6 +179,8 @@ class OutboxRelay:
         self._gather_s = gather_s
         self._after_publish = after_publish
         self._claim = _claim(batch_size)
+        # The error a pass raised for its rows, each already counted with its row.
+        self._rows_counted: BaseException | None = None
 
     async def run(self) -> None:
         """Relay until cancelled; while NATS or the database is away, retry with backoff."""
@@ -187,8 +189,15 @@ class OutboxRelay:
             self._relay_a_batch,
             self._wait_for_work,
             max_backoff_s=self._max_backoff_s,
-            on_error=lambda _: OUTBOX_FAILURES.inc(),
+            on_error=self._count_failed_pass,
         )
+
+    def _count_failed_pass(self, error: Exception) -> None:
+        """A pass that failed before its rows were published (the database away, the client
+        failing) counts once; a pass that failed because none of its rows was published was
+        counted row by row."""
+        if error is not self._rows_counted:
+            OUTBOX_FAILURES.inc()
 
     async def _relay_a_batch(self) -> bool:
         """One batch; True when it was full, so that more rows may be waiting (whether or not
@@ -198,8 +207,9 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were published. Rows JetStream
-        did not ack stay unsent, with their attempt and error; when none was acked, the first
-        error is raised (after that is committed), so that the loop backs off."""
+        did not ack stay unsent, with their attempt and error, and each is counted in
+        `OUTBOX_FAILURES`; when none was acked, the first error is raised (after that is
+        committed), so that the loop backs off, and otherwise each such row is logged."""
         _, sent = await self._relay()
         return sent
 
@@ -215,20 +225,31 @@ class OutboxRelay:
             results = await self._publish(rows)
             sent = [row.id for row, result in zip(rows, results, strict=True) if result is None]
             failed = [
-                (row.id, result)
+                (row, result)
                 for row, result in zip(rows, results, strict=True)
                 if result is not None
             ]
             if self._after_publish is not None:
                 await self._after_publish(sent)
             if failed:
-                rows_failed = [
-                    {"id": event_id, "last_error": repr(error)} for event_id, error in failed
-                ]
+                rows_failed = [{"id": row.id, "last_error": repr(error)} for row, error in failed]
                 await session.execute(_UNSENT_AGAIN, as_arrays(rows_failed, ["id", "last_error"]))
         OUTBOX_PUBLISHED.inc(len(sent))
+        OUTBOX_FAILURES.inc(len(failed))
         if failed and not sent:
+            # NATS away, or every row refused: the loop logs the error and backs off.
+            self._rows_counted = failed[0][1]
             raise failed[0][1]
+        # Rows that failed while others were sent (too large for the server, a subject no
+        # stream takes) would otherwise fail pass after pass with no word: each is named by
+        # its type (the subject) and id, never its payload, which holds client values.
+        for row, error in failed:
+            log.warning(
+                "outbox event not published, left for the next pass",
+                event_type=row.subject,
+                event_id=str(row.id),
+                error=repr(error),
+            )
         return len(claimed), len(sent)
 
     async def _publish(self, rows: Sequence[Any]) -> list[BaseException | None]:

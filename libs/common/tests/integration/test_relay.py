@@ -8,7 +8,9 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError
+from prometheus_client import REGISTRY
 from sqlalchemy import delete, insert, select
+from structlog.testing import capture_logs
 
 from bpo_common.events import STREAM_NAME
 from bpo_common.ids import new_id
@@ -23,6 +25,10 @@ from .conftest import Plumbing, ProbeRecorded
 
 class RelayDied(Exception):
     pass
+
+
+def _publish_failures() -> float:
+    return REGISTRY.get_sample_value("bpo_outbox_publish_failures_total") or 0
 
 
 async def _stream_messages(js: JetStreamContext) -> int:
@@ -181,12 +187,14 @@ async def test_a_row_jetstream_refuses_stays_unsent_with_its_error_and_the_rest_
     async with plumbing.stray_row("nowhere.probe", b"{}") as refused:
         async with plumbing.sessions() as session, session.begin():
             sent = await publish(session, ProbeRecorded(run=run, n=1))
+        failures = _publish_failures()
         assert await relay.relay_once() == 1
         assert await plumbing.unsent([sent.id]) == 0
         assert await plumbing.unsent([refused]) == 1
         with pytest.raises(NoStreamResponseError):
             await relay.relay_once()  # a batch with nothing sent fails, so the loop backs off
         assert await plumbing.publish_failures(refused) == (2, "NoStreamResponseError()")
+        assert _publish_failures() == failures + 2, "each failed attempt counted once"
         assert await plumbing.unsent([refused]) == 1, "still waiting for the next attempt"
 
 
@@ -200,10 +208,20 @@ async def test_a_row_larger_than_the_server_takes_fails_alone_and_the_rest_are_s
     async with plumbing.stray_row("bpo.test.probe.recorded", too_large) as refused:
         async with plumbing.sessions() as session, session.begin():
             after = await publish(session, ProbeRecorded(run=str(new_id()), n=1))
-        assert await relay.relay_once() == 1, "the row written after it is sent"
+        failures = _publish_failures()
+        with capture_logs() as logs:
+            assert await relay.relay_once() == 1, "the row written after it is sent"
         assert await plumbing.unsent([after.id]) == 0
         assert await plumbing.publish_failures(refused) == (1, "MaxPayloadError()")
         assert await plumbing.unsent([refused]) == 1
+        # Though the pass sent a row, the one it could not send is told of.
+        assert _publish_failures() == failures + 1
+        assert [
+            (log["event_type"], log["event_id"], log["error"])
+            for log in logs
+            if log["event"] == "outbox event not published, left for the next pass"
+        ] == [("bpo.test.probe.recorded", str(refused), "MaxPayloadError()")]
+        assert "xxxx" not in repr(logs), "the payload is never logged"
 
 
 async def test_a_row_too_large_with_its_headers_fails_alone_and_the_connection_stays(
