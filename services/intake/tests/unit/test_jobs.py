@@ -2,11 +2,15 @@
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
-from bpo_common.contracts import QcMode, QcPolicy
+from bpo_common.contracts import QcMode, QcPolicy, TaskKind
+from bpo_common.contracts.intake import TaskSubmitted
+from bpo_common.crypto import LocalKeyRing, new_data_key, new_kek
 from bpo_common.errors import FieldError, Invalid
+from bpo_common.events import wrap
 from bpo_common.rules import JobSpec
 from bpo_intake.domain.items import (
     ItemIn,
@@ -18,6 +22,7 @@ from bpo_intake.domain.items import (
 )
 from bpo_intake.domain.jobs import (
     FINAL,
+    MAX_VALUES_BYTES,
     ItemStatus,
     QcPolicyIn,
     chunked,
@@ -25,6 +30,7 @@ from bpo_intake.domain.jobs import (
     entries_per_item,
     progress,
     statistics_outgrown,
+    too_large,
 )
 from bpo_intake.schemas import JobCreate
 
@@ -193,3 +199,35 @@ def test_a_jobs_items_do_not_count_towards_the_size_of_its_spec() -> None:
     fields = [{"name": "note", "type": "string"}]
     job = JobCreate.model_validate({"fields": fields, "work_type": "notes", "items": items})
     assert len(job.items) == 4_000
+
+
+# NATS's max_payload in deploy/nats/nats.conf, deploy/k8s/base/nats.yaml and the test stack.
+NATS_MAX_PAYLOAD = 8 * 1024 * 1024
+
+
+def test_values_past_the_bound_are_named_by_their_largest_field() -> None:
+    # {"note":"…","memo":"…"}: 21 bytes besides the two texts.
+    at_the_bound = {"note": "x" * (MAX_VALUES_BYTES - 31), "memo": "y" * 10}
+    assert too_large(at_the_bound) is None
+    error = too_large({**at_the_bound, "memo": "y" * 11})
+    assert error is not None
+    assert error.field == "note"
+    assert error.message.startswith(f"the values take {MAX_VALUES_BYTES + 1:,} bytes as JSON, ")
+
+
+def test_a_submit_carrying_three_records_at_the_bound_stays_well_under_natss_limit() -> None:
+    job = UUID(int=3)
+    key, _ = new_data_key(LocalKeyRing.parse(new_kek("k1")), job)
+    record = {"lines": [{"text": "x" * 1000}] * (MAX_VALUES_BYTES // 1013)}
+    assert too_large(record) is None
+    now = datetime(2031, 1, 1, tzinfo=UTC)
+    event = TaskSubmitted(
+        task_id=UUID(int=1), job_id=job, item_id=UUID(int=2), client_id=UUID(int=4),
+        work_type="invoice", kind=TaskKind.ENTRY, contractor_id=UUID(int=5),
+        data=key.seal(record), golden=key.seal(record), client_values=key.seal(record),
+        entries_expected=1, claimed_at=now, submitted_at=now,
+    )  # fmt: skip
+
+    payload = wrap(event, source="intake").model_dump_json().encode()
+
+    assert len(payload) < NATS_MAX_PAYLOAD * 0.6

@@ -18,6 +18,7 @@ from bpo_common import json_input
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.rules import FieldType, JobSpec, check, is_empty, spec_errors
 from bpo_common.text import unstorable
+from bpo_intake.domain.jobs import too_large
 
 MAX_DOCUMENTS = 100
 NO_DOCUMENTS_YET = (
@@ -121,14 +122,36 @@ def check_golden(spec: JobSpec, item: ItemIn) -> tuple[ItemIn, list[FieldError]]
     return item.model_copy(update={"golden": checked.normalized}), []
 
 
+def check_sizes(spec: JobSpec, item: ItemIn, *, verify: bool) -> list[FieldError]:
+    """The item's values its events carry, each record within `MAX_VALUES_BYTES`: its golden
+    answer and, in a `verify` job, its client values (`source.lines` names the largest field
+    of one past it)."""
+    records = {"golden": item.golden or {}}
+    if verify:
+        names = {field.name for field in spec.fields}
+        records["source"] = {name: v for name, v in item.source.items() if name in names}
+    return [
+        FieldError(f"{where}.{error.field}", error.message)
+        for where, values in records.items()
+        if (error := too_large(values)) is not None
+    ]
+
+
+def _checked(spec: JobSpec, item: ItemIn, *, verify: bool) -> tuple[ItemIn, list[FieldError]]:
+    """The item with its golden answer checked (and in a `verify` job, its client values),
+    and the size of what its events carry."""
+    checked, problems = check_golden(spec, item)
+    if verify:
+        problems += check_client_values(spec, item)
+    return checked, problems + check_sizes(spec, checked, verify=verify)
+
+
 def checked_row(spec: JobSpec, row: Parsed, *, verify: bool = False) -> Parsed:
     """A parsed row with its golden answer (and in a `verify` job, its client values)
     checked: the item to store, or its problems."""
     if isinstance(row, list):
         return row
-    item, problems = check_golden(spec, row)
-    if verify:
-        problems += check_client_values(spec, row)
+    item, problems = _checked(spec, row, verify=verify)
     return problems or item
 
 
@@ -138,9 +161,7 @@ def checked_items(spec: JobSpec, items: Sequence[ItemIn], *, verify: bool = Fals
     (`items[3].golden.total`)."""
     checked, errors = [], []
     for position, item in enumerate(items):
-        item, problems = check_golden(spec, item)
-        if verify:
-            problems += check_client_values(spec, item)
+        item, problems = _checked(spec, item, verify=verify)
         checked.append(item)
         errors += [FieldError(index(position).name(e.field), e.message) for e in problems]
         if item.documents:
