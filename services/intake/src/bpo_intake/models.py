@@ -134,8 +134,7 @@ class JobAccuracy(Base):
     estimate: Mapped[float | None]
     lower: Mapped[float | None]
     upper: Mapped[float | None]
-    # The one-sided 95 % lower bound the target is held to.
-    assured: Mapped[float | None]
+    assured: Mapped[float | None]  # the one-sided 95 % lower bound the target is held to
     met: Mapped[bool]
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -380,7 +379,8 @@ class ApiKey(Base):
 
 class Erasure(Base):
     """A job's data (`item_ids` None) or some of its items' erased: when, asked by whom (a
-    client, an admin, retention), and when each service said it erased its own."""
+    client, an admin, retention), when each service said it erased its own, and when its
+    events on the stream were emptied (by one pass at a time: till `stream_claimed_until`)."""
 
     __tablename__ = "erasure"
     __table_args__ = (Index("ix_erasure_job_id", "job_id", "requested_at"),)
@@ -396,5 +396,5 @@ class Erasure(Base):
     validation_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     billing_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reporting_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # When the item's (or job's) events on the stream were emptied of its values.
     stream_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stream_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -193,8 +193,7 @@ async def erase_from_the_stream(runtime: Runtime) -> None:
     """Empty the stream's events of the values of finished erasures, every few seconds."""
 
     async def erase() -> bool:
-        async with runtime.sessions() as session, session.begin():
-            done = await erasure.erase_from_the_stream(session, runtime.js)
+        done = await erasure.erase_from_the_stream(runtime.sessions, runtime.js)
         return done == erasure.STREAM_BATCH
 
     await keep_running("stream erasure", erase, pause(STREAM_ERASURE_CHECK_S))

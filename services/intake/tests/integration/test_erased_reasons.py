@@ -128,8 +128,8 @@ async def test_what_people_typed_about_an_erased_item_is_gone_from_the_stream(
             await acked_for(js, consumer.name)
 
     async def off_the_stream() -> bool:
-        async with intake_db() as session, session.begin():
-            await erasure.erase_from_the_stream(session, js)
+        await erasure.erase_from_the_stream(intake_db, js)
+        async with intake_db() as session:
             state = await erasure.erasure_state(session, job_id, None)
         return state.stream.erased_at is not None
 

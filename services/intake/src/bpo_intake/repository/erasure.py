@@ -2,7 +2,7 @@
 erasures asked for and what each service answered, and the jobs retention has run out for."""
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -247,18 +247,74 @@ async def set_erased_at(
     )
 
 
-async def erasures_for_the_stream(session: AsyncSession, limit: int) -> list[Erasure]:
-    """Erasures every service has done but whose events on the stream still hold values,
-    oldest first; locked, others' skipped."""
+async def claim_for_the_stream(session: AsyncSession, limit: int, held_s: float) -> list[Erasure]:
+    """Claim for this pass, for `held_s` seconds, erasures every service has done but whose
+    events on the stream still hold values, oldest first, passing over those another pass
+    holds (its claim not run out, or their rows locked). The claim is in the rows, to be
+    committed before the stream is read: no transaction stays open, and no row held, for the
+    read. All share one `stream_claimed_until`, which names the claim."""
     done = [getattr(Erasure, f"{service}_erased_at").is_not(None) for service in SERVICES]
-    query = (
-        select(Erasure)
-        .where(*done, Erasure.stream_erased_at.is_(None))
+    due = (
+        select(Erasure.id)
+        .where(*done, Erasure.stream_erased_at.is_(None), _unclaimed())
         .order_by(Erasure.requested_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list((await session.execute(query)).scalars())
+    claimed = (
+        update(Erasure)
+        .where(Erasure.id.in_(due.scalar_subquery()))
+        .values(stream_claimed_until=func.now() + timedelta(seconds=held_s))
+        .returning(Erasure)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.execute(claimed)).scalars())
+
+
+def _unclaimed() -> ColumnElement[bool]:
+    """No pass holds the erasure: none claimed it, or its claim ran out."""
+    return or_(Erasure.stream_claimed_until.is_(None), Erasure.stream_claimed_until < func.now())
+
+
+async def renew_stream_claim(
+    session: AsyncSession, erasure_ids: Collection[UUID], until: datetime, held_s: float
+) -> datetime | None:
+    """Hold the erasures of the claim `until` names for `held_s` seconds more: when the claim
+    now runs out, or None, nothing renewed, when this pass no longer holds every one of them
+    (its claim ran out and another pass took one). Their rows are held while it looks."""
+    named = Erasure.id.in_(erasure_ids), Erasure.stream_claimed_until == until
+    held = await session.execute(select(Erasure.id).where(*named).with_for_update())
+    if len(held.all()) != len(erasure_ids):
+        return None
+    renewed = await session.execute(
+        update(Erasure)
+        .where(*named)
+        .values(stream_claimed_until=func.now() + timedelta(seconds=held_s))
+        .returning(Erasure.stream_claimed_until)
+    )
+    return renewed.scalars().first()
+
+
+async def release_stream_claim(
+    session: AsyncSession,
+    erasure_ids: Collection[UUID],
+    until: datetime,
+    done: Collection[UUID],
+    erased_at: datetime,
+) -> None:
+    """Let go of the claim `until` names, the erasures in `done` set as emptied from the
+    stream at `erased_at`; the others may be taken again at once. An erasure this pass no
+    longer holds (its claim ran out, another pass took it) is left to that pass."""
+    await session.execute(
+        update(Erasure)
+        .where(Erasure.id.in_(erasure_ids), Erasure.stream_claimed_until == until)
+        .values(
+            stream_claimed_until=None,
+            stream_erased_at=case(
+                (Erasure.id.in_(done), erased_at), else_=Erasure.stream_erased_at
+            ),
+        )
+    )
 
 
 async def jobs_past_retention(

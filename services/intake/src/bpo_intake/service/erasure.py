@@ -15,7 +15,10 @@ one waiting on an exception, which validation closes). A second erasure of what 
 already changes nothing.
 """
 
+import asyncio
 from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -28,7 +31,7 @@ from bpo_common.clock import utcnow
 from bpo_common.contracts.erasure import SEALED_EVENTS, TYPED_EVENTS, ErasureDone
 from bpo_common.contracts.intake import DataErased
 from bpo_common.crypto import DataKeys
-from bpo_common.db import unreachable
+from bpo_common.db import SessionFactory, unreachable
 from bpo_common.erasure import Erased, forget_dead_letters, redacted
 from bpo_common.errors import NotFound
 from bpo_common.ids import new_id
@@ -50,6 +53,13 @@ RETENTION_FAILURES = Counter(
     "Erasures of a job past its retention that failed (each logged as retention_erasure_failed)",
 )
 STREAM_BATCH = 100
+# A pass of the stream erasure holds the erasures it claims for STREAM_CLAIM_S, renewed every
+# STREAM_RENEW_S while it reads the stream, and stops once it has not renewed its claim for
+# STREAM_HELD_S: a database that cannot be reached for that long has it stop before its claim
+# runs out and another pass may take its erasures.
+STREAM_CLAIM_S = 120.0
+STREAM_RENEW_S = 20.0
+STREAM_HELD_S = STREAM_CLAIM_S - 2 * STREAM_RENEW_S
 
 
 async def erase_job(
@@ -230,26 +240,107 @@ async def erase_past_retention(
     return len(due)
 
 
-async def erase_from_the_stream(session: AsyncSession, js: JetStreamContext) -> int:
+async def erase_from_the_stream(sessions: SessionFactory, js: JetStreamContext) -> int:
     """Empty the stream's events of the values of erasures every service has done (up to
     STREAM_BATCH of them), and of what people typed about their items (a keyer's "cannot read
     it", a reviewer's rejection), in one read of the stream; an erasure whose events some
-    consumer has not acked yet waits for the next pass. Returns how many erasures are done."""
-    erasures = await repository.erasures_for_the_stream(session, STREAM_BATCH)
+    consumer has not acked yet waits for the next pass. Returns how many erasures are done.
+
+    The pass claims its erasures in a short transaction, reads the stream with none open (a
+    read takes minutes to hours at production size: a transaction held for it was ended by a
+    server's idle_in_transaction_session_timeout, and held back vacuum without one), and
+    records what it emptied in another. It renews its claim while it reads, and stops once it
+    has not for STREAM_HELD_S, before its claim runs out and another pass may take it: two
+    passes never read for one erasure at once. A pass that fails gives its claim back; one
+    stopped or killed leaves it to run out. A read cut short is safe to run again: a copy is not
+    picked again, and one published twice shares its `Nats-Msg-Id`."""
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    async with sessions() as session, session.begin():
+        erasures = await repository.claim_for_the_stream(session, STREAM_BATCH, STREAM_CLAIM_S)
     if not erasures:
         return 0
+    claim = _StreamClaim([erasure.id for erasure in erasures], _until(erasures))
     erased = Erased.of((erasure.job_id, erasure.item_ids) for erasure in erasures)
     subjects = sorted({event.event_type for event in (*SEALED_EVENTS, *TYPED_EVENTS)})
-    waiting = await redact(js, subjects, erased.in_event, redacted)
+    read = asyncio.Event()
+    try:
+        async with asyncio.timeout_at(asked + STREAM_HELD_S) as held:
+            renewal = asyncio.create_task(_renew(sessions, claim, held, read))
+            try:
+                waiting = await redact(js, subjects, erased.in_event, redacted)
+            except BaseException:
+                renewal.cancel()
+                raise
+            finally:
+                read.set()
+                await asyncio.wait([renewal])
+    except Exception:
+        await _give_back(sessions, claim)
+        raise
     waiting_jobs = {envelope.data["job_id"] for envelope in waiting}
     waiting_items = {envelope.data["item_id"] for envelope in waiting}
-    now = utcnow()
     done = [
-        erasure
+        erasure.id
         for erasure in erasures
         if str(erasure.job_id) not in waiting_jobs
         and not set(erasure.item_ids or ()) & waiting_items
     ]
-    for erasure in done:
-        erasure.stream_erased_at = now
+    async with sessions() as session, session.begin():
+        await repository.release_stream_claim(session, claim.ids, claim.until, done, utcnow())
     return len(done)
+
+
+@dataclass
+class _StreamClaim:
+    """The erasures a pass of the stream erasure holds, and when its claim runs out (which
+    names it)."""
+
+    ids: list[UUID]
+    until: datetime
+
+
+def _until(erasures: Sequence[Erasure]) -> datetime:
+    until = erasures[0].stream_claimed_until
+    assert until is not None, "set by the claim"
+    return until
+
+
+async def _renew(
+    sessions: SessionFactory, claim: _StreamClaim, held: asyncio.Timeout, read: asyncio.Event
+) -> None:
+    """Renew the claim every STREAM_RENEW_S until the stream is `read`, each renewal putting
+    off when the pass stops; a renewal that fails is tried again at the next, and the pass
+    stops at once when another pass took one of its erasures. A renewal under way is waited
+    for, not cut short, so that the claim the pass records its result under is the one
+    committed."""
+    loop = asyncio.get_running_loop()
+    while not read.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(read.wait(), STREAM_RENEW_S)
+            return
+        asked = loop.time()
+        try:
+            async with sessions() as session, session.begin():
+                until = await repository.renew_stream_claim(
+                    session, claim.ids, claim.until, STREAM_CLAIM_S
+                )
+        except Exception:
+            log.exception("stream_claim_not_renewed", erasure_ids=[str(i) for i in claim.ids])
+            continue
+        if until is None:
+            log.warning("stream_claim_lost", erasure_ids=[str(i) for i in claim.ids])
+            held.reschedule(loop.time())
+            return
+        claim.until = until
+        held.reschedule(asked + STREAM_HELD_S)
+
+
+async def _give_back(sessions: SessionFactory, claim: _StreamClaim) -> None:
+    """Release the claim of a pass that failed, for the next pass to take its erasures at
+    once; a release that fails too leaves the claim to run out."""
+    try:
+        async with sessions() as session, session.begin():
+            await repository.release_stream_claim(session, claim.ids, claim.until, (), utcnow())
+    except Exception:
+        log.exception("stream_claim_not_given_back", erasure_ids=[str(i) for i in claim.ids])
