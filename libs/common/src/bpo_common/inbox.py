@@ -407,9 +407,14 @@ class InboxConsumer:
     ) -> Outcome:
         """Keep the event in `dead_letter` for a person to look at, with its `error` whole
         (which erasure empties), then stop its deliveries; logs and the event announcing it
-        say only what was `shown` of the error (see `named`)."""
+        say only what was `shown` of the error (see `named`). The event is recorded in the
+        inbox as taken: the copy an erasure publishes under its id, emptied, is then dropped
+        as a copy, as by a consumer that applied it (it was applied as new, or failed and was
+        dead-lettered again)."""
         try:
             async with self._sessions() as session, session.begin():
+                if event_id is not None:
+                    await record_received(session, self.subscription.name, [event_id])
                 await session.execute(
                     insert(dead_letter).values(
                         id=new_id(),

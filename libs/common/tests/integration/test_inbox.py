@@ -182,6 +182,32 @@ async def test_an_event_that_waits_longer_than_it_may_is_dead_lettered(
     assert letter["deliveries"] == 2
 
 
+async def test_the_erasure_copy_of_an_event_given_up_on_is_a_copy_to_its_consumer(
+    plumbing: Plumbing, js: JetStreamContext
+) -> None:
+    """An erasure republishes an event, emptied, under its id at the stream's end: a consumer
+    that gave up on the event drops the copy as one of an event it took, as one that applied
+    it does (it applied the emptied copy as new, or failed it and dead-lettered it again)."""
+    run = str(new_id())
+    consumer = f"erased-poison-{run}"
+    handler = plumbing.applier(consumer, run, poison=1)
+    async with _one_probe_relayed(plumbing, js, consumer, handler, run):
+        await eventually(lambda: _has_dead_letter(plumbing, consumer), what="a dead letter")
+        (given_up,) = await outbox_events(plumbing.sessions, ProbeRecorded.event_type, run=run)
+        emptied = given_up.model_copy(update={"data": {**given_up.data, "n": 2}})
+        await js.publish(
+            emptied.subject,
+            emptied.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": f"{emptied.id}:redacted"},
+        )
+        async with plumbing.sessions() as session, session.begin():
+            await publish_many(session, [ProbeRecorded(run=run, n=3)])
+        await eventually(lambda: plumbing.applied_at_least(consumer, 1), what="a later event")
+    assert await plumbing.effects(consumer) == [3]
+    (letter,) = await _dead_letters(plumbing, consumer)
+    assert letter["event_id"] == given_up.id
+
+
 async def test_message_that_is_not_an_envelope_is_dead_lettered_at_once(
     plumbing: Plumbing, js: JetStreamContext
 ) -> None:
