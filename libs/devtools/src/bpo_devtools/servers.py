@@ -380,7 +380,7 @@ class NatsServer:
         self.config.write_text(
             f"listen: 127.0.0.1:{self.port}\n"
             f'pid_file: "{self.pid_file}"\n'
-            "max_payload: 8MB\n"
+            "max_payload: 16MB\n"
             f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: always\n}}\n'
             + (self.route.config() if self.route else "")
         )

@@ -1,6 +1,6 @@
-"""Values too large for the events that carry them: an item or a keying past
-MAX_VALUES_BYTES is a 422 naming its place and field, and nothing of it is stored (an event
-past NATS's max_payload would never be sent, and its item never decided)."""
+"""Values too large for the events that carry them: an item past MAX_VALUES_BYTES, a keying
+past MAX_KEYING_BYTES, is a 422 naming its place and field, and nothing of it is stored (an
+event past NATS's max_payload would never be sent, and its item never decided)."""
 
 from typing import Any
 
@@ -8,7 +8,7 @@ import httpx
 
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens, assert_problem, error_fields, outbox_events
-from bpo_intake.domain.jobs import MAX_VALUES_BYTES
+from bpo_intake.domain.jobs import MAX_KEYING_BYTES, MAX_VALUES_BYTES
 from bpo_intake.domain.tasks import TaskStatus
 
 from .appending import NDJSON, announced_items, item_count, items_path, ndjson_body
@@ -26,19 +26,21 @@ NOTES = [
 ]
 
 
-def notes(rows: int) -> list[dict[str, Any]]:
-    """A table of `rows` rows of 4,000 characters each."""
-    return [{"text": f"{n:04}" + "x" * 3996} for n in range(rows)]
+def notes(rows: int, width: int = 4000) -> list[dict[str, Any]]:
+    """A table of `rows` rows of `width` characters each."""
+    return [{"text": f"{n:04}" + "x" * (width - 4)} for n in range(rows)]
 
 
-# Past the bound by some 10 % (300 rows: 1.2 MB as JSON), and well within it.
+# Past an item's bound by some 10 % (300 rows: 1.2 MB as JSON), past a keying's (500 rows of
+# 4,500: 2.25 MB), and well within both.
 TOO_MANY = notes(300)
+TOO_MANY_KEYED = notes(500, 4500)
 FEW = notes(3)
 
 
-def assert_names_the_size(error: dict[str, str]) -> None:
+def assert_names_the_size(error: dict[str, str], bound: int = MAX_VALUES_BYTES) -> None:
     message = error["message"]
-    assert f"past the {MAX_VALUES_BYTES:,}" in message, message
+    assert f"past the {bound:,}" in message, message
     assert "bytes as JSON" in message, message
 
 
@@ -94,25 +96,25 @@ async def test_a_keying_too_large_is_refused_naming_its_field_and_nothing_is_sen
     intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
 ) -> None:
     job, _, keyer, task = await lease_a_task(intake, tokens, fields=NOTES)
+    url, data = f"/v1/tasks/{task['id']}", {"ref": "A", "notes": TOO_MANY_KEYED}
 
-    response = await intake.post(
-        f"/v1/tasks/{task['id']}/submit",
-        json={"data": {"ref": "A", "notes": TOO_MANY}},
-        headers=keyer,
-    )
+    checked = await intake.post(f"{url}/check", json={"data": data}, headers=keyer)
+    response = await intake.post(f"{url}/submit", json={"data": data}, headers=keyer)
 
+    # The form's check says it before the submit does.
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["valid"] is False
+    assert [error["field"] for error in checked.json()["errors"]] == ["notes"]
     problem = assert_problem(response, 422)
-    assert problem["detail"] == "the data is too large: notes"
+    assert problem["detail"] == "the data breaks the job's rules: notes"
     assert error_fields(problem) == ["notes"]
-    assert_names_the_size(problem["errors"][0])
+    assert_names_the_size(problem["errors"][0], MAX_KEYING_BYTES)
     assert (await stored_task(intake_db, task["id"])).status is TaskStatus.LEASED
     submitted = await outbox_events(intake_db, "bpo.intake.task.submitted", job_id=job["id"])
     assert submitted == []
 
-    good = await intake.post(
-        f"/v1/tasks/{task['id']}/submit",
-        json={"data": {"ref": "A", "notes": FEW}},
-        headers=keyer,
-    )
+    # Past an item's bound, within a keying's: taken.
+    taken = {"ref": "A", "notes": TOO_MANY}
+    good = await intake.post(f"{url}/submit", json={"data": taken}, headers=keyer)
     assert good.status_code == 202, good.text
-    assert (await stored_task(intake_db, task["id"])).data == {"ref": "A", "notes": FEW}
+    assert (await stored_task(intake_db, task["id"])).data == taken

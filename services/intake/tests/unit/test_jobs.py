@@ -7,11 +7,13 @@ from uuid import UUID
 import pytest
 
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
-from bpo_common.contracts.intake import TaskSubmitted
+from bpo_common.contracts.intake import Entry, Suggested, TaskSubmitted
+from bpo_common.contracts.validation import ReviewRequired
 from bpo_common.crypto import LocalKeyRing, new_data_key, new_kek
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.events import wrap
 from bpo_common.rules import JobSpec
+from bpo_common.rules.spec import MAX_ROWS
 from bpo_intake.domain.items import (
     ItemIn,
     check_client_values,
@@ -22,6 +24,7 @@ from bpo_intake.domain.items import (
 )
 from bpo_intake.domain.jobs import (
     FINAL,
+    MAX_KEYING_BYTES,
     MAX_VALUES_BYTES,
     ItemStatus,
     QcPolicyIn,
@@ -202,32 +205,49 @@ def test_a_jobs_items_do_not_count_towards_the_size_of_its_spec() -> None:
 
 
 # NATS's max_payload in deploy/nats/nats.conf, deploy/k8s/base/nats.yaml and the test stack.
-NATS_MAX_PAYLOAD = 8 * 1024 * 1024
+NATS_MAX_PAYLOAD = 16 * 1000 * 1000
 
 
-def test_values_past_the_bound_are_named_by_their_largest_field() -> None:
+@pytest.mark.parametrize(("keying", "bound"), [(False, MAX_VALUES_BYTES), (True, MAX_KEYING_BYTES)])
+def test_values_past_the_bound_are_named_by_their_largest_field(keying: bool, bound: int) -> None:
     # {"note":"…","memo":"…"}: 21 bytes besides the two texts.
-    at_the_bound = {"note": "x" * (MAX_VALUES_BYTES - 31), "memo": "y" * 10}
-    assert too_large(at_the_bound) is None
-    error = too_large({**at_the_bound, "memo": "y" * 11})
+    at_the_bound = {"note": "x" * (bound - 31), "memo": "y" * 10}
+    assert too_large(at_the_bound, keying=keying) is None
+    error = too_large({**at_the_bound, "memo": "y" * 11}, keying=keying)
     assert error is not None
     assert error.field == "note"
-    assert error.message.startswith(f"the values take {MAX_VALUES_BYTES + 1:,} bytes as JSON, ")
+    assert error.message.startswith(f"the values take {bound + 1:,} bytes as JSON, ")
 
 
-def test_a_submit_carrying_three_records_at_the_bound_stays_well_under_natss_limit() -> None:
+def test_a_keying_of_the_largest_table_left_empty_is_within_its_bound() -> None:
+    # 500 rows of 50 columns with names of 63 characters, every cell null.
+    row = {f"{column:02}" + "c" * 61: None for column in range(50)}
+    assert too_large({"lines": [row] * MAX_ROWS}, keying=True) is None
+
+
+def test_the_largest_events_of_records_at_their_bounds_stay_under_natss_limit() -> None:
     job = UUID(int=3)
     key, _ = new_data_key(LocalKeyRing.parse(new_kek("k1")), job)
-    record = {"lines": [{"text": "x" * 1000}] * (MAX_VALUES_BYTES // 1013)}
-    assert too_large(record) is None
+    item = {"lines": [{"text": "x" * 1000}] * (MAX_VALUES_BYTES // 1013)}
+    keyed = {"lines": [{"text": "x" * 1000}] * (MAX_KEYING_BYTES // 1013)}
+    assert too_large(item) is None
+    assert too_large(keyed, keying=True) is None
     now = datetime(2031, 1, 1, tzinfo=UTC)
-    event = TaskSubmitted(
+    sealed = key.seal(keyed)
+    # A submit with the golden answer, the client values and pre-fill as large as the keying.
+    submitted = TaskSubmitted(
         task_id=UUID(int=1), job_id=job, item_id=UUID(int=2), client_id=UUID(int=4),
         work_type="invoice", kind=TaskKind.ENTRY, contractor_id=UUID(int=5),
-        data=key.seal(record), golden=key.seal(record), client_values=key.seal(record),
+        data=sealed, golden=key.seal(item), client_values=key.seal(item),
+        suggestions={"lines": Suggested(value=sealed, confidence=0.9)},
         entries_expected=1, claimed_at=now, submitted_at=now,
     )  # fmt: skip
+    # An adjudication after another: three keyings shown.
+    shown = ReviewRequired(
+        item_id=UUID(int=2), job_id=job, client_id=UUID(int=4), kind=TaskKind.ADJUDICATION,
+        entries=[Entry(task_id=UUID(int=6), contractor_id=UUID(int=5), data=sealed)] * 3,
+        reason="the keyings differ", decided_at=now,
+    )  # fmt: skip
 
-    payload = wrap(event, source="intake").model_dump_json().encode()
-
-    assert len(payload) < NATS_MAX_PAYLOAD * 0.6
+    for event in (wrap(submitted, source="intake"), wrap(shown, source="validation")):
+        assert len(event.model_dump_json().encode()) < NATS_MAX_PAYLOAD * 0.8

@@ -88,7 +88,7 @@ _TABLE = frozenset({FieldType.TABLE})
 # squared times columns: at 500 rows of 10 columns about a third of a second.
 MAX_ROWS = 500
 # What a new job's spec may hold: every submission is checked against all of it, and the
-# spec travels whole in the job's announcement (a NATS message of at most 8 MiB).
+# spec travels whole in the job's announcement (a NATS message of at most 16 MB).
 MAX_FIELDS = 200
 MAX_RULES = 200
 MAX_CHOICE_LENGTH = 200

@@ -27,7 +27,7 @@ from bpo_common.idempotency import RequestKey
 from bpo_common.outbox import envelope_for, outbox_values, publish
 from bpo_common.rules import CheckResult, spec_for
 from bpo_intake.domain import tasks as domain
-from bpo_intake.domain.jobs import FINAL, too_large
+from bpo_intake.domain.jobs import FINAL
 from bpo_intake.domain.links import PageLinks
 from bpo_intake.domain.tasks import HeldTask, TaskStatus
 from bpo_intake.repository import claims
@@ -212,8 +212,6 @@ async def submit(
             names = ", ".join(dict.fromkeys(error.field for error in result.errors))
             raise Invalid(f"the data breaks the job's rules: {names}", errors=result.errors)
         normalized = result.normalized
-    if (oversized := too_large(normalized)) is not None:
-        raise Invalid(f"the data is too large: {oversized.field}", errors=[oversized])
     expected = domain.entries_expected(task.qc, task.kind, control=task.control_of is not None)
     if expected is None:
         expected = await repository.count_entry_tasks(session, task.item_id)
