@@ -190,6 +190,12 @@ async def test_what_the_consumer_gave_up_on_is_left_out_again_and_the_rebuild_go
     assert left_out is not None, output
     assert int(left_out[1].replace(",", "")) >= 2, "the broken event and the message"
     assert await expiries() == [1]
+    # Left out as the consumer left it: taken, so that a copy of it (an erasure's) is none.
+    async with reporting_db() as session:
+        taken = await session.scalars(
+            select(inbox_event.c.event_id).where(inbox_event.c.event_id == broken.id)
+        )
+        assert list(taken) == [broken.id]
 
 
 async def _rebuild_waiting_for_a_lock(db: SessionFactory) -> bool:

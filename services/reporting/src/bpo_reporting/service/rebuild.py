@@ -143,6 +143,9 @@ async def _apply_chunk(
             async with session.begin_nested():
                 new = await _apply(session, [envelope])
         except Exception:
+            # Taken, as the consumer took it when it gave up: a copy of it (an erasure's,
+            # emptied) is then dropped as one.
+            await record_received(session, CONSUMER, [envelope.id])
             left_out += 1
         else:
             applied += new
