@@ -199,12 +199,12 @@ async def test_a_row_jetstream_refuses_stays_unsent_with_its_error_and_the_rest_
 
 
 async def test_a_row_larger_than_the_server_takes_fails_alone_and_the_rest_are_sent(
-    plumbing: Plumbing, js: JetStreamContext
+    plumbing: Plumbing, js: JetStreamContext, nats_client: NATS
 ) -> None:
     relay = OutboxRelay(plumbing.sessions, js)
     while await relay.relay_once():
         pass
-    too_large = b"x" * (9 * 2**20)
+    too_large = b"x" * (nats_client.max_payload + 1)
     async with plumbing.stray_row("bpo.test.probe.recorded", too_large) as refused:
         async with plumbing.sessions() as session, session.begin():
             after = await publish(session, ProbeRecorded(run=str(new_id()), n=1))

@@ -1,14 +1,14 @@
-"""Values too large for the events that carry them: an item past MAX_VALUES_BYTES, a keying
-past MAX_KEYING_BYTES, is a 422 naming its place and field, and nothing of it is stored (an
-event past NATS's max_payload would never be sent, and its item never decided)."""
+"""Values too large for the events that carry them: an item's record or a keying past
+MAX_RECORD_BYTES is a 422 naming its place and field, and nothing of it is stored (an event
+past NATS's max_payload would never be sent, and its item never decided)."""
 
 from typing import Any
 
 import httpx
 
+from bpo_common.contracts.sealed import MAX_RECORD_BYTES
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import Tokens, assert_problem, error_fields, outbox_events
-from bpo_intake.domain.jobs import MAX_KEYING_BYTES, MAX_VALUES_BYTES
 from bpo_intake.domain.tasks import TaskStatus
 
 from .appending import NDJSON, announced_items, item_count, items_path, ndjson_body
@@ -31,16 +31,14 @@ def notes(rows: int, width: int = 4000) -> list[dict[str, Any]]:
     return [{"text": f"{n:04}" + "x" * (width - 4)} for n in range(rows)]
 
 
-# Past an item's bound by some 10 % (300 rows: 1.2 MB as JSON), past a keying's (500 rows of
-# 4,500: 2.25 MB), and well within both.
-TOO_MANY = notes(300)
-TOO_MANY_KEYED = notes(500, 4500)
+# Past the bound by some 7 % (500 rows of 4,500 characters: 2.25 MB as JSON), and well within.
+TOO_MANY = notes(500, 4500)
 FEW = notes(3)
 
 
-def assert_names_the_size(error: dict[str, str], bound: int = MAX_VALUES_BYTES) -> None:
+def assert_names_the_size(error: dict[str, str]) -> None:
     message = error["message"]
-    assert f"past the {bound:,}" in message, message
+    assert f"past the {MAX_RECORD_BYTES:,}" in message, message
     assert "bytes as JSON" in message, message
 
 
@@ -96,7 +94,7 @@ async def test_a_keying_too_large_is_refused_naming_its_field_and_nothing_is_sen
     intake: httpx.AsyncClient, intake_db: SessionFactory, tokens: Tokens
 ) -> None:
     job, _, keyer, task = await lease_a_task(intake, tokens, fields=NOTES)
-    url, data = f"/v1/tasks/{task['id']}", {"ref": "A", "notes": TOO_MANY_KEYED}
+    url, data = f"/v1/tasks/{task['id']}", {"ref": "A", "notes": TOO_MANY}
 
     checked = await intake.post(f"{url}/check", json={"data": data}, headers=keyer)
     response = await intake.post(f"{url}/submit", json={"data": data}, headers=keyer)
@@ -108,13 +106,12 @@ async def test_a_keying_too_large_is_refused_naming_its_field_and_nothing_is_sen
     problem = assert_problem(response, 422)
     assert problem["detail"] == "the data breaks the job's rules: notes"
     assert error_fields(problem) == ["notes"]
-    assert_names_the_size(problem["errors"][0], MAX_KEYING_BYTES)
+    assert_names_the_size(problem["errors"][0])
     assert (await stored_task(intake_db, task["id"])).status is TaskStatus.LEASED
     submitted = await outbox_events(intake_db, "bpo.intake.task.submitted", job_id=job["id"])
     assert submitted == []
 
-    # Past an item's bound, within a keying's: taken.
-    taken = {"ref": "A", "notes": TOO_MANY}
+    taken = {"ref": "A", "notes": FEW}
     good = await intake.post(f"{url}/submit", json={"data": taken}, headers=keyer)
     assert good.status_code == 202, good.text
     assert (await stored_task(intake_db, task["id"])).data == taken

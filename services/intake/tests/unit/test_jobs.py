@@ -8,6 +8,7 @@ import pytest
 
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.contracts.intake import Entry, Suggested, TaskSubmitted
+from bpo_common.contracts.sealed import MAX_RECORD_BYTES, too_large
 from bpo_common.contracts.validation import ReviewRequired
 from bpo_common.crypto import LocalKeyRing, new_data_key, new_kek
 from bpo_common.errors import FieldError, Invalid
@@ -24,8 +25,6 @@ from bpo_intake.domain.items import (
 )
 from bpo_intake.domain.jobs import (
     FINAL,
-    MAX_KEYING_BYTES,
-    MAX_VALUES_BYTES,
     ItemStatus,
     QcPolicyIn,
     chunked,
@@ -33,7 +32,6 @@ from bpo_intake.domain.jobs import (
     entries_per_item,
     progress,
     statistics_outgrown,
-    too_large,
 )
 from bpo_intake.schemas import JobCreate
 
@@ -208,37 +206,45 @@ def test_a_jobs_items_do_not_count_towards_the_size_of_its_spec() -> None:
 NATS_MAX_PAYLOAD = 16 * 1000 * 1000
 
 
-@pytest.mark.parametrize(("keying", "bound"), [(False, MAX_VALUES_BYTES), (True, MAX_KEYING_BYTES)])
-def test_values_past_the_bound_are_named_by_their_largest_field(keying: bool, bound: int) -> None:
+def test_values_past_the_bound_are_named_by_their_largest_field() -> None:
     # {"note":"…","memo":"…"}: 21 bytes besides the two texts.
-    at_the_bound = {"note": "x" * (bound - 31), "memo": "y" * 10}
-    assert too_large(at_the_bound, keying=keying) is None
-    error = too_large({**at_the_bound, "memo": "y" * 11}, keying=keying)
+    at_the_bound = {"note": "x" * (MAX_RECORD_BYTES - 31), "memo": "y" * 10}
+    assert too_large(at_the_bound) is None
+    error = too_large({**at_the_bound, "memo": "y" * 11})
     assert error is not None
     assert error.field == "note"
-    assert error.message.startswith(f"the values take {bound + 1:,} bytes as JSON, ")
+    assert error.message.startswith(f"the values take {MAX_RECORD_BYTES + 1:,} bytes as JSON, ")
 
 
-def test_a_keying_of_the_largest_table_left_empty_is_within_its_bound() -> None:
-    # 500 rows of 50 columns with names of 63 characters, every cell null.
-    row = {f"{column:02}" + "c" * 61: None for column in range(50)}
-    assert too_large({"lines": [row] * MAX_ROWS}, keying=True) is None
+def test_a_golden_answer_of_the_largest_table_mostly_empty_is_within_the_bound() -> None:
+    # 500 rows of 50 optional columns with names of 63 characters, one keyed a row: canonical,
+    # every other cell is null, which the events carry too.
+    columns = [f"c{column:02}" + "c" * 60 for column in range(50)]
+    spec = JobSpec.model_validate(
+        {"fields": [{"name": "lines", "type": "table", "required": False,
+                     "columns": [{"name": n, "type": "string", "required": False}
+                                 for n in columns]}]}
+    )  # fmt: skip
+    golden = {"lines": [{columns[0]: f"row {n}"} for n in range(MAX_ROWS)]}
+
+    padded = {"lines": [dict.fromkeys(columns) | row for row in golden["lines"]]}
+    assert checked_items(spec, [ItemIn(source={}, golden=golden)]) == [
+        ItemIn(source={}, golden=padded)
+    ]
 
 
-def test_the_largest_events_of_records_at_their_bounds_stay_under_natss_limit() -> None:
+def test_the_largest_events_of_records_at_the_bound_stay_under_natss_limit() -> None:
     job = UUID(int=3)
     key, _ = new_data_key(LocalKeyRing.parse(new_kek("k1")), job)
-    item = {"lines": [{"text": "x" * 1000}] * (MAX_VALUES_BYTES // 1013)}
-    keyed = {"lines": [{"text": "x" * 1000}] * (MAX_KEYING_BYTES // 1013)}
-    assert too_large(item) is None
-    assert too_large(keyed, keying=True) is None
+    record = {"lines": [{"text": "x" * 1000}] * (MAX_RECORD_BYTES // 1013)}
+    assert too_large(record) is None
+    sealed = key.seal(record)
     now = datetime(2031, 1, 1, tzinfo=UTC)
-    sealed = key.seal(keyed)
     # A submit with the golden answer, the client values and pre-fill as large as the keying.
     submitted = TaskSubmitted(
         task_id=UUID(int=1), job_id=job, item_id=UUID(int=2), client_id=UUID(int=4),
         work_type="invoice", kind=TaskKind.ENTRY, contractor_id=UUID(int=5),
-        data=sealed, golden=key.seal(item), client_values=key.seal(item),
+        data=sealed, golden=sealed, client_values=sealed,
         suggestions={"lines": Suggested(value=sealed, confidence=0.9)},
         entries_expected=1, claimed_at=now, submitted_at=now,
     )  # fmt: skip

@@ -2,15 +2,22 @@
 alone, and the tolerances at their edges."""
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from bpo_common.contracts import ExceptionAction
+from bpo_common.contracts.sealed import MAX_RECORD_BYTES
+from bpo_common.errors import Invalid
+from bpo_common.rules import JobSpec
 from bpo_validation.domain.matching import (
     Found,
     LineOutcome,
     match_invoice,
 )
 from bpo_validation.domain.reference import LookupResult
+from bpo_validation.schemas import ExceptionResolve
+from bpo_validation.service.exceptions import resolved_result
 
 from .invoices import FIELDS, ORDER, delivered, line, match, receipt, rule_and_table
 
@@ -339,3 +346,24 @@ def test_the_quantity_tolerance_applies_to_what_was_invoiced_before_too(
     )
     expected = LineOutcome.MATCHED if matched else LineOutcome.ALREADY_INVOICED
     assert invoice.lines[0].outcome is expected
+
+
+def test_a_correction_past_what_an_event_carries_is_refused_naming_its_field() -> None:
+    # Its acceptance carries it sealed: at 2.3 MB it would never be sent, and its item wait.
+    spec = JobSpec.model_validate({"fields": FIELDS}).reading_canonical()
+    keyed: dict[str, object] = {"vendor": "ACME", "lines": [{"sku": "A", "qty": "1", "price": "5"}]}
+    rows = [{"sku": f"{n:05}" + "x" * 4495, "qty": "1", "price": "5"} for n in range(500)]
+
+    def corrected(data: dict[str, Any]) -> dict[str, object] | None:
+        body = ExceptionResolve(action=ExceptionAction.CORRECT, data=data)
+        return resolved_result(spec, dict(keyed), body)
+
+    with pytest.raises(Invalid) as refused:
+        corrected({"lines": rows})
+    assert [error.field for error in refused.value.errors] == ["data.lines"]
+    assert f"past the {MAX_RECORD_BYTES:,}" in refused.value.errors[0].message
+    assert corrected({"lines": rows[:2]}) == {
+        "vendor": "ACME",
+        "po": None, "number": None, "total": None, "issued": None,
+        "lines": [{**row, "qty": "1", "price": "5"} for row in rows[:2]],
+    }  # fmt: skip

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bpo_common import json_input
+from bpo_common.contracts.sealed import too_large
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.rules import FieldType, JobSpec, check, is_empty, spec_errors
 from bpo_common.text import unstorable
-from bpo_intake.domain.jobs import too_large
 
 MAX_DOCUMENTS = 100
 NO_DOCUMENTS_YET = (
@@ -123,13 +123,15 @@ def check_golden(spec: JobSpec, item: ItemIn) -> tuple[ItemIn, list[FieldError]]
 
 
 def check_sizes(spec: JobSpec, item: ItemIn, *, verify: bool) -> list[FieldError]:
-    """The item's values its events carry, each record within `MAX_VALUES_BYTES`: its golden
-    answer and, in a `verify` job, its client values (`source.lines` names the largest field
-    of one past it)."""
+    """The item's values its events carry, each record within `MAX_RECORD_BYTES` as they
+    carry it: its golden answer (in canonical form) and, in a `verify` job, its client values
+    as a keying that kept them would carry them (`source.lines` names the largest field of
+    one past it)."""
     records = {"golden": item.golden or {}}
     if verify:
         names = {field.name for field in spec.fields}
-        records["source"] = {name: v for name, v in item.source.items() if name in names}
+        given = {name: value for name, value in item.source.items() if name in names}
+        records["source"] = given | check(spec, given, partial=True).normalized
     return [
         FieldError(f"{where}.{error.field}", error.message)
         for where, values in records.items()

@@ -4,14 +4,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import field_validator
-from pydantic_core import to_json
 
 from bpo_common.contracts import QcMode, QcPolicy
 from bpo_common.decimals import trimmed
-from bpo_common.errors import FieldError
 from bpo_common.rules import FieldSpec
 from bpo_common.rules.names import errors_at
 from bpo_intake.domain.results import ITEM_COLUMNS
@@ -20,15 +18,6 @@ T = TypeVar("T")
 
 # Items are announced in ItemsReceived events of at most this many.
 ITEMS_PER_EVENT = 1000
-# What each record of an item's values may take as compact JSON: its golden answer, a verify
-# job's client values (the source's values of the job's fields); and a keying, empty cells of
-# a table at the most rows and columns a job may have among it (some 1.8 MB). The events that
-# carry them hold each sealed (base64: 4/3 of it), several together (a submit: the keying,
-# the golden answer, the client values and the pre-fill; a review: the keyings it shows), and
-# NATS takes no message past its max_payload (16 MB: deploy/nats/nats.conf,
-# deploy/k8s/base/nats.yaml): an event past it would never be sent, and its item never decided.
-MAX_VALUES_BYTES = 1024 * 1024
-MAX_KEYING_BYTES = 2 * 1024 * 1024
 # An append brings the queue's statistics up to date when it adds this many items or more, or
 # at least ANALYZE_MIN_ITEMS that are a quarter or more of the tasks the statistics know of: a
 # young table's statistics say it is all but empty, and the planner would take the queue for
@@ -103,24 +92,6 @@ def entries_per_item(policy: QcPolicy) -> int:
     """How many contractors key each item before validation decides (adaptive and assisted
     start at one)."""
     return 2 if policy.mode is QcMode.DOUBLE else 1
-
-
-def too_large(values: Mapping[str, Any], *, keying: bool = False) -> FieldError | None:
-    """What is wrong with a record of values (a `keying`'s, or an item's) past its bound as
-    the JSON sealing writes them, at its largest field (relative to the record); None within
-    it."""
-    bound = MAX_KEYING_BYTES if keying else MAX_VALUES_BYTES
-    size = len(to_json(values))
-    if size <= bound:
-        return None
-    sizes = {name: len(to_json(value)) for name, value in values.items()}
-    largest = max(sizes, key=sizes.__getitem__)
-    what = "a keying" if keying else "an item's golden answer or a verify job's client values"
-    return FieldError(
-        largest,
-        f"the values take {size:,} bytes as JSON, {sizes[largest]:,} of them this field's: "
-        f"past the {bound:,} {what} may take, as the item's events carry them",
-    )
 
 
 def chunked(rows: Sequence[T], size: int) -> list[Sequence[T]]:

@@ -11,11 +11,12 @@ from uuid import UUID
 
 from bpo_common.contracts import QcMode, QcPolicy, TaskKind
 from bpo_common.contracts.intake import Suggested
+from bpo_common.contracts.sealed import too_large
 from bpo_common.errors import Conflict, FieldError, Invalid
 from bpo_common.ids import new_id
 from bpo_common.rules import CheckResult, FieldType, JobSpec, check
 from bpo_intake.domain.contractors import ContractorStatus, refuse_unless_active
-from bpo_intake.domain.jobs import entries_per_item, too_large
+from bpo_intake.domain.jobs import entries_per_item
 
 # The skill a contractor needs for review and adjudication tasks (QC_KINDS).
 QC_SKILL = "qc"
@@ -151,7 +152,7 @@ def check_keying(
     """A keying checked against the job's rules: every field, or, on a partial second keying,
     the fields it keys alone (the others are not required, a value given for one is refused,
     and a rule that reads one is left to validation, which has the first keying's). A draft
-    (`draft`) requires no field not given yet. A keying past `MAX_KEYING_BYTES` is refused
+    (`draft`) requires no field not given yet. A keying past `MAX_RECORD_BYTES` is refused
     at its largest field."""
     if keyed is None:
         result = check(spec, data, partial=draft)
@@ -166,8 +167,8 @@ def check_keying(
         given = {name: value for name, value in data.items() if name not in job_fields}
         given |= {name: data.get(name) for name in keyed if not draft or name in data}
         result = check(spec, given, partial=True)
-    # What its event would carry, past what NATS takes with the rest (domain.jobs).
-    if (oversized := too_large(result.normalized, keying=True)) is not None:
+    # What its event would carry, past what NATS takes with the rest (contracts.sealed).
+    if (oversized := too_large(result.normalized)) is not None:
         refused.append(oversized)
     return replace(result, errors=refused + result.errors) if refused else result
 

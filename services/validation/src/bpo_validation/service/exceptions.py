@@ -15,6 +15,7 @@ from bpo_common.auth import Principal, Role, shows_personal_data
 from bpo_common.clock import utcnow
 from bpo_common.contracts import ExceptionAction, reasons, validation
 from bpo_common.contracts.intake import JobCreated, TaskSubmitted
+from bpo_common.contracts.sealed import too_large
 from bpo_common.crypto import DataKey
 from bpo_common.errors import Conflict, FieldError, Invalid, NotFound
 from bpo_common.events import Envelope, Event
@@ -314,10 +315,14 @@ def resolved_result(
     # The correction as the client wrote it, then the invoice it makes.
     corrected = check(spec.source, body.data, partial=True)
     checked = corrected if corrected.errors else check(spec, {**keyed, **corrected.normalized})
-    if checked.errors:
+    errors = list(checked.errors)
+    # The item's acceptance carries it sealed: past what NATS takes, it would never be sent.
+    if not errors and (oversized := too_large(checked.normalized)) is not None:
+        errors.append(oversized)
+    if errors:
         raise Invalid(
             "the corrected invoice does not pass the job's rules",
-            errors=[FieldError(f"data.{error.field}", error.message) for error in checked.errors],
+            errors=[FieldError(f"data.{error.field}", error.message) for error in errors],
         )
     return checked.normalized
 
