@@ -67,6 +67,16 @@ async def sign_in(page: Page, served: Served, token: str) -> None:
     await page.wait_for_url(f"{served.url}/work")
 
 
+async def intercepted(page: Page) -> None:
+    """The page loaded again with its requests routed through the test (a route that passes
+    each on), so that a route added or taken away later acts on the very next request.
+    Chromium turns routing on for a page already loaded a moment after it says so: a key
+    pressed at once after a page's first route (or its first after the last was taken away)
+    sent its request past it, to the service."""
+    await page.route("**/*", lambda route: route.fallback())
+    await page.reload()
+
+
 async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID, str]:
     """A new contractor with these skills, and their token."""
     async with await http_api(served) as api:

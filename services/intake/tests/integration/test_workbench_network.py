@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bpo_devtools.testing import Tokens
 from bpo_intake.models import Task
 
-from .browsing import Served, sign_in
+from .browsing import Served, intercepted, sign_in
 from .documents import a_keyer_with_a_task
 
 
@@ -110,6 +110,7 @@ async def test_a_proxys_page_answering_a_claim_or_a_submit_is_said_by_its_status
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
 
     claims = re.compile(r".*/v1/tasks/claim$")
     await page.route(claims, lambda route: _proxy(route, 502, "Bad Gateway"))
