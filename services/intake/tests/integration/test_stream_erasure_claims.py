@@ -14,7 +14,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from nats.js import JetStreamContext
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bpo_common import messaging
@@ -174,3 +175,38 @@ async def test_a_pass_holds_its_erasures_while_it_reads_and_a_dead_pass_s_claim_
     await asyncio.sleep(1.5)
     await erasure.erase_from_the_stream(db, js)
     assert (await _erasure(db, orphaned)).stream_erased_at is not None
+
+
+async def test_a_renewal_or_release_fails_rather_than_waits_on_a_pass_of_the_last_release(
+    api: httpx.AsyncClient, tokens: Tokens, db: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pass of the last release knows no claims: it locks the erasures it reads for its whole
+    # read, and this pass, waiting on them, would stop for as long.
+    monkeypatch.setattr(repository, "STREAM_LOCK_WAIT", "200ms")
+    erasure_id = await _done_by_every_service(api, tokens, db)
+    async with db() as session, session.begin():
+        taken = await repository.claim_for_the_stream(session, 100, 60.0)
+        until = taken[0].stream_claimed_until
+        assert until is not None
+        # Others' erasures (earlier tests') go back at once.
+        others = [row.id for row in taken if row.id != erasure_id]
+        await repository.release_stream_claim(session, others, until, (), utcnow())
+    assert erasure_id in {row.id for row in taken}
+    ids = [erasure_id]
+
+    async def renew(session: AsyncSession) -> None:
+        await repository.renew_stream_claim(session, ids, until, 60.0)
+
+    async def release(session: AsyncSession) -> None:
+        await repository.release_stream_claim(session, ids, until, (), utcnow())
+
+    async with db() as old, old.begin():
+        await old.execute(select(Erasure.id).where(Erasure.id == erasure_id).with_for_update())
+        for attempt in (renew, release):
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                async with db() as session, session.begin():
+                    await asyncio.wait_for(attempt(session), 30)
+
+    async with db() as session, session.begin():
+        await release(session)
+    assert (await _erasure(db, erasure_id)).stream_claimed_until is None

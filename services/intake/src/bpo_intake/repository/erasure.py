@@ -18,6 +18,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -276,12 +277,17 @@ def _unclaimed() -> ColumnElement[bool]:
     return or_(Erasure.stream_claimed_until.is_(None), Erasure.stream_claimed_until < func.now())
 
 
+# How long a claim's renewal or release waits for a row another transaction holds.
+STREAM_LOCK_WAIT = "5s"
+
+
 async def renew_stream_claim(
     session: AsyncSession, erasure_ids: Collection[UUID], until: datetime, held_s: float
 ) -> datetime | None:
     """Hold the erasures of the claim `until` names for `held_s` seconds more: when the claim
     now runs out, or None, nothing renewed, when this pass no longer holds every one of them
     (its claim ran out and another pass took one). Their rows are held while it looks."""
+    await _wait_briefly_for_locks(session)
     named = Erasure.id.in_(erasure_ids), Erasure.stream_claimed_until == until
     held = await session.execute(select(Erasure.id).where(*named).with_for_update())
     if len(held.all()) != len(erasure_ids):
@@ -305,6 +311,7 @@ async def release_stream_claim(
     """Let go of the claim `until` names, the erasures in `done` set as emptied from the
     stream at `erased_at`; the others may be taken again at once. An erasure this pass no
     longer holds (its claim ran out, another pass took it) is left to that pass."""
+    await _wait_briefly_for_locks(session)
     await session.execute(
         update(Erasure)
         .where(Erasure.id.in_(erasure_ids), Erasure.stream_claimed_until == until)
@@ -315,6 +322,14 @@ async def release_stream_claim(
             ),
         )
     )
+
+
+async def _wait_briefly_for_locks(session: AsyncSession) -> None:
+    """Fail, rather than wait, on rows another transaction holds past STREAM_LOCK_WAIT: a
+    pass of the last release (which knows no claims) locks the erasures it reads for its
+    whole read, and a renewal or release waiting on it would stall this pass as long; failed,
+    the renewal is tried again, and a release's claim runs out."""
+    await session.execute(text(f"SET LOCAL lock_timeout = '{STREAM_LOCK_WAIT}'"))
 
 
 async def jobs_past_retention(
