@@ -28,6 +28,7 @@ from .browsing import (
     Served,
     adjudicating,
     contractor,
+    intercepted,
     signed_in,
     submitted,
 )
@@ -230,6 +231,7 @@ async def test_enter_moves_on_a_held_submit_sends_one_task_and_a_lost_one_keeps_
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     made, page = await _jobs_and_their_keyer(served, browser, tokens, "enter", 2)
+    await intercepted(page)
     sent = _submits_sent(page)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-painted]")
@@ -329,6 +331,7 @@ async def test_a_page_link_that_expired_while_the_task_was_held_is_renewed(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     (made,), page = await _jobs_and_their_keyer(served, browser, tokens, "renew", 1)
+    await intercepted(page)
     document = made["document_id"]
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url))

@@ -10,7 +10,7 @@ from playwright.async_api import Browser, Page, Request
 
 from bpo_devtools.testing import Tokens
 
-from .browsing import Served
+from .browsing import Served, intercepted
 from .documents import a_keyer_with_a_task, pre_filled_claims
 
 CLAIMS = re.compile(r".*/v1/tasks/claim$")
@@ -40,6 +40,7 @@ async def test_n_held_down_claims_once_and_types_nothing_into_the_task_it_opened
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
     claims = _sent(page, CLAIMS)
 
     # No work: the held key's repeats claim nothing more.
@@ -72,6 +73,7 @@ async def test_enter_held_down_acts_once_and_never_presses_a_button(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
     await page.route(CLAIMS, pre_filled_claims(made, invoice_number="INV-4", total="10.00"))
     submits = _sent(page, re.compile(r".*/v1/tasks/[^/]+/submit$"))
     # On "Next task": it claims, and the repeats do not run through the task it opened.

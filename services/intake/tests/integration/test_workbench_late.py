@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bpo_devtools.testing import Tokens
 from bpo_intake.models import Task
 
-from .browsing import Served, contractor, http_api, signed_in
+from .browsing import Served, contractor, http_api, intercepted, signed_in
 from .documents import invoices_for_a_skill
 
 SUBMITS = re.compile(r".*/v1/tasks/[^/]+/submit$")
@@ -70,7 +70,7 @@ async def test_a_submits_late_answer_leaves_the_task_opened_since_as_it_is(
     _, token = await contractor(served, tokens, skill)
     page = await signed_in(browser, served, token)
     await page.clock.install()
-    await page.reload()
+    await intercepted(page)  # loaded again, for the clock as well
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
 
@@ -109,6 +109,7 @@ async def test_keys_typed_on_into_a_task_taken_away_claim_no_other(
     skill, _ = await invoices_for_a_skill(served, tokens, "INV-1", "INV-2")
     _, token = await contractor(served, tokens, skill)
     page = await signed_in(browser, served, token)
+    await intercepted(page)
     claims: list[str] = []
 
     def seen(request: Request) -> None:
@@ -200,7 +201,7 @@ async def test_a_submits_answer_lost_once_the_lease_ran_out_says_it_may_have_gon
     _, token = await contractor(served, tokens, skill)
     page = await signed_in(browser, served, token)
     await page.clock.install()
-    await page.reload()
+    await intercepted(page)  # loaded again, for the clock as well
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     shown = (await page.inner_text("#status")).split()[1]  # "Task … is yours."

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bpo_devtools.testing import Tokens, eventually
 from bpo_intake.models import Task
 
-from .browsing import Served
+from .browsing import Served, intercepted
 from .documents import a_keyer_with_a_task
 
 BEATS = re.compile(r".*/v1/tasks/[^/]+/heartbeat$")
@@ -33,10 +33,11 @@ async def _lease_end(served: Served, item_id: UUID) -> datetime:
 async def _keying_on_a_clock(
     served: Served, browser: Browser, tokens: Tokens
 ) -> tuple[Page, dict[str, Any], str]:
-    """A keyer's page on a clock the test runs, its task taken and the invoice number keyed."""
+    """A keyer's page on a clock the test runs, its task taken and the invoice number keyed;
+    loaded again for the clock, its requests routed from then on (see `intercepted`)."""
     page, made, keyer = await a_keyer_with_a_task(served, browser, tokens, "INV-8")
     await page.clock.install()
-    await page.reload()
+    await intercepted(page)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     await page.locator("#field-invoice_number").fill("INV-8")

@@ -17,7 +17,7 @@ from bpo_intake.models import Task
 from bpo_intake.service import contractors, tasks
 from bpo_intake.service.keys import key_of_job
 
-from .browsing import Served, contractor, signed_in
+from .browsing import Served, contractor, intercepted, signed_in
 from .documents import a_job_with_a_document, a_keyer_with_a_task, invoice_pdf, pre_filled_claims
 
 CLAIMS = re.compile(r".*/v1/tasks/claim$")
@@ -113,6 +113,7 @@ async def test_leaving_while_a_submit_is_on_its_way_is_asked_first_and_leaves_th
     served: Served, browser: Browser, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
     await page.route(CLAIMS, pre_filled_claims(made, invoice_number="INV-4", total="10.00"))
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")

@@ -16,7 +16,7 @@ from bpo_devtools.testing import Tokens
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import Task
 
-from .browsing import Served, contractor, signed_in
+from .browsing import Served, contractor, intercepted, signed_in
 from .documents import invoices_for_a_skill
 from .test_workbench_network import _proxy
 
@@ -25,7 +25,9 @@ CLAIMS = re.compile(r".*/v1/tasks/claim$")
 
 async def _answer_lost(page: Page) -> list[str | None]:
     """N pressed, and the claim's answer lost on its way back (a gateway's 504) once the service
-    has leased a task: the keys the claims were sent with."""
+    has leased a task: the keys the claims were sent with. The page is loaded again first, its
+    requests routed (see `intercepted`), so this route and those the tests add later act at once."""
+    await intercepted(page)
     keys: list[str | None] = []
 
     async def answer_lost(route: Route) -> None:
@@ -157,6 +159,7 @@ async def test_n_after_a_claim_that_never_reached_the_service_and_no_work_claims
 ) -> None:
     _, token = await contractor(served, tokens, f"none-{new_id().hex[:8]}")
     page = await signed_in(browser, served, token)
+    await intercepted(page)
     await page.route(CLAIMS, lambda route: route.abort())
     await page.keyboard.press("n")
     await page.wait_for_selector("#status.error")

@@ -22,6 +22,7 @@ async def test_a_claim_or_instructions_out_of_reach_are_said_and_n_tries_again(
 ) -> None:
     instructions = "Key the **total** with tax."
     page, _, _ = await a_keyer_with_a_task(served, browser, tokens, instructions=instructions)
+    await intercepted(page)
 
     claims = re.compile(r".*/v1/tasks/claim$")
     await page.route(claims, lambda route: route.abort())
@@ -49,6 +50,7 @@ async def test_a_check_or_a_give_back_out_of_reach_is_said(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
     failures: list[str] = []
     page.on("pageerror", lambda error: failures.append(str(error)))
     await page.keyboard.press("n")
@@ -216,6 +218,7 @@ async def test_an_expired_page_link_whose_renewal_a_proxy_refuses_is_said_by_its
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
     expired = '{"title": "Forbidden", "status": 403, "detail": "the link has expired"}'
     await page.route(
         re.compile(r".*/v1/documents/[^/]+/pages/1\?.*"),
@@ -238,6 +241,7 @@ async def test_a_task_found_gone_after_a_gateway_gave_up_on_its_submit_was_most_
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     await page.locator("#field-invoice_number").fill("INV-4")
@@ -270,6 +274,7 @@ async def test_a_check_finding_the_task_gone_while_its_submit_is_on_its_way_leav
     service first, and the check finds the task gone: what the keyer is told is the submit's
     answer, here a gateway's 504 (the check's "not leased" closed the task as lost)."""
     page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     submitted, checked = asyncio.Event(), asyncio.Event()
@@ -306,6 +311,7 @@ async def test_a_proxys_403_closes_no_task_and_a_refused_resend_is_no_lost_answe
     by the service: the task was open, and found gone later it was not "most likely
     submitted"."""
     page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
     await page.keyboard.press("n")
     await page.wait_for_selector("body[data-state=working]")
     checks = re.compile(r".*/v1/tasks/[^/]+/check$")
