@@ -49,7 +49,7 @@ from bpo_validation.service.announcements import announcement
 from bpo_validation.service.entries import Rules, kept_entry, submission
 from bpo_validation.service.jobs import JobNotKnownYet
 from bpo_validation.service.keys import JobKeys
-from bpo_validation.service.quality import Tallies, add_to_tallies, scored
+from bpo_validation.service.quality import Tallies, add_to_tallies, scored, unjudged
 from bpo_validation.settings import Settings
 
 
@@ -251,9 +251,7 @@ class _Run:
         if entry.job_id in self.cancelled:
             fields = len(rules.spec.fields)
             copy = entry.task_id in self.copies
-            event = scored(
-                entry, {}, now, rejected=False, fields=fields, control_copy=copy, unjudged=True
-            )
+            event = unjudged(entry, now, fields=fields, control_copy=copy)
             outcome.events.append((event, entry.client_id))
 
     async def _decide(self, rules: Rules, item: Item, entry: Entry) -> Verdict:

@@ -38,29 +38,42 @@ def kept_entry(event: intake.TaskSubmitted, rules: Rules, key: DataKey) -> Entry
     personal = rules.spec.personal
     golden, client_values = key.open(event.golden), key.open(event.client_values)
     return Entry(
-        task_id=event.task_id,
-        item_id=event.item_id,
-        job_id=event.job_id,
-        client_id=event.client_id,
-        work_type=event.work_type,
-        kind=event.kind,
-        contractor_id=event.contractor_id,
+        **_about(event),
         data=rules.kept(key.open(event.data), key),
         golden=golden and rules.kept(golden, key),
         client_values=client_values and rules.kept(client_values, key),
         rejection=event.rejection,
         documents=key.open(event.documents) or [],
-        active_seconds=event.active_seconds,
-        entries_expected=event.entries_expected,
         suggestions={
             name: shown.model_dump()
             | {"value": personal.map({name: key.open(shown.value)}, key.seal)[name]}
             for name, shown in event.suggestions.items()
         },
         layout_id=event.layout_id,
-        keyed_fields=event.keyed_fields,
-        submitted_at=event.submitted_at,
     )
+
+
+def unkept_entry(event: intake.TaskSubmitted) -> Entry:
+    """A submission whose values are not to be kept (its item erased), as a score reads it:
+    who did what and when, none of what they keyed."""
+    return Entry(**_about(event), rejection=None)
+
+
+def _about(event: intake.TaskSubmitted) -> dict[str, Any]:
+    """What an entry keeps of a submission besides its values."""
+    return {
+        "task_id": event.task_id,
+        "item_id": event.item_id,
+        "job_id": event.job_id,
+        "client_id": event.client_id,
+        "work_type": event.work_type,
+        "kind": event.kind,
+        "contractor_id": event.contractor_id,
+        "active_seconds": event.active_seconds,
+        "entries_expected": event.entries_expected,
+        "keyed_fields": event.keyed_fields,
+        "submitted_at": event.submitted_at,
+    }
 
 
 def submission(entry: Entry, reader: Reader) -> Submission:

@@ -15,13 +15,13 @@ from bpo_common.crypto import DataKeys
 from bpo_common.erasure import record_erased
 from bpo_common.events import Event
 from bpo_common.outbox import publish_each
-from bpo_validation.models import Entry, JobRules
+from bpo_validation.models import JobRules
 from bpo_validation.repository import decisions as decisions_repository
 from bpo_validation.repository import erasure as repository
 from bpo_validation.repository import jobs as jobs_repository
 from bpo_validation.repository import quality as scores
-from bpo_validation.service.entries import Rules
-from bpo_validation.service.quality import scored
+from bpo_validation.service.entries import Rules, unkept_entry
+from bpo_validation.service.quality import scored, unjudged
 
 
 async def erase(session: AsyncSession, event: DataErased, *, keys: DataKeys) -> None:
@@ -64,10 +64,7 @@ async def _score_undecided(
         undecided = await decisions_repository.unsettled_entries(
             session, event.job_id, event.item_ids
         )
-        tasks += [
-            scored(entry, {}, now, rejected=False, fields=fields, unjudged=True)
-            for entry in undecided
-        ]
+        tasks += [unjudged(entry, now, fields=fields) for entry in undecided]
     await publish_each(session, [(task, task.client_id) for task in tasks])
 
 
@@ -81,23 +78,8 @@ def erased_keyings(
         job = jobs.get(event.job_id)
         if job is None:
             continue  # its job's rules never came: nothing of it was kept
-        entry = Entry(
-            task_id=event.task_id,
-            item_id=event.item_id,
-            job_id=event.job_id,
-            client_id=event.client_id,
-            work_type=event.work_type,
-            kind=event.kind,
-            contractor_id=event.contractor_id,
-            rejection=None,
-            keyed_fields=event.keyed_fields,
-            active_seconds=event.active_seconds,
-            submitted_at=event.submitted_at,
-        )
         fields = len(Rules.of(job).spec.fields)
-        copy = event.control_copy
-        task = scored(
-            entry, {}, now, rejected=False, fields=fields, control_copy=copy, unjudged=True
-        )
+        entry = unkept_entry(event)
+        task = unjudged(entry, now, fields=fields, control_copy=event.control_copy)
         tasks.append((task, event.client_id))
     return tasks

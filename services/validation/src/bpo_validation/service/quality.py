@@ -205,7 +205,7 @@ async def job_cancelled(session: AsyncSession, event: intake.JobCancelled) -> No
         session,
         [
             (
-                scored(e, {}, event.cancelled_at, rejected=False, fields=fields, unjudged=True),
+                unjudged(e, event.cancelled_at, fields=fields),
                 e.client_id,
             )
             for e in undecided
@@ -308,4 +308,14 @@ def scored(
         active_seconds=entry.active_seconds,
         submitted_at=entry.submitted_at,
         decided_at=now,
+    )
+
+
+def unjudged(
+    entry: Entry, now: datetime, *, fields: int, control_copy: bool = False
+) -> validation.ContractorScored:
+    """A task on an item left undecided (its job cancelled, or its data erased, first): nothing
+    judged it, and it is paid as it stands."""
+    return scored(
+        entry, {}, now, rejected=False, fields=fields, control_copy=control_copy, unjudged=True
     )
