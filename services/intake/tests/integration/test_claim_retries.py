@@ -352,3 +352,26 @@ async def test_a_claim_whose_answer_is_not_made_yet_is_a_503_then_answered_by_it
     later = await intake.post(CLAIM, json=body, headers=keyed)
     assert (later.headers["Idempotent-Replayed"], _ids(later)) == ("true", [first])
     assert await _leased_to(intake_db, keyer_id) == {first}
+
+
+async def test_a_claim_sent_again_as_the_first_s_answer_is_made_waits_for_that_answer(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory
+) -> None:
+    """The one sent again may take the claims lock before the first takes it back to make its
+    answer: it looks again rather than answer 503 at once."""
+    keyer_id, keyer, job = await _keyer_and_job(intake, tokens, 2, due_at=past(-850))
+    keyed = {**keyer, "Idempotency-Key": f"claim-{new_id()}"}
+    body = {"job_id": job["id"]}
+    (first,) = _ids(await intake.post(CLAIM, json=body, headers=keyed))
+    answered = CLAIM_KEY.c.contractor_id == keyer_id
+    async with intake_db() as session, session.begin():
+        await session.execute(update(CLAIM_KEY).where(answered).values(answered_at=None))
+
+    again = asyncio.create_task(intake.post(CLAIM, json=body, headers=keyed))
+    await asyncio.sleep(0.3)
+    async with intake_db() as session, session.begin():
+        await session.execute(update(CLAIM_KEY).where(answered).values(answered_at=utcnow()))
+
+    answer = await again
+    assert (answer.headers.get("Idempotent-Replayed"), _ids(answer)) == ("true", [first])
+    assert await _leased_to(intake_db, keyer_id) == {first}

@@ -95,15 +95,6 @@ async def keep(
     await driver.execute(_KEEP, contractor_id, key.key, key.request_hash, list(task_ids), now)
 
 
-async def kept_again(
-    session: AsyncSession, contractor_id: UUID, key: RequestKey, now: datetime
-) -> KeptClaim | None:
-    """The claim kept under the key, read again in the session's transaction (under the
-    claims lock), as `kept` reads it."""
-    driver = await driver_connection(session, in_transaction=True)
-    return await kept(driver, contractor_id, key, now)
-
-
 def _of(contractor_id: UUID, key: RequestKey) -> Any:
     return (CLAIM_KEY.c.contractor_id == contractor_id) & (CLAIM_KEY.c.key == key.key)
 

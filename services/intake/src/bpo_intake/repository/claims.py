@@ -234,6 +234,19 @@ async def claim_tasks(
     return Leased([dict(row) for row in rows])
 
 
+async def kept_once_free(
+    session: AsyncSession, contractor_id: UUID, key: RequestKey, now: datetime
+) -> KeptClaim | None:
+    """The claim kept under the contractor's key, read once their claim under way lets go of
+    their claims lock, in a short transaction of its own that takes that lock (as a claim's
+    statement does: the session's first)."""
+    driver = await driver_connection(session)
+    assert not driver.is_in_transaction(), "a claim's statement is the first of its session"
+    async with driver.transaction():
+        await driver.execute(_CLAIMER_LOCK, _claims_of(contractor_id))
+        return await claim_keys.kept(driver, contractor_id, key, now)
+
+
 # A contractor's claims, one at a time (bpo_common.db.advisory_lock's key).
 _CLAIMER_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 

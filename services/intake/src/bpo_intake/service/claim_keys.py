@@ -9,14 +9,17 @@ answer again. Claims with one key are serialized on the contractor's claims lock
 while the first still runs waits for it, and is answered as a claim sent again. The ids are
 kept as the claim's leases commit, before its answer is made (a control may take a task's
 place, the answer may fail and give the leases back): until the answer commits the key's row
-is pending, and a claim sent again that still finds it so is a 503, to be sent again in a
-moment, rather than an answer that may not hold; one pending past BEING_MADE_FOR is a claim
-whose process ended between its leases and its answer, and its leases are its answer.
+is pending, and a claim sent again that still finds it so once it has waited ANSWER_AWAITED
+is a 503, to be sent again in a moment, rather than an answer that may not hold; one pending
+past BEING_MADE_FOR is a claim whose process ended between its leases and its answer, and
+its leases are its answer.
 """
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from time import monotonic
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +33,11 @@ from bpo_intake.repository import claims
 from bpo_intake.repository.claim_keys import KeptClaim
 from bpo_intake.schemas import TaskOut
 from bpo_intake.service import claimed, contractors
+
+# How long a claim sent again waits for the first's answer to be made (milliseconds, as a
+# rule) before its 503.
+ANSWER_AWAITED = timedelta(seconds=2)
+_LOOK_AGAIN_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -56,15 +64,7 @@ async def replay(
     still being made, and a 403 saying why to one who may no longer work, as a claim's."""
     check_same_request(kept.request_hash, key.request_hash)
     if not kept.final:
-        # Its leases committed, its answer not yet made: the claim takes the claims lock again
-        # to make it, almost always before this asks, and its answer is final once it lets go.
-        await claims.wait_for_claims(session, contractor_id)
-        found = await repository.kept_again(session, contractor_id, key, now)
-        if found is None or not found.final:
-            raise Unavailable(
-                "a claim with this Idempotency-Key is still being made; send it again in a moment"
-            )
-        kept = found
+        kept = await _final(session, contractor_id, key, now)
     rows = await repository.held(session, contractor_id, kept.task_ids, now)
     if not rows:
         # As a claim that leased nothing: one who may not work (suspended since) is told why.
@@ -73,6 +73,26 @@ async def replay(
         session, contractor_id, rows, links=links, keys=keys, integers_as_text=integers_as_text
     )
     return Claimed(tasks, replayed=True)
+
+
+async def _final(
+    session: AsyncSession, contractor_id: UUID, key: RequestKey, now: datetime
+) -> KeptClaim:
+    """The claim under the key once its answer is made. Its leases committed, the claim takes
+    the claims lock again to make its answer, final once it lets go; this may take that lock
+    first, so it looks again in a moment, for up to ANSWER_AWAITED; then a 503 (the claim
+    failing, or slow). Its answer is then read under the claims lock, as a claim's."""
+    deadline = monotonic() + ANSWER_AWAITED.total_seconds()
+    found = await claims.kept_once_free(session, contractor_id, key, now)
+    while found is not None and not found.final and monotonic() < deadline:
+        await asyncio.sleep(_LOOK_AGAIN_S)
+        found = await claims.kept_once_free(session, contractor_id, key, now)
+    if found is None or not found.final:
+        raise Unavailable(
+            "a claim with this Idempotency-Key is still being made; send it again in a moment"
+        )
+    await claims.wait_for_claims(session, contractor_id)
+    return found
 
 
 async def answered(
