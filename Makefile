@@ -46,11 +46,14 @@ chaos: install
 bench: install $(CHROMIUM) $(TESSERACT)
 	$(VENV)/bin/python bench/run.py
 
+# Dependencies compiled to bytecode as they are installed: the stack and the tests start many
+# Python processes, and each would compile every module it imports again where the
+# environment says not to write bytecode (PYTHONDONTWRITEBYTECODE), some 2 s a process.
 install: $(VENV)/.synced
 
 $(VENV)/.synced: uv.lock pyproject.toml libs/common/pyproject.toml libs/devtools/pyproject.toml tools/cli/pyproject.toml \
 		$(wildcard services/*/pyproject.toml) .tools/groups | $(UV)
-	$(UV) sync --frozen --python $(PYTHON) $(addprefix --group ,$(GROUPS))
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON) $(addprefix --group ,$(GROUPS))
 	touch $@
 
 # The GROUPS of the last sync, rewritten only when they change: a change syncs again.
