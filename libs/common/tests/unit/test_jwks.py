@@ -68,10 +68,18 @@ class Jwks:
         return jwt.encode(claims, self.private_keys[kid], algorithm="RS256", headers={"kid": kid})
 
 
+@pytest.fixture(scope="module")
+def key_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The endpoint's key pairs, made once (ensure_key_pair keeps those it finds)."""
+    return tmp_path_factory.mktemp("jwks")
+
+
 @pytest.fixture
-def jwks(tmp_path: Path) -> Iterator[Jwks]:
-    served = Jwks(tmp_path)
-    thread = threading.Thread(target=served.server.serve_forever, daemon=True)
+def jwks(key_pairs: Path) -> Iterator[Jwks]:
+    served = Jwks(key_pairs)
+    thread = threading.Thread(
+        target=served.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         yield served
