@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image
 
-from bpo_common.auth import Role, Scope, issue_token
+from bpo_common.auth import KeyScope, Role, Scope, issue_token
 from bpo_common.ids import new_id
 from bpo_devtools.servers import Services
 from bpo_devtools.testing import TEST_AUDIENCE, TEST_ISSUER, Tokens, eventually
@@ -306,3 +306,150 @@ async def set_up(
         invoice=invoice["id"],
         keys=keys,
     )
+
+
+# Operations that take no token, and why; each must still be in the documents.
+PUBLIC: dict[tuple[str, str, str], str] = {
+    **{
+        (service, "GET", path): "health and metrics, for probes and Prometheus (API.md)"
+        for service in ("intake", "validation", "billing", "reporting")
+        for path in ("/healthz", "/readyz", "/metrics")
+    },
+    ("intake", "POST", "/v1/oauth/token"): "an API key's own credentials, as OAuth 2.0 has them",
+    ("intake", "GET", "/v1/documents/{document_id}/pages/{number}"): "a signed link, for <img>",
+    ("intake", "GET", "/v1/documents/{document_id}/pages/{number}/words"): "a signed link",
+}
+
+# Who may call each operation, from its dependencies (bpo_common.auth, the routes):
+# - the manager scopes of which a manager's token needs one ("": no manager);
+# - what a client's token needs: "-" no client may, "*" any client token, else the key scopes
+#   of which it needs one ("api-keys": a client's own sign-in, never an API key's token);
+# - contractors: "" none, "any", "self" (the path's contractor), "holder" (of the lease on the
+#   path's task, or on a task of the document's item);
+# - for a client: B: the path or body names tenant B's object, so another client is denied;
+#   own: the client's own (PUT /v1/reference-datasets/{name} writes the caller's dataset);
+#   list: a list, which may show another client only its own rows.
+# fmt: off
+ALL_ROLES = "ops finance admin pii"
+RULES: dict[tuple[str, str, str], tuple[str, str, str, str]] = {
+    ("intake", "GET", "/v1/api-keys"): ("admin", "api-keys", "", "list"),
+    ("intake", "POST", "/v1/api-keys"): ("admin", "api-keys", "", "B"),
+    ("intake", "DELETE", "/v1/api-keys/{key_id}"): ("admin", "api-keys", "", "B"),
+    ("intake", "POST", "/v1/clients"): ("ops", "-", "", ""),
+    ("intake", "PUT", "/v1/clients/{client_id}/retention"): ("admin", "-", "", ""),
+    ("intake", "PUT", "/v1/clients/{client_id}/webhook"): ("admin", "-", "", ""),
+    ("intake", "GET", "/v1/contractors"): ("ops", "-", "", ""),
+    ("intake", "POST", "/v1/contractors"): ("ops", "-", "", ""),
+    ("intake", "GET", "/v1/contractors/{contractor_id}"): ("ops", "-", "self", ""),
+    ("intake", "POST", "/v1/contractors/{contractor_id}/activate"): ("ops", "-", "", ""),
+    ("intake", "POST", "/v1/contractors/{contractor_id}/suspend"): ("ops", "-", "", ""),
+    ("intake", "PUT", "/v1/contractors/{contractor_id}/skills"): ("ops", "-", "", ""),
+    ("intake", "GET", "/v1/contractors/{contractor_id}/qualifications"): ("ops", "-", "self", ""),
+    ("intake", "GET", "/v1/work-types/{work_type}/qualification"): ("ops", "-", "", ""),
+    ("intake", "PUT", "/v1/work-types/{work_type}/qualification"): ("ops", "-", "", ""),
+    ("intake", "GET", "/v1/documents/{document_id}"): ("ops", "results:read", "holder", "B"),
+    ("intake", "GET", "/v1/documents/{document_id}/file"): ("ops", "results:read", "holder", "B"),
+    ("intake", "GET", "/v1/items/flagged"): ("ops", "-", "", ""),
+    ("intake", "DELETE", "/v1/items/{item_id}/data"): ("admin", "jobs:write", "", "B"),
+    ("intake", "POST", "/v1/items/{item_id}/requeue"): ("ops", "-", "", ""),
+    ("intake", "GET", "/v1/jobs"): ("ops", "jobs:write results:read", "", "list"),
+    ("intake", "POST", "/v1/jobs"): ("", "jobs:write", "", "own"),
+    ("intake", "GET", "/v1/jobs/{job_id}"): ("ops", "jobs:write results:read", "", "B"),
+    ("intake", "POST", "/v1/jobs/{job_id}/cancel"): ("ops", "jobs:write", "", "B"),
+    ("intake", "POST", "/v1/jobs/{job_id}/close"): ("", "jobs:write", "", "B"),
+    ("intake", "DELETE", "/v1/jobs/{job_id}/data"): ("admin", "jobs:write", "", "B"),
+    ("intake", "POST", "/v1/jobs/{job_id}/documents"): ("", "jobs:write", "", "B"),
+    ("intake", "GET", "/v1/jobs/{job_id}/erasure"):
+        ("ops admin", "jobs:write results:read", "", "B"),
+    ("intake", "GET", "/v1/jobs/{job_id}/items"): ("ops", "results:read", "", "B"),
+    ("intake", "POST", "/v1/jobs/{job_id}/items"): ("", "jobs:write", "", "B"),
+    ("intake", "GET", "/v1/jobs/{job_id}/results"): ("ops", "results:read", "", "B"),
+    ("intake", "POST", "/v1/tasks/claim"): ("", "-", "any", ""),
+    ("intake", "POST", "/v1/tasks/{task_id}/check"): ("", "-", "holder", ""),
+    ("intake", "POST", "/v1/tasks/{task_id}/heartbeat"): ("", "-", "holder", ""),
+    ("intake", "POST", "/v1/tasks/{task_id}/release"): ("", "-", "holder", ""),
+    ("intake", "POST", "/v1/tasks/{task_id}/submit"): ("", "-", "holder", ""),
+    ("intake", "GET", "/v1/webhooks/deliveries"): ("ops admin", "results:read", "", "list"),
+    ("intake", "GET", "/v1/webhooks/deliveries/{delivery_id}"):
+        ("ops admin", "results:read", "", "B"),
+    ("validation", "POST", "/v1/check"): (ALL_ROLES, "*", "any", "own"),
+    ("validation", "GET", "/v1/contractors/{contractor_id}/quality"): ("ops", "-", "self", ""),
+    ("validation", "GET", "/v1/exceptions"): ("ops", "results:read", "", "list"),
+    ("validation", "GET", "/v1/exceptions/{exception_id}"): ("ops", "results:read", "", "B"),
+    ("validation", "POST", "/v1/exceptions/{exception_id}/resolve"): ("ops", "jobs:write", "", "B"),
+    ("validation", "GET", "/v1/items/{item_id}/decision"): ("ops", "results:read", "", "B"),
+    ("validation", "GET", "/v1/jobs/{job_id}/rules"): ("ops", "jobs:write results:read", "", "B"),
+    ("validation", "GET", "/v1/jobs/{job_id}/accuracy"): ("ops", "results:read", "", "B"),
+    ("validation", "GET", "/v1/reference-datasets"): ("ops", "jobs:write results:read", "", "list"),
+    ("validation", "GET", "/v1/reference-datasets/{name}"):
+        ("", "jobs:write results:read", "", "B"),
+    ("validation", "PUT", "/v1/reference-datasets/{name}"): ("", "jobs:write", "", "own"),
+    ("validation", "DELETE", "/v1/reference-datasets/{name}"): ("", "jobs:write", "", "B"),
+    ("validation", "GET", "/v1/reference-datasets/{name}/rows/{key}"):
+        ("", "jobs:write results:read", "", "B"),
+    ("billing", "GET", "/v1/contractors/{contractor_id}/earnings"): ("finance", "-", "self", ""),
+    ("billing", "GET", "/v1/invoices"): ("finance", "invoices:read", "", "list"),
+    ("billing", "POST", "/v1/invoices"): ("finance", "-", "", ""),
+    ("billing", "GET", "/v1/invoices/{invoice_id}"): ("finance", "invoices:read", "", "B"),
+    ("billing", "POST", "/v1/invoices/{invoice_id}/credit-notes"): ("finance", "-", "", ""),
+    ("billing", "POST", "/v1/invoices/{invoice_id}/finalize"): ("finance", "-", "", ""),
+    ("billing", "POST", "/v1/invoices/{invoice_id}/payments"): ("finance", "-", "", ""),
+    ("billing", "POST", "/v1/invoices/{invoice_id}/void"): ("finance", "-", "", ""),
+    ("billing", "GET", "/v1/jobs/{job_id}/terms"): ("finance", "invoices:read", "", "B"),
+    ("billing", "GET", "/v1/margin"): ("finance", "-", "", ""),
+    ("billing", "GET", "/v1/piece-rates"): ("finance", "-", "any", ""),
+    ("billing", "PUT", "/v1/piece-rates/{work_type}"): ("finance", "-", "", ""),
+    ("billing", "GET", "/v1/price-books/{client_id}"): ("finance", "invoices:read", "", "B"),
+    ("billing", "PUT", "/v1/price-books/{client_id}"): ("finance", "-", "", ""),
+    ("billing", "GET", "/v1/price-books/{client_id}/versions"):
+        ("finance", "invoices:read", "", "B"),
+    ("billing", "GET", "/v1/usage"): ("finance", "invoices:read", "", "list"),
+    **{(service, "GET", "/v1/audit"): ("admin", "-", "", "")
+       for service in ("intake", "validation", "billing", "reporting")},
+    **{("reporting", "GET", f"/v1/reports/{report}"): ("ops finance", "-", "", "")
+       for report in ("accuracy", "clients", "contractors", "overview", "sla")},
+    ("reporting", "GET", "/v1/reports/throughput"): ("ops finance", "reports:read", "", "list"),
+}
+# fmt: on
+KEY_SCOPES = frozenset(KeyScope)
+
+
+@dataclass(frozen=True)
+class Rule:
+    managers: frozenset[str]
+    clients: frozenset[str] | None  # None: no client; empty: any client token
+    contractors: str
+    tenant: str
+
+    @classmethod
+    def of(cls, managers: str, clients: str, contractors: str, tenant: str) -> "Rule":
+        needed = None if clients == "-" else frozenset(clients.replace("*", "").split())
+        return cls(frozenset(managers.split()), needed, contractors, tenant)
+
+    def key_scopes(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The scopes of A's API key with the one the route needs, and of one without it (a
+        route that names none for clients: one with every scope, and one with one)."""
+        needed = (self.clients or frozenset()) & KEY_SCOPES
+        if not needed:
+            return KEY_SCOPES, frozenset({KeyScope.REPORTS_READ.value})
+        return frozenset({min(needed)}), KEY_SCOPES - needed
+
+
+RULE = {operation: Rule.of(*row) for operation, row in RULES.items()}
+
+
+def allowed_to(role: Role, service: str) -> list[tuple[str, str]]:
+    """The operations of the service, as (method, path), that a token of the role may call
+    (a client's own sign-in, a manager with every scope), the public ones with a manager's."""
+
+    def allowed(rule: Rule) -> bool:
+        if role is Role.MANAGER:
+            return bool(rule.managers)
+        if role is Role.CLIENT:
+            return rule.clients is not None
+        return rule.contractors != ""
+
+    operations = [key for key, rule in RULE.items() if key[0] == service and allowed(rule)]
+    if role is Role.MANAGER:
+        operations += [key for key in PUBLIC if key[0] == service]
+    return [(method, path) for _, method, path in operations]
