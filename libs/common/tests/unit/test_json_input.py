@@ -7,6 +7,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from bpo_common import json_input
 from bpo_common.clock import Day, Instant
+from bpo_common.errors import said
 
 
 @pytest.mark.parametrize(
@@ -101,3 +102,34 @@ def test_a_day_at_the_ends_of_the_calendar_is_refused() -> None:
     for value in ("9999-12-31", "0001-01-01"):
         with pytest.raises(ValidationError):
             DAY.validate_python(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-31T00:00:00+05:00",
+        "2026-01-31T00:00:00Z",
+        "1769817600",
+        1769817600,
+        "20260131",
+        "2026-01-31 ",
+        datetime(2026, 1, 31, tzinfo=UTC),
+    ],
+)
+def test_a_day_given_as_anything_but_yyyy_mm_dd_is_refused_saying_so(value: object) -> None:
+    """A midnight with an offset, or a Unix time, was taken as the UTC day on its face."""
+    with pytest.raises(ValidationError) as refused:
+        DAY.validate_python(value)
+    (error,) = refused.value.errors()
+    assert said(error) == "must be a day as YYYY-MM-DD (UTC)"
+
+
+def test_a_day_is_a_date_or_yyyy_mm_dd_in_json_as_in_a_query() -> None:
+    assert DAY.validate_python("2026-01-31") == date(2026, 1, 31)
+    assert DAY.validate_python(date(2026, 1, 31)) == date(2026, 1, 31)
+    assert DAY.validate_json('"2026-01-31"') == date(2026, 1, 31)
+    for text in ('"2026-01-31T00:00:00+05:00"', "1769817600"):
+        with pytest.raises(ValidationError) as refused:
+            DAY.validate_json(text)
+        (error,) = refused.value.errors()
+        assert said(error) == "must be a day as YYYY-MM-DD (UTC)"

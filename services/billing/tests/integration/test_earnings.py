@@ -190,6 +190,11 @@ async def test_a_statement_is_for_managers_and_that_contractor_only_over_a_perio
         "/v1/usage?period_start=2026-02-01&period_end=2026-01-01", headers=tokens.manager()
     )
     assert error_fields(assert_problem(usage, 422)) == ["period_end"]
+    # A Unix time was taken as its UTC day.
+    unix = await billing.get("/v1/usage?period_end=1769817600", headers=tokens.manager())
+    assert assert_problem(unix, 422)["errors"] == [
+        {"field": "period_end", "message": "must be a day as YYYY-MM-DD (UTC)"}
+    ]
 
 
 async def test_a_run_prices_each_task_as_alone_whatever_comes_before_it(

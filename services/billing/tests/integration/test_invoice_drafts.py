@@ -256,6 +256,9 @@ async def test_bad_draft_requests_are_refused_and_store_nothing(
          422, "period_end"),
         ({"client_id": "nope", **march}, 422, "client_id"),
         ({"client_id": str(client_id), "period_start": "2026-03-01"}, 422, "period_end"),
+        # A midnight with an offset was taken as the UTC day on its face.
+        ({**march, "client_id": str(client_id), "period_end": "2026-03-31T00:00:00+05:00"},
+         422, "period_end"),
         # Nothing to invoice, and a client without prices.
         ({"client_id": str(client_id), **march}, 409, None),
         ({"client_id": str(new_id()), **march}, 409, None),
