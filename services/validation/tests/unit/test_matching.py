@@ -96,7 +96,7 @@ def test_an_order_line_without_a_readable_quantity_or_price_is_not_on_order() ->
     assert invoice.reasons == ["lines[0]: order PO-1's line AB-1 has no readable qty or price"]
 
 
-# A job whose quantity and price columns are optional.
+# A job whose line, quantity and price columns are optional.
 OPTIONAL = [
     *FIELDS[:-1],
     {
@@ -104,7 +104,7 @@ OPTIONAL = [
         "type": "table",
         "required": False,
         "columns": [
-            {"name": "sku", "type": "string"},
+            {"name": "sku", "type": "string", "required": False},
             {"name": "qty", "type": "decimal", "required": False},
             {"name": "price", "type": "decimal", "required": False},
         ],
@@ -122,6 +122,19 @@ def test_an_invoice_line_without_a_quantity_or_price_is_no_match() -> None:
     ]
     priced_only = match([{"sku": "AB-1", "qty": "10", "price": None}], ordered, fields=OPTIONAL)
     assert priced_only.lines[0].outcome is LineOutcome.PRICE_VARIANCE
+
+
+def test_an_invoice_line_that_names_no_line_is_not_on_order_saying_it_gives_none() -> None:
+    unnamed: list[dict[str, Any]] = [
+        {"sku": None, "qty": "1", "price": "12.5"},
+        {"sku": " ", "qty": "1", "price": "1"},
+    ]
+    invoice = match(unnamed, [line("AB-1", "10", "12.5")], fields=OPTIONAL)
+    assert [found.outcome for found in invoice.lines] == [LineOutcome.NOT_ON_ORDER] * 2
+    assert invoice.reasons == [
+        "lines[0]: no sku given, so it matches no line of order PO-1",
+        "lines[1]: no sku given, so it matches no line of order PO-1",
+    ]
 
 
 def test_invoicing_past_the_order_after_earlier_invoices_is_already_invoiced() -> None:

@@ -31,6 +31,7 @@ from bpo_common.rules import (
     InvalidValue,
     Match,
     canonical_form,
+    is_empty,
     to_json,
 )
 from bpo_validation.domain.datasets import MAX_KEY
@@ -305,6 +306,9 @@ class _Reader:
             return replace(shown, outcome=LineOutcome.NOT_ON_ORDER)
         key = self.key(value)
         ordered = None if key is None else order_lines.get(key)
+        if is_empty(value):
+            why = f"no {rule.line} given, so it matches no line of order {order}"
+            return _with(shown, [(LineOutcome.NOT_ON_ORDER, why)])
         if key is None or ordered is None:
             why = f"{rule.line} {value} is not on order {order}"
             return _with(shown, [(LineOutcome.NOT_ON_ORDER, why)])
