@@ -1,16 +1,20 @@
 """A control injected at a claim cannot be told from the task it took the place of by its
 ids: a UUIDv7 carries when it was made, and every real task was made before the claim that
-gives it, a control at the claim."""
+gives it, a control at the claim. The task it took the place of goes back as nobody took it:
+its item pending, and flagged if it was."""
 
+from datetime import timedelta
 from uuid import UUID
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bpo_common.contracts import TaskKind
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_common.ids import made_at, new_id
 from bpo_devtools.testing import Tokens
+from bpo_intake.domain.tasks import unclaimable_reason
 from bpo_intake.models import Item, Task
 
 from .conftest import stored_items
@@ -43,3 +47,29 @@ async def test_a_controls_item_and_task_ids_carry_the_times_of_the_task_it_repla
     assert made_at(UUID(task["id"])) == made_at(replaced.id)
     assert control.claimed_at is not None
     assert made_at(UUID(task["id"])) < control.claimed_at, "made before the claim, as any task"
+
+
+async def test_the_item_whose_task_a_control_took_stays_pending_and_flagged_as_it_was(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    client_id = await client_with_controls(intake, tokens, intake_db, data_keys, 1, skill=SKILL)
+    job = await control_job(intake, tokens, client_id, 1, "1", skill=SKILL)
+    (real,) = await stored_items(intake_db, job["id"])
+    flag = unclaimable_reason(TaskKind.ENTRY, timedelta(minutes=10))
+    async with intake_db() as session, session.begin():
+        await session.execute(update(Item).where(Item.id == real.id).values(flagged_reason=flag))
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+
+    async def listed(status: str) -> list[tuple[str, str | None]]:
+        url = f"/v1/jobs/{job['id']}/items?status={status}"
+        response = await intake.get(url, headers=tokens.client(client_id))
+        return [(item["id"], item["flagged_reason"]) for item in response.json()["data"]]
+
+    (control,) = await claim_tasks(intake, keyer, job_id=job["id"])
+
+    assert control["item_id"] != str(real.id), "the claim gave a control"
+    assert await listed("pending") == [(str(real.id), flag)]
+    # Its task claimed in earnest (the pool is spent for the keyer): started, and unflagged.
+    (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
+    assert task["item_id"] == str(real.id)
+    assert await listed("in_progress") == [(str(real.id), None)]

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from bpo_common.contracts import TaskKind
 from bpo_common.crypto import DataKeys, KeyUnavailable, LocalKeyRing, new_kek
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
@@ -22,14 +23,15 @@ from bpo_devtools.testing import (
     error_fields,
     outbox_events,
 )
+from bpo_intake.domain.jobs import ItemStatus
 from bpo_intake.domain.links import PageLinks
-from bpo_intake.domain.tasks import TaskStatus
+from bpo_intake.domain.tasks import TaskStatus, unclaimable_reason
 from bpo_intake.models import Item, Task
 from bpo_intake.repository import qualifications
 from bpo_intake.schemas import ClaimRequest
 from bpo_intake.service import tasks
 
-from .conftest import opened_events
+from .conftest import opened_events, stored_items
 from .keying import (
     INVOICE_LINES,
     claim_tasks,
@@ -353,9 +355,14 @@ async def test_a_claim_that_fails_after_its_leases_gives_them_back(
 ) -> None:
     """The claim statement commits on its own (its candidates stay locked no longer than it
     runs); when what follows fails (here: the job's data key, under a key ring that does not
-    hold its KEK), the tasks go back to the queue instead of waiting for the lease's end."""
+    hold its KEK), the tasks go back to the queue instead of waiting for the lease's end, and
+    their items as they were: pending, flagged if they were (nobody took them)."""
     personal = [{"name": "holder", "type": "string", "pii": True}]
     job = await keying_job(intake, tokens, 1, fields=personal)
+    (item,) = await stored_items(intake_db, job["id"])
+    flag = unclaimable_reason(TaskKind.ENTRY, timedelta(minutes=10))
+    async with intake_db() as session, session.begin():
+        await session.execute(update(Item).where(Item.id == item.id).values(flagged_reason=flag))
     keyer_id, _ = await new_contractor(intake, tokens)
     elsewhere = DataKeys(LocalKeyRing.parse(new_kek("elsewhere")))
     request = ClaimRequest(limit=1, job_id=UUID(job["id"]))
@@ -372,4 +379,7 @@ async def test_a_claim_that_fails_after_its_leases_gives_them_back(
 
     async with intake_db() as session:
         (task,) = await session.scalars(select(Task).where(Task.job_id == UUID(job["id"])))
+        stored = await session.get(Item, item.id)
     assert (task.status, task.contractor_id) == (TaskStatus.QUEUED, None)
+    assert stored is not None
+    assert (stored.status, stored.flagged_reason) == (ItemStatus.PENDING, flag)

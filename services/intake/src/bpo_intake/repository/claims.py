@@ -1,15 +1,15 @@
 """The claim: the queued tasks a contractor may take, leased in one statement sent straight
 to the driver (see repository.tasks)."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bpo_common.contracts import TaskKind
 from bpo_common.db import advisory_lock, driver_connection
@@ -137,7 +137,8 @@ def _claim_statement(limit: int, of_job: bool) -> str:
     ),
     -- An entry task leased starts its item. A flag of the item goes, unless a task of it was
     -- given up (its leases kept expiring: a manager's requeue makes it afresh): the work it
-    -- said nobody may take is taken.
+    -- said nobody may take is taken. A claim that gives the task up at once (a control in its
+    -- place, or the claim failing) puts both back (put_item_back).
     started AS (
         UPDATE item
         SET status = CASE WHEN leased.kind = 'entry' AND item.status = 'pending'
@@ -154,9 +155,12 @@ def _claim_statement(limit: int, of_job: bool) -> str:
         WHERE item.id = leased.item_id
           AND (leased.kind = 'entry' AND item.status = 'pending' OR item.flagged_reason IS NOT NULL)
     )
+    -- The item is read as the statement began, before `started`: what it was, to be put back
+    -- if the claim gives the task up at once (put_item_back).
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
            leased.differing, leased.reason, leased.keyed_fields, leased.lease_expires_at,
-           item.source,
+           leased.kind = 'entry' AND item.status = 'pending' AS item_was_pending,
+           item.flagged_reason AS item_flagged_reason, item.source,
            item.documents, job.work_type, job.fields, job.rules, job.match, job.instructions,
            job.data_key, job.qc->>'golden_rate' AS golden_rate,
            CASE WHEN {SHOWS_SUGGESTIONS.format(task="leased")} THEN item.suggestions END
@@ -169,12 +173,23 @@ def _claim_statement(limit: int, of_job: bool) -> str:
 
 
 @dataclass(frozen=True)
+class ItemBefore:
+    """A leased task's item as it was before the claim's statement started it or cleared its
+    flag."""
+
+    item_id: UUID
+    pending: bool  # the task is an entry task of a pending item: the statement started it
+    flagged_reason: str | None
+
+
+@dataclass(frozen=True)
 class Leased:
-    """What a claim's statement leased; or, for a claim sent again with its key, the claim
-    kept under the key, and nothing leased."""
+    """What a claim's statement leased, and the items it changed as they were before, by task;
+    or, for a claim sent again with its key, the claim kept under the key, and nothing leased."""
 
     rows: list[dict[str, Any]]
     kept: KeptClaim | None = None
+    items_before: dict[UUID, ItemBefore] = field(default_factory=dict)
 
 
 async def claim_tasks(
@@ -203,9 +218,10 @@ async def claim_tasks(
     its tasks is leased. Each row carries what the contractor needs to do the task (its
     job's fields, the source). It runs in a short transaction of its own, the claim's first,
     so the rows it looks at stay locked no longer than it runs (concurrent claims skip them);
-    the claim gives the leases back (`give_back`) if what follows it fails. One contractor's
-    claims run one at a time (a lock of theirs, taken in that transaction before the
-    statement): the statement asks whether the contractor holds an item's other task as of
+    the claim gives the leases back (`give_back`) if what follows it fails, and their items
+    as they were (`items_before`, by task: those the statement started or unflagged). One
+    contractor's claims run one at a time (a lock of theirs, taken in that transaction before
+    the statement): the statement asks whether the contractor holds an item's other task as of
     its start, so two at once could each lease one keying of the same item. With a `key`
     (the claim's Idempotency-Key), a claim kept under it is looked up under that lock, and
     leases nothing; else the leases are kept under the key with them, pending until the
@@ -231,7 +247,15 @@ async def claim_tasks(
         )
         if key is not None:
             await claim_keys.keep(driver, contractor_id, key, [row["id"] for row in rows], now)
-    return Leased([dict(row) for row in rows])
+    leased = [dict(row) for row in rows]
+    before: dict[UUID, ItemBefore] = {}
+    for row in leased:
+        item = ItemBefore(
+            row["item_id"], row.pop("item_was_pending"), row.pop("item_flagged_reason")
+        )
+        if item.pending or item.flagged_reason is not None:
+            before[row["id"]] = item
+    return Leased(leased, items_before=before)
 
 
 async def kept_once_free(
@@ -262,15 +286,21 @@ async def wait_for_claims(session: AsyncSession, contractor_id: UUID) -> None:
     await advisory_lock(session, _claims_of(contractor_id))
 
 
-async def give_back(session: AsyncSession, task_ids: Sequence[UUID], contractor_id: UUID) -> None:
+async def give_back(
+    session: AsyncSession,
+    task_ids: Sequence[UUID],
+    contractor_id: UUID,
+    items_before: Mapping[UUID, ItemBefore],
+) -> None:
     """The leases a claim took, given back to the queue on a connection of their own (the
-    claim's transaction is failing): those the contractor still holds."""
+    claim's transaction is failing): those the contractor still holds, their items put back
+    as they were before the claim."""
     if not task_ids:
         return
     engine = session.bind
     assert isinstance(engine, AsyncEngine), "sessions are bound to the service's engine"
     async with engine.begin() as connection:
-        await connection.execute(
+        given_back = await connection.scalars(
             update(Task)
             .where(
                 Task.id.in_(task_ids),
@@ -278,4 +308,46 @@ async def give_back(session: AsyncSession, task_ids: Sequence[UUID], contractor_
                 Task.status == TaskStatus.LEASED,
             )
             .values(status=TaskStatus.QUEUED, contractor_id=None, lease_expires_at=None)
+            .returning(Task.id)
         )
+        for task_id in given_back.all():
+            if task_id in items_before:
+                await put_item_back(connection, task_id, items_before[task_id])
+
+
+# The other tasks of the item are locked first: one a claim is leasing as this runs is then
+# seen leased once that claim commits. Only an unfinished item is changed (a final one has
+# no flag), and its status only if no other task of it is held or keyed.
+_PUT_BACK = text(
+    """
+    WITH others AS (
+        SELECT status FROM task WHERE item_id = :item_id AND id <> :task_id FOR UPDATE
+    )
+    UPDATE item
+    SET status = CASE
+            WHEN :pending AND status = 'in_progress'
+                 AND NOT EXISTS (SELECT 1 FROM others WHERE status = 'submitted')
+            THEN 'pending' ELSE status
+        END,
+        flagged_reason = coalesce(flagged_reason, :flagged_reason)
+    WHERE id = :item_id AND status NOT IN ('completed', 'rejected')
+      AND NOT EXISTS (SELECT 1 FROM others WHERE status = 'leased')
+    """
+)
+
+
+async def put_item_back(connection: AsyncConnection, task_id: UUID, before: ItemBefore) -> None:
+    """The item of a task the claim gave up at once (a control in its place, or the claim
+    failing) as it was before the claim: pending, and its flag again, unless another of its
+    tasks has been leased since (then it is taken) or keyed. Else the item would count as
+    started though nobody took it, extraction would pass it over as no longer pending, and a
+    flag saying nobody may take its task would be gone until a sweep set it again."""
+    await connection.execute(
+        _PUT_BACK,
+        {
+            "item_id": before.item_id,
+            "task_id": task_id,
+            "pending": before.pending,
+            "flagged_reason": before.flagged_reason,
+        },
+    )

@@ -3,14 +3,16 @@
 A claimed entry task of a job with a golden rate gives way, at that rate (see
 domain.controls.chance), to a control: a new item of the job copied from one of the client's
 control items the keyer has never had, with the known answer, whose entry task is leased to
-the keyer instead. The claimed task goes back to the queue. The keyer sees the control as
-any task; validation scores the keying against the known answer and accepts the control with
-it. Drawn for that keyer alone, a control they give back, or whose lease runs out, is
-withdrawn (service.tasks), never keyed by another. A control is none of the client's work:
+the keyer instead. The claimed task goes back to the queue, and its item as it was before
+the claim (pending, flagged if it was): nobody took it. The keyer sees the control as any
+task; validation scores the keying against the known answer and accepts the control with it.
+Drawn for that keyer alone, a control they give back, or whose lease runs out, is withdrawn
+(service.tasks), never keyed by another. A control is none of the client's work:
 billing skips control items, and the job's counts, listing, results and completion leave
 injected ones out.
 """
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from random import Random
@@ -29,6 +31,7 @@ from bpo_intake.domain import controls as domain
 from bpo_intake.domain.jobs import JobStatus
 from bpo_intake.domain.tasks import TaskStatus, new_task
 from bpo_intake.models import Job
+from bpo_intake.repository import claims
 from bpo_intake.repository import controls as repository
 from bpo_intake.repository import items as items_repository
 from bpo_intake.repository import jobs as jobs_repository
@@ -53,15 +56,19 @@ async def swap_in_controls(
     draw: Random,
     keys: DataKeys,
     now: datetime,
+    items_before: Mapping[UUID, claims.ItemBefore],
 ) -> list[dict[str, Any]]:
     """The claimed rows (with their job's `golden_rate`), each entry task of a job with a
-    golden rate given way, as drawn, to a control leased to the keyer until the same time.
+    golden rate given way, as drawn, to a control leased to the keyer until the same time;
+    the item of a task given way put back as it was before the claim (`items_before`).
     Rows of jobs without a golden rate cost nothing more."""
     rates = [Decimal(row.pop("golden_rate") or 0) for row in rows]
     if not any(rates):
         return rows
     return [
-        await _drawn(session, contractor_id, row, rate, draw, keys, now)
+        await _drawn(
+            session, contractor_id, row, rate, draw, keys, now, items_before.get(row["id"])
+        )
         if rate and row["kind"] == TaskKind.ENTRY
         else row
         for row, rate in zip(rows, rates, strict=True)
@@ -76,6 +83,7 @@ async def _drawn(
     draw: Random,
     keys: DataKeys,
     now: datetime,
+    before: claims.ItemBefore | None,
 ) -> dict[str, Any]:
     """The claimed row, or a control in its place if the draw says so and the pool has one
     for the keyer. Whether the keyer is new or doubted is asked only when it decides."""
@@ -93,7 +101,7 @@ async def _drawn(
     pool = await _fitting(session, contractor_id, job, draw, keys)
     if pool is None:
         return row
-    return await _inject(session, contractor_id, row, job, pool, keys, now)
+    return await _inject(session, contractor_id, row, job, pool, keys, now, before)
 
 
 async def _fitting(
@@ -126,13 +134,17 @@ async def _inject(
     pool: domain.PoolItem,
     keys: DataKeys,
     now: datetime,
+    before: claims.ItemBefore | None,
 ) -> dict[str, Any]:
-    """The claimed task back in the queue, and a control copied from `pool` leased to the
-    keyer in its place; the control's task as the claim shows it."""
+    """The claimed task back in the queue, its item as it was `before` the claim (if the claim
+    changed it), and a control copied from `pool` leased to the keyer in its place; the
+    control's task as the claim shows it."""
     if not await tasks_repository.release_lease(
         session, row["id"], contractor_id, now, withdrawn=False
     ):
         return row
+    if before is not None:
+        await claims.put_item_back(await session.connection(), row["id"], before)
     return await give_control(
         session, contractor_id, job, pool, keys, now, lease_until=row["lease_expires_at"],
         in_place_of=(row["item_id"], row["id"]),

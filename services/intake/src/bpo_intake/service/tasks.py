@@ -75,7 +75,7 @@ async def claim(
     leased_ids = [row["id"] for row in leased.rows]
     try:
         given = await _given(
-            session, contractor_id, request, leased.rows, lease_until, links=links, keys=keys,
+            session, contractor_id, request, leased, lease_until, links=links, keys=keys,
             draw=draw, integers_as_text=integers_as_text, now=now,
         )  # fmt: skip
         await claim_keys.answered(session, contractor_id, key, given, now)
@@ -84,7 +84,7 @@ async def claim(
         # The leases committed on their own: they go back rather than wait for their end,
         # once the claim's own transaction has let go of the rows it touched.
         await session.rollback()
-        await claims.give_back(session, leased_ids, contractor_id)
+        await claims.give_back(session, leased_ids, contractor_id, leased.items_before)
         await claim_keys.forget(session, contractor_id, key, now)
         raise
 
@@ -93,7 +93,7 @@ async def _given(
     session: AsyncSession,
     contractor_id: UUID,
     request: ClaimRequest,
-    rows: list[dict[str, Any]],
+    leased: claims.Leased,
     lease_until: datetime,
     *,
     links: PageLinks,
@@ -108,12 +108,13 @@ async def _given(
     suspension looks at their leases under it: one that came since the claim's statement
     has given those back, and what this leases more checks that they may still work."""
     await claims.wait_for_claims(session, contractor_id)
-    if not rows:
+    if not leased.rows:
         # The slow path only: an empty queue, or a contractor who may not work.
         await contractors.refuse_unless_working(session, contractor_id)
     rows = await controls.swap_in_controls(
-        session, contractor_id, rows, draw=draw, keys=keys, now=now
-    )
+        session, contractor_id, leased.rows, draw=draw, keys=keys, now=now,
+        items_before=leased.items_before,
+    )  # fmt: skip
     if len(rows) < request.limit and TaskKind.ENTRY in request.kinds:
         given = await qualifications.offer(
             session, contractor_id, request.job_id, lease_until=lease_until, keys=keys, now=now
