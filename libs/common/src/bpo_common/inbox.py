@@ -64,6 +64,10 @@ _DOUBLINGS_PAST_ANY_CAP = 64
 LINGER_S = 0.1
 # A wait shorter than this is not worth a request to the server.
 SHORTEST_WAIT_S = 0.005
+# A batch is applied in parts of at most this many bytes of events as sent (one event past
+# it alone): a backlog of events near the bound a record may reach (2 MiB) is applied a few
+# at a time, not a hundred in one transaction (some 200 MB as sent, more once parsed).
+BATCH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,7 @@ class InboxConsumer:
         ack_wait_s: float = 30.0,
         backoff_s: float = 0.5,
         batch_size: int = 100,
+        batch_bytes: int = BATCH_BYTES,
         fetch_timeout_s: float = 1.0,
     ) -> None:
         self.subscription = subscription
@@ -232,6 +237,7 @@ class InboxConsumer:
         self._ack_wait_s = ack_wait_s
         self._backoff_s = backoff_s
         self._batch_size = batch_size
+        self._batch_bytes = batch_bytes
         self._fetch_timeout_s = fetch_timeout_s
         self._pull: JetStreamContext.PullSubscription | None = None
 
@@ -268,7 +274,8 @@ class InboxConsumer:
         except TimeoutError:
             stop_if_cancelled()
             return False  # the fetch waited already
-        await self.handle_batch(messages)
+        for part in _parts(messages, self._batch_bytes):
+            await self.handle_batch(part)
         return True
 
     async def _taken(self) -> list[str]:
@@ -485,3 +492,17 @@ async def record_received(session: AsyncSession, consumer: str, event_ids: list[
     (the rest are copies of events it has applied)."""
     rows = await session.execute(_RECORD_RECEIVED, {"consumer": consumer, "event_ids": event_ids})
     return set(rows.scalars())
+
+
+def _parts(messages: list[Msg], most_bytes: int) -> list[list[Msg]]:
+    """The messages in order, in consecutive parts of at most `most_bytes` of data each (a
+    message larger than that alone)."""
+    parts: list[list[Msg]] = []
+    size = 0
+    for message in messages:
+        if not parts or size + len(message.data) > most_bytes:
+            parts.append([])
+            size = 0
+        parts[-1].append(message)
+        size += len(message.data)
+    return parts
