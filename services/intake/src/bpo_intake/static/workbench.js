@@ -92,11 +92,20 @@
   // Whether an answer is the service's own problem (JSON, with its words), not a proxy's page.
   const isProblem = (answer) => Boolean(answer && typeof answer === "object" && answer.detail);
 
+  // A success status with no JSON, from a route that answers JSON: a proxy's page (its sign-in
+  // page, which its session's end redirected to, say), not the service's word. It says as
+  // little of what the service did as a proxy's page on an error status does.
+  const foreign = (status, answer) => status < 300
+    && (answer === null || typeof answer !== "object");
+
+  // An answer by its status alone: a success status with a proxy's page said as such.
+  const statusText = (status, answer) => `the service answered ${status}`
+    + (foreign(status, answer) ? " with a page that is not its own" : "");
+
   // What an answer other than the one hoped for says: a problem's own words; anything else (a
   // proxy's page while the service is away, say) by its status alone.
   function problemText(status, answer) {
-    if (isProblem(answer)) return answer.detail;
-    return `the service answered ${status}`;
+    return isProblem(answer) ? answer.detail : statusText(status, answer);
   }
 
   const mostLikelySubmitted = (id) => `Task ${id.slice(-8)} was most likely submitted: the `
@@ -141,13 +150,15 @@
     return `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`;
   }
 
-  // The service away or busy: what it refused may be asked for again in a moment.
-  const passing = (status) => status >= 500 || status === 429;
+  // The service away or busy, or a proxy answering for it: what it refused may be asked for
+  // again in a moment.
+  const passing = (status, answer) => status >= 500 || status === 429 || foreign(status, answer);
 
   // An answer lost on its way back (a gateway that gave up waiting, a proxy whose connection
-  // to the service closed): only the service's own problem says that nothing was done, as
-  // the service rolls back before sending one.
-  const lost = (status, answer) => status === 504 || (status >= 500 && !isProblem(answer));
+  // to the service closed, a proxy's page in its place): only the service's own problem says
+  // that nothing was done, as the service rolls back before sending one.
+  const lost = (status, answer) => status === 504 || (status >= 500 && !isProblem(answer))
+    || foreign(status, answer);
 
   // A fresh key, from a random source a page served over plain HTTP has too.
   const newKey = () => Array.from(
@@ -185,8 +196,8 @@
           + "in a moment.", true);
         return;
       }
-      if (status !== 200) {
-        const retry = passing(status) ? " Try again with N." : "";
+      if (status !== 200 || foreign(status, answer)) {
+        const retry = passing(status, answer) ? " Try again with N." : "";
         const known = lost(status, answer) || again ? " known to be" : "";
         say(`No task${known} taken: ${problemText(status, answer)}.${retry}`, true);
         return;
@@ -297,9 +308,11 @@
       return;
     }
     const { status, body: answer, skew } = answered;
-    beatFailing = passing(status);
+    beatFailing = passing(status, answer);
     if (!task || task.id !== id) return;
-    if (status === 200) {
+    if (beatFailing) {
+      heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
+    } else if (status === 200) {
       leaseExpiresAt = Date.parse(answer.lease_expires_at) - skew;
       stillHeld(id, lossesBefore);
       // Renewed: no longer about to end, and the keyer signed in.
@@ -308,8 +321,6 @@
       if (!submitting.has(id)) close(goneText(id, status, answer), { isError: true });
     } else if (status === 403 && isProblem(answer)) {
       if (!submitting.has(id)) withdrawn(id, status, answer);
-    } else if (passing(status)) {
-      heartbeatRetry = setTimeout(heartbeat, HEARTBEAT_RETRY_MS);
     } else if (status === 401) signedOut();
     else say(problemText(status, answer), true);
   }
@@ -927,7 +938,8 @@
       return;
     }
     const refused = status === 403 && isProblem(answer); // the service's, not a proxy's page
-    if (status !== 200 && !refused && status !== 404 && status !== 409) {
+    const checked = status === 200 && !foreign(status, answer);
+    if (!checked && !refused && status !== 404 && status !== 409) {
       sayFound(`Not checked: ${problemText(status, answer)}.${kept}`);
       return;
     }
@@ -992,7 +1004,7 @@
         return;
       }
       if (!current) {
-        if (lost(status, answer)) unknown(id, `the service answered ${status}`);
+        if (lost(status, answer)) unknown(id, statusText(status, answer));
         return;
       }
       // The service checked the entries of a task still open: a submit before was not taken.
@@ -1018,8 +1030,11 @@
       }
       if (status === 401) signedOut();
       else if (lost(status, answer)) {
-        unknown(id, `the service answered ${status}`);
-      } else say(`Not sent: ${problemText(status, answer)}.${passing(status) ? KEPT : ""}`, true);
+        unknown(id, statusText(status, answer));
+      } else {
+        const kept = passing(status, answer) ? KEPT : "";
+        say(`Not sent: ${problemText(status, answer)}.${kept}`, true);
+      }
     } catch {
       unknown(id, "no answer came");
     } finally {
@@ -1307,7 +1322,9 @@
     const response = await fetch(doc.pages[index][link], { credentials: "same-origin" });
     if (response.status !== 403) return response;
     const answer = await api("GET", `/v1/documents/${doc.id}`);
-    if (answer.status !== 200) throw new Error(problemText(answer.status, answer.body));
+    if (answer.status !== 200 || foreign(answer.status, answer.body)) {
+      throw new Error(problemText(answer.status, answer.body));
+    }
     doc.pages = answer.body.pages;
     return fetch(doc.pages[index][link], { credentials: "same-origin" });
   }
