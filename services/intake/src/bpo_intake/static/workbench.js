@@ -44,7 +44,7 @@
   let giveBackAskedAt = 0; // when a give-back was asked for with entries keyed
   // What the status line says that goes once it no longer holds: "found", what a check or a
   // submit found wrong; "lease", that the lease is about to end; "signed out", that the keyer
-  // is to sign in again.
+  // is to sign in again; "waiting", that the page or its words are being asked for again.
   let statusOf = null;
   // The service closed the task while the keyer may have been keying: keys typed on without a
   // pause are what they were keying, not shortcuts.
@@ -1329,17 +1329,44 @@
     return fetch(doc.pages[index][link], { credentials: "same-origin" });
   }
 
-  // The page's image; null once another page, or no task, is asked for (`token`).
-  async function pageImage(doc, index, token) {
-    for (let attempt = 0; attempt < 30; attempt += 1) {
+  // What a page link answers while what it links to is out of reach for a moment, to be asked
+  // for again after its Retry-After: 503, the document store (a blip: the store restarting, a
+  // bucket throttled); a proxy's 502 or 504, the service.
+  const AWAY = new Set([502, 503, 504]);
+  // A page's image is asked for again while it is still being rendered (409) too.
+  const IMAGE_AGAIN = new Set([409, ...AWAY]);
+  const ASKED_AT_MOST = 30; // times a page link is asked for before the keyer is told it failed
+
+  const awayText = (status) => (status === 503 ? "the document store is out of reach for now"
+    : "the service cannot be reached for now");
+
+  // A page link's answer, asked for again after its Retry-After (a second without one) while
+  // it is one of `again`, at most ASKED_AT_MOST times; `waiting` is told each status waited
+  // on. Null once another page, or no task, is asked for (`token`).
+  async function pageAnswer(doc, index, link, token, again, waiting) {
+    for (let asked = 1; ; asked += 1) {
+      const response = await pageFetch(doc, index, link);
       if (token !== viewer.token) return null;
-      const response = await pageFetch(doc, index, "image_url");
-      if (response.ok) return createImageBitmap(await response.blob());
-      if (response.status !== 409) throw new Error(`the page image answered ${response.status}`);
-      const wait = Number(response.headers.get("Retry-After")) || 1; // still being rendered
+      if (response.ok || !again.has(response.status) || asked === ASKED_AT_MOST) return response;
+      waiting(response.status);
+      const wait = Number(response.headers.get("Retry-After")) || 1;
       await new Promise((resolve) => { setTimeout(resolve, wait * 1000); });
+      if (token !== viewer.token) return null;
     }
-    throw new Error("the page is still being rendered");
+  }
+
+  // The page's image; null once another page, or no task, is asked for (`token`). While it is
+  // still being rendered, the empty canvas says as much; while out of reach, the keyer is told.
+  async function pageImage(doc, index, token) {
+    const response = await pageAnswer(doc, index, "image_url", token, IMAGE_AGAIN, (status) => {
+      if (status === 409) return;
+      say(`${doc.filename}: ${awayText(status)}; the page is asked for again.`, true, "waiting");
+    });
+    if (!response) return null;
+    if (response.ok) return createImageBitmap(await response.blob());
+    if (response.status === 409) throw new Error("the page is still being rendered");
+    if (AWAY.has(response.status)) throw new Error(awayText(response.status));
+    throw new Error(`the page image answered ${response.status}`);
   }
 
   async function showPage(number) {
@@ -1363,6 +1390,7 @@
         "aria-label", `${doc.filename}, page ${viewer.page + 1} of ${doc.pages.length}`);
       if (!body.dataset.painted) performance.mark("painted");
       body.dataset.painted = `${doc.id}:${viewer.page + 1}`;
+      if (statusOf === "waiting") say("");
     } catch (error) {
       if (token === viewer.token) say(`${doc.filename}: ${error.message}`, true);
     }
@@ -1426,23 +1454,32 @@
   async function loadWords() {
     const doc = task.documents[viewer.doc];
     const shown = `${doc.id}:${viewer.page}`;
+    const token = viewer.token;
     if (!wordsByPage.has(shown)) {
+      const away = (status) => `The page's words cannot be fetched: ${awayText(status)}`;
       let response;
       try {
-        response = await pageFetch(doc, viewer.page, "words_url");
+        response = await pageAnswer(doc, viewer.page, "words_url", token, AWAY, (status) => {
+          say(`${away(status)}; they are asked for again.`, true, "waiting");
+        });
       } catch (error) {
         say(`${doc.filename}: ${error.message}`, true);
         viewer.words = null;
         return;
       }
+      if (!response) return; // another page, or no task, asked for meanwhile
       if (!response.ok) {
-        say(response.status === 409
-          ? "The page's words are still being read; try again in a moment."
-          : `The page's words answered ${response.status}.`, true);
+        const { status } = response;
+        let text = `The page's words answered ${status}.`;
+        if (status === 409) text = "The page's words are still being read; try again in a moment.";
+        else if (AWAY.has(status)) text = `${away(status)}.`;
+        say(text, true);
         viewer.words = null;
         return;
       }
       wordsByPage.set(shown, (await response.json()).words);
+      if (token !== viewer.token) return;
+      if (statusOf === "waiting") say("");
     }
     viewer.words = wordsByPage.get(shown);
   }

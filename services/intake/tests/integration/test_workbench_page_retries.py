@@ -1,0 +1,95 @@
+"""/work when a page's image or words cannot be had for a moment, in Chromium: the document
+store out of reach (503, with Retry-After) as a keyer opens a task or shows the page's words.
+The page says so, asks again after Retry-After, and shows the page (or its words) with no key
+pressed."""
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+
+from playwright.async_api import Browser, Route
+
+from bpo_devtools.testing import Tokens
+
+from .browsing import Served, intercepted
+from .documents import a_keyer_with_a_task
+from .test_workbench_prefill import word_centre
+
+STORE_AWAY = json.dumps({
+    "type": "about:blank", "title": "Service unavailable", "status": 503,
+    "detail": "the document storage is unavailable; retry the request",
+})  # fmt: skip
+
+
+def _away_twice(asked: list[str], told: asyncio.Event) -> Callable[[Route], Awaitable[None]]:
+    """A page link's route: answered as the service does while the document store is out of
+    reach, twice; the third request goes on to the service once `told` is set (the test has
+    read what the page says meanwhile). `asked`: the links asked for."""
+
+    async def away(route: Route) -> None:
+        asked.append(route.request.url)
+        if len(asked) <= 2:
+            await route.fulfill(
+                status=503,
+                headers={"Retry-After": "1"},
+                content_type="application/problem+json",
+                body=STORE_AWAY,
+            )
+            return
+        await told.wait()
+        await route.fallback()
+
+    return away
+
+
+async def test_a_page_image_the_store_cannot_give_for_a_moment_is_asked_for_again_and_shown(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
+    asked: list[str] = []
+    told = asyncio.Event()
+    await page.route(re.compile(r".*/v1/documents/[^/]+/pages/1\?.*"), _away_twice(asked, told))
+
+    await page.keyboard.press("n")
+    said = page.locator("#status.error").filter(has_text="out of reach")
+    await said.wait_for()
+    assert await said.inner_text() == (
+        "inv-4.pdf: the document store is out of reach for now; the page is asked for again."
+    )
+    told.set()
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    assert len(asked) == 3
+    assert await page.get_attribute("#page-canvas", "aria-label") == "inv-4.pdf, page 1 of 2"
+    assert await page.inner_text("#status") == "", "what was said while waiting goes"
+    await page.context.close()
+
+
+async def test_the_pages_words_the_store_cannot_give_for_a_moment_are_asked_for_again(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
+    await page.keyboard.press("n")
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    asked: list[str] = []
+    told = asyncio.Event()
+    words = re.compile(r".*/v1/documents/[^/]+/pages/1/words\?.*")
+    await page.route(words, _away_twice(asked, told))
+
+    await page.keyboard.press("Alt+W")  # the invoice number, the first field, in focus
+    said = page.locator("#status.error").filter(has_text="out of reach")
+    await said.wait_for()
+    assert await said.inner_text() == (
+        "The page's words cannot be fetched: the document store is out of reach for now; they "
+        "are asked for again."
+    )
+    told.set()
+    await page.wait_for_selector("#status:empty", state="attached")
+    assert len(asked) == 3
+    # The words are shown: one clicked types itself into the field in focus.
+    x, y = await word_centre(page, served, asked[0], "Acme")
+    await page.mouse.click(x, y)
+    assert await page.input_value("#field-invoice_number") == "Acme"
+    await page.context.close()
