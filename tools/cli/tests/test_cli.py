@@ -205,6 +205,74 @@ def test_dev_up_refuses_to_start_when_a_service_port_is_taken(tmp_path: Path) ->
     assert not (tmp_path / "dev").exists(), "nothing was started"
 
 
+@pytest.mark.parametrize("shape", ["--workers-apart", "--cluster"])
+def test_dev_up_refuses_to_start_when_a_worker_port_is_taken(shape: str, tmp_path: Path) -> None:
+    infra = ["--nats-port", str(servers.free_port()), "--postgres-port", str(servers.free_port())]
+    with _a_taken_port() as port:
+        result = CliRunner().invoke(
+            app,
+            ["dev", "up", shape, *infra],
+            # The workers answer their probes on their service's port + 1000.
+            env=_free_service_ports()
+            | {"BPO_RUN_DIR": str(tmp_path), "BPO_BILLING_PORT": str(port - 1000)},
+        )
+    assert result.exit_code == 1, result.output
+    assert f"ports in use: billing worker ({port})" in result.output
+    assert not (tmp_path / "dev").exists(), "nothing was started"
+    assert not (tmp_path / "cluster").exists(), "nothing was started"
+
+
+def _existing_servers(stack: TestStack) -> dict[str, str]:
+    """The settings naming the test's servers, with the KEK their data keys are wrapped with."""
+    return {"BPO_NATS_URL": stack.urls.nats_url, "BPO_KEK": stack.kek} | {
+        f"BPO_{service.upper()}_DATABASE_URL": url
+        for service, url in stack.urls.database_urls.items()
+    }
+
+
+def test_dev_up_ends_as_soon_as_a_service_exits_at_start_saying_why(stack: TestStack) -> None:
+    """A percent where validation takes a fraction: validation stops at once, and so does the
+    stack, with the end of validation's log and where the logs are (not after a minute's wait
+    for it to be ready, with a traceback of its own)."""
+    run_dir = stack.root / "dev-up-refused"
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        app,
+        ["dev", "up"],
+        env=_free_service_ports()
+        | _existing_servers(stack)
+        | {"BPO_RUN_DIR": str(run_dir), "BPO_VALIDATION_QUALITY_FLOOR": "85", "COLUMNS": "300"},
+        catch_exceptions=False,
+    )
+    assert time.monotonic() - started < 40
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "validation exited (1)" in result.output
+    assert "quality_floor" in result.output
+    assert "Input should be less than or equal to 1" in result.output
+    assert f"Service logs: {run_dir / 'logs'}" in result.output
+    assert "BPO is up" not in result.output
+
+
+def test_dev_up_says_why_the_servers_named_in_settings_could_not_be_migrated(
+    tmp_path: Path,
+) -> None:
+    named = {"BPO_NATS_URL": "nats://127.0.0.1:1"} | {
+        f"BPO_{service.upper()}_DATABASE_URL": f"postgresql://u:p@127.0.0.1:1/bpo_{service}"
+        for service in SERVICES
+    }
+    result = CliRunner().invoke(
+        app,
+        ["dev", "up"],
+        env=_free_service_ports() | named | {"BPO_RUN_DIR": str(tmp_path), "COLUMNS": "200"},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "intake: migrations not applied: " in result.output
+    assert not (tmp_path / "logs").exists(), "no service was started"
+
+
 def test_dev_up_refuses_a_nats_port_another_server_answers_on(tmp_path: Path) -> None:
     with _a_taken_port() as port:
         result = CliRunner().invoke(
@@ -218,12 +286,7 @@ def test_dev_up_refuses_a_nats_port_another_server_answers_on(tmp_path: Path) ->
 
 
 def test_dev_up_uses_the_servers_named_in_settings_and_starts_none(stack: TestStack) -> None:
-    # The servers' data comes with the KEK its data keys are wrapped with.
-    existing = {"BPO_NATS_URL": stack.urls.nats_url, "BPO_KEK": stack.kek} | {
-        f"BPO_{service.upper()}_DATABASE_URL": url
-        for service, url in stack.urls.database_urls.items()
-    }
-    dev = DevUp(stack.root / "dev-up-external", existing)
+    dev = DevUp(stack.root / "dev-up-external", _existing_servers(stack))
     process = dev.start()
     try:
         for service in SERVICES:

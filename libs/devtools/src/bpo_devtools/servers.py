@@ -658,15 +658,35 @@ def start_service(
             output.close()
 
 
+class NotReady(RuntimeError):
+    """A service awaited did not become ready."""
+
+
+class ServiceExited(NotReady):
+    """A service process ended while it was awaited: its log says why."""
+
+    def __init__(self, name: str, returncode: int) -> None:
+        super().__init__(f"{name} exited ({returncode})")
+        self.name = name
+        self.returncode = returncode
+
+
 def wait_ready(
-    ports: Mapping[str, int], timeout_s: float = 60.0, hosts: Mapping[str, str] | None = None
+    ports: Mapping[str, int],
+    timeout_s: float = 60.0,
+    hosts: Mapping[str, str] | None = None,
+    processes: Mapping[str, subprocess.Popen[bytes]] | None = None,
 ) -> None:
     """Wait until every service's /readyz answers 200 (each on its host of `hosts`, else on
-    127.0.0.1)."""
+    127.0.0.1); ServiceExited as soon as one of `processes` ends, as nothing it would have
+    served comes then."""
     started = time.monotonic()
     ready: set[str] = set()
     with httpx.Client(timeout=2) as client:
         while len(ready) < len(ports):
+            for name, process in (processes or {}).items():
+                if process.poll() is not None:
+                    raise ServiceExited(name, process.returncode)
             for service, port in ports.items():
                 if service in ready:
                     continue
@@ -678,7 +698,7 @@ def wait_ready(
                     pass
             if time.monotonic() - started > timeout_s:
                 missing = sorted(set(ports) - set(ready))
-                raise RuntimeError(f"not ready after {timeout_s:.0f} s: {', '.join(missing)}")
+                raise NotReady(f"not ready after {timeout_s:.0f} s: {', '.join(missing)}")
             time.sleep(0.1)
 
 
@@ -708,15 +728,16 @@ class Services:
         return [f"{kind}-{n}" for kind in kinds for n in range(1, self.replicas + 1)]
 
     def start(self, *services: str) -> None:
-        """Start every replica of `services` and wait until each process is ready."""
-        for service in services:
-            for name in self.names(service):
-                self.start_replica(name)
+        """Start every replica of `services` and wait until each process is ready
+        (ServiceExited when one ends first)."""
+        names = [name for service in services for name in self.names(service)]
+        for name in names:
+            self.start_replica(name)
         ports = {service: self.ports[service] for service in services}
         if self.apart:
             ports |= {f"{s}-worker": self.worker_ports[s] for s in services}
         hosts = {name: self.host(name.split("-")[0]) for name in ports}
-        wait_ready(ports, hosts=hosts)
+        wait_ready(ports, hosts=hosts, processes={name: self.processes[name] for name in names})
 
     def host(self, service: str) -> str:
         return self.hosts.get(service, LOOPBACK)

@@ -6,12 +6,14 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bpo_cli import signing
+from bpo_cli.services import Service, apply_migrations
 from bpo_common.auth import ensure_key_pair
 from bpo_common.settings import DEFAULT_PORTS, SERVICES, asyncpg_url
 from bpo_devtools import servers
@@ -60,10 +62,17 @@ def _watch(console: Console, services: servers.Services, logs: Path) -> None:
     while True:
         for name, process in services.processes.items():
             if process.poll() is not None:
-                console.print(f"[red]{name} exited ({process.returncode})[/red]")
-                console.print((logs / f"{name}.log").read_text()[-3000:])
-                raise typer.Exit(1)
+                _exited(console, name, process.returncode, logs)
         time.sleep(0.5)
+
+
+def _exited(console: Console, name: str, returncode: int, logs: Path) -> NoReturn:
+    """End the stack saying which service process ended and why, as the end of its log says."""
+    console.print(f"[red]{name} exited ({returncode})[/red]")
+    # The log as written: brackets in it are not rich's markup.
+    console.print((logs / f"{name}.log").read_text()[-3000:], markup=False)
+    console.print(f"Service logs: {logs}")
+    raise typer.Exit(1)
 
 
 def listen_addresses() -> tuple[dict[str, str], dict[str, int]]:
@@ -113,7 +122,14 @@ def run_stack(
     started = time.monotonic()
     run_dir = signing.run_dir()
     hosts, ports = listen_addresses()
+    worker_ports = {service: port + 1000 for service, port in ports.items()}
     busy = [f"{service} ({port})" for service, port in ports.items() if servers.port_open(port)]
+    if apart or cluster:
+        busy += [
+            f"{service} worker ({port})"
+            for service, port in worker_ports.items()
+            if servers.port_open(port)
+        ]
     if busy:
         console.print(
             f"[red]ports in use: {', '.join(busy)}.[/red] Is another stack running? "
@@ -160,7 +176,8 @@ def run_stack(
             # Their data keys are wrapped by the KEK that came with them (BPO_KEK), else the
             # services refuse to start, saying so.
             console.print("using the NATS and PostgreSQL servers from the environment")
-        servers.migrate_all(urls.database_urls)
+        for service in Service:
+            apply_migrations(service, urls.database_urls[service])
         # Intake signs its API keys' tokens with the stack's own key pair.
         env = servers.service_environment(
             urls,
@@ -177,12 +194,17 @@ def run_stack(
             logs,
             replicas=2 if cluster else 1,
             apart=apart or cluster,
-            worker_ports={service: port + 1000 for service, port in ports.items()},
+            worker_ports=worker_ports,
             hosts=hosts,
         )
         services.start(*SERVICES)
         _print_ready(console, hosts, ports, time.monotonic() - started, logs, cluster)
         _watch(console, services, logs)
+    except servers.ServiceExited as exited:
+        _exited(console, exited.name, exited.returncode, logs)
+    except servers.NotReady as exc:
+        console.print(f"[red]{exc}[/red]\nService logs: {logs}")
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         console.print("stopping ...")
     finally:

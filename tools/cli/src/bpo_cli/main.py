@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from bpo_cli import api_keys, demo, reporting, signing
-from bpo_cli.services import Service, service_settings
+from bpo_cli.services import Service, apply_migrations, service_settings
 from bpo_cli.signing import local_signer
 from bpo_common.auth import Role, Scope, ensure_key_pair
 from bpo_common.crypto import new_kek
@@ -142,23 +142,11 @@ def migrate(
     ] = 600,
 ) -> None:
     """Run a service's database migrations (with its BPO_<SERVICE>_DATABASE_URL)."""
-    from alembic.util import CommandError
-    from sqlalchemy.exc import DBAPIError
-
-    from bpo_common.migrations import upgrade
-
     settings = service_settings(service)
     if wait:
         _wait_for_migrations(service, settings.database_url.get_secret_value(), timeout)
         return
-    try:
-        upgrade(f"bpo_{service.value}", settings.database_url.get_secret_value())
-    except (OSError, DBAPIError, CommandError) as exc:
-        # CommandError: the database is at a revision these migrations do not know (another
-        # service's database, or a newer release's).
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        console.print(f"[red]{service.value}: migrations not applied:[/red] {reason}")
-        raise typer.Exit(1) from exc
+    apply_migrations(service, settings.database_url.get_secret_value())
     console.print(f"{service.value}: migrations applied")
 
 

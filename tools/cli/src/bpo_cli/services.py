@@ -1,5 +1,5 @@
-"""The four services as commands name them, and their settings read the way every command
-reads them."""
+"""The four services as commands name them, and their settings read, and their migrations
+applied, the way every command does it."""
 
 import importlib
 from enum import StrEnum
@@ -31,4 +31,22 @@ def service_settings(service: Service, **overrides: Any) -> Any:
         console.print(f"[red]{service.value}: the settings are not right[/red]")
         for line in explain(exc, settings):
             console.print(f"  {line}")
+        raise typer.Exit(1) from exc
+
+
+def apply_migrations(service: Service, database_url: str) -> None:
+    """Bring the service's database at `database_url` to this release's migrations; what
+    stops them ends the command, saying why."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import DBAPIError
+
+    from bpo_common.migrations import upgrade
+
+    try:
+        upgrade(f"bpo_{service.value}", database_url)
+    except (OSError, DBAPIError, CommandError) as exc:
+        # CommandError: the database is at a revision these migrations do not know (another
+        # service's database, or a newer release's).
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        console.print(f"[red]{service.value}: migrations not applied:[/red] {reason}")
         raise typer.Exit(1) from exc
