@@ -161,6 +161,31 @@ def test_no_service_process_starts_before_its_migrations_have_run(name: str) -> 
         assert waits == [["bpo", "migrate", main["command"][2], "--wait"]], resource["metadata"]
 
 
+@pytest.mark.parametrize("name", ["base", *OVERLAYS])
+def test_an_api_pod_told_to_stop_serves_until_it_is_out_of_the_endpoints_then_drains(
+    name: str,
+) -> None:
+    """The endpoints and the Ingress let a pod go a second or more after it is told to stop:
+    its API serves on meanwhile, then finishes the requests under way (up to the 60 s an
+    Ingress waits for an answer by default) before the grace period runs out."""
+    apis = []
+    for resource in _builds()[name]:
+        if resource["kind"] != "Deployment":
+            continue
+        pod = resource["spec"]["template"]["spec"]
+        (main,) = pod["containers"]
+        if main["command"][:2] != ["bpo", "serve"]:
+            continue
+        apis.append(main["command"][2])
+        sleep = main.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
+        assert sleep[:1] == ["sleep"], resource["metadata"]["name"]
+        seconds = int(sleep[1])
+        assert 3 <= seconds <= 10, resource["metadata"]["name"]
+        grace = pod.get("terminationGracePeriodSeconds", 30)
+        assert grace > seconds + 60, resource["metadata"]["name"]
+    assert sorted(apis) == sorted(SERVICES)
+
+
 def test_docker_compose_passes_the_compose_specification() -> None:
     schemas = resources.files("check_jsonschema.builtin_schemas.vendor")
     schema = json.loads((schemas / "compose-spec.json").read_text())

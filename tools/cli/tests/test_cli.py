@@ -408,6 +408,23 @@ def test_serve_runs_a_services_api_and_worker_its_background_work_alone(
         servers.stop_services(commands)
 
 
+def test_serve_keeps_idle_connections_open_longer_than_the_proxies_in_front(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ingress-nginx and AWS's load balancers keep an idle connection to a service 60 s: the
+    service must not close it first, or a request sent on it as it closes is answered 502."""
+    import uvicorn
+
+    given: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **options: given.update(options))
+    url = "postgresql+asyncpg://u:p@127.0.0.1:1/bpo_billing"
+    result = CliRunner().invoke(
+        app, ["serve", "billing"], env={"BPO_BILLING_DATABASE_URL": url}, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert given["timeout_keep_alive"] > 60
+
+
 def test_keys_never_replaces_a_private_key_and_derives_a_missing_public_one(
     tmp_path: Path,
 ) -> None:

@@ -32,6 +32,13 @@ DEFAULT_POSTGRES_PORT = 15432
 DEFAULT_NATS_PORT = 14222
 
 
+# Seconds an idle connection is kept open: longer than the proxies in front keep theirs
+# (ingress-nginx's upstream keep-alive and AWS's load balancers: 60 s), so that the proxy
+# closes it. Were it uvicorn (its default: 5 s), a request the proxy sent on the connection
+# as it closed would be lost, and answered 502 by the proxy.
+KEEP_ALIVE_S = 75
+
+
 def _run(service: Service, component: Component) -> None:
     """One process of `service` running `component`, under uvicorn, until stopped."""
     import uvicorn
@@ -46,6 +53,7 @@ def _run(service: Service, component: Component) -> None:
         port=settings.listen_port(),
         access_log=False,
         proxy_headers=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 
