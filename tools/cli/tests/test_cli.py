@@ -26,7 +26,7 @@ from bpo_cli.main import app
 from bpo_common.auth import ensure_key_pair
 from bpo_common.ids import new_id
 from bpo_common.messaging import connect, ensure_stream
-from bpo_common.settings import SERVICES
+from bpo_common.settings import SERVICES, WORKER_PORT_OFFSET
 from bpo_devtools import servers
 from bpo_devtools.testing import TestStack
 
@@ -88,8 +88,11 @@ async def test_a_service_role_cannot_connect_to_another_service_database(
 
 
 def _free_service_ports() -> dict[str, str]:
-    """Ports of its own, so the test runs while `make run` holds the default ones."""
-    return {f"BPO_{s.upper()}_PORT": str(servers.free_port()) for s in SERVICES}
+    """Ports of its own, so the test runs while `make run` holds the default ones, each with
+    room above it for its worker's (the port + 1000)."""
+    ports = (servers.free_port() for _ in iter(int, 1))
+    fitting = (port for port in ports if port + WORKER_PORT_OFFSET <= 65535)
+    return {f"BPO_{s.upper()}_PORT": str(next(fitting)) for s in SERVICES}
 
 
 class DevUp:
@@ -220,6 +223,19 @@ def test_dev_up_refuses_to_start_when_a_worker_port_is_taken(shape: str, tmp_pat
     assert f"ports in use: billing worker ({port})" in result.output
     assert not (tmp_path / "dev").exists(), "nothing was started"
     assert not (tmp_path / "cluster").exists(), "nothing was started"
+
+
+@pytest.mark.parametrize("shape", ["--workers-apart", "--cluster"])
+def test_dev_up_refuses_a_port_that_leaves_its_worker_none(shape: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["dev", "up", shape],
+        env=_free_service_ports() | {"BPO_RUN_DIR": str(tmp_path), "BPO_BILLING_PORT": "65000"},
+    )
+    assert result.exit_code == 1, result.output
+    assert "no worker port for BPO_BILLING_PORT (65000)" in result.output
+    assert "set the port to 64535 or lower" in " ".join(result.output.split())
+    assert not (tmp_path / "dev").exists(), "nothing was started"
 
 
 def _existing_servers(stack: TestStack) -> dict[str, str]:

@@ -102,6 +102,11 @@ def _shared(name: str) -> AliasChoices:
 KEEP_HOURS_AT_MOST = 87_600
 
 
+# A worker process answers its probes on its service's port plus this, unless its own is set.
+WORKER_PORT_OFFSET = 1000
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
 class ServiceSettings(BaseSettings):
     """Settings every service has. Subclasses set `env_prefix` (BPO_<SERVICE>_)."""
 
@@ -114,11 +119,11 @@ class ServiceSettings(BaseSettings):
         description="postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB of this service's database"
     )
     host: str = "127.0.0.1"
-    port: int
+    port: Port
     component: Component = Component.ALL
     # Where a worker process answers /healthz, /readyz and /metrics; the service's port plus
     # 1000 when not set.
-    worker_port: int | None = None
+    worker_port: Port | None = None
     # Connections kept open. Keep it above the requests served at once: a connection opened
     # for a burst beyond it is closed again, and opening one costs a SCRAM handshake.
     database_pool_size: int = Field(40, ge=1)
@@ -245,8 +250,18 @@ class ServiceSettings(BaseSettings):
     def listen_port(self) -> int:
         """The port this process listens on: the service's, or a worker's."""
         if self.component is Component.WORKER:
-            return self.worker_port or self.port + 1000
+            return self.worker_port or self.port + WORKER_PORT_OFFSET
         return self.port
+
+    @model_validator(mode="after")
+    def _worker_port_fits(self) -> "ServiceSettings":
+        worker = self.component is Component.WORKER
+        if worker and self.worker_port is None and self.port + WORKER_PORT_OFFSET > 65535:
+            raise ValueError(
+                f"worker_port must be set when the port is above {65535 - WORKER_PORT_OFFSET}: "
+                f"a worker answers on the port + {WORKER_PORT_OFFSET} by default"
+            )
+        return self
 
 
 class KeyedSettings(ServiceSettings):

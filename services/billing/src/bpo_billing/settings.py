@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.service import settings_dependency
-from bpo_common.settings import DEFAULT_PORTS, ServiceSettings
+from bpo_common.settings import DEFAULT_PORTS, Port, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -14,7 +14,7 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="BPO_BILLING_")
 
-    port: int = DEFAULT_PORTS["billing"]
+    port: Port = DEFAULT_PORTS["billing"]
     # What an entry overturned by adjudication (or review) pays, as a fraction of its rate.
     # At most 4 decimals, as the earnings keep it.
     overturned_fraction: Decimal = Field(Decimal("0.5"), ge=0, le=1, decimal_places=4)

@@ -9,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from bpo_common.auth import signing_algorithm_of
 from bpo_common.service import settings_dependency
-from bpo_common.settings import DEFAULT_PORTS, KeyedSettings, SettingRefused
+from bpo_common.settings import DEFAULT_PORTS, KeyedSettings, Port, SettingRefused
 from bpo_intake.repository.objects import open_store
 
 
@@ -18,7 +18,7 @@ class Settings(KeyedSettings):
 
     model_config = SettingsConfigDict(env_prefix="BPO_INTAKE_")
 
-    port: int = DEFAULT_PORTS["intake"]
+    port: Port = DEFAULT_PORTS["intake"]
     # The bounds of this and the settings below stop the service at start, naming the setting,
     # on a value nothing could work with (a lease run out as it is given, a time past the
     # calendar's end), which would otherwise fail every request or loop that uses it.

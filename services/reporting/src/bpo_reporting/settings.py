@@ -5,7 +5,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.service import settings_dependency
-from bpo_common.settings import DEFAULT_PORTS, ServiceSettings
+from bpo_common.settings import DEFAULT_PORTS, Port, ServiceSettings
 
 # A year of hours, a leap year's.
 FORECAST_WINDOW_MOST = 24 * 366
@@ -16,7 +16,7 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="BPO_REPORTING_")
 
-    port: int = DEFAULT_PORTS["reporting"]
+    port: Port = DEFAULT_PORTS["reporting"]
     # Whole hours of recent throughput the SLA report's forecast extrapolates, and the
     # current one's minutes: at most a year's (more reached past the calendar's start, and
     # every SLA report and dashboard was a 500).

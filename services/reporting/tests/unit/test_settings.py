@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from bpo_common.settings import Component
 from bpo_reporting.domain.sla import window_start
 from bpo_reporting.settings import FORECAST_WINDOW_MOST, Settings
 
@@ -24,3 +25,17 @@ def test_the_largest_forecast_window_is_a_year_before_the_hour() -> None:
     assert window_start(now, settings.forecast_window_hours) == datetime(
         2029, 2, 28, 12, tzinfo=UTC
     )
+
+
+@pytest.mark.parametrize("port", [0, 65536])
+def test_a_port_no_server_can_listen_on_is_refused_naming_it(port: int) -> None:
+    with pytest.raises(ValidationError, match="port"):
+        Settings(database_url=DATABASE, port=port)
+
+
+def test_a_worker_whose_port_plus_1000_is_past_65535_needs_its_own_named() -> None:
+    with pytest.raises(ValidationError, match="worker_port must be set"):
+        Settings(database_url=DATABASE, port=65000, component=Component.WORKER)
+    worker = Settings(database_url=DATABASE, port=65000, worker_port=9004, component="worker")
+    assert worker.listen_port() == 9004
+    assert Settings(database_url=DATABASE, port=65000).listen_port() == 65000

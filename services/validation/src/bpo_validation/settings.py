@@ -5,7 +5,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from bpo_common.service import settings_dependency
-from bpo_common.settings import DEFAULT_PORTS, KeyedSettings
+from bpo_common.settings import DEFAULT_PORTS, KeyedSettings, Port
 
 # The most judged fields a window holds: each decision reads them all, so a window far
 # larger than any keyer's or crew's record would only slow it (and one past 2**63 would
@@ -18,7 +18,7 @@ class Settings(KeyedSettings):
 
     model_config = SettingsConfigDict(env_prefix="BPO_VALIDATION_")
 
-    port: int = DEFAULT_PORTS["validation"]
+    port: Port = DEFAULT_PORTS["validation"]
     # A contractor whose accuracy on a work type, over their most recent `quality_window`
     # judged fields on it (those since a manager last reactivated them), falls below the
     # floor, with at least `quality_min_judged` of them, is suspended. The floor is a

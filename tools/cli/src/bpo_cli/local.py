@@ -15,7 +15,7 @@ from rich.table import Table
 from bpo_cli import signing
 from bpo_cli.services import Service, apply_migrations
 from bpo_common.auth import ensure_key_pair
-from bpo_common.settings import DEFAULT_PORTS, SERVICES, asyncpg_url
+from bpo_common.settings import DEFAULT_PORTS, SERVICES, WORKER_PORT_OFFSET, asyncpg_url
 from bpo_devtools import servers
 
 
@@ -122,7 +122,19 @@ def run_stack(
     started = time.monotonic()
     run_dir = signing.run_dir()
     hosts, ports = listen_addresses()
-    worker_ports = {service: port + 1000 for service, port in ports.items()}
+    worker_ports = {service: port + WORKER_PORT_OFFSET for service, port in ports.items()}
+    beyond = [
+        f"BPO_{s.upper()}_PORT ({port - WORKER_PORT_OFFSET})"
+        for s, port in worker_ports.items()
+        if port > 65535
+    ]
+    if (apart or cluster) and beyond:
+        console.print(
+            f"[red]no worker port for {', '.join(beyond)}:[/red] a worker answers on its "
+            f"service's port + {WORKER_PORT_OFFSET}; set the port to "
+            f"{65535 - WORKER_PORT_OFFSET} or lower."
+        )
+        raise typer.Exit(1)
     busy = [f"{service} ({port})" for service, port in ports.items() if servers.port_open(port)]
     if apart or cluster:
         busy += [
