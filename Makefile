@@ -51,7 +51,7 @@ bench: install $(CHROMIUM) $(TESSERACT)
 # environment says not to write bytecode (PYTHONDONTWRITEBYTECODE), some 2 s a process.
 install: $(VENV)/.synced
 
-$(VENV)/.synced: uv.lock pyproject.toml libs/common/pyproject.toml libs/devtools/pyproject.toml tools/cli/pyproject.toml \
+$(VENV)/.synced: Makefile uv.lock pyproject.toml libs/common/pyproject.toml libs/devtools/pyproject.toml tools/cli/pyproject.toml \
 		$(wildcard services/*/pyproject.toml) .tools/groups | $(UV)
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON) $(addprefix --group ,$(GROUPS))
 	touch $@

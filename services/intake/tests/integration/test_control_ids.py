@@ -3,11 +3,12 @@ ids: a UUIDv7 carries when it was made, and every real task was made before the 
 gives it, a control at the claim. The task it took the place of goes back as nobody took it:
 its item pending, and flagged if it was."""
 
+import asyncio
 from datetime import timedelta
 from uuid import UUID
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from bpo_common.contracts import TaskKind
 from bpo_common.crypto import DataKeys
@@ -73,3 +74,31 @@ async def test_the_item_whose_task_a_control_took_stays_pending_and_flagged_as_i
     (task,) = await claim_tasks(intake, keyer, job_id=job["id"])
     assert task["item_id"] == str(real.id)
     assert await listed("in_progress") == [(str(real.id), None)]
+
+
+async def test_a_claim_giving_way_to_a_control_waits_on_no_other_task_of_the_item(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, data_keys: DataKeys
+) -> None:
+    """Another transaction holds the item's other task (a claim leasing it, a cancel): the
+    claim leaves the item as its statement left it rather than wait for that task while it
+    holds its own (as a cancel waits for its own, the two would deadlock)."""
+    client_id = await client_with_controls(intake, tokens, intake_db, data_keys, 1, skill=SKILL)
+    job = await control_job(intake, tokens, client_id, 1, "1", skill=SKILL)
+    (real,) = await stored_items(intake_db, job["id"])
+    _, keyer = await new_contractor(intake, tokens, SKILL)
+    async with intake_db() as session, session.begin():
+        task = await session.scalar(select(Task).where(Task.item_id == real.id))
+        assert task is not None
+        other = {c.name: getattr(task, c.key) for c in Task.__table__.columns}
+        # A second keying no keyer of this test may take.
+        other |= {"id": new_id(), "required_skills": [f"nobody-{new_id().hex}"]}
+        await session.execute(insert(Task).values(**other))
+
+    async with intake_db() as session, session.begin():
+        await session.execute(select(Task.id).where(Task.id == other["id"]).with_for_update())
+        claimed = asyncio.create_task(claim_tasks(intake, keyer, job_id=job["id"]))
+        (control,) = await asyncio.wait_for(asyncio.shield(claimed), 10)
+
+    assert control["item_id"] != str(real.id), "the claim gave a control"
+    async with intake_db() as session:
+        assert await session.scalar(select(Item.status).where(Item.id == real.id)) == "in_progress"

@@ -155,12 +155,21 @@ def _claim_statement(limit: int, of_job: bool) -> str:
         WHERE item.id = leased.item_id
           AND (leased.kind = 'entry' AND item.status = 'pending' OR item.flagged_reason IS NOT NULL)
     )
-    -- The item is read as the statement began, before `started`: what it was, to be put back
-    -- if the claim gives the task up at once (put_item_back).
+    -- The item is read as the statement began, before `started`: whether it started it, and
+    -- the flag it cleared, to be put back if the claim gives the task up at once
+    -- (put_item_back).
     SELECT leased.id, leased.kind, leased.job_id, leased.item_id, leased.entries,
            leased.differing, leased.reason, leased.keyed_fields, leased.lease_expires_at,
            leased.kind = 'entry' AND item.status = 'pending' AS item_was_pending,
-           item.flagged_reason AS item_flagged_reason, item.source,
+           CASE WHEN item.flagged_reason IS NULL THEN NULL
+                WHEN EXISTS (
+                    SELECT 1 FROM task g
+                    WHERE g.item_id = item.id AND g.status = 'cancelled'
+                      AND g.requeued_at IS NULL
+                ) THEN NULL
+                ELSE item.flagged_reason
+           END AS item_flagged_reason,
+           item.source,
            item.documents, job.work_type, job.fields, job.rules, job.match, job.instructions,
            job.data_key, job.qc->>'golden_rate' AS golden_rate,
            CASE WHEN {SHOWS_SUGGESTIONS.format(task="leased")} THEN item.suggestions END
@@ -174,12 +183,12 @@ def _claim_statement(limit: int, of_job: bool) -> str:
 
 @dataclass(frozen=True)
 class ItemBefore:
-    """A leased task's item as it was before the claim's statement started it or cleared its
-    flag."""
+    """What the claim's statement changed of a leased task's item: whether it started it, and
+    the flag it cleared."""
 
     item_id: UUID
     pending: bool  # the task is an entry task of a pending item: the statement started it
-    flagged_reason: str | None
+    flagged_reason: str | None  # the flag it cleared (one kept for a given-up task: None)
 
 
 @dataclass(frozen=True)
@@ -315,13 +324,19 @@ async def give_back(
                 await put_item_back(connection, task_id, items_before[task_id])
 
 
-# The other tasks of the item are locked first: one a claim is leasing as this runs is then
-# seen leased once that claim commits. Only an unfinished item is changed (a final one has
-# no flag), and its status only if no other task of it is held or keyed.
+# The item's other open tasks are locked first, without waiting: one another transaction
+# holds (a claim leasing it, a cancel) leaves the item as the claim left it, so this never
+# waits on a task while holding one (no deadlock with a cancel, an erasure or another claim).
+# Only an unfinished item is changed (a final one has no flag), and its status only if no
+# other task of it is held or keyed.
 _PUT_BACK = text(
     """
-    WITH others AS (
-        SELECT status FROM task WHERE item_id = :item_id AND id <> :task_id FOR UPDATE
+    WITH open AS (
+        SELECT id FROM task
+        WHERE item_id = :item_id AND id <> :task_id AND status <> 'cancelled'
+    ),
+    others AS (
+        SELECT status FROM task WHERE id IN (SELECT id FROM open) FOR UPDATE SKIP LOCKED
     )
     UPDATE item
     SET status = CASE
@@ -331,6 +346,7 @@ _PUT_BACK = text(
         END,
         flagged_reason = coalesce(flagged_reason, :flagged_reason)
     WHERE id = :item_id AND status NOT IN ('completed', 'rejected')
+      AND (SELECT count(*) FROM others) = (SELECT count(*) FROM open)
       AND NOT EXISTS (SELECT 1 FROM others WHERE status = 'leased')
     """
 )

@@ -91,6 +91,8 @@ async def _final(
         raise Unavailable(
             "a claim with this Idempotency-Key is still being made; send it again in a moment"
         )
+    # The first may have failed meanwhile, and another claim been made with the key.
+    check_same_request(found.request_hash, key.request_hash)
     await claims.wait_for_claims(session, contractor_id)
     return found
 

@@ -326,7 +326,7 @@ async def flag_unclaimable_items(
     """Flag for a manager the items (up to SWEEP_BATCH) with a task queued longer than
     `waited` that no active contractor may claim; returns how many it found. Their flag clears
     when the item becomes final, when a manager requeues it, or when one of its tasks is
-    claimed (repository.claims)."""
+    claimed and kept (repository.claims: not given way to a control)."""
     now = now or utcnow()
     stuck = await repository.unclaimable_tasks(session, now - waited, SWEEP_BATCH)
     # Found before their locks (in id order, as decisions lock items): one decided or flagged
