@@ -16,6 +16,10 @@ from bpo_common.ids import new_id
 
 STREAM_NAME = "BPO"
 STREAM_SUBJECTS = ["bpo.>"]
+# What a reader of events applies at once, in bytes of them as sent (one event past it alone):
+# a backlog of events near the 2 MiB a record may reach is applied a few at a time, not a
+# hundred or five hundred in one transaction (a gigabyte as sent, more once parsed).
+BATCH_BYTES = 16 * 1024 * 1024
 
 E = TypeVar("E", bound="Event")
 

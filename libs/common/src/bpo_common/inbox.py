@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bpo_common.context import bind_correlation_id
 from bpo_common.contracts.messaging import EventDeadLettered
 from bpo_common.db import SessionFactory, advisory_lock, unreachable
-from bpo_common.events import STREAM_NAME, Envelope, Event, Waiting
+from bpo_common.events import BATCH_BYTES, STREAM_NAME, Envelope, Event, Waiting
 from bpo_common.ids import new_id
 from bpo_common.loops import keep_running, stop_if_cancelled
 from bpo_common.metrics import (
@@ -64,10 +64,6 @@ _DOUBLINGS_PAST_ANY_CAP = 64
 LINGER_S = 0.1
 # A wait shorter than this is not worth a request to the server.
 SHORTEST_WAIT_S = 0.005
-# A batch is applied in parts of at most this many bytes of events as sent (one event past
-# it alone): a backlog of events near the bound a record may reach (2 MiB) is applied a few
-# at a time, not a hundred in one transaction (some 200 MB as sent, more once parsed).
-BATCH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -274,7 +270,13 @@ class InboxConsumer:
         except TimeoutError:
             stop_if_cancelled()
             return False  # the fetch waited already
-        for part in _parts(messages, self._batch_bytes):
+        parts = _parts(messages, self._batch_bytes)
+        for number, part in enumerate(parts):
+            if number:
+                # What waited for the parts before starts its ack wait again, or the server
+                # would deliver it again (to another replica, counting a delivery more).
+                for message in (message for rest in parts[number:] for message in rest):
+                    await message.in_progress()
             await self.handle_batch(part)
         return True
 

@@ -23,12 +23,14 @@ from nats.js.api import (
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 from pydantic import SecretStr, ValidationError
 
-from bpo_common.events import STREAM_NAME, STREAM_SUBJECTS, Envelope
+from bpo_common.events import BATCH_BYTES, STREAM_NAME, STREAM_SUBJECTS, Envelope
 from bpo_common.loops import retry_until
 
 log = structlog.get_logger(__name__)
 
 DUPLICATE_WINDOW_S = 2 * 60 * 60
+# Events a reader of the whole stream fetches first, before it knows how large they are.
+_FIRST_FETCH = 16
 
 
 class StreamStalled(Exception):
@@ -128,7 +130,6 @@ async def replay(
     subjects: Sequence[str],
     *,
     last: int | None = None,
-    batch: int = 500,
     wait_s: float = 5.0,
     unreadable: Callable[[int], None] | None = None,
 ) -> AsyncIterator[Envelope]:
@@ -136,14 +137,39 @@ async def replay(
     (or to its end), through an ephemeral consumer that acks nothing: the stream as it is,
     read by someone who changes nothing in it. A message that is no event envelope (which a
     consumer gives up on) is passed over, its stream sequence given to `unreadable`."""
-    async for message in _stored(js, subjects, last=last, batch=batch, wait_s=wait_s):
+    chunks = replay_chunks(js, subjects, last=last, wait_s=wait_s, unreadable=unreadable)
+    async for chunk in chunks:
+        for envelope in chunk:
+            yield envelope
+
+
+async def replay_chunks(
+    js: JetStreamContext,
+    subjects: Sequence[str],
+    *,
+    last: int | None = None,
+    most: int = 500,
+    most_bytes: int = BATCH_BYTES,
+    wait_s: float = 5.0,
+    unreadable: Callable[[int], None] | None = None,
+) -> AsyncIterator[list[Envelope]]:
+    """The events `replay` gives, in lists of at most `most` events and `most_bytes` of them
+    as stored (an event larger than that alone), as a consumer applies a batch."""
+    chunk: list[Envelope] = []
+    size = 0
+    async for message in _stored(js, subjects, last=last, batch=most, wait_s=wait_s):
+        if chunk and (len(chunk) == most or size + len(message.data) > most_bytes):
+            yield chunk
+            chunk, size = [], 0
         try:
-            envelope = Envelope.model_validate_json(message.data)
+            chunk.append(Envelope.model_validate_json(message.data))
         except ValidationError:
             if unreadable is not None:
                 unreadable(message.metadata.sequence.stream)
             continue
-        yield envelope
+        size += len(message.data)
+    if chunk:
+        yield chunk
 
 
 async def _stored(
@@ -164,13 +190,19 @@ async def _stored(
     )
     try:
         pending = (await subscription.consumer_info()).num_pending
+        # Fetches of at most BATCH_BYTES as far as the largest event seen tells (a few to
+        # begin with): a stream of events near the 2 MiB a record may reach is not read 500
+        # at a time.
+        largest = BATCH_BYTES // _FIRST_FETCH
         while pending:
+            count = max(1, min(batch, BATCH_BYTES // largest))
             try:
-                messages = await subscription.fetch(batch, timeout=wait_s)
+                messages = await subscription.fetch(count, timeout=wait_s)
             except TimeoutError as exc:
                 raise StreamStalled(
                     f"the stream sent nothing for {wait_s:g} s with {pending:,} events to read"
                 ) from exc
+            largest = max(largest, *(len(message.data) for message in messages))
             for message in messages:
                 if last is not None and message.metadata.sequence.stream > last:
                     return

@@ -35,11 +35,12 @@ from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory
 from bpo_common.events import STREAM_NAME, Envelope
 from bpo_common.inbox import first_of_each, record_received, runs
-from bpo_common.messaging import connect, dropped_before, replay
+from bpo_common.messaging import connect, dropped_before, replay_chunks
 from bpo_reporting.consumers import CONSUMER, handlers
 from bpo_reporting.repository import rebuild as repository
 
-# Events applied together, as the consumer applies a fetched batch.
+# Events applied together, as the consumer applies a fetched batch (and at most BATCH_BYTES
+# of them: bpo_common.messaging.replay_chunks).
 CHUNK = 500
 
 
@@ -97,17 +98,14 @@ async def _replay_afresh(
     await repository.clear_read_models(session, CONSUMER)
     given_up = await repository.dead_lettered(session, CONSUMER)
     read = applied = left_out = 0
-    chunk: list[Envelope] = []
     # Messages that are no event (the consumer gave up on them): read, and left out.
     unreadable: list[int] = []
-    async for envelope in replay(js, list(handlers), last=last, unreadable=unreadable.append):
-        read += 1
-        chunk.append(envelope)
-        if len(chunk) == CHUNK:
-            done, failed = await _apply_chunk(session, chunk, given_up)
-            applied, left_out, chunk = applied + done, left_out + failed, []
-    done, failed = await _apply_chunk(session, chunk, given_up)
-    applied, left_out = applied + done, left_out + failed + len(unreadable)
+    chunks = replay_chunks(js, list(handlers), last=last, most=CHUNK, unreadable=unreadable.append)
+    async for chunk in chunks:
+        read += len(chunk)
+        done, failed = await _apply_chunk(session, chunk, given_up)
+        applied, left_out = applied + done, left_out + failed
+    left_out += len(unreadable)
     if counted is not None:
         await _refuse_what_the_stream_lost(session, counted, applied)
     return read + len(unreadable), applied, left_out, last
