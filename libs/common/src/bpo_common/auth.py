@@ -9,9 +9,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.requests import HTTPConnection
 
-from bpo_common.errors import DomainError, Forbidden, NotFound, Unauthorized
+from bpo_common.errors import DomainError, FieldError, Forbidden, NotFound, Unauthorized
 from bpo_common.tokens import (
     API_KEY_SUBJECT,
     MANAGE_KEYS,
@@ -70,18 +73,13 @@ __all__ = [
     "key_scope_lacking",
     "remember_caller",
     "request_caller",
+    "request_token",
     "require_role",
     "scope_refusal",
     "shows_personal_data",
     "signing_algorithm_of",
     "the_contractor_or_a_manager",
 ]
-
-_bearer = HTTPBearer(auto_error=False, description="A JWT issued for this platform")
-
-
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-
 
 # A page of this platform (the workbench) calls the API with the token its sign-in keeps in
 # an HttpOnly cookie, and names itself in this header. Another site can neither read the
@@ -91,17 +89,46 @@ PAGE_HEADER = "X-BPO-Page"
 PAGE_COOKIES = {"workbench": "bpo_work"}
 
 
+def request_token(request: HTTPConnection) -> str | None:
+    """The token a request authenticates with: the bearer token of its Authorization header
+    or, when that holds none (no header, or another scheme), the token its page's cookie
+    holds; None without either. Routes, the rate limiter and the audit trail all find it
+    here: found by two rules, one request could be served as one caller while it was metered
+    as another, or as nobody. Authorization sent more than once is refused (400): which one
+    was meant is not for a service to guess."""
+    authorization = request.headers.getlist("authorization")
+    if len(authorization) > 1:
+        raise DomainError(
+            "give the Authorization header once",
+            errors=[FieldError("Authorization", f"sent {len(authorization)} times; send one")],
+        )
+    scheme, token = get_authorization_scheme_param(authorization[0] if authorization else None)
+    if scheme.lower() == "bearer" and token:
+        return token
+    cookie = PAGE_COOKIES.get(request.headers.get(PAGE_HEADER, ""))
+    return None if cookie is None else request.cookies.get(cookie)
+
+
+class _Token(SecurityBase):
+    """The request's token (request_token) as a route's dependency, which the OpenAPI
+    documents show as the HTTP bearer scheme it mostly is."""
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(description="A JWT issued for this platform")
+        self.scheme_name = "HTTPBearer"
+
+    async def __call__(self, request: Request) -> str | None:
+        return request_token(request)
+
+
+Credentials = Annotated[str | None, Depends(_Token())]
+
+
 # Where a request keeps whom its token named, for the audit trail (bpo_common.audit).
 _CALLER = "bpo_caller"
 
 
-async def _authenticate(
-    request: Request, credentials: HTTPAuthorizationCredentials | None
-) -> Principal:
-    if credentials is not None:
-        token: str | None = credentials.credentials
-    else:
-        token = _page_token(request)
+async def _authenticate(request: Request, token: str | None) -> Principal:
     if token is None:
         raise Unauthorized("send an Authorization: Bearer <token> header")
     verifier: TokenVerifier = request.app.state.runtime.verifier
@@ -117,24 +144,17 @@ def remember_caller(request: Request, principal: Principal) -> None:
 
 async def request_caller(request: Request) -> Principal | None:
     """Whom a request's token names: the caller its route authenticated or, for a request
-    refused before the route looked (a body that is not valid), whoever its bearer token
-    names; None without a valid token."""
+    refused before the route looked (a body that is not valid), whoever its token
+    (request_token) names; None without a valid token."""
     remembered: Principal | None = request.scope.get("state", {}).get(_CALLER)
     if remembered is not None:
         return remembered
-    credentials = await _bearer(request)
-    if credentials is None:
-        return None
     verifier: TokenVerifier = request.app.state.runtime.verifier
     try:
-        return await verifier.verify(credentials.credentials)
+        token = request_token(request)
+        return None if token is None else await verifier.verify(token)
     except DomainError:
         return None
-
-
-def _page_token(request: Request) -> str | None:
-    cookie = PAGE_COOKIES.get(request.headers.get(PAGE_HEADER, ""))
-    return None if cookie is None else request.cookies.get(cookie)
 
 
 async def current_principal(request: Request, credentials: Credentials) -> Principal:

@@ -4,8 +4,11 @@ with 429, `Retry-After` and the IETF fields `RateLimit-Policy` and `RateLimit`
 
 Whose quota a request spends is the verified token's: an API key's token (subject
 `api-key:<key id>`) spends its key's, any other client token its client company's, a
-contractor's token the contractor's. Managers are not limited, nor are requests without a
-valid token (health, sign-in); a bad token is left to the route, which answers 401.
+contractor's token the contractor's. The token is the one the request's route authenticates
+with (bpo_common.auth.request_token), so a request is metered as the caller it is served as.
+Managers are not limited, nor are requests without a valid token (health, sign-in); a bad
+token, or Authorization sent more than once, is left to the route, which refuses the
+request (401, 400).
 
 What a request spends: one request; its body's bytes, from `Content-Length` before anything
 is read (or chunk by chunk as a body without one arrives); and the items a bulk route counts
@@ -37,10 +40,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
-from starlette.requests import cookie_parser
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bpo_common.auth import API_KEY_SUBJECT, PAGE_COOKIES, Principal, Role
+from bpo_common.auth import API_KEY_SUBJECT, Principal, Role, request_token
 from bpo_common.errors import DomainError, problem
 from bpo_common.settings import ServiceSettings
 
@@ -329,34 +332,15 @@ class RateLimitMiddleware:
         runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
         if not self.limiter.enabled or runtime is None:
             return None
-        token = _token(scope)
-        if token is None:
-            return None
         try:
+            token = request_token(HTTPConnection(scope))
+            if token is None:
+                return None
             principal: Principal = await runtime.verifier.verify(token)
         except DomainError:
             return None
         caller = caller_of(principal)
         return None if caller is None else Meter(self.limiter, caller)
-
-
-def _token(scope: Scope) -> str | None:
-    """The bearer token, or the token a page's cookie holds (as bpo_common.auth finds them)."""
-    page = cookies = None
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for name, value in headers:
-        if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and credentials.strip():
-                return credentials.strip()
-        elif name == b"x-bpo-page":
-            page = value.decode("latin-1")
-        elif name == b"cookie":
-            cookies = value.decode("latin-1")
-    cookie = PAGE_COOKIES.get(page or "")
-    if cookie is None or cookies is None:
-        return None
-    return cookie_parser(cookies).get(cookie)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -1,7 +1,7 @@
 """Rate limits on a service app as every service builds it (bpo_common.service), against the
 run's PostgreSQL and NATS, with tiny quotas and a clock the tests move: a burst past a quota
-is a 429 saying when to retry, the caller is served again then, and one caller's burst never
-limits another."""
+is a 429 saying when to retry, the caller is served again then, one caller's burst never
+limits another, and a request spends the quota of the caller its route serves it as."""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -204,3 +204,82 @@ async def test_a_streamed_body_larger_than_the_bytes_quota_goes_through_when_not
     assert '"bytes";r=0;' in whole.headers["RateLimit"]
     refused = await api.post("/v1/things", content=pieces(), headers=streamed)
     assert "bytes of request bodies a minute" in assert_problem(refused, 429)["detail"]
+
+
+def page_cookie(token: str) -> list[tuple[str, str]]:
+    """The headers the workbench page calls the API with, its cookie holding `token`."""
+    return [("X-BPO-Page", "workbench"), ("Cookie", f"bpo_work={token}")]
+
+
+async def test_a_request_sending_authorization_twice_is_refused_naming_the_header(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    client_id = new_id()
+    cookie = page_cookie(tokens.token(Role.CLIENT, "client", client_id))
+    # A first header the route would pass over (not Bearer), a second one whose token fails.
+    headers = [("Authorization", "Basic eDp5"), ("Authorization", "Bearer junk"), *cookie]
+
+    for _ in range(REQUESTS * 2):
+        refused = await api.get("/v1/me", headers=headers)
+
+        body = assert_problem(refused, 400)
+        assert body["detail"] == "give the Authorization header once"
+        assert body["errors"] == [{"field": "Authorization", "message": "sent 2 times; send one"}]
+        assert "RateLimit" not in refused.headers
+
+    # Refused, it spent nothing: the cookie alone is served, with the whole quota left but one.
+    served = await api.get("/v1/me", headers=cookie)
+    assert served.json() == {"subject": "client"}
+    assert served.headers["RateLimit"].startswith('"requests";r=2;')
+
+
+# The page's headers, one of them sent twice: the route reads the first X-BPO-Page and every
+# Cookie header, and so must the limiter.
+PAGE_HEADERS_TWICE = {
+    "the page header": [("X-BPO-Page", "workbench"), ("X-BPO-Page", "other")],
+    "the cookie": [("X-BPO-Page", "workbench"), ("Cookie", "theme=dark")],
+}
+
+
+@pytest.mark.parametrize("twice", PAGE_HEADERS_TWICE)
+async def test_a_request_served_as_the_caller_its_page_cookie_names_spends_that_callers_quota(
+    api: httpx.AsyncClient, tokens: Tokens, twice: str
+) -> None:
+    client_id = new_id()
+    # Authorization that is not Bearer leaves the route to the page's cookie.
+    headers = [
+        ("Authorization", "Basic eDp5"),
+        ("Cookie", f"bpo_work={tokens.token(Role.CLIENT, 'client', client_id)}"),
+        *PAGE_HEADERS_TWICE[twice],
+    ]
+    for left in range(REQUESTS - 1, -1, -1):
+        served = await api.get("/v1/me", headers=headers)
+        assert served.json() == {"subject": "client"}
+        assert served.headers.get("RateLimit") == f'"requests";r={left};t=20'
+
+    refused = await api.get("/v1/me", headers=headers)
+
+    body = assert_problem(refused, 429)
+    assert (
+        body["detail"] == "this client may send 3 requests a minute on this server; retry in 20 s"
+    )
+    assert refused.headers["Retry-After"] == "20"
+    assert refused.headers["RateLimit"] == '"requests";r=0;t=20'
+    assert "RateLimit-Policy" in refused.headers
+    # The client's own bearer token spends the same quota.
+    assert_problem(await api.get("/v1/me", headers=tokens.client(client_id)), 429)
+
+
+async def test_a_bearer_token_that_fails_is_a_401_whatever_the_page_cookie_holds(
+    api: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    headers = [
+        ("Authorization", "Bearer junk"),
+        *page_cookie(tokens.token(Role.CLIENT, "client", new_id())),
+    ]
+    for _ in range(REQUESTS * 2):
+        refused = await api.get("/v1/me", headers=headers)
+
+        body = assert_problem(refused, 401)
+        assert body["detail"] == "invalid token: Not enough segments"
+        assert refused.headers["WWW-Authenticate"] == "Bearer"
