@@ -236,14 +236,17 @@ def _frames(image: Image.Image, limits: Limits) -> list[PageSize]:
         if number > limits.max_pages:
             raise Refused(f"the document has more than {limits.max_pages} pages")
         width, height = frame.size
-        if frame.getexif().get(ExifTags.Base.Orientation) in _TURNED:
-            width, height = height, width
         if width * height > limits.max_pixels:
             raise Refused(
                 f"page {number} has {width}x{height} pixels; the limit is {limits.max_pixels} "
                 "(a decompression bomb?)"
             )
         frame.load()  # decodes the page: a truncated or corrupt one fails here, not later
+        # Read once loaded: loading turns a TIFF upright and drops its orientation (a JPEG
+        # keeps both as stored, for `page_image` to turn).
+        width, height = frame.size
+        if frame.getexif().get(ExifTags.Base.Orientation) in _TURNED:
+            width, height = height, width
         scale = min(1.0, MAX_SIDE / max(width, height))
         sizes.append(PageSize(max(1, round(width * scale)), max(1, round(height * scale))))
     return sizes

@@ -30,7 +30,10 @@ def page_image(frame: Image.Image) -> Image.Image:
     (`_eight_bits`), made small, then turned as its EXIF orientation says (a phone's photo).
     Made small before anything else is done to it, so that drawing a page takes some 5 bytes
     a pixel with the decoded frame (9 with transparency, whose resampling copies the frame;
-    12 for a 16-bit scan, the most), not a copy at each step."""
+    12 for a 16-bit scan, the most), not a copy at each step. The orientation is read once
+    the frame is loaded: loading a TIFF turns it upright and drops its orientation (Pillow
+    leaves a JPEG, a PNG or a WebP as stored)."""
+    frame.load()
     orientation = frame.getexif().get(ExifTags.Base.Orientation)
     turn = _TURNS.get(orientation) if isinstance(orientation, int) else None
     if frame.mode in ("I", "F") or frame.mode.startswith("I;16"):
