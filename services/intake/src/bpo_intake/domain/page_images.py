@@ -5,7 +5,7 @@ import io
 import math
 from typing import cast
 
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, TiffImagePlugin
 
 MAX_SIDE = 2400
 WEBP_QUALITY = 80
@@ -52,11 +52,13 @@ def page_image(frame: Image.Image) -> Image.Image:
 
 def _eight_bits(frame: Image.Image) -> Image.Image:
     """A frame of more than 8 bits a pixel in 8 (converted as they are, values past 255 turn
-    white and floats from 0 to 1 black): 16 bits from 0 to 65,535; 32-bit whole numbers as 8
+    white and floats from 0 to 1 black): 16 bits from 0 to their highest (65,535, or 4,095
+    for a 12-bit TIFF, which Pillow reads as 16 bits a pixel); 32-bit whole numbers as 8
     or 16 bits where they fit, else from 0 to their highest; floats from 0 to 1, as 8 bits
     where they pass 1, else from 0 to their highest (an infinite one counts as white)."""
     if frame.mode.startswith("I;16"):
-        return frame.convert("I").point(lambda value: value * (1 / 257)).convert("L")
+        scale = 255 / (2 ** _bits(frame) - 1)
+        return frame.convert("I").point(lambda value: value * scale).convert("L")
     # One band: its lowest and highest value (getextrema's pair of a band).
     _, highest = cast(tuple[float, float], frame.getextrema())
     if frame.mode == "F" and (highest <= 1 or not math.isfinite(highest)):
@@ -68,6 +70,14 @@ def _eight_bits(frame: Image.Image) -> Image.Image:
     else:
         scale = 255 / highest
     return frame.point(lambda value: value * scale).convert("L")
+
+
+def _bits(frame: Image.Image) -> int:
+    """The bits a pixel of a 16-bit frame has as stored: a TIFF's BitsPerSample (Pillow reads
+    a TIFF as 16 bits a pixel only for 12 or 16), else 16."""
+    if isinstance(frame, TiffImagePlugin.TiffImageFile):
+        return max(cast(tuple[int, ...], frame.tag_v2.get(TiffImagePlugin.BITSPERSAMPLE, (16,))))
+    return 16
 
 
 def webp(image: Image.Image) -> bytes:
