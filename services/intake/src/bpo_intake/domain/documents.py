@@ -9,6 +9,7 @@ Everything here is CPU work on bytes in memory: no I/O. The service runs `descri
 
 import io
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -48,6 +49,13 @@ def id_text(reference: str) -> str | None:
     """The document id an item's reference reads as, as text (`0193ab4c-…`), in whatever
     case or form it is written; None when it reads as no id."""
     return str(UUID(reference)) if _ANY_ID.fullmatch(reference) else None
+
+
+def document_name(name: str) -> str:
+    """A document's name as it is stored and looked up: in Unicode NFC, so that an accent sent
+    as one character or as two (a name from a Mac's files, typed on another system) is the
+    same name."""
+    return unicodedata.normalize("NFC", name)
 
 
 class MediaType(StrEnum):

@@ -1,12 +1,13 @@
 """A zip of documents as a client uploads it: its members read, none too large, none that
 expands like a bomb (checked before it is read)."""
 
+import contextlib
 import re
 import zipfile
 from collections.abc import Iterator
 from typing import IO
 
-from bpo_intake.domain.documents import Limits, MemberRefused, Refused
+from bpo_intake.domain.documents import Limits, MemberRefused, Refused, document_name
 
 # A zip member that expands more than this many times over is refused as a bomb, and so is a
 # zip whose files add up to more than this (they are held in memory while inspected).
@@ -17,6 +18,8 @@ MAX_ZIP_TOTAL_BYTES = 1024 * 1024 * 1024
 _ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 # Members a zip tool adds that are not documents.
 _ZIP_NOISE = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$)")
+# The flag of a member whose name is in UTF-8.
+_UTF8_NAME = 0x800
 
 
 def read_zip(archive: IO[bytes], limits: Limits) -> list[tuple[str, bytes]]:
@@ -37,7 +40,7 @@ def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str,
         if not info.filename:  # zipfile cuts a name at its first NUL
             raise Refused(f"the zip's file {position} has no name")
     members = [
-        info
+        (_name(info), info)
         for info in archive.infolist()
         if not info.is_dir() and not _ZIP_NOISE.search(info.filename)
     ]
@@ -45,30 +48,43 @@ def zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[tuple[str,
         raise Refused("the zip holds no files")
     if len(members) > limits.max_members:
         raise Refused(f"the zip holds {len(members)} files; the limit is {limits.max_members}")
-    total = sum(info.file_size for info in members)
+    total = sum(info.file_size for _, info in members)
     if total > MAX_ZIP_TOTAL_BYTES:
         raise Refused(
             f"the zip's files add up to {total} bytes; the limit is {MAX_ZIP_TOTAL_BYTES}"
         )
-    for info in members:
+    for name, info in members:
         if info.compress_type not in _ZIP_METHODS:
-            raise MemberRefused(info.filename, "is compressed other than deflated or stored")
+            raise MemberRefused(name, "is compressed other than deflated or stored")
         if info.file_size > limits.max_bytes:
             raise MemberRefused(
-                info.filename, f"expands to {info.file_size} bytes; the limit is {limits.max_bytes}"
+                name, f"expands to {info.file_size} bytes; the limit is {limits.max_bytes}"
             )
         if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO:
             raise MemberRefused(
-                info.filename,
+                name,
                 f"expands {info.file_size // info.compress_size} times over (a zip bomb)",
             )
         if info.flag_bits & 0x1:
-            raise MemberRefused(info.filename, "is encrypted; zip it without a password")
+            raise MemberRefused(name, "is encrypted; zip it without a password")
         try:
             with archive.open(info) as member:
                 content = member.read(info.file_size + 1)  # never more than it declares
         except MemoryError:
             raise
         except Exception as exc:  # a damaged member makes zipfile raise whatever it raises
-            raise MemberRefused(info.filename, f"cannot be read: {exc}") from exc
-        yield info.filename, content
+            raise MemberRefused(name, f"cannot be read: {exc}") from exc
+        yield name, content
+
+
+def _name(info: zipfile.ZipInfo) -> str:
+    """A member's name as its zip tool wrote it, in NFC (`document_name`). One not flagged as
+    UTF-8 is read by zipfile as code page 437 (Windows' "Compressed folder" writes the OEM
+    code page, 850 in Western Europe, much alike), but macOS's "Compress" writes UTF-8, its
+    accents apart, without the flag: a name whose bytes are UTF-8 is read so, as Info-ZIP
+    and 7-Zip read it."""
+    name = info.filename
+    if not info.flag_bits & _UTF8_NAME:
+        with contextlib.suppress(UnicodeDecodeError):
+            name = name.encode("cp437").decode("utf-8")
+    return document_name(name)

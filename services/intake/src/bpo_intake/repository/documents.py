@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 
 from bpo_common.auth import Principal, Role, contractor_id_of
 from bpo_common.db import advisory_lock, copy_rows
-from bpo_intake.domain.documents import id_text
+from bpo_intake.domain.documents import document_name, id_text
 from bpo_intake.domain.tasks import TaskStatus
 from bpo_intake.models import UNSWEPT, Document, DocumentPage, Item, Job, Task
 from bpo_intake.repository import is_a_set, job_ended, of_client
@@ -75,13 +75,16 @@ async def references(
 ) -> dict[str, UUID]:
     """The job's documents that `named` references, by file name or id as written, else by
     the id a reference reads as in another case or form (`0193AB4C-…`, as every path of the
-    API takes an id); a deleted one (erased, or past its retention) is none."""
+    API takes an id), else by the name in NFC, as names are stored (`document_name`: a name
+    found as written was stored before they were); a deleted one (erased, or past its
+    retention) is none."""
     ids = {reference: text for reference in named if (text := id_text(reference)) is not None}
+    names = {reference: document_name(reference) for reference in named}
     query = select(Document.id, Document.filename).where(
         Document.job_id == job_id,
         Document.deleted_at.is_(None),
         or_(
-            Document.filename.in_(list(named)),
+            Document.filename.in_(list({*named, *names.values()})),
             cast(Document.id, String).in_([*named, *ids.values()]),
         ),
     )
@@ -91,7 +94,8 @@ async def references(
         found[str(document_id)] = document_id
     # A reference found as written is that document, whatever id it reads as.
     by_id = {ref: found[text] for ref, text in ids.items() if ref not in found and text in found}
-    return found | by_id
+    by_name = {ref: found[nfc] for ref, nfc in names.items() if ref not in found and nfc in found}
+    return found | by_id | by_name
 
 
 def _held_by(contractor_id: UUID, document_id: UUID, now: datetime) -> Any:

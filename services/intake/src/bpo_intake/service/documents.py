@@ -102,6 +102,7 @@ def _refusal(name: str, exc: Refused) -> Invalid:
 
 async def inspect_file(filename: str, content: bytes, settings: Settings) -> list[Inspected]:
     """One file as a document (a zip's member, by its path in the zip), or Invalid naming it."""
+    filename = domain.document_name(filename)
     try:
         described = await document_decoder(settings).describe(filename, content, limits(settings))
     except Refused as exc:
