@@ -295,19 +295,26 @@ class InboxConsumer:
 
     async def _next_batch(self, pull: JetStreamContext.PullSubscription) -> list[Msg]:
         """Wait for the next event, then gather what follows for up to `LINGER_S`, or until
-        the batch is full. (A fetch takes what the stream holds at once, and waits only
-        when it holds nothing.)"""
+        the batch is full, in count or in bytes (one fetch may pass the bytes by events larger
+        than those before). (A fetch takes what the stream holds at once, and waits only when
+        it holds nothing.)"""
         messages = await pull.fetch(1, timeout=self._fetch_timeout_s)
         clock = asyncio.get_running_loop().time
         deadline = clock() + LINGER_S
-        while len(messages) < self._batch_size:
+        held = sum(len(message.data) for message in messages)
+        while len(messages) < self._batch_size and held < self._batch_bytes:
             wait = deadline - clock()
             if wait < SHORTEST_WAIT_S:
                 break
+            # As many more as fit the batch's bytes, going by the largest event held.
+            largest = max(len(message.data) for message in messages) or 1
+            more = min(self._batch_size - len(messages), (self._batch_bytes - held) // largest)
             try:
-                messages += await pull.fetch(self._batch_size - len(messages), timeout=wait)
+                fetched = await pull.fetch(max(1, more), timeout=wait)
             except TimeoutError:
                 break
+            messages += fetched
+            held += sum(len(message.data) for message in fetched)
         return messages
 
     async def handle_batch(self, messages: list[Msg]) -> list[Outcome]:

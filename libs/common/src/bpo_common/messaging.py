@@ -190,19 +190,19 @@ async def _stored(
     )
     try:
         pending = (await subscription.consumer_info()).num_pending
-        # Fetches of at most BATCH_BYTES as far as the largest event seen tells (a few to
-        # begin with): a stream of events near the 2 MiB a record may reach is not read 500
-        # at a time.
-        largest = BATCH_BYTES // _FIRST_FETCH
+        # Fetches of at most BATCH_BYTES as far as the largest event of the last one tells (a
+        # few to begin with): a stream of events near the 2 MiB a record may reach is not read
+        # 500 at a time, one of small events is.
+        count = min(batch, _FIRST_FETCH)
         while pending:
-            count = max(1, min(batch, BATCH_BYTES // largest))
             try:
                 messages = await subscription.fetch(count, timeout=wait_s)
             except TimeoutError as exc:
                 raise StreamStalled(
                     f"the stream sent nothing for {wait_s:g} s with {pending:,} events to read"
                 ) from exc
-            largest = max(largest, *(len(message.data) for message in messages))
+            largest = max(len(message.data) for message in messages)
+            count = max(1, min(batch, BATCH_BYTES // max(largest, 1)))
             for message in messages:
                 if last is not None and message.metadata.sequence.stream > last:
                     return

@@ -257,9 +257,10 @@ class ServiceSettings(BaseSettings):
     def _worker_port_fits(self) -> "ServiceSettings":
         worker = self.component is Component.WORKER
         if worker and self.worker_port is None and self.port + WORKER_PORT_OFFSET > 65535:
-            raise ValueError(
-                f"worker_port must be set when the port is above {65535 - WORKER_PORT_OFFSET}: "
-                f"a worker answers on the port + {WORKER_PORT_OFFSET} by default"
+            raise SettingRefused(
+                "worker_port",
+                f"must be set when the port is above {65535 - WORKER_PORT_OFFSET}: a worker "
+                f"answers on the port + {WORKER_PORT_OFFSET} by default",
             )
         return self
 

@@ -38,17 +38,20 @@ async def test_a_batch_of_large_events_is_applied_a_few_at_a_time_and_every_one_
     plumbing: Plumbing, js: JetStreamContext
 ) -> None:
     run = str(new_id())
+    consumer = f"parts-{run}"
     sizes: list[int] = []
+    held: list[int] = []
 
     async def apply(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
         sizes.append(len(envelopes))
+        held.append((await js.consumer_info(STREAM_NAME, consumer)).num_ack_pending)
 
-    # Six events of some 100 kB each, in the stream before the consumer starts: one batch.
+    # Six events of some 100 kB each, in the stream before the consumer starts: fetched a few
+    # at a time, as the bound in bytes allows (one fetch may pass it by an event).
     padding = b" " * 100_000
     for n in range(6):
         envelope = wrap(ProbeBulky(run=run, n=n), source="test")
         await js.publish(envelope.subject, envelope.model_dump_json().encode() + padding)
-    consumer = f"parts-{run}"
     inbox = InboxConsumer(
         Subscription(consumer, {ProbeBulky.event_type: apply}),
         plumbing.sessions,
@@ -61,6 +64,7 @@ async def test_a_batch_of_large_events_is_applied_a_few_at_a_time_and_every_one_
 
     assert sum(sizes) == 6
     assert max(sizes) <= 2, sizes
+    assert max(held) <= 3, f"events fetched and not yet acked: {held}"
 
 
 async def test_a_part_that_waited_for_the_one_before_is_not_delivered_again(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from bpo_common.settings import Component
+from bpo_common.settings import Component, explain
 from bpo_reporting.domain.sla import window_start
 from bpo_reporting.settings import FORECAST_WINDOW_MOST, Settings
 
@@ -34,8 +34,10 @@ def test_a_port_no_server_can_listen_on_is_refused_naming_it(port: int) -> None:
 
 
 def test_a_worker_whose_port_plus_1000_is_past_65535_needs_its_own_named() -> None:
-    with pytest.raises(ValidationError, match="worker_port must be set"):
+    with pytest.raises(ValidationError) as refused:
         Settings(database_url=DATABASE, port=65000, component=Component.WORKER)
+    (said,) = explain(refused.value, Settings)
+    assert said.startswith("BPO_REPORTING_WORKER_PORT: must be set when the port is above 64535")
     worker = Settings(database_url=DATABASE, port=65000, worker_port=9004, component="worker")
     assert worker.listen_port() == 9004
     assert Settings(database_url=DATABASE, port=65000).listen_port() == 65000
