@@ -111,8 +111,8 @@ class Job(Base):
     required_skills: Mapped[list[str]]
     external_ref: Mapped[str | None] = mapped_column(String(200))
     instructions: Mapped[str | None] = mapped_column(Text)  # what keyers should know, in Markdown
-    # The job's data key, wrapped by a KEK (bpo_common.crypto): it seals the job's personal values
-    # here and every keyed value on the stream. None on a job made before jobs had one, till used.
+    # Its data key, wrapped by a KEK (bpo_common.crypto): it seals its personal values here and
+    # on the stream (None on a job made before jobs had one, till used).
     data_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -177,8 +177,8 @@ class Item(Base):
     exception_reasons: Mapped[list[str] | None]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Pre-fill: its documents' layout, suggestions per field ({field: {value, confidence,
-    # document_id, page, boxes, planted?}}), when made, whether its result is to be learned.
+    # Pre-fill: its documents' layout, suggestions ({field: {value, confidence, document_id,
+    # page, boxes, planted?}}), when made, whether its result is to be learned.
     layout_id: Mapped[UUID | None]
     suggestions: Mapped[dict[str, Any] | None]
     extracted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -218,6 +218,9 @@ class Document(Base):
     # Set when retention or an erasure deleted it (the row stays); `swept_at` once its bytes go.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     swept_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Renders started, as DocumentPage's reads (RENDER_ATTEMPTS: then rendered without images).
+    render_attempts: Mapped[int] = mapped_column(server_default="0")
+    render_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DocumentPage(Base):
@@ -299,14 +302,11 @@ class Task(Base):
     # An adjudication's places where its entries differ (`total`, `lines[3].qty`).
     differing: Mapped[list[str]] = mapped_column(server_default=text("'[]'::jsonb"))
     reason: Mapped[str | None] = mapped_column(Text)  # a review's: why validation asked for it
-    # A second keying adaptive QC asked for: offered first to keyers it doubts.
-    rekey: Mapped[bool] = mapped_column(server_default=text("false"))
-    # A partial second keying: the only fields it keys (None: all of the job's).
-    keyed_fields: Mapped[list[str] | None]
+    rekey: Mapped[bool] = mapped_column(server_default=text("false"))  # adaptive QC's 2nd keying
+    keyed_fields: Mapped[list[str] | None]  # a partial second keying's only fields (None: all)
     data: Mapped[dict[str, Any] | None]
     submitted_by: Mapped[UUID | None]
-    # Seconds the contractor was active on it, as the workbench measured them.
-    active_seconds: Mapped[float | None]
+    active_seconds: Mapped[float | None]  # the contractor's active seconds, as measured
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

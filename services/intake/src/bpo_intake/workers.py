@@ -28,7 +28,16 @@ from bpo_intake.domain.documents import WORK_CHANNEL
 from bpo_intake.domain.erasure import RetentionFailures
 from bpo_intake.repository.claim_keys import CLAIM_KEY
 from bpo_intake.repository.jobs import DATA_KEYS
-from bpo_intake.service import documents, erasure, extraction, keys, orphans, tasks, webhooks
+from bpo_intake.service import (
+    documents,
+    erasure,
+    extraction,
+    keys,
+    orphans,
+    rendering,
+    tasks,
+    webhooks,
+)
 from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
@@ -104,8 +113,8 @@ async def render_pages(runtime: Runtime) -> None:
     awaited: dict[UUID, datetime] = {}
 
     async def render() -> bool:
-        rendered = await documents.render_pending(runtime.sessions, objects, reader, awaited)
-        return rendered == documents.RENDER_BATCH
+        rendered = await rendering.render_pending(runtime.sessions, objects, reader, awaited)
+        return rendered == rendering.RENDER_BATCH
 
     await keep_running("page renderer", render, _documents_work(runtime))
 

@@ -26,7 +26,7 @@ from bpo_intake.models import Document, DocumentPage, Qualification
 from bpo_intake.repository import documents as documents_repository
 from bpo_intake.repository import extraction as extraction_repository
 from bpo_intake.repository.objects import open_store
-from bpo_intake.service import decisions, documents
+from bpo_intake.service import decisions, documents, rendering
 
 from .conftest import DOCUMENT_LINK_SECRET, opened_events, register_client
 from .documents import image, invoice_pdf, open_job, rendered, upload
@@ -308,7 +308,7 @@ async def test_a_document_whose_bytes_are_gone_is_marked_rendered_and_its_pages_
 ) -> None:
     client_id, job = await open_job(documents_api, tokens)
     # Uploaded long enough ago that its bytes are no longer awaited.
-    (document_id,) = await lost_documents(documents_db, job, client_id, 1, documents.BYTES_AWAITED)
+    (document_id,) = await lost_documents(documents_db, job, client_id, 1, rendering.BYTES_AWAITED)
     await rendered(documents_db, str(document_id))
     shown = await documents_api.get(f"/v1/documents/{document_id}", headers=tokens.manager())
     (only,) = shown.json()["pages"]
@@ -320,7 +320,7 @@ async def test_new_documents_whose_bytes_are_not_there_yet_wait_and_hold_up_no_o
 ) -> None:
     client_id, job = await open_job(documents_api, tokens)
     waiting = await lost_documents(
-        documents_db, job, client_id, documents.RENDER_BATCH + 2, timedelta(0)
+        documents_db, job, client_id, rendering.RENDER_BATCH + 2, timedelta(0)
     )
     uploaded = await upload(
         documents_api, tokens, client_id, job["id"], invoice_pdf("AFTER"), filename="after.pdf"

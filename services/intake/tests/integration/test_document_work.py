@@ -32,7 +32,7 @@ from bpo_devtools.testing import (
 from bpo_intake.domain.documents import MediaType, RenderedPage
 from bpo_intake.models import Document, DocumentPage, Item, Layout
 from bpo_intake.repository import extraction as extraction_repository
-from bpo_intake.service import documents, extraction
+from bpo_intake.service import documents, extraction, rendering
 from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
@@ -57,7 +57,7 @@ async def _render_all(settings: Settings, db: SessionFactory) -> None:
     """What the renderer's loop does, until no document is left to render."""
     store, reader = documents.document_store(settings), documents.document_decoder(settings)
     awaited: dict[UUID, datetime] = {}
-    while await documents.render_pending(db, store, reader, awaited) == documents.RENDER_BATCH:
+    while await rendering.render_pending(db, store, reader, awaited) == rendering.RENDER_BATCH:
         pass
 
 

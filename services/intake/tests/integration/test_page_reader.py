@@ -33,7 +33,7 @@ from bpo_intake.domain.words import Word
 from bpo_intake.models import Document, DocumentPage
 from bpo_intake.repository import erasure as erasure_repository
 from bpo_intake.repository import extraction as extraction_repository
-from bpo_intake.service import documents, extraction
+from bpo_intake.service import documents, extraction, rendering
 from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
@@ -81,7 +81,7 @@ async def _scans_to_read(
     # Documents of other tests whose bytes are in other stores are passed over once found
     # missing (`awaited`), as the renderer's loop does: else each pass looked at them again.
     awaited: dict[UUID, datetime] = {}
-    while await documents.render_pending(db, store, reader, awaited) == documents.RENDER_BATCH:
+    while await rendering.render_pending(db, store, reader, awaited) == rendering.RENDER_BATCH:
         pass
     return uploaded
 

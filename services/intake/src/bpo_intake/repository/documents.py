@@ -1,12 +1,13 @@
 """Queries on documents and their pages."""
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     String,
     Text,
     Uuid,
@@ -179,23 +180,93 @@ async def documents(session: AsyncSession, document_ids: Iterable[UUID]) -> list
     return list((await session.execute(query)).scalars())
 
 
-async def unrendered(
-    session: AsyncSession, limit: int, passed_over: Collection[UUID] = ()
-) -> list[Document]:
-    """Documents whose pages are still to be rendered, but those passed over, locked; others'
-    are skipped."""
+async def unrendered(session: AsyncSession, passed_over: Collection[UUID] = ()) -> Document | None:
+    """The first document whose pages are still to be rendered that no renderer holds, but
+    those passed over, locked until the transaction ends (to be claimed: `claim_render`);
+    rows others lock are skipped (an erasure's under way, or a renderer's of the release
+    before intake_0039, which holds the document it draws)."""
     query = (
         select(Document)
         .where(
             Document.rendered_at.is_(None),
             Document.deleted_at.is_(None),
+            _render_unclaimed(),
             Document.id.not_in(list(passed_over)),
         )
         .order_by(Document.id)
-        .limit(limit)
+        .limit(1)
         .with_for_update(skip_locked=True)
     )
-    return list((await session.execute(query)).scalars())
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def _render_unclaimed() -> ColumnElement[bool]:
+    """No renderer holds the document: none claimed it, or its claim ran out."""
+    return or_(Document.render_claimed_until.is_(None), Document.render_claimed_until < func.now())
+
+
+async def claim_render(
+    session: AsyncSession, document_id: UUID, held_s: float
+) -> tuple[int, datetime]:
+    """Hold the document (locked: `unrendered`) for this renderer for `held_s` seconds, one
+    more attempt at rendering it counted: the number of this attempt and when the claim runs
+    out, which names it. Committed before the drawing starts: no transaction is open, and no
+    row held, while the document is drawn."""
+    claimed = await session.execute(
+        update(Document)
+        .where(Document.id == document_id)
+        .values(
+            render_attempts=Document.render_attempts + 1,
+            render_claimed_until=func.now() + timedelta(seconds=held_s),
+        )
+        .returning(Document.render_attempts, Document.render_claimed_until)
+        .execution_options(synchronize_session=False)
+    )
+    attempt, until = claimed.one()
+    assert until is not None, "set by the claim"
+    return attempt, until
+
+
+async def finish_render(
+    session: AsyncSession, document_id: UUID, until: datetime, rendered_at: datetime
+) -> bool:
+    """Mark the document rendered and let go of this renderer's claim (`until` names it),
+    unless another renderer holds it now or it was rendered meanwhile: whether it was. One
+    deleted meanwhile (erased, or past its retention) is not, its claim let go of all the same
+    (its bytes are swept only once no renderer holds it: `unswept_with`). The document's row
+    is locked first, before the caller stores its pages' words, in the order an erasure locks
+    them; an erasure that took it first is waited for, and its deletion seen."""
+    claimed = and_(
+        Document.id == document_id,
+        Document.render_claimed_until == until,
+        Document.rendered_at.is_(None),
+    )
+    rendered = await session.execute(
+        update(Document)
+        .where(claimed, Document.deleted_at.is_(None))
+        .values(rendered_at=rendered_at, render_claimed_until=None)
+        .returning(Document.id)
+    )
+    if rendered.first() is not None:
+        return True
+    await release_render(session, document_id, until, given_back=False)
+    return False
+
+
+async def release_render(
+    session: AsyncSession, document_id: UUID, until: datetime, *, given_back: bool
+) -> None:
+    """Let go of this renderer's claim of the document (`until` names it), unless another
+    renderer holds it now: it may be taken again at once. `given_back`: its attempt is not
+    counted either (the render failed, or stopped, through no fault of the document's)."""
+    await session.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.render_claimed_until == until)
+        .values(
+            render_claimed_until=None,
+            render_attempts=Document.render_attempts - (1 if given_back else 0),
+        )
+    )
 
 
 async def expired(session: AsyncSession, ended_before: datetime, limit: int) -> list[Document]:
@@ -258,10 +329,15 @@ async def stored_among(
 async def unswept_with(
     session: AsyncSession, stored: Collection[tuple[UUID, str]]
 ) -> dict[tuple[UUID, str], list[UUID]]:
-    """The deleted documents with each of these (client, sha256) bytes not swept yet."""
+    """The deleted documents with each of these (client, sha256) bytes not swept yet, but
+    those a renderer holds: it may put their page images after this sweep, and they are swept
+    again once it has let go (`sweep_left`)."""
     pairs = _pairs(stored)
     query = select(Document.client_id, Document.sha256, Document.id).where(
-        Document.client_id == pairs.c.client_id, Document.sha256 == pairs.c.sha256, UNSWEPT
+        Document.client_id == pairs.c.client_id,
+        Document.sha256 == pairs.c.sha256,
+        UNSWEPT,
+        _render_unclaimed(),
     )
     found: dict[tuple[UUID, str], list[UUID]] = {}
     for client_id, sha256, document_id in await session.execute(query):

@@ -174,6 +174,10 @@ class Decoder:
         """The document's pages drawn; Refused when they cannot be."""
         return await self._run(_rendered, (kind, content), units=pages)
 
+    def limit_s(self, units: int) -> float:
+        """The longest a task of `units` files or pages is let run."""
+        return self.timeout_s * units + _SLACK_S
+
     async def _run(self, task: Callable[..., T], args: tuple[Any, ...], units: int) -> T:
         return await self._outcome(await self._schedule(task, args, units), task, args, units)
 
@@ -187,7 +191,7 @@ class Decoder:
             broken.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
             await asyncio.to_thread(broken.join, 5)  # its threads, pipes and process
         future: Future[T] = self._pool.schedule(
-            task, args=(self.timeout_s, *args), timeout=self.timeout_s * units + _SLACK_S
+            task, args=(self.timeout_s, *args), timeout=self.limit_s(units)
         )
         return future
 

@@ -39,7 +39,6 @@ from bpo_intake.domain.documents import Inspected, Limits, MemberRefused, Refuse
 from bpo_intake.domain.jobs import JobStatus
 from bpo_intake.models import Document
 from bpo_intake.repository import documents as repository
-from bpo_intake.repository import extraction as extraction_repository
 from bpo_intake.repository import objects
 from bpo_intake.schemas import DocumentOut
 from bpo_intake.service.decoding import Decoder, decoder
@@ -48,14 +47,9 @@ from bpo_intake.settings import Settings
 log = structlog.get_logger(__name__)
 # A zip's members are held in memory while read: one zip at a time (waiting holds no thread).
 _ZIPS = asyncio.Lock()
-# Documents a renderer draws before it looks for other work (each committed on its own).
-RENDER_BATCH = 10
 RETENTION_BATCH = 100
 SWEEP_AFTER = timedelta(minutes=5)  # a deleted document's bytes swept again past this
 SWEEP_FAILURES = 3  # deletes that fail in a row before a sweep stops: the store is away
-# A document whose bytes the store does not have is left for a later pass while this young (a
-# store may show a write late; another process's store may not be this one's).
-BYTES_AWAITED = timedelta(minutes=10)
 
 
 def limits(settings: Settings) -> Limits:
@@ -252,72 +246,6 @@ async def resolve(
 
 
 # Background work
-
-
-async def render_pending(
-    sessions: SessionFactory, store: ObjectStore, reader: Decoder, awaited: dict[UUID, datetime]
-) -> int:
-    """Render the pages of up to RENDER_BATCH documents, but those whose bytes are `awaited`
-    (by when they were first found missing: passed over meanwhile, not to hold up the
-    others); returns how many it looked at. Each document is locked, drawn and committed in
-    a transaction of its own: its pages are shown as soon as it is drawn, and an erasure of
-    its job waits for that one document at most, not for a batch of them."""
-    now = utcnow()
-    for document_id, since in list(awaited.items()):
-        if since < now - BYTES_AWAITED:
-            del awaited[document_id]
-    looked = 0
-    while looked < RENDER_BATCH:
-        async with sessions() as session, session.begin():
-            pending = await repository.unrendered(session, 1, awaited)
-            if not pending:
-                break
-            await _render(session, store, reader, pending[0], awaited)
-        looked += 1
-    return looked
-
-
-async def _render(
-    session: AsyncSession,
-    store: ObjectStore,
-    reader: Decoder,
-    document: Document,
-    awaited: dict[UUID, datetime],
-) -> None:
-    """Draw the document's pages, store their images and a PDF's words, and mark it rendered.
-    One that can never be rendered (its bytes gone, BYTES_AWAITED after its upload, or bytes
-    PDFium or Pillow cannot draw after all, or not within the decoder's limits) is marked
-    rendered all the same, its pages answering 404, so that it does not stop the others. A
-    store that fails (away, refusing), or a decoder that does not start, fails the document's
-    transaction, and it is tried again."""
-    now = utcnow()
-    rendered: list[domain.RenderedPage] = []
-    try:
-        content = await objects.read(store, objects.original(document.client_id, document.sha256))
-    except NotFound:
-        if document.created_at > now - BYTES_AWAITED:
-            log.warning("document_bytes_not_found_yet", document_id=str(document.id))
-            awaited.setdefault(document.id, now)
-            return
-        log.error("document_bytes_missing", document_id=str(document.id))
-    else:
-        kind = domain.MediaType(document.media_type)
-        try:
-            rendered = await reader.render(kind, content, document.pages)
-        except Refused:
-            log.exception("document_not_rendered", document_id=str(document.id))
-    for page in rendered:
-        path = objects.page_image(document.client_id, document.sha256, page.number)
-        await objects.put(store, path, page.image)
-        # A page whose text layer holds its words is read; any other waits for OCR, without
-        # words until then.
-        if page.read:
-            words = [word.as_json() for word in page.words or []]
-            await extraction_repository.set_page_words(
-                session, document.id, page.number, page.text, words, utcnow()
-            )
-    document.rendered_at = utcnow()
-    await notify(session, domain.WORK_CHANNEL)  # pages to read, items to extract
 
 
 async def delete_expired(
