@@ -345,3 +345,33 @@ async def test_a_proxys_403_closes_no_task_and_a_refused_resend_is_no_lost_answe
     await page.wait_for_selector("body[data-state=idle]")
     assert await page.inner_text("#status") == "the lease has run out"
     await page.context.close()
+
+
+async def test_a_check_or_a_submit_a_proxy_refuses_as_too_large_says_so_and_keeps_the_entries(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    """A proxy whose body limit is below the keying's (ingress-nginx's 1 MiB by default)
+    answers 413 with its own page: sent again, the same answer, so a manager is to be told."""
+    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    too_large = re.compile(r".*/v1/tasks/[^/]+/(check|submit)$")
+    await page.route(too_large, lambda route: _proxy(route, 413, "Request Entity Too Large"))
+    said = (
+        "the request is larger than something between this page and the service accepts (it "
+        "answered 413). Your entries are kept; tell a manager, as sending them again meets the "
+        "same limit."
+    )
+    await page.locator("#field-invoice_number").fill("INV-4")
+    await page.keyboard.press("Tab")
+    await page.locator("#status.error").filter(has_text="Not checked").wait_for()
+    assert await page.inner_text("#status") == f"Not checked: {said}"
+    await page.locator("#field-total").fill("10")
+    await page.keyboard.press("Control+Enter")
+    await page.locator("#status.error").filter(has_text="Not sent").wait_for()
+    assert await page.inner_text("#status") == f"Not sent: {said}"
+    assert await page.get_attribute("body", "data-state") == "working"
+    assert await page.input_value("#field-invoice_number") == "INV-4"
+    assert await page.input_value("#field-total") == "10"
+    await page.context.close()

@@ -939,6 +939,10 @@
     }
     const refused = status === 403 && isProblem(answer); // the service's, not a proxy's page
     const checked = status === 200 && !foreign(status, answer);
+    if (status === 413) {
+      sayFound(`Not checked: ${tooLarge(answer)}`);
+      return;
+    }
     if (!checked && !refused && status !== 404 && status !== 409) {
       sayFound(`Not checked: ${problemText(status, answer)}.${kept}`);
       return;
@@ -956,6 +960,16 @@
   }
 
   const KEPT = " Your entries are kept; send them again with Ctrl+Enter.";
+
+  // A request refused as too large (413): by the service, in its own words; by a proxy in
+  // front of it (ingress-nginx takes 1 MiB by default, less than a keying may be), as such.
+  // Sent again, it meets the same limit, which only those who run the service can raise.
+  function tooLarge(answer) {
+    const why = isProblem(answer) ? answer.detail : "the request is larger than something "
+      + "between this page and the service accepts (it answered 413)";
+    return `${why}. Your entries are kept; tell a manager, as sending them again meets the same `
+      + "limit.";
+  }
 
   // A submit whose answer was lost (see `lost`), or that had none (the network gone), may
   // have been taken. Its task closed meanwhile (the lease ran out as the page counts it), the
@@ -1029,6 +1043,7 @@
         return;
       }
       if (status === 401) signedOut();
+      else if (status === 413) say(`Not sent: ${tooLarge(answer)}`, true);
       else if (lost(status, answer)) {
         unknown(id, statusText(status, answer));
       } else {
