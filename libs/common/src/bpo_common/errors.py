@@ -189,19 +189,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
-        if contended(exc):
-            # Rolled back whole for meeting another request or a worker at the same rows.
-            # With its traceback: within one release, a deadlock is a lock-order bug to find.
-            log.warning("transaction contended", path=request.url.path, exc_info=exc)
-            met = Unavailable("the request met another at the same data; send it again")
-            return await on_domain_error(request, met)
-        if not unreachable(exc):
+        refused = database_refusal(request, exc)
+        if refused is None:
             return await on_unexpected(request, exc)
-        # PostgreSQL restarted or is down: the pool drops the dead connections, and the
-        # transaction was rolled back (a POST with an Idempotency-Key is safe to repeat).
-        log.warning("database unreachable", path=request.url.path, error=repr(exc))
-        lost = Unavailable("the database connection was lost or refused; retry the request")
-        return await on_domain_error(request, lost)
+        return await on_domain_error(request, refused)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path, error=repr(exc))
@@ -216,11 +207,32 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(DBAPIError, on_database_error)
-    # What the hot routes' statements on the driver connection raise, unwrapped.
-    app.add_exception_handler(asyncpg.PostgresError, on_database_error)
-    app.add_exception_handler(ConnectionError, on_database_error)
+    # What the hot routes' statements on the driver connection raise is unwrapped.
+    for kind in DATABASE_ERRORS:
+        app.add_exception_handler(kind, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+# What the database and its driver raise, unwrapped or wrapped by SQLAlchemy.
+DATABASE_ERRORS = (DBAPIError, asyncpg.PostgresError, ConnectionError)
+
+
+def database_refusal(request: Request, exc: Exception) -> Unavailable | None:
+    """What a database error that is no bug says to the caller, logged: a transaction that met
+    another, or a database out of reach, both to be asked again. None for any other error."""
+    if not isinstance(exc, DATABASE_ERRORS):
+        return None
+    if contended(exc):
+        # Rolled back whole for meeting another request or a worker at the same rows.
+        # With its traceback: within one release, a deadlock is a lock-order bug to find.
+        log.warning("transaction contended", path=request.url.path, exc_info=exc)
+        return Unavailable("the request met another at the same data; send it again")
+    if not unreachable(exc):
+        return None
+    # PostgreSQL restarted or is down: the pool drops the dead connections, and the
+    # transaction was rolled back (a POST with an Idempotency-Key is safe to repeat).
+    log.warning("database unreachable", path=request.url.path, error=repr(exc))
+    return Unavailable("the database connection was lost or refused; retry the request")
 
 
 def _reason(status: int) -> str:

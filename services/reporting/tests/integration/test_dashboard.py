@@ -22,6 +22,8 @@ from bpo_common.auth import Role
 from bpo_common.contracts.validation import ExceptionOpened
 from bpo_common.events import wrap
 from bpo_common.ids import new_id
+from bpo_common.pages import CSP
+from bpo_devtools.servers import free_port
 from bpo_devtools.testing import CHROMIUM, CHROMIUM_ARGS, TestStack, Tokens, serve_http
 from bpo_reporting.app import create_app
 from bpo_reporting.settings import Settings
@@ -291,3 +293,34 @@ async def test_a_manager_sees_the_charts_and_tables_in_chromium(
             await browser.close()
     assert requested
     assert all(url.startswith(served) for url in requested), requested
+
+
+async def test_a_database_out_of_reach_is_said_on_a_dashboard_page_to_try_again(
+    stack: TestStack, tokens: Tokens
+) -> None:
+    """The reports' database lost (restarting, down; here a port nobody serves): the manager
+    gets a page of the dashboard's own with the service's status, not a problem in JSON."""
+    lost = f"postgresql+asyncpg://reporting:lost@127.0.0.1:{free_port()}/reporting"
+    settings = stack.settings(Settings, "reporting", database_url=lost, component="api")
+    async with serve_http(create_app(settings)) as url, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{url}/dashboard/login")
+            await page.fill("#token", tokens.token(Role.MANAGER, "alice"))
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{url}/dashboard")
+            shown = await page.goto(f"{url}/dashboard?days=31")
+            assert shown is not None
+            assert (shown.status, shown.headers["retry-after"]) == (503, "1")
+            assert shown.headers["content-security-policy"] == CSP
+            assert await page.locator("header h1").inner_text() == "BPO dashboard"
+            assert await page.get_by_role("alert").inner_text() == (
+                "The figures could not be read: the database connection was lost or refused; "
+                "retry the request."
+            )
+            again = page.get_by_role("link", name="Try again")
+            assert await again.get_attribute("href") == "/dashboard?days=31"
+            assert await page.get_by_role("button", name="Sign out").is_visible()
+        finally:
+            await browser.close()

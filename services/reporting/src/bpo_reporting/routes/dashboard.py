@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from bpo_common.auth import Role, Scope, scope_refusal
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionDep
+from bpo_common.errors import DATABASE_ERRORS, database_refusal
 from bpo_common.pages import HEADERS, add_sign_in, page_parameters, sign_in
 from bpo_common.text import CheckedRoute
 from bpo_reporting.service import dashboard as service
@@ -71,9 +72,23 @@ async def dashboard(
     if refusal is not None:
         return _page(request, "login.html", 403, error=refusal)
     shown, notes = page_parameters(request, Shown)
-    view = await service.dashboard(
-        session, utcnow(), shown.days, shown.currency, settings.forecast_window_hours
-    )
+    try:
+        view = await service.dashboard(
+            session, utcnow(), shown.days, shown.currency, settings.forecast_window_hours
+        )
+    except DATABASE_ERRORS as exc:
+        # The database out of reach (restarting, down) or the reads meeting a rebuild: said on
+        # a page of the dashboard's own, with the status and Retry-After an API call gets,
+        # where a problem in JSON would leave the manager no way on.
+        refused = database_refusal(request, exc)
+        if refused is None:
+            raise
+        # Ended here: the request's session would commit it as the route ends, and a
+        # transaction whose connection was lost cannot be committed (a 500 in its place).
+        await session.rollback()
+        page = _page(request, "unavailable.html", refused.status, reason=refused.detail)
+        page.headers.update(refused.headers)
+        return page
     return _page(
         request,
         "dashboard.html",
