@@ -130,8 +130,8 @@ async def _cells(page: Page, table: str, text: str) -> list[str]:
 
 async def _the_charts_as_tables(page: Page) -> None:
     """Each chart is hidden from screen readers and says where its figures are as text: the
-    throughput and SLA charts' in a table of every bucket they show anything in, which a key
-    opens."""
+    throughput and SLA charts' in a table of every bucket they show anything in, which their
+    links open, as the address naming it does, and a key on its summary shuts and opens."""
     for chart, table in (
         ("throughput", "#by-bucket"),
         ("sla", "#by-bucket"),
@@ -141,10 +141,23 @@ async def _the_charts_as_tables(page: Page) -> None:
         assert await page.get_attribute(f"#chart-{chart}", "aria-hidden") == "true"
         figure = page.locator("figure", has=page.locator(f"#chart-{chart}"))
         assert await figure.locator(".same a").get_attribute("href") == table
-    assert not await page.locator("#buckets").is_visible()
+    buckets = page.locator("#buckets")
+    assert not await buckets.is_visible()
+    # A chart's link shows the table it names, clicked or followed with Enter.
+    links = page.locator('.same a[href="#by-bucket"]')
+    await links.first.click()
+    assert await buckets.is_visible()
     await page.locator("#by-bucket summary").focus()
     await page.keyboard.press("Enter")
-    assert await page.locator("#buckets").is_visible()
+    assert not await buckets.is_visible()
+    await links.last.focus()
+    await page.keyboard.press("Enter")
+    assert await buckets.is_visible()
+    # The page opened at the address naming it shows it too.
+    await page.reload()
+    await page.wait_for_selector("body[data-charts=drawn]")
+    assert page.url.endswith("/dashboard#by-bucket")
+    assert await buckets.is_visible()
     series = json.loads(await page.locator("#dashboard-data").inner_text())["throughput"]
     expected = [
         [datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M"), *map(str, figures)]

@@ -63,5 +63,23 @@
 
   barChart("chart-backlog", data.backlog.labels, data.backlog.values, "open items", "#ff7f0e");
   barChart("chart-accuracy", data.accuracy.labels, data.accuracy.values, "accuracy %", "#9467bd", 100);
+
+  // A link to a table in a closed <details> (a chart's "As a table") opens it: followed by
+  // itself, a browser scrolls to the closed summary and leaves the table hidden, and a
+  // screen reader, for which the chart is hidden, hears only the summary.
+  function reveal(hash) {
+    var target = hash.length > 1 ? document.getElementById(decodeURIComponent(hash.slice(1))) : null;
+    var details = target && target.closest("details");
+    if (details) details.open = true;
+  }
+
+  // A click, or Enter on the link (which clicks it), even when the address already names it.
+  document.addEventListener("click", function (event) {
+    var link = event.target instanceof Element ? event.target.closest('a[href^="#"]') : null;
+    if (link) reveal(link.getAttribute("href"));
+  });
+  // Back and forward between the page's own places, and the address it was opened with.
+  window.addEventListener("hashchange", function () { reveal(location.hash); });
+  reveal(location.hash);
   document.body.setAttribute("data-charts", "drawn");
 })();
