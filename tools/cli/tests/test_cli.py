@@ -225,6 +225,30 @@ def test_dev_up_refuses_to_start_when_a_worker_port_is_taken(shape: str, tmp_pat
     assert not (tmp_path / "cluster").exists(), "nothing was started"
 
 
+@pytest.mark.parametrize(
+    ("port", "said"),
+    [
+        ("70000", "less than or equal to 65535"),
+        ("-1", "greater than or equal to 1"),
+        ("8o01", "a valid integer"),
+    ],
+)
+def test_dev_up_refuses_a_port_no_service_could_listen_on_naming_it(
+    port: str, said: str, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["dev", "up"],
+        env=_free_service_ports() | {"BPO_RUN_DIR": str(tmp_path), "BPO_BILLING_PORT": port},
+    )
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), "no traceback"
+    output = " ".join(result.output.split())
+    assert output.startswith(f"BPO_BILLING_PORT: Input should be {said}"), output
+    assert "(a port, 1 to 65535)" in output
+    assert not (tmp_path / "dev").exists(), "nothing was started"
+
+
 @pytest.mark.parametrize("shape", ["--workers-apart", "--cluster"])
 def test_dev_up_refuses_a_port_that_leaves_its_worker_none(shape: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(

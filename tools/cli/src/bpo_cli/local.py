@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import NoReturn
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from bpo_cli import signing
 from bpo_cli.services import Service, apply_migrations
 from bpo_common.auth import ensure_key_pair
-from bpo_common.settings import DEFAULT_PORTS, SERVICES, WORKER_PORT_OFFSET, asyncpg_url
+from bpo_common.settings import DEFAULT_PORTS, SERVICES, WORKER_PORT_OFFSET, Port, asyncpg_url
 from bpo_devtools import servers
 
 
@@ -83,10 +84,23 @@ def listen_addresses() -> tuple[dict[str, str], dict[str, int]]:
         for service in DEFAULT_PORTS
     }
     ports = {
-        service: int(os.environ.get(f"BPO_{service.upper()}_PORT", default))
+        service: _port(f"BPO_{service.upper()}_PORT", default)
         for service, default in DEFAULT_PORTS.items()
     }
     return hosts, ports
+
+
+def _port(variable: str, default: int) -> int:
+    """The port the variable names, as the service would read it; a PortRefused naming it."""
+    value = os.environ.get(variable, str(default))
+    try:
+        return TypeAdapter(Port).validate_python(value)
+    except ValidationError as exc:
+        raise PortRefused(f"{variable}: {exc.errors()[0]['msg']} (a port, 1 to 65535)") from exc
+
+
+class PortRefused(ValueError):
+    """A service's port in the environment that no service could listen on."""
 
 
 def _print_ready(
@@ -121,7 +135,11 @@ def run_stack(
     """Start everything in the foreground until Ctrl-C (or a service exits)."""
     started = time.monotonic()
     run_dir = signing.run_dir()
-    hosts, ports = listen_addresses()
+    try:
+        hosts, ports = listen_addresses()
+    except PortRefused as refused:
+        console.print(str(refused), style="red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
     worker_ports = {service: port + WORKER_PORT_OFFSET for service, port in ports.items()}
     beyond = [
         f"BPO_{s.upper()}_PORT ({port - WORKER_PORT_OFFSET})"
