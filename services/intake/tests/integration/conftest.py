@@ -248,16 +248,27 @@ def documents_db(documents_app: FastAPI, documents_api: httpx.AsyncClient) -> Se
     return factory
 
 
-def worker_free_settings(stack: TestStack, store: Path) -> Settings:
-    """Settings for an app without workers (so that none runs beside a step the test runs
-    itself), its documents in `store`."""
-    return stack.settings(
-        Settings,
-        "intake",
-        component=Component.API,
-        document_store_url=store.as_uri(),
-        document_url_secret=DOCUMENT_LINK_SECRET,
-    )
+def worker_free(store: str) -> tuple[Any, Any]:
+    """A module's `settings` and `db` fixtures, for its own app without workers (so that none
+    runs beside a step the test runs itself), its documents in a folder named `store`:
+    `settings, db = worker_free("pages-to-read")`."""
+
+    @pytest.fixture(scope="module", name="settings")
+    def settings(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+        return stack.settings(
+            Settings,
+            "intake",
+            component=Component.API,
+            document_store_url=tmp_path_factory.mktemp(store).as_uri(),
+            document_url_secret=DOCUMENT_LINK_SECRET,
+        )
+
+    @pytest.fixture(scope="module", name="db")
+    def db(app: FastAPI, api: httpx.AsyncClient) -> SessionFactory:
+        factory: SessionFactory = app.state.runtime.sessions
+        return factory
+
+    return settings, db
 
 
 # A module's own app, for a module that names its `settings` (or its `app`).

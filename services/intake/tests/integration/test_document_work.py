@@ -16,14 +16,12 @@ from uuid import UUID
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fpdf import FPDF
 from sqlalchemy import select, update
 
 from bpo_common.crypto import DataKeys
 from bpo_common.db import SessionFactory
 from bpo_devtools.testing import (
-    TestStack,
     Tokens,
     assert_problem,
     eventually,
@@ -37,20 +35,11 @@ from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
 from . import documents as test_documents
-from .conftest import create_job, register_client, worker_free_settings
+from .conftest import create_job, register_client, worker_free
 from .documents import open_job, upload
 from .invoices import FIELDS, Invoice, invoice_pdf, invoices, scanned
 
-
-@pytest.fixture(scope="module")
-def settings(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return worker_free_settings(stack, tmp_path_factory.mktemp("documents-at-work"))
-
-
-@pytest.fixture(scope="module")
-def db(app: FastAPI, api: httpx.AsyncClient) -> SessionFactory:
-    factory: SessionFactory = app.state.runtime.sessions
-    return factory
+settings, db = worker_free("documents-at-work")
 
 
 async def _render_all(settings: Settings, db: SessionFactory) -> None:

@@ -16,7 +16,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
@@ -28,7 +27,7 @@ from bpo_common.db import (
     engine_url,
     try_advisory_lock,
 )
-from bpo_devtools.testing import TestStack, Tokens, eventually, someone_waits_for_a_lock
+from bpo_devtools.testing import Tokens, eventually, someone_waits_for_a_lock
 from bpo_intake.domain.words import Word
 from bpo_intake.models import Document, DocumentPage
 from bpo_intake.repository import erasure as erasure_repository
@@ -37,21 +36,12 @@ from bpo_intake.service import documents, extraction, rendering
 from bpo_intake.service.ocr import Tesseract
 from bpo_intake.settings import Settings
 
-from .conftest import worker_free_settings
+from .conftest import worker_free
 from .documents import open_job, upload
 from .invoices import invoice_pdf, invoices, scanned
 from .tesseracts import WrappedTesseract, held_tesseract, wrapped_tesseract
 
-
-@pytest.fixture(scope="module")
-def settings(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return worker_free_settings(stack, tmp_path_factory.mktemp("pages-to-read"))
-
-
-@pytest.fixture(scope="module")
-def db(app: FastAPI, api: httpx.AsyncClient) -> SessionFactory:
-    factory: SessionFactory = app.state.runtime.sessions
-    return factory
+settings, db = worker_free("pages-to-read")
 
 
 def _engine(settings: Settings) -> Tesseract:

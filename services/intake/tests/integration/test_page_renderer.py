@@ -16,14 +16,13 @@ from uuid import UUID
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory, create_session_factory, engine_url
 from bpo_common.errors import NotFound
-from bpo_devtools.testing import TestStack, Tokens, eventually, someone_waits_for_a_lock
+from bpo_devtools.testing import Tokens, eventually, someone_waits_for_a_lock
 from bpo_intake.domain.documents import MediaType, RenderedPage
 from bpo_intake.models import Document, DocumentPage
 from bpo_intake.repository import documents as documents_repository
@@ -31,21 +30,13 @@ from bpo_intake.repository import objects
 from bpo_intake.service import documents, rendering
 from bpo_intake.settings import Settings
 
-from .conftest import worker_free_settings
+from .conftest import worker_free
 from .documents import invoice_pdf, open_job, upload
 
 Render = Callable[[MediaType, bytes, int], Awaitable[list[RenderedPage]]]
 
 
-@pytest.fixture(scope="module")
-def settings(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return worker_free_settings(stack, tmp_path_factory.mktemp("pages-to-render"))
-
-
-@pytest.fixture(scope="module")
-def db(app: FastAPI, api: httpx.AsyncClient) -> SessionFactory:
-    factory: SessionFactory = app.state.runtime.sessions
-    return factory
+settings, db = worker_free("pages-to-render")
 
 
 # Documents of other tests whose bytes are in other stores, passed over once found missing, as

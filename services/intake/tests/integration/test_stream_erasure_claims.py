@@ -23,28 +23,20 @@ from bpo_common.clock import utcnow
 from bpo_common.db import SessionFactory, create_session_factory, engine_url
 from bpo_common.events import Envelope
 from bpo_common.ids import new_id
-from bpo_devtools.testing import TestStack, Tokens, eventually
+from bpo_devtools.testing import Tokens, eventually
 from bpo_intake import workers
 from bpo_intake.models import Erasure
 from bpo_intake.repository import erasure as repository
 from bpo_intake.service import erasure
 from bpo_intake.settings import Settings
 
-from .conftest import worker_free_settings
+from .conftest import worker_free
 from .documents import open_job
 
 Redact = Callable[..., Awaitable[list[Envelope]]]
 
 
-@pytest.fixture(scope="module")
-def settings(stack: TestStack, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return worker_free_settings(stack, tmp_path_factory.mktemp("stream-erasure"))
-
-
-@pytest.fixture(scope="module")
-def db(app: FastAPI, api: httpx.AsyncClient) -> SessionFactory:
-    factory: SessionFactory = app.state.runtime.sessions
-    return factory
+settings, db = worker_free("stream-erasure")
 
 
 async def _done_by_every_service(
