@@ -1,6 +1,7 @@
 """The page renderer run by the test in an app without workers (so that none runs beside it): a
 document is claimed in a short transaction, its attempt counted, and drawn with no transaction
-open and no row held: a server that ends idle transactions stops nothing, and an erasure of
+open and no row held, its claim renewed meanwhile (no other pass takes it, however long the
+drawing): a server that ends idle transactions stops nothing, and an erasure of
 its job waits for no drawing, nothing of the erased document kept once it ends (images a
 renderer killed meanwhile put are swept once its claim runs out). A renderer stopped mid-render
 gives its document back uncounted; a document whose renders never end (the renderer killed
@@ -167,6 +168,43 @@ async def test_a_render_outlasting_the_servers_idle_transaction_timeout_stores_i
         assert number in [word["text"] for word in (await _first_page(db, document_id)).words or []]
 
 
+async def test_a_render_longer_than_its_claim_keeps_it_renewed_and_no_other_pass_takes_it(
+    api: httpx.AsyncClient,
+    tokens: Tokens,
+    db: SessionFactory,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, _, (document_id,) = await _invoices_to_render(api, tokens, db, settings, "LONG-1")
+    # A claim of 2 s renewed every 0.5 s; the drawing takes until the test lets it go.
+    monkeypatch.setattr(rendering, "RENDER_CLAIM_S", 2.0)
+    monkeypatch.setattr(rendering, "RENDER_RENEW_S", 0.5)
+    reader, held = documents.document_decoder(settings), Held()
+    render = reader.render
+    monkeypatch.setattr(reader, "render", held.render(render))
+    renderer = asyncio.create_task(_render_all(db, settings))
+    try:
+        await held.started()
+        claimed = await _document(db, document_id)
+        assert claimed.render_claimed_until is not None
+        assert claimed.render_claimed_until <= utcnow() + timedelta(seconds=2), "whatever pages"
+        await asyncio.sleep(3.5)  # past its first claim's end
+        drawing = await _document(db, document_id)
+        assert drawing.render_claimed_until is not None
+        assert drawing.render_claimed_until > utcnow(), "renewed while it draws"
+        # Another renderer's pass finds it held: it is drawn once.
+        monkeypatch.setattr(reader, "render", render)
+        store = documents.document_store(settings)
+        assert await rendering.render_pending(db, store, reader, AWAITED) == 0
+        assert (await _document(db, document_id)).render_attempts == 1
+    finally:
+        held.go.set()
+        await asyncio.wait_for(renderer, 30)
+    document = await _document(db, document_id)
+    assert (document.rendered_at is not None, document.render_claimed_until) == (True, None)
+    assert (await _image(settings, document))[8:12] == b"WEBP"
+
+
 async def test_an_erasure_waits_for_no_render_and_the_render_keeps_nothing_of_what_it_erased(
     api: httpx.AsyncClient,
     tokens: Tokens,
@@ -272,7 +310,7 @@ async def test_a_document_whose_renders_never_end_is_passed_over_then_left_witho
                 await _render_all(db, settings)
                 assert (await _document(db, other)).rendered_at is not None
                 assert (await _document(db, stuck)).rendered_at is None
-            # Its claim run out, as it does once twice the decoder's limit on it has passed.
+            # Its claim run out, as it does RENDER_CLAIM_S after its last renewal.
             async with db() as session, session.begin():
                 claim = update(Document).where(Document.id == stuck)
                 await session.execute(claim.values(render_claimed_until=func.now()))

@@ -227,6 +227,21 @@ async def claim_render(
     return attempt, until
 
 
+async def renew_render(
+    session: AsyncSession, document_id: UUID, until: datetime, held_s: float
+) -> datetime | None:
+    """Hold the document of the claim `until` names for `held_s` seconds more: when the claim
+    now runs out, or None, nothing renewed, when this renderer no longer holds it (its claim
+    ran out and another took it, or it was rendered)."""
+    renewed = await session.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.render_claimed_until == until)
+        .values(render_claimed_until=func.now() + timedelta(seconds=held_s))
+        .returning(Document.render_claimed_until)
+    )
+    return renewed.scalars().first()
+
+
 async def finish_render(
     session: AsyncSession, document_id: UUID, until: datetime, rendered_at: datetime
 ) -> bool:

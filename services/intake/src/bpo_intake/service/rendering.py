@@ -12,6 +12,9 @@ its job waited for the drawing, the job locked meanwhile.)
 """
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -41,11 +44,20 @@ BYTES_AWAITED = timedelta(minutes=10)
 # How many renders of a document are started, each counted before it starts, before it is
 # rendered without images: renders that never ended (the renderer's process killed).
 RENDER_ATTEMPTS = 3
-# A renderer holds the document it claims for this many times the decoder's limit on drawing
-# it: a drawing whose decoder broke under it is run once more, and one more is left for
-# reading its bytes and putting its images. Past it, a document whose renderer was killed
-# mid-render may be taken by another.
-CLAIM_RUNS = 3
+# A renderer holds the document it claims for RENDER_CLAIM_S, renewed every RENDER_RENEW_S
+# while it reads, draws and puts the images, however many pages the document has: a renderer
+# killed mid-render (its worker lost) holds its document that long at most, and a worker busy
+# with other work for a while keeps its claim.
+RENDER_CLAIM_S = 120.0
+RENDER_RENEW_S = 20.0
+
+
+@dataclass
+class _Claim:
+    """The document a renderer holds, and when its claim runs out (which names it)."""
+
+    document_id: UUID
+    until: datetime
 
 
 async def render_pending(
@@ -65,9 +77,9 @@ async def render_pending(
             document = await repository.unrendered(session, awaited)
             if document is None:
                 break
-            held_s = CLAIM_RUNS * reader.limit_s(document.pages)
-            attempt, until = await repository.claim_render(session, document.id, held_s)
-        await _render_claimed(sessions, store, reader, document, attempt, until, awaited)
+            attempt, until = await repository.claim_render(session, document.id, RENDER_CLAIM_S)
+        claim = _Claim(document.id, until)
+        await _render_claimed(sessions, store, reader, document, attempt, claim, awaited)
         looked += 1
     return looked
 
@@ -78,22 +90,23 @@ async def _render_claimed(
     reader: Decoder,
     document: Document,
     attempt: int,
-    until: datetime,
+    claim: _Claim,
     awaited: dict[UUID, datetime],
 ) -> None:
-    """Draw the document this renderer claimed (`until` names the claim), store its images
+    """Draw the document this renderer claimed, its claim renewed meanwhile, store its images
     and a PDF's words, and mark it rendered, unless it was deleted meanwhile or another
     renderer holds it now: then nothing is stored, and the images put are swept unless a live
     document has them. A store, a decoder or a database that fails, or the worker stopping,
     gives the document back, its attempt uncounted; only a worker killed outright leaves it
     held, until its claim runs out."""
     try:
-        rendered = await _drawn(store, reader, document, attempt)
-        for page in rendered:
-            path = objects.page_image(document.client_id, document.sha256, page.number)
-            await objects.put(store, path, page.image)
+        async with _renewed(sessions, claim):
+            rendered = await _drawn(store, reader, document, attempt)
+            for page in rendered:
+                path = objects.page_image(document.client_id, document.sha256, page.number)
+                await objects.put(store, path, page.image)
         async with sessions() as session, session.begin():
-            stored = await repository.finish_render(session, document.id, until, utcnow())
+            stored = await repository.finish_render(session, document.id, claim.until, utcnow())
             # A page whose text layer holds its words is read; any other waits for OCR,
             # without words until then.
             for page in rendered if stored else []:
@@ -106,16 +119,51 @@ async def _render_claimed(
                 await notify(session, domain.WORK_CHANNEL)  # pages to read, items to extract
     except _BytesAwaited:
         awaited.setdefault(document.id, utcnow())
-        await _give_back(sessions, document, until)
+        await _give_back(sessions, claim)
         return
     except (Exception, asyncio.CancelledError):
-        await _give_back(sessions, document, until)
+        await _give_back(sessions, claim)
         raise
     if not stored:
         # An erasure's sweep may have run before these images were put.
         await sweep(
             sessions, store, [StoredBytes(document.client_id, document.sha256, document.pages)]
         )
+
+
+@asynccontextmanager
+async def _renewed(sessions: SessionFactory, claim: _Claim) -> AsyncIterator[None]:
+    """The claim renewed every RENDER_RENEW_S while the block runs. A renewal that fails is
+    tried again at the next; one that finds the claim gone (run out and taken by another)
+    stops, and the render then stores nothing. A renewal under way when the block ends is
+    waited for, not cut short, so that the claim the render finishes under is the one
+    committed."""
+    ended = asyncio.Event()
+
+    async def renew() -> None:
+        while not ended.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), RENDER_RENEW_S)
+                return
+            try:
+                async with sessions() as session, session.begin():
+                    until = await repository.renew_render(
+                        session, claim.document_id, claim.until, RENDER_CLAIM_S
+                    )
+            except Exception:
+                log.exception("render_claim_not_renewed", document_id=str(claim.document_id))
+                continue
+            if until is None:
+                log.warning("render_claim_lost", document_id=str(claim.document_id))
+                return
+            claim.until = until
+
+    renewal = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        ended.set()
+        await asyncio.shield(renewal)
 
 
 class _BytesAwaited(Exception):
@@ -149,16 +197,18 @@ async def _drawn(
         return []
 
 
-async def _give_back(sessions: SessionFactory, document: Document, until: datetime) -> None:
+async def _give_back(sessions: SessionFactory, claim: _Claim) -> None:
     """Release the claim and its attempt, within GIVE_BACK_S, shielded from the cancelling of
     a stopping worker (which the service waits 10 s for): a give-back that fails or runs out of
     time leaves the claim to run out on its own, the attempt counted."""
 
     async def release() -> None:
         async with sessions() as session, session.begin():
-            await repository.release_render(session, document.id, until, given_back=True)
+            await repository.release_render(
+                session, claim.document_id, claim.until, given_back=True
+            )
 
     try:
         await asyncio.shield(asyncio.wait_for(release(), GIVE_BACK_S))
     except Exception:
-        log.exception("document_not_given_back", document_id=str(document.id))
+        log.exception("document_not_given_back", document_id=str(claim.document_id))
