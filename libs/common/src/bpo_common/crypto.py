@@ -141,7 +141,7 @@ class LocalKeyRing:
             )
         try:
             return kek.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], context)
-        except InvalidTag as exc:
+        except (InvalidTag, ValueError) as exc:  # ValueError: cut shorter than a nonce
             raise SealBroken(f"a data key does not unwrap with the KEK {key_id}") from exc
 
 

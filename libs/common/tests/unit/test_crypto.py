@@ -92,6 +92,9 @@ def test_a_wrapped_data_key_names_its_kek_and_opens_for_its_job_only() -> None:
         open_data_key(ring, OTHER_JOB, wrapped)
     with pytest.raises(SealBroken):
         open_data_key(LocalKeyRing.parse(new_kek("new")), JOB, wrapped)
+    cut = f"dek:v1:new:{key.id}:{base64.b64encode(b'abc').decode()}"  # shorter than a nonce
+    with pytest.raises(SealBroken):
+        open_data_key(ring, JOB, cut)
 
 
 def test_a_new_kek_unwraps_nothing_until_keys_are_rewrapped_and_old_values_still_open() -> None:
@@ -123,18 +126,22 @@ def test_a_ring_that_cannot_unwrap_the_stored_keys_is_refused_saying_which_kek()
         check_ring(LocalKeyRing.parse(new_kek("new")), {OTHER_JOB: by_new})
 
 
+# Named by their reasons, not their keys (new at each run): a test's id stays the same from run
+# to run.
+WRONG_KEKS = [
+    ("", None, "BPO_KEK is not set"),
+    ("k1", None, "ID:BASE64"),
+    ("k 1:AAAA", None, "ID:BASE64"),
+    ("k1:not base64!", None, "the key k1 is not base64"),
+    ("k1:" + base64.b64encode(b"short").decode(), None, "has 5 bytes; a KEK has 32"),
+    (f"{NEW},{OLD}", None, "BPO_KEK_ID must name the current one"),
+    (NEW, "old", "BPO_KEK_ID names old, which BPO_KEK does not hold"),
+    (f"{NEW},{NEW}", "new", "given twice"),
+]
+
+
 @pytest.mark.parametrize(
-    ("kek", "kek_id", "reason"),
-    [
-        ("", None, "BPO_KEK is not set"),
-        ("k1", None, "ID:BASE64"),
-        ("k 1:AAAA", None, "ID:BASE64"),
-        ("k1:not base64!", None, "the key k1 is not base64"),
-        ("k1:" + base64.b64encode(b"short").decode(), None, "has 5 bytes; a KEK has 32"),
-        (f"{NEW},{OLD}", None, "BPO_KEK_ID must name the current one"),
-        (NEW, "old", "BPO_KEK_ID names old, which BPO_KEK does not hold"),
-        (f"{NEW},{NEW}", "new", "given twice"),
-    ],
+    ("kek", "kek_id", "reason"), WRONG_KEKS, ids=[reason for *_, reason in WRONG_KEKS]
 )
 def test_keks_given_wrongly_are_refused_saying_what_is_wrong(
     kek: str, kek_id: str | None, reason: str
