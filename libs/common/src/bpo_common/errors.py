@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bpo_common.crypto import KeyUnavailable
 from bpo_common.db import contended, unreachable
 from bpo_common.headers import SECURITY_HEADERS
 
@@ -194,6 +195,17 @@ def install_error_handlers(app: FastAPI) -> None:
             return await on_unexpected(request, exc)
         return await on_domain_error(request, refused)
 
+    async def on_key_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # A replica started before a KEK rotation meets a job's data key wrapped by the new
+        # KEK, or validation one whose key has not come yet: nothing was changed.
+        log.error("data key unavailable", path=request.url.path, error=str(exc))
+        unavailable = Unavailable(
+            "the job's data key cannot be opened here yet (a key being rotated, or on its "
+            "way); retry the request",
+            retry_after_s=KEY_RETRY_AFTER_S,
+        )
+        return await on_domain_error(request, unavailable)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path, error=repr(exc))
         # Starlette answers this outside every middleware: the security headers come here.
@@ -206,12 +218,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(KeyUnavailable, on_key_unavailable)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     # What the hot routes' statements on the driver connection raise is unwrapped.
     for kind in DATABASE_ERRORS:
         app.add_exception_handler(kind, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
 
+
+# How long a request meeting a data key it cannot open is told to wait: a rollout's restart.
+KEY_RETRY_AFTER_S = 5
 
 # What the database and its driver raise, unwrapped or wrapped by SQLAlchemy.
 DATABASE_ERRORS = (DBAPIError, asyncpg.PostgresError, ConnectionError)

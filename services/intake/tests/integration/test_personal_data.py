@@ -26,7 +26,7 @@ from bpo_common.crypto import (
 from bpo_common.db import SessionFactory
 from bpo_common.ids import new_id
 from bpo_common.rules import MASK
-from bpo_devtools.testing import TestStack, Tokens, outbox_events, serve
+from bpo_devtools.testing import TestStack, Tokens, assert_problem, outbox_events, serve
 from bpo_intake.app import create_app
 from bpo_intake.models import Item, Job, Task
 from bpo_intake.repository.jobs import DATA_KEYS
@@ -249,10 +249,7 @@ async def test_a_new_kek_rewraps_every_data_key_and_what_was_sealed_still_opens(
         f"{stack.kek},{rotated}", LocalKeyRing.parse(stack.kek).current_key_id
     )
     try:
-        async with intake_db() as session, session.begin():
-            after = await DATA_KEYS.rewrap(session, ring)
-            while after is not None:
-                after = await DATA_KEYS.rewrap(session, ring, after)
+        await _rewrap_all(intake_db, ring)
         async with intake_db() as session:
             wrapped = (await session.get(Job, UUID(job["id"]))).data_key  # type: ignore[union-attr]
         assert wrapped is not None
@@ -265,10 +262,45 @@ async def test_a_new_kek_rewraps_every_data_key_and_what_was_sealed_still_opens(
             )
         assert {item["source"]["holder"] for item in listed.json()["data"]} == {HOLDER}
     finally:
-        async with intake_db() as session, session.begin():
-            after = await DATA_KEYS.rewrap(session, back)
-            while after is not None:
-                after = await DATA_KEYS.rewrap(session, back, after)
+        await _rewrap_all(intake_db, back)
+
+
+async def _rewrap_all(intake_db: SessionFactory, ring: LocalKeyRing) -> None:
+    """Every job's data key wrapped by the ring's current KEK, as the workers' loop does."""
+    async with intake_db() as session, session.begin():
+        after = await DATA_KEYS.rewrap(session, ring)
+        while after is not None:
+            after = await DATA_KEYS.rewrap(session, ring, after)
+
+
+async def test_a_replica_without_the_kek_a_job_s_key_is_wrapped_by_answers_503_storing_nothing(
+    intake: httpx.AsyncClient, tokens: Tokens, intake_db: SessionFactory, stack: TestStack
+) -> None:
+    """A KEK rotated in one step: replicas already restarted wrap new jobs' keys by the new
+    KEK, which one not yet restarted (the `intake` app here) does not hold."""
+    current = LocalKeyRing.parse(stack.kek).current_key_id
+    rotated = new_kek("rotated-early")
+    restarted = stack.settings(
+        Settings, "intake", kek=f"{rotated},{stack.kek}", kek_id="rotated-early"
+    )
+    try:
+        async with serve(create_app(restarted)) as new_intake:
+            client_id, job = await _personal_job(new_intake, tokens)
+        appended = await intake.post(
+            f"/v1/jobs/{job['id']}/items",
+            content=json.dumps({"external_id": "c", "source": {"holder": HOLDER}}),
+            headers={**tokens.client(client_id), "Content-Type": "application/x-ndjson"},
+        )
+        problem = assert_problem(appended, 503)
+        assert appended.headers["Retry-After"] == "5"
+        assert "retry the request" in problem["detail"]
+        async with intake_db() as session:
+            stored = await session.scalars(
+                select(Item.external_id).where(Item.job_id == UUID(job["id"]))
+            )
+            assert sorted(str(found) for found in stored) == ["a", "b"], "nothing of it stored"
+    finally:
+        await _rewrap_all(intake_db, LocalKeyRing.parse(f"{stack.kek},{rotated}", current))
 
 
 @pytest.mark.parametrize(
@@ -278,6 +310,7 @@ async def test_a_new_kek_rewraps_every_data_key_and_what_was_sealed_still_opens(
         (None, "not the one the stored data keys were wrapped with"),
         (new_kek("elsewhere"), "which BPO_KEK does not hold"),
     ],
+    ids=["no KEK", "the run's KEK", "a new KEK"],  # not the key: new at each collection
 )
 async def test_a_missing_or_wrong_kek_stops_the_service_at_start_saying_why(
     intake: httpx.AsyncClient, tokens: Tokens, stack: TestStack, kek: str | None, reason: str
