@@ -55,6 +55,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -237,7 +238,23 @@ def create_engine(url: str, *, pool_size: int = 40) -> AsyncEngine:
         hide_parameters=True,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
     return probed_both_ways(engine)
+
+
+class DatabaseUnreachable(ConnectionError):
+    """The database's host could not be reached to connect: its name not resolved, no route
+    to it, the connect timed out (OSErrors the driver lets through as they are, and which are
+    no ConnectionError, told so from any other OSError a request meets)."""
+
+
+def _connect_or_unreachable(dialect: Any, _record: Any, arguments: Any, options: Any) -> Any:
+    try:
+        return dialect.connect(*arguments, **options)
+    except ConnectionError:
+        raise  # a refusal, a reset: a ConnectionError already
+    except OSError as exc:
+        raise DatabaseUnreachable(str(exc) or type(exc).__name__) from exc
 
 
 def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
@@ -434,7 +451,9 @@ async def try_advisory_lock(session: AsyncSession, key: str) -> bool:
 
 # SQLSTATE classes of a database out of reach: connection exceptions (08), a server shutting
 # down, crashed or starting up (57P), and one with all its connections taken (53300: a rolling
-# update starting new pods over a tight max_connections, say).
+# update starting new pods over a tight max_connections, say). A pool none of whose
+# connections came free in time (PoolTimeout: a rebuild's locks holding every reader) is as
+# much out of reach for now.
 UNREACHABLE_STATES = ("08", "57P", "53300")
 
 
@@ -447,6 +466,7 @@ def unreachable(error: BaseException) -> bool:
             found,
             OSError
             | TimeoutError
+            | PoolTimeout
             | asyncpg.CannotConnectNowError
             | asyncpg.ConnectionDoesNotExistError,
         ):

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bpo_common.crypto import KeyUnavailable
@@ -230,7 +231,7 @@ def install_error_handlers(app: FastAPI) -> None:
 KEY_RETRY_AFTER_S = 5
 
 # What the database and its driver raise, unwrapped or wrapped by SQLAlchemy.
-DATABASE_ERRORS = (DBAPIError, asyncpg.PostgresError, ConnectionError)
+DATABASE_ERRORS = (DBAPIError, asyncpg.PostgresError, ConnectionError, PoolTimeout)
 
 
 def database_refusal(request: Request, exc: Exception) -> Unavailable | None:
@@ -248,6 +249,8 @@ def database_refusal(request: Request, exc: Exception) -> Unavailable | None:
     # PostgreSQL restarted or is down: the pool drops the dead connections, and the
     # transaction was rolled back (a POST with an Idempotency-Key is safe to repeat).
     log.warning("database unreachable", path=request.url.path, error=repr(exc))
+    if isinstance(exc, PoolTimeout):
+        return Unavailable("no database connection came free in time; retry the request")
     return Unavailable("the database connection was lost or refused; retry the request")
 
 

@@ -1,7 +1,7 @@
-"""PostgreSQL restarting or down under a service: a 503 that says to retry, never a 500, and
-requests are served again as soon as it is back; a server that vanishes unseen is found
-within about a minute, and the server finds a client that vanished as soon, or, refusing to,
-serves it all the same."""
+"""PostgreSQL restarting, down or out of reach under a service, or its pool's connections all taken
+past its wait: a 503 that says to retry, never a 500, and requests are served again as soon as
+it is back; a server that vanishes unseen is found within about a minute, and the server finds a
+client that vanished as soon, or, refusing to, serves it all the same."""
 
 import asyncio
 import socket
@@ -12,9 +12,10 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from structlog.testing import capture_logs
 
-from bpo_common.db import SessionDep, create_engine, create_session_factory
+from bpo_common.db import SessionDep, create_engine, create_session_factory, engine_url
 from bpo_common.errors import install_error_handlers
 from bpo_common.notifications import Notifications
 from bpo_devtools.servers import PostgresServer, free_port
@@ -25,11 +26,18 @@ from .conftest import Plumbing
 PASSWORD = "outage"
 
 
-def _app(server: PostgresServer) -> FastAPI:
-    url = f"postgresql+asyncpg://postgres:{PASSWORD}@127.0.0.1:{server.port}/postgres"
+def _app(server: PostgresServer | str) -> FastAPI:
+    """An app answering from the server's database, or from the engine at a URL."""
+    if isinstance(server, PostgresServer):
+        url = f"postgresql+asyncpg://postgres:{PASSWORD}@127.0.0.1:{server.port}/postgres"
+        return _app_of(create_engine(url, pool_size=2))
+    return _app_of(create_engine(server, pool_size=2))
+
+
+def _app_of(engine: AsyncEngine) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    sessions = create_session_factory(create_engine(url, pool_size=2), source="outage-test")
+    sessions = create_session_factory(engine, source="outage-test")
     app.state.runtime = SimpleNamespace(sessions=sessions)
 
     @app.get("/answer")
@@ -68,6 +76,33 @@ async def test_a_database_restart_or_outage_is_a_503_to_retry_and_then_requests_
             assert (await client.get("/answer")).json() == {"answer": 42}
     finally:
         server.stop()
+
+
+async def test_a_database_host_that_does_not_resolve_is_a_503_to_retry() -> None:
+    """Its name not resolved (a DNS outage), as a connect that times out or finds no route:
+    the driver's OSError, not one of its own."""
+    async with serve(_app("postgresql+asyncpg://u:p@bpo-database.invalid:5432/db")) as client:
+        _unavailable(await client.get("/answer"))
+
+
+async def test_a_pool_whose_connections_are_all_taken_past_its_wait_is_a_503_to_retry(
+    stack: TestStack,
+) -> None:
+    address, arguments = engine_url(stack.urls.database_urls["intake"])
+    engine = create_async_engine(
+        address, connect_args=arguments, pool_size=1, max_overflow=0, pool_timeout=0.5
+    )
+    try:
+        async with serve(_app_of(engine)) as client, engine.connect() as held:
+            await held.execute(text("SELECT 1"))  # the pool's only connection, held
+            answer = await client.get("/answer")
+        body = assert_problem(answer, 503)
+        assert body["detail"] == "no database connection came free in time; retry the request"
+        assert answer.headers["Retry-After"] == "1"
+        async with serve(_app_of(engine)) as client:
+            assert (await client.get("/answer")).json() == {"answer": 42}, "served once free"
+    finally:
+        await engine.dispose()
 
 
 def _probing(driver: Any) -> list[int]:

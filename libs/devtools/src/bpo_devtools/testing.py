@@ -21,7 +21,7 @@ from collections.abc import (
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -34,7 +34,7 @@ from fastapi import FastAPI
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from sqlalchemy import cast, event, func, select, text
+from sqlalchemy import cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -546,11 +546,12 @@ async def connect_arguments(engine: AsyncEngine) -> dict[str, Any]:
     engine is disposed of."""
     given: dict[str, Any] = {}
 
-    def capture(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
+    def capture(*_args: Any, **params: Any) -> NoReturn:
         given.update(params)
         raise _NotConnecting
 
-    event.listen(engine.sync_engine, "do_connect", capture)
+    # Where every connect of the engine ends up (its own do_connect listener's too).
+    engine.sync_engine.dialect.connect = capture  # type: ignore[method-assign]
     with pytest.raises(_NotConnecting):
         async with engine.connect():
             pass
