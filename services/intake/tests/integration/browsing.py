@@ -77,6 +77,13 @@ async def intercepted(page: Page) -> None:
     await page.reload()
 
 
+def script_errors(page: Page) -> list[str]:
+    """The page's script errors from now on."""
+    failures: list[str] = []
+    page.on("pageerror", lambda error: failures.append(str(error)))
+    return failures
+
+
 async def contractor(served: Served, tokens: Tokens, *skills: str) -> tuple[UUID, str]:
     """A new contractor with these skills, and their token."""
     async with await http_api(served) as api:

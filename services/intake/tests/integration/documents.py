@@ -24,7 +24,7 @@ from bpo_devtools.testing import Tokens, assert_problem, eventually
 from bpo_intake.models import Document
 from bpo_intake.routes.documents import document_store
 
-from .browsing import Served, contractor, http_api, signed_in
+from .browsing import Served, contractor, http_api, intercepted, script_errors, signed_in
 from .conftest import create_job, register_client
 from .keying import FIELDS, past
 
@@ -226,6 +226,19 @@ async def a_keyer_with_a_task(
     skill, (made,) = await invoices_for_a_skill(served, tokens, number, **job)
     _, token = await contractor(served, tokens, skill)
     return await signed_in(browser, served, token), made, token
+
+
+async def keying_routed(
+    served: Served, browser: Browser, tokens: Tokens
+) -> tuple[Page, dict[str, Any], list[str]]:
+    """A keyer's page with its requests routed through the test (`intercepted`), their task
+    claimed and open: the page, the job as made, and the page's script errors from now on."""
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
+    failures = script_errors(page)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    return page, made, failures
 
 
 def pre_filled_claims(made: dict[str, Any], **values: str) -> Callable[[Route], Awaitable[None]]:

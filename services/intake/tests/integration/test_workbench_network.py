@@ -14,7 +14,7 @@ from bpo_devtools.testing import Tokens
 from bpo_intake.models import Task
 
 from .browsing import Served, intercepted, sign_in
-from .documents import a_keyer_with_a_task
+from .documents import a_keyer_with_a_task, keying_routed
 
 
 async def test_a_claim_or_instructions_out_of_reach_are_said_and_n_tries_again(
@@ -49,12 +49,7 @@ async def test_a_claim_or_instructions_out_of_reach_are_said_and_n_tries_again(
 async def test_a_check_or_a_give_back_out_of_reach_is_said(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await intercepted(page)
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(str(error)))
-    await page.keyboard.press("n")
-    await page.wait_for_selector("body[data-state=working]")
+    page, made, failures = await keying_routed(served, browser, tokens)
 
     checks = re.compile(r".*/v1/tasks/[^/]+/check$")
     await page.route(checks, lambda route: route.abort())
@@ -240,10 +235,7 @@ async def test_an_expired_page_link_whose_renewal_a_proxy_refuses_is_said_by_its
 async def test_a_task_found_gone_after_a_gateway_gave_up_on_its_submit_was_most_likely_submitted(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await intercepted(page)
-    await page.keyboard.press("n")
-    await page.wait_for_selector("body[data-state=working]")
+    page, _, _ = await keying_routed(served, browser, tokens)
     await page.locator("#field-invoice_number").fill("INV-4")
     await page.locator("#field-total").fill("10")
 
@@ -273,10 +265,7 @@ async def test_a_check_finding_the_task_gone_while_its_submit_is_on_its_way_leav
     """Leaving the last field sends a check; Ctrl+Enter at once, the submit may reach the
     service first, and the check finds the task gone: what the keyer is told is the submit's
     answer, here a gateway's 504 (the check's "not leased" closed the task as lost)."""
-    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await intercepted(page)
-    await page.keyboard.press("n")
-    await page.wait_for_selector("body[data-state=working]")
+    page, _, _ = await keying_routed(served, browser, tokens)
     submitted, checked = asyncio.Event(), asyncio.Event()
 
     async def check_after_the_submit(route: Route) -> None:
@@ -310,10 +299,7 @@ async def test_a_proxys_403_closes_no_task_and_a_refused_resend_is_no_lost_answe
     firewall's page is said as it is. A submit whose answer was lost, then the entries refused
     by the service: the task was open, and found gone later it was not "most likely
     submitted"."""
-    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await intercepted(page)
-    await page.keyboard.press("n")
-    await page.wait_for_selector("body[data-state=working]")
+    page, _, _ = await keying_routed(served, browser, tokens)
     checks = re.compile(r".*/v1/tasks/[^/]+/check$")
     await page.route(checks, lambda route: _proxy(route, 403, "Forbidden"))
     await page.locator("#field-invoice_number").fill("INV-4")
@@ -352,10 +338,7 @@ async def test_a_check_or_a_submit_a_proxy_refuses_as_too_large_says_so_and_keep
 ) -> None:
     """A proxy whose body limit is below the keying's (ingress-nginx's 1 MiB by default)
     answers 413 with its own page: sent again, the same answer, so a manager is to be told."""
-    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await intercepted(page)
-    await page.keyboard.press("n")
-    await page.wait_for_selector("body[data-state=working]")
+    page, _, _ = await keying_routed(served, browser, tokens)
     too_large = re.compile(r".*/v1/tasks/[^/]+/(check|submit)$")
     await page.route(too_large, lambda route: _proxy(route, 413, "Request Entity Too Large"))
     said = (

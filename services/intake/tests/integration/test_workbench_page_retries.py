@@ -1,7 +1,8 @@
-"""/work when a page's image or words cannot be had for a moment, in Chromium: the document
-store out of reach (503, with Retry-After) as a keyer opens a task or shows the page's words.
-The page says so, asks again after Retry-After, and shows the page (or its words) with no key
-pressed."""
+"""/work when a page's image or words cannot be had, in Chromium: the document store out of
+reach for a moment (503, with Retry-After) as a keyer opens a task or shows the page's words:
+the page says so, asks again after Retry-After, and shows the page (or its words) with no key
+pressed. A page that could not be drawn is said in the service's words, naming Can't read it;
+a proxy's page where the words were due is said as such."""
 
 import asyncio
 import json
@@ -12,7 +13,7 @@ from playwright.async_api import Browser, Route
 
 from bpo_devtools.testing import Tokens
 
-from .browsing import Served, intercepted
+from .browsing import Served, intercepted, script_errors
 from .documents import a_keyer_with_a_task
 from .test_workbench_prefill import word_centre
 
@@ -92,4 +93,53 @@ async def test_the_pages_words_the_store_cannot_give_for_a_moment_are_asked_for_
     x, y = await word_centre(page, served, asked[0], "Acme")
     await page.mouse.click(x, y)
     assert await page.input_value("#field-invoice_number") == "Acme"
+    await page.context.close()
+
+
+async def test_a_page_that_could_not_be_drawn_is_said_in_the_services_words_naming_alt_u(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
+    failures = script_errors(page)
+    not_drawn = json.dumps({
+        "type": "about:blank", "title": "Not found", "status": 404,
+        "detail": "no image of page 1 of document 0197: it could not be drawn",
+    })  # fmt: skip
+    await page.route(
+        re.compile(r".*/v1/documents/[^/]+/pages/1\?.*"),
+        lambda route: route.fulfill(
+            status=404, content_type="application/problem+json", body=not_drawn
+        ),
+    )
+    await page.keyboard.press("n")
+    said = page.locator("#status.error").filter(has_text="inv-4.pdf")
+    await said.wait_for()
+    assert await said.inner_text() == (
+        "inv-4.pdf: no image of page 1 of document 0197: it could not be drawn. If the document "
+        "cannot be read, press Alt+U (Can't read it)"
+    )
+    assert failures == []
+    await page.context.close()
+
+
+async def test_a_proxys_page_for_a_pages_words_is_said_as_such(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
+    failures = script_errors(page)
+    await page.keyboard.press("n")
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    await page.route(
+        re.compile(r".*/v1/documents/[^/]+/pages/1/words\?.*"),
+        lambda route: route.fulfill(status=200, content_type="text/html", body="<p>Sign in</p>"),
+    )
+    await page.keyboard.press("Alt+W")
+    said = page.locator("#status.error").filter(has_text="words")
+    await said.wait_for()
+    assert await said.inner_text() == (
+        "The page's words: the service answered 200 with a page that is not its own."
+    )
+    assert failures == [], "no script error: the page's HTML is not read as JSON"
     await page.context.close()

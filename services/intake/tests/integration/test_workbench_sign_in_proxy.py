@@ -1,20 +1,21 @@
-"""/work behind a proxy that signs its users in (an SSO gateway on the same host), in Chromium:
-its session over, the proxy answers the page's calls with its sign-in page, on 200, where the
+"""/work behind a proxy that signs its users in (an SSO gateway on the same host), in Chromium: its
+session over, the proxy answers the page's calls with its sign-in page, on 200, where the
 service's JSON was due. A claim, a check, a submit or a beat so answered is a proxy's page, as
-one on an error status is: the claim keeps its key, the check and the submit the entries, the
-beats fail (the lease ends in its own time), and the page never hangs on them."""
+one on an error status is: the claim keeps its key, the check and the submit the entries (the
+submit said not sent: it never reached the service), a give-back says the task is still held,
+the beats fail (the lease ends in its own time), and the page never hangs on them."""
 
 import re
 from uuid import UUID
 
-from playwright.async_api import Browser, Page, Request, Route
+from playwright.async_api import Browser, Request, Route
 from sqlalchemy import select
 
 from bpo_devtools.testing import Tokens, eventually
 from bpo_intake.models import Task
 
-from .browsing import Served, intercepted
-from .documents import a_keyer_with_a_task
+from .browsing import Served, intercepted, script_errors
+from .documents import a_keyer_with_a_task, keying_routed
 from .test_workbench_lease import BEATS, _keying_on_a_clock
 
 CLAIMS = re.compile(r".*/v1/tasks/claim$")
@@ -24,6 +25,11 @@ SIGN_IN = (
     "</html>"
 )
 SAID = "the service answered 200 with a page that is not its own"
+NOT_SENT = (
+    "Not sent: something in front of the service answered 200 for it with a page of its own "
+    "(sign in to it again in another tab?). Your entries are kept; send them again with "
+    "Ctrl+Enter."
+)
 
 
 async def _sign_in_page(route: Route) -> None:
@@ -31,19 +37,12 @@ async def _sign_in_page(route: Route) -> None:
     await route.fulfill(status=200, content_type="text/html", body=SIGN_IN)
 
 
-def _errors(page: Page) -> list[str]:
-    """The page's script errors from now on."""
-    failures: list[str] = []
-    page.on("pageerror", lambda error: failures.append(str(error)))
-    return failures
-
-
 async def test_a_claim_answered_with_a_sign_in_page_is_said_and_n_sends_it_again_with_its_key(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     page, _, _ = await a_keyer_with_a_task(served, browser, tokens)
     await intercepted(page)
-    failures = _errors(page)
+    failures = script_errors(page)
     keys: list[str | None] = []
 
     def claimed(request: Request) -> None:
@@ -73,11 +72,7 @@ async def test_a_claim_answered_with_a_sign_in_page_is_said_and_n_sends_it_again
 async def test_a_check_or_a_submit_answered_with_a_sign_in_page_keeps_the_entries(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await intercepted(page)
-    failures = _errors(page)
-    await page.keyboard.press("n")
-    await page.wait_for_selector("body[data-state=working]")
+    page, made, failures = await keying_routed(served, browser, tokens)
 
     calls = re.compile(r".*/v1/tasks/[^/]+/(check|submit)$")
     await page.route(calls, _sign_in_page)
@@ -88,15 +83,12 @@ async def test_a_check_or_a_submit_answered_with_a_sign_in_page_keeps_the_entrie
     assert await said.inner_text() == (
         f"Not checked: {SAID}. Your entries are kept, and checked again as you leave a field."
     )
-    # The submit may have reached the service or not: the page cannot tell.
+    # The submit never reached the service: the proxy answered for it.
     await page.locator("#field-total").fill("10")
     await page.keyboard.press("Control+Enter")
-    said = page.locator("#status.error").filter(has_text="Not known to be sent")
+    said = page.locator("#status.error").filter(has_text="Not sent")
     await said.wait_for()
-    assert await said.inner_text() == (
-        f"Not known to be sent: {SAID}, and it may have gone through. Your entries are kept; "
-        "send them again with Ctrl+Enter."
-    )
+    assert await said.inner_text() == NOT_SENT
     assert await page.get_attribute("body", "data-state") == "working"
 
     # Through again, the entries kept are sent.
@@ -110,11 +102,53 @@ async def test_a_check_or_a_submit_answered_with_a_sign_in_page_keeps_the_entrie
     await page.context.close()
 
 
+async def test_a_task_gone_after_a_submit_a_sign_in_page_answered_is_not_said_submitted(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, _, _ = await keying_routed(served, browser, tokens)
+    submits = re.compile(r".*/v1/tasks/[^/]+/submit$")
+    await page.route(submits, _sign_in_page)
+    await page.locator("#field-invoice_number").fill("INV-5")
+    await page.keyboard.press("Control+Enter")
+    await page.locator("#status.error").filter(has_text="Not sent").wait_for()
+
+    # Its lease ran out meanwhile (the keyer signing in again elsewhere): the next check finds
+    # it gone, and says so in the service's words, not that the submit most likely went through.
+    gone = '{"title": "Conflict", "status": 409, "detail": "the lease on this task ran out"}'
+
+    async def ran_out(route: Route) -> None:
+        await route.fulfill(status=409, content_type="application/problem+json", body=gone)
+
+    await page.route(re.compile(r".*/v1/tasks/[^/]+/check$"), ran_out)
+    await page.locator("#field-total").fill("11")
+    await page.keyboard.press("Tab")
+    await page.wait_for_selector("body[data-state=idle]")
+    said = await page.inner_text("#status")
+    assert "the lease on this task ran out" in said
+    assert "most likely submitted" not in said
+    await page.context.close()
+
+
+async def test_a_give_back_answered_with_a_sign_in_page_says_the_task_is_still_held(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, made, _ = await keying_routed(served, browser, tokens)
+    await page.route(re.compile(r".*/v1/tasks/[^/]+/release$"), _sign_in_page)
+    await page.keyboard.press("Alt+Q")  # nothing keyed: given back at once
+    said = page.locator("#status.error").filter(has_text="could not be given back")
+    await said.wait_for()
+    assert "goes back to the queue when its lease runs out" in await said.inner_text()
+    async with served.sessions() as session:
+        query = select(Task.status).where(Task.item_id == UUID(made["item_id"]))
+        assert (await session.scalars(query)).one() == "leased", "the service never had it"
+    await page.context.close()
+
+
 async def test_beats_answered_with_a_sign_in_page_fail_and_the_lease_ends_in_its_own_time(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
     page, _, _ = await _keying_on_a_clock(served, browser, tokens)
-    failures = _errors(page)
+    failures = script_errors(page)
     beats: list[str] = []
 
     async def sign_in_page(route: Route) -> None:

@@ -375,11 +375,12 @@
       + "queue when its lease runs out.", true);
     // Any refusal but "no such lease" (404, 409: it is not held any more) and the service's
     // 403 (one who may not work any more: it gave every task back) leaves it held: one signed
-    // out (401), a limit (429), a proxy whose service is away (502, 503).
+    // out (401), a limit (429), a proxy whose service is away (502, 503), and a proxy's page
+    // on a success status (its sign-in page: the give-back never reached the service).
     const gone = (status, answer) => status === 404 || status === 409
       || (status === 403 && isProblem(answer));
     api("POST", `/v1/tasks/${id}/release`).then(({ status, body: answer }) => {
-      if (status >= 400 && !gone(status, answer)) kept();
+      if ((status >= 400 && !gone(status, answer)) || foreign(status, answer)) kept();
       else if (status === 403) say(`Task ${id.slice(-8)} went back: ${problemText(status, answer)}.`, true);
     }, kept);
   }
@@ -1018,7 +1019,9 @@
         return;
       }
       if (!current) {
-        if (lost(status, answer)) unknown(id, statusText(status, answer));
+        if (lost(status, answer) && !foreign(status, answer)) {
+          unknown(id, statusText(status, answer));
+        }
         return;
       }
       // The service checked the entries of a task still open: a submit before was not taken.
@@ -1044,7 +1047,14 @@
       }
       if (status === 401) signedOut();
       else if (status === 413) say(`Not sent: ${tooLarge(answer)}`, true);
-      else if (lost(status, answer)) {
+      else if (foreign(status, answer)) {
+        // A proxy's page on a success status answered a submit that never reached the
+        // service, which answers it with JSON and never redirects it (a proxy that sent it on
+        // and lost its answer says so with 502 or 504): not sent, not "most likely submitted"
+        // once the lease ends.
+        say(`Not sent: something in front of the service answered ${status} for it with a `
+          + `page of its own (sign in to it again in another tab?).${KEPT}`, true);
+      } else if (lost(status, answer)) {
         unknown(id, statusText(status, answer));
       } else {
         const kept = passing(status, answer) ? KEPT : "";
@@ -1378,10 +1388,26 @@
       say(`${doc.filename}: ${awayText(status)}; the page is asked for again.`, true, "waiting");
     });
     if (!response) return null;
-    if (response.ok) return createImageBitmap(await response.blob());
+    if (response.ok && answered(response, "image/")) {
+      return createImageBitmap(await response.blob());
+    }
+    if (response.ok) throw new Error(statusText(response.status, null));
     if (response.status === 409) throw new Error("the page is still being rendered");
     if (AWAY.has(response.status)) throw new Error(awayText(response.status));
-    throw new Error(`the page image answered ${response.status}`);
+    throw new Error(await refusalText(response, "the page image"));
+  }
+
+  // Whether a page link's answer is of the kind asked for (not a proxy's page on 200).
+  const answered = (response, kind) => (response.headers.get("content-type") || "").includes(kind);
+
+  // A page link's refusal: the service's own words (a document that could not be drawn, say,
+  // for which Can't read it is the way on), else its status.
+  async function refusalText(response, what) {
+    let answer = null;
+    if (answered(response, "json")) answer = await response.json().catch(() => null);
+    if (!isProblem(answer)) return `${what} answered ${response.status}`;
+    if (response.status !== 404) return answer.detail;
+    return `${answer.detail}. If the document cannot be read, press Alt+U (Can't read it)`;
   }
 
   async function showPage(number) {
@@ -1483,11 +1509,12 @@
         return;
       }
       if (!response) return; // another page, or no task, asked for meanwhile
-      if (!response.ok) {
+      if (!response.ok || !answered(response, "json")) {
         const { status } = response;
-        let text = `The page's words answered ${status}.`;
+        let text = `The page's words: ${statusText(status, null)}.`;
         if (status === 409) text = "The page's words are still being read; try again in a moment.";
         else if (AWAY.has(status)) text = `${away(status)}.`;
+        else if (!response.ok) text = `${await refusalText(response, "The page's words")}.`;
         say(text, true);
         viewer.words = null;
         return;
