@@ -69,7 +69,9 @@
     }
     const response = await fetch(path, options);
     const type = response.headers.get("content-type") || "";
-    const answer = type.includes("json") ? await response.json() : await response.text();
+    // A 204 (a give-back's) has no body, whatever its content type says.
+    const text = await response.text();
+    const answer = type.includes("json") && text ? JSON.parse(text) : text;
     // How far the server's clock (its Date, to the second) is ahead of this computer's: an
     // instant the server gives is read as this computer's instant less it.
     const served = Date.parse(response.headers.get("date") || "");
@@ -95,7 +97,7 @@
   // A success status with no JSON, from a route that answers JSON: a proxy's page (its sign-in
   // page, which its session's end redirected to, say), not the service's word. It says as
   // little of what the service did as a proxy's page on an error status does.
-  const foreign = (status, answer) => status < 300
+  const foreign = (status, answer) => status < 300 && status !== 204
     && (answer === null || typeof answer !== "object");
 
   // An answer by its status alone: a success status with a proxy's page said as such.
