@@ -79,5 +79,5 @@ async def test_the_service_answers_other_requests_while_it_renders_instructions(
         assert health.json() == {"status": "ok"}
         answered.set()
         response = await rendered
-    assert response.text == "<p>Key the <em>total</em>.</p>\n"
+    assert response.json() == {"html": "<p>Key the <em>total</em>.</p>\n"}
     assert waited == [True], "the service answered nothing while it rendered"

@@ -1,9 +1,10 @@
-"""/work behind a proxy that signs its users in (an SSO gateway on the same host), in Chromium: its
-session over, the proxy answers the page's calls with its sign-in page, on 200, where the
-service's JSON was due. A claim, a check, a submit or a beat so answered is a proxy's page, as
-one on an error status is: the claim keeps its key, the check and the submit the entries (the
-submit said not sent: it never reached the service), a give-back says the task is still held,
-the beats fail (the lease ends in its own time), and the page never hangs on them."""
+"""/work behind a proxy that signs its users in (an SSO gateway on the same host), in Chromium:
+its session over, the proxy answers the page's calls with its sign-in page, on 200, where the
+service's JSON was due. A claim, a check, a submit, a give-back, the job's instructions or a
+beat so answered is a proxy's page, as one on an error status is: the claim keeps its key, the
+check and the submit the entries (the submit said not sent: it never reached the service), a
+give-back says the task is still held, the instructions are not shown, the beats fail (the
+lease ends in its own time), and the page never hangs on them."""
 
 import re
 from uuid import UUID
@@ -141,6 +142,22 @@ async def test_a_give_back_answered_with_a_sign_in_page_says_the_task_is_still_h
     async with served.sessions() as session:
         query = select(Task.status).where(Task.item_id == UUID(made["item_id"]))
         assert (await session.scalars(query)).one() == "leased", "the service never had it"
+    await page.context.close()
+
+
+async def test_instructions_answered_with_a_sign_in_page_are_not_shown_as_the_jobs(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, _, _ = await a_keyer_with_a_task(
+        served, browser, tokens, instructions="Key the **total** as printed."
+    )
+    await intercepted(page)
+    await page.route(re.compile(r".*/work/instructions$"), _sign_in_page)
+    await page.keyboard.press("n")
+    await page.wait_for_selector("body[data-state=working]")
+    said = page.locator("#instructions").filter(has_text="could not be loaded")
+    await said.wait_for()
+    assert await page.locator("#instructions button, #instructions form").count() == 0
     await page.context.close()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Cookie, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from bpo_common.auth import PAGE_COOKIES, Principal, Role, contractor_id_of
@@ -77,10 +77,11 @@ async def instructions(
     markdown: Annotated[str, Body(embed=True, max_length=20_000)],
     bpo_work: Annotated[str | None, Cookie()] = None,
 ) -> Response:
-    """A job's instructions as the page shows them: Markdown as HTML, raw HTML as text."""
+    """A job's instructions as the page shows them: Markdown as HTML, raw HTML as text, in JSON
+    (`{"html": ...}`), which a proxy's page on 200 (its sign-in page) is not."""
     signed = await sign_in(request, bpo_work, Role.CONTRACTOR, PAGE)
     if signed.principal is None:
         return Response(signed.reason, status_code=signed.status, headers=HEADERS)
     # Rendered beside the event loop: up to 20,000 characters of Markdown, parsed in Python,
     # which every other request of this process would otherwise wait out.
-    return HTMLResponse(await asyncio.to_thread(as_html, markdown), headers=HEADERS)
+    return JSONResponse({"html": await asyncio.to_thread(as_html, markdown)}, headers=HEADERS)

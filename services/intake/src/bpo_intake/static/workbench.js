@@ -1289,12 +1289,15 @@
       const answered = await api("POST", "/work/instructions", { markdown: shown.instructions })
         .catch(() => null); // the network: said as any other failure
       if (task !== shown) return;
-      if (!answered || answered.status !== 200) {
+      // Not the service's JSON (a proxy's page, its sign-in page on 200): not shown.
+      const html = answered && answered.status === 200 && answered.body
+        && typeof answered.body.html === "string" ? answered.body.html : null;
+      if (html === null) {
         $("instructions").textContent = "The job's instructions could not be loaded: they are "
           + "asked for again with its next task.";
         return;
       }
-      instructionsHtml.set(shown.job_id, answered.body);
+      instructionsHtml.set(shown.job_id, html);
     }
     // Rendered by the server from Markdown with raw HTML escaped.
     $("instructions").innerHTML = instructionsHtml.get(shown.job_id);
