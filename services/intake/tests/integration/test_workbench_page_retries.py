@@ -1,8 +1,9 @@
-"""/work when a page's image or words cannot be had, in Chromium: the document store out of
-reach for a moment (503, with Retry-After) as a keyer opens a task or shows the page's words:
-the page says so, asks again after Retry-After, and shows the page (or its words) with no key
-pressed. A page that could not be drawn is said in the service's words, naming Can't read it;
-a proxy's page where the words were due is said as such."""
+"""/work when a page's image or words cannot be had, in Chromium: the document store out of reach
+for a moment (503, with Retry-After) as a keyer opens a task or shows the page's words: the
+page says so, asks again after Retry-After, and shows the page (or its words) with no key
+pressed, without replacing what the status line must keep saying. A page that could not be
+drawn is said in the service's words, naming Can't read it; a proxy's page where the words were
+due is said as such."""
 
 import asyncio
 import json
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from playwright.async_api import Browser, Route
 
-from bpo_devtools.testing import Tokens
+from bpo_devtools.testing import Tokens, eventually
 
 from .browsing import Served, intercepted, script_errors
 from .documents import a_keyer_with_a_task
@@ -142,4 +143,37 @@ async def test_a_proxys_page_for_a_pages_words_is_said_as_such(
         "The page's words: the service answered 200 with a page that is not its own."
     )
     assert failures == [], "no script error: the page's HTML is not read as JSON"
+    await page.context.close()
+
+
+async def test_a_page_waited_for_leaves_a_submit_not_known_to_be_sent_said(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
+    await page.keyboard.press("n")
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    await page.route(
+        re.compile(r".*/v1/tasks/[^/]+/submit$"),
+        lambda route: route.fulfill(status=502, content_type="text/html", body="<h1>502</h1>"),
+    )
+    await page.locator("#field-invoice_number").fill("INV-4")
+    await page.keyboard.press("Control+Enter")
+    lost = page.locator("#status.error").filter(has_text="Not known to be sent")
+    await lost.wait_for()
+    said = await lost.inner_text()
+    # The next page, its store away for a moment meanwhile: waited for, then shown.
+    asked: list[str] = []
+    told = asyncio.Event()
+    await page.route(re.compile(r".*/v1/documents/[^/]+/pages/2\?.*"), _away_twice(asked, told))
+    await page.keyboard.press("Alt+PageDown")
+
+    async def asked_again() -> bool:
+        return len(asked) >= 2  # the first answer's wait said, if at all
+
+    await eventually(asked_again, what="the page asked for again")
+    assert await page.inner_text("#status") == said, "not replaced by the page's wait"
+    told.set()
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:2"]')
+    assert await page.inner_text("#status") == said, "nor cleared with it"
     await page.context.close()

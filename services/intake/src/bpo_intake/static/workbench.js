@@ -1367,6 +1367,14 @@
   const IMAGE_AGAIN = new Set([409, ...AWAY]);
   const ASKED_AT_MOST = 30; // times a page link is asked for before the keyer is told it failed
 
+  // A page's wait, said unless the status line holds what the keyer must not lose (what a
+  // check found, a submit not known to be sent, the lease's end, signed out): the wait goes
+  // once the page comes, and that would go with it.
+  function sayWaiting(text) {
+    if ($("status").classList.contains("error") && statusOf !== "waiting") return;
+    say(text, true, "waiting");
+  }
+
   const awayText = (status) => (status === 503 ? "the document store is out of reach for now"
     : "the service cannot be reached for now");
 
@@ -1390,7 +1398,7 @@
   async function pageImage(doc, index, token) {
     const response = await pageAnswer(doc, index, "image_url", token, IMAGE_AGAIN, (status) => {
       if (status === 409) return;
-      say(`${doc.filename}: ${awayText(status)}; the page is asked for again.`, true, "waiting");
+      sayWaiting(`${doc.filename}: ${awayText(status)}; the page is asked for again.`);
     });
     if (!response) return null;
     if (response.ok && answered(response, "image/")) {
@@ -1506,7 +1514,7 @@
       let response;
       try {
         response = await pageAnswer(doc, viewer.page, "words_url", token, AWAY, (status) => {
-          say(`${away(status)}; they are asked for again.`, true, "waiting");
+          sayWaiting(`${away(status)}; they are asked for again.`);
         });
       } catch (error) {
         say(`${doc.filename}: ${error.message}`, true);
