@@ -102,8 +102,10 @@ def kek(
     key_id: Annotated[str, typer.Option("--id", help="the key's id, named in BPO_KEK_ID")] = "kek1",
 ) -> None:
     """Print a new key-encryption key for BPO_KEK: ID:BASE64 of 32 random bytes. To rotate,
-    give it first in BPO_KEK beside the keys in use and name it in BPO_KEK_ID: the services
-    wrap every data key by it again, after which the old keys may go."""
+    print one with an --id not in use, add it to BPO_KEK beside the keys in use (BPO_KEK_ID
+    naming the current one) and restart every replica; then name it in BPO_KEK_ID and restart
+    again (docs/security.md): the services wrap every data key by it again, after which the
+    old keys may go."""
     try:
         typer.echo(new_kek(key_id))
     except ValueError as exc:

@@ -1414,13 +1414,14 @@
   const answered = (response, kind) => (response.headers.get("content-type") || "").includes(kind);
 
   // A page link's refusal: the service's own words (a document that could not be drawn, say,
-  // for which Can't read it is the way on), else its status.
+  // for which Can't read it, or a review's Reject, is the way on), else its status.
   async function refusalText(response, what) {
     let answer = null;
     if (answered(response, "json")) answer = await response.json().catch(() => null);
     if (!isProblem(answer)) return `${what} answered ${response.status}`;
     if (response.status !== 404) return answer.detail;
-    return `${answer.detail}. If the document cannot be read, press Alt+U (Can't read it)`;
+    const way = task && task.kind !== "entry" ? "Alt+J (Reject)" : "Alt+U (Can't read it)";
+    return `${answer.detail}. If the document cannot be read, press ${way}`;
   }
 
   async function showPage(number) {
