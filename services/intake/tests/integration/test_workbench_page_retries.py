@@ -176,4 +176,15 @@ async def test_a_page_waited_for_leaves_a_submit_not_known_to_be_sent_said(
     told.set()
     await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:2"]')
     assert await page.inner_text("#status") == said, "nor cleared with it"
+    # Its words refused: not said over it either.
+    words = re.compile(r".*/v1/documents/[^/]+/pages/2/words\?.*")
+    gone = json.dumps({"title": "Not found", "status": 404, "detail": "no page 2"})
+    await page.route(
+        words,
+        lambda route: route.fulfill(status=404, content_type="application/problem+json", body=gone),
+    )
+    async with page.expect_response(words):
+        await page.keyboard.press("Alt+W")
+    await page.wait_for_selector("#words[aria-pressed=true]")
+    assert await page.inner_text("#status") == said
     await page.context.close()

@@ -44,7 +44,8 @@
   let giveBackAskedAt = 0; // when a give-back was asked for with entries keyed
   // What the status line says that goes once it no longer holds: "found", what a check or a
   // submit found wrong; "lease", that the lease is about to end; "signed out", that the keyer
-  // is to sign in again; "waiting", that the page or its words are being asked for again.
+  // is to sign in again; "waiting", that the page or its words are being asked for again;
+  // "page", that they could not be had.
   let statusOf = null;
   // The service closed the task while the keyer may have been keying: keys typed on without a
   // pause are what they were keying, not shortcuts.
@@ -1367,12 +1368,13 @@
   const IMAGE_AGAIN = new Set([409, ...AWAY]);
   const ASKED_AT_MOST = 30; // times a page link is asked for before the keyer is told it failed
 
-  // A page's wait, said unless the status line holds what the keyer must not lose (what a
-  // check found, a submit not known to be sent, the lease's end, signed out): the wait goes
-  // once the page comes, and that would go with it.
-  function sayWaiting(text) {
-    if ($("status").classList.contains("error") && statusOf !== "waiting") return;
-    say(text, true, "waiting");
+  // What the page or its words say of themselves ("waiting" or "page"), unless the status
+  // line holds what the keyer must not lose (what a check found, a submit not known to be
+  // sent, the lease's end, signed out): the line goes once a page comes, and that with it.
+  const PAGE_LINES = new Set(["waiting", "page"]);
+  function sayOfPage(text, of) {
+    if ($("status").classList.contains("error") && !PAGE_LINES.has(statusOf)) return;
+    say(text, true, of);
   }
 
   const awayText = (status) => (status === 503 ? "the document store is out of reach for now"
@@ -1398,7 +1400,7 @@
   async function pageImage(doc, index, token) {
     const response = await pageAnswer(doc, index, "image_url", token, IMAGE_AGAIN, (status) => {
       if (status === 409) return;
-      sayWaiting(`${doc.filename}: ${awayText(status)}; the page is asked for again.`);
+      sayOfPage(`${doc.filename}: ${awayText(status)}; the page is asked for again.`, "waiting");
     });
     if (!response) return null;
     if (response.ok && answered(response, "image/")) {
@@ -1445,9 +1447,9 @@
         "aria-label", `${doc.filename}, page ${viewer.page + 1} of ${doc.pages.length}`);
       if (!body.dataset.painted) performance.mark("painted");
       body.dataset.painted = `${doc.id}:${viewer.page + 1}`;
-      if (statusOf === "waiting") say("");
+      if (PAGE_LINES.has(statusOf)) say("");
     } catch (error) {
-      if (token === viewer.token) say(`${doc.filename}: ${error.message}`, true);
+      if (token === viewer.token) sayOfPage(`${doc.filename}: ${error.message}`, "page");
     }
   }
 
@@ -1515,10 +1517,10 @@
       let response;
       try {
         response = await pageAnswer(doc, viewer.page, "words_url", token, AWAY, (status) => {
-          sayWaiting(`${away(status)}; they are asked for again.`);
+          sayOfPage(`${away(status)}; they are asked for again.`, "waiting");
         });
       } catch (error) {
-        say(`${doc.filename}: ${error.message}`, true);
+        sayOfPage(`${doc.filename}: ${error.message}`, "page");
         viewer.words = null;
         return;
       }
@@ -1529,13 +1531,13 @@
         if (status === 409) text = "The page's words are still being read; try again in a moment.";
         else if (AWAY.has(status)) text = `${away(status)}.`;
         else if (!response.ok) text = `${await refusalText(response, "The page's words")}.`;
-        say(text, true);
+        sayOfPage(text, "page");
         viewer.words = null;
         return;
       }
       wordsByPage.set(shown, (await response.json()).words);
       if (token !== viewer.token) return;
-      if (statusOf === "waiting") say("");
+      if (PAGE_LINES.has(statusOf)) say("");
     }
     viewer.words = wordsByPage.get(shown);
   }
