@@ -1,6 +1,15 @@
 """A body's lines, as its chunks arrive or whole: intake reads NDJSON and CSV bodies of items
 by them, validation NDJSON reference datasets, so that both services take the same files; and
-the separator of a CSV body, read off its header line alike by both."""
+the separator of a CSV body, read off its header line alike by both, and what is wrong with
+a CSV record in the words both say it."""
+
+import csv
+
+from bpo_common.contracts.sealed import MAX_RECORD_BYTES
+
+# A CSV cell may be as large as a record may (MAX_RECORD_BYTES), as a value in NDJSON may: the
+# csv module's own limit, 128 KiB, refused a larger one in its own words.
+csv.field_size_limit(MAX_RECORD_BYTES)
 
 
 class Lines:
@@ -65,3 +74,11 @@ def csv_separator(header: str) -> str:
             count > 0 and separator != ",",
         ),
     )
+
+
+def csv_problem(exc: csv.Error) -> str:
+    """What is wrong with a CSV record as the csv module found it: its own words, but for a
+    cell past the limit, said as the bound it is."""
+    if str(exc).startswith("field larger than field limit"):
+        return f"a cell is larger than {MAX_RECORD_BYTES // 2**20} MiB, the most a record holds"
+    return str(exc)

@@ -155,6 +155,19 @@ def test_csv_takes_external_id_golden_columns_and_the_rest_as_source() -> None:
     ]
 
 
+def test_a_csv_row_of_empty_cells_is_no_item_as_a_blank_line_is_none() -> None:
+    """Excel writes `,,` for a formatted row left blank."""
+    body = b"external_id,image\r\na,1.png\r\n,\r\n , \r\nb,2.png\r\n,\r\n"
+    assert [place for place, _ in parse(CsvItems, body)] == ["line 2", "line 5"]
+    assert parse(CsvItems, b"external_id,image\r\n,\r\n,\r\n") == []
+
+
+def test_a_csv_cell_past_the_csv_modules_limit_is_an_item_as_in_ndjson() -> None:
+    cell = "x" * 200_000  # past the csv module's 128 KiB
+    ((place, item),) = parse(CsvItems, f"image\n{cell}\n".encode(), size=65_536)
+    assert (place, item) == ("line 2", ItemIn(source={"image": cell}))
+
+
 def test_a_quote_inside_an_unquoted_cell_is_text_as_csv_reads_it_whatever_follows() -> None:
     """An inch mark: one on its own line, and one on each of two lines, read alike; a quoted
     cell after it still spans lines, and a doubled quote in one is a quote."""

@@ -117,3 +117,27 @@ def test_an_upload_without_rows_names_the_body_not_the_key(
     with pytest.raises(Invalid) as raised:
         parse(body, media, "po")
     assert [(e.field, e.message) for e in raised.value.errors] == [("body", message)]
+
+
+def test_a_key_saved_with_its_accents_apart_is_found_as_keyed_values_are_written() -> None:
+    """NFD (macOS, some exports) and NFC keys alike: keyed values are NFC."""
+    table = parse("vendor,city\nMu\u0308ller GmbH,Köln\n".encode(), Format.CSV, "vendor")
+    assert [row["key"] for row in table.rows] == ["müller gmbh"]
+    assert table.rows[0]["values"]["vendor"] == "Mu\u0308ller GmbH", "the value kept as sent"
+
+
+def test_a_csv_after_blank_lines_is_read_from_its_header_as_items_are() -> None:
+    table = parse(b"\r\n\r\npo,vendor\r\nPO-1,ACME\r\n", Format.CSV, "po")
+    assert table.columns == ["po", "vendor"]
+    assert [row["key"] for row in table.rows] == ["po-1"]
+
+
+def test_a_csv_cell_past_the_csv_modules_limit_is_taken_up_to_a_records_bound() -> None:
+    cell = "x" * 200_000  # past the csv module's 128 KiB
+    table = parse(f"po,notes\nPO-1,{cell}\n".encode(), Format.CSV, "po")
+    assert table.rows[0]["values"]["notes"] == cell
+    with pytest.raises(Invalid) as raised:
+        parse(f"po,notes\nPO-1,{'x' * 2_200_000}\n".encode(), Format.CSV, "po")
+    assert [(e.field, e.message) for e in raised.value.errors] == [
+        ("line 2", "not valid CSV: a cell is larger than 2 MiB, the most a record holds")
+    ]

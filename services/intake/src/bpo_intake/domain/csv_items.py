@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bpo_common.body_lines import Lines, csv_separator
+from bpo_common.body_lines import Lines, csv_problem, csv_separator
 from bpo_common.errors import FieldError
 from bpo_common.rules import FieldType, JobSpec
 from bpo_intake.domain.item_bodies import ItemsParser, Row
@@ -200,9 +200,10 @@ class CsvItems(ItemsParser):
             try:
                 cells = next(reader)
             except (csv.Error, StopIteration) as exc:
-                return rows + self._broken(first, f"not valid CSV: {exc or UNCLOSED_QUOTE}")
-            if not cells:
-                continue  # a blank line
+                said = csv_problem(exc) if isinstance(exc, csv.Error) else ""
+                return rows + self._broken(first, f"not valid CSV: {said or UNCLOSED_QUOTE}")
+            if not any(cell.strip() for cell in cells):
+                continue  # a blank line, or a row of empty cells (a spreadsheet's blank row)
             if self._columns is None:
                 header = _CsvColumns.parse(cells, self.spec)
                 if isinstance(header, list):

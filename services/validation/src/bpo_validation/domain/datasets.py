@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from bpo_common import json_input
-from bpo_common.body_lines import csv_separator, lines_of
+from bpo_common.body_lines import csv_problem, csv_separator, lines_of
 from bpo_common.errors import FieldError, Invalid
 from bpo_common.text import MESSAGE, has_unstorable, unstorable
 from bpo_validation.domain.reference import reference_key
@@ -94,14 +94,15 @@ def _decoded(body: bytes) -> str:
 def _csv(text: str, key: str, errors: _Errors) -> Table:
     """The rows of a CSV dataset, separated as its header line is (as items' CSV bodies are:
     a `;`-separated export of Excel's, or a tab-separated one, is read so)."""
-    header_line = next(iter(text.splitlines()), "")
+    header_line = next((line for line in text.splitlines() if line.strip()), "")
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=csv_separator(header_line), strict=True
     )
     header: list[str] = []
     line = 1
     try:
-        header = [name.strip() for name in next(reader, [])]
+        # Blank lines before the header are passed over, as intake's CSV bodies pass them.
+        header = [name.strip() for name in next((cells for cells in reader if cells), [])]
         _check_header(header, key)
         rows, lines = [], []
         line = reader.line_num + 1  # where the next record starts; a cell may span lines
@@ -113,7 +114,7 @@ def _csv(text: str, key: str, errors: _Errors) -> Table:
                 lines.append(line)
             line = reader.line_num + 1
     except csv.Error as exc:
-        errors.add(line, f"not valid CSV: {exc}")
+        errors.add(line, f"not valid CSV: {csv_problem(exc)}")
         return Table(header, [])
     return Table(header, _keyed(rows, key, errors, lines))
 

@@ -2,6 +2,7 @@
 what in the entry disagrees with the row it found."""
 
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -46,8 +47,10 @@ class LookupResult:
 
 
 def reference_key(value: object) -> str:
-    """How keys of reference data match: trimmed, spaces collapsed, case ignored."""
-    return " ".join(str(value).split()).casefold()
+    """How keys of reference data match: trimmed, spaces collapsed, case ignored, in Unicode
+    NFC as keyed values are (a dataset saved with its accents as characters of their own,
+    `Mu\u0308ller`, matched nothing keyed)."""
+    return unicodedata.normalize("NFC", " ".join(str(value).split()).casefold())
 
 
 def compact_key(key: str) -> str:
