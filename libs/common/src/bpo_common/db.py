@@ -22,6 +22,7 @@ know, and passes the statement on.
 """
 
 import socket
+import ssl
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from operator import itemgetter
@@ -251,8 +252,8 @@ class DatabaseUnreachable(ConnectionError):
 def _connect_or_unreachable(dialect: Any, _record: Any, arguments: Any, options: Any) -> Any:
     try:
         return dialect.connect(*arguments, **options)
-    except ConnectionError:
-        raise  # a refusal, a reset: a ConnectionError already
+    except (ConnectionError, ssl.SSLError):
+        raise  # a refusal, a reset: a ConnectionError already; TLS refused: settings to fix
     except OSError as exc:
         raise DatabaseUnreachable(str(exc) or type(exc).__name__) from exc
 
