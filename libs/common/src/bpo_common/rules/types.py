@@ -403,10 +403,21 @@ _PARSERS: Mapping[FieldType, Callable[[FieldSpec, object], Typed]] = {
 }
 
 
+# The earliest date a date field takes unless its own `min` is earlier: a year keyed with two
+# digits (`31/01/26` as day, month and `26`, which a browser's date input takes as 0026) is
+# caught, and old records (a register of 1850) are not.
+EARLIEST_DATE = date(1000, 1, 1)
+
+
 def _check_limits(field: FieldSpec, value: Typed) -> None:
     if isinstance(value, date):
         if isinstance(field.min, date) and value < field.min:
             raise InvalidValue(f"must be on or after {field.min.isoformat()}")
+        if not isinstance(field.min, date) and value < EARLIEST_DATE:
+            raise InvalidValue(
+                f"must be on or after {EARLIEST_DATE.isoformat()}: key the year with its four "
+                "digits"
+            )
         if isinstance(field.max, date) and value > field.max:
             raise InvalidValue(f"must be on or before {field.max.isoformat()}")
     elif isinstance(value, int | Decimal) and not isinstance(value, bool):

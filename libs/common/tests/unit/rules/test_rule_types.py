@@ -172,6 +172,15 @@ def test_date_bounds() -> None:
     assert _refusal("date", "2025-01-01", max="2024-12-31") == "must be on or before 2024-12-31"
 
 
+def test_a_date_before_the_year_1000_is_refused_unless_the_fields_min_allows_it() -> None:
+    """A year keyed with two digits: a browser's date input takes `26` as 0026."""
+    assert _refusal("date", "0026-01-31") == (
+        "must be on or after 1000-01-01: key the year with its four digits"
+    )
+    assert _normal("date", "1850-06-01") == "1850-06-01", "an old register's date"
+    assert _normal("date", "0800-01-01", min="0700-01-01") == "0800-01-01"
+
+
 def test_emails_by_email_validator_without_dns() -> None:
     assert _normal("email", "  Jane.Doe@Example.COM ") == "Jane.Doe@example.com"
     assert _normal("email", "info@no-such-domain-for-sure.invalid-tld") == (
