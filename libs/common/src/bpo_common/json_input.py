@@ -5,7 +5,8 @@ Refused, wherever JSON comes in (request bodies through `CheckedRoute`, NDJSON a
 NDJSON reference data):
 - `NaN`, `Infinity`, `-Infinity`, and numbers beyond a double's range (`1e400`): JSON has no
   such numbers, and PostgreSQL's jsonb refuses them (where numbers are kept as text, as in
-  reference data, `1e400` is text like any other);
+  reference data, `1e400` is text like any other); numbers with more digits than a double
+  keeps, which it would change (`1234567890123.4567`): text keeps them;
 - nesting deeper than `MAX_DEPTH` levels, whole numbers of more than `MAX_DIGITS` digits;
 - an object with the same key twice (JSON parsers disagree on which one wins);
 - text PostgreSQL cannot store (NUL, unpaired surrogates), as `text.unstorable` finds it.
@@ -41,10 +42,18 @@ def _no_constant(name: str) -> Any:
     raise BadJson(f"{name} is not a JSON number; send a number or null")
 
 
-def _finite(text: str) -> float:
-    number = float(text)
+def finite_float(written: str | Decimal) -> float:
+    """A JSON number with a point or an exponent as the float it is read as, or BadJson: one
+    beyond a double's range, or one whose digits a double does not keep (a golden total of
+    `1234567890123.4567` was kept as `...4568`, and a keyer who keyed it right scored wrong)."""
+    number = float(written)
     if not math.isfinite(number):
-        raise BadJson(f"{text} is beyond the range of a number (about 1.8e308)")
+        raise BadJson(f"{written} is beyond the range of a number (about 1.8e308)")
+    if Decimal(written) != Decimal(repr(number)):
+        raise BadJson(
+            f"{written} has more digits than a JSON number keeps (15 to 17): send it as text, "
+            "in quotes"
+        )
     return number
 
 
@@ -77,7 +86,7 @@ def loads(text: str | bytes, *, numbers_as_text: bool = False) -> Any:
     """The JSON value of `text` (bytes: UTF-8), or BadJson naming where the first fault is. With
     `numbers_as_text`, numbers keep their digits as strings (reference data compares them as
     the entry's field type reads them), written out if in exponent form."""
-    parse_float: Callable[[str], Any] = _written_out if numbers_as_text else _finite
+    parse_float: Callable[[str], Any] = _written_out if numbers_as_text else finite_float
     if isinstance(text, bytes):
         # Read as the UTF-8 JSON is (UnicodeDecodeError otherwise), as json reads UTF-8 bytes
         # (a byte-order mark left out, a surrogate's bytes kept for the caller to name): left
@@ -137,7 +146,7 @@ def _located(text: str | bytes, numbers_as_text: bool) -> BadJson | None:
     try:
         value = json.loads(
             text,
-            parse_float=read_number or _refused(_finite),
+            parse_float=read_number or _refused(finite_float),
             parse_int=read_number or _refused(_whole),
             parse_constant=_refused(_no_constant),
             object_pairs_hook=_Members,

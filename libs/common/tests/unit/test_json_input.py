@@ -23,6 +23,11 @@ from bpo_common.errors import said
         ('{"a": ' + "[" * 5000 + "]" * 5000 + "}", "nested more than 64 levels deep"),
         ('{"a": 1', "not valid JSON: Expecting ',' delimiter (line 1, column 8)"),
         ('{"a": ' + "9" * 5000 + "}", "a whole number of more than 1000 digits"),
+        (
+            '{"total": 1234567890123.4567}',
+            "1234567890123.4567 has more digits than a JSON number keeps (15 to 17): send it as "
+            "text, in quotes",
+        ),
     ],
 )
 def test_what_would_fail_later_is_refused_saying_why(text: str, message: str) -> None:
@@ -58,6 +63,9 @@ def test_a_refusal_names_where_in_the_value_it_is(text: str, path: str) -> None:
 def test_what_the_database_takes_is_read_as_json_reads_it() -> None:
     text = '{"a": 1.5e300, "b": [1, 2], "c": null, "d": "\\ud83d\\ude00"}'
     assert json_input.loads(text) == {"a": 1.5e300, "b": [1, 2], "c": None, "d": "😀"}
+    # Numbers a double keeps, however written: trailing zeros, exponents, a negative zero.
+    kept = "[0.1, 1.10, 2.5e-3, -0.0, 12345678901234.56]"
+    assert json_input.loads(kept) == [0.1, 1.1, 0.0025, -0.0, 12345678901234.56]
     assert json_input.loads("[" * 64 + "]" * 64) is not None
 
 

@@ -133,6 +133,21 @@ def test_a_whole_number_of_more_than_1000_digits_is_refused_as_an_ndjson_line_is
     assert parse(NdjsonItems, b'{"source": {"n": ' + number + b"}}\n") == [("line 1", ["source.n"])]
 
 
+def test_a_number_whose_digits_a_double_does_not_keep_is_refused_as_an_ndjson_line_is() -> None:
+    body = b'{"items": [{"source": {}, "golden": {"total": 99999999999999999.99}}]}'
+    ((place, problems),) = JsonItems(SPEC).feed(body)
+    assert place.label == "items[0]"
+    assert isinstance(problems, list)
+    assert [problem.message for problem in problems] == [
+        "99999999999999999.99 has more digits than a JSON number keeps (15 to 17): send it as "
+        "text, in quotes"
+    ]
+    ndjson = b'{"source": {}, "golden": {"total": 99999999999999999.99}}\n'
+    assert parse(NdjsonItems, ndjson) == [("line 1", ["golden.total"])]
+    kept = b'{"items": [{"source": {"n": 12.5, "m": 1e-3}}]}'
+    assert parse(JsonItems, kept) == [("items[0]", ItemIn(source={"n": 12.5, "m": 0.001}))]
+
+
 def test_json_stops_at_the_first_break() -> None:
     reading = JsonItems(SPEC)
 

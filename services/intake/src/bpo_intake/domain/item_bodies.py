@@ -10,8 +10,8 @@ place and is `done`: the rest of the body is not parsed.
 
 import codecs
 import json
-import math
 from abc import ABC, abstractmethod
+from decimal import Decimal
 from typing import Any
 
 import ijson
@@ -98,6 +98,11 @@ class _JsonItems:
                 return
             self._builder = ijson.ObjectBuilder()
             self._started += 1
+        if kind == "number" and isinstance(value, Decimal):
+            try:  # read as a float, as json_input reads an NDJSON line's numbers
+                value = json_input.finite_float(value)
+            except json_input.BadJson as exc:
+                raise _Malformed(exc.message) from exc
         self._builder.event(kind, value)
         if kind in ("start_map", "start_array"):
             self._depth += 1
@@ -109,9 +114,6 @@ class _JsonItems:
             self._depth -= 1
             if kind == "end_map":
                 self._keys.pop()
-        elif kind == "number" and isinstance(value, float) and not math.isfinite(value):
-            # The pure-Python backend refuses 1e400 but reads -1e400 as -inf.
-            raise _Malformed("a number is beyond the range of a number (about 1.8e308)")
         elif kind == "number" and isinstance(value, int) and abs(value) >= _TOO_MANY_DIGITS:
             raise _Malformed(f"a whole number of more than {json_input.MAX_DIGITS} digits")
         elif kind == "map_key":
@@ -157,7 +159,7 @@ class JsonItems(ItemsParser):
         # The pure-Python backend: it keeps an unpaired surrogate (refused as unstorable, naming
         # the field) where the C one turns it into "?" or fails, and refuses NaN and 1e400. It
         # reads strings with the json module, whose own error a broken string raises.
-        self._parser = _BACKEND.parse_coro(self._items, use_float=True)
+        self._parser = _BACKEND.parse_coro(self._items, use_float=False)
         # The body's first bytes, until they are known not to be a byte-order mark (what some
         # editors and PowerShell write first): None once they are.
         self._head: bytes | None = b""
