@@ -11,6 +11,7 @@ place and is `done`: the rest of the body is not parsed.
 import codecs
 import json
 from abc import ABC, abstractmethod
+from contextlib import suppress
 from decimal import Decimal
 from typing import Any
 
@@ -163,6 +164,11 @@ class JsonItems(ItemsParser):
         # The body's first bytes, until they are known not to be a byte-order mark (what some
         # editors and PowerShell write first): None once they are.
         self._head: bytes | None = b""
+        # The body checked as UTF-8 before the parser reads it, and how many of its bytes came
+        # before this chunk: a byte that is not UTF-8 is named in the body, at the item it is
+        # in (the parser's own error counted from its chunk, at the item it had reached).
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._read = 0
 
     def feed(self, chunk: bytes) -> list[Row]:
         if self._head is not None:
@@ -170,24 +176,50 @@ class JsonItems(ItemsParser):
             if codecs.BOM_UTF8.startswith(chunk):  # a mark, or the start of one, so far
                 self._head = chunk
                 return []
+            self._read += len(chunk) - len(chunk.removeprefix(codecs.BOM_UTF8))
             chunk = chunk.removeprefix(codecs.BOM_UTF8)
+        return self._parsed(chunk)
+
+    def _parsed(self, chunk: bytes, *, final: bool = False) -> list[Row]:
+        """The items the chunk closes, or the first fault in it: what is not UTF-8 named
+        after the items the bytes before it close."""
+        held = len(self._utf8.getstate()[0])  # a character's first bytes, from the last chunk
         try:
-            self._parser.send(chunk)
+            self._utf8.decode(chunk, final)
+        except UnicodeDecodeError as exc:
+            good = max(0, exc.start - held)
+            rows = self._send(chunk[:good])
+            if self.done:
+                return rows
+            self.done = True
+            with suppress(ijson.JSONError):
+                self._parser.close()  # mid-value: it says so, as nothing more is to come
+            where = self._read - held + exc.start + 1
+            return [*rows, (self._items.place(), problem(f"not UTF-8 (byte {where} of the body)"))]
+        rows = self._send(chunk)
+        self._read += len(chunk)
+        return rows
+
+    def _send(self, chunk: bytes) -> list[Row]:
+        try:
+            if chunk:
+                self._parser.send(chunk)
         except (ijson.JSONError, json.JSONDecodeError, _Malformed) as exc:
             return self._broken(exc)
         return self._items.take()
 
     def end(self) -> list[Row]:
         rest, self._head = self._head or b"", None  # fewer bytes than a mark: not one
+        rows = self._parsed(rest, final=True)
+        if self.done:
+            return rows
         try:
-            if rest:
-                self._parser.send(rest)
             self._parser.close()
             if not self._items.has_items:
                 raise _Malformed(NOT_AN_ITEMS_OBJECT)
         except (ijson.JSONError, json.JSONDecodeError, _Malformed) as exc:
-            return self._broken(exc)
-        return self._items.take()
+            return rows + self._broken(exc)
+        return rows + self._items.take()
 
     def _broken(self, exc: Exception) -> list[Row]:
         self.done = True
