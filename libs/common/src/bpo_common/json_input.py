@@ -47,9 +47,17 @@ def finite_float(written: str | Decimal) -> float:
     beyond a double's range, or one whose digits a double does not keep (a golden total of
     `1234567890123.4567` was kept as `...4568`, and a keyer who keyed it right scored wrong)."""
     number = float(written)
-    if not math.isfinite(number):
+    try:
+        exact = Decimal(written)
+    except ArithmeticError:  # an exponent past what a decimal holds (1E-4000000000000000000)
+        exact = None
+    if not math.isfinite(number) or exact is None:
         raise BadJson(f"{written} is beyond the range of a number (about 1.8e308)")
-    if Decimal(written) != Decimal(repr(number)):
+    if number == 0 and exact != 0:
+        raise BadJson(f"{written} is nearer 0 than a number can be (about 5e-324): send 0")
+    # As a double is written shortest, or in full (17 digits, as C's %.17g and some JSON
+    # writers do): either is the double the client had; other digits are lost on reading.
+    if exact != Decimal(repr(number)) and exact != Decimal(format(number, ".17g")):
         raise BadJson(
             f"{written} has more digits than a JSON number keeps (15 to 17): send it as text, "
             "in quotes"

@@ -23,6 +23,11 @@ from bpo_common.errors import said
         ('{"a": ' + "[" * 5000 + "]" * 5000 + "}", "nested more than 64 levels deep"),
         ('{"a": 1', "not valid JSON: Expecting ',' delimiter (line 1, column 8)"),
         ('{"a": ' + "9" * 5000 + "}", "a whole number of more than 1000 digits"),
+        ('{"a": 1e-400}', "1e-400 is nearer 0 than a number can be (about 5e-324): send 0"),
+        (
+            '{"a": 1E-4000000000000000000}',
+            "1E-4000000000000000000 is beyond the range of a number (about 1.8e308)",
+        ),
         (
             '{"total": 1234567890123.4567}',
             "1234567890123.4567 has more digits than a JSON number keeps (15 to 17): send it as "
@@ -64,8 +69,8 @@ def test_what_the_database_takes_is_read_as_json_reads_it() -> None:
     text = '{"a": 1.5e300, "b": [1, 2], "c": null, "d": "\\ud83d\\ude00"}'
     assert json_input.loads(text) == {"a": 1.5e300, "b": [1, 2], "c": None, "d": "😀"}
     # Numbers a double keeps, however written: trailing zeros, exponents, a negative zero.
-    kept = "[0.1, 1.10, 2.5e-3, -0.0, 12345678901234.56]"
-    assert json_input.loads(kept) == [0.1, 1.1, 0.0025, -0.0, 12345678901234.56]
+    kept = "[0.1, 1.10, 2.5e-3, -0.0, 0e5, 12345678901234.56, 0.10000000000000001]"
+    assert json_input.loads(kept) == [0.1, 1.1, 0.0025, -0.0, 0.0, 12345678901234.56, 0.1]
     assert json_input.loads("[" * 64 + "]" * 64) is not None
 
 
