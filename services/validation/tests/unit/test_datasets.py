@@ -4,6 +4,7 @@ import pytest
 
 from bpo_common.errors import Invalid
 from bpo_validation.domain.datasets import Format, parse
+from bpo_validation.domain.reference import reference_key
 
 
 def test_csv_rows_are_kept_as_text_and_found_by_a_casefolded_key() -> None:
@@ -123,6 +124,8 @@ def test_a_key_saved_with_its_accents_apart_is_found_as_keyed_values_are_written
     """NFD (macOS, some exports) and NFC keys alike: keyed values are NFC."""
     table = parse("vendor,city\nMu\u0308ller GmbH,Köln\n".encode(), Format.CSV, "vendor")
     assert [row["key"] for row in table.rows] == ["müller gmbh"]
+    # A key of NFC text is what it was (stored keys still match): ΐ folds as it did.
+    assert reference_key("Παΐσιος") == "Παΐσιος".casefold()
     assert table.rows[0]["values"]["vendor"] == "Mu\u0308ller GmbH", "the value kept as sent"
 
 

@@ -47,10 +47,11 @@ class LookupResult:
 
 
 def reference_key(value: object) -> str:
-    """How keys of reference data match: trimmed, spaces collapsed, case ignored, in Unicode
-    NFC as keyed values are (a dataset saved with its accents as characters of their own,
-    `Mu\u0308ller`, matched nothing keyed)."""
-    return unicodedata.normalize("NFC", " ".join(str(value).split()).casefold())
+    """How keys of reference data match: trimmed, spaces collapsed, case ignored, read in
+    Unicode NFC as keyed values are (a dataset saved with its accents as characters of their
+    own, `Mu\u0308ller`, matched nothing keyed). NFC before the case is folded: a key of text
+    written in NFC is what it was before, so keys stored earlier still match."""
+    return " ".join(unicodedata.normalize("NFC", str(value)).split()).casefold()
 
 
 def compact_key(key: str) -> str:
