@@ -252,8 +252,8 @@ class DatabaseUnreachable(ConnectionError):
 def _connect_or_unreachable(dialect: Any, _record: Any, arguments: Any, options: Any) -> Any:
     try:
         return dialect.connect(*arguments, **options)
-    except (ConnectionError, ssl.SSLError):
-        raise  # a refusal, a reset: a ConnectionError already; TLS refused: settings to fix
+    except (ConnectionError, ssl.SSLCertVerificationError):
+        raise  # a refusal, a reset: a ConnectionError already; a certificate refused: settings
     except OSError as exc:
         raise DatabaseUnreachable(str(exc) or type(exc).__name__) from exc
 
