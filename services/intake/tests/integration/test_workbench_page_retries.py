@@ -188,3 +188,23 @@ async def test_a_page_waited_for_leaves_a_submit_not_known_to_be_sent_said(
     await page.wait_for_selector("#words[aria-pressed=true]")
     assert await page.inner_text("#status") == said
     await page.context.close()
+
+
+async def test_words_that_fail_on_a_page_turned_to_are_still_said_once_it_is_shown(
+    served: Served, browser: Browser, tokens: Tokens
+) -> None:
+    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
+    await intercepted(page)
+    await page.keyboard.press("n")
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    async with page.expect_response(re.compile(r".*/pages/1/words\?.*")):
+        await page.keyboard.press("Alt+W")  # the words shown, and asked for on each page
+    gone = json.dumps({"title": "Not found", "status": 404, "detail": "no words of page 2"})
+    await page.route(
+        re.compile(r".*/v1/documents/[^/]+/pages/2/words\?.*"),
+        lambda route: route.fulfill(status=404, content_type="application/problem+json", body=gone),
+    )
+    await page.keyboard.press("Alt+PageDown")
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:2"]')
+    assert await page.inner_text("#status") == "no words of page 2."
+    await page.context.close()

@@ -44,8 +44,8 @@
   let giveBackAskedAt = 0; // when a give-back was asked for with entries keyed
   // What the status line says that goes once it no longer holds: "found", what a check or a
   // submit found wrong; "lease", that the lease is about to end; "signed out", that the keyer
-  // is to sign in again; "waiting", that the page or its words are being asked for again;
-  // "page", that they could not be had.
+  // is to sign in again; "page waiting" and "words waiting", that the page's image or its
+  // words are being asked for again; "page" and "words", that they could not be had.
   let statusOf = null;
   // The service closed the task while the keyer may have been keying: keys typed on without a
   // pause are what they were keying, not shortcuts.
@@ -1368,10 +1368,12 @@
   const IMAGE_AGAIN = new Set([409, ...AWAY]);
   const ASKED_AT_MOST = 30; // times a page link is asked for before the keyer is told it failed
 
-  // What the page or its words say of themselves ("waiting" or "page"), unless the status
-  // line holds what the keyer must not lose (what a check found, a submit not known to be
-  // sent, the lease's end, signed out): the line goes once a page comes, and that with it.
-  const PAGE_LINES = new Set(["waiting", "page"]);
+  // What the page's image or its words say of themselves, unless the status line holds what
+  // the keyer must not lose (what a check found, a submit not known to be sent, the lease's
+  // end, signed out): each line goes once what it is about comes, and that would go with it.
+  const IMAGE_LINES = new Set(["page waiting", "page"]);
+  const WORDS_LINES = new Set(["words waiting", "words"]);
+  const PAGE_LINES = new Set([...IMAGE_LINES, ...WORDS_LINES]);
   function sayOfPage(text, of) {
     if ($("status").classList.contains("error") && !PAGE_LINES.has(statusOf)) return;
     say(text, true, of);
@@ -1400,7 +1402,8 @@
   async function pageImage(doc, index, token) {
     const response = await pageAnswer(doc, index, "image_url", token, IMAGE_AGAIN, (status) => {
       if (status === 409) return;
-      sayOfPage(`${doc.filename}: ${awayText(status)}; the page is asked for again.`, "waiting");
+      const again = `${doc.filename}: ${awayText(status)}; the page is asked for again.`;
+      sayOfPage(again, "page waiting");
     });
     if (!response) return null;
     if (response.ok && answered(response, "image/")) {
@@ -1409,19 +1412,20 @@
     if (response.ok) throw new Error(statusText(response.status, null));
     if (response.status === 409) throw new Error("the page is still being rendered");
     if (AWAY.has(response.status)) throw new Error(awayText(response.status));
-    throw new Error(await refusalText(response, "the page image"));
+    throw new Error(await refusalText(response, "the page image", { undrawn: true }));
   }
 
   // Whether a page link's answer is of the kind asked for (not a proxy's page on 200).
   const answered = (response, kind) => (response.headers.get("content-type") || "").includes(kind);
 
-  // A page link's refusal: the service's own words (a document that could not be drawn, say,
-  // for which Can't read it, or a review's Reject, is the way on), else its status.
-  async function refusalText(response, what) {
+  // A page link's refusal: the service's own words, else its status. A page image not found
+  // (`undrawn`: a document that could not be drawn) names the way on: Can't read it, or a
+  // review's Reject.
+  async function refusalText(response, what, { undrawn = false } = {}) {
     let answer = null;
     if (answered(response, "json")) answer = await response.json().catch(() => null);
     if (!isProblem(answer)) return `${what} answered ${response.status}`;
-    if (response.status !== 404) return answer.detail;
+    if (response.status !== 404 || !undrawn) return answer.detail;
     const way = task && task.kind !== "entry" ? "Alt+J (Reject)" : "Alt+U (Can't read it)";
     return `${answer.detail}. If the document cannot be read, press ${way}`;
   }
@@ -1440,6 +1444,7 @@
       const bitmap = await pageImage(doc, viewer.page, token);
       if (token !== viewer.token) return; // another page, or no task, was asked for meanwhile
       viewer.bitmap = bitmap;
+      if (IMAGE_LINES.has(statusOf)) say(""); // before the words, which may say their own
       if (viewer.showWords) await loadWords();
       if (token !== viewer.token) return;
       draw();
@@ -1447,7 +1452,6 @@
         "aria-label", `${doc.filename}, page ${viewer.page + 1} of ${doc.pages.length}`);
       if (!body.dataset.painted) performance.mark("painted");
       body.dataset.painted = `${doc.id}:${viewer.page + 1}`;
-      if (PAGE_LINES.has(statusOf)) say("");
     } catch (error) {
       if (token === viewer.token) sayOfPage(`${doc.filename}: ${error.message}`, "page");
     }
@@ -1517,10 +1521,10 @@
       let response;
       try {
         response = await pageAnswer(doc, viewer.page, "words_url", token, AWAY, (status) => {
-          sayOfPage(`${away(status)}; they are asked for again.`, "waiting");
+          sayOfPage(`${away(status)}; they are asked for again.`, "words waiting");
         });
       } catch (error) {
-        sayOfPage(`${doc.filename}: ${error.message}`, "page");
+        sayOfPage(`${doc.filename}: ${error.message}`, "words");
         viewer.words = null;
         return;
       }
@@ -1531,13 +1535,13 @@
         if (status === 409) text = "The page's words are still being read; try again in a moment.";
         else if (AWAY.has(status)) text = `${away(status)}.`;
         else if (!response.ok) text = `${await refusalText(response, "The page's words")}.`;
-        sayOfPage(text, "page");
+        sayOfPage(text, "words");
         viewer.words = null;
         return;
       }
       wordsByPage.set(shown, (await response.json()).words);
       if (token !== viewer.token) return;
-      if (PAGE_LINES.has(statusOf)) say("");
+      if (WORDS_LINES.has(statusOf)) say("");
     }
     viewer.words = wordsByPage.get(shown);
   }
