@@ -42,6 +42,10 @@ def run_migrations(metadata: MetaData, settings_class: Callable[[], ServiceSetti
             connection=connection,
             target_metadata=[metadata, plumbing_metadata, audit_metadata, erasure_metadata],
             compare_type=True,
+            # Each migration committed on its own: an upgrade across several releases holds a
+            # table's lock only while the migration that takes it runs (in one transaction,
+            # every table any of them locked stayed locked until the last one committed).
+            transaction_per_migration=True,
         )
         with context.begin_transaction():
             context.run_migrations()
