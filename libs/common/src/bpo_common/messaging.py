@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import nats
 import structlog
@@ -65,7 +66,16 @@ async def connect(
             timeout_s=timeout_s,
         )
     except Exception as exc:
-        raise ConnectionError(f"cannot reach NATS at {url}: {exc!r}") from exc
+        raise ConnectionError(f"cannot reach NATS at {_without_login(url)}: {exc!r}") from exc
+
+
+def _without_login(url: str) -> str:
+    """The servers of a NATS URL as an error names them: a login written into one
+    (`nats://user:password@host`, where BPO_NATS_USER and BPO_NATS_PASSWORD belong) left out."""
+    servers = [urlsplit(server.strip()) for server in url.split(",")]
+    return ",".join(
+        server._replace(netloc=server.netloc.rpartition("@")[2]).geturl() for server in servers
+    )
 
 
 def stream_config(replicas: int = 1, max_age_days: int = 0) -> StreamConfig:

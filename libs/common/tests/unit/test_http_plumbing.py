@@ -11,10 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from bpo_common import messaging
 from bpo_common.errors import Invalid, _location, install_error_handlers
 from bpo_common.ids import new_id
 from bpo_common.pagination import PageRequest, decode_cursor, encode_cursor, make_page
 from bpo_common.settings import ServiceSettings, explain
+from bpo_devtools.servers import free_port
 
 
 @given(st.uuids())
@@ -102,6 +104,16 @@ def test_the_nats_login_is_read_whole_and_its_password_never_shows(
     with pytest.raises(ValidationError) as alone:
         ExampleSettings()
     assert "n0tShown" not in str(alone.value), "nor in the error a service prints as it stops"
+
+
+async def test_a_login_written_into_the_nats_url_is_not_in_the_error_saying_it_is_away() -> None:
+    url = f"nats://bpo:n0tShown@127.0.0.1:{free_port()}, nats://127.0.0.1:1"
+    with pytest.raises(ConnectionError) as away:
+        await messaging.connect(url, name="test", timeout_s=0.5)
+    said = str(away.value)
+    assert said.startswith("cannot reach NATS at nats://127.0.0.1:")
+    assert "n0tShown" not in said
+    assert "bpo:" not in said
 
 
 @pytest.mark.parametrize(
