@@ -3,7 +3,6 @@
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import nats
 import structlog
@@ -66,16 +65,18 @@ async def connect(
             timeout_s=timeout_s,
         )
     except Exception as exc:
-        raise ConnectionError(f"cannot reach NATS at {_without_login(url)}: {exc!r}") from exc
+        raise ConnectionError(f"cannot reach NATS at {without_login(url)}: {exc!r}") from exc
 
 
-def _without_login(url: str) -> str:
+def without_login(url: str) -> str:
     """The servers of a NATS URL as an error names them: a login written into one
-    (`nats://user:password@host`, where BPO_NATS_USER and BPO_NATS_PASSWORD belong) left out."""
-    servers = [urlsplit(server.strip()) for server in url.split(",")]
-    return ",".join(
-        server._replace(netloc=server.netloc.rpartition("@")[2]).geturl() for server in servers
-    )
+    (`nats://user:password@host`, where BPO_NATS_USER and BPO_NATS_PASSWORD belong), whatever
+    it holds, left out: all before a server's last `@`, past its scheme."""
+    shown = []
+    for server in url.split(","):
+        scheme, separator, rest = server.strip().rpartition("://")
+        shown.append(f"{scheme}{separator}{rest.rpartition('@')[2]}")
+    return ",".join(shown)
 
 
 def stream_config(replicas: int = 1, max_age_days: int = 0) -> StreamConfig:

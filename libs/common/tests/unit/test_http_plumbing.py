@@ -16,7 +16,6 @@ from bpo_common.errors import Invalid, _location, install_error_handlers
 from bpo_common.ids import new_id
 from bpo_common.pagination import PageRequest, decode_cursor, encode_cursor, make_page
 from bpo_common.settings import ServiceSettings, explain
-from bpo_devtools.servers import free_port
 
 
 @given(st.uuids())
@@ -106,14 +105,19 @@ def test_the_nats_login_is_read_whole_and_its_password_never_shows(
     assert "n0tShown" not in str(alone.value), "nor in the error a service prints as it stops"
 
 
-async def test_a_login_written_into_the_nats_url_is_not_in_the_error_saying_it_is_away() -> None:
-    url = f"nats://bpo:n0tShown@127.0.0.1:{free_port()}, nats://127.0.0.1:1"
-    with pytest.raises(ConnectionError) as away:
-        await messaging.connect(url, name="test", timeout_s=0.5)
-    said = str(away.value)
-    assert said.startswith("cannot reach NATS at nats://127.0.0.1:")
-    assert "n0tShown" not in said
-    assert "bpo:" not in said
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("nats://bpo:n0tShown@a:4222, nats://b:4222", "nats://a:4222,nats://b:4222"),
+        ("bpo:n0tShown@a:4222", "a:4222"),
+        ("nats://bpo:n0t/Sh#o?wn@a:4222", "nats://a:4222"),
+        ("nats://[::1", "nats://[::1"),
+    ],
+)
+def test_a_login_written_into_the_nats_url_is_left_out_where_an_error_names_it(
+    url: str, shown: str
+) -> None:
+    assert messaging.without_login(url) == shown
 
 
 @pytest.mark.parametrize(
