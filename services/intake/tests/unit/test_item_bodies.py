@@ -148,23 +148,6 @@ def test_a_number_whose_digits_a_double_does_not_keep_is_refused_as_an_ndjson_li
     assert parse(JsonItems, kept) == [("items[0]", ItemIn(source={"n": 12.5, "m": 0.001}))]
 
 
-@pytest.mark.parametrize("size", [1, 7, 4096])
-def test_json_that_is_not_utf8_is_named_at_its_item_and_byte_of_the_body(size: int) -> None:
-    items = [b'{"source": {"n": "x%d"}}' % number for number in range(300)]
-    items[250] = b'{"source": {"n": "caf\xe9"}}'  # Latin-1, as a legacy export writes it
-    body = b'\xef\xbb\xbf{"items": [' + b", ".join(items) + b"]}"
-    reading, rows = JsonItems(SPEC), []
-    for start in range(0, len(body), size):
-        rows += reading.feed(body[start : start + size])
-        if reading.done:
-            break
-    *read, (place, problems) = rows
-    assert (len(read), place.label) == (250, "items[250]")
-    assert isinstance(problems, list)
-    bad = body.index(b"\xe9") + 1
-    assert [problem.message for problem in problems] == [f"not UTF-8 (byte {bad} of the body)"]
-
-
 def test_json_stops_at_the_first_break() -> None:
     reading = JsonItems(SPEC)
 

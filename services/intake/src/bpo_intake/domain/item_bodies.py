@@ -11,7 +11,6 @@ place and is `done`: the rest of the body is not parsed.
 import codecs
 import json
 from abc import ABC, abstractmethod
-from contextlib import suppress
 from decimal import Decimal
 from typing import Any
 
@@ -191,9 +190,13 @@ class JsonItems(ItemsParser):
             rows = self._send(chunk[:good])
             if self.done:
                 return rows
-            self.done = True
-            with suppress(ijson.JSONError):
+            try:
                 self._parser.close()  # mid-value: it says so, as nothing more is to come
+            except _Malformed as malformed:  # a value before the byte refused as it closed
+                return [*rows, *self._broken(malformed)]
+            except (ijson.JSONError, json.JSONDecodeError):
+                pass
+            self.done = True
             where = self._read - held + exc.start + 1
             return [*rows, (self._items.place(), problem(f"not UTF-8 (byte {where} of the body)"))]
         rows = self._send(chunk)
