@@ -252,10 +252,18 @@ class DatabaseUnreachable(ConnectionError):
 def _connect_or_unreachable(dialect: Any, _record: Any, arguments: Any, options: Any) -> Any:
     try:
         return dialect.connect(*arguments, **options)
-    except (ConnectionError, ssl.SSLCertVerificationError):
-        raise  # a refusal, a reset: a ConnectionError already; a certificate refused: settings
+    except ConnectionError:
+        raise  # a refusal, a reset: a ConnectionError already
+    except _TLS_CUT_SHORT as exc:  # a server restarting mid-handshake
+        raise DatabaseUnreachable(str(exc) or type(exc).__name__) from exc
+    except ssl.SSLError:
+        raise  # a certificate or key refused or unreadable, a protocol mismatch: settings to fix
     except OSError as exc:
         raise DatabaseUnreachable(str(exc) or type(exc).__name__) from exc
+
+
+# TLS handshakes ended by the other side going away, not refused for what they carry.
+_TLS_CUT_SHORT = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
 
 
 def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
