@@ -207,4 +207,7 @@ async def test_words_that_fail_on_a_page_turned_to_are_still_said_once_it_is_sho
     await page.keyboard.press("Alt+PageDown")
     await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:2"]')
     assert await page.inner_text("#status") == "no words of page 2."
+    await page.keyboard.press("Alt+W")  # the words put away: what they said goes with them
+    await page.wait_for_selector("#words[aria-pressed=false]")
+    assert await page.inner_text("#status") == ""
     await page.context.close()

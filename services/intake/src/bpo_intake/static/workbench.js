@@ -1509,6 +1509,7 @@
     viewer.showWords = !viewer.showWords;
     $("words").setAttribute("aria-pressed", String(viewer.showWords));
     if (viewer.showWords) await loadWords();
+    else if (WORDS_LINES.has(statusOf)) say(""); // the words put away, what they said goes
     draw();
   }
 
@@ -1541,8 +1542,8 @@
       }
       wordsByPage.set(shown, (await response.json()).words);
       if (token !== viewer.token) return;
-      if (WORDS_LINES.has(statusOf)) say("");
     }
+    if (WORDS_LINES.has(statusOf)) say(""); // fetched now or before: at hand
     viewer.words = wordsByPage.get(shown);
   }
 
