@@ -1,5 +1,6 @@
 """NATS connection and the BPO stream."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,23 +48,33 @@ async def connect(
     password: SecretStr | None = None,
 ) -> NATS:
     """Connect, retrying until `timeout_s`; once connected, reconnect without a limit. With
-    `user` and `password` when the server asks for them (BPO_NATS_USER, BPO_NATS_PASSWORD)."""
+    `user` and `password` when the server asks for them (BPO_NATS_USER, BPO_NATS_PASSWORD).
+    nats-py's first connect tries its servers without end under a reconnect limit of none: it
+    is given `timeout_s` (without it, a service whose NATS could not be reached waited for
+    ever, saying nothing)."""
     try:
         return await retry_until(
             "NATS not reachable yet",
-            lambda: nats.connect(
-                servers=[server.strip() for server in url.split(",")],
-                name=name,
-                user=user,
-                password=password.get_secret_value() if password is not None else None,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                connect_timeout=2,
-                allow_reconnect=True,
+            lambda: asyncio.wait_for(
+                nats.connect(
+                    servers=[server.strip() for server in url.split(",")],
+                    name=name,
+                    user=user,
+                    password=password.get_secret_value() if password is not None else None,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                ),
+                timeout_s,
             ),
             passing=lambda _: True,
             timeout_s=timeout_s,
         )
+    except TimeoutError as exc:
+        raise ConnectionError(
+            f"cannot reach NATS at {without_login(url)} within {timeout_s:g} s"
+        ) from exc
     except Exception as exc:
         raise ConnectionError(f"cannot reach NATS at {without_login(url)}: {exc!r}") from exc
 

@@ -1,5 +1,6 @@
 """Pure parts of the HTTP plumbing: cursors, pages, error locations, settings."""
 
+import asyncio
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -16,6 +17,7 @@ from bpo_common.errors import Invalid, _location, install_error_handlers
 from bpo_common.ids import new_id
 from bpo_common.pagination import PageRequest, decode_cursor, encode_cursor, make_page
 from bpo_common.settings import ServiceSettings, explain
+from bpo_devtools.servers import free_port
 
 
 @given(st.uuids())
@@ -103,6 +105,14 @@ def test_the_nats_login_is_read_whole_and_its_password_never_shows(
     with pytest.raises(ValidationError) as alone:
         ExampleSettings()
     assert "n0tShown" not in str(alone.value), "nor in the error a service prints as it stops"
+
+
+async def test_a_nats_that_cannot_be_reached_is_said_once_the_connect_timeout_has_gone_by() -> None:
+    """As BPO_NATS_CONNECT_TIMEOUT_S says: nats-py's own first connect never ended."""
+    url = f"nats://bpo:n0tShown@127.0.0.1:{free_port()}"
+    with pytest.raises(ConnectionError) as away:
+        await asyncio.wait_for(messaging.connect(url, name="test", timeout_s=0.5), 10)
+    assert str(away.value) == f"cannot reach NATS at {messaging.without_login(url)} within 0.5 s"
 
 
 @pytest.mark.parametrize(
