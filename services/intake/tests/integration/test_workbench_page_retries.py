@@ -9,13 +9,14 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from playwright.async_api import Browser, Route
+from playwright.async_api import Browser, Page, Route
 
 from bpo_devtools.testing import Tokens, eventually
 
 from .browsing import Served, intercepted, script_errors
-from .documents import a_keyer_with_a_task
+from .documents import a_keyer_with_a_task, keying_routed
 from .test_workbench_prefill import word_centre
 
 STORE_AWAY = json.dumps({
@@ -45,6 +46,15 @@ def _away_twice(asked: list[str], told: asyncio.Event) -> Callable[[Route], Awai
     return away
 
 
+async def _first_page_shown(
+    served: Served, browser: Browser, tokens: Tokens
+) -> tuple[Page, dict[str, Any], list[str]]:
+    """`keying_routed`, once the task's first page is shown."""
+    page, made, failures = await keying_routed(served, browser, tokens)
+    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    return page, made, failures
+
+
 async def test_a_page_image_the_store_cannot_give_for_a_moment_is_asked_for_again_and_shown(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
@@ -71,10 +81,7 @@ async def test_a_page_image_the_store_cannot_give_for_a_moment_is_asked_for_agai
 async def test_the_pages_words_the_store_cannot_give_for_a_moment_are_asked_for_again(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await intercepted(page)
-    await page.keyboard.press("n")
-    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    page, _, _ = await _first_page_shown(served, browser, tokens)
     asked: list[str] = []
     told = asyncio.Event()
     words = re.compile(r".*/v1/documents/[^/]+/pages/1/words\?.*")
@@ -127,11 +134,7 @@ async def test_a_page_that_could_not_be_drawn_is_said_in_the_services_words_nami
 async def test_a_proxys_page_for_a_pages_words_is_said_as_such(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await intercepted(page)
-    failures = script_errors(page)
-    await page.keyboard.press("n")
-    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    page, _, failures = await _first_page_shown(served, browser, tokens)
     await page.route(
         re.compile(r".*/v1/documents/[^/]+/pages/1/words\?.*"),
         lambda route: route.fulfill(status=200, content_type="text/html", body="<p>Sign in</p>"),
@@ -149,10 +152,7 @@ async def test_a_proxys_page_for_a_pages_words_is_said_as_such(
 async def test_a_page_waited_for_leaves_a_submit_not_known_to_be_sent_said(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await intercepted(page)
-    await page.keyboard.press("n")
-    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    page, made, _ = await _first_page_shown(served, browser, tokens)
     await page.route(
         re.compile(r".*/v1/tasks/[^/]+/submit$"),
         lambda route: route.fulfill(status=502, content_type="text/html", body="<h1>502</h1>"),
@@ -193,10 +193,7 @@ async def test_a_page_waited_for_leaves_a_submit_not_known_to_be_sent_said(
 async def test_words_that_fail_on_a_page_turned_to_are_still_said_once_it_is_shown(
     served: Served, browser: Browser, tokens: Tokens
 ) -> None:
-    page, made, _ = await a_keyer_with_a_task(served, browser, tokens)
-    await intercepted(page)
-    await page.keyboard.press("n")
-    await page.wait_for_selector(f'body[data-painted="{made["document_id"]}:1"]')
+    page, made, _ = await _first_page_shown(served, browser, tokens)
     async with page.expect_response(re.compile(r".*/pages/1/words\?.*")):
         await page.keyboard.press("Alt+W")  # the words shown, and asked for on each page
     gone = json.dumps({"title": "Not found", "status": 404, "detail": "no words of page 2"})
